@@ -1,0 +1,1 @@
+"""Builds: Registries and images, build definitions and runs, image scans and build pipelines."""

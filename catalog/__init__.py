@@ -1,0 +1,1 @@
+"""Catalog: Catalog sources, package versions, releases and their revisions, and multi-cluster rollouts."""

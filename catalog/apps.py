@@ -1,0 +1,9 @@
+"""App config for catalog."""
+
+from django.apps import AppConfig
+
+
+class CatalogConfig(AppConfig):
+    name = "catalog"
+    verbose_name = "Catalog"
+    default_auto_field = "django.db.models.BigAutoField"

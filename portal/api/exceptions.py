@@ -1,0 +1,73 @@
+"""One error body for the whole API: ``{"detail": str, "errors": {field: [str, ...]}}``.
+
+Clients can always show ``detail``; forms put ``errors`` next to their fields. Unexpected
+exceptions become a JSON 500 that carries the request id, never an HTML page.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from django.core.exceptions import PermissionDenied, RequestDataTooBig
+from django.http import Http404
+from rest_framework import exceptions, status
+from rest_framework.response import Response
+from rest_framework.views import exception_handler as drf_exception_handler
+
+from portal.context import request_id_var
+
+logger = logging.getLogger(__name__)
+
+
+def _flatten(errors: Any, prefix: str = "") -> dict[str, list[str]]:
+    """Turn DRF's nested error structure into ``{"field.sub": [messages]}``."""
+    out: dict[str, list[str]] = {}
+    if isinstance(errors, dict):
+        for key, value in errors.items():
+            name = str(key) if not prefix else f"{prefix}.{key}"
+            if key == "non_field_errors" and not prefix:
+                name = "non_field_errors"
+            for k, v in _flatten(value, name).items():
+                out.setdefault(k, []).extend(v)
+    elif isinstance(errors, list):
+        if all(not isinstance(e, dict | list) for e in errors):
+            out.setdefault(prefix or "non_field_errors", []).extend(str(e) for e in errors)
+        else:
+            for i, item in enumerate(errors):
+                for k, v in _flatten(item, f"{prefix}.{i}" if prefix else str(i)).items():
+                    out.setdefault(k, []).extend(v)
+    else:
+        out.setdefault(prefix or "non_field_errors", []).append(str(errors))
+    return out
+
+
+def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
+    if isinstance(exc, RequestDataTooBig):
+        return Response({"detail": "Request body is too large."}, status=status.HTTP_413_REQUEST_ENTITY_TOO_LARGE)
+    if isinstance(exc, Http404):
+        exc = exceptions.NotFound(str(exc) or "Not found.")
+    elif isinstance(exc, PermissionDenied):
+        exc = exceptions.PermissionDenied(str(exc) or None)
+    response = drf_exception_handler(exc, context)
+    if response is None:
+        logger.exception("unhandled API error", exc_info=exc)
+        return Response(
+            {"detail": f"Internal error. Quote request id {request_id_var.get()} when reporting it."},
+            status=status.HTTP_500_INTERNAL_SERVER_ERROR,
+        )
+    if isinstance(exc, exceptions.ValidationError):
+        errors = _flatten(response.data)
+        first = next(iter(errors.items()), None)
+        if first is None:
+            summary = "Invalid input."
+        elif first[0] == "non_field_errors":
+            summary = first[1][0]
+        else:
+            summary = f"Invalid input: {first[0]}: {first[1][0]}"
+        response.data = {"detail": summary, "errors": errors}
+    elif isinstance(response.data, dict) and "detail" in response.data:
+        response.data = {"detail": str(response.data["detail"])}
+    else:
+        response.data = {"detail": str(response.data)}
+    return response

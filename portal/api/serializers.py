@@ -1,0 +1,103 @@
+"""Serializers shared by the whole API, and those of the portal core (users, tokens, audit)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from django.utils import timezone
+from rest_framework import serializers
+
+from portal.models import ApiToken, AuditRecord, SystemRole, User
+
+
+class StrictSerializerMixin:
+    """Refuse unknown fields instead of silently ignoring them (typos must not vanish)."""
+
+    def to_internal_value(self, data: Any) -> Any:
+        if isinstance(data, dict):
+            writable = {name for name, f in self.fields.items() if not f.read_only}  # type: ignore[attr-defined]
+            unknown = sorted(set(data) - writable)
+            if unknown:
+                raise serializers.ValidationError(
+                    {name: ["Unknown field; allowed fields are: " + ", ".join(sorted(writable)) + "."] for name in unknown}
+                )
+        elif data is not None:
+            raise serializers.ValidationError({"non_field_errors": ["Expected a JSON object."]})
+        return super().to_internal_value(data)  # type: ignore[misc]
+
+
+class StrictSerializer(StrictSerializerMixin, serializers.Serializer):
+    pass
+
+
+class StrictModelSerializer(StrictSerializerMixin, serializers.ModelSerializer):
+    pass
+
+
+class UserSerializer(serializers.ModelSerializer[User]):
+    role = serializers.ChoiceField(choices=SystemRole.choices, source="effective_role", read_only=True)
+    is_admin = serializers.BooleanField(read_only=True)
+
+    class Meta:
+        model = User
+        fields = ("id", "username", "email", "first_name", "last_name", "role", "is_admin")
+        read_only_fields = fields
+
+
+class LoginSerializer(StrictSerializer):
+    username = serializers.CharField(max_length=150)
+    password = serializers.CharField(max_length=4096, trim_whitespace=False, style={"input_type": "password"})
+
+
+class CsrfSerializer(serializers.Serializer):
+    csrfToken = serializers.CharField()
+
+
+class ApiTokenSerializer(StrictModelSerializer):
+    expires_in_days = serializers.IntegerField(
+        write_only=True, required=False, allow_null=True, min_value=1, max_value=3650,
+        help_text="Days until the token expires; omit or null for a token that does not expire.",
+    )
+
+    class Meta:
+        model = ApiToken
+        fields: tuple[str, ...] = ("id", "name", "prefix", "created", "expires", "last_used", "expires_in_days")
+        read_only_fields = ("id", "prefix", "created", "expires", "last_used")
+
+    def validate_name(self, value: str) -> str:
+        value = value.strip()
+        if not value:
+            raise serializers.ValidationError("Give the token a name, for example 'ci-deploy'.")
+        user = self.context["request"].user
+        if ApiToken.objects.filter(user=user, name=value, revoked__isnull=True).exists():
+            raise serializers.ValidationError(f"You already have an active token named '{value}'.")
+        return value
+
+    def expires_at(self) -> Any:
+        days = self.validated_data.get("expires_in_days")
+        return timezone.now() + timedelta(days=days) if days else None
+
+
+class NewApiTokenSerializer(ApiTokenSerializer):
+    token = serializers.CharField(read_only=True, help_text="The token itself. Shown only in this response.")
+
+    class Meta(ApiTokenSerializer.Meta):
+        fields = (*ApiTokenSerializer.Meta.fields, "token")
+
+
+class AuditRecordSerializer(serializers.ModelSerializer[AuditRecord]):
+    actor = serializers.CharField(source="actor_username", allow_null=True)
+
+    class Meta:
+        model = AuditRecord
+        fields = (
+            "id", "timestamp", "actor", "source_ip", "action", "target_type", "target_id",
+            "target_repr", "outcome", "status_code", "request_id", "detail",
+        )
+        read_only_fields = fields
+
+    def to_representation(self, instance: AuditRecord) -> dict[str, Any]:
+        data = super().to_representation(instance)
+        data["actor"] = data["actor"] or None
+        return data

@@ -1,0 +1,144 @@
+"""API views of the portal core: login/logout, the current user, API tokens, the audit log.
+
+Views stay thin: validation in serializers, writes in ``portal.actions``.
+"""
+
+from __future__ import annotations
+
+from typing import Any, cast
+
+from django.contrib.auth import authenticate, login, logout
+from django.db.models import QuerySet
+from django.middleware.csrf import get_token
+from django.utils.decorators import method_decorator
+from django.views.decorators.csrf import ensure_csrf_cookie
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework import mixins, status, viewsets
+from rest_framework.permissions import AllowAny
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.throttling import BaseThrottle
+from rest_framework.views import APIView
+
+from portal import actions, audit, ratelimit
+from portal.api.permissions import IsSystemAdmin
+from portal.api.serializers import (
+    ApiTokenSerializer,
+    AuditRecordSerializer,
+    CsrfSerializer,
+    LoginSerializer,
+    NewApiTokenSerializer,
+    UserSerializer,
+)
+from portal.authentication import enforce_csrf
+from portal.filtersets import AuditRecordFilterSet
+from portal.middleware import client_ip
+from portal.models import ApiToken, AuditOutcome, AuditRecord, User
+
+
+@method_decorator(ensure_csrf_cookie, name="get")
+class CsrfView(APIView):
+    """Set the CSRF cookie and return its token, for the SPA to send as ``X-CSRFToken``."""
+
+    authentication_classes: list[type[Any]] = []
+    permission_classes = [AllowAny]
+
+    @extend_schema(responses=CsrfSerializer, operation_id="auth_csrf")
+    def get(self, request: Request) -> Response:
+        return Response({"csrfToken": get_token(request._request)})
+
+
+class LoginView(APIView):
+    """Session login for the browser. CSRF-protected and rate-limited; every attempt is audited."""
+
+    authentication_classes: list[type[Any]] = []
+    permission_classes = [AllowAny]
+    throttle_classes: list[type[BaseThrottle]] = []
+
+    @extend_schema(
+        request=LoginSerializer,
+        responses={200: UserSerializer, 400: OpenApiResponse(description="Invalid input"),
+                   401: OpenApiResponse(description="Wrong username or password"),
+                   403: OpenApiResponse(description="CSRF check failed"),
+                   429: OpenApiResponse(description="Too many attempts; see Retry-After")},
+        operation_id="auth_login",
+    )
+    def post(self, request: Request) -> Response:
+        enforce_csrf(request)
+        serializer = LoginSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        username: str = serializer.validated_data["username"]
+        ip = client_ip(request._request) or "unknown"
+        audit.describe(request, handled=True)
+        retry_after = ratelimit.login_retry_after(ip, username)
+        if retry_after is not None:
+            audit.record(action="auth.login_throttled", outcome=AuditOutcome.DENIED, request=request._request,
+                         actor_username=username, status_code=429, detail={"retry_after": retry_after})
+            return Response(
+                {"detail": f"Too many login attempts. Try again in {retry_after} seconds."},
+                status=status.HTTP_429_TOO_MANY_REQUESTS, headers={"Retry-After": str(retry_after)},
+            )
+        user = authenticate(request._request, username=username, password=serializer.validated_data["password"])
+        if user is None:
+            ratelimit.record_login_failure(ip, username)
+            audit.record(action="auth.login_failed", outcome=AuditOutcome.DENIED, request=request._request,
+                         actor_username=username, status_code=401)
+            return Response({"detail": "Wrong username or password."}, status=status.HTTP_401_UNAUTHORIZED)
+        ratelimit.clear_login_failures(ip, username)
+        login(request._request, user)
+        audit.record(action="auth.login", outcome=AuditOutcome.SUCCESS, request=request._request, actor=user,
+                     status_code=200)
+        return Response(UserSerializer(user).data)
+
+
+class LogoutView(APIView):
+    @extend_schema(request=None, responses={204: None}, operation_id="auth_logout")
+    def post(self, request: Request) -> Response:
+        audit.describe(request, action="auth.logout")
+        logout(request._request)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class MeView(APIView):
+    @extend_schema(responses=UserSerializer, operation_id="auth_me")
+    def get(self, request: Request) -> Response:
+        return Response(UserSerializer(cast(User, request.user)).data)
+
+
+class ApiTokenViewSet(
+    mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.CreateModelMixin, mixins.DestroyModelMixin,
+    viewsets.GenericViewSet[ApiToken],
+):
+    """The caller's own personal API tokens. Create shows the token once; delete revokes it."""
+
+    serializer_class = ApiTokenSerializer
+    queryset = ApiToken.objects.none()
+
+    def get_queryset(self) -> QuerySet[ApiToken]:
+        return ApiToken.objects.filter(user=cast(User, self.request.user), revoked__isnull=True)
+
+    @extend_schema(request=ApiTokenSerializer, responses={201: NewApiTokenSerializer})
+    def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        serializer = ApiTokenSerializer(data=request.data, context=self.get_serializer_context())
+        serializer.is_valid(raise_exception=True)
+        user = request.user
+        assert isinstance(user, User)
+        token, raw = actions.create_api_token(
+            user=user, name=serializer.validated_data["name"], expires=serializer.expires_at(),
+            request=request._request,
+        )
+        data = NewApiTokenSerializer(token).data
+        data["token"] = raw
+        return Response(data, status=status.HTTP_201_CREATED)
+
+    def perform_destroy(self, instance: ApiToken) -> None:
+        actions.revoke_api_token(token=instance, request=self.request._request)
+
+
+class AuditRecordViewSet(viewsets.ReadOnlyModelViewSet[AuditRecord]):
+    """The audit log, newest first (system admins only)."""
+
+    queryset = AuditRecord.objects.all()
+    serializer_class = AuditRecordSerializer
+    filterset_class = AuditRecordFilterSet
+    permission_classes = [IsSystemAdmin]

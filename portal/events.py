@@ -1,0 +1,98 @@
+"""Live events to browsers over Channels.
+
+Every event is an envelope ``{"type", "group", "seq", "data"}``. ``seq`` increases by one per
+group (a Redis counter), so a client that sees a jump knows it missed something and refetches.
+Events are sent only after the surrounding transaction commits: a browser must never hear of a
+change that was rolled back. Apps declare which groups exist and who may join them with
+:func:`register_group`; the WebSocket consumer asks :func:`can_subscribe` before joining.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, cast
+
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
+from django.contrib.auth.base_user import AbstractBaseUser
+from django.contrib.auth.models import AnonymousUser
+from django.db import transaction
+
+from portal.redis import client
+
+logger = logging.getLogger(__name__)
+
+GROUP_NAME = re.compile(r"^[a-z][a-z0-9_-]*(\.[A-Za-z0-9_-]+)*$")
+Authorizer = Callable[[Any, str], bool]
+
+
+@dataclass(frozen=True)
+class GroupKind:
+    prefix: str
+    authorize: Authorizer
+    description: str
+
+
+_KINDS: dict[str, GroupKind] = {}
+
+
+def register_group(prefix: str, authorize: Authorizer, description: str) -> None:
+    """Declare a group family: ``prefix`` alone (``audit``) or ``prefix.<key>`` (``user.7``)."""
+    _KINDS[prefix] = GroupKind(prefix, authorize, description)
+
+
+def group_kinds() -> list[GroupKind]:
+    return sorted(_KINDS.values(), key=lambda k: k.prefix)
+
+
+def valid_group(group: str) -> bool:
+    return len(group) < 90 and bool(GROUP_NAME.match(group))
+
+
+def can_subscribe(user: AbstractBaseUser | AnonymousUser, group: str) -> bool:
+    """True if ``user`` may see events of ``group``. Unknown groups are refused."""
+    if not valid_group(group) or not user.is_authenticated or not user.is_active:
+        return False
+    prefix, _, key = group.partition(".")
+    kind = _KINDS.get(prefix)
+    return kind is not None and kind.authorize(user, key)
+
+
+def channel_group(group: str) -> str:
+    return f"portal.{group}"
+
+
+def _seq_key(group: str) -> str:
+    return f"portal:seq:{group}"
+
+
+def current_seq(group: str) -> int:
+    value = cast(bytes | None, client().get(_seq_key(group)))
+    return int(value or 0)
+
+
+def send_now(group: str, event_type: str, data: dict[str, Any]) -> int:
+    """Send immediately (no transaction involved). Returns the event's seq."""
+    seq = int(cast(int, client().incr(_seq_key(group))))
+    envelope = {"type": event_type, "group": group, "seq": seq, "data": data}
+    layer = get_channel_layer()
+    if layer is not None:
+        async_to_sync(layer.group_send)(channel_group(group), {"type": "portal.event", "event": envelope})
+    return seq
+
+
+def publish(group: str, event_type: str, data: dict[str, Any]) -> None:
+    """Send ``data`` to ``group`` once the current transaction commits (at once outside one)."""
+    if not valid_group(group):
+        raise ValueError(f"invalid event group name {group!r}")
+
+    def _send() -> None:
+        try:
+            send_now(group, event_type, data)
+        except Exception:  # a dead Redis must not fail the request that already committed
+            logger.exception("event publish failed", extra={"group": group, "event_type": event_type})
+
+    transaction.on_commit(_send, robust=True)

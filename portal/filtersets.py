@@ -1,0 +1,30 @@
+"""Filters for the audit log list."""
+
+from __future__ import annotations
+
+import django_filters
+from django.db.models import QuerySet
+
+from portal.models import AuditOutcome, AuditRecord
+
+
+class AuditRecordFilterSet(django_filters.FilterSet):
+    actor = django_filters.CharFilter(field_name="actor_username", lookup_expr="iexact")
+    action = django_filters.CharFilter(
+        method="filter_action", help_text="Exact action, or a prefix ending in '*' (for example 'token.*')."
+    )
+    outcome = django_filters.ChoiceFilter(choices=AuditOutcome.choices)
+    since = django_filters.IsoDateTimeFilter(field_name="timestamp", lookup_expr="gte")
+    until = django_filters.IsoDateTimeFilter(field_name="timestamp", lookup_expr="lte")
+    request_id = django_filters.CharFilter()
+    target_type = django_filters.CharFilter()
+    target_id = django_filters.CharFilter()
+
+    class Meta:
+        model = AuditRecord
+        fields = ("actor", "action", "outcome", "since", "until", "request_id", "target_type", "target_id")
+
+    def filter_action(self, queryset: QuerySet[AuditRecord], name: str, value: str) -> QuerySet[AuditRecord]:
+        if value.endswith("*"):
+            return queryset.filter(action__startswith=value[:-1])
+        return queryset.filter(action=value)

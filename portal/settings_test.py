@@ -1,0 +1,12 @@
+"""Settings for pytest: the test profile against the project's own PostgreSQL and Redis."""
+
+import os
+
+os.environ.setdefault("PORTAL_ENV", "test")
+
+from portal.settings import *  # noqa: F403
+from portal.settings import PORTAL_ENV
+
+assert PORTAL_ENV == "test", "portal.settings_test must not run with another PORTAL_ENV"
+
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # fast hashing in tests only

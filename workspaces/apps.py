@@ -1,0 +1,9 @@
+"""App config for workspaces."""
+
+from django.apps import AppConfig
+
+
+class WorkspacesConfig(AppConfig):
+    name = "workspaces"
+    verbose_name = "Workspaces"
+    default_auto_field = "django.db.models.BigAutoField"
