@@ -1,0 +1,60 @@
+/**
+ * Session state lives in the query cache under ['me']: a User when logged in,
+ * null when not. Login, logout and any 401 write that entry.
+ */
+import { useMutation, useQuery, useQueryClient, type QueryClient } from '@tanstack/react-query';
+import { api, unwrap } from '../api/client';
+import { resetCsrfToken } from '../api/csrf';
+import { ApiError } from '../api/errors';
+import type { User } from '../api/types';
+import { getSocket } from '../lib/socket';
+
+export const meKey = ['me'] as const;
+
+async function fetchMe(): Promise<User | null> {
+  const result = await api.GET('/api/auth/me/');
+  if (result.response.status === 401 || result.response.status === 403) return null;
+  return unwrap(result);
+}
+
+export function useMe() {
+  return useQuery({ queryKey: meKey, queryFn: fetchMe, staleTime: 60_000 });
+}
+
+/** Forget everything the previous session loaded, and mark it logged out. */
+export function clearSession(queryClient: QueryClient): void {
+  getSocket().stop();
+  queryClient.removeQueries({ predicate: (q) => q.queryKey[0] !== meKey[0] });
+  queryClient.setQueryData(meKey, null);
+}
+
+export interface Credentials {
+  username: string;
+  password: string;
+}
+
+export function useLogin() {
+  const queryClient = useQueryClient();
+  return useMutation<User, ApiError, Credentials>({
+    mutationFn: async (body) => unwrap(await api.POST('/api/auth/login/', { body })),
+    onSuccess: (user) => {
+      resetCsrfToken(); // Django rotates the token at login
+      queryClient.setQueryData(meKey, user);
+    },
+  });
+}
+
+export function useLogout() {
+  const queryClient = useQueryClient();
+  return useMutation<void, ApiError>({
+    mutationFn: async () => {
+      const result = await api.POST('/api/auth/logout/');
+      // Already logged out is fine for a logout.
+      if (result.response.status !== 401) unwrap(result);
+    },
+    onSettled: () => {
+      resetCsrfToken();
+      clearSession(queryClient);
+    },
+  });
+}

@@ -1,0 +1,10 @@
+/** Makes t('...') keys type-checked against the English resources. */
+import 'i18next';
+import type en from './en.json';
+
+declare module 'i18next' {
+  interface CustomTypeOptions {
+    defaultNS: 'translation';
+    resources: { translation: typeof en };
+  }
+}

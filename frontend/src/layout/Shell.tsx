@@ -1,0 +1,54 @@
+/**
+ * The authenticated frame: top bar, dark left navigation, and the page. It
+ * owns the socket's lifetime: connected while a user is logged in.
+ */
+import { useEffect } from 'react';
+import { Link, Outlet } from 'react-router-dom';
+import { useTranslation } from 'react-i18next';
+import { useMe } from '../auth/queries';
+import { getSocket } from '../lib/socket';
+import { ConnectionBanner, WsStatus } from './ConnectionStatus';
+import { LanguageSwitch } from './LanguageSwitch';
+import { Sidebar } from './Sidebar';
+import { UserMenu } from './UserMenu';
+
+export function Shell() {
+  const { t } = useTranslation();
+  const me = useMe();
+  const user = me.data;
+
+  useEffect(() => {
+    if (!user) return undefined;
+    const socket = getSocket();
+    socket.start();
+    return () => socket.stop();
+    // Keyed on the id: a refetch of the same user must not reconnect.
+  }, [user?.id]);
+
+  if (!user) return null; // RequireAuth renders the redirect
+  return (
+    <div className="shell">
+      <a className="skip-link" href="#main">
+        {t('app.skipToContent')}
+      </a>
+      <header className="topbar">
+        <Link to="/" className="brand">
+          <span className="brand-mark" aria-hidden="true">
+            ⎈
+          </span>
+          {t('app.name')}
+        </Link>
+        <div className="topbar-right">
+          <WsStatus />
+          <LanguageSwitch />
+          <UserMenu user={user} />
+        </div>
+      </header>
+      <Sidebar isAdmin={user.is_admin} />
+      <main className="content" id="main">
+        <ConnectionBanner />
+        <Outlet />
+      </main>
+    </div>
+  );
+}

@@ -1,0 +1,42 @@
+import { NavLink } from 'react-router-dom';
+import { useTranslation } from 'react-i18next';
+import { NAV_ITEMS } from './nav';
+
+const linkClass = ({ isActive }: { isActive: boolean }) => (isActive ? 'nav-link active' : 'nav-link');
+
+export function Sidebar({ isAdmin }: { isAdmin: boolean }) {
+  const { t } = useTranslation();
+  return (
+    <nav className="sidebar" aria-label={t('nav.label')}>
+      <ul className="nav-list">
+        {NAV_ITEMS.map((item) => (
+          <li key={item.key}>
+            <NavLink to={item.path} end={item.path === '/'} className={linkClass} data-testid={`nav-${item.key}`}>
+              <span className="nav-icon" aria-hidden="true">
+                {item.icon}
+              </span>
+              {t(`nav.${item.key}`)}
+            </NavLink>
+          </li>
+        ))}
+        {isAdmin && (
+          <li>
+            <NavLink to="/admin" className={linkClass} data-testid="nav-admin">
+              <span className="nav-icon" aria-hidden="true">
+                ⚙
+              </span>
+              {t('nav.admin')}
+            </NavLink>
+            <ul className="nav-sublist">
+              <li>
+                <NavLink to="/admin/audit" className={linkClass} data-testid="nav-admin-audit">
+                  {t('nav.audit')}
+                </NavLink>
+              </li>
+            </ul>
+          </li>
+        )}
+      </ul>
+    </nav>
+  );
+}

@@ -1,0 +1,102 @@
+/** /login: username + password; shows the server's message, field errors and rate limits. */
+import { useState, type FormEvent } from 'react';
+import { Navigate, useNavigate, useSearchParams } from 'react-router-dom';
+import { useTranslation } from 'react-i18next';
+import { ApiError } from '../api/errors';
+import { safeNext } from '../auth/RequireAuth';
+import { useLogin, useMe } from '../auth/queries';
+import { FieldErrors } from '../components/FieldErrors';
+import { LanguageSwitch } from '../layout/LanguageSwitch';
+
+function useLoginErrorText(error: ApiError | null): string | null {
+  const { t } = useTranslation();
+  if (!error) return null;
+  if (error.status === 429) {
+    return error.retryAfter !== null
+      ? t('login.rateLimited', { seconds: error.retryAfter })
+      : t('login.rateLimitedNoTime');
+  }
+  return error.detail || t('login.failed');
+}
+
+export function LoginPage() {
+  const { t } = useTranslation();
+  const [params] = useSearchParams();
+  const next = safeNext(params.get('next'));
+  const navigate = useNavigate();
+  const me = useMe();
+  const login = useLogin();
+  const [username, setUsername] = useState('');
+  const [password, setPassword] = useState('');
+  const error = login.error instanceof ApiError ? login.error : null;
+  const errorText = useLoginErrorText(error);
+
+  if (me.data && !login.isPending) return <Navigate to={next} replace />;
+
+  const onSubmit = (e: FormEvent) => {
+    e.preventDefault();
+    login.mutate(
+      { username, password },
+      { onSuccess: () => void navigate(next, { replace: true }) },
+    );
+  };
+
+  const usernameErrors = error?.forField('username') ?? [];
+  const passwordErrors = error?.forField('password') ?? [];
+  const formErrors = error?.forField('non_field_errors') ?? [];
+
+  return (
+    <div className="login-page">
+      <div className="login-lang">
+        <LanguageSwitch />
+      </div>
+      <form className="login-card" onSubmit={onSubmit} noValidate aria-labelledby="login-title">
+        <div className="login-brand">
+          <span className="brand-mark" aria-hidden="true">
+            ⎈
+          </span>
+          {t('app.name')}
+        </div>
+        <h1 id="login-title">{t('login.title')}</h1>
+        <p className="muted">{t('login.subtitle')}</p>
+        {errorText && (
+          <div className="alert alert-error" role="alert" data-testid="login-error">
+            {errorText}
+          </div>
+        )}
+        <FieldErrors id="login-form-errors" messages={formErrors} />
+        <label className="field">
+          <span>{t('login.username')}</span>
+          <input
+            name="username"
+            autoComplete="username"
+            autoFocus
+            required
+            value={username}
+            onChange={(e) => setUsername(e.target.value)}
+            aria-invalid={usernameErrors.length > 0}
+            aria-describedby={usernameErrors.length ? 'login-username-errors' : undefined}
+          />
+          <FieldErrors id="login-username-errors" messages={usernameErrors} />
+        </label>
+        <label className="field">
+          <span>{t('login.password')}</span>
+          <input
+            name="password"
+            type="password"
+            autoComplete="current-password"
+            required
+            value={password}
+            onChange={(e) => setPassword(e.target.value)}
+            aria-invalid={passwordErrors.length > 0}
+            aria-describedby={passwordErrors.length ? 'login-password-errors' : undefined}
+          />
+          <FieldErrors id="login-password-errors" messages={passwordErrors} />
+        </label>
+        <button type="submit" className="btn btn-primary btn-block" disabled={login.isPending}>
+          {login.isPending ? t('login.submitting') : t('login.submit')}
+        </button>
+      </form>
+    </div>
+  );
+}
