@@ -97,6 +97,7 @@ def describe(
     *,
     action: str | None = None,
     target: models.Model | None = None,
+    actor: Any = None,
     detail: dict[str, Any] | None = None,
     handled: bool = False,
 ) -> None:
@@ -111,6 +112,8 @@ def describe(
         info["action"] = action
     if target is not None:
         info["target"] = target
+    if actor is not None:
+        info["actor"] = actor
     if detail:
         info.setdefault("detail", {}).update(detail)
     if handled:
@@ -160,6 +163,7 @@ class AuditMiddleware:
             action=info.get("action") or _default_action(request),
             outcome=outcome_for_status(response.status_code),
             request=request,
+            actor=info.get("actor"),
             target=target,
             target_type="" if target is not None or match is None else (match.view_name or ""),
             target_id=target_id,

@@ -10,3 +10,7 @@ from portal.settings import PORTAL_ENV
 assert PORTAL_ENV == "test", "portal.settings_test must not run with another PORTAL_ENV"
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # fast hashing in tests only
+
+# Threads of the async tests must not keep connections open past their work, or the test
+# database cannot be dropped at the end of the run.
+DATABASES["default"]["CONN_MAX_AGE"] = 0  # noqa: F405

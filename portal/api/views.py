@@ -94,7 +94,7 @@ class LoginView(APIView):
 class LogoutView(APIView):
     @extend_schema(request=None, responses={204: None}, operation_id="auth_logout")
     def post(self, request: Request) -> Response:
-        audit.describe(request, action="auth.logout")
+        audit.describe(request, action="auth.logout", actor=request.user)
         logout(request._request)
         return Response(status=status.HTTP_204_NO_CONTENT)
 

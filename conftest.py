@@ -1,0 +1,112 @@
+"""Shared pytest fixtures: users of each system role, API clients, and the real services.
+
+Tests run against the project's own PostgreSQL and Redis (`scripts/services.sh start`); nothing
+here is mocked.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from rest_framework.test import APIClient
+
+ROOT = Path(__file__).resolve().parent
+
+
+@pytest.fixture(autouse=True)
+def _clear_login_throttle() -> Iterator[None]:
+    """Login throttling counters live in Redis; each test starts with a clean slate."""
+    yield
+    try:
+        from portal.redis import client
+
+        keys = list(client().scan_iter("portal:login:*"))
+        if keys:
+            client().delete(*keys)
+    except Exception:  # noqa: S110 - a test that does not use Django must not fail here
+        pass
+
+
+def make_user(username: str, role: str = "user", password: str = "correct-horse-battery") -> object:
+    from portal.models import User
+
+    return User.objects.create_user(username=username, password=password, role=role, email=f"{username}@example.com")
+
+
+@pytest.fixture
+def user(db: None) -> object:
+    return make_user("alice")
+
+
+@pytest.fixture
+def other_user(db: None) -> object:
+    return make_user("bob")
+
+
+@pytest.fixture
+def admin_user(db: None) -> object:
+    return make_user("root", role="admin")
+
+
+@pytest.fixture
+def operator_user(db: None) -> object:
+    return make_user("oper", role="operator")
+
+
+@pytest.fixture
+def api() -> APIClient:
+    return APIClient()
+
+
+@pytest.fixture
+def user_api(user: object) -> APIClient:
+    client = APIClient()
+    client.force_authenticate(user)  # type: ignore[arg-type]
+    return client
+
+
+@pytest.fixture
+def admin_api(admin_user: object) -> APIClient:
+    client = APIClient()
+    client.force_authenticate(admin_user)  # type: ignore[arg-type]
+    return client
+
+
+def _env_for_subprocess() -> dict[str, str]:
+    env = dict(os.environ)
+    env["DJANGO_SETTINGS_MODULE"] = "portal.settings_test"
+    env["PORTAL_ENV"] = "test"
+    return env
+
+
+@pytest.fixture(scope="session")
+def celery_worker_process() -> Iterator[subprocess.Popen[bytes]]:
+    """A real Celery worker on the project's Redis, for readiness and task tests."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "celery", "-A", "portal", "worker", "--pool=solo", "--loglevel=WARNING",
+         "--without-gossip", "--without-mingle", "-n", f"pytest-{os.getpid()}@%h"],
+        cwd=ROOT, env=_env_for_subprocess(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    from portal.celery import app
+
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError("celery worker exited during startup")
+        if app.control.ping(timeout=0.5):
+            break
+    else:
+        proc.kill()
+        raise RuntimeError("celery worker did not answer within 60 s")
+    yield proc
+    proc.terminate()
+    try:
+        proc.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        proc.kill()

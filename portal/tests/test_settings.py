@@ -1,0 +1,49 @@
+"""Production settings fail safe: no start with default secrets, secure cookies on."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+PROBE = "import portal.settings as s; print(s.DEBUG, s.SESSION_COOKIE_SECURE, s.CSRF_COOKIE_SECURE, s.SECURE_HSTS_SECONDS)"
+
+
+def run(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    base = {k: v for k, v in os.environ.items() if k not in {"PORTAL_ENV", "SECRET_KEY", "PORTAL_ENCRYPTION_KEYS", "DEBUG", "DJANGO_SETTINGS_MODULE"}}
+    return subprocess.run([sys.executable, "-c", PROBE], cwd=ROOT, env={**base, **env},
+                          capture_output=True, text=True, timeout=60, check=False)
+
+
+def test_production_is_the_default_and_refuses_a_missing_secret() -> None:
+    result = run({})
+    assert result.returncode != 0
+    assert "Refusing to start in production without a real SECRET_KEY" in result.stderr
+
+
+def test_production_refuses_the_development_secret() -> None:
+    result = run({"PORTAL_ENV": "production", "SECRET_KEY": "dev-insecure-secret-key-do-not-use-in-production"})
+    assert "without a real SECRET_KEY" in result.stderr
+
+
+def test_production_needs_an_encryption_key() -> None:
+    result = run({"PORTAL_ENV": "production", "SECRET_KEY": "x" * 50, "DATABASE_URL": "postgres://a:b@h/d",
+                  "REDIS_URL": "redis://h:1/0"})
+    assert result.returncode != 0
+    assert "PORTAL_ENCRYPTION_KEYS" in result.stderr
+
+
+def test_production_with_real_secrets_is_locked_down() -> None:
+    result = run({"PORTAL_ENV": "production", "SECRET_KEY": "x" * 50, "DATABASE_URL": "postgres://a:b@h/d",
+                  "REDIS_URL": "redis://h:1/0", "PORTAL_ENCRYPTION_KEYS": "k1:" + "A" * 43 + "="})
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["False", "True", "True", "31536000"]
+
+
+def test_bad_values_are_named() -> None:
+    assert "PORTAL_ENV='staging'" in run({"PORTAL_ENV": "staging"}).stderr
+    assert "DEBUG='maybe'" in run({"PORTAL_ENV": "development", "DEBUG": "maybe"}).stderr
+    result = run({"PORTAL_ENV": "development", "DATABASE_URL": "sqlite:///x.db"})
+    assert "Only PostgreSQL is supported" in result.stderr
