@@ -1,0 +1,1 @@
+"""Tests for the sandbox clusters (run with ``pytest sandbox -p no:django``)."""
