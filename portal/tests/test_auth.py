@@ -100,8 +100,10 @@ def test_me_requires_authentication(api: APIClient) -> None:
 
 
 def test_roles(admin_user: object, operator_user: object) -> None:
-    assert admin_user.is_admin and admin_user.is_operator  # type: ignore[attr-defined]
-    assert operator_user.is_operator and not operator_user.is_admin  # type: ignore[attr-defined]
+    assert admin_user.is_admin  # type: ignore[attr-defined]
+    assert admin_user.is_operator  # type: ignore[attr-defined]
+    assert operator_user.is_operator  # type: ignore[attr-defined]
+    assert not operator_user.is_admin  # type: ignore[attr-defined]
     client = APIClient()
     client.force_authenticate(operator_user)  # type: ignore[arg-type]
     assert client.get("/api/auth/me/").json()["role"] == "operator"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 import pytest
 from django.db import connection
@@ -14,7 +15,7 @@ from portal.models import ApiToken, AuditRecord
 pytestmark = pytest.mark.django_db
 
 
-def create_token(client: APIClient, name: str = "ci", **extra: object) -> dict[str, object]:
+def create_token(client: APIClient, name: str = "ci", **extra: object) -> dict[str, Any]:
     response = client.post("/api/auth/tokens/", {"name": name, **extra}, format="json")
     assert response.status_code == 201, response.content
     return response.json()

@@ -1,0 +1,64 @@
+# The two commands: `make run` and `make test`. Everything else is a step they use.
+SHELL := /bin/bash
+PY := .venv/bin/python
+export PORTAL_ENV ?= development
+
+.PHONY: run test deps system-deps venv frontend services stop lint typecheck migrations-check \
+        pytest frontend-test schema clean
+
+run: deps frontend
+	scripts/run.sh
+
+test: deps frontend services lint typecheck migrations-check pytest frontend-test
+	@echo "All checks passed."
+
+deps: system-deps venv
+
+system-deps:
+	@scripts/system-deps.sh
+
+venv: .venv/.installed
+
+.venv/.installed: requirements.txt requirements-dev.txt
+	test -x $(PY) || python3 -m venv .venv
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -r requirements-dev.txt
+	touch $@
+
+frontend: frontend/node_modules/.installed frontend/dist/index.html
+
+frontend/node_modules/.installed: frontend/package.json frontend/package-lock.json
+	cd frontend && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+frontend/dist/index.html: frontend/node_modules/.installed $(shell find frontend/src frontend/index.html frontend/vite.config.ts -type f 2>/dev/null)
+	cd frontend && npm run build --silent
+
+services:
+	@scripts/services.sh start
+
+stop:
+	@scripts/services.sh stop
+
+lint:
+	.venv/bin/ruff check .
+
+typecheck:
+	.venv/bin/mypy .
+
+migrations-check:
+	PORTAL_ENV=test $(PY) manage.py makemigrations --check --dry-run
+
+pytest:
+	.venv/bin/pytest -q
+
+frontend-test:
+	cd frontend && npm run typecheck --silent && npm test --silent
+
+# Regenerate the OpenAPI document and the typed frontend client after an API change.
+schema:
+	PORTAL_ENV=test $(PY) manage.py spectacular --format openapi-json --validate --fail-on-warn --file frontend/openapi.json
+	cd frontend && npm run gen:api --silent
+
+clean:
+	rm -rf .venv frontend/node_modules frontend/dist .mypy_cache .ruff_cache .pytest_cache
