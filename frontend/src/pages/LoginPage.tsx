@@ -6,6 +6,7 @@ import { ApiError } from '../api/errors';
 import { safeNext } from '../auth/RequireAuth';
 import { useLogin, useMe } from '../auth/queries';
 import { FieldErrors } from '../components/FieldErrors';
+import { FormField } from '../components/FormField';
 import { LanguageSwitch } from '../layout/LanguageSwitch';
 
 function useLoginErrorText(error: ApiError | null): string | null {
@@ -65,8 +66,7 @@ export function LoginPage() {
           </div>
         )}
         <FieldErrors id="login-form-errors" messages={formErrors} />
-        <label className="field">
-          <span>{t('login.username')}</span>
+        <FormField label={t('login.username')} errors={usernameErrors}>
           <input
             name="username"
             autoComplete="username"
@@ -74,13 +74,9 @@ export function LoginPage() {
             required
             value={username}
             onChange={(e) => setUsername(e.target.value)}
-            aria-invalid={usernameErrors.length > 0}
-            aria-describedby={usernameErrors.length ? 'login-username-errors' : undefined}
           />
-          <FieldErrors id="login-username-errors" messages={usernameErrors} />
-        </label>
-        <label className="field">
-          <span>{t('login.password')}</span>
+        </FormField>
+        <FormField label={t('login.password')} errors={passwordErrors}>
           <input
             name="password"
             type="password"
@@ -88,11 +84,8 @@ export function LoginPage() {
             required
             value={password}
             onChange={(e) => setPassword(e.target.value)}
-            aria-invalid={passwordErrors.length > 0}
-            aria-describedby={passwordErrors.length ? 'login-password-errors' : undefined}
           />
-          <FieldErrors id="login-password-errors" messages={passwordErrors} />
-        </label>
+        </FormField>
         <button type="submit" className="btn btn-primary btn-block" disabled={login.isPending}>
           {login.isPending ? t('login.submitting') : t('login.submit')}
         </button>

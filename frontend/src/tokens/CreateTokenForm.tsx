@@ -1,7 +1,7 @@
 import { useState, type FormEvent } from 'react';
 import { useTranslation } from 'react-i18next';
 import type { ApiTokenCreated } from '../api/types';
-import { FieldErrors } from '../components/FieldErrors';
+import { FormField } from '../components/FormField';
 import { useCreateToken } from './queries';
 
 export const EXPIRY_CHOICES = ['7', '30', '90', '365', 'never'] as const;
@@ -42,8 +42,7 @@ export function CreateTokenForm({ onCreated }: { onCreated: (token: ApiTokenCrea
         </div>
       )}
       <div className="form-row">
-        <label className="field">
-          <span>{t('tokens.create.name')}</span>
+        <FormField label={t('tokens.create.name')} errors={nameErrors}>
           <input
             name="name"
             required
@@ -51,12 +50,9 @@ export function CreateTokenForm({ onCreated }: { onCreated: (token: ApiTokenCrea
             placeholder={t('tokens.create.namePlaceholder')}
             value={name}
             onChange={(e) => setName(e.target.value)}
-            aria-invalid={nameErrors.length > 0}
           />
-          <FieldErrors id="token-name-errors" messages={nameErrors} />
-        </label>
-        <label className="field">
-          <span>{t('tokens.create.expiry')}</span>
+        </FormField>
+        <FormField label={t('tokens.create.expiry')} errors={expiryErrors}>
           <select
             name="expires_in_days"
             value={expiry}
@@ -71,8 +67,7 @@ export function CreateTokenForm({ onCreated }: { onCreated: (token: ApiTokenCrea
               </option>
             ))}
           </select>
-          <FieldErrors id="token-expiry-errors" messages={expiryErrors} />
-        </label>
+        </FormField>
         <button type="submit" className="btn btn-primary" disabled={create.isPending || !name.trim()}>
           {create.isPending ? t('tokens.create.submitting') : t('tokens.create.submit')}
         </button>
