@@ -16,6 +16,8 @@ from pathlib import Path
 import pytest
 from rest_framework.test import APIClient
 
+from portal.testing import make_user
+
 ROOT = Path(__file__).resolve().parent
 
 
@@ -31,12 +33,6 @@ def _clear_login_throttle() -> Iterator[None]:
             client().delete(*keys)
     except Exception:
         pass
-
-
-def make_user(username: str, role: str = "user", password: str = "correct-horse-battery") -> object:
-    from portal.models import User
-
-    return User.objects.create_user(username=username, password=password, role=role, email=f"{username}@example.com")
 
 
 @pytest.fixture
