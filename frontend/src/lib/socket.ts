@@ -310,9 +310,14 @@ export function defaultSocketUrl(): string {
   return `${protocol === 'https:' ? 'wss' : 'ws'}://${host}/ws/`;
 }
 
+/** Runs the app's 4401 handler; the shared client's onUnauthorized. */
+export function notifySocketUnauthorized(): void {
+  unauthorizedHandler();
+}
+
 /** The shared client; created lazily so tests can install their own first. */
 export function getSocket(): SocketClient {
-  client ??= new SocketClient({ url: defaultSocketUrl(), onUnauthorized: () => unauthorizedHandler() });
+  client ??= new SocketClient({ url: defaultSocketUrl(), onUnauthorized: notifySocketUnauthorized });
   return client;
 }
 

@@ -1,7 +1,7 @@
 import '@testing-library/jest-dom/vitest';
 import { cleanup } from '@testing-library/react';
 import { afterEach, beforeEach, vi } from 'vitest';
-import { SocketClient, setSocket } from '../lib/socket';
+import { SocketClient, notifySocketUnauthorized, setSocket } from '../lib/socket';
 import { FakeWebSocket } from './FakeWebSocket';
 import '../i18n';
 import { resetCsrfToken } from '../api/csrf';
@@ -9,7 +9,13 @@ import { resetCsrfToken } from '../api/csrf';
 beforeEach(() => {
   // No real sockets in unit tests: the shared client gets a fake transport.
   FakeWebSocket.reset();
-  setSocket(new SocketClient({ url: 'ws://localhost/ws/', createSocket: (url) => new FakeWebSocket(url) }));
+  setSocket(
+    new SocketClient({
+      url: 'ws://localhost/ws/',
+      createSocket: (url) => new FakeWebSocket(url),
+      onUnauthorized: notifySocketUnauthorized,
+    }),
+  );
 });
 
 afterEach(() => {

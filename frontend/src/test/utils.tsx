@@ -42,7 +42,8 @@ export function renderAt(
       <MemoryRouter initialEntries={[route]}>
         <Routes>
           <Route path={path} element={ui} />
-          <Route path="/login" element={<div data-testid="login-route" />} />
+          {path !== '/login' && <Route path="/login" element={<div data-testid="login-route" />} />}
+          {path !== '*' && <Route path="*" element={<div data-testid="elsewhere" />} />}
         </Routes>
         <LocationProbe />
       </MemoryRouter>

@@ -1,0 +1,139 @@
+import { act, render, screen, waitFor } from '@testing-library/react';
+import userEvent from '@testing-library/user-event';
+import { MemoryRouter, useLocation } from 'react-router-dom';
+import { describe, expect, it } from 'vitest';
+import { AppRoutes } from './App';
+import type { User } from './api/types';
+import { Providers } from './Providers';
+import { getSocket } from './lib/socket';
+import { FakeWebSocket } from './test/FakeWebSocket';
+import { adminUser, json, mockFetch, testQueryClient } from './test/utils';
+import { changeLanguage } from './i18n';
+
+const operator: User = { ...adminUser, id: 2, username: 'kim', first_name: '민수', last_name: '', role: 'operator', is_admin: false };
+const readyz = () =>
+  json({
+    status: 'fail',
+    checks: {
+      database: { ok: true, detail: 'PostgreSQL 16' },
+      redis: { ok: true, detail: '' },
+      celery: { ok: false, detail: 'no worker answered within 2s' },
+    },
+  }, { status: 503 });
+
+function Where() {
+  const l = useLocation();
+  return <div data-testid="where">{l.pathname + l.search}</div>;
+}
+
+function renderApp(route: string, me: User | null | undefined) {
+  const queryClient = testQueryClient(me);
+  render(
+    <Providers queryClient={queryClient}>
+      <MemoryRouter initialEntries={[route]}>
+        <AppRoutes />
+        <Where />
+      </MemoryRouter>
+    </Providers>,
+  );
+  return queryClient;
+}
+
+describe('routing and layout', () => {
+  it('sends an anonymous visitor to /login with next=', async () => {
+    mockFetch({ 'GET /api/auth/me/': () => json({ detail: 'Authentication credentials were not provided.' }, { status: 401 }) });
+    renderApp('/admin/audit?outcome=denied', undefined);
+    await waitFor(() =>
+      expect(screen.getByTestId('where')).toHaveTextContent('/login?next=%2Fadmin%2Faudit%3Foutcome%3Ddenied'),
+    );
+    expect(document.querySelector('input[name=username]')).toBeInTheDocument();
+  });
+
+  it('shows the dashboard with role, health checks and the admin section for admins', async () => {
+    mockFetch({ 'GET /api/auth/me/': () => json(adminUser), 'GET /readyz': readyz });
+    renderApp('/', undefined);
+    const dashboard = await screen.findByTestId('dashboard');
+    expect(dashboard).toHaveTextContent('Welcome, admin');
+    expect(dashboard).toHaveTextContent('Role: System admin');
+    expect(await screen.findByTestId('check-celery')).toHaveAttribute('data-ok', 'false');
+    expect(screen.getByTestId('check-celery')).toHaveTextContent('no worker answered within 2s');
+    expect(screen.getByTestId('check-database')).toHaveAttribute('data-ok', 'true');
+    expect(screen.getByText('Some checks are failing')).toBeInTheDocument();
+    for (const key of ['dashboard', 'clusters', 'workspaces', 'servicemaps', 'catalog', 'builds', 'monitoring', 'admin']) {
+      expect(screen.getByTestId(`nav-${key}`)).toBeInTheDocument();
+    }
+  });
+
+  it('hides Admin from non-admins and refuses its pages', async () => {
+    mockFetch({ 'GET /readyz': readyz });
+    renderApp('/admin/audit', operator);
+    expect(await screen.findByTestId('forbidden')).toBeInTheDocument();
+    expect(screen.queryByTestId('nav-admin')).not.toBeInTheDocument();
+    expect(screen.getByTestId('nav-clusters')).toBeInTheDocument();
+  });
+
+  it('shows a translated not-available state for sections that come later', async () => {
+    mockFetch({});
+    renderApp('/clusters', operator);
+    expect(await screen.findByTestId('not-available')).toHaveTextContent('Clusters is not available');
+    await act(() => changeLanguage('ko'));
+    expect(screen.getByTestId('not-available')).toHaveTextContent('클러스터 기능은 현재 버전의 포털에서 아직 제공되지 않습니다');
+    expect(window.localStorage.getItem('portal.language')).toBe('ko');
+    await act(() => changeLanguage('en'));
+  });
+
+  it('switches language from the top bar', async () => {
+    mockFetch({});
+    renderApp('/builds', operator);
+    const user = userEvent.setup();
+    await user.selectOptions(await screen.findByTestId('lang-switch'), 'ko');
+    expect(screen.getByTestId('nav-builds')).toHaveTextContent('빌드');
+    expect(document.documentElement.lang).toBe('ko');
+    await user.selectOptions(screen.getByTestId('lang-switch'), 'en');
+    expect(screen.getByTestId('nav-builds')).toHaveTextContent('Builds');
+  });
+
+  it('goes to the login page when any API call answers 401', async () => {
+    mockFetch({
+      'GET /api/auth/tokens/': () => json({ detail: 'Session expired.' }, { status: 401 }),
+    });
+    renderApp('/account/tokens', operator);
+    await waitFor(() => expect(screen.getByTestId('where')).toHaveTextContent('/login?next=%2Faccount%2Ftokens'));
+  });
+
+  it('logs out from the user menu', async () => {
+    const seen = mockFetch({
+      'GET /api/auth/csrf/': () => json({ csrfToken: 'c' }),
+      'POST /api/auth/logout/': () => new Response(null, { status: 204 }),
+    });
+    const queryClient = renderApp('/monitoring', operator);
+    const user = userEvent.setup();
+    await user.click(await screen.findByTestId('user-menu'));
+    expect(screen.getByTestId('menu-tokens')).toHaveAttribute('href', '/account/tokens');
+    await user.click(screen.getByTestId('logout'));
+    await waitFor(() => expect(screen.getByTestId('where')).toHaveTextContent('/login'));
+    expect(seen.some((r) => r.method === 'POST' && r.url.endsWith('/api/auth/logout/'))).toBe(true);
+    expect(queryClient.getQueryData(['me'])).toBeNull();
+    expect(getSocket().state).toBe('closed');
+  });
+
+  it('reflects the socket state in the top bar', async () => {
+    mockFetch({});
+    renderApp('/catalog', operator);
+    const status = await screen.findByTestId('ws-status');
+    expect(status).toHaveAttribute('data-state', 'connecting');
+    act(() => FakeWebSocket.latest().serverOpen());
+    expect(status).toHaveAttribute('data-state', 'open');
+    act(() => FakeWebSocket.latest().serverClose(4403));
+    expect(status).toHaveAttribute('data-state', 'closed');
+  });
+
+  it('logs the user out when the socket says 4401', async () => {
+    mockFetch({});
+    renderApp('/catalog', operator);
+    await screen.findByTestId('ws-status');
+    act(() => FakeWebSocket.latest().serverOpen());
+    act(() => FakeWebSocket.latest().serverClose(4401));
+    await waitFor(() => expect(screen.getByTestId('where')).toHaveTextContent('/login?next=%2Fcatalog'));
+  });
+});
