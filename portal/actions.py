@@ -4,14 +4,15 @@ publishes the event, in that order, inside one transaction."""
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
-from django.db import transaction
+from django.db import models, transaction
 from django.http import HttpRequest
 from django.utils import timezone
 
 from portal import audit
 from portal.events import publish
-from portal.models import ApiToken, AuditOutcome, User
+from portal.models import ApiToken, AuditOutcome, SystemRole, User
 
 
 def _token_event(token: ApiToken) -> dict[str, object]:
@@ -46,3 +47,56 @@ def revoke_api_token(*, token: ApiToken, request: HttpRequest | None = None) -> 
         audit.describe(request, action="token.revoke", target=token)
     publish(f"user.{token.user_id}", "token.revoked", _token_event(token))
     return token
+
+
+class LastAdminError(Exception):
+    """Refused: the change would leave the portal without an active system admin."""
+
+
+def _would_remove_last_admin(user: User, *, role: str, is_active: bool) -> bool:
+    if not user.is_admin or (role == SystemRole.ADMIN and is_active):
+        return False
+    others = User.objects.filter(is_active=True).exclude(pk=user.pk).filter(
+        models.Q(role=SystemRole.ADMIN) | models.Q(is_superuser=True)
+    )
+    return not others.exists()
+
+
+@transaction.atomic
+def create_user(*, data: dict[str, Any], request: HttpRequest | None = None) -> User:
+    password = data.pop("password")
+    user = User(**data)
+    user.set_password(password)
+    user.save()
+    if request is not None:
+        audit.describe(request, action="user.create", target=user, detail={"role": user.role})
+    return user
+
+
+@transaction.atomic
+def update_user(*, user: User, changes: dict[str, Any], request: HttpRequest | None = None) -> User:
+    """Change profile fields, role or active flag. Refuses to remove the last active admin."""
+    user = User.objects.select_for_update().get(pk=user.pk)
+    # Lock every admin row in id order so two concurrent demotions cannot both pass the check.
+    list(User.objects.select_for_update().filter(models.Q(role=SystemRole.ADMIN) | models.Q(is_superuser=True)).order_by("pk"))
+    role = changes.get("role", user.role)
+    is_active = changes.get("is_active", user.is_active)
+    if _would_remove_last_admin(user, role=role, is_active=is_active):
+        raise LastAdminError(f"'{user.username}' is the last active system admin; make someone else an admin first.")
+    if role != SystemRole.ADMIN and user.is_superuser:
+        changes["is_superuser"] = False
+    for field, value in changes.items():
+        setattr(user, field, value)
+    user.save()
+    if request is not None:
+        audit.describe(request, action="user.update", target=user, detail={"fields": sorted(changes)})
+    return user
+
+
+@transaction.atomic
+def set_user_password(*, user: User, password: str, request: HttpRequest | None = None) -> None:
+    """Set a password for someone (admin) or oneself. Ends the user's other sessions."""
+    user.set_password(password)
+    user.save(update_fields=["password"])
+    if request is not None:
+        audit.describe(request, action="user.set_password", target=user)

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import django_filters
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 
-from portal.models import AuditOutcome, AuditRecord
+from portal.models import AuditOutcome, AuditRecord, SystemRole, User
 
 
 class AuditRecordFilterSet(django_filters.FilterSet):
@@ -28,3 +28,19 @@ class AuditRecordFilterSet(django_filters.FilterSet):
         if value.endswith("*"):
             return queryset.filter(action__startswith=value[:-1])
         return queryset.filter(action=value)
+
+
+class UserFilterSet(django_filters.FilterSet):
+    q = django_filters.CharFilter(method="filter_q", help_text="Part of the username, name or email.")
+    role = django_filters.ChoiceFilter(choices=SystemRole.choices)
+    is_active = django_filters.BooleanFilter()
+
+    class Meta:
+        model = User
+        fields = ("q", "role", "is_active")
+
+    def filter_q(self, queryset: QuerySet[User], name: str, value: str) -> QuerySet[User]:
+        return queryset.filter(
+            Q(username__icontains=value) | Q(email__icontains=value)
+            | Q(first_name__icontains=value) | Q(last_name__icontains=value)
+        )

@@ -20,6 +20,14 @@ from portal.context import request_id_var
 logger = logging.getLogger(__name__)
 
 
+class Conflict(exceptions.APIException):
+    """409: the request is valid but clashes with the current state; ``detail`` says how."""
+
+    status_code = status.HTTP_409_CONFLICT
+    default_detail = "The request conflicts with the current state."
+    default_code = "conflict"
+
+
 def _flatten(errors: Any, prefix: str = "") -> dict[str, list[str]]:
     """Turn DRF's nested error structure into ``{"field.sub": [messages]}``."""
     out: dict[str, list[str]] = {}

@@ -101,3 +101,63 @@ class AuditRecordSerializer(serializers.ModelSerializer[AuditRecord]):
         data = super().to_representation(instance)
         data["actor"] = data["actor"] or None
         return data
+
+
+class AdminUserSerializer(StrictModelSerializer):
+    """A user as system admins see and edit them. ``password`` is write-only, on create."""
+
+    password = serializers.CharField(write_only=True, required=True, trim_whitespace=False,
+                                     style={"input_type": "password"})
+
+    class Meta:
+        model = User
+        fields = ("id", "username", "email", "first_name", "last_name", "role", "is_active",
+                  "last_login", "date_joined", "password")
+        read_only_fields = ("id", "last_login", "date_joined")
+
+    def get_fields(self) -> dict[str, serializers.Field]:
+        fields = super().get_fields()
+        if self.instance is not None:  # password changes go through set_password
+            fields.pop("password", None)
+            fields["username"].read_only = True
+        return fields
+
+    def validate_username(self, value: str) -> str:
+        if User.objects.filter(username__iexact=value).exists():
+            raise serializers.ValidationError(f"A user named '{value}' already exists.")
+        return value
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        if "password" in attrs:
+            _validate_password(attrs["password"], User(username=attrs.get("username", ""), email=attrs.get("email", "")))
+        return attrs
+
+
+def _validate_password(password: str, user: User) -> None:
+    from django.contrib.auth.password_validation import validate_password
+    from django.core.exceptions import ValidationError as DjangoValidationError
+
+    try:
+        validate_password(password, user)
+    except DjangoValidationError as exc:
+        raise serializers.ValidationError({"password": list(exc.messages)}) from exc
+
+
+class SetPasswordSerializer(StrictSerializer):
+    password = serializers.CharField(trim_whitespace=False, style={"input_type": "password"})
+
+    def validate_password(self, value: str) -> str:
+        try:
+            _validate_password(value, self.context["user"])
+        except serializers.ValidationError as exc:
+            raise serializers.ValidationError(exc.detail["password"]) from exc  # type: ignore[call-overload]
+        return value
+
+
+class ChangeOwnPasswordSerializer(SetPasswordSerializer):
+    current_password = serializers.CharField(trim_whitespace=False, style={"input_type": "password"})
+
+    def validate_current_password(self, value: str) -> str:
+        if not self.context["user"].check_password(value):
+            raise serializers.ValidationError("The current password is not right.")
+        return value

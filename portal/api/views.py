@@ -7,13 +7,14 @@ from __future__ import annotations
 
 from typing import Any, cast
 
-from django.contrib.auth import authenticate, login, logout
+from django.contrib.auth import authenticate, login, logout, update_session_auth_hash
 from django.db.models import QuerySet
 from django.middleware.csrf import get_token
 from django.utils.decorators import method_decorator
 from django.views.decorators.csrf import ensure_csrf_cookie
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import mixins, status, viewsets
+from rest_framework.decorators import action
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -21,17 +22,21 @@ from rest_framework.throttling import BaseThrottle
 from rest_framework.views import APIView
 
 from portal import actions, audit, ratelimit
+from portal.api.exceptions import Conflict
 from portal.api.permissions import IsSystemAdmin
 from portal.api.serializers import (
+    AdminUserSerializer,
     ApiTokenSerializer,
     AuditRecordSerializer,
+    ChangeOwnPasswordSerializer,
     CsrfSerializer,
     LoginSerializer,
     NewApiTokenSerializer,
+    SetPasswordSerializer,
     UserSerializer,
 )
 from portal.authentication import enforce_csrf
-from portal.filtersets import AuditRecordFilterSet
+from portal.filtersets import AuditRecordFilterSet, UserFilterSet
 from portal.middleware import client_ip
 from portal.models import ApiToken, AuditOutcome, AuditRecord, User
 
@@ -142,3 +147,50 @@ class AuditRecordViewSet(viewsets.ReadOnlyModelViewSet[AuditRecord]):
     serializer_class = AuditRecordSerializer
     filterset_class = AuditRecordFilterSet
     permission_classes = [IsSystemAdmin]
+
+
+class ChangePasswordView(APIView):
+    """Change one's own password; the current session stays logged in, others end."""
+
+    @extend_schema(request=ChangeOwnPasswordSerializer, responses={204: None}, operation_id="auth_change_password")
+    def post(self, request: Request) -> Response:
+        user = cast(User, request.user)
+        serializer = ChangeOwnPasswordSerializer(data=request.data, context={"user": user})
+        serializer.is_valid(raise_exception=True)
+        actions.set_user_password(user=user, password=serializer.validated_data["password"], request=request._request)
+        update_session_auth_hash(request._request, user)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class UserViewSet(
+    mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.CreateModelMixin, mixins.UpdateModelMixin,
+    viewsets.GenericViewSet[User],
+):
+    """Accounts and their system roles (system admins only). Users are deactivated, not deleted,
+    so their audit history keeps its meaning."""
+
+    queryset = User.objects.all().order_by("pk")
+    serializer_class = AdminUserSerializer
+    filterset_class = UserFilterSet
+    permission_classes = [IsSystemAdmin]
+
+    def perform_create(self, serializer: AdminUserSerializer) -> None:  # type: ignore[override]
+        serializer.instance = actions.create_user(data=dict(serializer.validated_data), request=self.request._request)
+
+    def perform_update(self, serializer: AdminUserSerializer) -> None:  # type: ignore[override]
+        assert isinstance(serializer.instance, User)
+        try:
+            serializer.instance = actions.update_user(
+                user=serializer.instance, changes=dict(serializer.validated_data), request=self.request._request
+            )
+        except actions.LastAdminError as exc:
+            raise Conflict(str(exc)) from exc
+
+    @extend_schema(request=SetPasswordSerializer, responses={204: None})
+    @action(detail=True, methods=["post"], url_path="set-password")
+    def set_password(self, request: Request, pk: str | None = None) -> Response:
+        user = self.get_object()
+        serializer = SetPasswordSerializer(data=request.data, context={"user": user})
+        serializer.is_valid(raise_exception=True)
+        actions.set_user_password(user=user, password=serializer.validated_data["password"], request=request._request)
+        return Response(status=status.HTTP_204_NO_CONTENT)
