@@ -39,7 +39,7 @@ export function AuditList({ records }: { records: AuditRecord[] }) {
               <td>
                 <Target record={r} />
               </td>
-              <td>
+              <td className="nowrap">
                 <span className={`badge badge-${r.outcome}`}>{t(`audit.outcome.${r.outcome}`)}</span>
                 {r.status_code !== null && <span className="muted small"> {r.status_code}</span>}
               </td>

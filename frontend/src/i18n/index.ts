@@ -44,7 +44,9 @@ export async function changeLanguage(lang: Language): Promise<void> {
 }
 
 i18n.on('languageChanged', (lng) => {
-  if (typeof document !== 'undefined') document.documentElement.lang = lng;
+  if (typeof document === 'undefined') return;
+  document.documentElement.lang = lng;
+  document.title = i18n.t('app.name');
 });
 
 void i18n.use(initReactI18next).init({
