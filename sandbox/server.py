@@ -291,7 +291,9 @@ class ApiHandler:
         kind = body.get("kind")
         api_version = body.get("apiVersion")
         if not kind:
-            raise BadRequest(f"Object 'Kind' is missing in '{json.dumps(body)[:200]}'")
+            # like the apiserver, the endpoint's kind is the default for a body without one
+            body["kind"] = kind = rt.kind
+            body.setdefault("apiVersion", rt.api_version)
         if api_version and api_version != rt.api_version:
             raise BadRequest(f"the API version in the data ({api_version}) does not match the expected API "
                              f"version ({rt.api_version})")
@@ -858,6 +860,10 @@ def build_app(cluster: SimCluster) -> web.Application:
     """A fresh aiohttp application serving ``cluster`` (rebuilt on every endpoint up)."""
     app = web.Application(client_max_size=MAX_BODY + 1024 * 1024)
     handler = ApiHandler(cluster)
-    app.router.add_route("*", "/{tail:.*}", handler)
+
+    async def handle(request: web.Request) -> web.StreamResponse:
+        return await handler(request)
+
+    app.router.add_route("*", "/{tail:.*}", handle)
     return app
 
