@@ -1,0 +1,389 @@
+"""kubelet stand-in: runs the containers of bound pods as a small state machine.
+
+Each container of a pod bound to a Ready node goes
+``ContainerCreating -> (image pulled) -> Running`` and the pod becomes Ready,
+with the events a kubelet emits (Pulling, Pulled, Created, Started).  Naming
+rules decide how a container behaves (documented in ``README.md``):
+
+* image containing ``unpullable`` or with tag ``:doesnotexist`` ->
+  ErrImagePull / ImagePullBackOff forever (retried with back-off);
+* ``crashloop`` in the image, command or args -> runs briefly, exits 1,
+  CrashLoopBackOff with exponential back-off and a rising restartCount;
+* restartPolicy Never/OnFailure (Job pods) -> exits 0 after
+  ``job_run_seconds`` (Succeeded), or exits 1 when ``fail`` appears in the
+  image, command or args.
+
+The simulated state lives in memory per pod (a few objects); the pod status
+written to the store is rebuilt from it on every transition.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import time
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from sandbox.controllers.base import iso, now_iso, object_ref, set_condition
+from sandbox.controllers.cache import TERMINAL, NodeInfo, PodInfo, PodKey
+from sandbox.errors import ApiError
+from sandbox.resources import PODS
+
+if TYPE_CHECKING:
+    from sandbox.controllers.manager import ControllerManager
+
+COMPONENT = "kubelet"
+
+
+def normalize_image(image: str) -> str:
+    """``nginx:1.25`` -> ``docker.io/library/nginx:1.25`` (what containerd reports)."""
+    ref = image
+    if "@" not in ref and ":" not in ref.rsplit("/", 1)[-1]:
+        ref += ":latest"
+    first = ref.split("/", 1)[0]
+    if "/" not in ref:
+        return f"docker.io/library/{ref}"
+    if "." not in first and ":" not in first and first != "localhost":
+        return f"docker.io/{ref}"
+    return ref
+
+
+def image_tag(image: str) -> str:
+    last = image.rsplit("/", 1)[-1]
+    if "@" in last:
+        return ""
+    return last.split(":", 1)[1] if ":" in last else "latest"
+
+
+def is_unpullable(image: str) -> bool:
+    return "unpullable" in image or image_tag(image) == "doesnotexist"
+
+
+def _words(c: dict[str, Any]) -> str:
+    return " ".join([str(c.get("image") or "")] + [str(x) for x in (c.get("command") or [])]
+                    + [str(x) for x in (c.get("args") or [])])
+
+
+def container_behaviour(c: dict[str, Any], restart_policy: str) -> str:
+    """``unpullable`` | ``crash`` | ``fail`` | ``complete`` | ``serve`` (see the module docstring)."""
+    image = str(c.get("image") or "")
+    if is_unpullable(image):
+        return "unpullable"
+    words = _words(c)
+    if "crashloop" in words:
+        return "crash"
+    if restart_policy in ("Never", "OnFailure"):
+        return "fail" if "fail" in words else "complete"
+    return "serve"
+
+
+def _sha(*parts: str) -> str:
+    return hashlib.sha256("/".join(parts).encode()).hexdigest()
+
+
+@dataclass
+class ContainerSim:
+    name: str
+    image: str
+    behaviour: str
+    state: str = "waiting"  # waiting | running | terminated
+    reason: str = "ContainerCreating"
+    message: str = ""
+    restarts: int = 0
+    started_at: float = 0.0
+    finished_at: float = 0.0
+    exit_code: int = 0
+    next_at: float = 0.0
+    next_step: str = "pull"  # pull | start | exit | restart | ""
+    pull_failures: int = 0
+    last_state: dict[str, Any] = field(default_factory=dict)
+    container_id: str = ""
+    ever_started: bool = False
+
+
+@dataclass
+class PodSim:
+    uid: str
+    node: str
+    containers: list[ContainerSim]
+    start_time: float
+    ip: str = ""
+    host_ip: str = ""
+    phase: str = "Pending"
+
+
+class Kubelet:
+    """All the kubelets of one cluster (one state machine per pod)."""
+
+    def __init__(self, manager: ControllerManager) -> None:
+        self.m = manager
+        self.q = manager.queue("kubelet", self.sync)
+        self.sims: dict[PodKey, PodSim] = {}
+        self._resync: set[PodKey] = set()
+        manager.on_pod(self.on_pod)
+        manager.on_node(self.on_node)
+
+    def on_pod(self, etype: str, old: PodInfo | None, new: PodInfo | None) -> None:
+        if new is None:
+            assert old is not None
+            self.sims.pop(old.key, None)
+            self.q.forget(old.key)
+            return
+        if new.node and (old is None or not old.node) and not new.deleting:
+            self.q.add(new.key)
+        elif new.deleting and old is not None and not old.deleting:
+            self.q.forget(new.key)
+
+    def on_node(self, etype: str, old: NodeInfo | None, new: NodeInfo | None) -> None:
+        if new is not None and new.ready and (old is None or not old.ready):
+            for p in self.m.pods.on_node(new.name):
+                self._resync.add(p.key)
+                self.q.add(p.key)
+
+    def sim_of(self, ns: str, name: str) -> PodSim | None:
+        return self.sims.get((ns, name))
+
+    # ------------------------------------------------------------ state machine
+
+    def _new_sim(self, pod: dict[str, Any], node: NodeInfo | None) -> PodSim:
+        spec = pod.get("spec") or {}
+        rp = spec.get("restartPolicy") or "Always"
+        now = time.time()
+        cs = [ContainerSim(c.get("name", ""), str(c.get("image") or ""), container_behaviour(c, rp),
+                           next_at=now + self.m.config.image_pull_seconds) for c in spec.get("containers") or ()]
+        sim = PodSim(pod["metadata"].get("uid", ""), spec.get("nodeName", ""), cs, now)
+        sim.host_ip = node.ip if node else ""
+        status = pod.get("status") or {}
+        if status.get("containerStatuses") and status.get("phase") in ("Running", "Pending"):
+            # adopted after a restart of the sandbox (snapshot load): resume what the status says
+            sim.start_time = now
+            sim.ip = status.get("podIP", "")
+            for c, st in zip(cs, status["containerStatuses"], strict=False):
+                c.restarts = int(st.get("restartCount") or 0)
+                c.container_id = st.get("containerID", "")
+                if "running" in (st.get("state") or {}):
+                    c.state, c.reason, c.started_at, c.ever_started = "running", "", now, True
+                    c.next_step, c.next_at = self._after_start(c, now, rp)
+        return sim
+
+    def _after_start(self, c: ContainerSim, now: float, restart_policy: str) -> tuple[str, float]:
+        cfg = self.m.config
+        if c.behaviour == "crash":
+            return "exit", now + cfg.crash_run_seconds
+        if c.behaviour in ("complete", "fail"):
+            return "exit", now + cfg.job_run_seconds
+        return "", 0.0
+
+    def _backoff(self, n: int) -> float:
+        cfg = self.m.config
+        return float(min(cfg.backoff_base_seconds * 2 ** max(n - 1, 0), cfg.backoff_max_seconds))
+
+    def sync(self, key: PodKey) -> None:
+        ns, name = key
+        pod = self.m.store.get(PODS, ns, name)
+        if pod is None:
+            self.sims.pop(key, None)
+            return
+        spec = pod.get("spec") or {}
+        node_name = spec.get("nodeName")
+        if not node_name or pod["metadata"].get("deletionTimestamp"):
+            return
+        node = self.m.nodes.get(node_name)
+        if node is None or not node.ready:
+            return  # the kubelet of a NotReady node does nothing until it comes back
+        sim = self.sims.get(key)
+        now = time.time()
+        events: list[tuple[str, str, str, str]] = []  # (type, reason, message, container)
+        changed = key in self._resync
+        self._resync.discard(key)
+        if sim is None or sim.uid != pod["metadata"].get("uid"):
+            if (pod.get("status") or {}).get("phase") in TERMINAL:
+                return
+            sim = self._new_sim(pod, node)
+            self.sims[key] = sim
+            changed = True
+            for c in sim.containers:
+                if c.state == "waiting":
+                    events.append(("Normal", "Pulling", f'Pulling image "{c.image}"', c.name))
+        rp = spec.get("restartPolicy") or "Always"
+        for c in sim.containers:
+            if not c.next_step or c.next_at > now + 0.005:
+                continue
+            changed = True
+            step = c.next_step
+            if step == "pull":
+                if c.behaviour == "unpullable":
+                    c.pull_failures += 1
+                    ref = normalize_image(c.image)
+                    err = (f'failed to pull and unpack image "{ref}": failed to resolve reference "{ref}": '
+                           f"{ref}: not found")
+                    if c.reason == "ErrImagePull":
+                        c.reason, c.message = "ImagePullBackOff", f'Back-off pulling image "{c.image}": ErrImagePull: {err}'
+                        events.append(("Normal", "BackOff", f'Back-off pulling image "{c.image}"', c.name))
+                        events.append(("Warning", "Failed", "Error: ImagePullBackOff", c.name))
+                        c.next_at = now + self._backoff(c.pull_failures)
+                        c.next_step = "pull"
+                    else:
+                        c.reason, c.message = "ErrImagePull", err
+                        events.append(("Warning", "Failed", f'Failed to pull image "{c.image}": rpc error: code = '
+                                                            f"NotFound desc = {err}", c.name))
+                        events.append(("Warning", "Failed", "Error: ErrImagePull", c.name))
+                        c.next_at = now + min(0.5, self._backoff(1))
+                        c.next_step = "pull"
+                    continue
+                size = 10_000_000 + int(_sha(c.image)[:6], 16) * 10
+                events.append(("Normal", "Pulled", f'Successfully pulled image "{c.image}" in '
+                                                   f"{self.m.config.image_pull_seconds:.3f}s "
+                                                   f"({self.m.config.image_pull_seconds:.3f}s including waiting). "
+                                                   f"Image size: {size} bytes.", c.name))
+                c.reason = "ContainerCreating"
+                c.next_step, c.next_at = "start", now + self.m.config.container_start_seconds
+            elif step in ("start", "restart"):
+                if step == "restart":
+                    events.append(("Normal", "Pulled", f'Container image "{c.image}" already present on machine',
+                                   c.name))
+                c.container_id = "containerd://" + _sha(sim.uid, c.name, str(c.restarts))
+                c.state, c.reason, c.message, c.started_at, c.ever_started = "running", "", "", now, True
+                events.append(("Normal", "Created", f"Created container {c.name}", c.name))
+                events.append(("Normal", "Started", f"Started container {c.name}", c.name))
+                c.next_step, c.next_at = self._after_start(c, now, rp)
+            elif step == "exit":
+                ok = c.behaviour == "complete"
+                c.exit_code = 0 if ok else 1
+                c.finished_at = now
+                term = {"terminated": {"exitCode": c.exit_code, "reason": "Completed" if ok else "Error",
+                                       "startedAt": iso(c.started_at), "finishedAt": iso(now),
+                                       "containerID": c.container_id}}
+                restart = rp == "Always" or (rp == "OnFailure" and not ok)
+                if restart:
+                    c.last_state = term
+                    c.restarts += 1
+                    delay = self._backoff(c.restarts)
+                    c.state, c.reason = "waiting", "CrashLoopBackOff"
+                    c.message = (f"back-off {int(delay)}s restarting failed container={c.name} "
+                                 f"pod={name}_{ns}({sim.uid})")
+                    events.append(("Warning", "BackOff", f"Back-off restarting failed container {c.name} in pod "
+                                                         f"{name}_{ns}({sim.uid})", c.name))
+                    c.next_step, c.next_at = "restart", now + delay
+                else:
+                    c.state, c.reason = "terminated", "Completed" if ok else "Error"
+                    c.next_step = ""
+        if changed:
+            if not sim.ip and any(c.ever_started or c.state == "running" for c in sim.containers):
+                sim.ip = self._allocate_ip(node, key)
+            self._write_status(pod, sim, node, events)
+        nxt = [c.next_at for c in sim.containers if c.next_step]
+        if nxt:
+            self.q.add_after(key, max(min(nxt) - time.time(), 0.001))
+
+    def _allocate_ip(self, node: NodeInfo, key: PodKey) -> str:
+        if not node.cidr_prefix:
+            return ""
+        used = {p.ip for p in self.m.pods.on_node(node.name) if p.ip}
+        used.update(s.ip for k, s in self.sims.items() if s.node == node.name and s.ip)
+        start = 2 + int(_sha(*key)[:4], 16) % 250
+        for i in range(253):
+            ip = f"{node.cidr_prefix}.{2 + (start + i) % 252}"
+            if ip not in used:
+                return ip
+        return f"{node.cidr_prefix}.254"
+
+    # ------------------------------------------------------------ status
+
+    def build_status(self, pod: dict[str, Any], sim: PodSim, node: NodeInfo) -> dict[str, Any]:
+        spec = pod.get("spec") or {}
+        rp = spec.get("restartPolicy") or "Always"
+        old = pod.get("status") or {}
+        statuses = []
+        for c in sim.containers:
+            if c.state == "running":
+                state: dict[str, Any] = {"running": {"startedAt": iso(c.started_at)}}
+            elif c.state == "terminated":
+                state = {"terminated": {"exitCode": c.exit_code, "reason": c.reason, "startedAt": iso(c.started_at),
+                                        "finishedAt": iso(c.finished_at), "containerID": c.container_id}}
+            else:
+                state = {"waiting": {"reason": c.reason}}
+                if c.message:
+                    state["waiting"]["message"] = c.message
+            cs: dict[str, Any] = {
+                "name": c.name, "state": state, "lastState": c.last_state, "ready": c.state == "running",
+                "restartCount": c.restarts, "image": normalize_image(c.image),
+                "imageID": "" if c.behaviour == "unpullable" or not c.ever_started else
+                normalize_image(c.image).rsplit(":", 1)[0] + "@sha256:" + _sha(c.image),
+                "started": c.state == "running",
+            }
+            if (c.container_id and c.state != "waiting") or (c.state == "waiting" and c.last_state):
+                cs["containerID"] = c.container_id
+            statuses.append(cs)
+        all_started = all(c.ever_started for c in sim.containers)
+        done = all(c.state == "terminated" for c in sim.containers) and bool(sim.containers)
+        if done:
+            failed = any(c.exit_code != 0 for c in sim.containers)
+            phase = "Failed" if failed else "Succeeded"
+        elif all_started:
+            phase = "Running"
+        else:
+            phase = "Pending"
+        sim.phase = phase
+        now = now_iso()
+        conds: list[dict[str, Any]] = [dict(c) for c in old.get("conditions") or ()]
+        all_ready = bool(sim.containers) and all(c.state == "running" for c in sim.containers)
+        set_condition(conds, "PodReadyToStartContainers", "False" if done else "True", now=now, probe_times=True)
+        set_condition(conds, "Initialized", "True", now=now, probe_times=True)
+        if done:
+            set_condition(conds, "Ready", "False", "PodCompleted", now=now, probe_times=True)
+            set_condition(conds, "ContainersReady", "False", "PodCompleted", now=now, probe_times=True)
+        elif all_ready:
+            set_condition(conds, "Ready", "True", now=now, probe_times=True)
+            set_condition(conds, "ContainersReady", "True", now=now, probe_times=True)
+        else:
+            unready = " ".join(c.name for c in sim.containers if c.state != "running")
+            msg = f"containers with unready status: [{unready}]"
+            set_condition(conds, "Ready", "False", "ContainersNotReady", msg, now=now, probe_times=True)
+            set_condition(conds, "ContainersReady", "False", "ContainersNotReady", msg, now=now, probe_times=True)
+        set_condition(conds, "PodScheduled", "True", now=now, probe_times=True)
+        order = {"PodReadyToStartContainers": 0, "Initialized": 1, "Ready": 2, "ContainersReady": 3,
+                 "PodScheduled": 4}
+        conds.sort(key=lambda c: order.get(c.get("type", ""), 9))
+        status: dict[str, Any] = {
+            "phase": phase, "conditions": conds, "hostIP": sim.host_ip,
+            "hostIPs": [{"ip": sim.host_ip}] if sim.host_ip else [],
+            "startTime": iso(sim.start_time), "containerStatuses": statuses,
+            "qosClass": old.get("qosClass", "BestEffort"),
+        }
+        if sim.ip:
+            status["podIP"] = sim.ip
+            status["podIPs"] = [{"ip": sim.ip}]
+        if rp and spec.get("initContainers"):
+            status["initContainerStatuses"] = [
+                {"name": ic.get("name", ""), "image": normalize_image(str(ic.get("image") or "")),
+                 "imageID": "", "ready": True, "restartCount": 0, "started": False,
+                 "state": {"terminated": {"exitCode": 0, "reason": "Completed", "startedAt": iso(sim.start_time),
+                                          "finishedAt": iso(sim.start_time)}}}
+                for ic in spec["initContainers"]]
+        return status
+
+    def _write_status(self, pod: dict[str, Any], sim: PodSim, node: NodeInfo,
+                      events: list[tuple[str, str, str, str]]) -> None:
+        status = self.build_status(pod, sim, node)
+        pod["status"] = status
+        try:
+            stored = self.m.store.update(PODS, pod, subresource="status")
+        except ApiError:
+            return
+        ref = object_ref(stored)
+        for etype, reason, msg, cname in events:
+            self.m.events.record(ref, etype, reason, msg, COMPONENT, host=node.name,
+                                 field_path=f"spec.containers{{{cname}}}")
+
+    def mark_not_ready(self, key: PodKey) -> None:
+        """Node controller: the node stopped reporting, so its pods are no longer Ready."""
+        def unready(p: dict[str, Any]) -> None:
+            conds = (p.get("status") or {}).get("conditions") or []
+            set_condition(conds, "Ready", "False", probe_times=True)
+            for cs in (p.get("status") or {}).get("containerStatuses") or ():
+                cs["ready"] = False
+
+        with contextlib.suppress(ApiError):
+            self.m.store.mutate(PODS, key[0], key[1], unready, subresource="status")

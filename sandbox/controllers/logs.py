@@ -1,0 +1,209 @@
+"""Container logs generated from the clock: no buffers, same answer for every reader.
+
+A running container "writes" one line per second from its start time (a few
+start-up lines, then access-log-like lines whose content is a pure function
+of pod, container and line number).  So ``tailLines``, ``sinceSeconds``,
+``timestamps`` and ``follow`` are all cheap arithmetic, and memory does not
+grow with uptime.  History is capped at :data:`MAX_LINES` lines, like log
+rotation.  Errors use the kubelet/apiserver messages kubectl users know.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+from collections.abc import AsyncIterator
+from typing import TYPE_CHECKING, Any
+
+from sandbox.controllers.base import parse_iso, stable_unit
+from sandbox.errors import BadRequest, not_found
+from sandbox.resources import PODS
+
+if TYPE_CHECKING:
+    from sandbox.controllers.manager import ControllerManager
+
+MAX_LINES = 5000
+_PATHS = ("/", "/healthz", "/api/v1/items", "/api/v1/items/{n}", "/api/v1/orders", "/api/v1/orders/{n}",
+          "/static/app.js", "/static/app.css", "/metrics", "/login", "/api/v1/cart", "/api/v1/search?q=k{n}")
+_METHODS = ("GET", "GET", "GET", "GET", "POST", "PUT", "DELETE")
+_STATUS = (200, 200, 200, 200, 200, 200, 201, 204, 301, 304, 400, 404, 500)
+_AGENTS = ("Mozilla/5.0 (X11; Linux x86_64)", "kube-probe/1.32", "curl/8.5.0", "Go-http-client/1.1",
+           "python-requests/2.32.3")
+
+
+def _rfc3339_nano(t: float) -> str:
+    ns = round((t % 1) * 1e9)
+    if ns >= 1_000_000_000:
+        ns = 999_999_999
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(t)) + f".{ns:09d}Z"
+
+
+class _Run:
+    """One run of a container: start time, optional end, and how it ends."""
+
+    __slots__ = ("end", "ending", "image", "seed", "start")
+
+    def __init__(self, seed: str, image: str, start: float, end: float | None, ending: str) -> None:
+        self.seed = seed
+        self.image = image
+        self.start = start
+        self.end = end
+        self.ending = ending
+
+    def count(self, now: float) -> int:
+        """Lines written up to ``now`` (the last one is the exit line when the run ended)."""
+        stop = self.end if self.end is not None else now
+        n = int(max(stop - self.start, 0.0)) + 1
+        if self.end is not None and self.ending:
+            n += 1
+        return n
+
+    def time_of(self, i: int) -> float:
+        if self.end is not None and self.ending and i == self.count(0.0) - 1:
+            return self.end
+        return self.start + i + 0.001 + 0.9 * stable_unit(self.seed, str(i))
+
+    def line(self, i: int) -> str:
+        t = self.time_of(i)
+        if self.end is not None and self.ending and i == self.count(0.0) - 1:
+            return self.ending
+        name = self.image.rsplit("/", 1)[-1].split(":", 1)[0].split("@", 1)[0] or "app"
+        if i == 0:
+            return f"{name}: starting (sandbox simulated container, image {self.image})"
+        if i == 1:
+            return f"{name}: configuration loaded, listening on 0.0.0.0:8080"
+        rnd = random.Random(f"{self.seed}/{i}")
+        if rnd.random() < 0.1:
+            level = rnd.choice(("info", "info", "debug", "warn"))
+            return (f'time="{time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(t))}" level={level} '
+                    f'msg="cache stats" hits={rnd.randint(100, 9000)} misses={rnd.randint(0, 300)}')
+        path = rnd.choice(_PATHS).replace("{n}", str(rnd.randint(1, 999)))
+        status = rnd.choice(_STATUS)
+        return (f"10.244.{rnd.randint(0, 9)}.{rnd.randint(2, 250)} - - "
+                f"[{time.strftime('%d/%b/%Y:%H:%M:%S +0000', time.gmtime(t))}] "
+                f'"{rnd.choice(_METHODS)} {path} HTTP/1.1" {status} {rnd.randint(0, 20000)} "-" '
+                f'"{rnd.choice(_AGENTS)}" {rnd.random() * 0.3:.3f}')
+
+
+class GeneratedLogs:
+    """:class:`sandbox.interfaces.LogProvider` for the simulated containers."""
+
+    def __init__(self, manager: ControllerManager) -> None:
+        self.m = manager
+        self.poll_seconds = 0.25
+
+    def _resolve(self, pod: dict[str, Any], container: str | None) -> str:
+        name = pod["metadata"]["name"]
+        spec = pod.get("spec") or {}
+        names = [c.get("name", "") for c in spec.get("containers") or ()]
+        init = [c.get("name", "") for c in spec.get("initContainers") or ()]
+        if not container:
+            if len(names) == 1:
+                return names[0]
+            msg = f"a container name must be specified for pod {name}, choose one of: [{' '.join(names)}]"
+            if init:
+                msg += f" or one of the init containers: [{' '.join(init)}]"
+            raise BadRequest(msg)
+        if container not in names and container not in init:
+            raise BadRequest(f"container {container} is not valid for pod {name}")
+        return container
+
+    def _run(self, pod: dict[str, Any], container: str) -> _Run:
+        md = pod["metadata"]
+        spec = pod.get("spec") or {}
+        status = pod.get("status") or {}
+        image = next((str(c.get("image") or "") for c in (spec.get("containers") or []) + (spec.get("initContainers")
+                                                                                            or [])
+                      if c.get("name") == container), "")
+        seed = f"{md.get('namespace')}/{md['name']}/{container}"
+        cs = next((s for s in (status.get("containerStatuses") or []) + (status.get("initContainerStatuses") or [])
+                   if s.get("name") == container), None)
+        if cs is None:
+            raise BadRequest(f'container "{container}" in pod "{md["name"]}" is waiting to start: ContainerCreating')
+        state = cs.get("state") or {}
+        restarts = int(cs.get("restartCount") or 0)
+        if "running" in state:
+            start = parse_iso(state["running"].get("startedAt")) or time.time()
+            return _Run(f"{seed}#{restarts}", image, start, None, "")
+        term = state.get("terminated") or (cs.get("lastState") or {}).get("terminated")
+        if term:
+            start = parse_iso(term.get("startedAt")) or time.time()
+            end = parse_iso(term.get("finishedAt")) or start
+            end = max(end, start + 1)
+            code = int(term.get("exitCode") or 0)
+            run_no = restarts if "terminated" in state else max(restarts - 1, 0)
+            if code == 0:
+                ending = "done: all work items processed, exiting with status 0"
+            elif "crashloop" in seed or "crashloop" in image:
+                ending = "panic: simulated crash (sandbox crashloop marker); exiting with status 1"
+            else:
+                ending = f"error: task failed (sandbox fail marker); exiting with status {code}"
+            return _Run(f"{seed}#{run_no}", image, start, end, ending)
+        reason = (state.get("waiting") or {}).get("reason", "ContainerCreating")
+        if reason in ("ErrImagePull", "ImagePullBackOff"):
+            reason = "trying and failing to pull image"
+        raise BadRequest(f'container "{container}" in pod "{md["name"]}" is waiting to start: {reason}')
+
+    async def stream(self, namespace: str, pod: str, container: str | None, *, follow: bool,
+                     tail_lines: int | None, since_seconds: int | None,
+                     timestamps: bool) -> AsyncIterator[bytes]:
+        obj = self.m.store.get(PODS, namespace, pod)
+        if obj is None:
+            raise not_found(PODS, pod)
+        cname = self._resolve(obj, container)
+        run = self._run(obj, cname)
+        uid = obj["metadata"].get("uid")
+        now = time.time()
+        total = run.count(now)
+        first = max(0, total - MAX_LINES)
+        if since_seconds is not None:
+            cutoff = now - since_seconds
+            first = max(first, min(total, int(max(cutoff - run.start - 1, 0.0))))
+            while first < total and run.time_of(first) < cutoff:
+                first += 1
+        if tail_lines is not None:
+            first = max(first, total - max(tail_lines, 0))
+        chunk: list[str] = []
+        for i in range(first, total):
+            if run.end is None and run.time_of(i) > now:
+                total = i
+                break
+            chunk.append(self._fmt(run, i, timestamps))
+            if len(chunk) >= 500:
+                yield "".join(chunk).encode()
+                chunk = []
+        if chunk:
+            yield "".join(chunk).encode()
+        if not follow:
+            return
+        nxt = total
+        while True:
+            if run.end is not None:
+                return
+            await asyncio.sleep(self.poll_seconds)
+            cur = self.m.store.get(PODS, namespace, pod)
+            if cur is None or cur["metadata"].get("uid") != uid:
+                return
+            try:
+                latest = self._run(cur, cname)
+            except BadRequest:
+                return
+            if latest.seed != run.seed:
+                return  # the container restarted: kubelet ends the stream of the old one
+            run = latest
+            now = time.time()
+            out = []
+            limit = run.count(now)
+            while nxt < limit and (run.end is not None or run.time_of(nxt) <= now):
+                out.append(self._fmt(run, nxt, timestamps))
+                nxt += 1
+            if out:
+                yield "".join(out).encode()
+
+    @staticmethod
+    def _fmt(run: _Run, i: int, timestamps: bool) -> str:
+        line = run.line(i)
+        if timestamps:
+            return f"{_rfc3339_nano(run.time_of(i))} {line}\n"
+        return line + "\n"
