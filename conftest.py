@@ -106,3 +106,21 @@ def celery_worker_process() -> Iterator[subprocess.Popen[bytes]]:
         proc.wait(timeout=15)
     except subprocess.TimeoutExpired:
         proc.kill()
+
+
+@pytest.fixture(scope="session")
+def sandbox_fleet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
+    """Three simulated clusters over HTTPS for the whole session (the portal reaches them only
+    through their kubeconfigs). Tests that inject faults must clear them (use ``sandbox``)."""
+    from sandbox.testing import running_sandbox
+
+    with running_sandbox(clusters=3, nodes=3, state_dir=tmp_path_factory.mktemp("sandbox")) as fleet:
+        yield fleet
+
+
+@pytest.fixture
+def sandbox(sandbox_fleet: object) -> Iterator[object]:
+    """The session fleet, with every cluster's faults cleared after the test."""
+    yield sandbox_fleet
+    for name in list(sandbox_fleet.clusters):  # type: ignore[attr-defined]
+        sandbox_fleet.clear_faults(name)  # type: ignore[attr-defined]

@@ -1,5 +1,180 @@
-"""Models of clusters.
+"""Clusters and the inventory read model.
 
-Registered Kubernetes clusters, the client layer (clusters/kube/), the watcher service and the inventory read model. The models arrive with their issue; this module exists so the app is wired
-(migrations, admin, API) from the start.
+* :class:`Cluster`: a registered cluster: where it is (endpoint, CA), how to authenticate
+  (credentials encrypted with :mod:`portal.crypto`, bound to the row), what it is (provider,
+  region, stage, labels) and how it is doing (status, version, summary figures).
+* :class:`KindSync`: per (cluster, kind) sync state of the watcher: the resourceVersion to resume
+  from and when an event was last seen, so every list can say how fresh it is.
+* :class:`KubeObject`: the read model: one row per object the product shows, a slim projection
+  in ``data`` (never ``managedFields``) plus indexed columns for filtering and sorting.
+* :class:`WatcherLease`: which watcher process owns a cluster, so replicas split the fleet.
 """
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from django.conf import settings
+from django.contrib.postgres.indexes import GinIndex
+from django.core.validators import RegexValidator
+from django.db import models
+from django.utils import timezone
+
+from clusters.kube.connection import ConnectionSpec, Credentials
+from portal import crypto
+
+DNS1123_LABEL = RegexValidator(
+    r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$",
+    "Use lower-case letters, digits and '-', starting and ending with a letter or digit (DNS-1123 label).",
+)
+
+
+class Provider(models.TextChoices):
+    ON_PREMISE = "onprem", "On-premise"
+    EKS = "eks", "AWS EKS"
+    GKE = "gke", "GCP GKE"
+    AKS = "aks", "Azure AKS"
+    NCP = "ncp", "NCP"
+    OTHER = "other", "Other"
+
+
+class Stage(models.TextChoices):
+    DEV = "dev", "Development"
+    STAGE = "stage", "Staging"
+    PROD = "prod", "Production"
+
+
+class ClusterStatus(models.TextChoices):
+    PENDING = "pending", "Pending"  # registered, first check not done yet
+    CONNECTED = "connected", "Connected"
+    UNREACHABLE = "unreachable", "Unreachable"
+    UNAUTHORIZED = "unauthorized", "Unauthorized"
+    ERROR = "error", "Error"
+    DISABLED = "disabled", "Disabled"
+
+
+class Cluster(models.Model):
+    name = models.CharField(max_length=63, unique=True, validators=[DNS1123_LABEL])
+    display_name = models.CharField(max_length=200, blank=True)
+    description = models.TextField(blank=True)
+    provider = models.CharField(max_length=16, choices=Provider.choices, default=Provider.OTHER)
+    region = models.CharField(max_length=64, blank=True)
+    stage = models.CharField(max_length=8, choices=Stage.choices, default=Stage.DEV)
+    labels = models.JSONField(default=dict, blank=True)
+
+    # Connection. The CA and server are not secret; credentials are, and are encrypted.
+    server = models.CharField(max_length=500)
+    ca_pem = models.TextField(blank=True)
+    tls_server_name = models.CharField(max_length=253, blank=True)
+    insecure_skip_tls_verify = models.BooleanField(default=False)
+    auth_method = models.CharField(max_length=24, default="token")
+    credentials_encrypted = models.TextField(blank=True)
+
+    enabled = models.BooleanField(default=True)
+    status = models.CharField(max_length=16, choices=ClusterStatus.choices, default=ClusterStatus.PENDING)
+    status_message = models.TextField(blank=True)
+    kubernetes_version = models.CharField(max_length=64, blank=True)
+    missing_permissions = models.JSONField(default=list, blank=True)
+    last_checked = models.DateTimeField(null=True, blank=True)
+    last_sync = models.DateTimeField(null=True, blank=True, help_text="Last event seen from any watched kind.")
+    summary = models.JSONField(default=dict, blank=True, help_text="Figures for the cluster list, kept by the watcher.")
+
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                   related_name="+")
+    created = models.DateTimeField(default=timezone.now)
+    updated = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering: ClassVar[list[str]] = ["name"]
+
+    def __str__(self) -> str:
+        return self.display_name or self.name
+
+    def _crypto_context(self) -> str:
+        if self.pk is None:
+            raise ValueError("save the cluster before storing credentials: they are bound to its id")
+        return f"clusters.cluster:{self.pk}:credentials"
+
+    def set_credentials(self, credentials: Credentials) -> None:
+        self.credentials_encrypted = crypto.encrypt_json(credentials.as_dict(), context=self._crypto_context())
+        self.auth_method = credentials.method
+
+    def get_credentials(self) -> Credentials:
+        return Credentials.from_dict(crypto.decrypt_json(self.credentials_encrypted, context=self._crypto_context()))
+
+    def connection_spec(self) -> ConnectionSpec:
+        return ConnectionSpec(
+            server=self.server, credentials=self.get_credentials(), ca_pem=self.ca_pem,
+            insecure_skip_tls_verify=self.insecure_skip_tls_verify, tls_server_name=self.tls_server_name,
+        )
+
+
+class SyncState(models.TextChoices):
+    SYNCING = "syncing", "Syncing"
+    SYNCED = "synced", "Synced"
+    STALE = "stale", "Stale"
+    UNREACHABLE = "unreachable", "Unreachable"
+    UNAUTHORIZED = "unauthorized", "Unauthorized"
+
+
+class KindSync(models.Model):
+    cluster = models.ForeignKey(Cluster, on_delete=models.CASCADE, related_name="syncs")
+    kind = models.CharField(max_length=40)
+    state = models.CharField(max_length=16, choices=SyncState.choices, default=SyncState.SYNCING)
+    resource_version = models.CharField(max_length=64, blank=True)
+    last_event = models.DateTimeField(null=True, blank=True)
+    last_list = models.DateTimeField(null=True, blank=True)
+    object_count = models.PositiveIntegerField(default=0)
+    message = models.TextField(blank=True)
+
+    class Meta:
+        constraints: ClassVar[list[Any]] = [
+            models.UniqueConstraint(fields=["cluster", "kind"], name="kindsync_unique_cluster_kind")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.cluster_id}/{self.kind}: {self.state}"
+
+
+class KubeObject(models.Model):
+    """One Kubernetes object in the read model. ``data`` is the projection the product shows."""
+
+    cluster = models.ForeignKey(Cluster, on_delete=models.CASCADE, related_name="objects", db_index=False)
+    kind = models.CharField(max_length=40)
+    namespace = models.CharField(max_length=253, blank=True)  # "" for cluster-scoped kinds
+    name = models.CharField(max_length=253)
+    uid = models.CharField(max_length=64)
+    resource_version = models.CharField(max_length=64)
+    labels = models.JSONField(default=dict)
+    node_name = models.CharField(max_length=253, blank=True)  # pods
+    phase = models.CharField(max_length=40, blank=True)  # pods: phase; others: a status word
+    created = models.DateTimeField(null=True)  # metadata.creationTimestamp
+    updated = models.DateTimeField(default=timezone.now)  # when the watcher last wrote the row
+    data = models.JSONField(default=dict)
+
+    class Meta:
+        constraints: ClassVar[list[Any]] = [
+            models.UniqueConstraint(fields=["cluster", "kind", "namespace", "name"], name="kubeobject_unique_key")
+        ]
+        indexes: ClassVar[list[Any]] = [
+            models.Index(fields=["kind", "cluster", "namespace", "name"], name="kubeobject_kind_ns_name"),
+            models.Index(fields=["cluster", "kind", "node_name"], name="kubeobject_node"),
+            models.Index(fields=["kind", "name"], name="kubeobject_kind_name"),
+            models.Index(fields=["cluster", "kind", "phase"], name="kubeobject_phase"),
+            GinIndex(fields=["labels"], name="kubeobject_labels", opclasses=["jsonb_path_ops"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.namespace + '/' if self.namespace else ''}{self.name}"
+
+
+class WatcherLease(models.Model):
+    """A cluster is watched by the process holding its unexpired lease."""
+
+    cluster = models.OneToOneField(Cluster, on_delete=models.CASCADE, primary_key=True, related_name="lease")
+    holder = models.CharField(max_length=200)
+    acquired = models.DateTimeField(default=timezone.now)
+    expires = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"{self.cluster_id} held by {self.holder} until {self.expires:%H:%M:%S}"

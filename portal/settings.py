@@ -92,6 +92,7 @@ INSTALLED_APPS = [
     "django.contrib.contenttypes",
     "django.contrib.sessions",
     "django.contrib.staticfiles",
+    "django.contrib.postgres",
     "rest_framework",
     "django_filters",
     "drf_spectacular",
@@ -151,6 +152,12 @@ STATIC_ROOT = BASE_DIR / "staticfiles"
 FRONTEND_DIST = BASE_DIR / "frontend" / "dist"
 STATICFILES_DIRS = [FRONTEND_DIST] if FRONTEND_DIST.is_dir() else []
 WHITENOISE_USE_FINDERS = True
+
+# Where cluster endpoints may point (SSRF guard, see clusters/kube/addresses.py). Link-local and
+# cloud-metadata addresses are always refused; loopback only outside production by default.
+PORTAL_CLUSTER_ALLOW_LOOPBACK = env_bool("PORTAL_CLUSTER_ALLOW_LOOPBACK", not IS_PRODUCTION)
+PORTAL_CLUSTER_DENY_NETWORKS = env_list("PORTAL_CLUSTER_DENY_NETWORKS", [])
+PORTAL_CLUSTER_ALLOW_NETWORKS = env_list("PORTAL_CLUSTER_ALLOW_NETWORKS", [])
 
 # Request bodies: API payloads are small; kubeconfigs and charts have their own upload limits.
 DATA_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024

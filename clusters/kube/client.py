@@ -1,0 +1,312 @@
+"""``KubeClient``: one cluster's API client over the official ``kubernetes`` package.
+
+* Built per cluster from a :class:`ConnectionSpec` (never a process-global kubeconfig), pinned to
+  the address the policy checked, with TLS verified against the cluster's CA and original name.
+* Every call has a timeout. Retries follow one policy (:meth:`KubeClient.call`): connection
+  errors, 5xx and 429 (honouring ``Retry-After``) are retried with jittered backoff; other 4xx
+  never are.
+* Errors come out as :mod:`clusters.kube.errors` types with messages a person can act on.
+* Lists and watches can skip the client's model deserialisation and return plain dicts
+  (``get_json``, ``watch``): the watcher handles thousands of objects and needs the speed.
+"""
+
+from __future__ import annotations
+
+import atexit
+import hashlib
+import json
+import os
+import random
+import shutil
+import socket
+import ssl
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Iterator
+from email.utils import parsedate_to_datetime
+from typing import Any, TypeVar
+
+import urllib3
+from kubernetes import client as k8s
+from kubernetes.client.exceptions import ApiException
+
+from clusters.kube.addresses import Endpoint, resolve
+from clusters.kube.connection import ConnectionSpec
+from clusters.kube.errors import (
+    ApiError,
+    Conflict,
+    Forbidden,
+    Gone,
+    Invalid,
+    KubeError,
+    NotFound,
+    ServerError,
+    TLSVerificationFailed,
+    TooManyRequests,
+    Unauthorized,
+    Unreachable,
+)
+
+T = TypeVar("T")
+
+DEFAULT_CONNECT_TIMEOUT = 5.0
+DEFAULT_READ_TIMEOUT = 15.0
+MAX_RETRY_AFTER = 10.0
+
+
+class _SecretFiles:
+    """PEM material the client library insists on reading from files: a private 0700 directory
+    per process, files 0600, removed at exit."""
+
+    _lock = threading.Lock()
+    _dir: str | None = None
+
+    @classmethod
+    def path_for(cls, pem: str) -> str:
+        with cls._lock:
+            if cls._dir is None:
+                cls._dir = tempfile.mkdtemp(prefix="portal-kube-")
+                atexit.register(shutil.rmtree, cls._dir, True)
+            name = os.path.join(cls._dir, hashlib.sha256(pem.encode()).hexdigest() + ".pem")
+            if not os.path.exists(name):
+                fd = os.open(name, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+                with os.fdopen(fd, "w") as handle:
+                    handle.write(pem)
+            return name
+
+
+def _status_message(exc: ApiException) -> str:
+    body = exc.body.decode("utf-8", "replace") if isinstance(exc.body, bytes) else (exc.body or "")
+    try:
+        message = json.loads(body).get("message")
+    except (ValueError, AttributeError):
+        message = None
+    return str(message or exc.reason or body or f"HTTP {exc.status}")[:500]
+
+
+def _retry_after(headers: Any) -> float | None:
+    value = headers.get("Retry-After") if headers else None
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        try:
+            return max(0.0, parsedate_to_datetime(value).timestamp() - time.time())
+        except (TypeError, ValueError):
+            return None
+
+
+def translate(exc: BaseException, *, server: str = "") -> KubeError | None:
+    """Map a client-library or network exception to a typed error, or None if it is neither."""
+    where = f" ({server})" if server else ""
+    if isinstance(exc, KubeError):
+        return exc
+    if isinstance(exc, ApiException):
+        status, message = exc.status, _status_message(exc)
+        if status == 401:
+            return Unauthorized(f"The cluster rejected the credentials (401): {message}")
+        if status == 403:
+            return Forbidden(f"The credentials lack permission (403): {message}")
+        if status == 404:
+            return NotFound(message)
+        if status == 409:
+            return Conflict(message)
+        if status == 410:
+            return Gone(message)
+        if status == 422:
+            return Invalid(message)
+        if status == 429:
+            return TooManyRequests(f"The cluster is throttling requests (429): {message}",
+                                   retry_after=_retry_after(exc.headers))
+        if status and status >= 500:
+            return ServerError(f"The cluster answered {status}: {message}", status=status)
+        if not status:  # the library wraps transport errors (TLS among them) as status 0
+            if "CERTIFICATE_VERIFY_FAILED" in message or "certificate verify failed" in message:
+                return TLSVerificationFailed(
+                    f"The server's certificate{where} is not trusted by the given CA or does not match its name: "
+                    f"{message.splitlines()[-1][:300]}"
+                )
+            return Unreachable(f"No valid answer from the cluster{where}: {message}")
+        return ApiError(f"The cluster answered {status}: {message}", status=status)
+    if isinstance(exc, urllib3.exceptions.MaxRetryError) and exc.reason is not None:
+        return translate(exc.reason, server=server)
+    if isinstance(exc, urllib3.exceptions.SSLError | ssl.SSLError):
+        text = str(exc)
+        if "CERTIFICATE_VERIFY_FAILED" in text or "certificate verify failed" in text or "hostname" in text.lower():
+            return TLSVerificationFailed(
+                f"The server's certificate{where} is not trusted by the given CA or does not match its name: "
+                f"{text[:300]}"
+            )
+        return Unreachable(f"TLS handshake with the cluster{where} failed: {text[:300]}")
+    if isinstance(exc, urllib3.exceptions.ConnectTimeoutError):
+        return Unreachable(f"Timed out connecting to the cluster{where}.")
+    if isinstance(exc, urllib3.exceptions.ReadTimeoutError | socket.timeout | TimeoutError):
+        return Unreachable(f"The cluster{where} did not answer in time.")
+    if isinstance(exc, urllib3.exceptions.NewConnectionError):
+        return Unreachable(f"Cannot connect to the cluster{where}: {str(exc).rsplit(':', 1)[-1].strip()}.")
+    if isinstance(exc, urllib3.exceptions.ProtocolError | urllib3.exceptions.HTTPError | ConnectionError | OSError):
+        return Unreachable(f"The connection to the cluster{where} failed: {str(exc)[:300]}")
+    return None
+
+
+class KubeClient:
+    """An API client for one cluster. Cheap to keep, safe to share across threads."""
+
+    def __init__(
+        self,
+        spec: ConnectionSpec,
+        *,
+        read_timeout: float = DEFAULT_READ_TIMEOUT,
+        connect_timeout: float = DEFAULT_CONNECT_TIMEOUT,
+        pool_maxsize: int = 4,
+        endpoint: Endpoint | None = None,
+    ) -> None:
+        self.spec = spec
+        self.endpoint = endpoint or resolve(spec.server)
+        self.read_timeout = read_timeout
+        self.connect_timeout = connect_timeout
+        cfg = k8s.Configuration()
+        cfg.host = self.endpoint.pinned_url
+        server_name = spec.tls_server_name or ("" if self.endpoint.host_is_ip else self.endpoint.host)
+        if server_name:
+            cfg.tls_server_name = server_name
+        cfg.verify_ssl = not spec.insecure_skip_tls_verify
+        if spec.ca_pem:
+            cfg.ssl_ca_cert = _SecretFiles.path_for(spec.ca_pem)
+        creds = spec.credentials
+        if creds.token:
+            cfg.api_key = {"authorization": creds.token}
+            cfg.api_key_prefix = {"authorization": "Bearer"}
+        else:
+            cfg.cert_file = _SecretFiles.path_for(creds.client_certificate)
+            cfg.key_file = _SecretFiles.path_for(creds.client_key)
+        cfg.retries = False  # retries happen in call(), under one policy
+        cfg.connection_pool_maxsize = pool_maxsize
+        cfg.proxy = None
+        self.api_client = k8s.ApiClient(cfg)
+        self.core = k8s.CoreV1Api(self.api_client)
+        self.apps = k8s.AppsV1Api(self.api_client)
+        self.batch = k8s.BatchV1Api(self.api_client)
+        self.autoscaling = k8s.AutoscalingV2Api(self.api_client)
+        self.networking = k8s.NetworkingV1Api(self.api_client)
+        self.storage = k8s.StorageV1Api(self.api_client)
+        self.policy = k8s.PolicyV1Api(self.api_client)
+        self.authorization = k8s.AuthorizationV1Api(self.api_client)
+        self.version_api = k8s.VersionApi(self.api_client)
+
+    def close(self) -> None:
+        self.api_client.close()
+
+    def __enter__(self) -> KubeClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # ------------------------------------------------------------------ calls
+
+    def call(
+        self, fn: Callable[..., T], *args: Any, attempts: int = 3, timeout: float | None = None, **kwargs: Any
+    ) -> T:
+        """Call ``fn`` (a method of one of the API objects) with a timeout and the retry policy."""
+        kwargs.setdefault("_request_timeout", (self.connect_timeout, timeout or self.read_timeout))
+        for attempt in range(attempts):
+            try:
+                return fn(*args, **kwargs)
+            except Exception as exc:
+                error = translate(exc, server=self.spec.server)
+                if error is None:
+                    raise
+                if not error.retryable or attempt == attempts - 1:
+                    raise error from exc
+                delay = min(0.2 * 2**attempt, 2.0) * (0.5 + random.random())  # noqa: S311 - jitter
+                if isinstance(error, TooManyRequests) and error.retry_after is not None:
+                    delay = min(error.retry_after, MAX_RETRY_AFTER)
+                time.sleep(delay)
+        raise AssertionError("unreachable")
+
+    def get_json(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> dict[str, Any]:
+        """Like :meth:`call`, but return the raw JSON body as a dict (no model objects)."""
+        kwargs["_preload_content"] = False
+        response = self.call(fn, *args, **kwargs)
+        try:
+            data = json.loads(response.data)
+        except ValueError as exc:
+            raise ApiError("The cluster answered with something that is not JSON.") from exc
+        finally:
+            response.release_conn()
+        if not isinstance(data, dict):
+            raise ApiError("The cluster answered with JSON that is not an object.")
+        return data
+
+    def watch(
+        self, fn: Callable[..., Any], *, resource_version: str, timeout_seconds: int = 300,
+        idle_timeout: float | None = None, **kwargs: Any,
+    ) -> Iterator[dict[str, Any]]:
+        """Stream watch events (``{"type", "object"}`` dicts) from ``resource_version``.
+
+        Bookmarks are requested. An ``ERROR`` event with 410 raises :class:`Gone` (relist);
+        a silent connection raises :class:`Unreachable` after ``idle_timeout`` seconds
+        (default: the server-side timeout plus 30 s, since bookmarks arrive well within it).
+        """
+        idle = idle_timeout or float(timeout_seconds + 30)
+        response = self.call(
+            fn, watch=True, resource_version=resource_version, allow_watch_bookmarks=True,
+            timeout_seconds=timeout_seconds, _preload_content=False, attempts=1, timeout=idle, **kwargs,
+        )
+        try:
+            pending = b""
+            for chunk in response.stream(amt=65536, decode_content=True):
+                pending += chunk
+                while b"\n" in pending:
+                    line, pending = pending.split(b"\n", 1)
+                    if line.strip():
+                        yield self._event(line)
+            if pending.strip():
+                yield self._event(pending)
+        except KubeError:
+            raise
+        except Exception as exc:
+            error = translate(exc, server=self.spec.server)
+            if error is None:
+                raise
+            raise error from exc
+        finally:
+            response.release_conn()
+            response.close()
+
+    @staticmethod
+    def _event(line: bytes) -> dict[str, Any]:
+        try:
+            event = json.loads(line)
+        except ValueError as exc:
+            raise ApiError("The cluster sent a watch event that is not JSON.") from exc
+        if event.get("type") == "ERROR":
+            status = event.get("object") or {}
+            code = status.get("code")
+            message = status.get("message") or "watch error"
+            if code == 410:
+                raise Gone(message)
+            if code and code >= 500:
+                raise ServerError(message, status=code)
+            raise ApiError(f"Watch failed ({code}): {message}", status=code)
+        return event
+
+    # -------------------------------------------------------------- helpers
+
+    def version(self) -> dict[str, Any]:
+        return self.get_json(self.version_api.get_code)
+
+    def can_i(self, *, verb: str, resource: str, group: str = "", subresource: str = "", namespace: str = "") -> bool:
+        review = k8s.V1SelfSubjectAccessReview(
+            spec=k8s.V1SelfSubjectAccessReviewSpec(
+                resource_attributes=k8s.V1ResourceAttributes(
+                    verb=verb, resource=resource, group=group, subresource=subresource or None,
+                    namespace=namespace or None,
+                )
+            )
+        )
+        result = self.call(self.authorization.create_self_subject_access_review, review)
+        return bool(result.status and result.status.allowed)

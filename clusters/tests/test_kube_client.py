@@ -1,0 +1,109 @@
+"""The client layer against sandbox clusters over real HTTPS: TLS, auth, typed errors, the
+retry policy, raw lists and watches."""
+
+from __future__ import annotations
+
+import datetime
+import time
+from typing import Any
+
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
+
+from clusters.kube.client import KubeClient
+from clusters.kube.connection import ConnectionSpec, Credentials, spec_from_kubeconfig
+from clusters.kube.errors import Gone, TLSVerificationFailed, TooManyRequests, Unauthorized, Unreachable
+from clusters.kube.kinds import WATCHED_KINDS
+
+
+def spec_of(fleet: Any, name: str = "cluster-1") -> ConnectionSpec:
+    return spec_from_kubeconfig(fleet.cluster(name).kubeconfig.read_text())[0]
+
+
+def other_ca() -> str:
+    key = ec.generate_private_key(ec.SECP256R1())
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "someone-else")])
+    now = datetime.datetime.now(datetime.UTC)
+    cert = (
+        x509.CertificateBuilder().subject_name(subject).issuer_name(subject).public_key(key.public_key())
+        .serial_number(1).not_valid_before(now).not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    return cert.public_bytes(serialization.Encoding.PEM).decode()
+
+
+def test_every_watched_kind_lists(sandbox: Any) -> None:
+    with KubeClient(spec_of(sandbox)) as client:
+        assert client.version()["gitVersion"].startswith("v1.")
+        for kind in WATCHED_KINDS:
+            body = client.get_json(kind.lister(client), limit=100)
+            assert isinstance(body["items"], list), kind.kind
+            assert body["metadata"]["resourceVersion"]
+        assert len(client.get_json(client.core.list_node)["items"]) == 3
+        assert client.can_i(verb="list", resource="pods")
+
+
+def test_wrong_token_is_unauthorized(sandbox: Any) -> None:
+    spec = spec_of(sandbox)
+    bad = ConnectionSpec(server=spec.server, credentials=Credentials(token="wrong"), ca_pem=spec.ca_pem)
+    with KubeClient(bad) as client, pytest.raises(Unauthorized, match="rejected the credentials"):
+        client.version()
+
+
+def test_wrong_ca_is_named(sandbox: Any) -> None:
+    spec = spec_of(sandbox)
+    bad = ConnectionSpec(server=spec.server, credentials=spec.credentials, ca_pem=other_ca())
+    with KubeClient(bad) as client, pytest.raises(TLSVerificationFailed, match="not trusted by the given CA"):
+        client.version()
+
+
+def test_hostname_is_pinned_and_verified(sandbox: Any) -> None:
+    spec = spec_of(sandbox)
+    by_name = ConnectionSpec(server=spec.server.replace("127.0.0.1", "localhost"), credentials=spec.credentials,
+                             ca_pem=spec.ca_pem)
+    with KubeClient(by_name) as client:
+        assert client.endpoint.address in ("127.0.0.1", "::1")
+        assert client.version()["major"] == "1"
+
+
+def test_blackhole_times_out_as_unreachable(sandbox: Any) -> None:
+    sandbox.inject_fault("cluster-2", blackhole=True)
+    started = time.monotonic()
+    with KubeClient(spec_of(sandbox, "cluster-2"), read_timeout=1.0) as client, pytest.raises(Unreachable):
+        client.call(client.version_api.get_code, attempts=1)
+    assert time.monotonic() - started < 5
+
+
+def test_server_errors_are_retried_then_succeed(sandbox: Any) -> None:
+    sandbox.inject_fault("cluster-2", error_rate=0.5, error_codes=[503], retry_after=0)
+    with KubeClient(spec_of(sandbox, "cluster-2")) as client:
+        ok = sum(1 for _ in range(10) if client.call(client.version_api.get_code, attempts=6))
+    assert ok == 10
+
+
+def test_429_honours_retry_after_then_gives_up(sandbox: Any) -> None:
+    sandbox.inject_fault("cluster-2", error_rate=1.0, error_codes=[429], retry_after=0)
+    with KubeClient(spec_of(sandbox, "cluster-2")) as client, pytest.raises(TooManyRequests):
+        client.call(client.version_api.get_code, attempts=2)
+
+
+def test_watch_streams_changes_and_expired_versions_raise_gone(sandbox: Any) -> None:
+    with KubeClient(spec_of(sandbox)) as client:
+        listed = client.get_json(client.core.list_namespace)
+        rv = listed["metadata"]["resourceVersion"]
+        client.call(client.core.create_namespace, {"metadata": {"name": "watch-me"}})
+        events = []
+        for event in client.watch(client.core.list_namespace, resource_version=rv, timeout_seconds=5):
+            events.append(event)
+            if event["type"] == "ADDED":
+                break
+        assert events[-1]["object"]["metadata"]["name"] == "watch-me"
+        sandbox.inject_fault("cluster-1", expire_next_watch=True)
+        with pytest.raises(Gone):
+            for _ in client.watch(client.core.list_namespace, resource_version=rv, timeout_seconds=5):
+                pass
+        client.call(client.core.delete_namespace, "watch-me")
