@@ -7,3 +7,8 @@ class ClustersConfig(AppConfig):
     name = "clusters"
     verbose_name = "Clusters"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from clusters.access import register_groups
+
+        register_groups()
