@@ -162,9 +162,10 @@ def track_update(new: dict[str, Any], old: dict[str, Any] | None, manager: str |
         if old is None:
             new.setdefault("metadata", {}).pop("managedFields", None)
         return
-    sub = subresource if subresource == "status" else ""
-    new_flat = flatten(new, sub or None)
-    old_flat = flatten(old, sub or None) if old is not None else {}
+    sub = subresource or ""
+    scope = "status" if sub == "status" else None
+    new_flat = flatten(new, scope)
+    old_flat = flatten(old, scope) if old is not None else {}
     changed = {p for p, v in new_flat.items() if old_flat.get(p, _MISSING) != v}
     removed = set(old_flat) - set(new_flat)
     if not changed and not removed and old is not None:
@@ -312,9 +313,13 @@ def apply(rt: ResourceType, live: dict[str, Any], applied: dict[str, Any], manag
     applied_flat = flatten(applied, sub or None)
     live_flat = flatten(live, sub or None)
     entries = _entries(live)
+    mine: _Entry | None = None
+    for e in entries:
+        if e.manager == manager and e.operation == "Apply" and e.subresource == sub:
+            mine = e
     conflicts: list[tuple[_Entry, Path]] = []
     for e in entries:
-        if e.manager == manager or e.subresource != sub:
+        if e is mine or ("status" if e.subresource == "status" else "") != sub:
             continue
         for p in sorted(e.paths & set(applied_flat)):
             if live_flat.get(p, _MISSING) != applied_flat[p] and p[-1] != ".":
@@ -322,10 +327,6 @@ def apply(rt: ResourceType, live: dict[str, Any], applied: dict[str, Any], manag
     if conflicts and not force:
         raise _conflict_error(conflicts)
     conflict_paths = {p for _, p in conflicts}
-    mine: _Entry | None = None
-    for e in entries:
-        if e.manager == manager and e.operation == "Apply" and e.subresource == sub:
-            mine = e
     previously = mine.paths if mine else set()
     others: set[Path] = set()
     for e in entries:

@@ -684,8 +684,8 @@ class ApiHandler:
         cur["spec"]["replicas"] = replicas
         if want_rv:
             cur["metadata"]["resourceVersion"] = want_rv
-        obj = self.store.update(rt, cur, dry_run=self._dry_run(request), field_manager=self._field_manager(request),
-                                _owned=True)
+        obj = self.store.update(rt, cur, subresource="scale", dry_run=self._dry_run(request),
+                                field_manager=self._field_manager(request), _owned=True)
         return json_response(self._scale_obj(rt, obj))
 
     async def _log(self, request: web.Request, ns: str, name: str) -> web.StreamResponse:

@@ -487,7 +487,7 @@ class Store:
         old = json.loads(prev.raw)
         new = self._merge_for_update(rt, old, obj, subresource)
         admission.default_and_validate(self, rt, new, old)
-        if subresource is None:
+        if subresource != "status":
             admission.admit_update(self, rt, new, old)
         if _operation == "Update":
             managedfields.track_update(new, old, field_manager, subresource=subresource)

@@ -61,13 +61,14 @@ def test_reads_are_copies(store: Store) -> None:
     assert got is not None
     got["data"]["a"] = "mutated"
     again = store.get(CONFIGMAPS, "default", "c")
-    assert again is not None and again["data"]["a"] == "1"
+    assert again is not None
+    assert again["data"]["a"] == "1"
 
 
 def test_create_update_conflict_and_generation(store: Store) -> None:
     d = store.create(DEPLOYMENTS, deployment("web"))
     assert d["metadata"]["generation"] == 1
-    with pytest.raises(AlreadyExists, match='deployments.apps "web" already exists'):
+    with pytest.raises(AlreadyExists, match=r'deployments\.apps "web" already exists'):
         store.create(DEPLOYMENTS, deployment("web"))
     d["spec"]["replicas"] = 3
     d2 = store.update(DEPLOYMENTS, d)
@@ -78,7 +79,8 @@ def test_create_update_conflict_and_generation(store: Store) -> None:
     # status-only writes keep spec/generation, main writes ignore status
     d2["status"] = {"replicas": 3}
     d3 = store.update_status(DEPLOYMENTS, d2)
-    assert d3["status"] == {"replicas": 3} and d3["metadata"]["generation"] == 2
+    assert d3["status"] == {"replicas": 3}
+    assert d3["metadata"]["generation"] == 2
     d3["status"] = {"replicas": 99}
     d4 = store.update(DEPLOYMENTS, d3)
     assert d4["status"] == {"replicas": 3}
@@ -113,7 +115,9 @@ def test_selectors_and_paging(store: Store) -> None:
     with pytest.raises(BadRequest, match="field label not supported"):
         store.list(PODS, None, field_selector="spec.bogus=x")
     page = store.list_raw(PODS, "default", limit=3)
-    assert len(page.items) == 3 and page.continue_token and page.remaining == 4
+    assert len(page.items) == 3
+    assert page.continue_token
+    assert page.remaining == 4
     store.create(PODS, pod("p00"))  # not visible in the snapshot being paged
     seen = len(page.items)
     while page.continue_token:
@@ -142,7 +146,8 @@ def test_delete_propagation(store: Store) -> None:
     store.create(REPLICASETS, rs_body)
     store.delete(DEPLOYMENTS, "default", "web", propagation_policy="Orphan")
     left = store.get(REPLICASETS, "default", "web-1")
-    assert left is not None and "ownerReferences" not in left["metadata"]
+    assert left is not None
+    assert "ownerReferences" not in left["metadata"]
 
 
 def test_namespace_deletion_removes_contents(store: Store) -> None:
@@ -163,7 +168,7 @@ def test_quota_messages_and_usage(store: Store) -> None:
         store.create(PODS, pod("nolimits", ns="q"))
     assert exc.value.message == ('pods "nolimits" is forbidden: failed quota: compute: must specify '
                                  "limits.cpu for: app; limits.memory for: app")
-    lim = {"resources": {"limits": {"cpu": "400m", "memory": "256Mi"}}}
+    lim: dict[str, Any] = {"resources": {"limits": {"cpu": "400m", "memory": "256Mi"}}}
     store.create(PODS, pod("a", ns="q", **lim))
     store.create(PODS, pod("b", ns="q", **lim))
     quota = store.get(RESOURCEQUOTAS, "q", "compute")
@@ -175,7 +180,8 @@ def test_quota_messages_and_usage(store: Store) -> None:
                                  "pods=1, used: limits.cpu=800m,pods=2, limited: limits.cpu=1,pods=2")
     store.delete(PODS, "q", "b")
     quota = store.get(RESOURCEQUOTAS, "q", "compute")
-    assert quota is not None and quota["status"]["used"]["pods"] == "1"
+    assert quota is not None
+    assert quota["status"]["used"]["pods"] == "1"
     store.create(PODS, pod("c", ns="q", **lim))
 
 
@@ -198,14 +204,17 @@ def test_patch_types(store: Store) -> None:
                       {"spec": {"template": {"spec": {"containers": [{"name": "side", "image": "busybox:2",
                                                                        "env": [{"name": "A", "value": "1"}]}]}}}})
     cs = smp["spec"]["template"]["spec"]["containers"]
-    assert [c["name"] for c in cs] == ["app", "side"] and cs[1]["image"] == "busybox:2"
+    assert [c["name"] for c in cs] == ["app", "side"]
+    assert cs[1]["image"] == "busybox:2"
     merge = store.patch(DEPLOYMENTS, "default", "web", "application/merge-patch+json",
                         {"metadata": {"labels": {"tier": "front"}}, "spec": {"replicas": 4}})
-    assert merge["spec"]["replicas"] == 4 and merge["metadata"]["labels"] == {"tier": "front"}
+    assert merge["spec"]["replicas"] == 4
+    assert merge["metadata"]["labels"] == {"tier": "front"}
     jp = store.patch(DEPLOYMENTS, "default", "web", "application/json-patch+json",
                      [{"op": "replace", "path": "/spec/replicas", "value": 2},
                       {"op": "remove", "path": "/metadata/labels/tier"}])
-    assert jp["spec"]["replicas"] == 2 and not jp["metadata"].get("labels")
+    assert jp["spec"]["replicas"] == 2
+    assert not jp["metadata"].get("labels")
     with pytest.raises(Invalid):
         store.patch(DEPLOYMENTS, "default", "web", "application/json-patch+json",
                     [{"op": "test", "path": "/spec/replicas", "value": 5}])
@@ -215,7 +224,7 @@ def test_patch_types(store: Store) -> None:
 
 
 def test_server_side_apply(store: Store) -> None:
-    cfg = {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "ssa", "namespace": "default"},
+    cfg: dict[str, Any] = {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "ssa", "namespace": "default"},
            "spec": {"replicas": 2, "selector": {"matchLabels": {"app": "ssa"}},
                     "template": {"metadata": {"labels": {"app": "ssa"}},
                                  "spec": {"containers": [{"name": "app", "image": "nginx:1"}]}}}}
@@ -235,7 +244,7 @@ def test_server_side_apply(store: Store) -> None:
     assert forced["spec"]["replicas"] == 2
     assert [m["manager"] for m in forced["metadata"]["managedFields"]] == ["alice"]
     # fields a manager stops applying are removed
-    cfg2 = {**cfg, "metadata": {"name": "ssa", "labels": {"team": "a"}}}
+    cfg2: dict[str, Any] = {**cfg, "metadata": {"name": "ssa", "labels": {"team": "a"}}}
     store.patch(DEPLOYMENTS, "default", "ssa", "application/apply-patch+yaml", cfg2, field_manager="alice")
     del cfg2["metadata"]["labels"]
     out = store.patch(DEPLOYMENTS, "default", "ssa", "application/apply-patch+yaml", cfg2, field_manager="alice")
