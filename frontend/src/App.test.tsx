@@ -99,6 +99,7 @@ describe('routing and layout', () => {
     });
     renderApp('/account/tokens', operator);
     await waitFor(() => expect(screen.getByTestId('where')).toHaveTextContent('/login?next=%2Faccount%2Ftokens'));
+    expect(screen.getByTestId('session-expired')).toHaveTextContent('Your session has ended');
   });
 
   it('logs out from the user menu', async () => {
@@ -112,6 +113,7 @@ describe('routing and layout', () => {
     expect(screen.getByTestId('menu-tokens')).toHaveAttribute('href', '/account/tokens');
     await user.click(screen.getByTestId('logout'));
     await waitFor(() => expect(screen.getByTestId('where')).toHaveTextContent('/login'));
+    expect(screen.queryByTestId('session-expired')).not.toBeInTheDocument();
     expect(seen.some((r) => r.method === 'POST' && r.url.endsWith('/api/auth/logout/'))).toBe(true);
     expect(queryClient.getQueryData(['me'])).toBeNull();
     expect(getSocket().state).toBe('closed');

@@ -15,7 +15,7 @@ export function Providers({ queryClient, children }: { queryClient: QueryClient;
   useEffect(() => {
     const onUnauthorized = () => {
       // Only act if we believed we were logged in; a failed login is not a logout.
-      if (queryClient.getQueryData(meKey)) clearSession(queryClient);
+      if (queryClient.getQueryData(meKey)) clearSession(queryClient, { expired: true });
     };
     setUnauthorizedHandler(onUnauthorized);
     setSocketUnauthorizedHandler(onUnauthorized);

@@ -10,6 +10,8 @@ import type { User } from '../api/types';
 import { getSocket } from '../lib/socket';
 
 export const meKey = ['me'] as const;
+/** Set when the server ended the session (401/4401), so the login page can say why. */
+export const sessionExpiredKey = ['session-expired'] as const;
 
 async function fetchMe(): Promise<User | null> {
   const result = await api.GET('/api/auth/me/');
@@ -22,10 +24,11 @@ export function useMe() {
 }
 
 /** Forget everything the previous session loaded, and mark it logged out. */
-export function clearSession(queryClient: QueryClient): void {
+export function clearSession(queryClient: QueryClient, { expired = false } = {}): void {
   getSocket().stop();
   queryClient.removeQueries({ predicate: (q) => q.queryKey[0] !== meKey[0] });
   queryClient.setQueryData(meKey, null);
+  if (expired) queryClient.setQueryData(sessionExpiredKey, true);
 }
 
 export interface Credentials {
@@ -39,6 +42,7 @@ export function useLogin() {
     mutationFn: async (body) => unwrap(await api.POST('/api/auth/login/', { body })),
     onSuccess: (user) => {
       resetCsrfToken(); // Django rotates the token at login
+      queryClient.removeQueries({ queryKey: sessionExpiredKey });
       queryClient.setQueryData(meKey, user);
     },
   });

@@ -4,7 +4,8 @@ import { Navigate, useNavigate, useSearchParams } from 'react-router-dom';
 import { useTranslation } from 'react-i18next';
 import { ApiError } from '../api/errors';
 import { safeNext } from '../auth/RequireAuth';
-import { useLogin, useMe } from '../auth/queries';
+import { sessionExpiredKey, useLogin, useMe } from '../auth/queries';
+import { useQueryClient } from '@tanstack/react-query';
 import { FieldErrors } from '../components/FieldErrors';
 import { FormField } from '../components/FormField';
 import { LanguageSwitch } from '../layout/LanguageSwitch';
@@ -27,6 +28,7 @@ export function LoginPage() {
   const navigate = useNavigate();
   const me = useMe();
   const login = useLogin();
+  const expired = useQueryClient().getQueryData<boolean>(sessionExpiredKey) === true;
   const [username, setUsername] = useState('');
   const [password, setPassword] = useState('');
   const error = login.error instanceof ApiError ? login.error : null;
@@ -60,6 +62,11 @@ export function LoginPage() {
         </div>
         <h1 id="login-title">{t('login.title')}</h1>
         <p className="muted">{t('login.subtitle')}</p>
+        {expired && !errorText && (
+          <div className="alert alert-warning" role="status" data-testid="session-expired">
+            {t('login.sessionExpired')}
+          </div>
+        )}
         {errorText && (
           <div className="alert alert-error" role="alert" data-testid="login-error">
             {errorText}
