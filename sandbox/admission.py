@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import json
 import re
 from typing import TYPE_CHECKING, Any
 
@@ -408,12 +407,12 @@ def _check_pod_update(new: dict[str, Any], old: dict[str, Any], errs: list[Field
     """Pod specs are immutable apart from images, tolerations, deadlines and the initial binding."""
 
     def strip(spec: dict[str, Any]) -> dict[str, Any]:
-        s = json.loads(json.dumps(spec))
-        for key in ("activeDeadlineSeconds", "tolerations", "terminationGracePeriodSeconds"):
-            s.pop(key, None)
+        s = {k: v for k, v in spec.items()
+             if k not in ("activeDeadlineSeconds", "tolerations", "terminationGracePeriodSeconds")}
         for group in ("containers", "initContainers"):
-            for c in s.get(group) or []:
-                c.pop("image", None)
+            if group in s:
+                s[group] = [{k: v for k, v in c.items() if k != "image"} if isinstance(c, dict) else c
+                            for c in s[group] or []]
         return s
 
     a, b = strip(new), strip(old)

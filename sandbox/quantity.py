@@ -7,6 +7,7 @@ because the quota error messages embed them.
 
 from __future__ import annotations
 
+import functools
 import re
 from fractions import Fraction
 from typing import Literal
@@ -61,7 +62,22 @@ class Quantity:
 
 
 def parse_quantity(text: str | int | float) -> Quantity:
-    """Parse a quantity string; raises ``ValueError`` for malformed input."""
+    """Parse a quantity string; raises ``ValueError`` for malformed input.
+
+    String results are cached (quantities repeat a lot); the returned object
+    must be treated as immutable (arithmetic returns new objects).
+    """
+    if isinstance(text, str):
+        return _parse_str(text)
+    return _parse(text)
+
+
+@functools.lru_cache(maxsize=4096)
+def _parse_str(text: str) -> Quantity:
+    return _parse(text)
+
+
+def _parse(text: str | int | float) -> Quantity:
     if isinstance(text, bool):
         raise ValueError(f"quantities must match the regular expression: {text!r}")
     if isinstance(text, int):

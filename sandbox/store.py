@@ -486,7 +486,8 @@ class Store:
             raise conflict(rt, name)
         old = json.loads(prev.raw)
         new = self._merge_for_update(rt, old, obj, subresource)
-        admission.default_and_validate(self, rt, new, old)
+        if subresource != "status":
+            admission.default_and_validate(self, rt, new, old)
         if subresource != "status":
             admission.admit_update(self, rt, new, old)
         if _operation == "Update":
@@ -497,7 +498,8 @@ class Store:
                           subresource: str | None) -> dict[str, Any]:
         omd = old["metadata"]
         if subresource == "status":
-            new = copy_obj(old)
+            new = dict(old)
+            new["metadata"] = dict(omd)
             if "status" in obj:
                 new["status"] = obj["status"]
             else:
