@@ -18,6 +18,8 @@ from django.conf import settings
 from django.contrib.postgres.indexes import GinIndex
 from django.core.validators import RegexValidator
 from django.db import models
+from django.db.models.fields.json import KeyTextTransform
+from django.db.models.functions import Cast
 from django.utils import timezone
 
 from clusters.kube.connection import ConnectionSpec, Credentials
@@ -158,10 +160,18 @@ class KubeObject(models.Model):
         ]
         indexes: ClassVar[list[Any]] = [
             models.Index(fields=["kind", "cluster", "namespace", "name"], name="kubeobject_kind_ns_name"),
-            models.Index(fields=["cluster", "kind", "node_name"], name="kubeobject_node"),
             models.Index(fields=["kind", "name"], name="kubeobject_kind_name"),
-            models.Index(fields=["cluster", "kind", "phase"], name="kubeobject_phase"),
             GinIndex(fields=["labels"], name="kubeobject_labels", opclasses=["jsonb_path_ops"]),
+            # Keyset pagination of inventory lists: each ordering ends in a unique tie-breaker and
+            # has an index starting (cluster, kind, ...), so a page of 100 out of 100k rows starts
+            # where the cursor points instead of counting rows. (namespace, name) uses the unique
+            # key; these replace the (cluster, kind, phase|node_name) indexes of 0001.
+            models.Index(fields=["cluster", "kind", "name", "namespace"], name="kubeobject_page_name"),
+            models.Index(fields=["cluster", "kind", "created", "id"], name="kubeobject_page_created"),
+            models.Index(fields=["cluster", "kind", "phase", "id"], name="kubeobject_page_phase"),
+            models.Index(fields=["cluster", "kind", "node_name", "id"], name="kubeobject_page_node"),
+            models.Index("cluster", "kind", Cast(KeyTextTransform("restarts", "data"), models.IntegerField()),
+                         "id", name="kubeobject_page_restarts"),
         ]
 
     def __str__(self) -> str:
@@ -178,3 +188,43 @@ class WatcherLease(models.Model):
 
     def __str__(self) -> str:
         return f"{self.cluster_id} held by {self.holder} until {self.expires:%H:%M:%S}"
+
+
+class NodeOperationKind(models.TextChoices):
+    CORDON = "cordon", "Cordon"
+    UNCORDON = "uncordon", "Uncordon"
+    DRAIN = "drain", "Drain"
+
+
+class NodeOperationStatus(models.TextChoices):
+    PENDING = "pending", "Pending"
+    RUNNING = "running", "Running"
+    SUCCEEDED = "succeeded", "Succeeded"
+    FAILED = "failed", "Failed"
+
+
+class NodeOperation(models.Model):
+    """A cordon, uncordon or drain someone asked for: written before its task is enqueued, so the
+    request is never lost and progress has a row to land in; the task converges when run twice."""
+
+    ACTIVE: ClassVar[tuple[str, ...]] = (NodeOperationStatus.PENDING, NodeOperationStatus.RUNNING)
+
+    cluster = models.ForeignKey(Cluster, on_delete=models.CASCADE, related_name="node_operations")
+    node = models.CharField(max_length=253)
+    kind = models.CharField(max_length=16, choices=NodeOperationKind.choices)
+    status = models.CharField(max_length=16, choices=NodeOperationStatus.choices, default=NodeOperationStatus.PENDING)
+    progress = models.JSONField(default=dict, blank=True)
+    message = models.TextField(blank=True)
+    requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                     related_name="+")
+    created = models.DateTimeField(default=timezone.now)
+    started = models.DateTimeField(null=True, blank=True)
+    finished = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes: ClassVar[list[Any]] = [
+            models.Index(fields=["cluster", "node", "status"], name="nodeop_cluster_node_status"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.node} ({self.status})"
