@@ -53,7 +53,7 @@ pytest:
 	.venv/bin/pytest -q
 
 frontend-test:
-	cd frontend && npm run typecheck --silent && npm test --silent
+	cd frontend && npm run typecheck --silent && npm run check:api --silent && npm test --silent
 
 # Regenerate the OpenAPI document and the typed frontend client after an API change.
 schema:

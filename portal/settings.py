@@ -75,7 +75,11 @@ ALLOWED_HOSTS = env_list(
 )
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
 
-DATABASE_URL = os.environ.get("DATABASE_URL", "" if IS_PRODUCTION else "postgres://portal:portal@127.0.0.1:54329/portal")
+# Outside production the defaults point at the project's own servers (scripts/services.sh), whose
+# ports PORTAL_PG_PORT / PORTAL_REDIS_PORT can move so two checkouts can run side by side.
+_PG_PORT = os.environ.get("PORTAL_PG_PORT", "54329")
+_REDIS_PORT = os.environ.get("PORTAL_REDIS_PORT", "63799")
+DATABASE_URL = os.environ.get("DATABASE_URL", "" if IS_PRODUCTION else f"postgres://portal:portal@127.0.0.1:{_PG_PORT}/portal")
 if not DATABASE_URL:
     raise ImproperlyConfigured("DATABASE_URL is not set (postgres://user:password@host:port/dbname).")
 DATABASES: dict[str, Any] = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=60, conn_health_checks=True)}
@@ -83,7 +87,7 @@ if not DATABASES["default"]["ENGINE"].endswith("postgresql"):
     raise ImproperlyConfigured("Only PostgreSQL is supported: DATABASE_URL must start with postgres://")
 DATABASES["default"].setdefault("OPTIONS", {})["connect_timeout"] = 5
 
-REDIS_URL = os.environ.get("REDIS_URL", "" if IS_PRODUCTION else "redis://127.0.0.1:63799/0")
+REDIS_URL = os.environ.get("REDIS_URL", "" if IS_PRODUCTION else f"redis://127.0.0.1:{_REDIS_PORT}/0")
 if not REDIS_URL:
     raise ImproperlyConfigured("REDIS_URL is not set (redis://host:port/db).")
 
