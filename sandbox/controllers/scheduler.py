@@ -169,13 +169,14 @@ class Scheduler:
         elif n == 0:
             msg = "no nodes available to schedule pods"
         else:
-            parts = ", ".join(f"{c} {r}" for r, c in sorted(reasons.items()))
+            parts = ", ".join(sorted(f"{c} {r}" for r, c in reasons.items()))
             pre = []
             if n - unresolvable:
                 pre.append(f"{n - unresolvable} No preemption victims found for incoming pod")
             if unresolvable:
                 pre.append(f"{unresolvable} Preemption is not helpful for scheduling")
-            msg = f"0/{n} nodes are available: {parts}. preemption: 0/{n} nodes are available: {', '.join(pre)}."
+            msg = (f"0/{n} nodes are available: {parts}. preemption: 0/{n} nodes are available: "
+                   f"{', '.join(sorted(pre))}.")
         self._unschedulable(pod, msg)
 
     def _volume_problem(self, pod: dict[str, Any]) -> str | None:
