@@ -159,9 +159,10 @@ async def test_recreate_and_revision_history_limit(sim: tuple[SimCluster, Contro
 
     unsub = c.store.subscribe(observe)
     for tag in ("1.26", "1.27"):
-        c.store.mutate(DEPLOYMENTS, "default", "batch",
-                       lambda d, t=tag: d["spec"]["template"]["spec"]["containers"][0].__setitem__("image",
-                                                                                                f"nginx:{t}"))
+        def set_image(d: dict[str, Any], t: str = tag) -> None:
+            d["spec"]["template"]["spec"]["containers"][0]["image"] = f"nginx:{t}"
+
+        c.store.mutate(DEPLOYMENTS, "default", "batch", set_image)
         await wait_for(lambda: rollout_done(c, "batch"), what=f"rollout {tag}")
     unsub()
     assert all(len(images) == 1 for images in overlap if images), "Recreate must never run old and new together"
