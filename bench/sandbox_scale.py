@@ -111,7 +111,11 @@ async def list_latency(handles: list[Any], ssl_ctx: ssl.SSLContext, requests: in
 
 
 async def watch_throughput(sb: SandboxFleet, handles: list[Any], ssl_ctx: ssl.SSLContext, watchers: int,
-                           seconds: float, pods: int) -> dict[str, Any]:
+                           seconds: float, pods: int, *, fanout: bool = False) -> dict[str, Any]:
+    """Watchers spread over the clusters (one write = one event), or with ``fanout`` all on one cluster
+    (one write = an event for every watcher, serialized once)."""
+    if fanout:
+        handles = handles[:1]
     received = 0
     ready = 0
     stop = asyncio.Event()
@@ -136,6 +140,8 @@ async def watch_throughput(sb: SandboxFleet, handles: list[Any], ssl_ctx: ssl.SS
     async def writer(fleet: Fleet) -> int:
         """Runs on the fleet loop: keep modifying pods round-robin over the watched clusters."""
         names = [h.name for h in handles[:watchers]]
+        if fanout:
+            names = names[:1]
         writes = 0
         end = time.monotonic() + seconds
         n = 0
@@ -169,7 +175,8 @@ async def watch_throughput(sb: SandboxFleet, handles: list[Any], ssl_ctx: ssl.SS
         stop.set()
         sb.call(lambda f: [c.store.close_watches() for c in f.clusters.values()])
         await asyncio.gather(*tasks, return_exceptions=True)
-    return {"watchers": watchers, "seconds": round(elapsed, 2), "writes": writes, "events_delivered": delivered,
+    return {"watchers": watchers, "clusters_watched": len({h.name for h in handles[:watchers]}),
+            "seconds": round(elapsed, 2), "writes": writes, "events_delivered": delivered,
             "events_per_second": round(delivered / elapsed, 1)}
 
 
@@ -203,8 +210,12 @@ def main() -> int:
                   f"({lat['response_bytes'] / 1e6:.1f} MB per response)", flush=True)
             watchers = min(args.watchers, 10 * len(handles))
             wt = asyncio.run(watch_throughput(sb, handles, ssl_ctx, watchers, args.watch_seconds, args.pods))
-            print(f"watch: {wt['events_per_second']} events/s to {watchers} watchers "
-                  f"({wt['writes']} writes in {args.watch_seconds}s)", flush=True)
+            print(f"watch: {wt['events_per_second']} events/s to {watchers} watchers on "
+                  f"{wt['clusters_watched']} clusters ({wt['writes']} writes in {args.watch_seconds}s)", flush=True)
+            fan = asyncio.run(watch_throughput(sb, handles, ssl_ctx, args.watchers, args.watch_seconds, args.pods,
+                                               fanout=True))
+            print(f"watch fan-out: {fan['events_per_second']} events/s to {args.watchers} watchers of one "
+                  f"cluster ({fan['writes']} writes in {args.watch_seconds}s)", flush=True)
             rss_after, peak_after = rss_mb()
     result = {
         "benchmark": "sandbox_scale",
@@ -217,6 +228,7 @@ def main() -> int:
                        "after_bench": round(rss_after), "goal": 3072},
         "list_1000_pods": lat,
         "watch": wt,
+        "watch_fanout_one_cluster": fan,
     }
     out = Path(args.output)
     out.parent.mkdir(parents=True, exist_ok=True)

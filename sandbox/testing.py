@@ -146,6 +146,8 @@ def running_sandbox(clusters: int = 1, nodes: int = 2, state_dir: str | Path | N
     async def boot() -> None:
         await fleet.start()
         for i, name in enumerate(cluster_names):
+            if name in fleet.clusters:  # restored from a snapshot
+                continue
             c = await fleet.add_cluster(name, nodes=nodes, provider=PROVIDERS[i % len(PROVIDERS)])
             if seed_demo:
                 from sandbox.fleet import seed_demo as seed

@@ -356,3 +356,76 @@ def test_table_output(raw: Raw) -> None:
     assert body["kind"] == "Table"
     assert [c["name"] for c in body["columnDefinitions"]][:5] == ["Name", "Status", "Roles", "Age", "Version"]
     assert body["rows"][0]["cells"][1] == "Ready"
+
+
+def _running_pod(fleet: SandboxFleet, ns: str, name: str, labels: dict[str, str], ready: bool = True) -> None:
+    def make(c: Any) -> None:
+        c.store.create(PODS, {"metadata": {"name": name, "namespace": ns, "labels": labels},
+                              "spec": {"nodeName": "cluster-1-node-1",
+                                       "containers": [{"name": "app", "image": "nginx:1"}]}})
+        c.store.mutate(PODS, ns, name, lambda p: p.__setitem__("status", {
+            "phase": "Running", "conditions": [{"type": "Ready", "status": "True" if ready else "False"}],
+            "containerStatuses": [{"name": "app", "ready": ready, "restartCount": 0,
+                                   "state": {"running": {"startedAt": "2026-01-01T00:00:00Z"}}}]}),
+            subresource="status")
+
+    fleet.in_cluster("cluster-1", make)
+
+
+def test_eviction_honours_pdb(raw: Raw, ns: str, fleet: SandboxFleet) -> None:
+    labels = {"app": "guarded"}
+    for i in range(2):
+        _running_pod(fleet, ns, f"guarded-{i}", labels)
+    status, _, _ = raw.request("POST", f"/apis/policy/v1/namespaces/{ns}/poddisruptionbudgets", {
+        "apiVersion": "policy/v1", "kind": "PodDisruptionBudget", "metadata": {"name": "pdb"},
+        "spec": {"minAvailable": 2, "selector": {"matchLabels": labels}}})
+    assert status == 201
+    eviction = {"apiVersion": "policy/v1", "kind": "Eviction", "metadata": {"name": "guarded-0", "namespace": ns}}
+    status, body, _ = raw.request("POST", f"/api/v1/namespaces/{ns}/pods/guarded-0/eviction", eviction)
+    assert status == 429
+    assert body["message"] == "Cannot evict pod as it would violate the pod's disruption budget."
+    assert body["details"]["causes"][0]["reason"] == "DisruptionBudget"
+    raw.request("PATCH", f"/apis/policy/v1/namespaces/{ns}/poddisruptionbudgets/pdb", {"spec": {"minAvailable": 1}},
+                content_type="application/merge-patch+json")
+    status, body, _ = raw.request("POST", f"/api/v1/namespaces/{ns}/pods/guarded-0/eviction", eviction)
+    assert status == 201
+    assert body["status"] == "Success"
+    _, pod, _ = raw.request("GET", f"/api/v1/namespaces/{ns}/pods/guarded-0")
+    assert pod["metadata"].get("deletionTimestamp")
+
+
+def test_logs_parameters(raw: Raw, ns: str, fleet: SandboxFleet) -> None:
+    _running_pod(fleet, ns, "talker", {"app": "talker"})
+    status, body, headers = raw.request("GET", f"/api/v1/namespaces/{ns}/pods/talker/log?tailLines=2")
+    assert status == 200
+    assert headers["Content-Type"].startswith("text/plain")
+    assert len(body.splitlines()) == 2
+    status, body, _ = raw.request("GET", f"/api/v1/namespaces/{ns}/pods/talker/log?tailLines=1&timestamps=true")
+    assert body.split(" ", 1)[0].endswith("Z")
+    status, body, _ = raw.request("GET", f"/api/v1/namespaces/{ns}/pods/talker/log?container=nope")
+    assert status == 400
+    assert body["message"] == "container nope is not valid for pod talker"
+    status, body, _ = raw.request("GET", f"/api/v1/namespaces/{ns}/pods/absent/log")
+    assert status == 404
+
+
+def test_deletecollection(raw: Raw, ns: str) -> None:
+    for i in range(3):
+        raw.request("POST", f"/api/v1/namespaces/{ns}/configmaps", {
+            "apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": f"bulk-{i}", "labels": {"bulk": "yes"}}})
+    status, body, _ = raw.request("DELETE", f"/api/v1/namespaces/{ns}/configmaps?labelSelector=bulk%3Dyes")
+    assert status == 200
+    assert sorted(i["metadata"]["name"] for i in body["items"]) == ["bulk-0", "bulk-1", "bulk-2"]
+    _, left, _ = raw.request("GET", f"/api/v1/namespaces/{ns}/configmaps?labelSelector=bulk%3Dyes")
+    assert left["items"] == []
+
+
+def test_table_watch(raw: Raw, ns: str) -> None:
+    status, body, _ = raw.request(
+        "GET", f"/api/v1/namespaces/{ns}/configmaps?watch=1&timeoutSeconds=1",
+        headers={"Accept": "application/json;as=Table;v=v1;g=meta.k8s.io,application/json"})
+    assert status == 200
+    first = json.loads(body.splitlines()[0])
+    assert first["type"] == "ADDED"
+    assert first["object"]["kind"] == "Table"
+    assert len(first["object"]["rows"]) == 1
