@@ -62,7 +62,7 @@ class _Run:
     def time_of(self, i: int) -> float:
         if self.end is not None and self.ending and i == self.count(0.0) - 1:
             return self.end
-        return self.start + i + 0.001 + 0.9 * stable_unit(self.seed, str(i))
+        return self.start + i + 0.001 + 0.3 * stable_unit(self.seed, str(i))
 
     def line(self, i: int) -> str:
         t = self.time_of(i)
@@ -156,6 +156,8 @@ class GeneratedLogs:
         uid = obj["metadata"].get("uid")
         now = time.time()
         total = run.count(now)
+        while run.end is None and total > 0 and run.time_of(total - 1) > now:
+            total -= 1  # the line of the current second may still be in the future
         first = max(0, total - MAX_LINES)
         if since_seconds is not None:
             cutoff = now - since_seconds
@@ -166,9 +168,6 @@ class GeneratedLogs:
             first = max(first, total - max(tail_lines, 0))
         chunk: list[str] = []
         for i in range(first, total):
-            if run.end is None and run.time_of(i) > now:
-                total = i
-                break
             chunk.append(self._fmt(run, i, timestamps))
             if len(chunk) >= 500:
                 yield "".join(chunk).encode()
