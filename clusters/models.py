@@ -141,7 +141,7 @@ class KindSync(models.Model):
 class KubeObject(models.Model):
     """One Kubernetes object in the read model. ``data`` is the projection the product shows."""
 
-    cluster = models.ForeignKey(Cluster, on_delete=models.CASCADE, related_name="objects", db_index=False)
+    cluster = models.ForeignKey(Cluster, on_delete=models.CASCADE, related_name="kube_objects", db_index=False)
     kind = models.CharField(max_length=40)
     namespace = models.CharField(max_length=253, blank=True)  # "" for cluster-scoped kinds
     name = models.CharField(max_length=253)
