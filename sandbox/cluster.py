@@ -130,7 +130,7 @@ class SimCluster:
         self._host = "127.0.0.1"
         self.blackhole_release = asyncio.Event()
         self.is_up = False
-        self._unsubscribe = self.store.subscribe(self._on_change)
+        self._unsubscribe = self.store.subscribe(self._on_change, resources=[NAMESPACES])
         if bootstrap:
             bootstrap_cluster(self)
 

@@ -63,8 +63,9 @@ and admits but does not store):
     ``delete_collection(rt, namespace, *, label_selector=None, field_selector=None, ...)``
 
 Change notifications:
-    ``subscribe(callback) -> unsubscribe`` where ``callback(event_type, rt, obj)``
-    is called synchronously after each committed change with event_type
+    ``subscribe(callback, *, resources=None) -> unsubscribe`` where
+    ``callback(event_type, rt, obj)`` is called synchronously after each
+    committed change (of one of ``resources`` if given) with event_type
     "ADDED" | "MODIFIED" | "DELETED".  ``obj`` is one decoded dict *shared by
     all subscribers of that event: treat it as read-only*.  Callbacks may write
     to the store: nested notifications are queued and delivered in order after
@@ -266,6 +267,7 @@ class Store:
         self._history_floor = 1
         self._watchers: dict[str, set[Watcher]] = collections.defaultdict(set)
         self._subscribers: builtins.list[Callback] = []
+        self._subscriber_kinds: dict[int, frozenset[str]] = {}
         self._uids: dict[str, tuple[str, str, str]] = {}
         self._dependents: dict[str, set[tuple[str, str, str]]] = collections.defaultdict(set)
         self._snapshots: collections.OrderedDict[str, _Snapshot] = collections.OrderedDict()
@@ -467,7 +469,7 @@ class Store:
         if dry_run:
             return obj
         self._commit(rt, ns, name, obj, ADDED, None)
-        return json.loads(self._entry(rt, ns, name).raw)  # type: ignore[union-attr]
+        return obj  # owned by us and identical to what was stored
 
     def update(self, rt: ResourceType, obj: dict[str, Any], *, subresource: str | None = None,
                dry_run: bool = False, field_manager: str | None = None, _owned: bool = False,
@@ -537,7 +539,7 @@ class Store:
             self._remove(rt, ns, name, "Background")
             return json.loads(self._last_raw)
         self._commit(rt, ns, name, new, MODIFIED, prev)
-        return json.loads(self._entry(rt, ns, name).raw)  # type: ignore[union-attr]
+        return new  # owned by us and identical to what was stored
 
     def update_status(self, rt: ResourceType, obj: dict[str, Any], *, dry_run: bool = False,
                       field_manager: str | None = None) -> dict[str, Any]:
@@ -810,6 +812,10 @@ class Store:
             self._pending.append((etype, rt, raw))
             self._drain()
 
+    def _wants(self, cb: Callback, rt: ResourceType) -> bool:
+        kinds = self._subscriber_kinds.get(id(cb))
+        return kinds is None or rt.storage_key in kinds
+
     def _drain(self) -> None:
         if self._dispatching:
             return
@@ -817,8 +823,12 @@ class Store:
         try:
             while self._pending:
                 etype, rt, raw = self._pending.popleft()
-                obj = json.loads(raw)
+                obj: dict[str, Any] | None = None
                 for cb in list(self._subscribers):
+                    if not self._wants(cb, rt):
+                        continue
+                    if obj is None:
+                        obj = json.loads(raw)
                     try:
                         cb(etype, rt, obj)
                     except Exception:
@@ -826,13 +836,21 @@ class Store:
         finally:
             self._dispatching = False
 
-    def subscribe(self, callback: Callback) -> Callable[[], None]:
-        """Register a change callback; returns a function that unregisters it."""
+    def subscribe(self, callback: Callback, *,
+                  resources: Iterable[ResourceType] | None = None) -> Callable[[], None]:
+        """Register a change callback; returns a function that unregisters it.
+
+        ``resources`` limits the callback to those types (the object is then
+        only decoded when someone wants it).
+        """
         self._subscribers.append(callback)
+        if resources is not None:
+            self._subscriber_kinds[id(callback)] = frozenset(rt.storage_key for rt in resources)
 
         def unsubscribe() -> None:
             with contextlib.suppress(ValueError):
                 self._subscribers.remove(callback)
+            self._subscriber_kinds.pop(id(callback), None)
 
         return unsubscribe
 
