@@ -1,7 +1,6 @@
 # The two commands: `make run` and `make test`. Everything else is a step they use.
 SHELL := /bin/bash
 PY := .venv/bin/python
-export PORTAL_ENV ?= development
 
 .PHONY: run test deps system-deps venv frontend services stop lint typecheck migrations-check \
         pytest frontend-test schema clean

@@ -2,7 +2,8 @@
 
 import os
 
-os.environ.setdefault("PORTAL_ENV", "test")
+# The test settings always mean the test profile, whatever the shell exported.
+os.environ["PORTAL_ENV"] = "test"
 
 from portal.settings import *  # noqa: F403
 from portal.settings import PORTAL_ENV
