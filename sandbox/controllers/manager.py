@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 from sandbox.controllers.base import WorkQueue, log
 from sandbox.controllers.cache import NodeInfo, PodCache, PodInfo, node_info
 from sandbox.controllers.config import DEFAULT, ControllerConfig
+from sandbox.interfaces import LogProvider, MetricsProvider
 from sandbox.resources import EVENTS, NODES, PODS, ResourceType, stored_types
 from sandbox.store import DELETED, Store
 
@@ -66,8 +67,8 @@ class ControllerManager:
         self.kubelet = Kubelet(self)
         self.node_controller = NodeController(self)
         self.controllers: dict[str, Any] = register_workload_controllers(self)
-        self.metrics = SimulatedMetrics(self)
-        self.logs = GeneratedLogs(self)
+        self.metrics: MetricsProvider = SimulatedMetrics(self)
+        self.logs: LogProvider = GeneratedLogs(self)
 
     # ------------------------------------------------------------ registration (used by controllers)
 
