@@ -1,7 +1,31 @@
-"""API routes of clusters, mounted at /api/clusters/. Viewsets register on this router as they arrive."""
+"""API routes of clusters, mounted at /api/clusters/ (see docs/clusters-api.md).
 
-from rest_framework.routers import DefaultRouter
+A SimpleRouter (no API root view): the cluster list itself lives at the prefix. Inventory kinds
+nest under ``<cluster_id>/``; the pod detail is keyed by namespace and name.
+"""
 
-router = DefaultRouter()
+from rest_framework.routers import SimpleRouter
+
+from clusters.api import views
+
+CLUSTER = r"(?P<cluster_id>[0-9]+)"
+
+router = SimpleRouter()
+router.register("search", views.SearchViewSet, basename="cluster-search")
+router.register(f"{CLUSTER}/nodes", views.NodeViewSet, basename="cluster-node")
+router.register(f"{CLUSTER}/namespaces", views.NamespaceViewSet, basename="cluster-namespace")
+router.register(f"{CLUSTER}/workloads", views.WorkloadViewSet, basename="cluster-workload")
+router.register(f"{CLUSTER}/pods/(?P<namespace>[^/]+)", views.PodDetailViewSet, basename="cluster-pod-detail")
+router.register(f"{CLUSTER}/pods", views.PodViewSet, basename="cluster-pod")
+router.register(f"{CLUSTER}/services", views.ServiceViewSet, basename="cluster-service")
+router.register(f"{CLUSTER}/ingresses", views.IngressViewSet, basename="cluster-ingress")
+router.register(f"{CLUSTER}/volumes", views.VolumeViewSet, basename="cluster-volume")
+router.register(f"{CLUSTER}/claims", views.ClaimViewSet, basename="cluster-claim")
+router.register(f"{CLUSTER}/storageclasses", views.StorageClassViewSet, basename="cluster-storageclass")
+router.register(f"{CLUSTER}/quotas", views.QuotaViewSet, basename="cluster-quota")
+router.register(f"{CLUSTER}/hpas", views.HorizontalPodAutoscalerViewSet, basename="cluster-hpa")
+router.register(f"{CLUSTER}/events", views.EventViewSet, basename="cluster-event")
+router.register(f"{CLUSTER}/operations", views.NodeOperationViewSet, basename="cluster-operation")
+router.register("", views.ClusterViewSet, basename="cluster")
 
 urlpatterns = router.urls

@@ -1,0 +1,251 @@
+"""Every write of the clusters app: register, change, replace credentials, check, disable/enable,
+delete, node operations and their progress.
+
+Each action changes the database, audits (through :mod:`portal.audit`: ``describe`` for API
+requests, whose record the middleware writes, ``record`` for work done by tasks) and publishes
+``cluster.updated`` / ``node_operation.updated`` after commit, inside one transaction. Tasks are
+enqueued with ``transaction.on_commit`` after their status row is written, and take ids.
+Credentials never reach the audit log or an event: details list field names, not values.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from django.db import transaction
+from django.http import HttpRequest
+from django.utils import timezone
+
+from clusters.kube.connection import ConnectionSpec
+from clusters.models import Cluster, ClusterStatus, NodeOperation, NodeOperationStatus
+from portal import audit
+from portal.events import publish
+from portal.models import AuditOutcome
+
+if TYPE_CHECKING:
+    from clusters.services import CheckResult
+
+EDITABLE_FIELDS = ("display_name", "description", "provider", "region", "stage", "labels", "enabled")
+
+
+class OperationInProgress(Exception):
+    """Refused: another operation on the same node has not finished."""
+
+
+def cluster_row(cluster: Cluster) -> dict[str, Any]:
+    """The cluster as the list shows it (the ``cluster.updated`` payload)."""
+    from clusters.api.serializers import ClusterSerializer
+    from clusters.readmodel import cluster_freshness
+
+    return dict(ClusterSerializer(cluster, context={"freshness": cluster_freshness([cluster])}).data)
+
+
+def _publish_cluster(cluster: Cluster) -> None:
+    row = cluster_row(cluster)
+    publish("fleet", "cluster.updated", row)
+    publish(f"cluster.{cluster.pk}", "cluster.updated", row)
+
+
+def _audit(
+    request: HttpRequest | None, *, action: str, cluster: Cluster, detail: dict[str, Any], actor: Any = None,
+    outcome: str = AuditOutcome.SUCCESS,
+) -> None:
+    if request is not None:
+        audit.describe(request, action=action, target=cluster, detail=detail)
+    else:
+        audit.record(action=action, outcome=outcome, actor=actor, target=cluster, detail=detail)
+
+
+def _enqueue_check(cluster_id: int) -> None:
+    from clusters.tasks import check_cluster
+
+    transaction.on_commit(lambda: check_cluster.delay(cluster_id))
+
+
+def _apply_connection(cluster: Cluster, spec: ConnectionSpec) -> None:
+    cluster.server = spec.server
+    cluster.ca_pem = spec.ca_pem
+    cluster.tls_server_name = spec.tls_server_name
+    cluster.insecure_skip_tls_verify = spec.insecure_skip_tls_verify
+    cluster.set_credentials(spec.credentials)
+
+
+def _connection_detail(spec: ConnectionSpec, source: str) -> dict[str, Any]:
+    return {"server": spec.server, "auth_method": spec.credentials.method, "source": source,
+            "insecure_skip_tls_verify": spec.insecure_skip_tls_verify}
+
+
+@transaction.atomic
+def register_cluster(
+    *, fields: dict[str, Any], spec: ConnectionSpec, source: str, actor: Any = None,
+    request: HttpRequest | None = None, kubernetes_version: str = "",
+) -> Cluster:
+    """Store a new cluster (status ``pending``) with its credentials encrypted and bound to its
+    row, then check it in the background."""
+    cluster = Cluster(**{k: v for k, v in fields.items() if k in ("name", *EDITABLE_FIELDS) and k != "enabled"})
+    cluster.server = spec.server
+    cluster.created_by = actor if getattr(actor, "pk", None) else None
+    cluster.kubernetes_version = kubernetes_version
+    cluster.status = ClusterStatus.PENDING
+    cluster.save()  # the credentials are bound to the row id, so the row comes first
+    _apply_connection(cluster, spec)
+    cluster.save()
+    _audit(request, action="cluster.register", cluster=cluster, actor=actor,
+           detail={"name": cluster.name, "provider": cluster.provider, **_connection_detail(spec, source)})
+    _publish_cluster(cluster)
+    _enqueue_check(cluster.pk)
+    return cluster
+
+
+@transaction.atomic
+def update_cluster(
+    *, cluster: Cluster, changes: dict[str, Any], actor: Any = None, request: HttpRequest | None = None
+) -> Cluster:
+    """Change descriptive fields; ``enabled`` false stops watching (status ``disabled``), true
+    re-checks the cluster."""
+    cluster = Cluster.objects.select_for_update().get(pk=cluster.pk)
+    changed = sorted(k for k, v in changes.items() if k in EDITABLE_FIELDS and getattr(cluster, k) != v)
+    for name in changed:
+        setattr(cluster, name, changes[name])
+    action = "cluster.update"
+    if "enabled" in changed:
+        if cluster.enabled:
+            action, cluster.status, cluster.status_message = "cluster.enable", ClusterStatus.PENDING, ""
+            _enqueue_check(cluster.pk)
+        else:
+            action = "cluster.disable"
+            cluster.status, cluster.status_message = ClusterStatus.DISABLED, "Disabled: the portal does not watch it."
+    cluster.save()
+    _audit(request, action=action, cluster=cluster, actor=actor, detail={"fields": changed})
+    _publish_cluster(cluster)
+    return cluster
+
+
+@transaction.atomic
+def replace_credentials(
+    *, cluster: Cluster, spec: ConnectionSpec, source: str, actor: Any = None, request: HttpRequest | None = None
+) -> Cluster:
+    """Replace the whole connection (endpoint, CA, credentials) and re-check."""
+    cluster = Cluster.objects.select_for_update().get(pk=cluster.pk)
+    _apply_connection(cluster, spec)
+    if cluster.enabled:
+        cluster.status, cluster.status_message = ClusterStatus.PENDING, "Credentials replaced; checking."
+        _enqueue_check(cluster.pk)
+    cluster.save()
+    _audit(request, action="cluster.credentials", cluster=cluster, actor=actor, detail=_connection_detail(spec, source))
+    _publish_cluster(cluster)
+    return cluster
+
+
+@transaction.atomic
+def request_check(*, cluster: Cluster, actor: Any = None, request: HttpRequest | None = None) -> Cluster:
+    _audit(request, action="cluster.check_requested", cluster=cluster, actor=actor, detail={})
+    _enqueue_check(cluster.pk)
+    return cluster
+
+
+@transaction.atomic
+def record_check_result(*, cluster_id: int, result: CheckResult) -> Cluster | None:
+    """What the connectivity check found. A cluster disabled meanwhile keeps ``disabled``."""
+    cluster = Cluster.objects.select_for_update().filter(pk=cluster_id).first()
+    if cluster is None:
+        return None
+    previous = cluster.status
+    cluster.last_checked = timezone.now()
+    if cluster.enabled:
+        cluster.status, cluster.status_message = result.status, result.message
+    if result.kubernetes_version:
+        cluster.kubernetes_version = result.kubernetes_version
+    if result.status == ClusterStatus.CONNECTED:
+        cluster.missing_permissions = result.missing_permissions
+        if result.node_count is not None and "nodes_total" not in (cluster.summary or {}):
+            # Until the watcher's first summary, the list can at least show the node count.
+            cluster.summary = {**(cluster.summary or {}), "nodes_total": result.node_count}
+    cluster.save()
+    audit.record(
+        action="cluster.check", outcome=AuditOutcome.SUCCESS if result.status == ClusterStatus.CONNECTED else
+        AuditOutcome.FAILURE, target=cluster,
+        detail={"status": result.status, "previous_status": previous, "kubernetes_version": result.kubernetes_version,
+                "node_count": result.node_count, "missing_permissions": result.missing_permissions,
+                "message": result.message[:500]},
+    )
+    _publish_cluster(cluster)
+    return cluster
+
+
+def delete_cluster(*, cluster: Cluster, actor: Any = None, request: HttpRequest | None = None) -> None:
+    """Delete a cluster and its read model (KindSync, KubeObject, lease and node operations go
+    with it; the watcher drops a cluster whose row is gone). Audit history stays."""
+    with transaction.atomic():
+        cluster = Cluster.objects.select_for_update().get(pk=cluster.pk)
+        cluster_id, name = cluster.pk, cluster.name
+        audit.record(action="cluster.delete", outcome=AuditOutcome.SUCCESS, request=request, actor=actor,
+                     target=cluster, status_code=204 if request is not None else None,
+                     detail={"name": name, "server": cluster.server})
+        if request is not None:
+            audit.describe(request, handled=True)
+        cluster.delete()
+        gone = {"id": cluster_id, "name": name, "deleted": True}
+        publish("fleet", "cluster.deleted", gone)
+        publish(f"cluster.{cluster_id}", "cluster.deleted", gone)
+
+
+# ---------------------------------------------------------------------------- node operations
+
+
+def node_operation_row(op: NodeOperation) -> dict[str, Any]:
+    from clusters.api.serializers import NodeOperationSerializer
+
+    return dict(NodeOperationSerializer(op).data)
+
+
+@transaction.atomic
+def start_node_operation(
+    *, cluster: Cluster, node: str, kind: str, actor: Any = None, request: HttpRequest | None = None
+) -> NodeOperation:
+    """Write the operation (``pending``), audit, and enqueue its task after commit."""
+    from clusters.tasks import run_node_operation
+
+    Cluster.objects.select_for_update().get(pk=cluster.pk)  # serialise operations per cluster
+    busy = NodeOperation.objects.filter(cluster=cluster, node=node, status__in=NodeOperation.ACTIVE).first()
+    if busy is not None:
+        raise OperationInProgress(f"A {busy.kind} of node {node} is still {busy.status} (operation {busy.pk}); "
+                                  "wait for it to finish.")
+    op = NodeOperation.objects.create(cluster=cluster, node=node, kind=kind,
+                                      requested_by=actor if getattr(actor, "pk", None) else None,
+                                      progress={"evicted": [], "failed": [], "remaining": 0})
+    if request is not None:
+        audit.describe(request, action=f"node.{kind}", target=cluster, detail={"node": node, "operation": op.pk})
+    else:
+        audit.record(action=f"node.{kind}", outcome=AuditOutcome.SUCCESS, actor=actor, target=cluster,
+                     detail={"node": node, "operation": op.pk})
+    publish(f"cluster.{cluster.pk}", "node_operation.updated", node_operation_row(op))
+    op_id = op.pk
+    transaction.on_commit(lambda: run_node_operation.delay(op_id))
+    return op
+
+
+@transaction.atomic
+def update_node_operation(*, op: NodeOperation, **changes: Any) -> NodeOperation:
+    """Record progress (status, progress, message, started) and push it to the cluster's group."""
+    for name, value in changes.items():
+        setattr(op, name, value)
+    op.save(update_fields=list(changes))
+    publish(f"cluster.{op.cluster_id}", "node_operation.updated", node_operation_row(op))
+    return op
+
+
+@transaction.atomic
+def finish_node_operation(*, op: NodeOperation, status: str, message: str, progress: dict[str, Any]) -> NodeOperation:
+    op.status, op.message, op.progress, op.finished = status, message, progress, timezone.now()
+    op.save(update_fields=["status", "message", "progress", "finished"])
+    audit.record(
+        action=f"node.{op.kind}.finished",
+        outcome=AuditOutcome.SUCCESS if status == NodeOperationStatus.SUCCEEDED else AuditOutcome.FAILURE,
+        actor=op.requested_by, target_type="clusters.cluster", target_id=str(op.cluster_id),
+        target_repr=f"{op.kind} {op.node}",
+        detail={"node": op.node, "operation": op.pk, "status": status, "message": message[:500],
+                "evicted": len(progress.get("evicted") or []), "failed": progress.get("failed") or []},
+    )
+    publish(f"cluster.{op.cluster_id}", "node_operation.updated", node_operation_row(op))
+    return op

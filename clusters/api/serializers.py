@@ -1,0 +1,316 @@
+"""Shapes of the clusters API (see docs/clusters-api.md, the contract with the console).
+
+Credentials are write-only everywhere: no serializer here has a field that reads them back.
+Read-model rows are serialised straight from :class:`KubeObject`; figures that need aggregation
+(node requests, freshness) come in through the serializer context, computed once per page.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from clusters.filtersets import label_key_error, label_value_error
+from clusters.models import (
+    DNS1123_LABEL,
+    Cluster,
+    KindSync,
+    KubeObject,
+    NodeOperation,
+    Provider,
+    Stage,
+)
+from portal.api.serializers import StrictModelSerializer, StrictSerializer
+
+# ---------------------------------------------------------------------------- clusters
+
+
+class LabelsField(serializers.DictField):
+    """Kubernetes-style labels: an object of string keys and string values, both valid as labels."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(child=serializers.CharField(allow_blank=True), **kwargs)
+
+    def to_internal_value(self, data: Any) -> dict[str, str]:
+        if not isinstance(data, dict):
+            raise serializers.ValidationError("Labels must be an object of strings, like {\"team\": \"core\"}.")
+        if len(data) > 64:
+            raise serializers.ValidationError("At most 64 labels.")
+        errors = []
+        for key, value in data.items():
+            if not isinstance(value, str):
+                errors.append(f"The value of '{key}' must be a string.")
+                continue
+            error = label_key_error(str(key)) or label_value_error(value)
+            if error:
+                errors.append(error)
+        if errors:
+            raise serializers.ValidationError(errors)
+        return {str(k): str(v) for k, v in data.items()}
+
+
+class CpuFiguresSerializer(serializers.Serializer):
+    capacity = serializers.FloatField()
+    allocatable = serializers.FloatField()
+    requested = serializers.FloatField()
+
+
+class MemoryFiguresSerializer(serializers.Serializer):
+    capacity = serializers.IntegerField()
+    allocatable = serializers.IntegerField()
+    requested = serializers.IntegerField()
+
+
+class DiskFiguresSerializer(serializers.Serializer):
+    capacity = serializers.IntegerField()
+    allocatable = serializers.IntegerField()
+
+
+class PodFiguresSerializer(serializers.Serializer):
+    running = serializers.IntegerField()
+    total = serializers.IntegerField()
+    capacity = serializers.IntegerField()
+
+
+class ClusterSummarySerializer(serializers.Serializer):
+    """Figures of the status table, kept by the watcher; keys may be missing before its first sync."""
+
+    nodes_ready = serializers.IntegerField(required=False)
+    nodes_total = serializers.IntegerField(required=False)
+    services = serializers.IntegerField(required=False)
+    workloads = serializers.IntegerField(required=False)
+    cpu = CpuFiguresSerializer(required=False)
+    memory = MemoryFiguresSerializer(required=False)
+    disk = DiskFiguresSerializer(required=False)
+    pods = PodFiguresSerializer(required=False)
+
+
+@extend_schema_field(ClusterSummarySerializer)
+class SummaryField(serializers.JSONField):
+    pass
+
+
+class ClusterSerializer(serializers.ModelSerializer[Cluster]):
+    """A cluster row of the list (and the ``cluster.updated`` payload). Needs ``freshness`` in
+    the context: ``{cluster_id: {"freshness", "last_sync"}}`` (see clusters.readmodel)."""
+
+    freshness = serializers.SerializerMethodField()
+    last_sync = serializers.SerializerMethodField()
+    summary = SummaryField(read_only=True)
+    labels = serializers.DictField(child=serializers.CharField(), read_only=True)
+    missing_permissions = serializers.ListField(child=serializers.CharField(), read_only=True)
+
+    class Meta:
+        model = Cluster
+        fields: tuple[str, ...] = (
+            "id", "name", "display_name", "description", "provider", "region", "stage", "labels", "server",
+            "auth_method", "enabled", "status", "status_message", "kubernetes_version", "missing_permissions",
+            "last_checked", "last_sync", "freshness", "summary", "created",
+        )
+        read_only_fields = fields
+
+    def _fresh(self, cluster: Cluster) -> dict[str, Any]:
+        return dict(self.context.get("freshness", {}).get(cluster.pk) or {})
+
+    @extend_schema_field(serializers.ChoiceField(choices=["fresh", "syncing", "stale", "unreachable"]))
+    def get_freshness(self, cluster: Cluster) -> str:
+        return str(self._fresh(cluster).get("freshness") or "syncing")
+
+    @extend_schema_field(serializers.DateTimeField(allow_null=True))
+    def get_last_sync(self, cluster: Cluster) -> str | None:
+        value = self._fresh(cluster).get("last_sync") or cluster.last_sync
+        return serializers.DateTimeField().to_representation(value) if value else None
+
+
+class KindSyncSerializer(serializers.ModelSerializer[KindSync]):
+    class Meta:
+        model = KindSync
+        fields = ("kind", "state", "last_event", "object_count", "message")
+        read_only_fields = fields
+
+
+class ClusterDetailSerializer(ClusterSerializer):
+    syncs = KindSyncSerializer(many=True, read_only=True)
+
+    class Meta(ClusterSerializer.Meta):
+        fields = (*ClusterSerializer.Meta.fields, "syncs")
+        read_only_fields = fields
+
+
+class ConnectionSerializer(StrictSerializer):
+    """The connection part of a registration: a kubeconfig (and context), or explicit fields.
+    Everything secret is write-only; the view validates it with the client layer."""
+
+    kubeconfig = serializers.CharField(required=False, allow_blank=True, trim_whitespace=False, write_only=True,
+                                       max_length=256 * 1024, help_text="A kubeconfig file's text (one document).")
+    context = serializers.CharField(required=False, allow_blank=True, write_only=True,  # type: ignore[assignment]
+                                    help_text="Context of the kubeconfig to use; default its current-context.")
+    server = serializers.CharField(required=False, allow_blank=True, max_length=500, write_only=True,
+                                   help_text="API server URL (https://...).")
+    ca_pem = serializers.CharField(required=False, allow_blank=True, trim_whitespace=False, write_only=True,
+                                   max_length=64 * 1024, help_text="PEM of the CA that signed the API server certificate.")
+    token = serializers.CharField(required=False, allow_blank=True, write_only=True, max_length=16 * 1024,
+                                  style={"input_type": "password"}, help_text="Bearer token (never returned).")
+    client_certificate = serializers.CharField(required=False, allow_blank=True, trim_whitespace=False,
+                                               write_only=True, max_length=64 * 1024)
+    client_key = serializers.CharField(required=False, allow_blank=True, trim_whitespace=False, write_only=True,
+                                       max_length=64 * 1024, style={"input_type": "password"})
+    insecure_skip_tls_verify = serializers.BooleanField(required=False, default=False, write_only=True)
+    allow_insecure = serializers.BooleanField(
+        required=False, default=False, write_only=True,
+        help_text="Must be true (and the caller a system admin) for insecure_skip_tls_verify to be accepted.",
+    )
+
+
+class ClusterRegisterSerializer(ConnectionSerializer):
+    name = serializers.CharField(max_length=63, validators=[DNS1123_LABEL],
+                                 help_text="DNS-1123 label, unique: lower-case letters, digits and '-'.")
+    display_name = serializers.CharField(required=False, allow_blank=True, max_length=200, default="")
+    description = serializers.CharField(required=False, allow_blank=True, default="")
+    provider = serializers.ChoiceField(choices=Provider.choices, required=False, default=Provider.OTHER)
+    region = serializers.CharField(required=False, allow_blank=True, max_length=64, default="")
+    stage = serializers.ChoiceField(choices=Stage.choices, required=False, default=Stage.DEV)
+    labels = LabelsField(required=False, default=dict)
+
+    def validate_name(self, value: str) -> str:
+        if Cluster.objects.filter(name=value).exists():
+            raise serializers.ValidationError(f"A cluster named '{value}' is already registered.")
+        return value
+
+
+class ClusterUpdateSerializer(StrictModelSerializer):
+    labels = LabelsField(required=False)
+
+    class Meta:
+        model = Cluster
+        fields = ("display_name", "description", "provider", "region", "stage", "labels", "enabled")
+
+
+class KubeconfigSerializer(StrictSerializer):
+    kubeconfig = serializers.CharField(trim_whitespace=False, max_length=256 * 1024)
+
+
+class KubeconfigContextSerializer(serializers.Serializer):
+    name = serializers.CharField()
+    cluster = serializers.CharField()
+    server = serializers.CharField()
+    user = serializers.CharField()
+
+
+class KubeconfigContextsSerializer(serializers.Serializer):
+    current = serializers.CharField(allow_null=True)
+    contexts = KubeconfigContextSerializer(many=True)
+
+
+# ---------------------------------------------------------------------------- read model
+
+
+class KubeObjectSerializer(serializers.ModelSerializer[KubeObject]):
+    cluster = serializers.IntegerField(source="cluster_id", read_only=True)
+    labels = serializers.DictField(child=serializers.CharField(), read_only=True)
+    data = serializers.DictField(  # type: ignore[assignment]  # a field named data, as the contract says
+        read_only=True, help_text="The kind's projection (docs/clusters-api.md)."
+    )
+
+    class Meta:
+        model = KubeObject
+        fields: tuple[str, ...] = ("cluster", "kind", "namespace", "name", "uid", "labels", "node_name", "phase",
+                                   "created", "updated", "data")
+        read_only_fields = fields
+
+
+class NodeRequestsSerializer(serializers.Serializer):
+    cpu = serializers.FloatField(help_text="Cores requested by the node's pods.")
+    memory = serializers.IntegerField(help_text="Bytes requested by the node's pods.")
+
+
+class NodeSerializer(KubeObjectSerializer):
+    """A node row plus ``requests`` and ``pod_count`` of its non-terminated pods (from the
+    ``node_figures`` context, one query per page)."""
+
+    requests = serializers.SerializerMethodField()
+    pod_count = serializers.SerializerMethodField()
+
+    class Meta(KubeObjectSerializer.Meta):
+        fields = (*KubeObjectSerializer.Meta.fields, "requests", "pod_count")
+        read_only_fields = fields
+
+    def _figures(self, node: KubeObject) -> dict[str, Any]:
+        return dict(self.context.get("node_figures", {}).get(node.name) or {})
+
+    @extend_schema_field(NodeRequestsSerializer)
+    def get_requests(self, node: KubeObject) -> dict[str, Any]:
+        return dict(self._figures(node).get("requests") or {"cpu": 0.0, "memory": 0})
+
+    def get_pod_count(self, node: KubeObject) -> int:
+        return int(self._figures(node).get("pod_count") or 0)
+
+
+class NodeDetailSerializer(NodeSerializer):
+    pods = serializers.SerializerMethodField()
+
+    class Meta(NodeSerializer.Meta):
+        fields = (*NodeSerializer.Meta.fields, "pods")
+        read_only_fields = fields
+
+    @extend_schema_field(KubeObjectSerializer(many=True))
+    def get_pods(self, node: KubeObject) -> list[dict[str, Any]]:
+        rows: Any = KubeObjectSerializer(self.context.get("pods", []), many=True).data
+        return list(rows)
+
+
+class PodDetailSerializer(KubeObjectSerializer):
+    object = serializers.SerializerMethodField()
+
+    class Meta(KubeObjectSerializer.Meta):
+        fields = (*KubeObjectSerializer.Meta.fields, "object")
+        read_only_fields = fields
+
+    @extend_schema_field(serializers.DictField(help_text="The full object, fetched live (without managedFields)."))
+    def get_object(self, pod: KubeObject) -> dict[str, Any]:
+        return dict(self.context.get("object") or {})
+
+
+class SearchResultSerializer(KubeObjectSerializer):
+    cluster_name = serializers.CharField(source="cluster.name", read_only=True)
+
+    class Meta(KubeObjectSerializer.Meta):
+        fields = (*KubeObjectSerializer.Meta.fields, "cluster_name")
+        read_only_fields = fields
+
+
+class FreshnessSerializer(serializers.Serializer):
+    state = serializers.CharField()
+    last_event = serializers.DateTimeField(allow_null=True)
+
+
+# ---------------------------------------------------------------------------- node operations
+
+
+class FailedEvictionSerializer(serializers.Serializer):
+    pod = serializers.CharField()
+    reason = serializers.CharField()
+
+
+class NodeOperationProgressSerializer(serializers.Serializer):
+    evicted = serializers.ListField(child=serializers.CharField(), help_text="namespace/name of evicted pods")
+    failed = FailedEvictionSerializer(many=True)
+    skipped = FailedEvictionSerializer(many=True, required=False, help_text="DaemonSet and mirror pods left in place")
+    remaining = serializers.IntegerField()
+
+
+@extend_schema_field(NodeOperationProgressSerializer)
+class ProgressField(serializers.JSONField):
+    pass
+
+
+class NodeOperationSerializer(serializers.ModelSerializer[NodeOperation]):
+    cluster = serializers.IntegerField(source="cluster_id", read_only=True)
+    progress = ProgressField(read_only=True)
+
+    class Meta:
+        model = NodeOperation
+        fields = ("id", "cluster", "node", "kind", "status", "progress", "message", "created", "started", "finished")
+        read_only_fields = fields

@@ -1,0 +1,107 @@
+"""Read-side helpers over the read model: how fresh a cluster's data is, and per-node figures
+aggregated from pods.
+
+Lists must say how fresh they are (stale and unreachable are shown, never hidden), computed from
+the watcher's :class:`KindSync` rows in one query for a whole page of clusters. Nothing here
+calls a cluster.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.conf import settings
+from django.db.models import Count, FloatField, Sum
+from django.db.models.fields.json import KT
+from django.db.models.functions import Cast
+from django.utils import timezone
+
+from clusters.kube.kinds import WATCHED_KINDS
+from clusters.models import Cluster, ClusterStatus, KindSync, KubeObject, SyncState
+
+# Worst first: the state of a list spanning several kinds is the worst of theirs.
+_SEVERITY: list[str] = [str(s) for s in (SyncState.UNREACHABLE, SyncState.UNAUTHORIZED, SyncState.STALE,
+                                          SyncState.SYNCING, SyncState.SYNCED)]
+TERMINAL_POD_PHASES = ("Succeeded", "Failed")
+
+
+def freshness_window() -> timedelta:
+    """A synced kind without an event or bookmark for this long counts as stale."""
+    return timedelta(seconds=float(getattr(settings, "PORTAL_CLUSTER_FRESH_SECONDS", 300)))
+
+
+def _effective(sync: Any, now: datetime) -> str:
+    """The state of one KindSync row (``values()`` dict), with a quiet synced kind as stale."""
+    state, last = sync["state"], sync["last_event"]
+    if state == SyncState.SYNCED and (last is None or now - last > freshness_window()):
+        return str(SyncState.STALE)
+    return str(state)
+
+
+def kind_freshness(cluster: Cluster, kinds: Iterable[str]) -> dict[str, Any]:
+    """``{"state", "last_event"}`` for the listed kind(s) of one cluster (one query)."""
+    wanted = list(kinds)
+    syncs: list[dict[str, Any]] = [dict(row) for row in
+             KindSync.objects.filter(cluster=cluster, kind__in=wanted).values("kind", "state", "last_event")]
+    now = timezone.now()
+    states = [_effective(s, now) for s in syncs]
+    if len(syncs) < len(wanted):
+        states.append(str(SyncState.SYNCING))  # the watcher has not started this kind yet
+    if cluster.status == ClusterStatus.UNREACHABLE:
+        states.append(str(SyncState.UNREACHABLE))
+    state = min(states, key=_SEVERITY.index) if states else str(SyncState.SYNCING)
+    events: list[datetime] = [s["last_event"] for s in syncs if s["last_event"] is not None]
+    # The list is as fresh as its stalest kind.
+    return {"state": state, "last_event": min(events) if len(events) == len(wanted) else None}
+
+
+def cluster_freshness(clusters: Iterable[Cluster]) -> dict[int, dict[str, Any]]:
+    """Per cluster id: ``{"freshness": fresh|syncing|stale|unreachable, "last_sync": datetime|None}``
+    from all their KindSync rows in one query."""
+    by_id = {c.pk: c for c in clusters}
+    out: dict[int, dict[str, Any]] = {}
+    rows: dict[int, list[dict[str, Any]]] = {pk: [] for pk in by_id}
+    for row in KindSync.objects.filter(cluster_id__in=list(by_id)).values("cluster_id", "state", "last_event"):
+        rows[row["cluster_id"]].append(dict(row))
+    now = timezone.now()
+    for pk, cluster in by_id.items():
+        syncs = rows[pk]
+        states = {_effective(s, now) for s in syncs}
+        events = [s["last_event"] for s in syncs if s["last_event"] is not None]
+        last_sync = cluster.last_sync or (max(events) if events else None)
+        if cluster.status == ClusterStatus.UNREACHABLE or SyncState.UNREACHABLE in states:
+            freshness = "unreachable"
+        elif not cluster.enabled or states & {SyncState.STALE, SyncState.UNAUTHORIZED}:
+            freshness = "stale"
+        elif len(syncs) < len(WATCHED_KINDS) or SyncState.SYNCING in states:
+            freshness = "syncing"
+        else:
+            freshness = "fresh"
+        out[pk] = {"freshness": freshness, "last_sync": last_sync}
+    return out
+
+
+def node_pod_figures(cluster_id: int, node_names: list[str]) -> dict[str, dict[str, Any]]:
+    """Per node: ``pod_count`` and summed ``requests`` {cpu, memory} of its non-terminated pods,
+    in one grouped query whatever the number of nodes."""
+    if not node_names:
+        return {}
+    rows = (
+        KubeObject.objects.filter(cluster_id=cluster_id, kind="Pod", node_name__in=node_names)
+        .exclude(phase__in=TERMINAL_POD_PHASES)
+        .values("node_name")
+        .annotate(
+            pod_count=Count("id"),
+            cpu=Sum(Cast(KT("data__requests__cpu"), FloatField())),
+            memory=Sum(Cast(KT("data__requests__memory"), FloatField())),
+        )
+    )
+    out = {name: {"pod_count": 0, "requests": {"cpu": 0.0, "memory": 0}} for name in node_names}
+    for row in rows:
+        out[row["node_name"]] = {
+            "pod_count": row["pod_count"],
+            "requests": {"cpu": round(row["cpu"] or 0.0, 3), "memory": int(row["memory"] or 0)},
+        }
+    return out
