@@ -234,6 +234,11 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    # Several models have a `status` with different choices; name their enums explicitly.
+    "ENUM_NAME_OVERRIDES": {
+        "ClusterStatusEnum": "clusters.models.ClusterStatus",
+        "NodeOperationStatusEnum": "clusters.models.NodeOperationStatus",
+    },
     "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAuthenticated"],
     "SERVE_AUTHENTICATION": [
         "portal.authentication.ApiTokenAuthentication",
