@@ -807,9 +807,11 @@ class Store:
             self._history_floor = self._history.popleft().rv
         for w in list(self._watchers.get(skey, ())):
             w.offer(ev)
-        admission.on_change(self, rt, ns)
         if self._subscribers:
             self._pending.append((etype, rt, raw))
+        # quota status writes commit nested events; queue ours first so subscribers see commit order
+        admission.on_change(self, rt, ns)
+        if self._pending:
             self._drain()
 
     def _wants(self, cb: Callback, rt: ResourceType) -> bool:
