@@ -13,7 +13,7 @@ from __future__ import annotations
 from functools import cached_property
 from typing import Any, ClassVar
 
-from django.db.models import BigIntegerField, Case, FloatField, IntegerField, QuerySet, Value, When
+from django.db.models import BigIntegerField, Case, FloatField, IntegerField, QuerySet, TextField, Value, When
 from django.db.models.fields.json import KT, KeyTextTransform
 from django.db.models.functions import Cast, Coalesce
 from django.shortcuts import get_object_or_404
@@ -325,7 +325,7 @@ class EventViewSet(InventoryViewSet):
     def get_queryset(self) -> QuerySet[KubeObject]:
         return super().get_queryset().annotate(
             o_warning=Case(When(phase="Warning", then=Value(1)), default=Value(0), output_field=IntegerField()),
-            o_last_seen=Coalesce(KT("data__last_seen"), Value("")),
+            o_last_seen=Coalesce(KT("data__last_seen"), Value(""), output_field=TextField()),
         )
 
 
