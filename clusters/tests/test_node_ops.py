@@ -1,0 +1,255 @@
+"""Node operations against a sandbox cluster over HTTPS: cordon, uncordon and drain through the
+API, the task's work checked inside the cluster (the node unschedulable, pods evicted, a
+PodDisruptionBudget that blocks eviction reported by pod), convergence when run twice, and one
+operation carried out by a real Celery worker after the request commits."""
+
+from __future__ import annotations
+
+import itertools
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from django.db import connection
+from rest_framework.test import APIClient
+
+from clusters import services
+from clusters.kube.connection import spec_from_kubeconfig
+from clusters.models import Cluster, KubeObject, NodeOperation
+from portal.models import AuditRecord
+from sandbox.resources import DAEMONSETS, NAMESPACES, NODES, PDBS, PODS
+
+SANDBOX_CLUSTER = "nodeops"
+FAST = services.DrainPolicy(eviction_attempts=2, retry_delay=0.1)
+_ids = itertools.count(1)
+
+
+@pytest.fixture(scope="module")
+def fleet(sandbox_fleet: Any) -> Iterator[Any]:
+    """A cluster of its own: cordoning and draining must not disturb other tests' clusters."""
+    sandbox_fleet.add_cluster(SANDBOX_CLUSTER, nodes=3)
+    yield sandbox_fleet
+    sandbox_fleet.remove_cluster(SANDBOX_CLUSTER)
+
+
+@pytest.fixture
+def operator_api(operator_user: object) -> APIClient:
+    client = APIClient()
+    client.force_authenticate(operator_user)  # type: ignore[arg-type]
+    return client
+
+
+def wait_for(check: Callable[[], Any], timeout: float = 20.0, what: str = "condition") -> Any:
+    deadline = time.monotonic() + timeout
+    last: Any = None
+    while time.monotonic() < deadline:
+        last = check()
+        if last:
+            return last
+        time.sleep(0.1)
+    raise AssertionError(f"timed out waiting for {what} (last: {last!r})")
+
+
+def node_name(n: int) -> str:
+    return f"{SANDBOX_CLUSTER}-node-{n}"
+
+
+def registered(fleet: Any) -> Cluster:
+    """A cluster row for the sandbox cluster, with its nodes in the read model (as the watcher
+    would have them): node operations refuse nodes the portal does not know."""
+    spec, _ = spec_from_kubeconfig(fleet.cluster(SANDBOX_CLUSTER).kubeconfig.read_text())
+    cluster = Cluster.objects.create(name=f"nodeops-{os.getpid()}-{next(_ids)}", server=spec.server,
+                                     ca_pem=spec.ca_pem, status="connected")
+    cluster.set_credentials(spec.credentials)
+    cluster.save()
+    for n in (1, 2, 3):
+        KubeObject.objects.create(cluster=cluster, kind="Node", name=node_name(n), uid=f"n{n}", resource_version="1",
+                                  data={"ready": True})
+    return cluster
+
+
+def node_in_cluster(fleet: Any, name: str) -> dict[str, Any]:
+    return dict(fleet.in_cluster(SANDBOX_CLUSTER, lambda c: c.store.get(NODES, None, name)))
+
+
+def running_pod(fleet: Any, ns: str, name: str, node: str, labels: dict[str, str]) -> None:
+    def make(c: Any) -> None:
+        c.store.create(PODS, {"metadata": {"name": name, "namespace": ns, "labels": labels},
+                              "spec": {"nodeName": node, "containers": [{"name": "app", "image": "nginx:1"}]}})
+        c.store.mutate(PODS, ns, name, lambda p: p.__setitem__("status", {
+            "phase": "Running", "conditions": [{"type": "Ready", "status": "True"}],
+            "containerStatuses": [{"name": "app", "ready": True, "restartCount": 0,
+                                   "state": {"running": {"startedAt": "2026-01-01T00:00:00Z"}}}]}),
+            subresource="status")
+
+    fleet.in_cluster(SANDBOX_CLUSTER, make)
+
+
+def pod_state(fleet: Any, ns: str, name: str) -> str:
+    pod = fleet.in_cluster(SANDBOX_CLUSTER, lambda c: c.store.get(PODS, ns, name))
+    if pod is None:
+        return "gone"
+    return "terminating" if pod["metadata"].get("deletionTimestamp") else "present"
+
+
+def operate(api: APIClient, cluster: Cluster, node: str, kind: str) -> dict[str, Any]:
+    response = api.post(f"/api/clusters/{cluster.pk}/nodes/{node}/{kind}/")
+    assert response.status_code == 202, response.json()
+    body = dict(response.json())
+    assert body["status"] == "pending"
+    assert body["kind"] == kind
+    assert body["node"] == node
+    return body
+
+
+@pytest.mark.django_db
+def test_cordon_and_uncordon(fleet: Any, operator_api: APIClient) -> None:
+    cluster = registered(fleet)
+    node = node_name(1)
+    op = operate(operator_api, cluster, node, "cordon")
+    # Another operation on the same node waits for this one.
+    busy = operator_api.post(f"/api/clusters/{cluster.pk}/nodes/{node}/drain/")
+    assert busy.status_code == 409
+    assert "still pending" in busy.json()["detail"]
+
+    assert services.run_node_operation(op["id"]) == "succeeded"
+    assert node_in_cluster(fleet, node)["spec"]["unschedulable"] is True
+    detail = operator_api.get(f"/api/clusters/{cluster.pk}/operations/{op['id']}/").json()
+    assert detail["status"] == "succeeded"
+    assert "cordoned" in detail["message"]
+    assert detail["finished"] is not None
+    assert services.run_node_operation(op["id"]) == "succeeded"  # converged; nothing more to do
+
+    op = operate(operator_api, cluster, node, "uncordon")
+    assert services.run_node_operation(op["id"]) == "succeeded"
+    assert not node_in_cluster(fleet, node)["spec"].get("unschedulable")
+    actions = set(AuditRecord.objects.filter(target_id=str(cluster.pk)).values_list("action", flat=True))
+    assert {"node.cordon", "node.cordon.finished", "node.uncordon", "node.uncordon.finished"} <= actions
+
+
+@pytest.mark.django_db
+def test_drain_evicts_and_reports_what_a_pdb_blocks(fleet: Any, operator_api: APIClient) -> None:
+    cluster = registered(fleet)
+    node, ns = node_name(2), f"drain-{next(_ids)}"
+    fleet.in_cluster(SANDBOX_CLUSTER, lambda c: c.store.create(NAMESPACES, {"metadata": {"name": ns}}))
+    for i in range(2):
+        running_pod(fleet, ns, f"free-{i}", node, {"app": "free"})
+    running_pod(fleet, ns, "guarded", node, {"app": "guarded"})
+    fleet.in_cluster(SANDBOX_CLUSTER, lambda c: c.store.create(PDBS, {
+        "metadata": {"name": "keep-one", "namespace": ns},
+        "spec": {"minAvailable": 1, "selector": {"matchLabels": {"app": "guarded"}}}}))
+    agent = {"app": f"agent-{ns}"}
+    fleet.in_cluster(SANDBOX_CLUSTER, lambda c: c.store.create(DAEMONSETS, {
+        "metadata": {"name": "agent", "namespace": ns},
+        "spec": {"selector": {"matchLabels": agent}, "template": {
+            "metadata": {"labels": agent}, "spec": {"containers": [{"name": "agent", "image": "agent:1"}]}}}}))
+
+    def agent_on_node() -> str | None:
+        pods, _ = fleet.in_cluster(SANDBOX_CLUSTER, lambda c: c.store.list(PODS, ns, field_selector=f"spec.nodeName={node}"))
+        return next((p["metadata"]["name"] for p in pods if p["metadata"]["name"].startswith("agent")), None)
+
+    agent_pod = wait_for(agent_on_node, what="the DaemonSet's pod on the node")
+
+    op = operate(operator_api, cluster, node, "drain")
+    assert services.run_node_operation(op["id"], policy=FAST) == "failed"
+
+    assert node_in_cluster(fleet, node)["spec"]["unschedulable"] is True
+    for name in ("free-0", "free-1"):
+        assert pod_state(fleet, ns, name) in ("terminating", "gone"), name
+    assert pod_state(fleet, ns, "guarded") == "present"
+    assert pod_state(fleet, ns, agent_pod) == "present"
+
+    done = NodeOperation.objects.get(pk=op["id"])
+    assert done.status == "failed"
+    assert {f"{ns}/free-0", f"{ns}/free-1"} <= set(done.progress["evicted"])
+    assert [f["pod"] for f in done.progress["failed"]] == [f"{ns}/guarded"]
+    assert "PodDisruptionBudget" in done.progress["failed"][0]["reason"]
+    assert "disruption budget" in done.progress["failed"][0]["reason"]
+    assert done.progress["remaining"] == 0
+    assert {"pod": f"{ns}/{agent_pod}", "reason": "DaemonSet pod"} in done.progress["skipped"]
+    assert f"{ns}/guarded" in done.message
+    record = AuditRecord.objects.get(action="node.drain.finished", target_id=str(cluster.pk))
+    assert record.outcome == "failure"
+
+    # Once the budget allows it, draining again evicts the rest.
+    fleet.in_cluster(SANDBOX_CLUSTER, lambda c: c.store.delete(PDBS, ns, "keep-one"))
+    again = operate(operator_api, cluster, node, "drain")
+    assert services.run_node_operation(again["id"], policy=FAST) == "succeeded"
+    assert pod_state(fleet, ns, "guarded") in ("terminating", "gone")
+    assert f"{ns}/guarded" in NodeOperation.objects.get(pk=again["id"]).progress["evicted"]
+    op = operate(operator_api, cluster, node, "uncordon")
+    assert services.run_node_operation(op["id"]) == "succeeded"
+
+
+@pytest.mark.django_db
+def test_who_may_operate_and_unknown_nodes(fleet: Any, user_api: APIClient, operator_api: APIClient) -> None:
+    cluster = registered(fleet)
+    assert user_api.post(f"/api/clusters/{cluster.pk}/nodes/{node_name(1)}/cordon/").status_code == 404
+    assert operator_api.post(f"/api/clusters/{cluster.pk}/nodes/no-such-node/cordon/").status_code == 404
+    assert operator_api.get(f"/api/clusters/{cluster.pk}/operations/999999/").status_code == 404
+    assert not NodeOperation.objects.filter(cluster=cluster).exists()
+
+
+@pytest.mark.django_db
+def test_a_node_gone_from_the_cluster_fails_the_operation(fleet: Any, operator_api: APIClient) -> None:
+    cluster = registered(fleet)
+    KubeObject.objects.create(cluster=cluster, kind="Node", name="ghost", uid="g", resource_version="1")
+    op = operate(operator_api, cluster, "ghost", "cordon")
+    assert services.run_node_operation(op["id"]) == "failed"
+    assert "no longer exists" in NodeOperation.objects.get(pk=op["id"]).message
+
+
+# ---------------------------------------------------------------------------- through a real worker
+
+
+@pytest.fixture
+def worker_on_test_db(transactional_db: None) -> Iterator[str]:
+    """A real Celery worker (like conftest's ``celery_worker_process``) that reads the *test*
+    database and listens on a queue of its own, so the session's worker cannot take our task."""
+    from portal.celery import app
+
+    queue = f"pytest-nodeops-{os.getpid()}"
+    s = connection.settings_dict
+    env = dict(os.environ, DJANGO_SETTINGS_MODULE="portal.settings_test", PORTAL_ENV="test",
+               DATABASE_URL=f"postgres://{s['USER']}:{s['PASSWORD']}@{s['HOST']}:{s['PORT']}/{s['NAME']}")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "celery", "-A", "portal", "worker", "--pool=solo", "--loglevel=WARNING",
+         "--without-gossip", "--without-mingle", "-Q", queue, "-n", f"{queue}@%h"],
+        cwd=Path(__file__).resolve().parents[2], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    previous = app.conf.task_default_queue
+    app.conf.task_default_queue = queue
+    try:
+        wait_for(lambda: proc.poll() is None and app.control.ping(destination=[f"{queue}@{os.uname().nodename}"],
+                                                                 timeout=0.5), timeout=60, what="the worker")
+        yield queue
+    finally:
+        app.conf.task_default_queue = previous
+        proc.terminate()
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+def test_cordon_runs_in_a_real_worker_after_commit(fleet: Any, worker_on_test_db: str, operator_user: Any) -> None:
+    client = APIClient()
+    client.force_authenticate(operator_user)
+    cluster = registered(fleet)
+    node = node_name(3)
+    op = operate(client, cluster, node, "cordon")
+
+    def finished() -> str | None:
+        status = NodeOperation.objects.get(pk=op["id"]).status
+        return status if status in ("succeeded", "failed") else None
+
+    assert wait_for(finished, timeout=60, what="the worker to run the operation") == "succeeded"
+    assert node_in_cluster(fleet, node)["spec"]["unschedulable"] is True
+    op = operate(client, cluster, node, "uncordon")
+    assert wait_for(finished, timeout=60, what="the uncordon") == "succeeded"
+    assert not node_in_cluster(fleet, node)["spec"].get("unschedulable")
