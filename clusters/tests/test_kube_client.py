@@ -79,9 +79,9 @@ def test_blackhole_times_out_as_unreachable(sandbox: Any) -> None:
 
 
 def test_server_errors_are_retried_then_succeed(sandbox: Any) -> None:
-    sandbox.inject_fault("cluster-2", error_rate=0.5, error_codes=[503], retry_after=0)
+    sandbox.inject_fault("cluster-2", error_rate=0.3, error_codes=[503], retry_after=0)
     with KubeClient(spec_of(sandbox, "cluster-2")) as client:
-        ok = sum(1 for _ in range(10) if client.call(client.version_api.get_code, attempts=6))
+        ok = sum(1 for _ in range(10) if client.call(client.version_api.get_code, attempts=12))
     assert ok == 10
 
 
