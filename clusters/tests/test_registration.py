@@ -5,7 +5,8 @@ credentials after a token rotation, disabling, deleting, and the connectivity ch
 from __future__ import annotations
 
 import itertools
-from typing import Any
+import json
+from typing import Any, ClassVar
 
 import pytest
 import yaml
@@ -290,3 +291,109 @@ def test_delete_removes_the_read_model_and_keeps_audit(admin_api: APIClient, san
 def test_client_certificate_fields_must_come_in_pairs(admin_api: APIClient, sandbox: Any) -> None:
     body = {"server": sandbox.cluster("cluster-1").server, "client_certificate": other_ca()}
     assert "needs its key" in errors_of(register(admin_api, body))["client_key"][0]
+
+
+# ---------------------------------------------------------------------------- missing permissions
+
+
+class _RestrictedApiServer:
+    """A minimal HTTPS endpoint speaking the few API calls the check makes, whose identity may
+    not watch events nor evict pods: the sandbox grants everything, so a denial needs its own
+    server. It fakes Kubernetes at the HTTP boundary; none of our code is patched."""
+
+    DENIED: ClassVar[set[tuple[str, str, str]]] = {("watch", "events", ""), ("create", "pods", "eviction")}
+
+    def __init__(self) -> None:
+        import datetime
+        import ssl
+        import tempfile
+        import threading
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+        from ipaddress import ip_address
+
+        from cryptography import x509
+        from cryptography.hazmat.primitives import hashes, serialization
+        from cryptography.hazmat.primitives.asymmetric import ec
+        from cryptography.x509.oid import NameOID
+
+        now = datetime.datetime.now(datetime.UTC)
+        ca_key, key = ec.generate_private_key(ec.SECP256R1()), ec.generate_private_key(ec.SECP256R1())
+        ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "restricted-ca")])
+        ca = (x509.CertificateBuilder().subject_name(ca_name).issuer_name(ca_name).public_key(ca_key.public_key())
+              .serial_number(1).not_valid_before(now).not_valid_after(now + datetime.timedelta(hours=1))
+              .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True).sign(ca_key, hashes.SHA256()))
+        cert = (x509.CertificateBuilder().subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "api")]))
+                .issuer_name(ca_name).public_key(key.public_key()).serial_number(2).not_valid_before(now)
+                .not_valid_after(now + datetime.timedelta(hours=1))
+                .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ip_address("127.0.0.1"))]), critical=False)
+                .sign(ca_key, hashes.SHA256()))
+        self.ca_pem = ca.public_bytes(serialization.Encoding.PEM).decode()
+        self._dir = tempfile.TemporaryDirectory()
+        cert_path, key_path = f"{self._dir.name}/cert.pem", f"{self._dir.name}/key.pem"
+        with open(cert_path, "wb") as handle:
+            handle.write(cert.public_bytes(serialization.Encoding.PEM))
+        with open(key_path, "wb") as handle:
+            handle.write(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                           serialization.NoEncryption()))
+        denied = self.DENIED
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args: Any) -> None:
+                pass
+
+            def _send(self, status: int, body: dict[str, Any]) -> None:
+                data = json.dumps(body).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def do_GET(self) -> None:
+                if self.headers.get("Authorization") != "Bearer restricted-token":
+                    self._send(401, {"kind": "Status", "code": 401, "message": "Unauthorized"})
+                elif self.path.startswith("/version"):
+                    self._send(200, {"gitVersion": "v1.31.2", "major": "1", "minor": "31"})
+                elif self.path.startswith("/api/v1/nodes"):
+                    self._send(200, {"kind": "NodeList", "metadata": {"resourceVersion": "1"}, "items": [{}, {}]})
+                elif self.path.startswith("/api/v1/namespaces"):
+                    self._send(200, {"kind": "NamespaceList", "metadata": {"resourceVersion": "1"}, "items": []})
+                else:
+                    self._send(404, {"kind": "Status", "code": 404, "message": "not found"})
+
+            def do_POST(self) -> None:
+                review = json.loads(self.rfile.read(int(self.headers.get("Content-Length") or 0)))
+                attrs = review["spec"]["resourceAttributes"]
+                key = (attrs.get("verb"), attrs.get("resource"), attrs.get("subresource") or "")
+                review["status"] = {"allowed": key not in denied}
+                self._send(201, review)
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(cert_path, key_path)
+        self.server.socket = context.wrap_socket(self.server.socket, server_side=True)
+        self.url = f"https://127.0.0.1:{self.server.server_address[1]}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+        self._dir.cleanup()
+
+
+def test_check_names_missing_permissions(admin_api: APIClient) -> None:
+    server = _RestrictedApiServer()
+    try:
+        response = register(admin_api, {"server": server.url, "ca_pem": server.ca_pem, "token": "restricted-token"})
+        assert response.status_code == 202, response.json()
+        cluster_id = response.json()["id"]
+        assert services.check_cluster(cluster_id) == "connected"
+    finally:
+        server.close()
+    cluster = Cluster.objects.get(pk=cluster_id)
+    assert cluster.missing_permissions == ["watch events", "create pods/eviction"]
+    assert cluster.kubernetes_version == "v1.31.2"
+    assert "2 nodes" in cluster.status_message
+    assert "Missing permissions: watch events, create pods/eviction" in cluster.status_message
+    assert admin_api.get(f"{URL}{cluster_id}/").json()["missing_permissions"] == ["watch events", "create pods/eviction"]
