@@ -1,9 +1,9 @@
-"""``manage.py runwatchers``: the long-running watcher service.
+"""``manage.py runwatchers``: the long-running watcher service (see ``docs/watcher.md``).
 
-It will keep the read model of every registered cluster in PostgreSQL (list + watch per kind,
-resume from resourceVersion, relist on 410, sharded by lease); that arrives with the clusters
-issue. For now the process runs the asyncio loop it will live in, reports a heartbeat, and stops
-cleanly on SIGINT/SIGTERM so `make run`, honcho and docker-compose can manage it already.
+Runs :class:`clusters.watcher.engine.Engine` on an asyncio loop until SIGINT or SIGTERM, then
+stops cleanly: streams are abandoned, what was read is written, leases are released so another
+replica takes the clusters at once. Start as many as you like against one PostgreSQL and Redis;
+leases split the clusters between them.
 """
 
 from __future__ import annotations
@@ -15,31 +15,52 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandParser
 
+from clusters.watcher.config import WatcherConfig
+from clusters.watcher.engine import Engine
+
 logger = logging.getLogger("clusters.watcher")
 
 
 class Command(BaseCommand):
-    help = "Run the cluster watcher service until interrupted."
+    help = "Run the cluster watcher service until interrupted (SIGINT/SIGTERM)."
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("--heartbeat", type=float, default=60.0, help="Seconds between heartbeat logs.")
-        parser.add_argument("--once", action="store_true", help="Start, log one heartbeat and exit (smoke test).")
+        parser.add_argument("--holder", default=None,
+                            help="Lease holder id (default: host:pid:random). Must differ between replicas.")
+        parser.add_argument("--max-clusters", type=int, default=None,
+                            help="Watch at most this many clusters (default PORTAL_WATCHER_MAX_CLUSTERS; 0: "
+                                 "a fair share of the live watchers).")
+        parser.add_argument("--cluster", type=int, action="append", default=None, dest="clusters",
+                            help="Only watch this cluster id (repeatable; for debugging).")
+        parser.add_argument("--heartbeat", type=float, default=60.0, help="Seconds between status log lines.")
 
     def handle(self, *args: Any, **options: Any) -> None:
-        asyncio.run(self._run(heartbeat=options["heartbeat"], once=options["once"]))
+        overrides: dict[str, Any] = {}
+        if options["max_clusters"] is not None:
+            overrides["max_clusters"] = options["max_clusters"]
+        config = WatcherConfig.from_settings(**overrides)
+        engine = Engine(config=config, holder=options["holder"], cluster_ids=options["clusters"])
+        asyncio.run(self._run(engine, heartbeat=options["heartbeat"]))
 
-    async def _run(self, *, heartbeat: float, once: bool) -> None:
+    async def _run(self, engine: Engine, *, heartbeat: float) -> None:
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
-        logger.info("watcher started; no cluster watching is implemented yet (clusters issue)")
+        beat = asyncio.create_task(self._heartbeat(engine, stop, heartbeat))
+        try:
+            await engine.run(stop)
+        finally:
+            beat.cancel()
+
+    async def _heartbeat(self, engine: Engine, stop: asyncio.Event, every: float) -> None:
         while not stop.is_set():
-            logger.info("watcher heartbeat", extra={"clusters": 0})
-            if once:
-                break
             try:
-                await asyncio.wait_for(stop.wait(), timeout=heartbeat)
+                await asyncio.wait_for(stop.wait(), timeout=every)
             except TimeoutError:
-                continue
-        logger.info("watcher stopped")
+                states: dict[str, int] = {}
+                for watch in list(engine.clusters.values()):
+                    states[watch.state] = states.get(watch.state, 0) + 1
+                logger.info("watcher heartbeat", extra={"holder": engine.holder, "clusters": len(engine.clusters),
+                                                        "states": states, "batches": engine.batches,
+                                                        "queued": len(engine.pending)})

@@ -1,0 +1,708 @@
+"""The watcher engine: list+watch streams per (cluster, kind), coordinated on one asyncio loop.
+
+Why it is built this way:
+
+* The official client blocks, so each watch runs in a thread of its own and each list page and
+  probe in a thread pool; events come back through one thread-safe queue. The asyncio side only
+  coordinates: it decides when a stream lists, watches, backs off or waits for its cluster.
+* One writer path: every change becomes an :class:`~clusters.watcher.writer.Op` in one ordered
+  buffer that a single task writes in batches on the one database thread. Events are published
+  only after that batch committed.
+* A slow or dead cluster never delays another: each cluster has its own probe (``/version``),
+  a circuit breaker (streams of an unreachable cluster stop and wait for the probe to succeed,
+  their in-flight watches are abandoned), per-request timeouts, and at most
+  ``max_relists_per_cluster`` of the ``max_relists`` list slots.
+* Streams resume from the stored resourceVersion after a restart or an outage; only a 410 Gone
+  makes that one (cluster, kind) list again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import contextlib
+import logging
+import os
+import queue
+import random
+import socket
+import threading
+import time
+import uuid
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from django.db import close_old_connections, connection
+from django.utils import timezone
+
+from clusters.kube.client import KubeClient
+from clusters.kube.errors import (
+    Forbidden,
+    Gone,
+    InvalidConnection,
+    KubeError,
+    NotFound,
+    TLSVerificationFailed,
+    Unauthorized,
+)
+from clusters.kube.kinds import WATCHED_KINDS, Kind
+from clusters.models import Cluster, KindSync, SyncState
+from clusters.watcher import leases
+from clusters.watcher.config import WatcherConfig
+from clusters.watcher.projection import project
+from clusters.watcher.publisher import Publisher, Sender
+from clusters.watcher.summary import cluster_row, refresh_cluster
+from clusters.watcher.writer import (
+    BOOKMARK,
+    CLUSTER_STATE,
+    DELETE,
+    KIND_STATE,
+    LIST_START,
+    LISTED,
+    UPSERT,
+    Changes,
+    Op,
+    apply_batch,
+    ensure_kindsyncs,
+    refresh_counts,
+)
+
+logger = logging.getLogger("clusters.watcher")
+T = TypeVar("T")
+
+
+class Abandoned(Exception):
+    """The stream's cluster became unreachable (or is stopping) while a request was in flight."""
+
+
+class Backoff:
+    """Jittered exponential backoff: base, 2*base, 4*base ... up to ``maximum``, each x0.5-1.5."""
+
+    def __init__(self, base: float, maximum: float) -> None:
+        self.base, self.maximum, self.attempt = base, maximum, 0
+
+    def next(self) -> float:
+        delay = min(self.maximum, self.base * 2 ** self.attempt)
+        self.attempt += 1
+        return delay * (0.5 + random.random())  # noqa: S311 - jitter, not crypto
+
+    def reset(self) -> None:
+        self.attempt = 0
+
+
+@dataclass
+class ClusterInfo:
+    name: str
+    client: KubeClient | None
+    resume: dict[str, tuple[str, str]]  # kind -> (resource_version, state)
+    error: str = ""
+
+
+def _default_sender() -> Sender:
+    from portal.events import send_now
+
+    return send_now
+
+
+class Engine:
+    """Watches every cluster this process holds a lease on. ``await run(stop)`` until ``stop`` is set."""
+
+    def __init__(
+        self, *, config: WatcherConfig | None = None, holder: str | None = None,
+        cluster_ids: Iterable[int] | None = None, sender: Sender | None = None,
+    ) -> None:
+        self.config = config or WatcherConfig.from_settings()
+        self.holder = holder or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+        self.only = set(cluster_ids) if cluster_ids is not None else None
+        self.sender = sender or _default_sender()
+        self.inbox: queue.Queue[tuple[Stream, int, Op]] = queue.Queue(maxsize=self.config.queue_size)
+        self.pending: list[Op] = []
+        self.clusters: dict[int, ClusterWatch] = {}
+        self.fingerprints: dict[int, str] = {}
+        self.dirty: dict[int, float] = {}  # cluster -> monotonic time its rows first changed since refresh
+        self.status_dirty: set[int] = set()
+        self.counts_dirty: set[tuple[int, str]] = set()
+        self.last_refresh: dict[int, float] = {}
+        self.published_rows: dict[int, dict[str, Any]] = {}
+        self.batches = 0
+        self.rows_written = 0
+        self.ready = threading.Event()  # set once the first lease poll is done (tests, benchmarks)
+        self._notified = False
+
+    # ------------------------------------------------------------------ plumbing
+
+    async def db(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """Run ``fn`` on the watcher's one database thread."""
+        return await self.loop.run_in_executor(self.db_executor, lambda: fn(*args, **kwargs))
+
+    async def io(self, fn: Callable[..., T], *args: Any, timeout: float, probe: bool = False, **kwargs: Any) -> T:
+        """Run blocking client work in a thread, giving up after ``timeout`` (the request has its own)."""
+        executor = self.probe_executor if probe else self.io_executor
+        future = self.loop.run_in_executor(executor, lambda: fn(*args, **kwargs))
+        return await asyncio.wait_for(future, timeout)
+
+    def notify(self) -> None:
+        """Called from stream threads after putting into the inbox: wake the pump (cheaply)."""
+        if not self._notified:
+            self._notified = True
+            with contextlib.suppress(RuntimeError):  # loop closed during shutdown
+                self.loop.call_soon_threadsafe(self._wake_pump)
+
+    def _wake_pump(self) -> None:
+        self._notified = False
+        self.inbox_ready.set()
+
+    def enqueue(self, op: Op) -> None:
+        """Add an op from the loop side (lists, states)."""
+        self.pending.append(op)
+        self.write_ready.set()
+
+    def drain_inbox(self, limit: int = 10_000) -> int:
+        """Move ops of current streams from the inbox into the write buffer, in arrival order."""
+        moved = 0
+        while moved < limit:
+            try:
+                stream, gen, op = self.inbox.get_nowait()
+            except queue.Empty:
+                break
+            if stream.gen != gen or stream.cluster.stopped:
+                continue  # an abandoned watch: its successor resumes from the last accepted version
+            if op.rv:
+                stream.rv = op.rv
+            if op.type == BOOKMARK and stream.errors:
+                stream.errors = 0
+            self.pending.append(op)
+            moved += 1
+        if moved:
+            self.write_ready.set()
+        return moved
+
+    # ------------------------------------------------------------------ tasks
+
+    async def _pump(self) -> None:
+        while True:
+            await self.inbox_ready.wait()
+            self.inbox_ready.clear()
+            self.drain_inbox()
+            if not self.inbox.empty():
+                self.inbox_ready.set()
+            while len(self.pending) > self.config.queue_size:  # back-pressure: threads block on put
+                await asyncio.sleep(self.config.flush_interval)
+            await asyncio.sleep(0)
+
+    async def _writer(self) -> None:
+        cfg = self.config
+        while True:
+            await self.write_ready.wait()
+            if not self.pending:
+                self.write_ready.clear()
+                continue
+            if len(self.pending) < cfg.batch_size:
+                await asyncio.sleep(cfg.flush_interval)  # linger to fill the batch
+                self.drain_inbox()
+            await self._write_once()
+
+    async def _write_once(self) -> None:
+        batch = self.pending[: self.config.batch_size]
+        del self.pending[: len(batch)]
+        if not self.pending:
+            self.write_ready.clear()
+        try:
+            changes = await self.db(apply_batch, batch)
+        except Exception:
+            logger.exception("watcher batch write failed; retrying", extra={"ops": len(batch)})
+            self.pending[:0] = batch
+            self.write_ready.set()
+            await asyncio.sleep(1.0)
+            await self.db(close_old_connections)
+            return
+        self.batches += 1
+        self.rows_written += sum(len(v) for v in changes.upserts.values())
+        self.publisher.add(changes, timezone.now().isoformat())
+        self._note(changes)
+
+    def _note(self, changes: Changes) -> None:
+        now = time.monotonic()
+        for cluster_id in changes.clusters:
+            self.dirty.setdefault(cluster_id, now)
+        self.status_dirty |= changes.status_changed
+        self.counts_dirty |= changes.counts_dirty - changes.relisted
+        if changes.status_changed:
+            self.refresh_ready.set()
+
+    async def _refresher(self) -> None:
+        """Recompute summaries of changed clusters (at most every ``summary_interval`` each) and
+        publish ``cluster.updated`` when a row changed; state changes go out at once."""
+        cfg = self.config
+        while True:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.refresh_ready.wait(), timeout=cfg.summary_interval / 2)
+            self.refresh_ready.clear()
+            now = time.monotonic()
+            due = set(self.status_dirty)
+            due |= {c for c in self.dirty if now - self.last_refresh.get(c, 0.0) >= cfg.summary_interval}
+            # Freshness turns stale with time alone: look at every cluster now and then.
+            due |= {c for c in self.clusters if now - self.last_refresh.get(c, 0.0) >= max(30.0, cfg.summary_interval)}
+            if not due:
+                continue
+            self.status_dirty -= due
+            for c in due:
+                self.dirty.pop(c, None)
+                self.last_refresh[c] = now
+            counts = {p for p in self.counts_dirty if p[0] in due}
+            self.counts_dirty -= counts
+            try:
+                rows = await self.db(_refresh, due, counts)
+            except Exception:
+                logger.exception("watcher summary refresh failed")
+                continue
+            for cluster_id, row in rows.items():
+                comparable = {k: v for k, v in row.items() if k not in ("last_sync", "last_checked")}
+                if self.published_rows.get(cluster_id) != comparable:
+                    self.published_rows[cluster_id] = comparable
+                    self.publisher.cluster_updated(cluster_id, row)
+
+    async def _control(self, stop: asyncio.Event) -> None:
+        """Renew leases, follow the cluster table (new, disabled, deleted, changed credentials)."""
+        cfg = self.config
+        while not stop.is_set():
+            try:
+                view = await self.db(leases.sync_leases, self.holder, ttl=cfg.lease_seconds,
+                                     max_clusters=cfg.max_clusters, only=self.only)
+            except Exception:
+                logger.exception("watcher lease poll failed")
+                await self.db(close_old_connections)
+            else:
+                await self._apply_view(view)
+                self.ready.set()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=cfg.poll_interval)
+
+    async def _apply_view(self, view: leases.LeaseView) -> None:
+        for cluster_id in list(self.clusters):
+            if cluster_id not in view.clusters or view.clusters[cluster_id] != self.fingerprints.get(cluster_id):
+                await self.stop_cluster(cluster_id)
+        if view.surplus:
+            for cluster_id in view.surplus:
+                await self.stop_cluster(cluster_id)
+            await self.db(leases.release, self.holder, view.surplus)
+            logger.info("watcher handed over clusters", extra={"clusters": view.surplus,
+                                                               "live_holders": view.live_holders})
+        for cluster_id, fp in view.clusters.items():
+            if cluster_id not in self.clusters:
+                self.fingerprints[cluster_id] = fp
+                watch = ClusterWatch(self, cluster_id)
+                self.clusters[cluster_id] = watch
+                watch.start()
+
+    async def stop_cluster(self, cluster_id: int) -> None:
+        watch = self.clusters.pop(cluster_id, None)
+        self.fingerprints.pop(cluster_id, None)
+        if watch is not None:
+            await watch.stop()
+
+    # ------------------------------------------------------------------ lifecycle
+
+    async def run(self, stop: asyncio.Event) -> None:
+        cfg = self.config
+        self.loop = asyncio.get_running_loop()
+        self.db_executor = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="watcher-db")
+        self.io_executor = concurrent.futures.ThreadPoolExecutor(cfg.io_threads, thread_name_prefix="watcher-io")
+        self.probe_executor = concurrent.futures.ThreadPoolExecutor(
+            max(4, cfg.io_threads // 2), thread_name_prefix="watcher-probe")
+        self.pub_executor = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="watcher-pub")
+        self.relists = asyncio.Semaphore(cfg.max_relists)
+        self.inbox_ready = asyncio.Event()
+        self.write_ready = asyncio.Event()
+        self.refresh_ready = asyncio.Event()
+        self.publisher = Publisher(cfg, self.sender, self.pub_executor)
+        logger.info("watcher starting", extra={"holder": self.holder})
+        tasks = [asyncio.create_task(coro, name=name) for name, coro in (
+            ("pump", self._pump()), ("writer", self._writer()), ("refresher", self._refresher()),
+            ("publisher", self.publisher.run()), ("control", self._control(stop)))]
+        try:
+            stopped = asyncio.create_task(stop.wait())
+            done, _ = await asyncio.wait([stopped, *tasks], return_when=asyncio.FIRST_COMPLETED)
+            for task in done:
+                if task is not stopped and task.exception() is not None:
+                    raise task.exception()  # type: ignore[misc]
+        finally:
+            await self._shutdown(tasks)
+
+    async def _shutdown(self, tasks: list[asyncio.Task[Any]]) -> None:
+        control = tasks[-1]
+        control.cancel()
+        for cluster_id in list(self.clusters):
+            await self.stop_cluster(cluster_id)
+        try:
+            while self.pending:  # what was read is written before we go
+                await self._write_once()
+            await self.publisher.flush(force=True)
+        except Exception:
+            logger.exception("watcher final flush failed")
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        try:
+            await self.db(leases.release, self.holder)
+            await self.db(leases.retire, self.holder)
+        except Exception:
+            logger.exception("watcher could not release its leases; they expire by themselves")
+        with contextlib.suppress(Exception):
+            await self.db(lambda: connection.close())  # that thread's connection, not ours
+        self.db_executor.shutdown(wait=True)
+        self.pub_executor.shutdown(wait=True)
+        self.io_executor.shutdown(wait=False, cancel_futures=True)
+        self.probe_executor.shutdown(wait=False, cancel_futures=True)
+        logger.info("watcher stopped", extra={"holder": self.holder, "batches": self.batches})
+
+
+def _refresh(cluster_ids: set[int], counts: set[tuple[int, str]]) -> dict[int, dict[str, Any]]:
+    refresh_counts(counts)
+    rows: dict[int, dict[str, Any]] = {}
+    for cluster_id in sorted(cluster_ids):
+        cluster = refresh_cluster(cluster_id)
+        if cluster is not None:
+            rows[cluster_id] = cluster_row(cluster, KindSync.objects.filter(cluster_id=cluster_id).order_by("kind"))
+    return rows
+
+
+def _load_cluster(cluster_id: int, config: WatcherConfig) -> ClusterInfo | None:
+    """Read the cluster and build its client (DNS resolution and address policy happen here)."""
+    cluster = Cluster.objects.filter(pk=cluster_id).first()
+    if cluster is None:
+        return None
+    resume = ensure_kindsyncs(cluster_id)
+    try:
+        spec = cluster.connection_spec()
+        client = KubeClient(spec, read_timeout=config.request_timeout,
+                            connect_timeout=min(5.0, config.probe_timeout), pool_maxsize=len(WATCHED_KINDS) + 8)
+    except KubeError as exc:
+        return ClusterInfo(cluster.name, None, resume, str(exc))
+    except Exception as exc:  # undecryptable credentials and the like: say so, never print them
+        return ClusterInfo(cluster.name, None, resume, f"Cannot use the stored connection: {type(exc).__name__}.")
+    return ClusterInfo(cluster.name, client, resume)
+
+
+class ClusterWatch:
+    """One cluster: its client, health probe, circuit breaker and one :class:`Stream` per kind."""
+
+    def __init__(self, engine: Engine, cluster_id: int) -> None:
+        self.engine = engine
+        self.config = engine.config
+        self.cluster_id = cluster_id
+        self.name = str(cluster_id)
+        self.client: KubeClient | None = None
+        self.state = "starting"  # starting | connected | unreachable | unauthorized | error
+        self.healthy = asyncio.Event()  # breaker closed: streams may talk to the cluster
+        self.broken = asyncio.Event()  # breaker open: in-flight requests are abandoned
+        self.probe_now = asyncio.Event()
+        self.relists = asyncio.Semaphore(self.config.max_relists_per_cluster)
+        self.streams: dict[str, Stream] = {}
+        self.tasks: list[asyncio.Task[Any]] = []
+        self.stopped = False
+        self.failures = 0
+
+    def start(self) -> None:
+        self.tasks.append(asyncio.create_task(self._main(), name=f"cluster-{self.cluster_id}"))
+
+    async def stop(self) -> None:
+        self.stopped = True
+        for stream in self.streams.values():
+            stream.gen += 1
+        for task in self.tasks:
+            task.cancel()
+        await asyncio.gather(*self.tasks, return_exceptions=True)
+        if self.client is not None:
+            client, self.client = self.client, None
+            self.engine.io_executor.submit(client.close)
+
+    def _log(self, message: str, **extra: Any) -> None:
+        logger.info(message, extra={"cluster": self.name, "cluster_id": self.cluster_id, **extra})
+
+    async def _main(self) -> None:
+        backoff = Backoff(self.config.backoff_base * 5, self.config.backoff_max)
+        while True:
+            info = await self.engine.db(_load_cluster, self.cluster_id, self.config)
+            if info is None:
+                return
+            self.name = info.name
+            if info.client is not None:
+                self.client = info.client
+                break
+            self._log("watcher cannot connect", error=info.error)
+            self.set_state("error", info.error)
+            await asyncio.sleep(backoff.next())
+        for kind in WATCHED_KINDS:
+            rv, _state = info.resume.get(kind.kind, ("", ""))
+            stream = Stream(self, kind, rv)
+            self.streams[kind.kind] = stream
+            self.tasks.append(asyncio.create_task(stream.run(), name=f"stream-{self.cluster_id}-{kind.kind}"))
+        await self._probe_loop()
+
+    # ------------------------------------------------------------------ health
+
+    async def _probe_loop(self) -> None:
+        cfg = self.config
+        assert self.client is not None
+        client = self.client
+        while True:
+            self.probe_now.clear()
+            try:
+                version = await self.engine.io(
+                    lambda: client.call(client.version_api.get_code, attempts=1, timeout=cfg.probe_timeout),
+                    timeout=cfg.probe_timeout + 2, probe=True)
+            except (Unauthorized, Forbidden) as exc:
+                self.failures = 0
+                if self.state != "unauthorized":
+                    self.set_state("unauthorized", str(exc))
+            except (KubeError, TimeoutError, OSError) as exc:
+                self.failures += 1
+                message = str(exc) or f"The cluster did not answer within {cfg.probe_timeout:g} s."
+                if self.failures >= cfg.probe_failures and self.state != "unreachable":
+                    self.set_state("unreachable", message)
+            else:
+                self.failures = 0
+                if self.state != "connected":
+                    self.set_state("connected", str(getattr(version, "git_version", "") or ""))
+            # After a failure, check again soon: two failures in a row make the cluster unreachable.
+            interval = cfg.probe_interval if self.failures == 0 or self.state == "unreachable" else min(
+                1.0, cfg.probe_interval)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.probe_now.wait(), timeout=interval)
+
+    def set_state(self, state: str, message: str) -> None:
+        previous, self.state = self.state, state
+        self._log("watcher cluster state", state=state, previous=previous, detail=message[:300])
+        if state == "connected":
+            self.broken.clear()
+            self.healthy.set()
+            self.engine.enqueue(Op(CLUSTER_STATE, self.cluster_id, state="connected", message=message))
+            return
+        self.healthy.clear()
+        self.broken.set()
+        for stream in self.streams.values():
+            stream.gen += 1  # abandon in-flight watches; they resume from the last stored version
+        self.engine.enqueue(Op(CLUSTER_STATE, self.cluster_id, state=state, message=message))
+
+    def report_failure(self, error: BaseException) -> None:
+        """A stream failed to reach the cluster: let the probe decide now."""
+        if isinstance(error, Unauthorized):
+            if self.state != "unauthorized":
+                self.set_state("unauthorized", str(error))
+            return
+        self.probe_now.set()
+
+
+class Stream:
+    """List then watch one kind of one cluster, forever: resume, relist on 410, back off on errors."""
+
+    def __init__(self, cluster: ClusterWatch, kind: Kind, rv: str) -> None:
+        self.cluster = cluster
+        self.engine = cluster.engine
+        self.config = cluster.config
+        self.kind = kind
+        self.rv = rv
+        self.gen = 0
+        self.errors = 0
+        self.listed = bool(rv)
+        self.state_note = ""  # the KIND_STATE we last reported ("" = none)
+
+    @property
+    def client(self) -> KubeClient:
+        if self.cluster.client is None:
+            raise Abandoned()
+        return self.cluster.client
+
+    async def run(self) -> None:
+        cfg = self.config
+        backoff = Backoff(cfg.backoff_base, cfg.backoff_max)
+        while True:
+            await self.cluster.healthy.wait()
+            try:
+                if not self.rv:
+                    await self.relist()
+                await self.watch()
+                backoff.reset()
+                self.errors = 0
+            except Gone:
+                logger.info("watcher relisting after 410 Gone",
+                            extra={"cluster_id": self.cluster.cluster_id, "kind": self.kind.kind})
+                self.rv = ""
+            except Abandoned:
+                continue
+            except Unauthorized as exc:
+                self.cluster.report_failure(exc)
+                await asyncio.sleep(cfg.unauthorized_retry)
+            except (Forbidden, NotFound, TLSVerificationFailed, InvalidConnection) as exc:
+                state = SyncState.UNAUTHORIZED if isinstance(exc, Forbidden) else SyncState.STALE
+                self._note_state(state, str(exc))
+                await asyncio.sleep(cfg.unauthorized_retry)
+            except (KubeError, TimeoutError, OSError) as exc:
+                self.errors += 1
+                self.cluster.report_failure(exc)
+                if self.errors >= 3 and self.listed:
+                    self._note_state(SyncState.STALE, str(exc) or "The watch keeps failing.")
+                await self._sleep_unless_broken(backoff.next())
+
+    def _note_state(self, state: str, message: str) -> None:
+        if self.state_note != state:
+            self.state_note = state
+            self.engine.enqueue(Op(KIND_STATE, self.cluster.cluster_id, self.kind.kind, state=state,
+                                   message=message[:2000]))
+
+    async def _sleep_unless_broken(self, delay: float) -> None:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self.cluster.broken.wait(), timeout=delay)
+
+    async def _abandonable(self, awaitable: Awaitable[T]) -> T:
+        """Await ``awaitable`` unless the cluster's breaker opens first."""
+        task = asyncio.ensure_future(awaitable)
+        broken = asyncio.ensure_future(self.cluster.broken.wait())
+        try:
+            done, _ = await asyncio.wait({task, broken}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            broken.cancel()
+        if task in done:
+            return task.result()
+        task.cancel()
+        raise Abandoned()
+
+    # ------------------------------------------------------------------ list
+
+    def _list_page(self, cont: str | None) -> tuple[list[Any], str, str | None]:
+        client = self.client
+        kwargs: dict[str, Any] = {"limit": self.config.page_size, "attempts": 1,
+                                  "timeout": self.config.request_timeout}
+        if cont:
+            kwargs["_continue"] = cont
+        body = client.get_json(self.kind.lister(client), **kwargs)
+        meta = body.get("metadata") or {}
+        rows = [project(self.kind.kind, item) for item in body.get("items") or []]
+        return rows, str(meta.get("resourceVersion") or ""), meta.get("continue") or None
+
+    async def relist(self) -> None:
+        self.gen += 1
+        cluster = self.cluster
+        async with cluster.relists, self.engine.relists:
+            if not cluster.healthy.is_set():
+                raise Abandoned()
+            self.engine.enqueue(Op(LIST_START, cluster.cluster_id, self.kind.kind))
+            keys: set[tuple[str, str]] = set()
+            cont: str | None = None
+            rv = ""
+            timeout = self.config.request_timeout + 5
+            while True:
+                rows, rv, cont = await self._abandonable(self.engine.io(self._list_page, cont, timeout=timeout))
+                for row in rows:
+                    keys.add((row["namespace"], row["name"]))
+                    self.engine.enqueue(Op(UPSERT, cluster.cluster_id, self.kind.kind, row=row))
+                if not cont:
+                    break
+        self.engine.enqueue(Op(LISTED, cluster.cluster_id, self.kind.kind, rv=rv, keys=keys, at=timezone.now()))
+        self.rv = rv
+        self.listed = True
+        self.state_note = ""
+
+    # ------------------------------------------------------------------ watch
+
+    async def watch(self) -> None:
+        self.gen += 1
+        gen = self.gen
+        done: asyncio.Future[None] = self.engine.loop.create_future()
+        thread = threading.Thread(target=self._watch_thread, args=(gen, self.rv, done), daemon=True,
+                                  name=f"watch-{self.cluster.cluster_id}-{self.kind.kind}")
+        thread.start()
+        try:
+            await self._abandonable(done)
+        except Abandoned:
+            self.gen += 1
+            raise
+        except asyncio.CancelledError:
+            self.gen += 1
+            raise
+        finally:
+            self.engine.drain_inbox()  # the thread's last events come before its end
+
+    def _watch_thread(self, gen: int, rv: str, done: asyncio.Future[None]) -> None:
+        error: BaseException | None = None
+        engine, kind, cluster_id = self.engine, self.kind.kind, self.cluster.cluster_id
+        try:
+            client = self.client
+            for event in client.watch(self.kind.lister(client), resource_version=rv,
+                                      timeout_seconds=self.config.watch_timeout,
+                                      idle_timeout=self.config.idle_timeout):
+                if self.gen != gen:
+                    return
+                etype = event.get("type")
+                obj = event.get("object") or {}
+                if etype in ("ADDED", "MODIFIED", "DELETED"):
+                    row = project(kind, obj)
+                    op = Op(UPSERT if etype != "DELETED" else DELETE, cluster_id, kind, row=row,
+                            rv=row["resource_version"] or None, at=timezone.now())
+                elif etype == "BOOKMARK":
+                    op = Op(BOOKMARK, cluster_id, kind,
+                            rv=str((obj.get("metadata") or {}).get("resourceVersion") or "") or None,
+                            at=timezone.now())
+                else:
+                    logger.warning("watcher skipped an unknown watch event", extra={"type": etype, "kind": kind})
+                    continue
+                engine.inbox.put((self, gen, op))
+                engine.notify()
+        except BaseException as exc:
+            error = exc
+        finally:
+            with contextlib.suppress(RuntimeError):
+                engine.loop.call_soon_threadsafe(_resolve, done, error)
+
+
+def _resolve(future: asyncio.Future[None], error: BaseException | None) -> None:
+    if future.done():
+        return
+    if error is None:
+        future.set_result(None)
+    else:
+        future.set_exception(error)
+
+
+class EngineThread:
+    """Run an :class:`Engine` in a background thread with its own loop (tests, benchmarks)."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.error: BaseException | None = None
+        self._loop = asyncio.new_event_loop()
+        self._stop = asyncio.Event()
+        self._thread = threading.Thread(target=self._main, name=f"engine-{engine.holder}", daemon=True)
+
+    def _main(self) -> None:
+        asyncio.set_event_loop(self._loop)
+        try:
+            self._loop.run_until_complete(self.engine.run(self._stop))
+        except BaseException as exc:
+            self.error = exc
+            logger.exception("engine thread failed")
+        finally:
+            self._loop.close()
+
+    def start(self, *, wait: float = 30.0) -> EngineThread:
+        self._thread.start()
+        if not self.engine.ready.wait(wait):
+            raise RuntimeError(f"the watcher engine did not start within {wait} s: {self.error!r}")
+        return self
+
+    def stop(self, timeout: float = 30.0) -> None:
+        if self._thread.is_alive():
+            with contextlib.suppress(RuntimeError):
+                self._loop.call_soon_threadsafe(self._stop.set)
+            self._thread.join(timeout)
+        if self.error is not None:
+            raise self.error
+
+    def __enter__(self) -> EngineThread:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+

@@ -1,0 +1,116 @@
+"""Leases: which watcher process watches which cluster, so replicas split the fleet.
+
+A cluster is watched by the holder of its unexpired :class:`~clusters.models.WatcherLease` row.
+Each process, every poll, in one transaction: renews its own leases, drops those of clusters
+that were disabled or deleted, takes expired leases of others (``SELECT ... FOR UPDATE SKIP
+LOCKED``, so two processes never take the same row) and unowned clusters (``INSERT ... ON
+CONFLICT DO NOTHING``), up to a fair share: the enabled clusters divided by the live watcher
+processes. Live processes announce themselves with a Redis key that expires with the lease, so a
+process that joins is counted at once and the others hand over their surplus; a process that
+dies stops renewing, and its clusters are taken within one lease period.
+"""
+
+from __future__ import annotations
+
+import datetime
+import hashlib
+import logging
+import math
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from django.db import transaction
+from django.utils import timezone
+
+from clusters.models import Cluster, WatcherLease
+from portal.redis import client as redis_client
+
+logger = logging.getLogger("clusters.watcher")
+
+HOLDER_KEY = "portal:watcher:holder:"
+
+
+@dataclass(frozen=True)
+class LeaseView:
+    """What this process should watch now: cluster id -> connection fingerprint, and what to hand over."""
+
+    clusters: dict[int, str]
+    surplus: list[int]
+    live_holders: int
+
+
+def fingerprint(cluster: Cluster) -> str:
+    """Changes whenever the connection does (credentials, CA, server): the watch restarts then.
+    A digest, so nothing secret is kept or logged."""
+    material = "\0".join([cluster.server, cluster.ca_pem, cluster.tls_server_name,
+                          str(cluster.insecure_skip_tls_verify), cluster.credentials_encrypted])
+    return hashlib.sha256(material.encode()).hexdigest()[:16]
+
+
+def announce(holder: str, ttl: float) -> int:
+    """Mark ``holder`` alive for ``ttl`` seconds; return how many holders are alive (at least 1)."""
+    try:
+        r = redis_client()
+        r.set(HOLDER_KEY + holder, "1", px=max(1, int(ttl * 1000)))
+        return max(1, sum(1 for _ in r.scan_iter(HOLDER_KEY + "*", count=1000)))
+    except Exception:  # Redis down: behave as if alone; leases in PostgreSQL still prevent doubles
+        logger.warning("watcher could not announce itself in Redis; assuming it is the only one")
+        return 1
+
+
+def retire(holder: str) -> None:
+    try:
+        redis_client().delete(HOLDER_KEY + holder)
+    except Exception:
+        logger.warning("watcher could not remove its Redis announcement")
+
+
+def sync_leases(
+    holder: str, *, ttl: float, max_clusters: int = 0, only: Iterable[int] | None = None,
+    now: datetime.datetime | None = None,
+) -> LeaseView:
+    """Renew, take and hand over leases for ``holder`` (see the module docstring)."""
+    live = announce(holder, ttl)
+    now = now or timezone.now()
+    expires = now + datetime.timedelta(seconds=ttl)
+    enabled = Cluster.objects.filter(enabled=True)
+    if only is not None:
+        enabled = enabled.filter(pk__in=list(only))
+    with transaction.atomic():
+        total = enabled.count()
+        cap = math.ceil(total / live) if total else 0
+        if max_clusters > 0:
+            cap = min(cap, max_clusters)
+        WatcherLease.objects.filter(holder=holder).exclude(cluster_id__in=enabled.values("pk")).delete()
+        WatcherLease.objects.filter(holder=holder).update(expires=expires)
+        mine = list(WatcherLease.objects.filter(holder=holder).order_by("cluster_id")
+                    .values_list("cluster_id", flat=True))
+        surplus = mine[cap:]
+        need = cap - len(mine)
+        if need > 0:
+            expired = list(
+                WatcherLease.objects.select_for_update(skip_locked=True)
+                .filter(expires__lt=now, cluster_id__in=enabled.values("pk")).exclude(holder=holder)
+                .order_by("cluster_id").values_list("cluster_id", flat=True)[:need]
+            )
+            if expired:
+                WatcherLease.objects.filter(cluster_id__in=expired, expires__lt=now).update(
+                    holder=holder, acquired=now, expires=expires)
+                need -= len(expired)
+        if need > 0:
+            free = list(enabled.filter(lease__isnull=True).order_by("pk").values_list("pk", flat=True)[:need])
+            WatcherLease.objects.bulk_create(
+                [WatcherLease(cluster_id=pk, holder=holder, acquired=now, expires=expires) for pk in free],
+                ignore_conflicts=True)
+        held = set(WatcherLease.objects.filter(holder=holder).values_list("cluster_id", flat=True)) - set(surplus)
+        clusters = {c.pk: fingerprint(c) for c in Cluster.objects.filter(pk__in=held, enabled=True)}
+    return LeaseView(clusters=clusters, surplus=surplus, live_holders=live)
+
+
+def release(holder: str, cluster_ids: Iterable[int] | None = None) -> int:
+    """Give up leases (all of ``holder``'s when ``cluster_ids`` is None) so another process takes them now."""
+    qs = WatcherLease.objects.filter(holder=holder)
+    if cluster_ids is not None:
+        qs = qs.filter(cluster_id__in=list(cluster_ids))
+    deleted, _ = qs.delete()
+    return deleted

@@ -1,0 +1,469 @@
+"""Per-kind projections: the slim rows of the read model, written once and used for every row.
+
+The watcher stores what the product shows, not whole objects: ``managedFields``, annotations,
+specs and the rest stay in the cluster and are fetched on demand for detail views. Each kind's
+``data`` is exactly what ``docs/clusters-api.md`` documents; this module is the only place that
+turns a Kubernetes object into a :class:`~clusters.models.KubeObject` row, for lists and watch
+events alike, so a row looks the same however it arrived.
+
+Quantities are normalised (CPU in cores as floats, memory and storage in bytes as ints) so the
+API and the cluster summary can sum them in SQL.
+"""
+
+from __future__ import annotations
+
+import datetime
+import re
+from collections.abc import Callable
+from decimal import Decimal, InvalidOperation
+from typing import Any, TypedDict
+
+
+class Row(TypedDict):
+    """The columns of one :class:`~clusters.models.KubeObject` (minus cluster and ``updated``)."""
+
+    kind: str
+    namespace: str
+    name: str
+    uid: str
+    resource_version: str
+    labels: dict[str, str]
+    node_name: str
+    phase: str
+    created: datetime.datetime | None
+    data: dict[str, Any]
+
+
+Obj = dict[str, Any]
+
+# ----------------------------------------------------------------------------- quantities
+
+_SUFFIXES: dict[str, Decimal] = {
+    "Ki": Decimal(1024), "Mi": Decimal(1024**2), "Gi": Decimal(1024**3), "Ti": Decimal(1024**4),
+    "Pi": Decimal(1024**5), "Ei": Decimal(1024**6),
+    "n": Decimal("1e-9"), "u": Decimal("1e-6"), "m": Decimal("1e-3"), "": Decimal(1),
+    "k": Decimal(10**3), "M": Decimal(10**6), "G": Decimal(10**9), "T": Decimal(10**12),
+    "P": Decimal(10**15), "E": Decimal(10**18),
+}
+_QUANTITY = re.compile(r"^([+-]?[0-9.]+(?:[eE][+-]?[0-9]+)?)(Ki|Mi|Gi|Ti|Pi|Ei|n|u|m|k|M|G|T|P|E)?$")
+
+
+def quantity(value: Any) -> Decimal | None:
+    """Parse a Kubernetes quantity ("100m", "1.5Gi", "2", 3) or return None if it is not one."""
+    if value is None or isinstance(value, bool):
+        return None
+    if isinstance(value, int | float):
+        return Decimal(str(value))
+    match = _QUANTITY.match(str(value).strip())
+    if match is None:
+        return None
+    try:
+        return Decimal(match[1]) * _SUFFIXES[match[2] or ""]
+    except InvalidOperation:
+        return None
+
+
+def cores(value: Any) -> float | None:
+    q = quantity(value)
+    return None if q is None else round(float(q), 6)
+
+
+def byte_count(value: Any) -> int | None:
+    q = quantity(value)
+    return None if q is None else int(q)
+
+
+def _int(value: Any) -> int | None:
+    q = quantity(value)
+    return None if q is None else int(q)
+
+
+# ----------------------------------------------------------------------------- helpers
+
+def _ts(value: Any) -> datetime.datetime | None:
+    if not value or not isinstance(value, str):
+        return None
+    try:
+        return datetime.datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+
+
+def _conditions(status: Obj) -> list[dict[str, Any]]:
+    return [
+        {"type": c.get("type", ""), "status": c.get("status", ""), "reason": c.get("reason", ""),
+         "message": c.get("message", "")}
+        for c in status.get("conditions") or []
+        if isinstance(c, dict)
+    ]
+
+
+def _condition(status: Obj, kind: str) -> str | None:
+    for c in status.get("conditions") or []:
+        if isinstance(c, dict) and c.get("type") == kind:
+            return str(c.get("status"))
+    return None
+
+
+def owner(meta: Obj) -> dict[str, str] | None:
+    """The controlling owner ({kind, name}), else the first owner, else None."""
+    refs = [r for r in meta.get("ownerReferences") or [] if isinstance(r, dict)]
+    if not refs:
+        return None
+    ref = next((r for r in refs if r.get("controller")), refs[0])
+    return {"kind": str(ref.get("kind", "")), "name": str(ref.get("name", ""))}
+
+
+def _resources(containers: list[Obj], which: str) -> dict[str, float | int]:
+    cpu = 0.0
+    memory = 0
+    for c in containers:
+        res = (c.get("resources") or {}).get(which) or {}
+        cpu += cores(res.get("cpu")) or 0.0
+        memory += byte_count(res.get("memory")) or 0
+    return {"cpu": round(cpu, 6), "memory": memory}
+
+
+def pod_resources(spec: Obj, which: str) -> dict[str, float | int]:
+    """Effective pod requests/limits: the containers' sum, or the largest init container if larger."""
+    total = _resources(spec.get("containers") or [], which)
+    for init in spec.get("initContainers") or []:
+        one = _resources([init], which)
+        total["cpu"] = max(total["cpu"], one["cpu"])
+        total["memory"] = max(total["memory"], one["memory"])
+    return total
+
+
+# ----------------------------------------------------------------------------- per kind
+
+def _node(obj: Obj) -> tuple[str, Obj]:
+    meta, spec, status = obj.get("metadata") or {}, obj.get("spec") or {}, obj.get("status") or {}
+    labels = meta.get("labels") or {}
+    roles = sorted(
+        {k.split("/", 1)[1] for k in labels if k.startswith("node-role.kubernetes.io/") and k.split("/", 1)[1]}
+        | ({labels["kubernetes.io/role"]} if labels.get("kubernetes.io/role") else set())
+    )
+    ready = _condition(status, "Ready") == "True"
+
+    def figures(src: Obj) -> dict[str, Any]:
+        return {"cpu": cores(src.get("cpu")), "memory": byte_count(src.get("memory")), "pods": _int(src.get("pods")),
+                "ephemeral_storage": byte_count(src.get("ephemeral-storage"))}
+
+    info = status.get("nodeInfo") or {}
+    internal_ip = next((a.get("address", "") for a in status.get("addresses") or []
+                        if isinstance(a, dict) and a.get("type") == "InternalIP"), "")
+    data = {
+        "roles": roles,
+        "ready": ready,
+        "conditions": _conditions(status),
+        "unschedulable": bool(spec.get("unschedulable", False)),
+        "taints": [{"key": t.get("key", ""), "value": t.get("value", ""), "effect": t.get("effect", "")}
+                   for t in spec.get("taints") or [] if isinstance(t, dict)],
+        "capacity": figures(status.get("capacity") or {}),
+        "allocatable": figures(status.get("allocatable") or {}),
+        "kubelet_version": info.get("kubeletVersion", ""),
+        "os_image": info.get("osImage", ""),
+        "internal_ip": internal_ip,
+        "zone": labels.get("topology.kubernetes.io/zone") or labels.get("failure-domain.beta.kubernetes.io/zone", ""),
+        "instance_type": labels.get("node.kubernetes.io/instance-type")
+        or labels.get("beta.kubernetes.io/instance-type", ""),
+    }
+    return ("Ready" if ready else "NotReady"), data
+
+
+def _container_state(cs: Obj) -> tuple[str, str]:
+    state = cs.get("state") or {}
+    for name in ("running", "waiting", "terminated"):
+        if name in state and state[name] is not None:
+            return name, str((state[name] or {}).get("reason") or "")
+    return "", ""
+
+
+def pod_status_text(obj: Obj) -> str:
+    """What ``kubectl get pods`` shows in its STATUS column (same rules as kubectl's printer)."""
+    meta, spec, status = obj.get("metadata") or {}, obj.get("spec") or {}, obj.get("status") or {}
+    reason = str(status.get("reason") or status.get("phase") or "Unknown")
+    init_specs = spec.get("initContainers") or []
+    initializing = False
+    for i, cs in enumerate(status.get("initContainerStatuses") or []):
+        state = cs.get("state") or {}
+        term, wait = state.get("terminated"), state.get("waiting")
+        if term is not None and term.get("exitCode") == 0:
+            continue
+        if term is not None:
+            if term.get("reason"):
+                reason = "Init:" + str(term["reason"])
+            elif term.get("signal"):
+                reason = f"Init:Signal:{term['signal']}"
+            else:
+                reason = f"Init:ExitCode:{term.get('exitCode')}"
+        elif wait is not None and wait.get("reason") and wait.get("reason") != "PodInitializing":
+            reason = "Init:" + str(wait["reason"])
+        else:
+            reason = f"Init:{i}/{len(init_specs)}"
+        initializing = True
+        break
+    if not initializing:
+        has_running = False
+        for cs in reversed(status.get("containerStatuses") or []):
+            state = cs.get("state") or {}
+            term, wait, running = state.get("terminated"), state.get("waiting"), state.get("running")
+            if wait is not None and wait.get("reason"):
+                reason = str(wait["reason"])
+            elif term is not None and term.get("reason"):
+                reason = str(term["reason"])
+            elif term is not None:
+                reason = f"Signal:{term['signal']}" if term.get("signal") else f"ExitCode:{term.get('exitCode')}"
+            elif cs.get("ready") and running is not None:
+                has_running = True
+        if reason == "Completed" and has_running:
+            reason = "Running" if _condition(status, "Ready") == "True" else "NotReady"
+    if meta.get("deletionTimestamp"):
+        reason = "Unknown" if status.get("reason") == "NodeLost" else "Terminating"
+    return reason
+
+
+def _pod(obj: Obj) -> tuple[str, Obj]:
+    meta, spec, status = obj.get("metadata") or {}, obj.get("spec") or {}, obj.get("status") or {}
+    statuses = status.get("containerStatuses") or []
+    by_name = {cs.get("name"): cs for cs in statuses if isinstance(cs, dict)}
+    containers = []
+    for c in spec.get("containers") or []:
+        cs = by_name.get(c.get("name")) or {}
+        state, reason = _container_state(cs)
+        containers.append({"name": c.get("name", ""), "image": c.get("image", ""), "ready": bool(cs.get("ready")),
+                           "restart_count": int(cs.get("restartCount") or 0), "state": state, "reason": reason})
+    ready = sum(1 for c in containers if c["ready"])
+    data = {
+        "status_text": pod_status_text(obj),
+        "ready": f"{ready}/{len(containers)}",
+        "restarts": sum(int(cs.get("restartCount") or 0) for cs in statuses if isinstance(cs, dict)),
+        "containers": containers,
+        "pod_ip": status.get("podIP", ""),
+        "host_ip": status.get("hostIP", ""),
+        "owner": owner(meta),
+        "requests": pod_resources(spec, "requests"),
+        "limits": pod_resources(spec, "limits"),
+        "qos_class": status.get("qosClass", ""),
+        "start_time": status.get("startTime"),
+    }
+    return str(status.get("phase") or ""), data
+
+
+def _images(spec: Obj) -> list[str]:
+    template = (spec.get("template") or {}).get("spec") or {}
+    return [str(c.get("image", "")) for c in template.get("containers") or [] if isinstance(c, dict)]
+
+
+def _workload(obj: Obj) -> tuple[str, Obj]:
+    kind = obj.get("kind", "")
+    meta, spec, status = obj.get("metadata") or {}, obj.get("spec") or {}, obj.get("status") or {}
+    if kind == "DaemonSet":
+        desired = int(status.get("desiredNumberScheduled") or 0)
+        ready = int(status.get("numberReady") or 0)
+        updated = int(status.get("updatedNumberScheduled") or 0)
+        available = int(status.get("numberAvailable") or 0)
+        strategy = (spec.get("updateStrategy") or {}).get("type", "")
+    else:
+        desired = int(spec.get("replicas", 1) if spec.get("replicas") is not None else 1)
+        ready = int(status.get("readyReplicas") or 0)
+        updated = int(status.get("updatedReplicas") or 0)
+        available = int(status.get("availableReplicas") or 0)
+        strategy = (spec.get("strategy") or spec.get("updateStrategy") or {}).get("type", "")
+    conditions = _conditions(status)
+    selector = (spec.get("selector") or {}).get("matchLabels") or {}
+    generation, observed = meta.get("generation"), status.get("observedGeneration")
+    rolling = generation is not None and observed is not None and observed < generation
+    failed = any(
+        (c["type"] == "Progressing" and c["reason"] == "ProgressDeadlineExceeded")
+        or (c["type"] == "ReplicaFailure" and c["status"] == "True")
+        for c in conditions
+    )
+    if failed:
+        phase = "Degraded"
+    elif not rolling and ready >= desired and available >= desired and updated >= desired:
+        phase = "Available"
+    elif rolling or updated < desired:
+        phase = "Progressing"
+    else:
+        phase = "Degraded"
+    data = {
+        "replicas": desired,
+        "ready_replicas": ready,
+        "updated_replicas": updated,
+        "available_replicas": available,
+        "images": _images(spec),
+        "selector": selector,
+        "strategy": strategy,
+        "conditions": conditions,
+        "owner": owner(meta),
+    }
+    return phase, data
+
+
+def _job(obj: Obj) -> tuple[str, Obj]:
+    meta, spec, status = obj.get("metadata") or {}, obj.get("spec") or {}, obj.get("status") or {}
+    if _condition(status, "Complete") == "True":
+        phase = "Complete"
+    elif _condition(status, "Failed") == "True":
+        phase = "Failed"
+    elif spec.get("suspend"):
+        phase = "Suspended"
+    else:
+        phase = "Running"
+    data = {
+        "completions": spec.get("completions"),
+        "parallelism": spec.get("parallelism"),
+        "succeeded": int(status.get("succeeded") or 0),
+        "failed": int(status.get("failed") or 0),
+        "active": int(status.get("active") or 0),
+        "start_time": status.get("startTime"),
+        "completion_time": status.get("completionTime"),
+        "owner": owner(meta),
+    }
+    return phase, data
+
+
+def _cronjob(obj: Obj) -> tuple[str, Obj]:
+    spec, status = obj.get("spec") or {}, obj.get("status") or {}
+    active = len(status.get("active") or [])
+    suspend = bool(spec.get("suspend", False))
+    data = {"schedule": spec.get("schedule", ""), "suspend": suspend,
+            "last_schedule_time": status.get("lastScheduleTime"), "active": active}
+    return ("Suspended" if suspend else "Active" if active else "Scheduled"), data
+
+
+def _service(obj: Obj) -> tuple[str, Obj]:
+    spec = obj.get("spec") or {}
+    ports = [{"name": p.get("name", ""), "port": p.get("port"), "target_port": p.get("targetPort"),
+              "protocol": p.get("protocol", "TCP"), "node_port": p.get("nodePort")}
+             for p in spec.get("ports") or [] if isinstance(p, dict)]
+    data = {"type": spec.get("type", "ClusterIP"), "cluster_ip": spec.get("clusterIP", ""),
+            "external_ips": list(spec.get("externalIPs") or []), "ports": ports,
+            "selector": spec.get("selector") or {}}
+    return "", data
+
+
+def _ingress(obj: Obj) -> tuple[str, Obj]:
+    spec, status = obj.get("spec") or {}, obj.get("status") or {}
+    rules = []
+    for rule in spec.get("rules") or []:
+        paths = []
+        for p in ((rule.get("http") or {}).get("paths")) or []:
+            svc = (p.get("backend") or {}).get("service") or {}
+            port = svc.get("port") or {}
+            paths.append({"path": p.get("path", "/"), "service": svc.get("name", ""),
+                          "port": port.get("number") if port.get("number") is not None else port.get("name")})
+        rules.append({"host": rule.get("host", ""), "paths": paths})
+    tls_hosts = sorted({h for t in spec.get("tls") or [] for h in t.get("hosts") or []})
+    addresses = [a.get("ip") or a.get("hostname") or ""
+                 for a in ((status.get("loadBalancer") or {}).get("ingress")) or [] if isinstance(a, dict)]
+    return "", {"class_name": spec.get("ingressClassName") or "", "rules": rules, "tls_hosts": tls_hosts,
+                "addresses": addresses}
+
+
+def _pv(obj: Obj) -> tuple[str, Obj]:
+    spec, status = obj.get("spec") or {}, obj.get("status") or {}
+    ref = spec.get("claimRef") or None
+    data = {"capacity": byte_count((spec.get("capacity") or {}).get("storage")),
+            "access_modes": list(spec.get("accessModes") or []),
+            "reclaim_policy": spec.get("persistentVolumeReclaimPolicy", ""),
+            "storage_class": spec.get("storageClassName", ""),
+            "claim": f"{ref.get('namespace', '')}/{ref.get('name', '')}" if ref else None}
+    return str(status.get("phase") or ""), data
+
+
+def _pvc(obj: Obj) -> tuple[str, Obj]:
+    spec, status = obj.get("spec") or {}, obj.get("status") or {}
+    data = {"requested": byte_count(((spec.get("resources") or {}).get("requests") or {}).get("storage")),
+            "capacity": byte_count((status.get("capacity") or {}).get("storage")),
+            "access_modes": list(status.get("accessModes") or spec.get("accessModes") or []),
+            "storage_class": spec.get("storageClassName") or "",
+            "volume_name": spec.get("volumeName") or ""}
+    return str(status.get("phase") or ""), data
+
+
+def _storageclass(obj: Obj) -> tuple[str, Obj]:
+    annotations = (obj.get("metadata") or {}).get("annotations") or {}
+    default = "true" in (annotations.get("storageclass.kubernetes.io/is-default-class"),
+                         annotations.get("storageclass.beta.kubernetes.io/is-default-class"))
+    return "", {"provisioner": obj.get("provisioner", ""), "reclaim_policy": obj.get("reclaimPolicy", "Delete"),
+                "volume_binding_mode": obj.get("volumeBindingMode", "Immediate"), "is_default": default}
+
+
+def _quota(obj: Obj) -> tuple[str, Obj]:
+    spec, status = obj.get("spec") or {}, obj.get("status") or {}
+    return "", {"hard": dict(status.get("hard") or spec.get("hard") or {}), "used": dict(status.get("used") or {})}
+
+
+def _hpa(obj: Obj) -> tuple[str, Obj]:
+    spec, status = obj.get("spec") or {}, obj.get("status") or {}
+    ref = spec.get("scaleTargetRef") or {}
+    data = {"target": {"kind": ref.get("kind", ""), "name": ref.get("name", "")},
+            "min_replicas": spec.get("minReplicas", 1), "max_replicas": spec.get("maxReplicas"),
+            "current_replicas": status.get("currentReplicas"), "desired_replicas": status.get("desiredReplicas"),
+            "metrics": list(spec.get("metrics") or [])}
+    return "", data
+
+
+def _event(obj: Obj) -> tuple[str, Obj]:
+    involved = obj.get("involvedObject") or {}
+    source = obj.get("source") or {}
+    series = obj.get("series") or {}
+    first = obj.get("firstTimestamp") or obj.get("eventTime") or (obj.get("metadata") or {}).get("creationTimestamp")
+    last = obj.get("lastTimestamp") or series.get("lastObservedTime") or obj.get("eventTime") or first
+    source_text = source.get("component") or obj.get("reportingComponent") or ""
+    if source.get("host"):
+        source_text = f"{source_text}, {source['host']}" if source_text else source["host"]
+    data = {"type": obj.get("type", "Normal"), "reason": obj.get("reason", ""), "message": obj.get("message", ""),
+            "involved": {"kind": involved.get("kind", ""), "name": involved.get("name", ""),
+                         "namespace": involved.get("namespace", "")},
+            "count": int(obj.get("count") or series.get("count") or 1), "first_seen": first, "last_seen": last,
+            "source": source_text}
+    return str(obj.get("type") or "Normal"), data
+
+
+def _namespace(obj: Obj) -> tuple[str, Obj]:
+    return str((obj.get("status") or {}).get("phase") or "Active"), {}
+
+
+PROJECTORS: dict[str, Callable[[Obj], tuple[str, Obj]]] = {
+    "Node": _node,
+    "Namespace": _namespace,
+    "Pod": _pod,
+    "Deployment": _workload,
+    "StatefulSet": _workload,
+    "DaemonSet": _workload,
+    "ReplicaSet": _workload,
+    "Job": _job,
+    "CronJob": _cronjob,
+    "Service": _service,
+    "Ingress": _ingress,
+    "PersistentVolume": _pv,
+    "PersistentVolumeClaim": _pvc,
+    "StorageClass": _storageclass,
+    "ResourceQuota": _quota,
+    "HorizontalPodAutoscaler": _hpa,
+    "Event": _event,
+}
+
+
+def project(kind: str, obj: Obj) -> Row:
+    """The read-model row of ``obj`` (a plain dict as the API serves it) of ``kind``.
+
+    ``kind`` is passed in because list items do not carry ``kind``; it also selects the projector.
+    """
+    meta = obj.get("metadata") or {}
+    phase, data = PROJECTORS[kind]({**obj, "kind": kind})
+    return Row(
+        kind=kind,
+        namespace=str(meta.get("namespace") or ""),
+        name=str(meta.get("name") or ""),
+        uid=str(meta.get("uid") or ""),
+        resource_version=str(meta.get("resourceVersion") or ""),
+        labels={str(k): str(v) for k, v in (meta.get("labels") or {}).items()},
+        node_name=str((obj.get("spec") or {}).get("nodeName") or "") if kind == "Pod" else "",
+        phase=phase[:40],
+        created=_ts(meta.get("creationTimestamp")),
+        data=data,
+    )

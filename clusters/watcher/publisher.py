@@ -1,0 +1,175 @@
+"""Coalesced live events of the read model, sent after the writer's transaction committed.
+
+Browsers subscribe to ``cluster.<id>``, ``cluster.<id>.ns.<namespace>`` and ``fleet``. A busy
+cluster changes hundreds of objects a second, so changes are gathered per group and sent at most
+once per ``publish_interval`` (200 ms) per group as one ``objects.changed`` message (shape in
+``docs/clusters-api.md``); ``cluster.updated`` carries a cluster row when its status, figures or
+freshness changed. Sending goes through :func:`portal.events.send_now` (which numbers each
+group's messages) on a thread of its own, so a slow Redis delays events, never database writes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from clusters.kube.kinds import KINDS_BY_NAME
+from clusters.watcher.config import WatcherConfig
+from clusters.watcher.projection import Row
+from clusters.watcher.writer import Changes
+
+logger = logging.getLogger("clusters.watcher")
+
+Sender = Callable[[str, str, dict[str, Any]], Any]
+
+
+def api_row(cluster_id: int, row: Row, updated: str) -> dict[str, Any]:
+    """A projection as the inventory API serves it."""
+    return {"cluster": cluster_id, "kind": row["kind"], "namespace": row["namespace"], "name": row["name"],
+            "uid": row["uid"], "labels": row["labels"], "node_name": row["node_name"], "phase": row["phase"],
+            "created": row["created"].isoformat() if row["created"] else None, "updated": updated,
+            "data": row["data"]}
+
+
+@dataclass
+class _KindChanges:
+    upserts: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
+    deletes: set[tuple[str, str]] = field(default_factory=set)
+    truncated: bool = False
+    relisted: bool = False
+    digest: dict[str, dict[str, int]] = field(default_factory=dict)  # namespace -> counts
+
+    def entry(self, kind: str, *, digest: bool) -> dict[str, Any]:
+        if digest:
+            out: dict[str, Any] = {"kind": kind, "namespaces": self.digest}
+        elif self.truncated:
+            out = {"kind": kind, "truncated": True}
+        else:
+            out = {"kind": kind, "upserts": list(self.upserts.values()),
+                   "deletes": [{"namespace": ns, "name": name} for ns, name in sorted(self.deletes)]}
+        if self.relisted:
+            out["relisted"] = True
+        return out
+
+
+class Publisher:
+    def __init__(self, config: WatcherConfig, send: Sender, executor: concurrent.futures.Executor) -> None:
+        self.config = config
+        self.send = send
+        self.executor = executor
+        self.pending: dict[str, dict[str, _KindChanges]] = {}  # group -> kind -> changes
+        self.digest_groups: set[str] = set()
+        self.cluster_rows: dict[int, dict[str, Any]] = {}
+        self.last_sent: dict[str, float] = {}
+        self.wake = asyncio.Event()
+        self.sent = 0
+        self.failures = 0
+
+    # -------------------------------------------------------------- gathering (on the loop)
+
+    def _kind(self, group: str, kind: str) -> _KindChanges:
+        return self.pending.setdefault(group, {}).setdefault(kind, _KindChanges())
+
+    def add(self, changes: Changes, updated: str) -> None:
+        limit = self.config.publish_rows
+        pairs = set(changes.upserts) | set(changes.deletes) | changes.relisted
+        for cluster_id, kind in pairs:
+            namespaced = KINDS_BY_NAME[kind].namespaced if kind in KINDS_BY_NAME else True
+            cluster_group = f"cluster.{cluster_id}"
+            ups = changes.upserts.get((cluster_id, kind), {})
+            dels = changes.deletes.get((cluster_id, kind), set())
+            targets: list[tuple[str, dict[tuple[str, str], Row], set[tuple[str, str]]]] = []
+            if namespaced:
+                digest = self._kind(cluster_group, kind)
+                self.digest_groups.add(cluster_group)
+                for (ns, _name) in ups:
+                    digest.digest.setdefault(ns, {"upserted": 0, "deleted": 0})["upserted"] += 1
+                for (ns, _name) in dels:
+                    digest.digest.setdefault(ns, {"upserted": 0, "deleted": 0})["deleted"] += 1
+                if (cluster_id, kind) in changes.relisted:
+                    digest.relisted = True
+                by_ns: dict[str, tuple[dict[tuple[str, str], Row], set[tuple[str, str]]]] = {}
+                for key, row in ups.items():
+                    by_ns.setdefault(key[0], ({}, set()))[0][key] = row
+                for key in dels:
+                    by_ns.setdefault(key[0], ({}, set()))[1].add(key)
+                for ns, (u, d) in by_ns.items():
+                    if ns:
+                        targets.append((f"{cluster_group}.ns.{ns}", u, d))
+            else:
+                targets.append((cluster_group, ups, dels))
+                if (cluster_id, kind) in changes.relisted:
+                    self._kind(cluster_group, kind).relisted = True
+            for group, u, d in targets:
+                entry = self._kind(group, kind)
+                if entry.truncated:
+                    continue
+                for key, row in u.items():
+                    entry.upserts[key] = api_row(cluster_id, row, updated)
+                    entry.deletes.discard(key)
+                for key in d:
+                    entry.upserts.pop(key, None)
+                    entry.deletes.add(key)
+                if len(entry.upserts) + len(entry.deletes) > limit:
+                    entry.truncated = True
+                    entry.upserts.clear()
+                    entry.deletes.clear()
+        if pairs:
+            self.wake.set()
+
+    def cluster_updated(self, cluster_id: int, row: dict[str, Any]) -> None:
+        self.cluster_rows[cluster_id] = row
+        self.wake.set()
+
+    # -------------------------------------------------------------- sending
+
+    def _due(self, now: float) -> list[tuple[str, str, dict[str, Any]]]:
+        out: list[tuple[str, str, dict[str, Any]]] = []
+        for group in list(self.pending):
+            if now - self.last_sent.get(group, 0.0) < self.config.publish_interval:
+                continue
+            kinds = self.pending.pop(group)
+            digest = group in self.digest_groups
+            entries = []
+            for kind, changes in sorted(kinds.items()):
+                is_digest = digest and (KINDS_BY_NAME[kind].namespaced if kind in KINDS_BY_NAME else True)
+                entries.append(changes.entry(kind, digest=is_digest))
+            self.last_sent[group] = now
+            out.append((group, "objects.changed", {"changes": entries}))
+        for cluster_id, row in self.cluster_rows.items():
+            out.append(("fleet", "cluster.updated", row))
+            out.append((f"cluster.{cluster_id}", "cluster.updated", row))
+        self.cluster_rows = {}
+        return out
+
+    def _send_all(self, messages: list[tuple[str, str, dict[str, Any]]]) -> None:
+        for group, event_type, data in messages:
+            try:
+                self.send(group, event_type, data)
+                self.sent += 1
+            except Exception:  # Redis trouble must not stop the watcher; clients refetch on the gap
+                self.failures += 1
+                logger.exception("watcher event publish failed", extra={"group": group})
+
+    async def flush(self, *, force: bool = False) -> None:
+        now = time.monotonic()
+        if force:
+            self.last_sent.clear()
+        messages = self._due(now)
+        if messages:
+            await asyncio.get_running_loop().run_in_executor(self.executor, self._send_all, messages)
+
+    async def run(self) -> None:
+        tick = max(0.01, self.config.publish_interval / 4)
+        while True:
+            await self.wake.wait()
+            self.wake.clear()
+            await self.flush()
+            if self.pending:
+                self.wake.set()
+                await asyncio.sleep(tick)

@@ -1,0 +1,171 @@
+"""Cluster figures, freshness and status derived from the read model.
+
+The cluster list shows per cluster: nodes ready/total, services, workloads, CPU, memory, disk and
+pods (``Cluster.summary``), when the watcher last heard from it (``last_sync``) and how fresh the
+data is. These are facts about the read model, so they are computed from it here, in one place,
+by the watcher after it writes and by the API whenever it needs them (``refresh_cluster``).
+Shapes follow ``docs/clusters-api.md``.
+"""
+
+from __future__ import annotations
+
+import datetime
+from collections.abc import Iterable
+from typing import Any
+
+from django.db import connection
+from django.db.models import Max
+from django.utils import timezone
+
+from clusters.models import Cluster, ClusterStatus, KindSync, SyncState
+
+WORKLOAD_KINDS = ("Deployment", "StatefulSet", "DaemonSet", "CronJob")
+OWNED_WORKLOAD_KINDS = ("ReplicaSet", "Job")  # counted as workloads only when nothing owns them
+TERMINATED_PHASES = ("Succeeded", "Failed")
+
+_SUMMARY_SQL = """
+SELECT
+  count(*) FILTER (WHERE kind = 'Node'),
+  count(*) FILTER (WHERE kind = 'Node' AND data->>'ready' = 'true'),
+  count(*) FILTER (WHERE kind = 'Service'),
+  count(*) FILTER (WHERE kind IN ('Deployment', 'StatefulSet', 'DaemonSet', 'CronJob')
+                    OR (kind IN ('ReplicaSet', 'Job')
+                        AND (data->'owner' IS NULL OR data->'owner' = 'null'::jsonb))),
+  coalesce(sum((data->'capacity'->>'cpu')::float8) FILTER (WHERE kind = 'Node'), 0),
+  coalesce(sum((data->'allocatable'->>'cpu')::float8) FILTER (WHERE kind = 'Node'), 0),
+  coalesce(sum((data->'capacity'->>'memory')::numeric) FILTER (WHERE kind = 'Node'), 0),
+  coalesce(sum((data->'allocatable'->>'memory')::numeric) FILTER (WHERE kind = 'Node'), 0),
+  coalesce(sum((data->'capacity'->>'ephemeral_storage')::numeric) FILTER (WHERE kind = 'Node'), 0),
+  coalesce(sum((data->'allocatable'->>'ephemeral_storage')::numeric) FILTER (WHERE kind = 'Node'), 0),
+  coalesce(sum((data->'allocatable'->>'pods')::numeric) FILTER (WHERE kind = 'Node'), 0),
+  count(*) FILTER (WHERE kind = 'Pod' AND phase = 'Running'),
+  count(*) FILTER (WHERE kind = 'Pod'),
+  coalesce(sum((data->'requests'->>'cpu')::float8)
+           FILTER (WHERE kind = 'Pod' AND phase NOT IN ('Succeeded', 'Failed')), 0),
+  coalesce(sum((data->'requests'->>'memory')::numeric)
+           FILTER (WHERE kind = 'Pod' AND phase NOT IN ('Succeeded', 'Failed')), 0)
+FROM clusters_kubeobject
+WHERE cluster_id = %s
+  AND kind IN ('Node', 'Service', 'Pod', 'Deployment', 'StatefulSet', 'DaemonSet', 'CronJob', 'ReplicaSet', 'Job')
+"""
+
+
+def compute_summary(cluster_id: int) -> dict[str, Any]:
+    """The ``summary`` object of the contract, from the cluster's rows (one query)."""
+    with connection.cursor() as cursor:
+        cursor.execute(_SUMMARY_SQL, [cluster_id])
+        r = cursor.fetchone()
+    assert r is not None
+    return {
+        "nodes_ready": int(r[1]),
+        "nodes_total": int(r[0]),
+        "services": int(r[2]),
+        "workloads": int(r[3]),
+        "cpu": {"capacity": round(float(r[4]), 3), "allocatable": round(float(r[5]), 3),
+                "requested": round(float(r[13]), 3)},
+        "memory": {"capacity": int(r[6]), "allocatable": int(r[7]), "requested": int(r[14])},
+        "disk": {"capacity": int(r[8]), "allocatable": int(r[9])},
+        "pods": {"running": int(r[11]), "total": int(r[12]), "capacity": int(r[10])},
+    }
+
+
+def derive_status(current: str, *, enabled: bool, states: Iterable[str], listed: bool) -> str:
+    """Cluster status as the read model shows it: unreachable and unauthorized when every kind is;
+    a pending (or re-enabled) cluster the watcher has listed is connected; otherwise the word the
+    watcher or the registration check last wrote stands (``error`` among them)."""
+    states = list(states)
+    if not enabled:
+        return str(ClusterStatus.DISABLED)
+    if states and all(s == SyncState.UNREACHABLE for s in states):
+        return str(ClusterStatus.UNREACHABLE)
+    if states and all(s == SyncState.UNAUTHORIZED for s in states):
+        return str(ClusterStatus.UNAUTHORIZED)
+    if current in (ClusterStatus.UNREACHABLE, ClusterStatus.UNAUTHORIZED) and states:
+        # No longer every kind: the cluster answers again.
+        return str(ClusterStatus.CONNECTED if listed else ClusterStatus.PENDING)
+    if current in (ClusterStatus.PENDING, ClusterStatus.DISABLED) and listed:
+        return str(ClusterStatus.CONNECTED)
+    return current
+
+
+def freshness(
+    cluster: Cluster, syncs: Iterable[KindSync], *, now: datetime.datetime | None = None,
+    fresh_seconds: float | None = None,
+) -> str:
+    """``fresh`` | ``syncing`` | ``stale`` | ``unreachable`` for the cluster list (see the contract)."""
+    if fresh_seconds is None:
+        from clusters.watcher.config import WatcherConfig
+
+        fresh_seconds = WatcherConfig.from_settings().fresh_seconds
+    now = now or timezone.now()
+    syncs = list(syncs)
+    if cluster.status == ClusterStatus.UNREACHABLE or (syncs and all(
+            s.state == SyncState.UNREACHABLE for s in syncs)):
+        return "unreachable"
+    if not cluster.enabled:
+        return "stale"
+    if not syncs or any(s.state == SyncState.SYNCING for s in syncs):
+        return "syncing"
+    if any(s.state != SyncState.SYNCED for s in syncs):
+        return "stale"
+    if cluster.last_sync is None or (now - cluster.last_sync).total_seconds() > fresh_seconds:
+        return "stale"
+    return "fresh"
+
+
+def _iso(value: datetime.datetime | None) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+def sync_row(sync: KindSync) -> dict[str, Any]:
+    return {"kind": sync.kind, "state": sync.state, "last_event": _iso(sync.last_event),
+            "object_count": sync.object_count, "message": sync.message}
+
+
+def cluster_row(cluster: Cluster, syncs: Iterable[KindSync] | None = None, *, detail: bool = False) -> dict[str, Any]:
+    """A cluster as in the list of the contract (``cluster.updated`` carries this); never credentials."""
+    syncs = list(syncs) if syncs is not None else list(KindSync.objects.filter(cluster=cluster).order_by("kind"))
+    row: dict[str, Any] = {
+        "id": cluster.pk, "name": cluster.name, "display_name": cluster.display_name,
+        "description": cluster.description, "provider": cluster.provider, "region": cluster.region,
+        "stage": cluster.stage, "labels": cluster.labels, "server": cluster.server,
+        "auth_method": cluster.auth_method, "enabled": cluster.enabled, "status": cluster.status,
+        "status_message": cluster.status_message, "kubernetes_version": cluster.kubernetes_version,
+        "missing_permissions": cluster.missing_permissions, "last_checked": _iso(cluster.last_checked),
+        "last_sync": _iso(cluster.last_sync), "freshness": freshness(cluster, syncs),
+        "summary": cluster.summary, "created": _iso(cluster.created),
+    }
+    if detail:
+        row["syncs"] = [sync_row(s) for s in syncs]
+    return row
+
+
+def refresh_cluster(cluster_id: int, *, status_message: str | None = None) -> Cluster | None:
+    """Recompute ``summary``, ``last_sync`` and ``status`` of one cluster from the read model and save
+    the fields that changed. Returns the cluster (None if it was deleted)."""
+    cluster = Cluster.objects.filter(pk=cluster_id).first()
+    if cluster is None:
+        return None
+    syncs = list(KindSync.objects.filter(cluster_id=cluster_id))
+    summary = compute_summary(cluster_id)
+    last_sync = KindSync.objects.filter(cluster_id=cluster_id).aggregate(m=Max("last_event"))["m"]
+    status = derive_status(cluster.status, enabled=cluster.enabled, states=[s.state for s in syncs],
+                           listed=any(s.last_list is not None and s.state in (SyncState.SYNCED, SyncState.STALE,
+                                                                              SyncState.SYNCING) for s in syncs))
+    changes: dict[str, Any] = {}
+    if summary != cluster.summary:
+        changes["summary"] = summary
+    if last_sync != cluster.last_sync:
+        changes["last_sync"] = last_sync
+    if status != cluster.status:
+        changes["status"] = status
+    if status_message is not None and status_message != cluster.status_message:
+        changes["status_message"] = status_message
+    elif status == ClusterStatus.CONNECTED and cluster.status != ClusterStatus.CONNECTED:
+        changes["status_message"] = ""
+    if changes:
+        # update(), not save(): the API may be changing other fields of the row at the same time.
+        Cluster.objects.filter(pk=cluster_id).update(**changes)
+        for key, value in changes.items():
+            setattr(cluster, key, value)
+    return cluster

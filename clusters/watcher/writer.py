@@ -1,0 +1,294 @@
+"""The one database writer of the watcher: applies batches of stream operations in a transaction.
+
+Stream threads and the engine produce :class:`Op` values (an object upserted or deleted, a
+bookmark, a list started or finished, a sync or cluster state change); the engine hands them in
+order, in batches, to :func:`apply_batch`, which runs on the watcher's single database thread.
+A batch is one transaction: rows, the resourceVersion to resume from and the sync state move
+together, so after a crash the stored resourceVersion never runs ahead of the stored rows.
+What changed is returned so the publisher can tell browsers after the commit.
+
+Rows are written with ``INSERT ... ON CONFLICT (cluster, kind, namespace, name) DO UPDATE`` in
+bulk; within a batch only the last operation on a key counts (an object created and deleted in
+the same 50 ms is simply deleted).
+"""
+
+from __future__ import annotations
+
+import datetime
+import logging
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.db import IntegrityError, connection, transaction
+from django.db.models import Count
+from django.utils import timezone
+
+from clusters.kube.kinds import WATCHED_KINDS
+from clusters.models import Cluster, ClusterStatus, KindSync, KubeObject, SyncState
+from clusters.watcher.projection import Row
+
+logger = logging.getLogger("clusters.watcher")
+
+UPSERT, DELETE, BOOKMARK, LIST_START, LISTED, KIND_STATE, CLUSTER_STATE = (
+    "upsert", "delete", "bookmark", "list_start", "listed", "kind_state", "cluster_state")
+
+Key = tuple[int, str, str, str]  # cluster, kind, namespace, name
+Pair = tuple[int, str]  # cluster, kind
+
+_SYNC_UPDATE = """
+UPDATE clusters_kindsync AS k SET
+  resource_version = coalesce(v.rv, k.resource_version),
+  last_event = greatest(coalesce(v.at, k.last_event), k.last_event),
+  state = CASE WHEN k.state = 'stale' AND v.at IS NOT NULL THEN 'synced' ELSE k.state END,
+  message = CASE WHEN k.state = 'stale' AND v.at IS NOT NULL THEN '' ELSE k.message END
+FROM (VALUES {values}) AS v(cluster_id, kind, rv, at)
+WHERE k.cluster_id = v.cluster_id AND k.kind = v.kind
+"""
+_DELETE_KEYS = """
+DELETE FROM clusters_kubeobject WHERE cluster_id = %s AND kind = %s AND (namespace, name) IN ({placeholders})
+"""
+
+UPDATE_FIELDS = ["uid", "resource_version", "labels", "node_name", "phase", "created", "updated", "data"]
+
+
+@dataclass(slots=True)
+class Op:
+    """One thing to write. ``rv`` is the resourceVersion to resume from after this op (None: keep)."""
+
+    type: str
+    cluster_id: int
+    kind: str = ""
+    row: Row | None = None
+    rv: str | None = None
+    at: datetime.datetime | None = None
+    keys: set[tuple[str, str]] | None = None  # LISTED: every (namespace, name) the list returned
+    state: str = ""  # KIND_STATE / CLUSTER_STATE
+    message: str = ""
+
+
+@dataclass
+class Changes:
+    """What a committed batch changed, for the publisher and the summary refresher."""
+
+    upserts: dict[Pair, dict[tuple[str, str], Row]] = field(default_factory=dict)
+    deletes: dict[Pair, set[tuple[str, str]]] = field(default_factory=dict)
+    relisted: set[Pair] = field(default_factory=set)  # too many changes to list: clients refetch
+    clusters: set[int] = field(default_factory=set)  # clusters whose rows changed
+    status_changed: set[int] = field(default_factory=set)  # sync/cluster state changed
+    counts_dirty: set[Pair] = field(default_factory=set)
+
+
+def ensure_kindsyncs(cluster_id: int) -> dict[str, tuple[str, str]]:
+    """Create the cluster's KindSync rows; return ``{kind: (resource_version, state)}`` to resume from."""
+    KindSync.objects.bulk_create(
+        [KindSync(cluster_id=cluster_id, kind=k.kind) for k in WATCHED_KINDS], ignore_conflicts=True)
+    return {s.kind: (s.resource_version if s.last_list is not None else "", s.state)
+            for s in KindSync.objects.filter(cluster_id=cluster_id)}
+
+
+class _Batch:
+    def __init__(self, changes: Changes, now: datetime.datetime) -> None:
+        self.changes = changes
+        self.now = now
+        self.objects: dict[Key, Op] = {}
+        self.sync_updates: dict[Pair, list[Any]] = {}  # pair -> [rv or None, last_event]
+
+    # -- objects
+
+    def add_object(self, op: Op) -> None:
+        assert op.row is not None
+        self.objects[(op.cluster_id, op.kind, op.row["namespace"], op.row["name"])] = op
+        if op.rv is not None or op.at is not None:
+            self.note_event(op)
+
+    def note_event(self, op: Op) -> None:
+        current = self.sync_updates.setdefault((op.cluster_id, op.kind), [None, None])
+        if op.rv:
+            current[0] = op.rv
+        if op.at is not None:
+            current[1] = op.at
+
+    def flush_objects(self) -> None:
+        if not self.objects:
+            return
+        upserts = [op for op in self.objects.values() if op.type == UPSERT]
+        deletes = [op for op in self.objects.values() if op.type == DELETE]
+        self.objects = {}
+        if upserts:
+            KubeObject.objects.bulk_create(
+                [KubeObject(cluster_id=op.cluster_id, updated=self.now, **op.row) for op in upserts if op.row],
+                update_conflicts=True, unique_fields=["cluster", "kind", "namespace", "name"],
+                update_fields=UPDATE_FIELDS,
+            )
+            for op in upserts:
+                assert op.row is not None
+                pair = (op.cluster_id, op.kind)
+                key = (op.row["namespace"], op.row["name"])
+                self.changes.upserts.setdefault(pair, {})[key] = op.row
+                self.changes.deletes.get(pair, set()).discard(key)
+                self.changes.clusters.add(op.cluster_id)
+                self.changes.counts_dirty.add(pair)
+        by_pair: dict[Pair, set[tuple[str, str]]] = {}
+        for op in deletes:
+            assert op.row is not None
+            by_pair.setdefault((op.cluster_id, op.kind), set()).add((op.row["namespace"], op.row["name"]))
+        for pair, keys in by_pair.items():
+            delete_keys(pair, keys)
+            self._note_deletes(pair, keys)
+
+    def _note_deletes(self, pair: Pair, keys: set[tuple[str, str]]) -> None:
+        if not keys:
+            return
+        self.changes.deletes.setdefault(pair, set()).update(keys)
+        ups = self.changes.upserts.get(pair)
+        if ups:
+            for key in keys:
+                ups.pop(key, None)
+        self.changes.clusters.add(pair[0])
+        self.changes.counts_dirty.add(pair)
+
+    # -- sync state
+
+    def flush_syncs(self) -> None:
+        if not self.sync_updates:
+            return
+        values = []
+        params: list[Any] = []
+        for (cluster_id, kind), (rv, at) in self.sync_updates.items():
+            values.append("(%s::bigint, %s::text, %s::text, %s::timestamptz)")
+            params += [cluster_id, kind, rv, at]
+        self.sync_updates = {}
+        # Only placeholders are formatted into the statement; every value is a parameter.
+        sql = _SYNC_UPDATE.replace("{values}", ", ".join(values))
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+
+    def flush(self) -> None:
+        self.flush_objects()
+        self.flush_syncs()
+
+    # -- list boundaries and states
+
+    def list_start(self, op: Op) -> None:
+        self.flush()
+        KindSync.objects.filter(cluster_id=op.cluster_id, kind=op.kind).exclude(
+            state__in=[SyncState.UNREACHABLE]).update(state=SyncState.SYNCING, message="")
+        self.changes.status_changed.add(op.cluster_id)
+
+    def listed(self, op: Op) -> None:
+        """A full list finished: rows not in it are gone (deleted while we were not watching)."""
+        self.flush()
+        pair = (op.cluster_id, op.kind)
+        keys = op.keys or set()
+        existing = set(KubeObject.objects.filter(cluster_id=op.cluster_id, kind=op.kind)
+                       .values_list("namespace", "name"))
+        stale = existing - keys
+        if stale:
+            delete_keys(pair, stale)
+            self._note_deletes(pair, stale)
+        KindSync.objects.filter(cluster_id=op.cluster_id, kind=op.kind).update(
+            state=SyncState.SYNCED, resource_version=op.rv or "", last_list=op.at or self.now,
+            last_event=op.at or self.now, object_count=len(keys), message="")
+        self.changes.relisted.add(pair)
+        self.changes.clusters.add(op.cluster_id)
+        self.changes.status_changed.add(op.cluster_id)
+
+    def kind_state(self, op: Op) -> None:
+        self.flush()
+        qs = KindSync.objects.filter(cluster_id=op.cluster_id)
+        if op.kind:
+            qs = qs.filter(kind=op.kind)
+        if qs.exclude(state=op.state, message=op.message[:2000]).update(state=op.state, message=op.message[:2000]):
+            self.changes.status_changed.add(op.cluster_id)
+
+    def cluster_state(self, op: Op) -> None:
+        """The cluster became reachable again (``connected``), or ``unreachable``/``unauthorized``."""
+        self.flush()
+        syncs = KindSync.objects.filter(cluster_id=op.cluster_id)
+        if op.state == "connected":
+            # Kinds we had listed go back to synced; their streams resume (or relist on 410).
+            syncs.filter(state__in=[SyncState.UNREACHABLE, SyncState.UNAUTHORIZED],
+                         last_list__isnull=False).update(state=SyncState.SYNCED, message="")
+            syncs.filter(state__in=[SyncState.UNREACHABLE, SyncState.UNAUTHORIZED],
+                         last_list__isnull=True).update(state=SyncState.SYNCING, message="")
+            fields: dict[str, Any] = {"status": ClusterStatus.CONNECTED, "status_message": "",
+                                      "last_checked": self.now}
+            if op.message:
+                fields["kubernetes_version"] = op.message[:64]
+            Cluster.objects.filter(pk=op.cluster_id).update(**fields)
+        else:
+            # unreachable / unauthorized / error: last-known rows stay, marked through the sync state.
+            sync_state = SyncState.STALE if op.state == ClusterStatus.ERROR else op.state
+            syncs.update(state=sync_state, message=op.message[:2000])
+            Cluster.objects.filter(pk=op.cluster_id).update(status=op.state, status_message=op.message[:2000],
+                                                            last_checked=self.now)
+        self.changes.status_changed.add(op.cluster_id)
+
+
+def delete_keys(pair: Pair, keys: Iterable[tuple[str, str]]) -> None:
+    keys = list(keys)
+    for start in range(0, len(keys), 1000):
+        chunk = keys[start:start + 1000]
+        placeholders = ", ".join(["(%s, %s)"] * len(chunk))
+        params: list[Any] = [pair[0], pair[1]]
+        for ns, name in chunk:
+            params += [ns, name]
+        sql = _DELETE_KEYS.replace("{placeholders}", placeholders)  # placeholders only; values are parameters
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+
+
+def _apply(ops: Sequence[Op], changes: Changes, now: datetime.datetime) -> None:
+    batch = _Batch(changes, now)
+    with transaction.atomic():
+        for op in ops:
+            if op.type in (UPSERT, DELETE):
+                batch.add_object(op)
+            elif op.type == BOOKMARK:
+                batch.note_event(op)
+            elif op.type == LIST_START:
+                batch.list_start(op)
+            elif op.type == LISTED:
+                batch.listed(op)
+            elif op.type == KIND_STATE:
+                batch.kind_state(op)
+            elif op.type == CLUSTER_STATE:
+                batch.cluster_state(op)
+            else:  # pragma: no cover - a programming error
+                raise ValueError(f"unknown op {op.type}")
+        batch.flush()
+
+
+def apply_batch(ops: Sequence[Op]) -> Changes:
+    """Write ``ops`` (in order) in one transaction and return what changed.
+
+    A cluster deleted while its events were in flight makes the insert fail on the foreign key;
+    its ops are then dropped and the rest written.
+    """
+    now = timezone.now()
+    changes = Changes()
+    try:
+        _apply(ops, changes, now)
+    except IntegrityError:
+        alive = set(Cluster.objects.filter(pk__in={op.cluster_id for op in ops}).values_list("pk", flat=True))
+        kept = [op for op in ops if op.cluster_id in alive]
+        logger.info("dropped watcher writes of deleted clusters", extra={"dropped": len(ops) - len(kept)})
+        changes = Changes()
+        _apply(kept, changes, now)
+    return changes
+
+
+def refresh_counts(pairs: Iterable[Pair]) -> None:
+    """Set ``KindSync.object_count`` of the given (cluster, kind) pairs from the rows (one query)."""
+    pairs = set(pairs)
+    if not pairs:
+        return
+    clusters = {c for c, _ in pairs}
+    kinds = {k for _, k in pairs}
+    counts = {(r["cluster_id"], r["kind"]): r["n"] for r in
+              KubeObject.objects.filter(cluster_id__in=clusters, kind__in=kinds)
+              .values("cluster_id", "kind").annotate(n=Count("id")).order_by()}
+    for pair in pairs:
+        KindSync.objects.filter(cluster_id=pair[0], kind=pair[1]).exclude(
+            object_count=counts.get(pair, 0)).update(object_count=counts.get(pair, 0))
