@@ -11,6 +11,7 @@ event loop rather than periodic scans.
 from __future__ import annotations
 
 import asyncio
+import calendar
 import hashlib
 import logging
 import time
@@ -111,12 +112,12 @@ def iso(ts: float) -> str:
 
 
 def parse_iso(text: str | None) -> float | None:
-    if not text:
+    """Epoch seconds of an RFC 3339 UTC timestamp ("2026-11-21T22:40:44Z", fractions ignored)."""
+    if not text or len(text) < 19:
         return None
     try:
-        import calendar
-
-        return float(calendar.timegm(time.strptime(text[:19], "%Y-%m-%dT%H:%M:%S")))
+        return float(calendar.timegm((int(text[0:4]), int(text[5:7]), int(text[8:10]), int(text[11:13]),
+                                      int(text[14:16]), int(text[17:19]), 0, 0, 0)))
     except ValueError:
         return None
 

@@ -234,9 +234,12 @@ class CronJobController:
         spec = cj.get("spec") or {}
         now = time.time()
         due = self.due.get(key)
-        if due is not None and due <= now + 0.01 and not spec.get("suspend"):
-            self.fire(ns, name, when=due)
-            cj = self.m.store.get(CRONJOBS, ns, name) or cj
+        base = now
+        if due is not None and due <= now + 0.01:
+            base = max(now, due)
+            if not spec.get("suspend"):
+                self.fire(ns, name, when=due)
+                cj = self.m.store.get(CRONJOBS, ns, name) or cj
         try:
             schedule = cron.parse(str(spec.get("schedule", "")))
         except cron.CronError as exc:
@@ -245,7 +248,7 @@ class CronJobController:
             self.due.pop(key, None)
             self._status(cj)
             return
-        nxt = schedule.next_after(dt.datetime.fromtimestamp(max(now, due or 0.0), tz=dt.UTC)).timestamp()
+        nxt = schedule.next_after(dt.datetime.fromtimestamp(base, tz=dt.UTC)).timestamp()
         self.due[key] = nxt
         self.q.add_after(key, nxt - now)
         self._status(cj)

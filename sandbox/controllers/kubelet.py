@@ -25,7 +25,7 @@ import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from sandbox.controllers.base import iso, now_iso, object_ref, set_condition
+from sandbox.controllers.base import iso, now_iso, object_ref, parse_iso, set_condition
 from sandbox.controllers.cache import TERMINAL, NodeInfo, PodInfo, PodKey
 from sandbox.errors import ApiError
 from sandbox.resources import PODS
@@ -121,6 +121,7 @@ class Kubelet:
         self.q = manager.queue("kubelet", self.sync)
         self.sims: dict[PodKey, PodSim] = {}
         self._resync: set[PodKey] = set()
+        self.images: dict[str, set[str]] = {}  # node -> images already pulled there
         manager.on_pod(self.on_pod)
         manager.on_node(self.on_node)
 
@@ -156,14 +157,18 @@ class Kubelet:
         sim.host_ip = node.ip if node else ""
         status = pod.get("status") or {}
         if status.get("containerStatuses") and status.get("phase") in ("Running", "Pending"):
-            # adopted after a restart of the sandbox (snapshot load): resume what the status says
-            sim.start_time = now
+            # adopted (steady pods are not kept in memory, or the sandbox restarted from a snapshot):
+            # resume from what the status says
+            sim.start_time = parse_iso(status.get("startTime")) or now
             sim.ip = status.get("podIP", "")
             for c, st in zip(cs, status["containerStatuses"], strict=False):
                 c.restarts = int(st.get("restartCount") or 0)
                 c.container_id = st.get("containerID", "")
-                if "running" in (st.get("state") or {}):
-                    c.state, c.reason, c.started_at, c.ever_started = "running", "", now, True
+                c.last_state = st.get("lastState") or {}
+                running = (st.get("state") or {}).get("running")
+                if running is not None:
+                    c.state, c.reason, c.ever_started = "running", "", True
+                    c.started_at = parse_iso(running.get("startedAt")) or now
                     c.next_step, c.next_at = self._after_start(c, now, rp)
         return sim
 
@@ -202,9 +207,22 @@ class Kubelet:
                 return
             sim = self._new_sim(pod, node)
             self.sims[key] = sim
-            changed = True
+            changed = (changed or self.m.config.container_creating_status
+                       or any(c.state == "running" for c in sim.containers))
+            present = self.images.setdefault(node.name, set())
             for c in sim.containers:
-                if c.state == "waiting":
+                if c.state != "waiting":
+                    continue
+                if not self.m.config.container_creating_status and c.behaviour != "unpullable":
+                    c.next_step, c.next_at = "start", now + self.m.config.image_pull_seconds + \
+                        self.m.config.container_start_seconds
+                    present.add(c.image)
+                elif c.image in present and c.behaviour != "unpullable":
+                    c.next_step, c.next_at, c.reason = "start", now + self.m.config.container_start_seconds, \
+                        "ContainerCreating"
+                    events.append(("Normal", "Pulled", f'Container image "{c.image}" already present on machine',
+                                   c.name))
+                else:
                     events.append(("Normal", "Pulling", f'Pulling image "{c.image}"', c.name))
         rp = spec.get("restartPolicy") or "Always"
         for c in sim.containers:
@@ -232,6 +250,7 @@ class Kubelet:
                         c.next_at = now + min(0.5, self._backoff(1))
                         c.next_step = "pull"
                     continue
+                self.images.setdefault(node.name, set()).add(c.image)
                 size = 10_000_000 + int(_sha(c.image)[:6], 16) * 10
                 events.append(("Normal", "Pulled", f'Successfully pulled image "{c.image}" in '
                                                    f"{self.m.config.image_pull_seconds:.3f}s "
@@ -273,9 +292,14 @@ class Kubelet:
             if not sim.ip and any(c.ever_started or c.state == "running" for c in sim.containers):
                 sim.ip = self._allocate_ip(node, key)
             self._write_status(pod, sim, node, events)
+        elif events:
+            self._record(pod, node, events)
         nxt = [c.next_at for c in sim.containers if c.next_step]
         if nxt:
             self.q.add_after(key, max(min(nxt) - time.time(), 0.001))
+        elif all(c.state == "running" for c in sim.containers):
+            # steady state: nothing left to simulate; the status says it all (re-adopted on demand)
+            self.sims.pop(key, None)
 
     def _allocate_ip(self, node: NodeInfo, key: PodKey) -> str:
         if not node.cidr_prefix:
@@ -372,7 +396,10 @@ class Kubelet:
             stored = self.m.store.update(PODS, pod, subresource="status")
         except ApiError:
             return
-        ref = object_ref(stored)
+        self._record(stored, node, events)
+
+    def _record(self, pod: dict[str, Any], node: NodeInfo, events: list[tuple[str, str, str, str]]) -> None:
+        ref = object_ref(pod)
         for etype, reason, msg, cname in events:
             self.m.events.record(ref, etype, reason, msg, COMPONENT, host=node.name,
                                  field_path=f"spec.containers{{{cname}}}")
