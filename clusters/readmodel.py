@@ -12,13 +12,11 @@ from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import Any
 
-from django.conf import settings
 from django.db.models import Count, FloatField, Sum
 from django.db.models.fields.json import KT
 from django.db.models.functions import Cast
 from django.utils import timezone
 
-from clusters.kube.kinds import WATCHED_KINDS
 from clusters.models import Cluster, ClusterStatus, KindSync, KubeObject, SyncState
 
 # Worst first: the state of a list spanning several kinds is the worst of theirs.
@@ -28,8 +26,11 @@ TERMINAL_POD_PHASES = ("Succeeded", "Failed")
 
 
 def freshness_window() -> timedelta:
-    """A synced kind without an event or bookmark for this long counts as stale."""
-    return timedelta(seconds=float(getattr(settings, "PORTAL_CLUSTER_FRESH_SECONDS", 300)))
+    """A synced kind without an event or bookmark for this long counts as stale (the watcher's
+    ``PORTAL_WATCHER_FRESH_SECONDS``, so lists and live events agree)."""
+    from clusters.watcher.config import WatcherConfig
+
+    return timedelta(seconds=WatcherConfig.from_settings().fresh_seconds)
 
 
 def _effective(sync: Any, now: datetime) -> str:
@@ -58,29 +59,19 @@ def kind_freshness(cluster: Cluster, kinds: Iterable[str]) -> dict[str, Any]:
 
 
 def cluster_freshness(clusters: Iterable[Cluster]) -> dict[int, dict[str, Any]]:
-    """Per cluster id: ``{"freshness": fresh|syncing|stale|unreachable, "last_sync": datetime|None}``
-    from all their KindSync rows in one query."""
+    """Per cluster id: ``{"freshness": fresh|syncing|stale|unreachable, "last_sync"}``, with the
+    watcher's own rule (:func:`clusters.watcher.summary.freshness`, which ``cluster.updated``
+    events use too) over all their KindSync rows fetched in one query."""
+    from clusters.watcher.summary import freshness
+
     by_id = {c.pk: c for c in clusters}
-    out: dict[int, dict[str, Any]] = {}
-    rows: dict[int, list[dict[str, Any]]] = {pk: [] for pk in by_id}
-    for row in KindSync.objects.filter(cluster_id__in=list(by_id)).values("cluster_id", "state", "last_event"):
-        rows[row["cluster_id"]].append(dict(row))
+    syncs: dict[int, list[KindSync]] = {pk: [] for pk in by_id}
+    for sync in KindSync.objects.filter(cluster_id__in=list(by_id)):
+        syncs[sync.cluster_id].append(sync)
+    fresh_seconds = freshness_window().total_seconds()
     now = timezone.now()
-    for pk, cluster in by_id.items():
-        syncs = rows[pk]
-        states = {_effective(s, now) for s in syncs}
-        events = [s["last_event"] for s in syncs if s["last_event"] is not None]
-        last_sync = cluster.last_sync or (max(events) if events else None)
-        if cluster.status == ClusterStatus.UNREACHABLE or SyncState.UNREACHABLE in states:
-            freshness = "unreachable"
-        elif not cluster.enabled or states & {SyncState.STALE, SyncState.UNAUTHORIZED}:
-            freshness = "stale"
-        elif len(syncs) < len(WATCHED_KINDS) or SyncState.SYNCING in states:
-            freshness = "syncing"
-        else:
-            freshness = "fresh"
-        out[pk] = {"freshness": freshness, "last_sync": last_sync}
-    return out
+    return {pk: {"freshness": freshness(c, syncs[pk], now=now, fresh_seconds=fresh_seconds), "last_sync": c.last_sync}
+            for pk, c in by_id.items()}
 
 
 def node_pod_figures(cluster_id: int, node_names: list[str]) -> dict[str, dict[str, Any]]:
