@@ -11,6 +11,7 @@ if TYPE_CHECKING:
 def register_workload_controllers(manager: ControllerManager) -> dict[str, Any]:
     from sandbox.controllers.daemonset import DaemonSetController
     from sandbox.controllers.deployment import DeploymentController
+    from sandbox.controllers.disruption import DisruptionController
     from sandbox.controllers.endpoints import EndpointsController
     from sandbox.controllers.hpa import HPAController
     from sandbox.controllers.jobs import CronJobController, JobController
@@ -28,4 +29,5 @@ def register_workload_controllers(manager: ControllerManager) -> dict[str, Any]:
         "hpa": HPAController(manager),
         "endpoints": EndpointsController(manager),
         "volumes": VolumeController(manager),
+        "disruption": DisruptionController(manager),
     }

@@ -20,6 +20,7 @@ from sandbox.resources import (
     HPAS,
     JOBS,
     NODES,
+    PDBS,
     PERSISTENTVOLUMECLAIMS,
     PERSISTENTVOLUMES,
     PODS,
@@ -261,3 +262,19 @@ async def test_cronjob_timer_fires_at_the_scheduled_time(sim: tuple[SimCluster, 
     cj = c.store.get(CRONJOBS, "default", "every")
     assert cj is not None
     assert cj["status"]["lastScheduleTime"].endswith(":00Z")
+
+
+async def test_pdb_status_follows_pods(sim: tuple[SimCluster, ControllerManager]) -> None:
+    c, _ = sim
+    c.store.create(DEPLOYMENTS, deployment("web", 3))
+    c.store.create(PDBS, {"metadata": {"name": "web", "namespace": "default"},
+                          "spec": {"minAvailable": 2, "selector": {"matchLabels": {"app": "web"}}}})
+
+    def status() -> dict[str, Any]:
+        return dict((c.store.get(PDBS, "default", "web") or {}).get("status") or {})
+
+    await wait_for(lambda: status().get("currentHealthy") == 3, what="pdb status")
+    st = status()
+    assert (st["expectedPods"], st["desiredHealthy"], st["disruptionsAllowed"]) == (3, 2, 1)
+    assert st["conditions"][0]["type"] == "DisruptionAllowed"
+    assert st["conditions"][0]["reason"] == "SufficientPods"
