@@ -23,7 +23,7 @@ def test_only_admins_read_the_audit_log(user_api: APIClient, admin_api: APIClien
 def test_every_mutating_call_is_recorded_whatever_its_outcome(user_api: APIClient) -> None:
     user_api.post("/api/auth/tokens/", {"name": ""}, format="json")  # 400
     user_api.delete("/api/auth/tokens/999999/")  # 404
-    user_api.post("/api/clusters/", {}, format="json")  # the empty router root: 405
+    user_api.put("/api/auth/me/", {}, format="json")  # 405
     rows = list(AuditRecord.objects.order_by("id").values("outcome", "status_code", "actor_username", "detail"))
     assert [r["status_code"] for r in rows] == [400, 404, 405]
     assert all(r["outcome"] == "failure" and r["actor_username"] == "alice" for r in rows)
