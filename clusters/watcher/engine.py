@@ -523,9 +523,14 @@ class Stream:
             try:
                 if not self.rv:
                     await self.relist()
+                started = time.monotonic()
                 await self.watch()
-                backoff.reset()
                 self.errors = 0
+                if time.monotonic() - started < 1.0:
+                    # A watch the server ends at once (a proxy, a bug) must not become a busy loop.
+                    await self._sleep_unless_broken(backoff.next())
+                else:
+                    backoff.reset()
             except Gone:
                 logger.info("watcher relisting after 410 Gone",
                             extra={"cluster_id": self.cluster.cluster_id, "kind": self.kind.kind})
