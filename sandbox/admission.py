@@ -308,8 +308,14 @@ def default_and_validate(store: Store, rt: ResourceType, obj: dict[str, Any], ol
                     errs.append(FieldError("NotSupported", "spec.template.spec.restartPolicy",
                                            tmpl["spec"]["restartPolicy"], 'supported values: "Always"'))
             if kind == "Deployment":
-                spec.setdefault("strategy", {"type": "RollingUpdate",
-                                             "rollingUpdate": {"maxUnavailable": "25%", "maxSurge": "25%"}})
+                strategy = spec.get("strategy") or {}
+                if not strategy.get("type"):
+                    strategy["type"] = "RollingUpdate"
+                if strategy["type"] == "RollingUpdate":
+                    ru = strategy.setdefault("rollingUpdate", {})
+                    ru.setdefault("maxUnavailable", "25%")
+                    ru.setdefault("maxSurge", "25%")
+                spec["strategy"] = strategy
                 spec.setdefault("revisionHistoryLimit", 10)
                 spec.setdefault("progressDeadlineSeconds", 600)
             elif kind == "StatefulSet":

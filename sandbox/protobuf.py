@@ -18,7 +18,8 @@ from sandbox.errors import BadRequest, UnsupportedMediaType
 MAGIC = b"k8s\x00"
 
 # field kinds: "s" string, "b" bytes(base64 in JSON), "i" int, "B" bool, "m:<Msg>" message,
-# "M" map<string,string>, "Mb" map<string,bytes>, "t" Time, a trailing "*" = repeated
+# "M" map<string,string>, "Mb" map<string,bytes>, "Mq" map<string,Quantity>, a trailing "*" = repeated.
+# Field numbers follow k8s.io/api generated.proto; fields kubectl never sends are left out.
 Schema = dict[int, tuple[str, str]]
 SCHEMAS: dict[str, Schema] = {
     "Unknown": {1: ("typeMeta", "m:TypeMeta"), 2: ("raw", "b"), 3: ("contentEncoding", "s"), 4: ("contentType", "s")},
@@ -44,6 +45,47 @@ SCHEMAS: dict[str, Schema] = {
     "SelfSubjectRulesReview": {1: ("metadata", "m:ObjectMeta"), 2: ("spec", "m:SelfSubjectRulesReviewSpec")},
     "SelfSubjectRulesReviewSpec": {1: ("namespace", "s")},
     "Eviction": {1: ("metadata", "m:ObjectMeta"), 2: ("deleteOptions", "m:DeleteOptions")},
+    # workloads (kubectl create deployment|job|cronjob|service, kubectl run)
+    "LabelSelector": {1: ("matchLabels", "M"), 2: ("matchExpressions", "m:LabelSelectorRequirement*")},
+    "LabelSelectorRequirement": {1: ("key", "s"), 2: ("operator", "s"), 3: ("values", "s*")},
+    "PodTemplateSpec": {1: ("metadata", "m:ObjectMeta"), 2: ("spec", "m:PodSpec")},
+    "PodSpec": {2: ("containers", "m:Container*"), 3: ("restartPolicy", "s"),
+                4: ("terminationGracePeriodSeconds", "i"), 5: ("activeDeadlineSeconds", "i"), 6: ("dnsPolicy", "s"),
+                7: ("nodeSelector", "M"), 8: ("serviceAccountName", "s"), 10: ("nodeName", "s"),
+                11: ("hostNetwork", "B"), 19: ("schedulerName", "s"), 20: ("initContainers", "m:Container*"),
+                24: ("priorityClassName", "s")},
+    "Container": {1: ("name", "s"), 2: ("image", "s"), 3: ("command", "s*"), 4: ("args", "s*"),
+                  5: ("workingDir", "s"), 6: ("ports", "m:ContainerPort*"), 7: ("env", "m:EnvVar*"),
+                  8: ("resources", "m:ResourceRequirements"), 13: ("terminationMessagePath", "s"),
+                  14: ("imagePullPolicy", "s"), 16: ("stdin", "B"), 17: ("stdinOnce", "B"), 18: ("tty", "B"),
+                  20: ("terminationMessagePolicy", "s")},
+    "ContainerPort": {1: ("name", "s"), 2: ("hostPort", "i"), 3: ("containerPort", "i"), 4: ("protocol", "s"),
+                      5: ("hostIP", "s")},
+    "EnvVar": {1: ("name", "s"), 2: ("value", "s")},
+    "ResourceRequirements": {1: ("limits", "Mq"), 2: ("requests", "Mq")},
+    "Pod": {1: ("metadata", "m:ObjectMeta"), 2: ("spec", "m:PodSpec")},
+    "Deployment": {1: ("metadata", "m:ObjectMeta"), 2: ("spec", "m:DeploymentSpec")},
+    "DeploymentSpec": {1: ("replicas", "i"), 2: ("selector", "m:LabelSelector"), 3: ("template", "m:PodTemplateSpec"),
+                       4: ("strategy", "m:DeploymentStrategy"), 5: ("minReadySeconds", "i"),
+                       6: ("revisionHistoryLimit", "i"), 7: ("paused", "B"), 9: ("progressDeadlineSeconds", "i")},
+    "DeploymentStrategy": {1: ("type", "s")},
+    "Job": {1: ("metadata", "m:ObjectMeta"), 2: ("spec", "m:JobSpec")},
+    "JobSpec": {1: ("parallelism", "i"), 2: ("completions", "i"), 3: ("activeDeadlineSeconds", "i"),
+                4: ("selector", "m:LabelSelector"), 5: ("manualSelector", "B"), 6: ("template", "m:PodTemplateSpec"),
+                7: ("backoffLimit", "i"), 8: ("ttlSecondsAfterFinished", "i"), 9: ("completionMode", "s"),
+                10: ("suspend", "B")},
+    "CronJob": {1: ("metadata", "m:ObjectMeta"), 2: ("spec", "m:CronJobSpec")},
+    "CronJobSpec": {1: ("schedule", "s"), 2: ("startingDeadlineSeconds", "i"), 3: ("concurrencyPolicy", "s"),
+                    4: ("suspend", "B"), 5: ("jobTemplate", "m:JobTemplateSpec"),
+                    6: ("successfulJobsHistoryLimit", "i"), 7: ("failedJobsHistoryLimit", "i"), 8: ("timeZone", "s")},
+    "JobTemplateSpec": {1: ("metadata", "m:ObjectMeta"), 2: ("spec", "m:JobSpec")},
+    "Service": {1: ("metadata", "m:ObjectMeta"), 2: ("spec", "m:ServiceSpec")},
+    "ServiceSpec": {1: ("ports", "m:ServicePort*"), 2: ("selector", "M"), 3: ("clusterIP", "s"), 4: ("type", "s"),
+                    5: ("externalIPs", "s*"), 7: ("sessionAffinity", "s"), 10: ("externalName", "s"),
+                    11: ("externalTrafficPolicy", "s")},
+    "ServicePort": {1: ("name", "s"), 2: ("protocol", "s"), 3: ("port", "i"), 4: ("targetPort", "m:IntOrString"),
+                    5: ("nodePort", "i")},
+    "IntOrString": {1: ("type", "i"), 2: ("intVal", "i"), 3: ("strVal", "s")},
     "DeleteOptions": {1: ("gracePeriodSeconds", "i"), 2: ("preconditions", "m:Preconditions"),
                       3: ("orphanDependents", "B"), 4: ("propagationPolicy", "s"), 5: ("dryRun", "s*")},
     "Preconditions": {1: ("uid", "s"), 2: ("resourceVersion", "s")},
@@ -88,14 +130,23 @@ def _fields(buf: bytes) -> list[tuple[int, int, Any]]:
     return out
 
 
-def _map_entry(buf: bytes, binary: bool) -> tuple[str, str]:
+def _map_entry(buf: bytes, kind: str) -> tuple[str, str]:
     key, val = "", ""
     for num, _, v in _fields(buf):
         if num == 1:
             key = v.decode()
         elif num == 2:
-            val = base64.b64encode(v).decode() if binary else v.decode()
+            if kind == "Mb":
+                val = base64.b64encode(v).decode()
+            elif kind == "Mq":  # map<string, resource.Quantity>: Quantity { string string = 1 }
+                val = next((q.decode() for n, _, q in _fields(v) if n == 1), "0")
+            else:
+                val = v.decode()
     return key, val
+
+
+def _int_or_string(msg: dict[str, Any]) -> int | str:
+    return str(msg.get("strVal", "")) if msg.get("type") == 1 else int(msg.get("intVal", 0))
 
 
 def decode_message(buf: bytes, msg: str) -> dict[str, Any]:
@@ -115,19 +166,40 @@ def decode_message(buf: bytes, msg: str) -> dict[str, Any]:
             val = v - (1 << 64) if v >= 1 << 63 else v
         elif base == "B":
             val = bool(v)
-        elif base in ("M", "Mb"):
-            k, mv = _map_entry(v, base == "Mb")
+        elif base in ("M", "Mb", "Mq"):
+            k, mv = _map_entry(v, base)
             out.setdefault(name, {})[k] = mv
             continue
+        elif base == "m:IntOrString":
+            val = _int_or_string(decode_message(v, "IntOrString"))
         elif base.startswith("m:"):
             val = decode_message(v, base[2:])
         else:
+            continue
+        if not repeated and _is_go_zero(base, name, val):
             continue
         if repeated:
             out.setdefault(name, []).append(val)
         else:
             out[name] = val
     return out
+
+
+# Go always encodes non-pointer scalars, so "" / false / 0 mean "not set" - except for these
+# pointer fields where an explicit 0 matters.
+_KEEP_ZERO = frozenset({"replicas", "parallelism", "completions", "backoffLimit", "revisionHistoryLimit",
+                        "successfulJobsHistoryLimit", "failedJobsHistoryLimit", "terminationGracePeriodSeconds",
+                        "gracePeriodSeconds", "ttlSecondsAfterFinished", "activeDeadlineSeconds"})
+
+
+def _is_go_zero(base: str, name: str, val: Any) -> bool:
+    if base == "s":
+        return val == ""
+    if base == "B":
+        return val is False
+    if base == "i":
+        return val == 0 and name not in _KEEP_ZERO
+    return False
 
 
 def decode_k8s_protobuf(body: bytes) -> dict[str, Any]:
@@ -137,7 +209,7 @@ def decode_k8s_protobuf(body: bytes) -> dict[str, Any]:
     env = decode_message(body[len(MAGIC):], "Unknown")
     tm = env.get("typeMeta") or {}
     kind = tm.get("kind", "")
-    if kind not in SCHEMAS:
+    if kind not in _TOP_LEVEL:
         raise UnsupportedMediaType(
             f"the body of the request was in an unknown format - accepted media types include: application/json, "
             f"application/yaml (the sandbox decodes protobuf only for {', '.join(sorted(_TOP_LEVEL))}; got {kind})")
@@ -148,4 +220,5 @@ def decode_k8s_protobuf(body: bytes) -> dict[str, Any]:
 
 
 _TOP_LEVEL = ("Namespace", "ConfigMap", "Secret", "ServiceAccount", "SelfSubjectAccessReview",
-              "SelfSubjectRulesReview", "Eviction", "DeleteOptions")
+              "SelfSubjectRulesReview", "Eviction", "DeleteOptions", "Pod", "Deployment", "Job", "CronJob",
+              "Service")

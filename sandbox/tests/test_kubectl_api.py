@@ -198,3 +198,30 @@ def test_bad_manifest_codes(kubeconfig: Path) -> None:
                       input_text="apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x, namespace: nope}\n")
     assert missing.returncode != 0
     assert 'namespaces "nope" not found' in missing.stderr
+
+
+def test_imperative_create_commands(kubeconfig: Path) -> None:
+    """kubectl's typed clients send protobuf bodies; the sandbox decodes them like an apiserver."""
+    kubectl(kubeconfig, "create", "namespace", "imperative")
+    kubectl(kubeconfig, "create", "deployment", "web", "--image=nginx:1.27", "--replicas=2", "--port=8080",
+            "-n", "imperative")
+    dep = json.loads(kubectl(kubeconfig, "get", "deploy", "web", "-n", "imperative", "-o", "json").stdout)
+    assert dep["spec"]["replicas"] == 2
+    assert dep["spec"]["selector"] == {"matchLabels": {"app": "web"}}
+    assert dep["spec"]["strategy"]["type"] == "RollingUpdate"
+    container = dep["spec"]["template"]["spec"]["containers"][0]
+    assert container["image"] == "nginx:1.27"
+    assert container["ports"] == [{"containerPort": 8080, "protocol": "TCP"}]
+    kubectl(kubeconfig, "create", "job", "once", "--image=busybox:1.36", "-n", "imperative", "--", "echo", "hi")
+    job = json.loads(kubectl(kubeconfig, "get", "job", "once", "-n", "imperative", "-o", "json").stdout)
+    assert job["spec"]["template"]["spec"]["containers"][0]["command"] == ["echo", "hi"]
+    assert job["spec"]["template"]["spec"]["restartPolicy"] == "Never"
+    kubectl(kubeconfig, "create", "service", "clusterip", "web", "--tcp=80:8080", "-n", "imperative")
+    svc = json.loads(kubectl(kubeconfig, "get", "svc", "web", "-n", "imperative", "-o", "json").stdout)
+    assert svc["spec"]["ports"][0]["port"] == 80
+    assert svc["spec"]["ports"][0]["targetPort"] == 8080
+    assert svc["spec"]["clusterIP"].startswith("10.96.")
+    kubectl(kubeconfig, "create", "configmap", "cfg", "--from-literal=a=b", "-n", "imperative")
+    kubectl(kubeconfig, "create", "secret", "generic", "sec", "--from-literal=a=b", "-n", "imperative")
+    assert kubectl(kubeconfig, "get", "secret", "sec", "-n", "imperative", "-o",
+                   "jsonpath={.data.a}").stdout == "Yg=="
