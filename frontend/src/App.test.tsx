@@ -7,6 +7,7 @@ import type { User } from './api/types';
 import { Providers } from './Providers';
 import { getSocket } from './lib/socket';
 import { FakeWebSocket } from './test/FakeWebSocket';
+import { cluster, page } from './test/clusters';
 import { adminUser, json, mockFetch, testQueryClient } from './test/utils';
 import { changeLanguage } from './i18n';
 
@@ -50,7 +51,12 @@ describe('routing and layout', () => {
   });
 
   it('shows the dashboard with role, health checks and the admin section for admins', async () => {
-    mockFetch({ 'GET /api/auth/me/': () => json(adminUser), 'GET /readyz': readyz });
+    mockFetch({
+      'GET /api/auth/me/': () => json(adminUser),
+      'GET /readyz': readyz,
+      'GET /api/clusters/': () =>
+        json(page([cluster(1), cluster(2, { status: 'unreachable', summary: { nodes_ready: 1, nodes_total: 2, pods: { running: 5, total: 9, capacity: 220 } } })])),
+    });
     renderApp('/', undefined);
     const dashboard = await screen.findByTestId('dashboard');
     expect(dashboard).toHaveTextContent('Welcome, admin');
@@ -59,6 +65,10 @@ describe('routing and layout', () => {
     expect(screen.getByTestId('check-celery')).toHaveTextContent('no worker answered within 2s');
     expect(screen.getByTestId('check-database')).toHaveAttribute('data-ok', 'true');
     expect(screen.getByText('Some checks are failing')).toBeInTheDocument();
+    expect(await screen.findByTestId('fleet-nodes')).toHaveTextContent('4/5');
+    expect(screen.getByTestId('fleet-pods')).toHaveTextContent('45/53');
+    expect(screen.getByTestId('fleet-status-unreachable')).toHaveTextContent('1');
+    expect(screen.getByTestId('fleet-status-connected')).toHaveTextContent('1');
     for (const key of ['dashboard', 'clusters', 'workspaces', 'servicemaps', 'catalog', 'builds', 'monitoring', 'admin']) {
       expect(screen.getByTestId(`nav-${key}`)).toBeInTheDocument();
     }
@@ -74,10 +84,10 @@ describe('routing and layout', () => {
 
   it('shows a translated not-available state for sections that come later', async () => {
     mockFetch({});
-    renderApp('/clusters', operator);
-    expect(await screen.findByTestId('not-available')).toHaveTextContent('Clusters is not available');
+    renderApp('/workspaces', operator);
+    expect(await screen.findByTestId('not-available')).toHaveTextContent('Workspaces is not available');
     await act(() => changeLanguage('ko'));
-    expect(screen.getByTestId('not-available')).toHaveTextContent('클러스터 기능은 현재 버전의 포털에서 아직 제공되지 않습니다');
+    expect(screen.getByTestId('not-available')).toHaveTextContent('워크스페이스 기능은 현재 버전의 포털에서 아직 제공되지 않습니다');
     expect(window.localStorage.getItem('portal.language')).toBe('ko');
     await act(() => changeLanguage('en'));
   });

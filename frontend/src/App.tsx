@@ -3,6 +3,7 @@
  * /admin/* additionally needs a system admin.
  */
 import { Navigate, Route, Routes } from 'react-router-dom';
+import { ChangePasswordPage } from './account/ChangePasswordPage';
 import { AuditPage } from './audit/AuditPage';
 import { RequireAdmin, RequireAuth } from './auth/RequireAuth';
 import { Shell } from './layout/Shell';
@@ -11,7 +12,15 @@ import { DashboardPage } from './pages/dashboard/DashboardPage';
 import { LoginPage } from './pages/LoginPage';
 import { NotAvailable } from './pages/NotAvailable';
 import { NotFound } from './pages/NotFound';
+import { ClusterDetailPage } from './clusters/ClusterDetailPage';
+import { ClustersPage } from './clusters/ClustersPage';
+import { PodDetailPage } from './clusters/PodDetailPage';
+import { RegisterClusterPage } from './clusters/RegisterClusterPage';
 import { TokensPage } from './tokens/TokensPage';
+import { UsersPage } from './users/UsersPage';
+
+/** Sections that have pages; the others show "not available yet". */
+const BUILT_SECTIONS = new Set(['dashboard', 'clusters']);
 
 export function AppRoutes() {
   return (
@@ -25,10 +34,30 @@ export function AppRoutes() {
         }
       >
         <Route index element={<DashboardPage />} />
-        {NAV_ITEMS.filter((item) => item.key !== 'dashboard').map((item) => (
+        <Route path="/clusters" element={<ClustersPage />} />
+        <Route
+          path="/clusters/new"
+          element={
+            <RequireAdmin>
+              <RegisterClusterPage />
+            </RequireAdmin>
+          }
+        />
+        <Route path="/clusters/:id/pods/:namespace/:name" element={<PodDetailPage />} />
+        <Route path="/clusters/:id/:tab?" element={<ClusterDetailPage />} />
+        {NAV_ITEMS.filter((item) => !BUILT_SECTIONS.has(item.key)).map((item) => (
           <Route key={item.key} path={`${item.path}/*`} element={<NotAvailable section={item.key} />} />
         ))}
         <Route path="/account/tokens" element={<TokensPage />} />
+        <Route path="/account/password" element={<ChangePasswordPage />} />
+        <Route
+          path="/admin/users"
+          element={
+            <RequireAdmin>
+              <UsersPage />
+            </RequireAdmin>
+          }
+        />
         <Route
           path="/admin"
           element={

@@ -157,6 +157,466 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/clusters/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List clusters with status, freshness and summary figures
+         * @description Registered clusters. Everyone sees the clusters :func:`visible_clusters` allows; system
+         *     admins register, change, re-check and delete them.
+         */
+        get: operations["clusters_list"];
+        put?: never;
+        /**
+         * Register a cluster (checked in the background)
+         * @description Registered clusters. Everyone sees the clusters :func:`visible_clusters` allows; system
+         *     admins register, change, re-check and delete them.
+         */
+        post: operations["clusters_create"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/clusters/{cluster_id}/claims/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description One kind (or family of kinds) of the read model of one cluster. Never calls the cluster. */
+        get: operations["clusters_claims_list"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/clusters/{cluster_id}/events/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description Events, Warnings first and then newest (``-importance``, the default). */
+        get: operations["clusters_events_list"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/clusters/{cluster_id}/hpas/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description One kind (or family of kinds) of the read model of one cluster. Never calls the cluster. */
+        get: operations["clusters_hpas_list"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/clusters/{cluster_id}/ingresses/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description One kind (or family of kinds) of the read model of one cluster. Never calls the cluster. */
+        get: operations["clusters_ingresses_list"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/clusters/{cluster_id}/namespaces/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description One kind (or family of kinds) of the read model of one cluster. Never calls the cluster. */
+        get: operations["clusters_namespaces_list"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/clusters/{cluster_id}/nodes/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * @description Nodes with ``requests`` and ``pod_count`` aggregated from their pods (one query per page),
+         *     and the node operations cordon, uncordon and drain.
+         */
+        get: operations["clusters_nodes_list"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/clusters/{cluster_id}/nodes/{name}/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * @description Nodes with ``requests`` and ``pod_count`` aggregated from their pods (one query per page),
+         *     and the node operations cordon, uncordon and drain.
+         */
+        get: operations["clusters_nodes_retrieve"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/clusters/{cluster_id}/nodes/{name}/cordon/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * @description Nodes with ``requests`` and ``pod_count`` aggregated from their pods (one query per page),
+         *     and the node operations cordon, uncordon and drain.
+         */
+        post: operations["clusters_nodes_cordon_create"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/clusters/{cluster_id}/nodes/{name}/drain/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * @description Nodes with ``requests`` and ``pod_count`` aggregated from their pods (one query per page),
+         *     and the node operations cordon, uncordon and drain.
+         */
+        post: operations["clusters_nodes_drain_create"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/clusters/{cluster_id}/nodes/{name}/uncordon/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * @description Nodes with ``requests`` and ``pod_count`` aggregated from their pods (one query per page),
+         *     and the node operations cordon, uncordon and drain.
+         */
+        post: operations["clusters_nodes_uncordon_create"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/clusters/{cluster_id}/operations/{id}/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description A node operation and its progress. */
+        get: operations["clusters_operations_retrieve"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/clusters/{cluster_id}/pods/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description Pods, server-side filtered and sorted, with keyset pagination that stays fast at 100k. */
+        get: operations["clusters_pods_list"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/clusters/{cluster_id}/pods/{namespace}/{name}/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description One pod: its projection from the read model plus the full object fetched live. */
+        get: operations["clusters_pods_retrieve"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/clusters/{cluster_id}/quotas/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description One kind (or family of kinds) of the read model of one cluster. Never calls the cluster. */
+        get: operations["clusters_quotas_list"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/clusters/{cluster_id}/services/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description One kind (or family of kinds) of the read model of one cluster. Never calls the cluster. */
+        get: operations["clusters_services_list"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/clusters/{cluster_id}/storageclasses/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description One kind (or family of kinds) of the read model of one cluster. Never calls the cluster. */
+        get: operations["clusters_storageclasses_list"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/clusters/{cluster_id}/volumes/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description One kind (or family of kinds) of the read model of one cluster. Never calls the cluster. */
+        get: operations["clusters_volumes_list"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/clusters/{cluster_id}/workloads/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description One kind (or family of kinds) of the read model of one cluster. Never calls the cluster. */
+        get: operations["clusters_workloads_list"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/clusters/{id}/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * @description Registered clusters. Everyone sees the clusters :func:`visible_clusters` allows; system
+         *     admins register, change, re-check and delete them.
+         */
+        get: operations["clusters_retrieve"];
+        put?: never;
+        post?: never;
+        /**
+         * Delete a cluster and its read model (audit history stays)
+         * @description Registered clusters. Everyone sees the clusters :func:`visible_clusters` allows; system
+         *     admins register, change, re-check and delete them.
+         */
+        delete: operations["clusters_destroy"];
+        options?: never;
+        head?: never;
+        /**
+         * Change a cluster's description, labels, or enable/disable it
+         * @description Registered clusters. Everyone sees the clusters :func:`visible_clusters` allows; system
+         *     admins register, change, re-check and delete them.
+         */
+        patch: operations["clusters_partial_update"];
+        trace?: never;
+    };
+    "/api/clusters/{id}/check/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Re-run the connectivity and permission check
+         * @description Registered clusters. Everyone sees the clusters :func:`visible_clusters` allows; system
+         *     admins register, change, re-check and delete them.
+         */
+        post: operations["clusters_check_create"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/clusters/{id}/credentials/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Replace the connection and credentials
+         * @description Registered clusters. Everyone sees the clusters :func:`visible_clusters` allows; system
+         *     admins register, change, re-check and delete them.
+         */
+        post: operations["clusters_credentials_create"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/clusters/kubeconfig-contexts/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * List a kubeconfig's contexts (nothing is stored or contacted)
+         * @description Registered clusters. Everyone sees the clusters :func:`visible_clusters` allows; system
+         *     admins register, change, re-check and delete them.
+         */
+        post: operations["clusters_kubeconfig_contexts_create"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/clusters/search/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * @description Pods, workloads and services by name prefix or label selector across every cluster the
+         *     caller may see.
+         */
+        get: operations["clusters_search_list"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/users/": {
         parameters: {
             query?: never;
@@ -308,13 +768,240 @@ export interface components {
             password: string;
             current_password: string;
         };
+        /**
+         * @description A cluster row of the list (and the ``cluster.updated`` payload). Needs ``freshness`` in
+         *     the context: ``{cluster_id: {"freshness", "last_sync"}}`` (see clusters.readmodel).
+         */
+        Cluster: {
+            readonly id: number;
+            readonly name: string;
+            readonly display_name: string;
+            readonly description: string;
+            readonly provider: components["schemas"]["ProviderEnum"];
+            readonly region: string;
+            readonly stage: components["schemas"]["StageEnum"];
+            readonly labels: {
+                [key: string]: string;
+            };
+            readonly server: string;
+            readonly auth_method: string;
+            readonly enabled: boolean;
+            readonly status: components["schemas"]["ClusterStatusEnum"];
+            readonly status_message: string;
+            readonly kubernetes_version: string;
+            readonly missing_permissions: string[];
+            /** Format: date-time */
+            readonly last_checked: string | null;
+            /** Format: date-time */
+            readonly last_sync: string | null;
+            readonly freshness: components["schemas"]["FreshnessEnum"];
+            readonly summary: components["schemas"]["ClusterSummary"];
+            /** Format: date-time */
+            readonly created: string;
+        };
+        /**
+         * @description A cluster row of the list (and the ``cluster.updated`` payload). Needs ``freshness`` in
+         *     the context: ``{cluster_id: {"freshness", "last_sync"}}`` (see clusters.readmodel).
+         */
+        ClusterDetail: {
+            readonly id: number;
+            readonly name: string;
+            readonly display_name: string;
+            readonly description: string;
+            readonly provider: components["schemas"]["ProviderEnum"];
+            readonly region: string;
+            readonly stage: components["schemas"]["StageEnum"];
+            readonly labels: {
+                [key: string]: string;
+            };
+            readonly server: string;
+            readonly auth_method: string;
+            readonly enabled: boolean;
+            readonly status: components["schemas"]["ClusterStatusEnum"];
+            readonly status_message: string;
+            readonly kubernetes_version: string;
+            readonly missing_permissions: string[];
+            /** Format: date-time */
+            readonly last_checked: string | null;
+            /** Format: date-time */
+            readonly last_sync: string | null;
+            readonly freshness: components["schemas"]["FreshnessEnum"];
+            readonly summary: components["schemas"]["ClusterSummary"];
+            /** Format: date-time */
+            readonly created: string;
+            readonly syncs: components["schemas"]["KindSync"][];
+        };
+        /**
+         * @description The connection part of a registration: a kubeconfig (and context), or explicit fields.
+         *     Everything secret is write-only; the view validates it with the client layer.
+         */
+        ClusterRegisterRequest: {
+            /** @description A kubeconfig file's text (one document). */
+            kubeconfig?: string;
+            /** @description Context of the kubeconfig to use; default its current-context. */
+            context?: string;
+            /** @description API server URL (https://...). */
+            server?: string;
+            /** @description PEM of the CA that signed the API server certificate. */
+            ca_pem?: string;
+            /** @description Bearer token (never returned). */
+            token?: string;
+            client_certificate?: string;
+            client_key?: string;
+            /** @default false */
+            insecure_skip_tls_verify: boolean;
+            /**
+             * @description Must be true (and the caller a system admin) for insecure_skip_tls_verify to be accepted.
+             * @default false
+             */
+            allow_insecure: boolean;
+            /** @description DNS-1123 label, unique: lower-case letters, digits and '-'. */
+            name: string;
+            /** @default  */
+            display_name: string;
+            /** @default  */
+            description: string;
+            /** @default other */
+            provider: components["schemas"]["ProviderEnum"];
+            /** @default  */
+            region: string;
+            /** @default dev */
+            stage: components["schemas"]["StageEnum"];
+            labels?: {
+                [key: string]: string;
+            };
+        };
+        /**
+         * @description * `pending` - Pending
+         *     * `connected` - Connected
+         *     * `unreachable` - Unreachable
+         *     * `unauthorized` - Unauthorized
+         *     * `error` - Error
+         *     * `disabled` - Disabled
+         * @enum {string}
+         */
+        ClusterStatusEnum: "pending" | "connected" | "unreachable" | "unauthorized" | "error" | "disabled";
+        /** @description Figures of the status table, kept by the watcher; keys may be missing before its first sync. */
+        ClusterSummary: {
+            nodes_ready?: number;
+            nodes_total?: number;
+            services?: number;
+            workloads?: number;
+            cpu?: components["schemas"]["CpuFigures"];
+            memory?: components["schemas"]["MemoryFigures"];
+            disk?: components["schemas"]["DiskFigures"];
+            pods?: components["schemas"]["PodFigures"];
+        };
+        /**
+         * @description The connection part of a registration: a kubeconfig (and context), or explicit fields.
+         *     Everything secret is write-only; the view validates it with the client layer.
+         */
+        ConnectionRequest: {
+            /** @description A kubeconfig file's text (one document). */
+            kubeconfig?: string;
+            /** @description Context of the kubeconfig to use; default its current-context. */
+            context?: string;
+            /** @description API server URL (https://...). */
+            server?: string;
+            /** @description PEM of the CA that signed the API server certificate. */
+            ca_pem?: string;
+            /** @description Bearer token (never returned). */
+            token?: string;
+            client_certificate?: string;
+            client_key?: string;
+            /** @default false */
+            insecure_skip_tls_verify: boolean;
+            /**
+             * @description Must be true (and the caller a system admin) for insecure_skip_tls_verify to be accepted.
+             * @default false
+             */
+            allow_insecure: boolean;
+        };
+        CpuFigures: {
+            /** Format: double */
+            capacity: number;
+            /** Format: double */
+            allocatable: number;
+            /** Format: double */
+            requested: number;
+        };
         Csrf: {
             csrfToken: string;
+        };
+        DiskFigures: {
+            capacity: number;
+            allocatable: number;
+        };
+        FailedEviction: {
+            pod: string;
+            reason: string;
+        };
+        /**
+         * @description * `fresh` - fresh
+         *     * `syncing` - syncing
+         *     * `stale` - stale
+         *     * `unreachable` - unreachable
+         * @enum {string}
+         */
+        FreshnessEnum: "fresh" | "syncing" | "stale" | "unreachable";
+        /**
+         * @description * `cordon` - Cordon
+         *     * `uncordon` - Uncordon
+         *     * `drain` - Drain
+         * @enum {string}
+         */
+        KindEnum: "cordon" | "uncordon" | "drain";
+        KindSync: {
+            readonly kind: string;
+            readonly state: components["schemas"]["StateEnum"];
+            /** Format: date-time */
+            readonly last_event: string | null;
+            readonly object_count: number;
+            readonly message: string;
+        };
+        KubeObject: {
+            readonly cluster: number;
+            readonly kind: string;
+            readonly namespace: string;
+            readonly name: string;
+            readonly uid: string;
+            readonly labels: {
+                [key: string]: string;
+            };
+            readonly node_name: string;
+            readonly phase: string;
+            /** Format: date-time */
+            readonly created: string | null;
+            /** Format: date-time */
+            readonly updated: string;
+            /** @description The kind's projection (docs/clusters-api.md). */
+            readonly data: {
+                [key: string]: unknown;
+            };
+        };
+        KubeconfigContext: {
+            name: string;
+            cluster: string;
+            server: string;
+            user: string;
+        };
+        KubeconfigContexts: {
+            current: string | null;
+            contexts: components["schemas"]["KubeconfigContext"][];
+        };
+        /** @description Refuse unknown fields instead of silently ignoring them (typos must not vanish). */
+        KubeconfigRequest: {
+            kubeconfig: string;
         };
         /** @description Refuse unknown fields instead of silently ignoring them (typos must not vanish). */
         LoginRequest: {
             username: string;
             password: string;
+        };
+        MemoryFigures: {
+            capacity: number;
+            allocatable: number;
+            requested: number;
         };
         /** @description Refuse unknown fields instead of silently ignoring them (typos must not vanish). */
         NewApiToken: {
@@ -330,6 +1017,99 @@ export interface components {
             readonly last_used: string | null;
             /** @description The token itself. Shown only in this response. */
             readonly token: string;
+        };
+        /**
+         * @description A node row plus ``requests`` and ``pod_count`` of its non-terminated pods (from the
+         *     ``node_figures`` context, one query per page).
+         */
+        Node: {
+            readonly cluster: number;
+            readonly kind: string;
+            readonly namespace: string;
+            readonly name: string;
+            readonly uid: string;
+            readonly labels: {
+                [key: string]: string;
+            };
+            readonly node_name: string;
+            readonly phase: string;
+            /** Format: date-time */
+            readonly created: string | null;
+            /** Format: date-time */
+            readonly updated: string;
+            /** @description The kind's projection (docs/clusters-api.md). */
+            readonly data: {
+                [key: string]: unknown;
+            };
+            readonly requests: components["schemas"]["NodeRequests"];
+            readonly pod_count: number;
+        };
+        /**
+         * @description A node row plus ``requests`` and ``pod_count`` of its non-terminated pods (from the
+         *     ``node_figures`` context, one query per page).
+         */
+        NodeDetail: {
+            readonly cluster: number;
+            readonly kind: string;
+            readonly namespace: string;
+            readonly name: string;
+            readonly uid: string;
+            readonly labels: {
+                [key: string]: string;
+            };
+            readonly node_name: string;
+            readonly phase: string;
+            /** Format: date-time */
+            readonly created: string | null;
+            /** Format: date-time */
+            readonly updated: string;
+            /** @description The kind's projection (docs/clusters-api.md). */
+            readonly data: {
+                [key: string]: unknown;
+            };
+            readonly requests: components["schemas"]["NodeRequests"];
+            readonly pod_count: number;
+            readonly pods: components["schemas"]["KubeObject"][];
+        };
+        NodeOperation: {
+            readonly id: number;
+            readonly cluster: number;
+            readonly node: string;
+            readonly kind: components["schemas"]["KindEnum"];
+            readonly status: components["schemas"]["NodeOperationStatusEnum"];
+            readonly progress: components["schemas"]["NodeOperationProgress"];
+            readonly message: string;
+            /** Format: date-time */
+            readonly created: string;
+            /** Format: date-time */
+            readonly started: string | null;
+            /** Format: date-time */
+            readonly finished: string | null;
+        };
+        NodeOperationProgress: {
+            /** @description namespace/name of evicted pods */
+            evicted: string[];
+            failed: components["schemas"]["FailedEviction"][];
+            /** @description DaemonSet and mirror pods left in place */
+            skipped?: components["schemas"]["FailedEviction"][];
+            remaining: number;
+        };
+        /**
+         * @description * `pending` - Pending
+         *     * `running` - Running
+         *     * `succeeded` - Succeeded
+         *     * `failed` - Failed
+         * @enum {string}
+         */
+        NodeOperationStatusEnum: "pending" | "running" | "succeeded" | "failed";
+        NodeRequests: {
+            /**
+             * Format: double
+             * @description Cores requested by the node's pods.
+             */
+            cpu: number;
+            /** @description Bytes requested by the node's pods. */
+            memory: number;
         };
         /**
          * @description * `success` - Success
@@ -377,6 +1157,46 @@ export interface components {
             previous?: string | null;
             results: components["schemas"]["AuditRecord"][];
         };
+        PaginatedClusterList: {
+            /** Format: uri */
+            next?: string | null;
+            /** Format: uri */
+            previous?: string | null;
+            results: components["schemas"]["Cluster"][];
+        };
+        PaginatedKubeObjectList: {
+            /** Format: uri */
+            next?: string | null;
+            /** Format: uri */
+            previous?: string | null;
+            results: components["schemas"]["KubeObject"][];
+            freshness: {
+                /** @enum {string} */
+                state: "syncing" | "synced" | "stale" | "unreachable" | "unauthorized";
+                /** Format: date-time */
+                last_event: string | null;
+            };
+        };
+        PaginatedNodeList: {
+            /** Format: uri */
+            next?: string | null;
+            /** Format: uri */
+            previous?: string | null;
+            results: components["schemas"]["Node"][];
+            freshness: {
+                /** @enum {string} */
+                state: "syncing" | "synced" | "stale" | "unreachable" | "unauthorized";
+                /** Format: date-time */
+                last_event: string | null;
+            };
+        };
+        PaginatedSearchResultList: {
+            /** Format: uri */
+            next?: string | null;
+            /** Format: uri */
+            previous?: string | null;
+            results: components["schemas"]["SearchResult"][];
+        };
         /** @description A user as system admins see and edit them. ``password`` is write-only, on create. */
         PatchedAdminUserRequest: {
             /** @description Required. 150 characters or fewer. Letters, digits and @/./+/-/_ only. */
@@ -393,6 +1213,57 @@ export interface components {
             is_active?: boolean;
             password?: string;
         };
+        /** @description Refuse unknown fields instead of silently ignoring them (typos must not vanish). */
+        PatchedClusterUpdateRequest: {
+            display_name?: string;
+            description?: string;
+            provider?: components["schemas"]["ProviderEnum"];
+            region?: string;
+            stage?: components["schemas"]["StageEnum"];
+            labels?: {
+                [key: string]: string;
+            };
+            enabled?: boolean;
+        };
+        PodDetail: {
+            readonly cluster: number;
+            readonly kind: string;
+            readonly namespace: string;
+            readonly name: string;
+            readonly uid: string;
+            readonly labels: {
+                [key: string]: string;
+            };
+            readonly node_name: string;
+            readonly phase: string;
+            /** Format: date-time */
+            readonly created: string | null;
+            /** Format: date-time */
+            readonly updated: string;
+            /** @description The kind's projection (docs/clusters-api.md). */
+            readonly data: {
+                [key: string]: unknown;
+            };
+            /** @description The full object, fetched live (without managedFields). */
+            readonly object: {
+                [key: string]: unknown;
+            };
+        };
+        PodFigures: {
+            running: number;
+            total: number;
+            capacity: number;
+        };
+        /**
+         * @description * `onprem` - On-premise
+         *     * `eks` - AWS EKS
+         *     * `gke` - GCP GKE
+         *     * `aks` - Azure AKS
+         *     * `ncp` - NCP
+         *     * `other` - Other
+         * @enum {string}
+         */
+        ProviderEnum: "onprem" | "eks" | "gke" | "aks" | "ncp" | "other";
         /**
          * @description * `admin` - System admin
          *     * `operator` - Operator
@@ -400,10 +1271,47 @@ export interface components {
          * @enum {string}
          */
         RoleEnum: "admin" | "operator" | "user";
+        SearchResult: {
+            readonly cluster: number;
+            readonly kind: string;
+            readonly namespace: string;
+            readonly name: string;
+            readonly uid: string;
+            readonly labels: {
+                [key: string]: string;
+            };
+            readonly node_name: string;
+            readonly phase: string;
+            /** Format: date-time */
+            readonly created: string | null;
+            /** Format: date-time */
+            readonly updated: string;
+            /** @description The kind's projection (docs/clusters-api.md). */
+            readonly data: {
+                [key: string]: unknown;
+            };
+            readonly cluster_name: string;
+        };
         /** @description Refuse unknown fields instead of silently ignoring them (typos must not vanish). */
         SetPasswordRequest: {
             password: string;
         };
+        /**
+         * @description * `dev` - Development
+         *     * `stage` - Staging
+         *     * `prod` - Production
+         * @enum {string}
+         */
+        StageEnum: "dev" | "stage" | "prod";
+        /**
+         * @description * `syncing` - Syncing
+         *     * `synced` - Synced
+         *     * `stale` - Stale
+         *     * `unreachable` - Unreachable
+         *     * `unauthorized` - Unauthorized
+         * @enum {string}
+         */
+        StateEnum: "syncing" | "synced" | "stale" | "unreachable" | "unauthorized";
         User: {
             readonly id: number;
             /** @description Required. 150 characters or fewer. Letters, digits and @/./+/-/_ only. */
@@ -703,6 +1611,1028 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content?: never;
+            };
+        };
+    };
+    clusters_list: {
+        parameters: {
+            query?: {
+                /** @description The pagination cursor value (from `next` or `previous`). */
+                cursor?: string;
+                /** @description A label as key=value (or just key). */
+                label?: string;
+                /** @description Order by (prefix '-' for descending); default `name`. */
+                ordering?: "cpu_capacity" | "kubernetes_version" | "last_sync" | "memory_capacity" | "name" | "nodes_ready" | "pods_running" | "provider" | "region" | "stage" | "status" | "-cpu_capacity" | "-kubernetes_version" | "-last_sync" | "-memory_capacity" | "-name" | "-nodes_ready" | "-pods_running" | "-provider" | "-region" | "-stage" | "-status";
+                /** @description Rows per page (1-500). */
+                page_size?: number;
+                /**
+                 * @description * `onprem` - On-premise
+                 *     * `eks` - AWS EKS
+                 *     * `gke` - GCP GKE
+                 *     * `aks` - Azure AKS
+                 *     * `ncp` - NCP
+                 *     * `other` - Other
+                 */
+                provider?: "aks" | "eks" | "gke" | "ncp" | "onprem" | "other";
+                /** @description Part of the name or display name, or a label value. */
+                q?: string;
+                region?: string;
+                /**
+                 * @description * `dev` - Development
+                 *     * `stage` - Staging
+                 *     * `prod` - Production
+                 */
+                stage?: "dev" | "prod" | "stage";
+                /**
+                 * @description * `pending` - Pending
+                 *     * `connected` - Connected
+                 *     * `unreachable` - Unreachable
+                 *     * `unauthorized` - Unauthorized
+                 *     * `error` - Error
+                 *     * `disabled` - Disabled
+                 */
+                status?: "connected" | "disabled" | "error" | "pending" | "unauthorized" | "unreachable";
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PaginatedClusterList"];
+                };
+            };
+        };
+    };
+    clusters_create: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ClusterRegisterRequest"];
+            };
+        };
+        responses: {
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Cluster"];
+                };
+            };
+            /** @description Invalid input; `errors` names the field */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Not allowed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description No such cluster (or not visible to you) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    clusters_claims_list: {
+        parameters: {
+            query?: {
+                /** @description The pagination cursor value (from `next` or `previous`). */
+                cursor?: string;
+                namespace?: string;
+                /** @description Order by (prefix '-' for descending); default `namespace`. */
+                ordering?: "name" | "namespace" | "-name" | "-namespace";
+                /** @description Rows per page (1-500). */
+                page_size?: number;
+                /** @description Part of the name. */
+                q?: string;
+            };
+            header?: never;
+            path: {
+                /** @description The cluster's id. */
+                cluster_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PaginatedKubeObjectList"];
+                };
+            };
+        };
+    };
+    clusters_events_list: {
+        parameters: {
+            query?: {
+                /** @description The pagination cursor value (from `next` or `previous`). */
+                cursor?: string;
+                involved_kind?: string;
+                involved_name?: string;
+                namespace?: string;
+                /** @description Order by (prefix '-' for descending); default `-importance`. */
+                ordering?: "importance" | "-importance";
+                /** @description Rows per page (1-500). */
+                page_size?: number;
+                /**
+                 * @description * `Normal` - Normal
+                 *     * `Warning` - Warning
+                 */
+                type?: "Normal" | "Warning";
+            };
+            header?: never;
+            path: {
+                /** @description The cluster's id. */
+                cluster_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PaginatedKubeObjectList"];
+                };
+            };
+        };
+    };
+    clusters_hpas_list: {
+        parameters: {
+            query?: {
+                /** @description The pagination cursor value (from `next` or `previous`). */
+                cursor?: string;
+                namespace?: string;
+                /** @description Order by (prefix '-' for descending); default `namespace`. */
+                ordering?: "name" | "namespace" | "-name" | "-namespace";
+                /** @description Rows per page (1-500). */
+                page_size?: number;
+                /** @description Part of the name. */
+                q?: string;
+            };
+            header?: never;
+            path: {
+                /** @description The cluster's id. */
+                cluster_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PaginatedKubeObjectList"];
+                };
+            };
+        };
+    };
+    clusters_ingresses_list: {
+        parameters: {
+            query?: {
+                /** @description The pagination cursor value (from `next` or `previous`). */
+                cursor?: string;
+                namespace?: string;
+                /** @description Order by (prefix '-' for descending); default `namespace`. */
+                ordering?: "name" | "namespace" | "-name" | "-namespace";
+                /** @description Rows per page (1-500). */
+                page_size?: number;
+                /** @description Part of the name. */
+                q?: string;
+            };
+            header?: never;
+            path: {
+                /** @description The cluster's id. */
+                cluster_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PaginatedKubeObjectList"];
+                };
+            };
+        };
+    };
+    clusters_namespaces_list: {
+        parameters: {
+            query?: {
+                /** @description The pagination cursor value (from `next` or `previous`). */
+                cursor?: string;
+                /** @description Order by (prefix '-' for descending); default `name`. */
+                ordering?: "name" | "-name";
+                /** @description Rows per page (1-500). */
+                page_size?: number;
+                /** @description Part of the name. */
+                q?: string;
+            };
+            header?: never;
+            path: {
+                /** @description The cluster's id. */
+                cluster_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PaginatedKubeObjectList"];
+                };
+            };
+        };
+    };
+    clusters_nodes_list: {
+        parameters: {
+            query?: {
+                /** @description The pagination cursor value (from `next` or `previous`). */
+                cursor?: string;
+                /** @description Order by (prefix '-' for descending); default `name`. */
+                ordering?: "name" | "-name";
+                /** @description Rows per page (1-500). */
+                page_size?: number;
+                /** @description Part of the name. */
+                q?: string;
+                /** @description Nodes whose Ready condition is True. */
+                ready?: boolean;
+                /** @description Cordoned nodes. */
+                unschedulable?: boolean;
+            };
+            header?: never;
+            path: {
+                /** @description The cluster's id. */
+                cluster_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PaginatedNodeList"];
+                };
+            };
+        };
+    };
+    clusters_nodes_retrieve: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The cluster's id. */
+                cluster_id: number;
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["NodeDetail"];
+                };
+            };
+            /** @description No such node in the read model */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    clusters_nodes_cordon_create: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The cluster's id. */
+                cluster_id: number;
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["NodeOperation"];
+                };
+            };
+            /** @description Invalid input; `errors` names the field */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Not allowed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description No such cluster (or not visible to you) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Another operation on this node is running */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    clusters_nodes_drain_create: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The cluster's id. */
+                cluster_id: number;
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["NodeOperation"];
+                };
+            };
+            /** @description Invalid input; `errors` names the field */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Not allowed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description No such cluster (or not visible to you) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Another operation on this node is running */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    clusters_nodes_uncordon_create: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The cluster's id. */
+                cluster_id: number;
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["NodeOperation"];
+                };
+            };
+            /** @description Invalid input; `errors` names the field */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Not allowed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description No such cluster (or not visible to you) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Another operation on this node is running */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    clusters_operations_retrieve: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The cluster's id. */
+                cluster_id: number;
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["NodeOperation"];
+                };
+            };
+        };
+    };
+    clusters_pods_list: {
+        parameters: {
+            query?: {
+                /** @description The pagination cursor value (from `next` or `previous`). */
+                cursor?: string;
+                /** @description Kubernetes label selector: app=web,tier!=db,env in (a,b),!canary. */
+                label_selector?: string;
+                name_prefix?: string;
+                namespace?: string;
+                node?: string;
+                /** @description Order by (prefix '-' for descending); default `namespace`. */
+                ordering?: "created" | "name" | "namespace" | "node_name" | "phase" | "restarts" | "-created" | "-name" | "-namespace" | "-node_name" | "-phase" | "-restarts";
+                /** @description Rows per page (1-500). */
+                page_size?: number;
+                /** @description Pending, Running, Succeeded, Failed or Unknown. */
+                phase?: string;
+            };
+            header?: never;
+            path: {
+                /** @description The cluster's id. */
+                cluster_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PaginatedKubeObjectList"];
+                };
+            };
+        };
+    };
+    clusters_pods_retrieve: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The cluster's id. */
+                cluster_id: number;
+                name: string;
+                namespace: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PodDetail"];
+                };
+            };
+            /** @description No such pod */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description The cluster answered with an error */
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description The cluster did not answer in time */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    clusters_quotas_list: {
+        parameters: {
+            query?: {
+                /** @description The pagination cursor value (from `next` or `previous`). */
+                cursor?: string;
+                namespace?: string;
+                /** @description Order by (prefix '-' for descending); default `namespace`. */
+                ordering?: "name" | "namespace" | "-name" | "-namespace";
+                /** @description Rows per page (1-500). */
+                page_size?: number;
+                /** @description Part of the name. */
+                q?: string;
+            };
+            header?: never;
+            path: {
+                /** @description The cluster's id. */
+                cluster_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PaginatedKubeObjectList"];
+                };
+            };
+        };
+    };
+    clusters_services_list: {
+        parameters: {
+            query?: {
+                /** @description The pagination cursor value (from `next` or `previous`). */
+                cursor?: string;
+                namespace?: string;
+                /** @description Order by (prefix '-' for descending); default `namespace`. */
+                ordering?: "name" | "namespace" | "-name" | "-namespace";
+                /** @description Rows per page (1-500). */
+                page_size?: number;
+                /** @description Part of the name. */
+                q?: string;
+            };
+            header?: never;
+            path: {
+                /** @description The cluster's id. */
+                cluster_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PaginatedKubeObjectList"];
+                };
+            };
+        };
+    };
+    clusters_storageclasses_list: {
+        parameters: {
+            query?: {
+                /** @description The pagination cursor value (from `next` or `previous`). */
+                cursor?: string;
+                namespace?: string;
+                /** @description Order by (prefix '-' for descending); default `name`. */
+                ordering?: "name" | "namespace" | "-name" | "-namespace";
+                /** @description Rows per page (1-500). */
+                page_size?: number;
+                /** @description Part of the name. */
+                q?: string;
+            };
+            header?: never;
+            path: {
+                /** @description The cluster's id. */
+                cluster_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PaginatedKubeObjectList"];
+                };
+            };
+        };
+    };
+    clusters_volumes_list: {
+        parameters: {
+            query?: {
+                /** @description The pagination cursor value (from `next` or `previous`). */
+                cursor?: string;
+                namespace?: string;
+                /** @description Order by (prefix '-' for descending); default `name`. */
+                ordering?: "name" | "namespace" | "-name" | "-namespace";
+                /** @description Rows per page (1-500). */
+                page_size?: number;
+                /** @description Part of the name. */
+                q?: string;
+            };
+            header?: never;
+            path: {
+                /** @description The cluster's id. */
+                cluster_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PaginatedKubeObjectList"];
+                };
+            };
+        };
+    };
+    clusters_workloads_list: {
+        parameters: {
+            query?: {
+                /** @description The pagination cursor value (from `next` or `previous`). */
+                cursor?: string;
+                /**
+                 * @description One or more workload kinds (repeat the parameter).
+                 *
+                 *     * `Deployment` - Deployment
+                 *     * `StatefulSet` - StatefulSet
+                 *     * `DaemonSet` - DaemonSet
+                 *     * `ReplicaSet` - ReplicaSet
+                 *     * `Job` - Job
+                 *     * `CronJob` - CronJob
+                 */
+                kind?: ("CronJob" | "DaemonSet" | "Deployment" | "Job" | "ReplicaSet" | "StatefulSet")[];
+                namespace?: string;
+                /** @description Order by (prefix '-' for descending); default `namespace`. */
+                ordering?: "kind" | "name" | "namespace" | "-kind" | "-name" | "-namespace";
+                /** @description Rows per page (1-500). */
+                page_size?: number;
+                /** @description Part of the name. */
+                q?: string;
+            };
+            header?: never;
+            path: {
+                /** @description The cluster's id. */
+                cluster_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PaginatedKubeObjectList"];
+                };
+            };
+        };
+    };
+    clusters_retrieve: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ClusterDetail"];
+                };
+            };
+        };
+    };
+    clusters_destroy: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description No response body */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Not allowed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description No such cluster */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    clusters_partial_update: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["PatchedClusterUpdateRequest"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Cluster"];
+                };
+            };
+            /** @description Invalid input; `errors` names the field */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Not allowed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description No such cluster (or not visible to you) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    clusters_check_create: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Cluster"];
+                };
+            };
+            /** @description Invalid input; `errors` names the field */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Not allowed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description No such cluster (or not visible to you) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    clusters_credentials_create: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["ConnectionRequest"];
+            };
+        };
+        responses: {
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Cluster"];
+                };
+            };
+            /** @description Invalid input; `errors` names the field */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Not allowed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description No such cluster (or not visible to you) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    clusters_kubeconfig_contexts_create: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["KubeconfigRequest"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["KubeconfigContexts"];
+                };
+            };
+            /** @description Invalid input; `errors` names the field */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Not allowed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description No such cluster (or not visible to you) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    clusters_search_list: {
+        parameters: {
+            query?: {
+                /** @description The pagination cursor value (from `next` or `previous`). */
+                cursor?: string;
+                /** @description pods, workloads and/or services (comma-separated); default all. */
+                kind?: string;
+                /** @description Kubernetes label selector: app=web,tier!=db. */
+                label_selector?: string;
+                namespace?: string;
+                /** @description Order by (prefix '-' for descending); default `name`. */
+                ordering?: "name" | "-name";
+                /** @description Rows per page (1-500). */
+                page_size?: number;
+                /** @description Name prefix. */
+                q?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PaginatedSearchResultList"];
+                };
             };
         };
     };

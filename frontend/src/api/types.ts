@@ -22,6 +22,17 @@ export type AuditRecord = AuditPage['results'][number];
 export type AuditQuery = NonNullable<paths['/api/audit/']['get']['parameters']['query']>;
 export type Outcome = AuditRecord['outcome'];
 
+export type UsersPage = JsonOf<paths['/api/users/']['get']['responses'][200]>;
+export type AdminUser = UsersPage['results'][number];
+export type UsersQuery = NonNullable<paths['/api/users/']['get']['parameters']['query']>;
+export type UserCreateBody = NonNullable<paths['/api/users/']['post']['requestBody']>['content']['application/json'];
+export type UserPatchBody = NonNullable<
+  paths['/api/users/{id}/']['patch']['requestBody']
+>['content']['application/json'];
+export type ChangePasswordBody = NonNullable<
+  paths['/api/auth/password/']['post']['requestBody']
+>['content']['application/json'];
+
 /** Shape of GET /readyz (a plain Django view, not part of the OpenAPI schema). */
 export interface ReadinessCheck {
   ok: boolean;

@@ -7,6 +7,7 @@ import { Link, Outlet } from 'react-router-dom';
 import { useTranslation } from 'react-i18next';
 import { useMe } from '../auth/queries';
 import { getSocket } from '../lib/socket';
+import { GlobalSearch } from '../clusters/GlobalSearch';
 import { ConnectionBanner, WsStatus } from './ConnectionStatus';
 import { LanguageSwitch } from './LanguageSwitch';
 import { Sidebar } from './Sidebar';
@@ -38,6 +39,7 @@ export function Shell() {
           </span>
           {t('app.name')}
         </Link>
+        {(user.role === 'admin' || user.role === 'operator') && <GlobalSearch />}
         <div className="topbar-right">
           <WsStatus />
           <LanguageSwitch />

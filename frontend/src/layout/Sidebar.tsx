@@ -29,6 +29,11 @@ export function Sidebar({ isAdmin }: { isAdmin: boolean }) {
             </NavLink>
             <ul className="nav-sublist">
               <li>
+                <NavLink to="/admin/users" className={linkClass} data-testid="nav-admin-users">
+                  {t('nav.users')}
+                </NavLink>
+              </li>
+              <li>
                 <NavLink to="/admin/audit" className={linkClass} data-testid="nav-admin-audit">
                   {t('nav.audit')}
                 </NavLink>

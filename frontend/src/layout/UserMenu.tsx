@@ -58,6 +58,9 @@ export function UserMenu({ user }: { user: User }) {
           <Link role="menuitem" to="/account/tokens" data-testid="menu-tokens" onClick={() => setOpen(false)}>
             {t('topbar.apiTokens')}
           </Link>
+          <Link role="menuitem" to="/account/password" data-testid="menu-password" onClick={() => setOpen(false)}>
+            {t('topbar.changePassword')}
+          </Link>
           <button
             type="button"
             role="menuitem"

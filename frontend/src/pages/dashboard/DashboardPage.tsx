@@ -3,6 +3,7 @@ import { Link } from 'react-router-dom';
 import { useTranslation } from 'react-i18next';
 import { useMe } from '../../auth/queries';
 import { displayName } from '../../layout/UserMenu';
+import { FleetCard } from '../../clusters/FleetCard';
 import { HealthCard } from './HealthCard';
 
 export function DashboardPage() {
@@ -21,6 +22,7 @@ export function DashboardPage() {
         </p>
       </div>
       <div className="grid-2">
+        {(user.role === 'admin' || user.role === 'operator') && <FleetCard />}
         <HealthCard />
         <section className="card" aria-labelledby="start-title">
           <h2 id="start-title" className="card-title">
@@ -36,6 +38,14 @@ export function DashboardPage() {
             {user.is_admin && (
               <li>
                 <Link to="/admin/audit">{t('nav.audit')}</Link> — {t('dashboard.start.audit')}
+              </li>
+            )}
+            <li>
+              <Link to="/clusters">{t('nav.clusters')}</Link> — {t('dashboard.start.clusters')}
+            </li>
+            {user.is_admin && (
+              <li>
+                <Link to="/admin/users">{t('nav.users')}</Link> — {t('dashboard.start.users')}
               </li>
             )}
             <li className="muted">{t('dashboard.start.soon')}</li>

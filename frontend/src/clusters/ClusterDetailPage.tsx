@@ -1,0 +1,237 @@
+/**
+ * /clusters/:id/:tab — one cluster: a header with status, version, freshness, missing
+ * permissions and per-kind sync states, admin actions, and the inventory tabs. Everything on
+ * the page is kept live from the `cluster.<id>` group.
+ */
+import { useTranslation } from 'react-i18next';
+import { Link, NavLink, useParams } from 'react-router-dom';
+import { useMe } from '../auth/queries';
+import { ErrorState } from '../components/ErrorState';
+import { Loading } from '../components/Loading';
+import { ApiError } from '../api/errors';
+import { NotFound } from '../pages/NotFound';
+import { FreshnessBadge, StatusBadge, SyncBadge } from './badges';
+import { ClusterSettings } from './ClusterSettings';
+import { cores, gb, relativeTime, useNow } from './format';
+import { useClusterLive } from './live';
+import { useCheckCluster, useCluster } from './queries';
+import { NodesTab } from './tabs/NodesTab';
+import { PodsTab } from './tabs/PodsTab';
+import {
+  ClaimsTab,
+  EventsTab,
+  IngressesTab,
+  NamespacesTab,
+  ServicesTab,
+  StorageClassesTab,
+  VolumesTab,
+  WorkloadsTab,
+} from './tabs/SimpleTabs';
+import type { ClusterDetail } from './types';
+
+export const TABS = [
+  'nodes',
+  'namespaces',
+  'workloads',
+  'pods',
+  'services',
+  'ingresses',
+  'volumes',
+  'claims',
+  'storageclasses',
+  'events',
+] as const;
+export type Tab = (typeof TABS)[number];
+
+function TabContent({ tab, clusterId }: { tab: Tab; clusterId: number }) {
+  switch (tab) {
+    case 'nodes':
+      return <NodesTab clusterId={clusterId} />;
+    case 'namespaces':
+      return <NamespacesTab clusterId={clusterId} />;
+    case 'workloads':
+      return <WorkloadsTab clusterId={clusterId} />;
+    case 'pods':
+      return <PodsTab clusterId={clusterId} />;
+    case 'services':
+      return <ServicesTab clusterId={clusterId} />;
+    case 'ingresses':
+      return <IngressesTab clusterId={clusterId} />;
+    case 'volumes':
+      return <VolumesTab clusterId={clusterId} />;
+    case 'claims':
+      return <ClaimsTab clusterId={clusterId} />;
+    case 'storageclasses':
+      return <StorageClassesTab clusterId={clusterId} />;
+    case 'events':
+      return <EventsTab clusterId={clusterId} />;
+  }
+}
+
+function Header({ cluster }: { cluster: ClusterDetail }) {
+  const { t, i18n } = useTranslation();
+  const me = useMe();
+  const now = useNow();
+  const check = useCheckCluster(cluster.id);
+  const s = cluster.summary ?? {};
+  return (
+    <section className="card cluster-header" data-testid="cluster-header" data-status={cluster.status}>
+      <div className="cluster-title">
+        <div>
+          <h1>
+            {cluster.display_name || cluster.name} <StatusBadge status={cluster.status} message={cluster.status_message} />
+          </h1>
+          <p className="muted mono small">
+            {cluster.name} · {cluster.server}
+          </p>
+        </div>
+        {me.data?.is_admin && (
+          <div className="header-actions">
+            <button type="button" className="btn btn-small" data-testid="recheck" disabled={check.isPending} onClick={() => check.mutate()}>
+              {check.isPending ? t('clusters.working') : t('clusters.recheck')}
+            </button>
+            <ClusterSettings cluster={cluster} />
+          </div>
+        )}
+      </div>
+      {check.isSuccess && <p className="small muted" role="status">{t('clusters.recheckQueued')}</p>}
+      {check.error && <p className="alert alert-error">{check.error.detail}</p>}
+      {cluster.status_message && cluster.status !== 'connected' && (
+        <p className="alert alert-warning" data-testid="status-message">
+          {cluster.status_message}
+        </p>
+      )}
+      {cluster.missing_permissions?.length > 0 && (
+        <div className="alert alert-warning" data-testid="missing-permissions">
+          <div>
+            <strong>{t('clusters.missingPermissions', { count: cluster.missing_permissions.length })}</strong>
+            <ul className="plain-list mono small">
+              {cluster.missing_permissions.map((p) => (
+                <li key={p}>{p}</li>
+              ))}
+            </ul>
+          </div>
+        </div>
+      )}
+      <dl className="facts">
+        <div>
+          <dt>{t('clusters.col.version')}</dt>
+          <dd className="mono" data-testid="cluster-version">
+            {cluster.kubernetes_version || '—'}
+          </dd>
+        </div>
+        <div>
+          <dt>{t('clusters.col.lastSync')}</dt>
+          <dd>
+            <FreshnessBadge cluster={cluster} now={now} />
+          </dd>
+        </div>
+        <div>
+          <dt>{t('clusters.field.provider')}</dt>
+          <dd>
+            {t(`clusters.provider.${cluster.provider}`)} {cluster.region && `· ${cluster.region}`}
+          </dd>
+        </div>
+        <div>
+          <dt>{t('clusters.field.stage')}</dt>
+          <dd>{t(`clusters.stage.${cluster.stage}`)}</dd>
+        </div>
+        <div>
+          <dt>{t('clusters.col.nodes')}</dt>
+          <dd>{s.nodes_total !== undefined ? `${s.nodes_ready ?? 0}/${s.nodes_total}` : '—'}</dd>
+        </div>
+        <div>
+          <dt>{t('clusters.col.pods')}</dt>
+          <dd>{s.pods ? `${s.pods.running}/${s.pods.total}/${s.pods.capacity}` : '—'}</dd>
+        </div>
+        <div>
+          <dt>{t('clusters.col.cpu')}</dt>
+          <dd>{s.cpu ? `${cores(s.cpu.requested)} / ${cores(s.cpu.allocatable)}` : '—'}</dd>
+        </div>
+        <div>
+          <dt>{t('clusters.col.memory')}</dt>
+          <dd>{s.memory ? `${gb(s.memory.requested)} / ${gb(s.memory.allocatable)}` : '—'}</dd>
+        </div>
+        <div>
+          <dt>{t('clusters.lastChecked')}</dt>
+          <dd>{relativeTime(cluster.last_checked, now, i18n.language) ?? t('common.never')}</dd>
+        </div>
+      </dl>
+      {Object.keys(cluster.labels ?? {}).length > 0 && (
+        <p className="chips">
+          {Object.entries(cluster.labels).map(([k, v]) => (
+            <span className="chip small" key={k}>
+              {k}={v}
+            </span>
+          ))}
+        </p>
+      )}
+      {cluster.syncs?.length > 0 && (
+        <details className="syncs" open={cluster.syncs.some((x) => x.state !== 'synced')}>
+          <summary>{t('clusters.syncTitle')}</summary>
+          <table className="table table-dense table-compact" data-testid="sync-table">
+            <thead>
+              <tr>
+                <th scope="col">{t('clusters.col.kind')}</th>
+                <th scope="col">{t('clusters.col.state')}</th>
+                <th scope="col">{t('clusters.col.objects')}</th>
+                <th scope="col">{t('clusters.col.lastEvent')}</th>
+                <th scope="col">{t('clusters.col.message')}</th>
+              </tr>
+            </thead>
+            <tbody>
+              {cluster.syncs.map((x) => (
+                <tr key={x.kind} data-testid={`sync-${x.kind}`} data-state={x.state}>
+                  <td>{x.kind}</td>
+                  <td>
+                    <SyncBadge state={x.state} />
+                  </td>
+                  <td className="num">{x.object_count}</td>
+                  <td>{relativeTime(x.last_event, now, i18n.language) ?? '—'}</td>
+                  <td className="small">{x.message}</td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </details>
+      )}
+    </section>
+  );
+}
+
+export function ClusterDetailPage() {
+  const { t } = useTranslation();
+  const params = useParams();
+  const id = Number(params.id);
+  const tab: Tab = TABS.find((x) => x === params.tab) ?? 'nodes';
+  const cluster = useCluster(id);
+  useClusterLive(id);
+  if (!Number.isInteger(id)) return <NotFound />;
+  if (cluster.isError && cluster.error instanceof ApiError && cluster.error.status === 404) return <NotFound />;
+  return (
+    <section className="page page-wide" data-testid="cluster-page">
+      <p className="muted small breadcrumbs">
+        <Link to="/clusters">{t('nav.clusters')}</Link> / {cluster.data?.name ?? id}
+      </p>
+      {cluster.isPending && <Loading />}
+      {cluster.isError && <ErrorState error={cluster.error} onRetry={() => void cluster.refetch()} />}
+      {cluster.data && <Header cluster={cluster.data} />}
+      <nav className="tabs" aria-label={t('clusters.tabsLabel')}>
+        {TABS.map((x) => (
+          <NavLink
+            key={x}
+            to={`/clusters/${id}/${x}`}
+            className={() => (x === tab ? 'tab active' : 'tab')}
+            aria-current={x === tab ? 'page' : undefined}
+            data-testid={`tab-${x}`}
+          >
+            {t(`clusters.tab.${x}`)}
+          </NavLink>
+        ))}
+      </nav>
+      <section className="card tab-panel" data-testid={`panel-${tab}`}>
+        <TabContent tab={tab} clusterId={id} />
+      </section>
+    </section>
+  );
+}

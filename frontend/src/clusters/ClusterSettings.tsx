@@ -1,0 +1,150 @@
+/** Admin actions on one cluster: edit metadata, replace credentials, disable/enable, delete. */
+import { useState } from 'react';
+import { useTranslation } from 'react-i18next';
+import { useNavigate } from 'react-router-dom';
+import { Dialog } from '../components/Dialog';
+import { TypeToConfirmDialog } from '../components/TypeToConfirmDialog';
+import {
+  ConnectionFields,
+  EMPTY_CONNECTION,
+  MetadataFields,
+  connectionBody,
+  connectionComplete,
+  metadataBody,
+  type ConnectionDraft,
+  type MetadataDraft,
+} from './forms';
+import { useDeleteCluster, usePatchCluster, useReplaceCredentials } from './queries';
+import type { Cluster } from './types';
+
+function EditDialog({ cluster, onClose }: { cluster: Cluster; onClose: () => void }) {
+  const { t } = useTranslation();
+  const patch = usePatchCluster(cluster.id);
+  const [draft, setDraft] = useState<MetadataDraft>({
+    name: cluster.name,
+    display_name: cluster.display_name,
+    description: cluster.description,
+    provider: cluster.provider,
+    region: cluster.region,
+    stage: cluster.stage,
+    labels: Object.entries(cluster.labels ?? {}).map(([key, value]) => ({ key, value })),
+  });
+  const errors = patch.error?.fieldErrors ?? {};
+  return (
+    <Dialog
+      title={t('clusters.settings.editTitle', { name: cluster.name })}
+      onClose={onClose}
+      testId="edit-cluster-dialog"
+      footer={
+        <>
+          <button type="button" className="btn" onClick={onClose}>
+            {t('common.cancel')}
+          </button>
+          <button
+            type="button"
+            className="btn btn-primary"
+            data-testid="edit-cluster-save"
+            disabled={patch.isPending}
+            onClick={() => patch.mutate(metadataBody(draft), { onSuccess: onClose })}
+          >
+            {patch.isPending ? t('common.saving') : t('common.save')}
+          </button>
+        </>
+      }
+    >
+      {patch.error && (
+        <p className="alert alert-error" role="alert">
+          {patch.error.detail}
+        </p>
+      )}
+      <MetadataFields value={draft} onChange={setDraft} errors={errors} nameEditable={false} />
+    </Dialog>
+  );
+}
+
+function CredentialsDialog({ cluster, onClose }: { cluster: Cluster; onClose: () => void }) {
+  const { t } = useTranslation();
+  const replace = useReplaceCredentials(cluster.id);
+  const [draft, setDraft] = useState<ConnectionDraft>(EMPTY_CONNECTION);
+  return (
+    <Dialog
+      title={t('clusters.settings.credentialsTitle', { name: cluster.name })}
+      onClose={onClose}
+      testId="credentials-dialog"
+      footer={
+        <>
+          <button type="button" className="btn" onClick={onClose}>
+            {t('common.cancel')}
+          </button>
+          <button
+            type="button"
+            className="btn btn-primary"
+            data-testid="credentials-save"
+            disabled={replace.isPending || !connectionComplete(draft)}
+            onClick={() => replace.mutate(connectionBody(draft), { onSuccess: onClose })}
+          >
+            {replace.isPending ? t('common.saving') : t('clusters.settings.replace')}
+          </button>
+        </>
+      }
+    >
+      <p className="muted small">{t('clusters.settings.credentialsHint')}</p>
+      {replace.error && (
+        <p className="alert alert-error" role="alert">
+          {replace.error.detail}
+        </p>
+      )}
+      <ConnectionFields value={draft} onChange={setDraft} errors={replace.error?.fieldErrors ?? {}} />
+    </Dialog>
+  );
+}
+
+export function ClusterSettings({ cluster }: { cluster: Cluster }) {
+  const { t } = useTranslation();
+  const navigate = useNavigate();
+  const [open, setOpen] = useState<'edit' | 'credentials' | 'delete' | null>(null);
+  const patch = usePatchCluster(cluster.id);
+  const remove = useDeleteCluster(cluster.id);
+  return (
+    <>
+      <button type="button" className="btn btn-small" data-testid="edit-cluster" onClick={() => setOpen('edit')}>
+        {t('clusters.settings.edit')}
+      </button>
+      <button type="button" className="btn btn-small" data-testid="replace-credentials" onClick={() => setOpen('credentials')}>
+        {t('clusters.settings.credentials')}
+      </button>
+      <button
+        type="button"
+        className="btn btn-small"
+        data-testid="toggle-enabled"
+        disabled={patch.isPending}
+        onClick={() => patch.mutate({ enabled: !cluster.enabled })}
+      >
+        {cluster.enabled ? t('clusters.settings.disable') : t('clusters.settings.enable')}
+      </button>
+      <button type="button" className="btn btn-small btn-danger-outline" data-testid="delete-cluster" onClick={() => setOpen('delete')}>
+        {t('clusters.settings.delete')}
+      </button>
+      {patch.error && !open && (
+        <span className="bad-text small" role="alert">
+          {patch.error.detail}
+        </span>
+      )}
+      {open === 'edit' && <EditDialog cluster={cluster} onClose={() => setOpen(null)} />}
+      {open === 'credentials' && <CredentialsDialog cluster={cluster} onClose={() => setOpen(null)} />}
+      {open === 'delete' && (
+        <TypeToConfirmDialog
+          title={t('clusters.settings.deleteTitle')}
+          message={t('clusters.settings.deleteConfirm', { name: cluster.name })}
+          expected={cluster.name}
+          confirmLabel={t('clusters.settings.delete')}
+          busyLabel={t('clusters.working')}
+          busy={remove.isPending}
+          error={remove.error}
+          onCancel={() => setOpen(null)}
+          onConfirm={() => remove.mutate(undefined, { onSuccess: () => void navigate('/clusters', { replace: true }) })}
+        />
+      )}
+    </>
+  );
+}

@@ -1,0 +1,151 @@
+/**
+ * /clusters/:id/pods/:namespace/:name — a pod's projection, its containers, its events, and the
+ * full object fetched live from the cluster (YAML or JSON). Kept live from `cluster.<id>`.
+ */
+import { useState } from 'react';
+import { useTranslation } from 'react-i18next';
+import { Link, useParams } from 'react-router-dom';
+import { ApiError } from '../api/errors';
+import { ErrorState } from '../components/ErrorState';
+import { Loading } from '../components/Loading';
+import { NotFound } from '../pages/NotFound';
+import { PhaseBadge } from './badges';
+import { bytesHuman, cores, relativeTime, useNow } from './format';
+import { useClusterLive } from './live';
+import { useCluster, usePodDetail } from './queries';
+import { EventsTab, Labels } from './tabs/SimpleTabs';
+import { toYaml } from './yaml';
+
+export function PodDetailPage() {
+  const { t, i18n } = useTranslation();
+  const params = useParams();
+  const id = Number(params.id);
+  const namespace = params.namespace ?? '';
+  const name = params.name ?? '';
+  const cluster = useCluster(id);
+  const pod = usePodDetail(id, namespace, name);
+  const [format, setFormat] = useState<'yaml' | 'json'>('yaml');
+  const now = useNow(30_000);
+  useClusterLive(id);
+  if (pod.isError && pod.error instanceof ApiError && pod.error.status === 404) return <NotFound />;
+  const p = pod.data;
+  return (
+    <section className="page page-wide" data-testid="pod-page">
+      <p className="muted small breadcrumbs">
+        <Link to="/clusters">{t('nav.clusters')}</Link> / <Link to={`/clusters/${id}/pods`}>{cluster.data?.name ?? id}</Link> /{' '}
+        {namespace}
+      </p>
+      <header className="page-header">
+        <h1 className="mono">{name}</h1>
+      </header>
+      {pod.isPending && <Loading />}
+      {pod.isError && <ErrorState error={pod.error} onRetry={() => void pod.refetch()} />}
+      {p && (
+        <>
+          <section className="card">
+            <dl className="facts">
+              <div>
+                <dt>{t('clusters.col.status')}</dt>
+                <dd data-testid="pod-status">
+                  <PhaseBadge text={p.data.status_text || p.phase} />
+                </dd>
+              </div>
+              <div>
+                <dt>{t('clusters.col.ready')}</dt>
+                <dd>{p.data.ready}</dd>
+              </div>
+              <div>
+                <dt>{t('clusters.col.restarts')}</dt>
+                <dd>{p.data.restarts}</dd>
+              </div>
+              <div>
+                <dt>{t('clusters.col.node')}</dt>
+                <dd className="mono">{p.node_name || '—'}</dd>
+              </div>
+              <div>
+                <dt>{t('clusters.col.podIp')}</dt>
+                <dd className="mono">{p.data.pod_ip || '—'}</dd>
+              </div>
+              <div>
+                <dt>{t('clusters.col.owner')}</dt>
+                <dd className="mono">{p.data.owner ? `${p.data.owner.kind}/${p.data.owner.name}` : '—'}</dd>
+              </div>
+              <div>
+                <dt>QoS</dt>
+                <dd>{p.data.qos_class || '—'}</dd>
+              </div>
+              <div>
+                <dt>{t('clusters.col.requests')}</dt>
+                <dd>
+                  {cores(p.data.requests?.cpu)} CPU · {bytesHuman(p.data.requests?.memory)}
+                </dd>
+              </div>
+              <div>
+                <dt>{t('clusters.col.limits')}</dt>
+                <dd>
+                  {cores(p.data.limits?.cpu)} CPU · {bytesHuman(p.data.limits?.memory)}
+                </dd>
+              </div>
+              <div>
+                <dt>{t('clusters.col.age')}</dt>
+                <dd>{relativeTime(p.created, now, i18n.language) ?? '—'}</dd>
+              </div>
+            </dl>
+            <Labels labels={p.labels} />
+          </section>
+          <section className="card">
+            <h2 className="card-title">{t('clusters.containers')}</h2>
+            <table className="table table-dense" data-testid="containers-table">
+              <thead>
+                <tr>
+                  <th scope="col">{t('clusters.col.name')}</th>
+                  <th scope="col">{t('clusters.col.image')}</th>
+                  <th scope="col">{t('clusters.col.state')}</th>
+                  <th scope="col">{t('clusters.col.ready')}</th>
+                  <th scope="col">{t('clusters.col.restarts')}</th>
+                </tr>
+              </thead>
+              <tbody>
+                {(p.data.containers ?? []).map((c) => (
+                  <tr key={c.name} data-testid={`container-${c.name}`}>
+                    <td className="mono">{c.name}</td>
+                    <td className="mono small wrap-any">{c.image}</td>
+                    <td>
+                      <PhaseBadge text={c.reason || c.state} />
+                    </td>
+                    <td>{c.ready ? '✓' : '✗'}</td>
+                    <td className={`num ${c.restart_count > 0 ? 'warn-text' : ''}`}>{c.restart_count}</td>
+                  </tr>
+                ))}
+              </tbody>
+            </table>
+          </section>
+          <section className="card">
+            <h2 className="card-title">{t('clusters.tab.events')}</h2>
+            <EventsTab clusterId={id} fixed={{ namespace, involved_kind: 'Pod', involved_name: name }} />
+          </section>
+          <section className="card">
+            <div className="tab-toolbar">
+              <h2 className="card-title">{t('clusters.liveObject')}</h2>
+              <div className="segmented" role="group" aria-label={t('clusters.format')}>
+                <button type="button" className={format === 'yaml' ? 'active' : ''} aria-pressed={format === 'yaml'} onClick={() => setFormat('yaml')}>
+                  YAML
+                </button>
+                <button type="button" className={format === 'json' ? 'active' : ''} aria-pressed={format === 'json'} onClick={() => setFormat('json')}>
+                  JSON
+                </button>
+              </div>
+            </div>
+            {p.object ? (
+              <pre className="code-block" data-testid="pod-object">
+                {format === 'yaml' ? toYaml(p.object) : JSON.stringify(p.object, null, 2)}
+              </pre>
+            ) : (
+              <p className="muted">{t('clusters.objectUnavailable')}</p>
+            )}
+          </section>
+        </>
+      )}
+    </section>
+  );
+}

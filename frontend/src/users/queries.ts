@@ -1,0 +1,57 @@
+/** Users administration (system admins): list with filters, create, edit, set password. */
+import { keepPreviousData, useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
+import { api, unwrap } from '../api/client';
+import type { ApiError } from '../api/errors';
+import type { AdminUser, Role, UserCreateBody, UserPatchBody, UsersQuery } from '../api/types';
+
+export const usersKey = ['users'] as const;
+export const ROLES: readonly Role[] = ['admin', 'operator', 'user'];
+
+export interface UserFilters {
+  q: string;
+  role: Role | '';
+  active: '' | 'true' | 'false';
+}
+export const EMPTY_USER_FILTERS: UserFilters = { q: '', role: '', active: '' };
+
+export function usersQuery(filters: UserFilters, cursor: string | null): UsersQuery {
+  const query: UsersQuery = {};
+  if (filters.q.trim()) query.q = filters.q.trim();
+  if (filters.role) query.role = filters.role;
+  if (filters.active) query.is_active = filters.active === 'true';
+  if (cursor) query.cursor = cursor;
+  return query;
+}
+
+export function useUsers(filters: UserFilters, cursor: string | null) {
+  const query = usersQuery(filters, cursor);
+  return useQuery({
+    queryKey: [...usersKey, query],
+    queryFn: async () => unwrap(await api.GET('/api/users/', { params: { query } })),
+    placeholderData: keepPreviousData,
+  });
+}
+
+export function useCreateUser() {
+  const queryClient = useQueryClient();
+  return useMutation<AdminUser, ApiError, UserCreateBody>({
+    mutationFn: async (body) => unwrap(await api.POST('/api/users/', { body })),
+    onSuccess: () => void queryClient.invalidateQueries({ queryKey: usersKey }),
+  });
+}
+
+export function useUpdateUser() {
+  const queryClient = useQueryClient();
+  return useMutation<AdminUser, ApiError, { id: number; body: UserPatchBody }>({
+    mutationFn: async ({ id, body }) => unwrap(await api.PATCH('/api/users/{id}/', { params: { path: { id } }, body })),
+    onSuccess: () => void queryClient.invalidateQueries({ queryKey: usersKey }),
+  });
+}
+
+export function useSetPassword() {
+  return useMutation<void, ApiError, { id: number; password: string }>({
+    mutationFn: async ({ id, password }) => {
+      unwrap(await api.POST('/api/users/{id}/set-password/', { params: { path: { id } }, body: { password } }));
+    },
+  });
+}
