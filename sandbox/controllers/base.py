@@ -100,6 +100,29 @@ class WorkQueue:
         return not self.pending
 
 
+class SpecChanges:
+    """Remembers each object's ``metadata.generation`` so a controller re-syncs on spec changes only.
+
+    Controllers write their objects' status themselves; re-syncing on those writes is wasted work and,
+    when a status message changes on every attempt (a quota error naming a fresh pod name), a busy loop.
+    """
+
+    def __init__(self) -> None:
+        self._seen: dict[tuple[str, str], tuple[Any, bool]] = {}
+
+    def changed(self, etype: str, obj: dict[str, Any]) -> bool:
+        md = obj["metadata"]
+        key = (md.get("namespace", ""), md["name"])
+        if etype == "DELETED":
+            self._seen.pop(key, None)
+            return False
+        now = (md.get("generation"), bool(md.get("deletionTimestamp")))
+        if self._seen.get(key) == now:
+            return False
+        self._seen[key] = now
+        return True
+
+
 # ---------------------------------------------------------------- time
 
 

@@ -15,7 +15,7 @@ import json
 import time
 from typing import TYPE_CHECKING, Any
 
-from sandbox.controllers.base import int_or_percent, object_ref, template_hash
+from sandbox.controllers.base import SpecChanges, int_or_percent, object_ref, template_hash
 from sandbox.controllers.cache import NodeInfo, PodInfo
 from sandbox.controllers.podtemplate import pod_from_template
 from sandbox.controllers.replicaset import pod_signature
@@ -53,6 +53,7 @@ def _target_node(pod: dict[str, Any]) -> str:
 class DaemonSetController:
     def __init__(self, manager: ControllerManager) -> None:
         self.m = manager
+        self._changes = SpecChanges()
         self.q = manager.queue("daemonset", self.sync)
         self.keys: set[tuple[str, str]] = set()
         manager.on_kind(DAEMONSETS, self.on_ds)
@@ -63,9 +64,11 @@ class DaemonSetController:
         key = (obj["metadata"]["namespace"], obj["metadata"]["name"])
         if etype == "DELETED":
             self.keys.discard(key)
+            self._changes.changed(etype, obj)
             return
         self.keys.add(key)
-        self.q.add(key)
+        if self._changes.changed(etype, obj):
+            self.q.add(key)
 
     def on_pod(self, etype: str, old: PodInfo | None, new: PodInfo | None) -> None:
         p = new or old

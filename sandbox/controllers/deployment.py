@@ -26,6 +26,7 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from sandbox.controllers.base import (
+    SpecChanges,
     get_condition,
     int_or_percent,
     now_iso,
@@ -92,11 +93,12 @@ class DeploymentController:
         self.q = manager.queue("deployment", self.sync)
         self.rs_by_owner: dict[str, set[str]] = {}
         self.rs_owner: dict[tuple[str, str], str] = {}
+        self._changes = SpecChanges()
         manager.on_kind(DEPLOYMENTS, self.on_deployment)
         manager.on_kind(REPLICASETS, self.on_rs)
 
     def on_deployment(self, etype: str, obj: dict[str, Any]) -> None:
-        if etype != "DELETED":
+        if self._changes.changed(etype, obj):
             self.q.add((obj["metadata"]["namespace"], obj["metadata"]["name"]))
 
     def on_rs(self, etype: str, obj: dict[str, Any]) -> None:

@@ -2,7 +2,10 @@
 
 Repeats of the same (object, reason, message, source) are aggregated into one
 Event whose ``count`` and ``lastTimestamp`` grow, as client-go's event
-correlator does, so a crash loop does not create unbounded objects.  The
+correlator does, so a crash loop does not create unbounded objects; and, like
+its EventAggregator, more than 10 *similar* events (same object, reason and
+source, different messages) within 10 minutes are combined into one Event
+whose message starts with ``(combined from similar events): ``.  The
 number of Events per cluster is capped (oldest deleted first) and old ones
 expire after a TTL (the real apiserver keeps one hour), which keeps memory
 bounded for a fleet of 100 clusters.
@@ -33,6 +36,7 @@ class EventRecorder:
         self._by_key: collections.OrderedDict[_EventKey, tuple[str, str]] = collections.OrderedDict()
         self._created: collections.OrderedDict[tuple[str, str], float] = collections.OrderedDict()
         self._seq = 0
+        self._similar: collections.OrderedDict[tuple[str, ...], tuple[float, set[str]]] = collections.OrderedDict()
 
     def forget(self, ns: str, name: str) -> None:
         """An Event was deleted by someone else (namespace deletion, kubectl)."""
@@ -46,7 +50,22 @@ class EventRecorder:
         if field_path:
             ref["fieldPath"] = field_path
         ns = ref.get("namespace") or "default"
-        key: _EventKey = (ref.get("uid", ""), ref.get("fieldPath", ""), reason, message, component)
+        similar_key = (ref.get("uid", ""), ref.get("fieldPath", ""), reason, component, etype)
+        first, messages = self._similar.get(similar_key, (0.0, set()))
+        mono = time.monotonic()
+        if mono - first > 600:
+            first, messages = mono, set()
+        combined = len(messages) >= 10 and message not in messages
+        if not combined:
+            messages.add(message)
+        self._similar[similar_key] = (first, messages)
+        self._similar.move_to_end(similar_key)
+        while len(self._similar) > self.m.config.max_events * 2:
+            self._similar.popitem(last=False)
+        if combined:
+            message = "(combined from similar events): " + message
+        key: _EventKey = (ref.get("uid", ""), ref.get("fieldPath", ""), reason,
+                          "(combined)" if combined else message, component)
         now = now_iso()
         existing = self._by_key.get(key)
         if existing is not None and existing in self._created:
@@ -54,6 +73,7 @@ class EventRecorder:
                 ev["count"] = int(ev.get("count") or 1) + 1
                 ev["lastTimestamp"] = now
                 ev["involvedObject"] = ref
+                ev["message"] = message
 
             with contextlib.suppress(ApiError):
                 self.store.mutate(EVENTS, existing[0], existing[1], bump)

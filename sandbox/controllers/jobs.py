@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 from sandbox.controllers import cron
 from sandbox.controllers.base import (
+    SpecChanges,
     get_condition,
     iso,
     now_iso,
@@ -57,12 +58,13 @@ def job_finished(job: dict[str, Any]) -> str:
 class JobController:
     def __init__(self, manager: ControllerManager) -> None:
         self.m = manager
+        self._changes = SpecChanges()
         self.q = manager.queue("job", self.sync)
         manager.on_kind(JOBS, self.on_job)
         manager.on_pod(self.on_pod)
 
     def on_job(self, etype: str, obj: dict[str, Any]) -> None:
-        if etype != "DELETED":
+        if self._changes.changed(etype, obj):
             self.q.add((obj["metadata"]["namespace"], obj["metadata"]["name"]))
 
     def on_pod(self, etype: str, old: PodInfo | None, new: PodInfo | None) -> None:

@@ -13,7 +13,7 @@ import contextlib
 import time
 from typing import TYPE_CHECKING, Any
 
-from sandbox.controllers.base import now_iso, object_ref, set_condition
+from sandbox.controllers.base import SpecChanges, now_iso, object_ref, set_condition
 from sandbox.controllers.cache import PodInfo
 from sandbox.controllers.podtemplate import deletion_rank, pod_from_template
 from sandbox.errors import ApiError
@@ -37,12 +37,14 @@ class ReplicaSetController:
         self.m = manager
         self.q = manager.queue("replicaset", self.sync)
         self._failures: dict[tuple[str, str], int] = {}
+        self._retry_at: dict[tuple[str, str], float] = {}
+        self._changes = SpecChanges()
         manager.on_kind(REPLICASETS, self.on_rs)
         manager.on_pod(self.on_pod)
 
     def on_rs(self, etype: str, obj: dict[str, Any]) -> None:
         md = obj["metadata"]
-        if etype != "DELETED":
+        if self._changes.changed(etype, obj):
             self.q.add((md["namespace"], md["name"]))
 
     def on_pod(self, etype: str, old: PodInfo | None, new: PodInfo | None) -> None:
@@ -58,6 +60,7 @@ class ReplicaSetController:
         rs = self.m.store.get(REPLICASETS, ns, name)
         if rs is None:
             self._failures.pop(key, None)
+            self._retry_at.pop(key, None)
             return
         md = rs["metadata"]
         spec = rs.get("spec") or {}
@@ -69,6 +72,8 @@ class ReplicaSetController:
         diff = len(active) - desired
         failure: str | None = None
         ref = object_ref(rs)
+        if diff < 0 and time.monotonic() < self._retry_at.get(key, 0.0):
+            return  # backing off after a failed create; the timer will bring us back
         if diff < 0:
             template = spec.get("template") or {}
             for _ in range(min(-diff, BURST)):
@@ -82,11 +87,14 @@ class ReplicaSetController:
                 self.m.events.record(ref, "Normal", "SuccessfulCreate",
                                      f"Created pod: {pod['metadata']['name']}", COMPONENT)
             if failure is not None:
-                n = self._failures.get(key, 0) + 1
+                n = min(self._failures.get(key, 0) + 1, 10)
                 self._failures[key] = n
-                self.q.add_after(key, min(0.5 * 2 ** (n - 1), 30.0))
+                delay = min(0.5 * 2 ** (n - 1), 30.0)
+                self._retry_at[key] = time.monotonic() + delay
+                self.q.add_after(key, delay)
             else:
                 self._failures.pop(key, None)
+                self._retry_at.pop(key, None)
                 if -diff > BURST:
                     self.q.add(key)
         elif diff > 0:

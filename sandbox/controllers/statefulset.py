@@ -17,7 +17,7 @@ import re
 import time
 from typing import TYPE_CHECKING, Any
 
-from sandbox.controllers.base import label_selector, object_ref, owner_ref, template_hash
+from sandbox.controllers.base import SpecChanges, label_selector, object_ref, owner_ref, template_hash
 from sandbox.controllers.cache import PodInfo
 from sandbox.controllers.podtemplate import pod_from_template
 from sandbox.controllers.replicaset import pod_signature
@@ -34,12 +34,13 @@ REVISION_LABEL = "controller-revision-hash"
 class StatefulSetController:
     def __init__(self, manager: ControllerManager) -> None:
         self.m = manager
+        self._changes = SpecChanges()
         self.q = manager.queue("statefulset", self.sync)
         manager.on_kind(STATEFULSETS, self.on_sts)
         manager.on_pod(self.on_pod)
 
     def on_sts(self, etype: str, obj: dict[str, Any]) -> None:
-        if etype != "DELETED":
+        if self._changes.changed(etype, obj):
             self.q.add((obj["metadata"]["namespace"], obj["metadata"]["name"]))
 
     def on_pod(self, etype: str, old: PodInfo | None, new: PodInfo | None) -> None:

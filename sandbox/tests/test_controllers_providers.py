@@ -171,3 +171,17 @@ async def test_events_are_bounded_and_aggregated() -> None:
         assert evs[0]["firstTimestamp"] <= evs[0]["lastTimestamp"]
     finally:
         await stop_cluster(c, m)
+
+
+async def test_similar_events_are_combined(sim: tuple[SimCluster, ControllerManager]) -> None:
+    c, m = sim
+    ref = {"kind": "ReplicaSet", "namespace": "default", "name": "rs", "uid": "u-rs", "apiVersion": "apps/v1"}
+    for i in range(25):
+        m.events.record(ref, "Warning", "FailedCreate", f'Error creating: pods "rs-{i:05d}" is forbidden',
+                        "replicaset-controller")
+    evs = [e for e in c.store.list(EVENTS)[0] if e["involvedObject"]["name"] == "rs"]
+    assert len(evs) == 11
+    combined = [e for e in evs if e["message"].startswith("(combined from similar events): ")]
+    assert len(combined) == 1
+    assert combined[0]["count"] == 15
+    assert combined[0]["message"].endswith('pods "rs-00024" is forbidden')

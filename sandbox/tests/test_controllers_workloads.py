@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 from collections.abc import AsyncIterator
@@ -203,6 +204,10 @@ async def test_quota_refusal_is_a_failedcreate_event_on_the_replicaset(
                                (c.store.get(DEPLOYMENTS, "team", "web") or {}).get("status", {}).get("conditions", [])),
                    what="ReplicaFailure condition on the deployment")
     assert c.store.count(PODS, "team") == 2
+    # retries back off (0.5 s, 1 s, 2 s ...): no busy loop, a handful of attempts
+    await asyncio.sleep(1.0)
+    attempts = sum(e["count"] for e in events_for(c, rs_name) if e["reason"] == "FailedCreate")
+    assert 2 <= attempts <= 5
 
 
 async def test_progress_deadline_exceeded(sim: tuple[SimCluster, ControllerManager]) -> None:
