@@ -190,3 +190,26 @@ def seed(cluster: SimCluster, profile: str = "default", *, crashloop: bool = Fal
                     manager.set_node_ready(name, False)
                     made.append(f"Node/{name} (NotReady)")
     return made
+
+
+def seed_scale(cluster: SimCluster, pods: int = 1000, *, per_deployment: int = 50,
+               namespace: str = "bench") -> int:
+    """Create ``pods`` pods' worth of small Deployments (``per_deployment`` replicas each) for benchmarks.
+
+    Returns the number of replicas requested.  Pair it with ``config.bulk()`` as the cluster's
+    ``controller_config`` to keep the per-pod cost at one status write and no Events.
+    """
+    store = cluster.store
+    if store.get(NAMESPACES, None, namespace) is None:
+        store.create(NAMESPACES, {"metadata": {"name": namespace, "labels": {"env": "bench"}}})
+    made = 0
+    i = 0
+    while made < pods:
+        i += 1
+        n = min(per_deployment, pods - made)
+        name = f"load-{i:04d}"
+        if store.get(DEPLOYMENTS, namespace, name) is None:
+            store.create(DEPLOYMENTS, _deployment(namespace, name, n, _container(
+                "app", "registry.k8s.io/pause:3.10", "10m", "16Mi")), field_manager=FIELD_MANAGER)
+        made += n
+    return made

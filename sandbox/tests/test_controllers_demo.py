@@ -43,3 +43,16 @@ async def test_seed_default_profile_with_crashloop_and_not_ready_node() -> None:
         assert len(demo.manifests("large")) > len(demo.manifests("small"))
     finally:
         await stop_cluster(c, m)
+
+
+async def test_seed_scale_brings_up_the_requested_pods() -> None:
+    from sandbox.controllers.config import bulk
+
+    c, m = await start_cluster(nodes=5, cpu="16", memory="64Gi", config=bulk())
+    try:
+        assert demo.seed_scale(c, 230, per_deployment=50) == 230
+        assert c.store.count(DEPLOYMENTS, "bench") == 5
+        await wait_for(lambda: sum(1 for p in m.pods.in_namespace("bench") if p.ready) == 230, timeout=20,
+                       what="230 ready pods")
+    finally:
+        await stop_cluster(c, m)

@@ -264,3 +264,46 @@ def test_cordon_and_drain(kubeconfig: Path) -> None:
     nodes = kubectl(kubeconfig, "get", "node", node, "--no-headers").stdout
     assert "SchedulingDisabled" in nodes
     kubectl(kubeconfig, "uncordon", node)
+
+
+STATEFUL = """\
+apiVersion: apps/v1
+kind: StatefulSet
+metadata: {name: db, namespace: apps}
+spec:
+  replicas: 2
+  serviceName: db
+  selector: {matchLabels: {app: db}}
+  template:
+    metadata: {labels: {app: db}}
+    spec: {containers: [{name: pg, image: "postgres:16"}]}
+  volumeClaimTemplates:
+  - metadata: {name: data}
+    spec: {accessModes: [ReadWriteOnce], resources: {requests: {storage: 1Gi}}}
+---
+apiVersion: apps/v1
+kind: DaemonSet
+metadata: {name: agent, namespace: apps}
+spec:
+  selector: {matchLabels: {app: agent}}
+  template:
+    metadata: {labels: {app: agent}}
+    spec: {containers: [{name: a, image: "agent:1"}]}
+"""
+
+
+def test_statefulset_and_daemonset_rollout_status(kubeconfig: Path) -> None:
+    kubectl(kubeconfig, "apply", "-f", "-", input_text=STATEFUL)
+    out = kubectl(kubeconfig, "rollout", "status", "statefulset/db", "-n", NS, "--timeout=30s").stdout
+    # partition defaults to 0, so kubectl reports a partitioned rollout, as against a real cluster
+    assert "partitioned roll out complete: 2 new pods have been updated" in out
+    out = kubectl(kubeconfig, "rollout", "status", "daemonset/agent", "-n", NS, "--timeout=30s").stdout
+    assert 'daemon set "agent" successfully rolled out' in out
+    pvcs = kubectl(kubeconfig, "get", "pvc", "-n", NS, "--no-headers").stdout.splitlines()
+    assert sorted(line.split()[0] for line in pvcs) == ["data-db-0", "data-db-1"]
+    assert all(line.split()[1] == "Bound" for line in pvcs)
+    kubectl(kubeconfig, "set", "image", "statefulset/db", "pg=postgres:17", "-n", NS)
+    kubectl(kubeconfig, "rollout", "status", "statefulset/db", "-n", NS, "--timeout=30s")
+    images = kubectl(kubeconfig, "get", "pods", "-n", NS, "-l", "app=db", "-o",
+                     "jsonpath={.items[*].spec.containers[0].image}").stdout.split()
+    assert images == ["postgres:17", "postgres:17"]
