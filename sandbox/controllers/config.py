@@ -49,6 +49,8 @@ class ControllerConfig:
     """Write Events at all (turn off for bulk benchmarks)."""
     container_creating_status: bool = True
     """Write the intermediate ContainerCreating status (off = one status write per pod start)."""
+    scheduled_condition_write: bool = True
+    """Write PodScheduled=True at binding time (off = the kubelet's first status write carries it)."""
     max_events: int = 1000
     """Events kept per cluster (oldest deleted first); the real apiserver keeps 1 h."""
     event_ttl_seconds: float = 3600.0
@@ -67,5 +69,5 @@ def fast() -> ControllerConfig:
 
 def bulk() -> ControllerConfig:
     """For benchmarks that create 100,000 pods: no Events, one kubelet status write per pod, quick start."""
-    return replace(DEFAULT, record_events=False, container_creating_status=False, image_pull_seconds=0.05,
-                   container_start_seconds=0.05)
+    return replace(DEFAULT, record_events=False, container_creating_status=False, scheduled_condition_write=False,
+                   image_pull_seconds=0.05, container_start_seconds=0.05)

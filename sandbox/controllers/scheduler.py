@@ -234,7 +234,8 @@ class Scheduler:
 
         try:
             bound = self.m.store.mutate(PODS, ns, name, bind)
-            self.m.store.mutate(PODS, ns, name, scheduled, subresource="status")
+            if self.m.config.scheduled_condition_write:
+                self.m.store.mutate(PODS, ns, name, scheduled, subresource="status")
         except ApiError:
             return
         self.m.events.record(object_ref(bound), "Normal", "Scheduled",
