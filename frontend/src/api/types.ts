@@ -33,6 +33,36 @@ export type ChangePasswordBody = NonNullable<
   paths['/api/auth/password/']['post']['requestBody']
 >['content']['application/json'];
 
+type BodyOf<Op> = Op extends { requestBody?: { content: { 'application/json': infer T } } } ? T : never;
+
+// Clusters (docs/clusters-api.md). JSON fields such as an inventory row's `data` are untyped in
+// OpenAPI; src/clusters/types.ts types them per kind.
+export type ClusterPage = JsonOf<paths['/api/clusters/']['get']['responses'][200]>;
+export type Cluster = ClusterPage['results'][number];
+export type ClusterListQuery = NonNullable<paths['/api/clusters/']['get']['parameters']['query']>;
+export type ClusterDetail = JsonOf<paths['/api/clusters/{id}/']['get']['responses'][200]>;
+export type KindSync = ClusterDetail['syncs'][number];
+export type ClusterSummary = Cluster['summary'];
+export type ClusterStatus = Cluster['status'];
+export type Provider = Cluster['provider'];
+export type Stage = Cluster['stage'];
+export type Freshness = Cluster['freshness'];
+export type ClusterOrderingParam = NonNullable<ClusterListQuery['ordering']>;
+export type RegisterBody = BodyOf<paths['/api/clusters/']['post']>;
+export type ConnectionBody = BodyOf<paths['/api/clusters/{id}/credentials/']['post']>;
+export type ClusterPatch = BodyOf<paths['/api/clusters/{id}/']['patch']>;
+export type KubeconfigContexts = JsonOf<paths['/api/clusters/kubeconfig-contexts/']['post']['responses'][200]>;
+export type KubeObjectPage = JsonOf<paths['/api/clusters/{cluster_id}/pods/']['get']['responses'][200]>;
+export type KubeObject = KubeObjectPage['results'][number];
+export type NodePage = JsonOf<paths['/api/clusters/{cluster_id}/nodes/']['get']['responses'][200]>;
+export type NodeObject = NodePage['results'][number];
+export type NodeObjectDetail = JsonOf<paths['/api/clusters/{cluster_id}/nodes/{name}/']['get']['responses'][200]>;
+export type PodObjectDetail = JsonOf<paths['/api/clusters/{cluster_id}/pods/{namespace}/{name}/']['get']['responses'][200]>;
+export type NodeOperation = JsonOf<paths['/api/clusters/{cluster_id}/nodes/{name}/cordon/']['post']['responses'][202]>;
+export type SearchPage = JsonOf<paths['/api/clusters/search/']['get']['responses'][200]>;
+export type SearchResult = SearchPage['results'][number];
+export type SearchQuery = NonNullable<paths['/api/clusters/search/']['get']['parameters']['query']>;
+
 /** Shape of GET /readyz (a plain Django view, not part of the OpenAPI schema). */
 export interface ReadinessCheck {
   ok: boolean;

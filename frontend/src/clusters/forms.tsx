@@ -227,10 +227,15 @@ export const CONNECTION_FIELDS = [
 ];
 
 export function connectionBody(draft: ConnectionDraft): ConnectionBody {
+  // insecure_skip_tls_verify is never offered here: the server refuses it unless an admin
+  // explicitly allows it through the API.
+  const flags = { insecure_skip_tls_verify: false, allow_insecure: false };
   if (draft.mode === 'kubeconfig') {
-    return draft.context ? { kubeconfig: draft.kubeconfig, context: draft.context } : { kubeconfig: draft.kubeconfig };
+    return draft.context
+      ? { ...flags, kubeconfig: draft.kubeconfig, context: draft.context }
+      : { ...flags, kubeconfig: draft.kubeconfig };
   }
-  const body: ConnectionBody = { server: draft.server.trim(), ca_pem: draft.ca_pem.trim() };
+  const body: ConnectionBody = { ...flags, server: draft.server.trim(), ca_pem: draft.ca_pem.trim() };
   if (draft.auth === 'token') body.token = draft.token.trim();
   else {
     body.client_certificate = draft.client_certificate.trim();

@@ -17,7 +17,8 @@ import {
 } from '@tanstack/react-query';
 import type { ApiError } from '../api/errors';
 import { cursorFromUrl } from '../components/Pager';
-import { clustersApi, type Query } from './api';
+import type { ClusterListQuery } from '../api/types';
+import { clustersApi, type InventoryResource } from './api';
 import type {
   Cluster,
   ClusterDetail,
@@ -37,7 +38,7 @@ import type {
 } from './types';
 
 export const clustersKey = ['clusters'] as const;
-export const clusterListKey = (query: Query) => [...clustersKey, 'list', query] as const;
+export const clusterListKey = (query: ClusterListQuery) => [...clustersKey, 'list', query] as const;
 export const clusterKey = (id: number) => [...clustersKey, id] as const;
 export const inventoryKey = (id: number, resource: string, params?: InventoryParams) =>
   params === undefined
@@ -61,18 +62,18 @@ export interface ClusterSort {
 }
 
 /** The API's query parameters for the cluster table; empty filters are left out. */
-export function clusterListQuery(filters: ClusterFilters, sort: ClusterSort | null, cursor: string | null): Query {
-  const query: Query = { page_size: 200 };
+export function clusterListQuery(filters: ClusterFilters, sort: ClusterSort | null, cursor: string | null): ClusterListQuery {
+  const query: ClusterListQuery = { page_size: 200 };
   if (filters.q.trim()) query.q = filters.q.trim();
   if (filters.status) query.status = filters.status;
   if (filters.provider) query.provider = filters.provider;
   if (filters.stage) query.stage = filters.stage;
-  if (sort) query.ordering = `${sort.desc ? '-' : ''}${sort.field}`;
+  if (sort) query.ordering = sort.desc ? `-${sort.field}` : sort.field;
   if (cursor) query.cursor = cursor;
   return query;
 }
 
-export function useClusters(query: Query, { enabled = true }: { enabled?: boolean } = {}) {
+export function useClusters(query: ClusterListQuery, { enabled = true }: { enabled?: boolean } = {}) {
   return useQuery({
     queryKey: clusterListKey(query),
     queryFn: ({ signal }) => clustersApi.list(query, signal),
@@ -88,7 +89,7 @@ export function useCluster(id: number) {
 // --- inventory -----------------------------------------------------------------
 
 /** Which list endpoint holds a kind (all workload kinds share /workloads/). */
-export const RESOURCE_OF_KIND: Record<Kind, string> = {
+export const RESOURCE_OF_KIND: Record<Kind, InventoryResource> = {
   Node: 'nodes',
   Namespace: 'namespaces',
   Pod: 'pods',
@@ -106,7 +107,7 @@ export const RESOURCE_OF_KIND: Record<Kind, string> = {
   Event: 'events',
 };
 
-export function resourceOfKind(kind: string): string | null {
+export function resourceOfKind(kind: string): InventoryResource | null {
   return kind in RESOURCE_OF_KIND ? RESOURCE_OF_KIND[kind as Kind] : null;
 }
 
@@ -123,7 +124,7 @@ export function cleanParams(params: InventoryParams): InventoryParams {
 
 export function useInventory<K extends Kind>(
   id: number,
-  resource: string,
+  resource: InventoryResource,
   params: InventoryParams,
   { pageSize = 200, enabled = true }: { pageSize?: number; enabled?: boolean } = {},
 ) {
@@ -170,10 +171,10 @@ export function useRegisterCluster() {
 
 export function usePatchCluster(id: number) {
   const queryClient = useQueryClient();
-  return useMutation<ClusterDetail, ApiError, ClusterPatch>({
+  return useMutation<Cluster, ApiError, ClusterPatch>({
     mutationFn: (body) => clustersApi.patch(id, body),
     onSuccess: (cluster) => {
-      queryClient.setQueryData<ClusterDetail>(clusterKey(id), (old) => ({ ...old, ...cluster, syncs: cluster.syncs ?? old?.syncs ?? [] }));
+      queryClient.setQueryData<ClusterDetail>(clusterKey(id), (old) => (old ? { ...old, ...cluster } : old));
       void queryClient.invalidateQueries({ queryKey: [...clustersKey, 'list'] });
     },
   });

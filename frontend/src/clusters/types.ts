@@ -1,76 +1,46 @@
 /**
- * Shapes of the clusters API, written by hand from docs/clusters-api.md (the contract) because
- * the endpoints are not in openapi.json yet. Keep this file in step with the contract; when the
- * generated schema gains the endpoints, derive the row types from `paths` in src/api/types.ts
- * and keep only the per-kind `data` shapes here (JSON fields are untyped in OpenAPI).
+ * Types of the clusters pages. Row and request shapes come from the generated OpenAPI schema
+ * (src/api/types.ts); what OpenAPI cannot say — the per-kind `data` projection of an inventory
+ * row (docs/clusters-api.md, written by clusters/watcher/projection.py) — is typed here.
  */
+import type {
+  Cluster,
+  ClusterStatus,
+  KubeObject,
+  KubeObjectPage,
+  NodeObject,
+  NodeObjectDetail,
+  PodObjectDetail,
+  Provider,
+  SearchResult,
+  Stage,
+} from '../api/types';
 
-export const PROVIDERS = ['onprem', 'eks', 'gke', 'aks', 'ncp', 'other'] as const;
-export type Provider = (typeof PROVIDERS)[number];
-export const STAGES = ['dev', 'stage', 'prod'] as const;
-export type Stage = (typeof STAGES)[number];
-export const CLUSTER_STATUSES = ['pending', 'connected', 'unreachable', 'unauthorized', 'error', 'disabled'] as const;
-export type ClusterStatus = (typeof CLUSTER_STATUSES)[number];
-export type Freshness = 'fresh' | 'syncing' | 'stale' | 'unreachable';
+export type {
+  Cluster,
+  ClusterDetail,
+  ClusterPatch,
+  ClusterStatus,
+  ClusterSummary,
+  ConnectionBody,
+  Freshness,
+  KindSync,
+  KubeconfigContexts,
+  NodeOperation,
+  Provider,
+  RegisterBody,
+  Stage,
+} from '../api/types';
+
+export const PROVIDERS: readonly Provider[] = ['onprem', 'eks', 'gke', 'aks', 'ncp', 'other'];
+export const STAGES: readonly Stage[] = ['dev', 'stage', 'prod'];
+export const CLUSTER_STATUSES: readonly ClusterStatus[] = ['pending', 'connected', 'unreachable', 'unauthorized', 'error', 'disabled'];
 export type SyncStateName = 'syncing' | 'synced' | 'stale' | 'unreachable' | 'unauthorized';
 
 export interface Page<T> {
-  next: string | null;
-  previous: string | null;
+  next?: string | null;
+  previous?: string | null;
   results: T[];
-}
-
-export interface ResourceFigures {
-  capacity: number;
-  allocatable: number;
-  requested?: number;
-}
-
-export interface ClusterSummary {
-  nodes_ready: number;
-  nodes_total: number;
-  services: number;
-  workloads: number;
-  cpu: ResourceFigures;
-  memory: ResourceFigures;
-  disk: ResourceFigures;
-  pods: { running: number; total: number; capacity: number };
-}
-
-export interface Cluster {
-  id: number;
-  name: string;
-  display_name: string;
-  description: string;
-  provider: Provider;
-  region: string;
-  stage: Stage;
-  labels: Record<string, string>;
-  server: string;
-  auth_method: string;
-  enabled: boolean;
-  status: ClusterStatus;
-  status_message: string;
-  kubernetes_version: string;
-  missing_permissions: string[];
-  last_checked: string | null;
-  last_sync: string | null;
-  freshness: Freshness;
-  /** Empty (`{}`) until the watcher has computed it. */
-  summary: Partial<ClusterSummary>;
-  created: string;
-}
-
-export interface KindSync {
-  kind: string;
-  state: SyncStateName;
-  last_event: string | null;
-  object_count: number;
-  message: string;
-}
-
-export interface ClusterDetail extends Cluster {
-  syncs: KindSync[];
 }
 
 export const CLUSTER_ORDERINGS = [
@@ -88,45 +58,9 @@ export const CLUSTER_ORDERINGS = [
 ] as const;
 export type ClusterOrdering = (typeof CLUSTER_ORDERINGS)[number];
 
-/** The connection part of registration and of POST /credentials/. */
-export interface ConnectionBody {
-  kubeconfig?: string;
-  context?: string;
-  server?: string;
-  ca_pem?: string;
-  token?: string;
-  client_certificate?: string;
-  client_key?: string;
-  insecure_skip_tls_verify?: boolean;
-  allow_insecure?: boolean;
-}
-
-export interface ClusterMetadata {
-  display_name: string;
-  description: string;
-  provider: Provider;
-  region: string;
-  stage: Stage;
+export type ClusterMetadata = Required<Pick<Cluster, 'display_name' | 'description' | 'provider' | 'region' | 'stage'>> & {
   labels: Record<string, string>;
-}
-
-export interface RegisterBody extends ClusterMetadata, ConnectionBody {
-  name: string;
-}
-
-export type ClusterPatch = Partial<ClusterMetadata> & { enabled?: boolean };
-
-export interface KubeconfigContext {
-  name: string;
-  cluster: string;
-  server: string;
-  user: string;
-}
-
-export interface KubeconfigContexts {
-  current: string | null;
-  contexts: KubeconfigContext[];
-}
+};
 
 // --- inventory ---------------------------------------------------------------
 
@@ -155,9 +89,6 @@ export interface NodeData {
   internal_ip: string;
   zone: string;
   instance_type: string;
-  /** Added by the API from the pods on the node. */
-  requests?: { cpu: number; memory: number };
-  pod_count?: number;
 }
 
 export interface ContainerStatus {
@@ -275,54 +206,23 @@ export interface KindData {
 }
 export type Kind = keyof KindData;
 
-export interface InventoryRow<D = unknown> {
-  cluster: number;
-  kind: string;
-  namespace: string;
-  name: string;
-  uid: string;
-  labels: Record<string, string>;
-  node_name: string;
-  phase: string;
-  created: string | null;
-  updated: string | null;
-  data: D;
-}
+/** An inventory row with its kind's `data`. */
+export type InventoryRow<D = unknown> = Omit<KubeObject, 'data'> & { data: D };
 
 export type NodeRow = InventoryRow<NodeData>;
 export type PodRow = InventoryRow<PodData>;
 export type EventRow = InventoryRow<EventData>;
 
-export interface InventoryPage<D = unknown> extends Page<InventoryRow<D>> {
-  freshness?: { state: SyncStateName | Freshness; last_event: string | null };
-}
+export type InventoryPage<D = unknown> = Omit<KubeObjectPage, 'results'> & { results: InventoryRow<D>[] };
 
-export interface NodeDetail extends NodeRow {
-  pods?: PodRow[];
-}
-
-export interface PodDetail extends PodRow {
-  /** The full object fetched live from the cluster. */
-  object?: Record<string, unknown> | null;
-}
+/** Node rows carry `requests` and `pod_count` of their pods beside `data`. */
+export type NodeListRow = Omit<NodeObject, 'data'> & { data: NodeData };
+export type NodeDetail = Omit<NodeObjectDetail, 'data'> & { data: NodeData };
+export type PodDetail = Omit<PodObjectDetail, 'data'> & { data: PodData };
 
 export const WORKLOAD_KINDS = ['Deployment', 'StatefulSet', 'DaemonSet', 'ReplicaSet', 'Job', 'CronJob'] as const;
 export type WorkloadKind = (typeof WORKLOAD_KINDS)[number];
 
 export type NodeOperationKind = 'cordon' | 'uncordon' | 'drain';
-export interface NodeOperation {
-  id: number;
-  cluster: number;
-  node: string;
-  kind: NodeOperationKind;
-  status: 'pending' | 'running' | 'succeeded' | 'failed';
-  progress: { evicted?: string[]; failed?: { pod: string; reason: string }[]; remaining?: number };
-  message: string;
-  created: string;
-  finished: string | null;
-}
 
-export interface SearchHit extends InventoryRow {
-  /** Some servers add the cluster's name to a hit; otherwise the console looks it up. */
-  cluster_name?: string;
-}
+export type SearchHit = SearchResult;

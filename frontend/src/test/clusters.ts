@@ -1,5 +1,5 @@
 /** Test data for the clusters pages, shaped like docs/clusters-api.md. */
-import type { Cluster, ClusterDetail, InventoryRow, NodeData, PodData } from '../clusters/types';
+import type { Cluster, ClusterDetail, InventoryRow, NodeData, NodeListRow, PodData } from '../clusters/types';
 
 export function cluster(id: number, overrides: Partial<Cluster> = {}): Cluster {
   return {
@@ -77,8 +77,11 @@ export function podRow(namespace: string, name: string, overrides: Partial<Inven
   };
 }
 
-export function nodeRow(name: string, data: Partial<NodeData> = {}): InventoryRow<NodeData> {
+export function nodeRow(name: string, data: Partial<NodeData> = {}, figures: Partial<Pick<NodeListRow, 'requests' | 'pod_count'>> = {}): NodeListRow {
   return {
+    requests: { cpu: 2, memory: 4294967296 },
+    pod_count: 12,
+    ...figures,
     cluster: 1,
     kind: 'Node',
     namespace: '',
@@ -102,8 +105,6 @@ export function nodeRow(name: string, data: Partial<NodeData> = {}): InventoryRo
       internal_ip: '10.0.0.1',
       zone: 'a',
       instance_type: 'm5.2xlarge',
-      requests: { cpu: 2, memory: 4294967296 },
-      pod_count: 12,
       ...data,
     },
   };

@@ -7,6 +7,7 @@ import { useTranslation } from 'react-i18next';
 import { ErrorState } from '../../components/ErrorState';
 import { Loading } from '../../components/Loading';
 import { relativeTime, useNow } from '../format';
+import type { InventoryResource } from '../api';
 import { useInventory, type InventoryParams } from '../queries';
 import type { InventoryPage, InventoryRow, Kind, KindData } from '../types';
 
@@ -45,7 +46,7 @@ export function InventoryTable<K extends Kind>({
   rowClassName,
 }: {
   clusterId: number;
-  resource: string;
+  resource: InventoryResource;
   params: InventoryParams;
   columns: Column<KindData[K]>[];
   testId: string;

@@ -15,7 +15,7 @@ import { UsageBar } from '../../components/UsageBar';
 import { phaseTone } from '../badges';
 import { bytesHuman, cores } from '../format';
 import { useInventory, useNodeOperation, useOperation } from '../queries';
-import type { NodeOperationKind, NodeRow, PodRow } from '../types';
+import type { NodeListRow, NodeOperationKind, PodRow } from '../types';
 import { FreshnessLine } from './InventoryTable';
 import { podPath } from './PodsTab';
 import { useUrlFilters } from './SimpleTabs';
@@ -23,7 +23,7 @@ import { useUrlFilters } from './SimpleTabs';
 const NORMAL_WHEN_FALSE = new Set(['MemoryPressure', 'DiskPressure', 'PIDPressure', 'NetworkUnavailable']);
 
 /** Conditions that are not in their healthy state (Ready=True, pressures=False). */
-export function badConditions(node: NodeRow) {
+export function badConditions(node: NodeListRow) {
   return (node.data.conditions ?? []).filter((c) =>
     c.type === 'Ready' ? c.status !== 'True' : NORMAL_WHEN_FALSE.has(c.type) ? c.status !== 'False' : false,
   );
@@ -66,7 +66,7 @@ function OperationProgress({ clusterId, opId, onDismiss }: { clusterId: number; 
   );
 }
 
-function NodeActions({ node, onRun }: { node: NodeRow; onRun: (kind: NodeOperationKind) => void }) {
+function NodeActions({ node, onRun }: { node: NodeListRow; onRun: (kind: NodeOperationKind) => void }) {
   const { t } = useTranslation();
   return (
     <div className="row-actions">
@@ -86,7 +86,7 @@ function NodeActions({ node, onRun }: { node: NodeRow; onRun: (kind: NodeOperati
   );
 }
 
-function NodeTable({ nodes, canOperate, onRun }: { nodes: NodeRow[]; canOperate: boolean; onRun: (node: string, kind: NodeOperationKind) => void }) {
+function NodeTable({ nodes, canOperate, onRun }: { nodes: NodeListRow[]; canOperate: boolean; onRun: (node: string, kind: NodeOperationKind) => void }) {
   const { t } = useTranslation();
   return (
     <div className="table-wrap">
@@ -131,25 +131,25 @@ function NodeTable({ nodes, canOperate, onRun }: { nodes: NodeRow[]; canOperate:
                   ))}
                 </td>
                 <td className="num">
-                  {cores(d.capacity?.cpu)} / {cores(d.allocatable?.cpu)} / {cores(d.requests?.cpu)}
+                  {cores(d.capacity?.cpu)} / {cores(d.allocatable?.cpu)} / {cores(n.requests?.cpu)}
                   <UsageBar
                     capacity={d.capacity?.cpu}
                     allocatable={d.allocatable?.cpu}
-                    requested={d.requests?.cpu}
-                    label={t('clusters.cpuBar', { req: cores(d.requests?.cpu), cap: cores(d.capacity?.cpu) })}
+                    requested={n.requests?.cpu}
+                    label={t('clusters.cpuBar', { req: cores(n.requests?.cpu), cap: cores(d.capacity?.cpu) })}
                   />
                 </td>
                 <td className="num">
-                  {bytesHuman(d.capacity?.memory)} / {bytesHuman(d.allocatable?.memory)} / {bytesHuman(d.requests?.memory)}
+                  {bytesHuman(d.capacity?.memory)} / {bytesHuman(d.allocatable?.memory)} / {bytesHuman(n.requests?.memory)}
                   <UsageBar
                     capacity={d.capacity?.memory}
                     allocatable={d.allocatable?.memory}
-                    requested={d.requests?.memory}
-                    label={t('clusters.memBar', { req: bytesHuman(d.requests?.memory), cap: bytesHuman(d.capacity?.memory) })}
+                    requested={n.requests?.memory}
+                    label={t('clusters.memBar', { req: bytesHuman(n.requests?.memory), cap: bytesHuman(d.capacity?.memory) })}
                   />
                 </td>
                 <td className="num" data-testid="node-pods">
-                  {d.pod_count ?? '—'} / {d.allocatable?.pods ?? d.capacity?.pods ?? '—'}
+                  {n.pod_count ?? '—'} / {d.allocatable?.pods ?? d.capacity?.pods ?? '—'}
                 </td>
                 <td>
                   {(d.taints ?? []).length === 0 ? (
@@ -181,7 +181,7 @@ function NodeTable({ nodes, canOperate, onRun }: { nodes: NodeRow[]; canOperate:
 /** Pods drawn per node, at most this many (the placement view is an overview, not a list). */
 export const PLACEMENT_MAX_PODS = 3000;
 
-export function PlacementView({ clusterId, nodes }: { clusterId: number; nodes: NodeRow[] }) {
+export function PlacementView({ clusterId, nodes }: { clusterId: number; nodes: NodeListRow[] }) {
   const { t } = useTranslation();
   const pods = useInventory<'Pod'>(clusterId, 'pods', {}, { pageSize: 500 });
   const loaded: PodRow[] = pods.data ? pods.data.pages.flatMap((p) => p.results) : [];
@@ -197,7 +197,7 @@ export function PlacementView({ clusterId, nodes }: { clusterId: number; nodes: 
     list.push(pod);
     byNode.set(pod.node_name, list);
   }
-  const boxes = nodes.map((n) => ({ name: n.name, node: n as NodeRow | null, pods: byNode.get(n.name) ?? [] }));
+  const boxes = nodes.map((n) => ({ name: n.name, node: n as NodeListRow | null, pods: byNode.get(n.name) ?? [] }));
   const unscheduled = byNode.get('') ?? [];
   if (unscheduled.length) boxes.push({ name: '', node: null, pods: unscheduled });
   return (
@@ -265,7 +265,8 @@ export function NodesTab({ clusterId }: { clusterId: number }) {
 
   if (nodes.isPending) return <Loading />;
   if (nodes.isError) return <ErrorState error={nodes.error} onRetry={() => void nodes.refetch()} />;
-  const rows = nodes.data.pages.flatMap((p) => p.results);
+  // /nodes/ rows add `requests` and `pod_count` beside `data` (NodePage in the schema).
+  const rows = nodes.data.pages.flatMap((p) => p.results) as NodeListRow[];
   return (
     <>
       <div className="tab-toolbar">
