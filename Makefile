@@ -48,8 +48,11 @@ typecheck:
 migrations-check:
 	PORTAL_ENV=test $(PY) manage.py makemigrations --check --dry-run
 
+# Browser tests run in their own session: Playwright's sync API holds an event loop in the main
+# thread while it runs, which must not overlap the asyncio tests.
 pytest:
-	.venv/bin/pytest -q
+	.venv/bin/pytest -q -m "not browser"
+	.venv/bin/pytest -q -m browser
 
 frontend-test:
 	cd frontend && npm run typecheck --silent && npm run check:api --silent && npm test --silent

@@ -20,6 +20,9 @@ from typing import Any
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
+# Playwright's sync API keeps an event loop in this thread; the ORM calls made by the tests
+# (creating users, the test database) are still synchronous and safe here.
+os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 CHROMIUM_ARGS = [
     "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -77,8 +80,11 @@ def portal_server(transactional_db: None) -> Iterator[str]:
     log.close()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture
 def browser() -> Iterator[Any]:
+    """A fresh Chromium per test. Function scope on purpose: while Playwright's sync API is
+    started it keeps an event loop running in this thread, which would break every asyncio
+    test that pytest runs after it."""
     if CHROMIUM is None:
         if os.environ.get("CI"):
             pytest.fail("Chromium is missing in CI: scripts/system-deps.sh should have installed it")

@@ -31,11 +31,10 @@ def test_login_dashboard_language_tokens_logout(portal_server: str, page: Any) -
     expect(page.get_by_test_id("ws-status")).to_have_attribute("data-state", "open", timeout=10_000)
     expect(page.get_by_test_id("nav-clusters")).to_be_visible()
 
-    page.get_by_test_id("lang-switch").click()
-    korean = page.get_by_text("대시보드").first
-    if not korean.is_visible():
-        page.get_by_text("한국어").first.click()
+    page.get_by_test_id("lang-switch").select_option("ko")
     expect(page.get_by_test_id("nav-dashboard")).to_contain_text("대시보드")
+    page.get_by_test_id("lang-switch").select_option("en")
+    expect(page.get_by_test_id("nav-dashboard")).to_contain_text("Dashboard")
 
     page.get_by_test_id("user-menu").click()
     page.get_by_test_id("logout").click()
