@@ -13,7 +13,7 @@ import binascii
 import re
 from typing import TYPE_CHECKING, Any
 
-from sandbox.errors import FieldError, forbidden, invalid
+from sandbox.errors import BadRequest, FieldError, forbidden, invalid
 from sandbox.quantity import Quantity, parse_quantity
 from sandbox.resources import (
     LIMITRANGES,
@@ -88,6 +88,23 @@ def _check_qualified_key(key: str, field: str, errs: list[FieldError]) -> None:
 
 def _check_meta(obj: dict[str, Any], errs: list[FieldError]) -> None:
     md = obj.get("metadata") or {}
+    refs = md.get("ownerReferences")
+    if refs is not None:
+        if not isinstance(refs, list) or not all(isinstance(r, dict) for r in refs):
+            raise BadRequest("json: cannot unmarshal into Go struct field ObjectMeta.metadata.ownerReferences of "
+                             "type []v1.OwnerReference")
+        for i, r in enumerate(refs):
+            for key in ("apiVersion", "kind", "name", "uid"):
+                if not r.get(key):
+                    errs.append(FieldError("Required", f"metadata.ownerReferences[{i}].{key}"))
+    fins = md.get("finalizers")
+    if fins is not None and (not isinstance(fins, list) or not all(isinstance(f, str) for f in fins)):
+        raise BadRequest("json: cannot unmarshal into Go struct field ObjectMeta.metadata.finalizers of type "
+                         "[]string")
+    for key in ("labels", "annotations"):
+        if md.get(key) is not None and not isinstance(md[key], dict):
+            raise BadRequest(f"json: cannot unmarshal into Go struct field ObjectMeta.metadata.{key} of type "
+                             "map[string]string")
     labels = md.get("labels")
     if labels is not None:
         if not isinstance(labels, dict):
@@ -161,6 +178,11 @@ def _default_pod_spec(spec: Any, field: str, errs: list[FieldError]) -> None:
     containers = spec.get("containers")
     if not containers:
         errs.append(FieldError("Required", f"{field}.containers"))
+    for group in ("containers", "initContainers"):
+        items = spec.get(group)
+        if items is not None and (not isinstance(items, list) or not all(isinstance(c, dict) for c in items)):
+            raise BadRequest(f"json: cannot unmarshal into Go struct field PodSpec.{field}.{group} of type "
+                             "[]v1.Container")
     for i, c in enumerate(containers or []):
         _default_container(c, f"{field}.containers[{i}]", errs)
     for i, c in enumerate(spec.get("initContainers") or []):
@@ -195,7 +217,11 @@ def _qos(spec: dict[str, Any]) -> str:
 def _check_selector(obj: dict[str, Any], errs: list[FieldError], required: bool = True) -> None:
     spec = obj.get("spec") or {}
     sel = spec.get("selector")
-    tmpl_labels = ((spec.get("template") or {}).get("metadata") or {}).get("labels") or {}
+    tmpl = spec.get("template")
+    tmpl_md = tmpl.get("metadata") if isinstance(tmpl, dict) else None
+    tmpl_labels = (tmpl_md.get("labels") if isinstance(tmpl_md, dict) else None) or {}
+    if sel is not None and not isinstance(sel, dict):
+        raise BadRequest("json: cannot unmarshal into Go struct field spec.selector of type v1.LabelSelector")
     if not sel:
         if required:
             errs.append(FieldError("Required", "spec.selector"))
@@ -347,6 +373,13 @@ def default_and_validate(store: Store, rt: ResourceType, obj: dict[str, Any], ol
         obj.setdefault("spec", {"finalizers": ["kubernetes"]})
         if old is None:
             obj["status"] = {"phase": "Active"}
+    elif kind == "ConfigMap":
+        for key in ("data", "binaryData"):
+            data = obj.get(key)
+            if data is not None and (not isinstance(data, dict) or
+                                     not all(isinstance(v, str) for v in data.values())):
+                raise BadRequest(f"json: cannot unmarshal into Go struct field ConfigMap.{key} of type "
+                                 "map[string]string")
     elif kind == "Secret":
         obj.setdefault("type", "Opaque")
         data = obj.get("data") or {}

@@ -450,6 +450,8 @@ class ApiHandler:
         self._check_field_validation(request)
         body = self._in(rt, self._check_body_type(rt, await self._decode(request)))
         md = body.setdefault("metadata", {})
+        if not isinstance(md, dict):
+            raise BadRequest("metadata must be an object")
         if md.get("name") and md["name"] != name:
             raise BadRequest(f"the name of the object ({md['name']}) does not match the name on the URL ({name})")
         md["name"] = name
@@ -502,7 +504,10 @@ class ApiHandler:
                     if body.get("orphanDependents") is True:
                         opts["propagation_policy"] = "Orphan"
                     if body.get("gracePeriodSeconds") is not None:
-                        opts["grace_period_seconds"] = int(body["gracePeriodSeconds"])
+                        if not isinstance(body["gracePeriodSeconds"], int):
+                            raise BadRequest("json: cannot unmarshal into Go struct field "
+                                             "DeleteOptions.gracePeriodSeconds of type int64")
+                        opts["grace_period_seconds"] = body["gracePeriodSeconds"]
                     if body.get("preconditions"):
                         opts["preconditions"] = body["preconditions"]
                     if body.get("dryRun"):
@@ -731,10 +736,12 @@ class ApiHandler:
 
     async def _evict(self, request: web.Request, ns: str, name: str) -> web.Response:
         body = await self._decode(request)
+        if not isinstance(body, dict):
+            raise BadRequest("eviction must be an object")
         pod = self.store.get(PODS, ns, name)
         if pod is None:
             raise not_found(PODS, name)
-        opts = (body or {}).get("deleteOptions") or {}
+        opts = body.get("deleteOptions") or {}
         labels = pod["metadata"].get("labels") or {}
         phase = (pod.get("status") or {}).get("phase")
         if phase not in ("Succeeded", "Failed", "Pending") and not pod["metadata"].get("deletionTimestamp"):
@@ -789,7 +796,9 @@ class ApiHandler:
 
     async def _bind(self, request: web.Request, ns: str, name: str) -> web.Response:
         body = await self._decode(request)
-        target = (body or {}).get("target") or {}
+        target = body.get("target") if isinstance(body, dict) else None
+        if not isinstance(target, dict):
+            raise BadRequest("binding target must be an object")
         node = target.get("name")
         if not node:
             raise BadRequest("binding target name is required")

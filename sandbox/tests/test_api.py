@@ -429,3 +429,26 @@ def test_table_watch(raw: Raw, ns: str) -> None:
     assert first["type"] == "ADDED"
     assert first["object"]["kind"] == "Table"
     assert len(first["object"]["rows"]) == 1
+
+
+@pytest.mark.parametrize(("method", "path", "body", "ctype"), [
+    ("POST", "pods", {"kind": "Pod", "metadata": {"name": "x"}, "spec": {"containers": "abc"}}, "application/json"),
+    ("POST", "pods", {"kind": "Pod", "metadata": {"name": "x"}, "spec": {"containers": [5]}}, "application/json"),
+    ("POST", "configmaps", {"kind": "ConfigMap", "metadata": {"name": "x", "ownerReferences": "x"}},
+     "application/json"),
+    ("POST", "configmaps", {"kind": "ConfigMap", "metadata": {"name": "x"}, "data": {"a": 5}}, "application/json"),
+    ("POST", "configmaps", b"k8s\x00garbage", "application/vnd.kubernetes.protobuf"),
+    ("PUT", "configmaps/x", {"kind": "ConfigMap", "metadata": []}, "application/json"),
+    ("PATCH", "configmaps/x", [1, 2], "application/merge-patch+json"),
+    ("PATCH", "configmaps/x?fieldManager=m", b": : :", "application/apply-patch+yaml"),
+    ("POST", "pods/x/binding", {"target": "node"}, "application/json"),
+    ("GET", "pods?watch=1&resourceVersion=abc", None, "application/json"),
+    ("GET", "pods?continue=garbage", None, "application/json"),
+])
+def test_malformed_shapes_are_client_errors(raw: Raw, ns: str, method: str, path: str, body: Any,
+                                            ctype: str) -> None:
+    raw.request("POST", f"/api/v1/namespaces/{ns}/configmaps", {"kind": "ConfigMap", "metadata": {"name": "x"}})
+    raw.request("POST", f"/api/v1/namespaces/{ns}/pods", _pod("x"))
+    status, reply, _ = raw.request(method, f"/api/v1/namespaces/{ns}/{path}", body, content_type=ctype)
+    assert 400 <= status < 500, reply
+    assert reply["kind"] == "Status"
