@@ -56,6 +56,10 @@ class NodeController:
             assert old is not None
             self.heartbeat_q.forget(old.name)
             self.not_ready.discard(old.name)
+            # pod GC: pods bound to a node that no longer exists are force-deleted
+            for p in self.m.pods.on_node(old.name):
+                with contextlib.suppress(ApiError):
+                    self.m.store.delete(PODS, p.ns, p.name, grace_period_seconds=0)
             return
         if old is None:
             self.heartbeat_q.add(new.name)

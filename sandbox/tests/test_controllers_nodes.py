@@ -230,3 +230,11 @@ async def test_thousand_pods_schedule_quickly() -> None:
         assert len(m.kubelet.sims) == 0, "steady pods keep no kubelet state"
     finally:
         await stop_cluster(c, m)
+
+
+async def test_pods_of_a_deleted_node_are_garbage_collected(sim: tuple[SimCluster, ControllerManager]) -> None:
+    c, _ = sim
+    c.store.create(PODS, pod("orphan", nodeName="t1-node-1"))
+    await wait_for(lambda: running(c, "orphan"), what="running")
+    c.store.delete(NODES, None, "t1-node-1")
+    await wait_for(lambda: c.store.get(PODS, "default", "orphan") is None, what="pod GC")
