@@ -251,6 +251,16 @@ export function connectionComplete(draft: ConnectionDraft): boolean {
   return draft.auth === 'token' ? draft.token.trim() !== '' : draft.client_certificate.trim() !== '' && draft.client_key.trim() !== '';
 }
 
+/** A file's text through FileReader (works in every browser and in jsdom, unlike Blob.text()). */
+export function readText(file: Blob): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const reader = new FileReader();
+    reader.onload = () => resolve(typeof reader.result === 'string' ? reader.result : '');
+    reader.onerror = () => reject(reader.error ?? new Error('read failed'));
+    reader.readAsText(file);
+  });
+}
+
 function Radio({ name, value, checked, onChange, testId, children }: {
   name: string;
   value: string;
@@ -304,7 +314,7 @@ export function ConnectionFields({
     if (!file) return;
     setReadError(null);
     try {
-      const text = await file.text();
+      const text = await readText(file);
       const next = { ...value, kubeconfig: text, fileName: file.name, contexts: null, context: '' };
       onChange(next);
       readContexts(text, next);

@@ -5,8 +5,9 @@
  * rows, or "truncated") and seq gaps invalidate the affected lists so they refetch.
  */
 import { useQueryClient, type QueryClient } from '@tanstack/react-query';
-import { useCallback, useRef } from 'react';
+import { useCallback, useEffect, useRef } from 'react';
 import { useSubscription, type SocketEvent } from '../lib/socket';
+import type { InventoryResource } from './api';
 import type { Cluster, ClusterDetail, InventoryPage, InventoryRow, NodeOperation, Page } from './types';
 import {
   clusterKey,
@@ -201,35 +202,91 @@ export function patchInventory(
   return { ...data, pages };
 }
 
-export interface ObjectsChanged {
+/** One per-kind entry of an `objects.changed` message (docs/clusters-api.md). */
+export interface ChangeEntry {
   kind: string;
   upserts?: unknown;
   deletes?: unknown;
+  /** Digest: namespace → counts; the rows went to `cluster.<id>.ns.<namespace>`. */
+  namespaces?: unknown;
   truncated?: unknown;
+  relisted?: unknown;
+}
+
+/** What to refetch after applying a message: per resource, the namespaces (null: every list). */
+export type Refetch = Map<InventoryResource, Set<string> | null>;
+
+function addRefetch(out: Refetch, resource: InventoryResource, namespaces: string[] | null): void {
+  const current = out.get(resource);
+  if (current === null) return;
+  if (namespaces === null) out.set(resource, null);
+  else out.set(resource, new Set([...(current ?? []), ...namespaces]));
+}
+
+/** The entries of an `objects.changed` payload: `{"changes": [...]}`, or one bare entry. */
+export function changeEntries(data: unknown): ChangeEntry[] {
+  if (!isRecord(data)) return [];
+  const list = Array.isArray(data.changes) ? data.changes : [data];
+  return list.filter((e): e is ChangeEntry => isRecord(e) && typeof e.kind === 'string');
 }
 
 /**
- * Applies one `objects.changed` to every cached list of that kind in the cluster. Returns
- * the resource to refetch when the message is a digest without rows.
+ * Applies an `objects.changed` to every cached list of the kinds it names in the cluster: full
+ * entries patch rows in place; digests, truncated and relisted entries are returned as what to
+ * refetch.
  */
-export function applyObjectsChanged(queryClient: QueryClient, clusterId: number, data: ObjectsChanged): string | null {
-  const resource = resourceOfKind(data.kind);
-  if (!resource) return null;
-  const upserts = Array.isArray(data.upserts) ? data.upserts.filter(isRow) : null;
-  const deletes = Array.isArray(data.deletes)
-    ? data.deletes.filter((d): d is { namespace?: string; name: string } => isRecord(d) && typeof d.name === 'string')
-    : null;
-  if (upserts === null && deletes === null) return resource;
-  const typedDeletes = (deletes ?? []).map((d) => ({ ...d, kind: data.kind }));
-  for (const [key, value] of queryClient.getQueriesData<InventoryData>({ queryKey: inventoryKey(clusterId, resource) })) {
-    const params = (key[4] ?? {}) as InventoryParams;
-    queryClient.setQueryData(key, patchInventory(value, params, upserts ?? [], typedDeletes));
+export function applyObjectsChanged(queryClient: QueryClient, clusterId: number, data: unknown): Refetch {
+  const refetch: Refetch = new Map();
+  for (const entry of changeEntries(data)) {
+    const resource = resourceOfKind(entry.kind);
+    if (!resource) continue;
+    if (entry.truncated || entry.relisted) {
+      addRefetch(refetch, resource, null);
+      continue;
+    }
+    if (isRecord(entry.namespaces)) {
+      addRefetch(refetch, resource, Object.keys(entry.namespaces));
+      continue;
+    }
+    const upserts = Array.isArray(entry.upserts) ? entry.upserts.filter(isRow) : [];
+    const deletes = (Array.isArray(entry.deletes) ? entry.deletes : [])
+      .filter((d): d is { namespace?: string; name: string } => isRecord(d) && typeof d.name === 'string')
+      .map((d) => ({ ...d, kind: entry.kind }));
+    if (upserts.length === 0 && deletes.length === 0) continue;
+    for (const [key, value] of queryClient.getQueriesData<InventoryData>({ queryKey: inventoryKey(clusterId, resource) })) {
+      const params = (key[4] ?? {}) as InventoryParams;
+      queryClient.setQueryData(key, patchInventory(value, params, upserts, deletes));
+    }
+    // Node and pod detail views read single objects: refresh them too.
+    if (resource === 'nodes' || resource === 'pods') {
+      void queryClient.invalidateQueries({ queryKey: [...clustersKey, clusterId, resource === 'nodes' ? 'node' : 'pod'] });
+    }
   }
-  // Node and pod detail views read single objects: refresh them too.
-  if (resource === 'nodes' || resource === 'pods') {
-    void queryClient.invalidateQueries({ queryKey: [...clustersKey, clusterId, resource === 'nodes' ? 'node' : 'pod'] });
+  return refetch;
+}
+
+/** Invalidates the lists a Refetch names (a list filtered to another namespace is left alone). */
+export function invalidateLists(queryClient: QueryClient, clusterId: number, refetch: Refetch): void {
+  for (const [resource, namespaces] of refetch) {
+    void queryClient.invalidateQueries({
+      queryKey: inventoryKey(clusterId, resource),
+      predicate: (query) => {
+        if (namespaces === null) return true;
+        const params = (query.queryKey[4] ?? {}) as InventoryParams;
+        return !params.namespace || namespaces.has(params.namespace);
+      },
+    });
+    if (resource === 'pods' || resource === 'nodes') {
+      void queryClient.invalidateQueries({ queryKey: [...clustersKey, clusterId, resource === 'pods' ? 'pod' : 'node'] });
+    }
   }
-  return data.truncated ? resource : null;
+}
+
+/** Drops a deleted cluster from every cached list page. */
+export function removeCluster(queryClient: QueryClient, id: number): void {
+  queryClient.setQueriesData<Page<Cluster>>({ queryKey: [...clustersKey, 'list'] }, (page) =>
+    page && page.results.some((c) => c.id === id) ? { ...page, results: page.results.filter((c) => c.id !== id) } : page,
+  );
 }
 
 function isOperation(value: unknown): value is NodeOperation {
@@ -242,7 +299,8 @@ export function useFleetLive(enabled = true): void {
   const onEvent = useCallback(
     (event: SocketEvent) => {
       if (event.type === 'cluster.updated' && isCluster(event.data)) applyClusterUpdate(queryClient, event.data);
-      else if (event.type === 'cluster.deleted') void queryClient.invalidateQueries({ queryKey: [...clustersKey, 'list'] });
+      else if (event.type === 'cluster.deleted' && isRecord(event.data) && typeof event.data.id === 'number')
+        removeCluster(queryClient, event.data.id);
     },
     [queryClient],
   );
@@ -259,24 +317,29 @@ export const DIGEST_REFETCH_MS = 1_000;
 /** Keeps one cluster's header and inventory lists current from `cluster.<id>`. */
 export function useClusterLive(clusterId: number): void {
   const queryClient = useQueryClient();
-  const pending = useRef(new Map<string, ReturnType<typeof setTimeout>>());
-  const lastRun = useRef(new Map<string, number>());
+  const pending = useRef<Refetch>(new Map());
+  const timer = useRef<ReturnType<typeof setTimeout> | null>(null);
+  const lastRun = useRef(0);
 
-  const refetch = useCallback(
-    (resource: string) => {
-      if (pending.current.has(resource)) return;
-      const wait = Math.max(0, (lastRun.current.get(resource) ?? 0) + DIGEST_REFETCH_MS - Date.now());
-      pending.current.set(
-        resource,
-        setTimeout(() => {
-          pending.current.delete(resource);
-          lastRun.current.set(resource, Date.now());
-          void queryClient.invalidateQueries({ queryKey: inventoryKey(clusterId, resource) });
-          if (resource === 'pods' || resource === 'nodes') {
-            void queryClient.invalidateQueries({ queryKey: [...clustersKey, clusterId, resource === 'pods' ? 'pod' : 'node'] });
-          }
-        }, wait),
-      );
+  useEffect(
+    () => () => {
+      if (timer.current) clearTimeout(timer.current);
+    },
+    [],
+  );
+
+  const schedule = useCallback(
+    (refetch: Refetch) => {
+      for (const [resource, namespaces] of refetch) addRefetch(pending.current, resource, namespaces === null ? null : [...namespaces]);
+      if (timer.current || pending.current.size === 0) return;
+      const wait = Math.max(0, lastRun.current + DIGEST_REFETCH_MS - Date.now());
+      timer.current = setTimeout(() => {
+        timer.current = null;
+        lastRun.current = Date.now();
+        const due = pending.current;
+        pending.current = new Map();
+        invalidateLists(queryClient, clusterId, due);
+      }, wait);
     },
     [queryClient, clusterId],
   );
@@ -288,17 +351,19 @@ export function useClusterLive(clusterId: number): void {
         applyClusterUpdate(queryClient, data);
         // Sync states live only in the detail: refresh them when the summary moves.
         void queryClient.invalidateQueries({ queryKey: clusterKey(clusterId), exact: true });
-      } else if (event.type === 'objects.changed' && isRecord(data) && typeof data.kind === 'string') {
-        const stale = applyObjectsChanged(queryClient, clusterId, data as unknown as ObjectsChanged);
-        if (stale) refetch(stale);
+      } else if (event.type === 'cluster.deleted') {
+        removeCluster(queryClient, clusterId);
+        void queryClient.invalidateQueries({ queryKey: clusterKey(clusterId), exact: true });
+      } else if (event.type === 'objects.changed') {
+        schedule(applyObjectsChanged(queryClient, clusterId, data));
       } else if (event.type === 'node_operation.updated' && isOperation(data)) {
         queryClient.setQueryData(operationKey(clusterId, data.id), data);
       }
     },
-    [queryClient, clusterId, refetch],
+    [queryClient, clusterId, schedule],
   );
   const onResync = useCallback(() => {
     void queryClient.invalidateQueries({ queryKey: clusterKey(clusterId) });
   }, [queryClient, clusterId]);
-  useSubscription(`cluster.${clusterId}`, onEvent, onResync);
+  useSubscription(Number.isInteger(clusterId) ? `cluster.${clusterId}` : null, onEvent, onResync);
 }
