@@ -19,6 +19,7 @@ Why it is built this way:
 from __future__ import annotations
 
 import asyncio
+import collections
 import concurrent.futures
 import contextlib
 import logging
@@ -99,12 +100,6 @@ class ClusterInfo:
     error: str = ""
 
 
-def _default_sender() -> Sender:
-    from portal.events import send_now
-
-    return send_now
-
-
 class Engine:
     """Watches every cluster this process holds a lease on. ``await run(stop)`` until ``stop`` is set."""
 
@@ -115,7 +110,7 @@ class Engine:
         self.config = config or WatcherConfig.from_settings()
         self.holder = holder or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
         self.only = set(cluster_ids) if cluster_ids is not None else None
-        self.sender = sender or _default_sender()
+        self.sender = sender  # None: publish to the Channels layer (tests may pass portal.events.send_now)
         self.inbox: queue.Queue[tuple[Stream, int, Op]] = queue.Queue(maxsize=self.config.queue_size)
         self.pending: list[Op] = []
         self.clusters: dict[int, ClusterWatch] = {}
@@ -127,6 +122,7 @@ class Engine:
         self.published_rows: dict[int, dict[str, Any]] = {}
         self.batches = 0
         self.rows_written = 0
+        self.lag_ms: collections.deque[float] = collections.deque(maxlen=2000)  # event read -> committed
         self.ready = threading.Event()  # set once the first lease poll is done (tests, benchmarks)
         self._notified = False
 
@@ -219,6 +215,9 @@ class Engine:
             return
         self.batches += 1
         self.rows_written += sum(len(v) for v in changes.upserts.values())
+        committed = timezone.now()
+        self.lag_ms.extend((committed - op.at).total_seconds() * 1000 for op in batch
+                           if op.at is not None and op.type in (UPSERT, DELETE))
         self.publisher.add(changes, timezone.now().isoformat())
         self._note(changes)
 
@@ -253,7 +252,7 @@ class Engine:
             counts = {p for p in self.counts_dirty if p[0] in due}
             self.counts_dirty -= counts
             try:
-                rows = await self.db(_refresh, due, counts)
+                rows = await self.loop.run_in_executor(self.summary_executor, _refresh, due, counts)
             except Exception:
                 logger.exception("watcher summary refresh failed")
                 continue
@@ -262,6 +261,13 @@ class Engine:
                 if self.published_rows.get(cluster_id) != comparable:
                     self.published_rows[cluster_id] = comparable
                     self.publisher.cluster_updated(cluster_id, row)
+
+    def lag_percentiles(self) -> dict[str, float]:
+        """p50/p99 of the delay from reading an event to committing it (recent events)."""
+        values = sorted(self.lag_ms)
+        if not values:
+            return {}
+        return {"p50": round(values[len(values) // 2], 1), "p99": round(values[int(len(values) * 0.99)], 1)}
 
     async def _control(self, stop: asyncio.Event) -> None:
         """Renew leases, follow the cluster table (new, disabled, deleted, changed credentials)."""
@@ -308,6 +314,9 @@ class Engine:
         cfg = self.config
         self.loop = asyncio.get_running_loop()
         self.db_executor = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="watcher-db")
+        # Summaries are read-mostly and slow-ish (aggregates over every pod of a cluster): their
+        # own connection, so they never hold up the writer.
+        self.summary_executor = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="watcher-summary")
         self.io_executor = concurrent.futures.ThreadPoolExecutor(cfg.io_threads, thread_name_prefix="watcher-io")
         self.probe_executor = concurrent.futures.ThreadPoolExecutor(
             max(4, cfg.io_threads // 2), thread_name_prefix="watcher-probe")
@@ -316,7 +325,7 @@ class Engine:
         self.inbox_ready = asyncio.Event()
         self.write_ready = asyncio.Event()
         self.refresh_ready = asyncio.Event()
-        self.publisher = Publisher(cfg, self.sender, self.pub_executor)
+        self.publisher = Publisher(cfg, self.pub_executor, self.sender)
         logger.info("watcher starting", extra={"holder": self.holder})
         tasks = [asyncio.create_task(coro, name=name) for name, coro in (
             ("pump", self._pump()), ("writer", self._writer()), ("refresher", self._refresher()),
@@ -349,9 +358,12 @@ class Engine:
             await self.db(leases.retire, self.holder)
         except Exception:
             logger.exception("watcher could not release its leases; they expire by themselves")
+        for executor in (self.db_executor, self.summary_executor):
+            with contextlib.suppress(Exception):  # each thread's own connection, not the loop thread's
+                await self.loop.run_in_executor(executor, lambda: connection.close())
+            executor.shutdown(wait=True)
         with contextlib.suppress(Exception):
-            await self.db(lambda: connection.close())  # that thread's connection, not ours
-        self.db_executor.shutdown(wait=True)
+            await self.loop.run_in_executor(self.pub_executor, self.publisher.close)
         self.pub_executor.shutdown(wait=True)
         self.io_executor.shutdown(wait=False, cancel_futures=True)
         self.probe_executor.shutdown(wait=False, cancel_futures=True)

@@ -19,7 +19,7 @@ import math
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from clusters.models import Cluster, WatcherLease
@@ -27,7 +27,12 @@ from portal.redis import client as redis_client
 
 logger = logging.getLogger("clusters.watcher")
 
-HOLDER_KEY = "portal:watcher:holder:"
+
+
+def _holder_prefix() -> str:
+    """Holders are counted per database: a test run or benchmark sharing the Redis with another
+    portal database must not shrink that one's fair share."""
+    return f"portal:watcher:{connection.settings_dict.get('NAME', '')}:holder:"
 
 
 @dataclass(frozen=True)
@@ -51,8 +56,9 @@ def announce(holder: str, ttl: float) -> int:
     """Mark ``holder`` alive for ``ttl`` seconds; return how many holders are alive (at least 1)."""
     try:
         r = redis_client()
-        r.set(HOLDER_KEY + holder, "1", px=max(1, int(ttl * 1000)))
-        return max(1, sum(1 for _ in r.scan_iter(HOLDER_KEY + "*", count=1000)))
+        prefix = _holder_prefix()
+        r.set(prefix + holder, "1", px=max(1, int(ttl * 1000)))
+        return max(1, sum(1 for _ in r.scan_iter(prefix + "*", count=1000)))
     except Exception:  # Redis down: behave as if alone; leases in PostgreSQL still prevent doubles
         logger.warning("watcher could not announce itself in Redis; assuming it is the only one")
         return 1
@@ -60,7 +66,7 @@ def announce(holder: str, ttl: float) -> int:
 
 def retire(holder: str) -> None:
     try:
-        redis_client().delete(HOLDER_KEY + holder)
+        redis_client().delete(_holder_prefix() + holder)
     except Exception:
         logger.warning("watcher could not remove its Redis announcement")
 

@@ -1,0 +1,98 @@
+"""Watcher scale benchmark: first full sync, steady-state cost, change -> DB and -> WebSocket latency.
+
+Run by hand (never from the test suite), with PostgreSQL and Redis up (``scripts/services.sh``)::
+
+    .venv/bin/python bench/sync_scale.py                       # 20 clusters x 10 nodes x 500 pods
+    .venv/bin/python bench/sync_scale.py --clusters 100 --nodes 20 --pods 1000 --rate 20   # the issue's size
+
+A sandbox fleet runs in this process; the real ``manage.py runwatchers`` runs as a subprocess
+against a fresh database (``portal_bench_sync``), so the CPU and memory figures are the watcher's
+alone. Reports the time from the watcher's start until every kind of every cluster is synced and
+every pod is in PostgreSQL, then drives ``--rate`` pod changes per second per cluster for
+``--seconds`` and reports the watcher's CPU and RSS during that window and p50/p99 latency from
+the change in the sandbox to the committed row and to a Channels subscriber (what a browser's
+WebSocket receives). Results go to ``bench/results/sync_scale.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import watcher_common as wc
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--clusters", type=int, default=20)
+    p.add_argument("--nodes", type=int, default=10)
+    p.add_argument("--pods", type=int, default=500, help="pods per cluster")
+    p.add_argument("--rate", type=float, default=20.0, help="pod changes per second per cluster")
+    p.add_argument("--seconds", type=float, default=30.0, help="length of the steady-state window")
+    p.add_argument("--database", default="portal_bench_sync")
+    args = p.parse_args()
+
+    wc.RESULTS.mkdir(parents=True, exist_ok=True)
+    wc.prepare_database(args.database)
+    with tempfile.TemporaryDirectory(prefix="bench-sync-") as tmp:
+        t0 = time.perf_counter()
+        with wc.sandbox_fleet(args.clusters, args.nodes, args.pods, tmp) as sb:
+            print(f"sandbox: {args.clusters} clusters x {args.nodes} nodes x {args.pods} pods "
+                  f"up in {time.perf_counter() - t0:.1f} s", flush=True)
+            ids = wc.register_all(sb)
+            total_pods = args.clusters * args.pods
+
+            t_start = time.perf_counter()
+            proc = wc.start_watcher()
+            try:
+                deadline = time.monotonic() + 900
+                while not wc.all_synced(total_pods, list(ids.values())):
+                    if proc.poll() is not None:
+                        raise SystemExit(f"the watcher exited with {proc.returncode}; see bench/results/watcher.log")
+                    if time.monotonic() > deadline:
+                        raise SystemExit("no full sync within 900 s")
+                    time.sleep(0.2)
+                first_sync = time.perf_counter() - t_start
+                print(f"first full sync: {first_sync:.1f} s ({total_pods} pods)", flush=True)
+                rss_after_sync = wc.proc_rss_mb(proc.pid)
+
+                probe = wc.LatencyProbe(sb, ids)
+                probe.subscribe()
+                time.sleep(3.0)  # let the post-sync summaries and events settle
+                cpu0, w0 = wc.proc_cpu_seconds(proc.pid), time.perf_counter()
+                changes = probe.drive(list(ids), args.rate, args.seconds, args.pods)
+                cpu1, w1 = wc.proc_cpu_seconds(proc.pid), time.perf_counter()
+                latency = probe.results()
+                probe.close()
+                rss, peak = wc.proc_rss_mb(proc.pid)
+                cpu_pct = round(100 * (cpu1 - cpu0) / (w1 - w0), 1)
+            finally:
+                shutdown = wc.stop_watcher(proc)
+
+    result = {
+        "size": {"clusters": args.clusters, "nodes_per_cluster": args.nodes, "pods_per_cluster": args.pods,
+                 "pods_total": total_pods, "changes_per_second_per_cluster": args.rate, "seconds": args.seconds},
+        "first_full_sync_s": round(first_sync, 2),
+        "steady_state": {"watcher_cpu_percent_of_one_core": cpu_pct, "watcher_rss_mb": rss,
+                         "watcher_peak_rss_mb": peak, "watcher_rss_after_first_sync_mb": rss_after_sync[0],
+                         "changes_driven": changes},
+        "latency": latency,
+        "clean_shutdown_s": round(shutdown, 2),
+        "watcher_exit_code": proc.returncode,
+    }
+    path = wc.write_results("sync_scale", result)
+    print(f"steady state: watcher CPU {cpu_pct}% of one core, RSS {rss} MiB (peak {peak} MiB)")
+    print(f"change -> DB p50/p99: {latency['change_to_db_ms']['p50']}/{latency['change_to_db_ms']['p99']} ms; "
+          f"change -> WebSocket p50/p99: {latency['change_to_ws_ms']['p50']}/{latency['change_to_ws_ms']['p99']} ms "
+          f"({latency['received']}/{latency['changes']} changes seen)")
+    print(f"results: {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

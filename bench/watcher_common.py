@@ -1,0 +1,279 @@
+"""Shared plumbing of the watcher benchmarks (``sync_scale.py``, ``dead_cluster.py``).
+
+Both need the same stage: a database of their own (created fresh, migrated), a sandbox fleet in
+this process with pods in every cluster, the clusters registered in that database, the real
+``manage.py runwatchers`` as a subprocess (so its CPU and memory are its own), a driver that
+changes pods inside the sandbox at a steady rate, and a Channels subscriber that times each
+change's arrival. Change -> DB is the ``updated`` stamp the watcher puts on the published row
+right after its transaction committed; change -> WebSocket is when the subscriber received it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import platform
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+RESULTS = ROOT / "bench" / "results"
+BASE_DB_URL = os.environ.get("BENCH_DATABASE_BASE", "postgres://portal:portal@127.0.0.1:54329")
+REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:63799/0")
+
+
+def prepare_database(name: str) -> str:
+    """Drop and create ``name``, migrate it, and point this process's Django at it."""
+    import psycopg
+
+    with psycopg.connect(f"{BASE_DB_URL}/postgres", autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{name}"')
+    url = f"{BASE_DB_URL}/{name}"
+    os.environ.update(DATABASE_URL=url, PORTAL_ENV="development", DJANGO_SETTINGS_MODULE="portal.settings",
+                      REDIS_URL=REDIS_URL, LOG_LEVEL=os.environ.get("LOG_LEVEL", "WARNING"))
+    subprocess.run([sys.executable, "manage.py", "migrate", "-v", "0"], cwd=ROOT, check=True, env=os.environ.copy())
+    import django
+
+    django.setup()
+    return url
+
+
+def pod_body(cluster: str, n: int, nodes: int) -> dict[str, Any]:
+    rs = f"web-{n // 100:03d}-7d9c5b"
+    return {
+        "metadata": {"name": f"{rs}-{n:05d}", "namespace": "bench",
+                     "labels": {"app": f"web-{n // 100:03d}", "pod-template-hash": "7d9c5b"},
+                     "ownerReferences": [{"apiVersion": "apps/v1", "kind": "ReplicaSet", "name": rs,
+                                          "uid": f"rs-{n // 100}", "controller": True}]},
+        "spec": {"nodeName": f"{cluster}-node-{n % nodes + 1}",
+                 "containers": [{"name": "web", "image": "nginx:1.27",
+                                 "resources": {"requests": {"cpu": "10m", "memory": "32Mi"},
+                                               "limits": {"cpu": "100m", "memory": "64Mi"}}}]},
+    }
+
+
+def running_status(n: int) -> dict[str, Any]:
+    now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    return {"phase": "Running", "hostIP": "10.0.0.1", "podIP": f"10.244.{n // 250}.{n % 250}", "startTime": now,
+            "qosClass": "Burstable",
+            "conditions": [{"type": t, "status": "True", "lastTransitionTime": now}
+                           for t in ("Initialized", "Ready", "ContainersReady", "PodScheduled")],
+            "containerStatuses": [{"name": "web", "ready": True, "restartCount": 0, "image": "nginx:1.27",
+                                   "state": {"running": {"startedAt": now}}}]}
+
+
+async def populate(fleet: Any, pods: int, nodes: int) -> None:
+    from sandbox.resources import NAMESPACES, PODS
+
+    for name, cluster in fleet.clusters.items():
+        store = cluster.store
+        store.create(NAMESPACES, {"metadata": {"name": "bench"}})
+        for n in range(pods):
+            created = store.create(PODS, pod_body(name, n, nodes), _owned=True)
+            created["status"] = running_status(n)
+            store.update_status(PODS, created)
+        await asyncio.sleep(0)
+
+
+@contextmanager
+def sandbox_fleet(clusters: int, nodes: int, pods: int, tmp: str) -> Iterator[Any]:
+    from sandbox.testing import running_sandbox
+
+    with running_sandbox(clusters=clusters, nodes=nodes, state_dir=tmp, start_timeout=900,
+                         enable_controllers=False, history_size=50_000, bookmark_interval=30.0) as sb:
+        sb.run(lambda f: populate(f, pods, nodes), timeout=1800)
+        yield sb
+
+
+def register_all(sb: Any) -> dict[str, int]:
+    """Register every sandbox cluster (as the API would, through its kubeconfig); name -> id."""
+    from clusters.kube.connection import spec_from_kubeconfig
+    from clusters.models import Cluster
+
+    ids: dict[str, int] = {}
+    for name, handle in sb.clusters.items():
+        spec, _ = spec_from_kubeconfig(handle.kubeconfig.read_text())
+        cluster = Cluster.objects.create(name=name, server=spec.server, ca_pem=spec.ca_pem,
+                                         tls_server_name=spec.tls_server_name, provider=handle.provider)
+        cluster.set_credentials(spec.credentials)
+        cluster.save()
+        ids[name] = cluster.pk
+    return ids
+
+
+def start_watcher(*extra: str) -> subprocess.Popen[bytes]:
+    log = open(RESULTS / "watcher.log", "wb")  # noqa: SIM115 - lives as long as the process
+    return subprocess.Popen([sys.executable, "manage.py", "runwatchers", "--heartbeat", "5", *extra], cwd=ROOT,
+                            env={**os.environ, "LOG_LEVEL": "INFO"}, stdout=log, stderr=subprocess.STDOUT)
+
+
+def stop_watcher(proc: subprocess.Popen[bytes]) -> float:
+    """SIGTERM and wait; returns seconds the clean shutdown took."""
+    t0 = time.monotonic()
+    proc.terminate()
+    try:
+        proc.wait(60)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+    return time.monotonic() - t0
+
+
+def all_synced(expected_pods: int, cluster_ids: list[int] | None = None) -> bool:
+    from clusters.kube.kinds import WATCHED_KINDS
+    from clusters.models import KindSync, KubeObject
+
+    syncs = KindSync.objects.all()
+    objects = KubeObject.objects.filter(kind="Pod", namespace="bench")
+    if cluster_ids is not None:
+        syncs = syncs.filter(cluster_id__in=cluster_ids)
+        objects = objects.filter(cluster_id__in=cluster_ids)
+    n = len(cluster_ids) if cluster_ids is not None else None
+    want = (n or 0) * len(WATCHED_KINDS)
+    states = list(syncs.values_list("state", flat=True))
+    if n is not None and len(states) != want:
+        return False
+    return bool(states) and all(s == "synced" for s in states) and objects.count() >= expected_pods
+
+
+def proc_cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    ticks = os.sysconf("SC_CLK_TCK")
+    return (int(fields[11]) + int(fields[12])) / ticks
+
+
+def proc_rss_mb(pid: int) -> tuple[float, float]:
+    cur = peak = 0.0
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            cur = int(line.split()[1]) / 1024
+        elif line.startswith("VmHWM:"):
+            peak = int(line.split()[1]) / 1024
+    return round(cur, 1), round(peak, 1)
+
+
+def percentile(values: list[float], q: float) -> float | None:
+    if not values:
+        return None
+    ordered = sorted(values)
+    return round(ordered[min(len(ordered) - 1, int(len(ordered) * q))], 1)
+
+
+class LatencyProbe:
+    """Changes pods inside the sandbox at a steady rate and times their arrival over Channels."""
+
+    def __init__(self, sb: Any, ids: dict[str, int]) -> None:
+        self.sb = sb
+        self.ids = ids
+        self.sent: dict[str, tuple[float, str]] = {}  # seq -> (time of change, cluster name)
+        self.db_ms: dict[str, float] = {}
+        self.ws_ms: dict[str, float] = {}
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
+        self.thread.start()
+        self._stop = False
+
+    def _run(self, coro: Any, timeout: float = 60) -> Any:
+        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)
+
+    def subscribe(self) -> None:
+        from channels.layers import channel_layers
+
+        from portal.events import channel_group
+
+        async def setup() -> None:
+            self.layer = channel_layers.make_backend("default")
+            self.channel = await self.layer.new_channel()
+            for cid in self.ids.values():
+                await self.layer.group_add(channel_group(f"cluster.{cid}.ns.bench"), self.channel)
+
+        self._run(setup())
+        self.receiver = asyncio.run_coroutine_threadsafe(self._receive(), self.loop)
+
+    async def _receive(self) -> None:
+        while not self._stop:
+            try:
+                message = await asyncio.wait_for(self.layer.receive(self.channel), 1.0)
+            except TimeoutError:
+                continue
+            now = time.time()
+            event = message.get("event") or {}
+            for change in (event.get("data") or {}).get("changes", []):
+                for row in change.get("upserts", []):
+                    seq = (row.get("labels") or {}).get("bench-seq")
+                    if seq is None or seq not in self.sent or seq in self.ws_ms:
+                        continue
+                    t0 = self.sent[seq][0]
+                    self.ws_ms[seq] = (now - t0) * 1000
+                    self.db_ms[seq] = (datetime.fromisoformat(row["updated"]).timestamp() - t0) * 1000
+
+    def drive(self, names: list[str], rate: float, seconds: float, pods: int) -> int:
+        """On the fleet's loop: every 1/rate s change one pod in each cluster of ``names``."""
+        from sandbox.resources import PODS
+
+        counter = [0]
+
+        async def run(fleet: Any) -> int:
+            interval = 1.0 / rate
+            start = time.monotonic()
+            tick = 0
+            while time.monotonic() - start < seconds:
+                for name in names:
+                    counter[0] += 1
+                    seq = str(counter[0])
+                    pod = pod_body(name, counter[0] % pods, 1)["metadata"]["name"]
+
+                    def label(p: dict[str, Any], seq: str = seq) -> None:
+                        p["metadata"].setdefault("labels", {})["bench-seq"] = seq
+
+                    self.sent[seq] = (time.time(), name)
+                    fleet.clusters[name].store.mutate(PODS, "bench", pod, label)
+                tick += 1
+                await asyncio.sleep(max(0.0, start + tick * interval - time.monotonic()))
+            return counter[0]
+
+        return int(self.sb.run(run, timeout=seconds + 120))
+
+    def results(self, names: set[str] | None = None, settle: float = 5.0) -> dict[str, Any]:
+        deadline = time.monotonic() + settle
+        want = [s for s, (_, n) in self.sent.items() if names is None or n in names]
+        while time.monotonic() < deadline and any(s not in self.ws_ms for s in want):
+            time.sleep(0.1)
+        db = [self.db_ms[s] for s in want if s in self.db_ms]
+        ws = [self.ws_ms[s] for s in want if s in self.ws_ms]
+        return {"changes": len(want), "received": len(ws),
+                "change_to_db_ms": {"p50": percentile(db, 0.5), "p99": percentile(db, 0.99), "max": percentile(db, 1)},
+                "change_to_ws_ms": {"p50": percentile(ws, 0.5), "p99": percentile(ws, 0.99), "max": percentile(ws, 1)}}
+
+    def reset(self) -> None:
+        self.sent.clear()
+        self.db_ms.clear()
+        self.ws_ms.clear()
+
+    def close(self) -> None:
+        self._stop = True
+        with contextlib.suppress(Exception):  # best effort at the end of a benchmark
+            self.receiver.result(5)
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(5)
+
+
+def write_results(name: str, payload: dict[str, Any]) -> Path:
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    payload = {"benchmark": name, "when": datetime.now().astimezone().isoformat(timespec="seconds"),
+               "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform()},
+               **payload}
+    path = RESULTS / f"{name}.json"
+    path.write_text(json.dumps(payload, indent=2) + "\n")
+    return path
