@@ -529,7 +529,8 @@ def _apply_limit_ranges(store: Store, pod: dict[str, Any], ns: str) -> None:
         for item in (lr.get("spec") or {}).get("limits") or []:
             if item.get("type") != "Container":
                 continue
-            for c in (pod.get("spec") or {}).get("containers") or []:
+            spec = pod.get("spec") or {}
+            for c in (spec.get("containers") or []) + (spec.get("initContainers") or []):
                 res = c.setdefault("resources", {})
                 for r, v in (item.get("default") or {}).items():
                     if r not in (res.get("limits") or {}):
@@ -681,9 +682,22 @@ def _check_quota(store: Store, rt: ResourceType, obj: dict[str, Any], ns: str) -
                                       f"used: {_pretty(usd)}, limited: {_pretty(lim)}")
 
 
-def on_change(store: Store, rt: ResourceType, ns: str) -> None:
+def _usage_may_change(rt: ResourceType, etype: str, prev_fields: dict[str, str] | None,
+                      fields: dict[str, str]) -> bool:
+    if etype != "MODIFIED":
+        return True  # object counts changed
+    if rt is PODS:  # pod resources are immutable; only entering/leaving a terminal phase matters
+        terminal = ("Succeeded", "Failed")
+        return ((prev_fields or {}).get("status.phase") in terminal) != (fields.get("status.phase") in terminal)
+    return rt is SERVICES or rt is PERSISTENTVOLUMECLAIMS  # type / requested storage may change
+
+
+def on_change(store: Store, rt: ResourceType, ns: str, etype: str = "MODIFIED",
+              prev_fields: dict[str, str] | None = None, fields: dict[str, str] | None = None) -> None:
     """Keep ``status.used`` of the namespace's ResourceQuotas current after a committed change."""
     if not ns or rt is RESOURCEQUOTAS or not rt.namespaced or store.in_quota_update:
+        return
+    if not _usage_may_change(rt, etype, prev_fields, fields or {}):
         return
     if not store.count(RESOURCEQUOTAS, ns):
         return

@@ -810,7 +810,7 @@ class Store:
         if self._subscribers:
             self._pending.append((etype, rt, raw))
         # quota status writes commit nested events; queue ours first so subscribers see commit order
-        admission.on_change(self, rt, ns)
+        admission.on_change(self, rt, ns, etype, prev.fields if prev else None, fields)
         if self._pending:
             self._drain()
 

@@ -294,3 +294,17 @@ def test_quantities() -> None:
     assert parse_quantity("100m").milli == 100
     with pytest.raises(ValueError):
         parse_quantity("abc")
+
+
+def test_quota_follows_pod_phase_only_when_it_matters(store: Store) -> None:
+    store.create(NAMESPACES, {"metadata": {"name": "qp"}})
+    store.create(RESOURCEQUOTAS, {"metadata": {"name": "q", "namespace": "qp"}, "spec": {"hard": {"pods": "1"}}})
+    store.create(PODS, pod("a", ns="qp"))
+    quota_rv = store.get(RESOURCEQUOTAS, "qp", "q")["metadata"]["resourceVersion"]  # type: ignore[index]
+    store.mutate(PODS, "qp", "a", lambda p: p.__setitem__("status", {"phase": "Running"}), subresource="status")
+    assert store.get(RESOURCEQUOTAS, "qp", "q")["metadata"]["resourceVersion"] == quota_rv  # type: ignore[index]
+    with pytest.raises(Forbidden, match="exceeded quota"):
+        store.create(PODS, pod("b", ns="qp"))
+    store.mutate(PODS, "qp", "a", lambda p: p.__setitem__("status", {"phase": "Succeeded"}), subresource="status")
+    assert store.get(RESOURCEQUOTAS, "qp", "q")["status"]["used"] == {"pods": "0"}  # type: ignore[index]
+    store.create(PODS, pod("b", ns="qp"))
