@@ -207,12 +207,16 @@ class Kubelet:
                 return
             sim = self._new_sim(pod, node)
             self.sims[key] = sim
-            changed = (changed or self.m.config.container_creating_status
-                       or any(c.state == "running" for c in sim.containers))
+            adopted = any(c.state == "running" for c in sim.containers)
+            # a pod adopted from its status (snapshot load, steady pods re-visited) needs no write unless
+            # its node came back (resync); a new one shows ContainerCreating first
+            changed = changed or (self.m.config.container_creating_status and not adopted)
             present = self.images.setdefault(node.name, set())
             for c in sim.containers:
                 if c.state != "waiting":
                     continue
+                if adopted:
+                    continue  # its own timer (pull/restart) brings it along
                 if not self.m.config.container_creating_status and c.behaviour != "unpullable":
                     c.next_step, c.next_at = "start", now + self.m.config.image_pull_seconds + \
                         self.m.config.container_start_seconds

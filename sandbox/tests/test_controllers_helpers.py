@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from typing import Any
 
 from sandbox.cluster import ClusterSpec, NodeConfig, SimCluster
@@ -24,14 +24,6 @@ async def start_cluster(nodes: int = 3, cpu: str = "4", memory: str = "8Gi",
 async def stop_cluster(cluster: SimCluster, manager: ControllerManager) -> None:
     await manager.stop()
     cluster.store.close()
-
-
-async def managed(nodes: int = 3, **kw: Any) -> AsyncIterator[tuple[SimCluster, ControllerManager]]:
-    cluster, manager = await start_cluster(nodes, **kw)
-    try:
-        yield cluster, manager
-    finally:
-        await stop_cluster(cluster, manager)
 
 
 async def wait_for(pred: Callable[[], Any], timeout: float = 10.0, what: str = "condition") -> Any:

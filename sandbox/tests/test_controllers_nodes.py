@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import AsyncIterator
 from dataclasses import replace
@@ -238,3 +239,25 @@ async def test_pods_of_a_deleted_node_are_garbage_collected(sim: tuple[SimCluste
     await wait_for(lambda: running(c, "orphan"), what="running")
     c.store.delete(NODES, None, "t1-node-1")
     await wait_for(lambda: c.store.get(PODS, "default", "orphan") is None, what="pod GC")
+
+
+async def test_restart_adopts_running_pods_without_rewriting_them() -> None:
+    c, m = await start_cluster()
+    try:
+        c.store.create(PODS, pod("kept"))
+        await wait_for(lambda: running(c, "kept"), what="running")
+        await m.stop()
+        rv = get(c, "kept")["metadata"]["resourceVersion"]
+        m = ControllerManager(c, fast())  # e.g. the sandbox restarted from a snapshot
+        await m.start()
+        assert await m.wait_idle()
+        await asyncio.sleep(0.3)
+        assert get(c, "kept")["metadata"]["resourceVersion"] == rv
+        assert [p["metadata"]["name"] for p in m.metrics.pod_metrics("default")] == ["kept"]
+        node = get(c, "kept")["spec"]["nodeName"]
+        m.set_node_ready(node, False)
+        assert condition(get(c, "kept"), "Ready")["status"] == "False"
+        m.set_node_ready(node, True)
+        await wait_for(lambda: running(c, "kept"), what="Ready again after the node returns")
+    finally:
+        await stop_cluster(c, m)
