@@ -346,8 +346,18 @@ def apply(rt: ResourceType, live: dict[str, Any], applied: dict[str, Any], manag
         for k in _META_TRACKED:
             if k in amd:
                 nmd[k] = _merge_applied(nmd.get(k), amd[k], k)
-    # remove the item-level paths last so leaf removal can still find the items
-    for p in sorted(to_remove, key=lambda p: (p[-1] == ".", -len(p))):
+    # A list item whose "." nobody else owns goes as a whole (unless another manager owns a field in it);
+    # its own leaves are then not removed one by one (that could strip the item's key first).
+    whole = set()
+    for p in to_remove:
+        if p[-1] == ".":
+            prefix = p[:-1]
+            if not any(o[:len(prefix)] == prefix for o in others):
+                whole.add(prefix)
+    leaves = [p for p in to_remove if p[-1] != "." and not any(p[:len(w)] == w for w in whole)]
+    for prefix in sorted(whole, key=len, reverse=True):
+        _delete_path(new, (*prefix, "."))
+    for p in sorted(leaves, key=len, reverse=True):
         _delete_path(new, p)
     if mine is None:
         mine = _Entry(manager, "Apply", str(applied.get("apiVersion") or rt.api_version), sub, set(), _now())

@@ -308,3 +308,27 @@ def test_quota_follows_pod_phase_only_when_it_matters(store: Store) -> None:
     store.mutate(PODS, "qp", "a", lambda p: p.__setitem__("status", {"phase": "Succeeded"}), subresource="status")
     assert store.get(RESOURCEQUOTAS, "qp", "q")["status"]["used"] == {"pods": "0"}  # type: ignore[index]
     store.create(PODS, pod("b", ns="qp"))
+
+
+def test_apply_removes_list_items_it_stops_applying(store: Store) -> None:
+    def cfg(names: list[str], env: list[dict[str, str]]) -> dict[str, Any]:
+        cs: list[dict[str, Any]] = [{"name": n, "image": f"img:{n}"} for n in names]
+        cs[0]["env"] = env
+        return {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "d", "namespace": "default"},
+                "spec": {"selector": {"matchLabels": {"a": "b"}},
+                         "template": {"metadata": {"labels": {"a": "b"}}, "spec": {"containers": cs}}}}
+
+    apply = "application/apply-patch+yaml"
+    store.patch(DEPLOYMENTS, "default", "d", apply,
+                cfg(["a", "b"], [{"name": "X", "value": "1"}, {"name": "Y", "value": "2"}]), field_manager="m")
+    out = store.patch(DEPLOYMENTS, "default", "d", apply, cfg(["a"], [{"name": "X", "value": "1"}]),
+                      field_manager="m")
+    containers = out["spec"]["template"]["spec"]["containers"]
+    assert [(c["name"], c["env"]) for c in containers] == [("a", [{"name": "X", "value": "1"}])]
+    # an item added by another manager survives the next apply
+    store.patch(DEPLOYMENTS, "default", "d", "application/strategic-merge-patch+json",
+                {"spec": {"template": {"spec": {"containers": [{"name": "side", "image": "s:1"}]}}}},
+                field_manager="other")
+    out = store.patch(DEPLOYMENTS, "default", "d", apply, cfg(["a"], [{"name": "X", "value": "1"}]),
+                      field_manager="m")
+    assert [c["name"] for c in out["spec"]["template"]["spec"]["containers"]] == ["a", "side"]
