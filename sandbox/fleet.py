@@ -46,7 +46,7 @@ class Fleet:
 
     def __init__(self, state_dir: str | Path, *, host: str = "127.0.0.1", base_port: int = 0,
                  admin_port: int = 0, admin_token: str | None = None, snapshot: bool = False,
-                 bookmark_interval: float = 30.0, history_size: int = 20000,
+                 bookmark_interval: float = 30.0, history_size: int = 5000,
                  pod_shutdown_seconds: float = 0.5, enable_controllers: bool = True) -> None:
         self.state_dir = Path(state_dir)
         self.host = host

@@ -258,7 +258,7 @@ class Store:
     SNAPSHOT_TTL = 300.0
     MAX_SNAPSHOTS = 128
 
-    def __init__(self, *, history_size: int = 20000, pod_shutdown_seconds: float = 0.5,
+    def __init__(self, *, history_size: int = 5000, pod_shutdown_seconds: float = 0.5,
                  watch_queue_limit: int = 100000) -> None:
         self._objects: dict[str, dict[str, dict[str, _Entry]]] = {rt.storage_key: {} for rt in stored_types()}
         self._rv = 1
