@@ -332,3 +332,20 @@ def test_apply_removes_list_items_it_stops_applying(store: Store) -> None:
     out = store.patch(DEPLOYMENTS, "default", "d", apply, cfg(["a"], [{"name": "X", "value": "1"}]),
                       field_manager="m")
     assert [c["name"] for c in out["spec"]["template"]["spec"]["containers"]] == ["a", "side"]
+
+
+def test_watch_selector_transitions(store: Store) -> None:
+    store.create(CONFIGMAPS, {"metadata": {"name": "m", "namespace": "default", "labels": {"tier": "a"}}})
+    w = store.watch(CONFIGMAPS, namespace="default", label_selector="tier=a",
+                    resource_version=str(store.resource_version))
+    store.patch(CONFIGMAPS, "default", "m", "application/merge-patch+json", {"metadata": {"labels": {"tier": "b"}}})
+    store.patch(CONFIGMAPS, "default", "m", "application/merge-patch+json", {"metadata": {"labels": {"tier": "a"}}})
+    store.patch(CONFIGMAPS, "default", "m", "application/merge-patch+json", {"data": {"x": "1"}})
+    store.delete(CONFIGMAPS, "default", "m")
+    seen = []
+    while not w.queue.empty():
+        item = w.queue.get_nowait()
+        assert item is not None
+        seen.append(item[0])
+    assert seen == ["DELETED", "ADDED", "MODIFIED", "DELETED"]
+    w.close()
