@@ -6,10 +6,21 @@ import { Dialog } from '../components/Dialog';
 import { FormField } from '../components/FormField';
 import { ROLES, useCreateUser, useSetPassword, useUpdateUser } from './queries';
 
-function RoleSelect({ value, onChange }: { value: Role; onChange: (role: Role) => void }) {
+/** Takes the id/aria props FormField gives its control, so the label and errors attach. */
+function RoleSelect({
+  value,
+  onChange,
+  ...control
+}: {
+  value: Role;
+  onChange: (role: Role) => void;
+  id?: string;
+  'aria-invalid'?: boolean;
+  'aria-describedby'?: string;
+}) {
   const { t } = useTranslation();
   return (
-    <select name="role" value={value} onChange={(e) => onChange(ROLES.find((r) => r === e.target.value) ?? 'user')}>
+    <select {...control} name="role" value={value} onChange={(e) => onChange(ROLES.find((r) => r === e.target.value) ?? 'user')}>
       {ROLES.map((r) => (
         <option key={r} value={r}>
           {t(`roles.${r}`)}

@@ -1,0 +1,151 @@
+import { act, screen, waitFor, within } from '@testing-library/react';
+import userEvent from '@testing-library/user-event';
+import { describe, expect, it } from 'vitest';
+import type { User } from '../api/types';
+import { getSocket } from '../lib/socket';
+import { clusterDetail, nodeRow, page, podRow } from '../test/clusters';
+import { FakeWebSocket } from '../test/FakeWebSocket';
+import { adminUser, json, mockFetch, renderAt, testQueryClient } from '../test/utils';
+import { ClusterDetailPage } from './ClusterDetailPage';
+
+const operator: User = { ...adminUser, id: 2, username: 'op', role: 'operator', is_admin: false };
+const fresh = { freshness: { state: 'synced', last_event: new Date().toISOString() } };
+
+function openSocket(group: string, seq = 1) {
+  getSocket().start();
+  const ws = FakeWebSocket.latest();
+  act(() => ws.serverOpen());
+  act(() => ws.serverSend({ type: 'subscribed', group, seq }));
+  return ws;
+}
+
+function render(route: string, me: User = adminUser) {
+  return renderAt(<ClusterDetailPage />, { route, path: '/clusters/:id/:tab?', queryClient: testQueryClient(me) });
+}
+
+describe('ClusterDetailPage', () => {
+  it('shows status, version, named missing permissions and sync states; re-check asks the server', async () => {
+    const seen = mockFetch({
+      'GET /api/clusters/1/': () =>
+        json(
+          clusterDetail(1, {
+            missing_permissions: ['list persistentvolumes', 'create pods/eviction'],
+            syncs: [{ kind: 'Pod', state: 'stale', last_event: null, object_count: 44, message: 'watch timed out' }],
+          }),
+        ),
+      'GET /api/clusters/1/nodes/': () => json(page([nodeRow('node-1')], fresh)),
+      'POST /api/clusters/1/check/': () => json(clusterDetail(1), { status: 202 }),
+      'GET /api/auth/csrf/': () => json({ csrfToken: 't' }),
+    });
+    render('/clusters/1');
+    const header = await screen.findByTestId('cluster-header');
+    expect(within(header).getByTestId('cluster-version')).toHaveTextContent('v1.32.4');
+    expect(within(header).getByTestId('missing-permissions')).toHaveTextContent('list persistentvolumes');
+    expect(within(header).getByTestId('missing-permissions')).toHaveTextContent('create pods/eviction');
+    expect(within(header).getByTestId('sync-Pod')).toHaveAttribute('data-state', 'stale');
+    expect(within(header).getByTestId('sync-Pod')).toHaveTextContent('watch timed out');
+    await userEvent.setup().click(within(header).getByTestId('recheck'));
+    await waitFor(() => expect(seen.some((r) => r.method === 'POST' && r.url.endsWith('/api/clusters/1/check/'))).toBe(true));
+  });
+
+  it('drains a node after a confirmation naming it, and shows live progress', async () => {
+    mockFetch({
+      'GET /api/clusters/1/': () => json(clusterDetail(1)),
+      'GET /api/clusters/1/nodes/': () => json(page([nodeRow('node-1'), nodeRow('node-2', { ready: false, unschedulable: true })], fresh)),
+      'GET /api/auth/csrf/': () => json({ csrfToken: 't' }),
+      'POST /api/clusters/1/nodes/node-1/drain/': () =>
+        json(
+          { id: 9, cluster: 1, node: 'node-1', kind: 'drain', status: 'pending', progress: { evicted: [], failed: [], remaining: 3 }, message: '', created: '', started: null, finished: null },
+          { status: 202 },
+        ),
+      'GET /api/clusters/1/operations/9/': () =>
+        json({ id: 9, cluster: 1, node: 'node-1', kind: 'drain', status: 'pending', progress: { evicted: [], failed: [], remaining: 3 }, message: '', created: '', started: null, finished: null }),
+    });
+    render('/clusters/1/nodes', operator);
+    const row = await screen.findByTestId('node-row-node-1');
+    expect(row).toHaveTextContent('12 / 110');
+    expect(screen.getByTestId('node-row-node-2')).toHaveTextContent('NotReady');
+    expect(within(screen.getByTestId('node-row-node-2')).getByTestId('cordoned')).toBeInTheDocument();
+    expect(screen.getByTestId('uncordon-node-2')).toBeInTheDocument();
+    const ws = openSocket('cluster.1');
+    const user = userEvent.setup();
+    await user.click(screen.getByTestId('drain-node-1'));
+    const dialog = screen.getByTestId('confirm-dialog');
+    expect(dialog).toHaveTextContent('Drain node node-1?');
+    await user.click(within(dialog).getByRole('button', { name: 'Drain' }));
+    const progress = await screen.findByTestId('node-op-node-1');
+    expect(progress).toHaveAttribute('data-status', 'pending');
+    act(() =>
+      ws.serverSend({
+        type: 'node_operation.updated',
+        group: 'cluster.1',
+        seq: 2,
+        data: { id: 9, cluster: 1, node: 'node-1', kind: 'drain', status: 'running', progress: { evicted: ['web/a', 'web/b'], failed: [{ pod: 'db/x', reason: 'PodDisruptionBudget' }], remaining: 1 }, message: '', created: '', started: null, finished: null },
+      }),
+    );
+    await waitFor(() => expect(progress).toHaveAttribute('data-status', 'running'));
+    expect(progress).toHaveTextContent('2 evicted, 1 remaining, 1 failed');
+    expect(progress).toHaveTextContent('PodDisruptionBudget');
+  });
+
+  it('hides node operations from users who may not run them', async () => {
+    mockFetch({
+      'GET /api/clusters/1/': () => json(clusterDetail(1)),
+      'GET /api/clusters/1/nodes/': () => json(page([nodeRow('node-1')], fresh)),
+    });
+    render('/clusters/1/nodes', { ...operator, role: 'user' });
+    await screen.findByTestId('node-row-node-1');
+    expect(screen.queryByTestId('cordon-node-1')).not.toBeInTheDocument();
+    expect(screen.queryByTestId('recheck')).not.toBeInTheDocument();
+  });
+
+  it('lists pods with server-side filters and sees a new pod arrive live', async () => {
+    let version = 1;
+    const seen = mockFetch({
+      'GET /api/clusters/1/': () => json(clusterDetail(1)),
+      'GET /api/clusters/1/pods/': () =>
+        json(page(version === 1 ? [podRow('web', 'web-1')] : [podRow('web', 'web-1'), podRow('web', 'web-2', {}, { status_text: 'ContainerCreating' })], fresh)),
+    });
+    render('/clusters/1/pods?namespace=web');
+    expect(await screen.findByTestId('pod-row-web/web-1')).toHaveTextContent('Running');
+    const params = new URL(seen.filter((r) => r.url.includes('/pods/')).at(-1)!.url).searchParams;
+    expect(params.get('namespace')).toBe('web');
+    expect(params.get('page_size')).toBe('200');
+
+    const ws = openSocket('cluster.1');
+    version = 2;
+    // A digest for another namespace leaves this list alone; one for "web" refetches it.
+    act(() => ws.serverSend({ type: 'objects.changed', group: 'cluster.1', seq: 2, data: { changes: [{ kind: 'Pod', namespaces: { other: { upserted: 1, deleted: 0 } } }] } }));
+    await new Promise((r) => setTimeout(r, 50));
+    expect(screen.queryByTestId('pod-row-web/web-2')).not.toBeInTheDocument();
+    act(() => ws.serverSend({ type: 'objects.changed', group: 'cluster.1', seq: 3, data: { changes: [{ kind: 'Pod', namespaces: { web: { upserted: 1, deleted: 0 } } }] } }));
+    expect(await screen.findByTestId('pod-row-web/web-2', {}, { timeout: 3000 })).toHaveAttribute('data-status', 'ContainerCreating');
+
+    const user = userEvent.setup();
+    await user.click(screen.getByTestId('pod-sort-restarts'));
+    await waitFor(() => expect(new URL(seen.at(-1)!.url).searchParams.get('ordering')).toBe('restarts'));
+  });
+
+  it('deletes a cluster only after its name is typed', async () => {
+    const seen = mockFetch({
+      'GET /api/clusters/1/': () => json(clusterDetail(1, { name: 'seoul-prod' })),
+      'GET /api/clusters/1/nodes/': () => json(page([], fresh)),
+      'DELETE /api/clusters/1/': () => new Response(null, { status: 204 }),
+      'GET /api/auth/csrf/': () => json({ csrfToken: 't' }),
+    });
+    render('/clusters/1');
+    const user = userEvent.setup();
+    await user.click(await screen.findByTestId('delete-cluster'));
+    const dialog = screen.getByTestId('type-confirm-dialog');
+    expect(dialog).toHaveTextContent('Delete cluster seoul-prod?');
+    const submit = within(dialog).getByTestId('type-confirm-submit');
+    expect(submit).toBeDisabled();
+    await user.type(within(dialog).getByTestId('type-confirm-input'), 'seoul-pro');
+    expect(submit).toBeDisabled();
+    await user.type(within(dialog).getByTestId('type-confirm-input'), 'd');
+    expect(submit).toBeEnabled();
+    await user.click(submit);
+    await waitFor(() => expect(screen.getByTestId('location')).toHaveTextContent(/^\/clusters$/));
+    expect(seen.some((r) => r.method === 'DELETE')).toBe(true);
+  });
+});

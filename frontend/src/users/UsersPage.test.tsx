@@ -1,0 +1,88 @@
+import { screen, waitFor, within } from '@testing-library/react';
+import userEvent from '@testing-library/user-event';
+import { describe, expect, it } from 'vitest';
+import type { AdminUser } from '../api/types';
+import { adminUser, json, mockFetch, renderAt, testQueryClient } from '../test/utils';
+import { UsersPage } from './UsersPage';
+
+function user(id: number, username: string, overrides: Partial<AdminUser> = {}): AdminUser {
+  return {
+    id,
+    username,
+    email: `${username}@example.com`,
+    first_name: '',
+    last_name: '',
+    role: 'user',
+    is_active: true,
+    last_login: null,
+    date_joined: '2026-11-01T00:00:00Z',
+    ...overrides,
+  };
+}
+
+describe('UsersPage', () => {
+  it('filters by text, role and active state on the server', async () => {
+    const seen = mockFetch({ 'GET /api/users/': () => json({ next: null, previous: null, results: [user(1, 'admin', { role: 'admin' })] }) });
+    renderAt(<UsersPage />, { queryClient: testQueryClient(adminUser) });
+    expect(await screen.findByTestId('user-row-admin')).toHaveTextContent('System admin');
+    const u = userEvent.setup();
+    const filters = screen.getByTestId('users-filters');
+    await u.selectOptions(within(filters).getByRole('combobox', { name: 'Role' }), 'operator');
+    await u.selectOptions(within(filters).getByRole('combobox', { name: 'Active' }), 'false');
+    await u.type(within(filters).getByRole('searchbox'), 'kim{Enter}');
+    await waitFor(() => expect(new URL(seen.at(-1)!.url).searchParams.get('q')).toBe('kim'));
+    const params = new URL(seen.at(-1)!.url).searchParams;
+    expect(params.get('role')).toBe('operator');
+    expect(params.get('is_active')).toBe('false');
+  });
+
+  it('shows the 409 detail when the last admin would be demoted', async () => {
+    const seen = mockFetch({
+      'GET /api/users/': () => json({ next: null, previous: null, results: [user(1, 'admin', { role: 'admin' })] }),
+      'GET /api/auth/csrf/': () => json({ csrfToken: 't' }),
+      'PATCH /api/users/1/': () => json({ detail: 'At least one active system admin must remain.' }, { status: 409 }),
+    });
+    renderAt(<UsersPage />, { queryClient: testQueryClient(adminUser) });
+    const u = userEvent.setup();
+    await u.click(await screen.findByTestId('edit-user-admin'));
+    const dialog = screen.getByTestId('edit-user-dialog');
+    await u.selectOptions(within(dialog).getByRole('combobox', { name: 'Role' }), 'operator');
+    await u.click(within(dialog).getByTestId('edit-user-submit'));
+    expect(await within(dialog).findByTestId('user-error')).toHaveTextContent('At least one active system admin must remain.');
+    const patch = seen.find((r) => r.method === 'PATCH')!;
+    expect(await patch.json()).toMatchObject({ role: 'operator', is_active: true });
+
+    // Deactivating from the row gives the same answer, shown on the page.
+    await u.click(within(dialog).getByRole('button', { name: 'Cancel' }));
+    await u.click(screen.getByTestId('toggle-active-admin'));
+    expect(await screen.findByTestId('users-error')).toHaveTextContent('At least one active system admin must remain.');
+  });
+
+  it('creates a user with a role and shows field errors from the server', async () => {
+    let attempt = 0;
+    const seen = mockFetch({
+      'GET /api/users/': () => json({ next: null, previous: null, results: [] }),
+      'GET /api/auth/csrf/': () => json({ csrfToken: 't' }),
+      'POST /api/users/': () => {
+        attempt += 1;
+        return attempt === 1
+          ? json({ detail: 'Invalid input.', errors: { password: ['This password is too common.'] } }, { status: 400 })
+          : json(user(5, 'kim', { role: 'operator' }), { status: 201 });
+      },
+    });
+    renderAt(<UsersPage />, { queryClient: testQueryClient(adminUser) });
+    const u = userEvent.setup();
+    await u.click(await screen.findByTestId('create-user'));
+    const dialog = screen.getByTestId('create-user-dialog');
+    await u.type(within(dialog).getByRole('textbox', { name: 'Username' }), 'kim');
+    await u.selectOptions(within(dialog).getByRole('combobox', { name: 'Role' }), 'operator');
+    await u.type(within(dialog).getByLabelText('Password'), 'password');
+    await u.click(within(dialog).getByTestId('create-user-submit'));
+    expect(await within(dialog).findByText('This password is too common.')).toBeInTheDocument();
+    await u.clear(within(dialog).getByLabelText('Password'));
+    await u.type(within(dialog).getByLabelText('Password'), 'a-much-better-one-42');
+    await u.click(within(dialog).getByTestId('create-user-submit'));
+    await waitFor(() => expect(screen.queryByTestId('create-user-dialog')).not.toBeInTheDocument());
+    expect(await seen.filter((r) => r.method === 'POST').at(-1)!.json()).toMatchObject({ username: 'kim', role: 'operator', password: 'a-much-better-one-42' });
+  });
+});
