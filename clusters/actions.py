@@ -10,6 +10,7 @@ Credentials never reach the audit log or an event: details list field names, not
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from django.db import transaction
@@ -25,6 +26,7 @@ from portal.models import AuditOutcome
 if TYPE_CHECKING:
     from clusters.services import CheckResult
 
+PENDING_GRACE = timedelta(minutes=10)
 EDITABLE_FIELDS = ("display_name", "description", "provider", "region", "stage", "labels", "enabled")
 
 
@@ -59,7 +61,9 @@ def _audit(
 def _enqueue_check(cluster_id: int) -> None:
     from clusters.tasks import check_cluster
 
-    transaction.on_commit(lambda: check_cluster.delay(cluster_id))
+    # robust: a broker hiccup after commit must not turn a stored registration into a 500; the
+    # row stays ``pending`` and POST .../check/ enqueues again.
+    transaction.on_commit(lambda: check_cluster.delay(cluster_id), robust=True)
 
 
 def _apply_connection(cluster: Cluster, spec: ConnectionSpec) -> None:
@@ -207,6 +211,13 @@ def start_node_operation(
     from clusters.tasks import run_node_operation
 
     Cluster.objects.select_for_update().get(pk=cluster.pk)  # serialise operations per cluster
+    # An operation no worker picked up within the grace period (its enqueue was lost) must not
+    # block the node for ever: it is closed as failed, and the new one goes ahead.
+    lost = NodeOperation.objects.filter(cluster=cluster, node=node, status=NodeOperationStatus.PENDING,
+                                        created__lt=timezone.now() - PENDING_GRACE)
+    for stale in lost:
+        finish_node_operation(op=stale, status=NodeOperationStatus.FAILED, progress=stale.progress,
+                              message="No worker started this operation; it was superseded by a newer request.")
     busy = NodeOperation.objects.filter(cluster=cluster, node=node, status__in=NodeOperation.ACTIVE).first()
     if busy is not None:
         raise OperationInProgress(f"A {busy.kind} of node {node} is still {busy.status} (operation {busy.pk}); "
@@ -221,7 +232,7 @@ def start_node_operation(
                      detail={"node": node, "operation": op.pk})
     publish(f"cluster.{cluster.pk}", "node_operation.updated", node_operation_row(op))
     op_id = op.pk
-    transaction.on_commit(lambda: run_node_operation.delay(op_id))
+    transaction.on_commit(lambda: run_node_operation.delay(op_id), robust=True)
     return op
 
 

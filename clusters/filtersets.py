@@ -215,11 +215,18 @@ class WorkloadFilterSet(NamespacedFilterSet):
         fields = ("q", "namespace", "kind")
 
 
+def filter_name_prefix(queryset: QuerySet[KubeObject], name: str, value: str) -> QuerySet[KubeObject]:
+    """``LIKE 'prefix%'`` cannot use a btree index under a non-C collation; ``name >= prefix``
+    (true of every string that starts with it) can, so the name-ordered index seeks to the first
+    match instead of scanning from the top."""
+    return queryset.filter(name__gte=value, name__startswith=value)
+
+
 class PodFilterSet(django_filters.FilterSet):
     namespace = django_filters.CharFilter()
     node = django_filters.CharFilter(field_name="node_name")
     phase = django_filters.CharFilter(help_text="Pending, Running, Succeeded, Failed or Unknown.")
-    name_prefix = django_filters.CharFilter(field_name="name", lookup_expr="startswith")
+    name_prefix = django_filters.CharFilter(method=filter_name_prefix, help_text="Names starting with this.")
     label_selector = django_filters.CharFilter(
         method="filter_label_selector", help_text="Kubernetes label selector: app=web,tier!=db,env in (a,b),!canary."
     )
@@ -244,7 +251,7 @@ class EventFilterSet(django_filters.FilterSet):
 
 
 class SearchFilterSet(django_filters.FilterSet):
-    q = django_filters.CharFilter(field_name="name", lookup_expr="startswith", help_text="Name prefix.")
+    q = django_filters.CharFilter(method=filter_name_prefix, help_text="Name prefix.")
     label_selector = django_filters.CharFilter(
         method="filter_label_selector", help_text="Kubernetes label selector: app=web,tier!=db."
     )

@@ -196,6 +196,21 @@ def test_who_may_operate_and_unknown_nodes(fleet: Any, user_api: APIClient, oper
 
 
 @pytest.mark.django_db
+def test_an_operation_no_worker_started_does_not_block_the_node(fleet: Any, operator_api: APIClient) -> None:
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    cluster = registered(fleet)
+    lost = operate(operator_api, cluster, node_name(1), "cordon")
+    NodeOperation.objects.filter(pk=lost["id"]).update(created=timezone.now() - timedelta(hours=1))
+    op = operate(operator_api, cluster, node_name(1), "uncordon")
+    assert NodeOperation.objects.get(pk=lost["id"]).status == "failed"
+    assert "No worker started" in NodeOperation.objects.get(pk=lost["id"]).message
+    assert services.run_node_operation(op["id"]) == "succeeded"
+
+
+@pytest.mark.django_db
 def test_a_node_gone_from_the_cluster_fails_the_operation(fleet: Any, operator_api: APIClient) -> None:
     cluster = registered(fleet)
     KubeObject.objects.create(cluster=cluster, kind="Node", name="ghost", uid="g", resource_version="1")
