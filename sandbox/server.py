@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 import yaml
 from aiohttp import web
 
-from sandbox import discovery
+from sandbox import discovery, disruption
 from sandbox.errors import (
     ApiError,
     BadRequest,
@@ -35,7 +35,7 @@ from sandbox.errors import (
 )
 from sandbox.patch import PATCH_TYPES, unsupported_media_type
 from sandbox.protobuf import decode_k8s_protobuf
-from sandbox.resources import NODES, PDBS, PODS, ResourceType, by_gvr
+from sandbox.resources import NODES, PODS, ResourceType, by_gvr
 from sandbox.selectors import parse_label_selector, selector_from_match
 from sandbox.store import Watcher, WatchEvent, dumps, now_iso
 from sandbox.tables import table
@@ -742,57 +742,19 @@ class ApiHandler:
         if pod is None:
             raise not_found(PODS, name)
         opts = body.get("deleteOptions") or {}
-        labels = pod["metadata"].get("labels") or {}
         phase = (pod.get("status") or {}).get("phase")
         if phase not in ("Succeeded", "Failed", "Pending") and not pod["metadata"].get("deletionTimestamp"):
-            pdbs, _ = self.store.list(PDBS, ns)
-            for pdb in pdbs:
-                sel = selector_from_match((pdb.get("spec") or {}).get("selector"))
-                if sel is None or sel.empty or not sel.matches(labels):
-                    continue
-                healthy, expected = self._pdb_counts(ns, sel)
-                need = self._pdb_desired(pdb, expected)
-                if healthy - need <= 0:
-                    err = TooManyRequests("Cannot evict pod as it would violate the pod's disruption budget.",
-                                          details={"causes": [{"reason": "DisruptionBudget",
-                                                               "message": f"The disruption budget "
-                                                                          f"{pdb['metadata']['name']} needs {need} "
-                                                                          f"healthy pods and has {healthy} "
-                                                                          "currently"}]},
-                                          headers={})
-                    raise err
+            blocked = disruption.blocking_budget(self.store, pod)
+            if blocked is not None:
+                pdb_name, need, healthy = blocked
+                raise TooManyRequests("Cannot evict pod as it would violate the pod's disruption budget.",
+                                      details={"causes": [{"reason": "DisruptionBudget",
+                                                           "message": f"The disruption budget {pdb_name} needs "
+                                                                      f"{need} healthy pods and has {healthy} "
+                                                                      "currently"}]})
         self.store.delete(PODS, ns, name, grace_period_seconds=opts.get("gracePeriodSeconds"),
                           preconditions=opts.get("preconditions"), dry_run=self._dry_run(request))
         return json_response(success_status(201), status=201)
-
-    def _pdb_counts(self, ns: str, sel: Any) -> tuple[int, int]:
-        pods, _ = self.store.list(PODS, ns, label_selector=sel)
-        expected = 0
-        healthy = 0
-        for p in pods:
-            if p["metadata"].get("deletionTimestamp"):
-                continue
-            expected += 1
-            conds = {c.get("type"): c.get("status") for c in (p.get("status") or {}).get("conditions") or []}
-            if conds.get("Ready") == "True":
-                healthy += 1
-        return healthy, expected
-
-    @staticmethod
-    def _pdb_desired(pdb: dict[str, Any], expected: int) -> int:
-        spec = pdb.get("spec") or {}
-
-        def resolve(v: Any, round_up: bool) -> int:
-            if isinstance(v, str) and v.endswith("%"):
-                frac = int(v[:-1]) * expected / 100
-                return int(-(-frac // 1)) if round_up else int(frac)
-            return int(v)
-
-        if "minAvailable" in spec:
-            return resolve(spec["minAvailable"], True)
-        if "maxUnavailable" in spec:
-            return max(0, expected - resolve(spec["maxUnavailable"], True))
-        return 0
 
     async def _bind(self, request: web.Request, ns: str, name: str) -> web.Response:
         body = await self._decode(request)
