@@ -211,6 +211,7 @@ class CronJobController:
         key = (obj["metadata"]["namespace"], obj["metadata"]["name"])
         if etype == "DELETED":
             self.due.pop(key, None)
+            self.jobs_by_owner.pop(obj["metadata"].get("uid", ""), None)
             self.q.forget(key)
             return
         self.q.add(key)

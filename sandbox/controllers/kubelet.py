@@ -137,6 +137,8 @@ class Kubelet:
             self.q.forget(new.key)
 
     def on_node(self, etype: str, old: NodeInfo | None, new: NodeInfo | None) -> None:
+        if new is None and old is not None:
+            self.images.pop(old.name, None)
         if new is not None and new.ready and (old is None or not old.ready):
             for p in self.m.pods.on_node(new.name):
                 self._resync.add(p.key)
