@@ -158,8 +158,10 @@ class HPAController:
         # stabilization: scale down to the highest recommendation of the window
         window = float(((spec.get("behavior") or {}).get("scaleDown") or {}).get(
             "stabilizationWindowSeconds", self.m.config.hpa_scale_down_window_seconds))
-        recs = self.recommendations.setdefault(key, [])
         now_t = time.time()
+        # like the real controller, the current size is the first recommendation, so a new HPA does not
+        # scale down before a full stabilization window has passed
+        recs = self.recommendations.setdefault(key, [(now_t, current)])
         recs.append((now_t, desired))
         recs[:] = [(t, r) for t, r in recs if now_t - t <= window]
         stabilized = desired
