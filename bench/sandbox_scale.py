@@ -193,6 +193,7 @@ def main() -> int:
     args = p.parse_args()
 
     base_rss, _ = rss_mb()
+    load_at_start = os.getloadavg()  # other work on the machine skews every figure; it is recorded
     with tempfile.TemporaryDirectory(prefix="sandbox-bench-") as tmp:
         t0 = time.perf_counter()
         with running_sandbox(clusters=args.clusters, nodes=args.nodes, state_dir=tmp, start_timeout=600,
@@ -220,7 +221,9 @@ def main() -> int:
     result = {
         "benchmark": "sandbox_scale",
         "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        "host": {"python": platform.python_version(), "machine": platform.machine(), "cpus": os.cpu_count()},
+        "host": {"python": platform.python_version(), "machine": platform.machine(), "cpus": os.cpu_count(),
+                 "loadavg_at_start": [round(x, 2) for x in load_at_start],
+                 "loadavg_at_end": [round(x, 2) for x in os.getloadavg()]},
         "params": {"clusters": args.clusters, "nodes_per_cluster": args.nodes, "pods_per_cluster": args.pods,
                    "controllers": args.controllers},
         "startup_seconds": {"fleet": round(t_fleet, 2), "with_pods": round(startup, 2)},
