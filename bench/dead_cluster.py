@@ -58,7 +58,7 @@ def main() -> int:
             deadline = time.monotonic() + 900
             while not wc.all_synced(args.clusters * args.pods, list(ids.values())):
                 if proc.poll() is not None or time.monotonic() > deadline:
-                    raise SystemExit("the watcher did not sync; see bench/results/watcher.log")
+                    raise SystemExit(f"the watcher did not sync; see {wc.WATCHER_LOG}")
                 time.sleep(0.2)
             print(f"synced {args.clusters} clusters; dead={len(dead)} slow={len(slow)} healthy={len(healthy)}",
                   flush=True)

@@ -53,7 +53,7 @@ def main() -> int:
                 deadline = time.monotonic() + 900
                 while not wc.all_synced(total_pods, list(ids.values())):
                     if proc.poll() is not None:
-                        raise SystemExit(f"the watcher exited with {proc.returncode}; see bench/results/watcher.log")
+                        raise SystemExit(f"the watcher exited with {proc.returncode}; see {wc.WATCHER_LOG}")
                     if time.monotonic() > deadline:
                         raise SystemExit("no full sync within 900 s")
                     time.sleep(0.2)

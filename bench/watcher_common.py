@@ -11,13 +11,12 @@ right after its transaction committed; change -> WebSocket is when the subscribe
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import os
 import platform
 import subprocess
 import sys
-import threading
+import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -28,6 +27,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 RESULTS = ROOT / "bench" / "results"
+WATCHER_LOG = Path(tempfile.gettempdir()) / "bench-watcher.log"  # the watcher's JSON log lines, heartbeat included
 BASE_DB_URL = os.environ.get("BENCH_DATABASE_BASE", "postgres://portal:portal@127.0.0.1:54329")
 REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:63799/0")
 
@@ -43,9 +43,13 @@ def prepare_database(name: str) -> str:
     os.environ.update(DATABASE_URL=url, PORTAL_ENV="development", DJANGO_SETTINGS_MODULE="portal.settings",
                       REDIS_URL=REDIS_URL, LOG_LEVEL=os.environ.get("LOG_LEVEL", "WARNING"))
     subprocess.run([sys.executable, "manage.py", "migrate", "-v", "0"], cwd=ROOT, check=True, env=os.environ.copy())
+    import logging
+
     import django
 
     django.setup()
+    # The sandbox logs every watch the watcher closes at shutdown; that is expected here.
+    logging.getLogger("aiohttp.server").setLevel(logging.CRITICAL)
     return url
 
 
@@ -113,7 +117,7 @@ def register_all(sb: Any) -> dict[str, int]:
 
 
 def start_watcher(*extra: str) -> subprocess.Popen[bytes]:
-    log = open(RESULTS / "watcher.log", "wb")  # noqa: SIM115 - lives as long as the process
+    log = open(WATCHER_LOG, "wb")  # noqa: SIM115 - lives as long as the process
     return subprocess.Popen([sys.executable, "manage.py", "runwatchers", "--heartbeat", "5", *extra], cwd=ROOT,
                             env={**os.environ, "LOG_LEVEL": "INFO"}, stdout=log, stderr=subprocess.STDOUT)
 
@@ -170,8 +174,44 @@ def percentile(values: list[float], q: float) -> float | None:
     return round(ordered[min(len(ordered) - 1, int(len(ordered) * q))], 1)
 
 
+def _subscriber_main(group_names: list[str], out: Any, stop: Any, ready: Any) -> None:
+    """In a child process (the sandbox's threads would otherwise skew receive times): join the
+    groups and report (seq, time received, row's ``updated``) for every upserted pod row."""
+    import django
+
+    django.setup()
+    from channels.layers import channel_layers
+
+    from portal.events import channel_group
+
+    async def run() -> None:
+        layer = channel_layers.make_backend("default")
+        channel = await layer.new_channel()
+        for group in group_names:
+            await layer.group_add(channel_group(group), channel)
+        ready.set()
+        while not stop.is_set():
+            try:
+                message = await asyncio.wait_for(layer.receive(channel), 0.5)
+            except TimeoutError:
+                continue
+            now = time.time()
+            event = message.get("event") or {}
+            found = []
+            for change in (event.get("data") or {}).get("changes", []):
+                for row in change.get("upserts", []):
+                    seq = (row.get("labels") or {}).get("bench-seq")
+                    if seq is not None:
+                        found.append((seq, now, datetime.fromisoformat(row["updated"]).timestamp()))
+            if found:
+                out.put(found)
+
+    asyncio.run(run())
+
+
 class LatencyProbe:
-    """Changes pods inside the sandbox at a steady rate and times their arrival over Channels."""
+    """Changes pods inside the sandbox at a steady rate and times their arrival over Channels
+    (the subscriber runs in a child process)."""
 
     def __init__(self, sb: Any, ids: dict[str, int]) -> None:
         self.sb = sb
@@ -179,50 +219,39 @@ class LatencyProbe:
         self.sent: dict[str, tuple[float, str]] = {}  # seq -> (time of change, cluster name)
         self.db_ms: dict[str, float] = {}
         self.ws_ms: dict[str, float] = {}
-        self.loop = asyncio.new_event_loop()
-        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
-        self.thread.start()
-        self._stop = False
-
-    def _run(self, coro: Any, timeout: float = 60) -> Any:
-        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)
 
     def subscribe(self) -> None:
-        from channels.layers import channel_layers
+        import multiprocessing
 
-        from portal.events import channel_group
+        ctx = multiprocessing.get_context("spawn")
+        self.out: Any = ctx.Queue()
+        self.stop_flag: Any = ctx.Event()
+        ready = ctx.Event()
+        groups = [f"cluster.{cid}.ns.bench" for cid in self.ids.values()]
+        self.proc = ctx.Process(target=_subscriber_main, args=(groups, self.out, self.stop_flag, ready), daemon=True)
+        self.proc.start()
+        if not ready.wait(60):
+            raise RuntimeError("the subscriber process did not start")
 
-        async def setup() -> None:
-            self.layer = channel_layers.make_backend("default")
-            self.channel = await self.layer.new_channel()
-            for cid in self.ids.values():
-                await self.layer.group_add(channel_group(f"cluster.{cid}.ns.bench"), self.channel)
+    def _collect(self) -> None:
+        import queue
 
-        self._run(setup())
-        self.receiver = asyncio.run_coroutine_threadsafe(self._receive(), self.loop)
-
-    async def _receive(self) -> None:
-        while not self._stop:
+        while True:
             try:
-                message = await asyncio.wait_for(self.layer.receive(self.channel), 1.0)
-            except TimeoutError:
-                continue
-            now = time.time()
-            event = message.get("event") or {}
-            for change in (event.get("data") or {}).get("changes", []):
-                for row in change.get("upserts", []):
-                    seq = (row.get("labels") or {}).get("bench-seq")
-                    if seq is None or seq not in self.sent or seq in self.ws_ms:
-                        continue
+                batch = self.out.get_nowait()
+            except queue.Empty:
+                return
+            for seq, received, updated in batch:
+                if seq in self.sent and seq not in self.ws_ms:
                     t0 = self.sent[seq][0]
-                    self.ws_ms[seq] = (now - t0) * 1000
-                    self.db_ms[seq] = (datetime.fromisoformat(row["updated"]).timestamp() - t0) * 1000
+                    self.ws_ms[seq] = (received - t0) * 1000
+                    self.db_ms[seq] = (updated - t0) * 1000
 
     def drive(self, names: list[str], rate: float, seconds: float, pods: int) -> int:
         """On the fleet's loop: every 1/rate s change one pod in each cluster of ``names``."""
         from sandbox.resources import PODS
 
-        counter = [0]
+        counter = [len(self.sent)]
 
         async def run(fleet: Any) -> int:
             interval = 1.0 / rate
@@ -231,7 +260,7 @@ class LatencyProbe:
             while time.monotonic() - start < seconds:
                 for name in names:
                     counter[0] += 1
-                    seq = str(counter[0])
+                    seq = f"{id(self)}-{counter[0]}"
                     pod = pod_body(name, counter[0] % pods, 1)["metadata"]["name"]
 
                     def label(p: dict[str, Any], seq: str = seq) -> None:
@@ -248,8 +277,10 @@ class LatencyProbe:
     def results(self, names: set[str] | None = None, settle: float = 5.0) -> dict[str, Any]:
         deadline = time.monotonic() + settle
         want = [s for s, (_, n) in self.sent.items() if names is None or n in names]
+        self._collect()
         while time.monotonic() < deadline and any(s not in self.ws_ms for s in want):
             time.sleep(0.1)
+            self._collect()
         db = [self.db_ms[s] for s in want if s in self.db_ms]
         ws = [self.ws_ms[s] for s in want if s in self.ws_ms]
         return {"changes": len(want), "received": len(ws),
@@ -257,16 +288,16 @@ class LatencyProbe:
                 "change_to_ws_ms": {"p50": percentile(ws, 0.5), "p99": percentile(ws, 0.99), "max": percentile(ws, 1)}}
 
     def reset(self) -> None:
+        self._collect()
         self.sent.clear()
         self.db_ms.clear()
         self.ws_ms.clear()
 
     def close(self) -> None:
-        self._stop = True
-        with contextlib.suppress(Exception):  # best effort at the end of a benchmark
-            self.receiver.result(5)
-        self.loop.call_soon_threadsafe(self.loop.stop)
-        self.thread.join(5)
+        self.stop_flag.set()
+        self.proc.join(10)
+        if self.proc.is_alive():
+            self.proc.kill()
 
 
 def write_results(name: str, payload: dict[str, Any]) -> Path:
