@@ -122,7 +122,8 @@ describe('routing and layout', () => {
     await user.click(await screen.findByTestId('user-menu'));
     expect(screen.getByTestId('menu-tokens')).toHaveAttribute('href', '/account/tokens');
     await user.click(screen.getByTestId('logout'));
-    await waitFor(() => expect(screen.getByTestId('where')).toHaveTextContent('/login'));
+    // Plain /login: the next person to log in must not land on the previous user's page.
+    await waitFor(() => expect(screen.getByTestId('where')).toHaveTextContent(/^\/login$/));
     expect(screen.queryByTestId('session-expired')).not.toBeInTheDocument();
     expect(seen.some((r) => r.method === 'POST' && r.url.endsWith('/api/auth/logout/'))).toBe(true);
     expect(queryClient.getQueryData(['me'])).toBeNull();

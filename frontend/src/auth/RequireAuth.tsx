@@ -1,7 +1,8 @@
 /** Route guards: send anonymous users to /login?next=..., non-admins to a 403 page. */
 import type { ReactNode } from 'react';
 import { Navigate, useLocation } from 'react-router-dom';
-import { useMe } from './queries';
+import { useQueryClient } from '@tanstack/react-query';
+import { loggedOutKey, useMe } from './queries';
 import { Loading } from '../components/Loading';
 import { ErrorState } from '../components/ErrorState';
 import { Forbidden } from '../pages/Forbidden';
@@ -13,10 +14,12 @@ export function loginPath(next: string): string {
 export function RequireAuth({ children }: { children: ReactNode }) {
   const me = useMe();
   const location = useLocation();
+  const queryClient = useQueryClient();
   if (me.isPending) return <Loading />;
   if (me.isError) return <ErrorState error={me.error} onRetry={() => void me.refetch()} />;
   if (!me.data) {
-    return <Navigate to={loginPath(location.pathname + location.search)} replace />;
+    const explicit = queryClient.getQueryData(loggedOutKey) === true;
+    return <Navigate to={explicit ? '/login' : loginPath(location.pathname + location.search)} replace />;
   }
   return <>{children}</>;
 }

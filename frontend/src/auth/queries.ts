@@ -10,6 +10,11 @@ import type { User } from '../api/types';
 import { getSocket } from '../lib/socket';
 
 export const meKey = ['me'] as const;
+/**
+ * Set by an explicit logout: the guard then sends the visitor to a plain /login, without
+ * ?next= (the next person to log in must not land on the previous user's page).
+ */
+export const loggedOutKey = ['logged-out'] as const;
 /** Set when the server ended the session (401/4401), so the login page can say why. */
 export const sessionExpiredKey = ['session-expired'] as const;
 
@@ -26,7 +31,7 @@ export function useMe() {
 /** Forget everything the previous session loaded, and mark it logged out. */
 export function clearSession(queryClient: QueryClient, { expired = false } = {}): void {
   getSocket().stop();
-  queryClient.removeQueries({ predicate: (q) => q.queryKey[0] !== meKey[0] });
+  queryClient.removeQueries({ predicate: (q) => q.queryKey[0] !== meKey[0] && q.queryKey[0] !== loggedOutKey[0] });
   queryClient.setQueryData(meKey, null);
   if (expired) queryClient.setQueryData(sessionExpiredKey, true);
 }
@@ -43,6 +48,7 @@ export function useLogin() {
     onSuccess: (user) => {
       resetCsrfToken(); // Django rotates the token at login
       queryClient.removeQueries({ queryKey: sessionExpiredKey });
+      queryClient.removeQueries({ queryKey: loggedOutKey });
       queryClient.setQueryData(meKey, user);
     },
   });
@@ -58,6 +64,7 @@ export function useLogout() {
     },
     onSettled: () => {
       resetCsrfToken();
+      queryClient.setQueryData(loggedOutKey, true);
       clearSession(queryClient);
     },
   });
