@@ -8,10 +8,12 @@ by the GIN index on ``labels``) or a key test on :attr:`KubeObject.labels`.
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 
 import django_filters
+from django.db import connections
 from django.db.models import BooleanField, Q, QuerySet
 from django.db.models.expressions import RawSQL
 from rest_framework.exceptions import ValidationError
@@ -215,11 +217,29 @@ class WorkloadFilterSet(NamespacedFilterSet):
         fields = ("q", "namespace", "kind")
 
 
+@functools.cache
+def _codepoint_collation(alias: str = "default") -> bool:
+    """True when the database sorts text by code point (C / POSIX / C.UTF-8)."""
+    with connections[alias].cursor() as cursor:
+        cursor.execute("SELECT datcollate FROM pg_database WHERE datname = current_database()")
+        row = cursor.fetchone()
+    return bool(row) and str(row[0]).split(".")[0] in ("C", "POSIX")
+
+
 def filter_name_prefix(queryset: QuerySet[KubeObject], name: str, value: str) -> QuerySet[KubeObject]:
-    """``LIKE 'prefix%'`` cannot use a btree index under a non-C collation; ``name >= prefix``
-    (true of every string that starts with it) can, so the name-ordered index seeks to the first
-    match instead of scanning from the top."""
-    return queryset.filter(name__gte=value, name__startswith=value)
+    """Names starting with ``value``, as an index range the planner can estimate and seek.
+
+    ``LIKE 'prefix%'`` cannot use a btree index under a non-C collation, and PostgreSQL guesses its
+    selectivity badly (it then sorts a sequential scan instead of walking the name index). Under a
+    code-point collation, ``prefix <= name < prefix-with-last-character-incremented`` is exactly the
+    same set; elsewhere only the lower bound (true of every string with the prefix) is added.
+    """
+    if not value:
+        return queryset
+    bounds = Q(name__gte=value)
+    if _codepoint_collation(queryset.db):
+        bounds &= Q(name__lt=value[:-1] + chr(ord(value[-1]) + 1))
+    return queryset.filter(bounds, name__startswith=value)
 
 
 class PodFilterSet(django_filters.FilterSet):
