@@ -1,6 +1,8 @@
 """Job and CronJob controllers.
 
-Jobs run ``parallelism`` pods at a time until ``completions`` succeed, or fail
+Jobs run ``parallelism`` pods at a time until ``completions`` succeed (Indexed
+Jobs: one success per index, pods ``<job>-<index>-<5 chars>`` with the
+completion-index label/annotation/env and ``status.completedIndexes``), or fail
 once failures exceed ``backoffLimit`` (pod failures, plus container restarts
 for restartPolicy OnFailure) or ``activeDeadlineSeconds`` passes; status and
 conditions (SuccessCriteriaMet/Complete, FailureTarget/Failed) match batch/v1
@@ -55,6 +57,43 @@ def job_finished(job: dict[str, Any]) -> str:
     return ""
 
 
+INDEX_KEY = "batch.kubernetes.io/job-completion-index"
+
+
+def _index(p: PodInfo) -> int | None:
+    try:
+        return int(p.labels[INDEX_KEY])
+    except (KeyError, ValueError):
+        return None
+
+
+def _set_index(pod: dict[str, Any], job: str, idx: int) -> None:
+    """What the job controller adds to an Indexed Job's pod."""
+    md = pod["metadata"]
+    md.setdefault("labels", {})[INDEX_KEY] = str(idx)
+    md.setdefault("annotations", {})[INDEX_KEY] = str(idx)
+    spec = pod["spec"]
+    spec.setdefault("hostname", f"{job}-{idx}")
+    for c in spec.get("containers") or ():
+        env = c.setdefault("env", [])
+        if not any(e.get("name") == "JOB_COMPLETION_INDEX" for e in env):
+            env.append({"name": "JOB_COMPLETION_INDEX", "valueFrom": {"fieldRef": {
+                "apiVersion": "v1", "fieldPath": f"metadata.annotations['{INDEX_KEY}']"}}})
+
+
+def _ranges(idx: list[int]) -> str:
+    """``[0, 1, 2, 5]`` -> ``"0-2,5"`` (status.completedIndexes)."""
+    out: list[str] = []
+    start = prev = idx[0]
+    for i in [*idx[1:], -2]:
+        if i == prev + 1:
+            prev = i
+            continue
+        out.append(f"{start}-{prev}" if prev > start else str(start))
+        start = prev = i
+    return ",".join(out)
+
+
 class JobController:
     def __init__(self, manager: ControllerManager) -> None:
         self.m = manager
@@ -103,7 +142,12 @@ class JobController:
         status.setdefault("startTime", now)
         completions = spec.get("completions")
         parallelism = int(spec.get("parallelism", 1))
-        succeeded = max(int(status.get("succeeded") or 0), sum(1 for p in pods if p.phase == "Succeeded"))
+        indexed = spec.get("completionMode") == "Indexed"
+        done_idx = {_index(p) for p in pods if p.phase == "Succeeded"} - {None}
+        succeeded = max(int(status.get("succeeded") or 0),
+                        len(done_idx) if indexed else sum(1 for p in pods if p.phase == "Succeeded"))
+        if indexed and done_idx:
+            status["completedIndexes"] = _ranges(sorted(i for i in done_idx if i is not None))
         failed_pods = sum(1 for p in pods if p.phase == "Failed")
         restarts = sum(p.restarts for p in active) if (spec.get("template") or {}).get("spec", {}).get(
             "restartPolicy") == "OnFailure" else 0
@@ -139,10 +183,18 @@ class JobController:
             return
         want = parallelism if target is None else min(parallelism, target - succeeded)
         created = list(active)
-        for _ in range(max(0, want - len(active))):
+        todo: list[int | None] = [None] * max(0, want - len(active))
+        if indexed and target is not None:
+            busy = {_index(p) for p in active} | done_idx
+            free: list[int | None] = [i for i in range(target) if i not in busy]
+            todo = free[:max(0, want - len(active))]
+        for idx in todo:
+            body = pod_from_template(job, spec.get("template") or {},
+                                     generate_name=f"{name}-" if idx is None else f"{name}-{idx}-")
+            if idx is not None:
+                _set_index(body, name, idx)
             try:
-                pod = self.m.store.create(PODS, pod_from_template(job, spec.get("template") or {},
-                                                                  generate_name=f"{name}-"))
+                pod = self.m.store.create(PODS, body)
             except ApiError as exc:
                 self.m.events.record(ref, "Warning", "FailedCreate", f"Error creating: {exc.message}", JOB_COMPONENT)
                 self.q.add_after(key, 2.0)

@@ -3,7 +3,9 @@
 OrderedReady (the default) creates ``<sts>-<i+1>`` only once ``<sts>-<i>`` is
 Running and Ready and scales down from the highest ordinal one pod at a time;
 Parallel creates and deletes all at once.  Each ``volumeClaimTemplates`` entry
-becomes a PVC ``<template>-<sts>-<i>`` before the pod that mounts it.  Rolling
+becomes a PVC ``<template>-<sts>-<i>`` before the pod that mounts it
+(``persistentVolumeClaimRetentionPolicy`` Delete hands them to the
+StatefulSet or the scaled-down pod for garbage collection).  Rolling
 updates replace pods from the highest ordinal down to ``partition`` once all
 pods are Ready; revisions are ControllerRevisions ``<sts>-<hash>`` and pods
 carry ``controller-revision-hash`` so ``kubectl rollout status sts`` works.
@@ -104,9 +106,12 @@ class StatefulSetController:
                 break
         # scale down (highest ordinal first)
         extra = sorted((i for i in by_index if i >= replicas), reverse=True)
+        scaled_delete = (spec.get("persistentVolumeClaimRetentionPolicy") or {}).get("whenScaled") == "Delete"
         for i in extra:
             p = by_index[i]
             if not p.deleting:
+                if scaled_delete:
+                    self._claims_owned_by_pod(sts, p)
                 with contextlib.suppress(ApiError):
                     self.m.store.delete(PODS, ns, p.name)
                     self.m.events.record(ref, "Normal", "SuccessfulDelete",
@@ -129,6 +134,20 @@ class StatefulSetController:
                         break
         self._status(sts, update_rev)
 
+    def _claims_owned_by_pod(self, sts: dict[str, Any], p: PodInfo) -> None:
+        """whenScaled: Delete -- the pod owns its claims, so they go with it (garbage collection)."""
+        for tpl in sts["spec"].get("volumeClaimTemplates") or ():
+            claim = f"{(tpl.get('metadata') or {}).get('name', 'data')}-{p.name}"
+
+            def own(c: dict[str, Any]) -> None:
+                refs = [r for r in c["metadata"].get("ownerReferences") or () if r.get("uid") != p.uid]
+                refs.append({"apiVersion": "v1", "kind": "Pod", "name": p.name, "uid": p.uid,
+                             "controller": False, "blockOwnerDeletion": True})
+                c["metadata"]["ownerReferences"] = refs
+
+            with contextlib.suppress(ApiError):
+                self.m.store.mutate(PERSISTENTVOLUMECLAIMS, p.ns, claim, own)
+
     def _create_pod(self, sts: dict[str, Any], i: int, rev: str, ref: dict[str, Any]) -> bool:
         md = sts["metadata"]
         ns, name = md["namespace"], md["name"]
@@ -147,8 +166,10 @@ class StatefulSetController:
                 sel = (spec.get("selector") or {}).get("matchLabels") or {}
                 labels = dict((tpl.get("metadata") or {}).get("labels") or {})
                 labels.update(sel)
-                body = {"metadata": {"name": claim, "namespace": ns, "labels": labels},
-                        "spec": json.loads(json.dumps(tpl.get("spec") or {}))}
+                body: dict[str, Any] = {"metadata": {"name": claim, "namespace": ns, "labels": labels},
+                                        "spec": json.loads(json.dumps(tpl.get("spec") or {}))}
+                if (spec.get("persistentVolumeClaimRetentionPolicy") or {}).get("whenDeleted") == "Delete":
+                    body["metadata"]["ownerReferences"] = [owner_ref(sts, controller=False)]
                 try:
                     self.m.store.create(PERSISTENTVOLUMECLAIMS, body)
                 except ApiError as exc:

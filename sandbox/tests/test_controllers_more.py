@@ -21,6 +21,7 @@ from sandbox.resources import (
     PERSISTENTVOLUMES,
     PODS,
     REPLICASETS,
+    STATEFULSETS,
     STORAGECLASSES,
 )
 from sandbox.tests.test_controllers_helpers import deployment, start_cluster, stop_cluster, wait_for
@@ -161,3 +162,43 @@ async def test_hpa_scale_down_is_stabilized(sim: tuple[SimCluster, ControllerMan
     await wait_for(lambda: (c.store.get(DEPLOYMENTS, "default", "calm") or {}).get("spec", {}).get("replicas") == 1,
                    timeout=10, what="scaled down to the minimum after the window")
     assert time.monotonic() - t0 >= 0.5
+
+
+async def test_indexed_job(sim: tuple[SimCluster, ControllerManager]) -> None:
+    c, _ = sim
+    c.store.create(JOBS, {"metadata": {"name": "idx", "namespace": "default"},
+                          "spec": {"completionMode": "Indexed", "completions": 3, "parallelism": 2,
+                                   "template": {"spec": {"restartPolicy": "Never",
+                                                         "containers": [{"name": "w", "image": "busybox"}]}}}})
+    done = await wait_for(lambda: cond(c.store.get(JOBS, "default", "idx"), "Complete").get("status") == "True"
+                          and c.store.get(JOBS, "default", "idx"), what="indexed job complete")
+    assert done["status"]["completedIndexes"] == "0-2"
+    assert done["status"]["succeeded"] == 3
+    pods, _ = c.store.list(PODS, "default", label_selector="job-name=idx")
+    by_index = {p["metadata"]["labels"]["batch.kubernetes.io/job-completion-index"]: p for p in pods}
+    assert sorted(by_index) == ["0", "1", "2"]
+    assert by_index["1"]["metadata"]["name"].startswith("idx-1-")
+    assert by_index["1"]["spec"]["hostname"] == "idx-1"
+    assert by_index["1"]["spec"]["containers"][0]["env"][0]["name"] == "JOB_COMPLETION_INDEX"
+
+
+async def test_statefulset_claims_deleted_when_scaled_down(sim: tuple[SimCluster, ControllerManager]) -> None:
+    c, _ = sim
+    c.store.create(STATEFULSETS, {
+        "metadata": {"name": "kv", "namespace": "default"},
+        "spec": {"replicas": 2, "podManagementPolicy": "Parallel", "selector": {"matchLabels": {"app": "kv"}},
+                 "persistentVolumeClaimRetentionPolicy": {"whenDeleted": "Delete", "whenScaled": "Delete"},
+                 "template": {"metadata": {"labels": {"app": "kv"}},
+                              "spec": {"containers": [{"name": "kv", "image": "redis:7"}]}},
+                 "volumeClaimTemplates": [{"metadata": {"name": "data"},
+                                           "spec": {"accessModes": ["ReadWriteOnce"],
+                                                    "resources": {"requests": {"storage": "1Gi"}}}}]}})
+    await wait_for(lambda: (c.store.get(STATEFULSETS, "default", "kv") or {}).get("status", {}).get("readyReplicas")
+                   == 2, what="ready")
+    c.store.mutate(STATEFULSETS, "default", "kv", lambda o: o["spec"].__setitem__("replicas", 1))
+    await wait_for(lambda: c.store.get(PERSISTENTVOLUMECLAIMS, "default", "data-kv-1") is None,
+                   what="claim of the removed ordinal deleted")
+    assert c.store.get(PERSISTENTVOLUMECLAIMS, "default", "data-kv-0") is not None
+    c.store.delete(STATEFULSETS, "default", "kv")
+    await wait_for(lambda: c.store.get(PERSISTENTVOLUMECLAIMS, "default", "data-kv-0") is None,
+                   what="claims deleted with the StatefulSet")
