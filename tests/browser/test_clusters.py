@@ -1,0 +1,175 @@
+"""The clusters main path in a real Chromium, against every real backend piece: register a
+sandbox cluster through the wizard (kubeconfig upload, context picked from the API's answer),
+see its nodes and pods once the watcher has synced them, and see a pod created inside the
+sandbox arrive in the open page over the WebSocket, without a reload.
+
+Running pieces: uvicorn (``portal_server``), a Celery worker (the registration check) and
+``manage.py runwatchers``, all on the pytest test database; a one-cluster sandbox fleet that the
+portal reaches only through the kubeconfig uploaded in the browser.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from portal.testing import make_user
+
+pytestmark = pytest.mark.browser
+
+ROOT = Path(__file__).resolve().parents[2]
+CLUSTER = "sandbox-seoul"
+
+
+def _backend_env() -> dict[str, str]:
+    """The environment of the test's backend processes: the test profile on the test database."""
+    from django.db import connection
+
+    db = connection.settings_dict
+    env = dict(os.environ)
+    env.update({
+        "PORTAL_ENV": "test",
+        "DJANGO_SETTINGS_MODULE": "portal.settings_test",
+        "DATABASE_URL": f"postgres://{db['USER']}:{db['PASSWORD']}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
+    })
+    return env
+
+
+def _stop(proc: subprocess.Popen[bytes]) -> None:
+    proc.terminate()
+    try:
+        proc.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(timeout=10)
+
+
+@pytest.fixture
+def fleet(tmp_path: Path) -> Iterator[Any]:
+    """One sandbox cluster with two nodes, served over HTTPS on 127.0.0.1."""
+    from sandbox.testing import running_sandbox
+
+    with running_sandbox(clusters=1, nodes=2, names=[CLUSTER], state_dir=tmp_path / "sandbox") as running:
+        yield running
+
+
+@pytest.fixture
+def backend_workers(portal_server: str, fleet: Any) -> Iterator[None]:
+    """A Celery worker and the watcher service on the same test database as ``portal_server``
+    (the session-wide ``celery_worker_process`` does not pass DATABASE_URL, so it would run the
+    registration check against another database). Depends on ``fleet`` so the watcher stops
+    while the sandbox still answers."""
+    env = _backend_env()
+    tag = f"browser-{os.getpid()}"
+    logs = ROOT / "var"
+    logs.mkdir(exist_ok=True)
+    celery_log = open(logs / f"{tag}-celery.log", "wb")  # noqa: SIM115 - closed below
+    watcher_log = open(logs / f"{tag}-watcher.log", "wb")  # noqa: SIM115 - closed below
+    celery = subprocess.Popen(
+        [sys.executable, "-m", "celery", "-A", "portal", "worker", "--pool=solo", "--loglevel=INFO",
+         "--without-gossip", "--without-mingle", "-n", f"{tag}@%h"],
+        cwd=ROOT, env=env, stdout=celery_log, stderr=subprocess.STDOUT,
+    )
+    watcher = subprocess.Popen(
+        [sys.executable, "manage.py", "runwatchers", "--holder", tag, "--heartbeat", "10"],
+        cwd=ROOT, env=env, stdout=watcher_log, stderr=subprocess.STDOUT,
+    )
+    try:
+        yield
+        assert watcher.poll() is None, f"runwatchers died during the test; see var/{tag}-watcher.log"
+    finally:
+        _stop(watcher)
+        _stop(celery)
+        celery_log.close()
+        watcher_log.close()
+
+
+def _deployment(name: str, replicas: int) -> dict[str, Any]:
+    labels = {"app": name}
+    return {
+        "metadata": {"name": name, "namespace": "default", "labels": labels},
+        "spec": {
+            "replicas": replicas,
+            "selector": {"matchLabels": labels},
+            "template": {"metadata": {"labels": labels}, "spec": {"containers": [
+                {"name": name, "image": "nginx:1.27", "resources": {"requests": {"cpu": "100m", "memory": "64Mi"}}},
+            ]}},
+        },
+    }
+
+
+def test_register_sandbox_cluster_see_nodes_pods_and_a_live_pod(
+    portal_server: str, backend_workers: None, fleet: Any, page: Any,
+) -> None:
+    from playwright.sync_api import expect
+
+    from sandbox.resources import DEPLOYMENTS
+
+    fleet.in_cluster(CLUSTER, lambda c: c.store.create(DEPLOYMENTS, _deployment("web", 2)))
+    make_user("dana", role="admin", password="correct-horse-battery")
+
+    page.goto(portal_server + "/")
+    page.fill("input[name=username]", "dana")
+    page.fill("input[name=password]", "correct-horse-battery")
+    page.click("button[type=submit]")
+    expect(page.get_by_test_id("dashboard")).to_be_visible()
+    expect(page.get_by_test_id("ws-status")).to_have_attribute("data-state", "open", timeout=10_000)
+
+    # --- the wizard ---------------------------------------------------------------
+    page.get_by_test_id("nav-clusters").click()
+    expect(page.get_by_test_id("clusters-empty")).to_be_visible()
+    page.get_by_test_id("register-cluster").click()
+    wizard = page.get_by_test_id("wizard")
+    wizard.locator("input[name=name]").fill(CLUSTER)
+    wizard.locator("input[name=display_name]").fill("서울 샌드박스")
+    wizard.locator("select[name=provider]").select_option("onprem")
+    wizard.locator("input[name=region]").fill("seoul-1")
+    wizard.locator("select[name=stage]").select_option("dev")
+    wizard.get_by_test_id("add-label").click()
+    wizard.get_by_test_id("label-key-0").fill("team")
+    wizard.get_by_test_id("label-value-0").fill("platform")
+    page.get_by_test_id("wizard-next").click()
+
+    page.get_by_test_id("kubeconfig-file").set_input_files(str(fleet.cluster(CLUSTER).kubeconfig))
+    expect(page.get_by_test_id("context-select")).to_be_visible(timeout=15_000)
+    expect(page.get_by_test_id("context-details")).to_contain_text("https://127.0.0.1")
+    page.get_by_test_id("wizard-next").click()
+    expect(page.get_by_test_id("wizard-review")).to_contain_text("team=platform")
+    page.get_by_test_id("wizard-submit").click()
+
+    # --- the cluster page: nodes, then pods ------------------------------------------
+    expect(page).to_have_url(re.compile(r"/clusters/\d+$"), timeout=30_000)
+    header = page.get_by_test_id("cluster-header")
+    expect(header).to_contain_text("서울 샌드박스")
+    expect(header).to_have_attribute("data-status", "connected", timeout=30_000)
+    nodes = page.locator("[data-testid^=node-row-]")
+    expect(nodes).to_have_count(2, timeout=30_000)
+    expect(nodes.first).to_contain_text("Ready")
+
+    page.get_by_test_id("tab-pods").click()
+    web_pods = page.locator('[data-testid^="pod-row-default/web-"]')
+    expect(web_pods).to_have_count(2, timeout=30_000)
+    expect(web_pods.first).to_have_attribute("data-status", "Running", timeout=30_000)
+
+    # --- a pod change made inside the cluster arrives live -------------------------------
+    page.evaluate("window.__sameDocument = true")
+    fleet.in_cluster(CLUSTER, lambda c: c.store.mutate(
+        DEPLOYMENTS, "default", "web", lambda d: d["spec"].__setitem__("replicas", 3)))
+    expect(web_pods).to_have_count(3, timeout=20_000)
+    fleet.in_cluster(CLUSTER, lambda c: c.store.create(DEPLOYMENTS, _deployment("api", 1)))
+    expect(page.locator('[data-testid^="pod-row-default/api-"]')).to_have_count(1, timeout=20_000)
+    assert page.evaluate("window.__sameDocument") is True, "the page was reloaded"
+
+    # The fleet table shows the new cluster with its figures and freshness.
+    page.get_by_test_id("nav-clusters").click()
+    row = page.get_by_test_id(f"cluster-row-{CLUSTER}")
+    expect(row).to_contain_text("서울 샌드박스")
+    expect(row.get_by_test_id("cell-nodes")).to_contain_text("2/2", timeout=20_000)
+    expect(row).to_have_attribute("data-freshness", re.compile("fresh|syncing"))
