@@ -296,7 +296,7 @@ class Kubelet:
                     c.next_step = ""
         if changed:
             if not sim.ip and any(c.ever_started or c.state == "running" for c in sim.containers):
-                sim.ip = self._allocate_ip(node, key)
+                sim.ip = node.ip if spec.get("hostNetwork") else self._allocate_ip(node, key)
             self._write_status(pod, sim, node, events)
         elif events:
             self._record(pod, node, events)

@@ -109,7 +109,7 @@ class GeneratedLogs:
             raise BadRequest(f"container {container} is not valid for pod {name}")
         return container
 
-    def _run(self, pod: dict[str, Any], container: str) -> _Run:
+    def _run(self, pod: dict[str, Any], container: str, previous: bool = False) -> _Run:
         md = pod["metadata"]
         spec = pod.get("spec") or {}
         status = pod.get("status") or {}
@@ -123,6 +123,10 @@ class GeneratedLogs:
             raise BadRequest(f'container "{container}" in pod "{md["name"]}" is waiting to start: ContainerCreating')
         state = cs.get("state") or {}
         restarts = int(cs.get("restartCount") or 0)
+        if previous:
+            if not (cs.get("lastState") or {}).get("terminated"):
+                raise BadRequest(f'previous terminated container "{container}" in pod "{md["name"]}" not found')
+            state = {}
         if "running" in state:
             start = parse_iso(state["running"].get("startedAt")) or time.time()
             return _Run(f"{seed}#{restarts}", image, start, None, "")
@@ -147,12 +151,16 @@ class GeneratedLogs:
 
     async def stream(self, namespace: str, pod: str, container: str | None, *, follow: bool,
                      tail_lines: int | None, since_seconds: int | None,
-                     timestamps: bool) -> AsyncIterator[bytes]:
+                     timestamps: bool, previous: bool = False) -> AsyncIterator[bytes]:
+        """See :class:`sandbox.interfaces.LogProvider`; ``previous`` (optional, kubectl ``-p``) serves the
+        last terminated run of the container."""
         obj = self.m.store.get(PODS, namespace, pod)
         if obj is None:
             raise not_found(PODS, pod)
         cname = self._resolve(obj, container)
-        run = self._run(obj, cname)
+        run = self._run(obj, cname, previous)
+        if previous:
+            follow = False
         uid = obj["metadata"].get("uid")
         now = time.time()
         total = run.count(now)

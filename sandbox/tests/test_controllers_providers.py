@@ -185,3 +185,22 @@ async def test_similar_events_are_combined(sim: tuple[SimCluster, ControllerMana
     assert len(combined) == 1
     assert combined[0]["count"] == 15
     assert combined[0]["message"].endswith('pods "rs-00024" is forbidden')
+
+
+async def test_previous_logs_of_a_restarted_container(sim: tuple[SimCluster, ControllerManager]) -> None:
+    c, m = sim
+    c.store.create(PODS, pod("again", ["web"], image="crashloop-demo:2"))
+
+    def restarts() -> int:
+        p = c.store.get(PODS, "default", "again") or {}
+        return int(((p.get("status") or {}).get("containerStatuses") or [{}])[0].get("restartCount", 0))
+
+    await wait_for(lambda: restarts() >= 1, what="a restart")
+    prev = await collect(m.logs.stream("default", "again", None, follow=False, tail_lines=1, since_seconds=None,
+                                       timestamps=False, previous=True))  # type: ignore[call-arg]
+    assert prev == "panic: simulated crash (sandbox crashloop marker); exiting with status 1\n"
+    c.store.create(PODS, pod("fresh", ["web"]))
+    await wait_for(lambda: running(c, "fresh"), what="running")
+    with pytest.raises(BadRequest, match='previous terminated container "web" in pod "fresh" not found'):
+        await collect(m.logs.stream("default", "fresh", None, follow=False, tail_lines=None, since_seconds=None,
+                                    timestamps=False, previous=True))  # type: ignore[call-arg]
