@@ -23,6 +23,7 @@ from typing import Any
 
 from aiohttp import web
 
+from sandbox import endpointslices
 from sandbox.errors import ApiError
 from sandbox.interfaces import ControllerManagerProtocol, LogProvider, MetricsProvider
 from sandbox.resources import (
@@ -130,7 +131,7 @@ class SimCluster:
         self._host = "127.0.0.1"
         self.blackhole_release = asyncio.Event()
         self.is_up = False
-        self._unsubscribe = self.store.subscribe(self._on_change, resources=[NAMESPACES])
+        self._unsubscribe = self.store.subscribe(self._on_change, resources=[NAMESPACES, ENDPOINTS])
         if bootstrap:
             bootstrap_cluster(self)
 
@@ -264,7 +265,11 @@ class SimCluster:
     # -------------------------------------------------------------- namespace defaults
 
     def _on_change(self, event_type: str, rt: ResourceType, obj: dict[str, Any]) -> None:
-        """Service-account/root-CA controller: every new namespace gets ``default`` SA and ``kube-root-ca.crt``."""
+        """Service-account/root-CA controller: every new namespace gets ``default`` SA and ``kube-root-ca.crt``;
+        Endpoints are mirrored into EndpointSlices."""
+        if rt is ENDPOINTS:
+            endpointslices.mirror(self.store, event_type, obj)
+            return
         if rt is not NAMESPACES or event_type != ADDED:
             return
         ns = obj["metadata"]["name"]

@@ -142,6 +142,8 @@ RESOURCE_TYPES: tuple[ResourceType, ...] = (
     _rt("storage.k8s.io", "v1", "storageclasses", "StorageClass", False, short=("sc",)),
     # events.k8s.io/v1 (same storage as core events, converted on the way in and out)
     _rt("events.k8s.io", "v1", "events", "Event", short=("ev",), alias="events"),
+    # discovery.k8s.io/v1 (mirrored from Endpoints by the store, see sandbox/endpointslices.py)
+    _rt("discovery.k8s.io", "v1", "endpointslices", "EndpointSlice"),
     # policy/v1
     _rt("policy", "v1", "poddisruptionbudgets", "PodDisruptionBudget", short=("pdb",), subs=("status",)),
     # coordination.k8s.io/v1 (node heartbeats)
@@ -228,6 +230,7 @@ NETWORKPOLICIES = lookup("networkpolicies.networking.k8s.io")
 STORAGECLASSES = lookup("storageclasses.storage.k8s.io")
 EVENTS_V1 = lookup("events.events.k8s.io")
 PDBS = lookup("poddisruptionbudgets.policy")
+ENDPOINTSLICES = lookup("endpointslices.discovery.k8s.io")
 LEASES = lookup("leases.coordination.k8s.io")
 ROLES = lookup("roles.rbac.authorization.k8s.io")
 ROLEBINDINGS = lookup("rolebindings.rbac.authorization.k8s.io")

@@ -298,6 +298,14 @@ def _sc_row(o: dict[str, Any]) -> Row:
             str(bool(o.get("allowVolumeExpansion"))).lower(), age(md.get("creationTimestamp"))]
 
 
+def _eps_row(o: dict[str, Any]) -> Row:
+    ports = ",".join(str(p.get("port")) for p in o.get("ports") or []) or "<unset>"
+    addrs = [a for e in o.get("endpoints") or [] for a in e.get("addresses") or []]
+    shown = ",".join(addrs[:3]) + (f" + {len(addrs) - 3} more..." if len(addrs) > 3 else "")
+    return [o["metadata"]["name"], o.get("addressType", ""), ports, shown or "<unset>",
+            age(o["metadata"].get("creationTimestamp"))]
+
+
 def _default_row(o: dict[str, Any]) -> Row:
     return [o["metadata"]["name"], o["metadata"].get("creationTimestamp", "")]
 
@@ -351,6 +359,8 @@ PRINTERS: dict[str, tuple[list[Col], Callable[[dict[str, Any]], Row]]] = {
                                               ("Targets", _S, 0, ""), ("MinPods", _S, 0, ""), ("MaxPods", _I, 0, ""),
                                               ("Replicas", _I, 0, ""), ("Age", _S, 0, "")], _hpa_row),
     "endpoints": ([("Name", _S, 0, "name"), ("Endpoints", _S, 0, ""), ("Age", _S, 0, "")], _ep_row),
+    "endpointslices.discovery.k8s.io": ([("Name", _S, 0, "name"), ("AddressType", _S, 0, ""), ("Ports", _S, 0, ""),
+                                         ("Endpoints", _S, 0, ""), ("Age", _S, 0, "")], _eps_row),
     "ingresses.networking.k8s.io": ([("Name", _S, 0, "name"), ("Class", _S, 0, ""), ("Hosts", _S, 0, ""),
                                      ("Address", _S, 0, ""), ("Ports", _S, 0, ""), ("Age", _S, 0, "")], _ing_row),
     "storageclasses.storage.k8s.io": ([("Name", _S, 0, "name"), ("Provisioner", _S, 0, ""),

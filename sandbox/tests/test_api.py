@@ -458,3 +458,27 @@ def test_malformed_shapes_are_client_errors(raw: Raw, ns: str, method: str, path
     status, reply, _ = raw.request(method, f"/api/v1/namespaces/{ns}/{path}", body, content_type=ctype)
     assert 400 <= status < 500, reply
     assert reply["kind"] == "Status"
+
+
+def test_endpoints_are_mirrored_to_endpointslices(raw: Raw, ns: str) -> None:
+    raw.request("POST", f"/api/v1/namespaces/{ns}/services", {
+        "apiVersion": "v1", "kind": "Service", "metadata": {"name": "mirror"},
+        "spec": {"selector": {"app": "mirror"}, "ports": [{"name": "http", "port": 80}]}})
+    status, _, _ = raw.request("POST", f"/api/v1/namespaces/{ns}/endpoints", {
+        "apiVersion": "v1", "kind": "Endpoints", "metadata": {"name": "mirror"},
+        "subsets": [{"addresses": [{"ip": "10.244.0.5", "nodeName": "cluster-1-node-1"}],
+                     "notReadyAddresses": [{"ip": "10.244.0.6"}],
+                     "ports": [{"name": "http", "port": 8080, "protocol": "TCP"}]}]})
+    assert status == 201
+    _, slices, _ = raw.request("GET", f"/apis/discovery.k8s.io/v1/namespaces/{ns}/endpointslices"
+                                      "?labelSelector=kubernetes.io%2Fservice-name%3Dmirror")
+    assert len(slices["items"]) == 1
+    eps = slices["items"][0]
+    assert eps["ports"] == [{"name": "http", "port": 8080, "protocol": "TCP"}]
+    assert [(e["addresses"], e["conditions"]["ready"]) for e in eps["endpoints"]] == [
+        (["10.244.0.5"], True), (["10.244.0.6"], False)]
+    assert eps["metadata"]["ownerReferences"][0]["kind"] == "Service"
+    raw.request("DELETE", f"/api/v1/namespaces/{ns}/endpoints/mirror")
+    _, slices, _ = raw.request("GET", f"/apis/discovery.k8s.io/v1/namespaces/{ns}/endpointslices"
+                                      "?labelSelector=kubernetes.io%2Fservice-name%3Dmirror")
+    assert slices["items"] == []
