@@ -39,6 +39,7 @@ def main() -> int:
     p.add_argument("--rate", type=float, default=20.0, help="pod changes per second per healthy cluster")
     p.add_argument("--seconds", type=float, default=30.0, help="length of each measuring phase")
     p.add_argument("--slow-ms", type=float, default=5000.0)
+    p.add_argument("--name", default="dead_cluster", help="results file: bench/results/<name>.json")
     p.add_argument("--database", default="portal_bench_dead")
     args = p.parse_args()
 
@@ -122,7 +123,7 @@ def main() -> int:
         "slowed_cluster_status": slow_status,
         "clean_shutdown_s": round(shutdown, 2),
     }
-    path = wc.write_results("dead_cluster", result)
+    path = wc.write_results(args.name, result)
     print(f"with faults: change -> DB p50/p99 {faulty['change_to_db_ms']['p50']}/{faulty['change_to_db_ms']['p99']} ms "
           f"(p99 worse by {result['p99_change_to_db_worse_by_ms']} ms)")
     print(f"blackholed clusters unreachable after {result['blackholed_unreachable_after_s']} s; "

@@ -34,6 +34,7 @@ def main() -> int:
     p.add_argument("--pods", type=int, default=500, help="pods per cluster")
     p.add_argument("--rate", type=float, default=20.0, help="pod changes per second per cluster")
     p.add_argument("--seconds", type=float, default=30.0, help="length of the steady-state window")
+    p.add_argument("--name", default="sync_scale", help="results file: bench/results/<name>.json")
     p.add_argument("--database", default="portal_bench_sync")
     args = p.parse_args()
 
@@ -85,7 +86,7 @@ def main() -> int:
         "clean_shutdown_s": round(shutdown, 2),
         "watcher_exit_code": proc.returncode,
     }
-    path = wc.write_results("sync_scale", result)
+    path = wc.write_results(args.name, result)
     print(f"steady state: watcher CPU {cpu_pct}% of one core, RSS {rss} MiB (peak {peak} MiB)")
     print(f"change -> DB p50/p99: {latency['change_to_db_ms']['p50']}/{latency['change_to_db_ms']['p99']} ms; "
           f"change -> WebSocket p50/p99: {latency['change_to_ws_ms']['p50']}/{latency['change_to_ws_ms']['p99']} ms "

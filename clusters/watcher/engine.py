@@ -34,7 +34,7 @@ from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from django.db import close_old_connections, connection
+from django.db import InterfaceError, OperationalError, close_old_connections, connection
 from django.utils import timezone
 
 from clusters.kube.client import KubeClient
@@ -199,20 +199,27 @@ class Engine:
                 self.drain_inbox()
             await self._write_once()
 
-    async def _write_once(self) -> None:
+    async def _write_once(self) -> bool:
+        """Write one batch; False if the database refused it (it is kept and retried)."""
         batch = self.pending[: self.config.batch_size]
         del self.pending[: len(batch)]
         if not self.pending:
             self.write_ready.clear()
         try:
             changes = await self.db(apply_batch, batch)
-        except Exception:
+        except (OperationalError, InterfaceError):
+            # The database is away: keep everything, in order, and try again.
             logger.exception("watcher batch write failed; retrying", extra={"ops": len(batch)})
             self.pending[:0] = batch
             self.write_ready.set()
             await asyncio.sleep(1.0)
             await self.db(close_old_connections)
-            return
+            return False
+        except Exception:
+            # Something in the batch is refused (a bug or an object we cannot store): write the
+            # ops one by one and drop only what fails, rather than stall every cluster on it.
+            logger.exception("watcher batch refused; writing it op by op", extra={"ops": len(batch)})
+            changes = await self.db(_apply_each, batch)
         self.batches += 1
         self.rows_written += sum(len(v) for v in changes.upserts.values())
         committed = timezone.now()
@@ -220,6 +227,7 @@ class Engine:
                            if op.at is not None and op.type in (UPSERT, DELETE))
         self.publisher.add(changes, timezone.now().isoformat())
         self._note(changes)
+        return True
 
     def _note(self, changes: Changes) -> None:
         now = time.monotonic()
@@ -345,8 +353,9 @@ class Engine:
         for cluster_id in list(self.clusters):
             await self.stop_cluster(cluster_id)
         try:
-            while self.pending:  # what was read is written before we go
-                await self._write_once()
+            failures = 0
+            while self.pending and failures < 3:  # what was read is written before we go
+                failures += 0 if await self._write_once() else 1
             await self.publisher.flush(force=True)
         except Exception:
             logger.exception("watcher final flush failed")
@@ -368,6 +377,26 @@ class Engine:
         self.io_executor.shutdown(wait=False, cancel_futures=True)
         self.probe_executor.shutdown(wait=False, cancel_futures=True)
         logger.info("watcher stopped", extra={"holder": self.holder, "batches": self.batches})
+
+
+def _apply_each(ops: list[Op]) -> Changes:
+    merged = Changes()
+    for op in ops:
+        try:
+            one = apply_batch([op])
+        except Exception:
+            logger.exception("watcher dropped an operation it cannot write",
+                             extra={"cluster_id": op.cluster_id, "kind": op.kind, "op": op.type})
+            continue
+        for pair, rows in one.upserts.items():
+            merged.upserts.setdefault(pair, {}).update(rows)
+        for pair, keys in one.deletes.items():
+            merged.deletes.setdefault(pair, set()).update(keys)
+        merged.relisted |= one.relisted
+        merged.clusters |= one.clusters
+        merged.status_changed |= one.status_changed
+        merged.counts_dirty |= one.counts_dirty
+    return merged
 
 
 def _refresh(cluster_ids: set[int], counts: set[tuple[int, str]]) -> dict[int, dict[str, Any]]:
@@ -490,6 +519,8 @@ class ClusterWatch:
         if state == "connected":
             self.broken.clear()
             self.healthy.set()
+            for stream in self.streams.values():
+                stream.state_note = ""  # the writer resets kind states; streams report afresh
             self.engine.enqueue(Op(CLUSTER_STATE, self.cluster_id, state="connected", message=message))
             return
         self.healthy.clear()

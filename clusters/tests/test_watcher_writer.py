@@ -1,0 +1,165 @@
+"""The watcher's database writer and summary on their own (real PostgreSQL, no cluster): ordering
+inside a batch, list boundaries, resourceVersions stored with their rows, state words, the
+summary figures and freshness, and writes of a cluster deleted mid-flight."""
+
+from __future__ import annotations
+
+import datetime
+from typing import Any
+
+import pytest
+from django.utils import timezone
+
+from clusters.models import Cluster, KindSync, KubeObject
+from clusters.watcher.projection import project
+from clusters.watcher.summary import cluster_row, compute_summary, freshness, refresh_cluster
+from clusters.watcher.writer import (
+    BOOKMARK,
+    CLUSTER_STATE,
+    DELETE,
+    KIND_STATE,
+    LIST_START,
+    LISTED,
+    UPSERT,
+    Op,
+    apply_batch,
+    ensure_kindsyncs,
+)
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def cluster() -> Cluster:
+    c = Cluster.objects.create(name="w1", server="https://127.0.0.1:6443")
+    ensure_kindsyncs(c.pk)
+    return c
+
+
+def svc(name: str, rv: str, ns: str = "default") -> Any:
+    return project("Service", {"metadata": {"name": name, "namespace": ns, "resourceVersion": rv, "uid": name},
+                               "spec": {"ports": [{"port": 80}]}})
+
+
+def node(name: str, ready: bool = True) -> Any:
+    return project("Node", {"metadata": {"name": name, "resourceVersion": "1"},
+                            "status": {"capacity": {"cpu": "4", "memory": "8Gi", "pods": "110",
+                                                    "ephemeral-storage": "10Gi"},
+                                       "allocatable": {"cpu": "3", "memory": "7Gi", "pods": "100"},
+                                       "conditions": [{"type": "Ready", "status": "True" if ready else "False"}]}})
+
+
+def pod(name: str, phase: str, cpu: str) -> Any:
+    return project("Pod", {"metadata": {"name": name, "namespace": "default", "resourceVersion": "1"},
+                           "spec": {"containers": [{"name": "c", "resources": {"requests": {"cpu": cpu,
+                                                                                            "memory": "1Gi"}}}]},
+                           "status": {"phase": phase}})
+
+
+def test_list_then_events_store_rows_and_versions_together(cluster: Cluster) -> None:
+    now = timezone.now()
+    cid = cluster.pk
+    apply_batch([
+        Op(LIST_START, cid, "Service"),
+        Op(UPSERT, cid, "Service", row=svc("a", "5")),
+        Op(UPSERT, cid, "Service", row=svc("b", "6")),
+        Op(LISTED, cid, "Service", rv="10", keys={("default", "a"), ("default", "b")}, at=now),
+    ])
+    sync = KindSync.objects.get(cluster=cluster, kind="Service")
+    assert (sync.state, sync.resource_version, sync.object_count) == ("synced", "10", 2)
+    assert sync.last_list == now
+
+    # In one batch only the last op per object counts; the version moves to the last event.
+    changes = apply_batch([
+        Op(UPSERT, cid, "Service", row=svc("c", "11"), rv="11", at=now),
+        Op(DELETE, cid, "Service", row=svc("c", "12"), rv="12", at=now),
+        Op(UPSERT, cid, "Service", row=svc("a", "13"), rv="13", at=now),
+        Op(BOOKMARK, cid, "Service", rv="20", at=now),
+    ])
+    names = set(KubeObject.objects.filter(cluster=cluster, kind="Service").values_list("name", flat=True))
+    assert names == {"a", "b"}
+    assert KubeObject.objects.get(cluster=cluster, kind="Service", name="a").resource_version == "13"
+    assert KindSync.objects.get(cluster=cluster, kind="Service").resource_version == "20"
+    assert set(changes.upserts[(cid, "Service")]) == {("default", "a")}
+    assert changes.deletes[(cid, "Service")] == {("default", "c")}
+
+
+def test_a_relist_removes_what_it_did_not_return(cluster: Cluster) -> None:
+    cid = cluster.pk
+    apply_batch([Op(UPSERT, cid, "Service", row=svc(n, "1")) for n in ("a", "b", "c")])
+    changes = apply_batch([
+        Op(LIST_START, cid, "Service"),
+        Op(UPSERT, cid, "Service", row=svc("a", "2")),
+        Op(LISTED, cid, "Service", rv="30", keys={("default", "a")}, at=timezone.now()),
+    ])
+    assert list(KubeObject.objects.filter(cluster=cluster, kind="Service").values_list("name", flat=True)) == ["a"]
+    assert changes.deletes[(cid, "Service")] == {("default", "b"), ("default", "c")}
+    assert (cid, "Service") in changes.relisted
+
+
+def test_states_unreachable_then_connected(cluster: Cluster) -> None:
+    cid = cluster.pk
+    apply_batch([Op(LISTED, cid, "Node", rv="1", keys=set(), at=timezone.now())])
+    apply_batch([Op(CLUSTER_STATE, cid, state="unreachable", message="no answer")])
+    cluster.refresh_from_db()
+    assert cluster.status == "unreachable"
+    assert cluster.status_message == "no answer"
+    assert set(KindSync.objects.filter(cluster=cluster).values_list("state", flat=True)) == {"unreachable"}
+    assert freshness(cluster, KindSync.objects.filter(cluster=cluster)) == "unreachable"
+    apply_batch([Op(CLUSTER_STATE, cid, state="connected", message="v1.32.4")])
+    cluster.refresh_from_db()
+    assert (cluster.status, cluster.kubernetes_version, cluster.status_message) == ("connected", "v1.32.4", "")
+    assert KindSync.objects.get(cluster=cluster, kind="Node").state == "synced", "it had been listed"
+    assert KindSync.objects.get(cluster=cluster, kind="Pod").state == "syncing", "never listed"
+    # A kind that keeps failing is stale until its next event.
+    apply_batch([Op(KIND_STATE, cid, "Node", state="stale", message="watch keeps failing")])
+    assert KindSync.objects.get(cluster=cluster, kind="Node").state == "stale"
+    apply_batch([Op(BOOKMARK, cid, "Node", rv="2", at=timezone.now())])
+    node_sync = KindSync.objects.get(cluster=cluster, kind="Node")
+    assert (node_sync.state, node_sync.message) == ("synced", "")
+
+
+def test_summary_freshness_and_row(cluster: Cluster) -> None:
+    cid = cluster.pk
+    ops = [Op(UPSERT, cid, "Node", row=node("n1")), Op(UPSERT, cid, "Node", row=node("n2", ready=False)),
+           Op(UPSERT, cid, "Pod", row=pod("p1", "Running", "500m")),
+           Op(UPSERT, cid, "Pod", row=pod("p2", "Succeeded", "2")),
+           Op(UPSERT, cid, "Pod", row=pod("p3", "Pending", "250m")),
+           Op(UPSERT, cid, "Service", row=svc("s", "1"))]
+    apply_batch(ops)
+    summary = compute_summary(cid)
+    assert summary["nodes_total"] == 2
+    assert summary["nodes_ready"] == 1
+    assert summary["services"] == 1
+    assert summary["cpu"] == {"capacity": 8.0, "allocatable": 6.0, "requested": 0.75}
+    assert summary["memory"]["capacity"] == 16 * 1024**3
+    assert summary["memory"]["requested"] == 2 * 1024**3
+    assert summary["pods"] == {"running": 1, "total": 3, "capacity": 200}
+    assert summary["disk"] == {"capacity": 20 * 1024**3, "allocatable": 0}
+
+    now = timezone.now()
+    for sync in KindSync.objects.filter(cluster=cluster):
+        apply_batch([Op(LISTED, cid, sync.kind, rv="1", keys=set(KubeObject.objects.filter(
+            cluster=cluster, kind=sync.kind).values_list("namespace", "name")), at=now)])
+    refreshed = refresh_cluster(cid)
+    assert refreshed is not None
+    assert refreshed.status == "connected"
+    assert refreshed.summary == summary
+    assert refreshed.last_sync == now
+    syncs = list(KindSync.objects.filter(cluster=cluster))
+    assert freshness(refreshed, syncs, now=now) == "fresh"
+    assert freshness(refreshed, syncs, now=now + datetime.timedelta(hours=1)) == "stale"
+    row = cluster_row(refreshed, syncs, detail=True)
+    assert row["freshness"] == "fresh"
+    assert len(row["syncs"]) == 17
+    assert "credentials_encrypted" not in row
+
+
+@pytest.mark.django_db(transaction=True)  # foreign keys are checked at commit (deferred)
+def test_writes_of_a_deleted_cluster_are_dropped(cluster: Cluster) -> None:
+    other = Cluster.objects.create(name="w2", server="https://127.0.0.1:6444")
+    ensure_kindsyncs(other.pk)
+    gone = cluster.pk
+    cluster.delete()
+    apply_batch([Op(UPSERT, gone, "Service", row=svc("x", "1")), Op(UPSERT, other.pk, "Service", row=svc("y", "1"))])
+    assert list(KubeObject.objects.values_list("name", flat=True)) == ["y"]
