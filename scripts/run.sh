@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# `make run`: start PostgreSQL and Redis, migrate, make sure an admin exists, then run the web
-# server, Celery worker and beat, and the watcher together. Ctrl-C stops all of it.
+# `make run`: start PostgreSQL and Redis, migrate, make sure an admin exists, start the demo
+# sandbox fleet and register its clusters, then run the web server, Celery worker and beat, and
+# the watcher together. Ctrl-C stops all of it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -8,15 +9,47 @@ export PORTAL_ENV="${PORTAL_ENV:-development}"
 export DJANGO_SETTINGS_MODULE=portal.settings
 PORT="${PORTAL_PORT:-8000}"
 export PORTAL_PORT="$PORT"
+PY=.venv/bin/python
+mkdir -p var/log
 
+# Stop on exit only what this run started: servers someone else started stay up.
+services_were_up=0
+scripts/services.sh status >/dev/null 2>&1 && services_were_up=1
 scripts/services.sh start
-.venv/bin/python manage.py migrate --no-input -v 0
-.venv/bin/python manage.py ensure_admin --password-file var/admin-credentials
+$PY manage.py migrate --no-input -v 0
+$PY manage.py ensure_admin --password-file var/admin-credentials
 
+sandbox_pid=""
 cleanup() {
-  scripts/services.sh stop || true
+  if [ -n "$sandbox_pid" ]; then kill "$sandbox_pid" 2>/dev/null || true; wait "$sandbox_pid" 2>/dev/null || true; fi
+  if [ "$services_were_up" = "0" ]; then scripts/services.sh stop || true; fi
 }
 trap cleanup EXIT
+
+# Demo clusters (PORTAL_DEMO_CLUSTERS=0 to skip): simulated clusters that speak the real
+# Kubernetes API over HTTPS. The portal knows them only by their kubeconfig files.
+if [ "${PORTAL_DEMO_CLUSTERS:-1}" != "0" ]; then
+  $PY -m sandbox serve --config scripts/demo-fleet.yaml --state-dir var/sandbox > var/log/sandbox.log 2>&1 &
+  sandbox_pid=$!
+  for _ in $(seq 1 120); do
+    if $PY - "$sandbox_pid" <<'PYEOF' 2>/dev/null; then break; fi
+import json, sys
+index = json.load(open("var/sandbox/fleet.json"))
+sys.exit(0 if index.get("running") and str(index.get("pid")) == sys.argv[1] else 1)
+PYEOF
+    kill -0 "$sandbox_pid" 2>/dev/null || { echo "the sandbox fleet did not start; see var/log/sandbox.log" >&2; exit 1; }
+    sleep 0.5
+  done
+  # name  provider  region  stage  display name
+  while read -r name provider region stage display; do
+    $PY manage.py import_kubeconfig "var/sandbox/$name.kubeconfig" --name "$name" --provider "$provider" \
+      --region "$region" --stage "$stage" --display-name "$display" --label demo=true
+  done <<'CLUSTERS'
+seoul-prod eks ap-northeast-2 prod Seoul-Production
+busan-stage gke asia-northeast3 stage Busan-Staging
+pangyo-dev onprem pangyo-dc1 dev Pangyo-Dev
+CLUSTERS
+fi
 
 user=$(sed -n 1p var/admin-credentials 2>/dev/null || echo admin)
 password=$(sed -n 2p var/admin-credentials 2>/dev/null || echo "(set when the account was created)")
@@ -25,6 +58,7 @@ cat <<MSG
   Portal:   http://127.0.0.1:${PORT}/
   Log in:   ${user} / ${password}   (also in var/admin-credentials)
   API docs: http://127.0.0.1:${PORT}/api/docs/
+  Clusters: simulated ones from var/sandbox/*.kubeconfig (try: KUBECONFIG=var/sandbox/seoul-prod.kubeconfig kubectl get pods -A)
   Stop:     Ctrl-C
 
 MSG
