@@ -240,6 +240,9 @@ class ApiHandler:
         rt = by_gvr(group, version, plural)
         if rt is None or (ns is not None and not rt.namespaced):
             raise NotFound(_NOT_FOUND_MSG)
+        if sub in ("exec", "attach", "portforward", "proxy") and rt.plural in ("pods", "services", "nodes"):
+            raise BadRequest(f"{sub} is not supported by the sandbox: its containers are simulated and there is "
+                             "nothing to connect to")
         if sub is not None and sub not in rt.subresources:
             raise NotFound(_NOT_FOUND_MSG)
         if not rt.stored:

@@ -482,3 +482,9 @@ def test_endpoints_are_mirrored_to_endpointslices(raw: Raw, ns: str) -> None:
     _, slices, _ = raw.request("GET", f"/apis/discovery.k8s.io/v1/namespaces/{ns}/endpointslices"
                                       "?labelSelector=kubernetes.io%2Fservice-name%3Dmirror")
     assert slices["items"] == []
+
+
+def test_exec_is_refused_with_a_reason(raw: Raw, ns: str) -> None:
+    status, body, _ = raw.request("POST", f"/api/v1/namespaces/{ns}/pods/x/exec?command=ls")
+    assert status == 400
+    assert "not supported by the sandbox" in body["message"]
