@@ -331,6 +331,14 @@ class ApiHandler:
             raise BadRequest(f"fieldValidation: Unsupported value: \"{fv}\": supported values: \"Ignore\", "
                              "\"Strict\", \"Warn\"")
 
+    @staticmethod
+    def _field_selector(rt: ResourceType, text: str | None) -> str | None:
+        """events.k8s.io names some selectable fields differently from the core events they are stored as."""
+        if not text or rt.group != "events.k8s.io":
+            return text
+        return (text.replace("regarding.", "involvedObject.").replace("reportingController", "reportingComponent")
+                .replace("deprecatedSource", "source"))
+
     # ------------------------------------------------------------ output
 
     def _out(self, rt: ResourceType, obj: dict[str, Any]) -> dict[str, Any]:
@@ -380,7 +388,7 @@ class ApiHandler:
     def _list(self, request: web.Request, rt: ResourceType, ns: str | None) -> web.Response:
         q = request.query
         limit = _int(q.get("limit"), "limit")
-        page = self.store.list_raw(rt, ns, q.get("labelSelector"), q.get("fieldSelector"),
+        page = self.store.list_raw(rt, ns, q.get("labelSelector"), self._field_selector(rt, q.get("fieldSelector")),
                                    limit=limit if limit and limit > 0 else None,
                                    continue_token=q.get("continue") or None)
         if wants_table(request):
@@ -538,7 +546,8 @@ class ApiHandler:
         else:
             try:
                 watcher = self.store.watch(rt, namespace=ns, label_selector=q.get("labelSelector"),
-                                           field_selector=q.get("fieldSelector"), resource_version=rv)
+                                           field_selector=self._field_selector(rt, q.get("fieldSelector")),
+                                           resource_version=rv)
             except Gone as exc:
                 gone = exc
         resp = web.StreamResponse(status=200, headers={"Content-Type": "application/json",

@@ -347,6 +347,10 @@ def test_events_v1_view(raw: Raw, ns: str) -> None:
     status, body, _ = raw.request("GET", f"/api/v1/namespaces/{ns}/events?fieldSelector=involvedObject.name%3Dp,"
                                          "type%3DWarning")
     assert [e["metadata"]["name"] for e in body["items"]] == ["e1"]
+    status, body, _ = raw.request("GET", f"/apis/events.k8s.io/v1/namespaces/{ns}/events?fieldSelector="
+                                         "regarding.name%3Dp")
+    assert status == 200
+    assert [e["note"] for e in body["items"]] == ["hello"]
 
 
 def test_table_output(raw: Raw) -> None:
