@@ -14,6 +14,7 @@ import hmac
 import json
 import logging
 import random
+import time
 from typing import TYPE_CHECKING, Any
 
 import yaml
@@ -732,7 +733,7 @@ class ApiHandler:
         follow = _bool(q.get("follow"))
         stream = self.cluster.logs.stream(ns, name, container, follow=follow,
                                           tail_lines=_int(q.get("tailLines"), "tailLines"),
-                                          since_seconds=_int(q.get("sinceSeconds"), "sinceSeconds"),
+                                          since_seconds=self._since_seconds(q),
                                           timestamps=_bool(q.get("timestamps")))
         resp = web.StreamResponse(status=200, headers={"Content-Type": "text/plain"})
         resp.enable_chunked_encoding()
@@ -745,6 +746,19 @@ class ApiHandler:
         with contextlib.suppress(ConnectionResetError):
             await resp.write_eof()
         return resp
+
+    @staticmethod
+    def _since_seconds(q: Any) -> int | None:
+        """``sinceSeconds``, or ``sinceTime`` (RFC 3339) turned into seconds ago."""
+        since = _int(q.get("sinceSeconds"), "sinceSeconds")
+        if since is not None or not q.get("sinceTime"):
+            return since
+        from sandbox.tables import parse_timestamp
+
+        ts = parse_timestamp(q.get("sinceTime"))
+        if ts is None:
+            raise BadRequest(f'sinceTime: Invalid value: "{q.get("sinceTime")}": must be an RFC 3339 timestamp')
+        return max(0, int(time.time() - ts))
 
     async def _evict(self, request: web.Request, ns: str, name: str) -> web.Response:
         body = await self._decode(request)

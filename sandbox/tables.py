@@ -46,7 +46,7 @@ def human_duration(seconds: float) -> str:
     return f"{y}y"
 
 
-def _ts(value: str | None) -> float | None:
+def parse_timestamp(value: str | None) -> float | None:
     if not value:
         return None
     try:
@@ -56,7 +56,7 @@ def _ts(value: str | None) -> float | None:
 
 
 def age(value: str | None) -> str:
-    t = _ts(value)
+    t = parse_timestamp(value)
     return "<unknown>" if t is None else human_duration(time.time() - t)
 
 
@@ -101,8 +101,8 @@ def _pod_row(o: dict[str, Any]) -> Row:
     for cs in status.get("containerStatuses") or []:
         restarts += int(cs.get("restartCount") or 0)
         lt = ((cs.get("lastState") or {}).get("terminated") or {}).get("finishedAt")
-        if lt and (_ts(lt) or 0) > (last_restart or 0):
-            last_restart = _ts(lt)
+        if lt and (parse_timestamp(lt) or 0) > (last_restart or 0):
+            last_restart = parse_timestamp(lt)
         st = cs.get("state") or {}
         if st.get("waiting") and st["waiting"].get("reason"):
             reason = st["waiting"]["reason"]
@@ -198,7 +198,7 @@ def _job_row(o: dict[str, Any]) -> Row:
     status = "Complete" if conds.get("Complete") == "True" else "Failed" if conds.get("Failed") == "True" \
         else "Suspended" if spec.get("suspend") else "Running"
     dur = ""
-    start, end = _ts(st.get("startTime")), _ts(st.get("completionTime"))
+    start, end = parse_timestamp(st.get("startTime")), parse_timestamp(st.get("completionTime"))
     if start:
         dur = human_duration((end or time.time()) - start)
     c, i = _containers(((spec.get("template") or {}).get("spec")) or {})

@@ -492,3 +492,12 @@ def test_exec_is_refused_with_a_reason(raw: Raw, ns: str) -> None:
     status, body, _ = raw.request("POST", f"/api/v1/namespaces/{ns}/pods/x/exec?command=ls")
     assert status == 400
     assert "not supported by the sandbox" in body["message"]
+
+
+def test_logs_since_time(raw: Raw, ns: str, fleet: SandboxFleet) -> None:
+    _running_pod(fleet, ns, "since", {"app": "since"})
+    status, body, _ = raw.request("GET", f"/api/v1/namespaces/{ns}/pods/since/log?sinceTime=2026-01-01T00:00:00Z")
+    assert status == 200
+    assert body
+    status, body, _ = raw.request("GET", f"/api/v1/namespaces/{ns}/pods/since/log?sinceTime=yesterday")
+    assert status == 400
