@@ -56,7 +56,6 @@ export type KubeObjectPage = JsonOf<paths['/api/clusters/{cluster_id}/pods/']['g
 export type KubeObject = KubeObjectPage['results'][number];
 export type NodePage = JsonOf<paths['/api/clusters/{cluster_id}/nodes/']['get']['responses'][200]>;
 export type NodeObject = NodePage['results'][number];
-export type NodeObjectDetail = JsonOf<paths['/api/clusters/{cluster_id}/nodes/{name}/']['get']['responses'][200]>;
 export type PodObjectDetail = JsonOf<paths['/api/clusters/{cluster_id}/pods/{namespace}/{name}/']['get']['responses'][200]>;
 export type NodeOperation = JsonOf<paths['/api/clusters/{cluster_id}/nodes/{name}/cordon/']['post']['responses'][202]>;
 export type SearchPage = JsonOf<paths['/api/clusters/search/']['get']['responses'][200]>;

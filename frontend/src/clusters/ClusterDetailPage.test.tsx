@@ -99,31 +99,62 @@ describe('ClusterDetailPage', () => {
     expect(screen.queryByTestId('recheck')).not.toBeInTheDocument();
   });
 
-  it('lists pods with server-side filters and sees a new pod arrive live', async () => {
+  it('refetches the pod list when a digest names a namespace it shows', async () => {
     let version = 1;
     const seen = mockFetch({
       'GET /api/clusters/1/': () => json(clusterDetail(1)),
       'GET /api/clusters/1/pods/': () =>
         json(page(version === 1 ? [podRow('web', 'web-1')] : [podRow('web', 'web-1'), podRow('web', 'web-2', {}, { status_text: 'ContainerCreating' })], fresh)),
     });
-    render('/clusters/1/pods?namespace=web');
+    render('/clusters/1/pods');
     expect(await screen.findByTestId('pod-row-web/web-1')).toHaveTextContent('Running');
     const params = new URL(seen.filter((r) => r.url.includes('/pods/')).at(-1)!.url).searchParams;
-    expect(params.get('namespace')).toBe('web');
     expect(params.get('page_size')).toBe('200');
-
     const ws = openSocket('cluster.1');
     version = 2;
-    // A digest for another namespace leaves this list alone; one for "web" refetches it.
-    act(() => ws.serverSend({ type: 'objects.changed', group: 'cluster.1', seq: 2, data: { changes: [{ kind: 'Pod', namespaces: { other: { upserted: 1, deleted: 0 } } }] } }));
-    await new Promise((r) => setTimeout(r, 50));
-    expect(screen.queryByTestId('pod-row-web/web-2')).not.toBeInTheDocument();
-    act(() => ws.serverSend({ type: 'objects.changed', group: 'cluster.1', seq: 3, data: { changes: [{ kind: 'Pod', namespaces: { web: { upserted: 1, deleted: 0 } } }] } }));
+    act(() => ws.serverSend({ type: 'objects.changed', group: 'cluster.1', seq: 2, data: { changes: [{ kind: 'Pod', namespaces: { web: { upserted: 1, deleted: 0 } } }] } }));
     expect(await screen.findByTestId('pod-row-web/web-2', {}, { timeout: 3000 })).toHaveAttribute('data-status', 'ContainerCreating');
 
     const user = userEvent.setup();
     await user.click(screen.getByTestId('pod-sort-restarts'));
     await waitFor(() => expect(new URL(seen.at(-1)!.url).searchParams.get('ordering')).toBe('restarts'));
+  });
+
+  it('filtered to a namespace, takes full rows from the namespace group without refetching', async () => {
+    let calls = 0;
+    const seen = mockFetch({
+      'GET /api/clusters/1/': () => json(clusterDetail(1)),
+      'GET /api/clusters/1/pods/': () => {
+        calls += 1;
+        return json(page([podRow('web', 'web-1'), podRow('web', 'web-3')], fresh));
+      },
+    });
+    render('/clusters/1/pods?namespace=web&phase=Running');
+    expect(await screen.findByTestId('pod-row-web/web-1')).toBeInTheDocument();
+    const params = new URL(seen.filter((r) => r.url.includes('/pods/')).at(-1)!.url).searchParams;
+    expect(params.get('namespace')).toBe('web');
+    expect(params.get('phase')).toBe('Running');
+    getSocket().start();
+    const ws = FakeWebSocket.latest();
+    act(() => ws.serverOpen());
+    expect(ws.sent).toContainEqual({ type: 'subscribe', group: 'cluster.1.ns.web' });
+    act(() => ws.serverSend({ type: 'subscribed', group: 'cluster.1', seq: 1 }));
+    act(() => ws.serverSend({ type: 'subscribed', group: 'cluster.1.ns.web', seq: 1 }));
+    act(() =>
+      ws.serverSend({
+        type: 'objects.changed',
+        group: 'cluster.1.ns.web',
+        seq: 2,
+        data: { changes: [{ kind: 'Pod', upserts: [podRow('web', 'web-2'), podRow('web', 'web-1', {}, { status_text: 'Terminating' })], deletes: [{ namespace: 'web', name: 'web-3' }] }] },
+      }),
+    );
+    // ... and the digest of the same change on the cluster group does not refetch this list.
+    act(() => ws.serverSend({ type: 'objects.changed', group: 'cluster.1', seq: 2, data: { changes: [{ kind: 'Pod', namespaces: { web: { upserted: 2, deleted: 1 } } }] } }));
+    expect(await screen.findByTestId('pod-row-web/web-2')).toBeInTheDocument();
+    expect(screen.getByTestId('pod-row-web/web-1')).toHaveAttribute('data-status', 'Terminating');
+    expect(screen.queryByTestId('pod-row-web/web-3')).not.toBeInTheDocument();
+    await new Promise((r) => setTimeout(r, 100));
+    expect(calls).toBe(1);
   });
 
   it('deletes a cluster only after its name is typed', async () => {

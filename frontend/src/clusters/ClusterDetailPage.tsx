@@ -145,11 +145,15 @@ function Header({ cluster }: { cluster: ClusterDetail }) {
           <dd>{s.pods ? `${s.pods.running}/${s.pods.total}/${s.pods.capacity}` : '—'}</dd>
         </div>
         <div>
-          <dt>{t('clusters.col.cpu')}</dt>
+          <dt title={t('clusters.reqAlloc')}>
+            {t('clusters.col.cpu')} <span className="small">({t('clusters.reqAlloc')})</span>
+          </dt>
           <dd>{s.cpu ? `${cores(s.cpu.requested)} / ${cores(s.cpu.allocatable)}` : '—'}</dd>
         </div>
         <div>
-          <dt>{t('clusters.col.memory')}</dt>
+          <dt title={t('clusters.reqAlloc')}>
+            {t('clusters.col.memory')} <span className="small">({t('clusters.reqAlloc')})</span>
+          </dt>
           <dd>{s.memory ? `${gb(s.memory.requested)} / ${gb(s.memory.allocatable)}` : '—'}</dd>
         </div>
         <div>

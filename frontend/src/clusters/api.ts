@@ -10,7 +10,6 @@ import type {
   ClusterPatch,
   ConnectionBody,
   InventoryPage,
-  NodeDetail,
   NodeOperationKind,
   PodDetail,
   RegisterBody,
@@ -53,9 +52,6 @@ export const clustersApi = {
   },
   inventory: <D>(id: number, resource: InventoryResource, query: Query, signal?: AbortSignal) =>
     request<InventoryPage<D>>('GET', `/api/clusters/${id}/${resource}/`, { query, signal }),
-  node: async (id: number, name: string, signal?: AbortSignal) =>
-    // `data` is typed per kind by the console (OpenAPI has it as a free-form object).
-    unwrap(await api.GET('/api/clusters/{cluster_id}/nodes/{name}/', { params: { path: { cluster_id: id, name } }, signal })) as unknown as NodeDetail,
   pod: async (id: number, namespace: string, name: string, signal?: AbortSignal) =>
     // `data` is typed per kind by the console (OpenAPI has it as a free-form object).
     unwrap(

@@ -265,15 +265,29 @@ export function applyObjectsChanged(queryClient: QueryClient, clusterId: number,
   return refetch;
 }
 
+/**
+ * Namespaces whose `cluster.<id>.ns.<namespace>` group this page listens to (id/namespace →
+ * listeners). Lists filtered to one of them get full rows from that group, so a digest on
+ * `cluster.<id>` need not refetch them.
+ */
+const liveNamespaces = new Map<string, number>();
+const nsKey = (clusterId: number, namespace: string) => `${clusterId}/${namespace}`;
+
 /** Invalidates the lists a Refetch names (a list filtered to another namespace is left alone). */
-export function invalidateLists(queryClient: QueryClient, clusterId: number, refetch: Refetch): void {
+export function invalidateLists(
+  queryClient: QueryClient,
+  clusterId: number,
+  refetch: Refetch,
+  { skipLive = true }: { skipLive?: boolean } = {},
+): void {
   for (const [resource, namespaces] of refetch) {
     void queryClient.invalidateQueries({
       queryKey: inventoryKey(clusterId, resource),
       predicate: (query) => {
         if (namespaces === null) return true;
         const params = (query.queryKey[4] ?? {}) as InventoryParams;
-        return !params.namespace || namespaces.has(params.namespace);
+        if (!params.namespace) return true;
+        return namespaces.has(params.namespace) && !(skipLive && liveNamespaces.has(nsKey(clusterId, params.namespace)));
       },
     });
     if (resource === 'pods' || resource === 'nodes') {
@@ -366,4 +380,40 @@ export function useClusterLive(clusterId: number): void {
     void queryClient.invalidateQueries({ queryKey: clusterKey(clusterId) });
   }, [queryClient, clusterId]);
   useSubscription(Number.isInteger(clusterId) ? `cluster.${clusterId}` : null, onEvent, onResync);
+}
+
+/**
+ * While a list is filtered to one namespace, listen to `cluster.<id>.ns.<namespace>` too: it
+ * carries full rows for that namespace's objects, which patch the cache in place.
+ */
+export function useNamespaceLive(clusterId: number, namespace: string): void {
+  const queryClient = useQueryClient();
+  const ns = namespace.trim();
+  useEffect(() => {
+    if (!ns) return undefined;
+    const key = nsKey(clusterId, ns);
+    liveNamespaces.set(key, (liveNamespaces.get(key) ?? 0) + 1);
+    return () => {
+      const left = (liveNamespaces.get(key) ?? 1) - 1;
+      if (left <= 0) liveNamespaces.delete(key);
+      else liveNamespaces.set(key, left);
+    };
+  }, [clusterId, ns]);
+  const onEvent = useCallback(
+    (event: SocketEvent) => {
+      if (event.type !== 'objects.changed') return;
+      const refetch = applyObjectsChanged(queryClient, clusterId, event.data);
+      // truncated / relisted: refetch this namespace's lists (and unfiltered ones)
+      for (const resource of refetch.keys()) refetch.set(resource, new Set([ns]));
+      invalidateLists(queryClient, clusterId, refetch, { skipLive: false });
+    },
+    [queryClient, clusterId, ns],
+  );
+  const onResync = useCallback(() => {
+    void queryClient.invalidateQueries({
+      queryKey: [...clustersKey, clusterId, 'inv'],
+      predicate: (query) => ((query.queryKey[4] ?? {}) as InventoryParams).namespace === ns,
+    });
+  }, [queryClient, clusterId, ns]);
+  useSubscription(ns && Number.isInteger(clusterId) ? `cluster.${clusterId}.ns.${ns}` : null, onEvent, onResync);
 }

@@ -139,14 +139,6 @@ export function useInventory<K extends Kind>(
   });
 }
 
-export function useNodeDetail(id: number, name: string | null) {
-  return useQuery({
-    queryKey: [...clustersKey, id, 'node', name],
-    queryFn: ({ signal }) => clustersApi.node(id, name ?? '', signal),
-    enabled: name !== null,
-  });
-}
-
 export function usePodDetail(id: number, namespace: string, name: string) {
   return useQuery({
     queryKey: [...clustersKey, id, 'pod', namespace, name],

@@ -9,7 +9,6 @@ import type {
   KubeObject,
   KubeObjectPage,
   NodeObject,
-  NodeObjectDetail,
   PodObjectDetail,
   Provider,
   SearchResult,
@@ -217,7 +216,6 @@ export type InventoryPage<D = unknown> = Omit<KubeObjectPage, 'results'> & { res
 
 /** Node rows carry `requests` and `pod_count` of their pods beside `data`. */
 export type NodeListRow = Omit<NodeObject, 'data'> & { data: NodeData };
-export type NodeDetail = Omit<NodeObjectDetail, 'data'> & { data: NodeData };
 export type PodDetail = Omit<PodObjectDetail, 'data'> & { data: PodData };
 
 export const WORKLOAD_KINDS = ['Deployment', 'StatefulSet', 'DaemonSet', 'ReplicaSet', 'Job', 'CronJob'] as const;

@@ -8,6 +8,7 @@ import { ErrorState } from '../../components/ErrorState';
 import { Loading } from '../../components/Loading';
 import { relativeTime, useNow } from '../format';
 import type { InventoryResource } from '../api';
+import { useNamespaceLive } from '../live';
 import { useInventory, type InventoryParams } from '../queries';
 import type { InventoryPage, InventoryRow, Kind, KindData } from '../types';
 
@@ -55,6 +56,7 @@ export function InventoryTable<K extends Kind>({
 }) {
   const { t } = useTranslation();
   const list = useInventory<K>(clusterId, resource, params);
+  useNamespaceLive(clusterId, params.namespace ?? '');
   if (list.isPending) return <Loading />;
   if (list.isError) return <ErrorState error={list.error} onRetry={() => void list.refetch()} />;
   const rows = list.data.pages.flatMap((p) => p.results);

@@ -95,8 +95,12 @@ function NodeTable({ nodes, canOperate, onRun }: { nodes: NodeListRow[]; canOper
           <tr>
             <th scope="col">{t('clusters.col.name')}</th>
             <th scope="col">{t('clusters.col.status')}</th>
-            <th scope="col">{t('clusters.col.cpu')}</th>
-            <th scope="col">{t('clusters.col.memoryShort')}</th>
+            <th scope="col" title={t('clusters.capAllocReq')}>
+              {t('clusters.col.cpu')}
+            </th>
+            <th scope="col" title={t('clusters.capAllocReq')}>
+              {t('clusters.col.memoryShort')}
+            </th>
             <th scope="col">{t('clusters.col.pods')}</th>
             <th scope="col">{t('clusters.col.taints')}</th>
             <th scope="col">{t('clusters.col.version')}</th>

@@ -11,6 +11,7 @@ import { Loading } from '../../components/Loading';
 import { VirtualList } from '../../components/VirtualList';
 import { PhaseBadge } from '../badges';
 import { relativeTime, useNow } from '../format';
+import { useNamespaceLive } from '../live';
 import { useInventory } from '../queries';
 import type { PodRow } from '../types';
 import { FreshnessLine } from './InventoryTable';
@@ -30,6 +31,7 @@ export function PodsTab({ clusterId, height = 560 }: { clusterId: number; height
   const now = useNow(30_000);
   const [filters, set] = useUrlFilters(['namespace', 'node', 'phase', 'label_selector', 'name_prefix', 'ordering'] as const);
   const list = useInventory<'Pod'>(clusterId, 'pods', filters, { pageSize: 200 });
+  useNamespaceLive(clusterId, filters.namespace);
   const rows: PodRow[] = list.data ? list.data.pages.flatMap((p) => p.results) : [];
   const { hasNextPage, isFetchingNextPage, fetchNextPage } = list;
   const onEnd = useCallback(() => {
