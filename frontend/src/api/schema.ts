@@ -2125,6 +2125,7 @@ export interface operations {
                 cursor?: string;
                 /** @description Kubernetes label selector: app=web,tier!=db,env in (a,b),!canary. */
                 label_selector?: string;
+                /** @description Names starting with this. */
                 name_prefix?: string;
                 namespace?: string;
                 node?: string;
