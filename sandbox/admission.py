@@ -514,10 +514,47 @@ def admit_create(store: Store, rt: ResourceType, obj: dict[str, Any]) -> None:
 
 
 def admit_update(store: Store, rt: ResourceType, new: dict[str, Any], old: dict[str, Any]) -> None:
+    """Immutable fields (422) and quota on updates that grow usage (service type, PVC size)."""
+    ns = new["metadata"].get("namespace", "")
+    _check_immutable(rt, new, old)
     if rt is RESOURCEQUOTAS:
-        ns = new["metadata"].get("namespace", "")
         hard = ((new.get("spec") or {}).get("hard") or {})
         new["status"] = {"hard": dict(hard), "used": _format_usage(_usage(store, ns, set(hard)), hard)}
+    elif (rt is SERVICES or rt is PERSISTENTVOLUMECLAIMS) and ns and store.count(RESOURCEQUOTAS, ns):
+        before, after = _object_usage(rt, old), _object_usage(rt, new)
+        grown = {k: Quantity(v.value - before[k].value if k in before else v.value, v.fmt)
+                 for k, v in after.items()}
+        grown = {k: v for k, v in grown.items() if v.value > 0}
+        if grown:
+            _check_quota(store, rt, new, ns, delta=grown)
+
+
+def _check_immutable(rt: ResourceType, new: dict[str, Any], old: dict[str, Any]) -> None:
+    errs: list[FieldError] = []
+    name = new["metadata"].get("name", "")
+    nspec, ospec = new.get("spec") or {}, old.get("spec") or {}
+    if rt.kind in ("Deployment", "ReplicaSet", "StatefulSet", "DaemonSet", "Job") and \
+            ospec.get("selector") and nspec.get("selector") != ospec.get("selector"):
+        errs.append(FieldError("Invalid", "spec.selector", _go_map(nspec.get("selector")), "field is immutable"))
+    if rt.kind == "Job" and ospec.get("template") and nspec.get("template") != ospec.get("template") \
+            and not ospec.get("suspend"):
+        errs.append(FieldError("Invalid", "spec.template", "core.PodTemplateSpec{...}", "field is immutable"))
+    if rt.kind == "Service" and ospec.get("clusterIP") and nspec.get("clusterIP") not in (None, "",
+                                                                                            ospec["clusterIP"]):
+        errs.append(FieldError("Invalid", "spec.clusterIPs[0]", nspec.get("clusterIP"),
+                               "may not change once set"))
+    if rt.kind in ("ConfigMap", "Secret") and old.get("immutable"):
+        for key in ("data", "binaryData"):
+            if new.get(key) != old.get(key):
+                errs.append(FieldError("Forbidden", key, None, "field is immutable when `immutable` is set"))
+        if not new.get("immutable"):
+            errs.append(FieldError("Forbidden", "immutable", None, "field is immutable when `immutable` is set"))
+    if errs:
+        raise invalid(rt, name, errs)
+
+
+def _go_map(v: Any) -> str:
+    return "v1.LabelSelector{" + ", ".join(f"{k}: {v!r}" for k, v in (v or {}).items()) + "}"
 
 
 def _apply_limit_ranges(store: Store, pod: dict[str, Any], ns: str) -> None:
@@ -647,10 +684,12 @@ def _pretty(d: dict[str, Quantity]) -> str:
     return ",".join(f"{k}={d[k]}" for k in sorted(d))
 
 
-def _check_quota(store: Store, rt: ResourceType, obj: dict[str, Any], ns: str) -> None:
+def _check_quota(store: Store, rt: ResourceType, obj: dict[str, Any], ns: str,
+                 delta: dict[str, Quantity] | None = None) -> None:
     quotas, _ = store.list(RESOURCEQUOTAS, ns)
     name = obj["metadata"].get("name", "")
-    delta = _object_usage(rt, obj)
+    if delta is None:
+        delta = _object_usage(rt, obj)
     for quota in sorted(quotas, key=lambda o: o["metadata"]["name"]):
         hard = (quota.get("status") or {}).get("hard") or (quota.get("spec") or {}).get("hard") or {}
         if rt is PODS and "pods" in delta:

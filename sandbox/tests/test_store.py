@@ -349,3 +349,26 @@ def test_watch_selector_transitions(store: Store) -> None:
         seen.append(item[0])
     assert seen == ["DELETED", "ADDED", "MODIFIED", "DELETED"]
     w.close()
+
+
+def test_immutable_fields_and_quota_on_update(store: Store) -> None:
+    d = store.create(DEPLOYMENTS, deployment("imm"))
+    d["spec"]["selector"] = {"matchLabels": {"app": "other"}}
+    d["spec"]["template"]["metadata"]["labels"] = {"app": "other"}
+    with pytest.raises(Invalid, match=r"spec\.selector: Invalid value: .*field is immutable"):
+        store.update(DEPLOYMENTS, d)
+    cm = store.create(CONFIGMAPS, {"metadata": {"name": "frozen", "namespace": "default"}, "data": {"a": "1"},
+                                   "immutable": True})
+    cm["data"]["a"] = "2"
+    with pytest.raises(Invalid, match="field is immutable when `immutable` is set"):
+        store.update(CONFIGMAPS, cm)
+    svc = store.create(SERVICES, {"metadata": {"name": "s", "namespace": "default"},
+                                  "spec": {"ports": [{"port": 80}]}})
+    svc["spec"]["clusterIP"] = "10.96.99.99"
+    svc["spec"]["clusterIPs"] = ["10.96.99.99"]
+    with pytest.raises(Invalid, match="may not change once set"):
+        store.update(SERVICES, svc)
+    store.create(RESOURCEQUOTAS, {"metadata": {"name": "lb", "namespace": "default"},
+                                  "spec": {"hard": {"services.loadbalancers": "0"}}})
+    with pytest.raises(Forbidden, match=r"exceeded quota: lb, requested: services\.loadbalancers=1"):
+        store.patch(SERVICES, "default", "s", "application/merge-patch+json", {"spec": {"type": "LoadBalancer"}})
