@@ -1,7 +1,7 @@
 import { act, render, screen, waitFor } from '@testing-library/react';
 import userEvent from '@testing-library/user-event';
 import { MemoryRouter, useLocation } from 'react-router-dom';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { AppRoutes } from './App';
 import type { User } from './api/types';
 import { Providers } from './Providers';
@@ -149,4 +149,24 @@ describe('routing and layout', () => {
     act(() => FakeWebSocket.latest().serverClose(4401));
     await waitFor(() => expect(screen.getByTestId('where')).toHaveTextContent('/login?next=%2Fcatalog'));
   });
+
+  it('shows the clusters table, and the disconnected banner above it when the socket stays down', async () => {
+    vi.useFakeTimers({ shouldAdvanceTime: true });
+    try {
+      mockFetch({ 'GET /api/clusters/': () => json(page([cluster(1, { name: 'seoul-prod' })])) });
+      renderApp('/clusters', operator);
+      expect(await screen.findByTestId('cluster-row-seoul-prod')).toBeInTheDocument();
+      expect(screen.queryByTestId('register-cluster')).not.toBeInTheDocument(); // operators do not register
+      const ws = FakeWebSocket.latest();
+      act(() => ws.serverOpen());
+      act(() => ws.serverClose(1006));
+      act(() => vi.advanceTimersByTime(6000));
+      expect(screen.getByTestId('ws-banner')).toHaveTextContent('Live updates are disconnected');
+      expect(screen.getByTestId('clusters-live')).toHaveAttribute('data-live', 'false');
+      expect(screen.getByTestId('cluster-row-seoul-prod')).toBeInTheDocument(); // last data stays visible
+    } finally {
+      vi.useRealTimers();
+    }
+  });
 });
+
