@@ -32,6 +32,7 @@ class WatcherConfig:
     poll_interval: float = 3.0  # renew leases and re-read the cluster table this often
     max_clusters: int = 0  # cap per process (0: a fair share of the live watchers only)
     batch_size: int = 1000  # rows per database write at most
+    writer_threads: int = 2  # database writers; clusters are spread over them by id
     flush_interval: float = 0.025  # how long the writer lingers to fill a batch
     publish_interval: float = 0.2  # at most one objects.changed per group per this many seconds
     publish_rows: int = 100  # rows per kind in one message before it says "truncated"

@@ -112,7 +112,7 @@ class Engine:
         self.only = set(cluster_ids) if cluster_ids is not None else None
         self.sender = sender  # None: publish to the Channels layer (tests may pass portal.events.send_now)
         self.inbox: queue.Queue[tuple[Stream, int, Op]] = queue.Queue(maxsize=self.config.queue_size)
-        self.pending: list[Op] = []
+        self.shards: list[WriterShard] = []
         self.clusters: dict[int, ClusterWatch] = {}
         self.fingerprints: dict[int, str] = {}
         self.dirty: dict[int, float] = {}  # cluster -> monotonic time its rows first changed since refresh
@@ -149,10 +149,17 @@ class Engine:
         self._notified = False
         self.inbox_ready.set()
 
+    @property
+    def queued(self) -> int:
+        """Ops read but not yet written."""
+        return sum(len(shard.pending) for shard in self.shards)
+
+    def shard_for(self, cluster_id: int) -> WriterShard:
+        return self.shards[cluster_id % len(self.shards)]
+
     def enqueue(self, op: Op) -> None:
         """Add an op from the loop side (lists, states)."""
-        self.pending.append(op)
-        self.write_ready.set()
+        self.shard_for(op.cluster_id).add(op)
 
     def drain_inbox(self, limit: int = 10_000) -> int:
         """Move ops of current streams from the inbox into the write buffer, in arrival order."""
@@ -168,10 +175,8 @@ class Engine:
                 stream.rv = op.rv
             if op.type == BOOKMARK and stream.errors:
                 stream.errors = 0
-            self.pending.append(op)
+            self.shard_for(op.cluster_id).add(op)
             moved += 1
-        if moved:
-            self.write_ready.set()
         return moved
 
     # ------------------------------------------------------------------ tasks
@@ -183,51 +188,9 @@ class Engine:
             self.drain_inbox()
             if not self.inbox.empty():
                 self.inbox_ready.set()
-            while len(self.pending) > self.config.queue_size:  # back-pressure: threads block on put
+            while self.queued > self.config.queue_size:  # back-pressure: threads block on put
                 await asyncio.sleep(self.config.flush_interval)
             await asyncio.sleep(0)
-
-    async def _writer(self) -> None:
-        cfg = self.config
-        while True:
-            await self.write_ready.wait()
-            if not self.pending:
-                self.write_ready.clear()
-                continue
-            if len(self.pending) < cfg.batch_size:
-                await asyncio.sleep(cfg.flush_interval)  # linger to fill the batch
-                self.drain_inbox()
-            await self._write_once()
-
-    async def _write_once(self) -> bool:
-        """Write one batch; False if the database refused it (it is kept and retried)."""
-        batch = self.pending[: self.config.batch_size]
-        del self.pending[: len(batch)]
-        if not self.pending:
-            self.write_ready.clear()
-        try:
-            changes = await self.db(apply_batch, batch)
-        except (OperationalError, InterfaceError):
-            # The database is away: keep everything, in order, and try again.
-            logger.exception("watcher batch write failed; retrying", extra={"ops": len(batch)})
-            self.pending[:0] = batch
-            self.write_ready.set()
-            await asyncio.sleep(1.0)
-            await self.db(close_old_connections)
-            return False
-        except Exception:
-            # Something in the batch is refused (a bug or an object we cannot store): write the
-            # ops one by one and drop only what fails, rather than stall every cluster on it.
-            logger.exception("watcher batch refused; writing it op by op", extra={"ops": len(batch)})
-            changes = await self.db(_apply_each, batch)
-        self.batches += 1
-        self.rows_written += sum(len(v) for v in changes.upserts.values())
-        committed = timezone.now()
-        self.lag_ms.extend((committed - op.at).total_seconds() * 1000 for op in batch
-                           if op.at is not None and op.type in (UPSERT, DELETE))
-        self.publisher.add(changes, timezone.now().isoformat())
-        self._note(changes)
-        return True
 
     def _note(self, changes: Changes) -> None:
         now = time.monotonic()
@@ -331,12 +294,13 @@ class Engine:
         self.pub_executor = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="watcher-pub")
         self.relists = asyncio.Semaphore(cfg.max_relists)
         self.inbox_ready = asyncio.Event()
-        self.write_ready = asyncio.Event()
+        self.shards = [WriterShard(self, i) for i in range(max(1, cfg.writer_threads))]
         self.refresh_ready = asyncio.Event()
         self.publisher = Publisher(cfg, self.pub_executor, self.sender)
         logger.info("watcher starting", extra={"holder": self.holder})
-        tasks = [asyncio.create_task(coro, name=name) for name, coro in (
-            ("pump", self._pump()), ("writer", self._writer()), ("refresher", self._refresher()),
+        tasks = [asyncio.create_task(shard.run(), name=f"writer-{shard.index}") for shard in self.shards]
+        tasks += [asyncio.create_task(coro, name=name) for name, coro in (
+            ("pump", self._pump()), ("refresher", self._refresher()),
             ("publisher", self.publisher.run()), ("control", self._control(stop)))]
         try:
             stopped = asyncio.create_task(stop.wait())
@@ -353,9 +317,10 @@ class Engine:
         for cluster_id in list(self.clusters):
             await self.stop_cluster(cluster_id)
         try:
-            failures = 0
-            while self.pending and failures < 3:  # what was read is written before we go
-                failures += 0 if await self._write_once() else 1
+            for shard in self.shards:
+                failures = 0
+                while shard.pending and failures < 3:  # what was read is written before we go
+                    failures += 0 if await shard.write_once() else 1
             await self.publisher.flush(force=True)
         except Exception:
             logger.exception("watcher final flush failed")
@@ -367,7 +332,7 @@ class Engine:
             await self.db(leases.retire, self.holder)
         except Exception:
             logger.exception("watcher could not release its leases; they expire by themselves")
-        for executor in (self.db_executor, self.summary_executor):
+        for executor in (self.db_executor, self.summary_executor, *(shard.executor for shard in self.shards)):
             with contextlib.suppress(Exception):  # each thread's own connection, not the loop thread's
                 await self.loop.run_in_executor(executor, lambda: connection.close())
             executor.shutdown(wait=True)
@@ -377,6 +342,72 @@ class Engine:
         self.io_executor.shutdown(wait=False, cancel_futures=True)
         self.probe_executor.shutdown(wait=False, cancel_futures=True)
         logger.info("watcher stopped", extra={"holder": self.holder, "batches": self.batches})
+
+
+class WriterShard:
+    """One writer: an ordered buffer of ops and the database thread that writes it in batches.
+
+    Clusters are spread over ``writer_threads`` shards by id, so every op of a cluster goes
+    through the same shard in the order it was read (one write path per cluster), while the
+    shards' transactions run in parallel on their own connections.
+    """
+
+    def __init__(self, engine: Engine, index: int) -> None:
+        self.engine = engine
+        self.index = index
+        self.pending: list[Op] = []
+        self.ready = asyncio.Event()
+        self.executor = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix=f"watcher-writer-{index}")
+
+    def add(self, op: Op) -> None:
+        self.pending.append(op)
+        self.ready.set()
+
+    async def run(self) -> None:
+        cfg = self.engine.config
+        while True:
+            await self.ready.wait()
+            if not self.pending:
+                self.ready.clear()
+                continue
+            if len(self.pending) < cfg.batch_size:
+                await asyncio.sleep(cfg.flush_interval)  # linger to fill the batch
+                self.engine.drain_inbox()
+            await self.write_once()
+
+    async def _call(self, fn: Callable[..., T], *args: Any) -> T:
+        return await asyncio.get_running_loop().run_in_executor(self.executor, fn, *args)
+
+    async def write_once(self) -> bool:
+        """Write one batch; False if the database refused it (it is kept and retried)."""
+        engine = self.engine
+        batch = self.pending[: engine.config.batch_size]
+        del self.pending[: len(batch)]
+        if not self.pending:
+            self.ready.clear()
+        try:
+            changes = await self._call(apply_batch, batch)
+        except (OperationalError, InterfaceError):
+            # The database is away: keep everything, in order, and try again.
+            logger.exception("watcher batch write failed; retrying", extra={"ops": len(batch)})
+            self.pending[:0] = batch
+            self.ready.set()
+            await asyncio.sleep(1.0)
+            await self._call(close_old_connections)
+            return False
+        except Exception:
+            # Something in the batch is refused (a bug or an object we cannot store): write the
+            # ops one by one and drop only what fails, rather than stall every cluster on it.
+            logger.exception("watcher batch refused; writing it op by op", extra={"ops": len(batch)})
+            changes = await self._call(_apply_each, batch)
+        engine.batches += 1
+        engine.rows_written += sum(len(v) for v in changes.upserts.values())
+        committed = timezone.now()
+        engine.lag_ms.extend((committed - op.at).total_seconds() * 1000 for op in batch
+                             if op.at is not None and op.type in (UPSERT, DELETE))
+        engine.publisher.add(changes, committed.isoformat())
+        engine._note(changes)
+        return True
 
 
 def _apply_each(ops: list[Op]) -> Changes:

@@ -63,7 +63,7 @@ class Command(BaseCommand):
                     states[watch.state] = states.get(watch.state, 0) + 1
                 logger.info("watcher heartbeat", extra={"holder": engine.holder, "clusters": len(engine.clusters),
                                                         "states": states, "batches": engine.batches,
-                                                        "queued": len(engine.pending),
+                                                        "queued": engine.queued,
                                                         "inbox": engine.inbox.qsize(),
                                                         "read_to_commit_ms": engine.lag_percentiles(),
                                                         "events_sent": engine.publisher.sent})
