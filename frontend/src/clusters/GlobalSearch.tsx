@@ -11,7 +11,7 @@ import { clustersKey } from './queries';
 import { podPath } from './tabs/PodsTab';
 import type { Cluster, Page, SearchHit } from './types';
 
-export function hitPath(hit: SearchHit): string {
+export function hitPath(hit: Pick<SearchHit, 'cluster' | 'kind' | 'namespace' | 'name'>): string {
   if (hit.kind === 'Pod') return podPath(hit.cluster, hit);
   if (hit.kind === 'Service') return `/clusters/${hit.cluster}/services?namespace=${encodeURIComponent(hit.namespace)}&q=${encodeURIComponent(hit.name)}`;
   return `/clusters/${hit.cluster}/workloads?kind=${hit.kind}&namespace=${encodeURIComponent(hit.namespace)}&q=${encodeURIComponent(hit.name)}`;
