@@ -91,7 +91,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from sandbox import admission, disruption, managedfields, patch
+from sandbox import admission, managedfields, patch
 from sandbox.errors import (
     ApiError,
     BadRequest,
@@ -280,7 +280,6 @@ class Store:
         self.next_service_ip = 10
         self.next_node_port = 30000
         self.in_quota_update = False
-        self.in_pdb_update = False
 
     # ------------------------------------------------------------------ reads
 
@@ -812,7 +811,6 @@ class Store:
             self._pending.append((etype, rt, raw))
         # quota status writes commit nested events; queue ours first so subscribers see commit order
         admission.on_change(self, rt, ns, etype, prev.fields if prev else None, fields)
-        disruption.on_change(self, rt, ns)
         if self._pending:
             self._drain()
 

@@ -385,18 +385,12 @@ def test_eviction_honours_pdb(raw: Raw, ns: str, fleet: SandboxFleet) -> None:
         "spec": {"minAvailable": 2, "selector": {"matchLabels": labels}}})
     assert status == 201
     eviction = {"apiVersion": "policy/v1", "kind": "Eviction", "metadata": {"name": "guarded-0", "namespace": ns}}
-    _, pdb, _ = raw.request("GET", f"/apis/policy/v1/namespaces/{ns}/poddisruptionbudgets/pdb")
-    assert pdb["status"]["currentHealthy"] == 2
-    assert pdb["status"]["desiredHealthy"] == 2
-    assert pdb["status"]["disruptionsAllowed"] == 0
     status, body, _ = raw.request("POST", f"/api/v1/namespaces/{ns}/pods/guarded-0/eviction", eviction)
     assert status == 429
     assert body["message"] == "Cannot evict pod as it would violate the pod's disruption budget."
     assert body["details"]["causes"][0]["reason"] == "DisruptionBudget"
     raw.request("PATCH", f"/apis/policy/v1/namespaces/{ns}/poddisruptionbudgets/pdb", {"spec": {"minAvailable": 1}},
                 content_type="application/merge-patch+json")
-    _, pdb, _ = raw.request("GET", f"/apis/policy/v1/namespaces/{ns}/poddisruptionbudgets/pdb")
-    assert pdb["status"]["disruptionsAllowed"] == 1
     status, body, _ = raw.request("POST", f"/api/v1/namespaces/{ns}/pods/guarded-0/eviction", eviction)
     assert status == 201
     assert body["status"] == "Success"
