@@ -118,8 +118,11 @@ class SimCluster:
     """A simulated cluster.  Create, then ``await start(ssl_ctx)``; ``await stop()`` at the end."""
 
     def __init__(self, spec: ClusterSpec, *, store: Store | None = None, bootstrap: bool = True,
-                 bookmark_interval: float = 30.0, enable_controllers: bool = True) -> None:
+                 bookmark_interval: float = 30.0, enable_controllers: bool = True,
+                 controller_config: Any = None) -> None:
         self.spec = spec
+        # handed to the controllers (sandbox.controllers.config.ControllerConfig, e.g. fast() in tests)
+        self.controller_config = controller_config
         self.store = store or Store()
         self.faults = FaultSettings()
         self.bookmark_interval = bookmark_interval

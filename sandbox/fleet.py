@@ -47,7 +47,8 @@ class Fleet:
     def __init__(self, state_dir: str | Path, *, host: str = "127.0.0.1", base_port: int = 0,
                  admin_port: int = 0, admin_token: str | None = None, snapshot: bool = False,
                  bookmark_interval: float = 30.0, history_size: int = 5000,
-                 pod_shutdown_seconds: float = 0.5, enable_controllers: bool = True) -> None:
+                 pod_shutdown_seconds: float = 0.5, enable_controllers: bool = True,
+                 controller_config: Any = None) -> None:
         self.state_dir = Path(state_dir)
         self.host = host
         self.base_port = base_port
@@ -58,6 +59,7 @@ class Fleet:
         self.history_size = history_size
         self.pod_shutdown_seconds = pod_shutdown_seconds
         self.enable_controllers = enable_controllers
+        self.controller_config = controller_config
         self.clusters: dict[str, SimCluster] = {}
         self._next_index = 0
         self._tls: TlsMaterial | None = None
@@ -122,7 +124,8 @@ class Fleet:
                                token=token, index=index)
             st = store or Store(history_size=self.history_size, pod_shutdown_seconds=self.pod_shutdown_seconds)
             cluster = SimCluster(spec, store=st, bootstrap=bootstrap, bookmark_interval=self.bookmark_interval,
-                                 enable_controllers=self.enable_controllers)
+                                 enable_controllers=self.enable_controllers,
+                                 controller_config=self.controller_config)
             assert self._ssl is not None
             await cluster.start(self._ssl, self.host)
             self.clusters[name] = cluster

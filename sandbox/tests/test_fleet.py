@@ -85,3 +85,10 @@ def test_serve_command_with_config_and_snapshot(tmp_path: Path) -> None:
     assert json.loads((state / "fleet.json").read_text())["running"] is False
     snapshot = json.loads((state / "snapshot.json").read_text())
     assert sorted(c["spec"]["name"] for c in snapshot["clusters"]) == ["edge", "prod-kr"]
+
+
+def test_controller_config_reaches_clusters(tmp_path: Path) -> None:
+    marker = object()
+    with running_sandbox(clusters=1, nodes=1, state_dir=tmp_path, enable_controllers=False,
+                         controller_config=marker) as f:
+        assert f.in_cluster("cluster-1", lambda c: c.controller_config) is marker
