@@ -495,3 +495,27 @@ def test_logs_since_time(raw: Raw, ns: str, fleet: SandboxFleet) -> None:
     assert body
     status, body, _ = raw.request("GET", f"/api/v1/namespaces/{ns}/pods/since/log?sinceTime=yesterday")
     assert status == 400
+
+
+def test_server_side_apply_through_python_client(api_client: Any, ns: str) -> None:
+    apps = client.AppsV1Api(api_client)
+    body = {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "applied", "namespace": ns},
+            "spec": {"replicas": 2, "selector": {"matchLabels": {"app": "applied"}},
+                     "template": {"metadata": {"labels": {"app": "applied"}},
+                                  "spec": {"containers": [{"name": "app", "image": "nginx:1.27"}]}}}}
+
+    def apply(**kwargs: Any) -> Any:
+        api_client.set_default_header("Content-Type", "application/apply-patch+yaml")
+        try:
+            return apps.patch_namespaced_deployment("applied", ns, body, field_manager="portal", **kwargs)
+        finally:
+            api_client.default_headers.pop("Content-Type", None)
+
+    created = apply()
+    assert created.metadata.managed_fields[0].manager == "portal"
+    apps.patch_namespaced_deployment_scale("applied", ns, {"spec": {"replicas": 5}})
+    with pytest.raises(ApiException) as exc:
+        apply()
+    assert exc.value.status == 409
+    assert ".spec.replicas" in _status(exc.value)["message"]
+    assert apply(force=True).spec.replicas == 2
