@@ -222,6 +222,62 @@ def test_a_node_gone_from_the_cluster_fails_the_operation(fleet: Any, operator_a
 # ---------------------------------------------------------------------------- through a real worker
 
 
+class EventTap:
+    """A Channels channel joined to portal groups, as the WebSocket consumer does, on a loop of its
+    own (the layer's receive buffers belong to one loop)."""
+
+    def __init__(self, *groups: str) -> None:
+        import asyncio
+        import threading
+
+        from channels.layers import channel_layers
+
+        from portal.events import channel_group
+
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
+        self.thread.start()
+        self.layer = channel_layers.make_backend("default")
+        self.groups = [channel_group(g) for g in groups]
+        self.seen: list[dict[str, Any]] = []
+        self.channel = self._run(self.layer.new_channel())
+        for group in self.groups:
+            self._run(self.layer.group_add(group, self.channel))
+
+    def _run(self, coro: Any, timeout: float = 10.0) -> Any:
+        import asyncio
+
+        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)
+
+    def wait(self, match: Callable[[dict[str, Any]], bool], timeout: float = 30.0) -> dict[str, Any]:
+        import asyncio
+
+        async def one() -> dict[str, Any] | None:
+            try:
+                return await asyncio.wait_for(self.layer.receive(self.channel), 1.0)
+            except TimeoutError:
+                return None
+
+        for old in self.seen:
+            if match(old):
+                return old
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            message = self._run(one())
+            if message is not None:
+                self.seen.append(message["event"])
+                if match(message["event"]):
+                    return dict(message["event"])
+        raise AssertionError(f"no matching event within {timeout} s; saw {[e['type'] for e in self.seen]}")
+
+    def close(self) -> None:
+        for group in self.groups:
+            self._run(self.layer.group_discard(group, self.channel))
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(5)
+        self.loop.close()
+
+
 @pytest.fixture
 def worker_on_test_db(transactional_db: None) -> Iterator[str]:
     """A real Celery worker (like conftest's ``celery_worker_process``) that reads the *test*
@@ -257,13 +313,25 @@ def test_cordon_runs_in_a_real_worker_after_commit(fleet: Any, worker_on_test_db
     client.force_authenticate(operator_user)
     cluster = registered(fleet)
     node = node_name(3)
-    op = operate(client, cluster, node, "cordon")
+    tap = EventTap(f"cluster.{cluster.pk}")
+    try:
+        op = operate(client, cluster, node, "cordon")
 
-    def finished() -> str | None:
-        status = NodeOperation.objects.get(pk=op["id"]).status
-        return status if status in ("succeeded", "failed") else None
+        def finished() -> str | None:
+            status = NodeOperation.objects.get(pk=op["id"]).status
+            return status if status in ("succeeded", "failed") else None
 
-    assert wait_for(finished, timeout=60, what="the worker to run the operation") == "succeeded"
+        assert wait_for(finished, timeout=60, what="the worker to run the operation") == "succeeded"
+        # Progress went out on the cluster's group after each commit, ending with the result.
+        done = tap.wait(lambda e: e["type"] == "node_operation.updated" and e["data"]["id"] == op["id"]
+                        and e["data"]["status"] == "succeeded")
+        assert done["group"] == f"cluster.{cluster.pk}"
+        assert done["data"]["node"] == node
+        statuses = [e["data"]["status"] for e in tap.seen if e["type"] == "node_operation.updated"]
+        assert statuses[0] == "pending"
+        assert "running" in statuses
+    finally:
+        tap.close()
     assert node_in_cluster(fleet, node)["spec"]["unschedulable"] is True
     op = operate(client, cluster, node, "uncordon")
     assert wait_for(finished, timeout=60, what="the uncordon") == "succeeded"

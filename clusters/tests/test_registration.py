@@ -397,3 +397,25 @@ def test_check_names_missing_permissions(admin_api: APIClient) -> None:
     assert "2 nodes" in cluster.status_message
     assert "Missing permissions: watch events, create pods/eviction" in cluster.status_message
     assert admin_api.get(f"{URL}{cluster_id}/").json()["missing_permissions"] == ["watch events", "create pods/eviction"]
+
+
+@pytest.mark.django_db(transaction=True)  # events go out after commit
+def test_registration_is_announced_after_commit_without_secrets(admin_user: Any, sandbox: Any) -> None:
+    from clusters.tests.test_node_ops import EventTap
+
+    api = APIClient()
+    api.force_authenticate(admin_user)
+    tap = EventTap("fleet")
+    try:
+        response = register(api, fields_of(sandbox))
+        assert response.status_code == 202
+        cluster_id = response.json()["id"]
+        event = tap.wait(lambda e: e["type"] == "cluster.updated" and e["data"]["id"] == cluster_id)
+        assert event["data"]["status"] == "pending"
+        assert event["data"]["name"] == response.json()["name"]
+        assert sandbox.cluster("cluster-1").token not in json.dumps(event)
+        assert api.delete(f"{URL}{cluster_id}/").status_code == 204
+        gone = tap.wait(lambda e: e["type"] == "cluster.deleted" and e["data"]["id"] == cluster_id)
+        assert gone["data"]["deleted"] is True
+    finally:
+        tap.close()
