@@ -5,9 +5,10 @@ Why it is built this way:
 * The official client blocks, so each watch runs in a thread of its own and each list page and
   probe in a thread pool; events come back through one thread-safe queue. The asyncio side only
   coordinates: it decides when a stream lists, watches, backs off or waits for its cluster.
-* One writer path: every change becomes an :class:`~clusters.watcher.writer.Op` in one ordered
-  buffer that a single task writes in batches on the one database thread. Events are published
-  only after that batch committed.
+* One writer path per cluster: every change becomes an :class:`~clusters.watcher.writer.Op` in
+  the ordered buffer of the cluster's writer shard, which one task writes in batches on that
+  shard's database thread (shards, spread by cluster id, commit in parallel). Events are
+  published only after the batch committed.
 * A slow or dead cluster never delays another: each cluster has its own probe (``/version``),
   a circuit breaker (streams of an unreachable cluster stop and wait for the probe to succeed,
   their in-flight watches are abandoned), per-request timeouts, and at most
@@ -129,7 +130,7 @@ class Engine:
     # ------------------------------------------------------------------ plumbing
 
     async def db(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-        """Run ``fn`` on the watcher's one database thread."""
+        """Run ``fn`` on the watcher's control database thread (leases, loading clusters)."""
         return await self.loop.run_in_executor(self.db_executor, lambda: fn(*args, **kwargs))
 
     async def io(self, fn: Callable[..., T], *args: Any, timeout: float, probe: bool = False, **kwargs: Any) -> T:

@@ -2,7 +2,8 @@
 
 Stream threads and the engine produce :class:`Op` values (an object upserted or deleted, a
 bookmark, a list started or finished, a sync or cluster state change); the engine hands them in
-order, in batches, to :func:`apply_batch`, which runs on the watcher's single database thread.
+order, in batches, to :func:`apply_batch`, which runs on the database thread of the cluster's
+writer shard (one ordered path per cluster).
 A batch is one transaction: rows, the resourceVersion to resume from and the sync state move
 together, so after a crash the stored resourceVersion never runs ahead of the stored rows.
 What changed is returned so the publisher can tell browsers after the commit.
