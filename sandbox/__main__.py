@@ -50,7 +50,11 @@ async def _serve(args: argparse.Namespace) -> int:
         c = await fleet.add_cluster(spec["name"], nodes=int(spec.get("nodes", args.nodes)),
                                     provider=str(spec.get("provider", "aws")), region=str(spec.get("region", "")),
                                     version=str(spec.get("version", args.version)))
-        if args.seed_demo or spec.get("seed_demo"):
+        seed = spec.get("seed_demo") or args.seed_demo
+        if isinstance(seed, dict):  # {profile, crashloop, not_ready_node}
+            await seed_demo(c, str(seed.get("profile", "default")), crashloop=bool(seed.get("crashloop")),
+                            not_ready_node=bool(seed.get("not_ready_node")))
+        elif seed:
             await seed_demo(c)
     for c in fleet.clusters.values():
         print(f"{c.name}: {c.url} kubeconfig={fleet.kubeconfig_path(c.name)}", flush=True)

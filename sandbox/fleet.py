@@ -338,8 +338,16 @@ def default_cluster_names(count: int, prefix: str = "cluster") -> list[str]:
     return [f"{prefix}-{i}" for i in range(1, count + 1)]
 
 
-async def seed_demo(cluster: SimCluster) -> None:
-    """A small demo workload so a fresh fleet looks alive (``serve --seed-demo``)."""
+async def seed_demo(cluster: SimCluster, profile: str = "default", *, crashloop: bool = False,
+                    not_ready_node: bool = False) -> None:
+    """Demo workloads so a fresh fleet looks alive (``serve --seed-demo`` or ``seed_demo`` in the
+    config). With the controllers running: their realistic mix (``sandbox.controllers.demo``),
+    optionally with a crash-looping workload and a NotReady node; without them, one small app."""
+    if cluster.controllers is not None:
+        from sandbox.controllers import demo
+
+        demo.seed(cluster, profile, crashloop=crashloop, not_ready_node=not_ready_node)
+        return
     from sandbox.resources import CONFIGMAPS, DEPLOYMENTS, NAMESPACES, SERVICES
 
     s = cluster.store
