@@ -371,7 +371,7 @@ export function ConnectionFields({
               {contexts.isPending ? t('clusters.wizard.reading') : t('clusters.wizard.readContexts')}
             </button>
           </div>
-          {value.contexts && (
+          {value.contexts && value.contexts.contexts.length > 0 && (
             <FormField label={t('clusters.wizard.context')} errors={errs(errors, 'context')}>
               <select name="context" data-testid="context-select" value={value.context} onChange={(e) => set({ context: e.target.value })}>
                 {value.contexts.contexts.map((c) => (
