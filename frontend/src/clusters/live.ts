@@ -327,6 +327,8 @@ export function useFleetLive(enabled = true): void {
 
 /** Digests may arrive every 200 ms; refetch a list at most this often. */
 export const DIGEST_REFETCH_MS = 1_000;
+/** ... times the pages loaded, up to this factor. */
+const MAX_REFETCH_FACTOR = 10;
 
 /** Keeps one cluster's header and inventory lists current from `cluster.<id>`. */
 export function useClusterLive(clusterId: number): void {
@@ -346,7 +348,12 @@ export function useClusterLive(clusterId: number): void {
     (refetch: Refetch) => {
       for (const [resource, namespaces] of refetch) addRefetch(pending.current, resource, namespaces === null ? null : [...namespaces]);
       if (timer.current || pending.current.size === 0) return;
-      const wait = Math.max(0, lastRun.current + DIGEST_REFETCH_MS - Date.now());
+      // A list scrolled deep refetches every loaded page: space those refetches out by size.
+      const pages = queryClient
+        .getQueriesData<InventoryData>({ queryKey: [...clustersKey, clusterId, 'inv'] })
+        .reduce((most, [, d]) => Math.max(most, d?.pages.length ?? 1), 1);
+      const interval = DIGEST_REFETCH_MS * Math.min(MAX_REFETCH_FACTOR, pages);
+      const wait = Math.max(0, lastRun.current + interval - Date.now());
       timer.current = setTimeout(() => {
         timer.current = null;
         lastRun.current = Date.now();
