@@ -179,4 +179,64 @@ describe('ClusterDetailPage', () => {
     await waitFor(() => expect(screen.getByTestId('location')).toHaveTextContent(/^\/clusters$/));
     expect(seen.some((r) => r.method === 'DELETE')).toBe(true);
   });
+
+  it('edits metadata with PATCH, disables with PATCH enabled=false, replaces credentials with POST', async () => {
+    let current = clusterDetail(1, { name: 'seoul-prod', labels: { team: 'core' } });
+    const seen = mockFetch({
+      'GET /api/clusters/1/': () => json(current),
+      'GET /api/clusters/1/nodes/': () => json(page([], fresh)),
+      'GET /api/auth/csrf/': () => json({ csrfToken: 't' }),
+      'PATCH /api/clusters/1/': async (req) => {
+        const body = (await req.json()) as Record<string, unknown>;
+        current = { ...current, ...body };
+        return json(current);
+      },
+      'POST /api/clusters/1/credentials/': () =>
+        json({ detail: 'Invalid input.', errors: { token: ['The cluster rejected the credentials (401).'] } }, { status: 400 }),
+    });
+    render('/clusters/1');
+    const user = userEvent.setup();
+    await user.click(await screen.findByTestId('edit-cluster'));
+    const edit = screen.getByTestId('edit-cluster-dialog');
+    expect(within(edit).queryByRole('textbox', { name: 'Name' })).not.toBeInTheDocument(); // the name is fixed
+    await user.clear(within(edit).getByRole('textbox', { name: 'Display name' }));
+    await user.type(within(edit).getByRole('textbox', { name: 'Display name' }), '서울 운영');
+    await user.selectOptions(within(edit).getByRole('combobox', { name: 'Stage' }), 'stage');
+    await user.click(within(edit).getByTestId('edit-cluster-save'));
+    await waitFor(() => expect(screen.queryByTestId('edit-cluster-dialog')).not.toBeInTheDocument());
+    const patch = seen.filter((r) => r.method === 'PATCH')[0]!;
+    expect(await patch.json()).toEqual({
+      display_name: '서울 운영',
+      description: '',
+      provider: 'eks',
+      region: 'ap-northeast-2',
+      stage: 'stage',
+      labels: { team: 'core' },
+    });
+    expect(await screen.findByText('서울 운영')).toBeInTheDocument();
+
+    await user.click(screen.getByTestId('toggle-enabled'));
+    await waitFor(() => expect(seen.filter((r) => r.method === 'PATCH')).toHaveLength(2));
+    expect(await seen.filter((r) => r.method === 'PATCH')[1]!.json()).toEqual({ enabled: false });
+    await waitFor(() => expect(screen.getByTestId('toggle-enabled')).toHaveTextContent('Enable'));
+
+    await user.click(screen.getByTestId('replace-credentials'));
+    const creds = screen.getByTestId('credentials-dialog');
+    await user.click(within(creds).getByTestId('mode-url'));
+    await user.type(within(creds).getByRole('textbox', { name: 'API server URL' }), 'https://10.0.0.9:6443');
+    await user.type(within(creds).getByRole('textbox', { name: 'Token' }), 'new-token');
+    await user.click(within(creds).getByTestId('credentials-save'));
+    await waitFor(() =>
+      expect(within(creds).getByRole('textbox', { name: 'Token' })).toHaveAccessibleDescription('The cluster rejected the credentials (401).'),
+    );
+    const post = seen.find((r) => r.url.endsWith('/credentials/'))!;
+    expect(await post.json()).toEqual({
+      server: 'https://10.0.0.9:6443',
+      ca_pem: '',
+      token: 'new-token',
+      insecure_skip_tls_verify: false,
+      allow_insecure: false,
+    });
+  });
 });
+
