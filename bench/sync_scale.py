@@ -34,6 +34,7 @@ def main() -> int:
     p.add_argument("--pods", type=int, default=500, help="pods per cluster")
     p.add_argument("--rate", type=float, default=20.0, help="pod changes per second per cluster")
     p.add_argument("--seconds", type=float, default=30.0, help="length of the steady-state window")
+    p.add_argument("--writer-threads", type=int, default=None, help="passed to runwatchers")
     p.add_argument("--name", default="sync_scale", help="results file: bench/results/<name>.json")
     p.add_argument("--database", default="portal_bench_sync")
     args = p.parse_args()
@@ -49,7 +50,7 @@ def main() -> int:
             total_pods = args.clusters * args.pods
 
             t_start = time.perf_counter()
-            proc = wc.start_watcher()
+            proc = wc.start_watcher(*(["--writer-threads", str(args.writer_threads)] if args.writer_threads else []))
             try:
                 deadline = time.monotonic() + 900
                 while not wc.all_synced(total_pods, list(ids.values())):
@@ -78,6 +79,7 @@ def main() -> int:
     result = {
         "size": {"clusters": args.clusters, "nodes_per_cluster": args.nodes, "pods_per_cluster": args.pods,
                  "pods_total": total_pods, "changes_per_second_per_cluster": args.rate, "seconds": args.seconds},
+        "writer_threads": args.writer_threads or "default",
         "first_full_sync_s": round(first_sync, 2),
         "steady_state": {"watcher_cpu_percent_of_one_core": cpu_pct, "watcher_rss_mb": rss,
                          "watcher_peak_rss_mb": peak, "watcher_rss_after_first_sync_mb": rss_after_sync[0],

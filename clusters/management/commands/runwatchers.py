@@ -30,6 +30,8 @@ class Command(BaseCommand):
         parser.add_argument("--max-clusters", type=int, default=None,
                             help="Watch at most this many clusters (default PORTAL_WATCHER_MAX_CLUSTERS; 0: "
                                  "a fair share of the live watchers).")
+        parser.add_argument("--writer-threads", type=int, default=None,
+                            help="Database writer shards (default PORTAL_WATCHER_WRITER_THREADS, 2).")
         parser.add_argument("--cluster", type=int, action="append", default=None, dest="clusters",
                             help="Only watch this cluster id (repeatable; for debugging).")
         parser.add_argument("--heartbeat", type=float, default=60.0, help="Seconds between status log lines.")
@@ -38,6 +40,8 @@ class Command(BaseCommand):
         overrides: dict[str, Any] = {}
         if options["max_clusters"] is not None:
             overrides["max_clusters"] = options["max_clusters"]
+        if options["writer_threads"] is not None:
+            overrides["writer_threads"] = max(1, options["writer_threads"])
         config = WatcherConfig.from_settings(**overrides)
         engine = Engine(config=config, holder=options["holder"], cluster_ids=options["clusters"])
         asyncio.run(self._run(engine, heartbeat=options["heartbeat"]))
