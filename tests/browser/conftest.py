@@ -38,20 +38,40 @@ def _free_port() -> int:
 
 
 @pytest.fixture
-def portal_server(transactional_db: None) -> Iterator[str]:
-    """Start uvicorn on a free port against the test database; yield its base URL."""
+def backend_env(transactional_db: None) -> dict[str, str]:
+    """Environment of the backend processes a browser test starts (uvicorn, Celery, watchers):
+    the test profile on the pytest test database, and a Redis database of the run's own.
+
+    Redis is shared by every test session on the machine, and its default database carries the
+    Celery queue and the WebSocket groups: another session's worker would take our tasks, and
+    its ``cluster.1`` events (every test database has a cluster 1) would reach our pages. So
+    the browser tests' processes use database 8-15 (by pid), emptied first."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    import redis
+    from django.conf import settings
     from django.db import connection
 
-    if not (ROOT / "frontend" / "dist" / "index.html").is_file():
-        pytest.fail("frontend/dist is not built: run `make frontend` (make test does it)")
     db = connection.settings_dict
-    port = _free_port()
+    redis_url = urlunsplit(urlsplit(settings.REDIS_URL)._replace(path=f"/{8 + os.getpid() % 8}"))
+    redis.Redis.from_url(redis_url).flushdb()
     env = dict(os.environ)
     env.update({
         "PORTAL_ENV": "test",
         "DJANGO_SETTINGS_MODULE": "portal.settings_test",
         "DATABASE_URL": f"postgres://{db['USER']}:{db['PASSWORD']}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
+        "REDIS_URL": redis_url,
     })
+    return env
+
+
+@pytest.fixture
+def portal_server(backend_env: dict[str, str]) -> Iterator[str]:
+    """Start uvicorn on a free port against the test database; yield its base URL."""
+    if not (ROOT / "frontend" / "dist" / "index.html").is_file():
+        pytest.fail("frontend/dist is not built: run `make frontend` (make test does it)")
+    port = _free_port()
+    env = backend_env
     log = open(ROOT / "var" / f"browser-uvicorn-{port}.log", "wb")  # noqa: SIM115 - closed below
     proc = subprocess.Popen(
         [sys.executable, "-m", "uvicorn", "portal.asgi:application", "--host", "127.0.0.1", "--port", str(port)],

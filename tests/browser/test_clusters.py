@@ -28,20 +28,6 @@ ROOT = Path(__file__).resolve().parents[2]
 CLUSTER = "sandbox-seoul"
 
 
-def _backend_env() -> dict[str, str]:
-    """The environment of the test's backend processes: the test profile on the test database."""
-    from django.db import connection
-
-    db = connection.settings_dict
-    env = dict(os.environ)
-    env.update({
-        "PORTAL_ENV": "test",
-        "DJANGO_SETTINGS_MODULE": "portal.settings_test",
-        "DATABASE_URL": f"postgres://{db['USER']}:{db['PASSWORD']}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
-    })
-    return env
-
-
 def _stop(proc: subprocess.Popen[bytes]) -> None:
     proc.terminate()
     try:
@@ -61,12 +47,12 @@ def fleet(tmp_path: Path) -> Iterator[Any]:
 
 
 @pytest.fixture
-def backend_workers(portal_server: str, fleet: Any) -> Iterator[None]:
-    """A Celery worker and the watcher service on the same test database as ``portal_server``
-    (the session-wide ``celery_worker_process`` does not pass DATABASE_URL, so it would run the
-    registration check against another database). Depends on ``fleet`` so the watcher stops
-    while the sandbox still answers."""
-    env = _backend_env()
+def backend_workers(portal_server: str, backend_env: dict[str, str], fleet: Any) -> Iterator[None]:
+    """A Celery worker and the watcher service on the same test database and Redis as
+    ``portal_server`` (the session-wide ``celery_worker_process`` would run the registration
+    check against another database). Depends on ``fleet`` so the watcher stops while the
+    sandbox still answers."""
+    env = backend_env
     tag = f"browser-{os.getpid()}"
     logs = ROOT / "var"
     logs.mkdir(exist_ok=True)
