@@ -96,7 +96,7 @@ def test_register_sandbox_cluster_see_nodes_pods_and_a_live_pod(
 ) -> None:
     from playwright.sync_api import expect
 
-    from sandbox.resources import DEPLOYMENTS
+    from sandbox.resources import DEPLOYMENTS, NODES
 
     fleet.in_cluster(CLUSTER, lambda c: c.store.create(DEPLOYMENTS, _deployment("web", 2)))
     make_user("dana", role="admin", password="correct-horse-battery")
@@ -152,6 +152,17 @@ def test_register_sandbox_cluster_see_nodes_pods_and_a_live_pod(
     fleet.in_cluster(CLUSTER, lambda c: c.store.create(DEPLOYMENTS, _deployment("api", 1)))
     expect(page.locator('[data-testid^="pod-row-default/api-"]')).to_have_count(1, timeout=20_000)
     assert page.evaluate("window.__sameDocument") is True, "the page was reloaded"
+
+    # Cordon a node: a confirmation names it, progress arrives live, the row shows it cordoned.
+    page.get_by_test_id("tab-nodes").click()
+    node = f"{CLUSTER}-node-1"
+    page.get_by_test_id(f"cordon-{node}").click()
+    expect(page.get_by_test_id("confirm-dialog")).to_contain_text(node)
+    page.get_by_test_id("confirm-dialog").get_by_role("button", name="Cordon").click()
+    expect(page.get_by_test_id(f"node-op-{node}")).to_have_attribute("data-status", "succeeded", timeout=20_000)
+    expect(page.get_by_test_id(f"node-row-{node}").get_by_test_id("cordoned")).to_be_visible(timeout=20_000)
+    expect(page.get_by_test_id(f"uncordon-{node}")).to_be_visible()
+    assert fleet.in_cluster(CLUSTER, lambda c: c.store.get(NODES, None, node)["spec"].get("unschedulable")) is True
 
     # The fleet table shows the new cluster with its figures and freshness.
     page.get_by_test_id("nav-clusters").click()
