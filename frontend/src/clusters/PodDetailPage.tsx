@@ -6,13 +6,14 @@ import { useState } from 'react';
 import { useTranslation } from 'react-i18next';
 import { Link, useParams } from 'react-router-dom';
 import { ApiError } from '../api/errors';
-import { ErrorState } from '../components/ErrorState';
+import { ErrorState, errorMessage } from '../components/ErrorState';
 import { Loading } from '../components/Loading';
 import { NotFound } from '../pages/NotFound';
 import { PhaseBadge } from './badges';
 import { bytesHuman, cores, relativeTime, useNow } from './format';
 import { useClusterLive } from './live';
-import { useCluster, usePodDetail } from './queries';
+import { useCluster, useCachedPod, usePodDetail } from './queries';
+import type { PodDetail } from './types';
 import { EventsTab, Labels } from './tabs/SimpleTabs';
 import { toYaml } from './yaml';
 
@@ -27,8 +28,11 @@ export function PodDetailPage() {
   const [format, setFormat] = useState<'yaml' | 'json'>('yaml');
   const now = useNow(30_000);
   useClusterLive(id);
+  const cached = useCachedPod(id, namespace, name);
   if (pod.isError && pod.error instanceof ApiError && pod.error.status === 404) return <NotFound />;
-  const p = pod.data;
+  // The cluster did not answer (502/504): show the last known projection, marked as such.
+  const unreachable = pod.isError && pod.error instanceof ApiError && (pod.error.status === 502 || pod.error.status === 504);
+  const p: PodDetail | undefined = pod.data ?? (unreachable && cached ? { ...cached, object: {} } : undefined);
   return (
     <section className="page page-wide" data-testid="pod-page">
       <p className="muted small breadcrumbs">
@@ -39,7 +43,17 @@ export function PodDetailPage() {
         <h1 className="mono">{name}</h1>
       </header>
       {pod.isPending && <Loading />}
-      {pod.isError && <ErrorState error={pod.error} onRetry={() => void pod.refetch()} />}
+      {pod.isError && !(unreachable && p) && <ErrorState error={pod.error} onRetry={() => void pod.refetch()} />}
+      {unreachable && p && (
+        <div className="alert alert-warning" role="status" data-testid="pod-stale">
+          <span>
+            {t('clusters.podFromCache')} ({errorMessage(pod.error)})
+          </span>
+          <button type="button" className="btn btn-small" onClick={() => void pod.refetch()}>
+            {t('common.retry')}
+          </button>
+        </div>
+      )}
       {p && (
         <>
           <section className="card">
@@ -136,7 +150,7 @@ export function PodDetailPage() {
                 </button>
               </div>
             </div>
-            {p.object ? (
+            {p.object && Object.keys(p.object).length > 0 ? (
               <pre className="code-block" data-testid="pod-object">
                 {format === 'yaml' ? toYaml(p.object) : JSON.stringify(p.object, null, 2)}
               </pre>

@@ -28,7 +28,9 @@ import type {
   ConnectionBody,
   InventoryPage,
   Kind,
+  InventoryRow,
   KindData,
+  PodData,
   KubeconfigContexts,
   NodeOperation,
   NodeOperationKind,
@@ -145,6 +147,18 @@ export function usePodDetail(id: number, namespace: string, name: string) {
     queryFn: ({ signal }) => clustersApi.pod(id, namespace, name, signal),
     staleTime: 5_000,
   });
+}
+
+/** A pod's row from any cached pod list of the cluster (the fallback when the cluster is down). */
+export function useCachedPod(id: number, namespace: string, name: string): InventoryRow<PodData> | null {
+  const queryClient = useQueryClient();
+  for (const [, data] of queryClient.getQueriesData<InventoryData<PodData>>({ queryKey: inventoryKey(id, 'pods') })) {
+    for (const page of data?.pages ?? []) {
+      const row = page.results.find((r) => r.namespace === namespace && r.name === name);
+      if (row) return row;
+    }
+  }
+  return null;
 }
 
 // --- writes ------------------------------------------------------------------------
