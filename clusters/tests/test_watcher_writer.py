@@ -97,6 +97,23 @@ def test_a_relist_removes_what_it_did_not_return(cluster: Cluster) -> None:
     assert (cid, "Service") in changes.relisted
 
 
+def test_a_relist_rewrites_only_what_changed(cluster: Cluster) -> None:
+    cid = cluster.pk
+    apply_batch([Op(UPSERT, cid, "Service", row=svc(n, "1")) for n in ("a", "b")])
+    before = dict(KubeObject.objects.filter(cluster=cluster).values_list("name", "updated"))
+    changes = apply_batch([
+        Op(LIST_START, cid, "Service"),
+        Op(UPSERT, cid, "Service", row=svc("a", "1")),  # unchanged
+        Op(UPSERT, cid, "Service", row=svc("b", "2")),  # changed while we were not watching
+        Op(LISTED, cid, "Service", rv="40", keys={("default", "a"), ("default", "b")}, at=timezone.now()),
+    ])
+    after = dict(KubeObject.objects.filter(cluster=cluster).values_list("name", "updated"))
+    assert after["a"] == before["a"]
+    assert after["b"] > before["b"]
+    assert set(changes.upserts[(cid, "Service")]) == {("default", "b")}
+    assert KindSync.objects.get(cluster=cluster, kind="Service").object_count == 2
+
+
 def test_states_unreachable_then_connected(cluster: Cluster) -> None:
     cid = cluster.pk
     apply_batch([Op(LISTED, cid, "Node", rv="1", keys=set(), at=timezone.now())])

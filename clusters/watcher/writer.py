@@ -116,6 +116,7 @@ class _Batch:
         upserts = [op for op in self.objects.values() if op.type == UPSERT]
         deletes = [op for op in self.objects.values() if op.type == DELETE]
         self.objects = {}
+        upserts = skip_unchanged(upserts)
         if upserts:
             KubeObject.objects.bulk_create(
                 [KubeObject(cluster_id=op.cluster_id, updated=self.now, **op.row) for op in upserts if op.row],
@@ -225,6 +226,41 @@ class _Batch:
             Cluster.objects.filter(pk=op.cluster_id).update(status=op.state, status_message=op.message[:2000],
                                                             last_checked=self.now)
         self.changes.status_changed.add(op.cluster_id)
+
+
+_EXISTING_VERSIONS = """
+SELECT namespace, name, resource_version FROM clusters_kubeobject
+WHERE cluster_id = %s AND kind = %s AND (namespace, name) IN ({placeholders})
+"""
+
+
+def skip_unchanged(upserts: list[Op]) -> list[Op]:
+    """Drop list rows whose stored row has the same resourceVersion: a relist (after 410 Gone, or
+    a restart that could not resume) then rewrites only what changed. Watch events are changes
+    by definition and are always written."""
+    listed: dict[Pair, list[Op]] = {}
+    for op in upserts:
+        if op.rv is None and op.at is None and op.row is not None and op.row["resource_version"]:
+            listed.setdefault((op.cluster_id, op.kind), []).append(op)
+    if not listed:
+        return upserts
+    unchanged: set[int] = set()
+    for pair, ops in listed.items():
+        for start in range(0, len(ops), 1000):
+            chunk = ops[start:start + 1000]
+            params: list[Any] = [pair[0], pair[1]]
+            for op in chunk:
+                assert op.row is not None
+                params += [op.row["namespace"], op.row["name"]]
+            sql = _EXISTING_VERSIONS.replace("{placeholders}", ", ".join(["(%s, %s)"] * len(chunk)))
+            with connection.cursor() as cursor:
+                cursor.execute(sql, params)
+                stored = {(ns, name): rv for ns, name, rv in cursor.fetchall()}
+            for op in chunk:
+                assert op.row is not None
+                if stored.get((op.row["namespace"], op.row["name"])) == op.row["resource_version"]:
+                    unchanged.add(id(op))
+    return [op for op in upserts if id(op) not in unchanged]
 
 
 def delete_keys(pair: Pair, keys: Iterable[tuple[str, str]]) -> None:
