@@ -4,7 +4,7 @@
  */
 import { useEffect, useRef, useState } from 'react';
 import { useTranslation } from 'react-i18next';
-import { useSearchParams } from 'react-router-dom';
+import { Link, useSearchParams } from 'react-router-dom';
 import { PhaseBadge } from '../badges';
 import { bytesHuman, relativeTime, useNow } from '../format';
 import type { InventoryParams } from '../queries';
@@ -140,6 +140,25 @@ export function Labels({ labels }: { labels: Record<string, string> | undefined 
   );
 }
 
+/** Pods of a workload or service: the pods tab filtered by its namespace and selector. */
+export function podsOf(clusterId: number, namespace: string, selector: Record<string, string> | null | undefined): string | null {
+  const entries = Object.entries(selector ?? {});
+  if (entries.length === 0) return null;
+  const params = new URLSearchParams({ namespace, label_selector: entries.map(([k, v]) => `${k}=${v}`).join(',') });
+  return `/clusters/${clusterId}/pods?${params.toString()}`;
+}
+
+function NameToPods({ clusterId, row, selector }: { clusterId: number; row: { namespace: string; name: string }; selector: Record<string, string> | null | undefined }) {
+  const { t } = useTranslation();
+  const to = podsOf(clusterId, row.namespace, selector);
+  if (!to) return <span className="mono">{row.name}</span>;
+  return (
+    <Link className="mono" to={to} title={t('clusters.showPods')}>
+      {row.name}
+    </Link>
+  );
+}
+
 function replicas(d: WorkloadData, kind: string): string {
   if (kind === 'Job') return `${d.succeeded ?? 0}/${d.completions ?? 1}`;
   if (kind === 'CronJob') return d.schedule ?? '';
@@ -174,7 +193,7 @@ export function WorkloadsTab({ clusterId }: { clusterId: number }) {
         columns={[
           { key: 'kind', header: t('clusters.col.kind'), render: (r) => r.kind },
           nsCol(t('clusters.col.namespace')),
-          nameCol(t('clusters.col.name')),
+          { key: 'name', header: t('clusters.col.name'), render: (r) => <NameToPods clusterId={clusterId} row={r} selector={r.data.selector} /> },
           { key: 'status', header: t('clusters.col.status'), render: (r) => <PhaseBadge text={r.phase} /> },
           { key: 'replicas', header: t('clusters.col.replicas'), render: (r) => replicas(r.data, r.kind), className: 'num' },
           {
@@ -200,7 +219,7 @@ export function ServicesTab({ clusterId }: { clusterId: number }) {
   const [filters, set] = useUrlFilters(FILTER_NS_Q);
   const columns: Column<ServiceData>[] = [
     nsCol(t('clusters.col.namespace')),
-    nameCol(t('clusters.col.name')),
+    { key: 'name', header: t('clusters.col.name'), render: (r) => <NameToPods clusterId={clusterId} row={r} selector={r.data.selector} /> },
     { key: 'type', header: t('clusters.col.type'), render: (r) => r.data.type },
     { key: 'ip', header: t('clusters.col.clusterIp'), render: (r) => <span className="mono">{r.data.cluster_ip}</span> },
     { key: 'ext', header: t('clusters.col.externalIp'), render: (r) => <span className="mono">{(r.data.external_ips ?? []).join(', ') || '—'}</span> },
