@@ -9,9 +9,10 @@ change that was rolled back. Apps declare which groups exist and who may join th
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, cast
 
@@ -82,6 +83,26 @@ def send_now(group: str, event_type: str, data: dict[str, Any]) -> int:
     if layer is not None:
         async_to_sync(layer.group_send)(channel_group(group), {"type": "portal.event", "event": envelope})
     return seq
+
+
+async def send_many(messages: Sequence[tuple[str, str, dict[str, Any]]]) -> list[BaseException | None]:
+    """Send ``(group, event_type, data)`` messages at once, for busy publishers (the watcher):
+    one Redis round trip takes all their sequence numbers, the group sends run concurrently.
+    Returns, per message, None or the exception its send raised."""
+    pipe = client().pipeline(transaction=False)
+    for group, _type, _data in messages:
+        pipe.incr(_seq_key(group))
+    seqs = pipe.execute()
+    layer = get_channel_layer()
+    if layer is None:
+        return [None] * len(messages)
+    sends = [
+        layer.group_send(channel_group(group), {"type": "portal.event", "event": {
+            "type": event_type, "group": group, "seq": int(seq), "data": data}})
+        for (group, event_type, data), seq in zip(messages, seqs, strict=True)
+    ]
+    results = await asyncio.gather(*sends, return_exceptions=True)
+    return [r if isinstance(r, BaseException) else None for r in results]
 
 
 def publish(group: str, event_type: str, data: dict[str, Any]) -> None:

@@ -153,24 +153,11 @@ class Publisher:
         return out
 
     async def _send_batch(self, messages: list[tuple[str, str, dict[str, Any]]]) -> None:
-        from channels.layers import get_channel_layer
+        from portal.events import send_many
 
-        from portal.events import _seq_key, channel_group
-        from portal.redis import client
-
-        layer = get_channel_layer()
-        pipe = client().pipeline(transaction=False)
-        for group, _type, _data in messages:
-            pipe.incr(_seq_key(group))
-        seqs = pipe.execute()
-        if layer is None:
-            return
-        sends = [layer.group_send(channel_group(group), {"type": "portal.event", "event": {
-            "type": event_type, "group": group, "seq": int(seq), "data": data}})
-            for (group, event_type, data), seq in zip(messages, seqs, strict=True)]
-        results = await asyncio.gather(*sends, return_exceptions=True)
+        results = await send_many(messages)
         for (group, _t, _d), result in zip(messages, results, strict=True):
-            if isinstance(result, BaseException):
+            if result is not None:
                 self.failures += 1
                 logger.error("watcher event publish failed", extra={"group": group, "error": repr(result)})
             else:
