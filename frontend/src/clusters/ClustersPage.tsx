@@ -43,7 +43,8 @@ export function ClustersPage() {
   const clusters = useClusters(query);
   const now = useNow();
   const socket = useSocketState();
-  useFleetLive();
+  // `fleet` is for operators and admins (docs/clusters-api.md); others would get an error.
+  useFleetLive(me.data?.role === 'admin' || me.data?.role === 'operator');
 
   // The search box applies as the user types (debounced), the selects at once.
   const [q, setQ] = useState(filters.q);
