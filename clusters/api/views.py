@@ -145,6 +145,8 @@ class ClusterViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
         )
         if self.action == "retrieve":
             queryset = queryset.prefetch_related("syncs")
+        elif self.action == "list":  # rows never show these; the ciphertext need not even be read
+            queryset = queryset.defer("ca_pem", "credentials_encrypted", "tls_server_name")
         return queryset
 
     def get_serializer_class(self) -> type[Any]:
