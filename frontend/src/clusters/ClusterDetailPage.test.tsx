@@ -238,5 +238,34 @@ describe('ClusterDetailPage', () => {
       allow_insecure: false,
     });
   });
+
+  it('draws each node with a square per pod coloured by status in the placement view', async () => {
+    mockFetch({
+      'GET /api/clusters/1/': () => json(clusterDetail(1)),
+      'GET /api/clusters/1/nodes/': () => json(page([nodeRow('node-1'), nodeRow('node-2', { ready: false })], fresh)),
+      'GET /api/clusters/1/pods/': () =>
+        json(
+          page(
+            [
+              podRow('web', 'web-1', { node_name: 'node-1' }),
+              podRow('web', 'web-2', { node_name: 'node-1' }, { status_text: 'CrashLoopBackOff' }),
+              podRow('web', 'web-3', { node_name: 'node-2', phase: 'Pending' }, { status_text: 'ContainerCreating' }),
+              podRow('web', 'web-4', { node_name: '', phase: 'Pending' }, { status_text: 'Pending' }),
+            ],
+            fresh,
+          ),
+        ),
+    });
+    render('/clusters/1/nodes?view=placement');
+    const node1 = await screen.findByTestId('placement-node-node-1');
+    expect(node1).toHaveAttribute('data-pods', '2');
+    expect(within(node1).getByTestId('pod-square-web/web-1')).toHaveClass('tone-ok');
+    expect(within(node1).getByTestId('pod-square-web/web-2')).toHaveClass('tone-bad');
+    expect(within(node1).getByTestId('pod-square-web/web-2')).toHaveAttribute('href', '/clusters/1/pods/web/web-2');
+    const node2 = screen.getByTestId('placement-node-node-2');
+    expect(node2).toHaveClass('notready');
+    expect(within(node2).getByTestId('pod-square-web/web-3')).toHaveClass('tone-warn');
+    expect(screen.getByTestId('placement-node-unscheduled')).toHaveAttribute('data-pods', '1');
+  });
 });
 
