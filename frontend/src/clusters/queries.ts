@@ -15,7 +15,7 @@ import {
   useQueryClient,
   type InfiniteData,
 } from '@tanstack/react-query';
-import type { ApiError } from '../api/errors';
+import { ApiError } from '../api/errors';
 import { cursorFromUrl } from '../components/Pager';
 import type { ClusterListQuery } from '../api/types';
 import { clustersApi, type InventoryResource } from './api';
@@ -146,6 +146,9 @@ export function usePodDetail(id: number, namespace: string, name: string) {
     queryKey: [...clustersKey, id, 'pod', namespace, name],
     queryFn: ({ signal }) => clustersApi.pod(id, namespace, name, signal),
     staleTime: 5_000,
+    // 502/504: the cluster did not answer within the server's own timeout; retrying at once
+    // only delays the fallback to the last known row (the Retry button is there).
+    retry: (count, error) => !(error instanceof ApiError && error.status >= 400) && count < 2,
   });
 }
 
