@@ -12,6 +12,7 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from rest_framework.test import APIClient
@@ -82,12 +83,22 @@ def _env_for_subprocess() -> dict[str, str]:
 
 
 @pytest.fixture(scope="session")
-def celery_worker_process() -> Iterator[subprocess.Popen[bytes]]:
-    """A real Celery worker on the project's Redis, for readiness and task tests."""
+def celery_worker_process(django_db_setup: None, django_db_blocker: Any) -> Iterator[subprocess.Popen[bytes]]:
+    """A real Celery worker on the tests' Redis database, reading and writing the *test*
+    database (its tasks must see what the test wrote, and nothing else)."""
+    from django.db import connection
+
+    with django_db_blocker.unblock():
+        db = connection.settings_dict
+    env = _env_for_subprocess()
+    env["DATABASE_URL"] = f"postgres://{db['USER']}:{db['PASSWORD']}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
+    from django.conf import settings
+
+    env["REDIS_URL"] = settings.REDIS_URL
     proc = subprocess.Popen(
         [sys.executable, "-m", "celery", "-A", "portal", "worker", "--pool=solo", "--loglevel=WARNING",
          "--without-gossip", "--without-mingle", "-n", f"pytest-{os.getpid()}@%h"],
-        cwd=ROOT, env=_env_for_subprocess(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )
     from portal.celery import app
 

@@ -4,6 +4,9 @@ import os
 
 # The test settings always mean the test profile, whatever the shell exported.
 os.environ["PORTAL_ENV"] = "test"
+# Tests use Redis database 1 so a `make run` on the same machine (database 0) never takes their
+# Celery tasks or hears their events.
+os.environ.setdefault("REDIS_URL", f"redis://127.0.0.1:{os.environ.get('PORTAL_REDIS_PORT', '63799')}/1")
 
 from portal.settings import *  # noqa: F403
 from portal.settings import PORTAL_ENV
