@@ -437,3 +437,23 @@ def fetch_pod(cluster: Cluster, *, namespace: str, name: str, timeout: float | N
         body = client.get_json(client.core.read_namespaced_pod, name, namespace, attempts=1, timeout=timeout)
     (body.get("metadata") or {}).pop("managedFields", None)
     return body
+
+
+def enqueue_due_checks(*, enqueue: Any) -> int:
+    """Call ``enqueue(cluster_id)`` for every enabled cluster not checked within
+    ``PORTAL_CLUSTER_RECHECK_SECONDS`` (default 300); pending clusters after 60 s."""
+    from datetime import timedelta
+
+    from django.db.models import Q
+
+    now = timezone.now()
+    every = float(getattr(settings, "PORTAL_CLUSTER_RECHECK_SECONDS", 300.0))
+    due = Cluster.objects.filter(enabled=True).filter(
+        Q(last_checked__isnull=True, created__lt=now - timedelta(seconds=60))
+        | Q(last_checked__lt=now - timedelta(seconds=every))
+        | Q(status=ClusterStatus.PENDING, last_checked__lt=now - timedelta(seconds=60))
+    )
+    ids = list(due.values_list("pk", flat=True))
+    for cluster_id in ids:
+        enqueue(cluster_id)
+    return len(ids)

@@ -22,3 +22,11 @@ def check_cluster(cluster_id: int) -> str:
 def run_node_operation(op_id: int) -> str:
     """Cordon, uncordon or drain as the NodeOperation row says; returns its final status."""
     return services.run_node_operation(op_id)
+
+
+@shared_task(name="clusters.recheck_clusters", ignore_result=True)
+def recheck_clusters() -> int:
+    """Periodic (beat): enqueue a check for enabled clusters whose last check is older than
+    ``PORTAL_CLUSTER_RECHECK_SECONDS``, so a lost enqueue never leaves one ``pending`` for good
+    and versions and permissions stay current. Returns how many were enqueued."""
+    return services.enqueue_due_checks(enqueue=check_cluster.delay)
