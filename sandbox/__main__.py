@@ -57,7 +57,8 @@ async def _serve(args: argparse.Namespace) -> int:
         elif seed:
             await seed_demo(c)
     for c in fleet.clusters.values():
-        print(f"{c.name}: {c.url} kubeconfig={fleet.kubeconfig_path(c.name)}", flush=True)
+        print(f"{c.name}: {c.url} kubeconfig={fleet.kubeconfig_path(c.name)} "
+              f"cert_kubeconfig={fleet.cert_kubeconfig_path(c.name)}", flush=True)
     print(f"admin: http://{fleet.host}:{fleet.admin_port} (index {fleet.index_path})", flush=True)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

@@ -1,8 +1,9 @@
 """A fleet of simulated clusters in one event loop, plus the admin endpoint that changes it at runtime.
 
 The portal only ever sees kubeconfig files and HTTPS endpoints; the fleet
-writes those (one kubeconfig per cluster and a ``fleet.json`` index into the
-state directory) and lets tests and operators add/remove clusters and inject
+writes those (per cluster a token kubeconfig ``<name>.kubeconfig`` and a
+client-certificate kubeconfig ``<name>-cert.kubeconfig`` for user ``sandbox-admin`` in
+group ``system:masters``, and a ``fleet.json`` index, into the state directory) and lets tests and operators add/remove clusters and inject
 faults through a token-protected loopback admin API.
 """
 
@@ -61,6 +62,7 @@ class Fleet:
         self.enable_controllers = enable_controllers
         self.controller_config = controller_config
         self.clusters: dict[str, SimCluster] = {}
+        self._client_certs: dict[str, tuple[bytes, bytes]] = {}  # cluster -> admin (cert, key) PEM
         self._next_index = 0
         self._tls: TlsMaterial | None = None
         self._ssl: ssl.SSLContext | None = None
@@ -130,6 +132,7 @@ class Fleet:
             await cluster.start(self._ssl, self.host)
             self.clusters[name] = cluster
             self.write_kubeconfig(cluster)
+            self.write_cert_kubeconfig(cluster)
             self.write_index()
             return cluster
 
@@ -139,8 +142,10 @@ class Fleet:
             if cluster is None:
                 raise FleetError(f"cluster {name!r} not found", 404)
             await cluster.stop()
-            with contextlib.suppress(FileNotFoundError):
-                self.kubeconfig_path(name).unlink()
+            self._client_certs.pop(name, None)
+            for path in (self.kubeconfig_path(name), self.cert_kubeconfig_path(name)):
+                with contextlib.suppress(FileNotFoundError):
+                    path.unlink()
             self.write_index()
 
     def get(self, name: str) -> SimCluster:
@@ -191,13 +196,35 @@ class Fleet:
     def kubeconfig_path(self, name: str) -> Path:
         return self.state_dir / f"{name}.kubeconfig"
 
+    def cert_kubeconfig_path(self, name: str) -> Path:
+        return self.state_dir / f"{name}-cert.kubeconfig"
+
     def cluster_info(self, cluster: SimCluster) -> dict[str, Any]:
         s = cluster.spec
         return {"name": s.name, "server": cluster.url, "port": s.port, "kubeconfig": str(self.kubeconfig_path(s.name)),
+                "cert_kubeconfig": str(self.cert_kubeconfig_path(s.name)),
                 "provider": s.provider, "region": s.region, "version": s.version, "nodes": s.nodes.count,
                 "token": s.token, "up": cluster.is_up}
 
     def write_kubeconfig(self, cluster: SimCluster) -> Path:
+        """``<name>.kubeconfig``: the cluster's bearer token (rewritten on token rotation)."""
+        return self._write_kubeconfig(cluster, self.kubeconfig_path(cluster.name), {"token": cluster.token})
+
+    def write_cert_kubeconfig(self, cluster: SimCluster) -> Path:
+        """``<name>-cert.kubeconfig``: a client certificate (CN ``sandbox-admin``, O ``system:masters``)
+        signed by the sandbox CA, like kubeadm's admin.conf; minted once per cluster, so token
+        rotation leaves it valid."""
+        assert self._tls is not None
+        import base64
+
+        if cluster.name not in self._client_certs:
+            self._client_certs[cluster.name] = self._tls.mint_client_cert("sandbox-admin", ["system:masters"])
+        cert, key = self._client_certs[cluster.name]
+        return self._write_kubeconfig(cluster, self.cert_kubeconfig_path(cluster.name), {
+            "client-certificate-data": base64.b64encode(cert).decode(),
+            "client-key-data": base64.b64encode(key).decode()})
+
+    def _write_kubeconfig(self, cluster: SimCluster, path: Path, user: dict[str, str]) -> Path:
         assert self._tls is not None
         import base64
 
@@ -208,13 +235,12 @@ class Fleet:
             "clusters": [{"name": name, "cluster": {
                 "server": cluster.url,
                 "certificate-authority-data": base64.b64encode(self._tls.ca_pem).decode()}}],
-            "users": [{"name": f"{name}-admin", "user": {"token": cluster.token}}],
+            "users": [{"name": f"{name}-admin", "user": user}],
             "contexts": [{"name": name, "context": {"cluster": name, "user": f"{name}-admin",
                                                     "namespace": "default"}}],
             "current-context": name,
             "preferences": {},
         }
-        path = self.kubeconfig_path(name)
         _atomic_write(path, yaml.safe_dump(cfg, sort_keys=False).encode(), mode=0o600)
         return path
 

@@ -1,6 +1,7 @@
 """The Kubernetes REST API of one simulated cluster, as an aiohttp application.
 
-Routing, content negotiation, auth, fault injection, discovery, list/watch
+Routing, content negotiation, auth (bearer token or X.509 client certificate, see
+:class:`Identity`), fault injection, discovery, list/watch
 streaming and the special subresources (scale, status, log, eviction, binding)
 live here; all state changes go through :class:`sandbox.store.Store`, so
 HTTP clients and controllers see one consistent cluster.
@@ -15,6 +16,7 @@ import json
 import logging
 import random
 import time
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import yaml
@@ -24,6 +26,7 @@ from sandbox import discovery, disruption
 from sandbox.errors import (
     ApiError,
     BadRequest,
+    Forbidden,
     Gone,
     InternalError,
     MethodNotAllowed,
@@ -48,6 +51,43 @@ log = logging.getLogger(__name__)
 
 MAX_BODY = 3 * 1024 * 1024
 PUBLIC_PATHS = frozenset({"/healthz", "/livez", "/readyz"})
+MASTERS = "system:masters"
+IDENTITY_KEY = "sandbox.identity"
+
+
+@dataclass(frozen=True)
+class Identity:
+    """Who a request is.  The cluster token and client certificates whose O includes
+    ``system:masters`` are admins and may do everything; any other certificate signed by the
+    sandbox CA is authenticated but forbidden everything except discovery, ``/version`` and
+    self-subject reviews (which answer "not allowed").  There is no finer RBAC."""
+
+    user: str
+    groups: tuple[str, ...]
+
+    @property
+    def admin(self) -> bool:
+        return MASTERS in self.groups
+
+
+TOKEN_IDENTITY = Identity("sandbox-admin", (MASTERS, "system:authenticated"))
+
+
+def certificate_identity(peercert: Any) -> Identity | None:
+    """The identity of a verified client certificate (``SSLObject.getpeercert()`` form):
+    user = subject CN, groups = subject O values, as kube-apiserver maps them."""
+    if not isinstance(peercert, dict) or not peercert.get("subject"):
+        return None
+    user, groups = "", []
+    for rdn in peercert["subject"]:
+        for key, value in rdn:
+            if key == "commonName":
+                user = value
+            elif key == "organizationName":
+                groups.append(value)
+    if not user:
+        return None
+    return Identity(user, (*groups, "system:authenticated"))
 _NOT_FOUND_MSG = "the server could not find the requested resource"
 
 
@@ -142,7 +182,7 @@ class ApiHandler:
             if early is not None:
                 return early
             if request.path not in PUBLIC_PATHS:
-                self._auth(request)
+                request[IDENTITY_KEY] = self._auth(request)
             return await self._dispatch(request)
         except ApiError as err:
             return status_response(err)
@@ -179,12 +219,40 @@ class ApiHandler:
             return status_response(err)
         return None
 
-    def _auth(self, request: web.Request) -> None:
+    def _auth(self, request: web.Request) -> Identity:
+        """The cluster token, else a client certificate the TLS layer verified against the CA
+        (rotating the token leaves certificates valid); neither is 401."""
         header = request.headers.get("Authorization", "")
         scheme, _, token = header.partition(" ")
-        if scheme.lower() != "bearer" or not hmac.compare_digest(token.strip().encode(),
-                                                                 self.cluster.token.encode()):
+        if scheme.lower() == "bearer" and hmac.compare_digest(token.strip().encode(), self.cluster.token.encode()):
+            return TOKEN_IDENTITY
+        peercert = request.transport.get_extra_info("peercert") if request.transport is not None else None
+        identity = certificate_identity(peercert)
+        if identity is None:
             raise Unauthorized("Unauthorized")
+        return identity
+
+    @staticmethod
+    def _forbid(request: web.Request, rt: ResourceType, ns: str | None, name: str | None,
+                sub: str | None) -> None:
+        """403 for a non-admin identity, worded like the API server's RBAC denial."""
+        identity: Identity = request.get(IDENTITY_KEY, TOKEN_IDENTITY)
+        if identity.admin or rt.group == "authorization.k8s.io":
+            return
+        m = request.method
+        if m in ("GET", "HEAD"):
+            verb = "get" if name else ("watch" if _bool(request.query.get("watch")) else "list")
+        else:
+            verb = {"POST": "create", "PUT": "update", "PATCH": "patch"}.get(m, "delete")
+            if m == "DELETE" and not name:
+                verb = "deletecollection"
+        resource = rt.plural + (f"/{sub}" if sub else "")
+        scope = f'in the namespace "{ns}"' if ns else "at the cluster scope"
+        what = f'{rt.plural}.{rt.group} "{name}"' if rt.group and name else (
+            f'{rt.plural} "{name}"' if name else (f"{rt.plural}.{rt.group}" if rt.group else rt.plural))
+        raise Forbidden(f'{what} is forbidden: User "{identity.user}" cannot {verb} resource "{resource}" '
+                        f'in API group "{rt.group}" {scope}',
+                        details={"name": name or "", "group": rt.group, "kind": rt.plural})
 
     # ------------------------------------------------------------ routing
 
@@ -246,6 +314,7 @@ class ApiHandler:
                              "nothing to connect to")
         if sub is not None and sub not in rt.subresources:
             raise NotFound(_NOT_FOUND_MSG)
+        self._forbid(request, rt, ns, name, sub)
         if not rt.stored:
             return await self._virtual(request, rt, ns, name)
         if sub is not None:
@@ -826,12 +895,17 @@ class ApiHandler:
             body.setdefault("metadata", {})["creationTimestamp"] = None
             body["apiVersion"] = rt.api_version
             body["kind"] = rt.kind
+            identity: Identity = request.get(IDENTITY_KEY, TOKEN_IDENTITY)
             if rt.kind == "SelfSubjectAccessReview":
-                body["status"] = {"allowed": True, "reason": "sandbox admin token may do everything"}
-            else:
+                body["status"] = ({"allowed": True, "reason": "sandbox admin (token or system:masters) may do "
+                                                              "everything"}
+                                  if identity.admin else {"allowed": False})
+            elif identity.admin:
                 body["status"] = {"resourceRules": [{"verbs": ["*"], "apiGroups": ["*"], "resources": ["*"]}],
                                   "nonResourceRules": [{"verbs": ["*"], "nonResourceURLs": ["*"]}],
                                   "incomplete": False}
+            else:
+                body["status"] = {"resourceRules": [], "nonResourceRules": [], "incomplete": False}
             return json_response(body, 201)
         if m != "GET":
             raise MethodNotAllowed("the server does not allow this method on the requested resource")

@@ -6,7 +6,7 @@ can all talk to it over HTTPS exactly as they would to real clusters::
 
     with running_sandbox(clusters=3, nodes=2, state_dir=tmp_path) as fleet:
         c = fleet.clusters["cluster-1"]
-        c.kubeconfig, c.token, c.server, c.port
+        c.kubeconfig, c.cert_kubeconfig, c.token, c.server, c.port
         fleet.inject_fault("cluster-1", error_rate=0.5)
         fleet.add_cluster("late-1"); fleet.remove_cluster("late-1")
         fleet.in_cluster("cluster-1", lambda cl: cl.store.count(PODS))
@@ -46,6 +46,14 @@ class ClusterHandle:
     provider: str
     region: str
     version: str
+    cert_kubeconfig: Path  # client certificate for user sandbox-admin, group system:masters
+
+    def mint_client_cert(self, common_name: str, groups: tuple[str, ...] | list[str] = ()) -> tuple[bytes, bytes]:
+        """A client certificate + key (PEM) signed by the sandbox CA; admin only with
+        ``system:masters`` among ``groups``, otherwise authenticated but forbidden."""
+        from sandbox.certs import mint_client_cert
+
+        return mint_client_cert(self.ca_path.parent, common_name, groups)
 
 
 class SandboxFleet:
@@ -82,7 +90,7 @@ class SandboxFleet:
     def _handle(self, c: SimCluster) -> ClusterHandle:
         s = c.spec
         return ClusterHandle(s.name, c.url, s.port, s.token, self.fleet.kubeconfig_path(s.name), self.fleet.ca_path,
-                             s.provider, s.region, s.version)
+                             s.provider, s.region, s.version, self.fleet.cert_kubeconfig_path(s.name))
 
     @property
     def clusters(self) -> dict[str, ClusterHandle]:

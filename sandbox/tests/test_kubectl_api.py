@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import shutil
@@ -11,6 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import yaml
 
 from sandbox.resources import EVENTS, PODS, REPLICASETS
 from sandbox.testing import SandboxFleet, running_sandbox
@@ -225,3 +227,26 @@ def test_imperative_create_commands(kubeconfig: Path) -> None:
     kubectl(kubeconfig, "create", "secret", "generic", "sec", "--from-literal=a=b", "-n", "imperative")
     assert kubectl(kubeconfig, "get", "secret", "sec", "-n", "imperative", "-o",
                    "jsonpath={.data.a}").stdout == "Yg=="
+
+
+def test_client_certificate_kubeconfig(kfleet: SandboxFleet) -> None:
+    """kubectl with ``<cluster>-cert.kubeconfig`` (client certificate, O=system:masters) is admin,
+    also after the token rotated; a certificate without that group is authenticated but forbidden."""
+    handle = kfleet.cluster("cluster-1")
+    out = kubectl(handle.cert_kubeconfig, "get", "nodes").stdout
+    assert "cluster-1-node-1" in out
+    kfleet.rotate_token("cluster-1")
+    assert "cluster-1-node-1" in kubectl(handle.cert_kubeconfig, "get", "nodes").stdout
+    assert kubectl(handle.cert_kubeconfig, "auth", "can-i", "list", "pods").stdout.strip() == "yes"
+
+    cert, key = handle.mint_client_cert("jane", ["dev"])
+    config = yaml.safe_load(handle.cert_kubeconfig.read_text())
+    config["users"][0]["user"] = {"client-certificate-data": base64.b64encode(cert).decode(),
+                                  "client-key-data": base64.b64encode(key).decode()}
+    jane = handle.cert_kubeconfig.with_name("jane.kubeconfig")
+    jane.write_text(yaml.safe_dump(config))
+    denied = kubectl(jane, "get", "nodes", check=False)
+    assert denied.returncode != 0
+    assert 'User "jane" cannot list resource "nodes"' in denied.stderr
+    assert kubectl(jane, "auth", "can-i", "list", "pods", check=False).stdout.strip() == "no"
+    assert "gitVersion" in kubectl(jane, "version", "-o", "json").stdout
