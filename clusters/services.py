@@ -266,7 +266,11 @@ def check_connection(cluster: Cluster) -> CheckResult:
     try:
         with KubeClient(spec, read_timeout=timeout, connect_timeout=min(timeout, 5.0)) as client:
             version = str(client.version().get("gitVersion") or "")
-            nodes = _count(client, client.core.list_node)
+            nodes: int | None
+            try:
+                nodes = _count(client, client.core.list_node)
+            except Forbidden:  # an identity without node access still gets its missing permissions named
+                nodes = None
             missing = [permission_name(verb, group, resource, sub)
                        for verb, group, resource, sub in required_permissions()
                        if not client.can_i(verb=verb, group=group, resource=resource, subresource=sub)]
@@ -283,7 +287,8 @@ def check_connection(cluster: Cluster) -> CheckResult:
         return CheckResult(ClusterStatus.ERROR, str(exc))
     except KubeError as exc:
         return CheckResult(ClusterStatus.ERROR, f"The cluster answered with an error: {exc}")
-    message = f"Connected: Kubernetes {version}, {nodes} node{'s' if nodes != 1 else ''}."
+    message = (f"Connected: Kubernetes {version}, {nodes} node{'s' if nodes != 1 else ''}." if nodes is not None
+               else f"Connected: Kubernetes {version}, nodes not readable.")
     if missing:
         message += (f" Missing permissions: {', '.join(missing)}. Grant them to the credentials' identity; "
                     "until then those parts of the inventory stay empty.")

@@ -35,6 +35,7 @@ from clusters.kube.addresses import Endpoint, resolve
 from clusters.kube.connection import ConnectionSpec
 from clusters.kube.errors import (
     ApiError,
+    ClientCertificateRefused,
     Conflict,
     Forbidden,
     Gone,
@@ -220,6 +221,11 @@ class KubeClient:
                 if error is None:
                     raise
                 if not error.retryable or attempt == attempts - 1:
+                    if isinstance(error, Unreachable) and self._client_certificate_refused():
+                        error = ClientCertificateRefused(
+                            f"The cluster ({self.spec.server}) refused the client certificate in the TLS handshake "
+                            "(it answers without one): the certificate is not signed by a CA the API server "
+                            "trusts for clients, or it has expired.")
                     raise error from exc
                 delay = min(0.2 * 2**attempt, 2.0) * (0.5 + random.random())  # noqa: S311 - jitter
                 if isinstance(error, TooManyRequests) and error.retry_after is not None:
@@ -293,6 +299,28 @@ class KubeClient:
                 raise ServerError(message, status=code)
             raise ApiError(f"Watch failed ({code}): {message}", status=code)
         return event
+
+    def _client_certificate_refused(self) -> bool:
+        """After a connection failure with a client certificate: does the server answer HTTP when
+        no certificate is presented?  Then the server's TLS layer refused the certificate (with
+        TLS 1.3 the client often sees only a closed connection, not the alert).  Sends nothing
+        secret: no certificate, no token, just ``GET /version``."""
+        creds = self.spec.credentials
+        if creds.token or not creds.client_certificate:
+            return False
+        ctx = ssl.create_default_context(cadata=self.spec.ca_pem or None)
+        ctx.check_hostname = False
+        if self.spec.insecure_skip_tls_verify:
+            ctx.verify_mode = ssl.CERT_NONE
+        host = self.spec.tls_server_name or self.endpoint.host
+        try:
+            with socket.create_connection((self.endpoint.address, self.endpoint.port),
+                                          timeout=self.connect_timeout) as raw, \
+                    ctx.wrap_socket(raw, server_hostname=host) as tls:
+                tls.sendall(f"GET /version HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n".encode())
+                return tls.recv(5) == b"HTTP/"
+        except (OSError, ValueError):
+            return False
 
     # -------------------------------------------------------------- helpers
 

@@ -44,6 +44,11 @@ class Forbidden(KubeError):
     status = 403
 
 
+class ClientCertificateRefused(Unauthorized):
+    """The API server's TLS layer dropped the connection because of the client certificate
+    (not signed by its client CA, expired): the credentials are wrong, not the network."""
+
+
 class NotFound(KubeError):
     status = 404
 
