@@ -135,3 +135,18 @@ def sandbox(sandbox_fleet: object) -> Iterator[object]:
     yield sandbox_fleet
     for name in list(sandbox_fleet.clusters):  # type: ignore[attr-defined]
         sandbox_fleet.clear_faults(name)  # type: ignore[attr-defined]
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup: None, django_db_blocker: Any) -> Iterator[None]:
+    """pytest-django's test database, and at the end of the run: end the sessions that
+    subprocesses and worker threads (servers, watchers, Celery) may still hold on it, so it can
+    be dropped instead of lingering into the next run."""
+    yield
+    from django.db import connection
+
+    with django_db_blocker.unblock(), connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+            "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )
