@@ -75,26 +75,14 @@ def admin_api(admin_user: object) -> APIClient:
     return client
 
 
-def _env_for_subprocess() -> dict[str, str]:
-    env = dict(os.environ)
-    env["DJANGO_SETTINGS_MODULE"] = "portal.settings_test"
-    env["PORTAL_ENV"] = "test"
-    return env
-
-
 @pytest.fixture(scope="session")
 def celery_worker_process(django_db_setup: None, django_db_blocker: Any) -> Iterator[subprocess.Popen[bytes]]:
     """A real Celery worker on the tests' Redis database, reading and writing the *test*
     database (its tasks must see what the test wrote, and nothing else)."""
-    from django.db import connection
+    from portal.testing import backend_env
 
     with django_db_blocker.unblock():
-        db = connection.settings_dict
-    env = _env_for_subprocess()
-    env["DATABASE_URL"] = f"postgres://{db['USER']}:{db['PASSWORD']}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
-    from django.conf import settings
-
-    env["REDIS_URL"] = settings.REDIS_URL
+        env = backend_env()
     proc = subprocess.Popen(
         [sys.executable, "-m", "celery", "-A", "portal", "worker", "--pool=solo", "--loglevel=WARNING",
          "--without-gossip", "--without-mingle", "-n", f"pytest-{os.getpid()}@%h"],

@@ -15,13 +15,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from django.db import connection
 from rest_framework.test import APIClient
 
 from clusters import services
 from clusters.kube.connection import spec_from_kubeconfig
 from clusters.models import Cluster, KubeObject, NodeOperation
 from portal.models import AuditRecord
+from portal.testing import backend_env
 from sandbox.resources import DAEMONSETS, NAMESPACES, NODES, PDBS, PODS
 
 SANDBOX_CLUSTER = "nodeops"
@@ -285,9 +285,7 @@ def worker_on_test_db(transactional_db: None) -> Iterator[str]:
     from portal.celery import app
 
     queue = f"pytest-nodeops-{os.getpid()}"
-    s = connection.settings_dict
-    env = dict(os.environ, DJANGO_SETTINGS_MODULE="portal.settings_test", PORTAL_ENV="test",
-               DATABASE_URL=f"postgres://{s['USER']}:{s['PASSWORD']}@{s['HOST']}:{s['PORT']}/{s['NAME']}")
+    env = backend_env()
     proc = subprocess.Popen(
         [sys.executable, "-m", "celery", "-A", "portal", "worker", "--pool=solo", "--loglevel=WARNING",
          "--without-gossip", "--without-mingle", "-Q", queue, "-n", f"{queue}@%h"],

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from django.db import connection, transaction
+from django.db import transaction
 
 from clusters.kube.connection import spec_from_kubeconfig
 from clusters.kube.kinds import WATCHED_KINDS
@@ -28,6 +28,7 @@ from clusters.models import Cluster, KindSync, KubeObject, WatcherLease
 from clusters.watcher.config import WatcherConfig
 from clusters.watcher.engine import Engine, EngineThread
 from portal.events import channel_group
+from portal.testing import backend_env
 from sandbox.resources import (
     CRONJOBS,
     DAEMONSETS,
@@ -509,9 +510,7 @@ def test_disabled_and_deleted_clusters_stop_being_watched(fleet: Any) -> None:
 
 def test_runwatchers_command_syncs_and_stops_on_sigterm(fleet: Any) -> None:
     cluster = register(fleet, "cluster-2")
-    db = connection.settings_dict
-    env = {**os.environ, "PORTAL_ENV": "test", "DJANGO_SETTINGS_MODULE": "portal.settings_test",
-           "DATABASE_URL": f"postgres://{db['USER']}:{db['PASSWORD']}@{db['HOST']}:{db['PORT']}/{db['NAME']}"}
+    env = backend_env()
     proc = subprocess.Popen([sys.executable, "manage.py", "runwatchers", "--holder", "smoke"], cwd=ROOT, env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     try:

@@ -50,19 +50,12 @@ def backend_env(transactional_db: None) -> dict[str, str]:
 
     import redis
     from django.conf import settings
-    from django.db import connection
 
-    db = connection.settings_dict
+    from portal.testing import backend_env as test_backend_env
+
     redis_url = urlunsplit(urlsplit(settings.REDIS_URL)._replace(path=f"/{8 + os.getpid() % 8}"))
     redis.Redis.from_url(redis_url).flushdb()
-    env = dict(os.environ)
-    env.update({
-        "PORTAL_ENV": "test",
-        "DJANGO_SETTINGS_MODULE": "portal.settings_test",
-        "DATABASE_URL": f"postgres://{db['USER']}:{db['PASSWORD']}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
-        "REDIS_URL": redis_url,
-    })
-    return env
+    return test_backend_env(REDIS_URL=redis_url)
 
 
 @pytest.fixture
