@@ -5,11 +5,13 @@ from __future__ import annotations
 import http.client
 import json
 import ssl
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import pytest
 
+from sandbox.cluster import SimCluster
+from sandbox.controllers import ControllerManager
 from sandbox.testing import ClusterHandle, SandboxFleet, running_sandbox
 
 
@@ -69,3 +71,13 @@ def api_client(cluster: ClusterHandle) -> Iterator[Any]:
     client = config.new_client_from_config(config_file=str(cluster.kubeconfig))
     yield client
     client.close()
+
+
+@pytest.fixture
+async def sim() -> AsyncIterator[tuple[SimCluster, ControllerManager]]:
+    """One in-process cluster with its controllers running (fast timings), for controller tests."""
+    from sandbox.tests.test_controllers_helpers import start_cluster, stop_cluster
+
+    cluster, manager = await start_cluster()
+    yield cluster, manager
+    await stop_cluster(cluster, manager)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -28,14 +27,7 @@ from sandbox.resources import (
     SERVICES,
     STATEFULSETS,
 )
-from sandbox.tests.test_controllers_helpers import deployment, start_cluster, stop_cluster, wait_for
-
-
-@pytest.fixture
-async def sim() -> AsyncIterator[tuple[SimCluster, ControllerManager]]:
-    cluster, manager = await start_cluster()
-    yield cluster, manager
-    await stop_cluster(cluster, manager)
+from sandbox.tests.test_controllers_helpers import deployment, wait_for
 
 
 def job(name: str, *, command: list[str], completions: int = 1, parallelism: int = 1, backoff: int = 6,

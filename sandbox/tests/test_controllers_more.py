@@ -4,10 +4,7 @@ CronJob Replace, HPA scale-down stabilization."""
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator
 from typing import Any
-
-import pytest
 
 from sandbox.cluster import SimCluster
 from sandbox.controllers import ControllerManager
@@ -24,14 +21,7 @@ from sandbox.resources import (
     STATEFULSETS,
     STORAGECLASSES,
 )
-from sandbox.tests.test_controllers_helpers import deployment, start_cluster, stop_cluster, wait_for
-
-
-@pytest.fixture
-async def sim() -> AsyncIterator[tuple[SimCluster, ControllerManager]]:
-    cluster, manager = await start_cluster()
-    yield cluster, manager
-    await stop_cluster(cluster, manager)
+from sandbox.tests.test_controllers_helpers import deployment, wait_for
 
 
 def cond(obj: dict[str, Any] | None, ctype: str) -> dict[str, Any]:

@@ -4,24 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator
 from dataclasses import replace
 from typing import Any
-
-import pytest
 
 from sandbox.cluster import SimCluster
 from sandbox.controllers import ControllerManager
 from sandbox.controllers.config import bulk, fast
 from sandbox.resources import EVENTS, LEASES, NODES, PODS, REPLICASETS
 from sandbox.tests.test_controllers_helpers import deployment, start_cluster, stop_cluster, wait_for
-
-
-@pytest.fixture
-async def sim() -> AsyncIterator[tuple[SimCluster, ControllerManager]]:
-    cluster, manager = await start_cluster()
-    yield cluster, manager
-    await stop_cluster(cluster, manager)
 
 
 def pod(name: str, image: str = "nginx:1.25", *, cpu: str = "100m", ns: str = "default",

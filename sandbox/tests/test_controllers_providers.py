@@ -20,13 +20,6 @@ from sandbox.resources import EVENTS, PODS
 from sandbox.tests.test_controllers_helpers import start_cluster, stop_cluster, wait_for
 
 
-@pytest.fixture
-async def sim() -> AsyncIterator[tuple[SimCluster, ControllerManager]]:
-    cluster, manager = await start_cluster()
-    yield cluster, manager
-    await stop_cluster(cluster, manager)
-
-
 def pod(name: str, containers: list[str], *, annotations: dict[str, str] | None = None,
         image: str = "nginx:1.25") -> dict[str, Any]:
     return {"metadata": {"name": name, "namespace": "default", "annotations": annotations or {}},

@@ -5,23 +5,13 @@ from __future__ import annotations
 import asyncio
 import json
 import re
-from collections.abc import AsyncIterator
 from typing import Any
-
-import pytest
 
 from sandbox.cluster import SimCluster
 from sandbox.controllers import ControllerManager
 from sandbox.controllers.deployment import REVISION, REVISION_HISTORY
 from sandbox.resources import DEPLOYMENTS, EVENTS, NAMESPACES, PODS, REPLICASETS, RESOURCEQUOTAS
-from sandbox.tests.test_controllers_helpers import deployment, start_cluster, stop_cluster, wait_for
-
-
-@pytest.fixture
-async def sim() -> AsyncIterator[tuple[SimCluster, ControllerManager]]:
-    cluster, manager = await start_cluster()
-    yield cluster, manager
-    await stop_cluster(cluster, manager)
+from sandbox.tests.test_controllers_helpers import deployment, wait_for
 
 
 def rollout_done(c: SimCluster, name: str, ns: str = "default") -> bool:
