@@ -1,3 +1,6 @@
+/** A confirmation for a destructive action: cancel, confirm, and the error if it failed.
+ *  ``children`` adds content (an input, say) and ``confirmDisabled`` holds the button until it is satisfied. */
+import type { ReactNode } from 'react';
 import { useTranslation } from 'react-i18next';
 import { Dialog } from './Dialog';
 import { errorMessage } from './ErrorState';
@@ -11,6 +14,10 @@ export function ConfirmDialog({
   error,
   onConfirm,
   onCancel,
+  confirmDisabled = false,
+  testId = 'confirm-dialog',
+  submitTestId,
+  children,
 }: {
   title: string;
   message: string;
@@ -20,25 +27,36 @@ export function ConfirmDialog({
   error: unknown;
   onConfirm: () => void;
   onCancel: () => void;
+  confirmDisabled?: boolean;
+  testId?: string;
+  submitTestId?: string;
+  children?: ReactNode;
 }) {
   const { t } = useTranslation();
   return (
     <Dialog
       title={title}
       onClose={onCancel}
-      testId="confirm-dialog"
+      testId={testId}
       footer={
         <>
           <button type="button" className="btn" onClick={onCancel} disabled={busy}>
             {t('common.cancel')}
           </button>
-          <button type="button" className="btn btn-danger" onClick={onConfirm} disabled={busy}>
+          <button
+            type="button"
+            className="btn btn-danger"
+            onClick={onConfirm}
+            disabled={busy || confirmDisabled}
+            data-testid={submitTestId}
+          >
             {busy ? busyLabel : confirmLabel}
           </button>
         </>
       }
     >
       <p>{message}</p>
+      {children}
       {error ? (
         <p className="alert alert-error" role="alert">
           {errorMessage(error)}

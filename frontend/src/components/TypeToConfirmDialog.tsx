@@ -1,19 +1,11 @@
 /** A destructive confirmation that makes the user type the object's name first. */
 import { useState } from 'react';
 import { useTranslation } from 'react-i18next';
-import { Dialog } from './Dialog';
-import { errorMessage } from './ErrorState';
+import { ConfirmDialog } from './ConfirmDialog';
 
 export function TypeToConfirmDialog({
-  title,
-  message,
   expected,
-  confirmLabel,
-  busyLabel,
-  busy,
-  error,
-  onConfirm,
-  onCancel,
+  ...props
 }: {
   title: string;
   message: string;
@@ -27,30 +19,13 @@ export function TypeToConfirmDialog({
 }) {
   const { t } = useTranslation();
   const [typed, setTyped] = useState('');
-  const matches = typed === expected;
   return (
-    <Dialog
-      title={title}
-      onClose={onCancel}
+    <ConfirmDialog
+      {...props}
+      confirmDisabled={typed !== expected}
       testId="type-confirm-dialog"
-      footer={
-        <>
-          <button type="button" className="btn" onClick={onCancel} disabled={busy}>
-            {t('common.cancel')}
-          </button>
-          <button
-            type="button"
-            className="btn btn-danger"
-            onClick={onConfirm}
-            disabled={busy || !matches}
-            data-testid="type-confirm-submit"
-          >
-            {busy ? busyLabel : confirmLabel}
-          </button>
-        </>
-      }
+      submitTestId="type-confirm-submit"
     >
-      <p>{message}</p>
       <div className="field">
         <label htmlFor="type-confirm-input">{t('common.typeToConfirm', { name: expected })}</label>
         <input
@@ -62,11 +37,6 @@ export function TypeToConfirmDialog({
           onChange={(e) => setTyped(e.target.value)}
         />
       </div>
-      {error ? (
-        <p className="alert alert-error" role="alert">
-          {errorMessage(error)}
-        </p>
-      ) : null}
-    </Dialog>
+    </ConfirmDialog>
   );
 }
