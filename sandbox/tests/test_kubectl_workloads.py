@@ -191,7 +191,13 @@ def test_get_pods_watch_sees_changes(kubeconfig: Path) -> None:
 def test_logs_follow(kubeconfig: Path) -> None:
     assert KUBECTL is not None
     name = pods(kubeconfig)[0]["metadata"]["name"]
-    tail = kubectl(kubeconfig, "logs", name, "-n", NS, "--tail=2", "--timestamps").stdout.splitlines()
+    # The container writes a line a second from its start: wait until it has written two.
+    deadline = time.monotonic() + 15
+    while True:
+        tail = kubectl(kubeconfig, "logs", name, "-n", NS, "--tail=2", "--timestamps").stdout.splitlines()
+        if len(tail) >= 2 or time.monotonic() > deadline:
+            break
+        time.sleep(0.5)
     assert len(tail) == 2
     assert tail[0][:4].isdigit()
     assert tail[0].split()[0].endswith("Z")
