@@ -595,6 +595,9 @@ def _apply_limit_ranges(store: Store, pod: dict[str, Any], ns: str) -> None:
         pod["status"]["qosClass"] = _qos(pod["spec"])
 
 
+STORAGE_CLASS_SUFFIX = ".storageclass.storage.k8s.io/"
+BETA_STORAGE_CLASS = "volume.beta.kubernetes.io/storage-class"
+_PVC_RESOURCES = ("persistentvolumeclaims", "requests.storage")
 _COMPUTE = ("requests.cpu", "requests.memory", "limits.cpu", "limits.memory", "cpu", "memory")
 _LEGACY_COUNTS = {"configmaps": "configmaps", "secrets": "secrets", "resourcequotas": "resourcequotas",
                   "replicationcontrollers": "replicationcontrollers"}
@@ -634,11 +637,26 @@ def _object_usage(rt: ResourceType, obj: dict[str, Any]) -> dict[str, Quantity]:
         if stype in ("NodePort", "LoadBalancer"):
             out["services.nodeports"] = Quantity(len((obj.get("spec") or {}).get("ports") or []))
     elif rt is PERSISTENTVOLUMECLAIMS:
+        # the apiserver's pvcEvaluator: claims and requested storage, also per storage class
+        # (<class>.storageclass.storage.k8s.io/<resource>) when the claim names one
         out["persistentvolumeclaims"] = Quantity(1)
+        sc = pvc_class(obj)
+        if sc:
+            out[f"{sc}{STORAGE_CLASS_SUFFIX}persistentvolumeclaims"] = Quantity(1)
         storage = (((obj.get("spec") or {}).get("resources") or {}).get("requests") or {}).get("storage")
         if storage is not None:
             out["requests.storage"] = parse_quantity(storage)
+            if sc:
+                out[f"{sc}{STORAGE_CLASS_SUFFIX}requests.storage"] = parse_quantity(storage)
     return out
+
+
+def pvc_class(pvc: dict[str, Any]) -> str:
+    """The claim's storage class as the apiserver reads it: the beta annotation first, then the spec ("" = none)."""
+    ann = (pvc.get("metadata") or {}).get("annotations") or {}
+    if BETA_STORAGE_CLASS in ann:
+        return str(ann[BETA_STORAGE_CLASS] or "")
+    return str((pvc.get("spec") or {}).get("storageClassName") or "")
 
 
 def _usage(store: Store, ns: str, keys: set[str]) -> dict[str, Quantity]:
@@ -655,7 +673,8 @@ def _usage(store: Store, ns: str, keys: set[str]) -> dict[str, Quantity]:
         elif rt is SERVICES:
             tracked |= {"services", "services.loadbalancers", "services.nodeports"}
         elif rt is PERSISTENTVOLUMECLAIMS:
-            tracked |= {"persistentvolumeclaims", "requests.storage"}
+            tracked |= {*_PVC_RESOURCES,
+                        *(k for k in keys if any(k.endswith(STORAGE_CLASS_SUFFIX + r) for r in _PVC_RESOURCES))}
         elif rt.plural in _LEGACY_COUNTS and not rt.group:
             tracked.add(rt.plural)
         if tracked & keys:

@@ -1,7 +1,9 @@
 """PersistentVolume controller and a dynamic provisioner for every StorageClass.
 
-A Pending PVC of a StorageClass (or of the default class when it names none)
-gets a PV ``pvc-<claim uid>`` of the requested size, provisioned by the
+A Pending PVC that names no class first gets the default StorageClass written
+into ``spec.storageClassName`` (an ordinary update, so a ResourceQuota on that
+class can refuse it: the claim then stays Pending).  A Pending PVC of a
+StorageClass gets a PV ``pvc-<claim uid>`` of the requested size, provisioned by the
 class's provisioner; both are bound (``Bound`` phase, ``claimRef``,
 ``volumeName`` and the bind annotations) with the real events.  With
 ``volumeBindingMode: WaitForFirstConsumer`` provisioning waits until a pod
@@ -26,6 +28,7 @@ if TYPE_CHECKING:
 
 COMPONENT = "persistentvolume-controller"
 DEFAULT_CLASS = "storageclass.kubernetes.io/is-default-class"
+BETA_CLASS = "volume.beta.kubernetes.io/storage-class"
 
 
 class VolumeController:
@@ -87,6 +90,20 @@ class VolumeController:
             self._bind_static(pvc)
             return
         sc = self._class(class_name)
+        if sc is not None and class_name is None and BETA_CLASS not in (pvc["metadata"].get("annotations") or {}):
+            # retroactive default StorageClass assignment, a separate admitted update as in the real PV
+            # controller: a ResourceQuota on the class may refuse it, and then nothing is provisioned
+            default_name = sc["metadata"]["name"]
+
+            def assign(c: dict[str, Any]) -> None:
+                if c["spec"].get("storageClassName") is None:
+                    c["spec"]["storageClassName"] = default_name
+
+            try:
+                self.m.store.mutate(PERSISTENTVOLUMECLAIMS, ns, name, assign)
+            except ApiError:
+                self.q.add_after(key, 15.0)  # the controller's periodic resync retries
+            return  # the update re-queues the claim
         if sc is None:
             if class_name:
                 self.m.events.record(ref, "Warning", "ProvisioningFailed",
