@@ -84,12 +84,24 @@ describe('routing and layout', () => {
 
   it('shows a translated not-available state for sections that come later', async () => {
     mockFetch({});
-    renderApp('/workspaces', operator);
-    expect(await screen.findByTestId('not-available')).toHaveTextContent('Workspaces is not available');
+    renderApp('/catalog', operator);
+    expect(await screen.findByTestId('not-available')).toHaveTextContent('Catalog is not available');
     await act(() => changeLanguage('ko'));
-    expect(screen.getByTestId('not-available')).toHaveTextContent('워크스페이스 기능은 현재 버전의 포털에서 아직 제공되지 않습니다');
+    expect(screen.getByTestId('not-available')).toHaveTextContent('카탈로그 기능은 현재 버전의 포털에서 아직 제공되지 않습니다');
     expect(window.localStorage.getItem('portal.language')).toBe('ko');
     await act(() => changeLanguage('en'));
+  });
+
+  it('shows the workspaces page instead of the not-available state', async () => {
+    mockFetch({ 'GET /api/workspaces/': () => json(page([])) });
+    renderApp('/workspaces', operator);
+    expect(await screen.findByTestId('workspaces-page')).toBeInTheDocument();
+    expect(await screen.findByTestId('workspaces-empty')).toBeInTheDocument();
+    expect(screen.queryByTestId('not-available')).not.toBeInTheDocument();
+    expect(screen.queryByTestId('create-workspace')).not.toBeInTheDocument();
+    // operators see the quota overview link, but not the admin section
+    expect(screen.getByTestId('nav-admin-quotas')).toHaveAttribute('href', '/admin/quotas');
+    expect(screen.queryByTestId('nav-admin')).not.toBeInTheDocument();
   });
 
   it('switches language from the top bar', async () => {

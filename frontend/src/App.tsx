@@ -5,7 +5,7 @@
 import { Navigate, Route, Routes } from 'react-router-dom';
 import { ChangePasswordPage } from './account/ChangePasswordPage';
 import { AuditPage } from './audit/AuditPage';
-import { RequireAdmin, RequireAuth } from './auth/RequireAuth';
+import { RequireAdmin, RequireAuth, RequireStaff } from './auth/RequireAuth';
 import { Shell } from './layout/Shell';
 import { NAV_ITEMS } from './layout/nav';
 import { DashboardPage } from './pages/dashboard/DashboardPage';
@@ -18,9 +18,15 @@ import { PodDetailPage } from './clusters/PodDetailPage';
 import { RegisterClusterPage } from './clusters/RegisterClusterPage';
 import { TokensPage } from './tokens/TokensPage';
 import { UsersPage } from './users/UsersPage';
+import { QuotaOverviewPage } from './workspaces/QuotaOverviewPage';
+import { RolesPage } from './workspaces/RolesPage';
+import { ServiceMapDetailPage } from './workspaces/ServiceMapDetailPage';
+import { ServiceMapsPage } from './workspaces/ServiceMapsPage';
+import { WorkspaceDetailPage } from './workspaces/WorkspaceDetailPage';
+import { WorkspacesPage } from './workspaces/WorkspacesPage';
 
 /** Sections that have pages; the others show "not available yet". */
-const BUILT_SECTIONS = new Set(['dashboard', 'clusters']);
+const BUILT_SECTIONS = new Set(['dashboard', 'clusters', 'workspaces', 'servicemaps']);
 
 export function AppRoutes() {
   return (
@@ -45,6 +51,10 @@ export function AppRoutes() {
         />
         <Route path="/clusters/:id/pods/:namespace/:name" element={<PodDetailPage />} />
         <Route path="/clusters/:id/:tab?" element={<ClusterDetailPage />} />
+        <Route path="/workspaces" element={<WorkspacesPage />} />
+        <Route path="/workspaces/:id/servicemaps/:sid/:tab?" element={<ServiceMapDetailPage />} />
+        <Route path="/workspaces/:id/:tab?" element={<WorkspaceDetailPage />} />
+        <Route path="/servicemaps" element={<ServiceMapsPage />} />
         {NAV_ITEMS.filter((item) => !BUILT_SECTIONS.has(item.key)).map((item) => (
           <Route key={item.key} path={`${item.path}/*`} element={<NotAvailable section={item.key} />} />
         ))}
@@ -55,6 +65,22 @@ export function AppRoutes() {
           element={
             <RequireAdmin>
               <UsersPage />
+            </RequireAdmin>
+          }
+        />
+        <Route
+          path="/admin/quotas"
+          element={
+            <RequireStaff>
+              <QuotaOverviewPage />
+            </RequireStaff>
+          }
+        />
+        <Route
+          path="/admin/roles"
+          element={
+            <RequireAdmin>
+              <RolesPage />
             </RequireAdmin>
           }
         />

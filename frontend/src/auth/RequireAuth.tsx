@@ -1,4 +1,4 @@
-/** Route guards: send anonymous users to /login?next=..., non-admins to a 403 page. */
+/** Route guards: send anonymous users to /login?next=..., non-admins (or non-staff) to a 403 page. */
 import type { ReactNode } from 'react';
 import { Navigate, useLocation } from 'react-router-dom';
 import { useQueryClient } from '@tanstack/react-query';
@@ -27,6 +27,13 @@ export function RequireAuth({ children }: { children: ReactNode }) {
 export function RequireAdmin({ children }: { children: ReactNode }) {
   const me = useMe();
   if (!me.data?.is_admin) return <Forbidden />;
+  return <>{children}</>;
+}
+
+/** System admins and operators (read-only views across every workspace). */
+export function RequireStaff({ children }: { children: ReactNode }) {
+  const me = useMe();
+  if (me.data?.role !== 'admin' && me.data?.role !== 'operator' && !me.data?.is_admin) return <Forbidden />;
   return <>{children}</>;
 }
 

@@ -46,7 +46,7 @@ export function Shell() {
           <UserMenu user={user} />
         </div>
       </header>
-      <Sidebar isAdmin={user.is_admin} />
+      <Sidebar isAdmin={user.is_admin} isOperator={user.role === 'operator'} />
       <main className="content" id="main">
         <ConnectionBanner />
         <Outlet />

@@ -4,7 +4,7 @@ import { NAV_ITEMS } from './nav';
 
 const linkClass = ({ isActive }: { isActive: boolean }) => (isActive ? 'nav-link active' : 'nav-link');
 
-export function Sidebar({ isAdmin }: { isAdmin: boolean }) {
+export function Sidebar({ isAdmin, isOperator = false }: { isAdmin: boolean; isOperator?: boolean }) {
   const { t } = useTranslation();
   return (
     <nav className="sidebar" aria-label={t('nav.label')}>
@@ -38,7 +38,27 @@ export function Sidebar({ isAdmin }: { isAdmin: boolean }) {
                   {t('nav.audit')}
                 </NavLink>
               </li>
+              <li>
+                <NavLink to="/admin/quotas" className={linkClass} data-testid="nav-admin-quotas">
+                  {t('nav.quotas')}
+                </NavLink>
+              </li>
+              <li>
+                <NavLink to="/admin/roles" className={linkClass} data-testid="nav-admin-roles">
+                  {t('nav.roles')}
+                </NavLink>
+              </li>
             </ul>
+          </li>
+        )}
+        {!isAdmin && isOperator && (
+          <li>
+            <NavLink to="/admin/quotas" className={linkClass} data-testid="nav-admin-quotas">
+              <span className="nav-icon" aria-hidden="true">
+                ◫
+              </span>
+              {t('nav.quotas')}
+            </NavLink>
           </li>
         )}
       </ul>

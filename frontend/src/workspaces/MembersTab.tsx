@@ -1,0 +1,217 @@
+/**
+ * A workspace's members. Those with `members.manage` (and admins) add members from the
+ * candidates search, change roles and remove members; a 409 (the last manager) is shown.
+ */
+import { useEffect, useState } from 'react';
+import { useTranslation } from 'react-i18next';
+import { ConfirmDialog } from '../components/ConfirmDialog';
+import { ErrorState } from '../components/ErrorState';
+import { Loading } from '../components/Loading';
+import { formatDateTime } from '../lib/format';
+import { FormError } from './common';
+import { useAddMember, useCandidates, useMembers, usePatchMember, useRemoveMember, useRoles } from './queries';
+import type { Member, UserRef, WorkspaceRole } from './types';
+
+function RoleSelect({
+  roles,
+  value,
+  onChange,
+  testId,
+  disabled,
+}: {
+  roles: WorkspaceRole[];
+  value: string;
+  onChange: (role: string) => void;
+  testId: string;
+  disabled?: boolean;
+}) {
+  const { t } = useTranslation();
+  return (
+    <select name="role" aria-label={t('workspaces.members.role')} data-testid={testId} value={value} disabled={disabled} onChange={(e) => onChange(e.target.value)}>
+      {!roles.some((r) => r.key === value) && <option value={value}>{value}</option>}
+      {roles.map((r) => (
+        <option key={r.key} value={r.key}>
+          {r.name || r.key}
+        </option>
+      ))}
+    </select>
+  );
+}
+
+function useDebounced(value: string, ms = 300): string {
+  const [debounced, setDebounced] = useState(value);
+  useEffect(() => {
+    const timer = setTimeout(() => setDebounced(value), ms);
+    return () => clearTimeout(timer);
+  }, [value, ms]);
+  return debounced;
+}
+
+function AddMember({ workspaceId, roles }: { workspaceId: number; roles: WorkspaceRole[] }) {
+  const { t } = useTranslation();
+  const [q, setQ] = useState('');
+  const [picked, setPicked] = useState<UserRef | null>(null);
+  const [role, setRole] = useState('developer');
+  const search = useDebounced(q.trim());
+  const candidates = useCandidates(workspaceId, search, picked === null);
+  const add = useAddMember(workspaceId);
+  useEffect(() => {
+    if (roles.length > 0 && !roles.some((r) => r.key === role)) setRole(roles[0]!.key);
+  }, [roles, role]);
+  return (
+    <form
+      className="card add-member"
+      data-testid="add-member-form"
+      onSubmit={(e) => {
+        e.preventDefault();
+        const user = picked?.username ?? q.trim();
+        if (!user) return;
+        add.mutate(
+          { user, role },
+          {
+            onSuccess: () => {
+              setPicked(null);
+              setQ('');
+            },
+          },
+        );
+      }}
+    >
+      <h3 className="card-title">{t('workspaces.members.add')}</h3>
+      <FormError error={add.error} fields={[]} testId="member-error" />
+      <div className="filters">
+        <label className="field field-grow">
+          <span>{t('workspaces.members.user')}</span>
+          <input
+            name="user"
+            data-testid="member-search"
+            autoComplete="off"
+            value={picked ? picked.username : q}
+            placeholder={t('workspaces.members.searchHint')}
+            onChange={(e) => {
+              setPicked(null);
+              setQ(e.target.value);
+            }}
+          />
+        </label>
+        <label className="field">
+          <span>{t('workspaces.members.role')}</span>
+          <RoleSelect roles={roles} value={role} onChange={setRole} testId="member-role" />
+        </label>
+        <div className="filter-buttons">
+          <button type="submit" className="btn btn-primary" data-testid="add-member-submit" disabled={add.isPending || !(picked || q.trim())}>
+            {add.isPending ? t('common.saving') : t('workspaces.members.addButton')}
+          </button>
+        </div>
+      </div>
+      {picked === null && (candidates.data?.length ?? 0) > 0 && (
+        <ul className="candidate-list" data-testid="member-candidates">
+          {candidates.data!.map((u) => (
+            <li key={u.id}>
+              <button type="button" className="btn btn-small" data-testid={`candidate-${u.username}`} onClick={() => setPicked(u)}>
+                <span className="mono">{u.username}</span> {u.name && <span className="muted">{u.name}</span>}
+              </button>
+            </li>
+          ))}
+        </ul>
+      )}
+      {candidates.isError && <p className="small bad-text">{candidates.error.message}</p>}
+    </form>
+  );
+}
+
+export function MembersTab({ workspaceId, canManage }: { workspaceId: number; canManage: boolean }) {
+  const { t } = useTranslation();
+  const members = useMembers(workspaceId);
+  const roles = useRoles();
+  const patch = usePatchMember(workspaceId);
+  const remove = useRemoveMember(workspaceId);
+  const [removing, setRemoving] = useState<Member | null>(null);
+  const roleList = roles.data ?? [];
+  const roleName = (key: string) => roleList.find((r) => r.key === key)?.name || key;
+  const rows = members.data?.results ?? [];
+  return (
+    <>
+      {canManage && <AddMember workspaceId={workspaceId} roles={roleList} />}
+      {patch.error && (
+        <div className="alert alert-error" role="alert" data-testid="members-error">
+          {patch.error.detail}
+          <button type="button" className="btn btn-small" onClick={() => patch.reset()}>
+            {t('common.dismiss')}
+          </button>
+        </div>
+      )}
+      {members.isPending && <Loading />}
+      {members.isError && <ErrorState error={members.error} onRetry={() => void members.refetch()} />}
+      {members.data && rows.length === 0 && <p className="muted empty-line">{t('workspaces.members.empty')}</p>}
+      {rows.length > 0 && (
+        <div className="table-wrap">
+          <table className="table table-dense" data-testid="members-table">
+            <thead>
+              <tr>
+                <th scope="col">{t('workspaces.members.user')}</th>
+                <th scope="col">{t('workspaces.members.name')}</th>
+                <th scope="col">{t('workspaces.members.role')}</th>
+                <th scope="col">{t('workspaces.members.since')}</th>
+                {canManage && (
+                  <th scope="col" className="actions-col">
+                    {t('clusters.col.actions')}
+                  </th>
+                )}
+              </tr>
+            </thead>
+            <tbody>
+              {rows.map((m) => (
+                <tr key={m.id} data-testid={`member-row-${m.user.username}`} data-role={m.role}>
+                  <td className="mono">{m.user.username}</td>
+                  <td>{m.user.name || t('common.none')}</td>
+                  <td>
+                    {canManage ? (
+                      <RoleSelect
+                        roles={roleList}
+                        value={m.role}
+                        testId={`member-role-${m.user.username}`}
+                        disabled={patch.isPending}
+                        onChange={(role) => patch.mutate({ member: m.id, role })}
+                      />
+                    ) : (
+                      <span className="badge">{roleName(m.role)}</span>
+                    )}
+                  </td>
+                  <td className="nowrap">{formatDateTime(m.created) ?? '—'}</td>
+                  {canManage && (
+                    <td className="actions-col">
+                      <button type="button" className="btn btn-small btn-danger-outline" data-testid={`remove-member-${m.user.username}`} onClick={() => setRemoving(m)}>
+                        {t('workspaces.members.remove')}
+                      </button>
+                    </td>
+                  )}
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </div>
+      )}
+      {removing && (
+        <ConfirmDialog
+          title={t('workspaces.members.removeTitle')}
+          message={t('workspaces.members.removeBody', { user: removing.user.username })}
+          confirmLabel={t('workspaces.members.remove')}
+          busyLabel={t('common.saving')}
+          busy={remove.isPending}
+          error={remove.error}
+          onConfirm={() =>
+            remove.mutate(removing.id, {
+              onSuccess: () => setRemoving(null),
+            })
+          }
+          onCancel={() => {
+            remove.reset();
+            setRemoving(null);
+          }}
+          submitTestId="confirm-remove-member"
+        />
+      )}
+    </>
+  );
+}

@@ -1,0 +1,155 @@
+/** Pieces shared by the workspaces pages: quota bars, status badges, quota fields, form errors. */
+import { useTranslation } from 'react-i18next';
+import type { ApiError } from '../api/errors';
+import { UsageBar } from '../components/UsageBar';
+import { FormField } from '../components/FormField';
+import { parseQuantity, percent } from './quantity';
+import type { Quota } from './types';
+
+/** One resource: "used / total" and a bar; `shared` (optional) is the lighter band. */
+export function QuotaBar({
+  resource,
+  used,
+  total,
+  shared,
+  testId,
+}: {
+  resource: string;
+  used: string | undefined;
+  total: string | undefined;
+  shared?: string | undefined;
+  testId?: string;
+}) {
+  const { t } = useTranslation();
+  const cap = parseQuantity(total);
+  const pct = percent(used, total);
+  const label =
+    shared !== undefined
+      ? t('workspaces.quota.barShared', { resource, used: used ?? '0', shared: shared ?? '0', total: total ?? '—' })
+      : t('workspaces.quota.bar', { resource, used: used ?? '0', total: total ?? '—' });
+  return (
+    <div className="quota-bar" data-testid={testId} data-resource={resource} data-used={used ?? '0'} data-total={total ?? ''} data-percent={pct ?? ''}>
+      <div className="quota-bar-text">
+        <span className="mono small">{resource}</span>
+        <span className="small">
+          {used ?? '0'}
+          {shared !== undefined && <span className="muted"> · {t('workspaces.quota.sharedShort', { shared: shared ?? '0' })}</span>} / {total ?? '—'}
+        </span>
+      </div>
+      <UsageBar capacity={cap} allocatable={parseQuantity(shared)} requested={parseQuantity(used)} label={label} />
+    </div>
+  );
+}
+
+/** Bars for every key of a quota (`total`), with `used` and optionally `shared` beside them. */
+export function QuotaBars({
+  keys,
+  total,
+  used,
+  shared,
+  testId,
+}: {
+  keys: string[];
+  total: Quota;
+  used: Quota;
+  shared?: Quota;
+  testId?: string;
+}) {
+  const { t } = useTranslation();
+  if (keys.length === 0) return <span className="muted small">{t('workspaces.quota.none')}</span>;
+  return (
+    <div className="quota-bars" data-testid={testId}>
+      {keys.map((k) => (
+        <QuotaBar key={k} resource={k} used={used[k]} total={total[k]} shared={shared ? (shared[k] ?? '0') : undefined} testId={`quota-${k}`} />
+      ))}
+    </div>
+  );
+}
+
+const STATUS_TONE: Record<string, string> = { ready: 'tone-ok', pending: 'tone-warn', deleting: 'tone-warn', error: 'tone-bad' };
+
+export function StateBadge({ status, message, testId }: { status: string; message?: string; testId?: string }) {
+  const { t } = useTranslation();
+  const known = ['pending', 'ready', 'error', 'deleting'] as const;
+  const s = known.find((k) => k === status);
+  return (
+    <span className={`badge ${STATUS_TONE[status] ?? 'tone-neutral'}`} title={message || undefined} data-testid={testId} data-status={status}>
+      {s ? t(`workspaces.status.${s}`) : status}
+    </span>
+  );
+}
+
+/** The server's detail and any field errors that have no input of their own. */
+export function FormError({ error, fields, testId }: { error: ApiError | null; fields: string[]; testId: string }) {
+  if (!error) return null;
+  const placed = (f: string) => fields.includes(f) || fields.some((p) => p.endsWith('.*') && f.startsWith(p.slice(0, -1)));
+  const other = Object.entries(error.fieldErrors)
+    .filter(([f]) => !placed(f))
+    .flatMap(([f, m]) => m.map((x) => (f === 'non_field_errors' ? x : `${f}: ${x}`)));
+  const anyPlaced = Object.keys(error.fieldErrors).some(placed);
+  if (anyPlaced && other.length === 0) return null;
+  return (
+    <div className="alert alert-error" role="alert" data-testid={testId} data-status={error.status}>
+      <div>
+        {error.detail}
+        {other.map((m) => (
+          <div key={m}>{m}</div>
+        ))}
+      </div>
+    </div>
+  );
+}
+
+/**
+ * Inputs for quota keys. `remaining` (optional) shows what is left per key ("at most 2"), and
+ * `allowed` restricts the keys to those (a share cannot set a key its allocation does not set).
+ */
+export function QuotaFields({
+  keys,
+  value,
+  onChange,
+  error,
+  remaining,
+}: {
+  keys: string[];
+  value: Record<string, string>;
+  onChange: (next: Record<string, string>) => void;
+  error: ApiError | null;
+  remaining?: Quota;
+}) {
+  const { t } = useTranslation();
+  return (
+    <fieldset className="quota-fields" data-testid="quota-fields">
+      <legend>{t('workspaces.quota.title')}</legend>
+      <div className="form-grid">
+        {keys.map((k) => (
+          <FormField
+            key={k}
+            label={remaining ? `${k} (${t('workspaces.quota.remaining', { value: remaining[k] ?? '0' })})` : k}
+            errors={[...(error?.forField(`quota.${k}`) ?? [])]}
+          >
+            <input
+              name={`quota.${k}`}
+              data-testid={`quota-input-${k}`}
+              className="mono"
+              autoComplete="off"
+              placeholder={remaining?.[k] ?? ''}
+              value={value[k] ?? ''}
+              onChange={(e) => onChange({ ...value, [k]: e.target.value })}
+            />
+          </FormField>
+        ))}
+      </div>
+      {(error?.forField('quota') ?? []).map((m) => (
+        <p key={m} className="field-errors" role="alert">
+          {m}
+        </p>
+      ))}
+    </fieldset>
+  );
+}
+
+/** A 409 about current use can be overridden with `force`: show the checkbox only then. */
+export function isUsageConflict(error: ApiError | null): boolean {
+  return error?.status === 409;
+}
