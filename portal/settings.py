@@ -209,6 +209,8 @@ CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_BEAT_SCHEDULE: dict[str, Any] = {
     # Re-check clusters whose last check is old (or was lost): version, nodes, permissions.
     "clusters.recheck": {"task": "clusters.recheck_clusters", "schedule": 60.0},
+    # Apply pending service maps and allocations (clusters back from unreachable), restore drift.
+    "workspaces.reconcile": {"task": "workspaces.reconcile", "schedule": 60.0},
 }
 
 REST_FRAMEWORK = {

@@ -1,5 +1,173 @@
-"""Models of workspaces.
+"""Workspaces: who is in a team, what it may use, and where its workloads live.
 
-Workspaces, membership and roles, cluster/registry/storage allocations with quotas, and service maps. The models arrive with their issue; this module exists so the app is wired
-(migrations, admin, API) from the start.
+* :class:`Role`: a named set of action-level grants (:class:`Grant`). Three are built in
+  (manager, developer, viewer); admins may add custom ones ("restart but not edit").
+* :class:`Workspace` and :class:`Membership`: a team and its members, each with one role.
+* :class:`ClusterAllocation`: a workspace may use a cluster, up to a quota (ResourceQuota keys
+  and quantities), optionally limited to some storage classes.
+* :class:`RegistryAllocation`: a registry (address prefix) the workspace may pull from / push to.
+* :class:`ServiceMap`: a namespace on an allocated cluster owned by one workspace, with its share
+  of the allocation applied in the cluster as a ``ResourceQuota`` and a ``LimitRange``.
+
+The database row is the intent; :mod:`workspaces.services` makes the cluster match it, so a
+service map or allocation on an unreachable cluster is accepted as ``pending`` and applied when
+the cluster answers again. ``generation`` / ``applied_generation`` say whether it has been.
 """
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from django.conf import settings
+from django.db import models
+from django.db.models.functions import Lower
+
+from clusters.models import DNS1123_LABEL, Cluster
+
+
+class Grant(models.TextChoices):
+    """Action-level permissions inside a workspace. Reading is implied by membership."""
+
+    MEMBERS_MANAGE = "members.manage", "Manage members"
+    SERVICEMAPS_MANAGE = "servicemaps.manage", "Create, change and delete service maps and their quota shares"
+    WORKLOADS_DEPLOY = "workloads.deploy", "Deploy and upgrade releases"
+    WORKLOADS_SCALE = "workloads.scale", "Scale workloads"
+    WORKLOADS_RESTART = "workloads.restart", "Restart workloads"
+    WORKLOADS_ROLLBACK = "workloads.rollback", "Roll back workloads and releases"
+    WORKLOADS_EDIT = "workloads.edit", "Edit workloads"
+    WORKLOADS_DELETE = "workloads.delete", "Delete workloads and pods"
+    WORKLOADS_EXEC = "workloads.exec", "Open a shell in containers"
+    CONFIG_EDIT = "config.edit", "Edit config maps and secrets"
+    SECRETS_REVEAL = "secrets.reveal", "Reveal secret values"
+    BUILDS_RUN = "builds.run", "Run builds"
+
+
+BUILTIN_ROLES: dict[str, dict[str, Any]] = {
+    "manager": {"name": "Manager", "grants": [g.value for g in Grant]},
+    "developer": {"name": "Developer", "grants": [
+        Grant.WORKLOADS_DEPLOY, Grant.WORKLOADS_SCALE, Grant.WORKLOADS_RESTART, Grant.WORKLOADS_ROLLBACK,
+        Grant.WORKLOADS_EDIT, Grant.WORKLOADS_DELETE, Grant.WORKLOADS_EXEC, Grant.CONFIG_EDIT, Grant.BUILDS_RUN]},
+    "viewer": {"name": "Viewer", "grants": []},
+}
+
+
+class Role(models.Model):
+    key = models.CharField(max_length=40, unique=True, validators=[DNS1123_LABEL])
+    name = models.CharField(max_length=100)
+    description = models.TextField(blank=True)
+    grants = models.JSONField(default=list, blank=True)
+    builtin = models.BooleanField(default=False)
+
+    class Meta:
+        ordering: ClassVar[list[str]] = ["key"]
+
+    def __str__(self) -> str:
+        return self.key
+
+    def allows(self, grant: str) -> bool:
+        return grant in self.grants
+
+
+class Workspace(models.Model):
+    name = models.CharField(max_length=40, validators=[DNS1123_LABEL])
+    display_name = models.CharField(max_length=200, blank=True)
+    description = models.TextField(blank=True)
+    created = models.DateTimeField(auto_now_add=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                   related_name="+")
+    members: models.ManyToManyField[Any, Any] = models.ManyToManyField(settings.AUTH_USER_MODEL, through="Membership", related_name="workspaces")
+
+    class Meta:
+        ordering: ClassVar[list[str]] = ["name"]
+        constraints: ClassVar[list[Any]] = [
+            models.UniqueConstraint(Lower("name"), name="workspace_name_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Membership(models.Model):
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="memberships")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships")
+    role = models.ForeignKey(Role, on_delete=models.PROTECT, related_name="memberships")
+    created = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints: ClassVar[list[Any]] = [
+            models.UniqueConstraint(fields=["workspace", "user"], name="membership_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user_id}@{self.workspace_id}:{self.role_id}"
+
+
+class ApplyStatus(models.TextChoices):
+    PENDING = "pending", "Pending"  # not (yet) applied to the cluster; retried
+    READY = "ready", "Ready"
+    ERROR = "error", "Error"  # the cluster refused it; the message says why
+    DELETING = "deleting", "Deleting"
+
+
+class ClusterAllocation(models.Model):
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="allocations")
+    cluster = models.ForeignKey(Cluster, on_delete=models.CASCADE, related_name="allocations")
+    quota = models.JSONField(default=dict, blank=True)  # ResourceQuota key -> canonical quantity
+    storage_classes = models.JSONField(default=list, blank=True)  # [] = every storage class
+    status = models.CharField(max_length=16, choices=ApplyStatus.choices, default=ApplyStatus.PENDING)
+    message = models.TextField(blank=True)
+    created = models.DateTimeField(auto_now_add=True)
+    updated = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering: ClassVar[list[str]] = ["workspace_id", "cluster_id"]
+        constraints: ClassVar[list[Any]] = [
+            models.UniqueConstraint(fields=["workspace", "cluster"], name="allocation_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.workspace_id}/{self.cluster_id}"
+
+
+class RegistryAllocation(models.Model):
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="registries")
+    registry = models.CharField(max_length=300)  # host[:port][/path prefix]
+    description = models.TextField(blank=True)
+    created = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering: ClassVar[list[str]] = ["registry"]
+        constraints: ClassVar[list[Any]] = [
+            models.UniqueConstraint(fields=["workspace", "registry"], name="registry_allocation_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return self.registry
+
+
+class ServiceMap(models.Model):
+    workspace = models.ForeignKey(Workspace, on_delete=models.PROTECT, related_name="service_maps")
+    cluster = models.ForeignKey(Cluster, on_delete=models.CASCADE, related_name="service_maps")
+    namespace = models.CharField(max_length=63, validators=[DNS1123_LABEL])
+    display_name = models.CharField(max_length=200, blank=True)
+    description = models.TextField(blank=True)
+    quota = models.JSONField(default=dict, blank=True)  # this service map's share of the allocation
+    limits = models.JSONField(default=dict, blank=True)  # LimitRange container defaults
+    status = models.CharField(max_length=16, choices=ApplyStatus.choices, default=ApplyStatus.PENDING)
+    message = models.TextField(blank=True)
+    generation = models.PositiveIntegerField(default=1)
+    applied_generation = models.PositiveIntegerField(default=0)
+    last_applied = models.DateTimeField(null=True, blank=True)
+    created = models.DateTimeField(auto_now_add=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                   related_name="+")
+
+    class Meta:
+        ordering: ClassVar[list[str]] = ["namespace", "cluster_id"]
+        constraints: ClassVar[list[Any]] = [
+            models.UniqueConstraint(fields=["cluster", "namespace"], name="servicemap_namespace_unique"),
+        ]
+        indexes: ClassVar[list[Any]] = [models.Index(fields=["workspace", "cluster"])]
+
+    def __str__(self) -> str:
+        return f"{self.cluster_id}/{self.namespace}"

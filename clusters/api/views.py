@@ -26,7 +26,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from clusters import actions, services
-from clusters.access import can_operate_nodes, visible_clusters
+from clusters.access import can_operate_nodes, namespaced_filter, visible_clusters, visible_namespaces
 from clusters.api.pagination import InventoryPagination, KeysetPagination
 from clusters.api.serializers import (
     ClusterDetailSerializer,
@@ -234,8 +234,13 @@ class ClusterViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
 # ---------------------------------------------------------------------------- inventory
 
 
+# Kinds without a namespace that members (who see only their namespaces) may still list.
+MEMBER_CLUSTER_KINDS = frozenset({"StorageClass"})
+
+
 class ClusterScopedMixin:
-    """Resolves ``cluster_id`` from the URL through :func:`visible_clusters` (404 otherwise)."""
+    """Resolves ``cluster_id`` from the URL through :func:`visible_clusters` (404 otherwise), and
+    narrows objects to the namespaces the caller may see (:func:`visible_namespaces`)."""
 
     kwargs: dict[str, Any]
 
@@ -243,6 +248,23 @@ class ClusterScopedMixin:
     def cluster(self) -> Cluster:
         user = getattr(self, "request").user  # noqa: B009 - the view's DRF request
         return get_object_or_404(visible_clusters(user), pk=self.kwargs["cluster_id"])
+
+    @cached_property
+    def namespaces(self) -> list[str] | None:
+        user = getattr(self, "request").user  # noqa: B009 - the view's DRF request
+        return visible_namespaces(user, self.cluster.pk)
+
+    def scope_objects(self, queryset: QuerySet[KubeObject], kinds: tuple[str, ...]) -> QuerySet[KubeObject]:
+        namespaces = self.namespaces
+        if namespaces is None:
+            return queryset
+        if kinds == ("Namespace",):
+            return queryset.filter(name__in=namespaces)
+        if all(k in MEMBER_CLUSTER_KINDS for k in kinds):
+            return queryset
+        if any(k in ("Node", "PersistentVolume") for k in kinds):
+            return queryset.none()
+        return queryset.filter(namespace__in=namespaces)
 
 
 @extend_schema_view(list=extend_schema(parameters=[CLUSTER_ID]))
@@ -263,7 +285,7 @@ class InventoryViewSet(ClusterScopedMixin, mixins.ListModelMixin, viewsets.Gener
     default_ordering = "namespace"
 
     def get_queryset(self) -> QuerySet[KubeObject]:
-        return KubeObject.objects.filter(cluster=self.cluster, kind__in=self.kinds)
+        return self.scope_objects(KubeObject.objects.filter(cluster=self.cluster, kind__in=self.kinds), self.kinds)
 
     def get_freshness(self) -> dict[str, Any]:
         return kind_freshness(self.cluster, self.kinds)
@@ -426,7 +448,8 @@ class PodDetailViewSet(ClusterScopedMixin, mixins.RetrieveModelMixin, viewsets.G
     lookup_value_regex = "[^/]+"
 
     def get_queryset(self) -> QuerySet[KubeObject]:
-        return KubeObject.objects.filter(cluster=self.cluster, kind="Pod", namespace=self.kwargs["namespace"])
+        pods = KubeObject.objects.filter(cluster=self.cluster, kind="Pod", namespace=self.kwargs["namespace"])
+        return self.scope_objects(pods, ("Pod",))
 
     def retrieve(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         pod = self.get_object()
@@ -451,6 +474,8 @@ class NodeOperationViewSet(ClusterScopedMixin, mixins.RetrieveModelMixin, viewse
     lookup_value_regex = "[0-9]+"
 
     def get_queryset(self) -> QuerySet[NodeOperation]:
+        if self.namespaces is not None:  # node operations are for operators
+            return NodeOperation.objects.none()
         return NodeOperation.objects.filter(cluster=self.cluster)
 
 
@@ -480,8 +505,11 @@ class SearchViewSet(mixins.ListModelMixin, viewsets.GenericViewSet[KubeObject]):
                 if part.strip() not in SEARCH_KINDS:
                     raise exceptions.ValidationError({"kind": [f"Search one or more of: {', '.join(SEARCH_KINDS)}."]})
                 wanted.extend(SEARCH_KINDS[part.strip()])
-        return (KubeObject.objects.filter(cluster__in=visible_clusters(self.request.user), kind__in=wanted)
-                .select_related("cluster"))
+        queryset = KubeObject.objects.filter(cluster__in=visible_clusters(self.request.user), kind__in=wanted)
+        scope = namespaced_filter(self.request.user)
+        if scope is not None:
+            queryset = queryset.filter(scope)
+        return queryset.select_related("cluster")
 
     @extend_schema(parameters=[OpenApiParameter(
         "kind", OpenApiTypes.STR, description="pods, workloads and/or services (comma-separated); default all.")])

@@ -50,7 +50,7 @@ from clusters.kube.errors import (
 )
 from clusters.kube.kinds import WATCHED_KINDS, Kind
 from clusters.models import Cluster, KindSync, SyncState
-from clusters.watcher import leases
+from clusters.watcher import hooks, leases
 from clusters.watcher.config import WatcherConfig
 from clusters.watcher.projection import project
 from clusters.watcher.publisher import Publisher, Sender
@@ -289,6 +289,7 @@ class Engine:
         # Summaries are read-mostly and slow-ish (aggregates over every pod of a cluster): their
         # own connection, so they never hold up the writer.
         self.summary_executor = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="watcher-summary")
+        self.hook_executor = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="watcher-hooks")
         self.io_executor = concurrent.futures.ThreadPoolExecutor(cfg.io_threads, thread_name_prefix="watcher-io")
         self.probe_executor = concurrent.futures.ThreadPoolExecutor(
             max(4, cfg.io_threads // 2), thread_name_prefix="watcher-probe")
@@ -333,7 +334,8 @@ class Engine:
             await self.db(leases.retire, self.holder)
         except Exception:
             logger.exception("watcher could not release its leases; they expire by themselves")
-        for executor in (self.db_executor, self.summary_executor, *(shard.executor for shard in self.shards)):
+        for executor in (self.db_executor, self.summary_executor, self.hook_executor,
+                         *(shard.executor for shard in self.shards)):
             with contextlib.suppress(Exception):  # each thread's own connection, not the loop thread's
                 await self.loop.run_in_executor(executor, lambda: connection.close())
             executor.shutdown(wait=True)
@@ -359,6 +361,7 @@ class WriterShard:
         self.pending: list[Op] = []
         self.ready = asyncio.Event()
         self.executor = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix=f"watcher-writer-{index}")
+        self._hook_calls: set[asyncio.Future[None]] = set()
 
     def add(self, op: Op) -> None:
         self.pending.append(op)
@@ -408,6 +411,11 @@ class WriterShard:
                              if op.at is not None and op.type in (UPSERT, DELETE))
         engine.publisher.add(changes, committed.isoformat())
         engine._note(changes)
+        if hooks.wanted(changes):
+            # Not awaited: listeners must never hold up the next batch.
+            task = asyncio.get_running_loop().run_in_executor(engine.hook_executor, hooks.notify, changes)
+            self._hook_calls.add(task)
+            task.add_done_callback(self._hook_calls.discard)
         return True
 
 

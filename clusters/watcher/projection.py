@@ -393,7 +393,9 @@ def _storageclass(obj: Obj) -> tuple[str, Obj]:
 
 def _quota(obj: Obj) -> tuple[str, Obj]:
     spec, status = obj.get("spec") or {}, obj.get("status") or {}
-    return "", {"hard": dict(status.get("hard") or spec.get("hard") or {}), "used": dict(status.get("used") or {})}
+    # ``hard`` is what the object asks for (spec), so an edit shows at once, before the quota
+    # controller has recomputed ``status``.
+    return "", {"hard": dict(spec.get("hard") or status.get("hard") or {}), "used": dict(status.get("used") or {})}
 
 
 def _hpa(obj: Obj) -> tuple[str, Obj]:

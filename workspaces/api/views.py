@@ -1,0 +1,452 @@
+"""Views of the workspaces API (docs/workspaces-api.md).
+
+Scoping happens once: :class:`WorkspaceScopedMixin` resolves ``workspace_id`` through
+:func:`workspaces.access.visible_workspaces` (404 for anyone who may not see it), and every
+nested queryset starts from that workspace. Writes check a grant (:func:`require`) and call
+:mod:`workspaces.actions`.
+"""
+
+from __future__ import annotations
+
+from functools import cached_property
+from typing import Any, ClassVar
+
+import yaml
+from django.contrib.auth import get_user_model
+from django.db.models import QuerySet
+from django.shortcuts import get_object_or_404
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
+from rest_framework import exceptions, mixins, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.permissions import BasePermission, IsAuthenticated
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from clusters.api.pagination import KeysetPagination
+from portal.api.permissions import IsOperator, IsSystemAdmin
+from workspaces import access, actions, services
+from workspaces.api import serializers as s
+from workspaces.models import (
+    ClusterAllocation,
+    Grant,
+    Membership,
+    RegistryAllocation,
+    Role,
+    ServiceMap,
+    Workspace,
+)
+
+WORKSPACE_ID = OpenApiParameter("workspace_id", OpenApiTypes.INT, OpenApiParameter.PATH)
+ERRORS = {
+    400: OpenApiResponse(description="Invalid input; `errors` names the field"),
+    403: OpenApiResponse(description="Your role lacks the grant"),
+    404: OpenApiResponse(description="No such object (or not visible to you)"),
+    409: OpenApiResponse(description="Conflicts with the current state; `detail` says how"),
+}
+
+
+def require(user: Any, workspace: Workspace, grant: str) -> None:
+    if not access.allowed(user, workspace, grant):
+        raise exceptions.PermissionDenied(
+            f"Your role in workspace {workspace.name} does not grant {grant}; ask a manager of the workspace.")
+
+
+def require_admin(user: Any) -> None:
+    if not access.is_admin(user):
+        raise exceptions.PermissionDenied("Only system admins may change allocations and registries.")
+
+
+# ---------------------------------------------------------------------------- roles
+
+
+@extend_schema_view(list=extend_schema(responses=s.RoleSerializer(many=True)))
+class RoleViewSet(mixins.ListModelMixin, viewsets.GenericViewSet[Role]):
+    """Workspace roles: built-in and custom sets of grants."""
+
+    queryset = Role.objects.all()
+    serializer_class = s.RoleSerializer
+    pagination_class = None
+    lookup_value_regex = "[0-9]+"
+    http_method_names: ClassVar[list[str]] = ["get", "post", "patch", "delete", "head", "options"]  # type: ignore[misc]
+
+    def get_permissions(self) -> list[BasePermission]:
+        if self.action in ("list", "grants"):
+            return [IsAuthenticated()]
+        return [IsSystemAdmin()]
+
+    @extend_schema(responses=s.GrantSerializer(many=True))
+    @action(detail=False, methods=["get"])
+    def grants(self, request: Request) -> Response:
+        return Response([{"key": g.value, "description": str(g.label)} for g in Grant])
+
+    @extend_schema(request=s.RoleWriteSerializer, responses={201: s.RoleSerializer, **ERRORS})
+    def create(self, request: Request) -> Response:
+        data = s.RoleWriteSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        role = actions.create_role(data=dict(data.validated_data), request=request._request)
+        return Response(s.RoleSerializer(role).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(request=s.RoleWriteSerializer, responses={200: s.RoleSerializer, **ERRORS})
+    def partial_update(self, request: Request, pk: str | None = None) -> Response:
+        data = s.RoleWriteSerializer(data=request.data, partial=True)
+        data.is_valid(raise_exception=True)
+        role = actions.update_role(role=self.get_object(), data=dict(data.validated_data), request=request._request)
+        return Response(s.RoleSerializer(role).data)
+
+    @extend_schema(responses={204: None, **ERRORS})
+    def destroy(self, request: Request, pk: str | None = None) -> Response:
+        actions.delete_role(role=self.get_object(), request=request._request)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+# ---------------------------------------------------------------------------- workspaces
+
+
+@extend_schema_view(
+    list=extend_schema(parameters=[OpenApiParameter("q", OpenApiTypes.STR, description="name contains")]),
+)
+class WorkspaceViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet[Workspace]):
+    """Workspaces the caller may see; admins create, change and delete them."""
+
+    queryset = Workspace.objects.none()
+    serializer_class = s.WorkspaceSerializer
+    pagination_class = KeysetPagination
+    lookup_value_regex = "[0-9]+"
+    orderings: ClassVar[dict[str, tuple[str, ...]]] = {"name": ("name", "id")}
+    default_ordering = "name"
+    http_method_names: ClassVar[list[str]] = ["get", "post", "patch", "delete", "head", "options"]  # type: ignore[misc]
+
+    def get_permissions(self) -> list[BasePermission]:
+        if self.action in ("list", "retrieve"):
+            return [IsAuthenticated()]
+        return [IsSystemAdmin()]
+
+    def get_queryset(self) -> QuerySet[Workspace]:
+        queryset = access.visible_workspaces(self.request.user)
+        text = self.request.query_params.get("q")
+        if text:
+            queryset = queryset.filter(name__icontains=text) | queryset.filter(display_name__icontains=text)
+        return queryset
+
+    def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        page = self.paginate_queryset(self.get_queryset())
+        assert page is not None
+        return self.get_paginated_response(s.workspace_rows(list(page), request.user))
+
+    def retrieve(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return Response(s.workspace_rows([self.get_object()], request.user)[0])
+
+    @extend_schema(request=s.WorkspaceCreateSerializer, responses={201: s.WorkspaceSerializer, **ERRORS})
+    def create(self, request: Request) -> Response:
+        data = s.WorkspaceCreateSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        workspace = actions.create_workspace(data=dict(data.validated_data), actor=request.user,
+                                             request=request._request)
+        return Response(s.workspace_rows([workspace], request.user)[0], status=status.HTTP_201_CREATED)
+
+    @extend_schema(request=s.WorkspaceUpdateSerializer, responses={200: s.WorkspaceSerializer, **ERRORS})
+    def partial_update(self, request: Request, pk: str | None = None) -> Response:
+        data = s.WorkspaceUpdateSerializer(data=request.data, partial=True)
+        data.is_valid(raise_exception=True)
+        workspace = actions.update_workspace(workspace=self.get_object(), data=dict(data.validated_data),
+                                             request=request._request)
+        return Response(s.workspace_rows([workspace], request.user)[0])
+
+    @extend_schema(responses={204: None, **ERRORS})
+    def destroy(self, request: Request, pk: str | None = None) -> Response:
+        actions.delete_workspace(workspace=self.get_object(), request=request._request)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+    @extend_schema(responses=s.QuotaOverviewSerializer(many=True), summary="Quota use of every workspace per cluster")
+    @action(detail=False, methods=["get"], url_path="quota-overview", pagination_class=None,
+            permission_classes=[IsOperator])
+    def quota_overview(self, request: Request) -> Response:
+        allocations = list(ClusterAllocation.objects.select_related("workspace", "cluster")
+                           .order_by("cluster__name", "workspace__name"))
+        rows = s.allocation_rows(allocations)
+        out = [{"workspace": s.WorkspaceRefSerializer(a.workspace).data, "cluster": row["cluster"],
+                "quota": row["quota"], "shared": row["shared"], "used": row["used"], "status": row["status"]}
+               for a, row in zip(allocations, rows, strict=True)]
+        return Response(out)
+
+
+class WorkspaceScopedMixin:
+    """Resolves ``workspace_id`` through :func:`access.visible_workspaces` (404 otherwise)."""
+
+    kwargs: dict[str, Any]
+
+    @cached_property
+    def workspace(self) -> Workspace:
+        user = getattr(self, "request").user  # noqa: B009 - the view's DRF request
+        return get_object_or_404(access.visible_workspaces(user), pk=self.kwargs["workspace_id"])
+
+
+# ---------------------------------------------------------------------------- members
+
+
+@extend_schema_view(list=extend_schema(parameters=[WORKSPACE_ID]))
+class MemberViewSet(WorkspaceScopedMixin, mixins.ListModelMixin, viewsets.GenericViewSet[Membership]):
+    queryset = Membership.objects.none()
+    serializer_class = s.MemberSerializer
+    lookup_value_regex = "[0-9]+"
+    http_method_names: ClassVar[list[str]] = ["get", "post", "patch", "delete", "head", "options"]  # type: ignore[misc]
+
+    def get_queryset(self) -> QuerySet[Membership]:
+        return (Membership.objects.filter(workspace=self.workspace).select_related("user", "role")
+                .order_by("user__username"))
+
+    @extend_schema(parameters=[WORKSPACE_ID, OpenApiParameter("q", OpenApiTypes.STR)],
+                   responses=s.MemberUserSerializer(many=True))
+    @action(detail=False, methods=["get"], pagination_class=None)
+    def candidates(self, request: Request, workspace_id: str) -> Response:
+        require(request.user, self.workspace, Grant.MEMBERS_MANAGE)
+        users = get_user_model().objects.filter(is_active=True).exclude(memberships__workspace=self.workspace)
+        text = request.query_params.get("q", "").strip()
+        if text:
+            users = users.filter(actions.visible_user_filter(text))
+        return Response([s._user_ref(u) for u in users.order_by("username")[:20]])
+
+    @extend_schema(parameters=[WORKSPACE_ID], request=s.MemberCreateSerializer, responses={201: s.MemberSerializer,
+                   **ERRORS})
+    def create(self, request: Request, workspace_id: str) -> Response:
+        require(request.user, self.workspace, Grant.MEMBERS_MANAGE)
+        data = s.MemberCreateSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        member = actions.add_member(workspace=self.workspace, username=data.validated_data["user"],
+                                    role_key=data.validated_data["role"], request=request._request)
+        return Response(s.MemberSerializer(member).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(parameters=[WORKSPACE_ID], request=s.MemberUpdateSerializer, responses={200: s.MemberSerializer,
+                   **ERRORS})
+    def partial_update(self, request: Request, workspace_id: str, pk: str) -> Response:
+        member = self.get_object()
+        require(request.user, self.workspace, Grant.MEMBERS_MANAGE)
+        data = s.MemberUpdateSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        member = actions.change_member(membership=member, role_key=data.validated_data["role"], actor=request.user,
+                                       request=request._request)
+        return Response(s.MemberSerializer(member).data)
+
+    @extend_schema(parameters=[WORKSPACE_ID], responses={204: None, **ERRORS})
+    def destroy(self, request: Request, workspace_id: str, pk: str) -> Response:
+        member = self.get_object()
+        require(request.user, self.workspace, Grant.MEMBERS_MANAGE)
+        actions.remove_member(membership=member, actor=request.user, request=request._request)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+# ---------------------------------------------------------------------------- allocations
+
+
+@extend_schema_view(list=extend_schema(parameters=[WORKSPACE_ID], responses=s.AllocationSerializer(many=True)),
+                    retrieve=extend_schema(parameters=[WORKSPACE_ID], responses=s.AllocationSerializer))
+class AllocationViewSet(WorkspaceScopedMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin,
+                        viewsets.GenericViewSet[ClusterAllocation]):
+    queryset = ClusterAllocation.objects.none()
+    serializer_class = s.AllocationSerializer
+    pagination_class = None
+    lookup_value_regex = "[0-9]+"
+    http_method_names: ClassVar[list[str]] = ["get", "post", "patch", "delete", "head", "options"]  # type: ignore[misc]
+
+    def get_queryset(self) -> QuerySet[ClusterAllocation]:
+        return (ClusterAllocation.objects.filter(workspace=self.workspace).select_related("cluster")
+                .order_by("cluster__name"))
+
+    def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return Response(s.allocation_rows(list(self.get_queryset())))
+
+    def retrieve(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return Response(s.allocation_rows([self.get_object()])[0])
+
+    @extend_schema(parameters=[WORKSPACE_ID], request=s.AllocationCreateSerializer,
+                   responses={201: s.AllocationSerializer, **ERRORS})
+    def create(self, request: Request, workspace_id: str) -> Response:
+        workspace = self.workspace
+        require_admin(request.user)
+        data = s.AllocationCreateSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        allocation = actions.create_allocation(workspace=workspace, data=dict(data.validated_data),
+                                               request=request._request)
+        return Response(s.allocation_rows([allocation])[0], status=status.HTTP_201_CREATED)
+
+    @extend_schema(parameters=[WORKSPACE_ID], request=s.AllocationUpdateSerializer,
+                   responses={200: s.AllocationSerializer, **ERRORS})
+    def partial_update(self, request: Request, workspace_id: str, pk: str) -> Response:
+        allocation = self.get_object()
+        require_admin(request.user)
+        data = s.AllocationUpdateSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        allocation, warnings = actions.update_allocation(allocation=allocation, data=dict(data.validated_data),
+                                                         request=request._request)
+        return Response(s.allocation_rows([allocation], warnings)[0])
+
+    @extend_schema(parameters=[WORKSPACE_ID], responses={204: None, **ERRORS})
+    def destroy(self, request: Request, workspace_id: str, pk: str) -> Response:
+        allocation = self.get_object()
+        require_admin(request.user)
+        actions.delete_allocation(allocation=allocation, request=request._request)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+@extend_schema_view(list=extend_schema(parameters=[WORKSPACE_ID], responses=s.RegistrySerializer(many=True)))
+class RegistryViewSet(WorkspaceScopedMixin, mixins.ListModelMixin, viewsets.GenericViewSet[RegistryAllocation]):
+    queryset = RegistryAllocation.objects.none()
+    serializer_class = s.RegistrySerializer
+    pagination_class = None
+    lookup_value_regex = "[0-9]+"
+    http_method_names: ClassVar[list[str]] = ["get", "post", "delete", "head", "options"]  # type: ignore[misc]
+
+    def get_queryset(self) -> QuerySet[RegistryAllocation]:
+        return RegistryAllocation.objects.filter(workspace=self.workspace)
+
+    @extend_schema(parameters=[WORKSPACE_ID], request=s.RegistryCreateSerializer,
+                   responses={201: s.RegistrySerializer, **ERRORS})
+    def create(self, request: Request, workspace_id: str) -> Response:
+        workspace = self.workspace
+        require_admin(request.user)
+        data = s.RegistryCreateSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        registry = actions.add_registry(workspace=workspace, data=dict(data.validated_data), request=request._request)
+        return Response(s.RegistrySerializer(registry).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(parameters=[WORKSPACE_ID], responses={204: None, **ERRORS})
+    def destroy(self, request: Request, workspace_id: str, pk: str) -> Response:
+        registry = self.get_object()
+        require_admin(request.user)
+        actions.remove_registry(allocation=registry, request=request._request)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+# ---------------------------------------------------------------------------- service maps
+
+
+CLUSTER_FILTER = OpenApiParameter("cluster", OpenApiTypes.INT, description="only this cluster")
+
+
+def _int_param(request: Request, name: str) -> int | None:
+    value = request.query_params.get(name)
+    if value is None or value == "":
+        return None
+    if not value.isdigit():
+        raise exceptions.ValidationError({name: [f"{name} must be an id (a whole number)."]})
+    return int(value)
+
+
+@extend_schema_view(list=extend_schema(parameters=[
+    CLUSTER_FILTER, OpenApiParameter("workspace", OpenApiTypes.INT), OpenApiParameter("q", OpenApiTypes.STR)]))
+class AllServiceMapsViewSet(mixins.ListModelMixin, viewsets.GenericViewSet[ServiceMap]):
+    """Every service map the caller may see, across workspaces."""
+
+    queryset = ServiceMap.objects.none()
+    serializer_class = s.ServiceMapSerializer
+    pagination_class = KeysetPagination
+    orderings: ClassVar[dict[str, tuple[str, ...]]] = {"namespace": ("namespace", "id")}
+    default_ordering = "namespace"
+
+    def get_queryset(self) -> QuerySet[ServiceMap]:
+        queryset = access.visible_service_maps(self.request.user).select_related("workspace", "cluster")
+        for name in ("cluster", "workspace"):
+            value = _int_param(self.request, name)
+            if value is not None:
+                queryset = queryset.filter(**{f"{name}_id": value})
+        text = self.request.query_params.get("q")
+        if text:
+            queryset = queryset.filter(namespace__icontains=text) | queryset.filter(display_name__icontains=text)
+        return queryset.distinct()
+
+    def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        page = self.paginate_queryset(self.get_queryset())
+        assert page is not None
+        return self.get_paginated_response(s.service_map_rows(list(page)))
+
+
+@extend_schema_view(
+    list=extend_schema(parameters=[WORKSPACE_ID, CLUSTER_FILTER]),
+    retrieve=extend_schema(parameters=[WORKSPACE_ID]),
+)
+class ServiceMapViewSet(WorkspaceScopedMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin,
+                        viewsets.GenericViewSet[ServiceMap]):
+    queryset = ServiceMap.objects.none()
+    serializer_class = s.ServiceMapSerializer
+    pagination_class = KeysetPagination
+    orderings: ClassVar[dict[str, tuple[str, ...]]] = {"namespace": ("namespace", "id")}
+    default_ordering = "namespace"
+    lookup_value_regex = "[0-9]+"
+    http_method_names: ClassVar[list[str]] = ["get", "post", "patch", "delete", "head", "options"]  # type: ignore[misc]
+
+    def get_queryset(self) -> QuerySet[ServiceMap]:
+        queryset = ServiceMap.objects.filter(workspace=self.workspace).select_related("workspace", "cluster")
+        cluster = _int_param(self.request, "cluster")
+        return queryset.filter(cluster_id=cluster) if cluster is not None else queryset
+
+    def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        page = self.paginate_queryset(self.get_queryset())
+        assert page is not None
+        return self.get_paginated_response(s.service_map_rows(list(page)))
+
+    def retrieve(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return Response(s.service_map_rows([self.get_object()])[0])
+
+    @extend_schema(parameters=[WORKSPACE_ID], request=s.ServiceMapCreateSerializer,
+                   responses={201: s.ServiceMapSerializer, **ERRORS})
+    def create(self, request: Request, workspace_id: str) -> Response:
+        require(request.user, self.workspace, Grant.SERVICEMAPS_MANAGE)
+        data = s.ServiceMapCreateSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        sm = actions.create_service_map(workspace=self.workspace, data=dict(data.validated_data), actor=request.user,
+                                        request=request._request)
+        return Response(s.service_map_rows([sm])[0], status=status.HTTP_201_CREATED)
+
+    @extend_schema(parameters=[WORKSPACE_ID], request=s.ServiceMapUpdateSerializer,
+                   responses={200: s.ServiceMapSerializer, **ERRORS})
+    def partial_update(self, request: Request, workspace_id: str, pk: str) -> Response:
+        sm = self.get_object()
+        require(request.user, self.workspace, Grant.SERVICEMAPS_MANAGE)
+        data = s.ServiceMapUpdateSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        sm, warnings = actions.update_service_map(sm=sm, data=dict(data.validated_data), request=request._request)
+        return Response(s.service_map_rows([sm], warnings)[0])
+
+    @extend_schema(parameters=[WORKSPACE_ID], responses={202: s.ServiceMapSerializer, **ERRORS})
+    def destroy(self, request: Request, workspace_id: str, pk: str) -> Response:
+        sm = self.get_object()
+        require(request.user, self.workspace, Grant.SERVICEMAPS_MANAGE)
+        sm = actions.delete_service_map(sm=sm, request=request._request)
+        return Response(s.service_map_rows([sm])[0], status=status.HTTP_202_ACCEPTED)
+
+    @extend_schema(parameters=[WORKSPACE_ID], request=s.PreflightSerializer,
+                   responses={200: s.PreflightResultSerializer, **ERRORS},
+                   summary="Would these manifests fit in the service map's remaining quota?")
+    @action(detail=True, methods=["post"], pagination_class=None)
+    def preflight(self, request: Request, workspace_id: str, pk: str) -> Response:
+        sm = self.get_object()
+        data = s.PreflightSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        manifests = _manifests(data.validated_data)
+        return Response(services.preflight(sm, manifests))
+
+
+MAX_MANIFESTS = 500
+
+
+def _manifests(data: dict[str, Any]) -> list[dict[str, Any]]:
+    if "manifests" in data and "yaml" in data:
+        raise exceptions.ValidationError({"yaml": ["Give manifests or yaml, not both."]})
+    if "yaml" in data:
+        try:
+            documents = [d for d in yaml.safe_load_all(data["yaml"]) if d is not None]
+        except yaml.YAMLError as exc:
+            raise exceptions.ValidationError({"yaml": [f"Not valid YAML: {str(exc)[:300]}"]}) from exc
+    else:
+        documents = list(data.get("manifests") or [])
+    if not documents:
+        raise exceptions.ValidationError({"manifests": ["Give at least one manifest."]})
+    if len(documents) > MAX_MANIFESTS:
+        raise exceptions.ValidationError({"manifests": [f"At most {MAX_MANIFESTS} objects at once."]})
+    out = []
+    for index, doc in enumerate(documents):
+        if not isinstance(doc, dict) or not doc.get("kind"):
+            raise exceptions.ValidationError({f"manifests.{index}": ["Each manifest must be an object with a kind."]})
+        out.append(doc)
+    return out

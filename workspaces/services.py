@@ -1,0 +1,443 @@
+"""Workspaces against the clusters: make each service map's namespace, ResourceQuota and
+LimitRange match its row, delete them, restore them when someone changed them, and read usage
+from the read model.
+
+Every function takes ids and converges when run again: the row is the intent, applies are
+server-side apply under one field manager, and the row records which ``generation`` reached the
+cluster. An unreachable cluster leaves the row ``pending`` (the beat task retries); a refusal by
+the cluster makes it ``error`` with the cluster's message.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from decimal import Decimal
+from typing import Any
+
+from django.db.models import Q
+from django.utils import timezone
+
+from clusters.kube.client import KubeClient
+from clusters.kube.errors import KubeError, NotFound, Unreachable
+from clusters.models import Cluster, KindSync, KubeObject, SyncState
+from portal.crypto import DecryptionError
+from workspaces import quota as q
+from workspaces.models import ApplyStatus, ClusterAllocation, ServiceMap
+
+logger = logging.getLogger("workspaces")
+
+FIELD_MANAGER = "cluster-portal"
+LABEL_PREFIX = "portal.cluster-portal.io/"
+LABEL_WORKSPACE = f"{LABEL_PREFIX}workspace"
+LABEL_SERVICEMAP = f"{LABEL_PREFIX}servicemap"
+QUOTA_NAME = "portal-quota"
+LIMITS_NAME = "portal-limits"
+DEFAULT_REQUEST = {"cpu": "100m", "memory": "128Mi"}
+DEFAULT_LIMIT = {"cpu": "500m", "memory": "512Mi"}
+APPLY_TIMEOUT = 10.0
+
+
+class NamespaceTaken(Exception):
+    """The namespace exists in the cluster and does not belong to this service map."""
+
+
+# ---------------------------------------------------------------------------- desired state
+
+
+def storage_class_names(cluster_id: int) -> list[str]:
+    return sorted(KubeObject.objects.filter(cluster_id=cluster_id, kind="StorageClass").values_list("name", flat=True))
+
+
+def effective_limits(sm: ServiceMap) -> dict[str, dict[str, str]]:
+    """The LimitRange container defaults: what the user set, else the portal's defaults for the
+    resources the quota constrains (so pods without resources are admitted and counted)."""
+    given = sm.limits or {}
+    constrained = {key.split(".", 1)[1] for key in sm.quota if key in (*q.CPU_KEYS, *q.MEMORY_KEYS)}
+    out: dict[str, dict[str, str]] = {}
+    for part, defaults in (("default_request", DEFAULT_REQUEST), ("default", DEFAULT_LIMIT)):
+        values = dict(given.get(part) or {})
+        for resource in constrained:
+            values.setdefault(resource, defaults[resource])
+        if values:
+            out[part] = values
+    return out
+
+
+def desired_hard(sm: ServiceMap, allocation: ClusterAllocation | None) -> dict[str, str]:
+    hard = dict(q.dump(q.load(sm.quota)))
+    allowed = set(allocation.storage_classes or []) if allocation is not None else set()
+    if allowed:
+        for name in storage_class_names(sm.cluster_id):
+            if name not in allowed:
+                hard[f"{name}{q.STORAGE_CLASS_SUFFIX}requests.storage"] = "0"
+                hard[f"{name}{q.STORAGE_CLASS_SUFFIX}persistentvolumeclaims"] = "0"
+    return hard
+
+
+def _labels(sm: ServiceMap) -> dict[str, str]:
+    return {LABEL_WORKSPACE: sm.workspace.name, LABEL_SERVICEMAP: str(sm.pk),
+            "app.kubernetes.io/managed-by": FIELD_MANAGER}
+
+
+def desired_objects(sm: ServiceMap, allocation: ClusterAllocation | None) -> list[dict[str, Any]]:
+    labels = _labels(sm)
+    objects: list[dict[str, Any]] = [{
+        "apiVersion": "v1", "kind": "Namespace",
+        "metadata": {"name": sm.namespace, "labels": labels,
+                     "annotations": {f"{LABEL_PREFIX}display-name": sm.display_name or sm.namespace}},
+    }]
+    hard = desired_hard(sm, allocation)
+    objects.append({"apiVersion": "v1", "kind": "ResourceQuota",
+                    "metadata": {"name": QUOTA_NAME, "namespace": sm.namespace, "labels": labels},
+                    "spec": {"hard": hard}})
+    limits = effective_limits(sm)
+    item: dict[str, Any] = {"type": "Container"}
+    if limits.get("default"):
+        item["default"] = limits["default"]
+    if limits.get("default_request"):
+        item["defaultRequest"] = limits["default_request"]
+    objects.append({"apiVersion": "v1", "kind": "LimitRange",
+                    "metadata": {"name": LIMITS_NAME, "namespace": sm.namespace, "labels": labels},
+                    "spec": {"limits": [item] if len(item) > 1 else []}})
+    return objects
+
+
+def same_hard(a: dict[str, Any], b: dict[str, Any]) -> bool:
+    """Equal as quantities ("1" == "1000m", "1Gi" == "1024Mi")."""
+    return set(a) == set(b) and all(q.load({k: a[k]}) == q.load({k: b[k]}) for k in a)
+
+
+# ---------------------------------------------------------------------------- apply / delete
+
+
+def _client(cluster: Cluster) -> KubeClient:
+    return KubeClient(cluster.connection_spec(), read_timeout=APPLY_TIMEOUT)
+
+
+def _owner_check(client: KubeClient, sm: ServiceMap) -> None:
+    try:
+        live = client.get_object("Namespace", sm.namespace, timeout=APPLY_TIMEOUT)
+    except NotFound:
+        return
+    labels = (live.get("metadata") or {}).get("labels") or {}
+    if labels.get(LABEL_SERVICEMAP) != str(sm.pk):
+        raise NamespaceTaken(
+            f"Namespace {sm.namespace} already exists in cluster {sm.cluster.name} and is not managed by this "
+            "service map; choose another namespace.")
+
+
+def apply_service_map(sm_id: int, *, restore_reason: str = "") -> str:
+    """Create or update the service map's namespace, ResourceQuota and LimitRange; return the
+    resulting status. ``restore_reason`` says this run restores drift (recorded as such)."""
+    from workspaces import actions
+
+    sm = ServiceMap.objects.select_related("cluster", "workspace").filter(pk=sm_id).first()
+    if sm is None:
+        return "gone"
+    if sm.status == ApplyStatus.DELETING:
+        return delete_service_map(sm_id)
+    generation = sm.generation
+    allocation = ClusterAllocation.objects.filter(workspace_id=sm.workspace_id, cluster_id=sm.cluster_id).first()
+    try:
+        with _client(sm.cluster) as client:
+            _owner_check(client, sm)
+            objects = desired_objects(sm, allocation)
+            if restore_reason and not _quota_drifted(client, sm, objects[1]):
+                restore_reason = ""  # restored already (a duplicate notice): apply, record nothing
+            for obj in objects:
+                client.apply(obj, field_manager=FIELD_MANAGER, timeout=APPLY_TIMEOUT)
+            if restore_reason:
+                _record_event(client, sm, restore_reason)
+    except Unreachable as exc:
+        return actions.service_map_applied(sm, generation=generation, status=ApplyStatus.PENDING,
+                                           message=f"Waiting for the cluster: {exc} It is retried every minute.")
+    except NamespaceTaken as exc:
+        return actions.service_map_applied(sm, generation=generation, status=ApplyStatus.ERROR, message=str(exc))
+    except DecryptionError as exc:
+        return actions.service_map_applied(sm, generation=generation, status=ApplyStatus.ERROR,
+                                           message=f"The cluster's stored credentials cannot be decrypted: {exc}")
+    except KubeError as exc:
+        return actions.service_map_applied(sm, generation=generation, status=ApplyStatus.ERROR,
+                                           message=f"The cluster refused the namespace or its quota: {exc}")
+    status = actions.service_map_applied(sm, generation=generation, status=ApplyStatus.READY, message="")
+    if restore_reason:
+        actions.quota_restored(sm, restore_reason)
+    return status
+
+
+def _quota_drifted(client: KubeClient, sm: ServiceMap, wanted: dict[str, Any]) -> bool:
+    try:
+        live = client.get_object("ResourceQuota", QUOTA_NAME, sm.namespace, timeout=APPLY_TIMEOUT)
+    except NotFound:
+        return True
+    return not same_hard(dict((live.get("spec") or {}).get("hard") or {}), wanted["spec"]["hard"])
+
+
+def _record_event(client: KubeClient, sm: ServiceMap, reason: str) -> None:
+    now = timezone.now().strftime("%Y-%m-%dT%H:%M:%SZ")
+    event = {
+        "apiVersion": "v1", "kind": "Event",
+        "metadata": {"generateName": f"{QUOTA_NAME}.", "namespace": sm.namespace},
+        "involvedObject": {"apiVersion": "v1", "kind": "ResourceQuota", "name": QUOTA_NAME, "namespace": sm.namespace},
+        "reason": "QuotaRestored", "type": "Warning",
+        "message": f"The portal restored ResourceQuota {QUOTA_NAME}: {reason}",
+        "source": {"component": FIELD_MANAGER}, "firstTimestamp": now, "lastTimestamp": now, "count": 1,
+    }
+    try:
+        client.create_event(sm.namespace, event, timeout=APPLY_TIMEOUT)
+    except KubeError:
+        logger.warning("could not record the QuotaRestored event", extra={"service_map": sm.pk})
+
+
+def delete_service_map(sm_id: int) -> str:
+    """Delete the namespace (only if it is this service map's) and then the row."""
+    from workspaces import actions
+
+    sm = ServiceMap.objects.select_related("cluster", "workspace").filter(pk=sm_id).first()
+    if sm is None:
+        return "gone"
+    if sm.status != ApplyStatus.DELETING:
+        return str(sm.status)
+    try:
+        with _client(sm.cluster) as client:
+            try:
+                _owner_check(client, sm)
+                client.delete_object("Namespace", sm.namespace, timeout=APPLY_TIMEOUT)
+            except (NotFound, NamespaceTaken):
+                pass  # gone already, or someone else's now: not ours to delete
+    except Unreachable as exc:
+        actions.service_map_message(sm, f"Waiting for the cluster to delete namespace {sm.namespace}: {exc}")
+        return "deleting"
+    except (KubeError, DecryptionError) as exc:
+        actions.service_map_message(sm, f"The cluster refused to delete namespace {sm.namespace}: {exc}")
+        return "deleting"
+    actions.service_map_deleted(sm)
+    return "deleted"
+
+
+def check_allocation(allocation_id: int) -> str:
+    """Reach the cluster and (re)apply the workspace's service maps on it."""
+    from workspaces import actions
+
+    allocation = ClusterAllocation.objects.select_related("cluster").filter(pk=allocation_id).first()
+    if allocation is None:
+        return "gone"
+    try:
+        with KubeClient(allocation.cluster.connection_spec(), read_timeout=APPLY_TIMEOUT) as client:
+            client.version()
+    except Unreachable as exc:
+        return actions.allocation_status(allocation, ApplyStatus.PENDING,
+                                         f"Waiting for the cluster: {exc} It is retried every minute.")
+    except (KubeError, DecryptionError) as exc:
+        return actions.allocation_status(allocation, ApplyStatus.PENDING, f"The cluster cannot be used yet: {exc}")
+    for sm_id in ServiceMap.objects.filter(workspace_id=allocation.workspace_id, cluster_id=allocation.cluster_id) \
+            .values_list("pk", flat=True):
+        apply_service_map(sm_id)
+    return actions.allocation_status(allocation, ApplyStatus.READY, "")
+
+
+# ---------------------------------------------------------------------------- reconcile
+
+
+def quota_rows(pairs: Iterable[tuple[int, str]]) -> dict[tuple[int, str], KubeObject]:
+    """The read-model rows of our ResourceQuota in the given (cluster, namespace) pairs."""
+    pairs = list(pairs)
+    if not pairs:
+        return {}
+    condition = Q(pk__in=[])
+    by_cluster: dict[int, list[str]] = {}
+    for cluster_id, namespace in pairs:
+        by_cluster.setdefault(cluster_id, []).append(namespace)
+    for cluster_id, namespaces in by_cluster.items():
+        condition |= Q(cluster_id=cluster_id, namespace__in=namespaces)
+    rows = KubeObject.objects.filter(condition, kind="ResourceQuota", name=QUOTA_NAME)
+    return {(row.cluster_id, row.namespace): row for row in rows}
+
+
+def drift_reason(sm: ServiceMap, row: KubeObject | None, allocation: ClusterAllocation | None) -> str:
+    """Why the cluster's quota differs from the row ("" if it does not, or if it cannot be told)."""
+    if sm.status != ApplyStatus.READY or sm.applied_generation != sm.generation:
+        return ""
+    if row is None:
+        return f"ResourceQuota {QUOTA_NAME} was deleted in the cluster"
+    live = dict((row.data or {}).get("hard") or {})
+    wanted = desired_hard(sm, allocation)
+    if not same_hard(live, wanted):
+        return f"ResourceQuota {QUOTA_NAME} was changed in the cluster (hard {live} instead of {wanted})"
+    return ""
+
+
+def due_service_maps() -> list[tuple[int, str]]:
+    """(id, drift reason) of every service map the beat task should apply: pending, failed or
+    not yet applied, being deleted, or drifted from the read model of a synced cluster."""
+    due: list[tuple[int, str]] = []
+    maps = list(ServiceMap.objects.select_related("cluster", "workspace"))
+    allocations = {(a.workspace_id, a.cluster_id): a for a in ClusterAllocation.objects.all()}
+    rows = quota_rows((sm.cluster_id, sm.namespace) for sm in maps)
+    synced = set(KindSync.objects.filter(kind="ResourceQuota", state=SyncState.SYNCED)
+                 .values_list("cluster_id", flat=True))
+    for sm in maps:
+        if sm.status in (ApplyStatus.PENDING, ApplyStatus.DELETING) or sm.applied_generation != sm.generation:
+            due.append((sm.pk, ""))
+            continue
+        if sm.cluster_id in synced:
+            reason = drift_reason(sm, rows.get((sm.cluster_id, sm.namespace)),
+                                  allocations.get((sm.workspace_id, sm.cluster_id)))
+            if reason:
+                due.append((sm.pk, reason))
+    return due
+
+
+# ---------------------------------------------------------------------------- usage
+
+
+def usage_of(rows: dict[tuple[int, str], KubeObject], sm: ServiceMap) -> dict[str, dict[str, str]]:
+    """``{key: {"hard", "used"}}`` for the service map's quota keys, from its ResourceQuota row."""
+    row = rows.get((sm.cluster_id, sm.namespace))
+    used = q.load(((row.data or {}).get("used") or {}) if row is not None else {})
+    out: dict[str, dict[str, str]] = {}
+    for key, hard in sorted(q.load(sm.quota).items()):
+        out[key] = {"hard": q.fmt(key, hard), "used": q.fmt(key, used.get(key, Decimal(0)))}
+    return out
+
+
+def used_of(rows: dict[tuple[int, str], KubeObject], maps: Iterable[ServiceMap]) -> q.Quota:
+    total: q.Quota = {}
+    for sm in maps:
+        row = rows.get((sm.cluster_id, sm.namespace))
+        if row is not None:
+            used = q.load((row.data or {}).get("used") or {})
+            total = q.add(total, {k: v for k, v in used.items() if k in sm.quota})
+    return total
+
+
+def workload_figures(pairs: Iterable[tuple[int, str]]) -> dict[tuple[int, str], dict[str, dict[str, int]]]:
+    """Per (cluster, namespace): workload and pod counts from the read model, one query each."""
+    from django.db.models import Count
+
+    from clusters.filtersets import WORKLOAD_KINDS
+
+    pairs = list(pairs)
+    out: dict[tuple[int, str], dict[str, dict[str, int]]] = {
+        p: {"workloads": {"total": 0, "ready": 0}, "pods": {"total": 0, "running": 0, "failed": 0}} for p in pairs}
+    if not pairs:
+        return out
+    condition = Q(pk__in=[])
+    for cluster_id, namespace in pairs:
+        condition |= Q(cluster_id=cluster_id, namespace=namespace)
+    for row in (KubeObject.objects.filter(condition, kind="Pod").values("cluster_id", "namespace", "phase")
+                .annotate(n=Count("id")).order_by()):
+        figures = out.get((row["cluster_id"], row["namespace"]))
+        if figures is not None:
+            figures["pods"]["total"] += row["n"]
+            if row["phase"] == "Running":
+                figures["pods"]["running"] += row["n"]
+            elif row["phase"] == "Failed":
+                figures["pods"]["failed"] += row["n"]
+    workloads = (KubeObject.objects.filter(condition, kind__in=[k for k in WORKLOAD_KINDS if k != "ReplicaSet"])
+                 .values("cluster_id", "namespace", "phase").annotate(n=Count("id")).order_by())
+    for row in workloads:
+        figures = out.get((row["cluster_id"], row["namespace"]))
+        if figures is not None:
+            figures["workloads"]["total"] += row["n"]
+            if row["phase"] in ("Available", "Complete"):
+                figures["workloads"]["ready"] += row["n"]
+    return out
+
+
+def enqueue_due(*, apply: Any, delete: Any, check: Any) -> int:
+    count = 0
+    deleting = set(ServiceMap.objects.filter(status=ApplyStatus.DELETING).values_list("pk", flat=True))
+    for sm_id, reason in due_service_maps():
+        if sm_id in deleting:
+            delete(sm_id)
+        else:
+            apply(sm_id, reason)
+        count += 1
+    for allocation_id in ClusterAllocation.objects.exclude(status=ApplyStatus.READY).values_list("pk", flat=True):
+        check(allocation_id)
+        count += 1
+    return count
+
+
+# ---------------------------------------------------------------------------- preflight
+
+POD_OWNER_KINDS = ("Deployment", "StatefulSet", "DaemonSet", "Job", "ReplicaSet", "ReplicationController", "CronJob")
+
+
+def _current_use(sm: ServiceMap, kind: str, name: str) -> q.Quota:
+    """What an existing object (by kind and name) takes now, from the read model."""
+    base = KubeObject.objects.filter(cluster_id=sm.cluster_id, namespace=sm.namespace)
+    if kind == "Service":
+        live = base.filter(kind="Service", name=name).first()
+        if live is None:
+            return {}
+        service_use = {"services": Decimal(1)}
+        if (live.data or {}).get("type") == "LoadBalancer":
+            service_use["services.loadbalancers"] = Decimal(1)
+        return service_use
+    if kind == "PersistentVolumeClaim":
+        return {"persistentvolumeclaims": Decimal(1)} if base.filter(kind=kind, name=name).exists() else {}
+    if kind not in (*POD_OWNER_KINDS, "Pod"):
+        return {}
+    owners = {(kind, name)}
+    if kind == "Deployment":
+        owners |= {("ReplicaSet", rs.name) for rs in base.filter(kind="ReplicaSet")
+                   if ((rs.data or {}).get("owner") or {}) == {"kind": "Deployment", "name": name}}
+    if kind == "CronJob":
+        owners |= {("Job", job.name) for job in base.filter(kind="Job")
+                   if ((job.data or {}).get("owner") or {}) == {"kind": "CronJob", "name": name}}
+    use: q.Quota = {}
+    for pod in base.filter(kind="Pod").exclude(phase__in=["Succeeded", "Failed"]):
+        data = pod.data or {}
+        ref = data.get("owner") or {}
+        if (kind == "Pod" and pod.name == name) or (ref.get("kind"), ref.get("name")) in owners:
+            use = q.add(use, {"pods": Decimal(1)})
+            for part in ("requests", "limits"):
+                for resource in ("cpu", "memory"):
+                    value = (data.get(part) or {}).get(resource)
+                    if value:
+                        use = q.add(use, {f"{part}.{resource}": Decimal(str(value))})
+    return use
+
+
+def preflight(sm: ServiceMap, manifests: list[dict[str, Any]]) -> dict[str, Any]:
+    """Would ``manifests`` fit in the service map's remaining quota? (see docs/workspaces-api.md)."""
+    problems: list[str] = []
+    defaults = effective_limits(sm)
+    ready_nodes = KubeObject.objects.filter(cluster_id=sm.cluster_id, kind="Node", phase="Ready").count()
+    default_class = next((o.name for o in KubeObject.objects.filter(cluster_id=sm.cluster_id, kind="StorageClass")
+                          if (o.data or {}).get("is_default")), "")
+    requested: q.Quota = {}
+    freed: q.Quota = {}
+    for index, obj in enumerate(manifests):
+        meta = obj.get("metadata") or {}
+        kind, name = str(obj.get("kind") or ""), str(meta.get("name") or "")
+        namespace = meta.get("namespace")
+        if namespace and namespace != sm.namespace:
+            problems.append(f"manifests[{index}] ({kind} {name}) targets namespace {namespace}, not {sm.namespace}.")
+        requested = q.add(requested, object_use_for(obj, defaults, ready_nodes, default_class))
+        if name:
+            freed = q.add(freed, _current_use(sm, kind, name))
+    rows = quota_rows([(sm.cluster_id, sm.namespace)])
+    row = rows.get((sm.cluster_id, sm.namespace))
+    used = q.load(((row.data or {}).get("used") or {}) if row is not None else {})
+    hard = q.load(sm.quota)
+    resources = []
+    for key, limit in sorted(hard.items()):
+        want = requested.get(key, Decimal(0))
+        now = max(used.get(key, Decimal(0)) - freed.get(key, Decimal(0)), Decimal(0))
+        left = limit - now
+        fits = want <= left
+        if not fits:
+            problems.append(f"{key}: the manifests ask for {q.fmt(key, want)} but only "
+                            f"{q.human(key, max(left, Decimal(0)))} is left in {sm.namespace}.")
+        resources.append({"resource": key, "requested": q.fmt(key, want), "used": q.fmt(key, used.get(key, Decimal(0))),
+                          "hard": q.fmt(key, limit), "remaining": q.human(key, left), "fits": fits})
+    return {"fits": not problems, "resources": resources, "problems": problems}
+
+
+def object_use_for(obj: dict[str, Any], defaults: dict[str, dict[str, str]], ready_nodes: int,
+                   default_class: str) -> q.Quota:
+    return q.object_use(obj, defaults=defaults, ready_nodes=ready_nodes, default_storage_class=default_class)

@@ -1,0 +1,34 @@
+"""Celery tasks of the workspaces app: thin wrappers that take ids and call
+:mod:`workspaces.services`. Each converges when run twice (the row is the intent)."""
+
+from __future__ import annotations
+
+from celery import shared_task
+
+from workspaces import services
+
+
+@shared_task(name="workspaces.apply_service_map", ignore_result=True, acks_late=True)
+def apply_service_map(sm_id: int, restore_reason: str = "") -> str:
+    """Make the service map's namespace, ResourceQuota and LimitRange match its row."""
+    return services.apply_service_map(sm_id, restore_reason=restore_reason)
+
+
+@shared_task(name="workspaces.delete_service_map", ignore_result=True, acks_late=True)
+def delete_service_map(sm_id: int) -> str:
+    """Delete the service map's namespace, then its row."""
+    return services.delete_service_map(sm_id)
+
+
+@shared_task(name="workspaces.check_allocation", ignore_result=True, acks_late=True)
+def check_allocation(allocation_id: int) -> str:
+    """Reach the allocated cluster and apply the workspace's service maps there."""
+    return services.check_allocation(allocation_id)
+
+
+@shared_task(name="workspaces.reconcile", ignore_result=True)
+def reconcile() -> int:
+    """Periodic (beat): re-apply pending, unapplied, deleting and drifted service maps and
+    re-check pending allocations. Returns how many tasks were enqueued."""
+    return services.enqueue_due(apply=apply_service_map.delay, delete=delete_service_map.delay,
+                                check=check_allocation.delay)
