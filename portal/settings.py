@@ -243,6 +243,7 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "ClusterStatusEnum": "clusters.models.ClusterStatus",
         "NodeOperationStatusEnum": "clusters.models.NodeOperationStatus",
+        "ApplyStatusEnum": "workspaces.models.ApplyStatus",
     },
     "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAuthenticated"],
     "SERVE_AUTHENTICATION": [

@@ -333,7 +333,7 @@ def _int_param(request: Request, name: str) -> int | None:
     return int(value)
 
 
-@extend_schema_view(list=extend_schema(parameters=[
+@extend_schema_view(list=extend_schema(operation_id="servicemaps_all_list", parameters=[
     CLUSTER_FILTER, OpenApiParameter("workspace", OpenApiTypes.INT), OpenApiParameter("q", OpenApiTypes.STR)]))
 class AllServiceMapsViewSet(mixins.ListModelMixin, viewsets.GenericViewSet[ServiceMap]):
     """Every service map the caller may see, across workspaces."""
