@@ -124,13 +124,16 @@ export function useWorkspaceAccess(workspace: Workspace | undefined) {
 
 // --- writes ----------------------------------------------------------------------------
 
+/** ['workspaces', id] alone is the workspace row; as a prefix it would refetch everything under it. */
+const isWorkspaceRow = (key: QueryKey) => key.length === 2 && typeof key[1] === 'number';
+
 /** A mutation that invalidates some keys when it succeeds. */
 function useWrite<T, V>(fn: (vars: V) => Promise<T>, invalidate: (vars: V, data: T) => QueryKey[]) {
   const queryClient = useQueryClient();
   return useMutation<T, ApiError, V>({
     mutationFn: fn,
     onSuccess: (data, vars) => {
-      for (const queryKey of invalidate(vars, data)) void queryClient.invalidateQueries({ queryKey });
+      for (const queryKey of invalidate(vars, data)) void queryClient.invalidateQueries({ queryKey, exact: isWorkspaceRow(queryKey) });
     },
   });
 }
@@ -186,7 +189,7 @@ export function usePatchServiceMap(id: number, sid: number) {
     mutationFn: (body) => workspacesApi.patchServiceMap(id, sid, body),
     onSuccess: (row) => {
       queryClient.setQueryData(serviceMapKey(id, sid), row);
-      for (const queryKey of afterServiceMaps(id)) void queryClient.invalidateQueries({ queryKey });
+      for (const queryKey of afterServiceMaps(id)) void queryClient.invalidateQueries({ queryKey, exact: isWorkspaceRow(queryKey) });
     },
   });
 }
@@ -200,7 +203,7 @@ export function useDeleteServiceMap(id: number, sid: number) {
       queryClient.setQueryData<ServiceMap>(serviceMapKey(id, sid), (old) =>
         row && typeof row === 'object' && 'id' in row ? row : old ? { ...old, status: 'deleting' } : old,
       );
-      for (const queryKey of afterServiceMaps(id)) void queryClient.invalidateQueries({ queryKey });
+      for (const queryKey of afterServiceMaps(id)) void queryClient.invalidateQueries({ queryKey, exact: isWorkspaceRow(queryKey) });
     },
   });
 }
