@@ -165,9 +165,10 @@ def _container_use(containers: Iterable[Mapping[str, Any]], defaults: Mapping[st
 
 def _pod_spec_use(spec: Mapping[str, Any], defaults: Mapping[str, Mapping[str, str]]) -> Quota:
     use = _container_use(spec.get("containers") or [], defaults)
-    init = _container_use(spec.get("initContainers") or [], defaults)
-    for key, value in init.items():  # the pod's effective figure is max(sum of containers, any init)
-        use[key] = max(use.get(key, Decimal(0)), value)
+    for init_container in spec.get("initContainers") or []:
+        # init containers run one at a time: the pod's figure is max(sum of containers, each init)
+        for key, value in _container_use([init_container], defaults).items():
+            use[key] = max(use.get(key, Decimal(0)), value)
     use["pods"] = Decimal(1)
     return use
 

@@ -126,7 +126,8 @@ def test_workspace_quota_holds_in_the_cluster_isolated_and_restored(
         assert event["data"]["usage"]["requests.cpu"] == {"hard": "500m", "used": "400m"}
         row = admin_api.get(f"/api/workspaces/{ws}/allocations/").json()
         alloc_one = next(a for a in row if a["cluster"]["id"] == one)
-        assert alloc_one["used"]["pods"] == "2" and alloc_one["remaining"]["requests.cpu"] == "1500m"
+        assert alloc_one["used"]["pods"] == "2"
+        assert alloc_one["remaining"]["requests.cpu"] == "1500m"
         listed = admin_api.get("/api/workspaces/").json()["results"]
         mine = next(w for w in listed if w["id"] == ws)
         assert {"resource": "pods", "allocated": "12", "used": "2"} in mine["quota_use"]
