@@ -49,6 +49,7 @@ seoul-prod eks ap-northeast-2 prod Seoul-Production
 busan-stage gke asia-northeast3 stage Busan-Staging
 pangyo-dev onprem pangyo-dc1 dev Pangyo-Dev
 CLUSTERS
+  $PY manage.py seed_demo_workspace --password-file var/developer-credentials
 fi
 
 user=$(sed -n 1p var/admin-credentials 2>/dev/null || echo admin)
@@ -57,6 +58,7 @@ cat <<MSG
 
   Portal:   http://127.0.0.1:${PORT}/
   Log in:   ${user} / ${password}   (also in var/admin-credentials)
+  Member:   $(sed -n 1p var/developer-credentials 2>/dev/null || echo developer) / $(sed -n 2p var/developer-credentials 2>/dev/null || echo "(see var/developer-credentials)")   (developer of workspace demo-team: sees only its service maps)
   API docs: http://127.0.0.1:${PORT}/api/docs/
   Clusters: simulated ones from var/sandbox/*.kubeconfig (try: KUBECONFIG=var/sandbox/seoul-prod.kubeconfig kubectl get pods -A)
   Stop:     Ctrl-C
