@@ -120,6 +120,8 @@ class WorkspaceViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewset
     def get_permissions(self) -> list[BasePermission]:
         if self.action in ("list", "retrieve"):
             return [IsAuthenticated()]
+        if self.action == "quota_overview":
+            return [IsOperator()]
         return [IsSystemAdmin()]
 
     def get_queryset(self) -> QuerySet[Workspace]:
@@ -159,8 +161,7 @@ class WorkspaceViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewset
         return Response(status=status.HTTP_204_NO_CONTENT)
 
     @extend_schema(responses=s.QuotaOverviewSerializer(many=True), summary="Quota use of every workspace per cluster")
-    @action(detail=False, methods=["get"], url_path="quota-overview", pagination_class=None,
-            permission_classes=[IsOperator])
+    @action(detail=False, methods=["get"], url_path="quota-overview", pagination_class=None)
     def quota_overview(self, request: Request) -> Response:
         allocations = list(ClusterAllocation.objects.select_related("workspace", "cluster")
                            .order_by("cluster__name", "workspace__name"))
