@@ -689,6 +689,315 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/workspaces/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description Workspaces the caller may see; admins create, change and delete them. */
+        get: operations["workspaces_list"];
+        put?: never;
+        /** @description Workspaces the caller may see; admins create, change and delete them. */
+        post: operations["workspaces_create"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/workspaces/{id}/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description Workspaces the caller may see; admins create, change and delete them. */
+        get: operations["workspaces_retrieve"];
+        put?: never;
+        post?: never;
+        /** @description Workspaces the caller may see; admins create, change and delete them. */
+        delete: operations["workspaces_destroy"];
+        options?: never;
+        head?: never;
+        /** @description Workspaces the caller may see; admins create, change and delete them. */
+        patch: operations["workspaces_partial_update"];
+        trace?: never;
+    };
+    "/api/workspaces/{workspace_id}/allocations/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description Resolves ``workspace_id`` through :func:`access.visible_workspaces` (404 otherwise). */
+        get: operations["workspaces_allocations_list"];
+        put?: never;
+        /** @description Resolves ``workspace_id`` through :func:`access.visible_workspaces` (404 otherwise). */
+        post: operations["workspaces_allocations_create"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/workspaces/{workspace_id}/allocations/{id}/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description Resolves ``workspace_id`` through :func:`access.visible_workspaces` (404 otherwise). */
+        get: operations["workspaces_allocations_retrieve"];
+        put?: never;
+        post?: never;
+        /** @description Resolves ``workspace_id`` through :func:`access.visible_workspaces` (404 otherwise). */
+        delete: operations["workspaces_allocations_destroy"];
+        options?: never;
+        head?: never;
+        /** @description Resolves ``workspace_id`` through :func:`access.visible_workspaces` (404 otherwise). */
+        patch: operations["workspaces_allocations_partial_update"];
+        trace?: never;
+    };
+    "/api/workspaces/{workspace_id}/members/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description Resolves ``workspace_id`` through :func:`access.visible_workspaces` (404 otherwise). */
+        get: operations["workspaces_members_list"];
+        put?: never;
+        /** @description Resolves ``workspace_id`` through :func:`access.visible_workspaces` (404 otherwise). */
+        post: operations["workspaces_members_create"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/workspaces/{workspace_id}/members/{id}/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /** @description Resolves ``workspace_id`` through :func:`access.visible_workspaces` (404 otherwise). */
+        delete: operations["workspaces_members_destroy"];
+        options?: never;
+        head?: never;
+        /** @description Resolves ``workspace_id`` through :func:`access.visible_workspaces` (404 otherwise). */
+        patch: operations["workspaces_members_partial_update"];
+        trace?: never;
+    };
+    "/api/workspaces/{workspace_id}/members/candidates/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description Resolves ``workspace_id`` through :func:`access.visible_workspaces` (404 otherwise). */
+        get: operations["workspaces_members_candidates_list"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/workspaces/{workspace_id}/registries/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description Resolves ``workspace_id`` through :func:`access.visible_workspaces` (404 otherwise). */
+        get: operations["workspaces_registries_list"];
+        put?: never;
+        /** @description Resolves ``workspace_id`` through :func:`access.visible_workspaces` (404 otherwise). */
+        post: operations["workspaces_registries_create"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/workspaces/{workspace_id}/registries/{id}/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /** @description Resolves ``workspace_id`` through :func:`access.visible_workspaces` (404 otherwise). */
+        delete: operations["workspaces_registries_destroy"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/workspaces/{workspace_id}/servicemaps/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description Resolves ``workspace_id`` through :func:`access.visible_workspaces` (404 otherwise). */
+        get: operations["workspaces_servicemaps_list"];
+        put?: never;
+        /** @description Resolves ``workspace_id`` through :func:`access.visible_workspaces` (404 otherwise). */
+        post: operations["workspaces_servicemaps_create"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/workspaces/{workspace_id}/servicemaps/{id}/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description Resolves ``workspace_id`` through :func:`access.visible_workspaces` (404 otherwise). */
+        get: operations["workspaces_servicemaps_retrieve"];
+        put?: never;
+        post?: never;
+        /** @description Resolves ``workspace_id`` through :func:`access.visible_workspaces` (404 otherwise). */
+        delete: operations["workspaces_servicemaps_destroy"];
+        options?: never;
+        head?: never;
+        /** @description Resolves ``workspace_id`` through :func:`access.visible_workspaces` (404 otherwise). */
+        patch: operations["workspaces_servicemaps_partial_update"];
+        trace?: never;
+    };
+    "/api/workspaces/{workspace_id}/servicemaps/{id}/preflight/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Would these manifests fit in the service map's remaining quota?
+         * @description Resolves ``workspace_id`` through :func:`access.visible_workspaces` (404 otherwise).
+         */
+        post: operations["workspaces_servicemaps_preflight_create"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/workspaces/quota-overview/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Quota use of every workspace per cluster
+         * @description Workspaces the caller may see; admins create, change and delete them.
+         */
+        get: operations["workspaces_quota_overview_list"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/workspaces/roles/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description Workspace roles: built-in and custom sets of grants. */
+        get: operations["workspaces_roles_list"];
+        put?: never;
+        /** @description Workspace roles: built-in and custom sets of grants. */
+        post: operations["workspaces_roles_create"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/workspaces/roles/{id}/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /** @description Workspace roles: built-in and custom sets of grants. */
+        delete: operations["workspaces_roles_destroy"];
+        options?: never;
+        head?: never;
+        /** @description Workspace roles: built-in and custom sets of grants. */
+        patch: operations["workspaces_roles_partial_update"];
+        trace?: never;
+    };
+    "/api/workspaces/roles/grants/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description Workspace roles: built-in and custom sets of grants. */
+        get: operations["workspaces_roles_grants_list"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/workspaces/servicemaps/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description Every service map the caller may see, across workspaces. */
+        get: operations["servicemaps_all_list"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -729,6 +1038,33 @@ export interface components {
             is_active?: boolean;
             password: string;
         };
+        Allocation: {
+            readonly id: number;
+            cluster: components["schemas"]["ClusterRef"];
+            quota: {
+                [key: string]: string;
+            };
+            storage_classes: string[];
+            readonly status: components["schemas"]["ApplyStatusEnum"];
+            readonly message: string;
+            shared: {
+                [key: string]: string;
+            };
+            used: {
+                [key: string]: string;
+            };
+            remaining: {
+                [key: string]: string;
+            };
+            service_map_count: number;
+            warnings: string[];
+        };
+        /** @description Refuse unknown fields instead of silently ignoring them (typos must not vanish). */
+        AllocationCreateRequest: {
+            cluster: number;
+            quota?: unknown;
+            storage_classes?: unknown;
+        };
         /** @description Refuse unknown fields instead of silently ignoring them (typos must not vanish). */
         ApiToken: {
             readonly id: number;
@@ -748,6 +1084,14 @@ export interface components {
             /** @description Days until the token expires; omit or null for a token that does not expire. */
             expires_in_days?: number | null;
         };
+        /**
+         * @description * `pending` - Pending
+         *     * `ready` - Ready
+         *     * `error` - Error
+         *     * `deleting` - Deleting
+         * @enum {string}
+         */
+        ApplyStatusEnum: "pending" | "ready" | "error" | "deleting";
         AuditRecord: {
             readonly id: number;
             /** Format: date-time */
@@ -830,6 +1174,12 @@ export interface components {
             /** Format: date-time */
             readonly created: string;
             readonly syncs: components["schemas"]["KindSync"][];
+        };
+        ClusterRef: {
+            readonly id: number;
+            readonly name: string;
+            readonly display_name: string;
+            readonly status: components["schemas"]["ClusterStatusEnum"];
         };
         /**
          * @description The connection part of a registration: a kubeconfig (and context), or explicit fields.
@@ -917,6 +1267,10 @@ export interface components {
              */
             allow_insecure: boolean;
         };
+        Counts: {
+            total: number;
+            ready: number;
+        };
         CpuFigures: {
             /** Format: double */
             capacity: number;
@@ -944,6 +1298,10 @@ export interface components {
          * @enum {string}
          */
         FreshnessEnum: "fresh" | "syncing" | "stale" | "unreachable";
+        Grant: {
+            key: string;
+            description: string;
+        };
         /**
          * @description * `cordon` - Cordon
          *     * `uncordon` - Uncordon
@@ -993,10 +1351,35 @@ export interface components {
         KubeconfigRequest: {
             kubeconfig: string;
         };
+        Limits: {
+            default_request?: {
+                [key: string]: string;
+            };
+            default?: {
+                [key: string]: string;
+            };
+        };
         /** @description Refuse unknown fields instead of silently ignoring them (typos must not vanish). */
         LoginRequest: {
             username: string;
             password: string;
+        };
+        Member: {
+            readonly id: number;
+            readonly user: components["schemas"]["MemberUser"];
+            role: string;
+            /** Format: date-time */
+            readonly created: string;
+        };
+        /** @description Refuse unknown fields instead of silently ignoring them (typos must not vanish). */
+        MemberCreateRequest: {
+            user: string;
+            role: string;
+        };
+        MemberUser: {
+            id: number;
+            username: string;
+            name: string;
         };
         MemoryFigures: {
             capacity: number;
@@ -1177,6 +1560,19 @@ export interface components {
                 last_event: string | null;
             };
         };
+        PaginatedMemberList: {
+            /**
+             * Format: uri
+             * @example http://api.example.org/accounts/?cursor=cD00ODY%3D"
+             */
+            next?: string | null;
+            /**
+             * Format: uri
+             * @example http://api.example.org/accounts/?cursor=cj0xJnA9NDg3
+             */
+            previous?: string | null;
+            results: components["schemas"]["Member"][];
+        };
         PaginatedNodeList: {
             /** Format: uri */
             next?: string | null;
@@ -1197,6 +1593,20 @@ export interface components {
             previous?: string | null;
             results: components["schemas"]["SearchResult"][];
         };
+        PaginatedServiceMapList: {
+            /** Format: uri */
+            next?: string | null;
+            /** Format: uri */
+            previous?: string | null;
+            results: components["schemas"]["ServiceMap"][];
+        };
+        PaginatedWorkspaceList: {
+            /** Format: uri */
+            next?: string | null;
+            /** Format: uri */
+            previous?: string | null;
+            results: components["schemas"]["Workspace"][];
+        };
         /** @description A user as system admins see and edit them. ``password`` is write-only, on create. */
         PatchedAdminUserRequest: {
             /** @description Required. 150 characters or fewer. Letters, digits and @/./+/-/_ only. */
@@ -1214,6 +1624,13 @@ export interface components {
             password?: string;
         };
         /** @description Refuse unknown fields instead of silently ignoring them (typos must not vanish). */
+        PatchedAllocationUpdateRequest: {
+            quota?: unknown;
+            storage_classes?: unknown;
+            /** @default false */
+            force: boolean;
+        };
+        /** @description Refuse unknown fields instead of silently ignoring them (typos must not vanish). */
         PatchedClusterUpdateRequest: {
             display_name?: string;
             description?: string;
@@ -1224,6 +1641,37 @@ export interface components {
                 [key: string]: string;
             };
             enabled?: boolean;
+        };
+        /** @description Refuse unknown fields instead of silently ignoring them (typos must not vanish). */
+        PatchedMemberUpdateRequest: {
+            role?: string;
+        };
+        /** @description Refuse unknown fields instead of silently ignoring them (typos must not vanish). */
+        PatchedRoleWriteRequest: {
+            key?: string;
+            name?: string;
+            /** @default  */
+            description: string;
+            grants?: unknown;
+        };
+        /** @description Refuse unknown fields instead of silently ignoring them (typos must not vanish). */
+        PatchedServiceMapUpdateRequest: {
+            display_name?: string;
+            description?: string;
+            quota?: unknown;
+            limits?: unknown;
+            /** @default false */
+            force: boolean;
+        };
+        /** @description Refuse unknown fields instead of silently ignoring them (typos must not vanish). */
+        PatchedWorkspaceUpdateRequest: {
+            display_name?: string;
+            description?: string;
+        };
+        PodCounts: {
+            total: number;
+            running: number;
+            failed: number;
         };
         PodDetail: {
             readonly cluster: number;
@@ -1254,6 +1702,26 @@ export interface components {
             total: number;
             capacity: number;
         };
+        /** @description Refuse unknown fields instead of silently ignoring them (typos must not vanish). */
+        PreflightRequest: {
+            manifests?: {
+                [key: string]: unknown;
+            }[];
+            yaml?: string;
+        };
+        PreflightResource: {
+            resource: string;
+            requested: string;
+            used: string;
+            hard: string;
+            remaining: string;
+            fits: boolean;
+        };
+        PreflightResult: {
+            fits: boolean;
+            resources: components["schemas"]["PreflightResource"][];
+            problems: string[];
+        };
         /**
          * @description * `onprem` - On-premise
          *     * `eks` - AWS EKS
@@ -1264,6 +1732,46 @@ export interface components {
          * @enum {string}
          */
         ProviderEnum: "onprem" | "eks" | "gke" | "aks" | "ncp" | "other";
+        QuotaOverview: {
+            workspace: components["schemas"]["WorkspaceRef"];
+            cluster: components["schemas"]["ClusterRef"];
+            quota: {
+                [key: string]: string;
+            };
+            shared: {
+                [key: string]: string;
+            };
+            used: {
+                [key: string]: string;
+            };
+            status: string;
+        };
+        QuotaUse: {
+            resource: string;
+            allocated: string;
+            used: string;
+        };
+        Registry: {
+            readonly id: number;
+            readonly registry: string;
+            readonly description: string;
+            /** Format: date-time */
+            readonly created: string;
+        };
+        /** @description Refuse unknown fields instead of silently ignoring them (typos must not vanish). */
+        RegistryCreateRequest: {
+            registry: string;
+            /** @default  */
+            description: string;
+        };
+        Role: {
+            readonly id: number;
+            readonly key: string;
+            readonly name: string;
+            readonly description: string;
+            grants: string[];
+            readonly builtin: boolean;
+        };
         /**
          * @description * `admin` - System admin
          *     * `operator` - Operator
@@ -1271,6 +1779,14 @@ export interface components {
          * @enum {string}
          */
         RoleEnum: "admin" | "operator" | "user";
+        /** @description Refuse unknown fields instead of silently ignoring them (typos must not vanish). */
+        RoleWriteRequest: {
+            key: string;
+            name: string;
+            /** @default  */
+            description: string;
+            grants?: unknown;
+        };
         SearchResult: {
             readonly cluster: number;
             readonly kind: string;
@@ -1292,6 +1808,42 @@ export interface components {
             };
             readonly cluster_name: string;
         };
+        ServiceMap: {
+            readonly id: number;
+            workspace: components["schemas"]["WorkspaceRef"];
+            cluster: components["schemas"]["ClusterRef"];
+            readonly namespace: string;
+            readonly display_name: string;
+            readonly description: string;
+            quota: {
+                [key: string]: string;
+            };
+            limits: components["schemas"]["Limits"];
+            readonly status: components["schemas"]["ApplyStatusEnum"];
+            readonly message: string;
+            in_sync: boolean;
+            /** Format: date-time */
+            readonly last_applied: string | null;
+            /** Format: date-time */
+            readonly created: string;
+            usage: {
+                [key: string]: components["schemas"]["Usage"];
+            };
+            workloads: components["schemas"]["Counts"];
+            pods: components["schemas"]["PodCounts"];
+            warnings: string[];
+        };
+        /** @description Refuse unknown fields instead of silently ignoring them (typos must not vanish). */
+        ServiceMapCreateRequest: {
+            cluster: number;
+            namespace: string;
+            /** @default  */
+            display_name: string;
+            /** @default  */
+            description: string;
+            quota?: unknown;
+            limits?: unknown;
+        };
         /** @description Refuse unknown fields instead of silently ignoring them (typos must not vanish). */
         SetPasswordRequest: {
             password: string;
@@ -1312,6 +1864,10 @@ export interface components {
          * @enum {string}
          */
         StateEnum: "syncing" | "synced" | "stale" | "unreachable" | "unauthorized";
+        Usage: {
+            hard: string;
+            used: string;
+        };
         User: {
             readonly id: number;
             /** @description Required. 150 characters or fewer. Letters, digits and @/./+/-/_ only. */
@@ -1325,6 +1881,33 @@ export interface components {
             readonly last_name: string;
             readonly role: components["schemas"]["RoleEnum"];
             readonly is_admin: boolean;
+        };
+        Workspace: {
+            readonly id: number;
+            readonly name: string;
+            readonly display_name: string;
+            readonly description: string;
+            /** Format: date-time */
+            readonly created: string;
+            cluster_count: number;
+            member_count: number;
+            service_map_count: number;
+            my_role: string | null;
+            my_grants: string[];
+            quota_use: components["schemas"]["QuotaUse"][];
+        };
+        /** @description Refuse unknown fields instead of silently ignoring them (typos must not vanish). */
+        WorkspaceCreateRequest: {
+            name: string;
+            /** @default  */
+            display_name: string;
+            /** @default  */
+            description: string;
+        };
+        WorkspaceRef: {
+            readonly id: number;
+            readonly name: string;
+            readonly display_name: string;
         };
     };
     responses: never;
@@ -2789,6 +3372,1236 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content?: never;
+            };
+        };
+    };
+    workspaces_list: {
+        parameters: {
+            query?: {
+                /** @description The pagination cursor value (from `next` or `previous`). */
+                cursor?: string;
+                /** @description Order by (prefix '-' for descending); default `name`. */
+                ordering?: "name" | "-name";
+                /** @description Rows per page (1-500). */
+                page_size?: number;
+                /** @description name contains */
+                q?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PaginatedWorkspaceList"];
+                };
+            };
+        };
+    };
+    workspaces_create: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["WorkspaceCreateRequest"];
+            };
+        };
+        responses: {
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Workspace"];
+                };
+            };
+            /** @description Invalid input; `errors` names the field */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Your role lacks the grant */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description No such object (or not visible to you) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Conflicts with the current state; `detail` says how */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    workspaces_retrieve: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Workspace"];
+                };
+            };
+        };
+    };
+    workspaces_destroy: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description No response body */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Invalid input; `errors` names the field */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Your role lacks the grant */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description No such object (or not visible to you) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Conflicts with the current state; `detail` says how */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    workspaces_partial_update: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["PatchedWorkspaceUpdateRequest"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Workspace"];
+                };
+            };
+            /** @description Invalid input; `errors` names the field */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Your role lacks the grant */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description No such object (or not visible to you) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Conflicts with the current state; `detail` says how */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    workspaces_allocations_list: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                workspace_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Allocation"][];
+                };
+            };
+        };
+    };
+    workspaces_allocations_create: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                workspace_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["AllocationCreateRequest"];
+            };
+        };
+        responses: {
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Allocation"];
+                };
+            };
+            /** @description Invalid input; `errors` names the field */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Your role lacks the grant */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description No such object (or not visible to you) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Conflicts with the current state; `detail` says how */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    workspaces_allocations_retrieve: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+                workspace_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Allocation"];
+                };
+            };
+        };
+    };
+    workspaces_allocations_destroy: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+                workspace_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description No response body */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Invalid input; `errors` names the field */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Your role lacks the grant */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description No such object (or not visible to you) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Conflicts with the current state; `detail` says how */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    workspaces_allocations_partial_update: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+                workspace_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["PatchedAllocationUpdateRequest"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Allocation"];
+                };
+            };
+            /** @description Invalid input; `errors` names the field */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Your role lacks the grant */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description No such object (or not visible to you) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Conflicts with the current state; `detail` says how */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    workspaces_members_list: {
+        parameters: {
+            query?: {
+                /** @description The pagination cursor value. */
+                cursor?: string;
+                /** @description Number of results to return per page. */
+                page_size?: number;
+            };
+            header?: never;
+            path: {
+                workspace_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PaginatedMemberList"];
+                };
+            };
+        };
+    };
+    workspaces_members_create: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                workspace_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["MemberCreateRequest"];
+            };
+        };
+        responses: {
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Member"];
+                };
+            };
+            /** @description Invalid input; `errors` names the field */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Your role lacks the grant */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description No such object (or not visible to you) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Conflicts with the current state; `detail` says how */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    workspaces_members_destroy: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+                workspace_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description No response body */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Invalid input; `errors` names the field */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Your role lacks the grant */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description No such object (or not visible to you) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Conflicts with the current state; `detail` says how */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    workspaces_members_partial_update: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+                workspace_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["PatchedMemberUpdateRequest"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Member"];
+                };
+            };
+            /** @description Invalid input; `errors` names the field */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Your role lacks the grant */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description No such object (or not visible to you) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Conflicts with the current state; `detail` says how */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    workspaces_members_candidates_list: {
+        parameters: {
+            query?: {
+                q?: string;
+            };
+            header?: never;
+            path: {
+                workspace_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MemberUser"][];
+                };
+            };
+        };
+    };
+    workspaces_registries_list: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                workspace_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Registry"][];
+                };
+            };
+        };
+    };
+    workspaces_registries_create: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                workspace_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["RegistryCreateRequest"];
+            };
+        };
+        responses: {
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Registry"];
+                };
+            };
+            /** @description Invalid input; `errors` names the field */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Your role lacks the grant */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description No such object (or not visible to you) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Conflicts with the current state; `detail` says how */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    workspaces_registries_destroy: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+                workspace_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description No response body */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Invalid input; `errors` names the field */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Your role lacks the grant */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description No such object (or not visible to you) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Conflicts with the current state; `detail` says how */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    workspaces_servicemaps_list: {
+        parameters: {
+            query?: {
+                /** @description only this cluster */
+                cluster?: number;
+                /** @description The pagination cursor value (from `next` or `previous`). */
+                cursor?: string;
+                /** @description Order by (prefix '-' for descending); default `namespace`. */
+                ordering?: "namespace" | "-namespace";
+                /** @description Rows per page (1-500). */
+                page_size?: number;
+            };
+            header?: never;
+            path: {
+                workspace_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PaginatedServiceMapList"];
+                };
+            };
+        };
+    };
+    workspaces_servicemaps_create: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                workspace_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ServiceMapCreateRequest"];
+            };
+        };
+        responses: {
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ServiceMap"];
+                };
+            };
+            /** @description Invalid input; `errors` names the field */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Your role lacks the grant */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description No such object (or not visible to you) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Conflicts with the current state; `detail` says how */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    workspaces_servicemaps_retrieve: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+                workspace_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ServiceMap"];
+                };
+            };
+        };
+    };
+    workspaces_servicemaps_destroy: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+                workspace_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ServiceMap"];
+                };
+            };
+            /** @description Invalid input; `errors` names the field */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Your role lacks the grant */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description No such object (or not visible to you) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Conflicts with the current state; `detail` says how */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    workspaces_servicemaps_partial_update: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+                workspace_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["PatchedServiceMapUpdateRequest"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ServiceMap"];
+                };
+            };
+            /** @description Invalid input; `errors` names the field */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Your role lacks the grant */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description No such object (or not visible to you) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Conflicts with the current state; `detail` says how */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    workspaces_servicemaps_preflight_create: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+                workspace_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["PreflightRequest"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PreflightResult"];
+                };
+            };
+            /** @description Invalid input; `errors` names the field */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Your role lacks the grant */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description No such object (or not visible to you) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Conflicts with the current state; `detail` says how */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    workspaces_quota_overview_list: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["QuotaOverview"][];
+                };
+            };
+        };
+    };
+    workspaces_roles_list: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Role"][];
+                };
+            };
+        };
+    };
+    workspaces_roles_create: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["RoleWriteRequest"];
+            };
+        };
+        responses: {
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Role"];
+                };
+            };
+            /** @description Invalid input; `errors` names the field */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Your role lacks the grant */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description No such object (or not visible to you) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Conflicts with the current state; `detail` says how */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    workspaces_roles_destroy: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description No response body */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Invalid input; `errors` names the field */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Your role lacks the grant */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description No such object (or not visible to you) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Conflicts with the current state; `detail` says how */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    workspaces_roles_partial_update: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["PatchedRoleWriteRequest"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Role"];
+                };
+            };
+            /** @description Invalid input; `errors` names the field */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Your role lacks the grant */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description No such object (or not visible to you) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Conflicts with the current state; `detail` says how */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    workspaces_roles_grants_list: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Grant"][];
+                };
+            };
+        };
+    };
+    servicemaps_all_list: {
+        parameters: {
+            query?: {
+                /** @description only this cluster */
+                cluster?: number;
+                /** @description The pagination cursor value (from `next` or `previous`). */
+                cursor?: string;
+                /** @description Order by (prefix '-' for descending); default `namespace`. */
+                ordering?: "namespace" | "-namespace";
+                /** @description Rows per page (1-500). */
+                page_size?: number;
+                q?: string;
+                workspace?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PaginatedServiceMapList"];
+                };
             };
         };
     };

@@ -71,3 +71,33 @@ export interface Readiness {
   status: 'ok' | 'fail';
   checks: Record<string, ReadinessCheck>;
 }
+
+// Workspaces (docs/workspaces-api.md). Quota maps are `{key: quantity}`; src/workspaces/types.ts
+// re-exports these for the workspaces pages.
+export type WorkspacePage = JsonOf<paths['/api/workspaces/']['get']['responses'][200]>;
+export type Workspace = WorkspacePage['results'][number];
+export type WorkspaceListQuery = NonNullable<paths['/api/workspaces/']['get']['parameters']['query']>;
+export type WorkspaceCreateBody = BodyOf<paths['/api/workspaces/']['post']>;
+export type WorkspacePatchBody = BodyOf<paths['/api/workspaces/{id}/']['patch']>;
+export type QuotaUse = Workspace['quota_use'][number];
+export type MemberPage = JsonOf<paths['/api/workspaces/{workspace_id}/members/']['get']['responses'][200]>;
+export type Member = MemberPage['results'][number];
+export type MemberCandidate = JsonOf<paths['/api/workspaces/{workspace_id}/members/candidates/']['get']['responses'][200]>[number];
+export type MemberCreateBody = BodyOf<paths['/api/workspaces/{workspace_id}/members/']['post']>;
+export type Allocation = JsonOf<paths['/api/workspaces/{workspace_id}/allocations/']['get']['responses'][200]>[number];
+export type AllocationCreateBody = BodyOf<paths['/api/workspaces/{workspace_id}/allocations/']['post']>;
+export type AllocationPatchBody = BodyOf<paths['/api/workspaces/{workspace_id}/allocations/{id}/']['patch']>;
+export type ApplyStatus = Allocation['status'];
+export type ClusterRef = Allocation['cluster'];
+export type RegistryAllocation = JsonOf<paths['/api/workspaces/{workspace_id}/registries/']['get']['responses'][200]>[number];
+export type RegistryCreateBody = BodyOf<paths['/api/workspaces/{workspace_id}/registries/']['post']>;
+export type ServiceMapPage = JsonOf<paths['/api/workspaces/servicemaps/']['get']['responses'][200]>;
+export type ServiceMap = ServiceMapPage['results'][number];
+export type ServiceMapListQuery = NonNullable<paths['/api/workspaces/servicemaps/']['get']['parameters']['query']>;
+export type ServiceMapCreateBody = BodyOf<paths['/api/workspaces/{workspace_id}/servicemaps/']['post']>;
+export type ServiceMapPatchBody = BodyOf<paths['/api/workspaces/{workspace_id}/servicemaps/{id}/']['patch']>;
+export type QuotaOverviewRow = JsonOf<paths['/api/workspaces/quota-overview/']['get']['responses'][200]>[number];
+export type WorkspaceRole = JsonOf<paths['/api/workspaces/roles/']['get']['responses'][200]>[number];
+export type GrantInfo = JsonOf<paths['/api/workspaces/roles/grants/']['get']['responses'][200]>[number];
+export type RoleCreateBody = BodyOf<paths['/api/workspaces/roles/']['post']>;
+export type RolePatchBody = BodyOf<paths['/api/workspaces/roles/{id}/']['patch']>;

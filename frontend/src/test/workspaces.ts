@@ -41,7 +41,7 @@ export function allocation(id: number, overrides: Partial<Allocation> = {}): All
 export function serviceMap(id: number, overrides: Partial<ServiceMap> = {}): ServiceMap {
   return {
     id,
-    workspace: { id: 1, name: 'team-1' },
+    workspace: { id: 1, name: 'team-1', display_name: 'Team 1' },
     cluster: { id: 1, name: 'seoul-prod', display_name: '', status: 'connected' },
     namespace: `shop-${id}`,
     display_name: `Shop ${id}`,
@@ -56,6 +56,7 @@ export function serviceMap(id: number, overrides: Partial<ServiceMap> = {}): Ser
     usage: { 'requests.cpu': { hard: '2', used: '300m' }, pods: { hard: '20', used: '3' } },
     workloads: { total: 3, ready: 2 },
     pods: { total: 5, running: 4, failed: 1 },
+    warnings: [],
     ...overrides,
   };
 }

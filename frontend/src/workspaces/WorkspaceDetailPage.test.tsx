@@ -112,7 +112,7 @@ describe('WorkspaceDetailPage', () => {
     await user.click(screen.getByTestId('allocation-submit'));
     expect(await screen.findByTestId('allocation-warnings')).toHaveTextContent('1500m used of 1');
     const patches = seen.filter((r) => r.method === 'PATCH');
-    expect(await patches[0]!.json()).not.toHaveProperty('force');
+    expect(await patches[0]!.json()).toMatchObject({ force: false });
     expect(await patches[1]!.json()).toMatchObject({ force: true, quota: { 'requests.cpu': '1' } });
   });
 
