@@ -21,6 +21,7 @@ from django.utils import timezone
 from clusters.kube.client import KubeClient
 from clusters.kube.errors import KubeError, NotFound, Unreachable
 from clusters.models import Cluster, KindSync, KubeObject, SyncState
+from clusters.watcher.projection import quantity
 from portal.crypto import DecryptionError
 from workspaces import quota as q
 from workspaces.models import ApplyStatus, ClusterAllocation, ServiceMap
@@ -54,14 +55,25 @@ def effective_limits(sm: ServiceMap) -> dict[str, dict[str, str]]:
     resources the quota constrains (so pods without resources are admitted and counted)."""
     given = sm.limits or {}
     constrained = {key.split(".", 1)[1] for key in sm.quota if key in (*q.CPU_KEYS, *q.MEMORY_KEYS)}
+    requests = dict(given.get("default_request") or {})
+    limits = dict(given.get("default") or {})
+    for resource in sorted(constrained):
+        # A filled-in default never contradicts a given one (the apiserver refuses a LimitRange
+        # whose default request exceeds its default limit): the given value wins.
+        if resource not in limits:
+            limits[resource] = max(DEFAULT_LIMIT[resource], requests.get(resource, "0"), key=_quantity)
+        if resource not in requests:
+            requests[resource] = min(DEFAULT_REQUEST[resource], limits[resource], key=_quantity)
     out: dict[str, dict[str, str]] = {}
-    for part, defaults in (("default_request", DEFAULT_REQUEST), ("default", DEFAULT_LIMIT)):
-        values = dict(given.get(part) or {})
-        for resource in constrained:
-            values.setdefault(resource, defaults[resource])
-        if values:
-            out[part] = values
+    if requests:
+        out["default_request"] = requests
+    if limits:
+        out["default"] = limits
     return out
+
+
+def _quantity(text: str) -> Decimal:
+    return quantity(text) or Decimal(0)
 
 
 def desired_hard(sm: ServiceMap, allocation: ClusterAllocation | None) -> dict[str, str]:
@@ -378,7 +390,20 @@ def _current_use(sm: ServiceMap, kind: str, name: str) -> q.Quota:
             service_use["services.loadbalancers"] = Decimal(1)
         return service_use
     if kind == "PersistentVolumeClaim":
-        return {"persistentvolumeclaims": Decimal(1)} if base.filter(kind=kind, name=name).exists() else {}
+        claim = base.filter(kind=kind, name=name).first()
+        if claim is None:
+            return {}
+        data = claim.data or {}
+        claim_use = {"persistentvolumeclaims": Decimal(1)}
+        storage_class = str(data.get("storage_class") or "")
+        if storage_class:
+            claim_use[f"{storage_class}{q.STORAGE_CLASS_SUFFIX}persistentvolumeclaims"] = Decimal(1)
+        requested = quantity(data.get("requested"))
+        if requested is not None:
+            claim_use["requests.storage"] = requested
+            if storage_class:
+                claim_use[f"{storage_class}{q.STORAGE_CLASS_SUFFIX}requests.storage"] = requested
+        return claim_use
     if kind not in (*POD_OWNER_KINDS, "Pod"):
         return {}
     owners = {(kind, name)}

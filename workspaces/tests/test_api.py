@@ -965,3 +965,42 @@ def test_quota_overview(admin_api: APIClient, operator_user: Any, user: Any, sho
         assert rows[0]["shared"]["requests.cpu"] == "2"
         assert rows[0]["used"]["requests.cpu"] == "300m"
     assert api_for(user).get("/api/workspaces/quota-overview/").status_code == 403
+
+
+def test_preflight_replacing_a_pvc_frees_its_storage(viewer: Any, allocation: ClusterAllocation) -> None:
+    allocation.quota = {**allocation.quota, "requests.storage": "8Gi", "persistentvolumeclaims": "2"}
+    allocation.save()
+    sm = service_map(allocation, "db", {"requests.storage": "8Gi", "persistentvolumeclaims": "2"})
+    quota_row(sm, {"requests.storage": "5Gi", "persistentvolumeclaims": "1"})
+    kube(sm.cluster, "PersistentVolumeClaim", "data", "db", phase="Bound",
+         data={"requested": 5 * 1024**3, "capacity": 5 * 1024**3, "storage_class": "standard"})
+    claim = {"apiVersion": "v1", "kind": "PersistentVolumeClaim", "metadata": {"name": "data"},
+             "spec": {"storageClassName": "standard", "resources": {"requests": {"storage": "5Gi"}}}}
+    result = preflight(api_for(viewer), sm, {"manifests": [claim]}).json()
+    assert result["fits"] is True, result
+    by_key = {r["resource"]: r for r in result["resources"]}
+    assert by_key["requests.storage"]["remaining"] == "8Gi"
+    # a new claim of the same size does not fit
+    other = {**claim, "metadata": {"name": "more"}}
+    assert preflight(api_for(viewer), sm, {"manifests": [other]}).json()["fits"] is False
+
+
+def test_filled_limit_defaults_never_contradict_the_given_ones(workspace: Workspace, manager: Any,
+                                                               allocation: ClusterAllocation) -> None:
+    allocation.quota = {**allocation.quota, "limits.cpu": "8", "limits.memory": "16Gi"}
+    allocation.save()
+    mgr = api_for(manager)
+    response = mgr.post(sm_path(workspace), {
+        "cluster": allocation.cluster_id, "namespace": "big", "quota": {"requests.cpu": "2", "limits.cpu": "4"},
+        "limits": {"default_request": {"cpu": "1", "memory": "1Gi"}}}, format="json")
+    assert response.status_code == 201, response.content
+    # the portal's 500m / 512Mi default limits would be below the given requests: a cluster refuses that
+    # (memory is constrained too: the share gets 0 of the allocated requests.memory and limits.memory)
+    assert response.json()["limits"] == {"default_request": {"cpu": "1", "memory": "1Gi"},
+                                         "default": {"cpu": "1", "memory": "1Gi"}}
+    response = mgr.post(sm_path(workspace), {
+        "cluster": allocation.cluster_id, "namespace": "small", "quota": {"requests.cpu": "1"},
+        "limits": {"default": {"cpu": "50m", "memory": "64Mi"}}}, format="json")
+    assert response.status_code == 201, response.content
+    assert response.json()["limits"] == {"default_request": {"cpu": "50m", "memory": "64Mi"},
+                                         "default": {"cpu": "50m", "memory": "64Mi"}}
