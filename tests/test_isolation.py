@@ -1,0 +1,580 @@
+"""Workspace isolation, generated from the URL routes and the registered WebSocket group kinds.
+
+Workspace A owns cluster X (allocated to nobody else) and the namespace ``secret-ns-a`` on X and
+on the shared cluster Z, with read-model objects whose names carry :data:`MARKER`. Workspace B
+owns cluster Y and a namespace on Z. Every member of B (each built-in role and a custom one) and a
+user in no workspace then tries every /api/ route with A's identifiers filled in, with every
+method the route declares (unsafe ones with an empty JSON body): paths that name A's objects
+answer 403 or 404, lists answer without A's names, namespaces or ids, nothing answers 5xx, and the
+database does not change. Each socket group kind is tried with keys that point at A.
+
+The routes are walked, not listed: a new route (or a new path parameter) that is not in
+:data:`ROUTES` fails here until someone decides how it is scoped; likewise a new group kind that
+is not in :func:`group_keys`. An insider (a system admin, or A's own member) must reach every
+filled path, so a wrong entry in the table cannot make a route pass by answering 404 to everyone.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+from django.db import models
+from django.urls import URLPattern, URLResolver, get_resolver
+from django.utils import timezone
+from rest_framework.test import APIClient
+
+from clusters.models import Cluster, KubeObject, NodeOperation
+from portal.events import can_subscribe, group_kinds
+from portal.models import ApiToken, AuditRecord, User
+from workspaces.models import ClusterAllocation, Membership, RegistryAllocation, Role, ServiceMap, Workspace
+
+pytestmark = pytest.mark.django_db
+
+MARKER = "leakmarker"
+SECRET_NS = "secret-ns-a"
+# Every object of workspace A gets an id from this range, so an id of A's in any response is
+# recognisable whatever table the row comes from (the sequences of a test database never get here).
+A_BASE = 7_340_000
+
+FORBIDDEN = frozenset({403, 404})
+UNSAFE = ("post", "put", "patch", "delete")
+
+
+# ---------------------------------------------------------------------------- the isolation table
+
+
+@dataclass(frozen=True)
+class Route:
+    """How one route is scoped: keyed by URL name (``workspace-quota-overview``), else by the
+    viewset's basename (``workspace``: list, detail and the actions without an entry of their own),
+    else by the view's dotted name.
+
+    ``pk`` / ``name`` say which of A's objects those path parameters name (keys of
+    :attr:`World.pks` / :attr:`World.names`). A route that is not ``public`` and has path
+    parameters is about A's objects: a foreign user gets 403 or 404 for every method. Routes
+    without path parameters (top-level lists) and public routes answer ``expect[method]`` (default
+    GET 200, anything else 403), and never show A's data.
+    """
+
+    why: str
+    pk: str | None = None
+    name: str | None = None
+    public: bool = False
+    expect: dict[str, frozenset[int]] = field(default_factory=dict)
+    queries: tuple[str, ...] = ("",)
+    insider: str = "admin"  # who must reach the filled path ("admin", "a_dev", or "" for nobody)
+    insider_status: frozenset[int] = frozenset({200})
+    insider_sees_a: bool = True  # the insider's answer must show something of A (the fill is right)
+    path: str | None = None  # a concrete path, for routes whose pattern is not one (the catch-all)
+    accept: str = "application/json"
+
+
+NS_QUERIES = ("", f"?namespace={SECRET_NS}")
+S200 = frozenset({200})
+S400 = frozenset({400})
+S403 = frozenset({403})
+S404 = frozenset({404})
+S405 = frozenset({405})
+
+ROUTES: dict[str, Route] = {
+    # clusters: X is A's alone, Z is shared (B sees it, but not A's namespace there)
+    "cluster": Route("clusters allocated to the caller's workspaces", pk="cluster",
+                     queries=("", f"?q={MARKER}", "?ordering=-name")),
+    "cluster-node": Route("nodes: operators only", name="node"),
+    "cluster-namespace": Route("namespaces of the caller's service maps", queries=("", f"?q={SECRET_NS}")),
+    "cluster-workload": Route("namespaced read model", queries=(*NS_QUERIES, f"?q={MARKER}")),
+    "cluster-pod": Route("namespaced read model", queries=(*NS_QUERIES, f"?name_prefix={MARKER}")),
+    "cluster-pod-detail": Route("one pod; the live fetch fails on the dummy server (502/504)", name="pod",
+                                insider_status=frozenset({200, 502, 504}), insider_sees_a=False),
+    "cluster-service": Route("namespaced read model", queries=NS_QUERIES),
+    "cluster-ingress": Route("namespaced read model", queries=NS_QUERIES),
+    "cluster-volume": Route("persistent volumes: operators only", queries=NS_QUERIES),
+    "cluster-claim": Route("namespaced read model", queries=NS_QUERIES),
+    "cluster-storageclass": Route("storage classes of visible clusters", queries=NS_QUERIES),
+    "cluster-quota": Route("namespaced read model (our portal-quota)", queries=NS_QUERIES),
+    "cluster-hpa": Route("namespaced read model", queries=NS_QUERIES),
+    "cluster-event": Route("namespaced read model", queries=(*NS_QUERIES, f"?involved_name={MARKER}-pod")),
+    "cluster-operation": Route("node operations: operators only", pk="operation"),
+    "cluster-search": Route("search over visible namespaces", queries=(
+        f"?q={MARKER}", f"?q={MARKER}&namespace={SECRET_NS}", f"?label_selector=team={MARKER}",
+        f"?q={MARKER}&kind=pods,workloads,services")),
+    # workspaces
+    "workspace": Route("workspaces the caller is a member of", pk="workspace",
+                       queries=("", f"?q={MARKER}")),
+    "workspace-quota-overview": Route("quota use of every workspace: operators and admins only",
+                                      expect={"get": S403}),
+    "workspace-member": Route("members of a visible workspace", pk="member"),
+    "workspace-allocation": Route("allocations of a visible workspace", pk="allocation"),
+    "workspace-registry": Route("registries of a visible workspace", pk="registry"),
+    "workspace-servicemap": Route("service maps of a visible workspace", pk="servicemap"),
+    "servicemap-all": Route("service maps of the caller's workspaces", queries=(
+        "", f"?workspace={A_BASE + 1}", f"?cluster={A_BASE + 31}", f"?q={SECRET_NS}", f"?q={MARKER}")),
+    "workspace-role": Route("roles are global: every signed-in user reads them, admins change them",
+                            pk="role", public=True,
+                            expect={"get": S200, "post": S403, "patch": S403, "delete": S403}),
+    # portal core
+    "apitoken": Route("the caller's own tokens; another user's token is 404", pk="token",
+                      expect={"get": S200, "post": S400}, insider="a_dev"),
+    "auditrecord": Route("the audit log: system admins only", pk="audit", public=True,
+                         expect={"get": S403}),
+    "user": Route("accounts: system admins only", pk="user", public=True,
+                  expect={"get": S403, "post": S403, "put": S403, "patch": S403}),
+    "auth-csrf": Route("the caller's CSRF token", public=True),
+    "auth-login": Route("the login form (an empty body is invalid)", public=True, expect={"post": S400}),
+    "auth-logout": Route("ends the caller's own session", public=True, expect={"post": frozenset({204})}),
+    "auth-me": Route("the caller's own account", public=True),
+    "auth-password": Route("the caller's own password (an empty body is invalid)", public=True,
+                           expect={"post": S400}),
+    "api-root": Route("empty API roots of apps without endpoints yet (catalog, builds, monitoring)",
+                      public=True),
+    "schema": Route("the OpenAPI document: static", public=True),
+    "swagger-ui": Route("the API docs page: static", public=True, accept="text/html"),
+    "portal.spa.api_not_found": Route("unknown API paths", public=True, path="/api/no-such-endpoint/",
+                                      expect={"get": S404}, insider_status=S404),
+}
+
+# URL names whose answer to an insider legitimately shows nothing of A (so the check that the
+# table's fill reached A's objects looks at the status only).
+INSIDER_SEES_NOTHING_OF_A = {
+    "workspace-member-candidates": "users who are not yet members of A",
+}
+
+# Path parameters the table knows how to fill; "pk" and "name" come from the route's entry.
+KNOWN_GROUPS = {"cluster_id", "workspace_id", "namespace", "pk", "name", "format"}
+
+
+# ---------------------------------------------------------------------------- the world
+
+
+@dataclass
+class World:
+    a: Workspace
+    b: Workspace
+    x: Cluster  # A's alone
+    y: Cluster  # B's alone
+    z: Cluster  # shared: A's secret-ns-a and B's ns-b-z
+    a_dev: User
+    admin: User
+    foreign: dict[str, User]
+    pks: dict[str, dict[int, int]]  # what -> cluster id (0 for none) -> pk of A's object
+    names: dict[str, dict[int, str]]  # what -> cluster id (0 for any) -> name of A's object
+    a_ids: set[int]
+
+
+def _a_id(n: int) -> int:
+    return A_BASE + n
+
+
+def _obj(cluster: Cluster, kind: str, name: str, namespace: str = "", pk: int | None = None,
+         **fields: Any) -> KubeObject:
+    return KubeObject.objects.create(id=pk, cluster=cluster, kind=kind, name=name, namespace=namespace,
+                                     uid=f"uid-{cluster.pk}-{kind}-{namespace}-{name}", resource_version="1",
+                                     created=timezone.now(), **fields)
+
+
+def _read_model(cluster: Cluster, namespace: str, prefix: str, node: str) -> None:
+    """One object of each kind the inventory lists, in ``namespace`` (and cluster-scoped)."""
+    _obj(cluster, "Namespace", namespace, phase="Active", labels={"portal.cluster-portal.io/workspace": prefix})
+    labels = {"team": prefix, "app": f"{prefix}-web"}
+    _obj(cluster, "Pod", f"{prefix}-pod", namespace, node_name=node, phase="Running", labels=labels,
+         data={"restarts": 0, "status_text": "Running", "requests": {"cpu": 0.1, "memory": 2**20},
+               "containers": [{"name": "app", "image": f"registry.example.com/{prefix}/web:1"}]})
+    _obj(cluster, "Deployment", f"{prefix}-web", namespace, phase="Available", labels=labels,
+         data={"replicas": 1, "ready_replicas": 1, "images": [f"registry.example.com/{prefix}/web:1"]})
+    _obj(cluster, "Service", f"{prefix}-svc", namespace, labels=labels, data={"type": "ClusterIP"})
+    _obj(cluster, "Ingress", f"{prefix}-ing", namespace,
+         data={"rules": [{"host": f"{prefix}.example.com", "paths": []}]})
+    _obj(cluster, "PersistentVolumeClaim", f"{prefix}-data", namespace, phase="Bound",
+         data={"storage_class": "standard", "volume_name": f"{prefix}-pv"})
+    _obj(cluster, "HorizontalPodAutoscaler", f"{prefix}-hpa", namespace,
+         data={"target": {"kind": "Deployment", "name": f"{prefix}-web"}})
+    _obj(cluster, "ResourceQuota", "portal-quota", namespace,
+         data={"hard": {"requests.cpu": "2"}, "used": {"requests.cpu": "100m"}})
+    _obj(cluster, "Event", f"{prefix}-pod.1", namespace, phase="Warning",
+         data={"type": "Warning", "reason": "BackOff", "message": f"Back-off restarting {prefix}-pod",
+               "involved": {"kind": "Pod", "name": f"{prefix}-pod", "namespace": namespace},
+               "last_seen": timezone.now().isoformat()})
+
+
+def _cluster_scoped(cluster: Cluster, node: str, pv: str, storage_class: str) -> None:
+    _obj(cluster, "Node", node, phase="Ready", data={"ready": True, "roles": ["worker"]})
+    _obj(cluster, "PersistentVolume", pv, phase="Bound", data={"claim": f"{SECRET_NS}/{MARKER}-data"})
+    _obj(cluster, "StorageClass", storage_class, data={"provisioner": "example.com/disk"})
+
+
+def _user(username: str, pk: int | None = None, role: str = "user") -> User:
+    # No password: nobody logs in (clients are force-authenticated), and hashing is slow.
+    return User.objects.create_user(id=pk, username=username, password=None, email=f"{username}@example.com",
+                                    role=role)
+
+
+@pytest.fixture
+def world() -> World:
+    roles = {r.key: r for r in Role.objects.all()}
+    assert {"manager", "developer", "viewer"} <= set(roles), "built-in roles are missing"
+    custom = Role.objects.create(key="restarter", name="Restarter", grants=["workloads.restart"])
+    admin = _user("iso-admin", role="admin")
+
+    x = Cluster.objects.create(id=_a_id(31), name=f"{MARKER}-cluster-x", display_name=f"{MARKER} X",
+                               server="https://127.0.0.1:9", status="connected")
+    y = Cluster.objects.create(name="cluster-b-y", server="https://127.0.0.1:9", status="connected")
+    z = Cluster.objects.create(name="shared-z", server="https://127.0.0.1:9", status="connected")
+
+    a = Workspace.objects.create(id=_a_id(1), name=f"{MARKER}-a", display_name=f"{MARKER} team A",
+                                 description=f"{MARKER} secrets")
+    b = Workspace.objects.create(name="team-b", display_name="Team B")
+    a_manager = _user(f"{MARKER}-a-manager", _a_id(41))
+    a_dev = _user(f"{MARKER}-a-dev", _a_id(42))
+    Membership.objects.create(id=_a_id(11), workspace=a, user=a_manager, role=roles["manager"])
+    a_dev_member = Membership.objects.create(id=_a_id(12), workspace=a, user=a_dev, role=roles["developer"])
+    quota = {"requests.cpu": "8", "pods": "100"}
+    alloc_x = ClusterAllocation.objects.create(id=_a_id(21), workspace=a, cluster=x, quota=quota, status="ready")
+    alloc_z = ClusterAllocation.objects.create(id=_a_id(22), workspace=a, cluster=z, quota=quota, status="ready")
+    registry = RegistryAllocation.objects.create(id=_a_id(51), workspace=a,
+                                                 registry=f"registry.example.com:5000/{MARKER}-a")
+    sm_x = ServiceMap.objects.create(id=_a_id(61), workspace=a, cluster=x, namespace=SECRET_NS,
+                                     display_name=f"{MARKER} shop", quota={"requests.cpu": "2"}, status="ready")
+    sm_z = ServiceMap.objects.create(id=_a_id(62), workspace=a, cluster=z, namespace=SECRET_NS,
+                                     display_name=f"{MARKER} shop on Z", quota={"requests.cpu": "2"}, status="ready")
+    op_x = NodeOperation.objects.create(id=_a_id(71), cluster=x, node=f"{MARKER}-node-x", kind="cordon",
+                                        message=f"{MARKER} cordon", requested_by=a_manager)
+    op_z = NodeOperation.objects.create(id=_a_id(72), cluster=z, node="shared-node-z", kind="drain",
+                                        message=f"{MARKER} drain", requested_by=admin)
+    token = ApiToken.objects.create(id=_a_id(81), user=a_dev, name=f"{MARKER}-token", prefix="isoleak1",
+                                    digest="0" * 64)
+    audit = AuditRecord.objects.create(actor=a_manager, actor_username=a_manager.username,
+                                       action="workspace.create", target_type="workspace", target_id=str(a.pk),
+                                       target_repr=a.name, outcome="success")
+
+    # X is A's alone: even its cluster-scoped objects carry the marker. Z is shared: its storage
+    # classes and the names of its nodes (pods show them) are visible to B by design; its nodes and
+    # volumes themselves to operators only.
+    _read_model(x, SECRET_NS, MARKER, f"{MARKER}-node-x")
+    _read_model(z, SECRET_NS, MARKER, "shared-node-z")
+    _cluster_scoped(x, f"{MARKER}-node-x", f"{MARKER}-pv-x", f"{MARKER}-sc")
+    _cluster_scoped(z, "shared-node-z", f"{MARKER}-pv-z", "standard")
+
+    # Workspace B: cluster Y alone and a namespace on the shared Z, and its members.
+    ClusterAllocation.objects.create(workspace=b, cluster=y, quota=quota, status="ready")
+    ClusterAllocation.objects.create(workspace=b, cluster=z, quota=quota, status="ready")
+    ServiceMap.objects.create(workspace=b, cluster=y, namespace="ns-b-y", quota={"requests.cpu": "1"}, status="ready")
+    ServiceMap.objects.create(workspace=b, cluster=z, namespace="ns-b-z", quota={"requests.cpu": "1"}, status="ready")
+    _read_model(y, "ns-b-y", "team-b", "node-y")
+    _read_model(z, "ns-b-z", "team-b", "shared-node-z")
+    _cluster_scoped(y, "node-y", "pv-y", "standard")
+    foreign = {
+        "B manager": _user("b-manager"), "B developer": _user("b-developer"), "B viewer": _user("b-viewer"),
+        "B restarter (custom role)": _user("b-restarter"), "user in no workspace": _user("loner"),
+    }
+    for who, role in (("B manager", roles["manager"]), ("B developer", roles["developer"]),
+                      ("B viewer", roles["viewer"]), ("B restarter (custom role)", custom)):
+        Membership.objects.create(workspace=b, user=foreign[who], role=role)
+
+    pks = {
+        "cluster": {0: x.pk}, "workspace": {0: a.pk}, "member": {0: a_dev_member.pk},
+        "allocation": {0: alloc_x.pk}, "registry": {0: registry.pk}, "servicemap": {0: sm_x.pk},
+        "operation": {x.pk: op_x.pk, z.pk: op_z.pk}, "token": {0: token.pk}, "audit": {0: audit.pk},
+        "user": {0: a_dev.pk}, "role": {0: custom.pk},
+    }
+    names = {"node": {x.pk: f"{MARKER}-node-x", z.pk: "shared-node-z"}, "pod": {0: f"{MARKER}-pod"}}
+    a_ids = {a.pk, x.pk, a_manager.pk, a_dev.pk, a_dev_member.pk, _a_id(11), alloc_x.pk, alloc_z.pk, registry.pk,
+             sm_x.pk, sm_z.pk, op_x.pk, op_z.pk, token.pk}
+    assert all(i >= A_BASE for i in a_ids)
+    assert not any(o.pk >= A_BASE for o in (y, z, b, *foreign.values()))
+    return World(a=a, b=b, x=x, y=y, z=z, a_dev=a_dev, admin=admin, foreign=foreign, pks=pks, names=names,
+                 a_ids=a_ids)
+
+
+# ---------------------------------------------------------------------------- the route walk
+
+
+@dataclass(frozen=True)
+class ApiRoute:
+    key: str  # viewset basename, URL name, or the view's dotted name
+    url_name: str
+    pattern: str  # the joined pattern, anchors stripped
+    methods: tuple[str, ...]
+    groups: tuple[str, ...]
+
+    def __str__(self) -> str:
+        return f"{self.key} /" + GROUP.sub(lambda m: f"<{m['regex'] or m['path']}>", self.pattern)
+
+
+def _methods(callback: Any) -> tuple[str, ...]:
+    actions = getattr(callback, "actions", None)
+    if actions:
+        return tuple(sorted(m for m in actions if m not in ("head", "options")))
+    cls = getattr(callback, "view_class", None) or getattr(callback, "cls", None)
+    if cls is None:
+        return ("get",)
+    return tuple(sorted(m for m in cls.http_method_names if m not in ("head", "options", "trace") and hasattr(cls, m)))
+
+
+def _route_key(p: URLPattern) -> str:
+    initkwargs = getattr(p.callback, "initkwargs", None) or {}
+    if initkwargs.get("basename"):
+        return str(initkwargs["basename"])
+    if p.name:
+        return p.name
+    return f"{p.callback.__module__}.{p.callback.__qualname__}"
+
+
+def _clean(part: str) -> str:
+    return part.lstrip("^").rstrip("$").replace("\\Z", "").replace("\\.", ".")
+
+
+GROUP = re.compile(r"\(\?P<(?P<regex>\w+)>[^)]*\)|<(?:\w+:)?(?P<path>\w+)>")
+
+
+def api_routes() -> list[ApiRoute]:
+    out: list[ApiRoute] = []
+
+    def walk(patterns: list[URLPattern | URLResolver], prefix: str) -> None:
+        for p in patterns:
+            route = _clean(str(p.pattern))
+            if isinstance(p, URLResolver):
+                walk(p.url_patterns, prefix + route)
+                continue
+            full = prefix + route
+            if not full.startswith("api/"):
+                continue
+            groups = tuple(m["regex"] or m["path"] for m in GROUP.finditer(full))
+            out.append(ApiRoute(_route_key(p), p.name or "", full, _methods(p.callback), groups))
+
+    walk(get_resolver().url_patterns, "")
+    return out
+
+
+ALL_ROUTES = api_routes()
+
+
+def _fill(route: ApiRoute, spec: Route, world: World, cluster: Cluster) -> str:
+    if spec.path is not None:
+        return spec.path
+
+    def value(match: re.Match[str]) -> str:
+        group = match["regex"] or match["path"]
+        if group == "cluster_id":
+            return str(cluster.pk)
+        if group == "workspace_id":
+            return str(world.a.pk)
+        if group == "namespace":
+            return SECRET_NS
+        if group == "format":
+            return ".json"
+        if group == "pk":
+            assert spec.pk is not None, f"{route}: the isolation table gives no `pk` for this route"
+            per_cluster = world.pks[spec.pk]
+            return str(per_cluster.get(cluster.pk, per_cluster.get(0)))
+        if group == "name":
+            assert spec.name is not None, f"{route}: the isolation table gives no `name` for this route"
+            per_cluster_name = world.names[spec.name]
+            return per_cluster_name.get(cluster.pk, per_cluster_name.get(0, ""))
+        raise AssertionError(f"{route}: unknown path parameter {group!r}")
+
+    return "/" + GROUP.sub(value, route.pattern)
+
+
+def spec_of(route: ApiRoute) -> Route | None:
+    return ROUTES.get(route.url_name) or ROUTES.get(route.key)
+
+
+def table_problems(route: ApiRoute) -> list[str]:
+    spec = spec_of(route)
+    hint = "add it to ROUTES in tests/test_isolation.py, saying how it is scoped to workspaces"
+    if spec is None:
+        return [f"{route}: route {route.key!r} is not in the isolation table; {hint}"]
+    problems = [f"{route}: path parameter {g!r} is not in the isolation table (KNOWN_GROUPS); {hint}"
+                for g in route.groups if g not in KNOWN_GROUPS]
+    if "pk" in route.groups and spec.pk is None:
+        problems.append(f"{route}: the entry for {route.key!r} does not say whose object `pk` names; {hint}")
+    if "name" in route.groups and spec.name is None:
+        problems.append(f"{route}: the entry for {route.key!r} does not say whose object `name` names; {hint}")
+    return problems
+
+
+def test_every_api_route_is_in_the_isolation_table() -> None:
+    assert any(r.key == "workspace-servicemap" for r in ALL_ROUTES), "the route walk found no workspaces routes"
+    assert any(r.key == "cluster-pod-detail" and "namespace" in r.groups for r in ALL_ROUTES)
+    problems = [p for r in ALL_ROUTES for p in table_problems(r)]
+    assert not problems, "\n".join(problems)
+
+
+# ---------------------------------------------------------------------------- leak detection
+
+
+ID_KEYS = {"id", "pk", "cluster", "workspace", "user", "actor", "requested_by", "created_by"}
+
+
+def _ids(node: Any, found: list[str], path: str = "") -> None:
+    if isinstance(node, dict):
+        for key, v in node.items():
+            here = f"{path}.{key}"
+            if (key in ID_KEYS or key.endswith("_id")) and isinstance(v, int) and not isinstance(v, bool):
+                found.append(f"{here}={v}")
+            _ids(v, found, here)
+    elif isinstance(node, list):
+        for i, v in enumerate(node):
+            _ids(v, found, f"{path}[{i}]")
+
+
+def leaks(response: Any, world: World) -> list[str]:
+    """What of A's the response shows: the marker, A's namespace, or A's ids."""
+    body = response.content.decode("utf-8", "replace")
+    out = [f"contains {s!r}" for s in (MARKER, SECRET_NS) if s in body.lower()]
+    if response.get("Content-Type", "").startswith("application/json") and body:
+        found: list[str] = []
+        _ids(json.loads(body), found)
+        a_ids = {str(i) for i in world.a_ids}
+        out += [f"shows A's id {f}" for f in found if f.rsplit("=", 1)[1] in a_ids]
+    return out
+
+
+def _excerpt(response: Any) -> str:
+    text = response.content.decode("utf-8", "replace")
+    for needle in (MARKER, SECRET_NS):
+        at = text.lower().find(needle)
+        if at >= 0:
+            return text[max(0, at - 150): at + 150]
+    return text[:300]
+
+
+def request(client: APIClient, method: str, path: str, accept: str = "application/json") -> Any:
+    if method == "get":
+        return client.get(path, HTTP_ACCEPT=accept)
+    return client.generic(method.upper(), path, "{}", content_type="application/json", HTTP_ACCEPT="application/json")
+
+
+def snapshot() -> dict[str, list[dict[str, Any]]]:
+    tracked: list[type[models.Model]] = [Workspace, Membership, ClusterAllocation, RegistryAllocation, ServiceMap,
+                                         Role, Cluster, NodeOperation, ApiToken, User, KubeObject]
+    return {m.__name__: list(m._default_manager.order_by("pk").values()) for m in tracked}
+
+
+def client_for(user: User) -> APIClient:
+    client = APIClient()
+    client.force_authenticate(user)
+    return client
+
+
+# ---------------------------------------------------------------------------- the test per route
+
+
+def _variants(route: ApiRoute, world: World) -> Iterator[tuple[Cluster, bool]]:
+    """(cluster to fill, strict): X is A's alone, so everything there is 403/404; the shared Z is
+    visible to B, so lists may answer 200 (without A's namespace) and details must still refuse."""
+    yield world.x, True
+    if "cluster_id" in route.groups:
+        yield world.z, False
+
+
+@pytest.mark.parametrize("route", ALL_ROUTES, ids=str)
+def test_foreign_users_get_nothing_of_workspace_a(route: ApiRoute, world: World) -> None:
+    problems = table_problems(route)
+    assert not problems, "\n".join(problems)
+    spec = spec_of(route)
+    assert spec is not None
+    parameterized = bool(route.groups) and not spec.public
+    before = snapshot()
+    failures: list[str] = []
+
+    # An insider reaches every filled path: the table points at real objects of A.
+    if spec.insider and "get" in route.methods:
+        insider = world.admin if spec.insider == "admin" else world.a_dev
+        path = _fill(route, spec, world, world.x) + spec.queries[0]
+        response = request(client_for(insider), "get", path, spec.accept)
+        if response.status_code not in spec.insider_status:
+            failures.append(f"insider {insider.username}: GET {path} -> {response.status_code}, expected "
+                            f"{sorted(spec.insider_status)}; does the table fill this route with A's objects? "
+                            f"{_excerpt(response)}")
+        elif (spec.insider_sees_a and not spec.public and route.url_name not in INSIDER_SEES_NOTHING_OF_A
+              and not leaks(response, world)):
+            failures.append(f"insider {insider.username}: GET {path} shows nothing of A, so a foreign user's "
+                            f"empty answer would prove nothing: {_excerpt(response)}")
+
+    for who, user in world.foreign.items():
+        client = client_for(user)
+        for cluster, strict in _variants(route, world):
+            base = _fill(route, spec, world, cluster)
+            for method in route.methods:
+                for query in spec.queries if method == "get" else ("",):
+                    path = base + query
+                    response = request(client, method, path, spec.accept)
+                    status = response.status_code
+                    if parameterized and strict:
+                        allowed = FORBIDDEN
+                    elif parameterized:  # the shared cluster Z
+                        allowed = FORBIDDEN | {200} if method == "get" else FORBIDDEN
+                    else:
+                        allowed = spec.expect.get(method, S200 if method == "get" else S403)
+                    where = f"{who} ({user.username}): {method.upper()} {path} -> {status}"
+                    if status >= 500:
+                        failures.append(f"{where}: server error: {_excerpt(response)}")
+                    elif status not in allowed:
+                        failures.append(f"{where}, expected one of {sorted(allowed)}: {_excerpt(response)}")
+                    found = leaks(response, world)
+                    if found:
+                        failures.append(f"{where}: LEAK ({'; '.join(found)}): {_excerpt(response)}")
+
+    after = snapshot()
+    for model, rows in before.items():
+        if after[model] != rows:
+            failures.append(f"{route}: foreign users' requests changed {model} rows: {rows} -> {after[model]}")
+    assert not failures, f"{route} ({spec.why}):\n" + "\n".join(failures)
+
+
+# ---------------------------------------------------------------------------- sockets
+
+
+def group_keys(world: World) -> dict[str, list[str]]:
+    """Keys of each registered group kind that point at A (or at everything, for fleet-wide kinds)."""
+    x, z = world.x.pk, world.z.pk
+    return {
+        "workspace": [str(world.a.pk)],
+        "cluster": [str(x), f"{x}.ns.{SECRET_NS}", f"{x}.ns.default", str(z), f"{z}.ns.{SECRET_NS}"],
+        "fleet": [""],
+        "audit": [""],
+        "user": [str(world.a_dev.pk)],
+    }
+
+
+def test_foreign_users_cannot_subscribe_to_workspace_a_groups(world: World) -> None:
+    keys = group_keys(world)
+    unknown = [k.prefix for k in group_kinds() if k.prefix not in keys]
+    assert not unknown, (f"socket group kinds {unknown} are not in the isolation table: add keys that point at "
+                         "workspace A to group_keys() in tests/test_isolation.py")
+    assert {"workspace", "cluster"} <= {k.prefix for k in group_kinds()}, "the group kinds were not registered"
+    failures = []
+    for kind in group_kinds():
+        for key in keys[kind.prefix]:
+            group = f"{kind.prefix}.{key}" if key else kind.prefix
+            for who, user in world.foreign.items():
+                if can_subscribe(user, group):
+                    failures.append(f"{who} ({user.username}) may subscribe to {group} ({kind.description})")
+    assert not failures, "\n".join(failures)
+
+
+def test_workspace_a_sees_its_own(world: World) -> None:
+    """The same checks from inside: A's developer reaches what every foreign user is refused,
+    so the test would notice if everything were simply refused."""
+    assert can_subscribe(world.a_dev, f"workspace.{world.a.pk}")
+    assert can_subscribe(world.a_dev, f"cluster.{world.x.pk}.ns.{SECRET_NS}")
+    assert can_subscribe(world.a_dev, f"cluster.{world.z.pk}.ns.{SECRET_NS}")
+    dev = client_for(world.a_dev)
+    response = dev.get(f"/api/workspaces/{world.a.pk}/servicemaps/{world.pks['servicemap'][0]}/")
+    assert response.status_code == 200, response.content
+    assert response.json()["namespace"] == SECRET_NS
+    pods = dev.get(f"/api/clusters/{world.z.pk}/pods/?namespace={SECRET_NS}")
+    assert pods.status_code == 200, pods.content
+    assert [row["name"] for row in pods.json()["results"]] == [f"{MARKER}-pod"]
+    # ...and B's manager is a real member of B, seeing B's namespace on the shared cluster.
+    b = client_for(world.foreign["B manager"])
+    assert can_subscribe(world.foreign["B manager"], f"workspace.{world.b.pk}")
+    names = [row["namespace"] for row in b.get("/api/workspaces/servicemaps/").json()["results"]]
+    assert sorted(names) == ["ns-b-y", "ns-b-z"]
+    assert [row["name"] for row in b.get(f"/api/clusters/{world.z.pk}/pods/").json()["results"]] == ["team-b-pod"]
