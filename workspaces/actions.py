@@ -213,6 +213,8 @@ def add_member(*, workspace: Workspace, username: Any, role_key: Any, request: H
 def change_member(*, membership: Membership, role_key: Any, actor: Any, request: HttpRequest) -> Membership:
     role = _role(role_key)
     with transaction.atomic():
+        # Lock the workspace: two managers demoting each other at once must not both succeed.
+        Workspace.objects.select_for_update().filter(pk=membership.workspace_id).first()
         membership = Membership.objects.select_for_update().select_related("role", "workspace", "user").get(
             pk=membership.pk)
         _guard_last_manager(membership, actor, role)
@@ -226,6 +228,8 @@ def change_member(*, membership: Membership, role_key: Any, actor: Any, request:
 
 def remove_member(*, membership: Membership, actor: Any, request: HttpRequest) -> None:
     with transaction.atomic():
+        # Lock the workspace: two managers demoting each other at once must not both succeed.
+        Workspace.objects.select_for_update().filter(pk=membership.workspace_id).first()
         membership = Membership.objects.select_for_update().select_related("role", "workspace", "user").get(
             pk=membership.pk)
         _guard_last_manager(membership, actor, None)

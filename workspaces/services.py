@@ -129,7 +129,9 @@ def _client(cluster: Cluster) -> KubeClient:
 
 def _owner_check(client: KubeClient, sm: ServiceMap) -> None:
     try:
-        live = client.get_object("Namespace", sm.namespace, timeout=APPLY_TIMEOUT)
+        # One attempt: a cluster that does not answer this fails fast (the beat task retries),
+        # rather than holding a worker through the retry policy.
+        live = client.get_object("Namespace", sm.namespace, timeout=APPLY_TIMEOUT, attempts=1)
     except NotFound:
         return
     labels = (live.get("metadata") or {}).get("labels") or {}
@@ -290,7 +292,8 @@ def due_service_maps() -> list[tuple[int, str]]:
     synced = set(KindSync.objects.filter(kind="ResourceQuota", state=SyncState.SYNCED)
                  .values_list("cluster_id", flat=True))
     for sm in maps:
-        if sm.status in (ApplyStatus.PENDING, ApplyStatus.DELETING) or sm.applied_generation != sm.generation:
+        if sm.status in (ApplyStatus.PENDING, ApplyStatus.DELETING, ApplyStatus.ERROR) \
+                or sm.applied_generation != sm.generation:
             due.append((sm.pk, ""))
             continue
         if sm.cluster_id in synced:

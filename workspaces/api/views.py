@@ -52,9 +52,9 @@ def require(user: Any, workspace: Workspace, grant: str) -> None:
             f"Your role in workspace {workspace.name} does not grant {grant}; ask a manager of the workspace.")
 
 
-def require_admin(user: Any) -> None:
+def require_admin(user: Any, what: str = "change allocations and registries") -> None:
     if not access.is_admin(user):
-        raise exceptions.PermissionDenied("Only system admins may change allocations and registries.")
+        raise exceptions.PermissionDenied(f"Only system admins may {what}.")
 
 
 # ---------------------------------------------------------------------------- roles
@@ -118,7 +118,9 @@ class WorkspaceViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewset
     http_method_names: ClassVar[list[str]] = ["get", "post", "patch", "delete", "head", "options"]  # type: ignore[misc]
 
     def get_permissions(self) -> list[BasePermission]:
-        if self.action in ("list", "retrieve"):
+        # Changing and deleting check the admin role after the lookup, so a workspace the caller
+        # cannot see answers 404 like every other foreign object.
+        if self.action in ("list", "retrieve", "partial_update", "destroy"):
             return [IsAuthenticated()]
         if self.action == "quota_overview":
             return [IsOperator()]
@@ -149,15 +151,19 @@ class WorkspaceViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewset
 
     @extend_schema(request=s.WorkspaceUpdateSerializer, responses={200: s.WorkspaceSerializer, **ERRORS})
     def partial_update(self, request: Request, pk: str | None = None) -> Response:
+        workspace = self.get_object()
+        require_admin(request.user, "change workspaces")
         data = s.WorkspaceUpdateSerializer(data=request.data, partial=True)
         data.is_valid(raise_exception=True)
-        workspace = actions.update_workspace(workspace=self.get_object(), data=dict(data.validated_data),
+        workspace = actions.update_workspace(workspace=workspace, data=dict(data.validated_data),
                                              request=request._request)
         return Response(s.workspace_rows([workspace], request.user)[0])
 
     @extend_schema(responses={204: None, **ERRORS})
     def destroy(self, request: Request, pk: str | None = None) -> Response:
-        actions.delete_workspace(workspace=self.get_object(), request=request._request)
+        workspace = self.get_object()
+        require_admin(request.user, "delete workspaces")
+        actions.delete_workspace(workspace=workspace, request=request._request)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
     @extend_schema(responses=s.QuotaOverviewSerializer(many=True), summary="Quota use of every workspace per cluster")

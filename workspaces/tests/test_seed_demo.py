@@ -20,12 +20,13 @@ def test_seed_demo_workspace_is_idempotent(tmp_path: Path) -> None:
     call_command("seed_demo_workspace", "--password-file", str(credentials))
     username, password = credentials.read_text().split()
     developer = User.objects.get(username=username)
-    assert developer.check_password(password) and not developer.is_operator
+    assert developer.check_password(password)
+    assert not developer.is_operator
     workspace = Workspace.objects.get(name="demo-team")
     assert list(workspace.members.all()) == [developer]
     assert ClusterAllocation.objects.filter(workspace=workspace).count() == 1  # busan-stage is not registered
     sm = ServiceMap.objects.get(workspace=workspace)
-    assert sm.namespace == "demo-shop-dev" and sm.quota["requests.cpu"] == "2" and sm.status == "pending"
+    assert (sm.namespace, sm.quota["requests.cpu"], sm.status) == ("demo-shop-dev", "2", "pending")
 
     credentials.unlink()
     call_command("seed_demo_workspace", "--password-file", str(credentials))
