@@ -157,6 +157,13 @@ function Header({ sm, canManage }: { sm: ServiceMap; canManage: boolean }) {
           {sm.message}
         </p>
       )}
+      {sm.warnings.length > 0 && (
+        <ul className="plain-list small warn-text" data-testid="servicemap-warnings">
+          {sm.warnings.map((w) => (
+            <li key={w}>{w}</li>
+          ))}
+        </ul>
+      )}
       {deleting && (
         <p className="alert alert-warning" data-testid="servicemap-deleting">
           {t('workspaces.servicemap.deleting')}
