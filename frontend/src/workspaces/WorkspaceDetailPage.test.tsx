@@ -36,7 +36,27 @@ describe('WorkspaceDetailPage', () => {
     expect(cpu).toHaveTextContent('/ 8');
     expect(screen.queryByTestId('add-allocation')).not.toBeInTheDocument();
     expect(within(card).queryByTestId('edit-allocation')).not.toBeInTheDocument();
-    expect(screen.queryByTestId('tab-registries')).not.toBeInTheDocument();
+  });
+
+  it('shows registries read-only to members; admins add them and see 400s at the field', async () => {
+    mockFetch({
+      ...base(workspace(1, { my_role: 'developer' })),
+      'GET /api/workspaces/1/registries/': () => json([{ id: 4, registry: 'registry.example.com/team-1', description: '', created: '2026-11-01T00:00:00Z' }]),
+      'POST /api/workspaces/1/registries/': () =>
+        json({ detail: 'Invalid input.', errors: { registry: ['Give a registry host without a scheme.'] } }, { status: 400 }),
+    });
+    const { unmount } = render('/workspaces/1/registries', dev);
+    expect(await screen.findByTestId('registry-row-registry.example.com/team-1')).toBeInTheDocument();
+    expect(screen.queryByTestId('add-registry-form')).not.toBeInTheDocument();
+    expect(screen.queryByTestId('remove-registry-4')).not.toBeInTheDocument();
+    unmount();
+    render('/workspaces/1/registries', adminUser);
+    const user = userEvent.setup();
+    const form = await screen.findByTestId('add-registry-form');
+    await user.type(within(form).getByRole('textbox', { name: 'Registry' }), 'https://x.io');
+    await user.click(screen.getByTestId('add-registry-submit'));
+    expect(await within(form).findByText('Give a registry host without a scheme.')).toBeInTheDocument();
+    expect(screen.queryByTestId('registry-error')).not.toBeInTheDocument();
   });
 
   it('hides member and service map actions without the grants', async () => {

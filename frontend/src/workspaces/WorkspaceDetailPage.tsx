@@ -79,7 +79,7 @@ export function WorkspaceDetailPage() {
         </section>
       )}
       <nav className="tabs" aria-label={t('workspaces.tabsLabel')}>
-        {WORKSPACE_TABS.filter((x) => x !== 'registries' || access.isAdmin || tab === 'registries').map((x) => (
+        {WORKSPACE_TABS.map((x) => (
           <NavLink
             key={x}
             to={`/workspaces/${id}/${x}`}

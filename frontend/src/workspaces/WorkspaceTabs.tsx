@@ -1,4 +1,4 @@
-/** The smaller tabs of a workspace: its service maps, registries (admins) and settings. */
+/** The smaller tabs of a workspace: its service maps, registries (members read, admins change) and settings. */
 import { useState } from 'react';
 import { useTranslation } from 'react-i18next';
 import { useNavigate } from 'react-router-dom';

@@ -121,6 +121,7 @@ export function QuotaFields({
   return (
     <fieldset className="quota-fields" data-testid="quota-fields">
       <legend>{t('workspaces.quota.title')}</legend>
+      {remaining && <p className="small muted">{t('workspaces.quota.emptyIsZero')}</p>}
       <div className="form-grid">
         {keys.map((k) => (
           <FormField
