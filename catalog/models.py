@@ -1,5 +1,262 @@
-"""Models of catalog.
+"""The catalog and deploys.
 
-Catalog sources, package versions, releases and their revisions, and multi-cluster rollouts. The models arrive with their issue; this module exists so the app is wired
-(migrations, admin, API) from the start.
+* :class:`CatalogSource`: where packages come from: a Helm chart repository (``index.yaml`` over
+  HTTPS, optional basic-auth credentials encrypted at rest), uploaded chart archives, or
+  packages saved from a service map. Owned by a workspace ("My catalog") or shared (no
+  workspace; admins manage those).
+* :class:`Package` and :class:`PackageVersion`: a chart and its versions, with the archive, the
+  default values, the values schema and the readme once fetched.
+* :class:`Release` and :class:`Revision`: a package version + values in one service map, and
+  every revision of it ever deployed (rendered manifest, digest, status, who and when, the
+  progress of each object). The release row is the intent; tasks make the cluster match it.
+* :class:`Rollout` and :class:`RolloutTarget`: one package version + values deployed to service
+  maps on many clusters in waves, with a ledger line per target.
 """
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+
+from clusters.models import DNS1123_LABEL
+from portal import crypto
+from workspaces.models import ServiceMap, Workspace
+
+
+class SourceKind(models.TextChoices):
+    HELM = "helm", "Helm chart repository"
+    UPLOAD = "upload", "Uploaded charts"
+    SERVICEMAP = "servicemap", "Saved from service maps"
+
+
+class SourceStatus(models.TextChoices):
+    PENDING = "pending", "Pending"
+    REFRESHING = "refreshing", "Refreshing"
+    READY = "ready", "Ready"
+    ERROR = "error", "Error"
+
+
+class CatalogSource(models.Model):
+    name = models.CharField(max_length=63, validators=[DNS1123_LABEL])
+    kind = models.CharField(max_length=16, choices=SourceKind.choices)
+    workspace = models.ForeignKey(Workspace, null=True, blank=True, on_delete=models.CASCADE,
+                                  related_name="catalog_sources")  # None: shared by admins
+    url = models.CharField(max_length=500, blank=True)
+    username = models.CharField(max_length=200, blank=True)
+    password_encrypted = models.TextField(blank=True)
+    ca_pem = models.TextField(blank=True)
+    refresh_minutes = models.PositiveIntegerField(default=0)  # 0: on demand only
+    webhook_token_hash = models.CharField(max_length=64, blank=True)
+    status = models.CharField(max_length=16, choices=SourceStatus.choices, default=SourceStatus.PENDING)
+    message = models.TextField(blank=True)
+    last_refreshed = models.DateTimeField(null=True, blank=True)
+    created = models.DateTimeField(default=timezone.now)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                   related_name="+")
+
+    class Meta:
+        ordering: ClassVar[list[str]] = ["name"]
+        constraints: ClassVar[list[Any]] = [
+            models.UniqueConstraint(fields=["workspace", "name"], name="source_name_unique"),
+            models.UniqueConstraint(fields=["name"], condition=models.Q(workspace__isnull=True),
+                                    name="shared_source_name_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def _crypto_context(self) -> str:
+        if self.pk is None:
+            raise ValueError("save the source before storing its password: it is bound to its id")
+        return f"catalog.source:{self.pk}:password"
+
+    def set_password(self, password: str) -> None:
+        self.password_encrypted = crypto.encrypt(password.encode(), context=self._crypto_context()) if password else ""
+
+    def get_password(self) -> str:
+        if not self.password_encrypted:
+            return ""
+        return crypto.decrypt(self.password_encrypted, context=self._crypto_context()).decode()
+
+
+class Package(models.Model):
+    source = models.ForeignKey(CatalogSource, on_delete=models.CASCADE, related_name="packages")
+    name = models.CharField(max_length=200)
+    description = models.TextField(blank=True)
+    icon = models.CharField(max_length=500, blank=True)
+    keywords = models.JSONField(default=list, blank=True)
+    home = models.CharField(max_length=500, blank=True)
+    latest_version = models.CharField(max_length=100, blank=True)
+    updated = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering: ClassVar[list[str]] = ["name"]
+        constraints: ClassVar[list[Any]] = [
+            models.UniqueConstraint(fields=["source", "name"], name="package_name_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class PackageVersion(models.Model):
+    package = models.ForeignKey(Package, on_delete=models.CASCADE, related_name="versions")
+    version = models.CharField(max_length=100)
+    app_version = models.CharField(max_length=100, blank=True)
+    description = models.TextField(blank=True)
+    archive_url = models.CharField(max_length=1000, blank=True)  # where to fetch it (repositories)
+    digest = models.CharField(max_length=71, blank=True)  # sha256 of the archive, once fetched
+    archive = models.BinaryField(null=True, blank=True)
+    values_yaml = models.TextField(blank=True)
+    values_schema = models.JSONField(null=True, blank=True)
+    readme = models.TextField(blank=True)
+    created = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering: ClassVar[list[str]] = ["package_id", "-created"]
+        constraints: ClassVar[list[Any]] = [
+            models.UniqueConstraint(fields=["package", "version"], name="package_version_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.package_id}:{self.version}"
+
+
+class Strategy(models.TextChoices):
+    ROLLING = "rolling", "Rolling update"
+    RECREATE = "recreate", "Recreate"
+    BLUE_GREEN = "bluegreen", "Blue/green"
+    CANARY = "canary", "Canary"
+
+
+class ReleaseStatus(models.TextChoices):
+    PENDING = "pending", "Pending"  # waiting for its task (or for the cluster)
+    DEPLOYING = "deploying", "Deploying"
+    DEPLOYED = "deployed", "Deployed"
+    FAILED = "failed", "Failed"
+    DELETING = "deleting", "Deleting"
+
+
+class Release(models.Model):
+    workspace = models.ForeignKey(Workspace, on_delete=models.PROTECT, related_name="releases")
+    service_map = models.ForeignKey(ServiceMap, on_delete=models.PROTECT, related_name="releases")
+    name = models.CharField(max_length=53, validators=[DNS1123_LABEL])
+    package_version = models.ForeignKey(PackageVersion, on_delete=models.PROTECT, related_name="releases")
+    values = models.JSONField(default=dict, blank=True)
+    strategy = models.JSONField(default=dict, blank=True)  # {"type": Strategy, ...its parameters}
+    status = models.CharField(max_length=16, choices=ReleaseStatus.choices, default=ReleaseStatus.PENDING)
+    message = models.TextField(blank=True)
+    revision = models.PositiveIntegerField(default=0)  # the revision the release wants
+    deployed_revision = models.PositiveIntegerField(default=0)  # the last one that went healthy
+    created = models.DateTimeField(default=timezone.now)
+    updated = models.DateTimeField(auto_now=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                   related_name="+")
+
+    class Meta:
+        ordering: ClassVar[list[str]] = ["name"]
+        constraints: ClassVar[list[Any]] = [
+            models.UniqueConstraint(fields=["service_map", "name"], name="release_name_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class RevisionStatus(models.TextChoices):
+    PENDING = "pending", "Pending"
+    APPLYING = "applying", "Applying"
+    PROGRESSING = "progressing", "Progressing"
+    DEPLOYED = "deployed", "Deployed"
+    FAILED = "failed", "Failed"
+    SUPERSEDED = "superseded", "Superseded"
+
+
+class Revision(models.Model):
+    release = models.ForeignKey(Release, on_delete=models.CASCADE, related_name="revisions")
+    number = models.PositiveIntegerField()
+    action = models.CharField(max_length=16, default="install")  # install | upgrade | rollback
+    rollback_of = models.PositiveIntegerField(null=True, blank=True)
+    package_version = models.ForeignKey(PackageVersion, on_delete=models.PROTECT, related_name="+")
+    values = models.JSONField(default=dict, blank=True)
+    manifest = models.TextField(blank=True)  # the rendered objects, YAML
+    digest = models.CharField(max_length=71, blank=True)
+    resources = models.JSONField(default=list, blank=True)  # [{"apiVersion", "kind", "name"}]
+    status = models.CharField(max_length=16, choices=RevisionStatus.choices, default=RevisionStatus.PENDING)
+    progress = models.JSONField(default=dict, blank=True)  # "Kind/name" -> {"state", "ready", "desired", "message"}
+    message = models.TextField(blank=True)
+    created = models.DateTimeField(default=timezone.now)
+    started = models.DateTimeField(null=True, blank=True)
+    finished = models.DateTimeField(null=True, blank=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                   related_name="+")
+
+    class Meta:
+        ordering: ClassVar[list[str]] = ["release_id", "-number"]
+        constraints: ClassVar[list[Any]] = [
+            models.UniqueConstraint(fields=["release", "number"], name="revision_number_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.release_id}#{self.number}"
+
+
+class RolloutStatus(models.TextChoices):
+    RUNNING = "running", "Running"
+    SUCCEEDED = "succeeded", "Succeeded"
+    FAILED = "failed", "Failed"  # stopped by its failure policy
+    CANCELLED = "cancelled", "Cancelled"
+
+
+class Rollout(models.Model):
+    workspace = models.ForeignKey(Workspace, on_delete=models.PROTECT, related_name="rollouts")
+    release_name = models.CharField(max_length=53, validators=[DNS1123_LABEL])
+    package_version = models.ForeignKey(PackageVersion, on_delete=models.PROTECT, related_name="rollouts")
+    values = models.JSONField(default=dict, blank=True)
+    policy = models.JSONField(default=dict, blank=True)  # {"batch_size", "max_failures", "concurrency"}
+    status = models.CharField(max_length=16, choices=RolloutStatus.choices, default=RolloutStatus.RUNNING)
+    message = models.TextField(blank=True)
+    created = models.DateTimeField(default=timezone.now)
+    finished = models.DateTimeField(null=True, blank=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                   related_name="+")
+
+    class Meta:
+        ordering: ClassVar[list[str]] = ["-created"]
+
+    def __str__(self) -> str:
+        return f"rollout {self.pk} of {self.release_name}"
+
+
+class TargetState(models.TextChoices):
+    PENDING = "pending", "Pending"
+    APPLYING = "applying", "Applying"
+    PROGRESSING = "progressing", "Progressing"
+    HEALTHY = "healthy", "Healthy"
+    FAILED = "failed", "Failed"
+    SKIPPED = "skipped", "Skipped"
+
+
+class RolloutTarget(models.Model):
+    rollout = models.ForeignKey(Rollout, on_delete=models.CASCADE, related_name="targets")
+    service_map = models.ForeignKey(ServiceMap, on_delete=models.CASCADE, related_name="+")
+    wave = models.PositiveIntegerField(default=0)  # 0: the canary wave
+    overrides = models.JSONField(default=dict, blank=True)
+    release = models.ForeignKey(Release, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    revision = models.PositiveIntegerField(null=True, blank=True)
+    state = models.CharField(max_length=16, choices=TargetState.choices, default=TargetState.PENDING)
+    reason = models.TextField(blank=True)
+    attempts = models.PositiveIntegerField(default=0)
+    updated = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering: ClassVar[list[str]] = ["rollout_id", "wave", "id"]
+        constraints: ClassVar[list[Any]] = [
+            models.UniqueConstraint(fields=["rollout", "service_map"], name="rollout_target_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.rollout_id}->{self.service_map_id}"

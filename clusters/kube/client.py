@@ -24,8 +24,10 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 from typing import Any, TypeVar
+from urllib.parse import quote
 
 import urllib3
 from kubernetes import client as k8s
@@ -46,6 +48,7 @@ from clusters.kube.errors import (
     TLSVerificationFailed,
     TooManyRequests,
     Unauthorized,
+    UnknownKind,
     Unreachable,
 )
 
@@ -196,6 +199,7 @@ class KubeClient:
         self.policy = k8s.PolicyV1Api(self.api_client)
         self.authorization = k8s.AuthorizationV1Api(self.api_client)
         self.version_api = k8s.VersionApi(self.api_client)
+        self._discovered: dict[str, dict[str, Resource]] = {}
 
     def close(self) -> None:
         self.api_client.close()
@@ -339,60 +343,113 @@ class KubeClient:
         result = self.call(self.authorization.create_self_subject_access_review, review)
         return bool(result.status and result.status.allowed)
 
-    # -------------------------------------------------------------- typed object access
+    # -------------------------------------------------------------- objects of any kind
 
-    def _method(self, verb: str, kind: str) -> tuple[Callable[..., Any], bool]:
-        try:
-            api_name, suffix, namespaced = OBJECT_METHODS[kind]
-        except KeyError:
-            raise ValueError(f"The client layer does not manage {kind} objects.") from None
-        name = f"{verb}_namespaced_{suffix}" if namespaced else f"{verb}_{suffix}"
-        return getattr(getattr(self, api_name), name), namespaced
+    def resource(self, api_version: str, kind: str, *, timeout: float | None = None) -> Resource:
+        """What the cluster serves for (apiVersion, kind), from discovery (cached per client)."""
+        served = self._discovered.get(api_version)
+        if served is None:
+            path = "/api/v1" if api_version == "v1" else f"/apis/{api_version}"
+            try:
+                body = self._raw("GET", path, timeout=timeout, attempts=2)
+            except NotFound:
+                body = {"resources": []}
+            served = {}
+            for item in body.get("resources") or []:
+                if "/" in str(item.get("name", "")):
+                    continue  # a subresource (status, scale)
+                served[str(item.get("kind"))] = Resource(api_version=api_version, kind=str(item.get("kind")),
+                                                         plural=str(item.get("name")),
+                                                         namespaced=bool(item.get("namespaced")))
+            self._discovered[api_version] = served
+        found = served.get(kind)
+        if found is None:
+            raise UnknownKind(f"The cluster does not serve {kind} in {api_version}.")
+        return found
 
-    def get_object(self, kind: str, name: str, namespace: str = "", *, timeout: float | None = None,
-                   attempts: int = 3) -> dict[str, Any]:
-        fn, namespaced = self._method("read", kind)
-        args = (name, namespace) if namespaced else (name,)
-        return self.get_json(fn, *args, timeout=timeout, attempts=attempts)
+    @staticmethod
+    def path(resource: Resource, name: str = "", namespace: str = "") -> str:
+        base = "/api/v1" if resource.api_version == "v1" else f"/apis/{resource.api_version}"
+        if resource.namespaced:
+            if not namespace:
+                raise ValueError(f"{resource.kind} is namespaced: give a namespace.")
+            base += f"/namespaces/{quote(namespace, safe='')}"
+        return f"{base}/{resource.plural}" + (f"/{quote(name, safe='')}" if name else "")
 
-    def apply(self, obj: dict[str, Any], *, field_manager: str, timeout: float | None = None,
+    def _raw(self, method: str, path: str, *, query: list[tuple[str, str]] | None = None, body: Any = None,
+             content_type: str = "application/json", timeout: float | None = None,
+             attempts: int = 3) -> dict[str, Any]:
+        def request(**kwargs: Any) -> Any:
+            return self.api_client.call_api(
+                path, method, path_params={}, query_params=query or [],
+                header_params={"Accept": "application/json", "Content-Type": content_type},
+                body=body, auth_settings=["BearerToken"], response_type=None, _return_http_data_only=True, **kwargs)
+
+        return self.get_json(request, timeout=timeout, attempts=attempts)
+
+    def _resource_of(self, kind: str, api_version: str | None, timeout: float | None) -> Resource:
+        version = api_version or WELL_KNOWN_VERSIONS.get(kind)
+        if version is None:
+            raise ValueError(f"Give the apiVersion of {kind}.")
+        return self.resource(version, kind, timeout=timeout)
+
+    def get_object(self, kind: str, name: str, namespace: str = "", *, api_version: str | None = None,
+                   timeout: float | None = None, attempts: int = 3) -> dict[str, Any]:
+        resource = self._resource_of(kind, api_version, timeout)
+        return self._raw("GET", self.path(resource, name, namespace), timeout=timeout, attempts=attempts)
+
+    def list_objects(self, kind: str, namespace: str = "", *, api_version: str | None = None,
+                     label_selector: str = "", timeout: float | None = None) -> list[dict[str, Any]]:
+        resource = self._resource_of(kind, api_version, timeout)
+        query = [("labelSelector", label_selector)] if label_selector else []
+        body = self._raw("GET", self.path(resource, "", namespace), query=query, timeout=timeout)
+        items = list(body.get("items") or [])
+        for item in items:  # list items carry neither
+            item.setdefault("apiVersion", resource.api_version)
+            item.setdefault("kind", resource.kind)
+        return items
+
+    def apply(self, obj: dict[str, Any], *, field_manager: str, dry_run: bool = False, timeout: float | None = None,
               attempts: int = 3) -> dict[str, Any]:
         """Server-side apply ``obj`` (forcing conflicts: the portal owns the fields it sets).
 
         The generated API methods cannot send ``application/apply-patch+yaml``, so this goes
-        through the API client's ``call_api`` with the object's path (JSON is valid YAML)."""
-        kind, meta = obj["kind"], obj["metadata"]
-        api_name, _suffix, namespaced = OBJECT_METHODS.get(kind, ("", "", True))
-        if not api_name:
-            raise ValueError(f"The client layer does not manage {kind} objects.")
-        path = OBJECT_PATHS[kind].format(namespace=meta.get("namespace", ""), name=meta["name"])
+        through the API client with the object's path from discovery (JSON is valid YAML)."""
+        meta = obj.get("metadata") or {}
+        resource = self._resource_of(str(obj.get("kind")), obj.get("apiVersion"), timeout)
+        query = [("fieldManager", field_manager), ("force", "true")]
+        if dry_run:
+            query.append(("dryRun", "All"))
+        return self._raw("PATCH", self.path(resource, str(meta.get("name", "")), str(meta.get("namespace", ""))),
+                         query=query, body=obj, content_type="application/apply-patch+yaml", timeout=timeout,
+                         attempts=attempts)
 
-        def patch(**kwargs: Any) -> Any:
-            return self.api_client.call_api(
-                path, "PATCH", path_params={}, query_params=[("fieldManager", field_manager), ("force", "true")],
-                header_params={"Accept": "application/json", "Content-Type": "application/apply-patch+yaml"},
-                body=obj, auth_settings=["BearerToken"], response_type=None, _return_http_data_only=True, **kwargs)
-
-        return self.get_json(patch, timeout=timeout, attempts=attempts)
-
-    def delete_object(self, kind: str, name: str, namespace: str = "", *, timeout: float | None = None,
-                      attempts: int = 3) -> None:
-        fn, namespaced = self._method("delete", kind)
-        args = (name, namespace) if namespaced else (name,)
-        self.get_json(fn, *args, timeout=timeout, attempts=attempts)
+    def delete_object(self, kind: str, name: str, namespace: str = "", *, api_version: str | None = None,
+                      timeout: float | None = None, attempts: int = 3) -> None:
+        resource = self._resource_of(kind, api_version, timeout)
+        self._raw("DELETE", self.path(resource, name, namespace), body={"propagationPolicy": "Background"},
+                  timeout=timeout, attempts=attempts)
 
     def create_event(self, namespace: str, event: dict[str, Any], *, timeout: float | None = None) -> dict[str, Any]:
         return self.get_json(self.core.create_namespaced_event, namespace, event, timeout=timeout, attempts=1)
 
 
-OBJECT_PATHS: dict[str, str] = {
-    "Namespace": "/api/v1/namespaces/{name}",
-    "ResourceQuota": "/api/v1/namespaces/{namespace}/resourcequotas/{name}",
-    "LimitRange": "/api/v1/namespaces/{namespace}/limitranges/{name}",
-}
-# kind -> (API attribute of KubeClient, method suffix, namespaced)
-OBJECT_METHODS: dict[str, tuple[str, str, bool]] = {
-    "Namespace": ("core", "namespace", False),
-    "ResourceQuota": ("core", "resource_quota", True),
-    "LimitRange": ("core", "limit_range", True),
+@dataclass(frozen=True)
+class Resource:
+    """A kind as one cluster serves it."""
+
+    api_version: str
+    kind: str
+    plural: str
+    namespaced: bool
+
+
+# apiVersion of the kinds the portal names without one.
+WELL_KNOWN_VERSIONS: dict[str, str] = {
+    "Namespace": "v1", "ResourceQuota": "v1", "LimitRange": "v1", "Event": "v1", "ConfigMap": "v1",
+    "Secret": "v1", "Service": "v1", "Pod": "v1", "PersistentVolumeClaim": "v1", "ServiceAccount": "v1",
+    "Deployment": "apps/v1", "StatefulSet": "apps/v1", "DaemonSet": "apps/v1", "ReplicaSet": "apps/v1",
+    "Job": "batch/v1", "CronJob": "batch/v1", "HorizontalPodAutoscaler": "autoscaling/v2",
+    "Ingress": "networking.k8s.io/v1", "NetworkPolicy": "networking.k8s.io/v1",
+    "PodDisruptionBudget": "policy/v1",
 }

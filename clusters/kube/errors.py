@@ -82,3 +82,9 @@ class ServerError(KubeError):
 
 class ApiError(KubeError):
     """Any other non-success answer."""
+
+
+class UnknownKind(KubeError):
+    """The cluster does not serve this apiVersion/kind (no CRD, or an API version it dropped)."""
+
+    status = 404
