@@ -7,12 +7,17 @@ import { DebouncedInput } from '../clusters/tabs/SimpleTabs';
 import { WorkspaceLive } from './live';
 import { useAllServiceMaps, useWorkspaces } from './queries';
 import { ServiceMapTable } from './ServiceMapTable';
+import type { ServiceMapListQuery } from './types';
 
 export function ServiceMapsPage() {
   const { t } = useTranslation();
   const [params, setParams] = useSearchParams();
   const filters = { workspace: params.get('workspace') ?? '', cluster: params.get('cluster') ?? '', q: params.get('q') ?? '' };
-  const maps = useAllServiceMaps(filters);
+  const query: ServiceMapListQuery = {};
+  if (Number(filters.workspace) > 0) query.workspace = Number(filters.workspace);
+  if (Number(filters.cluster) > 0) query.cluster = Number(filters.cluster);
+  if (filters.q) query.q = filters.q;
+  const maps = useAllServiceMaps(query);
   const workspaces = useWorkspaces();
   const rows = maps.data?.results ?? [];
   const clusters = new Map(rows.map((sm) => [sm.cluster.id, sm.cluster]));

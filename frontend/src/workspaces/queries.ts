@@ -22,6 +22,7 @@ import type {
   RoleBody,
   ServiceMap,
   ServiceMapBody,
+  ServiceMapListQuery,
   Workspace,
   WorkspaceBody,
   WorkspaceRole,
@@ -83,7 +84,7 @@ export function useServiceMaps(id: number) {
   return useQuery({ queryKey: serviceMapsKey(id), queryFn: ({ signal }) => workspacesApi.serviceMaps(id, signal) });
 }
 
-export function useAllServiceMaps(query: Record<string, QueryValue>) {
+export function useAllServiceMaps(query: ServiceMapListQuery) {
   return useQuery({
     queryKey: allServiceMapsKey(query),
     queryFn: ({ signal }) => workspacesApi.allServiceMaps(query, signal),
