@@ -85,7 +85,11 @@ export function applyWorkspaceEvent(queryClient: QueryClient, workspaceId: numbe
   const data = event.data;
   switch (event.type) {
     case 'workspace.updated':
-      if (isWorkspace(data)) queryClient.setQueryData<Workspace>(workspaceKey(workspaceId), (old) => (old ? { ...old, ...data } : data));
+      // The event's row is built for no one in particular: my_role/my_grants are the viewer's own.
+      if (isWorkspace(data))
+        queryClient.setQueryData<Workspace>(workspaceKey(workspaceId), (old) =>
+          old ? { ...old, ...data, my_role: old.my_role, my_grants: old.my_grants } : old,
+        );
       void queryClient.invalidateQueries({ queryKey: [...workspacesKey, 'list'] });
       break;
     case 'allocation.updated':
