@@ -65,7 +65,10 @@ def _enqueue(task_name: str, *args: Any, **kwargs: Any) -> None:
 def publish_workspace(workspace: Workspace) -> None:
     from workspaces.api.serializers import workspace_rows
 
-    publish(f"workspace.{workspace.pk}", "workspace.updated", workspace_rows([workspace], None)[0])
+    row = workspace_rows([workspace], None)[0]
+    for personal in ("my_role", "my_grants"):  # the group's members differ in these
+        row.pop(personal, None)
+    publish(f"workspace.{workspace.pk}", "workspace.updated", row)
 
 
 def publish_service_map(sm: ServiceMap) -> None:
