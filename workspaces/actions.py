@@ -164,6 +164,7 @@ def delete_workspace(*, workspace: Workspace, request: HttpRequest) -> None:
 
 
 def _role(key: Any) -> Role:
+    Role.ensure_builtin()
     role = Role.objects.filter(key=key).first() if isinstance(key, str) else None
     if role is None:
         keys = ", ".join(Role.objects.values_list("key", flat=True))

@@ -67,6 +67,15 @@ class Role(models.Model):
     def allows(self, grant: str) -> bool:
         return grant in self.grants
 
+    @classmethod
+    def ensure_builtin(cls) -> None:
+        """Create missing built-in roles (migration 0002 creates them; a database flushed since,
+        as between transactional tests, loses them)."""
+        if cls.objects.filter(builtin=True).count() < len(BUILTIN_ROLES):
+            for key, spec in BUILTIN_ROLES.items():
+                cls.objects.get_or_create(key=key, defaults={
+                    "name": spec["name"], "grants": sorted(str(g) for g in spec["grants"]), "builtin": True})
+
 
 class Workspace(models.Model):
     name = models.CharField(max_length=40, validators=[DNS1123_LABEL])

@@ -65,6 +65,10 @@ class RoleViewSet(mixins.ListModelMixin, viewsets.GenericViewSet[Role]):
     """Workspace roles: built-in and custom sets of grants."""
 
     queryset = Role.objects.all()
+
+    def get_queryset(self) -> Any:
+        Role.ensure_builtin()
+        return Role.objects.all()
     serializer_class = s.RoleSerializer
     pagination_class = None
     lookup_value_regex = "[0-9]+"

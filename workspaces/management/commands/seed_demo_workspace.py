@@ -45,6 +45,7 @@ class Command(BaseCommand):
 
         password_file: Path = options["password_file"]
         created: list[int] = []
+        Role.ensure_builtin()
         with transaction.atomic():
             user = User.objects.filter(username=options["username"]).first()
             if user is None:
