@@ -1,0 +1,47 @@
+"""Runs inside the spawned render processes of :mod:`catalog.helm`, and only there.
+
+It is the only module that imports ``helm_python`` (which starts Go code when imported, so it
+must never be imported by a process that forks later). Results go back as plain dicts (never
+Helm's exception classes: unpickling those would import ``helm_python`` in the caller).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import resource
+import tempfile
+from typing import Any
+
+
+def init(memory_limit: int) -> None:
+    """Per process: cap the address space and keep Helm's caches out of HOME."""
+    resource.setrlimit(resource.RLIMIT_AS, (memory_limit, memory_limit))
+    base = tempfile.mkdtemp(prefix="portal-helm-")
+    for name in ("HELM_CACHE_HOME", "HELM_CONFIG_HOME", "HELM_DATA_HOME", "HELM_PLUGINS"):
+        os.environ[name] = os.path.join(base, name.lower())
+
+
+def run(op: str, data: bytes, values: dict[str, Any], opts: dict[str, Any], max_output: int) -> dict[str, Any]:
+    import helm_python as helm  # only here, in a spawned process
+    from helm_python import _native
+
+    try:
+        with helm.Chart.load_archive(data) as chart:
+            if op == "load":
+                return {"ok": True, "files": {}}
+            raw = _native.call_string("helm_render", chart._raw(), json.dumps(values), json.dumps(opts))
+    except helm.HelmValuesError as exc:
+        return {"ok": False, "kind": "values", "message": str(exc)}
+    except helm.HelmRenderError as exc:
+        return {"ok": False, "kind": "render", "message": str(exc)}
+    except (helm.HelmChartLoadError, helm.HelmChartInvalidError) as exc:
+        return {"ok": False, "kind": "load", "message": str(exc)}
+    except helm.HelmError as exc:
+        return {"ok": False, "kind": "other", "message": f"{type(exc).__name__}: {exc}"}
+    if raw is None or len(raw) > max_output * 2:
+        return {"ok": False, "kind": "too_big", "message": ""}
+    files = json.loads(raw)
+    if sum(len(text) for text in files.values()) > max_output:
+        return {"ok": False, "kind": "too_big", "message": ""}
+    return {"ok": True, "files": files}

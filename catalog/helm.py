@@ -1,0 +1,589 @@
+"""The one place that uses the Helm engine (``helm-python-sdk``, Helm's Go SDK through ctypes).
+
+Why it looks like this (see the research notes in the issue "Catalog and deploys"):
+
+* ``helm_python`` runs Go code when it is imported, and a process that imported it and then forks
+  (Celery prefork, gunicorn ``--preload``) gets children that hang. So it is **never imported
+  here**: only :mod:`catalog._helm_worker`, inside processes of a ``spawn`` pool, imports it.
+* One template can exhaust memory (Go aborts the whole process; nothing can catch it) or loop
+  for ever (rendering has no timeout). Renders therefore run in that persistent spawn pool
+  (``RLIMIT_AS`` :data:`MEMORY_LIMIT`, recycled after :data:`TASKS_PER_CHILD` tasks); a timeout
+  kills the pool's processes and the next call starts a new one; a crash or a timeout is a
+  :class:`ChartError` for the caller, never a dead worker.
+* Charts are only ever handled as archive bytes (Helm follows symlinks in directories). Archives
+  are checked here first (:func:`validate_archive`): size caps, one top directory, regular files
+  only, no absolute or ``..`` paths. ``Chart.yaml``, ``values.yaml``, the schema and the README
+  are read from the tar with :mod:`tarfile` and PyYAML's safe loader.
+* The engine's output is a dict of template path to text (NOTES.txt, hooks and empty files
+  included). :func:`render` turns it into Kubernetes objects: documents parsed with
+  ``yaml.safe_load_all`` under caps on output size, document count and node count (aliases
+  cannot blow up), ``NOTES.txt`` and empty documents dropped, and **hook manifests (annotation
+  ``helm.sh/hook``, including tests) dropped**: the portal applies plain objects with server-side
+  apply and has no hook lifecycle.
+
+Repositories are not fetched here (see :mod:`catalog.sources`, with timeouts and digest checks).
+"""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import gzip
+import io
+import json
+import multiprocessing
+import os
+import re
+import tarfile
+import threading
+import zlib
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass, field
+from typing import Any
+
+import yaml
+
+MAX_ARCHIVE_BYTES = 10 * 1024 * 1024  # compressed
+MAX_UNCOMPRESSED_BYTES = 50 * 1024 * 1024
+MAX_FILE_BYTES = 5 * 1024 * 1024  # Helm's own per-file limit
+MAX_FILES = 5000
+MAX_OUTPUT_BYTES = 5 * 1024 * 1024  # rendered text
+MAX_DOCUMENTS = 1000
+MAX_NODES = 200_000  # nodes of a parsed YAML tree (aliases counted each time they are used)
+MAX_MESSAGE = 4000
+MAX_FORM_FIELDS = 500
+
+MEMORY_LIMIT = 2 * 1024 * 1024 * 1024  # RLIMIT_AS of a render process
+TASKS_PER_CHILD = 200
+POOL_WORKERS = int(os.environ.get("PORTAL_HELM_WORKERS", "2"))
+
+HOOK_ANNOTATION = "helm.sh/hook"
+
+
+class ChartError(Exception):
+    """A chart that cannot be used or rendered.
+
+    ``message`` is for people; ``errors`` maps fields to messages: ``{"chart": [...]}`` for the
+    archive or its templates, ``{"values.image.tag": [...]}`` for values that fail the schema.
+    """
+
+    def __init__(self, message: str, errors: dict[str, list[str]] | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.errors: dict[str, list[str]] = errors if errors is not None else {"chart": [message]}
+
+
+@dataclass(frozen=True)
+class ChartInfo:
+    name: str
+    version: str
+    app_version: str
+    description: str
+    icon: str
+    keywords: list[str]
+    home: str
+    values_yaml: str
+    values: dict[str, Any]
+    schema: dict[str, Any] | None
+    readme: str
+    dependencies: list[dict[str, Any]] = field(default_factory=list)
+
+
+def _truncate(text: str, limit: int = MAX_MESSAGE) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+# ---------------------------------------------------------------------------- archives
+
+
+def _member_parts(name: str) -> list[str]:
+    if name.startswith("/") or "\\" in name or re.match(r"^[A-Za-z]:", name):
+        raise ChartError(f"The archive contains an absolute or Windows path ({name[:200]!r}); refused.")
+    parts = [p for p in name.split("/") if p not in ("", ".")]
+    if any(p == ".." for p in parts):
+        raise ChartError(f"The archive contains a path that leaves the chart ({name[:200]!r}); refused.")
+    return parts
+
+
+def _read_archive(data: bytes) -> tuple[str, dict[str, bytes]]:
+    """Check the archive and return its top directory and its files (paths below the top)."""
+    if not isinstance(data, bytes | bytearray | memoryview):
+        raise ChartError("The chart must be given as archive bytes.")
+    data = bytes(data)
+    if not data:
+        raise ChartError("The chart archive is empty.")
+    if len(data) > MAX_ARCHIVE_BYTES:
+        raise ChartError(f"The chart archive is {len(data)} bytes; at most {MAX_ARCHIVE_BYTES} bytes are accepted.")
+    if data[:2] != b"\x1f\x8b":
+        raise ChartError("The chart is not a gzip-compressed tar archive (.tgz).")
+    files: dict[str, bytes] = {}
+    top: str | None = None
+    total = 0
+    try:
+        with tarfile.open(fileobj=io.BytesIO(data), mode="r:gz") as tar:
+            for count, member in enumerate(tar, start=1):
+                if count > MAX_FILES:
+                    raise ChartError(f"The chart archive has more than {MAX_FILES} entries.")
+                parts = _member_parts(member.name)
+                if not parts:
+                    continue
+                if top is None:
+                    top = parts[0]
+                elif parts[0] != top:
+                    raise ChartError(f"The archive has more than one top directory ({top!r} and {parts[0]!r}); "
+                                     "a chart archive holds exactly one.")
+                if member.isdir():
+                    continue
+                if not member.isreg():
+                    kind = "link" if member.issym() or member.islnk() else "special file"
+                    raise ChartError(f"The archive contains a {kind} ({member.name[:200]!r}); only regular files "
+                                     "and directories are accepted.")
+                if len(parts) < 2:
+                    raise ChartError(f"The archive has a file at its top ({member.name[:200]!r}); the chart's "
+                                     "files belong in one directory.")
+                if member.size > MAX_FILE_BYTES:
+                    raise ChartError(f"The chart file {member.name[:200]!r} is {member.size} bytes; at most "
+                                     f"{MAX_FILE_BYTES} bytes per file.")
+                total += member.size
+                if total > MAX_UNCOMPRESSED_BYTES:
+                    raise ChartError(f"The chart is larger than {MAX_UNCOMPRESSED_BYTES} bytes uncompressed.")
+                extracted = tar.extractfile(member)
+                files["/".join(parts[1:])] = extracted.read() if extracted is not None else b""
+    except (tarfile.TarError, EOFError, OSError, zlib.error) as exc:
+        raise ChartError(f"The chart archive cannot be read: {exc}") from exc
+    if top is None:
+        raise ChartError("The chart archive has no files.")
+    if "Chart.yaml" not in files:
+        raise ChartError(f"The archive has no {top}/Chart.yaml; is it a Helm chart?")
+    return top, files
+
+
+def validate_archive(data: bytes) -> None:
+    """Refuse an archive that is too big, not one chart directory, or has links, devices,
+    absolute or ``..`` paths (raises :class:`ChartError`)."""
+    _read_archive(data)
+
+
+def _count_nodes(node: Any, budget: list[int]) -> None:
+    stack = [node]
+    while stack:
+        item = stack.pop()
+        budget[0] -= 1
+        if budget[0] < 0:
+            raise ChartError("The YAML is too large once its aliases are expanded.")
+        if isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+
+
+def _safe_yaml(text: str, what: str) -> Any:
+    try:
+        value = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise ChartError(f"{what} is not valid YAML: {_truncate(str(exc), 500)}") from exc
+    _count_nodes(value, [MAX_NODES])
+    return value
+
+
+def _text(raw: bytes, what: str) -> str:
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ChartError(f"{what} is not UTF-8 text.") from exc
+
+
+def _str(value: Any) -> str:
+    return "" if value is None else str(value)
+
+
+def inspect(data: bytes) -> ChartInfo:
+    """Read a chart's metadata, default values, schema and README (and check that Helm loads it)."""
+    _top, files = _read_archive(data)
+    meta = _safe_yaml(_text(files["Chart.yaml"], "Chart.yaml"), "Chart.yaml")
+    if not isinstance(meta, dict):
+        raise ChartError("Chart.yaml must be a mapping.")
+    name, version = _str(meta.get("name")).strip(), _str(meta.get("version")).strip()
+    if not name or not version:
+        raise ChartError("Chart.yaml must give the chart's name and version.")
+    values_yaml = _text(files.get("values.yaml", b""), "values.yaml")
+    values = _safe_yaml(values_yaml, "values.yaml") if values_yaml.strip() else {}
+    if values is None:
+        values = {}
+    if not isinstance(values, dict):
+        raise ChartError("values.yaml must be a mapping of values.")
+    schema: dict[str, Any] | None = None
+    if "values.schema.json" in files:
+        try:
+            schema = json.loads(files["values.schema.json"])
+        except ValueError as exc:
+            raise ChartError(f"values.schema.json is not valid JSON: {exc}") from exc
+        if not isinstance(schema, dict):
+            raise ChartError("values.schema.json must be a JSON object.")
+    readme = ""
+    for candidate in sorted(files, key=lambda p: (p.lower() != "readme.md", p)):
+        if "/" not in candidate and candidate.lower().startswith("readme"):
+            readme = files[candidate].decode("utf-8", "replace")
+            break
+    keywords = meta.get("keywords") or []
+    dependencies = meta.get("dependencies") or []
+    _call("load", data, {}, {}, timeout=20.0)  # Helm's own checks (SemVer version, metadata)
+    return ChartInfo(
+        name=name, version=version, app_version=_str(meta.get("appVersion")),
+        description=_str(meta.get("description")), icon=_str(meta.get("icon")),
+        keywords=[str(k) for k in keywords] if isinstance(keywords, list) else [],
+        home=_str(meta.get("home")), values_yaml=values_yaml, values=values, schema=schema, readme=readme,
+        dependencies=[d for d in dependencies if isinstance(d, dict)] if isinstance(dependencies, list) else [],
+    )
+
+
+_CHART_NAME = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+_SEMVER = re.compile(r"^v?(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)(-[0-9A-Za-z.-]+)?(\+[0-9A-Za-z.-]+)?$")
+
+
+def build_archive(name: str, version: str, files: dict[str, str], *, app_version: str = "",
+                  description: str = "") -> bytes:
+    """A chart ``.tgz`` made in memory: ``Chart.yaml`` is generated, ``files`` are paths below the
+    chart directory (``values.yaml``, ``templates/web.yaml``, ...). The bytes are deterministic
+    (sorted entries, zero timestamps), so saving the same chart twice gives the same digest."""
+    if not _CHART_NAME.match(name) or len(name) > 63:
+        raise ChartError("A chart name is lower-case letters, digits and '-' (at most 63).",
+                         {"name": ["Use lower-case letters, digits and '-' (at most 63)."]})
+    if not _SEMVER.match(version):
+        raise ChartError(f"{version!r} is not a SemVer version (like 1.2.3).",
+                         {"version": ["Give a SemVer version, like 1.2.3."]})
+    meta: dict[str, Any] = {"apiVersion": "v2", "name": name, "version": version, "type": "application"}
+    if app_version:
+        meta["appVersion"] = app_version
+    if description:
+        meta["description"] = description
+    entries = {"Chart.yaml": yaml.safe_dump(meta, sort_keys=False)}
+    for path, text in files.items():
+        parts = _member_parts(path)
+        if not parts or parts == ["Chart.yaml"]:
+            raise ChartError(f"{path!r} cannot be given: Chart.yaml is generated.", {f"files.{path}": ["Not allowed."]})
+        entries["/".join(parts)] = text
+    buf = io.BytesIO()
+    with gzip.GzipFile(fileobj=buf, mode="wb", mtime=0) as gz, \
+            tarfile.open(fileobj=gz, mode="w", format=tarfile.PAX_FORMAT) as tar:
+        for rel in sorted(entries):
+            raw = entries[rel].encode()
+            info = tarfile.TarInfo(f"{name}/{rel}")
+            info.size, info.mode, info.mtime = len(raw), 0o644, 0
+            tar.addfile(info, io.BytesIO(raw))
+    data = buf.getvalue()
+    validate_archive(data)
+    return data
+
+
+# ---------------------------------------------------------------------------- the render pool
+
+
+_pool: ProcessPoolExecutor | None = None
+_pool_lock = threading.Lock()
+_killed: set[int] = set()  # ids of pools this module killed (their other callers retry once)
+
+
+def _new_pool() -> ProcessPoolExecutor:
+    from catalog import _helm_worker
+
+    return ProcessPoolExecutor(max_workers=max(1, POOL_WORKERS), mp_context=multiprocessing.get_context("spawn"),
+                               max_tasks_per_child=TASKS_PER_CHILD, initializer=_helm_worker.init,
+                               initargs=(MEMORY_LIMIT,))
+
+
+def _get_pool() -> ProcessPoolExecutor:
+    global _pool
+    with _pool_lock:
+        if _pool is None:
+            _pool = _new_pool()
+        return _pool
+
+
+def _discard(pool: ProcessPoolExecutor, *, kill: bool) -> None:
+    global _pool
+    with _pool_lock:
+        if _pool is pool:
+            _pool = None
+        _killed.add(id(pool))
+    if kill:
+        for process in list((getattr(pool, "_processes", None) or {}).values()):
+            with contextlib.suppress(OSError, ValueError):  # already gone
+                process.kill()
+    pool.shutdown(wait=False, cancel_futures=True)
+
+
+def shutdown() -> None:
+    """Stop the render processes (at exit; tests may call it)."""
+    global _pool
+    with _pool_lock:
+        pool, _pool = _pool, None
+    if pool is not None:
+        _discard(pool, kill=True)
+
+
+atexit.register(shutdown)
+
+_TOO_LONG = ("The chart's templates took too long or used too much memory to render "
+             "(more than {timeout:g} s or {memory} MiB); look for loops over large ranges.")
+
+
+def _call(op: str, data: bytes, values: dict[str, Any], opts: dict[str, Any], *, timeout: float) -> dict[str, str]:
+    from catalog import _helm_worker
+
+    for attempt in (1, 2):
+        pool = _get_pool()
+        try:
+            future = pool.submit(_helm_worker.run, op, data, values, opts, MAX_OUTPUT_BYTES)
+            result = future.result(timeout=timeout)
+        except FutureTimeout:
+            _discard(pool, kill=True)
+            raise ChartError(_TOO_LONG.format(timeout=timeout, memory=MEMORY_LIMIT >> 20)) from None
+        except BrokenProcessPool:
+            killed_by_other = id(pool) in _killed
+            _discard(pool, kill=True)
+            if killed_by_other and attempt == 1:
+                continue  # another call's timeout took our process down; try once more
+            raise ChartError(_TOO_LONG.format(timeout=timeout, memory=MEMORY_LIMIT >> 20)) from None
+        except RuntimeError as exc:  # the pool was shut down under us
+            if attempt == 1:
+                continue
+            raise ChartError(f"The Helm engine is not available: {exc}") from exc
+        return _result(result)
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _result(result: dict[str, Any]) -> dict[str, str]:
+    if result.get("ok"):
+        files: dict[str, str] = result["files"]
+        return files
+    kind, message = str(result.get("kind")), str(result.get("message", ""))
+    if kind == "values":
+        raise ChartError("The values do not match the chart's schema.", schema_errors(message))
+    if kind == "too_big":
+        raise ChartError(f"The chart rendered more than {MAX_OUTPUT_BYTES} bytes of manifests.")
+    if kind == "render":
+        text = _truncate(f"Template error: {message}")
+        raise ChartError(text, {"chart": [text]})
+    if kind == "load":
+        text = _truncate(f"Helm cannot load the chart: {message}")
+        raise ChartError(text, {"chart": [text]})
+    text = _truncate(f"Helm refused the request: {message}")
+    raise ChartError(text, {"chart": [text]})
+
+
+_AT = re.compile(r"^\s*- at '(?P<ptr>[^']*)': (?P<msg>.*)$")
+
+
+def schema_errors(message: str) -> dict[str, list[str]]:
+    """``values.<dotted.path>`` -> messages, from Helm's "- at '/image/tag': got number" lines
+    (a parent's bare "validation failed" is left out when its children say why)."""
+    found: list[tuple[str, str]] = []
+    for line in message.splitlines():
+        match = _AT.match(line)
+        if match:
+            pointer = [p.replace("~1", "/").replace("~0", "~") for p in match["ptr"].split("/") if p]
+            found.append((".".join(["values", *pointer]), match["msg"].strip()))
+    errors: dict[str, list[str]] = {}
+    for path, msg in found:
+        if msg == "validation failed" and any(p.startswith(path + ".") for p, _ in found):
+            continue
+        errors.setdefault(path, []).append(msg)
+    return errors or {"values": [_truncate(message)]}
+
+
+# ---------------------------------------------------------------------------- render
+
+
+def render(data: bytes, values: dict[str, Any], *, release: str, namespace: str, revision: int = 1,
+           is_upgrade: bool = False, kube_version: str | None = None, timeout: float = 20.0) -> list[dict[str, Any]]:
+    """Render the chart with ``values`` (checked against its schema by Helm) into Kubernetes
+    objects, in template-path order. NOTES.txt, empty documents and hooks are dropped."""
+    validate_archive(data)
+    if not isinstance(values, dict):
+        raise ChartError("Values must be a mapping.", {"values": ["Give the values as an object."]})
+    try:
+        if len(json.dumps(values)) > MAX_OUTPUT_BYTES:
+            raise ChartError("The values are too large.", {"values": ["The values are too large."]})
+    except (TypeError, ValueError) as exc:
+        raise ChartError("The values must be plain JSON.", {"values": [str(exc)]}) from exc
+    opts: dict[str, Any] = {"name": release, "namespace": namespace, "revision": revision,
+                            "is_install": not is_upgrade, "is_upgrade": is_upgrade}
+    if kube_version:
+        opts["kube_version"] = kube_version
+    files = _call("render", data, values, opts, timeout=timeout)
+    return _objects(files)
+
+
+def _objects(files: dict[str, str]) -> list[dict[str, Any]]:
+    if sum(len(t) for t in files.values()) > MAX_OUTPUT_BYTES:
+        raise ChartError(f"The chart rendered more than {MAX_OUTPUT_BYTES} bytes of manifests.")
+    out: list[dict[str, Any]] = []
+    budget = [MAX_NODES * 5]
+    documents = 0
+    for path in sorted(files):
+        if path.rsplit("/", 1)[-1] == "NOTES.txt":
+            continue
+        text = files[path]
+        if not text.strip():
+            continue
+        try:
+            docs = list(yaml.safe_load_all(text))
+        except yaml.YAMLError as exc:
+            message = _truncate(f"{path} does not render to valid YAML: {exc}")
+            raise ChartError(message) from exc
+        for doc in docs:
+            if doc is None:
+                continue
+            documents += 1
+            if documents > MAX_DOCUMENTS:
+                raise ChartError(f"The chart rendered more than {MAX_DOCUMENTS} objects.")
+            _count_nodes(doc, budget)
+            if not isinstance(doc, dict):
+                raise ChartError(f"{path} renders a document that is not a Kubernetes object.")
+            metadata = doc.get("metadata")
+            annotations = metadata.get("annotations") if isinstance(metadata, dict) else None
+            if isinstance(annotations, dict) and HOOK_ANNOTATION in annotations:
+                continue
+            if not doc.get("apiVersion") or not doc.get("kind") or not isinstance(metadata, dict) \
+                    or not metadata.get("name"):
+                raise ChartError(f"{path} renders an object without apiVersion, kind or metadata.name.")
+            out.append(doc)
+    return out
+
+
+def dump_manifest(objects: list[dict[str, Any]]) -> str:
+    """The objects as one multi-document YAML text (as stored in a revision)."""
+    return yaml.safe_dump_all(objects, sort_keys=False, default_flow_style=False) if objects else ""
+
+
+# ---------------------------------------------------------------------------- values form
+
+
+_TYPES = ("string", "integer", "number", "boolean", "object", "array")
+
+
+def _type_of(value: Any) -> str:
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int):
+        return "integer"
+    if isinstance(value, float):
+        return "number"
+    if isinstance(value, dict):
+        return "object"
+    if isinstance(value, list):
+        return "array"
+    return "string"
+
+
+def _lookup(values: Any, path: list[str]) -> Any:
+    for key in path:
+        if not isinstance(values, dict) or key not in values:
+            return None
+        values = values[key]
+    return values
+
+
+def _comments(values_yaml: str) -> dict[str, str]:
+    """Dotted path -> the comment lines right above its key (``# -- text`` or ``# text``)."""
+    out: dict[str, str] = {}
+    stack: list[tuple[int, str]] = []
+    pending: list[str] = []
+    key_line = re.compile(r"^(?P<indent> *)(?P<key>[A-Za-z0-9_.\-\"']+):(\s|$)")
+    for line in values_yaml.splitlines():
+        stripped = line.strip()
+        if stripped.startswith("#"):
+            text = stripped.lstrip("#").strip()
+            text = text[2:].strip() if text.startswith("--") else text
+            if text and not text.startswith("@"):
+                pending.append(text)
+            continue
+        match = key_line.match(line)
+        if not match:
+            pending = []
+            continue
+        indent, key = len(match["indent"]), match["key"].strip("\"'")
+        while stack and stack[-1][0] >= indent:
+            stack.pop()
+        stack.append((indent, key))
+        if pending:
+            out[".".join(k for _, k in stack)] = " ".join(pending)
+        pending = []
+    return out
+
+
+def _resolve(schema: Any, root: dict[str, Any], depth: int = 0) -> dict[str, Any]:
+    if not isinstance(schema, dict):
+        return {}
+    ref = schema.get("$ref")
+    if isinstance(ref, str) and ref.startswith("#/") and depth < 10:
+        target: Any = root
+        for part in ref[2:].split("/"):
+            target = target.get(part) if isinstance(target, dict) else None
+        merged = {**_resolve(target, root, depth + 1), **{k: v for k, v in schema.items() if k != "$ref"}}
+        return merged
+    return schema
+
+
+def _schema_type(schema: dict[str, Any], default: Any) -> str:
+    raw = schema.get("type")
+    if isinstance(raw, list):
+        raw = next((t for t in raw if t != "null"), None)
+    if raw in _TYPES:
+        return str(raw)
+    if "properties" in schema:
+        return "object"
+    if isinstance(schema.get("enum"), list) and schema["enum"]:
+        return _type_of(schema["enum"][0])
+    return _type_of(default) if default is not None else "string"
+
+
+def values_form(info: ChartInfo) -> list[dict[str, Any]]:
+    """Form fields for the chart's values: from ``values.schema.json`` when the chart has one,
+    else inferred from ``values.yaml`` (its comments become descriptions). Nested objects are
+    flattened to dotted paths; an array is one field of type ``array``."""
+    fields: list[dict[str, Any]] = []
+    if info.schema:
+        _schema_fields(info.schema, info.schema, [], info.values, False, fields, 0)
+    else:
+        _value_fields(info.values, [], _comments(info.values_yaml), fields)
+    return fields[:MAX_FORM_FIELDS]
+
+
+def _schema_fields(node: Any, root: dict[str, Any], path: list[str], values: dict[str, Any], required: bool,
+                   out: list[dict[str, Any]], depth: int) -> None:
+    schema = _resolve(node, root)
+    if len(out) >= MAX_FORM_FIELDS or depth > 20:
+        return
+    default = schema.get("default", _lookup(values, path)) if path else None
+    kind = _schema_type(schema, default)
+    properties = schema.get("properties")
+    if kind == "object" and isinstance(properties, dict) and properties:
+        needed = set(schema.get("required") or [])
+        for key in properties:
+            _schema_fields(properties[key], root, [*path, str(key)], values, key in needed, out, depth + 1)
+        return
+    if not path:
+        return
+    enum = schema.get("enum")
+    out.append({"path": ".".join(path), "type": kind, "default": default,
+                "description": _str(schema.get("description") or schema.get("title")),
+                "enum": enum if isinstance(enum, list) else None, "required": required})
+
+
+def _value_fields(values: dict[str, Any], path: list[str], comments: dict[str, str],
+                  out: list[dict[str, Any]]) -> None:
+    for key, value in values.items():
+        here = [*path, str(key)]
+        if len(out) >= MAX_FORM_FIELDS:
+            return
+        if isinstance(value, dict) and value:
+            _value_fields(value, here, comments, out)
+            continue
+        dotted = ".".join(here)
+        out.append({"path": dotted, "type": _type_of(value), "default": value,
+                    "description": comments.get(dotted, ""), "enum": None, "required": False})
