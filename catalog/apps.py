@@ -7,3 +7,6 @@ class CatalogConfig(AppConfig):
     name = "catalog"
     verbose_name = "Catalog"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from catalog import tasks_deploy  # noqa: F401 - registers the release and rollout tasks

@@ -211,7 +211,14 @@ CELERY_BEAT_SCHEDULE: dict[str, Any] = {
     "clusters.recheck": {"task": "clusters.recheck_clusters", "schedule": 60.0},
     # Apply pending service maps and allocations (clusters back from unreachable), restore drift.
     "workspaces.reconcile": {"task": "workspaces.reconcile", "schedule": 60.0},
+    # Deploys a killed task left halfway, deploys waiting for a cluster, running rollouts.
+    "catalog.reconcile_releases": {"task": "catalog.reconcile_releases", "schedule": 15.0},
 }
+# Releases: how long a rollout may take to become ready, how often it is looked at, and after how
+# long a deploy that has not moved is picked up again by the beat task.
+PORTAL_DEPLOY_TIMEOUT = float(os.environ.get("PORTAL_DEPLOY_TIMEOUT", "300"))
+PORTAL_DEPLOY_WATCH_INTERVAL = float(os.environ.get("PORTAL_DEPLOY_WATCH_INTERVAL", "1"))
+PORTAL_DEPLOY_RETRY_SECONDS = float(os.environ.get("PORTAL_DEPLOY_RETRY_SECONDS", "30"))
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [

@@ -1,0 +1,211 @@
+"""Shapes of releases, revisions and rollouts (docs/catalog-api.md)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from catalog.models import Release, Revision, Rollout, RolloutTarget
+from clusters.models import DNS1123_LABEL
+from portal.api.serializers import StrictSerializer
+
+
+class _Ref(serializers.Serializer[Any]):
+    id = serializers.IntegerField()
+    name = serializers.CharField()
+
+
+class _ClusterRef(_Ref):
+    status = serializers.CharField()
+
+
+class _ServiceMapRef(serializers.Serializer[Any]):
+    id = serializers.IntegerField()
+    namespace = serializers.CharField()
+    cluster = _ClusterRef()
+
+
+class _VersionRef(serializers.Serializer[Any]):
+    id = serializers.IntegerField()
+    version = serializers.CharField()
+
+
+class ReleaseSerializer(serializers.ModelSerializer[Release]):
+    workspace = serializers.SerializerMethodField()
+    service_map = serializers.SerializerMethodField()
+    package = serializers.SerializerMethodField()
+    version = serializers.SerializerMethodField()
+    created_by = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Release
+        fields = ("id", "name", "workspace", "service_map", "package", "version", "values", "strategy", "status",
+                  "message", "revision", "deployed_revision", "created", "updated", "created_by")
+        read_only_fields = fields
+
+    def get_workspace(self, obj: Release) -> _Ref:
+        return {"id": obj.workspace_id, "name": obj.workspace.name}  # type: ignore[return-value]
+
+    def get_service_map(self, obj: Release) -> _ServiceMapRef:
+        sm = obj.service_map
+        return {"id": sm.pk, "namespace": sm.namespace,  # type: ignore[return-value]
+                "cluster": {"id": sm.cluster_id, "name": sm.cluster.name, "status": sm.cluster.status}}
+
+    def get_package(self, obj: Release) -> _Ref:
+        package = obj.package_version.package
+        return {"id": package.pk, "name": package.name}  # type: ignore[return-value]
+
+    def get_version(self, obj: Release) -> _VersionRef:
+        return {"id": obj.package_version_id, "version": obj.package_version.version}  # type: ignore[return-value]
+
+    def get_created_by(self, obj: Release) -> str | None:
+        return obj.created_by.get_username() if obj.created_by else None
+
+
+def release_row(release: Release) -> dict[str, Any]:
+    release = Release.objects.select_related("workspace", "service_map__cluster", "package_version__package",
+                                             "created_by").get(pk=release.pk)
+    return dict(ReleaseSerializer(release).data)
+
+
+class RevisionSerializer(serializers.ModelSerializer[Revision]):
+    version = serializers.CharField(source="package_version.version")
+    created_by = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Revision
+        fields = ("number", "action", "rollback_of", "version", "values", "digest", "status", "progress", "message",
+                  "created", "started", "finished", "created_by")
+        read_only_fields = fields
+
+    def get_created_by(self, obj: Revision) -> str | None:
+        return obj.created_by.get_username() if obj.created_by else None
+
+
+class RevisionDetailSerializer(RevisionSerializer):
+    class Meta(RevisionSerializer.Meta):
+        fields = (*RevisionSerializer.Meta.fields, "manifest", "resources")  # type: ignore[assignment]
+        read_only_fields = fields  # type: ignore[assignment]
+
+
+class ReleaseDetailSerializer(ReleaseSerializer):
+    revisions = serializers.SerializerMethodField()
+
+    class Meta(ReleaseSerializer.Meta):
+        fields = (*ReleaseSerializer.Meta.fields, "revisions")  # type: ignore[assignment]
+        read_only_fields = fields  # type: ignore[assignment]
+
+    @extend_schema_field(RevisionSerializer(many=True))
+    def get_revisions(self, obj: Release) -> Any:
+        revisions = obj.revisions.select_related("package_version", "created_by").order_by("-number")[:100]
+        return RevisionSerializer(revisions, many=True).data
+
+
+class ReleaseCreateSerializer(StrictSerializer):
+    service_map = serializers.IntegerField()
+    name = serializers.CharField(max_length=53, validators=[DNS1123_LABEL])
+    package_version = serializers.IntegerField()
+    values = serializers.JSONField(required=False, default=dict)
+    strategy = serializers.JSONField(required=False, default=dict)
+
+
+class ReleasePlanSerializer(StrictSerializer):
+    service_map = serializers.IntegerField()
+    name = serializers.CharField(max_length=53, validators=[DNS1123_LABEL])
+    package_version = serializers.IntegerField()
+    values = serializers.JSONField(required=False, default=dict)
+
+
+class ReleaseUpgradeSerializer(StrictSerializer):
+    package_version = serializers.IntegerField(required=False)
+    values = serializers.JSONField(required=False)
+    strategy = serializers.JSONField(required=False)
+
+
+class ReleaseRollbackSerializer(StrictSerializer):
+    revision = serializers.IntegerField(min_value=1)
+
+
+class PlanObjectSerializer(serializers.Serializer[Any]):
+    apiVersion = serializers.CharField()
+    kind = serializers.CharField()
+    name = serializers.CharField()
+    namespace = serializers.CharField()
+
+
+class PlanSerializer(serializers.Serializer[Any]):
+    valid = serializers.BooleanField()
+    errors = serializers.DictField(child=serializers.ListField(child=serializers.CharField()))  # type: ignore[assignment]
+    objects = PlanObjectSerializer(many=True)
+    preflight = serializers.JSONField()
+    dry_run = serializers.JSONField()
+    diff = serializers.CharField()
+    changed = serializers.ListField(child=serializers.CharField())
+
+
+class DiffSerializer(serializers.Serializer[Any]):
+    diff = serializers.CharField()
+
+
+class DriftSerializer(serializers.Serializer[Any]):
+    checked = serializers.BooleanField()
+    objects = serializers.ListField(child=serializers.CharField())
+    diff = serializers.CharField()
+    message = serializers.CharField()
+
+
+class RolloutTargetSerializer(serializers.ModelSerializer[RolloutTarget]):
+    service_map = serializers.SerializerMethodField()
+
+    class Meta:
+        model = RolloutTarget
+        fields = ("id", "service_map", "wave", "overrides", "release", "revision", "state", "reason", "attempts",
+                  "updated")
+        read_only_fields = fields
+
+    def get_service_map(self, obj: RolloutTarget) -> _ServiceMapRef:
+        sm = obj.service_map
+        return {"id": sm.pk, "namespace": sm.namespace,  # type: ignore[return-value]
+                "cluster": {"id": sm.cluster_id, "name": sm.cluster.name, "status": sm.cluster.status}}
+
+
+class RolloutSerializer(serializers.ModelSerializer[Rollout]):
+    version = serializers.SerializerMethodField()
+    targets = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Rollout
+        fields = ("id", "workspace", "release_name", "version", "values", "policy", "status", "message", "created",
+                  "finished", "targets")
+        read_only_fields = fields
+
+    def get_version(self, obj: Rollout) -> _VersionRef:
+        return {"id": obj.package_version_id, "version": obj.package_version.version}  # type: ignore[return-value]
+
+    @extend_schema_field(RolloutTargetSerializer(many=True))
+    def get_targets(self, obj: Rollout) -> Any:
+        targets = obj.targets.select_related("service_map__cluster").order_by("wave", "id")
+        return RolloutTargetSerializer(targets, many=True).data
+
+
+def rollout_row(rollout: Rollout) -> dict[str, Any]:
+    rollout = Rollout.objects.select_related("package_version").get(pk=rollout.pk)
+    return dict(RolloutSerializer(rollout).data)
+
+
+class RolloutTargetInputSerializer(StrictSerializer):
+    service_map = serializers.IntegerField()
+    overrides = serializers.JSONField(required=False, default=dict)
+
+
+class RolloutCreateSerializer(StrictSerializer):
+    workspace = serializers.IntegerField()
+    release_name = serializers.CharField(max_length=53, validators=[DNS1123_LABEL])
+    package_version = serializers.IntegerField()
+    values = serializers.JSONField(required=False, default=dict)
+    targets = RolloutTargetInputSerializer(many=True)
+    canary = serializers.IntegerField(required=False, allow_null=True, default=None)
+    batch_size = serializers.IntegerField(required=False, default=5, min_value=1, max_value=100)
+    max_failures = serializers.IntegerField(required=False, default=0, min_value=0)

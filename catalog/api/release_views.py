@@ -1,0 +1,248 @@
+"""Views of releases and rollouts (docs/catalog-api.md). Scoped once: releases and rollouts of
+workspaces the caller may see (:func:`workspaces.access.visible_workspaces`); foreign ids 404.
+Grants are checked by :mod:`catalog.releases` and :mod:`catalog.rollouts`."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from django.db.models import Q, QuerySet
+from django.shortcuts import get_object_or_404
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
+from rest_framework import exceptions, mixins, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from catalog import deploy, releases, rollouts
+from catalog.api import release_serializers as s
+from catalog.models import PackageVersion, Release, Revision, Rollout
+from clusters.api.pagination import KeysetPagination
+from clusters.kube.client import KubeClient
+from clusters.kube.errors import KubeError, Unreachable
+from portal.crypto import DecryptionError
+from workspaces import access as ws_access
+from workspaces.models import Grant, ServiceMap, Workspace
+
+ERRORS = {
+    400: OpenApiResponse(description="Invalid input; `errors` names the field (values by path, objects by name)"),
+    403: OpenApiResponse(description="Your role lacks the grant"),
+    404: OpenApiResponse(description="No such object (or not visible to you)"),
+    409: OpenApiResponse(description="Conflicts with the current state (a deploy in progress, a name taken)"),
+}
+
+
+def _service_map(user: Any, pk: Any) -> ServiceMap:
+    sm = ws_access.visible_service_maps(user).select_related("workspace", "cluster").filter(pk=pk).first() \
+        if isinstance(pk, int) else None
+    if sm is None:
+        raise exceptions.ValidationError({"service_map": [f"No service map {pk!r} that you can see."]})
+    return sm
+
+
+def _version(user: Any, pk: Any, sm: ServiceMap | None) -> PackageVersion:
+    visible = ws_access.visible_workspaces(user).values("pk")
+    version = (PackageVersion.objects.select_related("package__source")
+               .filter(Q(package__source__workspace__isnull=True) | Q(package__source__workspace__in=visible))
+               .filter(pk=pk).first()) if isinstance(pk, int) else None
+    if version is None:
+        raise exceptions.ValidationError({"package_version": [f"No package version {pk!r} that you can see."]})
+    owner = version.package.source.workspace_id
+    if sm is not None and owner is not None and owner != sm.workspace_id:
+        raise exceptions.ValidationError({"package_version": [
+            "That package is in another workspace's catalog; deploy packages of this workspace or shared ones."]})
+    return version
+
+
+@extend_schema_view(list=extend_schema(parameters=[
+    OpenApiParameter("workspace", OpenApiTypes.INT), OpenApiParameter("service_map", OpenApiTypes.INT),
+    OpenApiParameter("cluster", OpenApiTypes.INT), OpenApiParameter("q", OpenApiTypes.STR)]))
+class ReleaseViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet[Release]):
+    queryset = Release.objects.none()
+    serializer_class = s.ReleaseSerializer
+    pagination_class = KeysetPagination
+    orderings: ClassVar[dict[str, tuple[str, ...]]] = {"name": ("name", "id"), "updated": ("updated", "id")}
+    default_ordering = "name"
+    lookup_value_regex = "[0-9]+"
+    http_method_names: ClassVar[list[str]] = ["get", "post", "delete", "head", "options"]  # type: ignore[misc]
+
+    def get_queryset(self) -> QuerySet[Release]:
+        queryset = Release.objects.filter(workspace__in=ws_access.visible_workspaces(self.request.user).values("pk"))
+        params = self.request.query_params
+        for name, field in (("workspace", "workspace_id"), ("service_map", "service_map_id"),
+                            ("cluster", "service_map__cluster_id")):
+            value = params.get(name)
+            if value:
+                if not value.isdigit():
+                    raise exceptions.ValidationError({name: [f"{name} must be an id."]})
+                queryset = queryset.filter(**{field: int(value)})
+        if params.get("q"):
+            queryset = queryset.filter(name__icontains=params["q"])
+        return queryset.select_related("workspace", "service_map__cluster", "package_version__package", "created_by")
+
+    def get_serializer_class(self) -> type[Any]:
+        return s.ReleaseDetailSerializer if self.action == "retrieve" else s.ReleaseSerializer
+
+    @extend_schema(request=s.ReleaseCreateSerializer, responses={202: s.ReleaseSerializer, **ERRORS},
+                   summary="Install a package version into a service map (revision 1 is deployed by a task)")
+    def create(self, request: Request) -> Response:
+        data = s.ReleaseCreateSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        sm = _service_map(request.user, data.validated_data["service_map"])
+        version = _version(request.user, data.validated_data["package_version"], sm)
+        release = releases.create_release(sm=sm, name=data.validated_data["name"], version=version,
+                                          values=data.validated_data["values"],
+                                          strategy=data.validated_data["strategy"], user=request.user,
+                                          request=request._request)
+        return Response(s.release_row(release), status=status.HTTP_202_ACCEPTED)
+
+    @extend_schema(request=s.ReleasePlanSerializer, responses={200: s.PlanSerializer, **ERRORS},
+                   summary="Validate, render, preflight, dry-run and diff a deploy without applying anything")
+    @action(detail=False, methods=["post"], pagination_class=None)
+    def plan(self, request: Request) -> Response:
+        data = s.ReleasePlanSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        sm = _service_map(request.user, data.validated_data["service_map"])
+        version = _version(request.user, data.validated_data["package_version"], sm)
+        existing = Release.objects.filter(service_map=sm, name=data.validated_data["name"]).first()
+        out: dict[str, Any] = {"valid": True, "errors": {}, "objects": [], "preflight": {}, "dry_run": {},
+                               "diff": "", "changed": []}
+        try:
+            prepared = releases.prepare(sm=sm, name=data.validated_data["name"], version=version,
+                                        values=data.validated_data["values"], user=request.user,
+                                        number=(existing.revision + 1) if existing else 1,
+                                        upgrade=existing is not None)
+        except exceptions.ValidationError as exc:
+            detail = exc.detail if isinstance(exc.detail, dict) else {"values": exc.detail}
+            out.update(valid=False, errors={k: [str(m) for m in (v if isinstance(v, list) else [v])]
+                                            for k, v in detail.items()})
+            return Response(out)
+        objects = [{**o, "metadata": {**(o.get("metadata") or {}), "namespace": sm.namespace}}
+                   for o in prepared.objects]
+        out["objects"] = [{"apiVersion": o.get("apiVersion"), "kind": o.get("kind"),
+                           "name": o["metadata"].get("name"), "namespace": sm.namespace} for o in objects]
+        out["preflight"] = prepared.preflight
+        try:
+            with KubeClient(sm.cluster.connection_spec(), read_timeout=deploy.CALL_TIMEOUT) as client:
+                text, changed = deploy.diff_against_live(client, objects)
+            out.update(dry_run={"ok": True, "message": "The cluster accepts every object (server-side dry-run)."},
+                       diff=text, changed=changed)
+        except Unreachable as exc:
+            out["dry_run"] = {"ok": False, "message": f"The cluster did not answer; the dry-run runs at deploy: {exc}"}
+        except (KubeError, DecryptionError) as exc:
+            out.update(valid=False, dry_run={"ok": False, "message": f"The cluster refused the manifest: {exc}"})
+        return Response(out)
+
+    @extend_schema(request=s.ReleaseUpgradeSerializer, responses={202: s.ReleaseSerializer, **ERRORS})
+    @action(detail=True, methods=["post"], pagination_class=None)
+    def upgrade(self, request: Request, pk: str) -> Response:
+        release = self.get_object()
+        data = s.ReleaseUpgradeSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        version = (_version(request.user, data.validated_data["package_version"], release.service_map)
+                   if "package_version" in data.validated_data else None)
+        release = releases.upgrade_release(release=release, version=version, values=data.validated_data.get("values"),
+                                           strategy=data.validated_data.get("strategy"), user=request.user,
+                                           request=request._request)
+        return Response(s.release_row(release), status=status.HTTP_202_ACCEPTED)
+
+    @extend_schema(request=s.ReleaseRollbackSerializer, responses={202: s.ReleaseSerializer, **ERRORS})
+    @action(detail=True, methods=["post"], pagination_class=None)
+    def rollback(self, request: Request, pk: str) -> Response:
+        release = self.get_object()
+        data = s.ReleaseRollbackSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        release = releases.rollback_release(release=release, to=data.validated_data["revision"], user=request.user,
+                                            request=request._request)
+        return Response(s.release_row(release), status=status.HTTP_202_ACCEPTED)
+
+    @extend_schema(responses={202: s.ReleaseSerializer, **ERRORS})
+    def destroy(self, request: Request, pk: str) -> Response:
+        release = releases.delete_release(release=self.get_object(), user=request.user, request=request._request)
+        return Response(s.release_row(release), status=status.HTTP_202_ACCEPTED)
+
+    @extend_schema(parameters=[OpenApiParameter("number", OpenApiTypes.INT, OpenApiParameter.PATH)],
+                   responses={200: s.RevisionDetailSerializer, **ERRORS})
+    @action(detail=True, methods=["get"], url_path=r"revisions/(?P<number>[0-9]+)", pagination_class=None)
+    def revision(self, request: Request, pk: str, number: str) -> Response:
+        release = self.get_object()
+        revision = get_object_or_404(Revision.objects.select_related("package_version", "created_by"),
+                                     release=release, number=int(number))
+        return Response(s.RevisionDetailSerializer(revision).data)
+
+    @extend_schema(parameters=[OpenApiParameter("from", OpenApiTypes.INT), OpenApiParameter("to", OpenApiTypes.INT)],
+                   responses={200: s.DiffSerializer, **ERRORS})
+    @action(detail=True, methods=["get"], pagination_class=None)
+    def diff(self, request: Request, pk: str) -> Response:
+        release = self.get_object()
+        numbers = []
+        for name in ("from", "to"):
+            value = request.query_params.get(name, "")
+            if not value.isdigit():
+                raise exceptions.ValidationError({name: [f"Give {name}=<revision number>."]})
+            numbers.append(int(value))
+        found = {r.number: r for r in Revision.objects.filter(release=release, number__in=numbers)}
+        for name, number in zip(("from", "to"), numbers, strict=True):
+            if number not in found:
+                raise exceptions.ValidationError({name: [f"{release.name} has no revision {number}."]})
+        a, b = found[numbers[0]], found[numbers[1]]
+        return Response({"diff": deploy.revision_diff(a.manifest, b.manifest, label_a=f"revision {a.number}",
+                                                      label_b=f"revision {b.number}")})
+
+    @extend_schema(responses={200: s.DriftSerializer, **ERRORS},
+                   summary="Objects changed in the cluster since the last apply (asks the cluster)")
+    @action(detail=True, methods=["get"], pagination_class=None)
+    def drift(self, request: Request, pk: str) -> Response:
+        return Response(deploy.drift(self.get_object()))
+
+
+@extend_schema_view(list=extend_schema(parameters=[OpenApiParameter("workspace", OpenApiTypes.INT)]))
+class RolloutViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet[Rollout]):
+    queryset = Rollout.objects.none()
+    serializer_class = s.RolloutSerializer
+    pagination_class = KeysetPagination
+    orderings: ClassVar[dict[str, tuple[str, ...]]] = {"created": ("created", "id")}
+    default_ordering = "-created"
+    lookup_value_regex = "[0-9]+"
+
+    def get_queryset(self) -> QuerySet[Rollout]:
+        queryset = Rollout.objects.filter(workspace__in=ws_access.visible_workspaces(self.request.user).values("pk"))
+        value = self.request.query_params.get("workspace")
+        if value:
+            if not value.isdigit():
+                raise exceptions.ValidationError({"workspace": ["workspace must be an id."]})
+            queryset = queryset.filter(workspace_id=int(value))
+        return queryset.select_related("package_version")
+
+    @extend_schema(request=s.RolloutCreateSerializer, responses={202: s.RolloutSerializer, **ERRORS},
+                   summary="Deploy one package version to service maps on many clusters, in waves")
+    def create(self, request: Request) -> Response:
+        data = s.RolloutCreateSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        v = data.validated_data
+        workspace = ws_access.visible_workspaces(request.user).filter(pk=v["workspace"]).first()
+        if workspace is None:
+            raise exceptions.ValidationError({"workspace": [f"No workspace {v['workspace']} that you can see."]})
+        if not ws_access.allowed(request.user, workspace, Grant.WORKLOADS_DEPLOY):
+            raise exceptions.PermissionDenied(f"Your role in workspace {workspace.name} does not grant "
+                                              "workloads.deploy.")
+        version = _version(request.user, v["package_version"], None)
+        owner = version.package.source.workspace_id
+        if owner is not None and owner != workspace.pk:
+            raise exceptions.ValidationError({"package_version": ["That package is in another workspace's catalog."]})
+        rollout = rollouts.create_rollout(
+            workspace=workspace, release_name=v["release_name"], version=version, values=v["values"],
+            targets=[dict(t) for t in v["targets"]], canary=v["canary"], batch_size=v["batch_size"],
+            max_failures=v["max_failures"], user=request.user, request=request._request)
+        return Response(s.rollout_row(rollout), status=status.HTTP_202_ACCEPTED)
+
+    @extend_schema(request=None, responses={200: s.RolloutSerializer, **ERRORS})
+    @action(detail=True, methods=["post"], pagination_class=None)
+    def cancel(self, request: Request, pk: str) -> Response:
+        rollout = self.get_object()
+        workspace = Workspace.objects.get(pk=rollout.workspace_id)
+        if not ws_access.allowed(request.user, workspace, Grant.WORKLOADS_DEPLOY):
+            raise exceptions.PermissionDenied(f"Your role in workspace {workspace.name} does not grant "
+                                              "workloads.deploy.")
+        return Response(s.rollout_row(rollouts.cancel(rollout=rollout, request=request._request)))

@@ -1,0 +1,420 @@
+"""Releases against the clusters: apply a revision's manifest, prune what it no longer has, watch
+the rollout, and answer "what would change" (dry-run diff) and "what drifted".
+
+A revision's manifest is rendered and checked once, when it is created (:mod:`catalog.releases`);
+here it is only applied. Every step converges when repeated: server-side apply under one field
+manager, pruning by the release label, progress read from the cluster each time. Two workers
+never deploy one release at once: :func:`deploy_revision` holds a PostgreSQL advisory lock on the
+release for the apply, and a newer revision supersedes an older one that has not finished.
+
+Waiting for a rollout does not hold a worker: :func:`watch_revision` looks once and the task
+re-enqueues itself until the workloads are ready, failed, or out of time.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import difflib
+import hashlib
+import logging
+from collections.abc import Iterator
+from datetime import timedelta
+from typing import Any
+
+import yaml
+from django.conf import settings
+from django.db import connection
+from django.utils import timezone
+
+from catalog.models import Release, ReleaseStatus, Revision, RevisionStatus
+from clusters.kube.client import KubeClient
+from clusters.kube.errors import Invalid, KubeError, NotFound, UnknownKind, Unreachable
+from portal.crypto import DecryptionError
+
+logger = logging.getLogger("catalog")
+
+FIELD_MANAGER = "cluster-portal"
+RELEASE_LABEL = "portal.cluster-portal.io/release"
+REVISION_ANNOTATION = "portal.cluster-portal.io/revision"
+WORKLOAD_KINDS = ("Deployment", "StatefulSet", "DaemonSet", "Job")
+CLUSTER_SCOPED_KINDS = frozenset({
+    "Namespace", "Node", "PersistentVolume", "StorageClass", "ClusterRole", "ClusterRoleBinding",
+    "CustomResourceDefinition", "PriorityClass", "IngressClass", "ValidatingWebhookConfiguration",
+    "MutatingWebhookConfiguration", "APIService", "CSIDriver", "RuntimeClass", "VolumeSnapshotClass",
+})
+CALL_TIMEOUT = 10.0
+
+
+def deploy_timeout() -> float:
+    return float(getattr(settings, "PORTAL_DEPLOY_TIMEOUT", 300))
+
+
+def watch_interval() -> float:
+    return float(getattr(settings, "PORTAL_DEPLOY_WATCH_INTERVAL", 1.0))
+
+
+# ---------------------------------------------------------------------------- manifests
+
+
+def key_of(obj: dict[str, Any]) -> str:
+    return f"{obj.get('kind')}/{(obj.get('metadata') or {}).get('name')}"
+
+
+def stamp(objects: list[dict[str, Any]], *, release: Release, revision: int) -> list[dict[str, Any]]:
+    """Label every object with its release and annotate it with the revision (what pruning and
+    drift use), in a copy."""
+    out = []
+    for obj in objects:
+        obj = yaml.safe_load(yaml.safe_dump(obj))  # a deep copy of plain data
+        meta = obj.setdefault("metadata", {})
+        meta["namespace"] = release.service_map.namespace
+        meta.setdefault("labels", {})[RELEASE_LABEL] = str(release.pk)
+        meta.setdefault("annotations", {})[REVISION_ANNOTATION] = str(revision)
+        out.append(obj)
+    return out
+
+
+def dump(objects: list[dict[str, Any]]) -> str:
+    return "".join("---\n" + yaml.safe_dump(obj, sort_keys=True) for obj in objects)
+
+
+def load(manifest: str) -> list[dict[str, Any]]:
+    return [doc for doc in yaml.safe_load_all(manifest) if isinstance(doc, dict)]
+
+
+def digest(manifest: str) -> str:
+    return "sha256:" + hashlib.sha256(manifest.encode()).hexdigest()
+
+
+def resources(objects: list[dict[str, Any]]) -> list[dict[str, str]]:
+    return [{"apiVersion": str(o.get("apiVersion")), "kind": str(o.get("kind")),
+             "name": str((o.get("metadata") or {}).get("name"))} for o in objects]
+
+
+# ---------------------------------------------------------------------------- progress
+
+
+def workload_progress(obj: dict[str, Any]) -> dict[str, Any]:
+    """``{"state": "progressing"|"ready"|"failed", "ready", "desired", "message"}`` of a live workload."""
+    kind = obj.get("kind")
+    meta, spec, status = obj.get("metadata") or {}, obj.get("spec") or {}, obj.get("status") or {}
+    observed = status.get("observedGeneration")
+    current = observed is None or observed >= (meta.get("generation") or 0)
+    if kind == "Deployment":
+        desired = int(spec.get("replicas", 1))
+        ready = int(status.get("availableReplicas") or 0)
+        updated = int(status.get("updatedReplicas") or 0)
+        for condition in status.get("conditions") or []:
+            if condition.get("type") == "Progressing" and condition.get("reason") == "ProgressDeadlineExceeded":
+                return {"state": "failed", "ready": ready, "desired": desired,
+                        "message": condition.get("message") or "The rollout exceeded its progress deadline."}
+        done = current and updated >= desired and ready >= desired and int(status.get("replicas") or 0) <= desired
+    elif kind == "StatefulSet":
+        desired = int(spec.get("replicas", 1))
+        ready = int(status.get("readyReplicas") or 0)
+        done = current and ready >= desired and int(status.get("updatedReplicas") or 0) >= desired
+    elif kind == "DaemonSet":
+        desired = int(status.get("desiredNumberScheduled") or 0)
+        ready = int(status.get("numberAvailable") or 0)
+        done = current and ready >= desired and int(status.get("updatedNumberScheduled") or 0) >= desired
+    elif kind == "Job":
+        desired = int(spec.get("completions", 1) or 1)
+        ready = int(status.get("succeeded") or 0)
+        for condition in status.get("conditions") or []:
+            if condition.get("type") == "Failed" and condition.get("status") == "True":
+                return {"state": "failed", "ready": ready, "desired": desired,
+                        "message": condition.get("message") or "The job failed."}
+        done = ready >= desired
+    else:
+        return {"state": "ready", "ready": 1, "desired": 1, "message": ""}
+    return {"state": "ready" if done else "progressing", "ready": ready, "desired": desired,
+            "message": "" if done else f"{ready} of {desired} ready"}
+
+
+# ---------------------------------------------------------------------------- locking
+
+
+@contextlib.contextmanager
+def release_lock(release_id: int) -> Iterator[bool]:
+    """A session advisory lock on the release: True if this process holds it."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_try_advisory_lock(%s, %s)", [7031, release_id])
+        held = bool(cursor.fetchone()[0])
+    try:
+        yield held
+    finally:
+        if held:
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT pg_advisory_unlock(%s, %s)", [7031, release_id])
+
+
+# ---------------------------------------------------------------------------- deploy
+
+
+def _client(release: Release) -> KubeClient:
+    return KubeClient(release.service_map.cluster.connection_spec(), read_timeout=CALL_TIMEOUT, connect_timeout=3.0)
+
+
+def _probe(client: KubeClient) -> None:
+    """One quick call, so a cluster that does not answer is told apart at once (Unreachable)."""
+    client.get_json(client.version_api.get_code, attempts=1, timeout=5.0)
+
+
+def _load(release_id: int, number: int) -> tuple[Release, Revision] | None:
+    release = Release.objects.select_related("service_map__cluster", "service_map__workspace").filter(
+        pk=release_id).first()
+    revision = Revision.objects.filter(release_id=release_id, number=number).first()
+    if release is None or revision is None:
+        return None
+    return release, revision
+
+
+def deploy_revision(release_id: int, number: int, *, allow_cluster_scoped: bool = False) -> str:
+    """Apply revision ``number`` of the release (dry-run first, then for real), prune what it no
+    longer has, and hand over to :func:`watch_revision`. Returns what happened:
+    ``"watching"``, ``"pending"`` (cluster away), ``"busy"`` (another worker holds the release),
+    ``"failed"``, ``"superseded"`` or ``"done"`` (nothing to do)."""
+    from catalog import releases
+
+    loaded = _load(release_id, number)
+    if loaded is None:
+        return "gone"
+    release, revision = loaded
+    if revision.status in (RevisionStatus.DEPLOYED, RevisionStatus.FAILED, RevisionStatus.SUPERSEDED):
+        return "done"
+    if release.revision != number:
+        releases.finish_revision(release, revision, RevisionStatus.SUPERSEDED,
+                                 f"Superseded by revision {release.revision} before it finished.")
+        return "superseded"
+    with release_lock(release_id) as held:
+        if not held:
+            return "busy"
+        objects = load(revision.manifest)
+        releases.revision_started(release, revision)
+        try:
+            with _client(release) as client:
+                _probe(client)
+                for obj in objects:  # nothing is applied unless every object passes the dry-run
+                    _check_scope(client, obj, allow_cluster_scoped)
+                    client.apply(obj, field_manager=FIELD_MANAGER, dry_run=True, timeout=CALL_TIMEOUT)
+                for obj in objects:
+                    client.apply(obj, field_manager=FIELD_MANAGER, timeout=CALL_TIMEOUT)
+                pruned = prune(client, release, keep={key_of(o) for o in objects})
+        except Unreachable as exc:
+            releases.revision_waiting(release, revision, f"Waiting for the cluster: {exc} It is retried.")
+            return "pending"
+        except (Invalid, UnknownKind, ScopeError) as exc:
+            releases.finish_revision(release, revision, RevisionStatus.FAILED,
+                                     f"The cluster refused the manifest (nothing was applied): {exc}")
+            return "failed"
+        except (KubeError, DecryptionError) as exc:
+            releases.finish_revision(release, revision, RevisionStatus.FAILED, f"The deploy failed: {exc}")
+            return "failed"
+    progress = {key_of(o): {"state": "progressing" if o.get("kind") in WORKLOAD_KINDS else "ready",
+                            "ready": 0, "desired": 0, "message": ""} for o in objects}
+    releases.revision_applied(release, revision, progress,
+                              f"Applied {len(objects)} object(s)" + (f", pruned {len(pruned)}" if pruned else "") + ".")
+    return "watching"
+
+
+class ScopeError(Exception):
+    """An object that must not be applied in a service map (cluster-scoped)."""
+
+
+def _check_scope(client: KubeClient, obj: dict[str, Any], allow_cluster_scoped: bool) -> None:
+    resource = client.resource(str(obj.get("apiVersion")), str(obj.get("kind")), timeout=CALL_TIMEOUT)
+    if not resource.namespaced and not allow_cluster_scoped:
+        raise ScopeError(f"{resource.kind} {key_of(obj)} is cluster-scoped; only system admins may deploy those.")
+
+
+def prune(client: KubeClient, release: Release, *, keep: set[str]) -> list[str]:
+    """Delete objects labelled with the release that ``keep`` lacks, among the kinds any of its
+    revisions ever had."""
+    kinds: dict[str, str] = {}
+    for listed in Revision.objects.filter(release=release).values_list("resources", flat=True):
+        for item in listed or []:
+            kinds[str(item.get("kind"))] = str(item.get("apiVersion"))
+    deleted = []
+    namespace = release.service_map.namespace
+    for kind, api_version in sorted(kinds.items()):
+        try:
+            live = client.list_objects(kind, namespace, api_version=api_version,
+                                       label_selector=f"{RELEASE_LABEL}={release.pk}", timeout=CALL_TIMEOUT)
+        except (UnknownKind, NotFound):
+            continue
+        for obj in live:
+            if key_of(obj) not in keep:
+                with contextlib.suppress(NotFound):
+                    client.delete_object(kind, str(obj["metadata"]["name"]), namespace, api_version=api_version,
+                                         timeout=CALL_TIMEOUT)
+                deleted.append(key_of(obj))
+    return deleted
+
+
+def watch_revision(release_id: int, number: int) -> str:
+    """Look once at the revision's workloads; record progress. Returns ``"deployed"``,
+    ``"failed"``, ``"progressing"`` (look again soon), ``"pending"`` or ``"done"``."""
+    from catalog import releases
+
+    loaded = _load(release_id, number)
+    if loaded is None:
+        return "gone"
+    release, revision = loaded
+    if revision.status != RevisionStatus.PROGRESSING:
+        return "done"
+    if release.revision != number:
+        releases.finish_revision(release, revision, RevisionStatus.SUPERSEDED,
+                                 f"Superseded by revision {release.revision} before it finished.")
+        return "done"
+    objects = [o for o in load(revision.manifest) if o.get("kind") in WORKLOAD_KINDS]
+    progress = dict(revision.progress or {})
+    try:
+        with _client(release) as client:
+            for obj in objects:
+                try:
+                    live = client.get_object(str(obj["kind"]), str(obj["metadata"]["name"]),
+                                             release.service_map.namespace, api_version=str(obj["apiVersion"]),
+                                             timeout=CALL_TIMEOUT, attempts=1)
+                except NotFound:
+                    progress[key_of(obj)] = {"state": "progressing", "ready": 0, "desired": 0,
+                                             "message": "not created yet"}
+                    continue
+                progress[key_of(obj)] = workload_progress(live)
+    except (Unreachable, KubeError, DecryptionError) as exc:
+        releases.revision_progress(release, revision, progress, f"Cannot read the rollout right now: {exc}")
+        return "progressing"
+    states = {p["state"] for p in progress.values()}
+    if "failed" in states:
+        failed = "; ".join(f"{k}: {p['message']}" for k, p in progress.items() if p["state"] == "failed")
+        releases.finish_revision(release, revision, RevisionStatus.FAILED, f"Rollout failed: {failed}",
+                                 progress=progress)
+        return "failed"
+    if states <= {"ready"}:
+        releases.finish_revision(release, revision, RevisionStatus.DEPLOYED, "All objects are ready.",
+                                 progress=progress)
+        return "deployed"
+    started = revision.started or revision.created
+    if timezone.now() - started > timedelta(seconds=deploy_timeout()):
+        slow = "; ".join(f"{k}: {p['message']}" for k, p in progress.items() if p["state"] != "ready")
+        releases.finish_revision(release, revision, RevisionStatus.FAILED,
+                                 f"Not ready after {deploy_timeout():g} s: {slow}", progress=progress)
+        return "failed"
+    releases.revision_progress(release, revision, progress, "")
+    return "progressing"
+
+
+def delete_release_objects(release_id: int) -> str:
+    """Delete every object of the release in the cluster, then the release."""
+    from catalog import releases
+
+    release = Release.objects.select_related("service_map__cluster").filter(pk=release_id).first()
+    if release is None:
+        return "gone"
+    if release.status != ReleaseStatus.DELETING:
+        return str(release.status)
+    try:
+        with _client(release) as client:
+            prune(client, release, keep=set())
+    except Unreachable as exc:
+        releases.release_message(release, f"Waiting for the cluster to delete the objects: {exc}")
+        return "deleting"
+    except (KubeError, DecryptionError) as exc:
+        releases.release_message(release, f"The cluster refused to delete the objects: {exc}")
+        return "deleting"
+    releases.release_deleted(release)
+    return "deleted"
+
+
+# ---------------------------------------------------------------------------- diff and drift
+
+
+_VOLATILE_META = ("managedFields", "resourceVersion", "uid", "creationTimestamp", "generation", "selfLink")
+
+
+def _normalise(obj: dict[str, Any] | None) -> dict[str, Any]:
+    if obj is None:
+        return {}
+    obj = yaml.safe_load(yaml.safe_dump(obj))
+    obj.pop("status", None)
+    meta = obj.get("metadata") or {}
+    for key in _VOLATILE_META:
+        meta.pop(key, None)
+    annotations = meta.get("annotations") or {}
+    annotations.pop("deployment.kubernetes.io/revision", None)
+    annotations.pop(REVISION_ANNOTATION, None)
+    if not annotations:
+        meta.pop("annotations", None)
+    return obj
+
+
+def diff_against_live(client: KubeClient, objects: list[dict[str, Any]]) -> tuple[str, list[str]]:
+    """``(unified diff, changed keys)`` of what applying ``objects`` would change, from a
+    server-side dry-run of each (what ``kubectl diff`` does)."""
+    chunks: list[str] = []
+    changed: list[str] = []
+    for obj in objects:
+        meta = obj.get("metadata") or {}
+        try:
+            live: dict[str, Any] | None = client.get_object(
+                str(obj["kind"]), str(meta["name"]), str(meta.get("namespace", "")),
+                api_version=str(obj["apiVersion"]), timeout=CALL_TIMEOUT, attempts=1)
+        except NotFound:
+            live = None
+        would = client.apply(obj, field_manager=FIELD_MANAGER, dry_run=True, timeout=CALL_TIMEOUT, attempts=1)
+        before = yaml.safe_dump(_normalise(live), sort_keys=True).splitlines(keepends=True) if live else []
+        after = yaml.safe_dump(_normalise(would), sort_keys=True).splitlines(keepends=True)
+        lines = list(difflib.unified_diff(before, after, fromfile=f"live/{key_of(obj)}",
+                                          tofile=f"new/{key_of(obj)}"))
+        if lines:
+            changed.append(key_of(obj))
+            chunks.extend(lines)
+    return "".join(chunks), changed
+
+
+def drift(release: Release) -> dict[str, Any]:
+    """Objects of the deployed revision that differ in the cluster from what was applied."""
+    revision = Revision.objects.filter(release=release, number=release.deployed_revision).first()
+    if revision is None:
+        return {"checked": False, "objects": [], "diff": "", "message": "Nothing deployed yet."}
+    objects = load(revision.manifest)
+    try:
+        with _client(release) as client:
+            missing = []
+            present = []
+            for obj in objects:
+                try:
+                    client.get_object(str(obj["kind"]), str(obj["metadata"]["name"]), release.service_map.namespace,
+                                      api_version=str(obj["apiVersion"]), timeout=CALL_TIMEOUT, attempts=1)
+                    present.append(obj)
+                except NotFound:
+                    missing.append(key_of(obj))
+            text, changed = diff_against_live(client, present)
+    except (Unreachable, KubeError, DecryptionError) as exc:
+        return {"checked": False, "objects": [], "diff": "", "message": f"Cannot compare with the cluster: {exc}"}
+    return {"checked": True, "objects": sorted(changed + missing), "missing": missing, "diff": text,
+            "message": "" if changed or missing else "The cluster matches the deployed revision."}
+
+
+def revision_diff(a: str, b: str, *, label_a: str, label_b: str) -> str:
+    return "".join(difflib.unified_diff(a.splitlines(keepends=True), b.splitlines(keepends=True),
+                                        fromfile=label_a, tofile=label_b))
+
+
+def due_revisions(stale_after: float = 60.0) -> list[tuple[int, int, str]]:
+    """(release, revision, what to run) of revisions a lost task left behind."""
+    cutoff = timezone.now() - timedelta(seconds=stale_after)
+    out: list[tuple[int, int, str]] = []
+    for release in Release.objects.filter(status__in=[ReleaseStatus.PENDING, ReleaseStatus.DEPLOYING,
+                                                      ReleaseStatus.DELETING], updated__lt=cutoff):
+        if release.status == ReleaseStatus.DELETING:
+            out.append((release.pk, 0, "delete"))
+            continue
+        revision = Revision.objects.filter(release=release, number=release.revision).first()
+        if revision is None:
+            continue
+        if revision.status in (RevisionStatus.PENDING, RevisionStatus.APPLYING):
+            out.append((release.pk, revision.number, "deploy"))
+        elif revision.status == RevisionStatus.PROGRESSING:
+            out.append((release.pk, revision.number, "watch"))
+    return out
+

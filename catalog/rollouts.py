@@ -1,0 +1,260 @@
+"""Multi-cluster rollouts: one package version and values (with per-target overrides) deployed to
+service maps on many clusters, in waves, with a ledger line per target.
+
+Wave 0 is the canary (if one is named), then the other targets in batches of ``batch_size``. A
+wave's targets are installed or upgraded at once (their deploys run in parallel on the workers);
+the next wave starts when every target of this one is ``healthy``. A target whose cluster does
+not answer stays ``pending`` with the reason and is retried (its revision waits for the cluster),
+without failing the rollout; more than ``max_failures`` failed targets stop it (``failed``), and
+the targets not started are ``skipped``.
+
+:func:`advance` is the only thing that moves a rollout; it runs after every change of a target's
+release (:func:`release_changed`), and from the beat task, and converges when run twice.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from django.db import transaction
+from django.http import HttpRequest
+from django.utils import timezone
+from rest_framework.exceptions import ValidationError
+
+from catalog.models import (
+    PackageVersion,
+    Release,
+    ReleaseStatus,
+    Revision,
+    RevisionStatus,
+    Rollout,
+    RolloutStatus,
+    RolloutTarget,
+    TargetState,
+)
+from portal import audit
+from portal.events import publish
+from workspaces import access as ws_access
+from workspaces.models import Grant, ServiceMap, Workspace
+
+logger = logging.getLogger("catalog")
+
+MAX_TARGETS = 200
+
+
+def _merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for key, value in override.items():
+        out[key] = _merge(out[key], value) if isinstance(value, dict) and isinstance(out.get(key), dict) else value
+    return out
+
+
+def publish_rollout(rollout: Rollout) -> None:
+    from catalog.api.release_serializers import rollout_row
+
+    publish(f"workspace.{rollout.workspace_id}", "rollout.updated", rollout_row(rollout))
+
+
+def create_rollout(*, workspace: Workspace, release_name: str, version: PackageVersion, values: dict[str, Any],
+                   targets: list[dict[str, Any]], canary: int | None, batch_size: int, max_failures: int,
+                   user: Any, request: HttpRequest | None) -> Rollout:
+    """Check every target (visible, same workspace, deploy grant, values render and fit) and
+    start the rollout; 400 naming the target that is wrong, nothing started."""
+    from catalog import releases
+
+    if not targets:
+        raise ValidationError({"targets": ["Give at least one target service map."]})
+    if len(targets) > MAX_TARGETS:
+        raise ValidationError({"targets": [f"At most {MAX_TARGETS} targets."]})
+    ids = [t.get("service_map") for t in targets]
+    if len(set(ids)) != len(ids):
+        raise ValidationError({"targets": ["Each service map may appear once."]})
+    maps = {sm.pk: sm for sm in ws_access.visible_service_maps(user).filter(pk__in=ids, workspace=workspace)
+            .select_related("workspace", "cluster")}
+    errors: dict[str, list[str]] = {}
+    plan: list[tuple[ServiceMap, dict[str, Any]]] = []
+    for index, target in enumerate(targets):
+        sm = maps.get(target.get("service_map"))  # type: ignore[arg-type]
+        if sm is None:
+            errors[f"targets.{index}.service_map"] = [f"No service map {target.get('service_map')!r} in workspace "
+                                                      f"{workspace.name}."]
+            continue
+        if not ws_access.allowed(user, sm.workspace, Grant.WORKLOADS_DEPLOY):
+            errors[f"targets.{index}.service_map"] = [f"Your role does not grant workloads.deploy in {sm.namespace}."]
+            continue
+        overrides = target.get("overrides") or {}
+        if not isinstance(overrides, dict):
+            errors[f"targets.{index}.overrides"] = ["Give overrides as an object of values."]
+            continue
+        existing = Release.objects.filter(service_map=sm, name=release_name).first()
+        try:
+            releases.prepare(sm=sm, name=release_name, version=version, values=_merge(values, overrides), user=user,
+                             number=(existing.revision + 1) if existing else 1, upgrade=existing is not None)
+        except ValidationError as exc:
+            for field, messages in (exc.detail.items() if isinstance(exc.detail, dict) else [("values", exc.detail)]):
+                errors[f"targets.{index}.{field}"] = [str(m) for m in (messages if isinstance(messages, list)
+                                                                       else [messages])]
+            continue
+        plan.append((sm, overrides))
+    if canary is not None and canary not in maps:
+        errors["canary"] = ["The canary must be one of the targets."]
+    if errors:
+        raise ValidationError(errors)
+    batch_size = max(1, batch_size)
+    with transaction.atomic():
+        rollout = Rollout.objects.create(
+            workspace=workspace, release_name=release_name, package_version=version, values=values,
+            policy={"canary": canary, "batch_size": batch_size, "max_failures": max(0, max_failures)},
+            created_by=user if getattr(user, "is_authenticated", False) else None)
+        wave, in_wave = 1, 0
+        for sm, overrides in plan:
+            if sm.pk == canary:
+                number = 0
+            else:
+                if in_wave == batch_size:
+                    wave, in_wave = wave + 1, 0
+                number, in_wave = wave, in_wave + 1
+            RolloutTarget.objects.create(rollout=rollout, service_map=sm, wave=number, overrides=overrides)
+        if request is not None:
+            audit.describe(request, action="rollout.create", target=rollout,
+                           detail={"targets": len(plan), "package_version": version.pk})
+        transaction.on_commit(lambda: _enqueue_advance(rollout.pk))
+    return rollout
+
+
+def _enqueue_advance(rollout_id: int) -> None:
+    from catalog import tasks_deploy
+
+    tasks_deploy.advance_rollout.delay(rollout_id)
+
+
+def cancel(*, rollout: Rollout, request: HttpRequest | None) -> Rollout:
+    with transaction.atomic():
+        Rollout.objects.filter(pk=rollout.pk, status=RolloutStatus.RUNNING).update(
+            status=RolloutStatus.CANCELLED, message="Cancelled: no new targets are started.", finished=timezone.now())
+        RolloutTarget.objects.filter(rollout=rollout, state=TargetState.PENDING, release__isnull=True).update(
+            state=TargetState.SKIPPED, reason="The rollout was cancelled.")
+        if request is not None:
+            audit.describe(request, action="rollout.cancel", target=rollout, detail={})
+        rollout.refresh_from_db()
+        transaction.on_commit(lambda: publish_rollout(rollout))
+    return rollout
+
+
+# ---------------------------------------------------------------------------- moving a rollout
+
+
+def _target_state(target: RolloutTarget) -> tuple[str, str]:
+    """The ledger state of a started target, from its release's revision."""
+    if target.release_id is None or target.revision is None:
+        return TargetState.PENDING, target.reason
+    revision = Revision.objects.filter(release_id=target.release_id, number=target.revision).first()
+    if revision is None:
+        return TargetState.PENDING, target.reason
+    if revision.status == RevisionStatus.DEPLOYED:
+        return TargetState.HEALTHY, ""
+    if revision.status == RevisionStatus.FAILED:
+        return TargetState.FAILED, revision.message
+    if revision.status == RevisionStatus.SUPERSEDED:
+        return TargetState.SKIPPED, "A newer revision of the release replaced this one."
+    if revision.status == RevisionStatus.PROGRESSING:
+        return TargetState.PROGRESSING, ""
+    if revision.status == RevisionStatus.APPLYING:
+        return TargetState.APPLYING, ""
+    return TargetState.PENDING, revision.message
+
+
+def _start(target: RolloutTarget, rollout: Rollout) -> None:
+    """Install or upgrade the target's release (as the rollout's creator)."""
+    from catalog import releases
+
+    sm = target.service_map
+    values = _merge(rollout.values, target.overrides or {})
+    user = rollout.created_by
+    existing = Release.objects.filter(service_map=sm, name=rollout.release_name).first()
+    try:
+        if existing is None:
+            release = releases.create_release(sm=sm, name=rollout.release_name, version=rollout.package_version,
+                                              values=values, strategy={}, user=user, request=None)
+        else:
+            release = releases.upgrade_release(release=existing, version=rollout.package_version, values=values,
+                                               strategy=None, user=user, request=None)
+    except Exception as exc:
+        detail = getattr(exc, "detail", None) or str(exc)
+        RolloutTarget.objects.filter(pk=target.pk).update(state=TargetState.FAILED, reason=str(detail)[:2000],
+                                                          attempts=target.attempts + 1)
+        return
+    RolloutTarget.objects.filter(pk=target.pk).update(release=release, revision=release.revision,
+                                                      state=TargetState.APPLYING, reason="",
+                                                      attempts=target.attempts + 1)
+
+
+def advance(rollout_id: int) -> str:
+    """Update the ledger from the targets' releases and start the next wave when due."""
+    with transaction.atomic():
+        rollout = Rollout.objects.select_for_update(skip_locked=True).filter(pk=rollout_id).first()
+        if rollout is None:
+            return "busy"
+        targets = list(RolloutTarget.objects.filter(rollout=rollout).select_related("service_map__workspace",
+                                                                                    "service_map__cluster"))
+        for target in targets:
+            if target.release_id is not None and target.state not in (TargetState.SKIPPED,):
+                state, reason = _target_state(target)
+                if (state, reason) != (target.state, target.reason):
+                    RolloutTarget.objects.filter(pk=target.pk).update(state=state, reason=reason)
+                    target.state, target.reason = state, reason
+        if rollout.status != RolloutStatus.RUNNING:
+            transaction.on_commit(lambda: publish_rollout(rollout))
+            return str(rollout.status)
+        failed = [t for t in targets if t.state == TargetState.FAILED]
+        if len(failed) > int((rollout.policy or {}).get("max_failures", 0)):
+            Rollout.objects.filter(pk=rollout.pk).update(
+                status=RolloutStatus.FAILED, finished=timezone.now(),
+                message=f"Stopped: {len(failed)} target(s) failed ({', '.join(t.service_map.namespace for t in failed)}).")
+            RolloutTarget.objects.filter(rollout=rollout, release__isnull=True, state=TargetState.PENDING).update(
+                state=TargetState.SKIPPED, reason="The rollout stopped after failures.")
+            rollout.refresh_from_db()
+            transaction.on_commit(lambda: publish_rollout(rollout))
+            return "failed"
+        waves = sorted({t.wave for t in targets})
+        for wave in waves:
+            members = [t for t in targets if t.wave == wave]
+            unstarted = [t for t in members if t.release_id is None and t.state == TargetState.PENDING]
+            if unstarted:
+                for target in unstarted:
+                    _start(target, rollout)
+                transaction.on_commit(lambda: publish_rollout(rollout))
+                return f"wave {wave} started"
+            # A target waiting for its cluster holds back only the canary wave: the others go on
+            # and it catches up when the cluster answers.
+            waiting_ok = wave > 0
+            if any(t.state not in (TargetState.HEALTHY, TargetState.FAILED, TargetState.SKIPPED)
+                   and not (waiting_ok and t.state == TargetState.PENDING and t.release_id is not None)
+                   for t in members):
+                transaction.on_commit(lambda: publish_rollout(rollout))
+                return f"wave {wave} in progress"
+        if any(t.state not in (TargetState.HEALTHY, TargetState.FAILED, TargetState.SKIPPED) for t in targets):
+            transaction.on_commit(lambda: publish_rollout(rollout))
+            return "waiting for clusters"
+        status = RolloutStatus.SUCCEEDED if not failed else RolloutStatus.FAILED
+        message = "Every target is healthy." if not failed else f"{len(failed)} target(s) failed."
+        Rollout.objects.filter(pk=rollout.pk).update(status=status, finished=timezone.now(), message=message)
+        rollout.refresh_from_db()
+        transaction.on_commit(lambda: publish_rollout(rollout))
+        return str(status)
+
+
+def release_changed(release: Release) -> None:
+    """A target's release moved: advance the rollouts it belongs to (after commit)."""
+    ids = set(RolloutTarget.objects.filter(release=release, rollout__status=RolloutStatus.RUNNING)
+              .values_list("rollout_id", flat=True))
+    for rollout_id in ids:
+        transaction.on_commit(lambda rid=rollout_id: _enqueue_advance(rid))  # type: ignore[misc]
+
+
+def running_rollouts() -> list[int]:
+    return list(Rollout.objects.filter(status=RolloutStatus.RUNNING).values_list("pk", flat=True))
+
+
+__all__ = ["ReleaseStatus", "advance", "cancel", "create_rollout", "release_changed", "running_rollouts"]

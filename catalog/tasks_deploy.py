@@ -1,0 +1,65 @@
+"""Celery tasks of releases and rollouts: thin wrappers over :mod:`catalog.deploy` and
+:mod:`catalog.rollouts` that take ids; each converges when run twice. Imported by the app's
+``ready()`` so the worker registers them."""
+
+from __future__ import annotations
+
+from celery import shared_task
+from django.conf import settings
+
+from catalog import deploy, rollouts
+
+BUSY_RETRY_SECONDS = 2.0
+
+
+@shared_task(name="catalog.deploy_revision", ignore_result=True, acks_late=True)
+def deploy_revision(release_id: int, number: int) -> str:
+    """Apply a revision; then watch its rollout without holding the worker."""
+    from catalog.models import Revision
+
+    revision = Revision.objects.select_related("created_by").filter(release_id=release_id, number=number).first()
+    allow = bool(revision and revision.created_by and getattr(revision.created_by, "is_admin", False))
+    result = deploy.deploy_revision(release_id, number, allow_cluster_scoped=allow)
+    if result == "watching":
+        watch_revision.apply_async((release_id, number), countdown=deploy.watch_interval())
+    elif result == "busy":  # another worker holds the release: try again shortly
+        deploy_revision.apply_async((release_id, number), countdown=BUSY_RETRY_SECONDS)
+    return result
+
+
+@shared_task(name="catalog.watch_revision", ignore_result=True, acks_late=True)
+def watch_revision(release_id: int, number: int) -> str:
+    result = deploy.watch_revision(release_id, number)
+    if result == "progressing":
+        watch_revision.apply_async((release_id, number), countdown=deploy.watch_interval())
+    return result
+
+
+@shared_task(name="catalog.delete_release", ignore_result=True, acks_late=True)
+def delete_release(release_id: int) -> str:
+    return deploy.delete_release_objects(release_id)
+
+
+@shared_task(name="catalog.advance_rollout", ignore_result=True, acks_late=True)
+def advance_rollout(rollout_id: int) -> str:
+    return rollouts.advance(rollout_id)
+
+
+@shared_task(name="catalog.reconcile_releases", ignore_result=True)
+def reconcile_releases() -> int:
+    """Periodic (beat): pick up revisions a lost or killed task left behind, deploys waiting for
+    a cluster, deletes, and running rollouts. Returns how many tasks were enqueued."""
+    count = 0
+    stale = float(getattr(settings, "PORTAL_DEPLOY_RETRY_SECONDS", 30))
+    for release_id, number, what in deploy.due_revisions(stale_after=stale):
+        if what == "deploy":
+            deploy_revision.delay(release_id, number)
+        elif what == "watch":
+            watch_revision.delay(release_id, number)
+        else:
+            delete_release.delay(release_id)
+        count += 1
+    for rollout_id in rollouts.running_rollouts():
+        advance_rollout.delay(rollout_id)
+        count += 1
+    return count

@@ -1,0 +1,280 @@
+"""Releases against real sandbox clusters: install, upgrade with new values (pruning what the
+new revision lacks), roll back, refuse what must not be applied, converge after a deploy killed
+halfway, serialise two deploys of one release, and a rollout to three clusters in waves with one
+cluster blackholed (it stays pending; the others go healthy; it completes after it returns).
+
+The Celery tasks run synchronously through :class:`Driver` (the same task functions, called in
+order), so each step can be looked at; the worker path is the same code.
+"""
+
+from __future__ import annotations
+
+import itertools
+import time
+from collections import deque
+from typing import Any
+
+import pytest
+from django.db import connections
+from rest_framework.exceptions import ValidationError
+from rest_framework.test import APIClient
+
+from catalog import deploy, helm, releases, rollouts, tasks_deploy
+from catalog.models import CatalogSource, Package, PackageVersion, Release, Revision, Rollout, SourceKind
+from clusters.kube.errors import NotFound
+from clusters.tests.test_watcher_e2e import client_for
+from portal.api.exceptions import Conflict
+from portal.testing import make_user
+from workspaces import quota as q
+from workspaces import services as ws_services
+from workspaces.models import ClusterAllocation, Membership, Role, ServiceMap, Workspace
+
+pytestmark = pytest.mark.django_db(transaction=True)
+_n = itertools.count(1)
+
+CHART_FILES = {
+    "values.yaml": "replicas: 1\nimage: nginx:1.27\nmessage: hello\nservice:\n  enabled: true\n",
+    "values.schema.json": '{"type": "object", "properties": {"replicas": {"type": "integer", "minimum": 0},'
+                          ' "image": {"type": "string"}, "message": {"type": "string"}}}',
+    "templates/deployment.yaml": """apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: {{ .Release.Name }}-web
+spec:
+  replicas: {{ .Values.replicas }}
+  selector:
+    matchLabels: {app: {{ .Release.Name }}-web}
+  template:
+    metadata:
+      labels: {app: {{ .Release.Name }}-web}
+    spec:
+      containers:
+        - name: web
+          image: {{ .Values.image }}
+          resources:
+            requests: {cpu: 50m, memory: 32Mi}
+""",
+    "templates/config.yaml": """apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: {{ .Release.Name }}-config
+data:
+  message: {{ .Values.message | quote }}
+""",
+    "templates/service.yaml": """{{- if .Values.service.enabled }}
+apiVersion: v1
+kind: Service
+metadata:
+  name: {{ .Release.Name }}-web
+spec:
+  selector: {app: {{ .Release.Name }}-web}
+  ports: [{port: 80}]
+{{- end }}
+""",
+}
+
+
+class Driver:
+    """Runs the catalog's Celery tasks in this process, in the order they were enqueued."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.queue: deque[tuple[Any, tuple[Any, ...]]] = deque()
+        for name in ("deploy_revision", "watch_revision", "delete_release", "advance_rollout"):
+            task = getattr(tasks_deploy, name)
+            monkeypatch.setattr(task, "delay", lambda *args, _t=task: self.queue.append((_t, args)))
+            monkeypatch.setattr(task, "apply_async",
+                                lambda args=(), countdown=None, _t=task, **kw: self.queue.append((_t, tuple(args))))
+
+    def run(self, until: Any = None, timeout: float = 60.0) -> None:
+        deadline = time.monotonic() + timeout
+        while self.queue and time.monotonic() < deadline:
+            if until is not None and until():
+                return
+            task, args = self.queue.popleft()
+            if task is tasks_deploy.watch_revision:
+                time.sleep(0.2)  # let the sandbox's controllers move
+            task.run(*args)
+        if until is not None:
+            assert until(), "the deploy did not reach the expected state in time"
+
+
+@pytest.fixture
+def driver(monkeypatch: pytest.MonkeyPatch) -> Driver:
+    return Driver(monkeypatch)
+
+
+def _register(admin_api: APIClient, sandbox: Any, name: str, suffix: str) -> int:
+    response = admin_api.post("/api/clusters/", {"name": f"cat-{name}-{suffix}",
+                                                 "kubeconfig": sandbox.cluster(name).kubeconfig.read_text()},
+                              format="json")
+    assert response.status_code == 202, response.content
+    return int(response.json()["id"])
+
+
+def _setup(admin_api: APIClient, sandbox: Any, clusters: tuple[str, ...]) -> tuple[Workspace, list[ServiceMap], Any,
+                                                                                    PackageVersion]:
+    n = f"{next(_n)}{int(time.time()) % 100000}"
+    workspace = Workspace.objects.create(name=f"cat-{n}")
+    developer = make_user(f"catdev{n}")
+    Role.ensure_builtin()
+    Membership.objects.create(workspace=workspace, user=developer, role=Role.objects.get(key="developer"))
+    maps = []
+    for name in clusters:
+        cluster_id = _register(admin_api, sandbox, name, n)
+        quota = q.dump(q.parse({"requests.cpu": "2", "requests.memory": "2Gi", "pods": "10", "services": "5"}))
+        ClusterAllocation.objects.create(workspace=workspace, cluster_id=cluster_id, quota=quota, status="ready")
+        sm = ServiceMap.objects.create(workspace=workspace, cluster_id=cluster_id, namespace=f"shop-{n}", quota=quota)
+        assert ws_services.apply_service_map(sm.pk) == "ready"
+        maps.append(ServiceMap.objects.select_related("workspace", "cluster").get(pk=sm.pk))
+    source = CatalogSource.objects.create(name=f"uploads-{n}", kind=SourceKind.UPLOAD, workspace=workspace)
+    package = Package.objects.create(source=source, name="shop")
+    archive = helm.build_archive("shop", "1.0.0", CHART_FILES)
+    info = helm.inspect(archive)
+    version = PackageVersion.objects.create(package=package, version="1.0.0", archive=archive,
+                                            digest="sha256:test", values_yaml=info.values_yaml,
+                                            values_schema=info.schema)
+    return workspace, maps, developer, version
+
+
+def _state(release: Release) -> tuple[str, int]:
+    release.refresh_from_db()
+    return release.status, release.deployed_revision
+
+
+def test_install_upgrade_prune_rollback(admin_api: APIClient, sandbox: Any, driver: Driver) -> None:
+    _workspace, (sm,), developer, version = _setup(admin_api, sandbox, ("cluster-1",))
+    release = releases.create_release(sm=sm, name="shop", version=version, values={}, strategy={}, user=developer,
+                                      request=None)
+    driver.run(until=lambda: _state(release) == ("deployed", 1))
+    with client_for(sandbox, "cluster-1") as kube:
+        deployment = kube.get_object("Deployment", "shop-web", sm.namespace)
+        assert deployment["metadata"]["labels"][deploy.RELEASE_LABEL] == str(release.pk)
+        kube.get_object("Service", "shop-web", sm.namespace)
+        assert kube.get_object("ConfigMap", "shop-config", sm.namespace)["data"]["message"] == "hello"
+    first = Revision.objects.get(release=release, number=1)
+    assert first.progress["Deployment/shop-web"]["state"] == "ready"
+
+    # Upgrade: new values, and the Service is no longer rendered: it is pruned.
+    release = releases.upgrade_release(release=release, version=None,
+                                       values={"replicas": 2, "message": "v2", "service": {"enabled": False}},
+                                       strategy=None, user=developer, request=None)
+    driver.run(until=lambda: _state(release) == ("deployed", 2))
+    with client_for(sandbox, "cluster-1") as kube:
+        assert kube.get_object("ConfigMap", "shop-config", sm.namespace)["data"]["message"] == "v2"
+        assert kube.get_object("Deployment", "shop-web", sm.namespace)["spec"]["replicas"] == 2
+        with pytest.raises(NotFound):
+            kube.get_object("Service", "shop-web", sm.namespace)
+    assert Revision.objects.get(release=release, number=1).status == "superseded"
+
+    # Roll back to revision 1: a new revision with revision 1's manifest.
+    release = releases.rollback_release(release=release, to=1, user=developer, request=None)
+    driver.run(until=lambda: _state(release) == ("deployed", 3))
+    third = Revision.objects.get(release=release, number=3)
+    assert (third.action, third.rollback_of) == ("rollback", 1)
+    with client_for(sandbox, "cluster-1") as kube:
+        assert kube.get_object("ConfigMap", "shop-config", sm.namespace)["data"]["message"] == "hello"
+        kube.get_object("Service", "shop-web", sm.namespace)
+    assert "v2" in deploy.revision_diff(Revision.objects.get(release=release, number=2).manifest, third.manifest,
+                                        label_a="2", label_b="3")
+    assert deploy.drift(release)["objects"] == []
+    with client_for(sandbox, "cluster-1") as kube:  # someone edits the config in the cluster
+        kube.apply({"apiVersion": "v1", "kind": "ConfigMap",
+                    "metadata": {"name": "shop-config", "namespace": sm.namespace}, "data": {"message": "hacked"}},
+                   field_manager="kubectl-edit")
+    assert deploy.drift(release)["objects"] == ["ConfigMap/shop-config"]
+
+
+def test_bad_input_applies_nothing(admin_api: APIClient, sandbox: Any, driver: Driver) -> None:
+    _workspace, (sm,), developer, version = _setup(admin_api, sandbox, ("cluster-1",))
+    with pytest.raises(ValidationError) as schema:
+        releases.create_release(sm=sm, name="shop", version=version, values={"replicas": "three"}, strategy={},
+                                user=developer, request=None)
+    assert "values.replicas" in str(schema.value.detail)
+    with pytest.raises(ValidationError) as image:
+        releases.create_release(sm=sm, name="shop", version=version, values={"image": "Not An Image!"}, strategy={},
+                                user=developer, request=None)
+    assert "invalid image reference" in str(image.value.detail)
+    with pytest.raises(ValidationError) as quota:
+        releases.create_release(sm=sm, name="shop", version=version, values={"replicas": 11}, strategy={},
+                                user=developer, request=None)
+    assert "pods" in str(quota.value.detail)
+    other_ns = [{"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "x", "namespace": "kube-system"}}]
+    with pytest.raises(ValidationError, match="targets namespace kube-system"):
+        releases.check(sm=sm, objects=other_ns, user=developer)
+    cluster_scoped = [{"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole",
+                       "metadata": {"name": "x"}}]
+    with pytest.raises(ValidationError, match="cluster-scoped"):
+        releases.check(sm=sm, objects=cluster_scoped, user=developer)
+    assert not Release.objects.exists()
+    assert not driver.queue
+
+
+def test_killed_deploy_converges_and_deploys_are_serialised(admin_api: APIClient, sandbox: Any,
+                                                            driver: Driver) -> None:
+    _workspace, (sm,), developer, version = _setup(admin_api, sandbox, ("cluster-1",))
+    release = releases.create_release(sm=sm, name="shop", version=version, values={}, strategy={}, user=developer,
+                                      request=None)
+    # A worker died right after it started: the revision says "applying" and only part is applied.
+    revision = Revision.objects.get(release=release, number=1)
+    releases.revision_started(release, revision)
+    with client_for(sandbox, "cluster-1") as kube:
+        kube.apply(deploy.load(revision.manifest)[0], field_manager=deploy.FIELD_MANAGER)
+    with pytest.raises(Conflict, match="still deploying"):
+        releases.upgrade_release(release=release, version=None, values={"replicas": 2}, strategy=None,
+                                 user=developer, request=None)
+
+    # Another worker holds the release: this one backs off.
+    other = connections.create_connection("default")
+    try:
+        with other.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_lock(%s, %s)", [7031, release.pk])
+        assert deploy.deploy_revision(release.pk, 1) == "busy"
+        with other.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_unlock(%s, %s)", [7031, release.pk])
+    finally:
+        other.close()
+
+    # The beat task picks the stuck revision up again, and it converges.
+    from django.test import override_settings
+
+    driver.queue.clear()
+    with override_settings(PORTAL_DEPLOY_RETRY_SECONDS=0):
+        assert tasks_deploy.reconcile_releases.run() >= 1
+    driver.run(until=lambda: _state(release) == ("deployed", 1))
+    with client_for(sandbox, "cluster-1") as kube:
+        assert len(kube.list_objects("ConfigMap", sm.namespace, label_selector=f"{deploy.RELEASE_LABEL}={release.pk}")
+                   ) == 1
+
+
+def test_rollout_in_waves_with_a_blackholed_cluster(admin_api: APIClient, sandbox: Any, driver: Driver) -> None:
+    from django.test import override_settings
+
+    workspace, maps, developer, version = _setup(admin_api, sandbox, ("cluster-1", "cluster-2", "cluster-3"))
+    canary, second, dark = maps
+    sandbox.inject_fault("cluster-3", blackhole=True)
+    rollout = rollouts.create_rollout(
+        workspace=workspace, release_name="shop", version=version, values={"message": "fleet"},
+        targets=[{"service_map": sm.pk, "overrides": {"message": "canary"} if sm is canary else {}} for sm in maps],
+        canary=canary.pk, batch_size=5, max_failures=0, user=developer, request=None)
+    waves = {t.service_map_id: t.wave for t in rollout.targets.all()}
+    assert waves == {canary.pk: 0, second.pk: 1, dark.pk: 1}
+
+    def ledger() -> dict[int, str]:
+        return {t.service_map_id: t.state for t in rollout.targets.all()}
+
+    driver.run(until=lambda: ledger()[second.pk] == "healthy" and ledger()[dark.pk] == "pending", timeout=90)
+    rollout.refresh_from_db()
+    assert rollout.status == "running"
+    assert ledger()[canary.pk] == "healthy"
+    dark_target = rollout.targets.get(service_map=dark)
+    assert "Waiting for the cluster" in dark_target.reason
+    with client_for(sandbox, "cluster-1") as kube:
+        assert kube.get_object("ConfigMap", "shop-config", canary.namespace)["data"]["message"] == "canary"
+
+    sandbox.clear_faults("cluster-3")
+    with override_settings(PORTAL_DEPLOY_RETRY_SECONDS=0):
+        tasks_deploy.reconcile_releases.run()
+    driver.run(until=lambda: Rollout.objects.get(pk=rollout.pk).status == "succeeded", timeout=90)
+    assert set(ledger().values()) == {"healthy"}
+    with client_for(sandbox, "cluster-3") as kube:
+        assert kube.get_object("ConfigMap", "shop-config", dark.namespace)["data"]["message"] == "fleet"
