@@ -211,6 +211,8 @@ CELERY_BEAT_SCHEDULE: dict[str, Any] = {
     "clusters.recheck": {"task": "clusters.recheck_clusters", "schedule": 60.0},
     # Apply pending service maps and allocations (clusters back from unreachable), restore drift.
     "workspaces.reconcile": {"task": "workspaces.reconcile", "schedule": 60.0},
+    # Refresh catalog repositories whose refresh_minutes have passed.
+    "catalog.refresh_due": {"task": "catalog.refresh_due", "schedule": 60.0},
     # Deploys a killed task left halfway, deploys waiting for a cluster, running rollouts.
     "catalog.reconcile_releases": {"task": "catalog.reconcile_releases", "schedule": 15.0},
 }
