@@ -189,6 +189,16 @@ def _safe_yaml(text: str, what: str) -> Any:
     return value
 
 
+def load_values(text: str) -> dict[str, Any]:
+    """A values YAML text as a mapping, parsed safely (aliases cannot blow up); ChartError otherwise."""
+    value = _safe_yaml(text, "The values") if text.strip() else {}
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise ChartError("The values must be a mapping.", {"values": ["Give a mapping of values."]})
+    return value
+
+
 def _text(raw: bytes, what: str) -> str:
     try:
         return raw.decode("utf-8")

@@ -1,7 +1,12 @@
-"""API routes of catalog, mounted at /api/catalog/. Viewsets register on this router as they arrive."""
+"""API routes of catalog, mounted at /api/catalog/ (see docs/catalog-api.md)."""
 
-from rest_framework.routers import DefaultRouter
+from rest_framework.routers import SimpleRouter
 
-router = DefaultRouter()
+from catalog.api import release_views
+
+router = SimpleRouter()
+# Releases and rollouts
+router.register("releases", release_views.ReleaseViewSet, basename="catalog-release")
+router.register("rollouts", release_views.RolloutViewSet, basename="catalog-rollout")
 
 urlpatterns = router.urls
