@@ -1,12 +1,21 @@
 """API routes of catalog, mounted at /api/catalog/ (see docs/catalog-api.md)."""
 
+from django.urls import path
 from rest_framework.routers import SimpleRouter
 
-from catalog.api import release_views
+from catalog.api import release_views, views
 
 router = SimpleRouter()
+# Sources, packages and versions
+router.register("sources", views.SourceViewSet, basename="catalog-source")
+router.register("packages", views.PackageViewSet, basename="catalog-package")
+router.register("versions", views.VersionViewSet, basename="catalog-version")
 # Releases and rollouts
 router.register("releases", release_views.ReleaseViewSet, basename="catalog-release")
 router.register("rollouts", release_views.RolloutViewSet, basename="catalog-rollout")
 
-urlpatterns = router.urls
+urlpatterns = [
+    # Repository webhooks: no session, the token is the credential.
+    path("hooks/<str:token>/", views.HookView.as_view(), name="catalog-hook"),
+    *router.urls,
+]
