@@ -28,6 +28,7 @@ from django.urls import URLPattern, URLResolver, get_resolver
 from django.utils import timezone
 from rest_framework.test import APIClient
 
+from catalog.models import CatalogSource, Package, PackageVersion, Release, Revision, Rollout, RolloutTarget
 from clusters.models import Cluster, KubeObject, NodeOperation
 from portal.events import can_subscribe, group_kinds
 from portal.models import ApiToken, AuditRecord, User
@@ -114,6 +115,19 @@ ROUTES: dict[str, Route] = {
     "workspace-servicemap": Route("service maps of a visible workspace", pk="servicemap"),
     "servicemap-all": Route("service maps of the caller's workspaces", queries=(
         "", f"?workspace={A_BASE + 1}", f"?cluster={A_BASE + 31}", f"?q={SECRET_NS}", f"?q={MARKER}")),
+    # catalog: releases and rollouts of visible workspaces
+    "catalog-release": Route("releases of the caller's workspaces", pk="release",
+                             queries=("", f"?workspace={A_BASE + 1}", f"?service_map={A_BASE + 61}", f"?q={MARKER}"),
+                             expect={"get": S200, "post": S400}),
+    "catalog-release-plan": Route("plans a deploy into a visible service map (an empty body is invalid)",
+                                  expect={"post": S400}),
+    "catalog-release-revision": Route("a revision of a visible release", pk="release"),
+    "catalog-release-diff": Route("revision diff of a visible release", pk="release", queries=("?from=1&to=1",),
+                                  insider_sees_a=False),
+    "catalog-release-drift": Route("drift of a visible release (asks the cluster)", pk="release",
+                                   insider_sees_a=False),
+    "catalog-rollout": Route("rollouts of the caller's workspaces", pk="rollout",
+                             queries=("", f"?workspace={A_BASE + 1}"), expect={"get": S200, "post": S400}),
     "workspace-role": Route("roles are global: every signed-in user reads them, admins change them",
                             pk="role", public=True,
                             expect={"get": S200, "post": S403, "patch": S403, "delete": S403}),
@@ -145,7 +159,7 @@ INSIDER_SEES_NOTHING_OF_A = {
 }
 
 # Path parameters the table knows how to fill; "pk" and "name" come from the route's entry.
-KNOWN_GROUPS = {"cluster_id", "workspace_id", "namespace", "pk", "name", "format"}
+KNOWN_GROUPS = {"cluster_id", "workspace_id", "namespace", "pk", "name", "format", "number"}
 
 
 # ---------------------------------------------------------------------------- the world
@@ -275,7 +289,21 @@ def world() -> World:
                       ("B viewer", roles["viewer"]), ("B restarter (custom role)", custom)):
         Membership.objects.create(workspace=b, user=foreign[who], role=role)
 
+    # A's catalog: a workspace source, a package version, a release in secret-ns-a with a revision,
+    # and a rollout.
+    source = CatalogSource.objects.create(id=_a_id(91), name=f"{MARKER}-charts", kind="upload", workspace=a)
+    package = Package.objects.create(id=_a_id(92), source=source, name=f"{MARKER}-shop")
+    version = PackageVersion.objects.create(id=_a_id(93), package=package, version="1.0.0")
+    release = Release.objects.create(id=_a_id(94), workspace=a, service_map=sm_x, name=f"{MARKER}-shop",
+                                     package_version=version, revision=1, status="deployed", deployed_revision=1)
+    Revision.objects.create(release=release, number=1, package_version=version, status="deployed",
+                            manifest=f"---\nkind: ConfigMap\nmetadata: {{name: {MARKER}-config}}\n")
+    rollout = Rollout.objects.create(id=_a_id(95), workspace=a, release_name=f"{MARKER}-shop",
+                                     package_version=version)
+    RolloutTarget.objects.create(rollout=rollout, service_map=sm_x, wave=1)
+
     pks = {
+        "release": {0: release.pk}, "rollout": {0: rollout.pk},
         "cluster": {0: x.pk}, "workspace": {0: a.pk}, "member": {0: a_dev_member.pk},
         "allocation": {0: alloc_x.pk}, "registry": {0: registry.pk}, "servicemap": {0: sm_x.pk},
         "operation": {x.pk: op_x.pk, z.pk: op_z.pk}, "token": {0: token.pk}, "audit": {0: audit.pk},
@@ -283,7 +311,7 @@ def world() -> World:
     }
     names = {"node": {x.pk: f"{MARKER}-node-x", z.pk: "shared-node-z"}, "pod": {0: f"{MARKER}-pod"}}
     a_ids = {a.pk, x.pk, a_manager.pk, a_dev.pk, a_dev_member.pk, _a_id(11), alloc_x.pk, alloc_z.pk, registry.pk,
-             sm_x.pk, sm_z.pk, op_x.pk, op_z.pk, token.pk}
+             sm_x.pk, sm_z.pk, op_x.pk, op_z.pk, token.pk, source.pk, package.pk, version.pk, release.pk, rollout.pk}
     assert all(i >= A_BASE for i in a_ids)
     assert not any(o.pk >= A_BASE for o in (y, z, b, *foreign.values()))
     return World(a=a, b=b, x=x, y=y, z=z, a_dev=a_dev, admin=admin, foreign=foreign, pks=pks, names=names,
@@ -367,6 +395,8 @@ def _fill(route: ApiRoute, spec: Route, world: World, cluster: Cluster) -> str:
             return SECRET_NS
         if group == "format":
             return ".json"
+        if group == "number":  # a release's revision
+            return "1"
         if group == "pk":
             assert spec.pk is not None, f"{route}: the isolation table gives no `pk` for this route"
             per_cluster = world.pks[spec.pk]
@@ -452,7 +482,8 @@ def request(client: APIClient, method: str, path: str, accept: str = "applicatio
 
 def snapshot() -> dict[str, list[dict[str, Any]]]:
     tracked: list[type[models.Model]] = [Workspace, Membership, ClusterAllocation, RegistryAllocation, ServiceMap,
-                                         Role, Cluster, NodeOperation, ApiToken, User, KubeObject]
+                                         Role, Cluster, NodeOperation, ApiToken, User, KubeObject, Release, Revision,
+                                         Rollout, RolloutTarget]
     return {m.__name__: list(m._default_manager.order_by("pk").values()) for m in tracked}
 
 
