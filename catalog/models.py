@@ -260,3 +260,48 @@ class RolloutTarget(models.Model):
 
     def __str__(self) -> str:
         return f"{self.rollout_id}->{self.service_map_id}"
+
+
+class ConfigKind(models.TextChoices):
+    CONFIG_MAP = "ConfigMap", "ConfigMap"
+    SECRET = "Secret", "Secret"
+
+
+class ConfigVersion(models.Model):
+    """One saved version of a ConfigMap or Secret of a service map, as the portal applied it.
+    Secret data is encrypted at rest (bound to the row); ConfigMap data is kept as is."""
+
+    service_map = models.ForeignKey(ServiceMap, on_delete=models.CASCADE, related_name="config_versions")
+    kind = models.CharField(max_length=16, choices=ConfigKind.choices)
+    name = models.CharField(max_length=253)
+    version = models.PositiveIntegerField()
+    keys = models.JSONField(default=list, blank=True)
+    data = models.JSONField(default=dict, blank=True)  # ConfigMaps only
+    data_encrypted = models.TextField(blank=True)  # Secrets only
+    message = models.TextField(blank=True)
+    restarted = models.JSONField(default=list, blank=True)  # workloads restarted by this change
+    created = models.DateTimeField(default=timezone.now)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                   related_name="+")
+
+    class Meta:
+        ordering: ClassVar[list[str]] = ["service_map_id", "kind", "name", "-version"]
+        constraints: ClassVar[list[Any]] = [
+            models.UniqueConstraint(fields=["service_map", "kind", "name", "version"], name="config_version_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind}/{self.name}@{self.version}"
+
+    def _crypto_context(self) -> str:
+        if self.pk is None:
+            raise ValueError("save the version before storing secret data: it is bound to its id")
+        return f"catalog.configversion:{self.pk}:data"
+
+    def set_secret_data(self, data: dict[str, str]) -> None:
+        self.data_encrypted = crypto.encrypt_json(data, context=self._crypto_context())
+
+    def get_secret_data(self) -> dict[str, str]:
+        if not self.data_encrypted:
+            return {}
+        return {str(k): str(v) for k, v in crypto.decrypt_json(self.data_encrypted, context=self._crypto_context()).items()}
