@@ -157,6 +157,371 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/catalog/hooks/{token}/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * @description ``POST /api/catalog/hooks/<token>/``: a repository announces a change. No session and no
+         *     CSRF: the token is the credential (an unknown token is 404).
+         */
+        post: operations["catalog_hooks_create"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/catalog/packages/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description Packages of the sources the caller may see. */
+        get: operations["catalog_packages_list"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/catalog/packages/{id}/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description Packages of the sources the caller may see. */
+        get: operations["catalog_packages_retrieve"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/catalog/releases/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get: operations["catalog_releases_list"];
+        put?: never;
+        /** Install a package version into a service map (revision 1 is deployed by a task) */
+        post: operations["catalog_releases_create"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/catalog/releases/{id}/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get: operations["catalog_releases_retrieve"];
+        put?: never;
+        post?: never;
+        delete: operations["catalog_releases_destroy"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/catalog/releases/{id}/diff/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get: operations["catalog_releases_diff_retrieve"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/catalog/releases/{id}/drift/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Objects changed in the cluster since the last apply (asks the cluster) */
+        get: operations["catalog_releases_drift_retrieve"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/catalog/releases/{id}/revisions/{number}/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get: operations["catalog_releases_revisions_retrieve"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/catalog/releases/{id}/rollback/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post: operations["catalog_releases_rollback_create"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/catalog/releases/{id}/upgrade/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post: operations["catalog_releases_upgrade_create"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/catalog/releases/plan/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Validate, render, preflight, dry-run and diff a deploy without applying anything */
+        post: operations["catalog_releases_plan_create"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/catalog/rollouts/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get: operations["catalog_rollouts_list"];
+        put?: never;
+        /** Deploy one package version to service maps on many clusters, in waves */
+        post: operations["catalog_rollouts_create"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/catalog/rollouts/{id}/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get: operations["catalog_rollouts_retrieve"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/catalog/rollouts/{id}/cancel/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post: operations["catalog_rollouts_cancel_create"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/catalog/sources/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description Where packages come from: shared sources (admins) and workspace sources (``servicemaps.manage``). */
+        get: operations["catalog_sources_list"];
+        put?: never;
+        /** @description Where packages come from: shared sources (admins) and workspace sources (``servicemaps.manage``). */
+        post: operations["catalog_sources_create"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/catalog/sources/{id}/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description Where packages come from: shared sources (admins) and workspace sources (``servicemaps.manage``). */
+        get: operations["catalog_sources_retrieve"];
+        put?: never;
+        post?: never;
+        /** @description Where packages come from: shared sources (admins) and workspace sources (``servicemaps.manage``). */
+        delete: operations["catalog_sources_destroy"];
+        options?: never;
+        head?: never;
+        /** @description Where packages come from: shared sources (admins) and workspace sources (``servicemaps.manage``). */
+        patch: operations["catalog_sources_partial_update"];
+        trace?: never;
+    };
+    "/api/catalog/sources/{id}/charts/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Upload a chart archive (.tgz) to an upload source
+         * @description Where packages come from: shared sources (admins) and workspace sources (``servicemaps.manage``).
+         */
+        post: operations["catalog_sources_charts_create"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/catalog/sources/{id}/refresh/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** @description Where packages come from: shared sources (admins) and workspace sources (``servicemaps.manage``). */
+        post: operations["catalog_sources_refresh_create"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/catalog/sources/{id}/webhook-token/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * A new webhook token (shown once; the previous one stops working)
+         * @description Where packages come from: shared sources (admins) and workspace sources (``servicemaps.manage``).
+         */
+        post: operations["catalog_sources_webhook_token_create"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/catalog/versions/{id}/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description A package version with its readme, values, schema and form; the archive is fetched on first use. */
+        get: operations["catalog_versions_retrieve"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/catalog/versions/{id}/render/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Render the chart for a service map (release name `preview`); nothing is applied
+         * @description A package version with its readme, values, schema and form; the archive is fetched on first use.
+         */
+        post: operations["catalog_versions_render_create"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/clusters/": {
         parameters: {
             query?: never;
@@ -1112,6 +1477,11 @@ export interface components {
             password: string;
             current_password: string;
         };
+        /** @description Refuse unknown fields instead of silently ignoring them (typos must not vanish). */
+        ChartUploadRequest: {
+            /** Format: binary */
+            chart: string;
+        };
         /**
          * @description A cluster row of the list (and the ``cluster.updated`` payload). Needs ``freshness`` in
          *     the context: ``{cluster_id: {"freshness", "last_sync"}}`` (see clusters.readmodel).
@@ -1282,13 +1652,30 @@ export interface components {
         Csrf: {
             csrfToken: string;
         };
+        Diff: {
+            diff: string;
+        };
         DiskFigures: {
             capacity: number;
             allocatable: number;
         };
+        Drift: {
+            checked: boolean;
+            objects: string[];
+            diff: string;
+            message: string;
+        };
         FailedEviction: {
             pod: string;
             reason: string;
+        };
+        FormField: {
+            path: string;
+            type: components["schemas"]["TypeEnum"];
+            default: unknown;
+            description: string;
+            enum: unknown[] | null;
+            required: boolean;
         };
         /**
          * @description * `fresh` - fresh
@@ -1302,21 +1689,23 @@ export interface components {
             key: string;
             description: string;
         };
-        /**
-         * @description * `cordon` - Cordon
-         *     * `uncordon` - Uncordon
-         *     * `drain` - Drain
-         * @enum {string}
-         */
-        KindEnum: "cordon" | "uncordon" | "drain";
         KindSync: {
             readonly kind: string;
-            readonly state: components["schemas"]["StateEnum"];
+            readonly state: components["schemas"]["KindSyncStateEnum"];
             /** Format: date-time */
             readonly last_event: string | null;
             readonly object_count: number;
             readonly message: string;
         };
+        /**
+         * @description * `syncing` - Syncing
+         *     * `synced` - Synced
+         *     * `stale` - Stale
+         *     * `unreachable` - Unreachable
+         *     * `unauthorized` - Unauthorized
+         * @enum {string}
+         */
+        KindSyncStateEnum: "syncing" | "synced" | "stale" | "unreachable" | "unauthorized";
         KubeObject: {
             readonly cluster: number;
             readonly kind: string;
@@ -1458,7 +1847,7 @@ export interface components {
             readonly id: number;
             readonly cluster: number;
             readonly node: string;
-            readonly kind: components["schemas"]["KindEnum"];
+            readonly kind: components["schemas"]["NodeOperationKindEnum"];
             readonly status: components["schemas"]["NodeOperationStatusEnum"];
             readonly progress: components["schemas"]["NodeOperationProgress"];
             readonly message: string;
@@ -1469,6 +1858,13 @@ export interface components {
             /** Format: date-time */
             readonly finished: string | null;
         };
+        /**
+         * @description * `cordon` - Cordon
+         *     * `uncordon` - Uncordon
+         *     * `drain` - Drain
+         * @enum {string}
+         */
+        NodeOperationKindEnum: "cordon" | "uncordon" | "drain";
         NodeOperationProgress: {
             /** @description namespace/name of evicted pods */
             evicted: string[];
@@ -1501,6 +1897,43 @@ export interface components {
          * @enum {string}
          */
         OutcomeEnum: "success" | "denied" | "failure";
+        Package: {
+            readonly id: number;
+            readonly name: string;
+            readonly description: string;
+            readonly icon: string;
+            readonly keywords: unknown;
+            readonly home: string;
+            readonly latest_version: string;
+            readonly source: {
+                [key: string]: unknown;
+            };
+            readonly workspace: {
+                [key: string]: unknown;
+            } | null;
+            /** Format: date-time */
+            readonly updated: string;
+        };
+        PackageDetail: {
+            readonly id: number;
+            readonly name: string;
+            readonly description: string;
+            readonly icon: string;
+            readonly keywords: unknown;
+            readonly home: string;
+            readonly latest_version: string;
+            readonly source: {
+                [key: string]: unknown;
+            };
+            readonly workspace: {
+                [key: string]: unknown;
+            } | null;
+            /** Format: date-time */
+            readonly updated: string;
+            readonly versions: {
+                [key: string]: unknown;
+            }[];
+        };
         PaginatedAdminUserList: {
             /**
              * Format: uri
@@ -1586,6 +2019,27 @@ export interface components {
                 last_event: string | null;
             };
         };
+        PaginatedPackageList: {
+            /** Format: uri */
+            next?: string | null;
+            /** Format: uri */
+            previous?: string | null;
+            results: components["schemas"]["Package"][];
+        };
+        PaginatedReleaseList: {
+            /** Format: uri */
+            next?: string | null;
+            /** Format: uri */
+            previous?: string | null;
+            results: components["schemas"]["Release"][];
+        };
+        PaginatedRolloutList: {
+            /** Format: uri */
+            next?: string | null;
+            /** Format: uri */
+            previous?: string | null;
+            results: components["schemas"]["Rollout"][];
+        };
         PaginatedSearchResultList: {
             /** Format: uri */
             next?: string | null;
@@ -1599,6 +2053,13 @@ export interface components {
             /** Format: uri */
             previous?: string | null;
             results: components["schemas"]["ServiceMap"][];
+        };
+        PaginatedSourceList: {
+            /** Format: uri */
+            next?: string | null;
+            /** Format: uri */
+            previous?: string | null;
+            results: components["schemas"]["Source"][];
         };
         PaginatedWorkspaceList: {
             /** Format: uri */
@@ -1664,9 +2125,34 @@ export interface components {
             force: boolean;
         };
         /** @description Refuse unknown fields instead of silently ignoring them (typos must not vanish). */
+        PatchedSourceUpdateRequest: {
+            url?: string;
+            username?: string;
+            password?: string;
+            ca_pem?: string;
+            refresh_minutes?: number;
+        };
+        /** @description Refuse unknown fields instead of silently ignoring them (typos must not vanish). */
         PatchedWorkspaceUpdateRequest: {
             display_name?: string;
             description?: string;
+        };
+        Plan: {
+            valid: boolean;
+            errors: {
+                [key: string]: string[];
+            };
+            objects: components["schemas"]["PlanObject"][];
+            preflight: unknown;
+            dry_run: unknown;
+            diff: string;
+            changed: string[];
+        };
+        PlanObject: {
+            apiVersion: string;
+            kind: string;
+            name: string;
+            namespace: string;
         };
         PodCounts: {
             total: number;
@@ -1764,6 +2250,123 @@ export interface components {
             /** @default  */
             description: string;
         };
+        Release: {
+            readonly id: number;
+            readonly name: string;
+            readonly workspace: components["schemas"]["_Ref"];
+            readonly service_map: components["schemas"]["_ServiceMapRef"];
+            readonly package: components["schemas"]["_Ref"];
+            readonly version: components["schemas"]["_VersionRef"];
+            readonly values: unknown;
+            readonly strategy: unknown;
+            readonly status: components["schemas"]["Status078Enum"];
+            readonly message: string;
+            readonly revision: number;
+            readonly deployed_revision: number;
+            /** Format: date-time */
+            readonly created: string;
+            /** Format: date-time */
+            readonly updated: string;
+            readonly created_by: string | null;
+        };
+        /** @description Refuse unknown fields instead of silently ignoring them (typos must not vanish). */
+        ReleaseCreateRequest: {
+            service_map: number;
+            name: string;
+            package_version: number;
+            values?: unknown;
+            strategy?: unknown;
+        };
+        ReleaseDetail: {
+            readonly id: number;
+            readonly name: string;
+            readonly workspace: components["schemas"]["_Ref"];
+            readonly service_map: components["schemas"]["_ServiceMapRef"];
+            readonly package: components["schemas"]["_Ref"];
+            readonly version: components["schemas"]["_VersionRef"];
+            readonly values: unknown;
+            readonly strategy: unknown;
+            readonly status: components["schemas"]["Status078Enum"];
+            readonly message: string;
+            readonly revision: number;
+            readonly deployed_revision: number;
+            /** Format: date-time */
+            readonly created: string;
+            /** Format: date-time */
+            readonly updated: string;
+            readonly created_by: string | null;
+            readonly revisions: components["schemas"]["Revision"][];
+        };
+        /** @description Refuse unknown fields instead of silently ignoring them (typos must not vanish). */
+        ReleasePlanRequest: {
+            service_map: number;
+            name: string;
+            package_version: number;
+            values?: unknown;
+        };
+        /** @description Refuse unknown fields instead of silently ignoring them (typos must not vanish). */
+        ReleaseRollbackRequest: {
+            revision: number;
+        };
+        /** @description Refuse unknown fields instead of silently ignoring them (typos must not vanish). */
+        ReleaseUpgradeRequest: {
+            package_version?: number;
+            values?: unknown;
+            strategy?: unknown;
+        };
+        /** @description Refuse unknown fields instead of silently ignoring them (typos must not vanish). */
+        RenderRequestRequest: {
+            values?: unknown;
+            service_map: number;
+        };
+        RenderResult: {
+            objects: components["schemas"]["RenderedObject"][];
+            manifest: string;
+        };
+        RenderedObject: {
+            apiVersion: string;
+            kind: string;
+            name: string;
+            namespace: string;
+        };
+        Revision: {
+            readonly number: number;
+            readonly action: string;
+            readonly rollback_of: number | null;
+            version: string;
+            readonly values: unknown;
+            readonly digest: string;
+            readonly status: components["schemas"]["Status4edEnum"];
+            readonly progress: unknown;
+            readonly message: string;
+            /** Format: date-time */
+            readonly created: string;
+            /** Format: date-time */
+            readonly started: string | null;
+            /** Format: date-time */
+            readonly finished: string | null;
+            readonly created_by: string | null;
+        };
+        RevisionDetail: {
+            readonly number: number;
+            readonly action: string;
+            readonly rollback_of: number | null;
+            version: string;
+            readonly values: unknown;
+            readonly digest: string;
+            readonly status: components["schemas"]["Status4edEnum"];
+            readonly progress: unknown;
+            readonly message: string;
+            /** Format: date-time */
+            readonly created: string;
+            /** Format: date-time */
+            readonly started: string | null;
+            /** Format: date-time */
+            readonly finished: string | null;
+            readonly created_by: string | null;
+            readonly manifest: string;
+            readonly resources: unknown;
+        };
         Role: {
             readonly id: number;
             readonly key: string;
@@ -1787,6 +2390,70 @@ export interface components {
             description: string;
             grants?: unknown;
         };
+        Rollout: {
+            readonly id: number;
+            readonly workspace: number;
+            readonly release_name: string;
+            readonly version: components["schemas"]["_VersionRef"];
+            readonly values: unknown;
+            readonly policy: unknown;
+            readonly status: components["schemas"]["RolloutStatusEnum"];
+            readonly message: string;
+            /** Format: date-time */
+            readonly created: string;
+            /** Format: date-time */
+            readonly finished: string | null;
+            readonly targets: components["schemas"]["RolloutTarget"][];
+        };
+        /** @description Refuse unknown fields instead of silently ignoring them (typos must not vanish). */
+        RolloutCreateRequest: {
+            workspace: number;
+            release_name: string;
+            package_version: number;
+            values?: unknown;
+            targets: components["schemas"]["RolloutTargetInputRequest"][];
+            canary?: number | null;
+            /** @default 5 */
+            batch_size: number;
+            /** @default 0 */
+            max_failures: number;
+        };
+        /**
+         * @description * `running` - Running
+         *     * `succeeded` - Succeeded
+         *     * `failed` - Failed
+         *     * `cancelled` - Cancelled
+         * @enum {string}
+         */
+        RolloutStatusEnum: "running" | "succeeded" | "failed" | "cancelled";
+        RolloutTarget: {
+            readonly id: number;
+            readonly service_map: components["schemas"]["_ServiceMapRef"];
+            readonly wave: number;
+            readonly overrides: unknown;
+            readonly release: number | null;
+            readonly revision: number | null;
+            readonly state: components["schemas"]["RolloutTargetStateEnum"];
+            readonly reason: string;
+            readonly attempts: number;
+            /** Format: date-time */
+            readonly updated: string;
+        };
+        /** @description Refuse unknown fields instead of silently ignoring them (typos must not vanish). */
+        RolloutTargetInputRequest: {
+            service_map: number;
+            overrides?: unknown;
+        };
+        /**
+         * @description * `pending` - Pending
+         *     * `applying` - Applying
+         *     * `progressing` - Progressing
+         *     * `healthy` - Healthy
+         *     * `failed` - Failed
+         *     * `skipped` - Skipped
+         * @enum {string}
+         */
+        RolloutTargetStateEnum: "pending" | "applying" | "progressing" | "healthy" | "failed" | "skipped";
         SearchResult: {
             readonly cluster: number;
             readonly kind: string;
@@ -1848,6 +2515,59 @@ export interface components {
         SetPasswordRequest: {
             password: string;
         };
+        Source: {
+            readonly id: number;
+            readonly name: string;
+            readonly kind: components["schemas"]["SourceKindEnum"];
+            workspace: components["schemas"]["_Ref"] | null;
+            readonly url: string;
+            readonly username: string;
+            readonly has_password: boolean;
+            readonly refresh_minutes: number;
+            readonly status: components["schemas"]["SourceStatusEnum"];
+            readonly message: string;
+            /** Format: date-time */
+            readonly last_refreshed: string | null;
+            /** @default 0 */
+            package_count: number;
+        };
+        /**
+         * @description * `helm` - helm
+         *     * `upload` - upload
+         * @enum {string}
+         */
+        SourceCreateKindEnum: "helm" | "upload";
+        /** @description Refuse unknown fields instead of silently ignoring them (typos must not vanish). */
+        SourceCreateRequest: {
+            name: string;
+            kind: components["schemas"]["SourceCreateKindEnum"];
+            workspace?: number | null;
+            /** @default  */
+            url: string;
+            /** @default  */
+            username: string;
+            /** @default  */
+            password: string;
+            /** @default  */
+            ca_pem: string;
+            /** @default 0 */
+            refresh_minutes: number;
+        };
+        /**
+         * @description * `helm` - Helm chart repository
+         *     * `upload` - Uploaded charts
+         *     * `servicemap` - Saved from service maps
+         * @enum {string}
+         */
+        SourceKindEnum: "helm" | "upload" | "servicemap";
+        /**
+         * @description * `pending` - Pending
+         *     * `refreshing` - Refreshing
+         *     * `ready` - Ready
+         *     * `error` - Error
+         * @enum {string}
+         */
+        SourceStatusEnum: "pending" | "refreshing" | "ready" | "error";
         /**
          * @description * `dev` - Development
          *     * `stage` - Staging
@@ -1856,14 +2576,34 @@ export interface components {
          */
         StageEnum: "dev" | "stage" | "prod";
         /**
-         * @description * `syncing` - Syncing
-         *     * `synced` - Synced
-         *     * `stale` - Stale
-         *     * `unreachable` - Unreachable
-         *     * `unauthorized` - Unauthorized
+         * @description * `pending` - Pending
+         *     * `deploying` - Deploying
+         *     * `deployed` - Deployed
+         *     * `failed` - Failed
+         *     * `deleting` - Deleting
          * @enum {string}
          */
-        StateEnum: "syncing" | "synced" | "stale" | "unreachable" | "unauthorized";
+        Status078Enum: "pending" | "deploying" | "deployed" | "failed" | "deleting";
+        /**
+         * @description * `pending` - Pending
+         *     * `applying` - Applying
+         *     * `progressing` - Progressing
+         *     * `deployed` - Deployed
+         *     * `failed` - Failed
+         *     * `superseded` - Superseded
+         * @enum {string}
+         */
+        Status4edEnum: "pending" | "applying" | "progressing" | "deployed" | "failed" | "superseded";
+        /**
+         * @description * `string` - string
+         *     * `integer` - integer
+         *     * `number` - number
+         *     * `boolean` - boolean
+         *     * `object` - object
+         *     * `array` - array
+         * @enum {string}
+         */
+        TypeEnum: "string" | "integer" | "number" | "boolean" | "object" | "array";
         Usage: {
             hard: string;
             used: string;
@@ -1881,6 +2621,23 @@ export interface components {
             readonly last_name: string;
             readonly role: components["schemas"]["RoleEnum"];
             readonly is_admin: boolean;
+        };
+        Version: {
+            readonly id: number;
+            readonly package: {
+                [key: string]: unknown;
+            };
+            readonly version: string;
+            readonly app_version: string;
+            readonly digest: string;
+            readonly readme: string;
+            readonly values_yaml: string;
+            readonly values_schema: unknown;
+            readonly form: components["schemas"]["FormField"][];
+        };
+        WebhookToken: {
+            token: string;
+            url: string;
         };
         Workspace: {
             readonly id: number;
@@ -1908,6 +2665,24 @@ export interface components {
             readonly id: number;
             readonly name: string;
             readonly display_name: string;
+        };
+        _ClusterRef: {
+            id: number;
+            name: string;
+            status: string;
+        };
+        _Ref: {
+            id: number;
+            name: string;
+        };
+        _ServiceMapRef: {
+            id: number;
+            namespace: string;
+            cluster: components["schemas"]["_ClusterRef"];
+        };
+        _VersionRef: {
+            id: number;
+            version: string;
         };
     };
     responses: never;
@@ -2190,6 +2965,1137 @@ export interface operations {
         responses: {
             /** @description No response body */
             204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    catalog_hooks_create: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                token: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description No response body */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description No such object (or not visible to you) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    catalog_packages_list: {
+        parameters: {
+            query?: {
+                /** @description The pagination cursor value (from `next` or `previous`). */
+                cursor?: string;
+                /** @description Order by (prefix '-' for descending); default `name`. */
+                ordering?: "name" | "updated" | "-name" | "-updated";
+                /** @description Rows per page (1-500). */
+                page_size?: number;
+                /** @description name, description or keyword contains */
+                q?: string;
+                /** @description `shared`: shared sources only; `mine`: workspace sources only */
+                scope?: "mine" | "shared";
+                source?: number;
+                /** @description that workspace's sources only */
+                workspace?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PaginatedPackageList"];
+                };
+            };
+        };
+    };
+    catalog_packages_retrieve: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PackageDetail"];
+                };
+            };
+        };
+    };
+    catalog_releases_list: {
+        parameters: {
+            query?: {
+                cluster?: number;
+                /** @description The pagination cursor value (from `next` or `previous`). */
+                cursor?: string;
+                /** @description Order by (prefix '-' for descending); default `name`. */
+                ordering?: "name" | "updated" | "-name" | "-updated";
+                /** @description Rows per page (1-500). */
+                page_size?: number;
+                q?: string;
+                service_map?: number;
+                workspace?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PaginatedReleaseList"];
+                };
+            };
+        };
+    };
+    catalog_releases_create: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ReleaseCreateRequest"];
+            };
+        };
+        responses: {
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Release"];
+                };
+            };
+            /** @description Invalid input; `errors` names the field (values by path, objects by name) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Your role lacks the grant */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description No such object (or not visible to you) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Conflicts with the current state (a deploy in progress, a name taken) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    catalog_releases_retrieve: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ReleaseDetail"];
+                };
+            };
+        };
+    };
+    catalog_releases_destroy: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Release"];
+                };
+            };
+            /** @description Invalid input; `errors` names the field (values by path, objects by name) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Your role lacks the grant */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description No such object (or not visible to you) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Conflicts with the current state (a deploy in progress, a name taken) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    catalog_releases_diff_retrieve: {
+        parameters: {
+            query?: {
+                from?: number;
+                to?: number;
+            };
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Diff"];
+                };
+            };
+            /** @description Invalid input; `errors` names the field (values by path, objects by name) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Your role lacks the grant */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description No such object (or not visible to you) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Conflicts with the current state (a deploy in progress, a name taken) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    catalog_releases_drift_retrieve: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Drift"];
+                };
+            };
+            /** @description Invalid input; `errors` names the field (values by path, objects by name) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Your role lacks the grant */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description No such object (or not visible to you) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Conflicts with the current state (a deploy in progress, a name taken) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    catalog_releases_revisions_retrieve: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+                number: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RevisionDetail"];
+                };
+            };
+            /** @description Invalid input; `errors` names the field (values by path, objects by name) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Your role lacks the grant */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description No such object (or not visible to you) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Conflicts with the current state (a deploy in progress, a name taken) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    catalog_releases_rollback_create: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ReleaseRollbackRequest"];
+            };
+        };
+        responses: {
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Release"];
+                };
+            };
+            /** @description Invalid input; `errors` names the field (values by path, objects by name) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Your role lacks the grant */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description No such object (or not visible to you) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Conflicts with the current state (a deploy in progress, a name taken) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    catalog_releases_upgrade_create: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["ReleaseUpgradeRequest"];
+            };
+        };
+        responses: {
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Release"];
+                };
+            };
+            /** @description Invalid input; `errors` names the field (values by path, objects by name) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Your role lacks the grant */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description No such object (or not visible to you) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Conflicts with the current state (a deploy in progress, a name taken) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    catalog_releases_plan_create: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ReleasePlanRequest"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Plan"];
+                };
+            };
+            /** @description Invalid input; `errors` names the field (values by path, objects by name) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Your role lacks the grant */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description No such object (or not visible to you) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Conflicts with the current state (a deploy in progress, a name taken) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    catalog_rollouts_list: {
+        parameters: {
+            query?: {
+                /** @description The pagination cursor value (from `next` or `previous`). */
+                cursor?: string;
+                /** @description Order by (prefix '-' for descending); default `-created`. */
+                ordering?: "created" | "-created";
+                /** @description Rows per page (1-500). */
+                page_size?: number;
+                workspace?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PaginatedRolloutList"];
+                };
+            };
+        };
+    };
+    catalog_rollouts_create: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["RolloutCreateRequest"];
+            };
+        };
+        responses: {
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Rollout"];
+                };
+            };
+            /** @description Invalid input; `errors` names the field (values by path, objects by name) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Your role lacks the grant */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description No such object (or not visible to you) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Conflicts with the current state (a deploy in progress, a name taken) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    catalog_rollouts_retrieve: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Rollout"];
+                };
+            };
+        };
+    };
+    catalog_rollouts_cancel_create: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Rollout"];
+                };
+            };
+            /** @description Invalid input; `errors` names the field (values by path, objects by name) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Your role lacks the grant */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description No such object (or not visible to you) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Conflicts with the current state (a deploy in progress, a name taken) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    catalog_sources_list: {
+        parameters: {
+            query?: {
+                /** @description The pagination cursor value (from `next` or `previous`). */
+                cursor?: string;
+                kind?: "helm" | "servicemap" | "upload";
+                /** @description Order by (prefix '-' for descending); default `name`. */
+                ordering?: "name" | "-name";
+                /** @description Rows per page (1-500). */
+                page_size?: number;
+                /** @description a workspace id, or `shared` */
+                workspace?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PaginatedSourceList"];
+                };
+            };
+        };
+    };
+    catalog_sources_create: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["SourceCreateRequest"];
+            };
+        };
+        responses: {
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Source"];
+                };
+            };
+            /** @description Invalid input; `errors` names the field */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Your role lacks the grant */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description No such object (or not visible to you) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Conflicts with the current state; `detail` says how */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    catalog_sources_retrieve: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Source"];
+                };
+            };
+        };
+    };
+    catalog_sources_destroy: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description No response body */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Invalid input; `errors` names the field */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Your role lacks the grant */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description No such object (or not visible to you) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Conflicts with the current state; `detail` says how */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    catalog_sources_partial_update: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["PatchedSourceUpdateRequest"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Source"];
+                };
+            };
+            /** @description Invalid input; `errors` names the field */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Your role lacks the grant */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description No such object (or not visible to you) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Conflicts with the current state; `detail` says how */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    catalog_sources_charts_create: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "multipart/form-data": components["schemas"]["ChartUploadRequest"];
+            };
+        };
+        responses: {
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description Invalid input; `errors` names the field */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Your role lacks the grant */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description No such object (or not visible to you) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Conflicts with the current state; `detail` says how */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    catalog_sources_refresh_create: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Source"];
+                };
+            };
+            /** @description Invalid input; `errors` names the field */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Your role lacks the grant */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description No such object (or not visible to you) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Conflicts with the current state; `detail` says how */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    catalog_sources_webhook_token_create: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WebhookToken"];
+                };
+            };
+            /** @description Invalid input; `errors` names the field */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Your role lacks the grant */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description No such object (or not visible to you) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Conflicts with the current state; `detail` says how */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    catalog_versions_retrieve: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Version"];
+                };
+            };
+            /** @description The chart repository failed; `detail` says how */
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    catalog_versions_render_create: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["RenderRequestRequest"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RenderResult"];
+                };
+            };
+            /** @description Invalid input; `errors` names the field */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Your role lacks the grant */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description No such object (or not visible to you) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Conflicts with the current state; `detail` says how */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description The chart repository failed; `detail` says how */
+            502: {
                 headers: {
                     [name: string]: unknown;
                 };
