@@ -147,6 +147,8 @@ class Release(models.Model):
     package_version = models.ForeignKey(PackageVersion, on_delete=models.PROTECT, related_name="releases")
     values = models.JSONField(default=dict, blank=True)
     strategy = models.JSONField(default=dict, blank=True)  # {"type": Strategy, ...its parameters}
+    # Where a blue/green or canary release stands (catalog.strategies): {"type", "phase", ...}
+    strategy_state = models.JSONField(default=dict, blank=True)
     status = models.CharField(max_length=16, choices=ReleaseStatus.choices, default=ReleaseStatus.PENDING)
     message = models.TextField(blank=True)
     revision = models.PositiveIntegerField(default=0)  # the revision the release wants
