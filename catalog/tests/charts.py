@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import io
 import tarfile
 from pathlib import Path
@@ -15,9 +16,9 @@ def chart_files(name: str = "webapp") -> dict[str, str]:
 
 
 def tgz(files: dict[str, str | bytes], top: str = "webapp") -> bytes:
-    """A gzip tar of ``files`` below ``top/`` (made with tarfile, not build_archive: Chart.yaml is the file's)."""
+    """A gzip tar (the same bytes every time) of ``files`` below ``top/`` (made with tarfile, not build_archive: Chart.yaml is the file's)."""
     buf = io.BytesIO()
-    with tarfile.open(fileobj=buf, mode="w:gz") as tar:
+    with gzip.GzipFile(fileobj=buf, mode="wb", mtime=0) as gz, tarfile.open(fileobj=gz, mode="w") as tar:
         for rel, text in files.items():
             raw = text.encode() if isinstance(text, str) else text
             info = tarfile.TarInfo(f"{top}/{rel}" if top else rel)
@@ -37,7 +38,7 @@ def webapp(version: str | None = None, **overrides: str) -> bytes:
 def with_member(member: tarfile.TarInfo, payload: bytes = b"", base: bytes | None = None) -> bytes:
     """The webapp chart plus one crafted member."""
     buf = io.BytesIO()
-    with tarfile.open(fileobj=buf, mode="w:gz") as tar:
+    with gzip.GzipFile(fileobj=buf, mode="wb", mtime=0) as gz, tarfile.open(fileobj=gz, mode="w") as tar:
         for rel, text in chart_files().items():
             raw = text.encode()
             info = tarfile.TarInfo(f"webapp/{rel}")
