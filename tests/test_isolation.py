@@ -28,6 +28,7 @@ from django.urls import URLPattern, URLResolver, get_resolver
 from django.utils import timezone
 from rest_framework.test import APIClient
 
+from catalog import helm
 from catalog.models import CatalogSource, Package, PackageVersion, Release, Revision, Rollout, RolloutTarget
 from clusters.models import Cluster, KubeObject, NodeOperation
 from portal.events import can_subscribe, group_kinds
@@ -128,6 +129,26 @@ ROUTES: dict[str, Route] = {
                                    insider_sees_a=False),
     "catalog-rollout": Route("rollouts of the caller's workspaces", pk="rollout",
                              queries=("", f"?workspace={A_BASE + 1}"), expect={"get": S200, "post": S400}),
+    # catalog: config maps, secrets and autoscalers of a visible service map (they ask the cluster,
+    # which the dummy server never answers: the insider gets 502/504 after passing the scope)
+    "catalog-config-list": Route("configs of a visible service map",
+                                 insider_status=frozenset({502, 504}), insider_sees_a=False),
+    "catalog-config-detail": Route("one config of a visible service map", name="config",
+                                   insider_status=frozenset({502, 504}), insider_sees_a=False),
+    "catalog-config-versions": Route("saved versions of a config of a visible service map", name="config",
+                                     insider_status=S200, insider_sees_a=False),
+    "catalog-autoscaler": Route("the autoscaler of a workload of a visible service map", name="config",
+                                insider="", insider_sees_a=False),
+    # catalog: sources and packages. Shared ones are global; a workspace's are its own.
+    "catalog-source": Route("shared sources and those of the caller's workspaces (an empty body is invalid)",
+                            pk="source", queries=("", f"?workspace={A_BASE + 1}", "?workspace=shared", "?kind=upload"),
+                            expect={"get": S200, "post": S400}),
+    "catalog-package": Route("packages of shared sources and of the caller's workspaces' sources", pk="package",
+                             queries=("", f"?q={MARKER}", f"?workspace={A_BASE + 1}", f"?source={A_BASE + 91}",
+                                      "?scope=mine")),
+    "catalog-version": Route("versions of visible packages (render: a visible version only)", pk="version"),
+    "catalog-hook": Route("repository webhooks: the token is the credential, an unknown one is 404", public=True,
+                          expect={"post": S404}, insider=""),
     "workspace-role": Route("roles are global: every signed-in user reads them, admins change them",
                             pk="role", public=True,
                             expect={"get": S200, "post": S403, "patch": S403, "delete": S403}),
@@ -159,7 +180,8 @@ INSIDER_SEES_NOTHING_OF_A = {
 }
 
 # Path parameters the table knows how to fill; "pk" and "name" come from the route's entry.
-KNOWN_GROUPS = {"cluster_id", "workspace_id", "namespace", "pk", "name", "format", "number"}
+KNOWN_GROUPS = {"token", "cluster_id", "workspace_id", "namespace", "pk", "name", "format", "number", "servicemap_id",
+                "kind"}
 
 
 # ---------------------------------------------------------------------------- the world
@@ -294,6 +316,8 @@ def world() -> World:
     source = CatalogSource.objects.create(id=_a_id(91), name=f"{MARKER}-charts", kind="upload", workspace=a)
     package = Package.objects.create(id=_a_id(92), source=source, name=f"{MARKER}-shop")
     version = PackageVersion.objects.create(id=_a_id(93), package=package, version="1.0.0")
+    PackageVersion.objects.filter(pk=version.pk).update(  # fetched already: the detail reads no repository
+        archive=helm.build_archive(f"{MARKER}-shop", "1.0.0", {"values.yaml": "replicas: 1\n"}))
     release = Release.objects.create(id=_a_id(94), workspace=a, service_map=sm_x, name=f"{MARKER}-shop",
                                      package_version=version, revision=1, status="deployed", deployed_revision=1)
     Revision.objects.create(release=release, number=1, package_version=version, status="deployed",
@@ -304,12 +328,14 @@ def world() -> World:
 
     pks = {
         "release": {0: release.pk}, "rollout": {0: rollout.pk},
+        "source": {0: source.pk}, "package": {0: package.pk}, "version": {0: version.pk},
         "cluster": {0: x.pk}, "workspace": {0: a.pk}, "member": {0: a_dev_member.pk},
         "allocation": {0: alloc_x.pk}, "registry": {0: registry.pk}, "servicemap": {0: sm_x.pk},
         "operation": {x.pk: op_x.pk, z.pk: op_z.pk}, "token": {0: token.pk}, "audit": {0: audit.pk},
         "user": {0: a_dev.pk}, "role": {0: custom.pk},
     }
-    names = {"node": {x.pk: f"{MARKER}-node-x", z.pk: "shared-node-z"}, "pod": {0: f"{MARKER}-pod"}}
+    names = {"node": {x.pk: f"{MARKER}-node-x", z.pk: "shared-node-z"}, "pod": {0: f"{MARKER}-pod"},
+             "config": {0: f"{MARKER}-config"}}
     a_ids = {a.pk, x.pk, a_manager.pk, a_dev.pk, a_dev_member.pk, _a_id(11), alloc_x.pk, alloc_z.pk, registry.pk,
              sm_x.pk, sm_z.pk, op_x.pk, op_z.pk, token.pk, source.pk, package.pk, version.pk, release.pk, rollout.pk}
     assert all(i >= A_BASE for i in a_ids)
@@ -395,8 +421,14 @@ def _fill(route: ApiRoute, spec: Route, world: World, cluster: Cluster) -> str:
             return SECRET_NS
         if group == "format":
             return ".json"
+        if group == "token":  # a repository webhook's token
+            return "no-such-webhook-token"
         if group == "number":  # a release's revision
             return "1"
+        if group == "servicemap_id":
+            return str(world.pks["servicemap"][0])
+        if group == "kind":  # of a config
+            return "ConfigMap"
         if group == "pk":
             assert spec.pk is not None, f"{route}: the isolation table gives no `pk` for this route"
             per_cluster = world.pks[spec.pk]

@@ -3,7 +3,7 @@
 from django.urls import path
 from rest_framework.routers import SimpleRouter
 
-from catalog.api import release_views, views
+from catalog.api import config_views, release_views, views
 
 router = SimpleRouter()
 # Sources, packages and versions
@@ -17,5 +17,13 @@ router.register("rollouts", release_views.RolloutViewSet, basename="catalog-roll
 urlpatterns = [
     # Repository webhooks: no session, the token is the credential.
     path("hooks/<str:token>/", views.HookView.as_view(), name="catalog-hook"),
+    # ConfigMaps, Secrets and autoscalers of a service map
+    path("configs/<int:servicemap_id>/", config_views.ConfigListView.as_view(), name="catalog-config-list"),
+    path("configs/<int:servicemap_id>/<str:kind>/<str:name>/", config_views.ConfigDetailView.as_view(),
+         name="catalog-config-detail"),
+    path("configs/<int:servicemap_id>/<str:kind>/<str:name>/versions/", config_views.ConfigVersionsView.as_view(),
+         name="catalog-config-versions"),
+    path("autoscalers/<int:servicemap_id>/<str:kind>/<str:name>/", config_views.AutoscalerView.as_view(),
+         name="catalog-autoscaler"),
     *router.urls,
 ]

@@ -1,0 +1,214 @@
+"""ConfigMaps, Secrets and autoscalers of a service map (docs/catalog-api.md, "Config").
+
+The service map is resolved through :func:`workspaces.access.visible_service_maps` (404 for
+anyone who may not see it); grants are checked in :mod:`catalog.config`. These views ask the
+cluster: no answer in time is a 504, a refusal a 502, each with the cluster's message.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import wraps
+from typing import Any
+
+from django.shortcuts import get_object_or_404
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework import exceptions, serializers, status
+from rest_framework.permissions import IsAuthenticated
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from catalog import config
+from clusters.api.views import BadGateway, GatewayTimeout
+from clusters.kube.errors import KubeError, Unreachable
+from portal.api.serializers import StrictSerializer
+from portal.crypto import DecryptionError
+from workspaces import access as ws_access
+from workspaces.models import ServiceMap
+
+ERRORS = {
+    400: OpenApiResponse(description="Invalid input; `errors` names the field"),
+    403: OpenApiResponse(description="Your role lacks the grant"),
+    404: OpenApiResponse(description="No such service map or object (or not visible to you)"),
+    502: OpenApiResponse(description="The cluster refused"),
+    504: OpenApiResponse(description="The cluster did not answer in time"),
+}
+
+
+def _cluster_errors(fn: Callable[..., Response]) -> Callable[..., Response]:
+    @wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Response:
+        try:
+            return fn(*args, **kwargs)
+        except Unreachable as exc:
+            raise GatewayTimeout(f"The cluster did not answer: {exc}") from exc
+        except (KubeError, DecryptionError) as exc:
+            raise BadGateway(f"The cluster refused: {exc}") from exc
+    return wrapper
+
+
+def _service_map(request: Request, servicemap_id: int) -> ServiceMap:
+    return get_object_or_404(ws_access.visible_service_maps(request.user).select_related("workspace", "cluster"),
+                             pk=servicemap_id)
+
+
+class ConfigRowSerializer(serializers.Serializer[Any]):
+    kind = serializers.CharField()
+    name = serializers.CharField()
+    keys = serializers.ListField(child=serializers.CharField())
+    type = serializers.CharField()
+    version = serializers.IntegerField(allow_null=True)
+    created = serializers.CharField(allow_null=True)
+    managed_by = serializers.CharField()
+
+
+class ConfigDetailSerializer(serializers.Serializer[Any]):
+    kind = serializers.CharField()
+    name = serializers.CharField()
+    type = serializers.CharField()
+    data = serializers.DictField(child=serializers.CharField(allow_null=True))  # type: ignore[assignment]
+    revealed = serializers.BooleanField()
+    version = serializers.IntegerField(allow_null=True)
+    used_by = serializers.ListField(child=serializers.CharField())
+
+
+class ConfigCreateSerializer(StrictSerializer):
+    kind = serializers.ChoiceField(choices=["ConfigMap", "Secret"])
+    name = serializers.CharField(max_length=253)
+    data = serializers.JSONField()  # type: ignore[assignment]
+    message = serializers.CharField(required=False, allow_blank=True, default="")
+
+
+class ConfigUpdateSerializer(StrictSerializer):
+    data = serializers.JSONField()  # type: ignore[assignment]
+    restart = serializers.BooleanField(required=False, default=False)
+    message = serializers.CharField(required=False, allow_blank=True, default="")
+
+
+class ConfigSavedSerializer(serializers.Serializer[Any]):
+    version = serializers.IntegerField()
+    restarted = serializers.ListField(child=serializers.CharField())
+
+
+class ConfigVersionSerializer(serializers.Serializer[Any]):
+    version = serializers.IntegerField()
+    keys = serializers.ListField(child=serializers.CharField())
+    message = serializers.CharField()
+    restarted = serializers.ListField(child=serializers.CharField())
+    created = serializers.CharField()
+    created_by = serializers.CharField(allow_null=True)
+
+
+class RestoreSerializer(StrictSerializer):
+    version = serializers.IntegerField(min_value=1)
+    restart = serializers.BooleanField(required=False, default=False)
+
+
+class AutoscalerSerializer(StrictSerializer):
+    min_replicas = serializers.IntegerField(required=False, default=1)
+    max_replicas = serializers.IntegerField()
+    cpu_percent = serializers.IntegerField(required=False, allow_null=True, default=None)
+    memory_percent = serializers.IntegerField(required=False, allow_null=True, default=None)
+
+
+class AutoscalerRowSerializer(serializers.Serializer[Any]):
+    kind = serializers.CharField()
+    name = serializers.CharField()
+    min_replicas = serializers.IntegerField()
+    max_replicas = serializers.IntegerField()
+    cpu_percent = serializers.IntegerField(allow_null=True)
+    memory_percent = serializers.IntegerField(allow_null=True)
+
+
+class ConfigListView(APIView):
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(responses={200: ConfigRowSerializer(many=True), **ERRORS},
+                   summary="The service map's ConfigMaps and Secrets (asks the cluster)")
+    @_cluster_errors
+    def get(self, request: Request, servicemap_id: int) -> Response:
+        return Response(config.list_configs(_service_map(request, servicemap_id)))
+
+    @extend_schema(request=ConfigCreateSerializer, responses={201: ConfigSavedSerializer, **ERRORS},
+                   summary="Create a ConfigMap or Secret (version 1)")
+    @_cluster_errors
+    def post(self, request: Request, servicemap_id: int) -> Response:
+        sm = _service_map(request, servicemap_id)
+        data = ConfigCreateSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        v = data.validated_data
+        saved = config.save_config(sm=sm, kind=v["kind"], name=v["name"], data=v["data"], restart_workloads=False,
+                                   message=v["message"], user=request.user, request=request._request, create=True)
+        return Response(saved, status=status.HTTP_201_CREATED)
+
+
+class ConfigDetailView(APIView):
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(parameters=[OpenApiParameter("reveal", bool, description="secret values (grant secrets.reveal)")],
+                   responses={200: ConfigDetailSerializer, **ERRORS})
+    @_cluster_errors
+    def get(self, request: Request, servicemap_id: int, kind: str, name: str) -> Response:
+        sm = _service_map(request, servicemap_id)
+        reveal = request.query_params.get("reveal") in ("1", "true")
+        return Response(config.get_config(sm, kind, name, user=request.user, reveal=reveal))
+
+    @extend_schema(request=ConfigUpdateSerializer, responses={200: ConfigSavedSerializer, **ERRORS},
+                   summary="Save new data (a new version); null keeps a secret value; restart its users if asked")
+    @_cluster_errors
+    def put(self, request: Request, servicemap_id: int, kind: str, name: str) -> Response:
+        sm = _service_map(request, servicemap_id)
+        data = ConfigUpdateSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        v = data.validated_data
+        return Response(config.save_config(sm=sm, kind=kind, name=name, data=v["data"], restart_workloads=v["restart"],
+                                           message=v["message"], user=request.user, request=request._request))
+
+    @extend_schema(responses={204: None, **ERRORS})
+    @_cluster_errors
+    def delete(self, request: Request, servicemap_id: int, kind: str, name: str) -> Response:
+        config.delete_config(sm=_service_map(request, servicemap_id), kind=kind, name=name, user=request.user,
+                             request=request._request)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class ConfigVersionsView(APIView):
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(responses={200: ConfigVersionSerializer(many=True), **ERRORS})
+    def get(self, request: Request, servicemap_id: int, kind: str, name: str) -> Response:
+        return Response(config.versions(_service_map(request, servicemap_id), kind, name))
+
+    @extend_schema(request=RestoreSerializer, responses={200: ConfigSavedSerializer, **ERRORS},
+                   summary="Restore a saved version (saved again as a new version)")
+    @_cluster_errors
+    def post(self, request: Request, servicemap_id: int, kind: str, name: str) -> Response:
+        sm = _service_map(request, servicemap_id)
+        data = RestoreSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        return Response(config.restore_version(sm=sm, kind=kind, name=name, number=data.validated_data["version"],
+                                               restart_workloads=data.validated_data["restart"], user=request.user,
+                                               request=request._request))
+
+
+class AutoscalerView(APIView):
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(request=AutoscalerSerializer, responses={200: AutoscalerRowSerializer, **ERRORS},
+                   summary="Create or change the workload's HorizontalPodAutoscaler")
+    @_cluster_errors
+    def put(self, request: Request, servicemap_id: int, kind: str, name: str) -> Response:
+        sm = _service_map(request, servicemap_id)
+        data = AutoscalerSerializer(data=request.data)
+        if not data.is_valid():
+            raise exceptions.ValidationError(data.errors)
+        return Response(config.set_autoscaler(sm=sm, kind=kind, name=name, settings=dict(data.validated_data),
+                                              user=request.user, request=request._request))
+
+    @extend_schema(responses={204: None, **ERRORS})
+    @_cluster_errors
+    def delete(self, request: Request, servicemap_id: int, kind: str, name: str) -> Response:
+        config.delete_autoscaler(sm=_service_map(request, servicemap_id), name=name, user=request.user,
+                                 request=request._request)
+        return Response(status=status.HTTP_204_NO_CONTENT)
