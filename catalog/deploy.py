@@ -26,6 +26,7 @@ from django.conf import settings
 from django.db import connection
 from django.utils import timezone
 
+from catalog import strategies
 from catalog.models import Release, ReleaseStatus, Revision, RevisionStatus
 from clusters.kube.client import KubeClient
 from clusters.kube.errors import Invalid, KubeError, NotFound, UnknownKind, Unreachable
@@ -199,7 +200,9 @@ def deploy_revision(release_id: int, number: int, *, allow_cluster_scoped: bool 
                     client.apply(obj, field_manager=FIELD_MANAGER, dry_run=True, timeout=CALL_TIMEOUT)
                 for obj in objects:
                     client.apply(obj, field_manager=FIELD_MANAGER, timeout=CALL_TIMEOUT)
-                pruned = prune(client, release, keep={key_of(o) for o in objects})
+                # and what the strategy still needs (a blue/green's old color until confirmed)
+                pruned = prune(client, release, keep={key_of(o) for o in objects} | strategies.keep(
+                    release.strategy_state or {}))
         except Unreachable as exc:
             releases.revision_waiting(release, revision, f"Waiting for the cluster: {exc} It is retried.")
             return "pending"

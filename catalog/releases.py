@@ -12,7 +12,7 @@ is exactly what every retry applies. Writes audit and publish ``release.updated`
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from django.db import IntegrityError, transaction
@@ -20,7 +20,7 @@ from django.http import HttpRequest
 from django.utils import timezone
 from rest_framework.exceptions import PermissionDenied, ValidationError
 
-from catalog import deploy
+from catalog import deploy, strategies
 from catalog.models import PackageVersion, Release, ReleaseStatus, Revision, RevisionStatus
 from portal import audit
 from portal.api.exceptions import Conflict
@@ -75,6 +75,7 @@ def require(user: Any, sm: ServiceMap, grant: str) -> None:
 class Prepared:
     objects: list[dict[str, Any]]
     preflight: dict[str, Any]
+    strategy_state: dict[str, Any] = field(default_factory=dict)
 
 
 def _image_errors(objects: list[dict[str, Any]]) -> list[str]:
@@ -95,8 +96,10 @@ def _image_errors(objects: list[dict[str, Any]]) -> list[str]:
 
 
 def prepare(*, sm: ServiceMap, name: str, version: PackageVersion, values: dict[str, Any], user: Any,
-            number: int, upgrade: bool, replacing: Release | None = None) -> Prepared:
-    """Render and check a revision; 400 naming what is wrong (values by field, objects by name)."""
+            number: int, upgrade: bool, replacing: Release | None = None,
+            strategy: dict[str, Any] | None = None) -> Prepared:
+    """Render, shape for the strategy (:mod:`catalog.strategies`) and check a revision; 400 naming
+    what is wrong (values by field, objects by name)."""
     from catalog import helm
 
     if not isinstance(values, dict):
@@ -112,7 +115,32 @@ def prepare(*, sm: ServiceMap, name: str, version: PackageVersion, values: dict[
                               is_upgrade=upgrade)
     except helm.ChartError as exc:
         raise ValidationError(exc.errors or {"chart": [exc.message]}) from exc
-    return check(sm=sm, objects=objects, user=user, replacing=replacing)
+    if strategy is None:
+        return check(sm=sm, objects=objects, user=user, replacing=replacing)
+    return _shaped(sm=sm, objects=objects, strategy=strategy, user=user, replacing=replacing)
+
+
+def _current_objects(release: Release | None) -> list[dict[str, Any]] | None:
+    revision = Revision.objects.filter(release=release, number=release.revision).first() if release else None
+    return deploy.load(revision.manifest) if revision is not None and revision.manifest else None
+
+
+def _shaped(*, sm: ServiceMap, objects: list[dict[str, Any]], strategy: dict[str, Any], user: Any,
+            replacing: Release | None) -> Prepared:
+    """Shape the chart's objects for the strategy, then check what will really be applied."""
+    planned = strategies.plan(objects, strategy=strategy, state=replacing.strategy_state if replacing else {},
+                              current=_current_objects(replacing),
+                              from_revision=replacing.revision if replacing else 0)
+    prepared = check(sm=sm, objects=planned.objects, user=user, replacing=replacing)
+    prepared.strategy_state = planned.state
+    return prepared
+
+
+def _refuse_mid_strategy(release: Release, doing: str) -> None:
+    state = release.strategy_state or {}
+    if strategies.in_progress(state):
+        raise Conflict(f"{release.name} is {state.get('phase', '').replace('_', ' ')} ({state.get('type')}); "
+                       f"promote, confirm or abort before you {doing}.")
 
 
 def check(*, sm: ServiceMap, objects: list[dict[str, Any]], user: Any, replacing: Release | None = None) -> Prepared:
@@ -163,12 +191,14 @@ def create_release(*, sm: ServiceMap, name: str, version: PackageVersion, values
         raise Conflict(f"Service map {sm.namespace} is being deleted.")
     if Release.objects.filter(service_map=sm, name=name).exists():
         raise Conflict(f"A release named {name} exists in {sm.namespace}; upgrade it instead.")
-    prepared = prepare(sm=sm, name=name, version=version, values=values, user=user, number=1, upgrade=False)
+    strategy = strategies.validate(strategy)
+    prepared = prepare(sm=sm, name=name, version=version, values=values, user=user, number=1, upgrade=False,
+                       strategy=strategy)
     try:
         with transaction.atomic():
             release = Release.objects.create(
                 workspace=sm.workspace, service_map=sm, name=name, package_version=version, values=values,
-                strategy=strategy, status=ReleaseStatus.PENDING, revision=1,
+                strategy=strategy, strategy_state=prepared.strategy_state, status=ReleaseStatus.PENDING, revision=1,
                 created_by=user if getattr(user, "is_authenticated", False) else None)
             _store_revision(release, number=1, action="install", version=version, values=values,
                             objects=prepared.objects, user=user)
@@ -195,9 +225,11 @@ def upgrade_release(*, release: Release, version: PackageVersion | None, values:
     require(user, sm, Grant.WORKLOADS_DEPLOY)
     version = version or release.package_version
     values = release.values if values is None else values
+    strategy = strategies.validate(strategy if strategy is not None else strategies.normalised(release.strategy))
+    _refuse_mid_strategy(release, "upgrade")
     number = _next_revision(release)
     prepared = prepare(sm=sm, name=release.name, version=version, values=values, user=user, number=number,
-                       upgrade=True, replacing=release)
+                       upgrade=True, replacing=release, strategy=strategy)
     with transaction.atomic():
         locked = Release.objects.select_for_update().get(pk=release.pk)
         if locked.revision + 1 != number or locked.status == ReleaseStatus.DELETING:
@@ -206,7 +238,7 @@ def upgrade_release(*, release: Release, version: PackageVersion | None, values:
         _store_revision(locked, number=number, action="upgrade", version=version, values=values,
                         objects=prepared.objects, user=user)
         Release.objects.filter(pk=locked.pk).update(
-            package_version=version, values=values, strategy=strategy if strategy is not None else locked.strategy,
+            package_version=version, values=values, strategy=strategy, strategy_state=prepared.strategy_state,
             revision=number, status=ReleaseStatus.PENDING, message="", updated=timezone.now())
         locked.refresh_from_db()
         _audit(request, action="release.upgrade", release=locked,
@@ -224,9 +256,11 @@ def rollback_release(*, release: Release, to: int, user: Any, request: HttpReque
         raise ValidationError({"revision": [f"{release.name} has no revision {to}."]})
     if to == release.revision:
         raise ValidationError({"revision": [f"Revision {to} is the current revision."]})
+    _refuse_mid_strategy(release, "roll back")
     number = _next_revision(release)
-    objects = [o for o in deploy.load(target.manifest)]
-    prepared = check(sm=sm, objects=objects, user=user, replacing=release)
+    # The target's objects as the chart rendered them, shaped for the release's strategy now.
+    prepared = _shaped(sm=sm, objects=strategies.plain(deploy.load(target.manifest)),
+                       strategy=strategies.normalised(release.strategy), user=user, replacing=release)
     with transaction.atomic():
         locked = Release.objects.select_for_update().get(pk=release.pk)
         if locked.revision + 1 != number:
@@ -235,12 +269,100 @@ def rollback_release(*, release: Release, to: int, user: Any, request: HttpReque
                         values=target.values, objects=prepared.objects, user=user, rollback_of=to)
         Release.objects.filter(pk=locked.pk).update(
             package_version=target.package_version, values=target.values, revision=number,
-            status=ReleaseStatus.PENDING, message=f"Rolling back to revision {to}.", updated=timezone.now())
+            strategy_state=prepared.strategy_state, status=ReleaseStatus.PENDING,
+            message=f"Rolling back to revision {to}.", updated=timezone.now())
         locked.refresh_from_db()
         _audit(request, action="release.rollback", release=locked, detail={"to": to, "revision": number})
         _enqueue("deploy_revision", locked.pk, number)
         transaction.on_commit(lambda: _publish_release(locked))
     return locked
+
+
+def _strategy_step(*, release: Release, action: str, objects: list[dict[str, Any]], version: PackageVersion,
+                   values: dict[str, Any], state: dict[str, Any], message: str, user: Any,
+                   request: HttpRequest | None, wait_for_flight: bool = True,
+                   rollback_of: int | None = None) -> Release:
+    """Promote, confirm and abort are revisions too (the cluster's every state is in the history):
+    store one with ``objects`` and the new strategy state, and let the deploy task apply and prune."""
+    sm = release.service_map
+    if wait_for_flight:
+        _next_revision(release)
+    number = release.revision + 1
+    prepared = check(sm=sm, objects=objects, user=user, replacing=release)
+    with transaction.atomic():
+        locked = Release.objects.select_for_update().get(pk=release.pk)
+        if (locked.revision + 1 != number or locked.status == ReleaseStatus.DELETING
+                or locked.strategy_state != release.strategy_state):
+            raise Conflict(f"{release.name} changed meanwhile (now at revision {locked.revision}); reload and retry.")
+        _store_revision(locked, number=number, action=action, version=version, values=values,
+                        objects=prepared.objects, user=user, rollback_of=rollback_of)
+        Release.objects.filter(pk=locked.pk).update(
+            package_version=version, values=values, revision=number, strategy_state=state,
+            status=ReleaseStatus.PENDING, message=message, updated=timezone.now())
+        locked.refresh_from_db()
+        _audit(request, action=f"release.{action}", release=locked,
+               detail={"revision": number, "strategy": release.strategy_state.get("type"),
+                       "from": release.strategy_state, "to": state})
+        _enqueue("deploy_revision", locked.pk, number)
+        transaction.on_commit(lambda: _publish_release(locked))
+    return locked
+
+
+def _current_revision(release: Release) -> Revision:
+    current = Revision.objects.select_related("package_version").filter(release=release,
+                                                                        number=release.revision).first()
+    if current is None or not current.manifest:
+        raise Conflict(f"{release.name} has no revision to act on.")
+    return current
+
+
+def promote_release(*, release: Release, user: Any, request: HttpRequest | None) -> Release:
+    """Blue/green: point the Services at the new color (the old one stays until confirmed).
+    Canary: give the main Deployments the new template and drop the canaries."""
+    require(user, release.service_map, Grant.WORKLOADS_ROLLBACK)
+    state = release.strategy_state or {}
+    if state.get("phase") != strategies.AWAITING_PROMOTION:
+        raise Conflict(f"{release.name} has nothing to promote (no blue/green preview or canary is waiting).")
+    current = _current_revision(release)
+    if current.status != RevisionStatus.DEPLOYED:
+        raise Conflict(f"Revision {current.number} is {current.status}; promote once it is deployed, or abort.")
+    planned = strategies.promote(deploy.load(current.manifest), strategy=release.strategy, state=state)
+    what = f"the {state.get('preview')} color" if state.get("type") == "bluegreen" else "the canary"
+    return _strategy_step(release=release, action="promote", objects=planned.objects,
+                          version=current.package_version, values=current.values, state=planned.state,
+                          message=f"Promoting {what}.", user=user, request=request)
+
+
+def confirm_release(*, release: Release, user: Any, request: HttpRequest | None) -> Release:
+    """Blue/green after promote: delete the old color (no instant rollback after this)."""
+    require(user, release.service_map, Grant.WORKLOADS_ROLLBACK)
+    state = release.strategy_state or {}
+    if state.get("phase") != strategies.AWAITING_CONFIRMATION:
+        raise Conflict(f"{release.name} has nothing to confirm (confirm follows a blue/green promote).")
+    current = _current_revision(release)
+    planned = strategies.confirm(deploy.load(current.manifest), state=state)
+    return _strategy_step(release=release, action="confirm", objects=planned.objects,
+                          version=current.package_version, values=current.values, state=planned.state,
+                          message=f"Confirmed {state.get('active')}; deleting {state.get('previous')}.", user=user,
+                          request=request)
+
+
+def abort_release(*, release: Release, user: Any, request: HttpRequest | None) -> Release:
+    """Back to the revision the blue/green or canary upgrade started from: the old color serves
+    again and the new one is deleted, or the canary is deleted. Does not wait for a rollout in
+    flight (that is what an instant rollback is for): the newer revision supersedes it."""
+    require(user, release.service_map, Grant.WORKLOADS_ROLLBACK)
+    state = release.strategy_state or {}
+    if state.get("phase") not in (strategies.AWAITING_PROMOTION, strategies.AWAITING_CONFIRMATION):
+        raise Conflict(f"{release.name} has nothing to abort (no blue/green or canary upgrade is waiting).")
+    origin = Revision.objects.select_related("package_version").filter(
+        release=release, number=state.get("from_revision") or 0).first()
+    if origin is None or not origin.manifest:
+        raise Conflict(f"Revision {state.get('from_revision')} of {release.name} is gone; roll back instead.")
+    return _strategy_step(release=release, action="abort", objects=deploy.load(origin.manifest),
+                          version=origin.package_version, values=origin.values, state=strategies.aborted_state(state),
+                          message=f"Aborted; back to revision {origin.number}.", user=user, request=request,
+                          wait_for_flight=False, rollback_of=origin.number)
 
 
 def delete_release(*, release: Release, user: Any, request: HttpRequest | None) -> Release:

@@ -41,8 +41,9 @@ class ReleaseSerializer(serializers.ModelSerializer[Release]):
 
     class Meta:
         model = Release
-        fields = ("id", "name", "workspace", "service_map", "package", "version", "values", "strategy", "status",
-                  "message", "revision", "deployed_revision", "created", "updated", "created_by")
+        fields = ("id", "name", "workspace", "service_map", "package", "version", "values", "strategy",
+                  "strategy_state", "status", "message", "revision", "deployed_revision", "created", "updated",
+                  "created_by")
         read_only_fields = fields
 
     def get_workspace(self, obj: Release) -> _Ref:
@@ -116,6 +117,7 @@ class ReleasePlanSerializer(StrictSerializer):
     name = serializers.CharField(max_length=53, validators=[DNS1123_LABEL])
     package_version = serializers.IntegerField()
     values = serializers.JSONField(required=False, default=dict)
+    strategy = serializers.JSONField(required=False)
 
 
 class ReleaseUpgradeSerializer(StrictSerializer):
@@ -147,6 +149,27 @@ class PlanSerializer(serializers.Serializer[Any]):
 
 class DiffSerializer(serializers.Serializer[Any]):
     diff = serializers.CharField()
+
+
+class ReleasePodSerializer(serializers.Serializer[Any]):
+    name = serializers.CharField()
+    deployment = serializers.CharField()
+    phase = serializers.CharField()
+    status = serializers.CharField()
+    ready = serializers.CharField()
+    restarts = serializers.IntegerField()
+    node = serializers.CharField()
+    images = serializers.ListField(child=serializers.CharField())
+    pod_template_hash = serializers.CharField()
+    color = serializers.CharField()
+    created = serializers.DateTimeField(allow_null=True)
+
+
+class ReleasePodsSerializer(serializers.Serializer[Any]):
+    old = ReleasePodSerializer(many=True)
+    new = ReleasePodSerializer(many=True)
+    canary = ReleasePodSerializer(many=True)
+    strategy_state = serializers.JSONField()
 
 
 class DriftSerializer(serializers.Serializer[Any]):

@@ -15,7 +15,7 @@ from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from catalog import deploy, releases, rollouts
+from catalog import deploy, releases, rollouts, strategies
 from catalog.api import release_serializers as s
 from catalog.models import PackageVersion, Release, Revision, Rollout
 from clusters.api.pagination import KeysetPagination
@@ -106,13 +106,15 @@ class ReleaseViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
         sm = _service_map(request.user, data.validated_data["service_map"])
         version = _version(request.user, data.validated_data["package_version"], sm)
         existing = Release.objects.filter(service_map=sm, name=data.validated_data["name"]).first()
+        strategy = strategies.validate(data.validated_data["strategy"] if "strategy" in data.validated_data
+                                       else strategies.normalised(existing.strategy if existing else {}))
         out: dict[str, Any] = {"valid": True, "errors": {}, "objects": [], "preflight": {}, "dry_run": {},
                                "diff": "", "changed": []}
         try:
             prepared = releases.prepare(sm=sm, name=data.validated_data["name"], version=version,
                                         values=data.validated_data["values"], user=request.user,
                                         number=(existing.revision + 1) if existing else 1,
-                                        upgrade=existing is not None)
+                                        upgrade=existing is not None, replacing=existing, strategy=strategy)
         except exceptions.ValidationError as exc:
             detail = exc.detail if isinstance(exc.detail, dict) else {"values": exc.detail}
             out.update(valid=False, errors={k: [str(m) for m in (v if isinstance(v, list) else [v])]
@@ -156,6 +158,39 @@ class ReleaseViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
         release = releases.rollback_release(release=release, to=data.validated_data["revision"], user=request.user,
                                             request=request._request)
         return Response(s.release_row(release), status=status.HTTP_202_ACCEPTED)
+
+    @extend_schema(request=None, responses={202: s.ReleaseSerializer, **ERRORS},
+                   summary="Blue/green: switch the Services to the new color; canary: roll the new template out")
+    @action(detail=True, methods=["post"], pagination_class=None)
+    def promote(self, request: Request, pk: str) -> Response:
+        release = releases.promote_release(release=self.get_object(), user=request.user, request=request._request)
+        return Response(s.release_row(release), status=status.HTTP_202_ACCEPTED)
+
+    @extend_schema(request=None, responses={202: s.ReleaseSerializer, **ERRORS},
+                   summary="Blue/green after promote: delete the old color")
+    @action(detail=True, methods=["post"], pagination_class=None)
+    def confirm(self, request: Request, pk: str) -> Response:
+        release = releases.confirm_release(release=self.get_object(), user=request.user, request=request._request)
+        return Response(s.release_row(release), status=status.HTTP_202_ACCEPTED)
+
+    @extend_schema(request=None, responses={202: s.ReleaseSerializer, **ERRORS},
+                   summary="Back to the revision a blue/green or canary upgrade started from (instant rollback)")
+    @action(detail=True, methods=["post"], pagination_class=None)
+    def abort(self, request: Request, pk: str) -> Response:
+        release = releases.abort_release(release=self.get_object(), user=request.user, request=request._request)
+        return Response(s.release_row(release), status=status.HTTP_202_ACCEPTED)
+
+    @extend_schema(responses={200: s.ReleasePodsSerializer, **ERRORS},
+                   summary="The release's pods from the read model: old, new and canary")
+    @action(detail=True, methods=["get"], pagination_class=None)
+    def pods(self, request: Request, pk: str) -> Response:
+        release = self.get_object()
+        revision = Revision.objects.filter(release=release, number=release.revision).first()
+        groups = strategies.pod_groups(cluster_id=release.service_map.cluster_id,
+                                       namespace=release.service_map.namespace,
+                                       objects=deploy.load(revision.manifest) if revision else [],
+                                       state=release.strategy_state or {})
+        return Response({**groups, "strategy_state": release.strategy_state or {}})
 
     @extend_schema(responses={202: s.ReleaseSerializer, **ERRORS})
     def destroy(self, request: Request, pk: str) -> Response:
