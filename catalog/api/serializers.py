@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from catalog.models import CatalogSource, Package, PackageVersion, SourceKind
@@ -14,17 +15,17 @@ from portal.api.serializers import StrictSerializer
 # ---------------------------------------------------------------------------- sources
 
 
-class _Ref(serializers.Serializer[Any]):
+class CatalogRefSerializer(serializers.Serializer[Any]):
     id = serializers.IntegerField()
     name = serializers.CharField()
 
 
-class _SourceRef(_Ref):
+class SourceRefSerializer(CatalogRefSerializer):
     kind = serializers.CharField()
 
 
 class SourceSerializer(serializers.ModelSerializer[CatalogSource]):
-    workspace = _Ref(allow_null=True)
+    workspace = CatalogRefSerializer(allow_null=True)
     has_password = serializers.SerializerMethodField()
     package_count = serializers.IntegerField(default=0)
 
@@ -81,9 +82,11 @@ class PackageSerializer(serializers.ModelSerializer[Package]):
                                    "workspace", "updated")
         read_only_fields: tuple[str, ...] = fields
 
+    @extend_schema_field(SourceRefSerializer)
     def get_source(self, obj: Package) -> dict[str, Any]:
         return {"id": obj.source_id, "name": obj.source.name, "kind": obj.source.kind}
 
+    @extend_schema_field(CatalogRefSerializer(allow_null=True))
     def get_workspace(self, obj: Package) -> dict[str, Any] | None:
         workspace = obj.source.workspace
         return None if workspace is None else {"id": workspace.pk, "name": workspace.name}
@@ -103,6 +106,7 @@ class PackageDetailSerializer(PackageSerializer):
         fields = (*PackageSerializer.Meta.fields, "versions")
         read_only_fields = fields
 
+    @extend_schema_field(VersionSummarySerializer(many=True))
     def get_versions(self, obj: Package) -> list[dict[str, Any]]:
         from catalog.sources import version_key
 
@@ -131,6 +135,7 @@ class VersionSerializer(serializers.ModelSerializer[PackageVersion]):
                   "form")
         read_only_fields = fields
 
+    @extend_schema_field(CatalogRefSerializer)
     def get_package(self, obj: PackageVersion) -> dict[str, Any]:
         return {"id": obj.package_id, "name": obj.package.name}
 

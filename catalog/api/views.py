@@ -131,7 +131,7 @@ class SourceViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
         return Response({"token": token, "url": url}, status=status.HTTP_201_CREATED)
 
     @extend_schema(request={"multipart/form-data": s.ChartUploadSerializer},
-                   responses={201: "catalog.api.serializers.VersionSerializer", **ERRORS},
+                   responses={201: s.VersionSerializer, **ERRORS},
                    summary="Upload a chart archive (.tgz) to an upload source")
     @action(detail=True, methods=["post"], parser_classes=[MultiPartParser, FormParser])
     def charts(self, request: Request, pk: str) -> Response:

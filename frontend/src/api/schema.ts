@@ -157,6 +157,75 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/catalog/autoscalers/{servicemap_id}/{kind}/{name}/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        /** Create or change the workload's HorizontalPodAutoscaler */
+        put: operations["catalog_autoscalers_update"];
+        post?: never;
+        delete: operations["catalog_autoscalers_destroy"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/catalog/configs/{servicemap_id}/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The service map's ConfigMaps and Secrets (asks the cluster) */
+        get: operations["catalog_configs_list"];
+        put?: never;
+        /** Create a ConfigMap or Secret (version 1) */
+        post: operations["catalog_configs_create"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/catalog/configs/{servicemap_id}/{kind}/{name}/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get: operations["catalog_configs_retrieve"];
+        /** Save new data (a new version); null keeps a secret value; restart its users if asked */
+        put: operations["catalog_configs_update"];
+        post?: never;
+        delete: operations["catalog_configs_destroy"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/catalog/configs/{servicemap_id}/{kind}/{name}/versions/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get: operations["catalog_configs_versions_list"];
+        put?: never;
+        /** Restore a saved version (saved again as a new version) */
+        post: operations["catalog_configs_versions_create"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/catalog/hooks/{token}/": {
         parameters: {
             query?: never;
@@ -244,6 +313,40 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/catalog/releases/{id}/abort/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Back to the revision a blue/green or canary upgrade started from (instant rollback) */
+        post: operations["catalog_releases_abort_create"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/catalog/releases/{id}/confirm/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Blue/green after promote: delete the old color */
+        post: operations["catalog_releases_confirm_create"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/catalog/releases/{id}/diff/": {
         parameters: {
             query?: never;
@@ -271,6 +374,40 @@ export interface paths {
         get: operations["catalog_releases_drift_retrieve"];
         put?: never;
         post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/catalog/releases/{id}/pods/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The release's pods from the read model: old, new and canary */
+        get: operations["catalog_releases_pods_retrieve"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/catalog/releases/{id}/promote/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Blue/green: switch the Services to the new color; canary: roll the new template out */
+        post: operations["catalog_releases_promote_create"];
         delete?: never;
         options?: never;
         head?: never;
@@ -385,6 +522,23 @@ export interface paths {
         get?: never;
         put?: never;
         post: operations["catalog_rollouts_cancel_create"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/catalog/servicemaps/{servicemap_id}/package/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Save the service map's workloads, services and config maps as a package version */
+        post: operations["catalog_servicemaps_package_create"];
         delete?: never;
         options?: never;
         head?: never;
@@ -1473,6 +1627,26 @@ export interface components {
             readonly detail: unknown;
         };
         /** @description Refuse unknown fields instead of silently ignoring them (typos must not vanish). */
+        AutoscalerRequest: {
+            /** @default 1 */
+            min_replicas: number;
+            max_replicas: number;
+            cpu_percent?: number | null;
+            memory_percent?: number | null;
+        };
+        AutoscalerRow: {
+            kind: string;
+            name: string;
+            min_replicas: number;
+            max_replicas: number;
+            cpu_percent: number | null;
+            memory_percent: number | null;
+        };
+        CatalogRef: {
+            id: number;
+            name: string;
+        };
+        /** @description Refuse unknown fields instead of silently ignoring them (typos must not vanish). */
         ChangeOwnPasswordRequest: {
             password: string;
             current_password: string;
@@ -1611,6 +1785,60 @@ export interface components {
             memory?: components["schemas"]["MemoryFigures"];
             disk?: components["schemas"]["DiskFigures"];
             pods?: components["schemas"]["PodFigures"];
+        };
+        /**
+         * @description * `ConfigMap` - ConfigMap
+         *     * `Secret` - Secret
+         * @enum {string}
+         */
+        ConfigCreateKindEnum: "ConfigMap" | "Secret";
+        /** @description Refuse unknown fields instead of silently ignoring them (typos must not vanish). */
+        ConfigCreateRequest: {
+            kind: components["schemas"]["ConfigCreateKindEnum"];
+            name: string;
+            data: unknown;
+            /** @default  */
+            message: string;
+        };
+        ConfigDetail: {
+            kind: string;
+            name: string;
+            type: string;
+            data: {
+                [key: string]: string | null;
+            };
+            revealed: boolean;
+            version: number | null;
+            used_by: string[];
+        };
+        ConfigRow: {
+            kind: string;
+            name: string;
+            keys: string[];
+            type: string;
+            version: number | null;
+            created: string | null;
+            managed_by: string;
+        };
+        ConfigSaved: {
+            version: number;
+            restarted: string[];
+        };
+        /** @description Refuse unknown fields instead of silently ignoring them (typos must not vanish). */
+        ConfigUpdateRequest: {
+            data: unknown;
+            /** @default false */
+            restart: boolean;
+            /** @default  */
+            message: string;
+        };
+        ConfigVersion: {
+            version: number;
+            keys: string[];
+            message: string;
+            restarted: string[];
+            created: string;
+            created_by: string | null;
         };
         /**
          * @description The connection part of a registration: a kubeconfig (and context), or explicit fields.
@@ -1905,12 +2133,8 @@ export interface components {
             readonly keywords: unknown;
             readonly home: string;
             readonly latest_version: string;
-            readonly source: {
-                [key: string]: unknown;
-            };
-            readonly workspace: {
-                [key: string]: unknown;
-            } | null;
+            readonly source: components["schemas"]["SourceRef"];
+            readonly workspace: components["schemas"]["CatalogRef"] | null;
             /** Format: date-time */
             readonly updated: string;
         };
@@ -1922,17 +2146,11 @@ export interface components {
             readonly keywords: unknown;
             readonly home: string;
             readonly latest_version: string;
-            readonly source: {
-                [key: string]: unknown;
-            };
-            readonly workspace: {
-                [key: string]: unknown;
-            } | null;
+            readonly source: components["schemas"]["SourceRef"];
+            readonly workspace: components["schemas"]["CatalogRef"] | null;
             /** Format: date-time */
             readonly updated: string;
-            readonly versions: {
-                [key: string]: unknown;
-            }[];
+            readonly versions: components["schemas"]["VersionSummary"][];
         };
         PaginatedAdminUserList: {
             /**
@@ -2259,7 +2477,8 @@ export interface components {
             readonly version: components["schemas"]["_VersionRef"];
             readonly values: unknown;
             readonly strategy: unknown;
-            readonly status: components["schemas"]["Status078Enum"];
+            readonly strategy_state: unknown;
+            readonly status: components["schemas"]["ReleaseStatusEnum"];
             readonly message: string;
             readonly revision: number;
             readonly deployed_revision: number;
@@ -2286,7 +2505,8 @@ export interface components {
             readonly version: components["schemas"]["_VersionRef"];
             readonly values: unknown;
             readonly strategy: unknown;
-            readonly status: components["schemas"]["Status078Enum"];
+            readonly strategy_state: unknown;
+            readonly status: components["schemas"]["ReleaseStatusEnum"];
             readonly message: string;
             readonly revision: number;
             readonly deployed_revision: number;
@@ -2303,11 +2523,41 @@ export interface components {
             name: string;
             package_version: number;
             values?: unknown;
+            strategy?: unknown;
+        };
+        ReleasePod: {
+            name: string;
+            deployment: string;
+            phase: string;
+            status: string;
+            ready: string;
+            restarts: number;
+            node: string;
+            images: string[];
+            pod_template_hash: string;
+            color: string;
+            /** Format: date-time */
+            created: string | null;
+        };
+        ReleasePods: {
+            old: components["schemas"]["ReleasePod"][];
+            new: components["schemas"]["ReleasePod"][];
+            canary: components["schemas"]["ReleasePod"][];
+            strategy_state: unknown;
         };
         /** @description Refuse unknown fields instead of silently ignoring them (typos must not vanish). */
         ReleaseRollbackRequest: {
             revision: number;
         };
+        /**
+         * @description * `pending` - Pending
+         *     * `deploying` - Deploying
+         *     * `deployed` - Deployed
+         *     * `failed` - Failed
+         *     * `deleting` - Deleting
+         * @enum {string}
+         */
+        ReleaseStatusEnum: "pending" | "deploying" | "deployed" | "failed" | "deleting";
         /** @description Refuse unknown fields instead of silently ignoring them (typos must not vanish). */
         ReleaseUpgradeRequest: {
             package_version?: number;
@@ -2329,6 +2579,12 @@ export interface components {
             name: string;
             namespace: string;
         };
+        /** @description Refuse unknown fields instead of silently ignoring them (typos must not vanish). */
+        RestoreRequest: {
+            version: number;
+            /** @default false */
+            restart: boolean;
+        };
         Revision: {
             readonly number: number;
             readonly action: string;
@@ -2336,7 +2592,7 @@ export interface components {
             version: string;
             readonly values: unknown;
             readonly digest: string;
-            readonly status: components["schemas"]["Status4edEnum"];
+            readonly status: components["schemas"]["RevisionStatusEnum"];
             readonly progress: unknown;
             readonly message: string;
             /** Format: date-time */
@@ -2354,7 +2610,7 @@ export interface components {
             version: string;
             readonly values: unknown;
             readonly digest: string;
-            readonly status: components["schemas"]["Status4edEnum"];
+            readonly status: components["schemas"]["RevisionStatusEnum"];
             readonly progress: unknown;
             readonly message: string;
             /** Format: date-time */
@@ -2367,6 +2623,16 @@ export interface components {
             readonly manifest: string;
             readonly resources: unknown;
         };
+        /**
+         * @description * `pending` - Pending
+         *     * `applying` - Applying
+         *     * `progressing` - Progressing
+         *     * `deployed` - Deployed
+         *     * `failed` - Failed
+         *     * `superseded` - Superseded
+         * @enum {string}
+         */
+        RevisionStatusEnum: "pending" | "applying" | "progressing" | "deployed" | "failed" | "superseded";
         Role: {
             readonly id: number;
             readonly key: string;
@@ -2454,6 +2720,18 @@ export interface components {
          * @enum {string}
          */
         RolloutTargetStateEnum: "pending" | "applying" | "progressing" | "healthy" | "failed" | "skipped";
+        /** @description Refuse unknown fields instead of silently ignoring them (typos must not vanish). */
+        SaveServiceMapRequest: {
+            name: string;
+            version: string;
+            /** @default  */
+            description: string;
+        };
+        SavedPackage: {
+            package: number;
+            version: number;
+            source: number;
+        };
         SearchResult: {
             readonly cluster: number;
             readonly kind: string;
@@ -2519,7 +2797,7 @@ export interface components {
             readonly id: number;
             readonly name: string;
             readonly kind: components["schemas"]["SourceKindEnum"];
-            workspace: components["schemas"]["_Ref"] | null;
+            workspace: components["schemas"]["CatalogRef"] | null;
             readonly url: string;
             readonly username: string;
             readonly has_password: boolean;
@@ -2560,6 +2838,11 @@ export interface components {
          * @enum {string}
          */
         SourceKindEnum: "helm" | "upload" | "servicemap";
+        SourceRef: {
+            id: number;
+            name: string;
+            kind: string;
+        };
         /**
          * @description * `pending` - Pending
          *     * `refreshing` - Refreshing
@@ -2575,25 +2858,6 @@ export interface components {
          * @enum {string}
          */
         StageEnum: "dev" | "stage" | "prod";
-        /**
-         * @description * `pending` - Pending
-         *     * `deploying` - Deploying
-         *     * `deployed` - Deployed
-         *     * `failed` - Failed
-         *     * `deleting` - Deleting
-         * @enum {string}
-         */
-        Status078Enum: "pending" | "deploying" | "deployed" | "failed" | "deleting";
-        /**
-         * @description * `pending` - Pending
-         *     * `applying` - Applying
-         *     * `progressing` - Progressing
-         *     * `deployed` - Deployed
-         *     * `failed` - Failed
-         *     * `superseded` - Superseded
-         * @enum {string}
-         */
-        Status4edEnum: "pending" | "applying" | "progressing" | "deployed" | "failed" | "superseded";
         /**
          * @description * `string` - string
          *     * `integer` - integer
@@ -2624,9 +2888,7 @@ export interface components {
         };
         Version: {
             readonly id: number;
-            readonly package: {
-                [key: string]: unknown;
-            };
+            readonly package: components["schemas"]["CatalogRef"];
             readonly version: string;
             readonly app_version: string;
             readonly digest: string;
@@ -2634,6 +2896,13 @@ export interface components {
             readonly values_yaml: string;
             readonly values_schema: unknown;
             readonly form: components["schemas"]["FormField"][];
+        };
+        VersionSummary: {
+            readonly id: number;
+            readonly version: string;
+            readonly app_version: string;
+            /** Format: date-time */
+            readonly created: string;
         };
         WebhookToken: {
             token: string;
@@ -2972,6 +3241,541 @@ export interface operations {
             };
         };
     };
+    catalog_autoscalers_update: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                kind: string;
+                name: string;
+                servicemap_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["AutoscalerRequest"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AutoscalerRow"];
+                };
+            };
+            /** @description Invalid input; `errors` names the field */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Your role lacks the grant */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description No such service map or object (or not visible to you) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description The cluster refused */
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description The cluster did not answer in time */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    catalog_autoscalers_destroy: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                kind: string;
+                name: string;
+                servicemap_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description No response body */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Invalid input; `errors` names the field */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Your role lacks the grant */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description No such service map or object (or not visible to you) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description The cluster refused */
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description The cluster did not answer in time */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    catalog_configs_list: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                servicemap_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ConfigRow"][];
+                };
+            };
+            /** @description Invalid input; `errors` names the field */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Your role lacks the grant */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description No such service map or object (or not visible to you) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description The cluster refused */
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description The cluster did not answer in time */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    catalog_configs_create: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                servicemap_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ConfigCreateRequest"];
+            };
+        };
+        responses: {
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ConfigSaved"];
+                };
+            };
+            /** @description Invalid input; `errors` names the field */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Your role lacks the grant */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description No such service map or object (or not visible to you) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description The cluster refused */
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description The cluster did not answer in time */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    catalog_configs_retrieve: {
+        parameters: {
+            query?: {
+                /** @description secret values (grant secrets.reveal) */
+                reveal?: boolean;
+            };
+            header?: never;
+            path: {
+                kind: string;
+                name: string;
+                servicemap_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ConfigDetail"];
+                };
+            };
+            /** @description Invalid input; `errors` names the field */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Your role lacks the grant */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description No such service map or object (or not visible to you) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description The cluster refused */
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description The cluster did not answer in time */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    catalog_configs_update: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                kind: string;
+                name: string;
+                servicemap_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ConfigUpdateRequest"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ConfigSaved"];
+                };
+            };
+            /** @description Invalid input; `errors` names the field */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Your role lacks the grant */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description No such service map or object (or not visible to you) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description The cluster refused */
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description The cluster did not answer in time */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    catalog_configs_destroy: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                kind: string;
+                name: string;
+                servicemap_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description No response body */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Invalid input; `errors` names the field */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Your role lacks the grant */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description No such service map or object (or not visible to you) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description The cluster refused */
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description The cluster did not answer in time */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    catalog_configs_versions_list: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                kind: string;
+                name: string;
+                servicemap_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ConfigVersion"][];
+                };
+            };
+            /** @description Invalid input; `errors` names the field */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Your role lacks the grant */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description No such service map or object (or not visible to you) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description The cluster refused */
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description The cluster did not answer in time */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    catalog_configs_versions_create: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                kind: string;
+                name: string;
+                servicemap_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["RestoreRequest"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ConfigSaved"];
+                };
+            };
+            /** @description Invalid input; `errors` names the field */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Your role lacks the grant */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description No such service map or object (or not visible to you) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description The cluster refused */
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description The cluster did not answer in time */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
     catalog_hooks_create: {
         parameters: {
             query?: never;
@@ -3204,6 +4008,104 @@ export interface operations {
             };
         };
     };
+    catalog_releases_abort_create: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Release"];
+                };
+            };
+            /** @description Invalid input; `errors` names the field (values by path, objects by name) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Your role lacks the grant */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description No such object (or not visible to you) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Conflicts with the current state (a deploy in progress, a name taken) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    catalog_releases_confirm_create: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Release"];
+                };
+            };
+            /** @description Invalid input; `errors` names the field (values by path, objects by name) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Your role lacks the grant */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description No such object (or not visible to you) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Conflicts with the current state (a deploy in progress, a name taken) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
     catalog_releases_diff_retrieve: {
         parameters: {
             query?: {
@@ -3273,6 +4175,104 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["Drift"];
+                };
+            };
+            /** @description Invalid input; `errors` names the field (values by path, objects by name) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Your role lacks the grant */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description No such object (or not visible to you) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Conflicts with the current state (a deploy in progress, a name taken) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    catalog_releases_pods_retrieve: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ReleasePods"];
+                };
+            };
+            /** @description Invalid input; `errors` names the field (values by path, objects by name) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Your role lacks the grant */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description No such object (or not visible to you) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Conflicts with the current state (a deploy in progress, a name taken) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    catalog_releases_promote_create: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Release"];
                 };
             };
             /** @description Invalid input; `errors` names the field (values by path, objects by name) */
@@ -3660,6 +4660,66 @@ export interface operations {
             };
         };
     };
+    catalog_servicemaps_package_create: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                servicemap_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["SaveServiceMapRequest"];
+            };
+        };
+        responses: {
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SavedPackage"];
+                };
+            };
+            /** @description Invalid input; `errors` names the field */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Your role lacks the grant */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description No such service map or object (or not visible to you) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description The cluster refused */
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description The cluster did not answer in time */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
     catalog_sources_list: {
         parameters: {
             query?: {
@@ -3882,9 +4942,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["Version"];
                 };
             };
             /** @description Invalid input; `errors` names the field */
