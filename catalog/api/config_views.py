@@ -212,3 +212,34 @@ class AutoscalerView(APIView):
         config.delete_autoscaler(sm=_service_map(request, servicemap_id), name=name, user=request.user,
                                  request=request._request)
         return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class SaveServiceMapSerializer(StrictSerializer):
+    name = serializers.RegexField(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$", max_length=63)
+    version = serializers.CharField(max_length=100)
+    description = serializers.CharField(required=False, allow_blank=True, default="")
+
+
+class SavedPackageSerializer(serializers.Serializer[Any]):
+    package = serializers.IntegerField()
+    version = serializers.IntegerField()
+    source = serializers.IntegerField()  # type: ignore[assignment]
+
+
+class SaveServiceMapView(APIView):
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(request=SaveServiceMapSerializer, responses={201: SavedPackageSerializer, **ERRORS},
+                   summary="Save the service map's workloads, services and config maps as a package version")
+    @_cluster_errors
+    def post(self, request: Request, servicemap_id: int) -> Response:
+        from catalog import saved
+
+        sm = _service_map(request, servicemap_id)
+        data = SaveServiceMapSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        version = saved.save_service_map(sm=sm, name=data.validated_data["name"], version=data.validated_data["version"],
+                                         description=data.validated_data["description"], user=request.user,
+                                         request=request._request)
+        return Response({"package": version.package_id, "version": version.pk, "source": version.package.source_id},
+                        status=status.HTTP_201_CREATED)

@@ -23,6 +23,8 @@ urlpatterns = [
          name="catalog-config-detail"),
     path("configs/<int:servicemap_id>/<str:kind>/<str:name>/versions/", config_views.ConfigVersionsView.as_view(),
          name="catalog-config-versions"),
+    path("servicemaps/<int:servicemap_id>/package/", config_views.SaveServiceMapView.as_view(),
+         name="catalog-save-servicemap"),
     path("autoscalers/<int:servicemap_id>/<str:kind>/<str:name>/", config_views.AutoscalerView.as_view(),
          name="catalog-autoscaler"),
     *router.urls,

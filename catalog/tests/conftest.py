@@ -1,0 +1,13 @@
+"""Fixtures of the catalog tests."""
+
+from __future__ import annotations
+
+import pytest
+
+from catalog.tests.test_deploy import Driver
+
+
+@pytest.fixture
+def driver(monkeypatch: pytest.MonkeyPatch) -> Driver:
+    """The catalog's Celery tasks, run in this process in the order they were enqueued."""
+    return Driver(monkeypatch)
