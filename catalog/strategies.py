@@ -194,6 +194,8 @@ def plan(objects: list[Obj], *, strategy: dict[str, Any], state: dict[str, Any],
     strategy = normalised(strategy)
     objects = [_copy(o) for o in objects]
     kind = strategy["type"]
+    if state.get("type") == Strategy.BLUE_GREEN and kind != Strategy.BLUE_GREEN:
+        current = None  # leaving blue/green: the colors go, the chart's names come back at once
     if kind == Strategy.BLUE_GREEN:
         return _bluegreen(objects, state=state, current=current, from_revision=from_revision)
     _set_rollout(objects, strategy)
