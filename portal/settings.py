@@ -253,6 +253,8 @@ SPECTACULAR_SETTINGS = {
         "ClusterStatusEnum": "clusters.models.ClusterStatus",
         "NodeOperationStatusEnum": "clusters.models.NodeOperationStatus",
         "ApplyStatusEnum": "workspaces.models.ApplyStatus",
+        "ReleaseStatusEnum": "catalog.models.ReleaseStatus",
+        "RevisionStatusEnum": "catalog.models.RevisionStatus",
     },
     "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAuthenticated"],
     "SERVE_AUTHENTICATION": [
