@@ -292,3 +292,25 @@ def test_bad_strategy_is_a_400_naming_the_field(admin_api: APIClient, sandbox: A
     assert "strategy.canary_replicas" in response.json()["errors"]
     assert Release.objects.get(pk=release.pk).revision == 1
     assert api.post(f"/api/catalog/releases/{release.pk}/promote/", {}, format="json").status_code == 409
+
+
+def test_leaving_blue_green_and_rolling_back_reshape_the_objects(admin_api: APIClient, sandbox: Any,
+                                                                 driver: Driver) -> None:
+    _workspace, (sm,), developer, version = _setup(admin_api, sandbox, ("cluster-1",))
+    release = releases.create_release(sm=sm, name="shop", version=version, values={},
+                                      strategy={"type": "bluegreen"}, user=developer, request=None)
+    driver.run(until=lambda: _state(release) == ("deployed", 1))
+    release = releases.upgrade_release(release=release, version=None, values={"message": "v2"},
+                                       strategy={"type": "rolling"}, user=developer, request=None)
+    driver.run(until=lambda: _state(release) == ("deployed", 2))
+    assert _gone(sandbox, sm, "shop-web-blue")
+    assert _selector(sandbox, sm) == {"app": "shop-web"}
+    assert _deployment(sandbox, sm, "shop-web")["spec"]["strategy"]["type"] == "RollingUpdate"
+
+    # Rolling back to the blue/green revision 1 applies its objects in the release's shape now.
+    release = releases.rollback_release(release=release, to=1, user=developer, request=None)
+    driver.run(until=lambda: _state(release) == ("deployed", 3))
+    assert _gone(sandbox, sm, "shop-web-blue")
+    assert _selector(sandbox, sm) == {"app": "shop-web"}
+    with client_for(sandbox, "cluster-1") as kube:
+        assert kube.get_object("ConfigMap", "shop-config", sm.namespace)["data"]["message"] == "hello"
