@@ -21,8 +21,10 @@ Failures are :class:`SourceError` (an API error answering 502) with a message a 
 from __future__ import annotations
 
 import hashlib
+import ipaddress
 import logging
 import re
+import socket
 import tempfile
 import time
 from collections.abc import Callable
@@ -50,6 +52,8 @@ from catalog.models import (
     SourceKind,
     SourceStatus,
 )
+from clusters.kube.addresses import check_address
+from clusters.kube.errors import AddressNotAllowed
 from workspaces import access as ws_access
 
 logger = logging.getLogger(__name__)
@@ -142,10 +146,42 @@ def _reason(exc: Exception) -> str:
     return text if len(text) <= 300 else text[:299] + "…"
 
 
+MAX_REDIRECTS = 5
+
+
+def check_host(url: str) -> None:
+    """Refuse addresses the portal never connects to (link-local and cloud metadata always; the
+    deny list, loopback and the allow list as for clusters), for every address the name has."""
+    parts = urlsplit(url)
+    host, port = parts.hostname or "", parts.port or (443 if parts.scheme == "https" else 80)
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except socket.gaierror as exc:
+        raise SourceError(f"Cannot resolve {host}: {exc.strerror or exc}; check the repository's address.") from exc
+    for info in infos:
+        try:
+            check_address(ipaddress.ip_address(str(info[4][0]).split("%")[0]))
+        except AddressNotAllowed as exc:
+            raise SourceError(f"The repository address {host} is not allowed: {exc}") from exc
+
+
 def _get(url: str, *, auth: tuple[str, str] | None, verify: bool | str, cap: int, what: str) -> bytes:
     started = time.monotonic()
-    with requests.get(url, auth=auth, verify=verify, timeout=TIMEOUT, stream=True,
-                      headers={"User-Agent": USER_AGENT}) as response:
+    for _hop in range(MAX_REDIRECTS + 1):  # each hop's address is checked before it is contacted
+        check_host(url)
+        response = requests.get(url, auth=auth, verify=verify, timeout=TIMEOUT, stream=True, allow_redirects=False,
+                                headers={"User-Agent": USER_AGENT})
+        if response.is_redirect and response.headers.get("Location"):
+            target = urljoin(url, response.headers["Location"])
+            response.close()
+            if _origin(target) != _origin(url):
+                auth = None  # credentials stay with the repository's own origin
+            url = target
+            continue
+        break
+    else:
+        raise SourceError(f"{url} redirected more than {MAX_REDIRECTS} times.")
+    with response:
         code = response.status_code
         if code in (401, 403):
             hint = "check the username and password" if auth else "the repository needs a username and password"

@@ -371,3 +371,14 @@ def test_who_may_do_what(admin_api: APIClient, repo: Repo, team: dict[str, Any],
     assert bad_ca.status_code == 400
     assert "ca_pem" in bad_ca.json()["errors"]
     assert api["a-manager"].delete(f"/api/catalog/sources/{source_id}/").status_code == 204
+
+
+def test_repositories_on_forbidden_addresses_are_not_contacted(settings: Any) -> None:
+    settings.PORTAL_CLUSTER_ALLOW_LOOPBACK = False
+    for url, why in (("https://169.254.169.254/charts", "link-local or cloud-metadata"),
+                     ("http://127.0.0.1:9/charts", "loopback")):
+        source = CatalogSource.objects.create(name=f"bad-{len(why)}", kind="helm", url=url)
+        assert sources.refresh(source.pk) == "error"
+        source.refresh_from_db()
+        assert "is not allowed" in source.message
+        assert why in source.message
