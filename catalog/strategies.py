@@ -229,9 +229,9 @@ def _bluegreen(objects: list[Obj], *, state: dict[str, Any], current: list[Obj] 
                from_revision: int) -> Planned:
     pod_labels = [dict(_template_labels(o)) for o in objects if _is_deployment(o)]
     active = state.get("active") if state.get("type") == Strategy.BLUE_GREEN else None
-    live = [_key(o) for o in current or [] if _is_deployment(o)
-            and ((o.get("spec") or {}).get("template") or {}).get("metadata", {}).get("labels", {}).get(
-                COLOR_LABEL) == active] if active else []
+    # the active color's Deployments, applied by the current revision: kept until confirmed
+    live = [_key(o) for o in current or [] if _is_deployment(o) and active
+            and _template_labels(_copy(o)).get(COLOR_LABEL) == active]
     if not live:  # nothing colored runs yet: the first color goes live at once
         color = COLORS[0]
         objects = _colored(objects, color)

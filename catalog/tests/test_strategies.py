@@ -25,7 +25,8 @@ from clusters.tests.test_watcher_e2e import client_for
 from clusters.watcher.projection import project
 from portal.api.exceptions import Conflict
 from portal.models import AuditRecord
-from workspaces.models import ServiceMap
+from portal.testing import make_user
+from workspaces.models import Membership, Role, ServiceMap
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -268,7 +269,7 @@ def test_canary_promote_and_abort(admin_api: APIClient, sandbox: Any, driver: Dr
 
 
 def test_bad_strategy_is_a_400_naming_the_field(admin_api: APIClient, sandbox: Any, driver: Driver) -> None:
-    _workspace, (sm,), developer, version = _setup(admin_api, sandbox, ("cluster-1",))
+    workspace, (sm,), developer, version = _setup(admin_api, sandbox, ("cluster-1",))
     api = _api(developer)
     body = {"service_map": sm.pk, "name": "shop", "package_version": version.pk, "values": {}}
     for strategy, field in (({"type": "magic"}, "strategy.type"), ({"max_surge": "lots"}, "strategy.max_surge"),
@@ -292,6 +293,11 @@ def test_bad_strategy_is_a_400_naming_the_field(admin_api: APIClient, sandbox: A
     assert "strategy.canary_replicas" in response.json()["errors"]
     assert Release.objects.get(pk=release.pk).revision == 1
     assert api.post(f"/api/catalog/releases/{release.pk}/promote/", {}, format="json").status_code == 409
+    viewer = make_user(f"viewer{release.pk}")
+    Membership.objects.create(workspace=workspace, user=viewer, role=Role.objects.get(key="viewer"))
+    for action in ("promote", "confirm", "abort"):  # workloads.rollback is needed
+        assert _api(viewer).post(f"/api/catalog/releases/{release.pk}/{action}/", {},
+                                 format="json").status_code == 403
 
 
 def test_leaving_blue_green_and_rolling_back_reshape_the_objects(admin_api: APIClient, sandbox: Any,
