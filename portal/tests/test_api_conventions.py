@@ -13,6 +13,8 @@ from rest_framework.test import APIClient
 pytestmark = pytest.mark.django_db
 
 PUBLIC_API = {"/api/auth/csrf/", "/api/auth/login/"}
+# Paths whose credential is a secret in the path itself (repository webhooks): an unknown one is 404.
+TOKEN_IN_PATH = {"/api/catalog/hooks/1/"}
 
 
 def _api_paths() -> list[str]:
@@ -46,6 +48,10 @@ def test_route_walk_finds_the_api() -> None:
 
 @pytest.mark.parametrize("path", _api_paths())
 def test_every_api_endpoint_requires_authentication(path: str, api: APIClient) -> None:
+    if path in TOKEN_IN_PATH:
+        for method in ("get", "post", "put", "patch", "delete"):
+            assert getattr(api, method)(path, {}, format="json").status_code in (404, 405), (method, path)
+        return
     if path in PUBLIC_API or path in ("/api/schema/", "/api/docs/"):
         if path in ("/api/schema/", "/api/docs/"):
             assert api.get(path).status_code == 401
