@@ -84,10 +84,10 @@ describe('routing and layout', () => {
 
   it('shows a translated not-available state for sections that come later', async () => {
     mockFetch({});
-    renderApp('/catalog', operator);
-    expect(await screen.findByTestId('not-available')).toHaveTextContent('Catalog is not available');
+    renderApp('/builds', operator);
+    expect(await screen.findByTestId('not-available')).toHaveTextContent('Builds is not available');
     await act(() => changeLanguage('ko'));
-    expect(screen.getByTestId('not-available')).toHaveTextContent('카탈로그 기능은 현재 버전의 포털에서 아직 제공되지 않습니다');
+    expect(screen.getByTestId('not-available')).toHaveTextContent('빌드 기능은 현재 버전의 포털에서 아직 제공되지 않습니다');
     expect(window.localStorage.getItem('portal.language')).toBe('ko');
     await act(() => changeLanguage('en'));
   });

@@ -4,6 +4,13 @@
  */
 import { Navigate, Route, Routes } from 'react-router-dom';
 import { ChangePasswordPage } from './account/ChangePasswordPage';
+import { CatalogPage } from './catalog/CatalogPage';
+import { DeployWizard } from './catalog/DeployWizard';
+import { PackagePage } from './catalog/PackagePage';
+import { ReleasePage } from './catalog/ReleasePage';
+import { ReleasesPage } from './catalog/ReleasesTable';
+import { RolloutPage } from './catalog/RolloutPage';
+import { SourcesPage } from './catalog/SourcesPage';
 import { AuditPage } from './audit/AuditPage';
 import { RequireAdmin, RequireAuth, RequireStaff } from './auth/RequireAuth';
 import { Shell } from './layout/Shell';
@@ -26,7 +33,7 @@ import { WorkspaceDetailPage } from './workspaces/WorkspaceDetailPage';
 import { WorkspacesPage } from './workspaces/WorkspacesPage';
 
 /** Sections that have pages; the others show "not available yet". */
-const BUILT_SECTIONS = new Set(['dashboard', 'clusters', 'workspaces', 'servicemaps']);
+const BUILT_SECTIONS = new Set(['dashboard', 'clusters', 'workspaces', 'servicemaps', 'catalog']);
 
 export function AppRoutes() {
   return (
@@ -55,6 +62,13 @@ export function AppRoutes() {
         <Route path="/workspaces/:id/servicemaps/:sid/:tab?" element={<ServiceMapDetailPage />} />
         <Route path="/workspaces/:id/:tab?" element={<WorkspaceDetailPage />} />
         <Route path="/servicemaps" element={<ServiceMapsPage />} />
+        <Route path="/catalog" element={<CatalogPage />} />
+        <Route path="/catalog/sources" element={<SourcesPage />} />
+        <Route path="/catalog/packages/:id" element={<PackagePage />} />
+        <Route path="/catalog/packages/:id/deploy" element={<DeployWizard />} />
+        <Route path="/releases" element={<ReleasesPage />} />
+        <Route path="/releases/:id" element={<ReleasePage />} />
+        <Route path="/rollouts/:id" element={<RolloutPage />} />
         {NAV_ITEMS.filter((item) => !BUILT_SECTIONS.has(item.key)).map((item) => (
           <Route key={item.key} path={`${item.path}/*`} element={<NotAvailable section={item.key} />} />
         ))}

@@ -3,6 +3,7 @@
  * editing and deletion (202 → deleting), and the objects in its namespace (workloads, pods,
  * services, events) read from the clusters inventory API. The service map row is kept live from
  * `workspace.<id>`; the object lists from `cluster.<cid>.ns.<namespace>` (InventoryTable joins it).
+ * The `releases` tab lists the catalog releases installed into it (src/catalog/ReleasesTable.tsx).
  */
 import { useState } from 'react';
 import { useTranslation } from 'react-i18next';
@@ -15,6 +16,7 @@ import { PhaseBadge } from '../clusters/badges';
 import { relativeTime, useNow } from '../clusters/format';
 import { EventsTab } from '../clusters/tabs/SimpleTabs';
 import { InventoryTable } from '../clusters/tabs/InventoryTable';
+import { ReleasesTable } from '../catalog/ReleasesTable';
 import { NotFound } from '../pages/NotFound';
 import { QuotaBars, StateBadge } from './common';
 import { useWorkspaceLive } from './live';
@@ -23,7 +25,7 @@ import { useDeleteServiceMap, useServiceMap, useWorkspace, useWorkspaceAccess } 
 import { EditShareDialog } from './ServiceMapDialogs';
 import type { ServiceMap } from './types';
 
-export const SERVICEMAP_TABS = ['workloads', 'pods', 'services', 'events'] as const;
+export const SERVICEMAP_TABS = ['workloads', 'pods', 'services', 'events', 'releases'] as const;
 type SmTab = (typeof SERVICEMAP_TABS)[number];
 
 function Age({ iso }: { iso: string | null }) {
@@ -32,10 +34,12 @@ function Age({ iso }: { iso: string | null }) {
   return <span title={iso ?? undefined}>{relativeTime(iso, now, i18n.language) ?? '—'}</span>;
 }
 
-function ObjectsTab({ tab, clusterId, namespace }: { tab: SmTab; clusterId: number; namespace: string }) {
+function ObjectsTab({ tab, clusterId, namespace, serviceMapId }: { tab: SmTab; clusterId: number; namespace: string; serviceMapId: number }) {
   const { t } = useTranslation();
   const params = { namespace };
   switch (tab) {
+    case 'releases':
+      return <ReleasesTable query={{ service_map: serviceMapId }} showServiceMap={false} />;
     case 'workloads':
       return (
         <InventoryTable<'Deployment'>
@@ -257,12 +261,12 @@ export function ServiceMapDetailPage() {
             aria-current={x === tab ? 'page' : undefined}
             data-testid={`tab-${x}`}
           >
-            {t(`clusters.tab.${x}`)}
+            {x === 'releases' ? t('catalog.releases.title') : t(`clusters.tab.${x}`)}
           </NavLink>
         ))}
       </nav>
       <section className="card tab-panel" data-testid={`panel-${tab}`}>
-        {sm.data ? <ObjectsTab tab={tab} clusterId={sm.data.cluster.id} namespace={sm.data.namespace} /> : <Loading />}
+        {sm.data ? <ObjectsTab tab={tab} clusterId={sm.data.cluster.id} namespace={sm.data.namespace} serviceMapId={sm.data.id} /> : <Loading />}
       </section>
     </section>
   );

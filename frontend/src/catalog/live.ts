@@ -1,0 +1,90 @@
+/**
+ * Live updates of the catalog pages from the `workspace.<id>` group (docs/catalog-api.md, "Live
+ * events"): `release.updated` rows patch the release and the lists that hold it,
+ * `revision.updated` patches a revision's status and per-object progress in place,
+ * `rollout.updated` replaces the rollout with its ledger. Rows we do not hold yet, and seq gaps,
+ * refetch.
+ */
+import { useQueryClient, type QueryClient } from '@tanstack/react-query';
+import { useCallback } from 'react';
+import { useSubscription, type SocketEvent } from '../lib/socket';
+import { releaseKey, releasesKey, revisionKey, rolloutKey, catalogKey } from './queries';
+import type { Page, Release, ReleaseDetail, RevisionDetail, RevisionEvent, Rollout } from './types';
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+const isRelease = (v: unknown): v is Release => isRecord(v) && typeof v.id === 'number' && typeof v.revision === 'number';
+const isRevisionEvent = (v: unknown): v is RevisionEvent => isRecord(v) && typeof v.release === 'number' && typeof v.number === 'number';
+const isRollout = (v: unknown): v is Rollout => isRecord(v) && typeof v.id === 'number' && Array.isArray(v.targets);
+
+export function applyReleaseUpdate(queryClient: QueryClient, row: Release): void {
+  const detail = queryClient.getQueryData<ReleaseDetail>(releaseKey(row.id));
+  if (detail) {
+    queryClient.setQueryData<ReleaseDetail>(releaseKey(row.id), { ...detail, ...row, revisions: detail.revisions });
+    // A revision we have not seen yet (an upgrade started elsewhere): fetch the history.
+    if (row.revision > (detail.revisions[0]?.number ?? 0)) void queryClient.invalidateQueries({ queryKey: releaseKey(row.id), exact: true });
+  }
+  let missing = false;
+  for (const [key, page] of queryClient.getQueriesData<Page<Release>>({ queryKey: releasesKey() })) {
+    if (!page) continue;
+    const index = page.results.findIndex((r) => r.id === row.id);
+    if (index < 0) {
+      missing = true;
+      continue;
+    }
+    const results = page.results.slice();
+    results[index] = { ...results[index], ...row };
+    queryClient.setQueryData(key, { ...page, results });
+  }
+  if (missing) void queryClient.invalidateQueries({ queryKey: releasesKey() });
+}
+
+export function applyRevisionUpdate(queryClient: QueryClient, event: RevisionEvent): void {
+  const patch = { status: event.status, progress: event.progress ?? {}, message: event.message ?? '' };
+  const detail = queryClient.getQueryData<ReleaseDetail>(releaseKey(event.release));
+  if (detail) {
+    if (detail.revisions.some((r) => r.number === event.number)) {
+      queryClient.setQueryData<ReleaseDetail>(releaseKey(event.release), {
+        ...detail,
+        revisions: detail.revisions.map((r) => (r.number === event.number ? { ...r, ...patch } : r)),
+      });
+    } else {
+      void queryClient.invalidateQueries({ queryKey: releaseKey(event.release), exact: true });
+    }
+  }
+  queryClient.setQueryData<RevisionDetail>(revisionKey(event.release, event.number), (old) => (old ? { ...old, ...patch } : old));
+}
+
+export function applyCatalogEvent(queryClient: QueryClient, event: SocketEvent): void {
+  const data = event.data;
+  switch (event.type) {
+    case 'release.updated':
+      if (isRelease(data)) applyReleaseUpdate(queryClient, data);
+      else void queryClient.invalidateQueries({ queryKey: releasesKey() });
+      break;
+    case 'revision.updated':
+      if (isRevisionEvent(data)) applyRevisionUpdate(queryClient, data);
+      break;
+    case 'rollout.updated':
+      if (isRollout(data)) queryClient.setQueryData<Rollout>(rolloutKey(data.id), (old) => ({ ...(old ?? {}), ...data }));
+      break;
+  }
+}
+
+/** Keeps the releases and rollouts cached for one workspace current while a page shows them. */
+export function useCatalogLive(workspaceId: number | null | undefined): void {
+  const queryClient = useQueryClient();
+  const onEvent = useCallback((event: SocketEvent) => applyCatalogEvent(queryClient, event), [queryClient]);
+  const onResync = useCallback(() => {
+    for (const key of [releasesKey(), [...catalogKey, 'release'], [...catalogKey, 'rollout']]) void queryClient.invalidateQueries({ queryKey: key });
+  }, [queryClient]);
+  const ok = typeof workspaceId === 'number' && Number.isInteger(workspaceId);
+  useSubscription(ok ? `workspace.${workspaceId}` : null, onEvent, onResync);
+}
+
+/** A render-nothing component, so a list can listen to the group of each workspace it shows. */
+export function CatalogLive({ id }: { id: number }) {
+  useCatalogLive(id);
+  return null;
+}

@@ -1,0 +1,135 @@
+/**
+ * Query keys and hooks of the catalog and deploy pages. The query cache is the only store:
+ *   ['catalog', 'sources', query]                  sources
+ *   ['catalog', 'packages', query]                 package cards
+ *   ['catalog', 'package', id] / ['catalog', 'version', id]
+ *   ['catalog', 'releases', query]                 release lists (global, per service map)
+ *   ['catalog', 'release', id]                     one release with its revisions
+ *   ['catalog', 'release', id, 'revision', n]      one revision with its manifest
+ *   ['catalog', 'release', id, 'diff', from, to] / ['catalog', 'release', id, 'drift']
+ *   ['catalog', 'rollout', id]                     one rollout with its ledger
+ * live.ts patches releases, revisions and rollouts from the `workspace.<id>` group.
+ */
+import { keepPreviousData, useMutation, useQuery, useQueryClient, type QueryKey } from '@tanstack/react-query';
+import type { ApiError } from '../api/errors';
+import { catalogApi } from './api';
+import type { PackageQuery, Release, ReleaseQuery, Rollout, SourceKind, Values, Version } from './types';
+
+export const catalogKey = ['catalog'] as const;
+export const sourcesKey = (query?: object) => (query ? ([...catalogKey, 'sources', query] as const) : ([...catalogKey, 'sources'] as const));
+export const packagesKey = (query?: object) => (query ? ([...catalogKey, 'packages', query] as const) : ([...catalogKey, 'packages'] as const));
+export const packageKey = (id: number) => [...catalogKey, 'package', id] as const;
+export const versionKey = (id: number) => [...catalogKey, 'version', id] as const;
+export const releasesKey = (query?: object) => (query ? ([...catalogKey, 'releases', query] as const) : ([...catalogKey, 'releases'] as const));
+export const releaseKey = (id: number) => [...catalogKey, 'release', id] as const;
+export const revisionKey = (id: number, n: number) => [...catalogKey, 'release', id, 'revision', n] as const;
+export const rolloutKey = (id: number) => [...catalogKey, 'rollout', id] as const;
+export const rolloutsKey = [...catalogKey, 'rollouts'] as const;
+
+const valid = (id: number | null | undefined): id is number => typeof id === 'number' && Number.isInteger(id) && id > 0;
+
+// --- reads ---------------------------------------------------------------------------
+
+export function useSources(query: { workspace?: string; kind?: SourceKind } = {}) {
+  return useQuery({ queryKey: sourcesKey(query), queryFn: ({ signal }) => catalogApi.sources(query, signal), placeholderData: keepPreviousData });
+}
+
+export function usePackages(query: PackageQuery) {
+  return useQuery({ queryKey: packagesKey(query), queryFn: ({ signal }) => catalogApi.packages(query, signal), placeholderData: keepPreviousData });
+}
+
+export function usePackage(id: number) {
+  return useQuery({ queryKey: packageKey(id), queryFn: ({ signal }) => catalogApi.pkg(id, signal), enabled: valid(id) });
+}
+
+export function useVersion(id: number | null) {
+  return useQuery({
+    queryKey: versionKey(id ?? 0),
+    queryFn: ({ signal }) => catalogApi.version(id ?? 0, signal),
+    enabled: valid(id),
+    staleTime: 5 * 60_000, // a version's chart never changes
+  });
+}
+
+export function useReleases(query: ReleaseQuery, enabled = true) {
+  return useQuery({ queryKey: releasesKey(query), queryFn: ({ signal }) => catalogApi.releases(query, signal), placeholderData: keepPreviousData, enabled });
+}
+
+export function useRelease(id: number) {
+  return useQuery({ queryKey: releaseKey(id), queryFn: ({ signal }) => catalogApi.release(id, signal), enabled: valid(id) });
+}
+
+export function useRevision(id: number, n: number | null) {
+  return useQuery({ queryKey: revisionKey(id, n ?? 0), queryFn: ({ signal }) => catalogApi.revision(id, n ?? 0, signal), enabled: valid(id) && valid(n) });
+}
+
+export function useDiff(id: number, from: number | null, to: number | null) {
+  return useQuery({
+    queryKey: [...releaseKey(id), 'diff', from, to],
+    queryFn: ({ signal }) => catalogApi.diff(id, from ?? 0, to ?? 0, signal),
+    enabled: valid(from) && valid(to) && from !== to,
+  });
+}
+
+export function useDrift(id: number, enabled: boolean) {
+  return useQuery({ queryKey: [...releaseKey(id), 'drift'], queryFn: ({ signal }) => catalogApi.drift(id, signal), enabled: enabled && valid(id), staleTime: 0 });
+}
+
+export function useRollout(id: number) {
+  return useQuery({ queryKey: rolloutKey(id), queryFn: ({ signal }) => catalogApi.rollout(id, signal), enabled: valid(id) });
+}
+
+// --- writes ----------------------------------------------------------------------------
+
+function useWrite<T, V>(fn: (vars: V) => Promise<T>, invalidate: (vars: V, data: T) => QueryKey[]) {
+  const queryClient = useQueryClient();
+  return useMutation<T, ApiError, V>({
+    mutationFn: fn,
+    onSuccess: (data, vars) => {
+      for (const queryKey of invalidate(vars, data)) void queryClient.invalidateQueries({ queryKey });
+    },
+  });
+}
+
+const afterSources = () => [sourcesKey(), packagesKey()];
+export const useCreateSource = () => useWrite((body: Parameters<typeof catalogApi.createSource>[0]) => catalogApi.createSource(body), afterSources);
+export const useRefreshSource = () => useWrite((id: number) => catalogApi.refreshSource(id), afterSources);
+export const useDeleteSource = () => useWrite((id: number) => catalogApi.removeSource(id), afterSources);
+export const useWebhookToken = () => useWrite((id: number) => catalogApi.webhookToken(id), () => []);
+export const useUploadChart = () =>
+  useWrite<Version, { source: number; file: File }>(({ source, file }) => catalogApi.uploadChart(source, file), afterSources);
+
+export const useRender = (versionId: number) =>
+  useMutation<Awaited<ReturnType<typeof catalogApi.render>>, ApiError, { values: Values; service_map: number }>({
+    mutationFn: (body) => catalogApi.render(versionId, body),
+  });
+
+/** After a release write: the answer is the fresh row; the detail (revisions) and lists refetch. */
+function useReleaseWrite<V>(id: number, fn: (vars: V) => Promise<Release>) {
+  const queryClient = useQueryClient();
+  return useMutation<Release, ApiError, V>({
+    mutationFn: fn,
+    onSuccess: () => {
+      void queryClient.invalidateQueries({ queryKey: releaseKey(id) });
+      void queryClient.invalidateQueries({ queryKey: releasesKey() });
+    },
+  });
+}
+
+export const useUpgrade = (id: number) =>
+  useReleaseWrite(id, (body: { package_version?: number; values?: Values }) => catalogApi.upgrade(id, body));
+export const useRollback = (id: number) => useReleaseWrite(id, (revision: number) => catalogApi.rollback(id, revision));
+export const useDeleteRelease = (id: number) => useReleaseWrite(id, () => catalogApi.removeRelease(id));
+
+export const useCreateRelease = () =>
+  useWrite((body: Parameters<typeof catalogApi.createRelease>[0]) => catalogApi.createRelease(body), () => [releasesKey()]);
+export const useCreateRollout = () =>
+  useWrite((body: Parameters<typeof catalogApi.createRollout>[0]) => catalogApi.createRollout(body), () => [releasesKey(), rolloutsKey]);
+
+export function useCancelRollout(id: number) {
+  const queryClient = useQueryClient();
+  return useMutation<Rollout, ApiError, void>({
+    mutationFn: () => catalogApi.cancelRollout(id),
+    onSuccess: (row) => queryClient.setQueryData(rolloutKey(id), row),
+  });
+}

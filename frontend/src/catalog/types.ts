@@ -1,0 +1,109 @@
+/**
+ * Types of the catalog and deploy pages (docs/catalog-api.md). Rows come from the generated
+ * OpenAPI schema; the parts drf-spectacular leaves free-form (a package's `source` and `versions`,
+ * a revision's `progress`, a plan's `preflight` and `dry_run`) are named here after the contract.
+ */
+import type { paths } from '../api/schema';
+
+type JsonOf<R> = R extends { content: { 'application/json': infer T } } ? T : never;
+type BodyOf<Op> = Op extends { requestBody?: { content: { 'application/json': infer T } } } ? T : never;
+
+export interface Page<T> {
+  next?: string | null;
+  previous?: string | null;
+  results: T[];
+}
+
+export type Source = JsonOf<paths['/api/catalog/sources/']['get']['responses'][200]>['results'][number];
+export type SourceKind = Source['kind'];
+export type SourceStatus = Source['status'];
+export type SourceCreateBody = BodyOf<paths['/api/catalog/sources/']['post']>;
+export type WebhookToken = JsonOf<paths['/api/catalog/sources/{id}/webhook-token/']['post']['responses'][201]>;
+
+type PackageRow = JsonOf<paths['/api/catalog/packages/']['get']['responses'][200]>['results'][number];
+export interface SourceRef {
+  id: number;
+  name: string;
+  kind: SourceKind;
+}
+export interface Ref {
+  id: number;
+  name: string;
+}
+export type Package = Omit<PackageRow, 'source' | 'workspace' | 'keywords'> & {
+  source: SourceRef;
+  workspace: Ref | null;
+  keywords: string[];
+};
+export interface VersionSummary {
+  id: number;
+  version: string;
+  app_version: string;
+  created: string;
+}
+export type PackageDetail = Package & { versions: VersionSummary[] };
+export type PackageQuery = NonNullable<paths['/api/catalog/packages/']['get']['parameters']['query']>;
+
+type VersionRow = JsonOf<paths['/api/catalog/versions/{id}/']['get']['responses'][200]>;
+export type Version = Omit<VersionRow, 'package'> & { package: Ref };
+export type FormField = Version['form'][number];
+export type RenderResult = JsonOf<paths['/api/catalog/versions/{id}/render/']['post']['responses'][200]>;
+
+export type Release = JsonOf<paths['/api/catalog/releases/']['get']['responses'][200]>['results'][number];
+export type ReleaseStatus = Release['status'];
+export type ReleaseQuery = NonNullable<paths['/api/catalog/releases/']['get']['parameters']['query']>;
+type ReleaseDetailRow = JsonOf<paths['/api/catalog/releases/{id}/']['get']['responses'][200]>;
+type RevisionRow = ReleaseDetailRow['revisions'][number];
+export type RevisionStatus = RevisionRow['status'];
+
+/** One object's rollout progress: `{"Deployment/web": {"state", "ready", "desired", "message"}}`. */
+export interface ObjectProgress {
+  state?: string;
+  ready?: number;
+  desired?: number;
+  message?: string;
+}
+export type Progress = Record<string, ObjectProgress>;
+export type Revision = Omit<RevisionRow, 'progress'> & { progress: Progress };
+export type ReleaseDetail = Omit<ReleaseDetailRow, 'revisions'> & { revisions: Revision[] };
+type RevisionDetailRow = JsonOf<paths['/api/catalog/releases/{id}/revisions/{number}/']['get']['responses'][200]>;
+export type RevisionDetail = Omit<RevisionDetailRow, 'progress'> & { progress: Progress };
+export type Drift = JsonOf<paths['/api/catalog/releases/{id}/drift/']['get']['responses'][200]>;
+
+export type Values = Record<string, unknown>;
+export type ReleaseCreateBody = BodyOf<paths['/api/catalog/releases/']['post']>;
+export type PlanBody = BodyOf<paths['/api/catalog/releases/plan/']['post']>;
+
+/** Quota preflight of one resource (workspaces.services.preflight). */
+export interface PreflightResource {
+  resource: string;
+  requested: string;
+  used: string;
+  hard: string;
+  remaining: string;
+  fits: boolean;
+}
+export interface Preflight {
+  fits?: boolean;
+  resources?: PreflightResource[];
+  problems?: string[];
+}
+type PlanRow = JsonOf<paths['/api/catalog/releases/plan/']['post']['responses'][200]>;
+export type Plan = Omit<PlanRow, 'preflight' | 'dry_run'> & {
+  preflight: Preflight;
+  dry_run: { ok?: boolean; message?: string };
+};
+
+export type Rollout = JsonOf<paths['/api/catalog/rollouts/{id}/']['get']['responses'][200]>;
+export type RolloutTarget = Rollout['targets'][number];
+export type TargetState = RolloutTarget['state'];
+export type RolloutCreateBody = BodyOf<paths['/api/catalog/rollouts/']['post']>;
+
+/** `revision.updated` event data. */
+export interface RevisionEvent {
+  release: number;
+  number: number;
+  status: RevisionStatus;
+  progress: Progress;
+  message: string;
+}
