@@ -1,0 +1,456 @@
+"""Fan-out deploy benchmark: is a rollout to 20 clusters about as fast as a deploy to one?
+
+Run by hand (never from the test suite), with PostgreSQL and Redis up (``scripts/services.sh``)::
+
+    .venv/bin/python bench/fanout.py                           # 20 clusters (+1 for the single deploy)
+    .venv/bin/python bench/fanout.py --clusters 5 --rounds 1   # a quicker look
+    .venv/bin/python bench/fanout.py --concurrency 16 --pool prefork --name fanout_prefork16
+
+A sandbox fleet of ``--clusters`` + 1 clusters (few nodes, controllers on, so Deployments really
+roll out) runs in this process; the clusters are registered from their kubeconfigs in a fresh
+database (``portal_bench_fanout``), a workspace gets an allocation and a service map on each
+(applied with ``workspaces.services.apply_service_map``) and an upload chart (a Deployment with 2
+replicas, a Service, a ConfigMap). Real Celery workers (``celery -A portal worker``, ``--pool`` /
+``--concurrency``) and, unless ``--no-beat``, ``celery beat`` run as subprocesses on their own
+Redis database. Each round measures, from the call of ``catalog.rollouts.create_rollout`` (what
+POST /rollouts does) to the rollout's ``succeeded``:
+
+(a) a rollout to the one extra cluster's service map, and
+(b) a rollout to the ``--clusters`` service maps in one wave (``batch_size`` = all of them),
+
+and reports b/a (goal <= 1.5), per-target time to healthy (p50/p95) and where the time of (b) went:
+the request-side checks (``create_rollout`` renders every target), the ``advance`` task starting
+the wave (it renders every target again, one after the other, in one transaction), queueing until
+each deploy task starts applying, apply + watch until healthy, and the lag until the rollout is
+marked succeeded. Every round installs a release of its own (``shop-r<n>``), so each one is a
+fresh install. Results go to ``bench/results/<name>.json`` (default ``fanout``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import watcher_common as wc
+
+GOAL = 1.5
+WORKER_LOG = Path(tempfile.gettempdir()) / "bench-fanout-worker.log"
+BEAT_LOG = Path(tempfile.gettempdir()) / "bench-fanout-beat.log"
+
+CHART_FILES = {
+    "values.yaml": "replicas: 2\nimage: nginx:1.27\nmessage: hello\n",
+    "values.schema.json": '{"type": "object", "properties": {"replicas": {"type": "integer", "minimum": 0},'
+                          ' "image": {"type": "string"}, "message": {"type": "string"}}}',
+    "templates/deployment.yaml": """apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: {{ .Release.Name }}-web
+spec:
+  replicas: {{ .Values.replicas }}
+  selector:
+    matchLabels: {app: {{ .Release.Name }}-web}
+  template:
+    metadata:
+      labels: {app: {{ .Release.Name }}-web}
+    spec:
+      containers:
+        - name: web
+          image: {{ .Values.image }}
+          resources:
+            requests: {cpu: 50m, memory: 32Mi}
+""",
+    "templates/config.yaml": """apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: {{ .Release.Name }}-config
+data:
+  message: {{ .Values.message | quote }}
+""",
+    "templates/service.yaml": """apiVersion: v1
+kind: Service
+metadata:
+  name: {{ .Release.Name }}-web
+spec:
+  selector: {app: {{ .Release.Name }}-web}
+  ports: [{port: 80}]
+""",
+}
+
+
+# ---------------------------------------------------------------------------- processes
+
+
+def start_celery(args: argparse.Namespace, tmp: str) -> list[subprocess.Popen[bytes]]:
+    env = {**os.environ, "PORTAL_DEPLOY_WATCH_INTERVAL": str(args.watch_interval), "LOG_LEVEL": "WARNING"}
+    procs = []
+    worker_log = open(WORKER_LOG, "wb")  # noqa: SIM115 - lives as long as the process
+    procs.append(subprocess.Popen(
+        [sys.executable, "-m", "celery", "-A", "portal", "worker", f"--pool={args.pool}",
+         f"--concurrency={args.concurrency}", *([f"--prefetch-multiplier={args.prefetch_multiplier}"]
+                                                if args.prefetch_multiplier else []), "--loglevel=WARNING", "--without-gossip", "--without-mingle",
+         "-n", f"bench-fanout-{os.getpid()}@%h"],
+        cwd=wc.ROOT, env=env, stdout=worker_log, stderr=subprocess.STDOUT))
+    if args.beat:
+        beat_log = open(BEAT_LOG, "wb")  # noqa: SIM115
+        procs.append(subprocess.Popen(
+            [sys.executable, "-m", "celery", "-A", "portal", "beat", "--loglevel=WARNING",
+             "--schedule", str(Path(tmp) / "celerybeat-schedule")],
+            cwd=wc.ROOT, env=env, stdout=beat_log, stderr=subprocess.STDOUT))
+    from portal.celery import app
+
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline:
+        if procs[0].poll() is not None:
+            raise SystemExit(f"the Celery worker exited with {procs[0].returncode}; see {WORKER_LOG}")
+        if app.control.ping(timeout=0.5):
+            return procs
+    stop_all(procs)
+    raise SystemExit(f"the Celery worker did not answer within 90 s; see {WORKER_LOG}")
+
+
+def stop_all(procs: list[subprocess.Popen[bytes]]) -> None:
+    for proc in procs:
+        if proc.poll() is None:
+            proc.terminate()
+    for proc in procs:
+        try:
+            proc.wait(30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+# ---------------------------------------------------------------------------- the stage
+
+
+def setup_stage(sb: Any) -> tuple[Any, list[Any], Any, Any]:
+    """Workspace, developer, an allocation and an applied service map on every cluster, and an
+    upload package version; returns (workspace, maps in cluster order, developer, version)."""
+    from catalog import helm
+    from catalog.models import CatalogSource, Package, PackageVersion, SourceKind
+    from portal.testing import make_user
+    from workspaces import quota as q
+    from workspaces import services as ws_services
+    from workspaces.models import ClusterAllocation, Membership, Role, ServiceMap, Workspace
+
+    ids = wc.register_all(sb)
+    workspace = Workspace.objects.create(name="fanout")
+    developer = make_user("fanout-dev")
+    Role.ensure_builtin()
+    Membership.objects.create(workspace=workspace, user=developer, role=Role.objects.get(key="developer"))
+    quota = q.dump(q.parse({"requests.cpu": "4", "requests.memory": "4Gi", "pods": "40", "services": "20"}))
+    maps = []
+    for name in sorted(ids, key=lambda n: ids[n]):
+        ClusterAllocation.objects.create(workspace=workspace, cluster_id=ids[name], quota=quota, status="ready")
+        sm = ServiceMap.objects.create(workspace=workspace, cluster_id=ids[name], namespace="fanout", quota=quota)
+        status = ws_services.apply_service_map(sm.pk)
+        if status != "ready":
+            raise SystemExit(f"service map on {name} is {status}")
+        maps.append(ServiceMap.objects.select_related("workspace", "cluster").get(pk=sm.pk))
+    source = CatalogSource.objects.create(name="uploads", kind=SourceKind.UPLOAD, workspace=workspace)
+    package = Package.objects.create(source=source, name="shop")
+    archive = helm.build_archive("shop", "1.0.0", CHART_FILES)
+    info = helm.inspect(archive)
+    version = PackageVersion.objects.create(package=package, version="1.0.0", archive=archive,
+                                            digest="sha256:bench", values_yaml=info.values_yaml,
+                                            values_schema=info.schema)
+    return workspace, maps, developer, version
+
+
+def render_cost(version: Any, sm: Any, n: int = 10) -> dict[str, float]:
+    """ms per ``helm.render`` and per ``releases.prepare`` (render + checks + quota preflight) of
+    this chart, in this process (the pool is warm after the first call)."""
+    from catalog import helm, releases
+
+    archive = bytes(version.archive)
+    helm.render(archive, {}, release="warm", namespace=sm.namespace)
+    t0 = time.perf_counter()
+    for i in range(n):
+        helm.render(archive, {}, release=f"r{i}", namespace=sm.namespace)
+    render_ms = (time.perf_counter() - t0) * 1000 / n
+    t0 = time.perf_counter()
+    for i in range(n):
+        releases.prepare(sm=sm, name=f"p{i}", version=version, values={}, user=None, number=1, upgrade=False)
+    prepare_ms = (time.perf_counter() - t0) * 1000 / n
+    return {"render_ms": round(render_ms, 1), "prepare_ms": round(prepare_ms, 1)}
+
+
+# ---------------------------------------------------------------------------- one rollout
+
+
+def tree_cpu_seconds(pid: int) -> float:
+    """CPU seconds of a process and its live descendants (prefork children, render processes)."""
+    total = 0.0
+    with contextlib.suppress(OSError):
+        total += wc.proc_cpu_seconds(pid)
+        for task in Path(f"/proc/{pid}/task").iterdir():
+            for child in (task / "children").read_text().split():
+                total += tree_cpu_seconds(int(child))
+    return total
+
+
+def machine_busy() -> tuple[float, float]:
+    """(busy, total) jiffies of all CPUs so far."""
+    fields = [int(x) for x in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
+    idle = fields[3] + fields[4]
+    return float(sum(fields) - idle), float(sum(fields))
+
+
+class Tracker:
+    """Polled every 50 ms during a rollout: the rollout's status, when each target's revision was
+    first seen in each status (PostgreSQL), and when each target's Deployment was available in its
+    sandbox cluster (read from the store on the fleet's loop)."""
+
+    def __init__(self, sb: Any, workspace: Any, maps: list[Any], release: str) -> None:
+        self.sb = sb
+        self.workspace = workspace
+        self.release = release
+        self.where = {sm.pk: (sm.cluster.name, sm.namespace) for sm in maps}
+        self.seen: dict[tuple[int, str], float] = {}  # (service map, revision status) -> first seen
+        self.ready: dict[int, float] = {}  # service map -> Deployment available in the cluster
+
+    def poll(self) -> None:
+        from catalog.models import Revision
+        from sandbox.resources import DEPLOYMENTS
+
+        now = time.time()
+        for sm_id, status in Revision.objects.filter(release__service_map_id__in=list(self.where),
+                                                     release__name=self.release).values_list(
+                "release__service_map_id", "status"):
+            self.seen.setdefault((sm_id, status), now)
+        waiting = {k: v for k, v in self.where.items() if k not in self.ready}
+        if not waiting:
+            return
+        name = f"{self.release}-web"
+
+        def look(fleet: Any) -> list[int]:
+            done = []
+            for sm_id, (cluster, namespace) in waiting.items():
+                obj = fleet.clusters[cluster].store.get(DEPLOYMENTS, namespace, name)
+                if obj is None:
+                    continue
+                status = obj.get("status") or {}
+                if (int(status.get("availableReplicas") or 0) >= int(obj.get("spec", {}).get("replicas", 1))
+                        and (status.get("observedGeneration") or 0) >= obj["metadata"].get("generation", 0)):
+                    done.append(sm_id)
+            return done
+
+        for sm_id in self.sb.call(look):
+            self.ready[sm_id] = time.time()
+
+
+def run_rollout(sb: Any, workspace: Any, maps: list[Any], developer: Any, version: Any, release: str,
+                timeout: float, worker_pid: int) -> dict[str, Any]:
+    """Create a rollout to ``maps`` (one wave), wait for it to end, and take its timings apart."""
+    from catalog import rollouts
+    from catalog.models import Revision, Rollout, RolloutTarget
+
+    tracker = Tracker(sb, workspace, maps, release)
+    cpu_worker, cpu_self, busy0 = tree_cpu_seconds(worker_pid), tree_cpu_seconds(os.getpid()), machine_busy()
+    t0 = time.time()
+    rollout = rollouts.create_rollout(workspace=workspace, release_name=release, version=version,
+                                      values={"message": release}, targets=[{"service_map": sm.pk} for sm in maps],
+                                      canary=None, batch_size=len(maps), max_failures=0, user=developer, request=None)
+    t_created = time.time()
+    deadline = time.monotonic() + timeout
+    status = "running"
+    while status == "running":
+        if time.monotonic() > deadline:
+            raise SystemExit(f"rollout {release} to {len(maps)} target(s) still running after {timeout:g} s")
+        time.sleep(0.05)
+        tracker.poll()
+        status = str(Rollout.objects.filter(pk=rollout.pk).values_list("status", flat=True).first())
+    t_seen = time.time()
+    wall = t_seen - t0
+    busy1 = machine_busy()
+    cpu = {"worker_percent_of_one_core": round(100 * (tree_cpu_seconds(worker_pid) - cpu_worker) / wall, 1),
+           "bench_and_sandbox_percent_of_one_core": round(100 * (tree_cpu_seconds(os.getpid()) - cpu_self) / wall, 1),
+           "machine_busy_percent": round(100 * (busy1[0] - busy0[0]) / max(1.0, busy1[1] - busy0[1]), 1)}
+    rollout.refresh_from_db()
+    if status != "succeeded":
+        states = list(RolloutTarget.objects.filter(rollout=rollout).values_list("state", "reason"))
+        raise SystemExit(f"rollout {release} ended {status}: {rollout.message} {states[:3]}")
+    finished = rollout.finished.timestamp() if rollout.finished else t_seen
+    revisions = {r.release.service_map_id: r for r in Revision.objects.filter(
+        release__service_map__in=maps, release__name=release).select_related("release")}
+
+    def rel(ts: float) -> float:
+        return round(ts - t0, 3)
+
+    rows = []
+    for sm_id, r in revisions.items():
+        if r.started is None or r.finished is None:
+            raise SystemExit(f"revision of {release} on service map {sm_id} has no start or finish time")
+        started, done = r.started.timestamp(), r.finished.timestamp()
+        applied = tracker.seen.get((sm_id, "progressing"), started)
+        ready = tracker.ready.get(sm_id, done)
+        rows.append({"stored": rel(r.created.timestamp()), "started": rel(started), "applied": rel(applied),
+                     "cluster_ready": rel(ready), "healthy": rel(done)})
+    advance_done = max(x["stored"] for x in rows)
+    healthy = [x["healthy"] for x in rows]
+
+    def seg(a: str, b: str) -> dict[str, float]:
+        values = [x[b] - x[a] for x in rows]
+        return {"p50": pct(values, 0.5), "max": round(max(values), 3)}
+
+    return {
+        "targets": len(maps),
+        "total_s": round(finished - t0, 3),
+        "observed_s": round(wall, 3),
+        "phases_s": {
+            "create_rollout_call": round(t_created - t0, 3),
+            "advance_started_wave_at": round(advance_done, 3),
+            "first_apply_started": round(min(x["started"] for x in rows), 3),
+            "last_apply_started": round(max(x["started"] for x in rows), 3),
+            "last_target_healthy": round(max(healthy), 3),
+            "rollout_marked_after_last_healthy": round(finished - t0 - max(healthy), 3),
+        },
+        "per_target_segments_s": {
+            "queued_after_wave_start": {"p50": pct([x["started"] - advance_done for x in rows], 0.5),
+                                        "max": round(max(x["started"] - advance_done for x in rows), 3)},
+            "apply": seg("started", "applied"),
+            "cluster_rollout": seg("applied", "cluster_ready"),
+            "watch_noticed_after": seg("cluster_ready", "healthy"),
+        },
+        "time_to_healthy_s": {"p50": pct(healthy, 0.5), "p95": pct(healthy, 0.95), "max": max(healthy)},
+        "cpu": cpu,
+        "per_target": sorted(rows, key=lambda x: x["healthy"]),
+    }
+
+
+def code_version() -> str:
+    """The commit measured (``BENCH_COMMIT`` when run from an exported tree), "+dirty" if tracked
+    files differ from it."""
+    try:
+        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=wc.ROOT, capture_output=True, text=True,
+                              check=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=wc.ROOT,
+                               capture_output=True, text=True, check=True).stdout.strip()
+        return head + ("+dirty" if dirty else "")
+    except (OSError, subprocess.CalledProcessError):
+        return os.environ.get("BENCH_COMMIT", "unknown")
+
+
+def pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return round(ordered[min(len(ordered) - 1, int(len(ordered) * q))], 3)
+
+
+def show(label: str, r: dict[str, Any]) -> None:
+    ph, sg, cpu = r["phases_s"], r["per_target_segments_s"], r["cpu"]
+    print(f"  {label:<11} {r['total_s']:6.2f} s | create_rollout {ph['create_rollout_call']:.2f} s, wave started at "
+          f"{ph['advance_started_wave_at']:.2f} s, applies begin {ph['first_apply_started']:.2f}.."
+          f"{ph['last_apply_started']:.2f} s, healthy p50/p95 {r['time_to_healthy_s']['p50']:.2f}/"
+          f"{r['time_to_healthy_s']['p95']:.2f} s, rollout marked +{ph['rollout_marked_after_last_healthy']:.2f} s",
+          flush=True)
+    print(f"  {'':<11} per target p50/max: queued {sg['queued_after_wave_start']['p50']:.2f}/"
+          f"{sg['queued_after_wave_start']['max']:.2f}, apply {sg['apply']['p50']:.2f}/{sg['apply']['max']:.2f}, "
+          f"cluster rollout {sg['cluster_rollout']['p50']:.2f}/{sg['cluster_rollout']['max']:.2f}, watch noticed "
+          f"after {sg['watch_noticed_after']['p50']:.2f}/{sg['watch_noticed_after']['max']:.2f} s; CPU worker "
+          f"{cpu['worker_percent_of_one_core']}%, sandbox {cpu['bench_and_sandbox_percent_of_one_core']}%, machine "
+          f"{cpu['machine_busy_percent']}% busy", flush=True)
+
+
+# ---------------------------------------------------------------------------- main
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--clusters", type=int, default=20, help="targets of the fan-out rollout (one more is started)")
+    p.add_argument("--nodes", type=int, default=2, help="nodes per sandbox cluster")
+    p.add_argument("--concurrency", type=int, default=8, help="Celery worker concurrency")
+    p.add_argument("--pool", default="threads", choices=["threads", "prefork", "solo"], help="Celery worker pool")
+    p.add_argument("--prefetch-multiplier", type=int, default=None,
+                   help="worker's --prefetch-multiplier (default: CELERY_WORKER_PREFETCH_MULTIPLIER, 1)")
+    p.add_argument("--beat", action=argparse.BooleanOptionalAction, default=True,
+                   help="run celery beat too (reconcile_releases every 15 s, as deployed)")
+    p.add_argument("--watch-interval", type=float, default=1.0, help="PORTAL_DEPLOY_WATCH_INTERVAL of the worker")
+    p.add_argument("--rounds", type=int, default=2, help="single + fan-out rollouts measured, each a fresh install")
+    p.add_argument("--timeout", type=float, default=120.0, help="per rollout")
+    p.add_argument("--name", default="fanout", help="results file: bench/results/<name>.json")
+    p.add_argument("--database", default="portal_bench_fanout")
+    p.add_argument("--redis", default=os.environ.get("BENCH_FANOUT_REDIS", "redis://127.0.0.1:63799/11"))
+    args = p.parse_args()
+
+    wall0 = time.perf_counter()
+    load_at_start = os.getloadavg()
+    wc.REDIS_URL = args.redis
+    wc.prepare_database(args.database)
+    import redis
+
+    redis.Redis.from_url(args.redis).flushdb()  # this benchmark's own Redis database: stale tasks out
+    from sandbox.testing import running_sandbox
+
+    with tempfile.TemporaryDirectory(prefix="bench-fanout-") as tmp:
+        t0 = time.perf_counter()
+        with running_sandbox(clusters=args.clusters + 1, nodes=args.nodes, state_dir=tmp, start_timeout=300) as sb:
+            workspace, maps, developer, version = setup_stage(sb)
+            fan_maps, single_map = maps[:args.clusters], maps[args.clusters]
+            print(f"stage: {args.clusters + 1} sandbox clusters x {args.nodes} nodes, registered, service maps "
+                  f"applied in {time.perf_counter() - t0:.1f} s", flush=True)
+            cost = render_cost(version, single_map)
+            print(f"helm render {cost['render_ms']} ms, releases.prepare {cost['prepare_ms']} ms per target "
+                  "(this process, warm pool)", flush=True)
+            procs = start_celery(args, tmp)
+            try:
+                warm = run_rollout(sb, workspace, [single_map], developer, version, "warmup", args.timeout,
+                                   procs[0].pid)
+                print(f"warm-up rollout (worker's render pool starts): {warm['total_s']:.2f} s", flush=True)
+                singles, fans = [], []
+                for n in range(1, args.rounds + 1):
+                    print(f"round {n}:", flush=True)
+                    singles.append(run_rollout(sb, workspace, [single_map], developer, version, f"shop-r{n}",
+                                               args.timeout, procs[0].pid))
+                    show("1 target", singles[-1])
+                    fans.append(run_rollout(sb, workspace, fan_maps, developer, version, f"shop-r{n}", args.timeout,
+                                            procs[0].pid))
+                    show(f"{args.clusters} targets", fans[-1])
+            finally:
+                stop_all(procs)
+
+    a = statistics.median(r["total_s"] for r in singles)
+    b = statistics.median(r["total_s"] for r in fans)
+    ratio = round(b / a, 2)
+    healthy = [t["healthy"] for r in fans for t in r["per_target"]]
+    result = {
+        "size": {"clusters": args.clusters, "nodes_per_cluster": args.nodes, "rounds": args.rounds,
+                 "chart": "Deployment (2 replicas), Service, ConfigMap"},
+        "worker": {"pool": args.pool, "concurrency": args.concurrency,
+                   "prefetch_multiplier": args.prefetch_multiplier or "settings (1)", "beat": args.beat,
+                   "watch_interval_s": args.watch_interval},
+        "code": code_version(),
+        "host": {"loadavg_at_start": [round(x, 2) for x in load_at_start],
+                 "loadavg_at_end": [round(x, 2) for x in os.getloadavg()]},
+        "render_cost_ms": cost,
+        "single_s": round(a, 3),
+        "fanout_s": round(b, 3),
+        "ratio": ratio,
+        "goal": GOAL,
+        "meets_goal": ratio <= GOAL,
+        "fanout_time_to_healthy_s": {"p50": pct(healthy, 0.5), "p95": pct(healthy, 0.95), "max": max(healthy)},
+        "rounds_single": singles,
+        "rounds_fanout": fans,
+        "warmup_s": warm["total_s"],
+        "bench_wall_s": round(time.perf_counter() - wall0, 1),
+    }
+    path = wc.write_results(args.name, result)
+    print(f"1 target: {a:.2f} s; {args.clusters} targets: {b:.2f} s (medians of {args.rounds} round(s))")
+    print(f"fan-out per-target time to healthy p50/p95: {result['fanout_time_to_healthy_s']['p50']:.2f}/"
+          f"{result['fanout_time_to_healthy_s']['p95']:.2f} s")
+    print(f"ratio {ratio} (goal <= {GOAL}: {'met' if ratio <= GOAL else 'MISSED'})")
+    print(f"results: {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
