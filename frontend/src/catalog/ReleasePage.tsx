@@ -124,8 +124,12 @@ function History({ release, canRollback }: { release: ReleaseDetail; canRollback
   const { t, i18n } = useTranslation();
   const now = useNow(30_000);
   const numbers = release.revisions.map((r) => r.number);
-  const [from, setFrom] = useState<number | null>(numbers[1] ?? null);
-  const [to, setTo] = useState<number | null>(numbers[0] ?? null);
+  // The latest two revisions until the user picks others.
+  const [picked, setPicked] = useState<{ from: number | null; to: number | null } | null>(null);
+  const from = picked ? picked.from : (numbers[1] ?? null);
+  const to = picked ? picked.to : (numbers[0] ?? null);
+  const setFrom = (n: number) => setPicked({ from: n, to });
+  const setTo = (n: number) => setPicked({ from, to: n });
   const diff = useDiff(release.id, from, to);
   const [confirm, setConfirm] = useState<number | null>(null);
   const rollback = useRollback(release.id);

@@ -22,8 +22,9 @@ export function applyReleaseUpdate(queryClient: QueryClient, row: Release): void
   const detail = queryClient.getQueryData<ReleaseDetail>(releaseKey(row.id));
   if (detail) {
     queryClient.setQueryData<ReleaseDetail>(releaseKey(row.id), { ...detail, ...row, revisions: detail.revisions });
-    // A revision we have not seen yet (an upgrade started elsewhere): fetch the history.
-    if (row.revision > (detail.revisions[0]?.number ?? 0)) void queryClient.invalidateQueries({ queryKey: releaseKey(row.id), exact: true });
+    // A revision we have not seen yet (an upgrade started elsewhere), or a newly deployed one
+    // (the previous one became superseded without an event of its own): fetch the history.
+    if (row.revision > (detail.revisions[0]?.number ?? 0) || row.deployed_revision !== detail.deployed_revision) void queryClient.invalidateQueries({ queryKey: releaseKey(row.id), exact: true });
   }
   let missing = false;
   for (const [key, page] of queryClient.getQueriesData<Page<Release>>({ queryKey: releasesKey() })) {
@@ -47,7 +48,10 @@ export function applyRevisionUpdate(queryClient: QueryClient, event: RevisionEve
     if (detail.revisions.some((r) => r.number === event.number)) {
       queryClient.setQueryData<ReleaseDetail>(releaseKey(event.release), {
         ...detail,
-        revisions: detail.revisions.map((r) => (r.number === event.number ? { ...r, ...patch } : r)),
+        // A deployed revision supersedes the one deployed before it (the server does the same).
+        revisions: detail.revisions.map((r) =>
+          r.number === event.number ? { ...r, ...patch } : event.status === 'deployed' && r.status === 'deployed' ? { ...r, status: 'superseded' } : r,
+        ),
       });
     } else {
       void queryClient.invalidateQueries({ queryKey: releaseKey(event.release), exact: true });
