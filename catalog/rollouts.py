@@ -15,6 +15,7 @@ release (:func:`release_changed`), and from the beat task, and converges when ru
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 from typing import Any
 
 from django.db import transaction
@@ -190,12 +191,36 @@ def _start(target: RolloutTarget, rollout: Rollout) -> None:
                                                       attempts=target.attempts + 1)
 
 
+CLAIM_TIMEOUT_SECONDS = 120
+
+
 def advance(rollout_id: int) -> str:
-    """Update the ledger from the targets' releases and start the next wave when due."""
+    """Update the ledger from the targets' releases and start the next wave when due.
+
+    Under the rollout's row lock a wave's targets are only *claimed* (``applying`` without a
+    release); they are started after the lock is released, each committing (and queueing its
+    deploy) on its own, so the first deploys run while the last are still being prepared. A
+    claim that was never started (the process died) is released again after a while. Returns
+    ``"busy"`` when another advance holds the rollout (the task then comes back shortly)."""
+    claimed: list[RolloutTarget] = []
+    result = _advance_locked(rollout_id, claimed)
+    if claimed:
+        rollout = Rollout.objects.select_related("package_version", "created_by").get(pk=rollout_id)
+        for target in claimed:
+            _start(target, rollout)
+        publish_rollout(rollout)
+    return result
+
+
+def _advance_locked(rollout_id: int, claimed: list[RolloutTarget]) -> str:
     with transaction.atomic():
+        exists = Rollout.objects.filter(pk=rollout_id).exists()
         rollout = Rollout.objects.select_for_update(skip_locked=True).filter(pk=rollout_id).first()
         if rollout is None:
-            return "busy"
+            return "busy" if exists else "gone"
+        stale = timezone.now() - timedelta(seconds=CLAIM_TIMEOUT_SECONDS)
+        RolloutTarget.objects.filter(rollout=rollout, release__isnull=True, state=TargetState.APPLYING,
+                                     updated__lt=stale).update(state=TargetState.PENDING, reason="")
         targets = list(RolloutTarget.objects.filter(rollout=rollout).select_related("service_map__workspace",
                                                                                     "service_map__cluster"))
         for target in targets:
@@ -222,10 +247,12 @@ def advance(rollout_id: int) -> str:
             members = [t for t in targets if t.wave == wave]
             unstarted = [t for t in members if t.release_id is None and t.state == TargetState.PENDING]
             if unstarted:
-                for target in unstarted:
-                    _start(target, rollout)
-                transaction.on_commit(lambda: publish_rollout(rollout))
+                RolloutTarget.objects.filter(pk__in=[t.pk for t in unstarted]).update(
+                    state=TargetState.APPLYING, reason="Starting.", updated=timezone.now())
+                claimed.extend(unstarted)
                 return f"wave {wave} started"
+            if any(t.release_id is None and t.state == TargetState.APPLYING for t in members):
+                return f"wave {wave} starting"
             # A target waiting for its cluster holds back only the canary wave: the others go on
             # and it catches up when the cluster answers.
             waiting_ok = wave > 0

@@ -42,7 +42,10 @@ def delete_release(release_id: int) -> str:
 
 @shared_task(name="catalog.advance_rollout", ignore_result=True, acks_late=True)
 def advance_rollout(rollout_id: int) -> str:
-    return rollouts.advance(rollout_id)
+    result = rollouts.advance(rollout_id)
+    if result == "busy":  # another advance holds the rollout: look again after it
+        advance_rollout.apply_async((rollout_id,), countdown=BUSY_RETRY_SECONDS / 2)
+    return result
 
 
 @shared_task(name="catalog.reconcile_releases", ignore_result=True)

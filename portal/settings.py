@@ -201,7 +201,10 @@ CELERY_BROKER_URL = REDIS_URL
 CELERY_RESULT_BACKEND = None
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
-CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# Workers run the threads pool (tasks wait on clusters, not on CPU; and chart rendering needs a
+# process of its own, which a prefork child may not start). A few reserved tasks per thread keep
+# the pool busy between Redis polls: at 1, a 20-cluster rollout left threads idle for seconds.
+CELERY_WORKER_PREFETCH_MULTIPLIER = 4
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
