@@ -15,10 +15,11 @@ release (:func:`release_changed`), and from the beat task, and converges when ru
 from __future__ import annotations
 
 import logging
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from typing import Any
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.http import HttpRequest
 from django.utils import timezone
 from rest_framework.exceptions import ValidationError
@@ -206,10 +207,23 @@ def advance(rollout_id: int) -> str:
     result = _advance_locked(rollout_id, claimed)
     if claimed:
         rollout = Rollout.objects.select_related("package_version", "created_by").get(pk=rollout_id)
-        for target in claimed:
-            _start(target, rollout)
+        if len(claimed) == 1:
+            _start(claimed[0], rollout)
+        else:  # render, check and store the targets side by side: each waits on the render pool and the database
+            with ThreadPoolExecutor(max_workers=min(START_THREADS, len(claimed))) as pool:
+                list(pool.map(lambda t: _start_in_thread(t, rollout), claimed))
         publish_rollout(rollout)
     return result
+
+
+START_THREADS = 4
+
+
+def _start_in_thread(target: RolloutTarget, rollout: Rollout) -> None:
+    try:
+        _start(target, rollout)
+    finally:
+        connection.close()  # this thread's own connection
 
 
 def _advance_locked(rollout_id: int, claimed: list[RolloutTarget]) -> str:
