@@ -1,0 +1,56 @@
+import { act, screen, waitFor, within } from '@testing-library/react';
+import userEvent from '@testing-library/user-event';
+import { describe, expect, it } from 'vitest';
+import type { User } from '../api/types';
+import { getSocket } from '../lib/socket';
+import { rollout, target } from '../test/catalog';
+import { FakeWebSocket } from '../test/FakeWebSocket';
+import { workspace } from '../test/workspaces';
+import { adminUser, json, mockFetch, renderAt, testQueryClient } from '../test/utils';
+import { RolloutPage } from './RolloutPage';
+
+const dev: User = { ...adminUser, id: 3, username: 'dev', role: 'user', is_admin: false };
+
+describe('RolloutPage', () => {
+  it('renders the ledger, follows rollout.updated live and cancels', async () => {
+    const targets = [
+      target(1, 'east', { wave: 0, state: 'healthy', release: 4, revision: 1 }),
+      target(2, 'west', { state: 'failed', reason: 'ImagePullBackOff' }),
+      target(3, 'north', { state: 'pending', reason: 'cluster unreachable' }),
+    ];
+    const seen = mockFetch({
+      'GET /api/catalog/rollouts/9/': () => json(rollout(9, targets)),
+      'GET /api/workspaces/1/': () => json(workspace(1, { my_role: 'developer', my_grants: ['workloads.deploy'] })),
+      'GET /api/auth/csrf/': () => json({ csrfToken: 't' }),
+      'POST /api/catalog/rollouts/9/cancel/': () => json(rollout(9, targets, { status: 'cancelled' })),
+    });
+    renderAt(<RolloutPage />, { route: '/rollouts/9', path: '/rollouts/:id', queryClient: testQueryClient(dev) });
+    const east = await screen.findByTestId('target-row-east-shop-1');
+    expect(east).toHaveAttribute('data-state', 'healthy');
+    expect(east).toHaveTextContent('canary');
+    expect(within(east).getByTestId('target-release-link')).toHaveAttribute('href', '/releases/4');
+    expect(screen.getByTestId('target-row-west-shop-2')).toHaveAttribute('data-state', 'failed');
+    expect(within(screen.getByTestId('target-row-west-shop-2')).getByTestId('target-reason')).toHaveTextContent('ImagePullBackOff');
+    expect(screen.getByTestId('target-row-north-shop-3')).toHaveTextContent('cluster unreachable');
+
+    getSocket().start();
+    const ws = FakeWebSocket.latest();
+    act(() => ws.serverOpen());
+    await waitFor(() => expect(ws.sent).toContainEqual({ type: 'subscribe', group: 'workspace.1' }));
+    act(() => ws.serverSend({ type: 'subscribed', group: 'workspace.1', seq: 1 }));
+    act(() =>
+      ws.serverSend({
+        type: 'rollout.updated',
+        group: 'workspace.1',
+        seq: 2,
+        data: rollout(9, [targets[0]!, targets[1]!, target(3, 'north', { state: 'progressing' })]),
+      }),
+    );
+    await waitFor(() => expect(screen.getByTestId('target-row-north-shop-3')).toHaveAttribute('data-state', 'progressing'));
+
+    await userEvent.setup().click(await screen.findByTestId('cancel-rollout'));
+    await waitFor(() => expect(screen.getByTestId('rollout-header')).toHaveAttribute('data-status', 'cancelled'));
+    expect(seen.some((r) => r.method === 'POST' && r.url.endsWith('/cancel/'))).toBe(true);
+    expect(screen.queryByTestId('cancel-rollout')).not.toBeInTheDocument();
+  });
+});
