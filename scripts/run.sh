@@ -50,6 +50,7 @@ busan-stage gke asia-northeast3 stage Busan-Staging
 pangyo-dev onprem pangyo-dc1 dev Pangyo-Dev
 CLUSTERS
   $PY manage.py seed_demo_workspace --password-file var/developer-credentials
+  $PY manage.py seed_demo_catalog
 fi
 
 user=$(sed -n 1p var/admin-credentials 2>/dev/null || echo admin)

@@ -1,0 +1,3 @@
+{{- define "hello-web.name" -}}
+{{ .Release.Name }}-hello
+{{- end -}}
