@@ -4,7 +4,7 @@
  * own), or the raw values as a JSON object. Errors keyed `values.<path>` (400 answers, plan
  * errors) show at their field; the rest above the form.
  */
-import { useState } from 'react';
+import { useEffect, useState } from 'react';
 import { useTranslation } from 'react-i18next';
 import { FormField } from '../components/FormField';
 import { getPath, parseValues, pretty, setPath } from './common';
@@ -37,16 +37,7 @@ function FieldInput({ field, value, onChange, errors }: { field: Field; value: u
       </select>
     );
   } else if (field.type === 'integer' || field.type === 'number') {
-    control = (
-      <input
-        type="number"
-        name={name}
-        data-testid={`value-${field.path}`}
-        step={field.type === 'integer' ? 1 : 'any'}
-        value={typeof current === 'number' ? String(current) : stringify(current)}
-        onChange={(e) => onChange(e.target.value === '' ? undefined : Number(e.target.value))}
-      />
-    );
+    control = <NumberInput name={name} testId={`value-${field.path}`} integer={field.type === 'integer'} value={current} onChange={onChange} />;
   } else if (field.type === 'object' || field.type === 'array') {
     control = <JsonInput name={name} value={current} onChange={onChange} />;
   } else {
@@ -64,6 +55,33 @@ function FieldInput({ field, value, onChange, errors }: { field: Field; value: u
         </button>
       )}
     </div>
+  );
+}
+
+/** A number kept as typed text, so clearing the field does not bring the default back mid-edit. */
+function NumberInput({ name, testId, integer, value, onChange, ...rest }: { name: string; testId: string; integer: boolean; value: unknown; onChange: (v: unknown) => void; id?: string }) {
+  const shown = typeof value === 'number' ? String(value) : '';
+  const [text, setText] = useState(shown);
+  // A change from outside (reset to default, another version): show it.
+  useEffect(() => {
+    setText((t) => (t === '' || Number(t) !== value ? shown : t));
+  }, [shown, value]);
+  return (
+    <input
+      {...rest}
+      type="number"
+      name={name}
+      data-testid={testId}
+      step={integer ? 1 : 'any'}
+      value={text}
+      onChange={(e) => {
+        setText(e.target.value);
+        if (e.target.value !== '') onChange(Number(e.target.value));
+      }}
+      onBlur={() => {
+        if (text === '') onChange(undefined);
+      }}
+    />
   );
 }
 
