@@ -141,8 +141,9 @@ class ReleaseStatus(models.TextChoices):
 
 
 class Release(models.Model):
-    workspace = models.ForeignKey(Workspace, on_delete=models.PROTECT, related_name="releases")
-    service_map = models.ForeignKey(ServiceMap, on_delete=models.PROTECT, related_name="releases")
+    # A deleted service map takes its namespace, and so its releases, with it.
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="releases")
+    service_map = models.ForeignKey(ServiceMap, on_delete=models.CASCADE, related_name="releases")
     name = models.CharField(max_length=53, validators=[DNS1123_LABEL])
     package_version = models.ForeignKey(PackageVersion, on_delete=models.PROTECT, related_name="releases")
     values = models.JSONField(default=dict, blank=True)
@@ -214,7 +215,7 @@ class RolloutStatus(models.TextChoices):
 
 
 class Rollout(models.Model):
-    workspace = models.ForeignKey(Workspace, on_delete=models.PROTECT, related_name="rollouts")
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="rollouts")
     release_name = models.CharField(max_length=53, validators=[DNS1123_LABEL])
     package_version = models.ForeignKey(PackageVersion, on_delete=models.PROTECT, related_name="rollouts")
     values = models.JSONField(default=dict, blank=True)
