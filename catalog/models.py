@@ -28,6 +28,7 @@ from workspaces.models import ServiceMap, Workspace
 
 class SourceKind(models.TextChoices):
     HELM = "helm", "Helm chart repository"
+    OCI = "oci", "OCI registry holding charts"
     UPLOAD = "upload", "Uploaded charts"
     SERVICEMAP = "servicemap", "Saved from service maps"
 
