@@ -16,7 +16,7 @@ from django.db import IntegrityError, transaction
 from django.http import HttpRequest
 from rest_framework.exceptions import NotFound, ValidationError
 
-from catalog import helm, sources
+from catalog import helm, oci, sources
 from catalog.models import CatalogSource, Package, PackageVersion, SourceKind, SourceStatus
 from portal import audit
 from portal.api.exceptions import Conflict
@@ -53,14 +53,15 @@ def _check_ca(pem: str) -> str:
 def _repository(data: dict[str, Any], *, kind: str, actor: Any) -> dict[str, Any]:
     """Validated repository fields of ``data`` (only those given)."""
     out: dict[str, Any] = {}
-    if kind != SourceKind.HELM:
+    if kind not in sources.REMOTE_KINDS:
         given = [f for f in REPOSITORY_FIELDS if data.get(f)]
         if given:
-            raise ValidationError({f: ["Only Helm repository sources have this."] for f in given})
+            raise ValidationError({f: ["Only Helm repository and OCI registry sources have this."] for f in given})
         return out
     if "url" in data:
+        check = oci.check_url if kind == SourceKind.OCI else sources.check_url
         try:
-            out["url"] = sources.check_url(data["url"] or "", actor=actor)
+            out["url"] = check(data["url"] or "", actor=actor)
         except ValueError as exc:
             raise ValidationError({"url": [str(exc)]}) from exc
     if "ca_pem" in data:
@@ -74,10 +75,14 @@ def _repository(data: dict[str, Any], *, kind: str, actor: Any) -> dict[str, Any
 def create_source(*, data: dict[str, Any], workspace: Workspace | None, actor: Any,
                   request: HttpRequest | None) -> CatalogSource:
     kind = data["kind"]
-    if kind not in (SourceKind.HELM, SourceKind.UPLOAD):
-        raise ValidationError({"kind": ["Choose helm (a chart repository) or upload (charts you upload)."]})
+    if kind not in (SourceKind.HELM, SourceKind.OCI, SourceKind.UPLOAD):
+        raise ValidationError({"kind": ["Choose helm (a chart repository), oci (an OCI registry holding charts) or "
+                                        "upload (charts you upload)."]})
     if kind == SourceKind.HELM and not data.get("url"):
         raise ValidationError({"url": ["A Helm repository source needs the repository's address."]})
+    if kind == SourceKind.OCI and not data.get("url"):
+        raise ValidationError({"url": ["An OCI registry source needs the registry's address, like "
+                                       "oci://registry.example.com/charts."]})
     repo = _repository(data, kind=kind, actor=actor)
     name = data["name"]
     if CatalogSource.objects.filter(workspace=workspace, name=name).exists():
@@ -88,13 +93,13 @@ def create_source(*, data: dict[str, Any], workspace: Workspace | None, actor: A
             source = CatalogSource.objects.create(
                 name=name, kind=kind, workspace=workspace, url=repo.get("url", ""), username=repo.get("username", ""),
                 ca_pem=repo.get("ca_pem", ""), refresh_minutes=data.get("refresh_minutes", 0), created_by=actor,
-                status=SourceStatus.REFRESHING if kind == SourceKind.HELM else SourceStatus.READY)
+                status=SourceStatus.REFRESHING if kind in sources.REMOTE_KINDS else SourceStatus.READY)
             if repo.get("password"):
                 source.set_password(repo["password"])
                 source.save(update_fields=["password_encrypted"])
     except IntegrityError as exc:  # a concurrent create of the same name
         raise ValidationError({"name": [f"A source named {name!r} exists already."]}) from exc
-    if kind == SourceKind.HELM:
+    if kind in sources.REMOTE_KINDS:
         _enqueue_refresh(source.pk)
     _audit(request, action="catalog.source_create", target=source,
            detail={"kind": kind, "workspace": workspace.pk if workspace else None, "url": source.url})
@@ -116,12 +121,12 @@ def update_source(*, source: CatalogSource, data: dict[str, Any], actor: Any,
         source.refresh_minutes = data["refresh_minutes"]
         fields.append("refresh_minutes")
     repository_changed = bool({"url", "username", "password_encrypted", "ca_pem"} & set(fields))
-    if repository_changed and source.kind == SourceKind.HELM:
+    if repository_changed and source.kind in sources.REMOTE_KINDS:
         source.status, source.message = SourceStatus.REFRESHING, ""
         fields += ["status", "message"]
     if fields:
         source.save(update_fields=fields)
-    if repository_changed and source.kind == SourceKind.HELM:
+    if repository_changed and source.kind in sources.REMOTE_KINDS:
         _enqueue_refresh(source.pk)
     _audit(request, action="catalog.source_update", target=source,
            detail={"fields": sorted(f.replace("_encrypted", "") for f in fields if f not in ("status", "message"))})
@@ -138,7 +143,7 @@ def delete_source(*, source: CatalogSource, request: HttpRequest | None) -> None
 
 
 def refresh_source(*, source: CatalogSource, request: HttpRequest | None) -> CatalogSource:
-    if source.kind != SourceKind.HELM:
+    if source.kind not in sources.REMOTE_KINDS:
         raise Conflict(f"{source.name} holds uploaded charts; there is no repository to refresh.")
     CatalogSource.objects.filter(pk=source.pk).update(status=SourceStatus.REFRESHING, message="")
     source.status, source.message = SourceStatus.REFRESHING, ""
@@ -153,7 +158,7 @@ def _token_hash(token: str) -> str:
 
 def new_webhook_token(*, source: CatalogSource, request: HttpRequest | None) -> str:
     """A fresh token (the previous one stops working); only its sha256 is stored."""
-    if source.kind != SourceKind.HELM:
+    if source.kind not in sources.REMOTE_KINDS:
         raise Conflict(f"{source.name} holds uploaded charts; a webhook has nothing to refresh.")
     token = secrets.token_urlsafe(32)
     source.webhook_token_hash = _token_hash(token)
@@ -164,7 +169,8 @@ def new_webhook_token(*, source: CatalogSource, request: HttpRequest | None) -> 
 
 def webhook(*, token: str, request: HttpRequest | None) -> CatalogSource:
     """The repository says it changed: queue a refresh (unless one is queued already)."""
-    source = (CatalogSource.objects.filter(webhook_token_hash=_token_hash(token), kind=SourceKind.HELM).first()
+    source = (CatalogSource.objects.filter(webhook_token_hash=_token_hash(token),
+                                          kind__in=sources.REMOTE_KINDS).first()
               if token else None)
     if source is None:
         raise NotFound("No such webhook.")

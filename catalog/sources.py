@@ -1,5 +1,8 @@
 """Catalog sources: reading Helm chart repositories and fetching chart archives.
 
+OCI registries holding charts (kind ``oci``) are read by :mod:`catalog.oci` under the same rules;
+:func:`refresh` and :func:`ensure_archive` dispatch to it by the source's kind.
+
 The portal fetches repositories itself with ``requests`` (never through the Helm SDK, whose
 network calls have no timeout and do not check digests): connect/read timeouts of
 :data:`TIMEOUT` and an overall deadline, TLS verified (against the source's ``ca_pem`` when it has
@@ -64,6 +67,7 @@ MAX_INDEX_BYTES = 20 * 1024 * 1024
 MAX_CHARTS = 10_000
 MAX_VERSIONS = 100_000
 USER_AGENT = "cluster-portal"
+REMOTE_KINDS = (SourceKind.HELM, SourceKind.OCI)  # sources the portal reads (refresh, webhooks, the beat)
 
 
 class SourceError(exceptions.APIException):
@@ -324,13 +328,18 @@ def refresh(source_id: int) -> str:
     source = CatalogSource.objects.filter(pk=source_id).first()
     if source is None:
         return "gone"
-    if source.kind != SourceKind.HELM:
+    if source.kind not in REMOTE_KINDS:
         CatalogSource.objects.filter(pk=source_id).update(status=SourceStatus.READY, message="")
         return "nothing to refresh"
     CatalogSource.objects.filter(pk=source_id).update(status=SourceStatus.REFRESHING)
     try:
-        body = fetch(index_url(source.url), source=source, cap=MAX_INDEX_BYTES, what="index")
-        charts, skipped = parse_index(body, source.url)
+        if source.kind == SourceKind.OCI:
+            from catalog import oci
+
+            charts, skipped = oci.read_registry(source)
+        else:
+            body = fetch(index_url(source.url), source=source, cap=MAX_INDEX_BYTES, what="index")
+            charts, skipped = parse_index(body, source.url)
         message = store_index(source_id, charts, skipped)
     except SourceError as exc:
         CatalogSource.objects.filter(pk=source_id).update(status=SourceStatus.ERROR, message=exc.message,
@@ -426,7 +435,7 @@ def enqueue_due(enqueue: Callable[[int], Any]) -> int:
     """Queue a refresh of every repository whose ``refresh_minutes`` have passed since the last one."""
     now = timezone.now()
     due = 0
-    rows = (CatalogSource.objects.filter(kind=SourceKind.HELM, refresh_minutes__gt=0)
+    rows = (CatalogSource.objects.filter(kind__in=REMOTE_KINDS, refresh_minutes__gt=0)
             .values_list("pk", "refresh_minutes", "last_refreshed"))
     for pk, minutes, last in rows:
         if last is None or last <= now - timedelta(minutes=minutes):
@@ -454,12 +463,17 @@ def ensure_archive(version: PackageVersion) -> bytes:
         return bytes(row.archive)
     package, source = row.package, row.package.source
     label = f"{package.name} {row.version}"
-    if source.kind != SourceKind.HELM or not row.archive_url:
+    if source.kind not in REMOTE_KINDS or not row.archive_url:
         raise SourceError(f"The archive of {label} is missing; upload the chart again.")
-    scheme = urlsplit(row.archive_url).scheme
-    if scheme not in ("http", "https") or (scheme == "http" and urlsplit(source.url).scheme != "http"):
-        raise SourceError(f"The index gives {label} an address the portal does not fetch ({row.archive_url}).")
-    data = fetch(row.archive_url, source=source, cap=helm.MAX_ARCHIVE_BYTES, what="chart archive")
+    if source.kind == SourceKind.OCI:
+        from catalog import oci
+
+        data = oci.fetch_chart(row, source)  # checked against the manifest's layer digest
+    else:
+        scheme = urlsplit(row.archive_url).scheme
+        if scheme not in ("http", "https") or (scheme == "http" and urlsplit(source.url).scheme != "http"):
+            raise SourceError(f"The index gives {label} an address the portal does not fetch ({row.archive_url}).")
+        data = fetch(row.archive_url, source=source, cap=helm.MAX_ARCHIVE_BYTES, what="chart archive")
     digest = "sha256:" + hashlib.sha256(data).hexdigest()
     if row.digest and row.digest != digest:
         raise SourceError(f"The archive of {label} does not match the digest in the repository's index "
