@@ -41,7 +41,7 @@ class SourceSerializer(serializers.ModelSerializer[CatalogSource]):
 
 class SourceCreateSerializer(StrictSerializer):
     name = serializers.CharField(max_length=63, validators=[DNS1123_LABEL])
-    kind = serializers.ChoiceField(choices=[SourceKind.HELM.value, SourceKind.UPLOAD.value])
+    kind = serializers.ChoiceField(choices=[SourceKind.HELM.value, SourceKind.OCI.value, SourceKind.UPLOAD.value])
     workspace = serializers.IntegerField(allow_null=True, required=False, default=None)
     url = serializers.CharField(max_length=500, allow_blank=True, required=False, default="")
     username = serializers.CharField(max_length=200, allow_blank=True, required=False, default="")

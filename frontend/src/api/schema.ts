@@ -2811,10 +2811,11 @@ export interface components {
         };
         /**
          * @description * `helm` - helm
+         *     * `oci` - oci
          *     * `upload` - upload
          * @enum {string}
          */
-        SourceCreateKindEnum: "helm" | "upload";
+        SourceCreateKindEnum: "helm" | "oci" | "upload";
         /** @description Refuse unknown fields instead of silently ignoring them (typos must not vanish). */
         SourceCreateRequest: {
             name: string;
@@ -2833,11 +2834,12 @@ export interface components {
         };
         /**
          * @description * `helm` - Helm chart repository
+         *     * `oci` - OCI registry holding charts
          *     * `upload` - Uploaded charts
          *     * `servicemap` - Saved from service maps
          * @enum {string}
          */
-        SourceKindEnum: "helm" | "upload" | "servicemap";
+        SourceKindEnum: "helm" | "oci" | "upload" | "servicemap";
         SourceRef: {
             id: number;
             name: string;
