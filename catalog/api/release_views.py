@@ -21,6 +21,7 @@ from catalog.models import PackageVersion, Release, Revision, Rollout
 from clusters.api.pagination import KeysetPagination
 from clusters.kube.client import KubeClient
 from clusters.kube.errors import KubeError, Unreachable
+from portal.api.params import id_param
 from portal.crypto import DecryptionError
 from workspaces import access as ws_access
 from workspaces.models import Grant, ServiceMap, Workspace
@@ -72,11 +73,9 @@ class ReleaseViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
         params = self.request.query_params
         for name, field in (("workspace", "workspace_id"), ("service_map", "service_map_id"),
                             ("cluster", "service_map__cluster_id")):
-            value = params.get(name)
-            if value:
-                if not value.isdigit():
-                    raise exceptions.ValidationError({name: [f"{name} must be an id."]})
-                queryset = queryset.filter(**{field: int(value)})
+            value = id_param(self.request, name)
+            if value is not None:
+                queryset = queryset.filter(**{field: value})
         if params.get("q"):
             queryset = queryset.filter(name__icontains=params["q"])
         return queryset.select_related("workspace", "service_map__cluster", "package_version__package", "created_by")
@@ -243,11 +242,9 @@ class RolloutViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
 
     def get_queryset(self) -> QuerySet[Rollout]:
         queryset = Rollout.objects.filter(workspace__in=ws_access.visible_workspaces(self.request.user).values("pk"))
-        value = self.request.query_params.get("workspace")
-        if value:
-            if not value.isdigit():
-                raise exceptions.ValidationError({"workspace": ["workspace must be an id."]})
-            queryset = queryset.filter(workspace_id=int(value))
+        value = id_param(self.request, "workspace")
+        if value is not None:
+            queryset = queryset.filter(workspace_id=value)
         return queryset.select_related("package_version")
 
     @extend_schema(request=s.RolloutCreateSerializer, responses={202: s.RolloutSerializer, **ERRORS},

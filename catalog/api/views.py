@@ -26,6 +26,7 @@ from catalog import access, actions, helm, sources
 from catalog.api import serializers as s
 from catalog.models import CatalogSource, Package, PackageVersion
 from clusters.api.pagination import KeysetPagination
+from portal.api.params import id_param
 from workspaces import access as ws_access
 
 ERRORS = {
@@ -37,13 +38,6 @@ ERRORS = {
 REPOSITORY_ERROR = {502: OpenApiResponse(description="The chart repository failed; `detail` says how")}
 
 
-def _int_param(request: Request, name: str) -> int | None:
-    value = request.query_params.get(name)
-    if value is None or value == "":
-        return None
-    if not value.isdigit():
-        raise exceptions.ValidationError({name: [f"{name} must be an id (a whole number)."]})
-    return int(value)
 
 
 # ---------------------------------------------------------------------------- sources
@@ -72,7 +66,7 @@ class SourceViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
         if workspace == "shared":
             queryset = queryset.filter(workspace__isnull=True)
         elif workspace:
-            queryset = queryset.filter(workspace_id=_int_param(self.request, "workspace") or 0)
+            queryset = queryset.filter(workspace_id=id_param(self.request, "workspace") or 0)
         kind = self.request.query_params.get("kind")
         if kind:
             queryset = queryset.filter(kind=kind)
@@ -190,7 +184,7 @@ class PackageViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
         if text:
             queryset = queryset.filter(Q(name__icontains=text) | Q(description__icontains=text)
                                        | Q(keywords__icontains=text))
-        source = _int_param(self.request, "source")
+        source = id_param(self.request, "source")
         if source is not None:
             queryset = queryset.filter(source_id=source)
         scope = self.request.query_params.get("scope", "")
@@ -200,7 +194,7 @@ class PackageViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
             queryset = queryset.filter(source__workspace__isnull=False)
         elif scope not in ("", "all"):
             raise exceptions.ValidationError({"scope": ["Give shared, mine or all."]})
-        workspace = _int_param(self.request, "workspace")
+        workspace = id_param(self.request, "workspace")
         if workspace is not None:
             queryset = queryset.filter(source__workspace_id=workspace)
         return queryset

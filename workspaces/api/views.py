@@ -24,6 +24,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from clusters.api.pagination import KeysetPagination
+from portal.api.params import id_param
 from portal.api.permissions import IsOperator, IsSystemAdmin
 from workspaces import access, actions, services
 from workspaces.api import serializers as s
@@ -335,13 +336,6 @@ class RegistryViewSet(WorkspaceScopedMixin, mixins.ListModelMixin, viewsets.Gene
 CLUSTER_FILTER = OpenApiParameter("cluster", OpenApiTypes.INT, description="only this cluster")
 
 
-def _int_param(request: Request, name: str) -> int | None:
-    value = request.query_params.get(name)
-    if value is None or value == "":
-        return None
-    if not value.isdigit():
-        raise exceptions.ValidationError({name: [f"{name} must be an id (a whole number)."]})
-    return int(value)
 
 
 @extend_schema_view(list=extend_schema(operation_id="servicemaps_all_list", parameters=[
@@ -358,7 +352,7 @@ class AllServiceMapsViewSet(mixins.ListModelMixin, viewsets.GenericViewSet[Servi
     def get_queryset(self) -> QuerySet[ServiceMap]:
         queryset = access.visible_service_maps(self.request.user).select_related("workspace", "cluster")
         for name in ("cluster", "workspace"):
-            value = _int_param(self.request, name)
+            value = id_param(self.request, name)
             if value is not None:
                 queryset = queryset.filter(**{f"{name}_id": value})
         text = self.request.query_params.get("q")
@@ -388,7 +382,7 @@ class ServiceMapViewSet(WorkspaceScopedMixin, mixins.ListModelMixin, mixins.Retr
 
     def get_queryset(self) -> QuerySet[ServiceMap]:
         queryset = ServiceMap.objects.filter(workspace=self.workspace).select_related("workspace", "cluster")
-        cluster = _int_param(self.request, "cluster")
+        cluster = id_param(self.request, "cluster")
         return queryset.filter(cluster_id=cluster) if cluster is not None else queryset
 
     def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:

@@ -1,0 +1,16 @@
+"""Query parameters every list shares."""
+
+from __future__ import annotations
+
+from rest_framework import exceptions
+from rest_framework.request import Request
+
+
+def id_param(request: Request, name: str) -> int | None:
+    """The id in query parameter ``name``; None if absent or empty; 400 naming it if not an id."""
+    value = request.query_params.get(name)
+    if value is None or value == "":
+        return None
+    if not value.isdigit():
+        raise exceptions.ValidationError({name: [f"{name} must be an id (a whole number)."]})
+    return int(value)
