@@ -24,7 +24,7 @@ from rest_framework.views import APIView
 
 from catalog import access, actions, helm, sources
 from catalog.api import serializers as s
-from catalog.models import CatalogSource, Package, PackageVersion
+from catalog.models import CatalogSource, Package, PackageVersion, SourceKind
 from clusters.api.pagination import KeysetPagination
 from portal.api.params import id_param
 from workspaces import access as ws_access
@@ -46,7 +46,7 @@ REPOSITORY_ERROR = {502: OpenApiResponse(description="The chart repository faile
 @extend_schema_view(
     list=extend_schema(parameters=[
         OpenApiParameter("workspace", OpenApiTypes.STR, description="a workspace id, or `shared`"),
-        OpenApiParameter("kind", OpenApiTypes.STR, enum=["helm", "upload", "servicemap"])]),
+        OpenApiParameter("kind", OpenApiTypes.STR, enum=[k.value for k in SourceKind])]),
 )
 class SourceViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet[CatalogSource]):
     """Where packages come from: shared sources (admins) and workspace sources (``servicemaps.manage``)."""

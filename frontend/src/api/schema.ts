@@ -4727,7 +4727,7 @@ export interface operations {
             query?: {
                 /** @description The pagination cursor value (from `next` or `previous`). */
                 cursor?: string;
-                kind?: "helm" | "servicemap" | "upload";
+                kind?: "helm" | "oci" | "servicemap" | "upload";
                 /** @description Order by (prefix '-' for descending); default `name`. */
                 ordering?: "name" | "-name";
                 /** @description Rows per page (1-500). */
