@@ -174,7 +174,9 @@ function SourceRow({ source, canManage, onToken, onDelete }: { source: Source; c
           </Link>
         </div>
       </td>
-      <td>{t(`catalog.sources.kinds.${source.kind}`)}</td>
+      <td>
+        {source.kind === 'helm' || source.kind === 'upload' || source.kind === 'servicemap' ? t(`catalog.sources.kinds.${source.kind}`) : source.kind}
+      </td>
       <td>{source.workspace ? source.workspace.name : <span className="badge tone-ok">{t('catalog.scope.shared')}</span>}</td>
       <td className="mono small wrap-any">{source.url || '—'}</td>
       <td>

@@ -23,7 +23,7 @@ import type {
   RolloutCreateBody,
   Source,
   SourceCreateBody,
-  SourceKind,
+  SourceQuery,
   Values,
   Version,
 } from './types';
@@ -40,7 +40,7 @@ async function parseBody(response: Response): Promise<unknown> {
 }
 
 export const catalogApi = {
-  sources: async (query: { workspace?: string; kind?: SourceKind }, signal?: AbortSignal) =>
+  sources: async (query: SourceQuery, signal?: AbortSignal) =>
     unwrap(await api.GET('/api/catalog/sources/', { params: { query: { page_size: 500, ...query } }, signal })) as Page<Source>,
   createSource: async (body: Partial<SourceCreateBody> & Pick<SourceCreateBody, 'name' | 'kind'>) =>
     unwrap(await api.POST('/api/catalog/sources/', { body: body as SourceCreateBody })),

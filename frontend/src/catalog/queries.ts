@@ -13,7 +13,7 @@
 import { keepPreviousData, useMutation, useQuery, useQueryClient, type QueryKey } from '@tanstack/react-query';
 import type { ApiError } from '../api/errors';
 import { catalogApi } from './api';
-import type { PackageQuery, Release, ReleaseQuery, Rollout, SourceKind, Values, Version } from './types';
+import type { PackageQuery, Release, ReleaseQuery, Rollout, SourceQuery, Values, Version } from './types';
 
 export const catalogKey = ['catalog'] as const;
 export const sourcesKey = (query?: object) => (query ? ([...catalogKey, 'sources', query] as const) : ([...catalogKey, 'sources'] as const));
@@ -30,7 +30,7 @@ const valid = (id: number | null | undefined): id is number => typeof id === 'nu
 
 // --- reads ---------------------------------------------------------------------------
 
-export function useSources(query: { workspace?: string; kind?: SourceKind } = {}) {
+export function useSources(query: SourceQuery = {}) {
   return useQuery({ queryKey: sourcesKey(query), queryFn: ({ signal }) => catalogApi.sources(query, signal), placeholderData: keepPreviousData });
 }
 

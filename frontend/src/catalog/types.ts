@@ -17,6 +17,7 @@ export interface Page<T> {
 export type Source = JsonOf<paths['/api/catalog/sources/']['get']['responses'][200]>['results'][number];
 export type SourceKind = Source['kind'];
 export type SourceStatus = Source['status'];
+export type SourceQuery = Pick<NonNullable<paths['/api/catalog/sources/']['get']['parameters']['query']>, 'workspace' | 'kind'>;
 export type SourceCreateBody = BodyOf<paths['/api/catalog/sources/']['post']>;
 export type WebhookToken = JsonOf<paths['/api/catalog/sources/{id}/webhook-token/']['post']['responses'][201]>;
 
