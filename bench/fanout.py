@@ -47,44 +47,6 @@ GOAL = 1.5
 WORKER_LOG = Path(tempfile.gettempdir()) / "bench-fanout-worker.log"
 BEAT_LOG = Path(tempfile.gettempdir()) / "bench-fanout-beat.log"
 
-CHART_FILES = {
-    "values.yaml": "replicas: 2\nimage: nginx:1.27\nmessage: hello\n",
-    "values.schema.json": '{"type": "object", "properties": {"replicas": {"type": "integer", "minimum": 0},'
-                          ' "image": {"type": "string"}, "message": {"type": "string"}}}',
-    "templates/deployment.yaml": """apiVersion: apps/v1
-kind: Deployment
-metadata:
-  name: {{ .Release.Name }}-web
-spec:
-  replicas: {{ .Values.replicas }}
-  selector:
-    matchLabels: {app: {{ .Release.Name }}-web}
-  template:
-    metadata:
-      labels: {app: {{ .Release.Name }}-web}
-    spec:
-      containers:
-        - name: web
-          image: {{ .Values.image }}
-          resources:
-            requests: {cpu: 50m, memory: 32Mi}
-""",
-    "templates/config.yaml": """apiVersion: v1
-kind: ConfigMap
-metadata:
-  name: {{ .Release.Name }}-config
-data:
-  message: {{ .Values.message | quote }}
-""",
-    "templates/service.yaml": """apiVersion: v1
-kind: Service
-metadata:
-  name: {{ .Release.Name }}-web
-spec:
-  selector: {app: {{ .Release.Name }}-web}
-  ports: [{port: 80}]
-""",
-}
 
 
 # ---------------------------------------------------------------------------- processes
@@ -137,6 +99,7 @@ def setup_stage(sb: Any) -> tuple[Any, list[Any], Any, Any]:
     """Workspace, developer, an allocation and an applied service map on every cluster, and an
     upload package version; returns (workspace, maps in cluster order, developer, version)."""
     from catalog import helm
+    from catalog.demo import DEMO_CHARTS, chart_from_directory
     from catalog.models import CatalogSource, Package, PackageVersion, SourceKind
     from portal.testing import make_user
     from workspaces import quota as q
@@ -159,7 +122,7 @@ def setup_stage(sb: Any) -> tuple[Any, list[Any], Any, Any]:
         maps.append(ServiceMap.objects.select_related("workspace", "cluster").get(pk=sm.pk))
     source = CatalogSource.objects.create(name="uploads", kind=SourceKind.UPLOAD, workspace=workspace)
     package = Package.objects.create(source=source, name="shop")
-    archive = helm.build_archive("shop", "1.0.0", CHART_FILES)
+    archive = chart_from_directory(DEMO_CHARTS / "hello-web")
     info = helm.inspect(archive)
     version = PackageVersion.objects.create(package=package, version="1.0.0", archive=archive,
                                             digest="sha256:bench", values_yaml=info.values_yaml,
@@ -231,7 +194,7 @@ class Tracker:
         waiting = {k: v for k, v in self.where.items() if k not in self.ready}
         if not waiting:
             return
-        name = f"{self.release}-web"
+        name = f"{self.release}-hello"
 
         def look(fleet: Any) -> list[int]:
             done = []
@@ -259,7 +222,7 @@ def run_rollout(sb: Any, workspace: Any, maps: list[Any], developer: Any, versio
     cpu_worker, cpu_self, busy0 = tree_cpu_seconds(worker_pid), tree_cpu_seconds(os.getpid()), machine_busy()
     t0 = time.time()
     rollout = rollouts.create_rollout(workspace=workspace, release_name=release, version=version,
-                                      values={"message": release}, targets=[{"service_map": sm.pk} for sm in maps],
+                                      values={"greeting": release, "replicaCount": 2}, targets=[{"service_map": sm.pk} for sm in maps],
                                       canary=None, batch_size=len(maps), max_failures=0, user=developer, request=None)
     t_created = time.time()
     deadline = time.monotonic() + timeout

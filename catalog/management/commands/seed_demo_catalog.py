@@ -13,7 +13,8 @@ from typing import Any
 import yaml
 from django.core.management.base import BaseCommand, CommandParser
 
-from catalog import actions, helm
+from catalog import actions
+from catalog.demo import DEMO_CHARTS, chart_from_directory
 from catalog.models import CatalogSource, PackageVersion, SourceKind, SourceStatus
 
 
@@ -21,7 +22,7 @@ class Command(BaseCommand):
     help = "Create the shared demo chart source and upload the demo charts."
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("--charts", type=Path, default=Path("scripts/demo-charts"))
+        parser.add_argument("--charts", type=Path, default=DEMO_CHARTS)
 
     def handle(self, *args: Any, **options: Any) -> None:
         source, _ = CatalogSource.objects.get_or_create(
@@ -34,11 +35,6 @@ class Command(BaseCommand):
             if PackageVersion.objects.filter(package__source=source, package__name=meta["name"],
                                              version=str(meta["version"])).exists():
                 continue
-            files = {str(p.relative_to(chart_dir)): p.read_text() for p in sorted(chart_dir.rglob("*"))
-                     if p.is_file() and not p.is_symlink() and p.name != "Chart.yaml"}
-            archive = helm.build_archive(meta["name"], str(meta["version"]), files,
-                                         app_version=str(meta.get("appVersion", "")),
-                                         description=str(meta.get("description", "")))
-            actions.upload_chart(source=source, data=archive, request=None)
+            actions.upload_chart(source=source, data=chart_from_directory(chart_dir), request=None)
             added += 1
         self.stdout.write(f"Demo catalog ready ({added} chart(s) added to the shared source demo-charts).")
