@@ -59,7 +59,7 @@ function ProgressTable({ revision }: { revision: Revision }) {
               <tr key={key} data-testid={`progress-${key}`} data-state={p.state ?? ''}>
                 <td className="mono">{key}</td>
                 <td>{p.state ? <CatalogBadge state={p.state} /> : '—'}</td>
-                <td className="num">{p.desired !== undefined ? `${p.ready ?? 0}/${p.desired}` : '—'}</td>
+                <td className="num">{p.desired ? `${p.ready ?? 0}/${p.desired}` : '—'}</td>
                 <td className="small">{p.message || ''}</td>
               </tr>
             ))}
@@ -180,7 +180,7 @@ function History({ release, canRollback }: { release: ReleaseDetail; canRollback
       </table>
       {numbers.length > 1 && (
         <div data-testid="revision-diff-panel">
-          <div className="form-row">
+          <div className="diff-pickers">
             <FormField label={t('catalog.release.diffFrom')}>
               <select name="from" data-testid="diff-from" value={from ?? ''} onChange={(e) => setFrom(Number(e.target.value))}>
                 {numbers.map((n) => (
@@ -316,7 +316,7 @@ export function ReleasePage() {
             )}
           </div>
           {r.message && (
-            <p className={`alert ${r.status === 'failed' ? 'alert-error' : 'alert-warning'}`} data-testid="release-message">
+            <p className={r.status === 'failed' ? 'alert alert-error' : 'muted'} data-testid="release-message">
               {r.message}
             </p>
           )}

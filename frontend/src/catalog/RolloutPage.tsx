@@ -96,7 +96,11 @@ export function RolloutPage() {
               </div>
             )}
           </div>
-          {r.message && <p className={`alert ${r.status === 'failed' ? 'alert-error' : 'alert-warning'}`} data-testid="rollout-message">{r.message}</p>}
+          {r.message && (
+            <p className={r.status === 'failed' ? 'alert alert-error' : 'muted'} data-testid="rollout-message">
+              {r.message}
+            </p>
+          )}
           {cancel.error && (
             <p className="alert alert-error" role="alert" data-testid="rollout-error">
               {cancel.error.detail}
