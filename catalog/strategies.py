@@ -133,10 +133,16 @@ def _annotations(obj: Obj) -> dict[str, Any]:
 
 
 def _set_rollout(objects: list[Obj], strategy: dict[str, Any]) -> None:
+    """Set ``spec.strategy`` of every Deployment. The default (rolling, 25%/25%) leaves a strategy
+    the chart sets itself alone (a chart may need Recreate, e.g. for a ReadWriteOnce volume)."""
+    untouched = strategy["type"] == Strategy.ROLLING and strategy["max_surge"] == DEFAULTS["max_surge"] \
+        and strategy["max_unavailable"] == DEFAULTS["max_unavailable"]
     for obj in objects:
         if not _is_deployment(obj):
             continue
         spec = obj.setdefault("spec", {})
+        if untouched and spec.get("strategy"):
+            continue
         if strategy["type"] == Strategy.RECREATE:
             spec["strategy"] = {"type": "Recreate"}
         else:

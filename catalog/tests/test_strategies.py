@@ -320,3 +320,17 @@ def test_leaving_blue_green_and_rolling_back_reshape_the_objects(admin_api: APIC
     assert _selector(sandbox, sm) == {"app": "shop-web"}
     with client_for(sandbox, "cluster-1") as kube:
         assert kube.get_object("ConfigMap", "shop-config", sm.namespace)["data"]["message"] == "hello"
+
+
+def test_the_default_strategy_leaves_a_chart_strategy_alone() -> None:
+    from catalog import strategies
+
+    chart = [{"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "db"},
+              "spec": {"strategy": {"type": "Recreate"}}},
+             {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web"}, "spec": {}}]
+    shaped = strategies.plan(chart, strategy={}, state={}, current=None, from_revision=0).objects
+    assert shaped[0]["spec"]["strategy"] == {"type": "Recreate"}
+    assert shaped[1]["spec"]["strategy"]["type"] == "RollingUpdate"
+    chosen = strategies.plan(chart, strategy={"type": "rolling", "max_surge": 1}, state={}, current=None,
+                             from_revision=0).objects
+    assert chosen[0]["spec"]["strategy"]["rollingUpdate"]["maxSurge"] == 1
