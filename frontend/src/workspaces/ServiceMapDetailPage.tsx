@@ -17,6 +17,9 @@ import { relativeTime, useNow } from '../clusters/format';
 import { EventsTab } from '../clusters/tabs/SimpleTabs';
 import { InventoryTable } from '../clusters/tabs/InventoryTable';
 import { ReleasesTable } from '../catalog/ReleasesTable';
+import { AutoscalingTab } from '../config/AutoscalingTab';
+import { ConfigTab } from '../config/ConfigTab';
+import { SavePackageButton } from '../config/SavePackageButton';
 import { NotFound } from '../pages/NotFound';
 import { QuotaBars, StateBadge } from './common';
 import { useWorkspaceLive } from './live';
@@ -25,7 +28,7 @@ import { useDeleteServiceMap, useServiceMap, useWorkspace, useWorkspaceAccess } 
 import { EditShareDialog } from './ServiceMapDialogs';
 import type { ServiceMap } from './types';
 
-export const SERVICEMAP_TABS = ['workloads', 'pods', 'services', 'events', 'releases'] as const;
+export const SERVICEMAP_TABS = ['workloads', 'pods', 'services', 'events', 'releases', 'config', 'autoscaling'] as const;
 type SmTab = (typeof SERVICEMAP_TABS)[number];
 
 function Age({ iso }: { iso: string | null }) {
@@ -40,6 +43,10 @@ function ObjectsTab({ tab, clusterId, namespace, serviceMapId }: { tab: SmTab; c
   switch (tab) {
     case 'releases':
       return <ReleasesTable query={{ service_map: serviceMapId }} showServiceMap={false} />;
+    case 'config':
+      return <ConfigTab serviceMapId={serviceMapId} />;
+    case 'autoscaling':
+      return <AutoscalingTab clusterId={clusterId} namespace={namespace} serviceMapId={serviceMapId} />;
     case 'workloads':
       return (
         <InventoryTable<'Deployment'>
@@ -145,6 +152,7 @@ function Header({ sm, canManage }: { sm: ServiceMap; canManage: boolean }) {
           </p>
           {sm.description && <p>{sm.description}</p>}
         </div>
+        {!deleting && <SavePackageButton serviceMap={sm} />}
         {canManage && !deleting && (
           <div className="header-actions">
             <button type="button" className="btn btn-small" data-testid="edit-servicemap" onClick={() => setDialog('edit')}>
@@ -261,7 +269,7 @@ export function ServiceMapDetailPage() {
             aria-current={x === tab ? 'page' : undefined}
             data-testid={`tab-${x}`}
           >
-            {x === 'releases' ? t('catalog.releases.title') : t(`clusters.tab.${x}`)}
+            {x === 'releases' ? t('catalog.releases.title') : x === 'config' ? t('config.tab') : x === 'autoscaling' ? t('config.autoscaling.tab') : t(`clusters.tab.${x}`)}
           </NavLink>
         ))}
       </nav>

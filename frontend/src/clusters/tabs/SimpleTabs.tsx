@@ -3,6 +3,7 @@
  * volumes (PVs), claims (PVCs), storage classes and events. Filters are kept in the URL.
  */
 import { useEffect, useRef, useState } from 'react';
+import type { TFunction } from 'i18next';
 import { useTranslation } from 'react-i18next';
 import { Link, useSearchParams } from 'react-router-dom';
 import { PhaseBadge } from '../badges';
@@ -337,7 +338,7 @@ export function StorageClassesTab({ clusterId }: { clusterId: number }) {
   return <InventoryTable<'StorageClass'> clusterId={clusterId} resource="storageclasses" params={{}} testId="storageclasses-table" columns={columns} />;
 }
 
-export function eventColumns(t: ReturnType<typeof useTranslation>['t']): Column<EventData>[] {
+export function eventColumns(t: TFunction): Column<EventData>[] {
   return [
     {
       key: 'type',
