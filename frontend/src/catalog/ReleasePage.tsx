@@ -23,6 +23,9 @@ import { useCatalogLive } from './live';
 import { useDeleteRelease, useDiff, useDrift, usePackage, useRelease, useRollback, useUpgrade, useVersion } from './queries';
 import type { ReleaseDetail, Revision, Values } from './types';
 import { ValuesForm } from './ValuesForm';
+import { StrategyPanel } from './strategy/StrategyPanel';
+import { StrategySelector, strategyBody } from './strategy/StrategySelector';
+import { asStrategy, type Strategy } from './strategy/types';
 
 function ActionError({ error, testId }: { error: ApiError | null; testId: string }) {
   if (!error) return null;
@@ -77,6 +80,7 @@ function UpgradeDialog({ release, onClose }: { release: ReleaseDetail; onClose: 
   const version = useVersion(versionId);
   const [values, setValues] = useState<Values>(isRecord(release.values) ? release.values : {});
   const upgrade = useUpgrade(release.id);
+  const [strategy, setStrategy] = useState<Strategy | null>(null); // null: keep the release's
   const errors = upgrade.error?.fieldErrors ?? {};
   return (
     <Dialog
@@ -94,7 +98,7 @@ function UpgradeDialog({ release, onClose }: { release: ReleaseDetail; onClose: 
             data-testid="upgrade-submit"
             disabled={upgrade.isPending}
             onClick={() =>
-              upgrade.mutate({ ...(versionId !== release.version.id ? { package_version: versionId } : {}), values }, { onSuccess: onClose })
+              upgrade.mutate({ ...(versionId !== release.version.id ? { package_version: versionId } : {}), values, ...(strategy ? { strategy: strategyBody(strategy) } : {}) }, { onSuccess: onClose })
             }
           >
             {upgrade.isPending ? t('common.saving') : t('catalog.release.upgradeSubmit')}
@@ -113,6 +117,7 @@ function UpgradeDialog({ release, onClose }: { release: ReleaseDetail; onClose: 
             ))}
           </select>
         </FormField>
+        <StrategySelector value={strategy ?? asStrategy(release.strategy)} onChange={setStrategy} errors={errors} />
         {version.isPending && <Loading />}
         {version.data && <ValuesForm key={version.data.id} fields={version.data.form} values={values} onChange={setValues} errors={errors} defaultsYaml={version.data.values_yaml} />}
       </div>
@@ -337,6 +342,7 @@ export function ReleasePage() {
         </section>
       )}
       {current && <ProgressTable revision={current} />}
+      {r && <StrategyPanel release={r} canAct={access.can('workloads.rollback') && !deleting} />}
       {r && <History release={r} canRollback={access.can('workloads.rollback') && !deleting} />}
       {r && <DriftPanel release={r} />}
       {r && (

@@ -78,7 +78,7 @@ export const catalogApi = {
     unwrap(await api.GET('/api/catalog/releases/{id}/', { params: byId(id), signal })) as unknown as ReleaseDetail,
   plan: async (body: PlanBody) => unwrap(await api.POST('/api/catalog/releases/plan/', { body })) as unknown as Plan,
   createRelease: async (body: ReleaseCreateBody): Promise<Release> => unwrap(await api.POST('/api/catalog/releases/', { body })),
-  upgrade: async (id: number, body: { package_version?: number; values?: Values }): Promise<Release> =>
+  upgrade: async (id: number, body: { package_version?: number; values?: Values; strategy?: object }): Promise<Release> =>
     unwrap(await api.POST('/api/catalog/releases/{id}/upgrade/', { params: byId(id), body })),
   rollback: async (id: number, revision: number): Promise<Release> =>
     unwrap(await api.POST('/api/catalog/releases/{id}/rollback/', { params: byId(id), body: { revision } })),

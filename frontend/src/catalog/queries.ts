@@ -117,7 +117,7 @@ function useReleaseWrite<V>(id: number, fn: (vars: V) => Promise<Release>) {
 }
 
 export const useUpgrade = (id: number) =>
-  useReleaseWrite(id, (body: { package_version?: number; values?: Values }) => catalogApi.upgrade(id, body));
+  useReleaseWrite(id, (body: { package_version?: number; values?: Values; strategy?: object }) => catalogApi.upgrade(id, body));
 export const useRollback = (id: number) => useReleaseWrite(id, (revision: number) => catalogApi.rollback(id, revision));
 export const useDeleteRelease = (id: number) => useReleaseWrite(id, () => catalogApi.removeRelease(id));
 
