@@ -14,6 +14,7 @@ from typing import Any
 from cryptography import x509
 from django.db import IntegrityError, transaction
 from django.http import HttpRequest
+from django.utils import timezone
 from rest_framework.exceptions import NotFound, ValidationError
 
 from catalog import helm, oci, sources
@@ -212,6 +213,10 @@ def upload_chart(*, source: CatalogSource, data: bytes, request: HttpRequest | N
             package.save()
     except IntegrityError as exc:
         raise Conflict(f"{info.name} {info.version} was uploaded already; give the chart a new version.") from exc
+    count = Package.objects.filter(source=source).count()
+    CatalogSource.objects.filter(pk=source.pk).update(
+        status=SourceStatus.READY, last_refreshed=timezone.now(),
+        message=f"{count} package(s); {info.name} {info.version} uploaded last.")
     _audit(request, action="catalog.chart_upload", target=version,
            detail={"source": source.pk, "package": info.name, "version": info.version, "digest": digest})
     return version

@@ -71,6 +71,14 @@ def require(user: Any, sm: ServiceMap, grant: str) -> None:
 # ---------------------------------------------------------------------------- preparing a revision
 
 
+class QuotaExceeded(ValidationError):
+    """The manifests do not fit the service map's quota; ``preflight`` has the figures."""
+
+    def __init__(self, detail: Any, *, preflight: dict[str, Any]) -> None:
+        super().__init__(detail)
+        self.preflight = preflight
+
+
 @dataclass
 class Prepared:
     objects: list[dict[str, Any]]
@@ -167,7 +175,7 @@ def check(*, sm: ServiceMap, objects: list[dict[str, Any]], user: Any, replacing
 
     fit = preflight(sm, objects)
     if not fit["fits"]:
-        raise ValidationError({"quota": fit["problems"]})
+        raise QuotaExceeded({"quota": fit["problems"]}, preflight=fit)
     return Prepared(objects=objects, preflight=fit)
 
 
@@ -427,8 +435,11 @@ def finish_revision(release: Release, revision: Revision, status: str, message: 
         fields["progress"] = progress
     _set_revision(revision, **fields)
     if status == RevisionStatus.DEPLOYED:
-        Revision.objects.filter(release=release, status=RevisionStatus.DEPLOYED).exclude(pk=revision.pk).update(
-            status=RevisionStatus.SUPERSEDED)
+        older = list(Revision.objects.filter(release=release, status=RevisionStatus.DEPLOYED).exclude(pk=revision.pk))
+        Revision.objects.filter(pk__in=[r.pk for r in older]).update(status=RevisionStatus.SUPERSEDED)
+        for old in older:
+            old.status = RevisionStatus.SUPERSEDED
+            _publish_revision(release, old)
         _set_release(release, status=ReleaseStatus.DEPLOYED, deployed_revision=revision.number,
                      message=f"Revision {revision.number} is deployed.")
     elif status == RevisionStatus.FAILED and release.revision == revision.number:

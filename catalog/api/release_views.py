@@ -118,6 +118,8 @@ class ReleaseViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
             detail = exc.detail if isinstance(exc.detail, dict) else {"values": exc.detail}
             out.update(valid=False, errors={k: [str(m) for m in (v if isinstance(v, list) else [v])]
                                             for k, v in detail.items()})
+            if isinstance(exc, releases.QuotaExceeded):
+                out["preflight"] = exc.preflight  # the per-resource figures of what does not fit
             return Response(out)
         objects = [{**o, "metadata": {**(o.get("metadata") or {}), "namespace": sm.namespace}}
                    for o in prepared.objects]

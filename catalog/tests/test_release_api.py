@@ -53,6 +53,13 @@ def test_release_lifecycle_through_the_api(admin_api: APIClient, sandbox: Any, d
     assert body["preflight"]["fits"] is True
     assert "+kind: Deployment" in body["diff"]
     assert {o["kind"] for o in body["objects"]} >= {"Deployment", "Service", "ConfigMap"}
+    too_big = dev.post("/api/catalog/releases/plan/", {"service_map": sm.pk, "name": "web",
+                                                       "package_version": version.pk,
+                                                       "values": {**values, "replicaCount": 20}}, format="json").json()
+    assert too_big["valid"] is False
+    assert "quota" in too_big["errors"]
+    pods = next(r for r in too_big["preflight"]["resources"] if r["resource"] == "pods")
+    assert (pods["requested"], pods["fits"]) == ("20", False)
 
     created = dev.post("/api/catalog/releases/", {"service_map": sm.pk, "name": "web", "package_version": version.pk,
                                                   "values": values}, format="json")

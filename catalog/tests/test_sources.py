@@ -272,6 +272,10 @@ def test_uploads(team: dict[str, Any]) -> None:
     newer = manager.post(url, {"chart": SimpleUploadedFile("webapp.tgz", webapp("1.3.0"))}, format="multipart")
     assert newer.status_code == 201
     assert Package.objects.get(source_id=source_id).latest_version == "1.3.0"
+    uploaded = CatalogSource.objects.get(pk=source_id)
+    assert uploaded.status == "ready"
+    assert uploaded.last_refreshed is not None
+    assert "webapp 1.3.0 uploaded last" in uploaded.message
     junk = manager.post(url, {"chart": SimpleUploadedFile("x.tgz", b"not a chart")}, format="multipart")
     assert junk.status_code == 400
     assert "gzip" in junk.json()["errors"]["chart"][0]
