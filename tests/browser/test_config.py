@@ -1,6 +1,6 @@
 """The service map's Config tab in a real Chromium against a sandbox cluster: a developer (grant
 ``config.edit``, no ``secrets.reveal``) creates a ConfigMap, edits it (version 2), restores
-version 1 (saved as version 3 with the first data), then creates a Secret whose values stay hidden.
+version 1 (saved as version 3 with the first data), then creates a Secret whose values stay hidden, and saves the service map as a package.
 
 Running pieces: uvicorn (``portal_server``), a Celery worker and ``manage.py runwatchers``
 (``backend_workers`` from test_clusters, which registers nothing itself: the cluster is
@@ -9,6 +9,7 @@ registered through the API so its check runs), a one-cluster sandbox fleet.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
@@ -99,3 +100,11 @@ def test_developer_edits_a_config_map_restores_it_and_sees_secrets_hidden(
     expect(editor.get_by_test_id("secret-hidden-0")).to_have_text("•••• (hidden)")
     expect(editor.get_by_test_id("reveal-secret")).to_have_count(0)
     expect(editor).not_to_contain_text("s3cret")
+
+    # --- the service map saved as a package: a link to it in the catalog ------------------------------
+    page.get_by_test_id("save-as-package").click()
+    dialog = page.get_by_test_id("save-package-dialog")
+    dialog.locator("input[name=version]").fill("1.0.0")
+    page.get_by_test_id("save-package-submit").click()
+    page.get_by_test_id("saved-package-link").click()
+    expect(page).to_have_url(re.compile(r"/catalog/packages/\d+$"))
