@@ -66,8 +66,9 @@ def _register(page: Any, base: str, fleet: Any) -> list[int]:
 def _workspace(cluster_ids: list[int]) -> tuple[Any, Any]:
     """A workspace with both clusters allocated, a service map on each, devon as developer and an
     upload source (the same steps as catalog/tests/test_deploy.py)."""
-    from catalog.models import CatalogSource, SourceKind
     from django.contrib.auth import get_user_model
+
+    from catalog.models import CatalogSource, SourceKind
     from workspaces import quota as q
     from workspaces import services as ws_services
     from workspaces.models import ClusterAllocation, Membership, Role, ServiceMap, Workspace
