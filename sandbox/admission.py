@@ -413,11 +413,19 @@ def default_and_validate(store: Store, rt: ResourceType, obj: dict[str, Any], ol
         if old is None:
             obj["status"] = {"phase": "Available"}
     elif kind == "LimitRange":
-        for item in (spec or {}).get("limits") or []:
+        for i, item in enumerate((spec or {}).get("limits") or []):
             if item.get("type") == "Container" and item.get("default"):
                 dr = item.setdefault("defaultRequest", {})
                 for r, v in item["default"].items():
                     dr.setdefault(r, v)
+            # As the apiserver's validation: a default request may not exceed the default limit.
+            for r, request in (item.get("defaultRequest") or {}).items():
+                limit = (item.get("default") or {}).get(r)
+                if limit is not None and _qty_ok(request) and _qty_ok(limit) \
+                        and parse_quantity(limit) < parse_quantity(request):
+                    errs.append(FieldError("Invalid", f"spec.limits[{i}].defaultRequest[{r}]", request,
+                                           f"default request value {request} must be less than or equal to "
+                                           f"default limit value {limit}"))
     elif kind == "ResourceQuota":
         for r, v in ((spec or {}).get("hard") or {}).items():
             if not _qty_ok(v):

@@ -213,3 +213,17 @@ async def test_default_class_is_assigned_by_an_admitted_update(sim: tuple[SimClu
     s.create(STORAGECLASSES, {"metadata": {"name": "fast"}, "provisioner": "sandbox.k8s.io/hostpath"})
     s.create(PERSISTENTVOLUMECLAIMS, pvc("quick", "2Gi", "fast"))
     await wait_for(lambda: claim("quick").get("status", {}).get("phase") == "Bound", what="fast claim bound")
+
+
+def test_limit_range_default_request_may_not_exceed_the_default_limit(store: Store) -> None:
+    from sandbox.errors import Invalid
+    from sandbox.resources import LIMITRANGES
+
+    bad = {"metadata": {"name": "limits", "namespace": "portal"}, "spec": {"limits": [
+        {"type": "Container", "default": {"cpu": "500m"}, "defaultRequest": {"cpu": "1"}}]}}
+    with pytest.raises(Invalid) as exc:
+        store.create(LIMITRANGES, bad)
+    assert "default request value 1 must be less than or equal to default limit value 500m" in str(exc.value)
+    good = {"metadata": {"name": "limits", "namespace": "portal"}, "spec": {"limits": [
+        {"type": "Container", "default": {"cpu": "500m"}, "defaultRequest": {"cpu": "100m"}}]}}
+    store.create(LIMITRANGES, good)
