@@ -23,6 +23,7 @@ from typing import Any
 
 import yaml
 from django.conf import settings
+from django.core.cache import cache
 from django.db import connection
 from django.utils import timezone
 
@@ -190,6 +191,9 @@ def deploy_revision(release_id: int, number: int, *, allow_cluster_scoped: bool 
     with release_lock(release_id) as held:
         if not held:
             return "busy"
+        revision.refresh_from_db()
+        if revision.status not in (RevisionStatus.PENDING, RevisionStatus.APPLYING):
+            return "done"  # another run applied it while this one waited for the lock
         objects = load(revision.manifest)
         releases.revision_started(release, revision)
         try:
@@ -265,6 +269,7 @@ def watch_revision(release_id: int, number: int) -> str:
     release, revision = loaded
     if revision.status != RevisionStatus.PROGRESSING:
         return "done"
+    cache.set(watching_key(release_id, number), 1, timeout=WATCH_MARK_SECONDS)
     if release.revision != number:
         releases.finish_revision(release, revision, RevisionStatus.SUPERSEDED,
                                  f"Superseded by revision {release.revision} before it finished.")
@@ -403,6 +408,14 @@ def revision_diff(a: str, b: str, *, label_a: str, label_b: str) -> str:
                                         fromfile=label_a, tofile=label_b))
 
 
+WATCH_MARK_SECONDS = 30
+
+
+def watching_key(release_id: int, number: int) -> str:
+    """Set by every watch pass: the beat task starts no second watch chain while it is fresh."""
+    return f"catalog:watching:{release_id}:{number}"
+
+
 def due_revisions(stale_after: float = 60.0) -> list[tuple[int, int, str]]:
     """(release, revision, what to run) of revisions a lost task left behind."""
     cutoff = timezone.now() - timedelta(seconds=stale_after)
@@ -417,7 +430,7 @@ def due_revisions(stale_after: float = 60.0) -> list[tuple[int, int, str]]:
             continue
         if revision.status in (RevisionStatus.PENDING, RevisionStatus.APPLYING):
             out.append((release.pk, revision.number, "deploy"))
-        elif revision.status == RevisionStatus.PROGRESSING:
+        elif revision.status == RevisionStatus.PROGRESSING and not cache.get(watching_key(release.pk, revision.number)):
             out.append((release.pk, revision.number, "watch"))
     return out
 
