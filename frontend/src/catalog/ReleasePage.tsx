@@ -26,6 +26,7 @@ import { ValuesForm } from './ValuesForm';
 import { StrategyPanel } from './strategy/StrategyPanel';
 import { StrategySelector, strategyBody } from './strategy/StrategySelector';
 import { asStrategy, type Strategy } from './strategy/types';
+import { DialogActions } from '../components/DialogActions';
 
 function ActionError({ error, testId }: { error: ApiError | null; testId: string }) {
   if (!error) return null;
@@ -88,22 +89,15 @@ function UpgradeDialog({ release, onClose }: { release: ReleaseDetail; onClose: 
       onClose={onClose}
       testId="upgrade-dialog"
       footer={
-        <>
-          <button type="button" className="btn" onClick={onClose}>
-            {t('common.cancel')}
-          </button>
-          <button
-            type="button"
-            className="btn btn-primary"
-            data-testid="upgrade-submit"
-            disabled={upgrade.isPending}
-            onClick={() =>
-              upgrade.mutate({ ...(versionId !== release.version.id ? { package_version: versionId } : {}), values, ...(strategy ? { strategy: strategyBody(strategy) } : {}) }, { onSuccess: onClose })
-            }
-          >
-            {upgrade.isPending ? t('common.saving') : t('catalog.release.upgradeSubmit')}
-          </button>
-        </>
+        <DialogActions
+          onCancel={onClose}
+          pending={upgrade.isPending}
+          label={t('catalog.release.upgradeSubmit')}
+          testId="upgrade-submit"
+          onSubmit={() =>
+            upgrade.mutate({ ...(versionId !== release.version.id ? { package_version: versionId } : {}), values, ...(strategy ? { strategy: strategyBody(strategy) } : {}) }, { onSuccess: onClose })
+          }
+        />
       }
     >
       <div className="form-stack">

@@ -20,6 +20,7 @@ import type { Workspace } from '../workspaces/types';
 import { CatalogBadge } from './common';
 import { useCreateSource, useDeleteSource, useRefreshSource, useSources, useUploadChart, useWebhookToken } from './queries';
 import type { Source, WebhookToken } from './types';
+import { DialogActions } from '../components/DialogActions';
 
 const FILTERS = ['all', 'shared', 'mine'] as const;
 
@@ -55,14 +56,14 @@ function AddSourceDialog({ onClose, isAdmin, workspaces }: { onClose: () => void
       onClose={onClose}
       testId="add-source-dialog"
       footer={
-        <>
-          <button type="button" className="btn" onClick={onClose}>
-            {t('common.cancel')}
-          </button>
-          <button type="submit" form="add-source-form" className="btn btn-primary" data-testid="add-source-submit" disabled={create.isPending || !form.name.trim()}>
-            {create.isPending ? t('common.saving') : t('catalog.sources.addSubmit')}
-          </button>
-        </>
+        <DialogActions
+          onCancel={onClose}
+          pending={create.isPending}
+          disabled={!form.name.trim()}
+          label={t('catalog.sources.addSubmit')}
+          testId="add-source-submit"
+          form="add-source-form"
+        />
       }
     >
       <form

@@ -16,6 +16,7 @@ import {
 } from './forms';
 import { useDeleteCluster, usePatchCluster, useReplaceCredentials } from './queries';
 import type { Cluster } from './types';
+import { DialogActions } from '../components/DialogActions';
 
 function EditDialog({ cluster, onClose }: { cluster: Cluster; onClose: () => void }) {
   const { t } = useTranslation();
@@ -36,20 +37,12 @@ function EditDialog({ cluster, onClose }: { cluster: Cluster; onClose: () => voi
       onClose={onClose}
       testId="edit-cluster-dialog"
       footer={
-        <>
-          <button type="button" className="btn" onClick={onClose}>
-            {t('common.cancel')}
-          </button>
-          <button
-            type="button"
-            className="btn btn-primary"
-            data-testid="edit-cluster-save"
-            disabled={patch.isPending}
-            onClick={() => patch.mutate(metadataBody(draft), { onSuccess: onClose })}
-          >
-            {patch.isPending ? t('common.saving') : t('common.save')}
-          </button>
-        </>
+        <DialogActions
+          onCancel={onClose}
+          pending={patch.isPending}
+          testId="edit-cluster-save"
+          onSubmit={() => patch.mutate(metadataBody(draft), { onSuccess: onClose })}
+        />
       }
     >
       {patch.error && (
@@ -72,20 +65,14 @@ function CredentialsDialog({ cluster, onClose }: { cluster: Cluster; onClose: ()
       onClose={onClose}
       testId="credentials-dialog"
       footer={
-        <>
-          <button type="button" className="btn" onClick={onClose}>
-            {t('common.cancel')}
-          </button>
-          <button
-            type="button"
-            className="btn btn-primary"
-            data-testid="credentials-save"
-            disabled={replace.isPending || !connectionComplete(draft)}
-            onClick={() => replace.mutate(connectionBody(draft), { onSuccess: onClose })}
-          >
-            {replace.isPending ? t('common.saving') : t('clusters.settings.replace')}
-          </button>
-        </>
+        <DialogActions
+          onCancel={onClose}
+          pending={replace.isPending}
+          disabled={!connectionComplete(draft)}
+          label={t('clusters.settings.replace')}
+          testId="credentials-save"
+          onSubmit={() => replace.mutate(connectionBody(draft), { onSuccess: onClose })}
+        />
       }
     >
       <p className="muted small">{t('clusters.settings.credentialsHint')}</p>

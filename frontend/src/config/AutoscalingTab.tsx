@@ -19,6 +19,7 @@ import { ApiAlert, fieldErrors } from './common';
 import { usePageAccess, useRemoveAutoscaler, useSetAutoscaler } from './queries';
 import type { AutoscalerBody, AutoscalerRow, HpaData } from './types';
 import './config.css';
+import { DialogActions } from '../components/DialogActions';
 
 const SCALABLE = ['Deployment', 'StatefulSet'];
 
@@ -70,14 +71,12 @@ function AutoscalerDialog({ smId, kind, name, current, onClose, onSaved }: {
       onClose={onClose}
       testId="autoscaler-dialog"
       footer={
-        <>
-          <button type="button" className="btn" onClick={onClose}>
-            {t('common.cancel')}
-          </button>
-          <button type="button" className="btn btn-primary" data-testid="autoscaler-submit" disabled={save.isPending} onClick={submit}>
-            {save.isPending ? t('common.saving') : t('common.save')}
-          </button>
-        </>
+        <DialogActions
+          onCancel={onClose}
+          pending={save.isPending}
+          testId="autoscaler-submit"
+          onSubmit={submit}
+        />
       }
     >
       <form

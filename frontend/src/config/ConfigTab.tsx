@@ -16,6 +16,7 @@ import { KeyValueRows, rowsToData, type KvRow } from './KeyValueRows';
 import { useConfigs, useCreateConfig, usePageAccess } from './queries';
 import type { ConfigKind } from './types';
 import './config.css';
+import { DialogActions } from '../components/DialogActions';
 
 function CreateDialog({ smId, onClose, onCreated }: { smId: number; onClose: () => void; onCreated: (kind: ConfigKind, name: string) => void }) {
   const { t } = useTranslation();
@@ -34,14 +35,14 @@ function CreateDialog({ smId, onClose, onCreated }: { smId: number; onClose: () 
       onClose={onClose}
       testId="config-dialog"
       footer={
-        <>
-          <button type="button" className="btn" onClick={onClose}>
-            {t('common.cancel')}
-          </button>
-          <button type="button" className="btn btn-primary" data-testid="config-create-submit" disabled={create.isPending || !name.trim()} onClick={submit}>
-            {create.isPending ? t('common.saving') : t('config.createSubmit')}
-          </button>
-        </>
+        <DialogActions
+          onCancel={onClose}
+          pending={create.isPending}
+          disabled={!name.trim()}
+          label={t('config.createSubmit')}
+          testId="config-create-submit"
+          onSubmit={submit}
+        />
       }
     >
       <form

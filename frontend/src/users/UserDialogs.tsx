@@ -5,6 +5,7 @@ import type { AdminUser, Role } from '../api/types';
 import { Dialog } from '../components/Dialog';
 import { FormField } from '../components/FormField';
 import { ROLES, useCreateUser, useSetPassword, useUpdateUser } from './queries';
+import { DialogActions } from '../components/DialogActions';
 
 /** Takes the id/aria props FormField gives its control, so the label and errors attach. */
 function RoleSelect({
@@ -61,20 +62,14 @@ export function CreateUserDialog({ onClose }: { onClose: () => void }) {
       onClose={onClose}
       testId="create-user-dialog"
       footer={
-        <>
-          <button type="button" className="btn" onClick={onClose}>
-            {t('common.cancel')}
-          </button>
-          <button
-            type="submit"
-            form="create-user-form"
-            className="btn btn-primary"
-            data-testid="create-user-submit"
-            disabled={create.isPending || !form.username.trim() || !form.password}
-          >
-            {create.isPending ? t('common.saving') : t('users.create.submit')}
-          </button>
-        </>
+        <DialogActions
+          onCancel={onClose}
+          pending={create.isPending}
+          disabled={!form.username.trim() || !form.password}
+          label={t('users.create.submit')}
+          testId="create-user-submit"
+          form="create-user-form"
+        />
       }
     >
       <form
@@ -129,14 +124,12 @@ export function EditUserDialog({ user, onClose }: { user: AdminUser; onClose: ()
       onClose={onClose}
       testId="edit-user-dialog"
       footer={
-        <>
-          <button type="button" className="btn" onClick={onClose}>
-            {t('common.cancel')}
-          </button>
-          <button type="submit" form="edit-user-form" className="btn btn-primary" data-testid="edit-user-submit" disabled={update.isPending}>
-            {update.isPending ? t('common.saving') : t('common.save')}
-          </button>
-        </>
+        <DialogActions
+          onCancel={onClose}
+          pending={update.isPending}
+          testId="edit-user-submit"
+          form="edit-user-form"
+        />
       }
     >
       <form

@@ -13,6 +13,7 @@ import { Loading } from '../components/Loading';
 import { FormError } from './common';
 import { useCreateRole, useDeleteRole, useGrants, usePatchRole, useRoles } from './queries';
 import type { WorkspaceRole } from './types';
+import { DialogActions } from '../components/DialogActions';
 
 function RoleDialog({ role, onClose }: { role?: WorkspaceRole; onClose: () => void }) {
   const { t } = useTranslation();
@@ -28,14 +29,13 @@ function RoleDialog({ role, onClose }: { role?: WorkspaceRole; onClose: () => vo
       onClose={onClose}
       testId="role-dialog"
       footer={
-        <>
-          <button type="button" className="btn" onClick={onClose}>
-            {t('common.cancel')}
-          </button>
-          <button type="submit" form="role-form" className="btn btn-primary" data-testid="role-submit" disabled={mutation.isPending || !form.key.trim()}>
-            {mutation.isPending ? t('common.saving') : t('common.save')}
-          </button>
-        </>
+        <DialogActions
+          onCancel={onClose}
+          pending={mutation.isPending}
+          disabled={!form.key.trim()}
+          testId="role-submit"
+          form="role-form"
+        />
       }
     >
       <form

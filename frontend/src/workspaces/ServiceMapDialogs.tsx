@@ -11,6 +11,7 @@ import { FormError, QuotaFields, isUsageConflict } from './common';
 import { cleanQuota, orderedKeys } from './quantity';
 import { useAllocations, useCreateServiceMap, usePatchServiceMap } from './queries';
 import type { ServiceMap } from './types';
+import { DialogActions } from '../components/DialogActions';
 
 export function CreateServiceMapDialog({ workspaceId, onClose, onCreated }: { workspaceId: number; onClose: () => void; onCreated?: (sm: ServiceMap) => void }) {
   const { t } = useTranslation();
@@ -30,20 +31,14 @@ export function CreateServiceMapDialog({ workspaceId, onClose, onCreated }: { wo
       onClose={onClose}
       testId="create-servicemap-dialog"
       footer={
-        <>
-          <button type="button" className="btn" onClick={onClose}>
-            {t('common.cancel')}
-          </button>
-          <button
-            type="submit"
-            form="create-servicemap-form"
-            className="btn btn-primary"
-            data-testid="create-servicemap-submit"
-            disabled={create.isPending || cluster === null || !form.namespace.trim()}
-          >
-            {create.isPending ? t('common.saving') : t('workspaces.servicemap.createSubmit')}
-          </button>
-        </>
+        <DialogActions
+          onCancel={onClose}
+          pending={create.isPending}
+          disabled={cluster === null || !form.namespace.trim()}
+          label={t('workspaces.servicemap.createSubmit')}
+          testId="create-servicemap-submit"
+          form="create-servicemap-form"
+        />
       }
     >
       {allocations.isSuccess && list.length === 0 ? (
@@ -121,14 +116,12 @@ export function EditShareDialog({ serviceMap, onClose }: { serviceMap: ServiceMa
       onClose={onClose}
       testId="edit-servicemap-dialog"
       footer={
-        <>
-          <button type="button" className="btn" onClick={onClose}>
-            {t('common.cancel')}
-          </button>
-          <button type="submit" form="edit-servicemap-form" className="btn btn-primary" data-testid="edit-servicemap-submit" disabled={patch.isPending}>
-            {patch.isPending ? t('common.saving') : t('common.save')}
-          </button>
-        </>
+        <DialogActions
+          onCancel={onClose}
+          pending={patch.isPending}
+          testId="edit-servicemap-submit"
+          form="edit-servicemap-form"
+        />
       }
     >
       <form

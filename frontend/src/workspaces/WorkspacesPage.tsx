@@ -14,6 +14,7 @@ import { DebouncedInput } from '../clusters/tabs/SimpleTabs';
 import { FormError, QuotaBar } from './common';
 import { useCreateWorkspace, useWorkspaces } from './queries';
 import type { Workspace } from './types';
+import { DialogActions } from '../components/DialogActions';
 
 const LIST_RESOURCES = ['requests.cpu', 'requests.memory'] as const;
 
@@ -36,20 +37,14 @@ export function CreateWorkspaceDialog({ onClose }: { onClose: () => void }) {
       onClose={onClose}
       testId="create-workspace-dialog"
       footer={
-        <>
-          <button type="button" className="btn" onClick={onClose}>
-            {t('common.cancel')}
-          </button>
-          <button
-            type="submit"
-            form="create-workspace-form"
-            className="btn btn-primary"
-            data-testid="create-workspace-submit"
-            disabled={create.isPending || !form.name.trim()}
-          >
-            {create.isPending ? t('common.saving') : t('workspaces.create.submit')}
-          </button>
-        </>
+        <DialogActions
+          onCancel={onClose}
+          pending={create.isPending}
+          disabled={!form.name.trim()}
+          label={t('workspaces.create.submit')}
+          testId="create-workspace-submit"
+          form="create-workspace-form"
+        />
       }
     >
       <form
