@@ -370,9 +370,19 @@ def default_and_validate(store: Store, rt: ResourceType, obj: dict[str, Any], ol
         _default_service(store, obj, old, errs)
     elif kind == "Namespace":
         md.setdefault("labels", {})["kubernetes.io/metadata.name"] = name
-        obj.setdefault("spec", {"finalizers": ["kubernetes"]})
-        if old is None:
+        spec = obj.get("spec")
+        if not isinstance(spec, dict):
+            spec = obj["spec"] = {}
+        if old is None:  # the apiserver's namespace strategy: created Active, with the kubernetes finalizer
             obj["status"] = {"phase": "Active"}
+            fins = [f for f in spec.get("finalizers") or () if isinstance(f, str)]
+            spec["finalizers"] = fins if "kubernetes" in fins else [*fins, "kubernetes"]
+        else:  # spec.finalizers changes only through the finalize subresource
+            old_fins = (old.get("spec") or {}).get("finalizers")
+            if old_fins:
+                spec["finalizers"] = old_fins
+            else:
+                spec.pop("finalizers", None)
     elif kind == "ConfigMap":
         for key in ("data", "binaryData"):
             data = obj.get(key)

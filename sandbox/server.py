@@ -541,6 +541,9 @@ class ApiHandler:
                 raise BadRequest("the namespace of the provided object does not match the namespace sent on the "
                                  "request")
             md["namespace"] = ns
+        if sub == "finalize":  # namespaces/<name>/finalize: only spec.finalizers
+            return self._object_response(request, rt, self.store.finalize_namespace(
+                body, dry_run=self._dry_run(request)))
         obj = self.store.update(rt, body, subresource=sub, dry_run=self._dry_run(request),
                                 field_manager=self._field_manager(request), _owned=True)
         return self._object_response(request, rt, obj)
@@ -703,7 +706,7 @@ class ApiHandler:
                     raise not_found(rt, name)
                 return raw_response(raw)
             if m == "PUT":
-                return await self._update(request, rt, ns, name, "status" if sub == "status" else None)
+                return await self._update(request, rt, ns, name, sub)
             if m == "PATCH" and sub == "status":
                 return await self._patch(request, rt, ns, name, "status")
             raise MethodNotAllowed("the server does not allow this method on the requested resource")

@@ -534,7 +534,8 @@ class Store:
             return old
         if dry_run:
             return new
-        if md.get("deletionTimestamp") and not md.get("finalizers") and not _awaiting_grace(rt, new):
+        if md.get("deletionTimestamp") and not md.get("finalizers") and not _awaiting_grace(rt, new) \
+                and not (rt is NAMESPACES and (new.get("spec") or {}).get("finalizers")):
             self._commit(rt, ns, name, new, MODIFIED, prev)
             self._remove(rt, ns, name, "Background")
             return json.loads(self._last_raw)
@@ -696,34 +697,122 @@ class Store:
                 self._commit(drt, dns, dname, dobj, MODIFIED, e)
         return json.loads(final)
 
+    # The namespace lifecycle, as the apiserver and the namespace controller run it: the first
+    # DELETE marks the namespace Terminating (deletionTimestamp, phase); the controller deletes its
+    # content with the ordinary semantics (pods get their grace period, objects with finalizers stay
+    # until those are removed) and reports what remains in status.conditions; once nothing is left it
+    # removes the ``kubernetes`` finalizer from spec.finalizers, and the namespace goes when no
+    # finalizer (spec or metadata) remains.  A second DELETE while that runs is a 409, as on a real server.
+
+    NAMESPACE_SWEEP_SECONDS = 0.5
+    _NS_CONDITIONS = (
+        ("NamespaceDeletionDiscoveryFailure", "ResourcesDiscovered", "All resources successfully discovered"),
+        ("NamespaceDeletionGroupVersionParsingFailure", "ParsedGroupVersions",
+         "All legacy kube types successfully parsed"),
+        ("NamespaceDeletionContentFailure", "ContentDeleted",
+         "All content successfully deleted, may be waiting on finalization"),
+        ("NamespaceContentRemaining", "ContentRemoved", "All content successfully removed"),
+        ("NamespaceFinalizersRemaining", "ContentHasNoFinalizers", "All content-preserving finalizers finished"),
+    )
+
     def _delete_namespace(self, name: str, obj: dict[str, Any], prev: _Entry) -> dict[str, Any]:
         md = obj["metadata"]
-        if not md.get("deletionTimestamp"):
-            md["deletionTimestamp"] = now_iso()
-            obj.setdefault("status", {})["phase"] = "Terminating"
-            self._commit(NAMESPACES, "", name, obj, MODIFIED, prev)
+        if md.get("deletionTimestamp"):
+            raise Conflict(f'Operation cannot be fulfilled on namespaces "{name}": The system is ensuring all '
+                           "content is removed from this namespace.  Upon completion, this namespace will "
+                           "automatically be purged by the system.", details=_ns_details(name))
+        md["deletionTimestamp"] = now_iso()
+        md["deletionGracePeriodSeconds"] = 0
+        obj.setdefault("status", {})["phase"] = "Terminating"
+        self._commit(NAMESPACES, "", name, obj, MODIFIED, prev)
         terminating = json.loads(self._entry(NAMESPACES, "", name).raw)  # type: ignore[union-attr]
+        self._schedule_call(0.0, self._sweep_namespace, name, prev.uid)
+        return terminating
+
+    def _sweep_namespace(self, name: str, uid: str) -> None:
+        """One pass of the namespace controller over a Terminating namespace."""
+        e = self._entry(NAMESPACES, "", name)
+        if e is None or e.uid != uid:
+            return
+        remaining: dict[str, int] = {}
+        finalizers: dict[str, int] = {}
         for rt in stored_types():
             if not rt.namespaced:
                 continue
             for oname in list(self._objects[rt.storage_key].get(name, {})):
-                if self._entry(rt, name, oname) is not None:
+                entry = self._entry(rt, name, oname)
+                if entry is None:
+                    continue
+                if b'"deletionTimestamp"' not in entry.raw:
                     with contextlib.suppress(ApiError):
-                        self._remove(rt, name, oname, "Background")
-        self._schedule_call(0.0, self._finish_namespace, name, prev.uid)
-        return terminating
-
-    def _finish_namespace(self, name: str, uid: str) -> None:
+                        self.delete(rt, name, oname, propagation_policy="Background")
+                entry = self._entry(rt, name, oname)
+                if entry is None:
+                    continue
+                label = f"{rt.plural}.{rt.group}"
+                remaining[label] = remaining.get(label, 0) + 1
+                for fin in json.loads(entry.raw)["metadata"].get("finalizers") or ():
+                    finalizers[fin] = finalizers.get(fin, 0) + 1
         e = self._entry(NAMESPACES, "", name)
         if e is None or e.uid != uid:
             return
-        for rt in stored_types():
-            if rt.namespaced and self._objects[rt.storage_key].get(name):
-                for oname in list(self._objects[rt.storage_key][name]):
-                    with contextlib.suppress(ApiError):
-                        self._remove(rt, name, oname, "Background")
-        with contextlib.suppress(ApiError):
+        obj = json.loads(e.raw)
+        if not remaining:
+            spec = obj.setdefault("spec", {})
+            spec["finalizers"] = [f for f in spec.get("finalizers") or () if f != "kubernetes"]
+            if not spec["finalizers"]:
+                spec.pop("finalizers")
+        failing: dict[str, tuple[str, str]] = {}
+        if remaining:
+            failing["NamespaceContentRemaining"] = (
+                "SomeResourcesRemain", "Some resources are remaining: " + ", ".join(
+                    f"{k} has {n} resource instances" for k, n in sorted(remaining.items())))
+        if finalizers:
+            failing["NamespaceFinalizersRemaining"] = (
+                "SomeFinalizersRemain", "Some content in the namespace has finalizers remaining: " + ", ".join(
+                    f"{k} in {n} resource instances" for k, n in sorted(finalizers.items())))
+        status = obj.setdefault("status", {})
+        old = {c.get("type"): c for c in status.get("conditions") or ()}
+        conditions = []
+        for ctype, ok_reason, ok_message in self._NS_CONDITIONS:
+            reason, message = failing.get(ctype, (ok_reason, ok_message))
+            cstatus = "True" if ctype in failing else "False"
+            prior = old.get(ctype)
+            since = prior["lastTransitionTime"] if prior and prior.get("status") == cstatus else now_iso()
+            conditions.append({"type": ctype, "status": cstatus, "lastTransitionTime": since,
+                               "reason": reason, "message": message})
+        status["conditions"] = conditions
+        if obj != json.loads(e.raw):
+            self._commit(NAMESPACES, "", name, obj, MODIFIED, e)
+        if remaining:
+            self._schedule_call(self.NAMESPACE_SWEEP_SECONDS, self._sweep_namespace, name, uid)
+            return
+        if not obj["metadata"].get("finalizers"):
+            with contextlib.suppress(ApiError):
+                self._remove(NAMESPACES, "", name, "Background")
+
+    def finalize_namespace(self, obj: dict[str, Any], *, dry_run: bool = False) -> dict[str, Any]:
+        """PUT namespaces/<name>/finalize: only spec.finalizers changes; the namespace goes once it
+        is Terminating and no finalizer remains."""
+        name = str((obj.get("metadata") or {}).get("name") or "")
+        e = self._entry(NAMESPACES, "", name)
+        if e is None:
+            raise not_found(NAMESPACES, name)
+        cur = json.loads(e.raw)
+        fins = (obj.get("spec") or {}).get("finalizers") or []
+        if not isinstance(fins, list) or not all(isinstance(f, str) for f in fins):
+            raise BadRequest("spec.finalizers must be a list of strings")
+        spec = cur.setdefault("spec", {})
+        if fins:
+            spec["finalizers"] = list(fins)
+        else:
+            spec.pop("finalizers", None)
+        if dry_run:
+            return cur
+        self._commit(NAMESPACES, "", name, cur, MODIFIED, e)
+        if cur["metadata"].get("deletionTimestamp") and not fins and not cur["metadata"].get("finalizers"):
             self._remove(NAMESPACES, "", name, "Background")
+        return json.loads(self._last_raw)
 
     def _schedule_finalize(self, rt: ResourceType, ns: str, name: str, uid: str, delay: float) -> None:
         self._schedule_call(delay, self._finalize, rt, ns, name, uid)
@@ -971,6 +1060,10 @@ def _same_ignoring_mf_time(old: dict[str, Any], new: dict[str, Any]) -> bool:
     bm.pop("managedFields", None)
     a["metadata"], b["metadata"] = am, bm
     return a == b
+
+
+def _ns_details(name: str) -> dict[str, Any]:
+    return {"name": name, "kind": "namespaces"}
 
 
 def _awaiting_grace(rt: ResourceType, obj: dict[str, Any]) -> bool:
