@@ -24,6 +24,7 @@ from django.utils import timezone
 
 from clusters.kube.connection import ConnectionSpec, Credentials
 from portal import crypto
+from portal.limits import DESCRIPTION_MAX_LENGTH
 
 DNS1123_LABEL = RegexValidator(
     r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$",
@@ -58,7 +59,7 @@ class ClusterStatus(models.TextChoices):
 class Cluster(models.Model):
     name = models.CharField(max_length=63, unique=True, validators=[DNS1123_LABEL])
     display_name = models.CharField(max_length=200, blank=True)
-    description = models.TextField(blank=True)
+    description = models.TextField(blank=True, max_length=DESCRIPTION_MAX_LENGTH)
     provider = models.CharField(max_length=16, choices=Provider.choices, default=Provider.OTHER)
     region = models.CharField(max_length=64, blank=True)
     stage = models.CharField(max_length=8, choices=Stage.choices, default=Stage.DEV)

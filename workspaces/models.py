@@ -23,6 +23,7 @@ from django.db import models
 from django.db.models.functions import Lower
 
 from clusters.models import DNS1123_LABEL, Cluster
+from portal.limits import DESCRIPTION_MAX_LENGTH
 
 
 class Grant(models.TextChoices):
@@ -54,7 +55,7 @@ BUILTIN_ROLES: dict[str, dict[str, Any]] = {
 class Role(models.Model):
     key = models.CharField(max_length=40, unique=True, validators=[DNS1123_LABEL])
     name = models.CharField(max_length=100)
-    description = models.TextField(blank=True)
+    description = models.TextField(blank=True, max_length=DESCRIPTION_MAX_LENGTH)
     grants = models.JSONField(default=list, blank=True)
     builtin = models.BooleanField(default=False)
 
@@ -80,7 +81,7 @@ class Role(models.Model):
 class Workspace(models.Model):
     name = models.CharField(max_length=40, validators=[DNS1123_LABEL])
     display_name = models.CharField(max_length=200, blank=True)
-    description = models.TextField(blank=True)
+    description = models.TextField(blank=True, max_length=DESCRIPTION_MAX_LENGTH)
     created = models.DateTimeField(auto_now_add=True)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
                                    related_name="+")
@@ -115,7 +116,7 @@ class ApplyStatus(models.TextChoices):
     PENDING = "pending", "Pending"  # not (yet) applied to the cluster; retried
     READY = "ready", "Ready"
     ERROR = "error", "Error"  # the cluster refused it; the message says why
-    DELETING = "deleting", "Deleting"
+    DELETING = "deleting", "Deleting"  # the namespace is Terminating; the row goes when it is gone
 
 
 class ClusterAllocation(models.Model):
@@ -141,7 +142,7 @@ class ClusterAllocation(models.Model):
 class RegistryAllocation(models.Model):
     workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="registries")
     registry = models.CharField(max_length=300)  # host[:port][/path prefix]
-    description = models.TextField(blank=True)
+    description = models.TextField(blank=True, max_length=DESCRIPTION_MAX_LENGTH)
     created = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -159,7 +160,7 @@ class ServiceMap(models.Model):
     cluster = models.ForeignKey(Cluster, on_delete=models.CASCADE, related_name="service_maps")
     namespace = models.CharField(max_length=63, validators=[DNS1123_LABEL])
     display_name = models.CharField(max_length=200, blank=True)
-    description = models.TextField(blank=True)
+    description = models.TextField(blank=True, max_length=DESCRIPTION_MAX_LENGTH)
     quota = models.JSONField(default=dict, blank=True)  # this service map's share of the allocation
     limits = models.JSONField(default=dict, blank=True)  # LimitRange container defaults
     status = models.CharField(max_length=16, choices=ApplyStatus.choices, default=ApplyStatus.PENDING)
@@ -167,6 +168,10 @@ class ServiceMap(models.Model):
     generation = models.PositiveIntegerField(default=1)
     applied_generation = models.PositiveIntegerField(default=0)
     last_applied = models.DateTimeField(null=True, blank=True)
+    # Deletion: the row stays ``deleting`` until the namespace is really gone from the cluster;
+    # ``deletion_stuck`` once it has been Terminating longer than the deadline (message says why).
+    deleting_since = models.DateTimeField(null=True, blank=True)
+    deletion_stuck = models.BooleanField(default=False)
     created = models.DateTimeField(auto_now_add=True)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
                                    related_name="+")

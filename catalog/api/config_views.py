@@ -24,6 +24,7 @@ from clusters.api.views import BadGateway, GatewayTimeout
 from clusters.kube.errors import KubeError, Unreachable
 from portal.api.serializers import StrictSerializer
 from portal.crypto import DecryptionError
+from portal.limits import DESCRIPTION_MAX_LENGTH, MESSAGE_MAX_LENGTH
 from workspaces import access as ws_access
 from workspaces.models import ServiceMap
 
@@ -77,13 +78,13 @@ class ConfigCreateSerializer(StrictSerializer):
     kind = serializers.ChoiceField(choices=["ConfigMap", "Secret"])
     name = serializers.CharField(max_length=253)
     data = serializers.JSONField()  # type: ignore[assignment]
-    message = serializers.CharField(required=False, allow_blank=True, default="")
+    message = serializers.CharField(required=False, allow_blank=True, default="", max_length=MESSAGE_MAX_LENGTH)
 
 
 class ConfigUpdateSerializer(StrictSerializer):
     data = serializers.JSONField()  # type: ignore[assignment]
     restart = serializers.BooleanField(required=False, default=False)
-    message = serializers.CharField(required=False, allow_blank=True, default="")
+    message = serializers.CharField(required=False, allow_blank=True, default="", max_length=MESSAGE_MAX_LENGTH)
 
 
 class ConfigSavedSerializer(serializers.Serializer[Any]):
@@ -217,7 +218,7 @@ class AutoscalerView(APIView):
 class SaveServiceMapSerializer(StrictSerializer):
     name = serializers.RegexField(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$", max_length=63)
     version = serializers.CharField(max_length=100)
-    description = serializers.CharField(required=False, allow_blank=True, default="")
+    description = serializers.CharField(required=False, allow_blank=True, default="", max_length=DESCRIPTION_MAX_LENGTH)
 
 
 class SavedPackageSerializer(serializers.Serializer[Any]):

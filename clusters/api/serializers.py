@@ -24,6 +24,7 @@ from clusters.models import (
     Stage,
 )
 from portal.api.serializers import StrictModelSerializer, StrictSerializer
+from portal.limits import DESCRIPTION_MAX_LENGTH, NAME_MAX_LENGTH
 
 # ---------------------------------------------------------------------------- clusters
 
@@ -40,7 +41,7 @@ class LabelsField(serializers.DictField):
     """Kubernetes-style labels: an object of string keys and string values, both valid as labels."""
 
     def __init__(self, **kwargs: Any) -> None:
-        super().__init__(child=serializers.CharField(allow_blank=True), **kwargs)
+        super().__init__(child=serializers.CharField(allow_blank=True, max_length=63), **kwargs)
 
     def to_internal_value(self, data: Any) -> dict[str, str]:
         if not isinstance(data, dict):
@@ -169,7 +170,7 @@ class ConnectionSerializer(StrictSerializer):
 
     kubeconfig = serializers.CharField(required=False, allow_blank=True, trim_whitespace=False, write_only=True,
                                        max_length=256 * 1024, help_text="A kubeconfig file's text (one document).")
-    context = serializers.CharField(required=False, allow_blank=True, write_only=True,  # type: ignore[assignment]
+    context = serializers.CharField(required=False, allow_blank=True, write_only=True, max_length=NAME_MAX_LENGTH,  # type: ignore[assignment]
                                     help_text="Context of the kubeconfig to use; default its current-context.")
     server = serializers.CharField(required=False, allow_blank=True, max_length=500, write_only=True,
                                    help_text="API server URL (https://...).")
@@ -192,7 +193,7 @@ class ClusterRegisterSerializer(ConnectionSerializer):
     name = serializers.CharField(max_length=63, validators=[DNS1123_LABEL],
                                  help_text="DNS-1123 label, unique: lower-case letters, digits and '-'.")
     display_name = serializers.CharField(required=False, allow_blank=True, max_length=200, default="")
-    description = serializers.CharField(required=False, allow_blank=True, default="")
+    description = serializers.CharField(required=False, allow_blank=True, default="", max_length=DESCRIPTION_MAX_LENGTH)
     provider = serializers.ChoiceField(choices=Provider.choices, required=False, default=Provider.OTHER)
     region = serializers.CharField(required=False, allow_blank=True, max_length=64, default="")
     stage = serializers.ChoiceField(choices=Stage.choices, required=False, default=Stage.DEV)

@@ -8,6 +8,7 @@ from typing import Any
 from django.utils import timezone
 from rest_framework import serializers
 
+from portal.limits import PASSWORD_MAX_LENGTH
 from portal.models import ApiToken, AuditRecord, SystemRole, User
 
 
@@ -47,7 +48,7 @@ class UserSerializer(serializers.ModelSerializer[User]):
 
 class LoginSerializer(StrictSerializer):
     username = serializers.CharField(max_length=150)
-    password = serializers.CharField(max_length=4096, trim_whitespace=False, style={"input_type": "password"})
+    password = serializers.CharField(max_length=PASSWORD_MAX_LENGTH, trim_whitespace=False, style={"input_type": "password"})
 
 
 class CsrfSerializer(serializers.Serializer):
@@ -106,7 +107,7 @@ class AuditRecordSerializer(serializers.ModelSerializer[AuditRecord]):
 class AdminUserSerializer(StrictModelSerializer):
     """A user as system admins see and edit them. ``password`` is write-only, on create."""
 
-    password = serializers.CharField(write_only=True, required=True, trim_whitespace=False,
+    password = serializers.CharField(write_only=True, required=True, trim_whitespace=False, max_length=PASSWORD_MAX_LENGTH,
                                      style={"input_type": "password"})
 
     class Meta:
@@ -144,7 +145,7 @@ def _validate_password(password: str, user: User) -> None:
 
 
 class SetPasswordSerializer(StrictSerializer):
-    password = serializers.CharField(trim_whitespace=False, style={"input_type": "password"})
+    password = serializers.CharField(trim_whitespace=False, max_length=PASSWORD_MAX_LENGTH, style={"input_type": "password"})
 
     def validate_password(self, value: str) -> str:
         try:
@@ -155,7 +156,7 @@ class SetPasswordSerializer(StrictSerializer):
 
 
 class ChangeOwnPasswordSerializer(SetPasswordSerializer):
-    current_password = serializers.CharField(trim_whitespace=False, style={"input_type": "password"})
+    current_password = serializers.CharField(trim_whitespace=False, max_length=PASSWORD_MAX_LENGTH, style={"input_type": "password"})
 
     def validate_current_password(self, value: str) -> str:
         if not self.context["user"].check_password(value):

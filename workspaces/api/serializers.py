@@ -10,13 +10,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from decimal import Decimal
-from typing import Any
+from typing import Any, ClassVar
 
 from django.db.models import Count
 from rest_framework import serializers
 
 from clusters.models import DNS1123_LABEL, Cluster
 from portal.api.serializers import StrictSerializer
+from portal.limits import DESCRIPTION_MAX_LENGTH
 from workspaces import access, services
 from workspaces import quota as q
 from workspaces.models import ClusterAllocation, Membership, RegistryAllocation, Role, ServiceMap, Workspace
@@ -41,7 +42,7 @@ class RoleSerializer(serializers.ModelSerializer[Role]):
 class RoleWriteSerializer(StrictSerializer):
     key = serializers.CharField(max_length=40, validators=[DNS1123_LABEL])
     name = serializers.CharField(max_length=100)
-    description = serializers.CharField(allow_blank=True, required=False, default="")
+    description = serializers.CharField(allow_blank=True, required=False, default="", max_length=DESCRIPTION_MAX_LENGTH)
     grants = serializers.JSONField(required=False, default=list)  # type: ignore[arg-type]
 
 
@@ -99,12 +100,12 @@ class WorkspaceSerializer(serializers.ModelSerializer[Workspace]):
 class WorkspaceCreateSerializer(StrictSerializer):
     name = serializers.CharField(max_length=40, validators=[DNS1123_LABEL])
     display_name = serializers.CharField(max_length=200, allow_blank=True, required=False, default="")
-    description = serializers.CharField(allow_blank=True, required=False, default="")
+    description = serializers.CharField(allow_blank=True, required=False, default="", max_length=DESCRIPTION_MAX_LENGTH)
 
 
 class WorkspaceUpdateSerializer(StrictSerializer):
     display_name = serializers.CharField(max_length=200, allow_blank=True, required=False)
-    description = serializers.CharField(allow_blank=True, required=False)
+    description = serializers.CharField(allow_blank=True, required=False, max_length=DESCRIPTION_MAX_LENGTH)
 
 
 def workspace_rows(workspaces: Sequence[Workspace], user: Any) -> list[dict[str, Any]]:
@@ -251,7 +252,7 @@ class RegistrySerializer(serializers.ModelSerializer[RegistryAllocation]):
 
 class RegistryCreateSerializer(StrictSerializer):
     registry = serializers.CharField(max_length=300)
-    description = serializers.CharField(allow_blank=True, required=False, default="")
+    description = serializers.CharField(allow_blank=True, required=False, default="", max_length=DESCRIPTION_MAX_LENGTH)
 
 
 # ---------------------------------------------------------------------------- service maps
@@ -287,22 +288,29 @@ class ServiceMapSerializer(serializers.ModelSerializer[ServiceMap]):
     class Meta:
         model = ServiceMap
         fields = ("id", "workspace", "cluster", "namespace", "display_name", "description", "quota", "limits",
-                  "status", "message", "in_sync", "last_applied", "created", "usage", "workloads", "pods", "warnings")
+                  "status", "message", "in_sync", "last_applied", "created", "usage", "workloads", "pods", "warnings",
+                  "deleting_since", "deletion_stuck")
         read_only_fields = fields
+        extra_kwargs: ClassVar[dict[str, dict[str, Any]]] = {
+            "deleting_since": {"help_text": "When deletion was asked (null unless status is deleting); the row stays "
+                                            "until the namespace is gone from the cluster."},
+            "deletion_stuck": {"help_text": "The namespace has been Terminating past the deadline; message says what "
+                                            "holds it (for example finalizers)."},
+        }
 
 
 class ServiceMapCreateSerializer(StrictSerializer):
     cluster = serializers.IntegerField()
     namespace = serializers.CharField(max_length=63, validators=[DNS1123_LABEL])
     display_name = serializers.CharField(max_length=200, allow_blank=True, required=False, default="")
-    description = serializers.CharField(allow_blank=True, required=False, default="")
+    description = serializers.CharField(allow_blank=True, required=False, default="", max_length=DESCRIPTION_MAX_LENGTH)
     quota = serializers.JSONField(required=False, default=dict)
     limits = serializers.JSONField(required=False, default=dict)
 
 
 class ServiceMapUpdateSerializer(StrictSerializer):
     display_name = serializers.CharField(max_length=200, allow_blank=True, required=False)
-    description = serializers.CharField(allow_blank=True, required=False)
+    description = serializers.CharField(allow_blank=True, required=False, max_length=DESCRIPTION_MAX_LENGTH)
     quota = serializers.JSONField(required=False)
     limits = serializers.JSONField(required=False)
     force = serializers.BooleanField(required=False, default=False)
