@@ -1,4 +1,9 @@
-"""Request-level plumbing: request ids and a hard cap on request body size."""
+"""Request-level plumbing: request ids, a hard cap on request body size, and no control
+characters in the URL.
+
+A NUL in a query parameter (``?q=%00``) reached the ORM and PostgreSQL refused the query string
+literal, a 500 on every list endpoint with a search box; :class:`UrlControlCharacterMiddleware`
+refuses it for all of them at once, before any view runs."""
 
 from __future__ import annotations
 
@@ -50,6 +55,29 @@ class BodySizeLimitMiddleware:
             return JsonResponse(
                 {"detail": f"Request body is {size} bytes; the limit is {limit} bytes."}, status=413
             )
+        return self.get_response(request)
+
+
+_PATH_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_RAW_NUL = re.compile(r"%00|\x00", re.IGNORECASE)
+
+
+class UrlControlCharacterMiddleware:
+    """Refuse with 400 a path holding a control character, or a query string holding a NUL
+    (raw or ``%00``): PostgreSQL cannot compare text with a NUL, and no resource name has one."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        if _PATH_CONTROL.search(request.path) or _PATH_CONTROL.search(request.path_info):
+            return JsonResponse({"detail": "The URL path contains a control character; remove it.",
+                                 "code": "control_character"}, status=400)
+        query = request.META.get("QUERY_STRING", "")
+        if _RAW_NUL.search(query) or any("\x00" in key or any("\x00" in v for v in values)
+                                         for key, values in request.GET.lists()):
+            return JsonResponse({"detail": "The query string contains a NUL character (%00); remove it.",
+                                 "code": "nul_character"}, status=400)
         return self.get_response(request)
 
 

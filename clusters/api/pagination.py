@@ -33,6 +33,8 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.utils.urls import remove_query_param, replace_query_param
 
+from portal.api.parsers import loads as bounded_json
+
 MAX_PAGE_SIZE = 500
 
 
@@ -42,7 +44,7 @@ def _encode(payload: dict[str, Any]) -> str:
 
 def _decode(raw: str) -> dict[str, Any]:
     try:
-        data = json.loads(base64.urlsafe_b64decode(raw + "=" * (-len(raw) % 4)))
+        data = bounded_json(base64.urlsafe_b64decode(raw + "=" * (-len(raw) % 4)))  # no deep nesting
     except (binascii.Error, ValueError, UnicodeDecodeError) as exc:
         raise ValidationError({"cursor": ["Invalid cursor; start again from the first page."]}) from exc
     if not isinstance(data, dict) or not isinstance(data.get("v"), list) or not isinstance(data.get("o"), str):

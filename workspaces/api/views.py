@@ -11,7 +11,6 @@ from __future__ import annotations
 from functools import cached_property
 from typing import Any, ClassVar
 
-import yaml
 from django.contrib.auth import get_user_model
 from django.db.models import QuerySet
 from django.shortcuts import get_object_or_404
@@ -24,6 +23,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from clusters.api.pagination import KeysetPagination
+from portal import yamlsafe
 from portal.api.params import id_param
 from portal.api.permissions import IsOperator, IsSystemAdmin
 from workspaces import access, actions, services
@@ -440,9 +440,9 @@ def _manifests(data: dict[str, Any]) -> list[dict[str, Any]]:
         raise exceptions.ValidationError({"yaml": ["Give manifests or yaml, not both."]})
     if "yaml" in data:
         try:
-            documents = [d for d in yaml.safe_load_all(data["yaml"]) if d is not None]
-        except yaml.YAMLError as exc:
-            raise exceptions.ValidationError({"yaml": [f"Not valid YAML: {str(exc)[:300]}"]}) from exc
+            documents = [d for d in yamlsafe.load_all(data["yaml"], what="The YAML") if d is not None]
+        except yamlsafe.YamlError as exc:
+            raise exceptions.ValidationError({"yaml": [exc.message]}) from exc
     else:
         documents = list(data.get("manifests") or [])
     if not documents:
