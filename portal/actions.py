@@ -6,12 +6,13 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from django.contrib.auth import logout
 from django.db import models, transaction
 from django.http import HttpRequest
 from django.utils import timezone
 
 from portal import audit
-from portal.events import publish
+from portal.events import publish, reauthorize
 from portal.models import ApiToken, AuditOutcome, SystemRole, User
 
 
@@ -90,6 +91,8 @@ def update_user(*, user: User, changes: dict[str, Any], request: HttpRequest | N
     user.save()
     if request is not None:
         audit.describe(request, action="user.update", target=user, detail={"fields": sorted(changes)})
+    # A lowered role or a deactivation ends what the user's open sockets may hear.
+    reauthorize([user.pk], reason="user.update")
     return user
 
 
@@ -100,3 +103,13 @@ def set_user_password(*, user: User, password: str, request: HttpRequest | None 
     user.save(update_fields=["password"])
     if request is not None:
         audit.describe(request, action="user.set_password", target=user)
+    # Sessions made with the old password no longer verify; their sockets close.
+    reauthorize([user.pk], reason="user.set_password")
+
+
+def log_out(request: HttpRequest) -> None:
+    """End the request's session, and close the sockets that were opened with it."""
+    user_id = getattr(request.user, "pk", None)
+    logout(request)
+    if user_id is not None:
+        reauthorize([user_id], reason="logout")

@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, cast
 
@@ -115,5 +115,48 @@ def publish(group: str, event_type: str, data: dict[str, Any]) -> None:
             send_now(group, event_type, data)
         except Exception:  # a dead Redis must not fail the request that already committed
             logger.exception("event publish failed", extra={"group": group, "event_type": event_type})
+
+    transaction.on_commit(_send, robust=True)
+
+
+# ---------------------------------------------------------------------------- socket re-authorization
+#
+# A subscription is checked when it is made, but access can end while the socket stays open: a
+# membership removed, a system role lowered, an account deactivated, a logout, a session that
+# expires. Every socket of a user also listens on that user's *control* group (a channel group a
+# browser cannot subscribe to); the actions that take access away send it ``portal.reauthorize``
+# after commit, and the consumer re-checks its session and every group it holds.
+
+
+def control_group(user_id: int) -> str:
+    """The channel group every open socket of user ``user_id`` listens on for control messages."""
+    return f"portal-control.user.{int(user_id)}"
+
+
+def revoked_groups(user: AbstractBaseUser | AnonymousUser, groups: Iterable[str]) -> list[str]:
+    """The groups among ``groups`` that ``user`` may no longer hear."""
+    return sorted(g for g in groups if not can_subscribe(user, g))
+
+
+def reauthorize(user_ids: Iterable[int], *, reason: str) -> None:
+    """Once the current transaction commits (at once outside one), make every open socket of these
+    users re-check its session and subscriptions. Call it from any action that may take access
+    away; a socket whose access did not change re-checks and carries on."""
+    ids = sorted({int(i) for i in user_ids})
+    if not ids:
+        return
+
+    async def _send_all() -> None:
+        layer = get_channel_layer()
+        if layer is None:
+            return
+        message = {"type": "portal.reauthorize", "reason": reason}
+        await asyncio.gather(*(layer.group_send(control_group(i), message) for i in ids))
+
+    def _send() -> None:
+        try:
+            async_to_sync(_send_all)()
+        except Exception:  # a dead Redis must not fail the request; sockets still re-check on their timer
+            logger.exception("socket reauthorize failed", extra={"user_ids": ids, "reason": reason})
 
     transaction.on_commit(_send, robust=True)

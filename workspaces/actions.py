@@ -26,7 +26,7 @@ from rest_framework.exceptions import ValidationError
 from clusters.models import Cluster, KubeObject
 from portal import audit
 from portal.api.exceptions import Conflict
-from portal.events import publish
+from portal.events import publish, reauthorize
 from portal.models import AuditOutcome
 from workspaces import quota as q
 from workspaces.models import (
@@ -157,7 +157,9 @@ def delete_workspace(*, workspace: Workspace, request: HttpRequest) -> None:
         raise Conflict(f"Workspace {workspace.name} still has {count} service map(s); delete them first "
                        "(that deletes their namespaces in the clusters).")
     _audit(request, action="workspace.delete", target=workspace)
+    member_ids = list(Membership.objects.filter(workspace=workspace).values_list("user_id", flat=True))
     workspace.delete()
+    reauthorize(member_ids, reason="workspace.delete")
 
 
 # ---------------------------------------------------------------------------- members
@@ -227,6 +229,7 @@ def change_member(*, membership: Membership, role_key: Any, actor: Any, request:
     _audit(request, action="workspace.member_change", target=membership.workspace,
            detail={"user": membership.user.get_username(), "role": role.key})
     publish(f"workspace.{membership.workspace_id}", "member.changed", {"workspace": membership.workspace_id})
+    reauthorize([membership.user_id], reason="workspace.member_change")
     return membership
 
 
@@ -240,6 +243,9 @@ def remove_member(*, membership: Membership, actor: Any, request: HttpRequest) -
         membership.delete()
     _audit(request, action="workspace.member_remove", target=membership.workspace,
            detail={"user": membership.user.get_username()})
+    # The removed member's open sockets stop hearing this workspace (and its namespaces); asked
+    # first, so they leave before the member.changed event below reaches them.
+    reauthorize([membership.user_id], reason="workspace.member_remove")
     publish(f"workspace.{membership.workspace_id}", "member.changed", {"workspace": membership.workspace_id})
 
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any, cast
 
-from django.contrib.auth import authenticate, login, logout, update_session_auth_hash
+from django.contrib.auth import authenticate, login, update_session_auth_hash
 from django.db.models import QuerySet
 from django.middleware.csrf import get_token
 from django.utils.decorators import method_decorator
@@ -100,7 +100,7 @@ class LogoutView(APIView):
     @extend_schema(request=None, responses={204: None}, operation_id="auth_logout")
     def post(self, request: Request) -> Response:
         audit.describe(request, action="auth.logout", actor=request.user)
-        logout(request._request)
+        actions.log_out(request._request)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
