@@ -11,7 +11,7 @@ from django.db import models, transaction
 from django.http import HttpRequest
 from django.utils import timezone
 
-from portal import audit
+from portal import audit, ratelimit
 from portal.events import publish, reauthorize
 from portal.models import ApiToken, AuditOutcome, SystemRole, User
 
@@ -94,6 +94,18 @@ def update_user(*, user: User, changes: dict[str, Any], request: HttpRequest | N
     # A lowered role or a deactivation ends what the user's open sockets may hear.
     reauthorize([user.pk], reason="user.update")
     return user
+
+
+def unlock_login(*, user: User, request: HttpRequest | None = None) -> bool:
+    """Lift the login lockout of an account (and forget its failed attempts); True if it was locked.
+
+    The counters live in Redis (portal.ratelimit); the audit record is the database write."""
+    was_locked = ratelimit.unlock_account(user.get_username())
+    if request is not None:
+        audit.describe(request, action="user.unlock", target=user, detail={"was_locked": was_locked})
+    else:
+        audit.record(action="user.unlock", outcome=AuditOutcome.SUCCESS, target=user, detail={"was_locked": was_locked})
+    return was_locked
 
 
 @transaction.atomic

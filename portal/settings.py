@@ -188,6 +188,11 @@ PORTAL_TRUST_X_FORWARDED_FOR = env_bool("PORTAL_TRUST_X_FORWARDED_FOR", False)
 PORTAL_LOGIN_MAX_FAILURES = int(os.environ.get("PORTAL_LOGIN_MAX_FAILURES", "5"))
 PORTAL_LOGIN_MAX_ATTEMPTS_PER_IP = int(os.environ.get("PORTAL_LOGIN_MAX_ATTEMPTS_PER_IP", "30"))
 PORTAL_LOGIN_WINDOW_SECONDS = int(os.environ.get("PORTAL_LOGIN_WINDOW_SECONDS", "300"))
+# Per account, from any address: this many failures within the window lock it for a while
+# (an admin can lift the lock: POST /api/users/<id>/unlock/).
+PORTAL_LOGIN_ACCOUNT_MAX_FAILURES = int(os.environ.get("PORTAL_LOGIN_ACCOUNT_MAX_FAILURES", "10"))
+PORTAL_LOGIN_ACCOUNT_WINDOW_SECONDS = int(os.environ.get("PORTAL_LOGIN_ACCOUNT_WINDOW_SECONDS", "900"))
+PORTAL_LOGIN_LOCKOUT_SECONDS = int(os.environ.get("PORTAL_LOGIN_LOCKOUT_SECONDS", "900"))
 
 CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
 

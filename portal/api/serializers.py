@@ -6,8 +6,10 @@ from datetime import timedelta
 from typing import Any
 
 from django.utils import timezone
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from portal import ratelimit
 from portal.limits import PASSWORD_MAX_LENGTH
 from portal.models import ApiToken, AuditRecord, SystemRole, User
 
@@ -110,11 +112,26 @@ class AdminUserSerializer(StrictModelSerializer):
     password = serializers.CharField(write_only=True, required=True, trim_whitespace=False, max_length=PASSWORD_MAX_LENGTH,
                                      style={"input_type": "password"})
 
+    locked_until = serializers.SerializerMethodField(
+        help_text="Until when logins to this account are refused after too many failures (null: not locked). "
+        "POST .../unlock/ lifts it."
+    )
+
     class Meta:
         model = User
         fields = ("id", "username", "email", "first_name", "last_name", "role", "is_active",
-                  "last_login", "date_joined", "password")
-        read_only_fields = ("id", "last_login", "date_joined")
+                  "last_login", "date_joined", "locked_until", "password")
+        read_only_fields = ("id", "last_login", "date_joined", "locked_until")
+
+    @extend_schema_field(serializers.DateTimeField(allow_null=True))
+    def get_locked_until(self, user: User) -> str | None:
+        lockouts = self.context.get("lockouts")
+        if lockouts is None:
+            lockouts = ratelimit.account_lockouts([user.username])
+        seconds = lockouts.get(user.username)
+        if seconds is None:
+            return None
+        return serializers.DateTimeField().to_representation(timezone.now() + timedelta(seconds=seconds))
 
     def get_fields(self) -> dict[str, serializers.Field]:
         fields = super().get_fields()

@@ -5,8 +5,10 @@ Views stay thin: validation in serializers, writes in ``portal.actions``.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any, cast
 
+from django.conf import settings
 from django.contrib.auth import authenticate, login, update_session_auth_hash
 from django.db.models import QuerySet
 from django.middleware.csrf import get_token
@@ -65,7 +67,8 @@ class LoginView(APIView):
         responses={200: UserSerializer, 400: OpenApiResponse(description="Invalid input"),
                    401: OpenApiResponse(description="Wrong username or password"),
                    403: OpenApiResponse(description="CSRF check failed"),
-                   429: OpenApiResponse(description="Too many attempts; see Retry-After")},
+                   429: OpenApiResponse(description="Too many attempts from this address (code `login_throttled`) "
+                                        "or for this account from anywhere (code `account_locked`); see Retry-After")},
         operation_id="auth_login",
     )
     def post(self, request: Request) -> Response:
@@ -75,19 +78,25 @@ class LoginView(APIView):
         username: str = serializer.validated_data["username"]
         ip = client_ip(request._request) or "unknown"
         audit.describe(request, handled=True)
-        retry_after = ratelimit.login_retry_after(ip, username)
-        if retry_after is not None:
+        # Refused before the password is checked, and alike whether or not the account exists.
+        throttled = ratelimit.login_throttled(ip, username)
+        if throttled is not None:
             audit.record(action="auth.login_throttled", outcome=AuditOutcome.DENIED, request=request._request,
-                         actor_username=username, status_code=429, detail={"retry_after": retry_after})
+                         actor_username=username, status_code=429,
+                         detail={"retry_after": throttled.retry_after, "code": throttled.code})
             return Response(
-                {"detail": f"Too many login attempts. Try again in {retry_after} seconds."},
-                status=status.HTTP_429_TOO_MANY_REQUESTS, headers={"Retry-After": str(retry_after)},
+                {"detail": throttled.detail, "code": throttled.code},
+                status=status.HTTP_429_TOO_MANY_REQUESTS, headers={"Retry-After": str(throttled.retry_after)},
             )
         user = authenticate(request._request, username=username, password=serializer.validated_data["password"])
         if user is None:
-            ratelimit.record_login_failure(ip, username)
+            locked = ratelimit.record_login_failure(ip, username)
             audit.record(action="auth.login_failed", outcome=AuditOutcome.DENIED, request=request._request,
                          actor_username=username, status_code=401)
+            if locked:
+                audit.record(action="auth.account_locked", outcome=AuditOutcome.DENIED, request=request._request,
+                             actor_username=username, status_code=401,
+                             detail={"lockout_seconds": settings.PORTAL_LOGIN_LOCKOUT_SECONDS})
             return Response({"detail": "Wrong username or password."}, status=status.HTTP_401_UNAUTHORIZED)
         ratelimit.clear_login_failures(ip, username)
         login(request._request, user)
@@ -174,6 +183,18 @@ class UserViewSet(
     filterset_class = UserFilterSet
     permission_classes = [IsSystemAdmin]
 
+    def paginate_queryset(self, queryset: Any) -> Sequence[User] | None:
+        page = super().paginate_queryset(queryset)
+        if page is not None:  # one Redis round trip for the page's lockouts, not one per row
+            self.lockouts = ratelimit.account_lockouts(user.username for user in page)
+        return page
+
+    def get_serializer_context(self) -> dict[str, Any]:
+        context = super().get_serializer_context()
+        if hasattr(self, "lockouts"):
+            context["lockouts"] = self.lockouts
+        return context
+
     def perform_create(self, serializer: AdminUserSerializer) -> None:  # type: ignore[override]
         serializer.instance = actions.create_user(data=dict(serializer.validated_data), request=self.request._request)
 
@@ -194,3 +215,11 @@ class UserViewSet(
         serializer.is_valid(raise_exception=True)
         actions.set_user_password(user=user, password=serializer.validated_data["password"], request=request._request)
         return Response(status=status.HTTP_204_NO_CONTENT)
+
+    @extend_schema(request=None, responses={200: AdminUserSerializer})
+    @action(detail=True, methods=["post"])
+    def unlock(self, request: Request, pk: str | None = None) -> Response:
+        """Lift the account's login lockout (after too many failed logins) and forget its failures."""
+        user = self.get_object()
+        actions.unlock_login(user=user, request=request._request)
+        return Response(AdminUserSerializer(user, context={**self.get_serializer_context(), "lockouts": {}}).data)
