@@ -97,40 +97,13 @@ def resources(objects: list[dict[str, Any]]) -> list[dict[str, str]]:
 
 
 def workload_progress(obj: dict[str, Any]) -> dict[str, Any]:
-    """``{"state": "progressing"|"ready"|"failed", "ready", "desired", "message"}`` of a live workload."""
-    kind = obj.get("kind")
-    meta, spec, status = obj.get("metadata") or {}, obj.get("spec") or {}, obj.get("status") or {}
-    observed = status.get("observedGeneration")
-    current = observed is None or observed >= (meta.get("generation") or 0)
-    if kind == "Deployment":
-        desired = int(spec.get("replicas", 1))
-        ready = int(status.get("availableReplicas") or 0)
-        updated = int(status.get("updatedReplicas") or 0)
-        for condition in status.get("conditions") or []:
-            if condition.get("type") == "Progressing" and condition.get("reason") == "ProgressDeadlineExceeded":
-                return {"state": "failed", "ready": ready, "desired": desired,
-                        "message": condition.get("message") or "The rollout exceeded its progress deadline."}
-        done = current and updated >= desired and ready >= desired and int(status.get("replicas") or 0) <= desired
-    elif kind == "StatefulSet":
-        desired = int(spec.get("replicas", 1))
-        ready = int(status.get("readyReplicas") or 0)
-        done = current and ready >= desired and int(status.get("updatedReplicas") or 0) >= desired
-    elif kind == "DaemonSet":
-        desired = int(status.get("desiredNumberScheduled") or 0)
-        ready = int(status.get("numberAvailable") or 0)
-        done = current and ready >= desired and int(status.get("updatedNumberScheduled") or 0) >= desired
-    elif kind == "Job":
-        desired = int(spec.get("completions", 1) or 1)
-        ready = int(status.get("succeeded") or 0)
-        for condition in status.get("conditions") or []:
-            if condition.get("type") == "Failed" and condition.get("status") == "True":
-                return {"state": "failed", "ready": ready, "desired": desired,
-                        "message": condition.get("message") or "The job failed."}
-        done = ready >= desired
-    else:
-        return {"state": "ready", "ready": 1, "desired": 1, "message": ""}
-    return {"state": "ready" if done else "progressing", "ready": ready, "desired": desired,
-            "message": "" if done else f"{ready} of {desired} ready"}
+    """``{"state": "progressing"|"ready"|"failed", "ready", "desired", "message"}`` of a live workload,
+    from :func:`clusters.workloads.workload_state` (the rule the read model's phase uses too)."""
+    from clusters.workloads import workload_state
+
+    state = workload_state(obj)
+    return {"state": state.progress_state, "ready": state.ready, "desired": state.desired,
+            "message": "" if state.done else state.message}
 
 
 # ---------------------------------------------------------------------------- locking

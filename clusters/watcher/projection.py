@@ -18,6 +18,8 @@ from collections.abc import Callable
 from decimal import Decimal, InvalidOperation
 from typing import Any, TypedDict
 
+from clusters.workloads import workload_state
+
 
 class Row(TypedDict):
     """The columns of one :class:`~clusters.models.KubeObject` (minus cluster and ``updated``)."""
@@ -256,8 +258,11 @@ def _images(spec: Obj) -> list[str]:
 
 
 def _workload(obj: Obj) -> tuple[str, Obj]:
+    """Deployment, StatefulSet, DaemonSet, ReplicaSet: figures as each kind has them; the phase
+    from :func:`clusters.workloads.workload_state` (the one rule deploys use too)."""
     kind = obj.get("kind", "")
     meta, spec, status = obj.get("metadata") or {}, obj.get("spec") or {}, obj.get("status") or {}
+    updated: int | None
     if kind == "DaemonSet":
         desired = int(status.get("desiredNumberScheduled") or 0)
         ready = int(status.get("numberReady") or 0)
@@ -267,50 +272,26 @@ def _workload(obj: Obj) -> tuple[str, Obj]:
     else:
         desired = int(spec.get("replicas", 1) if spec.get("replicas") is not None else 1)
         ready = int(status.get("readyReplicas") or 0)
-        updated = int(status.get("updatedReplicas") or 0)
+        # A ReplicaSet's status has no updatedReplicas (its pods all run its one template).
+        updated = None if kind == "ReplicaSet" else int(status.get("updatedReplicas") or 0)
         available = int(status.get("availableReplicas") or 0)
         strategy = (spec.get("strategy") or spec.get("updateStrategy") or {}).get("type", "")
-    conditions = _conditions(status)
-    selector = (spec.get("selector") or {}).get("matchLabels") or {}
-    generation, observed = meta.get("generation"), status.get("observedGeneration")
-    rolling = generation is not None and observed is not None and observed < generation
-    failed = any(
-        (c["type"] == "Progressing" and c["reason"] == "ProgressDeadlineExceeded")
-        or (c["type"] == "ReplicaFailure" and c["status"] == "True")
-        for c in conditions
-    )
-    if failed:
-        phase = "Degraded"
-    elif not rolling and ready >= desired and available >= desired and updated >= desired:
-        phase = "Available"
-    elif rolling or updated < desired:
-        phase = "Progressing"
-    else:
-        phase = "Degraded"
     data = {
         "replicas": desired,
         "ready_replicas": ready,
         "updated_replicas": updated,
         "available_replicas": available,
         "images": _images(spec),
-        "selector": selector,
+        "selector": (spec.get("selector") or {}).get("matchLabels") or {},
         "strategy": strategy,
-        "conditions": conditions,
+        "conditions": _conditions(status),
         "owner": owner(meta),
     }
-    return phase, data
+    return workload_state(obj, kind).phase, data
 
 
 def _job(obj: Obj) -> tuple[str, Obj]:
     meta, spec, status = obj.get("metadata") or {}, obj.get("spec") or {}, obj.get("status") or {}
-    if _condition(status, "Complete") == "True":
-        phase = "Complete"
-    elif _condition(status, "Failed") == "True":
-        phase = "Failed"
-    elif spec.get("suspend"):
-        phase = "Suspended"
-    else:
-        phase = "Running"
     data = {
         "completions": spec.get("completions"),
         "parallelism": spec.get("parallelism"),
@@ -321,16 +302,14 @@ def _job(obj: Obj) -> tuple[str, Obj]:
         "completion_time": status.get("completionTime"),
         "owner": owner(meta),
     }
-    return phase, data
+    return workload_state(obj, "Job").phase, data
 
 
 def _cronjob(obj: Obj) -> tuple[str, Obj]:
     spec, status = obj.get("spec") or {}, obj.get("status") or {}
-    active = len(status.get("active") or [])
-    suspend = bool(spec.get("suspend", False))
-    data = {"schedule": spec.get("schedule", ""), "suspend": suspend,
-            "last_schedule_time": status.get("lastScheduleTime"), "active": active}
-    return ("Suspended" if suspend else "Active" if active else "Scheduled"), data
+    data = {"schedule": spec.get("schedule", ""), "suspend": bool(spec.get("suspend", False)),
+            "last_schedule_time": status.get("lastScheduleTime"), "active": len(status.get("active") or [])}
+    return workload_state(obj, "CronJob").phase, data
 
 
 def _service(obj: Obj) -> tuple[str, Obj]:

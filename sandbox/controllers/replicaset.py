@@ -126,10 +126,10 @@ class ReplicaSetController:
                                   "observedGeneration": md.get("generation", 1)}
         if conds:
             status["conditions"] = conds
-        if not status["readyReplicas"]:
-            status.pop("readyReplicas")
-        if not status["availableReplicas"]:
-            status.pop("availableReplicas")
+        # omitempty fields, as the apiserver serialises them; a ReplicaSet has no updatedReplicas
+        for k in ("fullyLabeledReplicas", "readyReplicas", "availableReplicas"):
+            if not status[k]:
+                status.pop(k)
         if min_ready and ready > available:
             self.m.controllers["replicasets"].q.add_after((md["namespace"], md["name"]), 1.0)
         if status == old:

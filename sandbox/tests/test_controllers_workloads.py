@@ -48,6 +48,12 @@ async def test_deployment_rolls_out_with_real_names_and_status(sim: tuple[SimClu
     assert rs["metadata"]["annotations"]["deployment.kubernetes.io/desired-replicas"] == "3"
     assert rs["metadata"]["annotations"]["deployment.kubernetes.io/max-replicas"] == "4"
     assert rs["spec"]["selector"]["matchLabels"] == {"app": "web", "pod-template-hash": h}
+    # Exactly the fields a real ReplicaSet controller writes (no updatedReplicas: issue 10 §2).
+    await wait_for(lambda: (c.store.get(REPLICASETS, "default", rs["metadata"]["name"]) or {})
+                   .get("status", {}).get("availableReplicas") == 3, what="replica set status")
+    rs_status = (c.store.get(REPLICASETS, "default", rs["metadata"]["name"]) or {})["status"]
+    assert set(rs_status) <= {"replicas", "fullyLabeledReplicas", "readyReplicas", "availableReplicas",
+                              "observedGeneration", "conditions"}, rs_status
     pods, _ = c.store.list(PODS, "default")
     assert len(pods) == 3
     for p in pods:
