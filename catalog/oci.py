@@ -6,9 +6,10 @@ layer (``application/vnd.cncf.helm.chart.content.v1.tar+gzip``) is the chart arc
 talks to the registry itself with ``requests`` (no Helm SDK or docker network calls), with the
 same rules as chart repositories in :mod:`catalog.sources`: connect/read timeouts, a deadline per
 download, small caps on listings, manifests and configs, charts at most
-:data:`catalog.helm.MAX_ARCHIVE_BYTES`, the address policy (:func:`catalog.sources.check_host`)
-at every request and redirect, TLS verified (against the source's ``ca_pem``), credentials only
-to the registry's own origin.
+:data:`catalog.helm.MAX_ARCHIVE_BYTES`, the address policy at every connection and redirect with
+the connection pinned to the checked address (:func:`portal.outbound.session`; a forbidden
+address is refused at create/update time by :func:`check_url`), TLS verified (against the
+source's ``ca_pem``), credentials only to the registry's own origin.
 
 * Address: ``oci://host[:port]/path/prefix`` (HTTPS). ``oci+http://host[:port]/prefix`` is the
   plain-HTTP form (Helm's ``--plain-http``), accepted where ``http://`` repositories are
@@ -42,6 +43,8 @@ from requests.auth import AuthBase
 
 from catalog import helm, sources
 from catalog.models import CatalogSource, PackageVersion
+from portal import outbound
+from portal.addresses import AddressError
 
 SCHEMES = {"oci": False, "oci+http": True}  # scheme -> plain HTTP
 MEDIA_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
@@ -102,6 +105,7 @@ def check_url(url: str, *, actor: Any) -> str:
     if location.plain_http and not sources.http_allowed(actor):
         raise ValueError("Use oci:// (HTTPS; only system admins may add an oci+http:// registry).")
     scheme = "oci+http" if location.plain_http else "oci"
+    sources.check_destination(location.base)
     return f"{scheme}://{location.host}/{location.prefix}".rstrip("/")
 
 
@@ -139,12 +143,14 @@ def _challenge(header: str) -> dict[str, str]:
 class Registry:
     """One registry conversation: its location, the source's credentials and CA, tokens per scope."""
 
-    def __init__(self, source: CatalogSource, location: Location, verify: bool | str) -> None:
+    def __init__(self, source: CatalogSource, location: Location, verify: bool | str,
+                 session: requests.Session | None = None) -> None:
         self.location = location
         self.origin = sources._origin(location.base)
         self.basic = (source.username, source.get_password()) if source.username else None
         self.verify = verify
         self.tokens: dict[str, str] = {}
+        self.session = session or outbound.session()  # every connection checked and pinned
 
     def _basic_header(self) -> str | None:
         if self.basic is None:
@@ -157,10 +163,13 @@ class Registry:
         """GET with redirects followed by hand: every hop's address checked, the Authorization
         header only while the hop is on ``origin``."""
         for _hop in range(sources.MAX_REDIRECTS + 1):
-            sources.check_host(url)
             auth = _Header(authorization) if authorization and sources._origin(url) == origin else None
-            response = requests.get(url, auth=auth, verify=self.verify, timeout=sources.TIMEOUT, stream=True,
-                                    allow_redirects=False, headers={"User-Agent": sources.USER_AGENT, **headers})
+            try:
+                response = self.session.get(url, auth=auth, verify=self.verify, timeout=sources.TIMEOUT, stream=True,
+                                            allow_redirects=False,
+                                            headers={"User-Agent": sources.USER_AGENT, **headers})
+            except (AddressError, requests.exceptions.RequestException) as exc:
+                raise sources.SourceError(outbound.failure_message(exc, url=url, what="the registry")) from exc
             if response.is_redirect and response.headers.get("Location"):
                 target = urljoin(url, response.headers["Location"])
                 response.close()
@@ -192,8 +201,8 @@ class Registry:
                 break
             return _read(response, final, cap=cap, what=what, authorised=self.basic is not None), \
                 response.headers, final
-        except requests.exceptions.RequestException as exc:
-            raise _request_error(url, exc) from exc
+        except (AddressError, requests.exceptions.RequestException) as exc:  # while reading the body
+            raise sources.SourceError(outbound.failure_message(exc, url=url, what="the registry")) from exc
 
     def _token(self, challenge: dict[str, str], scope: str) -> str:
         """A bearer token from the challenge's realm; credentials only to a realm on the registry's host."""
@@ -217,19 +226,6 @@ class Registry:
         if not isinstance(token, str) or not token:
             raise sources.SourceError(f"The registry's token service {realm} gave no token.")
         return token
-
-
-def _request_error(url: str, exc: Exception) -> sources.SourceError:
-    reason = sources._reason(exc)
-    if isinstance(exc, requests.exceptions.SSLError):
-        return sources.SourceError(f"TLS verification of {url} failed ({reason}); if the registry uses a private CA, "
-                                   "give its certificate (ca_pem).")
-    if isinstance(exc, requests.exceptions.Timeout):
-        return sources.SourceError(f"{url} did not answer in time ({reason}); try again later or check the address.")
-    if isinstance(exc, requests.exceptions.ConnectionError):
-        return sources.SourceError(f"Cannot connect to {url} ({reason}); check the address and that the portal may "
-                                   "reach it.")
-    return sources.SourceError(f"Fetching {url} failed: {reason}")
 
 
 def _read(response: requests.Response, url: str, *, cap: int, what: str, authorised: bool) -> bytes:
@@ -264,13 +260,13 @@ def registry(source: CatalogSource) -> Iterator[Registry]:
         location = parse_url(source.url)
     except ValueError as exc:
         raise sources.SourceError(f"The source's address {source.url} is not usable: {exc}") from exc
-    with tempfile.NamedTemporaryFile("w", suffix=".pem") as ca_file:
+    with tempfile.NamedTemporaryFile("w", suffix=".pem") as ca_file, outbound.session() as session:
         verify: bool | str = True
         if source.ca_pem.strip():
             ca_file.write(source.ca_pem)
             ca_file.flush()
             verify = ca_file.name
-        yield Registry(source, location, verify)
+        yield Registry(source, location, verify, session)
 
 
 def _json(body: bytes, url: str, what: str) -> Any:

@@ -4,7 +4,10 @@ OCI registries holding charts (kind ``oci``) are read by :mod:`catalog.oci` unde
 :func:`refresh` and :func:`ensure_archive` dispatch to it by the source's kind.
 
 The portal fetches repositories itself with ``requests`` (never through the Helm SDK, whose
-network calls have no timeout and do not check digests): connect/read timeouts of
+network calls have no timeout and do not check digests), through :func:`portal.outbound.session`:
+every connection, redirect hops included, is checked against the address policy and pinned to
+the checked address, and a source whose address the policy forbids is refused (400) when it is
+created or changed (:func:`check_destination`). Connect/read timeouts of
 :data:`TIMEOUT` and an overall deadline, TLS verified (against the source's ``ca_pem`` when it has
 one), basic auth sent only to the repository's own origin, the index capped at
 :data:`MAX_INDEX_BYTES` and archives at :data:`catalog.helm.MAX_ARCHIVE_BYTES`.
@@ -24,10 +27,8 @@ Failures are :class:`SourceError` (an API error answering 502) with a message a 
 from __future__ import annotations
 
 import hashlib
-import ipaddress
 import logging
 import re
-import socket
 import tempfile
 import time
 from collections.abc import Callable
@@ -42,6 +43,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 from rest_framework import exceptions, status
+from rest_framework.exceptions import ErrorDetail
 
 from catalog import helm
 from catalog.models import (
@@ -54,9 +56,8 @@ from catalog.models import (
     SourceKind,
     SourceStatus,
 )
-from clusters.kube.addresses import check_address
-from clusters.kube.errors import AddressNotAllowed
-from portal import yamlsafe
+from portal import outbound, yamlsafe
+from portal.addresses import AddressError
 from workspaces import access as ws_access
 
 logger = logging.getLogger(__name__)
@@ -104,7 +105,19 @@ def check_url(url: str, *, actor: Any) -> str:
         raise ValueError("The address of a repository has no query or fragment.")
     if parts.scheme == "http" and not http_allowed(actor):
         raise ValueError("Use https:// (only system admins may add an http:// repository).")
+    check_destination(url)
     return url.rstrip("/")
+
+
+def check_destination(url: str) -> None:
+    """Refuse, with a 400 naming the ``url`` field, an address the portal would never fetch: a host
+    that is (or whose every DNS answer is not) allowed by the address policy, or no valid host at
+    all (:mod:`portal.addresses`). A name that does not resolve yet is accepted; every fetch checks
+    again and pins its connection to the checked address."""
+    try:
+        outbound.validate_url(url, schemes=("http", "https"))
+    except AddressError as exc:
+        raise exceptions.ValidationError({"url": [ErrorDetail(str(exc), code=exc.code)]}) from exc
 
 
 def index_url(repo_url: str) -> str:
@@ -121,29 +134,20 @@ def _origin(url: str) -> tuple[str, str, int | None]:
 
 
 def fetch(url: str, *, source: CatalogSource, cap: int, what: str) -> bytes:
-    """GET ``url`` with the source's credentials (only on its own origin) and CA, at most ``cap`` bytes."""
+    """GET ``url`` with the source's credentials (only on its own origin) and CA, at most ``cap`` bytes.
+
+    Every connection, redirect hops included, is checked against the address policy and pinned to
+    the checked address (:func:`portal.outbound.session`)."""
     auth = None
     if source.username and _origin(url) == _origin(source.url):
         auth = (source.username, source.get_password())
-    with tempfile.NamedTemporaryFile("w", suffix=".pem") as ca_file:
+    with tempfile.NamedTemporaryFile("w", suffix=".pem") as ca_file, outbound.session() as session:
         verify: bool | str = True
         if source.ca_pem.strip():
             ca_file.write(source.ca_pem)
             ca_file.flush()
             verify = ca_file.name
-        try:
-            return _get(url, auth=auth, verify=verify, cap=cap, what=what)
-        except requests.exceptions.SSLError as exc:
-            raise SourceError(f"TLS verification of {url} failed ({_reason(exc)}); if the repository uses a "
-                              "private CA, give its certificate (ca_pem).") from exc
-        except requests.exceptions.Timeout as exc:
-            raise SourceError(f"{url} did not answer in time ({_reason(exc)}); try again later or check the "
-                              "address.") from exc
-        except requests.exceptions.ConnectionError as exc:
-            raise SourceError(f"Cannot connect to {url} ({_reason(exc)}); check the address and that the "
-                              "portal may reach it.") from exc
-        except requests.exceptions.RequestException as exc:
-            raise SourceError(f"Fetching {url} failed: {_reason(exc)}") from exc
+        return _get(session, url, auth=auth, verify=verify, cap=cap, what=what)
 
 
 def _reason(exc: Exception) -> str:
@@ -151,61 +155,52 @@ def _reason(exc: Exception) -> str:
     return text if len(text) <= 300 else text[:299] + "…"
 
 
-MAX_REDIRECTS = 5
+MAX_REDIRECTS = outbound.MAX_REDIRECTS
 
 
-def check_host(url: str) -> None:
-    """Refuse addresses the portal never connects to (link-local and cloud metadata always; the
-    deny list, loopback and the allow list as for clusters), for every address the name has."""
-    parts = urlsplit(url)
-    host, port = parts.hostname or "", parts.port or (443 if parts.scheme == "https" else 80)
-    try:
-        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    except socket.gaierror as exc:
-        raise SourceError(f"Cannot resolve {host}: {exc.strerror or exc}; check the repository's address.") from exc
-    for info in infos:
-        try:
-            check_address(ipaddress.ip_address(str(info[4][0]).split("%")[0]))
-        except AddressNotAllowed as exc:
-            raise SourceError(f"The repository address {host} is not allowed: {exc}") from exc
-
-
-def _get(url: str, *, auth: tuple[str, str] | None, verify: bool | str, cap: int, what: str) -> bytes:
+def _get(session: requests.Session, url: str, *, auth: tuple[str, str] | None, verify: bool | str, cap: int,
+         what: str) -> bytes:
+    """GET with redirects followed by hand (credentials only to the repository's origin); every hop's
+    connection is checked and pinned by the session. Failures are :class:`SourceError`."""
     started = time.monotonic()
-    for _hop in range(MAX_REDIRECTS + 1):  # each hop's address is checked before it is contacted
-        check_host(url)
-        response = requests.get(url, auth=auth, verify=verify, timeout=TIMEOUT, stream=True, allow_redirects=False,
-                                headers={"User-Agent": USER_AGENT})
-        if response.is_redirect and response.headers.get("Location"):
-            target = urljoin(url, response.headers["Location"])
-            response.close()
-            if _origin(target) != _origin(url):
-                auth = None  # credentials stay with the repository's own origin
-            url = target
-            continue
-        break
-    else:
-        raise SourceError(f"{url} redirected more than {MAX_REDIRECTS} times.")
-    with response:
-        code = response.status_code
-        if code in (401, 403):
-            hint = "check the username and password" if auth else "the repository needs a username and password"
-            raise SourceError(f"The repository refused access to {url} (HTTP {code}); {hint}.")
-        if code == 404:
-            raise SourceError(f"{url} was not found (HTTP 404); check the repository's address.")
-        if code >= 400:
-            raise SourceError(f"{url} answered HTTP {code}; try again later or ask the repository's owner.")
-        length = response.headers.get("Content-Length", "")
-        if length.isdigit() and int(length) > cap:
-            raise SourceError(f"The {what} at {url} is {int(length)} bytes; at most {cap} bytes are accepted.")
-        body = bytearray()
-        for chunk in response.iter_content(chunk_size=65536):
-            body += chunk
-            if len(body) > cap:
-                raise SourceError(f"The {what} at {url} is larger than {cap} bytes, the most accepted.")
-            if time.monotonic() - started > DEADLINE:
-                raise SourceError(f"Downloading {url} took longer than {DEADLINE:g} s; try again later.")
-        return bytes(body)
+    try:
+        for _hop in range(MAX_REDIRECTS + 1):  # followed by hand: credentials only to the repository's origin
+            response = session.get(url, auth=auth, verify=verify, timeout=TIMEOUT, stream=True, allow_redirects=False,
+                                    headers={"User-Agent": USER_AGENT})
+            if response.is_redirect and response.headers.get("Location"):
+                target = urljoin(url, response.headers["Location"])
+                response.close()
+                if urlsplit(target).scheme not in ("http", "https"):
+                    raise SourceError(f"{url} redirected to {target[:300]}, an address the portal does not fetch.")
+                if _origin(target) != _origin(url):
+                    auth = None  # credentials stay with the repository's own origin
+                url = target
+                continue
+            break
+        else:
+            raise SourceError(f"{url} redirected more than {MAX_REDIRECTS} times.")
+        with response:
+            code = response.status_code
+            if code in (401, 403):
+                hint = "check the username and password" if auth else "the repository needs a username and password"
+                raise SourceError(f"The repository refused access to {url} (HTTP {code}); {hint}.")
+            if code == 404:
+                raise SourceError(f"{url} was not found (HTTP 404); check the repository's address.")
+            if code >= 400:
+                raise SourceError(f"{url} answered HTTP {code}; try again later or ask the repository's owner.")
+            length = response.headers.get("Content-Length", "")
+            if length.isdigit() and int(length) > cap:
+                raise SourceError(f"The {what} at {url} is {int(length)} bytes; at most {cap} bytes are accepted.")
+            body = bytearray()
+            for chunk in response.iter_content(chunk_size=65536):
+                body += chunk
+                if len(body) > cap:
+                    raise SourceError(f"The {what} at {url} is larger than {cap} bytes, the most accepted.")
+                if time.monotonic() - started > DEADLINE:
+                    raise SourceError(f"Downloading {url} took longer than {DEADLINE:g} s; try again later.")
+            return bytes(body)
+    except (AddressError, requests.exceptions.RequestException) as exc:
+        raise SourceError(outbound.failure_message(exc, url=url, what="the repository")) from exc
 
 
 # ---------------------------------------------------------------------------- the index
