@@ -542,9 +542,13 @@ def update_service_map(*, sm: ServiceMap, data: dict[str, Any], request: HttpReq
 def delete_service_map(*, sm: ServiceMap, request: HttpRequest) -> ServiceMap:
     with transaction.atomic():
         sm = ServiceMap.objects.select_for_update().select_related("cluster", "workspace").get(pk=sm.pk)
+        if sm.status == ApplyStatus.DELETING:  # asked again: look at the namespace now; the start time stays
+            _enqueue("delete_service_map", sm.pk)
+            return sm
         sm.status = ApplyStatus.DELETING
         sm.message = f"Deleting namespace {sm.namespace} and everything in it."
-        sm.save(update_fields=["status", "message"])
+        sm.deleting_since, sm.deletion_stuck = timezone.now(), False
+        sm.save(update_fields=["status", "message", "deleting_since", "deletion_stuck"])
         _audit(request, action="servicemap.delete", target=sm, detail={"cluster": sm.cluster.name})
         _enqueue("delete_service_map", sm.pk)
         transaction.on_commit(lambda: publish_service_map(sm))
@@ -572,6 +576,21 @@ def service_map_applied(sm: ServiceMap, *, generation: int, status: str, message
 def service_map_message(sm: ServiceMap, message: str) -> None:
     ServiceMap.objects.filter(pk=sm.pk).update(message=message)
     sm.message = message
+    publish_service_map(sm)
+
+
+def service_map_deletion_progress(sm: ServiceMap, *, stuck: bool, message: str) -> None:
+    """Record why the namespace of a deleting service map is still there; published when it
+    changes, audited once when the deletion becomes stuck."""
+    updated = ServiceMap.objects.filter(pk=sm.pk, status=ApplyStatus.DELETING).exclude(
+        message=message, deletion_stuck=stuck).update(message=message, deletion_stuck=stuck)
+    if not updated:
+        return
+    became_stuck = stuck and not sm.deletion_stuck
+    sm.message, sm.deletion_stuck = message, stuck
+    if became_stuck:
+        audit.record(action="servicemap.deletion_stuck", outcome=AuditOutcome.FAILURE, target=sm,
+                     detail={"cluster": sm.cluster.name, "namespace": sm.namespace, "message": message[:500]})
     publish_service_map(sm)
 
 

@@ -116,7 +116,7 @@ class ApplyStatus(models.TextChoices):
     PENDING = "pending", "Pending"  # not (yet) applied to the cluster; retried
     READY = "ready", "Ready"
     ERROR = "error", "Error"  # the cluster refused it; the message says why
-    DELETING = "deleting", "Deleting"
+    DELETING = "deleting", "Deleting"  # the namespace is Terminating; the row goes when it is gone
 
 
 class ClusterAllocation(models.Model):
@@ -168,6 +168,10 @@ class ServiceMap(models.Model):
     generation = models.PositiveIntegerField(default=1)
     applied_generation = models.PositiveIntegerField(default=0)
     last_applied = models.DateTimeField(null=True, blank=True)
+    # Deletion: the row stays ``deleting`` until the namespace is really gone from the cluster;
+    # ``deletion_stuck`` once it has been Terminating longer than the deadline (message says why).
+    deleting_since = models.DateTimeField(null=True, blank=True)
+    deletion_stuck = models.BooleanField(default=False)
     created = models.DateTimeField(auto_now_add=True)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
                                    related_name="+")

@@ -12,16 +12,19 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
+from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
+from django.conf import settings
 from django.db.models import Q
 from django.utils import timezone
 
 from clusters.kube.client import KubeClient
-from clusters.kube.errors import KubeError, NotFound, Unreachable
+from clusters.kube.errors import Conflict, KubeError, NotFound, Unreachable
 from clusters.models import Cluster, KindSync, KubeObject, SyncState
 from clusters.watcher.projection import quantity
+from portal.api.exceptions import Conflict as ApiConflict
 from portal.crypto import DecryptionError
 from workspaces import quota as q
 from workspaces.models import ApplyStatus, ClusterAllocation, ServiceMap
@@ -204,8 +207,60 @@ def _record_event(client: KubeClient, sm: ServiceMap, reason: str) -> None:
         logger.warning("could not record the QuotaRestored event", extra={"service_map": sm.pk})
 
 
+def _owned_namespace(client: KubeClient, sm: ServiceMap) -> dict[str, Any] | None:
+    """The live namespace if it is this service map's; None if it is gone or someone else's."""
+    try:
+        live = client.get_object("Namespace", sm.namespace, timeout=APPLY_TIMEOUT, attempts=1)
+    except NotFound:
+        return None
+    labels = (live.get("metadata") or {}).get("labels") or {}
+    return live if labels.get(LABEL_SERVICEMAP) == str(sm.pk) else None
+
+
+def terminating_reason(namespace: dict[str, Any]) -> str:
+    """Why a Terminating namespace is still there, from what the namespace controller reports
+    (its status conditions) and the finalizers left on the namespace itself."""
+    reasons = [str(c.get("message") or c.get("reason") or c.get("type"))
+               for c in (namespace.get("status") or {}).get("conditions") or ()
+               if c.get("status") == "True"]
+    meta_finalizers = (namespace.get("metadata") or {}).get("finalizers") or []
+    spec_finalizers = (namespace.get("spec") or {}).get("finalizers") or []
+    if meta_finalizers:
+        reasons.append(f"finalizers on the namespace: {', '.join(meta_finalizers)}")
+    if not reasons and spec_finalizers:
+        reasons.append(f"waiting for the namespace finalizer(s) {', '.join(spec_finalizers)}")
+    return "; ".join(reasons) or "its content is being deleted"
+
+
+def deletion_deadline() -> float:
+    """Seconds a namespace may stay Terminating before its service map is shown as stuck."""
+    return float(getattr(settings, "PORTAL_SERVICEMAP_DELETE_STUCK_SECONDS", 300.0))
+
+
+def recheck_delay(sm_id: int, outcome: str) -> float | None:
+    """When the delete task should look again (None: not at all, or leave it to the beat).
+
+    Within the deadline the task re-enqueues itself: soon at first (most namespaces go within
+    seconds), then less often; a cluster that did not answer is tried again after 30 s. Past the
+    deadline the beat's minute is enough, so a stuck namespace does not keep a chain of tasks."""
+    if outcome not in ("terminating", "deleting"):
+        return None
+    since = ServiceMap.objects.filter(pk=sm_id).values_list("deleting_since", flat=True).first()
+    if since is None:
+        return None
+    elapsed = (timezone.now() - since).total_seconds()
+    if elapsed >= deletion_deadline():
+        return None
+    if outcome == "deleting":
+        return 30.0
+    return min(max(elapsed / 4, 1.0), 15.0)
+
+
 def delete_service_map(sm_id: int) -> str:
-    """Delete the namespace (only if it is this service map's) and then the row."""
+    """Delete the namespace (only if it is this service map's) and remove the row once the
+    namespace is really gone. Returns ``deleted``, ``terminating`` (look again later: the task
+    re-enqueues itself), ``deleting`` (the cluster could not be reached or refused) or the status
+    of a row that is not being deleted."""
     from workspaces import actions
 
     sm = ServiceMap.objects.select_related("cluster", "workspace").filter(pk=sm_id).first()
@@ -215,19 +270,37 @@ def delete_service_map(sm_id: int) -> str:
         return str(sm.status)
     try:
         with _client(sm.cluster) as client:
-            try:
-                _owner_check(client, sm)
-                client.delete_object("Namespace", sm.namespace, timeout=APPLY_TIMEOUT)
-            except (NotFound, NamespaceTaken):
-                pass  # gone already, or someone else's now: not ours to delete
+            live = _owned_namespace(client, sm)
+            if live is not None and not (live.get("metadata") or {}).get("deletionTimestamp"):
+                try:
+                    client.delete_object("Namespace", sm.namespace, timeout=APPLY_TIMEOUT, attempts=1)
+                except NotFound:
+                    live = None
+                except Conflict:
+                    pass  # Terminating already (a real server answers 409 to a second delete)
+                if live is not None:
+                    live = _owned_namespace(client, sm)
     except Unreachable as exc:
         actions.service_map_message(sm, f"Waiting for the cluster to delete namespace {sm.namespace}: {exc}")
         return "deleting"
     except (KubeError, DecryptionError) as exc:
         actions.service_map_message(sm, f"The cluster refused to delete namespace {sm.namespace}: {exc}")
         return "deleting"
-    actions.service_map_deleted(sm)
-    return "deleted"
+    if live is None:  # gone (or someone else's now: not ours to wait for)
+        actions.service_map_deleted(sm)
+        return "deleted"
+    since = sm.deleting_since or timezone.now()
+    elapsed = (timezone.now() - since).total_seconds()
+    reason = terminating_reason(live)
+    if elapsed >= deletion_deadline():
+        actions.service_map_deletion_progress(
+            sm, stuck=True, message=f"Namespace {sm.namespace} has been Terminating for {max(int(elapsed // 60), 1)} min "
+                                    f"and is stuck: {reason}. It is checked again every "
+                                    "minute; remove what holds it (for example the finalizers) in the cluster.")
+    else:
+        actions.service_map_deletion_progress(
+            sm, stuck=False, message=f"Namespace {sm.namespace} is Terminating: {reason}.")
+    return "terminating"
 
 
 def check_allocation(allocation_id: int) -> str:
@@ -363,9 +436,15 @@ def workload_figures(pairs: Iterable[tuple[int, str]]) -> dict[tuple[int, str], 
 
 def enqueue_due(*, apply: Any, delete: Any, check: Any) -> int:
     count = 0
-    deleting = set(ServiceMap.objects.filter(status=ApplyStatus.DELETING).values_list("pk", flat=True))
+    # A deletion within its deadline is followed by its own task (see recheck_delay); the beat
+    # takes over the ones past it (stuck, or whose chain was lost) and rows without a start time.
+    deadline = timezone.now() - timedelta(seconds=deletion_deadline())
+    deleting = dict(ServiceMap.objects.filter(status=ApplyStatus.DELETING).values_list("pk", "deleting_since"))
     for sm_id, reason in due_service_maps():
         if sm_id in deleting:
+            since = deleting[sm_id]
+            if since is not None and since > deadline:
+                continue
             delete(sm_id)
         else:
             apply(sm_id, reason)
@@ -432,6 +511,9 @@ def _current_use(sm: ServiceMap, kind: str, name: str) -> q.Quota:
 
 def preflight(sm: ServiceMap, manifests: list[dict[str, Any]]) -> dict[str, Any]:
     """Would ``manifests`` fit in the service map's remaining quota? (see docs/workspaces-api.md)."""
+    if sm.status == ApplyStatus.DELETING:  # every deploy, upgrade and rollback is planned through here
+        raise ApiConflict(f"Service map {sm.namespace} is being deleted; nothing new can be deployed to it.",
+                          code="servicemap_deleting")
     problems: list[str] = []
     defaults = effective_limits(sm)
     ready_nodes = KubeObject.objects.filter(cluster_id=sm.cluster_id, kind="Node", phase="Ready").count()

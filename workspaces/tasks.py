@@ -16,8 +16,13 @@ def apply_service_map(sm_id: int, restore_reason: str = "") -> str:
 
 @shared_task(name="workspaces.delete_service_map", ignore_result=True, acks_late=True)
 def delete_service_map(sm_id: int) -> str:
-    """Delete the service map's namespace, then its row."""
-    return services.delete_service_map(sm_id)
+    """Delete the service map's namespace, then its row once the namespace is gone. While it is
+    Terminating the task enqueues itself again with a countdown (no worker waits for it)."""
+    outcome = services.delete_service_map(sm_id)
+    delay = services.recheck_delay(sm_id, outcome)
+    if delay is not None:
+        delete_service_map.apply_async((sm_id,), countdown=delay)
+    return outcome
 
 
 @shared_task(name="workspaces.check_allocation", ignore_result=True, acks_late=True)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from decimal import Decimal
-from typing import Any
+from typing import Any, ClassVar
 
 from django.db.models import Count
 from rest_framework import serializers
@@ -288,8 +288,15 @@ class ServiceMapSerializer(serializers.ModelSerializer[ServiceMap]):
     class Meta:
         model = ServiceMap
         fields = ("id", "workspace", "cluster", "namespace", "display_name", "description", "quota", "limits",
-                  "status", "message", "in_sync", "last_applied", "created", "usage", "workloads", "pods", "warnings")
+                  "status", "message", "in_sync", "last_applied", "created", "usage", "workloads", "pods", "warnings",
+                  "deleting_since", "deletion_stuck")
         read_only_fields = fields
+        extra_kwargs: ClassVar[dict[str, dict[str, Any]]] = {
+            "deleting_since": {"help_text": "When deletion was asked (null unless status is deleting); the row stays "
+                                            "until the namespace is gone from the cluster."},
+            "deletion_stuck": {"help_text": "The namespace has been Terminating past the deadline; message says what "
+                                            "holds it (for example finalizers)."},
+        }
 
 
 class ServiceMapCreateSerializer(StrictSerializer):

@@ -217,8 +217,14 @@ def test_delete_service_map_deletes_the_namespace_and_the_row(admin_api: APIClie
     assert not gone_or_terminating(kube, sm.namespace)
     response = admin_api.delete(f"/api/workspaces/{workspace.pk}/servicemaps/{sm.pk}/")
     assert response.status_code == 202
-    # an apply that arrives now deletes instead of re-creating
-    assert services.apply_service_map(sm.pk) == "deleted"
+    # an apply that arrives now deletes instead of re-creating; the row goes once the namespace
+    # (Terminating while its content is removed) is gone
+    outcome = services.apply_service_map(sm.pk)
+    deadline = time.monotonic() + 10
+    while outcome == "terminating" and time.monotonic() < deadline:
+        time.sleep(0.1)
+        outcome = services.delete_service_map(sm.pk)
+    assert outcome == "deleted"
     assert not ServiceMap.objects.filter(pk=sm.pk).exists()
     assert gone_or_terminating(kube, sm.namespace)
     assert services.delete_service_map(sm.pk) == "gone"

@@ -88,4 +88,37 @@ describe('ServiceMapDetailPage', () => {
     expect(await screen.findByTestId('servicemap-deleting')).toBeInTheDocument();
     expect(screen.getByTestId('servicemap-header')).toHaveAttribute('data-status', 'deleting');
   });
+
+  it('keeps a deleting service map on screen, and shows a stuck deletion with what holds it (socket)', async () => {
+    const since = new Date(Date.now() - 10 * 60_000).toISOString();
+    mockFetch({
+      'GET /api/workspaces/1/': () => json(workspace(1, { my_role: 'viewer' })),
+      'GET /api/workspaces/1/servicemaps/7/': () =>
+        json(serviceMap(7, { status: 'deleting', message: 'Namespace shop-7 is Terminating: its content is being deleted.', deleting_since: since, deletion_stuck: false } as never)),
+      'GET /api/clusters/1/workloads/': () => json(page([], fresh)),
+    });
+    render('/workspaces/1/servicemaps/7', dev);
+    const banner = await screen.findByTestId('servicemap-deleting');
+    expect(banner).toHaveAttribute('data-stuck', 'false');
+    expect(banner).toHaveTextContent('Deletion asked');
+    expect(screen.queryByTestId('servicemap-deletion-stuck')).not.toBeInTheDocument();
+
+    getSocket().start();
+    const ws = FakeWebSocket.latest();
+    act(() => ws.serverOpen());
+    await waitFor(() => expect(ws.sent).toContainEqual({ type: 'subscribe', group: 'workspace.1' }));
+    act(() => ws.serverSend({ type: 'subscribed', group: 'workspace.1', seq: 1 }));
+    const stuck = 'Namespace shop-7 has been Terminating for 10 min and is stuck: example.com/hold in 1 resource instances.';
+    act(() =>
+      ws.serverSend({
+        type: 'servicemap.updated',
+        group: 'workspace.1',
+        seq: 2,
+        data: serviceMap(7, { status: 'deleting', message: stuck, deleting_since: since, deletion_stuck: true } as never),
+      }),
+    );
+    await waitFor(() => expect(screen.getByTestId('servicemap-deleting')).toHaveAttribute('data-stuck', 'true'));
+    expect(screen.getByTestId('servicemap-deletion-stuck')).toHaveTextContent('Deletion stuck');
+    expect(screen.getByTestId('servicemap-message')).toHaveTextContent('example.com/hold');
+  });
 });

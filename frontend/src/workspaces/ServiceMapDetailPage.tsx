@@ -26,7 +26,7 @@ import { useWorkspaceLive } from './live';
 import { orderedKeys } from './quantity';
 import { useDeleteServiceMap, useServiceMap, useWorkspace, useWorkspaceAccess } from './queries';
 import { EditShareDialog } from './ServiceMapDialogs';
-import type { ServiceMap } from './types';
+import type { ServiceMap, ServiceMapDeletion } from './types';
 
 export const SERVICEMAP_TABS = ['workloads', 'pods', 'services', 'events', 'releases', 'config', 'autoscaling'] as const;
 type SmTab = (typeof SERVICEMAP_TABS)[number];
@@ -129,6 +129,7 @@ function Header({ sm, canManage }: { sm: ServiceMap; canManage: boolean }) {
   const remove = useDeleteServiceMap(sm.workspace.id, sm.id);
   const [dialog, setDialog] = useState<'edit' | 'delete' | null>(null);
   const deleting = sm.status === 'deleting';
+  const deletion: ServiceMapDeletion = sm as ServiceMap & ServiceMapDeletion;
   return (
     <section className="card cluster-header" data-testid="servicemap-header" data-status={sm.status} data-in-sync={String(sm.in_sync)}>
       <div className="cluster-title">
@@ -177,9 +178,16 @@ function Header({ sm, canManage }: { sm: ServiceMap; canManage: boolean }) {
         </ul>
       )}
       {deleting && (
-        <p className="alert alert-warning" data-testid="servicemap-deleting">
-          {t('workspaces.servicemap.deleting')}
-        </p>
+        <div className={`alert ${deletion.deletion_stuck ? 'alert-error' : 'alert-warning'}`} data-testid="servicemap-deleting" data-stuck={String(!!deletion.deletion_stuck)}>
+          <p>
+            {deletion.deletion_stuck ? <strong data-testid="servicemap-deletion-stuck">{t('workspaces.servicemap.deletionStuck')}: </strong> : null}
+            {t('workspaces.servicemap.deleting')}
+          </p>
+          {deletion.deleting_since && (
+            <p className="small">{t('workspaces.servicemap.deletingSince', { when: relativeTime(deletion.deleting_since, now, i18n.language) ?? deletion.deleting_since })}</p>
+          )}
+          {deletion.deletion_stuck && <p className="small">{t('workspaces.servicemap.deletionStuckBody')}</p>}
+        </div>
       )}
       <dl className="facts">
         <div>

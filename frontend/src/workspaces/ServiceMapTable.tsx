@@ -3,7 +3,7 @@ import { useTranslation } from 'react-i18next';
 import { Link } from 'react-router-dom';
 import { QuotaBar, StateBadge } from './common';
 import { orderedKeys } from './quantity';
-import type { ServiceMap } from './types';
+import type { ServiceMap, ServiceMapDeletion } from './types';
 
 const BAR_KEYS = ['requests.cpu', 'requests.memory', 'pods'];
 
@@ -48,6 +48,11 @@ export function ServiceMapTable({ rows, showWorkspace = false }: { rows: Service
                 <td className="mono">{sm.cluster.display_name || sm.cluster.name}</td>
                 <td>
                   <StateBadge status={sm.status} message={sm.message} testId="servicemap-status" />
+                  {(sm as ServiceMap & ServiceMapDeletion).deletion_stuck && (
+                    <span className="badge tone-bad" data-testid="deletion-stuck" title={sm.message || undefined}>
+                      {t('workspaces.servicemap.deletionStuck')}
+                    </span>
+                  )}
                   {!sm.in_sync && sm.status !== 'deleting' && (
                     <span className="badge tone-warn" data-testid="not-in-sync">
                       {t('workspaces.servicemap.notInSync')}

@@ -30,6 +30,13 @@ import type {
   WorkspacePatchBody,
 } from '../api/types';
 
+/** The deletion fields of a service map row (docs/workspaces-api.md): when deletion was asked and
+ * whether the namespace has been Terminating past the deadline (then `message` says what holds it). */
+export interface ServiceMapDeletion {
+  deleting_since?: string | null;
+  deletion_stuck?: boolean;
+}
+
 export interface Page<T> {
   next?: string | null;
   previous?: string | null;
