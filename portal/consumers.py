@@ -58,7 +58,7 @@ def origin_allowed(origin: str | None, host: str | None) -> bool:
 
 
 def recheck_seconds() -> float:
-    return float(getattr(settings, "PORTAL_WS_RECHECK_SECONDS", 30))
+    return float(settings.PORTAL_WS_RECHECK_SECONDS)
 
 
 def session_user(session_key: str | None) -> Any | None:

@@ -202,6 +202,9 @@ CHANNEL_LAYERS = {
         "CONFIG": {"hosts": [REDIS_URL], "capacity": 1000, "expiry": 30},
     }
 }
+# Open sockets re-read their session and re-check their groups this often (docs/api.md): the
+# longest an expired session's socket stays open.
+PORTAL_WS_RECHECK_SECONDS = float(os.environ.get("PORTAL_WS_RECHECK_SECONDS", "30"))
 
 CELERY_BROKER_URL = REDIS_URL
 CELERY_RESULT_BACKEND = None

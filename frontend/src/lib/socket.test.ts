@@ -143,6 +143,76 @@ describe('SocketClient', () => {
     expect(FakeWebSocket.instances).toHaveLength(1);
   });
 
+  it('retries a working socket once on 4401, then reports the lost session', () => {
+    const onUnauthorized = vi.fn();
+    const client = makeClient({ onUnauthorized });
+    client.subscribe('audit', { onEvent: () => undefined });
+    client.start();
+    FakeWebSocket.latest().serverOpen();
+    FakeWebSocket.latest().serverSend({ type: 'subscribed', group: 'audit', seq: 1 });
+    // The session was rotated (a password change) or ended: the server says so and closes.
+    FakeWebSocket.latest().serverSend({ type: 'session.ended', data: { detail: 'gone' } });
+    FakeWebSocket.latest().serverClose(4401);
+    expect(onUnauthorized).not.toHaveBeenCalled();
+    expect(client.state).toBe('connecting');
+    vi.advanceTimersByTime(750);
+    expect(FakeWebSocket.instances).toHaveLength(2);
+    // The retry is refused before it hears anything: the session really is gone.
+    FakeWebSocket.latest().serverOpen();
+    FakeWebSocket.latest().serverSend({ type: 'session.ended', data: { detail: 'gone' } });
+    FakeWebSocket.latest().serverClose(4401);
+    expect(onUnauthorized).toHaveBeenCalledTimes(1);
+    expect(client.state).toBe('closed');
+    expect(client.finalCloseCode).toBe(4401);
+    vi.advanceTimersByTime(120_000);
+    expect(FakeWebSocket.instances).toHaveLength(2);
+  });
+
+  it('keeps going when the retry after 4401 is accepted (the session was only rotated)', () => {
+    const onUnauthorized = vi.fn();
+    const client = makeClient({ onUnauthorized });
+    client.subscribe('audit', { onEvent: () => undefined });
+    client.start();
+    FakeWebSocket.latest().serverOpen();
+    FakeWebSocket.latest().serverSend({ type: 'subscribed', group: 'audit', seq: 1 });
+    FakeWebSocket.latest().serverClose(4401);
+    vi.advanceTimersByTime(750);
+    const retry = FakeWebSocket.latest();
+    retry.serverOpen();
+    expect(retry.sent).toEqual([{ type: 'subscribe', group: 'audit' }]);
+    retry.serverSend({ type: 'subscribed', group: 'audit', seq: 1 });
+    expect(client.state).toBe('open');
+    expect(onUnauthorized).not.toHaveBeenCalled();
+  });
+
+  it('drops a revoked group, refetches, and never resubscribes it', () => {
+    const client = makeClient();
+    const events: SocketEvent[] = [];
+    const onResync = vi.fn();
+    const onRevoked = vi.fn();
+    const workspace = { onEvent: (e: SocketEvent) => events.push(e), onResync };
+    client.subscribe('workspace.3', workspace);
+    client.subscribe('workspace.3', { onEvent: () => undefined, onRevoked });
+    client.subscribe('audit', { onEvent: (e) => events.push(e) });
+    client.start();
+    const ws = FakeWebSocket.latest();
+    ws.serverOpen();
+    ws.serverSend({ type: 'subscribed', group: 'workspace.3', seq: 1 });
+    ws.serverSend({ type: 'subscribed', group: 'audit', seq: 1 });
+    ws.serverSend({ type: 'subscription.revoked', group: 'workspace.3', data: { detail: 'no longer' } });
+    // Handlers without onRevoked refetch through onResync (the API now answers what is visible).
+    expect(onResync).toHaveBeenCalledTimes(1);
+    expect(onRevoked).toHaveBeenCalledTimes(1);
+    ws.serverSend({ type: 'servicemap.updated', group: 'workspace.3', seq: 2, data: {} });
+    ws.serverSend({ type: 'audit.created', group: 'audit', seq: 2, data: {} });
+    expect(events.map((e) => e.group)).toEqual(['audit']);
+    // After a reconnect only the groups still held are subscribed again.
+    ws.serverClose(1006);
+    vi.advanceTimersByTime(750);
+    FakeWebSocket.latest().serverOpen();
+    expect(FakeWebSocket.latest().sent).toEqual([{ type: 'subscribe', group: 'audit' }]);
+  });
+
   it('does not retry a forbidden origin (4403)', () => {
     const onUnauthorized = vi.fn();
     const client = makeClient({ onUnauthorized });

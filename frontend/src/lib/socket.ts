@@ -8,11 +8,17 @@
  * resubscribe differs from the last one we saw) events were lost, so the
  * group's resync callbacks run and the page refetches a snapshot.
  *
- * Protocol (see docs/websockets in the backend):
+ * Protocol (see the WebSocket section of docs/api.md):
  *   client → server  {"type":"subscribe","group":g} | {"type":"unsubscribe","group":g} | {"type":"ping"}
  *   server → client  {"type":"subscribed","group":g,"seq":n} | {"type":"error","group":g,"data":{"detail":…}}
+ *                    | {"type":"subscription.revoked","group":g,"data":{"detail":…}}
+ *                    | {"type":"session.ended","data":{"detail":…}} (a 4401 close follows)
  *                    | {"type":"pong"} | {"type":"<event>","group":g,"seq":n,"data":{…}}
- * Close codes 4401 (not authenticated) and 4403 (forbidden origin) are final.
+ * `subscription.revoked` means access to the group ended (removed from the workspace, role
+ * lowered): the group is dropped, never resubscribed, and its handlers refetch (the API then
+ * answers what the user may see now). Close code 4403 (forbidden origin) is final; so is 4401
+ * (not authenticated), except that a socket that had been working is retried once: its session
+ * may have been replaced (a password change rotates it) rather than ended.
  */
 import { useEffect, useRef, useSyncExternalStore } from 'react';
 
@@ -30,6 +36,8 @@ export interface GroupHandlers {
   /** Events may have been missed: refetch the snapshot this group feeds. */
   onResync?: () => void;
   onError?: (detail: string) => void;
+  /** Access to the group ended; the client has dropped it. Defaults to `onResync`. */
+  onRevoked?: () => void;
 }
 
 /** The subset of the browser WebSocket the client uses; tests pass a fake. */
@@ -85,6 +93,8 @@ export class SocketClient {
   private stopped = true;
   /** The close code that made the client give up, if any. */
   finalCloseCode: number | null = null;
+  /** The current socket has heard from the server (so it was authenticated). */
+  private heard = false;
 
   constructor(options: SocketOptions) {
     this.opts = {
@@ -183,6 +193,7 @@ export class SocketClient {
       return;
     }
     this.ws = ws;
+    this.heard = false;
     ws.onopen = () => {
       this.attempt = 0;
       this.lastMessageAt = Date.now();
@@ -202,6 +213,12 @@ export class SocketClient {
     this.clearTimers();
     if (this.stopped) {
       this.setState('closed');
+      return;
+    }
+    if (code === CLOSE_UNAUTHORIZED && this.heard) {
+      // A working socket lost its session: retry once (with the cookie the browser has now);
+      // a socket refused before it heard anything is final.
+      this.scheduleReconnect();
       return;
     }
     if (code === CLOSE_UNAUTHORIZED || code === CLOSE_FORBIDDEN_ORIGIN) {
@@ -258,6 +275,8 @@ export class SocketClient {
     }
     if (!isRecord(message) || typeof message.type !== 'string') return;
     const { type } = message;
+    if (type === 'session.ended') return; // the 4401 close that follows decides
+    this.heard = true;
     if (type === 'pong') return;
     const group = typeof message.group === 'string' ? message.group : null;
     const state = group ? this.groups.get(group) : undefined;
@@ -269,6 +288,11 @@ export class SocketClient {
       const missed = state.lastSeq !== null && seq !== null && seq !== state.lastSeq;
       if (seq !== null) state.lastSeq = seq;
       if (missed) this.resync(state);
+      return;
+    }
+    if (type === 'subscription.revoked') {
+      this.groups.delete(group);
+      for (const h of [...state.handlers]) (h.onRevoked ?? h.onResync)?.();
       return;
     }
     if (type === 'error') {
