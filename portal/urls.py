@@ -1,9 +1,9 @@
 """Top-level URLs: health, the API (one include per app), its schema and docs, then the SPA."""
 
 from django.urls import URLPattern, URLResolver, include, path, re_path
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularAPIView
 
-from portal import health, spa
+from portal import csp, health, spa
 
 api_patterns: list[URLPattern | URLResolver] = [
     path("", include("portal.api.urls")),
@@ -13,7 +13,7 @@ api_patterns: list[URLPattern | URLResolver] = [
     path("builds/", include("builds.api.urls")),
     path("monitoring/", include("monitoring.api.urls")),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
-    path("docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
+    path("docs/", csp.ApiDocsView.as_view(url_name="schema"), name="swagger-ui"),
     re_path(r"^.*$", spa.api_not_found),
 ]
 

@@ -114,6 +114,10 @@ def browser() -> Iterator[Any]:
 def page(browser: Any, request: pytest.FixtureRequest) -> Iterator[Any]:
     context = browser.new_context(locale="en-US", viewport={"width": 1400, "height": 900})
     page = context.new_page()
+    # Chromium reports each Content-Security-Policy violation on the console; any one fails the test.
+    csp_violations: list[str] = []
+    page.on("console", lambda message: csp_violations.append(message.text)
+            if "Content Security Policy" in message.text else None)
     yield page
     report = getattr(request.node, "rep_call", None)
     if report is not None and report.failed:
@@ -121,6 +125,8 @@ def page(browser: Any, request: pytest.FixtureRequest) -> Iterator[Any]:
         shots.mkdir(parents=True, exist_ok=True)
         page.screenshot(path=str(shots / f"{request.node.name}.png"), full_page=True)
     context.close()
+    if csp_violations:
+        pytest.fail("Content-Security-Policy violations in the console:\n" + "\n".join(csp_violations))
 
 
 @pytest.hookimpl(hookwrapper=True)
