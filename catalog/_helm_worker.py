@@ -1,12 +1,16 @@
 """Runs inside the spawned render processes of :mod:`catalog.helm`, and only there.
 
 It is the only module that imports ``helm_python`` (which starts Go code when imported, so it
-must never be imported by a process that forks later). Results go back as plain dicts (never
-Helm's exception classes: unpickling those would import ``helm_python`` in the caller).
+must never be imported by a process that forks later). Everything that unpacks or parses what a
+chart holds happens here too, under this process's memory cap: the archive checks
+(:func:`catalog.helm.validate_archive`), the metadata read of :func:`catalog.helm.inspect` and the
+parsing of rendered manifests. Results go back as plain dicts (never exception objects: unpickling
+Helm's would import ``helm_python`` in the caller, and ``ChartError.errors`` would be lost).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import resource
@@ -23,12 +27,31 @@ def init(memory_limit: int) -> None:
 
 
 def run(op: str, data: bytes, values: dict[str, Any], opts: dict[str, Any], max_output: int) -> dict[str, Any]:
+    """``inspect`` (the chart's metadata, checked by Helm too), ``load`` (Helm's checks only) or
+    ``render`` (Kubernetes objects)."""
+    from catalog import helm as charts  # the portal's checks; plain Python, no Helm
+
+    try:
+        info = charts.read_info(data) if op == "inspect" else None
+        if op != "inspect":
+            charts.validate_archive(data)
+        result = _engine(op, data, values, opts, max_output)
+        if result.get("ok") and op == "render":
+            result = {"ok": True, "objects": charts._objects(result.pop("files"))}
+        elif result.get("ok") and info is not None:
+            result = {"ok": True, "info": dataclasses.asdict(info)}
+        return result
+    except charts.ChartError as exc:
+        return {"ok": False, "kind": "chart", "message": exc.message, "errors": exc.errors}
+
+
+def _engine(op: str, data: bytes, values: dict[str, Any], opts: dict[str, Any], max_output: int) -> dict[str, Any]:
     import helm_python as helm  # only here, in a spawned process
     from helm_python import _native
 
     try:
         with helm.Chart.load_archive(data) as chart:
-            if op == "load":
+            if op in ("load", "inspect"):
                 return {"ok": True, "files": {}}
             raw = _native.call_string("helm_render", chart._raw(), json.dumps(values), json.dumps(opts))
     except helm.HelmValuesError as exc:

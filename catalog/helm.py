@@ -13,10 +13,14 @@ Why it looks like this (see the research notes in the issue "Catalog and deploys
 * Charts are only ever handled as archive bytes (Helm follows symlinks in directories). Archives
   are checked here first (:func:`validate_archive`): size caps, one top directory, regular files
   only, no absolute or ``..`` paths. ``Chart.yaml``, ``values.yaml``, the schema and the README
-  are read from the tar with :mod:`tarfile` and PyYAML's safe loader.
+  are read with the bounded tar reader of :mod:`catalog.archive` (:mod:`tarfile` reads headers
+  of any claimed size: a 200 KB archive with a 200 MB PAX header cost ~790 MB) and the portal's
+  bounded YAML loader (:mod:`portal.yamlsafe`). All of it runs **in the render processes**
+  (:mod:`catalog._helm_worker`), never in the web process: :func:`inspect` and :func:`render`
+  send only the archive bytes (after cheap checks on their size and magic).
 * The engine's output is a dict of template path to text (NOTES.txt, hooks and empty files
   included). :func:`render` turns it into Kubernetes objects: documents parsed with
-  ``yaml.safe_load_all`` under caps on output size, document count and node count (aliases
+  the bounded YAML loader under caps on output size, document count and node count (aliases
   cannot blow up), ``NOTES.txt`` and empty documents dropped, and **hook manifests (annotation
   ``helm.sh/hook``, including tests) dropped**: the portal applies plain objects with server-side
   apply and has no hook lifecycle.
@@ -36,7 +40,6 @@ import os
 import re
 import tarfile
 import threading
-import zlib
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from concurrent.futures.process import BrokenProcessPool
@@ -44,6 +47,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import yaml
+
+from catalog import archive
+from portal import yamlsafe
 
 MAX_ARCHIVE_BYTES = 10 * 1024 * 1024  # compressed
 MAX_UNCOMPRESSED_BYTES = 50 * 1024 * 1024
@@ -107,8 +113,8 @@ def _member_parts(name: str) -> list[str]:
     return parts
 
 
-def _read_archive(data: bytes) -> tuple[str, dict[str, bytes]]:
-    """Check the archive and return its top directory and its files (paths below the top)."""
+def _precheck(data: bytes) -> bytes:
+    """The checks that need no unpacking (type, emptiness, compressed size, gzip magic)."""
     if not isinstance(data, bytes | bytearray | memoryview):
         raise ChartError("The chart must be given as archive bytes.")
     data = bytes(data)
@@ -118,41 +124,44 @@ def _read_archive(data: bytes) -> tuple[str, dict[str, bytes]]:
         raise ChartError(f"The chart archive is {len(data)} bytes; at most {MAX_ARCHIVE_BYTES} bytes are accepted.")
     if data[:2] != b"\x1f\x8b":
         raise ChartError("The chart is not a gzip-compressed tar archive (.tgz).")
+    return data
+
+
+def _read_archive(data: bytes) -> tuple[str, dict[str, bytes]]:
+    """Check the archive and return its top directory and its files (paths below the top).
+
+    Read with the bounded reader of :mod:`catalog.archive` (never :mod:`tarfile`, which reads
+    headers of any claimed size), so memory stays within the caps whatever the headers say."""
+    data = _precheck(data)
     files: dict[str, bytes] = {}
     top: str | None = None
-    total = 0
     try:
-        with tarfile.open(fileobj=io.BytesIO(data), mode="r:gz") as tar:
-            for count, member in enumerate(tar, start=1):
-                if count > MAX_FILES:
-                    raise ChartError(f"The chart archive has more than {MAX_FILES} entries.")
-                parts = _member_parts(member.name)
-                if not parts:
-                    continue
-                if top is None:
-                    top = parts[0]
-                elif parts[0] != top:
-                    raise ChartError(f"The archive has more than one top directory ({top!r} and {parts[0]!r}); "
-                                     "a chart archive holds exactly one.")
-                if member.isdir():
-                    continue
-                if not member.isreg():
-                    kind = "link" if member.issym() or member.islnk() else "special file"
-                    raise ChartError(f"The archive contains a {kind} ({member.name[:200]!r}); only regular files "
-                                     "and directories are accepted.")
-                if len(parts) < 2:
-                    raise ChartError(f"The archive has a file at its top ({member.name[:200]!r}); the chart's "
-                                     "files belong in one directory.")
-                if member.size > MAX_FILE_BYTES:
-                    raise ChartError(f"The chart file {member.name[:200]!r} is {member.size} bytes; at most "
-                                     f"{MAX_FILE_BYTES} bytes per file.")
-                total += member.size
-                if total > MAX_UNCOMPRESSED_BYTES:
-                    raise ChartError(f"The chart is larger than {MAX_UNCOMPRESSED_BYTES} bytes uncompressed.")
-                extracted = tar.extractfile(member)
-                files["/".join(parts[1:])] = extracted.read() if extracted is not None else b""
-    except (tarfile.TarError, EOFError, OSError, zlib.error) as exc:
-        raise ChartError(f"The chart archive cannot be read: {exc}") from exc
+        for count, entry in enumerate(archive.entries(data, max_total=MAX_UNCOMPRESSED_BYTES, max_file=MAX_FILE_BYTES,
+                                                      max_entries=MAX_FILES), start=1):
+            if count > MAX_FILES:
+                raise ChartError(f"The chart archive has more than {MAX_FILES} entries.")
+            parts = _member_parts(entry.name)
+            if not parts:
+                continue
+            if top is None:
+                top = parts[0]
+            elif parts[0] != top:
+                raise ChartError(f"The archive has more than one top directory ({top!r} and {parts[0]!r}); "
+                                 "a chart archive holds exactly one.")
+            if entry.kind == archive.DIRECTORY:
+                continue
+            if entry.kind != archive.REGULAR:
+                kind = "link" if entry.kind in (archive.SYMLINK, archive.HARDLINK) else "special file"
+                raise ChartError(f"The archive contains a {kind} ({entry.name[:200]!r}); only regular files "
+                                 "and directories are accepted.")
+            if len(parts) < 2:
+                raise ChartError(f"The archive has a file at its top ({entry.name[:200]!r}); the chart's "
+                                 "files belong in one directory.")
+            files["/".join(parts[1:])] = entry.data
+    except archive.TooLarge as exc:
+        raise ChartError(f"The chart is larger than {MAX_UNCOMPRESSED_BYTES} bytes uncompressed.") from exc
+    except archive.ArchiveError as exc:
+        raise ChartError(f"The chart archive cannot be read: {exc.message}") from exc
     if top is None:
         raise ChartError("The chart archive has no files.")
     if "Chart.yaml" not in files:
@@ -166,27 +175,12 @@ def validate_archive(data: bytes) -> None:
     _read_archive(data)
 
 
-def _count_nodes(node: Any, budget: list[int]) -> None:
-    stack = [node]
-    while stack:
-        item = stack.pop()
-        budget[0] -= 1
-        if budget[0] < 0:
-            raise ChartError("The YAML is too large once its aliases are expanded.")
-        if isinstance(item, dict):
-            stack.extend(item.keys())
-            stack.extend(item.values())
-        elif isinstance(item, list):
-            stack.extend(item)
-
-
 def _safe_yaml(text: str, what: str) -> Any:
+    """One YAML document through the portal's bounded loader (depth, aliases expanded)."""
     try:
-        value = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise ChartError(f"{what} is not valid YAML: {_truncate(str(exc), 500)}") from exc
-    _count_nodes(value, [MAX_NODES])
-    return value
+        return yamlsafe.load(text, what=what, max_nodes=MAX_NODES)
+    except yamlsafe.YamlError as exc:
+        raise ChartError(_truncate(exc.message, 800)) from exc
 
 
 def load_values(text: str) -> dict[str, Any]:
@@ -211,7 +205,16 @@ def _str(value: Any) -> str:
 
 
 def inspect(data: bytes) -> ChartInfo:
-    """Read a chart's metadata, default values, schema and README (and check that Helm loads it)."""
+    """Read a chart's metadata, default values, schema and README (and check that Helm loads it).
+
+    The archive is unpacked and parsed in a render process (:func:`read_info` there), never in
+    the caller: a hostile archive costs that capped process memory, not the web process's."""
+    info = _call("inspect", _precheck(data), {}, {}, timeout=20.0)["info"]
+    return ChartInfo(**info)
+
+
+def read_info(data: bytes) -> ChartInfo:
+    """What :func:`inspect` returns, read here without Helm (runs inside the render processes)."""
     _top, files = _read_archive(data)
     meta = _safe_yaml(_text(files["Chart.yaml"], "Chart.yaml"), "Chart.yaml")
     if not isinstance(meta, dict):
@@ -240,7 +243,6 @@ def inspect(data: bytes) -> ChartInfo:
             break
     keywords = meta.get("keywords") or []
     dependencies = meta.get("dependencies") or []
-    _call("load", data, {}, {}, timeout=20.0)  # Helm's own checks (SemVer version, metadata)
     return ChartInfo(
         name=name, version=version, app_version=_str(meta.get("appVersion")),
         description=_str(meta.get("description")), icon=_str(meta.get("icon")),
@@ -341,7 +343,7 @@ _TOO_LONG = ("The chart's templates took too long or used too much memory to ren
              "(more than {timeout:g} s or {memory} MiB); look for loops over large ranges.")
 
 
-def _call(op: str, data: bytes, values: dict[str, Any], opts: dict[str, Any], *, timeout: float) -> dict[str, str]:
+def _call(op: str, data: bytes, values: dict[str, Any], opts: dict[str, Any], *, timeout: float) -> dict[str, Any]:
     from catalog import _helm_worker
 
     for attempt in (1, 2):
@@ -366,11 +368,12 @@ def _call(op: str, data: bytes, values: dict[str, Any], opts: dict[str, Any], *,
     raise AssertionError("unreachable")  # pragma: no cover
 
 
-def _result(result: dict[str, Any]) -> dict[str, str]:
+def _result(result: dict[str, Any]) -> dict[str, Any]:
     if result.get("ok"):
-        files: dict[str, str] = result["files"]
-        return files
+        return result
     kind, message = str(result.get("kind")), str(result.get("message", ""))
+    if kind == "chart":  # a ChartError raised by this module's own checks inside the render process
+        raise ChartError(message, result.get("errors") or None)
     if kind == "values":
         raise ChartError("The values do not match the chart's schema.", schema_errors(message))
     if kind == "too_big":
@@ -411,8 +414,9 @@ def schema_errors(message: str) -> dict[str, list[str]]:
 def render(data: bytes, values: dict[str, Any], *, release: str, namespace: str, revision: int = 1,
            is_upgrade: bool = False, kube_version: str | None = None, timeout: float = 20.0) -> list[dict[str, Any]]:
     """Render the chart with ``values`` (checked against its schema by Helm) into Kubernetes
-    objects, in template-path order. NOTES.txt, empty documents and hooks are dropped."""
-    validate_archive(data)
+    objects, in template-path order. NOTES.txt, empty documents and hooks are dropped. The
+    archive checks, the rendering and the parsing of its output all happen in a render process."""
+    data = _precheck(data)
     if not isinstance(values, dict):
         raise ChartError("Values must be a mapping.", {"values": ["Give the values as an object."]})
     try:
@@ -424,15 +428,15 @@ def render(data: bytes, values: dict[str, Any], *, release: str, namespace: str,
                             "is_install": not is_upgrade, "is_upgrade": is_upgrade}
     if kube_version:
         opts["kube_version"] = kube_version
-    files = _call("render", data, values, opts, timeout=timeout)
-    return _objects(files)
+    objects: list[dict[str, Any]] = _call("render", data, values, opts, timeout=timeout)["objects"]
+    return objects
 
 
 def _objects(files: dict[str, str]) -> list[dict[str, Any]]:
     if sum(len(t) for t in files.values()) > MAX_OUTPUT_BYTES:
         raise ChartError(f"The chart rendered more than {MAX_OUTPUT_BYTES} bytes of manifests.")
     out: list[dict[str, Any]] = []
-    budget = [MAX_NODES * 5]
+    budget = MAX_NODES * 5
     documents = 0
     for path in sorted(files):
         if path.rsplit("/", 1)[-1] == "NOTES.txt":
@@ -441,17 +445,17 @@ def _objects(files: dict[str, str]) -> list[dict[str, Any]]:
         if not text.strip():
             continue
         try:
-            docs = list(yaml.safe_load_all(text))
-        except yaml.YAMLError as exc:
-            message = _truncate(f"{path} does not render to valid YAML: {exc}")
-            raise ChartError(message) from exc
+            docs = yamlsafe.load_all(text, max_nodes=None)
+            for doc in docs:
+                budget -= yamlsafe.count_nodes(doc, budget)
+        except yamlsafe.YamlError as exc:
+            raise ChartError(_truncate(f"{path} does not render to valid YAML: {exc.message}")) from exc
         for doc in docs:
             if doc is None:
                 continue
             documents += 1
             if documents > MAX_DOCUMENTS:
                 raise ChartError(f"The chart rendered more than {MAX_DOCUMENTS} objects.")
-            _count_nodes(doc, budget)
             if not isinstance(doc, dict):
                 raise ChartError(f"{path} renders a document that is not a Kubernetes object.")
             metadata = doc.get("metadata")

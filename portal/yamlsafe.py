@@ -115,12 +115,14 @@ def _check_events(text: str | bytes, what: str, max_depth: int, allow_aliases: b
                             "aliases are not accepted here.")
 
 
-def load_all(text: str | bytes, *, what: str = "The document", max_depth: int = MAX_DEPTH, max_nodes: int = MAX_NODES,
-             max_bytes: int | None = None, allow_aliases: bool = True, fast: bool = False) -> list[Any]:
+def load_all(text: str | bytes, *, what: str = "The document", max_depth: int = MAX_DEPTH,
+             max_nodes: int | None = MAX_NODES, max_bytes: int | None = None, allow_aliases: bool = True,
+             fast: bool = False) -> list[Any]:
     """Every document of ``text`` (``None`` for empty ones), parsed safely within the bounds.
 
     ``fast`` uses libyaml (for multi-megabyte repository indexes) after an event pass that checks
-    the depth; otherwise the pure-Python loader checks depth as it goes."""
+    the depth; otherwise the pure-Python loader checks depth as it goes. ``max_nodes=None`` leaves
+    the node count to the caller (:func:`count_nodes` with a budget shared over several texts)."""
     if max_bytes is not None and len(text) > max_bytes:
         raise YamlError(f"{what} is larger than {max_bytes} bytes.")
     try:
@@ -133,6 +135,8 @@ def load_all(text: str | bytes, *, what: str = "The document", max_depth: int = 
         raise _problem(exc, what) from exc
     except RecursionError as exc:  # pragma: no cover - the depth checks come first; a last line of defence
         raise YamlError(f"{what} is nested too deeply.") from exc
+    if max_nodes is None:
+        return documents
     left = max_nodes
     for doc in documents:
         left -= count_nodes(doc, left, what)
