@@ -27,7 +27,7 @@ from django.core.cache import cache
 from django.db import connection
 from django.utils import timezone
 
-from catalog import strategies
+from catalog import redaction, strategies
 from catalog.models import Release, ReleaseStatus, Revision, RevisionStatus
 from clusters.kube.client import KubeClient
 from clusters.kube.errors import Invalid, KubeError, NotFound, UnknownKind, Unreachable
@@ -82,6 +82,13 @@ def dump(objects: list[dict[str, Any]]) -> str:
 
 def load(manifest: str) -> list[dict[str, Any]]:
     return [doc for doc in yaml.safe_load_all(manifest) if isinstance(doc, dict)]
+
+
+def shown_manifest(manifest: str, *, reveal: bool = False) -> str:
+    """A revision's manifest as the API returns it: Secret values redacted unless ``reveal``."""
+    if reveal or not manifest:
+        return manifest
+    return dump([redaction.redact(o) for o in load(manifest)])
 
 
 def digest(manifest: str) -> str:
@@ -328,9 +335,11 @@ def _normalise(obj: dict[str, Any] | None) -> dict[str, Any]:
     return obj
 
 
-def diff_against_live(client: KubeClient, objects: list[dict[str, Any]]) -> tuple[str, list[str]]:
+def diff_against_live(client: KubeClient, objects: list[dict[str, Any]], *,
+                      reveal: bool = False) -> tuple[str, list[str]]:
     """``(unified diff, changed keys)`` of what applying ``objects`` would change, from a
-    server-side dry-run of each (what ``kubectl diff`` does)."""
+    server-side dry-run of each (what ``kubectl diff`` does). Secret values are redacted
+    (:func:`catalog.redaction.redact_pair`: only the keys that change show) unless ``reveal``."""
     chunks: list[str] = []
     changed: list[str] = []
     for obj in objects:
@@ -342,8 +351,12 @@ def diff_against_live(client: KubeClient, objects: list[dict[str, Any]]) -> tupl
         except NotFound:
             live = None
         would = client.apply(obj, field_manager=FIELD_MANAGER, dry_run=True, timeout=CALL_TIMEOUT, attempts=1)
-        before = yaml.safe_dump(_normalise(live), sort_keys=True).splitlines(keepends=True) if live else []
-        after = yaml.safe_dump(_normalise(would), sort_keys=True).splitlines(keepends=True)
+        old_obj: dict[str, Any] | None = _normalise(live) if live else None
+        new_obj: dict[str, Any] | None = _normalise(would)
+        if not reveal:
+            old_obj, new_obj = redaction.redact_pair(old_obj, new_obj)
+        before = yaml.safe_dump(old_obj, sort_keys=True).splitlines(keepends=True) if old_obj else []
+        after = yaml.safe_dump(new_obj, sort_keys=True).splitlines(keepends=True)
         lines = list(difflib.unified_diff(before, after, fromfile=f"live/{key_of(obj)}",
                                           tofile=f"new/{key_of(obj)}"))
         if lines:
@@ -352,11 +365,13 @@ def diff_against_live(client: KubeClient, objects: list[dict[str, Any]]) -> tupl
     return "".join(chunks), changed
 
 
-def drift(release: Release) -> dict[str, Any]:
-    """Objects of the deployed revision that differ in the cluster from what was applied."""
+def drift(release: Release, *, reveal: bool = False) -> dict[str, Any]:
+    """Objects of the deployed revision that differ in the cluster from what was applied
+    (``objects``: changed or missing; ``missing``: those of them gone from the cluster). Secret
+    values are redacted unless ``reveal``."""
     revision = Revision.objects.filter(release=release, number=release.deployed_revision).first()
     if revision is None:
-        return {"checked": False, "objects": [], "diff": "", "message": "Nothing deployed yet."}
+        return {"checked": False, "objects": [], "missing": [], "diff": "", "message": "Nothing deployed yet."}
     objects = load(revision.manifest)
     try:
         with _client(release) as client:
@@ -369,14 +384,20 @@ def drift(release: Release) -> dict[str, Any]:
                     present.append(obj)
                 except NotFound:
                     missing.append(key_of(obj))
-            text, changed = diff_against_live(client, present)
+            text, changed = diff_against_live(client, present, reveal=reveal)
     except (Unreachable, KubeError, DecryptionError) as exc:
-        return {"checked": False, "objects": [], "diff": "", "message": f"Cannot compare with the cluster: {exc}"}
+        return {"checked": False, "objects": [], "missing": [], "diff": "",
+                "message": redaction.scrub(f"Cannot compare with the cluster: {exc}", objects)}
     return {"checked": True, "objects": sorted(changed + missing), "missing": missing, "diff": text,
             "message": "" if changed or missing else "The cluster matches the deployed revision."}
 
 
-def revision_diff(a: str, b: str, *, label_a: str, label_b: str) -> str:
+def revision_diff(a: str, b: str, *, label_a: str, label_b: str, reveal: bool = False) -> str:
+    """Unified diff of two revisions' manifests; Secret values redacted unless ``reveal`` (the
+    keys whose values differ show as changed)."""
+    if not reveal:
+        before, after = redaction.redact_many(load(a), load(b))
+        a, b = dump(before), dump(after)
     return "".join(difflib.unified_diff(a.splitlines(keepends=True), b.splitlines(keepends=True),
                                         fromfile=label_a, tofile=label_b))
 

@@ -20,7 +20,7 @@ from django.http import HttpRequest
 from django.utils import timezone
 from rest_framework.exceptions import PermissionDenied, ValidationError
 
-from catalog import deploy, strategies
+from catalog import deploy, redaction, strategies
 from catalog.models import PackageVersion, Release, ReleaseStatus, Revision, RevisionStatus
 from portal import audit
 from portal.api.exceptions import Conflict
@@ -408,7 +408,14 @@ def revision_started(release: Release, revision: Revision) -> None:
     _publish_release(release)
 
 
+def _scrubbed(revision: Revision, message: str) -> str:
+    """A message from the cluster about the revision without its Secrets' values (it is stored,
+    published and audited; see :mod:`catalog.redaction`)."""
+    return redaction.scrub(message, deploy.load(revision.manifest)) if message and revision.manifest else message
+
+
 def revision_waiting(release: Release, revision: Revision, message: str) -> None:
+    message = _scrubbed(revision, message)
     _set_revision(revision, status=RevisionStatus.PENDING, message=message)
     _set_release(release, status=ReleaseStatus.PENDING, message=message)
     _publish_revision(release, revision)
@@ -423,6 +430,7 @@ def revision_applied(release: Release, revision: Revision, progress: dict[str, A
 
 
 def revision_progress(release: Release, revision: Revision, progress: dict[str, Any], message: str) -> None:
+    message = _scrubbed(revision, message)
     if progress != revision.progress or message != revision.message:
         _set_revision(revision, progress=progress, message=message)
         _publish_revision(release, revision)
@@ -430,6 +438,7 @@ def revision_progress(release: Release, revision: Revision, progress: dict[str, 
 
 def finish_revision(release: Release, revision: Revision, status: str, message: str,
                     progress: dict[str, Any] | None = None) -> None:
+    message = _scrubbed(revision, message)
     fields: dict[str, Any] = {"status": status, "message": message, "finished": timezone.now()}
     if progress is not None:
         fields["progress"] = progress

@@ -7,6 +7,7 @@ from typing import Any
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from catalog import deploy
 from catalog.models import Release, Revision, Rollout, RolloutTarget
 from clusters.models import DNS1123_LABEL
 from portal.api.serializers import StrictSerializer
@@ -86,9 +87,17 @@ class RevisionSerializer(serializers.ModelSerializer[Revision]):
 
 
 class RevisionDetailSerializer(RevisionSerializer):
+    """With the manifest as applied; Secret values are redacted unless the context says ``reveal``
+    (the view checks ``secrets.reveal``)."""
+
+    manifest = serializers.SerializerMethodField()
+
     class Meta(RevisionSerializer.Meta):
         fields = (*RevisionSerializer.Meta.fields, "manifest", "resources")  # type: ignore[assignment]
         read_only_fields = fields  # type: ignore[assignment]
+
+    def get_manifest(self, obj: Revision) -> str:
+        return deploy.shown_manifest(obj.manifest, reveal=bool(self.context.get("reveal")))
 
 
 class ReleaseDetailSerializer(ReleaseSerializer):

@@ -15,7 +15,7 @@ from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from catalog import deploy, releases, rollouts, strategies
+from catalog import deploy, redaction, releases, rollouts, strategies
 from catalog.api import release_serializers as s
 from catalog.models import PackageVersion, Release, Revision, Rollout
 from clusters.api.pagination import KeysetPagination
@@ -40,6 +40,19 @@ def _service_map(user: Any, pk: Any) -> ServiceMap:
     if sm is None:
         raise exceptions.ValidationError({"service_map": [f"No service map {pk!r} that you can see."]})
     return sm
+
+
+REVEAL = OpenApiParameter("reveal", OpenApiTypes.BOOL, description=(
+    "show Secret values in clear (grant secrets.reveal, else 403); without it every Secret value is "
+    "`<redacted>`, or `<redacted: changed>` where it changes"))
+
+
+def _reveal(request: Request, release: Release) -> bool:
+    """``?reveal=true`` asks for Secret values in clear: only with ``secrets.reveal`` (403 otherwise)."""
+    if request.query_params.get("reveal", "").lower() not in ("true", "1", "yes"):
+        return False
+    releases.require(request.user, release.service_map, Grant.SECRETS_REVEAL)
+    return True
 
 
 def _version(user: Any, pk: Any, sm: ServiceMap | None) -> PackageVersion:
@@ -132,9 +145,11 @@ class ReleaseViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
             out.update(dry_run={"ok": True, "message": "The cluster accepts every object (server-side dry-run)."},
                        diff=text, changed=changed)
         except Unreachable as exc:
-            out["dry_run"] = {"ok": False, "message": f"The cluster did not answer; the dry-run runs at deploy: {exc}"}
+            out["dry_run"] = {"ok": False, "message": redaction.scrub(
+                f"The cluster did not answer; the dry-run runs at deploy: {exc}", objects)}
         except (KubeError, DecryptionError) as exc:
-            out.update(valid=False, dry_run={"ok": False, "message": f"The cluster refused the manifest: {exc}"})
+            out.update(valid=False, dry_run={"ok": False, "message": redaction.scrub(
+                f"The cluster refused the manifest: {exc}", objects)})
         return Response(out)
 
     @extend_schema(request=s.ReleaseUpgradeSerializer, responses={202: s.ReleaseSerializer, **ERRORS})
@@ -198,17 +213,17 @@ class ReleaseViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
         release = releases.delete_release(release=self.get_object(), user=request.user, request=request._request)
         return Response(s.release_row(release), status=status.HTTP_202_ACCEPTED)
 
-    @extend_schema(parameters=[OpenApiParameter("number", OpenApiTypes.INT, OpenApiParameter.PATH)],
+    @extend_schema(parameters=[OpenApiParameter("number", OpenApiTypes.INT, OpenApiParameter.PATH), REVEAL],
                    responses={200: s.RevisionDetailSerializer, **ERRORS})
     @action(detail=True, methods=["get"], url_path=r"revisions/(?P<number>[0-9]+)", pagination_class=None)
     def revision(self, request: Request, pk: str, number: str) -> Response:
         release = self.get_object()
         revision = get_object_or_404(Revision.objects.select_related("package_version", "created_by"),
                                      release=release, number=int(number))
-        return Response(s.RevisionDetailSerializer(revision).data)
+        return Response(s.RevisionDetailSerializer(revision, context={"reveal": _reveal(request, release)}).data)
 
-    @extend_schema(parameters=[OpenApiParameter("from", OpenApiTypes.INT), OpenApiParameter("to", OpenApiTypes.INT)],
-                   responses={200: s.DiffSerializer, **ERRORS})
+    @extend_schema(parameters=[OpenApiParameter("from", OpenApiTypes.INT), OpenApiParameter("to", OpenApiTypes.INT),
+                               REVEAL], responses={200: s.DiffSerializer, **ERRORS})
     @action(detail=True, methods=["get"], pagination_class=None)
     def diff(self, request: Request, pk: str) -> Response:
         release = self.get_object()
@@ -224,13 +239,15 @@ class ReleaseViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
                 raise exceptions.ValidationError({name: [f"{release.name} has no revision {number}."]})
         a, b = found[numbers[0]], found[numbers[1]]
         return Response({"diff": deploy.revision_diff(a.manifest, b.manifest, label_a=f"revision {a.number}",
-                                                      label_b=f"revision {b.number}")})
+                                                      label_b=f"revision {b.number}",
+                                                      reveal=_reveal(request, release))})
 
-    @extend_schema(responses={200: s.DriftSerializer, **ERRORS},
+    @extend_schema(parameters=[REVEAL], responses={200: s.DriftSerializer, **ERRORS},
                    summary="Objects changed in the cluster since the last apply (asks the cluster)")
     @action(detail=True, methods=["get"], pagination_class=None)
     def drift(self, request: Request, pk: str) -> Response:
-        return Response(deploy.drift(self.get_object()))
+        release = self.get_object()
+        return Response(deploy.drift(release, reveal=_reveal(request, release)))
 
 
 @extend_schema_view(list=extend_schema(parameters=[OpenApiParameter("workspace", OpenApiTypes.INT)]))

