@@ -502,21 +502,51 @@ def _lookup(values: Any, path: list[str]) -> Any:
     return values
 
 
+_KEY_LINE = re.compile(r"^(?P<indent> *)(?P<key>[A-Za-z0-9_.\-/]+|\"[^\"]*\"|'[^']*'):(?P<rest>\s.*|)$")
+_BLOCK_SCALAR = re.compile(r"^\s*[|>][0-9+-]*\s*(#.*)?$")
+# A comment that is YAML commented out rather than prose: a list item (``#  - name: x``), or a key
+# as values have them (``# useExistingRole: name``): lower-case first, no spaces, then ':' and a
+# space or the end. Prose starts with a capital or has spaces before its first colon.
+_COMMENTED_YAML = re.compile(r"^\s*(-(\s|$)|[a-z0-9_\"'][A-Za-z0-9_.\-/\"']*:(\s|$)|[{}\[\]]|---|\.\.\.$)")
+_PARAM = re.compile(r"^@param\s+(?P<path>[A-Za-z0-9_.\-/\[\]]+)\s+(?P<text>.+)$")
+
+
 def _comments(values_yaml: str) -> dict[str, str]:
-    """Dotted path -> the comment lines right above its key (``# -- text`` or ``# text``)."""
+    """Dotted path -> the description a ``values.yaml`` gives it.
+
+    Only the comment block **directly** above a key describes it (a blank line or anything else
+    in between breaks the block); commented-out YAML (``# foo: bar``, ``#  - item``) is not prose
+    and ends a block, so the prose above a commented-out key stays with that key, not with the
+    next real one (grafana's ``rbac.pspEnabled``). ``# -- text`` (helm-docs) and ``## @param path
+    text`` (Bitnami's readme-generator) are understood; text inside block scalars is not read."""
     out: dict[str, str] = {}
     stack: list[tuple[int, str]] = []
     pending: list[str] = []
-    key_line = re.compile(r"^(?P<indent> *)(?P<key>[A-Za-z0-9_.\-\"']+):(\s|$)")
+    scalar_indent: int | None = None  # inside a block scalar (``key: |``) owned by that indentation
     for line in values_yaml.splitlines():
         stripped = line.strip()
+        if scalar_indent is not None:
+            if not stripped or len(line) - len(line.lstrip(" ")) > scalar_indent:
+                continue
+            scalar_indent = None
+        if not stripped:
+            pending = []
+            continue
         if stripped.startswith("#"):
-            text = stripped.lstrip("#").strip()
+            text = stripped.lstrip("#")
+            body = text[1:] if text.startswith(" ") else text
+            if _COMMENTED_YAML.match(body) and not body.startswith("-- ") and body != "--":
+                pending = []
+                continue
+            text = text.strip()
             text = text[2:].strip() if text.startswith("--") else text
-            if text and not text.startswith("@"):
+            param = _PARAM.match(text)
+            if param:
+                out.setdefault(param["path"], param["text"].strip())
+            elif text:
                 pending.append(text)
             continue
-        match = key_line.match(line)
+        match = _KEY_LINE.match(line)
         if not match:
             pending = []
             continue
@@ -527,6 +557,8 @@ def _comments(values_yaml: str) -> dict[str, str]:
         if pending:
             out[".".join(k for _, k in stack)] = " ".join(pending)
         pending = []
+        if _BLOCK_SCALAR.match(match["rest"]):
+            scalar_indent = indent
     return out
 
 
