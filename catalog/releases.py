@@ -151,10 +151,47 @@ def _refuse_mid_strategy(release: Release, doing: str) -> None:
                        f"promote, confirm or abort before you {doing}.")
 
 
+PORTAL_OWNED_CODE = "portal_owned"
+PULL_SECRET_PREFIX = "portal-pull-"  # reserved for the pull secrets the portal puts in service maps
+
+
+def portal_owned(sm: ServiceMap) -> dict[str, str]:
+    """``{"Kind/name": why}`` of the objects the portal itself keeps in the service map's
+    namespace (its Namespace, ResourceQuota and LimitRange, as :mod:`workspaces.services` builds
+    them). A release must not render these: applying one would overwrite the quota or the
+    limits until drift repair puts them back."""
+    from workspaces.services import desired_objects
+
+    return {deploy.key_of(o): f"the service map's own {o['kind']}" for o in desired_objects(sm, None)}
+
+
+def _owned_problem(obj: dict[str, Any], owned: dict[str, str]) -> str | None:
+    key, kind = deploy.key_of(obj), str(obj.get("kind"))
+    name = str((obj.get("metadata") or {}).get("name") or "")
+    why = owned.get(key)
+    if why is None and kind in ("ResourceQuota", "LimitRange") and name.startswith("portal-"):
+        why = f"a {kind} name reserved for the portal (portal-…)"
+    if why is None and kind == "Secret" and name.startswith(PULL_SECRET_PREFIX):
+        why = f"a name reserved for the portal's pull secrets ({PULL_SECRET_PREFIX}…)"
+    if why is None:
+        return None
+    return (f"{key} collides with {why}; the portal manages it and would put it back. Rename the object in the "
+            "chart, or change the service map's quota and limits in the portal instead.")
+
+
+def _metadata_problems(obj: dict[str, Any]) -> list[str]:
+    meta = obj.get("metadata") or {}
+    return [f"{deploy.key_of(obj)}: metadata.{field} must be a mapping of strings."
+            for field in ("labels", "annotations")
+            if field in meta and not isinstance(meta[field], dict)]
+
+
 def check(*, sm: ServiceMap, objects: list[dict[str, Any]], user: Any, replacing: Release | None = None) -> Prepared:
     problems: list[str] = []
     if not objects:
         problems.append("The chart rendered no objects.")
+    owned = portal_owned(sm)
+    collisions = [p for p in (_owned_problem(o, owned) for o in objects) if p]
     seen: set[str] = set()
     for obj in objects:
         meta = obj.get("metadata") or {}
@@ -169,6 +206,9 @@ def check(*, sm: ServiceMap, objects: list[dict[str, Any]], user: Any, replacing
         if obj.get("kind") in deploy.CLUSTER_SCOPED_KINDS and not ws_access.is_admin(user):
             problems.append(f"{key} is cluster-scoped; only system admins may deploy those.")
     problems += _image_errors(objects)
+    if collisions:  # the stable code first: the console names the collision
+        raise ValidationError({f"manifest.{PORTAL_OWNED_CODE}": collisions, **({"manifest": problems} if problems
+                                                                               else {})}, code=PORTAL_OWNED_CODE)
     if problems:
         raise ValidationError({"manifest": problems})
     from workspaces.services import preflight

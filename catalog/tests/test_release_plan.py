@@ -131,3 +131,53 @@ def test_secret_values_are_redacted_in_plan_manifest_diff_and_drift(admin_api: A
     assert REDACTED_CHANGED in drift["diff"]
     assert "hacked-canary-000" in mgr.get(f"/api/catalog/releases/{release.pk}/drift/?reveal=true").json()["diff"] \
         or _b64("hacked-canary-000") in mgr.get(f"/api/catalog/releases/{release.pk}/drift/?reveal=true").json()["diff"]
+
+
+# ---------------------------------------------------------------------------- the portal's own objects
+
+
+PORTAL_OBJECTS = """apiVersion: v1
+kind: ResourceQuota
+metadata:
+  name: portal-quota
+spec:
+  hard: {pods: "100"}
+---
+apiVersion: v1
+kind: LimitRange
+metadata:
+  name: portal-limits
+spec:
+  limits: []
+"""
+
+
+def test_objects_that_collide_with_the_portals_own_are_refused(admin_api: APIClient, sandbox: Any,
+                                                                 driver: Driver) -> None:
+    _workspace, (sm,), developer, plain = _setup(admin_api, sandbox, ("cluster-1",))
+    version = _chart(sm, "1.2.0", {"templates/portal.yaml": PORTAL_OBJECTS})
+    dev = api_for(developer)
+    plan = _plan(dev, sm, version, {})
+    assert plan["valid"] is False
+    refused = plan["errors"]["manifest.portal_owned"]
+    assert any("ResourceQuota/portal-quota" in m and "service map's own ResourceQuota" in m for m in refused)
+    assert any("LimitRange/portal-limits" in m for m in refused)
+    assert plan["diff"] == ""  # nothing was dry-run against the cluster either
+
+    created = dev.post("/api/catalog/releases/", {"service_map": sm.pk, "name": "shop", "package_version": version.pk,
+                                                  "values": {}}, format="json")
+    assert created.status_code == 400
+    assert "manifest.portal_owned" in created.json()["errors"]
+    assert not Release.objects.filter(service_map=sm).exists()
+    # and on upgrade of a release that did not have them
+    created = dev.post("/api/catalog/releases/", {"service_map": sm.pk, "name": "shop", "package_version": plain.pk,
+                                                  "values": {}}, format="json")
+    assert created.status_code == 202, created.content
+    release = Release.objects.get(pk=created.json()["id"])
+    driver.run(until=lambda: _state(release) == ("deployed", 1))
+    upgraded = dev.post(f"/api/catalog/releases/{release.pk}/upgrade/", {"package_version": version.pk},
+                        format="json")
+    assert upgraded.status_code == 400
+    assert "manifest.portal_owned" in upgraded.json()["errors"]
+    with client_for(sandbox, "cluster-1") as kube:
+        assert kube.get_object("ResourceQuota", "portal-quota", sm.namespace)["spec"]["hard"]["pods"] == "10"
