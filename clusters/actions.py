@@ -205,9 +205,11 @@ def node_operation_row(op: NodeOperation) -> dict[str, Any]:
 
 @transaction.atomic
 def start_node_operation(
-    *, cluster: Cluster, node: str, kind: str, actor: Any = None, request: HttpRequest | None = None
+    *, cluster: Cluster, node: str, kind: str, actor: Any = None, request: HttpRequest | None = None,
+    options: dict[str, bool] | None = None,
 ) -> NodeOperation:
-    """Write the operation (``pending``), audit, and enqueue its task after commit."""
+    """Write the operation (``pending``), audit, and enqueue its task after commit. ``options``
+    (drain: ``force``, ``delete_emptydir_data``) are kept in ``progress["options"]``."""
     from clusters.tasks import run_node_operation
 
     Cluster.objects.select_for_update().get(pk=cluster.pk)  # serialise operations per cluster
@@ -224,9 +226,11 @@ def start_node_operation(
                                   "wait for it to finish.")
     op = NodeOperation.objects.create(cluster=cluster, node=node, kind=kind,
                                       requested_by=actor if getattr(actor, "pk", None) else None,
-                                      progress={"evicted": [], "failed": [], "remaining": 0})
+                                      progress={"evicted": [], "failed": [], "remaining": 0,
+                                                **({"options": dict(options)} if options is not None else {})})
     if request is not None:
-        audit.describe(request, action=f"node.{kind}", target=cluster, detail={"node": node, "operation": op.pk})
+        audit.describe(request, action=f"node.{kind}", target=cluster,
+                       detail={"node": node, "operation": op.pk, **({"options": options} if options else {})})
     else:
         audit.record(action=f"node.{kind}", outcome=AuditOutcome.SUCCESS, actor=actor, target=cluster,
                      detail={"node": node, "operation": op.pk})

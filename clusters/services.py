@@ -334,6 +334,81 @@ def _skip_reason(pod: dict[str, Any]) -> str | None:
     return None
 
 
+@dataclass(frozen=True)
+class DrainOptions:
+    """What a drain may do that cannot be undone, as ``kubectl drain`` asks for it: ``force``
+    evicts pods no controller will recreate (``--force``); ``delete_emptydir_data`` evicts pods
+    whose emptyDir data is then lost (``--delete-emptydir-data``). DaemonSet and mirror pods are
+    always left in place (``--ignore-daemonsets``)."""
+
+    force: bool = False
+    delete_emptydir_data: bool = False
+
+    @classmethod
+    def of(cls, raw: Any) -> DrainOptions:
+        raw = raw if isinstance(raw, dict) else {}
+        return cls(force=bool(raw.get("force")), delete_emptydir_data=bool(raw.get("delete_emptydir_data")))
+
+    def allows(self, need: str) -> bool:
+        return bool(getattr(self, need, False))
+
+
+NEED_REASONS = {  # kubectl's wording, with the portal's option names
+    "force": "declares no controller: it will not be recreated elsewhere (use force to override)",
+    "delete_emptydir_data": "has local storage (emptyDir): its data will be lost (use delete_emptydir_data to "
+                            "override)",
+}
+
+
+def drain_needs(pod: dict[str, Any]) -> list[str]:
+    """The options evicting this pod needs (kubectl's unreplicated and local-storage filters).
+    A finished pod (Succeeded/Failed) needs none: nothing runs in it any more."""
+    if (pod.get("status") or {}).get("phase") in ("Succeeded", "Failed"):
+        return []
+    meta, spec = pod.get("metadata") or {}, pod.get("spec") or {}
+    needs = []
+    if not any(ref.get("controller") for ref in meta.get("ownerReferences") or []):
+        needs.append("force")
+    if any(isinstance(v, dict) and "emptyDir" in v for v in spec.get("volumes") or []):
+        needs.append("delete_emptydir_data")
+    return needs
+
+
+def drain_plan(pods: list[dict[str, Any]], options: DrainOptions) -> list[dict[str, Any]]:
+    """What a drain with ``options`` would do to each pod on the node: ``evict``, ``skip``
+    (DaemonSet/mirror pods), ``terminating`` (already going) or ``blocked`` (needs an option that
+    was not given). ``needs`` lists the options the pod needs; ``lost`` what evicting it loses."""
+    out = []
+    for pod in sorted(pods, key=_pod_key):
+        meta = pod.get("metadata") or {}
+        controller = next((f"{r.get('kind')}/{r.get('name')}" for r in meta.get("ownerReferences") or []
+                           if r.get("controller")), "")
+        row: dict[str, Any] = {"pod": _pod_key(pod), "controller": controller, "needs": [], "reasons": []}
+        skip = _skip_reason(pod)
+        if skip:
+            row.update(action="skip", reasons=[skip])
+        elif meta.get("deletionTimestamp"):
+            row.update(action="terminating", reasons=["already being deleted"])
+        else:
+            needs = drain_needs(pod)
+            missing = [n for n in needs if not options.allows(n)]
+            row.update(needs=needs, reasons=[NEED_REASONS[n] for n in needs],
+                       action="blocked" if missing else "evict")
+        out.append(row)
+    return out
+
+
+def drain_preview(cluster: Cluster, node: str, options: DrainOptions, *, timeout: float | None = None
+                  ) -> list[dict[str, Any]]:
+    """The drain plan for the node's pods as the cluster has them now (one attempt, short
+    timeout: a dialog is waiting). Raises the client layer's typed errors (and DecryptionError)."""
+    timeout = timeout or probe_timeout()
+    with KubeClient(cluster.connection_spec(), connect_timeout=timeout, read_timeout=timeout) as client:
+        body = client.get_json(client.core.list_pod_for_all_namespaces, field_selector=f"spec.nodeName={node}",
+                               attempts=1, timeout=timeout)
+    return drain_plan(list(body.get("items") or []), options)
+
+
 def run_node_operation(op_id: int, *, policy: DrainPolicy | None = None) -> str:
     """Carry out a node operation and record its progress. Running it again converges: a finished
     operation is left alone; an interrupted one cordons again and evicts what is still there."""
@@ -369,6 +444,21 @@ def _drain(client: KubeClient, op: NodeOperation, progress: dict[str, Any], poli
     from clusters import actions
 
     body = client.get_json(client.core.list_pod_for_all_namespaces, field_selector=f"spec.nodeName={op.node}")
+    options = DrainOptions.of(progress.get("options"))
+    # As kubectl drain: the node stays cordoned, and nothing is evicted while a pod needs an
+    # option that was not given (a bare pod would be gone for good, emptyDir data lost).
+    plan = drain_plan(list(body.get("items") or []), options)
+    blocked = [{"pod": row["pod"], "reason": "; ".join(NEED_REASONS[n] for n in row["needs"]
+                                                        if not options.allows(n))}
+               for row in plan if row["action"] == "blocked"]
+    lost = [row["pod"] for row in plan if row["action"] == "evict" and row["needs"]]
+    if blocked:
+        progress.update(blocked=blocked, remaining=0)
+        return _finish(op, progress, NodeOperationStatus.FAILED,
+                       f"Node {op.node} is cordoned, but the drain stopped before evicting anything: "
+                       f"{len(blocked)} pod(s) need an option: "
+                       + "; ".join(f"{b['pod']} {b['reason']}" for b in blocked)[:1500])
+    progress["blocked"] = []
     evicted: list[str] = list(progress["evicted"])
     skipped: list[dict[str, str]] = []
     todo: list[dict[str, Any]] = []
@@ -398,7 +488,9 @@ def _drain(client: KubeClient, op: NodeOperation, progress: dict[str, Any], poli
                        + "; ".join(f"{f['pod']}: {f['reason']}" for f in failed)[:1500])
     return _finish(op, progress, NodeOperationStatus.SUCCEEDED,
                    f"Node {op.node} is cordoned and drained: {len(evicted)} pod(s) evicted"
-                   + (f", {len(skipped)} DaemonSet/mirror pod(s) left in place." if skipped else "."))
+                   + (f", {len(skipped)} DaemonSet/mirror pod(s) left in place." if skipped else ".")
+                   + (f" Evicted as asked although not recreated or losing emptyDir data: {', '.join(lost)}."[:800]
+                      if lost else ""))
 
 
 def _evict(client: KubeClient, pod: dict[str, Any], policy: DrainPolicy) -> str | None:

@@ -88,6 +88,9 @@ ROUTES: dict[str, Route] = {
     "cluster": Route("clusters allocated to the caller's workspaces", pk="cluster",
                      queries=("", f"?q={MARKER}", "?ordering=-name")),
     "cluster-node": Route("nodes: operators only", name="node"),
+    "cluster-node-drain-preview": Route("drain preview: operators only; it lists the node's pods live, which the "
+                                        "dummy server never answers (502/504)", name="node",
+                                        insider_status=frozenset({502, 504}), insider_sees_a=False),
     "cluster-namespace": Route("namespaces of the caller's service maps", queries=("", f"?q={SECRET_NS}")),
     "cluster-workload": Route("namespaced read model", queries=(*NS_QUERIES, f"?q={MARKER}")),
     "cluster-pod": Route("namespaced read model", queries=(*NS_QUERIES, f"?name_prefix={MARKER}")),

@@ -332,11 +332,41 @@ class FailedEvictionSerializer(serializers.Serializer):
     reason = serializers.CharField()
 
 
+class DrainOptionsSerializer(StrictSerializer):
+    """Options of a drain, as ``kubectl drain`` has them; both off by default."""
+
+    force = serializers.BooleanField(required=False, default=False, help_text=(
+        "Also evict pods that declare no controller (kubectl --force): they are gone for good."))
+    delete_emptydir_data = serializers.BooleanField(required=False, default=False, help_text=(
+        "Also evict pods with emptyDir volumes (kubectl --delete-emptydir-data): that data is lost."))
+
+
 class NodeOperationProgressSerializer(serializers.Serializer):
     evicted = serializers.ListField(child=serializers.CharField(), help_text="namespace/name of evicted pods")
     failed = FailedEvictionSerializer(many=True)
     skipped = FailedEvictionSerializer(many=True, required=False, help_text="DaemonSet and mirror pods left in place")
+    blocked = FailedEvictionSerializer(many=True, required=False, help_text=(
+        "Pods that need an option the drain was not given; when any, nothing was evicted and the operation failed"))
+    options = DrainOptionsSerializer(required=False, help_text="The drain's options as requested")
     remaining = serializers.IntegerField()
+
+
+class DrainPlanPodSerializer(serializers.Serializer):
+    pod = serializers.CharField(help_text="namespace/name")
+    controller = serializers.CharField(help_text="Kind/name of the controller, empty when it declares none")
+    action = serializers.ChoiceField(choices=["evict", "skip", "terminating", "blocked"])
+    needs = serializers.ListField(child=serializers.ChoiceField(choices=["force", "delete_emptydir_data"]),
+                                  help_text="Options evicting this pod needs")
+    reasons = serializers.ListField(child=serializers.CharField())
+
+
+class DrainPreviewSerializer(serializers.Serializer):
+    node = serializers.CharField()
+    options = DrainOptionsSerializer()
+    pods = DrainPlanPodSerializer(many=True)
+    blocked = serializers.IntegerField(help_text="Pods that would stop this drain")
+    lost = serializers.ListField(child=serializers.CharField(), help_text=(
+        "Pods this drain would evict although no controller recreates them or their emptyDir data is lost"))
 
 
 @extend_schema_field(NodeOperationProgressSerializer)

@@ -34,6 +34,8 @@ from clusters.api.serializers import (
     ClusterSerializer,
     ClusterUpdateSerializer,
     ConnectionSerializer,
+    DrainOptionsSerializer,
+    DrainPreviewSerializer,
     KubeconfigContextsSerializer,
     KubeconfigSerializer,
     KubeObjectSerializer,
@@ -401,13 +403,13 @@ class NodeViewSet(mixins.RetrieveModelMixin, InventoryViewSet):
         context = {"node_figures": node_pod_figures(self.cluster.pk, [node.name]), "pods": pods}
         return Response(NodeDetailSerializer(node, context=context).data)
 
-    def _operate(self, request: Request, kind: str) -> Response:
+    def _operate(self, request: Request, kind: str, options: dict[str, bool] | None = None) -> Response:
         if not can_operate_nodes(request.user, self.cluster):
             raise exceptions.PermissionDenied("Only operators and system admins may cordon, uncordon or drain nodes.")
         node = get_object_or_404(self.get_queryset(), name=self.kwargs["name"])
         try:
             op = actions.start_node_operation(cluster=self.cluster, node=node.name, kind=kind, actor=request.user,
-                                              request=request._request)
+                                              request=request._request, options=options)
         except actions.OperationInProgress as exc:
             raise Conflict(str(exc)) from exc
         return Response(NodeOperationSerializer(op).data, status=status.HTTP_202_ACCEPTED)
@@ -424,11 +426,48 @@ class NodeViewSet(mixins.RetrieveModelMixin, InventoryViewSet):
     def uncordon(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         return self._operate(request, NodeOperationKind.UNCORDON)
 
-    @extend_schema(request=None, parameters=[CLUSTER_ID], responses={202: NodeOperationSerializer, **ERROR_RESPONSES,
-                   409: OpenApiResponse(description="Another operation on this node is running")})
+    @extend_schema(request=DrainOptionsSerializer, parameters=[CLUSTER_ID], responses={
+        202: NodeOperationSerializer, **ERROR_RESPONSES,
+        409: OpenApiResponse(description="Another operation on this node is running")},
+        description="Cordon, then evict the node's pods. As `kubectl drain`, pods that declare no controller need "
+                    "`force` and pods with emptyDir volumes need `delete_emptydir_data`; without them the operation "
+                    "fails before evicting anything, with those pods in `progress.blocked`. See drain-preview.")
     @action(detail=True, methods=["post"], pagination_class=None, filterset_class=None)
     def drain(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        return self._operate(request, NodeOperationKind.DRAIN)
+        options = DrainOptionsSerializer(data=request.data if request.data else {})
+        options.is_valid(raise_exception=True)
+        return self._operate(request, NodeOperationKind.DRAIN, options=dict(options.validated_data))
+
+    @extend_schema(parameters=[
+        CLUSTER_ID,
+        OpenApiParameter("force", OpenApiTypes.BOOL, description="Plan with force (default false)"),
+        OpenApiParameter("delete_emptydir_data", OpenApiTypes.BOOL,
+                         description="Plan with delete_emptydir_data (default false)")],
+        responses={200: DrainPreviewSerializer, **ERROR_RESPONSES,
+                   502: OpenApiResponse(description="The cluster answered with an error"),
+                   504: OpenApiResponse(description="The cluster did not answer in time")},
+        summary="What a drain with these options would do to each pod on the node, read live from the cluster")
+    @action(detail=True, methods=["get"], url_path="drain-preview", pagination_class=None, filterset_class=None)
+    def drain_preview(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        if not can_operate_nodes(request.user, self.cluster):
+            raise exceptions.PermissionDenied("Only operators and system admins may drain nodes.")
+        node = get_object_or_404(self.get_queryset(), name=self.kwargs["name"])
+        query = DrainOptionsSerializer(data={k: request.query_params[k] for k in ("force", "delete_emptydir_data")
+                                             if k in request.query_params})
+        query.is_valid(raise_exception=True)
+        options = services.DrainOptions.of(query.validated_data)
+        timeout = services.probe_timeout()
+        try:
+            pods = services.drain_preview(self.cluster, node.name, options, timeout=timeout)
+        except Unreachable as exc:
+            raise GatewayTimeout(f"The cluster did not answer within {timeout:g} s: {exc}") from exc
+        except (KubeError, DecryptionError) as exc:
+            raise BadGateway(f"Could not list the node's pods: {exc}") from exc
+        return Response({
+            "node": node.name, "options": dict(query.validated_data), "pods": pods,
+            "blocked": sum(1 for p in pods if p["action"] == "blocked"),
+            "lost": [p["pod"] for p in pods if p["action"] == "evict" and p["needs"]],
+        })
 
 
 @extend_schema_view(

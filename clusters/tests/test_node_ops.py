@@ -77,10 +77,20 @@ def node_in_cluster(fleet: Any, name: str) -> dict[str, Any]:
     return dict(fleet.in_cluster(SANDBOX_CLUSTER, lambda c: c.store.get(NODES, None, name)))
 
 
-def running_pod(fleet: Any, ns: str, name: str, node: str, labels: dict[str, str]) -> None:
+def running_pod(fleet: Any, ns: str, name: str, node: str, labels: dict[str, str], *, controlled: bool = True,
+                volumes: list[dict[str, Any]] | None = None) -> None:
+    """A Running pod on ``node``; ``controlled`` gives it a controller (a ReplicaSet) as most pods
+    have; without one it is a bare pod, which a drain may evict only with force."""
+    meta: dict[str, Any] = {"name": name, "namespace": ns, "labels": labels}
+    if controlled:
+        meta["ownerReferences"] = [{"apiVersion": "apps/v1", "kind": "ReplicaSet", "name": f"{name}-rs",
+                                    "uid": f"rs-{ns}-{name}", "controller": True, "blockOwnerDeletion": True}]
+    spec: dict[str, Any] = {"nodeName": node, "containers": [{"name": "app", "image": "nginx:1"}]}
+    if volumes:
+        spec["volumes"] = volumes
+
     def make(c: Any) -> None:
-        c.store.create(PODS, {"metadata": {"name": name, "namespace": ns, "labels": labels},
-                              "spec": {"nodeName": node, "containers": [{"name": "app", "image": "nginx:1"}]}})
+        c.store.create(PODS, {"metadata": meta, "spec": spec})
         c.store.mutate(PODS, ns, name, lambda p: p.__setitem__("status", {
             "phase": "Running", "conditions": [{"type": "Ready", "status": "True"}],
             "containerStatuses": [{"name": "app", "ready": True, "restartCount": 0,
@@ -182,6 +192,74 @@ def test_drain_evicts_and_reports_what_a_pdb_blocks(fleet: Any, operator_api: AP
     assert services.run_node_operation(again["id"], policy=FAST) == "succeeded"
     assert pod_state(fleet, ns, "guarded") in ("terminating", "gone")
     assert f"{ns}/guarded" in NodeOperation.objects.get(pk=again["id"]).progress["evicted"]
+    op = operate(operator_api, cluster, node, "uncordon")
+    assert services.run_node_operation(op["id"]) == "succeeded"
+
+
+@pytest.mark.django_db
+def test_drain_refuses_bare_and_emptydir_pods_unless_asked(fleet: Any, operator_api: APIClient,
+                                                           user_api: APIClient) -> None:
+    """As kubectl drain: a pod no controller recreates needs force, a pod with emptyDir data needs
+    delete_emptydir_data; without them nothing is evicted and the blocking pods are listed."""
+    cluster = registered(fleet)
+    node, ns = node_name(3), f"bare-{next(_ids)}"
+    fleet.in_cluster(SANDBOX_CLUSTER, lambda c: c.store.create(NAMESPACES, {"metadata": {"name": ns}}))
+    running_pod(fleet, ns, "managed", node, {"app": "managed"})
+    running_pod(fleet, ns, "bare", node, {"app": "bare"}, controlled=False)
+    running_pod(fleet, ns, "cache", node, {"app": "cache"}, volumes=[{"name": "tmp", "emptyDir": {}}])
+    base = f"/api/clusters/{cluster.pk}/nodes/{node}"
+
+    # The dialog's preview: what would block, what would be lost.
+    assert user_api.get(f"{base}/drain-preview/").status_code in (403, 404)
+    preview = operator_api.get(f"{base}/drain-preview/")
+    assert preview.status_code == 200, preview.content
+    plan = {p["pod"]: p for p in preview.json()["pods"]}
+    assert plan[f"{ns}/managed"]["action"] == "evict"
+    assert plan[f"{ns}/managed"]["controller"] == "ReplicaSet/managed-rs"
+    assert (plan[f"{ns}/bare"]["action"], plan[f"{ns}/bare"]["needs"]) == ("blocked", ["force"])
+    assert (plan[f"{ns}/cache"]["action"], plan[f"{ns}/cache"]["needs"]) == ("blocked", ["delete_emptydir_data"])
+    assert preview.json()["blocked"] >= 2
+    both = operator_api.get(f"{base}/drain-preview/?force=true&delete_emptydir_data=true").json()
+    assert {f"{ns}/bare", f"{ns}/cache"} <= set(both["lost"])
+    assert both["blocked"] == 0
+    assert operator_api.post(f"{base}/drain/", {"force": "maybe"}, format="json").status_code == 400
+    assert operator_api.post(f"{base}/drain/", {"forced": True}, format="json").status_code == 400
+
+    # Without the options: cordoned, nothing evicted, the blocking pods listed.
+    op = operate(operator_api, cluster, node, "drain")
+    assert services.run_node_operation(op["id"], policy=FAST) == "failed"
+    assert node_in_cluster(fleet, node)["spec"]["unschedulable"] is True
+    for name in ("managed", "bare", "cache"):
+        assert pod_state(fleet, ns, name) == "present", name
+    done = NodeOperation.objects.get(pk=op["id"])
+    blocked = {b["pod"]: b["reason"] for b in done.progress["blocked"]}
+    assert "use force" in blocked[f"{ns}/bare"]
+    assert "use delete_emptydir_data" in blocked[f"{ns}/cache"]
+    assert done.progress["evicted"] == []
+    assert done.progress["options"] == {"force": False, "delete_emptydir_data": False}
+    assert "stopped before evicting anything" in done.message
+    assert f"{ns}/bare" in done.message
+
+    # force alone still stops at the emptyDir pod.
+    response = operator_api.post(f"{base}/drain/", {"force": True}, format="json")
+    assert response.status_code == 202, response.content
+    assert response.json()["progress"]["options"] == {"force": True, "delete_emptydir_data": False}
+    assert services.run_node_operation(response.json()["id"], policy=FAST) == "failed"
+    assert [b["pod"] for b in NodeOperation.objects.get(pk=response.json()["id"]).progress["blocked"]] == [
+        f"{ns}/cache"]
+    assert pod_state(fleet, ns, "bare") == "present"
+
+    # Both: everything goes, and the message names what will not come back.
+    response = operator_api.post(f"{base}/drain/", {"force": True, "delete_emptydir_data": True}, format="json")
+    assert services.run_node_operation(response.json()["id"], policy=FAST) == "succeeded"
+    for name in ("managed", "bare", "cache"):
+        assert pod_state(fleet, ns, name) in ("terminating", "gone"), name
+    done = NodeOperation.objects.get(pk=response.json()["id"])
+    assert done.progress["blocked"] == []
+    assert f"{ns}/bare" in done.message
+    record = AuditRecord.objects.filter(action="node.drain", target_id=str(cluster.pk)).order_by("-pk").first()
+    assert record is not None
+    assert record.detail["options"] == {"force": True, "delete_emptydir_data": True}
     op = operate(operator_api, cluster, node, "uncordon")
     assert services.run_node_operation(op["id"]) == "succeeded"
 

@@ -49,7 +49,20 @@ describe('ClusterDetailPage', () => {
   });
 
   it('drains a node after a confirmation naming it, and shows live progress', async () => {
-    mockFetch({
+    const seen = mockFetch({
+      'GET /api/clusters/1/nodes/node-1/drain-preview/': () =>
+        json({
+          node: 'node-1',
+          options: { force: false, delete_emptydir_data: false },
+          pods: [
+            { pod: 'web/a', controller: 'ReplicaSet/a', action: 'evict', needs: [], reasons: [] },
+            { pod: 'web/bare', controller: '', action: 'blocked', needs: ['force'], reasons: ['declares no controller'] },
+            { pod: 'web/cache', controller: 'ReplicaSet/c', action: 'blocked', needs: ['delete_emptydir_data'], reasons: ['emptyDir'] },
+            { pod: 'kube-system/agent', controller: 'DaemonSet/agent', action: 'skip', needs: [], reasons: ['DaemonSet pod'] },
+          ],
+          blocked: 2,
+          lost: [],
+        }),
       'GET /api/clusters/1/': () => json(clusterDetail(1)),
       'GET /api/clusters/1/nodes/': () => json(page([nodeRow('node-1'), nodeRow('node-2', { ready: false, unschedulable: true })], fresh)),
       'GET /api/auth/csrf/': () => json({ csrfToken: 't' }),
@@ -70,9 +83,23 @@ describe('ClusterDetailPage', () => {
     const ws = openSocket('cluster.1');
     const user = userEvent.setup();
     await user.click(screen.getByTestId('drain-node-1'));
-    const dialog = screen.getByTestId('confirm-dialog');
+    const dialog = screen.getByTestId('drain-dialog');
     expect(dialog).toHaveTextContent('Drain node node-1?');
-    await user.click(within(dialog).getByRole('button', { name: 'Drain' }));
+    // The pods that would stop the drain are listed, and it cannot be confirmed as it is.
+    expect(await within(dialog).findByTestId('drain-blocking-web/bare')).toHaveTextContent('needs force');
+    expect(within(dialog).getByTestId('drain-blocking-web/cache')).toBeInTheDocument();
+    expect(within(dialog).getByTestId('drain-submit')).toBeDisabled();
+    // With both options, those pods are shown as lost for good before confirming.
+    await user.click(within(dialog).getByTestId('drain-option-force'));
+    expect(within(dialog).getByTestId('drain-lost-web/bare')).toHaveTextContent('no controller recreates it');
+    expect(within(dialog).getByTestId('drain-submit')).toBeDisabled();
+    await user.click(within(dialog).getByTestId('drain-option-delete_emptydir_data'));
+    expect(within(dialog).queryByTestId('drain-blocking')).not.toBeInTheDocument();
+    expect(within(dialog).getByTestId('drain-lost-web/cache')).toHaveTextContent('emptyDir data is deleted');
+    await user.click(within(dialog).getByTestId('drain-submit'));
+    await waitFor(() => expect(seen.some((r) => r.method === 'POST' && r.url.endsWith('/drain/'))).toBe(true));
+    const post = seen.find((r) => r.method === 'POST' && r.url.endsWith('/drain/'))!;
+    expect(await post.json()).toEqual({ force: true, delete_emptydir_data: true });
     const progress = await screen.findByTestId('node-op-node-1');
     expect(progress).toHaveAttribute('data-status', 'pending');
     act(() =>

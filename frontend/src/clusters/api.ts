@@ -9,7 +9,10 @@ import type { ClusterListQuery, SearchQuery } from '../api/types';
 import type {
   ClusterPatch,
   ConnectionBody,
+  DrainOptions,
+  DrainPreview,
   InventoryPage,
+  NodeOperation,
   NodeOperationKind,
   PodDetail,
   RegisterBody,
@@ -60,12 +63,15 @@ export const clustersApi = {
         signal,
       }),
     ) as unknown as PodDetail,
-  nodeOperation: async (id: number, node: string, kind: NodeOperationKind) => {
+  nodeOperation: async (id: number, node: string, kind: NodeOperationKind, options?: DrainOptions): Promise<NodeOperation> => {
     const params = { path: { cluster_id: id, name: node } };
     if (kind === 'cordon') return unwrap(await api.POST('/api/clusters/{cluster_id}/nodes/{name}/cordon/', { params }));
     if (kind === 'uncordon') return unwrap(await api.POST('/api/clusters/{cluster_id}/nodes/{name}/uncordon/', { params }));
-    return unwrap(await api.POST('/api/clusters/{cluster_id}/nodes/{name}/drain/', { params }));
+    const body: DrainOptions = options ?? { force: false, delete_emptydir_data: false };
+    return request<NodeOperation>('POST', `/api/clusters/${id}/nodes/${encodeURIComponent(node)}/drain/`, { body });
   },
+  drainPreview: (id: number, node: string, signal?: AbortSignal) =>
+    request<DrainPreview>('GET', `/api/clusters/${id}/nodes/${encodeURIComponent(node)}/drain-preview/`, { signal }),
   operation: async (id: number, op: number, signal?: AbortSignal) =>
     unwrap(await api.GET('/api/clusters/{cluster_id}/operations/{id}/', { params: { path: { cluster_id: id, id: String(op) } }, signal })),
   search: async (query: SearchQuery, signal?: AbortSignal) =>

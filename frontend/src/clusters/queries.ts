@@ -33,6 +33,7 @@ import type {
   PodData,
   KubeconfigContexts,
   NodeOperation,
+  DrainOptions,
   NodeOperationKind,
   Provider,
   RegisterBody,
@@ -218,9 +219,20 @@ export function useDeleteCluster(id: number) {
 
 export function useNodeOperation(id: number) {
   const queryClient = useQueryClient();
-  return useMutation<NodeOperation, ApiError, { node: string; kind: NodeOperationKind }>({
-    mutationFn: ({ node, kind }) => clustersApi.nodeOperation(id, node, kind),
+  return useMutation<NodeOperation, ApiError, { node: string; kind: NodeOperationKind; options?: DrainOptions }>({
+    mutationFn: ({ node, kind, options }) => clustersApi.nodeOperation(id, node, kind, options),
     onSuccess: (op) => queryClient.setQueryData(operationKey(id, op.id), op),
+  });
+}
+
+/** What a drain would do to each pod of the node, read live when the drain dialog opens. */
+export function useDrainPreview(id: number, node: string | null) {
+  return useQuery({
+    queryKey: ['clusters', id, 'drain-preview', node],
+    queryFn: ({ signal }) => clustersApi.drainPreview(id, node ?? '', signal),
+    enabled: node !== null,
+    staleTime: 0,
+    gcTime: 0,
   });
 }
 

@@ -223,4 +223,20 @@ export type WorkloadKind = (typeof WORKLOAD_KINDS)[number];
 
 export type NodeOperationKind = 'cordon' | 'uncordon' | 'drain';
 
+/** Options of a drain, as `kubectl drain` has them (docs/clusters-api.md); both off by default. */
+export interface DrainOptions {
+  force: boolean;
+  delete_emptydir_data: boolean;
+}
+export type DrainNeed = keyof DrainOptions;
+
+/** GET /api/clusters/<id>/nodes/<name>/drain-preview/ (docs/clusters-api.md). */
+export interface DrainPreview {
+  node: string;
+  options: DrainOptions;
+  pods: { pod: string; controller: string; action: 'evict' | 'skip' | 'terminating' | 'blocked'; needs: DrainNeed[]; reasons: string[] }[];
+  blocked: number;
+  lost: string[];
+}
+
 export type SearchHit = SearchResult;

@@ -16,6 +16,7 @@ import { phaseTone } from '../badges';
 import { bytesHuman, cores } from '../format';
 import { useInventory, useNodeOperation, useOperation } from '../queries';
 import type { NodeListRow, NodeOperationKind, PodRow } from '../types';
+import { DrainDialog } from './DrainDialog';
 import { FreshnessLine } from './InventoryTable';
 import { podPath } from './PodsTab';
 import { useUrlFilters } from './SimpleTabs';
@@ -37,6 +38,8 @@ function OperationProgress({ clusterId, opId, onDismiss }: { clusterId: number; 
   const done = data.status === 'succeeded' || data.status === 'failed';
   const evicted = data.progress?.evicted ?? [];
   const failed = data.progress?.failed ?? [];
+  // `blocked` (drain): pods that need force / delete_emptydir_data; nothing was evicted then.
+  const blocked = (data.progress as { blocked?: { pod: string; reason: string }[] } | undefined)?.blocked ?? [];
   return (
     <div className={`op-progress op-${data.status}`} data-testid={`node-op-${data.node}`} data-status={data.status} role="status">
       <strong>{t(`clusters.nodeOp.${data.kind}`)}</strong> <span className="mono">{data.node}</span> —{' '}
@@ -48,6 +51,15 @@ function OperationProgress({ clusterId, opId, onDismiss }: { clusterId: number; 
         </span>
       )}
       {data.message && <div className="small">{data.message}</div>}
+      {blocked.length > 0 && (
+        <ul className="plain-list small" data-testid={`node-op-blocked-${data.node}`}>
+          {blocked.map((f) => (
+            <li key={f.pod}>
+              <span className="mono">{f.pod}</span>: {f.reason}
+            </li>
+          ))}
+        </ul>
+      )}
       {failed.length > 0 && (
         <ul className="plain-list small">
           {failed.map((f) => (
@@ -300,7 +312,30 @@ export function NodesTab({ clusterId }: { clusterId: number }) {
       ) : (
         <PlacementView clusterId={clusterId} nodes={rows} />
       )}
-      {confirm && (
+      {confirm?.kind === 'drain' && (
+        <DrainDialog
+          clusterId={clusterId}
+          node={confirm.node}
+          busy={runOp.isPending}
+          error={runOp.error}
+          onCancel={() => {
+            runOp.reset();
+            setConfirm(null);
+          }}
+          onConfirm={(options) =>
+            runOp.mutate(
+              { ...confirm, options },
+              {
+                onSuccess: (op) => {
+                  setOps((list) => [op.id, ...list.filter((x) => x !== op.id)]);
+                  setConfirm(null);
+                },
+              },
+            )
+          }
+        />
+      )}
+      {confirm && confirm.kind !== 'drain' && (
         <ConfirmDialog
           title={t(`clusters.nodeOp.${confirm.kind}`)}
           message={t(`clusters.nodeOpConfirm.${confirm.kind}`, { node: confirm.node })}
