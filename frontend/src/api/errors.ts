@@ -10,12 +10,15 @@ export class ApiError extends Error {
   readonly fieldErrors: Record<string, string[]>;
   /** Seconds from a Retry-After header (429/503), when the server sent one. */
   readonly retryAfter: number | null;
+  /** The body's stable `code` (for example `account_locked`), when it has one. */
+  readonly code: string | null;
 
   constructor(opts: {
     status: number;
     detail: string;
     fieldErrors?: Record<string, string[]>;
     retryAfter?: number | null;
+    code?: string | null;
   }) {
     super(opts.detail);
     this.name = 'ApiError';
@@ -23,6 +26,7 @@ export class ApiError extends Error {
     this.detail = opts.detail;
     this.fieldErrors = opts.fieldErrors ?? {};
     this.retryAfter = opts.retryAfter ?? null;
+    this.code = opts.code ?? null;
   }
 
   /** Errors for one field, or for the whole form (`non_field_errors`). */
@@ -56,9 +60,11 @@ export function parseRetryAfter(header: string | null): number | null {
  */
 export function toApiError(response: Response, body: unknown): ApiError {
   let detail = '';
+  let code: string | null = null;
   const fieldErrors: Record<string, string[]> = {};
   if (isRecord(body)) {
     if (typeof body.detail === 'string') detail = body.detail;
+    if (typeof body.code === 'string') code = body.code;
     if (isRecord(body.errors)) {
       for (const [field, messages] of Object.entries(body.errors)) {
         fieldErrors[field] = stringList(messages);
@@ -72,6 +78,7 @@ export function toApiError(response: Response, body: unknown): ApiError {
     detail: detail || response.statusText || `HTTP ${response.status}`,
     fieldErrors,
     retryAfter: parseRetryAfter(response.headers.get('Retry-After')),
+    code,
   });
 }
 

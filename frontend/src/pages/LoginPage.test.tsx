@@ -41,6 +41,22 @@ describe('LoginPage', () => {
     expect(await screen.findByRole('alert')).toHaveTextContent('Too many login attempts. Try again in 42 seconds.');
   });
 
+  it('says when the account itself is locked, wherever the attempts came from', async () => {
+    mockFetch({
+      'GET /api/auth/csrf/': csrf,
+      'POST /api/auth/login/': () =>
+        json(
+          { detail: 'Too many failed logins for this account.', code: 'account_locked' },
+          { status: 429, headers: { 'Retry-After': '600' } },
+        ),
+    });
+    renderAt(<LoginPage />, { route: '/login', path: '/login', queryClient: testQueryClient(null) });
+    await submit('admin', 'x');
+    expect(await screen.findByRole('alert')).toHaveTextContent(
+      'Too many failed logins for this account: it is locked for 10 more minutes. Try again later, or ask an administrator to unlock it.',
+    );
+  });
+
   it('puts field errors next to their field', async () => {
     mockFetch({
       'GET /api/auth/csrf/': csrf,

@@ -13,6 +13,9 @@ import { LanguageSwitch } from '../layout/LanguageSwitch';
 function useLoginErrorText(error: ApiError | null): string | null {
   const { t } = useTranslation();
   if (!error) return null;
+  if (error.status === 429 && error.code === 'account_locked') {
+    return t('login.accountLocked', { minutes: Math.max(1, Math.ceil((error.retryAfter ?? 60) / 60)) });
+  }
   if (error.status === 429) {
     return error.retryAfter !== null
       ? t('login.rateLimited', { seconds: error.retryAfter })

@@ -16,6 +16,7 @@ function user(id: number, username: string, overrides: Partial<AdminUser> = {}):
     is_active: true,
     last_login: null,
     date_joined: '2026-11-01T00:00:00Z',
+    locked_until: null,
     ...overrides,
   };
 }
@@ -56,6 +57,33 @@ describe('UsersPage', () => {
     await u.click(within(dialog).getByRole('button', { name: 'Cancel' }));
     await u.click(screen.getByTestId('toggle-active-admin'));
     expect(await screen.findByTestId('users-error')).toHaveTextContent('At least one active system admin must remain.');
+  });
+
+  it('shows a locked account and unlocks it', async () => {
+    let locked = true;
+    const seen = mockFetch({
+      'GET /api/users/': () =>
+        json({
+          next: null,
+          previous: null,
+          results: [user(1, 'admin', { role: 'admin' }), user(2, 'kim', { locked_until: locked ? '2026-12-01T10:15:00Z' : null })],
+        }),
+      'GET /api/auth/csrf/': () => json({ csrfToken: 't' }),
+      'POST /api/users/2/unlock/': () => {
+        locked = false;
+        return json(user(2, 'kim'));
+      },
+    });
+    renderAt(<UsersPage />, { queryClient: testQueryClient(adminUser) });
+    const row = await screen.findByTestId('user-row-kim');
+    expect(within(row).getByTestId('locked-kim')).toHaveTextContent('Locked');
+    expect(screen.queryByTestId('locked-admin')).not.toBeInTheDocument();
+    expect(screen.queryByTestId('unlock-user-admin')).not.toBeInTheDocument();
+    const u = userEvent.setup();
+    await u.click(within(row).getByTestId('unlock-user-kim'));
+    await waitFor(() => expect(screen.queryByTestId('locked-kim')).not.toBeInTheDocument());
+    expect(screen.queryByTestId('unlock-user-kim')).not.toBeInTheDocument();
+    expect(seen.filter((r) => r.method === 'POST').map((r) => new URL(r.url).pathname)).toEqual(['/api/users/2/unlock/']);
   });
 
   it('creates a user with a role and shows field errors from the server', async () => {

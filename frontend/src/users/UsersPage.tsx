@@ -1,6 +1,7 @@
 /**
  * /admin/users (system admins): accounts and their roles. Filters (q, role, active) and cursor
  * live in the URL. Demoting or deactivating the last admin answers 409; its detail is shown.
+ * An account locked after too many failed logins shows "Locked" and an Unlock button.
  */
 import { useEffect, useMemo, useState } from 'react';
 import { useTranslation } from 'react-i18next';
@@ -10,7 +11,7 @@ import { ErrorState } from '../components/ErrorState';
 import { Loading } from '../components/Loading';
 import { Pager } from '../components/Pager';
 import { formatDateTime } from '../lib/format';
-import { ROLES, useUpdateUser, useUsers, type UserFilters } from './queries';
+import { ROLES, useUnlockUser, useUpdateUser, useUsers, type UserFilters } from './queries';
 import { CreateUserDialog, EditUserDialog, SetPasswordDialog } from './UserDialogs';
 
 function filtersFrom(params: URLSearchParams): UserFilters {
@@ -30,6 +31,8 @@ export function UsersPage() {
   const cursor = params.get('cursor');
   const users = useUsers(filters, cursor);
   const toggle = useUpdateUser();
+  const unlock = useUnlockUser();
+  const actionError = toggle.error ?? unlock.error;
   const [dialog, setDialog] = useState<{ kind: 'create' } | { kind: 'edit' | 'password'; user: AdminUser } | null>(null);
   const [q, setQ] = useState(filters.q);
   useEffect(() => setQ(filters.q), [filters.q]);
@@ -96,10 +99,17 @@ export function UsersPage() {
           </button>
         </div>
       </form>
-      {toggle.error && (
+      {actionError && (
         <div className="alert alert-error" role="alert" data-testid="users-error">
-          {toggle.error.detail}
-          <button type="button" className="btn btn-small" onClick={() => toggle.reset()}>
+          {actionError.detail}
+          <button
+            type="button"
+            className="btn btn-small"
+            onClick={() => {
+              toggle.reset();
+              unlock.reset();
+            }}
+          >
             {t('common.dismiss')}
           </button>
         </div>
@@ -133,7 +143,21 @@ export function UsersPage() {
                     <td>
                       <span className={`badge role-${u.role ?? 'user'}`}>{t(`roles.${u.role ?? 'user'}`)}</span>
                     </td>
-                    <td>{u.is_active === false ? <span className="badge tone-bad">{t('users.inactive')}</span> : t('users.active')}</td>
+                    <td>
+                      {u.is_active === false ? <span className="badge tone-bad">{t('users.inactive')}</span> : t('users.active')}
+                      {u.locked_until && (
+                        <>
+                          {' '}
+                          <span
+                            className="badge tone-warn"
+                            data-testid={`locked-${u.username}`}
+                            title={t('users.lockedUntil', { time: formatDateTime(u.locked_until) ?? '' })}
+                          >
+                            {t('users.locked')}
+                          </span>
+                        </>
+                      )}
+                    </td>
                     <td className="nowrap">{formatDateTime(u.last_login) ?? t('common.never')}</td>
                     <td className="actions-col">
                       <div className="row-actions">
@@ -157,6 +181,17 @@ export function UsersPage() {
                         >
                           {u.is_active === false ? t('users.activate') : t('users.deactivate')}
                         </button>
+                        {u.locked_until && (
+                          <button
+                            type="button"
+                            className="btn btn-small"
+                            data-testid={`unlock-user-${u.username}`}
+                            disabled={unlock.isPending}
+                            onClick={() => unlock.mutate(u.id)}
+                          >
+                            {t('users.unlock')}
+                          </button>
+                        )}
                       </div>
                     </td>
                   </tr>

@@ -1,4 +1,4 @@
-/** Users administration (system admins): list with filters, create, edit, set password. */
+/** Users administration (system admins): list with filters, create, edit, set password, unlock. */
 import { keepPreviousData, useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { api, unwrap } from '../api/client';
 import type { ApiError } from '../api/errors';
@@ -53,5 +53,14 @@ export function useSetPassword() {
     mutationFn: async ({ id, password }) => {
       unwrap(await api.POST('/api/users/{id}/set-password/', { params: { path: { id } }, body: { password } }));
     },
+  });
+}
+
+/** Lift a login lockout (too many failed logins); answers the user, now with locked_until null. */
+export function useUnlockUser() {
+  const queryClient = useQueryClient();
+  return useMutation<AdminUser, ApiError, number>({
+    mutationFn: async (id) => unwrap(await api.POST('/api/users/{id}/unlock/', { params: { path: { id } } })),
+    onSuccess: () => void queryClient.invalidateQueries({ queryKey: usersKey }),
   });
 }
