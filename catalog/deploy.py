@@ -62,15 +62,23 @@ def key_of(obj: dict[str, Any]) -> str:
     return f"{obj.get('kind')}/{(obj.get('metadata') or {}).get('name')}"
 
 
-def stamp(objects: list[dict[str, Any]], *, release: Release, revision: int) -> list[dict[str, Any]]:
-    """Label every object with its release and annotate it with the revision (what pruning and
-    drift use), in a copy."""
+def stamp(objects: list[dict[str, Any]], *, namespace: str, release: Release | None,
+          revision: int) -> list[dict[str, Any]]:
+    """The objects exactly as a deploy applies them, in a copy: put in
+    ``namespace``, labelled with the release (what pruning and drift
+    use) and annotated with the revision.
+
+    The one function that builds what is applied: the deploy stores its output as the revision's
+    manifest, and a plan diffs its output against the cluster, so a plan's diff is exactly what
+    the deploy will change. A plan of a first install has no release id yet, so its objects carry
+    no release label (the install adds it)."""
     out = []
     for obj in objects:
         obj = yaml.safe_load(yaml.safe_dump(obj))  # a deep copy of plain data
         meta = obj.setdefault("metadata", {})
-        meta["namespace"] = release.service_map.namespace
-        meta.setdefault("labels", {})[RELEASE_LABEL] = str(release.pk)
+        meta["namespace"] = namespace
+        if release is not None:
+            meta.setdefault("labels", {})[RELEASE_LABEL] = str(release.pk)
         meta.setdefault("annotations", {})[REVISION_ANNOTATION] = str(revision)
         out.append(obj)
     return out

@@ -221,7 +221,7 @@ def check(*, sm: ServiceMap, objects: list[dict[str, Any]], user: Any, replacing
 
 def _store_revision(release: Release, *, number: int, action: str, version: PackageVersion, values: dict[str, Any],
                     objects: list[dict[str, Any]], user: Any, rollback_of: int | None = None) -> Revision:
-    stamped = deploy.stamp(objects, release=release, revision=number)
+    stamped = deploy.stamp(objects, namespace=release.service_map.namespace, release=release, revision=number)
     manifest = deploy.dump(stamped)
     return Revision.objects.create(
         release=release, number=number, action=action, rollback_of=rollback_of, package_version=version,

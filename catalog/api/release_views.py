@@ -122,10 +122,10 @@ class ReleaseViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
                                        else strategies.normalised(existing.strategy if existing else {}))
         out: dict[str, Any] = {"valid": True, "errors": {}, "objects": [], "preflight": {}, "dry_run": {},
                                "diff": "", "changed": []}
+        number = (existing.revision + 1) if existing else 1
         try:
             prepared = releases.prepare(sm=sm, name=data.validated_data["name"], version=version,
-                                        values=data.validated_data["values"], user=request.user,
-                                        number=(existing.revision + 1) if existing else 1,
+                                        values=data.validated_data["values"], user=request.user, number=number,
                                         upgrade=existing is not None, replacing=existing, strategy=strategy)
         except exceptions.ValidationError as exc:
             detail = exc.detail if isinstance(exc.detail, dict) else {"values": exc.detail}
@@ -134,8 +134,8 @@ class ReleaseViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
             if isinstance(exc, releases.QuotaExceeded):
                 out["preflight"] = exc.preflight  # the per-resource figures of what does not fit
             return Response(out)
-        objects = [{**o, "metadata": {**(o.get("metadata") or {}), "namespace": sm.namespace}}
-                   for o in prepared.objects]
+        # exactly what the deploy would apply (the same function builds the stored manifest)
+        objects = deploy.stamp(prepared.objects, namespace=sm.namespace, release=existing, revision=number)
         out["objects"] = [{"apiVersion": o.get("apiVersion"), "kind": o.get("kind"),
                            "name": o["metadata"].get("name"), "namespace": sm.namespace} for o in objects]
         out["preflight"] = prepared.preflight

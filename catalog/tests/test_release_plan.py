@@ -181,3 +181,22 @@ def test_objects_that_collide_with_the_portals_own_are_refused(admin_api: APICli
     assert "manifest.portal_owned" in upgraded.json()["errors"]
     with client_for(sandbox, "cluster-1") as kube:
         assert kube.get_object("ResourceQuota", "portal-quota", sm.namespace)["spec"]["hard"]["pods"] == "10"
+
+
+# ---------------------------------------------------------------------------- plan == deploy
+
+
+def test_a_plan_with_unchanged_values_shows_no_change(admin_api: APIClient, sandbox: Any, driver: Driver) -> None:
+    _workspace, (sm,), developer, version = _setup(admin_api, sandbox, ("cluster-1",))
+    dev = api_for(developer)
+    created = dev.post("/api/catalog/releases/", {"service_map": sm.pk, "name": "shop", "package_version": version.pk,
+                                                  "values": {"message": "same"}}, format="json")
+    assert created.status_code == 202, created.content
+    release = Release.objects.get(pk=created.json()["id"])
+    driver.run(until=lambda: _state(release) == ("deployed", 1))
+    plan = _plan(dev, sm, version, {"message": "same"})
+    assert plan["valid"] is True, plan
+    assert (plan["changed"], plan["diff"]) == ([], "")
+    changed = _plan(dev, sm, version, {"message": "different"})
+    assert changed["changed"] == ["ConfigMap/shop-config"]
+    assert "+  message: different" in changed["diff"]
