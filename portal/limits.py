@@ -4,7 +4,7 @@ Every string a request body carries has a ``maxLength`` in the OpenAPI schema (a
 schema to keep it so): an unbounded field lets one request store megabytes that every list page
 then returns. Identifiers carry their own, tighter limits (DNS-1123 names, label values) where
 they are declared, and documents (kubeconfigs, YAML) theirs beside the fields that take them
-(see docs/security.md); the figures here are for the prose people type.
+(all listed in docs/api.md); the figures here are for the prose people type.
 """
 
 from __future__ import annotations
