@@ -62,10 +62,24 @@ def key_of(obj: dict[str, Any]) -> str:
     return f"{obj.get('kind')}/{(obj.get('metadata') or {}).get('name')}"
 
 
+def without_nulls(value: Any) -> Any:
+    """``value`` with every mapping entry whose value is ``null`` dropped, at any depth.
+
+    Charts render ``annotations: null``, ``labels: null``, ``data: null`` or ``containers: null``
+    when a template emits nothing under a key; Helm sends them on and the API server decodes a
+    null as "not set". Dropping them here is the same thing, and lets the portal add its own
+    labels and annotations to such objects."""
+    if isinstance(value, dict):
+        return {k: without_nulls(v) for k, v in value.items() if v is not None}
+    if isinstance(value, list):
+        return [without_nulls(v) for v in value]
+    return value
+
+
 def stamp(objects: list[dict[str, Any]], *, namespace: str, release: Release | None,
           revision: int) -> list[dict[str, Any]]:
-    """The objects exactly as a deploy applies them, in a copy: put in
-    ``namespace``, labelled with the release (what pruning and drift
+    """The objects exactly as a deploy applies them, in a copy: nulls dropped
+    (:func:`without_nulls`), put in ``namespace``, labelled with the release (what pruning and drift
     use) and annotated with the revision.
 
     The one function that builds what is applied: the deploy stores its output as the revision's
@@ -74,7 +88,7 @@ def stamp(objects: list[dict[str, Any]], *, namespace: str, release: Release | N
     no release label (the install adds it)."""
     out = []
     for obj in objects:
-        obj = yaml.safe_load(yaml.safe_dump(obj))  # a deep copy of plain data
+        obj = without_nulls(yaml.safe_load(yaml.safe_dump(obj)))  # a deep copy of plain data
         meta = obj.setdefault("metadata", {})
         meta["namespace"] = namespace
         if release is not None:

@@ -123,6 +123,7 @@ def prepare(*, sm: ServiceMap, name: str, version: PackageVersion, values: dict[
                               is_upgrade=upgrade)
     except helm.ChartError as exc:
         raise ValidationError(exc.errors or {"chart": [exc.message]}) from exc
+    objects = [deploy.without_nulls(o) for o in objects]
     if strategy is None:
         return check(sm=sm, objects=objects, user=user, replacing=replacing)
     return _shaped(sm=sm, objects=objects, strategy=strategy, user=user, replacing=replacing)
@@ -199,6 +200,7 @@ def check(*, sm: ServiceMap, objects: list[dict[str, Any]], user: Any, replacing
         if key in seen:
             problems.append(f"{key} appears twice in the rendered manifest.")
         seen.add(key)
+        problems += _metadata_problems(obj)
         namespace = meta.get("namespace")
         if namespace and namespace != sm.namespace:
             problems.append(f"{key} targets namespace {namespace}; a release may only create objects in its service "

@@ -200,3 +200,68 @@ def test_a_plan_with_unchanged_values_shows_no_change(admin_api: APIClient, sand
     changed = _plan(dev, sm, version, {"message": "different"})
     assert changed["changed"] == ["ConfigMap/shop-config"]
     assert "+  message: different" in changed["diff"]
+
+
+# ---------------------------------------------------------------------------- nulls
+
+
+NULLS = {
+    "templates/nulls.yaml": """apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: {{ .Release.Name }}-nulls
+  labels:
+  annotations:
+data:
+---
+apiVersion: v1
+kind: Service
+metadata:
+  name: {{ .Release.Name }}-nulls
+  annotations:
+spec:
+  selector: {app: {{ .Release.Name }}-web}
+  ports: [{port: 81}]
+  externalIPs:
+""",
+    "templates/deployment.yaml": """apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: {{ .Release.Name }}-web
+  annotations:
+  labels:
+spec:
+  replicas: {{ .Values.replicas }}
+  selector:
+    matchLabels: {app: {{ .Release.Name }}-web}
+  template:
+    metadata:
+      labels: {app: {{ .Release.Name }}-web}
+      annotations:
+    spec:
+      containers:
+        - name: web
+          image: {{ .Values.image }}
+          env:
+          resources:
+            requests: {cpu: 50m, memory: 32Mi}
+""",
+}
+
+
+def test_a_chart_that_renders_nulls_installs(admin_api: APIClient, sandbox: Any, driver: Driver) -> None:
+    _workspace, (sm,), developer, _plain = _setup(admin_api, sandbox, ("cluster-1",))
+    version = _chart(sm, "1.3.0", NULLS)
+    dev = api_for(developer)
+    assert _plan(dev, sm, version, {})["valid"] is True
+    created = dev.post("/api/catalog/releases/", {"service_map": sm.pk, "name": "shop", "package_version": version.pk,
+                                                  "values": {}}, format="json")
+    assert created.status_code == 202, created.content
+    release = Release.objects.get(pk=created.json()["id"])
+    driver.run(until=lambda: _state(release) == ("deployed", 1))
+    with client_for(sandbox, "cluster-1") as kube:
+        config = kube.get_object("ConfigMap", "shop-nulls", sm.namespace)
+        assert config["metadata"]["labels"]["portal.cluster-portal.io/release"] == str(release.pk)
+        assert "data" not in config
+        assert kube.get_object("Service", "shop-nulls", sm.namespace)["metadata"]["annotations"][
+            "portal.cluster-portal.io/revision"] == "1"
