@@ -600,6 +600,9 @@ def service_map_deleted(sm: ServiceMap) -> None:
         audit.record(action="servicemap.deleted", outcome=AuditOutcome.SUCCESS, target=sm,
                      detail={"cluster": sm.cluster.name, "namespace": sm.namespace})
         publish(f"workspace.{sm.workspace_id}", "servicemap.deleted", {"id": sm.pk})
+        # Its namespace group is no longer the members' to hear (another workspace may get it next).
+        reauthorize(Membership.objects.filter(workspace_id=sm.workspace_id).values_list("user_id", flat=True),
+                    reason="servicemap.deleted")
 
 
 def quota_restored(sm: ServiceMap, reason: str) -> None:

@@ -29,7 +29,8 @@ from portal.asgi import application
 from portal.events import send_now
 from portal.models import User
 from portal.testing import make_user
-from workspaces.models import Membership, Role, ServiceMap, Workspace
+from workspaces.actions import service_map_deleted
+from workspaces.models import ApplyStatus, Membership, Role, ServiceMap, Workspace
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.asyncio]
 
@@ -391,3 +392,26 @@ async def test_own_password_change_rotates_the_session_and_the_new_cookie_reconn
     again = await connect(new_cookie)
     await subscribed(again, *world.groups)
     await again.disconnect()
+
+
+async def test_deleted_service_map_namespace_is_dropped_from_members_sockets(world: World) -> None:
+    """When the namespace is gone and the row deleted, members stop hearing the namespace group
+    (the same name may next belong to another workspace); the workspace group stays."""
+    _, cookie = await browser(world.dev)
+    socket = await connect(cookie)
+    workspace_group, namespace_group = world.groups
+    await subscribed(socket, *world.groups)
+
+    def _deleted() -> None:
+        sm = ServiceMap.objects.get(workspace=world.workspace, namespace="team-w")
+        ServiceMap.objects.filter(pk=sm.pk).update(status=ApplyStatus.DELETING)
+        sm.refresh_from_db()
+        service_map_deleted(sm)
+
+    await sync_to_async(_deleted)()
+    for group in world.groups:
+        await probe(group)
+    messages = await drain(socket, lambda m: revoked_all(namespace_group)(m) and probed(workspace_group)(m))
+    assert revoked(messages) == {namespace_group}
+    assert [g for g, _ in probes(messages)] == [workspace_group]
+    await socket.disconnect()
