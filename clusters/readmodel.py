@@ -2,83 +2,80 @@
 aggregated from pods.
 
 Lists must say how fresh they are (stale and unreachable are shown, never hidden), computed from
-the watcher's :class:`KindSync` rows in one query for a whole page of clusters. Nothing here
-calls a cluster.
+the watcher's :class:`KindSync` rows and leases by the one rule of :mod:`clusters.freshness`, in
+two queries for a whole page of clusters. Nothing here calls a cluster.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import datetime, timedelta
-from typing import Any, NamedTuple
+from datetime import datetime
+from typing import Any
 
-from django.db.models import Count, FloatField, Sum
+from django.db.models import Count, FloatField, Min, Q, Sum
 from django.db.models.fields.json import KT
 from django.db.models.functions import Cast
 from django.utils import timezone
 
-from clusters.models import Cluster, ClusterStatus, KindSync, KubeObject, SyncState
+from clusters.freshness import cluster_word, list_state
+from clusters.kube.kinds import WATCHED_KINDS
+from clusters.models import Cluster, KindSync, KubeObject, WatcherLease
 
-# Worst first: the state of a list spanning several kinds is the worst of theirs.
-_SEVERITY: list[str] = [str(s) for s in (SyncState.UNREACHABLE, SyncState.UNAUTHORIZED, SyncState.STALE,
-                                          SyncState.SYNCING, SyncState.SYNCED)]
 TERMINAL_POD_PHASES = ("Succeeded", "Failed")
 
 
-def freshness_window() -> timedelta:
-    """A synced kind without an event or bookmark for this long counts as stale (the watcher's
-    ``PORTAL_WATCHER_FRESH_SECONDS``, so lists and live events agree)."""
+def freshness_limit() -> float:
+    """Seconds a synced kind stays fresh without being heard from (the watcher's
+    :attr:`~clusters.watcher.config.WatcherConfig.fresh_limit`, so lists and live events agree)."""
     from clusters.watcher.config import WatcherConfig
 
-    return timedelta(seconds=WatcherConfig.from_settings().fresh_seconds)
+    return WatcherConfig.from_settings().fresh_limit
 
 
-def _effective(sync: Any, now: datetime) -> str:
-    """The state of one KindSync row (``values()`` dict), with a quiet synced kind as stale."""
-    state, last = sync["state"], sync["last_event"]
-    if state == SyncState.SYNCED and (last is None or now - last > freshness_window()):
-        return str(SyncState.STALE)
-    return str(state)
+def watched_clusters(cluster_ids: Iterable[int], now: datetime) -> set[int]:
+    """The clusters a live watcher holds an unexpired lease on (one query)."""
+    return set(WatcherLease.objects.filter(cluster_id__in=list(cluster_ids), expires__gt=now)
+               .values_list("cluster_id", flat=True))
 
 
 def kind_freshness(cluster: Cluster, kinds: Iterable[str]) -> dict[str, Any]:
-    """``{"state", "last_event"}`` for the listed kind(s) of one cluster (one query)."""
+    """``{"state", "last_event"}`` for the listed kind(s) of one cluster, by the rule of
+    :mod:`clusters.freshness` (two queries)."""
     wanted = list(kinds)
     syncs: list[dict[str, Any]] = [dict(row) for row in
              KindSync.objects.filter(cluster=cluster, kind__in=wanted).values("kind", "state", "last_event")]
     now = timezone.now()
-    states = [_effective(s, now) for s in syncs]
-    if len(syncs) < len(wanted):
-        states.append(str(SyncState.SYNCING))  # the watcher has not started this kind yet
-    if cluster.status == ClusterStatus.UNREACHABLE:
-        states.append(str(SyncState.UNREACHABLE))
-    state = min(states, key=_SEVERITY.index) if states else str(SyncState.SYNCING)
+    state = list_state([(s["state"], s["last_event"]) for s in syncs], missing=len(syncs) < len(wanted),
+                       cluster_status=cluster.status, enabled=cluster.enabled,
+                       watched=bool(watched_clusters([cluster.pk], now)), now=now, limit=freshness_limit())
     events: list[datetime] = [s["last_event"] for s in syncs if s["last_event"] is not None]
     # The list is as fresh as its stalest kind.
     return {"state": state, "last_event": min(events) if len(events) == len(wanted) else None}
 
 
-class _SyncView(NamedTuple):
-    state: str
-    last_event: datetime | None
-
-
 def cluster_freshness(clusters: Iterable[Cluster]) -> dict[int, dict[str, Any]]:
-    """Per cluster id: ``{"freshness": fresh|syncing|stale|unreachable, "last_sync"}``, with the
-    watcher's own rule (:func:`clusters.watcher.summary.freshness`, which ``cluster.updated``
-    events use too) over all their KindSync rows fetched in one query."""
-    from clusters.watcher.summary import freshness
-
+    """Per cluster id: ``{"freshness": fresh|syncing|stale|unreachable, "last_sync"}`` by the same
+    rule as the lists (:mod:`clusters.freshness`), over all their kinds, in two queries per page."""
     by_id = {c.pk: c for c in clusters}
-    syncs: dict[int, list[Any]] = {pk: [] for pk in by_id}
-    # One row per (cluster, state), not per kind: the rule only asks whether any, all or none of
-    # a cluster's kinds are in a state, and a page of 100 clusters has ~1,700 KindSync rows.
-    for cluster_id, state in (KindSync.objects.filter(cluster_id__in=list(by_id)).order_by()
-                              .values_list("cluster_id", "state").distinct()):
-        syncs[cluster_id].append(_SyncView(state, None))
-    fresh_seconds = freshness_window().total_seconds()
     now = timezone.now()
-    return {pk: {"freshness": freshness(c, syncs[pk], now=now, fresh_seconds=fresh_seconds), "last_sync": c.last_sync}
+    # One row per (cluster, state), not per kind: a page of 100 clusters has ~1,700 KindSync rows,
+    # and the rule only needs, per state, the oldest last_event (null if any kind has none).
+    groups: dict[int, list[tuple[str, datetime | None]]] = {pk: [] for pk in by_id}
+    counts: dict[int, int] = dict.fromkeys(by_id, 0)
+    for row in (KindSync.objects.filter(cluster_id__in=list(by_id)).order_by().values("cluster_id", "state")
+                .annotate(oldest=Min("last_event"), n=Count("id"),
+                          unheard=Count("id", filter=Q(last_event__isnull=True)))):
+        groups[row["cluster_id"]].append((row["state"], None if row["unheard"] else row["oldest"]))
+        counts[row["cluster_id"]] += row["n"]
+    watched = watched_clusters(by_id, now)
+    limit = freshness_limit()
+    total = len(WATCHED_KINDS)
+    return {pk: {"freshness": cluster_word(list_state(groups[pk], missing=counts[pk] < total,
+                                                      cluster_status=c.status, enabled=c.enabled,
+                                                      watched=pk in watched, now=now, limit=limit)),
+                 "last_sync": c.last_sync,
+                 # what a detail's per-kind rows are judged by (the same moment and rule)
+                 "rule": {"now": now, "limit": limit, "watched": pk in watched}}
             for pk, c in by_id.items()}
 
 

@@ -38,7 +38,7 @@ async def _serve(args: argparse.Namespace) -> int:
                   admin_port=int(cfg.get("admin_port", args.admin_port)),
                   admin_token=cfg.get("admin_token") or args.admin_token,
                   snapshot=bool(cfg.get("snapshot", args.snapshot)),
-                  bookmark_interval=float(cfg.get("bookmark_interval", 30.0)))
+                  bookmark_interval=float(cfg.get("bookmark_interval", 60.0)))
     await fleet.start()
     specs: list[dict[str, Any]] = list(cfg.get("clusters") or [])
     if not specs and not fleet.clusters:

@@ -60,7 +60,10 @@ class FaultSettings:
     picked from ``error_codes`` (500, 503, 429; 429 and 503 carry
     ``Retry-After: retry_after``).  ``blackhole`` holds every request open
     without answering.  ``expire_next_watch`` makes the next watch that names a
-    resourceVersion fail with 410 Gone.
+    resourceVersion fail with 410 Gone.  ``stall_watches`` makes every watch stream go silent
+    (open watches stop sending, even at their timeoutSeconds; new ones get no answer) while
+    other requests are served: a half-open connection or a proxy that stopped forwarding.
+    Clearing it drops the stalled connections.
     """
 
     latency_ms: float = 0.0
@@ -69,6 +72,7 @@ class FaultSettings:
     retry_after: int = 1
     blackhole: bool = False
     expire_next_watch: bool = False
+    stall_watches: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
@@ -118,7 +122,7 @@ class SimCluster:
     """A simulated cluster.  Create, then ``await start(ssl_ctx)``; ``await stop()`` at the end."""
 
     def __init__(self, spec: ClusterSpec, *, store: Store | None = None, bootstrap: bool = True,
-                 bookmark_interval: float = 30.0, enable_controllers: bool = True,
+                 bookmark_interval: float = 60.0, enable_controllers: bool = True,
                  controller_config: Any = None) -> None:
         self.spec = spec
         # handed to the controllers (sandbox.controllers.config.ControllerConfig, e.g. fast() in tests)
@@ -133,6 +137,7 @@ class SimCluster:
         self._ssl: ssl.SSLContext | None = None
         self._host = "127.0.0.1"
         self.blackhole_release = asyncio.Event()
+        self.stall_release = asyncio.Event()  # set (and replaced) when stall_watches is cleared
         self.is_up = False
         self._unsubscribe = self.store.subscribe(self._on_change, resources=[NAMESPACES, ENDPOINTS])
         if bootstrap:
@@ -231,6 +236,8 @@ class SimCluster:
         self.store.close_watches()
         self.blackhole_release.set()
         self.blackhole_release = asyncio.Event()
+        self.stall_release.set()
+        self.stall_release = asyncio.Event()
         if self._runner is not None:
             await self._runner.cleanup()
         self._runner = None
@@ -258,12 +265,17 @@ class SimCluster:
         if not self.faults.blackhole:
             self.blackhole_release.set()
             self.blackhole_release = asyncio.Event()
+        if not self.faults.stall_watches:
+            self.stall_release.set()
+            self.stall_release = asyncio.Event()
         return self.faults
 
     def clear_faults(self) -> None:
         self.faults = FaultSettings()
         self.blackhole_release.set()
         self.blackhole_release = asyncio.Event()
+        self.stall_release.set()
+        self.stall_release = asyncio.Event()
 
     # -------------------------------------------------------------- namespace defaults
 

@@ -47,7 +47,7 @@ class Fleet:
 
     def __init__(self, state_dir: str | Path, *, host: str = "127.0.0.1", base_port: int = 0,
                  admin_port: int = 0, admin_token: str | None = None, snapshot: bool = False,
-                 bookmark_interval: float = 30.0, history_size: int = 5000,
+                 bookmark_interval: float = 60.0, history_size: int = 5000,
                  pod_shutdown_seconds: float = 0.5, enable_controllers: bool = True,
                  controller_config: Any = None) -> None:
         self.state_dir = Path(state_dir)

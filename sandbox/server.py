@@ -603,7 +603,21 @@ class ApiHandler:
 
     # ------------------------------------------------------------ watch
 
+    async def _stalled(self, request: web.Request) -> None:
+        """``stall_watches``: hold the stream silent until the fault is cleared, then drop the
+        connection (a half-open connection never ends cleanly)."""
+        await self.cluster.stall_release.wait()
+        if request.transport is not None:
+            request.transport.close()
+        raise ConnectionResetError("stalled watch released")
+
     async def _watch(self, request: web.Request, rt: ResourceType, ns: str | None) -> web.StreamResponse:
+        """A watch as kube-apiserver's watch cache serves it. Bookmarks (``allowWatchBookmarks``)
+        follow the cacher: roughly every ``bookmark_interval`` (a minute on a real server) and once
+        2 s before ``timeoutSeconds`` ends the watch, carrying the resourceVersion of the last
+        event of this kind, and only if that is newer than the version the watch started from. A
+        kind nothing happened to since the server started (an empty kind) gets no bookmark at all;
+        a real v1.28 server sent nothing in 70 s on such a watch (issue 10)."""
         q = request.query
         rv = q.get("resourceVersion") or None
         timeout = _int(q.get("timeoutSeconds"), "timeoutSeconds")
@@ -611,6 +625,8 @@ class ApiHandler:
         as_table = wants_table(request)
         include_object = q.get("includeObject", "PartialObjectMetadata")
         faults = self.cluster.faults
+        if faults.stall_watches:
+            await self._stalled(request)
         watcher: Watcher | None = None
         gone: Gone | None = None
         if faults.expire_next_watch and rv not in (None, "", "0"):
@@ -633,30 +649,41 @@ class ApiHandler:
             return resp
         assert watcher is not None
         loop = asyncio.get_running_loop()
-        deadline = loop.time() + (timeout if timeout and timeout > 0 else random.uniform(1800, 3600))
+        started = loop.time()
+        deadline = started + (timeout if timeout and timeout > 0 else random.uniform(1800, 3600))
         interval = self.cluster.bookmark_interval
-        next_bookmark = loop.time() + interval
-        last_rv = self.store.resource_version if rv in (None, "", "0") else int(rv or 0)
+        next_bookmark = started + interval
+        # (a) of the cacher's nextBookmarkTime: 2 s before the deadline, if the watch lasts that long
+        pre_timeout: float | None = deadline - 2.0 if timeout and timeout > 2 else None
+        start_rv = self.store.resource_version if rv in (None, "", "0") else int(rv or 0)
+        skey = rt.storage_key
         try:
             while True:
+                if self.cluster.faults.stall_watches:
+                    await self._stalled(request)
                 now = loop.time()
                 if now >= deadline:
                     break
-                wait = deadline - now
+                wait = min(deadline - now, 1.0)  # look at the faults at least every second
                 if bookmarks:
-                    wait = min(wait, max(0.0, next_bookmark - now))
+                    due = next_bookmark if pre_timeout is None else min(next_bookmark, pre_timeout)
+                    wait = min(wait, max(0.0, due - now))
                 try:
                     item = await asyncio.wait_for(watcher.queue.get(), timeout=wait)
                 except TimeoutError:
-                    if bookmarks and loop.time() >= next_bookmark:
-                        last_rv = max(last_rv, self.store.resource_version)
-                        await resp.write(self._bookmark(rt, last_rv))
-                        next_bookmark = loop.time() + interval
+                    now = loop.time()
+                    if bookmarks and (now >= next_bookmark or (pre_timeout is not None and now >= pre_timeout)):
+                        if now >= next_bookmark:
+                            next_bookmark = now + interval
+                        if pre_timeout is not None and now >= pre_timeout:
+                            pre_timeout = None
+                        progress = self.store.progress.get(skey, 0)
+                        if progress > start_rv:
+                            await resp.write(self._bookmark(rt, progress))
                     continue
                 if item is None:
                     break
                 chunks = [self._event_line(rt, item, as_table, include_object)]
-                last_rv = max(last_rv, item[1].rv)
                 closed = False
                 while not watcher.queue.empty() and len(chunks) < 256:
                     nxt = watcher.queue.get_nowait()
@@ -664,7 +691,6 @@ class ApiHandler:
                         closed = True
                         break
                     chunks.append(self._event_line(rt, nxt, as_table, include_object))
-                    last_rv = max(last_rv, nxt[1].rv)
                 await resp.write(b"".join(chunks))
                 if closed:
                     break

@@ -266,6 +266,10 @@ class Store:
         self.history_size = history_size
         self._history_floor = 1
         self._watchers: dict[str, set[Watcher]] = collections.defaultdict(set)
+        # Per stored type, the resourceVersion of the last event this process committed (the
+        # apiserver's cacher calls it lastProcessedResourceVersion and sends no bookmark while it
+        # is 0, i.e. for a kind nothing happened to since the server started).
+        self.progress: dict[str, int] = {}
         self._subscribers: builtins.list[Callback] = []
         self._subscriber_kinds: dict[int, frozenset[str]] = {}
         self._uids: dict[str, tuple[str, str, str]] = {}
@@ -892,6 +896,7 @@ class Store:
         ev = WatchEvent(rv, skey, ns, name, etype, raw, labels, fields,
                         prev.labels if prev else None, prev.fields if prev else None)
         self._history.append(ev)
+        self.progress[skey] = rv
         while len(self._history) > self.history_size:
             self._history_floor = self._history.popleft().rv
         for w in list(self._watchers.get(skey, ())):

@@ -157,7 +157,24 @@ class KindSyncSerializer(serializers.ModelSerializer[KindSync]):
 
 
 class ClusterDetailSerializer(ClusterSerializer):
-    syncs = KindSyncSerializer(many=True, read_only=True)
+    syncs = serializers.SerializerMethodField()
+
+    @extend_schema_field(KindSyncSerializer(many=True))
+    def get_syncs(self, cluster: Cluster) -> list[dict[str, Any]]:
+        """Each kind's row with its effective state, by the rule and at the moment the cluster's
+        ``freshness`` was computed (a synced kind not heard from in time, or watched by nobody,
+        is ``stale`` here as in the lists)."""
+        from clusters.freshness import kind_state
+
+        rule = self._fresh(cluster).get("rule")
+        rows = []
+        for sync in cluster.syncs.all():
+            row = dict(KindSyncSerializer(sync).data)
+            if rule is not None:
+                row["state"] = kind_state(sync.state, sync.last_event, now=rule["now"], limit=rule["limit"],
+                                          watched=rule["watched"])
+            rows.append(row)
+        return rows
 
     class Meta(ClusterSerializer.Meta):
         fields = (*ClusterSerializer.Meta.fields, "syncs")

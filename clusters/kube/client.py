@@ -253,13 +253,15 @@ class KubeClient:
 
     def watch(
         self, fn: Callable[..., Any], *, resource_version: str, timeout_seconds: int = 300,
-        idle_timeout: float | None = None, **kwargs: Any,
+        idle_timeout: float | None = None, on_open: Callable[[], None] | None = None, **kwargs: Any,
     ) -> Iterator[dict[str, Any]]:
         """Stream watch events (``{"type", "object"}`` dicts) from ``resource_version``.
 
         Bookmarks are requested. An ``ERROR`` event with 410 raises :class:`Gone` (relist);
         a silent connection raises :class:`Unreachable` after ``idle_timeout`` seconds
-        (default: the server-side timeout plus 30 s, since bookmarks arrive well within it).
+        (default: the server-side timeout plus 30 s: a server ends a healthy watch at its
+        timeout even when it had nothing to send). ``on_open`` is called once the server has
+        answered the request (the stream is live), before the first event.
         """
         idle = idle_timeout or float(timeout_seconds + 30)
         response = self.call(
@@ -267,6 +269,8 @@ class KubeClient:
             timeout_seconds=timeout_seconds, _preload_content=False, attempts=1, timeout=idle, **kwargs,
         )
         try:
+            if on_open is not None:
+                on_open()
             pending = b""
             for chunk in response.stream(amt=65536, decode_content=True):
                 pending += chunk

@@ -16,7 +16,7 @@ from rest_framework.test import APIClient
 
 from clusters.kube.connection import spec_from_kubeconfig
 from clusters.kube.kinds import WATCHED_KINDS
-from clusters.models import Cluster, KindSync, KubeObject
+from clusters.models import Cluster, KindSync, KubeObject, WatcherLease
 from portal.testing import make_user
 
 pytestmark = pytest.mark.django_db
@@ -41,12 +41,15 @@ def pod(c: Cluster, name: str, namespace: str = "default", *, node: str = "node-
                data={"restarts": restarts, "requests": {"cpu": cpu, "memory": memory}, "status_text": phase})
 
 
-def synced(c: Cluster, *kinds: str, state: str = "synced", age: float = 1.0) -> None:
-    """KindSync rows (and Cluster.last_sync) as the watcher writes them."""
+def synced(c: Cluster, *kinds: str, state: str = "synced", age: float = 1.0, watched: bool = True) -> None:
+    """KindSync rows (and Cluster.last_sync) as the watcher writes them, and the lease of the live
+    watcher that holds the cluster (``watched``)."""
     last = timezone.now() - timedelta(seconds=age)
     for kind in kinds or [k.kind for k in WATCHED_KINDS]:
         KindSync.objects.update_or_create(cluster=c, kind=kind, defaults={"state": state, "last_event": last})
     Cluster.objects.filter(pk=c.pk).update(last_sync=last)
+    expires = timezone.now() + timedelta(seconds=30 if watched else -1)
+    WatcherLease.objects.update_or_create(cluster=c, defaults={"holder": "test", "expires": expires})
 
 
 def names(response: Any) -> list[str]:
@@ -161,6 +164,23 @@ def test_cluster_detail_has_syncs(admin_api: APIClient) -> None:
     body = admin_api.get(f"{URL}{c.pk}/").json()
     assert sorted(s["kind"] for s in body["syncs"]) == ["Node", "Pod"]
     assert set(body["syncs"][0]) == {"kind", "state", "last_event", "object_count", "message"}
+    assert {s["state"] for s in body["syncs"]} == {"synced"}
+
+
+def test_cluster_row_kinds_and_lists_agree(admin_api: APIClient) -> None:
+    """One rule at one moment: a kind not heard from in time is stale in its list, in the
+    detail's syncs, and makes the cluster row stale; the other kinds' lists stay synced."""
+    c = cluster("agree", status="connected")
+    synced(c)
+    synced(c, "StatefulSet", age=3600)
+    body = admin_api.get(f"{URL}{c.pk}/").json()
+    assert body["freshness"] == "stale"
+    states = {s["kind"]: s["state"] for s in body["syncs"]}
+    assert states["StatefulSet"] == "stale"
+    assert {k for k, v in states.items() if v != "synced"} == {"StatefulSet"}
+    assert admin_api.get(f"{URL}{c.pk}/workloads/?kind=StatefulSet").json()["freshness"]["state"] == "stale"
+    assert admin_api.get(f"{URL}{c.pk}/pods/").json()["freshness"]["state"] == "synced"
+    assert {r["name"]: r["freshness"] for r in admin_api.get(URL).json()["results"]}["agree"] == "stale"
 
 
 def test_cluster_list_query_count_does_not_grow(admin_api: APIClient, django_assert_max_num_queries: Any) -> None:
@@ -240,6 +260,8 @@ def test_inventory_lists_say_how_fresh_they_are(admin_api: APIClient) -> None:
     synced(c, "Pod")
     assert admin_api.get(f"{URL}{c.pk}/pods/").json()["freshness"]["state"] == "synced"
     synced(c, "Pod", age=3600)
+    assert admin_api.get(f"{URL}{c.pk}/pods/").json()["freshness"]["state"] == "stale"
+    synced(c, "Pod", watched=False)  # heard from a second ago, but no live watcher holds it now
     assert admin_api.get(f"{URL}{c.pk}/pods/").json()["freshness"]["state"] == "stale"
     synced(c, *[k for k in ("Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Job", "CronJob")])
     KindSync.objects.filter(cluster=c, kind="Job").update(state="unreachable")

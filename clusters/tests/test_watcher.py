@@ -49,7 +49,7 @@ ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.django_db(transaction=True)
 
 FAST = WatcherConfig(
-    probe_interval=0.5, probe_timeout=1.0, probe_failures=2, request_timeout=3.0, idle_timeout=45.0,
+    probe_interval=0.5, probe_timeout=1.0, probe_failures=2, request_timeout=3.0,
     lease_seconds=3.0, poll_interval=0.5, summary_interval=0.3, flush_interval=0.02, backoff_base=0.2,
     backoff_max=2.0, unauthorized_retry=2.0, publish_interval=0.2,
 )

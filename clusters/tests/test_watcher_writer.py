@@ -10,7 +10,8 @@ from typing import Any
 import pytest
 from django.utils import timezone
 
-from clusters.models import Cluster, KindSync, KubeObject
+from clusters.models import Cluster, KindSync, KubeObject, WatcherLease
+from clusters.watcher.config import WatcherConfig
 from clusters.watcher.projection import project
 from clusters.watcher.summary import cluster_row, compute_summary, freshness, refresh_cluster
 from clusters.watcher.writer import (
@@ -131,9 +132,17 @@ def test_states_unreachable_then_connected(cluster: Cluster) -> None:
     # A kind that keeps failing is stale until its next event.
     apply_batch([Op(KIND_STATE, cid, "Node", state="stale", message="watch keeps failing")])
     assert KindSync.objects.get(cluster=cluster, kind="Node").state == "stale"
-    apply_batch([Op(BOOKMARK, cid, "Node", rv="2", at=timezone.now())])
+    changes = apply_batch([Op(BOOKMARK, cid, "Node", rv="2", at=timezone.now())])
     node_sync = KindSync.objects.get(cluster=cluster, kind="Node")
     assert (node_sync.state, node_sync.message) == ("synced", "")
+    assert cid in changes.status_changed, "stale -> synced is a state change (cluster.updated follows)"
+    # A reopened watch is recorded as a bookmark without a version: heard from, version kept.
+    changes = apply_batch([Op(BOOKMARK, cid, "Node", at=timezone.now())])
+    node_sync = KindSync.objects.get(cluster=cluster, kind="Node")
+    assert (node_sync.state, node_sync.resource_version) == ("synced", "2")
+    assert node_sync.last_event is not None
+    assert timezone.now() - node_sync.last_event < datetime.timedelta(seconds=5)
+    assert cid not in changes.status_changed
 
 
 def test_summary_freshness_and_row(cluster: Cluster) -> None:
@@ -164,8 +173,14 @@ def test_summary_freshness_and_row(cluster: Cluster) -> None:
     assert refreshed.summary == summary
     assert refreshed.last_sync == now
     syncs = list(KindSync.objects.filter(cluster=cluster))
+    assert freshness(refreshed, syncs, now=now) == "stale", "synced, but no live watcher holds it"
+    WatcherLease.objects.create(cluster=refreshed, holder="t", expires=now + datetime.timedelta(seconds=30))
     assert freshness(refreshed, syncs, now=now) == "fresh"
-    assert freshness(refreshed, syncs, now=now + datetime.timedelta(hours=1)) == "stale"
+    # Fresh while each kind was heard from (event, bookmark or watch renewal) within the limit.
+    limit = WatcherConfig.from_settings().fresh_limit
+    later = now + datetime.timedelta(seconds=limit - 1)
+    assert freshness(refreshed, syncs, now=later, watched=True) == "fresh"
+    assert freshness(refreshed, syncs, now=now + datetime.timedelta(hours=1), watched=True) == "stale"
     row = cluster_row(refreshed, syncs, detail=True)
     assert row["freshness"] == "fresh"
     assert len(row["syncs"]) == 17

@@ -20,8 +20,8 @@ class WatcherConfig:
     probe_timeout: float = 5.0  # a probe that takes longer failed
     probe_failures: int = 2  # consecutive failed probes (or stream failures + a probe) -> unreachable
     request_timeout: float = 15.0  # read timeout of one list page
-    watch_timeout: int = 300  # server-side timeoutSeconds of one watch request
-    idle_timeout: float = 90.0  # a watch silent this long (no event, no bookmark) is dead
+    watch_timeout: int = 300  # server-side timeoutSeconds of one watch request: the stream's renewal period
+    watch_grace: float = 15.0  # a watch silent this long past its timeoutSeconds is dead (client read timeout)
     page_size: int = 500  # list page size (limit/continue)
     max_relists: int = 8  # lists running at once in this process
     max_relists_per_cluster: int = 2  # ... and per cluster, so a slow one cannot take every slot
@@ -37,7 +37,7 @@ class WatcherConfig:
     publish_interval: float = 0.2  # at most one objects.changed per group per this many seconds
     publish_rows: int = 100  # rows per kind in one message before it says "truncated"
     summary_interval: float = 2.0  # recompute a changed cluster's summary at most this often
-    fresh_seconds: float = 180.0  # last event/bookmark older than this: freshness "stale"
+    fresh_seconds: float = 360.0  # a synced kind not heard from (event, bookmark, watch renewal) this long is stale
     queue_size: int = 50_000  # events waiting between stream threads and the writer
     io_threads: int = 64  # threads for lists and probes (watches have their own threads)
 
@@ -51,6 +51,20 @@ class WatcherConfig:
                 values[f.name] = caster(getattr(settings, name))
         values.update(overrides)
         return cls(**values)
+
+    @property
+    def read_timeout(self) -> float:
+        """Client read timeout of a watch: a healthy stream, even an empty kind's that carries no
+        event and no bookmark, is ended by the server at ``watch_timeout``; only a stream silent
+        past that is dead."""
+        return float(self.watch_timeout) + self.watch_grace
+
+    @property
+    def fresh_limit(self) -> float:
+        """How long a synced kind stays fresh without being heard from. Never shorter than one
+        renewal period (``watch_timeout + watch_grace``): a silent healthy stream is confirmed
+        only when its watch is reopened."""
+        return max(self.fresh_seconds, self.read_timeout)
 
     def as_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

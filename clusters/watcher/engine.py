@@ -176,6 +176,8 @@ class Engine:
                 stream.rv = op.rv
             if op.type == BOOKMARK and stream.errors:
                 stream.errors = 0
+            if op.at is not None and stream.state_note == SyncState.STALE:
+                stream.state_note = ""  # heard from again: the writer turns the kind synced
             self.shard_for(op.cluster_id).add(op)
             moved += 1
         return moved
@@ -213,8 +215,10 @@ class Engine:
             now = time.monotonic()
             due = set(self.status_dirty)
             due |= {c for c in self.dirty if now - self.last_refresh.get(c, 0.0) >= cfg.summary_interval}
-            # Freshness turns stale with time alone: look at every cluster now and then.
-            due |= {c for c in self.clusters if now - self.last_refresh.get(c, 0.0) >= max(30.0, cfg.summary_interval)}
+            # Freshness turns stale with time alone (a stream that hangs without an error): look at
+            # every cluster several times per freshness limit.
+            every = max(cfg.summary_interval, min(30.0, cfg.fresh_limit / 4))
+            due |= {c for c in self.clusters if now - self.last_refresh.get(c, 0.0) >= every}
             if not due:
                 continue
             self.status_dirty -= due
@@ -630,8 +634,10 @@ class Stream:
             except (KubeError, TimeoutError, OSError) as exc:
                 self.errors += 1
                 self.cluster.report_failure(exc)
-                if self.errors >= 3 and self.listed:
-                    self._note_state(SyncState.STALE, str(exc) or "The watch keeps failing.")
+                if self.listed:
+                    # The stream is down: we would not know if something changed. Stale until a
+                    # watch is open again (its opening is recorded like a bookmark).
+                    self._note_state(SyncState.STALE, str(exc) or "The watch failed; reconnecting.")
                 await self._sleep_unless_broken(backoff.next())
 
     def _note_state(self, state: str, message: str) -> None:
@@ -716,11 +722,22 @@ class Stream:
     def _watch_thread(self, gen: int, rv: str, done: asyncio.Future[None]) -> None:
         error: BaseException | None = None
         engine, kind, cluster_id = self.engine, self.kind.kind, self.cluster.cluster_id
+
+        def opened() -> None:
+            # The server accepted the watch: the stream is live again. Recorded as a bookmark
+            # without a version, so a silent kind (no events, no bookmarks: an empty kind on a
+            # real API server) is confirmed fresh at every renewal, every watch_timeout seconds.
+            if self.gen == gen:
+                engine.inbox.put((self, gen, Op(BOOKMARK, cluster_id, kind, at=timezone.now())))
+                engine.notify()
+
         try:
             client = self.client
+            # The server ends a healthy watch after timeoutSeconds even if it sent nothing; only a
+            # stream silent past that (plus a grace) is dead. Never cut silent streams sooner.
             for event in client.watch(self.kind.lister(client), resource_version=rv,
                                       timeout_seconds=self.config.watch_timeout,
-                                      idle_timeout=self.config.idle_timeout):
+                                      idle_timeout=self.config.read_timeout, on_open=opened):
                 if self.gen != gen:
                     return
                 etype = event.get("type")

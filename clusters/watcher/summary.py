@@ -17,7 +17,9 @@ from django.db import connection
 from django.db.models import Max
 from django.utils import timezone
 
-from clusters.models import Cluster, ClusterStatus, KindSync, SyncState
+from clusters.freshness import cluster_word, kind_state, list_state
+from clusters.kube.kinds import WATCHED_KINDS
+from clusters.models import Cluster, ClusterStatus, KindSync, SyncState, WatcherLease
 
 WORKLOAD_KINDS = ("Deployment", "StatefulSet", "DaemonSet", "CronJob")
 OWNED_WORKLOAD_KINDS = ("ReplicaSet", "Job")  # counted as workloads only when nothing owns them
@@ -90,41 +92,41 @@ def derive_status(current: str, *, enabled: bool, states: Iterable[str], listed:
 
 def freshness(
     cluster: Cluster, syncs: Iterable[KindSync], *, now: datetime.datetime | None = None,
-    fresh_seconds: float | None = None,
+    fresh_seconds: float | None = None, watched: bool | None = None,
 ) -> str:
-    """``fresh`` | ``syncing`` | ``stale`` | ``unreachable`` for the cluster list (see the contract)."""
+    """``fresh`` | ``syncing`` | ``stale`` | ``unreachable`` for the cluster row: the rule of
+    :mod:`clusters.freshness` over every kind (what :func:`clusters.readmodel.cluster_freshness`
+    computes for the API). ``watched`` (a live lease) is looked up when not given."""
     if fresh_seconds is None:
         from clusters.watcher.config import WatcherConfig
 
-        fresh_seconds = WatcherConfig.from_settings().fresh_seconds
+        fresh_seconds = WatcherConfig.from_settings().fresh_limit
     now = now or timezone.now()
     syncs = list(syncs)
-    if cluster.status == ClusterStatus.UNREACHABLE or (syncs and all(
-            s.state == SyncState.UNREACHABLE for s in syncs)):
-        return "unreachable"
-    if not cluster.enabled:
-        return "stale"
-    if not syncs or any(s.state == SyncState.SYNCING for s in syncs):
-        return "syncing"
-    if any(s.state != SyncState.SYNCED for s in syncs):
-        return "stale"
-    if cluster.last_sync is None or (now - cluster.last_sync).total_seconds() > fresh_seconds:
-        return "stale"
-    return "fresh"
+    if watched is None:
+        watched = WatcherLease.objects.filter(cluster_id=cluster.pk, expires__gt=now).exists()
+    state = list_state([(s.state, s.last_event) for s in syncs], missing=len(syncs) < len(WATCHED_KINDS),
+                       cluster_status=cluster.status, enabled=cluster.enabled, watched=watched, now=now,
+                       limit=fresh_seconds)
+    return cluster_word(state)
 
 
 def _iso(value: datetime.datetime | None) -> str | None:
     return value.isoformat() if value is not None else None
 
 
-def sync_row(sync: KindSync) -> dict[str, Any]:
-    return {"kind": sync.kind, "state": sync.state, "last_event": _iso(sync.last_event),
+def sync_row(sync: KindSync, state: str | None = None) -> dict[str, Any]:
+    return {"kind": sync.kind, "state": state or sync.state, "last_event": _iso(sync.last_event),
             "object_count": sync.object_count, "message": sync.message}
 
 
 def cluster_row(cluster: Cluster, syncs: Iterable[KindSync] | None = None, *, detail: bool = False) -> dict[str, Any]:
     """A cluster as in the list of the contract (``cluster.updated`` carries this); never credentials."""
+    from clusters.watcher.config import WatcherConfig
+
     syncs = list(syncs) if syncs is not None else list(KindSync.objects.filter(cluster=cluster).order_by("kind"))
+    now, limit = timezone.now(), WatcherConfig.from_settings().fresh_limit
+    watched = WatcherLease.objects.filter(cluster_id=cluster.pk, expires__gt=now).exists()
     row: dict[str, Any] = {
         "id": cluster.pk, "name": cluster.name, "display_name": cluster.display_name,
         "description": cluster.description, "provider": cluster.provider, "region": cluster.region,
@@ -132,11 +134,13 @@ def cluster_row(cluster: Cluster, syncs: Iterable[KindSync] | None = None, *, de
         "auth_method": cluster.auth_method, "enabled": cluster.enabled, "status": cluster.status,
         "status_message": cluster.status_message, "kubernetes_version": cluster.kubernetes_version,
         "missing_permissions": cluster.missing_permissions, "last_checked": _iso(cluster.last_checked),
-        "last_sync": _iso(cluster.last_sync), "freshness": freshness(cluster, syncs),
+        "last_sync": _iso(cluster.last_sync),
+        "freshness": freshness(cluster, syncs, now=now, fresh_seconds=limit, watched=watched),
         "summary": cluster.summary, "created": _iso(cluster.created),
     }
     if detail:
-        row["syncs"] = [sync_row(s) for s in syncs]
+        row["syncs"] = [sync_row(s, kind_state(s.state, s.last_event, now=now, limit=limit, watched=watched))
+                        for s in syncs]
     return row
 
 

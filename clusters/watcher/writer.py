@@ -43,8 +43,9 @@ UPDATE clusters_kindsync AS k SET
   last_event = greatest(coalesce(v.at, k.last_event), k.last_event),
   state = CASE WHEN k.state = 'stale' AND v.at IS NOT NULL THEN 'synced' ELSE k.state END,
   message = CASE WHEN k.state = 'stale' AND v.at IS NOT NULL THEN '' ELSE k.message END
-FROM (VALUES {values}) AS v(cluster_id, kind, rv, at)
-WHERE k.cluster_id = v.cluster_id AND k.kind = v.kind
+FROM (VALUES {values}) AS v(cluster_id, kind, rv, at), clusters_kindsync AS o
+WHERE k.cluster_id = v.cluster_id AND k.kind = v.kind AND o.id = k.id
+RETURNING k.cluster_id, o.state, k.state
 """
 _DELETE_KEYS = """
 DELETE FROM clusters_kubeobject WHERE cluster_id = %s AND kind = %s AND (namespace, name) IN ({placeholders})
@@ -165,6 +166,10 @@ class _Batch:
         sql = _SYNC_UPDATE.replace("{values}", ", ".join(values))
         with connection.cursor() as cursor:
             cursor.execute(sql, params)
+            # ``o`` is the row before the update: a stale kind heard from again is a state change.
+            for cluster_id, before, after in cursor.fetchall():
+                if before != after:
+                    self.changes.status_changed.add(cluster_id)
 
     def flush(self) -> None:
         self.flush_objects()
