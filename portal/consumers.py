@@ -58,7 +58,7 @@ def origin_allowed(origin: str | None, host: str | None) -> bool:
 
 
 def recheck_seconds() -> float:
-    return float(settings.PORTAL_WS_RECHECK_SECONDS)
+    return max(0.1, float(settings.PORTAL_WS_RECHECK_SECONDS))
 
 
 def session_user(session_key: str | None) -> Any | None:
@@ -145,6 +145,8 @@ class PortalConsumer(AsyncJsonWebsocketConsumer):
     async def _end(self, detail: str) -> None:
         """The session is no longer valid: leave every group at once, then close with 4401."""
         self.ended = True
+        if self.ticker is not None:
+            self.ticker.cancel()
         await self._leave_all()
         await self.send_json({"type": "session.ended", "data": {"detail": detail}})
         await self.close(code=CLOSE_UNAUTHENTICATED)
