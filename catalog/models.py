@@ -218,7 +218,12 @@ class RolloutStatus(models.TextChoices):
 class Rollout(models.Model):
     workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="rollouts")
     release_name = models.CharField(max_length=53, validators=[DNS1123_LABEL])
-    package_version = models.ForeignKey(PackageVersion, on_delete=models.PROTECT, related_name="rollouts")
+    # A finished rollout is history: it does not pin the version (deleting the source clears the
+    # link; ``version_label`` keeps what it deployed). A running one is protected by the deletion
+    # check (catalog.sources.used_version_ids), since it still starts targets with it.
+    package_version = models.ForeignKey(PackageVersion, null=True, blank=True, on_delete=models.SET_NULL,
+                                        related_name="rollouts")
+    version_label = models.CharField(max_length=300, blank=True)  # "<package> <version>" at creation
     values = models.JSONField(default=dict, blank=True)
     policy = models.JSONField(default=dict, blank=True)  # {"batch_size", "max_failures", "concurrency"}
     status = models.CharField(max_length=16, choices=RolloutStatus.choices, default=RolloutStatus.RUNNING)

@@ -36,6 +36,7 @@ from catalog.models import (
     TargetState,
 )
 from portal import audit
+from portal.api.exceptions import Conflict
 from portal.events import publish
 from workspaces import access as ws_access
 from workspaces.models import Grant, ServiceMap, Workspace
@@ -106,7 +107,8 @@ def create_rollout(*, workspace: Workspace, release_name: str, version: PackageV
     batch_size = max(1, batch_size)
     with transaction.atomic():
         rollout = Rollout.objects.create(
-            workspace=workspace, release_name=release_name, package_version=version, values=values,
+            workspace=workspace, release_name=release_name, package_version=version,
+            version_label=f"{version.package.name} {version.version}"[:300], values=values,
             policy={"canary": canary, "batch_size": batch_size, "max_failures": max(0, max_failures)},
             created_by=user if getattr(user, "is_authenticated", False) else None)
         wave, in_wave = 1, 0
@@ -132,8 +134,13 @@ def _enqueue_advance(rollout_id: int) -> None:
 
 
 def cancel(*, rollout: Rollout, request: HttpRequest | None) -> Rollout:
+    """Stop a running rollout: no new target starts; targets already started finish their deploy
+    (their releases are not rolled back). 409 for a finished rollout."""
     with transaction.atomic():
-        Rollout.objects.filter(pk=rollout.pk, status=RolloutStatus.RUNNING).update(
+        locked = Rollout.objects.select_for_update().get(pk=rollout.pk)
+        if locked.status != RolloutStatus.RUNNING:
+            raise Conflict(f"Rollout {locked.pk} already {locked.status}; only a running rollout can be cancelled.")
+        Rollout.objects.filter(pk=rollout.pk).update(
             status=RolloutStatus.CANCELLED, message="Cancelled: no new targets are started.", finished=timezone.now())
         RolloutTarget.objects.filter(rollout=rollout, state=TargetState.PENDING, release__isnull=True).update(
             state=TargetState.SKIPPED, reason="The rollout was cancelled.")
@@ -142,6 +149,22 @@ def cancel(*, rollout: Rollout, request: HttpRequest | None) -> Rollout:
         rollout.refresh_from_db()
         transaction.on_commit(lambda: publish_rollout(rollout))
     return rollout
+
+
+def delete_rollout(*, rollout: Rollout, request: HttpRequest | None) -> None:
+    """Delete a finished rollout's record (its releases stay). 409 while it runs: cancel it first."""
+    with transaction.atomic():
+        locked = Rollout.objects.select_for_update().get(pk=rollout.pk)
+        if locked.status == RolloutStatus.RUNNING:
+            raise Conflict(f"Rollout {locked.pk} is still running; cancel it first.")
+        workspace_id, rollout_id = locked.workspace_id, locked.pk
+        if request is not None:
+            # no target object: it is gone when the record is written; the URL names the rollout
+            audit.describe(request, action="rollout.delete",
+                           detail={"rollout": rollout_id, "release_name": locked.release_name,
+                                   "version": locked.version_label})
+        locked.delete()
+        transaction.on_commit(lambda: publish(f"workspace.{workspace_id}", "rollout.deleted", {"id": rollout_id}))
 
 
 # ---------------------------------------------------------------------------- moving a rollout
@@ -172,6 +195,10 @@ def _start(target: RolloutTarget, rollout: Rollout) -> None:
     from catalog import releases
 
     sm = target.service_map
+    if rollout.package_version is None:  # its source was deleted (only possible for a finished rollout)
+        RolloutTarget.objects.filter(pk=target.pk).update(
+            state=TargetState.FAILED, reason=f"The package version {rollout.version_label} no longer exists.")
+        return
     values = _merge(rollout.values, target.overrides or {})
     user = rollout.created_by
     existing = Release.objects.filter(service_map=sm, name=rollout.release_name).first()

@@ -53,6 +53,7 @@ from catalog.models import (
     Release,
     Revision,
     Rollout,
+    RolloutStatus,
     SourceKind,
     SourceStatus,
 )
@@ -353,10 +354,15 @@ def refresh(source_id: int) -> str:
 
 
 def used_version_ids(version_ids: Any) -> set[int]:
-    """Versions that releases, revisions or rollouts use (the database protects them)."""
+    """Versions that releases, revisions or running rollouts use (the database protects the
+    first two). A finished rollout is history and pins nothing: its link is cleared when the
+    version goes (it keeps ``version_label``)."""
     used: set[int] = set()
-    for model in (Release, Revision, Rollout):
+    for model in (Release, Revision):
         used |= set(model.objects.filter(package_version__in=version_ids).values_list("package_version_id", flat=True))
+    used |= set(Rollout.objects.filter(package_version__in=version_ids, status=RolloutStatus.RUNNING)
+                .values_list("package_version_id", flat=True))
+    used.discard(None)  # type: ignore[arg-type]
     return used
 
 

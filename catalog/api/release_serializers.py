@@ -203,6 +203,13 @@ class RolloutTargetSerializer(serializers.ModelSerializer[RolloutTarget]):
                 "cluster": {"id": sm.cluster_id, "name": sm.cluster.name, "status": sm.cluster.status}}
 
 
+class _RolloutVersionRef(serializers.Serializer[Any]):
+    id = serializers.IntegerField(allow_null=True, help_text="null once the version was deleted with its source")
+    version = serializers.CharField()
+    label = serializers.CharField(  # type: ignore[assignment]
+        help_text="package and version as deployed, kept after the version is gone")
+
+
 class RolloutSerializer(serializers.ModelSerializer[Rollout]):
     version = serializers.SerializerMethodField()
     targets = serializers.SerializerMethodField()
@@ -213,8 +220,10 @@ class RolloutSerializer(serializers.ModelSerializer[Rollout]):
                   "finished", "targets")
         read_only_fields = fields
 
-    def get_version(self, obj: Rollout) -> _VersionRef:
-        return {"id": obj.package_version_id, "version": obj.package_version.version}  # type: ignore[return-value]
+    @extend_schema_field(_RolloutVersionRef)
+    def get_version(self, obj: Rollout) -> dict[str, Any]:
+        if obj.package_version is None:  # its source was deleted after the rollout finished
+            return {"id": None, "version": obj.version_label.rsplit(" ", 1)[-1], "label": obj.version_label}
 
     @extend_schema_field(RolloutTargetSerializer(many=True))
     def get_targets(self, obj: Rollout) -> Any:

@@ -297,3 +297,14 @@ class RolloutViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
             raise exceptions.PermissionDenied(f"Your role in workspace {workspace.name} does not grant "
                                               "workloads.deploy.")
         return Response(s.rollout_row(rollouts.cancel(rollout=rollout, request=request._request)))
+
+    @extend_schema(request=None, responses={204: None, **ERRORS},
+                   summary="Delete a finished rollout's record (its releases stay); 409 while it runs")
+    def destroy(self, request: Request, pk: str) -> Response:
+        rollout = self.get_object()
+        workspace = Workspace.objects.get(pk=rollout.workspace_id)
+        if not ws_access.allowed(request.user, workspace, Grant.WORKLOADS_DEPLOY):
+            raise exceptions.PermissionDenied(f"Your role in workspace {workspace.name} does not grant "
+                                              "workloads.deploy.")
+        rollouts.delete_rollout(rollout=rollout, request=request._request)
+        return Response(status=status.HTTP_204_NO_CONTENT)

@@ -23,6 +23,7 @@ describe('RolloutPage', () => {
       'GET /api/workspaces/1/': () => json(workspace(1, { my_role: 'developer', my_grants: ['workloads.deploy'] })),
       'GET /api/auth/csrf/': () => json({ csrfToken: 't' }),
       'POST /api/catalog/rollouts/9/cancel/': () => json(rollout(9, targets, { status: 'cancelled' })),
+      'DELETE /api/catalog/rollouts/9/': () => new Response(null, { status: 204 }),
     });
     renderAt(<RolloutPage />, { route: '/rollouts/9', path: '/rollouts/:id', queryClient: testQueryClient(dev) });
     const east = await screen.findByTestId('target-row-east-shop-1');
@@ -48,9 +49,16 @@ describe('RolloutPage', () => {
     );
     await waitFor(() => expect(screen.getByTestId('target-row-north-shop-3')).toHaveAttribute('data-state', 'progressing'));
 
-    await userEvent.setup().click(await screen.findByTestId('cancel-rollout'));
+    const user = userEvent.setup();
+    await user.click(await screen.findByTestId('cancel-rollout'));
+    expect(screen.getByTestId('cancel-rollout-dialog')).toHaveTextContent('No new target is started');
+    await user.click(screen.getByTestId('cancel-rollout-submit'));
     await waitFor(() => expect(screen.getByTestId('rollout-header')).toHaveAttribute('data-status', 'cancelled'));
     expect(seen.some((r) => r.method === 'POST' && r.url.endsWith('/cancel/'))).toBe(true);
     expect(screen.queryByTestId('cancel-rollout')).not.toBeInTheDocument();
+    // Finished: its record can be deleted (the releases stay).
+    await user.click(screen.getByTestId('delete-rollout'));
+    await user.click(screen.getByTestId('delete-rollout-submit'));
+    await waitFor(() => expect(seen.some((r) => r.method === 'DELETE' && r.url.endsWith('/api/catalog/rollouts/9/'))).toBe(true));
   });
 });

@@ -1,17 +1,20 @@
 /**
  * /rollouts/:id — a rollout's ledger: one line per target (cluster, namespace, wave, state,
- * reason), live from `rollout.updated` on `workspace.<id>`; cancel stops starting new targets.
+ * reason), live from `rollout.updated` on `workspace.<id>`; cancel (confirmed) stops starting new
+ * targets; a finished rollout's record can be deleted (its releases stay).
  */
+import { useState } from 'react';
 import { useTranslation } from 'react-i18next';
-import { Link, useParams } from 'react-router-dom';
+import { Link, useNavigate, useParams } from 'react-router-dom';
 import { ApiError } from '../api/errors';
+import { ConfirmDialog } from '../components/ConfirmDialog';
 import { ErrorState } from '../components/ErrorState';
 import { Loading } from '../components/Loading';
 import { NotFound } from '../pages/NotFound';
 import { useWorkspace, useWorkspaceAccess } from '../workspaces/queries';
 import { CatalogBadge } from './common';
 import { useCatalogLive } from './live';
-import { useCancelRollout, useRollout } from './queries';
+import { useCancelRollout, useDeleteRollout, useRollout } from './queries';
 import type { Rollout } from './types';
 
 export function Ledger({ rollout }: { rollout: Rollout }) {
@@ -65,6 +68,9 @@ export function RolloutPage() {
   const access = useWorkspaceAccess(workspace.data);
   useCatalogLive(rollout.data?.workspace ?? null);
   const cancel = useCancelRollout(id);
+  const remove = useDeleteRollout(id);
+  const navigate = useNavigate();
+  const [dialog, setDialog] = useState<'cancel' | 'delete' | null>(null);
   if (!Number.isInteger(id) || (rollout.error instanceof ApiError && rollout.error.status === 404)) return <NotFound />;
   const r = rollout.data;
   const counts = new Map<string, number>();
@@ -81,18 +87,27 @@ export function RolloutPage() {
           <div className="cluster-title">
             <div>
               <h1>
-                <span className="mono">{r.release_name}</span> <span className="mono small">{r.version.version}</span>{' '}
+                <span className="mono">{r.release_name}</span>{' '}
+                <span className="mono small" data-testid="rollout-version">
+                  {(r.version as { label?: string }).label || r.version.version}
+                </span>{' '}
                 <CatalogBadge state={r.status} testId="rollout-status" />
               </h1>
               <p className="muted small" data-testid="rollout-counts">
                 {[...counts.entries()].map(([state, n]) => `${t(`catalog.state.${state}` as 'catalog.state.pending', { defaultValue: state })} ${n}`).join(' · ')}
               </p>
             </div>
-            {r.status === 'running' && access.can('workloads.deploy') && (
+            {access.can('workloads.deploy') && (
               <div className="header-actions">
-                <button type="button" className="btn btn-small btn-danger-outline" data-testid="cancel-rollout" disabled={cancel.isPending} onClick={() => cancel.mutate()}>
-                  {t('catalog.rollout.cancel')}
-                </button>
+                {r.status === 'running' ? (
+                  <button type="button" className="btn btn-small btn-danger-outline" data-testid="cancel-rollout" onClick={() => setDialog('cancel')}>
+                    {t('catalog.rollout.cancel')}
+                  </button>
+                ) : (
+                  <button type="button" className="btn btn-small btn-danger-outline" data-testid="delete-rollout" onClick={() => setDialog('delete')}>
+                    {t('catalog.rollout.delete')}
+                  </button>
+                )}
               </div>
             )}
           </div>
@@ -107,6 +122,40 @@ export function RolloutPage() {
             </p>
           )}
         </section>
+      )}
+      {dialog === 'cancel' && (
+        <ConfirmDialog
+          title={t('catalog.rollout.cancel')}
+          message={t('catalog.rollout.cancelBody', { id })}
+          confirmLabel={t('catalog.rollout.cancel')}
+          busyLabel={t('catalog.rollout.working')}
+          busy={cancel.isPending}
+          error={cancel.error}
+          testId="cancel-rollout-dialog"
+          submitTestId="cancel-rollout-submit"
+          onCancel={() => {
+            cancel.reset();
+            setDialog(null);
+          }}
+          onConfirm={() => cancel.mutate(undefined, { onSuccess: () => setDialog(null) })}
+        />
+      )}
+      {dialog === 'delete' && (
+        <ConfirmDialog
+          title={t('catalog.rollout.delete')}
+          message={t('catalog.rollout.deleteBody', { id })}
+          confirmLabel={t('catalog.rollout.delete')}
+          busyLabel={t('catalog.rollout.working')}
+          busy={remove.isPending}
+          error={remove.error}
+          testId="delete-rollout-dialog"
+          submitTestId="delete-rollout-submit"
+          onCancel={() => {
+            remove.reset();
+            setDialog(null);
+          }}
+          onConfirm={() => remove.mutate(undefined, { onSuccess: () => navigate('/releases') })}
+        />
       )}
       {r && (
         <section className="card">

@@ -5,6 +5,7 @@
  */
 import { api, portalFetch, unwrap } from '../api/client';
 import { toApiError } from '../api/errors';
+import { request } from '../api/request';
 import type {
   Drift,
   Package,
@@ -98,4 +99,5 @@ export const catalogApi = {
     unwrap(await api.GET('/api/catalog/rollouts/{id}/', { params: byId(id), signal })),
   createRollout: async (body: RolloutCreateBody): Promise<Rollout> => unwrap(await api.POST('/api/catalog/rollouts/', { body })),
   cancelRollout: async (id: number): Promise<Rollout> => unwrap(await api.POST('/api/catalog/rollouts/{id}/cancel/', { params: byId(id) })),
+  deleteRollout: (id: number): Promise<void> => request<void>('DELETE', `/api/catalog/rollouts/${id}/`),
 };

@@ -126,6 +126,18 @@ export const useCreateRelease = () =>
 export const useCreateRollout = () =>
   useWrite((body: Parameters<typeof catalogApi.createRollout>[0]) => catalogApi.createRollout(body), () => [releasesKey(), rolloutsKey]);
 
+/** Delete a finished rollout's record (its releases stay); 409 while it runs. */
+export function useDeleteRollout(id: number) {
+  const queryClient = useQueryClient();
+  return useMutation<void, ApiError, void>({
+    mutationFn: () => catalogApi.deleteRollout(id),
+    onSuccess: () => {
+      queryClient.removeQueries({ queryKey: rolloutKey(id) });
+      void queryClient.invalidateQueries({ queryKey: ['catalog', 'rollouts'] });
+    },
+  });
+}
+
 export function useCancelRollout(id: number) {
   const queryClient = useQueryClient();
   return useMutation<Rollout, ApiError, void>({
