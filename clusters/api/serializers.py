@@ -361,7 +361,7 @@ class DrainOptionsSerializer(StrictSerializer):
 class NodeOperationProgressSerializer(serializers.Serializer):
     evicted = serializers.ListField(child=serializers.CharField(), help_text="namespace/name of evicted pods")
     failed = FailedEvictionSerializer(many=True)
-    skipped = FailedEvictionSerializer(many=True, required=False, help_text="DaemonSet and mirror pods left in place")
+    skipped = FailedEvictionSerializer(many=True, help_text="DaemonSet and mirror pods left in place")
     blocked = FailedEvictionSerializer(many=True, required=False, help_text=(
         "Pods that need an option the drain was not given; when any, nothing was evicted and the operation failed"))
     options = DrainOptionsSerializer(required=False, help_text="The drain's options as requested")
@@ -386,9 +386,18 @@ class DrainPreviewSerializer(serializers.Serializer):
         "Pods this drain would evict although no controller recreates them or their emptyDir data is lost"))
 
 
+PROGRESS_KEYS: dict[str, Any] = {"evicted": [], "failed": [], "skipped": [], "remaining": 0}
+
+
 @extend_schema_field(NodeOperationProgressSerializer)
 class ProgressField(serializers.JSONField):
-    pass
+    """The documented keys are always there (a pending operation has recorded nothing yet, and
+    rows written before a key existed lack it); whatever else the task recorded is kept."""
+
+    def to_representation(self, value: Any) -> Any:
+        stored = value if isinstance(value, dict) else {}
+        defaults = {k: list(v) if isinstance(v, list) else v for k, v in PROGRESS_KEYS.items()}
+        return super().to_representation({**defaults, **stored})
 
 
 class NodeOperationSerializer(serializers.ModelSerializer[NodeOperation]):

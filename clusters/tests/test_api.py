@@ -16,7 +16,7 @@ from rest_framework.test import APIClient
 
 from clusters.kube.connection import spec_from_kubeconfig
 from clusters.kube.kinds import WATCHED_KINDS
-from clusters.models import Cluster, KindSync, KubeObject, WatcherLease
+from clusters.models import Cluster, KindSync, KubeObject, NodeOperation, WatcherLease
 from portal.testing import make_user
 
 pytestmark = pytest.mark.django_db
@@ -292,9 +292,22 @@ def test_nodes_with_requests_and_pod_counts_in_constant_queries(
     assert names(admin_api.get(f"{URL}{c.pk}/nodes/?ready=false")) == ["node-03"]
     assert names(admin_api.get(f"{URL}{c.pk}/nodes/?unschedulable=true")) == ["node-05"]
     assert names(admin_api.get(f"{URL}{c.pk}/nodes/?q=-1")) == ["node-10", "node-11"]
+    assert "pod_count" not in rows["node-03"]["data"], "beside data, as the contract says"
     detail = admin_api.get(f"{URL}{c.pk}/nodes/node-02/").json()
     assert detail["pod_count"] == 2
     assert [p["name"] for p in detail["pods"]] == ["p-2-0", "p-2-1"]
+
+
+def test_a_pending_operation_shows_every_documented_progress_key(admin_api: APIClient) -> None:
+    c = cluster("ops")
+    op = NodeOperation.objects.create(cluster=c, node="n1", kind="drain",
+                                      progress={"evicted": [], "failed": [], "remaining": 0})
+    body = admin_api.get(f"{URL}{c.pk}/operations/{op.pk}/").json()
+    assert body["status"] == "pending"
+    assert body["progress"] == {"evicted": [], "failed": [], "skipped": [], "remaining": 0}
+    op.progress = {"evicted": ["a/b"], "failed": [], "skipped": [], "remaining": 1, "blocked": []}
+    op.save()
+    assert admin_api.get(f"{URL}{c.pk}/operations/{op.pk}/").json()["progress"] == op.progress
 
 
 def test_namespaces_workloads_services_and_events(admin_api: APIClient) -> None:
