@@ -95,6 +95,7 @@ class ChartInfo:
     schema: dict[str, Any] | None
     readme: str
     dependencies: list[dict[str, Any]] = field(default_factory=list)
+    lookup_templates: list[str] = field(default_factory=list)  # see :func:`lookup_templates`
 
 
 def _truncate(text: str, limit: int = MAX_MESSAGE) -> str:
@@ -249,7 +250,24 @@ def read_info(data: bytes) -> ChartInfo:
         keywords=[str(k) for k in keywords] if isinstance(keywords, list) else [],
         home=_str(meta.get("home")), values_yaml=values_yaml, values=values, schema=schema, readme=readme,
         dependencies=[d for d in dependencies if isinstance(d, dict)] if isinstance(dependencies, list) else [],
+        lookup_templates=lookup_templates(files),
     )
+
+
+_LOOKUP_CALL = re.compile(r"\{\{[^}]*?\blookup\b")
+
+
+def lookup_templates(files: dict[str, bytes], depth: int = 0) -> list[str]:
+    """Templates of the chart (and of its bundled subcharts) that call Helm's ``lookup``, which
+    finds nothing when the portal renders (no cluster is read): the plan warns about them."""
+    found: list[str] = []
+    for path, raw in sorted(files.items()):
+        if depth < 2 and path.startswith("charts/") and path.endswith(".tgz"):
+            with contextlib.suppress(ChartError):
+                found += [f"{path}:{inner}" for inner in lookup_templates(_read_archive(raw)[1], depth + 1)]
+        elif "templates/" in path and _LOOKUP_CALL.search(raw.decode("utf-8", "replace")):
+            found.append(path)
+    return found
 
 
 _CHART_NAME = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")

@@ -84,6 +84,26 @@ class Prepared:
     objects: list[dict[str, Any]]
     preflight: dict[str, Any]
     strategy_state: dict[str, Any] = field(default_factory=dict)
+    warnings: list[dict[str, str]] = field(default_factory=list)
+
+
+LOOKUP_WARNING = "chart_uses_lookup"
+
+
+def _lookup_warnings(archive: bytes) -> list[dict[str, str]]:
+    """A warning when the chart's templates call Helm's ``lookup`` (found in a render process)."""
+    from catalog import helm
+
+    try:
+        paths = helm.inspect(archive).lookup_templates
+    except helm.ChartError:
+        return []
+    if not paths:
+        return []
+    return [{"code": LOOKUP_WARNING, "message": (
+        f"The chart calls Helm's lookup ({', '.join(paths[:5])}{'…' if len(paths) > 5 else ''}). The portal renders "
+        "charts without reading the cluster, so lookup finds nothing: values a chart keeps with lookup (a generated "
+        "password, say) are generated anew on every upgrade. Set such values explicitly.")}]
 
 
 def _image_errors(objects: list[dict[str, Any]]) -> list[str]:
@@ -125,8 +145,11 @@ def prepare(*, sm: ServiceMap, name: str, version: PackageVersion, values: dict[
         raise ValidationError(exc.errors or {"chart": [exc.message]}) from exc
     objects = [deploy.without_nulls(o) for o in objects]
     if strategy is None:
-        return check(sm=sm, objects=objects, user=user, replacing=replacing)
-    return _shaped(sm=sm, objects=objects, strategy=strategy, user=user, replacing=replacing)
+        prepared = check(sm=sm, objects=objects, user=user, replacing=replacing)
+    else:
+        prepared = _shaped(sm=sm, objects=objects, strategy=strategy, user=user, replacing=replacing)
+    prepared.warnings = _lookup_warnings(archive)
+    return prepared
 
 
 def _current_objects(release: Release | None) -> list[dict[str, Any]] | None:

@@ -146,9 +146,15 @@ class PlanObjectSerializer(serializers.Serializer[Any]):
     namespace = serializers.CharField()
 
 
+class PlanWarningSerializer(serializers.Serializer[Any]):
+    code = serializers.CharField(help_text="stable: `chart_uses_lookup`")
+    message = serializers.CharField()
+
+
 class PlanSerializer(serializers.Serializer[Any]):
     valid = serializers.BooleanField()
     errors = serializers.DictField(child=serializers.ListField(child=serializers.CharField()))  # type: ignore[assignment]
+    warnings = PlanWarningSerializer(many=True, help_text="what the deploy can do but may surprise (stable codes)")
     objects = PlanObjectSerializer(many=True)
     preflight = serializers.JSONField()
     dry_run = serializers.JSONField()

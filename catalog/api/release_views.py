@@ -120,8 +120,8 @@ class ReleaseViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
         existing = Release.objects.filter(service_map=sm, name=data.validated_data["name"]).first()
         strategy = strategies.validate(data.validated_data["strategy"] if "strategy" in data.validated_data
                                        else strategies.normalised(existing.strategy if existing else {}))
-        out: dict[str, Any] = {"valid": True, "errors": {}, "objects": [], "preflight": {}, "dry_run": {},
-                               "diff": "", "changed": []}
+        out: dict[str, Any] = {"valid": True, "errors": {}, "warnings": [], "objects": [], "preflight": {},
+                               "dry_run": {}, "diff": "", "changed": []}
         number = (existing.revision + 1) if existing else 1
         try:
             prepared = releases.prepare(sm=sm, name=data.validated_data["name"], version=version,
@@ -139,6 +139,7 @@ class ReleaseViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
         out["objects"] = [{"apiVersion": o.get("apiVersion"), "kind": o.get("kind"),
                            "name": o["metadata"].get("name"), "namespace": sm.namespace} for o in objects]
         out["preflight"] = prepared.preflight
+        out["warnings"] = prepared.warnings
         try:
             with KubeClient(sm.cluster.connection_spec(), read_timeout=deploy.CALL_TIMEOUT) as client:
                 text, changed = deploy.diff_against_live(client, objects)

@@ -265,3 +265,27 @@ def test_a_chart_that_renders_nulls_installs(admin_api: APIClient, sandbox: Any,
         assert "data" not in config
         assert kube.get_object("Service", "shop-nulls", sm.namespace)["metadata"]["annotations"][
             "portal.cluster-portal.io/revision"] == "1"
+
+
+# ---------------------------------------------------------------------------- lookup
+
+
+LOOKUP = """{{- $existing := lookup "v1" "Secret" .Release.Namespace "shop-admin" }}
+apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: {{ .Release.Name }}-lookup
+data:
+  found: {{ if $existing }}"yes"{{ else }}"no"{{ end }}
+"""
+
+
+def test_a_chart_that_calls_lookup_is_warned_about(admin_api: APIClient, sandbox: Any) -> None:
+    _workspace, (sm,), developer, plain = _setup(admin_api, sandbox, ("cluster-1",))
+    version = _chart(sm, "1.4.0", {"templates/lookup.yaml": LOOKUP})
+    dev = api_for(developer)
+    plan = _plan(dev, sm, version, {})
+    assert plan["valid"] is True, plan
+    assert [w["code"] for w in plan["warnings"]] == ["chart_uses_lookup"]
+    assert "templates/lookup.yaml" in plan["warnings"][0]["message"]
+    assert _plan(dev, sm, plain, {})["warnings"] == []
