@@ -134,6 +134,8 @@ def main(argv: list[str] | None = None) -> int:
     f.add_argument("--error-codes", help="comma separated, e.g. 500,503,429")
     f.add_argument("--retry-after", type=int)
     f.add_argument("--blackhole", type=_on_off, metavar="on|off")
+    f.add_argument("--stall-watches", type=_on_off, metavar="on|off",
+                   help="watch streams go silent and never end; other requests are served")
     f.add_argument("--close-watches", action="store_true")
     f.add_argument("--expire-next-watch", action="store_true", help="next resumed watch gets 410 Gone")
     f.add_argument("--expire-history", action="store_true", help="every resume from an old version gets 410")
@@ -157,7 +159,7 @@ def main(argv: list[str] | None = None) -> int:
         out = _admin(args.state_dir, "GET", "/clusters")
     else:
         body: dict[str, Any] = {}
-        for key in ("latency_ms", "error_rate", "retry_after", "blackhole"):
+        for key in ("latency_ms", "error_rate", "retry_after", "blackhole", "stall_watches"):
             if getattr(args, key) is not None:
                 body[key] = getattr(args, key)
         if args.error_codes:
