@@ -170,8 +170,9 @@ class Registry:
                                             headers={"User-Agent": sources.USER_AGENT, **headers})
             except (AddressError, requests.exceptions.RequestException) as exc:
                 raise sources.SourceError(outbound.failure_message(exc, url=url, what="the registry")) from exc
-            if response.is_redirect and response.headers.get("Location"):
-                target = urljoin(url, response.headers["Location"])
+            location = self.session.get_redirect_target(response)  # raw UTF-8 bytes of the header decoded as such
+            if location:
+                target = urljoin(url, location)
                 response.close()
                 if urlsplit(target).scheme not in ("http", "https") or (
                         urlsplit(target).scheme == "http" and not self.location.plain_http):

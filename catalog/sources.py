@@ -168,8 +168,9 @@ def _get(session: requests.Session, url: str, *, auth: tuple[str, str] | None, v
         for _hop in range(MAX_REDIRECTS + 1):  # followed by hand: credentials only to the repository's origin
             response = session.get(url, auth=auth, verify=verify, timeout=TIMEOUT, stream=True, allow_redirects=False,
                                     headers={"User-Agent": USER_AGENT})
-            if response.is_redirect and response.headers.get("Location"):
-                target = urljoin(url, response.headers["Location"])
+            location = session.get_redirect_target(response)  # raw UTF-8 bytes of the header decoded as such
+            if location:
+                target = urljoin(url, location)
                 response.close()
                 if urlsplit(target).scheme not in ("http", "https"):
                     raise SourceError(f"{url} redirected to {target[:300]}, an address the portal does not fetch.")

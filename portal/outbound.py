@@ -150,10 +150,34 @@ class PinnedAdapter(HTTPAdapter):
         raise requests.exceptions.InvalidURL("Outbound requests of the portal do not go through proxies.")
 
 
+def canonical_url(url: str) -> str:
+    """``url`` with its host in the canonical form the policy checks (:func:`portal.addresses.canonical_host`:
+    IDNA-mapped, numeric IPv4 forms in dotted-quad), so what is requested is what was checked.
+    Raises :class:`InvalidHost` for a host that is no name or address."""
+    parts = urlsplit(url)
+    if not parts.hostname:
+        return url
+    host = addresses.canonical_host(parts.hostname)
+    try:
+        port = parts.port
+    except ValueError:
+        return url  # requests reports the invalid port
+    userinfo, at, _ = parts.netloc.rpartition("@")
+    netloc = f"{userinfo}{at}{f'[{host}]' if ':' in host else host}{f':{port}' if port is not None else ''}"
+    return parts._replace(netloc=netloc).geturl()
+
+
+class PinnedSession(requests.Session):
+    """A session requesting URLs in canonical form; its adapters check and pin every connection."""
+
+    def request(self, method: str | bytes, url: str | bytes, *args: Any, **kwargs: Any) -> requests.Response:
+        return super().request(method, canonical_url(url if isinstance(url, str) else url.decode()), *args, **kwargs)
+
+
 def session(*, policy: AddressPolicy | None = None, resolver: Resolver | None = None) -> requests.Session:
     """A ``requests`` session whose every connection (redirect hops included) is checked against the
     address policy and pinned to the checked address. Close it when done (``with session() as s``)."""
-    out = requests.Session()
+    out = PinnedSession()
     out.trust_env = False  # no proxies or .netrc from the environment
     out.max_redirects = MAX_REDIRECTS
     adapter = PinnedAdapter(Pinning(policy=policy, resolver=resolver))

@@ -12,13 +12,15 @@ from __future__ import annotations
 
 import ipaddress
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import urlsplit
 
 from clusters.kube.errors import AddressNotAllowed, InvalidConnection, Unreachable
 from portal import addresses as policy
 from portal.addresses import ALWAYS_DENIED, IPAddress, IPNetwork
 
-__all__ = ["ALWAYS_DENIED", "Endpoint", "IPAddress", "IPNetwork", "check_address", "parse_server", "resolve"]
+__all__ = ["ALWAYS_DENIED", "Endpoint", "IPAddress", "IPNetwork", "check_address", "parse_server", "refuse_redirects",
+           "resolve"]
 
 
 @dataclass(frozen=True)
@@ -87,3 +89,17 @@ def resolve(url: str, *, resolver: policy.Resolver | None = None) -> Endpoint:
     except policy.ResolutionFailed as exc:
         raise Unreachable(str(exc)) from exc
     return Endpoint(scheme, host, port, str(addresses[0]))
+
+
+def refuse_redirects(pool_manager: Any) -> None:
+    """Make a ``urllib3.PoolManager`` return redirects instead of following them.
+
+    The cluster client's connections are pinned to the checked address; a redirect to another host
+    would open a new, unchecked connection (``urllib3`` follows redirects across hosts whatever the
+    pool's ``retries`` say). The Kubernetes API does not redirect, so a 3xx is an answer to report."""
+    urlopen = pool_manager.urlopen
+
+    def no_redirect(method: str, url: str, redirect: bool = True, **kw: Any) -> Any:
+        return urlopen(method, url, redirect=False, **kw)
+
+    pool_manager.urlopen = no_redirect

@@ -33,7 +33,7 @@ import urllib3
 from kubernetes import client as k8s
 from kubernetes.client.exceptions import ApiException
 
-from clusters.kube.addresses import Endpoint, resolve
+from clusters.kube.addresses import Endpoint, refuse_redirects, resolve
 from clusters.kube.connection import ConnectionSpec
 from clusters.kube.errors import (
     ApiError,
@@ -190,6 +190,7 @@ class KubeClient:
         cfg.connection_pool_maxsize = pool_maxsize
         cfg.proxy = None
         self.api_client = k8s.ApiClient(cfg)
+        refuse_redirects(self.api_client.rest_client.pool_manager)  # a redirect would leave the pinned address
         self.core = k8s.CoreV1Api(self.api_client)
         self.apps = k8s.AppsV1Api(self.api_client)
         self.batch = k8s.BatchV1Api(self.api_client)
