@@ -262,14 +262,30 @@ def _default_service(store: Store, obj: dict[str, Any], old: dict[str, Any] | No
         errs.append(FieldError("Required", "spec.ports"))
     old_spec = (old or {}).get("spec") or {}
     old_ports = {(p.get("port"), p.get("protocol", "TCP")): p for p in old_spec.get("ports") or []}
+    needs_node_port = stype in ("NodePort", "LoadBalancer")
+    if not needs_node_port and old is not None:
+        # The Service strategy (dropTypeDependentFields): switching to a type without node ports
+        # wipes the ones the user did not change (the apiserver allocated them).
+        old_node_ports = {p.get("nodePort") for p in old_spec.get("ports") or [] if p.get("nodePort")}
+        new_node_ports = {p.get("nodePort") for p in ports if isinstance(p, dict) and p.get("nodePort")}
+        if new_node_ports <= old_node_ports:
+            for p in ports:
+                if isinstance(p, dict):
+                    p.pop("nodePort", None)
+        if old_spec.get("type") in ("NodePort", "LoadBalancer"):
+            spec.pop("externalTrafficPolicy", None)
+            spec.pop("healthCheckNodePort", None)
     for i, p in enumerate(ports):
         p.setdefault("protocol", "TCP")
         if "port" not in p:
             errs.append(FieldError("Required", f"spec.ports[{i}].port"))
         p.setdefault("targetPort", p.get("port"))
-        if stype in ("NodePort", "LoadBalancer") and not p.get("nodePort"):
+        if needs_node_port and not p.get("nodePort"):
             prev = old_ports.get((p.get("port"), p["protocol"]))
             p["nodePort"] = prev["nodePort"] if prev and prev.get("nodePort") else _alloc_node_port(store)
+        elif not needs_node_port and p.get("nodePort") and stype != "ExternalName":
+            errs.append(FieldError("Forbidden", f"spec.ports[{i}].nodePort", None,
+                                   f"may not be used when `type` is '{stype}'"))
     if stype != "ExternalName":
         if old is not None and old_spec.get("clusterIP") and not spec.get("clusterIP"):
             spec["clusterIP"] = old_spec["clusterIP"]
@@ -283,6 +299,78 @@ def _default_service(store: Store, obj: dict[str, Any], old: dict[str, Any] | No
         spec.setdefault("externalTrafficPolicy", "Cluster")
     if old is None:
         obj["status"] = {"loadBalancer": {}}
+
+
+_WEBHOOK_NAME = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?){2,}$")
+_SIDE_EFFECTS = ("None", "NoneOnDryRun")
+
+
+def _default_webhooks(obj: dict[str, Any], *, mutating: bool, errs: list[FieldError]) -> None:
+    """admissionregistration/v1 defaults and ValidateValidatingWebhookConfiguration /
+    ValidateMutatingWebhookConfiguration (the checks charts meet). No webhook is ever called."""
+    hooks = obj.get("webhooks")
+    if hooks is None:
+        return
+    if not isinstance(hooks, list):
+        raise BadRequest("json: cannot unmarshal into Go struct field of type []v1.Webhook")
+    seen: set[str] = set()
+    for i, hook in enumerate(hooks):
+        path = f"webhooks[{i}]"
+        if not isinstance(hook, dict):
+            errs.append(FieldError("Invalid", path, None, "must be an object"))
+            continue
+        name = hook.get("name")
+        if not name:
+            errs.append(FieldError("Required", f"{path}.name"))
+        elif not _WEBHOOK_NAME.match(str(name)):
+            errs.append(FieldError("Invalid", f"{path}.name", name,
+                                   "should be a domain with at least three segments separated by dots"))
+        elif name in seen:
+            errs.append(FieldError("Duplicate", f"{path}.name", name))
+        else:
+            seen.add(str(name))
+        hook.setdefault("failurePolicy", "Fail")
+        hook.setdefault("matchPolicy", "Equivalent")
+        hook.setdefault("namespaceSelector", {})
+        hook.setdefault("objectSelector", {})
+        hook.setdefault("timeoutSeconds", 10)
+        if mutating:
+            hook.setdefault("reinvocationPolicy", "Never")
+        if hook["failurePolicy"] not in ("Fail", "Ignore"):
+            errs.append(FieldError("NotSupported", f"{path}.failurePolicy", hook["failurePolicy"],
+                                   'supported values: "Fail", "Ignore"'))
+        side = hook.get("sideEffects")
+        if side is None:
+            errs.append(FieldError("Required", f"{path}.sideEffects", None,
+                                   f"must specify one of {', '.join(_SIDE_EFFECTS)}"))
+        elif side not in _SIDE_EFFECTS:
+            errs.append(FieldError("NotSupported", f"{path}.sideEffects", side,
+                                   "supported values: " + ", ".join(f'"{s}"' for s in _SIDE_EFFECTS)))
+        versions = hook.get("admissionReviewVersions")
+        if not versions or not isinstance(versions, list) or not {"v1", "v1beta1"} & set(map(str, versions)):
+            errs.append(FieldError("Required", f"{path}.admissionReviewVersions", None,
+                                   "must specify one of v1, v1beta1"))
+        timeout = hook.get("timeoutSeconds")
+        if not isinstance(timeout, int) or not 1 <= timeout <= 30:
+            errs.append(FieldError("Invalid", f"{path}.timeoutSeconds", timeout,
+                                   "the timeout value must be between 1 and 30 seconds"))
+        client = hook.get("clientConfig")
+        if not isinstance(client, dict) or bool(client.get("url")) == bool(client.get("service")):
+            errs.append(FieldError("Required", f"{path}.clientConfig", None,
+                                   "exactly one of url or service is required"))
+        elif isinstance(client.get("service"), dict):
+            service = client["service"]
+            service.setdefault("port", 443)
+            for key in ("namespace", "name"):
+                if not service.get(key):
+                    errs.append(FieldError("Required", f"{path}.clientConfig.service.{key}",
+                                           None, f"service {key} is required"))
+        for j, rule in enumerate(hook.get("rules") or []):
+            if isinstance(rule, dict):
+                rule.setdefault("scope", "*")
+                for key in ("operations", "apiGroups", "apiVersions", "resources"):
+                    if not rule.get(key):
+                        errs.append(FieldError("Required", f"{path}.rules[{j}].{key}"))
 
 
 def default_and_validate(store: Store, rt: ResourceType, obj: dict[str, Any], old: dict[str, Any] | None) -> None:
@@ -390,6 +478,8 @@ def default_and_validate(store: Store, rt: ResourceType, obj: dict[str, Any], ol
                                      not all(isinstance(v, str) for v in data.values())):
                 raise BadRequest(f"json: cannot unmarshal into Go struct field ConfigMap.{key} of type "
                                  "map[string]string")
+            if key in obj and not data:  # `omitempty`: a real server stores no null or empty map
+                obj.pop(key)
     elif kind == "Secret":
         obj.setdefault("type", "Opaque")
         data = obj.get("data") or {}
@@ -456,6 +546,8 @@ def default_and_validate(store: Store, rt: ResourceType, obj: dict[str, Any], ol
     elif kind == "NetworkPolicy":
         if isinstance(spec, dict):
             spec.setdefault("policyTypes", ["Ingress"] + (["Egress"] if spec.get("egress") else []))
+    elif kind in ("ValidatingWebhookConfiguration", "MutatingWebhookConfiguration"):
+        _default_webhooks(obj, mutating=kind == "MutatingWebhookConfiguration", errs=errs)
     if errs:
         raise invalid(rt, name, errs)
 
@@ -524,6 +616,8 @@ def admit_create(store: Store, rt: ResourceType, obj: dict[str, Any]) -> None:
     ns = (obj.get("metadata") or {}).get("namespace") or ""
     if rt is PODS and store.count(LIMITRANGES, ns):
         _apply_limit_ranges(store, obj, ns)
+    if rt is PODS:  # validation runs after the mutating admission: on the limits LimitRanger gave it
+        _check_requests_within_limits(obj)
     if ns and rt is not RESOURCEQUOTAS and store.count(RESOURCEQUOTAS, ns):
         _check_quota(store, rt, obj, ns)
     if rt is RESOURCEQUOTAS:
@@ -573,6 +667,26 @@ def _check_immutable(rt: ResourceType, new: dict[str, Any], old: dict[str, Any])
 
 def _go_map(v: Any) -> str:
     return "v1.LabelSelector{" + ", ".join(f"{k}: {v!r}" for k, v in (v or {}).items()) + "}"
+
+
+def _check_requests_within_limits(pod: dict[str, Any]) -> None:
+    """ValidateResourceRequirements: a container's request may not exceed its limit (also when
+    the limit is a LimitRange default the pod did not ask for)."""
+    errs: list[FieldError] = []
+    spec = pod.get("spec") or {}
+    for group in ("initContainers", "containers"):
+        for i, c in enumerate(spec.get(group) or []):
+            res = (c.get("resources") or {}) if isinstance(c, dict) else {}
+            limits = res.get("limits") or {}
+            for r, request in (res.get("requests") or {}).items():
+                limit = limits.get(r)
+                if limit is not None and _qty_ok(request) and _qty_ok(limit) \
+                        and parse_quantity(request) > parse_quantity(limit):
+                    errs.append(FieldError("Invalid", f"spec.{group}[{i}].resources.requests",
+                                           str(parse_quantity(request)),  # Quantity.String(): "1000m" is "1"
+                                           f"must be less than or equal to {r} limit"))
+    if errs:
+        raise invalid(PODS, pod["metadata"].get("name", ""), errs)
 
 
 def _apply_limit_ranges(store: Store, pod: dict[str, Any], ns: str) -> None:

@@ -138,6 +138,12 @@ RESOURCE_TYPES: tuple[ResourceType, ...] = (
     _rt("rbac.authorization.k8s.io", "v1", "rolebindings", "RoleBinding"),
     _rt("rbac.authorization.k8s.io", "v1", "clusterroles", "ClusterRole", False),
     _rt("rbac.authorization.k8s.io", "v1", "clusterrolebindings", "ClusterRoleBinding", False),
+    # admissionregistration.k8s.io/v1: stored, defaulted and validated as the apiserver does; the
+    # sandbox never calls the webhooks they name (see sandbox/README.md)
+    _rt("admissionregistration.k8s.io", "v1", "validatingwebhookconfigurations", "ValidatingWebhookConfiguration",
+        False, cats=("api-extensions",)),
+    _rt("admissionregistration.k8s.io", "v1", "mutatingwebhookconfigurations", "MutatingWebhookConfiguration",
+        False, cats=("api-extensions",)),
     # storage.k8s.io/v1
     _rt("storage.k8s.io", "v1", "storageclasses", "StorageClass", False, short=("sc",)),
     # events.k8s.io/v1 (same storage as core events, converted on the way in and out)
