@@ -213,3 +213,50 @@ def object_use(obj: Mapping[str, Any], *, defaults: Mapping[str, Mapping[str, st
                 use[f"{storage_class}{STORAGE_CLASS_SUFFIX}requests.storage"] = storage
         return use
     return {}
+
+
+def pod_specs(obj: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+    """The pod spec(s) an object creates pods from (none for other kinds)."""
+    kind = str(obj.get("kind") or "")
+    spec = obj.get("spec") or {}
+    if not isinstance(spec, Mapping):
+        return []
+    if kind == "Pod":
+        return [spec]
+    if kind == "CronJob":
+        spec = ((spec.get("jobTemplate") or {}).get("spec")) or {}
+    template = ((spec.get("template") or {}).get("spec")) if isinstance(spec.get("template"), Mapping) else None
+    if kind in (*POD_OWNERS, "DaemonSet", "Job", "CronJob") and isinstance(template, Mapping):
+        return [template]
+    return []
+
+
+def limit_range_problems(obj: Mapping[str, Any], defaults: Mapping[str, Mapping[str, str]]) -> list[str]:
+    """Containers the API server would refuse once the LimitRange defaults are filled in: a
+    request above its limit, where the limit is the container's own or, when it sets none, the
+    LimitRange ``default`` (what the LimitRanger admission gives it). Such a pod is never created,
+    so a deploy would wait for it until it times out."""
+    problems = []
+    name = f"{obj.get('kind')}/{(obj.get('metadata') or {}).get('name')}"
+    for pod in pod_specs(obj):
+        for container in [*(pod.get("initContainers") or []), *(pod.get("containers") or [])]:
+            if not isinstance(container, Mapping):
+                continue
+            resources = container.get("resources") or {}
+            limits, requests = resources.get("limits") or {}, resources.get("requests") or {}
+            for resource in ("cpu", "memory"):
+                request = quantity(requests.get(resource))
+                given = quantity(limits.get(resource))
+                default = quantity((defaults.get("default") or {}).get(resource))
+                limit = given if given is not None else default
+                if request is None or limit is None or request <= limit:
+                    continue
+                key = f"limits.{resource}"
+                where = (f"its limit {fmt(key, limit)}" if given is not None else
+                         f"the limit {fmt(key, limit)} the service map's LimitRange gives it by default (it sets "
+                         f"no resources.limits.{resource})")
+                problems.append(
+                    f"{name}: container {container.get('name', '?')!r} requests {resource} "
+                    f"{fmt(f'requests.{resource}', request)}, above {where}; the cluster refuses such a pod. Set "
+                    f"resources.limits.{resource} to at least the request, or lower the request.")
+    return problems

@@ -289,3 +289,29 @@ def test_a_chart_that_calls_lookup_is_warned_about(admin_api: APIClient, sandbox
     assert [w["code"] for w in plan["warnings"]] == ["chart_uses_lookup"]
     assert "templates/lookup.yaml" in plan["warnings"][0]["message"]
     assert _plan(dev, sm, plain, {})["warnings"] == []
+
+
+# ---------------------------------------------------------------------------- LimitRange defaults
+
+
+def test_a_request_above_the_limitrange_default_limit_is_refused(admin_api: APIClient, sandbox: Any) -> None:
+    _workspace, (sm,), developer, _plain = _setup(admin_api, sandbox, ("cluster-1",))
+    heavy = CHART_FILES["templates/deployment.yaml"].replace("requests: {cpu: 50m, memory: 32Mi}",
+                                                             "requests: {cpu: 1, memory: 32Mi}")
+    version = _chart(sm, "1.5.0", {"templates/deployment.yaml": heavy})
+    dev = api_for(developer)
+    plan = _plan(dev, sm, version, {})
+    assert plan["valid"] is False
+    reason = next(m for m in plan["errors"]["quota"] if "shop-web" in m)
+    assert "requests cpu 1" in reason
+    assert "limit 500m the service map's LimitRange gives it by default" in reason
+    assert reason in plan["preflight"]["problems"]
+    assert plan["preflight"]["fits"] is False
+    created = dev.post("/api/catalog/releases/", {"service_map": sm.pk, "name": "shop", "package_version": version.pk,
+                                                  "values": {}}, format="json")
+    assert created.status_code == 400
+    assert "LimitRange" in str(created.json()["errors"])
+    # with its own limit at or above the request it fits
+    fitting = _chart(sm, "1.5.1", {"templates/deployment.yaml": heavy.replace(
+        "requests: {cpu: 1, memory: 32Mi}", "requests: {cpu: 1, memory: 32Mi}\n            limits: {cpu: 1}")})
+    assert _plan(dev, sm, fitting, {})["valid"] is True
