@@ -270,6 +270,10 @@ class Store:
         # apiserver's cacher calls it lastProcessedResourceVersion and sends no bookmark while it
         # is 0, i.e. for a kind nothing happened to since the server started).
         self.progress: dict[str, int] = {}
+        # The apiserver keeps a watch window per kind: resuming a quiet kind is 410 Gone only if
+        # an event of that kind fell out of the window (or the whole history was forgotten).
+        self._dropped: dict[str, int] = {}
+        self._expired_at = 0
         self._subscribers: builtins.list[Callback] = []
         self._subscriber_kinds: dict[int, frozenset[str]] = {}
         self._uids: dict[str, tuple[str, str, str]] = {}
@@ -293,7 +297,8 @@ class Store:
 
     @property
     def history_floor(self) -> int:
-        """Oldest resourceVersion a watch may resume from without 410 Gone."""
+        """Oldest resourceVersion every watch may resume from without 410 Gone (a kind none of
+        whose events fell out of the window may resume from older ones, as on a real server)."""
         return self._history_floor
 
     def _bucket(self, rt: ResourceType) -> dict[str, dict[str, _Entry]]:
@@ -898,7 +903,9 @@ class Store:
         self._history.append(ev)
         self.progress[skey] = rv
         while len(self._history) > self.history_size:
-            self._history_floor = self._history.popleft().rv
+            dropped = self._history.popleft()
+            self._history_floor = dropped.rv
+            self._dropped[dropped.storage_key] = dropped.rv
         for w in list(self._watchers.get(skey, ())):
             w.offer(ev)
         if self._subscribers:
@@ -976,7 +983,7 @@ class Store:
                 since = int(str(resource_version))
             except ValueError as exc:
                 raise BadRequest(f'invalid resource version "{resource_version}"') from exc
-            if since < self._history_floor:
+            if since < self._expired_at or self._dropped.get(rt.storage_key, 0) > since:
                 raise Gone(f"too old resource version: {since} ({self._history_floor + 1})")
             for ev in self._history:
                 if ev.rv > since and ev.storage_key == rt.storage_key:
@@ -1003,6 +1010,7 @@ class Store:
         """Forget the watch history: every resume from an older version gets 410 Gone."""
         self._history.clear()
         self._history_floor = self._rv
+        self._expired_at = self._rv
 
     # ------------------------------------------------------------------ snapshots
 
@@ -1037,6 +1045,7 @@ class Store:
         self._rv = max(self._rv, int(data.get("resourceVersion", 1)))
         self._history.clear()
         self._history_floor = self._rv
+        self._expired_at = self._rv
 
 
 _NAME_CHARS = "bcdfghjklmnpqrstvwxz2456789"

@@ -43,11 +43,14 @@ def fast_engine() -> EngineThread:
 
 
 def views(api: APIClient, cluster_id: int) -> dict[str, str]:
-    """The cluster row's freshness and every list's, read back to back."""
-    out = {"cluster": api.get(f"/api/clusters/{cluster_id}/").json()["freshness"]}
+    """Every list's freshness and then the cluster row's, read back to back. The cluster row is
+    the worst of all kinds, so while freshness only worsens (a cut) it is stale whenever a list
+    read before it was."""
+    out = {}
     for path in LISTS:
         body = api.get(f"/api/clusters/{cluster_id}/{path}").json()
         out[path] = body["freshness"]["state"]
+    out["cluster"] = api.get(f"/api/clusters/{cluster_id}/").json()["freshness"]
     return out
 
 
@@ -92,14 +95,25 @@ def test_silent_healthy_cluster_stays_fresh_and_a_cut_stream_turns_stale(admin_a
             # Cut every watch stream while the cluster still answers its probe.
             sandbox.inject_fault("cluster-2", stall_watches=True)
             cut = time.monotonic()
-            wait_for(lambda: views(admin_api, cluster.pk)["cluster"] == "stale", timeout=15, what="stale")
-            took = time.monotonic() - cut
-            # Documented: stale within watch_timeout + watch_grace of the cut (the read timeout of
-            # the silent watch), and never later than the freshness limit after it was last heard.
-            assert took <= config.read_timeout + 1.5, took
-            seen = views(admin_api, cluster.pk)
-            assert seen["cluster"] == "stale"
-            assert all(v == "stale" for k, v in seen.items() if k != "cluster"), seen
+            first: float | None = None
+            while True:
+                seen = views(admin_api, cluster.pk)
+                lists = {v for k, v in seen.items() if k != "cluster"}
+                if "stale" in lists:
+                    assert seen["cluster"] == "stale", seen  # never a stale list under a fresh cluster
+                if seen["cluster"] == "stale" and first is None:
+                    first = time.monotonic() - cut
+                if lists == {"stale"}:
+                    break
+                assert time.monotonic() - cut < 15, seen
+                time.sleep(0.2)
+            every = time.monotonic() - cut
+            # Documented: each kind is stale within watch_timeout + watch_grace of the cut (the
+            # read timeout of its silent watch), never later than the freshness limit after it was
+            # last heard from; the cluster with its first kind.
+            assert first is not None
+            assert first <= config.read_timeout + 1.5, first
+            assert every <= config.read_timeout + 1.5, every
             sub.wait(lambda e: e["type"] == "cluster.updated" and e["data"]["id"] == cluster.pk
                      and e["data"]["freshness"] == "stale", timeout=5)
             assert admin_api.get(f"/api/clusters/{cluster.pk}/").json()["status"] == "connected"

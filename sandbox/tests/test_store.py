@@ -268,6 +268,15 @@ def test_watch_history_window_and_gone(store: Store) -> None:
         small.create(CONFIGMAPS, {"metadata": {"name": f"c{i}", "namespace": "default"}})
     with pytest.raises(Gone, match="too old resource version"):
         small.watch(CONFIGMAPS, resource_version=str(start))
+    # The window is per kind, as the apiserver's watch cache keeps it: a quiet kind resumes from
+    # its old version while another kind churns, and sees what happened to it since.
+    small.create(NAMESPACES, {"metadata": {"name": "later"}})
+    w = small.watch(NAMESPACES, resource_version=str(start))
+    assert w.queue.qsize() == 1
+    w.close()
+    small.expire_history()
+    with pytest.raises(Gone):
+        small.watch(NAMESPACES, resource_version=str(start))
 
 
 def test_subscribers_see_commits_in_order(store: Store) -> None:
