@@ -153,13 +153,16 @@ class PlanWarningSerializer(serializers.Serializer[Any]):
 
 class PlanSerializer(serializers.Serializer[Any]):
     valid = serializers.BooleanField()
-    errors = serializers.DictField(child=serializers.ListField(child=serializers.CharField()))  # type: ignore[assignment]
+    errors = serializers.DictField(  # type: ignore[assignment]
+        child=serializers.ListField(child=serializers.CharField()),
+        help_text="messages by field; `manifest.portal_owned`: objects that collide with the portal's own")
     warnings = PlanWarningSerializer(many=True, help_text="what the deploy can do but may surprise (stable codes)")
     objects = PlanObjectSerializer(many=True)
-    preflight = serializers.JSONField()
-    dry_run = serializers.JSONField()
-    diff = serializers.CharField()
-    changed = serializers.ListField(child=serializers.CharField())
+    preflight = serializers.JSONField(help_text="the quota preflight (docs/workspaces-api.md); {} if not reached")
+    dry_run = serializers.JSONField(help_text="{ok, message} of the server-side dry-run; {} if not reached")
+    diff = serializers.CharField(help_text="unified diff against the live objects; Secret values redacted")
+    changed = serializers.ListField(child=serializers.CharField(),
+                                    help_text="Kind/name of the objects the diff changes or creates")
 
 
 class DiffSerializer(serializers.Serializer[Any]):
@@ -189,8 +192,11 @@ class ReleasePodsSerializer(serializers.Serializer[Any]):
 
 class DriftSerializer(serializers.Serializer[Any]):
     checked = serializers.BooleanField()
-    objects = serializers.ListField(child=serializers.CharField())
-    diff = serializers.CharField()
+    objects = serializers.ListField(child=serializers.CharField(),
+                                    help_text="Kind/name of the objects changed or missing in the cluster")
+    missing = serializers.ListField(child=serializers.CharField(),
+                                    help_text="those of `objects` that are gone from the cluster")
+    diff = serializers.CharField(help_text="unified diff of the changed ones; Secret values redacted unless reveal")
     message = serializers.CharField()
 
 

@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import base64
 import json
+from pathlib import Path
 from typing import Any
 
 import pytest
 from rest_framework.test import APIClient
 
 from catalog import helm
+from catalog.api import release_serializers as s
 from catalog.models import Package, PackageVersion, Release
 from catalog.tests.test_deploy import CHART_FILES, Driver, _setup, _state
 from clusters.tests.test_watcher_e2e import client_for
@@ -315,3 +317,25 @@ def test_a_request_above_the_limitrange_default_limit_is_refused(admin_api: APIC
     fitting = _chart(sm, "1.5.1", {"templates/deployment.yaml": heavy.replace(
         "requests: {cpu: 1, memory: 32Mi}", "requests: {cpu: 1, memory: 32Mi}\n            limits: {cpu: 1}")})
     assert _plan(dev, sm, fitting, {})["valid"] is True
+
+
+# ---------------------------------------------------------------------------- schema and docs
+
+
+def test_plan_and_drift_responses_match_the_schema_and_the_docs(admin_api: APIClient, sandbox: Any,
+                                                                  driver: Driver) -> None:
+    _workspace, (sm,), developer, version = _setup(admin_api, sandbox, ("cluster-1",))
+    dev = api_for(developer)
+    plan = _plan(dev, sm, version, {})
+    created = dev.post("/api/catalog/releases/", {"service_map": sm.pk, "name": "shop", "package_version": version.pk,
+                                                  "values": {}}, format="json")
+    release = Release.objects.get(pk=created.json()["id"])
+    driver.run(until=lambda: _state(release) == ("deployed", 1))
+    drift = dev.get(f"/api/catalog/releases/{release.pk}/drift/").json()
+    docs = (Path(__file__).resolve().parents[2] / "docs" / "catalog-api.md").read_text()
+    section = docs[docs.index("## Releases"):]
+    section = section[:section.index("\n## ", 1)]
+    for body, serializer in ((plan, s.PlanSerializer()), (drift, s.DriftSerializer())):
+        assert set(body) == set(serializer.fields), type(serializer).__name__
+        for key in body:
+            assert f'"{key}"' in section, f"{key} is not documented in docs/catalog-api.md"
