@@ -29,11 +29,11 @@ def unique(prefix: str) -> str:
 
 @pytest.fixture
 def world(admin_user: Any) -> dict[str, Any]:
-    workspace = Workspace.objects.create(name=unique("team"))
-    cluster = Cluster.objects.create(name=unique("c"), server="https://127.0.0.1:1", status="connected")
-    maps = [ServiceMap.objects.create(workspace=workspace, cluster=cluster, namespace=unique("ns"), status="ready")
+    workspace = Workspace.objects.create(name=unique("rr-team"))
+    cluster = Cluster.objects.create(name=unique("rr-c"), server="https://127.0.0.1:1", status="connected")
+    maps = [ServiceMap.objects.create(workspace=workspace, cluster=cluster, namespace=unique("rr-ns"), status="ready")
             for _ in range(2)]
-    source = CatalogSource.objects.create(name=unique("src"), kind="upload", workspace=workspace, status="ready")
+    source = CatalogSource.objects.create(name=unique("rr-src"), kind="upload", workspace=workspace, status="ready")
     package = Package.objects.create(source=source, name="webapp", latest_version="1.2.0")
     version = PackageVersion.objects.create(package=package, version="1.2.0")
     Role.ensure_builtin()

@@ -36,9 +36,10 @@ def setup_map(admin_api: APIClient, sandbox: Any, admin_user: Any) -> tuple[Serv
         "name": unique("del"), "kubeconfig": sandbox.cluster("cluster-1").kubeconfig.read_text()}, format="json")
     assert response.status_code == 202, response.content
     cluster = Cluster.objects.get(pk=response.json()["id"])
-    workspace = Workspace.objects.create(name=unique("team"), created_by=admin_user)
+    workspace = Workspace.objects.create(name=unique("gone-team"), created_by=admin_user)
     ClusterAllocation.objects.create(workspace=workspace, cluster=cluster, quota={"pods": "5"}, status="ready")
-    sm = ServiceMap.objects.create(workspace=workspace, cluster=cluster, namespace=unique("ns"), quota={"pods": "5"})
+    sm = ServiceMap.objects.create(workspace=workspace, cluster=cluster, namespace=unique("gone-ns"),
+                                   quota={"pods": "5"})
     assert services.apply_service_map(sm.pk) == "ready"
     kube = client_for(sandbox, "cluster-1")
     # Something in the namespace holds a finalizer, as a controller's object would.
