@@ -68,11 +68,11 @@ describe('ClusterDetailPage', () => {
       'GET /api/auth/csrf/': () => json({ csrfToken: 't' }),
       'POST /api/clusters/1/nodes/node-1/drain/': () =>
         json(
-          { id: 9, cluster: 1, node: 'node-1', kind: 'drain', status: 'pending', progress: { evicted: [], failed: [], remaining: 3 }, message: '', created: '', started: null, finished: null },
+          { id: 9, cluster: 1, node: 'node-1', kind: 'drain', status: 'pending', progress: { evicted: [], failed: [], skipped: [], remaining: 3 }, message: '', created: '', started: null, finished: null },
           { status: 202 },
         ),
       'GET /api/clusters/1/operations/9/': () =>
-        json({ id: 9, cluster: 1, node: 'node-1', kind: 'drain', status: 'pending', progress: { evicted: [], failed: [], remaining: 3 }, message: '', created: '', started: null, finished: null }),
+        json({ id: 9, cluster: 1, node: 'node-1', kind: 'drain', status: 'pending', progress: { evicted: [], failed: [], skipped: [], remaining: 3 }, message: '', created: '', started: null, finished: null }),
     });
     render('/clusters/1/nodes', operator);
     const row = await screen.findByTestId('node-row-node-1');
@@ -107,7 +107,7 @@ describe('ClusterDetailPage', () => {
         type: 'node_operation.updated',
         group: 'cluster.1',
         seq: 2,
-        data: { id: 9, cluster: 1, node: 'node-1', kind: 'drain', status: 'running', progress: { evicted: ['web/a', 'web/b'], failed: [{ pod: 'db/x', reason: 'PodDisruptionBudget' }], remaining: 1 }, message: '', created: '', started: null, finished: null },
+        data: { id: 9, cluster: 1, node: 'node-1', kind: 'drain', status: 'running', progress: { evicted: ['web/a', 'web/b'], failed: [{ pod: 'db/x', reason: 'PodDisruptionBudget' }], skipped: [], remaining: 1 }, message: '', created: '', started: null, finished: null },
       }),
     );
     await waitFor(() => expect(progress).toHaveAttribute('data-status', 'running'));
