@@ -627,7 +627,8 @@ def _schema_fields(node: Any, root: dict[str, Any], path: list[str], values: dic
     kind = _schema_type(schema, default)
     properties = schema.get("properties")
     if kind == "object" and isinstance(properties, dict) and properties:
-        needed = set(schema.get("required") or [])
+        required_raw = schema.get("required")
+        needed = {r for r in required_raw if isinstance(r, str)} if isinstance(required_raw, list) else set()
         for key in properties:
             _schema_fields(properties[key], root, [*path, str(key)], values, key in needed, out, depth + 1)
         return

@@ -86,9 +86,10 @@ def list_kubeconfig_contexts(text: str) -> dict[str, Any]:
     except InvalidConnection as exc:
         raise FieldProblem("kubeconfig", str(exc)) from exc
 
-    def entries(section: str) -> dict[str, dict[str, Any]]:
-        inner = section[:-1]
-        return {e["name"]: e.get(inner) or {} for e in config.get(section) or [] if isinstance(e, dict) and "name" in e}
+    def entries(section: str) -> dict[str, dict[str, Any]]:  # any shape: the wizard lists what it can
+        inner, rows = section[:-1], config.get(section)
+        return {e["name"]: e[inner] if isinstance(e.get(inner), dict) else {} for e in rows
+                if isinstance(e, dict) and isinstance(e.get("name"), str)} if isinstance(rows, list) else {}
 
     raw_contexts, clusters = entries("contexts"), entries("clusters")
     out = []

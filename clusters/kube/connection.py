@@ -115,6 +115,11 @@ def load_kubeconfig(text: str | bytes) -> dict[str, Any]:
     return config
 
 
+def _exec_command(plugin: Any) -> str:
+    command = plugin.get("command") if isinstance(plugin, dict) else None
+    return str(command)[:200] if command else "?"
+
+
 def contexts(config: dict[str, Any]) -> list[str]:
     return list(_named(config.get("contexts"), "contexts"))
 
@@ -128,6 +133,8 @@ def spec_from_kubeconfig(
     if not all_contexts:
         raise InvalidConnection("The kubeconfig has no contexts.")
     name = context or config.get("current-context") or ""
+    if not isinstance(name, str):
+        raise InvalidConnection("The kubeconfig's current-context must be a context's name.")
     if not name:
         raise InvalidConnection(f"The kubeconfig has no current-context; choose one of: {', '.join(all_contexts)}.")
     if name not in all_contexts:
@@ -136,6 +143,8 @@ def spec_from_kubeconfig(
     clusters = _named(config.get("clusters"), "clusters")
     users = _named(config.get("users"), "users")
     cluster_name, user_name = ctx.get("cluster"), ctx.get("user")
+    if not isinstance(cluster_name, str) or not isinstance(user_name, str):
+        raise InvalidConnection(f"Context '{name}' must name a cluster and a user.")
     if cluster_name not in clusters:
         raise InvalidConnection(f"Context '{name}' refers to cluster '{cluster_name}', which the kubeconfig lacks.")
     if user_name not in users:
@@ -155,7 +164,7 @@ def spec_from_kubeconfig(
 
     if "exec" in user:
         raise InvalidConnection(
-            f"User '{user_name}' authenticates with an exec plugin ({user['exec'].get('command', '?')}); the portal "
+            f"User '{user_name}' authenticates with an exec plugin ({_exec_command(user['exec'])}); the portal "
             "never runs commands from a kubeconfig. Use a ServiceAccount token or a client certificate."
         )
     if "auth-provider" in user:

@@ -157,3 +157,49 @@ def test_the_shared_loader_bounds_depth_nodes_and_aliases_in_both_modes() -> Non
             yamlsafe.load("a: [1\n", fast=fast)
         with pytest.raises(yamlsafe.YamlError, match="one YAML document"):
             yamlsafe.load("a: 1\n---\nb: 2\n", fast=fast)
+
+
+# ---------------------------------------------------------------------------- found by tests/test_parser_fuzzing.py
+
+
+def test_wrongly_typed_manifest_fields_are_a_400_naming_the_field(admin_api: APIClient, shop: ServiceMap) -> None:
+    url = f"/api/workspaces/{shop.workspace_id}/servicemaps/{shop.pk}/preflight/"
+    for manifest, field in [({"kind": "Pod", "metadata": True}, "metadata must be an object"),
+                            ({"kind": "Pod", "spec": "x"}, "spec must be an object"),
+                            ({"kind": "Deployment", "spec": {"template": {"spec": {"containers": 3}}}},
+                             "spec.template.spec.containers must be a list of objects"),
+                            ({"kind": "Pod", "spec": {"containers": [{"resources": {"limits": {"cpu": [1]}}}]}},
+                             "spec.containers[0].resources.limits.cpu must be a quantity"),
+                            ({"kind": "CronJob", "spec": {"jobTemplate": {"spec": {"replicas": "2"}}}},
+                             "spec.jobTemplate.spec.replicas must be an integer")]:
+        body = _assert_400(admin_api.post(url, {"manifests": [manifest]}, format="json"))
+        assert any(field in m for m in body["errors"]["manifests.0"]), body
+
+
+def test_kubeconfig_names_of_the_wrong_type_are_a_400(admin_api: APIClient) -> None:
+    from clusters.kube.connection import spec_from_kubeconfig
+    from clusters.kube.errors import InvalidConnection
+
+    base = ("apiVersion: v1\nkind: Config\nclusters: [{name: k, cluster: {server: 'https://127.0.0.1:6443'}}]\n"
+            "users: [{name: u, user: {exec: [1]}}]\n")
+    for text, message in [(base + "contexts: [{name: c, context: {cluster: k, user: u}}]\ncurrent-context: [c]\n",
+                           "current-context must be"),
+                          (base + "contexts: [{name: c, context: {cluster: [k], user: u}}]\ncurrent-context: c\n",
+                           "must name a cluster and a user"),
+                          (base + "contexts: [{name: c, context: {cluster: k, user: u}}]\ncurrent-context: c\n",
+                           "exec plugin (?)")]:
+        with pytest.raises(InvalidConnection, match=message.replace("(", r"\(").replace(")", r"\)").replace("?", r"\?")):
+            spec_from_kubeconfig(text)
+    listed = admin_api.post("/api/clusters/kubeconfig-contexts/", {"kubeconfig": (
+        "apiVersion: v1\nkind: Config\nclusters: 3\ncontexts: [{name: c, context: {cluster: [k]}}]\n")}, format="json")
+    assert listed.status_code == 200, listed.content
+    assert listed.json()["contexts"] == [{"name": "c", "cluster": "['k']", "server": "", "user": ""}]
+
+
+def test_a_values_schema_with_a_malformed_required_still_gives_a_form() -> None:
+    from catalog import helm
+
+    info = helm.ChartInfo(name="c", version="1.0.0", app_version="", description="", icon="", keywords=[], home="",
+                          values_yaml="", values={}, schema={"properties": {"a": {"type": "string"}}, "required": True},
+                          readme="")
+    assert [f["path"] for f in helm.values_form(info)] == ["a"]

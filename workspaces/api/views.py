@@ -37,6 +37,7 @@ from workspaces.models import (
     ServiceMap,
     Workspace,
 )
+from workspaces.shapes import manifest_shape_errors
 
 WORKSPACE_ID = OpenApiParameter("workspace_id", OpenApiTypes.INT, OpenApiParameter.PATH)
 ERRORS = {
@@ -453,5 +454,8 @@ def _manifests(data: dict[str, Any]) -> list[dict[str, Any]]:
     for index, doc in enumerate(documents):
         if not isinstance(doc, dict) or not doc.get("kind"):
             raise exceptions.ValidationError({f"manifests.{index}": ["Each manifest must be an object with a kind."]})
+        problems = manifest_shape_errors(doc)  # wrongly typed fields: refused as the API server would
+        if problems:
+            raise exceptions.ValidationError({f"manifests.{index}": problems[:10]})
         out.append(doc)
     return out
