@@ -111,10 +111,10 @@ def check_url(url: str, *, actor: Any) -> str:
 
 
 def check_destination(url: str) -> None:
-    """Refuse, with a 400 naming the ``url`` field, an address the portal would never fetch: a host
-    that is (or whose every DNS answer is not) allowed by the address policy, or no valid host at
-    all (:mod:`portal.addresses`). A name that does not resolve yet is accepted; every fetch checks
-    again and pins its connection to the checked address."""
+    """Refuse, with a 400 on ``url``, an address the portal would never fetch: a host the address
+    policy forbids (itself, an IPv4 address it embeds, or any address its name resolves to), or
+    no valid host at all (:mod:`portal.addresses`). A name that does not resolve yet is accepted;
+    every fetch checks again and pins its connection to the checked address."""
     try:
         outbound.validate_url(url, schemes=("http", "https"))
     except AddressError as exc:
