@@ -96,7 +96,7 @@ def test_register_sandbox_cluster_see_nodes_pods_and_a_live_pod(
 ) -> None:
     from playwright.sync_api import expect
 
-    from sandbox.resources import DEPLOYMENTS, NODES
+    from sandbox.resources import DEPLOYMENTS, NODES, PODS
 
     fleet.in_cluster(CLUSTER, lambda c: c.store.create(DEPLOYMENTS, _deployment("web", 2)))
     make_user("dana", role="admin", password="correct-horse-battery")
@@ -163,6 +163,24 @@ def test_register_sandbox_cluster_see_nodes_pods_and_a_live_pod(
     expect(page.get_by_test_id(f"node-row-{node}").get_by_test_id("cordoned")).to_be_visible(timeout=20_000)
     expect(page.get_by_test_id(f"uncordon-{node}")).to_be_visible()
     assert fleet.in_cluster(CLUSTER, lambda c: c.store.get(NODES, None, node)["spec"].get("unschedulable")) is True
+
+    # Drain the other node: a pod no controller recreates blocks it (kubectl drain's rule); the
+    # dialog lists it, holds the button, and once force is ticked shows it as lost before confirming.
+    other = f"{CLUSTER}-node-2"
+    fleet.in_cluster(CLUSTER, lambda c: c.store.create(PODS, {
+        "metadata": {"name": "bare", "namespace": "default"},
+        "spec": {"nodeName": other, "containers": [{"name": "c", "image": "busybox:1.36"}]}}))
+    page.get_by_test_id(f"drain-{other}").click()
+    dialog = page.get_by_test_id("drain-dialog")
+    expect(dialog).to_contain_text(other)
+    expect(dialog.get_by_test_id("drain-blocking-default/bare")).to_be_visible(timeout=15_000)
+    expect(dialog.get_by_test_id("drain-submit")).to_be_disabled()
+    dialog.get_by_test_id("drain-option-force").check()
+    expect(dialog.get_by_test_id("drain-lost-default/bare")).to_be_visible()
+    dialog.get_by_test_id("drain-submit").click()
+    expect(page.get_by_test_id(f"node-op-{other}")).to_have_attribute("data-status", "succeeded", timeout=30_000)
+    bare = fleet.in_cluster(CLUSTER, lambda c: c.store.get(PODS, "default", "bare"))
+    assert bare is None or bare["metadata"].get("deletionTimestamp"), "the bare pod was not evicted"
 
     # The fleet table shows the new cluster with its figures and freshness.
     page.get_by_test_id("nav-clusters").click()

@@ -34,9 +34,13 @@ export function allocation(id: number, overrides: Partial<Allocation> = {}): All
     remaining: { 'requests.cpu': '2', 'requests.memory': '16Gi', pods: '100' },
     service_map_count: 2,
     warnings: [],
+    ...NOT_DELETING,
     ...overrides,
   };
 }
+
+/** Not deleting (the fields exist in the schema once it is regenerated; a spread satisfies both). */
+const NOT_DELETING = { deleting_since: null, deletion_stuck: false };
 
 export function serviceMap(id: number, overrides: Partial<ServiceMap> = {}): ServiceMap {
   return {
@@ -57,6 +61,7 @@ export function serviceMap(id: number, overrides: Partial<ServiceMap> = {}): Ser
     workloads: { total: 3, ready: 2 },
     pods: { total: 5, running: 4, failed: 1 },
     warnings: [],
+    ...NOT_DELETING,
     ...overrides,
   };
 }
