@@ -50,6 +50,7 @@ import yaml
 
 from catalog import archive
 from portal import yamlsafe
+from workspaces.shapes import manifest_shape_errors
 
 MAX_ARCHIVE_BYTES = 10 * 1024 * 1024  # compressed
 MAX_UNCOMPRESSED_BYTES = 50 * 1024 * 1024
@@ -483,6 +484,10 @@ def _objects(files: dict[str, str]) -> list[dict[str, Any]]:
             if not doc.get("apiVersion") or not doc.get("kind") or not isinstance(metadata, dict) \
                     or not metadata.get("name"):
                 raise ChartError(f"{path} renders an object without apiVersion, kind or metadata.name.")
+            problems = manifest_shape_errors(doc)  # the API server would refuse it; the preflight cannot read it
+            if problems:
+                raise ChartError(_truncate(f"{path} renders {doc['kind']} {metadata['name']}, which the API server "
+                                           f"would refuse: {problems[0]}"))
             out.append(doc)
     return out
 

@@ -203,3 +203,11 @@ def test_a_values_schema_with_a_malformed_required_still_gives_a_form() -> None:
                           values_yaml="", values={}, schema={"properties": {"a": {"type": "string"}}, "required": True},
                           readme="")
     assert [f["path"] for f in helm.values_form(info)] == ["a"]
+
+
+def test_a_chart_rendering_wrongly_typed_fields_is_refused_in_the_plan_not_a_500() -> None:
+    from catalog import helm
+
+    with pytest.raises(helm.ChartError, match=r"x\.yaml renders Pod p, which the API server would refuse: "
+                                              r"spec must be an object"):
+        helm._objects({"templates/x.yaml": "apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec: x\n"})
