@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import datetime
 
+import pytest
+
 from clusters.freshness import cluster_word, kind_state, list_state
+from clusters.watcher.config import WatcherConfig
 
 NOW = datetime.datetime(2026, 1, 1, 12, 0, tzinfo=datetime.UTC)
 
@@ -40,3 +43,17 @@ def test_worst_kind_wins_and_the_cluster_word() -> None:
     assert cluster_word(state(fresh, status="unreachable")) == "unreachable"
     assert cluster_word(state(fresh, enabled=False)) == "stale"
     assert cluster_word(state(fresh, watched=False)) == "stale"
+
+
+def test_limits_come_from_settings_or_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    default = WatcherConfig()
+    assert default.read_timeout == 315.0  # a silent watch lives its whole timeoutSeconds
+    assert default.fresh_limit == 360.0
+    monkeypatch.setenv("PORTAL_WATCHER_WATCH_TIMEOUT", "120")
+    monkeypatch.setenv("PORTAL_WATCHER_FRESH_SECONDS", "10")
+    config = WatcherConfig.from_settings()
+    assert (config.watch_timeout, config.read_timeout) == (120, 135.0)
+    assert config.fresh_limit == 135.0, "never below one renewal period"
+    monkeypatch.setenv("PORTAL_WATCHER_WATCH_TIMEOUT", "soon")
+    with pytest.raises(ValueError, match="PORTAL_WATCHER_WATCH_TIMEOUT must be a number"):
+        WatcherConfig.from_settings()

@@ -2,12 +2,16 @@
 
 They live in one frozen object so tests and benchmarks can shrink intervals (a lease of 3 s, a
 probe every second) without touching the process-wide settings, and so the command can print
-what it runs with. Settings are read with ``getattr(settings, name, default)``: none is required.
+what it runs with. Each is read from the Django setting of that name if there is one, else from
+the environment variable of that name (so a deployment can tune the freshness limit or the watch
+timeout without code), else the default: none is required. The API reads them too, so it judges
+freshness by the same limit as the watcher.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import os
 from dataclasses import dataclass
 from typing import Any
 
@@ -46,9 +50,14 @@ class WatcherConfig:
         values: dict[str, Any] = {}
         for f in dataclasses.fields(cls):
             name = f"PORTAL_WATCHER_{f.name.upper()}"
+            caster: Any = type(f.default)
             if hasattr(settings, name):
-                caster: Any = type(f.default)
                 values[f.name] = caster(getattr(settings, name))
+            elif os.environ.get(name, "").strip():
+                try:
+                    values[f.name] = caster(os.environ[name].strip())
+                except ValueError as exc:
+                    raise ValueError(f"{name} must be a number, not {os.environ[name]!r}") from exc
         values.update(overrides)
         return cls(**values)
 
