@@ -17,6 +17,7 @@ import contextlib
 import difflib
 import hashlib
 import logging
+import re
 from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
@@ -104,6 +105,22 @@ def dump(objects: list[dict[str, Any]]) -> str:
 
 def load(manifest: str) -> list[dict[str, Any]]:
     return [doc for doc in yaml.safe_load_all(manifest) if isinstance(doc, dict)]
+
+
+def secrets_of(manifest: str) -> list[dict[str, Any]]:
+    """The Secrets of a stored manifest, parsing only their documents (rows are listed often)."""
+    if "kind: Secret\n" not in manifest:
+        return []
+    docs = re.split(r"^---\n", manifest, flags=re.M)
+    return [o for o in (yaml.safe_load(d) for d in docs if "kind: Secret\n" in d) if redaction.is_secret(o)]
+
+
+def shown_values(values: Any, manifest: str, *, reveal: bool = False) -> Any:
+    """A revision's (or release's) values as the API returns them: strings that are Secret
+    values of ``manifest`` (a password given as a value) redacted unless ``reveal``."""
+    if reveal or not manifest:
+        return values
+    return redaction.redact_values(values, secrets_of(manifest))
 
 
 def shown_manifest(manifest: str, *, reveal: bool = False) -> str:

@@ -118,3 +118,47 @@ def scrub(text: str, objects: Iterable[Obj]) -> str:
         if value in text:
             text = text.replace(value, REDACTED)
     return text
+
+
+def redact_values(values: Any, objects: Iterable[Obj]) -> Any:
+    """Chart values with every string that is a Secret value of ``objects`` (the revision the
+    values rendered) replaced by :data:`REDACTED`: a password given as a value ends up in a
+    Secret, and the values are shown to everyone who sees the release."""
+    secrets = secret_values(objects)
+    return _redact_leaves(values, secrets) if secrets else values
+
+
+def _redact_leaves(value: Any, secrets: set[str]) -> Any:
+    if isinstance(value, dict):
+        return {k: _redact_leaves(v, secrets) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_redact_leaves(v, secrets) for v in value]
+    return REDACTED if isinstance(value, str) and value in secrets else value
+
+
+def restore_values(values: Any, stored: Any, path: str = "values") -> tuple[Any, list[str]]:
+    """Values sent back as they were shown (a form filled from a redacted release): each
+    :data:`REDACTED` leaf takes the stored value at the same path. Returns the values and the
+    paths where :data:`REDACTED` has no stored value to stand for (the caller refuses those)."""
+    if values == REDACTED:
+        if isinstance(stored, str):
+            return stored, []
+        return values, [path]
+    if isinstance(values, dict):
+        out: dict[str, Any] = {}
+        missing: list[str] = []
+        for key, value in values.items():
+            out[key], lost = restore_values(value, stored.get(key) if isinstance(stored, dict) else None,
+                                            f"{path}.{key}")
+            missing += lost
+        return out, missing
+    if isinstance(values, list):
+        items: list[Any] = []
+        missing = []
+        for index, value in enumerate(values):
+            old = stored[index] if isinstance(stored, list) and index < len(stored) else None
+            item, lost = restore_values(value, old, f"{path}.{index}")
+            items.append(item)
+            missing += lost
+        return items, missing
+    return values, []

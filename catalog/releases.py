@@ -269,6 +269,7 @@ def create_release(*, sm: ServiceMap, name: str, version: PackageVersion, values
         raise Conflict(f"Service map {sm.namespace} is being deleted.")
     if Release.objects.filter(service_map=sm, name=name).exists():
         raise Conflict(f"A release named {name} exists in {sm.namespace}; upgrade it instead.")
+    values = restored_values(values, None)
     strategy = strategies.validate(strategy)
     prepared = prepare(sm=sm, name=name, version=version, values=values, user=user, number=1, upgrade=False,
                        strategy=strategy)
@@ -297,12 +298,22 @@ def _next_revision(release: Release) -> int:
     return release.revision + 1
 
 
+def restored_values(values: Any, stored: Any) -> Any:
+    """``values`` with each ``<redacted>`` the API showed in place of a Secret value put back from
+    the stored values (:func:`catalog.redaction.restore_values`); 400 where there is none."""
+    out, missing = redaction.restore_values(values, stored)
+    if missing:
+        raise ValidationError({path: [f"{redaction.REDACTED} stands for a Secret value you were not shown, and "
+                                      "there is no stored value here to keep; give the value."] for path in missing})
+    return out
+
+
 def upgrade_release(*, release: Release, version: PackageVersion | None, values: dict[str, Any] | None,
                     strategy: dict[str, Any] | None, user: Any, request: HttpRequest | None) -> Release:
     sm = release.service_map
     require(user, sm, Grant.WORKLOADS_DEPLOY)
     version = version or release.package_version
-    values = release.values if values is None else values
+    values = release.values if values is None else restored_values(values, release.values)
     strategy = strategies.validate(strategy if strategy is not None else strategies.normalised(release.strategy))
     _refuse_mid_strategy(release, "upgrade")
     number = _next_revision(release)

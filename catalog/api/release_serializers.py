@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
@@ -34,7 +35,11 @@ class _VersionRef(serializers.Serializer[Any]):
 
 
 class ReleaseSerializer(serializers.ModelSerializer[Release]):
+    """``values``: strings that are Secret values of the current revision read ``<redacted>``
+    (:func:`catalog.deploy.shown_values`); an upgrade that sends them back keeps the stored ones."""
+
     workspace = serializers.SerializerMethodField()
+    values = serializers.SerializerMethodField()
     service_map = serializers.SerializerMethodField()
     package = serializers.SerializerMethodField()
     version = serializers.SerializerMethodField()
@@ -46,6 +51,14 @@ class ReleaseSerializer(serializers.ModelSerializer[Release]):
                   "strategy_state", "status", "message", "revision", "deployed_revision", "created", "updated",
                   "created_by")
         read_only_fields = fields
+
+    @extend_schema_field(OpenApiTypes.ANY)
+    def get_values(self, obj: Release) -> Any:
+        manifest = getattr(obj, "current_manifest", None)
+        if manifest is None:
+            manifest = Revision.objects.filter(release=obj, number=obj.revision).values_list(
+                "manifest", flat=True).first()
+        return deploy.shown_values(obj.values, manifest or "")
 
     def get_workspace(self, obj: Release) -> _Ref:
         return {"id": obj.workspace_id, "name": obj.workspace.name}  # type: ignore[return-value]
@@ -73,8 +86,12 @@ def release_row(release: Release) -> dict[str, Any]:
 
 
 class RevisionSerializer(serializers.ModelSerializer[Revision]):
+    """``values`` as in :class:`ReleaseSerializer` (Secret values of this revision redacted unless
+    the context says ``reveal``)."""
+
     version = serializers.CharField(source="package_version.version")
     created_by = serializers.SerializerMethodField()
+    values = serializers.SerializerMethodField()
 
     class Meta:
         model = Revision
@@ -84,6 +101,10 @@ class RevisionSerializer(serializers.ModelSerializer[Revision]):
 
     def get_created_by(self, obj: Revision) -> str | None:
         return obj.created_by.get_username() if obj.created_by else None
+
+    @extend_schema_field(OpenApiTypes.ANY)
+    def get_values(self, obj: Revision) -> Any:
+        return deploy.shown_values(obj.values, obj.manifest, reveal=bool(self.context.get("reveal")))
 
 
 class RevisionDetailSerializer(RevisionSerializer):

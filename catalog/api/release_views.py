@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from django.db.models import Q, QuerySet
+from django.db.models import OuterRef, Q, QuerySet, Subquery
 from django.shortcuts import get_object_or_404
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
@@ -91,7 +91,9 @@ class ReleaseViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
                 queryset = queryset.filter(**{field: value})
         if params.get("q"):
             queryset = queryset.filter(name__icontains=params["q"])
-        return queryset.select_related("workspace", "service_map__cluster", "package_version__package", "created_by")
+        current = Revision.objects.filter(release=OuterRef("pk"), number=OuterRef("revision")).values("manifest")[:1]
+        return queryset.select_related("workspace", "service_map__cluster", "package_version__package",
+                                       "created_by").annotate(current_manifest=Subquery(current))
 
     def get_serializer_class(self) -> type[Any]:
         return s.ReleaseDetailSerializer if self.action == "retrieve" else s.ReleaseSerializer
@@ -124,8 +126,9 @@ class ReleaseViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
                                "dry_run": {}, "diff": "", "changed": []}
         number = (existing.revision + 1) if existing else 1
         try:
+            values = releases.restored_values(data.validated_data["values"], existing.values if existing else None)
             prepared = releases.prepare(sm=sm, name=data.validated_data["name"], version=version,
-                                        values=data.validated_data["values"], user=request.user, number=number,
+                                        values=values, user=request.user, number=number,
                                         upgrade=existing is not None, replacing=existing, strategy=strategy)
         except exceptions.ValidationError as exc:
             detail = exc.detail if isinstance(exc.detail, dict) else {"values": exc.detail}

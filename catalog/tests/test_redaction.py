@@ -29,3 +29,14 @@ def test_redaction_is_one_pure_function() -> None:
     assert redaction.redact(config) == config
     message = f"Secret s is invalid: data[a]: {_b64('secret-a')} ({'secret-a2'})"
     assert redaction.scrub(message, [live, new]) == "Secret s is invalid: data[a]: <redacted> (<redacted>)"
+
+
+def test_values_that_became_secrets_are_redacted_and_restored() -> None:
+    secret = {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "s"}, "stringData": {"pw": "hunter22"}}
+    values = {"admin": {"password": "hunter22", "user": "root"}, "list": ["hunter22", 3]}
+    shown = redaction.redact_values(values, [secret])
+    assert shown == {"admin": {"password": redaction.REDACTED, "user": "root"}, "list": [redaction.REDACTED, 3]}
+    assert redaction.restore_values(shown, values) == (values, [])
+    edited = {"admin": {"password": redaction.REDACTED, "user": "new"}, "extra": redaction.REDACTED}
+    assert redaction.restore_values(edited, values) == (
+        {"admin": {"password": "hunter22", "user": "new"}, "extra": redaction.REDACTED}, ["values.extra"])

@@ -16,7 +16,7 @@ from rest_framework.test import APIClient
 
 from catalog import helm
 from catalog.api import release_serializers as s
-from catalog.models import Package, PackageVersion, Release
+from catalog.models import Package, PackageVersion, Release, Revision
 from catalog.tests.test_deploy import CHART_FILES, Driver, _setup, _state
 from clusters.tests.test_watcher_e2e import client_for
 from portal.testing import make_user
@@ -102,8 +102,14 @@ def test_secret_values_are_redacted_in_plan_manifest_diff_and_drift(admin_api: A
     release = Release.objects.get(pk=created.json()["id"])
     driver.run(until=lambda: _state(release) == ("deployed", 1))
 
+    # The values that became the Secret's: redacted in the release, its history, the list.
+    shown = dev.get(f"/api/catalog/releases/{release.pk}/").json()
+    assert shown["values"] == {"password": REDACTED}
+    assert shown["revisions"][0]["values"] == {"password": REDACTED}
+    assert "new-canary-456" not in json.dumps(dev.get(f"/api/catalog/releases/?service_map={sm.pk}").json())
     # The revision's manifest: redacted for everyone unless a holder of secrets.reveal asks.
     url = f"/api/catalog/releases/{release.pk}/revisions/1/"
+    assert mgr.get(url + "?reveal=true").json()["values"] == {"password": "new-canary-456"}
     manifest = dev.get(url).json()["manifest"]
     assert "new-canary-456" not in manifest
     assert f"password: {REDACTED}" in manifest
@@ -131,8 +137,19 @@ def test_secret_values_are_redacted_in_plan_manifest_diff_and_drift(admin_api: A
     for leaked in ("hacked-canary-000", _b64("hacked-canary-000"), "third-canary-789", _b64("third-canary-789")):
         assert leaked not in text
     assert REDACTED_CHANGED in drift["diff"]
-    assert "hacked-canary-000" in mgr.get(f"/api/catalog/releases/{release.pk}/drift/?reveal=true").json()["diff"] \
-        or _b64("hacked-canary-000") in mgr.get(f"/api/catalog/releases/{release.pk}/drift/?reveal=true").json()["diff"]
+    revealed = mgr.get(f"/api/catalog/releases/{release.pk}/drift/?reveal=true").json()["diff"]
+    assert "hacked-canary-000" in revealed or _b64("hacked-canary-000") in revealed
+
+    # Values sent back as shown keep the stored Secret value; a <redacted> with nothing behind it is refused.
+    shown = dev.get(f"/api/catalog/releases/{release.pk}/").json()["values"]
+    assert dev.post(f"/api/catalog/releases/{release.pk}/upgrade/", {"values": shown},
+                    format="json").status_code == 202
+    driver.run(until=lambda: _state(release) == ("deployed", 3))
+    assert Revision.objects.get(release=release, number=3).values == {"password": "third-canary-789"}
+    refused = dev.post("/api/catalog/releases/", {"service_map": sm.pk, "name": "other", "package_version": version.pk,
+                                                  "values": {"password": REDACTED}}, format="json")
+    assert refused.status_code == 400
+    assert "values.password" in refused.json()["errors"]
 
 
 # ---------------------------------------------------------------------------- the portal's own objects
