@@ -111,7 +111,7 @@ RESOURCE_TYPES: tuple[ResourceType, ...] = (
     _rt("", "v1", "endpoints", "Endpoints", short=("ep",)),
     _rt("", "v1", "configmaps", "ConfigMap", short=("cm",)),
     _rt("", "v1", "secrets", "Secret"),
-    _rt("", "v1", "serviceaccounts", "ServiceAccount", short=("sa",)),
+    _rt("", "v1", "serviceaccounts", "ServiceAccount", short=("sa",), subs=("token",)),
     _rt("", "v1", "events", "Event", short=("ev",)),
     _rt("", "v1", "persistentvolumes", "PersistentVolume", False, short=("pv",), subs=("status",)),
     _rt("", "v1", "persistentvolumeclaims", "PersistentVolumeClaim", short=("pvc",), subs=("status",)),

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 import yaml
 from aiohttp import web
 
-from sandbox import discovery, disruption
+from sandbox import discovery, disruption, rbac
 from sandbox.errors import (
     ApiError,
     BadRequest,
@@ -59,8 +59,8 @@ IDENTITY_KEY = "sandbox.identity"
 class Identity:
     """Who a request is.  The cluster token and client certificates whose O includes
     ``system:masters`` are admins and may do everything; any other certificate signed by the
-    sandbox CA is authenticated but forbidden everything except discovery, ``/version`` and
-    self-subject reviews (which answer "not allowed").  There is no finer RBAC."""
+    sandbox CA, and every ServiceAccount token, is authenticated and may do what RBAC allows it
+    (:mod:`sandbox.rbac`), plus discovery, ``/version`` and self-subject reviews."""
 
     user: str
     groups: tuple[str, ...]
@@ -226,16 +226,21 @@ class ApiHandler:
         scheme, _, token = header.partition(" ")
         if scheme.lower() == "bearer" and hmac.compare_digest(token.strip().encode(), self.cluster.token.encode()):
             return TOKEN_IDENTITY
+        if scheme.lower() == "bearer" and token.strip():
+            found = rbac.token_identity(self.store, token.strip())  # a ServiceAccount token
+            if found is None:
+                raise Unauthorized("Unauthorized")
+            return Identity(*found)
         peercert = request.transport.get_extra_info("peercert") if request.transport is not None else None
         identity = certificate_identity(peercert)
         if identity is None:
             raise Unauthorized("Unauthorized")
         return identity
 
-    @staticmethod
-    def _forbid(request: web.Request, rt: ResourceType, ns: str | None, name: str | None,
+    def _forbid(self, request: web.Request, rt: ResourceType, ns: str | None, name: str | None,
                 sub: str | None) -> None:
-        """403 for a non-admin identity, worded like the API server's RBAC denial."""
+        """403 for a non-admin identity unless its Roles/ClusterRoles allow the request
+        (:mod:`sandbox.rbac`), worded like the API server's RBAC denial."""
         identity: Identity = request.get(IDENTITY_KEY, TOKEN_IDENTITY)
         if identity.admin or rt.group == "authorization.k8s.io":
             return
@@ -246,12 +251,13 @@ class ApiHandler:
             verb = {"POST": "create", "PUT": "update", "PATCH": "patch"}.get(m, "delete")
             if m == "DELETE" and not name:
                 verb = "deletecollection"
-        resource = rt.plural + (f"/{sub}" if sub else "")
-        scope = f'in the namespace "{ns}"' if ns else "at the cluster scope"
-        what = f'{rt.plural}.{rt.group} "{name}"' if rt.group and name else (
-            f'{rt.plural} "{name}"' if name else (f"{rt.plural}.{rt.group}" if rt.group else rt.plural))
-        raise Forbidden(f'{what} is forbidden: User "{identity.user}" cannot {verb} resource "{resource}" '
-                        f'in API group "{rt.group}" {scope}',
+        if rt.plural == "namespaces" and not rt.group and name:
+            ns = name  # the API server authorizes a namespace's own object within it
+        if rbac.allows(self.store, identity.user, identity.groups, verb=verb, group=rt.group, resource=rt.plural,
+                       sub=sub or "", namespace=ns, name=name or ""):
+            return
+        raise Forbidden(rbac.denial(identity.user, verb=verb, group=rt.group, resource=rt.plural, sub=sub or "",
+                                    namespace=ns, name=name or ""),
                         details={"name": name or "", "group": rt.group, "kind": rt.plural})
 
     # ------------------------------------------------------------ routing
@@ -744,7 +750,24 @@ class ApiHandler:
             return await self._evict(request, ns or "", name)
         if sub == "binding" and m == "POST":
             return await self._bind(request, ns or "", name)
+        if sub == "token" and m == "POST" and rt.plural == "serviceaccounts":
+            return await self._token_request(request, ns or "", name)
         raise MethodNotAllowed("the server does not allow this method on the requested resource")
+
+    async def _token_request(self, request: web.Request, ns: str, name: str) -> web.Response:
+        """TokenRequest (``kubectl create token``): a bound token for the ServiceAccount."""
+        body = await self._decode(request)
+        spec = (body.get("spec") if isinstance(body, dict) else None) or {}
+        try:
+            token, expires = rbac.issue_token(self.store, ns, name, seconds=spec.get("expirationSeconds"))
+        except LookupError as exc:
+            raise NotFound(str(exc), details={"name": name, "kind": "serviceaccounts"}) from exc
+        stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(expires))
+        return json_response({"kind": "TokenRequest", "apiVersion": "authentication.k8s.io/v1",
+                              "metadata": {"name": name, "namespace": ns, "creationTimestamp": None},
+                              "spec": {"audiences": ["https://kubernetes.default.svc"],
+                                       "expirationSeconds": expires - int(time.time()), "boundObjectRef": None},
+                              "status": {"token": token, "expirationTimestamp": stamp}}, 201)
 
     def _scale_obj(self, rt: ResourceType, obj: dict[str, Any]) -> dict[str, Any]:
         md = obj["metadata"]
@@ -925,16 +948,29 @@ class ApiHandler:
             body["apiVersion"] = rt.api_version
             body["kind"] = rt.kind
             identity: Identity = request.get(IDENTITY_KEY, TOKEN_IDENTITY)
+            spec = body.get("spec") if isinstance(body.get("spec"), dict) else {}
             if rt.kind == "SelfSubjectAccessReview":
-                body["status"] = ({"allowed": True, "reason": "sandbox admin (token or system:masters) may do "
-                                                              "everything"}
-                                  if identity.admin else {"allowed": False})
+                attrs = spec.get("resourceAttributes") if isinstance(spec.get("resourceAttributes"), dict) else {}
+                if identity.admin:
+                    body["status"] = {"allowed": True, "reason": "sandbox admin (token or system:masters) may do "
+                                                                 "everything"}
+                elif rbac.allows(self.store, identity.user, identity.groups, verb=str(attrs.get("verb") or ""),
+                                 group=str(attrs.get("group") or ""), resource=str(attrs.get("resource") or ""),
+                                 sub=str(attrs.get("subresource") or ""),
+                                 namespace=str(attrs.get("namespace") or "") or None,
+                                 name=str(attrs.get("name") or "")):
+                    body["status"] = {"allowed": True, "reason": "RBAC: allowed by a (Cluster)RoleBinding"}
+                else:
+                    body["status"] = {"allowed": False}
             elif identity.admin:
                 body["status"] = {"resourceRules": [{"verbs": ["*"], "apiGroups": ["*"], "resources": ["*"]}],
                                   "nonResourceRules": [{"verbs": ["*"], "nonResourceURLs": ["*"]}],
                                   "incomplete": False}
             else:
-                body["status"] = {"resourceRules": [], "nonResourceRules": [], "incomplete": False}
+                if not str(spec.get("namespace") or ""):
+                    raise BadRequest("no namespace on request")
+                body["status"] = rbac.rules_review(self.store, identity.user, identity.groups,
+                                                   str(spec.get("namespace")))
             return json_response(body, 201)
         if m != "GET":
             raise MethodNotAllowed("the server does not allow this method on the requested resource")
