@@ -43,7 +43,7 @@ from hypothesis import strategies as st
 from rest_framework.test import APIClient
 
 from catalog import oci, sources
-from catalog.models import CatalogSource
+from catalog.models import CatalogSource, PackageVersion
 from clusters.kube import addresses as kube_addresses
 from clusters.kube.client import KubeClient
 from clusters.kube.connection import Credentials, build_spec
@@ -226,6 +226,8 @@ class Listener:
         self.paths: list[str] = []
         self.redirect_to = redirect_to
         self.body = body
+        self.status = 200
+        self.headers: dict[str, str] = {}
         owner = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -237,7 +239,9 @@ class Listener:
                     self.send_header("Content-Length", "0")
                     self.end_headers()
                     return
-                self.send_response(200)
+                self.send_response(owner.status)
+                for name, value in owner.headers.items():  # raw UTF-8, as an attacker's server sends them
+                    self._headers_buffer.append(f"{name}: {value}\r\n".encode())  # type: ignore[attr-defined]
                 self.send_header("Content-Length", str(len(owner.body)))
                 self.end_headers()
                 self.wfile.write(owner.body)
@@ -582,6 +586,44 @@ def test_redirects_to_forbidden_addresses_are_not_followed(case: Case, dns: Fake
     assert redirector.paths[1].startswith("/v2/")
     if case.kind == "forbidden":
         assert "not allowed" in message, message
+
+
+SOME = [c for c in CORPUS if c.observable or c.id in ("ipv4-mapped", "nat64", "decimal", "idna-fullwidth", "name",
+                                                       "scope-id")]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("case", SOME, ids=[c.id for c in SOME])
+def test_archive_urls_in_an_index_are_checked(case: Case, dns: FakeDNS, forbidden: Listener, redirector: Listener,
+                                              sandbox_policy: None) -> None:
+    """An index may give any absolute URL for an archive: the fetch checks it like any other."""
+    redirector.body = yaml.safe_dump({"apiVersion": "v1", "entries": {"webapp": [{
+        "name": "webapp", "version": "1.0.0", "urls": [_url("http", case, forbidden.port, path="/webapp-1.0.0.tgz")],
+        "digest": "0" * 64}]}}, allow_unicode=True).encode()
+    source = CatalogSource.objects.create(name="index", kind="helm", url=f"http://127.0.0.1:{redirector.port}/c")
+    assert sources.refresh(source.pk) == "ready", CatalogSource.objects.get().message
+    version = PackageVersion.objects.get(package__source=source)
+    with pytest.raises(sources.SourceError) as caught:
+        sources.ensure_archive(version)
+    assert forbidden.connections == []
+    if case.kind == "forbidden":
+        assert "not allowed" in caught.value.message
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("case", SOME, ids=[c.id for c in SOME])
+def test_oci_token_realms_are_checked(case: Case, dns: FakeDNS, forbidden: Listener, redirector: Listener,
+                                      sandbox_policy: None) -> None:
+    """A registry's 401 names the token service to ask: that address is checked like any other."""
+    redirector.status, redirector.body = 401, b"{}"
+    realm = _url("http", case, forbidden.port, path="/token")
+    redirector.headers = {"WWW-Authenticate": f'Bearer realm="{realm}",service="registry"'}
+    source = CatalogSource.objects.create(name="realm", kind="oci", url=f"oci+http://127.0.0.1:{redirector.port}/c")
+    with oci.registry(source) as reg, pytest.raises(sources.SourceError) as caught:
+        reg.get("/v2/c/tags/list", scope="repository:c:pull", cap=1000, what="tag list")
+    assert forbidden.connections == []
+    assert redirector.paths == ["/v2/c/tags/list"]
+    assert "Could not connect" not in caught.value.message  # refused by the policy, not by the network
 
 
 @pytest.fixture(scope="module")
