@@ -43,6 +43,9 @@ def run(op: str, data: bytes, values: dict[str, Any], opts: dict[str, Any], max_
         return result
     except charts.ChartError as exc:
         return {"ok": False, "kind": "chart", "message": exc.message, "errors": exc.errors}
+    except (RecursionError, MemoryError):  # a limit the portal's own checks missed: still the chart's fault
+        message = "The chart is too large or too deeply nested to be read within the render process's limits."
+        return {"ok": False, "kind": "chart", "message": message, "errors": {"chart": [message]}}
 
 
 def _engine(op: str, data: bytes, values: dict[str, Any], opts: dict[str, Any], max_output: int) -> dict[str, Any]:

@@ -233,9 +233,9 @@ def read_info(data: bytes) -> ChartInfo:
     schema: dict[str, Any] | None = None
     if "values.schema.json" in files:
         try:
-            schema = json.loads(files["values.schema.json"])
-        except ValueError as exc:
-            raise ChartError(f"values.schema.json is not valid JSON: {exc}") from exc
+            schema = yamlsafe.load_json(files["values.schema.json"], what="values.schema.json")
+        except yamlsafe.YamlError as exc:
+            raise ChartError(exc.message) from exc
         if not isinstance(schema, dict):
             raise ChartError("values.schema.json must be a JSON object.")
     readme = ""
@@ -494,7 +494,7 @@ def _objects(files: dict[str, str]) -> list[dict[str, Any]]:
 
 def dump_manifest(objects: list[dict[str, Any]]) -> str:
     """The objects as one multi-document YAML text (as stored in a revision)."""
-    return yaml.safe_dump_all(objects, sort_keys=False, default_flow_style=False) if objects else ""
+    return yaml.safe_dump_all(objects, sort_keys=False, default_flow_style=False, allow_unicode=True) if objects else ""
 
 
 # ---------------------------------------------------------------------------- values form

@@ -28,7 +28,6 @@ source's ``ca_pem``), credentials only to the registry's own origin.
 from __future__ import annotations
 
 import hashlib
-import json
 import re
 import tempfile
 import time
@@ -43,7 +42,7 @@ from requests.auth import AuthBase
 
 from catalog import helm, sources
 from catalog.models import CatalogSource, PackageVersion
-from portal import outbound
+from portal import outbound, yamlsafe
 from portal.addresses import AddressError
 
 SCHEMES = {"oci": False, "oci+http": True}  # scheme -> plain HTTP
@@ -220,7 +219,7 @@ class Registry:
         response, final = self._send(url, authorization=authorization, origin=sources._origin(realm), headers={})
         body = _read(response, final, cap=MAX_TOKEN_BYTES, what="token", authorised=authorization is not None)
         try:
-            doc = json.loads(body)
+            doc = yamlsafe.load_json(body)
         except ValueError as exc:
             raise sources.SourceError(f"The registry's token service {realm} answered no JSON.") from exc
         token = doc.get("token") or doc.get("access_token") if isinstance(doc, dict) else None
@@ -272,7 +271,7 @@ def registry(source: CatalogSource) -> Iterator[Registry]:
 
 def _json(body: bytes, url: str, what: str) -> Any:
     try:
-        return json.loads(body)
+        return yamlsafe.load_json(body)
     except ValueError as exc:
         raise sources.SourceError(f"The {what} at {url} is not JSON; is the address that of an OCI registry?") from exc
 

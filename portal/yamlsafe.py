@@ -1,4 +1,5 @@
-"""The one way the portal parses YAML it did not write itself (values, manifests, kubeconfigs, indexes).
+"""The one way the portal parses YAML (and JSON) it did not write itself (values, manifests,
+kubeconfigs, indexes, chart schemas, registry answers).
 
 Why it exists: PyYAML's safe loader is safe against code execution, not against shape. Its
 composer recurses once per nesting level, so a document nested a few thousand levels deep raises
@@ -18,6 +19,7 @@ every load here:
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import yaml
@@ -151,6 +153,21 @@ def load(text: str | bytes, *, what: str = "The document", max_depth: int = MAX_
     if len(documents) > 1:
         raise YamlError(f"{what} must be one YAML document; it has {len(documents)}.")
     return documents[0] if documents else None
+
+
+def load_json(text: str | bytes, *, what: str = "The JSON", max_depth: int = MAX_DEPTH) -> Any:
+    """``json.loads`` for text from outside (chart schemas, registry answers, cursors): deeper than
+    ``max_depth`` is a :class:`YamlError` (a ``ValueError``, like any malformed JSON) instead of a
+    ``RecursionError`` now or in whatever walks the result later."""
+    try:
+        value = json.loads(text)
+    except RecursionError as exc:
+        raise YamlError(f"{what} is nested more than {max_depth} levels deep.") from exc
+    except ValueError as exc:
+        raise YamlError(f"{what} is not valid JSON: {str(exc)[:300]}.") from exc
+    if depth_of(value, max_depth) > max_depth:
+        raise YamlError(f"{what} is nested more than {max_depth} levels deep.")
+    return value
 
 
 def depth_of(value: Any, limit: int) -> int:

@@ -156,3 +156,11 @@ def test_uploading_the_archive_answers_400_and_the_web_process_stays_small(admin
     # the engine is fine afterwards and a real chart still uploads
     ok = admin_api.post(url, {"chart": SimpleUploadedFile("webapp.tgz", webapp())}, format="multipart")
     assert ok.status_code == 201, ok.content
+
+
+def test_a_deeply_nested_values_schema_is_refused_with_a_reason() -> None:
+    deep_schema = '{"a":' * 5_000 + "1" + "}" * 5_000
+    with pytest.raises(helm.ChartError, match=r"values\.schema\.json is nested more than 100 levels deep"):
+        helm.inspect(webapp(**{"values.schema.json": deep_schema}))
+    with pytest.raises(helm.ChartError, match=r"values\.yaml is nested more than 100 levels deep"):
+        helm.inspect(webapp(**{"values.yaml": "a: " + "[" * 5_000 + "]" * 5_000 + "\n"}))

@@ -20,23 +20,13 @@ from rest_framework.exceptions import ParseError
 from rest_framework.parsers import JSONParser
 from rest_framework.utils.json import strict_constant
 
-from portal.yamlsafe import MAX_DEPTH, depth_of
-
-
-class JsonTooDeep(ValueError):
-    """JSON nested deeper than the limit (a ``ValueError``, like every other malformed JSON)."""
+from portal.yamlsafe import MAX_DEPTH, load_json
 
 
 def loads(text: str | bytes, *, max_depth: int = MAX_DEPTH) -> Any:
-    """``json.loads`` that refuses nesting deeper than ``max_depth`` with :class:`JsonTooDeep`
-    (a ``ValueError``) instead of overflowing the stack, now or in whatever walks the result."""
-    try:
-        value = json.loads(text)
-    except RecursionError as exc:
-        raise JsonTooDeep(f"The JSON is nested more than {max_depth} levels deep.") from exc
-    if depth_of(value, max_depth) > max_depth:
-        raise JsonTooDeep(f"The JSON is nested more than {max_depth} levels deep.")
-    return value
+    """``json.loads`` that refuses nesting deeper than ``max_depth`` with a ``ValueError``
+    (:class:`portal.yamlsafe.YamlError`) instead of overflowing the stack, now or later."""
+    return load_json(text, max_depth=max_depth)
 
 
 def _problem(value: Any, max_depth: int) -> tuple[str, str] | None:
