@@ -19,6 +19,7 @@ from django.db.models.expressions import RawSQL
 from rest_framework.exceptions import ValidationError
 
 from clusters.models import Cluster, ClusterStatus, KubeObject, Provider, Stage
+from portal.filtersets import StrictBooleanFilter
 
 _NAME = r"[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?"
 _PREFIX = r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*"
@@ -194,8 +195,8 @@ class NamespacedFilterSet(django_filters.FilterSet):
 
 class NodeFilterSet(django_filters.FilterSet):
     q = django_filters.CharFilter(field_name="name", lookup_expr="icontains", help_text="Part of the name.")
-    ready = django_filters.BooleanFilter(method="filter_data_bool", help_text="Nodes whose Ready condition is True.")
-    unschedulable = django_filters.BooleanFilter(method="filter_data_bool", help_text="Cordoned nodes.")
+    ready = StrictBooleanFilter(method="filter_data_bool", help_text="Nodes whose Ready condition is True.")
+    unschedulable = StrictBooleanFilter(method="filter_data_bool", help_text="Cordoned nodes.")
 
     class Meta:
         model = KubeObject

@@ -2,10 +2,54 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+from typing import Any
+
 import django_filters
+from django import forms as django_forms
 from django.db.models import Q, QuerySet
+from rest_framework.exceptions import ValidationError
 
 from portal.models import AuditOutcome, AuditRecord, SystemRole, User
+
+
+class _StrictBooleanField(django_forms.NullBooleanField):
+    widget = django_forms.TextInput
+
+    def to_python(self, value: Any) -> bool | None:  # type: ignore[override]
+        text = str(value).strip().lower() if value is not None else ""
+        if text in ("", "none"):
+            return None
+        if text in ("true", "1", "yes"):
+            return True
+        if text in ("false", "0", "no"):
+            return False
+        raise django_forms.ValidationError("Give true or false.", code="invalid")
+
+    def validate(self, value: Any) -> None:
+        pass
+
+
+class StrictBooleanFilter(django_filters.BooleanFilter):
+    """A yes/no filter that refuses anything else with a 400 (django-filter's own ignores an
+    unreadable value, so ``ready=ture`` silently meant "no filter")."""
+
+    field_class = _StrictBooleanField
+
+
+class UtcDateTimeFilter(django_filters.IsoDateTimeFilter):
+    """An ISO 8601 date-time, compared in UTC. PostgreSQL refuses offsets beyond ±15:59 that
+    ISO 8601 (and Python) accept, so ``…T00:00-23:10`` was a 500; converted first, it is just a
+    time, and one that falls outside the calendar is a 400 naming the parameter."""
+
+    def filter(self, qs: QuerySet[Any], value: datetime | None) -> QuerySet[Any]:
+        if value is not None:
+            try:
+                value = value.astimezone(UTC)
+            except OverflowError as exc:
+                raise ValidationError({str(self.label): [
+                    "The date-time is out of range."]}) from exc
+        return super().filter(qs, value)
 
 
 class AuditRecordFilterSet(django_filters.FilterSet):
@@ -14,8 +58,8 @@ class AuditRecordFilterSet(django_filters.FilterSet):
         method="filter_action", help_text="Exact action, or a prefix ending in '*' (for example 'token.*')."
     )
     outcome = django_filters.ChoiceFilter(choices=AuditOutcome.choices)
-    since = django_filters.IsoDateTimeFilter(field_name="timestamp", lookup_expr="gte")
-    until = django_filters.IsoDateTimeFilter(field_name="timestamp", lookup_expr="lte")
+    since = UtcDateTimeFilter(field_name="timestamp", lookup_expr="gte", label="since")
+    until = UtcDateTimeFilter(field_name="timestamp", lookup_expr="lte", label="until")
     request_id = django_filters.CharFilter()
     target_type = django_filters.CharFilter()
     target_id = django_filters.CharFilter()
@@ -33,7 +77,7 @@ class AuditRecordFilterSet(django_filters.FilterSet):
 class UserFilterSet(django_filters.FilterSet):
     q = django_filters.CharFilter(method="filter_q", help_text="Part of the username, name or email.")
     role = django_filters.ChoiceFilter(choices=SystemRole.choices)
-    is_active = django_filters.BooleanFilter()
+    is_active = StrictBooleanFilter()
 
     class Meta:
         model = User

@@ -283,6 +283,8 @@ SPECTACULAR_SETTINGS = {
         "ReleaseStatusEnum": "catalog.models.ReleaseStatus",
         "RevisionStatusEnum": "catalog.models.RevisionStatus",
     },
+    # Every operation documents the errors the stack answers with (portal/schema.py).
+    "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums", "portal.schema.document_errors"],
     "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAuthenticated"],
     "SERVE_AUTHENTICATION": [
         "portal.authentication.ApiTokenAuthentication",

@@ -22,6 +22,7 @@ from rest_framework.views import APIView
 from catalog import config
 from clusters.api.views import BadGateway, GatewayTimeout
 from clusters.kube.errors import KubeError, Unreachable
+from portal.api.params import bool_param
 from portal.api.serializers import StrictSerializer
 from portal.crypto import DecryptionError
 from portal.limits import DESCRIPTION_MAX_LENGTH, MESSAGE_MAX_LENGTH
@@ -152,7 +153,7 @@ class ConfigDetailView(APIView):
     @_cluster_errors
     def get(self, request: Request, servicemap_id: int, kind: str, name: str) -> Response:
         sm = _service_map(request, servicemap_id)
-        reveal = request.query_params.get("reveal") in ("1", "true")
+        reveal = bool_param(request, "reveal")
         return Response(config.get_config(sm, kind, name, user=request.user, reveal=reveal))
 
     @extend_schema(request=ConfigUpdateSerializer, responses={200: ConfigSavedSerializer, **ERRORS},

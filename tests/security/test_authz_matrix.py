@@ -1,0 +1,178 @@
+"""The authorization matrix: for every operation of the OpenAPI schema and every built-in role,
+whether the role may use it, as a table (``authz_matrix.yaml``) checked against the running app.
+
+The operations come from the schema drf-spectacular generates now, so a new endpoint (or a new
+method on one) without an entry in the table fails here until someone writes down who may use it.
+Each persona of :mod:`tests.security.world` calls each operation with the world's identifiers in
+the path (unsafe methods with an empty JSON body, as tests/test_isolation.py does; each call in a
+savepoint that is rolled back). "Allowed" means the answer is not 401, 403 or 404: a 400 for the
+empty body still proves the caller got past authorization, and a 404 for an object the caller may
+not see is a refusal (the API answers 404 rather than 403 so as not to confirm that it exists).
+
+Personas: ``anonymous``; the system roles ``admin``, ``operator`` and ``user`` (member of no
+workspace); ``manager``, ``developer`` and ``viewer`` of workspace W (whose objects fill the
+paths); and ``nonmember``, manager of another workspace. A table entry lists who is allowed; all
+others must be refused. ``AUTHZ_MATRIX_DRAFT=1`` writes what the app answers now to
+``var/security/authz_matrix.draft.yaml`` to help with a new entry (read it, do not copy it blindly).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from django.db import transaction
+from drf_spectacular.generators import SchemaGenerator
+
+from tests.security.world import PERSONAS, World, fill
+from tests.test_isolation import request
+
+HERE = Path(__file__).resolve().parent
+TABLE_FILE = HERE / "authz_matrix.yaml"
+METHODS = ("get", "post", "put", "patch", "delete")
+REFUSED = frozenset({401, 403, 404})
+# Named groups the table may use in `allow:`.
+GROUPS = {
+    "everyone": ["admin", "operator", "user", "manager", "developer", "viewer", "nonmember"],
+    "members": ["manager", "developer", "viewer"],
+    "staff": ["admin", "operator"],
+}
+
+
+def schema_operations() -> list[tuple[str, str]]:
+    schema = SchemaGenerator().get_schema(request=None, public=True)
+    return [(method.upper(), path) for path, item in schema["paths"].items() for method in item if method in METHODS]
+
+
+def load_table() -> dict[str, dict[str, Any]]:
+    return yaml.safe_load(TABLE_FILE.read_text())
+
+
+def allowed_personas(entry: dict[str, Any]) -> set[str]:
+    out: set[str] = set()
+    for name in entry.get("allow", []):
+        out.update(GROUPS.get(name, [name]))
+    unknown = out - set(PERSONAS)
+    assert not unknown, f"unknown personas {sorted(unknown)} in {TABLE_FILE.name}"
+    return out
+
+
+def test_every_schema_operation_has_an_entry() -> None:
+    table = load_table()
+    operations = {f"{m} {p}" for m, p in schema_operations()}
+    assert len(operations) >= 100, "the schema walk found too few operations"
+    missing = sorted(operations - set(table))
+    stale = sorted(set(table) - operations)
+    assert not missing, (f"operations without an entry in tests/security/{TABLE_FILE.name} (say who may use "
+                         "them):\n" + "\n".join(missing))
+    assert not stale, "entries for operations the schema no longer has:\n" + "\n".join(stale)
+    for key, entry in table.items():
+        assert entry.get("why"), f"{key}: the entry says nothing about why"
+        allowed_personas(entry)
+
+
+def valid_bodies(world: World) -> dict[str, dict[str, Any]]:
+    """Valid bodies for writes whose view validates the body before it checks the grant, so that
+    with an empty body everyone would get the same 400. With one of these, "allowed" means the
+    write succeeded (2xx) or met the state (409), and a 400 is a refusal too (an object in the body
+    that the caller cannot see is "No … that you can see")."""
+    sm, version = world.service_map.pk, world.ids["versions"]
+    release = {"service_map": sm, "name": "authz", "package_version": version, "values": {}}
+    return {
+        "POST /api/catalog/configs/{servicemap_id}/": {"kind": "ConfigMap", "name": "authz-new", "data": {"a": "b"}},
+        "PUT /api/catalog/configs/{servicemap_id}/{kind}/{name}/": {"data": {"mode": "green"}},
+        "POST /api/catalog/configs/{servicemap_id}/{kind}/{name}/versions/": {"version": 1},
+        "POST /api/catalog/releases/": release,
+        "POST /api/catalog/releases/plan/": release,
+        "POST /api/catalog/rollouts/": {"workspace": world.workspace.pk, "release_name": "authz-wave",
+                                        "package_version": version, "targets": [{"service_map": sm}]},
+        "POST /api/catalog/sources/": {"name": "authz-src", "kind": "upload", "workspace": world.workspace.pk},
+        "POST /api/catalog/versions/{id}/render/": {"service_map": sm, "values": {}},
+        "POST /api/catalog/servicemaps/{servicemap_id}/package/": {"name": "authz-saved", "version": "1.0.0"},
+        "POST /api/auth/tokens/": {"name": "authz"},
+        # Sent for the grant check after the parse; the status rule stays "not 401/403/404" (revision 1
+        # is the current one, so an allowed caller gets 400 "already deployed").
+        "POST /api/catalog/releases/{id}/rollback/": {"revision": 1},
+    }
+
+
+# Writes whose valid body is sent but whose answer is judged like a body-less call.
+STATUS_RULE = {"POST /api/catalog/releases/{id}/rollback/"}
+
+
+def restore(world: World, key: str) -> None:
+    """Put back what a write changed outside the database (the savepoint cannot undo the cluster)."""
+    if key == "DELETE /api/catalog/configs/{servicemap_id}/{kind}/{name}/":
+        response = world.client("admin").post(f"/api/catalog/configs/{world.service_map.pk}/", {
+            "kind": "ConfigMap", "name": world.names["config"], "data": {"mode": "blue"}}, format="json")
+        assert response.status_code in (201, 409), response.content
+
+
+def answer(world: World, persona: str, method: str, path: str, body: dict[str, Any] | None) -> int:
+    with transaction.atomic():
+        client = world.client(persona)
+        if body is None:
+            response = request(client, method.lower(), path)
+        else:
+            response = client.generic(method, path, json.dumps(body), content_type="application/json")
+        transaction.set_rollback(True)
+    return int(response.status_code)
+
+
+def allowed_answer(status: int, with_body: bool) -> bool:
+    if with_body:
+        return status < 300 or status == 409
+    return status not in REFUSED
+
+
+def test_authorization_matrix(secworld: World) -> None:
+    table = load_table()
+    failures: list[str] = []
+    draft: dict[str, dict[str, Any]] = {}
+    bodies = valid_bodies(secworld)
+    for method, schema_path in schema_operations():
+        key = f"{method} {schema_path}"
+        path = fill(schema_path, secworld)
+        entry = table.get(key, {})
+        expected = allowed_personas(entry) if key in table else None
+        body = bodies.get(key)
+        seen: dict[str, int] = {}
+        for persona in PERSONAS:
+            status = answer(secworld, persona, method, path, body)
+            restore(secworld, key)
+            seen[persona] = status
+            with_body = body is not None and key not in STATUS_RULE
+            allowed = allowed_answer(status, with_body)
+            if status >= 500:
+                failures.append(f"{key} as {persona}: {status} (server error)")
+            elif expected is None:
+                continue
+            elif entry.get("unreachable"):
+                # The world cannot reach the object (see the entry's reason): everyone is refused,
+                # and the entry's `allow` documents who would be let through.
+                if allowed:
+                    failures.append(f"{key} as {persona}: {status}, but the entry says the world cannot reach it")
+            elif allowed != (persona in expected):
+                failures.append(f"{key} as {persona}: {'allowed' if allowed else 'refused'} ({status}), the table "
+                                f"says {'allow' if persona in expected else 'deny'}")
+        draft[key] = {"allow": [p for p in PERSONAS
+                                if allowed_answer(seen[p], body is not None and key not in STATUS_RULE)],
+                      "statuses": " ".join(f"{p}={s}" for p, s in seen.items())}
+    if os.environ.get("AUTHZ_MATRIX_DRAFT"):
+        out = HERE.parents[1] / "var" / "security" / "authz_matrix.draft.yaml"
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(yaml.safe_dump(draft, sort_keys=False, width=200))
+    assert not failures, f"{len(failures)} answers differ from tests/security/{TABLE_FILE.name}:\n" + "\n".join(failures)
+
+
+@pytest.mark.parametrize("persona", ["anonymous"])
+def test_anonymous_reaches_only_the_login_surface(persona: str) -> None:
+    """The only operations the table lets an anonymous caller use are the login surface."""
+    table = load_table()
+    open_to_anonymous = sorted(k for k, e in table.items() if persona in allowed_personas(e))
+    assert set(open_to_anonymous) <= {"GET /api/auth/csrf/", "POST /api/auth/login/", "POST /api/auth/logout/",
+                                      "GET /api/auth/me/", "POST /api/catalog/hooks/{token}/"}, open_to_anonymous

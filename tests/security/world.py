@@ -1,0 +1,268 @@
+"""One populated portal for the security suite: every built-in role, a sandbox cluster with a
+workspace's service map on it, and one object behind every kind of path parameter.
+
+schemathesis, the authorization matrix and the secrets scanner all need the same thing: real
+identifiers to put into ``{id}``, ``{name}``, ``{kind}`` … so that object-level paths reach real
+objects (a fuzzer that only ever gets 404 proves nothing about the code behind the lookup). The
+world is built through the same actions the API uses, inside the test's transaction, so nothing
+outlives the test; the service map's namespace and its config objects are real objects in a
+sandbox cluster, so endpoints that ask the cluster get answers instead of timeouts.
+
+:func:`fill` maps a schema path (``/api/workspaces/{workspace_id}/members/{id}/``) to the world's
+values for its parameters; it fails for a parameter it does not know, so a new kind of path
+parameter has to be taught here before the suite passes.
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.utils import timezone
+from rest_framework.test import APIClient
+
+from catalog import helm
+from catalog.models import CatalogSource, Package, PackageVersion, Release, Rollout, RolloutTarget, SourceKind
+from clusters.models import Cluster, KubeObject, NodeOperation
+from portal import actions as portal_actions
+from portal.models import AuditRecord, User
+from portal.testing import make_user
+from workspaces import quota as q
+from workspaces import services as ws_services
+from workspaces.models import ClusterAllocation, Membership, RegistryAllocation, Role, ServiceMap, Workspace
+
+# The personas of the suite: anonymous, the three system roles, the three built-in workspace
+# roles in workspace W, and a manager of another workspace (a member, but not of W).
+PERSONAS = ("anonymous", "admin", "operator", "user", "manager", "developer", "viewer", "nonmember")
+
+CHART_FILES = {
+    "values.yaml": "replicas: 1\nimage: nginx:1.27\nmessage: hello\npassword: changeme\n",
+    "templates/deployment.yaml": """apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: {{ .Release.Name }}-web
+spec:
+  replicas: {{ .Values.replicas }}
+  selector:
+    matchLabels: {app: {{ .Release.Name }}-web}
+  template:
+    metadata:
+      labels: {app: {{ .Release.Name }}-web}
+    spec:
+      containers:
+        - name: web
+          image: {{ .Values.image }}
+          resources:
+            requests: {cpu: 50m, memory: 32Mi}
+""",
+    "templates/config.yaml": """apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: {{ .Release.Name }}-config
+data:
+  message: {{ .Values.message | quote }}
+""",
+    "templates/secret.yaml": """apiVersion: v1
+kind: Secret
+metadata:
+  name: {{ .Release.Name }}-db
+stringData:
+  password: {{ .Values.password | quote }}
+""",
+}
+
+_n = itertools.count(1)
+
+
+@dataclass
+class World:
+    suffix: str
+    users: dict[str, User]  # persona -> user (no "anonymous")
+    tokens: dict[str, str]  # persona -> raw API token (Authorization: Bearer …)
+    workspace: Workspace
+    other_workspace: Workspace
+    cluster: Cluster
+    service_map: ServiceMap
+    ids: dict[str, int] = field(default_factory=dict)  # resource segment -> id
+    names: dict[str, str] = field(default_factory=dict)  # what -> name
+
+    def client(self, persona: str) -> APIClient:
+        """An API client that authenticates like a script does (``Authorization: Bearer``)."""
+        client = APIClient()
+        if persona != "anonymous":
+            client.credentials(HTTP_AUTHORIZATION=f"Bearer {self.tokens[persona]}")
+        return client
+
+    def auth_headers(self, persona: str) -> dict[str, str]:
+        return {} if persona == "anonymous" else {"Authorization": f"Bearer {self.tokens[persona]}"}
+
+
+def register_cluster(admin: APIClient, kubeconfig: str, name: str) -> int:
+    response = admin.post("/api/clusters/", {"name": name, "kubeconfig": kubeconfig}, format="json")
+    assert response.status_code == 202, response.content
+    return int(response.json()["id"])
+
+
+def _obj(cluster: Cluster, kind: str, name: str, namespace: str = "", **fields: Any) -> KubeObject:
+    return KubeObject.objects.create(cluster=cluster, kind=kind, name=name, namespace=namespace,
+                                     uid=f"uid-{cluster.pk}-{kind}-{namespace}-{name}", resource_version="1",
+                                     created=timezone.now(), **fields)
+
+
+def _read_model(cluster: Cluster, namespace: str, node: str) -> None:
+    """One row of each kind the inventory lists (the watcher is not running in these tests)."""
+    labels = {"app": "shop-web"}
+    _obj(cluster, "Node", node, phase="Ready", data={"ready": True, "roles": ["worker"]})
+    _obj(cluster, "Namespace", namespace, phase="Active")
+    _obj(cluster, "Pod", "shop-web-1", namespace, node_name=node, phase="Running", labels=labels,
+         data={"restarts": 0, "status_text": "Running", "requests": {"cpu": 0.05, "memory": 2**25},
+               "containers": [{"name": "web", "image": "nginx:1.27"}]})
+    _obj(cluster, "Deployment", "shop-web", namespace, phase="Available", labels=labels,
+         data={"replicas": 1, "ready_replicas": 1, "images": ["nginx:1.27"]})
+    _obj(cluster, "Service", "shop-web", namespace, labels=labels, data={"type": "ClusterIP"})
+    _obj(cluster, "Ingress", "shop", namespace, data={"rules": [{"host": "shop.example.com", "paths": []}]})
+    _obj(cluster, "PersistentVolumeClaim", "shop-data", namespace, phase="Bound",
+         data={"storage_class": "standard", "volume_name": "shop-pv"})
+    _obj(cluster, "PersistentVolume", "shop-pv", phase="Bound", data={"claim": f"{namespace}/shop-data"})
+    _obj(cluster, "StorageClass", "standard", data={"provisioner": "example.com/disk"})
+    _obj(cluster, "HorizontalPodAutoscaler", "shop-web", namespace,
+         data={"target": {"kind": "Deployment", "name": "shop-web"}})
+    _obj(cluster, "Event", "shop-web-1.1", namespace, phase="Normal",
+         data={"type": "Normal", "reason": "Started", "message": "Started container web",
+               "involved": {"kind": "Pod", "name": "shop-web-1", "namespace": namespace},
+               "last_seen": timezone.now().isoformat()})
+
+
+def build(sandbox: Any, *, cluster: str = "cluster-2") -> World:
+    """The world, inside the caller's transaction. Takes about a second (two sandbox calls)."""
+    suffix = f"{next(_n)}{int(time.time() * 1000) % 10_000_000}"
+    Role.ensure_builtin()
+    roles = {r.key: r for r in Role.objects.all()}
+    users = {
+        "admin": make_user(f"sec-admin-{suffix}", role="admin"),
+        "operator": make_user(f"sec-oper-{suffix}", role="operator"),
+        "user": make_user(f"sec-user-{suffix}"),
+        "manager": make_user(f"sec-mgr-{suffix}"),
+        "developer": make_user(f"sec-dev-{suffix}"),
+        "viewer": make_user(f"sec-view-{suffix}"),
+        "nonmember": make_user(f"sec-other-{suffix}"),
+    }
+    tokens = {p: portal_actions.create_api_token(user=u, name=f"suite-{p}", expires=None)[1] for p, u in users.items()}
+
+    admin = APIClient()
+    admin.credentials(HTTP_AUTHORIZATION=f"Bearer {tokens['admin']}")
+    handle = sandbox.cluster(cluster)
+    cluster_id = register_cluster(admin, handle.kubeconfig.read_text(), f"sec-{suffix}")
+    Cluster.objects.filter(pk=cluster_id).update(status="connected")
+    cluster_obj = Cluster.objects.get(pk=cluster_id)
+
+    workspace = Workspace.objects.create(name=f"sec-{suffix}", display_name="Security suite")
+    other = Workspace.objects.create(name=f"sec-other-{suffix}", display_name="Another team")
+    memberships = {p: Membership.objects.create(workspace=workspace, user=users[p], role=roles[p])
+                   for p in ("manager", "developer", "viewer")}
+    Membership.objects.create(workspace=other, user=users["nonmember"], role=roles["manager"])
+    quota = q.dump(q.parse({"requests.cpu": "2", "requests.memory": "2Gi", "pods": "10", "services": "5"}))
+    allocation = ClusterAllocation.objects.create(workspace=workspace, cluster=cluster_obj, quota=quota,
+                                                  status="ready")
+    ClusterAllocation.objects.create(workspace=other, cluster=cluster_obj, quota=quota, status="ready")
+    namespace = f"sec-{suffix}"
+    sm = ServiceMap.objects.create(workspace=workspace, cluster=cluster_obj, namespace=namespace, quota=quota)
+    assert ws_services.apply_service_map(sm.pk) == "ready"
+    sm = ServiceMap.objects.select_related("workspace", "cluster").get(pk=sm.pk)
+    registry = RegistryAllocation.objects.create(workspace=workspace, registry=f"registry.example.com/sec-{suffix}")
+    node = "sec-node-1"
+    _read_model(cluster_obj, namespace, node)
+
+    dev = APIClient()
+    dev.credentials(HTTP_AUTHORIZATION=f"Bearer {tokens['developer']}")
+    base = f"/api/catalog/configs/{sm.pk}/"
+    created = dev.post(base, {"kind": "ConfigMap", "name": "app-config", "data": {"mode": "blue"}}, format="json")
+    assert created.status_code == 201, created.content
+
+    source = CatalogSource.objects.create(name=f"uploads-{suffix}", kind=SourceKind.UPLOAD, workspace=workspace)
+    package = Package.objects.create(source=source, name="shop")
+    archive = helm.build_archive("shop", "1.0.0", CHART_FILES)
+    info = helm.inspect(archive)
+    version = PackageVersion.objects.create(package=package, version="1.0.0", archive=archive,
+                                            digest="sha256:suite", values_yaml=info.values_yaml,
+                                            values_schema=info.schema)
+    planned = dev.post("/api/catalog/releases/", {"service_map": sm.pk, "name": "shop", "package_version": version.pk,
+                                                 "values": {}}, format="json")
+    assert planned.status_code in (201, 202), planned.content
+    release = Release.objects.get(pk=planned.json()["id"])
+    rollout = Rollout.objects.create(workspace=workspace, release_name="shop-wave", package_version=version)
+    RolloutTarget.objects.create(rollout=rollout, service_map=sm, wave=1)
+    custom = Role.objects.create(key=f"restarter{suffix}", name="Restarter", grants=["workloads.restart"])
+    operation = NodeOperation.objects.create(cluster=cluster_obj, node=node, kind="cordon", message="suite",
+                                             requested_by=users["admin"])
+    audit = AuditRecord.objects.create(actor=users["admin"], actor_username=users["admin"].username,
+                                       action="workspace.create", target_type="workspace",
+                                       target_id=str(workspace.pk), target_repr=workspace.name, outcome="success")
+    from portal.models import ApiToken
+
+    return World(
+        suffix=suffix, users=users, tokens=tokens, workspace=workspace, other_workspace=other,
+        cluster=cluster_obj, service_map=sm,
+        ids={
+            "workspaces": workspace.pk, "clusters": cluster_id, "allocations": allocation.pk,
+            "members": memberships["viewer"].pk, "registries": registry.pk, "servicemaps": sm.pk,
+            "roles": custom.pk, "sources": source.pk, "packages": package.pk, "versions": version.pk,
+            "releases": release.pk, "rollouts": rollout.pk, "operations": operation.pk,
+            "tokens": ApiToken.objects.get(user=users["developer"]).pk, "audit": audit.pk,
+            "users": users["viewer"].pk,
+        },
+        names={"node": node, "config": "app-config", "workload": "shop-web", "pod": "shop-web-1",
+               "namespace": namespace, "hook": "no-such-webhook-token"},
+    )
+
+
+_PARAM = re.compile(r"\{(\w+)\}")
+
+
+def path_parameters(path: str, world: World) -> dict[str, Any]:
+    """The world's values for the parameters of a schema path; fails for an unknown parameter."""
+    segments = path.strip("/").split("/")
+    out: dict[str, Any] = {}
+    for i, segment in enumerate(segments):
+        m = _PARAM.fullmatch(segment)
+        if m is None:
+            continue
+        name = m[1]
+        before = segments[i - 1] if i else ""
+        if name == "id":
+            assert before in world.ids, f"{path}: no object of kind {before!r} in tests/security/world.py"
+            out[name] = world.ids[before]
+        elif name == "workspace_id":
+            out[name] = world.workspace.pk
+        elif name == "cluster_id":
+            out[name] = world.cluster.pk
+        elif name == "servicemap_id":
+            out[name] = world.service_map.pk
+        elif name == "namespace":
+            out[name] = world.names["namespace"]
+        elif name == "number":
+            out[name] = 1
+        elif name == "token":
+            out[name] = world.names["hook"]
+        elif name == "kind":
+            out[name] = "Deployment" if "autoscalers" in segments else "ConfigMap"
+        elif name == "name":
+            if "nodes" in segments:
+                out[name] = world.names["node"]
+            elif "pods" in segments:
+                out[name] = world.names["pod"]
+            elif "autoscalers" in segments:
+                out[name] = world.names["workload"]
+            else:
+                out[name] = world.names["config"]
+        else:
+            raise AssertionError(f"{path}: unknown path parameter {name!r}; teach tests/security/world.py")
+    return out
+
+
+def fill(path: str, world: World) -> str:
+    values = path_parameters(path, world)
+    return _PARAM.sub(lambda m: str(values[m[1]]), path)
