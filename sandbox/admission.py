@@ -13,6 +13,7 @@ import binascii
 import re
 from typing import TYPE_CHECKING, Any
 
+from sandbox import crds
 from sandbox.errors import BadRequest, FieldError, forbidden, invalid
 from sandbox.quantity import Quantity, parse_quantity
 from sandbox.resources import (
@@ -384,6 +385,10 @@ def default_and_validate(store: Store, rt: ResourceType, obj: dict[str, Any], ol
         else:
             _check_name(rt.kind, name, errs)
     _check_meta(obj, errs)
+    if rt.key == crds.CRDS_KEY:
+        errs += crds.default_and_validate_crd(obj, old)
+    elif isinstance(rt, crds.CustomType) and not errs:
+        crds.validate_custom(rt, obj)
     kind = rt.kind
     spec = obj.get("spec")
     if kind == "Pod":
@@ -623,6 +628,8 @@ def admit_create(store: Store, rt: ResourceType, obj: dict[str, Any]) -> None:
     if rt is RESOURCEQUOTAS:
         hard = ((obj.get("spec") or {}).get("hard") or {})
         obj["status"] = {"hard": dict(hard), "used": _format_usage(_usage(store, ns, set(hard)), hard)}
+    if rt.key == crds.CRDS_KEY:
+        obj["status"] = crds.crd_status(obj)
 
 
 def admit_update(store: Store, rt: ResourceType, new: dict[str, Any], old: dict[str, Any]) -> None:
@@ -885,6 +892,8 @@ def _usage_may_change(rt: ResourceType, etype: str, prev_fields: dict[str, str] 
 def on_change(store: Store, rt: ResourceType, ns: str, etype: str = "MODIFIED",
               prev_fields: dict[str, str] | None = None, fields: dict[str, str] | None = None) -> None:
     """Keep ``status.used`` of the namespace's ResourceQuotas current after a committed change."""
+    if etype == "DELETED" and rt.key == crds.CRDS_KEY:
+        crds.drop_orphans(store)
     if not ns or rt is RESOURCEQUOTAS or not rt.namespaced or store.in_quota_update:
         return
     if not _usage_may_change(rt, etype, prev_fields, fields or {}):

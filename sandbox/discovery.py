@@ -12,11 +12,22 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
+from sandbox.crds import all_types
 from sandbox.errors import NotFound
-from sandbox.resources import RESOURCE_TYPES, ResourceType, groups
+from sandbox.resources import ResourceType
 
 if TYPE_CHECKING:
     from sandbox.cluster import SimCluster
+    from sandbox.store import Store
+
+
+def groups(store: Store | None = None) -> list[tuple[str, str]]:
+    """Served (group, version) pairs, core group excluded: built-in ones, then the CRDs' ones."""
+    out: list[tuple[str, str]] = []
+    for rt in all_types(store):
+        if rt.group and (rt.group, rt.version) not in out:
+            out.append((rt.group, rt.version))
+    return out
 
 _SUBRESOURCE_INFO: dict[str, tuple[str, str, str, tuple[str, ...]]] = {
     # name -> (group, version, kind ("" = parent kind), verbs)
@@ -39,28 +50,28 @@ def api_versions(cluster: SimCluster) -> dict[str, Any]:
             "serverAddressByClientCIDRs": [{"clientCIDR": "0.0.0.0/0", "serverAddress": f"127.0.0.1:{cluster.port}"}]}
 
 
-def _group_entry(group: str) -> dict[str, Any]:
-    versions = [v for g, v in groups() if g == group]
+def _group_entry(group: str, store: Store | None = None) -> dict[str, Any]:
+    versions = [v for g, v in groups(store) if g == group]
     entries = [{"groupVersion": f"{group}/{v}", "version": v} for v in versions]
     return {"name": group, "versions": entries, "preferredVersion": entries[0]}
 
 
-def api_group_list() -> dict[str, Any]:
+def api_group_list(store: Store | None = None) -> dict[str, Any]:
     seen: list[str] = []
-    for g, _ in groups():
+    for g, _ in groups(store):
         if g not in seen:
             seen.append(g)
-    return {"kind": "APIGroupList", "apiVersion": "v1", "groups": [_group_entry(g) for g in seen]}
+    return {"kind": "APIGroupList", "apiVersion": "v1", "groups": [_group_entry(g, store) for g in seen]}
 
 
-def api_group(group: str) -> dict[str, Any] | None:
-    if not any(g == group for g, _ in groups()):
+def api_group(group: str, store: Store | None = None) -> dict[str, Any] | None:
+    if not any(g == group for g, _ in groups(store)):
         return None
-    return {"kind": "APIGroup", "apiVersion": "v1", **_group_entry(group)}
+    return {"kind": "APIGroup", "apiVersion": "v1", **_group_entry(group, store)}
 
 
-def resource_list(group: str, version: str) -> dict[str, Any] | None:
-    types = [rt for rt in RESOURCE_TYPES if rt.group == group and rt.version == version]
+def resource_list(group: str, version: str, store: Store | None = None) -> dict[str, Any] | None:
+    types = [rt for rt in all_types(store) if rt.group == group and rt.version == version]
     if not types:
         return None
     resources: list[dict[str, Any]] = []
@@ -97,7 +108,7 @@ def openapi(request: web.Request, segs: list[str], cluster: SimCluster) -> web.R
 
     if segs == ["openapi", "v3"]:
         paths = {"api/v1": {"serverRelativeURL": "/openapi/v3/api/v1?hash=sandbox"}}
-        for g, v in groups():
+        for g, v in groups(cluster.store):
             paths[f"apis/{g}/{v}"] = {"serverRelativeURL": f"/openapi/v3/apis/{g}/{v}?hash=sandbox"}
         return json_response({"paths": paths})
     if len(segs) >= 4 and segs[:2] == ["openapi", "v3"]:
@@ -106,15 +117,15 @@ def openapi(request: web.Request, segs: list[str], cluster: SimCluster) -> web.R
             group, version = "", gv[1] if len(gv) > 1 else ""
         else:
             group, version = (gv[1], gv[2]) if len(gv) > 2 else ("", "")
-        doc = _openapi_doc(group, version)
+        doc = _openapi_doc(group, version, cluster.store)
         if doc is None:
             raise NotFound("the server could not find the requested resource")
         return json_response(doc)
     raise NotFound("the server could not find the requested resource")
 
 
-def _openapi_doc(group: str, version: str) -> dict[str, Any] | None:
-    types = [rt for rt in RESOURCE_TYPES if rt.group == group and rt.version == version]
+def _openapi_doc(group: str, version: str, store: Store | None = None) -> dict[str, Any] | None:
+    types = [rt for rt in all_types(store) if rt.group == group and rt.version == version]
     if not types:
         return None
     params = [{"name": "fieldValidation", "in": "query", "schema": {"type": "string", "uniqueItems": True}},

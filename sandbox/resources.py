@@ -144,6 +144,9 @@ RESOURCE_TYPES: tuple[ResourceType, ...] = (
         False, cats=("api-extensions",)),
     _rt("admissionregistration.k8s.io", "v1", "mutatingwebhookconfigurations", "MutatingWebhookConfiguration",
         False, cats=("api-extensions",)),
+    # apiextensions.k8s.io/v1: the CRDs; the custom types they serve are derived per cluster (sandbox/crds.py)
+    _rt("apiextensions.k8s.io", "v1", "customresourcedefinitions", "CustomResourceDefinition", False,
+        short=("crd", "crds"), cats=("api-extensions",), subs=("status",)),
     # storage.k8s.io/v1
     _rt("storage.k8s.io", "v1", "storageclasses", "StorageClass", False, short=("sc",)),
     # events.k8s.io/v1 (same storage as core events, converted on the way in and out)

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 import yaml
 from aiohttp import web
 
-from sandbox import discovery, disruption, rbac
+from sandbox import crds, discovery, disruption, rbac
 from sandbox.errors import (
     ApiError,
     BadRequest,
@@ -276,20 +276,20 @@ class ApiHandler:
         if segs == ["api"]:
             return json_response(discovery.api_versions(self.cluster))
         if segs == ["apis"]:
-            return json_response(discovery.api_group_list())
+            return json_response(discovery.api_group_list(self.store))
         if segs[:1] == ["api"] and len(segs) >= 2:
             group, version, rest = "", segs[1], segs[2:]
         elif segs[:1] == ["apis"] and len(segs) >= 3:
             group, version, rest = segs[1], segs[2], segs[3:]
         elif segs[:1] == ["apis"] and len(segs) == 2:
-            g = discovery.api_group(segs[1])
+            g = discovery.api_group(segs[1], self.store)
             if g is None:
                 raise NotFound(_NOT_FOUND_MSG)
             return json_response(g)
         else:
             raise NotFound(_NOT_FOUND_MSG)
         if not rest:
-            rl = discovery.resource_list(group, version)
+            rl = discovery.resource_list(group, version, self.store)
             if rl is None:
                 raise NotFound(_NOT_FOUND_MSG)
             return json_response(rl)
@@ -312,7 +312,7 @@ class ApiHandler:
             sub = rest[2] if len(rest) >= 3 else None
             if len(rest) > 3:
                 raise NotFound(_NOT_FOUND_MSG)
-        rt = by_gvr(group, version, plural)
+        rt = by_gvr(group, version, plural) or crds.lookup_custom(self.store, group, version, plural)
         if rt is None or (ns is not None and not rt.namespaced):
             raise NotFound(_NOT_FOUND_MSG)
         if sub in ("exec", "attach", "portforward", "proxy") and rt.plural in ("pods", "services", "nodes"):

@@ -304,7 +304,7 @@ class Store:
     def _bucket(self, rt: ResourceType) -> dict[str, dict[str, _Entry]]:
         if not rt.stored:
             raise BadRequest(f"{rt.key} is not a stored resource")
-        return self._objects[rt.storage_key]
+        return self._objects.setdefault(rt.storage_key, {})  # custom resources get a bucket on first use
 
     @staticmethod
     def _ns(rt: ResourceType, namespace: str | None) -> str:
@@ -745,10 +745,12 @@ class Store:
             return
         remaining: dict[str, int] = {}
         finalizers: dict[str, int] = {}
-        for rt in stored_types():
+        from sandbox.crds import custom_types
+
+        for rt in [*stored_types(), *custom_types(self)]:
             if not rt.namespaced:
                 continue
-            for oname in list(self._objects[rt.storage_key].get(name, {})):
+            for oname in list(self._bucket(rt).get(name, {})):
                 entry = self._entry(rt, name, oname)
                 if entry is None:
                     continue
@@ -878,7 +880,7 @@ class Store:
         fields = extractor(obj) if extractor else {}
         uid = str(md.get("uid", ""))
         owners = tuple(str(r.get("uid")) for r in md.get("ownerReferences") or () if r.get("uid"))
-        bucket = self._objects[skey]
+        bucket = self._bucket(rt)
         if prev is not None:
             for o in prev.owners:
                 deps = self._dependents.get(o)
@@ -1012,6 +1014,17 @@ class Store:
         self._history_floor = self._rv
         self._expired_at = self._rv
 
+    def storage_keys(self) -> builtins.list[str]:
+        return builtins.list(self._objects)
+
+    def drop_storage(self, key: str) -> None:
+        """Forget every object under ``key`` and end its watches (a deleted CRD's custom resources)."""
+        for objs in self._objects.pop(key, {}).values():
+            for e in objs.values():
+                self._uids.pop(e.uid, None)
+        for w in builtins.list(self._watchers.get(key, ())):
+            w.close()
+
     # ------------------------------------------------------------------ snapshots
 
     def dump(self) -> dict[str, Any]:
@@ -1028,8 +1041,9 @@ class Store:
         self._uids.clear()
         self._dependents.clear()
         for skey, items in data.get("objects", {}).items():
-            if skey not in self._objects:
+            if skey not in self._objects and "." not in skey:
                 continue
+            self._objects.setdefault(skey, {})  # custom resources (their CRDs are loaded too)
             extractor = FIELD_EXTRACTORS.get(skey)
             for obj in items:
                 md = obj["metadata"]

@@ -380,7 +380,8 @@ def _partial(o: dict[str, Any]) -> dict[str, Any]:
 def table(rt: ResourceType, objs: list[dict[str, Any]], *, resource_version: str = "", continue_token: str = "",
           include_object: str = "PartialObjectMetadata", with_columns: bool = True,
           remaining: int | None = None) -> dict[str, Any]:
-    cols, fn = PRINTERS.get(rt.storage_key, _DEFAULT)  # events.k8s.io shares the core events printer
+    printer = getattr(rt, "printer", None)  # a CRD's additionalPrinterColumns (sandbox/crds.py)
+    cols, fn = printer() if printer is not None else PRINTERS.get(rt.storage_key, _DEFAULT)
     rows = []
     for o in objs:
         row: dict[str, Any] = {"cells": fn(o)}
