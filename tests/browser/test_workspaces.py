@@ -176,3 +176,29 @@ def test_admin_sets_up_a_workspace_and_the_developer_sees_only_it(
     expect(page.get_by_test_id("workspace-header")).to_have_count(0)
     page.get_by_test_id("nav-servicemaps").click()
     expect(page.locator('[data-testid^="servicemap-row-"]')).to_have_count(1)
+
+    # --- the admin deletes the service map: it stays "deleting", saying what holds the Terminating
+    # namespace (a finalizer here), and goes from the list once the namespace is really gone -------
+    from sandbox.resources import CONFIGMAPS
+    from workspaces.models import ServiceMap
+
+    fleet.in_cluster(CLUSTER, lambda c: c.store.create(CONFIGMAPS, {
+        "metadata": {"name": "held", "namespace": NAMESPACE, "finalizers": ["example.com/hold"]}, "data": {"a": "b"}}))
+    _logout(page)
+    _login(page, portal_server, "ada")
+    sm = ServiceMap.objects.get(namespace=NAMESPACE)
+    page.goto(f"{portal_server}/workspaces/{sm.workspace_id}/servicemaps/{sm.pk}")
+    page.get_by_test_id("delete-servicemap").click()
+    page.get_by_test_id("type-confirm-input").fill(NAMESPACE)
+    page.get_by_test_id("type-confirm-submit").click()
+    expect(page.get_by_test_id("servicemap-header")).to_have_attribute("data-status", "deleting")
+    expect(page.get_by_test_id("servicemap-deleting")).to_be_visible()
+    expect(page.get_by_test_id("servicemap-message")).to_contain_text("example.com/hold", timeout=30_000)
+    page.goto(f"{portal_server}/workspaces/{sm.workspace_id}")
+    page.get_by_test_id("tab-servicemaps").click()
+    sm_row = page.get_by_test_id(f"servicemap-row-{NAMESPACE}")
+    expect(sm_row).to_have_attribute("data-status", "deleting")
+    fleet.in_cluster(CLUSTER, lambda c: c.store.mutate(
+        CONFIGMAPS, NAMESPACE, "held", lambda cm: cm["metadata"].__delitem__("finalizers")))
+    expect(sm_row).to_have_count(0, timeout=30_000)
+    assert not ServiceMap.objects.filter(pk=sm.pk).exists()
