@@ -39,11 +39,19 @@ class SourceSerializer(serializers.ModelSerializer[CatalogSource]):
         return bool(obj.password_encrypted)
 
 
+SOURCE_URL_HELP = (
+    "helm: https://host[:port]/path (http:// for admins and outside production); oci: oci://host[:port]/prefix "
+    "(oci+http:// likewise). The host must pass the address policy (no link-local, cloud-metadata, unspecified or "
+    "multicast address in any encoding, nor loopback or denied networks as configured; every address a name "
+    "resolves to is checked): otherwise 400 on url. Every fetch checks again and connects to the checked address.")
+
+
 class SourceCreateSerializer(StrictSerializer):
     name = serializers.CharField(max_length=63, validators=[DNS1123_LABEL])
     kind = serializers.ChoiceField(choices=[SourceKind.HELM.value, SourceKind.OCI.value, SourceKind.UPLOAD.value])
     workspace = serializers.IntegerField(allow_null=True, required=False, default=None)
-    url = serializers.CharField(max_length=500, allow_blank=True, required=False, default="")
+    url = serializers.CharField(max_length=500, allow_blank=True, required=False, default="",
+                                help_text=SOURCE_URL_HELP)
     username = serializers.CharField(max_length=200, allow_blank=True, required=False, default="")
     password = serializers.CharField(max_length=1000, allow_blank=True, required=False, default="",
                                      trim_whitespace=False, style={"input_type": "password"}, write_only=True)
@@ -52,7 +60,7 @@ class SourceCreateSerializer(StrictSerializer):
 
 
 class SourceUpdateSerializer(StrictSerializer):
-    url = serializers.CharField(max_length=500, allow_blank=True, required=False)
+    url = serializers.CharField(max_length=500, allow_blank=True, required=False, help_text=SOURCE_URL_HELP)
     username = serializers.CharField(max_length=200, allow_blank=True, required=False)
     password = serializers.CharField(max_length=1000, allow_blank=True, required=False, trim_whitespace=False,
                                      style={"input_type": "password"}, write_only=True)
