@@ -11,6 +11,7 @@ the cluster makes it ``error`` with the cluster's message.
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Iterable
 from datetime import timedelta
 from decimal import Decimal
@@ -233,8 +234,10 @@ def terminating_reason(namespace: dict[str, Any]) -> str:
 
 
 def deletion_deadline() -> float:
-    """Seconds a namespace may stay Terminating before its service map is shown as stuck."""
-    return float(getattr(settings, "PORTAL_SERVICEMAP_DELETE_STUCK_SECONDS", 300.0))
+    """Seconds a namespace may stay Terminating before its service map is shown as stuck (the
+    Django setting, else the environment variable of the same name, else 300)."""
+    value = getattr(settings, "PORTAL_SERVICEMAP_DELETE_STUCK_SECONDS", None)
+    return float(value if value is not None else os.environ.get("PORTAL_SERVICEMAP_DELETE_STUCK_SECONDS", "300"))
 
 
 def recheck_delay(sm_id: int, outcome: str) -> float | None:
