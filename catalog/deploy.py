@@ -100,7 +100,7 @@ def stamp(objects: list[dict[str, Any]], *, namespace: str, release: Release | N
 
 
 def dump(objects: list[dict[str, Any]]) -> str:
-    return "".join("---\n" + yaml.safe_dump(obj, sort_keys=True) for obj in objects)
+    return "".join("---\n" + yaml.safe_dump(obj, sort_keys=True, allow_unicode=True) for obj in objects)
 
 
 def load(manifest: str) -> list[dict[str, Any]]:
@@ -394,8 +394,8 @@ def diff_against_live(client: KubeClient, objects: list[dict[str, Any]], *,
         new_obj: dict[str, Any] | None = _normalise(would)
         if not reveal:
             old_obj, new_obj = redaction.redact_pair(old_obj, new_obj)
-        before = yaml.safe_dump(old_obj, sort_keys=True).splitlines(keepends=True) if old_obj else []
-        after = yaml.safe_dump(new_obj, sort_keys=True).splitlines(keepends=True)
+        before = yaml.safe_dump(old_obj, sort_keys=True, allow_unicode=True).splitlines(keepends=True) if old_obj else []
+        after = yaml.safe_dump(new_obj, sort_keys=True, allow_unicode=True).splitlines(keepends=True)
         lines = list(difflib.unified_diff(before, after, fromfile=f"live/{key_of(obj)}",
                                           tofile=f"new/{key_of(obj)}"))
         if lines:
@@ -434,9 +434,10 @@ def drift(release: Release, *, reveal: bool = False) -> dict[str, Any]:
 def revision_diff(a: str, b: str, *, label_a: str, label_b: str, reveal: bool = False) -> str:
     """Unified diff of two revisions' manifests; Secret values redacted unless ``reveal`` (the
     keys whose values differ show as changed)."""
+    before, after = load(a), load(b)
     if not reveal:
-        before, after = redaction.redact_many(load(a), load(b))
-        a, b = dump(before), dump(after)
+        before, after = redaction.redact_many(before, after)
+    a, b = dump(before), dump(after)  # printed again: older stored manifests escaped non-ASCII
     return "".join(difflib.unified_diff(a.splitlines(keepends=True), b.splitlines(keepends=True),
                                         fromfile=label_a, tofile=label_b))
 

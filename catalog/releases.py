@@ -47,7 +47,11 @@ def _enqueue(name: str, *args: Any) -> None:
 def _publish_release(release: Release) -> None:
     from catalog.api.release_serializers import release_row
 
-    publish(f"workspace.{release.workspace_id}", "release.updated", release_row(release))
+    try:
+        row = release_row(release)
+    except Release.DoesNotExist:  # deleted meanwhile (a fast delete task): release.deleted says so
+        return
+    publish(f"workspace.{release.workspace_id}", "release.updated", row)
 
 
 def _publish_revision(release: Release, revision: Revision) -> None:
@@ -460,9 +464,14 @@ def delete_release(*, release: Release, user: Any, request: HttpRequest | None) 
         Release.objects.filter(pk=release.pk).update(status=ReleaseStatus.DELETING,
                                                      message="Deleting its objects.", updated=timezone.now())
         release.refresh_from_db()
+        # Kept for the answer, which redacts the values by it after the task may have deleted it.
+        release.current_manifest = Revision.objects.filter(  # type: ignore[attr-defined]
+            release=release, number=release.revision).values_list("manifest", flat=True).first() or ""
         _audit(request, action="release.delete", release=release, detail={})
+        # The row is read and published inside the transaction (publish sends on commit): the
+        # delete task may remove the release as soon as it is enqueued, before the answer is built.
+        _publish_release(release)
         _enqueue("delete_release", release.pk)
-        transaction.on_commit(lambda: _publish_release(release))
     return release
 
 

@@ -108,7 +108,7 @@ def capture(client: KubeClient, sm: ServiceMap) -> tuple[dict[str, str], dict[st
                     cname = _key(str(container.get("name")))
                     values["images"].setdefault(_key(name), {})[cname] = container.get("image", "")
                     container["image"] = _PLACEHOLDER.format(f"images.{_key(name)}.{cname}")
-            text = yaml.safe_dump(out, sort_keys=True)
+            text = yaml.safe_dump(out, sort_keys=True, allow_unicode=True)
             text = _PARAM.sub(lambda m: "{{ .Values." + m[1] + (" | quote }}" if m[1].startswith("images.")
                                                                  else " }}"), text)
             templates[f"templates/{kind.lower()}-{name}.yaml"] = text
@@ -136,7 +136,7 @@ def save_service_map(*, sm: ServiceMap, name: str, version: str, description: st
               f"{sm.cluster.name}.\n\nParameters: `images.<workload>.<container>` and `replicas.<workload>`.\n")
     if secrets:
         readme += "\nSecrets it refers to (create them in the target service map first): " + ", ".join(secrets) + "\n"
-    files = {**templates, "values.yaml": yaml.safe_dump(values, sort_keys=True), "README.md": readme}
+    files = {**templates, "values.yaml": yaml.safe_dump(values, sort_keys=True, allow_unicode=True), "README.md": readme}
     try:
         archive = helm.build_archive(name, version, files, description=description or f"Saved from {sm.namespace}")
         info = helm.inspect(archive)

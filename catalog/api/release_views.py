@@ -215,7 +215,8 @@ class ReleaseViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
     @extend_schema(responses={202: s.ReleaseSerializer, **ERRORS})
     def destroy(self, request: Request, pk: str) -> Response:
         release = releases.delete_release(release=self.get_object(), user=request.user, request=request._request)
-        return Response(s.release_row(release), status=status.HTTP_202_ACCEPTED)
+        # Serialized from the instance: the delete task may already have removed the row.
+        return Response(s.ReleaseSerializer(release).data, status=status.HTTP_202_ACCEPTED)
 
     @extend_schema(parameters=[OpenApiParameter("number", OpenApiTypes.INT, OpenApiParameter.PATH), REVEAL],
                    responses={200: s.RevisionDetailSerializer, **ERRORS})
