@@ -4,10 +4,12 @@
  * history of revisions with a diff between any two and a rollback per revision
  * (`workloads.rollback`), upgrade with a version and values (`workloads.deploy`), drift (asks the
  * cluster), delete with type-to-confirm (`workloads.delete`). 403/409 answers show as they come.
+ * Deleting shows 삭제 중 until `release.deleted` (or a 404 once it was deleting, or a second delete
+ * that finds it gone) sends the user to the list with a notice.
  */
-import { useState } from 'react';
+import { useEffect, useRef, useState } from 'react';
 import { useTranslation } from 'react-i18next';
-import { Link, useParams } from 'react-router-dom';
+import { Link, useNavigate, useParams } from 'react-router-dom';
 import { ApiError } from '../api/errors';
 import { ConfirmDialog } from '../components/ConfirmDialog';
 import { Dialog } from '../components/Dialog';
@@ -20,7 +22,7 @@ import { NotFound } from '../pages/NotFound';
 import { useWorkspace, useWorkspaceAccess } from '../workspaces/queries';
 import { CatalogBadge, DiffView, isRecord } from './common';
 import { useCatalogLive } from './live';
-import { useDeleteRelease, useDiff, useDrift, usePackage, useRelease, useRollback, useUpgrade, useVersion } from './queries';
+import { useDeleteRelease, useDiff, useDrift, usePackage, useRelease, useReleaseDeleted, useRollback, useUpgrade, useVersion } from './queries';
 import type { ReleaseDetail, Revision, Values } from './types';
 import { ValuesForm } from './ValuesForm';
 import { StrategyPanel } from './strategy/StrategyPanel';
@@ -273,7 +275,20 @@ export function ReleasePage() {
   useCatalogLive(release.data?.workspace.id ?? null);
   const [dialog, setDialog] = useState<'upgrade' | 'delete' | null>(null);
   const remove = useDeleteRelease(id);
-  if (!Number.isInteger(id) || (release.error instanceof ApiError && release.error.status === 404)) return <NotFound />;
+  const navigate = useNavigate();
+  const deletedLive = useReleaseDeleted(id);
+  const known = useRef<{ name: string; deleting: boolean } | null>(null);
+  if (release.data) known.current = { name: release.data.name, deleting: (known.current?.deleting ?? false) || release.data.status === 'deleting' };
+  const notFound = release.error instanceof ApiError && release.error.status === 404;
+  const alreadyGone = remove.error?.status === 404;
+  const gone = known.current !== null && (deletedLive || alreadyGone || (notFound && known.current.deleting));
+  useEffect(() => {
+    if (!gone || !known.current) return;
+    const notice = t(alreadyGone ? 'catalog.release.alreadyDeleted' : 'catalog.release.deletedNotice', { name: known.current.name });
+    navigate('/releases', { replace: true, state: { notice } });
+  }, [gone, alreadyGone, navigate, t]);
+  if (gone) return <Loading />;
+  if (!Number.isInteger(id) || notFound) return <NotFound />;
   const r = release.data;
   const current = r?.revisions.find((x) => x.number === r.revision);
   const deleting = r?.status === 'deleting';

@@ -2,13 +2,14 @@
  * Live updates of the catalog pages from the `workspace.<id>` group (docs/catalog-api.md, "Live
  * events"): `release.updated` rows patch the release and the lists that hold it,
  * `revision.updated` patches a revision's status and per-object progress in place,
- * `rollout.updated` replaces the rollout with its ledger. Rows we do not hold yet, and seq gaps,
+ * `rollout.updated` replaces the rollout with its ledger, `release.deleted` drops the row from the
+ * lists and tells an open release page to leave. Rows we do not hold yet, and seq gaps,
  * refetch.
  */
 import { useQueryClient, type QueryClient } from '@tanstack/react-query';
 import { useCallback } from 'react';
 import { useSubscription, type SocketEvent } from '../lib/socket';
-import { releaseKey, releasesKey, revisionKey, rolloutKey, catalogKey } from './queries';
+import { releaseDeletedKey, releaseKey, releasesKey, revisionKey, rolloutKey, catalogKey } from './queries';
 import type { Page, Release, ReleaseDetail, RevisionDetail, RevisionEvent, Rollout } from './types';
 
 function isRecord(value: unknown): value is Record<string, unknown> {
@@ -60,6 +61,13 @@ export function applyRevisionUpdate(queryClient: QueryClient, event: RevisionEve
   queryClient.setQueryData<RevisionDetail>(revisionKey(event.release, event.number), (old) => (old ? { ...old, ...patch } : old));
 }
 
+export function applyReleaseDeleted(queryClient: QueryClient, id: number): void {
+  queryClient.setQueryData(releaseDeletedKey(id), true);
+  for (const [key, page] of queryClient.getQueriesData<Page<Release>>({ queryKey: releasesKey() })) {
+    if (page?.results.some((r) => r.id === id)) queryClient.setQueryData(key, { ...page, results: page.results.filter((r) => r.id !== id) });
+  }
+}
+
 export function applyCatalogEvent(queryClient: QueryClient, event: SocketEvent): void {
   const data = event.data;
   switch (event.type) {
@@ -69,6 +77,10 @@ export function applyCatalogEvent(queryClient: QueryClient, event: SocketEvent):
       break;
     case 'revision.updated':
       if (isRevisionEvent(data)) applyRevisionUpdate(queryClient, data);
+      break;
+    case 'release.deleted':
+      if (isRecord(data) && typeof data.id === 'number') applyReleaseDeleted(queryClient, data.id);
+      else void queryClient.invalidateQueries({ queryKey: releasesKey() });
       break;
     case 'rollout.updated':
       if (isRollout(data)) queryClient.setQueryData<Rollout>(rolloutKey(data.id), (old) => ({ ...(old ?? {}), ...data }));

@@ -13,7 +13,7 @@
 import { keepPreviousData, useMutation, useQuery, useQueryClient, type QueryKey } from '@tanstack/react-query';
 import type { ApiError } from '../api/errors';
 import { catalogApi } from './api';
-import type { PackageQuery, Release, ReleaseQuery, Rollout, SourceQuery, Values, Version } from './types';
+import type { PackageQuery, Release, ReleaseDetail, ReleaseQuery, Rollout, SourceQuery, Values, Version } from './types';
 
 export const catalogKey = ['catalog'] as const;
 export const sourcesKey = (query?: object) => (query ? ([...catalogKey, 'sources', query] as const) : ([...catalogKey, 'sources'] as const));
@@ -119,7 +119,23 @@ function useReleaseWrite<V>(id: number, fn: (vars: V) => Promise<Release>) {
 export const useUpgrade = (id: number) =>
   useReleaseWrite(id, (body: { package_version?: number; values?: Values; strategy?: object }) => catalogApi.upgrade(id, body));
 export const useRollback = (id: number) => useReleaseWrite(id, (revision: number) => catalogApi.rollback(id, revision));
-export const useDeleteRelease = (id: number) => useReleaseWrite(id, () => catalogApi.removeRelease(id));
+/** Set by the `release.deleted` event (catalog/live.ts): the page leaves for the list. */
+export const releaseDeletedKey = (id: number) => [...catalogKey, 'release-deleted', id] as const;
+export const useReleaseDeleted = (id: number) =>
+  useQuery<boolean>({ queryKey: releaseDeletedKey(id), queryFn: () => Promise.resolve(false), enabled: false }).data === true;
+
+/** Delete: the answer (status `deleting`) patches the detail in place; the detail is not
+ * refetched, since the release may be gone already (the page follows `release.deleted`). */
+export function useDeleteRelease(id: number) {
+  const queryClient = useQueryClient();
+  return useMutation<Release, ApiError, void>({
+    mutationFn: () => catalogApi.removeRelease(id),
+    onSuccess: (row) => {
+      queryClient.setQueryData<ReleaseDetail>(releaseKey(id), (old) => (old ? { ...old, ...row, revisions: old.revisions } : old));
+      void queryClient.invalidateQueries({ queryKey: releasesKey() });
+    },
+  });
+}
 
 export const useCreateRelease = () =>
   useWrite((body: Parameters<typeof catalogApi.createRelease>[0]) => catalogApi.createRelease(body), () => [releasesKey()]);

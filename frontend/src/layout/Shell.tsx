@@ -12,6 +12,7 @@ import { ConnectionBanner, WsStatus } from './ConnectionStatus';
 import { LanguageSwitch } from './LanguageSwitch';
 import { Sidebar } from './Sidebar';
 import { UserMenu } from './UserMenu';
+import { RouteNotice } from '../components/RouteNotice';
 
 export function Shell() {
   const { t } = useTranslation();
@@ -49,6 +50,7 @@ export function Shell() {
       <Sidebar isAdmin={user.is_admin} isOperator={user.role === 'operator'} />
       <main className="content" id="main">
         <ConnectionBanner />
+        <RouteNotice />
         <Outlet />
       </main>
     </div>
