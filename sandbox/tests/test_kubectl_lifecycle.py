@@ -12,10 +12,11 @@ import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from sandbox.testing import SandboxFleet, running_sandbox
+from sandbox.testing import running_sandbox
 
 KUBECTL = shutil.which("kubectl")
 pytestmark = [
@@ -42,7 +43,7 @@ def kubectl(kubeconfig: Path, *args: str, input_text: str | None = None, check: 
     return out
 
 
-def get_json(kubeconfig: Path, *args: str) -> dict:  # type: ignore[type-arg]
+def get_json(kubeconfig: Path, *args: str) -> dict[str, Any]:
     return json.loads(kubectl(kubeconfig, "get", *args, "-o", "json").stdout)
 
 
