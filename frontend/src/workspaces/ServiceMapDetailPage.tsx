@@ -5,7 +5,7 @@
  * `workspace.<id>`; the object lists from `cluster.<cid>.ns.<namespace>` (InventoryTable joins it).
  * The `releases` tab lists the catalog releases installed into it (src/catalog/ReleasesTable.tsx).
  */
-import { useState } from 'react';
+import { useEffect, useRef, useState } from 'react';
 import { useTranslation } from 'react-i18next';
 import { Link, NavLink, useNavigate, useParams } from 'react-router-dom';
 import { ApiError } from '../api/errors';
@@ -225,7 +225,12 @@ function Header({ sm, canManage }: { sm: ServiceMap; canManage: boolean }) {
           busyLabel={t('common.saving')}
           busy={remove.isPending}
           error={remove.error}
-          onConfirm={() => remove.mutate(undefined, { onSuccess: () => setDialog(null) })}
+          onConfirm={() =>
+            remove.mutate(undefined, {
+              // Back to the workspace's list, where the row shows 삭제 중 until the namespace is gone.
+              onSuccess: () => navigate(`/workspaces/${sm.workspace.id}/servicemaps`, { state: { notice: t('workspaces.servicemap.deleteStarted', { namespace: sm.namespace }) } }),
+            })
+          }
           onCancel={() => setDialog(null)}
         />
       )}
@@ -250,7 +255,16 @@ export function ServiceMapDetailPage() {
   const sm = useServiceMap(id, sid);
   const access = useWorkspaceAccess(workspace.data);
   useWorkspaceLive(Number.isInteger(id) ? id : null);
+  const navigate = useNavigate();
+  const seenDeleting = useRef<string | null>(null);
+  if (sm.data?.status === 'deleting') seenDeleting.current = sm.data.namespace;
+  const goneAfterDelete = seenDeleting.current !== null && sm.isError && sm.error instanceof ApiError && sm.error.status === 404;
+  useEffect(() => {
+    // The namespace is gone while this page watched it terminate: to the list, with a notice.
+    if (goneAfterDelete) navigate(`/workspaces/${id}/servicemaps`, { replace: true, state: { notice: t('workspaces.servicemap.deletedNotice', { namespace: seenDeleting.current }) } });
+  }, [goneAfterDelete, id, navigate, t]);
   if (!Number.isInteger(id) || !Number.isInteger(sid)) return <NotFound />;
+  if (goneAfterDelete) return <Loading />;
   if (sm.isError && sm.error instanceof ApiError && sm.error.status === 404) {
     return (
       <section className="page" data-testid="servicemap-gone">
