@@ -2,14 +2,15 @@
  * Live updates of the catalog pages from the `workspace.<id>` group (docs/catalog-api.md, "Live
  * events"): `release.updated` rows patch the release and the lists that hold it,
  * `revision.updated` patches a revision's status and per-object progress in place,
- * `rollout.updated` replaces the rollout with its ledger, `release.deleted` drops the row from the
+ * `rollout.updated` replaces the rollout with its ledger, `rollout.deleted` refetches it and the
+ * rollout lists, `release.deleted` drops the row from the
  * lists and tells an open release page to leave. Rows we do not hold yet, and seq gaps,
  * refetch.
  */
 import { useQueryClient, type QueryClient } from '@tanstack/react-query';
 import { useCallback } from 'react';
 import { useSubscription, type SocketEvent } from '../lib/socket';
-import { releaseDeletedKey, releaseKey, releasesKey, revisionKey, rolloutKey, catalogKey } from './queries';
+import { releaseDeletedKey, releaseKey, releasesKey, revisionKey, rolloutKey, rolloutsKey, catalogKey } from './queries';
 import type { Page, Release, ReleaseDetail, RevisionDetail, RevisionEvent, Rollout } from './types';
 
 function isRecord(value: unknown): value is Record<string, unknown> {
@@ -84,6 +85,10 @@ export function applyCatalogEvent(queryClient: QueryClient, event: SocketEvent):
       break;
     case 'rollout.updated':
       if (isRollout(data)) queryClient.setQueryData<Rollout>(rolloutKey(data.id), (old) => ({ ...(old ?? {}), ...data }));
+      break;
+    case 'rollout.deleted': // a finished rollout's record was deleted: lists refetch, an open page shows it is gone
+      void queryClient.invalidateQueries({ queryKey: rolloutsKey });
+      if (isRecord(data) && typeof data.id === 'number') void queryClient.invalidateQueries({ queryKey: rolloutKey(data.id) });
       break;
   }
 }

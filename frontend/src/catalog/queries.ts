@@ -149,7 +149,7 @@ export function useDeleteRollout(id: number) {
     mutationFn: () => catalogApi.deleteRollout(id),
     onSuccess: () => {
       queryClient.removeQueries({ queryKey: rolloutKey(id) });
-      void queryClient.invalidateQueries({ queryKey: ['catalog', 'rollouts'] });
+      void queryClient.invalidateQueries({ queryKey: rolloutsKey });
     },
   });
 }
