@@ -20,7 +20,7 @@ import { Loading } from '../components/Loading';
 import { useAllServiceMaps, useWorkspace, useWorkspaceAccess, useWorkspaces } from '../workspaces/queries';
 import type { ServiceMap } from '../workspaces/types';
 import { catalogApi } from './api';
-import { CatalogBadge, deepMerge, DiffView, parseValues } from './common';
+import { CatalogBadge, deepMerge, DiffView, errorLines, parseValues, useErrorFieldLabel } from './common';
 import { PackageHeader } from './PackagePage';
 import { useCreateRelease, useCreateRollout, usePackage, useVersion } from './queries';
 import type { Plan, Values } from './types';
@@ -36,6 +36,7 @@ function valueErrorsOf(errors: Record<string, string[]>): Record<string, string[
 
 export function PlanResult({ sm, plan, error }: { sm: ServiceMap; plan: Plan | undefined; error: ApiError | null }) {
   const { t } = useTranslation();
+  const fieldLabel = useErrorFieldLabel();
   const quota = plan?.errors.quota ?? [];
   const otherErrors = Object.entries(plan?.errors ?? {}).filter(([k]) => k !== 'quota');
   return (
@@ -51,12 +52,12 @@ export function PlanResult({ sm, plan, error }: { sm: ServiceMap; plan: Plan | u
       {!plan && !error && <Loading />}
       {error && (
         <p className="alert alert-error" role="alert" data-testid="plan-error">
-          {[error.detail, ...Object.entries(error.fieldErrors).map(([k, m]) => `${k}: ${m.join(' ')}`)].join(' · ')}
+          {errorLines(error, fieldLabel).join(' · ')}
         </p>
       )}
       {otherErrors.length > 0 && (
         <ul className="alert alert-error plain-list" role="alert" data-testid="plan-errors">
-          {otherErrors.flatMap(([k, msgs]) => msgs.map((m) => <li key={k + m}>{`${k}: ${m}`}</li>))}
+          {otherErrors.flatMap(([k, msgs]) => msgs.map((m) => <li key={k + m}>{`${fieldLabel(k)}: ${m}`}</li>))}
         </ul>
       )}
       {quota.length > 0 && (
@@ -115,6 +116,7 @@ export function PlanResult({ sm, plan, error }: { sm: ServiceMap; plan: Plan | u
 
 export function DeployWizard() {
   const { t } = useTranslation();
+  const fieldLabel = useErrorFieldLabel();
   const navigate = useNavigate();
   const id = Number(useParams().id);
   const [params] = useSearchParams();
@@ -376,11 +378,8 @@ export function DeployWizard() {
                 {deployError && (
                   <div className="alert alert-error" role="alert" data-testid="deploy-error" data-status={deployError.status}>
                     <div>
-                      {deployError.detail}
-                      {Object.entries(deployError.fieldErrors).map(([k, m]) => (
-                        <div key={k}>
-                          {k}: {m.join(' ')}
-                        </div>
+                      {errorLines(deployError, fieldLabel).map((line) => (
+                        <div key={line}>{line}</div>
                       ))}
                     </div>
                   </div>

@@ -138,3 +138,32 @@ export function parseValues(text: string): { values: Values } | { error: 'json' 
 }
 
 export const pretty = (value: unknown) => JSON.stringify(value ?? {}, null, 2);
+
+/**
+ * The messages of an error answer, each once: the server's summary (`Invalid input: quota: …`)
+ * repeats its first field error, so the summary is left out when a field error says it already,
+ * and a message given for several fields shows once (issue 22: one quota error showed three times).
+ * Field names are labelled through `label` (for example `quota` → 쿼터).
+ */
+export function errorLines(error: { detail: string; fieldErrors: Record<string, string[]> }, label: (field: string) => string = (f) => f): string[] {
+  const lines: string[] = [];
+  const messages = new Set<string>();
+  for (const [field, list] of Object.entries(error.fieldErrors)) {
+    for (const m of list) {
+      if (messages.has(m)) continue;
+      messages.add(m);
+      lines.push(field === 'non_field_errors' ? m : `${label(field)}: ${m}`);
+    }
+  }
+  const repeated = [...messages].some((m) => error.detail.endsWith(m));
+  return repeated || !error.detail ? lines : [error.detail, ...lines];
+}
+
+/** A field name of an error answer, translated when the console knows it. */
+export function useErrorFieldLabel(): (field: string) => string {
+  const { t } = useTranslation();
+  return (field) => {
+    const known = ['quota', 'values', 'manifest', 'name', 'service_map', 'package_version'];
+    return known.includes(field) ? t(`catalog.errorField.${field}` as 'catalog.errorField.quota') : field;
+  };
+}
