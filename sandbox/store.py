@@ -796,6 +796,10 @@ class Store:
         if obj != json.loads(e.raw):
             self._commit(NAMESPACES, "", name, obj, MODIFIED, e)
         if remaining:
+            try:  # look again shortly (only with a loop: without one, the next delete or load sweeps)
+                asyncio.get_running_loop()
+            except RuntimeError:
+                return
             self._schedule_call(self.NAMESPACE_SWEEP_SECONDS, self._sweep_namespace, name, uid)
             return
         if not obj["metadata"].get("finalizers"):
@@ -1060,6 +1064,10 @@ class Store:
         self._history.clear()
         self._history_floor = self._rv
         self._expired_at = self._rv
+        # The namespace controller picks up where it was: Terminating namespaces go on being swept.
+        for name, entry in list(self._objects[NAMESPACES.storage_key].get("", {}).items()):
+            if b'"deletionTimestamp"' in entry.raw:
+                self._schedule_call(0.0, self._sweep_namespace, name, entry.uid)
 
 
 _NAME_CHARS = "bcdfghjklmnpqrstvwxz2456789"
