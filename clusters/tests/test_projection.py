@@ -67,9 +67,19 @@ def test_pod_row_columns_and_data() -> None:
     assert data["requests"] == {"cpu": 2.0, "memory": 128 * 1024**2}
     assert data["limits"] == {"cpu": 1.0, "memory": 1024**3}
     assert data["containers"][0] == {"name": "a", "image": "img:1", "ready": True, "restart_count": 2,
-                                     "state": "running", "reason": ""}
+                                     "state": "running", "reason": "", "last_reason": "", "last_finished": None}
     assert "managedFields" not in str(row)
     assert "big" not in str(row)
+
+
+def test_a_container_carries_its_last_termination() -> None:
+    """Issue 22: a crash-looping container that runs for a moment still reads as crash-looping in
+    the console, which needs the last termination (the kubelet's lastState)."""
+    status = {**running("a", restarts=220), "lastState": {"terminated": {
+        "reason": "Error", "exitCode": 1, "finishedAt": "2026-01-02T03:04:05Z"}}}
+    container = project("Pod", pod(containerStatuses=[status]))["data"]["containers"][0]
+    assert (container["state"], container["last_reason"], container["last_finished"]) == (
+        "running", "Error", "2026-01-02T03:04:05Z")
 
 
 @pytest.mark.parametrize(("status", "deleting", "expected"), [

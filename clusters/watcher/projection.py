@@ -233,8 +233,17 @@ def _pod(obj: Obj) -> tuple[str, Obj]:
     for c in spec.get("containers") or []:
         cs = by_name.get(c.get("name")) or {}
         state, reason = _container_state(cs)
+        last_state, last = cs.get("lastState"), None
+        if isinstance(last_state, dict):
+            last = last_state.get("terminated")
+        if not isinstance(last, dict):
+            last = {}
         containers.append({"name": c.get("name", ""), "image": c.get("image", ""), "ready": bool(cs.get("ready")),
-                           "restart_count": int(cs.get("restartCount") or 0), "state": state, "reason": reason})
+                           "restart_count": int(cs.get("restartCount") or 0), "state": state, "reason": reason,
+                           # The last termination: a crash-looping container that is running for a
+                           # moment still reads as crash-looping (the kubelet resets its back-off
+                           # only after 10 minutes of running).
+                           "last_reason": str(last.get("reason") or ""), "last_finished": last.get("finishedAt")})
     ready = sum(1 for c in containers if c["ready"])
     data = {
         "status_text": pod_status_text(obj),

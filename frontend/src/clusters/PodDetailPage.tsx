@@ -13,9 +13,30 @@ import { PhaseBadge } from './badges';
 import { bytesHuman, cores, relativeTime, useNow } from './format';
 import { useClusterLive } from './live';
 import { useCluster, useCachedPod, usePodDetail } from './queries';
-import type { PodDetail } from './types';
+import type { ContainerStatus, PodDetail } from './types';
 import { EventsTab, Labels } from './tabs/SimpleTabs';
 import { toYaml } from './yaml';
+
+/** The kubelet resets a container's restart back-off after 10 minutes of running. */
+const BACKOFF_RESET_MS = 10 * 60_000;
+
+/**
+ * A container's state as shown: one that keeps crashing reads CrashLoopBackOff also in the few
+ * seconds it runs between two crashes (it flipped between running and CrashLoopBackOff).
+ */
+export function containerStateText(c: ContainerStatus, now: number): string {
+  if (c.reason) return c.reason;
+  const finished = c.last_finished ? Date.parse(c.last_finished) : NaN;
+  if (c.state === 'running' && c.restart_count >= 2 && c.last_reason && Number.isFinite(finished) && now - finished < BACKOFF_RESET_MS) return 'CrashLoopBackOff';
+  return c.state;
+}
+
+/** A pod's limit of one resource: "no limit" when a container sets none (the sum would read 0). */
+function limitText(value: number | undefined, object: Record<string, unknown>, resource: 'cpu' | 'memory', show: (v: number) => string, none: string): string {
+  const spec = (object.spec ?? {}) as { containers?: { resources?: { limits?: Record<string, unknown> } }[] };
+  const unset = (spec.containers ?? []).some((c) => c.resources?.limits?.[resource] === undefined);
+  return !value || unset ? none : show(value);
+}
 
 export function PodDetailPage() {
   const { t, i18n } = useTranslation();
@@ -82,7 +103,7 @@ export function PodDetailPage() {
               </div>
               <div>
                 <dt>{t('clusters.col.owner')}</dt>
-                <dd className="mono">{p.data.owner ? `${p.data.owner.kind}/${p.data.owner.name}` : '—'}</dd>
+                <dd className="mono wrap-any" data-testid="pod-owner">{p.data.owner ? `${p.data.owner.kind}/${p.data.owner.name}` : '—'}</dd>
               </div>
               <div>
                 <dt>QoS</dt>
@@ -97,7 +118,8 @@ export function PodDetailPage() {
               <div>
                 <dt>{t('clusters.col.limits')}</dt>
                 <dd>
-                  {cores(p.data.limits?.cpu)} CPU · {bytesHuman(p.data.limits?.memory)}
+                  <span data-testid="pod-limit-cpu">{limitText(p.data.limits?.cpu, p.object, 'cpu', (v) => `${cores(v)} CPU`, `CPU ${t('clusters.noLimit')}`)}</span> ·{' '}
+                  <span data-testid="pod-limit-memory">{limitText(p.data.limits?.memory, p.object, 'memory', bytesHuman, `${t('clusters.memoryWord')} ${t('clusters.noLimit')}`)}</span>
                 </dd>
               </div>
               <div>
@@ -125,7 +147,7 @@ export function PodDetailPage() {
                     <td className="mono">{c.name}</td>
                     <td className="mono small wrap-any">{c.image}</td>
                     <td>
-                      <PhaseBadge text={c.reason || c.state} />
+                      <PhaseBadge text={containerStateText(c, now)} />
                     </td>
                     <td>{c.ready ? '✓' : '✗'}</td>
                     <td className={`num ${c.restart_count > 0 ? 'warn-text' : ''}`}>{c.restart_count}</td>

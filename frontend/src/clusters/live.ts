@@ -178,7 +178,9 @@ export function patchInventory(
       if (gone.has(key) && !byKey.has(key)) continue;
       const next = byKey.get(key);
       if (next) seen.add(key);
-      results.push(next ?? row);
+      // Merged, not replaced: list rows may carry fields socket rows lack (a node's `requests`
+      // and `pod_count`), which would read "—" after a cordon until a reload (issue 22).
+      results.push(next ? { ...row, ...next } : row);
     }
     return { ...page, results };
   });

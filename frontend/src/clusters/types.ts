@@ -97,6 +97,9 @@ export interface ContainerStatus {
   restart_count: number;
   state: string;
   reason: string;
+  /** The last termination's reason and time (absent from rows projected before they were added). */
+  last_reason?: string;
+  last_finished?: string | null;
 }
 
 export interface PodData {
