@@ -105,6 +105,15 @@ ROUTES: dict[str, Route] = {
     "cluster-hpa": Route("namespaced read model", queries=NS_QUERIES),
     "cluster-event": Route("namespaced read model", queries=(*NS_QUERIES, f"?involved_name={MARKER}-pod")),
     "cluster-operation": Route("node operations: operators only", pk="operation"),
+    # the generic resource browser: discovery and non-read-model kinds ask the cluster, which the
+    # dummy server never answers (503/504); read-model kinds (pods) come from the read model
+    "cluster-resource-kinds": Route("kinds the cluster serves (asked live; the read model's when it does not "
+                                    "answer)", insider_sees_a=False),
+    "cluster-resource-list": Route("a page of a kind, scoped to the caller's namespaces (pods: read model)",
+                                   queries=("", f"?namespace={SECRET_NS}", f"?labelSelector=team={MARKER}")),
+    "cluster-resource-detail": Route("one object, asked live after the namespace scope", name="pod",
+                                     queries=(f"?namespace={SECRET_NS}",), insider_status=frozenset({502, 503, 504}),
+                                     insider_sees_a=False),
     "cluster-search": Route("search over visible namespaces", queries=(
         f"?q={MARKER}", f"?q={MARKER}&namespace={SECRET_NS}", f"?label_selector=team={MARKER}",
         f"?q={MARKER}&kind=pods,workloads,services")),
@@ -190,7 +199,7 @@ INSIDER_SEES_NOTHING_OF_A = {
 
 # Path parameters the table knows how to fill; "pk" and "name" come from the route's entry.
 KNOWN_GROUPS = {"token", "cluster_id", "workspace_id", "namespace", "pk", "name", "format", "number", "servicemap_id",
-                "kind"}
+                "kind", "group", "version", "plural"}
 
 
 # ---------------------------------------------------------------------------- the world
@@ -438,6 +447,8 @@ def _fill(route: ApiRoute, spec: Route, world: World, cluster: Cluster) -> str:
             return str(world.pks["servicemap"][0])
         if group == "kind":  # of a config
             return "ConfigMap"
+        if group in ("group", "version", "plural"):  # the resource browser's kind: pods (in the read model)
+            return {"group": "core", "version": "v1", "plural": "pods"}[group]
         if group == "pk":
             assert spec.pk is not None, f"{route}: the isolation table gives no `pk` for this route"
             per_cluster = world.pks[spec.pk]

@@ -4,9 +4,10 @@ A SimpleRouter (no API root view): the cluster list itself lives at the prefix. 
 nest under ``<cluster_id>/``; the pod detail is keyed by namespace and name.
 """
 
+from django.urls import re_path
 from rest_framework.routers import SimpleRouter
 
-from clusters.api import views
+from clusters.api import resources, views
 
 CLUSTER = r"(?P<cluster_id>[0-9]+)"
 
@@ -28,4 +29,13 @@ router.register(f"{CLUSTER}/events", views.EventViewSet, basename="cluster-event
 router.register(f"{CLUSTER}/operations", views.NodeOperationViewSet, basename="cluster-operation")
 router.register("", views.ClusterViewSet, basename="cluster")
 
-urlpatterns = router.urls
+GVR = r"(?P<group>[a-z0-9][-a-z0-9.]*)/(?P<version>[a-z0-9]+)/(?P<plural>[a-z0-9][-a-z0-9.]*)"
+
+urlpatterns = [
+    # the generic resource browser (clusters/api/resources.py)
+    re_path(rf"^{CLUSTER}/resources/$", resources.ResourceKindsView.as_view(), name="cluster-resource-kinds"),
+    re_path(rf"^{CLUSTER}/resources/{GVR}/$", resources.ResourceListView.as_view(), name="cluster-resource-list"),
+    re_path(rf"^{CLUSTER}/resources/{GVR}/(?P<name>[^/]+)/$", resources.ResourceDetailView.as_view(),
+            name="cluster-resource-detail"),
+    *router.urls,
+]
