@@ -98,7 +98,9 @@ describe('WorkspaceDetailPage', () => {
     const user = userEvent.setup();
     await user.click(await screen.findByTestId('create-servicemap'));
     const dialog = screen.getByTestId('create-servicemap-dialog');
-    await waitFor(() => expect(within(dialog).getByTestId('quota-fields')).toHaveTextContent('requests.cpu (2 left)'));
+    await waitFor(() => expect(within(dialog).getByTestId('quota-field-requests.cpu')).toHaveTextContent('CPU requests (cores) · 2 left'));
+    expect(within(dialog).getByTestId('quota-field-requests.cpu')).toHaveTextContent('requests.cpu'); // the raw key, in small type
+    expect(within(dialog).getByTestId('quota-input-requests.cpu')).toHaveAttribute('placeholder', 'empty = 0 (none)');
     await user.type(within(dialog).getByRole('textbox', { name: 'Namespace' }), 'shop-prod');
     await user.type(within(dialog).getByTestId('quota-input-requests.cpu'), '3');
     await user.click(screen.getByTestId('create-servicemap-submit'));

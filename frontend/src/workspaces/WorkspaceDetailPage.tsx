@@ -10,7 +10,7 @@ import { ErrorState } from '../components/ErrorState';
 import { Loading } from '../components/Loading';
 import { NotFound } from '../pages/NotFound';
 import { AllocationsTab } from './AllocationsTab';
-import { QuotaBar } from './common';
+import { QuotaBar, QuotaKeyLabel } from './common';
 import { useWorkspaceLive } from './live';
 import { MembersTab } from './MembersTab';
 import { useWorkspace, useWorkspaceAccess } from './queries';
@@ -69,9 +69,11 @@ export function WorkspaceDetailPage() {
             </div>
             {w.quota_use.map((u) => (
               <div key={u.resource}>
-                <dt className="mono">{u.resource}</dt>
+                <dt>
+                  <QuotaKeyLabel resource={u.resource} bare />
+                </dt>
                 <dd>
-                  <QuotaBar resource={u.resource} used={u.used} total={u.allocated} />
+                  <QuotaBar resource={u.resource} used={u.used} total={u.allocated} labelled={false} />
                 </dd>
               </div>
             ))}

@@ -7,30 +7,83 @@ import { parseQuantity, percent } from './quantity';
 import type { Quota } from './types';
 
 /** One resource: "used / total" and a bar; `shared` (optional) is the lighter band. */
+const QUOTA_LABEL_IDS: Record<string, string> = {
+  'requests.cpu': 'requestsCpu',
+  'requests.memory': 'requestsMemory',
+  'limits.cpu': 'limitsCpu',
+  'limits.memory': 'limitsMemory',
+  pods: 'pods',
+  services: 'services',
+  'services.loadbalancers': 'loadBalancers',
+  'services.nodeports': 'nodePorts',
+  persistentvolumeclaims: 'pvcs',
+  'requests.storage': 'requestsStorage',
+  configmaps: 'configMaps',
+  secrets: 'secrets',
+};
+
+/**
+ * A quota key in words (issue 22: raw keys such as `requests.cpu` were the labels): a translated
+ * label, its unit (cores, GiB, count) and a hint; per-storage-class keys name their class. The
+ * raw key stays visible in small type beside it, for those who know it.
+ */
+export function useQuotaLabel(): (key: string) => { label: string; unit: string; hint: string } {
+  const { t } = useTranslation();
+  return (key) => {
+    const perClass = key.match(/^(.+)\.storageclass\.storage\.k8s\.io\/(.+)$/);
+    const id = QUOTA_LABEL_IDS[perClass ? perClass[2]! : key];
+    if (!id) return { label: key, unit: '', hint: '' };
+    const base = t(`workspaces.quotaKey.${id}.label` as 'workspaces.quotaKey.pods.label');
+    return {
+      label: perClass ? t('workspaces.quotaKey.perClass', { label: base, cls: perClass[1] }) : base,
+      unit: t(`workspaces.quotaKey.${id}.unit` as 'workspaces.quotaKey.pods.unit'),
+      hint: t(`workspaces.quotaKey.${id}.hint` as 'workspaces.quotaKey.pods.hint'),
+    };
+  };
+}
+
+/** "CPU 요청 (코어)" with the key in small type under it (`bare`: the words only). */
+export function QuotaKeyLabel({ resource, bare = false }: { resource: string; bare?: boolean }) {
+  const { label, unit, hint } = useQuotaLabel()(resource);
+  return (
+    <span className="quota-key-label" title={hint || undefined} data-testid={`quota-label-${resource}`}>
+      <span>
+        {label}
+        {unit && <span className="muted"> ({unit})</span>}
+      </span>
+      {!bare && label !== resource && <span className="mono small muted quota-raw-key"> {resource}</span>}
+    </span>
+  );
+}
+
 export function QuotaBar({
   resource,
   used,
   total,
   shared,
   testId,
+  labelled = true,
 }: {
   resource: string;
   used: string | undefined;
   total: string | undefined;
   shared?: string | undefined;
   testId?: string;
+  /** false where the label is already beside the bar (a facts list): only the figures. */
+  labelled?: boolean;
 }) {
   const { t } = useTranslation();
+  const words = useQuotaLabel()(resource).label;
   const cap = parseQuantity(total);
   const pct = percent(used, total);
   const label =
     shared !== undefined
-      ? t('workspaces.quota.barShared', { resource, used: used ?? '0', shared: shared ?? '0', total: total ?? '—' })
-      : t('workspaces.quota.bar', { resource, used: used ?? '0', total: total ?? '—' });
+      ? t('workspaces.quota.barShared', { resource: words, used: used ?? '0', shared: shared ?? '0', total: total ?? '—' })
+      : t('workspaces.quota.bar', { resource: words, used: used ?? '0', total: total ?? '—' });
   return (
     <div className="quota-bar" data-testid={testId} data-resource={resource} data-used={used ?? '0'} data-total={total ?? ''} data-percent={pct ?? ''}>
       <div className="quota-bar-text">
-        <span className="mono small">{resource}</span>
+        {labelled ? <QuotaKeyLabel resource={resource} /> : <span className="mono small muted">{resource}</span>}
         <span className="small">
           {used ?? '0'}
           {shared !== undefined && <span className="muted"> · {t('workspaces.quota.sharedShort', { shared: shared ?? '0' })}</span>} / {total ?? '—'}
@@ -118,28 +171,38 @@ export function QuotaFields({
   remaining?: Quota;
 }) {
   const { t } = useTranslation();
+  const quotaLabel = useQuotaLabel();
   return (
     <fieldset className="quota-fields" data-testid="quota-fields">
       <legend>{t('workspaces.quota.title')}</legend>
       {remaining && <p className="small muted">{t('workspaces.quota.emptyIsZero')}</p>}
       <div className="form-grid">
-        {keys.map((k) => (
-          <FormField
-            key={k}
-            label={remaining ? `${k} (${t('workspaces.quota.remaining', { value: remaining[k] ?? '0' })})` : k}
-            errors={[...(error?.forField(`quota.${k}`) ?? [])]}
-          >
-            <input
-              name={`quota.${k}`}
-              data-testid={`quota-input-${k}`}
-              className="mono"
-              autoComplete="off"
-              placeholder={remaining?.[k] ?? ''}
-              value={value[k] ?? ''}
-              onChange={(e) => onChange({ ...value, [k]: e.target.value })}
-            />
-          </FormField>
-        ))}
+        {keys.map((k) => {
+          const { label, unit, hint } = quotaLabel(k);
+          const words = unit ? `${label} (${unit})` : label;
+          return (
+            <div key={k} className="quota-field" data-testid={`quota-field-${k}`}>
+              <FormField
+                label={remaining ? `${words} · ${t('workspaces.quota.remaining', { value: remaining[k] ?? '0' })}` : words}
+                errors={[...(error?.forField(`quota.${k}`) ?? [])]}
+              >
+                <input
+                  name={`quota.${k}`}
+                  data-testid={`quota-input-${k}`}
+                  className="mono"
+                  autoComplete="off"
+                  placeholder={remaining ? t('workspaces.quota.emptyMeansZero') : t('workspaces.quota.emptyMeansUnset')}
+                  value={value[k] ?? ''}
+                  onChange={(e) => onChange({ ...value, [k]: e.target.value })}
+                />
+              </FormField>
+              <p className="small muted quota-hint">
+                {label !== k && <span className="mono">{k}</span>}
+                {hint && <> · {hint}</>}
+              </p>
+            </div>
+          );
+        })}
       </div>
       {(error?.forField('quota') ?? []).map((m) => (
         <p key={m} className="field-errors" role="alert">
