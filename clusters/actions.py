@@ -27,7 +27,7 @@ if TYPE_CHECKING:
     from clusters.services import CheckResult
 
 PENDING_GRACE = timedelta(minutes=10)
-EDITABLE_FIELDS = ("display_name", "description", "provider", "region", "stage", "labels", "enabled")
+EDITABLE_FIELDS = ("display_name", "description", "provider", "region", "stage", "labels", "enabled", "namespaces")
 
 
 class OperationInProgress(Exception):
@@ -112,6 +112,8 @@ def update_cluster(
     for name in changed:
         setattr(cluster, name, changes[name])
     action = "cluster.update"
+    if "namespaces" in changed and cluster.enabled and "enabled" not in changed:
+        _enqueue_check(cluster.pk)  # the watched namespaces follow the check
     if "enabled" in changed:
         if cluster.enabled:
             action, cluster.status, cluster.status_message = "cluster.enable", ClusterStatus.PENDING, ""
@@ -158,6 +160,10 @@ def record_check_result(*, cluster_id: int, result: CheckResult) -> Cluster | No
     cluster.last_checked = timezone.now()
     if cluster.enabled:
         cluster.status, cluster.status_message = result.status, result.message
+        cluster.status_code = result.code
+    if result.permissions is not None:
+        cluster.permissions = result.permissions
+        cluster.missing_permissions = result.missing_permissions
     if result.kubernetes_version:
         cluster.kubernetes_version = result.kubernetes_version
     if result.status == ClusterStatus.CONNECTED:

@@ -16,6 +16,11 @@ hours. So a synced kind is fresh while
   request (``timeoutSeconds``). A stream that hangs silently is therefore stale after at most the
   limit, even if no error ever reaches the watcher.
 
+A kind the identity may not list or watch is ``forbidden`` (terminal until the credentials or RBAC
+change): it is left out of every verdict as long as one permitted kind is in it, so a cluster the
+portal may only partly see is fresh when what it may see is; a list spanning only forbidden kinds
+(nodes for a namespace-scoped identity) says ``forbidden`` ("not permitted"), never empty-and-fresh.
+
 The state of a list is the worst state of the kinds it shows; the cluster's word is the worst over
 all its kinds (``synced`` → ``fresh``). Pure: callers fetch rows and pass ``now``, so a cluster
 row and a list computed at the same moment from the same rows cannot disagree.
@@ -30,13 +35,14 @@ from clusters.models import ClusterStatus, SyncState
 
 # Worst first.
 SEVERITY: list[str] = [str(s) for s in (SyncState.UNREACHABLE, SyncState.UNAUTHORIZED, SyncState.STALE,
-                                         SyncState.SYNCING, SyncState.SYNCED)]
+                                         SyncState.SYNCING, SyncState.SYNCED, SyncState.FORBIDDEN)]
 CLUSTER_WORDS = {
     str(SyncState.SYNCED): "fresh",
     str(SyncState.SYNCING): "syncing",
     str(SyncState.STALE): "stale",
     str(SyncState.UNAUTHORIZED): "stale",
     str(SyncState.UNREACHABLE): "unreachable",
+    str(SyncState.FORBIDDEN): "stale",  # the identity may see no kind at all
 }
 
 
@@ -55,9 +61,13 @@ def list_state(
     watched: bool, now: datetime.datetime, limit: float,
 ) -> str:
     """The state of a list spanning the kinds whose ``(state, last_heard)`` are given: the worst of
-    them; ``syncing`` for a kind the watcher has no row for yet (``missing``), ``unreachable`` when
+    the permitted ones (``forbidden`` when none is); ``syncing`` for a kind the watcher has no row for yet (``missing``), ``unreachable`` when
     the cluster is, ``stale`` when it is disabled."""
     states = [kind_state(state, last, now=now, limit=limit, watched=watched) for state, last in syncs]
+    permitted = [s for s in states if s != SyncState.FORBIDDEN]
+    if states and not permitted and not missing:
+        return str(SyncState.UNREACHABLE if cluster_status == ClusterStatus.UNREACHABLE else SyncState.FORBIDDEN)
+    states = permitted
     if missing or not states:
         states.append(str(SyncState.SYNCING))
     if cluster_status == ClusterStatus.UNREACHABLE:

@@ -4,7 +4,8 @@
   (credentials encrypted with :mod:`portal.crypto`, bound to the row), what it is (provider,
   region, stage, labels) and how it is doing (status, version, summary figures).
 * :class:`KindSync`: per (cluster, kind) sync state of the watcher: the resourceVersion to resume
-  from and when an event was last seen, so every list can say how fresh it is.
+  from and when an event was last seen, so every list can say how fresh it is; how often and why
+  the kind was listed again.
 * :class:`KubeObject`: the read model: one row per object the product shows, a slim projection
   in ``data`` (never ``managedFields``) plus indexed columns for filtering and sorting.
 * :class:`WatcherLease`: which watcher process owns a cluster, so replicas split the fleet.
@@ -77,7 +78,16 @@ class Cluster(models.Model):
     status = models.CharField(max_length=16, choices=ClusterStatus.choices, default=ClusterStatus.PENDING)
     status_message = models.TextField(blank=True)
     kubernetes_version = models.CharField(max_length=64, blank=True)
+    status_code = models.CharField(max_length=40, blank=True,
+                                   help_text="Stable code of the status message (connection_refused, forbidden ...).")
     missing_permissions = models.JSONField(default=list, blank=True)
+    namespaces = models.JSONField(
+        default=list, blank=True,
+        help_text="Namespaces the portal watches when its identity may not read the whole cluster. Empty: "
+                  "cluster-wide access, or the namespaces the check discovers.")
+    permissions = models.JSONField(
+        default=dict, blank=True,
+        help_text="The last permission check: scope, watched namespaces and, per permission, allowed or not.")
     last_checked = models.DateTimeField(null=True, blank=True)
     last_sync = models.DateTimeField(null=True, blank=True, help_text="Last event seen from any watched kind.")
     summary = models.JSONField(default=dict, blank=True, help_text="Figures for the cluster list, kept by the watcher.")
@@ -118,6 +128,17 @@ class SyncState(models.TextChoices):
     STALE = "stale", "Stale"
     UNREACHABLE = "unreachable", "Unreachable"
     UNAUTHORIZED = "unauthorized", "Unauthorized"
+    # The identity may not list/watch this kind (403): terminal until the credentials or RBAC
+    # change (re-checked on a slow schedule); not counted in the cluster's freshness.
+    FORBIDDEN = "forbidden", "Not permitted"
+
+
+class RelistReason(models.TextChoices):
+    FIRST = "first", "First list"
+    GONE = "gone", "410 Gone"
+    WATCH_ENDED = "watch_ended", "Watch ended"
+    ERROR = "error", "Error"
+    PERMISSION = "permission", "Permission granted"
 
 
 class KindSync(models.Model):
@@ -129,6 +150,10 @@ class KindSync(models.Model):
     last_list = models.DateTimeField(null=True, blank=True)
     object_count = models.PositiveIntegerField(default=0)
     message = models.TextField(blank=True)
+    code = models.CharField(max_length=40, blank=True, help_text="Stable code of the message.")
+    relists = models.PositiveIntegerField(default=0, help_text="Lists after the first one.")
+    last_relist_reason = models.CharField(max_length=16, choices=RelistReason.choices, blank=True)
+    last_relist_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         constraints: ClassVar[list[Any]] = [

@@ -9,11 +9,15 @@ and, for input, attached to the field they came from so the wizard can show them
 
 from __future__ import annotations
 
+import base64
+import json
 import logging
+import re
 import time
 from dataclasses import dataclass, field
 from typing import Any
 
+import yaml
 from django.conf import settings
 from django.utils import timezone
 
@@ -33,16 +37,17 @@ from clusters.kube.errors import (
     InvalidConnection,
     KubeError,
     NotFound,
-    TLSVerificationFailed,
     TooManyRequests,
     Unauthorized,
     Unreachable,
 )
 from clusters.kube.kinds import EXTRA_PERMISSIONS, WATCHED_KINDS
+from clusters.kube.messages import explain
 from clusters.models import Cluster, ClusterStatus, NodeOperation, NodeOperationKind, NodeOperationStatus
 from portal.crypto import DecryptionError
 
 logger = logging.getLogger(__name__)
+DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
 
 CONNECTION_FIELDS = ("kubeconfig", "context", "server", "ca_pem", "token", "client_certificate", "client_key",
                      "insecure_skip_tls_verify", "allow_insecure")
@@ -190,33 +195,108 @@ def _resolve(server: str, field_name: str) -> Endpoint:
         raise FieldProblem(field_name, str(exc)) from exc
 
 
-def probe(connection: ValidatedConnection, *, timeout: float | None = None) -> str:
+def probe(connection: ValidatedConnection, *, timeout: float | None = None, namespaces: list[str] | None = None
+          ) -> str:
     """Try the connection once, quickly: return the Kubernetes version, or raise a
-    :class:`FieldProblem` that says what is wrong (no answer, untrusted certificate, rejected
-    credentials) on the field to fix."""
+    :class:`FieldProblem` that says what is wrong (refused, timed out, untrusted certificate,
+    rejected credentials, missing permission) on the field to fix.
+
+    An identity that may not list namespaces is accepted when it may read something in the
+    ``namespaces`` the admin listed, or in the namespaces the portal discovers for it (its
+    ServiceAccount's own namespace, by SelfSubjectRulesReview)."""
     timeout = timeout or probe_timeout()
-    server = connection.spec.server
     try:
         with KubeClient(connection.spec, endpoint=connection.endpoint, connect_timeout=timeout,
                         read_timeout=timeout) as client:
             version = client.get_json(client.version_api.get_code, attempts=1, timeout=timeout)
-            client.get_json(client.core.list_namespace, limit=1, attempts=1, timeout=timeout)
-    except Unreachable as exc:
-        raise FieldProblem(connection.field_for("server"),
-                           f"The API server {server} did not answer within {timeout:g} s ({exc}). Check the URL, "
-                           "firewalls and that the cluster is up.") from exc
-    except TLSVerificationFailed as exc:
-        raise FieldProblem(connection.field_for("ca_pem"),
-                           f"Wrong CA: {exc} Give the CA certificate that signed the API server's certificate.") from exc
-    except Unauthorized as exc:
-        raise FieldProblem(connection.field_for("credentials"),
-                           f"{exc} Check that the token (or client certificate) is current.") from exc
-    except Forbidden as exc:
-        raise FieldProblem(connection.field_for("credentials"),
-                           f"{exc} The identity needs at least list and watch on the kinds the portal shows.") from exc
+            try:
+                client.get_json(client.core.list_namespace, limit=1, attempts=1, timeout=timeout)
+            except Forbidden as exc:
+                readable = readable_namespaces(client, namespaces or [], timeout=timeout)
+                if not readable:
+                    raise FieldProblem("namespaces" if namespaces else connection.field_for("credentials"),
+                                       _namespace_refusal(exc, namespaces or [])) from exc
     except KubeError as exc:
-        raise FieldProblem(connection.field_for("server"), f"The cluster answered with an error: {exc}") from exc
+        explained = explain(exc, registering=True)
+        part = {"tls_untrusted": "ca_pem", "unauthorized": "credentials", "client_certificate_refused": "credentials",
+                "forbidden": "credentials"}.get(explained.code, "server")
+        raise FieldProblem(connection.field_for(part), explained.message) from exc
     return str(version.get("gitVersion") or "")
+
+
+def _namespace_refusal(exc: Forbidden, namespaces: list[str]) -> str:
+    if namespaces:
+        return (f"The identity may not read anything the portal shows in {', '.join(namespaces)}. "
+                "It needs at least list and watch on pods (or another kind the portal shows) there.")
+    return ("The identity may not list namespaces at the cluster scope (list namespaces). "
+            "List the namespaces it may read under Namespaces, or grant it list and watch on namespaces. "
+            f"The API server said: {exc}")
+
+
+def token_namespace(spec: ConnectionSpec) -> str:
+    """The namespace of a ServiceAccount token (its JWT claims, read without verifying: only a
+    hint of where to look), or ""."""
+    token = spec.credentials.token
+    parts = token.split(".")
+    if len(parts) != 3:
+        return ""
+    try:
+        claims = json.loads(base64.urlsafe_b64decode(parts[1] + "=" * (-len(parts[1]) % 4)))
+        info = claims.get("kubernetes.io") or {}
+        ns = info.get("namespace") if isinstance(info, dict) else None
+        if not ns:
+            sub = str(claims.get("sub") or "")
+            ns = sub.split(":")[2] if sub.startswith("system:serviceaccount:") and sub.count(":") == 3 else ""
+    except (ValueError, TypeError, AttributeError):
+        return ""
+    return str(ns) if isinstance(ns, str) and DNS_LABEL.match(ns) else ""
+
+
+def token_subject(spec: ConnectionSpec) -> dict[str, str]:
+    """The RBAC subject the credentials stand for, as far as the portal can tell (for the YAML
+    that fixes a gap): a ServiceAccount from its token, else a placeholder user."""
+    ns = token_namespace(spec)
+    token = spec.credentials.token
+    if ns:
+        try:
+            claims = json.loads(base64.urlsafe_b64decode(token.split(".")[1] + "=" * (-len(token.split(".")[1]) % 4)))
+            name = str(claims.get("sub") or "").split(":")[-1]
+        except (ValueError, TypeError, IndexError):
+            name = ""
+        if name:
+            return {"kind": "ServiceAccount", "name": name, "namespace": ns}
+    return {"kind": "User", "name": "<the portal's user>"}
+
+
+def readable_namespaces(client: KubeClient, namespaces: list[str], *, timeout: float | None = None) -> list[str]:
+    """Which of ``namespaces`` (or, when none are given, of the token's own namespace) the identity
+    may list pods in, or any other kind the portal watches (SelfSubjectRulesReview)."""
+    candidates = list(namespaces) or [ns for ns in [token_namespace(client.spec)] if ns]
+    out = []
+    for ns in candidates:
+        rules = rules_in(client, ns, timeout=timeout)
+        if any(_allowed(rules, "list", k.group, k.resource) for k in WATCHED_KINDS if k.namespaced):
+            out.append(ns)
+    return out
+
+
+def rules_in(client: KubeClient, namespace: str, *, timeout: float | None = None) -> list[dict[str, Any]]:
+    body = client._raw("POST", "/apis/authorization.k8s.io/v1/selfsubjectrulesreviews", timeout=timeout, attempts=1,
+                       body={"apiVersion": "authorization.k8s.io/v1", "kind": "SelfSubjectRulesReview",
+                             "spec": {"namespace": namespace}})
+    return list((body.get("status") or {}).get("resourceRules") or [])
+
+
+def _allowed(rules: list[dict[str, Any]], verb: str, group: str, resource: str, subresource: str = "") -> bool:
+    full = f"{resource}/{subresource}" if subresource else resource
+    for rule in rules:
+        if rule.get("resourceNames"):
+            continue
+        verbs, groups, resources = rule.get("verbs") or [], rule.get("apiGroups") or [], rule.get("resources") or []
+        if ("*" in verbs or verb in verbs) and ("*" in groups or group in groups) and (
+                "*" in resources or full in resources):
+            return True
+    return False
 
 
 # ---------------------------------------------------------------------------- connectivity check
@@ -229,12 +309,15 @@ class CheckResult:
     kubernetes_version: str = ""
     node_count: int | None = None
     missing_permissions: list[str] = field(default_factory=list)
+    code: str = ""
+    permissions: dict[str, Any] | None = None  # None: the check did not get that far (keep the last one)
 
 
-def permission_name(verb: str, group: str, resource: str, subresource: str = "") -> str:
-    """``list pods``, ``watch deployments.apps``, ``create pods/eviction``: as RBAC rules say it."""
+def permission_name(verb: str, group: str, resource: str, subresource: str = "", namespace: str = "") -> str:
+    """``list pods``, ``watch deployments.apps in team-a``, ``create pods/eviction``: as RBAC rules
+    say it, with the namespace when the permission is one namespace's."""
     name = resource + (f"/{subresource}" if subresource else "") + (f".{group}" if group else "")
-    return f"{verb} {name}"
+    return f"{verb} {name}" + (f" in {namespace}" if namespace else "")
 
 
 def required_permissions() -> list[tuple[str, str, str, str]]:
@@ -255,14 +338,120 @@ def _count(client: KubeClient, lister: Any) -> int:
             return total
 
 
+MAX_DISCOVERED_NAMESPACES = 200
+
+
+def fix_yaml(*, group: str, resource: str, subresource: str, verbs: list[str], namespace: str,
+             subject: dict[str, str]) -> str:
+    """A Role (or ClusterRole) and its binding granting ``verbs`` on the resource to ``subject``:
+    what an admin applies with ``kubectl apply -f`` to close one gap."""
+    full = f"{resource}/{subresource}" if subresource else resource
+    name = f"portal-{resource}-{subresource}" if subresource else f"portal-{resource}"
+    rule = {"apiGroups": [group], "resources": [full], "verbs": verbs}
+    kind = "Role" if namespace else "ClusterRole"
+    meta: dict[str, Any] = {"name": name, **({"namespace": namespace} if namespace else {})}
+    docs = [{"apiVersion": "rbac.authorization.k8s.io/v1", "kind": kind, "metadata": meta, "rules": [rule]},
+            {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": f"{kind}Binding", "metadata": meta,
+             "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": kind, "name": name},
+             "subjects": [subject if subject.get("kind") == "ServiceAccount"
+                          else {"apiGroup": "rbac.authorization.k8s.io", **subject}]}]
+    return yaml.safe_dump_all(docs, sort_keys=False)
+
+
+def check_permissions(client: KubeClient, *, namespaces: list[str], timeout: float | None = None) -> dict[str, Any]:
+    """What the portal may do on this cluster, and how it will watch each kind.
+
+    Every needed permission is asked at the cluster scope (SelfSubjectAccessReview). When a
+    namespaced kind cannot be read cluster-wide, the namespaces are the admin's list, else the
+    namespaces the identity may list (at most 200), else its ServiceAccount's own; each is asked
+    once (SelfSubjectRulesReview). Returns the ``permissions`` object of the cluster detail:
+    ``scope`` (``cluster`` | ``namespaces``), ``namespaces``, ``kinds`` (per kind: ``scope``
+    ``cluster`` | ``namespaces`` | ``none`` and its namespaces) and ``rows`` (per resource and
+    scope: verbs allowed, verbs missing, the YAML that grants the missing ones)."""
+    subject = token_subject(client.spec)
+    cluster_ok = {(verb, group, resource, sub): client.can_i(verb=verb, group=group, resource=resource,
+                                                             subresource=sub)
+                  for verb, group, resource, sub in required_permissions()}
+    namespaced_gap = any(not (cluster_ok[("list", k.group, k.resource, "")] and cluster_ok[("watch", k.group,
+                                                                                           k.resource, "")])
+                         for k in WATCHED_KINDS if k.namespaced)
+    scope_namespaces: list[str] = []
+    ns_rules: dict[str, list[dict[str, Any]]] = {}
+    if namespaced_gap:
+        scope_namespaces = list(namespaces)
+        if not scope_namespaces and cluster_ok[("list", "", "namespaces", "")]:
+            body = client.get_json(client.core.list_namespace, limit=MAX_DISCOVERED_NAMESPACES, timeout=timeout)
+            scope_namespaces = [str((i.get("metadata") or {}).get("name")) for i in body.get("items") or []]
+        if not scope_namespaces:
+            scope_namespaces = [ns for ns in [token_namespace(client.spec)] if ns]
+        for ns in scope_namespaces:
+            ns_rules[ns] = rules_in(client, ns, timeout=timeout)
+        scope_namespaces = [ns for ns in scope_namespaces
+                            if any(_allowed(ns_rules[ns], "list", k.group, k.resource) for k in WATCHED_KINDS)]
+    kinds: dict[str, Any] = {}
+    rows: list[dict[str, Any]] = []
+
+    def row(kind: str, group: str, resource: str, sub: str, verbs: list[str], ok: dict[str, bool],
+            namespace: str) -> None:
+        missing = [v for v in verbs if not ok[v]]
+        rows.append({"kind": kind, "group": group, "resource": resource, "subresource": sub,
+                     "scope": "namespace" if namespace else "cluster", "namespace": namespace,
+                     "allowed": [v for v in verbs if ok[v]], "missing": missing,
+                     "fix": fix_yaml(group=group, resource=resource, subresource=sub, verbs=missing,
+                                     namespace=namespace, subject=subject) if missing else ""})
+
+    for k in WATCHED_KINDS:
+        ok = {v: cluster_ok[(v, k.group, k.resource, "")] for v in ("list", "watch")}
+        if all(ok.values()):
+            kinds[k.kind] = {"scope": "cluster", "namespaces": []}
+            row(k.kind, k.group, k.resource, "", ["list", "watch"], ok, "")
+            continue
+        readable = [ns for ns in scope_namespaces if k.namespaced
+                    and all(_allowed(ns_rules[ns], v, k.group, k.resource) for v in ("list", "watch"))]
+        kinds[k.kind] = ({"scope": "namespaces", "namespaces": readable} if readable
+                         else {"scope": "none", "namespaces": [],
+                               "message": _forbidden_kind_message(k.kind, k.group, k.resource, k.namespaced,
+                                                                  scope_namespaces)})
+        if not k.namespaced or not scope_namespaces:
+            row(k.kind, k.group, k.resource, "", ["list", "watch"], ok, "")
+        for ns in scope_namespaces if k.namespaced else []:
+            row(k.kind, k.group, k.resource, "", ["list", "watch"],
+                {v: _allowed(ns_rules[ns], v, k.group, k.resource) for v in ("list", "watch")}, ns)
+    for verb, group, resource, sub in EXTRA_PERMISSIONS:
+        namespaced = resource != "nodes"
+        if namespaced and scope_namespaces and not cluster_ok[(verb, group, resource, sub)]:
+            for ns in scope_namespaces:
+                row("", group, resource, sub, [verb], {verb: _allowed(ns_rules[ns], verb, group, resource, sub)}, ns)
+        else:
+            row("", group, resource, sub, [verb], {verb: cluster_ok[(verb, group, resource, sub)]}, "")
+    return {"scope": "namespaces" if namespaced_gap and scope_namespaces else "cluster",
+            "namespaces": scope_namespaces, "subject": subject, "kinds": kinds, "rows": rows,
+            "checked": timezone.now().isoformat()}
+
+
+def _forbidden_kind_message(kind: str, group: str, resource: str, namespaced: bool, namespaces: list[str]) -> str:
+    plural = f"{resource}.{group}" if group else resource
+    where = "at the cluster scope"
+    if namespaced and namespaces:
+        where += f" or in {', '.join(namespaces)}"
+    return (f"Not permitted: the identity may not list and watch {plural} {where}. "
+            f"{kind} objects are not shown; the cluster's Permissions table has the RBAC rules that grant it.")
+
+
+def missing_names(permissions: dict[str, Any]) -> list[str]:
+    return [permission_name(verb, r["group"], r["resource"], r["subresource"], r["namespace"])
+            for r in permissions.get("rows") or [] for verb in r["missing"]]
+
+
 def check_connection(cluster: Cluster) -> CheckResult:
     """Connectivity, version, node count and the permissions the portal needs (by
-    SelfSubjectAccessReview), as a result the action records."""
+    SelfSubjectAccessReview and, for a namespace-scoped identity, SelfSubjectRulesReview), as a
+    result the action records."""
     try:
         spec = cluster.connection_spec()
     except DecryptionError as exc:
-        return CheckResult(ClusterStatus.ERROR, f"The stored credentials cannot be decrypted ({exc}); "
-                                                "replace them under Credentials.")
+        return CheckResult(ClusterStatus.ERROR, f"The stored credentials cannot be decrypted ({exc}). "
+                                                "Replace them under Credentials.", code="undecryptable")
     timeout = float(getattr(settings, "PORTAL_CLUSTER_CHECK_TIMEOUT", 10.0))
     try:
         with KubeClient(spec, read_timeout=timeout, connect_timeout=min(timeout, 5.0)) as client:
@@ -272,28 +461,30 @@ def check_connection(cluster: Cluster) -> CheckResult:
                 nodes = _count(client, client.core.list_node)
             except Forbidden:  # an identity without node access still gets its missing permissions named
                 nodes = None
-            missing = [permission_name(verb, group, resource, sub)
-                       for verb, group, resource, sub in required_permissions()
-                       if not client.can_i(verb=verb, group=group, resource=resource, subresource=sub)]
-    except Unreachable as exc:
-        return CheckResult(ClusterStatus.UNREACHABLE, f"{exc} The portal retries; check the network path.")
-    except Unauthorized as exc:
-        return CheckResult(ClusterStatus.UNAUTHORIZED, f"{exc} Replace the credentials under Credentials.")
-    except Forbidden as exc:
-        return CheckResult(ClusterStatus.UNAUTHORIZED,
-                           f"{exc} Grant the identity read access (see missing permissions) or use other credentials.")
-    except TLSVerificationFailed as exc:
-        return CheckResult(ClusterStatus.ERROR, f"{exc} Replace the CA certificate under Credentials.")
-    except InvalidConnection as exc:  # e.g. the address policy changed since registration
-        return CheckResult(ClusterStatus.ERROR, str(exc))
+            permissions = check_permissions(client, namespaces=list(cluster.namespaces or []), timeout=timeout)
     except KubeError as exc:
-        return CheckResult(ClusterStatus.ERROR, f"The cluster answered with an error: {exc}")
+        explained = explain(exc)
+        status = (ClusterStatus.UNAUTHORIZED if isinstance(exc, Unauthorized | Forbidden)
+                  else ClusterStatus.UNREACHABLE if isinstance(exc, Unreachable) else ClusterStatus.ERROR)
+        return CheckResult(status, explained.message, code=explained.code)
+    missing = missing_names(permissions)
+    readable = [k for k, plan in permissions["kinds"].items() if plan["scope"] != "none"]
+    if not readable:
+        return CheckResult(ClusterStatus.UNAUTHORIZED,
+                           "The identity may not list and watch anything the portal shows. Grant it the permissions "
+                           "in the Permissions table, list the namespaces it may read, or use other credentials.",
+                           version, nodes, missing, code="forbidden", permissions=permissions)
     message = (f"Connected: Kubernetes {version}, {nodes} node{'s' if nodes != 1 else ''}." if nodes is not None
                else f"Connected: Kubernetes {version}, nodes not readable.")
+    if permissions["scope"] == "namespaces":
+        message += (f" The identity may read only some namespaces; the portal watches "
+                    f"{', '.join(permissions['namespaces'])}.")
     if missing:
-        message += (f" Missing permissions: {', '.join(missing)}. Grant them to the credentials' identity; "
-                    "until then those parts of the inventory stay empty.")
-    return CheckResult(ClusterStatus.CONNECTED, message, version, nodes, missing)
+        shown = ", ".join(missing[:12]) + (f" and {len(missing) - 12} more" if len(missing) > 12 else "")
+        message += (f" Missing permissions: {shown}. Those parts of the inventory show \"not permitted\"; the "
+                    "Permissions table has the RBAC rules that grant them.")
+    return CheckResult(ClusterStatus.CONNECTED, message, version, nodes, missing,
+                       code="connected_partial" if missing else "connected", permissions=permissions)
 
 
 def check_cluster(cluster_id: int) -> str:

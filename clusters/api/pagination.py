@@ -193,7 +193,7 @@ FRESHNESS_SCHEMA: dict[str, Any] = {
     "type": "object",
     "required": ["state", "last_event"],
     "properties": {
-        "state": {"type": "string", "enum": ["syncing", "synced", "stale", "unreachable", "unauthorized"]},
+        "state": {"type": "string", "enum": ["syncing", "synced", "stale", "unreachable", "unauthorized", "forbidden"]},
         "last_event": {"type": "string", "format": "date-time", "nullable": True},
     },
 }

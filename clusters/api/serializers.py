@@ -111,13 +111,15 @@ class ClusterSerializer(serializers.ModelSerializer[Cluster]):
     summary = SummaryField(read_only=True)
     labels = serializers.DictField(child=serializers.CharField(), read_only=True)
     missing_permissions = serializers.ListField(child=serializers.CharField(), read_only=True)
+    namespaces = serializers.ListField(child=serializers.CharField(), read_only=True,
+                                       help_text="Namespaces the admin listed for a namespace-scoped identity.")
 
     class Meta:
         model = Cluster
         fields: tuple[str, ...] = (
             "id", "name", "display_name", "description", "provider", "region", "stage", "labels", "server",
-            "auth_method", "enabled", "status", "status_message", "kubernetes_version", "missing_permissions",
-            "last_checked", "last_sync", "freshness", "summary", "created",
+            "auth_method", "enabled", "status", "status_message", "status_code", "kubernetes_version",
+            "missing_permissions", "namespaces", "last_checked", "last_sync", "freshness", "summary", "created",
         )
         read_only_fields = fields
 
@@ -143,7 +145,8 @@ class ClusterSerializer(serializers.ModelSerializer[Cluster]):
             "id": c.pk, "name": c.name, "display_name": c.display_name, "description": c.description,
             "provider": c.provider, "region": c.region, "stage": c.stage, "labels": c.labels, "server": c.server,
             "auth_method": c.auth_method, "enabled": c.enabled, "status": c.status, "status_message": c.status_message,
-            "kubernetes_version": c.kubernetes_version, "missing_permissions": c.missing_permissions,
+            "status_code": c.status_code, "kubernetes_version": c.kubernetes_version,
+            "missing_permissions": c.missing_permissions, "namespaces": c.namespaces,
             "last_checked": _iso(c.last_checked), "last_sync": self.get_last_sync(c),
             "freshness": self.get_freshness(c), "summary": c.summary, "created": _iso(c.created),
         }
@@ -152,12 +155,47 @@ class ClusterSerializer(serializers.ModelSerializer[Cluster]):
 class KindSyncSerializer(serializers.ModelSerializer[KindSync]):
     class Meta:
         model = KindSync
-        fields = ("kind", "state", "last_event", "object_count", "message")
+        fields = ("kind", "state", "last_event", "object_count", "message", "code", "relists", "last_relist_reason",
+                  "last_relist_at")
         read_only_fields = fields
+
+
+class PermissionRowSerializer(serializers.Serializer):
+    kind = serializers.CharField(help_text="The watched kind this permission reads (\"\" for node operations).")
+    group = serializers.CharField()
+    resource = serializers.CharField()
+    subresource = serializers.CharField()
+    scope = serializers.ChoiceField(choices=["cluster", "namespace"])
+    namespace = serializers.CharField()
+    allowed = serializers.ListField(child=serializers.CharField())
+    missing = serializers.ListField(child=serializers.CharField())
+    fix = serializers.CharField(help_text="RBAC YAML (Role or ClusterRole and its binding) granting the missing "
+                                          "verbs; \"\" when nothing is missing.")
+
+
+class KindPlanSerializer(serializers.Serializer):
+    scope = serializers.ChoiceField(choices=["cluster", "namespaces", "none"])
+    namespaces = serializers.ListField(child=serializers.CharField())
+    message = serializers.CharField(required=False)
+
+
+class PermissionsSerializer(serializers.Serializer):
+    scope = serializers.ChoiceField(choices=["cluster", "namespaces"])
+    namespaces = serializers.ListField(child=serializers.CharField())
+    subject = serializers.DictField(child=serializers.CharField())
+    kinds = serializers.DictField(child=KindPlanSerializer())
+    rows = PermissionRowSerializer(many=True)
+    checked = serializers.DateTimeField()
 
 
 class ClusterDetailSerializer(ClusterSerializer):
     syncs = serializers.SerializerMethodField()
+    permissions = serializers.SerializerMethodField()
+
+    @extend_schema_field(PermissionsSerializer(allow_null=True))
+    def get_permissions(self, cluster: Cluster) -> dict[str, Any] | None:
+        """The last permission check ({} before the first): what the portal can and cannot do."""
+        return dict(cluster.permissions) if cluster.permissions else None
 
     @extend_schema_field(KindSyncSerializer(many=True))
     def get_syncs(self, cluster: Cluster) -> list[dict[str, Any]]:
@@ -177,7 +215,7 @@ class ClusterDetailSerializer(ClusterSerializer):
         return rows
 
     class Meta(ClusterSerializer.Meta):
-        fields = (*ClusterSerializer.Meta.fields, "syncs")
+        fields = (*ClusterSerializer.Meta.fields, "syncs", "permissions")
         read_only_fields = fields
 
 
@@ -206,6 +244,14 @@ class ConnectionSerializer(StrictSerializer):
     )
 
 
+def namespaces_field(**kwargs: Any) -> serializers.ListField:
+    """The namespaces a namespace-scoped identity may read (empty: cluster-wide, or discovered)."""
+    return serializers.ListField(
+        child=serializers.CharField(max_length=63, validators=[DNS1123_LABEL]), max_length=100, allow_empty=True,
+        help_text="Namespaces the portal watches when the credentials may not read the whole cluster; empty: the "
+                  "whole cluster, or the namespaces the check discovers.", **kwargs)
+
+
 class ClusterRegisterSerializer(ConnectionSerializer):
     name = serializers.CharField(max_length=63, validators=[DNS1123_LABEL],
                                  help_text="DNS-1123 label, unique: lower-case letters, digits and '-'.")
@@ -215,6 +261,7 @@ class ClusterRegisterSerializer(ConnectionSerializer):
     region = serializers.CharField(required=False, allow_blank=True, max_length=64, default="")
     stage = serializers.ChoiceField(choices=Stage.choices, required=False, default=Stage.DEV)
     labels = LabelsField(required=False, default=dict)
+    namespaces = namespaces_field(required=False, default=list)
 
     def validate_name(self, value: str) -> str:
         if Cluster.objects.filter(name=value).exists():
@@ -224,10 +271,11 @@ class ClusterRegisterSerializer(ConnectionSerializer):
 
 class ClusterUpdateSerializer(StrictModelSerializer):
     labels = LabelsField(required=False)
+    namespaces = namespaces_field(required=False)
 
     class Meta:
         model = Cluster
-        fields = ("display_name", "description", "provider", "region", "stage", "labels", "enabled")
+        fields = ("display_name", "description", "provider", "region", "stage", "labels", "enabled", "namespaces")
 
 
 class KubeconfigSerializer(StrictSerializer):

@@ -56,7 +56,8 @@ from clusters.filtersets import (
     SearchFilterSet,
     WorkloadFilterSet,
 )
-from clusters.kube.errors import KubeError, NotFound, Unreachable
+from clusters.kube.errors import ConnectTimeout, KubeError, NotFound, ReadTimeout
+from clusters.kube.messages import explain
 from clusters.models import Cluster, KubeObject, NodeOperation, NodeOperationKind
 from clusters.readmodel import cluster_freshness, kind_freshness, node_pod_figures
 from portal import audit
@@ -77,12 +78,22 @@ class GatewayTimeout(exceptions.APIException):
     default_code = "gateway_timeout"
 
 
+def upstream_error(exc: Exception, what: str) -> exceptions.APIException:
+    """A failed live call to the cluster as the API answers it: 504 only when the cluster did not
+    answer in time, else 502; the detail says what happened (refused, reset, TLS, HTTP status ...)
+    and ``code`` is the stable code of :mod:`clusters.kube.messages`."""
+    explained = explain(exc)
+    if isinstance(exc, ConnectTimeout | ReadTimeout):
+        return GatewayTimeout(explained.message, code=explained.code)
+    return BadGateway(f"{what} {explained.message}", code=explained.code)
+
+
 def _connect(data: dict[str, Any], request: Request) -> tuple[services.ValidatedConnection, str]:
     """Validate the connection fields with the client layer and try them once; a 400 on the
     field to fix if anything is wrong."""
     try:
         connection = services.validate_connection(data, insecure_permitted=bool(getattr(request.user, "is_admin", False)))
-        version = services.probe(connection)
+        version = services.probe(connection, namespaces=list(data.get("namespaces") or []))
     except services.FieldProblem as problem:
         raise exceptions.ValidationError({problem.field: [problem.message]}) from problem
     return connection, version
@@ -206,7 +217,7 @@ class ClusterViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
         cluster = self.get_object()
         serializer = ConnectionSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        connection, _version = _connect(dict(serializer.validated_data), request)
+        connection, _version = _connect({**serializer.validated_data, "namespaces": cluster.namespaces}, request)
         cluster = actions.replace_credentials(cluster=cluster, spec=connection.spec, source=connection.source,
                                               actor=request.user, request=request._request)
         return Response(self._row(cluster), status=status.HTTP_202_ACCEPTED)
@@ -459,10 +470,8 @@ class NodeViewSet(mixins.RetrieveModelMixin, InventoryViewSet):
         timeout = services.probe_timeout()
         try:
             pods = services.drain_preview(self.cluster, node.name, options, timeout=timeout)
-        except Unreachable as exc:
-            raise GatewayTimeout(f"The cluster did not answer within {timeout:g} s: {exc}") from exc
         except (KubeError, DecryptionError) as exc:
-            raise BadGateway(f"Could not list the node's pods: {exc}") from exc
+            raise upstream_error(exc, "Could not list the node's pods.") from exc
         return Response({
             "node": node.name, "options": dict(query.validated_data), "pods": pods,
             "blocked": sum(1 for p in pods if p["action"] == "blocked"),
@@ -497,10 +506,8 @@ class PodDetailViewSet(ClusterScopedMixin, mixins.RetrieveModelMixin, viewsets.G
             live = services.fetch_pod(self.cluster, namespace=pod.namespace, name=pod.name, timeout=timeout)
         except NotFound as exc:
             raise exceptions.NotFound(f"Pod {pod.namespace}/{pod.name} no longer exists in the cluster.") from exc
-        except Unreachable as exc:
-            raise GatewayTimeout(f"The cluster did not answer within {timeout:g} s: {exc}") from exc
         except (KubeError, DecryptionError) as exc:
-            raise BadGateway(f"Could not fetch the pod from the cluster: {exc}") from exc
+            raise upstream_error(exc, "Could not fetch the pod from the cluster.") from exc
         return Response(PodDetailSerializer(pod, context={"object": live}).data)
 
 

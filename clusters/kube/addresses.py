@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
-from clusters.kube.errors import AddressNotAllowed, InvalidConnection, Unreachable
+from clusters.kube.errors import AddressNotAllowed, DNSFailure, InvalidConnection
 from portal import addresses as policy
 from portal.addresses import ALWAYS_DENIED, IPAddress, IPNetwork
 
@@ -87,7 +87,7 @@ def resolve(url: str, *, resolver: policy.Resolver | None = None) -> Endpoint:
     except policy.InvalidHost as exc:
         raise InvalidConnection(str(exc)) from exc
     except policy.ResolutionFailed as exc:
-        raise Unreachable(str(exc)) from exc
+        raise DNSFailure(str(exc)) from exc
     return Endpoint(scheme, host, port, str(addresses[0]))
 
 

@@ -26,6 +26,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
+from http import HTTPStatus
 from typing import Any, TypeVar
 from urllib.parse import quote
 
@@ -39,12 +40,18 @@ from clusters.kube.errors import (
     ApiError,
     ClientCertificateRefused,
     Conflict,
+    ConnectionRefused,
+    ConnectionReset,
+    ConnectTimeout,
+    DNSFailure,
     Forbidden,
     Gone,
     Invalid,
     KubeError,
     NotFound,
+    ReadTimeout,
     ServerError,
+    TLSHandshakeFailed,
     TLSVerificationFailed,
     TooManyRequests,
     Unauthorized,
@@ -102,17 +109,39 @@ def _retry_after(headers: Any) -> float | None:
             return None
 
 
-def translate(exc: BaseException, *, server: str = "") -> KubeError | None:
-    """Map a client-library or network exception to a typed error, or None if it is neither."""
-    where = f" ({server})" if server else ""
+def _reason_phrase(status: int) -> str:
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return "unknown status"
+
+
+def _oserror_in(exc: BaseException) -> OSError | None:
+    """The operating-system error at the root of a transport exception, if there is one."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, OSError) and current.errno is not None:
+            return current
+        current = current.__cause__ or current.__context__
+    return None
+
+
+def translate(exc: BaseException, *, server: str = "", connect_timeout: float | None = None,
+              read_timeout: float | None = None) -> KubeError | None:
+    """Map a client-library or network exception to a typed error saying what happened
+    (refused, reset, name not found, TLS failure, no connection or no answer within N s, the HTTP
+    status), or None if it is neither. The one place these messages are worded."""
+    where = f" {server}" if server else ""
     if isinstance(exc, KubeError):
         return exc
     if isinstance(exc, ApiException):
         status, message = exc.status, _status_message(exc)
         if status == 401:
-            return Unauthorized(f"The cluster rejected the credentials (401): {message}")
+            return Unauthorized(f"The API server{where} rejected the credentials (HTTP 401): {message}.")
         if status == 403:
-            return Forbidden(f"The credentials lack permission (403): {message}")
+            return Forbidden(f"The credentials lack permission (HTTP 403): {message}.")
         if status == 404:
             return NotFound(message)
         if status == 409:
@@ -122,36 +151,55 @@ def translate(exc: BaseException, *, server: str = "") -> KubeError | None:
         if status == 422:
             return Invalid(message)
         if status == 429:
-            return TooManyRequests(f"The cluster is throttling requests (429): {message}",
+            return TooManyRequests(f"The API server{where} is throttling requests (HTTP 429): {message}.",
                                    retry_after=_retry_after(exc.headers))
         if status and status >= 500:
-            return ServerError(f"The cluster answered {status}: {message}", status=status)
+            return ServerError(f"The API server{where} answered HTTP {status} ({_reason_phrase(status)}): "
+                               f"{message}.", status=status)
         if not status:  # the library wraps transport errors (TLS among them) as status 0
             if "CERTIFICATE_VERIFY_FAILED" in message or "certificate verify failed" in message:
                 return TLSVerificationFailed(
-                    f"The server's certificate{where} is not trusted by the given CA or does not match its name: "
-                    f"{message.splitlines()[-1][:300]}"
+                    f"The API server's certificate{where} is not trusted by the given CA or does not match its "
+                    f"name: {message.splitlines()[-1][:300]}."
                 )
-            return Unreachable(f"No valid answer from the cluster{where}: {message}")
-        return ApiError(f"The cluster answered {status}: {message}", status=status)
+            last = message.splitlines()[-1][:300] if message else ""
+            if "SSLError" in message or "[SSL" in message:
+                return TLSHandshakeFailed(f"The TLS handshake with the API server{where} failed: {last}")
+            return Unreachable(f"No valid answer from the API server{where}: {message}.")
+        return ApiError(f"The API server{where} answered HTTP {status} ({_reason_phrase(status)}): {message}.",
+                        status=status)
     if isinstance(exc, urllib3.exceptions.MaxRetryError) and exc.reason is not None:
-        return translate(exc.reason, server=server)
+        return translate(exc.reason, server=server, connect_timeout=connect_timeout, read_timeout=read_timeout)
     if isinstance(exc, urllib3.exceptions.SSLError | ssl.SSLError):
         text = str(exc)
         if "CERTIFICATE_VERIFY_FAILED" in text or "certificate verify failed" in text or "hostname" in text.lower():
             return TLSVerificationFailed(
-                f"The server's certificate{where} is not trusted by the given CA or does not match its name: "
-                f"{text[:300]}"
+                f"The API server's certificate{where} is not trusted by the given CA or does not match its name: "
+                f"{text[:300]}."
             )
-        return Unreachable(f"TLS handshake with the cluster{where} failed: {text[:300]}")
-    if isinstance(exc, urllib3.exceptions.ConnectTimeoutError):
-        return Unreachable(f"Timed out connecting to the cluster{where}.")
-    if isinstance(exc, urllib3.exceptions.ReadTimeoutError | socket.timeout | TimeoutError):
-        return Unreachable(f"The cluster{where} did not answer in time.")
+        return TLSHandshakeFailed(f"The TLS handshake with the API server{where} failed: {text[:300]}.")
+    os_error = _oserror_in(exc)
+    if isinstance(exc, urllib3.exceptions.NameResolutionError) or isinstance(os_error, socket.gaierror):
+        return DNSFailure(f"The name of the API server{where} does not resolve.")
+    if isinstance(os_error, ConnectionRefusedError):
+        return ConnectionRefused(f"The API server{where} refused the connection: nothing listens on that "
+                                 "address and port, or a firewall rejects it.")
+    if isinstance(os_error, ConnectionResetError | BrokenPipeError | ConnectionAbortedError):
+        return ConnectionReset(f"The API server{where} (or something in between) reset the connection.")
     if isinstance(exc, urllib3.exceptions.NewConnectionError):
-        return Unreachable(f"Cannot connect to the cluster{where}: {str(exc).rsplit(':', 1)[-1].strip()}.")
+        reason = str(exc).rsplit(":", 1)[-1].strip()
+        return Unreachable(f"Cannot connect to the API server{where}: {reason}.")
+    if isinstance(exc, urllib3.exceptions.ConnectTimeoutError):
+        after = f" within {connect_timeout:g} s" if connect_timeout else " in time"
+        return ConnectTimeout(f"No connection to the API server{where}{after}: the host does not answer "
+                              "(down, or packets dropped on the way).")
+    if isinstance(exc, urllib3.exceptions.ReadTimeoutError | socket.timeout | TimeoutError):
+        after = f" within {read_timeout:g} s" if read_timeout else " in time"
+        return ReadTimeout(f"The API server{where} accepted the connection but sent no answer{after}.")
+    if isinstance(exc, urllib3.exceptions.ProtocolError) and "reset" in str(exc).lower():
+        return ConnectionReset(f"The API server{where} (or something in between) reset the connection.")
     if isinstance(exc, urllib3.exceptions.ProtocolError | urllib3.exceptions.HTTPError | ConnectionError | OSError):
-        return Unreachable(f"The connection to the cluster{where} failed: {str(exc)[:300]}")
+        return Unreachable(f"The connection to the API server{where} failed: {str(exc)[:300]}.")
     return None
 
 
@@ -222,7 +270,9 @@ class KubeClient:
             try:
                 return fn(*args, **kwargs)
             except Exception as exc:
-                error = translate(exc, server=self.spec.server)
+                limits = kwargs.get("_request_timeout")
+                connect, read = limits if isinstance(limits, tuple) else (self.connect_timeout, limits)
+                error = translate(exc, server=self.spec.server, connect_timeout=connect, read_timeout=read)
                 if error is None:
                     raise
                 if not error.retryable or attempt == attempts - 1:
@@ -284,7 +334,7 @@ class KubeClient:
         except KubeError:
             raise
         except Exception as exc:
-            error = translate(exc, server=self.spec.server)
+            error = translate(exc, server=self.spec.server, read_timeout=idle)
             if error is None:
                 raise
             raise error from exc

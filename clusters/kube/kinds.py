@@ -6,6 +6,7 @@ connectivity check (which permissions we need) and the inventory API all read it
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -22,8 +23,15 @@ class Kind:
     resource: str  # plural, for access checks
     namespaced: bool
 
-    def lister(self, client: KubeClient) -> Callable[..., Any]:
-        return getattr(getattr(client, self.api), self.list_method)
+    def lister(self, client: KubeClient, namespace: str = "") -> Callable[..., Any]:
+        """The list/watch method across all namespaces, or within ``namespace`` (for an identity
+        that may read only some namespaces)."""
+        api = getattr(client, self.api)
+        if not namespace:
+            return getattr(api, self.list_method)
+        method = getattr(api, "list_namespaced_" + self.list_method.removeprefix("list_").removesuffix(
+            "_for_all_namespaces"))
+        return functools.partial(method, namespace)
 
 
 WATCHED_KINDS: tuple[Kind, ...] = (

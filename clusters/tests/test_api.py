@@ -163,7 +163,8 @@ def test_cluster_detail_has_syncs(admin_api: APIClient) -> None:
     synced(c, "Pod", "Node")
     body = admin_api.get(f"{URL}{c.pk}/").json()
     assert sorted(s["kind"] for s in body["syncs"]) == ["Node", "Pod"]
-    assert set(body["syncs"][0]) == {"kind", "state", "last_event", "object_count", "message"}
+    assert set(body["syncs"][0]) == {"kind", "state", "last_event", "object_count", "message", "code", "relists",
+                                     "last_relist_reason", "last_relist_at"}
     assert {s["state"] for s in body["syncs"]} == {"synced"}
 
 
@@ -406,7 +407,7 @@ def test_pod_detail_fetches_the_object_live(admin_api: APIClient, sandbox: Any, 
     sandbox.inject_fault("cluster-1", blackhole=True)
     response = admin_api.get(f"{URL}{c.pk}/pods/default/{name}/")
     assert response.status_code == 504
-    assert "did not answer within 0.5 s" in response.json()["detail"]
+    assert "sent no answer within 0.5 s" in response.json()["detail"]
     sandbox.inject_fault("cluster-1", blackhole=False, error_rate=1.0, error_codes=[500])
     response = admin_api.get(f"{URL}{c.pk}/pods/default/{name}/")
     assert response.status_code == 502

@@ -57,3 +57,12 @@ def test_limits_come_from_settings_or_the_environment(monkeypatch: pytest.Monkey
     monkeypatch.setenv("PORTAL_WATCHER_WATCH_TIMEOUT", "soon")
     with pytest.raises(ValueError, match="PORTAL_WATCHER_WATCH_TIMEOUT must be a number"):
         WatcherConfig.from_settings()
+
+
+def test_forbidden_kinds_are_left_out_and_a_list_of_only_forbidden_kinds_says_so() -> None:
+    fresh = ("synced", ago(1))
+    assert kind_state("forbidden", None, now=NOW, limit=360, watched=True) == "forbidden"
+    assert cluster_word(state(fresh, ("forbidden", None))) == "fresh"  # counts only what it may see
+    assert state(("forbidden", None)) == "forbidden"  # the nodes list of a namespace-scoped identity
+    assert state(("forbidden", None), status="unreachable") == "unreachable"
+    assert cluster_word(state(("syncing", None), ("forbidden", None))) == "syncing"

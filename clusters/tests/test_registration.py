@@ -140,10 +140,10 @@ def _insecure(config: dict[str, Any]) -> None:
         (lambda f: {**fields_of(f), "ca_pem": "not a pem"}, "ca_pem", "not a PEM block"),
         (lambda f: {**fields_of(f), "token": ""}, "token", "bearer token"),
         (lambda f: {**fields_of(f), "token": "two words"}, "token", "one line"),
-        (lambda f: {**fields_of(f), "ca_pem": other_ca()}, "ca_pem", "Wrong CA"),
-        (lambda f: {**fields_of(f), "token": "not-the-token"}, "token", "rejected the credentials (401)"),
+        (lambda f: {**fields_of(f), "ca_pem": other_ca()}, "ca_pem", "not trusted by the given CA"),
+        (lambda f: {**fields_of(f), "token": "not-the-token"}, "token", "rejected the credentials (HTTP 401)"),
         (lambda f: {"kubeconfig": edited_kubeconfig(f, lambda c: c["users"][0]["user"].update(token="wrong"))},
-         "kubeconfig", "rejected the credentials (401)"),
+         "kubeconfig", "rejected the credentials (HTTP 401)"),
         (lambda f: {}, "kubeconfig", "Upload a kubeconfig"),
         (lambda f: {"kubeconfig": kubeconfig_text(f), **fields_of(f)}, "server", "not both"),
     ],
@@ -172,7 +172,7 @@ def test_unreachable_says_it_timed_out(admin_api: APIClient, sandbox: Any, setti
     settings.PORTAL_CLUSTER_PROBE_TIMEOUT = 1.0
     sandbox.inject_fault("cluster-3", blackhole=True)
     errors = errors_of(register(admin_api, fields_of(sandbox, "cluster-3")))
-    assert "did not answer within 1 s" in errors["server"][0]
+    assert "accepted the connection but sent no answer within 1 s" in errors["server"][0]
 
 
 def test_insecure_allowed_only_when_asked(admin_api: APIClient, sandbox: Any) -> None:
@@ -255,7 +255,7 @@ def test_check_of_an_unreachable_cluster(admin_api: APIClient, sandbox: Any, set
     settings.PORTAL_CLUSTER_CHECK_TIMEOUT = 0.5
     sandbox.inject_fault("cluster-3", blackhole=True)
     assert services.check_cluster(cluster_id) == "unreachable"
-    assert "did not answer" in Cluster.objects.get(pk=cluster_id).status_message
+    assert "sent no answer within 0.5 s" in Cluster.objects.get(pk=cluster_id).status_message
 
 
 def test_disable_and_enable(admin_api: APIClient, sandbox: Any) -> None:

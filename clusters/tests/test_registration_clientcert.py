@@ -117,9 +117,11 @@ def test_certificate_without_rights_names_missing_permissions(admin_api: APIClie
     cluster.set_credentials(dataclasses.replace(cluster.get_credentials(), client_certificate=cert, client_key=key))
     cluster.save()
     assert "PRIVATE KEY" not in Cluster.objects.get(pk=cluster.pk).credentials_encrypted
-    assert services.check_cluster(cluster.pk) == "connected"
+    # It may read nothing the portal shows: unauthorized (code forbidden), with every gap named.
+    assert services.check_cluster(cluster.pk) == "unauthorized"
     cluster.refresh_from_db()
+    assert cluster.status_code == "forbidden"
     assert "list pods" in cluster.missing_permissions
     assert "watch deployments.apps" in cluster.missing_permissions
-    assert "Missing permissions: list " in cluster.status_message
-    assert "nodes not readable" in cluster.status_message
+    assert cluster.status_message.startswith("The identity may not list and watch anything the portal shows. ")
+    assert all(plan["scope"] == "none" for plan in cluster.permissions["kinds"].values())

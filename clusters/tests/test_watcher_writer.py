@@ -126,7 +126,9 @@ def test_states_unreachable_then_connected(cluster: Cluster) -> None:
     assert freshness(cluster, KindSync.objects.filter(cluster=cluster)) == "unreachable"
     apply_batch([Op(CLUSTER_STATE, cid, state="connected", message="v1.32.4")])
     cluster.refresh_from_db()
-    assert (cluster.status, cluster.kubernetes_version, cluster.status_message) == ("connected", "v1.32.4", "")
+    # The outage's message goes; a status message is never left empty.
+    assert (cluster.status, cluster.kubernetes_version, cluster.status_message) == (
+        "connected", "v1.32.4", "Connected: Kubernetes v1.32.4.")
     assert KindSync.objects.get(cluster=cluster, kind="Node").state == "synced", "it had been listed"
     assert KindSync.objects.get(cluster=cluster, kind="Pod").state == "syncing", "never listed"
     # A kind that keeps failing is stale until its next event.

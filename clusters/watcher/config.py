@@ -31,7 +31,8 @@ class WatcherConfig:
     max_relists_per_cluster: int = 2  # ... and per cluster, so a slow one cannot take every slot
     backoff_base: float = 1.0  # first retry delay of a failing stream (jittered, doubled)
     backoff_max: float = 60.0
-    unauthorized_retry: float = 60.0  # a 401/403 stream retries this rarely
+    unauthorized_retry: float = 60.0  # a 401 stream retries this rarely
+    forbidden_recheck: float = 600.0  # a 403 (forbidden) kind tries again this rarely; it stays forbidden meanwhile
     lease_seconds: float = 15.0  # a lease not renewed for this long is free to take
     poll_interval: float = 3.0  # renew leases and re-read the cluster table this often
     max_clusters: int = 0  # cap per process (0: a fair share of the live watchers only)

@@ -49,7 +49,8 @@ from clusters.kube.errors import (
     Unauthorized,
 )
 from clusters.kube.kinds import WATCHED_KINDS, Kind
-from clusters.models import Cluster, KindSync, SyncState
+from clusters.kube.messages import explain
+from clusters.models import Cluster, KindSync, RelistReason, SyncState
 from clusters.watcher import hooks, leases
 from clusters.watcher.config import WatcherConfig
 from clusters.watcher.projection import project
@@ -93,12 +94,21 @@ class Backoff:
         self.attempt = 0
 
 
+def _consume(future: asyncio.Future[Any]) -> None:
+    """Retrieve the outcome of a future nobody may await any more (its stream was abandoned or its
+    deadline passed): the caller already reported the failure once, at its level."""
+    if not future.cancelled() and future.exception() is not None:
+        logger.debug("abandoned cluster request ended: %s", future.exception())
+
+
 @dataclass
 class ClusterInfo:
     name: str
     client: KubeClient | None
     resume: dict[str, tuple[str, str]]  # kind -> (resource_version, state)
     error: str = ""
+    code: str = ""
+    plan: dict[str, Any] | None = None  # kind -> {"scope": cluster|namespaces|none, "namespaces", "message"}
 
 
 class Engine:
@@ -137,6 +147,7 @@ class Engine:
         """Run blocking client work in a thread, giving up after ``timeout`` (the request has its own)."""
         executor = self.probe_executor if probe else self.io_executor
         future = self.loop.run_in_executor(executor, lambda: fn(*args, **kwargs))
+        future.add_done_callback(_consume)  # an abandoned request's late failure is not an error to print
         return await asyncio.wait_for(future, timeout)
 
     def notify(self) -> None:
@@ -464,10 +475,12 @@ def _load_cluster(cluster_id: int, config: WatcherConfig) -> ClusterInfo | None:
         client = KubeClient(spec, read_timeout=config.request_timeout,
                             connect_timeout=min(5.0, config.probe_timeout), pool_maxsize=len(WATCHED_KINDS) + 8)
     except KubeError as exc:
-        return ClusterInfo(cluster.name, None, resume, str(exc))
+        explained = explain(exc)
+        return ClusterInfo(cluster.name, None, resume, explained.message, explained.code)
     except Exception as exc:  # undecryptable credentials and the like: say so, never print them
-        return ClusterInfo(cluster.name, None, resume, f"Cannot use the stored connection: {type(exc).__name__}.")
-    return ClusterInfo(cluster.name, client, resume)
+        return ClusterInfo(cluster.name, None, resume, f"Cannot use the stored connection ({type(exc).__name__}). "
+                                                       "Replace the credentials under Credentials.", "undecryptable")
+    return ClusterInfo(cluster.name, client, resume, plan=(cluster.permissions or {}).get("kinds") or None)
 
 
 class ClusterWatch:
@@ -517,11 +530,12 @@ class ClusterWatch:
                 self.client = info.client
                 break
             self._log("watcher cannot connect", error=info.error)
-            self.set_state("error", info.error)
+            self.set_state("error", info.error, info.code)
             await asyncio.sleep(backoff.next())
         for kind in WATCHED_KINDS:
             rv, _state = info.resume.get(kind.kind, ("", ""))
-            stream = Stream(self, kind, rv)
+            plan = (info.plan or {}).get(kind.kind) or {"scope": "cluster"}
+            stream = Stream(self, kind, rv, plan)
             self.streams[kind.kind] = stream
             self.tasks.append(asyncio.create_task(stream.run(), name=f"stream-{self.cluster_id}-{kind.kind}"))
         await self._probe_loop()
@@ -541,12 +555,13 @@ class ClusterWatch:
             except (Unauthorized, Forbidden) as exc:
                 self.failures = 0
                 if self.state != "unauthorized":
-                    self.set_state("unauthorized", str(exc))
+                    explained = explain(exc)
+                    self.set_state("unauthorized", explained.message, explained.code)
             except (KubeError, TimeoutError, OSError) as exc:
                 self.failures += 1
-                message = str(exc) or f"The cluster did not answer within {cfg.probe_timeout:g} s."
                 if self.failures >= cfg.probe_failures and self.state != "unreachable":
-                    self.set_state("unreachable", message)
+                    explained = explain(exc, timeout=cfg.probe_timeout + 2)
+                    self.set_state("unreachable", explained.message, explained.code)
             else:
                 self.failures = 0
                 if self.state != "connected":
@@ -557,44 +572,60 @@ class ClusterWatch:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.probe_now.wait(), timeout=interval)
 
-    def set_state(self, state: str, message: str) -> None:
+    def set_state(self, state: str, message: str, code: str = "") -> None:
         previous, self.state = self.state, state
-        self._log("watcher cluster state", state=state, previous=previous, detail=message[:300])
+        log = logger.warning if state in ("unreachable", "unauthorized", "error") else logger.info
+        log("watcher cluster state", extra={"cluster": self.name, "cluster_id": self.cluster_id, "state": state,
+                                            "previous": previous, "code": code, "detail": message[:300]})
         if state == "connected":
             self.broken.clear()
             self.healthy.set()
             for stream in self.streams.values():
-                stream.state_note = ""  # the writer resets kind states; streams report afresh
+                if stream.state_note != SyncState.FORBIDDEN:
+                    stream.state_note = ""  # the writer resets kind states; streams report afresh
             self.engine.enqueue(Op(CLUSTER_STATE, self.cluster_id, state="connected", message=message))
             return
         self.healthy.clear()
         self.broken.set()
         for stream in self.streams.values():
             stream.gen += 1  # abandon in-flight watches; they resume from the last stored version
-        self.engine.enqueue(Op(CLUSTER_STATE, self.cluster_id, state=state, message=message))
+        self.engine.enqueue(Op(CLUSTER_STATE, self.cluster_id, state=state, message=message, code=code))
 
     def report_failure(self, error: BaseException) -> None:
         """A stream failed to reach the cluster: let the probe decide now."""
         if isinstance(error, Unauthorized):
             if self.state != "unauthorized":
-                self.set_state("unauthorized", str(error))
+                explained = explain(error)
+                self.set_state("unauthorized", explained.message, explained.code)
             return
         self.probe_now.set()
 
 
 class Stream:
-    """List then watch one kind of one cluster, forever: resume, relist on 410, back off on errors."""
+    """List then watch one kind of one cluster, forever: resume, relist on 410, back off on errors.
 
-    def __init__(self, cluster: ClusterWatch, kind: Kind, rv: str) -> None:
+    ``plan`` (from the cluster's permission check) says how: across the cluster (``cluster``), per
+    namespace for an identity that may read only some (``namespaces``: one list per namespace, one
+    watch thread per namespace, all written as one kind), or not at all (``none``: the kind is
+    ``forbidden`` and tried again every ``forbidden_recheck`` seconds). A 403 from the cluster makes
+    the kind ``forbidden`` the same way, whatever the plan said.
+    """
+
+    def __init__(self, cluster: ClusterWatch, kind: Kind, rv: str, plan: dict[str, Any] | None = None) -> None:
         self.cluster = cluster
         self.engine = cluster.engine
         self.config = cluster.config
         self.kind = kind
+        self.plan = plan or {"scope": "cluster"}
+        self.namespaces: list[str] = ([str(ns) for ns in self.plan.get("namespaces") or []]
+                                      if self.plan.get("scope") == "namespaces" and kind.namespaced else [])
         self.rv = rv
+        self.ns_rv: dict[str, str] = {}  # per-namespace resume points (namespaced plan)
         self.gen = 0
         self.errors = 0
         self.listed = bool(rv)
         self.state_note = ""  # the KIND_STATE we last reported ("" = none)
+        self.relist_reason = str(RelistReason.FIRST if not rv else RelistReason.ERROR)
 
     @property
     def client(self) -> KubeClient:
@@ -605,6 +636,10 @@ class Stream:
     async def run(self) -> None:
         cfg = self.config
         backoff = Backoff(cfg.backoff_base, cfg.backoff_max)
+        if self.plan.get("scope") == "none":
+            self._note_state(SyncState.FORBIDDEN, str(self.plan.get("message") or f"Not permitted: the identity may "
+                                                      f"not list and watch {self.kind.resource}."), "forbidden")
+            await asyncio.sleep(cfg.forbidden_recheck)
         while True:
             await self.cluster.healthy.wait()
             try:
@@ -622,14 +657,24 @@ class Stream:
                 logger.info("watcher relisting after 410 Gone",
                             extra={"cluster_id": self.cluster.cluster_id, "kind": self.kind.kind})
                 self.rv = ""
+                self.relist_reason = str(RelistReason.GONE)
             except Abandoned:
                 continue
             except Unauthorized as exc:
                 self.cluster.report_failure(exc)
                 await asyncio.sleep(cfg.unauthorized_retry)
-            except (Forbidden, NotFound, TLSVerificationFailed, InvalidConnection) as exc:
-                state = SyncState.UNAUTHORIZED if isinstance(exc, Forbidden) else SyncState.STALE
-                self._note_state(state, str(exc))
+            except Forbidden as exc:
+                # Terminal until credentials or RBAC change: the kind stays forbidden (never back to
+                # syncing) and is tried again rarely; a grant is picked up then, or at once when the
+                # cluster's check records new permissions (the watch restarts on a new plan).
+                explained = explain(exc)
+                self._note_state(SyncState.FORBIDDEN, explained.message, explained.code)
+                await asyncio.sleep(cfg.forbidden_recheck)
+                if self.listed:
+                    self.relist_reason = str(RelistReason.PERMISSION)
+            except (NotFound, TLSVerificationFailed, InvalidConnection) as exc:
+                explained = explain(exc)
+                self._note_state(SyncState.STALE, explained.message, explained.code)
                 await asyncio.sleep(cfg.unauthorized_retry)
             except (KubeError, TimeoutError, OSError) as exc:
                 self.errors += 1
@@ -637,14 +682,19 @@ class Stream:
                 if self.listed:
                     # The stream is down: we would not know if something changed. Stale until a
                     # watch is open again (its opening is recorded like a bookmark).
-                    self._note_state(SyncState.STALE, str(exc) or "The watch failed; reconnecting.")
+                    explained = explain(exc, timeout=self.config.request_timeout + 5)
+                    self._note_state(SyncState.STALE, explained.message, explained.code)
                 await self._sleep_unless_broken(backoff.next())
 
-    def _note_state(self, state: str, message: str) -> None:
+    def _note_state(self, state: str, message: str, code: str = "") -> None:
         if self.state_note != state:
             self.state_note = state
+            level = logging.INFO if state in (SyncState.STALE, SyncState.FORBIDDEN) else logging.DEBUG
+            logger.log(level, "watcher kind state", extra={"cluster_id": self.cluster.cluster_id,
+                                                            "kind": self.kind.kind, "state": state, "code": code,
+                                                            "detail": message[:300]})
             self.engine.enqueue(Op(KIND_STATE, self.cluster.cluster_id, self.kind.kind, state=state,
-                                   message=message[:2000]))
+                                   message=message[:2000], code=code))
 
     async def _sleep_unless_broken(self, delay: float) -> None:
         with contextlib.suppress(TimeoutError):
@@ -660,18 +710,19 @@ class Stream:
             broken.cancel()
         if task in done:
             return task.result()
+        task.add_done_callback(_consume)  # it may still fail: consumed, not printed as never retrieved
         task.cancel()
         raise Abandoned()
 
     # ------------------------------------------------------------------ list
 
-    def _list_page(self, cont: str | None) -> tuple[list[Any], str, str | None]:
+    def _list_page(self, cont: str | None, namespace: str = "") -> tuple[list[Any], str, str | None]:
         client = self.client
         kwargs: dict[str, Any] = {"limit": self.config.page_size, "attempts": 1,
                                   "timeout": self.config.request_timeout}
         if cont:
             kwargs["_continue"] = cont
-        body = client.get_json(self.kind.lister(client), **kwargs)
+        body = client.get_json(self.kind.lister(client, namespace), **kwargs)
         meta = body.get("metadata") or {}
         rows = [project(self.kind.kind, item) for item in body.get("items") or []]
         return rows, str(meta.get("resourceVersion") or ""), meta.get("continue") or None
@@ -682,46 +733,70 @@ class Stream:
         async with cluster.relists, self.engine.relists:
             if not cluster.healthy.is_set():
                 raise Abandoned()
-            self.engine.enqueue(Op(LIST_START, cluster.cluster_id, self.kind.kind))
+            self.engine.enqueue(Op(LIST_START, cluster.cluster_id, self.kind.kind,
+                                   state=self.relist_reason if self.listed else str(RelistReason.FIRST),
+                                   at=None))
             keys: set[tuple[str, str]] = set()
-            cont: str | None = None
             rv = ""
             timeout = self.config.request_timeout + 5
-            while True:
-                rows, rv, cont = await self._abandonable(self.engine.io(self._list_page, cont, timeout=timeout))
-                for row in rows:
-                    keys.add((row["namespace"], row["name"]))
-                    self.engine.enqueue(Op(UPSERT, cluster.cluster_id, self.kind.kind, row=row))
-                if not cont:
-                    break
+            for namespace in self.namespaces or [""]:
+                cont: str | None = None
+                while True:
+                    rows, rv, cont = await self._abandonable(
+                        self.engine.io(self._list_page, cont, namespace, timeout=timeout))
+                    for row in rows:
+                        keys.add((row["namespace"], row["name"]))
+                        self.engine.enqueue(Op(UPSERT, cluster.cluster_id, self.kind.kind, row=row))
+                    if not cont:
+                        break
+                if namespace:
+                    self.ns_rv[namespace] = rv
         self.engine.enqueue(Op(LISTED, cluster.cluster_id, self.kind.kind, rv=rv, keys=keys, at=timezone.now()))
         self.rv = rv
         self.listed = True
         self.state_note = ""
+        self.relist_reason = str(RelistReason.ERROR)  # unless a 410 or a watch end says otherwise
 
     # ------------------------------------------------------------------ watch
 
     async def watch(self) -> None:
         self.gen += 1
         gen = self.gen
-        done: asyncio.Future[None] = self.engine.loop.create_future()
-        thread = threading.Thread(target=self._watch_thread, args=(gen, self.rv, done), daemon=True,
-                                  name=f"watch-{self.cluster.cluster_id}-{self.kind.kind}")
-        thread.start()
+        threads = []
+        for namespace in self.namespaces or [""]:
+            done: asyncio.Future[None] = self.engine.loop.create_future()
+            rv = self.ns_rv.get(namespace) or self.rv
+            thread = threading.Thread(target=self._watch_thread, args=(gen, rv, done, namespace), daemon=True,
+                                      name=f"watch-{self.cluster.cluster_id}-{self.kind.kind}"
+                                           + (f"-{namespace}" if namespace else ""))
+            thread.start()
+            threads.append(done)
+        # One namespace's watch ending (its timeoutSeconds) or failing ends this round for all: the
+        # next round reopens each from where it was.
+        waiting: Awaitable[Any] = threads[0] if len(threads) == 1 else asyncio.wait(
+            threads, return_when=asyncio.FIRST_COMPLETED)
         try:
-            await self._abandonable(done)
-        except Abandoned:
-            self.gen += 1
-            raise
-        except asyncio.CancelledError:
+            await self._abandonable(waiting)
+            for done in threads:
+                if done.done() and not done.cancelled() and done.exception() is not None:
+                    raise done.exception()  # type: ignore[misc]
+        except (Abandoned, asyncio.CancelledError):
             self.gen += 1
             raise
         finally:
-            self.engine.drain_inbox()  # the thread's last events come before its end
+            if len(threads) > 1:
+                self.gen += 1  # the other namespaces' threads stop at their next event
+            for done in threads:
+                if not done.done():
+                    done.cancel()
+                else:
+                    _consume(done)
+            self.engine.drain_inbox()  # the threads' last events come before their end
 
-    def _watch_thread(self, gen: int, rv: str, done: asyncio.Future[None]) -> None:
+    def _watch_thread(self, gen: int, rv: str, done: asyncio.Future[None], namespace: str = "") -> None:
         error: BaseException | None = None
         engine, kind, cluster_id = self.engine, self.kind.kind, self.cluster.cluster_id
+        many = bool(namespace)  # per-namespace versions: the stored one is the list's, not an event's
 
         def opened() -> None:
             # The server accepted the watch: the stream is live again. Recorded as a bookmark
@@ -735,7 +810,7 @@ class Stream:
             client = self.client
             # The server ends a healthy watch after timeoutSeconds even if it sent nothing; only a
             # stream silent past that (plus a grace) is dead. Never cut silent streams sooner.
-            for event in client.watch(self.kind.lister(client), resource_version=rv,
+            for event in client.watch(self.kind.lister(client, namespace), resource_version=rv,
                                       timeout_seconds=self.config.watch_timeout,
                                       idle_timeout=self.config.read_timeout, on_open=opened):
                 if self.gen != gen:
@@ -744,12 +819,15 @@ class Stream:
                 obj = event.get("object") or {}
                 if etype in ("ADDED", "MODIFIED", "DELETED"):
                     row = project(kind, obj)
+                    if many and row["resource_version"]:
+                        self.ns_rv[namespace] = row["resource_version"]
                     op = Op(UPSERT if etype != "DELETED" else DELETE, cluster_id, kind, row=row,
-                            rv=row["resource_version"] or None, at=timezone.now())
+                            rv=None if many else (row["resource_version"] or None), at=timezone.now())
                 elif etype == "BOOKMARK":
-                    op = Op(BOOKMARK, cluster_id, kind,
-                            rv=str((obj.get("metadata") or {}).get("resourceVersion") or "") or None,
-                            at=timezone.now())
+                    version = str((obj.get("metadata") or {}).get("resourceVersion") or "") or None
+                    if many and version:
+                        self.ns_rv[namespace] = version
+                    op = Op(BOOKMARK, cluster_id, kind, rv=None if many else version, at=timezone.now())
                 else:
                     logger.warning("watcher skipped an unknown watch event", extra={"type": etype, "kind": kind})
                     continue

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import datetime
 import hashlib
+import json
 import logging
 import math
 from collections.abc import Iterable
@@ -45,10 +46,13 @@ class LeaseView:
 
 
 def fingerprint(cluster: Cluster) -> str:
-    """Changes whenever the connection does (credentials, CA, server): the watch restarts then.
+    """Changes whenever the connection does (credentials, CA, server) or the check finds other
+    permissions (which kinds, which namespaces): the watch restarts then.
     A digest, so nothing secret is kept or logged."""
+    plan = json.dumps({k: [v.get("scope"), v.get("namespaces")] for k, v in
+                       ((cluster.permissions or {}).get("kinds") or {}).items()}, sort_keys=True)
     material = "\0".join([cluster.server, cluster.ca_pem, cluster.tls_server_name,
-                          str(cluster.insecure_skip_tls_verify), cluster.credentials_encrypted])
+                          str(cluster.insecure_skip_tls_verify), cluster.credentials_encrypted, plan])
     return hashlib.sha256(material.encode()).hexdigest()[:16]
 
 

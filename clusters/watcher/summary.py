@@ -75,7 +75,7 @@ def derive_status(current: str, *, enabled: bool, states: Iterable[str], listed:
     """Cluster status as the read model shows it: unreachable and unauthorized when every kind is;
     a pending (or re-enabled) cluster the watcher has listed is connected; otherwise the word the
     watcher or the registration check last wrote stands (``error`` among them)."""
-    states = list(states)
+    states = [s for s in states if s != SyncState.FORBIDDEN]  # what the identity may not read says nothing
     if not enabled:
         return str(ClusterStatus.DISABLED)
     if states and all(s == SyncState.UNREACHABLE for s in states):
@@ -117,7 +117,9 @@ def _iso(value: datetime.datetime | None) -> str | None:
 
 def sync_row(sync: KindSync, state: str | None = None) -> dict[str, Any]:
     return {"kind": sync.kind, "state": state or sync.state, "last_event": _iso(sync.last_event),
-            "object_count": sync.object_count, "message": sync.message}
+            "object_count": sync.object_count, "message": sync.message, "code": sync.code,
+            "relists": sync.relists, "last_relist_reason": sync.last_relist_reason,
+            "last_relist_at": _iso(sync.last_relist_at)}
 
 
 def cluster_row(cluster: Cluster, syncs: Iterable[KindSync] | None = None, *, detail: bool = False) -> dict[str, Any]:
@@ -132,8 +134,9 @@ def cluster_row(cluster: Cluster, syncs: Iterable[KindSync] | None = None, *, de
         "description": cluster.description, "provider": cluster.provider, "region": cluster.region,
         "stage": cluster.stage, "labels": cluster.labels, "server": cluster.server,
         "auth_method": cluster.auth_method, "enabled": cluster.enabled, "status": cluster.status,
-        "status_message": cluster.status_message, "kubernetes_version": cluster.kubernetes_version,
-        "missing_permissions": cluster.missing_permissions, "last_checked": _iso(cluster.last_checked),
+        "status_message": cluster.status_message, "status_code": cluster.status_code,
+        "kubernetes_version": cluster.kubernetes_version, "missing_permissions": cluster.missing_permissions,
+        "namespaces": cluster.namespaces, "last_checked": _iso(cluster.last_checked),
         "last_sync": _iso(cluster.last_sync),
         "freshness": freshness(cluster, syncs, now=now, fresh_seconds=limit, watched=watched),
         "summary": cluster.summary, "created": _iso(cluster.created),

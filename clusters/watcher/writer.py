@@ -22,11 +22,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.db import IntegrityError, connection, transaction
-from django.db.models import Count
+from django.db.models import Count, F
 from django.utils import timezone
 
 from clusters.kube.kinds import WATCHED_KINDS
-from clusters.models import Cluster, ClusterStatus, KindSync, KubeObject, SyncState
+from clusters.models import Cluster, ClusterStatus, KindSync, KubeObject, RelistReason, SyncState
 from clusters.watcher.projection import Row
 
 logger = logging.getLogger("clusters.watcher")
@@ -65,8 +65,9 @@ class Op:
     rv: str | None = None
     at: datetime.datetime | None = None
     keys: set[tuple[str, str]] | None = None  # LISTED: every (namespace, name) the list returned
-    state: str = ""  # KIND_STATE / CLUSTER_STATE
+    state: str = ""  # KIND_STATE / CLUSTER_STATE; LIST_START: why it lists (RelistReason)
     message: str = ""
+    code: str = ""  # stable code of ``message`` (clusters.kube.messages)
 
 
 @dataclass
@@ -178,9 +179,16 @@ class _Batch:
     # -- list boundaries and states
 
     def list_start(self, op: Op) -> None:
+        """A list begins: ``syncing`` (a forbidden kind trying again stays forbidden until its list
+        succeeds; an unreachable one stays unreachable); a list after the first is counted, with
+        its reason and time."""
         self.flush()
-        KindSync.objects.filter(cluster_id=op.cluster_id, kind=op.kind).exclude(
-            state__in=[SyncState.UNREACHABLE]).update(state=SyncState.SYNCING, message="")
+        syncs = KindSync.objects.filter(cluster_id=op.cluster_id, kind=op.kind)
+        syncs.exclude(state__in=[SyncState.UNREACHABLE, SyncState.FORBIDDEN]).update(
+            state=SyncState.SYNCING, message="", code="")
+        if op.state and op.state != RelistReason.FIRST:
+            syncs.filter(last_list__isnull=False).update(relists=F("relists") + 1, last_relist_reason=op.state,
+                                                         last_relist_at=self.now)
         self.changes.status_changed.add(op.cluster_id)
 
     def listed(self, op: Op) -> None:
@@ -196,7 +204,7 @@ class _Batch:
             self._note_deletes(pair, stale)
         KindSync.objects.filter(cluster_id=op.cluster_id, kind=op.kind).update(
             state=SyncState.SYNCED, resource_version=op.rv or "", last_list=op.at or self.now,
-            last_event=op.at or self.now, object_count=len(keys), message="")
+            last_event=op.at or self.now, object_count=len(keys), message="", code="")
         self.changes.relisted.add(pair)
         self.changes.clusters.add(op.cluster_id)
         self.changes.status_changed.add(op.cluster_id)
@@ -206,7 +214,8 @@ class _Batch:
         qs = KindSync.objects.filter(cluster_id=op.cluster_id)
         if op.kind:
             qs = qs.filter(kind=op.kind)
-        if qs.exclude(state=op.state, message=op.message[:2000]).update(state=op.state, message=op.message[:2000]):
+        if qs.exclude(state=op.state, message=op.message[:2000], code=op.code).update(
+                state=op.state, message=op.message[:2000], code=op.code):
             self.changes.status_changed.add(op.cluster_id)
 
     def cluster_state(self, op: Op) -> None:
@@ -216,20 +225,29 @@ class _Batch:
         if op.state == "connected":
             # Kinds we had listed go back to synced; their streams resume (or relist on 410).
             syncs.filter(state__in=[SyncState.UNREACHABLE, SyncState.UNAUTHORIZED],
-                         last_list__isnull=False).update(state=SyncState.SYNCED, message="")
+                         last_list__isnull=False).update(state=SyncState.SYNCED, message="", code="")
             syncs.filter(state__in=[SyncState.UNREACHABLE, SyncState.UNAUTHORIZED],
-                         last_list__isnull=True).update(state=SyncState.SYNCING, message="")
-            fields: dict[str, Any] = {"status": ClusterStatus.CONNECTED, "status_message": "",
-                                      "last_checked": self.now}
+                         last_list__isnull=True).update(state=SyncState.SYNCING, message="", code="")
+            fields: dict[str, Any] = {"status": ClusterStatus.CONNECTED, "last_checked": self.now}
             if op.message:
                 fields["kubernetes_version"] = op.message[:64]
+            cluster = Cluster.objects.filter(pk=op.cluster_id).values("status", "status_code").first()
+            if cluster is not None and cluster["status"] != ClusterStatus.CONNECTED:
+                # Back from an outage: the outage's message goes. Connected already: the check's
+                # message (what is missing, which namespaces) stands.
+                fields.update(status_message=f"Connected: Kubernetes {op.message[:64]}." if op.message
+                              else "Connected.", status_code="connected")
             Cluster.objects.filter(pk=op.cluster_id).update(**fields)
         else:
             # unreachable / unauthorized / error: last-known rows stay, marked through the sync state.
+            # A forbidden kind stays forbidden: the outage does not change what the identity may read.
             sync_state = SyncState.STALE if op.state == ClusterStatus.ERROR else op.state
-            syncs.update(state=sync_state, message=op.message[:2000])
-            Cluster.objects.filter(pk=op.cluster_id).update(status=op.state, status_message=op.message[:2000],
-                                                            last_checked=self.now)
+            syncs.exclude(state=SyncState.FORBIDDEN).update(state=sync_state, message=op.message[:2000],
+                                                             code=op.code)
+            fields = {"status": op.state, "last_checked": self.now, "status_code": op.code}
+            if op.message:  # never overwrite a useful message with nothing
+                fields["status_message"] = op.message[:2000]
+            Cluster.objects.filter(pk=op.cluster_id).update(**fields)
         self.changes.status_changed.add(op.cluster_id)
 
 
