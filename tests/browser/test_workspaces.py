@@ -191,14 +191,18 @@ def test_admin_sets_up_a_workspace_and_the_developer_sees_only_it(
     page.get_by_test_id("delete-servicemap").click()
     page.get_by_test_id("type-confirm-input").fill(NAMESPACE)
     page.get_by_test_id("type-confirm-submit").click()
-    expect(page.get_by_test_id("servicemap-header")).to_have_attribute("data-status", "deleting")
-    expect(page.get_by_test_id("servicemap-deleting")).to_be_visible()
-    expect(page.get_by_test_id("servicemap-message")).to_contain_text("example.com/hold", timeout=30_000)
-    page.goto(f"{portal_server}/workspaces/{sm.workspace_id}")
-    page.get_by_test_id("tab-servicemaps").click()
+    # Back on the workspace's list, the row says 삭제 중/Deleting and (in its title) what holds it.
+    expect(page).to_have_url(re.compile(rf"/workspaces/{sm.workspace_id}/servicemaps$"))
     sm_row = page.get_by_test_id(f"servicemap-row-{NAMESPACE}")
     expect(sm_row).to_have_attribute("data-status", "deleting")
+    expect(sm_row.get_by_test_id("servicemap-status")).to_have_attribute(
+        "title", re.compile("example.com/hold"), timeout=30_000)
+    # Its page says so too, and leaves for the list once the namespace is really gone.
+    sm_row.get_by_test_id("servicemap-link").click()
+    expect(page.get_by_test_id("servicemap-deleting")).to_be_visible()
+    expect(page.get_by_test_id("servicemap-message")).to_contain_text("example.com/hold")
     fleet.in_cluster(CLUSTER, lambda c: c.store.mutate(
         CONFIGMAPS, NAMESPACE, "held", lambda cm: cm["metadata"].__delitem__("finalizers")))
-    expect(sm_row).to_have_count(0, timeout=30_000)
+    expect(page).to_have_url(re.compile(rf"/workspaces/{sm.workspace_id}/servicemaps$"), timeout=30_000)
+    expect(page.get_by_test_id(f"servicemap-row-{NAMESPACE}")).to_have_count(0, timeout=30_000)
     assert not ServiceMap.objects.filter(pk=sm.pk).exists()
