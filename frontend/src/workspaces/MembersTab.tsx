@@ -8,7 +8,7 @@ import { ConfirmDialog } from '../components/ConfirmDialog';
 import { ErrorState } from '../components/ErrorState';
 import { Loading } from '../components/Loading';
 import { formatDateTime } from '../lib/format';
-import { FormError } from './common';
+import { FormError, useRoleLabel } from './common';
 import { useAddMember, useCandidates, useMembers, usePatchMember, useRemoveMember, useRoles } from './queries';
 import type { Member, UserRef, WorkspaceRole } from './types';
 
@@ -26,12 +26,13 @@ function RoleSelect({
   disabled?: boolean;
 }) {
   const { t } = useTranslation();
+  const roleLabel = useRoleLabel();
   return (
     <select name="role" aria-label={t('workspaces.members.role')} data-testid={testId} value={value} disabled={disabled} onChange={(e) => onChange(e.target.value)}>
       {!roles.some((r) => r.key === value) && <option value={value}>{value}</option>}
       {roles.map((r) => (
         <option key={r.key} value={r.key}>
-          {r.name || r.key}
+          {roleLabel(r.key, r.name)}
         </option>
       ))}
     </select>
@@ -128,7 +129,8 @@ export function MembersTab({ workspaceId, canManage }: { workspaceId: number; ca
   const remove = useRemoveMember(workspaceId);
   const [removing, setRemoving] = useState<Member | null>(null);
   const roleList = roles.data ?? [];
-  const roleName = (key: string) => roleList.find((r) => r.key === key)?.name || key;
+  const roleLabel = useRoleLabel();
+  const roleName = (key: string) => roleLabel(key, roleList.find((r) => r.key === key)?.name);
   const rows = members.data?.results ?? [];
   return (
     <>
@@ -175,7 +177,7 @@ export function MembersTab({ workspaceId, canManage }: { workspaceId: number; ca
                         onChange={(role) => patch.mutate({ member: m.id, role })}
                       />
                     ) : (
-                      <span className="badge">{roleName(m.role)}</span>
+                      <span className="badge" title={m.role}>{roleName(m.role)}</span>
                     )}
                   </td>
                   <td className="nowrap">{formatDateTime(m.created) ?? '—'}</td>

@@ -10,7 +10,7 @@ import { Dialog } from '../components/Dialog';
 import { ErrorState } from '../components/ErrorState';
 import { FormField } from '../components/FormField';
 import { Loading } from '../components/Loading';
-import { FormError } from './common';
+import { FormError, useRoleLabel } from './common';
 import { useCreateRole, useDeleteRole, useGrants, usePatchRole, useRoles } from './queries';
 import type { WorkspaceRole } from './types';
 import { DialogActions } from '../components/DialogActions';
@@ -89,6 +89,7 @@ function RoleDialog({ role, onClose }: { role?: WorkspaceRole; onClose: () => vo
 
 export function RolesPage() {
   const { t } = useTranslation();
+  const roleLabel = useRoleLabel();
   const me = useMe();
   const isAdmin = me.data?.is_admin === true;
   const roles = useRoles();
@@ -127,7 +128,7 @@ export function RolesPage() {
                 <tr key={r.id} data-testid={`role-row-${r.key}`} data-builtin={String(r.builtin)}>
                   <td className="mono">{r.key}</td>
                   <td>
-                    {r.name}
+                    {r.builtin ? roleLabel(r.key, r.name) : r.name}
                     {r.builtin && <span className="badge tone-neutral">{t('workspaces.roles.builtin')}</span>}
                     {r.description && <div className="small muted">{r.description}</div>}
                   </td>

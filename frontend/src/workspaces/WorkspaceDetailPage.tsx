@@ -10,7 +10,7 @@ import { ErrorState } from '../components/ErrorState';
 import { Loading } from '../components/Loading';
 import { NotFound } from '../pages/NotFound';
 import { AllocationsTab } from './AllocationsTab';
-import { QuotaBar, QuotaKeyLabel } from './common';
+import { QuotaBar, QuotaKeyLabel, useRoleLabel } from './common';
 import { useWorkspaceLive } from './live';
 import { MembersTab } from './MembersTab';
 import { useWorkspace, useWorkspaceAccess } from './queries';
@@ -21,6 +21,7 @@ export type WorkspaceTab = (typeof WORKSPACE_TABS)[number];
 
 export function WorkspaceDetailPage() {
   const { t } = useTranslation();
+  const roleLabel = useRoleLabel();
   const params = useParams();
   const id = Number(params.id);
   const tab: WorkspaceTab = WORKSPACE_TABS.find((x) => x === params.tab) ?? 'overview';
@@ -47,7 +48,7 @@ export function WorkspaceDetailPage() {
                 {w.my_role && (
                   <>
                     {' · '}
-                    <span data-testid="my-role">{t('workspaces.myRole', { role: w.my_role })}</span>
+                    <span data-testid="my-role">{t('workspaces.myRole', { role: roleLabel(w.my_role) })}</span>
                   </>
                 )}
               </p>

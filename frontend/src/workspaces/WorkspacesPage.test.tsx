@@ -18,7 +18,7 @@ describe('WorkspacesPage', () => {
     renderAt(<WorkspacesPage />, { route: '/workspaces', queryClient: testQueryClient(dev) });
     const row = await screen.findByTestId('workspace-row-team-1');
     expect(row).toHaveTextContent('Team 1');
-    expect(row).toHaveTextContent('developer');
+    expect(row).toHaveTextContent('Developer'); // the built-in role translated, the same word as on the members tab
     expect(within(row).getByTestId('cell-clusters')).toHaveTextContent('1');
     expect(within(row).getByTestId('cell-members')).toHaveTextContent('2');
     expect(within(row).getByTestId('cell-servicemaps')).toHaveTextContent('1');

@@ -11,7 +11,7 @@ import { ErrorState } from '../components/ErrorState';
 import { FormField } from '../components/FormField';
 import { Loading } from '../components/Loading';
 import { DebouncedInput } from '../clusters/tabs/SimpleTabs';
-import { FormError, QuotaBar } from './common';
+import { FormError, QuotaBar, useRoleLabel } from './common';
 import { useCreateWorkspace, useWorkspaces } from './queries';
 import type { Workspace } from './types';
 import { DialogActions } from '../components/DialogActions';
@@ -76,6 +76,7 @@ export function CreateWorkspaceDialog({ onClose }: { onClose: () => void }) {
 
 export function WorkspacesPage() {
   const { t } = useTranslation();
+  const roleLabel = useRoleLabel();
   const me = useMe();
   const [params, setParams] = useSearchParams();
   const q = params.get('q') ?? '';
@@ -143,7 +144,7 @@ export function WorkspacesPage() {
                       </Link>
                       <div className="mono small muted">{w.name}</div>
                     </td>
-                    <td>{w.my_role ? <span className="badge">{w.my_role}</span> : <span className="muted">—</span>}</td>
+                    <td>{w.my_role ? <span className="badge" title={w.my_role}>{roleLabel(w.my_role)}</span> : <span className="muted">—</span>}</td>
                     <td className="num" data-testid="cell-clusters">
                       {w.cluster_count}
                     </td>

@@ -119,6 +119,20 @@ export function QuotaBars({
   );
 }
 
+const BUILTIN_ROLES = ['manager', 'developer', 'viewer'] as const;
+
+/**
+ * A workspace role's name as shown everywhere (issue 22: "Developer" here, "developer" there):
+ * the built-in roles translated (관리자, 개발자, 조회자), a custom role by its name, else its key.
+ */
+export function useRoleLabel(): (key: string, name?: string) => string {
+  const { t } = useTranslation();
+  return (key, name) => {
+    const builtin = BUILTIN_ROLES.find((k) => k === key);
+    return builtin ? t(`workspaces.roleName.${builtin}`) : name || key;
+  };
+}
+
 const STATUS_TONE: Record<string, string> = { ready: 'tone-ok', pending: 'tone-warn', deleting: 'tone-warn', error: 'tone-bad' };
 
 export function StateBadge({ status, message, testId }: { status: string; message?: string; testId?: string }) {
