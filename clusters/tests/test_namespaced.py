@@ -1,0 +1,202 @@
+"""A credential limited to some namespaces, against a sandbox that enforces RBAC as an API server
+does (issue 21 §1): registration accepts it (naming what is missing when it cannot), the check
+records what the portal can and cannot do with the RBAC YAML that fixes each gap, the watcher
+lists and watches that namespace only, cluster-scoped views say "not permitted" (``forbidden``),
+a 403 kind stays ``forbidden`` across retries, and relists are counted with their reason."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import pytest
+import yaml
+from rest_framework.test import APIClient
+
+from clusters import services
+from clusters.kube.client import KubeClient
+from clusters.kube.connection import spec_from_kubeconfig
+from clusters.models import Cluster, KindSync
+from clusters.tests.test_watcher import engine, unique, wait_for
+from sandbox.resources import NAMESPACES, PODS, SERVICES
+
+pytestmark = pytest.mark.django_db(transaction=True)
+URL = "/api/clusters/"
+SANDBOX = "cluster-2"
+READ_KINDS = {"apiGroups": ["", "apps", "batch", "networking.k8s.io", "autoscaling"], "resources": ["*"],
+              "verbs": ["get", "list", "watch"]}
+
+
+def admin_client(fleet: Any) -> KubeClient:
+    return KubeClient(spec_from_kubeconfig(fleet.cluster(SANDBOX).kubeconfig.read_text())[0])
+
+
+def service_account(fleet: Any, ns: str, *, rules: list[dict[str, Any]] | None) -> str:
+    """A ServiceAccount in ``ns`` bound (RoleBinding) to a Role with ``rules``, created through the
+    API as an admin would, and a token for it from the TokenRequest API."""
+    with admin_client(fleet) as admin:
+        admin._raw("POST", f"/api/v1/namespaces/{ns}/serviceaccounts", body={"metadata": {"name": "portal"}})
+        if rules is not None:
+            admin._raw("POST", f"/apis/rbac.authorization.k8s.io/v1/namespaces/{ns}/roles",
+                       body={"metadata": {"name": "portal-read"}, "rules": rules})
+            admin._raw("POST", f"/apis/rbac.authorization.k8s.io/v1/namespaces/{ns}/rolebindings",
+                       body={"metadata": {"name": "portal-read"},
+                             "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role",
+                                         "name": "portal-read"},
+                             "subjects": [{"kind": "ServiceAccount", "name": "portal", "namespace": ns}]})
+        body = admin._raw("POST", f"/api/v1/namespaces/{ns}/serviceaccounts/portal/token",
+                          body={"apiVersion": "authentication.k8s.io/v1", "kind": "TokenRequest",
+                                "spec": {"expirationSeconds": 7200}})
+    return str(body["status"]["token"])
+
+
+def namespace_with_objects(fleet: Any, prefix: str) -> str:
+    ns = unique(prefix)
+
+    def create(c: Any) -> None:
+        c.store.create(NAMESPACES, {"metadata": {"name": ns}})
+        c.store.create(SERVICES, {"metadata": {"name": "web", "namespace": ns}, "spec": {"ports": [{"port": 80}]}})
+        c.store.create(PODS, {"metadata": {"name": "solo", "namespace": ns},
+                              "spec": {"containers": [{"name": "c", "image": "nginx:1.27"}]}})
+
+    fleet.in_cluster(SANDBOX, create)
+    return ns
+
+
+def fields(fleet: Any, token: str) -> dict[str, Any]:
+    handle = fleet.cluster(SANDBOX)
+    return {"server": handle.server, "ca_pem": handle.ca_path.read_text(), "token": token}
+
+
+def test_refusal_names_what_is_missing(admin_api: APIClient, sandbox: Any) -> None:
+    ns = namespace_with_objects(sandbox, "norights")
+    token = service_account(sandbox, ns, rules=None)
+    response = admin_api.post(URL, {"name": unique("nr"), **fields(sandbox, token)}, format="json")
+    assert response.status_code == 400, response.json()
+    message = response.json()["errors"]["token"][0]
+    assert message.startswith("The identity may not list namespaces at the cluster scope (list namespaces). "
+                              "List the namespaces it may read under Namespaces, or grant it list and watch on "
+                              "namespaces. ")
+    assert (f'User "system:serviceaccount:{ns}:portal" cannot list resource "namespaces" in API group "" at the '
+            "cluster scope") in message
+    # Listing a namespace it may not read either is refused on that field.
+    response = admin_api.post(URL, {"name": unique("nr"), **fields(sandbox, token), "namespaces": [ns]},
+                              format="json")
+    assert response.status_code == 400
+    assert response.json()["errors"]["namespaces"][0].startswith(
+        f"The identity may not read anything the portal shows in {ns}. ")
+
+
+def test_namespace_scoped_identity_end_to_end(admin_api: APIClient, sandbox: Any) -> None:
+    ns = namespace_with_objects(sandbox, "team")
+    other = namespace_with_objects(sandbox, "other")
+    token = service_account(sandbox, ns, rules=[READ_KINDS])
+
+    # Registration: no namespace given; the portal finds the ServiceAccount's own.
+    response = admin_api.post(URL, {"name": unique("ns"), **fields(sandbox, token)}, format="json")
+    assert response.status_code == 202, response.json()
+    cluster = Cluster.objects.get(pk=response.json()["id"])
+    assert services.check_cluster(cluster.pk) == "connected"
+    cluster.refresh_from_db()
+    perms = cluster.permissions
+    assert perms["scope"] == "namespaces"
+    assert perms["namespaces"] == [ns]
+    assert perms["subject"] == {"kind": "ServiceAccount", "name": "portal", "namespace": ns}
+    assert perms["kinds"]["Pod"] == {"scope": "namespaces", "namespaces": [ns]}
+    assert perms["kinds"]["Node"]["scope"] == "none"
+    assert "list and watch nodes at the cluster scope" in perms["kinds"]["Node"]["message"]
+    nodes = next(r for r in perms["rows"] if r["resource"] == "nodes" and r["subresource"] == "")
+    assert (nodes["scope"], nodes["allowed"], nodes["missing"]) == ("cluster", [], ["list", "watch"])
+    role, binding = yaml.safe_load_all(nodes["fix"])
+    assert role["kind"] == "ClusterRole"
+    assert role["rules"] == [{"apiGroups": [""], "resources": ["nodes"], "verbs": ["list", "watch"]}]
+    assert binding["subjects"] == [{"kind": "ServiceAccount", "name": "portal", "namespace": ns}]
+    pods = next(r for r in perms["rows"] if r["resource"] == "pods" and r["namespace"] == ns)
+    assert (pods["allowed"], pods["missing"], pods["fix"]) == (["list", "watch"], [], "")
+    assert "list nodes" in cluster.missing_permissions
+    assert f"the portal watches {ns}." in cluster.status_message
+    detail = admin_api.get(f"{URL}{cluster.pk}/").json()
+    assert detail["permissions"]["scope"] == "namespaces"
+    assert detail["status_code"] == "connected_partial"
+
+    # Applying the suggested YAML closes the gap (the sandbox enforces it as an API server does).
+    with admin_client(sandbox) as admin:
+        for doc in yaml.safe_load_all(nodes["fix"]):
+            plural = "clusterroles" if doc["kind"] == "ClusterRole" else "clusterrolebindings"
+            admin._raw("POST", f"/apis/rbac.authorization.k8s.io/v1/{plural}",
+                       body={**doc, "metadata": {"name": f"{doc['metadata']['name']}-{ns}"},
+                             **({"roleRef": {**doc["roleRef"], "name": f"{doc['roleRef']['name']}-{ns}"}}
+                                if "roleRef" in doc else {})})
+
+    def state(kind: str) -> str:
+        return str(KindSync.objects.filter(cluster=cluster, kind=kind).values_list("state", flat=True).first() or "")
+
+    seen: dict[str, set[str]] = {"PersistentVolume": set(), "StorageClass": set(), "Node": set()}
+    with engine(forbidden_recheck=0.5):
+        wait_for(lambda: state("Pod") == "synced" and state("Service") == "synced" and state("StorageClass"),
+                 what="namespaced kinds synced")
+        # the namespace it may read is in the read model, the other namespace is not
+        assert cluster.kube_objects.filter(kind="Pod", namespace=ns, name="solo").exists()
+        assert cluster.kube_objects.filter(kind="Service", namespace=ns, name="web").exists()
+        assert not cluster.kube_objects.filter(namespace=other).exists()
+        # Cluster-scoped views it may not read are "not permitted", and stay so across retries.
+        deadline = time.monotonic() + 3.0
+        while time.monotonic() < deadline:
+            for kind in seen:
+                seen[kind].add(state(kind))
+            time.sleep(0.05)
+        assert seen["PersistentVolume"] == {"forbidden"}, seen
+        assert seen["StorageClass"] == {"forbidden"}, seen
+        sync = KindSync.objects.get(cluster=cluster, kind="StorageClass")
+        assert sync.code in ("forbidden", "")
+        assert "storageclasses" in sync.message
+        storage = admin_api.get(f"{URL}{cluster.pk}/storageclasses/").json()
+        assert storage["freshness"]["state"] == "forbidden"
+        assert storage["results"] == []
+        pod_list = admin_api.get(f"{URL}{cluster.pk}/pods/").json()
+        assert pod_list["freshness"]["state"] == "synced"
+        # The cluster's freshness counts only what it may see.
+        wait_for(lambda: admin_api.get(f"{URL}{cluster.pk}/").json()["freshness"] == "fresh",
+                 what="fresh over the permitted kinds")
+
+        # Nodes were granted after the check (the YAML above): the recheck picks them up.
+        wait_for(lambda: state("Node") == "synced", what="nodes listed once permitted", timeout=20)
+        assert cluster.kube_objects.filter(kind="Node").exists()
+
+        # A permission withdrawn at runtime: the kind turns forbidden and stays forbidden.
+        with admin_client(sandbox) as admin:
+            admin._raw("DELETE", f"/apis/rbac.authorization.k8s.io/v1/namespaces/{ns}/rolebindings/portal-read")
+        sandbox.inject_fault(SANDBOX, close_watches=True)
+        wait_for(lambda: state("Service") == "forbidden", what="services forbidden after the grant went")
+        later: set[str] = set()
+        deadline = time.monotonic() + 2.5
+        while time.monotonic() < deadline:
+            later.add(state("Service"))
+            time.sleep(0.05)
+        assert later == {"forbidden"}
+        message = KindSync.objects.get(cluster=cluster, kind="Service").message
+        assert f'cannot list resource "services" in API group "" in the namespace "{ns}"' in message \
+            or f'cannot watch resource "services" in API group "" in the namespace "{ns}"' in message
+    cluster.refresh_from_db()
+    assert cluster.status_message  # the check's message is never replaced by nothing
+
+
+def test_relist_counters_move_on_410(admin_api: APIClient, sandbox: Any) -> None:
+    handle = sandbox.cluster(SANDBOX)
+    response = admin_api.post(URL, {"name": unique("rl"), **fields(sandbox, handle.token)}, format="json")
+    assert response.status_code == 202, response.json()
+    cluster = Cluster.objects.get(pk=response.json()["id"])
+    services.check_cluster(cluster.pk)
+    with engine():
+        wait_for(lambda: KindSync.objects.filter(cluster=cluster, state="synced").count() == 17, what="synced")
+        assert not KindSync.objects.filter(cluster=cluster, relists__gt=0).exists()  # the first list is not one
+        sandbox.inject_fault(SANDBOX, expire_next_watch=True, close_watches=True)
+        relisted = wait_for(lambda: KindSync.objects.filter(cluster=cluster, relists__gt=0).first(),
+                            what="a relist counted")
+    assert relisted.relists == 1
+    assert relisted.last_relist_reason == "gone"
+    assert relisted.last_relist_at is not None
+    syncs = admin_api.get(f"{URL}{cluster.pk}/").json()["syncs"]
+    row = next(s for s in syncs if s["kind"] == relisted.kind)
+    assert (row["relists"], row["last_relist_reason"]) == (1, "gone")
+    assert row["last_relist_at"]
