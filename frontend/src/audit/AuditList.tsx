@@ -1,13 +1,14 @@
 import { useTranslation } from 'react-i18next';
 import type { AuditRecord } from '../api/types';
 import { formatDateTime } from '../lib/format';
+import { auditActionLabel, auditTargetLabel } from './labels';
 
 function Target({ record }: { record: AuditRecord }) {
   const { t } = useTranslation();
   if (!record.target_type && !record.target_repr) return <>{t('common.none')}</>;
   return (
     <span title={record.target_id ? `${record.target_type} #${record.target_id}` : record.target_type}>
-      <span className="muted">{record.target_type}</span> {record.target_repr || record.target_id}
+      <span className="muted">{auditTargetLabel(t, record.target_type)}</span> {record.target_repr || record.target_id}
     </span>
   );
 }
@@ -35,7 +36,9 @@ export function AuditList({ records }: { records: AuditRecord[] }) {
               <td className="nowrap">{formatDateTime(r.timestamp)}</td>
               <td>{r.actor ?? <span className="muted">{t('audit.system')}</span>}</td>
               <td className="mono">{r.source_ip ?? t('common.none')}</td>
-              <td className="mono">{r.action}</td>
+              <td title={r.action} data-testid="audit-action" data-action={r.action}>
+                {auditActionLabel(t, r.action)}
+              </td>
               <td>
                 <Target record={r} />
               </td>

@@ -46,7 +46,8 @@ describe('AuditPage', () => {
     });
     renderAt(<AuditPage />, { queryClient: testQueryClient(adminUser) });
     const list = await screen.findByTestId('audit-list');
-    expect(within(list).getByTestId('audit-row-3')).toHaveTextContent('token.create');
+    expect(within(list).getByTestId('audit-row-3')).toHaveTextContent('API token created'); // in words, the code in a tooltip
+    expect(within(within(list).getByTestId('audit-row-3')).getByTestId('audit-action')).toHaveAttribute('title', 'token.create');
     expect(within(list).getByTestId('audit-row-3')).toHaveTextContent('req-3');
     expect(within(list).getByTestId('audit-row-2')).toHaveTextContent('Denied');
     expect(within(list).getByTestId('audit-row-2')).toHaveTextContent('system');
