@@ -6,6 +6,8 @@ a 403 kind stays ``forbidden`` across retries, and relists are counted with thei
 
 from __future__ import annotations
 
+import gc
+import logging
 import time
 from typing import Any
 
@@ -200,3 +202,33 @@ def test_relist_counters_move_on_410(admin_api: APIClient, sandbox: Any) -> None
     row = next(s for s in syncs if s["kind"] == relisted.kind)
     assert (row["relists"], row["last_relist_reason"]) == (1, "gone")
     assert row["last_relist_at"]
+
+
+def test_an_outage_logs_each_failure_once_and_nothing_unretrieved(admin_api: APIClient, sandbox: Any,
+                                                                   caplog: pytest.LogCaptureFixture) -> None:
+    handle = sandbox.cluster("cluster-3")
+    response = admin_api.post(URL, {"name": unique("out"), "server": handle.server,
+                                    "ca_pem": handle.ca_path.read_text(), "token": handle.token}, format="json")
+    cluster = Cluster.objects.get(pk=response.json()["id"])
+    caplog.set_level(logging.DEBUG)
+    with engine():
+        wait_for(lambda: KindSync.objects.filter(cluster=cluster, state="synced").count() == 17, what="synced")
+        sandbox.inject_fault("cluster-3", blackhole=True)
+        try:
+            wait_for(lambda: Cluster.objects.get(pk=cluster.pk).status == "unreachable", what="unreachable")
+            time.sleep(2.0)  # streams and probes fail in the meantime
+        finally:
+            sandbox.inject_fault("cluster-3", blackhole=False)
+        wait_for(lambda: KindSync.objects.filter(cluster=cluster, state="synced").count() == 17, what="back")
+    gc.collect()
+    cluster.refresh_from_db()
+    assert cluster.status_code == "connected"
+    ours = [r for r in caplog.records if r.name.startswith(("clusters", "asyncio", "portal"))]
+    errors = [r for r in ours if r.levelno >= logging.ERROR]
+    assert not errors, [r.getMessage() for r in errors]
+    assert not [r for r in caplog.records if "never retrieved" in r.getMessage()]  # the sandbox's too
+    states = [r for r in ours if r.getMessage() == "watcher cluster state"
+              and getattr(r, "state", "") == "unreachable"]
+    assert len(states) == 1
+    assert states[0].levelno == logging.WARNING
+    assert states[0].code in ("read_timeout", "connect_timeout", "connection_reset")  # type: ignore[attr-defined]
