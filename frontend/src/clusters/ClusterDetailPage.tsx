@@ -17,6 +17,7 @@ import { useClusterLive } from './live';
 import { useCheckCluster, useCluster } from './queries';
 import { NodesTab } from './tabs/NodesTab';
 import { PodsTab } from './tabs/PodsTab';
+import { ResourcesTab } from './tabs/ResourcesTab';
 import {
   ClaimsTab,
   EventsTab,
@@ -40,6 +41,7 @@ export const TABS = [
   'claims',
   'storageclasses',
   'events',
+  'resources',
 ] as const;
 export type Tab = (typeof TABS)[number];
 
@@ -65,6 +67,8 @@ function TabContent({ tab, clusterId }: { tab: Tab; clusterId: number }) {
       return <StorageClassesTab clusterId={clusterId} />;
     case 'events':
       return <EventsTab clusterId={clusterId} />;
+    case 'resources':
+      return <ResourcesTab clusterId={clusterId} />;
   }
 }
 

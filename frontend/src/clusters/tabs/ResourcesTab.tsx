@@ -1,0 +1,375 @@
+/**
+ * /clusters/:id/resources — the generic resource browser: every kind the cluster serves
+ * (custom resources included) grouped by API group with a search, a namespace filter and a label
+ * selector, the server's own columns with paging, and a read-only YAML view of the object a row
+ * opens. The selection lives in the URL (?kind=group/version/plural&namespace=&object=&objectNamespace=)
+ * so a view can be shared and survives a reload.
+ */
+import { useEffect, useState } from 'react';
+import { useTranslation } from 'react-i18next';
+import { useSearchParams } from 'react-router-dom';
+import { ErrorState } from '../../components/ErrorState';
+import { Loading } from '../../components/Loading';
+import { relativeTime, useNow } from '../format';
+import { toYaml } from '../yaml';
+import {
+  groupKinds,
+  gvrOf,
+  useResourceKinds,
+  useResourceObject,
+  useResourcePage,
+  type ApiResource,
+  type ResourcePage,
+  type TableColumn,
+} from '../resources';
+
+const PAGE_SIZE = 50;
+
+function SourceBadge({ source }: { source: string }) {
+  const { t } = useTranslation();
+  return (
+    <span className={`badge ${source === 'live' ? 'badge-live' : 'badge-success'}`} data-testid="resource-source" data-source={source}>
+      {source === 'live' ? t('clusters.resources.sourceLive') : t('clusters.resources.sourceReadModel')}
+    </span>
+  );
+}
+
+function KindPicker({
+  resources,
+  selected,
+  onSelect,
+}: {
+  resources: ApiResource[];
+  selected: string | null;
+  onSelect: (r: ApiResource) => void;
+}) {
+  const { t } = useTranslation();
+  const [search, setSearch] = useState('');
+  const groups = groupKinds(resources, search);
+  return (
+    <nav className="kind-picker" aria-label={t('clusters.resources.kinds')}>
+      <input
+        type="search"
+        className="field-input"
+        placeholder={t('clusters.resources.searchKinds')}
+        aria-label={t('clusters.resources.searchKinds')}
+        value={search}
+        onChange={(e) => setSearch(e.target.value)}
+        data-testid="kind-search"
+      />
+      {groups.length === 0 && <p className="muted small">{t('clusters.resources.noKinds')}</p>}
+      {groups.map(([group, kinds]) => (
+        <div key={group || 'core'} className="kind-group" data-testid={`kind-group-${group || 'core'}`}>
+          <h3 className="kind-group-title small muted">{group || t('clusters.resources.coreGroup')}</h3>
+          <ul className="plain-list">
+            {kinds.map((r) => {
+              const gvr = gvrOf(r);
+              return (
+                <li key={gvr}>
+                  <button
+                    type="button"
+                    className={`kind-button ${gvr === selected ? 'active' : ''}`}
+                    aria-pressed={gvr === selected}
+                    onClick={() => onSelect(r)}
+                    data-testid={`kind-${gvr}`}
+                    title={`${r.plural}.${r.group || 'core'}/${r.version}`}
+                  >
+                    {r.kind}
+                    {!r.namespaced && <span className="muted small"> · {t('clusters.resources.clusterScoped')}</span>}
+                  </button>
+                </li>
+              );
+            })}
+          </ul>
+        </div>
+      ))}
+    </nav>
+  );
+}
+
+function Cell({ column, value }: { column: TableColumn; value: unknown }) {
+  const { i18n } = useTranslation();
+  const now = useNow();
+  if (value === null || value === undefined || value === '') return <span className="muted">—</span>;
+  if (column.type === 'date' && typeof value === 'string' && /^\d{4}-\d\d-\d\dT/.test(value)) {
+    return <span title={value}>{relativeTime(value, now, i18n.language) ?? value}</span>;
+  }
+  if (typeof value === 'object') return <span className="mono small">{JSON.stringify(value)}</span>;
+  return <>{String(value)}</>;
+}
+
+function ObjectView({
+  clusterId,
+  gvr,
+  namespace,
+  name,
+  onClose,
+}: {
+  clusterId: number;
+  gvr: string;
+  namespace: string;
+  name: string;
+  onClose: () => void;
+}) {
+  const { t } = useTranslation();
+  const [format, setFormat] = useState<'yaml' | 'json'>('yaml');
+  const found = useResourceObject(clusterId, gvr, namespace, name);
+  return (
+    <section className="card resource-object" data-testid="resource-object" aria-label={name}>
+      <div className="card-title">
+        <h2 className="mono">
+          {namespace ? `${namespace}/` : ''}
+          {name}
+        </h2>
+        <div className="segmented" role="group" aria-label={t('clusters.format')}>
+          <button type="button" className={format === 'yaml' ? 'active' : ''} aria-pressed={format === 'yaml'} onClick={() => setFormat('yaml')}>
+            YAML
+          </button>
+          <button type="button" className={format === 'json' ? 'active' : ''} aria-pressed={format === 'json'} onClick={() => setFormat('json')}>
+            JSON
+          </button>
+        </div>
+        <button type="button" className="btn btn-small" onClick={onClose} data-testid="resource-object-close">
+          {t('common.close')}
+        </button>
+      </div>
+      {found.isPending && <Loading />}
+      {found.isError && <ErrorState error={found.error} onRetry={() => void found.refetch()} />}
+      {found.data && (
+        <>
+          {found.data.secret_keys !== null && (
+            <div className="alert alert-warning" data-testid="secret-keys">
+              <div>
+                <strong>{t('clusters.resources.secretKeys', { count: found.data.secret_keys.length })}</strong>
+                <ul className="plain-list mono small">
+                  {found.data.secret_keys.map((k) => (
+                    <li key={k}>{k}</li>
+                  ))}
+                </ul>
+                <p className="small">{t('clusters.resources.secretValuesHidden')}</p>
+              </div>
+            </div>
+          )}
+          <pre className="code-block" data-testid="resource-yaml">
+            {format === 'yaml' ? toYaml(found.data.object) : JSON.stringify(found.data.object, null, 2)}
+          </pre>
+        </>
+      )}
+    </section>
+  );
+}
+
+function ResourceTable({
+  page,
+  onOpen,
+  selected,
+}: {
+  page: ResourcePage;
+  onOpen: (namespace: string, name: string) => void;
+  selected: string | null;
+}) {
+  const { t } = useTranslation();
+  const columns = page.columns.map((c, i) => ({ c, i })).filter(({ c }) => c.priority === 0);
+  if (page.rows.length === 0) {
+    return (
+      <p className="muted empty-line" data-testid="resources-empty">
+        {t('clusters.noObjects')}
+      </p>
+    );
+  }
+  return (
+    <div className="table-wrap">
+      <table className="table table-dense" data-testid="resources-table">
+        <thead>
+          <tr>
+            {page.resource.namespaced && !page.columns.some((c) => c.name === 'Namespace') && (
+              <th scope="col">{t('clusters.col.namespace')}</th>
+            )}
+            {columns.map(({ c }) => (
+              <th key={c.name} scope="col" title={c.description}>
+                {c.name}
+              </th>
+            ))}
+          </tr>
+        </thead>
+        <tbody>
+          {page.rows.map((row) => {
+            const key = `${row.namespace}/${row.name}`;
+            return (
+              <tr
+                key={key}
+                className={`clickable ${key === selected ? 'row-selected' : ''}`}
+                data-testid={`resource-row-${row.namespace ? `${row.namespace}-` : ''}${row.name}`}
+                onClick={() => onOpen(row.namespace, row.name)}
+              >
+                {page.resource.namespaced && !page.columns.some((c) => c.name === 'Namespace') && <td>{row.namespace}</td>}
+                {columns.map(({ c, i }) =>
+                  i === 0 ? (
+                    <td key={c.name}>
+                      <button type="button" className="link-button" onClick={(e) => (e.stopPropagation(), onOpen(row.namespace, row.name))}>
+                        {row.cells[i] === undefined ? row.name : String(row.cells[i])}
+                      </button>
+                    </td>
+                  ) : (
+                    <td key={c.name}>
+                      <Cell column={c} value={row.cells[i]} />
+                    </td>
+                  ),
+                )}
+              </tr>
+            );
+          })}
+        </tbody>
+      </table>
+    </div>
+  );
+}
+
+export function ResourcesTab({ clusterId }: { clusterId: number }) {
+  const { t } = useTranslation();
+  const [params, setParams] = useSearchParams();
+  const gvr = params.get('kind');
+  const namespace = params.get('namespace') ?? '';
+  const labelSelector = params.get('labelSelector') ?? '';
+  const objectName = params.get('object');
+  const objectNamespace = params.get('objectNamespace') ?? '';
+  const [selectorText, setSelectorText] = useState(labelSelector);
+  // continue tokens of the pages before the current one (the first page has none)
+  const [tokens, setTokens] = useState<string[]>([]);
+  const token = tokens.at(-1) ?? '';
+  useEffect(() => setTokens([]), [gvr, namespace, labelSelector]);
+
+  const kinds = useResourceKinds(clusterId);
+  const namespaces = useResourcePage(clusterId, 'core/v1/namespaces', { limit: 500 });
+  const page = useResourcePage(clusterId, gvr, {
+    namespace: namespace || undefined,
+    labelSelector: labelSelector || undefined,
+    limit: PAGE_SIZE,
+    continue: token || undefined,
+  });
+  const resource = kinds.data?.resources.find((r) => gvrOf(r) === gvr) ?? page.data?.resource;
+
+  const update = (changes: Record<string, string | null>) => {
+    const next = new URLSearchParams(params);
+    for (const [k, v] of Object.entries(changes)) {
+      if (v === null || v === '') next.delete(k);
+      else next.set(k, v);
+    }
+    setParams(next, { replace: false });
+  };
+
+  if (kinds.isPending) return <Loading />;
+  if (kinds.isError) return <ErrorState error={kinds.error} onRetry={() => void kinds.refetch()} />;
+  return (
+    <div className="resource-browser" data-testid="resource-browser">
+      <KindPicker
+        resources={kinds.data.resources}
+        selected={gvr}
+        onSelect={(r) => update({ kind: gvrOf(r), object: null, objectNamespace: null })}
+      />
+      <div className="resource-main">
+        {kinds.data.discovery_error && (
+          <p className="alert alert-warning" data-testid="discovery-error">
+            {t('clusters.resources.discoveryFailed', { detail: kinds.data.discovery_error.detail })}
+          </p>
+        )}
+        <div className="filters">
+          <label className="field">
+            <span>{t('clusters.col.namespace')}</span>
+            <select
+              value={namespace}
+              onChange={(e) => update({ namespace: e.target.value })}
+              data-testid="resource-namespace"
+              disabled={resource !== undefined && !resource.namespaced}
+            >
+              <option value="">{t('clusters.resources.allNamespaces')}</option>
+              {(namespaces.data?.rows ?? []).map((n) => (
+                <option key={n.name} value={n.name}>
+                  {n.name}
+                </option>
+              ))}
+            </select>
+          </label>
+          <form
+            className="field field-grow"
+            onSubmit={(e) => {
+              e.preventDefault();
+              update({ labelSelector: selectorText.trim() });
+            }}
+          >
+            <label>
+              <span>{t('clusters.resources.labelSelector')}</span>
+              <input
+                className="mono"
+                value={selectorText}
+                placeholder="app=web,tier!=db"
+                onChange={(e) => setSelectorText(e.target.value)}
+                data-testid="resource-label-selector"
+              />
+            </label>
+          </form>
+        </div>
+        {gvr === null ? (
+          <p className="muted empty-line" data-testid="resources-pick">
+            {t('clusters.resources.pickKind')}
+          </p>
+        ) : (
+          <>
+            <div className="resource-heading">
+              <h2>
+                {resource?.kind ?? gvr} <span className="muted small mono">{gvr}</span>
+              </h2>
+              {page.data && <SourceBadge source={page.data.source} />}
+            </div>
+            {page.isPending && <Loading />}
+            {page.isError && <ErrorState error={page.error} onRetry={() => void page.refetch()} />}
+            {page.data && (
+              <>
+                <ResourceTable
+                  page={page.data}
+                  selected={objectName ? `${objectNamespace}/${objectName}` : null}
+                  onOpen={(ns, name) => update({ object: name, objectNamespace: ns })}
+                />
+                {(tokens.length > 0 || page.data.continue) && (
+                  <nav className="pager" aria-label="pagination">
+                    <button
+                      type="button"
+                      className="btn"
+                      disabled={tokens.length === 0}
+                      onClick={() => setTokens(tokens.slice(0, -1))}
+                      data-testid="page-previous"
+                    >
+                      ← {t('common.previous')}
+                    </button>
+                    <button
+                      type="button"
+                      className="btn"
+                      disabled={!page.data.continue}
+                      onClick={() => setTokens([...tokens, page.data.continue])}
+                      data-testid="page-next"
+                    >
+                      {t('common.next')} →
+                    </button>
+                    {page.data.remaining !== null && (
+                      <span className="muted small">{t('clusters.resources.remaining', { count: page.data.remaining })}</span>
+                    )}
+                  </nav>
+                )}
+              </>
+            )}
+            {objectName && (
+              <ObjectView
+                key={`${gvr}/${objectNamespace}/${objectName}`}
+                clusterId={clusterId}
+                gvr={gvr}
+                namespace={objectNamespace}
+                name={objectName}
+                onClose={() => update({ object: null, objectNamespace: null })}
+              />
+            )}
+          </>
+        )}
+      </div>
+    </div>
+  );
+}
