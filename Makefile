@@ -3,7 +3,7 @@ SHELL := /bin/bash
 PY := .venv/bin/python
 
 .PHONY: run test deps system-deps venv frontend services stop lint typecheck migrations-check \
-        pytest frontend-test schema clean
+        pytest frontend-test schema clean security-long
 
 run: deps frontend
 	scripts/run.sh
@@ -61,6 +61,11 @@ frontend-test:
 schema:
 	PORTAL_ENV=test $(PY) manage.py spectacular --format openapi-json --validate --fail-on-warn --file frontend/openapi.json
 	cd frontend && npm run gen:api --silent
+
+# The security suite with many more generated requests and a random seed (nightly; about 30 min).
+# SCHEMATHESIS_EXAMPLES and SCHEMATHESIS_SEED override; figures land in var/security/.
+security-long: deps services
+	.venv/bin/python bench/schemathesis_long.py
 
 clean:
 	rm -rf .venv frontend/node_modules frontend/dist .mypy_cache .ruff_cache .pytest_cache

@@ -247,6 +247,12 @@ def path_parameters(path: str, world: World) -> dict[str, Any]:
             out[name] = 1
         elif name == "token":
             out[name] = world.names["hook"]
+        elif name == "group":  # the resource browser: the service map's ConfigMap, in the core group
+            out[name] = "core"
+        elif name == "version":
+            out[name] = "v1"
+        elif name == "plural":
+            out[name] = "configmaps"
         elif name == "kind":
             out[name] = "Deployment" if "autoscalers" in segments else "ConfigMap"
         elif name == "name":
