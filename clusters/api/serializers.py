@@ -84,6 +84,12 @@ class PodFiguresSerializer(serializers.Serializer):
     capacity = serializers.IntegerField()
 
 
+class HealthFiguresSerializer(serializers.Serializer):
+    nodes_not_ready = serializers.IntegerField()
+    pods_crashlooping = serializers.IntegerField(help_text="Pods in CrashLoopBackOff (the pod or a container).")
+    pods_pending = serializers.IntegerField()
+
+
 class ClusterSummarySerializer(serializers.Serializer):
     """Figures of the status table, kept by the watcher; keys may be missing before its first sync."""
 
@@ -95,6 +101,7 @@ class ClusterSummarySerializer(serializers.Serializer):
     memory = MemoryFiguresSerializer(required=False)
     disk = DiskFiguresSerializer(required=False)
     pods = PodFiguresSerializer(required=False)
+    health = HealthFiguresSerializer(required=False)
 
 
 @extend_schema_field(ClusterSummarySerializer)

@@ -45,7 +45,10 @@ SELECT
   coalesce(sum((data->'requests'->>'cpu')::float8)
            FILTER (WHERE kind = 'Pod' AND phase NOT IN ('Succeeded', 'Failed')), 0),
   coalesce(sum((data->'requests'->>'memory')::numeric)
-           FILTER (WHERE kind = 'Pod' AND phase NOT IN ('Succeeded', 'Failed')), 0)
+           FILTER (WHERE kind = 'Pod' AND phase NOT IN ('Succeeded', 'Failed')), 0),
+  count(*) FILTER (WHERE kind = 'Pod' AND (data->>'status_text' = 'CrashLoopBackOff'
+                                           OR data->'containers' @> '[{"reason": "CrashLoopBackOff"}]'::jsonb)),
+  count(*) FILTER (WHERE kind = 'Pod' AND phase = 'Pending')
 FROM clusters_kubeobject
 WHERE cluster_id = %s
   AND kind IN ('Node', 'Service', 'Pod', 'Deployment', 'StatefulSet', 'DaemonSet', 'CronJob', 'ReplicaSet', 'Job')
@@ -68,6 +71,9 @@ def compute_summary(cluster_id: int) -> dict[str, Any]:
         "memory": {"capacity": int(r[6]), "allocatable": int(r[7]), "requested": int(r[14])},
         "disk": {"capacity": int(r[8]), "allocatable": int(r[9])},
         "pods": {"running": int(r[11]), "total": int(r[12]), "capacity": int(r[10])},
+        # What needs a look, for the list's health column (issue 22).
+        "health": {"nodes_not_ready": int(r[0]) - int(r[1]), "pods_crashlooping": int(r[15]),
+                   "pods_pending": int(r[16])},
     }
 
 

@@ -37,6 +37,36 @@ function SortHeader({
   );
 }
 
+type Health = { nodes_not_ready: number; pods_crashlooping: number; pods_pending: number };
+
+/**
+ * What needs a look in a cluster (issue 22): nodes not ready, pods crash-looping or pending, each
+ * a link to the list that shows them. The summary gains `health` on the watcher's next write
+ * (until then: —); `ClusterSummary` in the generated schema lacks it until it is regenerated.
+ */
+function HealthCell({ cluster }: { cluster: Cluster }) {
+  const { t } = useTranslation();
+  const health = (cluster.summary as { health?: Health } | null | undefined)?.health;
+  if (!health) return <span className="muted">{t('common.none')}</span>;
+  const items: { key: string; count: number; to: string; text: string }[] = [
+    { key: 'nodes', count: health.nodes_not_ready, to: `/clusters/${cluster.id}/nodes`, text: t('clusters.health.nodesNotReady', { count: health.nodes_not_ready }) },
+    { key: 'crash', count: health.pods_crashlooping, to: `/clusters/${cluster.id}/pods?ordering=-restarts`, text: t('clusters.health.crashLooping', { count: health.pods_crashlooping }) },
+    { key: 'pending', count: health.pods_pending, to: `/clusters/${cluster.id}/pods?phase=Pending`, text: t('clusters.health.pending', { count: health.pods_pending }) },
+  ].filter((i) => i.count > 0);
+  if (items.length === 0) return <span className="badge tone-ok" data-testid="health-ok">{t('clusters.health.ok')}</span>;
+  return (
+    <ul className="plain-list small" data-testid="health-problems">
+      {items.map((i) => (
+        <li key={i.key}>
+          <Link to={i.to} className="bad-text" data-testid={`health-${i.key}`}>
+            {i.text}
+          </Link>
+        </li>
+      ))}
+    </ul>
+  );
+}
+
 export function ClustersTable({
   clusters,
   sort,
@@ -57,6 +87,9 @@ export function ClustersTable({
           <tr>
             {header('name', t('clusters.col.name'))}
             {header('status', t('clusters.col.status'))}
+            <th scope="col" title={t('clusters.health.legend')}>
+              {t('clusters.col.health')}
+            </th>
             {header('provider', t('clusters.col.provider'))}
             {header('stage', t('clusters.col.stage'))}
             {header('kubernetes_version', t('clusters.col.version'))}
@@ -89,6 +122,9 @@ export function ClustersTable({
                 </td>
                 <td>
                   <StatusBadge status={c.status} message={c.status_message} />
+                </td>
+                <td data-testid="cell-health">
+                  <HealthCell cluster={c} />
                 </td>
                 <td>
                   {t(`clusters.provider.${c.provider}`)}
@@ -137,7 +173,7 @@ export function ClustersTable({
                 <td className="num">
                   {s.disk ? `${gb(s.disk.capacity)} / ${gb(s.disk.allocatable)}` : t('common.none')}
                 </td>
-                <td className="num" data-testid="cell-pods">
+                <td className="num" data-testid="cell-pods" title={t('clusters.legend.pods')}>
                   {s.pods ? `${s.pods.running}/${s.pods.total}/${s.pods.capacity}` : t('common.none')}
                 </td>
                 <td className="nowrap">
@@ -149,6 +185,9 @@ export function ClustersTable({
           })}
         </tbody>
       </table>
+      <p className="small muted table-legend" data-testid="clusters-legend">
+        {t('clusters.legend.figures')} {t('clusters.legend.pods')}
+      </p>
     </div>
   );
 }
