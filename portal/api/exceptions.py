@@ -1,7 +1,9 @@
-"""One error body for the whole API: ``{"detail": str, "errors": {field: [str, ...]}}``.
+"""One error body for the whole API: ``{"detail": str, "code": str, "errors": {field: [str, ...]}}``.
 
-Clients can always show ``detail``; forms put ``errors`` next to their fields. Unexpected
-exceptions become a JSON 500 that carries the request id, never an HTML page.
+Clients can always show ``detail``; forms put ``errors`` next to their fields; ``code`` is stable
+(``required``, ``max_length``, ``not_found``, ``address_not_allowed`` …) so a client can act on
+it or translate it without parsing English. Unexpected exceptions become a JSON 500 that carries
+the request id, never an HTML page.
 """
 
 from __future__ import annotations
@@ -50,9 +52,23 @@ def _flatten(errors: Any, prefix: str = "") -> dict[str, list[str]]:
     return out
 
 
+def _first_code(codes: Any, default: str) -> str:
+    """The first code in DRF's ``get_codes()`` structure (a str, or nested lists and dicts)."""
+    if isinstance(codes, str):
+        return codes
+    if isinstance(codes, dict):
+        for value in codes.values():
+            return _first_code(value, default)
+    if isinstance(codes, list):
+        for value in codes:
+            return _first_code(value, default)
+    return default
+
+
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
     if isinstance(exc, RequestDataTooBig):
-        return Response({"detail": "Request body is too large."}, status=status.HTTP_413_REQUEST_ENTITY_TOO_LARGE)
+        return Response({"detail": "Request body is too large.", "code": "request_too_large"},
+                        status=status.HTTP_413_REQUEST_ENTITY_TOO_LARGE)
     if isinstance(exc, Http404):
         exc = exceptions.NotFound(str(exc) or "Not found.")
     elif isinstance(exc, PermissionDenied):
@@ -61,9 +77,11 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
     if response is None:
         logger.exception("unhandled API error", exc_info=exc)
         return Response(
-            {"detail": f"Internal error. Quote request id {request_id_var.get()} when reporting it."},
+            {"detail": f"Internal error. Quote request id {request_id_var.get()} when reporting it.",
+             "code": "internal_error"},
             status=status.HTTP_500_INTERNAL_SERVER_ERROR,
         )
+    code = _first_code(exc.get_codes(), "error") if isinstance(exc, exceptions.APIException) else "error"
     if isinstance(exc, exceptions.ValidationError):
         errors = _flatten(response.data)
         first = next(iter(errors.items()), None)
@@ -73,9 +91,9 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
             summary = first[1][0]
         else:
             summary = f"Invalid input: {first[0]}: {first[1][0]}"
-        response.data = {"detail": summary, "errors": errors}
+        response.data = {"detail": summary, "code": code, "errors": errors}
     elif isinstance(response.data, dict) and "detail" in response.data:
-        response.data = {"detail": str(response.data["detail"])}
+        response.data = {"detail": str(response.data["detail"]), "code": code}
     else:
-        response.data = {"detail": str(response.data)}
+        response.data = {"detail": str(response.data), "code": code}
     return response

@@ -97,7 +97,8 @@ class LoginView(APIView):
                 audit.record(action="auth.account_locked", outcome=AuditOutcome.DENIED, request=request._request,
                              actor_username=username, status_code=401,
                              detail={"lockout_seconds": settings.PORTAL_LOGIN_LOCKOUT_SECONDS})
-            return Response({"detail": "Wrong username or password."}, status=status.HTTP_401_UNAUTHORIZED)
+            return Response({"detail": "Wrong username or password.", "code": "invalid_credentials"},
+                            status=status.HTTP_401_UNAUTHORIZED)
         ratelimit.clear_login_failures(ip, username)
         login(request._request, user)
         audit.record(action="auth.login", outcome=AuditOutcome.SUCCESS, request=request._request, actor=user,

@@ -98,7 +98,7 @@ def test_request_id_is_generated_or_echoed(user_api: APIClient) -> None:
 def test_method_not_allowed_has_the_error_shape(user_api: APIClient) -> None:
     response = user_api.put("/api/auth/me/", {}, format="json")
     assert response.status_code == 405
-    assert response.json() == {"detail": 'Method "PUT" not allowed.'}
+    assert response.json() == {"detail": 'Method "PUT" not allowed.', "code": "method_not_allowed"}
 
 
 def test_schema_and_docs_for_authenticated_users(user_api: APIClient) -> None:
@@ -108,3 +108,16 @@ def test_schema_and_docs_for_authenticated_users(user_api: APIClient) -> None:
     docs = user_api.get("/api/docs/")
     assert docs.status_code == 200
     assert b"swagger-ui" in docs.content
+
+
+def test_every_error_body_carries_a_stable_code(admin_api: APIClient) -> None:
+    """Clients act on ``code``, not on the English ``detail``: a field error carries the code of
+    its first problem, a missing object ``not_found``."""
+    response = admin_api.post("/api/workspaces/", {"description": "x"}, format="json")
+    assert response.status_code == 400
+    body = response.json()
+    assert body["code"] == "required"
+    assert "name" in body["errors"]
+    missing = admin_api.get("/api/workspaces/999999/")
+    assert missing.status_code == 404
+    assert missing.json()["code"] == "not_found"

@@ -16,7 +16,7 @@ pytestmark = pytest.mark.django_db
 def test_only_admins_read_the_audit_log(user_api: APIClient, admin_api: APIClient) -> None:
     response = user_api.get("/api/audit/")
     assert response.status_code == 403
-    assert response.json() == {"detail": "Only system admins may do this."}
+    assert response.json() == {"detail": "Only system admins may do this.", "code": "permission_denied"}
     assert admin_api.get("/api/audit/").status_code == 200
 
 

@@ -50,7 +50,7 @@ def test_wrong_password_is_401_and_audited_without_the_password(user: object) ->
     response = client.post("/api/auth/login/", {"username": "alice", "password": "guess-1234"},
                            format="json", HTTP_X_CSRFTOKEN=token)
     assert response.status_code == 401
-    assert response.json() == {"detail": "Wrong username or password."}
+    assert response.json() == {"detail": "Wrong username or password.", "code": "invalid_credentials"}
     record = AuditRecord.objects.get(action="auth.login_failed")
     assert record.outcome == "denied"
     assert record.actor_username == "alice"
@@ -96,7 +96,7 @@ def test_me_requires_authentication(api: APIClient) -> None:
     response = api.get("/api/auth/me/")
     assert response.status_code == 401
     assert response["WWW-Authenticate"].startswith("Bearer")
-    assert response.json() == {"detail": "Authentication credentials were not provided."}
+    assert response.json() == {"detail": "Authentication credentials were not provided.", "code": "not_authenticated"}
 
 
 def test_roles(admin_user: object, operator_user: object) -> None:
