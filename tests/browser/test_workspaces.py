@@ -156,7 +156,7 @@ def test_admin_sets_up_a_workspace_and_the_developer_sees_only_it(
     _login(page, portal_server, "devon")
     page.get_by_test_id("nav-workspaces").click()
     row = page.get_by_test_id("workspace-row-team-a")
-    expect(row).to_contain_text("developer")
+    expect(row).to_contain_text("Developer")  # the built-in role, translated (issue 22)
     expect(page.locator('[data-testid^="workspace-row-"]')).to_have_count(1)
     expect(page.get_by_test_id("workspace-row-hidden-team")).to_have_count(0)
     row.get_by_test_id("workspace-link").click()
