@@ -291,13 +291,13 @@ export function ResourcesTab({ clusterId }: { clusterId: number }) {
             </select>
           </label>
           <form
-            className="field field-grow"
+            className="field-grow"
             onSubmit={(e) => {
               e.preventDefault();
               update({ labelSelector: selectorText.trim() });
             }}
           >
-            <label>
+            <label className="field">
               <span>{t('clusters.resources.labelSelector')}</span>
               <input
                 className="mono"
