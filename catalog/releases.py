@@ -27,7 +27,6 @@ from portal.api.exceptions import Conflict
 from portal.events import publish
 from portal.models import AuditOutcome
 from workspaces import access as ws_access
-from workspaces import quota
 from workspaces.models import ApplyStatus, Grant, ServiceMap
 
 IMAGE_REFERENCE = re.compile(
@@ -241,13 +240,9 @@ def check(*, sm: ServiceMap, objects: list[dict[str, Any]], user: Any, replacing
                                                                                else {})}, code=PORTAL_OWNED_CODE)
     if problems:
         raise ValidationError({"manifest": problems})
-    from workspaces.services import effective_limits, preflight
+    from workspaces.services import preflight
 
-    fit = preflight(sm, objects)
-    defaults = effective_limits(sm)
-    refused = [p for obj in objects for p in quota.limit_range_problems(obj, defaults)]
-    if refused:  # pods the API server would refuse once the LimitRange defaults are applied
-        fit = {**fit, "fits": False, "problems": [*fit["problems"], *refused]}
+    fit = preflight(sm, objects)  # quota and the LimitRange defaults' limits (workspaces.services)
     if not fit["fits"]:
         raise QuotaExceeded({"quota": fit["problems"]}, preflight=fit)
     return Prepared(objects=objects, preflight=fit)

@@ -530,6 +530,8 @@ def preflight(sm: ServiceMap, manifests: list[dict[str, Any]]) -> dict[str, Any]
         namespace = meta.get("namespace")
         if namespace and namespace != sm.namespace:
             problems.append(f"manifests[{index}] ({kind} {name}) targets namespace {namespace}, not {sm.namespace}.")
+        # pods the API server would refuse once the LimitRange defaults are filled in
+        problems.extend(q.limit_range_problems(obj, defaults))
         requested = q.add(requested, object_use_for(obj, defaults, ready_nodes, default_class))
         if name:
             freed = q.add(freed, _current_use(sm, kind, name))

@@ -877,7 +877,9 @@ def test_preflight_does_not_fit(viewer: Any, shop: ServiceMap) -> None:
     response = preflight(api_for(viewer), shop, {"manifests": [deployment("web", 3, cpu="1")]})
     result = response.json()
     assert result["fits"] is False
-    assert result["problems"] == ["requests.cpu: the manifests ask for 3 but only 1700m is left in shop."]
+    # 1 CPU requested with no limit is also above the 500m limit the LimitRange gives by default
+    assert result["problems"][-1] == "requests.cpu: the manifests ask for 3 but only 1700m is left in shop."
+    assert result["problems"][0].startswith("Deployment/web: container")
     cpu = next(r for r in result["resources"] if r["resource"] == "requests.cpu")
     assert cpu["fits"] is False
     assert cpu["remaining"] == "1700m"
@@ -1004,3 +1006,18 @@ def test_filled_limit_defaults_never_contradict_the_given_ones(workspace: Worksp
     assert response.status_code == 201, response.content
     assert response.json()["limits"] == {"default_request": {"cpu": "50m", "memory": "64Mi"},
                                          "default": {"cpu": "50m", "memory": "64Mi"}}
+
+
+def test_preflight_refuses_a_request_above_the_default_limit(viewer: Any, shop: ServiceMap) -> None:
+    """podinfo with requests.cpu 1 and no limit: the LimitRange gives it its default limit, the
+    API server then refuses the pod (request above limit), so the preflight says so up front."""
+    text = """
+apiVersion: v1
+kind: Pod
+metadata: {name: greedy}
+spec:
+  containers: [{name: c, image: nginx, resources: {requests: {cpu: "64"}}}]
+"""
+    result = preflight(api_for(viewer), shop, {"yaml": text}).json()
+    assert result["fits"] is False
+    assert any("Pod/greedy" in p and "LimitRange" in p for p in result["problems"]), result["problems"]
