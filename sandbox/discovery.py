@@ -97,6 +97,56 @@ def resource_list(group: str, version: str, store: Store | None = None) -> dict[
             "groupVersion": f"{group}/{version}" if group else version, "resources": resources}
 
 
+AGGREGATED_V2 = "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList"
+AGGREGATED_V2BETA1 = "application/json;g=apidiscovery.k8s.io;v=v2beta1;as=APIGroupDiscoveryList"
+
+
+def aggregated_version(accept: str) -> str | None:
+    """The aggregated discovery version the ``Accept`` header asks for first ("v2", "v2beta1"),
+    or None for the legacy documents (kubectl 1.26+ and client-go ask for v2, then v2beta1)."""
+    for entry in accept.split(","):
+        params = {k.strip(): v.strip() for k, _, v in (p.partition("=") for p in entry.split(";")[1:])}
+        if params.get("as") == "APIGroupDiscoveryList" and params.get("g") == "apidiscovery.k8s.io" \
+                and params.get("v") in ("v2", "v2beta1"):
+            return params["v"]
+    return None
+
+
+def _resource_discovery(rt: ResourceType) -> dict[str, Any]:
+    entry: dict[str, Any] = {"resource": rt.plural, "responseKind": {"group": "", "version": "", "kind": rt.kind},
+                             "scope": "Namespaced" if rt.namespaced else "Cluster",
+                             "singularResource": rt.singular_name(), "verbs": list(rt.verbs)}
+    if rt.short_names:
+        entry["shortNames"] = list(rt.short_names)
+    if rt.categories:
+        entry["categories"] = list(rt.categories)
+    subs = []
+    for sub in rt.subresources:
+        g, v, kind, verbs = _SUBRESOURCE_INFO[sub]
+        subs.append({"subresource": sub, "responseKind": {"group": g, "version": v, "kind": kind or rt.kind},
+                     "verbs": list(verbs)})
+    if subs:
+        entry["subresources"] = subs
+    return entry
+
+
+def aggregated(store: Store | None, *, core: bool, version: str = "v2") -> dict[str, Any]:
+    """``/api`` or ``/apis`` as aggregated discovery (``APIGroupDiscoveryList``): every group with
+    its versions (preferred first) and their resources, in one document."""
+    types = all_types(store)
+    names = [""] if core else [g for g in dict.fromkeys(g for g, _ in groups(store))]
+    items = []
+    for name in names:
+        versions = ["v1"] if core else [v for g, v in groups(store) if g == name]
+        items.append({"metadata": {"name": name, "creationTimestamp": None} if name else {"creationTimestamp": None},
+                      "versions": [{"version": v, "freshness": "Current",
+                                    "resources": [_resource_discovery(rt) for rt in types
+                                                  if rt.group == name and rt.version == v]}
+                                   for v in versions]})
+    return {"kind": "APIGroupDiscoveryList", "apiVersion": f"apidiscovery.k8s.io/{version}", "metadata": {},
+            "items": items}
+
+
 def openapi(request: web.Request, segs: list[str], cluster: SimCluster) -> web.Response:
     """OpenAPI v3 index and per-group documents (paths only, no schemas).
 

@@ -273,6 +273,12 @@ class ApiHandler:
             return json_response(self.cluster.version_info())
         if segs[:1] == ["openapi"]:
             return discovery.openapi(request, segs, self.cluster)
+        if segs in (["api"], ["apis"]) and request.method in ("GET", "HEAD"):
+            agg = discovery.aggregated_version(request.headers.get("Accept", ""))
+            if agg is not None:  # aggregated discovery, as kube-apiserver 1.26+ serves it
+                body = discovery.aggregated(self.store, core=segs == ["api"], version=agg)
+                return web.Response(body=dumps(body), headers={"Content-Type": discovery.AGGREGATED_V2 if agg == "v2"
+                                                               else discovery.AGGREGATED_V2BETA1})
         if segs == ["api"]:
             return json_response(discovery.api_versions(self.cluster))
         if segs == ["apis"]:

@@ -202,3 +202,25 @@ def test_kubectl_sees_crds_and_custom_resources(cluster: Any, crd: dict[str, Any
         "name": "kbad", "namespace": "crd-test"}}))
     assert bad.returncode != 0
     assert "must be of type integer" in bad.stderr
+
+
+def test_aggregated_discovery_lists_builtin_and_custom_kinds(raw: Raw, crd: dict[str, Any]) -> None:
+    accept = ("application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList,"
+              "application/json;g=apidiscovery.k8s.io;v=v2beta1;as=APIGroupDiscoveryList,application/json")
+    status, body, headers = raw.request("GET", "/apis", headers={"Accept": accept})
+    assert status == 200
+    assert headers["Content-Type"] == "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList"
+    assert body["kind"] == "APIGroupDiscoveryList"
+    groups = {g["metadata"].get("name"): g for g in body["items"]}
+    widgets = next(r for r in groups["example.com"]["versions"][0]["resources"] if r["resource"] == "widgets")
+    assert widgets["scope"] == "Namespaced"
+    assert widgets["responseKind"] == {"group": "", "version": "", "kind": "Widget"}
+    assert widgets["subresources"][0]["subresource"] == "status"
+    deployments = next(r for r in groups["apps"]["versions"][0]["resources"] if r["resource"] == "deployments")
+    assert {s["subresource"]: s["responseKind"]["kind"] for s in deployments["subresources"]} == {
+        "status": "Deployment", "scale": "Scale"}
+    _, core, _ = raw.request("GET", "/api", headers={"Accept": accept.replace("v=v2;", "v=v2beta1;", 1)})
+    assert core["apiVersion"] == "apidiscovery.k8s.io/v2beta1"
+    assert [g["metadata"].get("name", "") for g in core["items"]] == [""]
+    _, legacy, _ = raw.request("GET", "/apis")
+    assert legacy["kind"] == "APIGroupList", "without the Accept header the legacy document is served"
