@@ -33,6 +33,7 @@ from clusters.kube.errors import (
     Unreachable,
 )
 from clusters.models import Cluster
+from portal.api.params import bool_param
 from portal.crypto import DecryptionError
 
 # Cluster-scoped kinds a member may list (through their own namespaces for Namespace).
@@ -177,7 +178,7 @@ class ResourceKindsView(_ResourceView):
         namespaces = visible_namespaces(request.user, cluster.pk)
         error: dict[str, Any] | None = None
         try:
-            resources = browser.served(cluster, refresh=request.query_params.get("refresh") in ("1", "true"))
+            resources = browser.served(cluster, refresh=bool_param(request, "refresh"))
         except (KubeError, DecryptionError) as exc:
             # the read model's kinds stay browsable while the cluster is away; say why the rest is missing
             failed = cluster_problem(exc, cluster, "reading what it serves")

@@ -37,13 +37,14 @@ def test_boolean_filters_refuse_what_is_not_a_boolean(admin_api: APIClient) -> N
     assert admin_api.get("/api/users/?is_active=").status_code == 200
 
 
-def test_reveal_must_be_a_boolean(secworld: World) -> None:
-    base = f"/api/catalog/configs/{secworld.service_map.pk}/ConfigMap/app-config/"
+def test_yes_no_parameters_must_be_booleans(secworld: World) -> None:
     dev = secworld.client("developer")
-    assert dev.get(f"{base}?reveal=false").status_code == 200
-    refused = dev.get(f"{base}?reveal=maybe")
-    assert refused.status_code == 400
-    assert "reveal" in refused.json()["errors"]
+    for base, name in ((f"/api/catalog/configs/{secworld.service_map.pk}/ConfigMap/app-config/", "reveal"),
+                       (f"/api/clusters/{secworld.cluster.pk}/resources/", "refresh")):
+        assert dev.get(f"{base}?{name}=false").status_code == 200
+        refused = dev.get(f"{base}?{name}=maybe")
+        assert refused.status_code == 400, (base, refused.content)
+        assert name in refused.json()["errors"]
 
 
 def test_a_write_to_an_unknown_api_path_is_a_json_404(user: Any) -> None:
