@@ -8,7 +8,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from catalog import deploy
+from catalog import deploy, redaction
 from catalog.models import Release, Revision, Rollout, RolloutTarget
 from clusters.models import DNS1123_LABEL
 from portal.api.serializers import StrictSerializer
@@ -243,9 +243,28 @@ class _RolloutVersionRef(serializers.Serializer[Any]):
         help_text="package and version as deployed, kept after the version is gone")
 
 
+def _rollout_secrets(rollout: Rollout, targets: list[RolloutTarget]) -> list[dict[str, Any]]:
+    """The Secrets its targets' revisions rendered: a value of the rollout (or a target's
+    override) that became a Secret value is shown as ``<redacted>``, as on the release."""
+    found: list[dict[str, Any]] = []
+    by_release: dict[int, set[int]] = {}
+    for target in targets:
+        if target.release_id and target.revision:
+            by_release.setdefault(target.release_id, set()).add(target.revision)
+    for release_id, numbers in by_release.items():
+        for manifest in Revision.objects.filter(release_id=release_id, number__in=numbers).values_list(
+                "manifest", flat=True):
+            found.extend(deploy.secrets_of(manifest or ""))
+    return found
+
+
 class RolloutSerializer(serializers.ModelSerializer[Rollout]):
+    """``values`` and each target's ``overrides``: strings that became Secret values of a
+    target's revision read ``<redacted>`` (as a release's values do)."""
+
     version = serializers.SerializerMethodField()
     targets = serializers.SerializerMethodField()
+    values = serializers.SerializerMethodField()
 
     class Meta:
         model = Rollout
@@ -257,11 +276,25 @@ class RolloutSerializer(serializers.ModelSerializer[Rollout]):
     def get_version(self, obj: Rollout) -> dict[str, Any]:
         if obj.package_version is None:  # its source was deleted after the rollout finished
             return {"id": None, "version": obj.version_label.rsplit(" ", 1)[-1], "label": obj.version_label}
+        return {"id": obj.package_version_id, "version": obj.package_version.version, "label": obj.version_label}
+
+    def _targets(self, obj: Rollout) -> tuple[list[RolloutTarget], list[dict[str, Any]]]:
+        cached: tuple[list[RolloutTarget], list[dict[str, Any]]] | None = getattr(obj, "_shown_targets", None)
+        if cached is None:
+            targets = list(obj.targets.select_related("service_map__cluster").order_by("wave", "id"))
+            cached = (targets, _rollout_secrets(obj, targets))
+            obj._shown_targets = cached  # type: ignore[attr-defined]
+        return cached
+
+    @extend_schema_field(OpenApiTypes.ANY)
+    def get_values(self, obj: Rollout) -> Any:
+        return redaction.redact_values(obj.values, self._targets(obj)[1])
 
     @extend_schema_field(RolloutTargetSerializer(many=True))
     def get_targets(self, obj: Rollout) -> Any:
-        targets = obj.targets.select_related("service_map__cluster").order_by("wave", "id")
-        return RolloutTargetSerializer(targets, many=True).data
+        targets, secrets = self._targets(obj)
+        rows = RolloutTargetSerializer(targets, many=True).data
+        return [{**row, "overrides": redaction.redact_values(row["overrides"], secrets)} for row in rows]
 
 
 def rollout_row(rollout: Rollout) -> dict[str, Any]:

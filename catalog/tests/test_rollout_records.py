@@ -99,3 +99,29 @@ def test_a_running_rollout_protects_its_version_until_cancelled(world: dict[str,
     assert admin_api.delete(f"/api/catalog/sources/{world['source'].pk}/").status_code == 204
     assert dev.delete(f"/api/catalog/rollouts/{running.pk}/").status_code == 204
     assert not Rollout.objects.filter(pk=running.pk).exists()
+
+
+def test_rollout_values_that_became_secret_values_are_redacted(world: dict[str, Any]) -> None:
+    """A password given as a rollout value (or a target override) ends up in a Secret of the
+    target's revision: the rollout shows it as <redacted>, as the release does."""
+    from catalog.models import Release, Revision
+
+    sm = world["maps"][0]
+    version = world["version"]
+    release = Release.objects.create(workspace=world["workspace"], service_map=sm, name="shop",
+                                     package_version=version, revision=1)
+    manifest = ("apiVersion: v1\nkind: Secret\nmetadata:\n  name: shop-secret\n  namespace: " + sm.namespace +
+                "\ntype: Opaque\nstringData:\n  password: canary-rollout-pw\n  token: canary-override-tk\n")
+    Revision.objects.create(release=release, number=1, package_version=version, manifest=manifest)
+    row = rollout(world, "succeeded")
+    row.values = {"password": "canary-rollout-pw", "replicas": 2}
+    row.save(update_fields=["values"])
+    target = row.targets.get(service_map=sm)
+    target.release, target.revision, target.overrides = release, 1, {"token": "canary-override-tk"}
+    target.save(update_fields=["release", "revision", "overrides"])
+    body = world["developer"].get(f"/api/catalog/rollouts/{row.pk}/").json()
+    assert body["values"] == {"password": "<redacted>", "replicas": 2}
+    shown = next(t for t in body["targets"] if t["service_map"]["id"] == sm.pk)
+    assert shown["overrides"] == {"token": "<redacted>"}
+    listed = world["developer"].get(f"/api/catalog/rollouts/?workspace={world['workspace'].pk}").json()
+    assert "canary-rollout-pw" not in str(listed) and "canary-override-tk" not in str(listed)
