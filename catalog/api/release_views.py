@@ -21,7 +21,7 @@ from catalog.models import PackageVersion, Release, Revision, Rollout
 from clusters.api.pagination import KeysetPagination
 from clusters.kube.client import KubeClient
 from clusters.kube.errors import KubeError, Unreachable
-from portal.api.params import id_param
+from portal.api.params import bool_param, id_param
 from portal.crypto import DecryptionError
 from workspaces import access as ws_access
 from workspaces.models import Grant, ServiceMap, Workspace
@@ -49,7 +49,7 @@ REVEAL = OpenApiParameter("reveal", OpenApiTypes.BOOL, description=(
 
 def _reveal(request: Request, release: Release) -> bool:
     """``?reveal=true`` asks for Secret values in clear: only with ``secrets.reveal`` (403 otherwise)."""
-    if request.query_params.get("reveal", "").lower() not in ("true", "1", "yes"):
+    if not bool_param(request, "reveal"):  # a typo such as reveal=ture is a 400, not "redacted"
         return False
     releases.require(request.user, release.service_map, Grant.SECRETS_REVEAL)
     return True
