@@ -91,13 +91,14 @@ def _from_aggregated(body: dict[str, Any]) -> list[ApiResource]:
     return out
 
 
-def served_resources(client: KubeClient, *, timeout: float) -> list[ApiResource]:
+def served_resources(client: KubeClient, *, timeout: float, aggregated: bool = True) -> list[ApiResource]:
     """Every listable kind the cluster serves, in its preferred version per group.
 
     Aggregated discovery (one request for ``/api`` and one for ``/apis``) when served (v1.26+
-    answers v2beta1, v1.30+ v2); otherwise the legacy walk. Raises the client's typed errors.
+    answers v2beta1, v1.30+ v2) and ``aggregated``; otherwise the legacy walk. Raises the
+    client's typed errors.
     """
-    core = _get(client, "/api", accept=AGGREGATED_ACCEPT, timeout=timeout)
+    core = _get(client, "/api", accept=AGGREGATED_ACCEPT if aggregated else "application/json", timeout=timeout)
     if core.get("kind") == "APIGroupDiscoveryList":
         apis = _get(client, "/apis", accept=AGGREGATED_ACCEPT, timeout=timeout)
         resources = _from_aggregated(core) + _from_aggregated(apis)

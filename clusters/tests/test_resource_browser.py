@@ -124,6 +124,22 @@ def test_kinds_include_builtin_and_custom_with_their_source(admin_user: User, cl
     assert ("", "pods/status") not in kinds, "subresources are not kinds"
 
 
+def test_aggregated_and_legacy_discovery_agree(seeded: Any) -> None:
+    """The one-request (aggregated) and the per-group (legacy, older clusters) paths find the same kinds."""
+    from clusters.kube.client import KubeClient
+    from clusters.kube.connection import ConnectionSpec
+    from clusters.kube.discovery import served_resources
+
+    spec = ConnectionSpec(server=seeded.server, credentials=Credentials(token=seeded.token),
+                          ca_pem=seeded.ca_path.read_text())
+    with KubeClient(spec) as client:
+        aggregated = served_resources(client, timeout=5, aggregated=True)
+        legacy = served_resources(client, timeout=5, aggregated=False)
+    assert sorted(aggregated, key=repr) == sorted(legacy, key=repr)
+    widgets = next(r for r in legacy if r.plural == "widgets")
+    assert (widgets.group, widgets.version, widgets.kind, widgets.namespaced) == (GROUP, "v1", "Widget", True)
+
+
 def test_custom_resources_with_printer_columns_and_paging(admin_user: User, cluster: Cluster) -> None:
     api = client_for(admin_user)
     base = f"/api/clusters/{cluster.pk}/resources/{GROUP}/v1/widgets/"
