@@ -151,6 +151,17 @@ class AdminUserSerializer(StrictModelSerializer):
         return attrs
 
 
+class AdminUserUpdateSerializer(AdminUserSerializer):
+    """What an update accepts (the schema's request body for PUT/PATCH): the username is fixed and
+    passwords change through ``set_password``, so neither is offered."""
+
+    class Meta:
+        model = User
+        fields = ("id", "username", "email", "first_name", "last_name", "role", "is_active",
+                  "last_login", "date_joined", "locked_until")
+        read_only_fields = ("id", "username", "last_login", "date_joined", "locked_until")
+
+
 def _validate_password(password: str, user: User) -> None:
     from django.contrib.auth.password_validation import validate_password
     from django.core.exceptions import ValidationError as DjangoValidationError

@@ -14,7 +14,7 @@ from django.db.models import QuerySet
 from django.middleware.csrf import get_token
 from django.utils.decorators import method_decorator
 from django.views.decorators.csrf import ensure_csrf_cookie
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.permissions import AllowAny
@@ -28,6 +28,7 @@ from portal.api.exceptions import Conflict
 from portal.api.permissions import IsSystemAdmin
 from portal.api.serializers import (
     AdminUserSerializer,
+    AdminUserUpdateSerializer,
     ApiTokenSerializer,
     AuditRecordSerializer,
     ChangeOwnPasswordSerializer,
@@ -172,6 +173,8 @@ class ChangePasswordView(APIView):
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
+@extend_schema_view(update=extend_schema(request=AdminUserUpdateSerializer),
+                    partial_update=extend_schema(request=AdminUserUpdateSerializer))
 class UserViewSet(
     mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.CreateModelMixin, mixins.UpdateModelMixin,
     viewsets.GenericViewSet[User],
