@@ -160,6 +160,10 @@ class ClusterSerializer(serializers.ModelSerializer[Cluster]):
 
 
 class KindSyncSerializer(serializers.ModelSerializer[KindSync]):
+    last_relist_reason = serializers.CharField(
+        read_only=True, help_text="Why the kind was last listed again: gone (410), watch_ended, error, permission "
+                                  "(a forbidden kind became readable); \"\" before the first relist.")
+
     class Meta:
         model = KindSync
         fields = ("kind", "state", "last_event", "object_count", "message", "code", "relists", "last_relist_reason",

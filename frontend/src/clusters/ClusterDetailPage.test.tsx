@@ -3,7 +3,7 @@ import userEvent from '@testing-library/user-event';
 import { describe, expect, it } from 'vitest';
 import type { User } from '../api/types';
 import { getSocket } from '../lib/socket';
-import { clusterDetail, nodeRow, page, podRow } from '../test/clusters';
+import { clusterDetail, nodeRow, page, podRow, syncExtra } from '../test/clusters';
 import { FakeWebSocket } from '../test/FakeWebSocket';
 import { adminUser, json, mockFetch, renderAt, testQueryClient } from '../test/utils';
 import { ClusterDetailPage } from './ClusterDetailPage';
@@ -30,7 +30,7 @@ describe('ClusterDetailPage', () => {
         json(
           clusterDetail(1, {
             missing_permissions: ['list persistentvolumes', 'create pods/eviction'],
-            syncs: [{ kind: 'Pod', state: 'stale', last_event: null, object_count: 44, message: 'watch timed out' }],
+            syncs: [{ kind: 'Pod', state: 'stale', last_event: null, object_count: 44, message: 'watch timed out', ...syncExtra }],
           }),
         ),
       'GET /api/clusters/1/nodes/': () => json(page([nodeRow('node-1')], fresh)),
@@ -46,6 +46,53 @@ describe('ClusterDetailPage', () => {
     expect(within(header).getByTestId('sync-Pod')).toHaveTextContent('watch timed out');
     await userEvent.setup().click(within(header).getByTestId('recheck'));
     await waitFor(() => expect(seen.some((r) => r.method === 'POST' && r.url.endsWith('/api/clusters/1/check/'))).toBe(true));
+  });
+
+  it('shows a namespace-scoped cluster: the message with its code, not-permitted kinds, relist counters and the permission table with its RBAC YAML', async () => {
+    const fix = 'apiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRole\nmetadata:\n  name: portal-nodes\n';
+    mockFetch({
+      'GET /api/clusters/1/': () =>
+        json(
+          clusterDetail(1, {
+            status_code: 'connected_partial',
+            status_message: 'Connected: Kubernetes v1.32.4, nodes not readable. The identity may read only some namespaces; the portal watches team-a.',
+            missing_permissions: ['list nodes', 'watch nodes'],
+            syncs: [
+              { kind: 'Node', state: 'forbidden', last_event: null, object_count: 0, message: 'Not permitted: the identity may not list and watch nodes at the cluster scope.', ...syncExtra, code: 'forbidden' },
+              { kind: 'Pod', state: 'synced', last_event: new Date().toISOString(), object_count: 4, message: '', ...syncExtra, relists: 2, last_relist_reason: 'gone', last_relist_at: new Date().toISOString() },
+            ],
+            permissions: {
+              scope: 'namespaces',
+              namespaces: ['team-a'],
+              subject: { kind: 'ServiceAccount', name: 'portal', namespace: 'team-a' },
+              kinds: { Node: { scope: 'none', namespaces: [] }, Pod: { scope: 'namespaces', namespaces: ['team-a'] } },
+              rows: [
+                { kind: 'Node', group: '', resource: 'nodes', subresource: '', scope: 'cluster', namespace: '', allowed: [], missing: ['list', 'watch'], fix },
+                { kind: 'Pod', group: '', resource: 'pods', subresource: '', scope: 'namespace', namespace: 'team-a', allowed: ['list', 'watch'], missing: [], fix: '' },
+              ],
+              checked: new Date().toISOString(),
+            },
+          }),
+        ),
+      'GET /api/clusters/1/nodes/': () => json(page([], { freshness: { state: 'forbidden', last_event: null } })),
+    });
+    render('/clusters/1');
+    const header = await screen.findByTestId('cluster-header');
+    expect(within(header).getByTestId('status-message')).toHaveTextContent('Connected, with gaps.');
+    expect(within(header).getByTestId('status-message')).toHaveTextContent('the portal watches team-a');
+    expect(within(header).getByTestId('sync-Node')).toHaveAttribute('data-state', 'forbidden');
+    expect(within(header).getByTestId('sync-Node')).toHaveTextContent('Not permitted');
+    expect(within(header).getByTestId('relists-Pod')).toHaveTextContent('2 · last: 410 Gone');
+    expect(within(header).getByTestId('relists-Node')).toHaveTextContent('—');
+    const table = within(header).getByTestId('permissions-table');
+    expect(within(header).getByTestId('permissions-scope')).toHaveTextContent('only some namespaces; the portal watches: team-a');
+    expect(within(table).getByTestId('permission-nodes')).toHaveAttribute('data-missing', 'list,watch');
+    expect(within(table).getByTestId('permission-nodes')).toHaveTextContent('whole cluster');
+    expect(within(table).getByTestId('permission-pods-team-a')).toHaveAttribute('data-missing', '');
+    expect(within(table).getByTestId('permission-fix')).toHaveTextContent('kind: ClusterRole');
+    const list = await screen.findByTestId('list-freshness');
+    expect(list).toHaveAttribute('data-state', 'forbidden');
+    expect(list).toHaveTextContent("Not permitted: the portal's credentials may not read this kind");
   });
 
   it('drains a node after a confirmation naming it, and shows live progress', async () => {

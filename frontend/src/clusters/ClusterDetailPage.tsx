@@ -15,6 +15,7 @@ import { ClusterSettings } from './ClusterSettings';
 import { cores, gb, relativeTime, useNow } from './format';
 import { useClusterLive } from './live';
 import { useCheckCluster, useCluster } from './queries';
+import { PermissionsPanel } from './PermissionsPanel';
 import { NodesTab } from './tabs/NodesTab';
 import { PodsTab } from './tabs/PodsTab';
 import { ResourcesTab } from './tabs/ResourcesTab';
@@ -100,8 +101,11 @@ function Header({ cluster }: { cluster: ClusterDetail }) {
       </div>
       {check.isSuccess && <p className="small muted" role="status">{t('clusters.recheckQueued')}</p>}
       {check.error && <p className="alert alert-error">{check.error.detail}</p>}
-      {cluster.status_message && cluster.status !== 'connected' && (
-        <p className="alert alert-warning" data-testid="status-message">
+      {cluster.status_message && (cluster.status !== 'connected' || cluster.status_code === 'connected_partial') && (
+        <p className="alert alert-warning" data-testid="status-message" data-code={cluster.status_code}>
+          {cluster.status_code && i18n.exists(`clusters.code.${cluster.status_code}`) && (
+            <strong>{t(`clusters.code.${cluster.status_code}` as 'clusters.code.unreachable')} </strong>
+          )}
           {cluster.status_message}
         </p>
       )}
@@ -184,6 +188,7 @@ function Header({ cluster }: { cluster: ClusterDetail }) {
                 <th scope="col">{t('clusters.col.state')}</th>
                 <th scope="col">{t('clusters.col.objects')}</th>
                 <th scope="col">{t('clusters.col.lastEvent')}</th>
+                <th scope="col">{t('clusters.col.relists')}</th>
                 <th scope="col">{t('clusters.col.message')}</th>
               </tr>
             </thead>
@@ -196,6 +201,15 @@ function Header({ cluster }: { cluster: ClusterDetail }) {
                   </td>
                   <td className="num">{x.object_count}</td>
                   <td>{relativeTime(x.last_event, now, i18n.language) ?? '—'}</td>
+                  <td className="small" data-testid={`relists-${x.kind}`} data-relists={x.relists}>
+                    {x.relists > 0
+                      ? t('clusters.relists', {
+                          count: x.relists,
+                          reason: x.last_relist_reason ? t(`clusters.relistReason.${x.last_relist_reason}` as 'clusters.relistReason.gone') : '',
+                          when: relativeTime(x.last_relist_at, now, i18n.language) ?? '—',
+                        })
+                      : '—'}
+                  </td>
                   <td className="small">{x.message}</td>
                 </tr>
               ))}
@@ -203,6 +217,7 @@ function Header({ cluster }: { cluster: ClusterDetail }) {
           </table>
         </details>
       )}
+      <PermissionsPanel permissions={cluster.permissions} />
     </section>
   );
 }

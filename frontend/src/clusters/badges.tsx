@@ -27,7 +27,7 @@ export function FreshnessBadge({ cluster, now }: { cluster: Cluster; now: number
 
 export function SyncBadge({ state }: { state: SyncStateName | string }) {
   const { t } = useTranslation();
-  const known = ['syncing', 'synced', 'stale', 'unreachable', 'unauthorized'] as const;
+  const known = ['syncing', 'synced', 'stale', 'unreachable', 'unauthorized', 'forbidden'] as const;
   const s = known.find((k) => k === state);
   return <span className={`badge sync-${state}`}>{s ? t(`clusters.sync.${s}`) : state}</span>;
 }

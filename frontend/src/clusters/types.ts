@@ -34,7 +34,7 @@ export type {
 export const PROVIDERS: readonly Provider[] = ['onprem', 'eks', 'gke', 'aks', 'ncp', 'other'];
 export const STAGES: readonly Stage[] = ['dev', 'stage', 'prod'];
 export const CLUSTER_STATUSES: readonly ClusterStatus[] = ['pending', 'connected', 'unreachable', 'unauthorized', 'error', 'disabled'];
-export type SyncStateName = 'syncing' | 'synced' | 'stale' | 'unreachable' | 'unauthorized';
+export type SyncStateName = 'syncing' | 'synced' | 'stale' | 'unreachable' | 'unauthorized' | 'forbidden';
 
 export interface Page<T> {
   next?: string | null;

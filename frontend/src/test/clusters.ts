@@ -1,6 +1,11 @@
 /** Test data for the clusters pages, shaped like docs/clusters-api.md. */
 import type { Cluster, ClusterDetail, InventoryRow, NodeData, NodeListRow, PodData } from '../clusters/types';
 
+/** Fields added for issue 21 (message codes, namespace-scoped access, relist counters), spread so
+ * the fixtures fit the schema before and after its regeneration. */
+const issue21Cluster = { status_code: '', namespaces: [] as string[] };
+export const syncExtra = { code: '', relists: 0, last_relist_reason: '' as const, last_relist_at: null };
+
 export function cluster(id: number, overrides: Partial<Cluster> = {}): Cluster {
   return {
     id,
@@ -32,6 +37,7 @@ export function cluster(id: number, overrides: Partial<Cluster> = {}): Cluster {
       pods: { running: 40, total: 44, capacity: 330 },
     },
     created: '2026-11-01T00:00:00Z',
+    ...issue21Cluster,
     ...overrides,
   };
 }
@@ -40,9 +46,10 @@ export function clusterDetail(id: number, overrides: Partial<ClusterDetail> = {}
   return {
     ...cluster(id),
     syncs: [
-      { kind: 'Node', state: 'synced', last_event: new Date().toISOString(), object_count: 3, message: '' },
-      { kind: 'Pod', state: 'synced', last_event: new Date().toISOString(), object_count: 44, message: '' },
+      { kind: 'Node', state: 'synced', last_event: new Date().toISOString(), object_count: 3, message: '', ...syncExtra },
+      { kind: 'Pod', state: 'synced', last_event: new Date().toISOString(), object_count: 44, message: '', ...syncExtra },
     ],
+    ...{ permissions: null },
     ...overrides,
   };
 }

@@ -25,8 +25,8 @@ export function FreshnessLine({ page }: { page: InventoryPage | undefined }) {
   const f = page?.freshness;
   if (!f) return null;
   const state = f.state;
-  const flagged = state === 'stale' || state === 'unreachable' || state === 'unauthorized';
-  const known = ['syncing', 'synced', 'stale', 'unreachable', 'unauthorized', 'fresh'] as const;
+  const flagged = state === 'stale' || state === 'unreachable' || state === 'unauthorized' || state === 'forbidden';
+  const known = ['syncing', 'synced', 'stale', 'unreachable', 'unauthorized', 'forbidden', 'fresh'] as const;
   const s = known.find((k) => k === state);
   return (
     <p className={`freshness-line ${flagged ? 'flagged' : ''}`} data-testid="list-freshness" data-state={state}>
