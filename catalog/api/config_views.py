@@ -27,7 +27,7 @@ from portal.api.serializers import StrictSerializer
 from portal.crypto import DecryptionError
 from portal.limits import DESCRIPTION_MAX_LENGTH, MESSAGE_MAX_LENGTH
 from workspaces import access as ws_access
-from workspaces.models import ServiceMap
+from workspaces.models import Grant, ServiceMap
 
 ERRORS = {
     400: OpenApiResponse(description="Invalid input; `errors` names the field"),
@@ -137,6 +137,7 @@ class ConfigListView(APIView):
     @_cluster_errors
     def post(self, request: Request, servicemap_id: int) -> Response:
         sm = _service_map(request, servicemap_id)
+        config.require(request.user, sm, Grant.CONFIG_EDIT)  # the grant before the body: no hints to outsiders
         data = ConfigCreateSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         v = data.validated_data
@@ -161,6 +162,7 @@ class ConfigDetailView(APIView):
     @_cluster_errors
     def put(self, request: Request, servicemap_id: int, kind: str, name: str) -> Response:
         sm = _service_map(request, servicemap_id)
+        config.require(request.user, sm, Grant.CONFIG_EDIT)
         data = ConfigUpdateSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         v = data.validated_data
@@ -187,6 +189,7 @@ class ConfigVersionsView(APIView):
     @_cluster_errors
     def post(self, request: Request, servicemap_id: int, kind: str, name: str) -> Response:
         sm = _service_map(request, servicemap_id)
+        config.require(request.user, sm, Grant.CONFIG_EDIT)
         data = RestoreSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         return Response(config.restore_version(sm=sm, kind=kind, name=name, number=data.validated_data["version"],
@@ -202,6 +205,7 @@ class AutoscalerView(APIView):
     @_cluster_errors
     def put(self, request: Request, servicemap_id: int, kind: str, name: str) -> Response:
         sm = _service_map(request, servicemap_id)
+        config.require(request.user, sm, Grant.WORKLOADS_SCALE)
         data = AutoscalerSerializer(data=request.data)
         if not data.is_valid():
             raise exceptions.ValidationError(data.errors)

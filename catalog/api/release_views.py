@@ -173,6 +173,7 @@ class ReleaseViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
     @action(detail=True, methods=["post"], pagination_class=None)
     def rollback(self, request: Request, pk: str) -> Response:
         release = self.get_object()
+        releases.require(request.user, release.service_map, Grant.WORKLOADS_ROLLBACK)  # the grant before the body
         data = s.ReleaseRollbackSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         release = releases.rollback_release(release=release, to=data.validated_data["revision"], user=request.user,

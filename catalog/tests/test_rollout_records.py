@@ -125,3 +125,15 @@ def test_rollout_values_that_became_secret_values_are_redacted(world: dict[str, 
     assert shown["overrides"] == {"token": "<redacted>"}
     listed = world["developer"].get(f"/api/catalog/rollouts/?workspace={world['workspace'].pk}").json()
     assert "canary-rollout-pw" not in str(listed) and "canary-override-tk" not in str(listed)
+
+
+def test_the_grant_is_checked_before_the_body(world: dict[str, Any]) -> None:
+    """A viewer who sends an invalid body learns nothing about a valid one: 403, not 400."""
+    sm = world["maps"][0]
+    viewer = world["viewer"]
+    configs = f"/api/catalog/configs/{sm.pk}"
+    assert viewer.post(f"{configs}/", {"kind": 7}, format="json").status_code == 403
+    assert viewer.put(f"{configs}/ConfigMap/app/", {"data": 7}, format="json").status_code == 403
+    assert viewer.post(f"{configs}/ConfigMap/app/versions/", {"version": "x"}, format="json").status_code == 403
+    scaler = f"/api/catalog/autoscalers/{sm.pk}/Deployment/web/"
+    assert viewer.put(scaler, {"min_replicas": "x"}, format="json").status_code == 403
