@@ -47,8 +47,10 @@ CORE = "core"  # how the core ("") group is written in the portal's URLs
 # Preferred versions of the read model's kinds, so a read-model page needs no discovery.
 _READ_MODEL_VERSIONS = {"": "v1", "apps": "v1", "batch": "v1", "networking.k8s.io": "v1", "storage.k8s.io": "v1",
                         "autoscaling": "v2"}
-READ_MODEL_KINDS: dict[tuple[str, str], tuple[str, bool]] = {
-    (k.group, k.resource): (k.kind, k.namespaced) for k in WATCHED_KINDS
+# (group, plural) -> (kind, namespaced, version); promoted kinds (PORTAL_WATCH_EXTRA_RESOURCES) included
+READ_MODEL_KINDS: dict[tuple[str, str], tuple[str, bool, str]] = {
+    (k.group, k.resource): (k.kind, k.namespaced, getattr(k, "version", "") or _READ_MODEL_VERSIONS.get(k.group, "v1"))
+    for k in WATCHED_KINDS
 }
 
 
@@ -86,9 +88,9 @@ def _read_model_resource(group: str, plural: str) -> ApiResource | None:
     found = READ_MODEL_KINDS.get((group, plural))
     if found is None:
         return None
-    kind, namespaced = found
-    return ApiResource(group=group, version=_READ_MODEL_VERSIONS.get(group, "v1"), plural=plural, kind=kind,
-                       namespaced=namespaced, verbs=("get", "list", "watch"))
+    kind, namespaced, version = found
+    return ApiResource(group=group, version=version, plural=plural, kind=kind, namespaced=namespaced,
+                       verbs=("get", "list", "watch"))
 
 
 def read_model_resources() -> list[ApiResource]:

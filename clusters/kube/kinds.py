@@ -7,6 +7,9 @@ connectivity check (which permissions we need) and the inventory API all read it
 from __future__ import annotations
 
 import functools
+import json
+import os
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -34,7 +37,83 @@ class Kind:
         return functools.partial(method, namespace)
 
 
-WATCHED_KINDS: tuple[Kind, ...] = (
+@dataclass(frozen=True)
+class PromotedKind(Kind):
+    """A kind an admin added to the read model by configuration (``PORTAL_WATCH_EXTRA_RESOURCES``),
+    typically a popular CRD: listed and watched through its REST path, since the client package
+    has no typed method for it, and projected generically (labels, a status word, no data)."""
+
+    version: str = "v1"
+
+    def path(self, namespace: str = "") -> str:
+        base = f"/apis/{self.group}/{self.version}" if self.group else f"/api/{self.version}"
+        if namespace and self.namespaced:
+            base += f"/namespaces/{namespace}"
+        return f"{base}/{self.resource}"
+
+    def lister(self, client: KubeClient, namespace: str = "") -> Callable[..., Any]:
+        path = self.path(namespace)
+        names = {"limit": "limit", "_continue": "continue", "watch": "watch", "resource_version": "resourceVersion",
+                 "allow_watch_bookmarks": "allowWatchBookmarks", "timeout_seconds": "timeoutSeconds",
+                 "label_selector": "labelSelector", "field_selector": "fieldSelector"}
+
+        def list_or_watch(**kwargs: Any) -> Any:
+            """Takes the typed methods' keyword arguments (as the watcher passes them)."""
+            query = []
+            for key, value in list(kwargs.items()):
+                if key in names:
+                    kwargs.pop(key)
+                    if value is not None:
+                        query.append((names[key], str(value).lower() if isinstance(value, bool) else str(value)))
+            return client.api_client.call_api(
+                path, "GET", path_params={}, query_params=query, header_params={"Accept": "application/json"},
+                auth_settings=["BearerToken"], response_type="object", _return_http_data_only=True, **kwargs)
+
+        return list_or_watch
+
+
+_NAME = re.compile(r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$")
+
+
+def promoted_kinds(entries: Any) -> tuple[PromotedKind, ...]:
+    """Parse ``PORTAL_WATCH_EXTRA_RESOURCES``: a list (or its JSON text) of
+    ``{"group", "version", "plural", "kind", "namespaced"}``. Raises ``ValueError`` naming the
+    entry that is wrong."""
+    if isinstance(entries, str):
+        entries = json.loads(entries) if entries.strip() else []
+    if not isinstance(entries, list):
+        raise ValueError("PORTAL_WATCH_EXTRA_RESOURCES must be a list of {group, version, plural, kind, namespaced}.")
+    out: list[PromotedKind] = []
+    for i, e in enumerate(entries):
+        where = f"PORTAL_WATCH_EXTRA_RESOURCES[{i}]"
+        if not isinstance(e, dict) or not isinstance(e.get("kind"), str) or not e["kind"]:
+            raise ValueError(f"{where}: give group, version, plural, kind and namespaced.")
+        group, version, plural = str(e.get("group", "")), str(e.get("version", "")), str(e.get("plural", ""))
+        if (group and not _NAME.match(group)) or not _NAME.match(version) or not _NAME.match(plural):
+            raise ValueError(f"{where}: group, version and plural must be lowercase DNS names ({e!r}).")
+        if len(e["kind"]) > 40 or any(k.kind == e["kind"] for k in (*BUILTIN_KINDS, *out)):
+            raise ValueError(f"{where}: kind {e['kind']!r} is longer than 40 characters or already watched.")
+        out.append(PromotedKind(e["kind"], "", "", group, plural, bool(e.get("namespaced", True)), version=version))
+    return tuple(out)
+
+
+def _configured() -> tuple[PromotedKind, ...]:
+    from django.conf import settings
+
+    if not settings.configured:
+        return ()
+    value = getattr(settings, "PORTAL_WATCH_EXTRA_RESOURCES", None)
+    if value is None:
+        value = os.environ.get("PORTAL_WATCH_EXTRA_RESOURCES", "")
+    try:
+        return promoted_kinds(value)
+    except ValueError as exc:
+        from django.core.exceptions import ImproperlyConfigured
+
+        raise ImproperlyConfigured(str(exc)) from exc
+
+
+BUILTIN_KINDS: tuple[Kind, ...] = (
     Kind("Node", "core", "list_node", "", "nodes", False),
     Kind("Namespace", "core", "list_namespace", "", "namespaces", False),
     Kind("Pod", "core", "list_pod_for_all_namespaces", "", "pods", True),
@@ -55,6 +134,8 @@ WATCHED_KINDS: tuple[Kind, ...] = (
          "autoscaling", "horizontalpodautoscalers", True),
     Kind("Event", "core", "list_event_for_all_namespaces", "", "events", True),
 )
+# What the watcher keeps in the read model: the built-in kinds above plus any an admin promoted.
+WATCHED_KINDS: tuple[Kind, ...] = (*BUILTIN_KINDS, *_configured())
 KINDS_BY_NAME = {k.kind: k for k in WATCHED_KINDS}
 
 # Beyond list/watch of every kind above: what node operations need.

@@ -438,13 +438,24 @@ PROJECTORS: dict[str, Callable[[Obj], tuple[str, Obj]]] = {
 }
 
 
+def _generic(obj: Obj) -> tuple[str, Obj]:
+    """A kind promoted into the read model by configuration (clusters/kube/kinds.py): no data,
+    a status word from ``status.phase`` or the ``Ready`` condition when the object has one."""
+    status: Obj = obj["status"] if isinstance(obj.get("status"), dict) else {}
+    phase = status.get("phase")
+    if not isinstance(phase, str) or not phase:
+        ready = [c for c in status.get("conditions") or [] if isinstance(c, dict) and c.get("type") == "Ready"]
+        phase = {"True": "Ready", "False": "NotReady"}.get(str(ready[0].get("status")), "") if ready else ""
+    return phase, {}
+
+
 def project(kind: str, obj: Obj) -> Row:
     """The read-model row of ``obj`` (a plain dict as the API serves it) of ``kind``.
 
     ``kind`` is passed in because list items do not carry ``kind``; it also selects the projector.
     """
     meta = obj.get("metadata") or {}
-    phase, data = PROJECTORS[kind]({**obj, "kind": kind})
+    phase, data = PROJECTORS.get(kind, _generic)({**obj, "kind": kind})
     return Row(
         kind=kind,
         namespace=str(meta.get("namespace") or ""),
