@@ -79,7 +79,6 @@ def document_errors(result: dict[str, Any], generator: Any, request: Any, public
     their description; only missing ones are added.
     """
     result.setdefault("components", {}).setdefault("schemas", {})["Error"] = ERROR_SCHEMA
-    ref = {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
     for path, item in result.get("paths", {}).items():
         for method, operation in item.items():
             if method not in _UNSAFE | {"get"}:
@@ -101,5 +100,6 @@ def document_errors(result: dict[str, Any], generator: Any, request: Any, public
             responses = operation.setdefault("responses", {})
             for code in codes:
                 response = responses.setdefault(code, {"description": _ERRORS[code]})
-                response.setdefault("content", ref)
+                # A fresh dict each time: a shared one would come out as YAML anchors and aliases.
+                response.setdefault("content", {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}})
     return result

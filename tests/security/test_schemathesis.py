@@ -55,10 +55,8 @@ NOT_APPLICABLE = {"positive_data_acceptance"}
 # (operation, check title) -> finding. They are listed in the run's figures, not hidden; remove an
 # entry when the fix lands (the test then keeps it fixed).
 KNOWN: dict[tuple[str, str], str] = {
-    ("GET /api/catalog/releases/{id}/drift/", "Schema-violating request accepted"):
-        "F-1: ?reveal=<anything> is read as false instead of a 400 (catalog/api/release_views.py _reveal)",
-    ("GET /api/catalog/releases/{id}/revisions/{number}/", "Schema-violating request accepted"):
-        "F-1: ?reveal=<anything> is read as false instead of a 400 (catalog/api/release_views.py _reveal)",
+    # e.g. ("GET /api/catalog/releases/{id}/drift/", "Schema-violating request accepted"): "F-1: ..."
+    # (F-1, ?reveal= read as false, was listed here until catalog/api/release_views.py used bool_param)
 }
 
 # Checks that need a stateful run (links between operations) or a second request of the engine;
