@@ -7,6 +7,7 @@ import copy
 import json
 import shutil
 import subprocess
+import time
 from pathlib import Path
 from typing import Any
 
@@ -224,3 +225,14 @@ def test_aggregated_discovery_lists_builtin_and_custom_kinds(raw: Raw, crd: dict
     assert [g["metadata"].get("name", "") for g in core["items"]] == [""]
     _, legacy, _ = raw.request("GET", "/apis")
     assert legacy["kind"] == "APIGroupList", "without the Accept header the legacy document is served"
+
+
+def test_deleting_a_namespace_deletes_its_custom_resources(raw: Raw, crd: dict[str, Any]) -> None:
+    assert raw.request("POST", "/api/v1/namespaces", {"metadata": {"name": "crd-gone"}})[0] == 201
+    assert raw.request("POST", "/apis/example.com/v1/namespaces/crd-gone/widgets", widget("doomed"))[0] == 201
+    assert raw.request("DELETE", "/api/v1/namespaces/crd-gone")[0] == 200
+    deadline = time.monotonic() + 10
+    while raw.request("GET", "/api/v1/namespaces/crd-gone")[0] != 404:
+        assert time.monotonic() < deadline, "the namespace was never removed"
+        time.sleep(0.1)
+    assert raw.request("GET", "/apis/example.com/v1/namespaces/crd-gone/widgets/doomed")[0] == 404
