@@ -112,6 +112,44 @@ describe('RegisterClusterPage', () => {
     expect(within(screen.getByTestId('wizard-error')).getByText('Invalid input.')).toBeInTheDocument();
   });
 
+  it('sends the namespaces a namespace-scoped identity may read, and shows their error at that field', async () => {
+    let attempt = 0;
+    const seen = mockFetch({
+      'GET /api/auth/csrf/': () => json({ csrfToken: 'tok' }),
+      'POST /api/clusters/': () => {
+        attempt += 1;
+        return attempt === 1
+          ? json(
+              { detail: 'Invalid input.', errors: { namespaces: ['The identity may not read anything the portal shows in team-b. It needs at least list and watch on pods (or another kind the portal shows) there.'] } },
+              { status: 400 },
+            )
+          : json(cluster(7, { status: 'pending', namespaces: ['team-a'] }), { status: 202 });
+      },
+    });
+    renderAt(<RegisterClusterPage />, { queryClient: testQueryClient(adminUser) });
+    const user = userEvent.setup();
+    await fillMetadata(user);
+    await user.click(screen.getByTestId('wizard-next'));
+    await user.click(screen.getByTestId('mode-url'));
+    await user.type(screen.getByRole('textbox', { name: 'API server URL' }), 'https://10.0.0.1:6443');
+    await user.type(screen.getByRole('textbox', { name: 'CA certificate (PEM)' }), '-----BEGIN CERTIFICATE-----');
+    await user.type(screen.getByRole('textbox', { name: 'Token' }), 'sa-token');
+    await user.type(screen.getByRole('textbox', { name: 'Namespaces (optional)' }), 'team-b');
+    await user.click(screen.getByTestId('wizard-next'));
+    expect(screen.getByTestId('wizard-review')).toHaveTextContent('team-b');
+    await user.click(screen.getByTestId('wizard-submit'));
+    const box = await screen.findByRole('textbox', { name: 'Namespaces (optional)' });
+    expect(box).toHaveAccessibleDescription(/may not read anything the portal shows in team-b/);
+    await user.clear(box);
+    await user.type(box, 'team-a,  team-c');
+    await user.click(screen.getByTestId('wizard-next'));
+    await user.click(screen.getByTestId('wizard-submit'));
+    await waitFor(() => expect(screen.getByTestId('location')).toHaveTextContent('/clusters/7'));
+    const posts = seen.filter((r) => r.method === 'POST' && new URL(r.url).pathname === '/api/clusters/');
+    expect((await posts[0]!.json()).namespaces).toEqual(['team-b']);
+    expect((await posts[1]!.json()).namespaces).toEqual(['team-a', 'team-c']);
+  });
+
   it('shows a kubeconfig refused by the server at the kubeconfig field', async () => {
     mockFetch({
       'GET /api/auth/csrf/': () => json({ csrfToken: 'tok' }),

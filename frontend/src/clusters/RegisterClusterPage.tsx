@@ -6,6 +6,7 @@
 import { useState, type FormEvent } from 'react';
 import { useTranslation } from 'react-i18next';
 import { Link, useNavigate } from 'react-router-dom';
+import { FormField } from '../components/FormField';
 import {
   CONNECTION_FIELDS,
   ConnectionFields,
@@ -29,7 +30,7 @@ type Step = 0 | 1 | 2;
 /** The step that shows a field, so a server error can take the user there. */
 export function stepOfErrors(fields: string[]): Step | null {
   if (fields.some((f) => METADATA_FIELDS.includes(f))) return 0;
-  if (fields.some((f) => CONNECTION_FIELDS.includes(f))) return 1;
+  if (fields.some((f) => CONNECTION_FIELDS.includes(f) || f === 'namespaces')) return 1;
   return null;
 }
 
@@ -40,10 +41,12 @@ export function RegisterClusterPage() {
   const [step, setStep] = useState<Step>(0);
   const [metadata, setMetadata] = useState<MetadataDraft>(EMPTY_METADATA);
   const [connection, setConnection] = useState<ConnectionDraft>(EMPTY_CONNECTION);
+  const [namespaces, setNamespaces] = useState('');
+  const namespaceList = namespaces.split(/[\s,]+/).filter(Boolean);
   const errors = register.error?.fieldErrors ?? {};
   const topErrors = [...(errors.non_field_errors ?? [])];
   const unplaced = Object.keys(errors).filter(
-    (f) => f !== 'non_field_errors' && !METADATA_FIELDS.includes(f) && !CONNECTION_FIELDS.includes(f),
+    (f) => f !== 'non_field_errors' && f !== 'namespaces' && !METADATA_FIELDS.includes(f) && !CONNECTION_FIELDS.includes(f),
   );
   for (const f of unplaced) topErrors.push(...(errors[f] ?? []).map((m) => `${f}: ${m}`));
 
@@ -56,7 +59,7 @@ export function RegisterClusterPage() {
       return;
     }
     register.mutate(
-      { name: metadata.name.trim(), ...metadataBody(metadata), ...connectionBody(connection) },
+      { name: metadata.name.trim(), ...metadataBody(metadata), ...connectionBody(connection), ...(namespaceList.length ? { namespaces: namespaceList } : {}) },
       {
         onSuccess: (cluster) => void navigate(`/clusters/${cluster.id}`),
         onError: (error) => {
@@ -101,6 +104,20 @@ export function RegisterClusterPage() {
         )}
         {step === 0 && <MetadataFields value={metadata} onChange={setMetadata} errors={errors} nameEditable />}
         {step === 1 && <ConnectionFields value={connection} onChange={setConnection} errors={errors} />}
+        {step === 1 && (
+          <FormField label={t('clusters.field.namespaces')} errors={errors.namespaces ?? []}>
+            <input
+              name="namespaces"
+              autoComplete="off"
+              spellCheck={false}
+              value={namespaces}
+              placeholder="team-a, team-b"
+              data-testid="wizard-namespaces"
+              onChange={(e) => setNamespaces(e.target.value)}
+            />
+          </FormField>
+        )}
+        {step === 1 && <p className="small muted">{t('clusters.wizard.namespacesHint')}</p>}
         {step === 2 && (
           <dl className="kv review" data-testid="wizard-review">
             <dt>{t('clusters.field.name')}</dt>
@@ -123,6 +140,12 @@ export function RegisterClusterPage() {
                     </span>
                   ))}
             </dd>
+            {namespaceList.length > 0 && (
+              <>
+                <dt>{t('clusters.field.namespaces')}</dt>
+                <dd className="mono">{namespaceList.join(', ')}</dd>
+              </>
+            )}
             <dt>{t('clusters.wizard.step.connection')}</dt>
             <dd>
               {connection.mode === 'kubeconfig'
