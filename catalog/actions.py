@@ -202,7 +202,7 @@ def upload_chart(*, source: CatalogSource, data: bytes, request: HttpRequest | N
             version = PackageVersion.objects.create(
                 package=package, version=info.version, app_version=info.app_version,
                 description=info.description[:2000], archive=data, digest=digest, values_yaml=info.values_yaml,
-                values_schema=info.schema, readme=info.readme[:1_000_000])
+                values_schema=info.schema, readme=info.readme[:1_000_000], lookup_templates=info.lookup_templates)
             versions = list(package.versions.values_list("version", flat=True))
             newest = sources.latest(versions)
             package.latest_version = newest

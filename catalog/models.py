@@ -114,6 +114,9 @@ class PackageVersion(models.Model):
     values_yaml = models.TextField(blank=True)
     values_schema = models.JSONField(null=True, blank=True)
     readme = models.TextField(blank=True)
+    # templates that call Helm's lookup, which finds nothing here (docs/catalog-api.md): shown on
+    # the package page and warned about in plans
+    lookup_templates = models.JSONField(default=list, blank=True)
     created = models.DateTimeField(default=timezone.now)
 
     class Meta:

@@ -155,7 +155,7 @@ def save_service_map(*, sm: ServiceMap, name: str, version: str, description: st
                 saved = PackageVersion.objects.create(
                     package=package, version=version, description=info.description, archive=archive,
                     digest="sha256:" + hashlib.sha256(archive).hexdigest(), values_yaml=info.values_yaml,
-                    values_schema=info.schema, readme=info.readme)
+                    values_schema=info.schema, readme=info.readme, lookup_templates=info.lookup_templates)
         except IntegrityError as exc:
             raise Conflict(f"{name} {version} was just saved.") from exc
         Package.objects.filter(pk=package.pk).update(latest_version=version, description=info.description)

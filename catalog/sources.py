@@ -488,7 +488,8 @@ def ensure_archive(version: PackageVersion) -> bytes:
     if info.name != package.name or info.version != row.version:
         raise SourceError(f"The repository's archive for {label} holds {info.name} {info.version}; refused.")
     fields = {"archive": data, "digest": digest, "values_yaml": info.values_yaml, "values_schema": info.schema,
-              "readme": info.readme[:1_000_000], "app_version": info.app_version or row.app_version}
+              "readme": info.readme[:1_000_000], "app_version": info.app_version or row.app_version,
+              "lookup_templates": info.lookup_templates}
     PackageVersion.objects.filter(pk=row.pk).update(**fields)
     for name, value in fields.items():
         setattr(version, name, value)
@@ -496,7 +497,7 @@ def ensure_archive(version: PackageVersion) -> bytes:
 
 
 def _copy(src: PackageVersion, dst: PackageVersion) -> None:
-    for name in ("archive", "digest", "values_yaml", "values_schema", "readme", "app_version"):
+    for name in ("archive", "digest", "values_yaml", "values_schema", "readme", "app_version", "lookup_templates"):
         setattr(dst, name, getattr(src, name))
 
 

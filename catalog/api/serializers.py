@@ -135,12 +135,16 @@ class FormFieldSerializer(serializers.Serializer[Any]):
 
 class VersionSerializer(serializers.ModelSerializer[PackageVersion]):
     package = serializers.SerializerMethodField()
+    lookup_templates = serializers.ListField(
+        child=serializers.CharField(), read_only=True,
+        help_text="templates that call Helm's lookup, which finds nothing in the portal (values it keeps across "
+        "upgrades are generated anew): set such values explicitly")
     form = FormFieldSerializer(many=True, read_only=True)
 
     class Meta:
         model = PackageVersion
         fields = ("id", "package", "version", "app_version", "digest", "readme", "values_yaml", "values_schema",
-                  "form")
+                  "lookup_templates", "form")
         read_only_fields = fields
 
     @extend_schema_field(CatalogRefSerializer)

@@ -276,6 +276,15 @@ def test_uploads(team: dict[str, Any]) -> None:
     assert uploaded.status == "ready"
     assert uploaded.last_refreshed is not None
     assert "webapp 1.3.0 uploaded last" in uploaded.message
+    assert response.json()["lookup_templates"] == []
+    # A chart calling Helm's lookup says so on its version (the package page warns about it).
+    lookup = webapp("1.4.0", **{"templates/found.yaml": 'kind: ConfigMap\napiVersion: v1\nmetadata: {name: f}\n'
+                                'data: {x: "{{ (lookup "v1" "Secret" .Release.Namespace "s").data }}"}\n'})
+    looked = manager.post(url, {"chart": SimpleUploadedFile("webapp.tgz", lookup)}, format="multipart")
+    assert looked.status_code == 201, looked.content
+    assert looked.json()["lookup_templates"] == ["templates/found.yaml"]
+    version_id = looked.json()["id"]
+    assert manager.get(f"/api/catalog/versions/{version_id}/").json()["lookup_templates"] == ["templates/found.yaml"]
     junk = manager.post(url, {"chart": SimpleUploadedFile("x.tgz", b"not a chart")}, format="multipart")
     assert junk.status_code == 400
     assert "gzip" in junk.json()["errors"]["chart"][0]
