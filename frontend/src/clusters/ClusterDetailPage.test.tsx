@@ -95,6 +95,27 @@ describe('ClusterDetailPage', () => {
     expect(list).toHaveTextContent("Not permitted: the portal's credentials may not read this kind");
   });
 
+  it('changes the watched namespaces with PATCH (sent only when changed)', async () => {
+    const seen = mockFetch({
+      'GET /api/clusters/1/': () => json(clusterDetail(1, { namespaces: ['team-a'] })),
+      'GET /api/clusters/1/nodes/': () => json(page([nodeRow('node-1')], fresh)),
+      'PATCH /api/clusters/1/': async (req) => json({ ...clusterDetail(1), ...((await req.json()) as object) }),
+      'GET /api/auth/csrf/': () => json({ csrfToken: 't' }),
+    });
+    render('/clusters/1');
+    const user = userEvent.setup();
+    await user.click(await screen.findByTestId('edit-cluster'));
+    const box = within(screen.getByTestId('edit-cluster-dialog')).getByTestId('edit-namespaces');
+    expect(box).toHaveValue('team-a');
+    await user.type(box, ', team-b');
+    await user.click(screen.getByTestId('edit-cluster-save'));
+    await waitFor(() => expect(seen.filter((r) => r.method === 'PATCH')).toHaveLength(1));
+    expect(((await seen.filter((r) => r.method === 'PATCH')[0]!.json()) as { namespaces: string[] }).namespaces).toEqual([
+      'team-a',
+      'team-b',
+    ]);
+  });
+
   it('drains a node after a confirmation naming it, and shows live progress', async () => {
     const seen = mockFetch({
       'GET /api/clusters/1/nodes/node-1/drain-preview/': () =>

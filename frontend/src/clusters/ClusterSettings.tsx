@@ -3,6 +3,7 @@ import { useState } from 'react';
 import { useTranslation } from 'react-i18next';
 import { useNavigate } from 'react-router-dom';
 import { Dialog } from '../components/Dialog';
+import { FormField } from '../components/FormField';
 import { TypeToConfirmDialog } from '../components/TypeToConfirmDialog';
 import {
   ConnectionFields,
@@ -30,6 +31,9 @@ function EditDialog({ cluster, onClose }: { cluster: Cluster; onClose: () => voi
     stage: cluster.stage,
     labels: Object.entries(cluster.labels ?? {}).map(([key, value]) => ({ key, value })),
   });
+  const [namespaces, setNamespaces] = useState((cluster.namespaces ?? []).join(', '));
+  const namespaceList = namespaces.split(/[\s,]+/).filter(Boolean);
+  const namespacesChanged = namespaceList.join(',') !== (cluster.namespaces ?? []).join(',');
   const errors = patch.error?.fieldErrors ?? {};
   return (
     <Dialog
@@ -41,7 +45,9 @@ function EditDialog({ cluster, onClose }: { cluster: Cluster; onClose: () => voi
           onCancel={onClose}
           pending={patch.isPending}
           testId="edit-cluster-save"
-          onSubmit={() => patch.mutate(metadataBody(draft), { onSuccess: onClose })}
+          onSubmit={() =>
+            patch.mutate({ ...metadataBody(draft), ...(namespacesChanged ? { namespaces: namespaceList } : {}) }, { onSuccess: onClose })
+          }
         />
       }
     >
@@ -51,6 +57,18 @@ function EditDialog({ cluster, onClose }: { cluster: Cluster; onClose: () => voi
         </p>
       )}
       <MetadataFields value={draft} onChange={setDraft} errors={errors} nameEditable={false} />
+      <FormField label={t('clusters.field.namespaces')} errors={errors.namespaces ?? []}>
+        <input
+          name="namespaces"
+          autoComplete="off"
+          spellCheck={false}
+          value={namespaces}
+          placeholder="team-a, team-b"
+          data-testid="edit-namespaces"
+          onChange={(e) => setNamespaces(e.target.value)}
+        />
+      </FormField>
+      <p className="small muted">{t('clusters.wizard.namespacesHint')}</p>
     </Dialog>
   );
 }
