@@ -38,6 +38,7 @@ from clusters.kube.client import KubeClient
 from clusters.kube.discovery import ApiResource, get_object, list_table, served_resources
 from clusters.kube.kinds import WATCHED_KINDS
 from clusters.models import Cluster, KubeObject
+from clusters.readmodel import kind_freshness
 
 LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
 MAX_LIMIT = 500
@@ -185,11 +186,12 @@ class Page:
     rows: list[dict[str, Any]]
     continue_token: str = ""
     remaining: int | None = None
+    freshness: dict[str, Any] | None = None  # read-model pages: how fresh the watcher's copy is
 
     def as_dict(self) -> dict[str, Any]:
         return {"source": self.source, "resource": {**self.resource.as_dict(), "source": self.source},
-                "columns": self.columns,
-                "rows": self.rows, "continue": self.continue_token, "remaining": self.remaining}
+                "columns": self.columns, "rows": self.rows, "continue": self.continue_token,
+                "remaining": self.remaining, "freshness": self.freshness}
 
 
 _READ_MODEL_FIELDS = {"metadata.name": "name", "metadata.namespace": "namespace", "spec.nodeName": "node_name",
@@ -250,7 +252,10 @@ def read_model_page(cluster: Cluster, resource: ApiResource, *, namespaces: list
         cells += [o.phase or None, o.created.isoformat() if o.created else None]
         rows.append({"name": o.name, "namespace": o.namespace, "cells": cells, "labels": o.labels})
     token = _encode_cursor(rows_qs[-1].namespace, rows_qs[-1].name) if more and rows_qs else ""
-    return Page("read_model", resource, columns, rows, token)
+    fresh = kind_freshness(cluster, [kind])
+    last = fresh.get("last_event")
+    return Page("read_model", resource, columns, rows, token, freshness={
+        "state": fresh["state"], "last_event": last.isoformat() if last is not None else None})
 
 
 def _clean_metadata(resource: ApiResource, metadata: dict[str, Any]) -> dict[str, Any]:

@@ -22,6 +22,7 @@ from rest_framework.views import APIView
 
 from clusters import browser
 from clusters.access import visible_clusters, visible_namespaces
+from clusters.api.serializers import FreshnessSerializer
 from clusters.kube.discovery import ApiResource
 from clusters.kube.errors import (
     ConnectTimeout,
@@ -88,6 +89,9 @@ class ResourcePageSerializer(serializers.Serializer[Any]):
     rows = RowSerializer(many=True)
     # "continue" is a Python keyword: declared below under its wire name
     remaining = serializers.IntegerField(allow_null=True)
+    freshness = FreshnessSerializer(allow_null=True, help_text="Read-model pages: how fresh the watcher's copy "
+                                                               "is (as the inventory lists say it); null for live "
+                                                               "pages.")
 
 
 ResourcePageSerializer._declared_fields["continue"] = serializers.CharField(

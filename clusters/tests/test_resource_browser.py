@@ -147,6 +147,7 @@ def test_custom_resources_with_printer_columns_and_paging(admin_user: User, clus
     assert response.status_code == 200, response.json()
     page = response.json()
     assert page["source"] == "live"
+    assert page["freshness"] is None
     assert [c["name"] for c in page["columns"]] == ["Name", "Size", "Color", "Age"]
     assert [(r["name"], r["namespace"], r["cells"][1:3]) for r in page["rows"]] == [
         ("w0", NS, [1, "red"]), ("w1", NS, [2, "red"])]
@@ -222,6 +223,7 @@ def test_read_model_kinds_come_from_the_read_model(admin_user: User, member: Use
     path = f"/api/clusters/{cluster.pk}/resources/core/v1/pods/"
     page = client_for(admin_user).get(path, {"labelSelector": "app=shop"}).json()
     assert page["source"] == "read_model"
+    assert page["freshness"]["state"] in ("syncing", "unreachable", "stale")  # no watcher ran: never "fresh"
     assert [c["name"] for c in page["columns"]] == ["Name", "Namespace", "Status", "Age"]
     assert [r["name"] for r in page["rows"]] == [f"pod-{NS}", f"pod-{OTHER_NS}"]
     first = client_for(admin_user).get(path, {"limit": 1}).json()

@@ -56,6 +56,8 @@ export interface ResourcePage {
   rows: TableRow[];
   continue: string;
   remaining: number | null;
+  /** Read-model pages: how fresh the watcher's copy is; null for live pages. */
+  freshness: { state: string; last_event: string | null } | null;
 }
 
 export interface ResourceObject {

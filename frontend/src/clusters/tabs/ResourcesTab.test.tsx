@@ -39,6 +39,7 @@ const NAMESPACES: ResourcePage = {
   ],
   continue: '',
   remaining: null,
+  freshness: { state: 'fresh', last_event: null },
 };
 const widgetPage = (names: string[], next: string): ResourcePage => ({
   source: 'live',
@@ -53,6 +54,7 @@ const widgetPage = (names: string[], next: string): ResourcePage => ({
   rows: names.map((n, i) => ({ name: n, namespace: 'shop', cells: [n, i + 1, 'red', 'hidden-wide', '5m'], labels: {} })),
   continue: next,
   remaining: next ? 1 : null,
+  freshness: null,
 });
 
 describe('resource browser', () => {
@@ -134,6 +136,7 @@ describe('resource browser', () => {
           rows: [{ name: 'db', namespace: 'shop', cells: ['db', 'Opaque', 2], labels: {} }],
           continue: '',
           remaining: null,
+          freshness: null,
         }),
       'GET /api/clusters/1/resources/core/v1/secrets/db/': () =>
         json({
@@ -152,6 +155,35 @@ describe('resource browser', () => {
     expect(keys).toHaveTextContent('user');
     expect(keys).toHaveTextContent('Secret values are never shown here.');
     expect(await screen.findByTestId('resource-yaml')).toHaveTextContent('type: Opaque');
+  });
+
+  it('says how fresh a read-model page is', async () => {
+    mockFetch({
+      'GET /api/clusters/1/resources/': () => json(KINDS),
+      'GET /api/clusters/1/resources/core/v1/namespaces/': () => json(NAMESPACES),
+      'GET /api/clusters/1/resources/core/v1/pods/': () =>
+        json({
+          source: 'read_model',
+          resource: KINDS.resources[2],
+          columns: [
+            { name: 'Name', type: 'string', format: 'name', priority: 0, description: '' },
+            { name: 'Namespace', type: 'string', format: '', priority: 0, description: '' },
+            { name: 'Status', type: 'string', format: '', priority: 0, description: '' },
+            { name: 'Age', type: 'date', format: '', priority: 0, description: '' },
+          ],
+          rows: [{ name: 'web-1', namespace: 'shop', cells: ['web-1', 'shop', 'Running', '2020-01-01T00:00:00+00:00'], labels: {} }],
+          continue: '',
+          remaining: null,
+          freshness: { state: 'stale', last_event: null },
+        }),
+    });
+    renderAt(<ResourcesTab clusterId={1} />, { queryClient: testQueryClient(adminUser), route: '/?kind=core%2Fv1%2Fpods' });
+    expect(await screen.findByTestId('list-freshness')).toHaveAttribute('data-state', 'stale');
+    expect(screen.getByTestId('resource-source')).toHaveAttribute('data-source', 'read_model');
+    const row = screen.getByTestId('resource-row-shop-web-1');
+    expect(row).toHaveTextContent('Running');
+    expect(row).not.toHaveTextContent('2020-01-01'); // a date column is shown as an age
+    expect(within(screen.getByTestId('resources-table')).getAllByRole('columnheader')).toHaveLength(4);
   });
 
   it('says why only read-model kinds are listed, and shows a live error with its message', async () => {

@@ -11,7 +11,9 @@ import { useSearchParams } from 'react-router-dom';
 import { ErrorState } from '../../components/ErrorState';
 import { Loading } from '../../components/Loading';
 import { relativeTime, useNow } from '../format';
+import type { InventoryPage } from '../types';
 import { toYaml } from '../yaml';
+import { FreshnessLine } from './InventoryTable';
 import {
   groupKinds,
   gvrOf,
@@ -325,6 +327,7 @@ export function ResourcesTab({ clusterId }: { clusterId: number }) {
             {page.isError && <ErrorState error={page.error} onRetry={() => void page.refetch()} />}
             {page.data && (
               <>
+                {page.data.freshness && <FreshnessLine page={{ freshness: page.data.freshness } as InventoryPage} />}
                 <ResourceTable
                   page={page.data}
                   selected={objectName ? `${objectNamespace}/${objectName}` : null}
