@@ -2,10 +2,13 @@
 
 It is the only module that imports ``helm_python`` (which starts Go code when imported, so it
 must never be imported by a process that forks later). Everything that unpacks or parses what a
-chart holds happens here too, under this process's memory cap: the archive checks
-(:func:`catalog.helm.validate_archive`), the metadata read of :func:`catalog.helm.inspect` and the
-parsing of rendered manifests. Results go back as plain dicts (never exception objects: unpickling
-Helm's would import ``helm_python`` in the caller, and ``ChartError.errors`` would be lost).
+chart holds happens here too, under this process's memory cap, with the portal's own checks of
+:mod:`catalog.charts` (plain Python, no Helm; not :mod:`catalog.helm`, which owns the pool that
+runs this module): the archive checks (:func:`catalog.charts.validate_archive`), the metadata read
+of :func:`catalog.helm.inspect` (:func:`catalog.charts.read_info`) and the parsing of rendered
+manifests (:func:`catalog.charts._objects`). Results go back as plain dicts (never exception
+objects: unpickling Helm's would import ``helm_python`` in the caller, and ``ChartError.errors``
+would be lost).
 """
 
 from __future__ import annotations
@@ -16,6 +19,8 @@ import os
 import resource
 import tempfile
 from typing import Any
+
+from catalog import charts
 
 
 def init(memory_limit: int) -> None:
@@ -29,8 +34,6 @@ def init(memory_limit: int) -> None:
 def run(op: str, data: bytes, values: dict[str, Any], opts: dict[str, Any], max_output: int) -> dict[str, Any]:
     """``inspect`` (the chart's metadata, checked by Helm too), ``load`` (Helm's checks only) or
     ``render`` (Kubernetes objects)."""
-    from catalog import helm as charts  # the portal's checks; plain Python, no Helm
-
     try:
         info = charts.read_info(data) if op == "inspect" else None
         if op != "inspect":
