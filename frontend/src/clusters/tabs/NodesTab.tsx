@@ -50,7 +50,12 @@ function OperationProgress({ clusterId, opId, onDismiss }: { clusterId: number; 
           · {t('clusters.drainProgress', { evicted: evicted.length, remaining: data.progress?.remaining ?? 0, failed: failed.length })}
         </span>
       )}
-      {data.message && <div className="small">{data.message}</div>}
+      {/* A finished cordon/uncordon/drain is said above in words; the server's sentence only for the rest. */}
+      {data.message && data.status !== 'succeeded' && (
+        <div className="small" data-testid="op-message">
+          {data.message}
+        </div>
+      )}
       {blocked.length > 0 && (
         <ul className="plain-list small" data-testid={`node-op-blocked-${data.node}`}>
           {blocked.map((f) => (
