@@ -40,7 +40,8 @@ export function Shell() {
           </span>
           {t('app.name')}
         </Link>
-        {(user.role === 'admin' || user.role === 'operator') && <GlobalSearch />}
+        {/* Everyone searches what they may see: members get their service maps' namespaces (issue 22). */}
+        <GlobalSearch />
         <div className="topbar-right">
           <WsStatus />
           <LanguageSwitch />
