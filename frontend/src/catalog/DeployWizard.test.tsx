@@ -6,7 +6,7 @@ import { page } from '../test/clusters';
 import { pkgDetail, plan, rollout, target, version } from '../test/catalog';
 import { serviceMap, workspace } from '../test/workspaces';
 import { adminUser, json, mockFetch, renderAt, testQueryClient, type Handler } from '../test/utils';
-import { DeployWizard } from './DeployWizard';
+import { DeployWizard, PlanResult } from './DeployWizard';
 
 const dev: User = { ...adminUser, id: 3, username: 'dev', role: 'user', is_admin: false };
 
@@ -127,5 +127,14 @@ describe('DeployWizard', () => {
       batch_size: 2,
       max_failures: 0,
     });
+  });
+
+  it('shows plan warnings translated by code, the server text in the title', async () => {
+    const warnings = [{ code: 'chart_uses_lookup', message: 'The chart calls lookup (templates/s.yaml).' }];
+    renderAt(<PlanResult sm={serviceMap(7)} plan={plan({ warnings })} error={null} />);
+    const list = await screen.findByTestId('plan-warnings');
+    const item = within(list).getByText(/values it keeps across upgrades are generated anew/);
+    expect(item).toHaveAttribute('data-code', 'chart_uses_lookup');
+    expect(item).toHaveAttribute('title', 'The chart calls lookup (templates/s.yaml).');
   });
 });

@@ -67,6 +67,15 @@ export function PlanResult({ sm, plan, error }: { sm: ServiceMap; plan: Plan | u
           ))}
         </ul>
       )}
+      {plan && plan.warnings.length > 0 && (
+        <ul className="alert alert-warning plain-list" role="note" data-testid="plan-warnings">
+          {plan.warnings.map((w) => (
+            <li key={w.code + w.message} data-code={w.code} title={w.message}>
+              {t(`catalog.plan.warning_${w.code}`, { defaultValue: w.message })}
+            </li>
+          ))}
+        </ul>
+      )}
       {plan && (plan.preflight.resources?.length ?? 0) > 0 && (
         <table className="table table-dense" data-testid="plan-preflight">
           <caption className="small muted">{t('catalog.plan.preflight')}</caption>

@@ -36,4 +36,16 @@ describe('PackagePage', () => {
     const post = seen.find((r) => r.method === 'POST')!;
     expect(await post.json()).toEqual({ values: { replicas: 3 }, service_map: 7 });
   });
+
+  it('warns when the chart calls Helm lookup, naming the templates', async () => {
+    mockFetch({
+      'GET /api/catalog/packages/5/': () => json(pkgDetail(5, { name: 'shop' })),
+      'GET /api/catalog/versions/11/': () => json(version(11, { lookup_templates: ['templates/secret.yaml'] })),
+      'GET /api/workspaces/servicemaps/': () => json(page([serviceMap(7)])),
+    });
+    renderAt(<PackagePage />, { route: '/catalog/packages/5', path: '/catalog/packages/:id' });
+    const warning = await screen.findByTestId('lookup-warning');
+    expect(warning).toHaveTextContent("This chart calls Helm's lookup");
+    expect(warning).toHaveTextContent('templates/secret.yaml');
+  });
 });

@@ -129,6 +129,12 @@ function VersionPanel({ pkg, version }: { pkg: PackageDetail; version: Version }
   const [values, setValues] = useState<Values>({});
   return (
     <>
+      {(version.lookup_templates?.length ?? 0) > 0 && (
+        <div className="alert alert-warning" role="note" data-testid="lookup-warning">
+          <strong>{t('catalog.package.lookupTitle')}</strong>{' '}
+          {t('catalog.package.lookupBody', { templates: version.lookup_templates.join(', ') })}
+        </div>
+      )}
       <section className="card" data-testid="version-panel" data-version={version.version}>
         <h2 className="card-title">{t('catalog.package.readme')}</h2>
         <Readme text={version.readme} />

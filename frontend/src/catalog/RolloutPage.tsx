@@ -89,7 +89,7 @@ export function RolloutPage() {
               <h1>
                 <span className="mono">{r.release_name}</span>{' '}
                 <span className="mono small" data-testid="rollout-version">
-                  {(r.version as { label?: string }).label || r.version.version}
+                  {r.version.label || r.version.version}
                 </span>{' '}
                 <CatalogBadge state={r.status} testId="rollout-status" />
               </h1>

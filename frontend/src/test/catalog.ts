@@ -38,6 +38,7 @@ export function version(id: number, overrides: Partial<Version> = {}): Version {
     readme: '# Shop\n<script>alert(1)</script>',
     values_yaml: 'replicas: 1\nimage:\n  tag: "1.27"\n',
     values_schema: {},
+    lookup_templates: [],
     form: [
       { path: 'replicas', type: 'integer', default: 1, description: 'How many pods', enum: null, required: false },
       { path: 'image.tag', type: 'string', default: '1.27', description: '', enum: null, required: true },
@@ -125,6 +126,7 @@ export function plan(overrides: Partial<Plan> = {}): Plan {
     dry_run: { ok: true, message: 'The cluster accepts every object (server-side dry-run).' },
     diff: '--- live\n+++ planned\n@@ -1,2 +1,2 @@\n kind: Deployment\n-  replicas: 1\n+  replicas: 2\n',
     changed: ['Deployment/shop-web'],
+    warnings: [],
     ...overrides,
   };
 }
@@ -150,7 +152,7 @@ export function rollout(id: number, targets: RolloutTarget[], overrides: Partial
     id,
     workspace: 1,
     release_name: 'shop',
-    version: { id: 11, version: '1.2.0' },
+    version: { id: 11, version: '1.2.0', label: 'shop 1.2.0' },
     values: {},
     policy: {},
     status: 'running',
