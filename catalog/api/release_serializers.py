@@ -107,18 +107,41 @@ class RevisionSerializer(serializers.ModelSerializer[Revision]):
         return deploy.shown_values(obj.values, obj.manifest, reveal=bool(self.context.get("reveal")))
 
 
+class ConfigUserSerializer(serializers.Serializer[Any]):
+    workload = serializers.CharField(help_text="Kind/name of a workload of the release that uses the object.")
+    restarted = serializers.BooleanField(help_text="This revision changed its pod template, so its pods were replaced.")
+
+
+class RevisionChangeSerializer(serializers.Serializer[Any]):
+    object = serializers.CharField(help_text="Kind/name.")
+    change = serializers.ChoiceField(choices=["added", "changed", "removed"])
+    users = ConfigUserSerializer(many=True, required=False)
+
+
 class RevisionDetailSerializer(RevisionSerializer):
     """With the manifest as applied; Secret values are redacted unless the context says ``reveal``
     (the view checks ``secrets.reveal``)."""
 
     manifest = serializers.SerializerMethodField()
+    changes = serializers.SerializerMethodField(help_text=(
+        "Objects this revision added, changed or removed since the revision before it; a changed "
+        "ConfigMap or Secret lists the release's workloads that use it and whether this revision "
+        "replaced their pods (restarted), see catalog/revision_changes.py."))
 
     class Meta(RevisionSerializer.Meta):
-        fields = (*RevisionSerializer.Meta.fields, "manifest", "resources")  # type: ignore[assignment]
+        fields = (*RevisionSerializer.Meta.fields, "manifest", "resources", "changes")  # type: ignore[assignment]
         read_only_fields = fields  # type: ignore[assignment]
 
     def get_manifest(self, obj: Revision) -> str:
         return deploy.shown_manifest(obj.manifest, reveal=bool(self.context.get("reveal")))
+
+    @extend_schema_field(RevisionChangeSerializer(many=True))
+    def get_changes(self, obj: Revision) -> list[dict[str, Any]]:
+        from catalog.revision_changes import revision_changes
+
+        previous = Revision.objects.filter(release_id=obj.release_id, number=obj.number - 1).values_list(
+            "manifest", flat=True).first()
+        return revision_changes(previous, obj.manifest, revision_annotation=deploy.REVISION_ANNOTATION)
 
 
 class ReleaseDetailSerializer(ReleaseSerializer):

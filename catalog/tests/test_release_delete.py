@@ -46,6 +46,9 @@ def test_korean_stays_readable_and_a_fast_delete_answers_202(admin_api: APIClien
     shown = dev.get(f"/api/catalog/releases/{release.pk}/revisions/2/").json()["manifest"]
     assert "반갑습니다" in shown
     assert "\\u" not in shown
+    # What revision 2 changed: the ConfigMap only (no workload of this chart uses it).
+    changes = dev.get(f"/api/catalog/releases/{release.pk}/revisions/2/").json()["changes"]
+    assert changes == [{"object": "ConfigMap/hangul-config", "change": "changed", "users": []}]
     diff = dev.get(f"/api/catalog/releases/{release.pk}/diff/?from=1&to=2").json()["diff"]
     assert f"-  message: {HELLO}" in diff, diff
     assert "+  message: 반갑습니다" in diff
