@@ -77,13 +77,14 @@ class CustomType(ResourceType):
 
 # ---------------------------------------------------------------- the served types
 
-_cache: dict[int, tuple[int, list[CustomType]]] = {}
+_CACHE_ATTR = "_sandbox_custom_types"
 
 
 def custom_types(store: Store) -> list[CustomType]:
-    """Every (group, version, plural) the cluster's established CRDs serve."""
+    """Every (group, version, plural) the cluster's established CRDs serve (kept on the store until
+    a CRD changes)."""
     progress = store.progress.get(CRDS_KEY, -1)
-    hit = _cache.get(id(store))
+    hit: tuple[int, list[CustomType]] | None = getattr(store, _CACHE_ATTR, None)
     if hit is not None and hit[0] == progress:
         return hit[1]
     out: list[CustomType] = []
@@ -92,7 +93,7 @@ def custom_types(store: Store) -> list[CustomType]:
         if crd["metadata"].get("deletionTimestamp"):
             continue
         out.extend(types_of(crd))
-    _cache[id(store)] = (progress, out)
+    setattr(store, _CACHE_ATTR, (progress, out))
     return out
 
 
