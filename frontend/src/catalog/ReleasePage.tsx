@@ -25,6 +25,7 @@ import { useCatalogLive } from './live';
 import { useDeleteRelease, useDiff, useDrift, usePackage, useRelease, useReleaseDeleted, useRollback, useUpgrade, useVersion } from './queries';
 import type { ReleaseDetail, Revision, Values } from './types';
 import { ValuesForm } from './ValuesForm';
+import { RevisionChanges } from './RevisionChanges';
 import { StrategyPanel } from './strategy/StrategyPanel';
 import { StrategySelector, strategyBody } from './strategy/StrategySelector';
 import { asStrategy, type Strategy } from './strategy/types';
@@ -351,6 +352,7 @@ export function ReleasePage() {
         </section>
       )}
       {current && <ProgressTable revision={current} />}
+      {r && current && <RevisionChanges release={r} number={current.number} canRestart={access.can('config.edit') && !deleting} />}
       {r && <StrategyPanel release={r} canAct={access.can('workloads.rollback') && !deleting} />}
       {r && <History release={r} canRollback={access.can('workloads.rollback') && !deleting} />}
       {r && <DriftPanel release={r} />}
