@@ -75,6 +75,9 @@ logger = logging.getLogger("clusters.watcher")
 T = TypeVar("T")
 
 
+QUICK_ENDS_BEFORE_RELIST = 5
+
+
 class Abandoned(Exception):
     """The stream's cluster became unreachable (or is stopping) while a request was in flight."""
 
@@ -625,6 +628,7 @@ class Stream:
         self.errors = 0
         self.listed = bool(rv)
         self.state_note = ""  # the KIND_STATE we last reported ("" = none)
+        self.quick_ends = 0  # watches in a row the server ended within a second
         self.relist_reason = str(RelistReason.FIRST if not rv else RelistReason.ERROR)
 
     @property
@@ -649,9 +653,16 @@ class Stream:
                 await self.watch()
                 self.errors = 0
                 if time.monotonic() - started < 1.0:
-                    # A watch the server ends at once (a proxy, a bug) must not become a busy loop.
+                    # A watch the server ends at once (a proxy, a bug) must not become a busy loop;
+                    # one it keeps ending at once may not like our resourceVersion: list afresh.
+                    self.quick_ends += 1
+                    if self.quick_ends >= QUICK_ENDS_BEFORE_RELIST:
+                        self.quick_ends = 0
+                        self.rv = ""
+                        self.relist_reason = str(RelistReason.WATCH_ENDED)
                     await self._sleep_unless_broken(backoff.next())
                 else:
+                    self.quick_ends = 0
                     backoff.reset()
             except Gone:
                 logger.info("watcher relisting after 410 Gone",

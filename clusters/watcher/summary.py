@@ -175,7 +175,8 @@ def refresh_cluster(cluster_id: int, *, status_message: str | None = None) -> Cl
     if status_message is not None and status_message != cluster.status_message:
         changes["status_message"] = status_message
     elif status == ClusterStatus.CONNECTED and cluster.status != ClusterStatus.CONNECTED:
-        changes["status_message"] = ""
+        # The outage's message goes, but a status message is never left empty.
+        changes["status_message"], changes["status_code"] = "Connected.", "connected"
     if changes:
         # update(), not save(): the API may be changing other fields of the row at the same time.
         Cluster.objects.filter(pk=cluster_id).update(**changes)
