@@ -253,6 +253,8 @@ def test_the_korean_walkthrough(
     diff = page.get_by_test_id("revision-diff")
     expect(diff).to_contain_text(HELLO)
     expect(diff).to_contain_text("반갑습니다")
+    # The upgrade changed the ConfigMap only: the page says so (no workload of this chart uses it).
+    expect(page.get_by_test_id("change-ConfigMap/shop-config")).to_have_attribute("data-change", "changed")
     walk.check("release-upgraded")
     page.get_by_test_id("rollback-1").click()
     page.get_by_test_id("confirm-rollback").click()
