@@ -45,6 +45,20 @@ SCHEMAS: dict[str, Schema] = {
     "SelfSubjectRulesReview": {1: ("metadata", "m:ObjectMeta"), 2: ("spec", "m:SelfSubjectRulesReviewSpec")},
     "SelfSubjectRulesReviewSpec": {1: ("namespace", "s")},
     "Eviction": {1: ("metadata", "m:ObjectMeta"), 2: ("deleteOptions", "m:DeleteOptions")},
+    # RBAC and ServiceAccount tokens (kubectl create role|clusterrole|rolebinding|clusterrolebinding|token)
+    "PolicyRule": {1: ("verbs", "s*"), 2: ("apiGroups", "s*"), 3: ("resources", "s*"), 4: ("resourceNames", "s*"),
+                   5: ("nonResourceURLs", "s*")},
+    "Subject": {1: ("kind", "s"), 2: ("apiGroup", "s"), 3: ("name", "s"), 4: ("namespace", "s")},
+    "RoleRef": {1: ("apiGroup", "s"), 2: ("kind", "s"), 3: ("name", "s")},
+    "Role": {1: ("metadata", "m:ObjectMeta"), 2: ("rules", "m:PolicyRule*")},
+    "ClusterRole": {1: ("metadata", "m:ObjectMeta"), 2: ("rules", "m:PolicyRule*")},
+    "RoleBinding": {1: ("metadata", "m:ObjectMeta"), 2: ("subjects", "m:Subject*"), 3: ("roleRef", "m:RoleRef")},
+    "ClusterRoleBinding": {1: ("metadata", "m:ObjectMeta"), 2: ("subjects", "m:Subject*"),
+                           3: ("roleRef", "m:RoleRef")},
+    "TokenRequest": {1: ("metadata", "m:ObjectMeta"), 2: ("spec", "m:TokenRequestSpec")},
+    "TokenRequestSpec": {1: ("audiences", "s*"), 3: ("boundObjectRef", "m:BoundObjectReference"),
+                         4: ("expirationSeconds", "i")},
+    "BoundObjectReference": {1: ("kind", "s"), 2: ("apiVersion", "s"), 3: ("name", "s"), 4: ("uid", "s")},
     # workloads (kubectl create deployment|job|cronjob|service, kubectl run)
     "LabelSelector": {1: ("matchLabels", "M"), 2: ("matchExpressions", "m:LabelSelectorRequirement*")},
     "LabelSelectorRequirement": {1: ("key", "s"), 2: ("operator", "s"), 3: ("values", "s*")},
@@ -221,4 +235,4 @@ def decode_k8s_protobuf(body: bytes) -> dict[str, Any]:
 
 _TOP_LEVEL = ("Namespace", "ConfigMap", "Secret", "ServiceAccount", "SelfSubjectAccessReview",
               "SelfSubjectRulesReview", "Eviction", "DeleteOptions", "Pod", "Deployment", "Job", "CronJob",
-              "Service")
+              "Service", "Role", "ClusterRole", "RoleBinding", "ClusterRoleBinding", "TokenRequest")

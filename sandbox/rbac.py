@@ -61,7 +61,7 @@ def issue_token(store: Any, namespace: str, name: str, *, seconds: int | None = 
               "sub": f"{SA_PREFIX}{namespace}:{name}", "iat": now, "nbf": now, "exp": now + lifetime,
               "kubernetes.io": {"namespace": namespace,
                                 "serviceaccount": {"name": name, "uid": sa["metadata"].get("uid", "")}}}
-    head = _b64(json.dumps({"alg": "HS256", "typ": "JWT"}).encode())
+    head = _b64(json.dumps({"alg": "HS256", "typ": "JWT"}, separators=(",", ":")).encode())
     body = _b64(json.dumps(claims, separators=(",", ":")).encode())
     sig = _b64(hmac.new(_signing_key(store), f"{head}.{body}".encode(), hashlib.sha256).digest())
     return f"{head}.{body}.{sig}", now + lifetime

@@ -7,11 +7,16 @@ from __future__ import annotations
 
 import http.client
 import json
+import os
+import shutil
 import ssl
+import subprocess
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from sandbox.testing import ClusterHandle, SandboxFleet, running_sandbox
 
@@ -139,3 +144,43 @@ def test_cluster_role_binding_and_dead_tokens(rfleet: SandboxFleet) -> None:
     assert request(handle, "DELETE", "/api/v1/namespaces/default/serviceaccounts/nodes-reader",
                    token=handle.token)[0] == 200
     assert request(handle, "GET", "/api/v1/nodes", token=token)[0] == 401
+
+
+@pytest.mark.kubectl
+@pytest.mark.skipif(shutil.which("kubectl") is None, reason="kubectl is not installed; fidelity test not run")
+def test_kubectl_agrees(rfleet: SandboxFleet, tmp_path: Path) -> None:
+    """The real kubectl: create a ServiceAccount, a Role and a RoleBinding, mint a token
+    (``kubectl create token``, protobuf bodies), then act as it: ``auth can-i`` and the 403s."""
+    handle = rfleet.cluster("cluster-1")
+
+    def kubectl(config: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+        out = subprocess.run(["kubectl", *args], capture_output=True, text=True, timeout=30,
+                             env={**os.environ, "KUBECONFIG": str(config), "HOME": str(tmp_path)})
+        if check:
+            assert out.returncode == 0, f"kubectl {' '.join(args)}:\n{out.stdout}\n{out.stderr}"
+        return out
+
+    admin = handle.kubeconfig
+    kubectl(admin, "create", "namespace", "team-k")
+    kubectl(admin, "-n", "team-k", "create", "serviceaccount", "portal")
+    kubectl(admin, "-n", "team-k", "create", "role", "read", "--verb=get,list,watch", "--resource=pods,services")
+    kubectl(admin, "-n", "team-k", "create", "rolebinding", "read", "--role=read", "--serviceaccount=team-k:portal")
+    kubectl(admin, "create", "clusterrole", "ns-read", "--verb=list", "--resource=namespaces")
+    kubectl(admin, "create", "clusterrolebinding", "ns-read", "--clusterrole=ns-read",
+            "--serviceaccount=team-k:portal")
+    token = kubectl(admin, "-n", "team-k", "create", "token", "portal", "--duration=1h").stdout.strip()
+    config = yaml.safe_load(admin.read_text())
+    config["users"][0]["user"] = {"token": token}
+    sa = tmp_path / "sa.kubeconfig"
+    sa.write_text(yaml.safe_dump(config))
+    assert kubectl(sa, "auth", "can-i", "list", "pods", "-n", "team-k").stdout.strip() == "yes"
+    assert kubectl(sa, "auth", "can-i", "list", "pods", "-n", "default", check=False).stdout.strip() == "no"
+    listing = kubectl(sa, "auth", "can-i", "--list", "-n", "team-k").stdout
+    assert "pods" in listing
+    assert "[get list watch]" in listing
+    assert kubectl(sa, "get", "namespaces").returncode == 0
+    assert kubectl(sa, "-n", "team-k", "get", "pods").returncode == 0
+    denied = kubectl(sa, "get", "pods", "-A", check=False)
+    assert denied.returncode != 0
+    assert ('Error from server (Forbidden): pods is forbidden: User "system:serviceaccount:team-k:portal" cannot '
+            'list resource "pods" in API group "" at the cluster scope') in denied.stderr
