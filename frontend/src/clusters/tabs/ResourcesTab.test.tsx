@@ -94,6 +94,7 @@ describe('resource browser', () => {
     const headers = within(table).getAllByRole('columnheader').map((h) => h.textContent);
     expect(headers).toEqual(['Namespace', 'Name', 'Size', 'Color', 'Age']); // priority 1 (wide) hidden
     expect(screen.getByTestId('resource-row-shop-w1')).toHaveTextContent('red');
+    expect(within(screen.getByTestId('resource-row-shop-w1')).getByRole('button', { name: 'w1' })).toBeInTheDocument();
     expect(screen.getByTestId('resource-source')).toHaveAttribute('data-source', 'live');
     expect(screen.getByTestId('location')).toHaveTextContent('kind=example.com%2Fv1%2Fwidgets');
 

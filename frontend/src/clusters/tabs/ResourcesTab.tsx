@@ -172,6 +172,8 @@ function ResourceTable({
 }) {
   const { t } = useTranslation();
   const columns = page.columns.map((c, i) => ({ c, i })).filter(({ c }) => c.priority === 0);
+  // the object's name is the column the server formats as "name" (not always the first: events)
+  const nameIndex = page.columns.findIndex((c) => c.format === 'name');
   if (page.rows.length === 0) {
     return (
       <p className="muted empty-line" data-testid="resources-empty">
@@ -206,7 +208,7 @@ function ResourceTable({
               >
                 {page.resource.namespaced && !page.columns.some((c) => c.name === 'Namespace') && <td>{row.namespace}</td>}
                 {columns.map(({ c, i }) =>
-                  i === 0 ? (
+                  i === nameIndex ? (
                     <td key={c.name}>
                       <button type="button" className="link-button" onClick={(e) => (e.stopPropagation(), onOpen(row.namespace, row.name))}>
                         {row.cells[i] === undefined ? row.name : String(row.cells[i])}
