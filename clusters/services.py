@@ -372,9 +372,9 @@ def check_permissions(client: KubeClient, *, namespaces: list[str], timeout: flo
     cluster_ok = {(verb, group, resource, sub): client.can_i(verb=verb, group=group, resource=resource,
                                                              subresource=sub)
                   for verb, group, resource, sub in required_permissions()}
-    namespaced_gap = any(not (cluster_ok[("list", k.group, k.resource, "")] and cluster_ok[("watch", k.group,
-                                                                                           k.resource, "")])
-                         for k in WATCHED_KINDS if k.namespaced)
+    gap_kinds = [k for k in WATCHED_KINDS if k.namespaced and not (
+        cluster_ok[("list", k.group, k.resource, "")] and cluster_ok[("watch", k.group, k.resource, "")])]
+    namespaced_gap = bool(gap_kinds)
     scope_namespaces: list[str] = []
     ns_rules: dict[str, list[dict[str, Any]]] = {}
     if namespaced_gap:
@@ -386,8 +386,10 @@ def check_permissions(client: KubeClient, *, namespaces: list[str], timeout: flo
             scope_namespaces = [ns for ns in [token_namespace(client.spec)] if ns]
         for ns in scope_namespaces:
             ns_rules[ns] = rules_in(client, ns, timeout=timeout)
+        # A namespace counts when a kind the identity cannot read cluster-wide is readable in it
+        # (rules from cluster-wide bindings show up in every namespace and say nothing).
         scope_namespaces = [ns for ns in scope_namespaces
-                            if any(_allowed(ns_rules[ns], "list", k.group, k.resource) for k in WATCHED_KINDS)]
+                            if any(_allowed(ns_rules[ns], "list", k.group, k.resource) for k in gap_kinds)]
     kinds: dict[str, Any] = {}
     rows: list[dict[str, Any]] = []
 

@@ -232,3 +232,56 @@ def test_an_outage_logs_each_failure_once_and_nothing_unretrieved(admin_api: API
     assert len(states) == 1
     assert states[0].levelno == logging.WARNING
     assert states[0].code in ("read_timeout", "connect_timeout", "connection_reset")  # type: ignore[attr-defined]
+
+
+def test_listed_and_discovered_namespaces(admin_api: APIClient, sandbox: Any) -> None:
+    """Two namespaces readable through RoleBindings: the admin may list them, or the portal finds them
+    by listing namespaces (when allowed) and asking SelfSubjectRulesReview in each."""
+    home = namespace_with_objects(sandbox, "home")
+    second = namespace_with_objects(sandbox, "second")
+    unread = namespace_with_objects(sandbox, "unread")
+    token = service_account(sandbox, home, rules=[READ_KINDS])
+    with admin_client(sandbox) as admin:
+        admin._raw("POST", f"/apis/rbac.authorization.k8s.io/v1/namespaces/{second}/rolebindings",
+                   body={"metadata": {"name": "portal-view"},
+                         "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "view"},
+                         "subjects": [{"kind": "ServiceAccount", "name": "portal", "namespace": home}]})
+
+    listed = admin_api.post(URL, {"name": unique("ls"), **fields(sandbox, token), "namespaces": [home, second]},
+                            format="json")
+    assert listed.status_code == 202, listed.json()
+    assert listed.json()["namespaces"] == [home, second]
+    cluster = Cluster.objects.get(pk=listed.json()["id"])
+    assert services.check_cluster(cluster.pk) == "connected"
+    cluster.refresh_from_db()
+    assert cluster.permissions["namespaces"] == [home, second]
+    assert cluster.permissions["kinds"]["Deployment"] == {"scope": "namespaces", "namespaces": [home, second]}
+    # networking.k8s.io is not in the bootstrapped view role: Ingresses only where the Role grants them
+    assert cluster.permissions["kinds"]["Ingress"] == {"scope": "namespaces", "namespaces": [home]}
+    ingress = next(r for r in cluster.permissions["rows"] if r["resource"] == "ingresses" and r["namespace"] == second)
+    assert ingress["missing"] == ["list", "watch"]
+    role = next(yaml.safe_load_all(ingress["fix"]))
+    assert (role["kind"], role["metadata"]) == ("Role", {"name": "portal-ingresses", "namespace": second})
+    with engine():
+        wait_for(lambda: cluster.kube_objects.filter(kind="Pod", namespace=second, name="solo").exists()
+                 and cluster.kube_objects.filter(kind="Pod", namespace=home, name="solo").exists(),
+                 what="pods of both namespaces")
+        assert not cluster.kube_objects.filter(namespace=unread).exists()
+
+    # Allowed to list namespaces: nothing listed, the portal finds the readable ones itself.
+    with admin_client(sandbox) as admin:
+        admin._raw("POST", "/apis/rbac.authorization.k8s.io/v1/clusterroles",
+                   body={"metadata": {"name": f"ns-list-{home}"},
+                         "rules": [{"apiGroups": [""], "resources": ["namespaces"], "verbs": ["list", "watch"]}]})
+        admin._raw("POST", "/apis/rbac.authorization.k8s.io/v1/clusterrolebindings",
+                   body={"metadata": {"name": f"ns-list-{home}"},
+                         "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole",
+                                     "name": f"ns-list-{home}"},
+                         "subjects": [{"kind": "ServiceAccount", "name": "portal", "namespace": home}]})
+    found = admin_api.post(URL, {"name": unique("ds"), **fields(sandbox, token)}, format="json")
+    assert found.status_code == 202, found.json()
+    cluster = Cluster.objects.get(pk=found.json()["id"])
+    assert services.check_cluster(cluster.pk) == "connected"
+    cluster.refresh_from_db()
+    assert set(cluster.permissions["namespaces"]) == {home, second}
+    assert cluster.permissions["kinds"]["Namespace"] == {"scope": "cluster", "namespaces": []}

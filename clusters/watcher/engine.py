@@ -98,10 +98,10 @@ class Backoff:
 
 
 def _consume(future: asyncio.Future[Any]) -> None:
-    """Retrieve the outcome of a future nobody may await any more (its stream was abandoned or its
-    deadline passed): the caller already reported the failure once, at its level."""
+    """Retrieve the outcome of a future nobody may await any more (its stream was abandoned or
+    stopped, or its deadline passed): the caller already reported the failure once, at its level."""
     if not future.cancelled() and future.exception() is not None:
-        logger.debug("abandoned cluster request ended: %s", future.exception())
+        logger.debug("abandoned cluster request ended: %r", future.exception())
 
 
 @dataclass
@@ -717,6 +717,10 @@ class Stream:
         broken = asyncio.ensure_future(self.cluster.broken.wait())
         try:
             done, _ = await asyncio.wait({task, broken}, return_when=asyncio.FIRST_COMPLETED)
+        except BaseException:  # the stream itself is cancelled (its cluster stops): nobody awaits the task
+            task.add_done_callback(_consume)
+            task.cancel()
+            raise
         finally:
             broken.cancel()
         if task in done:
