@@ -474,7 +474,7 @@ def check_connection(cluster: Cluster) -> CheckResult:
     if not readable:
         return CheckResult(ClusterStatus.UNAUTHORIZED,
                            "The identity may not list and watch anything the portal shows. Grant it the permissions "
-                           "in the Permissions table, list the namespaces it may read, or use other credentials.",
+                           "in the cluster's Permissions table, list the namespaces it may read, or use other credentials.",
                            version, nodes, missing, code="forbidden", permissions=permissions)
     message = (f"Connected: Kubernetes {version}, {nodes} node{'s' if nodes != 1 else ''}." if nodes is not None
                else f"Connected: Kubernetes {version}, nodes not readable.")
@@ -484,7 +484,7 @@ def check_connection(cluster: Cluster) -> CheckResult:
     if missing:
         shown = ", ".join(missing[:12]) + (f" and {len(missing) - 12} more" if len(missing) > 12 else "")
         message += (f" Missing permissions: {shown}. Those parts of the inventory show \"not permitted\"; the "
-                    "Permissions table has the RBAC rules that grant them.")
+                    "cluster's Permissions table has the RBAC rules that grant them.")
     return CheckResult(ClusterStatus.CONNECTED, message, version, nodes, missing,
                        code="connected_partial" if missing else "connected", permissions=permissions)
 

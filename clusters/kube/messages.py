@@ -25,8 +25,7 @@ ADVICE: dict[str, str] = {
     "tls_untrusted": "Replace the CA certificate under Credentials.",
     "unauthorized": "Replace the credentials under Credentials.",
     "client_certificate_refused": "Replace the credentials under Credentials.",
-    "forbidden": "Grant the identity the permissions listed on the cluster's Permissions tab, or use other "
-                 "credentials.",
+    "forbidden": "Grant the identity the permissions in the cluster's Permissions table, or use other credentials.",
     "throttled": "The portal retries more slowly.",
     "server_error": "The portal retries.",
     "invalid_connection": "Correct the connection under Credentials.",

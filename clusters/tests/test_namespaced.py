@@ -285,3 +285,19 @@ def test_listed_and_discovered_namespaces(admin_api: APIClient, sandbox: Any) ->
     cluster.refresh_from_db()
     assert set(cluster.permissions["namespaces"]) == {home, second}
     assert cluster.permissions["kinds"]["Namespace"] == {"scope": "cluster", "namespaces": []}
+
+
+def test_namespaces_are_changed_with_patch(admin_api: APIClient, sandbox: Any) -> None:
+    response = admin_api.post(URL, {"name": unique("pt"), **fields(sandbox, sandbox.cluster(SANDBOX).token)},
+                              format="json")
+    cluster_id = response.json()["id"]
+    changed = admin_api.patch(f"{URL}{cluster_id}/", {"namespaces": ["team-a", "team-b"]}, format="json")
+    assert changed.status_code == 200, changed.json()
+    assert changed.json()["namespaces"] == ["team-a", "team-b"]
+    assert Cluster.objects.get(pk=cluster_id).namespaces == ["team-a", "team-b"]
+    bad = admin_api.patch(f"{URL}{cluster_id}/", {"namespaces": ["Team_A"]}, format="json")
+    assert bad.status_code == 400
+    assert bad.json()["errors"] == {"namespaces.0": [
+        "Use lower-case letters, digits and '-', starting and ending with a letter or digit (DNS-1123 label)."]}
+    too_many = admin_api.patch(f"{URL}{cluster_id}/", {"namespaces": [f"ns-{i}" for i in range(101)]}, format="json")
+    assert too_many.status_code == 400

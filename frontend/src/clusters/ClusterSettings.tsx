@@ -57,7 +57,10 @@ function EditDialog({ cluster, onClose }: { cluster: Cluster; onClose: () => voi
         </p>
       )}
       <MetadataFields value={draft} onChange={setDraft} errors={errors} nameEditable={false} />
-      <FormField label={t('clusters.field.namespaces')} errors={errors.namespaces ?? []}>
+      <FormField
+        label={t('clusters.field.namespaces')}
+        errors={Object.entries(errors).flatMap(([f, messages]) => (f === 'namespaces' || f.startsWith('namespaces.') ? (messages ?? []) : []))}
+      >
         <input
           name="namespaces"
           autoComplete="off"

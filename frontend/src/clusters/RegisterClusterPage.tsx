@@ -27,10 +27,13 @@ import { useRegisterCluster } from './queries';
 const STEPS = ['metadata', 'connection', 'review'] as const;
 type Step = 0 | 1 | 2;
 
+/** `namespaces`, or one entry of it (`namespaces.0`: the server names the bad item). */
+const isNamespacesField = (f: string) => f === 'namespaces' || f.startsWith('namespaces.');
+
 /** The step that shows a field, so a server error can take the user there. */
 export function stepOfErrors(fields: string[]): Step | null {
   if (fields.some((f) => METADATA_FIELDS.includes(f))) return 0;
-  if (fields.some((f) => CONNECTION_FIELDS.includes(f) || f === 'namespaces')) return 1;
+  if (fields.some((f) => CONNECTION_FIELDS.includes(f) || isNamespacesField(f))) return 1;
   return null;
 }
 
@@ -46,7 +49,7 @@ export function RegisterClusterPage() {
   const errors = register.error?.fieldErrors ?? {};
   const topErrors = [...(errors.non_field_errors ?? [])];
   const unplaced = Object.keys(errors).filter(
-    (f) => f !== 'non_field_errors' && f !== 'namespaces' && !METADATA_FIELDS.includes(f) && !CONNECTION_FIELDS.includes(f),
+    (f) => f !== 'non_field_errors' && !isNamespacesField(f) && !METADATA_FIELDS.includes(f) && !CONNECTION_FIELDS.includes(f),
   );
   for (const f of unplaced) topErrors.push(...(errors[f] ?? []).map((m) => `${f}: ${m}`));
 
@@ -105,7 +108,10 @@ export function RegisterClusterPage() {
         {step === 0 && <MetadataFields value={metadata} onChange={setMetadata} errors={errors} nameEditable />}
         {step === 1 && <ConnectionFields value={connection} onChange={setConnection} errors={errors} />}
         {step === 1 && (
-          <FormField label={t('clusters.field.namespaces')} errors={errors.namespaces ?? []}>
+          <FormField
+            label={t('clusters.field.namespaces')}
+            errors={Object.entries(errors).flatMap(([f, messages]) => (isNamespacesField(f) ? (messages ?? []) : []))}
+          >
             <input
               name="namespaces"
               autoComplete="off"
