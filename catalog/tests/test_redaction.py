@@ -12,7 +12,7 @@ def _b64(text: str) -> str:
 
 
 def test_redaction_is_one_pure_function() -> None:
-    live = {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "s", "annotations": {
+    live: dict = {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "s", "annotations": {
         "kubectl.kubernetes.io/last-applied-configuration": '{"data":{"a":"c2VjcmV0LWE="}}'}},
         "data": {"a": _b64("secret-a"), "b": _b64("same-b")}}
     new = {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "s"},

@@ -225,7 +225,9 @@ def test_a_terminating_namespace_finishes_after_a_restart_from_a_snapshot() -> N
     store.create(NAMESPACES, {"metadata": {"name": "paused"}})
     store.create(CONFIGMAPS, {"metadata": {"name": "held", "namespace": "paused", "finalizers": ["example.com/x"]}})
     store.delete(NAMESPACES, None, "paused")
-    assert store.get(NAMESPACES, None, "paused")["status"]["phase"] == "Terminating"
+    namespace = store.get(NAMESPACES, None, "paused")
+    assert namespace is not None
+    assert namespace["status"]["phase"] == "Terminating"
     restored = Store()
     restored.load(store.dump())
     restored.mutate(CONFIGMAPS, "paused", "held", lambda cm: cm["metadata"].__delitem__("finalizers"))
