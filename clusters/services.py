@@ -33,6 +33,7 @@ from clusters.kube.connection import (
     validate_pem,
 )
 from clusters.kube.errors import (
+    ApiError,
     Forbidden,
     InvalidConnection,
     KubeError,
@@ -281,9 +282,14 @@ def readable_namespaces(client: KubeClient, namespaces: list[str], *, timeout: f
 
 
 def rules_in(client: KubeClient, namespace: str, *, timeout: float | None = None) -> list[dict[str, Any]]:
-    body = client._raw("POST", "/apis/authorization.k8s.io/v1/selfsubjectrulesreviews", timeout=timeout, attempts=1,
-                       body={"apiVersion": "authorization.k8s.io/v1", "kind": "SelfSubjectRulesReview",
-                             "spec": {"namespace": namespace}})
+    """The resource rules that apply to the identity in ``namespace`` (SelfSubjectRulesReview);
+    none when the cluster does not serve or allow the review (then nothing is assumed readable)."""
+    try:
+        body = client._raw("POST", "/apis/authorization.k8s.io/v1/selfsubjectrulesreviews", timeout=timeout,
+                           attempts=1, body={"apiVersion": "authorization.k8s.io/v1", "kind": "SelfSubjectRulesReview",
+                                             "spec": {"namespace": namespace}})
+    except (NotFound, Forbidden, ApiError):
+        return []
     return list((body.get("status") or {}).get("resourceRules") or [])
 
 
