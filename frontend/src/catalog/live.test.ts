@@ -11,7 +11,7 @@ describe('catalog live events', () => {
   it('patches a revision’s progress in place; a deployed revision supersedes the previous one', () => {
     const qc = createQueryClient();
     qc.setQueryData<ReleaseDetail>(releaseKey(4), releaseDetail(4, [revision(2, { status: 'applying' }), revision(1)]));
-    qc.setQueryData<RevisionDetail>(revisionKey(4, 2), { ...revision(2, { status: 'applying' }), manifest: '', resources: [] });
+    qc.setQueryData<RevisionDetail>(revisionKey(4, 2), { ...revision(2, { status: 'applying' }), manifest: '', resources: [], changes: [] });
     applyCatalogEvent(
       qc,
       event('revision.updated', {
