@@ -110,7 +110,7 @@ export function PlanResult({ sm, plan, error }: { sm: ServiceMap; plan: Plan | u
       )}
       {plan && plan.dry_run.message && (
         <p className={`small ${plan.dry_run.ok ? 'ok-text' : 'bad-text'}`} data-testid="plan-dry-run" data-ok={String(plan.dry_run.ok === true)}>
-          {t('catalog.plan.dryRun')}: {plan.dry_run.message}
+          {t('catalog.plan.dryRun')}: {plan.dry_run.ok ? t('catalog.plan.dryRunOk') : plan.dry_run.message}
         </p>
       )}
       {plan && plan.valid && (
