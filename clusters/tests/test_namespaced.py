@@ -18,6 +18,7 @@ from rest_framework.test import APIClient
 from clusters import services
 from clusters.kube.client import KubeClient
 from clusters.kube.connection import spec_from_kubeconfig
+from clusters.kube.kinds import WATCHED_KINDS
 from clusters.models import Cluster, KindSync
 from clusters.tests.test_watcher import engine, unique, wait_for
 from sandbox.resources import NAMESPACES, PODS, SERVICES
@@ -190,7 +191,7 @@ def test_relist_counters_move_on_410(admin_api: APIClient, sandbox: Any) -> None
     cluster = Cluster.objects.get(pk=response.json()["id"])
     services.check_cluster(cluster.pk)
     with engine():
-        wait_for(lambda: KindSync.objects.filter(cluster=cluster, state="synced").count() == 17, what="synced")
+        wait_for(lambda: KindSync.objects.filter(cluster=cluster, state="synced").count() == len(WATCHED_KINDS), what="synced")
         assert not KindSync.objects.filter(cluster=cluster, relists__gt=0).exists()  # the first list is not one
         sandbox.inject_fault(SANDBOX, expire_next_watch=True, close_watches=True)
         relisted = wait_for(lambda: KindSync.objects.filter(cluster=cluster, relists__gt=0).first(),
@@ -212,14 +213,14 @@ def test_an_outage_logs_each_failure_once_and_nothing_unretrieved(admin_api: API
     cluster = Cluster.objects.get(pk=response.json()["id"])
     caplog.set_level(logging.DEBUG)
     with engine():
-        wait_for(lambda: KindSync.objects.filter(cluster=cluster, state="synced").count() == 17, what="synced")
+        wait_for(lambda: KindSync.objects.filter(cluster=cluster, state="synced").count() == len(WATCHED_KINDS), what="synced")
         sandbox.inject_fault("cluster-3", blackhole=True)
         try:
             wait_for(lambda: Cluster.objects.get(pk=cluster.pk).status == "unreachable", what="unreachable")
             time.sleep(2.0)  # streams and probes fail in the meantime
         finally:
             sandbox.inject_fault("cluster-3", blackhole=False)
-        wait_for(lambda: KindSync.objects.filter(cluster=cluster, state="synced").count() == 17, what="back")
+        wait_for(lambda: KindSync.objects.filter(cluster=cluster, state="synced").count() == len(WATCHED_KINDS), what="back")
     gc.collect()
     cluster.refresh_from_db()
     assert cluster.status_code == "connected"
