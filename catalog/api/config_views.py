@@ -20,8 +20,8 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from catalog import config
-from clusters.api.views import BadGateway, GatewayTimeout
-from clusters.kube.errors import KubeError, Unreachable
+from clusters.api.views import upstream_error
+from clusters.kube.errors import KubeError
 from portal.api.params import bool_param
 from portal.api.serializers import StrictSerializer
 from portal.crypto import DecryptionError
@@ -43,10 +43,8 @@ def _cluster_errors(fn: Callable[..., Response]) -> Callable[..., Response]:
     def wrapper(*args: Any, **kwargs: Any) -> Response:
         try:
             return fn(*args, **kwargs)
-        except Unreachable as exc:
-            raise GatewayTimeout(f"The cluster did not answer: {exc}") from exc
-        except (KubeError, DecryptionError) as exc:
-            raise BadGateway(f"The cluster refused: {exc}") from exc
+        except (KubeError, DecryptionError) as exc:  # 504 only for a timeout; the detail says what happened
+            raise upstream_error(exc, "The cluster call failed:") from exc
     return wrapper
 
 

@@ -21,6 +21,7 @@ from catalog.models import PackageVersion, Release, Revision, Rollout
 from clusters.api.pagination import KeysetPagination
 from clusters.kube.client import KubeClient
 from clusters.kube.errors import KubeError, Unreachable
+from clusters.kube.messages import explain
 from portal.api.params import bool_param, id_param
 from portal.crypto import DecryptionError
 from workspaces import access as ws_access
@@ -150,10 +151,10 @@ class ReleaseViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
                        diff=text, changed=changed)
         except Unreachable as exc:
             out["dry_run"] = {"ok": False, "message": redaction.scrub(
-                f"The cluster did not answer; the dry-run runs at deploy: {exc}", objects)}
+                f"The dry-run runs at deploy: {explain(exc).message}", objects)}
         except (KubeError, DecryptionError) as exc:
             out.update(valid=False, dry_run={"ok": False, "message": redaction.scrub(
-                f"The cluster refused the manifest: {exc}", objects)})
+                f"The cluster refused the manifest: {explain(exc).message}", objects)})
         return Response(out)
 
     @extend_schema(request=s.ReleaseUpgradeSerializer, responses={202: s.ReleaseSerializer, **ERRORS})
