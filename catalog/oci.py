@@ -13,7 +13,7 @@ source's ``ca_pem``), credentials only to the registry's own origin.
 
 * Address: ``oci://host[:port]/path/prefix`` (HTTPS). ``oci+http://host[:port]/prefix`` is the
   plain-HTTP form (Helm's ``--plain-http``), accepted where ``http://`` repositories are
-  (:func:`catalog.sources.http_allowed`: system admins, development and test profiles).
+  (:func:`catalog.remote.http_allowed`: system admins, development and test profiles).
 * Listing: ``GET /v2/_catalog`` (paged by its ``Link`` header), keeping the repositories under
   the prefix; if the prefix is itself a repository, or the registry does not list its
   repositories (many hosted ones answer 401/404), the prefix is read as one chart repository.
@@ -40,7 +40,7 @@ from urllib.parse import quote, urlencode, urljoin, urlsplit
 import requests
 from requests.auth import AuthBase
 
-from catalog import helm, sources
+from catalog import helm, remote
 from catalog.models import CatalogSource, PackageVersion
 from portal import outbound, yamlsafe
 from portal.addresses import AddressError
@@ -101,14 +101,14 @@ def parse_url(url: str) -> Location:
 def check_url(url: str, *, actor: Any) -> str:
     """The normalised registry address, or a ValueError (plain HTTP only where ``http://`` is allowed)."""
     location = parse_url(url)
-    if location.plain_http and not sources.http_allowed(actor):
+    if location.plain_http and not remote.http_allowed(actor):
         raise ValueError("Use oci:// (HTTPS; only system admins may add an oci+http:// registry).")
     scheme = "oci+http" if location.plain_http else "oci"
-    sources.check_destination(location.base)
+    remote.check_destination(location.base)
     return f"{scheme}://{location.host}/{location.prefix}".rstrip("/")
 
 
-class RegistryError(sources.SourceError):
+class RegistryError(remote.SourceError):
     """An HTTP error answer of the registry (``code``)."""
 
     def __init__(self, message: str, *, code: int) -> None:
@@ -145,7 +145,7 @@ class Registry:
     def __init__(self, source: CatalogSource, location: Location, verify: bool | str,
                  session: requests.Session | None = None) -> None:
         self.location = location
-        self.origin = sources._origin(location.base)
+        self.origin = remote.origin(location.base)
         self.basic = (source.username, source.get_password()) if source.username else None
         self.verify = verify
         self.tokens: dict[str, str] = {}
@@ -161,25 +161,25 @@ class Registry:
               headers: dict[str, str]) -> tuple[requests.Response, str]:
         """GET with redirects followed by hand: every hop's address checked, the Authorization
         header only while the hop is on ``origin``."""
-        for _hop in range(sources.MAX_REDIRECTS + 1):
-            auth = _Header(authorization) if authorization and sources._origin(url) == origin else None
+        for _hop in range(remote.MAX_REDIRECTS + 1):
+            auth = _Header(authorization) if authorization and remote.origin(url) == origin else None
             try:
-                response = self.session.get(url, auth=auth, verify=self.verify, timeout=sources.TIMEOUT, stream=True,
+                response = self.session.get(url, auth=auth, verify=self.verify, timeout=remote.TIMEOUT, stream=True,
                                             allow_redirects=False,
-                                            headers={"User-Agent": sources.USER_AGENT, **headers})
+                                            headers={"User-Agent": remote.USER_AGENT, **headers})
             except (AddressError, requests.exceptions.RequestException) as exc:
-                raise sources.SourceError(outbound.failure_message(exc, url=url, what="the registry")) from exc
+                raise remote.SourceError(outbound.failure_message(exc, url=url, what="the registry")) from exc
             location = self.session.get_redirect_target(response)  # raw UTF-8 bytes of the header decoded as such
             if location:
                 target = urljoin(url, location)
                 response.close()
                 if urlsplit(target).scheme not in ("http", "https") or (
                         urlsplit(target).scheme == "http" and not self.location.plain_http):
-                    raise sources.SourceError(f"{url} redirected to {target}, an address the portal does not fetch.")
+                    raise remote.SourceError(f"{url} redirected to {target}, an address the portal does not fetch.")
                 url = target
                 continue
             return response, url
-        raise sources.SourceError(f"{url} redirected more than {sources.MAX_REDIRECTS} times.")
+        raise remote.SourceError(f"{url} redirected more than {remote.MAX_REDIRECTS} times.")
 
     def get(self, path: str, *, scope: str, cap: int, what: str,
             accept: str = "") -> tuple[bytes, requests.structures.CaseInsensitiveDict[str], str]:
@@ -202,7 +202,7 @@ class Registry:
             return _read(response, final, cap=cap, what=what, authorised=self.basic is not None), \
                 response.headers, final
         except (AddressError, requests.exceptions.RequestException) as exc:  # while reading the body
-            raise sources.SourceError(outbound.failure_message(exc, url=url, what="the registry")) from exc
+            raise remote.SourceError(outbound.failure_message(exc, url=url, what="the registry")) from exc
 
     def _token(self, challenge: dict[str, str], scope: str) -> str:
         """A bearer token from the challenge's realm; credentials only to a realm on the registry's host."""
@@ -210,21 +210,21 @@ class Registry:
         parts = urlsplit(realm)
         if parts.scheme not in ("http", "https") or not parts.hostname or (
                 parts.scheme == "http" and not self.location.plain_http):
-            raise sources.SourceError(f"The registry's token service {realm} is not an address the portal uses.")
+            raise remote.SourceError(f"The registry's token service {realm} is not an address the portal uses.")
         query = {k: v for k, v in (("service", challenge.get("service", "")),
                                    ("scope", challenge.get("scope") or scope)) if v}
         url = realm + ("&" if parts.query else "?") + urlencode(query)
         own_host = (parts.hostname or "").lower() == self.origin[1]
         authorization = self._basic_header() if own_host else None
-        response, final = self._send(url, authorization=authorization, origin=sources._origin(realm), headers={})
+        response, final = self._send(url, authorization=authorization, origin=remote.origin(realm), headers={})
         body = _read(response, final, cap=MAX_TOKEN_BYTES, what="token", authorised=authorization is not None)
         try:
             doc = yamlsafe.load_json(body)
         except ValueError as exc:
-            raise sources.SourceError(f"The registry's token service {realm} answered no JSON.") from exc
+            raise remote.SourceError(f"The registry's token service {realm} answered no JSON.") from exc
         token = doc.get("token") or doc.get("access_token") if isinstance(doc, dict) else None
         if not isinstance(token, str) or not token:
-            raise sources.SourceError(f"The registry's token service {realm} gave no token.")
+            raise remote.SourceError(f"The registry's token service {realm} gave no token.")
         return token
 
 
@@ -241,14 +241,14 @@ def _read(response: requests.Response, url: str, *, cap: int, what: str, authori
             raise RegistryError(f"{url} answered HTTP {code}; try again later or ask the registry's owner.", code=code)
         length = response.headers.get("Content-Length", "")
         if length.isdigit() and int(length) > cap:
-            raise sources.SourceError(f"The {what} at {url} is {int(length)} bytes; at most {cap} bytes are accepted.")
+            raise remote.SourceError(f"The {what} at {url} is {int(length)} bytes; at most {cap} bytes are accepted.")
         body = bytearray()
         for chunk in response.iter_content(chunk_size=65536):
             body += chunk
             if len(body) > cap:
-                raise sources.SourceError(f"The {what} at {url} is larger than {cap} bytes, the most accepted.")
-            if time.monotonic() - started > sources.DEADLINE:
-                raise sources.SourceError(f"Downloading {url} took longer than {sources.DEADLINE:g} s; try again "
+                raise remote.SourceError(f"The {what} at {url} is larger than {cap} bytes, the most accepted.")
+            if time.monotonic() - started > remote.DEADLINE:
+                raise remote.SourceError(f"Downloading {url} took longer than {remote.DEADLINE:g} s; try again "
                                           "later.")
         return bytes(body)
 
@@ -259,7 +259,7 @@ def registry(source: CatalogSource) -> Iterator[Registry]:
     try:
         location = parse_url(source.url)
     except ValueError as exc:
-        raise sources.SourceError(f"The source's address {source.url} is not usable: {exc}") from exc
+        raise remote.SourceError(f"The source's address {source.url} is not usable: {exc}") from exc
     with tempfile.NamedTemporaryFile("w", suffix=".pem") as ca_file, outbound.session() as session:
         verify: bool | str = True
         if source.ca_pem.strip():
@@ -273,7 +273,7 @@ def _json(body: bytes, url: str, what: str) -> Any:
     try:
         return yamlsafe.load_json(body)
     except ValueError as exc:
-        raise sources.SourceError(f"The {what} at {url} is not JSON; is the address that of an OCI registry?") from exc
+        raise remote.SourceError(f"The {what} at {url} is not JSON; is the address that of an OCI registry?") from exc
 
 
 def _pages(reg: Registry, path: str, *, key: str, scope: str, what: str) -> list[str]:
@@ -289,11 +289,11 @@ def _pages(reg: Registry, path: str, *, key: str, scope: str, what: str) -> list
         if not match or not names:
             return out
         target = urljoin(final, match[1])
-        if sources._origin(target) != reg.origin:
-            raise sources.SourceError(f"The {what} at {final} continues on another server ({target}); refused.")
+        if remote.origin(target) != reg.origin:
+            raise remote.SourceError(f"The {what} at {final} continues on another server ({target}); refused.")
         parts = urlsplit(target)
         url = parts.path + (f"?{parts.query}" if parts.query else "")
-    raise sources.SourceError(f"The {what} at {reg.location.base}{path} has more than {MAX_PAGES} pages.")
+    raise remote.SourceError(f"The {what} at {reg.location.base}{path} has more than {MAX_PAGES} pages.")
 
 
 def repositories(reg: Registry) -> list[str]:
@@ -305,7 +305,7 @@ def repositories(reg: Registry) -> list[str]:
         if exc.code not in (401, 403, 404, 405):
             raise
         if not prefix:
-            raise sources.SourceError(f"The registry does not list its repositories ({exc.message}); give the address "
+            raise remote.SourceError(f"The registry does not list its repositories ({exc.message}); give the address "
                                       "of a chart repository, like oci://registry.example.com/charts/webapp.") from exc
         return [prefix]
     if not prefix or prefix in names:
@@ -317,14 +317,14 @@ def _path(name: str) -> str:
     return quote(name, safe="/")
 
 
-def read_registry(source: CatalogSource) -> tuple[dict[str, list[sources.IndexEntry]], int]:
+def read_registry(source: CatalogSource) -> tuple[dict[str, list[remote.IndexEntry]], int]:
     """Charts of the source's registry (name -> entries, as from an index) and how many tags were
     skipped as unusable charts."""
     started = time.monotonic()
-    out: dict[str, list[sources.IndexEntry]] = {}
+    out: dict[str, list[remote.IndexEntry]] = {}
     skipped = read = 0
     with registry(source) as reg:
-        for repository in repositories(reg)[:sources.MAX_CHARTS]:
+        for repository in repositories(reg)[:remote.MAX_CHARTS]:
             scope = f"repository:{repository}:pull"
             try:
                 tags = _pages(reg, f"/v2/{_path(repository)}/tags/list", key="tags", scope=scope, what="tag list")
@@ -339,10 +339,10 @@ def read_registry(source: CatalogSource) -> tuple[dict[str, list[sources.IndexEn
                     continue
                 read += 1
                 if read > MAX_TAGS:
-                    raise sources.SourceError(f"The registry holds more than {MAX_TAGS} tags under "
+                    raise remote.SourceError(f"The registry holds more than {MAX_TAGS} tags under "
                                               f"{source.url}; give a narrower prefix.")
                 if time.monotonic() - started > REFRESH_DEADLINE:
-                    raise sources.SourceError(f"Reading the registry took longer than {REFRESH_DEADLINE:g} s; give a "
+                    raise remote.SourceError(f"Reading the registry took longer than {REFRESH_DEADLINE:g} s; give a "
                                               "narrower prefix or try again later.")
                 try:
                     entry = _entry(reg, repository, tag)
@@ -361,7 +361,7 @@ def read_registry(source: CatalogSource) -> tuple[dict[str, list[sources.IndexEn
     return out, skipped
 
 
-def _entry(reg: Registry, repository: str, tag: str) -> sources.IndexEntry | None:
+def _entry(reg: Registry, repository: str, tag: str) -> remote.IndexEntry | None:
     """The chart a tag holds; ``None`` if it is no Helm chart, :class:`_Unusable` if it is an unusable one."""
     scope = f"repository:{repository}:pull"
     try:
@@ -391,17 +391,17 @@ def _entry(reg: Registry, repository: str, tag: str) -> sources.IndexEntry | Non
     meta = _json(raw, final, "chart config")
     if not isinstance(meta, dict):
         raise _Unusable
-    version = sources._s(meta.get("version"), 101).strip()
+    version = remote.text(meta.get("version"), 101).strip()
     if not version or len(version) > 100 or version.replace("+", "_") != tag:
         raise _Unusable
     keywords = meta.get("keywords")
     annotations = manifest.get("annotations") if isinstance(manifest.get("annotations"), dict) else {}
-    return sources.IndexEntry(
-        name=sources._s(meta.get("name"), 200), version=version, app_version=sources._s(meta.get("appVersion"), 100),
-        description=sources._s(meta.get("description"), 2000), icon=sources._s(meta.get("icon"), 500),
+    return remote.IndexEntry(
+        name=remote.text(meta.get("name"), 200), version=version, app_version=remote.text(meta.get("appVersion"), 100),
+        description=remote.text(meta.get("description"), 2000), icon=remote.text(meta.get("icon"), 500),
         keywords=[str(k)[:100] for k in keywords[:50]] if isinstance(keywords, list) else [],
-        home=sources._s(meta.get("home"), 500), url=f"oci://{reg.location.host}/{repository}:{tag}",
-        digest=layer_digest, created=sources._created(annotations.get("org.opencontainers.image.created")))
+        home=remote.text(meta.get("home"), 500), url=f"oci://{reg.location.host}/{repository}:{tag}",
+        digest=layer_digest, created=remote.created(annotations.get("org.opencontainers.image.created")))
 
 
 def fetch_chart(row: PackageVersion, source: CatalogSource) -> bytes:
@@ -411,16 +411,16 @@ def fetch_chart(row: PackageVersion, source: CatalogSource) -> bytes:
     parts = urlsplit(row.archive_url)
     repository, _, tag = parts.path.lstrip("/").rpartition(":")
     if parts.scheme != "oci" or parts.netloc != location.host or not _NAME.match(repository) or not _TAG.match(tag):
-        raise sources.SourceError(f"The registry gives {label} an address the portal does not fetch "
+        raise remote.SourceError(f"The registry gives {label} an address the portal does not fetch "
                                   f"({row.archive_url}).")
     if not _DIGEST.match(row.digest):
-        raise sources.SourceError(f"The manifest of {label} gave no sha256 digest of the chart; refresh the source.")
+        raise remote.SourceError(f"The manifest of {label} gave no sha256 digest of the chart; refresh the source.")
     with registry(source) as reg:
         data, _, _ = reg.get(f"/v2/{_path(repository)}/blobs/{row.digest}", scope=f"repository:{repository}:pull",
                              cap=helm.MAX_ARCHIVE_BYTES, what="chart archive")
     digest = "sha256:" + hashlib.sha256(data).hexdigest()
     if digest != row.digest:
-        raise sources.SourceError(f"The chart of {label} does not match the digest in the registry's manifest "
+        raise remote.SourceError(f"The chart of {label} does not match the digest in the registry's manifest "
                                   f"(manifest {row.digest}, blob {digest}); refused. Refresh the source; if this "
                                   "persists, tell the registry's owner.")
     return data

@@ -32,20 +32,16 @@ import re
 import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
 import requests
-from django.conf import settings
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
-from rest_framework import exceptions, status
-from rest_framework.exceptions import ErrorDetail
 
-from catalog import helm
+from catalog import helm, oci
 from catalog.models import (
     CatalogSource,
     Package,
@@ -57,41 +53,32 @@ from catalog.models import (
     SourceKind,
     SourceStatus,
 )
+from catalog.remote import (
+    DEADLINE,
+    MAX_CHARTS,
+    MAX_REDIRECTS,
+    TIMEOUT,
+    USER_AGENT,
+    IndexEntry,
+    SourceError,
+    check_destination,
+    http_allowed,
+)
+from catalog.remote import created as _created
+from catalog.remote import origin as _origin
+from catalog.remote import text as _s
 from portal import outbound, yamlsafe
 from portal.addresses import AddressError
-from workspaces import access as ws_access
 
 logger = logging.getLogger(__name__)
 
-TIMEOUT = (5, 30)  # connect, read (seconds)
-DEADLINE = 120.0  # a whole download, however slowly it trickles
 MAX_INDEX_BYTES = 20 * 1024 * 1024
 MAX_INDEX_NODES = 10_000_000  # parsed nodes of an index.yaml, aliases expanded
-MAX_CHARTS = 10_000
 MAX_VERSIONS = 100_000
-USER_AGENT = "cluster-portal"
 REMOTE_KINDS = (SourceKind.HELM, SourceKind.OCI)  # sources the portal reads (refresh, webhooks, the beat)
 
 
-class SourceError(exceptions.APIException):
-    """A repository that cannot be read, or an archive that does not check out (502)."""
-
-    status_code = status.HTTP_502_BAD_GATEWAY
-    default_detail = "The chart repository could not be read."
-    default_code = "source_error"
-
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
-
-
 # ---------------------------------------------------------------------------- URLs
-
-
-def http_allowed(actor: Any) -> bool:
-    """``http://`` repositories: for system admins (a local repository), and for anyone in the
-    development and test profiles. Everyone else must use ``https://``."""
-    return settings.PORTAL_ENV in ("development", "test") or ws_access.is_admin(actor)
 
 
 def check_url(url: str, *, actor: Any) -> str:
@@ -110,25 +97,8 @@ def check_url(url: str, *, actor: Any) -> str:
     return url.rstrip("/")
 
 
-def check_destination(url: str) -> None:
-    """Refuse, with a 400 on ``url``, an address the portal would never fetch: a host the address
-    policy forbids (itself, an IPv4 address it embeds, or any address its name resolves to), or
-    no valid host at all (:mod:`portal.addresses`). A name that does not resolve yet is accepted;
-    every fetch checks again and pins its connection to the checked address."""
-    try:
-        outbound.validate_url(url, schemes=("http", "https"))
-    except AddressError as exc:
-        raise exceptions.ValidationError({"url": [ErrorDetail(str(exc), code=exc.code)]}) from exc
-
-
 def index_url(repo_url: str) -> str:
     return repo_url.rstrip("/") + "/index.yaml"
-
-
-def _origin(url: str) -> tuple[str, str, int | None]:
-    parts = urlsplit(url)
-    port = parts.port or (443 if parts.scheme == "https" else 80)
-    return parts.scheme, (parts.hostname or "").lower(), port
 
 
 # ---------------------------------------------------------------------------- HTTP
@@ -154,9 +124,6 @@ def fetch(url: str, *, source: CatalogSource, cap: int, what: str) -> bytes:
 def _reason(exc: Exception) -> str:
     text = str(exc)
     return text if len(text) <= 300 else text[:299] + "…"
-
-
-MAX_REDIRECTS = outbound.MAX_REDIRECTS
 
 
 def _get(session: requests.Session, url: str, *, auth: tuple[str, str] | None, verify: bool | str, cap: int,
@@ -208,44 +175,7 @@ def _get(session: requests.Session, url: str, *, auth: tuple[str, str] | None, v
 # ---------------------------------------------------------------------------- the index
 
 
-@dataclass(frozen=True)
-class IndexEntry:
-    name: str
-    version: str
-    app_version: str
-    description: str
-    icon: str
-    keywords: list[str]
-    home: str
-    url: str  # resolved against the repository's address
-    digest: str  # "sha256:<hex>" or ""
-    created: datetime | None
-
-
 _HEX64 = re.compile(r"^(sha256:)?([0-9a-fA-F]{64})$")
-
-
-def _created(raw: Any) -> datetime | None:
-    if isinstance(raw, datetime):
-        return raw if raw.tzinfo else raw.replace(tzinfo=UTC)
-    if not isinstance(raw, str):
-        return None
-    try:
-        value = datetime.fromisoformat(raw.strip().replace("Z", "+00:00"))
-    except ValueError:
-        # Go writes nanoseconds: keep microseconds
-        match = re.match(r"^(.*\.\d{6})\d*(.*)$", raw.strip())
-        if not match:
-            return None
-        try:
-            value = datetime.fromisoformat((match[1] + match[2]).replace("Z", "+00:00"))
-        except ValueError:
-            return None
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
-
-
-def _s(value: Any, limit: int) -> str:
-    return "" if value is None else str(value)[:limit]
 
 
 def parse_index(body: bytes, repo_url: str) -> tuple[dict[str, list[IndexEntry]], int]:
@@ -331,8 +261,6 @@ def refresh(source_id: int) -> str:
     CatalogSource.objects.filter(pk=source_id).update(status=SourceStatus.REFRESHING)
     try:
         if source.kind == SourceKind.OCI:
-            from catalog import oci
-
             charts, skipped = oci.read_registry(source)
         else:
             body = fetch(index_url(source.url), source=source, cap=MAX_INDEX_BYTES, what="index")
@@ -468,8 +396,6 @@ def ensure_archive(version: PackageVersion) -> bytes:
     if source.kind not in REMOTE_KINDS or not row.archive_url:
         raise SourceError(f"The archive of {label} is missing; upload the chart again.")
     if source.kind == SourceKind.OCI:
-        from catalog import oci
-
         data = oci.fetch_chart(row, source)  # checked against the manifest's layer digest
     else:
         scheme = urlsplit(row.archive_url).scheme
