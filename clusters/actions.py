@@ -4,14 +4,17 @@ delete, node operations and their progress.
 Each action changes the database, audits (through :mod:`portal.audit`: ``describe`` for API
 requests, whose record the middleware writes, ``record`` for work done by tasks) and publishes
 ``cluster.updated`` / ``node_operation.updated`` after commit, inside one transaction. Tasks are
-enqueued with ``transaction.on_commit`` after their status row is written, and take ids.
+enqueued by name (``clusters.check_cluster``, ``clusters.run_node_operation``) with
+``transaction.on_commit`` after their status row is written, and take ids: actions sit below the
+operations and tasks that call them, so they never import :mod:`clusters.tasks` or
+:mod:`clusters.services`.
 Credentials never reach the audit log or an event: details list field names, not values.
 """
 
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from django.db import transaction
 from django.http import HttpRequest
@@ -19,12 +22,11 @@ from django.utils import timezone
 
 from clusters.kube.connection import ConnectionSpec
 from clusters.models import Cluster, ClusterStatus, NodeOperation, NodeOperationStatus
+from clusters.outcomes import CheckResult
 from portal import audit
+from portal.celery import app as celery_app
 from portal.events import publish
 from portal.models import AuditOutcome
-
-if TYPE_CHECKING:
-    from clusters.services import CheckResult
 
 PENDING_GRACE = timedelta(minutes=10)
 EDITABLE_FIELDS = ("display_name", "description", "provider", "region", "stage", "labels", "enabled", "namespaces")
@@ -58,12 +60,17 @@ def _audit(
         audit.record(action=action, outcome=outcome, actor=actor, target=cluster, detail=detail)
 
 
-def _enqueue_check(cluster_id: int) -> None:
-    from clusters.tasks import check_cluster
+def _enqueue_on_commit(task_name: str, *args: Any) -> None:
+    """Send the task ``task_name`` (a name of :mod:`clusters.tasks`) once the transaction commits.
 
-    # robust: a broker hiccup after commit must not turn a stored registration into a 500; the
-    # row stays ``pending`` and POST .../check/ enqueues again.
-    transaction.on_commit(lambda: check_cluster.delay(cluster_id), robust=True)
+    Robust: a broker hiccup after commit must not turn a stored write into a 500; the status row
+    it wrote stays ``pending``, and a re-check (or the stale-pending grace) picks it up again."""
+    transaction.on_commit(lambda: celery_app.send_task(task_name, args=list(args)), robust=True)
+
+
+def _enqueue_check(cluster_id: int) -> None:
+    # the row stays ``pending`` if this is lost, and POST .../check/ or the beat re-check enqueues again.
+    _enqueue_on_commit("clusters.check_cluster", cluster_id)
 
 
 def _apply_connection(cluster: Cluster, spec: ConnectionSpec) -> None:
@@ -216,8 +223,6 @@ def start_node_operation(
 ) -> NodeOperation:
     """Write the operation (``pending``), audit, and enqueue its task after commit. ``options``
     (drain: ``force``, ``delete_emptydir_data``) are kept in ``progress["options"]``."""
-    from clusters.tasks import run_node_operation
-
     Cluster.objects.select_for_update().get(pk=cluster.pk)  # serialise operations per cluster
     # An operation no worker picked up within the grace period (its enqueue was lost) must not
     # block the node for ever: it is closed as failed, and the new one goes ahead.
@@ -241,8 +246,7 @@ def start_node_operation(
         audit.record(action=f"node.{kind}", outcome=AuditOutcome.SUCCESS, actor=actor, target=cluster,
                      detail={"node": node, "operation": op.pk})
     publish(f"cluster.{cluster.pk}", "node_operation.updated", node_operation_row(op))
-    op_id = op.pk
-    transaction.on_commit(lambda: run_node_operation.delay(op_id), robust=True)
+    _enqueue_on_commit("clusters.run_node_operation", op.pk)
     return op
 
 

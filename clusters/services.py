@@ -3,8 +3,10 @@ or uploaded, trying it once at registration, the connectivity/permission check, 
 operations (cordon, uncordon, drain).
 
 Everything goes through the client layer (:mod:`clusters.kube`) with short timeouts; database
-writes go through :mod:`clusters.actions`. Errors are turned into messages a person can act on
-and, for input, attached to the field they came from so the wizard can show them there.
+writes go through :mod:`clusters.actions`, the layer below: these operations record their
+outcomes through actions, and actions never import operations or tasks. Errors are turned into
+messages a person can act on and, for input, attached to the field they came from so the wizard
+can show them there.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ import yaml
 from django.conf import settings
 from django.utils import timezone
 
+from clusters import actions
 from clusters.kube.addresses import Endpoint, parse_server, resolve
 from clusters.kube.client import KubeClient
 from clusters.kube.connection import (
@@ -45,6 +48,7 @@ from clusters.kube.errors import (
 from clusters.kube.kinds import EXTRA_PERMISSIONS, WATCHED_KINDS
 from clusters.kube.messages import explain
 from clusters.models import Cluster, ClusterStatus, NodeOperation, NodeOperationKind, NodeOperationStatus
+from clusters.outcomes import CheckResult
 from portal.crypto import DecryptionError
 
 logger = logging.getLogger(__name__)
@@ -308,17 +312,6 @@ def _allowed(rules: list[dict[str, Any]], verb: str, group: str, resource: str, 
 # ---------------------------------------------------------------------------- connectivity check
 
 
-@dataclass
-class CheckResult:
-    status: str
-    message: str
-    kubernetes_version: str = ""
-    node_count: int | None = None
-    missing_permissions: list[str] = field(default_factory=list)
-    code: str = ""
-    permissions: dict[str, Any] | None = None  # None: the check did not get that far (keep the last one)
-
-
 def permission_name(verb: str, group: str, resource: str, subresource: str = "", namespace: str = "") -> str:
     """``list pods``, ``watch deployments.apps in team-a``, ``create pods/eviction``: as RBAC rules
     say it, with the namespace when the permission is one namespace's."""
@@ -497,8 +490,6 @@ def check_connection(cluster: Cluster) -> CheckResult:
 
 def check_cluster(cluster_id: int) -> str:
     """Run the check for one cluster and record its result; returns the new status."""
-    from clusters import actions
-
     cluster = Cluster.objects.filter(pk=cluster_id).first()
     if cluster is None:
         return "gone"
@@ -612,8 +603,6 @@ def drain_preview(cluster: Cluster, node: str, options: DrainOptions, *, timeout
 def run_node_operation(op_id: int, *, policy: DrainPolicy | None = None) -> str:
     """Carry out a node operation and record its progress. Running it again converges: a finished
     operation is left alone; an interrupted one cordons again and evicts what is still there."""
-    from clusters import actions
-
     policy = policy or DrainPolicy()
     op = NodeOperation.objects.select_related("cluster").filter(pk=op_id).first()
     if op is None:
@@ -641,8 +630,6 @@ def run_node_operation(op_id: int, *, policy: DrainPolicy | None = None) -> str:
 
 
 def _drain(client: KubeClient, op: NodeOperation, progress: dict[str, Any], policy: DrainPolicy) -> str:
-    from clusters import actions
-
     body = client.get_json(client.core.list_pod_for_all_namespaces, field_selector=f"spec.nodeName={op.node}")
     options = DrainOptions.of(progress.get("options"))
     # As kubectl drain: the node stays cordoned, and nothing is evicted while a pod needs an
@@ -717,8 +704,6 @@ def _evict(client: KubeClient, pod: dict[str, Any], policy: DrainPolicy) -> str 
 
 
 def _finish(op: NodeOperation, progress: dict[str, Any], status: str, message: str) -> str:
-    from clusters import actions
-
     actions.finish_node_operation(op=op, status=status, message=message, progress=progress)
     return status
 
