@@ -2,9 +2,11 @@
 
 Each action validates (400 on the field to fix, 409 when the state forbids it, with a message a
 person can act on), writes in one transaction, audits (``describe`` inside API requests,
-``record`` from tasks), publishes to ``workspace.<id>`` after commit, and enqueues cluster work on
-commit. Quota shares are checked with the allocation row locked, so two managers splitting the
-same allocation at once cannot both take the last of it.
+``record`` from tasks), publishes to ``workspace.<id>`` after commit (rows from
+:mod:`workspaces.rows`), and enqueues cluster work on commit by task name (``workspaces.tasks``
+and ``workspaces.services`` sit above this module and call it, never the other way). Quota
+shares are checked with the allocation row locked, so two managers splitting the same allocation
+at once cannot both take the last of it.
 
 Actions raise DRF's ``ValidationError`` and :class:`portal.api.exceptions.Conflict`: they are
 called from the API, and tasks never reach the branches that raise.
@@ -26,9 +28,11 @@ from rest_framework.exceptions import ValidationError
 from clusters.models import Cluster, KubeObject
 from portal import audit
 from portal.api.exceptions import Conflict
+from portal.celery import app as celery_app
 from portal.events import publish, reauthorize
 from portal.models import AuditOutcome
 from workspaces import quota as q
+from workspaces import rows
 from workspaces.models import (
     ApplyStatus,
     ClusterAllocation,
@@ -53,34 +57,26 @@ def _audit(request: HttpRequest | None, *, action: str, target: Any, detail: dic
 
 
 def _enqueue(task_name: str, *args: Any, **kwargs: Any) -> None:
-    from workspaces import tasks
-
-    task = getattr(tasks, task_name)
-    transaction.on_commit(lambda: task.delay(*args, **kwargs))
+    """Send ``workspaces.<task_name>`` after commit, by name: the tasks sit above the actions."""
+    transaction.on_commit(lambda: celery_app.send_task(f"workspaces.{task_name}", args=args, kwargs=kwargs))
 
 
 # ---------------------------------------------------------------------------- publishing
 
 
 def publish_workspace(workspace: Workspace) -> None:
-    from workspaces.api.serializers import workspace_rows
-
-    row = workspace_rows([workspace], None)[0]
+    row = rows.workspace_rows([workspace], None)[0]
     for personal in ("my_role", "my_grants"):  # the group's members differ in these
         row.pop(personal, None)
     publish(f"workspace.{workspace.pk}", "workspace.updated", row)
 
 
 def publish_service_map(sm: ServiceMap) -> None:
-    from workspaces.api.serializers import service_map_rows
-
-    publish(f"workspace.{sm.workspace_id}", "servicemap.updated", service_map_rows([sm])[0])
+    publish(f"workspace.{sm.workspace_id}", "servicemap.updated", rows.service_map_rows([sm])[0])
 
 
 def publish_allocation(allocation: ClusterAllocation) -> None:
-    from workspaces.api.serializers import allocation_rows
-
-    publish(f"workspace.{allocation.workspace_id}", "allocation.updated", allocation_rows([allocation])[0])
+    publish(f"workspace.{allocation.workspace_id}", "allocation.updated", rows.allocation_rows([allocation])[0])
 
 
 # ---------------------------------------------------------------------------- roles
@@ -278,9 +274,7 @@ def _shares(workspace_id: int, cluster_id: int, exclude: int | None = None) -> l
 
 
 def _used(maps: list[ServiceMap]) -> q.Quota:
-    from workspaces.services import quota_rows, used_of
-
-    return used_of(quota_rows((sm.cluster_id, sm.namespace) for sm in maps), maps)
+    return rows.used_of(rows.quota_rows((sm.cluster_id, sm.namespace) for sm in maps), maps)
 
 
 def create_allocation(*, workspace: Workspace, data: dict[str, Any], request: HttpRequest) -> ClusterAllocation:

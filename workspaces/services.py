@@ -1,6 +1,10 @@
 """Workspaces against the clusters: make each service map's namespace, ResourceQuota and
-LimitRange match its row, delete them, restore them when someone changed them, and read usage
-from the read model.
+LimitRange match its row, delete them, restore them when someone changed them, and plan a
+deploy against a service map's quota (preflight).
+
+These are the app's operations: they do the cluster I/O and record each outcome through
+:mod:`workspaces.actions` (which never imports this module); rows and usage read from the read
+model live in :mod:`workspaces.rows`.
 
 Every function takes ids and converges when run again: the row is the intent, applies are
 server-side apply under one field manager, and the row records which ``generation`` reached the
@@ -12,13 +16,11 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Iterable
 from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
-from django.db.models import Q
 from django.utils import timezone
 
 from clusters.kube.client import KubeClient
@@ -27,8 +29,10 @@ from clusters.models import Cluster, KindSync, KubeObject, SyncState
 from clusters.watcher.projection import quantity
 from portal.api.exceptions import Conflict as ApiConflict
 from portal.crypto import DecryptionError
+from workspaces import actions
 from workspaces import quota as q
 from workspaces.models import ApplyStatus, ClusterAllocation, ServiceMap
+from workspaces.rows import QUOTA_NAME, effective_limits, quota_rows
 
 logger = logging.getLogger("workspaces")
 
@@ -36,10 +40,7 @@ FIELD_MANAGER = "cluster-portal"
 LABEL_PREFIX = "portal.cluster-portal.io/"
 LABEL_WORKSPACE = f"{LABEL_PREFIX}workspace"
 LABEL_SERVICEMAP = f"{LABEL_PREFIX}servicemap"
-QUOTA_NAME = "portal-quota"
 LIMITS_NAME = "portal-limits"
-DEFAULT_REQUEST = {"cpu": "100m", "memory": "128Mi"}
-DEFAULT_LIMIT = {"cpu": "500m", "memory": "512Mi"}
 APPLY_TIMEOUT = 10.0
 
 
@@ -52,32 +53,6 @@ class NamespaceTaken(Exception):
 
 def storage_class_names(cluster_id: int) -> list[str]:
     return sorted(KubeObject.objects.filter(cluster_id=cluster_id, kind="StorageClass").values_list("name", flat=True))
-
-
-def effective_limits(sm: ServiceMap) -> dict[str, dict[str, str]]:
-    """The LimitRange container defaults: what the user set, else the portal's defaults for the
-    resources the quota constrains (so pods without resources are admitted and counted)."""
-    given = sm.limits or {}
-    constrained = {key.split(".", 1)[1] for key in sm.quota if key in (*q.CPU_KEYS, *q.MEMORY_KEYS)}
-    requests = dict(given.get("default_request") or {})
-    limits = dict(given.get("default") or {})
-    for resource in sorted(constrained):
-        # A filled-in default never contradicts a given one (the apiserver refuses a LimitRange
-        # whose default request exceeds its default limit): the given value wins.
-        if resource not in limits:
-            limits[resource] = max(DEFAULT_LIMIT[resource], requests.get(resource, "0"), key=_quantity)
-        if resource not in requests:
-            requests[resource] = min(DEFAULT_REQUEST[resource], limits[resource], key=_quantity)
-    out: dict[str, dict[str, str]] = {}
-    if requests:
-        out["default_request"] = requests
-    if limits:
-        out["default"] = limits
-    return out
-
-
-def _quantity(text: str) -> Decimal:
-    return quantity(text) or Decimal(0)
 
 
 def desired_hard(sm: ServiceMap, allocation: ClusterAllocation | None) -> dict[str, str]:
@@ -148,8 +123,6 @@ def _owner_check(client: KubeClient, sm: ServiceMap) -> None:
 def apply_service_map(sm_id: int, *, restore_reason: str = "") -> str:
     """Create or update the service map's namespace, ResourceQuota and LimitRange; return the
     resulting status. ``restore_reason`` says this run restores drift (recorded as such)."""
-    from workspaces import actions
-
     sm = ServiceMap.objects.select_related("cluster", "workspace").filter(pk=sm_id).first()
     if sm is None:
         return "gone"
@@ -264,8 +237,6 @@ def delete_service_map(sm_id: int) -> str:
     namespace is really gone. Returns ``deleted``, ``terminating`` (look again later: the task
     re-enqueues itself), ``deleting`` (the cluster could not be reached or refused) or the status
     of a row that is not being deleted."""
-    from workspaces import actions
-
     sm = ServiceMap.objects.select_related("cluster", "workspace").filter(pk=sm_id).first()
     if sm is None:
         return "gone"
@@ -308,8 +279,6 @@ def delete_service_map(sm_id: int) -> str:
 
 def check_allocation(allocation_id: int) -> str:
     """Reach the cluster and (re)apply the workspace's service maps on it."""
-    from workspaces import actions
-
     allocation = ClusterAllocation.objects.select_related("cluster").filter(pk=allocation_id).first()
     if allocation is None:
         return "gone"
@@ -328,21 +297,6 @@ def check_allocation(allocation_id: int) -> str:
 
 
 # ---------------------------------------------------------------------------- reconcile
-
-
-def quota_rows(pairs: Iterable[tuple[int, str]]) -> dict[tuple[int, str], KubeObject]:
-    """The read-model rows of our ResourceQuota in the given (cluster, namespace) pairs."""
-    pairs = list(pairs)
-    if not pairs:
-        return {}
-    condition = Q(pk__in=[])
-    by_cluster: dict[int, list[str]] = {}
-    for cluster_id, namespace in pairs:
-        by_cluster.setdefault(cluster_id, []).append(namespace)
-    for cluster_id, namespaces in by_cluster.items():
-        condition |= Q(cluster_id=cluster_id, namespace__in=namespaces)
-    rows = KubeObject.objects.filter(condition, kind="ResourceQuota", name=QUOTA_NAME)
-    return {(row.cluster_id, row.namespace): row for row in rows}
 
 
 def drift_reason(sm: ServiceMap, row: KubeObject | None, allocation: ClusterAllocation | None) -> str:
@@ -378,63 +332,6 @@ def due_service_maps() -> list[tuple[int, str]]:
             if reason:
                 due.append((sm.pk, reason))
     return due
-
-
-# ---------------------------------------------------------------------------- usage
-
-
-def usage_of(rows: dict[tuple[int, str], KubeObject], sm: ServiceMap) -> dict[str, dict[str, str]]:
-    """``{key: {"hard", "used"}}`` for the service map's quota keys, from its ResourceQuota row."""
-    row = rows.get((sm.cluster_id, sm.namespace))
-    used = q.load(((row.data or {}).get("used") or {}) if row is not None else {})
-    out: dict[str, dict[str, str]] = {}
-    for key, hard in sorted(q.load(sm.quota).items()):
-        out[key] = {"hard": q.fmt(key, hard), "used": q.fmt(key, used.get(key, Decimal(0)))}
-    return out
-
-
-def used_of(rows: dict[tuple[int, str], KubeObject], maps: Iterable[ServiceMap]) -> q.Quota:
-    total: q.Quota = {}
-    for sm in maps:
-        row = rows.get((sm.cluster_id, sm.namespace))
-        if row is not None:
-            used = q.load((row.data or {}).get("used") or {})
-            total = q.add(total, {k: v for k, v in used.items() if k in sm.quota})
-    return total
-
-
-def workload_figures(pairs: Iterable[tuple[int, str]]) -> dict[tuple[int, str], dict[str, dict[str, int]]]:
-    """Per (cluster, namespace): workload and pod counts from the read model, one query each."""
-    from django.db.models import Count
-
-    from clusters.filtersets import WORKLOAD_KINDS
-
-    pairs = list(pairs)
-    out: dict[tuple[int, str], dict[str, dict[str, int]]] = {
-        p: {"workloads": {"total": 0, "ready": 0}, "pods": {"total": 0, "running": 0, "failed": 0}} for p in pairs}
-    if not pairs:
-        return out
-    condition = Q(pk__in=[])
-    for cluster_id, namespace in pairs:
-        condition |= Q(cluster_id=cluster_id, namespace=namespace)
-    for row in (KubeObject.objects.filter(condition, kind="Pod").values("cluster_id", "namespace", "phase")
-                .annotate(n=Count("id")).order_by()):
-        figures = out.get((row["cluster_id"], row["namespace"]))
-        if figures is not None:
-            figures["pods"]["total"] += row["n"]
-            if row["phase"] == "Running":
-                figures["pods"]["running"] += row["n"]
-            elif row["phase"] == "Failed":
-                figures["pods"]["failed"] += row["n"]
-    workloads = (KubeObject.objects.filter(condition, kind__in=[k for k in WORKLOAD_KINDS if k != "ReplicaSet"])
-                 .values("cluster_id", "namespace", "phase").annotate(n=Count("id")).order_by())
-    for row in workloads:
-        figures = out.get((row["cluster_id"], row["namespace"]))
-        if figures is not None:
-            figures["workloads"]["total"] += row["n"]
-            if row["phase"] in ("Available", "Complete"):
-                figures["workloads"]["ready"] += row["n"]
-    return out
 
 
 def enqueue_due(*, apply: Any, delete: Any, check: Any) -> int:
