@@ -2,7 +2,8 @@
 the rollout, and answer "what would change" (dry-run diff) and "what drifted".
 
 A revision's manifest is rendered and checked once, when it is created (:mod:`catalog.releases`);
-here it is only applied. Every step converges when repeated: server-side apply under one field
+here it is only applied. The manifests as plain data (stamp, dump, load, redacted views) are
+:mod:`catalog.manifests`. Every step converges when repeated: server-side apply under one field
 manager, pruning by the release label, progress read from the cluster each time. Two workers
 never deploy one release at once: :func:`deploy_revision` holds a PostgreSQL advisory lock on the
 release for the apply, and a newer revision supersedes an older one that has not finished.
@@ -15,9 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import difflib
-import hashlib
 import logging
-import re
 from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
@@ -28,7 +27,22 @@ from django.core.cache import cache
 from django.db import connection
 from django.utils import timezone
 
-from catalog import redaction, strategies
+from catalog import redaction, releases, strategies
+from catalog.manifests import (  # noqa: F401 - re-exported: callers use them from catalog.deploy
+    CLUSTER_SCOPED_KINDS,
+    RELEASE_LABEL,
+    REVISION_ANNOTATION,
+    digest,
+    dump,
+    key_of,
+    load,
+    resources,
+    secrets_of,
+    shown_manifest,
+    shown_values,
+    stamp,
+    without_nulls,
+)
 from catalog.models import Release, ReleaseStatus, Revision, RevisionStatus
 from clusters.kube.client import KubeClient
 from clusters.kube.errors import Invalid, KubeError, NotFound, UnknownKind, Unreachable
@@ -37,14 +51,7 @@ from portal.crypto import DecryptionError
 logger = logging.getLogger("catalog")
 
 FIELD_MANAGER = "cluster-portal"
-RELEASE_LABEL = "portal.cluster-portal.io/release"
-REVISION_ANNOTATION = "portal.cluster-portal.io/revision"
 WORKLOAD_KINDS = ("Deployment", "StatefulSet", "DaemonSet", "Job")
-CLUSTER_SCOPED_KINDS = frozenset({
-    "Namespace", "Node", "PersistentVolume", "StorageClass", "ClusterRole", "ClusterRoleBinding",
-    "CustomResourceDefinition", "PriorityClass", "IngressClass", "ValidatingWebhookConfiguration",
-    "MutatingWebhookConfiguration", "APIService", "CSIDriver", "RuntimeClass", "VolumeSnapshotClass",
-})
 CALL_TIMEOUT = 10.0
 
 
@@ -54,89 +61,6 @@ def deploy_timeout() -> float:
 
 def watch_interval() -> float:
     return float(getattr(settings, "PORTAL_DEPLOY_WATCH_INTERVAL", 1.0))
-
-
-# ---------------------------------------------------------------------------- manifests
-
-
-def key_of(obj: dict[str, Any]) -> str:
-    return f"{obj.get('kind')}/{(obj.get('metadata') or {}).get('name')}"
-
-
-def without_nulls(value: Any) -> Any:
-    """``value`` with every mapping entry whose value is ``null`` dropped, at any depth.
-
-    Charts render ``annotations: null``, ``labels: null``, ``data: null`` or ``containers: null``
-    when a template emits nothing under a key; Helm sends them on and the API server decodes a
-    null as "not set". Dropping them here is the same thing, and lets the portal add its own
-    labels and annotations to such objects."""
-    if isinstance(value, dict):
-        return {k: without_nulls(v) for k, v in value.items() if v is not None}
-    if isinstance(value, list):
-        return [without_nulls(v) for v in value]
-    return value
-
-
-def stamp(objects: list[dict[str, Any]], *, namespace: str, release: Release | None,
-          revision: int) -> list[dict[str, Any]]:
-    """The objects exactly as a deploy applies them, in a copy: nulls dropped
-    (:func:`without_nulls`), put in ``namespace``, labelled with the release (what pruning and drift
-    use) and annotated with the revision.
-
-    The one function that builds what is applied: the deploy stores its output as the revision's
-    manifest, and a plan diffs its output against the cluster, so a plan's diff is exactly what
-    the deploy will change. A plan of a first install has no release id yet, so its objects carry
-    no release label (the install adds it)."""
-    out = []
-    for obj in objects:
-        obj = without_nulls(yaml.safe_load(yaml.safe_dump(obj)))  # a deep copy of plain data
-        meta = obj.setdefault("metadata", {})
-        meta["namespace"] = namespace
-        if release is not None:
-            meta.setdefault("labels", {})[RELEASE_LABEL] = str(release.pk)
-        meta.setdefault("annotations", {})[REVISION_ANNOTATION] = str(revision)
-        out.append(obj)
-    return out
-
-
-def dump(objects: list[dict[str, Any]]) -> str:
-    return "".join("---\n" + yaml.safe_dump(obj, sort_keys=True, allow_unicode=True) for obj in objects)
-
-
-def load(manifest: str) -> list[dict[str, Any]]:
-    return [doc for doc in yaml.safe_load_all(manifest) if isinstance(doc, dict)]
-
-
-def secrets_of(manifest: str) -> list[dict[str, Any]]:
-    """The Secrets of a stored manifest, parsing only their documents (rows are listed often)."""
-    if "kind: Secret\n" not in manifest:
-        return []
-    docs = re.split(r"^---\n", manifest, flags=re.M)
-    return [o for o in (yaml.safe_load(d) for d in docs if "kind: Secret\n" in d) if redaction.is_secret(o)]
-
-
-def shown_values(values: Any, manifest: str, *, reveal: bool = False) -> Any:
-    """A revision's (or release's) values as the API returns them: strings that are Secret
-    values of ``manifest`` (a password given as a value) redacted unless ``reveal``."""
-    if reveal or not manifest:
-        return values
-    return redaction.redact_values(values, secrets_of(manifest))
-
-
-def shown_manifest(manifest: str, *, reveal: bool = False) -> str:
-    """A revision's manifest as the API returns it: Secret values redacted unless ``reveal``."""
-    if reveal or not manifest:
-        return manifest
-    return dump([redaction.redact(o) for o in load(manifest)])
-
-
-def digest(manifest: str) -> str:
-    return "sha256:" + hashlib.sha256(manifest.encode()).hexdigest()
-
-
-def resources(objects: list[dict[str, Any]]) -> list[dict[str, str]]:
-    return [{"apiVersion": str(o.get("apiVersion")), "kind": str(o.get("kind")),
-             "name": str((o.get("metadata") or {}).get("name"))} for o in objects]
 
 
 # ---------------------------------------------------------------------------- progress
@@ -195,8 +119,6 @@ def deploy_revision(release_id: int, number: int, *, allow_cluster_scoped: bool 
     longer has, and hand over to :func:`watch_revision`. Returns what happened:
     ``"watching"``, ``"pending"`` (cluster away), ``"busy"`` (another worker holds the release),
     ``"failed"``, ``"superseded"`` or ``"done"`` (nothing to do)."""
-    from catalog import releases
-
     loaded = _load(release_id, number)
     if loaded is None:
         return "gone"
@@ -280,8 +202,6 @@ def prune(client: KubeClient, release: Release, *, keep: set[str]) -> list[str]:
 def watch_revision(release_id: int, number: int) -> str:
     """Look once at the revision's workloads; record progress. Returns ``"deployed"``,
     ``"failed"``, ``"progressing"`` (look again soon), ``"pending"`` or ``"done"``."""
-    from catalog import releases
-
     loaded = _load(release_id, number)
     if loaded is None:
         return "gone"
@@ -332,8 +252,6 @@ def watch_revision(release_id: int, number: int) -> str:
 
 def delete_release_objects(release_id: int) -> str:
     """Delete every object of the release in the cluster, then the release."""
-    from catalog import releases
-
     release = Release.objects.select_related("service_map__cluster").filter(pk=release_id).first()
     if release is None:
         return "gone"

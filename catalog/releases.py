@@ -20,8 +20,17 @@ from django.http import HttpRequest
 from django.utils import timezone
 from rest_framework.exceptions import PermissionDenied, ValidationError
 
-from catalog import deploy, redaction, strategies
-from catalog.models import PackageVersion, Release, ReleaseStatus, Revision, RevisionStatus
+from catalog import enqueue, manifests, redaction, strategies
+from catalog.models import (
+    PackageVersion,
+    Release,
+    ReleaseStatus,
+    Revision,
+    RevisionStatus,
+    RolloutStatus,
+    RolloutTarget,
+)
+from catalog.rows import release_row
 from portal import audit
 from portal.api.exceptions import Conflict
 from portal.events import publish
@@ -37,15 +46,11 @@ IN_FLIGHT = (RevisionStatus.APPLYING, RevisionStatus.PROGRESSING)
 
 
 def _enqueue(name: str, *args: Any) -> None:
-    from catalog import tasks_deploy
-
-    task = getattr(tasks_deploy, name)
-    transaction.on_commit(lambda: task.delay(*args))
+    """Queue task ``catalog.<name>`` (of :mod:`catalog.tasks_deploy`) after commit, by its name."""
+    enqueue.on_commit(f"catalog.{name}", *args)
 
 
 def _publish_release(release: Release) -> None:
-    from catalog.api.release_serializers import release_row
-
     try:
         row = release_row(release)
     except Release.DoesNotExist:  # deleted meanwhile (a fast delete task): release.deleted says so
@@ -122,7 +127,7 @@ def _image_errors(objects: list[dict[str, Any]]) -> list[str]:
         for container in ((pod or {}).get("containers") or []) + ((pod or {}).get("initContainers") or []):
             image = container.get("image") if isinstance(container, dict) else None
             if not isinstance(image, str) or not IMAGE_REFERENCE.match(image) or len(image) > 512:
-                problems.append(f"{deploy.key_of(obj)}: container {container.get('name', '?')!r} has an invalid "
+                problems.append(f"{manifests.key_of(obj)}: container {container.get('name', '?')!r} has an invalid "
                                 f"image reference {image!r}.")
     return problems
 
@@ -147,7 +152,7 @@ def prepare(*, sm: ServiceMap, name: str, version: PackageVersion, values: dict[
                               is_upgrade=upgrade)
     except helm.ChartError as exc:
         raise ValidationError(exc.errors or {"chart": [exc.message]}) from exc
-    objects = [deploy.without_nulls(o) for o in objects]
+    objects = [manifests.without_nulls(o) for o in objects]
     if strategy is None:
         prepared = check(sm=sm, objects=objects, user=user, replacing=replacing)
     else:
@@ -158,7 +163,7 @@ def prepare(*, sm: ServiceMap, name: str, version: PackageVersion, values: dict[
 
 def _current_objects(release: Release | None) -> list[dict[str, Any]] | None:
     revision = Revision.objects.filter(release=release, number=release.revision).first() if release else None
-    return deploy.load(revision.manifest) if revision is not None and revision.manifest else None
+    return manifests.load(revision.manifest) if revision is not None and revision.manifest else None
 
 
 def _shaped(*, sm: ServiceMap, objects: list[dict[str, Any]], strategy: dict[str, Any], user: Any,
@@ -190,11 +195,11 @@ def portal_owned(sm: ServiceMap) -> dict[str, str]:
     limits until drift repair puts them back."""
     from workspaces.services import desired_objects
 
-    return {deploy.key_of(o): f"the service map's own {o['kind']}" for o in desired_objects(sm, None)}
+    return {manifests.key_of(o): f"the service map's own {o['kind']}" for o in desired_objects(sm, None)}
 
 
 def _owned_problem(obj: dict[str, Any], owned: dict[str, str]) -> str | None:
-    key, kind = deploy.key_of(obj), str(obj.get("kind"))
+    key, kind = manifests.key_of(obj), str(obj.get("kind"))
     name = str((obj.get("metadata") or {}).get("name") or "")
     why = owned.get(key)
     if why is None and kind in ("ResourceQuota", "LimitRange") and name.startswith("portal-"):
@@ -209,7 +214,7 @@ def _owned_problem(obj: dict[str, Any], owned: dict[str, str]) -> str | None:
 
 def _metadata_problems(obj: dict[str, Any]) -> list[str]:
     meta = obj.get("metadata") or {}
-    return [f"{deploy.key_of(obj)}: metadata.{field} must be a mapping of strings."
+    return [f"{manifests.key_of(obj)}: metadata.{field} must be a mapping of strings."
             for field in ("labels", "annotations")
             if field in meta and not isinstance(meta[field], dict)]
 
@@ -223,7 +228,7 @@ def check(*, sm: ServiceMap, objects: list[dict[str, Any]], user: Any, replacing
     seen: set[str] = set()
     for obj in objects:
         meta = obj.get("metadata") or {}
-        key = deploy.key_of(obj)
+        key = manifests.key_of(obj)
         if key in seen:
             problems.append(f"{key} appears twice in the rendered manifest.")
         seen.add(key)
@@ -232,7 +237,7 @@ def check(*, sm: ServiceMap, objects: list[dict[str, Any]], user: Any, replacing
         if namespace and namespace != sm.namespace:
             problems.append(f"{key} targets namespace {namespace}; a release may only create objects in its service "
                             f"map's namespace {sm.namespace}.")
-        if obj.get("kind") in deploy.CLUSTER_SCOPED_KINDS and not ws_access.is_admin(user):
+        if obj.get("kind") in manifests.CLUSTER_SCOPED_KINDS and not ws_access.is_admin(user):
             problems.append(f"{key} is cluster-scoped; only system admins may deploy those.")
     problems += _image_errors(objects)
     if collisions:  # the stable code first: the console names the collision
@@ -250,11 +255,11 @@ def check(*, sm: ServiceMap, objects: list[dict[str, Any]], user: Any, replacing
 
 def _store_revision(release: Release, *, number: int, action: str, version: PackageVersion, values: dict[str, Any],
                     objects: list[dict[str, Any]], user: Any, rollback_of: int | None = None) -> Revision:
-    stamped = deploy.stamp(objects, namespace=release.service_map.namespace, release=release, revision=number)
-    manifest = deploy.dump(stamped)
+    stamped = manifests.stamp(objects, namespace=release.service_map.namespace, release=release, revision=number)
+    manifest = manifests.dump(stamped)
     return Revision.objects.create(
         release=release, number=number, action=action, rollback_of=rollback_of, package_version=version,
-        values=values, manifest=manifest, digest=deploy.digest(manifest), resources=deploy.resources(stamped),
+        values=values, manifest=manifest, digest=manifests.digest(manifest), resources=manifests.resources(stamped),
         status=RevisionStatus.PENDING, created_by=user if getattr(user, "is_authenticated", False) else None)
 
 
@@ -347,7 +352,7 @@ def rollback_release(*, release: Release, to: int, user: Any, request: HttpReque
     _refuse_mid_strategy(release, "roll back")
     number = _next_revision(release)
     # The target's objects as the chart rendered them, shaped for the release's strategy now.
-    prepared = _shaped(sm=sm, objects=strategies.plain(deploy.load(target.manifest)),
+    prepared = _shaped(sm=sm, objects=strategies.plain(manifests.load(target.manifest)),
                        strategy=strategies.normalised(release.strategy), user=user, replacing=release)
     with transaction.atomic():
         locked = Release.objects.select_for_update().get(pk=release.pk)
@@ -414,7 +419,7 @@ def promote_release(*, release: Release, user: Any, request: HttpRequest | None)
     current = _current_revision(release)
     if current.status != RevisionStatus.DEPLOYED:
         raise Conflict(f"Revision {current.number} is {current.status}; promote once it is deployed, or abort.")
-    planned = strategies.promote(deploy.load(current.manifest), strategy=release.strategy, state=state)
+    planned = strategies.promote(manifests.load(current.manifest), strategy=release.strategy, state=state)
     what = f"the {state.get('preview')} color" if state.get("type") == "bluegreen" else "the canary"
     return _strategy_step(release=release, action="promote", objects=planned.objects,
                           version=current.package_version, values=current.values, state=planned.state,
@@ -428,7 +433,7 @@ def confirm_release(*, release: Release, user: Any, request: HttpRequest | None)
     if state.get("phase") != strategies.AWAITING_CONFIRMATION:
         raise Conflict(f"{release.name} has nothing to confirm (confirm follows a blue/green promote).")
     current = _current_revision(release)
-    planned = strategies.confirm(deploy.load(current.manifest), state=state)
+    planned = strategies.confirm(manifests.load(current.manifest), state=state)
     return _strategy_step(release=release, action="confirm", objects=planned.objects,
                           version=current.package_version, values=current.values, state=planned.state,
                           message=f"Confirmed {state.get('active')}; deleting {state.get('previous')}.", user=user,
@@ -447,7 +452,7 @@ def abort_release(*, release: Release, user: Any, request: HttpRequest | None) -
         release=release, number=state.get("from_revision") or 0).first()
     if origin is None or not origin.manifest:
         raise Conflict(f"Revision {state.get('from_revision')} of {release.name} is gone; roll back instead.")
-    return _strategy_step(release=release, action="abort", objects=deploy.load(origin.manifest),
+    return _strategy_step(release=release, action="abort", objects=manifests.load(origin.manifest),
                           version=origin.package_version, values=origin.values, state=strategies.aborted_state(state),
                           message=f"Aborted; back to revision {origin.number}.", user=user, request=request,
                           wait_for_flight=False, rollback_of=origin.number)
@@ -496,7 +501,7 @@ def revision_started(release: Release, revision: Revision) -> None:
 def _scrubbed(revision: Revision, message: str) -> str:
     """A message from the cluster about the revision without its Secrets' values (it is stored,
     published and audited; see :mod:`catalog.redaction`)."""
-    return redaction.scrub(message, deploy.load(revision.manifest)) if message and revision.manifest else message
+    return redaction.scrub(message, manifests.load(revision.manifest)) if message and revision.manifest else message
 
 
 def revision_waiting(release: Release, revision: Revision, message: str) -> None:
@@ -558,6 +563,9 @@ def release_deleted(release: Release) -> None:
 
 
 def _notify_rollouts(release: Release) -> None:
-    from catalog import rollouts
-
-    rollouts.release_changed(release)
+    """A target's release moved: advance the running rollouts it belongs to (after commit;
+    :func:`catalog.rollouts.advance`, by the task's name)."""
+    ids = set(RolloutTarget.objects.filter(release=release, rollout__status=RolloutStatus.RUNNING)
+              .values_list("rollout_id", flat=True))
+    for rollout_id in ids:
+        enqueue.on_commit(enqueue.ADVANCE_ROLLOUT, rollout_id)

@@ -9,7 +9,7 @@ without failing the rollout; more than ``max_failures`` failed targets stop it (
 the targets not started are ``skipped``.
 
 :func:`advance` is the only thing that moves a rollout; it runs after every change of a target's
-release (:func:`release_changed`), and from the beat task, and converges when run twice.
+release (:mod:`catalog.releases` queues it), and from the beat task, and converges when run twice.
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ from django.http import HttpRequest
 from django.utils import timezone
 from rest_framework.exceptions import ValidationError
 
+from catalog import enqueue, releases
 from catalog.models import (
     PackageVersion,
     Release,
@@ -35,6 +36,7 @@ from catalog.models import (
     RolloutTarget,
     TargetState,
 )
+from catalog.rows import rollout_row
 from portal import audit
 from portal.api.exceptions import Conflict
 from portal.events import publish
@@ -54,8 +56,6 @@ def _merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
 
 
 def publish_rollout(rollout: Rollout) -> None:
-    from catalog.api.release_serializers import rollout_row
-
     publish(f"workspace.{rollout.workspace_id}", "rollout.updated", rollout_row(rollout))
 
 
@@ -64,8 +64,6 @@ def create_rollout(*, workspace: Workspace, release_name: str, version: PackageV
                    user: Any, request: HttpRequest | None) -> Rollout:
     """Check every target (visible, same workspace, deploy grant, values render and fit) and
     start the rollout; 400 naming the target that is wrong, nothing started."""
-    from catalog import releases
-
     if not targets:
         raise ValidationError({"targets": ["Give at least one target service map."]})
     if len(targets) > MAX_TARGETS:
@@ -128,9 +126,7 @@ def create_rollout(*, workspace: Workspace, release_name: str, version: PackageV
 
 
 def _enqueue_advance(rollout_id: int) -> None:
-    from catalog import tasks_deploy
-
-    tasks_deploy.advance_rollout.delay(rollout_id)
+    enqueue.send(enqueue.ADVANCE_ROLLOUT, rollout_id)  # catalog.tasks_deploy.advance_rollout
 
 
 def cancel(*, rollout: Rollout, request: HttpRequest | None) -> Rollout:
@@ -192,8 +188,6 @@ def _target_state(target: RolloutTarget) -> tuple[str, str]:
 
 def _start(target: RolloutTarget, rollout: Rollout) -> None:
     """Install or upgrade the target's release (as the rollout's creator)."""
-    from catalog import releases
-
     sm = target.service_map
     if rollout.package_version is None:  # its source was deleted (only possible for a finished rollout)
         RolloutTarget.objects.filter(pk=target.pk).update(
@@ -313,16 +307,8 @@ def _advance_locked(rollout_id: int, claimed: list[RolloutTarget]) -> str:
         return str(status)
 
 
-def release_changed(release: Release) -> None:
-    """A target's release moved: advance the rollouts it belongs to (after commit)."""
-    ids = set(RolloutTarget.objects.filter(release=release, rollout__status=RolloutStatus.RUNNING)
-              .values_list("rollout_id", flat=True))
-    for rollout_id in ids:
-        transaction.on_commit(lambda rid=rollout_id: _enqueue_advance(rid))  # type: ignore[misc]
-
-
 def running_rollouts() -> list[int]:
     return list(Rollout.objects.filter(status=RolloutStatus.RUNNING).values_list("pk", flat=True))
 
 
-__all__ = ["ReleaseStatus", "advance", "cancel", "create_rollout", "release_changed", "running_rollouts"]
+__all__ = ["ReleaseStatus", "advance", "cancel", "create_rollout", "running_rollouts"]

@@ -24,6 +24,7 @@ from catalog.models import CatalogSource, Package, PackageVersion, Release, Revi
 from clusters.kube.errors import NotFound
 from clusters.tests.test_watcher_e2e import client_for
 from portal.api.exceptions import Conflict
+from portal.celery import app as celery_app
 from portal.testing import make_user
 from workspaces import quota as q
 from workspaces import services as ws_services
@@ -75,15 +76,33 @@ spec:
 
 
 class Driver:
-    """Runs the catalog's Celery tasks in this process, in the order they were enqueued."""
+    """Runs the catalog's Celery tasks in this process, in the order they were enqueued, whether
+    sent by name (``send_task``, as the writes do) or through the task (``delay``, as the tasks
+    chain). Names in ``at_once`` run as soon as they are sent instead."""
 
     def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
         self.queue: deque[tuple[Any, tuple[Any, ...]]] = deque()
+        self.at_once: set[str] = set()
+        by_name: dict[str, Any] = {}
         for name in ("deploy_revision", "watch_revision", "delete_release", "advance_rollout"):
             task = getattr(tasks_deploy, name)
+            by_name[task.name] = task
             monkeypatch.setattr(task, "delay", lambda *args, _t=task: self.queue.append((_t, args)))
             monkeypatch.setattr(task, "apply_async",
                                 lambda args=(), countdown=None, _t=task, **kw: self.queue.append((_t, tuple(args))))
+        send_task = celery_app.send_task
+
+        def send(name: str, args: Any = None, kwargs: Any = None, **options: Any) -> Any:
+            task = by_name.get(name)
+            if task is None:
+                return send_task(name, args, kwargs, **options)
+            if name in self.at_once:
+                task.run(*(args or ()))
+            else:
+                self.queue.append((task, tuple(args or ())))
+            return None
+
+        monkeypatch.setattr(celery_app, "send_task", send)
 
     def run(self, until: Any = None, timeout: float = 60.0) -> None:
         deadline = time.monotonic() + timeout

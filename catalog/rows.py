@@ -1,0 +1,170 @@
+"""The rows of releases and rollouts: the shape the API answers with and the events
+(``release.updated``, ``rollout.updated``) carry, one builder for both (docs/catalog-api.md).
+
+Below the writes: :mod:`catalog.releases` and :mod:`catalog.rollouts` publish these rows, and
+:mod:`catalog.api.release_serializers` answers with them, so the writes never import the API
+(issue 12). Reads only (the row and the Secrets its values must not show); no cluster I/O.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from catalog import manifests, redaction
+from catalog.models import Release, Revision, Rollout, RolloutTarget
+
+
+class _Ref(serializers.Serializer[Any]):
+    id = serializers.IntegerField()
+    name = serializers.CharField()
+
+
+class _ClusterRef(_Ref):
+    status = serializers.CharField()
+
+
+class _ServiceMapRef(serializers.Serializer[Any]):
+    id = serializers.IntegerField()
+    namespace = serializers.CharField()
+    cluster = _ClusterRef()
+
+
+class _VersionRef(serializers.Serializer[Any]):
+    id = serializers.IntegerField()
+    version = serializers.CharField()
+
+
+class ReleaseSerializer(serializers.ModelSerializer[Release]):
+    """``values``: strings that are Secret values of the current revision read ``<redacted>``
+    (:func:`catalog.deploy.shown_values`); an upgrade that sends them back keeps the stored ones."""
+
+    workspace = serializers.SerializerMethodField()
+    values = serializers.SerializerMethodField()
+    service_map = serializers.SerializerMethodField()
+    package = serializers.SerializerMethodField()
+    version = serializers.SerializerMethodField()
+    created_by = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Release
+        fields = ("id", "name", "workspace", "service_map", "package", "version", "values", "strategy",
+                  "strategy_state", "status", "message", "revision", "deployed_revision", "created", "updated",
+                  "created_by")
+        read_only_fields = fields
+
+    @extend_schema_field(OpenApiTypes.ANY)
+    def get_values(self, obj: Release) -> Any:
+        manifest = getattr(obj, "current_manifest", None)
+        if manifest is None:
+            manifest = Revision.objects.filter(release=obj, number=obj.revision).values_list(
+                "manifest", flat=True).first()
+        return manifests.shown_values(obj.values, manifest or "")
+
+    def get_workspace(self, obj: Release) -> _Ref:
+        return {"id": obj.workspace_id, "name": obj.workspace.name}  # type: ignore[return-value]
+
+    def get_service_map(self, obj: Release) -> _ServiceMapRef:
+        sm = obj.service_map
+        return {"id": sm.pk, "namespace": sm.namespace,  # type: ignore[return-value]
+                "cluster": {"id": sm.cluster_id, "name": sm.cluster.name, "status": sm.cluster.status}}
+
+    def get_package(self, obj: Release) -> _Ref:
+        package = obj.package_version.package
+        return {"id": package.pk, "name": package.name}  # type: ignore[return-value]
+
+    def get_version(self, obj: Release) -> _VersionRef:
+        return {"id": obj.package_version_id, "version": obj.package_version.version}  # type: ignore[return-value]
+
+    def get_created_by(self, obj: Release) -> str | None:
+        return obj.created_by.get_username() if obj.created_by else None
+
+
+def release_row(release: Release) -> dict[str, Any]:
+    release = Release.objects.select_related("workspace", "service_map__cluster", "package_version__package",
+                                             "created_by").get(pk=release.pk)
+    return dict(ReleaseSerializer(release).data)
+
+
+class RolloutTargetSerializer(serializers.ModelSerializer[RolloutTarget]):
+    service_map = serializers.SerializerMethodField()
+
+    class Meta:
+        model = RolloutTarget
+        fields = ("id", "service_map", "wave", "overrides", "release", "revision", "state", "reason", "attempts",
+                  "updated")
+        read_only_fields = fields
+
+    def get_service_map(self, obj: RolloutTarget) -> _ServiceMapRef:
+        sm = obj.service_map
+        return {"id": sm.pk, "namespace": sm.namespace,  # type: ignore[return-value]
+                "cluster": {"id": sm.cluster_id, "name": sm.cluster.name, "status": sm.cluster.status}}
+
+
+class _RolloutVersionRef(serializers.Serializer[Any]):
+    id = serializers.IntegerField(allow_null=True, help_text="null once the version was deleted with its source")
+    version = serializers.CharField()
+    label = serializers.CharField(  # type: ignore[assignment]
+        help_text="package and version as deployed, kept after the version is gone")
+
+
+def _rollout_secrets(rollout: Rollout, targets: list[RolloutTarget]) -> list[dict[str, Any]]:
+    """The Secrets its targets' revisions rendered: a value of the rollout (or a target's
+    override) that became a Secret value is shown as ``<redacted>``, as on the release."""
+    found: list[dict[str, Any]] = []
+    by_release: dict[int, set[int]] = {}
+    for target in targets:
+        if target.release_id and target.revision:
+            by_release.setdefault(target.release_id, set()).add(target.revision)
+    for release_id, numbers in by_release.items():
+        for manifest in Revision.objects.filter(release_id=release_id, number__in=numbers).values_list(
+                "manifest", flat=True):
+            found.extend(manifests.secrets_of(manifest or ""))
+    return found
+
+
+class RolloutSerializer(serializers.ModelSerializer[Rollout]):
+    """``values`` and each target's ``overrides``: strings that became Secret values of a
+    target's revision read ``<redacted>`` (as a release's values do)."""
+
+    version = serializers.SerializerMethodField()
+    targets = serializers.SerializerMethodField()
+    values = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Rollout
+        fields = ("id", "workspace", "release_name", "version", "values", "policy", "status", "message", "created",
+                  "finished", "targets")
+        read_only_fields = fields
+
+    @extend_schema_field(_RolloutVersionRef)
+    def get_version(self, obj: Rollout) -> dict[str, Any]:
+        if obj.package_version is None:  # its source was deleted after the rollout finished
+            return {"id": None, "version": obj.version_label.rsplit(" ", 1)[-1], "label": obj.version_label}
+        return {"id": obj.package_version_id, "version": obj.package_version.version, "label": obj.version_label}
+
+    def _targets(self, obj: Rollout) -> tuple[list[RolloutTarget], list[dict[str, Any]]]:
+        cached: tuple[list[RolloutTarget], list[dict[str, Any]]] | None = getattr(obj, "_shown_targets", None)
+        if cached is None:
+            targets = list(obj.targets.select_related("service_map__cluster").order_by("wave", "id"))
+            cached = (targets, _rollout_secrets(obj, targets))
+            obj._shown_targets = cached  # type: ignore[attr-defined]
+        return cached
+
+    @extend_schema_field(OpenApiTypes.ANY)
+    def get_values(self, obj: Rollout) -> Any:
+        return redaction.redact_values(obj.values, self._targets(obj)[1])
+
+    @extend_schema_field(RolloutTargetSerializer(many=True))
+    def get_targets(self, obj: Rollout) -> Any:
+        targets, secrets = self._targets(obj)
+        rows = RolloutTargetSerializer(targets, many=True).data
+        return [{**row, "overrides": redaction.redact_values(row["overrides"], secrets)} for row in rows]
+
+
+def rollout_row(rollout: Rollout) -> dict[str, Any]:
+    rollout = Rollout.objects.select_related("package_version").get(pk=rollout.pk)
+    return dict(RolloutSerializer(rollout).data)
