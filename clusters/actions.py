@@ -20,9 +20,12 @@ from django.db import transaction
 from django.http import HttpRequest
 from django.utils import timezone
 
+from clusters import rows
 from clusters.kube.connection import ConnectionSpec
 from clusters.models import Cluster, ClusterStatus, NodeOperation, NodeOperationStatus
 from clusters.outcomes import CheckResult
+from clusters.readmodel import cluster_freshness
+from clusters.rows import node_operation_row
 from portal import audit
 from portal.celery import app as celery_app
 from portal.events import publish
@@ -37,11 +40,8 @@ class OperationInProgress(Exception):
 
 
 def cluster_row(cluster: Cluster) -> dict[str, Any]:
-    """The cluster as the list shows it (the ``cluster.updated`` payload)."""
-    from clusters.api.serializers import ClusterSerializer
-    from clusters.readmodel import cluster_freshness
-
-    return dict(ClusterSerializer(cluster, context={"freshness": cluster_freshness([cluster])}).data)
+    """The cluster as the list shows it (the ``cluster.updated`` payload), with its freshness."""
+    return rows.cluster_row(cluster, cluster_freshness([cluster]).get(cluster.pk))
 
 
 def _publish_cluster(cluster: Cluster) -> None:
@@ -208,12 +208,6 @@ def delete_cluster(*, cluster: Cluster, actor: Any = None, request: HttpRequest 
 
 
 # ---------------------------------------------------------------------------- node operations
-
-
-def node_operation_row(op: NodeOperation) -> dict[str, Any]:
-    from clusters.api.serializers import NodeOperationSerializer
-
-    return dict(NodeOperationSerializer(op).data)
 
 
 @transaction.atomic

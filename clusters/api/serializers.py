@@ -7,7 +7,6 @@ Read-model rows are serialised straight from :class:`KubeObject`; figures that n
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 from drf_spectacular.utils import extend_schema_field
@@ -23,18 +22,12 @@ from clusters.models import (
     Provider,
     Stage,
 )
+from clusters.rows import cluster_row, node_operation_row, progress_row
+from clusters.rows import iso as _iso
 from portal.api.serializers import StrictModelSerializer, StrictSerializer
 from portal.limits import DESCRIPTION_MAX_LENGTH, NAME_MAX_LENGTH
 
 # ---------------------------------------------------------------------------- clusters
-
-
-_DATETIME = serializers.DateTimeField()
-
-
-def _iso(value: datetime | None) -> str | None:
-    """DRF's datetime format (ISO 8601, UTC as ``Z``)."""
-    return _DATETIME.to_representation(value) if value is not None else None
 
 
 class LabelsField(serializers.DictField):
@@ -143,20 +136,12 @@ class ClusterSerializer(serializers.ModelSerializer[Cluster]):
         return _iso(value)
 
     def to_representation(self, instance: Cluster) -> dict[str, Any]:
-        """Written out by hand: the list serialises 100 rows per request, and the generic path
-        costs several times more than the dict it builds (same fields and formats)."""
+        """Written out by hand (:func:`clusters.rows.cluster_row`, also the ``cluster.updated``
+        payload): the list serialises 100 rows per request, and the generic path costs several
+        times more than the dict it builds (same fields and formats)."""
         if type(self) is not ClusterSerializer:
             return dict(super().to_representation(instance))
-        c = instance
-        return {
-            "id": c.pk, "name": c.name, "display_name": c.display_name, "description": c.description,
-            "provider": c.provider, "region": c.region, "stage": c.stage, "labels": c.labels, "server": c.server,
-            "auth_method": c.auth_method, "enabled": c.enabled, "status": c.status, "status_message": c.status_message,
-            "status_code": c.status_code, "kubernetes_version": c.kubernetes_version,
-            "missing_permissions": c.missing_permissions, "namespaces": c.namespaces,
-            "last_checked": _iso(c.last_checked), "last_sync": self.get_last_sync(c),
-            "freshness": self.get_freshness(c), "summary": c.summary, "created": _iso(c.created),
-        }
+        return cluster_row(instance, self._fresh(instance))
 
 
 class KindSyncSerializer(serializers.ModelSerializer[KindSync]):
@@ -445,18 +430,13 @@ class DrainPreviewSerializer(serializers.Serializer):
         "Pods this drain would evict although no controller recreates them or their emptyDir data is lost"))
 
 
-PROGRESS_KEYS: dict[str, Any] = {"evicted": [], "failed": [], "skipped": [], "remaining": 0}
-
-
 @extend_schema_field(NodeOperationProgressSerializer)
 class ProgressField(serializers.JSONField):
     """The documented keys are always there (a pending operation has recorded nothing yet, and
     rows written before a key existed lack it); whatever else the task recorded is kept."""
 
     def to_representation(self, value: Any) -> Any:
-        stored = value if isinstance(value, dict) else {}
-        defaults = {k: list(v) if isinstance(v, list) else v for k, v in PROGRESS_KEYS.items()}
-        return super().to_representation({**defaults, **stored})
+        return super().to_representation(progress_row(value))
 
 
 class NodeOperationSerializer(serializers.ModelSerializer[NodeOperation]):
@@ -467,3 +447,8 @@ class NodeOperationSerializer(serializers.ModelSerializer[NodeOperation]):
         model = NodeOperation
         fields = ("id", "cluster", "node", "kind", "status", "progress", "message", "created", "started", "finished")
         read_only_fields = fields
+
+    def to_representation(self, instance: NodeOperation) -> dict[str, Any]:
+        """:func:`clusters.rows.node_operation_row`, the ``node_operation.updated`` payload too
+        (same fields and formats as the declared ones, which document it)."""
+        return node_operation_row(instance)
