@@ -954,9 +954,11 @@ class ApiHandler:
             body["apiVersion"] = rt.api_version
             body["kind"] = rt.kind
             identity: Identity = request.get(IDENTITY_KEY, TOKEN_IDENTITY)
-            spec = body.get("spec") if isinstance(body.get("spec"), dict) else {}
+            raw_spec = body.get("spec")
+            spec: dict[str, Any] = raw_spec if isinstance(raw_spec, dict) else {}
             if rt.kind == "SelfSubjectAccessReview":
-                attrs = spec.get("resourceAttributes") if isinstance(spec.get("resourceAttributes"), dict) else {}
+                raw_attrs = spec.get("resourceAttributes")
+                attrs: dict[str, Any] = raw_attrs if isinstance(raw_attrs, dict) else {}
                 if identity.admin:
                     body["status"] = {"allowed": True, "reason": "sandbox admin (token or system:masters) may do "
                                                                  "everything"}
