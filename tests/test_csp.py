@@ -86,10 +86,16 @@ def test_every_profile_sends_the_policy(profile: str) -> None:
         "r = Client().get('/api/auth/csrf/', secure=True, HTTP_HOST='portal.example.com'); "
         "print(json.dumps([r.status_code, r['Content-Security-Policy']]))"
     )
+    from django.conf import settings
+
+    db = settings.DATABASES["default"]
     env = {
         **os.environ, "PORTAL_ENV": profile, "DJANGO_SETTINGS_MODULE": "portal.settings",
         "SECRET_KEY": "x" * 50, "PORTAL_ENCRYPTION_KEYS": "k1:" + "QUFB" * 10 + "QUE=",
         "ALLOWED_HOSTS": "portal.example.com",
+        # production has no defaults for these: give it the test run's servers, as an operator would
+        "DATABASE_URL": f"postgres://{db['USER']}:{db['PASSWORD']}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
+        "REDIS_URL": settings.REDIS_URL,
     }
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr
