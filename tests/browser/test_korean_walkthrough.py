@@ -279,6 +279,11 @@ def test_the_korean_walkthrough(
     page.get_by_test_id("type-confirm-submit").click()
     expect(page).to_have_url(re.compile(rf"/workspaces/{workspace.pk}/servicemaps$"))
     expect(page.get_by_test_id("route-notice")).to_contain_text(NAMESPACE)
+    # the list has loaded: the row reads 삭제 중, or the namespace is already gone
+    page.wait_for_function(
+        "ns => { const row = document.querySelector(`[data-testid='servicemap-row-${ns}']`);"
+        " return row ? row.getAttribute('data-status') === 'deleting' : !document.querySelector('.loading'); }",
+        arg=NAMESPACE, timeout=30_000)
     walk.check("servicemap-deleting")
     # The row reads 삭제 중 until the namespace is gone (how long depends on the sandbox: not waited for).
     expect(page.get_by_test_id(f"servicemap-row-{NAMESPACE}").and_(
