@@ -41,6 +41,7 @@ stop:
 
 lint:
 	.venv/bin/ruff check .
+	.venv/bin/lint-imports --no-cache
 
 typecheck:
 	.venv/bin/mypy .
