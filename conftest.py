@@ -7,6 +7,7 @@ here is mocked.
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import sys
 import time
@@ -75,6 +76,35 @@ def admin_api(admin_user: object) -> APIClient:
     return client
 
 
+_SESSION_WORKER: dict[str, subprocess.Popen[bytes]] = {}
+
+
+@pytest.fixture(autouse=True)
+def _session_worker_idle_before_flush(request: pytest.FixtureRequest) -> Iterator[None]:
+    """A transactional test ends by truncating every table; a task it enqueued (a cluster check
+    after registration, say) that the session's Celery worker is still running would then hold
+    locks the TRUNCATE needs, and PostgreSQL may break the deadlock by failing the flush. So
+    wait, briefly, for that worker to go idle first (this teardown runs before pytest-django's)."""
+    yield
+    proc = _SESSION_WORKER.get("proc")
+    if proc is None or proc.poll() is not None or "transactional_db" not in request.fixturenames:
+        return
+    from portal.celery import app
+    from portal.redis import client
+
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            queued = client().llen("celery")
+            name = f"pytest-{os.getpid()}@{socket.gethostname()}"  # as the fixture names it
+            active = app.control.inspect(destination=[name], limit=1, timeout=1.0).active() or {}
+        except Exception:
+            return
+        if not queued and not any(active.values()):
+            return
+        time.sleep(0.2)
+
+
 @pytest.fixture(scope="session")
 def celery_worker_process(django_db_setup: None, django_db_blocker: Any) -> Iterator[subprocess.Popen[bytes]]:
     """A real Celery worker on the tests' Redis database, reading and writing the *test*
@@ -99,7 +129,9 @@ def celery_worker_process(django_db_setup: None, django_db_blocker: Any) -> Iter
     else:
         proc.kill()
         raise RuntimeError("celery worker did not answer within 60 s")
+    _SESSION_WORKER["proc"] = proc
     yield proc
+    _SESSION_WORKER.pop("proc", None)
     proc.terminate()
     try:
         proc.wait(timeout=15)
