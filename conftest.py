@@ -79,6 +79,34 @@ def admin_api(admin_user: object) -> APIClient:
 _SESSION_WORKER: dict[str, subprocess.Popen[bytes]] = {}
 
 
+def _flush_retrying_deadlocks() -> None:
+    """A transactional test ends with Django's flush (one TRUNCATE of every table). A process the
+    test started (a Celery worker finishing a task, a server thread) may still read two tables in
+    one statement; PostgreSQL then breaks the lock cycle by failing one side, sometimes the flush,
+    and the next test starts on a dirty database. Retry the flush when that is what failed."""
+    from django.core.management.base import CommandError
+    from django.db import OperationalError
+    from django.test import testcases
+
+    original = testcases.TransactionTestCase._fixture_teardown  # type: ignore[attr-defined]
+
+    def teardown(self: testcases.TransactionTestCase) -> None:
+        for attempt in range(5):
+            try:
+                original(self)
+                return
+            except (CommandError, OperationalError) as exc:
+                cause = exc.__cause__ or exc
+                if "deadlock detected" not in str(cause) or attempt == 4:
+                    raise
+                time.sleep(0.2 * (attempt + 1))
+
+    testcases.TransactionTestCase._fixture_teardown = teardown  # type: ignore[attr-defined]
+
+
+_flush_retrying_deadlocks()
+
+
 @pytest.fixture(autouse=True)
 def _session_worker_idle_before_flush(request: pytest.FixtureRequest) -> Iterator[None]:
     """A transactional test ends by truncating every table; a task it enqueued (a cluster check
