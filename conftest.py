@@ -123,7 +123,9 @@ def _session_worker_idle_before_flush(request: pytest.FixtureRequest) -> Iterato
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         try:
-            queued = client().llen("celery")
+            from portal.enqueue import QUEUES
+
+            queued = sum(client().llen(queue) for queue in QUEUES)
             name = f"pytest-{os.getpid()}@{socket.gethostname()}"  # as the fixture names it
             active = app.control.inspect(destination=[name], limit=1, timeout=1.0).active() or {}
         except Exception:

@@ -16,6 +16,7 @@ from typing import Any
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
+from kombu import Queue
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 PORTAL_ENV = os.environ.get("PORTAL_ENV", "production").strip().lower()
@@ -233,6 +234,11 @@ CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+# Four queues (portal/enqueue.py): quick control work, deploys, long operations and beat, so a
+# drain or a build never delays a cluster check. A worker started without -Q serves all four.
+CELERY_TASK_QUEUES = [Queue(name) for name in ("control", "deploys", "long", "beat")]
+CELERY_TASK_DEFAULT_QUEUE = "control"
+CELERY_TASK_ROUTES = ("portal.enqueue.route_task",)
 CELERY_BEAT_SCHEDULE: dict[str, Any] = {
     # Re-check clusters whose last check is old (or was lost): version, nodes, permissions.
     "clusters.recheck": {"task": "clusters.recheck_clusters", "schedule": 60.0},

@@ -1,4 +1,8 @@
-"""One error body for the whole API: ``{"detail": str, "code": str, "errors": {field: [str, ...]}}``.
+"""One error body for the whole API: ``{"detail": str, "code": str, "params": {...}, "errors": {field: [str, ...]}}``.
+
+Domain code raises :mod:`portal.errors` (HTTP-free, with ``code`` and ``params``); this handler is
+the one place they become HTTP. ``params`` (present when the error has any) fill the console's
+translation of ``code``.
 
 Clients can always show ``detail``; forms put ``errors`` next to their fields; ``code`` is stable
 (``required``, ``max_length``, ``not_found``, ``address_not_allowed`` …) so a client can act on
@@ -17,6 +21,7 @@ from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
+from portal import errors as portal_errors
 from portal.context import request_id_var
 
 logger = logging.getLogger(__name__)
@@ -65,7 +70,21 @@ def _first_code(codes: Any, default: str) -> str:
     return default
 
 
+def _portal_error(exc: portal_errors.PortalError) -> Response:
+    body: dict[str, Any] = {"detail": exc.message, "code": exc.code}
+    if exc.params:
+        body["params"] = exc.params
+    if exc.errors or isinstance(exc, portal_errors.Invalid):
+        body["errors"] = exc.errors or {"non_field_errors": [exc.message]}
+    response = Response(body, status=exc.status)
+    if isinstance(exc, portal_errors.Unavailable):
+        response["Retry-After"] = str(exc.params.get("retry_after", 5))
+    return response
+
+
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
+    if isinstance(exc, portal_errors.PortalError):
+        return _portal_error(exc)
     if isinstance(exc, RequestDataTooBig):
         return Response({"detail": "Request body is too large.", "code": "request_too_large"},
                         status=status.HTTP_413_REQUEST_ENTITY_TOO_LARGE)
