@@ -53,6 +53,8 @@ class CatalogSource(models.Model):
     webhook_token_hash = models.CharField(max_length=64, blank=True)
     status = models.CharField(max_length=16, choices=SourceStatus.choices, default=SourceStatus.PENDING)
     message = models.TextField(blank=True)
+    message_code = models.CharField(max_length=64, blank=True)  # stable: the console translates by it
+    message_params = models.JSONField(default=dict, blank=True)  # what the translation fills in
     last_refreshed = models.DateTimeField(null=True, blank=True)
     created = models.DateTimeField(default=timezone.now)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
@@ -156,6 +158,8 @@ class Release(models.Model):
     strategy_state = models.JSONField(default=dict, blank=True)
     status = models.CharField(max_length=16, choices=ReleaseStatus.choices, default=ReleaseStatus.PENDING)
     message = models.TextField(blank=True)
+    message_code = models.CharField(max_length=64, blank=True)  # stable: the console translates by it
+    message_params = models.JSONField(default=dict, blank=True)  # what the translation fills in
     revision = models.PositiveIntegerField(default=0)  # the revision the release wants
     deployed_revision = models.PositiveIntegerField(default=0)  # the last one that went healthy
     created = models.DateTimeField(default=timezone.now)
@@ -195,11 +199,16 @@ class Revision(models.Model):
     status = models.CharField(max_length=16, choices=RevisionStatus.choices, default=RevisionStatus.PENDING)
     progress = models.JSONField(default=dict, blank=True)  # "Kind/name" -> {"state", "ready", "desired", "message"}
     message = models.TextField(blank=True)
+    message_code = models.CharField(max_length=64, blank=True)  # stable: the console translates by it
+    message_params = models.JSONField(default=dict, blank=True)  # what the translation fills in
     created = models.DateTimeField(default=timezone.now)
     started = models.DateTimeField(null=True, blank=True)
     finished = models.DateTimeField(null=True, blank=True)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
                                    related_name="+")
+    # Decided when the revision is created, from who asked (an admin may apply cluster-scoped
+    # objects): the deploy task reads it and never decides a permission itself.
+    allow_cluster_scoped = models.BooleanField(default=False)
 
     class Meta:
         ordering: ClassVar[list[str]] = ["release_id", "-number"]
@@ -231,6 +240,8 @@ class Rollout(models.Model):
     policy = models.JSONField(default=dict, blank=True)  # {"batch_size", "max_failures", "concurrency"}
     status = models.CharField(max_length=16, choices=RolloutStatus.choices, default=RolloutStatus.RUNNING)
     message = models.TextField(blank=True)
+    message_code = models.CharField(max_length=64, blank=True)  # stable: the console translates by it
+    message_params = models.JSONField(default=dict, blank=True)  # what the translation fills in
     created = models.DateTimeField(default=timezone.now)
     finished = models.DateTimeField(null=True, blank=True)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
@@ -291,6 +302,8 @@ class ConfigVersion(models.Model):
     data = models.JSONField(default=dict, blank=True)  # ConfigMaps only
     data_encrypted = models.TextField(blank=True)  # Secrets only
     message = models.TextField(blank=True)
+    message_code = models.CharField(max_length=64, blank=True)  # stable: the console translates by it
+    message_params = models.JSONField(default=dict, blank=True)  # what the translation fills in
     restarted = models.JSONField(default=list, blank=True)  # workloads restarted by this change
     created = models.DateTimeField(default=timezone.now)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,

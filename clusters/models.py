@@ -77,6 +77,8 @@ class Cluster(models.Model):
     enabled = models.BooleanField(default=True)
     status = models.CharField(max_length=16, choices=ClusterStatus.choices, default=ClusterStatus.PENDING)
     status_message = models.TextField(blank=True)
+    message_code = models.CharField(max_length=64, blank=True)  # stable: the console translates by it
+    message_params = models.JSONField(default=dict, blank=True)  # what the translation fills in
     kubernetes_version = models.CharField(max_length=64, blank=True)
     status_code = models.CharField(max_length=40, blank=True,
                                    help_text="Stable code of the status message (connection_refused, forbidden ...).")
@@ -150,6 +152,8 @@ class KindSync(models.Model):
     last_list = models.DateTimeField(null=True, blank=True)
     object_count = models.PositiveIntegerField(default=0)
     message = models.TextField(blank=True)
+    message_code = models.CharField(max_length=64, blank=True)  # stable: the console translates by it
+    message_params = models.JSONField(default=dict, blank=True)  # what the translation fills in
     code = models.CharField(max_length=40, blank=True, help_text="Stable code of the message.")
     relists = models.PositiveIntegerField(default=0, help_text="Lists after the first one.")
     last_relist_reason = models.CharField(max_length=16, choices=RelistReason.choices, blank=True)
@@ -241,6 +245,8 @@ class NodeOperation(models.Model):
     status = models.CharField(max_length=16, choices=NodeOperationStatus.choices, default=NodeOperationStatus.PENDING)
     progress = models.JSONField(default=dict, blank=True)
     message = models.TextField(blank=True)
+    message_code = models.CharField(max_length=64, blank=True)  # stable: the console translates by it
+    message_params = models.JSONField(default=dict, blank=True)  # what the translation fills in
     requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
                                      related_name="+")
     created = models.DateTimeField(default=timezone.now)

@@ -16,6 +16,7 @@ from typing import Any
 from django.db.models import QuerySet
 
 from clusters.access import MemberScope, set_member_scope
+from portal import access as portal_access
 from portal.events import register_group
 from workspaces.models import ClusterAllocation, Grant, Membership, ServiceMap, Workspace
 
@@ -70,6 +71,18 @@ def grants(user: Any, workspace: Workspace) -> frozenset[str]:
 
 def allowed(user: Any, workspace: Workspace, grant: str) -> bool:
     return grant in grants(user, workspace)
+
+
+def require_grant(user: Any, workspace: Workspace, grant: str) -> None:
+    """Raise :class:`portal.errors.Forbidden` (``grant_missing``) unless ``user`` holds ``grant`` there."""
+    if not allowed(user, workspace, grant):
+        raise portal_access.grant_missing(workspace.name, grant)
+
+
+def require_admin(user: Any, what: str) -> None:
+    """Raise :class:`portal.errors.Forbidden` (``admin_required``) unless ``user`` is a system admin."""
+    if not is_admin(user):
+        raise portal_access.admin_only(what)
 
 
 def forget(user: Any) -> None:

@@ -126,6 +126,8 @@ class ClusterAllocation(models.Model):
     storage_classes = models.JSONField(default=list, blank=True)  # [] = every storage class
     status = models.CharField(max_length=16, choices=ApplyStatus.choices, default=ApplyStatus.PENDING)
     message = models.TextField(blank=True)
+    message_code = models.CharField(max_length=64, blank=True)  # stable: the console translates by it
+    message_params = models.JSONField(default=dict, blank=True)  # what the translation fills in
     created = models.DateTimeField(auto_now_add=True)
     updated = models.DateTimeField(auto_now=True)
 
@@ -165,6 +167,8 @@ class ServiceMap(models.Model):
     limits = models.JSONField(default=dict, blank=True)  # LimitRange container defaults
     status = models.CharField(max_length=16, choices=ApplyStatus.choices, default=ApplyStatus.PENDING)
     message = models.TextField(blank=True)
+    message_code = models.CharField(max_length=64, blank=True)  # stable: the console translates by it
+    message_params = models.JSONField(default=dict, blank=True)  # what the translation fills in
     generation = models.PositiveIntegerField(default=1)
     applied_generation = models.PositiveIntegerField(default=0)
     last_applied = models.DateTimeField(null=True, blank=True)
