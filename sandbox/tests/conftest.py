@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import http.client
-import json
-import ssl
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
@@ -13,6 +10,7 @@ import pytest
 from sandbox.cluster import SimCluster
 from sandbox.controllers import ControllerManager
 from sandbox.testing import ClusterHandle, SandboxFleet, running_sandbox
+from sandbox.tests.helpers import Raw
 
 
 @pytest.fixture(scope="module")
@@ -25,38 +23,6 @@ def fleet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SandboxFleet]:
 @pytest.fixture(scope="module")
 def cluster(fleet: SandboxFleet) -> ClusterHandle:
     return fleet.cluster("cluster-1")
-
-
-class Raw:
-    """Minimal HTTPS client for requests the typed client cannot make (bad bodies, odd content types)."""
-
-    def __init__(self, handle: ClusterHandle) -> None:
-        self.handle = handle
-        self.ctx = ssl.create_default_context(cafile=str(handle.ca_path))
-
-    def request(self, method: str, path: str, body: Any = None, *, content_type: str = "application/json",
-                token: str | None = None, timeout: float = 10.0,
-                headers: dict[str, str] | None = None) -> tuple[int, Any, dict[str, str]]:
-        conn = http.client.HTTPSConnection("127.0.0.1", self.handle.port, context=self.ctx, timeout=timeout)
-        data: bytes | None
-        if body is None:
-            data = None
-        elif isinstance(body, bytes):
-            data = body
-        else:
-            data = json.dumps(body).encode()
-        hdrs = {"Authorization": f"Bearer {token if token is not None else self.handle.token}",
-                "Content-Type": content_type}
-        hdrs.update(headers or {})
-        conn.request(method, path, body=data, headers=hdrs)
-        resp = conn.getresponse()
-        raw = resp.read()
-        conn.close()
-        try:
-            parsed: Any = json.loads(raw)
-        except ValueError:
-            parsed = raw.decode(errors="replace")
-        return resp.status, parsed, dict(resp.getheaders())
 
 
 @pytest.fixture(scope="module")
@@ -76,7 +42,7 @@ def api_client(cluster: ClusterHandle) -> Iterator[Any]:
 @pytest.fixture
 async def sim() -> AsyncIterator[tuple[SimCluster, ControllerManager]]:
     """One in-process cluster with its controllers running (fast timings), for controller tests."""
-    from sandbox.tests.test_controllers_helpers import start_cluster, stop_cluster
+    from sandbox.tests.helpers import start_cluster, stop_cluster
 
     cluster, manager = await start_cluster()
     yield cluster, manager

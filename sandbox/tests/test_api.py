@@ -14,8 +14,7 @@ from kubernetes.client.rest import ApiException
 
 from sandbox.resources import PODS
 from sandbox.testing import SandboxFleet
-
-from .conftest import Raw
+from sandbox.tests.helpers import Raw
 
 
 def _pod(name: str, labels: dict[str, str] | None = None) -> dict[str, Any]:

@@ -27,7 +27,7 @@ from sandbox.resources import (
     SERVICES,
     STATEFULSETS,
 )
-from sandbox.tests.test_controllers_helpers import deployment, wait_for
+from sandbox.tests.helpers import deployment, wait_for
 
 
 def job(name: str, *, command: list[str], completions: int = 1, parallelism: int = 1, backoff: int = 6,

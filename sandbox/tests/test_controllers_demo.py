@@ -6,7 +6,7 @@ from typing import Any
 
 from sandbox.controllers import demo
 from sandbox.resources import DAEMONSETS, DEPLOYMENTS, NODES, PERSISTENTVOLUMECLAIMS, PODS, STATEFULSETS
-from sandbox.tests.test_controllers_helpers import start_cluster, stop_cluster, wait_for
+from sandbox.tests.helpers import start_cluster, stop_cluster, wait_for
 
 
 def _status(c: Any, rt: Any, ns: str, name: str) -> dict[str, Any]:

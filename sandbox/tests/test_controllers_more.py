@@ -21,7 +21,7 @@ from sandbox.resources import (
     STATEFULSETS,
     STORAGECLASSES,
 )
-from sandbox.tests.test_controllers_helpers import deployment, wait_for
+from sandbox.tests.helpers import deployment, wait_for
 
 
 def cond(obj: dict[str, Any] | None, ctype: str) -> dict[str, Any]:

@@ -11,7 +11,7 @@ from sandbox.cluster import SimCluster
 from sandbox.controllers import ControllerManager
 from sandbox.controllers.config import bulk, fast
 from sandbox.resources import EVENTS, LEASES, NODES, PODS, REPLICASETS
-from sandbox.tests.test_controllers_helpers import deployment, start_cluster, stop_cluster, wait_for
+from sandbox.tests.helpers import deployment, start_cluster, stop_cluster, wait_for
 
 
 def pod(name: str, image: str = "nginx:1.25", *, cpu: str = "100m", ns: str = "default",

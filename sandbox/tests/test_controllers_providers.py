@@ -17,7 +17,7 @@ from sandbox.errors import BadRequest, NotFound
 from sandbox.interfaces import ControllerManagerProtocol, LogProvider, MetricsProvider
 from sandbox.quantity import cpu_millis, to_bytes
 from sandbox.resources import EVENTS, PODS
-from sandbox.tests.test_controllers_helpers import start_cluster, stop_cluster, wait_for
+from sandbox.tests.helpers import start_cluster, stop_cluster, wait_for
 
 
 def pod(name: str, containers: list[str], *, annotations: dict[str, str] | None = None,

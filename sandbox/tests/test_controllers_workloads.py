@@ -11,7 +11,7 @@ from sandbox.cluster import SimCluster
 from sandbox.controllers import ControllerManager
 from sandbox.controllers.deployment import REVISION, REVISION_HISTORY
 from sandbox.resources import DEPLOYMENTS, EVENTS, NAMESPACES, PODS, REPLICASETS, RESOURCEQUOTAS
-from sandbox.tests.test_controllers_helpers import deployment, wait_for
+from sandbox.tests.helpers import deployment, wait_for
 
 
 def rollout_done(c: SimCluster, name: str, ns: str = "default") -> bool:

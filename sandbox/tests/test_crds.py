@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from sandbox.crds import jsonpath
-from sandbox.tests.conftest import Raw
+from sandbox.tests.helpers import Raw
 
 KUBECTL = shutil.which("kubectl")
 TABLE = "application/json;as=Table;v=v1;g=meta.k8s.io"

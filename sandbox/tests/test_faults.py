@@ -16,8 +16,7 @@ import pytest
 import yaml
 
 from sandbox.testing import SandboxFleet
-
-from .conftest import Raw
+from sandbox.tests.helpers import Raw
 
 REPO = Path(__file__).resolve().parents[2]
 

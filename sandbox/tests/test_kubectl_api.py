@@ -4,9 +4,6 @@ from __future__ import annotations
 
 import base64
 import json
-import os
-import shutil
-import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,8 +13,8 @@ import yaml
 
 from sandbox.resources import EVENTS, PODS, REPLICASETS
 from sandbox.testing import SandboxFleet, running_sandbox
+from sandbox.tests.helpers import KUBECTL, kubectl
 
-KUBECTL = shutil.which("kubectl")
 pytestmark = [
     pytest.mark.kubectl,
     pytest.mark.skipif(KUBECTL is None, reason="kubectl is not installed on this machine; fidelity test not run"),
@@ -62,17 +59,6 @@ def kfleet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SandboxFleet]:
 @pytest.fixture(scope="module")
 def kubeconfig(kfleet: SandboxFleet) -> Path:
     return kfleet.cluster("cluster-1").kubeconfig
-
-
-def kubectl(kubeconfig: Path, *args: str, input_text: str | None = None, check: bool = True,
-            timeout: float = 30) -> subprocess.CompletedProcess[str]:
-    assert KUBECTL is not None
-    env = {**os.environ, "KUBECONFIG": str(kubeconfig), "HOME": str(kubeconfig.parent)}
-    out = subprocess.run([KUBECTL, *args], capture_output=True, text=True, input=input_text, env=env,
-                         timeout=timeout)
-    if check:
-        assert out.returncode == 0, f"kubectl {' '.join(args)} failed:\n{out.stdout}\n{out.stderr}"
-    return out
 
 
 def test_get_nodes_and_pods_wide(kubeconfig: Path, kfleet: SandboxFleet) -> None:

@@ -6,9 +6,6 @@ limit, and ValidatingWebhookConfiguration / MutatingWebhookConfiguration are ser
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,8 +14,8 @@ from typing import Any
 import pytest
 
 from sandbox.testing import running_sandbox
+from sandbox.tests.helpers import KUBECTL, kubectl
 
-KUBECTL = shutil.which("kubectl")
 pytestmark = [
     pytest.mark.kubectl,
     pytest.mark.skipif(KUBECTL is None, reason="kubectl is not installed on this machine; fidelity test not run"),
@@ -30,17 +27,6 @@ def kubeconfig(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     with running_sandbox(clusters=1, nodes=2, state_dir=tmp_path_factory.mktemp("lifecycle"),
                          enable_controllers=False, pod_shutdown_seconds=0.2) as fleet:
         yield fleet.cluster("cluster-1").kubeconfig
-
-
-def kubectl(kubeconfig: Path, *args: str, input_text: str | None = None, check: bool = True,
-            timeout: float = 30) -> subprocess.CompletedProcess[str]:
-    assert KUBECTL is not None
-    env = {**os.environ, "KUBECONFIG": str(kubeconfig), "HOME": str(kubeconfig.parent)}
-    out = subprocess.run([KUBECTL, *args], capture_output=True, text=True, input=input_text, env=env,
-                         timeout=timeout)
-    if check:
-        assert out.returncode == 0, f"kubectl {' '.join(args)} failed:\n{out.stdout}\n{out.stderr}"
-    return out
 
 
 def get_json(kubeconfig: Path, *args: str) -> dict[str, Any]:

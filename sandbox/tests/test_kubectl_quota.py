@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from sandbox.testing import running_sandbox
-from sandbox.tests.test_kubectl_api import KUBECTL, kubectl
+from sandbox.tests.helpers import KUBECTL, kubectl
 
 pytestmark = [
     pytest.mark.kubectl,

@@ -19,7 +19,7 @@ from sandbox.resources import (
     STORAGECLASSES,
 )
 from sandbox.store import Store
-from sandbox.tests.test_controllers_helpers import wait_for
+from sandbox.tests.helpers import wait_for
 
 FAST = "fast.storageclass.storage.k8s.io/"
 STANDARD = "standard.storageclass.storage.k8s.io/"

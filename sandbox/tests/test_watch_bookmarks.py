@@ -20,8 +20,7 @@ import pytest
 
 from sandbox.resources import CRONJOBS, NAMESPACES
 from sandbox.testing import SandboxFleet
-
-from .conftest import Raw
+from sandbox.tests.helpers import Raw
 
 
 def _cronjob(name: str, ns: str) -> dict[str, Any]:
