@@ -1,8 +1,23 @@
-"""Helpers shared by the test suites of every app (kept importable, unlike conftest modules)."""
+"""Helpers shared by the test suites of every app (kept importable, unlike conftest modules).
+
+Test modules import helpers from here, from their app's ``tests/helpers.py`` or ``charts.py``, and
+get fixtures from a conftest: never from another ``test_*`` module (tests/test_project.py checks),
+so a helper is written once and a test file can move or go without breaking others.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import itertools
+import os
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
 from portal.models import User
+
+_names = itertools.count(1)
 
 
 def make_user(username: str, role: str = "user", password: str = "correct-horse-battery") -> User:  # noqa: S107
@@ -12,8 +27,6 @@ def make_user(username: str, role: str = "user", password: str = "correct-horse-
 def backend_env(**overrides: str) -> dict[str, str]:
     """Environment for a backend process a test starts (uvicorn, Celery, ``runwatchers``): the
     test profile, on the test database pytest-django created, and the tests' Redis."""
-    import os
-
     from django.conf import settings
     from django.db import connection
 
@@ -27,3 +40,87 @@ def backend_env(**overrides: str) -> dict[str, str]:
     })
     env.update(overrides)
     return env
+
+
+def wait_for(check: Callable[[], Any], timeout: float = 20.0, what: str = "condition") -> Any:
+    """Poll ``check`` until it returns something truthy and return that; fail naming ``what``."""
+    deadline = time.monotonic() + timeout
+    last: Any = None
+    while time.monotonic() < deadline:
+        last = check()
+        if last:
+            return last
+        time.sleep(0.05)
+    raise AssertionError(f"timed out after {timeout} s waiting for {what} (last: {last!r})")
+
+
+def unique(prefix: str) -> str:
+    """A name no other test (nor another run's leftovers in a shared sandbox) uses."""
+    return f"{prefix}-{os.getpid() % 1000}-{next(_names)}"
+
+
+def api_request(client: Any, method: str, path: str, accept: str = "application/json") -> Any:
+    """``method`` on ``path`` with an empty JSON body (a GET with none), as a route-by-route test sends it."""
+    if method == "get":
+        return client.get(path, HTTP_ACCEPT=accept)
+    return client.generic(method.upper(), path, "{}", content_type="application/json", HTTP_ACCEPT="application/json")
+
+
+class Subscriber:
+    """A Channels test channel joined to portal groups, like the WebSocket consumer does. It runs
+    on a loop of its own: the layer's receive buffers belong to one loop."""
+
+    def __init__(self, *groups: str) -> None:
+        from channels.layers import channel_layers
+
+        from portal.events import channel_group
+
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
+        self.thread.start()
+        self.layer = channel_layers.make_backend("default")
+        self.groups = [channel_group(group) for group in groups]
+        self.history: list[dict[str, Any]] = []
+        self.channel = self._run(self.layer.new_channel())
+        for group in self.groups:
+            self._run(self.layer.group_add(group, self.channel))
+
+    @property
+    def seen(self) -> list[dict[str, Any]]:
+        """The events received so far (``history``)."""
+        return self.history
+
+    def _run(self, coro: Any, timeout: float = 10.0) -> Any:
+        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)
+
+    def receive(self, timeout: float = 1.0) -> dict[str, Any] | None:
+        async def one() -> dict[str, Any] | None:
+            try:
+                return await asyncio.wait_for(self.layer.receive(self.channel), timeout)
+            except TimeoutError:
+                return None
+
+        message = self._run(one(), timeout + 5)
+        return message["event"] if message else None
+
+    def wait(self, match: Callable[[dict[str, Any]], bool], timeout: float = 30.0) -> dict[str, Any]:
+        """The first event (already received or arriving within ``timeout``) that matches."""
+        for old in self.history:
+            if match(old):
+                return old
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            event = self.receive(timeout=min(1.0, max(0.05, deadline - time.monotonic())))
+            if event is None:
+                continue
+            self.history.append(event)
+            if match(event):
+                return event
+        raise AssertionError(f"no matching event within {timeout} s; saw {[e['type'] for e in self.history]}")
+
+    def close(self) -> None:
+        for group in self.groups:
+            self._run(self.layer.group_discard(group, self.channel))
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(5)
+        self.loop.close()  # channels_redis flushes the layer's connections on close

@@ -33,6 +33,7 @@ from catalog.models import CatalogSource, Package, PackageVersion, Release, Revi
 from clusters.models import Cluster, KubeObject, NodeOperation
 from portal.events import can_subscribe, group_kinds
 from portal.models import ApiToken, AuditRecord, User
+from portal.testing import api_request as request
 from workspaces.models import ClusterAllocation, Membership, RegistryAllocation, Role, ServiceMap, Workspace
 
 pytestmark = pytest.mark.django_db
@@ -524,12 +525,6 @@ def _excerpt(response: Any) -> str:
         if at >= 0:
             return text[max(0, at - 150): at + 150]
     return text[:300]
-
-
-def request(client: APIClient, method: str, path: str, accept: str = "application/json") -> Any:
-    if method == "get":
-        return client.get(path, HTTP_ACCEPT=accept)
-    return client.generic(method.upper(), path, "{}", content_type="application/json", HTTP_ACCEPT="application/json")
 
 
 def snapshot() -> dict[str, list[dict[str, Any]]]:

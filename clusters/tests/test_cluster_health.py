@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from clusters.models import Cluster
-from clusters.tests.test_watcher_writer import node, pod
+from clusters.tests.helpers import node, pod
 from clusters.watcher.projection import project
 from clusters.watcher.summary import compute_summary
 from clusters.watcher.writer import UPSERT, Op, apply_batch

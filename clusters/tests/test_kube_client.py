@@ -3,37 +3,20 @@ retry policy, raw lists and watches."""
 
 from __future__ import annotations
 
-import datetime
 import time
 from typing import Any
 
 import pytest
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 
 from clusters.kube.client import KubeClient
 from clusters.kube.connection import ConnectionSpec, Credentials, spec_from_kubeconfig
 from clusters.kube.errors import Gone, TLSVerificationFailed, TooManyRequests, Unauthorized, Unreachable
 from clusters.kube.kinds import WATCHED_KINDS
+from clusters.tests.helpers import other_ca
 
 
 def spec_of(fleet: Any, name: str = "cluster-1") -> ConnectionSpec:
     return spec_from_kubeconfig(fleet.cluster(name).kubeconfig.read_text())[0]
-
-
-def other_ca() -> str:
-    key = ec.generate_private_key(ec.SECP256R1())
-    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "someone-else")])
-    now = datetime.datetime.now(datetime.UTC)
-    cert = (
-        x509.CertificateBuilder().subject_name(subject).issuer_name(subject).public_key(key.public_key())
-        .serial_number(1).not_valid_before(now).not_valid_after(now + datetime.timedelta(days=1))
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .sign(key, hashes.SHA256())
-    )
-    return cert.public_bytes(serialization.Encoding.PEM).decode()
 
 
 def test_every_watched_kind_lists(sandbox: Any) -> None:

@@ -20,7 +20,8 @@ from clusters.kube.client import KubeClient
 from clusters.kube.connection import spec_from_kubeconfig
 from clusters.kube.kinds import WATCHED_KINDS
 from clusters.models import Cluster, KindSync
-from clusters.tests.test_watcher import engine, unique, wait_for
+from clusters.tests.helpers import engine
+from portal.testing import unique, wait_for
 from sandbox.resources import NAMESPACES, PODS, SERVICES
 
 pytestmark = pytest.mark.django_db(transaction=True)

@@ -16,7 +16,7 @@ import pytest
 from clusters.kube.connection import Credentials
 from clusters.kube.kinds import promoted_kinds
 from clusters.models import Cluster, KubeObject
-from clusters.tests.test_resource_browser import kube
+from clusters.tests.helpers import kube
 from portal.models import User
 from portal.testing import backend_env
 

@@ -14,7 +14,7 @@ from rest_framework.test import APIClient
 
 from clusters import services
 from clusters.models import Cluster, KindSync, KubeObject, NodeOperation
-from clusters.tests.test_kube_client import other_ca
+from clusters.tests.helpers import other_ca
 from portal.models import AuditRecord
 
 pytestmark = pytest.mark.django_db
@@ -401,7 +401,7 @@ def test_check_names_missing_permissions(admin_api: APIClient) -> None:
 
 @pytest.mark.django_db(transaction=True)  # events go out after commit
 def test_registration_is_announced_after_commit_without_secrets(admin_user: Any, sandbox: Any) -> None:
-    from clusters.tests.test_node_ops import EventTap
+    from portal.testing import Subscriber as EventTap
 
     api = APIClient()
     api.force_authenticate(admin_user)

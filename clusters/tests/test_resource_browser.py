@@ -5,9 +5,7 @@ paging, selectors, errors with stable codes, and a member seeing only their name
 from __future__ import annotations
 
 import json
-import ssl
 import time
-import urllib.request
 from typing import Any
 
 import pytest
@@ -16,6 +14,7 @@ from rest_framework.test import APIClient
 
 from clusters.kube.connection import Credentials
 from clusters.models import Cluster, KubeObject
+from clusters.tests.helpers import kube
 from portal.models import User
 from workspaces.models import ClusterAllocation, Membership, Role, ServiceMap, Workspace
 
@@ -26,20 +25,6 @@ GROUP = f"rb{SUFFIX}.example.com"
 NS = f"rb-mine-{SUFFIX}"
 OTHER_NS = f"rb-other-{SUFFIX}"
 SECRET_VALUE = "hunter2-super-secret"
-
-
-def kube(handle: Any, method: str, path: str, body: Any = None) -> tuple[int, Any]:
-    """A request straight to the sandbox cluster (test setup only)."""
-    ctx = ssl.create_default_context(cafile=str(handle.ca_path))
-    req = urllib.request.Request(f"https://127.0.0.1:{handle.port}{path}", method=method,
-                                 data=json.dumps(body).encode() if body is not None else None,
-                                 headers={"Authorization": f"Bearer {handle.token}",
-                                          "Content-Type": "application/json"})
-    try:
-        with urllib.request.urlopen(req, context=ctx, timeout=10) as resp:
-            return resp.status, json.loads(resp.read())
-    except urllib.error.HTTPError as exc:
-        return exc.code, json.loads(exc.read())
 
 
 CRD = {

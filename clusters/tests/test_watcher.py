@@ -7,198 +7,38 @@ test channel with deadlines. Faults are cleared by the ``sandbox`` fixture.
 
 from __future__ import annotations
 
-import asyncio
-import itertools
-import os
 import signal
 import subprocess
 import sys
-import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from django.db import transaction
 
-from clusters.kube.connection import spec_from_kubeconfig
 from clusters.kube.kinds import WATCHED_KINDS
 from clusters.models import Cluster, KindSync, KubeObject, WatcherLease
-from clusters.watcher.config import WatcherConfig
-from clusters.watcher.engine import Engine, EngineThread
-from portal.events import channel_group
-from portal.testing import backend_env
+from clusters.tests.helpers import engine, register, seed, synced
+from portal.testing import Subscriber, backend_env, unique, wait_for
 from sandbox.resources import (
-    CRONJOBS,
-    DAEMONSETS,
-    DEPLOYMENTS,
-    EVENTS,
-    HPAS,
-    INGRESSES,
-    JOBS,
     NAMESPACES,
-    PERSISTENTVOLUMECLAIMS,
-    PERSISTENTVOLUMES,
-    RESOURCEQUOTAS,
     SERVICES,
-    STATEFULSETS,
 )
 
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.django_db(transaction=True)
 
-FAST = WatcherConfig(
-    probe_interval=0.5, probe_timeout=1.0, probe_failures=2, request_timeout=3.0,
-    lease_seconds=3.0, poll_interval=0.5, summary_interval=0.3, flush_interval=0.02, backoff_base=0.2,
-    backoff_max=2.0, unauthorized_retry=2.0, publish_interval=0.2,
-)
-_names = itertools.count(1)
-
-
-def wait_for(check: Callable[[], Any], timeout: float = 20.0, what: str = "condition") -> Any:
-    deadline = time.monotonic() + timeout
-    last: Any = None
-    while time.monotonic() < deadline:
-        last = check()
-        if last:
-            return last
-        time.sleep(0.05)
-    raise AssertionError(f"timed out after {timeout} s waiting for {what} (last: {last!r})")
-
-
-def register(fleet: Any, sandbox_name: str) -> Cluster:
-    spec, _ = spec_from_kubeconfig(fleet.cluster(sandbox_name).kubeconfig.read_text())
-    cluster = Cluster.objects.create(name=f"{sandbox_name}-{next(_names)}", server=spec.server, ca_pem=spec.ca_pem,
-                                     tls_server_name=spec.tls_server_name)
-    cluster.set_credentials(spec.credentials)
-    cluster.save()
-    return cluster
-
-
-def engine(holder: str = "test-a", **overrides: Any) -> EngineThread:
-    config = WatcherConfig(**{**FAST.as_dict(), **overrides})
-    return EngineThread(Engine(config=config, holder=holder))
-
-
-def synced(cluster: Cluster) -> bool:
-    states = list(KindSync.objects.filter(cluster=cluster).values_list("state", flat=True))
-    return len(states) == len(WATCHED_KINDS) and all(s == "synced" for s in states)
 
 
 def row(cluster: Cluster, kind: str, name: str, namespace: str = "") -> KubeObject | None:
     return KubeObject.objects.filter(cluster=cluster, kind=kind, namespace=namespace, name=name).first()
 
 
-def unique(prefix: str) -> str:
-    return f"{prefix}-{os.getpid() % 1000}-{next(_names)}"
-
-
-class Subscriber:
-    """A Channels test channel joined to portal groups, like the WebSocket consumer does. It runs
-    on a loop of its own: the layer's receive buffers belong to one loop."""
-
-    def __init__(self, *groups: str) -> None:
-        from channels.layers import channel_layers
-
-        self.loop = asyncio.new_event_loop()
-        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
-        self.thread.start()
-        self.layer = channel_layers.make_backend("default")
-        self.groups = groups
-        self.history: list[dict[str, Any]] = []
-        self.channel = self._run(self.layer.new_channel())
-        for group in groups:
-            self._run(self.layer.group_add(channel_group(group), self.channel))
-
-    def _run(self, coro: Any, timeout: float = 10.0) -> Any:
-        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)
-
-    def receive(self, timeout: float = 1.0) -> dict[str, Any] | None:
-        async def one() -> dict[str, Any] | None:
-            try:
-                return await asyncio.wait_for(self.layer.receive(self.channel), timeout)
-            except TimeoutError:
-                return None
-
-        message = self._run(one(), timeout + 5)
-        return message["event"] if message else None
-
-    def wait(self, match: Callable[[dict[str, Any]], bool], timeout: float = 15.0) -> dict[str, Any]:
-        """The first event (already received or arriving within ``timeout``) that matches."""
-        for old in self.history:
-            if match(old):
-                return old
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            event = self.receive(timeout=min(1.0, max(0.05, deadline - time.monotonic())))
-            if event is None:
-                continue
-            self.history.append(event)
-            if match(event):
-                return event
-        raise AssertionError(f"no matching event within {timeout} s; saw {[e['type'] for e in self.history]}")
-
-    def close(self) -> None:
-        for group in self.groups:
-            self._run(self.layer.group_discard(channel_group(group), self.channel))
-        self.loop.call_soon_threadsafe(self.loop.stop)
-        self.thread.join(5)
-        self.loop.close()  # channels_redis flushes the layer's connections on close
-
-
 @pytest.fixture
 def fleet(sandbox: Any) -> Iterator[Any]:
     return sandbox
-
-
-def seed(fleet: Any, name: str, ns: str) -> None:
-    labels = {"app": "web"}
-
-    def create(c: Any) -> None:
-        s = c.store
-        s.create(NAMESPACES, {"metadata": {"name": ns}})
-        s.create(DEPLOYMENTS, {"metadata": {"name": "web", "namespace": ns, "labels": labels},
-                               "spec": {"replicas": 2, "selector": {"matchLabels": labels},
-                                        "template": {"metadata": {"labels": labels}, "spec": {"containers": [
-                                            {"name": "web", "image": "nginx:1.27",
-                                             "resources": {"requests": {"cpu": "250m", "memory": "64Mi"}}}]}}}})
-        for rt, name in ((STATEFULSETS, "db"), (DAEMONSETS, "agent")):
-            sel = {"app": name}
-            spec: dict[str, Any] = {"selector": {"matchLabels": sel}, "template": {
-                "metadata": {"labels": sel}, "spec": {"containers": [{"name": name, "image": f"{name}:1"}]}}}
-            if rt is STATEFULSETS:
-                spec.update(replicas=1, serviceName=name)
-            s.create(rt, {"metadata": {"name": name, "namespace": ns}, "spec": spec})
-        s.create(SERVICES, {"metadata": {"name": "web", "namespace": ns},
-                            "spec": {"selector": labels, "ports": [{"port": 80, "targetPort": 8080}]}})
-        s.create(JOBS, {"metadata": {"name": "once", "namespace": ns},
-                        "spec": {"template": {"spec": {"restartPolicy": "Never", "containers": [
-                            {"name": "c", "image": "busybox"}]}}}})
-        s.create(CRONJOBS, {"metadata": {"name": "nightly", "namespace": ns},
-                            "spec": {"schedule": "0 3 * * *", "jobTemplate": {"spec": {"template": {"spec": {
-                                "restartPolicy": "Never", "containers": [{"name": "c", "image": "busybox"}]}}}}}})
-        s.create(INGRESSES, {"metadata": {"name": "web", "namespace": ns},
-                             "spec": {"ingressClassName": "nginx", "tls": [{"hosts": ["web.example.com"]}],
-                                      "rules": [{"host": "web.example.com", "http": {"paths": [
-                                          {"path": "/", "pathType": "Prefix",
-                                           "backend": {"service": {"name": "web", "port": {"number": 80}}}}]}}]}})
-        s.create(PERSISTENTVOLUMECLAIMS, {"metadata": {"name": "data", "namespace": ns},
-                                          "spec": {"accessModes": ["ReadWriteOnce"],
-                                                   "resources": {"requests": {"storage": "1Gi"}}}})
-        s.create(RESOURCEQUOTAS, {"metadata": {"name": "q", "namespace": ns}, "spec": {"hard": {"pods": "10"}}})
-        s.create(HPAS, {"metadata": {"name": "web", "namespace": ns},
-                        "spec": {"scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "web"},
-                                 "minReplicas": 1, "maxReplicas": 4}})
-        s.create(EVENTS, {"metadata": {"name": "web.1", "namespace": ns}, "type": "Warning", "reason": "BackOff",
-                          "message": "Back-off restarting failed container",
-                          "involvedObject": {"kind": "Pod", "name": "web-x", "namespace": ns}, "count": 3})
-        s.create(PERSISTENTVOLUMES, {"metadata": {"name": f"pv-{ns}"},
-                                     "spec": {"capacity": {"storage": "5Gi"}, "accessModes": ["ReadWriteOnce"],
-                                              "persistentVolumeReclaimPolicy": "Retain",
-                                              "hostPath": {"path": "/tmp/x"}}})
-
-    fleet.in_cluster(name, create)
 
 
 def test_full_sync_of_every_kind_with_projections(fleet: Any) -> None:

@@ -11,20 +11,14 @@ from typing import Any
 import pytest
 from rest_framework.test import APIClient
 
-from clusters.kube.client import KubeClient
-from clusters.kube.connection import spec_from_kubeconfig
 from clusters.models import Cluster, KubeObject
-from clusters.tests.test_watcher import FAST, Subscriber, synced, wait_for
+from clusters.tests.helpers import FAST, client_for, synced
 from clusters.watcher.config import WatcherConfig
 from clusters.watcher.engine import Engine, EngineThread
+from portal.testing import Subscriber, wait_for
 
 pytestmark = pytest.mark.django_db(transaction=True)
 _n = itertools.count(1)
-
-
-def client_for(fleet: Any, name: str) -> KubeClient:
-    """A cluster user's client, through the same kubeconfig the portal was given."""
-    return KubeClient(spec_from_kubeconfig(fleet.cluster(name).kubeconfig.read_text())[0])
 
 
 def deployment(name: str, replicas: int) -> dict[str, Any]:

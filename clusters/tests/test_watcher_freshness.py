@@ -24,9 +24,10 @@ from django.test import override_settings
 from rest_framework.test import APIClient
 
 from clusters.kube.kinds import WATCHED_KINDS
-from clusters.tests.test_watcher import FAST, Subscriber, register, synced, wait_for
+from clusters.tests.helpers import FAST, register, synced
 from clusters.watcher.config import WatcherConfig
 from clusters.watcher.engine import Engine, EngineThread
+from portal.testing import Subscriber, wait_for
 from sandbox.resources import CRONJOBS, HPAS, INGRESSES, PERSISTENTVOLUMECLAIMS, STATEFULSETS
 
 pytestmark = pytest.mark.django_db(transaction=True)

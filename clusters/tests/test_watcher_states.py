@@ -11,7 +11,8 @@ import pytest
 from rest_framework.test import APIClient
 
 from clusters.models import KubeObject
-from clusters.tests.test_watcher import engine, register, seed, synced, unique, wait_for
+from clusters.tests.helpers import engine, register, seed, synced
+from portal.testing import unique, wait_for
 from sandbox.resources import REPLICASETS
 
 pytestmark = pytest.mark.django_db(transaction=True)

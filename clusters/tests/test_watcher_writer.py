@@ -11,6 +11,7 @@ import pytest
 from django.utils import timezone
 
 from clusters.models import Cluster, KindSync, KubeObject, WatcherLease
+from clusters.tests.helpers import node, pod
 from clusters.watcher.config import WatcherConfig
 from clusters.watcher.projection import project
 from clusters.watcher.summary import cluster_row, compute_summary, freshness, refresh_cluster
@@ -40,21 +41,6 @@ def cluster() -> Cluster:
 def svc(name: str, rv: str, ns: str = "default") -> Any:
     return project("Service", {"metadata": {"name": name, "namespace": ns, "resourceVersion": rv, "uid": name},
                                "spec": {"ports": [{"port": 80}]}})
-
-
-def node(name: str, ready: bool = True) -> Any:
-    return project("Node", {"metadata": {"name": name, "resourceVersion": "1"},
-                            "status": {"capacity": {"cpu": "4", "memory": "8Gi", "pods": "110",
-                                                    "ephemeral-storage": "10Gi"},
-                                       "allocatable": {"cpu": "3", "memory": "7Gi", "pods": "100"},
-                                       "conditions": [{"type": "Ready", "status": "True" if ready else "False"}]}})
-
-
-def pod(name: str, phase: str, cpu: str) -> Any:
-    return project("Pod", {"metadata": {"name": name, "namespace": "default", "resourceVersion": "1"},
-                           "spec": {"containers": [{"name": "c", "resources": {"requests": {"cpu": cpu,
-                                                                                            "memory": "1Gi"}}}]},
-                           "status": {"phase": phase}})
 
 
 def test_list_then_events_store_rows_and_versions_together(cluster: Cluster) -> None:

@@ -48,7 +48,7 @@ from clusters.kube import addresses as kube_addresses
 from clusters.kube.client import KubeClient
 from clusters.kube.connection import Credentials, build_spec
 from clusters.models import Cluster
-from clusters.tests.test_kube_client import other_ca
+from clusters.tests.helpers import other_ca
 from portal import addresses, outbound
 from portal.addresses import AddressNotAllowed, AddressPolicy, InvalidHost
 

@@ -28,8 +28,8 @@ import yaml
 from django.db import transaction
 from drf_spectacular.generators import SchemaGenerator
 
+from portal.testing import api_request as request
 from tests.security.world import PERSONAS, World, fill
-from tests.test_isolation import request
 
 HERE = Path(__file__).resolve().parent
 TABLE_FILE = HERE / "authz_matrix.yaml"

@@ -18,7 +18,7 @@ from rest_framework.test import APIClient
 from clusters.kube.client import KubeClient
 from clusters.kube.errors import Forbidden, NotFound
 from clusters.models import Cluster, KubeObject
-from clusters.tests.test_watcher_e2e import client_for
+from clusters.tests.helpers import client_for
 from portal.models import AuditRecord
 from portal.testing import make_user
 from workspaces import actions, services

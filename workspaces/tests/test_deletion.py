@@ -16,9 +16,9 @@ from rest_framework.test import APIClient
 from clusters.kube.client import KubeClient
 from clusters.kube.errors import NotFound
 from clusters.models import Cluster
-from clusters.tests.test_watcher import Subscriber
-from clusters.tests.test_watcher_e2e import client_for
+from clusters.tests.helpers import client_for
 from portal.models import AuditRecord
+from portal.testing import Subscriber
 from workspaces import services
 from workspaces.models import ClusterAllocation, ServiceMap, Workspace
 

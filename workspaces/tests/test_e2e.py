@@ -20,13 +20,12 @@ from rest_framework.test import APIClient
 
 from clusters.kube.errors import Forbidden, NotFound
 from clusters.models import Cluster
-from clusters.tests.test_watcher import FAST, Subscriber, synced, wait_for
-from clusters.tests.test_watcher_e2e import client_for
+from clusters.tests.helpers import FAST, client_for, synced
 from clusters.watcher.config import WatcherConfig
 from clusters.watcher.engine import Engine, EngineThread
 from portal.events import can_subscribe
 from portal.models import AuditRecord
-from portal.testing import make_user
+from portal.testing import Subscriber, make_user, wait_for
 from workspaces import services
 from workspaces.models import ServiceMap
 
