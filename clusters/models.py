@@ -252,6 +252,13 @@ class NodeOperation(models.Model):
     created = models.DateTimeField(default=timezone.now)
     started = models.DateTimeField(null=True, blank=True)
     finished = models.DateTimeField(null=True, blank=True)
+    # A drain runs as short steps, each re-enqueuing the next (never a worker held while a
+    # PodDisruptionBudget refuses): it fails once ``deadline`` passes; ``step`` numbers the chain
+    # (a step whose number is not the row's exits, so a rescued chain never runs twice) and
+    # ``next_step_at`` is when the next step is due (the beat rescues a chain overdue by long).
+    deadline = models.DateTimeField(null=True, blank=True)
+    step = models.PositiveIntegerField(default=0)
+    next_step_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         indexes: ClassVar[list[Any]] = [

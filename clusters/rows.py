@@ -37,7 +37,7 @@ def cluster_row(cluster: Cluster, fresh: dict[str, Any] | None = None) -> dict[s
         "id": c.pk, "name": c.name, "display_name": c.display_name, "description": c.description,
         "provider": c.provider, "region": c.region, "stage": c.stage, "labels": c.labels, "server": c.server,
         "auth_method": c.auth_method, "enabled": c.enabled, "status": c.status, "status_message": c.status_message,
-        "status_code": c.status_code, "kubernetes_version": c.kubernetes_version,
+        "status_code": c.status_code, "message_code": c.message_code, "message_params": c.message_params or {}, "kubernetes_version": c.kubernetes_version,
         "missing_permissions": c.missing_permissions, "namespaces": c.namespaces,
         "last_checked": iso(c.last_checked), "last_sync": iso(fresh.get("last_sync") or c.last_sync),
         "freshness": str(fresh.get("freshness") or "syncing"), "summary": c.summary, "created": iso(c.created),
@@ -56,6 +56,7 @@ def node_operation_row(op: NodeOperation) -> dict[str, Any]:
     """A node operation as the API returns it (and the ``node_operation.updated`` payload)."""
     return {
         "id": op.pk, "cluster": op.cluster_id, "node": str(op.node), "kind": str(op.kind), "status": str(op.status),
-        "progress": progress_row(op.progress), "message": str(op.message), "created": iso(op.created),
-        "started": iso(op.started), "finished": iso(op.finished),
+        "progress": progress_row(op.progress), "message": str(op.message), "message_code": str(op.message_code),
+        "message_params": op.message_params or {}, "created": iso(op.created), "started": iso(op.started),
+        "finished": iso(op.finished), "deadline": iso(op.deadline),
     }

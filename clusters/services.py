@@ -16,7 +16,9 @@ import json
 import logging
 import re
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
 import yaml
@@ -49,6 +51,7 @@ from clusters.kube.kinds import EXTRA_PERMISSIONS, WATCHED_KINDS
 from clusters.kube.messages import explain
 from clusters.models import Cluster, ClusterStatus, NodeOperation, NodeOperationKind, NodeOperationStatus
 from clusters.outcomes import CheckResult
+from portal import errors
 from portal.crypto import DecryptionError
 
 logger = logging.getLogger(__name__)
@@ -63,13 +66,13 @@ def probe_timeout() -> float:
     return float(getattr(settings, "PORTAL_CLUSTER_PROBE_TIMEOUT", 5.0))
 
 
-class FieldProblem(Exception):
-    """Input that cannot become a working connection; ``field`` is where the form shows it."""
+class FieldProblem(errors.Invalid):
+    """Input that cannot become a working connection; ``field`` is where the form shows it (the
+    API answers 400 with ``errors`` on that field)."""
 
-    def __init__(self, field_name: str, message: str) -> None:
-        super().__init__(message)
+    def __init__(self, field_name: str, message: str, *, code: str | None = None) -> None:
+        super().__init__(message, code=code, errors={field_name: [message]})
         self.field = field_name
-        self.message = message
 
 
 @dataclass(frozen=True)
@@ -213,9 +216,9 @@ def probe(connection: ValidatedConnection, *, timeout: float | None = None, name
     try:
         with KubeClient(connection.spec, endpoint=connection.endpoint, connect_timeout=timeout,
                         read_timeout=timeout) as client:
-            version = client.get_json(client.version_api.get_code, attempts=1, timeout=timeout)
+            version = client.version(attempts=1, timeout=timeout)
             try:
-                client.get_json(client.core.list_namespace, limit=1, attempts=1, timeout=timeout)
+                client.list_namespaces(limit=1, attempts=1, timeout=timeout)
             except Forbidden as exc:
                 readable = readable_namespaces(client, namespaces or [], timeout=timeout)
                 if not readable:
@@ -289,9 +292,7 @@ def rules_in(client: KubeClient, namespace: str, *, timeout: float | None = None
     """The resource rules that apply to the identity in ``namespace`` (SelfSubjectRulesReview);
     none when the cluster does not serve or allow the review (then nothing is assumed readable)."""
     try:
-        body = client._raw("POST", "/apis/authorization.k8s.io/v1/selfsubjectrulesreviews", timeout=timeout,
-                           attempts=1, body={"apiVersion": "authorization.k8s.io/v1", "kind": "SelfSubjectRulesReview",
-                                             "spec": {"namespace": namespace}})
+        body = client.self_subject_rules_review(namespace, timeout=timeout)
     except (NotFound, Forbidden, ApiError):
         return []
     return list((body.get("status") or {}).get("resourceRules") or [])
@@ -324,13 +325,11 @@ def required_permissions() -> list[tuple[str, str, str, str]]:
     return needed + list(EXTRA_PERMISSIONS)
 
 
-def _count(client: KubeClient, lister: Any) -> int:
+def _count(lister: Callable[..., dict[str, Any]]) -> int:
+    """How many items a paged list has (``lister`` is a client method such as ``list_nodes``)."""
     total, token = 0, ""
     while True:
-        kwargs: dict[str, Any] = {"limit": 500}
-        if token:
-            kwargs["_continue"] = token
-        body = client.get_json(lister, **kwargs)
+        body = lister(limit=500, continue_token=token)
         total += len(body.get("items") or [])
         token = (body.get("metadata") or {}).get("continue") or ""
         if not token:
@@ -379,7 +378,7 @@ def check_permissions(client: KubeClient, *, namespaces: list[str], timeout: flo
     if namespaced_gap:
         scope_namespaces = list(namespaces)
         if not scope_namespaces and cluster_ok[("list", "", "namespaces", "")]:
-            body = client.get_json(client.core.list_namespace, limit=MAX_DISCOVERED_NAMESPACES, timeout=timeout)
+            body = client.list_namespaces(limit=MAX_DISCOVERED_NAMESPACES, timeout=timeout)
             scope_namespaces = [str((i.get("metadata") or {}).get("name")) for i in body.get("items") or []]
         if not scope_namespaces:
             scope_namespaces = [ns for ns in [token_namespace(client.spec)] if ns]
@@ -459,7 +458,7 @@ def check_connection(cluster: Cluster) -> CheckResult:
             version = str(client.version().get("gitVersion") or "")
             nodes: int | None
             try:
-                nodes = _count(client, client.core.list_node)
+                nodes = _count(client.list_nodes)
             except Forbidden:  # an identity without node access still gets its missing permissions named
                 nodes = None
             permissions = check_permissions(client, namespaces=list(cluster.namespaces or []), timeout=timeout)
@@ -503,12 +502,41 @@ def check_cluster(cluster_id: int) -> str:
 # ---------------------------------------------------------------------------- node operations
 
 MIRROR_ANNOTATION = "kubernetes.io/config.mirror"
+RESCUE_GRACE = timedelta(seconds=60)
 
 
-@dataclass
+def drain_timeout() -> float:
+    """Seconds a drain may wait for PodDisruptionBudgets before it fails (``PORTAL_DRAIN_TIMEOUT``,
+    default 600: ``kubectl drain --timeout``)."""
+    return float(getattr(settings, "PORTAL_DRAIN_TIMEOUT", 600.0))
+
+
+@dataclass(frozen=True)
 class DrainPolicy:
-    eviction_attempts: int = 3  # 429 means a PodDisruptionBudget refuses; try a few times, then report
-    retry_delay: float = 2.0
+    """How a drain paces itself. A drain is a chain of short steps, never a worker held while a
+    budget refuses: each step makes one pass of evictions (one attempt per pod). Pods a
+    PodDisruptionBudget refuses (429) are asked again by the next step, ``step_delay`` seconds
+    later, until ``timeout`` seconds after the first step (default :func:`drain_timeout`); then
+    the operation fails naming them. A pass that has taken ``pass_budget`` seconds stops and the
+    next step goes on at once, so no step is long however many pods the node has."""
+
+    step_delay: float = 5.0
+    timeout: float | None = None
+    pass_budget: float = 20.0
+
+    @property
+    def seconds(self) -> float:
+        return self.timeout if self.timeout is not None else drain_timeout()
+
+
+@dataclass(frozen=True)
+class Step:
+    """What one step left: the operation's ``status`` (``gone`` when its row is) and, while the
+    operation goes on, ``again_in`` seconds until the next step, which carries number ``step``."""
+
+    status: str
+    again_in: float | None = None
+    step: int = 0
 
 
 def _pod_key(pod: dict[str, Any]) -> str:
@@ -595,117 +623,181 @@ def drain_preview(cluster: Cluster, node: str, options: DrainOptions, *, timeout
     timeout: a dialog is waiting). Raises the client layer's typed errors (and DecryptionError)."""
     timeout = timeout or probe_timeout()
     with KubeClient(cluster.connection_spec(), connect_timeout=timeout, read_timeout=timeout) as client:
-        body = client.get_json(client.core.list_pod_for_all_namespaces, field_selector=f"spec.nodeName={node}",
-                               attempts=1, timeout=timeout)
-    return drain_plan(list(body.get("items") or []), options)
+        pods = client.list_pods_on_node(node, attempts=1, timeout=timeout)
+    return drain_plan(pods, options)
 
 
-def run_node_operation(op_id: int, *, policy: DrainPolicy | None = None) -> str:
-    """Carry out a node operation and record its progress. Running it again converges: a finished
-    operation is left alone; an interrupted one cordons again and evicts what is still there."""
+def node_operation_step(op_id: int, *, step: int | None = None, policy: DrainPolicy | None = None) -> Step:
+    """One short step of a node operation: cordon or uncordon (one step), or one pass of a drain.
+
+    A step whose number is not the operation's is a stale copy and leaves (``step`` None takes
+    any: the first task). A finished operation is left alone, and one whose row is gone (its
+    cluster deleted) ends the chain: both count as cancelled. Running a step again converges:
+    the node is cordoned again and what is still on it is evicted."""
     policy = policy or DrainPolicy()
-    op = NodeOperation.objects.select_related("cluster").filter(pk=op_id).first()
+    op = actions.begin_node_operation_step(op_id=op_id, step=step, timeout=policy.seconds,
+                                           busy_for=policy.pass_budget + RESCUE_GRACE.total_seconds())
     if op is None:
-        return "gone"
-    if op.status in (NodeOperationStatus.SUCCEEDED, NodeOperationStatus.FAILED):
-        return str(op.status)
+        current = NodeOperation.objects.filter(pk=op_id).values_list("status", flat=True).first()
+        return Step(str(current or "gone"))
     progress: dict[str, Any] = {"evicted": [], "failed": [], "skipped": [], "remaining": 0, **(op.progress or {})}
-    op = actions.update_node_operation(op=op, status=NodeOperationStatus.RUNNING, started=op.started or timezone.now(),
-                                       progress=progress, message="")
     try:
         with KubeClient(op.cluster.connection_spec()) as client:
             unschedulable = op.kind != NodeOperationKind.UNCORDON
             try:
-                client.call(client.core.patch_node, op.node, {"spec": {"unschedulable": unschedulable}})
+                client.set_unschedulable(op.node, unschedulable)
             except NotFound:
-                return _finish(op, progress, NodeOperationStatus.FAILED, f"Node {op.node} no longer exists.")
+                return _finish(op, progress, NodeOperationStatus.FAILED, f"Node {op.node} no longer exists.",
+                               "node_gone", {"node": op.node})
             if op.kind != NodeOperationKind.DRAIN:
-                done = "cordoned: no new pods will be scheduled on it" if unschedulable else "uncordoned"
-                return _finish(op, progress, NodeOperationStatus.SUCCEEDED, f"Node {op.node} {done}.")
-            return _drain(client, op, progress, policy)
+                if unschedulable:
+                    return _finish(op, progress, NodeOperationStatus.SUCCEEDED,
+                                   f"Node {op.node} cordoned: no new pods will be scheduled on it.",
+                                   "node_cordoned", {"node": op.node})
+                return _finish(op, progress, NodeOperationStatus.SUCCEEDED, f"Node {op.node} uncordoned.",
+                               "node_uncordoned", {"node": op.node})
+            return _drain_pass(client, op, progress, policy)
     except DecryptionError as exc:
-        return _finish(op, progress, NodeOperationStatus.FAILED, f"The stored credentials cannot be decrypted: {exc}")
+        return _finish(op, progress, NodeOperationStatus.FAILED, f"The stored credentials cannot be decrypted: {exc}",
+                       "credentials_undecryptable", {"error": str(exc)})
     except KubeError as exc:
-        return _finish(op, progress, NodeOperationStatus.FAILED, f"The cluster did not complete the operation: {exc}")
+        return _finish(op, progress, NodeOperationStatus.FAILED, f"The cluster did not complete the operation: {exc}",
+                       "node_operation_cluster_error", {"error": str(exc)})
 
 
-def _drain(client: KubeClient, op: NodeOperation, progress: dict[str, Any], policy: DrainPolicy) -> str:
-    body = client.get_json(client.core.list_pod_for_all_namespaces, field_selector=f"spec.nodeName={op.node}")
+def run_node_operation(op_id: int, *, policy: DrainPolicy | None = None) -> str:
+    """Every step of a node operation here, one after the other, waiting ``again_in`` between
+    them; returns the final status. For tests and the shell: the tasks run one step each and
+    re-enqueue the next (:mod:`clusters.tasks`), so no worker waits."""
+    outcome = node_operation_step(op_id, policy=policy)
+    while outcome.again_in is not None:
+        time.sleep(outcome.again_in)
+        outcome = node_operation_step(op_id, step=outcome.step, policy=policy)
+    return outcome.status
+
+
+def _drain_pass(client: KubeClient, op: NodeOperation, progress: dict[str, Any], policy: DrainPolicy) -> Step:
+    started = time.monotonic()
+    pods = client.list_pods_on_node(op.node)
     options = DrainOptions.of(progress.get("options"))
     # As kubectl drain: the node stays cordoned, and nothing is evicted while a pod needs an
     # option that was not given (a bare pod would be gone for good, emptyDir data lost).
-    plan = drain_plan(list(body.get("items") or []), options)
+    plan = drain_plan(pods, options)
     blocked = [{"pod": row["pod"], "reason": "; ".join(NEED_REASONS[n] for n in row["needs"]
                                                         if not options.allows(n))}
                for row in plan if row["action"] == "blocked"]
-    lost = [row["pod"] for row in plan if row["action"] == "evict" and row["needs"]]
+    lost = sorted(set(progress.get("lost") or []) | {row["pod"] for row in plan
+                                                     if row["action"] == "evict" and row["needs"]})
     if blocked:
         progress.update(blocked=blocked, remaining=0)
         return _finish(op, progress, NodeOperationStatus.FAILED,
                        f"Node {op.node} is cordoned, but the drain stopped before evicting anything: "
                        f"{len(blocked)} pod(s) need an option: "
-                       + "; ".join(f"{b['pod']} {b['reason']}" for b in blocked)[:1500])
+                       + "; ".join(f"{b['pod']} {b['reason']}" for b in blocked)[:1500],
+                       "drain_blocked", {"node": op.node, "count": len(blocked), "pods": [b["pod"] for b in blocked]})
     progress["blocked"] = []
     evicted: list[str] = list(progress["evicted"])
     skipped: list[dict[str, str]] = []
     todo: list[dict[str, Any]] = []
-    for pod in body.get("items") or []:
+    for pod in pods:
         reason = _skip_reason(pod)
         if reason:
             skipped.append({"pod": _pod_key(pod), "reason": reason})
         elif (pod.get("metadata") or {}).get("deletionTimestamp"):
             if _pod_key(pod) not in evicted:
-                evicted.append(_pod_key(pod))  # already going (an earlier run evicted it)
+                evicted.append(_pod_key(pod))  # already going (an earlier step evicted it)
         else:
             todo.append(pod)
-    failed: list[dict[str, str]] = []
-    progress.update(evicted=evicted, skipped=skipped, failed=failed, remaining=len(todo))
+    refusals: dict[str, int] = dict(progress.get("refusals") or {})
+    failed: list[dict[str, str]] = []  # the cluster refused for good (not a budget): reported at the end
+    waiting: list[dict[str, str]] = []  # a budget refused: asked again by the next step
+    progress.update(evicted=evicted, skipped=skipped, lost=lost, remaining=len(todo))
     op = actions.update_node_operation(op=op, progress=progress)
-    for pod in todo:
-        key, reason = _pod_key(pod), _evict(client, pod, policy)
-        if reason is None:
+    cut_short = False
+    for index, pod in enumerate(todo):
+        if time.monotonic() - started > policy.pass_budget:
+            cut_short = True  # the rest in the next step, at once
+            waiting.extend({"pod": _pod_key(p), "reason": "not asked yet"} for p in todo[index:])
+            break
+        key = _pod_key(pod)
+        meta = pod.get("metadata") or {}
+        try:
+            client.evict_pod(str(meta.get("name")), str(meta.get("namespace")))
             evicted.append(key)
-        else:
-            failed.append({"pod": key, "reason": reason})
-        progress.update(evicted=evicted, failed=failed, remaining=progress["remaining"] - 1)
-        op = actions.update_node_operation(op=op, progress=progress)
+        except NotFound:
+            evicted.append(key)  # already gone
+        except TooManyRequests as exc:
+            refusals[key] = refusals.get(key, 0) + 1
+            waiting.append({"pod": key, "reason": str(exc)})
+        except KubeError as exc:
+            failed.append({"pod": key, "reason": f"Eviction failed: {exc}"})
+        progress.update(evicted=evicted, remaining=len(todo) - index - 1)
+    progress.update(evicted=evicted, failed=failed, waiting=waiting, refusals=refusals, remaining=len(waiting))
+    if waiting:
+        left = (op.deadline - timezone.now()).total_seconds() if op.deadline else 0.0
+        if left > 0:
+            again_in = 0.0 if cut_short else min(policy.step_delay, left)
+            refused = [w["pod"] for w in waiting if w["reason"] != "not asked yet"]
+            message = (f"Node {op.node} is cordoned; {len(evicted)} pod(s) evicted. "
+                       + (f"A PodDisruptionBudget does not allow evicting {', '.join(refused)}"[:1000]
+                          + f" yet; asking again every {policy.step_delay:g} s for up to "
+                            f"{max(int(left), 0)} s more." if refused else
+                          f"{len(waiting)} pod(s) still to evict."))
+            code, params = (("drain_waiting", {"node": op.node, "evicted": len(evicted), "pods": refused,
+                                               "every": policy.step_delay, "seconds_left": max(int(left), 0)})
+                            if refused else ("drain_continuing", {"node": op.node, "evicted": len(evicted),
+                                                                  "remaining": len(waiting)}))
+            next_step = actions.schedule_node_operation_step(op=op, again_in=again_in, progress=progress,
+                                                             message=message, code=code, params=params)
+            if next_step is None:  # another copy of this step scheduled the next one
+                return Step(str(op.status))
+            return Step(str(op.status), again_in=again_in, step=next_step)
+        timeout = int(policy.seconds)
+        failed = failed + [{"pod": w["pod"], "reason": (
+            f"A PodDisruptionBudget did not allow evicting it within the drain's {timeout} s "
+            f"(refused {refusals.get(w['pod'], 0)} time(s)): {w['reason']}" if w["pod"] in refusals
+            else f"The drain's {timeout} s passed before it was evicted.")} for w in waiting]
+        progress.update(failed=failed, waiting=[], remaining=0)
+        return _finish(op, progress, NodeOperationStatus.FAILED,
+                       f"Node {op.node} is cordoned; {len(evicted)} pod(s) evicted, {len(failed)} could not be "
+                       f"within {timeout} s: " + "; ".join(f"{f['pod']}: {f['reason']}" for f in failed)[:1500],
+                       "drain_deadline_passed", {"node": op.node, "evicted": len(evicted), "seconds": timeout,
+                                                 "pods": [f["pod"] for f in failed]})
+    progress.update(waiting=[])
     if failed:
         return _finish(op, progress, NodeOperationStatus.FAILED,
                        f"Node {op.node} is cordoned; {len(evicted)} pod(s) evicted, {len(failed)} could not be: "
-                       + "; ".join(f"{f['pod']}: {f['reason']}" for f in failed)[:1500])
+                       + "; ".join(f"{f['pod']}: {f['reason']}" for f in failed)[:1500],
+                       "drain_failed", {"node": op.node, "evicted": len(evicted), "pods": [f["pod"] for f in failed]})
     return _finish(op, progress, NodeOperationStatus.SUCCEEDED,
                    f"Node {op.node} is cordoned and drained: {len(evicted)} pod(s) evicted"
                    + (f", {len(skipped)} DaemonSet/mirror pod(s) left in place." if skipped else ".")
                    + (f" Evicted as asked although not recreated or losing emptyDir data: {', '.join(lost)}."[:800]
-                      if lost else ""))
+                      if lost else ""),
+                   "drain_succeeded", {"node": op.node, "evicted": len(evicted), "skipped": len(skipped), "lost": lost})
 
 
-def _evict(client: KubeClient, pod: dict[str, Any], policy: DrainPolicy) -> str | None:
-    """Evict one pod through the Eviction API (which enforces PodDisruptionBudgets). Returns None
-    on success, else why not."""
-    meta = pod["metadata"]
-    body = {"apiVersion": "policy/v1", "kind": "Eviction",
-            "metadata": {"name": meta["name"], "namespace": meta["namespace"]}}
-    last = ""
-    for attempt in range(policy.eviction_attempts):
-        try:
-            client.call(client.core.create_namespaced_pod_eviction, meta["name"], meta["namespace"], body, attempts=1)
-            return None
-        except NotFound:
-            return None  # already gone
-        except TooManyRequests as exc:
-            last = str(exc)
-            if attempt < policy.eviction_attempts - 1:
-                time.sleep(policy.retry_delay)
-        except KubeError as exc:
-            return f"Eviction failed: {exc}"
-    return (f"A PodDisruptionBudget does not allow evicting it now (refused {policy.eviction_attempts} times): "
-            f"{last}")
+def _finish(op: NodeOperation, progress: dict[str, Any], status: str, message: str, code: str,
+            params: dict[str, Any]) -> Step:
+    actions.finish_node_operation(op=op, status=status, message=message, progress=progress, code=code, params=params)
+    return Step(status)
 
 
-def _finish(op: NodeOperation, progress: dict[str, Any], status: str, message: str) -> str:
-    actions.finish_node_operation(op=op, status=status, message=message, progress=progress)
-    return status
+def overdue_node_operations() -> list[tuple[str, int, int | None]]:
+    """(task name, id, step) of node operations whose chain of steps looks lost: running with its next step
+    overdue by more than a minute (the worker died, or the broker refused the next step), or
+    pending for more than a minute (its first task never arrived). The beat enqueues them again;
+    a step past the deadline fails the drain with its message."""
+    now = timezone.now()
+    running = NodeOperation.objects.filter(status=NodeOperationStatus.RUNNING, next_step_at__lt=now - RESCUE_GRACE)
+    pending = NodeOperation.objects.filter(status=NodeOperationStatus.PENDING, created__lt=now - RESCUE_GRACE,
+                                           created__gt=now - actions.PENDING_GRACE)
+    return [(_task_of(kind), pk, step) for pk, kind, step in running.values_list("pk", "kind", "step")] + [
+        (_task_of(kind), pk, None) for pk, kind in pending.values_list("pk", "kind")]
+
+
+def _task_of(kind: str) -> str:
+    return "clusters.drain_step" if kind == NodeOperationKind.DRAIN else "clusters.run_node_operation"
 
 
 # ---------------------------------------------------------------------------- live detail
@@ -716,7 +808,7 @@ def fetch_pod(cluster: Cluster, *, namespace: str, name: str, timeout: float | N
     ``managedFields``. Raises the client layer's typed errors (and DecryptionError)."""
     timeout = timeout or probe_timeout()
     with KubeClient(cluster.connection_spec(), connect_timeout=timeout, read_timeout=timeout) as client:
-        body = client.get_json(client.core.read_namespaced_pod, name, namespace, attempts=1, timeout=timeout)
+        body = client.read_pod(name, namespace, attempts=1, timeout=timeout)
     (body.get("metadata") or {}).pop("managedFields", None)
     return body
 

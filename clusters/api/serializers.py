@@ -118,8 +118,8 @@ class ClusterSerializer(serializers.ModelSerializer[Cluster]):
         model = Cluster
         fields: tuple[str, ...] = (
             "id", "name", "display_name", "description", "provider", "region", "stage", "labels", "server",
-            "auth_method", "enabled", "status", "status_message", "status_code", "kubernetes_version",
-            "missing_permissions", "namespaces", "last_checked", "last_sync", "freshness", "summary", "created",
+            "auth_method", "enabled", "status", "status_message", "status_code", "message_code", "message_params",
+            "kubernetes_version", "missing_permissions", "namespaces", "last_checked", "last_sync", "freshness", "summary", "created",
         )
         read_only_fields = fields
 
@@ -445,7 +445,8 @@ class NodeOperationSerializer(serializers.ModelSerializer[NodeOperation]):
 
     class Meta:
         model = NodeOperation
-        fields = ("id", "cluster", "node", "kind", "status", "progress", "message", "created", "started", "finished")
+        fields = ("id", "cluster", "node", "kind", "status", "progress", "message", "message_code", "message_params",
+                  "created", "started", "finished", "deadline")
         read_only_fields = fields
 
     def to_representation(self, instance: NodeOperation) -> dict[str, Any]:

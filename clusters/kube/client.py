@@ -383,8 +383,52 @@ class KubeClient:
 
     # -------------------------------------------------------------- helpers
 
-    def version(self) -> dict[str, Any]:
-        return self.get_json(self.version_api.get_code)
+    # Named operations: callers outside this package use these, never the generated API objects
+    # (``core``, ``version_api``, ...), so the client layer decides how each call is made.
+
+    def version(self, *, attempts: int = 3, timeout: float | None = None) -> dict[str, Any]:
+        """``GET /version`` as a dict (``gitVersion``, ...)."""
+        return self.get_json(self.version_api.get_code, attempts=attempts, timeout=timeout)
+
+    def list_namespaces(self, *, limit: int | None = None, continue_token: str = "", attempts: int = 3,
+                        timeout: float | None = None) -> dict[str, Any]:
+        """One page of namespaces (the List body: ``items``, ``metadata.continue``)."""
+        return self.get_json(self.core.list_namespace, **_page(limit, continue_token), attempts=attempts,
+                             timeout=timeout)
+
+    def list_nodes(self, *, limit: int | None = None, continue_token: str = "", attempts: int = 3,
+                   timeout: float | None = None) -> dict[str, Any]:
+        """One page of nodes (the List body: ``items``, ``metadata.continue``)."""
+        return self.get_json(self.core.list_node, **_page(limit, continue_token), attempts=attempts, timeout=timeout)
+
+    def patch_node(self, name: str, patch: dict[str, Any], *, attempts: int = 3,
+                   timeout: float | None = None) -> dict[str, Any]:
+        """Strategic-merge patch a node (``{"spec": {"unschedulable": true}}`` cordons it); the node."""
+        return self.get_json(self.core.patch_node, name, patch, attempts=attempts, timeout=timeout)
+
+    def set_unschedulable(self, node: str, unschedulable: bool, *, attempts: int = 3,
+                          timeout: float | None = None) -> dict[str, Any]:
+        """Cordon (True) or uncordon (False) a node, as ``kubectl cordon``/``uncordon``."""
+        return self.patch_node(node, {"spec": {"unschedulable": unschedulable}}, attempts=attempts, timeout=timeout)
+
+    def list_pods_on_node(self, node: str, *, attempts: int = 3, timeout: float | None = None) -> list[dict[str, Any]]:
+        """Every pod bound to ``node``, in all namespaces (``spec.nodeName`` field selector)."""
+        body = self.get_json(self.core.list_pod_for_all_namespaces, field_selector=f"spec.nodeName={node}",
+                             attempts=attempts, timeout=timeout)
+        return list(body.get("items") or [])
+
+    def read_pod(self, name: str, namespace: str, *, attempts: int = 3, timeout: float | None = None
+                 ) -> dict[str, Any]:
+        """One pod as the API server has it."""
+        return self.get_json(self.core.read_namespaced_pod, name, namespace, attempts=attempts, timeout=timeout)
+
+    def evict_pod(self, name: str, namespace: str, *, attempts: int = 1, timeout: float | None = None) -> None:
+        """Evict a pod through the Eviction API, which enforces PodDisruptionBudgets: a budget
+        that refuses answers 429 (:class:`TooManyRequests`). One attempt by default: the caller
+        decides when to ask again (a drain asks on its next pass, not in a sleeping loop)."""
+        body = {"apiVersion": "policy/v1", "kind": "Eviction", "metadata": {"name": name, "namespace": namespace}}
+        self.get_json(self.core.create_namespaced_pod_eviction, name, namespace, body, attempts=attempts,
+                      timeout=timeout)
 
     def can_i(self, *, verb: str, resource: str, group: str = "", subresource: str = "", namespace: str = "") -> bool:
         review = k8s.V1SelfSubjectAccessReview(
@@ -397,6 +441,13 @@ class KubeClient:
         )
         result = self.call(self.authorization.create_self_subject_access_review, review)
         return bool(result.status and result.status.allowed)
+
+    def self_subject_rules_review(self, namespace: str, *, attempts: int = 1, timeout: float | None = None
+                                  ) -> dict[str, Any]:
+        """What the identity may do in ``namespace`` (a SelfSubjectRulesReview's body)."""
+        return self._raw("POST", "/apis/authorization.k8s.io/v1/selfsubjectrulesreviews", timeout=timeout,
+                         attempts=attempts, body={"apiVersion": "authorization.k8s.io/v1",
+                                                  "kind": "SelfSubjectRulesReview", "spec": {"namespace": namespace}})
 
     # -------------------------------------------------------------- objects of any kind
 
@@ -487,6 +538,10 @@ class KubeClient:
 
     def create_event(self, namespace: str, event: dict[str, Any], *, timeout: float | None = None) -> dict[str, Any]:
         return self.get_json(self.core.create_namespaced_event, namespace, event, timeout=timeout, attempts=1)
+
+
+def _page(limit: int | None, continue_token: str) -> dict[str, Any]:
+    return {**({"limit": limit} if limit else {}), **({"_continue": continue_token} if continue_token else {})}
 
 
 @dataclass(frozen=True)

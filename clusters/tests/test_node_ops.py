@@ -1,31 +1,31 @@
 """Node operations against a sandbox cluster over HTTPS: cordon, uncordon and drain through the
 API, the task's work checked inside the cluster (the node unschedulable, pods evicted, a
-PodDisruptionBudget that blocks eviction reported by pod), convergence when run twice, and one
-operation carried out by a real Celery worker after the request commits."""
+PodDisruptionBudget that blocks eviction reported by pod), convergence when run twice, a drain
+held by a budget as short re-enqueued steps (no worker waits), and operations carried out by a
+real Celery worker after the request commits."""
 
 from __future__ import annotations
 
 import itertools
 import os
-import subprocess
-import sys
 import time
 from collections.abc import Callable, Iterator
-from pathlib import Path
+from datetime import timedelta
 from typing import Any
 
 import pytest
+from django.utils import timezone
 from rest_framework.test import APIClient
 
-from clusters import services
+from clusters import services, tasks
 from clusters.kube.connection import spec_from_kubeconfig
 from clusters.models import Cluster, KubeObject, NodeOperation
 from portal.models import AuditRecord
-from portal.testing import backend_env
 from sandbox.resources import DAEMONSETS, NAMESPACES, NODES, PDBS, PODS
 
 SANDBOX_CLUSTER = "nodeops"
-FAST = services.DrainPolicy(eviction_attempts=2, retry_delay=0.1)
+# Budgets refusing are asked again every 0.1 s, and the drain gives up after 1 s.
+FAST = services.DrainPolicy(step_delay=0.1, timeout=1.0)
 _ids = itertools.count(1)
 
 
@@ -297,6 +297,90 @@ def test_a_node_gone_from_the_cluster_fails_the_operation(fleet: Any, operator_a
     assert "no longer exists" in NodeOperation.objects.get(pk=op["id"]).message
 
 
+def guarded_pod(fleet: Any, node: str) -> str:
+    """A namespace with one pod on ``node`` that a PodDisruptionBudget (minAvailable 1) keeps from
+    being evicted; returns the namespace."""
+    ns = f"pdb-{next(_ids)}"
+    fleet.in_cluster(SANDBOX_CLUSTER, lambda c: c.store.create(NAMESPACES, {"metadata": {"name": ns}}))
+    running_pod(fleet, ns, "guarded", node, {"app": "guarded"})
+    fleet.in_cluster(SANDBOX_CLUSTER, lambda c: c.store.create(PDBS, {
+        "metadata": {"name": "keep-one", "namespace": ns},
+        "spec": {"minAvailable": 1, "selector": {"matchLabels": {"app": "guarded"}}}}))
+    return ns
+
+
+@pytest.mark.django_db
+def test_a_drain_held_by_a_budget_is_short_steps_not_a_waiting_worker(fleet: Any, operator_api: APIClient) -> None:
+    """Before: one task evicted, slept and retried for as long as a budget refused, holding its
+    worker. Now each step is one pass that records what waits and returns at once with when to
+    look again; a later step finishes the drain once the budget allows it."""
+    cluster = registered(fleet)
+    node = node_name(1)
+    ns = guarded_pod(fleet, node)
+    policy = services.DrainPolicy(step_delay=5.0, timeout=120.0)
+    op = operate(operator_api, cluster, node, "drain")
+
+    started = time.monotonic()
+    first = services.node_operation_step(op["id"], policy=policy)
+    assert time.monotonic() - started < 4.0  # one pass: no sleeping between refusals
+    assert (first.status, first.again_in, first.step) == ("running", 5.0, 1)
+    row = NodeOperation.objects.get(pk=op["id"])
+    assert row.status == "running"
+    assert row.step == 1
+    assert row.deadline is not None
+    assert row.next_step_at is not None
+    assert [w["pod"] for w in row.progress["waiting"]] == [f"{ns}/guarded"]
+    assert "disruption budget" in row.progress["waiting"][0]["reason"]
+    assert row.message_code == "drain_waiting"
+    assert row.message_params["pods"] == [f"{ns}/guarded"]
+    assert "PodDisruptionBudget" in row.message
+    assert pod_state(fleet, ns, "guarded") == "present"
+    detail = operator_api.get(f"/api/clusters/{cluster.pk}/operations/{op['id']}/").json()
+    assert (detail["status"], detail["message_code"]) == ("running", "drain_waiting")
+    # A stale copy of the first step (a redelivered message) leaves at once without a pass.
+    assert services.node_operation_step(op["id"], step=0, policy=policy) == services.Step("running")
+    # Uncordon waits for the drain: the node is still busy.
+    assert operator_api.post(f"/api/clusters/{cluster.pk}/nodes/{node}/uncordon/").status_code == 409
+
+    fleet.in_cluster(SANDBOX_CLUSTER, lambda c: c.store.delete(PDBS, ns, "keep-one"))
+    done = services.node_operation_step(op["id"], step=first.step, policy=policy)
+    assert done == services.Step("succeeded")
+    assert pod_state(fleet, ns, "guarded") in ("terminating", "gone")
+    row = NodeOperation.objects.get(pk=op["id"])
+    assert f"{ns}/guarded" in row.progress["evicted"]
+    assert (row.progress["waiting"], row.message_code, row.message_params["node"]) == ([], "drain_succeeded", node)
+    # Finished: a late copy of any step leaves it alone.
+    assert services.node_operation_step(op["id"], step=first.step, policy=policy) == services.Step("succeeded")
+    op = operate(operator_api, cluster, node, "uncordon")
+    assert services.run_node_operation(op["id"]) == "succeeded"
+
+
+@pytest.mark.django_db
+def test_a_drain_past_its_deadline_fails_with_the_pods_that_were_refused(fleet: Any, operator_api: APIClient
+                                                                         ) -> None:
+    cluster = registered(fleet)
+    node = node_name(2)
+    ns = guarded_pod(fleet, node)
+    op = operate(operator_api, cluster, node, "drain")
+    assert services.node_operation_step(op["id"], policy=FAST).again_in == 0.1
+    NodeOperation.objects.filter(pk=op["id"]).update(deadline=timezone.now() - timedelta(seconds=1))
+    row = NodeOperation.objects.get(pk=op["id"])
+    # The beat rescues a chain whose next step is long overdue (its message lost).
+    NodeOperation.objects.filter(pk=op["id"]).update(next_step_at=timezone.now() - timedelta(minutes=5))
+    assert ("clusters.drain_step", row.pk, row.step) in services.overdue_node_operations()
+    assert services.node_operation_step(op["id"], step=row.step, policy=FAST).status == "failed"
+    row = NodeOperation.objects.get(pk=op["id"])
+    assert row.message_code == "drain_deadline_passed"
+    assert row.message_params == {"node": node, "evicted": 0, "seconds": 1, "pods": [f"{ns}/guarded"]}
+    assert [f["pod"] for f in row.progress["failed"]] == [f"{ns}/guarded"]
+    assert "within the drain's 1 s" in row.progress["failed"][0]["reason"]
+    assert row.next_step_at is None
+    assert (row.pk, row.step) not in [(pk, step) for _, pk, step in services.overdue_node_operations()]
+    fleet.in_cluster(SANDBOX_CLUSTER, lambda c: c.store.delete(PDBS, ns, "keep-one"))
+    op = operate(operator_api, cluster, node, "uncordon")
+    assert services.run_node_operation(op["id"]) == "succeeded"
+
+
 # ---------------------------------------------------------------------------- through a real worker
 
 
@@ -357,34 +441,13 @@ class EventTap:
 
 
 @pytest.fixture
-def worker_on_test_db(transactional_db: None) -> Iterator[str]:
-    """A real Celery worker (like conftest's ``celery_worker_process``) that reads the *test*
-    database and listens on a queue of its own, so the session's worker cannot take our task."""
-    from portal.celery import app
-
-    queue = f"pytest-nodeops-{os.getpid()}"
-    env = backend_env()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "portal", "worker", "--pool=solo", "--loglevel=WARNING",
-         "--without-gossip", "--without-mingle", "-Q", queue, "-n", f"{queue}@%h"],
-        cwd=Path(__file__).resolve().parents[2], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )
-    previous = app.conf.task_default_queue
-    app.conf.task_default_queue = queue
-    try:
-        wait_for(lambda: proc.poll() is None and app.control.ping(destination=[f"{queue}@{os.uname().nodename}"],
-                                                                 timeout=0.5), timeout=60, what="the worker")
-        yield queue
-    finally:
-        app.conf.task_default_queue = previous
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+def worker_on_test_db(transactional_db: None, celery_worker_process: Any) -> Any:
+    """The session's real Celery worker (``--pool=solo``: one task at a time, every queue), which
+    reads the *test* database."""
+    return celery_worker_process
 
 
-def test_cordon_runs_in_a_real_worker_after_commit(fleet: Any, worker_on_test_db: str, operator_user: Any) -> None:
+def test_cordon_runs_in_a_real_worker_after_commit(fleet: Any, worker_on_test_db: Any, operator_user: Any) -> None:
     client = APIClient()
     client.force_authenticate(operator_user)
     cluster = registered(fleet)
@@ -412,3 +475,41 @@ def test_cordon_runs_in_a_real_worker_after_commit(fleet: Any, worker_on_test_db
     op = operate(client, cluster, node, "uncordon")
     assert wait_for(finished, timeout=60, what="the uncordon") == "succeeded"
     assert not node_in_cluster(fleet, node)["spec"].get("unschedulable")
+
+
+def test_a_budget_blocked_drain_leaves_the_worker_free(fleet: Any, worker_on_test_db: Any, operator_user: Any
+                                                       ) -> None:
+    """Through the real (single-threaded) worker: while a budget refuses, the drain waits as a
+    countdown on the ``long`` queue, the worker meanwhile cordons another node, and the
+    re-enqueued step finishes the drain once the budget allows it."""
+    client = APIClient()
+    client.force_authenticate(operator_user)
+    cluster = registered(fleet)
+    node, other = node_name(2), node_name(3)
+    ns = guarded_pod(fleet, node)
+    op = operate(client, cluster, node, "drain")
+
+    def state(op_id: int) -> tuple[str, str]:
+        row = NodeOperation.objects.get(pk=op_id)
+        return str(row.status), str(row.message_code)
+
+    wait_for(lambda: state(op["id"]) == ("running", "drain_waiting"), timeout=60, what="the drain's first step")
+    cordon = operate(client, cluster, other, "cordon")
+    wait_for(lambda: state(cordon["id"])[0] == "succeeded", timeout=30, what="the cordon, while the drain waits")
+    assert state(op["id"]) == ("running", "drain_waiting")
+
+    fleet.in_cluster(SANDBOX_CLUSTER, lambda c: c.store.delete(PDBS, ns, "keep-one"))
+    wait_for(lambda: state(op["id"]) == ("succeeded", "drain_succeeded"), timeout=60,
+             what="a later step to finish the drain")
+    assert NodeOperation.objects.get(pk=op["id"]).step >= 1
+    assert pod_state(fleet, ns, "guarded") in ("terminating", "gone")
+    for name in (node, other):
+        op = operate(client, cluster, name, "uncordon")
+        wait_for(lambda op_id=op["id"]: state(op_id)[0] == "succeeded", timeout=60, what="the uncordon")
+
+
+def test_tasks_route_drains_to_the_long_queue() -> None:
+    from portal.enqueue import queue_for
+
+    assert queue_for(tasks.drain_node.name) == queue_for(tasks.drain_step.name) == "long"
+    assert queue_for(tasks.run_node_operation.name) == "control"
