@@ -11,7 +11,7 @@ from rest_framework.test import APIClient
 
 from catalog.models import ConfigVersion
 from catalog.tests.test_deploy import _setup
-from clusters.tests.test_watcher_e2e import client_for
+from clusters.tests.helpers import client_for
 from portal.testing import make_user
 from workspaces.models import Membership, Role
 

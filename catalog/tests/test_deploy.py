@@ -22,7 +22,7 @@ from rest_framework.test import APIClient
 from catalog import deploy, helm, releases, rollouts, tasks_deploy
 from catalog.models import CatalogSource, Package, PackageVersion, Release, Revision, Rollout, SourceKind
 from clusters.kube.errors import NotFound
-from clusters.tests.test_watcher_e2e import client_for
+from clusters.tests.helpers import client_for
 from portal.api.exceptions import Conflict
 from portal.celery import app as celery_app
 from portal.testing import make_user

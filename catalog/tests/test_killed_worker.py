@@ -19,7 +19,7 @@ from catalog import deploy, releases, tasks_deploy
 from catalog.models import Revision
 from catalog.tests.test_deploy import Driver, _setup, _state
 from clusters.kube.errors import NotFound
-from clusters.tests.test_watcher_e2e import client_for
+from clusters.tests.helpers import client_for
 from portal.testing import backend_env
 
 pytestmark = pytest.mark.django_db(transaction=True)

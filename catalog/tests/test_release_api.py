@@ -14,7 +14,7 @@ from catalog.models import CatalogSource, PackageVersion, Release, Revision, Sou
 from catalog.tests.test_deploy import Driver, _setup, _state
 from catalog.tests.test_sources import PASSWORD, USER, Repo
 from clusters.kube.errors import NotFound
-from clusters.tests.test_watcher_e2e import client_for
+from clusters.tests.helpers import client_for
 from portal.testing import make_user
 from workspaces.models import Membership, Role, Workspace
 

@@ -18,7 +18,7 @@ from catalog import helm
 from catalog.api import release_serializers as s
 from catalog.models import Package, PackageVersion, Release, Revision
 from catalog.tests.test_deploy import CHART_FILES, Driver, _setup, _state
-from clusters.tests.test_watcher_e2e import client_for
+from clusters.tests.helpers import client_for
 from portal.testing import make_user
 from workspaces.models import Membership, Role, ServiceMap
 

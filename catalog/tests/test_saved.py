@@ -12,7 +12,7 @@ from rest_framework.test import APIClient
 from catalog import helm, releases
 from catalog.models import PackageVersion, Release
 from catalog.tests.test_deploy import Driver, _setup, _state
-from clusters.tests.test_watcher_e2e import client_for
+from clusters.tests.helpers import client_for
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

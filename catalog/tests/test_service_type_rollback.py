@@ -13,7 +13,7 @@ from rest_framework.test import APIClient
 from catalog import deploy, helm, releases
 from catalog.models import Package, PackageVersion, Release
 from catalog.tests.test_deploy import CHART_FILES, Driver, _setup, _state
-from clusters.tests.test_watcher_e2e import client_for
+from clusters.tests.helpers import client_for
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

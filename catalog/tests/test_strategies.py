@@ -21,7 +21,7 @@ from catalog.models import Release, Revision
 from catalog.tests.test_deploy import Driver, _setup, _state
 from clusters.kube.errors import NotFound
 from clusters.models import KubeObject
-from clusters.tests.test_watcher_e2e import client_for
+from clusters.tests.helpers import client_for
 from clusters.watcher.projection import project
 from portal.api.exceptions import Conflict
 from portal.models import AuditRecord

@@ -9,7 +9,7 @@ from __future__ import annotations
 import itertools
 import os
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 
@@ -21,6 +21,8 @@ from clusters import services, tasks
 from clusters.kube.connection import spec_from_kubeconfig
 from clusters.models import Cluster, KubeObject, NodeOperation
 from portal.models import AuditRecord
+from portal.testing import Subscriber as EventTap
+from portal.testing import wait_for
 from sandbox.resources import DAEMONSETS, NAMESPACES, NODES, PDBS, PODS
 
 SANDBOX_CLUSTER = "nodeops"
@@ -42,17 +44,6 @@ def operator_api(operator_user: object) -> APIClient:
     client = APIClient()
     client.force_authenticate(operator_user)  # type: ignore[arg-type]
     return client
-
-
-def wait_for(check: Callable[[], Any], timeout: float = 20.0, what: str = "condition") -> Any:
-    deadline = time.monotonic() + timeout
-    last: Any = None
-    while time.monotonic() < deadline:
-        last = check()
-        if last:
-            return last
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what} (last: {last!r})")
 
 
 def node_name(n: int) -> str:
@@ -382,62 +373,6 @@ def test_a_drain_past_its_deadline_fails_with_the_pods_that_were_refused(fleet: 
 
 
 # ---------------------------------------------------------------------------- through a real worker
-
-
-class EventTap:
-    """A Channels channel joined to portal groups, as the WebSocket consumer does, on a loop of its
-    own (the layer's receive buffers belong to one loop)."""
-
-    def __init__(self, *groups: str) -> None:
-        import asyncio
-        import threading
-
-        from channels.layers import channel_layers
-
-        from portal.events import channel_group
-
-        self.loop = asyncio.new_event_loop()
-        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
-        self.thread.start()
-        self.layer = channel_layers.make_backend("default")
-        self.groups = [channel_group(g) for g in groups]
-        self.seen: list[dict[str, Any]] = []
-        self.channel = self._run(self.layer.new_channel())
-        for group in self.groups:
-            self._run(self.layer.group_add(group, self.channel))
-
-    def _run(self, coro: Any, timeout: float = 10.0) -> Any:
-        import asyncio
-
-        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)
-
-    def wait(self, match: Callable[[dict[str, Any]], bool], timeout: float = 30.0) -> dict[str, Any]:
-        import asyncio
-
-        async def one() -> dict[str, Any] | None:
-            try:
-                return await asyncio.wait_for(self.layer.receive(self.channel), 1.0)
-            except TimeoutError:
-                return None
-
-        for old in self.seen:
-            if match(old):
-                return old
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            message = self._run(one())
-            if message is not None:
-                self.seen.append(message["event"])
-                if match(message["event"]):
-                    return dict(message["event"])
-        raise AssertionError(f"no matching event within {timeout} s; saw {[e['type'] for e in self.seen]}")
-
-    def close(self) -> None:
-        for group in self.groups:
-            self._run(self.layer.group_discard(group, self.channel))
-        self.loop.call_soon_threadsafe(self.loop.stop)
-        self.thread.join(5)
-        self.loop.close()
 
 
 @pytest.fixture
