@@ -9,4 +9,6 @@ class CatalogConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from catalog import tasks_deploy  # noqa: F401 - registers the release and rollout tasks
+        from catalog import deploy, tasks_deploy  # noqa: F401 - registers the release and rollout tasks
+
+        deploy.install_watch_hook()  # the watcher tells when a release's workloads move

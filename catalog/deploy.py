@@ -9,7 +9,15 @@ never deploy one release at once: :func:`deploy_revision` holds a PostgreSQL adv
 release for the apply, and a newer revision supersedes an older one that has not finished.
 
 Waiting for a rollout does not hold a worker: :func:`watch_revision` looks once and the task
-re-enqueues itself until the workloads are ready, failed, or out of time.
+re-enqueues itself until the workloads are ready, failed, or out of time. It looks at the read
+model, not the cluster, whenever the read model can answer: the watcher holds every workload's
+state (:func:`clusters.workloads.workload_state`, the one rule) and sends ``catalog.watch_revision``
+for the release as soon as one of its labelled workloads changes (:func:`install_watch_hook`), so
+completion is learned from the watcher within about a second and the task's own schedule is only
+a slow fallback (``PORTAL_DEPLOY_WATCH_INTERVAL``). A workload the read model cannot answer for
+(its kinds stale, its row missing, older than the generation the deploy applied, or written
+before rows carried the state) is read from the cluster, and the task then looks again soon
+(``PORTAL_DEPLOY_POLL_INTERVAL``), since no watcher will tell.
 """
 
 from __future__ import annotations
@@ -46,6 +54,9 @@ from catalog.manifests import (  # noqa: F401 - re-exported: callers use them fr
 from catalog.models import Release, ReleaseStatus, Revision, RevisionStatus
 from clusters.kube.client import KubeClient
 from clusters.kube.errors import Invalid, KubeError, NotFound, UnknownKind, Unreachable
+from clusters.models import KubeObject
+from clusters.readmodel import kind_freshness
+from clusters.workloads import WorkloadState
 from portal.crypto import DecryptionError
 
 logger = logging.getLogger("catalog")
@@ -60,7 +71,26 @@ def deploy_timeout() -> float:
 
 
 def watch_interval() -> float:
-    return float(getattr(settings, "PORTAL_DEPLOY_WATCH_INTERVAL", 1.0))
+    """Seconds between looks while the read model answers (the watcher's hook tells sooner)."""
+    return float(getattr(settings, "PORTAL_DEPLOY_WATCH_INTERVAL", 10.0))
+
+
+def poll_interval() -> float:
+    """Seconds between looks while some workload had to be read from the cluster (no hook will tell)."""
+    return float(getattr(settings, "PORTAL_DEPLOY_POLL_INTERVAL", 1.0))
+
+
+WATCH_TASK = "catalog.watch_revision"
+NOTIFY_WINDOW = 1.0  # at most one notification per release per second from the watcher
+
+
+def install_watch_hook() -> None:
+    """Have the watcher send ``catalog.watch_revision(<release id>)`` when a workload carrying
+    the release label changes (:func:`clusters.watcher.hooks.on_label`); called by the app's
+    ``ready()``."""
+    from clusters.watcher import hooks
+
+    hooks.on_label(RELEASE_LABEL, WATCH_TASK, kinds=set(WORKLOAD_KINDS), window=NOTIFY_WINDOW)
 
 
 # ---------------------------------------------------------------------------- progress
@@ -71,7 +101,10 @@ def workload_progress(obj: dict[str, Any]) -> dict[str, Any]:
     from :func:`clusters.workloads.workload_state` (the rule the read model's phase uses too)."""
     from clusters.workloads import workload_state
 
-    state = workload_state(obj)
+    return state_progress(workload_state(obj))
+
+
+def state_progress(state: WorkloadState) -> dict[str, Any]:
     return {"state": state.progress_state, "ready": state.ready, "desired": state.desired,
             "message": "" if state.done else state.message}
 
@@ -143,8 +176,10 @@ def deploy_revision(release_id: int, number: int, *, allow_cluster_scoped: bool 
                 for obj in objects:  # nothing is applied unless every object passes the dry-run
                     _check_scope(client, obj, allow_cluster_scoped)
                     client.apply(obj, field_manager=FIELD_MANAGER, dry_run=True, timeout=CALL_TIMEOUT)
+                generations: dict[str, int | None] = {}
                 for obj in objects:
-                    client.apply(obj, field_manager=FIELD_MANAGER, timeout=CALL_TIMEOUT)
+                    applied = client.apply(obj, field_manager=FIELD_MANAGER, timeout=CALL_TIMEOUT)
+                    generations[key_of(obj)] = _generation(applied)
                 # and what the strategy still needs (a blue/green's old color until confirmed)
                 pruned = prune(client, release, keep={key_of(o) for o in objects} | strategies.keep(
                     release.strategy_state or {}))
@@ -158,11 +193,20 @@ def deploy_revision(release_id: int, number: int, *, allow_cluster_scoped: bool 
         except (KubeError, DecryptionError) as exc:
             releases.finish_revision(release, revision, RevisionStatus.FAILED, f"The deploy failed: {exc}")
             return "failed"
+    # The generation each workload got from this apply: the read model answers for it once its
+    # row shows that generation (an older row describes the previous spec).
     progress = {key_of(o): {"state": "progressing" if o.get("kind") in WORKLOAD_KINDS else "ready",
-                            "ready": 0, "desired": 0, "message": ""} for o in objects}
+                            "ready": 0, "desired": 0, "message": "",
+                            **({"generation": generations.get(key_of(o))} if o.get("kind") in WORKLOAD_KINDS
+                               else {})} for o in objects}
     releases.revision_applied(release, revision, progress,
                               f"Applied {len(objects)} object(s)" + (f", pruned {len(pruned)}" if pruned else "") + ".")
     return "watching"
+
+
+def _generation(obj: Any) -> int | None:
+    value = ((obj or {}).get("metadata") or {}).get("generation") if isinstance(obj, dict) else None
+    return int(value) if isinstance(value, int) else None
 
 
 class ScopeError(Exception):
@@ -199,37 +243,58 @@ def prune(client: KubeClient, release: Release, *, keep: set[str]) -> list[str]:
     return deleted
 
 
-def watch_revision(release_id: int, number: int) -> str:
+def watch_revision(release_id: int, number: int, *, chained: bool = True) -> str:
     """Look once at the revision's workloads; record progress. Returns ``"deployed"``,
-    ``"failed"``, ``"progressing"`` (look again soon), ``"pending"`` or ``"done"``."""
+    ``"failed"``, ``"progressing"`` (every workload answered by the read model: the watcher will
+    tell when they move), ``"polling"`` (some had to be read from the cluster: look again soon),
+    ``"busy"`` (another look holds the release), ``"pending"`` or ``"done"``.
+
+    ``chained``: the look of the task's own schedule, which marks the revision as watched for the
+    beat task (:func:`due_revisions`); a look the watcher's hook asked for does not."""
     loaded = _load(release_id, number)
     if loaded is None:
         return "gone"
     release, revision = loaded
     if revision.status != RevisionStatus.PROGRESSING:
         return "done"
-    cache.set(watching_key(release_id, number), 1, timeout=WATCH_MARK_SECONDS)
+    if chained:
+        cache.set(watching_key(release_id, number), 1, timeout=watch_mark_seconds())
     if release.revision != number:
         releases.finish_revision(release, revision, RevisionStatus.SUPERSEDED,
                                  f"Superseded by revision {release.revision} before it finished.")
         return "done"
+    with release_lock(release_id) as held:
+        if not held:
+            return "busy"
+        revision.refresh_from_db()
+        if revision.status != RevisionStatus.PROGRESSING:
+            return "done"  # another look finished it while this one loaded
+        return _look(release, revision)
+
+
+def _look(release: Release, revision: Revision) -> str:
     objects = [o for o in load(revision.manifest) if o.get("kind") in WORKLOAD_KINDS]
     progress = dict(revision.progress or {})
+    answered = from_read_model(release, objects, progress)
+    progress.update(answered)
+    unanswered = [o for o in objects if key_of(o) not in answered]
     try:
-        with _client(release) as client:
-            for obj in objects:
-                try:
-                    live = client.get_object(str(obj["kind"]), str(obj["metadata"]["name"]),
-                                             release.service_map.namespace, api_version=str(obj["apiVersion"]),
-                                             timeout=CALL_TIMEOUT, attempts=1)
-                except NotFound:
-                    progress[key_of(obj)] = {"state": "progressing", "ready": 0, "desired": 0,
-                                             "message": "not created yet"}
-                    continue
-                progress[key_of(obj)] = workload_progress(live)
+        if unanswered:
+            with _client(release) as client:
+                for obj in unanswered:
+                    applied = (progress.get(key_of(obj)) or {}).get("generation")
+                    try:
+                        live = client.get_object(str(obj["kind"]), str(obj["metadata"]["name"]),
+                                                 release.service_map.namespace, api_version=str(obj["apiVersion"]),
+                                                 timeout=CALL_TIMEOUT, attempts=1)
+                    except NotFound:
+                        progress[key_of(obj)] = {"state": "progressing", "ready": 0, "desired": 0,
+                                                 "message": "not created yet", "generation": applied}
+                        continue
+                    progress[key_of(obj)] = {**workload_progress(live), "generation": applied}
     except (Unreachable, KubeError, DecryptionError) as exc:
         releases.revision_progress(release, revision, progress, f"Cannot read the rollout right now: {exc}")
-        return "progressing"
+        return "polling"
     states = {p["state"] for p in progress.values()}
     if "failed" in states:
         failed = "; ".join(f"{k}: {p['message']}" for k, p in progress.items() if p["state"] == "failed")
@@ -247,7 +312,52 @@ def watch_revision(release_id: int, number: int) -> str:
                                  f"Not ready after {deploy_timeout():g} s: {slow}", progress=progress)
         return "failed"
     releases.revision_progress(release, revision, progress, "")
-    return "progressing"
+    return "polling" if unanswered else "progressing"
+
+
+def from_read_model(release: Release, objects: list[dict[str, Any]],
+                    progress: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Progress of the workloads the read model can answer for, by key: their kinds are fresh
+    (:func:`clusters.readmodel.kind_freshness`: a live watcher would know of a change), and the
+    row carries the release label, the workload state and at least the generation this revision
+    applied (``progress[key]["generation"]``). Objects left out are to be read from the cluster.
+    Reads the database only."""
+    if not objects:
+        return {}
+    sm = release.service_map
+    kinds = {str(o.get("kind")) for o in objects}
+    if kind_freshness(sm.cluster, kinds)["state"] != "synced":
+        return {}
+    rows = {(r.kind, r.name): r for r in KubeObject.objects.filter(
+        cluster_id=sm.cluster_id, namespace=sm.namespace, kind__in=kinds,
+        name__in={str((o.get("metadata") or {}).get("name")) for o in objects})}
+    answered: dict[str, dict[str, Any]] = {}
+    for obj in objects:
+        key = key_of(obj)
+        applied = (progress.get(key) or {}).get("generation")
+        row = rows.get((str(obj.get("kind")), str((obj.get("metadata") or {}).get("name"))))
+        if row is None or applied is None or row.labels.get(RELEASE_LABEL) != str(release.pk):
+            continue
+        generation = (row.data or {}).get("generation")
+        state = WorkloadState.from_data(row.phase, row.data)
+        if state is None or not isinstance(generation, int) or generation < applied:
+            continue  # the row describes an older spec, or was written before rows carried the state
+        answered[key] = {**state_progress(state), "generation": applied}
+    return answered
+
+
+def observe_release(value: Any) -> str:
+    """What the watcher's hook asks for (``catalog.watch_revision`` with only the release label's
+    value): look once at the release's current revision if it is rolling out. A label value that
+    is no release id, or a release not rolling out, is nothing to do."""
+    try:
+        release_id = int(str(value))
+    except ValueError:
+        return "gone"
+    number = Release.objects.filter(pk=release_id).values_list("revision", flat=True).first()
+    if number is None:
+        return "gone"
+    return watch_revision(release_id, number, chained=False)
 
 
 def delete_release_objects(release_id: int) -> str:
@@ -361,6 +471,11 @@ def revision_diff(a: str, b: str, *, label_a: str, label_b: str, reveal: bool = 
 
 
 WATCH_MARK_SECONDS = 30
+
+
+def watch_mark_seconds() -> float:
+    """How long a look marks the revision as watched: longer than the gap to the next look."""
+    return max(WATCH_MARK_SECONDS, 3 * max(watch_interval(), poll_interval()))
 
 
 def watching_key(release_id: int, number: int) -> str:

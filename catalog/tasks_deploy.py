@@ -8,30 +8,45 @@ from celery import shared_task
 from django.conf import settings
 
 from catalog import deploy, rollouts
+from portal import enqueue
 
 BUSY_RETRY_SECONDS = 2.0
 
 
 @shared_task(name="catalog.deploy_revision", ignore_result=True, acks_late=True)
 def deploy_revision(release_id: int, number: int) -> str:
-    """Apply a revision; then watch its rollout without holding the worker."""
+    """Apply a revision; then watch its rollout without holding the worker. Whether it may
+    contain cluster-scoped objects was decided when the revision was created
+    (``Revision.allow_cluster_scoped``, from who asked); the task only reads it."""
     from catalog.models import Revision
 
-    revision = Revision.objects.select_related("created_by").filter(release_id=release_id, number=number).first()
-    allow = bool(revision and revision.created_by and getattr(revision.created_by, "is_admin", False))
+    allow = bool(Revision.objects.filter(release_id=release_id, number=number)
+                 .values_list("allow_cluster_scoped", flat=True).first())
     result = deploy.deploy_revision(release_id, number, allow_cluster_scoped=allow)
-    if result == "watching":
-        watch_revision.apply_async((release_id, number), countdown=deploy.watch_interval())
+    if result == "watching":  # the first look at once: a release without workloads is done now
+        watch_revision.apply_async((release_id, number))
     elif result == "busy":  # another worker holds the release: try again shortly
         deploy_revision.apply_async((release_id, number), countdown=BUSY_RETRY_SECONDS)
     return result
 
 
 @shared_task(name="catalog.watch_revision", ignore_result=True, acks_late=True)
-def watch_revision(release_id: int, number: int) -> str:
-    result = deploy.watch_revision(release_id, number)
+def watch_revision(release_id: int | str, number: int | None = None) -> str:
+    """Look at a rollout once. With ``number``: the task's own chain, which looks again after
+    :func:`catalog.deploy.watch_interval` while the read model answers (the watcher's hook tells
+    sooner) or :func:`catalog.deploy.poll_interval` while it had to read the cluster. Without:
+    the watcher's hook saw the release's workloads change (``release_id`` is the label's value);
+    one look, no chain (the chain keeps its own schedule)."""
+    if number is None:
+        result = deploy.observe_release(release_id)
+        if result == "busy":  # another look holds the release and may have read before this change
+            enqueue.send(deploy.WATCH_TASK, release_id, countdown=BUSY_RETRY_SECONDS / 2)
+        return result
+    result = deploy.watch_revision(int(release_id), number)
     if result == "progressing":
         watch_revision.apply_async((release_id, number), countdown=deploy.watch_interval())
+    elif result in ("polling", "busy"):
+        watch_revision.apply_async((release_id, number), countdown=deploy.poll_interval())
     return result
 
 

@@ -60,6 +60,23 @@ class WorkloadState:
         """``ready`` | ``progressing`` | ``failed`` (the catalog deploy's words)."""
         return "failed" if self.failed else "ready" if self.done else "progressing"
 
+    def as_data(self) -> dict[str, Any]:
+        """What the read model stores of it (``data.rollout``), so a deploy can decide from the
+        row instead of the cluster (:meth:`from_data` reads it back)."""
+        return {"done": self.done, "failed": self.failed, "ready": self.ready, "desired": self.desired,
+                "message": self.message}
+
+    @classmethod
+    def from_data(cls, phase: str, data: Mapping[str, Any] | None) -> WorkloadState | None:
+        """The state a read-model row recorded (its ``phase`` and ``data.rollout``); None for a
+        row written before rows carried it (read the cluster instead)."""
+        rollout = (data or {}).get("rollout")
+        if not isinstance(rollout, Mapping) or not isinstance(rollout.get("done"), bool):
+            return None
+        return cls(phase=phase, done=bool(rollout["done"]), failed=bool(rollout.get("failed")),
+                   ready=_int(rollout.get("ready")), desired=_int(rollout.get("desired")),
+                   message=str(rollout.get("message") or ""))
+
 
 def _int(value: Any, default: int = 0) -> int:
     try:

@@ -249,10 +249,13 @@ CELERY_BEAT_SCHEDULE: dict[str, Any] = {
     # Deploys a killed task left halfway, deploys waiting for a cluster, running rollouts.
     "catalog.reconcile_releases": {"task": "catalog.reconcile_releases", "schedule": 15.0},
 }
-# Releases: how long a rollout may take to become ready, how often it is looked at, and after how
-# long a deploy that has not moved is picked up again by the beat task.
+# Releases: how long a rollout may take to become ready, how often it is looked at (the watcher
+# tells at once when a release's workloads move: the interval is a fallback; the poll interval
+# applies while a workload has to be read from the cluster), and after how long a deploy that has
+# not moved is picked up again by the beat task.
 PORTAL_DEPLOY_TIMEOUT = float(os.environ.get("PORTAL_DEPLOY_TIMEOUT", "300"))
-PORTAL_DEPLOY_WATCH_INTERVAL = float(os.environ.get("PORTAL_DEPLOY_WATCH_INTERVAL", "1"))
+PORTAL_DEPLOY_WATCH_INTERVAL = float(os.environ.get("PORTAL_DEPLOY_WATCH_INTERVAL", "10"))
+PORTAL_DEPLOY_POLL_INTERVAL = float(os.environ.get("PORTAL_DEPLOY_POLL_INTERVAL", "1"))
 PORTAL_DEPLOY_RETRY_SECONDS = float(os.environ.get("PORTAL_DEPLOY_RETRY_SECONDS", "30"))
 
 REST_FRAMEWORK = {

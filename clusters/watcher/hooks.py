@@ -1,5 +1,15 @@
 """Listeners for committed read-model changes of some kinds, for apps that react to what the
-watcher sees (the workspaces app restores a ResourceQuota someone edited or deleted).
+watcher sees (the workspaces app restores a ResourceQuota someone edited or deleted; the catalog
+learns that a release's workloads moved).
+
+Two shapes, both registered by the reacting app's ``AppConfig.ready`` so this package never
+imports an app above it:
+
+* :func:`register`: a function called with the committed :class:`Changes`;
+* :func:`on_label`: for upserted objects of some kinds carrying a label, send the task *named*
+  (:func:`portal.enqueue.send`) with the label's value, at most once per value per ``window``
+  seconds. The first change of a window sends the task with a countdown of ``window``, so the
+  task runs after every change of that window is committed and none is lost by coalescing.
 
 A listener runs in the watcher's executor after the batch committed, never on its event loop,
 and its failure is logged, never propagated: the read model must keep flowing.
@@ -8,7 +18,10 @@ and its failure is logged, never propagated: the read model must keep flowing.
 from __future__ import annotations
 
 import logging
+import threading
+import time
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from clusters.watcher.writer import Changes
 
@@ -19,23 +32,89 @@ Listener = Callable[[Changes], None]
 _listeners: list[tuple[frozenset[str], Listener]] = []
 
 
+@dataclass(frozen=True)
+class LabelHook:
+    """Send task ``task`` (by name) with ``label``'s value when an object of ``kinds`` carrying it changes."""
+
+    label: str
+    task: str
+    kinds: frozenset[str]
+    window: float
+
+
+_label_hooks: list[LabelHook] = []
+_due: dict[tuple[str, str], float] = {}  # (task, value) -> monotonic time its pending send runs
+_due_lock = threading.Lock()
+
+
 def register(kinds: set[str] | frozenset[str], listener: Listener) -> None:
     if not any(fn is listener for _, fn in _listeners):
         _listeners.append((frozenset(kinds), listener))
 
 
+def on_label(label: str, task: str, *, kinds: set[str] | frozenset[str], window: float = 1.0) -> None:
+    """Send ``task(value)`` when an object of ``kinds`` labelled ``label=value`` is written
+    (coalesced per value within ``window`` seconds)."""
+    hook = LabelHook(label, task, frozenset(kinds), float(window))
+    if hook not in _label_hooks:
+        _label_hooks.append(hook)
+
+
+def _kinds(changes: Changes) -> set[str]:
+    return {kind for _, kind in (*changes.upserts, *changes.deletes, *changes.relisted)}
+
+
 def wanted(changes: Changes) -> bool:
-    if not _listeners:
+    if not _listeners and not _label_hooks:
         return False
-    kinds = {kind for _, kind in (*changes.upserts, *changes.deletes, *changes.relisted)}
-    return any(k & kinds for k, _ in _listeners)
+    kinds = _kinds(changes)
+    return any(k & kinds for k, _ in _listeners) or any(
+        h.kinds & {kind for _, kind in changes.upserts} for h in _label_hooks)
+
+
+def labelled(changes: Changes, hook: LabelHook) -> set[str]:
+    """The values of ``hook.label`` on the objects of its kinds this batch upserted."""
+    values: set[str] = set()
+    for (_cluster_id, kind), rows in changes.upserts.items():
+        if kind in hook.kinds:
+            values |= {row["labels"][hook.label] for row in rows.values() if row["labels"].get(hook.label)}
+    return values
+
+
+def _send_labelled(changes: Changes) -> None:
+    from portal import enqueue
+
+    for hook in list(_label_hooks):
+        values = labelled(changes, hook)
+        if not values:
+            continue
+        now = time.monotonic()
+        due: list[str] = []
+        with _due_lock:
+            if len(_due) > 10_000:  # forget windows long past
+                for key in [k for k, at in _due.items() if at < now]:
+                    del _due[key]
+            for value in sorted(values):
+                if _due.get((hook.task, value), 0.0) > now:
+                    continue  # a send of this window is still to run: it will see this change
+                _due[(hook.task, value)] = now + hook.window
+                due.append(value)
+        for value in due:
+            if not enqueue.send(hook.task, value, countdown=hook.window or None):
+                with _due_lock:  # not sent (the broker is away): the next change tries again
+                    _due.pop((hook.task, value), None)
 
 
 def notify(changes: Changes) -> None:
-    kinds = {kind for _, kind in (*changes.upserts, *changes.deletes, *changes.relisted)}
+    kinds = _kinds(changes)
     for listened, listener in list(_listeners):
         if listened & kinds:
             try:
                 listener(changes)
             except Exception:
                 logger.exception("watcher change listener failed", extra={"listener": getattr(listener, "__name__", "")})
+    if _label_hooks:
+        try:
+            _send_labelled(changes)
+        except Exception:
+            logger.exception("watcher label hook failed")

@@ -296,7 +296,16 @@ def _workload(obj: Obj) -> tuple[str, Obj]:
         "conditions": _conditions(status),
         "owner": owner(meta),
     }
-    return workload_state(obj, kind).phase, data
+    return _with_state(obj, kind, data)
+
+
+def _with_state(obj: Obj, kind: str, data: Obj) -> tuple[str, Obj]:
+    """The phase, and in ``data`` the generation and the whole workload state, so a deploy can
+    tell from the row whether it shows the spec it applied and whether that spec is done."""
+    state = workload_state(obj, kind)
+    data["generation"] = _int((obj.get("metadata") or {}).get("generation"))
+    data["rollout"] = state.as_data()
+    return state.phase, data
 
 
 def _job(obj: Obj) -> tuple[str, Obj]:
@@ -311,7 +320,7 @@ def _job(obj: Obj) -> tuple[str, Obj]:
         "completion_time": status.get("completionTime"),
         "owner": owner(meta),
     }
-    return workload_state(obj, "Job").phase, data
+    return _with_state(obj, "Job", data)
 
 
 def _cronjob(obj: Obj) -> tuple[str, Obj]:

@@ -1,0 +1,177 @@
+"""Deploy completion learned from the watcher's read model (issue 12, "one workload state").
+
+A rollout is decided from the read model whenever it can answer: the workload's kinds are fresh
+(a live watcher holds the cluster and heard from them), and its row carries the release label,
+the workload state and at least the generation the deploy applied. The cluster below has an
+address nothing answers at, so a look that reads the cluster says so ("Cannot read the rollout")
+and one that decides from the read model completes without it. The rows are what the watcher
+writes (:func:`clusters.watcher.projection.project` of objects shaped as the API serves them).
+"""
+
+from __future__ import annotations
+
+import itertools
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from django.core.cache import cache
+from django.utils import timezone
+
+from catalog import deploy
+from catalog.manifests import RELEASE_LABEL, dump
+from catalog.models import (
+    CatalogSource,
+    Package,
+    PackageVersion,
+    Release,
+    Revision,
+    RevisionStatus,
+    SourceKind,
+)
+from clusters.models import Cluster, ClusterStatus, KindSync, KubeObject, SyncState, WatcherLease
+from clusters.watcher import hooks
+from clusters.watcher.projection import project
+from workspaces.models import ServiceMap, Workspace
+
+pytestmark = pytest.mark.django_db
+_n = itertools.count(1)
+
+
+def deployment(release_id: int, *, generation: int = 1, observed: int = 1, ready: int = 2,
+               reason: str = "NewReplicaSetAvailable", label: str | None = None) -> dict[str, Any]:
+    """A Deployment of 2 replicas as the API server serves it (status as the controller writes it)."""
+    return {"apiVersion": "apps/v1", "kind": "Deployment",
+            "metadata": {"name": "web", "namespace": "shop", "generation": generation, "resourceVersion": "7",
+                         "uid": "u-web", "labels": {RELEASE_LABEL: label or str(release_id)}},
+            "spec": {"replicas": 2, "selector": {"matchLabels": {"app": "web"}},
+                     "template": {"metadata": {"labels": {"app": "web"}},
+                                  "spec": {"containers": [{"name": "web", "image": "nginx:1.27"}]}}},
+            "status": {"observedGeneration": observed, "replicas": 2, "updatedReplicas": 2, "readyReplicas": ready,
+                       "availableReplicas": ready,
+                       "conditions": [{"type": "Progressing", "status": "False" if "Deadline" in reason else "True",
+                                       "reason": reason, "message": f"the rollout: {reason}"}]}}
+
+
+def setup_release(*, applied_generation: int | None = 1) -> tuple[Release, Revision]:
+    n = next(_n)
+    # Nothing listens there: any cluster call fails at once (connection refused).
+    cluster = Cluster.objects.create(name=f"rm-{n}", server="https://127.0.0.1:9", status=ClusterStatus.CONNECTED)
+    workspace = Workspace.objects.create(name=f"rm-{n}")
+    sm = ServiceMap.objects.create(workspace=workspace, cluster=cluster, namespace="shop")
+    source = CatalogSource.objects.create(name=f"rm-{n}", kind=SourceKind.UPLOAD, workspace=workspace)
+    version = PackageVersion.objects.create(package=Package.objects.create(source=source, name="shop"),
+                                            version="1.0.0", archive=b"", digest="sha256:test")
+    release = Release.objects.create(workspace=workspace, service_map=sm, name="shop", package_version=version,
+                                     revision=1, status="deploying")
+    manifest = deployment(release.pk)
+    for key in ("status", "uid", "resourceVersion", "generation"):
+        manifest.pop(key, None)
+        manifest["metadata"].pop(key, None)
+    revision = Revision.objects.create(
+        release=release, number=1, package_version=version, manifest=dump([manifest]),
+        status=RevisionStatus.PROGRESSING, started=timezone.now(),
+        progress={"Deployment/web": {"state": "progressing", "ready": 0, "desired": 0, "message": "",
+                                     "generation": applied_generation}})
+    watched(cluster)
+    return release, revision
+
+
+def watched(cluster: Cluster, *, heard: float = 0.0, lease: float = 30.0) -> None:
+    """The watcher's rows for a cluster it holds and whose workload kinds it heard from ``heard`` s ago."""
+    now = timezone.now()
+    WatcherLease.objects.update_or_create(cluster=cluster, defaults={
+        "holder": "test", "expires": now + timedelta(seconds=lease)})
+    for kind in deploy.WORKLOAD_KINDS:
+        KindSync.objects.update_or_create(cluster=cluster, kind=kind, defaults={
+            "state": SyncState.SYNCED, "last_event": now - timedelta(seconds=heard), "last_list": now})
+
+
+def store(release: Release, obj: dict[str, Any]) -> None:
+    KubeObject.objects.update_or_create(cluster_id=release.service_map.cluster_id, kind="Deployment",
+                                        namespace="shop", name="web", defaults=dict(project("Deployment", obj)))
+
+
+def look(release: Release, revision: Revision) -> str:
+    result = deploy.watch_revision(release.pk, revision.number)
+    revision.refresh_from_db()
+    return result
+
+
+def test_a_fresh_current_row_decides_without_the_cluster() -> None:
+    release, revision = setup_release()
+    store(release, deployment(release.pk))
+    assert look(release, revision) == "deployed"
+    assert revision.status == RevisionStatus.DEPLOYED
+    assert revision.progress["Deployment/web"] == {"state": "ready", "ready": 2, "desired": 2, "message": "",
+                                                   "generation": 1}
+    release.refresh_from_db()
+    assert (release.status, release.deployed_revision) == ("deployed", 1)
+
+
+def test_a_row_still_rolling_out_is_progressing_and_waits_for_the_watcher() -> None:
+    release, revision = setup_release()
+    store(release, deployment(release.pk, ready=1, reason="ReplicaSetUpdated"))
+    # "progressing" (not "polling"): the read model answered, the watcher's hook will tell.
+    assert look(release, revision) == "progressing"
+    assert revision.status == RevisionStatus.PROGRESSING
+    assert revision.progress["Deployment/web"]["state"] == "progressing"
+    assert revision.message == ""
+
+
+def test_a_stuck_rollout_in_the_read_model_fails_the_revision() -> None:
+    release, revision = setup_release()
+    store(release, deployment(release.pk, ready=1, reason="ProgressDeadlineExceeded"))
+    assert look(release, revision) == "failed"
+    assert revision.status == RevisionStatus.FAILED
+    assert "ProgressDeadlineExceeded" in revision.message
+
+
+@pytest.mark.parametrize("case", ["older generation", "not observed", "stale kinds", "no lease", "no row",
+                                  "other release", "row without state", "applied generation unknown"])
+def test_what_the_read_model_cannot_answer_is_read_from_the_cluster(case: str) -> None:
+    release, revision = setup_release(applied_generation=None if case == "applied generation unknown" else 2)
+    obj = deployment(release.pk, generation=1 if case == "older generation" else 2,
+                     observed=1 if case in ("older generation", "not observed") else 2,
+                     label="999999" if case == "other release" else None)
+    if case != "no row":
+        store(release, obj)
+    if case == "stale kinds":
+        watched(release.service_map.cluster, heard=3600)
+    if case == "no lease":
+        watched(release.service_map.cluster, lease=-1)
+    if case == "row without state":  # written before rows carried the workload state
+        row = KubeObject.objects.get(kind="Deployment", name="web", cluster_id=release.service_map.cluster_id)
+        row.data.pop("rollout")
+        row.save()
+    if case == "not observed":
+        # Fresh and current, but the controller has not observed it: the read model answers
+        # "progressing" (a new spec's old status never counts as done).
+        assert look(release, revision) == "progressing"
+        assert revision.progress["Deployment/web"]["message"] == "Waiting for the controller to observe the new spec."
+        return
+    # The cluster is asked (nothing answers there): the look says so and will look again soon.
+    assert look(release, revision) == "polling"
+    assert revision.status == RevisionStatus.PROGRESSING
+    assert revision.message.startswith("Cannot read the rollout right now")
+
+
+def test_the_watchers_notification_looks_once_without_marking_the_chain() -> None:
+    release, _revision = setup_release()
+    store(release, deployment(release.pk, ready=1, reason="ReplicaSetUpdated"))
+    cache.delete(deploy.watching_key(release.pk, 1))
+    assert deploy.observe_release(str(release.pk)) == "progressing"
+    # The beat task still sees no chain watching it (the hook's look is not the chain).
+    assert cache.get(deploy.watching_key(release.pk, 1)) is None
+    store(release, deployment(release.pk))
+    assert deploy.observe_release(str(release.pk)) == "deployed"
+    assert deploy.observe_release(str(release.pk)) == "done"
+    assert deploy.observe_release("not-a-release") == "gone"
+    assert deploy.observe_release("0") == "gone"
+
+
+def test_the_catalog_registers_its_label_hook() -> None:
+    """The app's ready() registered the release label with the watcher, by task name."""
+    hook = next(h for h in hooks._label_hooks if h.label == RELEASE_LABEL)
+    assert hook.task == "catalog.watch_revision"
+    assert {"Deployment", "StatefulSet", "DaemonSet", "Job"} <= hook.kinds

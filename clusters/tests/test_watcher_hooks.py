@@ -1,0 +1,84 @@
+"""The watcher's label hooks: for upserted objects of the registered kinds carrying the label, the
+task is sent by name with the label's value, once per value per window (coalesced), with a
+countdown of the window so the task runs after every change of the window is committed.
+
+Sends are caught at Celery's ``send_task`` (the broker boundary), not in our code."""
+
+from __future__ import annotations
+
+import itertools
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from clusters.watcher import hooks
+from clusters.watcher.projection import project
+from clusters.watcher.writer import Changes
+from portal.celery import app as celery_app
+
+LABEL = "example.test/owner"
+_n = itertools.count(1)
+
+
+@pytest.fixture
+def sent(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, list[Any], float | None]]:
+    calls: list[tuple[str, list[Any], float | None]] = []
+    monkeypatch.setattr(celery_app, "send_task", lambda name, args=None, kwargs=None, countdown=None, **kw:
+                        calls.append((name, list(args or []), countdown)))
+    return calls
+
+
+@pytest.fixture
+def task() -> Iterator[str]:
+    name = f"tests.notify_{next(_n)}"
+    hooks.on_label(LABEL, name, kinds={"Deployment", "Job"}, window=0.3)
+    yield name
+    hooks._label_hooks[:] = [h for h in hooks._label_hooks if h.task != name]
+
+
+def changes(kind: str, *labels: dict[str, str], deleted: bool = False) -> Changes:
+    out = Changes()
+    for i, labelled in enumerate(labels):
+        row = project(kind, {"metadata": {"name": f"o{i}", "namespace": "ns", "labels": labelled}})
+        if deleted:
+            out.deletes.setdefault((1, kind), set()).add(("ns", row["name"]))
+        else:
+            out.upserts.setdefault((1, kind), {})[("ns", row["name"])] = row
+    return out
+
+
+def test_labelled_changes_send_the_task_once_per_value_per_window(sent: list[Any], task: str) -> None:
+    batch = changes("Deployment", {LABEL: "7"}, {LABEL: "8"}, {"app": "x"})
+    assert hooks.wanted(batch)
+    hooks.notify(batch)
+    hooks.notify(changes("Job", {LABEL: "7"}))  # within the window: coalesced
+    mine = [c for c in sent if c[0] == task]
+    assert sorted(mine) == [(task, ["7"], 0.3), (task, ["8"], 0.3)]
+    time.sleep(0.35)
+    hooks.notify(changes("Deployment", {LABEL: "7"}))  # a new window: sent again
+    assert [c for c in sent if c[0] == task][2:] == [(task, ["7"], 0.3)]
+
+
+def test_other_kinds_unlabelled_objects_and_deletes_send_nothing(sent: list[Any], task: str) -> None:
+    for batch in (changes("ConfigMap", {LABEL: "7"}), changes("Deployment", {"app": "x"}),
+                  changes("Deployment", {LABEL: ""}), changes("Deployment", {LABEL: "7"}, deleted=True)):
+        hooks.notify(batch)
+    assert [c for c in sent if c[0] == task] == []
+    assert not hooks.wanted(changes("ConfigMap", {LABEL: "7"}))
+
+
+def test_a_broker_failure_is_logged_not_raised_and_the_next_change_tries_again(
+        monkeypatch: pytest.MonkeyPatch, task: str) -> None:
+    calls: list[list[Any]] = []
+
+    def refuse(name: str, args: Any = None, **kwargs: Any) -> None:
+        calls.append(list(args or []))
+        raise ConnectionError("broker away")
+
+    monkeypatch.setattr(celery_app, "send_task", refuse)
+    hooks.notify(changes("Deployment", {LABEL: "9"}))  # no exception: the read model keeps flowing
+    monkeypatch.setattr(celery_app, "send_task", lambda name, args=None, **kw: calls.append(list(args or [])))
+    hooks.notify(changes("Deployment", {LABEL: "9"}))  # within the window, yet sent: the first never left
+    assert calls == [["9"], ["9"]]
