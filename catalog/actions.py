@@ -15,12 +15,12 @@ from cryptography import x509
 from django.db import IntegrityError, transaction
 from django.http import HttpRequest
 from django.utils import timezone
-from rest_framework.exceptions import NotFound, ValidationError
 
 from catalog import helm, oci, sources
+from catalog.errors import invalid
 from catalog.models import CatalogSource, Package, PackageVersion, SourceKind, SourceStatus
-from portal import audit
-from portal.api.exceptions import Conflict
+from portal import audit, enqueue
+from portal.errors import Conflict, NotFound
 from workspaces.models import Workspace
 
 REPOSITORY_FIELDS = ("url", "username", "password", "ca_pem")
@@ -32,9 +32,9 @@ def _audit(request: HttpRequest | None, *, action: str, target: Any, detail: dic
 
 
 def _enqueue_refresh(source_id: int) -> None:
-    from catalog import tasks
-
-    transaction.on_commit(lambda: tasks.refresh_source.delay(source_id))
+    """Queue :func:`catalog.tasks.refresh_source` by name after commit, robustly (a broker failure
+    is logged: the source stays ``refreshing`` until its next periodic refresh or a manual one)."""
+    transaction.on_commit(lambda: enqueue.send("catalog.refresh_source", source_id))
 
 
 def _check_ca(pem: str) -> str:
@@ -44,10 +44,10 @@ def _check_ca(pem: str) -> str:
     try:
         certificates = x509.load_pem_x509_certificates(pem.encode())
     except ValueError as exc:
-        raise ValidationError({"ca_pem": ["Give the CA certificate(s) in PEM form (-----BEGIN CERTIFICATE-----)."]}) \
+        raise invalid({"ca_pem": ["Give the CA certificate(s) in PEM form (-----BEGIN CERTIFICATE-----)."]}) \
             from exc
     if not certificates:
-        raise ValidationError({"ca_pem": ["Give at least one certificate."]})
+        raise invalid({"ca_pem": ["Give at least one certificate."]})
     return pem + "\n"
 
 
@@ -57,14 +57,14 @@ def _repository(data: dict[str, Any], *, kind: str, actor: Any) -> dict[str, Any
     if kind not in sources.REMOTE_KINDS:
         given = [f for f in REPOSITORY_FIELDS if data.get(f)]
         if given:
-            raise ValidationError({f: ["Only Helm repository and OCI registry sources have this."] for f in given})
+            raise invalid({f: ["Only Helm repository and OCI registry sources have this."] for f in given})
         return out
     if "url" in data:
         check = oci.check_url if kind == SourceKind.OCI else sources.check_url
         try:
             out["url"] = check(data["url"] or "", actor=actor)
         except ValueError as exc:
-            raise ValidationError({"url": [str(exc)]}) from exc
+            raise invalid({"url": [str(exc)]}) from exc
     if "ca_pem" in data:
         out["ca_pem"] = _check_ca(data["ca_pem"] or "")
     for name in ("username", "password"):
@@ -77,18 +77,18 @@ def create_source(*, data: dict[str, Any], workspace: Workspace | None, actor: A
                   request: HttpRequest | None) -> CatalogSource:
     kind = data["kind"]
     if kind not in (SourceKind.HELM, SourceKind.OCI, SourceKind.UPLOAD):
-        raise ValidationError({"kind": ["Choose helm (a chart repository), oci (an OCI registry holding charts) or "
+        raise invalid({"kind": ["Choose helm (a chart repository), oci (an OCI registry holding charts) or "
                                         "upload (charts you upload)."]})
     if kind == SourceKind.HELM and not data.get("url"):
-        raise ValidationError({"url": ["A Helm repository source needs the repository's address."]})
+        raise invalid({"url": ["A Helm repository source needs the repository's address."]})
     if kind == SourceKind.OCI and not data.get("url"):
-        raise ValidationError({"url": ["An OCI registry source needs the registry's address, like "
+        raise invalid({"url": ["An OCI registry source needs the registry's address, like "
                                        "oci://registry.example.com/charts."]})
     repo = _repository(data, kind=kind, actor=actor)
     name = data["name"]
     if CatalogSource.objects.filter(workspace=workspace, name=name).exists():
         where = "shared sources" if workspace is None else f"workspace {workspace.name}"
-        raise ValidationError({"name": [f"A source named {name!r} exists already in {where}."]})
+        raise invalid({"name": [f"A source named {name!r} exists already in {where}."]})
     try:
         with transaction.atomic():
             source = CatalogSource.objects.create(
@@ -99,7 +99,7 @@ def create_source(*, data: dict[str, Any], workspace: Workspace | None, actor: A
                 source.set_password(repo["password"])
                 source.save(update_fields=["password_encrypted"])
     except IntegrityError as exc:  # a concurrent create of the same name
-        raise ValidationError({"name": [f"A source named {name!r} exists already."]}) from exc
+        raise invalid({"name": [f"A source named {name!r} exists already."]}) from exc
     if kind in sources.REMOTE_KINDS:
         _enqueue_refresh(source.pk)
     _audit(request, action="catalog.source_create", target=source,
@@ -189,9 +189,9 @@ def upload_chart(*, source: CatalogSource, data: bytes, request: HttpRequest | N
     try:
         info = helm.inspect(data)
     except helm.ChartError as exc:
-        raise ValidationError({"chart": [exc.message]}) from exc
+        raise invalid({"chart": [exc.message]}) from exc
     if len(info.name) > 200 or len(info.version) > 100:
-        raise ValidationError({"chart": ["The chart's name or version is too long."]})
+        raise invalid({"chart": ["The chart's name or version is too long."]})
     digest = "sha256:" + hashlib.sha256(data).hexdigest()
     try:
         with transaction.atomic():

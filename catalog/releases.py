@@ -11,16 +11,18 @@ is exactly what every retry applies. Writes audit and publish ``release.updated`
 
 from __future__ import annotations
 
+import logging
 import re
 from dataclasses import dataclass, field
 from typing import Any
 
 from django.db import IntegrityError, transaction
+from django.db.models import Exists, F, OuterRef, Q
 from django.http import HttpRequest
 from django.utils import timezone
-from rest_framework.exceptions import PermissionDenied, ValidationError
 
 from catalog import enqueue, manifests, redaction, strategies
+from catalog.errors import invalid
 from catalog.models import (
     PackageVersion,
     Release,
@@ -32,11 +34,13 @@ from catalog.models import (
 )
 from catalog.rows import release_row
 from portal import audit
-from portal.api.exceptions import Conflict
+from portal.errors import Conflict, Invalid
 from portal.events import publish
 from portal.models import AuditOutcome
 from workspaces import access as ws_access
 from workspaces.models import ApplyStatus, Grant, ServiceMap
+
+logger = logging.getLogger("catalog")
 
 IMAGE_REFERENCE = re.compile(
     r"^(?:(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)(?:\.(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?))*"
@@ -45,9 +49,27 @@ IMAGE_REFERENCE = re.compile(
 IN_FLIGHT = (RevisionStatus.APPLYING, RevisionStatus.PROGRESSING)
 
 
+@dataclass(frozen=True)
+class Message:
+    """A status message as stored and published: the English ``text``, its stable ``code`` and the
+    ``params`` the console's translation of the code is filled with (/work/coord/CODES.md)."""
+
+    text: str
+    code: str = ""
+    params: dict[str, Any] = field(default_factory=dict)
+
+    def fields(self) -> dict[str, Any]:
+        return {"message": self.text, "message_code": self.code if self.text else "",
+                "message_params": self.params if self.text else {}}
+
+
+NO_MESSAGE = Message("")
+
+
 def _enqueue(name: str, *args: Any) -> None:
-    """Queue task ``catalog.<name>`` (of :mod:`catalog.tasks_deploy`) after commit, by its name."""
-    enqueue.on_commit(f"catalog.{name}", *args)
+    """Queue task ``name`` (of :mod:`catalog.tasks_deploy`) after commit, by its name, robustly
+    (:mod:`portal.enqueue`: a broker failure is logged and the beat task picks the intent up)."""
+    enqueue.on_commit(name, *args)
 
 
 def _publish_release(release: Release) -> None:
@@ -61,7 +83,8 @@ def _publish_release(release: Release) -> None:
 def _publish_revision(release: Release, revision: Revision) -> None:
     publish(f"workspace.{release.workspace_id}", "revision.updated", {
         "release": release.pk, "number": revision.number, "status": revision.status,
-        "progress": revision.progress, "message": revision.message})
+        "progress": revision.progress, "message": revision.message, "message_code": revision.message_code,
+        "message_params": revision.message_params})
 
 
 def _audit(request: HttpRequest | None, *, action: str, release: Release, detail: dict[str, Any]) -> None:
@@ -71,20 +94,16 @@ def _audit(request: HttpRequest | None, *, action: str, release: Release, detail
         audit.record(action=action, outcome=AuditOutcome.SUCCESS, target=release, detail=detail)
 
 
-def require(user: Any, sm: ServiceMap, grant: str) -> None:
-    if not ws_access.allowed(user, sm.workspace, grant):
-        raise PermissionDenied(f"Your role in workspace {sm.workspace.name} does not grant {grant}; ask a manager "
-                               "of the workspace.")
-
-
 # ---------------------------------------------------------------------------- preparing a revision
 
 
-class QuotaExceeded(ValidationError):
-    """The manifests do not fit the service map's quota; ``preflight`` has the figures."""
+class QuotaExceeded(Invalid):
+    """The manifests do not fit the service map's quota; ``preflight`` has the figures (the plan
+    shows them; the API's error body is the usual one, ``errors.quota`` naming what does not fit)."""
 
-    def __init__(self, detail: Any, *, preflight: dict[str, Any]) -> None:
-        super().__init__(detail)
+    def __init__(self, problems: list[str], *, preflight: dict[str, Any]) -> None:
+        error = invalid({"quota": problems})
+        super().__init__(error.message, errors=error.errors)
         self.preflight = preflight
 
 
@@ -140,7 +159,7 @@ def prepare(*, sm: ServiceMap, name: str, version: PackageVersion, values: dict[
     from catalog import helm
 
     if not isinstance(values, dict):
-        raise ValidationError({"values": ["Give the values as an object."]})
+        raise invalid({"values": ["Give the values as an object."]})
     try:
         if version.archive:
             archive = bytes(version.archive)
@@ -151,7 +170,7 @@ def prepare(*, sm: ServiceMap, name: str, version: PackageVersion, values: dict[
         objects = helm.render(archive, values, release=name, namespace=sm.namespace, revision=number,
                               is_upgrade=upgrade)
     except helm.ChartError as exc:
-        raise ValidationError(exc.errors or {"chart": [exc.message]}) from exc
+        raise invalid(exc.errors or {"chart": [exc.message]}) from exc
     objects = [manifests.without_nulls(o) for o in objects]
     if strategy is None:
         prepared = check(sm=sm, objects=objects, user=user, replacing=replacing)
@@ -241,15 +260,15 @@ def check(*, sm: ServiceMap, objects: list[dict[str, Any]], user: Any, replacing
             problems.append(f"{key} is cluster-scoped; only system admins may deploy those.")
     problems += _image_errors(objects)
     if collisions:  # the stable code first: the console names the collision
-        raise ValidationError({f"manifest.{PORTAL_OWNED_CODE}": collisions, **({"manifest": problems} if problems
-                                                                               else {})}, code=PORTAL_OWNED_CODE)
+        raise invalid({f"manifest.{PORTAL_OWNED_CODE}": collisions, **({"manifest": problems} if problems else {})},
+                      code=PORTAL_OWNED_CODE)
     if problems:
-        raise ValidationError({"manifest": problems})
+        raise invalid({"manifest": problems})
     from workspaces.services import preflight
 
     fit = preflight(sm, objects)  # quota and the LimitRange defaults' limits (workspaces.services)
     if not fit["fits"]:
-        raise QuotaExceeded({"quota": fit["problems"]}, preflight=fit)
+        raise QuotaExceeded(list(fit["problems"]), preflight=fit)
     return Prepared(objects=objects, preflight=fit)
 
 
@@ -260,7 +279,9 @@ def _store_revision(release: Release, *, number: int, action: str, version: Pack
     return Revision.objects.create(
         release=release, number=number, action=action, rollback_of=rollback_of, package_version=version,
         values=values, manifest=manifest, digest=manifests.digest(manifest), resources=manifests.resources(stamped),
-        status=RevisionStatus.PENDING, created_by=user if getattr(user, "is_authenticated", False) else None)
+        status=RevisionStatus.PENDING, created_by=user if getattr(user, "is_authenticated", False) else None,
+        # decided here, from who asked (the deploy task reads it and decides nothing itself)
+        allow_cluster_scoped=ws_access.is_admin(user))
 
 
 # ---------------------------------------------------------------------------- user actions
@@ -268,7 +289,7 @@ def _store_revision(release: Release, *, number: int, action: str, version: Pack
 
 def create_release(*, sm: ServiceMap, name: str, version: PackageVersion, values: dict[str, Any],
                    strategy: dict[str, Any], user: Any, request: HttpRequest | None) -> Release:
-    require(user, sm, Grant.WORKLOADS_DEPLOY)
+    ws_access.require_grant(user, sm.workspace, Grant.WORKLOADS_DEPLOY)
     if sm.status == ApplyStatus.DELETING:
         raise Conflict(f"Service map {sm.namespace} is being deleted.")
     if Release.objects.filter(service_map=sm, name=name).exists():
@@ -287,7 +308,7 @@ def create_release(*, sm: ServiceMap, name: str, version: PackageVersion, values
                             objects=prepared.objects, user=user)
             _audit(request, action="release.install", release=release,
                    detail={"service_map": sm.pk, "package_version": version.pk, "revision": 1})
-            _enqueue("deploy_revision", release.pk, 1)
+            _enqueue(enqueue.DEPLOY_REVISION, release.pk, 1)
             transaction.on_commit(lambda: _publish_release(release))
     except IntegrityError as exc:
         raise Conflict(f"A release named {name} was just created in {sm.namespace}.") from exc
@@ -307,7 +328,7 @@ def restored_values(values: Any, stored: Any) -> Any:
     the stored values (:func:`catalog.redaction.restore_values`); 400 where there is none."""
     out, missing = redaction.restore_values(values, stored)
     if missing:
-        raise ValidationError({path: [f"{redaction.REDACTED} stands for a Secret value you were not shown, and "
+        raise invalid({path: [f"{redaction.REDACTED} stands for a Secret value you were not shown, and "
                                       "there is no stored value here to keep; give the value."] for path in missing})
     return out
 
@@ -315,7 +336,7 @@ def restored_values(values: Any, stored: Any) -> Any:
 def upgrade_release(*, release: Release, version: PackageVersion | None, values: dict[str, Any] | None,
                     strategy: dict[str, Any] | None, user: Any, request: HttpRequest | None) -> Release:
     sm = release.service_map
-    require(user, sm, Grant.WORKLOADS_DEPLOY)
+    ws_access.require_grant(user, sm.workspace, Grant.WORKLOADS_DEPLOY)
     version = version or release.package_version
     values = release.values if values is None else restored_values(values, release.values)
     strategy = strategies.validate(strategy if strategy is not None else strategies.normalised(release.strategy))
@@ -332,23 +353,24 @@ def upgrade_release(*, release: Release, version: PackageVersion | None, values:
                         objects=prepared.objects, user=user)
         Release.objects.filter(pk=locked.pk).update(
             package_version=version, values=values, strategy=strategy, strategy_state=prepared.strategy_state,
-            revision=number, status=ReleaseStatus.PENDING, message="", updated=timezone.now())
+            revision=number, status=ReleaseStatus.PENDING, message="", message_code="", message_params={},
+            updated=timezone.now())
         locked.refresh_from_db()
         _audit(request, action="release.upgrade", release=locked,
                detail={"package_version": version.pk, "revision": number})
-        _enqueue("deploy_revision", locked.pk, number)
+        _enqueue(enqueue.DEPLOY_REVISION, locked.pk, number)
         transaction.on_commit(lambda: _publish_release(locked))
     return locked
 
 
 def rollback_release(*, release: Release, to: int, user: Any, request: HttpRequest | None) -> Release:
     sm = release.service_map
-    require(user, sm, Grant.WORKLOADS_ROLLBACK)
+    ws_access.require_grant(user, sm.workspace, Grant.WORKLOADS_ROLLBACK)
     target = Revision.objects.filter(release=release, number=to).first()
     if target is None or not target.manifest:
-        raise ValidationError({"revision": [f"{release.name} has no revision {to}."]})
+        raise invalid({"revision": [f"{release.name} has no revision {to}."]})
     if to == release.revision:
-        raise ValidationError({"revision": [f"Revision {to} is the current revision."]})
+        raise invalid({"revision": [f"Revision {to} is the current revision."]})
     _refuse_mid_strategy(release, "roll back")
     number = _next_revision(release)
     # The target's objects as the chart rendered them, shaped for the release's strategy now.
@@ -363,16 +385,17 @@ def rollback_release(*, release: Release, to: int, user: Any, request: HttpReque
         Release.objects.filter(pk=locked.pk).update(
             package_version=target.package_version, values=target.values, revision=number,
             strategy_state=prepared.strategy_state, status=ReleaseStatus.PENDING,
-            message=f"Rolling back to revision {to}.", updated=timezone.now())
+            message=f"Rolling back to revision {to}.", message_code="release_rolling_back", message_params={"to": to},
+            updated=timezone.now())
         locked.refresh_from_db()
         _audit(request, action="release.rollback", release=locked, detail={"to": to, "revision": number})
-        _enqueue("deploy_revision", locked.pk, number)
+        _enqueue(enqueue.DEPLOY_REVISION, locked.pk, number)
         transaction.on_commit(lambda: _publish_release(locked))
     return locked
 
 
 def _strategy_step(*, release: Release, action: str, objects: list[dict[str, Any]], version: PackageVersion,
-                   values: dict[str, Any], state: dict[str, Any], message: str, user: Any,
+                   values: dict[str, Any], state: dict[str, Any], message: Message, user: Any,
                    request: HttpRequest | None, wait_for_flight: bool = True,
                    rollback_of: int | None = None) -> Release:
     """Promote, confirm and abort are revisions too (the cluster's every state is in the history):
@@ -391,12 +414,12 @@ def _strategy_step(*, release: Release, action: str, objects: list[dict[str, Any
                         objects=prepared.objects, user=user, rollback_of=rollback_of)
         Release.objects.filter(pk=locked.pk).update(
             package_version=version, values=values, revision=number, strategy_state=state,
-            status=ReleaseStatus.PENDING, message=message, updated=timezone.now())
+            status=ReleaseStatus.PENDING, **message.fields(), updated=timezone.now())
         locked.refresh_from_db()
         _audit(request, action=f"release.{action}", release=locked,
                detail={"revision": number, "strategy": release.strategy_state.get("type"),
                        "from": release.strategy_state, "to": state})
-        _enqueue("deploy_revision", locked.pk, number)
+        _enqueue(enqueue.DEPLOY_REVISION, locked.pk, number)
         transaction.on_commit(lambda: _publish_release(locked))
     return locked
 
@@ -412,7 +435,7 @@ def _current_revision(release: Release) -> Revision:
 def promote_release(*, release: Release, user: Any, request: HttpRequest | None) -> Release:
     """Blue/green: point the Services at the new color (the old one stays until confirmed).
     Canary: give the main Deployments the new template and drop the canaries."""
-    require(user, release.service_map, Grant.WORKLOADS_ROLLBACK)
+    ws_access.require_grant(user, release.service_map.workspace, Grant.WORKLOADS_ROLLBACK)
     state = release.strategy_state or {}
     if state.get("phase") != strategies.AWAITING_PROMOTION:
         raise Conflict(f"{release.name} has nothing to promote (no blue/green preview or canary is waiting).")
@@ -420,15 +443,19 @@ def promote_release(*, release: Release, user: Any, request: HttpRequest | None)
     if current.status != RevisionStatus.DEPLOYED:
         raise Conflict(f"Revision {current.number} is {current.status}; promote once it is deployed, or abort.")
     planned = strategies.promote(manifests.load(current.manifest), strategy=release.strategy, state=state)
-    what = f"the {state.get('preview')} color" if state.get("type") == "bluegreen" else "the canary"
+    if state.get("type") == "bluegreen":
+        message = Message(f"Promoting the {state.get('preview')} color.", "release_promoting_color",
+                          {"color": state.get("preview")})
+    else:
+        message = Message("Promoting the canary.", "release_promoting_canary")
     return _strategy_step(release=release, action="promote", objects=planned.objects,
                           version=current.package_version, values=current.values, state=planned.state,
-                          message=f"Promoting {what}.", user=user, request=request)
+                          message=message, user=user, request=request)
 
 
 def confirm_release(*, release: Release, user: Any, request: HttpRequest | None) -> Release:
     """Blue/green after promote: delete the old color (no instant rollback after this)."""
-    require(user, release.service_map, Grant.WORKLOADS_ROLLBACK)
+    ws_access.require_grant(user, release.service_map.workspace, Grant.WORKLOADS_ROLLBACK)
     state = release.strategy_state or {}
     if state.get("phase") != strategies.AWAITING_CONFIRMATION:
         raise Conflict(f"{release.name} has nothing to confirm (confirm follows a blue/green promote).")
@@ -436,15 +463,17 @@ def confirm_release(*, release: Release, user: Any, request: HttpRequest | None)
     planned = strategies.confirm(manifests.load(current.manifest), state=state)
     return _strategy_step(release=release, action="confirm", objects=planned.objects,
                           version=current.package_version, values=current.values, state=planned.state,
-                          message=f"Confirmed {state.get('active')}; deleting {state.get('previous')}.", user=user,
-                          request=request)
+                          message=Message(f"Confirmed {state.get('active')}; deleting {state.get('previous')}.",
+                                          "release_confirmed",
+                                          {"active": state.get("active"), "previous": state.get("previous")}),
+                          user=user, request=request)
 
 
 def abort_release(*, release: Release, user: Any, request: HttpRequest | None) -> Release:
     """Back to the revision the blue/green or canary upgrade started from: the old color serves
     again and the new one is deleted, or the canary is deleted. Does not wait for a rollout in
     flight (that is what an instant rollback is for): the newer revision supersedes it."""
-    require(user, release.service_map, Grant.WORKLOADS_ROLLBACK)
+    ws_access.require_grant(user, release.service_map.workspace, Grant.WORKLOADS_ROLLBACK)
     state = release.strategy_state or {}
     if state.get("phase") not in (strategies.AWAITING_PROMOTION, strategies.AWAITING_CONFIRMATION):
         raise Conflict(f"{release.name} has nothing to abort (no blue/green or canary upgrade is waiting).")
@@ -454,15 +483,17 @@ def abort_release(*, release: Release, user: Any, request: HttpRequest | None) -
         raise Conflict(f"Revision {state.get('from_revision')} of {release.name} is gone; roll back instead.")
     return _strategy_step(release=release, action="abort", objects=manifests.load(origin.manifest),
                           version=origin.package_version, values=origin.values, state=strategies.aborted_state(state),
-                          message=f"Aborted; back to revision {origin.number}.", user=user, request=request,
+                          message=Message(f"Aborted; back to revision {origin.number}.", "release_aborted",
+                                          {"number": origin.number}), user=user, request=request,
                           wait_for_flight=False, rollback_of=origin.number)
 
 
 def delete_release(*, release: Release, user: Any, request: HttpRequest | None) -> Release:
-    require(user, release.service_map, Grant.WORKLOADS_DELETE)
+    ws_access.require_grant(user, release.service_map.workspace, Grant.WORKLOADS_DELETE)
     with transaction.atomic():
-        Release.objects.filter(pk=release.pk).update(status=ReleaseStatus.DELETING,
-                                                     message="Deleting its objects.", updated=timezone.now())
+        Release.objects.filter(pk=release.pk).update(status=ReleaseStatus.DELETING, message="Deleting its objects.",
+                                                     message_code="release_deleting", message_params={},
+                                                     updated=timezone.now())
         release.refresh_from_db()
         # Kept for the answer, which redacts the values by it after the task may have deleted it.
         release.current_manifest = Revision.objects.filter(  # type: ignore[attr-defined]
@@ -471,11 +502,36 @@ def delete_release(*, release: Release, user: Any, request: HttpRequest | None) 
         # The row is read and published inside the transaction (publish sends on commit): the
         # delete task may remove the release as soon as it is enqueued, before the answer is built.
         _publish_release(release)
-        _enqueue("delete_release", release.pk)
+        _enqueue(enqueue.DELETE_RELEASE, release.pk)
     return release
 
 
 # ---------------------------------------------------------------------------- what the tasks report
+#
+# Each report is one transaction under the release's row lock (the release first, then the
+# revision: one order everywhere), so a release and its revisions never disagree, whatever
+# moment a worker dies at. Events are sent and the rollouts' advance queued after commit
+# (portal.events.publish, portal.enqueue); the audit row commits with the change it records.
+# A report that arrives twice (two watches of one revision) changes nothing the second time.
+
+FINISHED = (RevisionStatus.DEPLOYED, RevisionStatus.FAILED, RevisionStatus.SUPERSEDED)
+
+
+def _lock(release: Release, revision: Revision | None = None) -> bool:
+    """Inside a transaction: lock the release's row (then the revision's) and refresh the fields
+    the reports decide by on the given objects. False when either is gone."""
+    row = Release.objects.select_for_update().filter(pk=release.pk).values(
+        "revision", "status", "deployed_revision", "strategy_state").first()
+    if row is None:
+        return False
+    for key, value in row.items():
+        setattr(release, key, value)
+    if revision is not None:
+        status = Revision.objects.select_for_update().filter(pk=revision.pk).values_list("status", flat=True).first()
+        if status is None:
+            return False
+        revision.status = status
+    return True
 
 
 def _set_revision(revision: Revision, **fields: Any) -> None:
@@ -491,11 +547,25 @@ def _set_release(release: Release, **fields: Any) -> None:
         setattr(release, key, value)
 
 
+def _detail(text: str, code: str, params: dict[str, Any] | None, **more: Any) -> Message:
+    """A message the caller worded (the cluster's answer, the deploy's progress): its own code and
+    params when it gives them, else ``code`` with the English text as ``params.message``."""
+    if params is not None:
+        return Message(text, code, dict(params))
+    return Message(text, code, {**more, "message": text})
+
+
 def revision_started(release: Release, revision: Revision) -> None:
-    _set_revision(revision, status=RevisionStatus.APPLYING, started=revision.started or timezone.now(), message="")
-    _set_release(release, status=ReleaseStatus.DEPLOYING, message=f"Applying revision {revision.number}.")
-    _publish_revision(release, revision)
-    _publish_release(release)
+    with transaction.atomic():
+        if not _lock(release, revision) or revision.status not in (RevisionStatus.PENDING, RevisionStatus.APPLYING):
+            return
+        _set_revision(revision, status=RevisionStatus.APPLYING, started=revision.started or timezone.now(),
+                      **NO_MESSAGE.fields())
+        if release.revision == revision.number:
+            _set_release(release, status=ReleaseStatus.DEPLOYING, **Message(
+                f"Applying revision {revision.number}.", "release_applying", {"number": revision.number}).fields())
+        _publish_revision(release, revision)
+        _publish_release(release)
 
 
 def _scrubbed(revision: Revision, message: str) -> str:
@@ -504,62 +574,160 @@ def _scrubbed(revision: Revision, message: str) -> str:
     return redaction.scrub(message, manifests.load(revision.manifest)) if message and revision.manifest else message
 
 
-def revision_waiting(release: Release, revision: Revision, message: str) -> None:
-    message = _scrubbed(revision, message)
-    _set_revision(revision, status=RevisionStatus.PENDING, message=message)
-    _set_release(release, status=ReleaseStatus.PENDING, message=message)
-    _publish_revision(release, revision)
-    _publish_release(release)
-    _notify_rollouts(release)
+def revision_waiting(release: Release, revision: Revision, message: str, *, code: str = "revision_waiting",
+                     params: dict[str, Any] | None = None) -> None:
+    note = _detail(_scrubbed(revision, message), code, params, number=revision.number)
+    with transaction.atomic():
+        if not _lock(release, revision) or revision.status in FINISHED:
+            return
+        _set_revision(revision, status=RevisionStatus.PENDING, **note.fields())
+        if release.revision == revision.number:
+            _set_release(release, status=ReleaseStatus.PENDING, **note.fields())
+        _publish_revision(release, revision)
+        _publish_release(release)
+        _notify_rollouts(release)
 
 
-def revision_applied(release: Release, revision: Revision, progress: dict[str, Any], message: str) -> None:
-    _set_revision(revision, status=RevisionStatus.PROGRESSING, progress=progress, message=message)
-    _publish_revision(release, revision)
-    _notify_rollouts(release)
+def revision_applied(release: Release, revision: Revision, progress: dict[str, Any], message: str, *,
+                     code: str = "revision_applied", params: dict[str, Any] | None = None) -> None:
+    note = _detail(message, code, params, number=revision.number)
+    with transaction.atomic():
+        if not _lock(release, revision) or revision.status in FINISHED:
+            return
+        _set_revision(revision, status=RevisionStatus.PROGRESSING, progress=progress, **note.fields())
+        _publish_revision(release, revision)
+        _notify_rollouts(release)
 
 
-def revision_progress(release: Release, revision: Revision, progress: dict[str, Any], message: str) -> None:
+def revision_progress(release: Release, revision: Revision, progress: dict[str, Any], message: str, *,
+                      code: str = "revision_progress", params: dict[str, Any] | None = None) -> None:
     message = _scrubbed(revision, message)
     if progress != revision.progress or message != revision.message:
-        _set_revision(revision, progress=progress, message=message)
-        _publish_revision(release, revision)
+        note = _detail(message, code, params, number=revision.number)
+        # one statement, and only while the revision is still being watched (never over a finish)
+        if Revision.objects.filter(pk=revision.pk, status=RevisionStatus.PROGRESSING).update(
+                progress=progress, **note.fields()):
+            for key, value in {"progress": progress, **note.fields()}.items():
+                setattr(revision, key, value)
+            _publish_revision(release, revision)
 
 
 def finish_revision(release: Release, revision: Revision, status: str, message: str,
-                    progress: dict[str, Any] | None = None) -> None:
+                    progress: dict[str, Any] | None = None, *, code: str = "", params: dict[str, Any] | None = None
+                    ) -> None:
+    """Record that the revision finished (``deployed``, ``failed`` or ``superseded``) and what that
+    makes of the release, in one transaction. A revision that is no longer the release's current
+    one cannot become the deployed one: it is recorded superseded."""
     message = _scrubbed(revision, message)
-    fields: dict[str, Any] = {"status": status, "message": message, "finished": timezone.now()}
-    if progress is not None:
-        fields["progress"] = progress
-    _set_revision(revision, **fields)
-    if status == RevisionStatus.DEPLOYED:
+    with transaction.atomic():
+        if not _lock(release, revision) or revision.status in FINISHED:
+            return
+        if status == RevisionStatus.DEPLOYED and release.revision != revision.number:
+            status, message, code, params = (RevisionStatus.SUPERSEDED,
+                                             f"Superseded by revision {release.revision} before it finished.", "",
+                                             None)
+        note = _detail(message, code or "revision_finished", params, number=revision.number, status=status)
+        fields: dict[str, Any] = {"status": status, **note.fields(), "finished": timezone.now()}
+        if progress is not None:
+            fields["progress"] = progress
+        _set_revision(revision, **fields)
+        _settle(release, revision)
+        audit.record(action=f"release.revision_{status}", outcome=AuditOutcome.SUCCESS if status != "failed"
+                     else AuditOutcome.FAILURE, target=release, detail={"revision": revision.number,
+                                                                        "message": message})
+        _publish_revision(release, revision)
+        _publish_release(release)
+        _notify_rollouts(release)
+
+
+def _settle(release: Release, revision: Revision) -> bool:
+    """Under the release's lock: make the release say what its finished current ``revision``
+    says (deployed: the only deployed revision; failed: failed). True if anything changed."""
+    if release.revision != revision.number:
+        return False
+    changed = False
+    if revision.status == RevisionStatus.DEPLOYED:
         older = list(Revision.objects.filter(release=release, status=RevisionStatus.DEPLOYED).exclude(pk=revision.pk))
-        Revision.objects.filter(pk__in=[r.pk for r in older]).update(status=RevisionStatus.SUPERSEDED)
-        for old in older:
-            old.status = RevisionStatus.SUPERSEDED
-            _publish_revision(release, old)
-        _set_release(release, status=ReleaseStatus.DEPLOYED, deployed_revision=revision.number,
-                     message=f"Revision {revision.number} is deployed.")
-    elif status == RevisionStatus.FAILED and release.revision == revision.number:
-        _set_release(release, status=ReleaseStatus.FAILED, message=f"Revision {revision.number} failed: {message}")
-    audit.record(action=f"release.revision_{status}", outcome=AuditOutcome.SUCCESS if status != "failed"
-                 else AuditOutcome.FAILURE, target=release, detail={"revision": revision.number, "message": message})
-    _publish_revision(release, revision)
-    _publish_release(release)
-    _notify_rollouts(release)
+        if older:
+            Revision.objects.filter(pk__in=[r.pk for r in older]).update(status=RevisionStatus.SUPERSEDED)
+            for old in older:
+                old.status = RevisionStatus.SUPERSEDED
+                _publish_revision(release, old)
+            changed = True
+        if release.status != ReleaseStatus.DEPLOYED or release.deployed_revision != revision.number:
+            _set_release(release, status=ReleaseStatus.DEPLOYED, deployed_revision=revision.number, **Message(
+                f"Revision {revision.number} is deployed.", "revision_deployed", {"number": revision.number}).fields())
+            changed = True
+    elif revision.status == RevisionStatus.FAILED and release.status != ReleaseStatus.FAILED:
+        _set_release(release, status=ReleaseStatus.FAILED, **Message(
+            f"Revision {revision.number} failed: {revision.message}", "revision_failed",
+            {"number": revision.number, "message": revision.message}).fields())
+        changed = True
+    return changed
 
 
-def release_message(release: Release, message: str) -> None:
-    _set_release(release, message=message)
-    _publish_release(release)
+def repair_stuck() -> int:
+    """Releases that disagree with their finished current revision (a worker died between the two
+    writes, as reports before issue 12 could leave them: the revision ``deployed`` or ``failed``,
+    the release still ``pending``/``deploying``, or an older revision still ``deployed``): settle
+    them as the finish would have. The beat task (``catalog.reconcile_releases``) calls it; it
+    converges when run twice. Returns how many releases it repaired."""
+    current = Revision.objects.filter(release=OuterRef("pk"), number=OuterRef("revision"))
+    finished = current.filter(status__in=[RevisionStatus.DEPLOYED, RevisionStatus.FAILED])
+    stale_deployed = Revision.objects.filter(release=OuterRef("pk"), status=RevisionStatus.DEPLOYED).exclude(
+        number=OuterRef("revision"))
+    suspects = Release.objects.annotate(
+        has_finished=Exists(finished), has_current_deployed=Exists(current.filter(status=RevisionStatus.DEPLOYED)),
+        has_stale_deployed=Exists(stale_deployed),
+    ).filter(Q(status__in=[ReleaseStatus.PENDING, ReleaseStatus.DEPLOYING], has_finished=True)
+             | Q(has_current_deployed=True, has_stale_deployed=True)
+             | (Q(has_current_deployed=True) & ~Q(deployed_revision=F("revision"))))
+    repaired = 0
+    for release_id in suspects.values_list("pk", flat=True):
+        if _repair(release_id):
+            repaired += 1
+    return repaired
+
+
+def _repair(release_id: int) -> bool:
+    with transaction.atomic():
+        release = Release.objects.filter(pk=release_id).first()
+        if release is None or not _lock(release):
+            return False
+        if release.status == ReleaseStatus.DELETING:
+            return False
+        revision = Revision.objects.select_for_update().filter(release=release, number=release.revision).first()
+        if revision is None or revision.status not in (RevisionStatus.DEPLOYED, RevisionStatus.FAILED):
+            return False
+        if not _settle(release, revision):
+            return False
+        logger.warning("release %s disagreed with its revision %s (%s); repaired", release.pk, revision.number,
+                       revision.status)
+        audit.record(action="release.repaired", outcome=AuditOutcome.SUCCESS, target=release,
+                     detail={"revision": revision.number, "status": revision.status})
+        _publish_revision(release, revision)
+        _publish_release(release)
+        _notify_rollouts(release)
+        return True
+
+
+def release_message(release: Release, message: str, *, code: str = "release_status",
+                    params: dict[str, Any] | None = None) -> None:
+    with transaction.atomic():
+        if not _lock(release):
+            return
+        _set_release(release, **_detail(message, code, params).fields())
+        _publish_release(release)
 
 
 def release_deleted(release: Release) -> None:
     workspace_id = release.workspace_id
-    audit.record(action="release.deleted", outcome=AuditOutcome.SUCCESS, target=release, detail={})
-    Release.objects.filter(pk=release.pk).delete()
-    publish(f"workspace.{workspace_id}", "release.deleted", {"id": release.pk})
+    with transaction.atomic():
+        if not _lock(release):
+            return
+        audit.record(action="release.deleted", outcome=AuditOutcome.SUCCESS, target=release, detail={})
+        Release.objects.filter(pk=release.pk).delete()
+        publish(f"workspace.{workspace_id}", "release.deleted", {"id": release.pk})
 
 
 def _notify_rollouts(release: Release) -> None:
@@ -567,5 +735,5 @@ def _notify_rollouts(release: Release) -> None:
     :func:`catalog.rollouts.advance`, by the task's name)."""
     ids = set(RolloutTarget.objects.filter(release=release, rollout__status=RolloutStatus.RUNNING)
               .values_list("rollout_id", flat=True))
-    for rollout_id in ids:
+    for rollout_id in sorted(ids):
         enqueue.on_commit(enqueue.ADVANCE_ROLLOUT, rollout_id)

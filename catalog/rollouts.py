@@ -22,9 +22,9 @@ from typing import Any
 from django.db import connection, transaction
 from django.http import HttpRequest
 from django.utils import timezone
-from rest_framework.exceptions import ValidationError
 
 from catalog import enqueue, releases
+from catalog.errors import invalid
 from catalog.models import (
     PackageVersion,
     Release,
@@ -36,9 +36,10 @@ from catalog.models import (
     RolloutTarget,
     TargetState,
 )
+from catalog.remote import SourceError
 from catalog.rows import rollout_row
 from portal import audit
-from portal.api.exceptions import Conflict
+from portal.errors import Conflict, Invalid, PortalError
 from portal.events import publish
 from workspaces import access as ws_access
 from workspaces.models import Grant, ServiceMap, Workspace
@@ -65,12 +66,12 @@ def create_rollout(*, workspace: Workspace, release_name: str, version: PackageV
     """Check every target (visible, same workspace, deploy grant, values render and fit) and
     start the rollout; 400 naming the target that is wrong, nothing started."""
     if not targets:
-        raise ValidationError({"targets": ["Give at least one target service map."]})
+        raise invalid({"targets": ["Give at least one target service map."]})
     if len(targets) > MAX_TARGETS:
-        raise ValidationError({"targets": [f"At most {MAX_TARGETS} targets."]})
+        raise invalid({"targets": [f"At most {MAX_TARGETS} targets."]})
     ids = [t.get("service_map") for t in targets]
     if len(set(ids)) != len(ids):
-        raise ValidationError({"targets": ["Each service map may appear once."]})
+        raise invalid({"targets": ["Each service map may appear once."]})
     maps = {sm.pk: sm for sm in ws_access.visible_service_maps(user).filter(pk__in=ids, workspace=workspace)
             .select_related("workspace", "cluster")}
     errors: dict[str, list[str]] = {}
@@ -92,16 +93,15 @@ def create_rollout(*, workspace: Workspace, release_name: str, version: PackageV
         try:
             releases.prepare(sm=sm, name=release_name, version=version, values=_merge(values, overrides), user=user,
                              number=(existing.revision + 1) if existing else 1, upgrade=existing is not None)
-        except ValidationError as exc:
-            for field, messages in (exc.detail.items() if isinstance(exc.detail, dict) else [("values", exc.detail)]):
-                errors[f"targets.{index}.{field}"] = [str(m) for m in (messages if isinstance(messages, list)
-                                                                       else [messages])]
+        except Invalid as exc:
+            for field, messages in (exc.errors or {"values": [exc.message]}).items():
+                errors[f"targets.{index}.{field}"] = list(messages)
             continue
         plan.append((sm, overrides))
     if canary is not None and canary not in maps:
         errors["canary"] = ["The canary must be one of the targets."]
     if errors:
-        raise ValidationError(errors)
+        raise invalid(errors)
     batch_size = max(1, batch_size)
     with transaction.atomic():
         rollout = Rollout.objects.create(
@@ -121,12 +121,8 @@ def create_rollout(*, workspace: Workspace, release_name: str, version: PackageV
         if request is not None:
             audit.describe(request, action="rollout.create", target=rollout,
                            detail={"targets": len(plan), "package_version": version.pk})
-        transaction.on_commit(lambda: _enqueue_advance(rollout.pk))
+        enqueue.on_commit(enqueue.ADVANCE_ROLLOUT, rollout.pk)  # catalog.tasks_deploy.advance_rollout
     return rollout
-
-
-def _enqueue_advance(rollout_id: int) -> None:
-    enqueue.send(enqueue.ADVANCE_ROLLOUT, rollout_id)  # catalog.tasks_deploy.advance_rollout
 
 
 def cancel(*, rollout: Rollout, request: HttpRequest | None) -> Rollout:
@@ -137,7 +133,8 @@ def cancel(*, rollout: Rollout, request: HttpRequest | None) -> Rollout:
         if locked.status != RolloutStatus.RUNNING:
             raise Conflict(f"Rollout {locked.pk} already {locked.status}; only a running rollout can be cancelled.")
         Rollout.objects.filter(pk=rollout.pk).update(
-            status=RolloutStatus.CANCELLED, message="Cancelled: no new targets are started.", finished=timezone.now())
+            status=RolloutStatus.CANCELLED, message="Cancelled: no new targets are started.",
+            message_code="rollout_cancelled", message_params={}, finished=timezone.now())
         RolloutTarget.objects.filter(rollout=rollout, state=TargetState.PENDING, release__isnull=True).update(
             state=TargetState.SKIPPED, reason="The rollout was cancelled.")
         if request is not None:
@@ -203,9 +200,8 @@ def _start(target: RolloutTarget, rollout: Rollout) -> None:
         else:
             release = releases.upgrade_release(release=existing, version=rollout.package_version, values=values,
                                                strategy=None, user=user, request=None)
-    except Exception as exc:
-        detail = getattr(exc, "detail", None) or str(exc)
-        RolloutTarget.objects.filter(pk=target.pk).update(state=TargetState.FAILED, reason=str(detail)[:2000],
+    except (PortalError, SourceError) as exc:  # refused (grant, values, quota, state) or the chart unreadable
+        RolloutTarget.objects.filter(pk=target.pk).update(state=TargetState.FAILED, reason=str(exc)[:2000],
                                                           attempts=target.attempts + 1)
         return
     RolloutTarget.objects.filter(pk=target.pk).update(release=release, revision=release.revision,
@@ -269,9 +265,11 @@ def _advance_locked(rollout_id: int, claimed: list[RolloutTarget]) -> str:
             return str(rollout.status)
         failed = [t for t in targets if t.state == TargetState.FAILED]
         if len(failed) > int((rollout.policy or {}).get("max_failures", 0)):
+            namespaces = ", ".join(t.service_map.namespace for t in failed)
             Rollout.objects.filter(pk=rollout.pk).update(
                 status=RolloutStatus.FAILED, finished=timezone.now(),
-                message=f"Stopped: {len(failed)} target(s) failed ({', '.join(t.service_map.namespace for t in failed)}).")
+                message=f"Stopped: {len(failed)} target(s) failed ({namespaces}).", message_code="rollout_stopped",
+                message_params={"count": len(failed), "namespaces": namespaces})
             RolloutTarget.objects.filter(rollout=rollout, release__isnull=True, state=TargetState.PENDING).update(
                 state=TargetState.SKIPPED, reason="The rollout stopped after failures.")
             rollout.refresh_from_db()
@@ -300,8 +298,12 @@ def _advance_locked(rollout_id: int, claimed: list[RolloutTarget]) -> str:
             transaction.on_commit(lambda: publish_rollout(rollout))
             return "waiting for clusters"
         status = RolloutStatus.SUCCEEDED if not failed else RolloutStatus.FAILED
-        message = "Every target is healthy." if not failed else f"{len(failed)} target(s) failed."
-        Rollout.objects.filter(pk=rollout.pk).update(status=status, finished=timezone.now(), message=message)
+        if failed:
+            note = {"message": f"{len(failed)} target(s) failed.", "message_code": "rollout_failed",
+                    "message_params": {"count": len(failed)}}
+        else:
+            note = {"message": "Every target is healthy.", "message_code": "rollout_succeeded", "message_params": {}}
+        Rollout.objects.filter(pk=rollout.pk).update(status=status, finished=timezone.now(), **note)
         rollout.refresh_from_db()
         transaction.on_commit(lambda: publish_rollout(rollout))
         return str(status)

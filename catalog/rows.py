@@ -52,8 +52,8 @@ class ReleaseSerializer(serializers.ModelSerializer[Release]):
     class Meta:
         model = Release
         fields = ("id", "name", "workspace", "service_map", "package", "version", "values", "strategy",
-                  "strategy_state", "status", "message", "revision", "deployed_revision", "created", "updated",
-                  "created_by")
+                  "strategy_state", "status", "message", "message_code", "message_params", "revision",
+                  "deployed_revision", "created", "updated", "created_by")
         read_only_fields = fields
 
     @extend_schema_field(OpenApiTypes.ANY)
@@ -136,8 +136,8 @@ class RolloutSerializer(serializers.ModelSerializer[Rollout]):
 
     class Meta:
         model = Rollout
-        fields = ("id", "workspace", "release_name", "version", "values", "policy", "status", "message", "created",
-                  "finished", "targets")
+        fields = ("id", "workspace", "release_name", "version", "values", "policy", "status", "message",
+                  "message_code", "message_params", "created", "finished", "targets")
         read_only_fields = fields
 
     @extend_schema_field(_RolloutVersionRef)

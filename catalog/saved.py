@@ -17,13 +17,13 @@ from typing import Any
 import yaml
 from django.db import IntegrityError, transaction
 from django.http import HttpRequest
-from rest_framework.exceptions import ValidationError
 
 from catalog import helm
+from catalog.errors import invalid
 from catalog.models import CatalogSource, Package, PackageVersion, SourceKind, SourceStatus
 from clusters.kube.client import KubeClient
 from portal import audit
-from portal.api.exceptions import Conflict
+from portal.errors import Conflict
 from workspaces import access as ws_access
 from workspaces.models import Grant, ServiceMap
 
@@ -124,14 +124,11 @@ def saved_source(sm: ServiceMap) -> CatalogSource:
 
 def save_service_map(*, sm: ServiceMap, name: str, version: str, description: str, user: Any,
                      request: HttpRequest | None) -> PackageVersion:
-    if not ws_access.allowed(user, sm.workspace, Grant.WORKLOADS_DEPLOY):
-        from rest_framework.exceptions import PermissionDenied
-
-        raise PermissionDenied(f"Your role in workspace {sm.workspace.name} does not grant workloads.deploy.")
+    ws_access.require_grant(user, sm.workspace, Grant.WORKLOADS_DEPLOY)
     with KubeClient(sm.cluster.connection_spec(), read_timeout=CALL_TIMEOUT, connect_timeout=3.0) as client:
         templates, values, secrets = capture(client, sm)
     if not templates:
-        raise ValidationError({"service_map": [f"{sm.namespace} has no workloads, services or config maps to save."]})
+        raise invalid({"service_map": [f"{sm.namespace} has no workloads, services or config maps to save."]})
     readme = (f"# {name}\n\nSaved from service map {sm.display_name or sm.namespace} ({sm.namespace}) on cluster "
               f"{sm.cluster.name}.\n\nParameters: `images.<workload>.<container>` and `replicas.<workload>`.\n")
     if secrets:
@@ -142,7 +139,7 @@ def save_service_map(*, sm: ServiceMap, name: str, version: str, description: st
         info = helm.inspect(archive)
         helm.render(archive, {}, release=name, namespace=sm.namespace)  # the saved chart renders as it is
     except helm.ChartError as exc:
-        raise ValidationError(exc.errors or {"chart": [exc.message]}) from exc
+        raise invalid(exc.errors or {"chart": [exc.message]}) from exc
     import hashlib
 
     with transaction.atomic():

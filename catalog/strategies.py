@@ -29,8 +29,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.db.models import Q
-from rest_framework.exceptions import ValidationError
 
+from catalog.errors import invalid
 from catalog.models import Strategy
 
 COLOR_LABEL = "portal.cluster-portal.io/color"
@@ -58,7 +58,7 @@ def validate(strategy: Any) -> dict[str, Any]:
     if strategy is None:
         strategy = {}
     if not isinstance(strategy, dict):
-        raise ValidationError({"strategy": ['Give the strategy as an object, e.g. {"type": "rolling"}.']})
+        raise invalid({"strategy": ['Give the strategy as an object, e.g. {"type": "rolling"}.']})
     errors: dict[str, list[str]] = {}
     for key in sorted(set(strategy) - set(PARAMETERS)):
         errors[f"strategy.{key}"] = [f"Unknown parameter; a strategy has {', '.join(PARAMETERS)}."]
@@ -76,7 +76,7 @@ def validate(strategy: Any) -> dict[str, Any]:
     if isinstance(replicas, bool) or not isinstance(replicas, int) or not 1 <= replicas <= MAX_CANARY_REPLICAS:
         errors["strategy.canary_replicas"] = [f"An integer from 1 to {MAX_CANARY_REPLICAS}."]
     if errors:
-        raise ValidationError(errors)
+        raise invalid(errors)
     return out
 
 

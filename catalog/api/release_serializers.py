@@ -32,7 +32,7 @@ class RevisionSerializer(serializers.ModelSerializer[Revision]):
     class Meta:
         model = Revision
         fields = ("number", "action", "rollback_of", "version", "values", "digest", "status", "progress", "message",
-                  "created", "started", "finished", "created_by")
+                  "message_code", "message_params", "created", "started", "finished", "created_by")
         read_only_fields = fields
 
     def get_created_by(self, obj: Revision) -> str | None:

@@ -16,15 +16,14 @@ from typing import Any
 
 import pytest
 from django.db import connections
-from rest_framework.exceptions import ValidationError
 from rest_framework.test import APIClient
 
 from catalog import deploy, helm, releases, rollouts, tasks_deploy
 from catalog.models import CatalogSource, Package, PackageVersion, Release, Revision, Rollout, SourceKind
 from clusters.kube.errors import NotFound
 from clusters.tests.helpers import client_for
-from portal.api.exceptions import Conflict
 from portal.celery import app as celery_app
+from portal.errors import Conflict, Invalid
 from portal.testing import make_user
 from workspaces import quota as q
 from workspaces import services as ws_services
@@ -205,24 +204,26 @@ def test_install_upgrade_prune_rollback(admin_api: APIClient, sandbox: Any, driv
 
 def test_bad_input_applies_nothing(admin_api: APIClient, sandbox: Any, driver: Driver) -> None:
     _workspace, (sm,), developer, version = _setup(admin_api, sandbox, ("cluster-1",))
-    with pytest.raises(ValidationError) as schema:
+    with pytest.raises(Invalid) as schema:
         releases.create_release(sm=sm, name="shop", version=version, values={"replicas": "three"}, strategy={},
                                 user=developer, request=None)
-    assert "values.replicas" in str(schema.value.detail)
-    with pytest.raises(ValidationError) as image:
+    assert "values.replicas" in str(schema.value.errors)
+    with pytest.raises(Invalid) as image:
         releases.create_release(sm=sm, name="shop", version=version, values={"image": "Not An Image!"}, strategy={},
                                 user=developer, request=None)
-    assert "invalid image reference" in str(image.value.detail)
-    with pytest.raises(ValidationError) as quota:
+    assert "invalid image reference" in str(image.value.errors)
+    with pytest.raises(Invalid) as quota:
         releases.create_release(sm=sm, name="shop", version=version, values={"replicas": 11}, strategy={},
                                 user=developer, request=None)
-    assert "pods" in str(quota.value.detail)
+    assert "pods" in str(quota.value.errors)
+    assert isinstance(quota.value, releases.QuotaExceeded)
+    assert quota.value.preflight["fits"] is False  # the figures the plan shows
     other_ns = [{"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "x", "namespace": "kube-system"}}]
-    with pytest.raises(ValidationError, match="targets namespace kube-system"):
+    with pytest.raises(Invalid, match="targets namespace kube-system"):
         releases.check(sm=sm, objects=other_ns, user=developer)
     cluster_scoped = [{"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole",
                        "metadata": {"name": "x"}}]
-    with pytest.raises(ValidationError, match="cluster-scoped"):
+    with pytest.raises(Invalid, match="cluster-scoped"):
         releases.check(sm=sm, objects=cluster_scoped, user=developer)
     assert not Release.objects.exists()
     assert not driver.queue

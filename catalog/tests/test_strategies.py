@@ -23,7 +23,7 @@ from clusters.kube.errors import NotFound
 from clusters.models import KubeObject
 from clusters.tests.helpers import client_for
 from clusters.watcher.projection import project
-from portal.api.exceptions import Conflict
+from portal.errors import Conflict
 from portal.models import AuditRecord
 from portal.testing import make_user
 from workspaces.models import Membership, Role, ServiceMap
