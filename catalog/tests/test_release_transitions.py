@@ -1,0 +1,119 @@
+"""The release writes' contract beside the deploy itself (issue 12): who may is checked when the
+intent is created (and what the revision may contain is decided then), a report that arrives
+twice or late changes nothing it should not, a broker that refuses the task after commit does not
+undo or fail the write, and a rollout target the writes refuse fails with the refusal's words."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from django.test import override_settings
+from rest_framework.test import APIClient
+
+from catalog import deploy, releases, rollouts
+from catalog.models import Release, Revision
+from catalog.tests.test_deploy import Driver, _setup, _state
+from portal.celery import app as celery_app
+from portal.errors import Forbidden
+from portal.models import AuditRecord
+from portal.testing import make_user
+from workspaces.models import Membership, Role
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def test_grants_checked_and_scope_decided_at_creation(admin_api: APIClient, admin_user: Any, sandbox: Any,
+                                                      driver: Driver) -> None:
+    workspace, (sm,), developer, version = _setup(admin_api, sandbox, ("cluster-1",))
+    viewer = make_user(f"viewer-{workspace.pk}")
+    Membership.objects.create(workspace=workspace, user=viewer, role=Role.objects.get(key="viewer"))
+    with pytest.raises(Forbidden) as refused:
+        releases.create_release(sm=sm, name="shop", version=version, values={}, strategy={}, user=viewer,
+                                request=None)
+    assert refused.value.code == "grant_missing"
+    assert refused.value.params == {"workspace": workspace.name, "grant": "workloads.deploy"}
+    assert not Release.objects.filter(service_map=sm).exists()
+
+    api = APIClient()
+    api.force_authenticate(viewer)
+    response = api.post("/api/catalog/releases/", {"service_map": sm.pk, "name": "shop",
+                                                   "package_version": version.pk, "values": {}}, format="json")
+    assert response.status_code == 403, response.content
+    assert response.json()["code"] == "grant_missing"
+
+    release = releases.create_release(sm=sm, name="shop", version=version, values={}, strategy={}, user=developer,
+                                      request=None)
+    assert Revision.objects.get(release=release, number=1).allow_cluster_scoped is False
+    driver.run(until=lambda: _state(release) == ("deployed", 1))
+    release = releases.upgrade_release(release=release, version=None, values={"message": "v2"}, strategy=None,
+                                       user=admin_user, request=None)
+    assert Revision.objects.get(release=release, number=2).allow_cluster_scoped is True
+
+
+def test_a_report_twice_or_late_changes_nothing_it_should_not(admin_api: APIClient, sandbox: Any,
+                                                              driver: Driver) -> None:
+    _workspace, (sm,), developer, version = _setup(admin_api, sandbox, ("cluster-1",))
+    release = releases.create_release(sm=sm, name="shop", version=version, values={}, strategy={}, user=developer,
+                                      request=None)
+    driver.run(until=lambda: _state(release) == ("deployed", 1))
+    driver.queue.clear()
+    audits = AuditRecord.objects.count()
+    first = Revision.objects.get(release=release, number=1)
+    # a second watch of the same revision reports the finish again: nothing is written
+    releases.finish_revision(release, first, "failed", "late and wrong")
+    first.refresh_from_db()
+    release.refresh_from_db()
+    assert (first.status, release.status, release.deployed_revision) == ("deployed", "deployed", 1)
+    assert AuditRecord.objects.count() == audits
+
+    # a revision that is no longer the release's current one cannot become the deployed one
+    release = releases.upgrade_release(release=release, version=None, values={"message": "v2"}, strategy=None,
+                                       user=developer, request=None)
+    second = Revision.objects.get(release=release, number=2)
+    Release.objects.filter(pk=release.pk).update(revision=3)  # as if revision 3 had been asked for meanwhile
+    releases.finish_revision(release, second, "deployed", "All objects are ready.")
+    second.refresh_from_db()
+    assert second.status == "superseded"
+    assert second.message_code == "revision_finished"
+    assert second.message_params == {"number": 2, "status": "superseded",
+                                      "message": "Superseded by revision 3 before it finished."}
+    release.refresh_from_db()
+    assert (release.status, release.deployed_revision) == ("pending", 1)
+    assert [r.number for r in Revision.objects.filter(release=release, status="deployed")] == [1]
+
+
+def test_a_broker_refusing_the_task_after_commit_loses_nothing(admin_api: APIClient, sandbox: Any,
+                                                               driver: Driver, monkeypatch: pytest.MonkeyPatch
+                                                               ) -> None:
+    _workspace, (sm,), developer, version = _setup(admin_api, sandbox, ("cluster-1",))
+
+    def refuse(*args: Any, **kwargs: Any) -> Any:
+        raise ConnectionError("the broker is away")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(celery_app, "send_task", refuse)
+        release = releases.create_release(sm=sm, name="shop", version=version, values={}, strategy={},
+                                          user=developer, request=None)
+    assert _state(release) == ("pending", 0)
+    assert not driver.queue
+    # the beat task picks the stored intent up
+    with override_settings(PORTAL_DEPLOY_RETRY_SECONDS=0):
+        assert (release.pk, 1, "deploy") in deploy.due_revisions(stale_after=0)
+
+
+def test_a_refused_rollout_target_fails_with_the_refusal(admin_api: APIClient, sandbox: Any,
+                                                         driver: Driver) -> None:
+    workspace, (sm,), developer, version = _setup(admin_api, sandbox, ("cluster-1",))
+    rollout = rollouts.create_rollout(workspace=workspace, release_name="shop", version=version, values={},
+                                      targets=[{"service_map": sm.pk}], canary=None, batch_size=1, max_failures=0,
+                                      user=developer, request=None)
+    Membership.objects.filter(workspace=workspace, user=developer).delete()  # before the target starts
+    driver.run(until=lambda: rollout.targets.get().state == "failed")
+    target = rollout.targets.get()
+    assert target.reason == (f"Your role in workspace {workspace.name} does not grant workloads.deploy; ask a "
+                             "manager of the workspace.")
+    assert rollouts.advance(rollout.pk) == "failed"  # the next advance (the beat task's) stops it
+    rollout.refresh_from_db()
+    assert (rollout.status, rollout.message_code, rollout.message_params) == ("failed", "rollout_stopped", {
+        "count": 1, "namespaces": sm.namespace})
