@@ -8,8 +8,11 @@ and ``workspaces.services`` sit above this module and call it, never the other w
 shares are checked with the allocation row locked, so two managers splitting the same allocation
 at once cannot both take the last of it.
 
-Actions raise DRF's ``ValidationError`` and :class:`portal.api.exceptions.Conflict`: they are
-called from the API, and tasks never reach the branches that raise.
+Refusals are :mod:`portal.errors` (``Invalid`` with ``errors`` on the fields, ``Conflict``), which
+the API's one handler turns into 400/409 with the same ``detail`` DRF gave; ``request`` is passed
+only for the audit record (``describe``), never to decide anything. Tasks are enqueued through
+:func:`portal.enqueue.on_commit` (robust: a broker blip after commit is logged, and the beat's
+reconcile picks the row up). Stored messages carry ``message_code`` and ``message_params``.
 """
 
 from __future__ import annotations
@@ -23,12 +26,10 @@ from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.http import HttpRequest
 from django.utils import timezone
-from rest_framework.exceptions import ValidationError
 
 from clusters.models import Cluster, KubeObject
-from portal import audit
-from portal.api.exceptions import Conflict
-from portal.celery import app as celery_app
+from portal import audit, enqueue
+from portal.errors import Conflict, Invalid
 from portal.events import publish, reauthorize
 from portal.models import AuditOutcome
 from workspaces import quota as q
@@ -56,9 +57,15 @@ def _audit(request: HttpRequest | None, *, action: str, target: Any, detail: dic
         audit.record(action=action, outcome=AuditOutcome.SUCCESS, actor=actor, target=target, detail=detail or {})
 
 
-def _enqueue(task_name: str, *args: Any, **kwargs: Any) -> None:
-    """Send ``workspaces.<task_name>`` after commit, by name: the tasks sit above the actions."""
-    transaction.on_commit(lambda: celery_app.send_task(f"workspaces.{task_name}", args=args, kwargs=kwargs))
+def _enqueue(task_name: str, *args: Any) -> None:
+    """Send ``workspaces.<task_name>`` after commit, by name (the tasks sit above the actions), robustly."""
+    enqueue.on_commit(f"workspaces.{task_name}", *args)
+
+
+def _invalid(errors: dict[str, list[str]]) -> Invalid:
+    """A 400 naming the fields, with DRF's summary as ``detail`` ("Invalid input: field: message")."""
+    field, messages = next(iter(errors.items()))
+    return Invalid(f"Invalid input: {field}: {messages[0]}", errors=errors)
 
 
 # ---------------------------------------------------------------------------- publishing
@@ -85,20 +92,20 @@ def publish_allocation(allocation: ClusterAllocation) -> None:
 def _grants(raw: Any) -> list[str]:
     valid = {g.value for g in Grant}
     if not isinstance(raw, list) or any(not isinstance(g, str) or g not in valid for g in raw):
-        raise ValidationError({"grants": [f"Give a list of grants from: {', '.join(sorted(valid))}."]})
+        raise _invalid({"grants": [f"Give a list of grants from: {', '.join(sorted(valid))}."]})
     return sorted(set(raw))
 
 
-def create_role(*, data: dict[str, Any], request: HttpRequest) -> Role:
+def create_role(*, data: dict[str, Any], request: HttpRequest | None = None) -> Role:
     if Role.objects.filter(key=data["key"]).exists():
-        raise ValidationError({"key": [f"A role with the key {data['key']!r} exists already."]})
+        raise _invalid({"key": [f"A role with the key {data['key']!r} exists already."]})
     role = Role.objects.create(key=data["key"], name=data["name"], description=data.get("description", ""),
                                grants=_grants(data.get("grants", [])))
     _audit(request, action="role.create", target=role, detail={"grants": role.grants})
     return role
 
 
-def update_role(*, role: Role, data: dict[str, Any], request: HttpRequest) -> Role:
+def update_role(*, role: Role, data: dict[str, Any], request: HttpRequest | None = None) -> Role:
     if role.builtin:
         raise Conflict(f"{role.name} is a built-in role and cannot be changed; create a custom role instead.")
     for field in ("name", "description"):
@@ -111,7 +118,7 @@ def update_role(*, role: Role, data: dict[str, Any], request: HttpRequest) -> Ro
     return role
 
 
-def delete_role(*, role: Role, request: HttpRequest) -> None:
+def delete_role(*, role: Role, request: HttpRequest | None = None) -> None:
     if role.builtin:
         raise Conflict(f"{role.name} is a built-in role and cannot be deleted.")
     used = Membership.objects.filter(role=role).count()
@@ -124,20 +131,20 @@ def delete_role(*, role: Role, request: HttpRequest) -> None:
 # ---------------------------------------------------------------------------- workspaces
 
 
-def create_workspace(*, data: dict[str, Any], actor: Any, request: HttpRequest) -> Workspace:
+def create_workspace(*, data: dict[str, Any], actor: Any, request: HttpRequest | None = None) -> Workspace:
     if Workspace.objects.filter(name__iexact=data["name"]).exists():
-        raise ValidationError({"name": [f"A workspace named {data['name']!r} exists already."]})
+        raise _invalid({"name": [f"A workspace named {data['name']!r} exists already."]})
     try:
         with transaction.atomic():
             workspace = Workspace.objects.create(name=data["name"], display_name=data.get("display_name", ""),
                                                  description=data.get("description", ""), created_by=actor)
     except IntegrityError as exc:  # a concurrent create of the same name
-        raise ValidationError({"name": [f"A workspace named {data['name']!r} exists already."]}) from exc
+        raise _invalid({"name": [f"A workspace named {data['name']!r} exists already."]}) from exc
     _audit(request, action="workspace.create", target=workspace)
     return workspace
 
 
-def update_workspace(*, workspace: Workspace, data: dict[str, Any], request: HttpRequest) -> Workspace:
+def update_workspace(*, workspace: Workspace, data: dict[str, Any], request: HttpRequest | None = None) -> Workspace:
     for field in ("display_name", "description"):
         if field in data:
             setattr(workspace, field, data[field])
@@ -147,7 +154,7 @@ def update_workspace(*, workspace: Workspace, data: dict[str, Any], request: Htt
     return workspace
 
 
-def delete_workspace(*, workspace: Workspace, request: HttpRequest) -> None:
+def delete_workspace(*, workspace: Workspace, request: HttpRequest | None = None) -> None:
     count = ServiceMap.objects.filter(workspace=workspace).count()
     if count:
         raise Conflict(f"Workspace {workspace.name} still has {count} service map(s); delete them first "
@@ -166,7 +173,7 @@ def _role(key: Any) -> Role:
     role = Role.objects.filter(key=key).first() if isinstance(key, str) else None
     if role is None:
         keys = ", ".join(Role.objects.values_list("key", flat=True))
-        raise ValidationError({"role": [f"No role {key!r}; choose one of: {keys}."]})
+        raise _invalid({"role": [f"No role {key!r}; choose one of: {keys}."]})
     return role
 
 
@@ -187,7 +194,7 @@ def _guard_last_manager(membership: Membership, actor: Any, new_role: Role | Non
                        "manager first (or ask a system admin).")
 
 
-def add_member(*, workspace: Workspace, username: Any, role_key: Any, request: HttpRequest) -> Membership:
+def add_member(*, workspace: Workspace, username: Any, role_key: Any, request: HttpRequest | None = None) -> Membership:
     user_model = get_user_model()
     user = (user_model.objects.filter(username=username, is_active=True).first()
             if isinstance(username, str) and username else None)
@@ -196,10 +203,10 @@ def add_member(*, workspace: Workspace, username: Any, role_key: Any, request: H
         errors["user"] = [f"No active user {username!r}; check the username (an admin creates users)."]
     try:
         role = _role(role_key)
-    except ValidationError as exc:
-        errors.update(exc.detail)  # type: ignore[arg-type]
+    except Invalid as exc:
+        errors.update(exc.errors)
     if errors:
-        raise ValidationError(errors)
+        raise _invalid(errors)
     if Membership.objects.filter(workspace=workspace, user=user).exists():
         raise Conflict(f"{username} is already a member of {workspace.name}; change their role instead.")
     try:
@@ -212,7 +219,7 @@ def add_member(*, workspace: Workspace, username: Any, role_key: Any, request: H
     return membership
 
 
-def change_member(*, membership: Membership, role_key: Any, actor: Any, request: HttpRequest) -> Membership:
+def change_member(*, membership: Membership, role_key: Any, actor: Any, request: HttpRequest | None = None) -> Membership:
     role = _role(role_key)
     with transaction.atomic():
         # Lock the workspace: two managers demoting each other at once must not both succeed.
@@ -229,7 +236,7 @@ def change_member(*, membership: Membership, role_key: Any, actor: Any, request:
     return membership
 
 
-def remove_member(*, membership: Membership, actor: Any, request: HttpRequest) -> None:
+def remove_member(*, membership: Membership, actor: Any, request: HttpRequest | None = None) -> None:
     with transaction.atomic():
         # Lock the workspace: two managers demoting each other at once must not both succeed.
         Workspace.objects.select_for_update().filter(pk=membership.workspace_id).first()
@@ -252,16 +259,16 @@ def _parse_quota(raw: Any, field: str = "quota") -> q.Quota:
     try:
         return q.parse(raw, field=field)
     except q.QuotaError as exc:
-        raise ValidationError({k: [v] for k, v in exc.errors.items()}) from exc
+        raise _invalid({k: [v] for k, v in exc.errors.items()}) from exc
 
 
 def _storage_classes(raw: Any, cluster: Cluster) -> list[str]:
     if not isinstance(raw, list) or any(not isinstance(s, str) or not s for s in raw):
-        raise ValidationError({"storage_classes": ["Give a list of storage class names ([] for all of them)."]})
+        raise _invalid({"storage_classes": ["Give a list of storage class names ([] for all of them)."]})
     known = set(KubeObject.objects.filter(cluster=cluster, kind="StorageClass").values_list("name", flat=True))
     unknown = sorted(set(raw) - known) if known else []
     if unknown:
-        raise ValidationError({"storage_classes": [
+        raise _invalid({"storage_classes": [
             f"Cluster {cluster.name} has no storage class {', '.join(unknown)}; it has {', '.join(sorted(known))}."]})
     return sorted(set(raw))
 
@@ -277,11 +284,11 @@ def _used(maps: list[ServiceMap]) -> q.Quota:
     return rows.used_of(rows.quota_rows((sm.cluster_id, sm.namespace) for sm in maps), maps)
 
 
-def create_allocation(*, workspace: Workspace, data: dict[str, Any], request: HttpRequest) -> ClusterAllocation:
+def create_allocation(*, workspace: Workspace, data: dict[str, Any], request: HttpRequest | None = None) -> ClusterAllocation:
     cluster_id = data.get("cluster")
     cluster = Cluster.objects.filter(pk=cluster_id).first() if isinstance(cluster_id, int) else None
     if cluster is None:
-        raise ValidationError({"cluster": [f"No cluster with id {data.get('cluster')!r}; register it first."]})
+        raise _invalid({"cluster": [f"No cluster with id {data.get('cluster')!r}; register it first."]})
     quota = _parse_quota(data.get("quota", {}))
     storage_classes = _storage_classes(data.get("storage_classes", []), cluster)
     if ClusterAllocation.objects.filter(workspace=workspace, cluster=cluster).exists():
@@ -290,7 +297,7 @@ def create_allocation(*, workspace: Workspace, data: dict[str, Any], request: Ht
         with transaction.atomic():
             allocation = ClusterAllocation.objects.create(
                 workspace=workspace, cluster=cluster, quota=q.dump(quota), storage_classes=storage_classes,
-                status=ApplyStatus.PENDING, message="Checking the cluster.")
+                status=ApplyStatus.PENDING, message="Checking the cluster.", message_code="allocation_checking")
     except IntegrityError as exc:
         raise Conflict(f"Cluster {cluster.name} is already allocated to {workspace.name}.") from exc
     _audit(request, action="workspace.allocate", target=workspace,
@@ -300,7 +307,7 @@ def create_allocation(*, workspace: Workspace, data: dict[str, Any], request: Ht
     return allocation
 
 
-def update_allocation(*, allocation: ClusterAllocation, data: dict[str, Any], request: HttpRequest) -> tuple[
+def update_allocation(*, allocation: ClusterAllocation, data: dict[str, Any], request: HttpRequest | None = None) -> tuple[
         ClusterAllocation, list[str]]:
     """Change an allocation's quota and storage classes; return it with warnings (what is over)."""
     force = bool(data.get("force", False))
@@ -356,7 +363,7 @@ def update_allocation(*, allocation: ClusterAllocation, data: dict[str, Any], re
     return allocation, warnings
 
 
-def delete_allocation(*, allocation: ClusterAllocation, request: HttpRequest) -> None:
+def delete_allocation(*, allocation: ClusterAllocation, request: HttpRequest | None = None) -> None:
     maps = _shares(allocation.workspace_id, allocation.cluster_id)
     if maps:
         raise Conflict(f"Service maps {', '.join(sm.namespace for sm in maps)} of {allocation.workspace.name} live on "
@@ -366,9 +373,13 @@ def delete_allocation(*, allocation: ClusterAllocation, request: HttpRequest) ->
     allocation.delete()
 
 
-def allocation_status(allocation: ClusterAllocation, status: str, message: str) -> str:
-    ClusterAllocation.objects.filter(pk=allocation.pk).update(status=status, message=message, updated=timezone.now())
+def allocation_status(allocation: ClusterAllocation, status: str, message: str, *, code: str = "",
+                      params: dict[str, Any] | None = None) -> str:
+    params = dict(params or {})
+    ClusterAllocation.objects.filter(pk=allocation.pk).update(status=status, message=message, message_code=code,
+                                                              message_params=params, updated=timezone.now())
     allocation.status, allocation.message = status, message
+    allocation.message_code, allocation.message_params = code, params
     publish_allocation(allocation)
     return status
 
@@ -376,10 +387,10 @@ def allocation_status(allocation: ClusterAllocation, status: str, message: str) 
 # ---------------------------------------------------------------------------- registries
 
 
-def add_registry(*, workspace: Workspace, data: dict[str, Any], request: HttpRequest) -> RegistryAllocation:
+def add_registry(*, workspace: Workspace, data: dict[str, Any], request: HttpRequest | None = None) -> RegistryAllocation:
     registry = str(data.get("registry", "")).strip().lower().rstrip("/")
     if not _REGISTRY.match(registry):
-        raise ValidationError({"registry": [
+        raise _invalid({"registry": [
             "Give a registry host with optional port and path, without a scheme, like registry.example.com:5000/team-a."]})
     if RegistryAllocation.objects.filter(workspace=workspace, registry=registry).exists():
         raise Conflict(f"{registry} is already allocated to {workspace.name}.")
@@ -393,7 +404,7 @@ def add_registry(*, workspace: Workspace, data: dict[str, Any], request: HttpReq
     return allocation
 
 
-def remove_registry(*, allocation: RegistryAllocation, request: HttpRequest) -> None:
+def remove_registry(*, allocation: RegistryAllocation, request: HttpRequest | None = None) -> None:
     _audit(request, action="workspace.registry_remove", target=allocation.workspace,
            detail={"registry": allocation.registry})
     allocation.delete()
@@ -406,7 +417,7 @@ def _limits(raw: Any) -> dict[str, dict[str, str]]:
     if raw in (None, {}):
         return {}
     if not isinstance(raw, dict) or set(raw) - {"default_request", "default"}:
-        raise ValidationError({"limits": ['Give {"default_request": {"cpu", "memory"}, "default": {"cpu", "memory"}}.']})
+        raise _invalid({"limits": ['Give {"default_request": {"cpu", "memory"}, "default": {"cpu", "memory"}}.']})
     out: dict[str, dict[str, str]] = {}
     errors: dict[str, list[str]] = {}
     for part, values in raw.items():
@@ -427,7 +438,7 @@ def _limits(raw: Any) -> dict[str, dict[str, str]]:
             errors[f"limits.default_request.{resource}"] = [
                 f"The default request ({request}) must not exceed the default limit ({limit})."]
     if errors:
-        raise ValidationError(errors)
+        raise _invalid(errors)
     return out
 
 
@@ -449,14 +460,14 @@ def _check_share(allocation: ClusterAllocation, share: q.Quota, others: list[Ser
                 f"{key}: {q.fmt(key, taken.get(key, Decimal(0)))} of {q.fmt(key, allocated[key])} is shared by other "
                 f"service maps on {cluster_name}; at most {q.human(key, max(left, Decimal(0)))} is left."]
     if errors:
-        raise ValidationError(errors)
+        raise _invalid(errors)
     return full
 
 
-def create_service_map(*, workspace: Workspace, data: dict[str, Any], actor: Any, request: HttpRequest) -> ServiceMap:
+def create_service_map(*, workspace: Workspace, data: dict[str, Any], actor: Any, request: HttpRequest | None = None) -> ServiceMap:
     namespace = data["namespace"]
     if namespace in RESERVED_NAMESPACES or namespace.startswith("kube-"):
-        raise ValidationError({"namespace": [f"{namespace} is a system namespace; choose another name."]})
+        raise _invalid({"namespace": [f"{namespace} is a system namespace; choose another name."]})
     cluster_id = data["cluster"]
     share = _parse_quota(data.get("quota", {}))
     limits = _limits(data.get("limits"))
@@ -464,7 +475,7 @@ def create_service_map(*, workspace: Workspace, data: dict[str, Any], actor: Any
         allocation = (ClusterAllocation.objects.select_for_update().select_related("cluster")
                       .filter(workspace=workspace, cluster_id=cluster_id).first())
         if allocation is None:
-            raise ValidationError({"cluster": [
+            raise _invalid({"cluster": [
                 f"Cluster {cluster_id} is not allocated to workspace {workspace.name}; ask a system admin to allocate "
                 "it first."]})
         cluster = allocation.cluster
@@ -490,7 +501,7 @@ def create_service_map(*, workspace: Workspace, data: dict[str, Any], actor: Any
     return sm
 
 
-def update_service_map(*, sm: ServiceMap, data: dict[str, Any], request: HttpRequest) -> tuple[ServiceMap, list[str]]:
+def update_service_map(*, sm: ServiceMap, data: dict[str, Any], request: HttpRequest | None = None) -> tuple[ServiceMap, list[str]]:
     force = bool(data.get("force", False))
     warnings: list[str] = []
     with transaction.atomic():
@@ -533,7 +544,7 @@ def update_service_map(*, sm: ServiceMap, data: dict[str, Any], request: HttpReq
     return sm, warnings
 
 
-def delete_service_map(*, sm: ServiceMap, request: HttpRequest) -> ServiceMap:
+def delete_service_map(*, sm: ServiceMap, request: HttpRequest | None = None) -> ServiceMap:
     with transaction.atomic():
         sm = ServiceMap.objects.select_for_update().select_related("cluster", "workspace").get(pk=sm.pk)
         if sm.status == ApplyStatus.DELETING:  # asked again: look at the namespace now; the start time stays
@@ -541,18 +552,22 @@ def delete_service_map(*, sm: ServiceMap, request: HttpRequest) -> ServiceMap:
             return sm
         sm.status = ApplyStatus.DELETING
         sm.message = f"Deleting namespace {sm.namespace} and everything in it."
+        sm.message_code, sm.message_params = "servicemap_deleting", {"namespace": sm.namespace}
         sm.deleting_since, sm.deletion_stuck = timezone.now(), False
-        sm.save(update_fields=["status", "message", "deleting_since", "deletion_stuck"])
+        sm.save(update_fields=["status", "message", "message_code", "message_params", "deleting_since",
+                               "deletion_stuck"])
         _audit(request, action="servicemap.delete", target=sm, detail={"cluster": sm.cluster.name})
         _enqueue("delete_service_map", sm.pk)
         transaction.on_commit(lambda: publish_service_map(sm))
     return sm
 
 
-def service_map_applied(sm: ServiceMap, *, generation: int, status: str, message: str) -> str:
+def service_map_applied(sm: ServiceMap, *, generation: int, status: str, message: str, code: str = "",
+                        params: dict[str, Any] | None = None) -> str:
     """Record the outcome of applying ``generation`` (ignored if a newer change arrived, whose own
     apply is queued)."""
-    values: dict[str, Any] = {"status": status, "message": message}
+    values: dict[str, Any] = {"status": status, "message": message, "message_code": code,
+                              "message_params": dict(params or {})}
     if status == ApplyStatus.READY:
         values.update(applied_generation=generation, last_applied=timezone.now())
     updated = ServiceMap.objects.filter(pk=sm.pk, generation=generation).exclude(
@@ -563,25 +578,31 @@ def service_map_applied(sm: ServiceMap, *, generation: int, status: str, message
         publish_service_map(sm)
         if status == ApplyStatus.READY:
             ClusterAllocation.objects.filter(workspace_id=sm.workspace_id, cluster_id=sm.cluster_id).exclude(
-                status=ApplyStatus.READY).update(status=ApplyStatus.READY, message="")
+                status=ApplyStatus.READY).update(status=ApplyStatus.READY, message="", message_code="",
+                                                 message_params={})
     return status
 
 
-def service_map_message(sm: ServiceMap, message: str) -> None:
-    ServiceMap.objects.filter(pk=sm.pk).update(message=message)
-    sm.message = message
+def service_map_message(sm: ServiceMap, message: str, *, code: str = "", params: dict[str, Any] | None = None
+                        ) -> None:
+    params = dict(params or {})
+    ServiceMap.objects.filter(pk=sm.pk).update(message=message, message_code=code, message_params=params)
+    sm.message, sm.message_code, sm.message_params = message, code, params
     publish_service_map(sm)
 
 
-def service_map_deletion_progress(sm: ServiceMap, *, stuck: bool, message: str) -> None:
+def service_map_deletion_progress(sm: ServiceMap, *, stuck: bool, message: str, code: str = "",
+                                  params: dict[str, Any] | None = None) -> None:
     """Record why the namespace of a deleting service map is still there; published when it
     changes, audited once when the deletion becomes stuck."""
     updated = ServiceMap.objects.filter(pk=sm.pk, status=ApplyStatus.DELETING).exclude(
-        message=message, deletion_stuck=stuck).update(message=message, deletion_stuck=stuck)
+        message=message, deletion_stuck=stuck).update(message=message, deletion_stuck=stuck, message_code=code,
+                                                      message_params=dict(params or {}))
     if not updated:
         return
     became_stuck = stuck and not sm.deletion_stuck
     sm.message, sm.deletion_stuck = message, stuck
+    sm.message_code, sm.message_params = code, dict(params or {})
     if became_stuck:
         audit.record(action="servicemap.deletion_stuck", outcome=AuditOutcome.FAILURE, target=sm,
                      detail={"cluster": sm.cluster.name, "namespace": sm.namespace, "message": message[:500]})

@@ -14,6 +14,7 @@ import logging
 
 from clusters.watcher import hooks
 from clusters.watcher.writer import Changes
+from portal import enqueue
 from workspaces import services
 from workspaces.models import ClusterAllocation, ServiceMap
 
@@ -32,7 +33,7 @@ def on_quota_changes(changes: Changes) -> None:
         return
     from django.db.models import Q
 
-    from workspaces import actions, tasks
+    from workspaces import actions
 
     condition = Q(pk__in=[])
     for cluster_id, namespace in touched:
@@ -48,7 +49,7 @@ def on_quota_changes(changes: Changes) -> None:
                                        allocations.get((sm.workspace_id, sm.cluster_id)))
         if reason:
             logger.info("service map quota drifted; restoring", extra={"service_map": sm.pk, "reason": reason})
-            tasks.apply_service_map.delay(sm.pk, reason)
+            enqueue.on_commit("workspaces.apply_service_map", sm.pk, reason)
         else:
             actions.publish_service_map(sm)
 

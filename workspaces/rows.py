@@ -226,8 +226,8 @@ class AllocationSerializer(serializers.ModelSerializer[ClusterAllocation]):
 
     class Meta:
         model = ClusterAllocation
-        fields = ("id", "cluster", "quota", "storage_classes", "status", "message", "shared", "used", "remaining",
-                  "service_map_count", "warnings")
+        fields = ("id", "cluster", "quota", "storage_classes", "status", "message", "message_code", "message_params",
+                  "shared", "used", "remaining", "service_map_count", "warnings")
         read_only_fields = fields
 
 
@@ -286,8 +286,8 @@ class ServiceMapSerializer(serializers.ModelSerializer[ServiceMap]):
     class Meta:
         model = ServiceMap
         fields = ("id", "workspace", "cluster", "namespace", "display_name", "description", "quota", "limits",
-                  "status", "message", "in_sync", "last_applied", "created", "usage", "workloads", "pods", "warnings",
-                  "deleting_since", "deletion_stuck")
+                  "status", "message", "message_code", "message_params", "in_sync", "last_applied", "created", "usage",
+                  "workloads", "pods", "warnings", "deleting_since", "deletion_stuck")
         read_only_fields = fields
         extra_kwargs: ClassVar[dict[str, dict[str, Any]]] = {
             "deleting_since": {"help_text": "When deletion was asked (null unless status is deleting); the row stays "

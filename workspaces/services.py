@@ -27,7 +27,7 @@ from clusters.kube.client import KubeClient
 from clusters.kube.errors import Conflict, KubeError, NotFound, Unreachable
 from clusters.models import Cluster, KindSync, KubeObject, SyncState
 from clusters.watcher.projection import quantity
-from portal.api.exceptions import Conflict as ApiConflict
+from portal import errors
 from portal.crypto import DecryptionError
 from workspaces import actions
 from workspaces import quota as q
@@ -142,15 +142,20 @@ def apply_service_map(sm_id: int, *, restore_reason: str = "") -> str:
                 _record_event(client, sm, restore_reason)
     except Unreachable as exc:
         return actions.service_map_applied(sm, generation=generation, status=ApplyStatus.PENDING,
-                                           message=f"Waiting for the cluster: {exc} It is retried every minute.")
+                                           message=f"Waiting for the cluster: {exc} It is retried every minute.",
+                                           code="cluster_waiting", params={"error": str(exc)})
     except NamespaceTaken as exc:
-        return actions.service_map_applied(sm, generation=generation, status=ApplyStatus.ERROR, message=str(exc))
+        return actions.service_map_applied(sm, generation=generation, status=ApplyStatus.ERROR, message=str(exc),
+                                           code="namespace_taken",
+                                           params={"namespace": sm.namespace, "cluster": sm.cluster.name})
     except DecryptionError as exc:
         return actions.service_map_applied(sm, generation=generation, status=ApplyStatus.ERROR,
-                                           message=f"The cluster's stored credentials cannot be decrypted: {exc}")
+                                           message=f"The cluster's stored credentials cannot be decrypted: {exc}",
+                                           code="credentials_undecryptable", params={"error": str(exc)})
     except KubeError as exc:
         return actions.service_map_applied(sm, generation=generation, status=ApplyStatus.ERROR,
-                                           message=f"The cluster refused the namespace or its quota: {exc}")
+                                           message=f"The cluster refused the namespace or its quota: {exc}",
+                                           code="servicemap_apply_refused", params={"error": str(exc)})
     status = actions.service_map_applied(sm, generation=generation, status=ApplyStatus.READY, message="")
     if restore_reason:
         actions.quota_restored(sm, restore_reason)
@@ -255,10 +260,14 @@ def delete_service_map(sm_id: int) -> str:
                 if live is not None:
                     live = _owned_namespace(client, sm)
     except Unreachable as exc:
-        actions.service_map_message(sm, f"Waiting for the cluster to delete namespace {sm.namespace}: {exc}")
+        actions.service_map_message(sm, f"Waiting for the cluster to delete namespace {sm.namespace}: {exc}",
+                                    code="servicemap_delete_waiting", params={"namespace": sm.namespace,
+                                                                              "error": str(exc)})
         return "deleting"
     except (KubeError, DecryptionError) as exc:
-        actions.service_map_message(sm, f"The cluster refused to delete namespace {sm.namespace}: {exc}")
+        actions.service_map_message(sm, f"The cluster refused to delete namespace {sm.namespace}: {exc}",
+                                    code="servicemap_delete_refused", params={"namespace": sm.namespace,
+                                                                              "error": str(exc)})
         return "deleting"
     if live is None:  # gone (or someone else's now: not ours to wait for)
         actions.service_map_deleted(sm)
@@ -267,13 +276,16 @@ def delete_service_map(sm_id: int) -> str:
     elapsed = (timezone.now() - since).total_seconds()
     reason = terminating_reason(live)
     if elapsed >= deletion_deadline():
+        minutes = max(int(elapsed // 60), 1)
         actions.service_map_deletion_progress(
-            sm, stuck=True, message=f"Namespace {sm.namespace} has been Terminating for {max(int(elapsed // 60), 1)} min "
+            sm, stuck=True, message=f"Namespace {sm.namespace} has been Terminating for {minutes} min "
                                     f"and is stuck: {reason}. It is checked again every "
-                                    "minute; remove what holds it (for example the finalizers) in the cluster.")
+                                    "minute; remove what holds it (for example the finalizers) in the cluster.",
+            code="namespace_stuck", params={"namespace": sm.namespace, "minutes": minutes, "reason": reason})
     else:
         actions.service_map_deletion_progress(
-            sm, stuck=False, message=f"Namespace {sm.namespace} is Terminating: {reason}.")
+            sm, stuck=False, message=f"Namespace {sm.namespace} is Terminating: {reason}.",
+            code="namespace_terminating", params={"namespace": sm.namespace, "reason": reason})
     return "terminating"
 
 
@@ -287,9 +299,11 @@ def check_allocation(allocation_id: int) -> str:
             client.version()
     except Unreachable as exc:
         return actions.allocation_status(allocation, ApplyStatus.PENDING,
-                                         f"Waiting for the cluster: {exc} It is retried every minute.")
+                                         f"Waiting for the cluster: {exc} It is retried every minute.",
+                                         code="cluster_waiting", params={"error": str(exc)})
     except (KubeError, DecryptionError) as exc:
-        return actions.allocation_status(allocation, ApplyStatus.PENDING, f"The cluster cannot be used yet: {exc}")
+        return actions.allocation_status(allocation, ApplyStatus.PENDING, f"The cluster cannot be used yet: {exc}",
+                                         code="allocation_cluster_unusable", params={"error": str(exc)})
     for sm_id in ServiceMap.objects.filter(workspace_id=allocation.workspace_id, cluster_id=allocation.cluster_id) \
             .values_list("pk", flat=True):
         apply_service_map(sm_id)
@@ -412,8 +426,8 @@ def _current_use(sm: ServiceMap, kind: str, name: str) -> q.Quota:
 def preflight(sm: ServiceMap, manifests: list[dict[str, Any]]) -> dict[str, Any]:
     """Would ``manifests`` fit in the service map's remaining quota? (see docs/workspaces-api.md)."""
     if sm.status == ApplyStatus.DELETING:  # every deploy, upgrade and rollback is planned through here
-        raise ApiConflict(f"Service map {sm.namespace} is being deleted; nothing new can be deployed to it.",
-                          code="servicemap_deleting")
+        raise errors.Conflict(f"Service map {sm.namespace} is being deleted; nothing new can be deployed to it.",
+                              code="servicemap_deleting", params={"namespace": sm.namespace})
     problems: list[str] = []
     defaults = effective_limits(sm)
     ready_nodes = KubeObject.objects.filter(cluster_id=sm.cluster_id, kind="Node", phase="Ready").count()

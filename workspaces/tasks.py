@@ -1,10 +1,13 @@
 """Celery tasks of the workspaces app: thin wrappers that take ids and call
-:mod:`workspaces.services`. Each converges when run twice (the row is the intent)."""
+:mod:`workspaces.services`. Each converges when run twice (the row is the intent). They send
+further work by name through :mod:`portal.enqueue` (a broker blip is logged; the beat's
+reconcile picks the row up)."""
 
 from __future__ import annotations
 
 from celery import shared_task
 
+from portal import enqueue
 from workspaces import services
 
 
@@ -21,7 +24,7 @@ def delete_service_map(sm_id: int) -> str:
     outcome = services.delete_service_map(sm_id)
     delay = services.recheck_delay(sm_id, outcome)
     if delay is not None:
-        delete_service_map.apply_async((sm_id,), countdown=delay)
+        enqueue.send("workspaces.delete_service_map", sm_id, countdown=delay)  # lost: the beat takes over
     return outcome
 
 
@@ -35,5 +38,6 @@ def check_allocation(allocation_id: int) -> str:
 def reconcile() -> int:
     """Periodic (beat): re-apply pending, unapplied, deleting and drifted service maps and
     re-check pending allocations. Returns how many tasks were enqueued."""
-    return services.enqueue_due(apply=apply_service_map.delay, delete=delete_service_map.delay,
-                                check=check_allocation.delay)
+    return services.enqueue_due(apply=lambda sm_id, reason: enqueue.send("workspaces.apply_service_map", sm_id, reason),
+                                delete=lambda sm_id: enqueue.send("workspaces.delete_service_map", sm_id),
+                                check=lambda allocation_id: enqueue.send("workspaces.check_allocation", allocation_id))

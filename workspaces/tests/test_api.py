@@ -127,14 +127,14 @@ def test_duplicate_workspace_name_is_400_on_name(admin_api: APIClient, workspace
 
 
 def test_duplicate_name_case_insensitive_in_the_action(admin_user: Any, rf: Any) -> None:
-    from rest_framework.exceptions import ValidationError
-
+    from portal.errors import Invalid
     from workspaces import actions
 
     Workspace.objects.create(name="Legacy")  # predates the validator
-    with pytest.raises(ValidationError) as info:
+    with pytest.raises(Invalid) as info:  # a domain error (portal.errors), not DRF's
         actions.create_workspace(data={"name": "legacy"}, actor=admin_user, request=rf.post("/"))
-    assert "name" in info.value.detail
+    assert "name" in info.value.errors
+    assert info.value.message == "Invalid input: name: A workspace named 'legacy' exists already."
 
 
 @pytest.mark.parametrize("name", ["Team_A", "-team", "team-", "a" * 41, "", "team a"])
