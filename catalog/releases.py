@@ -670,8 +670,8 @@ def repair_stuck() -> int:
     """Releases that disagree with their finished current revision (a worker died between the two
     writes, as reports before issue 12 could leave them: the revision ``deployed`` or ``failed``,
     the release still ``pending``/``deploying``, or an older revision still ``deployed``): settle
-    them as the finish would have. The beat task (``catalog.reconcile_releases``) calls it; it
-    converges when run twice. Returns how many releases it repaired."""
+    them as the finish would have. For the beat task (``catalog.reconcile_releases``) to call on
+    each pass; converges when run twice. Returns how many releases it repaired."""
     current = Revision.objects.filter(release=OuterRef("pk"), number=OuterRef("revision"))
     finished = current.filter(status__in=[RevisionStatus.DEPLOYED, RevisionStatus.FAILED])
     stale_deployed = Revision.objects.filter(release=OuterRef("pk"), status=RevisionStatus.DEPLOYED).exclude(

@@ -6,7 +6,7 @@ autocommits, so the release stayed ``deploying`` forever and no beat task ever p
 Now a report is one transaction under the release's row lock: the kill rolls the revision back to
 ``progressing``, the beat task's pick-up watches it again and the release, its revisions and the
 rollout converge. Rows an older worker left disagreeing are settled by
-:func:`catalog.releases.repair_stuck`, which the beat task calls.
+:func:`catalog.releases.repair_stuck`, for the beat task (``catalog.reconcile_releases``) to call.
 """
 
 from __future__ import annotations
