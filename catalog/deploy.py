@@ -135,7 +135,7 @@ def _client(release: Release) -> KubeClient:
 
 def _probe(client: KubeClient) -> None:
     """One quick call, so a cluster that does not answer is told apart at once (Unreachable)."""
-    client.get_json(client.version_api.get_code, attempts=1, timeout=5.0)
+    client.version(attempts=1, timeout=5.0)
 
 
 def _load(release_id: int, number: int) -> tuple[Release, Revision] | None:

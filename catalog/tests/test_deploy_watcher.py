@@ -11,6 +11,7 @@ writes (:func:`clusters.watcher.projection.project` of objects shaped as the API
 from __future__ import annotations
 
 import itertools
+import time
 from datetime import timedelta
 from typing import Any
 
@@ -32,6 +33,7 @@ from catalog.models import (
 from clusters.models import Cluster, ClusterStatus, KindSync, KubeObject, SyncState, WatcherLease
 from clusters.watcher import hooks
 from clusters.watcher.projection import project
+from clusters.workloads import WorkloadState
 from workspaces.models import ServiceMap, Workspace
 
 pytestmark = pytest.mark.django_db
@@ -175,3 +177,97 @@ def test_the_catalog_registers_its_label_hook() -> None:
     hook = next(h for h in hooks._label_hooks if h.label == RELEASE_LABEL)
     assert hook.task == "catalog.watch_revision"
     assert {"Deployment", "StatefulSet", "DaemonSet", "Job"} <= hook.kinds
+
+
+# ---------------------------------------------------------------------------- against the sandbox
+
+WEB_CHART = {
+    "values.yaml": "replicas: 2\nimage: nginx:1.27\n",
+    "templates/deployment.yaml": """apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: {{ .Release.Name }}-web
+spec:
+  replicas: {{ .Values.replicas }}
+  selector:
+    matchLabels: {app: {{ .Release.Name }}-web}
+  template:
+    metadata:
+      labels: {app: {{ .Release.Name }}-web}
+    spec:
+      containers:
+        - name: web
+          image: {{ .Values.image }}
+          resources:
+            requests: {cpu: 50m, memory: 32Mi}
+""",
+}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_watcher_tells_a_deploy_that_it_is_done(sandbox: Any, driver: Any) -> None:
+    """A real watcher engine watches the sandbox cluster; after the deploy's first look, the
+    task's own schedule is dropped, so only the watcher's notifications (``catalog.watch_revision``
+    with the release label's value) can finish the deploy, and they do, from the read model. The
+    row the watcher stored agrees with :func:`clusters.workloads.workload_state` of the live object."""
+    from catalog import helm, releases, tasks_deploy
+    from clusters.tests.helpers import client_for, engine, register, synced
+    from clusters.workloads import workload_state
+    from portal.testing import make_user, unique, wait_for
+    from workspaces import quota as q
+    from workspaces import services as ws_services
+    from workspaces.models import ClusterAllocation, Membership, Role
+
+    cluster = register(sandbox, "cluster-1")
+    name = unique("rmw")
+    workspace = Workspace.objects.create(name=name)
+    developer = make_user(f"{name}dev")
+    Role.ensure_builtin()
+    Membership.objects.create(workspace=workspace, user=developer, role=Role.objects.get(key="developer"))
+    quota = q.dump(q.parse({"requests.cpu": "2", "requests.memory": "2Gi", "pods": "10"}))
+    ClusterAllocation.objects.create(workspace=workspace, cluster=cluster, quota=quota, status="ready")
+    sm = ServiceMap.objects.create(workspace=workspace, cluster=cluster, namespace=name, quota=quota)
+    assert ws_services.apply_service_map(sm.pk) == "ready"
+    sm = ServiceMap.objects.select_related("workspace", "cluster").get(pk=sm.pk)
+    source = CatalogSource.objects.create(name=name, kind=SourceKind.UPLOAD, workspace=workspace)
+    archive = helm.build_archive("web", "1.0.0", WEB_CHART)
+    info = helm.inspect(archive)
+    version = PackageVersion.objects.create(package=Package.objects.create(source=source, name="web"),
+                                            version="1.0.0", archive=archive, digest="sha256:test",
+                                            values_yaml=info.values_yaml, values_schema=info.schema)
+    with engine(holder=name):
+        wait_for(lambda: synced(cluster), what="the cluster synced")
+        release = releases.create_release(sm=sm, name="web", version=version, values={}, strategy={},
+                                          user=developer, request=None)
+        task, args = driver.queue.popleft()
+        assert (task, args) == (tasks_deploy.deploy_revision, (release.pk, 1))
+        assert task.run(*args) == "watching"
+        notified, dropped = 0, 0
+
+        def done() -> bool:
+            nonlocal notified, dropped
+            while driver.queue:
+                task, args = driver.queue.popleft()
+                if args == (str(release.pk),):  # the watcher's notification
+                    notified += 1
+                    time.sleep(deploy.NOTIFY_WINDOW)  # its countdown (the driver runs tasks at once)
+                    task.run(*args)
+                else:  # the chain's looks: dropped, so only the watcher can finish the deploy
+                    assert (task, args) == (tasks_deploy.watch_revision, (release.pk, 1))
+                    dropped += 1
+            release.refresh_from_db()
+            return release.status == "deployed"
+
+        wait_for(done, timeout=30, what="the watcher's notifications finished the deploy")
+        assert notified >= 1
+        assert dropped == 1  # the first look the deploy task queued
+        revision = Revision.objects.get(release=release, number=1)
+        assert revision.progress["Deployment/web-web"]["state"] == "ready"
+        objects = [o for o in deploy.load(revision.manifest) if o["kind"] == "Deployment"]
+        assert set(deploy.from_read_model(release, objects, revision.progress)) == {"Deployment/web-web"}
+        # The row holds what the one rule says of the live object.
+        with client_for(sandbox, "cluster-1") as kube:
+            live = kube.get_object("Deployment", "web-web", sm.namespace)
+        row = KubeObject.objects.get(cluster=cluster, kind="Deployment", namespace=sm.namespace, name="web-web")
+        assert row.data["generation"] == live["metadata"]["generation"]
+        assert WorkloadState.from_data(row.phase, row.data) == workload_state(live)

@@ -553,7 +553,7 @@ class ClusterWatch:
             self.probe_now.clear()
             try:
                 version = await self.engine.io(
-                    lambda: client.call(client.version_api.get_code, attempts=1, timeout=cfg.probe_timeout),
+                    lambda: client.version(attempts=1, timeout=cfg.probe_timeout),
                     timeout=cfg.probe_timeout + 2, probe=True)
             except (Unauthorized, Forbidden) as exc:
                 self.failures = 0
@@ -568,7 +568,7 @@ class ClusterWatch:
             else:
                 self.failures = 0
                 if self.state != "connected":
-                    self.set_state("connected", str(getattr(version, "git_version", "") or ""))
+                    self.set_state("connected", str(version.get("gitVersion") or ""))
             # After a failure, check again soon: two failures in a row make the cluster unreachable.
             interval = cfg.probe_interval if self.failures == 0 or self.state == "unreachable" else min(
                 1.0, cfg.probe_interval)
