@@ -1,101 +1,47 @@
-"""OCI registries holding Helm charts: a catalog source read through the registry's HTTP API v2.
+"""OCI registries holding Helm charts: a catalog source read through the shared registry client
+(:mod:`portal.oci`, the Distribution API v2 with its address policy, caps and token flow).
 
 Helm 3.8+ pushes a chart to a registry as an OCI artifact: a manifest whose config blob
 (``application/vnd.cncf.helm.config.v1+json``) is the chart's ``Chart.yaml`` as JSON and whose one
-layer (``application/vnd.cncf.helm.chart.content.v1.tar+gzip``) is the chart archive. The portal
-talks to the registry itself with ``requests`` (no Helm SDK or docker network calls), with the
-same rules as chart repositories in :mod:`catalog.sources`: connect/read timeouts, a deadline per
-download, small caps on listings, manifests and configs, charts at most
-:data:`catalog.helm.MAX_ARCHIVE_BYTES`, the address policy at every connection and redirect with
-the connection pinned to the checked address (:func:`portal.outbound.session`; a forbidden
-address is refused at create/update time by :func:`check_url`), TLS verified (against the
-source's ``ca_pem``), credentials only to the registry's own origin.
+layer (``application/vnd.cncf.helm.chart.content.v1.tar+gzip``) is the chart archive. This module
+knows charts and catalog sources; :mod:`portal.oci` knows registries. Its errors become the
+catalog's :class:`catalog.remote.SourceError` here, so callers see the same errors as for chart
+repositories (:mod:`catalog.sources`).
 
 * Address: ``oci://host[:port]/path/prefix`` (HTTPS). ``oci+http://host[:port]/prefix`` is the
   plain-HTTP form (Helm's ``--plain-http``), accepted where ``http://`` repositories are
-  (:func:`catalog.remote.http_allowed`: system admins, development and test profiles).
-* Listing: ``GET /v2/_catalog`` (paged by its ``Link`` header), keeping the repositories under
-  the prefix; if the prefix is itself a repository, or the registry does not list its
-  repositories (many hosted ones answer 401/404), the prefix is read as one chart repository.
-  Then ``GET /v2/<name>/tags/list`` and, per tag, the manifest and its config blob.
-* Auth: basic auth, and the token flow (a 401 with ``WWW-Authenticate: Bearer realm=...,
-  service=..., scope=...`` → ``GET realm`` with basic auth → a bearer token for that scope). The
-  username and password go to the token realm only if it is on the registry's own host (over
-  HTTPS unless the registry itself is plain HTTP); a realm elsewhere gets an anonymous request.
+  (:func:`catalog.remote.http_allowed`: system admins, development and test profiles); a forbidden
+  address is refused at create/update time by :func:`check_url`.
+* Listing: ``GET /v2/_catalog`` (paged), keeping the repositories under the prefix; if the prefix
+  is itself a repository, or the registry does not list its repositories (many hosted ones answer
+  401/404), the prefix is read as one chart repository. Then ``GET /v2/<name>/tags/list`` and, per
+  tag, the manifest and its config blob.
 * Archives: the chart layer's blob, whose sha256 must be the manifest's layer digest.
 """
 
 from __future__ import annotations
 
 import hashlib
-import re
-import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from typing import Any
-from urllib.parse import quote, urlencode, urljoin, urlsplit
-
-import requests
-from requests.auth import AuthBase
+from urllib.parse import urlsplit
 
 from catalog import helm, remote
 from catalog.models import CatalogSource, PackageVersion
-from portal import outbound, yamlsafe
-from portal.addresses import AddressError
+from portal import oci
+from portal.oci import MEDIA_MANIFEST, SCHEMES, Location, parse_url
 
-SCHEMES = {"oci": False, "oci+http": True}  # scheme -> plain HTTP
-MEDIA_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
+__all__ = ["MEDIA_CHART", "MEDIA_CONFIG", "MEDIA_MANIFEST", "SCHEMES", "Location", "RegistryError", "SourceRegistry",
+           "check_url", "fetch_chart", "parse_url", "read_registry", "registry", "repositories"]
+
 MEDIA_CONFIG = "application/vnd.cncf.helm.config.v1+json"
 MEDIA_CHART = "application/vnd.cncf.helm.chart.content.v1.tar+gzip"
-MAX_LIST_BYTES = 5 * 1024 * 1024  # one page of _catalog or tags/list
-MAX_MANIFEST_BYTES = 1024 * 1024
 MAX_CONFIG_BYTES = 1024 * 1024
-MAX_TOKEN_BYTES = 256 * 1024
-MAX_PAGES = 100
-PAGE_SIZE = 1000
+PAGE_SIZE = oci.PAGE_SIZE  # names per page of a listing
 MAX_TAGS = 2000  # manifests read in one refresh (each costs two requests)
 REFRESH_DEADLINE = 900.0
-_DIGEST = re.compile(r"^sha256:[0-9a-f]{64}$")
-_NAME = re.compile(r"^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*$")
-_TAG = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
-
-
-@dataclass(frozen=True)
-class Location:
-    """Where an OCI source points: the registry (``host[:port]``), plain HTTP or not, a path prefix."""
-
-    host: str
-    plain_http: bool
-    prefix: str
-
-    @property
-    def base(self) -> str:
-        return f"{'http' if self.plain_http else 'https'}://{self.host}"
-
-
-def parse_url(url: str) -> Location:
-    """The registry location of an ``oci://`` address, or a ValueError whose text names the problem."""
-    parts = urlsplit(url.strip())
-    if parts.scheme not in SCHEMES or not parts.hostname:
-        raise ValueError("Give the registry's address, like oci://registry.example.com/charts.")
-    if parts.username or parts.password:
-        raise ValueError("Put the credentials in username and password, not in the address.")
-    if parts.query or parts.fragment:
-        raise ValueError("The address of a registry has no query or fragment.")
-    try:
-        port = parts.port
-    except ValueError as exc:
-        raise ValueError("The registry's port is not a number between 1 and 65535.") from exc
-    prefix = parts.path.strip("/")
-    if prefix and not _NAME.match(prefix):
-        raise ValueError("The path after the registry's host is a repository name or prefix: lowercase letters, "
-                         "digits, '.', '_', '-' and '/'.")
-    host = parts.hostname.lower()
-    if ":" in host:
-        host = f"[{host}]"
-    return Location(host=f"{host}:{port}" if port else host, plain_http=SCHEMES[parts.scheme], prefix=prefix)
 
 
 def check_url(url: str, *, actor: Any) -> str:
@@ -109,7 +55,7 @@ def check_url(url: str, *, actor: Any) -> str:
 
 
 class RegistryError(remote.SourceError):
-    """An HTTP error answer of the registry (``code``)."""
+    """An HTTP error answer of the registry (``code``), as a catalog source error."""
 
     def __init__(self, message: str, *, code: int) -> None:
         super().__init__(message)
@@ -120,187 +66,57 @@ class _Unusable(Exception):
     """A tag holding a Helm chart the portal cannot use (counted as skipped)."""
 
 
-class _Header(AuthBase):
-    """Sets the Authorization header (and keeps requests from looking in ~/.netrc)."""
-
-    def __init__(self, value: str) -> None:
-        self.value = value
-
-    def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
-        request.headers["Authorization"] = self.value
-        return request
-
-
-def _challenge(header: str) -> dict[str, str]:
-    """The parameters of a ``Bearer`` challenge (``{}`` for any other scheme)."""
-    scheme, _, rest = header.strip().partition(" ")
-    if scheme.lower() != "bearer":
-        return {}
-    return {k.lower(): v for k, v in re.findall(r'(\w+)="([^"]*)"', rest)}
+@contextmanager
+def _source_errors() -> Iterator[None]:
+    """The shared client's errors in the catalog's terms (what sources and their callers catch)."""
+    try:
+        yield
+    except oci.RegistryError as exc:
+        raise RegistryError(exc.message, code=exc.code) from exc
+    except oci.RegistryUnavailable as exc:
+        raise remote.SourceError(exc.message) from exc
 
 
-class Registry:
-    """One registry conversation: its location, the source's credentials and CA, tokens per scope."""
+class SourceRegistry:
+    """A source's registry conversation (:class:`portal.oci.Registry`) whose errors are
+    :class:`catalog.remote.SourceError`."""
 
-    def __init__(self, source: CatalogSource, location: Location, verify: bool | str,
-                 session: requests.Session | None = None) -> None:
-        self.location = location
-        self.origin = remote.origin(location.base)
-        self.basic = (source.username, source.get_password()) if source.username else None
-        self.verify = verify
-        self.tokens: dict[str, str] = {}
-        self.session = session or outbound.session()  # every connection checked and pinned
+    def __init__(self, registry: oci.Registry) -> None:
+        self.registry = registry
+        self.location = registry.location
+        self.origin = registry.origin
 
-    def _basic_header(self) -> str | None:
-        if self.basic is None:
-            return None
-        request = requests.Request("GET", self.location.base, auth=self.basic).prepare()
-        return request.headers.get("Authorization")
+    def get(self, path: str, *, scope: str, cap: int, what: str, accept: str = "") -> tuple[bytes, Any, str]:
+        with _source_errors():
+            return self.registry.get(path, scope=scope, cap=cap, what=what, accept=accept)
 
-    def _send(self, url: str, *, authorization: str | None, origin: tuple[str, str, int | None],
-              headers: dict[str, str]) -> tuple[requests.Response, str]:
-        """GET with redirects followed by hand: every hop's address checked, the Authorization
-        header only while the hop is on ``origin``."""
-        for _hop in range(remote.MAX_REDIRECTS + 1):
-            auth = _Header(authorization) if authorization and remote.origin(url) == origin else None
-            try:
-                response = self.session.get(url, auth=auth, verify=self.verify, timeout=remote.TIMEOUT, stream=True,
-                                            allow_redirects=False,
-                                            headers={"User-Agent": remote.USER_AGENT, **headers})
-            except (AddressError, requests.exceptions.RequestException) as exc:
-                raise remote.SourceError(outbound.failure_message(exc, url=url, what="the registry")) from exc
-            location = self.session.get_redirect_target(response)  # raw UTF-8 bytes of the header decoded as such
-            if location:
-                target = urljoin(url, location)
-                response.close()
-                if urlsplit(target).scheme not in ("http", "https") or (
-                        urlsplit(target).scheme == "http" and not self.location.plain_http):
-                    raise remote.SourceError(f"{url} redirected to {target}, an address the portal does not fetch.")
-                url = target
-                continue
-            return response, url
-        raise remote.SourceError(f"{url} redirected more than {remote.MAX_REDIRECTS} times.")
+    def pages(self, path: str, *, key: str, scope: str, what: str) -> list[str]:
+        with _source_errors():
+            return self.registry.pages(path, key=key, scope=scope, what=what, page_size=PAGE_SIZE)
 
-    def get(self, path: str, *, scope: str, cap: int, what: str,
-            accept: str = "") -> tuple[bytes, requests.structures.CaseInsensitiveDict[str], str]:
-        """GET ``path`` on the registry (authorised for ``scope``): the body (at most ``cap`` bytes),
-        the headers and the final URL. HTTP errors are :class:`RegistryError`."""
-        url = self.location.base + path
-        headers = {"Accept": accept} if accept else {}
-        try:
-            for attempt in (0, 1):
-                token = self.tokens.get(scope)
-                authorization = f"Bearer {token}" if token else self._basic_header()
-                response, final = self._send(url, authorization=authorization, origin=self.origin, headers=headers)
-                if response.status_code == 401 and attempt == 0:
-                    challenge = _challenge(response.headers.get("WWW-Authenticate", ""))
-                    if challenge.get("realm"):
-                        response.close()
-                        self.tokens[scope] = self._token(challenge, scope)
-                        continue
-                break
-            return _read(response, final, cap=cap, what=what, authorised=self.basic is not None), \
-                response.headers, final
-        except (AddressError, requests.exceptions.RequestException) as exc:  # while reading the body
-            raise remote.SourceError(outbound.failure_message(exc, url=url, what="the registry")) from exc
-
-    def _token(self, challenge: dict[str, str], scope: str) -> str:
-        """A bearer token from the challenge's realm; credentials only to a realm on the registry's host."""
-        realm = challenge["realm"]
-        parts = urlsplit(realm)
-        if parts.scheme not in ("http", "https") or not parts.hostname or (
-                parts.scheme == "http" and not self.location.plain_http):
-            raise remote.SourceError(f"The registry's token service {realm} is not an address the portal uses.")
-        query = {k: v for k, v in (("service", challenge.get("service", "")),
-                                   ("scope", challenge.get("scope") or scope)) if v}
-        url = realm + ("&" if parts.query else "?") + urlencode(query)
-        own_host = (parts.hostname or "").lower() == self.origin[1]
-        authorization = self._basic_header() if own_host else None
-        response, final = self._send(url, authorization=authorization, origin=remote.origin(realm), headers={})
-        body = _read(response, final, cap=MAX_TOKEN_BYTES, what="token", authorised=authorization is not None)
-        try:
-            doc = yamlsafe.load_json(body)
-        except ValueError as exc:
-            raise remote.SourceError(f"The registry's token service {realm} answered no JSON.") from exc
-        token = doc.get("token") or doc.get("access_token") if isinstance(doc, dict) else None
-        if not isinstance(token, str) or not token:
-            raise remote.SourceError(f"The registry's token service {realm} gave no token.")
-        return token
-
-
-def _read(response: requests.Response, url: str, *, cap: int, what: str, authorised: bool) -> bytes:
-    started = time.monotonic()
-    with response:
-        code = response.status_code
-        if code in (401, 403):
-            hint = "check the username and password" if authorised else "the registry needs a username and password"
-            raise RegistryError(f"The registry refused access to {url} (HTTP {code}); {hint}.", code=code)
-        if code == 404:
-            raise RegistryError(f"{url} was not found (HTTP 404); check the registry's address.", code=code)
-        if code >= 400:
-            raise RegistryError(f"{url} answered HTTP {code}; try again later or ask the registry's owner.", code=code)
-        length = response.headers.get("Content-Length", "")
-        if length.isdigit() and int(length) > cap:
-            raise remote.SourceError(f"The {what} at {url} is {int(length)} bytes; at most {cap} bytes are accepted.")
-        body = bytearray()
-        for chunk in response.iter_content(chunk_size=65536):
-            body += chunk
-            if len(body) > cap:
-                raise remote.SourceError(f"The {what} at {url} is larger than {cap} bytes, the most accepted.")
-            if time.monotonic() - started > remote.DEADLINE:
-                raise remote.SourceError(f"Downloading {url} took longer than {remote.DEADLINE:g} s; try again "
-                                          "later.")
-        return bytes(body)
+    def json(self, body: bytes, url: str, what: str) -> Any:
+        with _source_errors():
+            return self.registry.json(body, url, what)
 
 
 @contextmanager
-def registry(source: CatalogSource) -> Iterator[Registry]:
-    """A :class:`Registry` for the source (its CA written to a temporary file while it is used)."""
+def registry(source: CatalogSource) -> Iterator[SourceRegistry]:
+    """The registry of ``source``, with its credentials and CA (the catalog's timeouts and deadline)."""
     try:
         location = parse_url(source.url)
     except ValueError as exc:
         raise remote.SourceError(f"The source's address {source.url} is not usable: {exc}") from exc
-    with tempfile.NamedTemporaryFile("w", suffix=".pem") as ca_file, outbound.session() as session:
-        verify: bool | str = True
-        if source.ca_pem.strip():
-            ca_file.write(source.ca_pem)
-            ca_file.flush()
-            verify = ca_file.name
-        yield Registry(source, location, verify, session)
+    with oci.registry(location, ca_pem=source.ca_pem, username=source.username,
+                      password=source.get_password() if source.username else "", timeout=remote.TIMEOUT,
+                      deadline=remote.DEADLINE, user_agent=remote.USER_AGENT) as reg:
+        yield SourceRegistry(reg)
 
 
-def _json(body: bytes, url: str, what: str) -> Any:
-    try:
-        return yamlsafe.load_json(body)
-    except ValueError as exc:
-        raise remote.SourceError(f"The {what} at {url} is not JSON; is the address that of an OCI registry?") from exc
-
-
-def _pages(reg: Registry, path: str, *, key: str, scope: str, what: str) -> list[str]:
-    """All names of a paged listing (``_catalog`` or ``tags/list``), following its ``Link`` header."""
-    out: list[str] = []
-    url = f"{path}?n={PAGE_SIZE}"
-    for _page in range(MAX_PAGES):
-        body, headers, final = reg.get(url, scope=scope, cap=MAX_LIST_BYTES, what=what)
-        doc = _json(body, final, what)
-        names = doc.get(key) if isinstance(doc, dict) else None
-        out += [n for n in names or [] if isinstance(n, str)]
-        match = re.search(r'<([^>]+)>\s*;\s*rel="?next"?', headers.get("Link", ""))
-        if not match or not names:
-            return out
-        target = urljoin(final, match[1])
-        if remote.origin(target) != reg.origin:
-            raise remote.SourceError(f"The {what} at {final} continues on another server ({target}); refused.")
-        parts = urlsplit(target)
-        url = parts.path + (f"?{parts.query}" if parts.query else "")
-    raise remote.SourceError(f"The {what} at {reg.location.base}{path} has more than {MAX_PAGES} pages.")
-
-
-def repositories(reg: Registry) -> list[str]:
+def repositories(reg: SourceRegistry) -> list[str]:
     """The chart repositories to read: those under the prefix, or the prefix itself."""
     prefix = reg.location.prefix
     try:
-        names = _pages(reg, "/v2/_catalog", key="repositories", scope="registry:catalog:*", what="repository list")
+        names = reg.pages("/v2/_catalog", key="repositories", scope="registry:catalog:*", what="repository list")
     except RegistryError as exc:
         if exc.code not in (401, 403, 404, 405):
             raise
@@ -313,10 +129,6 @@ def repositories(reg: Registry) -> list[str]:
     return sorted(n for n in names if n.startswith(prefix + "/"))
 
 
-def _path(name: str) -> str:
-    return quote(name, safe="/")
-
-
 def read_registry(source: CatalogSource) -> tuple[dict[str, list[remote.IndexEntry]], int]:
     """Charts of the source's registry (name -> entries, as from an index) and how many tags were
     skipped as unusable charts."""
@@ -327,14 +139,15 @@ def read_registry(source: CatalogSource) -> tuple[dict[str, list[remote.IndexEnt
         for repository in repositories(reg)[:remote.MAX_CHARTS]:
             scope = f"repository:{repository}:pull"
             try:
-                tags = _pages(reg, f"/v2/{_path(repository)}/tags/list", key="tags", scope=scope, what="tag list")
+                tags = reg.pages(f"/v2/{oci.repository_path(repository)}/tags/list", key="tags", scope=scope,
+                                 what="tag list")
             except RegistryError as exc:
                 if exc.code == 404 and repository != reg.location.prefix:
                     continue  # deleted since the listing
                 raise
             chart = repository.rsplit("/", 1)[-1]
             for tag in tags:
-                if not _TAG.match(tag):
+                if not oci.TAG.match(tag):
                     skipped += 1
                     continue
                 read += 1
@@ -361,17 +174,17 @@ def read_registry(source: CatalogSource) -> tuple[dict[str, list[remote.IndexEnt
     return out, skipped
 
 
-def _entry(reg: Registry, repository: str, tag: str) -> remote.IndexEntry | None:
+def _entry(reg: SourceRegistry, repository: str, tag: str) -> remote.IndexEntry | None:
     """The chart a tag holds; ``None`` if it is no Helm chart, :class:`_Unusable` if it is an unusable one."""
     scope = f"repository:{repository}:pull"
     try:
-        body, _, final = reg.get(f"/v2/{_path(repository)}/manifests/{tag}", scope=scope,
-                                       cap=MAX_MANIFEST_BYTES, what="manifest", accept=MEDIA_MANIFEST)
+        body, _, final = reg.get(f"/v2/{oci.repository_path(repository)}/manifests/{tag}", scope=scope,
+                                 cap=oci.MAX_MANIFEST_BYTES, what="manifest", accept=MEDIA_MANIFEST)
     except RegistryError as exc:
         if exc.code == 404:
             return None  # no OCI image manifest under this tag (e.g. an index or a Docker v2 manifest)
         raise
-    manifest = _json(body, final, "manifest")
+    manifest = reg.json(body, final, "manifest")
     config = manifest.get("config") if isinstance(manifest, dict) else None
     if not isinstance(config, dict) or config.get("mediaType") != MEDIA_CONFIG:
         return None
@@ -381,14 +194,14 @@ def _entry(reg: Registry, repository: str, tag: str) -> remote.IndexEntry | None
         raise _Unusable
     layer_digest, size = str(layers[0].get("digest", "")), layers[0].get("size")
     config_digest = str(config.get("digest", ""))
-    if not _DIGEST.match(layer_digest) or not _DIGEST.match(config_digest) or not isinstance(size, int) \
+    if not oci.DIGEST.match(layer_digest) or not oci.DIGEST.match(config_digest) or not isinstance(size, int) \
             or not 0 < size <= helm.MAX_ARCHIVE_BYTES:
         raise _Unusable
-    raw, _, final = reg.get(f"/v2/{_path(repository)}/blobs/{config_digest}", scope=scope, cap=MAX_CONFIG_BYTES,
-                            what="chart config")
+    raw, _, final = reg.get(f"/v2/{oci.repository_path(repository)}/blobs/{config_digest}", scope=scope,
+                            cap=MAX_CONFIG_BYTES, what="chart config")
     if "sha256:" + hashlib.sha256(raw).hexdigest() != config_digest:
         raise _Unusable
-    meta = _json(raw, final, "chart config")
+    meta = reg.json(raw, final, "chart config")
     if not isinstance(meta, dict):
         raise _Unusable
     version = remote.text(meta.get("version"), 101).strip()
@@ -410,13 +223,13 @@ def fetch_chart(row: PackageVersion, source: CatalogSource) -> bytes:
     location = parse_url(source.url)
     parts = urlsplit(row.archive_url)
     repository, _, tag = parts.path.lstrip("/").rpartition(":")
-    if parts.scheme != "oci" or parts.netloc != location.host or not _NAME.match(repository) or not _TAG.match(tag):
+    if parts.scheme != "oci" or parts.netloc != location.host or not oci.NAME.match(repository) or not oci.TAG.match(tag):
         raise remote.SourceError(f"The registry gives {label} an address the portal does not fetch "
                                   f"({row.archive_url}).")
-    if not _DIGEST.match(row.digest):
+    if not oci.DIGEST.match(row.digest):
         raise remote.SourceError(f"The manifest of {label} gave no sha256 digest of the chart; refresh the source.")
     with registry(source) as reg:
-        data, _, _ = reg.get(f"/v2/{_path(repository)}/blobs/{row.digest}", scope=f"repository:{repository}:pull",
+        data, _, _ = reg.get(f"/v2/{oci.repository_path(repository)}/blobs/{row.digest}", scope=f"repository:{repository}:pull",
                              cap=helm.MAX_ARCHIVE_BYTES, what="chart archive")
     digest = "sha256:" + hashlib.sha256(data).hexdigest()
     if digest != row.digest:
