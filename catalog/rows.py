@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.db.models import OuterRef, Prefetch, QuerySet, Subquery
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
@@ -118,7 +119,10 @@ def _rollout_secrets(rollout: Rollout, targets: list[RolloutTarget]) -> list[dic
     by_release: dict[int, set[int]] = {}
     for target in targets:
         if target.release_id and target.revision:
-            by_release.setdefault(target.release_id, set()).add(target.revision)
+            if hasattr(target, "revision_manifest"):  # fetched with the target (with_shown_targets)
+                found.extend(manifests.secrets_of(target.revision_manifest or ""))
+            else:
+                by_release.setdefault(target.release_id, set()).add(target.revision)
     for release_id, numbers in by_release.items():
         for manifest in Revision.objects.filter(release_id=release_id, number__in=numbers).values_list(
                 "manifest", flat=True):
@@ -149,7 +153,9 @@ class RolloutSerializer(serializers.ModelSerializer[Rollout]):
     def _targets(self, obj: Rollout) -> tuple[list[RolloutTarget], list[dict[str, Any]]]:
         cached: tuple[list[RolloutTarget], list[dict[str, Any]]] | None = getattr(obj, "_shown_targets", None)
         if cached is None:
-            targets = list(obj.targets.select_related("service_map__cluster").order_by("wave", "id"))
+            shown: list[RolloutTarget] | None = getattr(obj, "shown_targets", None)  # see with_shown_targets
+            targets = shown if shown is not None else list(
+                obj.targets.select_related("service_map__cluster").order_by("wave", "id"))
             cached = (targets, _rollout_secrets(obj, targets))
             obj._shown_targets = cached  # type: ignore[attr-defined]
         return cached
@@ -163,6 +169,17 @@ class RolloutSerializer(serializers.ModelSerializer[Rollout]):
         targets, secrets = self._targets(obj)
         rows = RolloutTargetSerializer(targets, many=True).data
         return [{**row, "overrides": redaction.redact_values(row["overrides"], secrets)} for row in rows]
+
+
+def with_shown_targets(rollouts: QuerySet[Rollout]) -> QuerySet[Rollout]:
+    """``rollouts`` with their targets (and each target's service map and cluster) fetched in one
+    query for the whole page, in the order :class:`RolloutSerializer` shows them, so a list of
+    rollouts makes no query per rollout (tests/test_query_counts.py); each target carries the
+    manifest of its revision, whose Secrets the rollout's values are redacted by."""
+    manifest = Revision.objects.filter(release=OuterRef("release_id"), number=OuterRef("revision")).values("manifest")
+    targets = (RolloutTarget.objects.select_related("service_map__cluster").order_by("wave", "id")
+               .annotate(revision_manifest=Subquery(manifest[:1])))
+    return rollouts.prefetch_related(Prefetch("targets", queryset=targets, to_attr="shown_targets"))
 
 
 def rollout_row(rollout: Rollout) -> dict[str, Any]:

@@ -15,7 +15,7 @@ from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from catalog import deploy, redaction, releases, rollouts, strategies
+from catalog import deploy, redaction, releases, rollouts, rows, strategies
 from catalog.api import release_serializers as s
 from catalog.models import PackageVersion, Release, Revision, Rollout
 from clusters.api.pagination import KeysetPagination
@@ -271,7 +271,7 @@ class RolloutViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
         value = id_param(self.request, "workspace")
         if value is not None:
             queryset = queryset.filter(workspace_id=value)
-        return queryset.select_related("package_version")
+        return rows.with_shown_targets(queryset.select_related("package_version"))
 
     @extend_schema(request=s.RolloutCreateSerializer, responses={202: s.RolloutSerializer, **ERRORS},
                    summary="Deploy one package version to service maps on many clusters, in waves")

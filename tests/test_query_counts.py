@@ -1,0 +1,345 @@
+"""No list endpoint makes a query per row (an N+1): for every list endpoint in the OpenAPI schema,
+the number of queries a page takes is the same with N and with 3N rows, for an admin and for a
+workspace member who sees them all.
+
+The endpoints come from the schema the API serves (as tests/test_input_limits.py walks it), so a
+new list endpoint fails here until it has a seeder below: a function that adds ``k`` more rows of
+what the endpoint lists, visible to both users. A query per row shows up as a count that grows
+with the rows; the failure names the endpoint and both counts.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+from drf_spectacular.generators import SchemaGenerator
+from rest_framework.test import APIClient
+
+from catalog.models import (
+    CatalogSource,
+    ConfigVersion,
+    Package,
+    PackageVersion,
+    Release,
+    Revision,
+    Rollout,
+    RolloutTarget,
+    SourceKind,
+)
+from clusters.models import Cluster, KubeObject
+from portal import actions as portal_actions
+from portal.models import AuditRecord, User
+from portal.testing import make_user
+from workspaces import quota as q
+from workspaces.models import ClusterAllocation, Membership, RegistryAllocation, Role, ServiceMap, Workspace
+
+pytestmark = pytest.mark.django_db
+
+N = 2
+QUOTA = q.dump(q.parse({"requests.cpu": "2", "requests.memory": "2Gi", "pods": "10"}))
+_ids = itertools.count(1)
+
+# List endpoints whose rows do not come from the database, with the reason.
+NOT_FROM_THE_DATABASE = {
+    "catalog_configs_list": "asks the cluster for the ConfigMaps and Secrets (catalog/config.py)",
+    "workspaces_roles_grants_list": "the fixed table of grants (workspaces/models.py Grant)",
+}
+
+
+@dataclass
+class Scene:
+    """An admin, and a member (manager) of a workspace that has a cluster and a service map on it."""
+
+    admin: User
+    member: User
+    workspace: Workspace
+    cluster: Cluster
+    service_map: ServiceMap
+    source: CatalogSource
+    version: PackageVersion
+
+    def next(self) -> int:
+        return next(_ids)
+
+
+def _scene() -> Scene:
+    Role.ensure_builtin()
+    n = next(_ids)
+    admin = make_user(f"qc-admin-{n}", role="admin")
+    member = make_user(f"qc-member-{n}")
+    workspace = Workspace.objects.create(name=f"qc-{n}")
+    Membership.objects.create(workspace=workspace, user=member, role=Role.objects.get(key="manager"))
+    cluster = _cluster(workspace)
+    sm = ServiceMap.objects.create(workspace=workspace, cluster=cluster, namespace=f"qc-{n}", quota=QUOTA,
+                                   status="ready")
+    source = CatalogSource.objects.create(name=f"qc-uploads-{n}", kind=SourceKind.UPLOAD, workspace=workspace)
+    version = _package(source)
+    return Scene(admin, member, workspace, cluster, sm, source, version)
+
+
+def _cluster(workspace: Workspace) -> Cluster:
+    n = next(_ids)
+    cluster = Cluster.objects.create(name=f"qc-c{n}", server=f"https://127.0.0.1:{6000 + n}", status="ready")
+    ClusterAllocation.objects.create(workspace=workspace, cluster=cluster, quota=QUOTA, status="ready")
+    return cluster
+
+
+def _package(source: CatalogSource) -> PackageVersion:
+    n = next(_ids)
+    package = Package.objects.create(source=source, name=f"shop{n}")
+    return PackageVersion.objects.create(package=package, version="1.0.0", archive=b"", digest=f"sha256:{n}",
+                                         values_yaml="replicas: 1\n", values_schema={})
+
+
+def _obj(s: Scene, kind: str, namespaced: bool = True, **fields: Any) -> None:
+    n = s.next()
+    namespace = s.service_map.namespace if namespaced else ""
+    name = f"{kind.lower()}-{n}"
+    KubeObject.objects.create(cluster=s.cluster, kind=kind, name=name, namespace=namespace,
+                              uid=f"uid-{s.cluster.pk}-{kind}-{n}", resource_version="1", created=timezone.now(),
+                              **fields)
+
+
+def _objects(kind: str, namespaced: bool = True, **fields: Any) -> Callable[[Scene, int], None]:
+    def add(s: Scene, k: int) -> None:
+        for _ in range(k):
+            _obj(s, kind, namespaced, **fields)
+    return add
+
+
+def _audit(s: Scene, k: int) -> None:
+    for _ in range(k):
+        AuditRecord.objects.create(actor=s.member, actor_username=s.member.username, action="workspace.update",
+                                   target_type="workspace", target_id=str(s.workspace.pk),
+                                   target_repr=s.workspace.name, outcome="success")
+
+
+def _tokens(s: Scene, k: int) -> None:
+    for user in (s.admin, s.member):
+        for _ in range(k):
+            portal_actions.create_api_token(user=user, name=f"qc-{s.next()}", expires=None)
+
+
+def _config_versions(s: Scene, k: int) -> None:
+    start = ConfigVersion.objects.filter(service_map=s.service_map).count()
+    for i in range(k):
+        ConfigVersion.objects.create(service_map=s.service_map, kind="ConfigMap", name="app", version=start + i + 1,
+                                     keys=["mode"], data={"mode": "blue"}, created_by=s.member)
+
+
+def _packages(s: Scene, k: int) -> None:
+    for _ in range(k):
+        _package(s.source)
+
+
+def _releases(s: Scene, k: int) -> None:
+    for _ in range(k):
+        n = s.next()
+        release = Release.objects.create(workspace=s.workspace, service_map=s.service_map, name=f"shop{n}",
+                                         package_version=s.version, revision=1, created_by=s.member)
+        Revision.objects.create(release=release, number=1, package_version=s.version, created_by=s.member)
+
+
+def _rollouts(s: Scene, k: int) -> None:
+    """Rollouts with a target each that has started its release (the secrets of its revision are read)."""
+    for _ in range(k):
+        name = f"wave{s.next()}"
+        rollout = Rollout.objects.create(workspace=s.workspace, release_name=name, package_version=s.version,
+                                         created_by=s.member)
+        release = Release.objects.create(workspace=s.workspace, service_map=s.service_map, name=name,
+                                         package_version=s.version, revision=1, created_by=s.member)
+        Revision.objects.create(release=release, number=1, package_version=s.version, created_by=s.member)
+        RolloutTarget.objects.create(rollout=rollout, service_map=s.service_map, wave=1, release=release, revision=1)
+
+
+def _sources(s: Scene, k: int) -> None:
+    for _ in range(k):
+        CatalogSource.objects.create(name=f"qc-src-{s.next()}", kind=SourceKind.UPLOAD, workspace=s.workspace,
+                                     created_by=s.member)
+
+
+def _clusters(s: Scene, k: int) -> None:
+    for _ in range(k):
+        _cluster(s.workspace)
+
+
+def _users(s: Scene, k: int) -> None:
+    for _ in range(k):
+        make_user(f"qc-user-{s.next()}")
+
+
+def _members(s: Scene, k: int) -> None:
+    viewer = Role.objects.get(key="viewer")
+    for _ in range(k):
+        Membership.objects.create(workspace=s.workspace, user=make_user(f"qc-m-{s.next()}"), role=viewer)
+
+
+def _workspaces(s: Scene, k: int) -> None:
+    manager = Role.objects.get(key="manager")
+    for _ in range(k):
+        workspace = Workspace.objects.create(name=f"qc-w{s.next()}", created_by=s.admin)
+        Membership.objects.create(workspace=workspace, user=s.member, role=manager)
+        cluster = _cluster(workspace)
+        ServiceMap.objects.create(workspace=workspace, cluster=cluster, namespace=f"qc-w{s.next()}", quota=QUOTA)
+
+
+def _registries(s: Scene, k: int) -> None:
+    for _ in range(k):
+        RegistryAllocation.objects.create(workspace=s.workspace, registry=f"registry.example.com/qc-{s.next()}")
+
+
+def _service_maps(s: Scene, k: int) -> None:
+    for _ in range(k):
+        ServiceMap.objects.create(workspace=s.workspace, cluster=s.cluster, namespace=f"qc-sm{s.next()}",
+                                  quota=QUOTA, created_by=s.member)
+
+
+def _roles(s: Scene, k: int) -> None:
+    for _ in range(k):
+        Role.objects.create(key=f"qc-role{s.next()}", name="Restarter", grants=["workloads.restart"])
+
+
+def _namespaces(s: Scene, k: int) -> None:
+    """Namespaces of service maps of the member's workspace (a member sees those)."""
+    for _ in range(k):
+        sm = ServiceMap.objects.create(workspace=s.workspace, cluster=s.cluster, namespace=f"qc-ns{s.next()}",
+                                       quota=QUOTA)
+        KubeObject.objects.create(cluster=s.cluster, kind="Namespace", name=sm.namespace, uid=f"uid-ns-{sm.pk}",
+                                  resource_version="1", created=timezone.now(), phase="Active")
+
+
+NOW = "2026-01-01T00:00:00+00:00"
+
+# operationId -> what adds k rows the endpoint lists (visible to the admin and the member).
+SEEDERS: dict[str, Callable[[Scene, int], None]] = {
+    "audit_list": _audit,
+    "auth_tokens_list": _tokens,
+    "catalog_configs_versions_list": _config_versions,
+    "catalog_packages_list": _packages,
+    "catalog_releases_list": _releases,
+    "catalog_rollouts_list": _rollouts,
+    "catalog_sources_list": _sources,
+    "clusters_list": _clusters,
+    "clusters_claims_list": _objects("PersistentVolumeClaim", phase="Bound",
+                                     data={"storage_class": "standard", "volume_name": "pv"}),
+    "clusters_events_list": _objects("Event", phase="Normal", data={
+        "type": "Normal", "reason": "Started", "message": "Started container web",
+        "involved": {"kind": "Pod", "name": "web-1"}, "last_seen": NOW}),
+    "clusters_hpas_list": _objects("HorizontalPodAutoscaler", data={"target": {"kind": "Deployment", "name": "web"}}),
+    "clusters_ingresses_list": _objects("Ingress", data={"rules": [{"host": "shop.example.com", "paths": []}]}),
+    "clusters_namespaces_list": _namespaces,
+    "clusters_nodes_list": _objects("Node", namespaced=False, phase="Ready", data={"ready": True, "roles": ["worker"]}),
+    "clusters_pods_list": _objects("Pod", node_name="node-1", phase="Running", labels={"app": "web"}, data={
+        "restarts": 0, "status_text": "Running", "requests": {"cpu": 0.05, "memory": 2**25},
+        "containers": [{"name": "web", "image": "nginx:1.27"}]}),
+    "clusters_quotas_list": _objects("ResourceQuota", data={"hard": {"pods": "10"}, "used": {"pods": "1"}}),
+    "clusters_services_list": _objects("Service", labels={"app": "web"}, data={"type": "ClusterIP"}),
+    "clusters_storageclasses_list": _objects("StorageClass", namespaced=False,
+                                             data={"provisioner": "example.com/disk"}),
+    "clusters_volumes_list": _objects("PersistentVolume", namespaced=False, phase="Bound", data={"claim": "ns/pvc"}),
+    "clusters_workloads_list": _objects("Deployment", phase="Available", labels={"app": "web"},
+                                        data={"replicas": 1, "ready_replicas": 1, "images": ["nginx:1.27"]}),
+    "clusters_search_list": _objects("Deployment", phase="Available", labels={"app": "web"},
+                                     data={"replicas": 1, "ready_replicas": 1, "images": ["nginx:1.27"]}),
+    "users_list": _users,
+    "workspaces_list": _workspaces,
+    "workspaces_allocations_list": _clusters,
+    "workspaces_members_list": _members,
+    "workspaces_members_candidates_list": _users,
+    "workspaces_registries_list": _registries,
+    "workspaces_servicemaps_list": _service_maps,
+    "servicemaps_all_list": _service_maps,
+    "workspaces_quota_overview_list": _workspaces,
+    "workspaces_roles_list": _roles,
+}
+
+# Lists a workspace member is shown nothing of, by design (cluster-scoped objects are the admins'):
+# for the member only the query count is compared.
+MEMBER_SEES_NONE = {"clusters_nodes_list", "clusters_volumes_list"}
+
+# Query strings some list endpoints need to list anything.
+QUERIES = {"clusters_search_list": "kind=workloads&q=deployment-&", "workspaces_members_candidates_list": "q=qc-&"}
+
+
+def _list_endpoints() -> dict[str, str]:
+    """operationId -> path of every GET whose 200 is a list (an array, or a page with ``results``)."""
+    schema = SchemaGenerator().get_schema(request=None, public=True)
+    components = schema["components"]["schemas"]
+    found: dict[str, str] = {}
+    for path, operations in schema["paths"].items():
+        operation = operations.get("get")
+        if not operation:
+            continue
+        content: dict[str, Any] = operation.get("responses", {}).get("200", {}).get("content", {})
+        media: dict[str, Any] = next(iter(content.values()), {})
+        body: dict[str, Any] = media.get("schema", {})
+        while "$ref" in body:
+            body = components[body["$ref"].rsplit("/", 1)[-1]]
+        if body.get("type") == "array" or "results" in body.get("properties", {}):
+            found[operation["operationId"]] = path
+    return found
+
+
+LIST_ENDPOINTS = _list_endpoints()
+
+
+def test_every_list_endpoint_has_a_seeder() -> None:
+    missing = set(LIST_ENDPOINTS) - set(SEEDERS) - set(NOT_FROM_THE_DATABASE)
+    assert not missing, f"list endpoints without a seeder in tests/test_query_counts.py: {sorted(missing)}"
+    assert not (set(SEEDERS) | set(NOT_FROM_THE_DATABASE)) - set(LIST_ENDPOINTS), "seeders of gone endpoints"
+
+
+def _path(template: str, s: Scene) -> str:
+    values = {"cluster_id": s.cluster.pk, "workspace_id": s.workspace.pk, "servicemap_id": s.service_map.pk,
+              "kind": "ConfigMap", "name": "app"}
+    for key, value in values.items():
+        template = template.replace("{" + key + "}", str(value))
+    assert "{" not in template, f"a path parameter the query-count test does not know: {template}"
+    return template
+
+
+def _count(client: APIClient, url: str) -> tuple[int, int, Any]:
+    with CaptureQueriesContext(connection) as queries:
+        response = client.get(url)
+    body = response.json() if response.status_code == 200 else response.content
+    rows = len(body["results"] if isinstance(body, dict) and "results" in body else body)
+    return len(queries), rows if response.status_code == 200 else -response.status_code, queries
+
+
+@pytest.mark.parametrize("operation", sorted(set(SEEDERS) & set(LIST_ENDPOINTS)))
+def test_list_queries_do_not_grow_with_rows(operation: str) -> None:
+    s = _scene()
+    url = _path(LIST_ENDPOINTS[operation], s) + "?" + QUERIES.get(operation, "") + "page_size=100"
+    seed = SEEDERS[operation]
+    seed(s, N)
+    clients = {}
+    for who, user in (("admin", s.admin), ("member", s.member)):
+        client = APIClient()
+        client.force_authenticate(user)
+        clients[who] = client
+    before = {who: _count(client, url) for who, client in clients.items()}
+    seed(s, 2 * N)
+    after = {who: _count(client, url) for who, client in clients.items()}
+    assert before["admin"][1] >= N, (f"{operation}: the admin sees {before['admin'][1]} rows of the {N} seeded: "
+                                     f"{clients['admin'].get(url).content!r}")
+    for who in clients:
+        (n_queries, n_rows, _), (m_queries, m_rows, captured) = before[who], after[who]
+        if n_rows < 0:  # this user may not list this (the authorization tests cover that)
+            assert m_rows == n_rows
+            continue
+        if who == "member" and operation in MEMBER_SEES_NONE:
+            assert n_rows == m_rows == 0, f"{operation}: the member sees {m_rows} rows"
+        else:
+            assert m_rows >= n_rows + 2 * N or m_rows == 100, f"{operation} ({who}): rows {n_rows} -> {m_rows}"
+        assert m_queries <= n_queries, (
+            f"{operation} ({who}): {n_queries} queries for {n_rows} rows but {m_queries} for {m_rows} "
+            "(a query per row: select_related/prefetch_related in the list's queryset)\n"
+            + "\n".join(q["sql"][:200] for q in captured.captured_queries)
+        )
