@@ -105,8 +105,12 @@ def workload_progress(obj: dict[str, Any]) -> dict[str, Any]:
 
 
 def state_progress(state: WorkloadState) -> dict[str, Any]:
+    """A revision's ``progress`` entry: the figures, and what is awaited in English with its code
+    and params (``workload_*``/``job_*``, :mod:`clusters.workloads`)."""
+    waiting = not state.done
     return {"state": state.progress_state, "ready": state.ready, "desired": state.desired,
-            "message": "" if state.done else state.message}
+            "message": state.message if waiting else "", "message_code": state.code if waiting else "",
+            "message_params": dict(state.params) if waiting else {}}
 
 
 # ---------------------------------------------------------------------------- locking
@@ -160,7 +164,8 @@ def deploy_revision(release_id: int, number: int, *, allow_cluster_scoped: bool 
         return "done"
     if release.revision != number:
         releases.finish_revision(release, revision, RevisionStatus.SUPERSEDED,
-                                 f"Superseded by revision {release.revision} before it finished.")
+                                 f"Superseded by revision {release.revision} before it finished.",
+                                 code="revision_superseded", params={"number": number, "by": release.revision})
         return "superseded"
     with release_lock(release_id) as held:
         if not held:
@@ -184,24 +189,39 @@ def deploy_revision(release_id: int, number: int, *, allow_cluster_scoped: bool 
                 pruned = prune(client, release, keep={key_of(o) for o in objects} | strategies.keep(
                     release.strategy_state or {}))
         except Unreachable as exc:
-            releases.revision_waiting(release, revision, f"Waiting for the cluster: {exc} It is retried.")
+            releases.revision_waiting(release, revision, f"Waiting for the cluster: {exc} It is retried.",
+                                      code="deploy_waiting_for_cluster", params=_error(revision, number, exc))
             return "pending"
         except (Invalid, UnknownKind, ScopeError) as exc:
             releases.finish_revision(release, revision, RevisionStatus.FAILED,
-                                     f"The cluster refused the manifest (nothing was applied): {exc}")
+                                     f"The cluster refused the manifest (nothing was applied): {exc}",
+                                     code="deploy_refused", params=_error(revision, number, exc))
             return "failed"
         except (KubeError, DecryptionError) as exc:
-            releases.finish_revision(release, revision, RevisionStatus.FAILED, f"The deploy failed: {exc}")
+            releases.finish_revision(release, revision, RevisionStatus.FAILED, f"The deploy failed: {exc}",
+                                     code="deploy_failed", params=_error(revision, number, exc))
             return "failed"
     # The generation each workload got from this apply: the read model answers for it once its
     # row shows that generation (an older row describes the previous spec).
-    progress = {key_of(o): {"state": "progressing" if o.get("kind") in WORKLOAD_KINDS else "ready",
-                            "ready": 0, "desired": 0, "message": "",
-                            **({"generation": generations.get(key_of(o))} if o.get("kind") in WORKLOAD_KINDS
-                               else {})} for o in objects}
+    progress: dict[str, dict[str, Any]] = {key_of(o): {"state": "progressing" if o.get("kind") in WORKLOAD_KINDS else "ready",
+        "ready": 0, "desired": 0, "message": "", "message_code": "", "message_params": {},
+        **({"generation": generations.get(key_of(o))} if o.get("kind") in WORKLOAD_KINDS else {})} for o in objects}
     releases.revision_applied(release, revision, progress,
-                              f"Applied {len(objects)} object(s)" + (f", pruned {len(pruned)}" if pruned else "") + ".")
+                              f"Applied {len(objects)} object(s)" + (f", pruned {len(pruned)}" if pruned else "") + ".",
+                              code="revision_applied_pruned" if pruned else "revision_applied_objects",
+                              params={"number": number, "objects": len(objects), **({"pruned": len(pruned)} if pruned
+                                                                                   else {})})
     return "watching"
+
+
+def _scrub(revision: Revision, text: str) -> str:
+    """A cluster's words as a message's param: without the revision's Secret values (the English
+    message is scrubbed by :mod:`catalog.releases`; its params are stored as given)."""
+    return redaction.scrub(text, load(revision.manifest)) if text and revision.manifest else text
+
+
+def _error(revision: Revision, number: int, exc: BaseException) -> dict[str, Any]:
+    return {"number": number, "error": _scrub(revision, str(exc))}
 
 
 def _generation(obj: Any) -> int | None:
@@ -261,7 +281,8 @@ def watch_revision(release_id: int, number: int, *, chained: bool = True) -> str
         cache.set(watching_key(release_id, number), 1, timeout=watch_mark_seconds())
     if release.revision != number:
         releases.finish_revision(release, revision, RevisionStatus.SUPERSEDED,
-                                 f"Superseded by revision {release.revision} before it finished.")
+                                 f"Superseded by revision {release.revision} before it finished.",
+                                 code="revision_superseded", params={"number": number, "by": release.revision})
         return "done"
     with release_lock(release_id) as held:
         if not held:
@@ -289,27 +310,33 @@ def _look(release: Release, revision: Revision) -> str:
                                                  timeout=CALL_TIMEOUT, attempts=1)
                     except NotFound:
                         progress[key_of(obj)] = {"state": "progressing", "ready": 0, "desired": 0,
-                                                 "message": "not created yet", "generation": applied}
+                                                 "message": "not created yet", "message_code": "workload_not_created",
+                                                 "message_params": {}, "generation": applied}
                         continue
                     progress[key_of(obj)] = {**workload_progress(live), "generation": applied}
     except (Unreachable, KubeError, DecryptionError) as exc:
-        releases.revision_progress(release, revision, progress, f"Cannot read the rollout right now: {exc}")
+        releases.revision_progress(release, revision, progress, f"Cannot read the rollout right now: {exc}",
+                                   code="rollout_unreadable", params=_error(revision, revision.number, exc))
         return "polling"
     states = {p["state"] for p in progress.values()}
     if "failed" in states:
         failed = "; ".join(f"{k}: {p['message']}" for k, p in progress.items() if p["state"] == "failed")
         releases.finish_revision(release, revision, RevisionStatus.FAILED, f"Rollout failed: {failed}",
-                                 progress=progress)
+                                 progress=progress, code="revision_rollout_failed",
+                                 params={"number": revision.number, "objects": _scrub(revision, failed)})
         return "failed"
     if states <= {"ready"}:
         releases.finish_revision(release, revision, RevisionStatus.DEPLOYED, "All objects are ready.",
-                                 progress=progress)
+                                 progress=progress, code="revision_ready", params={"number": revision.number})
         return "deployed"
     started = revision.started or revision.created
     if timezone.now() - started > timedelta(seconds=deploy_timeout()):
         slow = "; ".join(f"{k}: {p['message']}" for k, p in progress.items() if p["state"] != "ready")
         releases.finish_revision(release, revision, RevisionStatus.FAILED,
-                                 f"Not ready after {deploy_timeout():g} s: {slow}", progress=progress)
+                                 f"Not ready after {deploy_timeout():g} s: {slow}", progress=progress,
+                                 code="revision_timed_out", params={"number": revision.number,
+                                                                    "seconds": float(f"{deploy_timeout():g}"),
+                                                                    "objects": _scrub(revision, slow)})
         return "failed"
     releases.revision_progress(release, revision, progress, "")
     return "polling" if unanswered else "progressing"
@@ -371,10 +398,12 @@ def delete_release_objects(release_id: int) -> str:
         with _client(release) as client:
             prune(client, release, keep=set())
     except Unreachable as exc:
-        releases.release_message(release, f"Waiting for the cluster to delete the objects: {exc}")
+        releases.release_message(release, f"Waiting for the cluster to delete the objects: {exc}",
+                                 code="release_delete_waiting", params={"error": str(exc)})
         return "deleting"
     except (KubeError, DecryptionError) as exc:
-        releases.release_message(release, f"The cluster refused to delete the objects: {exc}")
+        releases.release_message(release, f"The cluster refused to delete the objects: {exc}",
+                                 code="release_delete_refused", params={"error": str(exc)})
         return "deleting"
     releases.release_deleted(release)
     return "deleted"

@@ -31,7 +31,7 @@ without ``metadata.generation``, as in hand-written fixtures, counts as observed
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 WORKLOAD_KINDS = ("Deployment", "ReplicaSet", "StatefulSet", "DaemonSet", "Job", "CronJob")
@@ -46,7 +46,9 @@ ACTIVE, SCHEDULED = "Active", "Scheduled"
 class WorkloadState:
     """``phase``: the read model's column. ``done``: the controller observed the latest spec and
     reached it (a deploy may stop waiting). ``failed``: it will not get there without a change.
-    ``ready`` of ``desired``: the figure a person is shown; ``message`` says what is awaited."""
+    ``ready`` of ``desired``: the figure a person is shown; ``message`` says what is awaited, in
+    English, and ``code`` with ``params`` say it for the console to translate (``workload_*``,
+    ``job_*``; a controller's own words travel as ``params.message``)."""
 
     phase: str
     done: bool
@@ -54,6 +56,8 @@ class WorkloadState:
     ready: int
     desired: int
     message: str = ""
+    code: str = ""
+    params: dict[str, Any] = field(default_factory=dict)
 
     @property
     def progress_state(self) -> str:
@@ -64,7 +68,7 @@ class WorkloadState:
         """What the read model stores of it (``data.rollout``), so a deploy can decide from the
         row instead of the cluster (:meth:`from_data` reads it back)."""
         return {"done": self.done, "failed": self.failed, "ready": self.ready, "desired": self.desired,
-                "message": self.message}
+                "message": self.message, "code": self.code, "params": dict(self.params)}
 
     @classmethod
     def from_data(cls, phase: str, data: Mapping[str, Any] | None) -> WorkloadState | None:
@@ -75,7 +79,8 @@ class WorkloadState:
             return None
         return cls(phase=phase, done=bool(rollout["done"]), failed=bool(rollout.get("failed")),
                    ready=_int(rollout.get("ready")), desired=_int(rollout.get("desired")),
-                   message=str(rollout.get("message") or ""))
+                   message=str(rollout.get("message") or ""), code=str(rollout.get("code") or ""),
+                   params=dict(rollout.get("params") or {}))
 
 
 def _int(value: Any, default: int = 0) -> int:
@@ -117,6 +122,15 @@ def workload_state(obj: Mapping[str, Any], kind: str | None = None) -> WorkloadS
     return fn(meta, spec, status)
 
 
+def _waiting(phase: str, ready: int, desired: int, code: str, text: str, /, *, failed: bool = False,
+             **params: Any) -> WorkloadState:
+    """Not done: ``text`` in English, ``code`` and ``params`` for the console."""
+    return WorkloadState(phase, False, failed, ready, desired, text, code, params)
+
+
+_UNOBSERVED = ("workload_unobserved", "Waiting for the controller to observe the new spec.")
+
+
 def _deployment(meta: Mapping[str, Any], spec: Mapping[str, Any], status: Mapping[str, Any]) -> WorkloadState:
     desired = _replicas(spec)
     available = _int(status.get("availableReplicas"))
@@ -126,25 +140,25 @@ def _deployment(meta: Mapping[str, Any], spec: Mapping[str, Any], status: Mappin
     failure = _condition(status, "ReplicaFailure")
     if progressing is not None and progressing.get("reason") == "ProgressDeadlineExceeded":
         message = str(progressing.get("message") or "The rollout exceeded its progress deadline.")
-        return WorkloadState(DEGRADED, False, True, available, desired, message)
+        return _waiting(DEGRADED, available, desired, "workload_deadline_exceeded", message, failed=True,
+                        message=message)
     if failure is not None and failure.get("status") == "True":
         message = str(failure.get("message") or "Pods cannot be created.")
-        return WorkloadState(DEGRADED, False, False, available, desired, message)
+        return _waiting(DEGRADED, available, desired, "workload_replica_failure", message, message=message)
     if not _observed(meta, status):
-        return WorkloadState(PROGRESSING, False, False, available, desired,
-                             "Waiting for the controller to observe the new spec.")
+        return _waiting(PROGRESSING, available, desired, *_UNOBSERVED)
     if updated < desired:
-        return WorkloadState(PROGRESSING, False, False, available, desired,
-                             f"{updated} of {desired} updated replicas")
+        return _waiting(PROGRESSING, available, desired, "workload_updated_replicas",
+                        f"{updated} of {desired} updated replicas", updated=updated, desired=desired)
     if total > updated:
-        return WorkloadState(PROGRESSING, False, False, available, desired,
-                             f"{total - updated} old replicas pending termination")
+        return _waiting(PROGRESSING, available, desired, "workload_old_replicas",
+                        f"{total - updated} old replicas pending termination", count=total - updated)
     if available < updated:
         # After a completed rollout (or without the condition at all) missing replicas are a
         # fault of the running workload, not a rollout still going.
         completed = progressing is None or progressing.get("reason") == "NewReplicaSetAvailable"
-        return WorkloadState(DEGRADED if completed else PROGRESSING, False, False, available, desired,
-                             f"{available} of {desired} available")
+        return _waiting(DEGRADED if completed else PROGRESSING, available, desired, "workload_available",
+                        f"{available} of {desired} available", available=available, desired=desired)
     return WorkloadState(AVAILABLE, True, False, available, desired)
 
 
@@ -154,13 +168,13 @@ def _replicaset(meta: Mapping[str, Any], spec: Mapping[str, Any], status: Mappin
     total = _int(status.get("replicas"))
     failure = _condition(status, "ReplicaFailure")
     if failure is not None and failure.get("status") == "True":
-        return WorkloadState(DEGRADED, False, False, available, desired,
-                             str(failure.get("message") or "Pods cannot be created."))
+        message = str(failure.get("message") or "Pods cannot be created.")
+        return _waiting(DEGRADED, available, desired, "workload_replica_failure", message, message=message)
     if not _observed(meta, status):
-        return WorkloadState(PROGRESSING, False, False, available, desired,
-                             "Waiting for the controller to observe the new spec.")
+        return _waiting(PROGRESSING, available, desired, *_UNOBSERVED)
     if total != desired or available < desired:
-        return WorkloadState(PROGRESSING, False, False, available, desired, f"{available} of {desired} available")
+        return _waiting(PROGRESSING, available, desired, "workload_available", f"{available} of {desired} available",
+                        available=available, desired=desired)
     return WorkloadState(AVAILABLE, True, False, available, desired)
 
 
@@ -169,21 +183,22 @@ def _statefulset(meta: Mapping[str, Any], spec: Mapping[str, Any], status: Mappi
     # availableReplicas (minReadySeconds honoured) since v1.22; older servers only count ready.
     ready = _int(status.get("availableReplicas") if "availableReplicas" in status else status.get("readyReplicas"))
     if not _observed(meta, status):
-        return WorkloadState(PROGRESSING, False, False, ready, desired,
-                             "Waiting for the controller to observe the new spec.")
+        return _waiting(PROGRESSING, ready, desired, *_UNOBSERVED)
     if ready < desired or _int(status.get("replicas")) > desired:
-        return WorkloadState(PROGRESSING, False, False, ready, desired, f"{ready} of {desired} ready")
+        return _waiting(PROGRESSING, ready, desired, "workload_ready", f"{ready} of {desired} ready",
+                        ready=ready, desired=desired)
     strategy = spec.get("updateStrategy") or {}
     if (strategy.get("type") or "RollingUpdate") == "RollingUpdate":
         partition = _int((strategy.get("rollingUpdate") or {}).get("partition"))
         updated = _int(status.get("updatedReplicas"))
         if partition > 0:
             if updated < desired - partition:
-                return WorkloadState(PROGRESSING, False, False, ready, desired,
-                                     f"{updated} of {desired - partition} updated (partition {partition})")
+                return _waiting(PROGRESSING, ready, desired, "workload_updated_partition",
+                                f"{updated} of {desired - partition} updated (partition {partition})",
+                                updated=updated, desired=desired - partition, partition=partition)
         elif status.get("updateRevision") and status.get("currentRevision") != status.get("updateRevision"):
-            return WorkloadState(PROGRESSING, False, False, ready, desired,
-                                 f"{updated} of {desired} updated")
+            return _waiting(PROGRESSING, ready, desired, "workload_updated", f"{updated} of {desired} updated",
+                            updated=updated, desired=desired)
     return WorkloadState(AVAILABLE, True, False, ready, desired)
 
 
@@ -191,15 +206,15 @@ def _daemonset(meta: Mapping[str, Any], spec: Mapping[str, Any], status: Mapping
     desired = _int(status.get("desiredNumberScheduled"))
     available = _int(status.get("numberAvailable"))
     if not _observed(meta, status):
-        return WorkloadState(PROGRESSING, False, False, available, desired,
-                             "Waiting for the controller to observe the new spec.")
+        return _waiting(PROGRESSING, available, desired, *_UNOBSERVED)
     if (spec.get("updateStrategy") or {}).get("type", "RollingUpdate") == "RollingUpdate":
         updated = _int(status.get("updatedNumberScheduled"))
         if updated < desired:
-            return WorkloadState(PROGRESSING, False, False, available, desired,
-                                 f"{updated} of {desired} updated")
+            return _waiting(PROGRESSING, available, desired, "workload_updated", f"{updated} of {desired} updated",
+                            updated=updated, desired=desired)
     if available < desired:
-        return WorkloadState(PROGRESSING, False, False, available, desired, f"{available} of {desired} available")
+        return _waiting(PROGRESSING, available, desired, "workload_available", f"{available} of {desired} available",
+                        available=available, desired=desired)
     return WorkloadState(AVAILABLE, True, False, available, desired)
 
 
@@ -210,11 +225,12 @@ def _job(meta: Mapping[str, Any], spec: Mapping[str, Any], status: Mapping[str, 
     if complete is not None and complete.get("status") == "True":
         return WorkloadState(COMPLETE, True, False, succeeded, desired)
     if failed is not None and failed.get("status") == "True":
-        return WorkloadState(FAILED, False, True, succeeded, desired,
-                             str(failed.get("message") or failed.get("reason") or "The job failed."))
+        message = str(failed.get("message") or failed.get("reason") or "The job failed.")
+        return _waiting(FAILED, succeeded, desired, "job_failed", message, failed=True, message=message)
     if spec.get("suspend"):
-        return WorkloadState(SUSPENDED, False, False, succeeded, desired, "The job is suspended.")
-    return WorkloadState(RUNNING, False, False, succeeded, desired, f"{succeeded} of {desired} succeeded")
+        return _waiting(SUSPENDED, succeeded, desired, "job_suspended", "The job is suspended.")
+    return _waiting(RUNNING, succeeded, desired, "job_succeeded", f"{succeeded} of {desired} succeeded",
+                    succeeded=succeeded, desired=desired)
 
 
 def _cronjob(meta: Mapping[str, Any], spec: Mapping[str, Any], status: Mapping[str, Any]) -> WorkloadState:

@@ -106,7 +106,9 @@ def test_a_fresh_current_row_decides_without_the_cluster() -> None:
     assert look(release, revision) == "deployed"
     assert revision.status == RevisionStatus.DEPLOYED
     assert revision.progress["Deployment/web"] == {"state": "ready", "ready": 2, "desired": 2, "message": "",
-                                                   "generation": 1}
+                                                   "message_code": "", "message_params": {}, "generation": 1}
+    assert (revision.message, revision.message_code, revision.message_params) == (
+        "All objects are ready.", "revision_ready", {"number": 1})
     release.refresh_from_db()
     assert (release.status, release.deployed_revision) == ("deployed", 1)
 
@@ -127,6 +129,9 @@ def test_a_stuck_rollout_in_the_read_model_fails_the_revision() -> None:
     assert look(release, revision) == "failed"
     assert revision.status == RevisionStatus.FAILED
     assert "ProgressDeadlineExceeded" in revision.message
+    assert revision.message_code == "revision_rollout_failed"
+    assert revision.message_params == {"number": 1, "objects": "Deployment/web: the rollout: ProgressDeadlineExceeded"}
+    assert revision.progress["Deployment/web"]["message_code"] == "workload_deadline_exceeded"
 
 
 @pytest.mark.parametrize("case", ["older generation", "not observed", "stale kinds", "no lease", "no row",
@@ -156,6 +161,8 @@ def test_what_the_read_model_cannot_answer_is_read_from_the_cluster(case: str) -
     assert look(release, revision) == "polling"
     assert revision.status == RevisionStatus.PROGRESSING
     assert revision.message.startswith("Cannot read the rollout right now")
+    assert revision.message_code == "rollout_unreadable"
+    assert set(revision.message_params) == {"number", "error"}
 
 
 def test_the_watchers_notification_looks_once_without_marking_the_chain() -> None:

@@ -122,7 +122,8 @@ def test_workload_phase_and_data() -> None:
     assert row["data"] == {"replicas": 3, "ready_replicas": 3, "updated_replicas": 3, "available_replicas": 3,
                            "images": ["img:3"], "selector": {"app": "d"}, "strategy": "RollingUpdate",
                            "conditions": [], "owner": None, "generation": 1,
-                           "rollout": {"done": True, "failed": False, "ready": 3, "desired": 3, "message": ""}}
+                           "rollout": {"done": True, "failed": False, "ready": 3, "desired": 3, "message": "",
+                                       "code": "", "params": {}}}
     assert project("Deployment", deployment(3, 1, 1, 1, generation=2, observed=1))["phase"] == "Progressing"
     stuck = [{"type": "Progressing", "status": "False", "reason": "ProgressDeadlineExceeded", "message": "m"}]
     assert project("Deployment", deployment(3, 1, 3, 1, conditions=stuck))["phase"] == "Degraded"

@@ -14,7 +14,7 @@ import pytest
 
 from catalog.deploy import workload_progress
 from clusters.watcher.projection import project
-from clusters.workloads import workload_state
+from clusters.workloads import WorkloadState, workload_state
 
 
 def obj(kind: str, spec: dict[str, Any], status: dict[str, Any], generation: int | None = 1) -> dict[str, Any]:
@@ -123,4 +123,32 @@ def test_job_and_cronjob() -> None:
 @pytest.mark.parametrize("kind", ["ConfigMap", "Service"])
 def test_other_kinds_have_nothing_to_wait_for(kind: str) -> None:
     assert workload_progress({"kind": kind, "metadata": {"name": "x"}}) == {
-        "state": "ready", "ready": 1, "desired": 1, "message": ""}
+        "state": "ready", "ready": 1, "desired": 1, "message": "", "message_code": "", "message_params": {}}
+
+
+def test_what_is_awaited_has_a_code_and_params() -> None:
+    """Each awaited state says it in English and as a code with params for the console; a
+    controller's own words travel as ``params.message``; a done state says nothing."""
+    def said(o: dict[str, Any]) -> tuple[str, str, dict[str, Any]]:
+        p = workload_progress(o)
+        return p["message"], p["message_code"], p["message_params"]
+
+    assert said(deployment(updated=1, available=1, reason="ReplicaSetUpdated")) == (
+        "1 of 3 updated replicas", "workload_updated_replicas", {"updated": 1, "desired": 3})
+    assert said(deployment(total=4, reason="ReplicaSetUpdated")) == (
+        "1 old replicas pending termination", "workload_old_replicas", {"count": 1})
+    assert said(deployment(available=2)) == ("2 of 3 available", "workload_available", {"available": 2, "desired": 3})
+    assert said(deployment(generation=2, observed=1)) == (
+        "Waiting for the controller to observe the new spec.", "workload_unobserved", {})
+    assert said(deployment(available=1, reason="ProgressDeadlineExceeded", status="False")) == (
+        "ProgressDeadlineExceeded", "workload_deadline_exceeded", {"message": "ProgressDeadlineExceeded"})
+    sts = obj("StatefulSet", {"replicas": 3}, {"observedGeneration": 1, "replicas": 3, "availableReplicas": 1})
+    assert said(sts) == ("1 of 3 ready", "workload_ready", {"ready": 1, "desired": 3})
+    assert said(obj("Job", {"completions": 2}, {"succeeded": 1}, generation=None)) == (
+        "1 of 2 succeeded", "job_succeeded", {"succeeded": 1, "desired": 2})
+    assert said(deployment()) == ("", "", {})
+    # The read model stores the same, and reads it back as it was.
+    row = project("Deployment", deployment(updated=1, available=1, reason="ReplicaSetUpdated"))
+    state = workload_state(deployment(updated=1, available=1, reason="ReplicaSetUpdated"))
+    assert WorkloadState.from_data(row["phase"], row["data"]) == state
+    assert WorkloadState.from_data("Available", {"replicas": 3}) is None  # a row from before rows carried it
