@@ -11,7 +11,12 @@
 * HPA settings (min, max, target CPU / memory utilisation) per workload, as an
   ``autoscaling/v2`` HorizontalPodAutoscaler named after the workload.
 
-Reads of ConfigMaps and Secrets go to the cluster (the read model does not keep them).
+Reads of ConfigMaps and Secrets go to the cluster (the read model does not keep them). Changes
+never do in the request: the view checks the grant and the input (``validate_*``, no I/O) and
+stores a :class:`~catalog.models.ClusterIntent` (:mod:`catalog.intents`); the task
+``catalog.converge_intent`` calls the ``apply_*``/``remove_*`` operations here, which talk to the
+cluster and record the outcome on the intent (with the new :class:`ConfigVersion`, in one
+transaction).
 """
 
 from __future__ import annotations
@@ -21,16 +26,14 @@ import binascii
 import re
 from typing import Any
 
-from django.db import transaction
 from django.http import HttpRequest
 from django.utils import timezone
-from rest_framework.exceptions import NotFound as ApiNotFound
-from rest_framework.exceptions import PermissionDenied, ValidationError
 
-from catalog.models import ConfigKind, ConfigVersion
+from catalog import intents
+from catalog.models import ClusterIntent, ConfigKind, ConfigVersion, IntentKind
 from clusters.kube.client import KubeClient
 from clusters.kube.errors import NotFound
-from portal import audit
+from portal import errors
 from workspaces import access as ws_access
 from workspaces.models import Grant, ServiceMap
 
@@ -43,19 +46,14 @@ RESTARTABLE = ("Deployment", "StatefulSet", "DaemonSet")
 HIDDEN_SECRET_TYPES = ("kubernetes.io/service-account-token",)
 
 
-def require(user: Any, sm: ServiceMap, grant: str) -> None:
-    if not ws_access.allowed(user, sm.workspace, grant):
-        raise PermissionDenied(f"Your role in workspace {sm.workspace.name} does not grant {grant}; ask a manager "
-                               "of the workspace.")
-
-
 def _client(sm: ServiceMap) -> KubeClient:
     return KubeClient(sm.cluster.connection_spec(), read_timeout=CALL_TIMEOUT, connect_timeout=3.0)
 
 
 def _kind(kind: str) -> str:
     if kind not in (ConfigKind.CONFIG_MAP, ConfigKind.SECRET):
-        raise ApiNotFound("Only ConfigMap and Secret objects are edited here.")
+        raise errors.NotFound("Only ConfigMap and Secret objects are edited here.", code="config_kind_unknown",
+                              params={"kind": kind})
     return kind
 
 
@@ -107,6 +105,11 @@ def restart(client: KubeClient, sm: ServiceMap, workloads: list[str]) -> None:
                      field_manager=RESTART_MANAGER, timeout=CALL_TIMEOUT)
 
 
+def _missing(sm: ServiceMap, kind: str, name: str) -> errors.NotFound:
+    return errors.NotFound(f"{kind} {name} does not exist in {sm.namespace}.", code="config_not_found",
+                           params={"kind": kind, "name": name, "namespace": sm.namespace})
+
+
 # ---------------------------------------------------------------------------- reading
 
 
@@ -132,12 +135,12 @@ def list_configs(sm: ServiceMap) -> list[dict[str, Any]]:
 def get_config(sm: ServiceMap, kind: str, name: str, *, user: Any, reveal: bool) -> dict[str, Any]:
     kind = _kind(kind)
     if reveal and kind == ConfigKind.SECRET:
-        require(user, sm, Grant.SECRETS_REVEAL)
+        ws_access.require_grant(user, sm.workspace, Grant.SECRETS_REVEAL)
     with _client(sm) as client:
         try:
             obj = client.get_object(kind, name, sm.namespace, timeout=CALL_TIMEOUT)
         except NotFound as exc:
-            raise ApiNotFound(f"{kind} {name} does not exist in {sm.namespace}.") from exc
+            raise _missing(sm, kind, name) from exc
         used_by = users_of(client, sm, kind, name)
     if kind == ConfigKind.CONFIG_MAP:
         data: dict[str, str | None] = dict(obj.get("data") or {})
@@ -149,107 +152,125 @@ def get_config(sm: ServiceMap, kind: str, name: str, *, user: Any, reveal: bool)
         reveal and kind == ConfigKind.SECRET), "version": latest.version if latest else None, "used_by": used_by}
 
 
-# ---------------------------------------------------------------------------- writing
+# ---------------------------------------------------------------------------- asking for a change (no I/O)
+
+NAME = re.compile(r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$")
 
 
 def _validate(data: Any) -> dict[str, str | None]:
     if not isinstance(data, dict) or not data:
-        raise ValidationError({"data": ["Give the data as an object of keys and string values."]})
-    errors = {}
+        raise errors.Invalid("Give the data as an object of keys and string values.",
+                             errors={"data": ["Give the data as an object of keys and string values."]})
+    problems = {}
     size = 0
     for key, value in data.items():
         if not isinstance(key, str) or not KEY.match(key):
-            errors[f"data.{key}"] = ["Keys are letters, digits, '-', '_' and '.' (at most 253)."]
+            problems[f"data.{key}"] = ["Keys are letters, digits, '-', '_' and '.' (at most 253)."]
         elif value is not None and not isinstance(value, str):
-            errors[f"data.{key}"] = ["Values are strings (null keeps a secret's current value)."]
+            problems[f"data.{key}"] = ["Values are strings (null keeps a secret's current value)."]
         else:
             size += len(key) + len(value or "")
     if size > MAX_DATA_BYTES:
-        errors["data"] = [f"At most {MAX_DATA_BYTES} bytes of data in one object."]
-    if errors:
-        raise ValidationError(errors)
+        problems["data"] = [f"At most {MAX_DATA_BYTES} bytes of data in one object."]
+    if problems:
+        raise errors.Invalid("Invalid input.", errors=problems)
     return data
 
 
-def save_config(*, sm: ServiceMap, kind: str, name: str, data: Any, restart_workloads: bool, message: str,
-                user: Any, request: HttpRequest | None, create: bool = False) -> dict[str, Any]:
-    """Apply new data (``None`` values keep a Secret's current ones), save the version, and
-    restart the workloads that use it if asked."""
-    kind = _kind(kind)
-    require(user, sm, Grant.CONFIG_EDIT)
-    if create and not re.match(r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$", name or ""):
-        raise ValidationError({"name": ["Use lower-case letters, digits, '-' and '.' (a DNS-1123 subdomain)."]})
+def validate_config(*, kind: str, name: str, data: Any, create: bool) -> dict[str, str | None]:
+    """What can be said of a config change without the cluster: 400 naming the field."""
+    _kind(kind)
+    if create and not NAME.match(name or ""):
+        message = "Use lower-case letters, digits, '-' and '.' (a DNS-1123 subdomain)."
+        raise errors.Invalid(f"Invalid input: name: {message}", errors={"name": [message]})
     values = _validate(data)
     if kind == ConfigKind.CONFIG_MAP and any(v is None for v in values.values()):
-        raise ValidationError({"data": ["ConfigMap values must be strings."]})
-    with _client(sm) as client:
-        try:
-            live = client.get_object(kind, name, sm.namespace, timeout=CALL_TIMEOUT)
-        except NotFound:
-            live = None
-        if create and live is not None:
-            from portal.api.exceptions import Conflict
-
-            raise Conflict(f"{kind} {name} exists already in {sm.namespace}; edit it instead.")
-        if not create and live is None:
-            raise ApiNotFound(f"{kind} {name} does not exist in {sm.namespace}.")
-        current = _decode(live.get("data")) if (live and kind == ConfigKind.SECRET) else {}
-        final: dict[str, str] = {}
-        for key, value in values.items():
-            if value is None:
-                if key not in current:
-                    raise ValidationError({f"data.{key}": [f"{key} has no current value to keep; give one."]})
-                final[key] = current[key]
-            else:
-                final[key] = value
-        obj: dict[str, Any] = {"apiVersion": "v1", "kind": kind, "metadata": {"name": name, "namespace": sm.namespace}}
-        if kind == ConfigKind.CONFIG_MAP:
-            obj["data"] = final
-        else:
-            obj["type"] = (live or {}).get("type") or "Opaque"
-            obj["data"] = {k: base64.b64encode(v.encode()).decode() for k, v in final.items()}
-        client.apply(obj, field_manager=FIELD_MANAGER, timeout=CALL_TIMEOUT)
-        restarted = users_of(client, sm, kind, name) if restart_workloads else []
-        if restarted:
-            restart(client, sm, restarted)
-    with transaction.atomic():
-        last = ConfigVersion.objects.select_for_update().filter(service_map=sm, kind=kind, name=name).order_by(
-            "-version").first()
-        version = ConfigVersion.objects.create(
-            service_map=sm, kind=kind, name=name, version=(last.version + 1) if last else 1, keys=sorted(final),
-            data=final if kind == ConfigKind.CONFIG_MAP else {}, message=message, restarted=restarted,
-            created_by=user if getattr(user, "is_authenticated", False) else None)
-        if kind == ConfigKind.SECRET:
-            version.set_secret_data(final)
-            version.save(update_fields=["data_encrypted"])
-    detail = {"service_map": sm.pk, "kind": kind, "name": name, "version": version.version, "keys": sorted(final),
-              "restarted": restarted}
-    if request is not None:
-        audit.describe(request, action="config.save", target=sm, detail=detail)
-    return {"version": version.version, "restarted": restarted}
+        raise errors.Invalid("ConfigMap values must be strings.", errors={"data": ["ConfigMap values must be strings."]})
+    return values
 
 
-def restore_version(*, sm: ServiceMap, kind: str, name: str, number: int, restart_workloads: bool, user: Any,
-                    request: HttpRequest | None) -> dict[str, Any]:
+def saved_data(sm: ServiceMap, kind: str, name: str, number: int) -> dict[str, str]:
+    """The data of a saved version, to restore it (400 if there is no such version)."""
     kind = _kind(kind)
     saved = ConfigVersion.objects.filter(service_map=sm, kind=kind, name=name, version=number).first()
     if saved is None:
-        raise ValidationError({"version": [f"{kind} {name} has no saved version {number}."]})
-    data: dict[str, str] = saved.data if kind == ConfigKind.CONFIG_MAP else saved.get_secret_data()
-    return save_config(sm=sm, kind=kind, name=name, data=data, restart_workloads=restart_workloads,
-                       message=f"Restored version {number}.", user=user, request=request)
+        message = f"{kind} {name} has no saved version {number}."
+        raise errors.Invalid(message, errors={"version": [message]}, code="config_version_unknown",
+                             params={"kind": kind, "name": name, "version": number})
+    return saved.data if kind == ConfigKind.CONFIG_MAP else saved.get_secret_data()
 
 
-def delete_config(*, sm: ServiceMap, kind: str, name: str, user: Any, request: HttpRequest | None) -> None:
+def _percent(value: Any, field: str) -> int | None:
+    if value in (None, ""):
+        return None
+    if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= 1000:
+        raise errors.Invalid(f"Invalid input: {field}: A whole percentage between 1 and 1000.",
+                             errors={field: ["A whole percentage between 1 and 1000."]})
+    return value
+
+
+def validate_autoscaler(*, kind: str, name: str, settings: dict[str, Any]) -> dict[str, Any]:
+    """The HPA settings as they will be applied; 400 naming the field."""
+    if kind not in ("Deployment", "StatefulSet"):
+        raise errors.Invalid("Autoscale a Deployment or a StatefulSet.",
+                             errors={"kind": ["Autoscale a Deployment or a StatefulSet."]})
+    minimum, maximum = settings.get("min_replicas", 1), settings.get("max_replicas")
+    problems: dict[str, list[str]] = {}
+    if not isinstance(minimum, int) or isinstance(minimum, bool) or minimum < 1:
+        problems["min_replicas"] = ["At least 1."]
+    if not isinstance(maximum, int) or isinstance(maximum, bool) or maximum < 1:
+        problems["max_replicas"] = ["At least 1."]
+    elif isinstance(minimum, int) and maximum < minimum:
+        problems["max_replicas"] = [f"Must not be below min_replicas ({minimum})."]
+    if problems:
+        first, messages = next(iter(problems.items()))
+        raise errors.Invalid(f"Invalid input: {first}: {messages[0]}", errors=problems)
+    cpu = _percent(settings.get("cpu_percent"), "cpu_percent")
+    memory = _percent(settings.get("memory_percent"), "memory_percent")
+    if cpu is None and memory is None:
+        message = "Give a CPU or a memory target (percent of requests)."
+        raise errors.Invalid(f"Invalid input: cpu_percent: {message}", errors={"cpu_percent": [message]})
+    return {"kind": kind, "name": name, "min_replicas": minimum, "max_replicas": maximum, "cpu_percent": cpu,
+            "memory_percent": memory}
+
+
+def request_save(*, sm: ServiceMap, kind: str, name: str, data: dict[str, str | None], restart_workloads: bool,
+                 message: str, user: Any, request: HttpRequest | None, create: bool = False,
+                 message_code: str = "", message_params: dict[str, Any] | None = None) -> ClusterIntent:
+    """Store the intent to save new data (``None`` values keep a Secret's current ones)."""
+    return intents.create(
+        sm=sm, kind=IntentKind.CONFIG_SAVE, target=f"{kind}/{name}", user=user, request=request,
+        spec={"kind": kind, "name": name, "data": data, "restart": restart_workloads, "message": message,
+              "message_code": message_code, "message_params": message_params or {}, "create": create},
+        audit_detail={"kind": kind, "name": name, "keys": sorted(data), "restart": restart_workloads,
+                      "create": create})
+
+
+def request_restore(*, sm: ServiceMap, kind: str, name: str, number: int, restart_workloads: bool, user: Any,
+                    request: HttpRequest | None) -> ClusterIntent:
+    """Store the intent to apply a saved version again (saved as a new version)."""
+    data: dict[str, str | None] = dict(saved_data(sm, kind, name, number))
+    return request_save(sm=sm, kind=kind, name=name, data=data, restart_workloads=restart_workloads,
+                        message=f"Restored version {number}.", message_code="config_restored",
+                        message_params={"version": number}, user=user, request=request)
+
+
+def request_delete(*, sm: ServiceMap, kind: str, name: str, user: Any, request: HttpRequest | None) -> ClusterIntent:
     kind = _kind(kind)
-    require(user, sm, Grant.CONFIG_EDIT)
-    with _client(sm) as client:
-        try:
-            client.delete_object(kind, name, sm.namespace, timeout=CALL_TIMEOUT)
-        except NotFound as exc:
-            raise ApiNotFound(f"{kind} {name} does not exist in {sm.namespace}.") from exc
-    if request is not None:
-        audit.describe(request, action="config.delete", target=sm, detail={"kind": kind, "name": name})
+    return intents.create(sm=sm, kind=IntentKind.CONFIG_DELETE, target=f"{kind}/{name}", user=user, request=request,
+                          spec={"kind": kind, "name": name}, audit_detail={"kind": kind, "name": name})
+
+
+def request_autoscaler(*, sm: ServiceMap, settings: dict[str, Any], user: Any,
+                       request: HttpRequest | None) -> ClusterIntent:
+    return intents.create(sm=sm, kind=IntentKind.HPA_SET, target=f"{settings['kind']}/{settings['name']}",
+                          user=user, request=request, spec=settings, audit_detail=settings)
+
+
+def request_autoscaler_delete(*, sm: ServiceMap, kind: str, name: str, user: Any,
+                              request: HttpRequest | None) -> ClusterIntent:
+    return intents.create(sm=sm, kind=IntentKind.HPA_DELETE, target=f"{kind}/{name}", user=user, request=request,
+                          spec={"name": name}, audit_detail={"name": name})
 
 
 def versions(sm: ServiceMap, kind: str, name: str) -> list[dict[str, Any]]:
@@ -260,63 +281,110 @@ def versions(sm: ServiceMap, kind: str, name: str) -> list[dict[str, Any]]:
             .order_by("-version")]
 
 
-# ---------------------------------------------------------------------------- autoscaling
+# ---------------------------------------------------------------------------- converging (the task's side)
 
 
-def _percent(value: Any, field: str) -> int | None:
-    if value in (None, ""):
-        return None
-    if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= 1000:
-        raise ValidationError({field: ["A whole percentage between 1 and 1000."]})
-    return value
+def apply_config(intent: ClusterIntent) -> None:
+    """Apply the saved data, restart its users if asked, and record the version with the outcome."""
+    sm, spec = intent.service_map, intent.get_spec()
+    kind, name, create = spec["kind"], spec["name"], bool(spec.get("create"))
+    values: dict[str, str | None] = spec["data"]
+    with _client(sm) as client:
+        try:
+            live = client.get_object(kind, name, sm.namespace, timeout=CALL_TIMEOUT)
+        except NotFound:
+            live = None
+        # a retry after an earlier attempt applied it finds the object: that is this change, not a clash
+        if create and live is not None and intent.attempts <= 1:
+            raise errors.Conflict(f"{kind} {name} exists already in {sm.namespace}; edit it instead.",
+                                  code="config_exists", params={"kind": kind, "name": name, "namespace": sm.namespace})
+        if not create and live is None:
+            raise _missing(sm, kind, name)
+        current = _decode(live.get("data")) if (live and kind == ConfigKind.SECRET) else {}
+        final: dict[str, str] = {}
+        for key, value in values.items():
+            if value is None:
+                if key not in current:
+                    message = f"{key} has no current value to keep; give one."
+                    raise errors.Invalid(message, errors={f"data.{key}": [message]}, code="secret_value_missing",
+                                         params={"key": key})
+                final[key] = current[key]
+            else:
+                final[key] = value
+        obj: dict[str, Any] = {"apiVersion": "v1", "kind": kind, "metadata": {"name": name, "namespace": sm.namespace}}
+        if kind == ConfigKind.CONFIG_MAP:
+            obj["data"] = final
+        else:
+            obj["type"] = (live or {}).get("type") or "Opaque"
+            obj["data"] = {k: base64.b64encode(v.encode()).decode() for k, v in final.items()}
+        client.apply(obj, field_manager=FIELD_MANAGER, timeout=CALL_TIMEOUT)
+        restarted = users_of(client, sm, kind, name) if spec.get("restart") else []
+        if restarted:
+            restart(client, sm, restarted)
+
+    def record() -> tuple[dict[str, Any], str, dict[str, Any]]:
+        last = ConfigVersion.objects.select_for_update().filter(service_map=sm, kind=kind, name=name).order_by(
+            "-version").first()
+        number = (last.version + 1) if last else 1
+        version = ConfigVersion.objects.create(
+            service_map=sm, kind=kind, name=name, version=number, keys=sorted(final),
+            data=final if kind == ConfigKind.CONFIG_MAP else {}, message=spec.get("message", ""),
+            message_code=spec.get("message_code", ""), message_params=spec.get("message_params", {}),
+            restarted=restarted, created_by_id=intent.created_by_id)
+        if kind == ConfigKind.SECRET:
+            version.set_secret_data(final)
+            version.save(update_fields=["data_encrypted"])
+        return ({"version": number, "restarted": restarted}, f"{kind} {name} saved as version {number}.",
+                {"kind": kind, "name": name, "version": number, "restarted": restarted})
+
+    intents.finish(intent.pk, ok=True, record=record, code="config_saved", message="")
 
 
-def set_autoscaler(*, sm: ServiceMap, kind: str, name: str, settings: dict[str, Any], user: Any,
-                   request: HttpRequest | None) -> dict[str, Any]:
-    """Create or change the HPA of a workload; 400 naming the field."""
-    require(user, sm, Grant.WORKLOADS_SCALE)
-    if kind not in ("Deployment", "StatefulSet"):
-        raise ValidationError({"kind": ["Autoscale a Deployment or a StatefulSet."]})
-    minimum, maximum = settings.get("min_replicas", 1), settings.get("max_replicas")
-    errors: dict[str, list[str]] = {}
-    if not isinstance(minimum, int) or isinstance(minimum, bool) or minimum < 1:
-        errors["min_replicas"] = ["At least 1."]
-    if not isinstance(maximum, int) or isinstance(maximum, bool) or maximum < 1:
-        errors["max_replicas"] = ["At least 1."]
-    elif isinstance(minimum, int) and maximum < minimum:
-        errors["max_replicas"] = [f"Must not be below min_replicas ({minimum})."]
-    if errors:
-        raise ValidationError(errors)
-    cpu = _percent(settings.get("cpu_percent"), "cpu_percent")
-    memory = _percent(settings.get("memory_percent"), "memory_percent")
-    if cpu is None and memory is None:
-        raise ValidationError({"cpu_percent": ["Give a CPU or a memory target (percent of requests)."]})
+def remove_config(intent: ClusterIntent) -> None:
+    sm, spec = intent.service_map, intent.get_spec()
+    kind, name = spec["kind"], spec["name"]
+    with _client(sm) as client:
+        try:
+            client.delete_object(kind, name, sm.namespace, timeout=CALL_TIMEOUT)
+        except NotFound as exc:
+            if intent.attempts <= 1:  # a retry finds it gone: the earlier attempt deleted it
+                raise _missing(sm, kind, name) from exc
+    intents.finish(intent.pk, ok=True, code="config_deleted", params={"kind": kind, "name": name},
+                   message=f"{kind} {name} deleted.", result={"kind": kind, "name": name})
+
+
+def apply_autoscaler(intent: ClusterIntent) -> None:
+    sm, settings = intent.service_map, intent.get_spec()
+    kind, name = settings["kind"], settings["name"]
     metrics = [{"type": "Resource", "resource": {"name": resource, "target": {
         "type": "Utilization", "averageUtilization": target}}}
-        for resource, target in (("cpu", cpu), ("memory", memory)) if target is not None]
+        for resource, target in (("cpu", settings["cpu_percent"]), ("memory", settings["memory_percent"]))
+        if target is not None]
     hpa = {"apiVersion": "autoscaling/v2", "kind": "HorizontalPodAutoscaler",
            "metadata": {"name": name, "namespace": sm.namespace},
            "spec": {"scaleTargetRef": {"apiVersion": "apps/v1", "kind": kind, "name": name},
-                    "minReplicas": minimum, "maxReplicas": maximum, "metrics": metrics}}
+                    "minReplicas": settings["min_replicas"], "maxReplicas": settings["max_replicas"],
+                    "metrics": metrics}}
     with _client(sm) as client:
         try:
             client.get_object(kind, name, sm.namespace, timeout=CALL_TIMEOUT)
         except NotFound as exc:
-            raise ValidationError({"name": [f"{kind} {name} does not exist in {sm.namespace}."]}) from exc
+            message = f"{kind} {name} does not exist in {sm.namespace}."
+            raise errors.Invalid(message, errors={"name": [message]}, code="workload_not_found",
+                                 params={"kind": kind, "name": name, "namespace": sm.namespace}) from exc
         client.apply(hpa, field_manager=FIELD_MANAGER, timeout=CALL_TIMEOUT)
-    out = {"kind": kind, "name": name, "min_replicas": minimum, "max_replicas": maximum, "cpu_percent": cpu,
-           "memory_percent": memory}
-    if request is not None:
-        audit.describe(request, action="hpa.set", target=sm, detail=out)
-    return out
+    intents.finish(intent.pk, ok=True, code="autoscaler_saved", params={"kind": kind, "name": name},
+                   message=f"The autoscaler of {kind} {name} is saved.", result=settings)
 
 
-def delete_autoscaler(*, sm: ServiceMap, name: str, user: Any, request: HttpRequest | None) -> None:
-    require(user, sm, Grant.WORKLOADS_SCALE)
+def remove_autoscaler(intent: ClusterIntent) -> None:
+    sm, name = intent.service_map, intent.get_spec()["name"]
     with _client(sm) as client:
         try:
             client.delete_object("HorizontalPodAutoscaler", name, sm.namespace, timeout=CALL_TIMEOUT)
         except NotFound as exc:
-            raise ApiNotFound(f"No autoscaler {name} in {sm.namespace}.") from exc
-    if request is not None:
-        audit.describe(request, action="hpa.delete", target=sm, detail={"name": name})
+            if intent.attempts <= 1:
+                raise errors.NotFound(f"No autoscaler {name} in {sm.namespace}.", code="autoscaler_not_found",
+                                      params={"name": name, "namespace": sm.namespace}) from exc
+    intents.finish(intent.pk, ok=True, code="autoscaler_deleted", params={"name": name},
+                   message=f"The autoscaler {name} is deleted.", result={"name": name})

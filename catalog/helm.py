@@ -414,7 +414,10 @@ def _schema_fields(node: Any, root: dict[str, Any], path: list[str], values: dic
     if kind == "object" and isinstance(properties, dict) and properties:
         required_raw = schema.get("required")
         needed = {r for r in required_raw if isinstance(r, str)} if isinstance(required_raw, list) else set()
-        for key in properties:
+        # in values.yaml's order: the stored schema (jsonb) does not keep the file's key order
+        here = _lookup(values, path) if path else values
+        order = {str(k): i for i, k in enumerate(here)} if isinstance(here, dict) else {}
+        for key in sorted(properties, key=lambda k: order.get(str(k), len(order))):
             _schema_fields(properties[key], root, [*path, str(key)], values, key in needed, out, depth + 1)
         return
     if not path:

@@ -11,6 +11,9 @@
   progress of each object). The release row is the intent; tasks make the cluster match it.
 * :class:`Rollout` and :class:`RolloutTarget`: one package version + values deployed to service
   maps on many clusters in waves, with a ledger line per target.
+* :class:`ClusterIntent`: one asked-for change of a service map's cluster (a config or autoscaler
+  edit) or one asked-for answer from it (a plan's or a drift's dry-run): the view stores it and
+  answers 202, a task converges it and stores the outcome on the row (docs/catalog-api.md).
 """
 
 from __future__ import annotations
@@ -119,6 +122,10 @@ class PackageVersion(models.Model):
     # templates that call Helm's lookup, which finds nothing here (docs/catalog-api.md): shown on
     # the package page and warned about in plans
     lookup_templates = models.JSONField(default=list, blank=True)
+    # Why the last fetch of the archive failed (cleared when it is stored): a GET never fetches,
+    # it answers from what is stored and says whether the archive is stored, coming or failed.
+    archive_message = models.TextField(blank=True)
+    archive_message_code = models.CharField(max_length=64, blank=True)
     created = models.DateTimeField(default=timezone.now)
 
     class Meta:
@@ -330,3 +337,73 @@ class ConfigVersion(models.Model):
         if not self.data_encrypted:
             return {}
         return {str(k): str(v) for k, v in crypto.decrypt_json(self.data_encrypted, context=self._crypto_context()).items()}
+
+
+class IntentKind(models.TextChoices):
+    CONFIG_SAVE = "config.save", "Save a ConfigMap or Secret"
+    CONFIG_DELETE = "config.delete", "Delete a ConfigMap or Secret"
+    HPA_SET = "hpa.set", "Set a workload's autoscaler"
+    HPA_DELETE = "hpa.delete", "Delete a workload's autoscaler"
+    PLAN = "release.plan", "Plan a deploy (dry-run)"
+    DRIFT = "release.drift", "Compare a release with its cluster"
+
+
+class IntentStatus(models.TextChoices):
+    PENDING = "pending", "Pending"  # stored; its task has not started it yet
+    RUNNING = "running", "Running"
+    SUCCEEDED = "succeeded", "Succeeded"
+    FAILED = "failed", "Failed"
+
+
+class ClusterIntent(models.Model):
+    """What a user asked of a service map's cluster, stored before any cluster call.
+
+    ``spec`` (what to do) and ``result`` (what came of it) are encrypted at rest and bound to the
+    row: a Secret's values, a plan's values and a revealed drift pass through them. The row is
+    read back only by who asked (``created_by``); the events say the status, never the result.
+    """
+
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="+")
+    service_map = models.ForeignKey(ServiceMap, on_delete=models.CASCADE, related_name="+")
+    release = models.ForeignKey(Release, null=True, blank=True, on_delete=models.CASCADE, related_name="+")
+    kind = models.CharField(max_length=32, choices=IntentKind.choices)
+    target = models.CharField(max_length=300, blank=True)  # "ConfigMap/app-config", "Deployment/web", a release
+    spec_encrypted = models.TextField(blank=True)
+    result_encrypted = models.TextField(blank=True)
+    status = models.CharField(max_length=16, choices=IntentStatus.choices, default=IntentStatus.PENDING)
+    message = models.TextField(blank=True)
+    message_code = models.CharField(max_length=64, blank=True)  # stable: the console translates by it
+    message_params = models.JSONField(default=dict, blank=True)  # what the translation fills in
+    errors = models.JSONField(default=dict, blank=True)  # field -> messages, when the input was refused
+    attempts = models.PositiveIntegerField(default=0)
+    created = models.DateTimeField(default=timezone.now)
+    updated = models.DateTimeField(auto_now=True)
+    finished = models.DateTimeField(null=True, blank=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                   related_name="+")
+
+    class Meta:
+        ordering: ClassVar[list[str]] = ["-created"]
+        indexes: ClassVar[list[Any]] = [models.Index(fields=["status", "updated"], name="intent_status_updated")]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.target} ({self.status})"
+
+    def _context(self, what: str) -> str:
+        if self.pk is None:
+            raise ValueError("save the intent before storing its spec or result: they are bound to its id")
+        return f"catalog.intent:{self.pk}:{what}"
+
+    def set_spec(self, spec: dict[str, Any]) -> None:
+        self.spec_encrypted = crypto.encrypt_json(spec, context=self._context("spec"))
+
+    def get_spec(self) -> dict[str, Any]:
+        return crypto.decrypt_json(self.spec_encrypted, context=self._context("spec")) if self.spec_encrypted else {}
+
+    def set_result(self, result: dict[str, Any]) -> None:
+        self.result_encrypted = crypto.encrypt_json(result, context=self._context("result"))
+
+    def get_result(self) -> dict[str, Any] | None:
+        if not self.result_encrypted:
+            return None
+        return crypto.decrypt_json(self.result_encrypted, context=self._context("result"))

@@ -248,6 +248,8 @@ CELERY_BEAT_SCHEDULE: dict[str, Any] = {
     "catalog.refresh_due": {"task": "catalog.refresh_due", "schedule": 60.0},
     # Deploys a killed task left halfway, deploys waiting for a cluster, running rollouts.
     "catalog.reconcile_releases": {"task": "catalog.reconcile_releases", "schedule": 15.0},
+    # Config, autoscaler, plan and drift intents whose task never arrived or died.
+    "catalog.reconcile_intents": {"task": "catalog.reconcile_intents", "schedule": 30.0},
 }
 # Releases: how long a rollout may take to become ready, how often it is looked at (the watcher
 # tells at once when a release's workloads move: the interval is a fallback; the poll interval

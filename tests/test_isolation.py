@@ -29,7 +29,16 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 
 from catalog import helm
-from catalog.models import CatalogSource, Package, PackageVersion, Release, Revision, Rollout, RolloutTarget
+from catalog.models import (
+    CatalogSource,
+    ClusterIntent,
+    Package,
+    PackageVersion,
+    Release,
+    Revision,
+    Rollout,
+    RolloutTarget,
+)
 from clusters.models import Cluster, KubeObject, NodeOperation
 from portal.events import can_subscribe, group_kinds
 from portal.models import ApiToken, AuditRecord, User
@@ -138,8 +147,10 @@ ROUTES: dict[str, Route] = {
     "catalog-release-revision": Route("a revision of a visible release", pk="release"),
     "catalog-release-diff": Route("revision diff of a visible release", pk="release", queries=("?from=1&to=1",),
                                   insider_sees_a=False),
-    "catalog-release-drift": Route("drift of a visible release (asks the cluster)", pk="release",
-                                   insider_sees_a=False),
+    "catalog-release-drift": Route("drift of a visible release (202: a task asks the cluster)", pk="release",
+                                   insider_status=frozenset({202}), insider_sees_a=False),
+    "catalog-intent": Route("a cluster intent (config change, plan, drift): only who asked reads it back",
+                            pk="intent"),
     "catalog-release-promote": Route("promotes a blue/green or canary upgrade of a visible release", pk="release"),
     "catalog-release-confirm": Route("confirms a blue/green promote of a visible release", pk="release"),
     "catalog-release-abort": Route("aborts a blue/green or canary upgrade of a visible release", pk="release"),
@@ -200,7 +211,7 @@ INSIDER_SEES_NOTHING_OF_A = {
 
 # Path parameters the table knows how to fill; "pk" and "name" come from the route's entry.
 KNOWN_GROUPS = {"token", "cluster_id", "workspace_id", "namespace", "pk", "name", "format", "number", "servicemap_id",
-                "kind", "group", "version", "plural"}
+                "kind", "group", "version", "plural", "intent_id"}
 
 
 # ---------------------------------------------------------------------------- the world
@@ -344,9 +355,12 @@ def world() -> World:
     rollout = Rollout.objects.create(id=_a_id(95), workspace=a, release_name=f"{MARKER}-shop",
                                      package_version=version)
     RolloutTarget.objects.create(rollout=rollout, service_map=sm_x, wave=1)
+    # a drift check the admin asked for in A's service map (an intent is read back by who asked only)
+    intent = ClusterIntent.objects.create(id=_a_id(96), workspace=a, service_map=sm_x, release=release,
+                                          kind="release.drift", target=f"{MARKER}-shop", created_by=admin)
 
     pks = {
-        "release": {0: release.pk}, "rollout": {0: rollout.pk},
+        "release": {0: release.pk}, "rollout": {0: rollout.pk}, "intent": {0: intent.pk},
         "source": {0: source.pk}, "package": {0: package.pk}, "version": {0: version.pk},
         "cluster": {0: x.pk}, "workspace": {0: a.pk}, "member": {0: a_dev_member.pk},
         "allocation": {0: alloc_x.pk}, "registry": {0: registry.pk}, "servicemap": {0: sm_x.pk},
@@ -356,7 +370,8 @@ def world() -> World:
     names = {"node": {x.pk: f"{MARKER}-node-x", z.pk: "shared-node-z"}, "pod": {0: f"{MARKER}-pod"},
              "config": {0: f"{MARKER}-config"}}
     a_ids = {a.pk, x.pk, a_manager.pk, a_dev.pk, a_dev_member.pk, _a_id(11), alloc_x.pk, alloc_z.pk, registry.pk,
-             sm_x.pk, sm_z.pk, op_x.pk, op_z.pk, token.pk, source.pk, package.pk, version.pk, release.pk, rollout.pk}
+             sm_x.pk, sm_z.pk, op_x.pk, op_z.pk, token.pk, source.pk, package.pk, version.pk, release.pk, rollout.pk,
+             intent.pk}
     assert all(i >= A_BASE for i in a_ids)
     assert not any(o.pk >= A_BASE for o in (y, z, b, *foreign.values()))
     return World(a=a, b=b, x=x, y=y, z=z, a_dev=a_dev, admin=admin, foreign=foreign, pks=pks, names=names,
@@ -446,6 +461,8 @@ def _fill(route: ApiRoute, spec: Route, world: World, cluster: Cluster) -> str:
             return "1"
         if group == "servicemap_id":
             return str(world.pks["servicemap"][0])
+        if group == "intent_id":
+            return str(world.pks["intent"][0])
         if group == "kind":  # of a config
             return "ConfigMap"
         if group in ("group", "version", "plural"):  # the resource browser's kind: pods (in the read model)

@@ -1,8 +1,11 @@
 """ConfigMaps, Secrets and autoscalers of a service map (docs/catalog-api.md, "Config").
 
 The service map is resolved through :func:`workspaces.access.visible_service_maps` (404 for
-anyone who may not see it); grants are checked in :mod:`catalog.config`. These views ask the
-cluster: no answer in time is a 504, a refusal a 502, each with the cluster's message.
+anyone who may not see it); the grant is checked here when the intent is created
+(:func:`workspaces.access.require_grant`). Reads ask the cluster: no answer in time is a 504, a
+refusal a 502, each with the cluster's message. Changes never call the cluster here: they answer
+202 with a cluster intent (:mod:`catalog.intents`) whose outcome arrives as an
+``intent.updated`` event and at ``GET /api/catalog/intents/{id}/``.
 """
 
 from __future__ import annotations
@@ -13,13 +16,14 @@ from typing import Any
 
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
-from rest_framework import exceptions, serializers, status
+from rest_framework import serializers, status
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from catalog import config
+from catalog.api.intent_views import IntentSerializer, accepted
 from clusters.api.views import upstream_error
 from clusters.kube.errors import KubeError
 from portal.api.params import bool_param
@@ -36,6 +40,7 @@ ERRORS = {
     502: OpenApiResponse(description="The cluster refused"),
     504: OpenApiResponse(description="The cluster did not answer in time"),
 }
+CHANGE_ERRORS = {k: v for k, v in ERRORS.items() if k < 500}  # a change never waits for the cluster
 
 
 def _cluster_errors(fn: Callable[..., Response]) -> Callable[..., Response]:
@@ -130,18 +135,19 @@ class ConfigListView(APIView):
     def get(self, request: Request, servicemap_id: int) -> Response:
         return Response(config.list_configs(_service_map(request, servicemap_id)))
 
-    @extend_schema(request=ConfigCreateSerializer, responses={201: ConfigSavedSerializer, **ERRORS},
-                   summary="Create a ConfigMap or Secret (version 1)")
-    @_cluster_errors
+    @extend_schema(request=ConfigCreateSerializer, responses={202: IntentSerializer, **CHANGE_ERRORS},
+                   summary="Create a ConfigMap or Secret (version 1); the intent's result is {version, restarted}")
     def post(self, request: Request, servicemap_id: int) -> Response:
         sm = _service_map(request, servicemap_id)
-        config.require(request.user, sm, Grant.CONFIG_EDIT)  # the grant before the body: no hints to outsiders
+        # the grant before the body: no hints to outsiders
+        ws_access.require_grant(request.user, sm.workspace, Grant.CONFIG_EDIT)
         data = ConfigCreateSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         v = data.validated_data
-        saved = config.save_config(sm=sm, kind=v["kind"], name=v["name"], data=v["data"], restart_workloads=False,
-                                   message=v["message"], user=request.user, request=request._request, create=True)
-        return Response(saved, status=status.HTTP_201_CREATED)
+        values = config.validate_config(kind=v["kind"], name=v["name"], data=v["data"], create=True)
+        return accepted(config.request_save(sm=sm, kind=v["kind"], name=v["name"], data=values,
+                                            restart_workloads=False, message=v["message"], user=request.user,
+                                            request=request._request, create=True))
 
 
 class ConfigDetailView(APIView):
@@ -155,24 +161,25 @@ class ConfigDetailView(APIView):
         reveal = bool_param(request, "reveal")
         return Response(config.get_config(sm, kind, name, user=request.user, reveal=reveal))
 
-    @extend_schema(request=ConfigUpdateSerializer, responses={200: ConfigSavedSerializer, **ERRORS},
-                   summary="Save new data (a new version); null keeps a secret value; restart its users if asked")
-    @_cluster_errors
+    @extend_schema(request=ConfigUpdateSerializer, responses={202: IntentSerializer, **CHANGE_ERRORS},
+                   summary="Save new data (a new version); null keeps a secret value; restart its users if asked. "
+                           "The intent's result is {version, restarted}")
     def put(self, request: Request, servicemap_id: int, kind: str, name: str) -> Response:
         sm = _service_map(request, servicemap_id)
-        config.require(request.user, sm, Grant.CONFIG_EDIT)
+        ws_access.require_grant(request.user, sm.workspace, Grant.CONFIG_EDIT)
         data = ConfigUpdateSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         v = data.validated_data
-        return Response(config.save_config(sm=sm, kind=kind, name=name, data=v["data"], restart_workloads=v["restart"],
-                                           message=v["message"], user=request.user, request=request._request))
+        values = config.validate_config(kind=kind, name=name, data=v["data"], create=False)
+        return accepted(config.request_save(sm=sm, kind=kind, name=name, data=values, restart_workloads=v["restart"],
+                                            message=v["message"], user=request.user, request=request._request))
 
-    @extend_schema(responses={204: None, **ERRORS})
-    @_cluster_errors
+    @extend_schema(responses={202: IntentSerializer, **CHANGE_ERRORS})
     def delete(self, request: Request, servicemap_id: int, kind: str, name: str) -> Response:
-        config.delete_config(sm=_service_map(request, servicemap_id), kind=kind, name=name, user=request.user,
-                             request=request._request)
-        return Response(status=status.HTTP_204_NO_CONTENT)
+        sm = _service_map(request, servicemap_id)
+        ws_access.require_grant(request.user, sm.workspace, Grant.CONFIG_EDIT)
+        return accepted(config.request_delete(sm=sm, kind=kind, name=name, user=request.user,
+                                              request=request._request))
 
 
 class ConfigVersionsView(APIView):
@@ -182,15 +189,15 @@ class ConfigVersionsView(APIView):
     def get(self, request: Request, servicemap_id: int, kind: str, name: str) -> Response:
         return Response(config.versions(_service_map(request, servicemap_id), kind, name))
 
-    @extend_schema(request=RestoreSerializer, responses={200: ConfigSavedSerializer, **ERRORS},
-                   summary="Restore a saved version (saved again as a new version)")
-    @_cluster_errors
+    @extend_schema(request=RestoreSerializer, responses={202: IntentSerializer, **CHANGE_ERRORS},
+                   summary="Restore a saved version (saved again as a new version); the intent's result is "
+                           "{version, restarted}")
     def post(self, request: Request, servicemap_id: int, kind: str, name: str) -> Response:
         sm = _service_map(request, servicemap_id)
-        config.require(request.user, sm, Grant.CONFIG_EDIT)
+        ws_access.require_grant(request.user, sm.workspace, Grant.CONFIG_EDIT)
         data = RestoreSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        return Response(config.restore_version(sm=sm, kind=kind, name=name, number=data.validated_data["version"],
+        return accepted(config.request_restore(sm=sm, kind=kind, name=name, number=data.validated_data["version"],
                                                restart_workloads=data.validated_data["restart"], user=request.user,
                                                request=request._request))
 
@@ -198,24 +205,24 @@ class ConfigVersionsView(APIView):
 class AutoscalerView(APIView):
     permission_classes = [IsAuthenticated]
 
-    @extend_schema(request=AutoscalerSerializer, responses={200: AutoscalerRowSerializer, **ERRORS},
-                   summary="Create or change the workload's HorizontalPodAutoscaler")
-    @_cluster_errors
+    @extend_schema(request=AutoscalerSerializer, responses={202: IntentSerializer, **CHANGE_ERRORS},
+                   summary="Create or change the workload's HorizontalPodAutoscaler; the intent's result is the "
+                           "autoscaler row")
     def put(self, request: Request, servicemap_id: int, kind: str, name: str) -> Response:
         sm = _service_map(request, servicemap_id)
-        config.require(request.user, sm, Grant.WORKLOADS_SCALE)
+        ws_access.require_grant(request.user, sm.workspace, Grant.WORKLOADS_SCALE)
         data = AutoscalerSerializer(data=request.data)
-        if not data.is_valid():
-            raise exceptions.ValidationError(data.errors)
-        return Response(config.set_autoscaler(sm=sm, kind=kind, name=name, settings=dict(data.validated_data),
-                                              user=request.user, request=request._request))
+        data.is_valid(raise_exception=True)
+        settings = config.validate_autoscaler(kind=kind, name=name, settings=dict(data.validated_data))
+        return accepted(config.request_autoscaler(sm=sm, settings=settings, user=request.user,
+                                                  request=request._request))
 
-    @extend_schema(responses={204: None, **ERRORS})
-    @_cluster_errors
+    @extend_schema(responses={202: IntentSerializer, **CHANGE_ERRORS})
     def delete(self, request: Request, servicemap_id: int, kind: str, name: str) -> Response:
-        config.delete_autoscaler(sm=_service_map(request, servicemap_id), name=name, user=request.user,
-                                 request=request._request)
-        return Response(status=status.HTTP_204_NO_CONTENT)
+        sm = _service_map(request, servicemap_id)
+        ws_access.require_grant(request.user, sm.workspace, Grant.WORKLOADS_SCALE)
+        return accepted(config.request_autoscaler_delete(sm=sm, kind=kind, name=name, user=request.user,
+                                                         request=request._request))
 
 
 class SaveServiceMapSerializer(StrictSerializer):

@@ -1,6 +1,9 @@
 """Views of releases and rollouts (docs/catalog-api.md). Scoped once: releases and rollouts of
 workspaces the caller may see (:func:`workspaces.access.visible_workspaces`); foreign ids 404.
-Grants are checked by :mod:`catalog.releases` and :mod:`catalog.rollouts`."""
+Grants are checked by :mod:`catalog.releases` and :mod:`catalog.rollouts`, or here with
+:func:`workspaces.access.require_grant` before a body is read. A plan and a drift check never ask
+the cluster here: they answer 202 with a cluster intent (:mod:`catalog.planning`) whose result
+arrives as an ``intent.updated`` event and at ``GET /api/catalog/intents/{id}/``."""
 
 from __future__ import annotations
 
@@ -15,15 +18,12 @@ from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from catalog import deploy, redaction, releases, rollouts, rows, strategies
+from catalog import deploy, planning, releases, rollouts, rows, strategies
 from catalog.api import release_serializers as s
+from catalog.api.intent_views import IntentSerializer, accepted
 from catalog.models import PackageVersion, Release, Revision, Rollout
 from clusters.api.pagination import KeysetPagination
-from clusters.kube.client import KubeClient
-from clusters.kube.errors import KubeError, Unreachable
-from clusters.kube.messages import explain
 from portal.api.params import bool_param, id_param
-from portal.crypto import DecryptionError
 from workspaces import access as ws_access
 from workspaces.models import Grant, ServiceMap, Workspace
 
@@ -52,7 +52,7 @@ def _reveal(request: Request, release: Release) -> bool:
     """``?reveal=true`` asks for Secret values in clear: only with ``secrets.reveal`` (403 otherwise)."""
     if not bool_param(request, "reveal"):  # a typo such as reveal=ture is a 400, not "redacted"
         return False
-    releases.require(request.user, release.service_map, Grant.SECRETS_REVEAL)
+    ws_access.require_grant(request.user, release.service_map.workspace, Grant.SECRETS_REVEAL)
     return True
 
 
@@ -112,50 +112,18 @@ class ReleaseViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
                                           request=request._request)
         return Response(s.release_row(release), status=status.HTTP_202_ACCEPTED)
 
-    @extend_schema(request=s.ReleasePlanSerializer, responses={200: s.PlanSerializer, **ERRORS},
-                   summary="Validate, render, preflight, dry-run and diff a deploy without applying anything")
+    @extend_schema(request=s.ReleasePlanSerializer, responses={202: IntentSerializer, **ERRORS},
+                   summary="Validate, render, preflight, dry-run and diff a deploy without applying anything; "
+                           "the intent's result is the plan (PlanSerializer)")
     @action(detail=False, methods=["post"], pagination_class=None)
     def plan(self, request: Request) -> Response:
         data = s.ReleasePlanSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         sm = _service_map(request.user, data.validated_data["service_map"])
         version = _version(request.user, data.validated_data["package_version"], sm)
-        existing = Release.objects.filter(service_map=sm, name=data.validated_data["name"]).first()
-        strategy = strategies.validate(data.validated_data["strategy"] if "strategy" in data.validated_data
-                                       else strategies.normalised(existing.strategy if existing else {}))
-        out: dict[str, Any] = {"valid": True, "errors": {}, "warnings": [], "objects": [], "preflight": {},
-                               "dry_run": {}, "diff": "", "changed": []}
-        number = (existing.revision + 1) if existing else 1
-        try:
-            values = releases.restored_values(data.validated_data["values"], existing.values if existing else None)
-            prepared = releases.prepare(sm=sm, name=data.validated_data["name"], version=version,
-                                        values=values, user=request.user, number=number,
-                                        upgrade=existing is not None, replacing=existing, strategy=strategy)
-        except exceptions.ValidationError as exc:
-            detail = exc.detail if isinstance(exc.detail, dict) else {"values": exc.detail}
-            out.update(valid=False, errors={k: [str(m) for m in (v if isinstance(v, list) else [v])]
-                                            for k, v in detail.items()})
-            if isinstance(exc, releases.QuotaExceeded):
-                out["preflight"] = exc.preflight  # the per-resource figures of what does not fit
-            return Response(out)
-        # exactly what the deploy would apply (the same function builds the stored manifest)
-        objects = deploy.stamp(prepared.objects, namespace=sm.namespace, release=existing, revision=number)
-        out["objects"] = [{"apiVersion": o.get("apiVersion"), "kind": o.get("kind"),
-                           "name": o["metadata"].get("name"), "namespace": sm.namespace} for o in objects]
-        out["preflight"] = prepared.preflight
-        out["warnings"] = prepared.warnings
-        try:
-            with KubeClient(sm.cluster.connection_spec(), read_timeout=deploy.CALL_TIMEOUT) as client:
-                text, changed = deploy.diff_against_live(client, objects)
-            out.update(dry_run={"ok": True, "message": "The cluster accepts every object (server-side dry-run)."},
-                       diff=text, changed=changed)
-        except Unreachable as exc:
-            out["dry_run"] = {"ok": False, "message": redaction.scrub(
-                f"The dry-run runs at deploy: {explain(exc).message}", objects)}
-        except (KubeError, DecryptionError) as exc:
-            out.update(valid=False, dry_run={"ok": False, "message": redaction.scrub(
-                f"The cluster refused the manifest: {explain(exc).message}", objects)})
-        return Response(out)
+        return accepted(planning.request_plan(
+            sm=sm, name=data.validated_data["name"], version=version, values=data.validated_data["values"],
+            strategy=data.validated_data.get("strategy"), user=request.user, request=request._request))
 
     @extend_schema(request=s.ReleaseUpgradeSerializer, responses={202: s.ReleaseSerializer, **ERRORS})
     @action(detail=True, methods=["post"], pagination_class=None)
@@ -174,7 +142,8 @@ class ReleaseViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
     @action(detail=True, methods=["post"], pagination_class=None)
     def rollback(self, request: Request, pk: str) -> Response:
         release = self.get_object()
-        releases.require(request.user, release.service_map, Grant.WORKLOADS_ROLLBACK)  # the grant before the body
+        # the grant before the body
+        ws_access.require_grant(request.user, release.service_map.workspace, Grant.WORKLOADS_ROLLBACK)
         data = s.ReleaseRollbackSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         release = releases.rollback_release(release=release, to=data.validated_data["revision"], user=request.user,
@@ -249,12 +218,14 @@ class ReleaseViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
                                                       label_b=f"revision {b.number}",
                                                       reveal=_reveal(request, release))})
 
-    @extend_schema(parameters=[REVEAL], responses={200: s.DriftSerializer, **ERRORS},
-                   summary="Objects changed in the cluster since the last apply (asks the cluster)")
+    @extend_schema(parameters=[REVEAL], responses={202: IntentSerializer, **ERRORS},
+                   summary="Objects changed in the cluster since the last apply (a task asks the cluster); the "
+                           "intent's result is the drift (DriftSerializer)")
     @action(detail=True, methods=["get"], pagination_class=None)
     def drift(self, request: Request, pk: str) -> Response:
         release = self.get_object()
-        return Response(deploy.drift(release, reveal=_reveal(request, release)))
+        return accepted(planning.request_drift(release=release, reveal=_reveal(request, release), user=request.user,
+                                               request=request._request))
 
 
 @extend_schema_view(list=extend_schema(parameters=[OpenApiParameter("workspace", OpenApiTypes.INT)]))
@@ -282,9 +253,7 @@ class RolloutViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
         workspace = ws_access.visible_workspaces(request.user).filter(pk=v["workspace"]).first()
         if workspace is None:
             raise exceptions.ValidationError({"workspace": [f"No workspace {v['workspace']} that you can see."]})
-        if not ws_access.allowed(request.user, workspace, Grant.WORKLOADS_DEPLOY):
-            raise exceptions.PermissionDenied(f"Your role in workspace {workspace.name} does not grant "
-                                              "workloads.deploy.")
+        ws_access.require_grant(request.user, workspace, Grant.WORKLOADS_DEPLOY)
         version = _version(request.user, v["package_version"], None)
         owner = version.package.source.workspace_id
         if owner is not None and owner != workspace.pk:
@@ -300,9 +269,7 @@ class RolloutViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
     def cancel(self, request: Request, pk: str) -> Response:
         rollout = self.get_object()
         workspace = Workspace.objects.get(pk=rollout.workspace_id)
-        if not ws_access.allowed(request.user, workspace, Grant.WORKLOADS_DEPLOY):
-            raise exceptions.PermissionDenied(f"Your role in workspace {workspace.name} does not grant "
-                                              "workloads.deploy.")
+        ws_access.require_grant(request.user, workspace, Grant.WORKLOADS_DEPLOY)
         return Response(s.rollout_row(rollouts.cancel(rollout=rollout, request=request._request)))
 
     @extend_schema(request=None, responses={204: None, **ERRORS},
@@ -310,8 +277,6 @@ class RolloutViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
     def destroy(self, request: Request, pk: str) -> Response:
         rollout = self.get_object()
         workspace = Workspace.objects.get(pk=rollout.workspace_id)
-        if not ws_access.allowed(request.user, workspace, Grant.WORKLOADS_DEPLOY):
-            raise exceptions.PermissionDenied(f"Your role in workspace {workspace.name} does not grant "
-                                              "workloads.deploy.")
+        ws_access.require_grant(request.user, workspace, Grant.WORKLOADS_DEPLOY)
         rollouts.delete_rollout(rollout=rollout, request=request._request)
         return Response(status=status.HTTP_204_NO_CONTENT)

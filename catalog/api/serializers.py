@@ -140,12 +140,21 @@ class VersionSerializer(serializers.ModelSerializer[PackageVersion]):
         help_text="templates that call Helm's lookup, which finds nothing in the portal (values it keeps across "
         "upgrades are generated anew): set such values explicitly")
     form = FormFieldSerializer(many=True, read_only=True)
+    archive_status = serializers.SerializerMethodField(
+        help_text="stored: readme, values and form are complete; fetching: the archive is being fetched (ask again); "
+        "failed: the last fetch failed (archive_message says why; it is tried again)")
 
     class Meta:
         model = PackageVersion
         fields = ("id", "package", "version", "app_version", "digest", "readme", "values_yaml", "values_schema",
-                  "lookup_templates", "form")
+                  "lookup_templates", "form", "archive_status", "archive_message", "archive_message_code")
         read_only_fields = fields
+
+    @extend_schema_field(serializers.ChoiceField(choices=["stored", "fetching", "failed"]))
+    def get_archive_status(self, obj: PackageVersion) -> str:
+        from catalog import archives
+
+        return archives.status_of(obj)
 
     @extend_schema_field(CatalogRefSerializer)
     def get_package(self, obj: PackageVersion) -> dict[str, Any]:

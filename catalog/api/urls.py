@@ -3,7 +3,7 @@
 from django.urls import path
 from rest_framework.routers import SimpleRouter
 
-from catalog.api import config_views, release_views, views
+from catalog.api import config_views, intent_views, release_views, views
 
 router = SimpleRouter()
 # Sources, packages and versions
@@ -27,5 +27,7 @@ urlpatterns = [
          name="catalog-save-servicemap"),
     path("autoscalers/<int:servicemap_id>/<str:kind>/<str:name>/", config_views.AutoscalerView.as_view(),
          name="catalog-autoscaler"),
+    # What a change, a plan or a drift check answered 202 with: its status and result
+    path("intents/<int:intent_id>/", intent_views.IntentView.as_view(), name="catalog-intent"),
     *router.urls,
 ]

@@ -214,9 +214,12 @@ def test_refresh_reads_charts_and_archives_are_verified(admin_api: APIClient, re
     assert (v120.app_version, v120.created.year) == ("2.4.1", 2026)
     assert v120.archive is None
 
-    # Fetched on first use, checked against the manifest's layer digest, kept.
+    # Fetched once by a task (a GET only asks for it), checked against the manifest's layer digest, kept.
     detail = admin_api.get(f"/api/catalog/versions/{v120.pk}/")
-    assert detail.status_code == 200, detail.content
+    assert (detail.status_code, detail.json()["archive_status"]) == (200, "fetching"), detail.content
+    assert tasks.fetch_archive(v120.pk) == "stored"
+    detail = admin_api.get(f"/api/catalog/versions/{v120.pk}/")
+    assert detail.json()["archive_status"] == "stored"
     assert detail.json()["readme"].startswith("# webapp")
     assert [f["path"] for f in detail.json()["form"]][:1] == ["replicaCount"]
     v120.refresh_from_db()
@@ -228,9 +231,10 @@ def test_refresh_reads_charts_and_archives_are_verified(admin_api: APIClient, re
     data = bytearray(blob.read_bytes())
     data[-1] ^= 0xFF
     blob.write_bytes(bytes(data))
+    assert tasks.fetch_archive(v110.pk) == "failed"
     refused = admin_api.get(f"/api/catalog/versions/{v110.pk}/")
-    assert refused.status_code == 502
-    assert "does not match the digest in the registry's manifest" in refused.json()["detail"]
+    assert (refused.status_code, refused.json()["archive_status"]) == (200, "failed")
+    assert "does not match the digest in the registry's manifest" in refused.json()["archive_message"]
     v110.refresh_from_db()
     assert v110.archive is None
     # A digest the registry does not hold, or an address on another registry: refused too.

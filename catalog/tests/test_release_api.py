@@ -11,6 +11,7 @@ from rest_framework.test import APIClient
 
 from catalog import sources
 from catalog.models import CatalogSource, PackageVersion, Release, Revision, SourceKind
+from catalog.tests.intents import result
 from catalog.tests.test_deploy import Driver, _setup, _state
 from catalog.tests.test_sources import PASSWORD, USER, Repo
 from clusters.kube.errors import NotFound
@@ -18,7 +19,8 @@ from clusters.tests.helpers import client_for
 from portal.testing import make_user
 from workspaces.models import Membership, Role, Workspace
 
-pytestmark = pytest.mark.django_db(transaction=True)
+# plans are answered by the real worker (202 + a cluster intent)
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("celery_worker_process")]
 
 
 def api_for(user: Any) -> APIClient:
@@ -39,23 +41,24 @@ def test_release_lifecycle_through_the_api(admin_api: APIClient, sandbox: Any, d
     dev = api_for(developer)
 
     # Plan: the chart's `required` value is named; then a good plan with preflight and a diff.
-    missing = dev.post("/api/catalog/releases/plan/", {"service_map": sm.pk, "name": "web",
-                                                       "package_version": version.pk, "values": {}}, format="json")
-    assert missing.status_code == 200
-    assert missing.json()["valid"] is False
-    assert "host is required" in str(missing.json()["errors"])
+    missing = result(dev, dev.post("/api/catalog/releases/plan/", {"service_map": sm.pk, "name": "web",
+                                                                   "package_version": version.pk, "values": {}},
+                                   format="json"))
+    assert missing["valid"] is False
+    assert "host is required" in str(missing["errors"])
     values = {"host": "shop.example.com"}
     plan = dev.post("/api/catalog/releases/plan/", {"service_map": sm.pk, "name": "web",
                                                     "package_version": version.pk, "values": values}, format="json")
-    body = plan.json()
+    body = result(dev, plan)
     assert body["valid"] is True, body
     assert body["dry_run"]["ok"] is True
     assert body["preflight"]["fits"] is True
     assert "+kind: Deployment" in body["diff"]
     assert {o["kind"] for o in body["objects"]} >= {"Deployment", "Service", "ConfigMap"}
-    too_big = dev.post("/api/catalog/releases/plan/", {"service_map": sm.pk, "name": "web",
-                                                       "package_version": version.pk,
-                                                       "values": {**values, "replicaCount": 20}}, format="json").json()
+    too_big = result(dev, dev.post("/api/catalog/releases/plan/", {"service_map": sm.pk, "name": "web",
+                                                                   "package_version": version.pk,
+                                                                   "values": {**values, "replicaCount": 20}},
+                                   format="json"))
     assert too_big["valid"] is False
     assert "quota" in too_big["errors"]
     pods = next(r for r in too_big["preflight"]["resources"] if r["resource"] == "pods")

@@ -11,6 +11,7 @@ from rest_framework.test import APIClient
 
 from catalog import releases, tasks_deploy
 from catalog.models import Release, Revision
+from catalog.tests.intents import result
 from catalog.tests.test_deploy import Driver, _setup, _state
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -24,6 +25,7 @@ def _api(user: Any) -> APIClient:
     return client
 
 
+@pytest.mark.usefixtures("celery_worker_process")  # the plan is answered by the real worker
 def test_korean_stays_readable_and_a_fast_delete_answers_202(admin_api: APIClient, sandbox: Any, driver: Driver,
                                                              monkeypatch: pytest.MonkeyPatch) -> None:
     _workspace, (sm,), developer, version = _setup(admin_api, sandbox, ("cluster-3",))
@@ -33,9 +35,9 @@ def test_korean_stays_readable_and_a_fast_delete_answers_202(admin_api: APIClien
     driver.run(until=lambda: _state(release) == ("deployed", 1))
 
     # The plan's diff against the cluster, the stored manifest and the revision diff keep Hangul.
-    plan = dev.post("/api/catalog/releases/plan/", {"service_map": sm.pk, "name": "hangul",
-                                                    "package_version": version.pk,
-                                                    "values": {"message": "반갑습니다"}}, format="json").json()
+    plan = result(dev, dev.post("/api/catalog/releases/plan/", {"service_map": sm.pk, "name": "hangul",
+                                                                "package_version": version.pk,
+                                                                "values": {"message": "반갑습니다"}}, format="json"))
     assert "반갑습니다" in plan["diff"], plan["diff"]
     assert HELLO in plan["diff"]
     assert "\\u" not in plan["diff"]

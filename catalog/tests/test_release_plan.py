@@ -17,12 +17,14 @@ from rest_framework.test import APIClient
 from catalog import helm
 from catalog.api import release_serializers as s
 from catalog.models import Package, PackageVersion, Release, Revision
+from catalog.tests.intents import result
 from catalog.tests.test_deploy import CHART_FILES, Driver, _setup, _state
 from clusters.tests.helpers import client_for
 from portal.testing import make_user
 from workspaces.models import Membership, Role, ServiceMap
 
-pytestmark = pytest.mark.django_db(transaction=True)
+# plans and drift checks are answered by the real worker (202 + a cluster intent)
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("celery_worker_process")]
 REDACTED, REDACTED_CHANGED = "<redacted>", "<redacted: changed>"
 
 SECRET_TEMPLATE = """apiVersion: v1
@@ -63,9 +65,7 @@ def _plan(api: APIClient, sm: ServiceMap, version: PackageVersion, values: dict[
     response = api.post("/api/catalog/releases/plan/", {"service_map": sm.pk, "name": name,
                                                         "package_version": version.pk, "values": values},
                         format="json")
-    assert response.status_code == 200, response.content
-    body: dict[str, Any] = response.json()
-    return body
+    return result(api, response)
 
 
 # ---------------------------------------------------------------------------- Secrets
@@ -131,13 +131,14 @@ def test_secret_values_are_redacted_in_plan_manifest_diff_and_drift(admin_api: A
     with client_for(sandbox, "cluster-1") as kube:
         kube.apply({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "shop-secret", "namespace": sm.namespace},
                     "data": {"password": _b64("hacked-canary-000")}}, field_manager="kubectl-edit")
-    drift = dev.get(f"/api/catalog/releases/{release.pk}/drift/").json()
+    drift = result(dev, dev.get(f"/api/catalog/releases/{release.pk}/drift/"))
     assert drift["objects"] == ["Secret/shop-secret"]
     text = json.dumps(drift)
     for leaked in ("hacked-canary-000", _b64("hacked-canary-000"), "third-canary-789", _b64("third-canary-789")):
         assert leaked not in text
     assert REDACTED_CHANGED in drift["diff"]
-    revealed = mgr.get(f"/api/catalog/releases/{release.pk}/drift/?reveal=true").json()["diff"]
+    assert dev.get(f"/api/catalog/releases/{release.pk}/drift/?reveal=true").status_code == 403  # when asked
+    revealed = result(mgr, mgr.get(f"/api/catalog/releases/{release.pk}/drift/?reveal=true"))["diff"]
     assert "hacked-canary-000" in revealed or _b64("hacked-canary-000") in revealed
 
     # Values sent back as shown keep the stored Secret value; a <redacted> with nothing behind it is refused.
@@ -348,7 +349,7 @@ def test_plan_and_drift_responses_match_the_schema_and_the_docs(admin_api: APICl
                                                   "values": {}}, format="json")
     release = Release.objects.get(pk=created.json()["id"])
     driver.run(until=lambda: _state(release) == ("deployed", 1))
-    drift = dev.get(f"/api/catalog/releases/{release.pk}/drift/").json()
+    drift = result(dev, dev.get(f"/api/catalog/releases/{release.pk}/drift/"))
     docs = (Path(__file__).resolve().parents[2] / "docs" / "catalog-api.md").read_text()
     section = docs[docs.index("## Releases"):]
     section = section[:section.index("\n## ", 1)]

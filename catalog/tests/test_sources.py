@@ -165,10 +165,20 @@ def test_repository_refresh_versions_archives_and_render(admin_api: APIClient, r
     detail = viewer.get(f"/api/catalog/packages/{package.pk}/").json()
     assert [v["version"] for v in detail["versions"]] == ["1.2.0", "1.1.0"]
 
-    # The archive is fetched on first use, checked and kept.
+    # The archive is fetched once by a task (never by the GET), checked and kept; the GET says so.
+    with django_capture_on_commit_callbacks(execute=False) as queued:
+        first = viewer.get(f"/api/catalog/versions/{v120.pk}/")
+    assert first.status_code == 200, first.content
+    assert (first.json()["archive_status"], first.json()["readme"]) == ("fetching", "")
+    assert "/charts/webapp-1.2.0.tgz" not in repo.requests, "a GET never fetches"
+    assert len(queued) == 1, "the fetch is asked for on commit"
+    with django_capture_on_commit_callbacks(execute=False) as again:
+        viewer.get(f"/api/catalog/versions/{v120.pk}/")
+    assert not again, "asked for once, however often the console polls"
+    assert tasks.fetch_archive(v120.pk) == "stored"  # what the enqueued task does
     version = viewer.get(f"/api/catalog/versions/{v120.pk}/")
-    assert version.status_code == 200, version.content
     body = version.json()
+    assert body["archive_status"] == "stored"
     assert body["package"] == {"id": package.pk, "name": "webapp"}
     assert body["readme"].startswith("# webapp")
     assert body["values_schema"]["type"] == "object"
@@ -220,17 +230,23 @@ def test_tampered_archive_and_bad_repositories_are_refused(admin_api: APIClient,
     version = PackageVersion.objects.get(version="1.2.0")
     repo.files["/charts/webapp-1.2.0.tgz"] = webapp(**{"templates/extra.yaml": "# injected\n"})
     response = admin_api.get(f"/api/catalog/versions/{version.pk}/")
-    assert response.status_code == 502
-    assert "does not match the digest" in response.json()["detail"]
+    assert (response.status_code, response.json()["archive_status"]) == (200, "fetching")
+    assert "/charts/webapp-1.2.0.tgz" not in repo.requests, "a GET never fetches"
+    assert tasks.fetch_archive(version.pk) == "failed"  # what the enqueued task does
+    response = admin_api.get(f"/api/catalog/versions/{version.pk}/")
+    assert response.json()["archive_status"] == "failed"
+    assert "does not match the digest" in response.json()["archive_message"]
+    assert response.json()["archive_message_code"] == "archive_fetch_failed"
     version.refresh_from_db()
     assert version.archive is None
 
     # Another chart under the version's name is refused too (no digest in this index).
     repo.publish({"webapp": [("1.2.0", webapp("9.9.9"))]}, digests=False)
     sources.refresh(source_id)
+    assert tasks.fetch_archive(version.pk) == "failed"
     response = admin_api.get(f"/api/catalog/versions/{version.pk}/")
-    assert response.status_code == 502
-    assert "holds webapp 9.9.9" in response.json()["detail"]
+    assert response.json()["archive_status"] == "failed"
+    assert "holds webapp 9.9.9" in response.json()["archive_message"]
 
     source = CatalogSource.objects.get(pk=source_id)
     source.set_password("wrong")

@@ -180,7 +180,10 @@ def build(sandbox: Any, *, cluster: str = "cluster-2") -> World:
     dev.credentials(HTTP_AUTHORIZATION=f"Bearer {tokens['developer']}")
     base = f"/api/catalog/configs/{sm.pk}/"
     created = dev.post(base, {"kind": "ConfigMap", "name": "app-config", "data": {"mode": "blue"}}, format="json")
-    assert created.status_code == 201, created.content
+    assert created.status_code == 202, created.content
+    from catalog import tasks as catalog_tasks
+
+    catalog_tasks.converge_intent(created.json()["id"])  # what the worker does (this world is never committed)
 
     source = CatalogSource.objects.create(name=f"uploads-{suffix}", kind=SourceKind.UPLOAD, workspace=workspace)
     package = Package.objects.create(source=source, name="shop")
@@ -212,7 +215,7 @@ def build(sandbox: Any, *, cluster: str = "cluster-2") -> World:
             "roles": custom.pk, "sources": source.pk, "packages": package.pk, "versions": version.pk,
             "releases": release.pk, "rollouts": rollout.pk, "operations": operation.pk,
             "tokens": ApiToken.objects.get(user=users["developer"]).pk, "audit": audit.pk,
-            "users": users["viewer"].pk,
+            "users": users["viewer"].pk, "intents": created.json()["id"],
         },
         names={"node": node, "config": "app-config", "workload": "shop-web", "pod": "shop-web-1",
                "namespace": namespace, "hook": "no-such-webhook-token"},
@@ -241,6 +244,8 @@ def path_parameters(path: str, world: World) -> dict[str, Any]:
             out[name] = world.cluster.pk
         elif name == "servicemap_id":
             out[name] = world.service_map.pk
+        elif name == "intent_id":  # the developer's creation of the ConfigMap
+            out[name] = world.ids["intents"]
         elif name == "namespace":
             out[name] = world.names["namespace"]
         elif name == "number":
