@@ -124,3 +124,11 @@ class Subscriber:
         self.loop.call_soon_threadsafe(self.loop.stop)
         self.thread.join(5)
         self.loop.close()  # channels_redis flushes the layer's connections on close
+
+
+def register_cluster(admin_api: Any, kubeconfig: str, name: str) -> int:
+    """Register a cluster through the API as an admin (``admin_api``) and return its id; the
+    check that follows runs in a task (202)."""
+    response = admin_api.post("/api/clusters/", {"name": name, "kubeconfig": kubeconfig}, format="json")
+    assert response.status_code == 202, response.content
+    return int(response.json()["id"])

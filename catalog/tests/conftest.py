@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from catalog.tests.test_deploy import Driver
+from catalog.tests.helpers import Driver
 from catalog.tests.test_sources import repo as repo  # a chart repository served in the test
 
 

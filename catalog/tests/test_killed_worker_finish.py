@@ -26,7 +26,9 @@ from rest_framework.test import APIClient
 from catalog import deploy, releases, rollouts, tasks_deploy
 from catalog.models import Release, Revision, Rollout
 from catalog.rows import release_row
-from catalog.tests.test_deploy import Driver, _setup, _state
+from catalog.tests.helpers import Driver
+from catalog.tests.helpers import release_state as _state
+from catalog.tests.helpers import setup_service_maps as _setup
 
 pytestmark = pytest.mark.django_db(transaction=True)
 ROOT = Path(__file__).resolve().parents[2]

@@ -13,7 +13,9 @@ from rest_framework.test import APIClient
 
 from catalog import deploy, releases, rollouts
 from catalog.models import Release, Revision
-from catalog.tests.test_deploy import Driver, _setup, _state
+from catalog.tests.helpers import Driver
+from catalog.tests.helpers import release_state as _state
+from catalog.tests.helpers import setup_service_maps as _setup
 from portal.celery import app as celery_app
 from portal.errors import Forbidden
 from portal.models import AuditRecord

@@ -11,7 +11,9 @@ from rest_framework.test import APIClient
 
 from catalog import helm, releases
 from catalog.models import PackageVersion, Release
-from catalog.tests.test_deploy import Driver, _setup, _state
+from catalog.tests.helpers import Driver
+from catalog.tests.helpers import release_state as _state
+from catalog.tests.helpers import setup_service_maps as _setup
 from clusters.tests.helpers import client_for
 
 pytestmark = pytest.mark.django_db(transaction=True)

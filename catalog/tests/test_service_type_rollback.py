@@ -12,7 +12,9 @@ from rest_framework.test import APIClient
 
 from catalog import deploy, helm, releases
 from catalog.models import Package, PackageVersion, Release
-from catalog.tests.test_deploy import CHART_FILES, Driver, _setup, _state
+from catalog.tests.helpers import CHART_FILES, Driver
+from catalog.tests.helpers import release_state as _state
+from catalog.tests.helpers import setup_service_maps as _setup
 from clusters.tests.helpers import client_for
 
 pytestmark = pytest.mark.django_db(transaction=True)

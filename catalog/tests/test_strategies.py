@@ -18,7 +18,9 @@ from rest_framework.test import APIClient
 
 from catalog import releases, strategies
 from catalog.models import Release, Revision
-from catalog.tests.test_deploy import Driver, _setup, _state
+from catalog.tests.helpers import Driver
+from catalog.tests.helpers import release_state as _state
+from catalog.tests.helpers import setup_service_maps as _setup
 from clusters.kube.errors import NotFound
 from clusters.models import KubeObject
 from clusters.tests.helpers import client_for
