@@ -19,6 +19,8 @@ from typing import Any
 
 import pytest
 
+from tests.browser.helpers import CLUSTER
+
 ROOT = Path(__file__).resolve().parents[2]
 # Playwright's sync API keeps an event loop in this thread; the ORM calls made by the tests
 # (creating users, the test database) are still synchronous and safe here.
@@ -142,3 +144,52 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if here in Path(str(item.fspath)).parents:
             item.add_marker(pytest.mark.browser)
+
+
+def _stop(proc: subprocess.Popen[bytes]) -> None:
+    proc.terminate()
+    try:
+        proc.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(timeout=10)
+
+
+@pytest.fixture
+def fleet(tmp_path: Path) -> Iterator[Any]:
+    """One sandbox cluster with two nodes, served over HTTPS on 127.0.0.1."""
+    from sandbox.testing import running_sandbox
+
+    with running_sandbox(clusters=1, nodes=2, names=[CLUSTER], state_dir=tmp_path / "sandbox") as running:
+        yield running
+
+
+@pytest.fixture
+def backend_workers(portal_server: str, backend_env: dict[str, str], fleet: Any) -> Iterator[None]:
+    """A Celery worker and the watcher service on the same test database and Redis as
+    ``portal_server`` (the session-wide ``celery_worker_process`` would run the registration
+    check against another database). Depends on ``fleet`` so the watcher stops while the
+    sandbox still answers."""
+    env = backend_env
+    tag = f"browser-{os.getpid()}"
+    logs = ROOT / "var"
+    logs.mkdir(exist_ok=True)
+    celery_log = open(logs / f"{tag}-celery.log", "wb")  # noqa: SIM115 - closed below
+    watcher_log = open(logs / f"{tag}-watcher.log", "wb")  # noqa: SIM115 - closed below
+    celery = subprocess.Popen(
+        [sys.executable, "-m", "celery", "-A", "portal", "worker", "--pool=solo", "--loglevel=INFO",
+         "--without-gossip", "--without-mingle", "-n", f"{tag}@%h"],
+        cwd=ROOT, env=env, stdout=celery_log, stderr=subprocess.STDOUT,
+    )
+    watcher = subprocess.Popen(
+        [sys.executable, "manage.py", "runwatchers", "--holder", tag, "--heartbeat", "10"],
+        cwd=ROOT, env=env, stdout=watcher_log, stderr=subprocess.STDOUT,
+    )
+    try:
+        yield
+        assert watcher.poll() is None, f"runwatchers died during the test; see var/{tag}-watcher.log"
+    finally:
+        _stop(watcher)
+        _stop(celery)
+        celery_log.close()
+        watcher_log.close()

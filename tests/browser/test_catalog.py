@@ -22,8 +22,10 @@ from typing import Any
 import pytest
 
 from portal.testing import make_user
-from tests.browser.test_clusters import backend_workers  # noqa: F401 - fixture
-from tests.browser.test_workspaces import PASSWORD, _builtin_roles, _login, _logout
+from tests.browser.helpers import PASSWORD
+from tests.browser.helpers import builtin_roles as _builtin_roles
+from tests.browser.helpers import login as _login
+from tests.browser.helpers import logout as _logout
 
 pytestmark = pytest.mark.browser
 
@@ -86,12 +88,12 @@ def _workspace(cluster_ids: list[int]) -> tuple[Any, Any]:
 
 
 def test_deploy_a_chart_to_two_clusters_upgrade_and_roll_back(
-    portal_server: str, backend_workers: None, fleet: Any, page: Any, tmp_path: Path,  # noqa: F811 - fixtures
+    portal_server: str, backend_workers: None, fleet: Any, page: Any, tmp_path: Path,
 ) -> None:
     from playwright.sync_api import expect
 
     from catalog import helm
-    from catalog.tests.test_deploy import CHART_FILES
+    from catalog.tests.helpers import CHART_FILES
 
     _builtin_roles()
     make_user("ada", role="admin", password=PASSWORD)

@@ -15,8 +15,11 @@ from typing import Any
 import pytest
 
 from portal.testing import make_user
-from tests.browser.test_clusters import CLUSTER, backend_workers, fleet  # noqa: F401 - fixtures
-from tests.browser.test_workspaces import PASSWORD, _builtin_roles, _login, _logout, _register_cluster
+from tests.browser.helpers import CLUSTER, PASSWORD
+from tests.browser.helpers import builtin_roles as _builtin_roles
+from tests.browser.helpers import login as _login
+from tests.browser.helpers import logout as _logout
+from tests.browser.helpers import register_cluster as _register_cluster
 
 pytestmark = pytest.mark.browser
 
@@ -41,7 +44,7 @@ def _service_map(cluster_id: int) -> Any:
 
 
 def test_developer_edits_a_config_map_restores_it_and_sees_secrets_hidden(
-    portal_server: str, backend_workers: None, fleet: Any, page: Any,  # noqa: F811 - fixtures
+    portal_server: str, backend_workers: None, fleet: Any, page: Any,
 ) -> None:
     from playwright.sync_api import expect
 

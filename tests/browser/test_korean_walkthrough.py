@@ -24,8 +24,9 @@ from typing import Any
 import pytest
 
 from portal.testing import make_user
-from tests.browser.test_clusters import backend_workers  # noqa: F401 - fixture
-from tests.browser.test_workspaces import PASSWORD, _builtin_roles, _logout
+from tests.browser.helpers import PASSWORD
+from tests.browser.helpers import builtin_roles as _builtin_roles
+from tests.browser.helpers import logout as _logout
 
 pytestmark = pytest.mark.browser
 
@@ -142,13 +143,13 @@ def _login_ko(page: Any, base: str, username: str) -> None:
 
 
 def test_the_korean_walkthrough(
-    portal_server: str, backend_workers: None, fleet: Any, page: Any, tmp_path: Path,  # noqa: F811 - fixtures
+    portal_server: str, backend_workers: None, fleet: Any, page: Any, tmp_path: Path,
 ) -> None:
     from playwright.sync_api import expect
 
     from catalog import helm
     from catalog.models import CatalogSource, SourceKind
-    from catalog.tests.test_deploy import CHART_FILES
+    from catalog.tests.helpers import CHART_FILES
     from workspaces.models import ServiceMap, Workspace
 
     _builtin_roles()

@@ -11,68 +11,25 @@ Running pieces: uvicorn (``portal_server``), a Celery worker and ``manage.py run
 from __future__ import annotations
 
 import re
-import time
 from typing import Any
 
 import pytest
 
 from portal.testing import make_user
-from tests.browser.test_clusters import CLUSTER, _deployment, backend_workers, fleet  # noqa: F401 - fixtures
+from tests.browser.helpers import CLUSTER, PASSWORD
+from tests.browser.helpers import builtin_roles as _builtin_roles
+from tests.browser.helpers import deployment as _deployment
+from tests.browser.helpers import login as _login
+from tests.browser.helpers import logout as _logout
+from tests.browser.helpers import register_cluster as _register_cluster
 
 pytestmark = pytest.mark.browser
 
-PASSWORD = "correct-horse-battery"
 NAMESPACE = "shop"
 
 
-def _builtin_roles() -> None:
-    """The built-in roles come from a data migration; a transactional test before us may have
-    flushed them."""
-    from workspaces.models import BUILTIN_ROLES, Role
-
-    for key, spec in BUILTIN_ROLES.items():
-        Role.objects.update_or_create(key=key, defaults={
-            "name": spec["name"], "grants": sorted(str(g) for g in spec["grants"]), "builtin": True})
-
-
-def _login(page: Any, base: str, username: str) -> None:
-    from playwright.sync_api import expect
-
-    page.goto(base + "/")
-    page.fill("input[name=username]", username)
-    page.fill("input[name=password]", PASSWORD)
-    page.click("button[type=submit]")
-    expect(page.get_by_test_id("dashboard")).to_be_visible()
-    expect(page.get_by_test_id("ws-status")).to_have_attribute("data-state", "open", timeout=10_000)
-
-
-def _logout(page: Any) -> None:
-    from playwright.sync_api import expect
-
-    page.get_by_test_id("user-menu").click()
-    page.get_by_test_id("logout").click()
-    expect(page).to_have_url(re.compile(r"/login"))
-
-
-def _register_cluster(page: Any, base: str, kubeconfig: str) -> int:
-    """Registers the sandbox cluster through the API with the browser's session (the wizard has
-    its own test) and waits until the portal has reached it, so the allocation applies at once."""
-    page.request.get(base + "/api/auth/csrf/")
-    token = next(c["value"] for c in page.context.cookies() if c["name"] == "csrftoken")
-    headers = {"X-CSRFToken": token, "Referer": base + "/"}
-    response = page.request.post(base + "/api/clusters/", data={"name": CLUSTER, "kubeconfig": kubeconfig},
-                                 headers=headers)
-    assert response.status == 202, response.text()
-    cluster_id = int(response.json()["id"])
-    deadline = time.monotonic() + 30
-    while page.request.get(f"{base}/api/clusters/{cluster_id}/").json()["status"] != "connected":
-        assert time.monotonic() < deadline, "the sandbox cluster never became connected"
-        time.sleep(0.5)
-    return cluster_id
-
-
 def test_admin_sets_up_a_workspace_and_the_developer_sees_only_it(
-    portal_server: str, backend_workers: None, fleet: Any, page: Any,  # noqa: F811 - fixtures
+    portal_server: str, backend_workers: None, fleet: Any, page: Any,
 ) -> None:
     from playwright.sync_api import expect
 
