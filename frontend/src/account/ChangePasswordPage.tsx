@@ -6,6 +6,7 @@ import { api, unwrap } from '../api/client';
 import type { ApiError } from '../api/errors';
 import type { ChangePasswordBody } from '../api/types';
 import { FormField } from '../components/FormField';
+import { apiErrorText } from '../lib/messages';
 
 export function ChangePasswordPage() {
   const { t } = useTranslation();
@@ -50,7 +51,7 @@ export function ChangePasswordPage() {
         )}
         {change.error && !placed && (
           <p className="alert alert-error" role="alert" data-testid="password-error">
-            {change.error.detail}
+            {apiErrorText(t, change.error)}
           </p>
         )}
         <FormField label={t('password.current')} errors={err('current_password')}>

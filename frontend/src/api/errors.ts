@@ -1,7 +1,9 @@
 /**
  * One error type for every failed API call, built from the portal's error
- * body `{"detail": ..., "errors": {field: [...]}}`, so components can show the
- * server's message and put field errors next to their inputs.
+ * body `{"detail": ..., "code": ..., "params": {...}, "errors": {field: [...]}}`,
+ * so components can show the server's message (translated by `code` through
+ * lib/messages.ts, `params` filling its placeholders) and put field errors
+ * next to their inputs.
  */
 
 export class ApiError extends Error {
@@ -12,6 +14,8 @@ export class ApiError extends Error {
   readonly retryAfter: number | null;
   /** The body's stable `code` (for example `account_locked`), when it has one. */
   readonly code: string | null;
+  /** The body's `params`: what the translation of `code` fills in (`{workspace, grant}` …). */
+  readonly params: Record<string, unknown>;
 
   constructor(opts: {
     status: number;
@@ -19,6 +23,7 @@ export class ApiError extends Error {
     fieldErrors?: Record<string, string[]>;
     retryAfter?: number | null;
     code?: string | null;
+    params?: Record<string, unknown>;
   }) {
     super(opts.detail);
     this.name = 'ApiError';
@@ -27,6 +32,7 @@ export class ApiError extends Error {
     this.fieldErrors = opts.fieldErrors ?? {};
     this.retryAfter = opts.retryAfter ?? null;
     this.code = opts.code ?? null;
+    this.params = opts.params ?? {};
   }
 
   /** Errors for one field, or for the whole form (`non_field_errors`). */
@@ -61,10 +67,12 @@ export function parseRetryAfter(header: string | null): number | null {
 export function toApiError(response: Response, body: unknown): ApiError {
   let detail = '';
   let code: string | null = null;
+  let params: Record<string, unknown> = {};
   const fieldErrors: Record<string, string[]> = {};
   if (isRecord(body)) {
     if (typeof body.detail === 'string') detail = body.detail;
     if (typeof body.code === 'string') code = body.code;
+    if (isRecord(body.params)) params = body.params;
     if (isRecord(body.errors)) {
       for (const [field, messages] of Object.entries(body.errors)) {
         fieldErrors[field] = stringList(messages);
@@ -79,6 +87,7 @@ export function toApiError(response: Response, body: unknown): ApiError {
     fieldErrors,
     retryAfter: parseRetryAfter(response.headers.get('Retry-After')),
     code,
+    params,
   });
 }
 

@@ -16,6 +16,7 @@ import { PackageIcon, Readme } from './common';
 import { usePackage, useRender, useVersion } from './queries';
 import type { PackageDetail, Values, Version } from './types';
 import { ValuesForm } from './ValuesForm';
+import { apiErrorText } from '../lib/messages';
 
 export function PackageHeader({ pkg, children }: { pkg: PackageDetail; children?: React.ReactNode }) {
   const { t } = useTranslation();
@@ -91,7 +92,7 @@ function RenderPreview({ pkg, version, values }: { pkg: PackageDetail; version: 
       {render.error && (
         <div className="alert alert-error" role="alert" data-testid="render-error">
           <div>
-            {render.error.detail}
+            {apiErrorText(t, render.error)}
             {Object.entries(render.error.fieldErrors).map(([k, m]) => (
               <div key={k}>
                 {k}: {m.join(' ')}

@@ -7,6 +7,7 @@ import { Link, useSearchParams } from 'react-router-dom';
 import { ErrorState } from '../components/ErrorState';
 import { FormField } from '../components/FormField';
 import { Loading } from '../components/Loading';
+import { messageText } from '../lib/messages';
 import { relativeTime, useNow } from '../clusters/format';
 import { DebouncedInput } from '../clusters/tabs/SimpleTabs';
 import { useWorkspaces } from '../workspaces/queries';
@@ -66,7 +67,7 @@ export function ReleasesTable({ query, showServiceMap = true }: { query: Release
                     </td>
                   )}
                   <td>
-                    <CatalogBadge state={r.status} title={r.message} testId="release-status" />
+                    <CatalogBadge state={r.status} title={messageText(t, r)} testId="release-status" />
                   </td>
                   <td className="num">
                     {r.deployed_revision}/{r.revision}

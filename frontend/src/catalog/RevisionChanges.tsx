@@ -12,6 +12,7 @@ import { configApi } from '../config/api';
 import type { ConfigSaved } from '../config/types';
 import { useRevision } from './queries';
 import type { ReleaseDetail } from './types';
+import { apiErrorText } from '../lib/messages';
 
 type Change = { object: string; change: 'added' | 'changed' | 'removed'; users?: { workload: string; restarted: boolean }[] };
 
@@ -38,7 +39,7 @@ function RestartUsers({ serviceMapId, object }: { serviceMapId: number; object: 
       </button>
       {restart.error && (
         <p className="alert alert-error" role="alert">
-          {restart.error.detail}
+          {apiErrorText(t, restart.error)}
         </p>
       )}
     </>

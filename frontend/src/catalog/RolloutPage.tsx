@@ -10,6 +10,7 @@ import { ApiError } from '../api/errors';
 import { ConfirmDialog } from '../components/ConfirmDialog';
 import { ErrorState } from '../components/ErrorState';
 import { Loading } from '../components/Loading';
+import { apiErrorText, messageText } from '../lib/messages';
 import { NotFound } from '../pages/NotFound';
 import { useWorkspace, useWorkspaceAccess } from '../workspaces/queries';
 import { CatalogBadge } from './common';
@@ -113,12 +114,12 @@ export function RolloutPage() {
           </div>
           {r.message && (
             <p className={r.status === 'failed' ? 'alert alert-error' : 'muted'} data-testid="rollout-message">
-              {r.message}
+              {messageText(t, r)}
             </p>
           )}
           {cancel.error && (
             <p className="alert alert-error" role="alert" data-testid="rollout-error">
-              {cancel.error.detail}
+              {apiErrorText(t, cancel.error)}
             </p>
           )}
         </section>

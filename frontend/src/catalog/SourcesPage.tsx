@@ -12,6 +12,7 @@ import { Dialog } from '../components/Dialog';
 import { ErrorState } from '../components/ErrorState';
 import { FormField } from '../components/FormField';
 import { Loading } from '../components/Loading';
+import { apiErrorText, messageText } from '../lib/messages';
 import { relativeTime, useNow } from '../clusters/format';
 import { useMe } from '../auth/queries';
 import { FormError } from '../workspaces/common';
@@ -184,7 +185,7 @@ function SourceRow({ source, canManage, onToken, onDelete }: { source: Source; c
         <CatalogBadge state={source.status} testId="source-status" />
         {source.message && (
           <div className={`small ${source.status === 'error' ? 'bad-text' : 'muted'}`} data-testid="source-message">
-            {source.message}
+            {messageText(t, source)}
           </div>
         )}
       </td>
@@ -239,7 +240,7 @@ function SourceRow({ source, canManage, onToken, onDelete }: { source: Source; c
         )}
         {error && (
           <div className="small bad-text" role="alert" data-testid="source-action-error">
-            {[error.detail, ...Object.values(error.fieldErrors).flat()].join(' ')}
+            {[apiErrorText(t, error), ...Object.values(error.fieldErrors).flat()].join(' ')}
           </div>
         )}
       </td>

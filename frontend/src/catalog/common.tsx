@@ -3,7 +3,10 @@
  * colouring, the readme as plain text (chart readmes are untrusted: never parsed into HTML), and
  * the values helpers (dotted paths, deep merge, JSON text).
  */
+import i18n from 'i18next';
 import { useTranslation } from 'react-i18next';
+import { ApiError } from '../api/errors';
+import { apiErrorText } from '../lib/messages';
 import './catalog.css';
 import type { Values } from './types';
 
@@ -155,6 +158,9 @@ export function errorLines(error: { detail: string; fieldErrors: Record<string, 
       lines.push(field === 'non_field_errors' ? m : `${label(field)}: ${m}`);
     }
   }
+  // The summary in the user's language (by its code) leads whenever it is not the English one.
+  const summary = error instanceof ApiError ? apiErrorText(i18n.t, error) : error.detail;
+  if (summary !== error.detail) return [summary, ...lines];
   const repeated = [...messages].some((m) => error.detail.endsWith(m));
   return repeated || !error.detail ? lines : [error.detail, ...lines];
 }

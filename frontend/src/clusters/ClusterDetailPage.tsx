@@ -9,6 +9,7 @@ import { useMe } from '../auth/queries';
 import { ErrorState } from '../components/ErrorState';
 import { Loading } from '../components/Loading';
 import { ApiError } from '../api/errors';
+import { apiErrorText, clusterStatusText, codeKey, messageText, type ClusterStatusMessage } from '../lib/messages';
 import { NotFound } from '../pages/NotFound';
 import { FreshnessBadge, StatusBadge, SyncBadge } from './badges';
 import { ClusterSettings } from './ClusterSettings';
@@ -84,7 +85,7 @@ function Header({ cluster }: { cluster: ClusterDetail }) {
       <div className="cluster-title">
         <div>
           <h1>
-            {cluster.display_name || cluster.name} <StatusBadge status={cluster.status} message={cluster.status_message} />
+            {cluster.display_name || cluster.name} <StatusBadge status={cluster.status} message={clusterStatusText(t, cluster)} />
           </h1>
           <p className="muted mono small">
             {cluster.name} · {cluster.server}
@@ -100,13 +101,14 @@ function Header({ cluster }: { cluster: ClusterDetail }) {
         )}
       </div>
       {check.isSuccess && <p className="small muted" role="status">{t('clusters.recheckQueued')}</p>}
-      {check.error && <p className="alert alert-error">{check.error.detail}</p>}
+      {check.error && <p className="alert alert-error">{apiErrorText(t, check.error)}</p>}
       {cluster.status_message && (cluster.status !== 'connected' || cluster.status_code === 'connected_partial') && (
         <p className="alert alert-warning" data-testid="status-message" data-code={cluster.status_code}>
-          {cluster.status_code && i18n.exists(`clusters.code.${cluster.status_code}`) && (
+          {/* A translated message (by its message_code) names the problem itself; an older row gets the label. */}
+          {!codeKey((cluster as ClusterStatusMessage).message_code) && cluster.status_code && i18n.exists(`clusters.code.${cluster.status_code}`) && (
             <strong>{t(`clusters.code.${cluster.status_code}` as 'clusters.code.unreachable')} </strong>
           )}
-          {cluster.status_message}
+          {clusterStatusText(t, cluster)}
         </p>
       )}
       {cluster.missing_permissions?.length > 0 && (
@@ -210,7 +212,7 @@ function Header({ cluster }: { cluster: ClusterDetail }) {
                         })
                       : '—'}
                   </td>
-                  <td className="small">{x.message}</td>
+                  <td className="small">{messageText(t, x)}</td>
                 </tr>
               ))}
             </tbody>

@@ -4,6 +4,7 @@ import { useTranslation } from 'react-i18next';
 import { useNavigate } from 'react-router-dom';
 import { Dialog } from '../components/Dialog';
 import { FormField } from '../components/FormField';
+import { apiErrorText } from '../lib/messages';
 import { TypeToConfirmDialog } from '../components/TypeToConfirmDialog';
 import {
   ConnectionFields,
@@ -53,7 +54,7 @@ function EditDialog({ cluster, onClose }: { cluster: Cluster; onClose: () => voi
     >
       {patch.error && (
         <p className="alert alert-error" role="alert">
-          {patch.error.detail}
+          {apiErrorText(t, patch.error)}
         </p>
       )}
       <MetadataFields value={draft} onChange={setDraft} errors={errors} nameEditable={false} />
@@ -99,7 +100,7 @@ function CredentialsDialog({ cluster, onClose }: { cluster: Cluster; onClose: ()
       <p className="muted small">{t('clusters.settings.credentialsHint')}</p>
       {replace.error && (
         <p className="alert alert-error" role="alert">
-          {replace.error.detail}
+          {apiErrorText(t, replace.error)}
         </p>
       )}
       <ConnectionFields value={draft} onChange={setDraft} errors={replace.error?.fieldErrors ?? {}} />
@@ -135,7 +136,7 @@ export function ClusterSettings({ cluster }: { cluster: Cluster }) {
       </button>
       {patch.error && !open && (
         <span className="bad-text small" role="alert">
-          {patch.error.detail}
+          {apiErrorText(t, patch.error)}
         </span>
       )}
       {open === 'edit' && <EditDialog cluster={cluster} onClose={() => setOpen(null)} />}

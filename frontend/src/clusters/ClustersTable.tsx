@@ -2,6 +2,7 @@
 import { useTranslation } from 'react-i18next';
 import { Link } from 'react-router-dom';
 import { UsageBar } from '../components/UsageBar';
+import { clusterStatusText } from '../lib/messages';
 import { FreshnessBadge, StatusBadge } from './badges';
 import { cores, effectiveFreshness, gb } from './format';
 import type { ClusterSort } from './queries';
@@ -121,7 +122,7 @@ export function ClustersTable({
                   <div className="muted small mono">{c.name}</div>
                 </td>
                 <td>
-                  <StatusBadge status={c.status} message={c.status_message} />
+                  <StatusBadge status={c.status} message={clusterStatusText(t, c)} />
                 </td>
                 <td data-testid="cell-health">
                   <HealthCell cluster={c} />

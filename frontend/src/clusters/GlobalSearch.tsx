@@ -10,6 +10,7 @@ import { clustersApi } from './api';
 import { clustersKey } from './queries';
 import { podPath } from './tabs/PodsTab';
 import type { Cluster, Page, SearchHit } from './types';
+import { apiErrorText } from '../lib/messages';
 
 export function hitPath(hit: Pick<SearchHit, 'cluster' | 'kind' | 'namespace' | 'name'>): string {
   if (hit.kind === 'Pod') return podPath(hit.cluster, hit);
@@ -99,7 +100,7 @@ export function GlobalSearch() {
       {open && q.length >= 2 && (
         <div className="search-popup" data-testid="search-results">
           {search.isPending && <p className="muted small">{t('app.loading')}</p>}
-          {search.isError && <p className="bad-text small">{search.error.message}</p>}
+          {search.isError && <p className="bad-text small">{apiErrorText(t, search.error)}</p>}
           {search.data && hits.length === 0 && <p className="muted small">{t('search.none')}</p>}
           {groups.map((g) => (
             <section key={g.cluster} className="search-group" data-testid={`search-cluster-${g.cluster}`}>

@@ -7,6 +7,7 @@ import { useState, type FormEvent } from 'react';
 import { useTranslation } from 'react-i18next';
 import { Link, useNavigate } from 'react-router-dom';
 import { FormField } from '../components/FormField';
+import { apiErrorText } from '../lib/messages';
 import {
   CONNECTION_FIELDS,
   ConnectionFields,
@@ -94,7 +95,7 @@ export function RegisterClusterPage() {
         {register.error && (
           <div className="alert alert-error" role="alert" data-testid="wizard-error">
             <div>
-              <strong>{register.error.detail}</strong>
+              <strong>{apiErrorText(t, register.error)}</strong>
               {topErrors.length > 0 && (
                 <ul className="plain-list">
                   {topErrors.map((m) => (

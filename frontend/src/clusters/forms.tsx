@@ -7,6 +7,7 @@ import { useId, useState, type ReactNode } from 'react';
 import { useTranslation } from 'react-i18next';
 import { FieldErrors } from '../components/FieldErrors';
 import { FormField } from '../components/FormField';
+import { apiErrorText } from '../lib/messages';
 import { useKubeconfigContexts } from './queries';
 import {
   PROVIDERS,
@@ -294,7 +295,7 @@ export function ConnectionFields({
   const kubeconfigErrors = [
     ...errs(errors, 'kubeconfig'),
     ...errs(contextErrors, 'kubeconfig'),
-    ...(contexts.error && Object.keys(contextErrors).length === 0 ? [contexts.error.detail] : []),
+    ...(contexts.error && Object.keys(contextErrors).length === 0 ? [apiErrorText(t, contexts.error)] : []),
   ];
 
   const readContexts = (kubeconfig: string, base: ConnectionDraft) => {

@@ -3,7 +3,7 @@
 import type { ReactNode } from 'react';
 import { useTranslation } from 'react-i18next';
 import { Dialog } from './Dialog';
-import { errorMessage } from './ErrorState';
+import { apiErrorText } from '../lib/messages';
 
 export function ConfirmDialog({
   title,
@@ -59,7 +59,7 @@ export function ConfirmDialog({
       {children}
       {error ? (
         <p className="alert alert-error" role="alert">
-          {errorMessage(error)}
+          {apiErrorText(t, error)}
         </p>
       ) : null}
     </Dialog>

@@ -1,5 +1,7 @@
 import { useTranslation } from 'react-i18next';
+import { apiErrorText } from '../lib/messages';
 
+/** The error's English message (the server's detail for an API error); `apiErrorText` translates it. */
 export function errorMessage(error: unknown): string {
   if (error instanceof Error) return error.message;
   return String(error);
@@ -9,7 +11,7 @@ export function ErrorState({ error, onRetry }: { error: unknown; onRetry?: () =>
   const { t } = useTranslation();
   return (
     <div className="alert alert-error" role="alert">
-      <span>{t('common.error', { message: errorMessage(error) })}</span>
+      <span>{t('common.error', { message: apiErrorText(t, error) })}</span>
       {onRetry && (
         <button type="button" className="btn btn-small" onClick={onRetry}>
           {t('common.retry')}

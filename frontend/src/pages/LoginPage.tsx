@@ -9,6 +9,7 @@ import { useQueryClient } from '@tanstack/react-query';
 import { FieldErrors } from '../components/FieldErrors';
 import { FormField } from '../components/FormField';
 import { LanguageSwitch } from '../layout/LanguageSwitch';
+import { apiErrorText } from '../lib/messages';
 
 function useLoginErrorText(error: ApiError | null): string | null {
   const { t } = useTranslation();
@@ -21,7 +22,7 @@ function useLoginErrorText(error: ApiError | null): string | null {
       ? t('login.rateLimited', { seconds: error.retryAfter })
       : t('login.rateLimitedNoTime');
   }
-  return error.detail || t('login.failed');
+  return apiErrorText(t, error) || t('login.failed');
 }
 
 export function LoginPage() {

@@ -3,6 +3,7 @@ import { useTranslation } from 'react-i18next';
 import type { ApiTokenCreated } from '../api/types';
 import { FormField } from '../components/FormField';
 import { useCreateToken } from './queries';
+import { apiErrorText } from '../lib/messages';
 
 export const EXPIRY_CHOICES = ['7', '30', '90', '365', 'never'] as const;
 type Expiry = (typeof EXPIRY_CHOICES)[number];
@@ -38,7 +39,7 @@ export function CreateTokenForm({ onCreated }: { onCreated: (token: ApiTokenCrea
       </h2>
       {error && !hasFieldErrors && (
         <div className="alert alert-error" role="alert">
-          {error.detail}
+          {apiErrorText(t, error)}
         </div>
       )}
       <div className="form-row">

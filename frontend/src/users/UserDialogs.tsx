@@ -6,6 +6,7 @@ import { Dialog } from '../components/Dialog';
 import { FormField } from '../components/FormField';
 import { ROLES, useCreateUser, useSetPassword, useUpdateUser } from './queries';
 import { DialogActions } from '../components/DialogActions';
+import { apiErrorText } from '../lib/messages';
 
 /** Takes the id/aria props FormField gives its control, so the label and errors attach. */
 function RoleSelect({
@@ -32,6 +33,7 @@ function RoleSelect({
 }
 
 function FormError({ error, fields }: { error: { detail: string; fieldErrors: Record<string, string[]> } | null; fields: string[] }) {
+  const { t } = useTranslation();
   if (!error) return null;
   const placed = Object.keys(error.fieldErrors).some((f) => fields.includes(f));
   const other = Object.entries(error.fieldErrors)
@@ -41,7 +43,7 @@ function FormError({ error, fields }: { error: { detail: string; fieldErrors: Re
   return (
     <div className="alert alert-error" role="alert" data-testid="user-error">
       <div>
-        {error.detail}
+        {apiErrorText(t, error)}
         {other.map((m) => (
           <div key={m}>{m}</div>
         ))}

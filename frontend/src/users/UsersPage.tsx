@@ -13,6 +13,7 @@ import { Pager } from '../components/Pager';
 import { formatDateTime } from '../lib/format';
 import { ROLES, useUnlockUser, useUpdateUser, useUsers, type UserFilters } from './queries';
 import { CreateUserDialog, EditUserDialog, SetPasswordDialog } from './UserDialogs';
+import { apiErrorText } from '../lib/messages';
 
 function filtersFrom(params: URLSearchParams): UserFilters {
   const active = params.get('is_active');
@@ -101,7 +102,7 @@ export function UsersPage() {
       </form>
       {actionError && (
         <div className="alert alert-error" role="alert" data-testid="users-error">
-          {actionError.detail}
+          {apiErrorText(t, actionError)}
           <button
             type="button"
             className="btn btn-small"

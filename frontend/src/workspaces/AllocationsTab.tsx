@@ -11,6 +11,7 @@ import { ErrorState } from '../components/ErrorState';
 import { FormField } from '../components/FormField';
 import { Loading } from '../components/Loading';
 import { useClusters, useInventory } from '../clusters/queries';
+import { messageText } from '../lib/messages';
 import { FormError, QuotaBars, QuotaFields, StateBadge, isUsageConflict } from './common';
 import { QUOTA_KEYS, STORAGE_CLASS_SUFFIXES, cleanQuota, orderedKeys, storageClassKey } from './quantity';
 import { useAllocate, useAllocations, usePatchAllocation, useRemoveAllocation } from './queries';
@@ -166,7 +167,7 @@ function AllocationCard({ workspaceId, allocation, isAdmin }: { workspaceId: num
       <header className="tab-toolbar">
         <div>
           <h3 className="card-title">
-            {a.cluster.display_name || a.cluster.name} <StateBadge status={a.status} message={a.message} testId="allocation-status" />
+            {a.cluster.display_name || a.cluster.name} <StateBadge status={a.status} message={messageText(t, a)} testId="allocation-status" />
           </h3>
           <p className="mono small muted">
             {a.cluster.name} · {t('workspaces.allocation.serviceMapCount', { count: a.service_map_count })}
@@ -186,7 +187,7 @@ function AllocationCard({ workspaceId, allocation, isAdmin }: { workspaceId: num
       </header>
       {a.message && (
         <p className={`alert ${a.status === 'error' ? 'alert-error' : 'alert-warning'}`} data-testid="allocation-message">
-          {a.message}
+          {messageText(t, a)}
         </p>
       )}
       {a.warnings?.length > 0 && (

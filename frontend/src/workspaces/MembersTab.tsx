@@ -11,6 +11,7 @@ import { formatDateTime } from '../lib/format';
 import { FormError, useRoleLabel } from './common';
 import { useAddMember, useCandidates, useMembers, usePatchMember, useRemoveMember, useRoles } from './queries';
 import type { Member, UserRef, WorkspaceRole } from './types';
+import { apiErrorText } from '../lib/messages';
 
 function RoleSelect({
   roles,
@@ -116,7 +117,7 @@ function AddMember({ workspaceId, roles }: { workspaceId: number; roles: Workspa
           ))}
         </ul>
       )}
-      {candidates.isError && <p className="small bad-text">{candidates.error.message}</p>}
+      {candidates.isError && <p className="small bad-text">{apiErrorText(t, candidates.error)}</p>}
     </form>
   );
 }
@@ -137,7 +138,7 @@ export function MembersTab({ workspaceId, canManage }: { workspaceId: number; ca
       {canManage && <AddMember workspaceId={workspaceId} roles={roleList} />}
       {patch.error && (
         <div className="alert alert-error" role="alert" data-testid="members-error">
-          {patch.error.detail}
+          {apiErrorText(t, patch.error)}
           <button type="button" className="btn btn-small" onClick={() => patch.reset()}>
             {t('common.dismiss')}
           </button>

@@ -20,6 +20,7 @@ import { ReleasesTable } from '../catalog/ReleasesTable';
 import { AutoscalingTab } from '../config/AutoscalingTab';
 import { ConfigTab } from '../config/ConfigTab';
 import { SavePackageButton } from '../config/SavePackageButton';
+import { messageText } from '../lib/messages';
 import { NotFound } from '../pages/NotFound';
 import { QuotaBars, StateBadge } from './common';
 import { useWorkspaceLive } from './live';
@@ -135,7 +136,7 @@ function Header({ sm, canManage }: { sm: ServiceMap; canManage: boolean }) {
       <div className="cluster-title">
         <div>
           <h1>
-            {sm.display_name || sm.namespace} <StateBadge status={sm.status} message={sm.message} testId="servicemap-status" />{' '}
+            {sm.display_name || sm.namespace} <StateBadge status={sm.status} message={messageText(t, sm)} testId="servicemap-status" />{' '}
             {sm.in_sync ? (
               <span className="badge tone-ok" data-testid="in-sync">
                 {t('workspaces.servicemap.inSync')}
@@ -167,7 +168,7 @@ function Header({ sm, canManage }: { sm: ServiceMap; canManage: boolean }) {
       </div>
       {sm.message && (
         <p className={`alert ${sm.status === 'error' ? 'alert-error' : 'alert-warning'}`} data-testid="servicemap-message">
-          {sm.message}
+          {messageText(t, sm)}
         </p>
       )}
       {sm.warnings.length > 0 && (

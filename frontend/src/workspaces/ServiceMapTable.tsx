@@ -1,6 +1,7 @@
 /** Service maps as a table: status, quota use bars and workload/pod counts, each linking to its page. */
 import { useTranslation } from 'react-i18next';
 import { Link } from 'react-router-dom';
+import { messageText } from '../lib/messages';
 import { QuotaBar, StateBadge } from './common';
 import { orderedKeys } from './quantity';
 import type { ServiceMap, ServiceMapDeletion } from './types';
@@ -47,7 +48,7 @@ export function ServiceMapTable({ rows, showWorkspace = false }: { rows: Service
                 )}
                 <td className="mono">{sm.cluster.display_name || sm.cluster.name}</td>
                 <td>
-                  <StateBadge status={sm.status} message={sm.message} testId="servicemap-status" />
+                  <StateBadge status={sm.status} message={messageText(t, sm)} testId="servicemap-status" />
                   {(sm as ServiceMap & ServiceMapDeletion).deletion_stuck && (
                     <span className="badge tone-bad" data-testid="deletion-stuck" title={sm.message || undefined}>
                       {t('workspaces.servicemap.deletionStuck')}

@@ -2,6 +2,7 @@
 import { useTranslation } from 'react-i18next';
 import type { ApiError } from '../api/errors';
 import { UsageBar } from '../components/UsageBar';
+import { apiErrorText } from '../lib/messages';
 import { FormField } from '../components/FormField';
 import { parseQuantity, percent } from './quantity';
 import type { Quota } from './types';
@@ -148,6 +149,7 @@ export function StateBadge({ status, message, testId }: { status: string; messag
 
 /** The server's detail and any field errors that have no input of their own. */
 export function FormError({ error, fields, testId }: { error: ApiError | null; fields: string[]; testId: string }) {
+  const { t } = useTranslation();
   if (!error) return null;
   const placed = (f: string) => fields.includes(f) || fields.some((p) => p.endsWith('.*') && f.startsWith(p.slice(0, -1)));
   const other = Object.entries(error.fieldErrors)
@@ -158,7 +160,7 @@ export function FormError({ error, fields, testId }: { error: ApiError | null; f
   return (
     <div className="alert alert-error" role="alert" data-testid={testId} data-status={error.status}>
       <div>
-        {error.detail}
+        {apiErrorText(t, error)}
         {other.map((m) => (
           <div key={m}>{m}</div>
         ))}

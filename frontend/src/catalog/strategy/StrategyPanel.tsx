@@ -9,6 +9,7 @@ import { useState } from 'react';
 import { useTranslation } from 'react-i18next';
 import { ConfirmDialog } from '../../components/ConfirmDialog';
 import { Loading } from '../../components/Loading';
+import { apiErrorText } from '../../lib/messages';
 import type { Release } from '../types';
 import { useReleasePods, useStrategyAction, type StrategyAction } from './api';
 import { asStrategy, asStrategyState, type ReleasePod } from './types';
@@ -146,14 +147,14 @@ export function StrategyPanel({ release, canAct }: { release: Release; canAct: b
       </dl>
       {act.error && confirm === null && (
         <p className="alert alert-error" role="alert" data-testid="strategy-error" data-status={act.error.status}>
-          {act.error.detail}
+          {apiErrorText(t, act.error)}
         </p>
       )}
       <h3 className="card-title">{t('strategy.pods')}</h3>
       {pods.isPending && <Loading />}
       {pods.isError && (
         <p className="alert alert-error" role="alert">
-          {pods.error.message}
+          {apiErrorText(t, pods.error)}
         </p>
       )}
       {pods.data && (

@@ -8,7 +8,7 @@
 import { useState } from 'react';
 import { useTranslation } from 'react-i18next';
 import { ConfirmDialog } from '../../components/ConfirmDialog';
-import { errorMessage } from '../../components/ErrorState';
+import { apiErrorText } from '../../lib/messages';
 import { useDrainPreview } from '../queries';
 import type { DrainNeed, DrainOptions } from '../types';
 
@@ -56,7 +56,7 @@ export function DrainDialog({
       {preview.isPending && <p className="muted small">{t('clusters.drain.loading')}</p>}
       {preview.isError && (
         <p className="alert alert-warning small" data-testid="drain-preview-error">
-          {t('clusters.drain.previewFailed', { error: errorMessage(preview.error) })}
+          {t('clusters.drain.previewFailed', { error: apiErrorText(t, preview.error) })}
         </p>
       )}
       {preview.data && (

@@ -12,6 +12,7 @@ import { ConfirmDialog } from '../../components/ConfirmDialog';
 import { ErrorState } from '../../components/ErrorState';
 import { Loading } from '../../components/Loading';
 import { UsageBar } from '../../components/UsageBar';
+import { messageText } from '../../lib/messages';
 import { phaseTone } from '../badges';
 import { bytesHuman, cores } from '../format';
 import { useInventory, useNodeOperation, useOperation } from '../queries';
@@ -53,7 +54,7 @@ function OperationProgress({ clusterId, opId, onDismiss }: { clusterId: number; 
       {/* A finished cordon/uncordon/drain is said above in words; the server's sentence only for the rest. */}
       {data.message && data.status !== 'succeeded' && (
         <div className="small" data-testid="op-message">
-          {data.message}
+          {messageText(t, data)}
         </div>
       )}
       {blocked.length > 0 && (
