@@ -7,7 +7,7 @@ from __future__ import annotations
 from celery import shared_task
 from django.conf import settings
 
-from catalog import deploy, rollouts
+from catalog import deploy, releases, rollouts
 from portal import enqueue
 
 BUSY_RETRY_SECONDS = 2.0
@@ -65,9 +65,11 @@ def advance_rollout(rollout_id: int) -> str:
 
 @shared_task(name="catalog.reconcile_releases", ignore_result=True)
 def reconcile_releases() -> int:
-    """Periodic (beat): pick up revisions a lost or killed task left behind, deploys waiting for
-    a cluster, deletes, and running rollouts. Returns how many tasks were enqueued."""
-    count = 0
+    """Periodic (beat): settle releases a killed worker left disagreeing with their finished
+    revision (:func:`catalog.releases.repair_stuck`), pick up revisions a lost or killed task left
+    behind, deploys waiting for a cluster, deletes, and running rollouts. Returns how many
+    releases it repaired plus how many tasks it enqueued."""
+    count = releases.repair_stuck()
     stale = float(getattr(settings, "PORTAL_DEPLOY_RETRY_SECONDS", 30))
     for release_id, number, what in deploy.due_revisions(stale_after=stale):
         if what == "deploy":

@@ -179,6 +179,18 @@ def test_the_watchers_notification_looks_once_without_marking_the_chain() -> Non
     assert deploy.observe_release("0") == "gone"
 
 
+def test_the_beat_task_settles_a_release_a_killed_worker_left_behind() -> None:
+    """The revision says deployed, its release still says deploying (written before reports were
+    atomic): the beat task's pass settles it."""
+    from catalog import tasks_deploy
+
+    release, revision = setup_release()
+    Revision.objects.filter(pk=revision.pk).update(status=RevisionStatus.DEPLOYED, finished=timezone.now())
+    assert tasks_deploy.reconcile_releases.run() >= 1
+    release.refresh_from_db()
+    assert (release.status, release.deployed_revision) == ("deployed", 1)
+
+
 def test_the_catalog_registers_its_label_hook() -> None:
     """The app's ready() registered the release label with the watcher, by task name."""
     hook = next(h for h in hooks._label_hooks if h.label == RELEASE_LABEL)
@@ -189,13 +201,14 @@ def test_the_catalog_registers_its_label_hook() -> None:
 # ---------------------------------------------------------------------------- against the sandbox
 
 WEB_CHART = {
-    "values.yaml": "replicas: 2\nimage: nginx:1.27\n",
+    "values.yaml": "replicas: 2\nimage: nginx:1.27\ndeadline: 600\n",
     "templates/deployment.yaml": """apiVersion: apps/v1
 kind: Deployment
 metadata:
   name: {{ .Release.Name }}-web
 spec:
   replicas: {{ .Values.replicas }}
+  progressDeadlineSeconds: {{ .Values.deadline }}
   selector:
     matchLabels: {app: {{ .Release.Name }}-web}
   template:
@@ -211,16 +224,12 @@ spec:
 }
 
 
-@pytest.mark.django_db(transaction=True)
-def test_the_watcher_tells_a_deploy_that_it_is_done(sandbox: Any, driver: Any) -> None:
-    """A real watcher engine watches the sandbox cluster; after the deploy's first look, the
-    task's own schedule is dropped, so only the watcher's notifications (``catalog.watch_revision``
-    with the release label's value) can finish the deploy, and they do, from the read model. The
-    row the watcher stored agrees with :func:`clusters.workloads.workload_state` of the live object."""
-    from catalog import helm, releases, tasks_deploy
-    from clusters.tests.helpers import client_for, engine, register, synced
-    from clusters.workloads import workload_state
-    from portal.testing import make_user, unique, wait_for
+def sandbox_service_map(sandbox: Any) -> tuple[Cluster, ServiceMap, Any, PackageVersion]:
+    """A sandbox cluster (registered directly: the watcher needs no check), a service map with a
+    quota, a developer of its workspace and a package version of :data:`WEB_CHART`."""
+    from catalog import helm
+    from clusters.tests.helpers import register
+    from portal.testing import make_user, unique
     from workspaces import quota as q
     from workspaces import services as ws_services
     from workspaces.models import ClusterAllocation, Membership, Role
@@ -242,32 +251,60 @@ def test_the_watcher_tells_a_deploy_that_it_is_done(sandbox: Any, driver: Any) -
     version = PackageVersion.objects.create(package=Package.objects.create(source=source, name="web"),
                                             version="1.0.0", archive=archive, digest="sha256:test",
                                             values_yaml=info.values_yaml, values_schema=info.schema)
-    with engine(holder=name):
+    return cluster, sm, developer, version
+
+
+def start_deploy(driver: Any, release: Release) -> str:
+    """Run the release's deploy task (queued by the write); what it returned."""
+    from catalog import tasks_deploy
+
+    wanted = (tasks_deploy.deploy_revision, (release.pk, release.revision))
+    assert wanted in driver.queue
+    driver.queue.remove(wanted)
+    return str(wanted[0].run(*wanted[1]))
+
+
+def run_notified(driver: Any, release: Release, until: Any) -> int:
+    """Run the watcher's notifications of ``release`` as they arrive (after their countdown), drop
+    the task's own looks, until ``until()``; how many notifications ran."""
+    from portal.testing import wait_for
+
+    notified = 0
+
+    def done() -> bool:
+        nonlocal notified
+        while driver.queue:
+            task, args = driver.queue.popleft()
+            if args == (str(release.pk),):  # the watcher's notification
+                notified += 1
+                time.sleep(deploy.NOTIFY_WINDOW)  # its countdown (the driver runs tasks at once)
+                task.run(*args)
+            # else the chain's looks (dropped, so only the watcher can finish the deploy), or
+            # notifications of other tests' releases still in the sandbox
+        return bool(until())
+
+    wait_for(done, timeout=30, what="the watcher's notifications finished the deploy")
+    return notified
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_watcher_tells_a_deploy_that_it_is_done(sandbox: Any, driver: Any) -> None:
+    """A real watcher engine watches the sandbox cluster; after the deploy's first look, the
+    task's own schedule is dropped, so only the watcher's notifications (``catalog.watch_revision``
+    with the release label's value) can finish the deploy, and they do, from the read model. The
+    row the watcher stored agrees with :func:`clusters.workloads.workload_state` of the live object."""
+    from catalog import releases
+    from clusters.tests.helpers import client_for, engine, synced
+    from clusters.workloads import workload_state
+    from portal.testing import wait_for
+
+    cluster, sm, developer, version = sandbox_service_map(sandbox)
+    with engine(holder=sm.namespace):
         wait_for(lambda: synced(cluster), what="the cluster synced")
         release = releases.create_release(sm=sm, name="web", version=version, values={}, strategy={},
                                           user=developer, request=None)
-        task, args = driver.queue.popleft()
-        assert (task, args) == (tasks_deploy.deploy_revision, (release.pk, 1))
-        assert task.run(*args) == "watching"
-        notified, dropped = 0, 0
-
-        def done() -> bool:
-            nonlocal notified, dropped
-            while driver.queue:
-                task, args = driver.queue.popleft()
-                if args == (str(release.pk),):  # the watcher's notification
-                    notified += 1
-                    time.sleep(deploy.NOTIFY_WINDOW)  # its countdown (the driver runs tasks at once)
-                    task.run(*args)
-                else:  # the chain's looks: dropped, so only the watcher can finish the deploy
-                    assert (task, args) == (tasks_deploy.watch_revision, (release.pk, 1))
-                    dropped += 1
-            release.refresh_from_db()
-            return release.status == "deployed"
-
-        wait_for(done, timeout=30, what="the watcher's notifications finished the deploy")
-        assert notified >= 1
-        assert dropped == 1  # the first look the deploy task queued
+        assert start_deploy(driver, release) == "watching"
+        assert run_notified(driver, release, lambda: Release.objects.get(pk=release.pk).status == "deployed") >= 1
         revision = Revision.objects.get(release=release, number=1)
         assert revision.progress["Deployment/web-web"]["state"] == "ready"
         objects = [o for o in deploy.load(revision.manifest) if o["kind"] == "Deployment"]
@@ -278,3 +315,28 @@ def test_the_watcher_tells_a_deploy_that_it_is_done(sandbox: Any, driver: Any) -
         row = KubeObject.objects.get(cluster=cluster, kind="Deployment", namespace=sm.namespace, name="web-web")
         assert row.data["generation"] == live["metadata"]["generation"]
         assert WorkloadState.from_data(row.phase, row.data) == workload_state(live)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_rollout_past_its_progress_deadline_fails_the_revision(sandbox: Any, driver: Any) -> None:
+    """The sandbox's controller marks a Deployment whose image cannot be pulled
+    ``Progressing=False/ProgressDeadlineExceeded`` after ``progressDeadlineSeconds``; the watcher's
+    row says failed, its notification fails the revision with the codes the console translates."""
+    from catalog import releases
+    from clusters.tests.helpers import engine, synced
+    from portal.testing import wait_for
+
+    cluster, sm, developer, version = sandbox_service_map(sandbox)
+    with engine(holder=sm.namespace):
+        wait_for(lambda: synced(cluster), what="the cluster synced")
+        release = releases.create_release(sm=sm, name="web", version=version, strategy={}, user=developer,
+                                          values={"image": "nginx:doesnotexist", "deadline": 2}, request=None)
+        assert start_deploy(driver, release) == "watching"
+        run_notified(driver, release, lambda: Release.objects.get(pk=release.pk).status == "failed")
+    revision = Revision.objects.get(release=release, number=1)
+    assert revision.status == "failed"
+    assert revision.message_code == "revision_rollout_failed"
+    assert "ProgressDeadlineExceeded" not in revision.message  # the controller's words, not its reason
+    assert "has timed out progressing" in revision.message_params["objects"]
+    entry = revision.progress["Deployment/web-web"]
+    assert (entry["state"], entry["message_code"]) == ("failed", "workload_deadline_exceeded")
