@@ -24,12 +24,13 @@ from typing import Any
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from catalog import helm
-from catalog.models import CatalogSource, Package, PackageVersion, Release, Rollout, RolloutTarget, SourceKind
+from catalog.models import CatalogSource, Package, Release, Rollout, RolloutTarget, SourceKind
+from catalog.tests.helpers import CHART_FILES as SHOP_CHART
+from catalog.tests.helpers import add_version
 from clusters.models import Cluster, KubeObject, NodeOperation
 from portal import actions as portal_actions
 from portal.models import AuditRecord, User
-from portal.testing import make_user
+from portal.testing import make_user, register_cluster
 from workspaces import quota as q
 from workspaces import services as ws_services
 from workspaces.models import ClusterAllocation, Membership, RegistryAllocation, Role, ServiceMap, Workspace
@@ -38,33 +39,12 @@ from workspaces.models import ClusterAllocation, Membership, RegistryAllocation,
 # roles in workspace W, and a manager of another workspace (a member, but not of W).
 PERSONAS = ("anonymous", "admin", "operator", "user", "manager", "developer", "viewer", "nonmember")
 
+# The catalog tests' shop chart (its Deployment and ConfigMap) plus a Secret from a value, so the
+# secrets scanner has a rendered Secret value to look for.
 CHART_FILES = {
     "values.yaml": "replicas: 1\nimage: nginx:1.27\nmessage: hello\npassword: changeme\n",
-    "templates/deployment.yaml": """apiVersion: apps/v1
-kind: Deployment
-metadata:
-  name: {{ .Release.Name }}-web
-spec:
-  replicas: {{ .Values.replicas }}
-  selector:
-    matchLabels: {app: {{ .Release.Name }}-web}
-  template:
-    metadata:
-      labels: {app: {{ .Release.Name }}-web}
-    spec:
-      containers:
-        - name: web
-          image: {{ .Values.image }}
-          resources:
-            requests: {cpu: 50m, memory: 32Mi}
-""",
-    "templates/config.yaml": """apiVersion: v1
-kind: ConfigMap
-metadata:
-  name: {{ .Release.Name }}-config
-data:
-  message: {{ .Values.message | quote }}
-""",
+    "templates/deployment.yaml": SHOP_CHART["templates/deployment.yaml"],
+    "templates/config.yaml": SHOP_CHART["templates/config.yaml"],
     "templates/secret.yaml": """apiVersion: v1
 kind: Secret
 metadata:
@@ -98,12 +78,6 @@ class World:
 
     def auth_headers(self, persona: str) -> dict[str, str]:
         return {} if persona == "anonymous" else {"Authorization": f"Bearer {self.tokens[persona]}"}
-
-
-def register_cluster(admin: APIClient, kubeconfig: str, name: str) -> int:
-    response = admin.post("/api/clusters/", {"name": name, "kubeconfig": kubeconfig}, format="json")
-    assert response.status_code == 202, response.content
-    return int(response.json()["id"])
 
 
 def _obj(cluster: Cluster, kind: str, name: str, namespace: str = "", **fields: Any) -> KubeObject:
@@ -187,11 +161,7 @@ def build(sandbox: Any, *, cluster: str = "cluster-2") -> World:
 
     source = CatalogSource.objects.create(name=f"uploads-{suffix}", kind=SourceKind.UPLOAD, workspace=workspace)
     package = Package.objects.create(source=source, name="shop")
-    archive = helm.build_archive("shop", "1.0.0", CHART_FILES)
-    info = helm.inspect(archive)
-    version = PackageVersion.objects.create(package=package, version="1.0.0", archive=archive,
-                                            digest="sha256:suite", values_yaml=info.values_yaml,
-                                            values_schema=info.schema)
+    version = add_version(package, "1.0.0", CHART_FILES, digest="sha256:suite")
     planned = dev.post("/api/catalog/releases/", {"service_map": sm.pk, "name": "shop", "package_version": version.pk,
                                                  "values": {}}, format="json")
     assert planned.status_code in (201, 202), planned.content
