@@ -9,6 +9,7 @@
  */
 import { useQueryClient, type QueryClient } from '@tanstack/react-query';
 import { useCallback } from 'react';
+import type { StoredMessage } from '../lib/messages';
 import { useSubscription, type SocketEvent } from '../lib/socket';
 import { releaseDeletedKey, releaseKey, releasesKey, revisionKey, rolloutKey, rolloutsKey, catalogKey } from './queries';
 import type { Page, Release, ReleaseDetail, RevisionDetail, RevisionEvent, Rollout } from './types';
@@ -44,7 +45,15 @@ export function applyReleaseUpdate(queryClient: QueryClient, row: Release): void
 }
 
 export function applyRevisionUpdate(queryClient: QueryClient, event: RevisionEvent): void {
-  const patch = { status: event.status, progress: event.progress ?? {}, message: event.message ?? '' };
+  // The code goes with its message: a patch that kept the old code would translate a stale message.
+  const coded = event as RevisionEvent & StoredMessage;
+  const patch = {
+    status: event.status,
+    progress: event.progress ?? {},
+    message: event.message ?? '',
+    message_code: coded.message_code ?? '',
+    message_params: coded.message_params ?? {},
+  };
   const detail = queryClient.getQueryData<ReleaseDetail>(releaseKey(event.release));
   if (detail) {
     if (detail.revisions.some((r) => r.number === event.number)) {
