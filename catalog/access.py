@@ -5,6 +5,10 @@
 * A workspace's sources and packages are read by whoever sees the workspace
   (:func:`workspaces.access.visible_workspaces`: its members, operators, admins) and changed by
   holders of ``servicemaps.manage`` there. Anyone else gets 404 (the querysets leave them out).
+
+Registered access classes (see :mod:`portal.access`): :class:`CatalogSourceAccess`,
+:class:`PackageAccess`, :class:`PackageVersionAccess`. A source about to be created is asked
+about as an unsaved ``CatalogSource(workspace=...)``.
 """
 
 from __future__ import annotations
@@ -12,46 +16,90 @@ from __future__ import annotations
 from typing import Any
 
 from django.db.models import Q, QuerySet
-from rest_framework import exceptions
 
 from catalog.models import CatalogSource, Package, PackageVersion
+from portal import access as portal_access
+from portal import errors
 from workspaces import access as ws_access
 from workspaces.models import Grant, Workspace
 
 MANAGE_GRANT = Grant.SERVICEMAPS_MANAGE
 
 
+@portal_access.register
+class CatalogSourceAccess(portal_access.Access[CatalogSource]):
+    model = CatalogSource
+
+    def visible(self, user: Any) -> QuerySet[CatalogSource]:
+        if not portal_access.signed_in(user):
+            return CatalogSource.objects.none()
+        if ws_access.sees_all(user):
+            return CatalogSource.objects.all()
+        return CatalogSource.objects.filter(
+            Q(workspace__isnull=True) | Q(workspace__in=ws_access.visible_workspaces(user).values("pk")))
+
+    def can_manage(self, user: Any, source: CatalogSource | None) -> bool:
+        """Add, change, refresh, upload to and delete: shared sources admins; a workspace's
+        sources ``servicemaps.manage`` there."""
+        workspace = source.workspace if source is not None else None
+        if workspace is None:
+            return ws_access.is_admin(user)
+        return ws_access.allowed(user, workspace, MANAGE_GRANT)
+
+    def denied(self, user: Any, action: str, obj: CatalogSource | None) -> errors.Forbidden:
+        workspace = obj.workspace if obj is not None else None
+        if action != "manage":
+            return super().denied(user, action, obj)
+        if workspace is None:
+            return errors.Forbidden("Only system admins may change shared catalog sources.", code="admin_required",
+                                    params={"what": "change shared catalog sources"})
+        return portal_access.grant_missing(workspace.name, MANAGE_GRANT)
+
+
+@portal_access.register
+class PackageAccess(portal_access.Access[Package]):
+    model = Package
+
+    def visible(self, user: Any) -> QuerySet[Package]:
+        return Package.objects.filter(source__in=source_access().visible(user).values("pk"))
+
+
+@portal_access.register
+class PackageVersionAccess(portal_access.Access[PackageVersion]):
+    model = PackageVersion
+
+    def visible(self, user: Any) -> QuerySet[PackageVersion]:
+        return PackageVersion.objects.filter(package__source__in=source_access().visible(user).values("pk"))
+
+
+def source_access() -> CatalogSourceAccess:
+    access = portal_access.access_for(CatalogSource)
+    assert isinstance(access, CatalogSourceAccess)
+    return access
+
+
+# ---------------------------------------------------------------------------- thin wrappers
+
+
 def visible_sources(user: Any) -> QuerySet[CatalogSource]:
-    if not (user is not None and user.is_authenticated and user.is_active):
-        return CatalogSource.objects.none()
-    if ws_access.sees_all(user):
-        return CatalogSource.objects.all()
-    return CatalogSource.objects.filter(
-        Q(workspace__isnull=True) | Q(workspace__in=ws_access.visible_workspaces(user).values("pk")))
+    return source_access().visible(user)
 
 
 def visible_packages(user: Any) -> QuerySet[Package]:
-    return Package.objects.filter(source__in=visible_sources(user).values("pk"))
+    return portal_access.visible(user, Package)
 
 
 def visible_versions(user: Any) -> QuerySet[PackageVersion]:
-    return PackageVersion.objects.filter(package__source__in=visible_sources(user).values("pk"))
+    return portal_access.visible(user, PackageVersion)
 
 
 def can_manage(user: Any, workspace: Workspace | None) -> bool:
     """Shared sources: admins; a workspace's sources: ``servicemaps.manage`` there."""
-    if workspace is None:
-        return ws_access.is_admin(user)
-    return ws_access.allowed(user, workspace, MANAGE_GRANT)
+    return source_access().can_manage(user, CatalogSource(workspace=workspace))
 
 
 def require_manage(user: Any, workspace: Workspace | None) -> None:
-    if can_manage(user, workspace):
-        return
-    if workspace is None:
-        raise exceptions.PermissionDenied("Only system admins may change shared catalog sources.")
-    raise exceptions.PermissionDenied(
-        f"Your role in workspace {workspace.name} does not grant {MANAGE_GRANT}; ask a manager of the workspace.")
+    source_access().require(user, "manage", CatalogSource(workspace=workspace))
 
 
 def usable_in(version: PackageVersion, workspace_id: int) -> bool:

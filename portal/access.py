@@ -16,12 +16,14 @@ the console translates. Nothing here imports an app: apps register their classes
 
 from __future__ import annotations
 
+import contextlib
+import importlib
 from typing import Any, ClassVar, Generic, TypeVar
 
 from django.db import models
 from django.db.models import QuerySet
 
-from portal import errors
+from portal import errors, events
 
 M = TypeVar("M", bound=models.Model)
 
@@ -75,6 +77,9 @@ def register(access: type[Access[Any]]) -> type[Access[Any]]:
 
 def access_for(model: type[models.Model] | models.Model) -> Access[Any]:
     cls = model if isinstance(model, type) else type(model)
+    if cls not in _REGISTRY:  # the owning app's access module registers its classes when imported
+        with contextlib.suppress(ModuleNotFoundError):
+            importlib.import_module(f"{cls._meta.app_config.name}.access")
     try:
         return _REGISTRY[cls]
     except KeyError:
@@ -102,3 +107,18 @@ def grant_missing(workspace_name: str, grant: str) -> errors.Forbidden:
     return errors.Forbidden(
         f"Your role in workspace {workspace_name} does not grant {grant}; ask a manager of the workspace.",
         code="grant_missing", params={"workspace": workspace_name, "grant": grant})
+
+
+# ---------------------------------------------------------------------------- socket groups
+# The WebSocket consumer asks here, like a view: each group family's authorizer is declared by the
+# app that owns it (in its access module, through :func:`portal.events.register_group`).
+
+
+def can_subscribe(user: Any, group: str) -> bool:
+    """May ``user`` hear the events of ``group``? Unknown and malformed groups: no."""
+    return events.can_subscribe(user, group)
+
+
+def revoked_groups(user: Any, groups: Any) -> list[str]:
+    """The groups among ``groups`` that ``user`` may no longer hear."""
+    return sorted(g for g in groups if not can_subscribe(user, g))

@@ -13,6 +13,9 @@ the socket's session from the session store, as an HTTP request would: when the 
 closes with 4401; otherwise every group the user may no longer hear is left and the browser is
 told with ``subscription.revoked``. Events of a group the socket has left are dropped even if
 they were already queued for it.
+
+Every "may this user hear this group" is asked of :mod:`portal.access` (which asks the owning
+app's access module), never decided here; this module only authenticates the socket's session.
 """
 
 from __future__ import annotations
@@ -30,14 +33,8 @@ from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
 from django.contrib import auth
 
-from portal.events import (
-    can_subscribe,
-    channel_group,
-    control_group,
-    current_seq,
-    revoked_groups,
-    valid_group,
-)
+from portal.access import can_subscribe, revoked_groups
+from portal.events import channel_group, control_group, current_seq, valid_group
 
 logger = logging.getLogger(__name__)
 

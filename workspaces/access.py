@@ -4,6 +4,13 @@
 * A member sees their workspace and may do what their role grants (:class:`~workspaces.models.Grant`).
 * Everyone else sees nothing of it (views answer 404, never 403, for foreign objects).
 
+One registered access class per model (see :mod:`portal.access`): :class:`WorkspaceAccess`,
+:class:`ServiceMapAccess` (the grants a service map's workloads, config and secrets need),
+:class:`RoleAccess`, and the nested :class:`MembershipAccess`, :class:`ClusterAllocationAccess`
+and :class:`RegistryAllocationAccess`. The module-level functions (:func:`require_grant`,
+:func:`visible_workspaces` …) are the same answers for callers that hold a workspace, not an
+object of a model.
+
 It also tells the clusters app which clusters and namespaces members may see
 (:func:`clusters.access.set_member_scope`) and authorizes the ``workspace.<id>`` socket group.
 """
@@ -17,38 +24,31 @@ from django.db.models import QuerySet
 
 from clusters.access import MemberScope, set_member_scope
 from portal import access as portal_access
+from portal import errors
 from portal.events import register_group
-from workspaces.models import ClusterAllocation, Grant, Membership, ServiceMap, Workspace
+from workspaces.models import (
+    ClusterAllocation,
+    Grant,
+    Membership,
+    RegistryAllocation,
+    Role,
+    ServiceMap,
+    Workspace,
+)
 
 ALL_GRANTS = frozenset(g.value for g in Grant)
 
 
 def _signed_in(user: Any) -> bool:
-    return bool(user is not None and user.is_authenticated and user.is_active)
+    return portal_access.signed_in(user)
 
 
 def is_admin(user: Any) -> bool:
-    return _signed_in(user) and bool(getattr(user, "is_admin", False))
+    return portal_access.is_admin(user)
 
 
 def sees_all(user: Any) -> bool:
-    return _signed_in(user) and bool(getattr(user, "is_operator", False))
-
-
-def visible_workspaces(user: Any) -> QuerySet[Workspace]:
-    if sees_all(user):
-        return Workspace.objects.all()
-    if not _signed_in(user):
-        return Workspace.objects.none()
-    return Workspace.objects.filter(memberships__user=user)
-
-
-def visible_service_maps(user: Any) -> QuerySet[ServiceMap]:
-    if sees_all(user):
-        return ServiceMap.objects.all()
-    if not _signed_in(user):
-        return ServiceMap.objects.none()
-    return ServiceMap.objects.filter(workspace__memberships__user=user)
+    return portal_access.is_operator(user)
 
 
 def membership(user: Any, workspace: Workspace) -> Membership | None:
@@ -88,6 +88,206 @@ def require_admin(user: Any, what: str) -> None:
 def forget(user: Any) -> None:
     """Drop the per-request membership cache (after a membership change)."""
     user.__dict__.pop("_workspace_memberships", None)
+
+
+# ---------------------------------------------------------------------------- access classes
+
+ALLOCATIONS = "change allocations and registries"
+
+
+@portal_access.register
+class WorkspaceAccess(portal_access.Access[Workspace]):
+    """Workspaces. Actions on the workspace itself are for admins; the actions on what it holds
+    (members, service maps) follow the caller's role in it."""
+
+    model = Workspace
+    # action -> what only an admin may do (the refusal says it)
+    ADMIN_ACTIONS = {
+        "create": "create workspaces",
+        "change": "change workspaces",
+        "delete": "delete workspaces",
+        "allocate": ALLOCATIONS,
+    }
+    # action -> the grant it needs in the workspace
+    GRANT_ACTIONS = {
+        "manage_members": Grant.MEMBERS_MANAGE,
+        "manage_service_maps": Grant.SERVICEMAPS_MANAGE,
+        "deploy": Grant.WORKLOADS_DEPLOY,
+    }
+
+    def visible(self, user: Any) -> QuerySet[Workspace]:
+        if sees_all(user):
+            return Workspace.objects.all()
+        if not _signed_in(user):
+            return Workspace.objects.none()
+        return Workspace.objects.filter(memberships__user=user)
+
+    def can(self, user: Any, action: str, obj: Workspace | None = None) -> bool:
+        if action in self.ADMIN_ACTIONS:
+            return is_admin(user)
+        if action in self.GRANT_ACTIONS:
+            return obj is not None and allowed(user, obj, self.GRANT_ACTIONS[action])
+        return super().can(user, action, obj)
+
+    def can_view(self, user: Any, obj: Workspace | None) -> bool:
+        return obj is not None and self.visible(user).filter(pk=obj.pk).exists()
+
+    def denied(self, user: Any, action: str, obj: Workspace | None) -> errors.Forbidden:
+        if action in self.ADMIN_ACTIONS:
+            return portal_access.admin_only(self.ADMIN_ACTIONS[action])
+        if action in self.GRANT_ACTIONS and obj is not None:
+            return portal_access.grant_missing(obj.name, self.GRANT_ACTIONS[action])
+        return super().denied(user, action, obj)
+
+
+@portal_access.register
+class ServiceMapAccess(portal_access.Access[ServiceMap]):
+    """A service map and what runs in it: each action needs one grant in the map's workspace."""
+
+    model = ServiceMap
+    GRANTS = {
+        "manage": Grant.SERVICEMAPS_MANAGE,
+        "deploy": Grant.WORKLOADS_DEPLOY,
+        "rollback": Grant.WORKLOADS_ROLLBACK,
+        "scale": Grant.WORKLOADS_SCALE,
+        "restart": Grant.WORKLOADS_RESTART,
+        "edit_workloads": Grant.WORKLOADS_EDIT,
+        "delete_workloads": Grant.WORKLOADS_DELETE,
+        "exec": Grant.WORKLOADS_EXEC,
+        "edit_config": Grant.CONFIG_EDIT,
+        "reveal_secrets": Grant.SECRETS_REVEAL,
+    }
+
+    def visible(self, user: Any) -> QuerySet[ServiceMap]:
+        if sees_all(user):
+            return ServiceMap.objects.all()
+        if not _signed_in(user):
+            return ServiceMap.objects.none()
+        return ServiceMap.objects.filter(workspace__memberships__user=user)
+
+    def _holds(self, user: Any, sm: ServiceMap | None, action: str) -> bool:
+        return sm is not None and allowed(user, sm.workspace, self.GRANTS[action])
+
+    def can_view(self, user: Any, sm: ServiceMap | None) -> bool:
+        return sm is not None and self.visible(user).filter(pk=sm.pk).exists()
+
+    def can_manage(self, user: Any, sm: ServiceMap | None) -> bool:
+        return self._holds(user, sm, "manage")
+
+    def can_deploy(self, user: Any, sm: ServiceMap | None) -> bool:
+        return self._holds(user, sm, "deploy")
+
+    def can_rollback(self, user: Any, sm: ServiceMap | None) -> bool:
+        return self._holds(user, sm, "rollback")
+
+    def can_scale(self, user: Any, sm: ServiceMap | None) -> bool:
+        return self._holds(user, sm, "scale")
+
+    def can_restart(self, user: Any, sm: ServiceMap | None) -> bool:
+        return self._holds(user, sm, "restart")
+
+    def can_edit_workloads(self, user: Any, sm: ServiceMap | None) -> bool:
+        return self._holds(user, sm, "edit_workloads")
+
+    def can_delete_workloads(self, user: Any, sm: ServiceMap | None) -> bool:
+        return self._holds(user, sm, "delete_workloads")
+
+    def can_exec(self, user: Any, sm: ServiceMap | None) -> bool:
+        return self._holds(user, sm, "exec")
+
+    def can_edit_config(self, user: Any, sm: ServiceMap | None) -> bool:
+        return self._holds(user, sm, "edit_config")
+
+    def can_reveal_secrets(self, user: Any, sm: ServiceMap | None) -> bool:
+        return self._holds(user, sm, "reveal_secrets")
+
+    def denied(self, user: Any, action: str, obj: ServiceMap | None) -> errors.Forbidden:
+        if action in self.GRANTS and obj is not None:
+            return portal_access.grant_missing(obj.workspace.name, self.GRANTS[action])
+        return super().denied(user, action, obj)
+
+
+class _InWorkspaceAccess(portal_access.Access[Any]):
+    """Objects nested in a workspace: seen with it; changed as its access class says for ``action_in_workspace``."""
+
+    action_in_workspace = ""
+
+    def visible(self, user: Any) -> QuerySet[Any]:
+        return self.model.objects.filter(workspace__in=visible_workspaces(user).values("pk"))  # type: ignore[attr-defined]
+
+    def can_change(self, user: Any, obj: Any) -> bool:
+        return obj is not None and workspace_access().can(user, self.action_in_workspace, obj.workspace)
+
+    def can_delete(self, user: Any, obj: Any) -> bool:
+        return self.can_change(user, obj)
+
+    def denied(self, user: Any, action: str, obj: Any) -> errors.Forbidden:
+        if obj is not None:
+            return workspace_access().denied(user, self.action_in_workspace, obj.workspace)
+        return super().denied(user, action, obj)
+
+
+@portal_access.register
+class MembershipAccess(_InWorkspaceAccess):
+    model = Membership
+    action_in_workspace = "manage_members"
+
+
+@portal_access.register
+class ClusterAllocationAccess(_InWorkspaceAccess):
+    model = ClusterAllocation
+    action_in_workspace = "allocate"
+
+
+@portal_access.register
+class RegistryAllocationAccess(_InWorkspaceAccess):
+    model = RegistryAllocation
+    action_in_workspace = "allocate"
+
+
+@portal_access.register
+class RoleAccess(portal_access.Access[Role]):
+    """Roles are read by everyone signed in (to pick one for a member); admins define them."""
+
+    model = Role
+
+    def visible(self, user: Any) -> QuerySet[Role]:
+        return Role.objects.all() if _signed_in(user) else Role.objects.none()
+
+    def can_create(self, user: Any, obj: Role | None) -> bool:
+        return is_admin(user)
+
+    def can_change(self, user: Any, obj: Role | None) -> bool:
+        return is_admin(user)
+
+    def can_delete(self, user: Any, obj: Role | None) -> bool:
+        return is_admin(user)
+
+    def denied(self, user: Any, action: str, obj: Role | None) -> errors.Forbidden:
+        return portal_access.admin_only(f"{action} roles")
+
+
+def workspace_access() -> WorkspaceAccess:
+    access = portal_access.access_for(Workspace)
+    assert isinstance(access, WorkspaceAccess)
+    return access
+
+
+def service_map_access() -> ServiceMapAccess:
+    access = portal_access.access_for(ServiceMap)
+    assert isinstance(access, ServiceMapAccess)
+    return access
+
+
+# ---------------------------------------------------------------------------- thin wrappers
+
+
+def visible_workspaces(user: Any) -> QuerySet[Workspace]:
+    return workspace_access().visible(user)
+
+
+def visible_service_maps(user: Any) -> QuerySet[ServiceMap]:
+    return service_map_access().visible(user)
 
 
 # ---------------------------------------------------------------------------- clusters scope

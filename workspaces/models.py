@@ -69,12 +69,15 @@ class Role(models.Model):
         return grant in self.grants
 
     @classmethod
-    def ensure_builtin(cls) -> None:
-        """Create missing built-in roles (migration 0002 creates them; a database flushed since,
-        as between transactional tests, loses them)."""
-        if cls.objects.filter(builtin=True).count() < len(BUILTIN_ROLES):
+    def ensure_builtin(cls, *, model: Any = None, using: str = "default") -> None:
+        """Create missing built-in roles. Migration 0002 creates them; ``post_migrate`` (sent by
+        every ``migrate`` and by the flush between transactional tests) calls this so a flushed
+        database has them again (:mod:`workspaces.apps`). ``model`` is the historical model
+        ``post_migrate`` hands over; a read never calls this."""
+        role = model if model is not None else cls
+        if role.objects.using(using).filter(builtin=True).count() < len(BUILTIN_ROLES):
             for key, spec in BUILTIN_ROLES.items():
-                cls.objects.get_or_create(key=key, defaults={
+                role.objects.using(using).get_or_create(key=key, defaults={
                     "name": spec["name"], "grants": sorted(str(g) for g in spec["grants"]), "builtin": True})
 
 

@@ -1,9 +1,10 @@
 """Views of the catalog API: sources, packages and versions (docs/catalog-api.md). Releases and
 rollouts have theirs in :mod:`catalog.api.release_views`.
 
-Scoping happens once, in :mod:`catalog.access`: querysets start from the visible sources, so a
-foreign workspace's source, package or version answers 404. Writes check
-:func:`catalog.access.require_manage` after the lookup and call :mod:`catalog.actions`.
+Scoping happens once, in :mod:`catalog.access` (asked through
+:class:`portal.api.viewsets.AccessMixin`): querysets start from the visible sources, so a foreign
+workspace's source, package or version answers 404. Writes ask
+``self.require("manage", source)`` after the lookup and call :mod:`catalog.actions`.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from catalog.api import serializers as s
 from catalog.models import CatalogSource, Package, PackageVersion, SourceKind
 from clusters.api.pagination import KeysetPagination
 from portal.api.params import id_param
+from portal.api.viewsets import AccessMixin
 from workspaces import access as ws_access
 
 ERRORS = {
@@ -48,7 +50,8 @@ REPOSITORY_ERROR = {502: OpenApiResponse(description="The chart repository faile
         OpenApiParameter("workspace", OpenApiTypes.STR, description="a workspace id, or `shared`"),
         OpenApiParameter("kind", OpenApiTypes.STR, enum=[k.value for k in SourceKind])]),
 )
-class SourceViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet[CatalogSource]):
+class SourceViewSet(AccessMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin,
+                    viewsets.GenericViewSet[CatalogSource]):
     """Where packages come from: shared sources (admins) and workspace sources (``servicemaps.manage``)."""
 
     queryset = CatalogSource.objects.none()
@@ -59,9 +62,8 @@ class SourceViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
     lookup_value_regex = "[0-9]+"
     http_method_names: ClassVar[list[str]] = ["get", "post", "patch", "delete", "head", "options"]  # type: ignore[misc]
 
-    def get_queryset(self) -> QuerySet[CatalogSource]:
-        queryset = (access.visible_sources(self.request.user).select_related("workspace")
-                    .annotate(package_count=Count("packages")))
+    def scope_queryset(self, queryset: QuerySet[CatalogSource]) -> QuerySet[CatalogSource]:
+        queryset = queryset.select_related("workspace").annotate(package_count=Count("packages"))
         workspace = self.request.query_params.get("workspace")
         if workspace == "shared":
             queryset = queryset.filter(workspace__isnull=True)
@@ -78,7 +80,7 @@ class SourceViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
 
     def _managed(self) -> CatalogSource:
         source = self.get_object()
-        access.require_manage(self.request.user, source.workspace)
+        self.require("manage", source)
         return source
 
     @extend_schema(request=s.SourceCreateSerializer, responses={201: s.SourceSerializer, **ERRORS})
@@ -91,7 +93,7 @@ class SourceViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
             workspace = ws_access.visible_workspaces(request.user).filter(pk=workspace_id).first()
             if workspace is None:
                 raise exceptions.ValidationError({"workspace": ["No such workspace."]})
-        access.require_manage(request.user, workspace)
+        self.require("manage", CatalogSource(workspace=workspace))  # the source it would be
         source = actions.create_source(data=dict(data.validated_data), workspace=workspace, actor=request.user,
                                        request=request._request)
         return Response(self._row(source), status=status.HTTP_201_CREATED)
@@ -168,7 +170,7 @@ class HookView(APIView):
         OpenApiParameter("workspace", OpenApiTypes.INT, description="that workspace's sources only")]),
     retrieve=extend_schema(responses=s.PackageDetailSerializer),
 )
-class PackageViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet[Package]):
+class PackageViewSet(AccessMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet[Package]):
     """Packages of the sources the caller may see."""
 
     queryset = Package.objects.none()
@@ -178,8 +180,8 @@ class PackageViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
     default_ordering = "name"
     lookup_value_regex = "[0-9]+"
 
-    def get_queryset(self) -> QuerySet[Package]:
-        queryset = access.visible_packages(self.request.user).select_related("source__workspace")
+    def scope_queryset(self, queryset: QuerySet[Package]) -> QuerySet[Package]:
+        queryset = queryset.select_related("source__workspace")
         text = self.request.query_params.get("q", "").strip()
         if text:
             queryset = queryset.filter(Q(name__icontains=text) | Q(description__icontains=text)
@@ -221,7 +223,7 @@ def kube_version_of(raw: str) -> str | None:
 
 
 @extend_schema_view(retrieve=extend_schema(responses={200: s.VersionSerializer}))
-class VersionViewSet(mixins.RetrieveModelMixin, viewsets.GenericViewSet[PackageVersion]):
+class VersionViewSet(AccessMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet[PackageVersion]):
     """A package version with its readme, values, schema and form; a GET never fetches the archive: a
     task does (``archive_status`` says where it stands)."""
 
@@ -229,8 +231,8 @@ class VersionViewSet(mixins.RetrieveModelMixin, viewsets.GenericViewSet[PackageV
     serializer_class = s.VersionSerializer
     lookup_value_regex = "[0-9]+"
 
-    def get_queryset(self) -> QuerySet[PackageVersion]:
-        return access.visible_versions(self.request.user).select_related("package__source")
+    def scope_queryset(self, queryset: QuerySet[PackageVersion]) -> QuerySet[PackageVersion]:
+        return queryset.select_related("package__source")
 
     def retrieve(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         version = self.get_object()

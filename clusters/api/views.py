@@ -1,8 +1,9 @@
 """Views of the clusters API: clusters (register, change, credentials, check, delete), the
 inventory read model per cluster, cross-cluster search, and node operations.
 
-Declarative where possible: a queryset scoped by :func:`clusters.access.visible_clusters`, a
-serializer, a filterset and an ordering table for keyset pagination. Writes call
+Declarative where possible: a queryset scoped by :class:`clusters.access.ClusterAccess` (through
+:class:`portal.api.viewsets.AccessMixin`), a serializer, a filterset and an ordering table for
+keyset pagination; who may see which namespaces and operate nodes is asked of the same class. Writes call
 :mod:`clusters.actions`. Lists read only the read model; the pod detail is the one place that
 asks a cluster inline (short timeout, 504/502 when it does not answer), and registration tries
 the endpoint once so it can refuse what will not work.
@@ -26,7 +27,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from clusters import actions, services
-from clusters.access import can_operate_nodes, namespaced_filter, visible_clusters, visible_namespaces
+from clusters.access import ClusterAccess, cluster_access
 from clusters.api.pagination import InventoryPagination, KeysetPagination
 from clusters.api.serializers import (
     ClusterDetailSerializer,
@@ -63,6 +64,7 @@ from clusters.readmodel import cluster_freshness, kind_freshness, node_pod_figur
 from portal import audit
 from portal.api.exceptions import Conflict
 from portal.api.permissions import IsSystemAdmin
+from portal.api.viewsets import AccessMixin
 from portal.crypto import DecryptionError
 
 
@@ -118,11 +120,12 @@ def _summary_number(path: str, output: Any) -> Any:
     list=extend_schema(summary="List clusters with status, freshness and summary figures"),
     retrieve=extend_schema(responses=ClusterDetailSerializer),
 )
-class ClusterViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet[Cluster]):
-    """Registered clusters. Everyone sees the clusters :func:`visible_clusters` allows; system
+class ClusterViewSet(AccessMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet[Cluster]):
+    """Registered clusters. Everyone sees the clusters :class:`ClusterAccess` allows; system
     admins register, change, re-check and delete them."""
 
     queryset = Cluster.objects.none()
+    access_model = Cluster
     serializer_class = ClusterSerializer
     filterset_class = ClusterFilterSet
     pagination_class = KeysetPagination
@@ -149,8 +152,8 @@ class ClusterViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
             return [IsAuthenticated()]
         return [IsSystemAdmin()]
 
-    def get_queryset(self) -> QuerySet[Cluster]:
-        queryset = visible_clusters(self.request.user).annotate(
+    def scope_queryset(self, queryset: QuerySet[Cluster]) -> QuerySet[Cluster]:
+        queryset = queryset.annotate(
             o_nodes_ready=_summary_number("nodes_ready", IntegerField()),
             o_cpu_capacity=_summary_number("cpu__capacity", FloatField()),
             o_memory_capacity=_summary_number("memory__capacity", BigIntegerField()),
@@ -247,37 +250,27 @@ class ClusterViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
 # ---------------------------------------------------------------------------- inventory
 
 
-# Kinds without a namespace that members (who see only their namespaces) may still list.
-MEMBER_CLUSTER_KINDS = frozenset({"StorageClass"})
-
-
 class ClusterScopedMixin:
-    """Resolves ``cluster_id`` from the URL through :func:`visible_clusters` (404 otherwise), and
-    narrows objects to the namespaces the caller may see (:func:`visible_namespaces`)."""
+    """Resolves ``cluster_id`` from the URL through :class:`ClusterAccess` (404 otherwise), and
+    narrows objects to what the caller may see there (:meth:`ClusterAccess.scope_objects`)."""
 
     kwargs: dict[str, Any]
+    request: Any
+
+    @property
+    def cluster_access(self) -> ClusterAccess:
+        return cluster_access()
 
     @cached_property
     def cluster(self) -> Cluster:
-        user = getattr(self, "request").user  # noqa: B009 - the view's DRF request
-        return get_object_or_404(visible_clusters(user), pk=self.kwargs["cluster_id"])
+        return get_object_or_404(self.cluster_access.visible(self.request.user), pk=self.kwargs["cluster_id"])
 
     @cached_property
     def namespaces(self) -> list[str] | None:
-        user = getattr(self, "request").user  # noqa: B009 - the view's DRF request
-        return visible_namespaces(user, self.cluster.pk)
+        return self.cluster_access.namespaces(self.request.user, self.cluster.pk)
 
     def scope_objects(self, queryset: QuerySet[KubeObject], kinds: tuple[str, ...]) -> QuerySet[KubeObject]:
-        namespaces = self.namespaces
-        if namespaces is None:
-            return queryset
-        if kinds == ("Namespace",):
-            return queryset.filter(name__in=namespaces)
-        if all(k in MEMBER_CLUSTER_KINDS for k in kinds):
-            return queryset
-        if any(k in ("Node", "PersistentVolume") for k in kinds):
-            return queryset.none()
-        return queryset.filter(namespace__in=namespaces)
+        return self.cluster_access.scope_objects(self.request.user, self.cluster, queryset, kinds)
 
 
 @extend_schema_view(list=extend_schema(parameters=[CLUSTER_ID]))
@@ -415,8 +408,7 @@ class NodeViewSet(mixins.RetrieveModelMixin, InventoryViewSet):
         return Response(NodeDetailSerializer(node, context=context).data)
 
     def _operate(self, request: Request, kind: str, options: dict[str, bool] | None = None) -> Response:
-        if not can_operate_nodes(request.user, self.cluster):
-            raise exceptions.PermissionDenied("Only operators and system admins may cordon, uncordon or drain nodes.")
+        self.cluster_access.require(request.user, "operate_nodes", self.cluster)
         node = get_object_or_404(self.get_queryset(), name=self.kwargs["name"])
         try:
             op = actions.start_node_operation(cluster=self.cluster, node=node.name, kind=kind, actor=request.user,
@@ -460,8 +452,7 @@ class NodeViewSet(mixins.RetrieveModelMixin, InventoryViewSet):
         summary="What a drain with these options would do to each pod on the node, read live from the cluster")
     @action(detail=True, methods=["get"], url_path="drain-preview", pagination_class=None, filterset_class=None)
     def drain_preview(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        if not can_operate_nodes(request.user, self.cluster):
-            raise exceptions.PermissionDenied("Only operators and system admins may drain nodes.")
+        self.cluster_access.require(request.user, "preview_drain", self.cluster)
         node = get_object_or_404(self.get_queryset(), name=self.kwargs["name"])
         query = DrainOptionsSerializer(data={k: request.query_params[k] for k in ("force", "delete_emptydir_data")
                                              if k in request.query_params})
@@ -520,9 +511,7 @@ class NodeOperationViewSet(ClusterScopedMixin, mixins.RetrieveModelMixin, viewse
     lookup_value_regex = "[0-9]+"
 
     def get_queryset(self) -> QuerySet[NodeOperation]:
-        if self.namespaces is not None:  # node operations are for operators
-            return NodeOperation.objects.none()
-        return NodeOperation.objects.filter(cluster=self.cluster)
+        return self.cluster_access.node_operations(self.request.user, self.cluster)
 
 
 # ---------------------------------------------------------------------------- search
@@ -551,8 +540,9 @@ class SearchViewSet(mixins.ListModelMixin, viewsets.GenericViewSet[KubeObject]):
                 if part.strip() not in SEARCH_KINDS:
                     raise exceptions.ValidationError({"kind": [f"Search one or more of: {', '.join(SEARCH_KINDS)}."]})
                 wanted.extend(SEARCH_KINDS[part.strip()])
-        queryset = KubeObject.objects.filter(cluster__in=visible_clusters(self.request.user), kind__in=wanted)
-        scope = namespaced_filter(self.request.user)
+        access = cluster_access()
+        queryset = KubeObject.objects.filter(cluster__in=access.visible(self.request.user), kind__in=wanted)
+        scope = access.namespaced_filter(self.request.user)
         if scope is not None:
             queryset = queryset.filter(scope)
         return queryset.select_related("cluster")

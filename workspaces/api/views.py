@@ -1,8 +1,10 @@
 """Views of the workspaces API (docs/workspaces-api.md).
 
-Scoping happens once: :class:`WorkspaceScopedMixin` resolves ``workspace_id`` through
-:func:`workspaces.access.visible_workspaces` (404 for anyone who may not see it), and every
-nested queryset starts from that workspace. Writes check a grant (:func:`require`) and call
+Scoping and permissions live in :mod:`workspaces.access`, asked through
+:class:`portal.api.viewsets.AccessMixin`: querysets start from the access class's visible
+objects, :class:`WorkspaceScopedMixin` resolves ``workspace_id`` through
+:class:`~workspaces.access.WorkspaceAccess` (404 for anyone who may not see it), and every nested
+queryset starts from that workspace. Writes ask ``self.require(action, obj)`` and call
 :mod:`workspaces.actions`.
 """
 
@@ -23,9 +25,11 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from clusters.api.pagination import KeysetPagination
+from portal import access as portal_access
 from portal import yamlsafe
 from portal.api.params import id_param
 from portal.api.permissions import IsOperator, IsSystemAdmin
+from portal.api.viewsets import AccessMixin
 from workspaces import access, actions, services
 from workspaces.api import serializers as s
 from workspaces.models import (
@@ -48,29 +52,16 @@ ERRORS = {
 }
 
 
-def require(user: Any, workspace: Workspace, grant: str) -> None:
-    if not access.allowed(user, workspace, grant):
-        raise exceptions.PermissionDenied(
-            f"Your role in workspace {workspace.name} does not grant {grant}; ask a manager of the workspace.")
-
-
-def require_admin(user: Any, what: str = "change allocations and registries") -> None:
-    if not access.is_admin(user):
-        raise exceptions.PermissionDenied(f"Only system admins may {what}.")
-
-
 # ---------------------------------------------------------------------------- roles
 
 
 @extend_schema_view(list=extend_schema(responses=s.RoleSerializer(many=True)))
-class RoleViewSet(mixins.ListModelMixin, viewsets.GenericViewSet[Role]):
-    """Workspace roles: built-in and custom sets of grants."""
+class RoleViewSet(AccessMixin, mixins.ListModelMixin, viewsets.GenericViewSet[Role]):
+    """Workspace roles: built-in (seeded by migration and after every flush, see
+    :mod:`workspaces.apps`) and custom sets of grants."""
 
-    queryset = Role.objects.all()
-
-    def get_queryset(self) -> Any:
-        Role.ensure_builtin()
-        return Role.objects.all()
+    queryset = Role.objects.none()
+    access_model = Role
     serializer_class = s.RoleSerializer
     pagination_class = None
     lookup_value_regex = "[0-9]+"
@@ -112,10 +103,12 @@ class RoleViewSet(mixins.ListModelMixin, viewsets.GenericViewSet[Role]):
 @extend_schema_view(
     list=extend_schema(parameters=[OpenApiParameter("q", OpenApiTypes.STR, description="name contains")]),
 )
-class WorkspaceViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet[Workspace]):
+class WorkspaceViewSet(AccessMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin,
+                       viewsets.GenericViewSet[Workspace]):
     """Workspaces the caller may see; admins create, change and delete them."""
 
     queryset = Workspace.objects.none()
+    access_model = Workspace
     serializer_class = s.WorkspaceSerializer
     pagination_class = KeysetPagination
     lookup_value_regex = "[0-9]+"
@@ -132,8 +125,7 @@ class WorkspaceViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewset
             return [IsOperator()]
         return [IsSystemAdmin()]
 
-    def get_queryset(self) -> QuerySet[Workspace]:
-        queryset = access.visible_workspaces(self.request.user)
+    def scope_queryset(self, queryset: QuerySet[Workspace]) -> QuerySet[Workspace]:
         text = self.request.query_params.get("q")
         if text:
             queryset = queryset.filter(name__icontains=text) | queryset.filter(display_name__icontains=text)
@@ -158,7 +150,7 @@ class WorkspaceViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewset
     @extend_schema(request=s.WorkspaceUpdateSerializer, responses={200: s.WorkspaceSerializer, **ERRORS})
     def partial_update(self, request: Request, pk: str | None = None) -> Response:
         workspace = self.get_object()
-        require_admin(request.user, "change workspaces")
+        self.require("change", workspace)
         data = s.WorkspaceUpdateSerializer(data=request.data, partial=True)
         data.is_valid(raise_exception=True)
         workspace = actions.update_workspace(workspace=workspace, data=dict(data.validated_data),
@@ -168,14 +160,14 @@ class WorkspaceViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewset
     @extend_schema(responses={204: None, **ERRORS})
     def destroy(self, request: Request, pk: str | None = None) -> Response:
         workspace = self.get_object()
-        require_admin(request.user, "delete workspaces")
+        self.require("delete", workspace)
         actions.delete_workspace(workspace=workspace, request=request._request)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
     @extend_schema(responses=s.QuotaOverviewSerializer(many=True), summary="Quota use of every workspace per cluster")
     @action(detail=False, methods=["get"], url_path="quota-overview", pagination_class=None)
     def quota_overview(self, request: Request) -> Response:
-        allocations = list(ClusterAllocation.objects.select_related("workspace", "cluster")
+        allocations = list(portal_access.visible(request.user, ClusterAllocation).select_related("workspace", "cluster")
                            .order_by("cluster__name", "workspace__name"))
         rows = s.allocation_rows(allocations)
         out = [{"workspace": s.WorkspaceRefSerializer(a.workspace).data, "cluster": row["cluster"],
@@ -184,15 +176,22 @@ class WorkspaceViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewset
         return Response(out)
 
 
-class WorkspaceScopedMixin:
-    """Resolves ``workspace_id`` through :func:`access.visible_workspaces` (404 otherwise)."""
+class WorkspaceScopedMixin(AccessMixin):
+    """Resolves ``workspace_id`` through :class:`~workspaces.access.WorkspaceAccess` (404
+    otherwise); the nested queryset is the model's visible objects in that workspace."""
 
     kwargs: dict[str, Any]
 
     @cached_property
     def workspace(self) -> Workspace:
-        user = getattr(self, "request").user  # noqa: B009 - the view's DRF request
-        return get_object_or_404(access.visible_workspaces(user), pk=self.kwargs["workspace_id"])
+        return get_object_or_404(access.visible_workspaces(self.request.user), pk=self.kwargs["workspace_id"])
+
+    def scope_queryset(self, queryset: QuerySet[Any]) -> QuerySet[Any]:
+        return self.in_workspace(queryset.filter(workspace=self.workspace))
+
+    def in_workspace(self, queryset: QuerySet[Any]) -> QuerySet[Any]:
+        """Narrow further (ordering, joins, filters)."""
+        return queryset
 
 
 # ---------------------------------------------------------------------------- members
@@ -205,15 +204,14 @@ class MemberViewSet(WorkspaceScopedMixin, mixins.ListModelMixin, viewsets.Generi
     lookup_value_regex = "[0-9]+"
     http_method_names: ClassVar[list[str]] = ["get", "post", "patch", "delete", "head", "options"]  # type: ignore[misc]
 
-    def get_queryset(self) -> QuerySet[Membership]:
-        return (Membership.objects.filter(workspace=self.workspace).select_related("user", "role")
-                .order_by("user__username"))
+    def in_workspace(self, queryset: QuerySet[Membership]) -> QuerySet[Membership]:
+        return queryset.select_related("user", "role").order_by("user__username")
 
     @extend_schema(parameters=[WORKSPACE_ID, OpenApiParameter("q", OpenApiTypes.STR)],
                    responses=s.MemberUserSerializer(many=True))
     @action(detail=False, methods=["get"], pagination_class=None)
     def candidates(self, request: Request, workspace_id: str) -> Response:
-        require(request.user, self.workspace, Grant.MEMBERS_MANAGE)
+        self.require("manage_members", self.workspace)
         users = get_user_model().objects.filter(is_active=True).exclude(memberships__workspace=self.workspace)
         text = request.query_params.get("q", "").strip()
         if text:
@@ -223,7 +221,7 @@ class MemberViewSet(WorkspaceScopedMixin, mixins.ListModelMixin, viewsets.Generi
     @extend_schema(parameters=[WORKSPACE_ID], request=s.MemberCreateSerializer, responses={201: s.MemberSerializer,
                    **ERRORS})
     def create(self, request: Request, workspace_id: str) -> Response:
-        require(request.user, self.workspace, Grant.MEMBERS_MANAGE)
+        self.require("manage_members", self.workspace)
         data = s.MemberCreateSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         member = actions.add_member(workspace=self.workspace, username=data.validated_data["user"],
@@ -234,7 +232,7 @@ class MemberViewSet(WorkspaceScopedMixin, mixins.ListModelMixin, viewsets.Generi
                    **ERRORS})
     def partial_update(self, request: Request, workspace_id: str, pk: str) -> Response:
         member = self.get_object()
-        require(request.user, self.workspace, Grant.MEMBERS_MANAGE)
+        self.require("change", member)
         data = s.MemberUpdateSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         member = actions.change_member(membership=member, role_key=data.validated_data["role"], actor=request.user,
@@ -244,7 +242,7 @@ class MemberViewSet(WorkspaceScopedMixin, mixins.ListModelMixin, viewsets.Generi
     @extend_schema(parameters=[WORKSPACE_ID], responses={204: None, **ERRORS})
     def destroy(self, request: Request, workspace_id: str, pk: str) -> Response:
         member = self.get_object()
-        require(request.user, self.workspace, Grant.MEMBERS_MANAGE)
+        self.require("delete", member)
         actions.remove_member(membership=member, actor=request.user, request=request._request)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
@@ -262,9 +260,8 @@ class AllocationViewSet(WorkspaceScopedMixin, mixins.ListModelMixin, mixins.Retr
     lookup_value_regex = "[0-9]+"
     http_method_names: ClassVar[list[str]] = ["get", "post", "patch", "delete", "head", "options"]  # type: ignore[misc]
 
-    def get_queryset(self) -> QuerySet[ClusterAllocation]:
-        return (ClusterAllocation.objects.filter(workspace=self.workspace).select_related("cluster")
-                .order_by("cluster__name"))
+    def in_workspace(self, queryset: QuerySet[ClusterAllocation]) -> QuerySet[ClusterAllocation]:
+        return queryset.select_related("cluster").order_by("cluster__name")
 
     def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         return Response(s.allocation_rows(list(self.get_queryset())))
@@ -276,7 +273,7 @@ class AllocationViewSet(WorkspaceScopedMixin, mixins.ListModelMixin, mixins.Retr
                    responses={201: s.AllocationSerializer, **ERRORS})
     def create(self, request: Request, workspace_id: str) -> Response:
         workspace = self.workspace
-        require_admin(request.user)
+        self.require("allocate", workspace)
         data = s.AllocationCreateSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         allocation = actions.create_allocation(workspace=workspace, data=dict(data.validated_data),
@@ -287,7 +284,7 @@ class AllocationViewSet(WorkspaceScopedMixin, mixins.ListModelMixin, mixins.Retr
                    responses={200: s.AllocationSerializer, **ERRORS})
     def partial_update(self, request: Request, workspace_id: str, pk: str) -> Response:
         allocation = self.get_object()
-        require_admin(request.user)
+        self.require("change", allocation)
         data = s.AllocationUpdateSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         allocation, warnings = actions.update_allocation(allocation=allocation, data=dict(data.validated_data),
@@ -297,7 +294,7 @@ class AllocationViewSet(WorkspaceScopedMixin, mixins.ListModelMixin, mixins.Retr
     @extend_schema(parameters=[WORKSPACE_ID], responses={204: None, **ERRORS})
     def destroy(self, request: Request, workspace_id: str, pk: str) -> Response:
         allocation = self.get_object()
-        require_admin(request.user)
+        self.require("delete", allocation)
         actions.delete_allocation(allocation=allocation, request=request._request)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
@@ -310,14 +307,11 @@ class RegistryViewSet(WorkspaceScopedMixin, mixins.ListModelMixin, viewsets.Gene
     lookup_value_regex = "[0-9]+"
     http_method_names: ClassVar[list[str]] = ["get", "post", "delete", "head", "options"]  # type: ignore[misc]
 
-    def get_queryset(self) -> QuerySet[RegistryAllocation]:
-        return RegistryAllocation.objects.filter(workspace=self.workspace)
-
     @extend_schema(parameters=[WORKSPACE_ID], request=s.RegistryCreateSerializer,
                    responses={201: s.RegistrySerializer, **ERRORS})
     def create(self, request: Request, workspace_id: str) -> Response:
         workspace = self.workspace
-        require_admin(request.user)
+        self.require("allocate", workspace)
         data = s.RegistryCreateSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         registry = actions.add_registry(workspace=workspace, data=dict(data.validated_data), request=request._request)
@@ -326,7 +320,7 @@ class RegistryViewSet(WorkspaceScopedMixin, mixins.ListModelMixin, viewsets.Gene
     @extend_schema(parameters=[WORKSPACE_ID], responses={204: None, **ERRORS})
     def destroy(self, request: Request, workspace_id: str, pk: str) -> Response:
         registry = self.get_object()
-        require_admin(request.user)
+        self.require("delete", registry)
         actions.remove_registry(allocation=registry, request=request._request)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
@@ -341,17 +335,18 @@ CLUSTER_FILTER = OpenApiParameter("cluster", OpenApiTypes.INT, description="only
 
 @extend_schema_view(list=extend_schema(operation_id="servicemaps_all_list", parameters=[
     CLUSTER_FILTER, OpenApiParameter("workspace", OpenApiTypes.INT), OpenApiParameter("q", OpenApiTypes.STR)]))
-class AllServiceMapsViewSet(mixins.ListModelMixin, viewsets.GenericViewSet[ServiceMap]):
+class AllServiceMapsViewSet(AccessMixin, mixins.ListModelMixin, viewsets.GenericViewSet[ServiceMap]):
     """Every service map the caller may see, across workspaces."""
 
     queryset = ServiceMap.objects.none()
+    access_model = ServiceMap
     serializer_class = s.ServiceMapSerializer
     pagination_class = KeysetPagination
     orderings: ClassVar[dict[str, tuple[str, ...]]] = {"namespace": ("namespace", "id")}
     default_ordering = "namespace"
 
-    def get_queryset(self) -> QuerySet[ServiceMap]:
-        queryset = access.visible_service_maps(self.request.user).select_related("workspace", "cluster")
+    def scope_queryset(self, queryset: QuerySet[ServiceMap]) -> QuerySet[ServiceMap]:
+        queryset = queryset.select_related("workspace", "cluster")
         for name in ("cluster", "workspace"):
             value = id_param(self.request, name)
             if value is not None:
@@ -381,8 +376,8 @@ class ServiceMapViewSet(WorkspaceScopedMixin, mixins.ListModelMixin, mixins.Retr
     lookup_value_regex = "[0-9]+"
     http_method_names: ClassVar[list[str]] = ["get", "post", "patch", "delete", "head", "options"]  # type: ignore[misc]
 
-    def get_queryset(self) -> QuerySet[ServiceMap]:
-        queryset = ServiceMap.objects.filter(workspace=self.workspace).select_related("workspace", "cluster")
+    def in_workspace(self, queryset: QuerySet[ServiceMap]) -> QuerySet[ServiceMap]:
+        queryset = queryset.select_related("workspace", "cluster")
         cluster = id_param(self.request, "cluster")
         return queryset.filter(cluster_id=cluster) if cluster is not None else queryset
 
@@ -397,7 +392,7 @@ class ServiceMapViewSet(WorkspaceScopedMixin, mixins.ListModelMixin, mixins.Retr
     @extend_schema(parameters=[WORKSPACE_ID], request=s.ServiceMapCreateSerializer,
                    responses={201: s.ServiceMapSerializer, **ERRORS})
     def create(self, request: Request, workspace_id: str) -> Response:
-        require(request.user, self.workspace, Grant.SERVICEMAPS_MANAGE)
+        self.require("manage_service_maps", self.workspace)
         data = s.ServiceMapCreateSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         sm = actions.create_service_map(workspace=self.workspace, data=dict(data.validated_data), actor=request.user,
@@ -408,7 +403,7 @@ class ServiceMapViewSet(WorkspaceScopedMixin, mixins.ListModelMixin, mixins.Retr
                    responses={200: s.ServiceMapSerializer, **ERRORS})
     def partial_update(self, request: Request, workspace_id: str, pk: str) -> Response:
         sm = self.get_object()
-        require(request.user, self.workspace, Grant.SERVICEMAPS_MANAGE)
+        self.require("manage", sm)
         data = s.ServiceMapUpdateSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         sm, warnings = actions.update_service_map(sm=sm, data=dict(data.validated_data), request=request._request)
@@ -417,7 +412,7 @@ class ServiceMapViewSet(WorkspaceScopedMixin, mixins.ListModelMixin, mixins.Retr
     @extend_schema(parameters=[WORKSPACE_ID], responses={202: s.ServiceMapSerializer, **ERRORS})
     def destroy(self, request: Request, workspace_id: str, pk: str) -> Response:
         sm = self.get_object()
-        require(request.user, self.workspace, Grant.SERVICEMAPS_MANAGE)
+        self.require("manage", sm)
         sm = actions.delete_service_map(sm=sm, request=request._request)
         return Response(s.service_map_rows([sm])[0], status=status.HTTP_202_ACCEPTED)
 
