@@ -120,6 +120,10 @@ class ClusterAccess(portal_access.Access[Cluster]):
         """Register, change credentials, re-check, disable and delete clusters."""
         return portal_access.is_admin(user)
 
+    def can_allow_insecure(self, user: Any, cluster: Cluster | None) -> bool:
+        """Register or reconnect a cluster without TLS verification."""
+        return portal_access.is_admin(user)
+
     def can_operate_nodes(self, user: Any, cluster: Cluster | None) -> bool:
         """Cordon, uncordon and drain nodes."""
         return bool(user is not None and user.is_authenticated and getattr(user, "is_operator", False))

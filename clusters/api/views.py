@@ -93,8 +93,9 @@ def upstream_error(exc: Exception, what: str) -> exceptions.APIException:
 def _connect(data: dict[str, Any], request: Request) -> tuple[services.ValidatedConnection, str]:
     """Validate the connection fields with the client layer and try them once; a 400 on the
     field to fix if anything is wrong."""
+    insecure_permitted = cluster_access().can(request.user, "allow_insecure")
     try:
-        connection = services.validate_connection(data, insecure_permitted=bool(getattr(request.user, "is_admin", False)))
+        connection = services.validate_connection(data, insecure_permitted=insecure_permitted)
         version = services.probe(connection, namespaces=list(data.get("namespaces") or []))
     except services.FieldProblem as problem:
         raise exceptions.ValidationError({problem.field: [problem.message]}) from problem
