@@ -32,6 +32,8 @@ _CLUSTER_GROUP_KEY = re.compile(r"^(?P<id>[0-9]+)(\.ns\.(?P<namespace>[a-z0-9]([
 MEMBER_CLUSTER_KINDS = frozenset({"StorageClass"})
 # Cluster-scoped kinds members never see (they would tell about other teams' workloads).
 OPERATOR_ONLY_KINDS = frozenset({"Node", "PersistentVolume"})
+# The same rule for the resource browser, by (API group, plural): Namespace (their own) and StorageClass.
+MEMBER_CLUSTER_RESOURCES = frozenset({("", "namespaces"), ("storage.k8s.io", "storageclasses")})
 
 
 @dataclass(frozen=True)
@@ -95,6 +97,11 @@ class ClusterAccess(portal_access.Access[Cluster]):
         if any(k in OPERATOR_ONLY_KINDS for k in kinds):
             return queryset.none()
         return queryset.filter(namespace__in=namespaces)
+
+    def may_see_resource(self, namespaces: list[str] | None, *, group: str, plural: str, namespaced: bool) -> bool:
+        """May a caller who sees ``namespaces`` (None: all) of a cluster browse this API resource?
+        Namespaced ones (within those namespaces) and the few cluster-scoped ones members may list."""
+        return namespaces is None or namespaced or (group, plural) in MEMBER_CLUSTER_RESOURCES
 
     def node_operations(self, user: Any, cluster: Cluster) -> QuerySet[NodeOperation]:
         """Node operations are for operators: members see none."""

@@ -21,7 +21,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from clusters import browser
-from clusters.access import visible_clusters, visible_namespaces
+from clusters.access import cluster_access, visible_clusters, visible_namespaces
 from clusters.api.serializers import FreshnessSerializer
 from clusters.kube.discovery import ApiResource
 from clusters.kube.errors import (
@@ -36,9 +36,6 @@ from clusters.kube.errors import (
 from clusters.models import Cluster
 from portal.api.params import bool_param
 from portal.crypto import DecryptionError
-
-# Cluster-scoped kinds a member may list (through their own namespaces for Namespace).
-MEMBER_CLUSTER_KINDS = frozenset({("", "namespaces"), ("storage.k8s.io", "storageclasses")})
 
 
 class ApiResourceSerializer(serializers.Serializer[Any]):
@@ -151,7 +148,8 @@ class _ResourceView(APIView):
 
     @staticmethod
     def member_may_see(resource: ApiResource, namespaces: list[str] | None) -> bool:
-        return namespaces is None or resource.namespaced or (resource.group, resource.plural) in MEMBER_CLUSTER_KINDS
+        return cluster_access().may_see_resource(namespaces, group=resource.group, plural=resource.plural,
+                                                 namespaced=resource.namespaced)
 
 
 CLUSTER_ID = OpenApiParameter("cluster_id", OpenApiTypes.INT, OpenApiParameter.PATH, description="The cluster's id.")
