@@ -293,6 +293,7 @@ SPECTACULAR_SETTINGS = {
         "ApplyStatusEnum": "workspaces.models.ApplyStatus",
         "ReleaseStatusEnum": "catalog.models.ReleaseStatus",
         "RevisionStatusEnum": "catalog.models.RevisionStatus",
+        "IntentKindEnum": "catalog.models.IntentKind",
     },
     # Every operation documents the errors the stack answers with (portal/schema.py).
     "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums", "portal.schema.document_errors"],

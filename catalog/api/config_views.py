@@ -23,7 +23,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from catalog import config
-from catalog.api.intent_views import IntentSerializer, accepted
+from catalog.api.intent_serializers import IntentSerializer, accepted
 from clusters.api.views import upstream_error
 from clusters.kube.errors import KubeError
 from portal.api.params import bool_param

@@ -20,7 +20,7 @@ from rest_framework.response import Response
 
 from catalog import deploy, planning, releases, rollouts, rows, strategies
 from catalog.api import release_serializers as s
-from catalog.api.intent_views import IntentSerializer, accepted
+from catalog.api.intent_serializers import IntentSerializer, accepted
 from catalog.models import PackageVersion, Release, Revision, Rollout
 from clusters.api.pagination import KeysetPagination
 from portal.api.params import bool_param, id_param

@@ -3,6 +3,7 @@ import userEvent from '@testing-library/user-event';
 import { describe, expect, it } from 'vitest';
 import type { User } from '../api/types';
 import { page } from '../test/clusters';
+import { finishedIntent, intent, pendingIntent } from '../test/intents';
 import { pkgDetail, plan, rollout, target, version } from '../test/catalog';
 import { serviceMap, workspace } from '../test/workspaces';
 import { adminUser, json, mockFetch, renderAt, testQueryClient, type Handler } from '../test/utils';
@@ -35,7 +36,7 @@ describe('DeployWizard', () => {
   it('sends changed values only; a 400 on values.image.tag comes back to its field', async () => {
     const seen = mockFetch(
       handlers({
-        'POST /api/catalog/releases/plan/': () => json(plan()),
+        'POST /api/catalog/releases/plan/': () => intent(plan(), { kind: 'release.plan' }),
         'POST /api/catalog/releases/': () =>
           json({ detail: 'Invalid input.', errors: { 'values.image.tag': ['Does not match the pattern.'] } }, { status: 400 }),
       }),
@@ -70,10 +71,12 @@ describe('DeployWizard', () => {
       handlers({
         'POST /api/catalog/releases/plan/': async (req) => {
           const body = (await req.json()) as { service_map: number };
+          // the plan of 7 is still running when the 202 answers: the console follows its intent
           return body.service_map === 7
-            ? json(plan())
-            : json(plan({ valid: false, errors: { quota: ['requests.cpu: the manifests ask for 3 but only 1 is left in shop-8.'] }, preflight: {}, dry_run: {}, diff: '' }));
+            ? pendingIntent(70, { kind: 'release.plan' })
+            : intent(plan({ valid: false, errors: { quota: ['requests.cpu: the manifests ask for 3 but only 1 is left in shop-8.'] }, preflight: {}, dry_run: {}, diff: '' }), { kind: 'release.plan' });
         },
+        'GET /api/catalog/intents/70/': () => finishedIntent(70, { kind: 'release.plan', result: plan() }),
         'POST /api/catalog/rollouts/': () => json(rollout(9, [target(7, 'seoul-prod'), target(8, 'busan-prod')]), { status: 202 }),
       }),
     );

@@ -22,6 +22,7 @@ import type { ServiceMap } from '../workspaces/types';
 import { catalogApi } from './api';
 import { CatalogBadge, deepMerge, DiffView, errorLines, parseValues, useErrorFieldLabel } from './common';
 import { PackageHeader } from './PackagePage';
+import { ArchiveStatus } from './ArchiveStatus';
 import { useCreateRelease, useCreateRollout, usePackage, useVersion } from './queries';
 import type { Plan, Values } from './types';
 import { ValuesForm } from './ValuesForm';
@@ -258,6 +259,7 @@ export function DeployWizard() {
             </FormField>
             {version.isPending && effectiveVersion !== null && <Loading />}
             {version.isError && <ErrorState error={version.error} onRetry={() => void version.refetch()} />}
+            <ArchiveStatus version={version.data} />
             {version.data && (
               <ValuesForm
                 key={version.data.id}

@@ -5,6 +5,7 @@ import type { User } from '../api/types';
 import { getSocket } from '../lib/socket';
 import { pkgDetail, release, releaseDetail, revision, version } from '../test/catalog';
 import { FakeWebSocket } from '../test/FakeWebSocket';
+import { intent } from '../test/intents';
 import { workspace } from '../test/workspaces';
 import { adminUser, json, mockFetch, renderAt, testQueryClient } from '../test/utils';
 import { ReleasePage } from './ReleasePage';
@@ -20,7 +21,8 @@ function render(grants: string[]) {
     'GET /api/catalog/releases/4/': () => json(releaseDetail(4, revisions, { status: 'deploying', deployed_revision: 1 })),
     'GET /api/workspaces/1/': () => json(workspace(1, { my_role: 'custom', my_grants: grants })),
     'GET /api/catalog/releases/4/diff/': () => json({ diff: '--- revision 1\n+++ revision 2\n@@ -1 +1 @@\n-  replicas: 1\n+  replicas: 2\n' }),
-    'GET /api/catalog/releases/4/drift/': () => json({ checked: true, objects: ['Deployment/shop-web'], diff: '-  replicas: 2\n+  replicas: 5\n', message: '' }),
+    'GET /api/catalog/releases/4/drift/': () =>
+      intent({ checked: true, objects: ['Deployment/shop-web'], missing: [], diff: '-  replicas: 2\n+  replicas: 5\n', message: '' }, { kind: 'release.drift' }),
     'GET /api/catalog/packages/5/': () => json(pkgDetail(5)),
     'GET /api/catalog/versions/11/': () => json(version(11)),
     'GET /api/auth/csrf/': () => json({ csrfToken: 't' }),

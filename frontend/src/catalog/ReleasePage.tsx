@@ -22,6 +22,7 @@ import { NotFound } from '../pages/NotFound';
 import { useWorkspace, useWorkspaceAccess } from '../workspaces/queries';
 import { CatalogBadge, DiffView, isRecord } from './common';
 import { useCatalogLive } from './live';
+import { ArchiveStatus } from './ArchiveStatus';
 import { useDeleteRelease, useDiff, useDrift, usePackage, useRelease, useReleaseDeleted, useRollback, useUpgrade, useVersion } from './queries';
 import type { ReleaseDetail, Revision, Values } from './types';
 import { ValuesForm } from './ValuesForm';
@@ -116,6 +117,7 @@ function UpgradeDialog({ release, onClose }: { release: ReleaseDetail; onClose: 
         </FormField>
         <StrategySelector value={strategy ?? asStrategy(release.strategy)} onChange={setStrategy} errors={errors} />
         {version.isPending && <Loading />}
+        <ArchiveStatus version={version.data} />
         {version.data && <ValuesForm key={version.data.id} fields={version.data.form} values={values} onChange={setValues} errors={errors} defaultsYaml={version.data.values_yaml} />}
       </div>
     </Dialog>

@@ -3,6 +3,7 @@ import userEvent from '@testing-library/user-event';
 import { describe, expect, it } from 'vitest';
 import type { User } from '../api/types';
 import { releaseDetail, revision } from '../test/catalog';
+import { intent } from '../test/intents';
 import { workspace } from '../test/workspaces';
 import { adminUser, json, mockFetch, renderAt, testQueryClient } from '../test/utils';
 import { ReleasePage } from './ReleasePage';
@@ -23,7 +24,7 @@ describe('what a revision changed (issue 22)', () => {
       'GET /api/catalog/releases/4/diff/': () => json({ diff: '' }),
       'GET /api/auth/csrf/': () => json({ csrfToken: 't' }),
       'GET /api/catalog/configs/7/ConfigMap/shop-config/': () => json({ kind: 'ConfigMap', name: 'shop-config', type: '', data: { message: '반갑습니다' }, revealed: false }),
-      'PUT /api/catalog/configs/7/ConfigMap/shop-config/': () => json({ version: 2, restarted: ['Deployment/shop-web'] }),
+      'PUT /api/catalog/configs/7/ConfigMap/shop-config/': () => intent({ version: 2, restarted: ['Deployment/shop-web'] }),
     });
     renderAt(<ReleasePage />, { route: '/releases/4', path: '/releases/:id', queryClient: testQueryClient(dev) });
     const panel = await screen.findByTestId('revision-changes');

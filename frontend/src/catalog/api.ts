@@ -6,6 +6,7 @@
 import { api, portalFetch, unwrap } from '../api/client';
 import { toApiError } from '../api/errors';
 import { request } from '../api/request';
+import { settle, type Intent } from './intents';
 import type {
   Drift,
   Package,
@@ -77,7 +78,8 @@ export const catalogApi = {
     unwrap(await api.GET('/api/catalog/releases/', { params: { query: { page_size: 500, ...query } }, signal })) as Page<Release>,
   release: async (id: number, signal?: AbortSignal) =>
     unwrap(await api.GET('/api/catalog/releases/{id}/', { params: byId(id), signal })) as unknown as ReleaseDetail,
-  plan: async (body: PlanBody) => unwrap(await api.POST('/api/catalog/releases/plan/', { body })) as unknown as Plan,
+  /** A plan is a cluster intent: resolves once the server's dry-run has run (202, then the intent). */
+  plan: async (body: PlanBody): Promise<Plan> => settle<Plan>(unwrap(await api.POST('/api/catalog/releases/plan/', { body })) as unknown as Intent),
   createRelease: async (body: ReleaseCreateBody): Promise<Release> => unwrap(await api.POST('/api/catalog/releases/', { body })),
   upgrade: async (id: number, body: { package_version?: number; values?: Values; strategy?: object }): Promise<Release> =>
     unwrap(await api.POST('/api/catalog/releases/{id}/upgrade/', { params: byId(id), body })),
@@ -90,8 +92,9 @@ export const catalogApi = {
     ) as unknown as RevisionDetail,
   diff: async (id: number, from: number, to: number, signal?: AbortSignal) =>
     unwrap(await api.GET('/api/catalog/releases/{id}/diff/', { params: { path: { id: String(id) }, query: { from, to } }, signal })),
+  /** A drift check is a cluster intent too: resolves once the server has compared with the cluster. */
   drift: async (id: number, signal?: AbortSignal): Promise<Drift> =>
-    unwrap(await api.GET('/api/catalog/releases/{id}/drift/', { params: byId(id), signal })),
+    settle<Drift>(unwrap(await api.GET('/api/catalog/releases/{id}/drift/', { params: byId(id), signal })) as unknown as Intent, signal),
 
   rollouts: async (query: { workspace?: number }, signal?: AbortSignal) =>
     unwrap(await api.GET('/api/catalog/rollouts/', { params: { query: { page_size: 500, ...query } }, signal })) as Page<Rollout>,

@@ -47,7 +47,9 @@ export function useVersion(id: number | null) {
     queryKey: versionKey(id ?? 0),
     queryFn: ({ signal }) => catalogApi.version(id ?? 0, signal),
     enabled: valid(id),
-    staleTime: 5 * 60_000, // a version's chart never changes
+    // a version's chart never changes once stored; until then a task is fetching it: look again
+    staleTime: (query) => (query.state.data?.archive_status === 'fetching' ? 0 : 5 * 60_000),
+    refetchInterval: (query) => (query.state.data?.archive_status === 'fetching' ? 1000 : false),
   });
 }
 

@@ -3,7 +3,7 @@
  * OpenAPI schema; the parts drf-spectacular leaves free-form (a package's `source` and `versions`,
  * a revision's `progress`, a plan's `preflight` and `dry_run`) are named here after the contract.
  */
-import type { paths } from '../api/schema';
+import type { components, paths } from '../api/schema';
 
 type JsonOf<R> = R extends { content: { 'application/json': infer T } } ? T : never;
 type BodyOf<Op> = Op extends { requestBody?: { content: { 'application/json': infer T } } } ? T : never;
@@ -46,7 +46,14 @@ export type PackageDetail = Package & { versions: VersionSummary[] };
 export type PackageQuery = NonNullable<paths['/api/catalog/packages/']['get']['parameters']['query']>;
 
 type VersionRow = JsonOf<paths['/api/catalog/versions/{id}/']['get']['responses'][200]>;
-export type Version = Omit<VersionRow, 'package'> & { package: Ref };
+/** stored: readme, values and form are complete; fetching: a task is fetching the archive; failed: see archive_message. */
+export type ArchiveStatus = 'stored' | 'fetching' | 'failed';
+export type Version = Omit<VersionRow, 'package' | 'archive_status'> & {
+  package: Ref;
+  archive_status?: ArchiveStatus;
+  archive_message?: string;
+  archive_message_code?: string;
+};
 export type FormField = Version['form'][number];
 export type RenderResult = JsonOf<paths['/api/catalog/versions/{id}/render/']['post']['responses'][200]>;
 
@@ -69,7 +76,8 @@ export type Revision = Omit<RevisionRow, 'progress'> & { progress: Progress };
 export type ReleaseDetail = Omit<ReleaseDetailRow, 'revisions'> & { revisions: Revision[] };
 type RevisionDetailRow = JsonOf<paths['/api/catalog/releases/{id}/revisions/{number}/']['get']['responses'][200]>;
 export type RevisionDetail = Omit<RevisionDetailRow, 'progress'> & { progress: Progress };
-export type Drift = JsonOf<paths['/api/catalog/releases/{id}/drift/']['get']['responses'][200]>;
+/** The result of a drift check's intent (GET drift answers 202 with the intent). */
+export type Drift = components['schemas']['Drift'];
 
 export type Values = Record<string, unknown>;
 export type ReleaseCreateBody = BodyOf<paths['/api/catalog/releases/']['post']>;
@@ -89,7 +97,8 @@ export interface Preflight {
   resources?: PreflightResource[];
   problems?: string[];
 }
-type PlanRow = JsonOf<paths['/api/catalog/releases/plan/']['post']['responses'][200]>;
+/** The result of a plan's intent (POST plan answers 202 with the intent). */
+type PlanRow = components['schemas']['Plan'];
 export type Plan = Omit<PlanRow, 'preflight' | 'dry_run'> & {
   preflight: Preflight;
   dry_run: { ok?: boolean; message?: string };

@@ -3,6 +3,7 @@ import userEvent from '@testing-library/user-event';
 import { describe, expect, it } from 'vitest';
 import type { User } from '../api/types';
 import { page } from '../test/clusters';
+import { intent } from '../test/intents';
 import { workspace } from '../test/workspaces';
 import { adminUser, json, mockFetch, renderAt, testQueryClient } from '../test/utils';
 import { AutoscalingTab } from './AutoscalingTab';
@@ -29,7 +30,7 @@ function render(grants: string[], put: () => Response = () => json({})) {
         ]),
       ),
     'PUT /api/catalog/autoscalers/7/Deployment/web/': put,
-    'DELETE /api/catalog/autoscalers/7/StatefulSet/db/': () => new Response(null, { status: 204 }),
+    'DELETE /api/catalog/autoscalers/7/StatefulSet/db/': () => intent({ name: 'db' }, { kind: 'hpa.delete' }),
   });
   renderAt(<AutoscalingTab clusterId={1} namespace="shop-7" serviceMapId={7} />, {
     route: '/workspaces/1/servicemaps/7/autoscaling',
@@ -45,7 +46,7 @@ describe('AutoscalingTab', () => {
     const seen = render(['workloads.scale'], () =>
       ++puts === 1
         ? json({ detail: 'Invalid input.', errors: { max_replicas: ['must be at least min_replicas'], cpu_percent: ['1…100'] } }, { status: 400 })
-        : json({ kind: 'Deployment', name: 'web', min_replicas: 2, max_replicas: 5, cpu_percent: 60, memory_percent: null }),
+        : intent({ kind: 'Deployment', name: 'web', min_replicas: 2, max_replicas: 5, cpu_percent: 60, memory_percent: null }, { kind: 'hpa.set' }),
     );
     const user = userEvent.setup();
     const db = await screen.findByTestId('autoscaler-row-StatefulSet-db');

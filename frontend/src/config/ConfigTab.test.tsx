@@ -3,6 +3,7 @@ import userEvent from '@testing-library/user-event';
 import { describe, expect, it } from 'vitest';
 import type { User } from '../api/types';
 import { workspace } from '../test/workspaces';
+import { finishedIntent, intent, pendingIntent } from '../test/intents';
 import { adminUser, json, mockFetch, renderAt, testQueryClient } from '../test/utils';
 import { ConfigTab } from './ConfigTab';
 
@@ -23,7 +24,7 @@ function render(grants: string[], route = '/workspaces/1/servicemaps/7/config', 
         ? json({ kind: 'Secret', name: 'db', type: 'Opaque', data: { password: 's3cret', user: 'shop' }, revealed: true, version: 1, used_by: [] })
         : json({ kind: 'Secret', name: 'db', type: 'Opaque', data: { password: null, user: null }, revealed: false, version: 1, used_by: ['Deployment/web'] }),
     [`GET ${base}Secret/db/versions/`]: () => json([{ version: 1, keys: ['password', 'user'], message: '', restarted: [], created: '2026-11-21T10:00:00Z', created_by: 'dev' }]),
-    [`PUT ${base}Secret/db/`]: () => json({ version: 2, restarted: ['Deployment/web'] }),
+    [`PUT ${base}Secret/db/`]: () => intent({ version: 2, restarted: ['Deployment/web'] }),
     ...extra,
   });
   renderAt(<ConfigTab serviceMapId={7} />, { route, path: '/workspaces/:id/servicemaps/:sid/:tab?', queryClient: testQueryClient(dev) });
@@ -31,10 +32,13 @@ function render(grants: string[], route = '/workspaces/1/servicemaps/7/config', 
 }
 
 describe('ConfigTab', () => {
-  it('lists configs and creates a ConfigMap from key/value rows; a 409 shows', async () => {
+  it('lists configs and creates a ConfigMap from key/value rows; a refused intent shows as a 409', async () => {
     let posts = 0;
     const seen = render(['config.edit'], undefined, {
-      [`POST ${base}`]: () => (++posts === 1 ? json({ detail: 'ConfigMap app-config exists' }, { status: 409 }) : json({ version: 1, restarted: [] }, { status: 201 })),
+      // the first creation is refused by the task (the name is taken): the console follows the intent
+      [`POST ${base}`]: () => (++posts === 1 ? pendingIntent(41) : intent({ version: 1, restarted: [] })),
+      'GET /api/catalog/intents/41/': () =>
+        finishedIntent(41, { status: 'failed', message: 'ConfigMap web-env exists already in shop-7; edit it instead.', message_code: 'config_exists' }),
       [`GET ${base}ConfigMap/web-env/`]: () => json({ kind: 'ConfigMap', name: 'web-env', type: '', data: { A: '1' }, revealed: true, version: 1, used_by: [] }),
       [`GET ${base}ConfigMap/web-env/versions/`]: () => json([]),
     });
