@@ -102,6 +102,12 @@ def require_manage(user: Any, workspace: Workspace | None) -> None:
     source_access().require(user, "manage", CatalogSource(workspace=workspace))
 
 
+def may_fetch_plain_http(actor: Any) -> bool:
+    """``http://`` repositories and registries outside development and test: system admins only
+    (a repository on their own network); everyone else must use ``https://``."""
+    return ws_access.is_admin(actor)
+
+
 def usable_in(version: PackageVersion, workspace_id: int) -> bool:
     """May the version be installed into a service map of this workspace? Shared packages
     anywhere; a workspace's own packages only in that workspace."""

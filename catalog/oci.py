@@ -55,11 +55,11 @@ def check_url(url: str, *, actor: Any) -> str:
 
 
 class RegistryError(remote.SourceError):
-    """An HTTP error answer of the registry (``code``), as a catalog source error."""
+    """An HTTP error answer of the registry (``http_status``), as a catalog source error."""
 
-    def __init__(self, message: str, *, code: int) -> None:
+    def __init__(self, message: str, *, http_status: int) -> None:
         super().__init__(message)
-        self.code = code
+        self.http_status = http_status
 
 
 class _Unusable(Exception):
@@ -72,7 +72,7 @@ def _source_errors() -> Iterator[None]:
     try:
         yield
     except oci.RegistryError as exc:
-        raise RegistryError(exc.message, code=exc.code) from exc
+        raise RegistryError(exc.message, http_status=exc.code) from exc
     except oci.RegistryUnavailable as exc:
         raise remote.SourceError(exc.message) from exc
 
@@ -118,7 +118,7 @@ def repositories(reg: SourceRegistry) -> list[str]:
     try:
         names = reg.pages("/v2/_catalog", key="repositories", scope="registry:catalog:*", what="repository list")
     except RegistryError as exc:
-        if exc.code not in (401, 403, 404, 405):
+        if exc.http_status not in (401, 403, 404, 405):
             raise
         if not prefix:
             raise remote.SourceError(f"The registry does not list its repositories ({exc.message}); give the address "
@@ -142,7 +142,7 @@ def read_registry(source: CatalogSource) -> tuple[dict[str, list[remote.IndexEnt
                 tags = reg.pages(f"/v2/{oci.repository_path(repository)}/tags/list", key="tags", scope=scope,
                                  what="tag list")
             except RegistryError as exc:
-                if exc.code == 404 and repository != reg.location.prefix:
+                if exc.http_status == 404 and repository != reg.location.prefix:
                     continue  # deleted since the listing
                 raise
             chart = repository.rsplit("/", 1)[-1]
@@ -181,7 +181,7 @@ def _entry(reg: SourceRegistry, repository: str, tag: str) -> remote.IndexEntry 
         body, _, final = reg.get(f"/v2/{oci.repository_path(repository)}/manifests/{tag}", scope=scope,
                                  cap=oci.MAX_MANIFEST_BYTES, what="manifest", accept=MEDIA_MANIFEST)
     except RegistryError as exc:
-        if exc.code == 404:
+        if exc.http_status == 404:
             return None  # no OCI image manifest under this tag (e.g. an index or a Docker v2 manifest)
         raise
     manifest = reg.json(body, final, "manifest")

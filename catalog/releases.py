@@ -256,7 +256,7 @@ def check(*, sm: ServiceMap, objects: list[dict[str, Any]], user: Any, replacing
         if namespace and namespace != sm.namespace:
             problems.append(f"{key} targets namespace {namespace}; a release may only create objects in its service "
                             f"map's namespace {sm.namespace}.")
-        if obj.get("kind") in manifests.CLUSTER_SCOPED_KINDS and not ws_access.is_admin(user):
+        if obj.get("kind") in manifests.CLUSTER_SCOPED_KINDS and not _may_deploy_cluster_scoped(user, sm):
             problems.append(f"{key} is cluster-scoped; only system admins may deploy those.")
     problems += _image_errors(objects)
     if collisions:  # the stable code first: the console names the collision
@@ -281,7 +281,11 @@ def _store_revision(release: Release, *, number: int, action: str, version: Pack
         values=values, manifest=manifest, digest=manifests.digest(manifest), resources=manifests.resources(stamped),
         status=RevisionStatus.PENDING, created_by=user if getattr(user, "is_authenticated", False) else None,
         # decided here, from who asked (the deploy task reads it and decides nothing itself)
-        allow_cluster_scoped=ws_access.is_admin(user))
+        allow_cluster_scoped=_may_deploy_cluster_scoped(user, release.service_map))
+
+
+def _may_deploy_cluster_scoped(user: Any, sm: ServiceMap) -> bool:
+    return ws_access.service_map_access().can_deploy_cluster_scoped(user, sm)
 
 
 # ---------------------------------------------------------------------------- user actions

@@ -15,12 +15,11 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from django.conf import settings
-from rest_framework import exceptions, status
-from rest_framework.exceptions import ErrorDetail
 
+from catalog import access as catalog_access
 from portal import outbound
 from portal.addresses import AddressError
-from workspaces import access as ws_access
+from portal.errors import Invalid, Upstream
 
 TIMEOUT = (5, 30)  # connect, read (seconds)
 DEADLINE = 120.0  # a whole download, however slowly it trickles
@@ -29,22 +28,19 @@ USER_AGENT = "cluster-portal"
 MAX_REDIRECTS = outbound.MAX_REDIRECTS
 
 
-class SourceError(exceptions.APIException):
+class SourceError(Upstream):
     """A repository that cannot be read, or an archive that does not check out (502)."""
 
-    status_code = status.HTTP_502_BAD_GATEWAY
-    default_detail = "The chart repository could not be read."
     default_code = "source_error"
 
-    def __init__(self, message: str) -> None:
+    def __init__(self, message: str = "The chart repository could not be read.") -> None:
         super().__init__(message)
-        self.message = message
 
 
 def http_allowed(actor: Any) -> bool:
     """``http://`` repositories: for system admins (a local repository), and for anyone in the
     development and test profiles. Everyone else must use ``https://``."""
-    return settings.PORTAL_ENV in ("development", "test") or ws_access.is_admin(actor)
+    return settings.PORTAL_ENV in ("development", "test") or catalog_access.may_fetch_plain_http(actor)
 
 
 def check_destination(url: str) -> None:
@@ -55,7 +51,7 @@ def check_destination(url: str) -> None:
     try:
         outbound.validate_url(url, schemes=("http", "https"))
     except AddressError as exc:
-        raise exceptions.ValidationError({"url": [ErrorDetail(str(exc), code=exc.code)]}) from exc
+        raise Invalid(f"Invalid input: url: {exc}", code=exc.code, errors={"url": [str(exc)]}) from exc
 
 
 def origin(url: str) -> tuple[str, str, int | None]:

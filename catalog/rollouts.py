@@ -42,7 +42,7 @@ from portal import audit
 from portal.errors import Conflict, Invalid, PortalError
 from portal.events import publish
 from workspaces import access as ws_access
-from workspaces.models import Grant, ServiceMap, Workspace
+from workspaces.models import ServiceMap, Workspace
 
 logger = logging.getLogger("catalog")
 
@@ -82,7 +82,7 @@ def create_rollout(*, workspace: Workspace, release_name: str, version: PackageV
             errors[f"targets.{index}.service_map"] = [f"No service map {target.get('service_map')!r} in workspace "
                                                       f"{workspace.name}."]
             continue
-        if not ws_access.allowed(user, sm.workspace, Grant.WORKLOADS_DEPLOY):
+        if not ws_access.service_map_access().can_deploy(user, sm):
             errors[f"targets.{index}.service_map"] = [f"Your role does not grant workloads.deploy in {sm.namespace}."]
             continue
         overrides = target.get("overrides") or {}

@@ -59,6 +59,13 @@ class Conflict(PortalError):
     default_code = "conflict"
 
 
+class Upstream(PortalError):
+    """502: something the portal fetched from (a chart repository, a registry) answered wrongly."""
+
+    status = 502
+    default_code = "upstream_error"
+
+
 class Unavailable(PortalError):
     """503: a dependency (a cluster, a registry, the database) cannot answer now; retry later."""
 

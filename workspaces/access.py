@@ -201,6 +201,10 @@ class ServiceMapAccess(portal_access.Access[ServiceMap]):
     def can_reveal_secrets(self, user: Any, sm: ServiceMap | None) -> bool:
         return self._holds(user, sm, "reveal_secrets")
 
+    def can_deploy_cluster_scoped(self, user: Any, sm: ServiceMap | None) -> bool:
+        """Objects outside any namespace (a ClusterRole, a CRD) reach past the service map: admins only."""
+        return is_admin(user)
+
     def denied(self, user: Any, action: str, obj: ServiceMap | None) -> errors.Forbidden:
         if action in self.GRANTS and obj is not None:
             return portal_access.grant_missing(obj.workspace.name, self.GRANTS[action])

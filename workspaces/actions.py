@@ -32,8 +32,8 @@ from portal import audit, enqueue
 from portal.errors import Conflict, Invalid
 from portal.events import publish, reauthorize
 from portal.models import AuditOutcome
+from workspaces import access, rows
 from workspaces import quota as q
-from workspaces import rows
 from workspaces.models import (
     ApplyStatus,
     ClusterAllocation,
@@ -183,7 +183,7 @@ def _managers_left(workspace: Workspace, excluding: Membership) -> int:
 
 
 def _guard_last_manager(membership: Membership, actor: Any, new_role: Role | None) -> None:
-    if getattr(actor, "is_admin", False):
+    if access.is_admin(actor):
         return
     if Grant.MEMBERS_MANAGE not in membership.role.grants:
         return
