@@ -259,6 +259,9 @@ PORTAL_DEPLOY_TIMEOUT = float(os.environ.get("PORTAL_DEPLOY_TIMEOUT", "300"))
 PORTAL_DEPLOY_WATCH_INTERVAL = float(os.environ.get("PORTAL_DEPLOY_WATCH_INTERVAL", "10"))
 PORTAL_DEPLOY_POLL_INTERVAL = float(os.environ.get("PORTAL_DEPLOY_POLL_INTERVAL", "1"))
 PORTAL_DEPLOY_RETRY_SECONDS = float(os.environ.get("PORTAL_DEPLOY_RETRY_SECONDS", "30"))
+# Node drains run as short steps on the long queue; how long one may wait for PodDisruptionBudgets
+# to allow its evictions before it fails (it never holds a worker meanwhile).
+PORTAL_DRAIN_TIMEOUT = float(os.environ.get("PORTAL_DRAIN_TIMEOUT", "600"))
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
