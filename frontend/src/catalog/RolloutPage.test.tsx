@@ -1,6 +1,7 @@
 import { act, screen, waitFor, within } from '@testing-library/react';
 import userEvent from '@testing-library/user-event';
-import { describe, expect, it } from 'vitest';
+import i18n from 'i18next';
+import { afterEach, describe, expect, it } from 'vitest';
 import type { User } from '../api/types';
 import { getSocket } from '../lib/socket';
 import { rollout, target } from '../test/catalog';
@@ -8,6 +9,7 @@ import { FakeWebSocket } from '../test/FakeWebSocket';
 import { workspace } from '../test/workspaces';
 import { adminUser, json, mockFetch, renderAt, testQueryClient } from '../test/utils';
 import { RolloutPage } from './RolloutPage';
+import type { Rollout } from './types';
 
 const dev: User = { ...adminUser, id: 3, username: 'dev', role: 'user', is_admin: false };
 
@@ -60,5 +62,38 @@ describe('RolloutPage', () => {
     await user.click(screen.getByTestId('delete-rollout'));
     await user.click(screen.getByTestId('delete-rollout-submit'));
     await waitFor(() => expect(seen.some((r) => r.method === 'DELETE' && r.url.endsWith('/api/catalog/rollouts/9/'))).toBe(true));
+  });
+
+  describe('in Korean', () => {
+    afterEach(async () => {
+      await i18n.changeLanguage('en');
+    });
+
+    it('shows the rollout message and a refused cancel by their codes', async () => {
+      await i18n.changeLanguage('ko');
+      const targets = [target(1, 'east', { state: 'failed' })];
+      const stopped = {
+        status: 'running',
+        message: 'Stopped: 1 target(s) failed (shop-1).',
+        message_code: 'rollout_stopped',
+        message_params: { count: 1, namespaces: 'shop-1' },
+      } as Partial<Rollout>;
+      mockFetch({
+        'GET /api/catalog/rollouts/9/': () => json(rollout(9, targets, stopped)),
+        'GET /api/workspaces/1/': () => json(workspace(1, { my_role: 'developer', my_grants: ['workloads.deploy'] })),
+        'GET /api/auth/csrf/': () => json({ csrfToken: 't' }),
+        'POST /api/catalog/rollouts/9/cancel/': () =>
+          json(
+            { detail: 'Your role in workspace team-a does not grant workloads.deploy; ask a manager of the workspace.', code: 'grant_missing', params: { workspace: 'team-a', grant: 'workloads.deploy' } },
+            { status: 403 },
+          ),
+      });
+      renderAt(<RolloutPage />, { route: '/rollouts/9', path: '/rollouts/:id', queryClient: testQueryClient(dev) });
+      expect(await screen.findByTestId('rollout-message')).toHaveTextContent('중지됨: 대상 1개가 실패했습니다(shop-1).');
+      const user = userEvent.setup();
+      await user.click(await screen.findByTestId('cancel-rollout'));
+      await user.click(screen.getByTestId('cancel-rollout-submit'));
+      expect(await screen.findByTestId('cancel-rollout-dialog')).toHaveTextContent('워크스페이스 team-a에서 내 역할에는 workloads.deploy 권한이 없습니다.');
+    });
   });
 });
