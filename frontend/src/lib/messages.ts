@@ -87,7 +87,7 @@ export function serverText(t: TFunction, { code, params, text }: CodedText): str
   // sentence says it in words ("nodes not readable"), the template cannot.
   if (isRecord(params)) for (const [name, value] of Object.entries(params)) if (value !== null && value !== undefined) values[name] = show(value);
   const needed = [...(template(key) ?? '').matchAll(PLACEHOLDER)].map((m) => m[1] ?? '');
-  if (fallback && needed.some((name) => !(name in values))) return fallback;
+  if (needed.some((name) => !(name in values))) return fallback;
   // `replace` keeps params apart from i18next's options (a param named `context` or `lng` is data).
   const tOptions = { replace: values, interpolation: { escapeValue: false } };
   const translated = (t as unknown as Lookup)(key, tOptions);
