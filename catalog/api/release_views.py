@@ -13,7 +13,7 @@ from django.db.models import OuterRef, Q, QuerySet, Subquery
 from django.shortcuts import get_object_or_404
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
-from rest_framework import exceptions, mixins, status, viewsets
+from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -23,6 +23,7 @@ from catalog.api import release_serializers as s
 from catalog.api.intent_serializers import IntentSerializer, accepted
 from catalog.models import PackageVersion, Release, Revision, Rollout
 from clusters.api.pagination import KeysetPagination
+from portal import errors
 from portal.api.params import bool_param, id_param
 from workspaces import access as ws_access
 from workspaces.models import Grant, ServiceMap, Workspace
@@ -35,11 +36,16 @@ ERRORS = {
 }
 
 
+def _invalid(field: str, message: str) -> errors.Invalid:
+    """A 400 naming the field, worded as the API words every field error."""
+    return errors.Invalid(f"Invalid input: {field}: {message}", errors={field: [message]})
+
+
 def _service_map(user: Any, pk: Any) -> ServiceMap:
     sm = ws_access.visible_service_maps(user).select_related("workspace", "cluster").filter(pk=pk).first() \
         if isinstance(pk, int) else None
     if sm is None:
-        raise exceptions.ValidationError({"service_map": [f"No service map {pk!r} that you can see."]})
+        raise _invalid("service_map", f"No service map {pk!r} that you can see.")
     return sm
 
 
@@ -62,11 +68,11 @@ def _version(user: Any, pk: Any, sm: ServiceMap | None) -> PackageVersion:
                .filter(Q(package__source__workspace__isnull=True) | Q(package__source__workspace__in=visible))
                .filter(pk=pk).first()) if isinstance(pk, int) else None
     if version is None:
-        raise exceptions.ValidationError({"package_version": [f"No package version {pk!r} that you can see."]})
+        raise _invalid("package_version", f"No package version {pk!r} that you can see.")
     owner = version.package.source.workspace_id
     if sm is not None and owner is not None and owner != sm.workspace_id:
-        raise exceptions.ValidationError({"package_version": [
-            "That package is in another workspace's catalog; deploy packages of this workspace or shared ones."]})
+        raise _invalid("package_version", "That package is in another workspace's catalog; deploy packages of this "
+                       "workspace or shared ones.")
     return version
 
 
@@ -207,12 +213,12 @@ class ReleaseViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
         for name in ("from", "to"):
             value = request.query_params.get(name, "")
             if not value.isdigit():
-                raise exceptions.ValidationError({name: [f"Give {name}=<revision number>."]})
+                raise _invalid(name, f"Give {name}=<revision number>.")
             numbers.append(int(value))
         found = {r.number: r for r in Revision.objects.filter(release=release, number__in=numbers)}
         for name, number in zip(("from", "to"), numbers, strict=True):
             if number not in found:
-                raise exceptions.ValidationError({name: [f"{release.name} has no revision {number}."]})
+                raise _invalid(name, f"{release.name} has no revision {number}.")
         a, b = found[numbers[0]], found[numbers[1]]
         return Response({"diff": deploy.revision_diff(a.manifest, b.manifest, label_a=f"revision {a.number}",
                                                       label_b=f"revision {b.number}",
@@ -252,12 +258,12 @@ class RolloutViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
         v = data.validated_data
         workspace = ws_access.visible_workspaces(request.user).filter(pk=v["workspace"]).first()
         if workspace is None:
-            raise exceptions.ValidationError({"workspace": [f"No workspace {v['workspace']} that you can see."]})
+            raise _invalid("workspace", f"No workspace {v['workspace']} that you can see.")
         ws_access.require_grant(request.user, workspace, Grant.WORKLOADS_DEPLOY)
         version = _version(request.user, v["package_version"], None)
         owner = version.package.source.workspace_id
         if owner is not None and owner != workspace.pk:
-            raise exceptions.ValidationError({"package_version": ["That package is in another workspace's catalog."]})
+            raise _invalid("package_version", "That package is in another workspace's catalog.")
         rollout = rollouts.create_rollout(
             workspace=workspace, release_name=v["release_name"], version=version, values=v["values"],
             targets=[dict(t) for t in v["targets"]], canary=v["canary"], batch_size=v["batch_size"],
