@@ -30,6 +30,7 @@ from workspaces.models import ServiceMap
 
 TASK = "catalog.converge_intent"
 MAX_ATTEMPTS = 3
+KEEP_FINISHED = timedelta(days=1)  # long enough to read an outcome; results can hold secret values
 FINISHED = (IntentStatus.SUCCEEDED, IntentStatus.FAILED)
 
 
@@ -121,3 +122,9 @@ def due(stale_after: float = 60.0) -> list[int]:
             out.append(pk)
     ClusterIntent.objects.filter(pk__in=out).update(updated=timezone.now())  # once per stale_after, not per beat
     return out
+
+
+def prune(keep: timedelta = KEEP_FINISHED) -> int:
+    """Delete finished intents older than ``keep`` (the audit log keeps who asked for what)."""
+    deleted, _ = ClusterIntent.objects.filter(status__in=FINISHED, finished__lt=timezone.now() - keep).delete()
+    return deleted

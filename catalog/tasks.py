@@ -58,7 +58,9 @@ def converge_intent(intent_id: int) -> str:
 
 @shared_task(name="catalog.reconcile_intents", ignore_result=True)
 def reconcile_intents() -> int:
-    """Periodic (beat): enqueue again the intents whose task never arrived or died."""
+    """Periodic (beat): enqueue again the intents whose task never arrived or died, and forget
+    finished ones after a day."""
+    intents.prune()
     due = intents.due()
     for intent_id in due:
         enqueue.send("catalog.converge_intent", intent_id)

@@ -50,6 +50,10 @@ def test_a_lost_intent_is_sent_again_then_given_up(django_capture_on_commit_call
     assert (intent.status, intent.message_code) == (IntentStatus.FAILED, "intent_abandoned")
     assert intent.message_params == {"attempts": intents.MAX_ATTEMPTS}
 
+    assert intents.prune() == 0  # finished just now: kept for who asked to read
+    ClusterIntent.objects.filter(pk=intent.pk).update(finished=timezone.now() - timedelta(days=2))
+    assert intents.prune() == 1
+
 
 def test_an_unreachable_cluster_fails_the_intent_once() -> None:
     sm, user = _service_map(), make_user("intent-dev2")

@@ -74,7 +74,14 @@ export function useDiff(id: number, from: number | null, to: number | null) {
 }
 
 export function useDrift(id: number, enabled: boolean) {
-  return useQuery({ queryKey: [...releaseKey(id), 'drift'], queryFn: ({ signal }) => catalogApi.drift(id, signal), enabled: enabled && valid(id), staleTime: 0 });
+  // each fetch asks the server for a new drift check (a cluster intent): on request, not on focus
+  return useQuery({
+    queryKey: [...releaseKey(id), 'drift'],
+    queryFn: ({ signal }) => catalogApi.drift(id, signal),
+    enabled: enabled && valid(id),
+    staleTime: 0,
+    refetchOnWindowFocus: false,
+  });
 }
 
 export function useRollout(id: number) {
