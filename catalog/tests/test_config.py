@@ -11,8 +11,8 @@ import pytest
 from rest_framework.test import APIClient
 
 from catalog.models import ClusterIntent, ConfigVersion
+from catalog.tests.helpers import setup_service_maps
 from catalog.tests.intents import result, settle
-from catalog.tests.test_deploy import _setup
 from clusters.tests.helpers import client_for
 from portal.models import AuditRecord
 from portal.testing import make_user
@@ -29,7 +29,7 @@ def api_for(user: Any) -> APIClient:
 
 def test_configs_versions_restart_secrets_and_autoscalers(admin_api: APIClient, sandbox: Any,
                                                           celery_worker_process: Any) -> None:
-    workspace, (sm,), developer, _version = _setup(admin_api, sandbox, ("cluster-1",))
+    workspace, (sm,), developer, _version = setup_service_maps(admin_api, sandbox, ("cluster-1",))
     manager = make_user(f"cfgmgr{sm.pk}")
     Membership.objects.create(workspace=workspace, user=manager, role=Role.objects.get(key="manager"))
     dev, base = api_for(developer), f"/api/catalog/configs/{sm.pk}/"

@@ -11,8 +11,8 @@ from rest_framework.test import APIClient
 
 from catalog import sources
 from catalog.models import CatalogSource, PackageVersion, Release, Revision, SourceKind
+from catalog.tests.helpers import Driver, release_state, setup_service_maps
 from catalog.tests.intents import result
-from catalog.tests.test_deploy import Driver, _setup, _state
 from catalog.tests.test_sources import PASSWORD, USER, Repo
 from clusters.kube.errors import NotFound
 from clusters.tests.helpers import client_for
@@ -32,7 +32,7 @@ def api_for(user: Any) -> APIClient:
 def test_release_lifecycle_through_the_api(admin_api: APIClient, sandbox: Any, driver: Driver, repo: Repo,
                                            settings: Any) -> None:
     settings.PORTAL_CATALOG_ALLOW_HTTP = True
-    workspace, (sm,), developer, _upload = _setup(admin_api, sandbox, ("cluster-2",))
+    workspace, (sm,), developer, _upload = setup_service_maps(admin_api, sandbox, ("cluster-2",))
     source = CatalogSource.objects.create(name="public", kind=SourceKind.HELM, url=repo.url + "/", username=USER)
     source.set_password(PASSWORD)
     source.save()
@@ -77,12 +77,12 @@ def test_release_lifecycle_through_the_api(admin_api: APIClient, sandbox: Any, d
     assert busy.status_code == 409
     assert "still deploying" in busy.json()["detail"]
     Revision.objects.filter(release=release, number=1).update(status="pending")
-    driver.run(until=lambda: _state(release) == ("deployed", 1))
+    driver.run(until=lambda: release_state(release) == ("deployed", 1))
 
     upgraded = dev.post(f"/api/catalog/releases/{release.pk}/upgrade/", {"values": {**values, "greeting": "annyeong"}},
                         format="json")
     assert upgraded.status_code == 202, upgraded.content
-    driver.run(until=lambda: _state(release) == ("deployed", 2))
+    driver.run(until=lambda: release_state(release) == ("deployed", 2))
     diff = dev.get(f"/api/catalog/releases/{release.pk}/diff/?from=1&to=2").json()["diff"]
     assert "annyeong" in diff
     detail = dev.get(f"/api/catalog/releases/{release.pk}/").json()
@@ -90,7 +90,7 @@ def test_release_lifecycle_through_the_api(admin_api: APIClient, sandbox: Any, d
     assert dev.post(f"/api/catalog/releases/{release.pk}/rollback/", {"revision": 9}, format="json").status_code == 400
     assert dev.post(f"/api/catalog/releases/{release.pk}/rollback/", {"revision": 1},
                     format="json").status_code == 202
-    driver.run(until=lambda: _state(release) == ("deployed", 3))
+    driver.run(until=lambda: release_state(release) == ("deployed", 3))
     revision = dev.get(f"/api/catalog/releases/{release.pk}/revisions/3/").json()
     assert revision["rollback_of"] == 1
     assert "annyeong" not in revision["manifest"]

@@ -11,8 +11,8 @@ from rest_framework.test import APIClient
 
 from catalog import releases, tasks_deploy
 from catalog.models import Release, Revision
+from catalog.tests.helpers import Driver, release_state, setup_service_maps
 from catalog.tests.intents import result
-from catalog.tests.test_deploy import Driver, _setup, _state
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -28,11 +28,11 @@ def _api(user: Any) -> APIClient:
 @pytest.mark.usefixtures("celery_worker_process")  # the plan is answered by the real worker
 def test_korean_stays_readable_and_a_fast_delete_answers_202(admin_api: APIClient, sandbox: Any, driver: Driver,
                                                              monkeypatch: pytest.MonkeyPatch) -> None:
-    _workspace, (sm,), developer, version = _setup(admin_api, sandbox, ("cluster-3",))
+    _workspace, (sm,), developer, version = setup_service_maps(admin_api, sandbox, ("cluster-3",))
     dev = _api(developer)
     release = releases.create_release(sm=sm, name="hangul", version=version, values={"message": HELLO},
                                       strategy={}, user=developer, request=None)
-    driver.run(until=lambda: _state(release) == ("deployed", 1))
+    driver.run(until=lambda: release_state(release) == ("deployed", 1))
 
     # The plan's diff against the cluster, the stored manifest and the revision diff keep Hangul.
     plan = result(dev, dev.post("/api/catalog/releases/plan/", {"service_map": sm.pk, "name": "hangul",
@@ -43,7 +43,7 @@ def test_korean_stays_readable_and_a_fast_delete_answers_202(admin_api: APIClien
     assert "\\u" not in plan["diff"]
     releases.upgrade_release(release=release, version=None, values={"message": "반갑습니다"}, strategy=None,
                              user=developer, request=None)
-    driver.run(until=lambda: _state(release) == ("deployed", 2))
+    driver.run(until=lambda: release_state(release) == ("deployed", 2))
     assert HELLO in Revision.objects.get(release=release, number=1).manifest
     shown = dev.get(f"/api/catalog/releases/{release.pk}/revisions/2/").json()["manifest"]
     assert "반갑습니다" in shown
@@ -77,11 +77,11 @@ def test_korean_stays_readable_and_a_fast_delete_answers_202(admin_api: APIClien
 
 def test_a_second_delete_while_deleting_is_accepted_again(admin_api: APIClient, sandbox: Any,
                                                           driver: Driver) -> None:
-    _workspace, (sm,), developer, version = _setup(admin_api, sandbox, ("cluster-3",))
+    _workspace, (sm,), developer, version = setup_service_maps(admin_api, sandbox, ("cluster-3",))
     dev = _api(developer)
     release = releases.create_release(sm=sm, name="twice", version=version, values={}, strategy={},
                                       user=developer, request=None)
-    driver.run(until=lambda: _state(release) == ("deployed", 1))
+    driver.run(until=lambda: release_state(release) == ("deployed", 1))
     assert dev.delete(f"/api/catalog/releases/{release.pk}/").status_code == 202
     assert dev.delete(f"/api/catalog/releases/{release.pk}/").status_code == 202  # still deleting: idempotent
     driver.run(until=lambda: not Release.objects.filter(pk=release.pk).exists())

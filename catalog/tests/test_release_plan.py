@@ -17,8 +17,8 @@ from rest_framework.test import APIClient
 from catalog import helm
 from catalog.api import release_serializers as s
 from catalog.models import Package, PackageVersion, Release, Revision
+from catalog.tests.helpers import CHART_FILES, Driver, release_state, setup_service_maps
 from catalog.tests.intents import result
-from catalog.tests.test_deploy import CHART_FILES, Driver, _setup, _state
 from clusters.tests.helpers import client_for
 from portal.testing import make_user
 from workspaces.models import Membership, Role, ServiceMap
@@ -73,7 +73,7 @@ def _plan(api: APIClient, sm: ServiceMap, version: PackageVersion, values: dict[
 
 def test_secret_values_are_redacted_in_plan_manifest_diff_and_drift(admin_api: APIClient, sandbox: Any,
                                                                     driver: Driver) -> None:
-    workspace, (sm,), developer, _version = _setup(admin_api, sandbox, ("cluster-1",))
+    workspace, (sm,), developer, _version = setup_service_maps(admin_api, sandbox, ("cluster-1",))
     version = _chart(sm, "1.1.0", {"templates/secret.yaml": SECRET_TEMPLATE}, "password: changeme\n")
     manager = make_user(f"secmgr{sm.pk}")
     Membership.objects.create(workspace=workspace, user=manager, role=Role.objects.get(key="manager"))
@@ -100,7 +100,7 @@ def test_secret_values_are_redacted_in_plan_manifest_diff_and_drift(admin_api: A
                                                   "values": {"password": "new-canary-456"}}, format="json")
     assert created.status_code == 202, created.content
     release = Release.objects.get(pk=created.json()["id"])
-    driver.run(until=lambda: _state(release) == ("deployed", 1))
+    driver.run(until=lambda: release_state(release) == ("deployed", 1))
 
     # The values that became the Secret's: redacted in the release, its history, the list.
     shown = dev.get(f"/api/catalog/releases/{release.pk}/").json()
@@ -120,7 +120,7 @@ def test_secret_values_are_redacted_in_plan_manifest_diff_and_drift(admin_api: A
     # Between revisions: the changed key shows, no value does.
     assert dev.post(f"/api/catalog/releases/{release.pk}/upgrade/", {"values": {"password": "third-canary-789"}},
                     format="json").status_code == 202
-    driver.run(until=lambda: _state(release) == ("deployed", 2))
+    driver.run(until=lambda: release_state(release) == ("deployed", 2))
     diff = dev.get(f"/api/catalog/releases/{release.pk}/diff/?from=1&to=2").json()["diff"]
     assert "new-canary-456" not in diff
     assert "third-canary-789" not in diff
@@ -145,7 +145,7 @@ def test_secret_values_are_redacted_in_plan_manifest_diff_and_drift(admin_api: A
     shown = dev.get(f"/api/catalog/releases/{release.pk}/").json()["values"]
     assert dev.post(f"/api/catalog/releases/{release.pk}/upgrade/", {"values": shown},
                     format="json").status_code == 202
-    driver.run(until=lambda: _state(release) == ("deployed", 3))
+    driver.run(until=lambda: release_state(release) == ("deployed", 3))
     assert Revision.objects.get(release=release, number=3).values == {"password": "third-canary-789"}
     refused = dev.post("/api/catalog/releases/", {"service_map": sm.pk, "name": "other", "package_version": version.pk,
                                                   "values": {"password": REDACTED}}, format="json")
@@ -174,7 +174,7 @@ spec:
 
 def test_objects_that_collide_with_the_portals_own_are_refused(admin_api: APIClient, sandbox: Any,
                                                                  driver: Driver) -> None:
-    _workspace, (sm,), developer, plain = _setup(admin_api, sandbox, ("cluster-1",))
+    _workspace, (sm,), developer, plain = setup_service_maps(admin_api, sandbox, ("cluster-1",))
     version = _chart(sm, "1.2.0", {"templates/portal.yaml": PORTAL_OBJECTS})
     dev = api_for(developer)
     plan = _plan(dev, sm, version, {})
@@ -194,7 +194,7 @@ def test_objects_that_collide_with_the_portals_own_are_refused(admin_api: APICli
                                                   "values": {}}, format="json")
     assert created.status_code == 202, created.content
     release = Release.objects.get(pk=created.json()["id"])
-    driver.run(until=lambda: _state(release) == ("deployed", 1))
+    driver.run(until=lambda: release_state(release) == ("deployed", 1))
     upgraded = dev.post(f"/api/catalog/releases/{release.pk}/upgrade/", {"package_version": version.pk},
                         format="json")
     assert upgraded.status_code == 400
@@ -207,13 +207,13 @@ def test_objects_that_collide_with_the_portals_own_are_refused(admin_api: APICli
 
 
 def test_a_plan_with_unchanged_values_shows_no_change(admin_api: APIClient, sandbox: Any, driver: Driver) -> None:
-    _workspace, (sm,), developer, version = _setup(admin_api, sandbox, ("cluster-1",))
+    _workspace, (sm,), developer, version = setup_service_maps(admin_api, sandbox, ("cluster-1",))
     dev = api_for(developer)
     created = dev.post("/api/catalog/releases/", {"service_map": sm.pk, "name": "shop", "package_version": version.pk,
                                                   "values": {"message": "same"}}, format="json")
     assert created.status_code == 202, created.content
     release = Release.objects.get(pk=created.json()["id"])
-    driver.run(until=lambda: _state(release) == ("deployed", 1))
+    driver.run(until=lambda: release_state(release) == ("deployed", 1))
     plan = _plan(dev, sm, version, {"message": "same"})
     assert plan["valid"] is True, plan
     assert (plan["changed"], plan["diff"]) == ([], "")
@@ -270,7 +270,7 @@ spec:
 
 
 def test_a_chart_that_renders_nulls_installs(admin_api: APIClient, sandbox: Any, driver: Driver) -> None:
-    _workspace, (sm,), developer, _plain = _setup(admin_api, sandbox, ("cluster-1",))
+    _workspace, (sm,), developer, _plain = setup_service_maps(admin_api, sandbox, ("cluster-1",))
     version = _chart(sm, "1.3.0", NULLS)
     dev = api_for(developer)
     assert _plan(dev, sm, version, {})["valid"] is True
@@ -278,7 +278,7 @@ def test_a_chart_that_renders_nulls_installs(admin_api: APIClient, sandbox: Any,
                                                   "values": {}}, format="json")
     assert created.status_code == 202, created.content
     release = Release.objects.get(pk=created.json()["id"])
-    driver.run(until=lambda: _state(release) == ("deployed", 1))
+    driver.run(until=lambda: release_state(release) == ("deployed", 1))
     with client_for(sandbox, "cluster-1") as kube:
         config = kube.get_object("ConfigMap", "shop-nulls", sm.namespace)
         assert config["metadata"]["labels"]["portal.cluster-portal.io/release"] == str(release.pk)
@@ -301,7 +301,7 @@ data:
 
 
 def test_a_chart_that_calls_lookup_is_warned_about(admin_api: APIClient, sandbox: Any) -> None:
-    _workspace, (sm,), developer, plain = _setup(admin_api, sandbox, ("cluster-1",))
+    _workspace, (sm,), developer, plain = setup_service_maps(admin_api, sandbox, ("cluster-1",))
     version = _chart(sm, "1.4.0", {"templates/lookup.yaml": LOOKUP})
     dev = api_for(developer)
     plan = _plan(dev, sm, version, {})
@@ -315,7 +315,7 @@ def test_a_chart_that_calls_lookup_is_warned_about(admin_api: APIClient, sandbox
 
 
 def test_a_request_above_the_limitrange_default_limit_is_refused(admin_api: APIClient, sandbox: Any) -> None:
-    _workspace, (sm,), developer, _plain = _setup(admin_api, sandbox, ("cluster-1",))
+    _workspace, (sm,), developer, _plain = setup_service_maps(admin_api, sandbox, ("cluster-1",))
     heavy = CHART_FILES["templates/deployment.yaml"].replace("requests: {cpu: 50m, memory: 32Mi}",
                                                              "requests: {cpu: 1, memory: 32Mi}")
     version = _chart(sm, "1.5.0", {"templates/deployment.yaml": heavy})
@@ -342,13 +342,13 @@ def test_a_request_above_the_limitrange_default_limit_is_refused(admin_api: APIC
 
 def test_plan_and_drift_responses_match_the_schema_and_the_docs(admin_api: APIClient, sandbox: Any,
                                                                   driver: Driver) -> None:
-    _workspace, (sm,), developer, version = _setup(admin_api, sandbox, ("cluster-1",))
+    _workspace, (sm,), developer, version = setup_service_maps(admin_api, sandbox, ("cluster-1",))
     dev = api_for(developer)
     plan = _plan(dev, sm, version, {})
     created = dev.post("/api/catalog/releases/", {"service_map": sm.pk, "name": "shop", "package_version": version.pk,
                                                   "values": {}}, format="json")
     release = Release.objects.get(pk=created.json()["id"])
-    driver.run(until=lambda: _state(release) == ("deployed", 1))
+    driver.run(until=lambda: release_state(release) == ("deployed", 1))
     drift = result(dev, dev.get(f"/api/catalog/releases/{release.pk}/drift/"))
     docs = (Path(__file__).resolve().parents[2] / "docs" / "catalog-api.md").read_text()
     section = docs[docs.index("## Releases"):]
