@@ -245,6 +245,9 @@ class Rollout(models.Model):
     version_label = models.CharField(max_length=300, blank=True)  # "<package> <version>" at creation
     values = models.JSONField(default=dict, blank=True)
     policy = models.JSONField(default=dict, blank=True)  # {"batch_size", "max_failures", "concurrency"}
+    # Decided at creation from who asked (see Revision.allow_cluster_scoped): targets started later
+    # by the task use it, and their grants were checked at creation.
+    allow_cluster_scoped = models.BooleanField(default=False)
     status = models.CharField(max_length=16, choices=RolloutStatus.choices, default=RolloutStatus.RUNNING)
     message = models.TextField(blank=True)
     message_code = models.CharField(max_length=64, blank=True)  # stable: the console translates by it

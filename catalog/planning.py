@@ -36,7 +36,9 @@ def request_plan(*, sm: ServiceMap, name: str, version: PackageVersion, values: 
                                  else strategies.normalised(existing.strategy if existing else {}))
     return intents.create(
         sm=sm, kind=IntentKind.PLAN, target=name, user=user, request=request, release=existing,
-        spec={"name": name, "package_version": version.pk, "values": values, "strategy": chosen},
+        spec={"name": name, "package_version": version.pk, "values": values, "strategy": chosen,
+              # decided now, from who asked: the task decides nothing
+              "allow_cluster_scoped": releases.decide(user, sm).allow_cluster_scoped},
         audit_detail={"name": name, "package_version": version.pk})
 
 
@@ -57,7 +59,7 @@ def _field_errors(exc: Exception) -> dict[str, list[str]]:
 
 
 def plan(*, sm: ServiceMap, name: str, version: PackageVersion, values: Any, strategy: dict[str, Any],
-         user: Any) -> dict[str, Any]:
+         user: Any, decided: releases.Decided | None = None) -> dict[str, Any]:
     """Validate, render, preflight, dry-run and diff a deploy without applying anything."""
     existing = Release.objects.filter(service_map=sm, name=name).first()
     out: dict[str, Any] = {"valid": True, "errors": {}, "warnings": [], "objects": [], "preflight": {},
@@ -66,7 +68,8 @@ def plan(*, sm: ServiceMap, name: str, version: PackageVersion, values: Any, str
     try:
         restored = releases.restored_values(values, existing.values if existing else None)
         prepared = releases.prepare(sm=sm, name=name, version=version, values=restored, user=user, number=number,
-                                    upgrade=existing is not None, replacing=existing, strategy=strategy)
+                                    upgrade=existing is not None, replacing=existing, strategy=strategy,
+                                    decided=decided)
     except (ValidationError, errors.Invalid) as exc:
         out.update(valid=False, errors=_field_errors(exc))
         preflight = getattr(exc, "preflight", None)
@@ -99,10 +102,10 @@ def run_plan(intent: ClusterIntent) -> None:
     if version is None:
         raise errors.Invalid("The package version is gone.", errors={"package_version": ["The package version is gone."]},
                              code="package_version_gone")
-    # who asked: the render refuses cluster-scoped objects unless an admin asked (as the deploy does)
     user = User.objects.filter(pk=intent.created_by_id).first() if intent.created_by_id else None
+    decided = releases.Decided(allow_cluster_scoped=bool(spec.get("allow_cluster_scoped", False)))
     result = plan(sm=intent.service_map, name=spec["name"], version=version, values=spec["values"],
-                  strategy=spec["strategy"], user=user)
+                  strategy=spec["strategy"], user=user, decided=decided)
     ok = bool(result["valid"])
     intents.finish(intent.pk, ok=True, result=result,
                    code="plan_ready" if ok else "plan_invalid", params={"name": spec["name"]},

@@ -151,9 +151,22 @@ def _image_errors(objects: list[dict[str, Any]]) -> list[str]:
     return problems
 
 
+@dataclass(frozen=True)
+class Decided:
+    """What was decided about who asked when an intent was created (a rollout, a plan). A task
+    acting later passes it instead of deciding a permission itself; the grants were checked then."""
+
+    allow_cluster_scoped: bool
+
+
+def decide(user: Any, sm: ServiceMap) -> Decided:
+    """At intent creation: what ``user`` may do that a later task must not decide again."""
+    return Decided(allow_cluster_scoped=_may_deploy_cluster_scoped(user, sm))
+
+
 def prepare(*, sm: ServiceMap, name: str, version: PackageVersion, values: dict[str, Any], user: Any,
             number: int, upgrade: bool, replacing: Release | None = None,
-            strategy: dict[str, Any] | None = None) -> Prepared:
+            strategy: dict[str, Any] | None = None, decided: Decided | None = None) -> Prepared:
     """Render, shape for the strategy (:mod:`catalog.strategies`) and check a revision; 400 naming
     what is wrong (values by field, objects by name)."""
     from catalog import helm
@@ -172,10 +185,12 @@ def prepare(*, sm: ServiceMap, name: str, version: PackageVersion, values: dict[
     except helm.ChartError as exc:
         raise invalid(exc.errors or {"chart": [exc.message]}) from exc
     objects = [manifests.without_nulls(o) for o in objects]
+    decided = decided or decide(user, sm)
     if strategy is None:
-        prepared = check(sm=sm, objects=objects, user=user, replacing=replacing)
+        prepared = check(sm=sm, objects=objects, user=user, replacing=replacing, decided=decided)
     else:
-        prepared = _shaped(sm=sm, objects=objects, strategy=strategy, user=user, replacing=replacing)
+        prepared = _shaped(sm=sm, objects=objects, strategy=strategy, user=user, replacing=replacing,
+                           decided=decided)
     prepared.warnings = _lookup_warnings(archive)
     return prepared
 
@@ -186,12 +201,12 @@ def _current_objects(release: Release | None) -> list[dict[str, Any]] | None:
 
 
 def _shaped(*, sm: ServiceMap, objects: list[dict[str, Any]], strategy: dict[str, Any], user: Any,
-            replacing: Release | None) -> Prepared:
+            replacing: Release | None, decided: Decided | None = None) -> Prepared:
     """Shape the chart's objects for the strategy, then check what will really be applied."""
     planned = strategies.plan(objects, strategy=strategy, state=replacing.strategy_state if replacing else {},
                               current=_current_objects(replacing),
                               from_revision=replacing.revision if replacing else 0)
-    prepared = check(sm=sm, objects=planned.objects, user=user, replacing=replacing)
+    prepared = check(sm=sm, objects=planned.objects, user=user, replacing=replacing, decided=decided)
     prepared.strategy_state = planned.state
     return prepared
 
@@ -238,7 +253,9 @@ def _metadata_problems(obj: dict[str, Any]) -> list[str]:
             if field in meta and not isinstance(meta[field], dict)]
 
 
-def check(*, sm: ServiceMap, objects: list[dict[str, Any]], user: Any, replacing: Release | None = None) -> Prepared:
+def check(*, sm: ServiceMap, objects: list[dict[str, Any]], user: Any, replacing: Release | None = None,
+          decided: Decided | None = None) -> Prepared:
+    allow_cluster_scoped = (decided or decide(user, sm)).allow_cluster_scoped
     problems: list[str] = []
     if not objects:
         problems.append("The chart rendered no objects.")
@@ -256,7 +273,7 @@ def check(*, sm: ServiceMap, objects: list[dict[str, Any]], user: Any, replacing
         if namespace and namespace != sm.namespace:
             problems.append(f"{key} targets namespace {namespace}; a release may only create objects in its service "
                             f"map's namespace {sm.namespace}.")
-        if obj.get("kind") in manifests.CLUSTER_SCOPED_KINDS and not _may_deploy_cluster_scoped(user, sm):
+        if obj.get("kind") in manifests.CLUSTER_SCOPED_KINDS and not allow_cluster_scoped:
             problems.append(f"{key} is cluster-scoped; only system admins may deploy those.")
     problems += _image_errors(objects)
     if collisions:  # the stable code first: the console names the collision
@@ -273,7 +290,8 @@ def check(*, sm: ServiceMap, objects: list[dict[str, Any]], user: Any, replacing
 
 
 def _store_revision(release: Release, *, number: int, action: str, version: PackageVersion, values: dict[str, Any],
-                    objects: list[dict[str, Any]], user: Any, rollback_of: int | None = None) -> Revision:
+                    objects: list[dict[str, Any]], user: Any, rollback_of: int | None = None,
+                    decided: Decided | None = None) -> Revision:
     stamped = manifests.stamp(objects, namespace=release.service_map.namespace, release=release, revision=number)
     manifest = manifests.dump(stamped)
     return Revision.objects.create(
@@ -281,7 +299,7 @@ def _store_revision(release: Release, *, number: int, action: str, version: Pack
         values=values, manifest=manifest, digest=manifests.digest(manifest), resources=manifests.resources(stamped),
         status=RevisionStatus.PENDING, created_by=user if getattr(user, "is_authenticated", False) else None,
         # decided here, from who asked (the deploy task reads it and decides nothing itself)
-        allow_cluster_scoped=_may_deploy_cluster_scoped(user, release.service_map))
+        allow_cluster_scoped=(decided or decide(user, release.service_map)).allow_cluster_scoped)
 
 
 def _may_deploy_cluster_scoped(user: Any, sm: ServiceMap) -> bool:
@@ -292,8 +310,13 @@ def _may_deploy_cluster_scoped(user: Any, sm: ServiceMap) -> bool:
 
 
 def create_release(*, sm: ServiceMap, name: str, version: PackageVersion, values: dict[str, Any],
-                   strategy: dict[str, Any], user: Any, request: HttpRequest | None) -> Release:
-    ws_access.require_grant(user, sm.workspace, Grant.WORKLOADS_DEPLOY)
+                   strategy: dict[str, Any], user: Any, request: HttpRequest | None,
+                   decided: Decided | None = None) -> Release:
+    """Install. A user's request is checked here; a task starting a rollout's target passes what
+    was ``decided`` when the rollout was created (its grants were checked then), and decides nothing."""
+    if decided is None:
+        ws_access.require_grant(user, sm.workspace, Grant.WORKLOADS_DEPLOY)
+        decided = decide(user, sm)
     if sm.status == ApplyStatus.DELETING:
         raise Conflict(f"Service map {sm.namespace} is being deleted.")
     if Release.objects.filter(service_map=sm, name=name).exists():
@@ -301,7 +324,7 @@ def create_release(*, sm: ServiceMap, name: str, version: PackageVersion, values
     values = restored_values(values, None)
     strategy = strategies.validate(strategy)
     prepared = prepare(sm=sm, name=name, version=version, values=values, user=user, number=1, upgrade=False,
-                       strategy=strategy)
+                       strategy=strategy, decided=decided)
     try:
         with transaction.atomic():
             release = Release.objects.create(
@@ -309,7 +332,7 @@ def create_release(*, sm: ServiceMap, name: str, version: PackageVersion, values
                 strategy=strategy, strategy_state=prepared.strategy_state, status=ReleaseStatus.PENDING, revision=1,
                 created_by=user if getattr(user, "is_authenticated", False) else None)
             _store_revision(release, number=1, action="install", version=version, values=values,
-                            objects=prepared.objects, user=user)
+                            objects=prepared.objects, user=user, decided=decided)
             _audit(request, action="release.install", release=release,
                    detail={"service_map": sm.pk, "package_version": version.pk, "revision": 1})
             _enqueue(enqueue.DEPLOY_REVISION, release.pk, 1)
@@ -338,23 +361,27 @@ def restored_values(values: Any, stored: Any) -> Any:
 
 
 def upgrade_release(*, release: Release, version: PackageVersion | None, values: dict[str, Any] | None,
-                    strategy: dict[str, Any] | None, user: Any, request: HttpRequest | None) -> Release:
+                    strategy: dict[str, Any] | None, user: Any, request: HttpRequest | None,
+                    decided: Decided | None = None) -> Release:
+    """Upgrade; ``decided`` as for :func:`create_release`."""
     sm = release.service_map
-    ws_access.require_grant(user, sm.workspace, Grant.WORKLOADS_DEPLOY)
+    if decided is None:
+        ws_access.require_grant(user, sm.workspace, Grant.WORKLOADS_DEPLOY)
+        decided = decide(user, sm)
     version = version or release.package_version
     values = release.values if values is None else restored_values(values, release.values)
     strategy = strategies.validate(strategy if strategy is not None else strategies.normalised(release.strategy))
     _refuse_mid_strategy(release, "upgrade")
     number = _next_revision(release)
     prepared = prepare(sm=sm, name=release.name, version=version, values=values, user=user, number=number,
-                       upgrade=True, replacing=release, strategy=strategy)
+                       upgrade=True, replacing=release, strategy=strategy, decided=decided)
     with transaction.atomic():
         locked = Release.objects.select_for_update().get(pk=release.pk)
         if locked.revision + 1 != number or locked.status == ReleaseStatus.DELETING:
             raise Conflict(f"{release.name} changed meanwhile (now at revision {locked.revision}); reload and retry.")
         _next_revision(locked)
         _store_revision(locked, number=number, action="upgrade", version=version, values=values,
-                        objects=prepared.objects, user=user)
+                        objects=prepared.objects, user=user, decided=decided)
         Release.objects.filter(pk=locked.pk).update(
             package_version=version, values=values, strategy=strategy, strategy_state=prepared.strategy_state,
             revision=number, status=ReleaseStatus.PENDING, message="", message_code="", message_params={},

@@ -103,11 +103,14 @@ def create_rollout(*, workspace: Workspace, release_name: str, version: PackageV
     if errors:
         raise invalid(errors)
     batch_size = max(1, batch_size)
+    # decided now, from who asked: the task starting each target later decides nothing itself
+    decided = releases.decide(user, plan[0][0])
     with transaction.atomic():
         rollout = Rollout.objects.create(
             workspace=workspace, release_name=release_name, package_version=version,
             version_label=f"{version.package.name} {version.version}"[:300], values=values,
             policy={"canary": canary, "batch_size": batch_size, "max_failures": max(0, max_failures)},
+            allow_cluster_scoped=decided.allow_cluster_scoped,
             created_by=user if getattr(user, "is_authenticated", False) else None)
         wave, in_wave = 1, 0
         for sm, overrides in plan:
@@ -184,7 +187,8 @@ def _target_state(target: RolloutTarget) -> tuple[str, str]:
 
 
 def _start(target: RolloutTarget, rollout: Rollout) -> None:
-    """Install or upgrade the target's release (as the rollout's creator)."""
+    """Install or upgrade the target's release for the rollout's creator, with what was decided
+    when the rollout was created (grants and cluster-scoped objects): the task decides nothing."""
     sm = target.service_map
     if rollout.package_version is None:  # its source was deleted (only possible for a finished rollout)
         RolloutTarget.objects.filter(pk=target.pk).update(
@@ -192,14 +196,16 @@ def _start(target: RolloutTarget, rollout: Rollout) -> None:
         return
     values = _merge(rollout.values, target.overrides or {})
     user = rollout.created_by
+    decided = releases.Decided(allow_cluster_scoped=rollout.allow_cluster_scoped)
     existing = Release.objects.filter(service_map=sm, name=rollout.release_name).first()
     try:
         if existing is None:
             release = releases.create_release(sm=sm, name=rollout.release_name, version=rollout.package_version,
-                                              values=values, strategy={}, user=user, request=None)
+                                              values=values, strategy={}, user=user, request=None,
+                                              decided=decided)
         else:
             release = releases.upgrade_release(release=existing, version=rollout.package_version, values=values,
-                                               strategy=None, user=user, request=None)
+                                               strategy=None, user=user, request=None, decided=decided)
     except (PortalError, SourceError) as exc:  # refused (grant, values, quota, state) or the chart unreadable
         RolloutTarget.objects.filter(pk=target.pk).update(state=TargetState.FAILED, reason=str(exc)[:2000],
                                                           attempts=target.attempts + 1)

@@ -20,7 +20,7 @@ from portal.celery import app as celery_app
 from portal.errors import Forbidden
 from portal.models import AuditRecord
 from portal.testing import make_user
-from workspaces.models import Membership, Role
+from workspaces.models import ApplyStatus, Membership, Role, ServiceMap
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -104,18 +104,26 @@ def test_a_broker_refusing_the_task_after_commit_loses_nothing(admin_api: APICli
         assert (release.pk, 1, "deploy") in deploy.due_revisions(stale_after=0)
 
 
-def test_a_refused_rollout_target_fails_with_the_refusal(admin_api: APIClient, sandbox: Any,
-                                                         driver: Driver) -> None:
-    workspace, (sm,), developer, version = _setup(admin_api, sandbox, ("cluster-1",))
+def test_a_rollout_target_is_started_with_what_was_decided_at_creation(admin_api: APIClient, sandbox: Any,
+                                                                        driver: Driver) -> None:
+    """The grant was checked when the rollout was created: the task that starts its targets later
+    decides no permission (issue 12), so a membership change meanwhile does not stop it; what the
+    task still refuses (the service map being deleted) fails the target with the refusal's words."""
+    workspace, (sm, other), developer, version = _setup(admin_api, sandbox, ("cluster-1", "cluster-2"))
     rollout = rollouts.create_rollout(workspace=workspace, release_name="shop", version=version, values={},
-                                      targets=[{"service_map": sm.pk}], canary=None, batch_size=1, max_failures=0,
-                                      user=developer, request=None)
-    Membership.objects.filter(workspace=workspace, user=developer).delete()  # before the target starts
-    driver.run(until=lambda: rollout.targets.get().state == "failed")
-    target = rollout.targets.get()
-    assert target.reason == (f"Your role in workspace {workspace.name} does not grant workloads.deploy; ask a "
-                             "manager of the workspace.")
+                                      targets=[{"service_map": sm.pk}, {"service_map": other.pk}], canary=None,
+                                      batch_size=2, max_failures=0, user=developer, request=None)
+    assert rollout.allow_cluster_scoped is False  # a developer asked
+    Membership.objects.filter(workspace=workspace, user=developer).delete()  # before the targets start
+    ServiceMap.objects.filter(pk=other.pk).update(status=ApplyStatus.DELETING)
+    driver.run(until=lambda: not rollout.targets.filter(state="pending").exists())
+    started = rollout.targets.get(service_map=sm)
+    assert started.state in ("applying", "progressing", "healthy"), started.reason
+    assert started.release is not None
+    assert started.release.created_by == developer
+    refused = rollout.targets.get(service_map=other)
+    assert (refused.state, refused.reason) == ("failed", f"Service map {other.namespace} is being deleted.")
     assert rollouts.advance(rollout.pk) == "failed"  # the next advance (the beat task's) stops it
     rollout.refresh_from_db()
     assert (rollout.status, rollout.message_code, rollout.message_params) == ("failed", "rollout_stopped", {
-        "count": 1, "namespaces": sm.namespace})
+        "count": 1, "namespaces": other.namespace})
