@@ -165,7 +165,7 @@ export interface paths {
             cookie?: never;
         };
         get?: never;
-        /** Create or change the workload's HorizontalPodAutoscaler */
+        /** Create or change the workload's HorizontalPodAutoscaler; the intent's result is the autoscaler row */
         put: operations["catalog_autoscalers_update"];
         post?: never;
         delete: operations["catalog_autoscalers_destroy"];
@@ -184,7 +184,7 @@ export interface paths {
         /** The service map's ConfigMaps and Secrets (asks the cluster) */
         get: operations["catalog_configs_list"];
         put?: never;
-        /** Create a ConfigMap or Secret (version 1) */
+        /** Create a ConfigMap or Secret (version 1); the intent's result is {version, restarted} */
         post: operations["catalog_configs_create"];
         delete?: never;
         options?: never;
@@ -200,7 +200,7 @@ export interface paths {
             cookie?: never;
         };
         get: operations["catalog_configs_retrieve"];
-        /** Save new data (a new version); null keeps a secret value; restart its users if asked */
+        /** Save new data (a new version); null keeps a secret value; restart its users if asked. The intent's result is {version, restarted} */
         put: operations["catalog_configs_update"];
         post?: never;
         delete: operations["catalog_configs_destroy"];
@@ -218,7 +218,7 @@ export interface paths {
         };
         get: operations["catalog_configs_versions_list"];
         put?: never;
-        /** Restore a saved version (saved again as a new version) */
+        /** Restore a saved version (saved again as a new version); the intent's result is {version, restarted} */
         post: operations["catalog_configs_versions_create"];
         delete?: never;
         options?: never;
@@ -240,6 +240,23 @@ export interface paths {
          *     CSRF: the token is the credential (an unknown token is 404).
          */
         post: operations["catalog_hooks_create"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/catalog/intents/{intent_id}/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A cluster intent you asked for: its status and, once finished, its result */
+        get: operations["catalog_intents_retrieve"];
+        put?: never;
+        post?: never;
         delete?: never;
         options?: never;
         head?: never;
@@ -370,7 +387,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Objects changed in the cluster since the last apply (asks the cluster) */
+        /** Objects changed in the cluster since the last apply (a task asks the cluster); the intent's result is the drift (DriftSerializer) */
         get: operations["catalog_releases_drift_retrieve"];
         put?: never;
         post?: never;
@@ -471,7 +488,7 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Validate, render, preflight, dry-run and diff a deploy without applying anything */
+        /** Validate, render, preflight, dry-run and diff a deploy without applying anything; the intent's result is the plan (PlanSerializer) */
         post: operations["catalog_releases_plan_create"];
         delete?: never;
         options?: never;
@@ -647,7 +664,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** @description A package version with its readme, values, schema and form; the archive is fetched on first use. */
+        /**
+         * @description A package version with its readme, values, schema and form; a GET never fetches the archive: a
+         *     task does (``archive_status`` says where it stands).
+         */
         get: operations["catalog_versions_retrieve"];
         put?: never;
         post?: never;
@@ -668,7 +688,8 @@ export interface paths {
         put?: never;
         /**
          * Render the chart for a service map (release name `preview`); nothing is applied
-         * @description A package version with its readme, values, schema and form; the archive is fetched on first use.
+         * @description A package version with its readme, values, schema and form; a GET never fetches the archive: a
+         *     task does (``archive_status`` says where it stands).
          */
         post: operations["catalog_versions_render_create"];
         delete?: never;
@@ -686,14 +707,14 @@ export interface paths {
         };
         /**
          * List clusters with status, freshness and summary figures
-         * @description Registered clusters. Everyone sees the clusters :func:`visible_clusters` allows; system
+         * @description Registered clusters. Everyone sees the clusters :class:`ClusterAccess` allows; system
          *     admins register, change, re-check and delete them.
          */
         get: operations["clusters_list"];
         put?: never;
         /**
          * Register a cluster (checked in the background)
-         * @description Registered clusters. Everyone sees the clusters :func:`visible_clusters` allows; system
+         * @description Registered clusters. Everyone sees the clusters :class:`ClusterAccess` allows; system
          *     admins register, change, re-check and delete them.
          */
         post: operations["clusters_create"];
@@ -1110,7 +1131,7 @@ export interface paths {
             cookie?: never;
         };
         /**
-         * @description Registered clusters. Everyone sees the clusters :func:`visible_clusters` allows; system
+         * @description Registered clusters. Everyone sees the clusters :class:`ClusterAccess` allows; system
          *     admins register, change, re-check and delete them.
          */
         get: operations["clusters_retrieve"];
@@ -1118,7 +1139,7 @@ export interface paths {
         post?: never;
         /**
          * Delete a cluster and its read model (audit history stays)
-         * @description Registered clusters. Everyone sees the clusters :func:`visible_clusters` allows; system
+         * @description Registered clusters. Everyone sees the clusters :class:`ClusterAccess` allows; system
          *     admins register, change, re-check and delete them.
          */
         delete: operations["clusters_destroy"];
@@ -1126,7 +1147,7 @@ export interface paths {
         head?: never;
         /**
          * Change a cluster's description, labels, or enable/disable it
-         * @description Registered clusters. Everyone sees the clusters :func:`visible_clusters` allows; system
+         * @description Registered clusters. Everyone sees the clusters :class:`ClusterAccess` allows; system
          *     admins register, change, re-check and delete them.
          */
         patch: operations["clusters_partial_update"];
@@ -1143,7 +1164,7 @@ export interface paths {
         put?: never;
         /**
          * Re-run the connectivity and permission check
-         * @description Registered clusters. Everyone sees the clusters :func:`visible_clusters` allows; system
+         * @description Registered clusters. Everyone sees the clusters :class:`ClusterAccess` allows; system
          *     admins register, change, re-check and delete them.
          */
         post: operations["clusters_check_create"];
@@ -1164,7 +1185,7 @@ export interface paths {
         put?: never;
         /**
          * Replace the connection and credentials
-         * @description Registered clusters. Everyone sees the clusters :func:`visible_clusters` allows; system
+         * @description Registered clusters. Everyone sees the clusters :class:`ClusterAccess` allows; system
          *     admins register, change, re-check and delete them.
          */
         post: operations["clusters_credentials_create"];
@@ -1185,7 +1206,7 @@ export interface paths {
         put?: never;
         /**
          * List a kubeconfig's contexts (nothing is stored or contacted)
-         * @description Registered clusters. Everyone sees the clusters :func:`visible_clusters` allows; system
+         * @description Registered clusters. Everyone sees the clusters :class:`ClusterAccess` allows; system
          *     admins register, change, re-check and delete them.
          */
         post: operations["clusters_kubeconfig_contexts_create"];
@@ -1348,10 +1369,16 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** @description Resolves ``workspace_id`` through :func:`access.visible_workspaces` (404 otherwise). */
+        /**
+         * @description Resolves ``workspace_id`` through :class:`~workspaces.access.WorkspaceAccess` (404
+         *     otherwise); the nested queryset is the model's visible objects in that workspace.
+         */
         get: operations["workspaces_allocations_list"];
         put?: never;
-        /** @description Resolves ``workspace_id`` through :func:`access.visible_workspaces` (404 otherwise). */
+        /**
+         * @description Resolves ``workspace_id`` through :class:`~workspaces.access.WorkspaceAccess` (404
+         *     otherwise); the nested queryset is the model's visible objects in that workspace.
+         */
         post: operations["workspaces_allocations_create"];
         delete?: never;
         options?: never;
@@ -1366,15 +1393,24 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** @description Resolves ``workspace_id`` through :func:`access.visible_workspaces` (404 otherwise). */
+        /**
+         * @description Resolves ``workspace_id`` through :class:`~workspaces.access.WorkspaceAccess` (404
+         *     otherwise); the nested queryset is the model's visible objects in that workspace.
+         */
         get: operations["workspaces_allocations_retrieve"];
         put?: never;
         post?: never;
-        /** @description Resolves ``workspace_id`` through :func:`access.visible_workspaces` (404 otherwise). */
+        /**
+         * @description Resolves ``workspace_id`` through :class:`~workspaces.access.WorkspaceAccess` (404
+         *     otherwise); the nested queryset is the model's visible objects in that workspace.
+         */
         delete: operations["workspaces_allocations_destroy"];
         options?: never;
         head?: never;
-        /** @description Resolves ``workspace_id`` through :func:`access.visible_workspaces` (404 otherwise). */
+        /**
+         * @description Resolves ``workspace_id`` through :class:`~workspaces.access.WorkspaceAccess` (404
+         *     otherwise); the nested queryset is the model's visible objects in that workspace.
+         */
         patch: operations["workspaces_allocations_partial_update"];
         trace?: never;
     };
@@ -1385,10 +1421,16 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** @description Resolves ``workspace_id`` through :func:`access.visible_workspaces` (404 otherwise). */
+        /**
+         * @description Resolves ``workspace_id`` through :class:`~workspaces.access.WorkspaceAccess` (404
+         *     otherwise); the nested queryset is the model's visible objects in that workspace.
+         */
         get: operations["workspaces_members_list"];
         put?: never;
-        /** @description Resolves ``workspace_id`` through :func:`access.visible_workspaces` (404 otherwise). */
+        /**
+         * @description Resolves ``workspace_id`` through :class:`~workspaces.access.WorkspaceAccess` (404
+         *     otherwise); the nested queryset is the model's visible objects in that workspace.
+         */
         post: operations["workspaces_members_create"];
         delete?: never;
         options?: never;
@@ -1406,11 +1448,17 @@ export interface paths {
         get?: never;
         put?: never;
         post?: never;
-        /** @description Resolves ``workspace_id`` through :func:`access.visible_workspaces` (404 otherwise). */
+        /**
+         * @description Resolves ``workspace_id`` through :class:`~workspaces.access.WorkspaceAccess` (404
+         *     otherwise); the nested queryset is the model's visible objects in that workspace.
+         */
         delete: operations["workspaces_members_destroy"];
         options?: never;
         head?: never;
-        /** @description Resolves ``workspace_id`` through :func:`access.visible_workspaces` (404 otherwise). */
+        /**
+         * @description Resolves ``workspace_id`` through :class:`~workspaces.access.WorkspaceAccess` (404
+         *     otherwise); the nested queryset is the model's visible objects in that workspace.
+         */
         patch: operations["workspaces_members_partial_update"];
         trace?: never;
     };
@@ -1421,7 +1469,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** @description Resolves ``workspace_id`` through :func:`access.visible_workspaces` (404 otherwise). */
+        /**
+         * @description Resolves ``workspace_id`` through :class:`~workspaces.access.WorkspaceAccess` (404
+         *     otherwise); the nested queryset is the model's visible objects in that workspace.
+         */
         get: operations["workspaces_members_candidates_list"];
         put?: never;
         post?: never;
@@ -1438,10 +1489,16 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** @description Resolves ``workspace_id`` through :func:`access.visible_workspaces` (404 otherwise). */
+        /**
+         * @description Resolves ``workspace_id`` through :class:`~workspaces.access.WorkspaceAccess` (404
+         *     otherwise); the nested queryset is the model's visible objects in that workspace.
+         */
         get: operations["workspaces_registries_list"];
         put?: never;
-        /** @description Resolves ``workspace_id`` through :func:`access.visible_workspaces` (404 otherwise). */
+        /**
+         * @description Resolves ``workspace_id`` through :class:`~workspaces.access.WorkspaceAccess` (404
+         *     otherwise); the nested queryset is the model's visible objects in that workspace.
+         */
         post: operations["workspaces_registries_create"];
         delete?: never;
         options?: never;
@@ -1459,7 +1516,10 @@ export interface paths {
         get?: never;
         put?: never;
         post?: never;
-        /** @description Resolves ``workspace_id`` through :func:`access.visible_workspaces` (404 otherwise). */
+        /**
+         * @description Resolves ``workspace_id`` through :class:`~workspaces.access.WorkspaceAccess` (404
+         *     otherwise); the nested queryset is the model's visible objects in that workspace.
+         */
         delete: operations["workspaces_registries_destroy"];
         options?: never;
         head?: never;
@@ -1473,10 +1533,16 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** @description Resolves ``workspace_id`` through :func:`access.visible_workspaces` (404 otherwise). */
+        /**
+         * @description Resolves ``workspace_id`` through :class:`~workspaces.access.WorkspaceAccess` (404
+         *     otherwise); the nested queryset is the model's visible objects in that workspace.
+         */
         get: operations["workspaces_servicemaps_list"];
         put?: never;
-        /** @description Resolves ``workspace_id`` through :func:`access.visible_workspaces` (404 otherwise). */
+        /**
+         * @description Resolves ``workspace_id`` through :class:`~workspaces.access.WorkspaceAccess` (404
+         *     otherwise); the nested queryset is the model's visible objects in that workspace.
+         */
         post: operations["workspaces_servicemaps_create"];
         delete?: never;
         options?: never;
@@ -1491,15 +1557,24 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** @description Resolves ``workspace_id`` through :func:`access.visible_workspaces` (404 otherwise). */
+        /**
+         * @description Resolves ``workspace_id`` through :class:`~workspaces.access.WorkspaceAccess` (404
+         *     otherwise); the nested queryset is the model's visible objects in that workspace.
+         */
         get: operations["workspaces_servicemaps_retrieve"];
         put?: never;
         post?: never;
-        /** @description Resolves ``workspace_id`` through :func:`access.visible_workspaces` (404 otherwise). */
+        /**
+         * @description Resolves ``workspace_id`` through :class:`~workspaces.access.WorkspaceAccess` (404
+         *     otherwise); the nested queryset is the model's visible objects in that workspace.
+         */
         delete: operations["workspaces_servicemaps_destroy"];
         options?: never;
         head?: never;
-        /** @description Resolves ``workspace_id`` through :func:`access.visible_workspaces` (404 otherwise). */
+        /**
+         * @description Resolves ``workspace_id`` through :class:`~workspaces.access.WorkspaceAccess` (404
+         *     otherwise); the nested queryset is the model's visible objects in that workspace.
+         */
         patch: operations["workspaces_servicemaps_partial_update"];
         trace?: never;
     };
@@ -1514,7 +1589,8 @@ export interface paths {
         put?: never;
         /**
          * Would these manifests fit in the service map's remaining quota?
-         * @description Resolves ``workspace_id`` through :func:`access.visible_workspaces` (404 otherwise).
+         * @description Resolves ``workspace_id`` through :class:`~workspaces.access.WorkspaceAccess` (404
+         *     otherwise); the nested queryset is the model's visible objects in that workspace.
          */
         post: operations["workspaces_servicemaps_preflight_create"];
         delete?: never;
@@ -1550,10 +1626,16 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** @description Workspace roles: built-in and custom sets of grants. */
+        /**
+         * @description Workspace roles: built-in (seeded by migration and after every flush, see
+         *     :mod:`workspaces.apps`) and custom sets of grants.
+         */
         get: operations["workspaces_roles_list"];
         put?: never;
-        /** @description Workspace roles: built-in and custom sets of grants. */
+        /**
+         * @description Workspace roles: built-in (seeded by migration and after every flush, see
+         *     :mod:`workspaces.apps`) and custom sets of grants.
+         */
         post: operations["workspaces_roles_create"];
         delete?: never;
         options?: never;
@@ -1571,11 +1653,17 @@ export interface paths {
         get?: never;
         put?: never;
         post?: never;
-        /** @description Workspace roles: built-in and custom sets of grants. */
+        /**
+         * @description Workspace roles: built-in (seeded by migration and after every flush, see
+         *     :mod:`workspaces.apps`) and custom sets of grants.
+         */
         delete: operations["workspaces_roles_destroy"];
         options?: never;
         head?: never;
-        /** @description Workspace roles: built-in and custom sets of grants. */
+        /**
+         * @description Workspace roles: built-in (seeded by migration and after every flush, see
+         *     :mod:`workspaces.apps`) and custom sets of grants.
+         */
         patch: operations["workspaces_roles_partial_update"];
         trace?: never;
     };
@@ -1586,7 +1674,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** @description Workspace roles: built-in and custom sets of grants. */
+        /**
+         * @description Workspace roles: built-in (seeded by migration and after every flush, see
+         *     :mod:`workspaces.apps`) and custom sets of grants.
+         */
         get: operations["workspaces_roles_grants_list"];
         put?: never;
         post?: never;
@@ -1691,6 +1782,8 @@ export interface components {
             storage_classes: string[];
             readonly status: components["schemas"]["ApplyStatusEnum"];
             readonly message: string;
+            readonly message_code: string;
+            readonly message_params: unknown;
             shared: {
                 [key: string]: string;
             };
@@ -1749,6 +1842,8 @@ export interface components {
          * @enum {string}
          */
         ApplyStatusEnum: "pending" | "ready" | "error" | "deleting";
+        /** @enum {string} */
+        ArchiveStatusEnum: "stored" | "fetching" | "failed";
         AuditRecord: {
             readonly id: number;
             /** Format: date-time */
@@ -1823,6 +1918,8 @@ export interface components {
             readonly status_message: string;
             /** @description Stable code of the status message (connection_refused, forbidden ...). */
             readonly status_code: string;
+            readonly message_code: string;
+            readonly message_params: unknown;
             readonly kubernetes_version: string;
             readonly missing_permissions: string[];
             /** @description Namespaces the admin listed for a namespace-scoped identity. */
@@ -1858,6 +1955,8 @@ export interface components {
             readonly status_message: string;
             /** @description Stable code of the status message (connection_refused, forbidden ...). */
             readonly status_code: string;
+            readonly message_code: string;
+            readonly message_params: unknown;
             readonly kubernetes_version: string;
             readonly missing_permissions: string[];
             /** @description Namespaces the admin listed for a namespace-scoped identity. */
@@ -2052,6 +2151,10 @@ export interface components {
         Csrf: {
             csrfToken: string;
         };
+        Deleted: {
+            kind?: string;
+            name: string;
+        };
         Diff: {
             diff: string;
         };
@@ -2155,6 +2258,62 @@ export interface components {
             pods_crashlooping: number;
             pods_pending: number;
         };
+        /** @description A cluster intent (docs/catalog-api.md, "Cluster intents"); ``result`` once it succeeded. */
+        Intent: {
+            id: number;
+            kind: components["schemas"]["IntentKindEnum"];
+            status: components["schemas"]["NodeOperationStatusEnum"];
+            workspace: number;
+            service_map: number;
+            release: number | null;
+            target: string;
+            message: string;
+            message_code: string;
+            message_params: {
+                [key: string]: unknown;
+            };
+            errors: {
+                [key: string]: string[];
+            };
+            created: string;
+            finished: string | null;
+            result?: unknown;
+        };
+        /**
+         * @description The intent with its result: {version, restarted} of a config save, the autoscaler row, what
+         *     was deleted, the plan (Plan) or the drift (Drift), by ``kind``; null until it succeeded.
+         */
+        IntentDetail: {
+            id: number;
+            kind: components["schemas"]["IntentKindEnum"];
+            status: components["schemas"]["NodeOperationStatusEnum"];
+            workspace: number;
+            service_map: number;
+            release: number | null;
+            target: string;
+            message: string;
+            message_code: string;
+            message_params: {
+                [key: string]: unknown;
+            };
+            errors: {
+                [key: string]: string[];
+            };
+            created: string;
+            finished: string | null;
+            result: components["schemas"]["IntentResult"] | null;
+        };
+        /**
+         * @description * `config.save` - Save a ConfigMap or Secret
+         *     * `config.delete` - Delete a ConfigMap or Secret
+         *     * `hpa.set` - Set a workload's autoscaler
+         *     * `hpa.delete` - Delete a workload's autoscaler
+         *     * `release.plan` - Plan a deploy (dry-run)
+         *     * `release.drift` - Compare a release with its cluster
+         * @enum {string}
+         */
+        IntentKindEnum: "config.save" | "config.delete" | "hpa.set" | "hpa.delete" | "release.plan" | "release.drift";
+        IntentResult: components["schemas"]["ConfigSaved"] | components["schemas"]["AutoscalerRow"] | components["schemas"]["Deleted"] | components["schemas"]["Plan"] | components["schemas"]["Drift"];
         KindPlan: {
             scope: components["schemas"]["KindPlanScopeEnum"];
             namespaces: string[];
@@ -2344,12 +2503,16 @@ export interface components {
             readonly status: components["schemas"]["NodeOperationStatusEnum"];
             readonly progress: components["schemas"]["NodeOperationProgress"];
             readonly message: string;
+            readonly message_code: string;
+            readonly message_params: unknown;
             /** Format: date-time */
             readonly created: string;
             /** Format: date-time */
             readonly started: string | null;
             /** Format: date-time */
             readonly finished: string | null;
+            /** Format: date-time */
+            readonly deadline: string | null;
         };
         /**
          * @description * `cordon` - Cordon
@@ -2806,6 +2969,8 @@ export interface components {
             readonly strategy_state: unknown;
             readonly status: components["schemas"]["ReleaseStatusEnum"];
             readonly message: string;
+            readonly message_code: string;
+            readonly message_params: unknown;
             readonly revision: number;
             readonly deployed_revision: number;
             /** Format: date-time */
@@ -2838,6 +3003,8 @@ export interface components {
             readonly strategy_state: unknown;
             readonly status: components["schemas"]["ReleaseStatusEnum"];
             readonly message: string;
+            readonly message_code: string;
+            readonly message_params: unknown;
             readonly revision: number;
             readonly deployed_revision: number;
             /** Format: date-time */
@@ -2957,6 +3124,8 @@ export interface components {
             readonly status: components["schemas"]["RevisionStatusEnum"];
             readonly progress: unknown;
             readonly message: string;
+            readonly message_code: string;
+            readonly message_params: unknown;
             /** Format: date-time */
             readonly created: string;
             /** Format: date-time */
@@ -2985,6 +3154,8 @@ export interface components {
             readonly status: components["schemas"]["RevisionStatusEnum"];
             readonly progress: unknown;
             readonly message: string;
+            readonly message_code: string;
+            readonly message_params: unknown;
             /** Format: date-time */
             readonly created: string;
             /** Format: date-time */
@@ -3043,6 +3214,8 @@ export interface components {
             readonly policy: unknown;
             readonly status: components["schemas"]["RolloutStatusEnum"];
             readonly message: string;
+            readonly message_code: string;
+            readonly message_params: unknown;
             /** Format: date-time */
             readonly created: string;
             /** Format: date-time */
@@ -3152,6 +3325,8 @@ export interface components {
             limits: components["schemas"]["Limits"];
             readonly status: components["schemas"]["ApplyStatusEnum"];
             readonly message: string;
+            readonly message_code: string;
+            readonly message_params: unknown;
             in_sync: boolean;
             /** Format: date-time */
             readonly last_applied: string | null;
@@ -3296,6 +3471,10 @@ export interface components {
             /** @description templates that call Helm's lookup, which finds nothing in the portal (values it keeps across upgrades are generated anew): set such values explicitly */
             readonly lookup_templates: string[];
             readonly form: components["schemas"]["FormField"][];
+            /** @description stored: readme, values and form are complete; fetching: the archive is being fetched (ask again); failed: the last fetch failed (archive_message says why; it is tried again) */
+            readonly archive_status: components["schemas"]["ArchiveStatusEnum"];
+            readonly archive_message: string;
+            readonly archive_message_code: string;
         };
         VersionSummary: {
             readonly id: number;
@@ -4185,12 +4364,12 @@ export interface operations {
             };
         };
         responses: {
-            200: {
+            202: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["AutoscalerRow"];
+                    "application/json": components["schemas"]["Intent"];
                 };
             };
             /** @description Invalid input; `errors` names the field */
@@ -4265,20 +4444,6 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description The cluster refused */
-            502: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content?: never;
-            };
-            /** @description The cluster did not answer in time */
-            504: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content?: never;
-            };
         };
     };
     catalog_autoscalers_destroy: {
@@ -4294,12 +4459,13 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description No response body */
-            204: {
+            202: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["Intent"];
+                };
             };
             /** @description Invalid input; `errors` names the field */
             400: {
@@ -4354,20 +4520,6 @@ export interface operations {
                 content: {
                     "application/json": components["schemas"]["Error"];
                 };
-            };
-            /** @description The cluster refused */
-            502: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content?: never;
-            };
-            /** @description The cluster did not answer in time */
-            504: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content?: never;
             };
         };
     };
@@ -4466,12 +4618,12 @@ export interface operations {
             };
         };
         responses: {
-            201: {
+            202: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ConfigSaved"];
+                    "application/json": components["schemas"]["Intent"];
                 };
             };
             /** @description Invalid input; `errors` names the field */
@@ -4545,20 +4697,6 @@ export interface operations {
                 content: {
                     "application/json": components["schemas"]["Error"];
                 };
-            };
-            /** @description The cluster refused */
-            502: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content?: never;
-            };
-            /** @description The cluster did not answer in time */
-            504: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content?: never;
             };
         };
     };
@@ -4664,12 +4802,12 @@ export interface operations {
             };
         };
         responses: {
-            200: {
+            202: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ConfigSaved"];
+                    "application/json": components["schemas"]["Intent"];
                 };
             };
             /** @description Invalid input; `errors` names the field */
@@ -4744,20 +4882,6 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description The cluster refused */
-            502: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content?: never;
-            };
-            /** @description The cluster did not answer in time */
-            504: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content?: never;
-            };
         };
     };
     catalog_configs_destroy: {
@@ -4773,12 +4897,13 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description No response body */
-            204: {
+            202: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["Intent"];
+                };
             };
             /** @description Invalid input; `errors` names the field */
             400: {
@@ -4833,20 +4958,6 @@ export interface operations {
                 content: {
                     "application/json": components["schemas"]["Error"];
                 };
-            };
-            /** @description The cluster refused */
-            502: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content?: never;
-            };
-            /** @description The cluster did not answer in time */
-            504: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content?: never;
             };
         };
     };
@@ -4949,12 +5060,12 @@ export interface operations {
             };
         };
         responses: {
-            200: {
+            202: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ConfigSaved"];
+                    "application/json": components["schemas"]["Intent"];
                 };
             };
             /** @description Invalid input; `errors` names the field */
@@ -5029,20 +5140,6 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description The cluster refused */
-            502: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content?: never;
-            };
-            /** @description The cluster did not answer in time */
-            504: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content?: never;
-            };
         };
     };
     catalog_hooks_create: {
@@ -5092,6 +5189,72 @@ export interface operations {
             };
             /** @description Conflicts with the current state; `detail` says how */
             409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Too many requests; `Retry-After` says when to try again */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    catalog_intents_retrieve: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                intent_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["IntentDetail"];
+                };
+            };
+            /** @description Invalid input (body, query or path); `errors` names the field */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not signed in, or the API token is invalid, expired or revoked */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Signed in, but your role lacks the grant (or the CSRF token is missing) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such intent, or not one you asked for */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -5789,12 +5952,12 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            200: {
+            202: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Drift"];
+                    "application/json": components["schemas"]["Intent"];
                 };
             };
             /** @description Invalid input; `errors` names the field (values by path, objects by name) */
@@ -6283,12 +6446,12 @@ export interface operations {
             };
         };
         responses: {
-            200: {
+            202: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Plan"];
+                    "application/json": components["schemas"]["Intent"];
                 };
             };
             /** @description Invalid input; `errors` names the field (values by path, objects by name) */
@@ -7556,13 +7719,6 @@ export interface operations {
                 content: {
                     "application/json": components["schemas"]["Error"];
                 };
-            };
-            /** @description The chart repository failed; `detail` says how */
-            502: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content?: never;
             };
         };
     };
