@@ -13,7 +13,7 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pytest
 from rest_framework.test import APIClient
@@ -125,7 +125,10 @@ def _session_worker_idle_before_flush(request: pytest.FixtureRequest) -> Iterato
         try:
             from portal.enqueue import QUEUES
 
-            queued = sum(client().llen(queue) for queue in QUEUES)
+            redis = client()
+            queued = 0
+            for queue in QUEUES:
+                queued += cast(int, redis.llen(queue))
             name = f"pytest-{os.getpid()}@{socket.gethostname()}"  # as the fixture names it
             active = app.control.inspect(destination=[name], limit=1, timeout=1.0).active() or {}
         except Exception:

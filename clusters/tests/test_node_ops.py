@@ -440,7 +440,10 @@ def test_a_budget_blocked_drain_leaves_the_worker_free(fleet: Any, worker_on_tes
     assert pod_state(fleet, ns, "guarded") in ("terminating", "gone")
     for name in (node, other):
         op = operate(client, cluster, name, "uncordon")
-        wait_for(lambda op_id=op["id"]: state(op_id)[0] == "succeeded", timeout=60, what="the uncordon")
+        def uncordoned(op_id: int = op["id"]) -> bool:
+            return state(op_id)[0] == "succeeded"
+
+        wait_for(uncordoned, timeout=60, what="the uncordon")
 
 
 def test_tasks_route_drains_to_the_long_queue() -> None:
