@@ -15,14 +15,15 @@ def _xdist_redis_url(url: str) -> str:
     (and read the wrong PostgreSQL database), and its WebSocket tests would hear the other's events.
     Worker n of N uses the base database plus n * (16 // N), so N workers never share one."""
     worker, count = os.environ.get("PYTEST_XDIST_WORKER", ""), os.environ.get("PYTEST_XDIST_WORKER_COUNT", "")
-    if not worker.startswith("gw") or not count.isdigit() or os.environ.get("PORTAL_XDIST_REDIS_URL") == url:
+    if not worker.startswith("gw") or not count.isdigit() or os.environ.get("PORTAL_XDIST_REDIS_OF") == worker:
         return url  # not a worker, or a process a worker started (it inherits the worker's URL)
+    os.environ["PORTAL_XDIST_REDIS_OF"] = worker
     prefix, _, db = url.rpartition("/")
     index, stride = int(worker[2:]), max(1, 16 // int(count))
     return f"{prefix}/{(int(db or 0) + index * stride) % 16}"
 
 
-os.environ["REDIS_URL"] = os.environ["PORTAL_XDIST_REDIS_URL"] = _xdist_redis_url(os.environ["REDIS_URL"])
+os.environ["REDIS_URL"] = _xdist_redis_url(os.environ["REDIS_URL"])
 
 from portal.settings import *  # noqa: E402, F403
 from portal.settings import PORTAL_ENV  # noqa: E402
