@@ -113,35 +113,37 @@ def _missing(sm: ServiceMap, kind: str, name: str) -> errors.NotFound:
 # ---------------------------------------------------------------------------- reading
 
 
-def list_configs(sm: ServiceMap) -> list[dict[str, Any]]:
+def list_configs(sm: ServiceMap, client: KubeClient) -> list[dict[str, Any]]:
+    """The service map's ConfigMaps and Secrets, read with the view's client
+    (:func:`clusters.gateway.live_read`)."""
     versions: dict[tuple[str, str], int] = {}
     for kind, name, version in ConfigVersion.objects.filter(service_map=sm).values_list("kind", "name", "version"):
         versions[(kind, name)] = max(version, versions.get((kind, name), 0))
     out = []
-    with _client(sm) as client:
-        for kind in (ConfigKind.CONFIG_MAP, ConfigKind.SECRET):
-            for obj in client.list_objects(kind, sm.namespace, timeout=CALL_TIMEOUT):
-                if kind == ConfigKind.SECRET and obj.get("type") in HIDDEN_SECRET_TYPES:
-                    continue
-                meta = obj.get("metadata") or {}
-                keys = sorted({*(obj.get("data") or {}), *(obj.get("binaryData") or {})})
-                out.append({"kind": kind, "name": meta.get("name"), "keys": keys, "type": obj.get("type", ""),
-                            "version": versions.get((kind, str(meta.get("name")))),
-                            "created": meta.get("creationTimestamp"),
-                            "managed_by": (meta.get("labels") or {}).get("app.kubernetes.io/managed-by", "")})
+    for kind in (ConfigKind.CONFIG_MAP, ConfigKind.SECRET):
+        for obj in client.list_objects(kind, sm.namespace, timeout=CALL_TIMEOUT):
+            if kind == ConfigKind.SECRET and obj.get("type") in HIDDEN_SECRET_TYPES:
+                continue
+            meta = obj.get("metadata") or {}
+            keys = sorted({*(obj.get("data") or {}), *(obj.get("binaryData") or {})})
+            out.append({"kind": kind, "name": meta.get("name"), "keys": keys, "type": obj.get("type", ""),
+                        "version": versions.get((kind, str(meta.get("name")))),
+                        "created": meta.get("creationTimestamp"),
+                        "managed_by": (meta.get("labels") or {}).get("app.kubernetes.io/managed-by", "")})
     return sorted(out, key=lambda item: (item["kind"], item["name"]))
 
 
-def get_config(sm: ServiceMap, kind: str, name: str, *, user: Any, reveal: bool) -> dict[str, Any]:
+def get_config(sm: ServiceMap, kind: str, name: str, *, client: KubeClient, user: Any,
+               reveal: bool) -> dict[str, Any]:
+    """One ConfigMap or Secret, read with the view's client (:func:`clusters.gateway.live_read`)."""
     kind = _kind(kind)
     if reveal and kind == ConfigKind.SECRET:
         ws_access.require_grant(user, sm.workspace, Grant.SECRETS_REVEAL)
-    with _client(sm) as client:
-        try:
-            obj = client.get_object(kind, name, sm.namespace, timeout=CALL_TIMEOUT)
-        except NotFound as exc:
-            raise _missing(sm, kind, name) from exc
-        used_by = users_of(client, sm, kind, name)
+    try:
+        obj = client.get_object(kind, name, sm.namespace, timeout=CALL_TIMEOUT)
+    except NotFound as exc:
+        raise _missing(sm, kind, name) from exc
+    used_by = users_of(client, sm, kind, name)
     if kind == ConfigKind.CONFIG_MAP:
         data: dict[str, str | None] = dict(obj.get("data") or {})
     else:

@@ -122,11 +122,11 @@ def saved_source(sm: ServiceMap) -> CatalogSource:
     return source
 
 
-def save_service_map(*, sm: ServiceMap, name: str, version: str, description: str, user: Any,
+def save_service_map(*, sm: ServiceMap, client: KubeClient, name: str, version: str, description: str, user: Any,
                      request: HttpRequest | None) -> PackageVersion:
+    """``client``: the view's live client (:func:`clusters.gateway.live_read`), used only to read."""
     ws_access.require_grant(user, sm.workspace, Grant.WORKLOADS_DEPLOY)
-    with KubeClient(sm.cluster.connection_spec(), read_timeout=CALL_TIMEOUT, connect_timeout=3.0) as client:
-        templates, values, secrets = capture(client, sm)
+    templates, values, secrets = capture(client, sm)
     if not templates:
         raise invalid({"service_map": [f"{sm.namespace} has no workloads, services or config maps to save."]})
     readme = (f"# {name}\n\nSaved from service map {sm.display_name or sm.namespace} ({sm.namespace}) on cluster "

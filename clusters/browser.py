@@ -6,8 +6,8 @@ answers the three questions of the browser, through the client layer only:
 * **What does the cluster serve?** Its discovery (:mod:`clusters.kube.discovery`), cached briefly
   per cluster in the shared cache, so opening the kind picker costs the cluster nothing most times.
 * **A page of one kind**: kinds the watcher keeps in the read model are read from PostgreSQL
-  (``source: read_model``: fast, no call to the cluster); every other kind is asked live with a
-  strict time budget and the server's paging and selectors (``source: live``), as the server's
+  (``source: read_model``: fast, no call to the cluster); every other kind is asked live, through
+  the view's :class:`clusters.gateway.LiveRead` (its strict time budget) and the server's paging and selectors (``source: live``), as the server's
   ``meta.k8s.io/v1`` Table, so the columns are the ones ``kubectl get`` prints, a CRD's printer
   columns included.
 * **One object**, always live (the read model keeps projections, not objects), without
@@ -34,7 +34,7 @@ from django.core.cache import cache
 from django.db.models import Q, QuerySet
 
 from clusters.filtersets import parse_label_selector
-from clusters.kube.client import KubeClient
+from clusters.gateway import LiveRead
 from clusters.kube.discovery import ApiResource, get_object, list_table, served_resources
 from clusters.kube.kinds import WATCHED_KINDS
 from clusters.models import Cluster, KubeObject
@@ -65,18 +65,8 @@ class BrowserProblem(Exception):
         self.field = field
 
 
-def timeout() -> float:
-    """Seconds one live request to a cluster may take (a person is waiting)."""
-    return float(getattr(settings, "PORTAL_RESOURCE_BROWSER_TIMEOUT", 5.0))
-
-
 def discovery_ttl() -> float:
     return float(getattr(settings, "PORTAL_RESOURCE_DISCOVERY_TTL", 60.0))
-
-
-def _client(cluster: Cluster) -> KubeClient:
-    budget = timeout()
-    return KubeClient(cluster.connection_spec(), connect_timeout=budget, read_timeout=budget)
 
 
 def _cache_key(cluster: Cluster) -> str:
@@ -99,16 +89,16 @@ def read_model_resources() -> list[ApiResource]:
     return [r for (group, plural) in READ_MODEL_KINDS if (r := _read_model_resource(group, plural)) is not None]
 
 
-def served(cluster: Cluster, *, refresh: bool = False) -> list[ApiResource]:
+def served(cluster: Cluster, read: LiveRead, *, refresh: bool = False) -> list[ApiResource]:
     """The cluster's listable kinds (cached for :func:`discovery_ttl` seconds). Raises the
-    client layer's typed errors (and DecryptionError) when the cluster must be asked."""
+    client layer's typed errors (and DecryptionError) when the cluster must be asked (inside
+    :func:`clusters.gateway.live_read` they become the portal's errors)."""
     key = _cache_key(cluster)
     cached = None if refresh else cache.get(key)
     if cached is not None:
         return [ApiResource(**{**r, "verbs": tuple(r["verbs"]), "short_names": tuple(r["short_names"]),
                                "categories": tuple(r["categories"])}) for r in cached]
-    with _client(cluster) as client:
-        resources = served_resources(client, timeout=timeout())
+    resources = served_resources(read.client, timeout=read.budget)
     cache.set(key, [r.as_dict() for r in resources], discovery_ttl())
     return resources
 
@@ -117,7 +107,7 @@ def source_of(resource: ApiResource) -> str:
     return "read_model" if (resource.group, resource.plural) in READ_MODEL_KINDS else "live"
 
 
-def resolve(cluster: Cluster, group: str, version: str, plural: str) -> ApiResource:
+def resolve(cluster: Cluster, read: LiveRead, group: str, version: str, plural: str) -> ApiResource:
     """The served resource the URL names (``core`` for the core group). Kinds of the read model
     resolve without asking the cluster; others need discovery (404 ``unknown_resource`` when the
     cluster does not serve them)."""
@@ -125,10 +115,10 @@ def resolve(cluster: Cluster, group: str, version: str, plural: str) -> ApiResou
     local = _read_model_resource(api_group, plural)
     if local is not None and local.version == version:
         return local
-    for r in served(cluster):
+    for r in served(cluster, read):
         if (r.group, r.version, r.plural) == (api_group, version, plural):
             return r
-    for r in served(cluster, refresh=True):  # a CRD created a moment ago
+    for r in served(cluster, read, refresh=True):  # a CRD created a moment ago
         if (r.group, r.version, r.plural) == (api_group, version, plural):
             return r
     raise BrowserProblem("unknown_resource", f"The cluster does not serve {plural} in "
@@ -266,16 +256,15 @@ def _clean_metadata(resource: ApiResource, metadata: dict[str, Any]) -> dict[str
     return md
 
 
-def live_page(cluster: Cluster, resource: ApiResource, *, namespace: str, label_selector: str,
+def live_page(read: LiveRead, resource: ApiResource, *, namespace: str, label_selector: str,
               field_selector: str, limit: int, continue_token: str) -> Page:
     """A page of any kind, asked of the cluster as a Table. Raises the client layer's typed errors."""
     if label_selector:
         check_label_selector(label_selector)
     parse_field_selector(field_selector)
-    with _client(cluster) as client:
-        table = list_table(client, resource, namespace=namespace if resource.namespaced else "",
-                           label_selector=label_selector, field_selector=field_selector, limit=limit,
-                           continue_token=continue_token, timeout=timeout())
+    table = list_table(read.client, resource, namespace=namespace if resource.namespaced else "",
+                       label_selector=label_selector, field_selector=field_selector, limit=limit,
+                       continue_token=continue_token, timeout=read.budget)
     columns = [{"name": str(c.get("name", "")), "type": str(c.get("type", "string")),
                 "format": str(c.get("format", "")), "priority": int(c.get("priority") or 0),
                 "description": str(c.get("description", ""))} for c in table.get("columnDefinitions") or []]
@@ -290,12 +279,11 @@ def live_page(cluster: Cluster, resource: ApiResource, *, namespace: str, label_
                 int(remaining) if isinstance(remaining, int) else None)
 
 
-def fetch_object(cluster: Cluster, resource: ApiResource, name: str, *, namespace: str) -> dict[str, Any]:
+def fetch_object(read: LiveRead, resource: ApiResource, name: str, *, namespace: str) -> dict[str, Any]:
     """One object, live, without ``managedFields``; a Secret keeps its key names only (``data``
     and ``stringData`` values are never returned: ``secret_keys`` lists the keys)."""
-    with _client(cluster) as client:
-        obj = get_object(client, resource, name, namespace=namespace if resource.namespaced else "",
-                         timeout=timeout())
+    obj = get_object(read.client, resource, name, namespace=namespace if resource.namespaced else "",
+                     timeout=read.budget)
     obj["metadata"] = _clean_metadata(resource, obj.get("metadata") or {})
     if resource.group == "" and resource.plural == "secrets":
         keys = sorted({*(obj.get("data") or {}), *(obj.get("stringData") or {})})

@@ -617,13 +617,11 @@ def drain_plan(pods: list[dict[str, Any]], options: DrainOptions) -> list[dict[s
     return out
 
 
-def drain_preview(cluster: Cluster, node: str, options: DrainOptions, *, timeout: float | None = None
-                  ) -> list[dict[str, Any]]:
-    """The drain plan for the node's pods as the cluster has them now (one attempt, short
-    timeout: a dialog is waiting). Raises the client layer's typed errors (and DecryptionError)."""
-    timeout = timeout or probe_timeout()
-    with KubeClient(cluster.connection_spec(), connect_timeout=timeout, read_timeout=timeout) as client:
-        pods = client.list_pods_on_node(node, attempts=1, timeout=timeout)
+def drain_preview(client: KubeClient, node: str, options: DrainOptions) -> list[dict[str, Any]]:
+    """The drain plan for the node's pods as the cluster has them now, read with the view's
+    client (:func:`clusters.gateway.live_read`: one attempt, the view's time budget). Raises the
+    client layer's typed errors."""
+    pods = client.list_pods_on_node(node, attempts=1)
     return drain_plan(pods, options)
 
 
@@ -803,12 +801,11 @@ def _task_of(kind: str) -> str:
 # ---------------------------------------------------------------------------- live detail
 
 
-def fetch_pod(cluster: Cluster, *, namespace: str, name: str, timeout: float | None = None) -> dict[str, Any]:
-    """The full Pod, fetched live for a detail view (one attempt, short timeout), without
-    ``managedFields``. Raises the client layer's typed errors (and DecryptionError)."""
-    timeout = timeout or probe_timeout()
-    with KubeClient(cluster.connection_spec(), connect_timeout=timeout, read_timeout=timeout) as client:
-        body = client.read_pod(name, namespace, attempts=1, timeout=timeout)
+def fetch_pod(client: KubeClient, *, namespace: str, name: str) -> dict[str, Any]:
+    """The full Pod, fetched live for a detail view with the view's client
+    (:func:`clusters.gateway.live_read`: one attempt, the view's time budget), without
+    ``managedFields``. Raises the client layer's typed errors."""
+    body = client.read_pod(name, namespace, attempts=1)
     (body.get("metadata") or {}).pop("managedFields", None)
     return body
 

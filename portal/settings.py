@@ -262,6 +262,10 @@ PORTAL_DEPLOY_RETRY_SECONDS = float(os.environ.get("PORTAL_DEPLOY_RETRY_SECONDS"
 # Node drains run as short steps on the long queue; how long one may wait for PodDisruptionBudgets
 # to allow its evictions before it fails (it never holds a worker meanwhile).
 PORTAL_DRAIN_TIMEOUT = float(os.environ.get("PORTAL_DRAIN_TIMEOUT", "600"))
+# Seconds all the live reads of a cluster one view makes may take together, connecting included,
+# without retries (clusters.gateway): a pod's live object, a drain preview, the resource browser,
+# a service map's config. Past it the view answers 503 cluster_timeout.
+PORTAL_VIEW_READ_BUDGET = float(os.environ.get("PORTAL_VIEW_READ_BUDGET", "5"))
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [

@@ -99,13 +99,13 @@ ROUTES: dict[str, Route] = {
                      queries=("", f"?q={MARKER}", "?ordering=-name")),
     "cluster-node": Route("nodes: operators only", name="node"),
     "cluster-node-drain-preview": Route("drain preview: operators only; it lists the node's pods live, which the "
-                                        "dummy server never answers (502/504)", name="node",
-                                        insider_status=frozenset({502, 504}), insider_sees_a=False),
+                                        "dummy server never answers (502/503)", name="node",
+                                        insider_status=frozenset({502, 503}), insider_sees_a=False),
     "cluster-namespace": Route("namespaces of the caller's service maps", queries=("", f"?q={SECRET_NS}")),
     "cluster-workload": Route("namespaced read model", queries=(*NS_QUERIES, f"?q={MARKER}")),
     "cluster-pod": Route("namespaced read model", queries=(*NS_QUERIES, f"?name_prefix={MARKER}")),
-    "cluster-pod-detail": Route("one pod; the live fetch fails on the dummy server (502/504)", name="pod",
-                                insider_status=frozenset({200, 502, 504}), insider_sees_a=False),
+    "cluster-pod-detail": Route("one pod; the live fetch fails on the dummy server (502/503)", name="pod",
+                                insider_status=frozenset({200, 502, 503}), insider_sees_a=False),
     "cluster-service": Route("namespaced read model", queries=NS_QUERIES),
     "cluster-ingress": Route("namespaced read model", queries=NS_QUERIES),
     "cluster-volume": Route("persistent volumes: operators only", queries=NS_QUERIES),
@@ -116,13 +116,13 @@ ROUTES: dict[str, Route] = {
     "cluster-event": Route("namespaced read model", queries=(*NS_QUERIES, f"?involved_name={MARKER}-pod")),
     "cluster-operation": Route("node operations: operators only", pk="operation"),
     # the generic resource browser: discovery and non-read-model kinds ask the cluster, which the
-    # dummy server never answers (503/504); read-model kinds (pods) come from the read model
+    # dummy server never answers (503); read-model kinds (pods) come from the read model
     "cluster-resource-kinds": Route("kinds the cluster serves (asked live; the read model's when it does not "
                                     "answer)", insider_sees_a=False),
     "cluster-resource-list": Route("a page of a kind, scoped to the caller's namespaces (pods: read model)",
                                    queries=("", f"?namespace={SECRET_NS}", f"?labelSelector=team={MARKER}")),
     "cluster-resource-detail": Route("one object, asked live after the namespace scope", name="pod",
-                                     queries=(f"?namespace={SECRET_NS}",), insider_status=frozenset({502, 503, 504}),
+                                     queries=(f"?namespace={SECRET_NS}",), insider_status=frozenset({502, 503}),
                                      insider_sees_a=False),
     "cluster-search": Route("search over visible namespaces", queries=(
         f"?q={MARKER}", f"?q={MARKER}&namespace={SECRET_NS}", f"?label_selector=team={MARKER}",
@@ -159,11 +159,11 @@ ROUTES: dict[str, Route] = {
     "catalog-rollout": Route("rollouts of the caller's workspaces", pk="rollout",
                              queries=("", f"?workspace={A_BASE + 1}"), expect={"get": S200, "post": S400}),
     # catalog: config maps, secrets and autoscalers of a visible service map (they ask the cluster,
-    # which the dummy server never answers: the insider gets 502/504 after passing the scope)
+    # which the dummy server never answers: the insider gets 502/503 after passing the scope)
     "catalog-config-list": Route("configs of a visible service map",
-                                 insider_status=frozenset({502, 504}), insider_sees_a=False),
+                                 insider_status=frozenset({502, 503}), insider_sees_a=False),
     "catalog-config-detail": Route("one config of a visible service map", name="config",
-                                   insider_status=frozenset({502, 504}), insider_sees_a=False),
+                                   insider_status=frozenset({502, 503}), insider_sees_a=False),
     "catalog-config-versions": Route("saved versions of a config of a visible service map", name="config",
                                      insider_status=S200, insider_sees_a=False),
     "catalog-save-servicemap": Route("saves a visible service map as a package", insider=""),

@@ -2,16 +2,15 @@
 
 The service map is resolved through :func:`workspaces.access.visible_service_maps` (404 for
 anyone who may not see it); the grant is checked here when the intent is created
-(:func:`workspaces.access.require_grant`). Reads ask the cluster: no answer in time is a 504, a
-refusal a 502, each with the cluster's message. Changes never call the cluster here: they answer
-202 with a cluster intent (:mod:`catalog.intents`) whose outcome arrives as an
+(:func:`workspaces.access.require_grant`). Reads ask the cluster through
+:mod:`clusters.gateway` (one strict time budget): no answer in time is a 503 ``cluster_timeout``,
+an unreachable cluster a 503 ``cluster_unreachable``, a refusal a 502, each with the cluster's
+message. Changes never call the cluster here: they answer 202 with a cluster intent (:mod:`catalog.intents`) whose outcome arrives as an
 ``intent.updated`` event and at ``GET /api/catalog/intents/{id}/``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from functools import wraps
 from typing import Any
 
 from django.shortcuts import get_object_or_404
@@ -24,11 +23,9 @@ from rest_framework.views import APIView
 
 from catalog import config
 from catalog.api.intent_serializers import IntentSerializer, accepted
-from clusters.api.views import upstream_error
-from clusters.kube.errors import KubeError
+from clusters import gateway
 from portal.api.params import bool_param
 from portal.api.serializers import StrictSerializer
-from portal.crypto import DecryptionError
 from portal.limits import DESCRIPTION_MAX_LENGTH, MESSAGE_MAX_LENGTH
 from workspaces import access as ws_access
 from workspaces.models import Grant, ServiceMap
@@ -38,19 +35,10 @@ ERRORS = {
     403: OpenApiResponse(description="Your role lacks the grant"),
     404: OpenApiResponse(description="No such service map or object (or not visible to you)"),
     502: OpenApiResponse(description="The cluster refused"),
-    504: OpenApiResponse(description="The cluster did not answer in time"),
+    503: OpenApiResponse(description="cluster_unreachable, or cluster_timeout: no answer within the view's read "
+                                     "budget (clusters.gateway)"),
 }
 CHANGE_ERRORS = {k: v for k, v in ERRORS.items() if k < 500}  # a change never waits for the cluster
-
-
-def _cluster_errors(fn: Callable[..., Response]) -> Callable[..., Response]:
-    @wraps(fn)
-    def wrapper(*args: Any, **kwargs: Any) -> Response:
-        try:
-            return fn(*args, **kwargs)
-        except (KubeError, DecryptionError) as exc:  # 504 only for a timeout; the detail says what happened
-            raise upstream_error(exc, "The cluster call failed:") from exc
-    return wrapper
 
 
 def _service_map(request: Request, servicemap_id: int) -> ServiceMap:
@@ -131,9 +119,10 @@ class ConfigListView(APIView):
 
     @extend_schema(responses={200: ConfigRowSerializer(many=True), **ERRORS},
                    summary="The service map's ConfigMaps and Secrets (asks the cluster)")
-    @_cluster_errors
     def get(self, request: Request, servicemap_id: int) -> Response:
-        return Response(config.list_configs(_service_map(request, servicemap_id)))
+        sm = _service_map(request, servicemap_id)
+        with gateway.live_read(sm.cluster, f"listing the ConfigMaps and Secrets of {sm.namespace}") as read:
+            return Response(config.list_configs(sm, read.client))
 
     @extend_schema(request=ConfigCreateSerializer, responses={202: IntentSerializer, **CHANGE_ERRORS},
                    summary="Create a ConfigMap or Secret (version 1); the intent's result is {version, restarted}")
@@ -155,11 +144,11 @@ class ConfigDetailView(APIView):
 
     @extend_schema(parameters=[OpenApiParameter("reveal", bool, description="secret values (grant secrets.reveal)")],
                    responses={200: ConfigDetailSerializer, **ERRORS})
-    @_cluster_errors
     def get(self, request: Request, servicemap_id: int, kind: str, name: str) -> Response:
         sm = _service_map(request, servicemap_id)
         reveal = bool_param(request, "reveal")
-        return Response(config.get_config(sm, kind, name, user=request.user, reveal=reveal))
+        with gateway.live_read(sm.cluster, f"reading {kind} {name}") as read:
+            return Response(config.get_config(sm, kind, name, client=read.client, user=request.user, reveal=reveal))
 
     @extend_schema(request=ConfigUpdateSerializer, responses={202: IntentSerializer, **CHANGE_ERRORS},
                    summary="Save new data (a new version); null keeps a secret value; restart its users if asked. "
@@ -242,15 +231,16 @@ class SaveServiceMapView(APIView):
 
     @extend_schema(request=SaveServiceMapSerializer, responses={201: SavedPackageSerializer, **ERRORS},
                    summary="Save the service map's workloads, services and config maps as a package version")
-    @_cluster_errors
     def post(self, request: Request, servicemap_id: int) -> Response:
         from catalog import saved
 
         sm = _service_map(request, servicemap_id)
         data = SaveServiceMapSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        version = saved.save_service_map(sm=sm, name=data.validated_data["name"], version=data.validated_data["version"],
-                                         description=data.validated_data["description"], user=request.user,
-                                         request=request._request)
+        with gateway.live_read(sm.cluster, f"reading what {sm.namespace} holds") as read:
+            version = saved.save_service_map(sm=sm, client=read.client, name=data.validated_data["name"],
+                                             version=data.validated_data["version"],
+                                             description=data.validated_data["description"], user=request.user,
+                                             request=request._request)
         return Response({"package": version.package_id, "version": version.pk, "source": version.package.source_id},
                         status=status.HTTP_201_CREATED)

@@ -20,22 +20,13 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from clusters import browser
+from clusters import browser, gateway
 from clusters.access import cluster_access, visible_clusters, visible_namespaces
 from clusters.api.serializers import FreshnessSerializer
 from clusters.kube.discovery import ApiResource
-from clusters.kube.errors import (
-    ConnectTimeout,
-    Forbidden,
-    KubeError,
-    NotFound,
-    ReadTimeout,
-    Unauthorized,
-    Unreachable,
-)
 from clusters.models import Cluster
+from portal import errors
 from portal.api.params import bool_param
-from portal.crypto import DecryptionError
 
 
 class ApiResourceSerializer(serializers.Serializer[Any]):
@@ -52,7 +43,7 @@ class ApiResourceSerializer(serializers.Serializer[Any]):
 
 
 class DiscoveryErrorSerializer(serializers.Serializer[Any]):
-    status = serializers.IntegerField(help_text="What a list of a live kind would answer now (502, 503, 504).")
+    status = serializers.IntegerField(help_text="What a list of a live kind would answer now (502, 503).")
     code = serializers.CharField()
     detail = serializers.CharField()
 
@@ -112,33 +103,6 @@ def problem(status: int, code: str, detail: str, field: str = "") -> Response:
     return Response(body, status=status)
 
 
-def cluster_problem(exc: Exception, cluster: Cluster, what: str) -> Response:
-    """What the cluster's failure means for the caller: 504 no answer in time, 503 not reachable,
-    502 credentials refused or another error, 403 the portal's credentials may not, 404 gone."""
-    budget = browser.timeout()
-    if isinstance(exc, DecryptionError):
-        return problem(502, "credentials_unreadable", "The cluster's stored credentials cannot be decrypted; "
-                                                      "replace them under Credentials.")
-    if isinstance(exc, ReadTimeout | ConnectTimeout):
-        return problem(504, exc.code, f"The cluster did not answer within {budget:g} s while {what}: {exc}")
-    if isinstance(exc, Unreachable):
-        return problem(503, exc.code, f"The cluster could not be reached while {what}: {exc}")
-    if isinstance(exc, Unauthorized):
-        return problem(502, exc.code, f"The cluster rejected the portal's credentials while {what}: {exc}")
-    if isinstance(exc, Forbidden):
-        return problem(403, "cluster_forbidden", f"The portal's credentials for {cluster.name} may not do this "
-                                                 f"({what}): {exc}")
-    if isinstance(exc, NotFound):
-        return problem(404, "object_not_found", str(exc))
-    if isinstance(exc, KubeError) and exc.status == 400:
-        return problem(400, "rejected_by_cluster", f"The cluster refused the request: {exc}")
-    if isinstance(exc, KubeError) and exc.status == 410:
-        return problem(400, "continue_expired", "The list changed too much since the first page (the continue "
-                                                "token expired); start from the first page.", "continue")
-    return problem(502, getattr(exc, "code", "cluster_error"), f"The cluster answered with an error while "
-                                                                f"{what}: {exc}")
-
-
 class _ResourceView(APIView):
     permission_classes = (IsAuthenticated,)
     pagination_class = None
@@ -158,11 +122,11 @@ GVR = [OpenApiParameter("group", OpenApiTypes.STR, OpenApiParameter.PATH, descri
        OpenApiParameter("plural", OpenApiTypes.STR, OpenApiParameter.PATH, description="Resource, e.g. configmaps")]
 FAILURES = {
     403: OpenApiResponse(description="Not allowed (cluster-scoped kind for a member, a namespace not yours; "
-                                     "code cluster_forbidden: the portal's credentials may not)"),
+                                     "code forbidden: the portal's credentials may not)"),
     404: OpenApiResponse(description="No such cluster, kind (unknown_resource) or object (object_not_found)"),
     502: OpenApiResponse(description="The cluster answered with an error or refused the credentials"),
-    503: OpenApiResponse(description="The cluster could not be reached (refused, reset, DNS, TLS)"),
-    504: OpenApiResponse(description="The cluster did not answer in time"),
+    503: OpenApiResponse(description="cluster_unreachable (refused, reset, DNS, TLS; params.reason says which) or "
+                                     "cluster_timeout (no answer within PORTAL_VIEW_READ_BUDGET seconds)"),
 }
 
 
@@ -180,11 +144,11 @@ class ResourceKindsView(_ResourceView):
         namespaces = visible_namespaces(request.user, cluster.pk)
         error: dict[str, Any] | None = None
         try:
-            resources = browser.served(cluster, refresh=bool_param(request, "refresh"))
-        except (KubeError, DecryptionError) as exc:
+            with gateway.live_read(cluster, "reading what it serves") as read:
+                resources = browser.served(cluster, read, refresh=bool_param(request, "refresh"))
+        except errors.PortalError as exc:
             # the read model's kinds stay browsable while the cluster is away; say why the rest is missing
-            failed = cluster_problem(exc, cluster, "reading what it serves")
-            error = {"status": failed.status_code, **dict(failed.data or {})}
+            error = {"status": exc.status, "code": exc.code, "detail": exc.message}
             resources = browser.read_model_resources()
         rows = [{**r.as_dict(), "source": browser.source_of(r)} for r in resources
                 if self.member_may_see(r, namespaces)]
@@ -219,31 +183,31 @@ class ResourceListView(_ResourceView):
         namespace = q.get("namespace", "")
         try:
             limit = browser.parse_limit(q.get("limit"))
-            resource = browser.resolve(cluster, group, version, plural)
-            if not self.member_may_see(resource, namespaces):
-                return problem(403, "cluster_scoped_forbidden", f"{resource.kind} is cluster-scoped: only operators "
-                                                                "and system admins may list it.")
-            if namespace and namespaces is not None and namespace not in namespaces:
-                return problem(403, "namespace_forbidden", "That namespace is not one of your service maps' "
-                                                           "namespaces on this cluster.", "namespace")
-            common: dict[str, Any] = {"label_selector": q.get("labelSelector", ""), "field_selector": q.get("fieldSelector", ""),
-                      "limit": limit, "continue_token": q.get("continue", "")}
-            if browser.source_of(resource) == "read_model":
-                page = browser.read_model_page(cluster, resource, namespaces=namespaces, namespace=namespace,
-                                               **common)
-            else:
-                if resource.namespaced and not namespace and namespaces is not None:
-                    if len(namespaces) != 1:
-                        if not namespaces:
-                            return Response(browser.Page("live", resource, [], []).as_dict())
-                        return problem(400, "namespace_required", "Choose one of your namespaces: "
-                                       + ", ".join(sorted(namespaces)) + ".", "namespace")
-                    namespace = namespaces[0]
-                page = browser.live_page(cluster, resource, namespace=namespace, **common)
+            with gateway.live_read(cluster, f"listing {plural}") as read:
+                resource = browser.resolve(cluster, read, group, version, plural)
+                if not self.member_may_see(resource, namespaces):
+                    return problem(403, "cluster_scoped_forbidden", f"{resource.kind} is cluster-scoped: only "
+                                                                    "operators and system admins may list it.")
+                if namespace and namespaces is not None and namespace not in namespaces:
+                    return problem(403, "namespace_forbidden", "That namespace is not one of your service maps' "
+                                                               "namespaces on this cluster.", "namespace")
+                common: dict[str, Any] = {"label_selector": q.get("labelSelector", ""),
+                                          "field_selector": q.get("fieldSelector", ""),
+                                          "limit": limit, "continue_token": q.get("continue", "")}
+                if browser.source_of(resource) == "read_model":
+                    page = browser.read_model_page(cluster, resource, namespaces=namespaces, namespace=namespace,
+                                                   **common)
+                else:
+                    if resource.namespaced and not namespace and namespaces is not None:
+                        if len(namespaces) != 1:
+                            if not namespaces:
+                                return Response(browser.Page("live", resource, [], []).as_dict())
+                            return problem(400, "namespace_required", "Choose one of your namespaces: "
+                                           + ", ".join(sorted(namespaces)) + ".", "namespace")
+                        namespace = namespaces[0]
+                    page = browser.live_page(read, resource, namespace=namespace, **common)
         except browser.BrowserProblem as exc:
             return problem(exc.status, exc.code, str(exc), exc.field)
-        except (KubeError, DecryptionError) as exc:
-            return cluster_problem(exc, cluster, f"listing {plural}")
         return Response(page.as_dict())
 
 
@@ -263,24 +227,23 @@ class ResourceDetailView(_ResourceView):
         namespaces = visible_namespaces(request.user, cluster.pk)
         namespace = request.query_params.get("namespace", "")
         try:
-            resource = browser.resolve(cluster, group, version, plural)
-            if not self.member_may_see(resource, namespaces):
-                return problem(403, "cluster_scoped_forbidden", f"{resource.kind} is cluster-scoped: only operators "
-                                                                "and system admins may read it.")
-            if resource.namespaced:
-                if not namespace:
-                    return problem(400, "namespace_required", f"{resource.kind} is namespaced: give ?namespace=.",
-                                   "namespace")
-                if namespaces is not None and namespace not in namespaces:
+            with gateway.live_read(cluster, f"reading {plural}/{name}") as read:
+                resource = browser.resolve(cluster, read, group, version, plural)
+                if not self.member_may_see(resource, namespaces):
+                    return problem(403, "cluster_scoped_forbidden", f"{resource.kind} is cluster-scoped: only "
+                                                                    "operators and system admins may read it.")
+                if resource.namespaced:
+                    if not namespace:
+                        return problem(400, "namespace_required",
+                                       f"{resource.kind} is namespaced: give ?namespace=.", "namespace")
+                    if namespaces is not None and namespace not in namespaces:
+                        return problem(403, "namespace_forbidden", "That namespace is not one of your service "
+                                                                   "maps' namespaces on this cluster.", "namespace")
+                elif namespaces is not None and resource.plural == "namespaces" and name not in namespaces:
                     return problem(403, "namespace_forbidden", "That namespace is not one of your service maps' "
-                                                               "namespaces on this cluster.", "namespace")
-            elif namespaces is not None and resource.plural == "namespaces" and name not in namespaces:
-                return problem(403, "namespace_forbidden", "That namespace is not one of your service maps' "
-                                                           "namespaces on this cluster.")
-            found = browser.fetch_object(cluster, resource, name, namespace=namespace)
+                                                               "namespaces on this cluster.")
+                found = browser.fetch_object(read, resource, name, namespace=namespace)
         except browser.BrowserProblem as exc:
             return problem(exc.status, exc.code, str(exc), exc.field)
-        except (KubeError, DecryptionError) as exc:
-            return cluster_problem(exc, cluster, f"reading {plural}/{name}")
         return Response({"source": "live", "resource": {**resource.as_dict(), "source": browser.source_of(resource)},
                          **found})

@@ -4,9 +4,10 @@ inventory read model per cluster, cross-cluster search, and node operations.
 Declarative where possible: a queryset scoped by :class:`clusters.access.ClusterAccess` (through
 :class:`portal.api.viewsets.AccessMixin`), a serializer, a filterset and an ordering table for
 keyset pagination; who may see which namespaces and operate nodes is asked of the same class. Writes call
-:mod:`clusters.actions`. Lists read only the read model; the pod detail is the one place that
-asks a cluster inline (short timeout, 504/502 when it does not answer), and registration tries
-the endpoint once so it can refuse what will not work.
+:mod:`clusters.actions`. Lists read only the read model; the pod detail and the drain preview ask
+the cluster inline, through :mod:`clusters.gateway` (one strict time budget; 503
+``cluster_timeout``/``cluster_unreachable`` when it does not answer), and registration tries the
+endpoint once so it can refuse what will not work.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from rest_framework.permissions import BasePermission, IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from clusters import actions, services
+from clusters import actions, gateway, services
 from clusters.access import ClusterAccess, cluster_access
 from clusters.api.pagination import InventoryPagination, KeysetPagination
 from clusters.api.serializers import (
@@ -57,37 +58,12 @@ from clusters.filtersets import (
     SearchFilterSet,
     WorkloadFilterSet,
 )
-from clusters.kube.errors import ConnectTimeout, KubeError, NotFound, ReadTimeout
-from clusters.kube.messages import explain
 from clusters.models import Cluster, KubeObject, NodeOperation, NodeOperationKind
 from clusters.readmodel import cluster_freshness, kind_freshness, node_pod_figures
 from portal import audit
 from portal.api.exceptions import Conflict
 from portal.api.permissions import IsSystemAdmin
 from portal.api.viewsets import AccessMixin
-from portal.crypto import DecryptionError
-
-
-class BadGateway(exceptions.APIException):
-    status_code = status.HTTP_502_BAD_GATEWAY
-    default_detail = "The cluster answered with an error."
-    default_code = "bad_gateway"
-
-
-class GatewayTimeout(exceptions.APIException):
-    status_code = status.HTTP_504_GATEWAY_TIMEOUT
-    default_detail = "The cluster did not answer in time."
-    default_code = "gateway_timeout"
-
-
-def upstream_error(exc: Exception, what: str) -> exceptions.APIException:
-    """A failed live call to the cluster as the API answers it: 504 only when the cluster did not
-    answer in time, else 502; the detail says what happened (refused, reset, TLS, HTTP status ...)
-    and ``code`` is the stable code of :mod:`clusters.kube.messages`."""
-    explained = explain(exc)
-    if isinstance(exc, ConnectTimeout | ReadTimeout):
-        return GatewayTimeout(explained.message, code=explained.code)
-    return BadGateway(f"{what} {explained.message}", code=explained.code)
 
 
 def _connect(data: dict[str, Any], request: Request) -> tuple[services.ValidatedConnection, str]:
@@ -449,7 +425,7 @@ class NodeViewSet(mixins.RetrieveModelMixin, InventoryViewSet):
                          description="Plan with delete_emptydir_data (default false)")],
         responses={200: DrainPreviewSerializer, **ERROR_RESPONSES,
                    502: OpenApiResponse(description="The cluster answered with an error"),
-                   504: OpenApiResponse(description="The cluster did not answer in time")},
+                   503: OpenApiResponse(description="cluster_timeout or cluster_unreachable")},
         summary="What a drain with these options would do to each pod on the node, read live from the cluster")
     @action(detail=True, methods=["get"], url_path="drain-preview", pagination_class=None, filterset_class=None)
     def drain_preview(self, request: Request, *args: Any, **kwargs: Any) -> Response:
@@ -459,11 +435,8 @@ class NodeViewSet(mixins.RetrieveModelMixin, InventoryViewSet):
                                              if k in request.query_params})
         query.is_valid(raise_exception=True)
         options = services.DrainOptions.of(query.validated_data)
-        timeout = services.probe_timeout()
-        try:
-            pods = services.drain_preview(self.cluster, node.name, options, timeout=timeout)
-        except (KubeError, DecryptionError) as exc:
-            raise upstream_error(exc, "Could not list the node's pods.") from exc
+        with gateway.live_read(self.cluster, "listing the node's pods") as read:
+            pods = services.drain_preview(read.client, node.name, options)
         return Response({
             "node": node.name, "options": dict(query.validated_data), "pods": pods,
             "blocked": sum(1 for p in pods if p["action"] == "blocked"),
@@ -476,7 +449,7 @@ class NodeViewSet(mixins.RetrieveModelMixin, InventoryViewSet):
         parameters=[CLUSTER_ID, OpenApiParameter("namespace", OpenApiTypes.STR, OpenApiParameter.PATH)],
         responses={200: PodDetailSerializer, 404: OpenApiResponse(description="No such pod"),
                    502: OpenApiResponse(description="The cluster answered with an error"),
-                   504: OpenApiResponse(description="The cluster did not answer in time")},
+                   503: OpenApiResponse(description="cluster_timeout or cluster_unreachable")},
     )
 )
 class PodDetailViewSet(ClusterScopedMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet[KubeObject]):
@@ -493,13 +466,9 @@ class PodDetailViewSet(ClusterScopedMixin, mixins.RetrieveModelMixin, viewsets.G
 
     def retrieve(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         pod = self.get_object()
-        timeout = services.probe_timeout()
-        try:
-            live = services.fetch_pod(self.cluster, namespace=pod.namespace, name=pod.name, timeout=timeout)
-        except NotFound as exc:
-            raise exceptions.NotFound(f"Pod {pod.namespace}/{pod.name} no longer exists in the cluster.") from exc
-        except (KubeError, DecryptionError) as exc:
-            raise upstream_error(exc, "Could not fetch the pod from the cluster.") from exc
+        with gateway.live_read(self.cluster, "fetching the pod",
+                               gone=f"Pod {pod.namespace}/{pod.name} no longer exists in the cluster.") as read:
+            live = services.fetch_pod(read.client, namespace=pod.namespace, name=pod.name)
         return Response(PodDetailSerializer(pod, context={"object": live}).data)
 
 

@@ -403,10 +403,11 @@ def test_pod_detail_fetches_the_object_live(admin_api: APIClient, sandbox: Any, 
     pod(c, "gone-from-cluster")
     assert admin_api.get(f"{URL}{c.pk}/pods/default/gone-from-cluster/").status_code == 404
 
-    settings.PORTAL_CLUSTER_PROBE_TIMEOUT = 0.5
+    settings.PORTAL_VIEW_READ_BUDGET = 0.5
     sandbox.inject_fault("cluster-1", blackhole=True)
     response = admin_api.get(f"{URL}{c.pk}/pods/default/{name}/")
-    assert response.status_code == 504
+    assert response.status_code == 503
+    assert response.json()["code"] == "cluster_timeout"
     assert "sent no answer within 0.5 s" in response.json()["detail"]
     sandbox.inject_fault("cluster-1", blackhole=False, error_rate=1.0, error_codes=[500])
     response = admin_api.get(f"{URL}{c.pk}/pods/default/{name}/")

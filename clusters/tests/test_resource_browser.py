@@ -218,9 +218,10 @@ def test_read_model_kinds_come_from_the_read_model(admin_user: User, member: Use
     assert [r["name"] for r in mine["rows"]] == [f"pod-{NS}"]
     unreachable = client_for(admin_user).get(f"/api/clusters/{cluster.pk}/resources/core/v1/configmaps/")
     assert unreachable.status_code == 503
-    assert unreachable.json()["code"] == "connection_refused"
+    assert unreachable.json()["code"] == "cluster_unreachable"
+    assert unreachable.json()["params"]["reason"] == "connection_refused"
     kinds = client_for(admin_user).get(f"/api/clusters/{cluster.pk}/resources/").json()
-    assert kinds["discovery_error"]["code"] == "connection_refused"
+    assert kinds["discovery_error"]["code"] == "cluster_unreachable"
     assert kinds["discovery_error"]["status"] == 503
     assert {(r["group"], r["plural"], r["source"]) for r in kinds["resources"]} >= {("", "pods", "read_model")}
     assert all(r["source"] == "read_model" for r in kinds["resources"])
