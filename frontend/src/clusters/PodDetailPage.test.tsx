@@ -33,7 +33,8 @@ describe('PodDetailPage', () => {
   it('falls back to the last known row when the cluster does not answer', async () => {
     mockFetch({
       'GET /api/clusters/1/': () => json(clusterDetail(1)),
-      'GET /api/clusters/1/pods/web/web-1/': () => json({ detail: 'The cluster did not answer within 10 s.' }, { status: 504 }),
+      'GET /api/clusters/1/pods/web/web-1/': () =>
+        json({ detail: 'The cluster did not answer within 10 s.', code: 'cluster_timeout' }, { status: 503 }),
       'GET /api/clusters/1/events/': () => json({ next: null, previous: null, results: [] }),
     });
     const queryClient = testQueryClient(adminUser);

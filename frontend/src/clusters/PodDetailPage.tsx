@@ -51,8 +51,9 @@ export function PodDetailPage() {
   useClusterLive(id);
   const cached = useCachedPod(id, namespace, name);
   if (pod.isError && pod.error instanceof ApiError && pod.error.status === 404) return <NotFound />;
-  // The cluster did not answer (502/504): show the last known projection, marked as such.
-  const unreachable = pod.isError && pod.error instanceof ApiError && (pod.error.status === 502 || pod.error.status === 504);
+  // The cluster did not answer (503 cluster_timeout/cluster_unreachable, 502 its error): show the
+  // last known projection, marked as such.
+  const unreachable = pod.isError && pod.error instanceof ApiError && [502, 503, 504].includes(pod.error.status);
   const p: PodDetail | undefined = pod.data ?? (unreachable && cached ? { ...cached, object: {} } : undefined);
   return (
     <section className="page page-wide" data-testid="pod-page">
