@@ -148,7 +148,7 @@ export const MESSAGE_CODES: Readonly<Record<string, readonly string[]>> = {
   cluster_read_timeout: ['error', 'server'],
   cluster_tls_handshake_failed: ['error', 'server'],
   cluster_tls_untrusted: ['error', 'server'],
-  cluster_unreachable: ['error', 'server'],
+  cluster_unreachable: ['cluster', 'error', 'reason', 'server'],
   cluster_unauthorized: ['error', 'server'],
   cluster_client_certificate_refused: ['error', 'server'],
   cluster_forbidden: ['error', 'server'],
@@ -189,4 +189,8 @@ export const MESSAGE_CODES: Readonly<Record<string, readonly string[]>> = {
   job_succeeded: ['desired', 'succeeded'],
   intent_timeout: ['-'],
   upstream_error: [],
+  cluster_timeout: ['budget', 'cluster', 'reason'],
+  object_not_found: [],
+  continue_expired: [],
+  rejected_by_cluster: [],
 };

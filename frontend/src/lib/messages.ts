@@ -8,7 +8,8 @@
  * newer server, a message written before codes existed), so nothing is ever blank.
  *
  * Rules, in order:
- * - no code, an unknown code, or a translation needing a param the server did not send → the text;
+ * - no code, an unknown code, or a translation needing a param the server did not send (or sent
+ *   as null) → the text;
  * - the English console shows the server's own sentence (it is the canonical English and may say
  *   more than the template, e.g. DRF's "Ensure this field has no more than 63 characters.");
  * - a code whose template has no placeholders but whose text differs from its English template
