@@ -2159,7 +2159,7 @@ export interface components {
             diff: string;
         };
         DiscoveryError: {
-            /** @description What a list of a live kind would answer now (502, 503, 504). */
+            /** @description What a list of a live kind would answer now (502, 503). */
             status: number;
             code: string;
             detail: string;
@@ -4594,8 +4594,8 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description The cluster did not answer in time */
-            504: {
+            /** @description cluster_unreachable, or cluster_timeout: no answer within the view's read budget (clusters.gateway) */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -4776,8 +4776,8 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description The cluster did not answer in time */
-            504: {
+            /** @description cluster_unreachable, or cluster_timeout: no answer within the view's read budget (clusters.gateway) */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -5034,8 +5034,8 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description The cluster did not answer in time */
-            504: {
+            /** @description cluster_unreachable, or cluster_timeout: no answer within the view's read budget (clusters.gateway) */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -7003,8 +7003,8 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description The cluster did not answer in time */
-            504: {
+            /** @description cluster_unreachable, or cluster_timeout: no answer within the view's read budget (clusters.gateway) */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -8803,8 +8803,8 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description The cluster did not answer in time */
-            504: {
+            /** @description cluster_timeout or cluster_unreachable */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -9113,8 +9113,8 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description The cluster did not answer in time */
-            504: {
+            /** @description cluster_timeout or cluster_unreachable */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -9240,7 +9240,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Not allowed (cluster-scoped kind for a member, a namespace not yours; code cluster_forbidden: the portal's credentials may not) */
+            /** @description Not allowed (cluster-scoped kind for a member, a namespace not yours; code forbidden: the portal's credentials may not) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -9274,15 +9274,8 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description The cluster could not be reached (refused, reset, DNS, TLS) */
+            /** @description cluster_unreachable (refused, reset, DNS, TLS; params.reason says which) or cluster_timeout (no answer within PORTAL_VIEW_READ_BUDGET seconds) */
             503: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content?: never;
-            };
-            /** @description The cluster did not answer in time */
-            504: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -9344,7 +9337,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Not allowed (cluster-scoped kind for a member, a namespace not yours; code cluster_forbidden: the portal's credentials may not) */
+            /** @description Not allowed (cluster-scoped kind for a member, a namespace not yours; code forbidden: the portal's credentials may not) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -9378,15 +9371,8 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description The cluster could not be reached (refused, reset, DNS, TLS) */
+            /** @description cluster_unreachable (refused, reset, DNS, TLS; params.reason says which) or cluster_timeout (no answer within PORTAL_VIEW_READ_BUDGET seconds) */
             503: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content?: never;
-            };
-            /** @description The cluster did not answer in time */
-            504: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -9441,7 +9427,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Not allowed (cluster-scoped kind for a member, a namespace not yours; code cluster_forbidden: the portal's credentials may not) */
+            /** @description Not allowed (cluster-scoped kind for a member, a namespace not yours; code forbidden: the portal's credentials may not) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -9475,15 +9461,8 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description The cluster could not be reached (refused, reset, DNS, TLS) */
+            /** @description cluster_unreachable (refused, reset, DNS, TLS; params.reason says which) or cluster_timeout (no answer within PORTAL_VIEW_READ_BUDGET seconds) */
             503: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content?: never;
-            };
-            /** @description The cluster did not answer in time */
-            504: {
                 headers: {
                     [name: string]: unknown;
                 };
