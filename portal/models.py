@@ -28,6 +28,9 @@ class User(AbstractUser):
     """A person. ``role`` is the system role; superusers are always admins."""
 
     role = models.CharField(max_length=16, choices=SystemRole.choices, default=SystemRole.USER)
+    # False: the local username/password login refuses this user (single sign-on only); True keeps
+    # a break-glass way in that does not depend on an identity provider.
+    local_login_enabled = models.BooleanField(default=True)
 
     @property
     def is_admin(self) -> bool:

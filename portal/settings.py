@@ -109,6 +109,7 @@ INSTALLED_APPS = [
     "catalog",
     "builds",
     "monitoring",
+    "identity",
 ]
 
 MIDDLEWARE = [

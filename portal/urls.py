@@ -12,6 +12,7 @@ api_patterns: list[URLPattern | URLResolver] = [
     path("catalog/", include("catalog.api.urls")),
     path("builds/", include("builds.api.urls")),
     path("monitoring/", include("monitoring.api.urls")),
+    path("", include("identity.api.urls")),  # /api/identity/… (admin) and /api/auth/… (sign-in)
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", csp.ApiDocsView.as_view(url_name="schema"), name="swagger-ui"),
     re_path(r"^.*$", spa.api_not_found),
