@@ -21,6 +21,8 @@ export function cluster(id: number, overrides: Partial<Cluster> = {}): Cluster {
     enabled: true,
     status: 'connected',
     status_message: '',
+    message_code: '',
+    message_params: {},
     kubernetes_version: 'v1.32.4',
     missing_permissions: [],
     last_checked: new Date().toISOString(),
