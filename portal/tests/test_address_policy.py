@@ -51,6 +51,7 @@ from clusters.models import Cluster
 from clusters.tests.helpers import other_ca
 from portal import addresses, outbound
 from portal.addresses import AddressNotAllowed, AddressPolicy, InvalidHost
+from portal.errors import Invalid
 
 PRODUCTION = AddressPolicy.production()
 _names = itertools.count(1)
@@ -519,12 +520,12 @@ def test_refusal_names_the_address_with_a_stable_code(admin_api: APIClient, prod
     message = response.json()["errors"]["url"][0]
     assert "IPv4-mapped 169.254.169.254" in message
     assert "cloud-metadata" in message
-    with pytest.raises(Exception) as caught:
+    with pytest.raises(Invalid) as caught:
         sources.check_destination("http://[::ffff:169.254.169.254]/charts")
-    assert caught.value.get_codes() == {"url": ["address_not_allowed"]}  # type: ignore[attr-defined]
-    with pytest.raises(Exception) as caught:
+    assert (caught.value.code, list(caught.value.errors)) == ("address_not_allowed", ["url"])
+    with pytest.raises(Invalid) as caught:
         sources.check_destination("http://[fe80::1%25eth0]/charts")
-    assert caught.value.get_codes() == {"url": ["invalid_host"]}  # type: ignore[attr-defined]
+    assert (caught.value.code, list(caught.value.errors)) == ("invalid_host", ["url"])
 
 
 @pytest.mark.django_db
