@@ -15,15 +15,6 @@ ROOT = Path(__file__).resolve().parents[1]
 TEST_ROOTS = ("portal", "clusters", "workspaces", "catalog", "builds", "monitoring", "sandbox", "tests")
 
 
-# Imports still to move, each in a file another change had open when the helpers moved (issue 12).
-# The list may only shrink: an entry that no longer occurs fails the test, so it is deleted here.
-PENDING = {
-    ("catalog/tests/conftest.py", "catalog.tests.test_sources"),
-    ("catalog/tests/test_oci.py", "catalog.tests.test_sources"),
-    ("catalog/tests/test_release_api.py", "catalog.tests.test_sources"),
-}
-
-
 def _test_modules() -> Iterator[Path]:
     for top in TEST_ROOTS:
         for path in sorted((ROOT / top).rglob("*.py")):
@@ -68,15 +59,12 @@ def test_the_layout_check_sees_test_modules_and_relative_imports() -> None:
 
 
 def test_no_test_module_imports_another() -> None:
-    found = {
-        (str(path.relative_to(ROOT)), name): line
+    offenders = [
+        f"{path.relative_to(ROOT)}:{line} imports {name}"
         for path in _test_modules()
         for line, name in _imported_modules(path.read_text(), path.relative_to(ROOT).parts[:-1])
         if _is_test_module(name)
-    }
-    offenders = [f"{path}:{line} imports {name}" for (path, name), line in sorted(found.items())
-                 if (path, name) not in PENDING]
-    assert not PENDING - set(found), f"moved already, delete from PENDING: {sorted(PENDING - set(found))}"
+    ]
     assert not offenders, (
         "test modules import from other test modules or conftests; move the helper to portal/testing.py "
         "or the app's tests/helpers.py (fixtures to a conftest):\n" + "\n".join(offenders)

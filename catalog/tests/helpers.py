@@ -5,12 +5,17 @@ get fixtures from conftest), never from another ``test_*`` module (tests/test_te
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import itertools
+import threading
 import time
 from collections import deque
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
+import yaml
 from rest_framework.test import APIClient
 
 from catalog import helm, tasks_deploy
@@ -142,3 +147,63 @@ def setup_service_maps(admin_api: APIClient, sandbox: Any, clusters: tuple[str, 
 def release_state(release: Release) -> tuple[str, int]:
     release.refresh_from_db()
     return release.status, release.deployed_revision
+
+
+# The basic-auth account of the chart repository the tests serve (:class:`Repo`).
+USER, PASSWORD = "reader", "s3cret-pass"
+
+
+class Repo:
+    """A Helm chart repository over HTTP with basic auth, in a thread."""
+
+    def __init__(self) -> None:
+        self.files: dict[str, bytes] = {}
+        self.requests: list[str] = []
+        repo = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                repo.requests.append(self.path)
+                expected = "Basic " + base64.b64encode(f"{USER}:{PASSWORD}".encode()).decode()
+                if self.headers.get("Authorization") != expected:
+                    self.send_response(401)
+                    self.send_header("WWW-Authenticate", 'Basic realm="charts"')
+                    self.end_headers()
+                    return
+                body = repo.files.get(self.path)
+                if body is None:
+                    self.send_response(404)
+                    self.end_headers()
+                    return
+                self.send_response(200)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_port}/charts"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def publish(self, charts: dict[str, list[tuple[str, bytes]]], *, digests: bool = True) -> None:
+        """Serve these archives and an index.yaml listing them (relative URLs, sha256 digests)."""
+        entries: dict[str, list[dict[str, Any]]] = {}
+        for name, versions in charts.items():
+            for version, data in versions:
+                path = f"{name}-{version}.tgz"
+                self.files[f"/charts/{path}"] = data
+                entry = {"apiVersion": "v2", "name": name, "version": version, "appVersion": "2.4.1",
+                         "description": f"{name} {version}", "keywords": ["web"], "urls": [path],
+                         "created": "2026-01-02T03:04:05.123456789Z"}
+                if digests:
+                    entry["digest"] = hashlib.sha256(data).hexdigest()
+                entries.setdefault(name, []).append(entry)
+        index = {"apiVersion": "v1", "entries": entries, "generated": "2026-01-02T03:04:05Z"}
+        self.files["/charts/index.yaml"] = yaml.safe_dump(index).encode()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()

@@ -17,10 +17,7 @@ from rest_framework.test import APIClient
 
 from catalog import deploy, releases, rollouts, tasks_deploy
 from catalog.models import Release, Revision, Rollout
-from catalog.tests.helpers import (
-    CHART_FILES,  # noqa: F401 - test_release_plan still imports it from here
-    Driver,
-)
+from catalog.tests.helpers import Driver
 from catalog.tests.helpers import release_state as _state
 from catalog.tests.helpers import setup_service_maps as _setup
 from clusters.kube.errors import NotFound

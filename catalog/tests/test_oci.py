@@ -25,7 +25,6 @@ from rest_framework.test import APIClient
 from catalog import oci, sources, tasks
 from catalog.models import CatalogSource, Package, PackageVersion
 from catalog.tests.charts import chart_files, webapp
-from catalog.tests.test_sources import team as team  # a fixture
 
 pytestmark = pytest.mark.django_db
 
@@ -292,7 +291,7 @@ def test_registry_without_auth(admin_api: APIClient, open_registry: Registry) ->
     assert sources.ensure_archive(version) == webapp()
 
 
-def test_addresses_are_validated(admin_api: APIClient, team: dict[str, Any], settings: Any) -> None:  # noqa: F811
+def test_addresses_are_validated(admin_api: APIClient, team: dict[str, Any], settings: Any) -> None:
     manager = team["api"]["a-manager"]
     body = {"name": "reg", "kind": "oci", "workspace": team["a"].pk}
     cases = [

@@ -11,9 +11,8 @@ from rest_framework.test import APIClient
 
 from catalog import sources
 from catalog.models import CatalogSource, PackageVersion, Release, Revision, SourceKind
-from catalog.tests.helpers import Driver, release_state, setup_service_maps
+from catalog.tests.helpers import PASSWORD, USER, Driver, Repo, release_state, setup_service_maps
 from catalog.tests.intents import result
-from catalog.tests.test_sources import PASSWORD, USER, Repo
 from clusters.kube.errors import NotFound
 from clusters.tests.helpers import client_for
 from portal.testing import make_user

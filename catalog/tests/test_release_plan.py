@@ -14,10 +14,9 @@ from typing import Any
 import pytest
 from rest_framework.test import APIClient
 
-from catalog import helm
 from catalog.api import release_serializers as s
 from catalog.models import Package, PackageVersion, Release, Revision
-from catalog.tests.helpers import CHART_FILES, Driver, release_state, setup_service_maps
+from catalog.tests.helpers import CHART_FILES, Driver, add_version, release_state, setup_service_maps
 from catalog.tests.intents import result
 from clusters.tests.helpers import client_for
 from portal.testing import make_user
@@ -50,10 +49,7 @@ def _chart(sm: ServiceMap, version: str, extra: dict[str, str], values_yaml: str
     if values_yaml:
         files["values.yaml"] = CHART_FILES["values.yaml"] + values_yaml
     package = Package.objects.get(source__workspace=sm.workspace, name="shop")
-    archive = helm.build_archive("shop", version, files)
-    info = helm.inspect(archive)
-    return PackageVersion.objects.create(package=package, version=version, archive=archive, digest=f"sha256:{version}",
-                                         values_yaml=info.values_yaml, values_schema=info.schema)
+    return add_version(package, version, files)
 
 
 def _b64(text: str) -> str:

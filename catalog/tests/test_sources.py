@@ -4,16 +4,11 @@ and who may do what."""
 
 from __future__ import annotations
 
-import base64
 import hashlib
-import threading
-from collections.abc import Iterator
 from datetime import timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
-import yaml
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.utils import timezone
 from rest_framework.test import APIClient
@@ -21,102 +16,10 @@ from rest_framework.test import APIClient
 from catalog import sources, tasks
 from catalog.models import CatalogSource, Package, PackageVersion, Release, SourceStatus
 from catalog.tests.charts import webapp
-from clusters.models import Cluster
+from catalog.tests.helpers import PASSWORD, USER, Repo
 from portal.models import AuditRecord
-from portal.testing import make_user
-from workspaces.models import Membership, Role, ServiceMap, Workspace
 
 pytestmark = pytest.mark.django_db
-
-USER, PASSWORD = "reader", "s3cret-pass"
-
-
-class Repo:
-    """A Helm chart repository over HTTP with basic auth, in a thread."""
-
-    def __init__(self) -> None:
-        self.files: dict[str, bytes] = {}
-        self.requests: list[str] = []
-        repo = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:
-                repo.requests.append(self.path)
-                expected = "Basic " + base64.b64encode(f"{USER}:{PASSWORD}".encode()).decode()
-                if self.headers.get("Authorization") != expected:
-                    self.send_response(401)
-                    self.send_header("WWW-Authenticate", 'Basic realm="charts"')
-                    self.end_headers()
-                    return
-                body = repo.files.get(self.path)
-                if body is None:
-                    self.send_response(404)
-                    self.end_headers()
-                    return
-                self.send_response(200)
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_port}/charts"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
-
-    def publish(self, charts: dict[str, list[tuple[str, bytes]]], *, digests: bool = True) -> None:
-        """Serve these archives and an index.yaml listing them (relative URLs, sha256 digests)."""
-        entries: dict[str, list[dict[str, Any]]] = {}
-        for name, versions in charts.items():
-            for version, data in versions:
-                path = f"{name}-{version}.tgz"
-                self.files[f"/charts/{path}"] = data
-                entry = {"apiVersion": "v2", "name": name, "version": version, "appVersion": "2.4.1",
-                         "description": f"{name} {version}", "keywords": ["web"], "urls": [path],
-                         "created": "2026-01-02T03:04:05.123456789Z"}
-                if digests:
-                    entry["digest"] = hashlib.sha256(data).hexdigest()
-                entries.setdefault(name, []).append(entry)
-        index = {"apiVersion": "v1", "entries": entries, "generated": "2026-01-02T03:04:05Z"}
-        self.files["/charts/index.yaml"] = yaml.safe_dump(index).encode()
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-
-
-@pytest.fixture
-def repo() -> Iterator[Repo]:
-    server = Repo()
-    server.publish({"webapp": [("1.2.0", webapp()), ("1.1.0", webapp("1.1.0"))]})
-    yield server
-    server.close()
-
-
-@pytest.fixture
-def team(db: None) -> dict[str, Any]:
-    """Workspace A with a manager and a viewer, workspace B with a manager, a service map in A."""
-    Role.ensure_builtin()
-    roles = {r.key: r for r in Role.objects.all()}
-    a = Workspace.objects.create(name="team-a")
-    b = Workspace.objects.create(name="team-b")
-    users = {name: make_user(name) for name in ("a-manager", "a-viewer", "b-manager")}
-    Membership.objects.create(workspace=a, user=users["a-manager"], role=roles["manager"])
-    Membership.objects.create(workspace=a, user=users["a-viewer"], role=roles["viewer"])
-    Membership.objects.create(workspace=b, user=users["b-manager"], role=roles["manager"])
-    cluster = Cluster.objects.create(name="c1", server="https://127.0.0.1:9", status="connected",
-                                     kubernetes_version="v1.30.2+k3s1")
-    sm = ServiceMap.objects.create(workspace=a, cluster=cluster, namespace="shop-a", status="ready")
-    sm_b = ServiceMap.objects.create(workspace=b, cluster=cluster, namespace="shop-b", status="ready")
-    clients = {}
-    for name, user in users.items():
-        client = APIClient()
-        client.force_authenticate(user)
-        clients[name] = client
-    return {"a": a, "b": b, "users": users, "api": clients, "sm": sm, "sm_b": sm_b, "cluster": cluster}
-
 
 def _refreshes(callbacks: list[Any]) -> list[Any]:
     return [c for c in callbacks if "_enqueue_refresh" in c.__qualname__]
