@@ -6,7 +6,8 @@ import { useState } from 'react';
 import { useTranslation } from 'react-i18next';
 import { Link, useParams } from 'react-router-dom';
 import { ApiError } from '../api/errors';
-import { ErrorState, errorMessage } from '../components/ErrorState';
+import { ErrorState } from '../components/ErrorState';
+import { apiErrorText } from '../lib/messages';
 import { Loading } from '../components/Loading';
 import { NotFound } from '../pages/NotFound';
 import { PhaseBadge } from './badges';
@@ -69,7 +70,7 @@ export function PodDetailPage() {
       {unreachable && p && (
         <div className="alert alert-warning" role="status" data-testid="pod-stale">
           <span>
-            {t('clusters.podFromCache')} ({errorMessage(pod.error)})
+            {t('clusters.podFromCache')} ({apiErrorText(t, pod.error)})
           </span>
           <button type="button" className="btn btn-small" onClick={() => void pod.refetch()}>
             {t('common.retry')}
