@@ -24,10 +24,15 @@ venv: .venv/.installed
 	$(PY) -m pip install -q -r requirements-dev.txt
 	touch $@
 
-frontend: frontend/node_modules/.installed frontend/dist/index.html
+frontend: frontend/node_modules/.installed frontend/dist/index.html scripts/oidc-provider/node_modules/.installed
 
 frontend/node_modules/.installed: frontend/package.json frontend/package-lock.json
 	cd frontend && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+# The test OIDC provider (node-oidc-provider) the SSO tests and `make run` sign in through.
+scripts/oidc-provider/node_modules/.installed: scripts/oidc-provider/package.json scripts/oidc-provider/package-lock.json
+	cd scripts/oidc-provider && npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
 frontend/dist/index.html: frontend/node_modules/.installed $(shell find frontend/src frontend/index.html frontend/vite.config.ts -type f 2>/dev/null)
