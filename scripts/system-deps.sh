@@ -10,6 +10,7 @@ need=()
 command -v psql >/dev/null || need+=(postgresql-client)
 command -v redis-server >/dev/null || need+=(redis-server)
 [ -x /usr/bin/docker-registry ] || need+=(docker-registry)
+{ [ -x /usr/sbin/slapd ] && command -v ldapmodify >/dev/null; } || need+=(slapd ldap-utils)  # scripts/ldap-server.sh
 if [ "${PORTAL_SKIP_BROWSER:-0}" != "1" ]; then
   command -v chromium >/dev/null || need+=(chromium)
   command -v chromedriver >/dev/null || need+=(chromium-driver)
