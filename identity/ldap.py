@@ -40,6 +40,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import urlsplit
 
+from django.conf import settings
 from ldap3 import BASE, NONE, SUBTREE, Connection, Server, Tls
 from ldap3.core import exceptions as ldap_exc
 from ldap3.utils.conv import escape_filter_chars
@@ -51,8 +52,10 @@ from portal.errors import Invalid, PortalError, Unavailable
 if TYPE_CHECKING:
     from identity.models import ExternalIdentity, IdentityProvider
 
-CONNECT_TIMEOUT = 5  # seconds to open the TCP connection (and the TLS handshake of ldaps://)
-OPERATION_TIMEOUT = 10  # seconds for any one answer of the server
+# Seconds to open the TCP connection, and for any one answer of the server (the TLS handshake
+# included); settings PORTAL_LDAP_CONNECT_TIMEOUT and PORTAL_LDAP_TIMEOUT override them.
+CONNECT_TIMEOUT = 5
+OPERATION_TIMEOUT = 10
 MAX_GROUP_DEPTH = 8  # nested groups followed this many levels below the direct ones
 MAX_GROUPS = 1000  # and no more groups than this in all
 COUNT_LIMIT = 1000  # test_connection counts up to this many entries per base
@@ -88,13 +91,14 @@ class LdapSettings:
     group_filter: str = "(member={user_dn})"
     nested_groups: bool = False
     matching_rule_in_chain: bool = False
-    connect_timeout: float = CONNECT_TIMEOUT
-    timeout: float = OPERATION_TIMEOUT
+    connect_timeout: int = CONNECT_TIMEOUT
+    timeout: int = OPERATION_TIMEOUT
 
     @classmethod
     def of(cls, provider: IdentityProvider) -> LdapSettings:
         config = dict(provider.config or {})
-        known = {name for name in cls.__dataclass_fields__ if name != "bind_password"}
+        known = {name for name in cls.__dataclass_fields__
+                 if name not in ("bind_password", "connect_timeout", "timeout")}
         values = {key: value for key, value in config.items() if key in known and value not in (None, "")}
         if not values.get("server_uri"):
             raise Invalid("The LDAP provider has no server_uri.", code="ldap_misconfigured",
@@ -102,7 +106,9 @@ class LdapSettings:
         if not values.get("user_search_base"):
             raise Invalid("The LDAP provider has no user_search_base.", code="ldap_misconfigured",
                           params={"provider": provider.name, "key": "user_search_base"})
-        return cls(bind_password=provider.get_secret(), **values)
+        return cls(bind_password=provider.get_secret(),
+                   connect_timeout=max(1, int(getattr(settings, "PORTAL_LDAP_CONNECT_TIMEOUT", CONNECT_TIMEOUT))),
+                   timeout=max(1, int(getattr(settings, "PORTAL_LDAP_TIMEOUT", OPERATION_TIMEOUT))), **values)
 
     def user_filter_for(self, username: str) -> str:
         """The search filter for ``username``; every filter metacharacter in it is escaped."""

@@ -3,6 +3,9 @@ groups, StartTLS and LDAPS with CA verification, and the errors a person can act
 
 from __future__ import annotations
 
+import socket
+import time
+
 import pytest
 
 from identity import ldap
@@ -128,6 +131,19 @@ def test_nothing_listening(ldap_server: LdapServer) -> None:
     with pytest.raises(Unavailable) as info:
         ldap.authenticate(provider, "alice", "alice-pass")
     assert info.value.code == "ldap_unreachable"
+
+
+def test_a_server_that_never_answers_times_out(ldap_server: LdapServer, settings: object) -> None:
+    settings.PORTAL_LDAP_TIMEOUT = 1  # type: ignore[attr-defined]
+    with socket.socket() as silent:  # accepts the TCP connection, then says nothing (no TLS handshake)
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(1)
+        provider = provider_for(ldap_server, server_uri=f"ldaps://127.0.0.1:{silent.getsockname()[1]}")
+        started = time.monotonic()
+        with pytest.raises(Unavailable) as info:
+            ldap.authenticate(provider, "alice", "alice-pass")
+    assert info.value.code == "ldap_timeout"
+    assert time.monotonic() - started < 5
 
 
 def test_address_policy_refuses_metadata_and_loopback_in_production(
