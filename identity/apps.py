@@ -9,4 +9,7 @@ class IdentityConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from identity import access  # noqa: F401 - registers the access classes
+        from identity import access, oidc  # noqa: F401 - access registers the access classes
+        from portal import actions as portal_actions
+
+        portal_actions.register_logout_offer(oidc.logout_offer)

@@ -441,6 +441,18 @@ def logout_url(request: HttpRequest, *, post_logout_redirect_uri: str) -> str:
     return f"{metadata.end_session_endpoint}{separator}{urlencode(query)}"
 
 
+def logout_offer(request: HttpRequest) -> str:
+    """The end-session URL for :func:`portal.actions.logout_offer` (registered by identity's app
+    config): back to the console's login page afterwards (``post_logout_redirect_uri`` in the
+    provider's config overrides it; the provider must have it registered for the client)."""
+    info = request.session.get(LOGOUT_SESSION_KEY) or {}
+    provider = IdentityProvider.objects.filter(name=info.get("provider") or "", kind=ProviderKind.OIDC).first()
+    if provider is None:
+        return ""
+    back = str(_config(provider).get("post_logout_redirect_uri") or request.build_absolute_uri("/login"))
+    return logout_url(request, post_logout_redirect_uri=back)
+
+
 def test_connection(provider: IdentityProvider) -> dict[str, Any]:
     """What the provider publishes: issuer, endpoints, number of signing keys. Raises
     :class:`portal.errors.PortalError` with a clear message when it cannot be used."""

@@ -3,6 +3,7 @@ publishes the event, in that order, inside one transaction."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -117,6 +118,25 @@ def set_user_password(*, user: User, password: str, request: HttpRequest | None 
         audit.describe(request, action="user.set_password", target=user)
     # Sessions made with the old password no longer verify; their sockets close.
     reauthorize([user.pk], reason="user.set_password")
+
+
+# What other apps offer a browser whose session ends (identity: the OIDC provider's end-session URL,
+# RP-initiated logout). Each reads the session before it ends and returns a URL or "".
+_LOGOUT_OFFERS: list[Callable[[HttpRequest], str]] = []
+
+
+def register_logout_offer(offer: Callable[[HttpRequest], str]) -> None:
+    if offer not in _LOGOUT_OFFERS:
+        _LOGOUT_OFFERS.append(offer)
+
+
+def logout_offer(request: HttpRequest) -> str:
+    """Where the browser may go next to end its session at the identity provider too, or ""."""
+    for offer in _LOGOUT_OFFERS:
+        url = offer(request)
+        if url:
+            return url
+    return ""
 
 
 def log_out(request: HttpRequest) -> None:

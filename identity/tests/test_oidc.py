@@ -288,3 +288,29 @@ def test_metadata_address_refused_by_the_policy(provider: IdentityProvider) -> N
         oidc.test_connection(provider)
     assert caught.value.code == "oidc_unreachable"
     assert "not allowed" in caught.value.message
+
+
+# ---------------------------------------------------------------------------- logout
+
+
+def test_logout_offers_the_providers_end_session(client: Client, provider: IdentityProvider,
+                                                  oidc_server: OidcServer) -> None:
+    assert callback(client, provider_login(client, username="alice"))["Location"] == "/workspaces"
+    response = client.post("/api/auth/logout/")
+    assert response.status_code == 200
+    url = response.json()["end_session_url"]
+    assert url.startswith(f"{oidc_server.issuer}/session/end?")
+    query = parse_qs(urlsplit(url).query)
+    assert query["post_logout_redirect_uri"] == ["http://testserver/login"]
+    assert query["client_id"] == ["portal"]
+    assert query["id_token_hint"][0].count(".") == 2
+    assert client.get("/api/auth/me/").status_code in (401, 403)
+    # the provider takes the offer (hint and redirect URI valid): its sign-out confirmation page
+    confirm = requests.get(url, timeout=10)
+    assert confirm.status_code == 200, confirm.text[:300]
+
+
+def test_logout_of_a_local_session_offers_nothing(client: Client, provider: IdentityProvider) -> None:
+    User.objects.create_user("dave", password="local-password-123")
+    client.login(username="dave", password="local-password-123")
+    assert client.post("/api/auth/logout/").status_code == 204

@@ -14,8 +14,8 @@ from django.db.models import QuerySet
 from django.middleware.csrf import get_token
 from django.utils.decorators import method_decorator
 from django.views.decorators.csrf import ensure_csrf_cookie
-from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
-from rest_framework import mixins, status, viewsets
+from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view, inline_serializer
+from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
@@ -108,10 +108,19 @@ class LoginView(APIView):
 
 
 class LogoutView(APIView):
-    @extend_schema(request=None, responses={204: None}, operation_id="auth_logout")
+    @extend_schema(
+        request=None,
+        responses={204: None, 200: inline_serializer("LogoutOffer", {"end_session_url": serializers.CharField(
+            help_text="The identity provider's end-session URL (RP-initiated logout): the session came from "
+                      "single sign-on; send the browser there to sign out at the provider too.")})},
+        operation_id="auth_logout",
+    )
     def post(self, request: Request) -> Response:
         audit.describe(request, action="auth.logout", actor=request.user)
+        end_session_url = actions.logout_offer(request._request)  # read before the session ends
         actions.log_out(request._request)
+        if end_session_url:
+            return Response({"end_session_url": end_session_url})
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
