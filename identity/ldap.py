@@ -241,11 +241,11 @@ def _first(entry: dict[str, Any], attr: str) -> str:
 
 
 def _subject(entry: dict[str, Any]) -> str:
-    attributes = entry.get("attributes", {})
-    guid = attributes.get("objectGUID")
-    if isinstance(guid, bytes) and len(guid) == 16:
-        return str(uuid.UUID(bytes_le=guid))
-    return _first(entry, "entryUUID") or _first(entry, "objectGUID") or str(entry["dn"])
+    """entryUUID (OpenLDAP), objectGUID (Active Directory, as a UUID) or, lacking both, the DN."""
+    raw = entry.get("raw_attributes", {}).get("objectGUID") or []
+    if raw and isinstance(raw[0], bytes) and len(raw[0]) == 16:
+        return str(uuid.UUID(bytes_le=raw[0]))
+    return _first(entry, "entryUUID") or str(entry["dn"])
 
 
 def _unescape(value: str) -> str:

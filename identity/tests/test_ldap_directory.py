@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import socket
 import time
+import uuid
 
 import pytest
 
@@ -172,3 +173,10 @@ def test_test_connection_names_a_missing_base(ldap_server: LdapServer) -> None:
     with pytest.raises(Invalid) as info:
         ldap.test_connection(provider)
     assert info.value.code == "ldap_base_not_found"
+
+
+def test_active_directory_subject_is_the_object_guid() -> None:
+    guid = uuid.UUID("a5a4e4b6-3c2d-4f1e-9b8a-0123456789ab")
+    entry = {"dn": "CN=x,DC=corp", "attributes": {}, "raw_attributes": {"objectGUID": [guid.bytes_le]}}
+    assert ldap._subject(entry) == str(guid)
+    assert ldap._subject({"dn": "CN=x,DC=corp", "attributes": {}, "raw_attributes": {}}) == "CN=x,DC=corp"
