@@ -12,6 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from identity.testing import OidcServer, ProviderDidNotStart, run_oidc_provider
+
 REPO = Path(__file__).resolve().parents[2]
 
 
@@ -79,74 +81,14 @@ def ldap_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LdapServer
 
 # --- OIDC (S2): a real node-oidc-provider from scripts/oidc-provider/server.mjs ---------------
 
-OIDC_DIR = REPO / "scripts" / "oidc-provider"
-OIDC_CLIENT_ID = "portal"
-OIDC_CLIENT_SECRET = "portal-test-secret"
-
-
-@dataclass(frozen=True)
-class OidcServer:
-    """A running node-oidc-provider (scripts/oidc-provider/server.mjs: users alice, bob, carol with
-    password "<name>-password"; test endpoints to rotate keys and to spoil the next ID token)."""
-
-    issuer: str
-    client_id: str = OIDC_CLIENT_ID
-    client_secret: str = OIDC_CLIENT_SECRET
-
-    def config(self, **overrides: object) -> dict[str, object]:
-        config: dict[str, object] = {"issuer": self.issuer, "client_id": self.client_id}
-        config.update(overrides)
-        return config
-
-    def post(self, path: str, body: object = None) -> dict[str, object]:
-        import requests
-        response = requests.post(self.issuer + path, json=body if body is not None else {}, timeout=10)
-        response.raise_for_status()
-        return dict(response.json())
-
-
-def _start_oidc_server(env_extra: dict[str, str]) -> tuple[subprocess.Popen[bytes], str]:
-    if shutil.which("node") is None:
-        pytest.fail("node is not installed: run scripts/system-deps.sh")
-    if not (OIDC_DIR / "node_modules" / "oidc-provider").is_dir():
-        subprocess.run(["npm", "ci", "--no-audit", "--no-fund", "--loglevel=error"], cwd=OIDC_DIR, check=True,
-                       timeout=300)
-    port = _free_port()
-    env = {**os.environ, "OIDC_PORT": str(port), "OIDC_CLIENT_ID": OIDC_CLIENT_ID,
-           "OIDC_CLIENT_SECRET": OIDC_CLIENT_SECRET, **env_extra}
-    proc = subprocess.Popen(["node", "server.mjs"], cwd=OIDC_DIR, env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT)
-    issuer = f"http://127.0.0.1:{port}"
-    import time
-
-    import requests
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            if requests.get(issuer + "/_test/health", timeout=1).status_code == 200:
-                return proc, issuer
-        except requests.RequestException:
-            pass
-        if proc.poll() is not None or time.monotonic() > deadline:
-            proc.kill()
-            output = proc.stdout.read().decode(errors="replace") if proc.stdout else ""
-            pytest.fail(f"the test OIDC provider did not start: {output[-2000:]}")
-        time.sleep(0.1)
-
 
 @pytest.fixture(scope="session")
 def oidc_server() -> Iterator[OidcServer]:
-    """The test OIDC provider; redirect URIs for the test client (``http://testserver``) and a live server."""
-    uris = ",".join(f"{base}/api/auth/oidc/{name}/callback/" for base in ("http://testserver",)
-                    for name in ("local", "other"))
-    proc, issuer = _start_oidc_server({"OIDC_REDIRECT_URIS": os.environ.get("OIDC_TEST_REDIRECT_URIS", uris),
-                                       "OIDC_POST_LOGOUT_URIS": "http://testserver/login"})
+    """The test OIDC provider; its client's redirect URIs are the test client's (``http://testserver``)
+    for the providers named "local" and "other"."""
+    uris = [f"http://testserver/api/auth/oidc/{name}/callback/" for name in ("local", "other")]
     try:
-        yield OidcServer(issuer)
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        with run_oidc_provider(redirect_uris=uris, post_logout_uris=["http://testserver/login"]) as server:
+            yield server
+    except ProviderDidNotStart as exc:
+        pytest.fail(str(exc))

@@ -17,7 +17,7 @@ from django.test import Client
 
 from identity import oidc
 from identity.models import ExternalIdentity, GroupMapping, IdentityProvider
-from identity.tests.conftest import OidcServer
+from identity.testing import OidcServer
 from portal.errors import PortalError
 from portal.models import AuditRecord, User
 from workspaces.models import Membership, Role, Workspace
