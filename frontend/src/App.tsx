@@ -24,7 +24,10 @@ import { ClustersPage } from './clusters/ClustersPage';
 import { PodDetailPage } from './clusters/PodDetailPage';
 import { RegisterClusterPage } from './clusters/RegisterClusterPage';
 import { TokensPage } from './tokens/TokensPage';
+import { UserDetailPage } from './users/UserDetailPage';
 import { UsersPage } from './users/UsersPage';
+import { MappingsPage } from './identity/MappingsPage';
+import { ProvidersPage } from './identity/ProvidersPage';
 import { QuotaOverviewPage } from './workspaces/QuotaOverviewPage';
 import { RolesPage } from './workspaces/RolesPage';
 import { ServiceMapDetailPage } from './workspaces/ServiceMapDetailPage';
@@ -79,6 +82,30 @@ export function AppRoutes() {
           element={
             <RequireAdmin>
               <UsersPage />
+            </RequireAdmin>
+          }
+        />
+        <Route
+          path="/admin/users/:id"
+          element={
+            <RequireAdmin>
+              <UserDetailPage />
+            </RequireAdmin>
+          }
+        />
+        <Route
+          path="/admin/identity"
+          element={
+            <RequireAdmin>
+              <ProvidersPage />
+            </RequireAdmin>
+          }
+        />
+        <Route
+          path="/admin/identity/:id"
+          element={
+            <RequireAdmin>
+              <MappingsPage />
             </RequireAdmin>
           }
         />

@@ -34,6 +34,11 @@ export function Sidebar({ isAdmin, isOperator = false }: { isAdmin: boolean; isO
                 </NavLink>
               </li>
               <li>
+                <NavLink to="/admin/identity" className={linkClass} data-testid="nav-admin-identity">
+                  {t('nav.identity')}
+                </NavLink>
+              </li>
+              <li>
                 <NavLink to="/admin/audit" className={linkClass} data-testid="nav-admin-audit">
                   {t('nav.audit')}
                 </NavLink>

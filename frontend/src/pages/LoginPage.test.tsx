@@ -1,6 +1,7 @@
 import { screen, waitFor } from '@testing-library/react';
 import userEvent from '@testing-library/user-event';
 import { describe, expect, it } from 'vitest';
+import i18n from '../i18n';
 import { adminUser, json, mockFetch, renderAt, testQueryClient } from '../test/utils';
 import { LoginPage } from './LoginPage';
 
@@ -94,5 +95,87 @@ describe('LoginPage', () => {
     renderAt(<LoginPage />, { route: '/login?next=//evil.example/x', path: '/login', queryClient: testQueryClient(null) });
     await submit('admin', 'secret');
     await waitFor(() => expect(screen.getByTestId('location').textContent).toBe('/'));
+  });
+});
+
+describe('LoginPage with single sign-on', () => {
+  const providers = () =>
+    json([
+      { name: 'corp', display_name: 'Corp SSO', kind: 'oidc' },
+      { name: 'ad', display_name: 'Head office AD', kind: 'ldap' },
+    ]);
+
+  it('offers one button per OIDC provider that starts its flow with next=', async () => {
+    mockFetch({ 'GET /api/auth/providers/': providers });
+    renderAt(<LoginPage />, { route: '/login?next=%2Fworkspaces%3Fq%3Dx', path: '/login', queryClient: testQueryClient(null) });
+    const button = await screen.findByRole('link', { name: 'Sign in with Corp SSO' });
+    expect(button).toHaveAttribute('href', '/api/auth/oidc/corp/start/?next=%2Fworkspaces%3Fq%3Dx');
+    // The LDAP provider is not a button: it is where the form's password is checked.
+    expect(screen.queryByRole('link', { name: /Head office AD/ })).not.toBeInTheDocument();
+    expect(screen.getByRole('radio', { name: 'Head office AD' })).not.toBeChecked();
+    expect(screen.getByRole('radio', { name: 'Local account' })).toBeChecked();
+  });
+
+  it('never puts another site in the OIDC start link', async () => {
+    mockFetch({ 'GET /api/auth/providers/': providers });
+    renderAt(<LoginPage />, { route: '/login?next=//evil.example/x', path: '/login', queryClient: testQueryClient(null) });
+    expect(await screen.findByRole('link', { name: 'Sign in with Corp SSO' })).toHaveAttribute('href', '/api/auth/oidc/corp/start/?next=%2F');
+  });
+
+  it('signs in through the chosen LDAP directory and goes where the user wanted', async () => {
+    const seen = mockFetch({
+      'GET /api/auth/providers/': providers,
+      'GET /api/auth/csrf/': csrf,
+      'POST /api/auth/ldap/ad/login/': () => json({ ...adminUser, username: 'kim', role: 'operator', is_admin: false }),
+    });
+    const { queryClient } = renderAt(<LoginPage />, { route: '/login?next=%2Fclusters', path: '/login', queryClient: testQueryClient(null) });
+    await userEvent.setup().click(await screen.findByRole('radio', { name: 'Head office AD' }));
+    await submit('kim', 'pw');
+    await waitFor(() => expect(screen.getByTestId('location')).toHaveTextContent('/clusters'));
+    const post = seen.find((r) => r.method === 'POST')!;
+    expect(new URL(post.url).pathname).toBe('/api/auth/ldap/ad/login/');
+    expect(post.headers.get('X-CSRFToken')).toBe('tok-123');
+    expect(await post.json()).toEqual({ username: 'kim', password: 'pw' });
+    expect(queryClient.getQueryData(['me'])).toMatchObject({ username: 'kim' });
+  });
+
+  it("shows an LDAP refusal by its code, in the user's language", async () => {
+    mockFetch({
+      'GET /api/auth/providers/': providers,
+      'GET /api/auth/csrf/': csrf,
+      'POST /api/auth/ldap/ad/login/': () =>
+        json({ detail: 'Wrong username or password.', code: 'invalid_credentials' }, { status: 401 }),
+    });
+    renderAt(<LoginPage />, { route: '/login', path: '/login', queryClient: testQueryClient(null) });
+    await userEvent.setup().click(await screen.findByRole('radio', { name: 'Head office AD' }));
+    await submit('*)(uid=*', 'x');
+    expect(await screen.findByTestId('login-error')).toHaveTextContent('Wrong username or password.');
+    expect(screen.getByTestId('location')).toHaveTextContent('/login');
+  });
+
+  it('explains a sign-in the provider callback refused (?error=<code>)', async () => {
+    mockFetch({ 'GET /api/auth/providers/': providers });
+    renderAt(<LoginPage />, { route: '/login?error=username_taken', path: '/login', queryClient: testQueryClient(null) });
+    expect(await screen.findByTestId('sso-refused')).toHaveTextContent(
+      'Your username at the provider is already used by another account of the portal.',
+    );
+  });
+
+  it('says a refused sign-in happened even for a code it does not know, without echoing free text', async () => {
+    mockFetch({ 'GET /api/auth/providers/': providers });
+    renderAt(<LoginPage />, { route: '/login?error=brand_new_code', path: '/login', queryClient: testQueryClient(null) });
+    expect(await screen.findByTestId('sso-refused')).toHaveTextContent('Sign-in was refused (brand_new_code).');
+  });
+
+  it('shows the refusal in Korean', async () => {
+    mockFetch({ 'GET /api/auth/providers/': providers });
+    await i18n.changeLanguage('ko');
+    try {
+      renderAt(<LoginPage />, { route: '/login?error=Call%20us%20at%20555', path: '/login', queryClient: testQueryClient(null) });
+      expect(await screen.findByTestId('sso-refused')).toHaveTextContent('로그인이 거부되었습니다 (?).');
+      expect(await screen.findByRole('link', { name: 'Corp SSO(으)로 로그인' })).toBeInTheDocument();
+    } finally {
+      await i18n.changeLanguage('en');
+    }
   });
 });

@@ -1,4 +1,8 @@
-/** /login: username + password; shows the server's message, field errors and rate limits. */
+/**
+ * /login: one button per enabled OIDC provider, and the username + password form, checked by the
+ * local accounts or, when chosen, by an LDAP provider. Shows the server's message, field errors,
+ * rate limits, and a sign-in a provider's callback refused (`?error=<code>`).
+ */
 import { useState, type FormEvent } from 'react';
 import { Navigate, useNavigate, useSearchParams } from 'react-router-dom';
 import { useTranslation } from 'react-i18next';
@@ -10,6 +14,8 @@ import { FieldErrors } from '../components/FieldErrors';
 import { FormField } from '../components/FormField';
 import { LanguageSwitch } from '../layout/LanguageSwitch';
 import { apiErrorText } from '../lib/messages';
+import { DirectoryChoice, OidcButtons, useRefusedText } from '../identity/LoginOptions';
+import { useLdapLogin, useLoginProviders } from '../identity/queries';
 
 function useLoginErrorText(error: ApiError | null): string | null {
   const { t } = useTranslation();
@@ -31,21 +37,26 @@ export function LoginPage() {
   const next = safeNext(params.get('next'));
   const navigate = useNavigate();
   const me = useMe();
-  const login = useLogin();
+  const local = useLogin();
+  const ldap = useLdapLogin();
+  const providers = useLoginProviders().data ?? [];
+  const [directory, setDirectory] = useState('');
+  const viaLdap = directory !== '' && providers.some((p) => p.kind === 'ldap' && p.name === directory);
+  const login = viaLdap ? ldap : local;
+  const refusedText = useRefusedText(params.get('error'), params.get('provider'));
   const expired = useQueryClient().getQueryData<boolean>(sessionExpiredKey) === true;
   const [username, setUsername] = useState('');
   const [password, setPassword] = useState('');
   const error = login.error instanceof ApiError ? login.error : null;
   const errorText = useLoginErrorText(error);
 
-  if (me.data && !login.isPending) return <Navigate to={next} replace />;
+  if (me.data && !local.isPending && !ldap.isPending) return <Navigate to={next} replace />;
 
   const onSubmit = (e: FormEvent) => {
     e.preventDefault();
-    login.mutate(
-      { username, password },
-      { onSuccess: () => void navigate(next, { replace: true }) },
-    );
+    const done = { onSuccess: () => void navigate(next, { replace: true }) };
+    if (viaLdap) ldap.mutate({ provider: directory, username, password }, done);
+    else local.mutate({ username, password }, done);
   };
 
   const usernameErrors = error?.forField('username') ?? [];
@@ -66,7 +77,12 @@ export function LoginPage() {
         </div>
         <h1 id="login-title">{t('login.title')}</h1>
         <p className="muted">{t('login.subtitle')}</p>
-        {expired && !errorText && (
+        {refusedText && !errorText && (
+          <div className="alert alert-error" role="alert" data-testid="sso-refused">
+            {refusedText}
+          </div>
+        )}
+        {expired && !errorText && !refusedText && (
           <div className="alert alert-warning" role="status" data-testid="session-expired">
             {t('login.sessionExpired')}
           </div>
@@ -76,6 +92,16 @@ export function LoginPage() {
             {errorText}
           </div>
         )}
+        <OidcButtons providers={providers} next={next} />
+        <DirectoryChoice
+          providers={providers}
+          value={viaLdap ? directory : ''}
+          onChange={(name) => {
+            local.reset();
+            ldap.reset();
+            setDirectory(name);
+          }}
+        />
         <FieldErrors id="login-form-errors" messages={formErrors} />
         <FormField label={t('login.username')} errors={usernameErrors}>
           <input

@@ -5,7 +5,7 @@
  */
 import { useEffect, useMemo, useState } from 'react';
 import { useTranslation } from 'react-i18next';
-import { useSearchParams } from 'react-router-dom';
+import { Link, useSearchParams } from 'react-router-dom';
 import type { AdminUser } from '../api/types';
 import { ErrorState } from '../components/ErrorState';
 import { Loading } from '../components/Loading';
@@ -138,7 +138,11 @@ export function UsersPage() {
               <tbody>
                 {users.data.results.map((u) => (
                   <tr key={u.id} data-testid={`user-row-${u.username}`} className={u.is_active === false ? 'row-disabled' : undefined}>
-                    <td className="mono">{u.username}</td>
+                    <td className="mono">
+                      <Link to={`/admin/users/${u.id}`} data-testid={`user-link-${u.username}`}>
+                        {u.username}
+                      </Link>
+                    </td>
                     <td>{[u.first_name, u.last_name].filter(Boolean).join(' ') || t('common.none')}</td>
                     <td>{u.email || t('common.none')}</td>
                     <td>
