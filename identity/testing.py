@@ -44,6 +44,12 @@ class OidcServer:
         config.update(overrides)
         return config
 
+    def stats(self) -> dict[str, int]:
+        """How many requests the userinfo and token endpoints got so far."""
+        response = requests.get(self.issuer + "/_test/stats", timeout=10)
+        response.raise_for_status()
+        return {str(k): int(v) for k, v in response.json().items()}
+
     def post(self, path: str, body: object = None) -> dict[str, object]:
         response = requests.post(self.issuer + path, json=body if body is not None else {}, timeout=10)
         response.raise_for_status()

@@ -17,7 +17,7 @@ from django.test import Client
 
 from identity import oidc
 from identity.models import ExternalIdentity, GroupMapping, IdentityProvider
-from identity.testing import OidcServer
+from identity.testing import OidcServer, run_oidc_provider
 from portal.errors import PortalError
 from portal.models import AuditRecord, User
 from workspaces.models import Membership, Role, Workspace
@@ -75,12 +75,14 @@ def refusals(code: str) -> int:
 # ---------------------------------------------------------------------------- sign-in
 
 
-def test_sign_in_creates_the_user_with_mapped_roles(client: Client, provider: IdentityProvider) -> None:
+def test_sign_in_creates_the_user_with_mapped_roles(client: Client, provider: IdentityProvider,
+                                                    oidc_server: OidcServer) -> None:
     workspace = Workspace.objects.create(name="team-a")
     developer = Role.objects.get(key="developer")
     GroupMapping.objects.create(provider=provider, group="devs", workspace=workspace, role=developer)
     GroupMapping.objects.create(provider=provider, group="ops", system_role="operator")
 
+    userinfo_before = oidc_server.stats()["userinfo"]
     response = callback(client, provider_login(client, username="bob", next_path="/workspaces/team-a"))
 
     assert response.status_code == 302
@@ -91,6 +93,7 @@ def test_sign_in_creates_the_user_with_mapped_roles(client: Client, provider: Id
     user = User.objects.get(username="bob")
     assert user.role == "operator"
     assert user.email == "bob@example.test"  # from userinfo: the ID token carries sub only
+    assert oidc_server.stats()["userinfo"] == userinfo_before + 1
     assert Membership.objects.get(workspace=workspace, user=user).role == developer
     identity = ExternalIdentity.objects.get(provider=provider, user=user)
     assert sorted(identity.groups) == ["devs", "ops"]
@@ -314,3 +317,21 @@ def test_logout_of_a_local_session_offers_nothing(client: Client, provider: Iden
     User.objects.create_user("dave", password="local-password-123")
     client.login(username="dave", password="local-password-123")
     assert client.post("/api/auth/logout/").status_code == 204
+
+
+def test_claims_in_the_id_token_need_no_userinfo() -> None:
+    """A provider that puts every claim in the ID token (OIDC_ID_TOKEN_CLAIMS=all): the sign-in reads
+    username, email and groups from it."""
+    uris = ["http://testserver/api/auth/oidc/full/callback/"]
+    with run_oidc_provider(redirect_uris=uris, extra_env={"OIDC_ID_TOKEN_CLAIMS": "all"}) as server:
+        item = IdentityProvider.objects.create(name="full", kind="oidc", config=server.config())
+        item.set_secret(server.client_secret)
+        item.save()
+        GroupMapping.objects.create(provider=item, group="ops", system_role="operator")
+        client = Client()
+        url = provider_login(client, username="bob", name="full")
+        assert callback(client, url)["Location"] == "/workspaces"
+        assert server.stats() == {"userinfo": 0, "token": 1}
+    user = User.objects.get(username="bob")
+    assert user.role == "operator"
+    assert user.email == "bob@example.test"

@@ -28,6 +28,7 @@
 //                                 changes (wrong iss/aud, expired, bad signature, unknown kid, alg none, ...)
 //   POST /_test/redirect-uris     JSON {uris: [...]}: add redirect URIs to the test client (a live server's port)
 //   POST /_test/users/<name>/groups   JSON {groups: [...]}: change a user's groups
+//   GET  /_test/stats             JSON {userinfo, token}: how many requests those endpoints got
 //   GET  /_test/health            200 "ok"
 import { generateKeyPairSync, randomUUID } from 'node:crypto';
 import http from 'node:http';
@@ -60,6 +61,7 @@ function newSigningKey() {
 let keys = [newSigningKey(), newSigningKey()];
 const rogueKey = newSigningKey(); // never published: signs "bad signature" and "unknown kid" tokens
 let nextIdToken = null;
+const stats = { userinfo: 0, token: 0 };
 let provider;
 let issuer;
 
@@ -176,6 +178,9 @@ async function handle(req, res) {
   const path = url.pathname;
   try {
     if (path === '/_test/health') return send(res, 200, 'ok', 'text/plain');
+    if (path === '/_test/stats') return send(res, 200, JSON.stringify(stats), 'application/json');
+    if (path === '/me') stats.userinfo += 1;
+    if (path === '/token') stats.token += 1;
     if (path === '/_test/rotate' && req.method === 'POST') {
       keys = [newSigningKey(), keys[0]];
       provider = makeProvider();
