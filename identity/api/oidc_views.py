@@ -2,13 +2,14 @@
 finishes the sign-in and redirects to the console (docs/sso.md).
 
 These answer redirects, not JSON: the browser navigates through them. A refusal redirects to
-``/login?error=<code>`` (the login page translates ``codes.<code>``) and is audited; nothing is
+``/login?error=<code>&provider=<name>`` (the login page translates ``codes.<code>``) and is audited; nothing is
 created. The ``next`` the console asks to return to must be a local path (no open redirect).
 """
 
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlencode
 
 from django.http import HttpResponseRedirect
 from django.urls import path, reverse
@@ -33,8 +34,9 @@ def safe_next(value: str | None) -> str:
     return value
 
 
-def _login_error(code: str) -> HttpResponseRedirect:
-    return HttpResponseRedirect(f"/login?error={code}")
+def _login_error(code: str, name: str) -> HttpResponseRedirect:
+    """The login page with the refusal's code and the provider's name (its text names the provider)."""
+    return HttpResponseRedirect("/login?" + urlencode({"error": code, "provider": name[:100]}))
 
 
 def _refused(request: Request, provider: IdentityProvider | None, name: str, error: PortalError, *,
@@ -44,7 +46,7 @@ def _refused(request: Request, provider: IdentityProvider | None, name: str, err
     if not audited:
         actions.refused(provider=provider, code=error.code, request=request._request,
                         detail={"kind": "oidc", "provider_name": name[:100]})
-    return _login_error(error.code)
+    return _login_error(error.code, name)
 
 
 def _provider(name: str) -> IdentityProvider | None:

@@ -158,10 +158,10 @@ def test_start_redirects_with_pkce_state_and_nonce(client: Client, provider: Ide
 
 
 def test_unknown_or_disabled_provider_is_refused(client: Client, provider: IdentityProvider) -> None:
-    assert client.get("/api/auth/oidc/nope/start/")["Location"] == "/login?error=provider_disabled"
+    assert client.get("/api/auth/oidc/nope/start/")["Location"] == "/login?error=provider_disabled&provider=nope"
     provider.enabled = False
     provider.save()
-    assert client.get("/api/auth/oidc/local/start/")["Location"] == "/login?error=provider_disabled"
+    assert client.get("/api/auth/oidc/local/start/")["Location"] == "/login?error=provider_disabled&provider=local"
     assert refusals("provider_disabled") == 2
 
 
@@ -202,7 +202,7 @@ def test_spoiled_id_token_is_refused(client: Client, provider: IdentityProvider,
     oidc_server.post("/_test/next-id-token", _times(change))
     response = callback(client, url)
     assert response.status_code == 302
-    assert response["Location"] == f"/login?error={code}"
+    assert response["Location"] == f"/login?error={code}&provider=local"
     assert refusals(code) == 1
     assert not User.objects.filter(username="alice").exists()
     assert not ExternalIdentity.objects.exists()
@@ -214,14 +214,14 @@ def test_replayed_state_is_refused(client: Client, provider: IdentityProvider) -
     assert callback(client, url)["Location"] == "/workspaces"
     client.post("/api/auth/logout/")
     replay = callback(client, url)
-    assert replay["Location"] == "/login?error=oidc_state_invalid"
+    assert replay["Location"] == "/login?error=oidc_state_invalid&provider=local"
     assert refusals("oidc_state_invalid") == 1
 
 
 def test_state_from_another_browser_is_refused(client: Client, provider: IdentityProvider) -> None:
     url = provider_login(client, username="alice")
     other = Client()
-    assert callback(other, url)["Location"] == "/login?error=oidc_state_invalid"
+    assert callback(other, url)["Location"] == "/login?error=oidc_state_invalid&provider=local"
     assert not User.objects.filter(username="alice").exists()
 
 
@@ -229,13 +229,13 @@ def test_provider_error_answer_is_refused(client: Client, provider: IdentityProv
     start = client.get("/api/auth/oidc/local/start/")
     state = parse_qs(urlsplit(start["Location"]).query)["state"][0]
     response = client.get("/api/auth/oidc/local/callback/", {"state": state, "error": "access_denied"})
-    assert response["Location"] == "/login?error=oidc_provider_error"
+    assert response["Location"] == "/login?error=oidc_provider_error&provider=local"
 
 
 def test_username_collision_with_a_local_account_is_refused(client: Client, provider: IdentityProvider) -> None:
     User.objects.create_user("alice", password="local-password-123")
     response = callback(client, provider_login(client, username="alice"))
-    assert response["Location"] == "/login?error=username_taken"
+    assert response["Location"] == "/login?error=username_taken&provider=local"
     assert refusals("username_taken") == 1
     assert not ExternalIdentity.objects.exists()
 
