@@ -7,6 +7,7 @@ inactive user) is a security event and is audited.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from django.middleware.csrf import CsrfViewMiddleware
@@ -15,6 +16,23 @@ from rest_framework.request import Request
 
 from portal import audit
 from portal.models import ApiToken, AuditOutcome, User
+
+# Checks other apps add (identity: a user whose only way in, an identity provider, is gone or
+# switched off). Each returns why the account may not be used now, or None.
+_ACCOUNT_CHECKS: list[Callable[[Any], str | None]] = []
+
+
+def register_account_check(check: Callable[[Any], str | None]) -> None:
+    if check not in _ACCOUNT_CHECKS:
+        _ACCOUNT_CHECKS.append(check)
+
+
+def account_problem(user: Any) -> str | None:
+    for check in _ACCOUNT_CHECKS:
+        problem = check(user)
+        if problem is not None:
+            return problem
+    return None
 
 
 class ApiTokenAuthentication(authentication.BaseAuthentication):
@@ -44,6 +62,8 @@ class ApiTokenAuthentication(authentication.BaseAuthentication):
             problem = "This API token has expired; create a new one under Account → API tokens."
         elif not token.user.is_active:
             problem = "The account that owns this API token is disabled."
+        else:
+            problem = account_problem(token.user)
         if problem is not None:
             audit.record(
                 action="auth.token_rejected",
@@ -80,6 +100,14 @@ def enforce_csrf(request: Request) -> None:
 
 class SessionAuthentication(authentication.SessionAuthentication):
     """The browser's session, with CSRF enforced on unsafe methods and a clear message."""
+
+    def authenticate(self, request: Request) -> tuple[Any, None] | None:
+        result = super().authenticate(request)
+        if result is not None:
+            problem = account_problem(result[0])
+            if problem is not None:
+                raise exceptions.AuthenticationFailed(problem)
+        return result
 
     def enforce_csrf(self, request: Request) -> None:
         enforce_csrf(request)

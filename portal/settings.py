@@ -251,6 +251,9 @@ CELERY_BEAT_SCHEDULE: dict[str, Any] = {
     "catalog.reconcile_releases": {"task": "catalog.reconcile_releases", "schedule": 15.0},
     # Config, autoscaler, plan and drift intents whose task never arrived or died.
     "catalog.reconcile_intents": {"task": "catalog.reconcile_intents", "schedule": 30.0},
+    # Re-read LDAP users' groups and apply the mappings (removed from a group: access goes).
+    "identity.recheck_ldap_groups": {"task": "identity.recheck_ldap_groups",
+                                     "schedule": float(os.environ.get("PORTAL_LDAP_RECHECK_SECONDS", "900"))},
 }
 # Releases: how long a rollout may take to become ready, how often it is looked at (the watcher
 # tells at once when a release's workloads move: the interval is a fallback; the poll interval
@@ -302,6 +305,7 @@ SPECTACULAR_SETTINGS = {
         "ReleaseStatusEnum": "catalog.models.ReleaseStatus",
         "RevisionStatusEnum": "catalog.models.RevisionStatus",
         "IntentKindEnum": "catalog.models.IntentKind",
+        "ProviderKindEnum": "identity.models.ProviderKind",
     },
     # Every operation documents the errors the stack answers with (portal/schema.py).
     "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums", "portal.schema.document_errors"],

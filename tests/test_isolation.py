@@ -189,6 +189,21 @@ ROUTES: dict[str, Route] = {
                          expect={"get": S403}),
     "user": Route("accounts: system admins only", pk="user", public=True,
                   expect={"get": S403, "post": S403, "put": S403, "patch": S403}),
+    # single sign-on: providers and mappings are global and for system admins only
+    "identity-provider": Route("identity providers: system admins only", pk="provider", public=True,
+                               expect={"get": S403, "post": S403, "patch": S403, "delete": S403}),
+    "identity-mapping": Route("group mappings: system admins only", pk="mapping", public=True,
+                              expect={"get": S403, "post": S403, "patch": S403, "delete": S403}),
+    "auth-providers": Route("the enabled identity providers the login page offers (public)", public=True),
+    "identity-oidc-start": Route("starts an OIDC sign-in (public; always a redirect, to the provider or back to "
+                                 "the login page with an error code)", name="idp", public=True,
+                                 expect={"get": frozenset({302})}, insider=""),
+    "identity-oidc-callback": Route("the OIDC provider's redirect back (public; without a started sign-in it "
+                                    "redirects to the login page with an error code)", name="idp", public=True,
+                                    expect={"get": frozenset({302})}, insider=""),
+    "identity-ldap-login": Route("LDAP sign-in form (public; an empty body is invalid, a provider of another "
+                                 "kind is not found)", name="idp", public=True,
+                                 expect={"post": frozenset({400, 404})}, insider=""),
     "auth-csrf": Route("the caller's CSRF token", public=True),
     "auth-login": Route("the login form (an empty body is invalid)", public=True, expect={"post": S400}),
     "auth-logout": Route("ends the caller's own session", public=True, expect={"post": frozenset({204})}),
@@ -359,6 +374,13 @@ def world() -> World:
     intent = ClusterIntent.objects.create(id=_a_id(96), workspace=a, service_map=sm_x, release=release,
                                           kind="release.drift", target=f"{MARKER}-shop", created_by=admin)
 
+    # single sign-on: a provider and a mapping (global objects, for system admins only)
+    from identity.models import GroupMapping, IdentityProvider
+
+    provider = IdentityProvider.objects.create(name="iso-idp", kind="oidc", enabled=True,
+                                               config={"issuer": "https://login.example.com", "client_id": "portal"})
+    group_mapping = GroupMapping.objects.create(provider=provider, group="iso-operators", system_role="operator")
+
     pks = {
         "release": {0: release.pk}, "rollout": {0: rollout.pk}, "intent": {0: intent.pk},
         "source": {0: source.pk}, "package": {0: package.pk}, "version": {0: version.pk},
@@ -366,9 +388,10 @@ def world() -> World:
         "allocation": {0: alloc_x.pk}, "registry": {0: registry.pk}, "servicemap": {0: sm_x.pk},
         "operation": {x.pk: op_x.pk, z.pk: op_z.pk}, "token": {0: token.pk}, "audit": {0: audit.pk},
         "user": {0: a_dev.pk}, "role": {0: custom.pk},
+        "provider": {0: provider.pk}, "mapping": {0: group_mapping.pk},
     }
     names = {"node": {x.pk: f"{MARKER}-node-x", z.pk: "shared-node-z"}, "pod": {0: f"{MARKER}-pod"},
-             "config": {0: f"{MARKER}-config"}}
+             "config": {0: f"{MARKER}-config"}, "idp": {0: provider.name}}
     a_ids = {a.pk, x.pk, a_manager.pk, a_dev.pk, a_dev_member.pk, _a_id(11), alloc_x.pk, alloc_z.pk, registry.pk,
              sm_x.pk, sm_z.pk, op_x.pk, op_z.pk, token.pk, source.pk, package.pk, version.pk, release.pk, rollout.pk,
              intent.pk}

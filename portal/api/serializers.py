@@ -106,12 +106,31 @@ class AuditRecordSerializer(serializers.ModelSerializer[AuditRecord]):
         return data
 
 
+class IdentityLinkSerializer(serializers.Serializer[Any]):
+    """One link of a user to an identity provider (the provider's name for the person, the groups
+    it reported at the last sign-in)."""
+
+    id = serializers.IntegerField()
+    provider = serializers.CharField(source="provider.name")
+    provider_display_name = serializers.CharField(source="provider.display_name")
+    kind = serializers.CharField(source="provider.kind")
+    provider_enabled = serializers.BooleanField(source="provider.enabled")
+    subject = serializers.CharField()
+    username = serializers.CharField()
+    email = serializers.CharField()
+    groups = serializers.ListField(child=serializers.CharField())
+    last_sign_in = serializers.DateTimeField(allow_null=True)
+
+
 class AdminUserSerializer(StrictModelSerializer):
     """A user as system admins see and edit them. ``password`` is write-only, on create."""
 
     password = serializers.CharField(write_only=True, required=True, trim_whitespace=False, max_length=PASSWORD_MAX_LENGTH,
                                      style={"input_type": "password"})
 
+    identities = serializers.SerializerMethodField(
+        help_text="The identity providers this user signs in through (single sign-on), read-only."
+    )
     locked_until = serializers.SerializerMethodField(
         help_text="Until when logins to this account are refused after too many failures (null: not locked). "
         "POST .../unlock/ lifts it."
@@ -120,8 +139,14 @@ class AdminUserSerializer(StrictModelSerializer):
     class Meta:
         model = User
         fields = ("id", "username", "email", "first_name", "last_name", "role", "is_active",
-                  "last_login", "date_joined", "locked_until", "password")
-        read_only_fields = ("id", "last_login", "date_joined", "locked_until")
+                  "last_login", "date_joined", "locked_until", "password", "local_login_enabled", "identities")
+        read_only_fields = ("id", "last_login", "date_joined", "locked_until", "identities")
+
+    @extend_schema_field(IdentityLinkSerializer(many=True))
+    def get_identities(self, user: User) -> list[dict[str, Any]]:
+        """The user's links to identity providers (single sign-on), newest provider name first."""
+        links = sorted(user.external_identities.all(), key=lambda link: (link.provider.name, link.pk))
+        return IdentityLinkSerializer(links, many=True).data  # type: ignore[return-value]
 
     @extend_schema_field(serializers.DateTimeField(allow_null=True))
     def get_locked_until(self, user: User) -> str | None:
@@ -158,8 +183,8 @@ class AdminUserUpdateSerializer(AdminUserSerializer):
     class Meta:
         model = User
         fields = ("id", "username", "email", "first_name", "last_name", "role", "is_active",
-                  "last_login", "date_joined", "locked_until")
-        read_only_fields = ("id", "username", "last_login", "date_joined", "locked_until")
+                  "last_login", "date_joined", "locked_until", "local_login_enabled", "identities")
+        read_only_fields = ("id", "username", "last_login", "date_joined", "locked_until", "identities")
 
 
 def _validate_password(password: str, user: User) -> None:

@@ -67,7 +67,8 @@ class LoginView(APIView):
         request=LoginSerializer,
         responses={200: UserSerializer, 400: OpenApiResponse(description="Invalid input"),
                    401: OpenApiResponse(description="Wrong username or password"),
-                   403: OpenApiResponse(description="CSRF check failed"),
+                   403: OpenApiResponse(description="CSRF check failed, or local sign-in switched off for "
+                                        "this account (code `local_login_disabled`)"),
                    429: OpenApiResponse(description="Too many attempts from this address (code `login_throttled`) "
                                         "or for this account from anywhere (code `account_locked`); see Retry-After")},
         operation_id="auth_login",
@@ -101,6 +102,11 @@ class LoginView(APIView):
             return Response({"detail": "Wrong username or password.", "code": "invalid_credentials"},
                             status=status.HTTP_401_UNAUTHORIZED)
         ratelimit.clear_login_failures(ip, username)
+        if not getattr(user, "local_login_enabled", True):  # single sign-on only (issue 19)
+            audit.record(action="auth.login_refused", outcome=AuditOutcome.DENIED, request=request._request,
+                         actor=user, status_code=403, detail={"code": "local_login_disabled"})
+            return Response({"detail": "Local sign-in is switched off for this account; sign in through your "
+                             "identity provider.", "code": "local_login_disabled"}, status=status.HTTP_403_FORBIDDEN)
         login(request._request, user)
         audit.record(action="auth.login", outcome=AuditOutcome.SUCCESS, request=request._request, actor=user,
                      status_code=200)
@@ -191,7 +197,7 @@ class UserViewSet(
     """Accounts and their system roles (system admins only). Users are deactivated, not deleted,
     so their audit history keeps its meaning."""
 
-    queryset = User.objects.all().order_by("pk")
+    queryset = User.objects.all().prefetch_related("external_identities__provider").order_by("pk")
     serializer_class = AdminUserSerializer
     filterset_class = UserFilterSet
     permission_classes = [IsSystemAdmin]

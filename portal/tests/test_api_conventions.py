@@ -12,7 +12,11 @@ from rest_framework.test import APIClient
 
 pytestmark = pytest.mark.django_db
 
-PUBLIC_API = {"/api/auth/csrf/", "/api/auth/login/"}
+PUBLIC_API = {"/api/auth/csrf/", "/api/auth/login/",
+              # single sign-on's login surface (docs/sso.md): the providers the login page offers
+              # and each kind's sign-in views, for callers who are not signed in yet
+              "/api/auth/providers/", "/api/auth/oidc/1/start/", "/api/auth/oidc/1/callback/",
+              "/api/auth/ldap/1/login/"}
 # Paths whose credential is a secret in the path itself (repository webhooks): an unknown one is 404.
 TOKEN_IN_PATH = {"/api/catalog/hooks/1/"}
 

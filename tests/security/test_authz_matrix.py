@@ -187,4 +187,8 @@ def test_anonymous_reaches_only_the_login_surface(persona: str) -> None:
     table = load_table()
     open_to_anonymous = sorted(k for k, e in table.items() if persona in allowed_personas(e))
     assert set(open_to_anonymous) <= {"GET /api/auth/csrf/", "POST /api/auth/login/", "POST /api/auth/logout/",
-                                      "GET /api/auth/me/", "POST /api/catalog/hooks/{token}/"}, open_to_anonymous
+                                      "GET /api/auth/me/", "POST /api/catalog/hooks/{token}/",
+                                      # single sign-on (docs/sso.md): the providers offered, each kind's sign-in
+                                      "GET /api/auth/providers/", "GET /api/auth/oidc/{name}/start/",
+                                      "GET /api/auth/oidc/{name}/callback/", "POST /api/auth/ldap/{name}/login/",
+                                      }, open_to_anonymous
