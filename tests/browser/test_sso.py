@@ -1,0 +1,207 @@
+"""Single sign-on in a real browser (issue 19): Chromium signs in through the real OpenID Connect
+provider's own login page (node-oidc-provider, scripts/oidc-provider/) and through the login
+page's form against a real slapd (scripts/ldap-server.sh), and lands in the console with the
+roles its groups map to. Nothing is mocked: the portal runs under uvicorn on the test database,
+the providers on loopback.
+
+The providers are started here rather than taken from identity/tests/conftest.py, which pytest
+does not load for tests/browser; they are started the same way, from the same scripts."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import socket
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+
+from tests.browser.helpers import PASSWORD, builtin_roles
+
+ROOT = Path(__file__).resolve().parents[2]
+OIDC_DIR = ROOT / "scripts" / "oidc-provider"
+OIDC_CLIENT_ID = "portal"
+OIDC_CLIENT_SECRET = "portal-test-secret"  # the throw-away test provider's client
+LDAP_BASE = "dc=example,dc=org"
+LDAP_SERVICE_PASSWORD = "service-pass"  # the throw-away slapd's service account
+LDAP_OPS = rf"cn=ops\, on-call,ou=groups,{LDAP_BASE}"  # bob is in it: a DN with an escaped comma
+LDAP_ENGINEERING = f"cn=engineering,ou=groups,{LDAP_BASE}"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture
+def oidc_issuer(portal_server: str) -> Iterator[str]:
+    """The test OIDC provider, its client allowed to come back to this run's portal."""
+    if shutil.which("node") is None:
+        pytest.fail("node is not installed: run scripts/system-deps.sh")
+    if not (OIDC_DIR / "node_modules" / "oidc-provider").is_dir():
+        subprocess.run(["npm", "ci", "--no-audit", "--no-fund", "--loglevel=error"], cwd=OIDC_DIR, check=True,
+                       timeout=300)
+    port = _free_port()
+    env = {**os.environ, "OIDC_PORT": str(port), "OIDC_CLIENT_ID": OIDC_CLIENT_ID,
+           "OIDC_CLIENT_SECRET": OIDC_CLIENT_SECRET,
+           "OIDC_REDIRECT_URIS": f"{portal_server}/api/auth/oidc/corp/callback/",
+           "OIDC_POST_LOGOUT_URIS": f"{portal_server}/login"}
+    proc = subprocess.Popen(["node", "server.mjs"], cwd=OIDC_DIR, env=env, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    issuer = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            if requests.get(issuer + "/_test/health", timeout=1).status_code == 200:
+                break
+        except requests.RequestException:
+            pass
+        if proc.poll() is not None or time.monotonic() > deadline:
+            proc.kill()
+            pytest.fail("the test OIDC provider did not start (node scripts/oidc-provider/server.mjs)")
+        time.sleep(0.1)
+    try:
+        yield issuer
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+@pytest.fixture
+def ldap_config(tmp_path: Path) -> Iterator[dict[str, object]]:
+    """A running slapd with the test tree (users' passwords "<uid>-pass"); yields an LDAPS
+    provider configuration for it."""
+    if shutil.which("slapd") is None:
+        pytest.fail("slapd is not installed: run scripts/system-deps.sh (Debian packages slapd ldap-utils)")
+    directory = tmp_path / "slapd"
+    directory.mkdir()
+    ldap_port, ldaps_port = _free_port(), _free_port()
+    script = str(ROOT / "scripts" / "ldap-server.sh")
+    subprocess.run([script, "start", str(directory), str(ldap_port), str(ldaps_port)], check=True, timeout=60)
+    try:
+        yield {
+            "server_uri": f"ldaps://127.0.0.1:{ldaps_port}", "ca_pem": (directory / "ca.pem").read_text(),
+            "bind_dn": f"cn=portal,ou=services,{LDAP_BASE}", "user_search_base": f"ou=people,{LDAP_BASE}",
+            "group_search_base": f"ou=groups,{LDAP_BASE}", "nested_groups": True,
+        }
+    finally:
+        subprocess.run([script, "stop", str(directory)], check=False, timeout=30)
+
+
+def _shop() -> Any:
+    from workspaces.models import Workspace
+
+    builtin_roles()
+    return Workspace.objects.create(name="shop", display_name="Shop")
+
+
+def _open_user_menu(page: Any) -> Any:
+    page.get_by_test_id("user-menu").click()
+    return page.get_by_role("menu")
+
+
+def test_oidc_sign_in_through_the_providers_login_page(portal_server: str, oidc_issuer: str, page: Any) -> None:
+    from playwright.sync_api import expect
+
+    from identity.models import ExternalIdentity, GroupMapping, IdentityProvider
+    from portal.models import User
+    from workspaces.models import Role
+
+    shop = _shop()
+    provider = IdentityProvider.objects.create(
+        name="corp", display_name="Corp SSO", kind="oidc",
+        config={"issuer": oidc_issuer, "client_id": OIDC_CLIENT_ID})
+    provider.set_secret(OIDC_CLIENT_SECRET)
+    provider.save()
+    GroupMapping.objects.create(provider=provider, group="ops", system_role="operator")
+    GroupMapping.objects.create(provider=provider, group="devs", workspace=shop, role=Role.objects.get(key="developer"))
+    User.objects.create_user("carol", password=PASSWORD)  # a local account: the provider's carol is refused
+
+    # An anonymous visit goes to the login page, which offers the provider as a button.
+    page.goto(portal_server + "/workspaces")
+    expect(page).to_have_url(re.compile(r"/login\?next=%2Fworkspaces"))
+    page.get_by_role("link", name="Sign in with Corp SSO").click()
+
+    # The provider's own login page, on its own origin.
+    expect(page).to_have_url(re.compile(re.escape(oidc_issuer) + r"/interaction/"))
+    page.fill("#username", "bob")
+    page.fill("#password", "bob-password")
+    page.click("#sign-in")
+
+    # Back in the console where the visitor wanted to go, with what bob's groups map to:
+    # ops → operator, devs → developer in shop.
+    expect(page).to_have_url(portal_server + "/workspaces")
+    expect(page.get_by_test_id("workspace-row-shop")).to_contain_text("Developer")
+    expect(_open_user_menu(page)).to_contain_text("Operator")
+    bob = User.objects.get(username="bob")
+    assert bob.role == "operator"
+    link = ExternalIdentity.objects.get(provider=provider, user=bob)
+    assert link.subject == "bob"
+    assert sorted(link.groups) == ["devs", "ops"]
+
+    # Signing out and in as carol, whose username a local account holds: refused and explained
+    # on the login page, nothing created. (The provider keeps its own session for bob after the
+    # portal's sign-out; a fresh browser profile is a different person.)
+    page.get_by_test_id("logout").click()
+    expect(page).to_have_url(re.compile(r"/login"))
+    page.context.clear_cookies()
+    page.reload()
+    page.get_by_role("link", name="Sign in with Corp SSO").click()
+    expect(page).to_have_url(re.compile(re.escape(oidc_issuer) + r"/interaction/"))
+    page.fill("#username", "carol")
+    page.fill("#password", "carol-password")
+    page.click("#sign-in")
+    expect(page).to_have_url(re.compile(r"/login\?error=username_taken"))
+    expect(page.get_by_test_id("sso-refused")).to_contain_text(
+        "Your username at the provider is already used by another account of the portal.")
+    assert not ExternalIdentity.objects.filter(provider=provider, username="carol").exists()
+
+
+def test_ldap_sign_in_through_the_login_form(portal_server: str, ldap_config: dict[str, object], page: Any) -> None:
+    from playwright.sync_api import expect
+
+    from identity.models import ExternalIdentity, GroupMapping, IdentityProvider
+    from portal.models import User
+    from workspaces.models import Role
+
+    shop = _shop()
+    provider = IdentityProvider.objects.create(name="head-office", display_name="Head office AD", kind="ldap",
+                                               config=ldap_config)
+    provider.set_secret(LDAP_SERVICE_PASSWORD)
+    provider.save()
+    GroupMapping.objects.create(provider=provider, group=LDAP_OPS, system_role="operator")
+    GroupMapping.objects.create(provider=provider, group=LDAP_ENGINEERING, workspace=shop,
+                                role=Role.objects.get(key="developer"))
+
+    page.goto(portal_server + "/login")
+    page.get_by_role("radio", name="Head office AD").check()
+
+    # An LDAP injection in the username is a failed sign-in like any other, on the page.
+    page.fill("input[name=username]", "*)(uid=*")
+    page.fill("input[name=password]", "x")
+    page.click("button[type=submit]")
+    expect(page.get_by_test_id("login-error")).to_be_visible()
+    expect(page).to_have_url(re.compile(r"/login"))
+
+    page.fill("input[name=username]", "bob")
+    page.fill("input[name=password]", "bob-pass")
+    page.click("button[type=submit]")
+    expect(page.get_by_test_id("dashboard")).to_be_visible()
+    expect(_open_user_menu(page)).to_contain_text("Operator")
+    page.keyboard.press("Escape")
+    page.goto(portal_server + "/workspaces")
+    expect(page.get_by_test_id("workspace-row-shop")).to_contain_text("Developer")
+    bob = User.objects.get(username="bob")
+    assert bob.role == "operator"
+    assert ExternalIdentity.objects.filter(provider=provider, user=bob).exists()
