@@ -1,7 +1,8 @@
 """Single sign-on in a real browser (issue 19): Chromium signs in through the real OpenID Connect
 provider's own login page (node-oidc-provider, scripts/oidc-provider/) and through the login
 page's form against a real slapd (scripts/ldap-server.sh), and lands in the console with the
-roles its groups map to. Nothing is mocked: the portal runs under uvicorn on the test database,
+roles its groups map to; and an admin configures a provider and its mappings in the admin
+pages against the real API. Nothing is mocked: the portal runs under uvicorn on the test database,
 the providers on loopback.
 
 The providers are started here rather than taken from identity/tests/conftest.py, which pytest
@@ -22,7 +23,7 @@ from typing import Any
 import pytest
 import requests
 
-from tests.browser.helpers import PASSWORD, builtin_roles
+from tests.browser.helpers import PASSWORD, builtin_roles, login
 
 ROOT = Path(__file__).resolve().parents[2]
 OIDC_DIR = ROOT / "scripts" / "oidc-provider"
@@ -205,3 +206,65 @@ def test_ldap_sign_in_through_the_login_form(portal_server: str, ldap_config: di
     bob = User.objects.get(username="bob")
     assert bob.role == "operator"
     assert ExternalIdentity.objects.filter(provider=provider, user=bob).exists()
+
+
+def test_admin_configures_a_provider_and_its_mappings(portal_server: str, oidc_issuer: str, page: Any) -> None:
+    """The admin pages against the real API: create an OIDC provider (secret write-only), test the
+    connection to the real provider, map a group to a system role, preview who gets it, and read
+    a user's identity link."""
+    from playwright.sync_api import expect
+
+    from identity.models import ExternalIdentity, IdentityProvider
+    from portal.models import User
+    from portal.testing import make_user
+
+    make_user("root", role="admin", password=PASSWORD)
+    login(page, portal_server, "root")
+    page.get_by_test_id("nav-admin-identity").click()
+    expect(page.get_by_test_id("identity-providers-page")).to_be_visible()
+    page.get_by_test_id("create-provider").click()
+    dialog = page.get_by_test_id("provider-dialog")
+    dialog.get_by_role("textbox", name="Name", exact=True).fill("corp")
+    dialog.get_by_role("textbox", name="Display name").fill("Corp SSO")
+    dialog.get_by_role("textbox", name=re.compile("Issuer URL")).fill(oidc_issuer)
+    dialog.get_by_role("textbox", name=re.compile("Client ID")).fill(OIDC_CLIENT_ID)
+    dialog.get_by_label("Client secret").fill(OIDC_CLIENT_SECRET)
+    dialog.get_by_test_id("provider-submit").click()
+    expect(dialog).to_be_hidden()
+    row = page.get_by_test_id("provider-row-corp")
+    expect(row).to_contain_text(oidc_issuer)
+    expect(row).to_contain_text("Set")
+    provider = IdentityProvider.objects.get(name="corp")
+    assert provider.get_secret() == OIDC_CLIENT_SECRET
+    assert provider.config["scopes"] == ["openid", "profile", "email", "groups"]
+
+    # Editing without touching the secret keeps it.
+    row.get_by_test_id("edit-provider-corp").click()
+    page.get_by_test_id("provider-dialog").get_by_role("textbox", name="Display name").fill("Corp single sign-on")
+    page.get_by_test_id("provider-submit").click()
+    expect(page.get_by_test_id("provider-row-corp")).to_contain_text("Corp single sign-on")
+    provider.refresh_from_db()
+    assert provider.get_secret() == OIDC_CLIENT_SECRET
+
+    page.get_by_test_id("test-provider-corp").click()
+    test = page.get_by_test_id("test-dialog")
+    expect(test.get_by_test_id("test-outcome")).to_contain_text("Connected.")
+    expect(test.get_by_test_id("test-findings")).to_contain_text(f"{oidc_issuer}/jwks")
+    test.get_by_role("button", name="Close").click()
+
+    # bob has signed in before with groups ops and devs.
+    bob = User.objects.create_user("bob")
+    ExternalIdentity.objects.create(provider=provider, subject="bob", user=bob, username="bob", groups=["ops", "devs"])
+    page.get_by_test_id("mappings-corp").click()
+    expect(page.get_by_test_id("preview-row-bob")).to_contain_text("No role from the mappings")
+    form = page.get_by_test_id("add-mapping")
+    form.get_by_role("textbox", name="Group").fill("ops")
+    form.get_by_role("combobox", name="Role").select_option("operator")
+    form.get_by_test_id("add-mapping-submit").click()
+    expect(page.get_by_test_id("mappings-table")).to_contain_text("System role: Operator")
+    expect(page.get_by_test_id("preview-row-bob")).to_contain_text("System role: Operator")
+
+    page.goto(f"{portal_server}/admin/users/{bob.pk}")
+    link = page.get_by_test_id("identity-link-corp")
+    expect(link).to_contain_text("Corp single sign-on (OpenID Connect)")
+    expect(link).to_contain_text("ops, devs")
