@@ -28,7 +28,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-PRODUCT = ("portal", "clusters", "workspaces", "catalog", "builds", "monitoring")
+# Product code: every Django app of the repository (a new app is scanned without a change here), not the sandbox.
+PRODUCT = sorted(p.parent.name for p in ROOT.glob("*/apps.py") if p.parent.name != "sandbox")
 EN = ROOT / "frontend" / "src" / "i18n" / "en.json"
 
 # Exception classes that take ``code=`` (portal.errors, DRF, Django) and the suffixes of others.
