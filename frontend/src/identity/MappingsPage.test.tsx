@@ -89,6 +89,6 @@ describe('MappingsPage', () => {
 
     await u.click(await screen.findByTestId('delete-mapping-1'));
     expect(await screen.findByText(/No mappings/)).toBeInTheDocument();
-    expect(await screen.findByTestId('preview-summary')).toHaveTextContent('Known users of this provider: 0.');
+    expect(await screen.findByTestId('preview-summary')).toHaveTextContent('No one has signed in through this provider yet');
   });
 });

@@ -147,7 +147,9 @@ function Preview({ provider }: { provider: number }) {
       {preview.isError && <ErrorState error={preview.error} onRetry={() => void preview.refetch()} />}
       {preview.data && (
         <>
-          <p data-testid="preview-summary">{t('identity.preview.summary', { count: users.length })}</p>
+          <p data-testid="preview-summary">
+            {users.length === 0 ? t('identity.preview.none') : t('identity.preview.summary', { count: users.length })}
+          </p>
           {users.length > 0 && (
             <table className="table table-dense" data-testid="preview-table">
               <thead>
