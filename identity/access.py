@@ -74,3 +74,21 @@ class ExternalIdentityAccess(portal_access.Access[ExternalIdentity]):
 
     def denied(self, user: Any, action: str, obj: ExternalIdentity | None) -> errors.Forbidden:
         return portal_access.admin_only(f"{action} identity links")
+
+
+# ---------------------------------------------------------------------------- signing in
+
+
+def provider_disabled(provider: IdentityProvider) -> errors.Forbidden:
+    """The refusal for a sign-in through a provider an admin switched off."""
+    return errors.Forbidden(f"Sign-in through {provider} is switched off; ask a system admin.",
+                            code="provider_disabled", params={"provider": provider.name})
+
+
+def sign_in_refusal(provider: IdentityProvider, user: Any | None = None) -> errors.Forbidden | None:
+    """Why this sign-in may not happen (the provider is off, the linked account deactivated), or None."""
+    if not provider.enabled:
+        return provider_disabled(provider)
+    if user is not None and not user.is_active:
+        return errors.Forbidden("This account is disabled; ask a system admin.", code="account_disabled")
+    return None

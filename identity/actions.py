@@ -29,7 +29,7 @@ from django.db import IntegrityError, transaction
 from django.http import HttpRequest
 from django.utils import timezone
 
-from identity import mapping
+from identity import access, mapping
 from identity.models import (
     GROUP_MAX_LENGTH,
     SUBJECT_MAX_LENGTH,
@@ -483,10 +483,9 @@ def sign_in_external(*, provider: IdentityProvider, subject: str, username: str,
     username = username.strip() if isinstance(username, str) else ""
     subject = subject.strip() if isinstance(subject, str) else ""
     provider = IdentityProvider.objects.get(pk=provider.pk)
-    if not provider.enabled:
-        raise _refuse(Forbidden(f"Sign-in through {provider} is switched off; ask a system admin.",
-                                code="provider_disabled", params={"provider": provider.name}),
-                      provider=provider, username=username, request=request)
+    refusal = access.sign_in_refusal(provider)
+    if refusal is not None:
+        raise _refuse(refusal, provider=provider, username=username, request=request)
     problem = ""
     if not subject or len(subject) > SUBJECT_MAX_LENGTH:
         problem = "The provider gave no usable subject for this person."
@@ -508,8 +507,9 @@ def sign_in_external(*, provider: IdentityProvider, subject: str, username: str,
         with transaction.atomic():
             identity, created = _link(provider=provider, subject=subject, username=username, email=email,
                                       display_name=display_name, groups=groups)
-            if not identity.user.is_active:
-                raise Forbidden("This account is disabled; ask a system admin.", code="account_disabled")
+            refusal = access.sign_in_refusal(provider, identity.user)
+            if refusal is not None:
+                raise refusal
             changes = _apply(identity, groups)
             audit.record(action="identity.sign_in", outcome=AuditOutcome.SUCCESS, request=request,
                          actor=identity.user, target=identity.user,

@@ -306,6 +306,7 @@ SPECTACULAR_SETTINGS = {
         "RevisionStatusEnum": "catalog.models.RevisionStatus",
         "IntentKindEnum": "catalog.models.IntentKind",
         "ProviderKindEnum": "identity.models.ProviderKind",
+        "RoleEnum": "portal.models.SystemRole",  # a user's role and a mapping's system_role
     },
     # Every operation documents the errors the stack answers with (portal/schema.py).
     "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums", "portal.schema.document_errors"],
