@@ -66,14 +66,15 @@ export function DirectoryChoice({
   );
 }
 
-/** A refused sign-in (`?error=<code>`) in the user's language; unknown codes say so generically. */
-export function useRefusedText(code: string | null, provider: string | null): string | null {
+/** A refused sign-in (`?error=<code>&provider=<name>`) in the user's language; unknown codes say so generically. */
+export function useRefusedText(code: string | null, provider: string | null, providers: LoginProvider[] = []): string | null {
   const { t } = useTranslation();
   if (!code) return null;
   // The code comes from the address bar: only a code-shaped one is repeated back.
   if (!/^[a-z][a-z0-9_]{0,63}$/.test(code)) return t('login.sso.refused', { code: '?' });
   const params: Record<string, string> = {};
-  if (provider) params.provider = provider;
+  // The redirect names the provider by its name; the page shows its display name when it knows it.
+  if (provider) params.provider = providers.find((p) => p.name === provider)?.display_name || provider;
   const coded = serverText(t, { code, params, text: null });
   if (coded) return coded;
   // A code whose server text needs params the redirect does not carry has a login-page wording.

@@ -161,6 +161,15 @@ describe('LoginPage with single sign-on', () => {
     );
   });
 
+  it('names the provider that refused by its display name', async () => {
+    mockFetch({ 'GET /api/auth/providers/': providers });
+    renderAt(<LoginPage />, { route: '/login?error=oidc_provider_error&provider=corp', path: '/login', queryClient: testQueryClient(null) });
+    await screen.findByRole('link', { name: 'Sign in with Corp SSO' });
+    expect(screen.getByTestId('sso-refused')).toHaveTextContent(
+      'The identity provider Corp SSO refused the sign-in. Try again, or ask a system admin to check the provider.',
+    );
+  });
+
   it('says a refused sign-in happened even for a code it does not know, without echoing free text', async () => {
     mockFetch({ 'GET /api/auth/providers/': providers });
     renderAt(<LoginPage />, { route: '/login?error=brand_new_code', path: '/login', queryClient: testQueryClient(null) });

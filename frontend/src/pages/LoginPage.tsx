@@ -43,7 +43,7 @@ export function LoginPage() {
   const [directory, setDirectory] = useState('');
   const viaLdap = directory !== '' && providers.some((p) => p.kind === 'ldap' && p.name === directory);
   const login = viaLdap ? ldap : local;
-  const refusedText = useRefusedText(params.get('error'), params.get('provider'));
+  const refusedText = useRefusedText(params.get('error'), params.get('provider'), providers);
   const expired = useQueryClient().getQueryData<boolean>(sessionExpiredKey) === true;
   const [username, setUsername] = useState('');
   const [password, setPassword] = useState('');
