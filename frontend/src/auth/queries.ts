@@ -61,6 +61,10 @@ export function useLogout() {
       const result = await api.POST('/api/auth/logout/');
       // Already logged out is fine for a logout.
       if (result.response.status !== 401) unwrap(result);
+      // A session from single sign-on: 200 with the provider's end-session URL (RP-initiated
+      // logout), where the browser goes to sign out at the provider too.
+      const offer = (result.data as { end_session_url?: string } | undefined)?.end_session_url;
+      if (offer && /^https?:\/\//.test(offer)) window.location.assign(offer);
     },
     onSettled: () => {
       resetCsrfToken();
