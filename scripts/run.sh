@@ -20,8 +20,10 @@ $PY manage.py migrate --no-input -v 0
 $PY manage.py ensure_admin --password-file var/admin-credentials
 
 sandbox_pid=""
+idp_pid=""
 cleanup() {
   if [ -n "$sandbox_pid" ]; then kill "$sandbox_pid" 2>/dev/null || true; wait "$sandbox_pid" 2>/dev/null || true; fi
+  if [ -n "$idp_pid" ]; then kill "$idp_pid" 2>/dev/null || true; wait "$idp_pid" 2>/dev/null || true; fi
   if [ "$services_were_up" = "0" ]; then scripts/services.sh stop || true; fi
 }
 trap cleanup EXIT
@@ -53,6 +55,21 @@ CLUSTERS
   $PY manage.py seed_demo_catalog
 fi
 
+# Demo identity provider (PORTAL_DEMO_OIDC=0 to skip): a real OpenID Connect provider on loopback
+# (scripts/oidc-provider, docs/sso.md), registered as "demo-idp" with groups mapped to roles.
+idp_note=""
+if [ "${PORTAL_DEMO_OIDC:-1}" != "0" ] && command -v node >/dev/null 2>&1 \
+    && [ -d scripts/oidc-provider/node_modules/oidc-provider ]; then
+  idp_port="${PORTAL_DEMO_OIDC_PORT:-9400}"
+  OIDC_PORT="$idp_port" \
+    OIDC_REDIRECT_URIS="http://127.0.0.1:${PORT}/api/auth/oidc/demo-idp/callback/,http://localhost:${PORT}/api/auth/oidc/demo-idp/callback/" \
+    OIDC_POST_LOGOUT_URIS="http://127.0.0.1:${PORT}/login,http://localhost:${PORT}/login" \
+    node scripts/oidc-provider/server.mjs > var/log/oidc-provider.log 2>&1 &
+  idp_pid=$!
+  $PY manage.py seed_demo_oidc --issuer "http://127.0.0.1:${idp_port}"
+  idp_note="  SSO:      \"Demo identity provider\" on the login page: alice, bob or carol, password <name>-password"
+fi
+
 user=$(sed -n 1p var/admin-credentials 2>/dev/null || echo admin)
 password=$(sed -n 2p var/admin-credentials 2>/dev/null || echo "(set when the account was created)")
 cat <<MSG
@@ -61,6 +78,7 @@ cat <<MSG
   Log in:   ${user} / ${password}   (also in var/admin-credentials)
   Member:   $(sed -n 1p var/developer-credentials 2>/dev/null || echo developer) / $(sed -n 2p var/developer-credentials 2>/dev/null || echo "(see var/developer-credentials)")   (developer of workspace demo-team: sees only its service maps)
   API docs: http://127.0.0.1:${PORT}/api/docs/
+${idp_note}
   Clusters: simulated ones from var/sandbox/*.kubeconfig (try: KUBECONFIG=var/sandbox/seoul-prod.kubeconfig kubectl get pods -A)
   Stop:     Ctrl-C
 

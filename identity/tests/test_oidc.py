@@ -6,6 +6,7 @@ be refused with its code, audited, and create nothing."""
 
 from __future__ import annotations
 
+import io
 import re
 import time
 from typing import Any
@@ -335,3 +336,15 @@ def test_claims_in_the_id_token_need_no_userinfo() -> None:
     user = User.objects.get(username="bob")
     assert user.role == "operator"
     assert user.email == "bob@example.test"
+
+
+def test_make_run_registers_the_demo_provider_once(oidc_server: OidcServer) -> None:
+    from django.core.management import call_command
+
+    Workspace.objects.create(name="demo-team")
+    call_command("seed_demo_oidc", issuer=oidc_server.issuer, stdout=io.StringIO())
+    call_command("seed_demo_oidc", issuer="http://127.0.0.1:1", stdout=io.StringIO())  # already there: unchanged
+    provider = IdentityProvider.objects.get(name="demo-idp")
+    assert provider.get_secret() == oidc_server.client_secret
+    assert oidc.test_connection(provider)["issuer"] == oidc_server.issuer
+    assert sorted(provider.mappings.values_list("group", flat=True)) == ["devs", "ops"]
