@@ -14,6 +14,7 @@ roles, the highest (admin > operator > user) wins.
 
 from __future__ import annotations
 
+import string
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
@@ -64,26 +65,64 @@ def _split_unescaped(text: str, separators: str) -> list[tuple[str, str]]:
     return out
 
 
+def _unescape(value: str) -> str:
+    """An RDN value as the directory means it: ``\\,`` and ``\\2C`` are both a comma."""
+    out: list[str] = []
+    i = 0
+    raw = value.strip()
+    pending = bytearray()
+    while i < len(raw):
+        ch = raw[i]
+        pair = raw[i + 1:i + 3]
+        if ch == "\\" and len(pair) == 2 and all(c in string.hexdigits for c in pair):
+            pending.append(int(pair, 16))
+            i += 3
+            continue
+        if pending:
+            out.append(pending.decode("utf-8", "replace"))
+            pending = bytearray()
+        if ch == "\\" and i + 1 < len(raw):
+            out.append(raw[i + 1])
+            i += 2
+            continue
+        out.append(ch)
+        i += 1
+    if pending:
+        out.append(pending.decode("utf-8", "replace"))
+    return "".join(out)
+
+
+def parse_dn(dn: str) -> tuple[tuple[tuple[str, str], ...], ...]:
+    """A DN as comparable data: RDNs of (attribute, value) pairs, case-folded, escapes resolved,
+    spaces around separators dropped."""
+    rdns = []
+    for rdn, _ in _split_unescaped(dn.strip(), ","):
+        pairs = []
+        for ava, _ in _split_unescaped(rdn, "+"):
+            pieces = _split_unescaped(ava, "=")
+            attr = pieces[0][0].strip().casefold()
+            value = "=".join(p for p, _ in pieces[1:]) if len(pieces) > 1 else ""
+            pairs.append((attr, _unescape(value).strip().casefold()))
+        rdns.append(tuple(sorted(pairs)))
+    return tuple(rdns)
+
+
 def normalize_dn(dn: str) -> str:
-    """A DN in one comparable form: case-folded, spaces around unescaped separators dropped."""
-    parts = []
-    for piece, sep in _split_unescaped(dn.strip(), ",=+"):
-        parts.append(piece.strip().casefold() + sep)
-    return "".join(parts)
+    """A DN in one comparable spelling (for display and tests; matching uses :func:`parse_dn`)."""
+    return ",".join("+".join(f"{a}={v}" for a, v in rdn) for rdn in parse_dn(dn))
 
 
 def first_rdn_value(dn: str) -> str:
-    """The value of a DN's first RDN (``cn=Ops Team,ou=groups`` → ``ops team``), case-folded."""
-    first = _split_unescaped(normalize_dn(dn), ",")[0][0]
-    pieces = _split_unescaped(first, "=")
-    return pieces[1][0] if len(pieces) > 1 else pieces[0][0]
+    """The value of a DN's first RDN (``cn=Ops\\, On-Call,ou=groups`` → ``ops, on-call``)."""
+    parsed = parse_dn(dn)
+    return parsed[0][0][1] if parsed and parsed[0] else ""
 
 
 def group_matches(kind: str, rule_group: str, group: str) -> bool:
     if kind != "ldap":
         return rule_group == group
     if "=" in rule_group:
-        return normalize_dn(rule_group) == normalize_dn(group)
+        return parse_dn(rule_group) == parse_dn(group)
     return rule_group.strip().casefold() == (first_rdn_value(group) if "=" in group else group.strip().casefold())
 
 

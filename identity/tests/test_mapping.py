@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from identity.mapping import Rule, evaluate, group_matches, normalize_dn, system_role_after
+from identity.mapping import Rule, evaluate, group_matches, normalize_dn, parse_dn, system_role_after
 
 RANK = {1: 12, 2: 8, 3: 0}  # manager, developer, viewer: by how many grants each has
 
@@ -17,16 +17,21 @@ RANK = {1: 12, 2: 8, 3: 0}  # manager, developer, viewer: by how many grants eac
     ("ldap", "cn=Ops,ou=Groups,dc=example,dc=com", "cn=ops,ou=people,dc=example,dc=com", False),
     ("ldap", "ops", "cn=Ops,ou=Groups,dc=example,dc=com", True),  # a bare CN matches the first RDN
     ("ldap", "ops", "ops", True),
-    ("ldap", "r\\,d", "cn=R\\,D,ou=groups,dc=example,dc=com", True),  # an escaped comma stays in the value
+    ("ldap", "r,d", "cn=R\\,D,ou=groups,dc=example,dc=com", True),  # a bare CN is the value, unescaped
     ("ldap", "cn=R\\,D,ou=groups,dc=example,dc=com", "cn=r\\,d, ou=groups,dc=example,dc=com", True),
     ("ldap", "r", "cn=R\\,D,ou=groups,dc=example,dc=com", False),
+    ("ldap", "ops, on-call", "cn=ops\\2C on-call,ou=groups,dc=example,dc=org", True),  # hex escape
+    ("ldap", "cn=ops\\, on-call,ou=groups,dc=example,dc=org", "CN=Ops\\2c On-Call,OU=groups,DC=example,DC=org", True),
 ])
 def test_group_matching(kind: str, rule: str, group: str, matches: bool) -> None:
     assert group_matches(kind, rule, group) is matches
 
 
-def test_normalize_dn_keeps_escapes() -> None:
-    assert normalize_dn(" CN = A\\, B , OU=X ") == "cn=a\\, b,ou=x"
+def test_dn_spellings_compare_equal() -> None:
+    assert parse_dn(" CN = A\\, B , OU=X ") == parse_dn("cn=a\\2C B,ou=x") == ((("cn", "a, b"),), (("ou", "x"),))
+    assert parse_dn("cn=a+uid=b,dc=x") == parse_dn("UID=B+CN=A, DC=X")  # multi-valued RDNs in any order
+    assert normalize_dn("CN=Ops\\2C On-Call,DC=X") == "cn=ops, on-call,dc=x"
+    assert parse_dn("cn=a\\,b,dc=x") != parse_dn("cn=a,b,dc=x")
 
 
 @pytest.mark.parametrize(("groups", "system_role", "workspaces"), [
