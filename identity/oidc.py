@@ -463,6 +463,9 @@ def test_connection(provider: IdentityProvider) -> dict[str, Any]:
                           params={"provider": provider.name})
     return {
         "ok": True,
+        "message": (f"Found the issuer {metadata.issuer} with {len(keys.keys)} signing key"
+                    f"{'' if len(keys.keys) == 1 else 's'}"
+                    f"{' and an end-session endpoint' if metadata.end_session_endpoint else ''}."),
         "issuer": metadata.issuer,
         "authorization_endpoint": metadata.authorization_endpoint,
         "token_endpoint": metadata.token_endpoint,

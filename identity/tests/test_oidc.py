@@ -348,3 +348,16 @@ def test_make_run_registers_the_demo_provider_once(oidc_server: OidcServer) -> N
     assert provider.get_secret() == oidc_server.client_secret
     assert oidc.test_connection(provider)["issuer"] == oidc_server.issuer
     assert sorted(provider.mappings.values_list("group", flat=True)) == ["devs", "ops"]
+
+
+def test_admin_tests_the_connection_through_the_api(admin_api: Any, provider: IdentityProvider,
+                                                     oidc_server: OidcServer) -> None:
+    response = admin_api.post(f"/api/identity/providers/{provider.pk}/test/")
+    assert response.status_code == 200, response.content
+    body = response.json()
+    assert body["ok"] is True
+    assert body["details"]["key_count"] == 2
+    assert body["details"]["issuer"] == oidc_server.issuer
+    assert body["message"] == (f"Found the issuer {oidc_server.issuer} with 2 signing keys and an end-session "
+                               "endpoint.")
+    assert "portal-test-secret" not in response.content.decode()
