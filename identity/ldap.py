@@ -5,8 +5,8 @@ The flow is the classic one: bind with the provider's service account, search th
 ``escape_filter_chars``, so ``*)(uid=*`` is a literal that matches nobody), bind as the entry
 found with the typed password, then resolve the user's groups with the service account: direct
 groups by ``group_filter`` and, with ``nested_groups``, the groups containing those groups,
-breadth first with a depth cap (or, for Active Directory, in one query with
-LDAP_MATCHING_RULE_IN_CHAIN). The outcome goes to :func:`identity.actions.sign_in_external`,
+breadth first with a depth cap (or, when the server says it is Active Directory, in one query
+with LDAP_MATCHING_RULE_IN_CHAIN). The outcome goes to :func:`identity.actions.sign_in_external`,
 which owns users, links, mappings and their audit.
 
 Why ldap3 and not django-auth-ldap: django-auth-ldap is an authentication backend over
@@ -60,6 +60,8 @@ MAX_GROUP_DEPTH = 8  # nested groups followed this many levels below the direct 
 MAX_GROUPS = 1000  # and no more groups than this in all
 COUNT_LIMIT = 1000  # test_connection counts up to this many entries per base
 IN_CHAIN = "1.2.840.113556.1.4.1941"  # AD's LDAP_MATCHING_RULE_IN_CHAIN
+AD_CAPABILITY = "1.2.840.113556.1.4.800"  # LDAP_CAP_ACTIVE_DIRECTORY_OID, in the root DSE's supportedCapabilities
+MEMBER_TEMPLATE = "(member={user_dn})"
 
 
 class SignInRefused(PortalError):
@@ -90,7 +92,6 @@ class LdapSettings:
     group_search_base: str = ""
     group_filter: str = "(member={user_dn})"
     nested_groups: bool = False
-    matching_rule_in_chain: bool = False
     connect_timeout: int = CONNECT_TIMEOUT
     timeout: int = OPERATION_TIMEOUT
 
@@ -114,12 +115,17 @@ class LdapSettings:
         """The search filter for ``username``; every filter metacharacter in it is escaped."""
         return self.user_filter.replace("{username}", escape_filter_chars(username))
 
-    def group_filter_for(self, member_dn: str, username: str = "") -> str:
-        return (self.group_filter.replace("{user_dn}", escape_filter_chars(member_dn))
+    def group_filter_for(self, member_dn: str, username: str = "", *, template: str | None = None) -> str:
+        return ((template or self.group_filter).replace("{user_dn}", escape_filter_chars(member_dn))
                 .replace("{username}", escape_filter_chars(username)))
 
-    def in_chain_filter_for(self, user_dn: str) -> str:
-        return f"(member:{IN_CHAIN}:={escape_filter_chars(user_dn)})"
+    def in_chain_filter_for(self, user_dn: str, username: str = "") -> str | None:
+        """Active Directory: ``group_filter`` with its ``(member={user_dn})`` made transitive
+        (every group the user is in, through any depth, in one query); None if it has none."""
+        if MEMBER_TEMPLATE not in self.group_filter:
+            return None
+        template = self.group_filter.replace(MEMBER_TEMPLATE, f"(member:{IN_CHAIN}:={{user_dn}})")
+        return self.group_filter_for(user_dn, username, template=template)
 
 
 @dataclass(frozen=True)
@@ -296,10 +302,24 @@ def _find_user(config: LdapSettings, conn: Connection, where: Endpoint, username
     return found[0] if len(found) == 1 else None
 
 
+def _is_active_directory(conn: Connection) -> bool:
+    """Whether the root DSE lists Active Directory's capability (False when it cannot be read)."""
+    try:
+        conn.search("", "(objectClass=*)", search_scope=BASE, attributes=["supportedCapabilities"],
+                    time_limit=int(conn.receive_timeout or OPERATION_TIMEOUT))
+    except ldap_exc.LDAPException:
+        return False
+    for entry in conn.response or []:
+        if entry.get("type") == "searchResEntry":
+            return AD_CAPABILITY in (entry.get("attributes", {}).get("supportedCapabilities") or [])
+    return False
+
+
 def _groups(config: LdapSettings, conn: Connection, where: Endpoint, user_dn: str, username: str) -> list[str]:
     base = config.group_search_base or config.user_search_base
-    if config.matching_rule_in_chain:
-        found = _search(conn, where, base, config.in_chain_filter_for(user_dn), ["cn"], size_limit=MAX_GROUPS)
+    in_chain = config.in_chain_filter_for(user_dn, username) if config.nested_groups else None
+    if in_chain and _is_active_directory(conn):
+        found = _search(conn, where, base, in_chain, ["cn"], size_limit=MAX_GROUPS)
         return sorted({normalize_dn(str(e["dn"])) for e in found})
     seen: dict[str, None] = {}
     seen_lower: set[str] = set()

@@ -90,6 +90,10 @@ def test_the_injection_is_escaped_in_the_filter(ldap_server: LdapServer) -> None
     assert config.group_filter_for(f"cn=Smith\\, John,ou=people,{BASE}") == (
         r"(member=cn=Smith\5c, John,ou=people,dc=example,dc=org)")
     assert config.in_chain_filter_for("cn=a(b)") == r"(member:1.2.840.113556.1.4.1941:=cn=a\28b\29)"
+    ad = ldap.LdapSettings(server_uri="ldaps://dc", group_filter="(&(objectClass=group)(member={user_dn}))")
+    assert ad.in_chain_filter_for("CN=x*") == r"(&(objectClass=group)(member:1.2.840.113556.1.4.1941:=CN=x\2a))"
+    assert ldap.LdapSettings(server_uri="ldaps://dc", group_filter="(memberUid={username})").in_chain_filter_for(
+        "cn=x", "x") is None
 
 
 def test_a_server_certificate_not_from_the_ca_is_refused(ldap_server: LdapServer) -> None:
