@@ -34,6 +34,7 @@ from django.conf import settings
 from django.contrib import auth
 
 from portal.access import can_subscribe, revoked_groups
+from portal.authentication import account_problem
 from portal.events import channel_group, control_group, current_seq, valid_group
 
 logger = logging.getLogger(__name__)
@@ -69,6 +70,8 @@ def session_user(session_key: str | None) -> Any | None:
     request = SimpleNamespace(session=engine.SessionStore(session_key))
     user = auth.get_user(request)  # type: ignore[arg-type]
     if not user.is_authenticated or not user.is_active:
+        return None
+    if account_problem(user) is not None:  # e.g. single sign-on only, and the provider switched off
         return None
     return user
 
