@@ -54,8 +54,10 @@ def oidc_issuer(portal_server: str) -> Iterator[str]:
            "OIDC_CLIENT_SECRET": OIDC_CLIENT_SECRET,
            "OIDC_REDIRECT_URIS": f"{portal_server}/api/auth/oidc/corp/callback/",
            "OIDC_POST_LOGOUT_URIS": f"{portal_server}/login"}
-    proc = subprocess.Popen(["node", "server.mjs"], cwd=OIDC_DIR, env=env, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
+    (ROOT / "var").mkdir(exist_ok=True)
+    log_path = ROOT / "var" / f"browser-oidc-{port}.log"
+    log = open(log_path, "wb")  # noqa: SIM115 - closed below
+    proc = subprocess.Popen(["node", "server.mjs"], cwd=OIDC_DIR, env=env, stdout=log, stderr=subprocess.STDOUT)
     issuer = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 30
     while True:
@@ -66,7 +68,8 @@ def oidc_issuer(portal_server: str) -> Iterator[str]:
             pass
         if proc.poll() is not None or time.monotonic() > deadline:
             proc.kill()
-            pytest.fail("the test OIDC provider did not start (node scripts/oidc-provider/server.mjs)")
+            log.close()
+            pytest.fail(f"the test OIDC provider did not start; see {log_path}")
         time.sleep(0.1)
     try:
         yield issuer
@@ -77,6 +80,7 @@ def oidc_issuer(portal_server: str) -> Iterator[str]:
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+        log.close()
 
 
 @pytest.fixture
@@ -151,13 +155,15 @@ def test_oidc_sign_in_through_the_providers_login_page(portal_server: str, oidc_
     assert link.subject == "bob"
     assert sorted(link.groups) == ["devs", "ops"]
 
-    # Signing out and in as carol, whose username a local account holds: refused and explained
-    # on the login page, nothing created. (The provider keeps its own session for bob after the
-    # portal's sign-out; a fresh browser profile is a different person.)
+    # Signing out of the portal offers signing out at the provider too (RP-initiated logout): the
+    # provider asks, then sends the browser back to the login page.
     page.get_by_test_id("logout").click()
-    expect(page).to_have_url(re.compile(r"/login"))
-    page.context.clear_cookies()
-    page.reload()
+    expect(page).to_have_url(re.compile(re.escape(oidc_issuer) + r"/session/end"))
+    page.locator("button[name=logout][value=yes]").click()
+    expect(page).to_have_url(portal_server + "/login")
+
+    # carol, whose username a local account holds, is refused and told so on the login page;
+    # nothing is created.
     page.get_by_role("link", name="Sign in with Corp SSO").click()
     expect(page).to_have_url(re.compile(re.escape(oidc_issuer) + r"/interaction/"))
     page.fill("#username", "carol")
