@@ -156,6 +156,11 @@ export function ProviderDialog({ provider, onClose }: { provider: IdentityProvid
               </FormField>
             );
           })}
+          {kind === 'oidc' && (
+            <p className="muted" data-testid="redirect-uri">
+              {t('identity.redirectUri', { uri: `${window.location.origin}/api/auth/oidc/${name.trim() || '<name>'}/callback/` })}
+            </p>
+          )}
         </fieldset>
         <FormField label={secretLabel} errors={error?.forField('secret') ?? []}>
           <input

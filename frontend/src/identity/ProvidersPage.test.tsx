@@ -124,6 +124,9 @@ describe('ProvidersPage', () => {
     expect(within(dialog).getByRole('textbox', { name: 'Name' })).toBeDisabled();
     expect(within(dialog).getByRole('textbox', { name: /Scopes/ })).toHaveValue('openid groups');
     expect(within(dialog).getByLabelText('Client secret')).toHaveValue('');
+    expect(within(dialog).getByTestId('redirect-uri')).toHaveTextContent(
+      `Register this redirect URI with the provider: ${window.location.origin}/api/auth/oidc/corp/callback/`,
+    );
     expect(within(dialog).getByTestId('secret-state')).toHaveTextContent('A secret is stored; leave the field empty to keep it unchanged.');
     const issuer = within(dialog).getByRole('textbox', { name: /Issuer URL/ });
     await u.clear(issuer);
