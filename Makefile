@@ -55,9 +55,11 @@ migrations-check:
 	PORTAL_ENV=test $(PY) manage.py makemigrations --check --dry-run
 
 # Browser tests run in their own session: Playwright's sync API holds an event loop in the main
-# thread while it runs, which must not overlap the asyncio tests.
+# thread while it runs, which must not overlap the asyncio tests. The rest runs on two xdist
+# workers, each with its own test database, Redis database, sandbox fleet and Celery worker
+# (docs/development.md); a module's tests stay on one worker (--dist loadfile).
 pytest:
-	.venv/bin/pytest -q -m "not browser"
+	.venv/bin/pytest -q -m "not browser" -n 2 --dist loadfile
 	.venv/bin/pytest -q -m browser
 
 frontend-test:
