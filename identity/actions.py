@@ -39,7 +39,7 @@ from identity.models import (
     MappedMembership,
     ProviderKind,
 )
-from portal import audit
+from portal import audit, crypto
 from portal.errors import Conflict, Forbidden, Invalid, NotFound
 from portal.events import publish, reauthorize
 from portal.models import AuditOutcome, SystemRole, User
@@ -192,6 +192,29 @@ def delete_provider(*, provider: IdentityProvider, request: HttpRequest | None =
                detail={"kind": provider.kind, "identities": len(user_ids)})
         provider.delete()
         reauthorize(user_ids, reason="identity.provider_delete")
+
+
+def rotate_secret(provider_id: int, *, dry_run: bool = False) -> str:
+    """Re-encrypt one provider's secret under the primary key: "rotated", "current" (already
+    under it), "empty" (no secret), "gone" or "failed" (cannot be decrypted; left as it is)."""
+    with transaction.atomic():
+        provider = IdentityProvider.objects.select_for_update().filter(pk=provider_id).first()
+        if provider is None:
+            return "gone"
+        if not provider.secret_encrypted:
+            return "empty"
+        if crypto.key_id(provider.secret_encrypted) == crypto.keyring().primary:
+            return "current"
+        try:
+            secret = provider.get_secret()
+        except crypto.DecryptionError:
+            return "failed"
+        if not dry_run:
+            provider.set_secret(secret)
+            provider.save(update_fields=["secret_encrypted"])
+            audit.record(action="identity.secret_rotated", outcome=AuditOutcome.SUCCESS, target=provider,
+                         detail={"key": crypto.keyring().primary})
+        return "rotated"
 
 
 # ---------------------------------------------------------------------------- mappings
