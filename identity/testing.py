@@ -1,5 +1,6 @@
 """Test helpers of single sign-on that any test package may use (the identity tests' fixtures, the
-browser tests): the real OIDC provider of scripts/oidc-provider/server.mjs, started on loopback.
+browser tests): the real OIDC provider of scripts/oidc-provider/server.mjs and the real LDAP
+server of scripts/ldap-server.sh (slapd), started on loopback.
 
 Not used by product code. Kept out of conftest.py so a browser test's conftest can start the same
 provider with its live server's redirect URI (:func:`run_oidc_provider`).
@@ -104,3 +105,66 @@ def run_oidc_provider(*, redirect_uris: list[str], post_logout_uris: list[str] |
                 proc.wait()
         if proc.stdout:
             proc.stdout.close()
+
+
+# --- LDAP: a real slapd from scripts/ldap-server.sh -----------------------------------------------
+
+LDAP_SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "ldap-server.sh"
+
+
+@dataclass(frozen=True)
+class LdapServer:
+    """A running slapd with the test tree of scripts/ldap-server.sh (users alice, bob, carol and
+    ``cn=Smith\\, John`` (uid jsmith), password "<uid>-pass"; groups devs ⊂ engineering, admins,
+    ``ops\\, on-call``; the service account below)."""
+
+    dir: Path
+    ldap_port: int
+    ldaps_port: int
+    base: str = "dc=example,dc=org"
+    bind_dn: str = "cn=portal,ou=services,dc=example,dc=org"
+    bind_password: str = "service-pass"
+
+    @property
+    def ca_pem(self) -> str:
+        return (self.dir / "ca.pem").read_text()
+
+    @property
+    def other_ca_pem(self) -> str:
+        """An unrelated CA: a provider trusting only it must refuse this server's certificate."""
+        return (self.dir / "other-ca.pem").read_text()
+
+    def config(self, **overrides: object) -> dict[str, object]:
+        """An LDAPS provider configuration for this server (nested groups on)."""
+        config: dict[str, object] = {
+            "server_uri": f"ldaps://127.0.0.1:{self.ldaps_port}", "ca_pem": self.ca_pem,
+            "bind_dn": self.bind_dn, "user_search_base": f"ou=people,{self.base}",
+            "group_search_base": f"ou=groups,{self.base}", "nested_groups": True,
+        }
+        config.update(overrides)
+        return config
+
+    def ldapmodify(self, ldif: str) -> None:
+        """Change the tree as its administrator would (rootdn over the loopback LDAPS port)."""
+        ldapmodify = shutil.which("ldapmodify") or "/usr/bin/ldapmodify"
+        subprocess.run(  # noqa: S603 - fixed arguments
+            [ldapmodify, "-x", "-H", f"ldaps://127.0.0.1:{self.ldaps_port}", "-D", f"cn=admin,{self.base}",
+             "-y", str(self.dir / "admin.pw")],
+            input=ldif.encode(), check=True, capture_output=True, timeout=20,
+            env={**os.environ, "LDAPTLS_CACERT": str(self.dir / "ca.pem")},
+        )
+
+
+@contextmanager
+def run_ldap_server(directory: Path) -> Iterator[LdapServer]:
+    """Start slapd on free loopback ports with its files in ``directory``; stop it on exit."""
+    if shutil.which("slapd") is None and not Path("/usr/sbin/slapd").exists():
+        raise ProviderDidNotStart("slapd is not installed: run scripts/system-deps.sh (Debian slapd ldap-utils)")
+    server = LdapServer(directory, _free_port(), _free_port())
+    subprocess.run(  # noqa: S603 - fixed arguments
+        [str(LDAP_SCRIPT), "start", str(directory), str(server.ldap_port), str(server.ldaps_port)],
+        check=True, timeout=60)
+    try:
+        yield server
+    finally:
+        subprocess.run([str(LDAP_SCRIPT), "stop", str(directory)], check=False, timeout=30)  # noqa: S603

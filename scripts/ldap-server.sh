@@ -22,6 +22,7 @@
 #   cn=Smith\, John,ou=people     uid jsmith, in devs: a DN with an escaped comma
 #   cn=devs / cn=engineering / cn=admins / cn=ops\, on-call   (ou=groups, groupOfNames)
 set -euo pipefail
+export PATH="$PATH:/usr/sbin:/sbin"  # slapd, slapadd and slappasswd live there
 
 cmd=${1:?usage: ldap-server.sh start DIR LDAP_PORT LDAPS_PORT | stop DIR}
 dir=${2:?the server directory}

@@ -11,7 +11,7 @@ import pytest
 
 from identity import ldap
 from identity.models import IdentityProvider, ProviderKind
-from identity.tests.conftest import LdapServer
+from identity.testing import LdapServer
 from portal.errors import Invalid, Unavailable
 
 pytestmark = pytest.mark.django_db
@@ -131,8 +131,10 @@ def test_wrong_service_password(ldap_server: LdapServer) -> None:
 
 
 def test_nothing_listening(ldap_server: LdapServer) -> None:
-    from identity.tests.conftest import _free_port
-    provider = provider_for(ldap_server, server_uri=f"ldaps://127.0.0.1:{_free_port()}")
+    with socket.socket() as closed:  # a port nobody listens on
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]
+    provider = provider_for(ldap_server, server_uri=f"ldaps://127.0.0.1:{port}")
     with pytest.raises(Unavailable) as info:
         ldap.authenticate(provider, "alice", "alice-pass")
     assert info.value.code == "ldap_unreachable"

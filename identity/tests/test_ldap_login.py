@@ -11,7 +11,7 @@ from rest_framework.test import APIClient
 
 from identity import actions, ldap
 from identity.models import ExternalIdentity, GroupMapping, IdentityProvider, ProviderKind
-from identity.tests.conftest import LdapServer
+from identity.testing import LdapServer
 from portal.models import AuditRecord, User
 from portal.testing import make_user
 from workspaces.models import Membership, Role, Workspace
