@@ -216,7 +216,7 @@ def test_ldap_sign_in_through_the_login_form(portal_server: str, ldap_config: di
 
 def test_admin_configures_a_provider_and_its_mappings(portal_server: str, oidc_issuer: str, page: Any) -> None:
     """The admin pages against the real API: create an OIDC provider (secret write-only), test the
-    connection to the real provider, map a group to a system role, preview who gets it, and read
+    connection to the real provider, preview a group mapping before saving it, save it, and read
     a user's identity link."""
     from playwright.sync_api import expect
 
@@ -266,6 +266,11 @@ def test_admin_configures_a_provider_and_its_mappings(portal_server: str, oidc_i
     form = page.get_by_test_id("add-mapping")
     form.get_by_role("textbox", name="Group").fill("ops")
     form.get_by_role("combobox", name="Role").select_option("operator")
+    form.get_by_test_id("preview-mapping").click()  # before saving: what the new rule would give
+    expect(page.get_by_test_id("mapping-preview")).to_contain_text("not saved")
+    expect(page.get_by_test_id("preview-row-bob")).to_contain_text("System role: Operator")
+    bob.refresh_from_db()
+    assert bob.role == "user"
     form.get_by_test_id("add-mapping-submit").click()
     expect(page.get_by_test_id("mappings-table")).to_contain_text("System role: Operator")
     expect(page.get_by_test_id("preview-row-bob")).to_contain_text("System role: Operator")

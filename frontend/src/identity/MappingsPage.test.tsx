@@ -25,7 +25,12 @@ describe('MappingsPage', () => {
     const seen = mockFetch({
       'GET /api/identity/providers/1/': () => json(corp),
       'GET /api/identity/mappings/': () => json(mappings),
-      'POST /api/identity/mappings/preview/': () => json(preview),
+      'POST /api/identity/mappings/preview/': async (request) => {
+        const body = (await request.json()) as { mappings?: unknown[] };
+        if (!body.mappings) return json(preview);
+        // the proposed rules: lee would be a developer in shop
+        return json([preview[0], { ...preview[1], workspaces: [{ workspace: 7, workspace_name: 'shop', role: 'developer' }] }]);
+      },
       'GET /api/workspaces/': () => json({ next: null, previous: null, results: [workspace(7, { name: 'shop', display_name: 'Shop' })] }),
       'GET /api/workspaces/roles/': () => json(ROLES),
       'GET /api/auth/csrf/': csrf,
@@ -52,6 +57,23 @@ describe('MappingsPage', () => {
     expect(within(form).getByTestId('add-mapping-submit')).toBeDisabled();
     await u.selectOptions(within(form).getByRole('combobox', { name: 'Workspace' }), 'Shop');
     await u.selectOptions(within(form).getByRole('combobox', { name: 'Workspace role' }), 'Developer');
+
+    // Preview before saving: the stored rules plus the proposed one, nothing saved.
+    await u.click(within(form).getByTestId('preview-mapping'));
+    expect(await within(previewCard).findByRole('heading', { name: 'Preview with the new mapping for shop-devs (not saved)' })).toBeInTheDocument();
+    await waitFor(() => expect(within(previewCard).getByTestId('preview-row-lee')).toHaveTextContent('shop: Developer'));
+    const proposed = seen.filter((r) => new URL(r.url).pathname === '/api/identity/mappings/preview/').at(-1)!;
+    expect(await proposed.json()).toEqual({
+      provider: 1,
+      mappings: [
+        { group: 'platform-admins', system_role: 'admin' },
+        { group: 'shop-devs', workspace: 7, role: 'developer' },
+      ],
+    });
+    expect(seen.filter((r) => r.method === 'POST' && new URL(r.url).pathname === '/api/identity/mappings/')).toHaveLength(0);
+    await u.click(within(previewCard).getByTestId('preview-back'));
+    await waitFor(() => expect(within(previewCard).getByTestId('preview-row-lee')).toHaveTextContent('No role from the mappings'));
+
     await u.click(within(form).getByTestId('add-mapping-submit'));
     expect(await screen.findByTestId('mapping-row-2')).toHaveTextContent('shop-devsshop: Developer');
     await waitFor(() => expect(within(previewCard).getByTestId('preview-row-lee')).toHaveTextContent('shop: Developer'));

@@ -16,7 +16,7 @@ import { ROLES } from '../users/queries';
 import { rowsOf } from '../workspaces/api';
 import { useRoles, useWorkspaces } from '../workspaces/queries';
 import { useCreateMapping, useDeleteMapping, useMappings, usePreview, useProvider } from './queries';
-import type { GroupMapping, MappingBody, PreviewUser } from './types';
+import type { GroupMapping, MappingRule, PreviewUser } from './types';
 import './identity.css';
 
 function useTargetText() {
@@ -42,7 +42,7 @@ function useTargetText() {
   };
 }
 
-function AddMapping({ provider }: { provider: number }) {
+function AddMapping({ provider, onPreview }: { provider: number; onPreview: (rule: MappingRule | null) => void }) {
   const { t } = useTranslation();
   const create = useCreateMapping();
   const workspaces = rowsOf(useWorkspaces().data);
@@ -54,17 +54,23 @@ function AddMapping({ provider }: { provider: number }) {
   const [role, setRole] = useState('');
   const err = (f: string) => create.error?.forField(f) ?? [];
   const ready = group.trim() !== '' && (target === 'system' || (workspace !== '' && role !== ''));
+  const rule = (): MappingRule =>
+    target === 'system' ? { group: group.trim(), system_role: systemRole } : { group: group.trim(), workspace: Number(workspace), role };
   return (
     <form
       className="card form-stack"
       data-testid="add-mapping"
       onSubmit={(e) => {
         e.preventDefault();
-        const body: MappingBody =
-          target === 'system'
-            ? { provider, group: group.trim(), system_role: systemRole }
-            : { provider, group: group.trim(), workspace: Number(workspace), role };
-        create.mutate(body, { onSuccess: () => setGroup('') });
+        create.mutate(
+          { provider, ...rule() },
+          {
+            onSuccess: () => {
+              setGroup('');
+              onPreview(null);
+            },
+          },
+        );
       }}
     >
       <h2>{t('identity.mappings.add')}</h2>
@@ -124,21 +130,38 @@ function AddMapping({ provider }: { provider: number }) {
       <div>
         <button type="submit" className="btn btn-primary" disabled={!ready || create.isPending} data-testid="add-mapping-submit">
           {create.isPending ? t('common.saving') : t('identity.mappings.addSubmit')}
+        </button>{' '}
+        <button type="button" className="btn" disabled={!ready} data-testid="preview-mapping" onClick={() => onPreview(rule())}>
+          {t('identity.preview.withNew')}
         </button>
       </div>
     </form>
   );
 }
 
-function Preview({ provider }: { provider: number }) {
+/** Stored mappings' effect, or with `proposed` the effect of the stored ones plus that one. */
+function Preview({ provider, stored, proposed, onBack }: { provider: number; stored: GroupMapping[]; proposed: MappingRule | null; onBack: () => void }) {
   const { t } = useTranslation();
-  const preview = usePreview(provider);
+  const rules = proposed
+    ? [
+        ...stored.map((m): MappingRule =>
+          m.system_role ? { group: m.group, system_role: m.system_role } : { group: m.group, workspace: m.workspace, role: m.role },
+        ),
+        proposed,
+      ]
+    : null;
+  const preview = usePreview(provider, rules);
   const text = useTargetText();
   const users = preview.data ?? [];
   return (
     <section className="card" data-testid="mapping-preview">
       <header className="page-header-row">
-        <h2>{t('identity.preview.title')}</h2>
+        <h2>{proposed ? t('identity.preview.titleWithNew', { group: proposed.group }) : t('identity.preview.title')}</h2>
+        {proposed && (
+          <button type="button" className="btn btn-small" data-testid="preview-back" onClick={onBack}>
+            {t('identity.preview.back')}
+          </button>
+        )}
         <button type="button" className="btn btn-small" disabled={preview.isFetching} onClick={() => void preview.refetch()}>
           {t('identity.preview.refresh')}
         </button>
@@ -183,6 +206,7 @@ export function MappingsPage() {
   const mappings = useMappings(id);
   const remove = useDeleteMapping();
   const text = useTargetText();
+  const [proposed, setProposed] = useState<MappingRule | null>(null);
   return (
     <section className="page" data-testid="identity-mappings-page">
       <header className="page-header">
@@ -233,8 +257,8 @@ export function MappingsPage() {
           </table>
         )}
       </section>
-      <AddMapping provider={id} />
-      <Preview provider={id} />
+      <AddMapping provider={id} onPreview={setProposed} />
+      <Preview provider={id} stored={mappings.data ?? []} proposed={proposed} onBack={() => setProposed(null)} />
     </section>
   );
 }

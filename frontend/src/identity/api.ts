@@ -8,6 +8,7 @@ import type {
   LoginProvider,
   MappingBody,
   MappingPreviewAnswer,
+  MappingRule,
   PreviewUser,
   ProviderBody,
 } from './types';
@@ -35,8 +36,10 @@ export const identityApi = {
     rows(await request<Rows<GroupMapping>>('GET', '/api/identity/mappings/', { query: { provider }, signal })),
   createMapping: (body: MappingBody) => request<GroupMapping>('POST', '/api/identity/mappings/', { body }),
   deleteMapping: (id: number) => request<void>('DELETE', `/api/identity/mappings/${id}/`),
-  preview: async (provider: number, signal?: AbortSignal): Promise<PreviewUser[]> => {
-    const answer = await request<MappingPreviewAnswer>('POST', '/api/identity/mappings/preview/', { body: { provider }, signal });
+  /** With `mappings`, the preview of those rules instead of the stored ones (nothing is saved). */
+  preview: async (provider: number, mappings?: MappingRule[], signal?: AbortSignal): Promise<PreviewUser[]> => {
+    const body = mappings ? { provider, mappings } : { provider };
+    const answer = await request<MappingPreviewAnswer>('POST', '/api/identity/mappings/preview/', { body, signal });
     if (Array.isArray(answer)) return answer;
     return 'users' in answer ? answer.users : answer.results;
   },

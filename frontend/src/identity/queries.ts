@@ -11,7 +11,7 @@ import type { ApiError } from '../api/errors';
 import type { User } from '../api/types';
 import { loggedOutKey, meKey, sessionExpiredKey } from '../auth/queries';
 import { identityApi } from './api';
-import type { ConnectionTest, GroupMapping, IdentityProvider, MappingBody, ProviderBody } from './types';
+import type { ConnectionTest, GroupMapping, IdentityProvider, MappingBody, MappingRule, ProviderBody } from './types';
 
 export const loginProvidersKey = ['auth-providers'] as const;
 export const identityKey = ['identity'] as const;
@@ -70,8 +70,12 @@ export function useMappings(provider: number) {
   return useQuery({ queryKey: mappingsKey(provider), queryFn: ({ signal }) => identityApi.mappings(provider, signal) });
 }
 
-export function usePreview(provider: number) {
-  return useQuery({ queryKey: previewKey(provider), queryFn: ({ signal }) => identityApi.preview(provider, signal) });
+/** The stored mappings' preview, or with `proposed` the preview of those rules instead. */
+export function usePreview(provider: number, proposed: MappingRule[] | null = null) {
+  return useQuery({
+    queryKey: proposed ? [...previewKey(provider), 'proposed', proposed] : previewKey(provider),
+    queryFn: ({ signal }) => identityApi.preview(provider, proposed ?? undefined, signal),
+  });
 }
 
 export function useCreateMapping() {

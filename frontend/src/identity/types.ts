@@ -80,6 +80,9 @@ export interface MappingBody {
   role?: string | null;
 }
 
+/** A rule as the preview takes it (a mapping without its provider). */
+export type MappingRule = Omit<MappingBody, 'provider'>;
+
 /** What the mappings would give one known identity of the provider. */
 export interface PreviewWorkspaceRole {
   workspace: number;
