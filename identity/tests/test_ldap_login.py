@@ -222,3 +222,21 @@ def test_empty_password_is_invalid_input(provider: IdentityProvider) -> None:
     _, response = sign_in("alice", "")
     assert response.status_code == 400  # type: ignore[attr-defined]
     assert not User.objects.filter(username="alice").exists()
+
+
+def test_admin_test_action_reports_what_the_directory_holds(provider: IdentityProvider, admin_api: APIClient,
+                                                           ldap_server: LdapServer) -> None:
+    response = admin_api.post(f"/api/identity/providers/{provider.pk}/test/")
+    assert response.status_code == 200, response.content
+    body = response.json()
+    assert body["ok"] is True
+    assert body["kind"] == "ldap"
+    assert body["details"]["users"] == 4
+    assert body["details"]["groups"] == 4
+    assert "found 4 users and 4 groups" in body["message"]
+    assert ldap_server.bind_password not in response.content.decode()
+    provider.config = {**provider.config, "ca_pem": ldap_server.other_ca_pem}
+    provider.save()
+    response = admin_api.post(f"/api/identity/providers/{provider.pk}/test/")
+    assert response.status_code == 503
+    assert response.json()["code"] == "ldap_certificate_rejected"
