@@ -353,11 +353,11 @@ def authenticate(provider: IdentityProvider, username: str, password: str) -> Di
     where = endpoint(config)
     with _service(config, where) as conn:
         entry = _find_user(config, conn, where, username)
-        if entry is None:
-            raise _refused()
-        dn = str(entry["dn"])
+        # An unknown user costs the same connection and bind as a wrong password (to an entry that
+        # cannot exist), so the answer's timing does not tell which usernames the directory has.
+        dn = str(entry["dn"]) if entry is not None else f"cn={uuid.uuid4()},{config.user_search_base}"
         with _connection(config, where, user=dn, password=password) as (_, bound):
-            if not bound:
+            if entry is None or not bound:
                 raise _refused()
         return DirectoryUser(
             dn=dn, subject=_subject(entry), username=_first(entry, config.username_attr) or username,
