@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-TEST_ROOTS = ("portal", "clusters", "workspaces", "catalog", "builds", "monitoring", "sandbox", "tests")
+TEST_ROOTS = ("portal", "clusters", "workspaces", "catalog", "builds", "monitoring", "identity", "sandbox", "tests")
 
 
 def _test_modules() -> Iterator[Path]:
