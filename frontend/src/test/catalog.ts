@@ -39,6 +39,9 @@ export function version(id: number, overrides: Partial<Version> = {}): Version {
     values_yaml: 'replicas: 1\nimage:\n  tag: "1.27"\n',
     values_schema: {},
     lookup_templates: [],
+    archive_status: 'stored',
+    archive_message: '',
+    archive_message_code: '',
     form: [
       { path: 'replicas', type: 'integer', default: 1, description: 'How many pods', enum: null, required: false },
       { path: 'image.tag', type: 'string', default: '1.27', description: '', enum: null, required: true },
