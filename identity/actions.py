@@ -547,14 +547,21 @@ def sign_in_external(*, provider: IdentityProvider, subject: str, username: str,
     return user
 
 
-def _link(*, provider: IdentityProvider, subject: str, username: str, email: str, display_name: str,
-          groups: list[str]) -> tuple[ExternalIdentity, bool]:
-    now = timezone.now()
+def _existing_link(*, provider: IdentityProvider, subject: str, username: str, email: str,
+                   groups: list[str]) -> ExternalIdentity | None:
     identity = (ExternalIdentity.objects.select_for_update().select_related("user", "provider")
                 .filter(provider=provider, subject=subject).first())
     if identity is not None:
-        identity.username, identity.email, identity.groups, identity.last_sign_in = username, email, groups, now
+        identity.username, identity.email, identity.groups = username, email, groups
+        identity.last_sign_in = timezone.now()
         identity.save(update_fields=["username", "email", "groups", "last_sign_in"])
+    return identity
+
+
+def _link(*, provider: IdentityProvider, subject: str, username: str, email: str, display_name: str,
+          groups: list[str]) -> tuple[ExternalIdentity, bool]:
+    identity = _existing_link(provider=provider, subject=subject, username=username, email=email, groups=groups)
+    if identity is not None:
         return identity, False
     taken = Conflict(f"An account named {username} already exists; the portal does not merge accounts. Ask a "
                      "system admin to rename one or to link them.", code="username_taken", params={"username": username})
@@ -569,9 +576,14 @@ def _link(*, provider: IdentityProvider, subject: str, username: str, email: str
             user.save()
             identity = ExternalIdentity.objects.create(provider=provider, subject=subject, user=user,
                                                        username=username, email=email, groups=groups,
-                                                       last_sign_in=now)
-    except IntegrityError as exc:  # the same name or subject created at this moment by another sign-in
-        raise taken from exc
+                                                       last_sign_in=timezone.now())
+    except IntegrityError as exc:
+        # The insert waited for another transaction that created the same name: if that was this
+        # person's first sign-in in another tab (same provider and subject), use its link.
+        identity = _existing_link(provider=provider, subject=subject, username=username, email=email, groups=groups)
+        if identity is None:
+            raise taken from exc
+        return identity, False
     return identity, True
 
 
