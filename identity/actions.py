@@ -541,6 +541,7 @@ def sign_in_external(*, provider: IdentityProvider, subject: str, username: str,
     except (Conflict, Forbidden) as exc:
         raise _refuse(exc, provider=provider, username=username, request=request) from None
     user = identity.user
+    user.refresh_from_db()  # the mapping may have changed its role on another copy of the row
     if request is not None:
         login(request, user, backend="django.contrib.auth.backends.ModelBackend")
         request.session[SESSION_PROVIDER_KEY] = provider.name
