@@ -55,6 +55,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/auth/ldap/{name}/login/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** @description Session sign-in through an LDAP / Active Directory provider. */
+        post: operations["auth_ldap_login"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/auth/login/": {
         parameters: {
             query?: never;
@@ -104,6 +121,40 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/auth/oidc/{name}/callback/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description The provider sends the browser back here with ``code`` and ``state`` (or ``error``). */
+        get: operations["auth_oidc_callback"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/auth/oidc/{name}/start/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description Redirect the browser to the provider's authorization endpoint (code flow, PKCE S256). */
+        get: operations["auth_oidc_start"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/auth/password/": {
         parameters: {
             query?: never;
@@ -115,6 +166,23 @@ export interface paths {
         put?: never;
         /** @description Change one's own password; the current session stays logged in, others end. */
         post: operations["auth_change_password"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/auth/providers/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description The enabled providers the login page offers (name, display name, kind). Public. */
+        get: operations["auth_providers"];
+        put?: never;
+        post?: never;
         delete?: never;
         options?: never;
         head?: never;
@@ -1236,6 +1304,140 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/identity/mappings/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * @description Group mappings (system admins only): a provider's group → a system role, or → a role in a
+         *     workspace. A change applies at once to everyone who signed in through the provider (with the
+         *     groups they last had).
+         */
+        get: operations["identity_mappings_list"];
+        put?: never;
+        /**
+         * @description Group mappings (system admins only): a provider's group → a system role, or → a role in a
+         *     workspace. A change applies at once to everyone who signed in through the provider (with the
+         *     groups they last had).
+         */
+        post: operations["identity_mappings_create"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/identity/mappings/{id}/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * @description Group mappings (system admins only): a provider's group → a system role, or → a role in a
+         *     workspace. A change applies at once to everyone who signed in through the provider (with the
+         *     groups they last had).
+         */
+        get: operations["identity_mappings_retrieve"];
+        put?: never;
+        post?: never;
+        /**
+         * @description Group mappings (system admins only): a provider's group → a system role, or → a role in a
+         *     workspace. A change applies at once to everyone who signed in through the provider (with the
+         *     groups they last had).
+         */
+        delete: operations["identity_mappings_destroy"];
+        options?: never;
+        head?: never;
+        /**
+         * @description Group mappings (system admins only): a provider's group → a system role, or → a role in a
+         *     workspace. A change applies at once to everyone who signed in through the provider (with the
+         *     groups they last had).
+         */
+        patch: operations["identity_mappings_partial_update"];
+        trace?: never;
+    };
+    "/api/identity/mappings/preview/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * @description Which users of the provider (with the groups they last signed in with) would get which
+         *     roles under the stored mappings, or under ``mappings`` if given. Changes nothing.
+         */
+        post: operations["identity_mappings_preview_create"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/identity/providers/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description Identity providers (system admins only). The secret is write-only. */
+        get: operations["identity_providers_list"];
+        put?: never;
+        /** @description Identity providers (system admins only). The secret is write-only. */
+        post: operations["identity_providers_create"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/identity/providers/{id}/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description Identity providers (system admins only). The secret is write-only. */
+        get: operations["identity_providers_retrieve"];
+        put?: never;
+        post?: never;
+        /** @description Identity providers (system admins only). The secret is write-only. */
+        delete: operations["identity_providers_destroy"];
+        options?: never;
+        head?: never;
+        /** @description Identity providers (system admins only). The secret is write-only. */
+        patch: operations["identity_providers_partial_update"];
+        trace?: never;
+    };
+    "/api/identity/providers/{id}/test/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * @description Reach the provider with its stored settings and report what it found (the OIDC discovery
+         *     document and signing keys; the LDAP service bind and how many users and groups it sees).
+         */
+        post: operations["identity_providers_test_create"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/users/": {
         parameters: {
             query?: never;
@@ -1740,6 +1942,9 @@ export interface components {
              * @description Until when logins to this account are refused after too many failures (null: not locked). POST .../unlock/ lifts it.
              */
             readonly locked_until: string | null;
+            local_login_enabled?: boolean;
+            /** @description The identity providers this user signs in through (single sign-on), read-only. */
+            readonly identities: components["schemas"]["IdentityLink"][];
         };
         /** @description A user as system admins see and edit them. ``password`` is write-only, on create. */
         AdminUserRequest: {
@@ -1756,6 +1961,7 @@ export interface components {
              */
             is_active?: boolean;
             password: string;
+            local_login_enabled?: boolean;
         };
         /**
          * @description What an update accepts (the schema's request body for PUT/PATCH): the username is fixed and
@@ -1772,6 +1978,7 @@ export interface components {
              * @description Designates whether this user should be treated as active. Unselect this instead of deleting accounts.
              */
             is_active?: boolean;
+            local_login_enabled?: boolean;
         };
         Allocation: {
             readonly id: number;
@@ -1875,6 +2082,8 @@ export interface components {
             cpu_percent: number | null;
             memory_percent: number | null;
         };
+        /** @enum {unknown} */
+        BlankEnum: "";
         CatalogRef: {
             id: number;
             name: string;
@@ -2258,6 +2467,23 @@ export interface components {
             pods_crashlooping: number;
             pods_pending: number;
         };
+        /**
+         * @description One link of a user to an identity provider (the provider's name for the person, the groups
+         *     it reported at the last sign-in).
+         */
+        IdentityLink: {
+            id: number;
+            provider: string;
+            provider_display_name: string;
+            kind: string;
+            provider_enabled: boolean;
+            subject: string;
+            username: string;
+            email: string;
+            groups: string[];
+            /** Format: date-time */
+            last_sign_in: string | null;
+        };
         /** @description A cluster intent (docs/catalog-api.md, "Cluster intents"); ``result`` once it succeeded. */
         Intent: {
             id: number;
@@ -2398,6 +2624,43 @@ export interface components {
         LoginRequest: {
             username: string;
             password: string;
+        };
+        LogoutOffer: {
+            /** @description The identity provider's end-session URL (RP-initiated logout): the session came from single sign-on; send the browser there to sign out at the provider too. */
+            end_session_url: string;
+        };
+        Mapping: {
+            readonly id: number;
+            readonly provider: number;
+            readonly provider_name: string;
+            readonly group: string;
+            readonly system_role: components["schemas"]["RoleEnum"];
+            readonly workspace: number | null;
+            readonly workspace_name: string | null;
+            readonly role: string | null;
+            /** Format: date-time */
+            readonly created: string;
+        };
+        /** @description Refuse unknown fields instead of silently ignoring them (typos must not vanish). */
+        MappingCreateRequest: {
+            /** @description OIDC group claim value, or LDAP group DN (or its CN). */
+            group: string;
+            /** @default  */
+            system_role: components["schemas"]["RoleEnum"] | components["schemas"]["BlankEnum"];
+            workspace?: number | null;
+            /** @description Workspace role key (manager, developer, viewer or a custom one). */
+            role?: string | null;
+            provider: number;
+        };
+        /** @description Refuse unknown fields instead of silently ignoring them (typos must not vanish). */
+        MappingRuleRequest: {
+            /** @description OIDC group claim value, or LDAP group DN (or its CN). */
+            group: string;
+            /** @default  */
+            system_role: components["schemas"]["RoleEnum"] | components["schemas"]["BlankEnum"];
+            workspace?: number | null;
+            /** @description Workspace role key (manager, developer, viewer or a custom one). */
+            role?: string | null;
         };
         Member: {
             readonly id: number;
@@ -2643,6 +2906,19 @@ export interface components {
                 last_event: string | null;
             };
         };
+        PaginatedMappingList: {
+            /**
+             * Format: uri
+             * @example http://api.example.org/accounts/?cursor=cD00ODY%3D"
+             */
+            next?: string | null;
+            /**
+             * Format: uri
+             * @example http://api.example.org/accounts/?cursor=cj0xJnA9NDg3
+             */
+            previous?: string | null;
+            results: components["schemas"]["Mapping"][];
+        };
         PaginatedMemberList: {
             /**
              * Format: uri
@@ -2675,6 +2951,19 @@ export interface components {
             /** Format: uri */
             previous?: string | null;
             results: components["schemas"]["Package"][];
+        };
+        PaginatedPreviewRowList: {
+            /**
+             * Format: uri
+             * @example http://api.example.org/accounts/?cursor=cD00ODY%3D"
+             */
+            next?: string | null;
+            /**
+             * Format: uri
+             * @example http://api.example.org/accounts/?cursor=cj0xJnA9NDg3
+             */
+            previous?: string | null;
+            results: components["schemas"]["PreviewRow"][];
         };
         PaginatedReleaseList: {
             /** Format: uri */
@@ -2733,6 +3022,7 @@ export interface components {
              * @description Designates whether this user should be treated as active. Unselect this instead of deleting accounts.
              */
             is_active?: boolean;
+            local_login_enabled?: boolean;
         };
         /** @description Refuse unknown fields instead of silently ignoring them (typos must not vanish). */
         PatchedAllocationUpdateRequest: {
@@ -2756,8 +3046,24 @@ export interface components {
             namespaces?: string[];
         };
         /** @description Refuse unknown fields instead of silently ignoring them (typos must not vanish). */
+        PatchedMappingUpdateRequest: {
+            group?: string;
+            system_role?: components["schemas"]["RoleEnum"] | components["schemas"]["BlankEnum"];
+            workspace?: number | null;
+            /** @description Workspace role key (manager, developer, viewer or a custom one). */
+            role?: string | null;
+        };
+        /** @description Refuse unknown fields instead of silently ignoring them (typos must not vanish). */
         PatchedMemberUpdateRequest: {
             role?: string;
+        };
+        /** @description Name and kind are fixed once created (identities and the login URLs use them). */
+        PatchedProviderUpdateRequest: {
+            display_name?: string;
+            enabled?: boolean;
+            config?: components["schemas"]["ProviderConfigRequest"];
+            /** @description New secret; "" removes it; leave out to keep it. */
+            secret?: string;
         };
         /** @description Refuse unknown fields instead of silently ignoring them (typos must not vanish). */
         PatchedRoleWriteRequest: {
@@ -2911,6 +3217,77 @@ export interface components {
             resources: components["schemas"]["PreflightResource"][];
             problems: string[];
         };
+        /** @description Refuse unknown fields instead of silently ignoring them (typos must not vanish). */
+        PreviewRequestRequest: {
+            provider: number;
+            /** @description Proposed mappings to preview instead of the stored ones. */
+            mappings?: components["schemas"]["MappingRuleRequest"][];
+        };
+        PreviewRow: {
+            user_id: number;
+            username: string;
+            groups: string[];
+            /** @description The system role the mappings grant ("" = none). */
+            system_role: string;
+            workspaces: components["schemas"]["PreviewWorkspace"][];
+        };
+        PreviewWorkspace: {
+            workspace: number;
+            workspace_name: string;
+            role: string;
+        };
+        Provider: {
+            readonly id: number;
+            readonly name: string;
+            readonly display_name: string;
+            readonly kind: components["schemas"]["ProviderKindEnum"];
+            readonly enabled: boolean;
+            /** @description Non-secret settings (docs/sso.md). */
+            readonly config: unknown;
+            /** @description Whether a client secret / bind password is stored (it is never returned). */
+            readonly has_secret: boolean;
+            /** @description How many people have signed in through this provider. */
+            readonly identities: number;
+            /** Format: date-time */
+            readonly created: string;
+            /** Format: date-time */
+            readonly updated: string;
+        };
+        /**
+         * @description A provider's non-secret settings. OIDC uses issuer…groups_claim, LDAP server_uri…nested_groups,
+         *     both ca_pem; keys of the other kind are refused. Omitted keys keep their value (or default).
+         */
+        ProviderConfigRequest: {
+            issuer?: string;
+            client_id?: string;
+            scopes?: string[];
+            username_claim?: string;
+            groups_claim?: string;
+            ca_pem?: string;
+            server_uri?: string;
+            start_tls?: boolean;
+            bind_dn?: string;
+            user_search_base?: string;
+            user_filter?: string;
+            username_attr?: string;
+            email_attr?: string;
+            display_name_attr?: string;
+            group_search_base?: string;
+            group_filter?: string;
+            nested_groups?: boolean;
+        };
+        /** @description Refuse unknown fields instead of silently ignoring them (typos must not vanish). */
+        ProviderCreateRequest: {
+            name: string;
+            /** @default  */
+            display_name: string;
+            kind: components["schemas"]["ProviderKindEnum"];
+            /** @default true */
+            enabled: boolean;
+            config?: components["schemas"]["ProviderConfigRequest"];
+            /** @description OIDC client secret or LDAP bind password; write-only. */
+            secret?: string;
+        };
         /**
          * @description * `onprem` - On-premise
          *     * `eks` - AWS EKS
@@ -2921,6 +3298,17 @@ export interface components {
          * @enum {string}
          */
         ProviderEnum: "onprem" | "eks" | "gke" | "aks" | "ncp" | "other";
+        /**
+         * @description * `oidc` - OpenID Connect
+         *     * `ldap` - LDAP / Active Directory
+         * @enum {string}
+         */
+        ProviderKindEnum: "oidc" | "ldap";
+        PublicProvider: {
+            readonly name: string;
+            readonly display_name: string;
+            readonly kind: components["schemas"]["ProviderKindEnum"];
+        };
         QuotaOverview: {
             workspace: components["schemas"]["WorkspaceRef"];
             cluster: components["schemas"]["ClusterRef"];
@@ -3431,6 +3819,14 @@ export interface components {
          * @enum {string}
          */
         StageEnum: "dev" | "stage" | "prod";
+        TestResult: {
+            ok: boolean;
+            kind: string;
+            message: string;
+            details: {
+                [key: string]: unknown;
+            };
+        };
         /**
          * @description * `string` - string
          *     * `integer` - integer
@@ -3736,6 +4132,108 @@ export interface operations {
             };
         };
     };
+    auth_ldap_login: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["LoginRequest"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["User"];
+                };
+            };
+            /** @description Invalid input */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Wrong username or password (code `invalid_credentials`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description CSRF check failed, or the provider is switched off (code `provider_disabled`) or the account disabled */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No LDAP provider of that name */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Another account has this username (code `username_taken`) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The request body is too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Unsupported Content-Type of the body */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Too many attempts (codes `login_throttled`, `account_locked`); see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The directory cannot be asked now (codes `ldap_unreachable`, `ldap_timeout`, `ldap_certificate_rejected`, `ldap_service_bind_failed`, `ldap_address_not_allowed`, ...) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
     auth_login: {
         parameters: {
             query?: never;
@@ -3773,7 +4271,7 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description CSRF check failed */
+            /** @description CSRF check failed, or local sign-in switched off for this account (code `local_login_disabled`) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -3838,6 +4336,14 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["LogoutOffer"];
+                };
+            };
             /** @description No response body */
             204: {
                 headers: {
@@ -3956,6 +4462,103 @@ export interface operations {
             };
         };
     };
+    auth_oidc_callback: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description To the console's next path, or to /login?error=<code> */
+            302: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Invalid input (body, query or path); `errors` names the field */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such object (or not visible to you) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Too many requests; `Retry-After` says when to try again */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    auth_oidc_start: {
+        parameters: {
+            query?: {
+                /** @description Console path to return to after sign-in */
+                next?: string;
+            };
+            header?: never;
+            path: {
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description To the provider, or to /login?error=<code> */
+            302: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Invalid input (body, query or path); `errors` names the field */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such object (or not visible to you) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Too many requests; `Retry-After` says when to try again */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
     auth_change_password: {
         parameters: {
             query?: never;
@@ -4032,6 +4635,43 @@ export interface operations {
             };
             /** @description Unsupported Content-Type of the body */
             415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Too many requests; `Retry-After` says when to try again */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    auth_providers: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PublicProvider"][];
+                };
+            };
+            /** @description Invalid input (body, query or path); `errors` names the field */
+            400: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -10359,6 +10999,976 @@ export interface operations {
                 content: {
                     "application/json": components["schemas"]["Error"];
                 };
+            };
+        };
+    };
+    identity_mappings_list: {
+        parameters: {
+            query?: {
+                /** @description The pagination cursor value. */
+                cursor?: string;
+                /** @description Number of results to return per page. */
+                page_size?: number;
+                /** @description Only this provider's mappings. */
+                provider?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PaginatedMappingList"];
+                };
+            };
+            /** @description Invalid input (body, query or path); `errors` names the field */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not signed in, or the API token is invalid, expired or revoked */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Signed in, but your role lacks the grant (or the CSRF token is missing) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Too many requests; `Retry-After` says when to try again */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    identity_mappings_create: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["MappingCreateRequest"];
+            };
+        };
+        responses: {
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Mapping"];
+                };
+            };
+            /** @description Invalid input; `errors` names the field */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not signed in, or the API token is invalid, expired or revoked */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Only system admins may do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such object */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Conflicts with the current state; `detail` says how */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The request body is too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Unsupported Content-Type of the body */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Too many requests; `Retry-After` says when to try again */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    identity_mappings_retrieve: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Mapping"];
+                };
+            };
+            /** @description Invalid input (body, query or path); `errors` names the field */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not signed in, or the API token is invalid, expired or revoked */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Signed in, but your role lacks the grant (or the CSRF token is missing) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such object (or not visible to you) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Too many requests; `Retry-After` says when to try again */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    identity_mappings_destroy: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description No response body */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Invalid input; `errors` names the field */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not signed in, or the API token is invalid, expired or revoked */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Only system admins may do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such object */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Conflicts with the current state; `detail` says how */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Too many requests; `Retry-After` says when to try again */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    identity_mappings_partial_update: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["PatchedMappingUpdateRequest"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Mapping"];
+                };
+            };
+            /** @description Invalid input; `errors` names the field */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not signed in, or the API token is invalid, expired or revoked */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Only system admins may do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such object */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Conflicts with the current state; `detail` says how */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The request body is too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Unsupported Content-Type of the body */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Too many requests; `Retry-After` says when to try again */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    identity_mappings_preview_create: {
+        parameters: {
+            query?: {
+                /** @description The pagination cursor value. */
+                cursor?: string;
+                /** @description Number of results to return per page. */
+                page_size?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["PreviewRequestRequest"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PaginatedPreviewRowList"];
+                };
+            };
+            /** @description Invalid input; `errors` names the field */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not signed in, or the API token is invalid, expired or revoked */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Only system admins may do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such object */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Conflicts with the current state; `detail` says how */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The request body is too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Unsupported Content-Type of the body */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Too many requests; `Retry-After` says when to try again */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    identity_providers_list: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Provider"][];
+                };
+            };
+            /** @description Invalid input (body, query or path); `errors` names the field */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not signed in, or the API token is invalid, expired or revoked */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Signed in, but your role lacks the grant (or the CSRF token is missing) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Too many requests; `Retry-After` says when to try again */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    identity_providers_create: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ProviderCreateRequest"];
+            };
+        };
+        responses: {
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Provider"];
+                };
+            };
+            /** @description Invalid input; `errors` names the field */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not signed in, or the API token is invalid, expired or revoked */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Only system admins may do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such object */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Conflicts with the current state; `detail` says how */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The request body is too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Unsupported Content-Type of the body */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Too many requests; `Retry-After` says when to try again */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    identity_providers_retrieve: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Provider"];
+                };
+            };
+            /** @description Invalid input (body, query or path); `errors` names the field */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not signed in, or the API token is invalid, expired or revoked */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Signed in, but your role lacks the grant (or the CSRF token is missing) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such object (or not visible to you) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Too many requests; `Retry-After` says when to try again */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    identity_providers_destroy: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description No response body */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Invalid input; `errors` names the field */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not signed in, or the API token is invalid, expired or revoked */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Only system admins may do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such object */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Conflicts with the current state; `detail` says how */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Too many requests; `Retry-After` says when to try again */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    identity_providers_partial_update: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["PatchedProviderUpdateRequest"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Provider"];
+                };
+            };
+            /** @description Invalid input; `errors` names the field */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not signed in, or the API token is invalid, expired or revoked */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Only system admins may do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such object */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Conflicts with the current state; `detail` says how */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The request body is too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Unsupported Content-Type of the body */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Too many requests; `Retry-After` says when to try again */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    identity_providers_test_create: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TestResult"];
+                };
+            };
+            /** @description Invalid input; `errors` names the field */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not signed in, or the API token is invalid, expired or revoked */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Only system admins may do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such object */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Conflicts with the current state; `detail` says how */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Too many requests; `Retry-After` says when to try again */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The provider answered wrongly */
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description The provider cannot be reached, or its kind has no test yet (code `provider_test_unavailable`) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
         };
     };
