@@ -17,6 +17,8 @@ function user(id: number, username: string, overrides: Partial<AdminUser> = {}):
     last_login: null,
     date_joined: '2026-11-01T00:00:00Z',
     locked_until: null,
+    local_login_enabled: true,
+    identities: [],
     ...overrides,
   };
 }
