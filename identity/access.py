@@ -65,12 +65,19 @@ class GroupMappingAccess(portal_access.Access[GroupMapping]):
 
 @portal_access.register
 class ExternalIdentityAccess(portal_access.Access[ExternalIdentity]):
-    """Identity links are shown to admins on the user's detail; nobody edits them through the API."""
+    """Identity links are shown to admins on the user's detail; admins move them to another user or remove them."""
 
     model = ExternalIdentity
 
     def visible(self, user: Any) -> QuerySet[ExternalIdentity]:
         return ExternalIdentity.objects.all() if is_admin(user) else ExternalIdentity.objects.none()
+
+    def can_link(self, user: Any, obj: ExternalIdentity | None) -> bool:
+        """Moving a link to another user decides who that person signs in as: admins only."""
+        return is_admin(user)
+
+    def can_unlink(self, user: Any, obj: ExternalIdentity | None) -> bool:
+        return is_admin(user)
 
     def denied(self, user: Any, action: str, obj: ExternalIdentity | None) -> errors.Forbidden:
         return portal_access.admin_only(f"{action} identity links")

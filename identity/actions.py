@@ -464,6 +464,110 @@ def identity_gone(identity: ExternalIdentity, *, reason: str) -> None:
         reauthorize([user_id], reason="identity.unlinked")
 
 
+# ---------------------------------------------------------------------------- linking (admins)
+
+
+def can_sign_in(user: User) -> bool:
+    """Whether the user has any way in left: an enabled provider link, or a local login with a
+    usable password."""
+    if not user.is_active:
+        return False
+    if user.local_login_enabled and user.has_usable_password():
+        return True
+    return ExternalIdentity.objects.filter(user_id=user.pk, provider__enabled=True).exists()
+
+
+@dataclass
+class LinkOutcome:
+    identity: ExternalIdentity
+    from_user: int
+    to_user: int
+    deactivated_user: int | None = None
+    message: str = ""
+    message_code: str = ""
+    message_params: dict[str, Any] = field(default_factory=dict)
+
+
+def link_identity(*, identity: ExternalIdentity, user: User, request: HttpRequest | None = None) -> LinkOutcome:
+    """Move an identity to another user: the same person signing in through a second provider.
+
+    What the identity's mappings gave its old user is taken away, the identity is attached to
+    ``user`` and its provider's mappings re-applied there (with the groups it last had), so the
+    next sign-in through either provider lands in one user with the union of the mapped roles.
+    The old user, if it was left with no identity and cannot sign in locally (a just-in-time
+    user), is deactivated. Refusals: ``already_linked``, ``account_disabled`` (the target is
+    deactivated), ``provider_already_linked`` (the target has an identity at that provider)."""
+    with transaction.atomic():
+        identity = ExternalIdentity.objects.select_for_update().select_related("provider").get(pk=identity.pk)
+        target = User.objects.select_for_update().get(pk=user.pk)
+        provider = identity.provider
+        if identity.user_id == target.pk:
+            raise Conflict(f"This identity at {provider} is already linked to {target.username}.",
+                           code="already_linked", params={"provider": provider.name, "username": target.username})
+        if not target.is_active:
+            raise Conflict(f"{target.username} is deactivated; activate the account before linking to it.",
+                           code="account_disabled", params={"username": target.username})
+        if ExternalIdentity.objects.filter(user=target, provider=provider).exists():
+            raise Conflict(f"{target.username} already has an identity at {provider}; unlink it first.",
+                           code="provider_already_linked",
+                           params={"provider": provider.name, "username": target.username})
+        old = User.objects.select_for_update().get(pk=identity.user_id)
+        removed = _apply(identity, [], rules=[])  # what the mappings gave the old user through this link
+        identity.user = target
+        identity.save(update_fields=["user"])
+        added = _apply(identity, list(identity.groups))
+        outcome = LinkOutcome(identity=identity, from_user=old.pk, to_user=target.pk)
+        if not old.local_login_enabled and not ExternalIdentity.objects.filter(user=old).exists():
+            old.is_active = False
+            old.save(update_fields=["is_active"])
+            outcome.deactivated_user = old.pk
+            outcome.message = (f"{old.username} had no other way to sign in and was deactivated; "
+                               f"{target.username} now signs in through {provider}.")
+            outcome.message_code = "link_previous_user_deactivated"
+            outcome.message_params = {"username": old.username, "target": target.username,
+                                      "provider": provider.name}
+        _audit(request, action="identity.link", target=target,
+               detail={"provider": provider.name, "subject": identity.subject[:200], "from": old.username,
+                       "from_id": old.pk, "to": target.username, "to_id": target.pk,
+                       "deactivated": outcome.deactivated_user is not None,
+                       "removed": removed.as_detail(), "applied": added.as_detail()})
+        reauthorize([old.pk, target.pk], reason="identity.link")
+    return outcome
+
+
+@dataclass
+class UnlinkOutcome:
+    user: int
+    provider: str
+    can_sign_in: bool
+    message: str = ""
+    message_code: str = ""
+    message_params: dict[str, Any] = field(default_factory=dict)
+
+
+def unlink_identity(*, identity: ExternalIdentity, request: HttpRequest | None = None) -> UnlinkOutcome:
+    """Remove a link: what its mappings gave is taken away, the user keeps their account. The
+    outcome says when the user has no way to sign in left."""
+    with transaction.atomic():
+        identity = ExternalIdentity.objects.select_for_update().select_related("provider").get(pk=identity.pk)
+        user = User.objects.select_for_update().get(pk=identity.user_id)
+        provider = identity.provider
+        changes = _apply(identity, [], rules=[])
+        _audit(request, action="identity.unlink", target=user,
+               detail={"provider": provider.name, "subject": identity.subject[:200], "user": user.username,
+                       **changes.as_detail()})
+        identity.delete()
+        user.refresh_from_db()
+        outcome = UnlinkOutcome(user=user.pk, provider=provider.name, can_sign_in=can_sign_in(user))
+        if not outcome.can_sign_in:
+            outcome.message = (f"{user.username} has no way to sign in left: link another identity or allow "
+                               "the local login with a password.")
+            outcome.message_code = "unlink_no_sign_in_left"
+            outcome.message_params = {"username": user.username}
+        reauthorize([user.pk], reason="identity.unlink")
+    return outcome
+
+
 # ---------------------------------------------------------------------------- sign-in
 
 

@@ -194,6 +194,8 @@ ROUTES: dict[str, Route] = {
                                expect={"get": S403, "post": S403, "patch": S403, "delete": S403}),
     "identity-mapping": Route("group mappings: system admins only", pk="mapping", public=True,
                               expect={"get": S403, "post": S403, "patch": S403, "delete": S403}),
+    "identity-link": Route("identity links: system admins move them to another user or remove them", pk="identity",
+                           public=True, expect={"post": S403}, insider=""),
     "auth-providers": Route("the enabled identity providers the login page offers (public)", public=True),
     "identity-oidc-start": Route("starts an OIDC sign-in (public; always a redirect, to the provider or back to "
                                  "the login page with an error code)", name="idp", public=True,
@@ -375,11 +377,13 @@ def world() -> World:
                                           kind="release.drift", target=f"{MARKER}-shop", created_by=admin)
 
     # single sign-on: a provider and a mapping (global objects, for system admins only)
-    from identity.models import GroupMapping, IdentityProvider
+    from identity.models import ExternalIdentity, GroupMapping, IdentityProvider
 
     provider = IdentityProvider.objects.create(name="iso-idp", kind="oidc", enabled=True,
                                                config={"issuer": "https://login.example.com", "client_id": "portal"})
     group_mapping = GroupMapping.objects.create(provider=provider, group="iso-operators", system_role="operator")
+    identity = ExternalIdentity.objects.create(provider=provider, subject="iso-subject", user=a_dev,
+                                               username=a_dev.username)
 
     pks = {
         "release": {0: release.pk}, "rollout": {0: rollout.pk}, "intent": {0: intent.pk},
@@ -388,7 +392,7 @@ def world() -> World:
         "allocation": {0: alloc_x.pk}, "registry": {0: registry.pk}, "servicemap": {0: sm_x.pk},
         "operation": {x.pk: op_x.pk, z.pk: op_z.pk}, "token": {0: token.pk}, "audit": {0: audit.pk},
         "user": {0: a_dev.pk}, "role": {0: custom.pk},
-        "provider": {0: provider.pk}, "mapping": {0: group_mapping.pk},
+        "provider": {0: provider.pk}, "mapping": {0: group_mapping.pk}, "identity": {0: identity.pk},
     }
     names = {"node": {x.pk: f"{MARKER}-node-x", z.pk: "shared-node-z"}, "pod": {0: f"{MARKER}-pod"},
              "config": {0: f"{MARKER}-config"}, "idp": {0: provider.name}}

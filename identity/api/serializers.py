@@ -17,7 +17,7 @@ from identity.models import (
     ProviderKind,
 )
 from portal.api.serializers import StrictSerializer
-from portal.models import SystemRole
+from portal.models import SystemRole, User
 from workspaces.models import Role, Workspace
 
 URL_MAX_LENGTH = 2048
@@ -177,3 +177,28 @@ class PreviewRowSerializer(serializers.Serializer[Any]):
     groups = serializers.ListField(child=serializers.CharField())
     system_role = serializers.CharField(help_text='The system role the mappings grant ("" = none).')
     workspaces = PreviewWorkspaceSerializer(many=True)
+
+
+class LinkRequestSerializer(StrictSerializer):
+    user = serializers.PrimaryKeyRelatedField(queryset=User.objects.all(), help_text="The user to move the identity to.")
+
+
+class LinkResultSerializer(serializers.Serializer[Any]):
+    id = serializers.IntegerField(help_text="The identity.")
+    provider = serializers.CharField()
+    from_user = serializers.IntegerField()
+    to_user = serializers.IntegerField()
+    deactivated_user = serializers.IntegerField(allow_null=True, help_text="The previous user, deactivated because "
+                                                "it had no other way to sign in; null when it kept one.")
+    message = serializers.CharField(allow_blank=True)
+    message_code = serializers.CharField(allow_blank=True)
+    message_params = serializers.DictField(child=serializers.JSONField())
+
+
+class UnlinkResultSerializer(serializers.Serializer[Any]):
+    user = serializers.IntegerField()
+    provider = serializers.CharField()
+    can_sign_in = serializers.BooleanField(help_text="False when the user has no way to sign in left.")
+    message = serializers.CharField(allow_blank=True)
+    message_code = serializers.CharField(allow_blank=True)
+    message_params = serializers.DictField(child=serializers.JSONField())

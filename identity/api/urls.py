@@ -9,6 +9,7 @@ from identity.api import ldap_views, oidc_views, views
 router = SimpleRouter()
 router.register("identity/providers", views.ProviderViewSet, basename="identity-provider")
 router.register("identity/mappings", views.MappingViewSet, basename="identity-mapping")
+router.register("identity/identities", views.IdentityViewSet, basename="identity-link")
 
 urlpatterns: list[URLPattern | URLResolver] = [
     path("auth/providers/", views.PublicProviderListView.as_view(), name="auth-providers"),

@@ -19,7 +19,7 @@ from rest_framework.views import APIView
 
 from identity import actions, mapping
 from identity.api import serializers as s
-from identity.models import GroupMapping, IdentityProvider, ProviderKind
+from identity.models import ExternalIdentity, GroupMapping, IdentityProvider, ProviderKind
 from portal import audit
 from portal.api.params import id_param
 from portal.api.permissions import IsSystemAdmin
@@ -163,6 +163,45 @@ class MappingViewSet(AccessMixin, mixins.ListModelMixin, mixins.RetrieveModelMix
         audit.describe(request, action="identity.mapping_preview", target=provider)
         rows = actions.preview(provider=provider, rules=rules)
         return Response(s.PreviewRowSerializer([row.__dict__ for row in rows], many=True).data)
+
+
+class IdentityViewSet(AccessMixin, viewsets.GenericViewSet[ExternalIdentity]):
+    """Identity links (system admins only; listed on the user's detail): move one to another user
+    (the same person at a second provider) or remove it."""
+
+    queryset = ExternalIdentity.objects.none()
+    access_model = ExternalIdentity
+    permission_classes = [IsSystemAdmin]
+    lookup_value_regex = "[0-9]+"
+
+    def scope_queryset(self, queryset: QuerySet[Any]) -> QuerySet[Any]:
+        return queryset.select_related("provider", "user")
+
+    @extend_schema(request=s.LinkRequestSerializer, responses={200: s.LinkResultSerializer, **ERRORS})
+    @action(detail=True, methods=["post"])
+    def link(self, request: Request, pk: str | None = None) -> Response:
+        """Move this identity to ``user``: its provider's mappings apply there from now on. The
+        previous user, left without any way to sign in, is deactivated (``deactivated_user``)."""
+        identity = self.get_object()
+        self.require("link", identity)
+        data = s.LinkRequestSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        out = actions.link_identity(identity=identity, user=data.validated_data["user"], request=request._request)
+        return Response({"id": out.identity.pk, "provider": out.identity.provider.name, "from_user": out.from_user,
+                         "to_user": out.to_user, "deactivated_user": out.deactivated_user, "message": out.message,
+                         "message_code": out.message_code, "message_params": out.message_params})
+
+    @extend_schema(request=None, responses={200: s.UnlinkResultSerializer, **ERRORS})
+    @action(detail=True, methods=["post"])
+    def unlink(self, request: Request, pk: str | None = None) -> Response:
+        """Remove this identity link; the user keeps their account (``can_sign_in`` says whether
+        they still have a way in)."""
+        identity = self.get_object()
+        self.require("unlink", identity)
+        out = actions.unlink_identity(identity=identity, request=request._request)
+        return Response({"user": out.user, "provider": out.provider, "can_sign_in": out.can_sign_in,
+                         "message": out.message, "message_code": out.message_code,
+                         "message_params": out.message_params})
 
 
 class PublicProviderListView(APIView):

@@ -174,7 +174,7 @@ def build(sandbox: Any, *, cluster: str = "cluster-2") -> World:
     audit = AuditRecord.objects.create(actor=users["admin"], actor_username=users["admin"].username,
                                        action="workspace.create", target_type="workspace",
                                        target_id=str(workspace.pk), target_repr=workspace.name, outcome="success")
-    from identity.models import GroupMapping, IdentityProvider
+    from identity.models import ExternalIdentity, GroupMapping, IdentityProvider
     from portal.models import ApiToken
 
     # Single sign-on: a provider whose test fails at once on its settings (ldap:// without StartTLS:
@@ -183,6 +183,9 @@ def build(sandbox: Any, *, cluster: str = "cluster-2") -> World:
         name=f"sec-idp-{suffix}", kind="ldap", config={"server_uri": "ldap://ldap.example.invalid", "start_tls": False,
                                                        "user_search_base": "ou=people,dc=example,dc=com"})
     group_mapping = GroupMapping.objects.create(provider=provider, group="sec-operators", system_role="operator")
+    linked = User.objects.create_user(username=f"sec-linked-{suffix}", local_login_enabled=False)
+    identity = ExternalIdentity.objects.create(provider=provider, subject=f"sec-linked-{suffix}", user=linked,
+                                               username=linked.username)
 
     return World(
         suffix=suffix, users=users, tokens=tokens, workspace=workspace, other_workspace=other,
@@ -194,7 +197,7 @@ def build(sandbox: Any, *, cluster: str = "cluster-2") -> World:
             "releases": release.pk, "rollouts": rollout.pk, "operations": operation.pk,
             "tokens": ApiToken.objects.get(user=users["developer"]).pk, "audit": audit.pk,
             "users": users["viewer"].pk, "intents": created.json()["id"],
-            "providers": provider.pk, "mappings": group_mapping.pk,
+            "providers": provider.pk, "mappings": group_mapping.pk, "identities": identity.pk,
         },
         names={"node": node, "config": "app-config", "workload": "shop-web", "pod": "shop-web-1",
                "namespace": namespace, "hook": "no-such-webhook-token"},
