@@ -1304,6 +1304,46 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/identity/identities/{id}/link/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * @description Move this identity to ``user``: its provider's mappings apply there from now on. The
+         *     previous user, left without any way to sign in, is deactivated (``deactivated_user``).
+         */
+        post: operations["identity_identities_link_create"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/identity/identities/{id}/unlink/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * @description Remove this identity link; the user keeps their account (``can_sign_in`` says whether
+         *     they still have a way in).
+         */
+        post: operations["identity_identities_unlink_create"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/identity/mappings/": {
         parameters: {
             query?: never;
@@ -2621,6 +2661,25 @@ export interface components {
             };
         };
         /** @description Refuse unknown fields instead of silently ignoring them (typos must not vanish). */
+        LinkRequestRequest: {
+            /** @description The user to move the identity to. */
+            user: number;
+        };
+        LinkResult: {
+            /** @description The identity. */
+            id: number;
+            provider: string;
+            from_user: number;
+            to_user: number;
+            /** @description The previous user, deactivated because it had no other way to sign in; null when it kept one. */
+            deactivated_user: number | null;
+            message: string;
+            message_code: string;
+            message_params: {
+                [key: string]: unknown;
+            };
+        };
+        /** @description Refuse unknown fields instead of silently ignoring them (typos must not vanish). */
         LoginRequest: {
             username: string;
             password: string;
@@ -3837,6 +3896,17 @@ export interface components {
          * @enum {string}
          */
         TypeEnum: "string" | "integer" | "number" | "boolean" | "object" | "array";
+        UnlinkResult: {
+            user: number;
+            provider: string;
+            /** @description False when the user has no way to sign in left. */
+            can_sign_in: boolean;
+            message: string;
+            message_code: string;
+            message_params: {
+                [key: string]: unknown;
+            };
+        };
         Usage: {
             hard: string;
             used: string;
@@ -10984,6 +11054,178 @@ export interface operations {
             };
             /** @description Signed in, but your role lacks the grant (or the CSRF token is missing) */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Too many requests; `Retry-After` says when to try again */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    identity_identities_link_create: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["LinkRequestRequest"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["LinkResult"];
+                };
+            };
+            /** @description Invalid input; `errors` names the field */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not signed in, or the API token is invalid, expired or revoked */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Only system admins may do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such object */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Conflicts with the current state; `detail` says how */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The request body is too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Unsupported Content-Type of the body */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Too many requests; `Retry-After` says when to try again */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    identity_identities_unlink_create: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["UnlinkResult"];
+                };
+            };
+            /** @description Invalid input; `errors` names the field */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not signed in, or the API token is invalid, expired or revoked */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Only system admins may do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such object */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Conflicts with the current state; `detail` says how */
+            409: {
                 headers: {
                     [name: string]: unknown;
                 };

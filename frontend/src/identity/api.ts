@@ -5,12 +5,15 @@ import type {
   ConnectionTest,
   GroupMapping,
   IdentityProvider,
+  LinkResult,
   LoginProvider,
   MappingBody,
   MappingPreviewAnswer,
   MappingRule,
+  PickedUser,
   PreviewUser,
   ProviderBody,
+  UnlinkResult,
 } from './types';
 
 type Rows<T> = T[] | { results: T[] };
@@ -43,4 +46,10 @@ export const identityApi = {
     if (Array.isArray(answer)) return answer;
     return 'users' in answer ? answer.users : answer.results;
   },
+
+  /** Users whose name matches `q`, for the "move to another user" picker. */
+  searchUsers: async (q: string, signal?: AbortSignal) =>
+    rows(await request<Rows<PickedUser>>('GET', '/api/users/', { query: { q }, signal })),
+  linkIdentity: (id: number, user: number) => request<LinkResult>('POST', `/api/identity/identities/${id}/link/`, { body: { user } }),
+  unlinkIdentity: (id: number) => request<UnlinkResult>('POST', `/api/identity/identities/${id}/unlink/`),
 };

@@ -11,7 +11,16 @@ import type { ApiError } from '../api/errors';
 import type { User } from '../api/types';
 import { loggedOutKey, meKey, sessionExpiredKey } from '../auth/queries';
 import { identityApi } from './api';
-import type { ConnectionTest, GroupMapping, IdentityProvider, MappingBody, MappingRule, ProviderBody } from './types';
+import type {
+  ConnectionTest,
+  GroupMapping,
+  IdentityProvider,
+  LinkResult,
+  MappingBody,
+  MappingRule,
+  ProviderBody,
+  UnlinkResult,
+} from './types';
 
 export const loginProvidersKey = ['auth-providers'] as const;
 export const identityKey = ['identity'] as const;
@@ -91,4 +100,31 @@ export function useDeleteMapping() {
 
 export function useProvider(id: number) {
   return useQuery({ queryKey: [...providersKey, id], queryFn: ({ signal }) => identityApi.provider(id, signal) });
+}
+
+/** Users matching `q` for the link picker (nothing is asked until something is typed). */
+export function useUserSearch(q: string) {
+  const term = q.trim();
+  return useQuery({
+    queryKey: ['users', 'pick', term],
+    queryFn: ({ signal }) => identityApi.searchUsers(term, signal),
+    enabled: term.length > 0,
+  });
+}
+
+/** Moves an identity to another user; both users' details (and the users list) are refetched. */
+export function useLinkIdentity() {
+  const queryClient = useQueryClient();
+  return useMutation<LinkResult, ApiError, { id: number; user: number }>({
+    mutationFn: ({ id, user }) => identityApi.linkIdentity(id, user),
+    onSuccess: () => void queryClient.invalidateQueries({ queryKey: ['users'] }),
+  });
+}
+
+export function useUnlinkIdentity() {
+  const queryClient = useQueryClient();
+  return useMutation<UnlinkResult, ApiError, number>({
+    mutationFn: (id) => identityApi.unlinkIdentity(id),
+    onSuccess: () => void queryClient.invalidateQueries({ queryKey: ['users'] }),
+  });
 }

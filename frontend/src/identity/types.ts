@@ -114,3 +114,35 @@ export interface IdentityLink {
   groups?: string[];
   last_sign_in: string | null;
 }
+
+/** POST /api/identity/identities/{id}/link/: the identity moved; the previous user may have been deactivated. */
+export interface LinkResult {
+  id: number;
+  provider: string;
+  from_user: number;
+  to_user: number;
+  deactivated_user: number | null;
+  message: string;
+  message_code: string;
+  message_params: Record<string, unknown>;
+}
+
+/** POST /api/identity/identities/{id}/unlink/: `can_sign_in` false when the user has no way in left. */
+export interface UnlinkResult {
+  user: number;
+  provider: string;
+  can_sign_in: boolean;
+  message: string;
+  message_code: string;
+  message_params: Record<string, unknown>;
+}
+
+/** A row of the users list, as the link picker shows it. */
+export interface PickedUser {
+  id: number;
+  username: string;
+  first_name?: string;
+  last_name?: string;
+  email?: string;
+  is_active?: boolean;
+}

@@ -92,7 +92,7 @@ export function UserDetailPage() {
               </div>
             </dl>
           </section>
-          <IdentityLinks links={sso.identities ?? []} />
+          <IdentityLinks links={sso.identities ?? []} userId={id} />
         </>
       )}
     </section>
