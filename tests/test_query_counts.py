@@ -34,6 +34,8 @@ from catalog.models import (
     SourceKind,
 )
 from clusters.models import Cluster, KubeObject
+from identity import actions as identity_actions
+from identity.models import ExternalIdentity, GroupMapping, IdentityProvider
 from portal import actions as portal_actions
 from portal.models import AuditRecord, User
 from portal.testing import make_user
@@ -215,11 +217,36 @@ def _namespaces(s: Scene, k: int) -> None:
                                   resource_version="1", created=timezone.now(), phase="Active")
 
 
+def _providers(s: Scene, k: int) -> None:
+    """Enabled providers, each with a mapping and someone signed in through it (the rows count them)."""
+    for _ in range(k):
+        n = s.next()
+        idp = identity_actions.create_provider(data={
+            "name": f"qc-idp-{n}", "kind": "oidc", "enabled": True,
+            "config": {"issuer": "https://login.example.com", "client_id": "portal"}})
+        GroupMapping.objects.create(provider=idp, group=f"devs-{n}", workspace=s.workspace,
+                                    role=Role.objects.get(key="developer"))
+        ExternalIdentity.objects.create(provider=idp, subject=f"sub-{n}", user=make_user(f"qc-ext-{n}"),
+                                        username=f"qc-ext-{n}")
+
+
+def _mappings(s: Scene, k: int) -> None:
+    idp = IdentityProvider.objects.filter(name__startswith="qc-map-idp").first() or identity_actions.create_provider(
+        data={"name": f"qc-map-idp-{s.next()}", "kind": "ldap",
+              "config": {"server_uri": "ldaps://ldap.example.com", "user_search_base": "ou=people,dc=example"}})
+    for _ in range(k):
+        GroupMapping.objects.create(provider=idp, group=f"cn=team-{s.next()},ou=groups,dc=example",
+                                    workspace=s.workspace, role=Role.objects.get(key="viewer"))
+
+
 NOW = "2026-01-01T00:00:00+00:00"
 
 # operationId -> what adds k rows the endpoint lists (visible to the admin and the member).
 SEEDERS: dict[str, Callable[[Scene, int], None]] = {
     "audit_list": _audit,
+    "auth_providers": _providers,
+    "identity_providers_list": _providers,
+    "identity_mappings_list": _mappings,
     "auth_tokens_list": _tokens,
     "catalog_configs_versions_list": _config_versions,
     "catalog_packages_list": _packages,

@@ -13,7 +13,7 @@ import pytest
 from rest_framework.test import APIClient
 
 from identity.models import ExternalIdentity, GroupMapping, MappedMembership
-from identity.tests.test_sign_in import ControlListener, provider, role, sign_in, workspace
+from identity.tests.helpers import ControlListener, provider, role, sign_in, workspace
 from portal.models import AuditRecord, User
 from portal.testing import make_user
 from workspaces.models import Membership

@@ -5,63 +5,19 @@ sockets re-checked, and the audit trail. Real PostgreSQL and Redis; no provider 
 
 from __future__ import annotations
 
-import asyncio
-import itertools
 from typing import Any
 
 import pytest
 
 from identity import actions
-from identity.models import ExternalIdentity, GroupMapping, IdentityProvider, MappedMembership
+from identity.models import ExternalIdentity, GroupMapping, MappedMembership
+from identity.tests.helpers import ControlListener, provider, role, sign_in, workspace
 from portal.errors import Conflict, Forbidden, Invalid
-from portal.events import control_group
 from portal.models import AuditRecord, User
-from portal.testing import Subscriber, make_user
-from workspaces.models import Membership, Role, Workspace
+from portal.testing import make_user
+from workspaces.models import Membership
 
 pytestmark = pytest.mark.django_db
-_n = itertools.count(1)
-
-
-def provider(kind: str = "oidc", **kwargs: Any) -> IdentityProvider:
-    name = f"idp-{next(_n)}"
-    config = ({"issuer": "https://login.example.com", "client_id": "portal"} if kind == "oidc" else
-              {"server_uri": "ldaps://ldap.example.com", "user_search_base": "ou=people,dc=example,dc=com"})
-    return actions.create_provider(data={"name": name, "kind": kind, "config": config, **kwargs})
-
-
-def workspace() -> Workspace:
-    return Workspace.objects.create(name=f"ws-{next(_n)}")
-
-
-def role(key: str) -> Role:
-    Role.ensure_builtin()
-    return Role.objects.get(key=key)
-
-
-def sign_in(idp: IdentityProvider, subject: str, username: str, groups: list[str], **kwargs: Any) -> User:
-    return actions.sign_in_external(provider=idp, subject=subject, username=username, email=f"{username}@example.com",
-                                    display_name="Test Person", groups=groups, request=None, **kwargs)
-
-
-class ControlListener:
-    """Listens on a user's control group, as that user's open sockets do."""
-
-    def __init__(self, user_id: int) -> None:
-        self.sub = Subscriber()
-        self.sub._run(self.sub.layer.group_add(control_group(user_id), self.sub.channel))
-
-    def next(self, timeout: float = 5.0) -> dict[str, Any] | None:
-        async def one() -> dict[str, Any] | None:
-            try:
-                return await asyncio.wait_for(self.sub.layer.receive(self.sub.channel), timeout)
-            except TimeoutError:
-                return None
-
-        return self.sub._run(one(), timeout + 5)
-
-    def close(self) -> None:
-        self.sub.close()
 
 
 def test_first_sign_in_creates_the_user_and_the_next_finds_it() -> None:
