@@ -4,6 +4,7 @@
  * empty. `useVersion` polls while it is fetching; this says so, or why the last fetch failed.
  */
 import { useTranslation } from 'react-i18next';
+import { serverText } from '../lib/messages';
 import type { Version } from './types';
 
 export function ArchiveStatus({ version }: { version: Version | undefined }) {
@@ -12,7 +13,7 @@ export function ArchiveStatus({ version }: { version: Version | undefined }) {
   if (version.archive_status === 'failed') {
     return (
       <p className="alert alert-error" role="alert" data-testid="archive-failed">
-        {t('catalog.archive.failed', { message: version.archive_message ?? '' })}
+        {t('catalog.archive.failed', { message: serverText(t, { code: version.archive_message_code, text: version.archive_message ?? '' }) })}
       </p>
     );
   }

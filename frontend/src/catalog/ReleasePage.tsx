@@ -12,6 +12,7 @@ import { useTranslation } from 'react-i18next';
 import { Link, useNavigate, useParams } from 'react-router-dom';
 import { ApiError } from '../api/errors';
 import { ConfirmDialog } from '../components/ConfirmDialog';
+import { apiErrorText, messageText } from '../lib/messages';
 import { Dialog } from '../components/Dialog';
 import { ErrorState } from '../components/ErrorState';
 import { FormField } from '../components/FormField';
@@ -33,10 +34,11 @@ import { asStrategy, type Strategy } from './strategy/types';
 import { DialogActions } from '../components/DialogActions';
 
 function ActionError({ error, testId }: { error: ApiError | null; testId: string }) {
+  const { t } = useTranslation();
   if (!error) return null;
   return (
     <p className="alert alert-error" role="alert" data-testid={testId} data-status={error.status}>
-      {[error.detail, ...Object.entries(error.fieldErrors).map(([k, m]) => `${k}: ${m.join(' ')}`)].join(' · ')}
+      {[apiErrorText(t, error), ...Object.entries(error.fieldErrors).map(([k, m]) => `${k}: ${m.join(' ')}`)].join(' · ')}
     </p>
   );
 }
@@ -49,7 +51,7 @@ function ProgressTable({ revision }: { revision: Revision }) {
       <h2 className="card-title">
         {t('catalog.release.progress', { number: revision.number })} <CatalogBadge state={revision.status} testId="progress-status" />
       </h2>
-      {revision.message && <p className="small muted" data-testid="progress-message">{revision.message}</p>}
+      {revision.message && <p className="small muted" data-testid="progress-message">{messageText(t, revision)}</p>}
       {entries.length === 0 ? (
         <p className="muted small">{t('catalog.release.noProgress')}</p>
       ) : (
@@ -68,7 +70,7 @@ function ProgressTable({ revision }: { revision: Revision }) {
                 <td className="mono">{key}</td>
                 <td>{p.state ? <CatalogBadge state={p.state} /> : '—'}</td>
                 <td className="num">{p.desired ? `${p.ready ?? 0}/${p.desired}` : '—'}</td>
-                <td className="small">{p.message || ''}</td>
+                <td className="small">{messageText(t, p)}</td>
               </tr>
             ))}
           </tbody>
@@ -165,7 +167,7 @@ function History({ release, canRollback }: { release: ReleaseDetail; canRollback
               </td>
               <td className="mono small">{r.version}</td>
               <td>
-                <CatalogBadge state={r.status} title={r.message} testId="revision-status" />
+                <CatalogBadge state={r.status} title={messageText(t, r)} testId="revision-status" />
               </td>
               <td className="small nowrap" title={r.created}>
                 {relativeTime(r.created, now, i18n.language)}
@@ -253,7 +255,7 @@ function DriftPanel({ release }: { release: ReleaseDetail }) {
       {drift.isError && <ErrorState error={drift.error} />}
       {drift.data && (
         <div data-testid="drift-result" data-checked={String(drift.data.checked)} data-drifted={String(drift.data.objects.length > 0)}>
-          {drift.data.message && <p className="small">{drift.data.message}</p>}
+          {drift.data.message && <p className="small">{messageText(t, drift.data)}</p>}
           {drift.data.checked && drift.data.objects.length === 0 && <p className="ok-text small">{t('catalog.release.noDrift')}</p>}
           {drift.data.objects.length > 0 && (
             <ul className="plain-list mono small">
@@ -334,7 +336,7 @@ export function ReleasePage() {
           </div>
           {r.message && (
             <p className={r.status === 'failed' ? 'alert alert-error' : 'muted'} data-testid="release-message">
-              {r.message}
+              {messageText(t, r)}
             </p>
           )}
           <dl className="facts">

@@ -9,6 +9,7 @@ import { useEffect, useState } from 'react';
 import { useTranslation } from 'react-i18next';
 import { ConfirmDialog } from '../components/ConfirmDialog';
 import { Loading } from '../components/Loading';
+import { messageText } from '../lib/messages';
 import { relativeTime, useNow } from '../clusters/format';
 import { ApiAlert, fieldErrors } from './common';
 import { KeyValueRows, rowsToData, type KvRow } from './KeyValueRows';
@@ -60,7 +61,7 @@ function Versions({ smId, kind, name, current, canEdit, restart, onRestored }: {
                   {v.version === current && <span className="badge tone-ok"> {t('config.current')}</span>}
                 </td>
                 <td className="mono small">{v.keys.join(', ')}</td>
-                <td className="small">{v.message}</td>
+                <td className="small">{messageText(t, v)}</td>
                 <td className="mono small">{v.restarted.join(', ') || '—'}</td>
                 <td className="small nowrap" title={v.created}>
                   {relativeTime(v.created, now, i18n.language)}
