@@ -30,7 +30,7 @@ def test_deleting_a_service_map_and_then_its_workspace_takes_their_releases() ->
     assert not Revision.objects.exists()
     assert not RolloutTarget.objects.exists()
 
-    ws_actions.delete_workspace(workspace=workspace, request=None)  # type: ignore[arg-type]
+    ws_actions.delete_workspace(workspace=workspace, request=None)
     assert not Workspace.objects.exists()
     assert not Rollout.objects.exists()
     assert PackageVersion.objects.filter(pk=version.pk).exists()  # the shared catalog stays
