@@ -12,6 +12,7 @@ import os
 import shutil
 import socket
 import subprocess
+import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -78,7 +79,9 @@ def run_oidc_provider(*, redirect_uris: list[str], post_logout_uris: list[str] |
     env = {**os.environ, "OIDC_PORT": str(port), "OIDC_CLIENT_ID": OIDC_CLIENT_ID,
            "OIDC_CLIENT_SECRET": OIDC_CLIENT_SECRET, "OIDC_REDIRECT_URIS": ",".join(redirect_uris),
            "OIDC_POST_LOGOUT_URIS": ",".join(post_logout_uris or []), **(extra_env or {})}
-    proc = subprocess.Popen([node, "server.mjs"], cwd=OIDC_DIR, env=env, stdout=subprocess.PIPE,  # noqa: S603
+    # its output goes to a file, not a pipe nobody reads while it runs (a full pipe would stall it)
+    log = tempfile.TemporaryFile()  # noqa: SIM115 - closed below
+    proc = subprocess.Popen([node, "server.mjs"], cwd=OIDC_DIR, env=env, stdout=log,  # noqa: S603
                             stderr=subprocess.STDOUT)
     issuer = f"http://127.0.0.1:{port}"
     try:
@@ -91,7 +94,8 @@ def run_oidc_provider(*, redirect_uris: list[str], post_logout_uris: list[str] |
                 pass
             if proc.poll() is not None or time.monotonic() > deadline:
                 proc.kill()
-                output = proc.stdout.read().decode(errors="replace") if proc.stdout else ""
+                log.seek(0)
+                output = log.read().decode(errors="replace")
                 raise ProviderDidNotStart(f"the test OIDC provider did not start: {output[-2000:]}")
             time.sleep(0.1)
         yield OidcServer(issuer)
@@ -103,8 +107,7 @@ def run_oidc_provider(*, redirect_uris: list[str], post_logout_uris: list[str] |
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait()
-        if proc.stdout:
-            proc.stdout.close()
+        log.close()
 
 
 # --- LDAP: a real slapd from scripts/ldap-server.sh -----------------------------------------------

@@ -10,98 +10,38 @@ does not load for tests/browser; they are started the same way, from the same sc
 
 from __future__ import annotations
 
-import os
 import re
-import shutil
-import socket
-import subprocess
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-import requests
 
+from identity.testing import OIDC_CLIENT_ID, OIDC_CLIENT_SECRET, run_ldap_server, run_oidc_provider
 from tests.browser.helpers import PASSWORD, builtin_roles, login
 
-ROOT = Path(__file__).resolve().parents[2]
-OIDC_DIR = ROOT / "scripts" / "oidc-provider"
-OIDC_CLIENT_ID = "portal"
-OIDC_CLIENT_SECRET = "portal-test-secret"  # the throw-away test provider's client
 LDAP_BASE = "dc=example,dc=org"
 LDAP_SERVICE_PASSWORD = "service-pass"  # the throw-away slapd's service account
 LDAP_OPS = rf"cn=ops\, on-call,ou=groups,{LDAP_BASE}"  # bob is in it: a DN with an escaped comma
 LDAP_ENGINEERING = f"cn=engineering,ou=groups,{LDAP_BASE}"
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture
 def oidc_issuer(portal_server: str) -> Iterator[str]:
-    """The test OIDC provider, its client allowed to come back to this run's portal."""
-    if shutil.which("node") is None:
-        pytest.fail("node is not installed: run scripts/system-deps.sh")
-    if not (OIDC_DIR / "node_modules" / "oidc-provider").is_dir():
-        subprocess.run(["npm", "ci", "--no-audit", "--no-fund", "--loglevel=error"], cwd=OIDC_DIR, check=True,
-                       timeout=300)
-    port = _free_port()
-    env = {**os.environ, "OIDC_PORT": str(port), "OIDC_CLIENT_ID": OIDC_CLIENT_ID,
-           "OIDC_CLIENT_SECRET": OIDC_CLIENT_SECRET,
-           "OIDC_REDIRECT_URIS": f"{portal_server}/api/auth/oidc/corp/callback/",
-           "OIDC_POST_LOGOUT_URIS": f"{portal_server}/login"}
-    (ROOT / "var").mkdir(exist_ok=True)
-    log_path = ROOT / "var" / f"browser-oidc-{port}.log"
-    log = open(log_path, "wb")  # noqa: SIM115 - closed below
-    proc = subprocess.Popen(["node", "server.mjs"], cwd=OIDC_DIR, env=env, stdout=log, stderr=subprocess.STDOUT)
-    issuer = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            if requests.get(issuer + "/_test/health", timeout=1).status_code == 200:
-                break
-        except requests.RequestException:
-            pass
-        if proc.poll() is not None or time.monotonic() > deadline:
-            proc.kill()
-            log.close()
-            pytest.fail(f"the test OIDC provider did not start; see {log_path}")
-        time.sleep(0.1)
-    try:
-        yield issuer
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        log.close()
+    """The test OIDC provider (identity.testing), its client allowed to come back to this run's portal."""
+    with run_oidc_provider(redirect_uris=[f"{portal_server}/api/auth/oidc/corp/callback/"],
+                           post_logout_uris=[f"{portal_server}/login"]) as server:
+        yield server.issuer
 
 
 @pytest.fixture
 def ldap_config(tmp_path: Path) -> Iterator[dict[str, object]]:
     """A running slapd with the test tree (users' passwords "<uid>-pass"); yields an LDAPS
     provider configuration for it."""
-    if shutil.which("slapd") is None:
-        pytest.fail("slapd is not installed: run scripts/system-deps.sh (Debian packages slapd ldap-utils)")
     directory = tmp_path / "slapd"
     directory.mkdir()
-    ldap_port, ldaps_port = _free_port(), _free_port()
-    script = str(ROOT / "scripts" / "ldap-server.sh")
-    subprocess.run([script, "start", str(directory), str(ldap_port), str(ldaps_port)], check=True, timeout=60)
-    try:
-        yield {
-            "server_uri": f"ldaps://127.0.0.1:{ldaps_port}", "ca_pem": (directory / "ca.pem").read_text(),
-            "bind_dn": f"cn=portal,ou=services,{LDAP_BASE}", "user_search_base": f"ou=people,{LDAP_BASE}",
-            "group_search_base": f"ou=groups,{LDAP_BASE}", "nested_groups": True,
-        }
-    finally:
-        subprocess.run([script, "stop", str(directory)], check=False, timeout=30)
+    with run_ldap_server(directory) as server:
+        yield server.config()
 
 
 def _shop() -> Any:
