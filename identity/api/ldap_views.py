@@ -33,13 +33,6 @@ from portal.middleware import client_ip
 from portal.models import AuditOutcome
 
 
-def _error(exc: PortalError) -> Response:
-    body: dict[str, Any] = {"detail": exc.message, "code": exc.code}
-    if exc.params:
-        body["params"] = exc.params
-    return Response(body, status=exc.status)
-
-
 class LdapLoginView(APIView):
     """Session sign-in through an LDAP / Active Directory provider."""
 
@@ -77,7 +70,7 @@ class LdapLoginView(APIView):
                 else access.provider_disabled(provider))
             actions.refused(provider=provider, code=error.code, request=http, username=username,
                             detail={"kind": "ldap", "provider_name": name[:100]})
-            return _error(error)
+            raise error  # the API's one handler answers it (status, code, params, Retry-After)
         ip = client_ip(http) or "unknown"
         account = f"ldap:{provider.name}:{username}"
         throttled = ratelimit.login_throttled(ip, account)
@@ -100,11 +93,11 @@ class LdapLoginView(APIView):
                              actor_username=username, target=provider, status_code=401,
                              detail={"lockout_seconds": settings.PORTAL_LOGIN_LOCKOUT_SECONDS,
                                      "provider": provider.name})
-            return _error(exc)
+            raise
         except PortalError as exc:
             actions.refused(provider=provider, code=exc.code, request=http, username=username,
                             detail={"kind": "ldap", **exc.params})
-            return _error(exc)
+            raise
         # The directory vouched for the person: the action links, maps groups, audits and logs in;
         # its refusals (username_taken, account_disabled, ...) are audited there.
         user = actions.sign_in_external(provider=provider, subject=found.subject, username=found.username,
