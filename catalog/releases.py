@@ -520,7 +520,7 @@ def abort_release(*, release: Release, user: Any, request: HttpRequest | None) -
 
 
 def delete_release(*, release: Release, user: Any, request: HttpRequest | None) -> Release:
-    ws_access.require_grant(user, release.service_map.workspace, Grant.WORKLOADS_DELETE)
+    ws_access.require_grant(user, release.service_map.workspace, Grant.OBJECTS_DELETE)
     with transaction.atomic():
         Release.objects.filter(pk=release.pk).update(status=ReleaseStatus.DELETING, message="Deleting its objects.",
                                                      message_code="release_deleting", message_params={},

@@ -1,7 +1,8 @@
 """Who may see and act on which cluster: the one place the clusters app decides it.
 
-System admins and operators see every cluster and every namespace in it; admins register,
-change and delete clusters; operators (and admins) run node operations. Other users see the
+System admins, operators and auditors see every cluster and every namespace in it; admins
+register, change and delete clusters; operators (and admins) run node operations and act on any
+object; auditors change nothing. Other users see the
 clusters allocated to their workspaces and, in them, only the namespaces of their service maps
 (plus the few cluster-scoped kinds members may list, :data:`MEMBER_CLUSTER_KINDS`).
 The workspaces app owns that knowledge and plugs it in with :func:`set_member_scope` (the
@@ -44,6 +45,12 @@ class MemberScope:
 
     cluster_ids: Callable[[Any], QuerySet[Any]]
     namespaces: Callable[[Any], dict[int, list[str]]]
+    # (user, cluster id, namespace) -> (workspace name, the grants of the user's role there) for the
+    # service map that holds the namespace, or None when the user is no member of its workspace
+    # (or no service map holds it). One query.
+    grants_in: Callable[[Any, int, str], tuple[str, frozenset[str]] | None] | None = None
+    # (cluster id, namespace) -> the name of the service map that holds the namespace, or None.
+    service_map_of: Callable[[int, str], str | None] | None = None
 
 
 _member_scope: MemberScope | None = None
@@ -55,7 +62,8 @@ def set_member_scope(scope: MemberScope | None) -> None:
 
 
 def sees_everything(user: Any) -> bool:
-    return bool(user is not None and user.is_authenticated and getattr(user, "is_operator", False))
+    """Reads every cluster and namespace: operators, admins and auditors (who change nothing)."""
+    return portal_access.reads_all_clusters(user)
 
 
 def _operator_only(what: str) -> errors.Forbidden:
@@ -132,8 +140,8 @@ class ClusterAccess(portal_access.Access[Cluster]):
         return portal_access.is_admin(user)
 
     def can_operate_nodes(self, user: Any, cluster: Cluster | None) -> bool:
-        """Cordon, uncordon and drain nodes."""
-        return bool(user is not None and user.is_authenticated and getattr(user, "is_operator", False))
+        """Cordon, uncordon and drain nodes (never auditors, who read everything but change nothing)."""
+        return portal_access.is_operator(user)
 
     def can_preview_drain(self, user: Any, cluster: Cluster | None) -> bool:
         return self.can_operate_nodes(user, cluster)
@@ -200,7 +208,7 @@ def _cluster_group(user: Any, key: str) -> bool:
 
 
 def _fleet_group(user: Any, key: str) -> bool:
-    return key == "" and bool(getattr(user, "is_operator", False))
+    return key == "" and sees_everything(user)
 
 
 def register_groups() -> None:
@@ -209,3 +217,124 @@ def register_groups() -> None:
         "`cluster.<id>` and `cluster.<id>.ns.<namespace>`: changes of one cluster's objects and status.",
     )
     register_group("fleet", _fleet_group, "`fleet`: cluster status and summary changes across the fleet.")
+
+
+# ---------------------------------------------------------------------------- actions on objects
+# Edit, scale, restart, roll back, delete, exec and logs on one object (issue 15). Operators and
+# admins act on whole clusters (every grant everywhere, cluster-scoped objects included); members
+# act in the namespaces of their service maps as their workspace role grants; auditors read logs.
+
+OBJECTS_EDIT = "objects.edit"
+OBJECTS_DELETE = "objects.delete"
+WORKLOADS_SCALE = "workloads.scale"
+WORKLOADS_RESTART = "workloads.restart"
+WORKLOADS_ROLLBACK = "workloads.rollback"
+PODS_EXEC = "pods.exec"
+PODS_LOGS = "pods.logs"
+SECRETS_REVEAL = "secrets.reveal"
+
+# The workspace grants that guard actions on objects (the same strings as workspaces.models.Grant,
+# which the clusters app does not import; a test keeps the two in step).
+OBJECT_GRANTS: tuple[str, ...] = (OBJECTS_EDIT, OBJECTS_DELETE, WORKLOADS_SCALE, WORKLOADS_RESTART,
+                                  WORKLOADS_ROLLBACK, PODS_EXEC, PODS_LOGS, SECRETS_REVEAL)
+# What auditors may do on any namespaced object: read, and read logs.
+AUDITOR_GRANTS = frozenset({PODS_LOGS})
+# grant -> what it lets one do, in the words of the refusal ("Only operators … may <what>.")
+_GRANT_WHAT = {
+    OBJECTS_EDIT: "edit objects",
+    OBJECTS_DELETE: "delete objects",
+    WORKLOADS_SCALE: "scale workloads",
+    WORKLOADS_RESTART: "restart workloads",
+    WORKLOADS_ROLLBACK: "roll back workloads",
+    PODS_EXEC: "open a shell in containers",
+    PODS_LOGS: "read container logs",
+    SECRETS_REVEAL: "reveal secret values",
+}
+
+
+def _grant_what(grant: str) -> str:
+    return _GRANT_WHAT.get(grant, grant)
+
+
+def _member_grants(user: Any, cluster_id: int, namespace: str) -> tuple[str, frozenset[str]] | None:
+    if _member_scope is None or _member_scope.grants_in is None or not portal_access.signed_in(user):
+        return None
+    return _member_scope.grants_in(user, cluster_id, namespace)
+
+
+def _lookup(user: Any, cluster: Cluster | int, namespace: str) -> tuple[str, frozenset[str]] | None:
+    """The membership lookup when an answer needs it (never for operators or cluster-scoped objects)."""
+    if not namespace or portal_access.is_operator(user):
+        return None
+    return _member_grants(user, _cluster_id(cluster), namespace)
+
+
+def _cluster_id(cluster: Cluster | int) -> int:
+    return cluster if isinstance(cluster, int) else int(cluster.pk)
+
+
+def _decide(user: Any, cluster: Cluster | int, namespace: str,
+            grant: str, member: tuple[str, frozenset[str]] | None | bool) -> errors.Forbidden | None:
+    """The answer for one grant; ``member`` is the membership lookup (``False``: not done yet)."""
+    if portal_access.is_operator(user):
+        return None
+    if not namespace:
+        return _operator_only(f"{_grant_what(grant)} outside a namespace (cluster-scoped objects)")
+    if member is False:
+        member = _member_grants(user, _cluster_id(cluster), namespace)
+    if member is not None and not isinstance(member, bool) and grant in member[1]:
+        return None
+    if portal_access.is_auditor(user):
+        if grant in AUDITOR_GRANTS:
+            return None
+        return _operator_only(_grant_what(grant))
+    if member is None or isinstance(member, bool):
+        return errors.Forbidden(
+            f"Namespace {namespace} is not in any of your service maps on this cluster.",
+            code="namespace_forbidden", params={"cluster": _cluster_id(cluster), "namespace": namespace})
+    return portal_access.grant_missing(member[0], grant)
+
+
+def object_grants(user: Any, cluster: Cluster | int, namespace: str) -> frozenset[str]:
+    """The grants of :data:`OBJECT_GRANTS` ``user`` holds on objects of ``namespace`` in ``cluster``
+    (``namespace`` "": a cluster-scoped object, operators only). Operators and admins: all; auditors:
+    :data:`AUDITOR_GRANTS` (plus what a workspace role gives them there); members: their role's
+    grants in the workspace whose service map holds the namespace."""
+    member = _lookup(user, cluster, namespace)
+    return frozenset(g for g in OBJECT_GRANTS if _decide(user, cluster, namespace, g, member) is None)
+
+
+def object_action_denied(user: Any, cluster: Cluster | int, namespace: str, grant: str) -> errors.Forbidden | None:
+    """Why ``user`` may not use ``grant`` on an object of ``namespace`` in ``cluster``, or None if
+    they may: ``operator_required`` (a cluster-scoped object, or an auditor asking to change
+    something), ``namespace_forbidden`` (no service map of theirs holds the namespace) or
+    ``grant_missing`` (their role in that workspace lacks it)."""
+    return _decide(user, cluster, namespace, grant, False)
+
+
+def require_object_action(user: Any, cluster: Cluster | int, namespace: str, grant: str) -> None:
+    """Raise :class:`portal.errors.Forbidden` unless ``user`` may use ``grant`` there."""
+    refusal = object_action_denied(user, cluster, namespace, grant)
+    if refusal is not None:
+        raise refusal
+
+
+def object_permissions(user: Any, cluster: Cluster | int, namespace: str) -> dict[str, dict[str, Any]]:
+    """``{grant: {"allowed", "code", "reason"}}`` for every grant of :data:`OBJECT_GRANTS`, so the
+    console can leave out or disable each action with the reason (one membership lookup)."""
+    member = _lookup(user, cluster, namespace)
+    out: dict[str, dict[str, Any]] = {}
+    for grant in OBJECT_GRANTS:
+        refusal = _decide(user, cluster, namespace, grant, member)
+        out[grant] = ({"allowed": True, "code": "", "reason": ""} if refusal is None else
+                      {"allowed": False, "code": refusal.code, "reason": refusal.message,
+                       "params": refusal.params})
+    return out
+
+
+def protected_namespace(cluster_id: int, namespace: str) -> str | None:
+    """The name of the service map that holds ``namespace`` in the cluster (deleting the namespace
+    is refused while it does), or None."""
+    if not namespace or _member_scope is None or _member_scope.service_map_of is None:
+        return None
+    return _member_scope.service_map_of(cluster_id, namespace)

@@ -9,7 +9,7 @@ case-sensitive). An LDAP group matches by its DN, compared the way directories c
 (attribute names and values case-insensitively, spaces around unescaped ``,``/``=``/``+``
 ignored, escapes kept), or by its CN when the rule names a bare CN (no ``=``). When several rules
 grant roles in one workspace, the role with the most grants wins; when several grant system
-roles, the highest (admin > operator > user) wins.
+roles, the highest (admin > operator > auditor > user) wins.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ import string
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
-SYSTEM_ROLE_RANK = {"": 0, "user": 1, "operator": 2, "admin": 3}
+SYSTEM_ROLE_RANK = {"": 0, "user": 1, "auditor": 2, "operator": 3, "admin": 4}  # auditor: reads all, changes nothing
 
 
 @dataclass(frozen=True)

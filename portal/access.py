@@ -39,8 +39,18 @@ def is_admin(user: Any) -> bool:
 
 
 def is_operator(user: Any) -> bool:
-    """Operators (and admins, who are operators too) see every cluster and workspace."""
+    """Operators (and admins, who are operators too) see every cluster and workspace and act on them."""
     return signed_in(user) and bool(getattr(user, "is_operator", False))
+
+
+def is_auditor(user: Any) -> bool:
+    """Auditors read every cluster and workspace as operators do, and change nothing."""
+    return signed_in(user) and bool(getattr(user, "is_auditor", False))
+
+
+def reads_all_clusters(user: Any) -> bool:
+    """Reads every cluster, namespace and workspace: operators, admins and auditors."""
+    return signed_in(user) and bool(getattr(user, "reads_all_clusters", False))
 
 
 class Access(Generic[M]):

@@ -1,6 +1,6 @@
 """Users, personal API tokens and the audit log: the identity and accountability core.
 
-Roles here are system-wide (admin, operator, user); workspace roles live in ``workspaces``.
+Roles here are system-wide (admin, operator, auditor, user); workspace roles live in ``workspaces``.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ TOKEN_PREFIX = "kp_"
 class SystemRole(models.TextChoices):
     ADMIN = "admin", "System admin"
     OPERATOR = "operator", "Operator"
+    AUDITOR = "auditor", "Auditor"  # reads every cluster like an operator; changes nothing
     USER = "user", "User"
 
 
@@ -40,6 +41,16 @@ class User(AbstractUser):
     def is_operator(self) -> bool:
         """Operators read every cluster; admins can do everything operators can."""
         return self.is_active and (self.is_admin or self.role == SystemRole.OPERATOR)
+
+    @property
+    def is_auditor(self) -> bool:
+        """Auditors read everything operators read (clusters, nodes, workspaces, logs) and change nothing."""
+        return self.is_active and not self.is_admin and self.role == SystemRole.AUDITOR
+
+    @property
+    def reads_all_clusters(self) -> bool:
+        """Sees every cluster, namespace and workspace: operators, admins and auditors."""
+        return self.is_operator or self.is_auditor
 
     @property
     def effective_role(self) -> str:

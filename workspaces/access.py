@@ -1,6 +1,6 @@
 """Who may see and do what in which workspace: the one place the workspaces app decides it.
 
-* Admins and operators see every workspace; admins may do everything in any of them.
+* Admins, operators and auditors see every workspace; admins may do everything in any of them.
 * A member sees their workspace and may do what their role grants (:class:`~workspaces.models.Grant`).
 * Everyone else sees nothing of it (views answer 404, never 403, for foreign objects).
 
@@ -48,7 +48,8 @@ def is_admin(user: Any) -> bool:
 
 
 def sees_all(user: Any) -> bool:
-    return portal_access.is_operator(user)
+    """Sees every workspace: operators, admins and auditors (who read everything, change nothing)."""
+    return portal_access.reads_all_clusters(user)
 
 
 def membership(user: Any, workspace: Workspace) -> Membership | None:
@@ -151,9 +152,10 @@ class ServiceMapAccess(portal_access.Access[ServiceMap]):
         "rollback": Grant.WORKLOADS_ROLLBACK,
         "scale": Grant.WORKLOADS_SCALE,
         "restart": Grant.WORKLOADS_RESTART,
-        "edit_workloads": Grant.WORKLOADS_EDIT,
-        "delete_workloads": Grant.WORKLOADS_DELETE,
-        "exec": Grant.WORKLOADS_EXEC,
+        "edit_workloads": Grant.OBJECTS_EDIT,
+        "delete_workloads": Grant.OBJECTS_DELETE,
+        "exec": Grant.PODS_EXEC,
+        "read_logs": Grant.PODS_LOGS,
         "edit_config": Grant.CONFIG_EDIT,
         "reveal_secrets": Grant.SECRETS_REVEAL,
     }
@@ -194,6 +196,9 @@ class ServiceMapAccess(portal_access.Access[ServiceMap]):
 
     def can_exec(self, user: Any, sm: ServiceMap | None) -> bool:
         return self._holds(user, sm, "exec")
+
+    def can_read_logs(self, user: Any, sm: ServiceMap | None) -> bool:
+        return self._holds(user, sm, "read_logs")
 
     def can_edit_config(self, user: Any, sm: ServiceMap | None) -> bool:
         return self._holds(user, sm, "edit_config")
@@ -309,6 +314,24 @@ def _member_namespaces(user: Any) -> dict[int, list[str]]:
     return out
 
 
+def _member_grants_in(user: Any, cluster_id: int, namespace: str) -> tuple[str, frozenset[str]] | None:
+    """The workspace whose service map holds ``namespace`` and the grants of ``user``'s role in it
+    (one query), or None when no service map of a workspace ``user`` belongs to holds it."""
+    row = (Membership.objects.filter(user=user, workspace__service_maps__cluster_id=cluster_id,
+                                     workspace__service_maps__namespace=namespace)
+           .values_list("workspace__name", "role__grants").first())
+    if row is None:
+        return None
+    return row[0], frozenset(row[1] or ())
+
+
+def _service_map_of(cluster_id: int, namespace: str) -> str | None:
+    """The name of the service map that holds ``namespace`` (its display name, else its namespace)."""
+    row = ServiceMap.objects.filter(cluster_id=cluster_id, namespace=namespace).values_list(
+        "display_name", "namespace").first()
+    return (row[0] or row[1]) if row is not None else None
+
+
 _WORKSPACE_KEY = re.compile(r"^[0-9]+$")
 
 
@@ -317,7 +340,8 @@ def _workspace_group(user: Any, key: str) -> bool:
 
 
 def install() -> None:
-    set_member_scope(MemberScope(cluster_ids=_member_cluster_ids, namespaces=_member_namespaces))
+    set_member_scope(MemberScope(cluster_ids=_member_cluster_ids, namespaces=_member_namespaces,
+                                 grants_in=_member_grants_in, service_map_of=_service_map_of))
     register_group(
         "workspace", _workspace_group,
         "`workspace.<id>`: a workspace's allocations, service maps (with live quota usage) and members.",

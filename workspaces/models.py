@@ -1,7 +1,9 @@
 """Workspaces: who is in a team, what it may use, and where its workloads live.
 
 * :class:`Role`: a named set of action-level grants (:class:`Grant`). Three are built in
-  (manager, developer, viewer); admins may add custom ones ("restart but not edit").
+  (manager, developer, viewer); admins may add custom ones ("restart but not edit"). The object
+  grants (``objects.edit``, ``objects.delete``, ``workloads.scale|restart|rollback``, ``pods.exec``,
+  ``pods.logs``, ``secrets.reveal``) are checked by :func:`clusters.access.require_object_action`.
 * :class:`Workspace` and :class:`Membership`: a team and its members, each with one role.
 * :class:`ClusterAllocation`: a workspace may use a cluster, up to a quota (ResourceQuota keys
   and quantities), optionally limited to some storage classes.
@@ -35,9 +37,10 @@ class Grant(models.TextChoices):
     WORKLOADS_SCALE = "workloads.scale", "Scale workloads"
     WORKLOADS_RESTART = "workloads.restart", "Restart workloads"
     WORKLOADS_ROLLBACK = "workloads.rollback", "Roll back workloads and releases"
-    WORKLOADS_EDIT = "workloads.edit", "Edit workloads"
-    WORKLOADS_DELETE = "workloads.delete", "Delete workloads and pods"
-    WORKLOADS_EXEC = "workloads.exec", "Open a shell in containers"
+    OBJECTS_EDIT = "objects.edit", "Edit objects (YAML)"
+    OBJECTS_DELETE = "objects.delete", "Delete objects, workloads and pods"
+    PODS_EXEC = "pods.exec", "Open a shell in containers"
+    PODS_LOGS = "pods.logs", "Read container logs"
     CONFIG_EDIT = "config.edit", "Edit config maps and secrets"
     SECRETS_REVEAL = "secrets.reveal", "Reveal secret values"
     BUILDS_RUN = "builds.run", "Run builds"
@@ -47,8 +50,9 @@ BUILTIN_ROLES: dict[str, dict[str, Any]] = {
     "manager": {"name": "Manager", "grants": [g.value for g in Grant]},
     "developer": {"name": "Developer", "grants": [
         Grant.WORKLOADS_DEPLOY, Grant.WORKLOADS_SCALE, Grant.WORKLOADS_RESTART, Grant.WORKLOADS_ROLLBACK,
-        Grant.WORKLOADS_EDIT, Grant.WORKLOADS_DELETE, Grant.WORKLOADS_EXEC, Grant.CONFIG_EDIT, Grant.BUILDS_RUN]},
-    "viewer": {"name": "Viewer", "grants": []},
+        Grant.OBJECTS_EDIT, Grant.OBJECTS_DELETE, Grant.PODS_EXEC, Grant.PODS_LOGS, Grant.CONFIG_EDIT,
+        Grant.BUILDS_RUN]},
+    "viewer": {"name": "Viewer", "grants": [Grant.PODS_LOGS]},
 }
 
 

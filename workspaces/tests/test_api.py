@@ -232,7 +232,7 @@ def test_builtin_roles_and_grants(user_api: APIClient) -> None:
     assert {"manager", "developer", "viewer"} <= set(roles)
     assert all(roles[k]["builtin"] for k in ("manager", "developer", "viewer"))
     assert sorted(roles["manager"]["grants"]) == ALL_GRANTS
-    assert roles["viewer"]["grants"] == []
+    assert roles["viewer"]["grants"] == ["pods.logs"]
     assert "members.manage" not in roles["developer"]["grants"]
     assert "servicemaps.manage" not in roles["developer"]["grants"]
     assert "workloads.restart" in roles["developer"]["grants"]
@@ -277,7 +277,7 @@ def test_custom_roles(admin_api: APIClient, user: Any, workspace: Workspace) -> 
     assert not Role.objects.filter(key="restarter").exists()
 
 
-@pytest.mark.parametrize("grants", [["workloads.fly"], "workloads.restart", [1], {"a": 1}])
+@pytest.mark.parametrize("grants", [["workloads.fly"], ["workloads.edit"], "workloads.restart", [1], {"a": 1}])
 def test_invalid_grants_are_400(admin_api: APIClient, grants: Any) -> None:
     response = admin_api.post("/api/workspaces/roles/", {"key": "odd", "name": "Odd", "grants": grants},
                               format="json")

@@ -115,6 +115,7 @@ export const MESSAGE_CODES: Readonly<Record<string, readonly string[]>> = {
   cluster_call_failed: ['reason'],
   archive_fetch_failed: [],
   operator_required: ['what'],
+  namespace_forbidden: ['cluster', 'namespace'],
   node_operation_in_progress: ['kind', 'node', 'operation', 'status'],
   node_operation_superseded: [],
   node_gone: ['node'],
