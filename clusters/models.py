@@ -9,6 +9,9 @@
 * :class:`KubeObject`: the read model: one row per object the product shows, a slim projection
   in ``data`` (never ``managedFields``) plus indexed columns for filtering and sorting.
 * :class:`WatcherLease`: which watcher process owns a cluster, so replicas split the fleet.
+* :class:`ObjectAction`: the intent row of every change the portal makes to an object (apply,
+  create, scale, restart, rollback, delete ...): written before its task is enqueued, followed by
+  the console, and the portal's side of an object's timeline.
 """
 
 from __future__ import annotations
@@ -267,3 +270,88 @@ class NodeOperation(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} {self.node} ({self.status})"
+
+
+class ObjectActionKind(models.TextChoices):
+    APPLY = "apply", "Apply (edit YAML)"
+    CREATE = "create", "Create from YAML"
+    SCALE = "scale", "Scale"
+    RESTART = "restart", "Restart"
+    PAUSE = "pause", "Pause rollout"
+    RESUME = "resume", "Resume rollout"
+    ROLLBACK = "rollback", "Roll back"
+    DELETE = "delete", "Delete"
+
+
+class ObjectActionStatus(models.TextChoices):
+    PENDING = "pending", "Pending"
+    RUNNING = "running", "Running"
+    SUCCEEDED = "succeeded", "Succeeded"
+    FAILED = "failed", "Failed"
+    CONFLICT = "conflict", "Conflict"  # server-side apply met another field manager; resubmit with force
+
+
+class ObjectAction(models.Model):
+    """A change someone asked the portal to make to an object of a cluster, written before its
+    task (``clusters.run_object_action``) is enqueued, so the request is never lost and the
+    console has a row to follow; the task converges when run twice.
+
+    ``manifest`` is the submitted YAML; one holding a Secret is stored encrypted with
+    :mod:`portal.crypto`, bound to the row (``manifest_encrypted``), and ``diff`` never carries a
+    Secret's values."""
+
+    ACTIVE: ClassVar[tuple[str, ...]] = (ObjectActionStatus.PENDING, ObjectActionStatus.RUNNING)
+
+    cluster = models.ForeignKey(Cluster, on_delete=models.CASCADE, related_name="object_actions")
+    group = models.CharField(max_length=253, blank=True)  # "" for the core group
+    version = models.CharField(max_length=64, blank=True)
+    plural = models.CharField(max_length=253, blank=True)
+    kind = models.CharField(max_length=100, blank=True)  # "" for a create of many documents
+    namespace = models.CharField(max_length=253, blank=True)  # "" for cluster-scoped objects
+    name = models.CharField(max_length=253, blank=True)
+    action = models.CharField(max_length=16, choices=ObjectActionKind.choices)
+    params = models.JSONField(default=dict, blank=True)
+    manifest = models.TextField(blank=True)
+    manifest_encrypted = models.BooleanField(default=False)
+    status = models.CharField(max_length=16, choices=ObjectActionStatus.choices, default=ObjectActionStatus.PENDING)
+    message = models.TextField(blank=True)
+    message_code = models.CharField(max_length=64, blank=True)  # stable: the console translates by it
+    message_params = models.JSONField(default=dict, blank=True)  # what the translation fills in
+    result = models.JSONField(default=dict, blank=True)
+    diff = models.TextField(blank=True)
+    requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                     related_name="+")
+    requested_username = models.CharField(max_length=150, blank=True)
+    created = models.DateTimeField(default=timezone.now)
+    started = models.DateTimeField(null=True, blank=True)
+    finished = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        indexes: ClassVar[list[Any]] = [
+            # an object's actions, newest first (the object page, the timeline)
+            models.Index(fields=["cluster", "namespace", "kind", "name", "-created", "-id"],
+                         name="objaction_object"),
+            # a cluster's actions, newest first (keyset pages)
+            models.Index(fields=["cluster", "-created", "-id"], name="objaction_cluster_created"),
+        ]
+
+    def __str__(self) -> str:
+        where = f"{self.namespace}/" if self.namespace else ""
+        return f"{self.action} {self.kind} {where}{self.name} ({self.status})"
+
+    def _manifest_context(self) -> str:
+        if self.pk is None:
+            raise ValueError("save the action before storing its manifest: it is bound to the row id")
+        return f"clusters.objectaction:{self.pk}:manifest"
+
+    def set_manifest(self, text: str, *, encrypt: bool) -> None:
+        """Keep the submitted YAML; ``encrypt`` (a Secret is in it) seals it to this row."""
+        self.manifest_encrypted = bool(encrypt and text)
+        self.manifest = crypto.encrypt(text.encode(), context=self._manifest_context()) if self.manifest_encrypted \
+            else text
+
+    def get_manifest(self) -> str:
+        if not self.manifest_encrypted:
+            return self.manifest
+        return crypto.decrypt(self.manifest, context=self._manifest_context()).decode()

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from celery import shared_task
 
-from clusters import services
+from clusters import object_ops, services
 from portal import enqueue
 
 
@@ -47,6 +47,14 @@ def drain_node(op_id: int) -> str:
 def drain_step(op_id: int, step: int | None = None) -> str:
     """A further pass of a drain (a copy whose ``step`` is stale leaves at once)."""
     return _step(op_id, step)
+
+
+@shared_task(name="clusters.run_object_action", ignore_result=True, acks_late=True)
+def run_object_action(action_id: int) -> str:
+    """Carry out one ObjectAction (apply, create, scale, restart, rollback, delete ...) by the
+    operation :data:`clusters.object_ops.OPERATIONS` has for it; returns its status. A finished
+    action is left alone, a ``running`` one (its worker died) runs again and converges."""
+    return object_ops.run(action_id)
 
 
 @shared_task(name="clusters.recheck_clusters", ignore_result=True)

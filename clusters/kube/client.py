@@ -96,6 +96,16 @@ def _status_message(exc: ApiException) -> str:
     return str(message or exc.reason or body or f"HTTP {exc.status}")[:500]
 
 
+def _status_body(exc: ApiException) -> dict[str, Any] | None:
+    """The ``Status`` object of an error answer, when the body is one."""
+    body = exc.body.decode("utf-8", "replace") if isinstance(exc.body, bytes) else (exc.body or "")
+    try:
+        value = json.loads(body)
+    except (ValueError, TypeError):
+        return None
+    return value if isinstance(value, dict) and value.get("kind") == "Status" else None
+
+
 def _retry_after(headers: Any) -> float | None:
     value = headers.get("Retry-After") if headers else None
     if not value:
@@ -132,7 +142,16 @@ def translate(exc: BaseException, *, server: str = "", connect_timeout: float | 
               read_timeout: float | None = None) -> KubeError | None:
     """Map a client-library or network exception to a typed error saying what happened
     (refused, reset, name not found, TLS failure, no connection or no answer within N s, the HTTP
-    status), or None if it is neither. The one place these messages are worded."""
+    status), or None if it is neither. The one place these messages are worded. An error answer's
+    ``Status`` body rides along as ``body`` (the causes of a 409 apply conflict or a 422)."""
+    error = _translate(exc, server=server, connect_timeout=connect_timeout, read_timeout=read_timeout)
+    if error is not None and isinstance(exc, ApiException) and error.body is None:
+        error.body = _status_body(exc)
+    return error
+
+
+def _translate(exc: BaseException, *, server: str, connect_timeout: float | None,
+               read_timeout: float | None) -> KubeError | None:
     where = f" {server}" if server else ""
     if isinstance(exc, KubeError):
         return exc
@@ -500,8 +519,11 @@ class KubeClient:
         return self.resource(version, kind, timeout=timeout)
 
     def get_object(self, kind: str, name: str, namespace: str = "", *, api_version: str | None = None,
-                   timeout: float | None = None, attempts: int = 3) -> dict[str, Any]:
-        resource = self._resource_of(kind, api_version, timeout)
+                   resource: Resource | None = None, timeout: float | None = None,
+                   attempts: int = 3) -> dict[str, Any]:
+        """One object as the API server has it (the raw JSON, ``managedFields`` included).
+        ``resource`` (where the caller already knows it) saves the discovery request."""
+        resource = resource or self._resource_of(kind, api_version, timeout)
         return self._raw("GET", self.path(resource, name, namespace), timeout=timeout, attempts=attempts)
 
     def list_objects(self, kind: str, namespace: str = "", *, api_version: str | None = None,
@@ -515,29 +537,99 @@ class KubeClient:
             item.setdefault("kind", resource.kind)
         return items
 
-    def apply(self, obj: dict[str, Any], *, field_manager: str, dry_run: bool = False, timeout: float | None = None,
-              attempts: int = 3) -> dict[str, Any]:
-        """Server-side apply ``obj`` (forcing conflicts: the portal owns the fields it sets).
+    def apply(self, obj: dict[str, Any], *, field_manager: str, dry_run: bool = False, force: bool = True,
+              resource: Resource | None = None, timeout: float | None = None, attempts: int = 3) -> dict[str, Any]:
+        """Server-side apply ``obj`` under ``field_manager``; the object as stored (or, with
+        ``dry_run``, as it would be: nothing is persisted).
 
-        The generated API methods cannot send ``application/apply-patch+yaml``, so this goes
-        through the API client with the object's path from discovery (JSON is valid YAML)."""
+        ``force`` takes over fields another manager owns (the portal's own deploys force: the
+        portal owns the fields it sets); without it a field owned by another manager is a 409
+        :class:`Conflict` whose ``body`` lists the fields and their managers. The generated API
+        methods cannot send ``application/apply-patch+yaml``, so this goes through the API client
+        with the object's path from discovery (JSON is valid YAML)."""
         meta = obj.get("metadata") or {}
-        resource = self._resource_of(str(obj.get("kind")), obj.get("apiVersion"), timeout)
-        query = [("fieldManager", field_manager), ("force", "true")]
+        resource = resource or self._resource_of(str(obj.get("kind")), obj.get("apiVersion"), timeout)
+        query = [("fieldManager", field_manager)]
+        if force:
+            query.append(("force", "true"))
         if dry_run:
             query.append(("dryRun", "All"))
         return self._raw("PATCH", self.path(resource, str(meta.get("name", "")), str(meta.get("namespace", ""))),
                          query=query, body=obj, content_type="application/apply-patch+yaml", timeout=timeout,
                          attempts=attempts)
 
+    def patch_object(self, kind: str, name: str, namespace: str, patch: Any, *, patch_type: str = "strategic",
+                     api_version: str | None = None, resource: Resource | None = None, field_manager: str = "",
+                     dry_run: bool = False, subresource: str = "", timeout: float | None = None,
+                     attempts: int = 3) -> dict[str, Any]:
+        """Patch an object with an explicit patch type: ``strategic`` (what ``kubectl patch`` and
+        ``kubectl edit`` send), ``merge`` (RFC 7386) or ``json`` (RFC 6902, ``patch`` a list of
+        operations); ``subresource`` patches e.g. ``scale`` or ``status``. The object as stored."""
+        content_type = PATCH_TYPES.get(patch_type)
+        if content_type is None:
+            raise ValueError(f"patch_type must be one of {', '.join(PATCH_TYPES)}")
+        resource = resource or self._resource_of(kind, api_version, timeout)
+        query = [("fieldManager", field_manager)] if field_manager else []
+        if dry_run:
+            query.append(("dryRun", "All"))
+        path = self.path(resource, name, namespace) + (f"/{quote(subresource, safe='')}" if subresource else "")
+        return self._raw("PATCH", path, query=query, body=patch, content_type=content_type, timeout=timeout,
+                         attempts=attempts)
+
     def delete_object(self, kind: str, name: str, namespace: str = "", *, api_version: str | None = None,
-                      timeout: float | None = None, attempts: int = 3) -> None:
-        resource = self._resource_of(kind, api_version, timeout)
-        self._raw("DELETE", self.path(resource, name, namespace), body={"propagationPolicy": "Background"},
-                  timeout=timeout, attempts=attempts)
+                      resource: Resource | None = None, propagation: str = "Background", dry_run: bool = False,
+                      timeout: float | None = None, attempts: int = 3) -> dict[str, Any]:
+        """Delete an object with a propagation policy (``Foreground``, ``Background``,
+        ``Orphan``); the answer (the object marked for deletion, or a ``Status``). ``dry_run``
+        checks the deletion (admission, finalizers aside) without deleting anything."""
+        if propagation not in PROPAGATION_POLICIES:
+            raise ValueError(f"propagation must be one of {', '.join(PROPAGATION_POLICIES)}")
+        resource = resource or self._resource_of(kind, api_version, timeout)
+        body: dict[str, Any] = {"kind": "DeleteOptions", "apiVersion": "v1", "propagationPolicy": propagation}
+        if dry_run:
+            body["dryRun"] = ["All"]
+        return self._raw("DELETE", self.path(resource, name, namespace), body=body,
+                         query=[("dryRun", "All")] if dry_run else None, timeout=timeout, attempts=attempts)
+
+    def read_scale(self, kind: str, name: str, namespace: str, *, api_version: str | None = None,
+                   resource: Resource | None = None, timeout: float | None = None,
+                   attempts: int = 3) -> dict[str, Any]:
+        """The ``scale`` subresource of a Deployment, StatefulSet or ReplicaSet (an
+        ``autoscaling/v1`` Scale: ``spec.replicas``, ``status.replicas``, ``status.selector``);
+        a kind without one answers 404 (:class:`NotFound`)."""
+        resource = resource or self._resource_of(kind, api_version, timeout)
+        return self._raw("GET", self.path(resource, name, namespace) + "/scale", timeout=timeout,
+                         attempts=attempts)
 
     def create_event(self, namespace: str, event: dict[str, Any], *, timeout: float | None = None) -> dict[str, Any]:
         return self.get_json(self.core.create_namespaced_event, namespace, event, timeout=timeout, attempts=1)
+
+    # ------------------------------------------------------------ workload actions (issue 15)
+
+    def list_resource(self, resource: Resource, namespace: str = "", *, label_selector: str = "",
+                      timeout: float | None = None, attempts: int = 3) -> list[dict[str, Any]]:
+        """Every object of ``resource`` (in ``namespace``), without a discovery request: a
+        Deployment's ReplicaSets, a StatefulSet's ControllerRevisions. Items carry apiVersion and kind."""
+        query = [("labelSelector", label_selector)] if label_selector else []
+        body = self._raw("GET", self.path(resource, "", namespace), query=query, timeout=timeout, attempts=attempts)
+        items = [i for i in body.get("items") or [] if isinstance(i, dict)]
+        for item in items:
+            item.setdefault("apiVersion", resource.api_version)
+            item.setdefault("kind", resource.kind)
+        return items
+
+    def delete_exact(self, resource: Resource, name: str, namespace: str = "", *, uid: str,
+                     propagation: str = "Background", timeout: float | None = None,
+                     attempts: int = 3) -> dict[str, Any]:
+        """Delete the object only if it is still the one with ``uid`` (DeleteOptions
+        ``preconditions``): one with the same name created since answers 409 :class:`Conflict`,
+        so a repeated delete never removes its successor. :class:`NotFound` when it is gone."""
+        if propagation not in PROPAGATION_POLICIES:
+            raise ValueError(f"propagation must be one of {', '.join(PROPAGATION_POLICIES)}")
+        body = {"kind": "DeleteOptions", "apiVersion": "v1", "propagationPolicy": propagation,
+                "preconditions": {"uid": uid}}
+        return self._raw("DELETE", self.path(resource, name, namespace), body=body, timeout=timeout,
+                         attempts=attempts)
 
 
 def _page(limit: int | None, continue_token: str) -> dict[str, Any]:
@@ -553,6 +645,14 @@ class Resource:
     plural: str
     namespaced: bool
 
+
+# Patch types by the names callers use, and the content type each is sent as.
+PATCH_TYPES: dict[str, str] = {
+    "strategic": "application/strategic-merge-patch+json",
+    "merge": "application/merge-patch+json",
+    "json": "application/json-patch+json",
+}
+PROPAGATION_POLICIES = ("Foreground", "Background", "Orphan")
 
 # apiVersion of the kinds the portal names without one.
 WELL_KNOWN_VERSIONS: dict[str, str] = {

@@ -8,6 +8,8 @@ the API returns next to the message, so the console can say it in the reader's l
 
 from __future__ import annotations
 
+from typing import Any
+
 
 class KubeError(Exception):
     """Base class. ``status`` is the HTTP status from the cluster when there was one."""
@@ -15,6 +17,9 @@ class KubeError(Exception):
     status: int | None = None
     retryable = False
     code = "cluster_error"
+    # The API server's ``Status`` body when it sent one (``details.causes`` of a 409 apply
+    # conflict or a 422), for callers that report causes field by field.
+    body: dict[str, Any] | None = None
 
     def __init__(self, message: str, *, status: int | None = None) -> None:
         super().__init__(message)
