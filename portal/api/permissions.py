@@ -18,3 +18,13 @@ class IsOperator(BasePermission):
 
     def has_permission(self, request: Request, view: Any) -> bool:
         return bool(request.user and request.user.is_authenticated and getattr(request.user, "is_operator", False))
+
+
+class ReadsAllClusters(BasePermission):
+    """Operators, system admins and auditors: read-only views across every cluster and workspace."""
+
+    message = "Only operators, auditors and system admins may see this."
+
+    def has_permission(self, request: Request, view: Any) -> bool:
+        return bool(request.user and request.user.is_authenticated
+                    and getattr(request.user, "reads_all_clusters", False))

@@ -28,7 +28,7 @@ from clusters.api.pagination import KeysetPagination
 from portal import access as portal_access
 from portal import yamlsafe
 from portal.api.params import id_param
-from portal.api.permissions import IsOperator, IsSystemAdmin
+from portal.api.permissions import IsSystemAdmin, ReadsAllClusters
 from portal.api.viewsets import AccessMixin
 from workspaces import access, actions, services
 from workspaces.api import serializers as s
@@ -122,7 +122,7 @@ class WorkspaceViewSet(AccessMixin, mixins.ListModelMixin, mixins.RetrieveModelM
         if self.action in ("list", "retrieve", "partial_update", "destroy"):
             return [IsAuthenticated()]
         if self.action == "quota_overview":
-            return [IsOperator()]
+            return [ReadsAllClusters()]
         return [IsSystemAdmin()]
 
     def scope_queryset(self, queryset: QuerySet[Workspace]) -> QuerySet[Workspace]:
