@@ -238,14 +238,16 @@ class ApiHandler:
         return identity
 
     def _forbid(self, request: web.Request, rt: ResourceType, ns: str | None, name: str | None,
-                sub: str | None) -> None:
+                sub: str | None, *, verb: str | None = None) -> None:
         """403 for a non-admin identity unless its Roles/ClusterRoles allow the request
         (:mod:`sandbox.rbac`), worded like the API server's RBAC denial."""
         identity: Identity = request.get(IDENTITY_KEY, TOKEN_IDENTITY)
         if identity.admin or rt.group == "authorization.k8s.io":
             return
         m = request.method
-        if m in ("GET", "HEAD"):
+        if verb is not None:
+            pass
+        elif m in ("GET", "HEAD"):
             verb = "get" if name else ("watch" if _bool(request.query.get("watch")) else "list")
         else:
             verb = {"POST": "create", "PUT": "update", "PATCH": "patch"}.get(m, "delete")
@@ -321,7 +323,14 @@ class ApiHandler:
         rt = by_gvr(group, version, plural) or crds.lookup_custom(self.store, group, version, plural)
         if rt is None or (ns is not None and not rt.namespaced):
             raise NotFound(_NOT_FOUND_MSG)
-        if sub in ("exec", "attach", "portforward", "proxy") and rt.plural in ("pods", "services", "nodes"):
+        if sub == "exec" and rt.plural == "pods" and not rt.group and ns is not None and name is not None:
+            if request.method not in ("GET", "POST"):
+                raise MethodNotAllowed("the server does not allow this method on the requested resource")
+            # POST (SPDY) and GET (WebSocket) both need "create" on pods/exec, as kube-apiserver
+            # authorizes WebSocket upgrades (AuthorizePodWebsocketUpgradeCreatePermission)
+            self._forbid(request, rt, ns, name, sub, verb="create")
+            return await self._exec(request, ns, name)
+        if sub in ("attach", "portforward", "proxy") and rt.plural in ("pods", "services", "nodes"):
             raise BadRequest(f"{sub} is not supported by the sandbox: its containers are simulated and there is "
                              "nothing to connect to")
         if sub is not None and sub not in rt.subresources:
@@ -833,22 +842,50 @@ class ApiHandler:
                                 field_manager=self._field_manager(request), _owned=True)
         return json_response(self._scale_obj(rt, obj))
 
-    async def _log(self, request: web.Request, ns: str, name: str) -> web.StreamResponse:
-        q = request.query
-        pod = self.store.get(PODS, ns, name)
-        if pod is None:
-            raise not_found(PODS, name)
+    @staticmethod
+    def _pod_container(pod: dict[str, Any], name: str, container: str | None) -> str:
+        """The container a log or exec request means: the named one, else the only one (the
+        apiserver's wording when it is missing or not in the pod)."""
         names = [c["name"] for c in pod["spec"].get("containers", [])]
         init_names = [c["name"] for c in pod["spec"].get("initContainers", []) or []]
-        container = q.get("container")
+        ephemeral = [c["name"] for c in pod["spec"].get("ephemeralContainers", []) or []]
         if not container:
             if len(names) != 1:
                 raise BadRequest(f"a container name must be specified for pod {name}, choose one of: "
                                  f"[{' '.join(names)}]" + (f" or one of the init containers: "
                                                            f"[{' '.join(init_names)}]" if init_names else ""))
-            container = names[0]
-        elif container not in names and container not in init_names:
+            return names[0]
+        if container not in names and container not in init_names and container not in ephemeral:
             raise BadRequest(f"container {container} is not valid for pod {name}")
+        return container
+
+    async def _exec(self, request: web.Request, ns: str, name: str) -> web.StreamResponse:
+        """``pods/exec`` over the Kubernetes WebSocket channel protocol, into :mod:`sandbox.shell`.
+
+        Checked before the upgrade, with the apiserver's 4xx: the pod (404), the container (400),
+        the options (400) and a node (400). After it, as kube-apiserver's stream translator does
+        for v5 clients: a container that is not running gets an InternalError status on the error
+        channel ("unable to upgrade connection: container not found"), an exit status N > 0 a
+        NonZeroExitCode status, success a Success status; then the socket closes.
+        """
+        from sandbox import exec_ws
+
+        q = request.query
+        pod = self.store.get(PODS, ns, name)
+        if pod is None:
+            raise not_found(PODS, name)
+        container = self._pod_container(pod, name, q.get("container"))
+        opts = exec_ws.options(q)
+        if not pod["spec"].get("nodeName"):
+            raise BadRequest(f"pod {name} does not have a host assigned")
+        return await exec_ws.serve(request, self.store, pod, container, opts)
+
+    async def _log(self, request: web.Request, ns: str, name: str) -> web.StreamResponse:
+        q = request.query
+        pod = self.store.get(PODS, ns, name)
+        if pod is None:
+            raise not_found(PODS, name)
+        container = self._pod_container(pod, name, q.get("container"))
         for cs in (pod.get("status") or {}).get("containerStatuses") or []:
             if cs.get("name") == container:
                 waiting = (cs.get("state") or {}).get("waiting")

@@ -481,10 +481,13 @@ def test_endpoints_are_mirrored_to_endpointslices(raw: Raw, ns: str) -> None:
     assert slices["items"] == []
 
 
-def test_exec_is_refused_with_a_reason(raw: Raw, ns: str) -> None:
-    status, body, _ = raw.request("POST", f"/api/v1/namespaces/{ns}/pods/x/exec?command=ls")
+def test_attach_is_refused_with_a_reason(raw: Raw, ns: str) -> None:
+    status, body, _ = raw.request("POST", f"/api/v1/namespaces/{ns}/pods/x/attach?stdout=true")
     assert status == 400
     assert "not supported by the sandbox" in body["message"]
+    # exec is served (sandbox/tests/test_exec.py); a missing pod is the apiserver's 404
+    status, body, _ = raw.request("POST", f"/api/v1/namespaces/{ns}/pods/x/exec?command=ls")
+    assert (status, body["message"]) == (404, 'pods "x" not found')
 
 
 def test_logs_since_time(raw: Raw, ns: str, fleet: SandboxFleet) -> None:
