@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from celery import shared_task
 
-from clusters import object_ops, services
+from clusters import object_ops, services, workload_ops  # noqa: F401  (workload_ops registers its operations)
 from portal import enqueue
 
 

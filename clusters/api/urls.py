@@ -7,7 +7,7 @@ nest under ``<cluster_id>/``; the pod detail is keyed by namespace and name.
 from django.urls import re_path
 from rest_framework.routers import SimpleRouter
 
-from clusters.api import resources, views
+from clusters.api import resources, views, workload_actions
 
 CLUSTER = r"(?P<cluster_id>[0-9]+)"
 
@@ -37,5 +37,12 @@ urlpatterns = [
     re_path(rf"^{CLUSTER}/resources/{GVR}/$", resources.ResourceListView.as_view(), name="cluster-resource-list"),
     re_path(rf"^{CLUSTER}/resources/{GVR}/(?P<name>[^/]+)/$", resources.ResourceDetailView.as_view(),
             name="cluster-resource-detail"),
+    # workload actions and what an object owns (clusters/api/workload_actions.py)
+    *[re_path(rf"^{CLUSTER}/objects/{GVR}/(?P<name>[^/]+)/{verb}/$", view.as_view(), name=f"cluster-object-{verb}")
+      for verb, view in (("scale", workload_actions.ScaleView), ("restart", workload_actions.RestartView),
+                         ("pause", workload_actions.PauseView), ("resume", workload_actions.ResumeView),
+                         ("rollback", workload_actions.RollbackView), ("delete", workload_actions.DeleteView),
+                         ("revisions", workload_actions.RevisionsView),
+                         ("dependents", workload_actions.DependentsView))],
     *router.urls,
 ]
