@@ -1,4 +1,5 @@
-"""ASGI entry point: HTTP goes to Django, ``/ws/`` to the Channels consumer with session auth."""
+"""ASGI entry point: HTTP goes to Django, ``/ws/`` to the Channels consumer with session auth,
+``/ws/exec/`` to the pod shell relay."""
 
 import os
 
@@ -11,11 +12,15 @@ from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from django.urls import path  # noqa: E402
 
+from clusters.api.terminal import ExecConsumer  # noqa: E402
 from portal.consumers import PortalConsumer  # noqa: E402
 
 application = ProtocolTypeRouter(
     {
         "http": django_asgi_app,
-        "websocket": AuthMiddlewareStack(URLRouter([path("ws/", PortalConsumer.as_asgi())])),
+        "websocket": AuthMiddlewareStack(URLRouter([
+            path("ws/", PortalConsumer.as_asgi()),
+            path("ws/exec/", ExecConsumer.as_asgi()),  # a pod's shell (clusters/api/terminal.py)
+        ])),
     }
 )

@@ -271,6 +271,11 @@ PORTAL_DRAIN_TIMEOUT = float(os.environ.get("PORTAL_DRAIN_TIMEOUT", "600"))
 # a service map's config. Past it the view answers 503 cluster_timeout.
 PORTAL_VIEW_READ_BUDGET = float(os.environ.get("PORTAL_VIEW_READ_BUDGET", "5"))
 
+# Pod shells (/ws/exec/, docs/terminal.md): closed after this long without input, and after this
+# long in all. Keystrokes go into the audit record only when an admin turns recording on.
+PORTAL_EXEC_IDLE_SECONDS = float(os.environ.get("PORTAL_EXEC_IDLE_SECONDS", "900"))
+PORTAL_EXEC_MAX_SECONDS = float(os.environ.get("PORTAL_EXEC_MAX_SECONDS", "14400"))
+PORTAL_EXEC_RECORD_INPUT = env_bool("PORTAL_EXEC_RECORD_INPUT", False)
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "portal.authentication.ApiTokenAuthentication",

@@ -11,6 +11,7 @@ import { apiErrorText } from '../lib/messages';
 import { Loading } from '../components/Loading';
 import { NotFound } from '../pages/NotFound';
 import { PhaseBadge } from './badges';
+import { PodTerminal } from './PodTerminal';
 import { bytesHuman, cores, relativeTime, useNow } from './format';
 import { useClusterLive } from './live';
 import { useCluster, useCachedPod, usePodDetail } from './queries';
@@ -157,6 +158,10 @@ export function PodDetailPage() {
                 ))}
               </tbody>
             </table>
+          </section>
+          <section className="card" data-testid="pod-terminal-card">
+            <h2 className="card-title">{t('terminal.title')}</h2>
+            <PodTerminal clusterId={id} namespace={namespace} pod={name} containers={(p.data.containers ?? []).map((c) => c.name)} />
           </section>
           <section className="card">
             <h2 className="card-title">{t('clusters.tab.events')}</h2>
