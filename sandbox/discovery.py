@@ -36,6 +36,7 @@ _SUBRESOURCE_INFO: dict[str, tuple[str, str, str, tuple[str, ...]]] = {
     "log": ("", "", "", ("get",)),
     "eviction": ("policy", "v1", "Eviction", ("create",)),
     "binding": ("", "", "Binding", ("create",)),
+    "exec": ("", "", "PodExecOptions", ("create", "get")),
     "finalize": ("", "", "", ("update",)),
     "token": ("authentication.k8s.io", "v1", "TokenRequest", ("create",)),
 }

@@ -105,7 +105,7 @@ RESOURCE_TYPES: tuple[ResourceType, ...] = (
     # core/v1
     _rt("", "v1", "namespaces", "Namespace", False, short=("ns",), verbs=_NS_VERBS, subs=("status", "finalize")),
     _rt("", "v1", "nodes", "Node", False, short=("no",), subs=("status",)),
-    _rt("", "v1", "pods", "Pod", short=("po",), cats=_ALL, subs=("status", "log", "eviction", "binding")),
+    _rt("", "v1", "pods", "Pod", short=("po",), cats=_ALL, subs=("status", "log", "eviction", "binding", "exec")),
     _rt("", "v1", "services", "Service", short=("svc",), cats=_ALL, subs=("status",),
         verbs=("create", "delete", "deletecollection", "get", "list", "patch", "update", "watch")),
     _rt("", "v1", "endpoints", "Endpoints", short=("ep",)),

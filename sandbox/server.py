@@ -2,7 +2,8 @@
 
 Routing, content negotiation, auth (bearer token or X.509 client certificate, see
 :class:`Identity`), fault injection, discovery, list/watch
-streaming and the special subresources (scale, status, log, eviction, binding)
+streaming and the special subresources (scale, status, log, eviction, binding; exec in
+:mod:`sandbox.exec_ws`)
 live here; all state changes go through :class:`sandbox.store.Store`, so
 HTTP clients and controllers see one consistent cluster.
 """
@@ -323,7 +324,9 @@ class ApiHandler:
         rt = by_gvr(group, version, plural) or crds.lookup_custom(self.store, group, version, plural)
         if rt is None or (ns is not None and not rt.namespaced):
             raise NotFound(_NOT_FOUND_MSG)
-        if sub == "exec" and rt.plural == "pods" and not rt.group and ns is not None and name is not None:
+        if sub == "exec" and rt.plural == "pods" and not rt.group and name is not None:
+            if ns is None:
+                raise NotFound(_NOT_FOUND_MSG)
             if request.method not in ("GET", "POST"):
                 raise MethodNotAllowed("the server does not allow this method on the requested resource")
             # POST (SPDY) and GET (WebSocket) both need "create" on pods/exec, as kube-apiserver

@@ -56,6 +56,8 @@ def test_discovery(api_client: Any, raw: Raw) -> None:
     assert by_name["pods"]["shortNames"] == ["po"]
     assert by_name["pods"]["namespaced"] is True
     assert "pods/log" in by_name
+    assert by_name["pods/exec"]["kind"] == "PodExecOptions"
+    assert by_name["pods/exec"]["verbs"] == ["create", "get"]
     assert "pods/eviction" in by_name
     assert by_name["nodes"]["namespaced"] is False
     assert by_name["pods/eviction"]["group"] == "policy"
@@ -486,8 +488,8 @@ def test_attach_is_refused_with_a_reason(raw: Raw, ns: str) -> None:
     assert status == 400
     assert "not supported by the sandbox" in body["message"]
     # exec is served (sandbox/tests/test_exec.py); a missing pod is the apiserver's 404
-    status, body, _ = raw.request("POST", f"/api/v1/namespaces/{ns}/pods/x/exec?command=ls")
-    assert (status, body["message"]) == (404, 'pods "x" not found')
+    status, body, _ = raw.request("POST", f"/api/v1/namespaces/{ns}/pods/no-such-pod/exec?command=ls")
+    assert (status, body["message"]) == (404, 'pods "no-such-pod" not found')
 
 
 def test_logs_since_time(raw: Raw, ns: str, fleet: SandboxFleet) -> None:
