@@ -30,10 +30,10 @@ export function RequireAdmin({ children }: { children: ReactNode }) {
   return <>{children}</>;
 }
 
-/** System admins and operators (read-only views across every workspace). */
+/** System admins, operators and auditors (read-only views across every workspace). */
 export function RequireStaff({ children }: { children: ReactNode }) {
   const me = useMe();
-  if (me.data?.role !== 'admin' && me.data?.role !== 'operator' && !me.data?.is_admin) return <Forbidden />;
+  if (me.data?.role !== 'admin' && me.data?.role !== 'operator' && me.data?.role !== 'auditor' && !me.data?.is_admin) return <Forbidden />;
   return <>{children}</>;
 }
 

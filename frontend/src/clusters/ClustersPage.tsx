@@ -44,7 +44,7 @@ export function ClustersPage() {
   const now = useNow();
   const socket = useSocketState();
   // `fleet` is for operators and admins (docs/clusters-api.md); others would get an error.
-  useFleetLive(me.data?.role === 'admin' || me.data?.role === 'operator');
+  useFleetLive(me.data?.role === 'admin' || me.data?.role === 'operator' || me.data?.role === 'auditor');
 
   // The search box applies as the user types (debounced), the selects at once.
   const [q, setQ] = useState(filters.q);

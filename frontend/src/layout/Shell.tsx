@@ -48,7 +48,7 @@ export function Shell() {
           <UserMenu user={user} />
         </div>
       </header>
-      <Sidebar isAdmin={user.is_admin} isOperator={user.role === 'operator'} />
+      <Sidebar isAdmin={user.is_admin} isOperator={user.role === 'operator' || user.role === 'auditor'} />
       <main className="content" id="main">
         <ConnectionBanner />
         <RouteNotice />

@@ -32,6 +32,16 @@ function RoleSelect({
   );
 }
 
+/** What the chosen system role may do, under the role select. */
+function RoleHint({ role }: { role: Role }) {
+  const { t } = useTranslation();
+  return (
+    <p className="small muted" data-testid="role-hint">
+      {t(`users.roleHint.${role}`)}
+    </p>
+  );
+}
+
 function FormError({ error, fields }: { error: { detail: string; fieldErrors: Record<string, string[]> } | null; fields: string[] }) {
   const { t } = useTranslation();
   if (!error) return null;
@@ -100,6 +110,7 @@ export function CreateUserDialog({ onClose }: { onClose: () => void }) {
         <FormField label={t('users.field.role')} errors={err('role')}>
           <RoleSelect value={form.role} onChange={(role) => set({ role })} />
         </FormField>
+        <RoleHint role={form.role} />
         <FormField label={t('users.field.password')} errors={err('password')}>
           <input name="password" type="password" autoComplete="new-password" value={form.password} onChange={(e) => set({ password: e.target.value })} />
         </FormField>
@@ -157,6 +168,7 @@ export function EditUserDialog({ user, onClose }: { user: AdminUser; onClose: ()
         <FormField label={t('users.field.role')} errors={err('role')}>
           <RoleSelect value={form.role} onChange={(role) => set({ role })} />
         </FormField>
+        <RoleHint role={form.role} />
         <label className="checkbox">
           <input type="checkbox" name="is_active" checked={form.is_active} onChange={(e) => set({ is_active: e.target.checked })} />
           {t('users.field.active')}

@@ -49,6 +49,9 @@ describe('UsersPage', () => {
     const u = userEvent.setup();
     await u.click(await screen.findByTestId('edit-user-admin'));
     const dialog = screen.getByTestId('edit-user-dialog');
+    expect(within(dialog).getByRole('option', { name: 'Auditor' })).toBeInTheDocument();
+    await u.selectOptions(within(dialog).getByRole('combobox', { name: 'Role' }), 'auditor');
+    expect(within(dialog).getByTestId('role-hint')).toHaveTextContent('changes nothing');
     await u.selectOptions(within(dialog).getByRole('combobox', { name: 'Role' }), 'operator');
     await u.click(within(dialog).getByTestId('edit-user-submit'));
     expect(await within(dialog).findByTestId('user-error')).toHaveTextContent('At least one active system admin must remain.');

@@ -5,7 +5,8 @@ import type { ApiError } from '../api/errors';
 import type { AdminUser, Role, UserCreateBody, UserPatchBody, UsersQuery } from '../api/types';
 
 export const usersKey = ['users'] as const;
-export const ROLES: readonly Role[] = ['admin', 'operator', 'user'];
+/** System roles, most to least: the auditor reads what operators read and changes nothing. */
+export const ROLES: readonly Role[] = ['admin', 'operator', 'auditor', 'user'];
 
 export interface UserFilters {
   q: string;

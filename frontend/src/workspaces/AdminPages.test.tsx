@@ -2,6 +2,7 @@ import { screen, waitFor, within } from '@testing-library/react';
 import userEvent from '@testing-library/user-event';
 import { describe, expect, it } from 'vitest';
 import type { User } from '../api/types';
+import i18n from '../i18n';
 import { ROLES } from '../test/workspaces';
 import { adminUser, json, mockFetch, renderAt, testQueryClient } from '../test/utils';
 import { QuotaOverviewPage } from './QuotaOverviewPage';
@@ -37,7 +38,9 @@ describe('RolesPage', () => {
       'GET /api/workspaces/roles/grants/': () =>
         json([
           { key: 'workloads.restart', description: 'Restart workloads' },
-          { key: 'workloads.edit', description: 'Edit workloads' },
+          { key: 'objects.edit', description: 'Edit objects (YAML)' },
+          { key: 'pods.logs', description: 'Read container logs' },
+          { key: 'future.grant', description: 'A grant the console does not know yet' },
         ]),
       'GET /api/auth/csrf/': () => json({ csrfToken: 't' }),
       'POST /api/workspaces/roles/': () => json({ id: 9, key: 'restarter', name: 'Restarter', description: '', grants: ['workloads.restart'], builtin: false }, { status: 201 }),
@@ -56,5 +59,34 @@ describe('RolesPage', () => {
     await waitFor(() => expect(screen.queryByTestId('role-dialog')).not.toBeInTheDocument());
     const post = seen.find((r) => r.method === 'POST');
     expect(await post!.json()).toEqual({ key: 'restarter', name: 'Restarter', description: '', grants: ['workloads.restart'] });
+  });
+
+  it('labels grants in the language of the reader, with the key beside them', async () => {
+    mockFetch({
+      'GET /api/workspaces/roles/': () =>
+        json([...ROLES.slice(0, 2), { ...ROLES[2], grants: ['pods.logs'] }, { id: 4, key: 'shell', name: 'Shell', description: '', grants: ['pods.exec', 'objects.delete'], builtin: false }]),
+      'GET /api/workspaces/roles/grants/': () =>
+        json([
+          { key: 'objects.edit', description: 'Edit objects (YAML)' },
+          { key: 'future.grant', description: 'A grant the console does not know yet' },
+        ]),
+    });
+    await i18n.changeLanguage('ko');
+    try {
+      renderAt(<RolesPage />, { queryClient: testQueryClient(adminUser) });
+      const logs = await screen.findByTestId('role-viewer-grant-pods.logs');
+      expect(logs).toHaveTextContent('컨테이너 로그 보기');
+      expect(logs).toHaveAttribute('title', 'pods.logs');
+      expect(screen.getByTestId('role-shell-grant-pods.exec')).toHaveTextContent('컨테이너 셸 열기');
+      expect(screen.getByTestId('role-shell-grant-objects.delete')).toHaveTextContent('오브젝트, 워크로드, 파드 삭제');
+      await userEvent.setup().click(screen.getByTestId('create-role'));
+      const grants = within(screen.getByTestId('role-dialog')).getByTestId('role-grants');
+      await within(grants).findByTestId('grant-objects.edit');
+      expect(grants).toHaveTextContent('오브젝트 편집(YAML)');
+      expect(grants).toHaveTextContent('objects.edit');
+      expect(grants).toHaveTextContent('A grant the console does not know yet'); // the server's words for an unknown grant
+    } finally {
+      await i18n.changeLanguage('en');
+    }
   });
 });

@@ -1,6 +1,8 @@
 /**
  * /admin/roles: workspace roles and their grants. Built-in roles are read-only; admins create,
  * edit and delete custom ones (a role in use answers 409 on delete; the detail is shown).
+ * Grants show in the reader's language (`workspaces.roles.grant.<grant>`, the server's English
+ * description for a grant the console does not know yet) with their key beside them.
  */
 import { useState } from 'react';
 import { useTranslation } from 'react-i18next';
@@ -15,9 +17,16 @@ import { useCreateRole, useDeleteRole, useGrants, usePatchRole, useRoles } from 
 import type { WorkspaceRole } from './types';
 import { DialogActions } from '../components/DialogActions';
 
+/** A grant's label in the reader's language; the server's description (or the key) for an unknown grant. */
+export function useGrantLabel(): (key: string, description?: string) => string {
+  const { t } = useTranslation();
+  return (key, description) => t(`workspaces.roles.grant.${key}`, { defaultValue: description ?? key });
+}
+
 function RoleDialog({ role, onClose }: { role?: WorkspaceRole; onClose: () => void }) {
   const { t } = useTranslation();
   const grants = useGrants();
+  const grantLabel = useGrantLabel();
   const create = useCreateRole();
   const patch = usePatchRole();
   const mutation = role ? patch : create;
@@ -73,7 +82,7 @@ function RoleDialog({ role, onClose }: { role?: WorkspaceRole; onClose: () => vo
                   setForm((f) => ({ ...f, grants: e.target.checked ? [...f.grants, g.key] : f.grants.filter((x) => x !== g.key) }))
                 }
               />
-              <span className="mono">{g.key}</span> <span className="muted small">{g.description}</span>
+              <span>{grantLabel(g.key, g.description)}</span> <span className="mono muted small">{g.key}</span>
             </label>
           ))}
           {(err('grants') ?? []).map((m) => (
@@ -90,6 +99,7 @@ function RoleDialog({ role, onClose }: { role?: WorkspaceRole; onClose: () => vo
 export function RolesPage() {
   const { t } = useTranslation();
   const roleLabel = useRoleLabel();
+  const grantLabel = useGrantLabel();
   const me = useMe();
   const isAdmin = me.data?.is_admin === true;
   const roles = useRoles();
@@ -138,8 +148,8 @@ export function RolesPage() {
                     ) : (
                       <span className="chips">
                         {r.grants.map((g) => (
-                          <span key={g} className="chip small mono">
-                            {g}
+                          <span key={g} className="chip small" title={g} data-testid={`role-${r.key}-grant-${g}`}>
+                            {grantLabel(g)}
                           </span>
                         ))}
                       </span>

@@ -22,7 +22,7 @@ export function DashboardPage() {
         </p>
       </div>
       <div className="grid-2">
-        {(user.role === 'admin' || user.role === 'operator') && <FleetCard />}
+        {(user.role === 'admin' || user.role === 'operator' || user.role === 'auditor') && <FleetCard />}
         <HealthCard />
         <section className="card" aria-labelledby="start-title">
           <h2 id="start-title" className="card-title">
