@@ -22,7 +22,7 @@ from typing import Any
 
 from django.db.models import Q, QuerySet
 
-from clusters.models import Cluster, KubeObject, NodeOperation
+from clusters.models import Cluster, KubeObject, NodeOperation, ObjectAction
 from portal import access as portal_access
 from portal import errors
 from portal.events import register_group
@@ -338,3 +338,15 @@ def protected_namespace(cluster_id: int, namespace: str) -> str | None:
     if not namespace or _member_scope is None or _member_scope.service_map_of is None:
         return None
     return _member_scope.service_map_of(cluster_id, namespace)
+
+
+def visible_object_actions(user: Any) -> QuerySet[ObjectAction]:
+    """The object actions ``user`` may follow: those on objects they may see (the namespaces of
+    their service maps in the clusters they see; everything for operators, admins and auditors),
+    and their own requests."""
+    rows = ObjectAction.objects.filter(cluster__in=visible_clusters(user))
+    condition = namespaced_filter(user)
+    if condition is None:
+        return rows
+    own = Q(requested_by=user.pk) if getattr(user, "pk", None) else Q(pk__in=[])
+    return rows.filter(condition | own)

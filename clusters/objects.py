@@ -32,12 +32,15 @@ from typing import Any
 import yaml
 from rest_framework.fields import DateTimeField
 
+from clusters.kube.client import Resource
+from clusters.kube.discovery import ApiResource
 from clusters.models import ObjectAction
 from portal import errors, yamlsafe
+from portal.limits import YAML_MAX_LENGTH
 
 # A YAML body (one object, or a create of many) may be this long: generous for real manifests
 # (a big CRD is ~500 KB), small enough that a request cannot store megabytes per row at will.
-YAML_MAX_BYTES = 1024 * 1024
+YAML_MAX_BYTES = YAML_MAX_LENGTH
 MAX_DOCUMENTS = 100
 FIELD_MANAGER_PREFIX = "portal:"
 RELEASE_LABEL = "portal.cluster-portal.io/release"
@@ -165,6 +168,12 @@ def parse_one(text: str) -> Document:
 
 def api_version_of(group: str, version: str) -> str:
     return f"{group}/{version}" if group else version
+
+
+def client_resource(resource: ApiResource) -> Resource:
+    """A served kind (discovery's answer) as the client layer names objects by."""
+    return Resource(api_version=resource.group_version, kind=resource.kind, plural=resource.plural,
+                    namespaced=resource.namespaced)
 
 
 # ---------------------------------------------------------------------------- identity

@@ -17,3 +17,6 @@ MESSAGE_MAX_LENGTH = 1000
 PASSWORD_MAX_LENGTH = 4096
 # Names of things inside documents (a kubeconfig context): a DNS-1123 subdomain's length.
 NAME_MAX_LENGTH = 253
+# A YAML document a person pastes to create or edit objects (one, or many for a create): a big
+# CRD is ~500 KB; the request body limit (DATA_UPLOAD_MAX_MEMORY_SIZE) is 2 MiB.
+YAML_MAX_LENGTH = 1024 * 1024

@@ -7,7 +7,7 @@ nest under ``<cluster_id>/``; the pod detail is keyed by namespace and name.
 from django.urls import re_path
 from rest_framework.routers import SimpleRouter
 
-from clusters.api import resources, views, workload_actions
+from clusters.api import objects, resources, views, workload_actions
 
 CLUSTER = r"(?P<cluster_id>[0-9]+)"
 
@@ -44,5 +44,15 @@ urlpatterns = [
                          ("rollback", workload_actions.RollbackView), ("delete", workload_actions.DeleteView),
                          ("revisions", workload_actions.RevisionsView),
                          ("dependents", workload_actions.DependentsView))],
+    # editing and creating objects from YAML, and the actions that carry them out (clusters/api/objects.py)
+    re_path(r"^actions/(?P<pk>[0-9]+)/$", objects.ObjectActionDetailView.as_view(), name="cluster-action-detail"),
+    re_path(rf"^{CLUSTER}/actions/$", objects.ObjectActionListView.as_view(), name="cluster-action-list"),
+    re_path(rf"^{CLUSTER}/objects/preview/$", objects.CreatePreviewView.as_view(), name="cluster-objects-preview"),
+    re_path(rf"^{CLUSTER}/objects/create/$", objects.CreateView.as_view(), name="cluster-objects-create"),
+    re_path(rf"^{CLUSTER}/objects/{GVR}/(?P<name>[^/]+)/$", objects.ObjectView.as_view(), name="cluster-object"),
+    re_path(rf"^{CLUSTER}/objects/{GVR}/(?P<name>[^/]+)/preview/$", objects.ObjectPreviewView.as_view(),
+            name="cluster-object-preview"),
+    re_path(rf"^{CLUSTER}/objects/{GVR}/(?P<name>[^/]+)/apply/$", objects.ObjectApplyView.as_view(),
+            name="cluster-object-apply"),
     *router.urls,
 ]

@@ -258,7 +258,7 @@ async def open_exec(
     spec: ConnectionSpec, *, namespace: str, pod: str, command: Sequence[str], container: str = "",
     stdin: bool = True, tty: bool = True, connect_timeout: float = DEFAULT_CONNECT_TIMEOUT,
     read_timeout: float = DEFAULT_READ_TIMEOUT, endpoint: Endpoint | None = None,
-    ping_interval: float | None = PING_INTERVAL,
+    ping_interval: float | None = PING_INTERVAL, subprotocols: Sequence[str] = SUBPROTOCOLS,
 ) -> ExecSession:
     """Start ``command`` in the pod's container and return the open stream.
 
@@ -266,7 +266,8 @@ async def open_exec(
     connection, no handshake answer in time), the TLS ones, :class:`Unauthorized`,
     :class:`Forbidden`, :class:`NotFound`, an ``ApiError`` with status 400 (the API server's
     answer for a container that does not exist or a pod that is not running), and
-    ``ApiError`` when the server agrees on no protocol of :data:`SUBPROTOCOLS`."""
+    ``ApiError`` when the server agrees on no protocol of :data:`SUBPROTOCOLS`. ``subprotocols``
+    narrows the offer (tests pin v4 with it)."""
     server = spec.server
     if endpoint is None:
         endpoint = await asyncio.to_thread(resolve, server)  # DNS, then the address policy
@@ -285,7 +286,7 @@ async def open_exec(
     try:
         connection = await _Connect(
             uri, sock=sock, ssl=context, server_hostname=spec.tls_server_name or endpoint.host,
-            additional_headers=headers, subprotocols=[Subprotocol(p) for p in SUBPROTOCOLS],
+            additional_headers=headers, subprotocols=[Subprotocol(p) for p in subprotocols],
             open_timeout=read_timeout, ping_interval=ping_interval, ping_timeout=PING_TIMEOUT,
             max_size=MAX_MESSAGE, compression=None, user_agent_header="cluster-portal",
         )
@@ -302,7 +303,7 @@ async def open_exec(
     except (OSError, ssl.SSLError) as exc:
         sock.close()
         raise _translated(exc, server) from exc
-    if connection.subprotocol not in SUBPROTOCOLS:
+    if connection.subprotocol not in subprotocols or connection.subprotocol not in SUBPROTOCOLS:
         await connection.close()
         raise ApiError(f"The API server {server} speaks none of the exec protocols {', '.join(SUBPROTOCOLS)} "
                        "(Kubernetes 1.4 or later speaks v4).")
