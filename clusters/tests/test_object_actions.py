@@ -88,7 +88,8 @@ def test_apply_is_recorded_applied_under_the_requesters_manager_and_converges(fl
     assert object_ops.run(action.pk) == "succeeded"
     action.refresh_from_db()
     assert action.message_code == "object_applied"
-    assert "-  replicas: 1" in action.diff and "+  replicas: 3" in action.diff
+    assert "-  replicas: 1" in action.diff
+    assert "+  replicas: 3" in action.diff
     assert action.result["resource_version"]
     assert action.attempts == 1
     obj = live(fleet, DEPLOYMENTS, ns, name)
@@ -188,7 +189,8 @@ def test_the_task_runs_in_a_real_worker_after_commit(fleet: Any, worker_on_test_
                         and e["data"]["status"] == "succeeded")
         assert done["data"]["diff"]
         statuses = [e["data"]["status"] for e in tap.seen if e["type"] == "objects.action"]
-        assert statuses[0] == "pending" and "running" in statuses
+        assert statuses[0] == "pending"
+        assert "running" in statuses
     finally:
         tap.close()
     assert live(fleet, DEPLOYMENTS, ns, name)["spec"]["replicas"] == 4

@@ -58,7 +58,7 @@ def deployment(fleet: Any, ns: str, name: str = "web", replicas: int = 1) -> Non
                               "spec": {"containers": [{"name": "web", "image": "nginx:1.27"}]}}}}))
 
 
-def live(fleet: Any, rt: Any, ns: str, name: str) -> dict[str, Any] | None:
+def live(fleet: Any, rt: Any, ns: str, name: str) -> Any:
     return in_cluster(fleet, lambda c: c.store.get(rt, ns, name))
 
 
@@ -115,7 +115,8 @@ def test_edit_a_deployments_replicas_preview_then_apply(fleet: Any, cluster: Clu
     assert preview.status_code == 200, preview.json()
     shown = preview.json()
     assert shown["changed"] is True
-    assert "-  replicas: 1" in shown["diff"] and "+  replicas: 3" in shown["diff"]
+    assert "-  replicas: 1" in shown["diff"]
+    assert "+  replicas: 3" in shown["diff"]
     assert shown["conflicts"] == []
     assert yaml.safe_load(shown["result_yaml"])["spec"]["replicas"] == 3
     assert live(fleet, DEPLOYMENTS, ns, "web")["spec"]["replicas"] == 1  # a dry run changes nothing
@@ -193,7 +194,8 @@ def test_a_secret_is_edited_with_its_values_hidden(fleet: Any, cluster: Cluster,
         "metadata": {"name": "db", "namespace": ns}, "data": {"password": "czNjcjN0", "user": "YWRtaW4="}}))
     api = client_for(operator)
     body = api.get(url(cluster, "db", "core/v1/secrets", ns=ns)).json()
-    assert "czNjcjN0" not in body["yaml"] and "YWRtaW4=" not in body["yaml"]
+    assert "czNjcjN0" not in body["yaml"]
+    assert "YWRtaW4=" not in body["yaml"]
     edit = yaml.safe_load(body["yaml"])
     assert edit["data"] == {"password": "(hidden)", "user": "(hidden)"}
     edit["data"]["password"] = "bmV3"  # a new value typed; user left hidden: kept
@@ -268,7 +270,8 @@ def test_create_from_several_documents_with_per_document_results(fleet: Any, clu
                         format="json")
     assert accepted.status_code == 202, accepted.json()
     stored = ObjectAction.objects.get(pk=accepted.json()["id"])
-    assert stored.action == "create" and stored.manifest_encrypted  # it holds a Secret
+    assert stored.action == "create"
+    assert stored.manifest_encrypted  # it holds a Secret
     outcome = run(stored.pk)
     assert outcome["status"] == "succeeded", outcome
     assert [(d["kind"], d["status"]) for d in outcome["result"]["documents"]] == [
