@@ -14,7 +14,7 @@ const dev: User = { ...adminUser, id: 3, username: 'dev', role: 'user', is_admin
 function render(deleteAnswer: () => Response) {
   mockFetch({
     'GET /api/catalog/releases/4/': () => json(releaseDetail(4, [revision(1, { status: 'deployed' })], { status: 'deployed', deployed_revision: 1 })),
-    'GET /api/workspaces/1/': () => json(workspace(1, { my_role: 'custom', my_grants: ['workloads.delete'] })),
+    'GET /api/workspaces/1/': () => json(workspace(1, { my_role: 'custom', my_grants: ['objects.delete'] })),
     'GET /api/auth/csrf/': () => json({ csrfToken: 't' }),
     'DELETE /api/catalog/releases/4/': deleteAnswer,
   });

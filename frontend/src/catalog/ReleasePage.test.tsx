@@ -35,7 +35,7 @@ function render(grants: string[]) {
 
 describe('ReleasePage', () => {
   it('shows the current revision’s progress live, the history and the diff between revisions', async () => {
-    render(['workloads.deploy', 'workloads.rollback', 'workloads.delete']);
+    render(['workloads.deploy', 'workloads.rollback', 'objects.delete']);
     const header = await screen.findByTestId('release-header');
     expect(header).toHaveAttribute('data-status', 'deploying');
     expect(within(header).getByTestId('release-revision')).toHaveTextContent('2');
@@ -78,7 +78,7 @@ describe('ReleasePage', () => {
     const rollback = seen.find((r) => r.url.endsWith('/rollback/'))!;
     expect(await rollback.json()).toEqual({ revision: 1 });
     await user.click(screen.getByRole('button', { name: 'Cancel' }));
-    expect(screen.queryByTestId('delete-release')).not.toBeInTheDocument(); // no workloads.delete
+    expect(screen.queryByTestId('delete-release')).not.toBeInTheDocument(); // no objects.delete
 
     await user.click(screen.getByTestId('upgrade-release'));
     const dialog = screen.getByTestId('upgrade-dialog');

@@ -3,7 +3,7 @@
  * per-object progress of the current revision (`revision.updated` on `workspace.<id>`), the
  * history of revisions with a diff between any two and a rollback per revision
  * (`workloads.rollback`), upgrade with a version and values (`workloads.deploy`), drift (asks the
- * cluster), delete with type-to-confirm (`workloads.delete`). 403/409 answers show as they come.
+ * cluster), delete with type-to-confirm (`objects.delete`). 403/409 answers show as they come.
  * Deleting shows 삭제 중 until `release.deleted` (or a 404 once it was deleting, or a second delete
  * that finds it gone) sends the user to the list with a notice.
  */
@@ -326,7 +326,7 @@ export function ReleasePage() {
                     {t('catalog.release.upgrade')}
                   </button>
                 )}
-                {access.can('workloads.delete') && (
+                {access.can('objects.delete') && (
                   <button type="button" className="btn btn-small btn-danger-outline" data-testid="delete-release" onClick={() => setDialog('delete')}>
                     {t('catalog.release.delete')}
                   </button>
