@@ -58,6 +58,17 @@ def test_the_auditor_is_a_system_role() -> None:
     assert not User(username="gone", role=SystemRole.AUDITOR, is_active=False).reads_all_clusters
 
 
+def test_admins_make_auditors_through_the_users_api(admin_api: APIClient, user: User) -> None:
+    response = admin_api.patch(f"/api/users/{user.pk}/", {"role": "auditor"}, format="json")
+    assert response.status_code == 200, response.content
+    assert response.json()["role"] == "auditor"
+    listed = admin_api.get("/api/users/", {"role": "auditor"}).json()["results"]
+    assert [u["username"] for u in listed] == [user.username]
+    client = APIClient()
+    client.force_authenticate(User.objects.get(pk=user.pk))
+    assert client.get("/api/auth/me/").json()["role"] == "auditor"
+
+
 # ---------------------------------------------------------------------------- reads
 
 

@@ -68,6 +68,10 @@ def test_evaluate_table(groups: list[str], system_role: str, workspaces: dict[in
     ("admin", [], ["operator"], "admin"),
     ("operator", ["admin"], [], "operator"),  # changed by hand since: left alone
     ("user", ["admin"], ["operator"], "operator"),  # lowered by hand, still granted operator: raised
+    ("user", [], ["auditor"], "auditor"),  # auditor ranks above user
+    ("auditor", [], ["operator"], "operator"),  # and below operator
+    ("operator", ["operator"], ["auditor"], "auditor"),
+    ("auditor", [], ["user"], "auditor"),  # set by hand: never lowered
 ])
 def test_system_role_after(current: str, before: list[str], now: list[str], after: str) -> None:
     assert system_role_after(current=current, mapped_before=before, mapped_now=now) == after
