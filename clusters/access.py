@@ -350,3 +350,14 @@ def visible_object_actions(user: Any) -> QuerySet[ObjectAction]:
         return rows
     own = Q(requested_by=user.pk) if getattr(user, "pk", None) else Q(pk__in=[])
     return rows.filter(condition | own)
+
+
+def require_namespace_visible(user: Any, cluster: Cluster | int, namespace: str) -> None:
+    """Raise 403 ``namespace_forbidden`` unless ``user`` sees the objects of ``namespace`` in the
+    cluster (reads about one object: its revisions, what it owns). ``namespace`` "" (a
+    cluster-scoped object) is for those who see everything; for a Namespace object pass its name."""
+    cluster_id = _cluster_id(cluster)
+    visible = visible_namespaces(user, cluster_id)
+    if visible is not None and (not namespace or namespace not in visible):
+        raise errors.Forbidden("That namespace is not one of your service maps' namespaces on this cluster.",
+                               code="namespace_forbidden", params={"cluster": cluster_id})

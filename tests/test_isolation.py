@@ -124,6 +124,16 @@ ROUTES: dict[str, Route] = {
     "cluster-resource-detail": Route("one object, asked live after the namespace scope", name="pod",
                                      queries=(f"?namespace={SECRET_NS}",), insider_status=frozenset({502, 503}),
                                      insider_sees_a=False),
+    # workload actions on one object (clusters/api/workload_actions.py), filled with a pod of A's namespace: the
+    # object grant in that namespace is checked before the kind (a pod takes none of them: 400 to those who may act)
+    **{f"cluster-object-{verb}": Route(f"{verb} one object: the object grant in its namespace first", name="pod",
+                                       queries=(f"?namespace={SECRET_NS}",))
+       for verb in ("scale", "restart", "pause", "resume", "rollback", "delete")},
+    "cluster-object-revisions": Route("revisions of a workload, asked live after the namespace scope (a pod has "
+                                      "none: 400)", name="pod", queries=(f"?namespace={SECRET_NS}",),
+                                      insider_status=S400, insider_sees_a=False),
+    "cluster-object-dependents": Route("what an object owns, from the read model after the namespace scope",
+                                       name="pod", queries=(f"?namespace={SECRET_NS}",), insider_sees_a=False),
     "cluster-search": Route("search over visible namespaces", queries=(
         f"?q={MARKER}", f"?q={MARKER}&namespace={SECRET_NS}", f"?label_selector=team={MARKER}",
         f"?q={MARKER}&kind=pods,workloads,services")),

@@ -39,9 +39,9 @@ from clusters.access import (
     WORKLOADS_ROLLBACK,
     WORKLOADS_SCALE,
     protected_namespace,
+    require_namespace_visible,
     require_object_action,
     visible_clusters,
-    visible_namespaces,
 )
 from clusters.kube.discovery import ApiResource
 from clusters.models import Cluster, KubeObject
@@ -216,13 +216,14 @@ class _ActionView(APIView):
     def post(self, request: Request, cluster_id: str, group: str, version: str, plural: str, name: str) -> Response:
         cluster = get_object_or_404(visible_clusters(request.user), pk=cluster_id)
         api_group = "" if group == browser.CORE else group
-        if self.action != "delete":
-            wp.require_kind(self.action, api_group, plural)
         with gateway.live_read(cluster, f"reading {plural}/{name}",
                                gone=f"{plural}/{name} does not exist in the cluster.") as read:
             resource = _resolve(cluster, read, group, version, plural)
-            namespace = _namespace_of(resource, request.query_params.get("namespace", ""))
-            require_object_action(request.user, cluster, namespace, self.grant)
+            given = request.query_params.get("namespace", "") if resource.namespaced else ""
+            require_object_action(request.user, cluster, given, self.grant)  # before anything else is told
+            namespace = _namespace_of(resource, given)
+            if self.action != "delete":
+                wp.require_kind(self.action, api_group, plural)
             body = _body(request, self.fields)
             params = self.check(body, cluster=cluster, resource=resource, name=name)
             live = read.client.get_object(resource.kind, name, namespace, resource=workload_ops.kube_resource(resource),
@@ -359,11 +360,7 @@ class _ReadView(APIView):
     @staticmethod
     def scope(request: Request, cluster: Cluster, namespace: str, *, kind: str, name: str) -> None:
         """403 ``namespace_forbidden`` unless the caller sees the namespace (a Namespace: itself)."""
-        visible = visible_namespaces(request.user, cluster.pk)
-        target = name if kind == "Namespace" else namespace
-        if visible is not None and (not target or target not in visible):
-            raise errors.Forbidden("That namespace is not one of your service maps' namespaces on this cluster.",
-                                   code="namespace_forbidden", params={"cluster": cluster.pk, "namespace": target})
+        require_namespace_visible(request.user, cluster, name if kind == "Namespace" else namespace)
 
 
 class RevisionsView(_ReadView):
@@ -376,12 +373,13 @@ class RevisionsView(_ReadView):
     def get(self, request: Request, cluster_id: str, group: str, version: str, plural: str, name: str) -> Response:
         cluster = get_object_or_404(visible_clusters(request.user), pk=cluster_id)
         api_group = "" if group == browser.CORE else group
-        wp.require_kind("rollback", api_group, plural)
         with gateway.live_read(cluster, f"reading the revisions of {plural}/{name}",
                                gone=f"{plural}/{name} does not exist in the cluster.") as read:
             resource = _resolve(cluster, read, group, version, plural)
-            namespace = _namespace_of(resource, request.query_params.get("namespace", ""))
-            self.scope(request, cluster, namespace, kind=resource.kind, name=name)
+            given = request.query_params.get("namespace", "") if resource.namespaced else ""
+            self.scope(request, cluster, given, kind=resource.kind, name=name)
+            namespace = _namespace_of(resource, given)
+            wp.require_kind("rollback", api_group, plural)
             live = read.client.get_object(resource.kind, name, namespace, resource=workload_ops.kube_resource(resource),
                                           timeout=read.budget, attempts=1)
             revisions = revisions_of(read, resource, live, namespace)
@@ -407,10 +405,10 @@ class DependentsView(_ReadView):
                 resource = _resolve(cluster, read, group, version, plural)
             kind, namespaced = resource.kind, resource.namespaced
         namespace = request.query_params.get("namespace", "") if namespaced else ""
+        self.scope(request, cluster, namespace, kind=kind, name=name)
         if namespaced and not namespace:
             raise errors.Invalid(f"{kind} is namespaced: give ?namespace=.", code="namespace_required",
                                  errors={"namespace": ["Give the object's namespace."]})
-        self.scope(request, cluster, namespace, kind=kind, name=name)
         row = KubeObject.objects.filter(cluster=cluster, kind=kind, namespace=namespace, name=name).only(
             "labels").first()
         if kind == "Namespace":
