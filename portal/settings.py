@@ -270,6 +270,9 @@ PORTAL_DRAIN_TIMEOUT = float(os.environ.get("PORTAL_DRAIN_TIMEOUT", "600"))
 # without retries (clusters.gateway): a pod's live object, a drain preview, the resource browser,
 # a service map's config. Past it the view answers 503 cluster_timeout.
 PORTAL_VIEW_READ_BUDGET = float(os.environ.get("PORTAL_VIEW_READ_BUDGET", "5"))
+# Workload actions (docs/clusters-api.md, "Workload actions"): the largest replica count a scale may ask
+# for; more is a 400 replicas_invalid (a typo of a few zeros must not start thousands of pods).
+PORTAL_MAX_REPLICAS = int(os.environ.get("PORTAL_MAX_REPLICAS", "1000"))
 
 # Pod shells (/ws/exec/, docs/terminal.md): closed after this long without input, and after this
 # long in all. Keystrokes go into the audit record only when an admin turns recording on.
