@@ -110,6 +110,7 @@ INSTALLED_APPS = [
     "builds",
     "monitoring",
     "identity",
+    "activity",
 ]
 
 MIDDLEWARE = [

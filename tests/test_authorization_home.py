@@ -23,7 +23,7 @@ from portal import access as portal_access
 from portal import errors
 
 ROOT = Path(__file__).resolve().parent.parent
-PRODUCT = ("portal", "clusters", "workspaces", "catalog", "builds", "monitoring", "identity")
+PRODUCT = ("portal", "clusters", "workspaces", "catalog", "builds", "monitoring", "identity", "activity")
 
 DEF_REQUIRE = re.compile(r"^\s*def require\(", re.M)
 REFUSAL = re.compile(r"\b(PermissionDenied|Forbidden|grant_missing|admin_only)\(")

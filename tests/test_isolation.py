@@ -39,7 +39,7 @@ from catalog.models import (
     Rollout,
     RolloutTarget,
 )
-from clusters.models import Cluster, KubeObject, NodeOperation
+from clusters.models import Cluster, KubeObject, NodeOperation, ObjectAction
 from portal.events import can_subscribe, group_kinds
 from portal.models import ApiToken, AuditRecord, User
 from portal.testing import api_request as request
@@ -115,6 +115,13 @@ ROUTES: dict[str, Route] = {
     "cluster-hpa": Route("namespaced read model", queries=NS_QUERIES),
     "cluster-event": Route("namespaced read model", queries=(*NS_QUERIES, f"?involved_name={MARKER}-pod")),
     "cluster-operation": Route("node operations: operators only", pk="operation"),
+    # the activity timeline: a scope the caller may not see answers 404; A's ids in every scope parameter
+    "activity-timeline": Route("the timeline of a cluster, namespace, object, service map or workspace the caller "
+                               "sees", expect={"get": S404}, queries=(
+                                   f"?cluster={A_BASE + 31}", f"?cluster={A_BASE + 31}&namespace={SECRET_NS}",
+                                   f"?cluster={A_BASE + 31}&namespace={SECRET_NS}&kind=Pod&name={MARKER}-pod",
+                                   f"?service_map={A_BASE + 61}", f"?workspace={A_BASE + 1}")),
+    "activity-diff": Route("the diff of a timeline entry in a namespace the caller sees"),
     # the generic resource browser: discovery and non-read-model kinds ask the cluster, which the
     # dummy server never answers (503); read-model kinds (pods) come from the read model
     "cluster-resource-kinds": Route("kinds the cluster serves (asked live; the read model's when it does not "
@@ -238,7 +245,7 @@ INSIDER_SEES_NOTHING_OF_A = {
 
 # Path parameters the table knows how to fill; "pk" and "name" come from the route's entry.
 KNOWN_GROUPS = {"token", "cluster_id", "workspace_id", "namespace", "pk", "name", "format", "number", "servicemap_id",
-                "kind", "group", "version", "plural", "intent_id"}
+                "kind", "group", "version", "plural", "intent_id", "entry_id"}
 
 
 # ---------------------------------------------------------------------------- the world
@@ -386,6 +393,12 @@ def world() -> World:
     intent = ClusterIntent.objects.create(id=_a_id(96), workspace=a, service_map=sm_x, release=release,
                                           kind="release.drift", target=f"{MARKER}-shop", created_by=admin)
 
+    # a change A's developer made through the portal (the timeline and its diff)
+    object_action = ObjectAction.objects.create(
+        id=_a_id(97), cluster=x, group="apps", version="v1", plural="deployments", kind="Deployment",
+        namespace=SECRET_NS, name=f"{MARKER}-web", action="apply", status="succeeded", requested_by=a_dev,
+        requested_username=a_dev.username, diff=f"--- live\n+++ applied\n-image: {MARKER}:1\n+image: {MARKER}:2\n")
+
     # single sign-on: a provider and a mapping (global objects, for system admins only)
     from identity.models import ExternalIdentity, GroupMapping, IdentityProvider
 
@@ -403,12 +416,13 @@ def world() -> World:
         "operation": {x.pk: op_x.pk, z.pk: op_z.pk}, "token": {0: token.pk}, "audit": {0: audit.pk},
         "user": {0: a_dev.pk}, "role": {0: custom.pk},
         "provider": {0: provider.pk}, "mapping": {0: group_mapping.pk}, "identity": {0: identity.pk},
+        "objectaction": {0: object_action.pk},
     }
     names = {"node": {x.pk: f"{MARKER}-node-x", z.pk: "shared-node-z"}, "pod": {0: f"{MARKER}-pod"},
              "config": {0: f"{MARKER}-config"}, "idp": {0: provider.name}}
     a_ids = {a.pk, x.pk, a_manager.pk, a_dev.pk, a_dev_member.pk, _a_id(11), alloc_x.pk, alloc_z.pk, registry.pk,
              sm_x.pk, sm_z.pk, op_x.pk, op_z.pk, token.pk, source.pk, package.pk, version.pk, release.pk, rollout.pk,
-             intent.pk}
+             intent.pk, object_action.pk}
     assert all(i >= A_BASE for i in a_ids)
     assert not any(o.pk >= A_BASE for o in (y, z, b, *foreign.values()))
     return World(a=a, b=b, x=x, y=y, z=z, a_dev=a_dev, admin=admin, foreign=foreign, pks=pks, names=names,
@@ -500,6 +514,8 @@ def _fill(route: ApiRoute, spec: Route, world: World, cluster: Cluster) -> str:
             return str(world.pks["servicemap"][0])
         if group == "intent_id":
             return str(world.pks["intent"][0])
+        if group == "entry_id":  # a timeline entry: A's portal change
+            return f"portal:{world.pks['objectaction'][0]}"
         if group == "kind":  # of a config
             return "ConfigMap"
         if group in ("group", "version", "plural"):  # the resource browser's kind: pods (in the read model)

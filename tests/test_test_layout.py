@@ -12,7 +12,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-TEST_ROOTS = ("portal", "clusters", "workspaces", "catalog", "builds", "monitoring", "identity", "sandbox", "tests")
+TEST_ROOTS = ("portal", "clusters", "workspaces", "catalog", "builds", "monitoring", "identity", "activity", "sandbox",
+              "tests")
 
 
 def _test_modules() -> Iterator[Path]:

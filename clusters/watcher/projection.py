@@ -447,6 +447,31 @@ PROJECTORS: dict[str, Callable[[Obj], tuple[str, Obj]]] = {
 }
 
 
+# Kinds whose spec people edit: their rows carry ``changed_by`` (who last wrote the object, not its
+# status), from which the activity app records changes made outside the portal (kubectl).
+EDITED_KINDS = frozenset({"Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Job", "CronJob", "Service",
+                          "Ingress", "HorizontalPodAutoscaler"})
+
+
+def changed_by(meta: Obj) -> dict[str, str] | None:
+    """The newest ``managedFields`` entry that is not a status write: ``{manager, operation, time}``.
+
+    Status writes (controllers reporting) are skipped; scale writes are kept (``kubectl scale``).
+    On the watcher's hot path: one pass over a handful of entries, no parsing of times (RFC 3339
+    UTC strings of one width compare as text; a tie goes to the later entry)."""
+    newest: Obj | None = None
+    newest_time = ""
+    for entry in meta.get("managedFields") or ():
+        if isinstance(entry, dict) and entry.get("subresource") != "status":
+            time = entry.get("time") or ""
+            if newest is None or time >= newest_time:
+                newest, newest_time = entry, time
+    if newest is None:
+        return None
+    return {"manager": str(newest.get("manager") or ""), "operation": str(newest.get("operation") or ""),
+            "time": str(newest_time)}
+
+
 def _generic(obj: Obj) -> tuple[str, Obj]:
     """A kind promoted into the read model by configuration (clusters/kube/kinds.py): no data,
     a status word from ``status.phase`` or the ``Ready`` condition when the object has one."""
@@ -465,6 +490,8 @@ def project(kind: str, obj: Obj) -> Row:
     """
     meta = obj.get("metadata") or {}
     phase, data = PROJECTORS.get(kind, _generic)({**obj, "kind": kind})
+    if kind in EDITED_KINDS and (by := changed_by(meta)) is not None:
+        data["changed_by"] = by
     return Row(
         kind=kind,
         namespace=str(meta.get("namespace") or ""),

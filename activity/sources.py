@@ -1,0 +1,209 @@
+"""Reads of the timeline's sources: one query per source for a page, each in the timeline's order
+below the cursor and at most a page plus one row long, merged by :func:`activity.timeline.merge`.
+
+Each reader narrows its table to the :class:`~activity.access.Scope` (the places the caller may
+see, the object, the releases) and turns rows into :class:`~activity.timeline.Entry` values; rows
+are read with ``values()`` so no text the timeline does not show (manifests, snapshots, rendered
+charts) leaves the database, and no query runs per row.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from django.db.models import BooleanField, DateTimeField, ExpressionWrapper, Q, QuerySet, Value
+from django.db.models.fields.json import KeyTextTransform
+from django.db.models.functions import Cast, Coalesce, NullIf
+
+from activity.access import Place, Scope
+from activity.models import ObjectChange
+from activity.timeline import TABLES_OF_SOURCE, Entry, Key, Query, merge, seek
+from catalog.models import Revision, Rollout
+from clusters.models import KubeObject, ObjectAction
+from portal.models import AuditRecord
+
+WARNING_STATUSES = frozenset({"failed", "conflict"})
+EXEC_ACTION = "pod.exec"
+
+
+def _places(places: tuple[Place, ...], cluster: str = "cluster_id", namespace: str = "namespace") -> Q:
+    """Rows in any of ``places`` (no place: none)."""
+    condition = Q(pk__in=[])
+    for place in places:
+        here = Q(**{cluster: place.cluster_id})
+        if place.namespaces is not None:
+            here &= Q(**{f"{namespace}__in": list(place.namespaces)})
+        condition |= here
+    return condition
+
+
+def _object(scope: Scope, kind: str = "kind", name: str = "name") -> Q:
+    return Q(**{kind: scope.kind, name: scope.name}) if scope.name else Q()
+
+
+def _username(value: str | None) -> str:
+    return value or ""
+
+
+# ----------------------------------------------------------------------------- readers
+
+
+def portal_actions(scope: Scope, cursor: Key | None, limit: int) -> list[Entry]:
+    rows = (ObjectAction.objects.filter(_places(scope.places), _object(scope), seek(cursor, "portal", "created"))
+            .annotate(has_diff=ExpressionWrapper(~Q(diff=""), output_field=BooleanField()))
+            .order_by("-created", "-id")
+            .values("id", "created", "cluster_id", "namespace", "kind", "name", "action", "params", "status",
+                    "message", "message_code", "message_params", "requested_username", "has_diff")[:limit])
+    out = []
+    for r in rows:
+        where = f"{r['namespace']}/" if r["namespace"] else ""
+        out.append(Entry(
+            table="portal", pk=r["id"], time=r["created"], source="portal", actor=r["requested_username"],
+            cluster=r["cluster_id"], namespace=r["namespace"], kind=r["kind"], name=r["name"], action=r["action"],
+            status=r["status"],
+            summary=f"{r['requested_username'] or 'someone'}: {r['action']} {r['kind']} {where}{r['name']} "
+                    f"({r['status']})" + (f": {r['message']}" if r["message"] else ""),
+            message_code=r["message_code"], message_params=r["message_params"] or {},
+            type="Warning" if r["status"] in WARNING_STATUSES else "Normal", has_diff=bool(r["has_diff"]),
+            detail={"params": r["params"] or {}}))
+    return out
+
+
+def exec_sessions(scope: Scope, cursor: Key | None, limit: int) -> list[Entry]:
+    if scope.name and scope.kind != "Pod":
+        return []
+    places = Q(pk__in=[])
+    for place in scope.places:  # the audit detail may carry the cluster id as a number or a string
+        here = Q(detail__cluster=place.cluster_id) | Q(detail__cluster=str(place.cluster_id))
+        if place.namespaces is not None:
+            here &= Q(detail__namespace__in=list(place.namespaces))
+        places |= here
+    rows = (AuditRecord.objects.filter(places, action=EXEC_ACTION)
+            .filter(Q(detail__pod=scope.name) if scope.name else Q(), seek(cursor, "exec", "timestamp"))
+            .order_by("-timestamp", "-id")
+            .values("id", "timestamp", "actor_username", "outcome", "detail")[:limit])
+    out = []
+    for r in rows:
+        detail = r["detail"] if isinstance(r["detail"], dict) else {}
+        pod, container = str(detail.get("pod", "")), str(detail.get("container", ""))
+        cluster = detail.get("cluster")
+        out.append(Entry(
+            table="exec", pk=r["id"], time=r["timestamp"], source="exec", actor=r["actor_username"],
+            cluster=int(str(cluster)) if str(cluster).isdigit() else None, namespace=str(detail.get("namespace", "")),
+            kind="Pod", name=pod, action="exec", status=r["outcome"],
+            summary=f"{r['actor_username'] or 'someone'} opened a shell in {pod}/{container}",
+            type="Normal" if r["outcome"] == "success" else "Warning",
+            detail={k: detail[k] for k in ("container", "command", "seconds") if k in detail}))
+    return out
+
+
+def _event_time() -> Coalesce:
+    seen = NullIf(KeyTextTransform("last_seen", "data"), Value(""))
+    return Coalesce(Cast(seen, DateTimeField()), "created", "updated")
+
+
+def events(scope: Scope, cursor: Key | None, limit: int) -> list[Entry]:
+    qs: QuerySet[KubeObject] = KubeObject.objects.filter(kind="Event")
+    if scope.name and scope.object_namespace == "":
+        # A cluster-scoped object's events live in some namespace (default): its cluster, then the object.
+        qs = qs.filter(cluster_id=scope.places[0].cluster_id)
+    else:
+        qs = qs.filter(_places(scope.places))
+    if scope.name:
+        qs = qs.filter(data__involved__kind=scope.kind, data__involved__name=scope.name)
+    rows = (qs.annotate(at=_event_time()).filter(seek(cursor, "event", "at"))
+            .order_by("-at", "-id")
+            .values("id", "at", "cluster_id", "namespace", "phase", "data")[:limit])
+    out = []
+    for r in rows:
+        data = r["data"] if isinstance(r["data"], dict) else {}
+        involved = data.get("involved") or {}
+        out.append(Entry(
+            table="event", pk=r["id"], time=r["at"], source="event", actor=str(data.get("source", "")),
+            cluster=r["cluster_id"], namespace=str(involved.get("namespace") or r["namespace"]),
+            kind=str(involved.get("kind", "")), name=str(involved.get("name", "")),
+            action=str(data.get("reason", "")), summary=str(data.get("message", "")),
+            type=str(data.get("type") or r["phase"] or "Normal"),
+            detail={"count": data.get("count", 1), "first_seen": data.get("first_seen")}))
+    return out
+
+
+def outside_changes(scope: Scope, cursor: Key | None, limit: int) -> list[Entry]:
+    rows = (ObjectChange.objects.filter(_places(scope.places), _object(scope), seek(cursor, "outside", "time"),
+                                        outside=True)
+            .order_by("-time", "-id")
+            .values("id", "time", "cluster_id", "namespace", "kind", "name", "manager", "operation")[:limit])
+    out = []
+    for r in rows:
+        where = f"{r['namespace']}/" if r["namespace"] else ""
+        out.append(Entry(
+            table="outside", pk=r["id"], time=r["time"], source="outside", actor=r["manager"],
+            cluster=r["cluster_id"], namespace=r["namespace"], kind=r["kind"], name=r["name"],
+            action=r["operation"].lower() or "update",
+            summary=f"{r['kind']} {where}{r['name']} changed outside the portal by {r['manager']}",
+            message_code="changed_outside_portal", message_params={"manager": r["manager"]}, has_diff=True))
+    return out
+
+
+def revisions(scope: Scope, cursor: Key | None, limit: int) -> list[Entry]:
+    if not scope.releases or scope.name:
+        return []
+    rows = (Revision.objects.filter(release__service_map_id__in=list(scope.service_map_ids))
+            .filter(seek(cursor, "revision", "created"))
+            .order_by("-created", "-id")
+            .values("id", "created", "number", "action", "rollback_of", "status", "message", "message_code",
+                    "message_params", "created_by__username", "release_id", "release__name",
+                    "release__service_map_id", "release__service_map__cluster_id",
+                    "release__service_map__namespace", "package_version__version",
+                    "package_version__package__name")[:limit])
+    out = []
+    for r in rows:
+        version = f"{r['package_version__package__name']} {r['package_version__version']}"
+        out.append(Entry(
+            table="revision", pk=r["id"], time=r["created"], source="release",
+            actor=_username(r["created_by__username"]), cluster=r["release__service_map__cluster_id"],
+            namespace=r["release__service_map__namespace"], kind="Release", name=r["release__name"],
+            action=r["action"], status=r["status"],
+            summary=f"{r['action']} of release {r['release__name']}: revision {r['number']} ({version}), "
+                    f"{r['status']}",
+            message_code=r["message_code"], message_params=r["message_params"] or {},
+            type="Warning" if r["status"] == "failed" else "Normal",
+            detail={"revision": r["number"], "rollback_of": r["rollback_of"], "version": version,
+                    "release": r["release_id"], "service_map": r["release__service_map_id"]}))
+    return out
+
+
+def rollouts(scope: Scope, cursor: Key | None, limit: int) -> list[Entry]:
+    if not scope.releases or scope.name:
+        return []
+    qs = Rollout.objects.all()
+    if scope.of == "service_map":  # the rollouts that reached this service map
+        qs = qs.filter(targets__service_map_id=scope.service_map_ids[0])
+    else:
+        qs = qs.filter(workspace_id=scope.workspace_id or 0)
+    rows = (qs.filter(seek(cursor, "rollout", "created")).order_by("-created", "-id")
+            .values("id", "created", "release_name", "version_label", "status", "message", "message_code",
+                    "message_params", "created_by__username", "workspace_id")[:limit])
+    out = []
+    for r in rows:
+        out.append(Entry(
+            table="rollout", pk=r["id"], time=r["created"], source="release",
+            actor=_username(r["created_by__username"]), kind="Rollout", name=r["release_name"], action="rollout",
+            status=r["status"], summary=f"rollout of {r['release_name']} ({r['version_label']}): {r['status']}",
+            message_code=r["message_code"], message_params=r["message_params"] or {},
+            type="Warning" if r["status"] == "failed" else "Normal",
+            detail={"version": r["version_label"], "workspace": r["workspace_id"]}))
+    return out
+
+
+READERS: dict[str, Callable[[Scope, Key | None, int], list[Entry]]] = {
+    "portal": portal_actions, "exec": exec_sessions, "event": events, "outside": outside_changes,
+    "revision": revisions, "rollout": rollouts,
+}
+
+
+def page(scope: Scope, query: Query) -> tuple[list[Entry], Key | None]:
+    """One page of ``scope``'s timeline after ``query.cursor``, and the cursor of the next."""
+    streams = [READERS[table](scope, query.cursor, query.page_size + 1)
+               for source in sorted(query.sources) for table in TABLES_OF_SOURCE[source]]
+    return merge(streams, query.page_size)
