@@ -121,11 +121,13 @@ class _Entry:
         return d
 
     def describe(self) -> str:
+        """The manager as the apiserver names it in conflicts: from its identifier, which never holds
+        the time (``BuildManagerIdentifier``), so an Update manager is ``"x" using apps/v1``."""
         s = json.dumps(self.manager)
         if self.subresource:
             s += f" with subresource {json.dumps(self.subresource)}"
         if self.operation == "Update":
-            s += f" using {self.api_version}" + (f" at {self.time}" if self.time else "")
+            s += f" using {self.api_version}"
         return s
 
 

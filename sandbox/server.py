@@ -473,7 +473,8 @@ class ApiHandler:
             opts = await self._delete_options(request)
             deleted = self.store.delete_collection(
                 rt, ns, label_selector=request.query.get("labelSelector"),
-                field_selector=request.query.get("fieldSelector"), dry_run=self._dry_run(request), **opts)
+                field_selector=request.query.get("fieldSelector"),
+                dry_run=opts.pop("dry_run", False) or self._dry_run(request), **opts)
             return json_response({"kind": rt.list_kind_name, "apiVersion": rt.api_version,
                                   "metadata": {"resourceVersion": str(self.store.resource_version)},
                                   "items": [self._out(rt, o) for o in deleted]})
@@ -541,7 +542,9 @@ class ApiHandler:
         if m == "DELETE":
             self._require_verb(rt, "delete")
             opts = await self._delete_options(request)
-            obj = self.store.delete(rt, ns, name, dry_run=self._dry_run(request), **opts)
+            # dryRun may come in the query or in the DeleteOptions body (kubectl --dry-run=server)
+            obj = self.store.delete(rt, ns, name, dry_run=opts.pop("dry_run", False) or self._dry_run(request),
+                                    **opts)
             if obj["metadata"].get("deletionTimestamp") and self.store.get_raw(rt, ns, name) is not None:
                 return self._object_response(request, rt, obj, 200)
             details: dict[str, Any] = {"name": name, "kind": rt.plural, "uid": obj["metadata"].get("uid", "")}
@@ -898,18 +901,48 @@ class ApiHandler:
         if not (pod.get("status") or {}).get("containerStatuses") and not pod["spec"].get("nodeName"):
             raise BadRequest(f'container "{container}" in pod "{name}" is waiting to start: ContainerCreating')
         follow = _bool(q.get("follow"))
+        limit = _int(q.get("limitBytes"), "limitBytes")
+        if limit is not None and limit < 1:
+            raise BadRequest(f"limitBytes: Invalid value: {limit}: must be greater than 0")
+        extra: dict[str, Any] = {"previous": True} if _bool(q.get("previous")) else {}
         stream = self.cluster.logs.stream(ns, name, container, follow=follow,
                                           tail_lines=_int(q.get("tailLines"), "tailLines"),
                                           since_seconds=self._since_seconds(q),
-                                          timestamps=_bool(q.get("timestamps")))
+                                          timestamps=_bool(q.get("timestamps")), **extra)
+        it = stream.__aiter__()
+        # a provider refuses (no previous run, container waiting) before its first chunk: wait a moment
+        # for it, so the refusal is a Status with its code and not a broken 200 stream
+        first = asyncio.ensure_future(it.__anext__())
+        await asyncio.wait({first}, timeout=0.5)
+        if first.done() and first.exception() is not None and not isinstance(first.exception(), StopAsyncIteration):
+            raise first.exception()  # type: ignore[misc]
         resp = web.StreamResponse(status=200, headers={"Content-Type": "text/plain"})
         resp.enable_chunked_encoding()
         await resp.prepare(request)
+        left = limit
         try:
-            async for chunk in stream:
+            try:
+                chunk: bytes | None = await first
+            except StopAsyncIteration:
+                chunk = None
+            while chunk is not None:
+                if left is not None:
+                    chunk = chunk[:left]
+                    left -= len(chunk)
                 await resp.write(chunk)
+                if left is not None and left <= 0:
+                    break
+                try:
+                    chunk = await it.__anext__()
+                except StopAsyncIteration:
+                    chunk = None
         except ConnectionResetError:
             return resp
+        except ApiError as err:  # refused after the headers went out: end the stream
+            log.info("log stream ended: %s", err)
+        finally:
+            if not first.done():
+                first.cancel()
         with contextlib.suppress(ConnectionResetError):
             await resp.write_eof()
         return resp

