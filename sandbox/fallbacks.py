@@ -13,6 +13,7 @@ import time
 from collections.abc import AsyncIterator
 from typing import Any
 
+from sandbox.errors import BadRequest
 from sandbox.quantity import cpu_millis, to_bytes
 from sandbox.resources import NODES, PODS
 from sandbox.store import Store, now_iso
@@ -70,7 +71,10 @@ class StaticLogs:
         self.store = store
 
     async def stream(self, namespace: str, pod: str, container: str | None, *, follow: bool,
-                     tail_lines: int | None, since_seconds: int | None, timestamps: bool) -> AsyncIterator[bytes]:
+                     tail_lines: int | None, since_seconds: int | None, timestamps: bool,
+                     previous: bool = False) -> AsyncIterator[bytes]:
+        if previous:  # API-only containers never restart
+            raise BadRequest(f'previous terminated container "{container}" in pod "{pod}" not found')
         lines = [f"sandbox container {container or ''} of {namespace}/{pod} line {i}" for i in range(1, 11)]
         if tail_lines is not None:
             lines = lines[-tail_lines:] if tail_lines > 0 else []

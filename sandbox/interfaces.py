@@ -39,7 +39,8 @@ class LogProvider(Protocol):
     iterating; without it, it ends after the existing lines.  ``timestamps``
     prefixes each line with an RFC 3339 timestamp and a space, as kubelet does.
     It may raise :class:`sandbox.errors.ApiError` (e.g. 400 "container x is not
-    valid for pod y") before yielding anything.
+    valid for pod y") before yielding anything.  ``previous`` (kubectl ``-p``) asks for the last
+    terminated run of the container (400 "previous terminated container ... not found" without one).
     """
 
     def stream(
@@ -52,6 +53,7 @@ class LogProvider(Protocol):
         tail_lines: int | None,
         since_seconds: int | None,
         timestamps: bool,
+        previous: bool = False,
     ) -> AsyncIterator[bytes]: ...
 
 

@@ -492,6 +492,15 @@ def test_attach_is_refused_with_a_reason(raw: Raw, ns: str) -> None:
     assert (status, body["message"]) == (404, 'pods "no-such-pod" not found')
 
 
+def test_logs_previous_without_a_restart_is_refused(raw: Raw, ns: str, fleet: SandboxFleet) -> None:
+    _running_pod(fleet, ns, "noprev", {"app": "noprev"})
+    status, body, _ = raw.request("GET", f"/api/v1/namespaces/{ns}/pods/noprev/log?previous=true")
+    assert status == 400
+    assert body["message"].startswith("previous terminated container")
+    status, body, _ = raw.request("GET", f"/api/v1/namespaces/{ns}/pods/noprev/log?limitBytes=5")
+    assert (status, len(body)) == (200, 5)
+
+
 def test_logs_since_time(raw: Raw, ns: str, fleet: SandboxFleet) -> None:
     _running_pod(fleet, ns, "since", {"app": "since"})
     status, body, _ = raw.request("GET", f"/api/v1/namespaces/{ns}/pods/since/log?sinceTime=2026-01-01T00:00:00Z")

@@ -178,3 +178,26 @@ def test_dry_run_delete_keeps_the_object(handle: ClusterHandle) -> None:
     assert body["status"] == "Success"
     assert body["details"]["name"] == "keep"
     assert raw.request("GET", path)[0] == 200
+
+
+# ---------------------------------------------------------------- logs
+
+
+def test_logs_previous_and_limit_bytes(handle: ClusterHandle) -> None:
+    kubectl(handle, "run", "crashy", "--image=busybox:crashloop")
+    kubectl(handle, "run", "steady", "--image=nginx:1.25")
+
+    def restarted() -> bool:
+        cs = (get(handle, "pod/crashy").get("status") or {}).get("containerStatuses") or [{}]
+        return int(cs[0].get("restartCount") or 0) >= 1
+
+    wait(restarted, "crashy to restart")
+    previous = kubectl(handle, "logs", "crashy", "-p").stdout.splitlines()
+    assert previous[0] == "busybox: starting (sandbox simulated container, image busybox:crashloop)"
+    assert previous[-1] == "panic: simulated crash (sandbox crashloop marker); exiting with status 1"
+    wait(lambda: kubectl(handle, "logs", "steady", check=False).returncode == 0, "steady to log")
+    none = kubectl(handle, "logs", "steady", "-p", check=False)
+    assert none.returncode != 0
+    assert 'previous terminated container "steady" in pod "steady" not found' in none.stderr
+    assert kubectl(handle, "logs", "steady", "--limit-bytes=12").stdout == "nginx: start"
+    kubectl(handle, "delete", "pod", "crashy", "steady", "--wait=false")
