@@ -2,6 +2,7 @@
  * Routes. Everything except /login sits behind RequireAuth inside the Shell;
  * /admin/* additionally needs a system admin.
  */
+import { lazy, Suspense } from 'react';
 import { Navigate, Route, Routes } from 'react-router-dom';
 import { ChangePasswordPage } from './account/ChangePasswordPage';
 import { CatalogPage } from './catalog/CatalogPage';
@@ -34,6 +35,11 @@ import { ServiceMapDetailPage } from './workspaces/ServiceMapDetailPage';
 import { ServiceMapsPage } from './workspaces/ServiceMapsPage';
 import { WorkspaceDetailPage } from './workspaces/WorkspaceDetailPage';
 import { WorkspacesPage } from './workspaces/WorkspacesPage';
+import { Loading } from './components/Loading';
+
+// The object pages carry the code editor (CodeMirror): loaded when first opened.
+const ObjectPage = lazy(() => import('./objects/ObjectPage').then((m) => ({ default: m.ObjectPage })));
+const CreatePage = lazy(() => import('./objects/CreatePage').then((m) => ({ default: m.CreatePage })));
 
 /** Sections that have pages; the others show "not available yet". */
 const BUILT_SECTIONS = new Set(['dashboard', 'clusters', 'workspaces', 'servicemaps', 'catalog']);
@@ -60,6 +66,22 @@ export function AppRoutes() {
           }
         />
         <Route path="/clusters/:id/pods/:namespace/:name" element={<PodDetailPage />} />
+        <Route
+          path="/clusters/:id/objects/:group/:version/:plural/:name"
+          element={
+            <Suspense fallback={<Loading />}>
+              <ObjectPage />
+            </Suspense>
+          }
+        />
+        <Route
+          path="/clusters/:id/create"
+          element={
+            <Suspense fallback={<Loading />}>
+              <CreatePage />
+            </Suspense>
+          }
+        />
         <Route path="/clusters/:id/:tab?" element={<ClusterDetailPage />} />
         <Route path="/workspaces" element={<WorkspacesPage />} />
         <Route path="/workspaces/:id/servicemaps/:sid/:tab?" element={<ServiceMapDetailPage />} />

@@ -17,6 +17,7 @@ import { cores, gb, relativeTime, useNow } from './format';
 import { useClusterLive } from './live';
 import { useCheckCluster, useCluster } from './queries';
 import { PermissionsPanel } from './PermissionsPanel';
+import { createPath } from '../objects/paths';
 import { NodesTab } from './tabs/NodesTab';
 import { PodsTab } from './tabs/PodsTab';
 import { ResourcesTab } from './tabs/ResourcesTab';
@@ -91,6 +92,12 @@ function Header({ cluster }: { cluster: ClusterDetail }) {
             {cluster.name} · {cluster.server}
           </p>
         </div>
+        {/* Auditors read and never change anything; everyone else may create where their grants allow. */}
+        {me.data && (me.data.role as string) !== 'auditor' && (
+          <Link className="btn btn-small cluster-create-button" to={createPath(cluster.id)} data-testid="create-objects">
+            {t('objects.createButton')}
+          </Link>
+        )}
         {me.data?.is_admin && (
           <div className="header-actions">
             <button type="button" className="btn btn-small" data-testid="recheck" disabled={check.isPending} onClick={() => check.mutate()}>

@@ -18,6 +18,7 @@ import { useCluster, useCachedPod, usePodDetail } from './queries';
 import type { ContainerStatus, PodDetail } from './types';
 import { EventsTab, Labels } from './tabs/SimpleTabs';
 import { toYaml } from './yaml';
+import { ObjectActions } from '../objects/ObjectActions';
 
 /** The kubelet resets a container's restart back-off after 10 minutes of running. */
 const BACKOFF_RESET_MS = 10 * 60_000;
@@ -63,8 +64,9 @@ export function PodDetailPage() {
         <Link to="/clusters">{t('nav.clusters')}</Link> / <Link to={`/clusters/${id}/pods`}>{cluster.data?.name ?? id}</Link> /{' '}
         {namespace}
       </p>
-      <header className="page-header">
+      <header className="page-header page-header-row">
         <h1 className="mono">{name}</h1>
+        <ObjectActions clusterId={id} objectRef={{ group: 'core', version: 'v1', plural: 'pods', kind: 'Pod', namespace, name }} />
       </header>
       {pod.isPending && <Loading />}
       {pod.isError && !(unreachable && p) && <ErrorState error={pod.error} onRetry={() => void pod.refetch()} />}

@@ -1,10 +1,11 @@
 /** A destructive confirmation that makes the user type the object's name first. */
-import { useState } from 'react';
+import { useState, type ReactNode } from 'react';
 import { useTranslation } from 'react-i18next';
 import { ConfirmDialog } from './ConfirmDialog';
 
 export function TypeToConfirmDialog({
   expected,
+  children,
   ...props
 }: {
   title: string;
@@ -16,6 +17,8 @@ export function TypeToConfirmDialog({
   error: unknown;
   onConfirm: () => void;
   onCancel: () => void;
+  /** What the user should know before typing (what the object owns, a choice such as the cascade). */
+  children?: ReactNode;
 }) {
   const { t } = useTranslation();
   const [typed, setTyped] = useState('');
@@ -26,6 +29,7 @@ export function TypeToConfirmDialog({
       testId="type-confirm-dialog"
       submitTestId="type-confirm-submit"
     >
+      {children}
       <div className="field">
         <label htmlFor="type-confirm-input">{t('common.typeToConfirm', { name: expected })}</label>
         <input

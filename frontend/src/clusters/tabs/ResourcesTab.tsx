@@ -7,12 +7,14 @@
  */
 import { useEffect, useState } from 'react';
 import { useTranslation } from 'react-i18next';
-import { useSearchParams } from 'react-router-dom';
+import { Link, useSearchParams } from 'react-router-dom';
 import { ErrorState } from '../../components/ErrorState';
 import { Loading } from '../../components/Loading';
 import { relativeTime, useNow } from '../format';
 import type { InventoryPage } from '../types';
 import { toYaml } from '../yaml';
+import { ObjectActions } from '../../objects/ObjectActions';
+import { objectPath } from '../../objects/paths';
 import { FreshnessLine } from './InventoryTable';
 import {
   groupKinds,
@@ -100,6 +102,12 @@ function Cell({ column, value }: { column: TableColumn; value: unknown }) {
   return <>{String(value)}</>;
 }
 
+/** `group/version/plural` of the browser's URL as an object reference's parts. */
+function refParts(gvr: string): { group: string; version: string; plural: string } {
+  const [group = 'core', version = '', plural = ''] = gvr.split('/');
+  return { group, version, plural };
+}
+
 function ObjectView({
   clusterId,
   gvr,
@@ -131,6 +139,9 @@ function ObjectView({
             JSON
           </button>
         </div>
+        <Link className="btn btn-small" to={objectPath(clusterId, { ...refParts(gvr), namespace, name })} data-testid="resource-object-open">
+          {t('objects.open')}
+        </Link>
         <button type="button" className="btn btn-small" onClick={onClose} data-testid="resource-object-close">
           {t('common.close')}
         </button>
@@ -162,10 +173,12 @@ function ObjectView({
 }
 
 function ResourceTable({
+  clusterId,
   page,
   onOpen,
   selected,
 }: {
+  clusterId: number;
   page: ResourcePage;
   onOpen: (namespace: string, name: string) => void;
   selected: string | null;
@@ -210,9 +223,19 @@ function ResourceTable({
                 {columns.map(({ c, i }) =>
                   i === nameIndex ? (
                     <td key={c.name}>
-                      <button type="button" className="link-button" onClick={(e) => (e.stopPropagation(), onOpen(row.namespace, row.name))}>
-                        {row.cells[i] === undefined ? row.name : String(row.cells[i])}
-                      </button>
+                      <span className="resource-name-cell">
+                        <button type="button" className="link-button" onClick={(e) => (e.stopPropagation(), onOpen(row.namespace, row.name))}>
+                          {row.cells[i] === undefined ? row.name : String(row.cells[i])}
+                        </button>
+                        {/* the row opens the YAML view on click; the menu's clicks stay in the menu */}
+                        <span onClick={(e) => e.stopPropagation()}>
+                          <ObjectActions
+                            clusterId={clusterId}
+                            objectRef={{ ...refParts(gvrOf(page.resource)), kind: page.resource.kind, namespace: row.namespace, name: row.name }}
+                            align="left"
+                          />
+                        </span>
+                      </span>
                     </td>
                   ) : (
                     <td key={c.name}>
@@ -331,6 +354,7 @@ export function ResourcesTab({ clusterId }: { clusterId: number }) {
               <>
                 {page.data.freshness && <FreshnessLine page={{ freshness: page.data.freshness } as InventoryPage} />}
                 <ResourceTable
+                  clusterId={clusterId}
                   page={page.data}
                   selected={objectName ? `${objectNamespace}/${objectName}` : null}
                   onOpen={(ns, name) => update({ object: name, objectNamespace: ns })}

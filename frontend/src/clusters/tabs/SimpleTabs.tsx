@@ -21,6 +21,8 @@ import {
   type WorkloadData,
 } from '../types';
 import { InventoryTable, type Column } from './InventoryTable';
+import { ObjectActions } from '../../objects/ObjectActions';
+import { refOfRow } from '../../objects/paths';
 
 /** Reads/writes some filters in the URL query; text inputs apply after a short pause. */
 export function useUrlFilters<K extends string>(keys: readonly K[]): [Record<K, string>, (key: K, value: string) => void] {
@@ -203,6 +205,14 @@ export function WorkloadsTab({ clusterId }: { clusterId: number }) {
             render: (r) => <span className="mono small wrap-any">{(r.data.images ?? []).join(', ')}</span>,
           },
           ageCol(t('clusters.col.age')),
+          {
+            key: 'actions',
+            header: t('objects.actions'),
+            render: (r) => {
+              const ref = refOfRow(r);
+              return ref ? <ObjectActions clusterId={clusterId} objectRef={{ ...ref, kind: r.kind }} replicas={r.data.replicas ?? null} /> : null;
+            },
+          },
         ]}
       />
     </>

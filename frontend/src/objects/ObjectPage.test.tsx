@@ -1,0 +1,202 @@
+import { diagnosticCount } from '@codemirror/lint';
+import { act, screen, waitFor, within } from '@testing-library/react';
+import userEvent from '@testing-library/user-event';
+import { describe, expect, it } from 'vitest';
+import { getSocket } from '../lib/socket';
+import { clusterDetail, page } from '../test/clusters';
+import { FakeWebSocket } from '../test/FakeWebSocket';
+import { DEPLOYMENT_YAML, deny, allowAll, editText, editorView, objectAction, objectDetail } from '../test/objects';
+import { adminUser, json, mockFetch, renderAt, testQueryClient, type Handler } from '../test/utils';
+import { ObjectPage } from './ObjectPage';
+import { lineOfField } from './YamlEditor';
+
+const path = '/clusters/:id/objects/:group/:version/:plural/:name';
+const route = '/clusters/1/objects/apps/v1/deployments/web?namespace=shop';
+const OBJECT = 'GET /api/clusters/1/objects/apps/v1/deployments/web/';
+
+function base(extra: Record<string, Handler> = {}): Record<string, Handler> {
+  return {
+    'GET /api/clusters/1/': () => json(clusterDetail(1)),
+    'GET /api/auth/csrf/': () => json({ csrfToken: 't' }),
+    'GET /api/clusters/1/workloads/': () => json(page([])),
+    [OBJECT]: () => json(objectDetail()),
+    ...extra,
+  };
+}
+
+async function render() {
+  const result = renderAt(<ObjectPage />, { route, path, queryClient: testQueryClient(adminUser) });
+  const editor = await screen.findByTestId('yaml-editor');
+  await waitFor(() => expect(editor.querySelector('.cm-content')).toHaveTextContent('replicas: 1'));
+  return { ...result, editor };
+}
+
+describe('ObjectPage: edit YAML', () => {
+  it('previews the edit as a diff, applies it and follows the action to the reloaded object', async () => {
+    let reads = 0;
+    const seen = mockFetch(
+      base({
+        [OBJECT]: () => {
+          reads += 1;
+          return json(objectDetail(reads === 1 ? {} : { yaml: DEPLOYMENT_YAML.replace('replicas: 1', 'replicas: 3'), resource_version: '102' }));
+        },
+        'POST /api/clusters/1/objects/apps/v1/deployments/web/preview/': () =>
+          json({
+            changed: true,
+            diff: '--- live\n+++ applied\n@@\n-  replicas: 1\n+  replicas: 3\n',
+            live_yaml: DEPLOYMENT_YAML,
+            result_yaml: DEPLOYMENT_YAML.replace('replicas: 1', 'replicas: 3'),
+            conflicts: [],
+          }),
+        'POST /api/clusters/1/objects/apps/v1/deployments/web/apply/': () => json(objectAction({ status: 'pending' }), { status: 202 }),
+        'GET /api/clusters/actions/7/': () => json(objectAction({ status: 'running' })),
+      }),
+    );
+    const user = userEvent.setup();
+    const { editor } = await render();
+    expect(screen.getByTestId('yaml-preview')).toBeDisabled(); // nothing edited yet
+    act(() => editText(editor, 'replicas: 1', 'replicas: 3'));
+    await user.click(screen.getByTestId('yaml-preview'));
+
+    const result = await screen.findByTestId('yaml-preview-result');
+    expect(result).toHaveAttribute('data-changed', 'true');
+    const diff = within(result).getByTestId('yaml-diff');
+    await waitFor(() => expect(diff.querySelectorAll('.cm-editor')).toHaveLength(2));
+    expect(diff.querySelectorAll('.cm-editor')[0]).toHaveTextContent('replicas: 1');
+    expect(diff.querySelectorAll('.cm-editor')[1]).toHaveTextContent('replicas: 3');
+    const previewBody = (await seen.find((r) => r.url.includes('/preview/'))!.json()) as { yaml: string };
+    expect(previewBody.yaml).toContain('replicas: 3');
+    expect(new URL(seen.find((r) => r.url.includes('/preview/'))!.url).searchParams.get('namespace')).toBe('shop');
+
+    await user.click(screen.getByTestId('yaml-apply'));
+    expect(await screen.findByTestId('yaml-applying')).toBeInTheDocument();
+    const applyBody = (await seen.find((r) => r.url.includes('/apply/'))!.json()) as { yaml: string; force: boolean };
+    expect(applyBody).toEqual({ yaml: expect.stringContaining('replicas: 3') as string, force: false });
+
+    // The action's outcome arrives on the namespace's socket group.
+    getSocket().start();
+    const ws = FakeWebSocket.latest();
+    act(() => ws.serverOpen());
+    await waitFor(() => expect(ws.sent).toContainEqual({ type: 'subscribe', group: 'cluster.1.ns.shop' }));
+    act(() => ws.serverSend({ type: 'subscribed', group: 'cluster.1.ns.shop', seq: 1 }));
+    act(() =>
+      ws.serverSend({
+        type: 'objects.action',
+        group: 'cluster.1.ns.shop',
+        seq: 2,
+        data: objectAction({ status: 'succeeded', message: 'Applied.', result: { resource_version: '102' } }),
+      }),
+    );
+    expect(await screen.findByTestId('apply-succeeded')).toBeInTheDocument();
+    // The editor now holds the object as the cluster stores it.
+    await waitFor(() => expect(screen.getByTestId('object-resource-version')).toHaveTextContent('102'));
+    await waitFor(() => expect(editorView(screen.getByTestId('yaml-editor')).state.doc.toString()).toContain('replicas: 3'));
+    expect(screen.getByTestId('yaml-preview')).toBeDisabled();
+  });
+
+  it('lists conflicts field by field with their manager; back out keeps the draft, force applies with force', async () => {
+    const seen = mockFetch(
+      base({
+        'POST /api/clusters/1/objects/apps/v1/deployments/web/preview/': () =>
+          json({
+            changed: true,
+            diff: '',
+            live_yaml: DEPLOYMENT_YAML,
+            result_yaml: DEPLOYMENT_YAML.replace('replicas: 1', 'replicas: 5'),
+            conflicts: [{ field: '.spec.replicas', manager: 'hpa-controller', message: 'conflict with "hpa-controller": .spec.replicas' }],
+          }),
+        'POST /api/clusters/1/objects/apps/v1/deployments/web/apply/': () => json(objectAction({ status: 'pending' }), { status: 202 }),
+        'GET /api/clusters/actions/7/': () => json(objectAction({ status: 'succeeded' })),
+      }),
+    );
+    const user = userEvent.setup();
+    const { editor } = await render();
+    act(() => editText(editor, 'replicas: 1', 'replicas: 5'));
+    await user.click(screen.getByTestId('yaml-preview'));
+    const row = await screen.findByTestId('conflict-0');
+    expect(row).toHaveAttribute('data-field', '.spec.replicas');
+    expect(row).toHaveTextContent('hpa-controller');
+    expect(screen.queryByTestId('yaml-apply')).not.toBeInTheDocument(); // only force or back out
+
+    await user.click(screen.getByTestId('back-out'));
+    expect(screen.queryByTestId('yaml-preview-result')).not.toBeInTheDocument();
+    expect(editorView(screen.getByTestId('yaml-editor')).state.doc.toString()).toContain('replicas: 5');
+    expect(seen.some((r) => r.url.includes('/apply/'))).toBe(false);
+
+    await user.click(screen.getByTestId('yaml-preview'));
+    await user.click(await screen.findByTestId('apply-force'));
+    await waitFor(() => expect(seen.some((r) => r.url.includes('/apply/'))).toBe(true));
+    const body = (await seen.find((r) => r.url.includes('/apply/'))!.json()) as { force: boolean };
+    expect(body.force).toBe(true);
+  });
+
+  it('puts the API validation errors on their lines in the editor', async () => {
+    mockFetch(
+      base({
+        'POST /api/clusters/1/objects/apps/v1/deployments/web/preview/': () =>
+          json(
+            {
+              detail: 'The cluster refused the object.',
+              code: 'api_invalid',
+              errors: [
+                { field: 'spec.replicas', line: null, message: 'Invalid value: -1: must be greater than or equal to 0' },
+                { field: 'spec.template.spec.containers[0].image', line: null, message: 'Required value' },
+              ],
+            },
+            { status: 400 },
+          ),
+      }),
+    );
+    const user = userEvent.setup();
+    const { editor } = await render();
+    act(() => editText(editor, 'replicas: 1', 'replicas: -1'));
+    await user.click(screen.getByTestId('yaml-preview'));
+    const errors = await screen.findByTestId('yaml-errors');
+    expect(errors).toHaveTextContent('must be greater than or equal to 0');
+    const view = editorView(screen.getByTestId('yaml-editor'));
+    await waitFor(() => expect(diagnosticCount(view.state)).toBe(2));
+    // the markers sit on the lines of those fields
+    const lines = DEPLOYMENT_YAML.split('\n');
+    expect(lines[lineOfField(DEPLOYMENT_YAML, 'spec.replicas')! - 1]).toBe('  replicas: 1');
+    expect(lines[lineOfField(DEPLOYMENT_YAML, 'spec.template.spec.containers[0].image')! - 1]).toBe('        image: nginx:1.27');
+  });
+
+  it('marks unparsable YAML at the line the server names', async () => {
+    mockFetch(
+      base({
+        'POST /api/clusters/1/objects/apps/v1/deployments/web/preview/': () =>
+          json({ detail: 'The YAML does not parse.', code: 'yaml_invalid', errors: { yaml: [{ line: 9, message: 'mapping values are not allowed here' }] } }, { status: 400 }),
+      }),
+    );
+    const user = userEvent.setup();
+    const { editor } = await render();
+    act(() => editText(editor, 'replicas: 1', 'replicas: 1: 2'));
+    await user.click(screen.getByTestId('yaml-preview'));
+    expect(await screen.findByTestId('yaml-error-0')).toHaveAttribute('data-line', '9');
+    await waitFor(() => expect(diagnosticCount(editorView(screen.getByTestId('yaml-editor')).state)).toBe(1));
+  });
+
+  it('is read-only, saying why, for a user who may not edit', async () => {
+    mockFetch(base({ [OBJECT]: () => json(objectDetail({ permissions: deny(allowAll(), 'objects.edit') })) }));
+    await render();
+    expect(screen.getByTestId('edit-denied')).toHaveTextContent('does not grant objects.edit');
+    expect(screen.getByTestId('yaml-editor')).toHaveAttribute('data-readonly', 'true');
+    expect(screen.queryByTestId('yaml-preview')).not.toBeInTheDocument();
+  });
+
+  it('warns that a release owns the object, with a link to the release', async () => {
+    mockFetch(base({ [OBJECT]: () => json(objectDetail({ owner_release: { id: 42, name: 'web-prod', service_map_id: 3 } })) }));
+    await render();
+    expect(screen.getByTestId('owner-release-warning')).toHaveTextContent('the next deploy of the release puts your change back');
+    expect(screen.getByTestId('owner-release-link')).toHaveAttribute('href', '/releases/42');
+  });
+});
+
+describe('lineOfField', () => {
+  it('finds keys, list items and nested keys; null when missing', () => {
+    expect(lineOfField(DEPLOYMENT_YAML, 'metadata.labels.app')).toBe(7);
+    expect(lineOfField(DEPLOYMENT_YAML, 'spec.template.spec.containers[0].name')).toBe(19);
+    expect(lineOfField('a:\n  b: 1\n', 'c')).toBeNull();
+    expect(lineOfField('a:\n  b: 1\n', 'a.c')).toBe(1); // the deepest part found
+  });
+});

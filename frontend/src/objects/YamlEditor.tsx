@@ -1,0 +1,199 @@
+/**
+ * The YAML editor of the object and create pages: CodeMirror 6 with YAML highlighting, folding,
+ * search and undo (codemirror's basicSetup), and the API's validation errors as lint diagnostics
+ * on the lines they concern. A server error that names a field (`spec.replicas`) but no line is
+ * put on the line of that field when the document has it.
+ *
+ * CodeMirror keeps its own document; the component is controlled only in the sense that a new
+ * `value` different from the editor's text replaces it (a reset, a reload after apply).
+ */
+import { indentWithTab } from '@codemirror/commands';
+import { yaml } from '@codemirror/lang-yaml';
+import { foldAll } from '@codemirror/language';
+import { lintGutter, setDiagnostics, type Diagnostic } from '@codemirror/lint';
+import { Compartment, EditorState, type Text } from '@codemirror/state';
+import { keymap } from '@codemirror/view';
+import { EditorView, basicSetup } from 'codemirror';
+import { useEffect, useRef } from 'react';
+import type { LineError } from './types';
+
+interface LineInfo {
+  lead: number;
+  dash: boolean;
+  key: string | null;
+  keyIndent: number;
+  blank: boolean;
+}
+
+function describe(line: string): LineInfo {
+  const lead = line.length - line.trimStart().length;
+  const rest = line.slice(lead);
+  const blank = rest === '' || rest.startsWith('#');
+  const m = rest.match(/^((?:- +)*)(["']?)([^"':#][^:#]*?)\2\s*:(?:\s|$)/);
+  const dashes = rest.match(/^((?:- +)*)/)?.[1] ?? '';
+  return {
+    lead,
+    dash: dashes.length > 0,
+    key: m ? (m[3] ?? null) : null,
+    keyIndent: lead + (m ? (m[1] ?? '').length : dashes.length),
+    blank,
+  };
+}
+
+/** The 1-based line of a field path (`spec.template.spec.containers[0].image`) in a YAML document, or null. */
+export function lineOfField(text: string, field: string): number | null {
+  const lines = text.split('\n').map(describe);
+  const tokens = field.split(/\.|\[(\d+)\]/).filter((x): x is string => !!x);
+  let start = 0;
+  let end = lines.length;
+  let parent = -1;
+  let found: number | null = null;
+  for (const token of tokens) {
+    const inScope = (i: number) => !lines[i]!.blank;
+    if (/^\d+$/.test(token)) {
+      // The n-th item of the list in scope (its dashes at the smallest indent).
+      let dashIndent = Infinity;
+      for (let i = start; i < end; i++) if (inScope(i) && lines[i]!.dash) dashIndent = Math.min(dashIndent, lines[i]!.lead);
+      const items: number[] = [];
+      for (let i = start; i < end; i++) if (inScope(i) && lines[i]!.dash && lines[i]!.lead === dashIndent) items.push(i);
+      const at = items[Number(token)];
+      if (at === undefined) return found;
+      start = at;
+      end = items[Number(token) + 1] ?? end;
+      parent = dashIndent;
+      found = at + 1;
+      continue;
+    }
+    let child = Infinity;
+    for (let i = start; i < end; i++) if (inScope(i) && lines[i]!.key !== null && lines[i]!.keyIndent > parent) child = Math.min(child, lines[i]!.keyIndent);
+    let hit = -1;
+    for (let i = start; i < end; i++) {
+      if (inScope(i) && lines[i]!.key === token && lines[i]!.keyIndent === child) {
+        hit = i;
+        break;
+      }
+    }
+    if (hit < 0) return found;
+    const indent = lines[hit]!.keyIndent;
+    let stop = end;
+    for (let j = hit + 1; j < end; j++) {
+      const l = lines[j]!;
+      if (l.blank) continue;
+      if (l.lead < indent || (l.lead === indent && !l.dash) || (l.key !== null && l.keyIndent <= indent && !(l.dash && l.lead >= indent))) {
+        stop = j;
+        break;
+      }
+    }
+    start = hit + 1;
+    end = stop;
+    parent = indent;
+    found = hit + 1;
+  }
+  return found;
+}
+
+/** Lint diagnostics for the errors that point at a line (directly or through their field). */
+export function diagnosticsFor(doc: Text, errors: readonly LineError[]): Diagnostic[] {
+  const out: Diagnostic[] = [];
+  const text = doc.toString();
+  for (const error of errors) {
+    let line = error.line ?? null;
+    if (line === null && error.field) line = lineOfField(text, error.field);
+    if (line === null || line < 1) continue;
+    const at = doc.line(Math.min(line, doc.lines));
+    out.push({
+      from: at.from,
+      to: Math.max(at.from, at.to),
+      severity: 'error',
+      message: error.field ? `${error.field}: ${error.message}` : error.message,
+    });
+  }
+  return out;
+}
+
+/** The errors no line of the document could be found for (shown beside the editor). */
+export function unplacedErrors(text: string, errors: readonly LineError[]): LineError[] {
+  return errors.filter((e) => !(e.line && e.line >= 1) && !(e.field && lineOfField(text, e.field) !== null));
+}
+
+export function YamlEditor({
+  value,
+  onChange,
+  readOnly = false,
+  errors = [],
+  label,
+  testId = 'yaml-editor',
+  foldAtStart = false,
+}: {
+  value: string;
+  onChange?: (value: string) => void;
+  readOnly?: boolean;
+  errors?: readonly LineError[];
+  /** The editor's accessible name. */
+  label: string;
+  testId?: string;
+  /** Fold every block at first (long objects open on their top-level keys). */
+  foldAtStart?: boolean;
+}) {
+  const host = useRef<HTMLDivElement>(null);
+  const view = useRef<EditorView | null>(null);
+  const changed = useRef(onChange);
+  const readOnlyConf = useRef(new Compartment());
+  const labelConf = useRef(new Compartment());
+  useEffect(() => {
+    changed.current = onChange;
+  });
+
+  useEffect(() => {
+    if (!host.current) return undefined;
+    const editor = new EditorView({
+      parent: host.current,
+      state: EditorState.create({
+        doc: value,
+        extensions: [
+          basicSetup,
+          keymap.of([indentWithTab]),
+          yaml(),
+          lintGutter(),
+          EditorState.tabSize.of(2),
+          readOnlyConf.current.of([EditorState.readOnly.of(readOnly), EditorView.editable.of(!readOnly)]),
+          labelConf.current.of(EditorView.contentAttributes.of({ 'aria-label': label })),
+          EditorView.updateListener.of((update) => {
+            if (update.docChanged) changed.current?.(update.state.doc.toString());
+          }),
+        ],
+      }),
+    });
+    view.current = editor;
+    if (foldAtStart) foldAll(editor);
+    return () => {
+      editor.destroy();
+      view.current = null;
+    };
+    // The editor is created once; later props are applied by the effects below.
+  }, []);
+
+  useEffect(() => {
+    const editor = view.current;
+    if (!editor || editor.state.doc.toString() === value) return;
+    editor.dispatch({ changes: { from: 0, to: editor.state.doc.length, insert: value } });
+  }, [value]);
+
+  useEffect(() => {
+    view.current?.dispatch({
+      effects: readOnlyConf.current.reconfigure([EditorState.readOnly.of(readOnly), EditorView.editable.of(!readOnly)]),
+    });
+  }, [readOnly]);
+
+  useEffect(() => {
+    view.current?.dispatch({ effects: labelConf.current.reconfigure(EditorView.contentAttributes.of({ 'aria-label': label })) });
+  }, [label]);
+
+  useEffect(() => {
+    const editor = view.current;
+    if (!editor) return;
+    editor.dispatch(setDiagnostics(editor.state, diagnosticsFor(editor.state.doc, errors)));
+  }, [errors, value]);
+
+  return <div className="yaml-editor" ref={host} data-testid={testId} data-readonly={readOnly ? 'true' : 'false'} />;
+}

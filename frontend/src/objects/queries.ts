@@ -1,0 +1,160 @@
+/**
+ * Query keys and hooks of the object pages. The query cache is the only store:
+ *   ['clusters', id, 'object', group, version, plural, namespace, name]   one object (GET objects/…)
+ *   ['clusters', id, 'object', …, 'revisions' | 'dependents']            what the dialogs read
+ *   ['objects', 'action', actionId]                                       an ObjectAction
+ * An action is followed by its `objects.action` socket events (on `cluster.<id>.ns.<namespace>`,
+ * or `cluster.<id>` for cluster-scoped objects) and polled as a fallback until its status is final.
+ * What the action changed in the cluster reaches the lists through the watcher (clusters/live.ts).
+ */
+import { useMutation, useQuery, useQueryClient, type QueryClient } from '@tanstack/react-query';
+import { useCallback } from 'react';
+import { ApiError } from '../api/errors';
+import { useSubscription, type SocketEvent } from '../lib/socket';
+import { objectsApi } from './api';
+import { FINAL_STATUSES, type ObjectAction, type ObjectRef, type Propagation } from './types';
+
+export const objectKey = (clusterId: number, ref: ObjectRef) =>
+  ['clusters', clusterId, 'object', ref.group || 'core', ref.version, ref.plural, ref.namespace, ref.name] as const;
+export const actionKey = (id: number) => ['objects', 'action', id] as const;
+
+/** Polling fallback while an action runs (the socket usually answers first). */
+export const ACTION_POLL_MS = 2_000;
+
+export function isFinal(action: Pick<ObjectAction, 'status'> | undefined | null): boolean {
+  return !!action && FINAL_STATUSES.includes(action.status);
+}
+
+function isAction(value: unknown): value is ObjectAction {
+  return (
+    typeof value === 'object' &&
+    value !== null &&
+    typeof (value as { id?: unknown }).id === 'number' &&
+    typeof (value as { status?: unknown }).status === 'string' &&
+    typeof (value as { action?: unknown }).action === 'string'
+  );
+}
+
+const noRetryOnAnswer = (count: number, error: unknown) => !(error instanceof ApiError && error.status < 500) && count < 2;
+
+export function useObject(clusterId: number, ref: ObjectRef, { enabled = true }: { enabled?: boolean } = {}) {
+  return useQuery({
+    queryKey: objectKey(clusterId, ref),
+    queryFn: ({ signal }) => objectsApi.get(clusterId, ref, signal),
+    enabled,
+    staleTime: 10_000,
+    // The editor starts from this answer: refetching under the user's cursor would be surprising.
+    refetchOnWindowFocus: false,
+    retry: noRetryOnAnswer,
+  });
+}
+
+export function useRevisions(clusterId: number, ref: ObjectRef, enabled: boolean) {
+  return useQuery({
+    queryKey: [...objectKey(clusterId, ref), 'revisions'],
+    queryFn: ({ signal }) => objectsApi.revisions(clusterId, ref, signal),
+    enabled,
+    staleTime: 0,
+    retry: noRetryOnAnswer,
+  });
+}
+
+export function useDependents(clusterId: number, ref: ObjectRef, enabled: boolean) {
+  return useQuery({
+    queryKey: [...objectKey(clusterId, ref), 'dependents'],
+    queryFn: ({ signal }) => objectsApi.dependents(clusterId, ref, signal),
+    enabled,
+    staleTime: 0,
+    retry: noRetryOnAnswer,
+  });
+}
+
+/** Puts a fresh action row in the cache; a finished one makes its object's view reload. */
+export function storeAction(queryClient: QueryClient, action: ObjectAction): void {
+  const current = queryClient.getQueryData<ObjectAction>(actionKey(action.id));
+  // Events and polls may cross: never go back from a final status to a running one.
+  if (current && isFinal(current) && !isFinal(action)) return;
+  queryClient.setQueryData(actionKey(action.id), action);
+  if (isFinal(action) && !(current && isFinal(current))) {
+    void queryClient.invalidateQueries({
+      queryKey: ['clusters', action.cluster, 'object', action.group || 'core', action.version, action.plural, action.namespace],
+    });
+  }
+}
+
+/** An ObjectAction until its status is final: the POST's answer, socket events, a poll as fallback. */
+export function useObjectAction(id: number | null) {
+  return useQuery({
+    queryKey: actionKey(id ?? -1),
+    queryFn: ({ signal }) => objectsApi.action(id ?? -1, signal),
+    enabled: id !== null,
+    staleTime: 0,
+    refetchInterval: (query) => (isFinal(query.state.data) ? false : ACTION_POLL_MS),
+    retry: noRetryOnAnswer,
+  });
+}
+
+/** The socket group an object's `objects.action` events go to. */
+export function actionGroup(clusterId: number, namespace: string): string {
+  return namespace ? `cluster.${clusterId}.ns.${namespace}` : `cluster.${clusterId}`;
+}
+
+/** Listens for `objects.action` events of one namespace (or cluster-scoped objects) and stores them. */
+export function useActionEvents(clusterId: number, namespace: string, enabled = true): void {
+  const queryClient = useQueryClient();
+  const onEvent = useCallback(
+    (event: SocketEvent) => {
+      if (event.type === 'objects.action' && isAction(event.data)) storeAction(queryClient, event.data);
+    },
+    [queryClient],
+  );
+  const onResync = useCallback(() => void queryClient.invalidateQueries({ queryKey: ['objects', 'action'] }), [queryClient]);
+  useSubscription(enabled && Number.isInteger(clusterId) ? actionGroup(clusterId, namespace) : null, onEvent, onResync);
+}
+
+// --- writes ------------------------------------------------------------------------
+
+/** A mutation that answers an ObjectAction (202) stores it so its follower starts from it. */
+function useActionMutation<V>(fn: (vars: V) => Promise<ObjectAction>) {
+  const queryClient = useQueryClient();
+  return useMutation<ObjectAction, ApiError, V>({
+    mutationFn: fn,
+    onSuccess: (action) => storeAction(queryClient, action),
+  });
+}
+
+export function usePreview(clusterId: number, ref: ObjectRef) {
+  return useMutation({ mutationFn: (yaml: string) => objectsApi.preview(clusterId, ref, yaml) });
+}
+
+export function useApply(clusterId: number, ref: ObjectRef) {
+  return useActionMutation(({ yaml, force }: { yaml: string; force: boolean }) => objectsApi.apply(clusterId, ref, yaml, force));
+}
+
+export function useScale(clusterId: number, ref: ObjectRef) {
+  return useActionMutation((replicas: number) => objectsApi.scale(clusterId, ref, replicas));
+}
+
+export type SimpleAction = 'restart' | 'pause' | 'resume';
+
+export function useSimpleAction(clusterId: number, ref: ObjectRef) {
+  return useActionMutation((action: SimpleAction) => objectsApi[action](clusterId, ref));
+}
+
+export function useRollback(clusterId: number, ref: ObjectRef) {
+  return useActionMutation((revision: number) => objectsApi.rollback(clusterId, ref, revision));
+}
+
+export function useDelete(clusterId: number, ref: ObjectRef) {
+  return useActionMutation(({ confirm, propagation }: { confirm: string; propagation: Propagation }) =>
+    objectsApi.remove(clusterId, ref, confirm, propagation),
+  );
+}
+
+export function usePreviewMany(clusterId: number) {
+  return useMutation({ mutationFn: (yaml: string) => objectsApi.previewMany(clusterId, yaml) });
+}
+
+export function useCreate(clusterId: number) {
+  return useActionMutation((yaml: string) => objectsApi.create(clusterId, yaml));
+}
