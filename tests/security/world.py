@@ -35,9 +35,9 @@ from workspaces import quota as q
 from workspaces import services as ws_services
 from workspaces.models import ClusterAllocation, Membership, RegistryAllocation, Role, ServiceMap, Workspace
 
-# The personas of the suite: anonymous, the three system roles, the three built-in workspace
+# The personas of the suite: anonymous, the four system roles, the three built-in workspace
 # roles in workspace W, and a manager of another workspace (a member, but not of W).
-PERSONAS = ("anonymous", "admin", "operator", "user", "manager", "developer", "viewer", "nonmember")
+PERSONAS = ("anonymous", "admin", "operator", "auditor", "user", "manager", "developer", "viewer", "nonmember")
 
 # The catalog tests' shop chart (its Deployment and ConfigMap) plus a Secret from a value, so the
 # secrets scanner has a rendered Secret value to look for.
@@ -118,6 +118,7 @@ def build(sandbox: Any, *, cluster: str = "cluster-2") -> World:
     users = {
         "admin": make_user(f"sec-admin-{suffix}", role="admin"),
         "operator": make_user(f"sec-oper-{suffix}", role="operator"),
+        "auditor": make_user(f"sec-audit-{suffix}", role="auditor"),
         "user": make_user(f"sec-user-{suffix}"),
         "manager": make_user(f"sec-mgr-{suffix}"),
         "developer": make_user(f"sec-dev-{suffix}"),
