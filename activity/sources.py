@@ -10,10 +10,11 @@ charts) leaves the database, and no query runs per row.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 from django.db.models import BooleanField, DateTimeField, ExpressionWrapper, Q, QuerySet, Value
 from django.db.models.fields.json import KeyTextTransform
-from django.db.models.functions import Cast, Coalesce, NullIf
+from django.db.models.functions import Cast, Coalesce, NullIf, Trunc
 
 from activity.access import Place, Scope
 from activity.models import ObjectChange
@@ -41,6 +42,12 @@ def _object(scope: Scope, kind: str = "kind", name: str = "name") -> Q:
     return Q(**{kind: scope.kind, name: scope.name}) if scope.name else Q()
 
 
+def _second(expression: Any) -> Trunc:
+    """A time to the second: what Kubernetes records (events, managedFields), so the portal's own
+    rows (microseconds) and the cluster's compare on one footing; ties go to the tables' ranks."""
+    return Trunc(expression, "second", output_field=DateTimeField())
+
+
 def _username(value: str | None) -> str:
     return value or ""
 
@@ -49,16 +56,16 @@ def _username(value: str | None) -> str:
 
 
 def portal_actions(scope: Scope, cursor: Key | None, limit: int) -> list[Entry]:
-    rows = (ObjectAction.objects.filter(_places(scope.places), _object(scope), seek(cursor, "portal", "created"))
-            .annotate(has_diff=ExpressionWrapper(~Q(diff=""), output_field=BooleanField()))
-            .order_by("-created", "-id")
-            .values("id", "created", "cluster_id", "namespace", "kind", "name", "action", "params", "status",
+    rows = (ObjectAction.objects.filter(_places(scope.places), _object(scope))
+            .annotate(at=_second("created"), has_diff=ExpressionWrapper(~Q(diff=""), output_field=BooleanField()))
+            .filter(seek(cursor, "portal", "at")).order_by("-at", "-id")
+            .values("id", "at", "cluster_id", "namespace", "kind", "name", "action", "params", "status",
                     "message", "message_code", "message_params", "requested_username", "has_diff")[:limit])
     out = []
     for r in rows:
         where = f"{r['namespace']}/" if r["namespace"] else ""
         out.append(Entry(
-            table="portal", pk=r["id"], time=r["created"], source="portal", actor=r["requested_username"],
+            table="portal", pk=r["id"], time=r["at"], source="portal", actor=r["requested_username"],
             cluster=r["cluster_id"], namespace=r["namespace"], kind=r["kind"], name=r["name"], action=r["action"],
             status=r["status"],
             summary=f"{r['requested_username'] or 'someone'}: {r['action']} {r['kind']} {where}{r['name']} "
@@ -79,16 +86,16 @@ def exec_sessions(scope: Scope, cursor: Key | None, limit: int) -> list[Entry]:
             here &= Q(detail__namespace__in=list(place.namespaces))
         places |= here
     rows = (AuditRecord.objects.filter(places, action=EXEC_ACTION)
-            .filter(Q(detail__pod=scope.name) if scope.name else Q(), seek(cursor, "exec", "timestamp"))
-            .order_by("-timestamp", "-id")
-            .values("id", "timestamp", "actor_username", "outcome", "detail")[:limit])
+            .filter(Q(detail__pod=scope.name) if scope.name else Q())
+            .annotate(at=_second("timestamp")).filter(seek(cursor, "exec", "at")).order_by("-at", "-id")
+            .values("id", "at", "actor_username", "outcome", "detail")[:limit])
     out = []
     for r in rows:
         detail = r["detail"] if isinstance(r["detail"], dict) else {}
         pod, container = str(detail.get("pod", "")), str(detail.get("container", ""))
         cluster = detail.get("cluster")
         out.append(Entry(
-            table="exec", pk=r["id"], time=r["timestamp"], source="exec", actor=r["actor_username"],
+            table="exec", pk=r["id"], time=r["at"], source="exec", actor=r["actor_username"],
             cluster=int(str(cluster)) if str(cluster).isdigit() else None, namespace=str(detail.get("namespace", "")),
             kind="Pod", name=pod, action="exec", status=r["outcome"],
             summary=f"{r['actor_username'] or 'someone'} opened a shell in {pod}/{container}",
@@ -97,9 +104,9 @@ def exec_sessions(scope: Scope, cursor: Key | None, limit: int) -> list[Entry]:
     return out
 
 
-def _event_time() -> Coalesce:
+def _event_time() -> Trunc:
     seen = NullIf(KeyTextTransform("last_seen", "data"), Value(""))
-    return Coalesce(Cast(seen, DateTimeField()), "created", "updated")
+    return _second(Coalesce(Cast(seen, DateTimeField()), "created", "updated"))
 
 
 def events(scope: Scope, cursor: Key | None, limit: int) -> list[Entry]:
@@ -149,9 +156,8 @@ def revisions(scope: Scope, cursor: Key | None, limit: int) -> list[Entry]:
     if not scope.releases or scope.name:
         return []
     rows = (Revision.objects.filter(release__service_map_id__in=list(scope.service_map_ids))
-            .filter(seek(cursor, "revision", "created"))
-            .order_by("-created", "-id")
-            .values("id", "created", "number", "action", "rollback_of", "status", "message", "message_code",
+            .annotate(at=_second("created")).filter(seek(cursor, "revision", "at")).order_by("-at", "-id")
+            .values("id", "at", "number", "action", "rollback_of", "status", "message", "message_code",
                     "message_params", "created_by__username", "release_id", "release__name",
                     "release__service_map_id", "release__service_map__cluster_id",
                     "release__service_map__namespace", "package_version__version",
@@ -160,7 +166,7 @@ def revisions(scope: Scope, cursor: Key | None, limit: int) -> list[Entry]:
     for r in rows:
         version = f"{r['package_version__package__name']} {r['package_version__version']}"
         out.append(Entry(
-            table="revision", pk=r["id"], time=r["created"], source="release",
+            table="revision", pk=r["id"], time=r["at"], source="release",
             actor=_username(r["created_by__username"]), cluster=r["release__service_map__cluster_id"],
             namespace=r["release__service_map__namespace"], kind="Release", name=r["release__name"],
             action=r["action"], status=r["status"],
@@ -181,13 +187,13 @@ def rollouts(scope: Scope, cursor: Key | None, limit: int) -> list[Entry]:
         qs = qs.filter(targets__service_map_id=scope.service_map_ids[0])
     else:
         qs = qs.filter(workspace_id=scope.workspace_id or 0)
-    rows = (qs.filter(seek(cursor, "rollout", "created")).order_by("-created", "-id")
-            .values("id", "created", "release_name", "version_label", "status", "message", "message_code",
+    rows = (qs.annotate(at=_second("created")).filter(seek(cursor, "rollout", "at")).order_by("-at", "-id")
+            .values("id", "at", "release_name", "version_label", "status", "message", "message_code",
                     "message_params", "created_by__username", "workspace_id")[:limit])
     out = []
     for r in rows:
         out.append(Entry(
-            table="rollout", pk=r["id"], time=r["created"], source="release",
+            table="rollout", pk=r["id"], time=r["at"], source="release",
             actor=_username(r["created_by__username"]), kind="Rollout", name=r["release_name"], action="rollout",
             status=r["status"], summary=f"rollout of {r['release_name']} ({r['version_label']}): {r['status']}",
             message_code=r["message_code"], message_params=r["message_params"] or {},

@@ -229,3 +229,14 @@ def test_time_ties_across_tables_keep_one_order(s: Scene) -> None:
     expected = [f"event:{rows[2].pk}", f"outside:{rows[1].pk}", f"portal:{rows[0].pk}", f"exec:{rows[3].pk}"]
     assert [e["id"] for e in all_pages(s.member, cluster=s.cluster.pk, page_size=1)] == expected
     assert datetime.datetime.fromisoformat(get(s.member, cluster=s.cluster.pk)["results"][0]["time"]) == when
+
+
+def test_the_portals_own_times_are_compared_to_the_second_as_kubernetes_records_them(s: Scene) -> None:
+    """An apply at 12:00:20.700 and the event it caused, which Kubernetes stamps 12:00:20: the event
+    is the newer (same second, higher rank), and the portal's entry shows the second too."""
+    applied = action(s, at(20.7), namespace=s.ns)
+    caused = event(s, at(20), namespace=s.ns)
+    shell = exec_session(s, at(20.9), namespace=s.ns)
+    body = get(s.member, cluster=s.cluster.pk)
+    assert ids(body) == [f"event:{caused.pk}", f"portal:{applied.pk}", f"exec:{shell.pk}"]
+    assert {e["time"] for e in body["results"]} == {at(20).isoformat()}
