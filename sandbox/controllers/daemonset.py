@@ -5,7 +5,8 @@ and every NoSchedule/NoExecute taint is tolerated (DaemonSet pods get the
 standard extra tolerations, including ``node.kubernetes.io/unschedulable``,
 so cordoned nodes keep their daemons).  Pods get a required node affinity on
 ``metadata.name`` and are bound by the scheduler.  Rolling updates replace
-old-revision pods ``maxUnavailable`` at a time.
+old-revision pods ``maxUnavailable`` at a time. Each template is a ControllerRevision ``<ds>-<hash>``
+(:mod:`sandbox.controllers.history`), so ``kubectl rollout history|undo daemonset`` work.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from sandbox.controllers.base import SpecChanges, int_or_percent, object_ref, template_hash
 from sandbox.controllers.cache import NodeInfo, PodInfo
+from sandbox.controllers.history import ensure_revision
 from sandbox.controllers.podtemplate import pod_from_template
 from sandbox.controllers.replicaset import pod_signature
 from sandbox.controllers.scheduler import node_matches, tolerates
@@ -98,6 +100,7 @@ class DaemonSetController:
         template = spec.get("template") or {}
         pod_spec = template.get("spec") or {}
         rev = template_hash(template)
+        ensure_revision(self.m.store, ds, name=f"{name}-{rev}", hash_label="controller-revision-hash", hash_value=rev)
         ref = object_ref(ds)
         by_node: dict[str, list[PodInfo]] = {}
         for p in self.m.pods.owned(ds["metadata"]["uid"]):

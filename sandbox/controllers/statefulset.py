@@ -21,16 +21,18 @@ from typing import TYPE_CHECKING, Any
 
 from sandbox.controllers.base import SpecChanges, label_selector, object_ref, owner_ref, template_hash
 from sandbox.controllers.cache import PodInfo
+from sandbox.controllers.history import ensure_revision
 from sandbox.controllers.podtemplate import pod_from_template
 from sandbox.controllers.replicaset import pod_signature
 from sandbox.errors import ApiError
-from sandbox.resources import CONTROLLERREVISIONS, PERSISTENTVOLUMECLAIMS, PODS, STATEFULSETS
+from sandbox.resources import PERSISTENTVOLUMECLAIMS, PODS, STATEFULSETS
 
 if TYPE_CHECKING:
     from sandbox.controllers.manager import ControllerManager
 
 COMPONENT = "statefulset-controller"
 REVISION_LABEL = "controller-revision-hash"
+HASH_LABEL = "controller.kubernetes.io/hash"
 
 
 class StatefulSetController:
@@ -52,24 +54,14 @@ class StatefulSetController:
             self.q.add((p.ns, p.owner_name))
 
     def _revision(self, sts: dict[str, Any]) -> str:
+        """The update revision's name ``<sts>-<hash>`` (pods carry it in ``controller-revision-hash``;
+        the ControllerRevision carries the bare hash in ``controller.kubernetes.io/hash``)."""
         md = sts["metadata"]
-        name = f"{md['name']}-{template_hash(sts['spec'].get('template') or {})}"
-        if self.m.store.get(CONTROLLERREVISIONS, md["namespace"], name) is None:
-            revs, _ = self.m.store.list(CONTROLLERREVISIONS, md["namespace"])
-            mine = [r for r in revs if any(o.get("uid") == md["uid"] for o in r["metadata"].get("ownerReferences") or ())]
-            number = max((int(r.get("revision", 0)) for r in mine), default=0) + 1
-            labels = dict((sts["spec"].get("template") or {}).get("metadata", {}).get("labels") or {})
-            labels[REVISION_LABEL] = name
-            with contextlib.suppress(ApiError):
-                self.m.store.create(CONTROLLERREVISIONS, {
-                    "metadata": {"name": name, "namespace": md["namespace"], "labels": labels,
-                                 "ownerReferences": [owner_ref(sts)]},
-                    "data": {"spec": {"template": sts["spec"].get("template") or {}}}, "revision": number})
-            limit = int(sts["spec"].get("revisionHistoryLimit", 10))
-            mine.sort(key=lambda r: int(r.get("revision", 0)))
-            for r in mine[:max(0, len(mine) + 1 - limit - 1)]:
-                with contextlib.suppress(ApiError):
-                    self.m.store.delete(CONTROLLERREVISIONS, md["namespace"], r["metadata"]["name"])
+        digest = template_hash(sts["spec"].get("template") or {})
+        name = f"{md['name']}-{digest}"
+        current = (sts.get("status") or {}).get("currentRevision")
+        ensure_revision(self.m.store, sts, name=name, hash_label=HASH_LABEL, hash_value=digest,
+                        keep=frozenset({name, current} if current else {name}))
         return name
 
     def sync(self, key: tuple[str, str]) -> None:

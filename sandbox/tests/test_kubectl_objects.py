@@ -201,3 +201,117 @@ def test_logs_previous_and_limit_bytes(handle: ClusterHandle) -> None:
     assert 'previous terminated container "steady" in pod "steady" not found' in none.stderr
     assert kubectl(handle, "logs", "steady", "--limit-bytes=12").stdout == "nginx: start"
     kubectl(handle, "delete", "pod", "crashy", "steady", "--wait=false")
+
+
+# ---------------------------------------------------------------- workload actions
+
+
+def _history(h: ClusterHandle, what: str) -> list[str]:
+    lines = kubectl(h, "rollout", "history", what).stdout.splitlines()
+    return [line.split()[0] for line in lines[2:] if line.strip()]
+
+
+def _replicasets(h: ClusterHandle, app: str) -> dict[str, dict[str, Any]]:
+    items = get(h, "rs", "-l", f"app={app}")["items"]
+    return {rs["metadata"]["annotations"]["deployment.kubernetes.io/revision"]: rs for rs in items}
+
+
+def test_deployment_scale_restart_pause_resume_undo(handle: ClusterHandle) -> None:
+    kubectl(handle, "apply", "-f", "-", input_text=json.dumps(_deployment("roll")))
+    kubectl(handle, "rollout", "status", "deployment/roll", "--timeout=30s")
+    assert "deployment.apps/roll scaled" in kubectl(handle, "scale", "deployment/roll", "--replicas=3").stdout
+    kubectl(handle, "rollout", "status", "deployment/roll", "--timeout=30s")
+    assert get(handle, "deployment/roll")["status"]["readyReplicas"] == 3
+
+    assert "deployment.apps/roll restarted" in kubectl(handle, "rollout", "restart", "deployment/roll").stdout
+    kubectl(handle, "rollout", "status", "deployment/roll", "--timeout=30s")
+    rss = _replicasets(handle, "roll")
+    assert sorted(rss) == ["1", "2"]  # the restart annotation changed the template: a new ReplicaSet
+    assert "kubectl.kubernetes.io/restartedAt" in rss["2"]["spec"]["template"]["metadata"]["annotations"]
+    assert (rss["1"]["spec"]["replicas"], rss["2"]["spec"]["replicas"]) == (0, 3)
+
+    assert "deployment.apps/roll paused" in kubectl(handle, "rollout", "pause", "deployment/roll").stdout
+    kubectl(handle, "set", "image", "deployment/roll", "web=nginx:1.26")
+    time.sleep(0.5)
+    assert sorted(_replicasets(handle, "roll")) == ["1", "2"]  # paused: no rollout of the new template
+    conds = {c["type"]: c for c in get(handle, "deployment/roll")["status"]["conditions"]}
+    assert conds["Progressing"]["reason"] == "DeploymentPaused"
+    assert "deployment.apps/roll resumed" in kubectl(handle, "rollout", "resume", "deployment/roll").stdout
+    kubectl(handle, "rollout", "status", "deployment/roll", "--timeout=30s")
+    assert _history(handle, "deployment/roll") == ["1", "2", "3"]
+
+    assert "rolled back" in kubectl(handle, "rollout", "undo", "deployment/roll", "--to-revision=1").stdout
+    kubectl(handle, "rollout", "status", "deployment/roll", "--timeout=30s")
+    assert _history(handle, "deployment/roll") == ["2", "3", "4"]
+    rss = _replicasets(handle, "roll")
+    assert rss["4"]["spec"]["template"]["spec"]["containers"][0]["image"] == "nginx:1.25"
+    assert "annotations" not in rss["4"]["spec"]["template"]["metadata"]
+
+
+def _sts_revisions(h: ClusterHandle, app: str) -> dict[int, dict[str, Any]]:
+    return {int(r["revision"]): r for r in get(h, "controllerrevisions", "-l", f"app={app}")["items"]}
+
+
+def _pods(h: ClusterHandle, app: str) -> list[dict[str, Any]]:
+    items: list[dict[str, Any]] = get(h, "pods", "-l", f"app={app}")["items"]
+    return [p for p in items if not p["metadata"].get("deletionTimestamp")]
+
+
+def test_statefulset_and_daemonset_restart_history_undo(handle: ClusterHandle) -> None:
+    kubectl(handle, "apply", "-f", "-", input_text=WORKLOADS)
+    kubectl(handle, "rollout", "status", "statefulset/db", "--timeout=30s")
+    kubectl(handle, "rollout", "status", "daemonset/agent", "--timeout=30s")
+    assert "statefulset.apps/db scaled" in kubectl(handle, "scale", "statefulset/db", "--replicas=3").stdout
+    kubectl(handle, "rollout", "status", "statefulset/db", "--timeout=30s")
+    for kind, name in (("statefulset", "db"), ("daemonset", "agent")):
+        app = name
+
+        def pod_label(rev: dict[str, Any], kind: str = kind) -> str:
+            """What a pod of that revision carries in ``controller-revision-hash``: the revision's name
+            for a StatefulSet, the bare hash (also on the revision) for a DaemonSet."""
+            if kind == "statefulset":
+                assert rev["metadata"]["name"] == f"db-{rev['metadata']['labels']['controller.kubernetes.io/hash']}"
+                return str(rev["metadata"]["name"])
+            return str(rev["metadata"]["labels"]["controller-revision-hash"])
+
+        before = _sts_revisions(handle, app)
+        assert list(before) == [1], (kind, before)
+        assert before[1]["data"]["spec"]["template"]["$patch"] == "replace"
+        first_hash = pod_label(before[1])
+        assert f"{kind}.apps/{name} restarted" in kubectl(handle, "rollout", "restart", f"{kind}/{name}").stdout
+        kubectl(handle, "rollout", "status", f"{kind}/{name}", "--timeout=30s")
+        revs = _sts_revisions(handle, app)
+        assert sorted(revs) == [1, 2]
+        second_hash = pod_label(revs[2])
+        assert {p["metadata"]["labels"]["controller-revision-hash"] for p in _pods(handle, app)} == {second_hash}
+        assert _history(handle, f"{kind}/{name}") == ["1", "2"]
+        assert "rolled back" in kubectl(handle, "rollout", "undo", f"{kind}/{name}").stdout
+        kubectl(handle, "rollout", "status", f"{kind}/{name}", "--timeout=30s")
+        live = get(handle, f"{kind}/{name}")
+        assert "annotations" not in live["spec"]["template"]["metadata"]  # back to revision 1's template
+        # the equivalent old revision is reused and renumbered, as the controllers do
+        assert _history(handle, f"{kind}/{name}") == ["2", "3"]
+        assert {p["metadata"]["labels"]["controller-revision-hash"] for p in _pods(handle, app)} == {first_hash}
+    paused = kubectl(handle, "rollout", "pause", "statefulset/db", check=False)
+    assert paused.returncode != 0
+    assert "pausing is not supported" in paused.stderr
+
+
+def test_delete_cascade_orphan_background_foreground(handle: ClusterHandle) -> None:
+    for name in ("orphaned", "background", "foreground"):
+        kubectl(handle, "apply", "-f", "-", input_text=json.dumps(_deployment(name, replicas=1)))
+    for name in ("orphaned", "background", "foreground"):
+        kubectl(handle, "rollout", "status", f"deployment/{name}", "--timeout=30s")
+    kubectl(handle, "delete", "deployment/orphaned", "--cascade=orphan")
+    rs = wait(lambda: [r for r in get(handle, "rs", "-l", "app=orphaned")["items"]
+                       if not r["metadata"].get("ownerReferences")], "the ReplicaSet to be orphaned")
+    assert len(rs) == 1
+    assert len(_pods(handle, "orphaned")) == 1  # the ReplicaSet keeps its pods
+    kubectl(handle, "delete", "deployment/background", "--cascade=background")
+    wait(lambda: not get(handle, "rs", "-l", "app=background")["items"], "background GC of the ReplicaSet")
+    wait(lambda: not _pods(handle, "background"), "background GC of the pods")
+    out = kubectl(handle, "delete", "deployment/foreground", "--cascade=foreground")
+    assert 'deployment.apps "foreground" deleted' in out.stdout
+    assert not get(handle, "rs", "-l", "app=foreground")["items"]
+    assert kubectl(handle, "get", "deployment/foreground", check=False).returncode != 0
+    kubectl(handle, "delete", "rs", "-l", "app=orphaned")
