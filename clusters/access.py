@@ -274,21 +274,19 @@ def _cluster_id(cluster: Cluster | int) -> int:
 
 
 def _decide(user: Any, cluster: Cluster | int, namespace: str,
-            grant: str, member: tuple[str, frozenset[str]] | None | bool) -> errors.Forbidden | None:
-    """The answer for one grant; ``member`` is the membership lookup (``False``: not done yet)."""
+            grant: str, member: tuple[str, frozenset[str]] | None) -> errors.Forbidden | None:
+    """The answer for one grant; ``member`` is what :func:`_lookup` found."""
     if portal_access.is_operator(user):
         return None
     if not namespace:
         return _operator_only(f"{_grant_what(grant)} outside a namespace (cluster-scoped objects)")
-    if member is False:
-        member = _member_grants(user, _cluster_id(cluster), namespace)
-    if member is not None and not isinstance(member, bool) and grant in member[1]:
+    if member is not None and grant in member[1]:
         return None
     if portal_access.is_auditor(user):
         if grant in AUDITOR_GRANTS:
             return None
         return _operator_only(_grant_what(grant))
-    if member is None or isinstance(member, bool):
+    if member is None:
         return errors.Forbidden(
             f"Namespace {namespace} is not in any of your service maps on this cluster.",
             code="namespace_forbidden", params={"cluster": _cluster_id(cluster), "namespace": namespace})
@@ -309,7 +307,7 @@ def object_action_denied(user: Any, cluster: Cluster | int, namespace: str, gran
     they may: ``operator_required`` (a cluster-scoped object, or an auditor asking to change
     something), ``namespace_forbidden`` (no service map of theirs holds the namespace) or
     ``grant_missing`` (their role in that workspace lacks it)."""
-    return _decide(user, cluster, namespace, grant, False)
+    return _decide(user, cluster, namespace, grant, _lookup(user, cluster, namespace))
 
 
 def require_object_action(user: Any, cluster: Cluster | int, namespace: str, grant: str) -> None:
@@ -320,13 +318,14 @@ def require_object_action(user: Any, cluster: Cluster | int, namespace: str, gra
 
 
 def object_permissions(user: Any, cluster: Cluster | int, namespace: str) -> dict[str, dict[str, Any]]:
-    """``{grant: {"allowed", "code", "reason"}}`` for every grant of :data:`OBJECT_GRANTS`, so the
-    console can leave out or disable each action with the reason (one membership lookup)."""
+    """``{grant: {"allowed", "code", "reason", "params"}}`` for every grant of :data:`OBJECT_GRANTS`,
+    so the console can leave out or disable each action with the reason (``codes.<code>`` filled
+    with ``params``; one membership lookup)."""
     member = _lookup(user, cluster, namespace)
     out: dict[str, dict[str, Any]] = {}
     for grant in OBJECT_GRANTS:
         refusal = _decide(user, cluster, namespace, grant, member)
-        out[grant] = ({"allowed": True, "code": "", "reason": ""} if refusal is None else
+        out[grant] = ({"allowed": True, "code": "", "reason": "", "params": {}} if refusal is None else
                       {"allowed": False, "code": refusal.code, "reason": refusal.message,
                        "params": refusal.params})
     return out
