@@ -88,12 +88,13 @@ def test_grant_matrix(world: dict[str, Any], who: str, namespace: str, table: di
         assert permissions[grant]["allowed"] is (grant in expected)
         if refusal is None:
             access.require_object_action(user, cluster, namespace, grant)
-            assert permissions[grant]["code"] == ""
+            assert permissions[grant] == {"allowed": True, "code": "", "reason": "", "params": {}}
             continue
         assert isinstance(refusal, errors.Forbidden)
         assert refusal.status == 403
         assert permissions[grant]["code"] == refusal.code
         assert permissions[grant]["reason"] == refusal.message
+        assert permissions[grant]["params"] == refusal.params
         with pytest.raises(errors.Forbidden) as raised:
             access.require_object_action(user, cluster, namespace, grant)
         assert raised.value.code == refusal.code
