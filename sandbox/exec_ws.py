@@ -23,6 +23,7 @@ from typing import Any
 from aiohttp import WSMsgType, web
 
 from sandbox.errors import BadRequest
+from sandbox.resources import PODS
 from sandbox.shell import ExecNotFound, Shell, TerminalSize, container_context
 
 log = logging.getLogger(__name__)
@@ -33,6 +34,7 @@ V4_BASE64 = "v4.base64.channel.k8s.io"
 PROTOCOLS = (V5, V4, V4_BASE64)
 STDIN, STDOUT, STDERR, ERROR, RESIZE, CLOSE = 0, 1, 2, 3, 4, 255
 MAX_MESSAGE = 1 << 20
+POLL_SECONDS = 0.5
 
 
 @dataclass(frozen=True)
@@ -181,17 +183,30 @@ async def serve(request: web.Request, store: Any, pod: dict[str, Any], container
         if opts.stderr:
             await send(STDERR, data)
 
+    md = pod["metadata"]
+
+    async def container_stops() -> None:
+        """Returns when the pod is deleted or replaced or the container stops running."""
+        while True:
+            await asyncio.sleep(POLL_SECONDS)
+            cur = store.get(PODS, md["namespace"], md["name"])
+            if cur is None or cur["metadata"].get("uid") != md.get("uid") or not container_running(cur, container):
+                return
+
     ctx = container_context(store, pod, container)
     shell = Shell(ctx, tty=opts.tty, out=out, err=err, read_input=read_input, size=size)
     run = asyncio.ensure_future(shell.run(list(opts.command)))
     reading = asyncio.ensure_future(reader())
+    stopping = asyncio.ensure_future(container_stops())
     try:
-        done, _ = await asyncio.wait({run, reading}, return_when=asyncio.FIRST_COMPLETED)
-        if run not in done:  # the client went away: end the command as the runtime would
+        done, _ = await asyncio.wait({run, reading, stopping}, return_when=asyncio.FIRST_COMPLETED)
+        if run not in done:
             run.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await run
-            return ws
+            if stopping in done:  # the container was killed: so is the process exec'd in it (SIGKILL)
+                return await finish(exit_status(137))
+            return ws  # the client went away: end the command as the runtime would
         try:
             code = run.result()
         except ExecNotFound as exc:
@@ -204,6 +219,7 @@ async def serve(request: web.Request, store: Any, pod: dict[str, Any], container
             return await finish(internal_status("error executing command in container: simulated shell failed"))
         return await finish(success_status() if code == 0 else exit_status(code))
     finally:
-        reading.cancel()
-        with contextlib.suppress(asyncio.CancelledError, Exception):
-            await reading
+        for task in (reading, stopping):
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task

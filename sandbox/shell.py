@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import codecs
 import fnmatch
 import re
 import time
@@ -432,11 +433,12 @@ class Shell:
         line = ""
         await self.write(self.prompt())
         escape = ""
+        decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")  # keystrokes may split a character
         while self.exited is None:
             chunk = await self._read()
             if chunk is None:
                 return self.status
-            for ch in chunk.decode(errors="replace"):
+            for ch in decoder.decode(chunk):
                 if escape:  # swallow ANSI sequences (arrow keys, ...): no history, no cursor movement
                     escape += ch
                     if len(escape) > 1 and (ch.isalpha() or ch == "~"):

@@ -309,3 +309,19 @@ def test_kubectl_exec_it_on_a_pty(handle: ClusterHandle) -> None:
     rows_cols = text.split("# stty size\r\n", 1)[1].split("\r\n", 1)[0].split()
     assert len(rows_cols) == 2
     assert all(n.isdigit() for n in rows_cols)
+
+
+def test_deleting_the_pod_ends_the_session_with_137(handle: ClusterHandle) -> None:
+    raw = Raw(handle)
+    status, body, _ = raw.request("POST", f"/api/v1/namespaces/{NS}/pods", {
+        "apiVersion": "v1", "kind": "Pod", "metadata": {"name": "doomed", "namespace": NS},
+        "spec": {"containers": [{"name": "app", "image": "nginx:1.25"}]}})
+    assert status == 201, body
+    _wait_running(raw, "doomed")
+    ws = connect(handle, exec_path("doomed", "sh", stdin=True), [V5])
+    ws.send_binary(b"\x00echo alive\n")
+    assert ws.recv_data()[1] == b"\x01"  # the "streams are up" frame
+    assert ws.recv_data()[1] == b"\x01alive\n"
+    assert raw.request("DELETE", f"/api/v1/namespaces/{NS}/pods/doomed?gracePeriodSeconds=0")[0] == 200
+    frames = read_all(ws)
+    assert status_of(frames)["details"] == {"causes": [{"reason": "ExitCode", "message": "137"}]}

@@ -141,6 +141,12 @@ async def test_tty_prompt_echo_backspace_and_ctrl_d() -> None:
     assert r.err == []  # a terminal has one output stream
 
 
+async def test_tty_input_may_split_a_character() -> None:
+    r = Run(ctx(), tty=True, stdin=[b"echo caf\xc3", b"\xa9\r", b"exit\r"])
+    assert await r("sh") == 0
+    assert "café\r\ncafé\r\n" in r.stdout
+
+
 async def test_stty_without_a_terminal() -> None:
     r = Run(ctx())
     assert await r("stty", "size") == 1
