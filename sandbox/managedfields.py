@@ -143,6 +143,9 @@ def _entries(obj: dict[str, Any]) -> list[_Entry]:
 
 
 def _store_entries(obj: dict[str, Any], entries: list[_Entry]) -> None:
+    # the apiserver's order (sortEncodedManagedFields): Apply before Update, then by time, manager,
+    # apiVersion, subresource
+    entries = sorted(entries, key=lambda e: (e.operation, e.time, e.manager, e.api_version, e.subresource))
     kept = [e.to_dict() for e in entries if e.paths]
     md = obj.setdefault("metadata", {})
     if kept:

@@ -146,6 +146,19 @@ def test_ssa_conflict_with_kubectl_edit_then_dry_run_and_force(handle: ClusterHa
     assert [m["manager"] for m in body["metadata"]["managedFields"]] == ["portal:alice"]
 
 
+def test_managed_fields_in_the_apiserver_order(handle: ClusterHandle) -> None:
+    raw = Raw(handle)
+    kubectl(handle, "create", "configmap", "ordered", "--from-literal=a=1")
+    path = f"/api/v1/namespaces/{NS}/configmaps/ordered"
+    body = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "ordered", "namespace": NS},
+            "data": {"b": "2"}}
+    status, out = yaml_apply(raw, path, body, "portal:bob")
+    assert status == 200, out
+    # Apply entries come before Update ones whatever their age (sortEncodedManagedFields)
+    assert [(m["manager"], m["operation"]) for m in out["metadata"]["managedFields"]] == [
+        ("portal:bob", "Apply"), ("kubectl-create", "Update")]
+
+
 def test_ssa_conflicts_with_several_managers(handle: ClusterHandle) -> None:
     raw = Raw(handle)
     path = f"/apis/apps/v1/namespaces/{NS}/deployments/multi"
