@@ -81,13 +81,7 @@ def require_kind(action: str, group: str, plural: str) -> str:
 
 def check_replicas(value: Any, *, maximum: int) -> int:
     """A replica count from 0 to ``maximum`` (``PORTAL_MAX_REPLICAS``), else 400 ``replicas_invalid``."""
-    if isinstance(value, bool) or not isinstance(value, int | str):
-        number = None
-    else:
-        try:
-            number = int(value)
-        except ValueError:
-            number = None
+    number = value if isinstance(value, int) and not isinstance(value, bool) else None  # JSON numbers only
     if number is None or number < 0 or number > maximum:
         message = f"replicas must be a whole number from 0 to {maximum}."
         raise errors.Invalid(message, code="replicas_invalid", params={"maximum": maximum},
@@ -308,7 +302,7 @@ def choose_revision(revisions: list[Revision], number: int) -> Revision:
 
 def check_revision(value: Any) -> int:
     """A revision number from the request body (0: the previous one)."""
-    number = _int(value) if not isinstance(value, bool) else None
+    number = value if isinstance(value, int) and not isinstance(value, bool) else None
     if number is None or number < 0:
         message = "revision must be a revision number (0 for the previous one)."
         raise errors.Invalid(message, code="revision_not_found", params={"revision": str(value)[:40]},

@@ -21,7 +21,15 @@ from clusters.tests.helpers import register
 from clusters.watcher.projection import project
 from portal.models import AuditRecord, User
 from portal.testing import make_user, unique, wait_for
-from sandbox.resources import CONTROLLERREVISIONS, DEPLOYMENTS, NAMESPACES, PODS, REPLICASETS, STATEFULSETS
+from sandbox.resources import (
+    CONTROLLERREVISIONS,
+    DAEMONSETS,
+    DEPLOYMENTS,
+    NAMESPACES,
+    PODS,
+    REPLICASETS,
+    STATEFULSETS,
+)
 from workspaces.models import ClusterAllocation, Membership, Role, ServiceMap, Workspace
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("celery_worker_process")]
@@ -71,6 +79,8 @@ def workload(fleet: Any, rt: Any, ns: str, name: str, *, image: str = "nginx:1",
                                          "spec": {"containers": [{"name": "app", "image": image}]}}}
     if rt is STATEFULSETS:
         spec["serviceName"] = name
+    if rt is DAEMONSETS:
+        del spec["replicas"]
     meta = {"name": name, "namespace": ns, "labels": {**selector, **(labels or {})}}
     in_cluster(fleet, lambda c: c.store.create(rt, {"metadata": meta, "spec": spec}))
 
@@ -157,10 +167,12 @@ def run_again(action_id: int) -> ObjectAction:
     return ObjectAction.objects.get(pk=action_id)
 
 
-def version(fleet: Any, rt: Any, ns: str, name: str) -> str:
+def version(fleet: Any, rt: Any, ns: str, name: str) -> int:
+    """The object's generation: it moves with every change of its spec, and not with the status
+    the controllers keep writing (so a second run that changes nothing leaves it where it was)."""
     obj = get(fleet, rt, ns, name)
     assert obj is not None
-    return str(obj["metadata"]["resourceVersion"])
+    return int(obj["metadata"]["generation"])
 
 
 # ---------------------------------------------------------------------------- actions
@@ -300,6 +312,51 @@ def test_rollback_a_statefulset_to_a_controllerrevision(fleet: Any, operator: Us
     again = run_again(row.pk)
     assert (again.status, again.message_code) == ("succeeded", "rollback_skipped")
     assert version(fleet, STATEFULSETS, ns, "db") == before
+
+
+def test_restart_and_rollback_a_daemonset(fleet: Any, operator: User) -> None:
+    """A DaemonSet restarts like the others, and rolls back to a ControllerRevision. The sandbox
+    does not write a DaemonSet's ControllerRevisions (yet; its StatefulSets have them): when it
+    has none, they are created here as kube-controller-manager writes them (``<ds>-<hash>``, the
+    template under ``data.spec.template`` with ``$patch: replace``, a controller ownerReference)."""
+    cluster = register(fleet, SANDBOX_CLUSTER)
+    api = client_of(operator)
+    ns = namespace(fleet)
+    workload(fleet, DAEMONSETS, ns, "agent", image="agent:1")
+    first = get(fleet, DAEMONSETS, ns, "agent")
+    assert first is not None
+    set_image(fleet, DAEMONSETS, ns, "agent", "agent:2")
+    ds = get(fleet, DAEMONSETS, ns, "agent")
+    assert ds is not None
+    if not [r for r in items(fleet, CONTROLLERREVISIONS, ns) if r["metadata"]["name"].startswith("agent-")]:
+        owner = {"apiVersion": "apps/v1", "kind": "DaemonSet", "name": "agent", "uid": ds["metadata"]["uid"],
+                 "controller": True, "blockOwnerDeletion": True}
+        for number, template in ((1, first["spec"]["template"]), (2, ds["spec"]["template"])):
+            in_cluster(fleet, lambda c, n=number, t=template: c.store.create(CONTROLLERREVISIONS, {
+                "metadata": {"name": f"agent-{n}abc", "namespace": ns, "labels": {"app": "agent"},
+                             "ownerReferences": [owner]},
+                "data": {"spec": {"template": {**t, "$patch": "replace"}}}, "revision": n}))
+
+    revisions = api.get(url(cluster, "daemonsets", "agent", "revisions", ns)).json()["revisions"]
+    assert [(r["revision"], r["images"], r["current"]) for r in revisions][-2:] == [
+        (2, ["agent:2"], True), (1, ["agent:1"], False)]
+    row = finished(accepted(api, url(cluster, "daemonsets", "agent", "rollback", ns), {"revision": 1})["id"])
+    assert (row.status, row.message_code) == ("succeeded", "workload_rolled_back"), row.message
+    obj = get(fleet, DAEMONSETS, ns, "agent")
+    assert obj is not None
+    assert obj["spec"]["template"]["spec"]["containers"][0]["image"] == "agent:1"
+    assert "$patch" not in obj["spec"]["template"]
+    before = version(fleet, DAEMONSETS, ns, "agent")
+    assert run_again(row.pk).message_code == "rollback_skipped"
+    assert version(fleet, DAEMONSETS, ns, "agent") == before
+
+    answer = accepted(api, url(cluster, "daemonsets", "agent", "restart", ns))
+    row = finished(answer["id"])
+    assert (row.status, row.message_code) == ("succeeded", "workload_restarted"), row.message
+    obj = get(fleet, DAEMONSETS, ns, "agent")
+    assert obj is not None
+    assert obj["spec"]["template"]["metadata"]["annotations"]["kubectl.kubernetes.io/restartedAt"] == \
+        answer["params"]["restarted_at"]
 
 
 def test_delete_with_confirm_and_each_propagation(fleet: Any, operator: User) -> None:

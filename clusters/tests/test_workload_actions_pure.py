@@ -15,9 +15,9 @@ from portal import errors
 
 def test_replicas_bounds() -> None:
     assert wp.check_replicas(0, maximum=10) == 0
-    assert wp.check_replicas("7", maximum=10) == 7
+    assert wp.check_replicas(7, maximum=10) == 7
     assert wp.check_replicas(10, maximum=10) == 10
-    bad_values: list[Any] = [-1, 11, "x", None, 1.5, True, [], "-3"]
+    bad_values: list[Any] = [-1, 11, "x", "7", None, 1.5, True, [], "-3"]
     for bad in bad_values:
         with pytest.raises(errors.Invalid) as caught:
             wp.check_replicas(bad, maximum=10)
@@ -105,8 +105,8 @@ def test_deployment_revisions_and_rollback_patch() -> None:
     assert caught.value.params == {"revision": 7, "known": "3, 2, 1"}
     with pytest.raises(errors.Invalid):
         wp.choose_revision(revisions[:1], 0)
-    assert wp.check_revision("2") == 2
-    for bad in (-1, "x", None, True):
+    assert wp.check_revision(2) == 2
+    for bad in (-1, "x", "2", None, True):
         with pytest.raises(errors.Invalid):
             wp.check_revision(bad)
 
