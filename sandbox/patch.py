@@ -9,6 +9,7 @@ the built-in types (containers by name, ports by port, ...).
 from __future__ import annotations
 
 import copy
+import json
 from typing import Any
 
 from sandbox.errors import ApiError, BadRequest, Invalid, UnsupportedMediaType
@@ -222,7 +223,42 @@ def strategic_merge(target: dict[str, Any], patch: dict[str, Any]) -> dict[str, 
             target[k] = _merge_list(k, cur if isinstance(cur, list) else [], v)
         else:
             target[k] = v
+    for k, v in patch.items():
+        # kubectl edit/apply send the list's new order: items named there follow it, server-only
+        # items stay after the item they followed
+        if k.startswith("$setElementOrder/") and isinstance(v, list) and v:
+            field = k.split("/", 1)[1]
+            if isinstance(target.get(field), list):
+                target[field] = _ordered(target[field], v)
+    retain = patch.get("$retainKeys")
+    if isinstance(retain, list):  # e.g. a Deployment strategy switching type clears the other type's fields
+        for key in [key for key in target if key not in retain]:
+            del target[key]
     return target
+
+
+def _ordered(items: list[Any], order: list[Any]) -> list[Any]:
+    """``items`` in the order of ``$setElementOrder`` (entries are merge keys, or primitive values)."""
+    if isinstance(order[0], dict):
+        keys = list(order[0])
+
+        def ident(x: Any) -> str | None:
+            return json.dumps([x.get(k) for k in keys]) if isinstance(x, dict) else None
+        wanted = [json.dumps([o.get(k) for k in keys]) for o in order if isinstance(o, dict)]
+    else:
+        def ident(x: Any) -> str | None:
+            return json.dumps(x, sort_keys=True)
+        wanted = [json.dumps(o, sort_keys=True) for o in order]
+    pos = {w: i for i, w in enumerate(wanted)}
+    result = sorted((x for x in items if ident(x) in pos), key=lambda x: pos[ident(x) or ""])
+    at = 0
+    for x in items:
+        if ident(x) in pos:
+            at = next(i for i, y in enumerate(result) if y is x) + 1
+        else:
+            result.insert(at, x)
+            at += 1
+    return result
 
 
 def _merge_list(field: str, cur: list[Any], patch: list[Any]) -> list[Any]:

@@ -180,6 +180,32 @@ def test_ssa_conflicts_with_several_managers(handle: ClusterHandle) -> None:
          "field": '.spec.template.spec.containers[name="web"].image'}]
 
 
+EDIT_SCRIPT = """\
+import sys, yaml
+path = sys.argv[1]
+obj = yaml.safe_load(open(path))
+c = obj["spec"]["template"]["spec"]["containers"][0]
+c["env"].insert(1, {"name": "X", "value": "9"})
+obj["spec"]["strategy"] = {"type": "Recreate"}
+open(path, "w").write(yaml.safe_dump(obj))
+"""
+
+
+def test_kubectl_edit_keeps_list_order_and_retains_keys(handle: ClusterHandle, tmp_path: Path) -> None:
+    import sys
+
+    dep = _deployment("ordered-env")
+    dep["spec"]["template"]["spec"]["containers"][0]["env"] = [{"name": "A", "value": "1"}, {"name": "B", "value": "2"}]
+    kubectl(handle, "apply", "-f", "-", input_text=json.dumps(dep))
+    script = tmp_path / "edit.py"
+    script.write_text(EDIT_SCRIPT)
+    # kubectl edit sends $setElementOrder/env (X goes between A and B) and $retainKeys on the strategy
+    kubectl(handle, "edit", "deployment/ordered-env", env_extra={"EDITOR": f"{sys.executable} {script}"})
+    live = get(handle, "deployment/ordered-env")
+    assert [e["name"] for e in live["spec"]["template"]["spec"]["containers"][0]["env"]] == ["A", "X", "B"]
+    assert live["spec"]["strategy"] == {"type": "Recreate"}
+
+
 def test_dry_run_delete_keeps_the_object(handle: ClusterHandle) -> None:
     raw = Raw(handle)
     path = f"/apis/apps/v1/namespaces/{NS}/deployments/keep"
