@@ -196,6 +196,7 @@ export function DeleteDialog({ clusterId, objectRef, release, onDone, onCancel }
   const [propagation, setPropagation] = useState<Propagation>('Background');
   const remove = useDelete(clusterId, objectRef);
   const owned = dependents.data?.dependents ?? [];
+  const total = dependents.data?.total ?? owned.length;
   const protectedBy = dependents.data?.protected_by_service_map ?? null;
   const what = `${objectRef.kind ?? objectRef.plural} ${objectRef.namespace ? `${objectRef.namespace}/` : ''}${objectRef.name}`;
   return (
@@ -224,7 +225,7 @@ export function DeleteDialog({ clusterId, objectRef, release, onDone, onCancel }
             <p className="small muted">{t('objects.ownsNothing')}</p>
           ) : (
             <>
-              <p className="small">{t('objects.owns', { count: owned.length })}</p>
+              <p className="small">{t('objects.owns', { count: total })}</p>
               <ul className="plain-list mono small dependents-list">
                 {owned.slice(0, 50).map((d) => (
                   <li key={`${d.kind}/${d.namespace}/${d.name}`}>
@@ -232,7 +233,7 @@ export function DeleteDialog({ clusterId, objectRef, release, onDone, onCancel }
                     {d.name}
                   </li>
                 ))}
-                {owned.length > 50 && <li className="muted">+{owned.length - 50}</li>}
+                {total > 50 && <li className="muted">+{total - Math.min(owned.length, 50)}</li>}
               </ul>
             </>
           ))}

@@ -95,6 +95,8 @@ describe('CreatePage', () => {
     expect(screen.getByTestId('create-apply')).toBeEnabled();
 
     await user.click(screen.getByTestId('create-apply'));
+    await waitFor(() => expect(seen.some((r) => r.url.endsWith('/objects/create/'))).toBe(true));
+    expect(await seen.find((r) => r.url.endsWith('/objects/create/'))!.json()).toEqual({ yaml: expect.stringContaining('targetPort: 8080') as string, force: false });
     const results = await screen.findByTestId('create-results');
     await waitFor(() => expect(results).toHaveAttribute('data-status', 'failed'));
     expect(within(results).getByTestId('create-result-0')).toHaveAttribute('data-status', 'created');
@@ -104,7 +106,7 @@ describe('CreatePage', () => {
     );
     expect(within(results).getByTestId('create-result-1')).toHaveAttribute('data-status', 'failed');
     expect(within(results).getByTestId('create-result-1')).toHaveTextContent('spec.ports[0].port: Required value');
-  });
+  }, 20_000);
 
   it('marks a document that does not parse at its line', async () => {
     mockFetch({
@@ -121,9 +123,9 @@ describe('CreatePage', () => {
     expect(await screen.findByTestId('yaml-error-0')).toHaveAttribute('data-line', '2');
     expect(screen.queryByTestId('create-docs')).not.toBeInTheDocument();
     expect(screen.getByTestId('create-apply')).toBeDisabled();
-  });
+  }, 20_000);
 
   it('joins uploaded files into one stream of documents', () => {
     expect(joinDocuments(['', 'a: 1\n', '---\nb: 2\n\n'])).toBe('---\na: 1\n---\nb: 2');
-  });
+  }, 20_000);
 });

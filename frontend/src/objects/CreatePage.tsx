@@ -78,11 +78,15 @@ function DocumentCard({ doc }: { doc: DocumentPreview }) {
   );
 }
 
+/** What became of a document (clusters/object_ops.py create_objects). */
+const DOC_STATUSES = ['created', 'configured', 'unchanged', 'conflict', 'failed', 'not_applied', 'pending'] as const;
+
 function ResultRow({ clusterId, doc }: { clusterId: number; doc: DocumentResult }) {
   const { t } = useTranslation();
   const ref = doc.kind && doc.name ? refOfRow({ kind: doc.kind, namespace: doc.namespace, name: doc.name }) : null;
   const message = serverText(t, { code: doc.message_code, params: doc.message_params, text: doc.message ?? '' });
-  const failed = doc.status === 'failed' || (doc.errors?.length ?? 0) > 0;
+  const failed = ['failed', 'conflict', 'not_applied'].includes(doc.status) || (doc.errors?.length ?? 0) > 0;
+  const known = (DOC_STATUSES as readonly string[]).includes(doc.status);
   return (
     <tr data-testid={`create-result-${doc.index}`} data-status={doc.status} className={failed ? 'row-warning' : undefined}>
       <td className="num">{doc.index + 1}</td>
@@ -101,7 +105,9 @@ function ResultRow({ clusterId, doc }: { clusterId: number; doc: DocumentResult 
         )}
       </td>
       <td>
-        <span className={`badge ${failed ? 'badge-failure' : 'badge-success'}`}>{doc.status}</span>
+        <span className={`badge ${failed ? 'badge-failure' : 'badge-success'}`}>
+          {known ? t(`objects.docStatus.${doc.status as (typeof DOC_STATUSES)[number]}`) : doc.status}
+        </span>
       </td>
       <td className="small wrap-any">
         {message}
@@ -130,8 +136,8 @@ export function CreatePage() {
   const [lineErrors, setLineErrors] = useState<LineError[]>([]);
   const [uploadError, setUploadError] = useState<string | null>(null);
   const [actionId, setActionId] = useState<number | null>(null);
-  const preview = usePreviewMany(id);
-  const create = useCreate(id);
+  const preview = usePreviewMany(id, namespace);
+  const create = useCreate(id, namespace);
   const action = useObjectAction(actionId);
   // Documents may go to many namespaces: follow the action on the cluster's group too.
   useActionEvents(id, namespace, actionId !== null && !isFinal(action.data));
@@ -157,7 +163,8 @@ export function CreatePage() {
   };
   const runCreate = () => {
     setLineErrors([]);
-    create.mutate(text, {
+    // Documents with conflicts were shown with their managers: applying takes those fields over.
+    create.mutate({ yaml: text, force: conflicts }, {
       onSuccess: (a) => setActionId(a.id),
       onError: (error) => setLineErrors(error instanceof ObjectApiError ? error.lines : []),
     });

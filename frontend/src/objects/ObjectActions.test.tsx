@@ -28,7 +28,7 @@ describe('ObjectActions', () => {
     expect(screen.getByTestId('action-restart')).toBeEnabled();
     expect(screen.getByTestId('action-restart')).not.toHaveAttribute('data-reason');
     expect(screen.getByTestId('action-delete')).toBeEnabled();
-  });
+  }, 20_000);
 
   it('translates the reason by its code', async () => {
     mockFetch({});
@@ -42,7 +42,7 @@ describe('ObjectActions', () => {
     } finally {
       await i18n.changeLanguage('en');
     }
-  });
+  }, 20_000);
 
   it('leaves out the actions that do not apply to the kind', async () => {
     expect(actionsFor('ConfigMap', null)).toEqual(['edit', 'delete']);
@@ -57,7 +57,7 @@ describe('ObjectActions', () => {
     await user.click(screen.getByTestId('object-actions-button'));
     expect(screen.getByRole('menu').querySelectorAll('[role=menuitem]')).toHaveLength(2);
     expect(screen.queryByTestId('action-scale')).not.toBeInTheDocument();
-  });
+  }, 20_000);
 
   it('on a row, reads the object when opened and then shows what the user may do', async () => {
     const seen = mockFetch({
@@ -70,7 +70,7 @@ describe('ObjectActions', () => {
     await waitFor(() => expect(screen.getByTestId('action-restart')).toHaveAttribute('data-reason', expect.stringContaining('workloads.restart') as string));
     expect(new URL(seen[0]!.url).searchParams.get('namespace')).toBe('shop');
     expect(screen.getByTestId('action-edit')).toHaveAttribute('href', '/clusters/1/objects/apps/v1/deployments/web?namespace=shop&tab=yaml');
-  });
+  }, 20_000);
 
   it('restarts after confirmation and follows the action', async () => {
     const seen = mockFetch({
@@ -91,7 +91,7 @@ describe('ObjectActions', () => {
     const status = await screen.findByTestId('action-status');
     await waitFor(() => expect(status).toHaveAttribute('data-status', 'succeeded'), { timeout: 4000 });
     expect(status).toHaveTextContent('Deployment web restarts its pods.');
-  });
+  }, 20_000);
 
   it('scales within bounds only', async () => {
     const seen = mockFetch({
@@ -114,7 +114,7 @@ describe('ObjectActions', () => {
     await user.click(screen.getByTestId('scale-submit'));
     await waitFor(() => expect(seen.some((r) => r.url.includes('/scale/'))).toBe(true));
     expect(await seen.find((r) => r.url.includes('/scale/'))!.json()).toEqual({ replicas: 3 });
-  });
+  }, 20_000);
 
   it('shows the revisions to roll back to and posts the chosen one', async () => {
     const seen = mockFetch({
@@ -140,7 +140,7 @@ describe('ObjectActions', () => {
     await user.click(screen.getByTestId('rollback-submit'));
     await waitFor(() => expect(seen.some((r) => r.url.includes('/rollback/'))).toBe(true));
     expect(await seen.find((r) => r.url.includes('/rollback/'))!.json()).toEqual({ revision: 2 });
-  });
+  }, 20_000);
 });
 
 describe('Delete dialog', () => {
@@ -176,7 +176,7 @@ describe('Delete dialog', () => {
     await waitFor(() => expect(seen.some((r) => r.url.includes('/delete/'))).toBe(true));
     expect(await seen.find((r) => r.url.includes('/delete/'))!.json()).toEqual({ confirm: 'web', propagation: 'Foreground' });
     expect(await screen.findByTestId('action-status')).toHaveAttribute('data-action', 'delete');
-  });
+  }, 20_000);
 
   it('shows the refusal when the server protects the namespace', async () => {
     mockFetch({
@@ -193,5 +193,5 @@ describe('Delete dialog', () => {
     await user.type(screen.getByTestId('type-confirm-input'), 'shop');
     await user.click(screen.getByTestId('type-confirm-submit'));
     expect(await screen.findByRole('alert')).toHaveTextContent('holds the service map Shop');
-  });
+  }, 20_000);
 });

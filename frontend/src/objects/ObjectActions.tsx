@@ -23,13 +23,14 @@ import './objects.css';
 export type ActionKey = 'edit' | 'scale' | 'restart' | 'pause' | 'resume' | 'rollback' | 'delete';
 export const ACTION_KEYS: readonly ActionKey[] = ['edit', 'scale', 'restart', 'pause', 'resume', 'rollback', 'delete'];
 
-/** The grant each action needs (OBJECTS.md; pausing and resuming a rollout is a kind of restart). */
+/** The grant each action needs (docs/clusters-api.md "Workload actions": pausing and resuming decide how far
+ * a rollout goes, as a rollback does, so they need `workloads.rollback`). */
 export const GRANT_OF: Record<ActionKey, ObjectGrant> = {
   edit: 'objects.edit',
   scale: 'workloads.scale',
   restart: 'workloads.restart',
-  pause: 'workloads.restart',
-  resume: 'workloads.restart',
+  pause: 'workloads.rollback',
+  resume: 'workloads.rollback',
   rollback: 'workloads.rollback',
   delete: 'objects.delete',
 };

@@ -3,7 +3,7 @@ import { act, screen, waitFor, within } from '@testing-library/react';
 import userEvent from '@testing-library/user-event';
 import { describe, expect, it } from 'vitest';
 import { getSocket } from '../lib/socket';
-import { clusterDetail, page } from '../test/clusters';
+import { clusterDetail, page, podRow } from '../test/clusters';
 import { FakeWebSocket } from '../test/FakeWebSocket';
 import { DEPLOYMENT_YAML, deny, allowAll, editText, editorView, objectAction, objectDetail } from '../test/objects';
 import { adminUser, json, mockFetch, renderAt, testQueryClient, type Handler } from '../test/utils';
@@ -92,7 +92,7 @@ describe('ObjectPage: edit YAML', () => {
     await waitFor(() => expect(screen.getByTestId('object-resource-version')).toHaveTextContent('102'));
     await waitFor(() => expect(editorView(screen.getByTestId('yaml-editor')).state.doc.toString()).toContain('replicas: 3'));
     expect(screen.getByTestId('yaml-preview')).toBeDisabled();
-  });
+  }, 20_000);
 
   it('lists conflicts field by field with their manager; back out keeps the draft, force applies with force', async () => {
     const seen = mockFetch(
@@ -128,7 +128,7 @@ describe('ObjectPage: edit YAML', () => {
     await waitFor(() => expect(seen.some((r) => r.url.includes('/apply/'))).toBe(true));
     const body = (await seen.find((r) => r.url.includes('/apply/'))!.json()) as { force: boolean };
     expect(body.force).toBe(true);
-  });
+  }, 20_000);
 
   it('puts the API validation errors on their lines in the editor', async () => {
     mockFetch(
@@ -159,7 +159,7 @@ describe('ObjectPage: edit YAML', () => {
     const lines = DEPLOYMENT_YAML.split('\n');
     expect(lines[lineOfField(DEPLOYMENT_YAML, 'spec.replicas')! - 1]).toBe('  replicas: 1');
     expect(lines[lineOfField(DEPLOYMENT_YAML, 'spec.template.spec.containers[0].image')! - 1]).toBe('        image: nginx:1.27');
-  });
+  }, 20_000);
 
   it('marks unparsable YAML at the line the server names', async () => {
     mockFetch(
@@ -174,7 +174,7 @@ describe('ObjectPage: edit YAML', () => {
     await user.click(screen.getByTestId('yaml-preview'));
     expect(await screen.findByTestId('yaml-error-0')).toHaveAttribute('data-line', '9');
     await waitFor(() => expect(diagnosticCount(editorView(screen.getByTestId('yaml-editor')).state)).toBe(1));
-  });
+  }, 20_000);
 
   it('is read-only, saying why, for a user who may not edit', async () => {
     mockFetch(base({ [OBJECT]: () => json(objectDetail({ permissions: deny(allowAll(), 'objects.edit') })) }));
@@ -182,14 +182,40 @@ describe('ObjectPage: edit YAML', () => {
     expect(screen.getByTestId('edit-denied')).toHaveTextContent('does not grant objects.edit');
     expect(screen.getByTestId('yaml-editor')).toHaveAttribute('data-readonly', 'true');
     expect(screen.queryByTestId('yaml-preview')).not.toBeInTheDocument();
-  });
+  }, 20_000);
 
   it('warns that a release owns the object, with a link to the release', async () => {
     mockFetch(base({ [OBJECT]: () => json(objectDetail({ owner_release: { id: 42, name: 'web-prod', service_map_id: 3 } })) }));
     await render();
     expect(screen.getByTestId('owner-release-warning')).toHaveTextContent('the next deploy of the release puts your change back');
     expect(screen.getByTestId('owner-release-link')).toHaveAttribute('href', '/releases/42');
-  });
+  }, 20_000);
+});
+
+describe('ObjectPage: tabs', () => {
+  it('gives a pod a terminal tab with its containers, and a Deployment none', async () => {
+    mockFetch(
+      base({
+        'GET /api/clusters/1/objects/core/v1/pods/web-1/': () =>
+          json(objectDetail({ api_version: 'v1', kind: 'Pod', name: 'web-1', yaml: 'apiVersion: v1\nkind: Pod\n' })),
+        'GET /api/clusters/1/pods/shop/web-1/': () => json({ ...podRow('shop', 'web-1'), object: {} }),
+        'GET /api/clusters/1/events/': () => json(page([])),
+      }),
+    );
+    const user = userEvent.setup();
+    renderAt(<ObjectPage />, { route: '/clusters/1/objects/core/v1/pods/web-1?namespace=shop', path, queryClient: testQueryClient(adminUser) });
+    await user.click(await screen.findByTestId('object-tab-terminal'));
+    const terminal = await screen.findByTestId('pod-terminal');
+    expect(within(terminal).getByTestId('terminal-container')).toHaveTextContent('app');
+    expect(screen.queryByTestId('object-pods')).not.toBeInTheDocument();
+  }, 20_000);
+
+  it('has no terminal tab for a Deployment, and lists its pods', async () => {
+    mockFetch(base());
+    await render();
+    expect(screen.queryByTestId('object-tab-terminal')).not.toBeInTheDocument();
+    expect(screen.getByTestId('object-pods')).toBeInTheDocument();
+  }, 20_000);
 });
 
 describe('lineOfField', () => {
@@ -198,5 +224,5 @@ describe('lineOfField', () => {
     expect(lineOfField(DEPLOYMENT_YAML, 'spec.template.spec.containers[0].name')).toBe(19);
     expect(lineOfField('a:\n  b: 1\n', 'c')).toBeNull();
     expect(lineOfField('a:\n  b: 1\n', 'a.c')).toBe(1); // the deepest part found
-  });
+  }, 20_000);
 });

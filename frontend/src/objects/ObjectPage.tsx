@@ -1,8 +1,8 @@
 /**
  * /clusters/:id/objects/:group/:version/:plural/:name?namespace=&tab= — any object of any cluster:
  * its header (kind, namespace, owners, field managers, the catalog release that owns it), the
- * actions menu, and tabs: YAML (view, edit with dry-run diff, apply), the object's timeline, and
- * for pods a terminal. A workload's pods are listed under it, kept live by the watcher, so the
+ * actions menu, and tabs: YAML (view, edit with dry-run diff, apply) and, for pods, a terminal
+ * (EXEC's PodTerminal). A workload's pods are listed under it, kept live by the watcher, so the
  * result of a change (new pods after a scale or restart) shows up without a reload.
  */
 import { useTranslation } from 'react-i18next';
@@ -13,7 +13,8 @@ import { Loading } from '../components/Loading';
 import { NotFound } from '../pages/NotFound';
 import { PhaseBadge } from '../clusters/badges';
 import { relativeTime, useNow } from '../clusters/format';
-import { useCluster, useInventory } from '../clusters/queries';
+import { PodTerminal } from '../clusters/PodTerminal';
+import { useCluster, useInventory, usePodDetail } from '../clusters/queries';
 import { InventoryTable } from '../clusters/tabs/InventoryTable';
 import { podPath } from '../clusters/tabs/PodsTab';
 import type { PodData, WorkloadData } from '../clusters/types';
@@ -25,8 +26,13 @@ import type { ObjectDetail, ObjectRef } from './types';
 import { YamlTab } from './YamlTab';
 import './objects.css';
 
-export const OBJECT_TABS = ['yaml'] as const;
+export const OBJECT_TABS = ['yaml', 'terminal'] as const;
 export type ObjectTab = (typeof OBJECT_TABS)[number];
+
+/** The tabs an object of this kind has: a terminal only for pods. */
+export function tabsOf(kind: string | undefined): ObjectTab[] {
+  return OBJECT_TABS.filter((x) => x !== 'terminal' || kind === 'Pod');
+}
 
 const WORKLOADS_WITH_PODS = new Set(['Deployment', 'StatefulSet', 'DaemonSet', 'ReplicaSet', 'Job']);
 
@@ -124,6 +130,23 @@ function WorkloadPods({ clusterId, kind, namespace, name }: { clusterId: number;
   );
 }
 
+/** A pod's shell: the containers come from the pod's projection; `pods.exec` from the object's permissions. */
+function TerminalTab({ clusterId, detail }: { clusterId: number; detail: ObjectDetail }) {
+  const pod = usePodDetail(clusterId, detail.namespace, detail.name);
+  const exec = detail.permissions['pods.exec'];
+  if (pod.isPending) return <Loading />;
+  if (pod.isError) return <ErrorState error={pod.error} onRetry={() => void pod.refetch()} />;
+  return (
+    <PodTerminal
+      clusterId={clusterId}
+      namespace={detail.namespace}
+      pod={detail.name}
+      containers={(pod.data.data.containers ?? []).map((c) => c.name)}
+      permission={exec ? { allowed: exec.allowed, reason: exec.reason } : undefined}
+    />
+  );
+}
+
 export function ObjectPage() {
   const { t } = useTranslation();
   const params = useParams();
@@ -136,7 +159,7 @@ export function ObjectPage() {
     name: params.name ?? '',
     namespace: search.get('namespace') ?? '',
   };
-  const tab: ObjectTab = OBJECT_TABS.find((x) => x === search.get('tab')) ?? 'yaml';
+  const requested: ObjectTab = OBJECT_TABS.find((x) => x === search.get('tab')) ?? 'yaml';
   const cluster = useCluster(id);
   const object = useObject(id, objectRef, { enabled: Number.isInteger(id) });
   const setTab = (next: ObjectTab) => {
@@ -146,6 +169,8 @@ export function ObjectPage() {
   };
   if (!Number.isInteger(id)) return <NotFound />;
   const detail = object.data;
+  const tabs = tabsOf(detail?.kind);
+  const tab: ObjectTab = tabs.includes(requested) ? requested : 'yaml';
   const gvr = `${objectRef.group}/${objectRef.version}/${objectRef.plural}`;
   const resourcesLink = `/clusters/${id}/resources?${new URLSearchParams({ kind: gvr, ...(objectRef.namespace ? { namespace: objectRef.namespace } : {}) }).toString()}`;
   return (
@@ -216,7 +241,7 @@ export function ObjectPage() {
             <WorkloadPods clusterId={id} kind={detail.kind} namespace={detail.namespace} name={detail.name} />
           )}
           <nav className="tabs" aria-label={t('objects.tabsLabel')}>
-            {OBJECT_TABS.map((x) => (
+            {tabs.map((x) => (
               <button
                 key={x}
                 type="button"
@@ -231,6 +256,7 @@ export function ObjectPage() {
           </nav>
           <section className="card tab-panel" data-testid={`object-panel-${tab}`}>
             {tab === 'yaml' && <YamlTab key={`${gvr}/${objectRef.namespace}/${objectRef.name}`} clusterId={id} objectRef={{ ...objectRef, kind: detail.kind }} detail={detail} />}
+            {tab === 'terminal' && <TerminalTab clusterId={id} detail={detail} />}
           </section>
         </>
       )}

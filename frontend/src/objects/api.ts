@@ -138,9 +138,10 @@ export const objectsApi = {
     send<{ revisions: Revision[] }>('GET', `${objectBase(clusterId, ref)}revisions/`, { query: nsQuery(ref), signal }),
   dependents: (clusterId: number, ref: ObjectRef, signal?: AbortSignal) =>
     send<Dependents>('GET', `${objectBase(clusterId, ref)}dependents/`, { query: nsQuery(ref), signal }),
-  previewMany: (clusterId: number, yaml: string) =>
-    send<CreatePreview>('POST', `/api/clusters/${clusterId}/objects/preview/`, { body: { yaml } }),
-  create: (clusterId: number, yaml: string) =>
-    send<ObjectAction>('POST', `/api/clusters/${clusterId}/objects/create/`, { body: { yaml } }),
+  /** `namespace`: where documents without one go (the server's default: default). */
+  previewMany: (clusterId: number, yaml: string, namespace?: string) =>
+    send<CreatePreview>('POST', `/api/clusters/${clusterId}/objects/preview/`, { query: { namespace }, body: { yaml } }),
+  create: (clusterId: number, yaml: string, force: boolean, namespace?: string) =>
+    send<ObjectAction>('POST', `/api/clusters/${clusterId}/objects/create/`, { query: { namespace }, body: { yaml, force } }),
   action: (id: number, signal?: AbortSignal) => send<ObjectAction>('GET', `/api/clusters/actions/${id}/`, { signal }),
 };

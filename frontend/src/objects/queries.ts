@@ -151,10 +151,12 @@ export function useDelete(clusterId: number, ref: ObjectRef) {
   );
 }
 
-export function usePreviewMany(clusterId: number) {
-  return useMutation({ mutationFn: (yaml: string) => objectsApi.previewMany(clusterId, yaml) });
+export function usePreviewMany(clusterId: number, namespace: string) {
+  return useMutation({ mutationFn: (yaml: string) => objectsApi.previewMany(clusterId, yaml, namespace || undefined) });
 }
 
-export function useCreate(clusterId: number) {
-  return useActionMutation((yaml: string) => objectsApi.create(clusterId, yaml));
+export function useCreate(clusterId: number, namespace: string) {
+  return useActionMutation(({ yaml, force }: { yaml: string; force: boolean }) =>
+    objectsApi.create(clusterId, yaml, force, namespace || undefined),
+  );
 }

@@ -98,6 +98,8 @@ export interface Preview {
 /** One document of POST objects/preview/. */
 export interface DocumentPreview {
   index: number;
+  /** The 1-based line the document starts on. */
+  line?: number;
   api_version: string;
   kind: string;
   namespace: string;
@@ -159,10 +161,15 @@ export interface ObjectAction {
   message_params: Record<string, unknown>;
   result: ActionResult | null;
   diff: string;
-  requested_username: string;
+  /** The username of who asked. */
+  requested_by: string;
   created: string;
   started: string | null;
   finished: string | null;
+  attempts?: number;
+  /** On the 202 answer of a workload action: the release that owns the object, and `owned_by_release`. */
+  owner_release?: OwnerRelease | null;
+  warnings?: string[];
 }
 
 export interface Revision {
@@ -180,8 +187,11 @@ export interface Dependent {
 }
 
 export interface Dependents {
+  /** At most 500 listed; `total` counts all. */
   dependents: Dependent[];
+  total?: number;
   protected_by_service_map: string | null;
+  owner_release?: OwnerRelease | null;
 }
 
 export type Propagation = 'Foreground' | 'Background' | 'Orphan';

@@ -85,7 +85,7 @@ export function objectAction(overrides: Partial<ObjectAction> = {}): ObjectActio
     message_params: {},
     result: null,
     diff: '',
-    requested_username: 'admin',
+    requested_by: 'admin',
     created: '2026-12-02T05:00:00Z',
     started: null,
     finished: null,
