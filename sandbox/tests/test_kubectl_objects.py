@@ -346,6 +346,9 @@ def test_delete_cascade_orphan_background_foreground(handle: ClusterHandle) -> N
                        if not r["metadata"].get("ownerReferences")], "the ReplicaSet to be orphaned")
     assert len(rs) == 1
     assert len(_pods(handle, "orphaned")) == 1  # the ReplicaSet keeps its pods
+    # an orphaned ReplicaSet is nobody's: scaling it sticks
+    assert "scaled" in kubectl(handle, "scale", f"rs/{rs[0]['metadata']['name']}", "--replicas=2").stdout
+    wait(lambda: len(_pods(handle, "orphaned")) == 2, "the orphaned ReplicaSet to scale")
     kubectl(handle, "delete", "deployment/background", "--cascade=background")
     wait(lambda: not get(handle, "rs", "-l", "app=background")["items"], "background GC of the ReplicaSet")
     wait(lambda: not _pods(handle, "background"), "background GC of the pods")
