@@ -141,6 +141,20 @@ ROUTES: dict[str, Route] = {
                                       insider_status=S400, insider_sees_a=False),
     "cluster-object-dependents": Route("what an object owns, from the read model after the namespace scope",
                                        name="pod", queries=(f"?namespace={SECRET_NS}",), insider_sees_a=False),
+    # editing and creating objects from YAML (clusters/api/objects.py), filled with a pod of A's namespace: the
+    # namespace's visibility and the object grant come before the body is read; the live read fails on the dummy
+    # server (502/503) for the insider
+    "cluster-object": Route("one object for the YAML editor, asked live after the namespace scope", name="pod",
+                            queries=(f"?namespace={SECRET_NS}",), insider_status=frozenset({502, 503}),
+                            insider_sees_a=False),
+    "cluster-object-preview": Route("a dry run of an edit: the namespace scope and objects.edit first", name="pod"),
+    "cluster-object-apply": Route("apply an edit: the namespace scope and objects.edit first", name="pod"),
+    "cluster-objects-preview": Route("a dry run of a create: objects.edit in ?namespace= (none: operators) first"),
+    "cluster-objects-create": Route("create from YAML: objects.edit in ?namespace= (none: operators) first"),
+    "cluster-action-list": Route("object actions in the caller's namespaces (and their own)",
+                                 queries=("", f"?namespace={SECRET_NS}", f"?name={MARKER}-web")),
+    "cluster-action-detail": Route("an object action in a namespace the caller sees (or their own)",
+                                   pk="objectaction"),
     "cluster-search": Route("search over visible namespaces", queries=(
         f"?q={MARKER}", f"?q={MARKER}&namespace={SECRET_NS}", f"?label_selector=team={MARKER}",
         f"?q={MARKER}&kind=pods,workloads,services")),

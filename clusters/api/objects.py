@@ -78,6 +78,7 @@ class PermissionSerializer(serializers.Serializer[Any]):
     allowed = serializers.BooleanField()
     code = serializers.CharField()
     reason = serializers.CharField()
+    params = serializers.DictField(required=False, help_text="What the translation of code fills in.")
 
 
 class ObjectEditSerializer(serializers.Serializer[Any]):
@@ -177,11 +178,12 @@ def _resolve(cluster: Cluster, read: gateway.LiveRead, group: str, version: str,
         raise errors.NotFound(str(exc), code=exc.code) from exc
 
 
-def _namespace(resource: ApiResource, request: Request) -> str:
-    namespace = str(request.query_params.get("namespace") or "")[:NAME_MAX_LENGTH]
-    if not resource.namespaced:
-        return ""
-    if not namespace:
+def _namespace(user: Any, cluster: Cluster, resource: ApiResource, request: Request, name: str) -> str:
+    """The object's namespace from ``?namespace=``, once the caller is known to see the object
+    (so a caller outside the namespace learns nothing but 404, whatever else is wrong)."""
+    namespace = str(request.query_params.get("namespace") or "")[:NAME_MAX_LENGTH] if resource.namespaced else ""
+    _require_read(user, cluster, resource, namespace, name)
+    if resource.namespaced and not namespace:
         message = f"{resource.kind} is namespaced: give ?namespace=."
         raise errors.Invalid(message, code="namespace_required", errors={"namespace": [message]})
     return namespace
@@ -196,7 +198,7 @@ def _require_read(user: Any, cluster: Cluster, resource: ApiResource, namespace:
                                                         namespaced=resource.namespaced)
     if not may_list or (resource.namespaced and namespace not in namespaces) or (
             resource.group == "" and resource.plural == "namespaces" and name not in namespaces):
-        raise errors.NotFound(f"No {resource.kind} {name} you may see here.", code="object_not_found")
+        raise errors.NotFound("No such object, or not one you may see.", code="object_not_found")
 
 
 def _require_edit(user: Any, cluster: Cluster, namespace: str, kind: str, api_version: str) -> None:
@@ -291,8 +293,7 @@ class ObjectView(_ObjectView):
         cluster = _cluster(request, cluster_id)
         with gateway.live_read(cluster, f"reading {plural}/{name}", gone=f"There is no {plural} {name}.") as read:
             resource = _resolve(cluster, read, group, version, plural)
-            namespace = _namespace(resource, request)
-            _require_read(request.user, cluster, resource, namespace, name)
+            namespace = _namespace(request.user, cluster, resource, request, name)
             live = read.client.get_object(resource.kind, name, namespace, resource=objects.client_resource(resource),
                                           timeout=read.budget, attempts=1)
         metadata = live.get("metadata") or {}
@@ -313,12 +314,11 @@ class ObjectPreviewView(_ObjectView):
                    summary="Dry-run an edit (server-side apply, nothing is changed)")
     def post(self, request: Request, cluster_id: str, group: str, version: str, plural: str, name: str) -> Response:
         cluster = _cluster(request, cluster_id)
-        text = str(_body(request, YamlRequestSerializer)["yaml"])
         with gateway.live_read(cluster, f"previewing {plural}/{name}", gone=f"There is no {plural} {name}.") as read:
             resource = _resolve(cluster, read, group, version, plural)
-            namespace = _namespace(resource, request)
-            _require_read(request.user, cluster, resource, namespace, name)
+            namespace = _namespace(request.user, cluster, resource, request, name)
             _require_edit(request.user, cluster, namespace, resource.kind, resource.group_version)
+            text = str(_body(request, YamlRequestSerializer)["yaml"])
             obj = self.edited(request, resource, name, namespace, text)
             live = read.client.get_object(resource.kind, name, namespace, resource=objects.client_resource(resource),
                                           timeout=read.budget, attempts=1)
@@ -340,13 +340,12 @@ class ObjectApplyView(_ObjectView):
                                "manager owns ends the action with status `conflict` and `result.conflicts`.")
     def post(self, request: Request, cluster_id: str, group: str, version: str, plural: str, name: str) -> Response:
         cluster = _cluster(request, cluster_id)
-        body = _body(request, ApplyRequestSerializer)
-        text = str(body["yaml"])
         with gateway.live_read(cluster, f"checking {plural}/{name}", gone=f"There is no {plural} {name}.") as read:
             resource = _resolve(cluster, read, group, version, plural)
-            namespace = _namespace(resource, request)
-            _require_read(request.user, cluster, resource, namespace, name)
+            namespace = _namespace(request.user, cluster, resource, request, name)
             _require_edit(request.user, cluster, namespace, resource.kind, resource.group_version)
+            body = _body(request, ApplyRequestSerializer)
+            text = str(body["yaml"])
             obj = self.edited(request, resource, name, namespace, text)
             live = read.client.get_object(resource.kind, name, namespace, resource=objects.client_resource(resource),
                                           timeout=read.budget, attempts=1)
@@ -361,8 +360,22 @@ class ObjectApplyView(_ObjectView):
 # ---------------------------------------------------------------------------- create from YAML
 
 
+def _create_namespace(request: Request) -> str:
+    return str(request.query_params.get("namespace") or "")[:NAME_MAX_LENGTH]
+
+
 class _CreateView(APIView):
+    """Creating needs ``objects.edit`` in the namespace the request names (``?namespace=``: where
+    documents without one go; without it, only operators may create, documents without a
+    namespace going to ``default``), checked before the body is read, and in every document's
+    namespace."""
+
     permission_classes = (IsAuthenticated,)
+
+    def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
+        super().initial(request, *args, **kwargs)
+        cluster = _cluster(request, str(kwargs["cluster_id"]))
+        access.require_object_action(request.user, cluster, _create_namespace(request), access.OBJECTS_EDIT)
 
     def plan(self, request: Request, cluster: Cluster, read: gateway.LiveRead, text: str
              ) -> list[tuple[objects.Document, ApiResource, str, dict[str, Any]]]:
@@ -370,7 +383,7 @@ class _CreateView(APIView):
         whole (nothing applied) when one names a kind the cluster does not serve or a namespace
         the caller may not change."""
         docs = objects.parse_documents(text, many=True)
-        default = str(request.query_params.get("namespace") or "default")[:NAME_MAX_LENGTH]
+        default = _create_namespace(request) or "default"
         out = []
         for doc in docs:
             try:
@@ -449,7 +462,7 @@ class CreateView(_CreateView):
         text = str(body["yaml"])
         with gateway.live_read(cluster, "checking the objects") as read:
             plan = self.plan(request, cluster, read, text)
-        default = str(request.query_params.get("namespace") or "default")[:NAME_MAX_LENGTH]
+        default = _create_namespace(request) or "default"
         namespaces = {namespace for _d, _r, namespace, _o in plan}
         one = plan[0] if len(plan) == 1 else None
         action = object_actions.request_action(

@@ -109,7 +109,10 @@ def queries(world: World) -> dict[str, str]:
     """Query strings that aim an operation at W's objects (a namespace, for namespaced reads)."""
     ns = f"?namespace={world.names['namespace']}"
     return {"GET /api/clusters/{cluster_id}/resources/{group}/{version}/{plural}/": ns,
-            "GET /api/clusters/{cluster_id}/resources/{group}/{version}/{plural}/{name}/": ns}
+            "GET /api/clusters/{cluster_id}/resources/{group}/{version}/{plural}/{name}/": ns,
+            **{f"{method} /api/clusters/{{cluster_id}}/objects/{path}": ns for method, path in (
+                ("GET", "{group}/{version}/{plural}/{name}/"), ("POST", "{group}/{version}/{plural}/{name}/preview/"),
+                ("POST", "{group}/{version}/{plural}/{name}/apply/"), ("POST", "preview/"), ("POST", "create/"))}}
 
 
 # Writes whose valid body is sent but whose answer is judged like a body-less call.

@@ -27,7 +27,7 @@ from rest_framework.test import APIClient
 from catalog.models import CatalogSource, Package, Release, Rollout, RolloutTarget, SourceKind
 from catalog.tests.helpers import CHART_FILES as SHOP_CHART
 from catalog.tests.helpers import add_version
-from clusters.models import Cluster, KubeObject, NodeOperation
+from clusters.models import Cluster, KubeObject, NodeOperation, ObjectAction
 from portal import actions as portal_actions
 from portal.models import AuditRecord, User
 from portal.testing import make_user, register_cluster
@@ -172,6 +172,11 @@ def build(sandbox: Any, *, cluster: str = "cluster-2") -> World:
     custom = Role.objects.create(key=f"restarter{suffix}", name="Restarter", grants=["workloads.restart"])
     operation = NodeOperation.objects.create(cluster=cluster_obj, node=node, kind="cordon", message="suite",
                                              requested_by=users["admin"])
+    # an edit the developer made through the portal in W's namespace (the ObjectAction rows)
+    object_action = ObjectAction.objects.create(cluster=cluster_obj, group="", version="v1", plural="configmaps",
+                                                kind="ConfigMap", namespace=namespace, name="app-config",
+                                                action="apply", status="succeeded", requested_by=users["developer"],
+                                                requested_username=users["developer"].username)
     audit = AuditRecord.objects.create(actor=users["admin"], actor_username=users["admin"].username,
                                        action="workspace.create", target_type="workspace",
                                        target_id=str(workspace.pk), target_repr=workspace.name, outcome="success")
@@ -199,6 +204,7 @@ def build(sandbox: Any, *, cluster: str = "cluster-2") -> World:
             "tokens": ApiToken.objects.get(user=users["developer"]).pk, "audit": audit.pk,
             "users": users["viewer"].pk, "intents": created.json()["id"],
             "providers": provider.pk, "mappings": group_mapping.pk, "identities": identity.pk,
+            "actions": object_action.pk,
         },
         names={"node": node, "config": "app-config", "workload": "shop-web", "pod": "shop-web-1",
                "namespace": namespace, "hook": "no-such-webhook-token"},
