@@ -18,6 +18,7 @@ import { useClusterLive } from './live';
 import { useCheckCluster, useCluster } from './queries';
 import { PermissionsPanel } from './PermissionsPanel';
 import { createPath } from '../objects/paths';
+import { Timeline } from '../activity/Timeline';
 import { NodesTab } from './tabs/NodesTab';
 import { PodsTab } from './tabs/PodsTab';
 import { ResourcesTab } from './tabs/ResourcesTab';
@@ -45,6 +46,7 @@ export const TABS = [
   'storageclasses',
   'events',
   'resources',
+  'timeline',
 ] as const;
 export type Tab = (typeof TABS)[number];
 
@@ -72,6 +74,8 @@ function TabContent({ tab, clusterId }: { tab: Tab; clusterId: number }) {
       return <EventsTab clusterId={clusterId} />;
     case 'resources':
       return <ResourcesTab clusterId={clusterId} />;
+    case 'timeline':
+      return <Timeline scope={{ cluster: clusterId }} />;
   }
 }
 
@@ -257,7 +261,7 @@ export function ClusterDetailPage() {
             aria-current={x === tab ? 'page' : undefined}
             data-testid={`tab-${x}`}
           >
-            {t(`clusters.tab.${x}`)}
+            {x === 'timeline' ? t('timeline.tab') : t(`clusters.tab.${x}`)}
           </NavLink>
         ))}
       </nav>

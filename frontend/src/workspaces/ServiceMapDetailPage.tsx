@@ -14,6 +14,7 @@ import { Loading } from '../components/Loading';
 import { TypeToConfirmDialog } from '../components/TypeToConfirmDialog';
 import { PhaseBadge } from '../clusters/badges';
 import { relativeTime, useNow } from '../clusters/format';
+import { Timeline } from '../activity/Timeline';
 import { EventsTab } from '../clusters/tabs/SimpleTabs';
 import { InventoryTable } from '../clusters/tabs/InventoryTable';
 import { ReleasesTable } from '../catalog/ReleasesTable';
@@ -29,7 +30,7 @@ import { useDeleteServiceMap, useServiceMap, useWorkspace, useWorkspaceAccess } 
 import { EditShareDialog } from './ServiceMapDialogs';
 import type { ServiceMap, ServiceMapDeletion } from './types';
 
-export const SERVICEMAP_TABS = ['workloads', 'pods', 'services', 'events', 'releases', 'config', 'autoscaling'] as const;
+export const SERVICEMAP_TABS = ['workloads', 'pods', 'services', 'events', 'releases', 'config', 'autoscaling', 'timeline'] as const;
 type SmTab = (typeof SERVICEMAP_TABS)[number];
 
 function Age({ iso }: { iso: string | null }) {
@@ -48,6 +49,8 @@ function ObjectsTab({ tab, clusterId, namespace, serviceMapId }: { tab: SmTab; c
       return <ConfigTab serviceMapId={serviceMapId} />;
     case 'autoscaling':
       return <AutoscalingTab clusterId={clusterId} namespace={namespace} serviceMapId={serviceMapId} />;
+    case 'timeline':
+      return <Timeline scope={{ serviceMap: serviceMapId }} />;
     case 'workloads':
       return (
         <InventoryTable<'Deployment'>
@@ -292,7 +295,7 @@ export function ServiceMapDetailPage() {
             aria-current={x === tab ? 'page' : undefined}
             data-testid={`tab-${x}`}
           >
-            {x === 'releases' ? t('catalog.releases.title') : x === 'config' ? t('config.tab') : x === 'autoscaling' ? t('config.autoscaling.tab') : t(`clusters.tab.${x}`)}
+            {x === 'releases' ? t('catalog.releases.title') : x === 'config' ? t('config.tab') : x === 'autoscaling' ? t('config.autoscaling.tab') : x === 'timeline' ? t('timeline.tab') : t(`clusters.tab.${x}`)}
           </NavLink>
         ))}
       </nav>

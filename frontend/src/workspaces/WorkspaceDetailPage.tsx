@@ -15,8 +15,9 @@ import { useWorkspaceLive } from './live';
 import { MembersTab } from './MembersTab';
 import { useWorkspace, useWorkspaceAccess } from './queries';
 import { RegistriesTab, ServiceMapsTab, SettingsTab } from './WorkspaceTabs';
+import { Timeline } from '../activity/Timeline';
 
-export const WORKSPACE_TABS = ['overview', 'members', 'servicemaps', 'registries', 'settings'] as const;
+export const WORKSPACE_TABS = ['overview', 'members', 'servicemaps', 'registries', 'timeline', 'settings'] as const;
 export type WorkspaceTab = (typeof WORKSPACE_TABS)[number];
 
 export function WorkspaceDetailPage() {
@@ -90,7 +91,7 @@ export function WorkspaceDetailPage() {
             aria-current={x === tab ? 'page' : undefined}
             data-testid={`tab-${x}`}
           >
-            {t(`workspaces.tab.${x}`)}
+            {x === 'timeline' ? t('timeline.tab') : t(`workspaces.tab.${x}`)}
           </NavLink>
         ))}
       </nav>
@@ -99,6 +100,7 @@ export function WorkspaceDetailPage() {
         {tab === 'members' && <MembersTab workspaceId={id} canManage={access.can('members.manage')} />}
         {tab === 'servicemaps' && <ServiceMapsTab workspaceId={id} canManage={access.can('servicemaps.manage')} />}
         {tab === 'registries' && <RegistriesTab workspaceId={id} isAdmin={access.isAdmin} />}
+        {tab === 'timeline' && <Timeline scope={{ workspace: id }} />}
         {tab === 'settings' && w && <SettingsTab workspace={w} isAdmin={access.isAdmin} />}
       </section>
     </section>
