@@ -487,6 +487,7 @@ class ObjectActionListView(generics.ListAPIView[ObjectAction]):
     """A cluster's object actions, newest first; filter by namespace, kind, name, action, status."""
 
     permission_classes = (IsAuthenticated,)
+    queryset = ObjectAction.objects.none()
     serializer_class = ObjectActionSerializer
     pagination_class = ObjectActionPagination
     orderings: ClassVar[dict[str, tuple[str, ...]]] = {"created": ("created", "id")}
@@ -512,6 +513,7 @@ class ObjectActionDetailView(generics.RetrieveAPIView[ObjectAction]):
     """One object action (the console follows it until it finishes, and by the objects.action event)."""
 
     permission_classes = (IsAuthenticated,)
+    queryset = ObjectAction.objects.none()
     serializer_class = ObjectActionSerializer
 
     @extend_schema(operation_id="clusters_actions_retrieve", summary="One object action")
