@@ -14,6 +14,7 @@ import '@xterm/xterm/css/xterm.css';
 import { useCallback, useEffect, useRef, useState } from 'react';
 import { useTranslation } from 'react-i18next';
 import { serverText } from '../lib/messages';
+import { openStyleSafe, styleSafeDocument } from './xtermStyles';
 
 /** The shells the server allows (clusters/api/terminal.py COMMANDS). */
 export const SHELLS = ['/bin/sh', '/bin/bash', 'sh'] as const;
@@ -80,10 +81,12 @@ export function PodTerminal({ clusterId, namespace, pod, containers, permission,
   const terminal = useCallback((): Terminal | null => {
     if (termRef.current) return termRef.current;
     if (!screenRef.current) return null;
-    const term = new Terminal({ cursorBlink: true, fontSize: 13, scrollback: 5000, convertEol: false });
+    // documentOverride: xterm's own <style> elements would break the CSP (./xtermStyles.ts)
+    const term = new Terminal({ cursorBlink: true, fontSize: 13, scrollback: 5000, documentOverride: styleSafeDocument() });
     const fit = new FitAddon();
     term.loadAddon(fit);
-    term.open(screenRef.current);
+    const parent = screenRef.current;
+    openStyleSafe(() => term.open(parent));
     term.onData((data) => send({ type: 'stdin', data }));
     term.onResize(({ cols, rows }) => send({ type: 'resize', cols, rows }));
     termRef.current = term;
