@@ -19,6 +19,7 @@ written to the store is rebuilt from it on every transition.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import hashlib
 import time
@@ -135,6 +136,24 @@ class Kubelet:
             self.q.add(new.key)
         elif new.deleting and old is not None and not old.deleting:
             self.q.forget(new.key)
+            self._stopping(new)
+
+    def _stopping(self, info: PodInfo) -> None:
+        """A graceful deletion: the kubelet stops the running containers and says so (``Killing``
+        events, "Stopping container c"), which timelines show after a restart or a delete."""
+        pod = self.m.store.get(PODS, info.ns, info.name)
+        node = self.m.nodes.get(info.node) if info.node else None
+        if pod is None or node is None:
+            return
+        running = [cs["name"] for cs in (pod.get("status") or {}).get("containerStatuses") or []
+                   if (cs.get("state") or {}).get("running")]
+        if not running:
+            return
+        events = [("Normal", "Killing", f"Stopping container {c}", c) for c in running]
+        try:  # not from inside the store's commit callback: on the next turn of the loop
+            asyncio.get_running_loop().call_soon(self._record, pod, node, events)
+        except RuntimeError:
+            self._record(pod, node, events)
 
     def on_node(self, etype: str, old: NodeInfo | None, new: NodeInfo | None) -> None:
         if new is None and old is not None:

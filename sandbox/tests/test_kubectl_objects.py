@@ -268,6 +268,10 @@ def test_deployment_scale_restart_pause_resume_undo(handle: ClusterHandle) -> No
     assert sorted(rss) == ["1", "2"]  # the restart annotation changed the template: a new ReplicaSet
     assert "kubectl.kubernetes.io/restartedAt" in rss["2"]["spec"]["template"]["metadata"]["annotations"]
     assert (rss["1"]["spec"]["replicas"], rss["2"]["spec"]["replicas"]) == (0, 3)
+    # what happened next, as a timeline shows it: the kubelet stopped the old pods' containers
+    killing = wait(lambda: get(handle, "events", "--field-selector", "reason=Killing")["items"], "Killing events")
+    assert {e["message"] for e in killing} == {"Stopping container web"}
+    assert {e["source"]["component"] for e in killing} == {"kubelet"}
 
     assert "deployment.apps/roll paused" in kubectl(handle, "rollout", "pause", "deployment/roll").stdout
     kubectl(handle, "set", "image", "deployment/roll", "web=nginx:1.26")
