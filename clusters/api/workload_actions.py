@@ -74,11 +74,7 @@ class DeleteRequestSerializer(serializers.Serializer[Any]):
                                                     "Foreground, Background or Orphan.")
 
 
-class EmptyRequestSerializer(serializers.Serializer[Any]):
-    pass
-
-
-class OwnerReleaseSerializer(serializers.Serializer[Any]):
+class ActionOwnerReleaseSerializer(serializers.Serializer[Any]):
     id = serializers.IntegerField()
     name = serializers.CharField()
     service_map_id = serializers.IntegerField(allow_null=True)
@@ -106,13 +102,13 @@ class ActionAcceptedSerializer(serializers.Serializer[Any]):
     started = serializers.DateTimeField(allow_null=True)
     finished = serializers.DateTimeField(allow_null=True)
     attempts = serializers.IntegerField()
-    owner_release = OwnerReleaseSerializer(
+    owner_release = ActionOwnerReleaseSerializer(
         allow_null=True, help_text="The catalog release that put the object there: its next deploy puts back "
                                    "what this action changes (act through the release instead).")
     warnings = serializers.ListField(child=serializers.CharField(), help_text="Codes: owned_by_release.")
 
 
-class RevisionSerializer(serializers.Serializer[Any]):
+class WorkloadRevisionSerializer(serializers.Serializer[Any]):
     revision = serializers.IntegerField()
     name = serializers.CharField(help_text="The ReplicaSet or ControllerRevision.")
     created = serializers.DateTimeField(allow_null=True)
@@ -120,8 +116,8 @@ class RevisionSerializer(serializers.Serializer[Any]):
     current = serializers.BooleanField()
 
 
-class RevisionsSerializer(serializers.Serializer[Any]):
-    revisions = RevisionSerializer(many=True)
+class WorkloadRevisionsSerializer(serializers.Serializer[Any]):
+    revisions = WorkloadRevisionSerializer(many=True)
 
 
 class DependentSerializer(serializers.Serializer[Any]):
@@ -135,7 +131,7 @@ class DependentsSerializer(serializers.Serializer[Any]):
     total = serializers.IntegerField(help_text=f"How many there are (the list stops at {DEPENDENTS_LIMIT}).")
     protected_by_service_map = serializers.CharField(
         allow_null=True, help_text="A namespace that holds this service map cannot be deleted.")
-    owner_release = OwnerReleaseSerializer(allow_null=True)
+    owner_release = ActionOwnerReleaseSerializer(allow_null=True)
 
 
 # ---------------------------------------------------------------------------- helpers
@@ -260,6 +256,9 @@ def _schema(request: type[serializers.Serializer[Any]] | None, summary: str, ope
 
 
 class ScaleView(_ActionView):
+    """``kubectl scale``: the scale subresource's ``spec.replicas``, from 0 to ``PORTAL_MAX_REPLICAS``. 202 with
+    the ObjectAction; ``params.previous`` is the count the object had."""
+
     action, grant, fields = "scale", WORKLOADS_SCALE, ("replicas",)
 
     @_schema(ScaleRequestSerializer, "Scale a Deployment, StatefulSet or ReplicaSet (kubectl scale)",
@@ -276,6 +275,9 @@ class ScaleView(_ActionView):
 
 
 class RestartView(_ActionView):
+    """``kubectl rollout restart``: the pod template's ``kubectl.kubernetes.io/restartedAt``, its time fixed now
+    (``params.restarted_at``). A paused Deployment is refused (409 ``deployment_paused``)."""
+
     action, grant = "restart", WORKLOADS_RESTART
 
     @_schema(None, "Restart a Deployment, StatefulSet or DaemonSet (kubectl rollout restart)",
@@ -293,6 +295,8 @@ class RestartView(_ActionView):
 
 
 class PauseView(_ActionView):
+    """``kubectl rollout pause``: ``spec.paused`` true (grant ``workloads.rollback``)."""
+
     action, grant = "pause", WORKLOADS_ROLLBACK
 
     @_schema(None, "Pause a Deployment's rollout (kubectl rollout pause)", "clusters_objects_pause")
@@ -301,6 +305,8 @@ class PauseView(_ActionView):
 
 
 class ResumeView(_ActionView):
+    """``kubectl rollout resume``: ``spec.paused`` false (grant ``workloads.rollback``)."""
+
     action, grant = "resume", WORKLOADS_ROLLBACK
 
     @_schema(None, "Resume a Deployment's rollout (kubectl rollout resume)", "clusters_objects_resume")
@@ -309,6 +315,9 @@ class ResumeView(_ActionView):
 
 
 class RollbackView(_ActionView):
+    """``kubectl rollout undo --to-revision``: back to an earlier ReplicaSet (Deployment) or ControllerRevision
+    (StatefulSet, DaemonSet), chosen now and pinned by name (``params.target``)."""
+
     action, grant, fields = "rollback", WORKLOADS_ROLLBACK, ("revision",)
 
     @_schema(RollbackRequestSerializer, "Roll back to an earlier revision (kubectl rollout undo --to-revision)",
@@ -328,6 +337,9 @@ class RollbackView(_ActionView):
 
 
 class DeleteView(_ActionView):
+    """Delete any object: ``confirm`` must be its name; ``propagation`` says what becomes of what it owns. Pinned
+    to the object's uid; a Namespace that holds a service map is refused (400 ``namespace_protected``)."""
+
     action, grant, fields = "delete", OBJECTS_DELETE, ("confirm", "propagation")
 
     @_schema(DeleteRequestSerializer, "Delete an object of any kind, with type-to-confirm and a propagation policy",
@@ -367,7 +379,7 @@ class RevisionsView(_ReadView):
     """``kubectl rollout history``: a Deployment's ReplicaSets or a StatefulSet's/DaemonSet's
     ControllerRevisions, newest first, read live."""
 
-    @extend_schema(parameters=PATH_PARAMS, responses={200: RevisionsSerializer, **FAILURES},
+    @extend_schema(parameters=PATH_PARAMS, responses={200: WorkloadRevisionsSerializer, **FAILURES},
                    summary="Revisions a workload can roll back to (kubectl rollout history)",
                    operation_id="clusters_objects_revisions")
     def get(self, request: Request, cluster_id: str, group: str, version: str, plural: str, name: str) -> Response:

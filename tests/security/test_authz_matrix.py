@@ -112,7 +112,12 @@ def queries(world: World) -> dict[str, str]:
             "GET /api/clusters/{cluster_id}/resources/{group}/{version}/{plural}/{name}/": ns,
             **{f"{method} /api/clusters/{{cluster_id}}/objects/{path}": ns for method, path in (
                 ("GET", "{group}/{version}/{plural}/{name}/"), ("POST", "{group}/{version}/{plural}/{name}/preview/"),
-                ("POST", "{group}/{version}/{plural}/{name}/apply/"), ("POST", "preview/"), ("POST", "create/"))}}
+                ("POST", "{group}/{version}/{plural}/{name}/apply/"), ("POST", "preview/"), ("POST", "create/"))},
+            # workload actions (clusters/api/workload_actions.py)
+            **{f"{method} /api/clusters/{{cluster_id}}/objects/{{group}}/{{version}}/{{plural}}/{{name}}/{verb}/": ns
+               for method, verb in (("POST", "scale"), ("POST", "restart"), ("POST", "pause"), ("POST", "resume"),
+                                    ("POST", "rollback"), ("POST", "delete"), ("GET", "revisions"),
+                                    ("GET", "dependents"))}}
 
 
 # Writes whose valid body is sent but whose answer is judged like a body-less call.
