@@ -251,7 +251,6 @@ SPEC_FIELDS: dict[str, tuple[str, ...]] = {
     "Deployment": ("replicas", "images", "selector", "strategy"),
     "StatefulSet": ("replicas", "images", "selector", "strategy"),
     "DaemonSet": ("images", "selector", "strategy"),
-    "ReplicaSet": ("replicas", "images", "selector"),
     "Job": ("completions", "parallelism"),
     "CronJob": ("schedule", "suspend"),
     "Service": ("type", "ports", "selector", "external_ips"),

@@ -14,7 +14,7 @@ import yaml
 from django.core.management import call_command, get_commands
 
 ROOT = Path(__file__).resolve().parents[1]
-PORTAL_APPS = ("portal", "clusters", "workspaces", "catalog", "builds", "monitoring", "identity")
+PORTAL_APPS = ("portal", "clusters", "workspaces", "catalog", "builds", "monitoring", "identity", "activity")
 
 
 def test_docker_compose_services_and_commands_exist() -> None:

@@ -9,7 +9,7 @@ from rest_framework import serializers
 from activity.timeline import SOURCES, Entry
 
 
-class EntrySerializer(serializers.Serializer[Entry]):
+class ActivityEntrySerializer(serializers.Serializer[Entry]):
     id = serializers.CharField(help_text='"<table>:<pk>", e.g. "portal:12", "event:40", "outside:7".')
     time = serializers.DateTimeField()
     source = serializers.ChoiceField(choices=SOURCES)  # type: ignore[assignment]  # a field named source
@@ -40,15 +40,15 @@ class EntrySerializer(serializers.Serializer[Entry]):
         }
 
 
-class TimelinePageSerializer(serializers.Serializer[Any]):
+class ActivityPageSerializer(serializers.Serializer[Any]):
     next = serializers.URLField(allow_null=True)
     previous = serializers.URLField(allow_null=True, help_text="Always null: the timeline pages forward only.")
-    results = EntrySerializer(many=True)
+    results = ActivityEntrySerializer(many=True)
     groups = serializers.ListField(child=serializers.CharField(),
                                    help_text="Socket groups whose events may add entries: subscribe and refetch.")
 
 
-class DiffSerializer(serializers.Serializer[Any]):
+class ActivityDiffSerializer(serializers.Serializer[Any]):
     id = serializers.CharField()
     diff = serializers.CharField(allow_blank=True, help_text="A unified diff; a Secret's values are masked.")
     before = serializers.DictField(allow_null=True, help_text="outside: the snapshot the diff starts from "

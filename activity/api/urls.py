@@ -6,5 +6,5 @@ from activity.api import views
 
 urlpatterns = [
     path("", views.TimelineView.as_view(), name="activity-timeline"),
-    re_path(r"^diff/(?P<entry_id>[a-z]{1,16}:[0-9]{1,18})/$", views.DiffView.as_view(), name="activity-diff"),
+    re_path(r"^diff/(?P<entry_id>[^/]{1,40})/$", views.DiffView.as_view(), name="activity-diff"),
 ]

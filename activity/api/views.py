@@ -42,7 +42,7 @@ class TimelineView(APIView):
             _param("cursor", OpenApiTypes.STR, "From `next`."),
             _param("page_size", OpenApiTypes.INT, f"Entries per page (1-{MAX_PAGE_SIZE}, default 50)."),
         ],
-        responses={200: s.TimelinePageSerializer, **ERRORS},
+        responses={200: s.ActivityPageSerializer, **ERRORS},
     )
     def get(self, request: Request) -> Response:
         query = parse_query(request.query_params)
@@ -52,7 +52,7 @@ class TimelineView(APIView):
         return Response({
             "next": replace_query_param(url, "cursor", encode_cursor(after)) if after is not None else None,
             "previous": None,
-            "results": [s.EntrySerializer(entry).data for entry in entries],
+            "results": [s.ActivityEntrySerializer(entry).data for entry in entries],
             "groups": list(scope.groups),
         })
 
@@ -61,6 +61,6 @@ class DiffView(APIView):
     """The diff of a portal change or of a change made outside the portal."""
 
     @extend_schema(operation_id="activity_diff_retrieve",
-                   responses={200: s.DiffSerializer, 404: OpenApiResponse(description="No such entry, or no diff")})
+                   responses={200: s.ActivityDiffSerializer, 404: OpenApiResponse(description="No such entry, or no diff")})
     def get(self, request: Request, entry_id: str) -> Response:
         return Response(diffs.diff_of(request.user, entry_id))

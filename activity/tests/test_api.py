@@ -192,6 +192,7 @@ def test_the_diff_of_a_portal_change_and_of_a_change_outside_the_portal(s: Scene
     for entry, code in ((f"portal:{plain.pk}", "activity_diff_not_found"),
                         (f"event:{event(s, at(4), namespace=s.ns).pk}", "activity_diff_not_found"),
                         ("portal:999999999", "activity_entry_not_found"),
+                        ("portal:x1", "activity_entry_not_found"),
                         ("nothing:1", "activity_entry_not_found")):
         response = api.get(f"/api/activity/diff/{entry}/")
         assert response.status_code == 404, entry

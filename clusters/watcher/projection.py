@@ -448,9 +448,10 @@ PROJECTORS: dict[str, Callable[[Obj], tuple[str, Obj]]] = {
 
 
 # Kinds whose spec people edit: their rows carry ``changed_by`` (who last wrote the object, not its
-# status), from which the activity app records changes made outside the portal (kubectl).
-EDITED_KINDS = frozenset({"Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Job", "CronJob", "Service",
-                          "Ingress", "HorizontalPodAutoscaler"})
+# status), from which the activity app records changes made outside the portal (kubectl). Not
+# ReplicaSets: their controller rewrites them at every rollout step, and people edit Deployments.
+EDITED_KINDS = frozenset({"Deployment", "StatefulSet", "DaemonSet", "Job", "CronJob", "Service", "Ingress",
+                          "HorizontalPodAutoscaler"})
 
 
 def changed_by(meta: Obj) -> dict[str, str] | None:
