@@ -19,6 +19,7 @@ import type { ContainerStatus, PodDetail } from './types';
 import { EventsTab, Labels } from './tabs/SimpleTabs';
 import { toYaml } from './yaml';
 import { ObjectActions } from '../objects/ObjectActions';
+import { useObject } from '../objects/queries';
 
 /** The kubelet resets a container's restart back-off after 10 minutes of running. */
 const BACKOFF_RESET_MS = 10 * 60_000;
@@ -53,6 +54,8 @@ export function PodDetailPage() {
   const now = useNow(30_000);
   useClusterLive(id);
   const cached = useCachedPod(id, namespace, name);
+  // The object's permissions say whether the terminal may connect (pods.exec), and why not.
+  const execPermission = useObject(id, { group: 'core', version: 'v1', plural: 'pods', kind: 'Pod', namespace, name }).data?.permissions['pods.exec'];
   if (pod.isError && pod.error instanceof ApiError && pod.error.status === 404) return <NotFound />;
   // The cluster did not answer (503 cluster_timeout/cluster_unreachable, 502 its error): show the
   // last known projection, marked as such.
@@ -163,7 +166,7 @@ export function PodDetailPage() {
           </section>
           <section className="card" data-testid="pod-terminal-card">
             <h2 className="card-title">{t('terminal.title')}</h2>
-            <PodTerminal clusterId={id} namespace={namespace} pod={name} containers={(p.data.containers ?? []).map((c) => c.name)} />
+            <PodTerminal clusterId={id} namespace={namespace} pod={name} containers={(p.data.containers ?? []).map((c) => c.name)} permission={execPermission} />
           </section>
           <section className="card">
             <h2 className="card-title">{t('clusters.tab.events')}</h2>

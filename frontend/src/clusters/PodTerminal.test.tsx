@@ -5,6 +5,7 @@
  * the real one runs in the browser test (tests/browser/test_pod_shell.py).
  */
 import { act, fireEvent, screen } from '@testing-library/react';
+import i18n from 'i18next';
 import { beforeEach, describe, expect, it, vi } from 'vitest';
 import { FakeWebSocket } from '../test/FakeWebSocket';
 import { renderAt } from '../test/utils';
@@ -152,9 +153,26 @@ describe('PodTerminal', () => {
     expect(terminals[0]!.disposed).toBe(true);
   });
 
-  it('is disabled with the reason when the user may not exec here', () => {
-    renderTerminal({ permission: { allowed: false, reason: 'Your role in workspace shop does not grant pods.exec.' } });
+  it('is disabled with the reason when the user may not exec here', async () => {
+    const permission = {
+      allowed: false,
+      code: 'grant_missing',
+      params: { workspace: 'shop', grant: 'pods.exec' },
+      reason: 'Your role in workspace shop does not grant pods.exec; ask a manager of the workspace.',
+    };
+    renderTerminal({ permission });
     expect(screen.getByTestId('terminal-connect')).toBeDisabled();
-    expect(screen.getByTestId('terminal-status')).toHaveTextContent('Your role in workspace shop does not grant pods.exec.');
+    expect(screen.getByTestId('terminal-status')).toHaveTextContent('Your role in workspace shop does not grant pods.exec');
+    fireEvent.click(screen.getByTestId('terminal-connect'));
+    expect(FakeWebSocket.instances.filter((ws) => ws.url.includes('/ws/exec/'))).toHaveLength(0);
+    // In Korean the code's translation, not the server's English.
+    await act(async () => {
+      await i18n.changeLanguage('ko');
+    });
+    expect(screen.getByTestId('terminal-status')).toHaveTextContent('shop');
+    expect(screen.getByTestId('terminal-status')).not.toHaveTextContent('does not grant');
+    await act(async () => {
+      await i18n.changeLanguage('en');
+    });
   });
 });

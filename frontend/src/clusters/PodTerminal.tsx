@@ -35,8 +35,9 @@ export interface PodTerminalProps {
   namespace: string;
   pod: string;
   containers: string[];
-  /** Whether the user holds `pods.exec` here, when the page knows; otherwise the socket tells. */
-  permission?: { allowed: boolean; reason?: string };
+  /** Whether the user holds `pods.exec` here (the object's `permissions`), when the page knows;
+   *  otherwise the socket's refusal tells. `code`/`params` translate the reason. */
+  permission?: { allowed: boolean; reason?: string; code?: string; params?: Record<string, unknown> };
   createSocket?: (url: string) => TerminalSocket;
 }
 
@@ -182,6 +183,7 @@ export function PodTerminal({ clusterId, namespace, pod, containers, permission,
   };
 
   const denied = permission && !permission.allowed;
+  const deniedText = denied ? serverText(t, { code: permission.code, params: permission.params, text: permission.reason ?? '' }) : '';
   const busy = phase === 'connecting' || phase === 'open';
   return (
     <div className="tab-panel" data-testid="pod-terminal">
@@ -218,7 +220,7 @@ export function PodTerminal({ clusterId, namespace, pod, containers, permission,
             className="btn btn-small btn-primary"
             onClick={connect}
             disabled={!!denied || !container}
-            title={denied ? permission?.reason : undefined}
+            title={denied ? deniedText : undefined}
             data-testid="terminal-connect"
           >
             {t('terminal.connect')}
@@ -226,7 +228,7 @@ export function PodTerminal({ clusterId, namespace, pod, containers, permission,
         )}
       </div>
       <p className="muted small" role="status" data-testid="terminal-status" data-phase={phase} data-protocol={protocol}>
-        {denied ? t('terminal.notAllowed', { reason: permission?.reason ?? '' }) : status || t('terminal.status.idle')}
+        {denied ? t('terminal.notAllowed', { reason: deniedText }) : status || t('terminal.status.idle')}
       </p>
       <div
         ref={screenRef}
