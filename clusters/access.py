@@ -351,12 +351,16 @@ def visible_object_actions(user: Any) -> QuerySet[ObjectAction]:
     return rows.filter(condition | own)
 
 
-def require_namespace_visible(user: Any, cluster: Cluster | int, namespace: str) -> None:
-    """Raise 403 ``namespace_forbidden`` unless ``user`` sees the objects of ``namespace`` in the
-    cluster (reads about one object: its revisions, what it owns). ``namespace`` "" (a
-    cluster-scoped object) is for those who see everything; for a Namespace object pass its name."""
-    cluster_id = _cluster_id(cluster)
-    visible = visible_namespaces(user, cluster_id)
-    if visible is not None and (not namespace or namespace not in visible):
-        raise errors.Forbidden("That namespace is not one of your service maps' namespaces on this cluster.",
-                               code="namespace_forbidden", params={"cluster": cluster_id})
+def require_object_visible(user: Any, cluster: Cluster | int, *, group: str, plural: str, namespaced: bool,
+                           namespace: str, name: str) -> None:
+    """Raise 404 ``object_not_found`` unless ``user`` may see the object, as the resource browser
+    decides (namespaced objects of their namespaces, their Namespaces, storage classes; everything
+    for those who see everything): a caller outside the namespace learns nothing, not even that
+    the object exists. Actions then ask :func:`require_object_action` for the grant."""
+    namespaces = visible_namespaces(user, _cluster_id(cluster))
+    if namespaces is None:
+        return
+    if (not cluster_access().may_see_resource(namespaces, group=group, plural=plural, namespaced=namespaced)
+            or (namespaced and namespace not in namespaces)
+            or (group == "" and plural == "namespaces" and name not in namespaces)):
+        raise errors.NotFound("No such object, or not one you may see.", code="object_not_found")

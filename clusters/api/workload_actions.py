@@ -39,8 +39,8 @@ from clusters.access import (
     WORKLOADS_ROLLBACK,
     WORKLOADS_SCALE,
     protected_namespace,
-    require_namespace_visible,
     require_object_action,
+    require_object_visible,
     visible_clusters,
 )
 from clusters.kube.discovery import ApiResource
@@ -191,8 +191,9 @@ FAILURES = {
     400: OpenApiResponse(description="replicas_invalid, confirm_mismatch, propagation_invalid, not_scalable, "
                                      "action_not_supported, revision_not_found, namespace_protected, "
                                      "namespace_required"),
-    403: OpenApiResponse(description="grant_missing, namespace_forbidden, operator_required"),
-    404: OpenApiResponse(description="No such cluster, kind (unknown_resource) or object (object_not_found)"),
+    403: OpenApiResponse(description="grant_missing or operator_required (clusters.access)"),
+    404: OpenApiResponse(description="No such cluster, kind (unknown_resource) or object (object_not_found: also an "
+                                     "object outside the caller's namespaces)"),
     409: OpenApiResponse(description="deployment_paused: resume the Deployment before restarting or rolling it back"),
     503: OpenApiResponse(description="cluster_unreachable or cluster_timeout"),
 }
@@ -216,7 +217,10 @@ class _ActionView(APIView):
                                gone=f"{plural}/{name} does not exist in the cluster.") as read:
             resource = _resolve(cluster, read, group, version, plural)
             given = request.query_params.get("namespace", "") if resource.namespaced else ""
-            require_object_action(request.user, cluster, given, self.grant)  # before anything else is told
+            # before anything else is told: outside the namespace 404, inside it without the grant 403
+            require_object_visible(request.user, cluster, group=resource.group, plural=resource.plural,
+                                   namespaced=resource.namespaced, namespace=given, name=name)
+            require_object_action(request.user, cluster, given, self.grant)
             namespace = _namespace_of(resource, given)
             if self.action != "delete":
                 wp.require_kind(self.action, api_group, plural)
@@ -369,11 +373,6 @@ class DeleteView(_ActionView):
 class _ReadView(APIView):
     permission_classes = (IsAuthenticated,)
 
-    @staticmethod
-    def scope(request: Request, cluster: Cluster, namespace: str, *, kind: str, name: str) -> None:
-        """403 ``namespace_forbidden`` unless the caller sees the namespace (a Namespace: itself)."""
-        require_namespace_visible(request.user, cluster, name if kind == "Namespace" else namespace)
-
 
 class RevisionsView(_ReadView):
     """``kubectl rollout history``: a Deployment's ReplicaSets or a StatefulSet's/DaemonSet's
@@ -389,7 +388,8 @@ class RevisionsView(_ReadView):
                                gone=f"{plural}/{name} does not exist in the cluster.") as read:
             resource = _resolve(cluster, read, group, version, plural)
             given = request.query_params.get("namespace", "") if resource.namespaced else ""
-            self.scope(request, cluster, given, kind=resource.kind, name=name)
+            require_object_visible(request.user, cluster, group=resource.group, plural=resource.plural,
+                                   namespaced=resource.namespaced, namespace=given, name=name)
             namespace = _namespace_of(resource, given)
             wp.require_kind("rollback", api_group, plural)
             live = read.client.get_object(resource.kind, name, namespace, resource=workload_ops.kube_resource(resource),
@@ -408,16 +408,12 @@ class DependentsView(_ReadView):
                    operation_id="clusters_objects_dependents")
     def get(self, request: Request, cluster_id: str, group: str, version: str, plural: str, name: str) -> Response:
         cluster = get_object_or_404(visible_clusters(request.user), pk=cluster_id)
-        api_group = "" if group == browser.CORE else group
-        local = browser.READ_MODEL_KINDS.get((api_group, plural))
-        if local is not None:
-            kind, namespaced = local[0], local[1]
-        else:
-            with gateway.live_read(cluster, f"resolving {plural}") as read:
-                resource = _resolve(cluster, read, group, version, plural)
-            kind, namespaced = resource.kind, resource.namespaced
+        with gateway.live_read(cluster, f"resolving {plural}") as read:  # the read model's kinds: no request
+            resource = _resolve(cluster, read, group, version, plural)
+        kind, namespaced = resource.kind, resource.namespaced
         namespace = request.query_params.get("namespace", "") if namespaced else ""
-        self.scope(request, cluster, namespace, kind=kind, name=name)
+        require_object_visible(request.user, cluster, group=resource.group, plural=resource.plural,
+                               namespaced=namespaced, namespace=namespace, name=name)
         if namespaced and not namespace:
             raise errors.Invalid(f"{kind} is namespaced: give ?namespace=.", code="namespace_required",
                                  errors={"namespace": ["Give the object's namespace."]})

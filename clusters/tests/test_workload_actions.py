@@ -473,9 +473,13 @@ def test_grants_per_role(fleet: Any, operator: User) -> None:
             "grant_missing")
     refused(client_of(members["viewer"]), url(cluster, "deployments", "web", "delete", ns), {"confirm": "web"}, 403,
             "grant_missing")
-    # another workspace's namespace, and a cluster-scoped object
-    refused(client_of(members["developer"]), url(cluster, "deployments", "web", "scale", other_ns), {"replicas": 2},
-            403, "namespace_forbidden")
+    # another workspace's namespace: nothing is told, not even that the object exists
+    answer = refused(client_of(members["developer"]), url(cluster, "deployments", "web", "scale", other_ns),
+                     {"replicas": 2}, 404, "object_not_found")
+    assert other_ns not in str(answer)
+    refused(client_of(members["developer"]), url(cluster, "deployments", "web", "scale"), {"replicas": 2}, 404,
+            "object_not_found")  # no namespace given
+    # their own Namespace is a cluster-scoped object: operators only
     refused(client_of(members["developer"]), url(cluster, "namespaces", ns, "delete", group="core"), {"confirm": ns},
             403, "operator_required")
     # an auditor reads everything and changes nothing
@@ -488,7 +492,9 @@ def test_grants_per_role(fleet: Any, operator: User) -> None:
     # reads need only to see the namespace
     assert client_of(members["viewer"]).get(url(cluster, "deployments", "web", "dependents", ns)).status_code == 200
     assert client_of(members["viewer"]).get(
-        url(cluster, "deployments", "web", "dependents", other_ns)).json()["code"] == "namespace_forbidden"
+        url(cluster, "deployments", "web", "dependents", other_ns)).json()["code"] == "object_not_found"
+    assert client_of(members["viewer"]).get(
+        url(cluster, "deployments", "web", "revisions", other_ns)).json()["code"] == "object_not_found"
     outsider = make_user(unique("outsider"))
     assert client_of(outsider).post(scale, {"replicas": 2}, format="json").status_code == 404  # no such cluster
 
