@@ -406,6 +406,15 @@ def test_delete_with_confirm_and_each_propagation(fleet: Any, operator: User) ->
     assert get(fleet, DEPLOYMENTS, ns, "again") is not None
     assert AuditRecord.objects.filter(action="object.delete", detail__namespace=ns).count() == 3
 
+    # a Namespace no service map holds: deleted with what is in it (it terminates first)
+    answer = accepted(api, url(cluster, "namespaces", ns, "delete", group="core"), {"confirm": ns})
+    assert (answer["namespace"], answer["kind"], answer["group"]) == ("", "Namespace", "")
+    row = finished(answer["id"])
+    assert row.status == "succeeded", row.message
+    assert row.message_code in ("object_deleting", "object_deleted")
+    wait_for(lambda: get(fleet, NAMESPACES, None, ns) is None, what="the namespace to go")
+    assert get(fleet, DEPLOYMENTS, ns, "again") is None
+
 
 # ---------------------------------------------------------------------------- bad input
 
