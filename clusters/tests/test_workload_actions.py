@@ -20,7 +20,7 @@ from clusters.models import Cluster, KubeObject, ObjectAction
 from clusters.tests.helpers import register
 from clusters.watcher.projection import project
 from portal.models import AuditRecord, User
-from portal.testing import make_user, unique, wait_for
+from portal.testing import Subscriber, make_user, unique, wait_for
 from sandbox.resources import (
     CONTROLLERREVISIONS,
     DAEMONSETS,
@@ -236,8 +236,17 @@ def test_restart_pause_and_resume(fleet: Any, operator: User) -> None:
     assert version(fleet, DEPLOYMENTS, ns, "web") == before
     assert len(owned_replicasets(fleet, ns, "web")) == 2
 
-    row = finished(accepted(api, url(cluster, "deployments", "web", "pause", ns))["id"])
-    assert (row.status, row.message_code) == ("succeeded", "rollout_paused")
+    tap = Subscriber(f"cluster.{cluster.pk}.ns.{ns}")
+    try:
+        row = finished(accepted(api, url(cluster, "deployments", "web", "pause", ns))["id"])
+        assert (row.status, row.message_code) == ("succeeded", "rollout_paused")
+        # the row's progress reaches the namespace's socket group after each commit, ending with the outcome
+        done = tap.wait(lambda e: e["type"] == "objects.action" and e["data"]["id"] == row.pk
+                        and e["data"]["status"] == "succeeded")
+        assert done["data"]["message_code"] == "rollout_paused"
+        assert next(e["data"]["status"] for e in tap.seen if e["type"] == "objects.action") == "pending"
+    finally:
+        tap.close()
     obj = get(fleet, DEPLOYMENTS, ns, "web")
     assert obj is not None
     assert obj["spec"]["paused"] is True
