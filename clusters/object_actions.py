@@ -44,7 +44,13 @@ FINISHED = (ObjectActionStatus.SUCCEEDED, ObjectActionStatus.FAILED, ObjectActio
 
 
 def _publish(action: ObjectAction) -> None:
-    publish(action_group(action), "objects.action", action_row(action))
+    row = action_row(action)
+    publish(action_group(action), "objects.action", row)
+    # A create spanning namespaces goes to the cluster's group (operators) and to each namespace's,
+    # so members following their namespaces see it too.
+    spanned = [] if action.namespace else list((action.params or {}).get("namespaces") or [])
+    for namespace in spanned:
+        publish(f"cluster.{action.cluster_id}.ns.{namespace}", "objects.action", row)
 
 
 @transaction.atomic

@@ -463,14 +463,15 @@ class CreateView(_CreateView):
         with gateway.live_read(cluster, "checking the objects") as read:
             plan = self.plan(request, cluster, read, text)
         default = _create_namespace(request) or "default"
-        namespaces = {namespace for _d, _r, namespace, _o in plan}
+        namespaces = sorted({namespace for _d, _r, namespace, _o in plan if namespace})
         one = plan[0] if len(plan) == 1 else None
         action = object_actions.request_action(
             request.user, cluster, group=one[1].group if one else "", version=one[1].version if one else "",
             plural=one[1].plural if one else "", kind=one[0].kind if one else "",
-            namespace=one[2] if one else (namespaces.pop() if len(namespaces) == 1 else ""),
+            namespace=one[2] if one else (namespaces[0] if len(namespaces) == 1 else ""),
             name=one[0].name if one else "", action=ObjectActionKind.CREATE,
-            params={"force": bool(body.get("force")), "namespace": default, "documents": len(plan)},
+            params={"force": bool(body.get("force")), "namespace": default, "documents": len(plan),
+                    "namespaces": namespaces},
             manifest=text, secret=any(d.is_secret for d, _r, _n, _o in plan), request=request._request,
             detail={"documents": [{"kind": d.kind, "namespace": n, "name": d.name} for d, _r, n, _o in plan]})
         return Response(objects.action_row(action), status=202)

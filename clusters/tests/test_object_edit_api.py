@@ -272,6 +272,7 @@ def test_create_from_several_documents_with_per_document_results(fleet: Any, clu
     stored = ObjectAction.objects.get(pk=accepted.json()["id"])
     assert stored.action == "create"
     assert stored.manifest_encrypted  # it holds a Secret
+    assert (stored.namespace, stored.params["namespaces"], stored.params["documents"]) == (ns, [ns], 3)
     outcome = run(stored.pk)
     assert outcome["status"] == "succeeded", outcome
     assert [(d["kind"], d["status"]) for d in outcome["result"]["documents"]] == [
