@@ -190,8 +190,10 @@ def deployment_rollback_patch(deployment: Mapping[str, Any], replicaset: Mapping
     for k, v in ((replicaset.get("metadata") or {}).get("annotations") or {}).items():
         if k not in ROLLBACK_SKIPPED_ANNOTATIONS:
             annotations[k] = v
+    # "add" sets the whole map as kubectl's "replace" does, and also where the Deployment has no
+    # annotations yet (a "replace" of a missing member is refused by the JSON patch rules)
     return [{"op": "replace", "path": "/spec/template", "value": target},
-            {"op": "replace", "path": "/metadata/annotations", "value": annotations}]
+            {"op": "add", "path": "/metadata/annotations", "value": annotations}]
 
 
 def controller_revision_patch(obj: Mapping[str, Any], revision: Mapping[str, Any]) -> dict[str, Any] | None:

@@ -96,9 +96,13 @@ def test_deployment_revisions_and_rollback_patch() -> None:
     assert patch is not None
     assert patch[0] == {"op": "replace", "path": "/spec/template", "value": _template("web:1")}  # no hash label
     # the Deployment's own rollout annotation is kept, the ReplicaSet's others copied, the rest dropped
-    assert patch[1] == {"op": "replace", "path": "/metadata/annotations",
+    assert patch[1] == {"op": "add", "path": "/metadata/annotations",
                         "value": {"deployment.kubernetes.io/revision": "3", "note": "first"}}
     assert wp.deployment_rollback_patch(deployment, wp.choose_revision(revisions, 3).source) is None
+    bare = {"metadata": {"uid": "d1"}, "spec": {"template": _template("web:3")}}  # no annotations yet
+    patch = wp.deployment_rollback_patch(bare, target.source)
+    assert patch is not None
+    assert patch[1]["value"] == {"note": "first"}
     with pytest.raises(errors.Invalid) as caught:
         wp.choose_revision(revisions, 7)
     assert caught.value.code == "revision_not_found"
