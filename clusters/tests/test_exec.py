@@ -222,6 +222,13 @@ async def test_interactive_shell_echoes_and_exits_with_its_code(sandbox: Any, cl
     await ws.send_json_to({"type": "resize", "cols": 100, "rows": 30})
     await ws.send_json_to({"type": "stdin", "data": "echo hi\r"})
     assert "hi" in await read_until(ws, "hi\r\n")
+    await ws.send_json_to({"type": "stdin", "data": "stty size\r"})
+    await read_until(ws, "30 100\r\n")  # the resize reached the container's terminal
+    await ws.send_json_to({"type": "resize", "cols": 0, "rows": 30})
+    frame = await ws.receive_json_from(timeout=5)
+    while frame["type"] == "stdout":  # the prompt after stty's output
+        frame = await ws.receive_json_from(timeout=5)
+    assert frame["code"] == "exec_frame_invalid"  # and the shell goes on
     await ws.send_json_to({"type": "stdin", "data": "env\r"})
     assert "GREETING=hello-from-the-spec" in await read_until(ws, "GREETING=hello-from-the-spec")
     await ws.send_json_to({"type": "stdin", "data": "exit 3\r"})
@@ -350,3 +357,42 @@ async def test_an_idle_shell_is_closed(sandbox: Any, cluster: Cluster, settings:
     assert frames[-1]["code"] == "exec_idle_timeout"
     record = (await sync_to_async(audit_records)(pod=name))[0]
     assert record.detail["ended"] == "idle"
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.asyncio
+async def test_a_shell_ends_at_its_longest_duration_even_with_input(sandbox: Any, cluster: Cluster,
+                                                                    settings: Any) -> None:
+    settings.PORTAL_EXEC_MAX_SECONDS = 1.5
+    operator = await sync_to_async(make_user)("exec-max", role="operator")
+    ns, name = await sync_to_async(make_pod)(sandbox)
+    ws = await shell(operator, {"cluster": cluster.pk, "namespace": ns, "pod": name, "container": "app"})
+    assert (await ws.receive_json_from(timeout=15))["type"] == "ready"
+    for _ in range(3):
+        await ws.send_json_to({"type": "stdin", "data": "true\r"})
+        await asyncio.sleep(0.3)
+    frames, code = await frames_until_close(ws, timeout=10)
+    assert code == 4408
+    assert frames[-1]["code"] == "exec_max_duration"
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.asyncio
+async def test_signing_out_ends_an_open_shell(sandbox: Any, cluster: Cluster) -> None:
+    from channels.layers import get_channel_layer
+    from django.contrib.sessions.models import Session
+
+    from portal.events import control_group
+
+    operator = await sync_to_async(make_user)("exec-out", role="operator")
+    ns, name = await sync_to_async(make_pod)(sandbox)
+    ws = await shell(operator, {"cluster": cluster.pk, "namespace": ns, "pod": name, "container": "app"})
+    assert (await ws.receive_json_from(timeout=15))["type"] == "ready"
+    await sync_to_async(lambda: Session.objects.all().delete())()  # signed out everywhere
+    # What logout sends every socket of the user after commit (portal.consumers).
+    await get_channel_layer().group_send(control_group(operator.pk), {"type": "portal.reauthorize", "reason": "logout"})
+    frames, code = await frames_until_close(ws, timeout=10)
+    assert code == 4401
+    assert frames[-1]["code"] == "session_ended"
+    record = (await sync_to_async(audit_records)(pod=name))[0]
+    assert record.detail["ended"] == "revoked"
