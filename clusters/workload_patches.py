@@ -121,6 +121,15 @@ def release_of(labels: Mapping[str, Any] | None) -> int | None:
         return None
 
 
+def controller_of(metadata: Mapping[str, Any]) -> dict[str, str] | None:
+    """The controlling owner (``{kind, name}``) of an object, which may undo a change made to it
+    directly (a Deployment scales its ReplicaSet back), or None."""
+    for ref in metadata.get("ownerReferences") or []:
+        if isinstance(ref, dict) and ref.get("controller"):
+            return {"kind": str(ref.get("kind", "")), "name": str(ref.get("name", ""))}
+    return None
+
+
 # ---------------------------------------------------------------------------- patches
 
 

@@ -80,6 +80,11 @@ class ActionOwnerReleaseSerializer(serializers.Serializer[Any]):
     service_map_id = serializers.IntegerField(allow_null=True)
 
 
+class ActionControllerSerializer(serializers.Serializer[Any]):
+    kind = serializers.CharField()
+    name = serializers.CharField()
+
+
 class ActionAcceptedSerializer(serializers.Serializer[Any]):
     id = serializers.IntegerField()
     cluster = serializers.IntegerField()
@@ -105,7 +110,11 @@ class ActionAcceptedSerializer(serializers.Serializer[Any]):
     owner_release = ActionOwnerReleaseSerializer(
         allow_null=True, help_text="The catalog release that put the object there: its next deploy puts back "
                                    "what this action changes (act through the release instead).")
-    warnings = serializers.ListField(child=serializers.CharField(), help_text="Codes: owned_by_release.")
+    controller = ActionControllerSerializer(
+        allow_null=True, help_text="The object's controller (its controlling ownerReference): it may undo the change "
+                                   "(a Deployment scales its ReplicaSets back).")
+    warnings = serializers.ListField(child=serializers.CharField(),
+                                     help_text="Codes: owned_by_release, owned_by_controller.")
 
 
 class WorkloadRevisionSerializer(serializers.Serializer[Any]):
@@ -229,13 +238,17 @@ class _ActionView(APIView):
             live = read.client.get_object(resource.kind, name, namespace, resource=workload_ops.kube_resource(resource),
                                           timeout=read.budget, attempts=1)
             params.update(self.prepare(live, read=read, resource=resource, namespace=namespace, params=params))
-        release = _owner_release((live.get("metadata") or {}).get("labels"))
+        metadata = live.get("metadata") or {}
+        release = _owner_release(metadata.get("labels"))
+        controller = wp.controller_of(metadata)
         row = object_actions.request_action(
             request.user, cluster, group=api_group, version=resource.version, plural=resource.plural,
             kind=resource.kind, namespace=namespace, name=name, action=self.action, params=params, request=request,
             detail={"owner_release": release["id"]} if release else None)
         return Response({**action_row(row), "owner_release": release,
-                         "warnings": ["owned_by_release"] if release else []}, status=202)
+                         "controller": controller,
+                         "warnings": [w for w, on in (("owned_by_release", release), ("owned_by_controller", controller))
+                                      if on]}, status=202)
 
     def check(self, body: dict[str, Any], *, cluster: Cluster, resource: ApiResource, name: str) -> dict[str, Any]:
         """The action's parameters from the body (400 for bad ones), before the cluster is asked."""

@@ -196,6 +196,7 @@ def test_scale_each_kind_through_the_scale_subresource(fleet: Any, operator: Use
         assert answer["action"] == "scale"
         assert answer["params"] == {"replicas": 3, "previous": 1}
         assert answer["owner_release"] is None
+        assert answer["controller"] is None
         assert answer["warnings"] == []
         row = finished(answer["id"])
         assert (row.status, row.message_code) == ("succeeded", "workload_scaled"), row.message
@@ -533,6 +534,12 @@ def test_release_warning_and_dependents(fleet: Any, operator: User) -> None:
     answer = accepted(api, url(cluster, "deployments", "shop", "scale", ns), {"replicas": 1})
     assert answer["owner_release"] == {"id": 41, "name": "", "service_map_id": None}
     assert answer["warnings"] == ["owned_by_release"]
+    finished(answer["id"])
+    # a ReplicaSet its Deployment controls: the Deployment would scale it back
+    lone_rs = next(iter(wait_for(lambda: owned_replicasets(fleet, ns, "lone"), what="lone's ReplicaSet")))
+    answer = accepted(api, url(cluster, "replicasets", lone_rs, "scale", ns), {"replicas": 2})
+    assert answer["controller"] == {"kind": "Deployment", "name": "lone"}
+    assert answer["warnings"] == ["owned_by_controller"]
     finished(answer["id"])
 
     body = api.get(url(cluster, "deployments", "shop", "dependents", ns)).json()

@@ -66,6 +66,11 @@ def test_patches_match_kubectl() -> None:
     assert wp.release_of({"portal.cluster-portal.io/release": "12"}) == 12
     assert wp.release_of({"portal.cluster-portal.io/release": "x"}) is None
     assert wp.release_of(None) is None
+    assert wp.controller_of({"ownerReferences": [{"kind": "Node", "name": "n"},
+                                                 {"kind": "Deployment", "name": "web", "controller": True}]}) == {
+        "kind": "Deployment", "name": "web"}
+    assert wp.controller_of({"ownerReferences": [{"kind": "Node", "name": "n"}]}) is None
+    assert wp.controller_of({}) is None
 
 
 def _template(image: str, extra_labels: dict[str, str] | None = None) -> dict[str, Any]:

@@ -211,6 +211,7 @@ export const MESSAGE_CODES: Readonly<Record<string, readonly string[]>> = {
   object_deleted: ['kind', 'name', 'namespace', 'propagation'],
   object_deleting: ['kind', 'name', 'namespace', 'propagation', 'finalizers'],
   owned_by_release: [],
+  owned_by_controller: ['kind', 'name'],
   continue_expired: [],
   rejected_by_cluster: [],
   local_login_disabled: [],
