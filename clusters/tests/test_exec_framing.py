@@ -1,5 +1,7 @@
 """The exec channel protocol's framing (clusters/kube/exec.py), byte for byte as
-k8s.io/apimachinery's remotecommand and kubectl write it. Pure functions: no cluster needed."""
+k8s.io/apimachinery's remotecommand and kubectl write it, and the relay's pure rules
+(clusters/api/terminal.py: which container, which pods cannot take a shell, the socket's query).
+Pure functions: no cluster needed."""
 
 from __future__ import annotations
 
@@ -70,3 +72,62 @@ def test_exit_status_of_a_failure_without_exit_code_says_why() -> None:
     odd = {"status": "Failure", "reason": "NonZeroExitCode", "details": {"causes": [{"reason": "ExitCode",
                                                                                       "message": "x"}]}}
     assert kexec.exit_status(odd).code is None
+
+
+# ---------------------------------------------------------------------------- the relay's pure rules
+
+
+def _pod(**status: object) -> dict[str, object]:
+    return {"metadata": {"name": "web-1", "namespace": "shop",
+                         "annotations": {"kubectl.kubernetes.io/default-container": "app"}},
+            "spec": {"containers": [{"name": "init-helper"}, {"name": "app"}],
+                     "ephemeralContainers": [{"name": "debugger"}]},
+            "status": {"phase": "Running", **status}}
+
+
+def test_the_container_defaults_as_kubectl_chooses_it() -> None:
+    from clusters.api.terminal import exec_container
+
+    assert exec_container(_pod(), "") == "app"  # the default-container annotation
+    plain = _pod()
+    plain["metadata"] = {"name": "web-1", "namespace": "shop"}
+    assert exec_container(plain, "") == "init-helper"  # else the first container
+    assert exec_container(_pod(), "debugger") == "debugger"  # ephemeral containers too
+
+
+def test_a_container_or_pod_that_cannot_take_a_shell_is_refused_with_its_reason() -> None:
+    from clusters.api.terminal import exec_container
+    from portal import errors
+
+    with pytest.raises(errors.NotFound) as missing:
+        exec_container(_pod(), "nope")
+    assert missing.value.code == "container_not_found"
+    assert missing.value.params["containers"] == ["init-helper", "app", "debugger"]
+    with pytest.raises(errors.Conflict) as pending:
+        exec_container(_pod(phase="Pending"), "app")
+    assert (pending.value.code, pending.value.params["phase"]) == ("pod_not_running", "Pending")
+    terminating = _pod()
+    terminating["metadata"]["deletionTimestamp"] = "2026-01-01T00:00:00Z"  # type: ignore[index]
+    with pytest.raises(errors.Conflict) as going:
+        exec_container(terminating, "app")
+    assert going.value.params["phase"] == "Terminating"
+    crashing = _pod(containerStatuses=[{"name": "app", "state": {"waiting": {"reason": "CrashLoopBackOff"}}}])
+    with pytest.raises(errors.Conflict) as waiting:
+        exec_container(crashing, "app")
+    assert (waiting.value.code, waiting.value.params["state"]) == ("container_not_running", "CrashLoopBackOff")
+    running = _pod(containerStatuses=[{"name": "app", "state": {"running": {"startedAt": "now"}}}])
+    assert exec_container(running, "app") == "app"
+
+
+def test_the_socket_query_is_checked_field_by_field() -> None:
+    from clusters.api.terminal import parse_target
+    from portal import errors
+
+    target = parse_target(b"cluster=4&namespace=shop&pod=web-1&container=app&command=%2Fbin%2Fbash")
+    assert (target.cluster_id, target.namespace, target.pod, target.container, target.command) == (
+        4, "shop", "web-1", "app", "/bin/bash")
+    assert parse_target(b"cluster=4&namespace=shop&pod=web-1").command == "/bin/sh"
+    with pytest.raises(errors.Invalid) as bad:
+        parse_target(b"cluster=x&namespace=Shop!&pod=&container=A_B&command=rm%20-rf%20%2F")
+    assert bad.value.code == "exec_invalid"
+    assert sorted(bad.value.errors) == ["cluster", "command", "container", "namespace", "pod"]
