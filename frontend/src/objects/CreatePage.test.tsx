@@ -2,7 +2,7 @@ import { act, screen, waitFor, within } from '@testing-library/react';
 import userEvent from '@testing-library/user-event';
 import { describe, expect, it } from 'vitest';
 import { clusterDetail } from '../test/clusters';
-import { objectAction, setText } from '../test/objects';
+import { deepQueryAll, objectAction, setText } from '../test/objects';
 import { adminUser, json, mockFetch, renderAt, testQueryClient } from '../test/utils';
 import { CreatePage, joinDocuments } from './CreatePage';
 import type { DocumentPreview } from './types';
@@ -91,7 +91,7 @@ describe('CreatePage', () => {
     expect(screen.getByTestId('create-apply')).toBeDisabled();
     await user.click(screen.getByTestId('create-preview'));
     await waitFor(() => expect(screen.getByTestId('create-doc-1')).toHaveAttribute('data-verdict', 'update'));
-    await waitFor(() => expect(screen.getByTestId('create-doc-1-diff').querySelectorAll('.cm-editor')).toHaveLength(2));
+    await waitFor(() => expect(deepQueryAll(screen.getByTestId('create-doc-1-diff'), '.cm-editor')).toHaveLength(2));
     expect(screen.getByTestId('create-apply')).toBeEnabled();
 
     await user.click(screen.getByTestId('create-apply'));

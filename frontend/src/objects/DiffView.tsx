@@ -11,6 +11,7 @@ import { EditorState } from '@codemirror/state';
 import { EditorView, basicSetup } from 'codemirror';
 import { useEffect, useRef } from 'react';
 import { useTranslation } from 'react-i18next';
+import { editorRoot } from './editorRoot';
 
 const readOnly = [basicSetup, yaml(), EditorState.readOnly.of(true), EditorView.editable.of(false)];
 
@@ -19,8 +20,10 @@ export function MergeDiff({ before, after, testId = 'yaml-diff' }: { before: str
   const host = useRef<HTMLDivElement>(null);
   useEffect(() => {
     if (!host.current) return undefined;
+    const root = editorRoot(host.current); // in a shadow root, for the CSP (editorRoot.ts)
     const view = new MergeView({
-      parent: host.current,
+      parent: root ?? host.current,
+      root: root ?? undefined,
       a: { doc: before, extensions: [...readOnly, EditorView.contentAttributes.of({ 'aria-label': t('objects.diffLive') })] },
       b: { doc: after, extensions: [...readOnly, EditorView.contentAttributes.of({ 'aria-label': t('objects.diffResult') })] },
       collapseUnchanged: { margin: 3, minSize: 6 },

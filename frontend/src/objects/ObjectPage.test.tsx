@@ -5,10 +5,10 @@ import { describe, expect, it } from 'vitest';
 import { getSocket } from '../lib/socket';
 import { clusterDetail, page, podRow } from '../test/clusters';
 import { FakeWebSocket } from '../test/FakeWebSocket';
-import { DEPLOYMENT_YAML, deny, allowAll, editText, editorView, objectAction, objectDetail } from '../test/objects';
+import { DEPLOYMENT_YAML, allowAll, deepQueryAll, deny, editText, editorView, objectAction, objectDetail } from '../test/objects';
 import { adminUser, json, mockFetch, renderAt, testQueryClient, type Handler } from '../test/utils';
 import { ObjectPage } from './ObjectPage';
-import { lineOfField } from './YamlEditor';
+import { lineOfField, matchLabelsOf } from './YamlEditor';
 
 const path = '/clusters/:id/objects/:group/:version/:plural/:name';
 const route = '/clusters/1/objects/apps/v1/deployments/web?namespace=shop';
@@ -27,7 +27,7 @@ function base(extra: Record<string, Handler> = {}): Record<string, Handler> {
 async function render() {
   const result = renderAt(<ObjectPage />, { route, path, queryClient: testQueryClient(adminUser) });
   const editor = await screen.findByTestId('yaml-editor');
-  await waitFor(() => expect(editor.querySelector('.cm-content')).toHaveTextContent('replicas: 1'));
+  await waitFor(() => expect(deepQueryAll(editor, '.cm-content')[0]).toHaveTextContent('replicas: 1'));
   return { ...result, editor };
 }
 
@@ -61,9 +61,9 @@ describe('ObjectPage: edit YAML', () => {
     const result = await screen.findByTestId('yaml-preview-result');
     expect(result).toHaveAttribute('data-changed', 'true');
     const diff = within(result).getByTestId('yaml-diff');
-    await waitFor(() => expect(diff.querySelectorAll('.cm-editor')).toHaveLength(2));
-    expect(diff.querySelectorAll('.cm-editor')[0]).toHaveTextContent('replicas: 1');
-    expect(diff.querySelectorAll('.cm-editor')[1]).toHaveTextContent('replicas: 3');
+    await waitFor(() => expect(deepQueryAll(diff, '.cm-editor')).toHaveLength(2));
+    expect(deepQueryAll(diff, '.cm-editor')[0]).toHaveTextContent('replicas: 1');
+    expect(deepQueryAll(diff, '.cm-editor')[1]).toHaveTextContent('replicas: 3');
     const previewBody = (await seen.find((r) => r.url.includes('/preview/'))!.json()) as { yaml: string };
     expect(previewBody.yaml).toContain('replicas: 3');
     expect(new URL(seen.find((r) => r.url.includes('/preview/'))!.url).searchParams.get('namespace')).toBe('shop');
@@ -225,4 +225,10 @@ describe('lineOfField', () => {
     expect(lineOfField('a:\n  b: 1\n', 'c')).toBeNull();
     expect(lineOfField('a:\n  b: 1\n', 'a.c')).toBe(1); // the deepest part found
   }, 20_000);
+
+  it("reads a workload's matchLabels, and gives up on selectors it cannot read simply", () => {
+    expect(matchLabelsOf(DEPLOYMENT_YAML)).toEqual({ app: 'web' });
+    expect(matchLabelsOf('spec:\n  selector:\n    matchLabels: {app: web}\n')).toBeNull();
+    expect(matchLabelsOf('spec:\n  selector:\n    matchLabels:\n      app: web\n    matchExpressions:\n    - key: tier\n')).toBeNull();
+  });
 });

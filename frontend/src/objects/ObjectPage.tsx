@@ -14,6 +14,7 @@ import { NotFound } from '../pages/NotFound';
 import { PhaseBadge } from '../clusters/badges';
 import { relativeTime, useNow } from '../clusters/format';
 import { PodTerminal } from '../clusters/PodTerminal';
+import { useNamespaceLive } from '../clusters/live';
 import { useCluster, useInventory, usePodDetail } from '../clusters/queries';
 import { InventoryTable } from '../clusters/tabs/InventoryTable';
 import { podPath } from '../clusters/tabs/PodsTab';
@@ -23,6 +24,7 @@ import { ObjectActions } from './ObjectActions';
 import { objectPath, refOfRow } from './paths';
 import { useObject } from './queries';
 import type { ObjectDetail, ObjectRef } from './types';
+import { matchLabelsOf } from './YamlEditor';
 import { YamlTab } from './YamlTab';
 import './objects.css';
 
@@ -87,21 +89,27 @@ function Managers({ detail }: { detail: ObjectDetail }) {
   );
 }
 
-/** The pods of a workload, by its selector from the read model; live through the watcher. */
-function WorkloadPods({ clusterId, kind, namespace, name }: { clusterId: number; kind: string; namespace: string; name: string }) {
+/**
+ * The pods of a workload, by its selector (from its YAML, else from the read model's row), live
+ * through the watcher: what a scale or restart does shows up here without a reload.
+ */
+function WorkloadPods({ clusterId, detail }: { clusterId: number; detail: ObjectDetail }) {
   const { t } = useTranslation();
-  const rows = useInventory<'Deployment'>(clusterId, 'workloads', { namespace, kind, q: name }, { pageSize: 50 });
+  const { kind, namespace, name } = detail;
+  const fromYaml = matchLabelsOf(detail.yaml);
+  const rows = useInventory<'Deployment'>(clusterId, 'workloads', { namespace, kind, q: name }, { pageSize: 50, enabled: fromYaml === null });
+  useNamespaceLive(clusterId, fromYaml === null ? namespace : '');
   const row = rows.data?.pages.flatMap((p) => p.results).find((r) => r.name === name && r.kind === kind);
-  const selector = (row?.data as WorkloadData | undefined)?.selector;
+  const selector = fromYaml ?? (row?.data as WorkloadData | undefined)?.selector;
   const labelSelector = Object.entries(selector ?? {})
     .map(([k, v]) => `${k}=${v}`)
     .join(',');
   return (
     <section className="card" data-testid="object-pods">
       <h2 className="card-title">{t('objects.pods')}</h2>
-      {rows.isPending && <Loading />}
-      {rows.isError && <ErrorState error={rows.error} onRetry={() => void rows.refetch()} />}
-      {rows.data && !labelSelector && <p className="muted small">{t('objects.noSelector')}</p>}
+      {fromYaml === null && rows.isPending && <Loading />}
+      {fromYaml === null && rows.isError && <ErrorState error={rows.error} onRetry={() => void rows.refetch()} />}
+      {(fromYaml !== null || rows.data) && !labelSelector && <p className="muted small">{t('objects.noSelector')}</p>}
       {labelSelector && (
         <InventoryTable<'Pod'>
           clusterId={clusterId}
@@ -238,7 +246,7 @@ export function ObjectPage() {
             <Managers detail={detail} />
           </section>
           {WORKLOADS_WITH_PODS.has(detail.kind) && detail.namespace && (
-            <WorkloadPods clusterId={id} kind={detail.kind} namespace={detail.namespace} name={detail.name} />
+            <WorkloadPods clusterId={id} detail={detail} />
           )}
           <nav className="tabs" aria-label={t('objects.tabsLabel')}>
             {tabs.map((x) => (

@@ -4,7 +4,8 @@
  * on the lines they concern. A server error that names a field (`spec.replicas`) but no line is
  * put on the line of that field when the document has it.
  *
- * CodeMirror keeps its own document; the component is controlled only in the sense that a new
+ * The editor lives in a shadow root of its element (see editorRoot.ts: the CSP refuses the style
+ * element CodeMirror would add to the document). CodeMirror keeps its own document; the component is controlled only in the sense that a new
  * `value` different from the editor's text replaces it (a reset, a reload after apply).
  */
 import { indentWithTab } from '@codemirror/commands';
@@ -15,6 +16,7 @@ import { Compartment, EditorState, type Text } from '@codemirror/state';
 import { keymap } from '@codemirror/view';
 import { EditorView, basicSetup } from 'codemirror';
 import { useEffect, useRef } from 'react';
+import { editorRoot } from './editorRoot';
 import type { LineError } from './types';
 
 interface LineInfo {
@@ -92,6 +94,29 @@ export function lineOfField(text: string, field: string): number | null {
   return found;
 }
 
+/**
+ * `spec.selector.matchLabels` of a workload's YAML as a map, or null when the selector is not
+ * plain matchLabels in block style (matchExpressions, flow style): the caller then asks elsewhere.
+ */
+export function matchLabelsOf(text: string): Record<string, string> | null {
+  const lines = text.split('\n');
+  const at = lineOfField(text, 'spec.selector.matchLabels');
+  if (at === null || !/^\s*matchLabels:\s*$/.test(lines[at - 1] ?? '')) return null;
+  const expressions = lineOfField(text, 'spec.selector.matchExpressions');
+  if (expressions !== null && /^\s*matchExpressions:/.test(lines[expressions - 1] ?? '')) return null;
+  const indent = (lines[at - 1] ?? '').search(/\S/);
+  const out: Record<string, string> = {};
+  for (let i = at; i < lines.length; i++) {
+    const line = lines[i] ?? '';
+    if (!line.trim() || line.trim().startsWith('#')) continue;
+    if (line.search(/\S/) <= indent) break;
+    const m = line.trim().match(/^(["']?)([^"':]+)\1:\s*(["']?)(.*?)\3\s*$/);
+    if (!m) return null;
+    out[m[2] ?? ''] = m[4] ?? '';
+  }
+  return Object.keys(out).length > 0 ? out : null;
+}
+
 /** Lint diagnostics for the errors that point at a line (directly or through their field). */
 export function diagnosticsFor(doc: Text, errors: readonly LineError[]): Diagnostic[] {
   const out: Diagnostic[] = [];
@@ -146,8 +171,10 @@ export function YamlEditor({
 
   useEffect(() => {
     if (!host.current) return undefined;
+    const root = editorRoot(host.current, '.cm-editor { height: min(62vh, 640px); }');
     const editor = new EditorView({
-      parent: host.current,
+      parent: root ?? host.current,
+      root: root ?? undefined,
       state: EditorState.create({
         doc: value,
         extensions: [

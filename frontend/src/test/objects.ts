@@ -93,9 +93,21 @@ export function objectAction(overrides: Partial<ObjectAction> = {}): ObjectActio
   };
 }
 
+/** The elements matching `selector` in `root` and in the shadow roots under it (the editors live in some). */
+export function deepQueryAll(root: Element, selector: string): Element[] {
+  const out: Element[] = [];
+  const visit = (node: Element | ShadowRoot) => {
+    out.push(...Array.from(node.querySelectorAll(selector)));
+    for (const el of Array.from(node.querySelectorAll('*'))) if (el.shadowRoot) visit(el.shadowRoot);
+  };
+  visit(root);
+  if (root.shadowRoot) visit(root.shadowRoot);
+  return out;
+}
+
 /** The CodeMirror view inside an editor element (tests drive it as a user's edits would). */
 export function editorView(host: HTMLElement): EditorView {
-  const dom = host.querySelector('.cm-editor');
+  const dom = deepQueryAll(host, '.cm-editor')[0];
   const view = dom ? EditorView.findFromDOM(dom as HTMLElement) : null;
   if (!view) throw new Error('no CodeMirror editor here');
   return view;

@@ -1,0 +1,160 @@
+"""Acting on objects in a real Chromium (issue 15), against every real backend piece: uvicorn, a
+Celery worker running the ObjectAction, the watcher, and a sandbox cluster with its controllers.
+
+1. An admin opens a Deployment's page, changes its replicas by typing in the CodeMirror editor,
+   previews the change (a server dry-run shown as a side-by-side diff), applies it, and the new
+   pods arrive in the page's pod list live, through the watcher, without a reload.
+2. A developer whose role grants ``workloads.restart`` but not ``objects.edit`` sees Edit YAML
+   disabled with the reason, and restarts the Deployment from the workloads list's actions menu.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from typing import Any
+
+import pytest
+
+from portal.testing import make_user
+from tests.browser.helpers import CLUSTER, PASSWORD
+from tests.browser.helpers import builtin_roles as _builtin_roles
+from tests.browser.helpers import deployment as _deployment
+from tests.browser.helpers import login as _login
+from tests.browser.helpers import logout as _logout
+from tests.browser.helpers import register_cluster as _register_cluster
+
+pytestmark = pytest.mark.browser
+
+RESTARTED_AT = "kubectl.kubernetes.io/restartedAt"
+
+
+def _object_page(base: str, cluster_id: int, namespace: str, name: str) -> str:
+    return f"{base}/clusters/{cluster_id}/objects/apps/v1/deployments/{name}?namespace={namespace}"
+
+
+def test_admin_edits_replicas_in_yaml_sees_the_diff_and_the_new_pods_arrive(
+    portal_server: str, backend_workers: None, fleet: Any, page: Any,
+) -> None:
+    from playwright.sync_api import expect
+
+    from sandbox.resources import DEPLOYMENTS
+
+    make_user("ada", role="admin", password=PASSWORD)
+    _login(page, portal_server, "ada")
+    cluster_id = _register_cluster(page, portal_server, fleet.cluster(CLUSTER).kubeconfig.read_text())
+    fleet.in_cluster(CLUSTER, lambda c: c.store.create(DEPLOYMENTS, _deployment("web", 1)))
+
+    page.goto(_object_page(portal_server, cluster_id, "default", "web"))
+    expect(page.get_by_test_id("object-kind")).to_have_text("Deployment", timeout=15_000)
+    pods = page.locator('[data-testid^="object-pod-web-"]')
+    expect(pods).to_have_count(1, timeout=30_000)
+    page.evaluate("window.__sameDocument = true")
+
+    # Type into CodeMirror as a person would: click at the end of the replicas line, replace the count.
+    editor = page.get_by_test_id("yaml-editor")
+    line = editor.locator(".cm-line", has_text=re.compile(r"^\s*replicas: 1$"))
+    expect(line).to_have_count(1)
+    line.click()
+    page.keyboard.press("End")
+    page.keyboard.press("Backspace")
+    page.keyboard.type("3")
+    expect(editor.locator(".cm-line", has_text=re.compile(r"^\s*replicas: 3$"))).to_have_count(1)
+
+    page.get_by_test_id("yaml-preview").click()
+    result = page.get_by_test_id("yaml-preview-result")
+    expect(result).to_have_attribute("data-changed", "true", timeout=15_000)
+    diff = result.get_by_test_id("yaml-diff")
+    # MergeView: the live side on the left, the dry-run result on the right, the changed lines marked.
+    expect(diff.locator(".cm-mergeViewEditor").first.locator(".cm-changedLine")).to_contain_text("replicas: 1")
+    expect(diff.locator(".cm-mergeViewEditor").nth(1).locator(".cm-changedLine")).to_contain_text("replicas: 3")
+    assert fleet.in_cluster(CLUSTER, lambda c: c.store.get(DEPLOYMENTS, "default", "web")["spec"]["replicas"]) == 1
+
+    page.get_by_test_id("yaml-apply").click()
+    expect(page.get_by_test_id("apply-succeeded")).to_be_visible(timeout=30_000)
+    expect(pods).to_have_count(3, timeout=30_000)
+    # The editor holds the object as the cluster stores it now.
+    expect(editor.locator(".cm-line", has_text=re.compile(r"^\s*replicas: 3$"))).to_have_count(1)
+    assert page.evaluate("window.__sameDocument") is True, "the page was reloaded"
+
+    live = fleet.in_cluster(CLUSTER, lambda c: c.store.get(DEPLOYMENTS, "default", "web"))
+    assert live["spec"]["replicas"] == 3
+    managers = {m["manager"] for m in live["metadata"].get("managedFields", [])}
+    assert "portal:ada" in managers, managers
+
+
+def _restart_only_member(cluster_id: int, namespace: str) -> None:
+    """Workspace team-ops owns ``namespace`` on the cluster; devon's role there may restart
+    workloads, and nothing else of the object grants (no objects.edit)."""
+    from django.contrib.auth import get_user_model
+
+    from workspaces import quota as q
+    from workspaces import services as ws_services
+    from workspaces.models import ClusterAllocation, Membership, Role, ServiceMap, Workspace
+
+    workspace = Workspace.objects.create(name="team-ops", display_name="Team Ops")
+    role = Role.objects.create(key="on-call", name="On call", grants=["workloads.restart", "pods.logs"])
+    Membership.objects.create(workspace=workspace, user=get_user_model().objects.get(username="devon"), role=role)
+    quota = q.dump(q.parse({"requests.cpu": "2", "requests.memory": "2Gi", "pods": "10"}))
+    ClusterAllocation.objects.create(workspace=workspace, cluster_id=cluster_id, quota=quota, status="ready")
+    sm = ServiceMap.objects.create(workspace=workspace, cluster_id=cluster_id, namespace=namespace, quota=quota)
+    assert ws_services.apply_service_map(sm.pk) == "ready"
+
+
+def test_developer_who_may_restart_but_not_edit(
+    portal_server: str, backend_workers: None, fleet: Any, page: Any,
+) -> None:
+    from playwright.sync_api import expect
+
+    from sandbox.resources import DEPLOYMENTS
+
+    namespace = "ops"
+    _builtin_roles()
+    make_user("ada", role="admin", password=PASSWORD)
+    make_user("devon", role="user", password=PASSWORD)
+    _login(page, portal_server, "ada")
+    cluster_id = _register_cluster(page, portal_server, fleet.cluster(CLUSTER).kubeconfig.read_text())
+    _logout(page)
+    _restart_only_member(cluster_id, namespace)
+    api = _deployment("api", 1)
+    api["metadata"]["namespace"] = namespace
+    fleet.in_cluster(CLUSTER, lambda c: c.store.create(DEPLOYMENTS, api))
+
+    _login(page, portal_server, "devon")
+    # The object page: the YAML is there to read, not to change, and the menu says why.
+    page.goto(_object_page(portal_server, cluster_id, namespace, "api"))
+    expect(page.get_by_test_id("object-kind")).to_have_text("Deployment", timeout=15_000)
+    expect(page.get_by_test_id("edit-denied")).to_contain_text("objects.edit")
+    expect(page.get_by_test_id("yaml-editor")).to_have_attribute("data-readonly", "true")
+    expect(page.get_by_test_id("yaml-preview")).to_have_count(0)
+    page.get_by_test_id("object-actions-button").click()
+    edit = page.get_by_test_id("action-edit")
+    expect(edit).to_be_disabled()
+    expect(edit).to_contain_text("does not grant objects.edit")
+    expect(page.get_by_test_id("action-scale")).to_be_disabled()
+    expect(page.get_by_test_id("action-delete")).to_be_disabled()
+    expect(page.get_by_test_id("action-restart")).to_be_enabled()
+    page.keyboard.press("Escape")
+
+    # The workloads list: restart from the row's menu; the action's result arrives live.
+    page.goto(f"{portal_server}/clusters/{cluster_id}/workloads?namespace={namespace}")
+    row = page.get_by_test_id(f"workload-row-Deployment-{namespace}-api")
+    expect(row).to_be_visible(timeout=30_000)
+    row.get_by_test_id("object-actions-button").click()
+    expect(row.get_by_test_id("action-edit")).to_have_attribute("data-reason", re.compile("objects.edit"), timeout=15_000)
+    expect(row.get_by_test_id("action-edit")).to_be_disabled()
+    row.get_by_test_id("action-restart").click()
+    dialog = page.get_by_test_id("restart-dialog")
+    expect(dialog).to_contain_text("kubectl rollout restart")
+    dialog.get_by_test_id("restart-submit").click()
+    status = row.get_by_test_id("action-status")
+    expect(status).to_have_attribute("data-status", "succeeded", timeout=30_000)
+
+    def restarted_at(c: Any) -> str | None:
+        template = c.store.get(DEPLOYMENTS, namespace, "api")["spec"]["template"]
+        return ((template.get("metadata") or {}).get("annotations") or {}).get(RESTARTED_AT)
+
+    deadline = time.monotonic() + 10
+    while fleet.in_cluster(CLUSTER, restarted_at) is None:
+        assert time.monotonic() < deadline, "the Deployment was not restarted"
+        time.sleep(0.2)
