@@ -120,9 +120,15 @@ def _workspace_scope(user: Any, workspace_id: int) -> Scope:
                  groups=tuple(groups))
 
 
-def may_see(user: Any, cluster_id: int, namespace: str) -> bool:
-    """May ``user`` see what happened to an object in ``namespace`` of ``cluster_id``?"""
+def may_see(user: Any, cluster_id: int, namespace: str, spanned: Iterable[str] = ()) -> bool:
+    """May ``user`` see what happened to an object in ``namespace`` of ``cluster_id`` (or, for a
+    change stored without a namespace that ``spanned`` several, in every one of them)?"""
     if not clusters_access.can_view_cluster(user, cluster_id):
         return False
     visible = clusters_access.visible_namespaces(user, cluster_id)
-    return visible is None or (namespace != "" and namespace in visible)
+    if visible is None:
+        return True
+    if namespace == "":
+        wanted = list(spanned)
+        return bool(wanted) and all(ns in visible for ns in wanted)
+    return namespace in visible

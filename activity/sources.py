@@ -55,8 +55,21 @@ def _username(value: str | None) -> str:
 # ----------------------------------------------------------------------------- readers
 
 
+def _spanning_creates(places: tuple[Place, ...]) -> Q:
+    """Creates of documents in several namespaces (stored without one, ``params.namespaces`` naming
+    them) in places limited to some namespaces: only those whose every namespace is visible there."""
+    condition = Q(pk__in=[])
+    for place in places:
+        if place.namespaces is not None and place.namespaces:
+            condition |= (Q(cluster_id=place.cluster_id, namespace="",
+                            params__namespaces__contained_by=list(place.namespaces))
+                          & ~Q(params__namespaces=[]))
+    return condition
+
+
 def portal_actions(scope: Scope, cursor: Key | None, limit: int) -> list[Entry]:
-    rows = (ObjectAction.objects.filter(_places(scope.places), _object(scope))
+    places = _places(scope.places) if scope.name else _places(scope.places) | _spanning_creates(scope.places)
+    rows = (ObjectAction.objects.filter(places, _object(scope))
             .annotate(at=_second("created"), has_diff=ExpressionWrapper(~Q(diff=""), output_field=BooleanField()))
             .filter(seek(cursor, "portal", "at")).order_by("-at", "-id")
             .values("id", "at", "cluster_id", "namespace", "kind", "name", "action", "params", "status",

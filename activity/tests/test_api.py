@@ -22,6 +22,7 @@ from activity.tests.helpers import (
     rollout,
     scene,
 )
+from clusters.models import ObjectAction
 from portal.models import User
 
 pytestmark = pytest.mark.django_db
@@ -128,6 +129,27 @@ def test_a_member_never_sees_another_teams_namespace(s: Scene) -> None:
     # The diff of another team's change is not theirs either.
     for entry in (f"portal:{theirs[0].pk}", f"outside:{theirs[2].pk}"):
         assert api.get(f"/api/activity/diff/{entry}/").status_code == 404
+
+
+def test_a_create_across_namespaces_is_seen_by_who_sees_every_one_of_them(s: Scene) -> None:
+    mine = action(s, at(0), namespace="", kind="", name="", act="create", diff="--- a\n+++ b\n+kind: ConfigMap\n")
+    both = action(s, at(1), namespace="", kind="", name="", act="create", diff="--- a\n+++ b\n+kind: ConfigMap\n")
+    ObjectAction.objects.filter(pk=mine.pk).update(params={"namespaces": [s.ns], "documents": 2})
+    ObjectAction.objects.filter(pk=both.pk).update(params={"namespaces": [s.ns, s.other_ns], "documents": 2})
+    assert ids(get(s.member, cluster=s.cluster.pk)) == [f"portal:{mine.pk}"]
+    assert ids(get(s.member, service_map=s.mine.pk)) == [f"portal:{mine.pk}"]
+    assert ids(get(s.operator, cluster=s.cluster.pk)) == [f"portal:{both.pk}", f"portal:{mine.pk}"]
+    api = client(s.member)
+    assert api.get(f"/api/activity/diff/portal:{mine.pk}/").status_code == 200
+    assert api.get(f"/api/activity/diff/portal:{both.pk}/").status_code == 404
+
+    # One of a create's documents is a Secret: its values never come back.
+    ObjectAction.objects.filter(pk=mine.pk).update(diff=(
+        "--- a\n+++ b\n@@ -0,0 +1,8 @@\n+kind: Secret\n+stringData:\n+  password: hunter2\n+---\n"
+        "+kind: ConfigMap\n+data:\n+  mode: blue\n"))
+    masked = api.get(f"/api/activity/diff/portal:{mine.pk}/").json()["diff"]
+    assert "hunter2" not in masked
+    assert "+  password: '***'" in masked
 
 
 def test_object_scope_has_its_own_entries_and_a_cluster_scoped_object_is_for_operators(s: Scene) -> None:
