@@ -15,6 +15,7 @@ for the audit record. A manifest holding a Secret is stored encrypted (bound to 
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from django.db import transaction
@@ -28,6 +29,9 @@ from portal.events import publish
 from portal.models import AuditOutcome
 
 TASK = "clusters.run_object_action"
+# A run holds its action this long (every cluster call has its own timeout, well below); past it,
+# a ``running`` action is taken to have lost its worker and is claimed again.
+RUNNING_LEASE = timedelta(minutes=5)
 
 # The audit action of each kind of change (docs/clusters-api.md, "Editing and creating objects").
 AUDIT_ACTIONS: dict[str, str] = {
@@ -89,14 +93,18 @@ def request_action(
 
 @transaction.atomic
 def begin(action_id: int) -> ObjectAction | None:
-    """Claim an action for a run, under its row lock: None when it is gone or finished (a copy of
-    the task that arrives late leaves). A ``running`` one is taken again (its worker died; the
-    operations converge when run twice). Marks it ``running`` and counts the attempt."""
+    """Claim an action for a run, under its row lock: None when it is gone or finished, or when
+    another run claimed it less than :data:`RUNNING_LEASE` ago (a copy of the task that arrives
+    late leaves). A ``running`` one past the lease is taken again (its worker died; the
+    operations converge when run twice). Marks it ``running`` and counts the attempt; ``started``
+    is when the current run claimed it."""
     row = ObjectAction.objects.select_for_update().select_related("cluster").filter(pk=action_id).first()
     if row is None or row.status not in ObjectAction.ACTIVE:
         return None
-    row.status, row.attempts = ObjectActionStatus.RUNNING, row.attempts + 1
-    row.started = row.started or timezone.now()
+    now = timezone.now()
+    if row.status == ObjectActionStatus.RUNNING and row.started is not None and row.started > now - RUNNING_LEASE:
+        return None
+    row.status, row.attempts, row.started = ObjectActionStatus.RUNNING, row.attempts + 1, now
     row.save(update_fields=["status", "attempts", "started"])
     _publish(row)
     return row

@@ -20,7 +20,11 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Any
+
+from django.db.models import Q
+from django.utils import timezone
 
 from clusters import object_actions, objects
 from clusters.kube import errors as kube
@@ -34,6 +38,8 @@ logger = logging.getLogger(__name__)
 Operation = Callable[[ObjectAction, KubeClient], None]
 OPERATIONS: dict[str, Operation] = {}
 CALL_TIMEOUT = 15.0
+# A pending action no worker started within this long lost its enqueue: the beat sends it again.
+PENDING_GRACE = timedelta(minutes=2)
 
 
 def register(action: str) -> Callable[[Operation], Operation]:
@@ -52,6 +58,17 @@ def resource_of(action: ObjectAction) -> Resource:
 
 def manager_of(action: ObjectAction) -> str:
     return objects.field_manager(action.requested_username or "unknown")
+
+
+def overdue_actions(limit: int = 100) -> list[int]:
+    """Actions whose task must be sent again (by the beat's ``clusters.recheck_clusters``): pending
+    past :data:`PENDING_GRACE` (the enqueue was lost), or running past the lease (the worker died
+    and the broker did not redeliver). Oldest first."""
+    now = timezone.now()
+    rows = ObjectAction.objects.filter(
+        Q(status=ObjectActionStatus.PENDING, created__lt=now - PENDING_GRACE)
+        | Q(status=ObjectActionStatus.RUNNING, started__lt=now - object_actions.RUNNING_LEASE))
+    return list(rows.order_by("created", "id").values_list("pk", flat=True)[:limit])
 
 
 def run(action_id: int, *, client_factory: Callable[[ObjectAction], KubeClient] | None = None) -> str:
@@ -104,6 +121,12 @@ def run(action_id: int, *, client_factory: Callable[[ObjectAction], KubeClient] 
     except kube.KubeError as exc:
         _fail(action, f"The cluster did not complete the change: {exc}", "object_action_cluster_error",
               {"error": str(exc)[:500], "reason": exc.code})
+    except Exception:
+        # A fault of the portal's own: the row must not stay running for ever.
+        logger.exception("object action failed", extra={"action_id": action.pk, "action": action.action})
+        _fail(action, "The portal failed while carrying out this change; see its logs.", "object_action_internal_error",
+              {"action": action.action})
+        raise
     else:
         if not object_actions.is_finished(action):
             object_actions.finish(action, status=ObjectActionStatus.SUCCEEDED, code="object_action_succeeded",

@@ -61,10 +61,14 @@ def run_object_action(action_id: int) -> str:
 def recheck_clusters() -> int:
     """Periodic (beat): enqueue a check for enabled clusters whose last check is older than
     ``PORTAL_CLUSTER_RECHECK_SECONDS``, so a lost enqueue never leaves one ``pending`` for good
-    and versions and permissions stay current; and send again the step of a node operation whose
-    chain was lost. Returns how many were enqueued."""
+    and versions and permissions stay current; send again the step of a node operation whose
+    chain was lost, and the task of an object action no worker started (or whose worker died).
+    Returns how many were enqueued."""
     checks = services.enqueue_due_checks(enqueue=lambda cluster_id: enqueue.send("clusters.check_cluster", cluster_id))
     overdue = services.overdue_node_operations()
     for task_name, op_id, step in overdue:
         enqueue.send(task_name, op_id, step)
-    return checks + len(overdue)
+    lost_actions = object_ops.overdue_actions()
+    for action_id in lost_actions:
+        enqueue.send("clusters.run_object_action", action_id)
+    return checks + len(overdue) + len(lost_actions)

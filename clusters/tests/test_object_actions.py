@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from django.utils import timezone
 
 from clusters import object_actions, object_ops
 from clusters.kube.client import KubeClient
@@ -118,14 +119,34 @@ def test_a_running_action_whose_worker_died_runs_again_and_converges(fleet: Any)
     action = object_actions.request_action(
         bob, cluster, group="apps", version="v1", plural="deployments", kind="Deployment", namespace=ns,
         name=name, action="apply", manifest=edited(ns, name, 2))
-    # The first worker applied, then died before recording: the row still says running.
+    # A run claims the action: a second copy of the task arriving meanwhile leaves it to that run.
+    claimed = object_actions.begin(action.pk)
+    assert claimed is not None
+    assert object_ops.run(action.pk) == "running"
+    assert action.pk not in object_ops.overdue_actions()
+    # That run applied, then its worker died before recording: past the lease the row is sent
+    # again by the beat, and the next run converges.
     with KubeClient(cluster.connection_spec()) as client:
-        object_ops.apply_object(object_actions.begin(action.pk) or action, client)
-    ObjectAction.objects.filter(pk=action.pk).update(status="running", finished=None, diff="")
+        object_ops.apply_object(claimed, client)
+    ObjectAction.objects.filter(pk=action.pk).update(status="running", finished=None, diff="",
+                                                     started=timezone.now() - object_actions.RUNNING_LEASE * 2)
+    assert action.pk in object_ops.overdue_actions()
     assert object_ops.run(action.pk) == "succeeded"
     action.refresh_from_db()
     assert action.attempts == 2
     assert live(fleet, DEPLOYMENTS, ns, name)["spec"]["replicas"] == 2
+
+
+@pytest.mark.django_db
+def test_a_pending_action_whose_enqueue_was_lost_is_sent_again(fleet: Any) -> None:
+    cluster = register(fleet, SANDBOX_CLUSTER)
+    erin = make_user(unique("erin"), role="operator")
+    action = object_actions.request_action(
+        erin, cluster, group="apps", version="v1", plural="deployments", kind="Deployment", namespace="x",
+        name="web", action="apply", manifest=edited("x", "web", 2))
+    assert action.pk not in object_ops.overdue_actions()  # just written: its task is on the way
+    ObjectAction.objects.filter(pk=action.pk).update(created=timezone.now() - object_ops.PENDING_GRACE * 2)
+    assert action.pk in object_ops.overdue_actions()
 
 
 @pytest.mark.django_db
