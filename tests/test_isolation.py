@@ -106,6 +106,9 @@ ROUTES: dict[str, Route] = {
     "cluster-pod": Route("namespaced read model", queries=(*NS_QUERIES, f"?name_prefix={MARKER}")),
     "cluster-pod-detail": Route("one pod; the live fetch fails on the dummy server (502/503)", name="pod",
                                 insider_status=frozenset({200, 502, 503}), insider_sees_a=False),
+    "cluster-pod-log": Route("a container's log: the namespace scope and pods.logs first, then asked live (the "
+                             "dummy server never answers: 502/503)", name="pod",
+                             insider_status=frozenset({502, 503}), insider_sees_a=False),
     "cluster-service": Route("namespaced read model", queries=NS_QUERIES),
     "cluster-ingress": Route("namespaced read model", queries=NS_QUERIES),
     "cluster-volume": Route("persistent volumes: operators only", queries=NS_QUERIES),

@@ -7,7 +7,7 @@ nest under ``<cluster_id>/``; the pod detail is keyed by namespace and name.
 from django.urls import re_path
 from rest_framework.routers import SimpleRouter
 
-from clusters.api import objects, resources, views, workload_actions
+from clusters.api import logs, objects, resources, views, workload_actions
 
 CLUSTER = r"(?P<cluster_id>[0-9]+)"
 
@@ -54,5 +54,8 @@ urlpatterns = [
             name="cluster-object-preview"),
     re_path(rf"^{CLUSTER}/objects/{GVR}/(?P<name>[^/]+)/apply/$", objects.ObjectApplyView.as_view(),
             name="cluster-object-apply"),
+    # the recent log of a pod's container (clusters/api/logs.py)
+    re_path(rf"^{CLUSTER}/pods/(?P<namespace>[^/]+)/(?P<name>[^/]+)/log/$", logs.PodLogView.as_view(),
+            name="cluster-pod-log"),
     *router.urls,
 ]

@@ -255,4 +255,12 @@ export const MESSAGE_CODES: Readonly<Record<string, readonly string[]>> = {
   provider_already_linked: ['provider', 'username'],
   link_previous_user_deactivated: ['provider', 'target', 'username'],
   unlink_no_sign_in_left: ['username'],
+  // reading a container's log (clusters/api/logs.py)
+  pod_not_found: ['pod'],
+  previous_log_unavailable: ['pod', 'container'],
+  container_waiting: ['pod', 'container', 'reason'],
+  log_tail_invalid: ['param', 'maximum'],
+  log_since_invalid: ['param', 'maximum'],
+  log_flag_invalid: ['param'],
+  log_container_invalid: ['param'],
 };
