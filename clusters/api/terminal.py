@@ -193,7 +193,8 @@ def _inspect(cluster: Cluster, target: Target) -> tuple[str, Any]:
     with gateway.live_read(cluster, "reading the pod",
                            gone=f"Pod {target.namespace}/{target.pod} does not exist in cluster {cluster.name}.") as read:
         pod = read.client.read_pod(target.pod, target.namespace, attempts=1)
-    return exec_container(pod, target.container), cluster.connection_spec()
+        spec = cluster.connection_spec()  # inside: credentials that no longer decrypt answer as the read would
+    return exec_container(pod, target.container), spec
 
 
 def _still_allowed(session_key: str | None, cluster_id: int, namespace: str) -> _Refused | None:
@@ -254,10 +255,15 @@ class ExecConsumer(AsyncWebsocketConsumer):
         self.started = time.monotonic()
         self.last_input = self.started
         self.next_recheck = self.started + recheck_seconds()
-        self.control = control_group(self.user.pk)
-        await self.channel_layer.group_add(self.control, self.channel_name)
-        await self._send({"type": "ready", "protocol": self.session.protocol, "container": container,
-                          "command": target.command, "idle_seconds": idle_seconds(), "max_seconds": max_seconds()})
+        try:
+            self.control = control_group(self.user.pk)
+            await self.channel_layer.group_add(self.control, self.channel_name)
+            await self._send({"type": "ready", "protocol": self.session.protocol, "container": container,
+                              "command": target.command, "idle_seconds": idle_seconds(),
+                              "max_seconds": max_seconds()})
+        except Exception:  # the browser left while the stream opened (or Redis is away): end it, audited
+            await self._finish("broken", None)
+            raise
         self.tasks = [asyncio.create_task(self._pump()), asyncio.create_task(self._watch())]
 
     async def _open(self, spec: Any) -> kexec.ExecSession:

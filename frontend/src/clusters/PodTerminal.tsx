@@ -105,7 +105,13 @@ export function PodTerminal({ clusterId, namespace, pod, containers, permission,
 
   useEffect(() => {
     window.addEventListener('resize', refit);
-    return () => window.removeEventListener('resize', refit);
+    // The panel can change size without the window (a sidebar folds, the layout reflows).
+    const observer = typeof ResizeObserver === 'undefined' || !screenRef.current ? null : new ResizeObserver(() => refit());
+    if (observer && screenRef.current) observer.observe(screenRef.current);
+    return () => {
+      window.removeEventListener('resize', refit);
+      observer?.disconnect();
+    };
   }, [refit]);
 
   useEffect(
