@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Iterator
+from datetime import timedelta
 from typing import Any
 
 import pytest
+from django.utils import timezone
 from rest_framework.test import APIClient
 
 from clusters import tasks
@@ -161,8 +163,10 @@ def finished(action_id: int) -> ObjectAction:
 
 
 def run_again(action_id: int) -> ObjectAction:
-    """The task delivered a second time after its worker died mid-way (the row still ``running``)."""
-    ObjectAction.objects.filter(pk=action_id).update(status="running", finished=None)
+    """The task delivered a second time after its worker died mid-way: the row still ``running``,
+    its run's lease long past (clusters.object_actions.begin takes it again)."""
+    ObjectAction.objects.filter(pk=action_id).update(status="running", finished=None,
+                                                     started=timezone.now() - timedelta(hours=1))
     assert tasks.run_object_action(action_id) in ("succeeded", "failed")
     return ObjectAction.objects.get(pk=action_id)
 
