@@ -212,7 +212,7 @@ FAILURES = {
 
 
 class _ActionView(APIView):
-    """The common path of every action: cluster, kind, scope, grant, input, the live object, the intent."""
+    """The common path of every action: cluster, object scope, grant, kind, input, the live object, the intent."""
 
     permission_classes = (IsAuthenticated,)
     action: ClassVar[str] = ""
