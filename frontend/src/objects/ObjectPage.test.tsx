@@ -210,6 +210,17 @@ describe('ObjectPage: tabs', () => {
     expect(screen.queryByTestId('object-pods')).not.toBeInTheDocument();
   }, 20_000);
 
+  it("shows the object's timeline, asked for by cluster, namespace, kind and name", async () => {
+    const seen = mockFetch(base({ 'GET /api/activity/': () => json({ next: null, previous: null, results: [] }) }));
+    const user = userEvent.setup();
+    await render();
+    await user.click(screen.getByTestId('object-tab-timeline'));
+    await waitFor(() => expect(seen.some((r) => r.url.includes('/api/activity/'))).toBe(true));
+    const query = new URL(seen.find((r) => r.url.includes('/api/activity/'))!.url).searchParams;
+    expect(Object.fromEntries(query)).toMatchObject({ cluster: '1', namespace: 'shop', kind: 'Deployment', name: 'web' });
+    expect(screen.getByTestId('location')).toHaveTextContent('tab=timeline');
+  }, 20_000);
+
   it('has no terminal tab for a Deployment, and lists its pods', async () => {
     mockFetch(base());
     await render();

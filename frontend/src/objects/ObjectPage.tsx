@@ -1,12 +1,13 @@
 /**
  * /clusters/:id/objects/:group/:version/:plural/:name?namespace=&tab= — any object of any cluster:
  * its header (kind, namespace, owners, field managers, the catalog release that owns it), the
- * actions menu, and tabs: YAML (view, edit with dry-run diff, apply) and, for pods, a terminal
- * (EXEC's PodTerminal). A workload's pods are listed under it, kept live by the watcher, so the
+ * actions menu, and tabs: YAML (view, edit with dry-run diff, apply), its timeline (who changed it
+ * and what happened next, src/activity/Timeline.tsx) and, for pods, a terminal (PodTerminal). A workload's pods are listed under it, kept live by the watcher, so the
  * result of a change (new pods after a scale or restart) shows up without a reload.
  */
 import { useTranslation } from 'react-i18next';
 import { Link, useParams, useSearchParams } from 'react-router-dom';
+import { Timeline } from '../activity/Timeline';
 import { ApiError } from '../api/errors';
 import { ErrorState } from '../components/ErrorState';
 import { Loading } from '../components/Loading';
@@ -28,7 +29,7 @@ import { matchLabelsOf } from './YamlEditor';
 import { YamlTab } from './YamlTab';
 import './objects.css';
 
-export const OBJECT_TABS = ['yaml', 'terminal'] as const;
+export const OBJECT_TABS = ['yaml', 'timeline', 'terminal'] as const;
 export type ObjectTab = (typeof OBJECT_TABS)[number];
 
 /** The tabs an object of this kind has: a terminal only for pods. */
@@ -264,6 +265,7 @@ export function ObjectPage() {
           </nav>
           <section className="card tab-panel" data-testid={`object-panel-${tab}`}>
             {tab === 'yaml' && <YamlTab key={`${gvr}/${objectRef.namespace}/${objectRef.name}`} clusterId={id} objectRef={{ ...objectRef, kind: detail.kind }} detail={detail} />}
+            {tab === 'timeline' && <Timeline scope={{ cluster: id, namespace: detail.namespace, kind: detail.kind, name: detail.name }} />}
             {tab === 'terminal' && <TerminalTab clusterId={id} detail={detail} />}
           </section>
         </>

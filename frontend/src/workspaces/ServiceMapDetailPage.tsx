@@ -23,6 +23,8 @@ import { ConfigTab } from '../config/ConfigTab';
 import { SavePackageButton } from '../config/SavePackageButton';
 import { messageText } from '../lib/messages';
 import { NotFound } from '../pages/NotFound';
+import { ObjectActions } from '../objects/ObjectActions';
+import { refOfRow } from '../objects/paths';
 import { QuotaBars, StateBadge } from './common';
 import { useWorkspaceLive } from './live';
 import { orderedKeys } from './quantity';
@@ -71,6 +73,14 @@ function ObjectsTab({ tab, clusterId, namespace, serviceMapId }: { tab: SmTab; c
             },
             { key: 'images', header: t('clusters.col.images'), render: (r) => <span className="mono small wrap-any">{(r.data.images ?? []).join(', ')}</span> },
             { key: 'age', header: t('clusters.col.age'), render: (r) => <Age iso={r.created} />, className: 'nowrap' },
+            {
+              key: 'actions',
+              header: t('objects.actions'),
+              render: (r) => {
+                const ref = refOfRow(r);
+                return ref ? <ObjectActions clusterId={clusterId} objectRef={{ ...ref, kind: r.kind }} replicas={r.data.replicas ?? null} /> : null;
+              },
+            },
           ]}
         />
       );
