@@ -12,6 +12,7 @@ import { Loading } from '../components/Loading';
 import { NotFound } from '../pages/NotFound';
 import { PhaseBadge } from './badges';
 import { PodTerminal } from './PodTerminal';
+import { PodLogs } from './PodLogs';
 import { bytesHuman, cores, relativeTime, useNow } from './format';
 import { useClusterLive } from './live';
 import { useCluster, useCachedPod, usePodDetail } from './queries';
@@ -56,6 +57,8 @@ export function PodDetailPage() {
   const cached = useCachedPod(id, namespace, name);
   // The object's permissions say whether the terminal may connect (pods.exec), and why not.
   const execPermission = useObject(id, { group: 'core', version: 'v1', plural: 'pods', kind: 'Pod', namespace, name }).data?.permissions['pods.exec'];
+  // … and whether its log may be read (pods.logs); until they arrive the log's own answer tells.
+  const logsPermission = useObject(id, { group: 'core', version: 'v1', plural: 'pods', kind: 'Pod', namespace, name }).data?.permissions['pods.logs'];
   if (pod.isError && pod.error instanceof ApiError && pod.error.status === 404) return <NotFound />;
   // The cluster did not answer (503 cluster_timeout/cluster_unreachable, 502 its error): show the
   // last known projection, marked as such.
@@ -163,6 +166,10 @@ export function PodDetailPage() {
                 ))}
               </tbody>
             </table>
+          </section>
+          <section className="card" data-testid="pod-logs-card">
+            <h2 className="card-title">{t('logs.title')}</h2>
+            <PodLogs clusterId={id} namespace={namespace} pod={name} containers={(p.data.containers ?? []).map((c) => c.name)} permission={logsPermission} />
           </section>
           <section className="card" data-testid="pod-terminal-card">
             <h2 className="card-title">{t('terminal.title')}</h2>
