@@ -64,8 +64,10 @@ def record(
     target_repr: str = "",
     status_code: int | None = None,
     detail: dict[str, Any] | None = None,
+    source_ip: str | None = None,
 ) -> AuditRecord:
-    """Write one audit record and announce it to the ``audit`` group after commit."""
+    """Write one audit record and announce it to the ``audit`` group after commit. Without a
+    ``request`` (a WebSocket session), ``source_ip`` says where the client was."""
     if actor is None and request is not None:
         user = getattr(request, "user", None)
         actor = user if user is not None and user.is_authenticated else None
@@ -76,7 +78,7 @@ def record(
     entry = AuditRecord(
         actor=actor if isinstance(actor, User) else None,
         actor_username=(actor.get_username() if isinstance(actor, User) else actor_username)[:150],
-        source_ip=client_ip(request) if request is not None else None,
+        source_ip=client_ip(request) if request is not None else source_ip,
         user_agent=(request.headers.get("User-Agent", "") if request is not None else "")[:300],
         action=action[:100],
         target_type=target_type[:100],

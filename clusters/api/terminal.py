@@ -32,12 +32,14 @@ import logging
 import re
 import time
 from dataclasses import dataclass
+from types import SimpleNamespace
 from typing import Any
 from urllib.parse import parse_qs
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
+from django.http.request import HttpHeaders
 
 from clusters import gateway
 from clusters.access import PODS_EXEC, object_action_denied, visible_clusters
@@ -54,6 +56,7 @@ from portal.consumers import (
 )
 from portal.crypto import DecryptionError
 from portal.events import control_group
+from portal.middleware import client_ip
 from portal.models import AuditOutcome
 
 logger = logging.getLogger(__name__)
@@ -168,7 +171,7 @@ def _close_code(error: errors.PortalError) -> int:
     return 4000 + error.status
 
 
-def _admit(session_key: str | None, target: Target) -> tuple[Any, Cluster]:
+def _admit(session_key: str | None, target: Target, source_ip: str | None = None) -> tuple[Any, Cluster]:
     """The user and the cluster, if the user may open this shell; else :class:`_Refused`
     (refusals of a signed-in user are audited)."""
     user = session_user(session_key)
@@ -180,7 +183,8 @@ def _admit(session_key: str | None, target: Target) -> tuple[Any, Cluster]:
                                                         params={"cluster": target.cluster_id}))
     refusal = object_action_denied(user, cluster, target.namespace, PODS_EXEC)
     if refusal is not None:
-        _audit(user, cluster, target, outcome=AuditOutcome.DENIED, detail={"reason": refusal.code})
+        _audit(user, cluster, target, outcome=AuditOutcome.DENIED, detail={"reason": refusal.code},
+               source_ip=source_ip)
         raise _Refused(CLOSE_FORBIDDEN, refusal)
     if not cluster.enabled:
         raise _Refused(4409, errors.Conflict(f"Cluster {cluster.name} is disabled.", code="cluster_disabled",
@@ -207,9 +211,20 @@ def _still_allowed(session_key: str | None, cluster_id: int, namespace: str) -> 
     return _Refused(CLOSE_FORBIDDEN, refusal) if refusal is not None else None
 
 
-def _audit(user: Any, cluster: Cluster, target: Target, *, outcome: str, detail: dict[str, Any]) -> None:
+def socket_client_ip(scope: dict[str, Any]) -> str | None:
+    """The browser's address as an HTTP request's audit record has it (``X-Forwarded-For`` only
+    when ``PORTAL_TRUST_X_FORWARDED_FOR``), from the socket's ASGI scope."""
+    meta = {"REMOTE_ADDR": str((scope.get("client") or ("",))[0] or "")}
+    for name, value in scope.get("headers", []):
+        if name.decode("latin-1").lower() == "x-forwarded-for":
+            meta["HTTP_X_FORWARDED_FOR"] = value.decode("latin-1")
+    return client_ip(SimpleNamespace(META=meta, headers=HttpHeaders(meta)))  # type: ignore[arg-type]
+
+
+def _audit(user: Any, cluster: Cluster, target: Target, *, outcome: str, detail: dict[str, Any],
+           source_ip: str | None = None) -> None:
     audit.record(
-        action="pod.exec", outcome=outcome, actor=user, target_type="pod",
+        action="pod.exec", outcome=outcome, actor=user, target_type="pod", source_ip=source_ip,
         target_id=f"{cluster.pk}/{target.namespace}/{target.pod}"[:100],
         target_repr=f"{cluster.name}/{target.namespace}/{target.pod}"[:300],
         detail={"cluster": cluster.pk, "cluster_name": cluster.name, "namespace": target.namespace,
@@ -242,7 +257,8 @@ class ExecConsumer(AsyncWebsocketConsumer):
             return
         try:
             target = parse_target(self.scope.get("query_string", b""))
-            self.user, self.cluster = await database_sync_to_async(_admit)(self.session_key, target)
+            self.source_ip = socket_client_ip(self.scope)
+            self.user, self.cluster = await database_sync_to_async(_admit)(self.session_key, target, self.source_ip)
             container, spec = await database_sync_to_async(_inspect)(self.cluster, target)
             self.target = Target(target.cluster_id, target.namespace, target.pod, container, target.command)
             self.session = await self._open(spec)
@@ -431,7 +447,8 @@ class ExecConsumer(AsyncWebsocketConsumer):
         try:
             await database_sync_to_async(_audit)(
                 self.user, self.cluster, self.target,
-                outcome=AuditOutcome.FAILURE if why in ("failed", "broken") else AuditOutcome.SUCCESS, detail=detail)
+                outcome=AuditOutcome.FAILURE if why in ("failed", "broken") else AuditOutcome.SUCCESS, detail=detail,
+                source_ip=self.source_ip)
         except Exception:
             logger.exception("could not write the audit record of a pod shell")
         if self.control:

@@ -34,6 +34,7 @@ from sandbox.resources import CONFIGMAPS, NAMESPACES, PODS
 SANDBOX = "cluster-1"
 _n = itertools.count(1)
 ORIGIN = "http://testserver"
+BROWSER_IP = "203.0.113.9"
 
 
 # ---------------------------------------------------------------------------- the pod
@@ -171,6 +172,7 @@ async def shell(user: Any | None, query: dict[str, Any], *, origin: str = ORIGIN
         headers.append((b"cookie", f"sessionid={await sync_to_async(session_cookie)(user)}".encode()))
     path = "/ws/exec/?" + "&".join(f"{k}={v}" for k, v in query.items())
     communicator = WebsocketCommunicator(application, path, headers=headers)
+    communicator.scope["client"] = (BROWSER_IP, 50000)  # as uvicorn puts it in the scope
     connected, _ = await communicator.connect(timeout=10)
     assert connected
     return communicator
@@ -241,6 +243,7 @@ async def test_interactive_shell_echoes_and_exits_with_its_code(sandbox: Any, cl
     record = records[0]
     assert record.outcome == "success"
     assert record.actor_username == "exec-oper"
+    assert record.source_ip == BROWSER_IP
     assert record.detail["cluster"] == cluster.pk
     assert {k: record.detail[k] for k in ("namespace", "pod", "container", "command", "exit_code", "ended")} == {
         "namespace": ns, "pod": name, "container": "app", "command": "/bin/sh", "exit_code": 3, "ended": "exit"}
@@ -288,7 +291,7 @@ async def test_a_viewer_may_not_open_a_shell(sandbox: Any, cluster: Cluster) -> 
                        "params": frames[0]["params"]}]
     assert "pods.exec" in frames[0]["message"]
     records = await sync_to_async(audit_records)(pod=name)
-    assert [(r.outcome, r.detail["reason"]) for r in records] == [("denied", "grant_missing")]
+    assert [(r.outcome, r.detail["reason"], r.source_ip) for r in records] == [("denied", "grant_missing", BROWSER_IP)]
 
     # A user who does not even see the cluster learns nothing about it.
     stranger = await sync_to_async(make_user)(unique("stranger"))

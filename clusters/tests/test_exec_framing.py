@@ -131,3 +131,14 @@ def test_the_socket_query_is_checked_field_by_field() -> None:
         parse_target(b"cluster=x&namespace=Shop!&pod=&container=A_B&command=rm%20-rf%20%2F")
     assert bad.value.code == "exec_invalid"
     assert sorted(bad.value.errors) == ["cluster", "command", "container", "namespace", "pod"]
+
+
+def test_the_audited_address_follows_the_proxy_setting(settings: object) -> None:
+    from clusters.api.terminal import socket_client_ip
+
+    scope = {"client": ("10.0.0.5", 41000), "headers": [(b"x-forwarded-for", b"198.51.100.4, 10.0.0.1")]}
+    settings.PORTAL_TRUST_X_FORWARDED_FOR = False  # type: ignore[attr-defined]
+    assert socket_client_ip(scope) == "10.0.0.5"
+    settings.PORTAL_TRUST_X_FORWARDED_FOR = True  # type: ignore[attr-defined]
+    assert socket_client_ip(scope) == "198.51.100.4"
+    assert socket_client_ip({"headers": []}) is None
