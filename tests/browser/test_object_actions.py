@@ -6,6 +6,8 @@ Celery worker running the ObjectAction, the watcher, and a sandbox cluster with 
    pods arrive in the page's pod list live, through the watcher, without a reload.
 2. A developer whose role grants ``workloads.restart`` but not ``objects.edit`` sees Edit YAML
    disabled with the reason, and restarts the Deployment from the workloads list's actions menu.
+3. An admin creates objects from an uploaded YAML file: the preview says what each document
+   would do, the apply's per-document results link to the new objects.
 """
 
 from __future__ import annotations
@@ -158,3 +160,62 @@ def test_developer_who_may_restart_but_not_edit(
     while fleet.in_cluster(CLUSTER, restarted_at) is None:
         assert time.monotonic() < deadline, "the Deployment was not restarted"
         time.sleep(0.2)
+
+
+MANIFESTS = """apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: shop-settings
+data:
+  mode: fast
+---
+apiVersion: v1
+kind: Service
+metadata:
+  name: shop
+spec:
+  selector:
+    app: shop
+  ports:
+  - port: 80
+"""
+
+
+def test_admin_creates_objects_from_an_uploaded_file(
+    portal_server: str, backend_workers: None, fleet: Any, page: Any, tmp_path: Any,
+) -> None:
+    from playwright.sync_api import expect
+
+    from sandbox.resources import CONFIGMAPS, SERVICES
+
+    make_user("ada", role="admin", password=PASSWORD)
+    _login(page, portal_server, "ada")
+    cluster_id = _register_cluster(page, portal_server, fleet.cluster(CLUSTER).kubeconfig.read_text())
+    page.goto(f"{portal_server}/clusters/{cluster_id}/nodes")
+    page.get_by_test_id("create-objects").click()
+    expect(page).to_have_url(re.compile(rf"/clusters/{cluster_id}/create$"))
+
+    upload = tmp_path / "shop.yaml"
+    upload.write_text(MANIFESTS)
+    page.get_by_test_id("create-upload").set_input_files(str(upload))
+    editor = page.get_by_test_id("create-editor")
+    expect(editor.locator(".cm-line", has_text="kind: Service")).to_have_count(1)
+
+    page.get_by_test_id("create-preview").click()
+    expect(page.get_by_test_id("create-doc-0")).to_have_attribute("data-verdict", "create", timeout=15_000)
+    expect(page.get_by_test_id("create-doc-0")).to_contain_text("default/shop-settings")
+    expect(page.get_by_test_id("create-doc-1")).to_have_attribute("data-verdict", "create")
+    assert fleet.in_cluster(CLUSTER, lambda c: c.store.get(CONFIGMAPS, "default", "shop-settings")) is None
+
+    page.get_by_test_id("create-apply").click()
+    results = page.get_by_test_id("create-results")
+    expect(results).to_have_attribute("data-status", "succeeded", timeout=30_000)
+    expect(results.get_by_test_id("create-result-0")).to_have_attribute("data-status", "created")
+    expect(results.get_by_test_id("create-result-1")).to_have_attribute("data-status", "created")
+    assert fleet.in_cluster(CLUSTER, lambda c: c.store.get(CONFIGMAPS, "default", "shop-settings"))["data"] == {
+        "mode": "fast"}
+    assert fleet.in_cluster(CLUSTER, lambda c: c.store.get(SERVICES, "default", "shop")) is not None
+
+    # The result links to the new object's page.
+    results.get_by_test_id("create-result-0").get_by_role("link").click()
+    expect(page.get_by_test_id("object-kind")).to_have_text("ConfigMap", timeout=15_000)
