@@ -399,3 +399,18 @@ async def test_signing_out_ends_an_open_shell(sandbox: Any, cluster: Cluster) ->
     assert frames[-1]["code"] == "session_ended"
     record = (await sync_to_async(audit_records)(pod=name))[0]
     assert record.detail["ended"] == "revoked"
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.asyncio
+async def test_a_pod_deleted_under_the_shell_ends_it_with_137(sandbox: Any, cluster: Cluster) -> None:
+    operator = await sync_to_async(make_user)("exec-kill", role="operator")
+    ns, name = await sync_to_async(make_pod)(sandbox)
+    ws = await shell(operator, {"cluster": cluster.pk, "namespace": ns, "pod": name, "container": "app"})
+    assert (await ws.receive_json_from(timeout=15))["type"] == "ready"
+    await sync_to_async(sandbox.in_cluster)(SANDBOX, lambda c: c.store.delete(PODS, ns, name, grace_period_seconds=0))
+    frames, code = await frames_until_close(ws, timeout=20)
+    assert frames[-1] == {"type": "exit", "code": 137}  # killed with the container, as a runtime does
+    assert code == 1000
+    record = (await sync_to_async(audit_records)(pod=name))[0]
+    assert (record.detail["exit_code"], record.detail["ended"]) == (137, "exit")

@@ -105,6 +105,17 @@ describe('PodTerminal', () => {
     expect(screen.getByTestId('terminal-connect')).toBeEnabled();
   });
 
+  it('says when the container was killed under the shell', () => {
+    renderTerminal();
+    fireEvent.click(screen.getByTestId('terminal-connect'));
+    const ws = FakeWebSocket.latest();
+    act(() => ws.serverOpen());
+    serverSendRaw(ws, { type: 'ready', protocol: 'v5.channel.k8s.io', container: 'app' });
+    serverSendRaw(ws, { type: 'exit', code: 137 });
+    act(() => ws.serverClose(1000));
+    expect(screen.getByTestId('terminal-status')).toHaveTextContent('the container was stopped or the pod deleted');
+  });
+
   it('says why the server refused, from the error frame', () => {
     renderTerminal();
     fireEvent.click(screen.getByTestId('terminal-connect'));

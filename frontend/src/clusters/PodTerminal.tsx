@@ -160,7 +160,8 @@ export function PodTerminal({ clusterId, namespace, pod, containers, permission,
         case 'exit':
           exited = true;
           setPhase('exited');
-          setStatus(t('terminal.status.exited', { code: Number(frame.code) }));
+          // 137 = SIGKILL: the runtime killed the shell with its container (stopped, pod deleted)
+          setStatus(Number(frame.code) === 137 ? t('terminal.status.killed') : t('terminal.status.exited', { code: Number(frame.code) }));
           break;
         case 'error':
           lastError = { code: String(frame.code ?? ''), message: String(frame.message ?? ''), params: (frame.params ?? {}) as Record<string, unknown> };
