@@ -176,6 +176,34 @@ describe('ObjectPage: edit YAML', () => {
     await waitFor(() => expect(diagnosticCount(editorView(screen.getByTestId('yaml-editor')).state)).toBe(1));
   }, 20_000);
 
+  it('says so when someone else changes the object while it is being edited', async () => {
+    let reads = 0;
+    mockFetch(
+      base({
+        [OBJECT]: () => {
+          reads += 1;
+          return json(objectDetail(reads === 1 ? {} : { yaml: DEPLOYMENT_YAML.replace('nginx:1.27', 'nginx:1.28'), resource_version: '150' }));
+        },
+      }),
+    );
+    const { editor } = await render();
+    act(() => editText(editor, 'replicas: 1', 'replicas: 2'));
+    getSocket().start();
+    const ws = FakeWebSocket.latest();
+    act(() => ws.serverOpen());
+    await waitFor(() => expect(ws.sent).toContainEqual({ type: 'subscribe', group: 'cluster.1.ns.shop' }));
+    act(() => ws.serverSend({ type: 'subscribed', group: 'cluster.1.ns.shop', seq: 1 }));
+    // another Deployment's change is not this object's
+    act(() => ws.serverSend({ type: 'objects.changed', group: 'cluster.1.ns.shop', seq: 2, data: { changes: [{ kind: 'Deployment', upserts: [{ kind: 'Deployment', namespace: 'shop', name: 'api' }] }] } }));
+    act(() => ws.serverSend({ type: 'objects.changed', group: 'cluster.1.ns.shop', seq: 3, data: { changes: [{ kind: 'Deployment', upserts: [{ kind: 'Deployment', namespace: 'shop', name: 'web' }] }] } }));
+    expect(await screen.findByTestId('live-moved', {}, { timeout: 5000 })).toBeInTheDocument();
+    expect(reads).toBe(2);
+    // the edit is kept until the user chooses to load the live version
+    expect(editorView(screen.getByTestId('yaml-editor')).state.doc.toString()).toContain('replicas: 2');
+    await userEvent.setup().click(screen.getByTestId('load-live'));
+    expect(editorView(screen.getByTestId('yaml-editor')).state.doc.toString()).toContain('nginx:1.28');
+  }, 20_000);
+
   it('is read-only, saying why, for a user who may not edit', async () => {
     mockFetch(base({ [OBJECT]: () => json(objectDetail({ permissions: deny(allowAll(), 'objects.edit') })) }));
     await render();

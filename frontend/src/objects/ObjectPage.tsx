@@ -23,7 +23,7 @@ import type { PodData, WorkloadData } from '../clusters/types';
 import { ReleaseWarning } from './ActionDialogs';
 import { ObjectActions } from './ObjectActions';
 import { objectPath, refOfRow } from './paths';
-import { useObject } from './queries';
+import { useObject, useObjectLive } from './queries';
 import type { ObjectDetail, ObjectRef } from './types';
 import { matchLabelsOf } from './YamlEditor';
 import { YamlTab } from './YamlTab';
@@ -178,6 +178,7 @@ export function ObjectPage() {
   };
   if (!Number.isInteger(id)) return <NotFound />;
   const detail = object.data;
+  useObjectLive(id, objectRef, detail?.kind);
   const tabs = tabsOf(detail?.kind);
   const tab: ObjectTab = tabs.includes(requested) ? requested : 'yaml';
   const gvr = `${objectRef.group}/${objectRef.version}/${objectRef.plural}`;

@@ -8,8 +8,9 @@
  * What the action changed in the cluster reaches the lists through the watcher (clusters/live.ts).
  */
 import { useMutation, useQuery, useQueryClient, type QueryClient } from '@tanstack/react-query';
-import { useCallback } from 'react';
+import { useCallback, useEffect, useRef } from 'react';
 import { ApiError } from '../api/errors';
+import { changeEntries } from '../clusters/live';
 import { useSubscription, type SocketEvent } from '../lib/socket';
 import { objectsApi } from './api';
 import { FINAL_STATUSES, type ObjectAction, type ObjectRef, type Propagation } from './types';
@@ -110,6 +111,50 @@ export function useActionEvents(clusterId: number, namespace: string, enabled = 
   );
   const onResync = useCallback(() => void queryClient.invalidateQueries({ queryKey: ['objects', 'action'] }), [queryClient]);
   useSubscription(enabled && Number.isInteger(clusterId) ? actionGroup(clusterId, namespace) : null, onEvent, onResync);
+}
+
+/** How often at most a changed object is read again while the watcher reports changes to it. */
+export const OBJECT_REFRESH_MS = 2_000;
+
+function changedHere(data: unknown, kind: string, name: string): boolean {
+  const entries = changeEntries(data);
+  return entries.some(
+    (e) =>
+      e.kind === kind &&
+      (e.truncated === true ||
+        e.relisted === true ||
+        [...(Array.isArray(e.upserts) ? e.upserts : []), ...(Array.isArray(e.deletes) ? e.deletes : [])].some(
+          (row: unknown) => typeof row === 'object' && row !== null && (row as { name?: unknown }).name === name,
+        )),
+  );
+}
+
+/**
+ * Reads the object again (at most every OBJECT_REFRESH_MS) when the watcher reports a change to
+ * it, so the page says when someone else changed what is being edited. Full rows come on the
+ * namespace's group (the cluster's for cluster-scoped kinds).
+ */
+export function useObjectLive(clusterId: number, ref: ObjectRef, kind: string | undefined): void {
+  const queryClient = useQueryClient();
+  const timer = useRef<ReturnType<typeof setTimeout> | null>(null);
+  useEffect(
+    () => () => {
+      if (timer.current) clearTimeout(timer.current);
+    },
+    [],
+  );
+  const onEvent = useCallback(
+    (event: SocketEvent) => {
+      if (event.type !== 'objects.changed' || !kind || !changedHere(event.data, kind, ref.name) || timer.current) return;
+      timer.current = setTimeout(() => {
+        timer.current = null;
+        void queryClient.invalidateQueries({ queryKey: objectKey(clusterId, ref), exact: true });
+      }, OBJECT_REFRESH_MS);
+    },
+    // The ref's parts identify the object (the ref itself is a new object on every render).
+    [queryClient, clusterId, kind, ref.group, ref.version, ref.plural, ref.namespace, ref.name],
+  );
+  useSubscription(kind && Number.isInteger(clusterId) ? actionGroup(clusterId, ref.namespace) : null, onEvent);
 }
 
 // --- writes ------------------------------------------------------------------------
