@@ -187,8 +187,8 @@ def _admit(session_key: str | None, target: Target, source_ip: str | None = None
                source_ip=source_ip)
         raise _Refused(CLOSE_FORBIDDEN, refusal)
     if not cluster.enabled:
-        raise _Refused(4409, errors.Conflict(f"Cluster {cluster.name} is disabled.", code="cluster_disabled",
-                                             params={"cluster": cluster.name}))
+        raise errors.Conflict(f"Cluster {cluster.name} is disabled.", code="cluster_disabled",
+                              params={"cluster": cluster.name})
     return user, cluster
 
 

@@ -270,20 +270,27 @@ async def test_keystrokes_are_recorded_only_when_turned_on(sandbox: Any, cluster
 
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.asyncio
-async def test_a_viewer_may_not_open_a_shell(sandbox: Any, cluster: Cluster) -> None:
+async def test_a_developer_may_open_a_shell_and_a_viewer_may_not(sandbox: Any, cluster: Cluster) -> None:
     from workspaces.models import ClusterAllocation, Membership, Role, ServiceMap, Workspace
 
     ns, name = await sync_to_async(make_pod)(sandbox)
 
-    def viewer_of_ns() -> Any:
+    def members_of_ns() -> tuple[Any, Any]:
         workspace = Workspace.objects.create(name=unique("shop"))
         ClusterAllocation.objects.create(workspace=workspace, cluster=cluster, status="ready")
         ServiceMap.objects.create(workspace=workspace, cluster=cluster, namespace=ns, status="ready")
-        user = make_user(unique("viewer"))
-        Membership.objects.create(workspace=workspace, user=user, role=Role.objects.get(key="viewer"))
-        return user
+        users = []
+        for role in ("viewer", "developer"):
+            user = make_user(unique(role))
+            Membership.objects.create(workspace=workspace, user=user, role=Role.objects.get(key=role))
+            users.append(user)
+        return users[0], users[1]
 
-    viewer = await sync_to_async(viewer_of_ns)()
+    viewer, developer = await sync_to_async(members_of_ns)()
+    # A developer of the workspace whose service map holds the namespace may.
+    ws = await shell(developer, {"cluster": cluster.pk, "namespace": ns, "pod": name, "container": "app"})
+    assert (await ws.receive_json_from(timeout=15))["type"] == "ready"
+    await ws.disconnect()
     ws = await shell(viewer, {"cluster": cluster.pk, "namespace": ns, "pod": name, "container": "app"})
     frames, code = await frames_until_close(ws)
     assert code == 4403
@@ -291,7 +298,8 @@ async def test_a_viewer_may_not_open_a_shell(sandbox: Any, cluster: Cluster) -> 
                        "params": frames[0]["params"]}]
     assert "pods.exec" in frames[0]["message"]
     records = await sync_to_async(audit_records)(pod=name)
-    assert [(r.outcome, r.detail["reason"], r.source_ip) for r in records] == [("denied", "grant_missing", BROWSER_IP)]
+    assert [(r.outcome, r.actor_username, r.detail.get("reason"), r.source_ip) for r in records] == [
+        ("success", developer.username, None, BROWSER_IP), ("denied", viewer.username, "grant_missing", BROWSER_IP)]
 
     # A user who does not even see the cluster learns nothing about it.
     stranger = await sync_to_async(make_user)(unique("stranger"))
