@@ -82,7 +82,7 @@ def _whole(request: Request, param: str, *, default: int | None, maximum: int, c
     raw = str(request.query_params.get(param, "")).strip()
     if not raw:
         return default
-    if not raw.isdigit() or len(raw) > 9 or not 1 <= int(raw) <= maximum:
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > 9 or not 1 <= int(raw) <= maximum:
         raise _invalid(param, code, f"{what} must be a whole number from 1 to {maximum}.", maximum=maximum)
     return int(raw)
 

@@ -188,6 +188,7 @@ def test_missing_pod_container_and_a_container_not_started(sandbox: Any, cluster
     ("?tail=0", "log_tail_invalid", "tail"),
     ("?tail=5001", "log_tail_invalid", "tail"),
     ("?tail=ten", "log_tail_invalid", "tail"),
+    ("?tail=%C2%B2", "log_tail_invalid", "tail"),  # "²" is a digit to str.isdigit, not to int()
     ("?since=-5", "log_since_invalid", "since"),
     ("?since=99999999999", "log_since_invalid", "since"),
     ("?previous=maybe", "log_flag_invalid", "previous"),
