@@ -9,7 +9,7 @@
  * its status is final. What it changes arrives in the views through the watcher.
  */
 import type { TFunction } from 'i18next';
-import { useEffect, useRef, useState } from 'react';
+import { useEffect, useRef, useState, type CSSProperties } from 'react';
 import { useTranslation } from 'react-i18next';
 import { Link } from 'react-router-dom';
 import { serverText } from '../lib/messages';
@@ -113,6 +113,9 @@ export function ObjectActions({
   const [dialog, setDialog] = useState<ActionKey | null>(null);
   const [actionId, setActionId] = useState<number | null>(null);
   const ref = useRef<HTMLDivElement>(null);
+  const button = useRef<HTMLButtonElement>(null);
+  // The menu is placed at the button with fixed coordinates: inside a scrolling table it would be clipped.
+  const [place, setPlace] = useState<CSSProperties>({});
   // Rows: read the object (permissions, release, spec) once the menu is opened.
   const fetched = useObject(clusterId, objectRef, { enabled: !detail && (open || dialog !== null) });
   const object = detail ?? fetched.data;
@@ -126,13 +129,32 @@ export function ObjectActions({
     const onKey = (e: KeyboardEvent) => {
       if (e.key === 'Escape') setOpen(false);
     };
+    const onMove = (e: Event) => {
+      if (!(e.target instanceof Node && ref.current?.contains(e.target))) setOpen(false);
+    };
     document.addEventListener('mousedown', onDocClick);
     document.addEventListener('keydown', onKey);
+    window.addEventListener('scroll', onMove, true);
+    window.addEventListener('resize', onMove);
     return () => {
       document.removeEventListener('mousedown', onDocClick);
       document.removeEventListener('keydown', onKey);
+      window.removeEventListener('scroll', onMove, true);
+      window.removeEventListener('resize', onMove);
     };
   }, [open]);
+
+  const toggle = () => {
+    if (!open && button.current) {
+      const r = button.current.getBoundingClientRect();
+      const below = window.innerHeight - r.bottom;
+      // Open upwards when the space below is short and there is more above.
+      const vertical: CSSProperties = below < 320 && r.top > below ? { bottom: window.innerHeight - r.top + 4 } : { top: r.bottom + 4 };
+      const horizontal: CSSProperties = align === 'right' ? { right: Math.max(4, window.innerWidth - r.right) } : { left: Math.max(4, r.left) };
+      setPlace({ ...vertical, ...horizontal });
+    }
+    setOpen((v) => !v);
+  };
 
   const keys = actionsFor(objectRef.kind, pausedOf(object));
   const loading = !object && fetched.isPending;
@@ -156,13 +178,14 @@ export function ObjectActions({
         className="btn btn-small"
         aria-haspopup="menu"
         aria-expanded={open}
-        onClick={() => setOpen((v) => !v)}
+        ref={button}
+        onClick={toggle}
         data-testid="object-actions-button"
       >
         {t('objects.actions')} <span aria-hidden="true">▾</span>
       </button>
       {open && (
-        <div className="object-actions-menu" role="menu" aria-label={t('objects.actionsFor', { name: objectRef.name })}>
+        <div className="object-actions-menu" role="menu" style={place} aria-label={t('objects.actionsFor', { name: objectRef.name })}>
           {object?.owner_release && (
             <p className="object-actions-note small" data-testid="menu-release-note">
               {t('objects.ownedByRelease', { release: object.owner_release.name })}
