@@ -2,7 +2,9 @@
  * The recent log of one of a pod's containers (docs/clusters-api.md "Pod logs", grant `pods.logs`):
  * a container choice, how many of the newest lines, the previous (terminated) run, timestamps, a
  * refresh button and "follow", which reads the newest lines again every few seconds while the
- * browser tab is visible (TanStack Query's refetchInterval pauses in a hidden tab). Long logs are
+ * browser tab is visible (TanStack Query's refetchInterval pauses in a hidden tab; an error answer
+ * pauses it too, until a refresh succeeds, so a cluster that does not answer is not asked every few
+ * seconds). Long logs are
  * windowed with VirtualList; the lines as read can be saved as a .log file.
  *
  * A snapshot, not a stream: streaming with search is issue 14's. Without `pods.logs` the panel
