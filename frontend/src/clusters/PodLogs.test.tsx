@@ -152,6 +152,33 @@ describe('PodLogs', () => {
     await waitFor(() => expect(reads).toBeGreaterThan(after));
   });
 
+  it('pauses following while the cluster does not answer, and resumes after a refresh that succeeds', async () => {
+    let reads = 0;
+    let down = false;
+    mockFetch({
+      [`GET ${PATH}`]: () => {
+        reads += 1;
+        return down
+          ? json({ detail: 'The cluster c1 sent no answer within 5 s.', code: 'cluster_timeout', params: { cluster: 'c1', budget: 5 } }, { status: 503 })
+          : json(answer({ lines: [`read ${reads}`] }));
+      },
+    });
+    renderLogs({ followMs: 30 });
+    await screen.findByText('read 1');
+    down = true;
+    fireEvent.click(screen.getByTestId('logs-follow'));
+    expect(await screen.findByTestId('logs-error')).toHaveTextContent('no answer within 5 s');
+    const failed = reads;
+    await act(async () => {
+      await new Promise((resolve) => setTimeout(resolve, 150));
+    });
+    expect(reads).toBe(failed); // not asked again every 30 ms
+    down = false;
+    fireEvent.click(screen.getByTestId('logs-refresh'));
+    await waitFor(() => expect(reads).toBeGreaterThan(failed + 1)); // the refresh, then following again
+    expect(screen.queryByTestId('logs-error')).not.toBeInTheDocument();
+  });
+
   it('downloads the lines as a .log file named after the pod and container', async () => {
     mockFetch({ [`GET ${PATH}`]: () => json(answer({ container: 'sidecar', previous: false, lines: ['a', 'b'] })) });
     const blobs: Blob[] = [];
