@@ -8,6 +8,8 @@ Celery worker running the ObjectAction, the watcher, and a sandbox cluster with 
    disabled with the reason, and restarts the Deployment from the workloads list's actions menu.
 3. An admin creates objects from an uploaded YAML file: the preview says what each document
    would do, the apply's per-document results link to the new objects.
+4. An edit that conflicts with another field manager (helm owns spec.replicas) is listed field by
+   field with the manager; backing out changes nothing, forcing takes the field over.
 """
 
 from __future__ import annotations
@@ -219,3 +221,48 @@ def test_admin_creates_objects_from_an_uploaded_file(
     # The result links to the new object's page.
     results.get_by_test_id("create-result-0").get_by_role("link").click()
     expect(page.get_by_test_id("object-kind")).to_have_text("ConfigMap", timeout=15_000)
+
+
+def test_a_conflict_with_another_manager_is_backed_out_then_forced(
+    portal_server: str, backend_workers: None, fleet: Any, page: Any,
+) -> None:
+    """helm owns spec.replicas (server-side apply): the portal's edit of it conflicts. The preview
+    names the field and its manager; backing out changes nothing, forcing takes the field over."""
+    from playwright.sync_api import expect
+
+    from sandbox.resources import DEPLOYMENTS
+
+    make_user("ada", role="admin", password=PASSWORD)
+    _login(page, portal_server, "ada")
+    cluster_id = _register_cluster(page, portal_server, fleet.cluster(CLUSTER).kubeconfig.read_text())
+    body = {"apiVersion": "apps/v1", "kind": "Deployment", **_deployment("web", 1)}
+    fleet.in_cluster(CLUSTER, lambda c: c.store.patch(DEPLOYMENTS, "default", "web", "application/apply-patch+yaml",
+                                                      body, field_manager="helm"))
+
+    page.goto(_object_page(portal_server, cluster_id, "default", "web"))
+    editor = page.get_by_test_id("yaml-editor")
+    line = editor.locator(".cm-line", has_text=re.compile(r"^\s*replicas: 1$"))
+    expect(line).to_have_count(1, timeout=15_000)
+    line.click()
+    page.keyboard.press("End")
+    page.keyboard.press("Backspace")
+    page.keyboard.type("2")
+
+    page.get_by_test_id("yaml-preview").click()
+    conflict = page.get_by_test_id("conflict-0")
+    expect(conflict).to_have_attribute("data-manager", "helm", timeout=15_000)
+    expect(conflict).to_have_attribute("data-field", re.compile(r"spec\.replicas"))
+    expect(page.get_by_test_id("yaml-apply")).to_have_count(0)  # only force or back out
+
+    page.get_by_test_id("back-out").click()
+    expect(editor.locator(".cm-line", has_text=re.compile(r"^\s*replicas: 2$"))).to_have_count(1)  # the draft is kept
+    assert fleet.in_cluster(CLUSTER, lambda c: c.store.get(DEPLOYMENTS, "default", "web")["spec"]["replicas"]) == 1
+
+    page.get_by_test_id("yaml-preview").click()
+    page.get_by_test_id("apply-force").click()
+    expect(page.get_by_test_id("apply-succeeded")).to_be_visible(timeout=30_000)
+    live = fleet.in_cluster(CLUSTER, lambda c: c.store.get(DEPLOYMENTS, "default", "web"))
+    assert live["spec"]["replicas"] == 2
+    owners = [m["manager"] for m in live["metadata"]["managedFields"]
+              if "f:replicas" in (m.get("fieldsV1") or {}).get("f:spec", {})]
+    assert owners == ["portal:ada"], live["metadata"]["managedFields"]
