@@ -4,6 +4,43 @@
  */
 
 export interface paths {
+    "/api/activity/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * @description One timeline, newest first: portal changes, exec sessions, Kubernetes events, changes made
+         *     outside the portal and (service map, workspace) release revisions and rollouts.
+         */
+        get: operations["activity_list"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/activity/diff/{entry_id}/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description The diff of a portal change or of a change made outside the portal. */
+        get: operations["activity_diff_retrieve"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/audit/": {
         parameters: {
             query?: never;
@@ -792,6 +829,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/clusters/{cluster_id}/actions/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Object actions of a cluster (keyset paged)
+         * @description A cluster's object actions, newest first; filter by namespace, kind, name, action, status.
+         */
+        get: operations["clusters_actions_list"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/clusters/{cluster_id}/claims/": {
         parameters: {
             query?: never;
@@ -995,6 +1052,273 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/clusters/{cluster_id}/objects/{group}/{version}/{plural}/{name}/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * One object for the YAML editor
+         * @description The object as the YAML editor starts from it, with who manages it and what the caller may do.
+         */
+        get: operations["clusters_objects_retrieve"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/clusters/{cluster_id}/objects/{group}/{version}/{plural}/{name}/apply/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Apply an edit with server-side apply under portal:<username>
+         * @description Checked first (YAML, identity, grants, a forced dry run for the API server's validation); the apply itself is not forced unless `force`: a field another manager owns ends the action with status `conflict` and `result.conflicts`.
+         */
+        post: operations["clusters_objects_apply"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/clusters/{cluster_id}/objects/{group}/{version}/{plural}/{name}/delete/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Delete an object of any kind, with type-to-confirm and a propagation policy
+         * @description Delete any object: ``confirm`` must be its name; ``propagation`` says what becomes of what it owns. Pinned
+         *     to the object's uid; a Namespace that holds a service map is refused (400 ``namespace_protected``).
+         */
+        post: operations["clusters_objects_delete"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/clusters/{cluster_id}/objects/{group}/{version}/{plural}/{name}/dependents/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * What the object owns (what a delete takes with it), from the read model
+         * @description What deleting the object takes with it, from the read model: what it owns through
+         *     controlling ownerReferences (a Deployment's ReplicaSets and their pods), a Namespace's
+         *     contents (Events left out); and whether a service map protects the namespace.
+         */
+        get: operations["clusters_objects_dependents"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/clusters/{cluster_id}/objects/{group}/{version}/{plural}/{name}/pause/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Pause a Deployment's rollout (kubectl rollout pause)
+         * @description ``kubectl rollout pause``: ``spec.paused`` true (grant ``workloads.rollback``).
+         */
+        post: operations["clusters_objects_pause"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/clusters/{cluster_id}/objects/{group}/{version}/{plural}/{name}/preview/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Dry-run an edit (server-side apply, nothing is changed)
+         * @description A server-side dry run of the edited object: the diff against live and any conflicts.
+         */
+        post: operations["clusters_objects_preview"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/clusters/{cluster_id}/objects/{group}/{version}/{plural}/{name}/restart/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Restart a Deployment, StatefulSet or DaemonSet (kubectl rollout restart)
+         * @description ``kubectl rollout restart``: the pod template's ``kubectl.kubernetes.io/restartedAt``, its time fixed now
+         *     (``params.restarted_at``). A paused Deployment is refused (409 ``deployment_paused``).
+         */
+        post: operations["clusters_objects_restart"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/clusters/{cluster_id}/objects/{group}/{version}/{plural}/{name}/resume/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Resume a Deployment's rollout (kubectl rollout resume)
+         * @description ``kubectl rollout resume``: ``spec.paused`` false (grant ``workloads.rollback``).
+         */
+        post: operations["clusters_objects_resume"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/clusters/{cluster_id}/objects/{group}/{version}/{plural}/{name}/revisions/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Revisions a workload can roll back to (kubectl rollout history)
+         * @description ``kubectl rollout history``: a Deployment's ReplicaSets or a StatefulSet's/DaemonSet's
+         *     ControllerRevisions, newest first, read live.
+         */
+        get: operations["clusters_objects_revisions"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/clusters/{cluster_id}/objects/{group}/{version}/{plural}/{name}/rollback/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Roll back to an earlier revision (kubectl rollout undo --to-revision)
+         * @description ``kubectl rollout undo --to-revision``: back to an earlier ReplicaSet (Deployment) or ControllerRevision
+         *     (StatefulSet, DaemonSet), chosen now and pinned by name (``params.target``).
+         */
+        post: operations["clusters_objects_rollback"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/clusters/{cluster_id}/objects/{group}/{version}/{plural}/{name}/scale/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Scale a Deployment, StatefulSet or ReplicaSet (kubectl scale)
+         * @description ``kubectl scale``: the scale subresource's ``spec.replicas``, from 0 to ``PORTAL_MAX_REPLICAS``. 202 with
+         *     the ObjectAction; ``params.previous`` is the count the object had.
+         */
+        post: operations["clusters_objects_scale"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/clusters/{cluster_id}/objects/create/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Create objects from YAML (server-side apply of each document)
+         * @description Every document is dry-run by the task before any is applied: one that fails leaves everything unapplied, `result.documents` says which and why.
+         */
+        post: operations["clusters_objects_create"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/clusters/{cluster_id}/objects/preview/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Dry-run creating (or applying) objects from YAML: one or many documents
+         * @description A dry run of every document: whether it exists, the diff, conflicts and errors.
+         */
+        post: operations["clusters_objects_create_preview"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/clusters/{cluster_id}/operations/{id}/": {
         parameters: {
             query?: never;
@@ -1038,6 +1362,23 @@ export interface paths {
         };
         /** @description One pod: its projection from the read model plus the full object fetched live. */
         get: operations["clusters_pods_retrieve"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/clusters/{cluster_id}/pods/{namespace}/{name}/log/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description The recent log of one container of a pod (grant ``pods.logs``). */
+        get: operations["clusters_pod_log"];
         put?: never;
         post?: never;
         delete?: never;
@@ -1257,6 +1598,26 @@ export interface paths {
          *     admins register, change, re-check and delete them.
          */
         post: operations["clusters_credentials_create"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/clusters/actions/{id}/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * One object action
+         * @description One object action (the console follows it until it finishes, and by the objects.action event).
+         */
+        get: operations["clusters_actions_retrieve"];
+        put?: never;
+        post?: never;
         delete?: never;
         options?: never;
         head?: never;
@@ -1950,14 +2311,108 @@ export interface paths {
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
+        ActionAccepted: {
+            id: number;
+            cluster: number;
+            group: string;
+            version: string;
+            plural: string;
+            kind: string;
+            namespace: string;
+            name: string;
+            action: string;
+            params: {
+                [key: string]: unknown;
+            };
+            status: string;
+            message: string;
+            message_code: string;
+            message_params: {
+                [key: string]: unknown;
+            };
+            result: {
+                [key: string]: unknown;
+            };
+            diff: string;
+            requested_by: string;
+            /** Format: date-time */
+            created: string;
+            /** Format: date-time */
+            started: string | null;
+            /** Format: date-time */
+            finished: string | null;
+            attempts: number;
+            /** @description The catalog release that put the object there: its next deploy puts back what this action changes (act through the release instead). */
+            owner_release: components["schemas"]["ActionOwnerRelease"] | null;
+            /** @description The object's controller (its controlling ownerReference): it may undo the change (a Deployment scales its ReplicaSets back). */
+            controller: components["schemas"]["ActionController"] | null;
+            /** @description Codes: owned_by_release, owned_by_controller. */
+            warnings: string[];
+        };
+        ActionController: {
+            kind: string;
+            name: string;
+        };
+        ActionOwnerRelease: {
+            id: number;
+            name: string;
+            service_map_id: number | null;
+        };
+        ActivityDiff: {
+            id: string;
+            /** @description A unified diff; a Secret's values are masked. */
+            diff: string;
+            /** @description outside: the snapshot the diff starts from ({time, manager}), null when none was recorded. */
+            before: {
+                [key: string]: unknown;
+            } | null;
+        };
+        ActivityEntry: {
+            /** @description "<table>:<pk>", e.g. "portal:12", "event:40", "outside:7". */
+            id: string;
+            /** Format: date-time */
+            time: string;
+            source: components["schemas"]["SourceEnum"];
+            /** @description Who: a username, a field manager (outside), an event's reporter. */
+            actor: string;
+            cluster: number | null;
+            namespace: string;
+            kind: string;
+            name: string;
+            /** @description portal: the ObjectAction's action; event: its reason; release: install, upgrade, rollback or rollout; outside: apply or update; exec: exec. */
+            action: string;
+            status: string;
+            /** @description One English sentence (events: their message). */
+            summary: string;
+            message_code: string;
+            message_params: {
+                [key: string]: unknown;
+            };
+            type: components["schemas"]["ActivityEntryTypeEnum"];
+            has_diff: boolean;
+            /** @description Per source: params, revision, count, container ... */
+            detail: {
+                [key: string]: unknown;
+            };
+        };
         /**
-         * @description * `evict` - evict
-         *     * `skip` - skip
-         *     * `terminating` - terminating
-         *     * `blocked` - blocked
+         * @description * `Normal` - Normal
+         *     * `Warning` - Warning
          * @enum {string}
          */
-        ActionEnum: "evict" | "skip" | "terminating" | "blocked";
+        ActivityEntryTypeEnum: "Normal" | "Warning";
+        ActivityPage: {
+            /** Format: uri */
+            next: string | null;
+            /**
+             * Format: uri
+             * @description Always null: the timeline pages forward only.
+             */
+            previous: string | null;
+            results: components["schemas"]["ActivityEntry"][];
+            /** @description Socket groups whose events may add entries: subscribe and refetch. */
+            groups: string[];
+        };
         /** @description A user as system admins see and edit them. ``password`` is write-only, on create. */
         AdminUser: {
             readonly id: number;
@@ -2080,6 +2535,15 @@ export interface components {
             name: string;
             /** @description Days until the token expires; omit or null for a token that does not expire. */
             expires_in_days?: number | null;
+        };
+        ApplyRequestRequest: {
+            /** @description The object(s) as YAML (or JSON), at most 1 MiB. */
+            yaml: string;
+            /**
+             * @description Take over fields other field managers own (after a conflict).
+             * @default false
+             */
+            force: boolean;
         };
         /**
          * @description * `pending` - Pending
@@ -2360,6 +2824,13 @@ export interface components {
             created: string;
             created_by: string | null;
         };
+        Conflict: {
+            /** @description The field path, e.g. .spec.replicas. */
+            field: string;
+            /** @description The field manager that owns it. */
+            manager: string;
+            message: string;
+        };
         /**
          * @description The connection part of a registration: a kubeconfig (and context), or explicit fields.
          *     Everything secret is write-only; the view validates it with the client layer.
@@ -2397,12 +2868,41 @@ export interface components {
             /** Format: double */
             requested: number;
         };
+        CreatePreview: {
+            documents: components["schemas"]["DocumentPreview"][];
+        };
         Csrf: {
             csrfToken: string;
+        };
+        DeleteRequestRequest: {
+            /** @description The object's name, typed by the person deleting it. */
+            confirm: string;
+            /**
+             * @description What happens to what the object owns (kubectl --cascade): Foreground, Background or Orphan.
+             *
+             *     * `Foreground` - Foreground
+             *     * `Background` - Background
+             *     * `Orphan` - Orphan
+             * @default Background
+             */
+            propagation: components["schemas"]["PropagationEnum"];
         };
         Deleted: {
             kind?: string;
             name: string;
+        };
+        Dependent: {
+            kind: string;
+            namespace: string;
+            name: string;
+        };
+        Dependents: {
+            dependents: components["schemas"]["Dependent"][];
+            /** @description How many there are (the list stops at 500). */
+            total: number;
+            /** @description A namespace that holds this service map cannot be deleted. */
+            protected_by_service_map: string | null;
+            owner_release: components["schemas"]["ActionOwnerRelease"] | null;
         };
         Diff: {
             diff: string;
@@ -2416,6 +2916,20 @@ export interface components {
         DiskFigures: {
             capacity: number;
             allocatable: number;
+        };
+        DocumentPreview: {
+            index: number;
+            line: number;
+            api_version: string;
+            kind: string;
+            namespace: string;
+            name: string;
+            exists: boolean;
+            changed: boolean;
+            diff: string;
+            conflicts: components["schemas"]["Conflict"][];
+            /** @description Why the document cannot be applied (the API server's causes, on their lines). */
+            errors: components["schemas"]["FieldError"][];
         };
         /** @description Options of a drain, as ``kubectl drain`` has them; both off by default. */
         DrainOptions: {
@@ -2448,11 +2962,19 @@ export interface components {
             pod: string;
             /** @description Kind/name of the controller, empty when it declares none */
             controller: string;
-            action: components["schemas"]["ActionEnum"];
+            action: components["schemas"]["DrainPlanPodActionEnum"];
             /** @description Options evicting this pod needs */
             needs: components["schemas"]["NeedsEnum"][];
             reasons: string[];
         };
+        /**
+         * @description * `evict` - evict
+         *     * `skip` - skip
+         *     * `terminating` - terminating
+         *     * `blocked` - blocked
+         * @enum {string}
+         */
+        DrainPlanPodActionEnum: "evict" | "skip" | "terminating" | "blocked";
         DrainPreview: {
             node: string;
             options: components["schemas"]["DrainOptions"];
@@ -2476,14 +2998,30 @@ export interface components {
             pod: string;
             reason: string;
         };
+        FieldError: {
+            field: string;
+            /** @description 1-based line of the submitted YAML, if known. */
+            line: number | null;
+            message: string;
+        };
         FormField: {
             path: string;
-            type: components["schemas"]["TypeEnum"];
+            type: components["schemas"]["FormFieldTypeEnum"];
             default: unknown;
             description: string;
             enum: unknown[] | null;
             required: boolean;
         };
+        /**
+         * @description * `string` - string
+         *     * `integer` - integer
+         *     * `number` - number
+         *     * `boolean` - boolean
+         *     * `object` - object
+         *     * `array` - array
+         * @enum {string}
+         */
+        FormFieldTypeEnum: "string" | "integer" | "number" | "boolean" | "object" | "array";
         Freshness: {
             state: string;
             /** Format: date-time */
@@ -2688,6 +3226,13 @@ export interface components {
             /** @description The identity provider's end-session URL (RP-initiated logout): the session came from single sign-on; send the browser there to sign out at the provider too. */
             end_session_url: string;
         };
+        Manager: {
+            manager: string;
+            /** @description Apply or Update. */
+            operation: string;
+            time: string | null;
+            subresource: string;
+        };
         Mapping: {
             readonly id: number;
             readonly provider: number;
@@ -2872,6 +3417,81 @@ export interface components {
             /** @description Bytes requested by the node's pods. */
             memory: number;
         };
+        /** @description An ObjectAction (the ``objects.action`` event carries the same row). */
+        ObjectAction: {
+            id: number;
+            cluster: number;
+            group: string;
+            version: string;
+            plural: string;
+            kind: string;
+            namespace: string;
+            name: string;
+            action: components["schemas"]["ObjectActionActionEnum"];
+            params: {
+                [key: string]: unknown;
+            };
+            status: components["schemas"]["ObjectActionStatusEnum"];
+            message: string;
+            message_code: string;
+            message_params: {
+                [key: string]: unknown;
+            };
+            /** @description conflicts [{field, manager, message}], errors [{field, line, message}], documents (create), resource_version. */
+            result: {
+                [key: string]: unknown;
+            };
+            diff: string;
+            requested_by: string;
+            /** Format: date-time */
+            created: string;
+            /** Format: date-time */
+            started: string | null;
+            /** Format: date-time */
+            finished: string | null;
+            attempts: number;
+        };
+        /**
+         * @description * `apply` - Apply (edit YAML)
+         *     * `create` - Create from YAML
+         *     * `scale` - Scale
+         *     * `restart` - Restart
+         *     * `pause` - Pause rollout
+         *     * `resume` - Resume rollout
+         *     * `rollback` - Roll back
+         *     * `delete` - Delete
+         * @enum {string}
+         */
+        ObjectActionActionEnum: "apply" | "create" | "scale" | "restart" | "pause" | "resume" | "rollback" | "delete";
+        /**
+         * @description * `pending` - pending
+         *     * `running` - running
+         *     * `succeeded` - succeeded
+         *     * `failed` - failed
+         *     * `conflict` - conflict
+         * @enum {string}
+         */
+        ObjectActionStatusEnum: "pending" | "running" | "succeeded" | "failed" | "conflict";
+        ObjectEdit: {
+            api_version: string;
+            kind: string;
+            namespace: string;
+            name: string;
+            resource_version: string;
+            /** @description The live object without managedFields, status and server-written metadata; a Secret's values read (hidden): left so, they are kept. */
+            yaml: string;
+            /** @description The catalog release that put the object there: its next deploy puts back edits. */
+            owner_release: components["schemas"]["OwnerRelease"] | null;
+            /** @description metadata.ownerReferences. */
+            owners: {
+                [key: string]: unknown;
+            }[];
+            /** @description Per grant: allowed, or why not. */
+            permissions: {
+                [key: string]: components["schemas"]["Permission"];
+            };
+            managers: components["schemas"]["Manager"][];
+        };
         /**
          * @description * `success` - Success
          *     * `denied` - Denied
@@ -2879,6 +3499,11 @@ export interface components {
          * @enum {string}
          */
         OutcomeEnum: "success" | "denied" | "failure";
+        OwnerRelease: {
+            id: number;
+            name: string;
+            service_map_id: number | null;
+        };
         Package: {
             readonly id: number;
             readonly name: string;
@@ -3003,6 +3628,13 @@ export interface components {
                 /** Format: date-time */
                 last_event: string | null;
             };
+        };
+        PaginatedObjectActionList: {
+            /** Format: uri */
+            next?: string | null;
+            /** Format: uri */
+            previous?: string | null;
+            results: components["schemas"]["ObjectAction"][];
         };
         PaginatedPackageList: {
             /** Format: uri */
@@ -3155,6 +3787,15 @@ export interface components {
             display_name?: string;
             description?: string;
         };
+        Permission: {
+            allowed: boolean;
+            code: string;
+            reason: string;
+            /** @description What the translation of code fills in. */
+            params?: {
+                [key: string]: unknown;
+            };
+        };
         PermissionRow: {
             /** @description The watched kind this permission reads ("" for node operations). */
             kind: string;
@@ -3256,6 +3897,20 @@ export interface components {
             total: number;
             capacity: number;
         };
+        PodLog: {
+            /** @description The pod's name. */
+            pod: string;
+            /** @description The container whose log this is (the one asked for, else the pod's default container). */
+            container: string;
+            /** @description Every container of the pod (init and ephemeral ones after the others), to choose from. */
+            containers: string[];
+            /** @description The log's lines, oldest first. */
+            lines: string[];
+            /** @description The log was cut at 2 MiB: the newest lines are missing; ask for fewer lines or a shorter time. */
+            truncated: boolean;
+            /** @description The lines are those of the container's last terminated run. */
+            previous: boolean;
+        };
         /** @description Refuse unknown fields instead of silently ignoring them (typos must not vanish). */
         PreflightRequest: {
             manifests?: {
@@ -3276,6 +3931,16 @@ export interface components {
             resources: components["schemas"]["PreflightResource"][];
             problems: string[];
         };
+        Preview: {
+            changed: boolean;
+            /** @description Unified diff live → result (a Secret's values masked). */
+            diff: string;
+            live_yaml: string;
+            /** @description The object as the API server would store it (dry run; with conflicts: as a forced apply would). */
+            result_yaml: string;
+            /** @description Fields other managers own: apply with force to take them over. */
+            conflicts: components["schemas"]["Conflict"][];
+        };
         /** @description Refuse unknown fields instead of silently ignoring them (typos must not vanish). */
         PreviewRequestRequest: {
             provider: number;
@@ -3295,6 +3960,13 @@ export interface components {
             workspace_name: string;
             role: string;
         };
+        /**
+         * @description * `Foreground` - Foreground
+         *     * `Background` - Background
+         *     * `Orphan` - Orphan
+         * @enum {string}
+         */
+        PropagationEnum: "Foreground" | "Background" | "Orphan";
         Provider: {
             readonly id: number;
             readonly name: string;
@@ -3636,10 +4308,11 @@ export interface components {
         /**
          * @description * `admin` - System admin
          *     * `operator` - Operator
+         *     * `auditor` - Auditor
          *     * `user` - User
          * @enum {string}
          */
-        RoleEnum: "admin" | "operator" | "user";
+        RoleEnum: "admin" | "operator" | "auditor" | "user";
         /** @description Refuse unknown fields instead of silently ignoring them (typos must not vanish). */
         RoleWriteRequest: {
             key: string;
@@ -3647,6 +4320,10 @@ export interface components {
             /** @default  */
             description: string;
             grants?: unknown;
+        };
+        RollbackRequestRequest: {
+            /** @description The revision to return to (kubectl rollout history); 0 for the one before the current. */
+            revision: number;
         };
         /**
          * @description ``values`` and each target's ``overrides``: strings that became Secret values of a
@@ -3737,6 +4414,10 @@ export interface components {
             package: number;
             version: number;
             source: number;
+        };
+        ScaleRequestRequest: {
+            /** @description 0 to PORTAL_MAX_REPLICAS (default 1000). */
+            replicas: number;
         };
         SearchResult: {
             readonly cluster: number;
@@ -3851,6 +4532,15 @@ export interface components {
             refresh_minutes: number;
         };
         /**
+         * @description * `portal` - portal
+         *     * `event` - event
+         *     * `release` - release
+         *     * `outside` - outside
+         *     * `exec` - exec
+         * @enum {string}
+         */
+        SourceEnum: "portal" | "event" | "release" | "outside" | "exec";
+        /**
          * @description * `helm` - Helm chart repository
          *     * `oci` - OCI registry holding charts
          *     * `upload` - Uploaded charts
@@ -3886,16 +4576,6 @@ export interface components {
                 [key: string]: unknown;
             };
         };
-        /**
-         * @description * `string` - string
-         *     * `integer` - integer
-         *     * `number` - number
-         *     * `boolean` - boolean
-         *     * `object` - object
-         *     * `array` - array
-         * @enum {string}
-         */
-        TypeEnum: "string" | "integer" | "number" | "boolean" | "object" | "array";
         UnlinkResult: {
             user: number;
             provider: string;
@@ -3953,6 +4633,18 @@ export interface components {
             token: string;
             url: string;
         };
+        WorkloadRevision: {
+            revision: number;
+            /** @description The ReplicaSet or ControllerRevision. */
+            name: string;
+            /** Format: date-time */
+            created: string | null;
+            images: string[];
+            current: boolean;
+        };
+        WorkloadRevisions: {
+            revisions: components["schemas"]["WorkloadRevision"][];
+        };
         Workspace: {
             readonly id: number;
             readonly name: string;
@@ -3979,6 +4671,10 @@ export interface components {
             readonly id: number;
             readonly name: string;
             readonly display_name: string;
+        };
+        YamlRequestRequest: {
+            /** @description The object(s) as YAML (or JSON), at most 1 MiB. */
+            yaml: string;
         };
         _ClusterRef: {
             id: number;
@@ -4022,6 +4718,153 @@ export interface components {
 }
 export type $defs = Record<string, never>;
 export interface operations {
+    activity_list: {
+        parameters: {
+            query?: {
+                /** @description A cluster's timeline (with namespace, kind and name: one object's). */
+                cluster?: number;
+                /** @description From `next`. */
+                cursor?: string;
+                /** @description With name: one object. */
+                kind?: string;
+                /** @description With kind: one object. */
+                name?: string;
+                /** @description Within a cluster: one namespace ("" with kind and name: a cluster-scoped object). */
+                namespace?: string;
+                /** @description Entries per page (1-200, default 50). */
+                page_size?: number;
+                /** @description A service map's timeline (its namespace and releases). */
+                service_map?: number;
+                /** @description Comma-separated sources: portal, event, release, outside, exec (default: all). */
+                source?: string;
+                /** @description A workspace's timeline (its service maps). */
+                workspace?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ActivityPage"];
+                };
+            };
+            /** @description Bad scope, source, cursor or page size; `code` says which */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not signed in, or the API token is invalid, expired or revoked */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Signed in, but your role lacks the grant (or the CSRF token is missing) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such cluster, namespace, service map or workspace (or not yours) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Too many requests; `Retry-After` says when to try again */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    activity_diff_retrieve: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                entry_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ActivityDiff"];
+                };
+            };
+            /** @description Invalid input (body, query or path); `errors` names the field */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not signed in, or the API token is invalid, expired or revoked */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Signed in, but your role lacks the grant (or the CSRF token is missing) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such entry, or no diff */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Too many requests; `Retry-After` says when to try again */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
     audit_list: {
         parameters: {
             query?: {
@@ -8722,6 +9565,85 @@ export interface operations {
             };
         };
     };
+    clusters_actions_list: {
+        parameters: {
+            query?: {
+                action?: string;
+                /** @description The pagination cursor value (from `next` or `previous`). */
+                cursor?: string;
+                kind?: string;
+                name?: string;
+                namespace?: string;
+                /** @description Order by (prefix '-' for descending); default `-created`. */
+                ordering?: "created" | "-created";
+                /** @description Rows per page (1-500). */
+                page_size?: number;
+                status?: string;
+            };
+            header?: never;
+            path: {
+                /** @description The cluster's id. */
+                cluster_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PaginatedObjectActionList"];
+                };
+            };
+            /** @description Invalid input (body, query or path); `errors` names the field */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not signed in, or the API token is invalid, expired or revoked */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Signed in, but your role lacks the grant (or the CSRF token is missing) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such object (or not visible to you) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Too many requests; `Retry-After` says when to try again */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
     clusters_claims_list: {
         parameters: {
             query?: {
@@ -9599,6 +10521,1350 @@ export interface operations {
             };
         };
     };
+    clusters_objects_retrieve: {
+        parameters: {
+            query?: {
+                /** @description The object's namespace (namespaced kinds). */
+                namespace?: string;
+            };
+            header?: never;
+            path: {
+                /** @description The cluster's id. */
+                cluster_id: number;
+                /** @description API group, "core" for "" */
+                group: string;
+                name: string;
+                /** @description Resource, e.g. deployments */
+                plural: string;
+                version: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ObjectEdit"];
+                };
+            };
+            /** @description yaml_invalid (errors.yaml: [{line, message}]), multiple_documents, name_changed, kind_changed, api_version_changed, namespace_changed, kind_not_served, namespace_required, api_invalid (the API server's causes: errors.yaml [{field, line, message}]) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not signed in, or the API token is invalid, expired or revoked */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description grant_missing, namespace_forbidden or operator_required (clusters.access) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such cluster, kind (unknown_resource) or object (object_not_found) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Too many requests; `Retry-After` says when to try again */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The cluster answered with an error or refused the credentials */
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description cluster_unreachable or cluster_timeout */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    clusters_objects_apply: {
+        parameters: {
+            query?: {
+                /** @description The object's namespace (namespaced kinds). */
+                namespace?: string;
+            };
+            header?: never;
+            path: {
+                /** @description The cluster's id. */
+                cluster_id: number;
+                /** @description API group, "core" for "" */
+                group: string;
+                name: string;
+                /** @description Resource, e.g. deployments */
+                plural: string;
+                version: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ApplyRequestRequest"];
+            };
+        };
+        responses: {
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ObjectAction"];
+                };
+            };
+            /** @description yaml_invalid (errors.yaml: [{line, message}]), multiple_documents, name_changed, kind_changed, api_version_changed, namespace_changed, kind_not_served, namespace_required, api_invalid (the API server's causes: errors.yaml [{field, line, message}]) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not signed in, or the API token is invalid, expired or revoked */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description grant_missing, namespace_forbidden or operator_required (clusters.access) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such cluster, kind (unknown_resource) or object (object_not_found) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Conflicts with the current state; `detail` says how */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The request body is too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Unsupported Content-Type of the body */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Too many requests; `Retry-After` says when to try again */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The cluster answered with an error or refused the credentials */
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description cluster_unreachable or cluster_timeout */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    clusters_objects_delete: {
+        parameters: {
+            query?: {
+                /** @description The object's namespace (namespaced kinds). */
+                namespace?: string;
+            };
+            header?: never;
+            path: {
+                cluster_id: number;
+                /** @description API group, "core" for "" */
+                group: string;
+                name: string;
+                plural: string;
+                version: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["DeleteRequestRequest"];
+            };
+        };
+        responses: {
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ActionAccepted"];
+                };
+            };
+            /** @description replicas_invalid, confirm_mismatch, propagation_invalid, not_scalable, action_not_supported, revision_not_found, namespace_protected, namespace_required */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not signed in, or the API token is invalid, expired or revoked */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description grant_missing or operator_required (clusters.access) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such cluster, kind (unknown_resource) or object (object_not_found: also an object outside the caller's namespaces) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description deployment_paused: resume the Deployment before restarting or rolling it back */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The request body is too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Unsupported Content-Type of the body */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Too many requests; `Retry-After` says when to try again */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description cluster_unreachable or cluster_timeout */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    clusters_objects_dependents: {
+        parameters: {
+            query?: {
+                /** @description The object's namespace (namespaced kinds). */
+                namespace?: string;
+            };
+            header?: never;
+            path: {
+                cluster_id: number;
+                /** @description API group, "core" for "" */
+                group: string;
+                name: string;
+                plural: string;
+                version: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Dependents"];
+                };
+            };
+            /** @description replicas_invalid, confirm_mismatch, propagation_invalid, not_scalable, action_not_supported, revision_not_found, namespace_protected, namespace_required */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not signed in, or the API token is invalid, expired or revoked */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description grant_missing or operator_required (clusters.access) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such cluster, kind (unknown_resource) or object (object_not_found: also an object outside the caller's namespaces) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description deployment_paused: resume the Deployment before restarting or rolling it back */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Too many requests; `Retry-After` says when to try again */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description cluster_unreachable or cluster_timeout */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    clusters_objects_pause: {
+        parameters: {
+            query?: {
+                /** @description The object's namespace (namespaced kinds). */
+                namespace?: string;
+            };
+            header?: never;
+            path: {
+                cluster_id: number;
+                /** @description API group, "core" for "" */
+                group: string;
+                name: string;
+                plural: string;
+                version: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ActionAccepted"];
+                };
+            };
+            /** @description replicas_invalid, confirm_mismatch, propagation_invalid, not_scalable, action_not_supported, revision_not_found, namespace_protected, namespace_required */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not signed in, or the API token is invalid, expired or revoked */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description grant_missing or operator_required (clusters.access) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such cluster, kind (unknown_resource) or object (object_not_found: also an object outside the caller's namespaces) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description deployment_paused: resume the Deployment before restarting or rolling it back */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Too many requests; `Retry-After` says when to try again */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description cluster_unreachable or cluster_timeout */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    clusters_objects_preview: {
+        parameters: {
+            query?: {
+                /** @description The object's namespace (namespaced kinds). */
+                namespace?: string;
+            };
+            header?: never;
+            path: {
+                /** @description The cluster's id. */
+                cluster_id: number;
+                /** @description API group, "core" for "" */
+                group: string;
+                name: string;
+                /** @description Resource, e.g. deployments */
+                plural: string;
+                version: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["YamlRequestRequest"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Preview"];
+                };
+            };
+            /** @description yaml_invalid (errors.yaml: [{line, message}]), multiple_documents, name_changed, kind_changed, api_version_changed, namespace_changed, kind_not_served, namespace_required, api_invalid (the API server's causes: errors.yaml [{field, line, message}]) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not signed in, or the API token is invalid, expired or revoked */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description grant_missing, namespace_forbidden or operator_required (clusters.access) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such cluster, kind (unknown_resource) or object (object_not_found) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Conflicts with the current state; `detail` says how */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The request body is too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Unsupported Content-Type of the body */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Too many requests; `Retry-After` says when to try again */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The cluster answered with an error or refused the credentials */
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description cluster_unreachable or cluster_timeout */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    clusters_objects_restart: {
+        parameters: {
+            query?: {
+                /** @description The object's namespace (namespaced kinds). */
+                namespace?: string;
+            };
+            header?: never;
+            path: {
+                cluster_id: number;
+                /** @description API group, "core" for "" */
+                group: string;
+                name: string;
+                plural: string;
+                version: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ActionAccepted"];
+                };
+            };
+            /** @description replicas_invalid, confirm_mismatch, propagation_invalid, not_scalable, action_not_supported, revision_not_found, namespace_protected, namespace_required */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not signed in, or the API token is invalid, expired or revoked */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description grant_missing or operator_required (clusters.access) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such cluster, kind (unknown_resource) or object (object_not_found: also an object outside the caller's namespaces) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description deployment_paused: resume the Deployment before restarting or rolling it back */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Too many requests; `Retry-After` says when to try again */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description cluster_unreachable or cluster_timeout */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    clusters_objects_resume: {
+        parameters: {
+            query?: {
+                /** @description The object's namespace (namespaced kinds). */
+                namespace?: string;
+            };
+            header?: never;
+            path: {
+                cluster_id: number;
+                /** @description API group, "core" for "" */
+                group: string;
+                name: string;
+                plural: string;
+                version: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ActionAccepted"];
+                };
+            };
+            /** @description replicas_invalid, confirm_mismatch, propagation_invalid, not_scalable, action_not_supported, revision_not_found, namespace_protected, namespace_required */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not signed in, or the API token is invalid, expired or revoked */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description grant_missing or operator_required (clusters.access) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such cluster, kind (unknown_resource) or object (object_not_found: also an object outside the caller's namespaces) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description deployment_paused: resume the Deployment before restarting or rolling it back */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Too many requests; `Retry-After` says when to try again */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description cluster_unreachable or cluster_timeout */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    clusters_objects_revisions: {
+        parameters: {
+            query?: {
+                /** @description The object's namespace (namespaced kinds). */
+                namespace?: string;
+            };
+            header?: never;
+            path: {
+                cluster_id: number;
+                /** @description API group, "core" for "" */
+                group: string;
+                name: string;
+                plural: string;
+                version: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WorkloadRevisions"];
+                };
+            };
+            /** @description replicas_invalid, confirm_mismatch, propagation_invalid, not_scalable, action_not_supported, revision_not_found, namespace_protected, namespace_required */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not signed in, or the API token is invalid, expired or revoked */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description grant_missing or operator_required (clusters.access) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such cluster, kind (unknown_resource) or object (object_not_found: also an object outside the caller's namespaces) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description deployment_paused: resume the Deployment before restarting or rolling it back */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Too many requests; `Retry-After` says when to try again */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description cluster_unreachable or cluster_timeout */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    clusters_objects_rollback: {
+        parameters: {
+            query?: {
+                /** @description The object's namespace (namespaced kinds). */
+                namespace?: string;
+            };
+            header?: never;
+            path: {
+                cluster_id: number;
+                /** @description API group, "core" for "" */
+                group: string;
+                name: string;
+                plural: string;
+                version: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["RollbackRequestRequest"];
+            };
+        };
+        responses: {
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ActionAccepted"];
+                };
+            };
+            /** @description replicas_invalid, confirm_mismatch, propagation_invalid, not_scalable, action_not_supported, revision_not_found, namespace_protected, namespace_required */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not signed in, or the API token is invalid, expired or revoked */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description grant_missing or operator_required (clusters.access) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such cluster, kind (unknown_resource) or object (object_not_found: also an object outside the caller's namespaces) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description deployment_paused: resume the Deployment before restarting or rolling it back */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The request body is too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Unsupported Content-Type of the body */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Too many requests; `Retry-After` says when to try again */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description cluster_unreachable or cluster_timeout */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    clusters_objects_scale: {
+        parameters: {
+            query?: {
+                /** @description The object's namespace (namespaced kinds). */
+                namespace?: string;
+            };
+            header?: never;
+            path: {
+                cluster_id: number;
+                /** @description API group, "core" for "" */
+                group: string;
+                name: string;
+                plural: string;
+                version: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ScaleRequestRequest"];
+            };
+        };
+        responses: {
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ActionAccepted"];
+                };
+            };
+            /** @description replicas_invalid, confirm_mismatch, propagation_invalid, not_scalable, action_not_supported, revision_not_found, namespace_protected, namespace_required */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not signed in, or the API token is invalid, expired or revoked */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description grant_missing or operator_required (clusters.access) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such cluster, kind (unknown_resource) or object (object_not_found: also an object outside the caller's namespaces) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description deployment_paused: resume the Deployment before restarting or rolling it back */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The request body is too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Unsupported Content-Type of the body */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Too many requests; `Retry-After` says when to try again */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description cluster_unreachable or cluster_timeout */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    clusters_objects_create: {
+        parameters: {
+            query?: {
+                /** @description Where documents without a namespace go (default: default). */
+                namespace?: string;
+            };
+            header?: never;
+            path: {
+                /** @description The cluster's id. */
+                cluster_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ApplyRequestRequest"];
+            };
+        };
+        responses: {
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ObjectAction"];
+                };
+            };
+            /** @description yaml_invalid (errors.yaml: [{line, message}]), multiple_documents, name_changed, kind_changed, api_version_changed, namespace_changed, kind_not_served, namespace_required, api_invalid (the API server's causes: errors.yaml [{field, line, message}]) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not signed in, or the API token is invalid, expired or revoked */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description grant_missing, namespace_forbidden or operator_required (clusters.access) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such cluster, kind (unknown_resource) or object (object_not_found) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Conflicts with the current state; `detail` says how */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The request body is too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Unsupported Content-Type of the body */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Too many requests; `Retry-After` says when to try again */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The cluster answered with an error or refused the credentials */
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description cluster_unreachable or cluster_timeout */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    clusters_objects_create_preview: {
+        parameters: {
+            query?: {
+                /** @description Where documents without a namespace go (default: default). */
+                namespace?: string;
+            };
+            header?: never;
+            path: {
+                /** @description The cluster's id. */
+                cluster_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["YamlRequestRequest"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CreatePreview"];
+                };
+            };
+            /** @description yaml_invalid (errors.yaml: [{line, message}]), multiple_documents, name_changed, kind_changed, api_version_changed, namespace_changed, kind_not_served, namespace_required, api_invalid (the API server's causes: errors.yaml [{field, line, message}]) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not signed in, or the API token is invalid, expired or revoked */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description grant_missing, namespace_forbidden or operator_required (clusters.access) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such cluster, kind (unknown_resource) or object (object_not_found) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Conflicts with the current state; `detail` says how */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The request body is too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Unsupported Content-Type of the body */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Too many requests; `Retry-After` says when to try again */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The cluster answered with an error or refused the credentials */
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description cluster_unreachable or cluster_timeout */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
     clusters_operations_retrieve: {
         parameters: {
             query?: never;
@@ -9824,6 +12090,107 @@ export interface operations {
                 content?: never;
             };
             /** @description cluster_timeout or cluster_unreachable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    clusters_pod_log: {
+        parameters: {
+            query?: {
+                /** @description Which container (default: the pod's default container). */
+                container?: string;
+                /** @description The last terminated run (kubectl logs -p). */
+                previous?: boolean;
+                /** @description Only lines of the last N seconds (1 to 2592000). */
+                since?: number;
+                /** @description The newest N lines, 1 to 5000 (default 500). */
+                tail?: number;
+                /** @description Prefix each line with its RFC 3339 time. */
+                timestamps?: boolean;
+            };
+            header?: never;
+            path: {
+                cluster_id: number;
+                /** @description The pod's name. */
+                name: string;
+                namespace: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PodLog"];
+                };
+            };
+            /** @description A bad option (log_tail_invalid, log_since_invalid, log_flag_invalid, log_container_invalid) or previous_log_unavailable. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not signed in, or the API token is invalid, expired or revoked */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description grant_missing (pods.logs), namespace_forbidden. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description pod_not_found, container_not_found; not_found for a cluster the caller does not see. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description container_waiting: no log yet. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Too many requests; `Retry-After` says when to try again */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The cluster answered with an error. */
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description cluster_timeout / cluster_unreachable. */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -10890,6 +13257,72 @@ export interface operations {
             };
             /** @description Unsupported Content-Type of the body */
             415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Too many requests; `Retry-After` says when to try again */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    clusters_actions_retrieve: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ObjectAction"];
+                };
+            };
+            /** @description Invalid input (body, query or path); `errors` names the field */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not signed in, or the API token is invalid, expired or revoked */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Signed in, but your role lacks the grant (or the CSRF token is missing) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such object (or not visible to you) */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -12227,9 +14660,10 @@ export interface operations {
                 /**
                  * @description * `admin` - System admin
                  *     * `operator` - Operator
+                 *     * `auditor` - Auditor
                  *     * `user` - User
                  */
-                role?: "admin" | "operator" | "user";
+                role?: "admin" | "auditor" | "operator" | "user";
             };
             header?: never;
             path?: never;
