@@ -1,8 +1,8 @@
 """Acting on objects in a real Chromium (issue 15), against every real backend piece: uvicorn, a
 Celery worker running the ObjectAction, the watcher, and a sandbox cluster with its controllers.
 
-1. An admin opens a Deployment's page, changes its replicas by typing in the CodeMirror editor,
-   previews the change (a server dry-run shown as a side-by-side diff), applies it, and the new
+1. An admin opens a Deployment's page, types a replica count the API server refuses (its error is
+   marked on the line of spec.replicas), then a valid one, previews the change (a server dry-run shown as a side-by-side diff), applies it, and the new
    pods arrive in the page's pod list live, through the watcher, without a reload.
 2. A developer whose role grants ``workloads.restart`` but not ``objects.edit`` sees Edit YAML
    disabled with the reason, and restarts the Deployment from the workloads list's actions menu.
@@ -61,6 +61,17 @@ def test_admin_edits_replicas_in_yaml_sees_the_diff_and_the_new_pods_arrive(
     expect(line).to_have_count(1)
     line.click()
     page.keyboard.press("End")
+    page.keyboard.press("Backspace")
+    # First a count the API server refuses: its error lands on the line of spec.replicas.
+    page.keyboard.type("-1")
+    page.get_by_test_id("yaml-preview").click()
+    expect(page.get_by_test_id("yaml-errors")).to_contain_text("greater than or equal to 0", timeout=15_000)
+    marked = editor.locator(".cm-lintRange-error")
+    expect(marked).to_have_count(1)
+    expect(editor.locator(".cm-line", has=page.locator(".cm-lintRange-error"))).to_have_text(re.compile(r"^\s*replicas: -1$"))
+    editor.locator(".cm-line", has_text=re.compile(r"^\s*replicas: -1$")).click()  # the focus went to the button
+    page.keyboard.press("End")
+    page.keyboard.press("Backspace")
     page.keyboard.press("Backspace")
     page.keyboard.type("3")
     expect(editor.locator(".cm-line", has_text=re.compile(r"^\s*replicas: 3$"))).to_have_count(1)
