@@ -30,6 +30,21 @@ describe('ObjectActions', () => {
     expect(screen.getByTestId('action-delete')).toBeEnabled();
   }, 20_000);
 
+  it("needs secrets.reveal besides objects.edit to edit a Secret's YAML", async () => {
+    mockFetch({});
+    const user = userEvent.setup();
+    render(objectDetail({ kind: 'Secret', api_version: 'v1', permissions: deny(allowAll(), 'secrets.reveal') }), {
+      ...ref,
+      group: 'core',
+      plural: 'secrets',
+      kind: 'Secret',
+    });
+    await user.click(screen.getByTestId('object-actions-button'));
+    expect(screen.getByTestId('action-edit')).toBeDisabled();
+    expect(screen.getByTestId('action-edit')).toHaveAttribute('data-reason', expect.stringContaining('secrets.reveal') as string);
+    expect(screen.getByTestId('action-delete')).toBeEnabled();
+  }, 20_000);
+
   it('translates the reason by its code', async () => {
     mockFetch({});
     const user = userEvent.setup();

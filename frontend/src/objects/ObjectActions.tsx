@@ -89,6 +89,11 @@ export function deniedReason(t: TFunction, permission: Permission | undefined): 
   return serverText(t, { code: permission.code, params: permission.params, text: permission.reason }) || t('objects.notAllowed');
 }
 
+/** Why the user may not edit this object's YAML: `objects.edit`, and for a Secret `secrets.reveal` too. */
+export function editDenied(t: TFunction, kind: string, permissions: ObjectDetail['permissions']): string | null {
+  return deniedReason(t, permissions['objects.edit']) ?? (kind === 'Secret' ? deniedReason(t, permissions['secrets.reveal']) : null);
+}
+
 export function ObjectActions({
   clusterId,
   objectRef,
@@ -162,6 +167,7 @@ export function ObjectActions({
   const reasonOf = (key: ActionKey): string | null => {
     if (loading) return t('objects.checkingPermissions');
     if (readError) return t('objects.cannotRead');
+    if (key === 'edit' && object) return editDenied(t, objectRef.kind, object.permissions);
     return deniedReason(t, object?.permissions[GRANT_OF[key]]);
   };
   const done = (action: ObjectAction) => {

@@ -15,7 +15,7 @@ import { useTranslation } from 'react-i18next';
 import { apiErrorText, messageText } from '../lib/messages';
 import { ObjectApiError } from './api';
 import { MergeDiff } from './DiffView';
-import { deniedReason } from './ObjectActions';
+import { editDenied } from './ObjectActions';
 import { isFinal, useActionEvents, useApply, useObjectAction, usePreview } from './queries';
 import type { Conflict, LineError, ObjectDetail, ObjectRef, Preview } from './types';
 import { YamlEditor, unplacedErrors } from './YamlEditor';
@@ -88,7 +88,7 @@ export function YamlTab({ clusterId, objectRef, detail }: { clusterId: number; o
   const actionId = stage.step === 'applying' ? stage.actionId : null;
   const action = useObjectAction(actionId);
   useActionEvents(clusterId, objectRef.namespace, actionId !== null && !isFinal(action.data));
-  const denied = deniedReason(t, detail.permissions['objects.edit']);
+  const denied = editDenied(t, detail.kind, detail.permissions);
   const canEdit = denied === null;
   const dirty = draft !== base;
 
@@ -133,7 +133,11 @@ export function YamlTab({ clusterId, objectRef, detail }: { clusterId: number; o
       {
         onSuccess: (a) => setStage({ step: 'applying', actionId: a.id, force }),
         onError: (error) => {
-          setLineErrors(error instanceof ObjectApiError ? error.lines : []);
+          // Errors on lines are shown where they are: back in the editor.
+          if (error instanceof ObjectApiError && error.lines.length > 0) {
+            setLineErrors(error.lines);
+            setStage({ step: 'edit' });
+          }
         },
       },
     );
