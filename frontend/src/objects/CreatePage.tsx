@@ -129,9 +129,7 @@ export function CreatePage() {
   const id = Number(params.id);
   const namespace = search.get('namespace') ?? '';
   const cluster = useCluster(id);
-  const [text, setText] = useState(
-    namespace ? `apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: \n  namespace: ${namespace}\ndata: {}\n` : '',
-  );
+  const [text, setText] = useState('');
   const [previewed, setPreviewed] = useState<string | null>(null);
   const [lineErrors, setLineErrors] = useState<LineError[]>([]);
   const [uploadError, setUploadError] = useState<string | null>(null);
@@ -209,13 +207,16 @@ export function CreatePage() {
             />
           </label>
           <span className="small muted">{t('objects.uploadHint')}</span>
+          <span className="small muted" data-testid="create-default-namespace">
+            {t('objects.defaultNamespace', { namespace: namespace || 'default' })}
+          </span>
         </div>
         {uploadError && (
           <p className="alert alert-error" role="alert">
             {uploadError}
           </p>
         )}
-        <YamlEditor value={text} onChange={setText} errors={lineErrors} label={t('objects.createEditorLabel')} testId="create-editor" />
+        <YamlEditor value={text} onChange={setText} errors={lineErrors} label={t('objects.createEditorLabel')} testId="create-editor" placeholder={t('objects.createPlaceholder')} />
         <LineErrors text={text} errors={lineErrors} />
         {requestError && !(requestError instanceof ObjectApiError && requestError.lines.length > 0) && (
           <p className="alert alert-error" role="alert" data-testid="create-request-error">

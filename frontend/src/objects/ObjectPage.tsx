@@ -192,7 +192,7 @@ export function ObjectPage() {
       </p>
       <header className="page-header page-header-row">
         <h1>
-          <span className="muted">{detail?.kind ?? objectRef.plural}</span> <span className="mono">{objectRef.name}</span>
+          <span className="muted">{detail?.kind ?? objectRef.plural}</span> <span className="object-title-name">{objectRef.name}</span>
         </h1>
         {detail && (
           <ObjectActions clusterId={id} objectRef={{ ...objectRef, kind: detail.kind }} detail={detail} onEdit={() => setTab('yaml')} />

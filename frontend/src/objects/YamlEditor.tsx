@@ -13,7 +13,7 @@ import { yaml } from '@codemirror/lang-yaml';
 import { foldAll } from '@codemirror/language';
 import { lintGutter, setDiagnostics, type Diagnostic } from '@codemirror/lint';
 import { Compartment, EditorState, type Text } from '@codemirror/state';
-import { keymap } from '@codemirror/view';
+import { keymap, placeholder as placeholderText } from '@codemirror/view';
 import { EditorView, basicSetup } from 'codemirror';
 import { useEffect, useRef } from 'react';
 import { editorRoot } from './editorRoot';
@@ -149,6 +149,7 @@ export function YamlEditor({
   label,
   testId = 'yaml-editor',
   foldAtStart = false,
+  placeholder,
 }: {
   value: string;
   onChange?: (value: string) => void;
@@ -159,6 +160,8 @@ export function YamlEditor({
   testId?: string;
   /** Fold every block at first (long objects open on their top-level keys). */
   foldAtStart?: boolean;
+  /** Shown while the editor is empty. */
+  placeholder?: string;
 }) {
   const host = useRef<HTMLDivElement>(null);
   const view = useRef<EditorView | null>(null);
@@ -183,6 +186,7 @@ export function YamlEditor({
           yaml(),
           lintGutter(),
           EditorState.tabSize.of(2),
+          placeholder ? placeholderText(placeholder) : [],
           readOnlyConf.current.of([EditorState.readOnly.of(readOnly), EditorView.editable.of(!readOnly)]),
           labelConf.current.of(EditorView.contentAttributes.of({ 'aria-label': label })),
           EditorView.updateListener.of((update) => {
