@@ -137,8 +137,8 @@ export function CreatePage() {
   const preview = usePreviewMany(id, namespace);
   const create = useCreate(id, namespace);
   const action = useObjectAction(actionId);
-  // Documents may go to many namespaces: follow the action on the cluster's group too.
-  useActionEvents(id, namespace, actionId !== null && !isFinal(action.data));
+  // The action's events go to its namespace's group (the cluster's when its documents span several).
+  useActionEvents(id, action.data?.namespace ?? '', actionId !== null && !isFinal(action.data));
   if (!Number.isInteger(id)) return <NotFound />;
 
   const docs = previewed === text ? (preview.data?.documents ?? []) : [];
