@@ -108,6 +108,9 @@ describe('resource browser', () => {
     expect(yaml).toHaveTextContent('kind: Widget');
     expect(yaml).toHaveTextContent('size: 2');
     expect(screen.getByTestId('location')).toHaveTextContent('object=w2&objectNamespace=shop');
+    // the object's own page, where it can be edited and acted on; each row has its actions menu
+    expect(screen.getByTestId('resource-object-open')).toHaveAttribute('href', '/clusters/1/objects/example.com/v1/widgets/w2?namespace=shop');
+    expect(within(screen.getByTestId('resource-row-shop-w2')).getByTestId('object-actions-button')).toBeInTheDocument();
 
     await user.selectOptions(screen.getByTestId('resource-namespace'), 'blog');
     await waitFor(() => {
