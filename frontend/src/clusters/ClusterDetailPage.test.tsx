@@ -44,6 +44,7 @@ describe('ClusterDetailPage', () => {
     expect(within(header).getByTestId('missing-permissions')).toHaveTextContent('create pods/eviction');
     expect(within(header).getByTestId('sync-Pod')).toHaveAttribute('data-state', 'stale');
     expect(within(header).getByTestId('sync-Pod')).toHaveTextContent('watch timed out');
+    expect(within(header).getByTestId('create-objects')).toHaveAttribute('href', '/clusters/1/create');
     await userEvent.setup().click(within(header).getByTestId('recheck'));
     await waitFor(() => expect(seen.some((r) => r.method === 'POST' && r.url.endsWith('/api/clusters/1/check/'))).toBe(true));
   });

@@ -25,6 +25,7 @@ describe('PodDetailPage', () => {
     expect(await screen.findByTestId('pod-status')).toHaveTextContent('CrashLoopBackOff');
     expect(screen.getByTestId('container-app')).toHaveTextContent('nginx:1.27');
     expect(screen.getByTestId('pod-object')).toHaveTextContent('kind: Pod');
+    expect(screen.getByTestId('object-actions-Pod-web-web-1')).toBeInTheDocument(); // the actions menu (src/objects)
     expect(await screen.findByTestId('event-row-Warning')).toHaveTextContent('Back-off restarting failed container');
     const events = new URL(seen.find((r) => r.url.includes('/events/'))!.url).searchParams;
     expect(Object.fromEntries(events)).toMatchObject({ namespace: 'web', involved_kind: 'Pod', involved_name: 'web-1' });

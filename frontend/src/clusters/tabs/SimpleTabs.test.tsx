@@ -1,4 +1,4 @@
-import { screen, waitFor } from '@testing-library/react';
+import { screen, waitFor, within } from '@testing-library/react';
 import userEvent from '@testing-library/user-event';
 import { describe, expect, it } from 'vitest';
 import { podRow } from '../../test/clusters';
@@ -20,6 +20,7 @@ describe('inventory tabs', () => {
     const row = await screen.findByTestId('workload-row-Deployment-web-web');
     expect(row).toHaveTextContent('2/3');
     expect(row).toHaveTextContent('nginx:1.27');
+    expect(within(row).getByTestId('object-actions-button')).toBeInTheDocument(); // acting on it: src/objects
     expect(screen.getByRole('link', { name: 'web' })).toHaveAttribute(
       'href',
       '/clusters/1/pods?namespace=web&label_selector=app%3Dweb%2Ctier%3Dfront',
