@@ -109,6 +109,8 @@ def queries(world: World) -> dict[str, str]:
     """Query strings that aim an operation at W's objects (a namespace, for namespaced reads)."""
     ns = f"?namespace={world.names['namespace']}"
     return {"GET /api/clusters/{cluster_id}/resources/{group}/{version}/{plural}/": ns,
+            # the timeline of W's service map (activity/api): a scope is required
+            "GET /api/activity/": f"?service_map={world.service_map.pk}",
             "GET /api/clusters/{cluster_id}/resources/{group}/{version}/{plural}/{name}/": ns,
             **{f"{method} /api/clusters/{{cluster_id}}/objects/{path}": ns for method, path in (
                 ("GET", "{group}/{version}/{plural}/{name}/"), ("POST", "{group}/{version}/{plural}/{name}/preview/"),

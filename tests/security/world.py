@@ -176,6 +176,7 @@ def build(sandbox: Any, *, cluster: str = "cluster-2") -> World:
     object_action = ObjectAction.objects.create(cluster=cluster_obj, group="", version="v1", plural="configmaps",
                                                 kind="ConfigMap", namespace=namespace, name="app-config",
                                                 action="apply", status="succeeded", requested_by=users["developer"],
+                                                diff="--- live\n+++ applied\n@@ -1 +1 @@\n-a: 1\n+a: 2\n",
                                                 requested_username=users["developer"].username)
     audit = AuditRecord.objects.create(actor=users["admin"], actor_username=users["admin"].username,
                                        action="workspace.create", target_type="workspace",
@@ -237,6 +238,8 @@ def path_parameters(path: str, world: World) -> dict[str, Any]:
             out[name] = world.ids["intents"]
         elif name == "namespace":
             out[name] = world.names["namespace"]
+        elif name == "entry_id":  # a timeline entry: the developer's portal edit in W's namespace
+            out[name] = f"portal:{world.ids['actions']}"
         elif name == "number":
             out[name] = 1
         elif name == "token":
