@@ -105,16 +105,37 @@ def exec_sessions(scope: Scope, cursor: Key | None, limit: int) -> list[Entry]:
     out = []
     for r in rows:
         detail = r["detail"] if isinstance(r["detail"], dict) else {}
-        pod, container = str(detail.get("pod", "")), str(detail.get("container", ""))
+        pod = str(detail.get("pod", ""))
         cluster = detail.get("cluster")
+        summary, code, params = _exec_outcome(r["actor_username"] or "someone", r["outcome"], detail)
         out.append(Entry(
             table="exec", pk=r["id"], time=r["at"], source="exec", actor=r["actor_username"],
             cluster=int(str(cluster)) if str(cluster).isdigit() else None, namespace=str(detail.get("namespace", "")),
-            kind="Pod", name=pod, action="exec", status=r["outcome"],
-            summary=f"{r['actor_username'] or 'someone'} opened a shell in {pod}/{container}",
+            kind="Pod", name=pod, action="exec", status=r["outcome"], summary=summary,
+            message_code=code, message_params=params,
             type="Normal" if r["outcome"] == "success" else "Warning",
-            detail={k: detail[k] for k in ("container", "command", "seconds") if k in detail}))
+            detail={k: detail[k] for k in EXEC_DETAIL if k in detail}))
     return out
+
+
+EXEC_DETAIL = ("container", "command", "seconds", "exit_code", "ended", "reason")
+
+
+def _exec_outcome(who: str, outcome: str, detail: dict[str, Any]) -> tuple[str, str, dict[str, Any]]:
+    """The summary and message of a ``pod.exec`` record by its outcome: a session (it ran, whatever
+    its exit code), a refusal (``denied``: the reason's code) or a session that failed to start or
+    broke (``failure``: how it ended). Only a session opened a shell."""
+    pod, container = str(detail.get("pod", "")), str(detail.get("container", ""))
+    where = f"{pod}/{container}"
+    if outcome == "denied":
+        reason = str(detail.get("reason") or "forbidden")
+        return (f"{who} was refused a shell in {where} ({reason})", "exec_refused",
+                {"pod": pod, "container": container, "reason": reason})
+    if outcome == "failure":
+        ended = str(detail.get("ended") or "failed")
+        return (f"{who}'s shell in {where} failed ({ended})", "exec_session_failed",
+                {"pod": pod, "container": container, "ended": ended})
+    return f"{who} opened a shell in {where}", "", {}
 
 
 def _event_time() -> Trunc:

@@ -94,13 +94,16 @@ def event(s: Scene, when: datetime.datetime, *, namespace: str, name: str = "web
 
 
 def exec_session(s: Scene, when: datetime.datetime, *, namespace: str, pod: str = "web-1",
-                 user: User | None = None) -> AuditRecord:
+                 user: User | None = None, outcome: str = "success",
+                 detail: dict[str, Any] | None = None) -> AuditRecord:
+    """A ``pod.exec`` record as clusters/api/terminal.py writes it: a session (``success``) with its
+    length, or ``detail`` in its place (a refusal's ``reason``, a failure's ``ended``)."""
     who = user or s.member
     return AuditRecord.objects.create(
         timestamp=when, actor=who, actor_username=who.username, action="pod.exec", target_type="pod",
-        target_id=pod, target_repr=pod, outcome="success",
+        target_id=pod, target_repr=pod, outcome=outcome,
         detail={"cluster": s.cluster.pk, "namespace": namespace, "pod": pod, "container": "web",
-                "command": "/bin/sh", "seconds": 12})
+                "command": "/bin/sh", **(detail if detail is not None else {"seconds": 12})})
 
 
 def outside(s: Scene, when: datetime.datetime, *, namespace: str, name: str = "web", manager: str = "kubectl-edit",

@@ -263,3 +263,31 @@ def test_the_portals_own_times_are_compared_to_the_second_as_kubernetes_records_
     body = get(s.member, cluster=s.cluster.pk)
     assert ids(body) == [f"event:{caused.pk}", f"portal:{applied.pk}", f"exec:{shell.pk}"]
     assert {e["time"] for e in body["results"]} == {at(20).isoformat()}
+
+
+def test_refused_and_failed_shells_are_not_shown_as_opened(s: Scene) -> None:
+    opened = exec_session(s, at(0), namespace=s.ns, detail={"seconds": 4.2, "exit_code": 0, "ended": "exit"})
+    refused = exec_session(s, at(1), namespace=s.ns, outcome="denied", detail={"reason": "grant_missing"})
+    failed = exec_session(s, at(2), namespace=s.ns, outcome="failure",
+                          detail={"seconds": 0.3, "exit_code": None, "ended": "failed"})
+    body = get(s.member, cluster=s.cluster.pk, namespace=s.ns, kind="Pod", name="web-1", source="exec")
+    assert ids(body) == [f"exec:{failed.pk}", f"exec:{refused.pk}", f"exec:{opened.pk}"]
+    by_id = {e["id"]: e for e in body["results"]}
+
+    session = by_id[f"exec:{opened.pk}"]
+    assert (session["status"], session["type"], session["message_code"]) == ("success", "Normal", "")
+    assert session["summary"] == f"{s.member.username} opened a shell in web-1/web"
+    assert session["detail"] == {"container": "web", "command": "/bin/sh", "seconds": 4.2, "exit_code": 0,
+                                 "ended": "exit"}
+
+    denied = by_id[f"exec:{refused.pk}"]
+    assert (denied["status"], denied["type"], denied["message_code"], denied["message_params"]) == (
+        "denied", "Warning", "exec_refused", {"pod": "web-1", "container": "web", "reason": "grant_missing"})
+    assert "opened" not in denied["summary"]
+    assert denied["summary"] == f"{s.member.username} was refused a shell in web-1/web (grant_missing)"
+    assert denied["detail"]["reason"] == "grant_missing"
+
+    broken = by_id[f"exec:{failed.pk}"]
+    assert (broken["status"], broken["type"], broken["message_code"], broken["message_params"]) == (
+        "failure", "Warning", "exec_session_failed", {"pod": "web-1", "container": "web", "ended": "failed"})
+    assert "opened" not in broken["summary"]

@@ -92,6 +92,33 @@ describe('Timeline', () => {
     expect(screen.queryByTestId('timeline-diff-outside:3')).not.toBeInTheDocument();
   });
 
+  it('tells a shell that was refused or failed from one that was opened', async () => {
+    const shell = (id: string, status: string, over: Partial<TimelineEntry> = {}) =>
+      entry({ id, source: 'exec', kind: 'Pod', name: 'web-1', action: 'exec', status, detail: { container: 'web' }, ...over });
+    mockFetch({
+      'GET /api/activity/': () =>
+        json(
+          timelinePage([
+            shell('exec:3', 'failure', { type: 'Warning', message_code: 'exec_session_failed', message_params: { pod: 'web-1', container: 'web', ended: 'failed' } }),
+            shell('exec:2', 'denied', { type: 'Warning', message_code: 'exec_refused', message_params: { pod: 'web-1', container: 'web', reason: 'grant_missing' } }),
+            shell('exec:1', 'success'),
+          ]),
+        ),
+    });
+    renderAt(<Timeline scope={{ cluster: 1, namespace: 'shop', kind: 'Pod', name: 'web-1' }} />, { queryClient: testQueryClient(adminUser) });
+    const [failed, refused, opened] = await screen.findAllByTestId(/^timeline-entry-exec/);
+    expect(opened).toHaveTextContent('alice opened a shell in web-1 (web)');
+    expect(opened).not.toHaveClass('timeline-warning');
+    expect(refused).toHaveTextContent('alice was refused a shell in web-1 (web)');
+    expect(refused).toHaveTextContent('refused');
+    expect(refused).toHaveTextContent('Refused: the shell was not opened (grant_missing).');
+    expect(refused).toHaveClass('timeline-warning');
+    expect(refused).not.toHaveTextContent('opened a shell');
+    expect(failed).toHaveTextContent("alice's shell in web-1 (web) failed");
+    expect(failed).toHaveTextContent('The shell could not be started or broke off (failed).');
+    expect(failed).toHaveClass('timeline-warning');
+  });
+
   it('filters by source and loads more pages after the cursor', async () => {
     const seen = mockFetch({
       'GET /api/activity/': (request) => {

@@ -71,8 +71,11 @@ function what(t: TFunction, e: TimelineEntry): string {
       return t(`timeline.portal.${e.action}` as 'timeline.portal.apply', { defaultValue: t('timeline.portal.other', { actor: who, object, action: e.action }), actor: who, object });
     case 'outside':
       return t('timeline.outside', { manager: e.actor, object });
-    case 'exec':
-      return t('timeline.exec', { actor: who, pod: e.name, container: show(e.detail.container) });
+    case 'exec': {
+      // A refusal or a shell that never started (or broke off) is not "opened a shell".
+      const key = e.status === 'denied' ? 'timeline.execDenied' : e.status === 'failure' ? 'timeline.execFailed' : 'timeline.exec';
+      return t(key, { actor: who, pod: e.name, container: show(e.detail.container) });
+    }
     case 'release':
       if (e.kind === 'Rollout') return t('timeline.rollout', { actor: who, release: e.name, version: show(e.detail.version) });
       return t(`timeline.revision.${e.action}` as 'timeline.revision.install', {
