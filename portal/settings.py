@@ -255,7 +255,12 @@ CELERY_BEAT_SCHEDULE: dict[str, Any] = {
     # Re-read LDAP users' groups and apply the mappings (removed from a group: access goes).
     "identity.recheck_ldap_groups": {"task": "identity.recheck_ldap_groups",
                                      "schedule": float(os.environ.get("PORTAL_LDAP_RECHECK_SECONDS", "900"))},
+    # Delete recorded object changes older than PORTAL_ACTIVITY_RETENTION_DAYS (docs/activity.md).
+    "activity.prune_changes": {"task": "activity.prune_changes", "schedule": 3600.0},
 }
+# The activity timeline's record of object changes (activity.ObjectChange) is kept this many days;
+# each object's newest older snapshot stays as the base of its next diff. 0 keeps everything.
+PORTAL_ACTIVITY_RETENTION_DAYS = int(os.environ.get("PORTAL_ACTIVITY_RETENTION_DAYS", "90"))
 # Releases: how long a rollout may take to become ready, how often it is looked at (the watcher
 # tells at once when a release's workloads move: the interval is a fallback; the poll interval
 # applies while a workload has to be read from the cluster), and after how long a deploy that has
