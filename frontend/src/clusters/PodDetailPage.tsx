@@ -2,9 +2,9 @@
  * /clusters/:id/pods/:namespace/:name — a pod's projection, its containers, its events, and the
  * full object fetched live from the cluster (YAML or JSON). Kept live from `cluster.<id>`.
  */
-import { useState } from 'react';
+import { useEffect, useState } from 'react';
 import { useTranslation } from 'react-i18next';
-import { Link, useParams } from 'react-router-dom';
+import { Link, useLocation, useParams } from 'react-router-dom';
 import { ApiError } from '../api/errors';
 import { ErrorState } from '../components/ErrorState';
 import { apiErrorText } from '../lib/messages';
@@ -17,6 +17,7 @@ import { bytesHuman, cores, relativeTime, useNow } from './format';
 import { useClusterLive } from './live';
 import { useCluster, useCachedPod, usePodDetail } from './queries';
 import type { ContainerStatus, PodDetail } from './types';
+import { POD_LOGS_ANCHOR, POD_TERMINAL_ANCHOR } from './tabs/PodsTab';
 import { EventsTab, Labels } from './tabs/SimpleTabs';
 import { toYaml } from './yaml';
 import { ObjectActions } from '../objects/ObjectActions';
@@ -59,6 +60,12 @@ export function PodDetailPage() {
   const execPermission = useObject(id, { group: 'core', version: 'v1', plural: 'pods', kind: 'Pod', namespace, name }).data?.permissions['pods.exec'];
   // … and whether its log may be read (pods.logs); until they arrive the log's own answer tells.
   const logsPermission = useObject(id, { group: 'core', version: 'v1', plural: 'pods', kind: 'Pod', namespace, name }).data?.permissions['pods.logs'];
+  // A link to a panel (#pod-logs, #pod-terminal, from the pods tab's menus) scrolls to it once the pod is shown.
+  const { hash } = useLocation();
+  const shown = pod.data !== undefined || (pod.isError && cached !== null);
+  useEffect(() => {
+    if (hash && shown) document.getElementById(decodeURIComponent(hash.slice(1)))?.scrollIntoView?.({ block: 'start' });
+  }, [hash, shown]);
   if (pod.isError && pod.error instanceof ApiError && pod.error.status === 404) return <NotFound />;
   // The cluster did not answer (503 cluster_timeout/cluster_unreachable, 502 its error): show the
   // last known projection, marked as such.
@@ -167,11 +174,11 @@ export function PodDetailPage() {
               </tbody>
             </table>
           </section>
-          <section className="card" data-testid="pod-logs-card">
+          <section className="card" id={POD_LOGS_ANCHOR} data-testid="pod-logs-card">
             <h2 className="card-title">{t('logs.title')}</h2>
             <PodLogs clusterId={id} namespace={namespace} pod={name} containers={(p.data.containers ?? []).map((c) => c.name)} permission={logsPermission} />
           </section>
-          <section className="card" data-testid="pod-terminal-card">
+          <section className="card" id={POD_TERMINAL_ANCHOR} data-testid="pod-terminal-card">
             <h2 className="card-title">{t('terminal.title')}</h2>
             <PodTerminal clusterId={id} namespace={namespace} pod={name} containers={(p.data.containers ?? []).map((c) => c.name)} permission={execPermission} />
           </section>

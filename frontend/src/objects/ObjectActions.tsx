@@ -94,6 +94,14 @@ export function editDenied(t: TFunction, kind: string, permissions: ObjectDetail
   return deniedReason(t, permissions['objects.edit']) ?? (kind === 'Secret' ? deniedReason(t, permissions['secrets.reveal']) : null);
 }
 
+/** A menu entry that goes to another view (a pod's log or terminal panel), disabled with the reason when `grant` is denied. */
+export interface ActionLink {
+  key: string;
+  label: string;
+  to: string;
+  grant: ObjectGrant;
+}
+
 export function ObjectActions({
   clusterId,
   objectRef,
@@ -101,6 +109,8 @@ export function ObjectActions({
   onEdit,
   replicas,
   align = 'right',
+  links = [],
+  onAction,
 }: {
   clusterId: number;
   /** `kind` is needed to know which actions apply. */
@@ -112,6 +122,10 @@ export function ObjectActions({
   /** The row's replica count, for the scale dialog before the object is read. */
   replicas?: number | null;
   align?: 'left' | 'right';
+  /** Entries that link elsewhere, shown before Delete. */
+  links?: readonly ActionLink[];
+  /** The caller follows a started action itself (a virtualised row is too short for the status line, and may go away). */
+  onAction?: (action: ObjectAction) => void;
 }) {
   const { t } = useTranslation();
   const [open, setOpen] = useState(false);
@@ -172,7 +186,8 @@ export function ObjectActions({
   };
   const done = (action: ObjectAction) => {
     setDialog(null);
-    setActionId(action.id);
+    if (onAction) onAction(action);
+    else setActionId(action.id);
   };
   const close = () => setDialog(null);
   const dialogProps = { clusterId, objectRef, release: object?.owner_release, onDone: done, onCancel: close };
@@ -197,7 +212,29 @@ export function ObjectActions({
               {t('objects.ownedByRelease', { release: object.owner_release.name })}
             </p>
           )}
-          {keys.map((key) => {
+          {[...keys.filter((key) => key !== 'delete'), ...links, ...keys.filter((key) => key === 'delete')].map((key) => {
+            if (typeof key !== 'string') {
+              const reason = loading ? t('objects.checkingPermissions') : readError ? t('objects.cannotRead') : deniedReason(t, object?.permissions[key.grant]);
+              return reason ? (
+                <button
+                  key={key.key}
+                  type="button"
+                  role="menuitem"
+                  disabled
+                  aria-disabled
+                  title={reason}
+                  data-testid={`action-link-${key.key}`}
+                  data-reason={reason}
+                >
+                  <span>{key.label}</span>
+                  <span className="object-actions-reason small">{reason}</span>
+                </button>
+              ) : (
+                <Link key={key.key} role="menuitem" to={key.to} data-testid={`action-link-${key.key}`} onClick={() => setOpen(false)}>
+                  <span>{key.label}</span>
+                </Link>
+              );
+            }
             const reason = reasonOf(key);
             const label = key === 'edit' ? t('objects.editYaml') : t(`objects.actionName.${key}`);
             const body = (

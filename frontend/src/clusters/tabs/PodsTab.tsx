@@ -2,13 +2,21 @@
  * Pods of a cluster: server-side filtered, sorted and cursor-paged, shown in a virtualised list
  * that loads the next page as the user scrolls, so clusters with tens of thousands of pods stay
  * smooth. Live changes arrive through the cache (live.ts).
+ *
+ * Each row has the actions menu (issue 15): Edit YAML, Logs and Terminal (links to the pod page's
+ * panels) and Delete. The menu reads the pod's permissions only when it is opened, so thousands of
+ * rows cost no request; an action started from a row is followed above the list, since the row is
+ * too short for its status line and goes away when the pod does.
  */
-import { useCallback } from 'react';
+import { useCallback, useState } from 'react';
 import { useTranslation } from 'react-i18next';
 import { Link } from 'react-router-dom';
 import { ErrorState } from '../../components/ErrorState';
 import { Loading } from '../../components/Loading';
 import { VirtualList } from '../../components/VirtualList';
+import { ActionStatusLine } from '../../objects/ActionStatus';
+import { ObjectActions, type ActionLink } from '../../objects/ObjectActions';
+import type { ObjectAction } from '../../objects/types';
 import { PhaseBadge } from '../badges';
 import { relativeTime, useNow } from '../format';
 import { useNamespaceLive } from '../live';
@@ -26,6 +34,13 @@ export function podPath(clusterId: number, row: { namespace: string; name: strin
   return `/clusters/${clusterId}/pods/${encodeURIComponent(row.namespace)}/${encodeURIComponent(row.name)}`;
 }
 
+/** Anchors of the pod page's panels (PodDetailPage.tsx), for links from the rows' menus. */
+export const POD_LOGS_ANCHOR = 'pod-logs';
+export const POD_TERMINAL_ANCHOR = 'pod-terminal';
+
+/** How many started actions the tab follows at once (the oldest goes first). */
+const MAX_FOLLOWED = 5;
+
 export function PodsTab({ clusterId, height = 560 }: { clusterId: number; height?: number }) {
   const { t, i18n } = useTranslation();
   const now = useNow(30_000);
@@ -34,6 +49,12 @@ export function PodsTab({ clusterId, height = 560 }: { clusterId: number; height
   useNamespaceLive(clusterId, filters.namespace);
   const rows: PodRow[] = list.data ? list.data.pages.flatMap((p) => p.results) : [];
   const { hasNextPage, isFetchingNextPage, fetchNextPage } = list;
+  const [followed, setFollowed] = useState<ObjectAction[]>([]);
+  const follow = useCallback((action: ObjectAction) => setFollowed((old) => [...old.filter((a) => a.id !== action.id), action].slice(-MAX_FOLLOWED)), []);
+  const links = (r: PodRow): ActionLink[] => [
+    { key: 'logs', label: t('logs.title'), to: `${podPath(clusterId, r)}#${POD_LOGS_ANCHOR}`, grant: 'pods.logs' },
+    { key: 'terminal', label: t('terminal.title'), to: `${podPath(clusterId, r)}#${POD_TERMINAL_ANCHOR}`, grant: 'pods.exec' },
+  ];
   const onEnd = useCallback(() => {
     if (hasNextPage && !isFetchingNextPage) void fetchNextPage();
   }, [hasNextPage, isFetchingNextPage, fetchNextPage]);
@@ -85,6 +106,19 @@ export function PodsTab({ clusterId, height = 560 }: { clusterId: number; height
         />
         <DebouncedInput name="name_prefix" label={t('clusters.filter.namePrefix')} value={filters.name_prefix} onCommit={(v) => set('name_prefix', v)} />
       </div>
+      {followed.length > 0 && (
+        <div className="pod-actions-followed" data-testid="pod-actions-followed">
+          {followed.map((a) => (
+            <ActionStatusLine
+              key={a.id}
+              clusterId={clusterId}
+              namespace={a.namespace}
+              actionId={a.id}
+              onDismiss={() => setFollowed((old) => old.filter((o) => o.id !== a.id))}
+            />
+          ))}
+        </div>
+      )}
       {list.isPending && <Loading />}
       {list.isError && <ErrorState error={list.error} onRetry={() => void list.refetch()} />}
       {list.data && (
@@ -116,6 +150,7 @@ export function PodsTab({ clusterId, height = 560 }: { clusterId: number; height
                   {header('node_name', t('clusters.col.node'))}
                   {header(null, t('clusters.col.podIp'))}
                   {header('created', t('clusters.col.age'))}
+                  {header(null, t('objects.actions'))}
                 </div>
               }
               renderRow={(r) => (
@@ -143,6 +178,14 @@ export function PodsTab({ clusterId, height = 560 }: { clusterId: number; height
                   </span>
                   <span role="cell" className="nowrap" title={r.created ?? undefined}>
                     {relativeTime(r.created, now, i18n.language) ?? '—'}
+                  </span>
+                  <span role="cell" className="pod-actions-cell">
+                    <ObjectActions
+                      clusterId={clusterId}
+                      objectRef={{ group: 'core', version: 'v1', plural: 'pods', kind: 'Pod', namespace: r.namespace, name: r.name }}
+                      links={links(r)}
+                      onAction={follow}
+                    />
                   </span>
                 </div>
               )}
