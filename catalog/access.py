@@ -13,11 +13,12 @@ about as an unsaved ``CatalogSource(workspace=...)``.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from django.db.models import Q, QuerySet
 
-from catalog.models import CatalogSource, Package, PackageVersion
+from catalog.models import CatalogSource, Package, PackageVersion, Release
 from portal import access as portal_access
 from portal import errors
 from workspaces import access as ws_access
@@ -113,3 +114,23 @@ def usable_in(version: PackageVersion, workspace_id: int) -> bool:
     anywhere; a workspace's own packages only in that workspace."""
     source_workspace = version.package.source.workspace_id
     return source_workspace is None or source_workspace == workspace_id
+
+
+# ---------------------------------------------------------------------------- releases
+
+
+def visible_releases(user: Any) -> QuerySet[Release]:
+    """The releases ``user`` may view: those of the workspaces they see (as the release views
+    list them)."""
+    return Release.objects.filter(workspace__in=ws_access.visible_workspaces(user).values("pk"))
+
+
+def release_owner(user: Any, release_id: int, cluster_id: int, namespace: str) -> Mapping[str, Any] | None:
+    """The release an object's ``portal.cluster-portal.io/release`` label names, for the
+    clusters app (:func:`clusters.owners.set_release_resolver`): ``{id, name, service_map_id}``
+    when ``user`` may view it and it deploys to ``cluster_id`` (and ``namespace``; "" for a
+    cluster-scoped object), else None, so a label naming another team's release tells nothing."""
+    rows = visible_releases(user).filter(pk=release_id, service_map__cluster_id=cluster_id)
+    if namespace:
+        rows = rows.filter(service_map__namespace=namespace)
+    return rows.values("id", "name", "service_map_id").first()

@@ -12,3 +12,9 @@ class CatalogConfig(AppConfig):
         from catalog import deploy, tasks_deploy  # noqa: F401 - registers the release and rollout tasks
 
         deploy.install_watch_hook()  # the watcher tells when a release's workloads move
+
+        from catalog import access
+        from clusters import owners
+
+        # the object views name the release that owns an object, when the caller may view it
+        owners.set_release_resolver(access.release_owner)

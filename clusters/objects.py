@@ -8,9 +8,12 @@ trust when it is a function of its inputs:
   document where one is expected (``multiple_documents``), each a Kubernetes object with
   ``apiVersion``, ``kind`` and ``metadata.name`` (``yaml_invalid`` with the line otherwise);
 * **the edit view** of a live object: ``managedFields``, ``status`` and the fields the server
-  owns (``resourceVersion``, ``uid``, ``creationTimestamp``, ``generation`` ...) taken away;
+  owns (``resourceVersion``, ``uid``, ``creationTimestamp``, ``generation`` ...) taken away, and
+  ``apiVersion``, ``kind``, ``metadata`` first, as ``kubectl edit`` shows an object
+  (:func:`ordered`: a server or a list may give them later, or not at all);
 * **identity**: an edit may not rename, re-kind or move an object (``name_changed``,
-  ``kind_changed``, ``api_version_changed``, ``namespace_changed``);
+  ``kind_changed``, ``api_version_changed``, ``namespace_changed``); it may leave ``apiVersion``
+  and ``kind`` out (the URL names them, as it does a missing namespace);
 * **diff** of the live object against the dry-run result, a Secret's values masked (a changed
   value shows as changed, never in clear); Secrets are also shown masked in the edit view, and
   a masked value sent back means "keep the live value" (:func:`unmask_secret`);
@@ -43,7 +46,6 @@ from portal.limits import YAML_MAX_LENGTH
 YAML_MAX_BYTES = YAML_MAX_LENGTH
 MAX_DOCUMENTS = 100
 FIELD_MANAGER_PREFIX = "portal:"
-RELEASE_LABEL = "portal.cluster-portal.io/release"
 LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
 SECRET_MASK = "(hidden)"
 # Fields of metadata the server writes; an edit starts without them and they are never diffed.
@@ -118,8 +120,10 @@ def _document_lines(text: str) -> list[int]:
     return [node.start_mark.line + 1 for node in _document_nodes(text)]
 
 
-def parse_documents(text: str, *, many: bool) -> list[Document]:
+def parse_documents(text: str, *, many: bool, typed: bool = True) -> list[Document]:
     """The objects of ``text``: exactly one unless ``many`` (empty documents are skipped).
+    ``typed=False`` (an edit, whose URL names the kind) lets ``apiVersion`` and ``kind`` be
+    left out; given, they must still be non-empty strings.
 
     Raises ``Invalid``: ``yaml_invalid`` (not YAML, too large or deep, not an object, no
     apiVersion/kind/name; ``errors.yaml`` gives the line) or ``multiple_documents``."""
@@ -148,6 +152,8 @@ def parse_documents(text: str, *, many: bool) -> list[Document]:
             raise _yaml_invalid(f"Each document must be a Kubernetes object (a mapping){where}.", line=line,
                                 index=index)
         for key in ("apiVersion", "kind"):
+            if not typed and key not in value:
+                continue
             if not isinstance(value.get(key), str) or not value.get(key):
                 raise _yaml_invalid(f"The object has no {key}{where}.", line=line, index=index)
         metadata = value.get("metadata")
@@ -163,7 +169,9 @@ def parse_documents(text: str, *, many: bool) -> list[Document]:
 
 
 def parse_one(text: str) -> Document:
-    return parse_documents(text, many=False)[0]
+    """The one object of an edit: ``apiVersion`` and ``kind`` may be left out (the URL names
+    them; :func:`check_identity` fills them in)."""
+    return parse_documents(text, many=False, typed=False)[0]
 
 
 def api_version_of(group: str, version: str) -> str:
@@ -181,8 +189,9 @@ def client_resource(resource: ApiResource) -> Resource:
 
 def check_identity(doc: Document, *, api_version: str, kind: str, name: str, namespace: str) -> dict[str, Any]:
     """The edited object, refused if it is not the object the URL names; a namespaced object
-    without ``metadata.namespace`` gets the URL's. Returns the object to apply."""
-    obj = copy.deepcopy(doc.obj)
+    without ``metadata.namespace`` gets the URL's, an object without ``apiVersion`` or ``kind``
+    the URL's. Returns the object to apply (``apiVersion``, ``kind``, ``metadata`` first)."""
+    obj = ordered(copy.deepcopy(doc.obj), api_version=api_version, kind=kind)
     metadata = obj["metadata"]
     if obj["kind"] != kind:
         raise errors.Invalid(f"The kind cannot change in an edit ({kind} → {obj['kind']}); create the new object "
@@ -209,6 +218,24 @@ def check_identity(doc: Document, *, api_version: str, kind: str, name: str, nam
 
 # ---------------------------------------------------------------------------- the edit view
 
+# The keys an object starts with, in this order, as the API server writes it and kubectl shows it.
+HEAD_KEYS = ("apiVersion", "kind", "metadata")
+
+
+def ordered(obj: dict[str, Any], *, api_version: str = "", kind: str = "") -> dict[str, Any]:
+    """``obj`` (a copy of its top level) starting with ``apiVersion``, ``kind`` and ``metadata``,
+    then its other keys in their own order (``spec``, ``data`` ...). A missing ``apiVersion`` or
+    ``kind`` is taken from the arguments when they give one (the kind the object was read as)."""
+    head: dict[str, Any] = {}
+    for key, fallback in (("apiVersion", api_version), ("kind", kind)):
+        if key in obj:
+            head[key] = obj[key]
+        elif fallback:
+            head[key] = fallback
+    if "metadata" in obj:
+        head["metadata"] = obj["metadata"]
+    return {**head, **{k: v for k, v in obj.items() if k not in HEAD_KEYS}}
+
 
 def clean(obj: dict[str, Any], *, keep_status: bool = False) -> dict[str, Any]:
     """``obj`` as a person edits it: no ``managedFields``, ``status`` or server-written metadata;
@@ -225,7 +252,7 @@ def clean(obj: dict[str, Any], *, keep_status: bool = False) -> dict[str, Any]:
                 metadata.pop("annotations")
     if not keep_status:
         out.pop("status", None)
-    return out
+    return ordered(out)
 
 
 def mask_secret(obj: dict[str, Any]) -> dict[str, Any]:
@@ -273,9 +300,11 @@ def to_yaml(obj: Any) -> str:
     return yaml.safe_dump(obj, sort_keys=False, default_flow_style=False, allow_unicode=True, width=1000)
 
 
-def edit_yaml(live: dict[str, Any]) -> str:
-    """The YAML the editor starts from: the live object cleaned, a Secret's values masked."""
-    return to_yaml(mask_secret(clean(live)))
+def edit_yaml(live: dict[str, Any], *, api_version: str = "", kind: str = "") -> str:
+    """The YAML the editor starts from, as ``kubectl edit`` shows it: ``apiVersion``, ``kind``
+    (from the arguments if the object lacks them), ``metadata``, then the rest in the object's
+    order; the live object cleaned, a Secret's values masked."""
+    return to_yaml(mask_secret(ordered(clean(live), api_version=api_version, kind=kind)))
 
 
 def managers(live: dict[str, Any]) -> list[dict[str, Any]]:
@@ -287,14 +316,6 @@ def managers(live: dict[str, Any]) -> list[dict[str, Any]]:
                         "time": entry.get("time"), "subresource": str(entry.get("subresource") or "")})
     return out
 
-
-def owner_release_id(live: dict[str, Any]) -> int | None:
-    """The catalog release that owns the object (its ``portal.cluster-portal.io/release`` label)."""
-    value = ((live.get("metadata") or {}).get("labels") or {}).get(RELEASE_LABEL)
-    try:
-        return int(str(value)) if value not in (None, "") else None
-    except ValueError:
-        return None
 
 
 # ---------------------------------------------------------------------------- diff

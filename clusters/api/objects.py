@@ -28,7 +28,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from clusters import access, browser, gateway, object_actions, objects
+from clusters import access, browser, gateway, object_actions, objects, owners
 from clusters.kube import errors as kube
 from clusters.kube.discovery import ApiResource
 from clusters.models import Cluster, ObjectAction, ObjectActionKind
@@ -87,10 +87,12 @@ class ObjectEditSerializer(serializers.Serializer[Any]):
     namespace = serializers.CharField()
     name = serializers.CharField()
     resource_version = serializers.CharField()
-    yaml = serializers.CharField(help_text="The live object without managedFields, status and server-written "
-                                           "metadata; a Secret's values read (hidden): left so, they are kept.")
+    yaml = serializers.CharField(help_text="The live object as kubectl edit shows it (apiVersion, kind, metadata "
+                                           "first) without managedFields, status and server-written metadata; a "
+                                           "Secret's values read (hidden): left so, they are kept.")
     owner_release = OwnerReleaseSerializer(allow_null=True, help_text="The catalog release that put the object "
-                                                                      "there: its next deploy puts back edits.")
+                                                                      "there (its next deploy puts back edits), when "
+                                                                      "the caller may view it; else null.")
     owners = serializers.ListField(child=serializers.DictField(), help_text="metadata.ownerReferences.")
     permissions = serializers.DictField(child=PermissionSerializer(), help_text="Per grant: allowed, or why not.")
     managers = ManagerSerializer(many=True)
@@ -207,14 +209,6 @@ def _require_edit(user: Any, cluster: Cluster, namespace: str, kind: str, api_ve
         access.require_object_action(user, cluster, namespace, access.SECRETS_REVEAL)
 
 
-def _owner_release(live: dict[str, Any]) -> dict[str, Any] | None:
-    release = objects.owner_release_id(live)
-    if release is None:
-        return None
-    labels = (live.get("metadata") or {}).get("labels") or {}
-    return {"id": release, "name": str(labels.get("app.kubernetes.io/instance") or ""), "service_map_id": None}
-
-
 def _get_live(read: gateway.LiveRead, resource: ApiResource, name: str, namespace: str) -> dict[str, Any] | None:
     try:
         return read.client.get_object(resource.kind, name, namespace, resource=objects.client_resource(resource),
@@ -299,8 +293,11 @@ class ObjectView(_ObjectView):
         metadata = live.get("metadata") or {}
         return Response({
             "api_version": resource.group_version, "kind": resource.kind, "namespace": namespace, "name": name,
-            "resource_version": str(metadata.get("resourceVersion") or ""), "yaml": objects.edit_yaml(live),
-            "owner_release": _owner_release(live), "owners": list(metadata.get("ownerReferences") or []),
+            "resource_version": str(metadata.get("resourceVersion") or ""),
+            "yaml": objects.edit_yaml(live, api_version=resource.group_version, kind=resource.kind),
+            "owner_release": owners.release_owner(request.user, metadata.get("labels"), cluster_id=cluster.pk,
+                                                  namespace=namespace),
+            "owners": list(metadata.get("ownerReferences") or []),
             "permissions": access.object_permissions(request.user, cluster, namespace),
             "managers": objects.managers(live),
         })
@@ -325,8 +322,9 @@ class ObjectPreviewView(_ObjectView):
             obj = objects.unmask_secret(obj, live)
             result, found = _dry_run(read, resource, obj, _manager(request), text=text)
         changed = objects.diff(live, result, name=name)
-        return Response({"changed": bool(changed), "diff": changed, "live_yaml": objects.edit_yaml(live),
-                         "result_yaml": objects.edit_yaml(result), "conflicts": found})
+        kind = {"api_version": resource.group_version, "kind": resource.kind}
+        return Response({"changed": bool(changed), "diff": changed, "live_yaml": objects.edit_yaml(live, **kind),
+                         "result_yaml": objects.edit_yaml(result, **kind), "conflicts": found})
 
 
 class ObjectApplyView(_ObjectView):

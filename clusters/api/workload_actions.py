@@ -5,8 +5,8 @@ See docs/clusters-api.md, "Workload actions".
 Every change is an intent: the view checks who may do it (:mod:`clusters.access`), what is asked
 (bounds, type-to-confirm, a revision that exists: 4xx with a stable ``code`` and nothing written)
 and that the object is there (one live read through :mod:`clusters.gateway`, which also yields
-the uid a delete is pinned to and the release label), then writes an
-:class:`~clusters.models.ObjectAction` through :mod:`clusters.object_actions` and answers 202;
+the uid a delete is pinned to and the release label, resolved by :mod:`clusters.owners`), then
+writes an :class:`~clusters.models.ObjectAction` through :mod:`clusters.object_actions` and answers 202;
 the task ``clusters.run_object_action`` carries it out (:mod:`clusters.workload_ops`).
 
 Grants: scale ``workloads.scale``, restart ``workloads.restart``, rollback **and pause/resume**
@@ -31,7 +31,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from clusters import browser, gateway, object_actions, workload_ops
+from clusters import browser, gateway, object_actions, owners, workload_ops
 from clusters import workload_patches as wp
 from clusters.access import (
     OBJECTS_DELETE,
@@ -108,8 +108,9 @@ class ActionAcceptedSerializer(serializers.Serializer[Any]):
     finished = serializers.DateTimeField(allow_null=True)
     attempts = serializers.IntegerField()
     owner_release = ActionOwnerReleaseSerializer(
-        allow_null=True, help_text="The catalog release that put the object there: its next deploy puts back "
-                                   "what this action changes (act through the release instead).")
+        allow_null=True, help_text="The catalog release that put the object there, when the caller may view it: "
+                                   "its next deploy puts back what this action changes (act through the release "
+                                   "instead).")
     controller = ActionControllerSerializer(
         allow_null=True, help_text="The object's controller (its controlling ownerReference): it may undo the change "
                                    "(a Deployment scales its ReplicaSets back).")
@@ -144,14 +145,6 @@ class DependentsSerializer(serializers.Serializer[Any]):
 
 
 # ---------------------------------------------------------------------------- helpers
-
-
-def _owner_release(labels: dict[str, Any] | None) -> dict[str, Any] | None:
-    release = wp.release_of(labels)
-    if release is None:
-        return None
-    return {"id": release, "name": str((labels or {}).get("app.kubernetes.io/instance") or ""),
-            "service_map_id": None}
 
 
 def _body(request: Request, allowed: tuple[str, ...]) -> dict[str, Any]:
@@ -239,7 +232,8 @@ class _ActionView(APIView):
                                           timeout=read.budget, attempts=1)
             params.update(self.prepare(live, read=read, resource=resource, namespace=namespace, params=params))
         metadata = live.get("metadata") or {}
-        release = _owner_release(metadata.get("labels"))
+        release = owners.release_owner(request.user, metadata.get("labels"), cluster_id=cluster.pk,
+                                       namespace=namespace)
         controller = wp.controller_of(metadata)
         row = object_actions.request_action(
             request.user, cluster, group=api_group, version=resource.version, plural=resource.plural,
@@ -448,4 +442,5 @@ class DependentsView(_ReadView):
             found = [{"kind": r.kind, "namespace": r.namespace, "name": r.name} for r in closure]
             protected = None
         return Response({"dependents": found, "total": total, "protected_by_service_map": protected,
-                         "owner_release": _owner_release(row.labels if row is not None else None)})
+                         "owner_release": owners.release_owner(request.user, row.labels if row is not None else None,
+                                                               cluster_id=cluster.pk, namespace=namespace)})

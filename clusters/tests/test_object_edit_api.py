@@ -103,6 +103,7 @@ def test_edit_a_deployments_replicas_preview_then_apply(fleet: Any, cluster: Clu
     assert got.status_code == 200, got.json()
     body = got.json()
     assert (body["api_version"], body["kind"], body["namespace"], body["name"]) == ("apps/v1", "Deployment", ns, "web")
+    assert body["yaml"].splitlines()[:3] == ["apiVersion: apps/v1", "kind: Deployment", "metadata:"]
     edit = yaml.safe_load(body["yaml"])
     assert "status" not in edit
     assert not {"managedFields", "resourceVersion", "uid", "creationTimestamp", "generation"} & set(edit["metadata"])
@@ -142,6 +143,47 @@ def test_edit_a_deployments_replicas_preview_then_apply(fleet: Any, cluster: Clu
     # The editor now names the portal user among the managers.
     after = api.get(url(cluster, ns=ns)).json()
     assert f"portal:{operator.username}" in [m["manager"] for m in after["managers"]]
+
+
+def test_the_editor_starts_as_kubectl_edit_and_an_edit_without_the_type_is_accepted(
+        fleet: Any, cluster: Cluster, operator: User) -> None:
+    ns = unique("head")
+    deployment(fleet, ns, replicas=1)
+    in_cluster(fleet, lambda c: c.store.create(CONFIGMAPS, {"metadata": {"name": "cfg", "namespace": ns},
+                                                            "data": {"k": "v"}}))
+    api = client_for(operator)
+    shown = api.get(url(cluster, "cfg", "core/v1/configmaps", ns=ns)).json()["yaml"]
+    assert [line.split(":")[0] for line in shown.splitlines() if not line.startswith(" ")] == [
+        "apiVersion", "kind", "metadata", "data"]
+    text = api.get(url(cluster, ns=ns)).json()["yaml"]
+    assert text.splitlines()[:3] == ["apiVersion: apps/v1", "kind: Deployment", "metadata:"]
+    assert [line.split(":")[0] for line in text.splitlines() if not line.startswith(" ")] == [
+        "apiVersion", "kind", "metadata", "spec"]
+
+    # The form the editor showed before (no apiVersion/kind: the URL names them) and the type last.
+    edited = yaml.safe_load(with_replicas(text, 2))
+    untyped = yaml.safe_dump({k: v for k, v in edited.items() if k not in ("apiVersion", "kind")}, sort_keys=False)
+    assert not untyped.startswith(("apiVersion", "kind"))
+    typed_last = untyped + "kind: Deployment\napiVersion: apps/v1\n"
+    diffs = []
+    for form in (untyped, typed_last):
+        preview = api.post(url(cluster, verb="preview", ns=ns), {"yaml": form}, format="json")
+        assert preview.status_code == 200, preview.json()
+        body = preview.json()
+        assert body["changed"] is True
+        assert "+  replicas: 2" in body["diff"]
+        for side in ("live_yaml", "result_yaml"):
+            assert body[side].splitlines()[:3] == ["apiVersion: apps/v1", "kind: Deployment", "metadata:"]
+        diffs.append(body["diff"])
+    assert diffs[0] == diffs[1]
+    # Given, the type must still be the object's.
+    refused = api.post(url(cluster, verb="preview", ns=ns), {"yaml": "kind: StatefulSet\n" + untyped}, format="json")
+    assert (refused.status_code, refused.json()["code"]) == (400, "kind_changed")
+
+    accepted = api.post(url(cluster, verb="apply", ns=ns), {"yaml": untyped}, format="json")
+    assert accepted.status_code == 202, accepted.json()
+    assert run(accepted.json()["id"])["status"] == "succeeded"
+    assert live(fleet, DEPLOYMENTS, ns, "web")["spec"]["replicas"] == 2
 
 
 def kubectl_edit(cluster: Cluster, ns: str, replicas: int) -> None:
@@ -330,7 +372,9 @@ def test_every_bad_input_is_a_4xx_with_its_code_and_nothing_is_applied(fleet: An
             if code == "yaml_invalid":
                 assert body["errors"]["yaml"][0]["line"] == 5
             if code == "api_invalid":
-                assert body["errors"]["yaml"] == [{"field": "spec.replicas", "line": 9,
+                line = text.splitlines().index("  replicas: -1") + 1  # under apiVersion, kind, metadata
+                assert line == 11
+                assert body["errors"]["yaml"] == [{"field": "spec.replicas", "line": line,
                                                    "message": body["errors"]["yaml"][0]["message"]}]
                 assert "greater than or equal to 0" in body["errors"]["yaml"][0]["message"]
     refused(api.post(url(cluster, verb="apply", ns=ns), {"yaml": ""}, format="json"), 400, "yaml_invalid")

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 
-from clusters import objects
+from clusters import objects, owners
 from portal import errors
 
 # As kube-apiserver 1.30 answers an unforced apply that meets kubectl's fields.
@@ -73,7 +73,7 @@ def test_documents_their_lines_and_what_is_refused() -> None:
     with pytest.raises(errors.Invalid) as one:
         objects.parse_one(text)
     assert one.value.code == "multiple_documents"
-    for bad, line in (("kind: X\nmetadata: {name: a}\n", 1), ("apiVersion: v1\nkind: X\nmetadata: {}\n", 1),
+    for bad, line in (("apiVersion: 3\nkind: X\nmetadata: {name: a}\n", 1), ("apiVersion: v1\nkind: X\nmetadata: {}\n", 1),
                       ("apiVersion: v1\nkind: X\nmetadata:\n  name: a\n  labels: {a: [}\n", 5),
                       ("a: " + "[" * 200 + "]" * 200, 1)):
         with pytest.raises(errors.Invalid) as refused:
@@ -104,6 +104,52 @@ def test_the_edit_view_and_identity() -> None:
     with pytest.raises(errors.Invalid) as refused:
         objects.check_identity(moved, api_version="v1", kind="ConfigMap", name="a", namespace="shop")
     assert refused.value.code == "namespace_changed"
+
+
+def test_the_edit_view_starts_with_apiversion_kind_and_metadata_as_kubectl_edit_shows_it() -> None:
+    # A server (or a list) may give the type last, or not at all: the editor still starts with it.
+    live = {"metadata": {"name": "web", "namespace": "shop", "uid": "u"}, "spec": {"replicas": 2},
+            "data": {"k": "v"}, "status": {"x": 1}, "kind": "Deployment", "apiVersion": "apps/v1"}
+    shown = objects.edit_yaml(live)
+    assert shown.splitlines()[:3] == ["apiVersion: apps/v1", "kind: Deployment", "metadata:"]
+    assert list(objects.clean(live)) == ["apiVersion", "kind", "metadata", "spec", "data"]  # the rest keeps its order
+    bare = {"metadata": {"name": "web"}, "spec": {"replicas": 2}}
+    assert objects.edit_yaml(bare, api_version="apps/v1", kind="Deployment").startswith(
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\nspec:\n")
+    # the type and metadata moved elsewhere make no diff
+    assert objects.diff(live, {k: live[k] for k in ("kind", "status", "spec", "apiVersion", "data", "metadata")}) == ""
+
+
+def test_an_edit_may_leave_apiversion_and_kind_out_but_a_create_may_not() -> None:
+    text = "metadata:\n  name: web\nspec:\n  replicas: 3\n"
+    doc = objects.parse_one(text)
+    obj = objects.check_identity(doc, api_version="apps/v1", kind="Deployment", name="web", namespace="shop")
+    assert list(obj)[:3] == ["apiVersion", "kind", "metadata"]
+    assert (obj["apiVersion"], obj["kind"], obj["metadata"]["namespace"]) == ("apps/v1", "Deployment", "shop")
+    # the type at the end is the same edit
+    moved = objects.parse_one("metadata: {name: web}\nspec: {replicas: 3}\nkind: Deployment\napiVersion: apps/v1\n")
+    assert objects.check_identity(moved, api_version="apps/v1", kind="Deployment", name="web",
+                                  namespace="shop") == obj
+    # given, they must still be the URL's, and strings
+    with pytest.raises(errors.Invalid) as refused:
+        objects.check_identity(objects.parse_one("kind: StatefulSet\n" + text), api_version="apps/v1",
+                               kind="Deployment", name="web", namespace="shop")
+    assert refused.value.code == "kind_changed"
+    with pytest.raises(errors.Invalid) as refused:
+        objects.parse_one("kind: ''\n" + text)
+    assert refused.value.code == "yaml_invalid"
+    # a create has no URL to name the type
+    with pytest.raises(errors.Invalid) as refused:
+        objects.parse_documents(text, many=True)
+    assert refused.value.code == "yaml_invalid"
+    assert "apiVersion" in refused.value.message
+
+
+def test_the_release_label_names_a_release_id_only_when_it_is_a_number() -> None:
+    assert owners.release_id({owners.RELEASE_LABEL: "12"}) == 12
+    for value in ("x", "", "-3", "0", "1e3", "١٢", "9" * 30, None):
+        assert owners.release_id({owners.RELEASE_LABEL: value}) is None, value
+    assert owners.release_id(None) is None
 
 
 def test_secret_values_are_masked_and_taken_back_from_live() -> None:
