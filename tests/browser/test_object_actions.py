@@ -277,3 +277,63 @@ def test_a_conflict_with_another_manager_is_backed_out_then_forced(
     owners = [m["manager"] for m in live["metadata"]["managedFields"]
               if "f:replicas" in (m.get("fieldsV1") or {}).get("f:spec", {})]
     assert owners == ["portal:ada"], live["metadata"]["managedFields"]
+
+
+def test_admin_deletes_a_pod_from_the_pods_tab_and_sees_it_replaced_live(
+    portal_server: str, backend_workers: None, fleet: Any, page: Any,
+) -> None:
+    """The pods tab's row menu: Delete after typing the pod's name; the action is followed above
+    the list, the pod leaves the list and its ReplicaSet's replacement arrives, through the watcher
+    without a reload. The row's Logs entry opens the pod page at its log panel."""
+    from playwright.sync_api import expect
+
+    from sandbox.resources import DEPLOYMENTS, PODS
+
+    make_user("ada", role="admin", password=PASSWORD)
+    _login(page, portal_server, "ada")
+    cluster_id = _register_cluster(page, portal_server, fleet.cluster(CLUSTER).kubeconfig.read_text())
+    fleet.in_cluster(CLUSTER, lambda c: c.store.create(DEPLOYMENTS, _deployment("web", 2)))
+
+    page.goto(f"{portal_server}/clusters/{cluster_id}/pods?namespace=default")
+    rows = page.locator('[data-testid^="pod-row-default/web-"]')
+    expect(rows).to_have_count(2, timeout=30_000)
+    page.evaluate("window.__sameDocument = true")
+    # With the actions column the grid still fits a 1,440 px window: nothing scrolls sideways.
+    page.set_viewport_size({"width": 1440, "height": 900})
+    fits = "el => el.scrollWidth <= el.clientWidth"
+    assert page.get_by_test_id("pods-list").evaluate(fits), "the pod grid scrolls sideways"
+    assert page.evaluate(f"({fits})(document.documentElement)"), "the page scrolls sideways"
+    before = set(rows.evaluate_all("els => els.map(e => e.dataset.testid.split('/')[1])"))
+    victim = sorted(before)[0]
+
+    row = page.get_by_test_id(f"pod-row-default/{victim}")
+    row.get_by_test_id("object-actions-button").click()
+    delete = page.get_by_test_id("action-delete")
+    expect(delete).to_be_enabled(timeout=15_000)
+    expect(page.get_by_test_id("action-link-logs")).to_have_attribute("href", f"/clusters/{cluster_id}/pods/default/{victim}#pod-logs")
+    delete.click()
+    dialog = page.get_by_test_id("type-confirm-dialog")
+    expect(dialog).to_contain_text(f"Pod default/{victim}")
+    expect(dialog.get_by_test_id("type-confirm-submit")).to_be_disabled()
+    dialog.get_by_test_id("type-confirm-input").fill(victim)
+    dialog.get_by_test_id("type-confirm-submit").click()
+    status = page.get_by_test_id("pod-actions-followed").get_by_test_id("action-status")
+    expect(status).to_have_attribute("data-status", "succeeded", timeout=30_000)
+    expect(status).to_have_attribute("data-action", "delete")
+
+    # The pod goes from the list and the ReplicaSet's replacement arrives, live.
+    expect(page.get_by_test_id(f"pod-row-default/{victim}")).to_have_count(0, timeout=30_000)
+    expect(rows).to_have_count(2, timeout=30_000)
+    after = set(rows.evaluate_all("els => els.map(e => e.dataset.testid.split('/')[1])"))
+    assert victim not in after, (before, after)
+    assert len(after - before) == 1, (before, after)
+    assert page.evaluate("window.__sameDocument") is True, "the page was reloaded"
+    names = fleet.in_cluster(CLUSTER, lambda c: {p["metadata"]["name"] for p in c.store.list(PODS, "default")[0]})
+    assert victim not in names, names
+
+    # Logs from a row's menu: the pod page, scrolled to its log panel.
+    survivor = sorted(after)[0]
+    page.get_by_test_id(f"pod-row-default/{survivor}").get_by_test_id("object-actions-button").click()
+    page.get_by_test_id("action-link-logs").click()
+    expect(page.get_by_test_id("pod-page")).to_be_visible(timeout=15_000)
+    expect(page.get_by_test_id("pod-logs-card")).to_be_in_viewport(timeout=15_000)
