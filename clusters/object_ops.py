@@ -109,7 +109,7 @@ def run(action_id: int, *, client_factory: Callable[[ObjectAction], KubeClient] 
     except kube.Invalid as exc:
         failed = objects.api_invalid(exc.body, str(exc), text=_manifest_or_empty(action))
         _fail(action, failed.message, failed.code, {"error": failed.params["error"]},
-              result={**(action.result or {}), "errors": failed.params["errors"]})
+              result={**(action.result or {}), "errors": failed.params["lines"]})
     except kube.UnknownKind as exc:
         _fail(action, str(exc), "kind_not_served", {"kind": action.kind})
     except kube.NotFound as exc:
@@ -136,8 +136,8 @@ def run(action_id: int, *, client_factory: Callable[[ObjectAction], KubeClient] 
 
 
 def _errors_result(exc: errors.PortalError) -> dict[str, Any] | None:
-    found = exc.errors.get("yaml") if exc.errors else None
-    return {"errors": found} if found and isinstance(found[0], dict) else None
+    found = exc.params.get("lines") if exc.params else None
+    return {"errors": found} if found else None
 
 
 def _fail(action: ObjectAction, message: str, code: str, params: dict[str, Any],

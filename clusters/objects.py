@@ -104,8 +104,9 @@ def _yaml_invalid(message: str, *, line: int | None = None, index: int | None = 
     if index is not None:
         entry["document"] = index
         params["document"] = index
-    return errors.Invalid(message, code="yaml_invalid", params=params,
-                          errors={"yaml": [entry]})  # type: ignore[list-item]  # lines for the editor
+    # ``errors`` keeps the API's one shape (strings per field); the editor's line marks are ``params.lines``
+    return errors.Invalid(message, code="yaml_invalid", params={**params, "lines": [entry]},
+                          errors={"yaml": [message]})
 
 
 def _document_nodes(text: str) -> list[yaml.Node]:
@@ -434,8 +435,8 @@ def api_invalid(status: dict[str, Any] | None, message: str, *, text: str = "", 
     causes = invalid_causes(status, message, text=text, document=document)
     detail = str((status or {}).get("message") or message)
     return errors.Invalid(f"The cluster refused the object: {detail}", code="api_invalid",
-                          params={"error": detail[:500], "errors": causes},
-                          errors={"yaml": causes})  # type: ignore[dict-item]  # lines for the editor
+                          params={"error": detail[:500], "lines": causes},
+                          errors={"yaml": [str(c["message"]) for c in causes]})
 
 
 # ---------------------------------------------------------------------------- rows

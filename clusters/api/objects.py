@@ -390,9 +390,9 @@ class _CreateView(APIView):
                 message = f"Document {doc.index + 1} (line {doc.line}): {exc}"
                 raise errors.Invalid(message, code="kind_not_served",
                                      params={"kind": doc.kind, "api_version": doc.api_version, "document": doc.index,
-                                             "line": doc.line},
-                                     errors={"yaml": [{"line": doc.line, "message": message,  # type: ignore[list-item]
-                                                       "document": doc.index}]}) from exc
+                                             "line": doc.line,
+                                             "lines": [{"line": doc.line, "message": message, "document": doc.index}]},
+                                     errors={"yaml": [message]}) from exc
             group, _, version = served.api_version.rpartition("/")
             resource = ApiResource(group=group, version=version, plural=served.plural, kind=served.kind,
                                    namespaced=served.namespaced)
@@ -431,7 +431,7 @@ class CreatePreviewView(_CreateView):
                     result, row["conflicts"] = _dry_run(read, resource, objects.unmask_secret(obj, live),
                                                         _manager(request), text=text, document=doc.index)
                 except errors.Invalid as exc:
-                    row["errors"] = exc.params.get("errors") or [{"field": "", "line": doc.line,
+                    row["errors"] = exc.params.get("lines") or [{"field": "", "line": doc.line,
                                                                   "message": exc.message}]
                     continue
                 except kube.NotFound as exc:

@@ -370,13 +370,15 @@ def test_every_bad_input_is_a_4xx_with_its_code_and_nothing_is_applied(fleet: An
         for verb in ("preview", "apply"):
             body = refused(api.post(url(cluster, verb=verb, ns=ns), {"yaml": text}, format="json"), 400, code)
             if code == "yaml_invalid":
-                assert body["errors"]["yaml"][0]["line"] == 5
+                assert body["params"]["lines"][0]["line"] == 5
+                assert body["errors"]["yaml"] == [body["params"]["lines"][0]["message"]]  # the one error shape
             if code == "api_invalid":
                 line = text.splitlines().index("  replicas: -1") + 1  # under apiVersion, kind, metadata
                 assert line == 11
-                assert body["errors"]["yaml"] == [{"field": "spec.replicas", "line": line,
-                                                   "message": body["errors"]["yaml"][0]["message"]}]
-                assert "greater than or equal to 0" in body["errors"]["yaml"][0]["message"]
+                assert body["params"]["lines"] == [{"field": "spec.replicas", "line": line,
+                                                    "message": body["params"]["lines"][0]["message"]}]
+                assert body["errors"]["yaml"] == [body["params"]["lines"][0]["message"]]
+                assert "greater than or equal to 0" in body["errors"]["yaml"][0]
     refused(api.post(url(cluster, verb="apply", ns=ns), {"yaml": ""}, format="json"), 400, "yaml_invalid")
     refused(api.post(url(cluster, verb="apply", ns=ns), {"yaml": "- a list\n"}, format="json"), 400, "yaml_invalid")
     refused(api.post(url(cluster, verb="apply"), {"yaml": good}, format="json"), 400, "namespace_required")

@@ -79,7 +79,7 @@ def test_documents_their_lines_and_what_is_refused() -> None:
         with pytest.raises(errors.Invalid) as refused:
             objects.parse_one(bad)
         assert refused.value.code == "yaml_invalid"
-        assert refused.value.errors["yaml"][0]["line"] == line  # type: ignore[index]
+        assert refused.value.params["lines"][0]["line"] == line
 
 
 def test_the_edit_view_and_identity() -> None:

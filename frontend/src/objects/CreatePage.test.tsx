@@ -113,7 +113,7 @@ describe('CreatePage', () => {
       'GET /api/clusters/1/': () => json(clusterDetail(1)),
       'GET /api/auth/csrf/': () => json({ csrfToken: 't' }),
       'POST /api/clusters/1/objects/preview/': () =>
-        json({ detail: 'The YAML does not parse.', code: 'yaml_invalid', errors: { yaml: [{ line: 2, message: 'could not find expected \':\'' }] } }, { status: 400 }),
+        json({ detail: 'The YAML does not parse.', code: 'yaml_invalid', params: { lines: [{ line: 2, message: 'could not find expected \':\'' }] }, errors: { yaml: ['could not find expected \':\''] } }, { status: 400 }),
     });
     const user = userEvent.setup();
     renderAt(<CreatePage />, { route: '/clusters/1/create', path: '/clusters/:id/create', queryClient: testQueryClient(adminUser) });

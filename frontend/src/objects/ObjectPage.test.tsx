@@ -165,7 +165,7 @@ describe('ObjectPage: edit YAML', () => {
     mockFetch(
       base({
         'POST /api/clusters/1/objects/apps/v1/deployments/web/preview/': () =>
-          json({ detail: 'The YAML does not parse.', code: 'yaml_invalid', errors: { yaml: [{ line: 9, message: 'mapping values are not allowed here' }] } }, { status: 400 }),
+          json({ detail: 'The YAML does not parse.', code: 'yaml_invalid', params: { lines: [{ line: 9, message: 'mapping values are not allowed here' }] }, errors: { yaml: ['mapping values are not allowed here'] } }, { status: 400 }),
       }),
     );
     const user = userEvent.setup();

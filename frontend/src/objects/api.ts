@@ -57,6 +57,16 @@ function lineError(value: unknown, field?: string): LineError | null {
 export function lineErrorsOf(body: unknown): LineError[] {
   if (!isRecord(body)) return [];
   const out: LineError[] = [];
+  // The editor's line marks: `params.lines` ({line, message, field?}); `errors` then holds the same
+  // messages as plain strings (the API's one error shape) and is not read twice.
+  const params = body.params;
+  if (isRecord(params) && Array.isArray(params.lines)) {
+    for (const e of params.lines) {
+      const found = lineError(e);
+      if (found) out.push(found);
+    }
+    if (out.length > 0) return out;
+  }
   const errors = body.errors;
   if (Array.isArray(errors)) {
     for (const e of errors) {
