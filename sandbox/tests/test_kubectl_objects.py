@@ -269,7 +269,9 @@ def test_deployment_scale_restart_pause_resume_undo(handle: ClusterHandle) -> No
     assert "kubectl.kubernetes.io/restartedAt" in rss["2"]["spec"]["template"]["metadata"]["annotations"]
     assert (rss["1"]["spec"]["replicas"], rss["2"]["spec"]["replicas"]) == (0, 3)
     # what happened next, as a timeline shows it: the kubelet stopped the old pods' containers
-    killing = wait(lambda: get(handle, "events", "--field-selector", "reason=Killing")["items"], "Killing events")
+    # (this deployment's pods only: another test of the module deletes its own pods on the same cluster)
+    killing = wait(lambda: [e for e in get(handle, "events", "--field-selector", "reason=Killing")["items"]
+                            if e["involvedObject"]["name"].startswith("roll-")], "Killing events")
     assert {e["message"] for e in killing} == {"Stopping container web"}
     assert {e["source"]["component"] for e in killing} == {"kubelet"}
 
