@@ -2342,7 +2342,7 @@ export interface components {
             /** Format: date-time */
             finished: string | null;
             attempts: number;
-            /** @description The catalog release that put the object there: its next deploy puts back what this action changes (act through the release instead). */
+            /** @description The catalog release that put the object there, when the caller may view it: its next deploy puts back what this action changes (act through the release instead). */
             owner_release: components["schemas"]["ActionOwnerRelease"] | null;
             /** @description The object's controller (its controlling ownerReference): it may undo the change (a Deployment scales its ReplicaSets back). */
             controller: components["schemas"]["ActionController"] | null;
@@ -3478,9 +3478,9 @@ export interface components {
             namespace: string;
             name: string;
             resource_version: string;
-            /** @description The live object without managedFields, status and server-written metadata; a Secret's values read (hidden): left so, they are kept. */
+            /** @description The live object as kubectl edit shows it (apiVersion, kind, metadata first) without managedFields, status and server-written metadata; a Secret's values read (hidden): left so, they are kept. */
             yaml: string;
-            /** @description The catalog release that put the object there: its next deploy puts back edits. */
+            /** @description The catalog release that put the object there (its next deploy puts back edits), when the caller may view it; else null. */
             owner_release: components["schemas"]["OwnerRelease"] | null;
             /** @description metadata.ownerReferences. */
             owners: {
