@@ -31,7 +31,10 @@ describe('ServiceMapDetailPage', () => {
     expect(within(header).getByTestId('quota-pods')).toHaveAttribute('data-percent', '15');
     expect(within(header).getByTestId('servicemap-pods')).toHaveTextContent('4/5');
     expect(screen.queryByTestId('edit-servicemap')).not.toBeInTheDocument(); // viewer: no servicemaps.manage
-    expect(await screen.findByTestId('pod-row-shop-7/web-1')).toBeInTheDocument();
+    const podRow1 = await screen.findByTestId('pod-row-shop-7/web-1');
+    // every pod row carries the actions menu (permissions load when it opens, not per row)
+    expect(within(podRow1).getByTestId('object-actions-button')).toBeInTheDocument();
+    expect(seen.some((r) => r.url.includes('/objects/core/v1/pods/'))).toBe(false);
     const podsRequest = seen.find((r) => r.url.includes('/api/clusters/1/pods/'));
     expect(new URL(podsRequest!.url).searchParams.get('namespace')).toBe('shop-7');
 

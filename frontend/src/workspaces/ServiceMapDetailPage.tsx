@@ -24,6 +24,7 @@ import { SavePackageButton } from '../config/SavePackageButton';
 import { messageText } from '../lib/messages';
 import { NotFound } from '../pages/NotFound';
 import { ObjectActions } from '../objects/ObjectActions';
+import { POD_LOGS_ANCHOR, POD_TERMINAL_ANCHOR, podPath } from '../clusters/tabs/PodsTab';
 import { refOfRow } from '../objects/paths';
 import { QuotaBars, StateBadge } from './common';
 import { useWorkspaceLive } from './live';
@@ -107,6 +108,20 @@ function ObjectsTab({ tab, clusterId, namespace, serviceMapId }: { tab: SmTab; c
             { key: 'restarts', header: t('workspaces.servicemap.restarts'), render: (r) => r.data.restarts, className: 'num' },
             { key: 'node', header: t('workspaces.servicemap.node'), render: (r) => <span className="mono small">{r.node_name || '—'}</span> },
             { key: 'age', header: t('clusters.col.age'), render: (r) => <Age iso={r.created} />, className: 'nowrap' },
+            {
+              key: 'actions',
+              header: t('objects.actions'),
+              render: (r) => (
+                <ObjectActions
+                  clusterId={clusterId}
+                  objectRef={{ group: 'core', version: 'v1', plural: 'pods', kind: 'Pod', namespace: r.namespace, name: r.name }}
+                  links={[
+                    { key: 'logs', label: t('logs.title'), to: `${podPath(clusterId, r)}#${POD_LOGS_ANCHOR}`, grant: 'pods.logs' },
+                    { key: 'terminal', label: t('terminal.title'), to: `${podPath(clusterId, r)}#${POD_TERMINAL_ANCHOR}`, grant: 'pods.exec' },
+                  ]}
+                />
+              ),
+            },
           ]}
         />
       );
