@@ -206,8 +206,11 @@ export function YamlEditor({
 
   useEffect(() => {
     const editor = view.current;
-    if (!editor || editor.state.doc.toString() === value) return;
-    editor.dispatch({ changes: { from: 0, to: editor.state.doc.length, insert: value } });
+    if (!editor) return;
+    const change = minimalChange(editor.state.doc.toString(), value);
+    // Only the part that differs is replaced, so a cursor the user has placed (before typing) stays
+    // on its line when the live object moves under it (a controller adds an annotation above).
+    if (change) editor.dispatch({ changes: change });
   }, [value]);
 
   useEffect(() => {
@@ -227,4 +230,19 @@ export function YamlEditor({
   }, [errors, value]);
 
   return <div className="yaml-editor" ref={host} data-testid={testId} data-readonly={readOnly ? 'true' : 'false'} />;
+}
+
+/** The smallest single replacement turning ``before`` into ``after`` (null when equal). */
+export function minimalChange(before: string, after: string): { from: number; to: number; insert: string } | null {
+  if (before === after) return null;
+  let start = 0;
+  const shortest = Math.min(before.length, after.length);
+  while (start < shortest && before.charCodeAt(start) === after.charCodeAt(start)) start++;
+  let endBefore = before.length;
+  let endAfter = after.length;
+  while (endBefore > start && endAfter > start && before.charCodeAt(endBefore - 1) === after.charCodeAt(endAfter - 1)) {
+    endBefore--;
+    endAfter--;
+  }
+  return { from: start, to: endBefore, insert: after.slice(start, endAfter) };
 }
