@@ -321,6 +321,8 @@ SPECTACULAR_SETTINGS = {
         "IntentKindEnum": "catalog.models.IntentKind",
         "ProviderKindEnum": "identity.models.ProviderKind",
         "RoleEnum": "portal.models.SystemRole",  # a user's role and a mapping's system_role
+        "ObjectActionKindEnum": "clusters.models.ObjectActionKind",
+        "ObjectActionStatusEnum": "clusters.models.ObjectActionStatus",
     },
     # Every operation documents the errors the stack answers with (portal/schema.py).
     "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums", "portal.schema.document_errors"],

@@ -31,7 +31,7 @@ from rest_framework.views import APIView
 from clusters import access, browser, gateway, object_actions, objects, owners
 from clusters.kube import errors as kube
 from clusters.kube.discovery import ApiResource
-from clusters.models import Cluster, ObjectAction, ObjectActionKind
+from clusters.models import Cluster, ObjectAction, ObjectActionKind, ObjectActionStatus
 from portal import errors
 from portal.api.pagination import KeysetPagination
 from portal.limits import NAME_MAX_LENGTH, YAML_MAX_LENGTH
@@ -143,7 +143,7 @@ class ObjectActionSerializer(serializers.Serializer[Any]):
     name = serializers.CharField()
     action = serializers.ChoiceField(choices=ObjectActionKind.choices)
     params = serializers.DictField()
-    status = serializers.ChoiceField(choices=["pending", "running", "succeeded", "failed", "conflict"])
+    status = serializers.ChoiceField(choices=ObjectActionStatus.choices)
     message = serializers.CharField()
     message_code = serializers.CharField()
     message_params = serializers.DictField()

@@ -43,6 +43,7 @@ from clusters.access import (
     require_object_visible,
     visible_clusters,
 )
+from clusters.api.objects import ObjectActionSerializer
 from clusters.kube.discovery import ApiResource
 from clusters.models import Cluster, KubeObject
 from clusters.objects import action_row
@@ -85,28 +86,9 @@ class ActionControllerSerializer(serializers.Serializer[Any]):
     name = serializers.CharField()
 
 
-class ActionAcceptedSerializer(serializers.Serializer[Any]):
-    id = serializers.IntegerField()
-    cluster = serializers.IntegerField()
-    group = serializers.CharField()
-    version = serializers.CharField()
-    plural = serializers.CharField()
-    kind = serializers.CharField()
-    namespace = serializers.CharField()
-    name = serializers.CharField()
-    action = serializers.CharField()
-    params = serializers.DictField()
-    status = serializers.CharField()
-    message = serializers.CharField()
-    message_code = serializers.CharField()
-    message_params = serializers.DictField()
-    result = serializers.DictField()
-    diff = serializers.CharField()
-    requested_by = serializers.CharField()
-    created = serializers.DateTimeField()
-    started = serializers.DateTimeField(allow_null=True)
-    finished = serializers.DateTimeField(allow_null=True)
-    attempts = serializers.IntegerField()
+class ActionAcceptedSerializer(ObjectActionSerializer):
+    """The 202 of a workload action: the ObjectAction row, and what may undo the change."""
+
     owner_release = ActionOwnerReleaseSerializer(
         allow_null=True, help_text="The catalog release that put the object there, when the caller may view it: "
                                    "its next deploy puts back what this action changes (act through the release "

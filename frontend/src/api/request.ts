@@ -19,11 +19,14 @@ export function buildUrl(path: string, query: Record<string, QueryValue> = {}): 
   return url.toString();
 }
 
-export async function request<T>(
+type RequestOptions = { query?: Record<string, QueryValue>; body?: unknown; signal?: AbortSignal };
+
+/** Send a JSON request through `portalFetch` and parse the answer (JSON, else text; 204 → undefined). */
+export async function sendParsed(
   method: 'GET' | 'POST' | 'PATCH' | 'PUT' | 'DELETE',
   path: string,
-  { query, body, signal }: { query?: Record<string, QueryValue>; body?: unknown; signal?: AbortSignal } = {},
-): Promise<T> {
+  { query, body, signal }: RequestOptions = {},
+): Promise<{ response: Response; parsed: unknown }> {
   const headers: Record<string, string> = { Accept: 'application/json' };
   if (body !== undefined) headers['Content-Type'] = 'application/json';
   const response = await portalFetch(
@@ -46,6 +49,15 @@ export async function request<T>(
       }
     }
   }
+  return { response, parsed };
+}
+
+export async function request<T>(
+  method: 'GET' | 'POST' | 'PATCH' | 'PUT' | 'DELETE',
+  path: string,
+  options: RequestOptions = {},
+): Promise<T> {
+  const { response, parsed } = await sendParsed(method, path, options);
   if (!response.ok) throw toApiError(response, parsed);
   return parsed as T; // the caller names the documented shape of this endpoint
 }

@@ -2311,6 +2311,7 @@ export interface paths {
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
+        /** @description The 202 of a workload action: the ObjectAction row, and what may undo the change. */
         ActionAccepted: {
             id: number;
             cluster: number;
@@ -2320,16 +2321,17 @@ export interface components {
             kind: string;
             namespace: string;
             name: string;
-            action: string;
+            action: components["schemas"]["ObjectActionKindEnum"];
             params: {
                 [key: string]: unknown;
             };
-            status: string;
+            status: components["schemas"]["ObjectActionStatusEnum"];
             message: string;
             message_code: string;
             message_params: {
                 [key: string]: unknown;
             };
+            /** @description conflicts [{field, manager, message}], errors [{field, line, message}], documents (create), resource_version. */
             result: {
                 [key: string]: unknown;
             };
@@ -3427,7 +3429,7 @@ export interface components {
             kind: string;
             namespace: string;
             name: string;
-            action: components["schemas"]["ObjectActionActionEnum"];
+            action: components["schemas"]["ObjectActionKindEnum"];
             params: {
                 [key: string]: unknown;
             };
@@ -3462,13 +3464,13 @@ export interface components {
          *     * `delete` - Delete
          * @enum {string}
          */
-        ObjectActionActionEnum: "apply" | "create" | "scale" | "restart" | "pause" | "resume" | "rollback" | "delete";
+        ObjectActionKindEnum: "apply" | "create" | "scale" | "restart" | "pause" | "resume" | "rollback" | "delete";
         /**
-         * @description * `pending` - pending
-         *     * `running` - running
-         *     * `succeeded` - succeeded
-         *     * `failed` - failed
-         *     * `conflict` - conflict
+         * @description * `pending` - Pending
+         *     * `running` - Running
+         *     * `succeeded` - Succeeded
+         *     * `failed` - Failed
+         *     * `conflict` - Conflict
          * @enum {string}
          */
         ObjectActionStatusEnum: "pending" | "running" | "succeeded" | "failed" | "conflict";

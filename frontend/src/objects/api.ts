@@ -8,9 +8,8 @@
  * which ApiError's string-only `fieldErrors` drops, so they are kept on `ObjectApiError.lines`
  * for the editor to put on their lines.
  */
-import { portalFetch } from '../api/client';
 import { ApiError, toApiError } from '../api/errors';
-import { buildUrl, type QueryValue } from '../api/request';
+import { sendParsed, type QueryValue } from '../api/request';
 import type {
   CreatePreview,
   Dependents,
@@ -88,30 +87,9 @@ export function lineErrorsOf(body: unknown): LineError[] {
 async function send<T>(
   method: 'GET' | 'POST',
   path: string,
-  { query, body, signal }: { query?: Record<string, QueryValue>; body?: unknown; signal?: AbortSignal } = {},
+  options: { query?: Record<string, QueryValue>; body?: unknown; signal?: AbortSignal } = {},
 ): Promise<T> {
-  const headers: Record<string, string> = { Accept: 'application/json' };
-  if (body !== undefined) headers['Content-Type'] = 'application/json';
-  const response = await portalFetch(
-    new Request(buildUrl(path, query), {
-      method,
-      headers,
-      credentials: 'same-origin',
-      body: body === undefined ? undefined : JSON.stringify(body),
-      signal,
-    }),
-  );
-  let parsed: unknown = undefined;
-  if (response.status !== 204) {
-    const text = await response.text();
-    if (text) {
-      try {
-        parsed = JSON.parse(text);
-      } catch {
-        parsed = text;
-      }
-    }
-  }
+  const { response, parsed } = await sendParsed(method, path, options);
   if (!response.ok) throw new ObjectApiError(toApiError(response, parsed), lineErrorsOf(parsed));
   return parsed as T; // the caller names the documented shape of the endpoint
 }
