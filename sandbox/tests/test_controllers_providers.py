@@ -190,10 +190,10 @@ async def test_previous_logs_of_a_restarted_container(sim: tuple[SimCluster, Con
 
     await wait_for(lambda: restarts() >= 1, what="a restart")
     prev = await collect(m.logs.stream("default", "again", None, follow=False, tail_lines=1, since_seconds=None,
-                                       timestamps=False, previous=True))  # type: ignore[call-arg]
+                                       timestamps=False, previous=True))
     assert prev == "panic: simulated crash (sandbox crashloop marker); exiting with status 1\n"
     c.store.create(PODS, pod("fresh", ["web"]))
     await wait_for(lambda: running(c, "fresh"), what="running")
     with pytest.raises(BadRequest, match='previous terminated container "web" in pod "fresh" not found'):
         await collect(m.logs.stream("default", "fresh", None, follow=False, tail_lines=None, since_seconds=None,
-                                    timestamps=False, previous=True))  # type: ignore[call-arg]
+                                    timestamps=False, previous=True))
