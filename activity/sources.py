@@ -24,7 +24,7 @@ from clusters.models import KubeObject, ObjectAction
 from portal.models import AuditRecord
 
 WARNING_STATUSES = frozenset({"failed", "conflict"})
-EXEC_ACTION = "pod.exec"
+EXEC_ACTION = "pod.exec"  # a session as it ended, or a refusal; never "pod.exec.start" (one entry per session)
 
 
 def _places(places: tuple[Place, ...], cluster: str = "cluster_id", namespace: str = "namespace") -> Q:

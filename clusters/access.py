@@ -280,12 +280,12 @@ def _decide(user: Any, cluster: Cluster | int, namespace: str,
         return None
     if not namespace:
         return _operator_only(f"{_grant_what(grant)} outside a namespace (cluster-scoped objects)")
-    if member is not None and grant in member[1]:
-        return None
-    if portal_access.is_auditor(user):
+    if portal_access.is_auditor(user):  # reads everything, changes nothing: a workspace role adds no grant
         if grant in AUDITOR_GRANTS:
             return None
         return _operator_only(_grant_what(grant))
+    if member is not None and grant in member[1]:
+        return None
     if member is None:
         return errors.Forbidden(
             f"Namespace {namespace} is not in any of your service maps on this cluster.",
@@ -296,8 +296,8 @@ def _decide(user: Any, cluster: Cluster | int, namespace: str,
 def object_grants(user: Any, cluster: Cluster | int, namespace: str) -> frozenset[str]:
     """The grants of :data:`OBJECT_GRANTS` ``user`` holds on objects of ``namespace`` in ``cluster``
     (``namespace`` "": a cluster-scoped object, operators only). Operators and admins: all; auditors:
-    :data:`AUDITOR_GRANTS` (plus what a workspace role gives them there); members: their role's
-    grants in the workspace whose service map holds the namespace."""
+    :data:`AUDITOR_GRANTS` only, whatever workspace role they also hold (the auditor reads and
+    changes nothing); members: their role's grants in the workspace whose service map holds the namespace."""
     member = _lookup(user, cluster, namespace)
     return frozenset(g for g in OBJECT_GRANTS if _decide(user, cluster, namespace, g, member) is None)
 
@@ -317,14 +317,19 @@ def require_object_action(user: Any, cluster: Cluster | int, namespace: str, gra
         raise refusal
 
 
-def object_permissions(user: Any, cluster: Cluster | int, namespace: str) -> dict[str, dict[str, Any]]:
+def object_permissions(user: Any, cluster: Cluster | int, namespace: str, *, kind: str = "", name: str = "",
+                       api_version: str = "v1") -> dict[str, dict[str, Any]]:
     """``{grant: {"allowed", "code", "reason", "params"}}`` for every grant of :data:`OBJECT_GRANTS`,
     so the console can leave out or disable each action with the reason (``codes.<code>`` filled
-    with ``params``; one membership lookup)."""
+    with ``params``; one membership lookup). Given the object's ``kind`` and ``name``: the grants
+    that change it are refused with ``portal_owned`` when it is one of the portal's own objects."""
     member = _lookup(user, cluster, namespace)
+    owned = portal_owned_refusal(cluster, namespace, kind, name, api_version=api_version)
     out: dict[str, dict[str, Any]] = {}
     for grant in OBJECT_GRANTS:
         refusal = _decide(user, cluster, namespace, grant, member)
+        if refusal is None and owned is not None and grant in CHANGE_GRANTS:
+            refusal = owned
         out[grant] = ({"allowed": True, "code": "", "reason": "", "params": {}} if refusal is None else
                       {"allowed": False, "code": refusal.code, "reason": refusal.message,
                        "params": refusal.params})
@@ -337,6 +342,56 @@ def protected_namespace(cluster_id: int, namespace: str) -> str | None:
     if not namespace or _member_scope is None or _member_scope.service_map_of is None:
         return None
     return _member_scope.service_map_of(cluster_id, namespace)
+
+
+# ---------------------------------------------------------------------------- the portal's own objects
+# A service map's Namespace, its ResourceQuota and LimitRange (the enforced quota) and the pull
+# secrets the portal puts there are the portal's: changing them through the object editor or a
+# workload action would get around the quota until drift repair puts them back (and a quota never
+# evicts pods that already run). Nobody changes them here, admins included: the service map's own
+# API does. The workspaces app knows these objects and plugs the rule in with :func:`set_portal_owned`.
+
+PORTAL_OWNED = "portal_owned"
+# The grants that change an object: what the permissions answer refuses for the portal's own objects.
+CHANGE_GRANTS: tuple[str, ...] = (OBJECTS_EDIT, OBJECTS_DELETE, WORKLOADS_SCALE, WORKLOADS_RESTART,
+                                  WORKLOADS_ROLLBACK)
+
+# (cluster id, namespace ("" for a cluster-scoped object), kind, name) -> why the portal owns the
+# object (a sentence that says where to change it instead), or None.
+PortalOwnedRule = Callable[[int, str, str, str], str | None]
+_portal_owned: PortalOwnedRule | None = None
+
+
+def set_portal_owned(rule: PortalOwnedRule | None) -> None:
+    global _portal_owned
+    _portal_owned = rule
+
+
+def portal_owned(cluster_id: int, namespace: str, kind: str, name: str) -> str | None:
+    """Why the object (a core-group ``kind``) is the portal's own and may not be changed here, or None."""
+    if _portal_owned is None or not kind or not name:
+        return None
+    return _portal_owned(cluster_id, namespace, kind, name)
+
+
+def portal_owned_refusal(cluster: Cluster | int, namespace: str, kind: str, name: str, *,
+                         api_version: str = "v1") -> errors.Forbidden | None:
+    """The 403 ``portal_owned`` for changing the object, or None (objects of other API groups
+    than the core one are never the portal's own)."""
+    if api_version != "v1":
+        return None
+    why = portal_owned(_cluster_id(cluster), namespace, kind, name)
+    if why is None:
+        return None
+    return errors.Forbidden(why, code=PORTAL_OWNED, params={"kind": kind, "name": name, "namespace": namespace})
+
+
+def require_not_portal_owned(cluster: Cluster | int, namespace: str, kind: str, name: str, *,
+                             api_version: str = "v1") -> None:
+    """Raise 403 ``portal_owned`` for any change of one of the portal's own objects, whoever asks."""
+    refusal = portal_owned_refusal(cluster, namespace, kind, name, api_version=api_version)
+    if refusal is not None:
+        raise refusal
 
 
 def visible_object_actions(user: Any) -> QuerySet[ObjectAction]:

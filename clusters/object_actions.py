@@ -7,7 +7,9 @@ that carries it out. :func:`request_action` writes the row, the audit record and
 ``objects.action`` event in one transaction and enqueues the task by name after commit; the
 operations (:mod:`clusters.object_ops`) record their progress and outcome through
 :func:`begin` and :func:`finish`. Each publishes the row after commit to the object's namespace
-group (``cluster.<id>.ns.<namespace>``), or the cluster's group for cluster-scoped objects.
+group (``cluster.<id>.ns.<namespace>``), or the cluster's group for cluster-scoped objects; a
+create spanning namespaces goes whole to the cluster's group and trimmed to each namespace's
+(:func:`namespace_row`).
 
 Authorization is the caller's (the views ask :mod:`clusters.access` first); ``request`` is only
 for the audit record. A manifest holding a Secret is stored encrypted (bound to its row).
@@ -47,14 +49,45 @@ AUDIT_ACTIONS: dict[str, str] = {
 FINISHED = (ObjectActionStatus.SUCCEEDED, ObjectActionStatus.FAILED, ObjectActionStatus.CONFLICT)
 
 
+# The outcomes of a create whose message and params say only how many documents (safe to show in
+# every namespace a create spans); any other outcome's words may name another namespace's objects.
+_COUNT_ONLY_CODES = frozenset({"objects_created", "create_failed", "create_conflict"})
+
+
 def _publish(action: ObjectAction) -> None:
     row = action_row(action)
     publish(action_group(action), "objects.action", row)
-    # A create spanning namespaces goes to the cluster's group (operators) and to each namespace's,
-    # so members following their namespaces see it too.
+    # A create spanning namespaces goes whole to the cluster's group (those who read every namespace,
+    # clusters.access) and, trimmed to that namespace's documents, to each namespace's, so members
+    # following their namespaces see it too and learn nothing of the other namespaces' objects.
     spanned = [] if action.namespace else list((action.params or {}).get("namespaces") or [])
     for namespace in spanned:
-        publish(f"cluster.{action.cluster_id}.ns.{namespace}", "objects.action", row)
+        publish(f"cluster.{action.cluster_id}.ns.{namespace}", "objects.action", namespace_row(row, namespace))
+
+
+def namespace_row(row: dict[str, Any], namespace: str) -> dict[str, Any]:
+    """The row of a create spanning namespaces as one namespace's group may see it: only that
+    namespace's documents (their conflicts and errors), no diff (it spans every document), no
+    per-document targets, and the outcome's own words only when they are counts."""
+    params = row.get("params") or {}
+    result = row.get("result") or {}
+    documents = [d for d in result.get("documents") or [] if d.get("namespace") == namespace]
+    indexes = {d.get("index") for d in documents}
+    trimmed: dict[str, Any] = {"documents": documents} if "documents" in result else {}
+    if "conflicts" in result:
+        trimmed["conflicts"] = [c for d in documents for c in d.get("conflicts") or []]
+    if "errors" in result:
+        trimmed["errors"] = [e for e in result.get("errors") or [] if e.get("document") in indexes]
+    safe = not row.get("message_code") or row.get("message_code") in _COUNT_ONLY_CODES
+    return {
+        **row, "diff": "", "result": trimmed,
+        "params": {"force": bool(params.get("force")), "namespace": namespace, "namespaces": [namespace],
+                   "documents": len(documents) if "documents" in result else
+                   sum(1 for t in params.get("targets") or [] if t.get("namespace") == namespace)},
+        "message": row.get("message", "") if safe else "The change did not complete; its details are shown to "
+                   "those who may see every namespace it spans.",
+        "message_params": (row.get("message_params") or {}) if safe else {},
+    }
 
 
 @transaction.atomic

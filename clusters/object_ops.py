@@ -23,10 +23,11 @@ from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
+from django.contrib.auth.models import AnonymousUser
 from django.db.models import Q
 from django.utils import timezone
 
-from clusters import object_actions, objects
+from clusters import access, object_actions, objects
 from clusters.kube import errors as kube
 from clusters.kube.client import KubeClient, Resource
 from clusters.models import ObjectAction, ObjectActionStatus
@@ -202,11 +203,33 @@ def target_namespace(doc: objects.Document, resource_namespaced: bool, default: 
     return (doc.namespace or default) if resource_namespaced else ""
 
 
+def checked_targets(action: ObjectAction) -> dict[int, str] | None:
+    """``{document index: namespace}`` as the request checked them (``params.targets``), or None
+    for a row written before the request stored them."""
+    targets = (action.params or {}).get("targets")
+    if not isinstance(targets, list):
+        return None
+    return {int(t["index"]): str(t.get("namespace") or "") for t in targets if isinstance(t, dict) and "index" in t}
+
+
+def _refusal(action: ObjectAction, doc: objects.Document, namespace: str) -> errors.Forbidden | None:
+    """Why the requester may (no longer) change this document where it goes, or None: the grants
+    the request was checked against, asked again when the change is carried out."""
+    user = action.requested_by if action.requested_by is not None else AnonymousUser()
+    refusal = access.object_action_denied(user, action.cluster_id, namespace, access.OBJECTS_EDIT)
+    if refusal is None and doc.is_secret:
+        refusal = access.object_action_denied(user, action.cluster_id, namespace, access.SECRETS_REVEAL)
+    return refusal
+
+
 @register("create")
 def create_objects(action: ObjectAction, client: KubeClient) -> None:
     """Every document of the YAML, dry-run first (nothing is applied unless all pass), then
     applied one after the other with server-side apply; ``result.documents`` says what became
-    of each (created, configured, unchanged, conflict, failed)."""
+    of each (created, configured, unchanged, conflict, failed). Each goes to the namespace the
+    request checked for it (``params.targets``), and the requester must still hold
+    ``objects.edit`` there (``secrets.reveal`` too for a Secret): else nothing is applied and the
+    action fails with the refusal's code."""
     text = action.get_manifest()
     docs = objects.parse_documents(text, many=True)
     force = bool((action.params or {}).get("force"))
@@ -214,6 +237,9 @@ def create_objects(action: ObjectAction, client: KubeClient) -> None:
     rows: list[dict[str, Any]] = []
     plans: list[tuple[objects.Document, Resource, dict[str, Any], dict[str, Any] | None]] = []
     created_namespaces = {d.name for d in docs if d.kind == "Namespace" and d.api_version == "v1"}
+    targets = checked_targets(action)
+    default = str((action.params or {}).get("namespace") or action.namespace or "default")
+    refused: errors.Forbidden | None = None
     for doc in docs:
         try:
             resource = _document_resource(client, doc)
@@ -223,13 +249,28 @@ def create_objects(action: ObjectAction, client: KubeClient) -> None:
                                                                    "message": str(exc)}])
             rows.append(row)
             continue
-        namespace = target_namespace(doc, resource.namespaced, action.namespace or "default")
+        # Exactly the namespace the request checked (a namespaced kind the request took for
+        # cluster-scoped has none: refused below unless the requester may change cluster-scoped objects).
+        namespace = target_namespace(doc, resource.namespaced, default) if targets is None else (
+            targets.get(doc.index, "") if resource.namespaced else "")
         obj = dict(doc.obj)
         obj["metadata"] = {**doc.obj["metadata"], **({"namespace": namespace} if namespace else {})}
         if not resource.namespaced:
             obj["metadata"].pop("namespace", None)
         row = _document_row(doc, namespace)
         rows.append(row)
+        refusal = _refusal(action, doc, namespace)
+        if refusal is not None:
+            refused = refused or refusal
+            row.update(status="failed", message=refusal.message, errors=[{"field": "metadata.namespace",
+                                                                          "line": doc.line,
+                                                                          "message": refusal.message}])
+            continue
+        if resource.namespaced and not namespace:
+            message = f"{doc.kind} is namespaced but the request checked it as cluster-scoped; create it again."
+            row.update(status="failed", message=message, errors=[{"field": "metadata.namespace", "line": doc.line,
+                                                                  "message": message}])
+            continue
         try:
             live: dict[str, Any] | None = client.get_object(doc.kind, doc.name, namespace, resource=resource,
                                                             timeout=CALL_TIMEOUT)
@@ -257,6 +298,15 @@ def create_objects(action: ObjectAction, client: KubeClient) -> None:
             continue
         plans.append((doc, resource, obj, live))
     problems = [r for r in rows if r["status"] in ("failed", "conflict")]
+    if refused is not None:
+        for r in rows:
+            if r["status"] == "pending":
+                r["status"] = "not_applied"
+        object_actions.finish(
+            action, status=ObjectActionStatus.FAILED, code=refused.code, message=refused.message,
+            params=refused.params,
+            result={"documents": rows, "errors": [dict(e, document=r["index"]) for r in problems for e in r["errors"]]})
+        return
     if problems:
         for r in rows:
             if r["status"] == "pending":

@@ -12,7 +12,9 @@ and :class:`RegistryAllocationAccess`. The module-level functions (:func:`requir
 object of a model.
 
 It also tells the clusters app which clusters and namespaces members may see
-(:func:`clusters.access.set_member_scope`) and authorizes the ``workspace.<id>`` socket group.
+(:func:`clusters.access.set_member_scope`) and which objects in them are the portal's own, changed
+by nobody through the object editor or workload actions (:func:`clusters.access.set_portal_owned`),
+and authorizes the ``workspace.<id>`` socket group.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from typing import Any
 
 from django.db.models import QuerySet
 
-from clusters.access import MemberScope, set_member_scope
+from clusters.access import MemberScope, set_member_scope, set_portal_owned
 from portal import access as portal_access
 from portal import errors
 from portal.events import register_group
@@ -62,10 +64,16 @@ def membership(user: Any, workspace: Workspace) -> Membership | None:
     return cache[workspace.pk]
 
 
+AUDITOR_GRANTS = frozenset({str(Grant.PODS_LOGS)})
+
+
 def grants(user: Any, workspace: Workspace) -> frozenset[str]:
-    """The grants ``user`` holds in ``workspace`` (admins: all)."""
+    """The grants ``user`` holds in ``workspace`` (admins: all; auditors: reading logs only, whatever
+    workspace role they also hold: the auditor system role reads everything and changes nothing)."""
     if is_admin(user):
         return ALL_GRANTS
+    if portal_access.is_auditor(user):
+        return AUDITOR_GRANTS
     member = membership(user, workspace)
     return frozenset(member.role.grants) if member is not None else frozenset()
 
@@ -332,6 +340,43 @@ def _service_map_of(cluster_id: int, namespace: str) -> str | None:
     return (row[0] or row[1]) if row is not None else None
 
 
+# ---------------------------------------------------------------------------- the portal's own objects
+# What the portal keeps in a service map's namespace (workspaces.services.desired_objects: the
+# Namespace, ResourceQuota portal-quota, LimitRange portal-limits) and the names it reserves there:
+# any ResourceQuota or LimitRange named portal-…, Secrets named portal-pull-… (its pull secrets).
+# The same rule as catalog.releases refuses in a release; here the object editor and workload
+# actions ask it through clusters.access.portal_owned.
+
+RESERVED_PREFIX = "portal-"
+PULL_SECRET_PREFIX = "portal-pull-"
+_PUT_BACK = "the portal manages it and would put it back"
+
+
+def _portal_owned(cluster_id: int, namespace: str, kind: str, name: str) -> str | None:
+    """Why the object is the portal's own (a sentence naming the service map and where to change
+    it instead), or None. One query, and only for the kinds and names the portal keeps."""
+    if kind == "Namespace" and not namespace:
+        held = name
+    elif namespace and ((kind in ("ResourceQuota", "LimitRange") and name.startswith(RESERVED_PREFIX))
+                        or (kind == "Secret" and name.startswith(PULL_SECRET_PREFIX))):
+        held = namespace
+    else:
+        return None
+    row = (ServiceMap.objects.filter(cluster_id=cluster_id, namespace=held)
+           .values_list("display_name", "namespace", "workspace__name").first())
+    if row is None:
+        return None
+    where = f"the service map {row[0] or row[1]} of workspace {row[2]}"
+    if kind == "Namespace":
+        return (f"Namespace/{name} is the namespace of {where}; the portal manages it. Change or delete the service "
+                "map in the portal instead.")
+    if kind == "Secret":
+        return (f"Secret/{name} is a name reserved for the portal's pull secrets ({PULL_SECRET_PREFIX}…) in {where}; "
+                f"{_PUT_BACK}. Change the workspace's registries in the portal instead.")
+    return (f"{kind}/{name} is a {kind} name reserved for the portal ({RESERVED_PREFIX}…), part of the quota and "
+            f"limits of {where}; {_PUT_BACK}. Change the service map's quota and limits in the portal instead.")
+
+
 _WORKSPACE_KEY = re.compile(r"^[0-9]+$")
 
 
@@ -342,6 +387,7 @@ def _workspace_group(user: Any, key: str) -> bool:
 def install() -> None:
     set_member_scope(MemberScope(cluster_ids=_member_cluster_ids, namespaces=_member_namespaces,
                                  grants_in=_member_grants_in, service_map_of=_service_map_of))
+    set_portal_owned(_portal_owned)
     register_group(
         "workspace", _workspace_group,
         "`workspace.<id>`: a workspace's allocations, service maps (with live quota usage) and members.",

@@ -11,7 +11,9 @@ here, so bad input is a 4xx with a stable code and nothing is applied: the YAML 
 object of the URL (``name_changed``, ``kind_changed``, ``api_version_changed``,
 ``namespace_changed``), its kind is served (``kind_not_served``), the caller holds the grant in
 that namespace (:mod:`clusters.access`: ``objects.edit``, and ``secrets.reveal`` for a Secret),
-and the API server accepts it in a dry run (``api_invalid``, its causes on their YAML lines).
+the object is not one of the portal's own (``portal_owned``: a service map's Namespace, quota,
+limits or pull secrets, for everyone), and the API server accepts it in a dry run
+(``api_invalid``, its causes on their YAML lines).
 """
 
 from __future__ import annotations
@@ -203,10 +205,13 @@ def _require_read(user: Any, cluster: Cluster, resource: ApiResource, namespace:
         raise errors.NotFound("No such object, or not one you may see.", code="object_not_found")
 
 
-def _require_edit(user: Any, cluster: Cluster, namespace: str, kind: str, api_version: str) -> None:
+def _require_edit(user: Any, cluster: Cluster, namespace: str, kind: str, api_version: str, *, name: str) -> None:
+    """The grants to change the object (``objects.edit``; ``secrets.reveal`` too for a Secret), and
+    that it is not one of the portal's own (403 ``portal_owned``, for everyone, admins included)."""
     access.require_object_action(user, cluster, namespace, access.OBJECTS_EDIT)
     if kind == "Secret" and api_version == "v1":
         access.require_object_action(user, cluster, namespace, access.SECRETS_REVEAL)
+    access.require_not_portal_owned(cluster, namespace, kind, name, api_version=api_version)
 
 
 def _get_live(read: gateway.LiveRead, resource: ApiResource, name: str, namespace: str) -> dict[str, Any] | None:
@@ -258,7 +263,9 @@ BAD_INPUT = OpenApiResponse(description="yaml_invalid (errors.yaml: [{line, mess
                                         "causes: errors.yaml [{field, line, message}])")
 FAILURES = {
     400: BAD_INPUT,
-    403: OpenApiResponse(description="grant_missing, namespace_forbidden or operator_required (clusters.access)"),
+    403: OpenApiResponse(description="grant_missing, namespace_forbidden, operator_required or portal_owned (one "
+                                     "of the portal's own objects: a service map's Namespace, quota, limits, pull "
+                                     "secrets) (clusters.access)"),
     404: OpenApiResponse(description="No such cluster, kind (unknown_resource) or object (object_not_found)"),
     502: OpenApiResponse(description="The cluster answered with an error or refused the credentials"),
     503: OpenApiResponse(description="cluster_unreachable or cluster_timeout"),
@@ -298,7 +305,8 @@ class ObjectView(_ObjectView):
             "owner_release": owners.release_owner(request.user, metadata.get("labels"), cluster_id=cluster.pk,
                                                   namespace=namespace),
             "owners": list(metadata.get("ownerReferences") or []),
-            "permissions": access.object_permissions(request.user, cluster, namespace),
+            "permissions": access.object_permissions(request.user, cluster, namespace, kind=resource.kind, name=name,
+                                                     api_version=resource.group_version),
             "managers": objects.managers(live),
         })
 
@@ -314,7 +322,7 @@ class ObjectPreviewView(_ObjectView):
         with gateway.live_read(cluster, f"previewing {plural}/{name}", gone=f"There is no {plural} {name}.") as read:
             resource = _resolve(cluster, read, group, version, plural)
             namespace = _namespace(request.user, cluster, resource, request, name)
-            _require_edit(request.user, cluster, namespace, resource.kind, resource.group_version)
+            _require_edit(request.user, cluster, namespace, resource.kind, resource.group_version, name=name)
             text = str(_body(request, YamlRequestSerializer)["yaml"])
             obj = self.edited(request, resource, name, namespace, text)
             live = read.client.get_object(resource.kind, name, namespace, resource=objects.client_resource(resource),
@@ -341,7 +349,7 @@ class ObjectApplyView(_ObjectView):
         with gateway.live_read(cluster, f"checking {plural}/{name}", gone=f"There is no {plural} {name}.") as read:
             resource = _resolve(cluster, read, group, version, plural)
             namespace = _namespace(request.user, cluster, resource, request, name)
-            _require_edit(request.user, cluster, namespace, resource.kind, resource.group_version)
+            _require_edit(request.user, cluster, namespace, resource.kind, resource.group_version, name=name)
             body = _body(request, ApplyRequestSerializer)
             text = str(body["yaml"])
             obj = self.edited(request, resource, name, namespace, text)
@@ -397,7 +405,7 @@ class _CreateView(APIView):
             resource = ApiResource(group=group, version=version, plural=served.plural, kind=served.kind,
                                    namespaced=served.namespaced)
             namespace = (doc.namespace or default) if served.namespaced else ""
-            _require_edit(request.user, cluster, namespace, doc.kind, doc.api_version)
+            _require_edit(request.user, cluster, namespace, doc.kind, doc.api_version, name=doc.name)
             obj = dict(doc.obj)
             obj["metadata"] = {k: v for k, v in doc.obj["metadata"].items() if k != "namespace"}
             if namespace:
@@ -468,8 +476,9 @@ class CreateView(_CreateView):
             plural=one[1].plural if one else "", kind=one[0].kind if one else "",
             namespace=one[2] if one else (namespaces[0] if len(namespaces) == 1 else ""),
             name=one[0].name if one else "", action=ObjectActionKind.CREATE,
+            # targets: where each document goes, as checked here; the task applies it exactly there.
             params={"force": bool(body.get("force")), "namespace": default, "documents": len(plan),
-                    "namespaces": namespaces},
+                    "namespaces": namespaces, "targets": [{"index": d.index, "namespace": n} for d, _r, n, _o in plan]},
             manifest=text, secret=any(d.is_secret for d, _r, _n, _o in plan), request=request._request,
             detail={"documents": [{"kind": d.kind, "namespace": n, "name": d.name} for d, _r, n, _o in plan]})
         return Response(objects.action_row(action), status=202)

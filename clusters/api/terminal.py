@@ -7,11 +7,12 @@ the grant ``pods.exec`` for the pod's namespace from :mod:`clusters.access` (ask
 the user's access may have changed, and every ``PORTAL_WS_RECHECK_SECONDS``), then the pod read live
 through :mod:`clusters.gateway` (it exists, runs, has the container), and only then the exec
 stream. The command is one of :data:`COMMANDS`, never free text. The session ends after
-``PORTAL_EXEC_IDLE_SECONDS`` without input (keystrokes or resizes) and after
-``PORTAL_EXEC_MAX_SECONDS`` in all, and is written to the audit log when it ends (``pod.exec``:
-who, cluster, namespace, pod, container, command, seconds, exit code), without the keystrokes
-unless an admin sets ``PORTAL_EXEC_RECORD_INPUT``. Refusals after sign-in are audited too
-(outcome ``denied``).
+``PORTAL_EXEC_IDLE_SECONDS`` without input (keystrokes; a resize is not input) and after
+``PORTAL_EXEC_MAX_SECONDS`` in all. It is written to the audit log as soon as the exec stream is
+open (``pod.exec.start``: who, cluster, namespace, pod, container, command, a session id), before
+the browser may type, so a shell whose web process dies still left a record; and when it ends
+(``pod.exec``: the same and the session id, seconds, exit code), without the keystrokes unless an
+admin sets ``PORTAL_EXEC_RECORD_INPUT``. Refusals after sign-in are audited too (outcome ``denied``).
 
 Frames (docs/terminal.md): browser → server ``{"type": "stdin", "data": str}``,
 ``{"type": "resize", "cols": int, "rows": int}``; server → browser ``{"type": "ready", ...}``,
@@ -31,6 +32,7 @@ import json
 import logging
 import re
 import time
+import uuid
 from dataclasses import dataclass
 from types import SimpleNamespace
 from typing import Any
@@ -221,10 +223,14 @@ def socket_client_ip(scope: dict[str, Any]) -> str | None:
     return client_ip(SimpleNamespace(META=meta, headers=HttpHeaders(meta)))  # type: ignore[arg-type]
 
 
+EXEC_ACTION = "pod.exec"  # a session's end (or a refusal): the timeline's entry
+EXEC_START_ACTION = "pod.exec.start"  # a session's start, written before the browser may type
+
+
 def _audit(user: Any, cluster: Cluster, target: Target, *, outcome: str, detail: dict[str, Any],
-           source_ip: str | None = None) -> None:
+           source_ip: str | None = None, action: str = EXEC_ACTION) -> None:
     audit.record(
-        action="pod.exec", outcome=outcome, actor=user, target_type="pod", source_ip=source_ip,
+        action=action, outcome=outcome, actor=user, target_type="pod", source_ip=source_ip,
         target_id=f"{cluster.pk}/{target.namespace}/{target.pod}"[:100],
         target_repr=f"{cluster.name}/{target.namespace}/{target.pod}"[:300],
         detail={"cluster": cluster.pk, "cluster_name": cluster.name, "namespace": target.namespace,
@@ -271,13 +277,20 @@ class ExecConsumer(AsyncWebsocketConsumer):
         self.started = time.monotonic()
         self.last_input = self.started
         self.next_recheck = self.started + recheck_seconds()
+        self.session_id = uuid.uuid4().hex
         try:
+            # Recorded before "ready" (the browser types only after it): if this process dies with
+            # the shell open, the start is in the audit log. A record that cannot be written ends
+            # the session (below), so no shell runs unaudited.
+            await database_sync_to_async(_audit)(
+                self.user, self.cluster, self.target, outcome=AuditOutcome.SUCCESS, action=EXEC_START_ACTION,
+                detail={"session": self.session_id, "protocol": self.session.protocol}, source_ip=self.source_ip)
             self.control = control_group(self.user.pk)
             await self.channel_layer.group_add(self.control, self.channel_name)
             await self._send({"type": "ready", "protocol": self.session.protocol, "container": container,
                               "command": target.command, "idle_seconds": idle_seconds(),
                               "max_seconds": max_seconds()})
-        except Exception:  # the browser left while the stream opened (or Redis is away): end it, audited
+        except Exception:  # the browser left while the stream opened (or Redis/the DB is away): end it, audited
             await self._finish("broken", None)
             raise
         self.tasks = [asyncio.create_task(self._pump()), asyncio.create_task(self._watch())]
@@ -357,8 +370,7 @@ class ExecConsumer(AsyncWebsocketConsumer):
                         and 1 <= rows <= MAX_TERMINAL):
                     await self._bad_frame(f"A resize needs whole cols and rows between 1 and {MAX_TERMINAL}.")
                     return
-                self.last_input = time.monotonic()
-                await self.session.resize(cols, rows)
+                await self.session.resize(cols, rows)  # not input: a resize alone keeps no idle shell open
             else:
                 await self._bad_frame('Expected {"type": "stdin", "data": …} or {"type": "resize", "cols": …, '
                                       '"rows": …}.')
@@ -439,8 +451,8 @@ class ExecConsumer(AsyncWebsocketConsumer):
         with contextlib.suppress(Exception):
             await self.session.close()
         seconds = round(time.monotonic() - self.started, 1)
-        detail: dict[str, Any] = {"seconds": seconds, "exit_code": self.exit_code, "ended": why,
-                                  "protocol": self.session.protocol}
+        detail: dict[str, Any] = {"session": self.session_id, "seconds": seconds, "exit_code": self.exit_code,
+                                  "ended": why, "protocol": self.session.protocol}
         if record_input():
             detail["input"] = "".join(self.input)
             detail["input_truncated"] = self.input_chars > MAX_RECORDED_CHARS

@@ -12,7 +12,9 @@ the task ``clusters.run_object_action`` carries it out (:mod:`clusters.workload_
 Grants: scale ``workloads.scale``, restart ``workloads.restart``, rollback **and pause/resume**
 ``workloads.rollback`` (all three control how far a rollout goes, where a restart only starts
 the same template again), delete ``objects.delete``. Reading revisions and dependents needs
-only to see the namespace.
+only to see the namespace. The portal's own objects (a service map's Namespace, ResourceQuota,
+LimitRange and pull secrets, :func:`clusters.access.portal_owned`) are refused to everyone (403
+``portal_owned``): they change through the service map.
 """
 
 from __future__ import annotations
@@ -39,6 +41,7 @@ from clusters.access import (
     WORKLOADS_ROLLBACK,
     WORKLOADS_SCALE,
     protected_namespace,
+    require_not_portal_owned,
     require_object_action,
     require_object_visible,
     visible_clusters,
@@ -175,7 +178,8 @@ FAILURES = {
     400: OpenApiResponse(description="replicas_invalid, confirm_mismatch, propagation_invalid, not_scalable, "
                                      "action_not_supported, revision_not_found, namespace_protected, "
                                      "namespace_required"),
-    403: OpenApiResponse(description="grant_missing or operator_required (clusters.access)"),
+    403: OpenApiResponse(description="grant_missing, operator_required or portal_owned (one of the portal's own "
+                                     "objects: a service map's quota, limits, pull secrets) (clusters.access)"),
     404: OpenApiResponse(description="No such cluster, kind (unknown_resource) or object (object_not_found: also an "
                                      "object outside the caller's namespaces)"),
     409: OpenApiResponse(description="deployment_paused: resume the Deployment before restarting or rolling it back"),
@@ -210,6 +214,9 @@ class _ActionView(APIView):
                 wp.require_kind(self.action, api_group, plural)
             body = _body(request, self.fields)
             params = self.check(body, cluster=cluster, resource=resource, name=name)
+            # the portal's own objects (a service map's quota, limits, pull secrets) change through the
+            # service map, for everyone (a Namespace that holds one is refused above as namespace_protected)
+            require_not_portal_owned(cluster, namespace, resource.kind, name, api_version=resource.group_version)
             live = read.client.get_object(resource.kind, name, namespace, resource=workload_ops.kube_resource(resource),
                                           timeout=read.budget, attempts=1)
             params.update(self.prepare(live, read=read, resource=resource, namespace=namespace, params=params))

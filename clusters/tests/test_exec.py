@@ -422,3 +422,55 @@ async def test_a_pod_deleted_under_the_shell_ends_it_with_137(sandbox: Any, clus
     assert code == 1000
     record = (await sync_to_async(audit_records)(pod=name))[0]
     assert (record.detail["exit_code"], record.detail["ended"]) == (137, "exit")
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.asyncio
+async def test_a_session_is_recorded_when_it_opens_and_resizes_do_not_keep_it_open(
+        sandbox: Any, cluster: Cluster, settings: Any) -> None:
+    """REVIEW15 M2 and L4: ``pod.exec.start`` is in the audit log before the browser may type (a web
+    process that dies with the shell open still leaves it), the end record carries the same session
+    id, the timeline shows the session once; and a client sending only resizes is closed as idle."""
+    from activity.access import Place, Scope
+    from activity.sources import exec_sessions
+
+    settings.PORTAL_EXEC_IDLE_SECONDS = 1
+    operator = await sync_to_async(make_user)("exec-start", role="operator")
+    ns, name = await sync_to_async(make_pod)(sandbox)
+    ws = await shell(operator, {"cluster": cluster.pk, "namespace": ns, "pod": name, "container": "app"})
+    assert (await ws.receive_json_from(timeout=15))["type"] == "ready"
+
+    def starts() -> list[AuditRecord]:
+        return list(AuditRecord.objects.filter(action="pod.exec.start", detail__pod=name))
+
+    started = await sync_to_async(starts)()
+    assert len(started) == 1  # already there when "ready" arrives
+    start = started[0]
+    assert (start.outcome, start.actor_username, start.source_ip) == ("success", "exec-start", BROWSER_IP)
+    assert {k: start.detail[k] for k in ("cluster", "namespace", "pod", "container", "command")} == {
+        "cluster": cluster.pk, "namespace": ns, "pod": name, "container": "app", "command": "/bin/sh"}
+    session_id = start.detail["session"]
+    assert len(session_id) == 32
+    assert await sync_to_async(audit_records)(pod=name) == []  # no end yet
+
+    # Only resizes, every 0.3 s: not input, so the 1 s idle limit still closes the shell.
+    frames: list[dict[str, Any]] = []
+    code = None
+    async with asyncio.timeout(6):
+        while code is None:
+            await ws.send_json_to({"type": "resize", "cols": 80 + len(frames) % 5, "rows": 24})
+            if await ws.receive_nothing(timeout=0.3):  # (a timed-out receive_output would cancel the app)
+                continue
+            message = await ws.receive_output(timeout=1)
+            if message["type"] == "websocket.close":
+                code = message.get("code", 1000)
+            else:
+                frames.append(json.loads(message["text"]))
+    assert code == 4408
+    assert frames[-1]["code"] == "exec_idle_timeout"
+
+    records = await sync_to_async(wait_for)(lambda: audit_records(pod=name), what="the end record")
+    assert len(records) == 1
+    assert (records[0].detail["session"], records[0].detail["ended"]) == (session_id, "idle")
+    entries = await sync_to_async(exec_sessions)(Scope(of="cluster", places=(Place(cluster.pk, None),)), None, 50)
+    assert [(e.name, e.status, e.detail["ended"]) for e in entries if e.name == name] == [(name, "success", "idle")]

@@ -118,13 +118,23 @@ def test_restart_without_edit(world: dict[str, Any]) -> None:
     assert raised.value.code == "grant_missing"
 
 
-def test_auditor_who_is_also_a_member_acts_as_their_role_allows(world: dict[str, Any]) -> None:
-    """The auditor's system role gives reading; a workspace role still gives what it grants there."""
+def test_auditor_who_is_also_a_member_still_changes_nothing(world: dict[str, Any]) -> None:
+    """The auditor system role reads everything and changes nothing (REVIEW15 M3): a workspace role
+    they also hold (here developer: edit, delete, exec …) adds no grant; each change is refused
+    with ``operator_required``."""
     cluster, auditor = world["cluster"], world["users"]["auditor"]
     Membership.objects.create(workspace=Workspace.objects.get(name="team-a"), user=auditor,
-                              role=Role.objects.get(key="restart-only"))
-    assert access.object_grants(auditor, cluster, NS) == {"pods.logs", "workloads.restart"}
-    assert access.object_grants(auditor, cluster, OTHER_NS) == {"pods.logs"}
+                              role=Role.objects.get(key="developer"))
+    for namespace in (NS, OTHER_NS):
+        assert access.object_grants(auditor, cluster, namespace) == {"pods.logs"}
+        permissions = access.object_permissions(auditor, cluster, namespace)
+        for grant in ALL - {"pods.logs"}:
+            refusal = access.object_action_denied(auditor, cluster, namespace, grant)
+            assert refusal is not None, grant
+            assert refusal.code == "operator_required", grant
+            assert (permissions[grant]["allowed"], permissions[grant]["code"]) == (False, "operator_required")
+        with pytest.raises(errors.Forbidden):
+            access.require_object_action(auditor, cluster, namespace, "pods.exec")
     assert access.object_grants(auditor, cluster, "") == frozenset()
 
 

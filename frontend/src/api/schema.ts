@@ -10570,7 +10570,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description grant_missing, namespace_forbidden or operator_required (clusters.access) */
+            /** @description grant_missing, namespace_forbidden, operator_required or portal_owned (one of the portal's own objects: a service map's Namespace, quota, limits, pull secrets) (clusters.access) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -10664,7 +10664,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description grant_missing, namespace_forbidden or operator_required (clusters.access) */
+            /** @description grant_missing, namespace_forbidden, operator_required or portal_owned (one of the portal's own objects: a service map's Namespace, quota, limits, pull secrets) (clusters.access) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -10783,7 +10783,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description grant_missing or operator_required (clusters.access) */
+            /** @description grant_missing, operator_required or portal_owned (one of the portal's own objects: a service map's quota, limits, pull secrets) (clusters.access) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -10891,7 +10891,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description grant_missing or operator_required (clusters.access) */
+            /** @description grant_missing, operator_required or portal_owned (one of the portal's own objects: a service map's quota, limits, pull secrets) (clusters.access) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -10979,7 +10979,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description grant_missing or operator_required (clusters.access) */
+            /** @description grant_missing, operator_required or portal_owned (one of the portal's own objects: a service map's quota, limits, pull secrets) (clusters.access) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -11075,7 +11075,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description grant_missing, namespace_forbidden or operator_required (clusters.access) */
+            /** @description grant_missing, namespace_forbidden, operator_required or portal_owned (one of the portal's own objects: a service map's Namespace, quota, limits, pull secrets) (clusters.access) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -11190,7 +11190,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description grant_missing or operator_required (clusters.access) */
+            /** @description grant_missing, operator_required or portal_owned (one of the portal's own objects: a service map's quota, limits, pull secrets) (clusters.access) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -11280,7 +11280,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description grant_missing or operator_required (clusters.access) */
+            /** @description grant_missing, operator_required or portal_owned (one of the portal's own objects: a service map's quota, limits, pull secrets) (clusters.access) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -11370,7 +11370,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description grant_missing or operator_required (clusters.access) */
+            /** @description grant_missing, operator_required or portal_owned (one of the portal's own objects: a service map's quota, limits, pull secrets) (clusters.access) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -11462,7 +11462,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description grant_missing or operator_required (clusters.access) */
+            /** @description grant_missing, operator_required or portal_owned (one of the portal's own objects: a service map's quota, limits, pull secrets) (clusters.access) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -11574,7 +11574,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description grant_missing or operator_required (clusters.access) */
+            /** @description grant_missing, operator_required or portal_owned (one of the portal's own objects: a service map's quota, limits, pull secrets) (clusters.access) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -11682,7 +11682,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description grant_missing, namespace_forbidden or operator_required (clusters.access) */
+            /** @description grant_missing, namespace_forbidden, operator_required or portal_owned (one of the portal's own objects: a service map's Namespace, quota, limits, pull secrets) (clusters.access) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -11797,7 +11797,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description grant_missing, namespace_forbidden or operator_required (clusters.access) */
+            /** @description grant_missing, namespace_forbidden, operator_required or portal_owned (one of the portal's own objects: a service map's Namespace, quota, limits, pull secrets) (clusters.access) */
             403: {
                 headers: {
                     [name: string]: unknown;
