@@ -251,6 +251,9 @@ def test_a_conflict_with_another_manager_is_backed_out_then_forced(
                                                       body, field_manager="helm"))
 
     page.goto(_object_page(portal_server, cluster_id, "default", "web"))
+    # The page settles first: its pod list above the editor grows as the pod arrives, and a click
+    # aimed at the replicas line while the layout still moves lands on another line.
+    expect(page.locator('[data-testid^="object-pod-web-"]')).to_have_count(1, timeout=30_000)
     editor = page.get_by_test_id("yaml-editor")
     line = editor.locator(".cm-line", has_text=re.compile(r"^\s*replicas: 1$"))
     expect(line).to_have_count(1, timeout=15_000)
@@ -258,6 +261,7 @@ def test_a_conflict_with_another_manager_is_backed_out_then_forced(
     page.keyboard.press("End")
     page.keyboard.press("Backspace")
     page.keyboard.type("2")
+    expect(editor.locator(".cm-line", has_text=re.compile(r"^\s*replicas: 2$"))).to_have_count(1)
 
     page.get_by_test_id("yaml-preview").click()
     conflict = page.get_by_test_id("conflict-0")

@@ -59,6 +59,8 @@ def test_the_timeline_shows_a_portal_edit_a_kubectl_edit_and_the_events_after_th
     # 1. The portal edit: replicas 1 → 3 in the YAML tab, previewed and applied.
     page.goto(f"{portal_server}/clusters/{cluster_id}/objects/apps/v1/deployments/web?namespace=default")
     expect(page.get_by_test_id("object-kind")).to_have_text("Deployment", timeout=15_000)
+    # the pod list above the editor is complete before a click aims at a line (the layout settles)
+    expect(page.locator('[data-testid^="object-pod-web-"]')).to_have_count(1, timeout=30_000)
     editor = page.get_by_test_id("yaml-editor")
     line = editor.locator(".cm-line", has_text=re.compile(r"^\s*replicas: 1$"))
     expect(line).to_have_count(1, timeout=15_000)
@@ -66,6 +68,7 @@ def test_the_timeline_shows_a_portal_edit_a_kubectl_edit_and_the_events_after_th
     page.keyboard.press("End")
     page.keyboard.press("Backspace")
     page.keyboard.type("3")
+    expect(editor.locator(".cm-line", has_text=re.compile(r"^\s*replicas: 3$"))).to_have_count(1)
     page.get_by_test_id("yaml-preview").click()
     expect(page.get_by_test_id("yaml-preview-result")).to_have_attribute("data-changed", "true", timeout=15_000)
     page.get_by_test_id("yaml-apply").click()

@@ -168,6 +168,7 @@ export function YamlEditor({
   const changed = useRef(onChange);
   const readOnlyConf = useRef(new Compartment());
   const labelConf = useRef(new Compartment());
+  const echoes = useRef<string[]>([]); // texts sent to onChange whose echo as ``value`` is still due
   useEffect(() => {
     changed.current = onChange;
   });
@@ -190,7 +191,11 @@ export function YamlEditor({
           readOnlyConf.current.of([EditorState.readOnly.of(readOnly), EditorView.editable.of(!readOnly)]),
           labelConf.current.of(EditorView.contentAttributes.of({ 'aria-label': label })),
           EditorView.updateListener.of((update) => {
-            if (update.docChanged) changed.current?.(update.state.doc.toString());
+            if (!update.docChanged) return;
+            const text = update.state.doc.toString();
+            echoes.current.push(text);
+            if (echoes.current.length > 200) echoes.current.splice(0, echoes.current.length - 200);
+            changed.current?.(text);
           }),
         ],
       }),
@@ -207,6 +212,15 @@ export function YamlEditor({
   useEffect(() => {
     const editor = view.current;
     if (!editor) return;
+    // Our own edits come back as ``value`` one render later, possibly behind what has been typed
+    // since (a busy page renders after several keystrokes): those echoes must not be written back,
+    // or the keystrokes typed meanwhile are lost. Only a text we did not emit is an outside change.
+    const echoed = echoes.current.indexOf(value);
+    if (echoed >= 0) {
+      echoes.current.splice(0, echoed + 1);
+      return;
+    }
+    echoes.current = [];
     const change = minimalChange(editor.state.doc.toString(), value);
     // Only the part that differs is replaced, so a cursor the user has placed (before typing) stays
     // on its line when the live object moves under it (a controller adds an annotation above).
