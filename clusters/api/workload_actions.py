@@ -150,6 +150,17 @@ def _resolve(cluster: Cluster, read: gateway.LiveRead, group: str, version: str,
         raise errors.NotFound(str(exc), code=exc.code) from exc
 
 
+def _visible_resource(request: Request, cluster: Cluster, read: gateway.LiveRead, group: str, version: str,
+                      plural: str, name: str) -> tuple[ApiResource, str]:
+    """The URL's resource and the ``?namespace=`` given for it, once the caller may see the object
+    (outside their namespaces: 404 before anything else is told)."""
+    resource = _resolve(cluster, read, group, version, plural)
+    given = request.query_params.get("namespace", "") if resource.namespaced else ""
+    require_object_visible(request.user, cluster, group=resource.group, plural=resource.plural,
+                           namespaced=resource.namespaced, namespace=given, name=name)
+    return resource, given
+
+
 def _namespace_of(resource: ApiResource, namespace: str) -> str:
     if not resource.namespaced:
         return ""
@@ -203,11 +214,8 @@ class _ActionView(APIView):
         api_group = "" if group == browser.CORE else group
         with gateway.live_read(cluster, f"reading {plural}/{name}",
                                gone=f"{plural}/{name} does not exist in the cluster.") as read:
-            resource = _resolve(cluster, read, group, version, plural)
-            given = request.query_params.get("namespace", "") if resource.namespaced else ""
             # before anything else is told: outside the namespace 404, inside it without the grant 403
-            require_object_visible(request.user, cluster, group=resource.group, plural=resource.plural,
-                                   namespaced=resource.namespaced, namespace=given, name=name)
+            resource, given = _visible_resource(request, cluster, read, group, version, plural, name)
             require_object_action(request.user, cluster, given, self.grant)
             namespace = _namespace_of(resource, given)
             if self.action != "delete":
@@ -382,10 +390,7 @@ class RevisionsView(_ReadView):
         api_group = "" if group == browser.CORE else group
         with gateway.live_read(cluster, f"reading the revisions of {plural}/{name}",
                                gone=f"{plural}/{name} does not exist in the cluster.") as read:
-            resource = _resolve(cluster, read, group, version, plural)
-            given = request.query_params.get("namespace", "") if resource.namespaced else ""
-            require_object_visible(request.user, cluster, group=resource.group, plural=resource.plural,
-                                   namespaced=resource.namespaced, namespace=given, name=name)
+            resource, given = _visible_resource(request, cluster, read, group, version, plural, name)
             namespace = _namespace_of(resource, given)
             wp.require_kind("rollback", api_group, plural)
             live = read.client.get_object(resource.kind, name, namespace, resource=workload_ops.kube_resource(resource),
@@ -405,14 +410,9 @@ class DependentsView(_ReadView):
     def get(self, request: Request, cluster_id: str, group: str, version: str, plural: str, name: str) -> Response:
         cluster = get_object_or_404(visible_clusters(request.user), pk=cluster_id)
         with gateway.live_read(cluster, f"resolving {plural}") as read:  # the read model's kinds: no request
-            resource = _resolve(cluster, read, group, version, plural)
-        kind, namespaced = resource.kind, resource.namespaced
-        namespace = request.query_params.get("namespace", "") if namespaced else ""
-        require_object_visible(request.user, cluster, group=resource.group, plural=resource.plural,
-                               namespaced=namespaced, namespace=namespace, name=name)
-        if namespaced and not namespace:
-            raise errors.Invalid(f"{kind} is namespaced: give ?namespace=.", code="namespace_required",
-                                 errors={"namespace": ["Give the object's namespace."]})
+            resource, given = _visible_resource(request, cluster, read, group, version, plural, name)
+        kind = resource.kind
+        namespace = _namespace_of(resource, given)
         row = KubeObject.objects.filter(cluster=cluster, kind=kind, namespace=namespace, name=name).only(
             "labels").first()
         if kind == "Namespace":

@@ -1,9 +1,11 @@
 /**
- * The activity timeline's endpoints (docs/activity.md). Not in openapi.json until the lead
- * regenerates it, so they go through the small typed `request` helper; the shapes below are the
- * documented ones.
+ * The activity timeline's endpoints (docs/activity.md), through the small typed `request` helper;
+ * the page's types come from the generated paths (the diff's `before` is narrower here than the
+ * schema's free-form object).
  */
 import { request, type QueryValue } from '../api/request';
+import type { paths } from '../api/schema';
+import type { JsonOf } from '../api/types';
 
 export const SOURCES = ['portal', 'event', 'release', 'outside', 'exec'] as const;
 export type Source = (typeof SOURCES)[number];
@@ -14,31 +16,9 @@ export type TimelineScope =
   | { serviceMap: number }
   | { workspace: number };
 
-export interface TimelineEntry {
-  id: string;
-  time: string;
-  source: Source;
-  actor: string;
-  cluster: number | null;
-  namespace: string;
-  kind: string;
-  name: string;
-  action: string;
-  status: string;
-  summary: string;
-  message_code: string;
-  message_params: Record<string, unknown>;
-  type: 'Normal' | 'Warning';
-  has_diff: boolean;
-  detail: Record<string, unknown>;
-}
-
-export interface TimelinePage {
-  next: string | null;
-  previous: string | null;
-  results: TimelineEntry[];
-  groups: string[];
-}
+/** One entry and one page of the timeline, as the generated schema says (activity/api). */
+export type TimelinePage = JsonOf<paths['/api/activity/']['get']['responses'][200]>;
+export type TimelineEntry = TimelinePage['results'][number];
 
 export interface EntryDiff {
   id: string;

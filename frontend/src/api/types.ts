@@ -5,7 +5,7 @@
  */
 import type { paths } from './schema';
 
-type JsonOf<R> = R extends { content: { 'application/json': infer T } } ? T : never;
+export type JsonOf<R> = R extends { content: { 'application/json': infer T } } ? T : never;
 
 export type User = JsonOf<paths['/api/auth/me/']['get']['responses'][200]>;
 export type Role = User['role'];

@@ -14,21 +14,14 @@ import '@xterm/xterm/css/xterm.css';
 import { useCallback, useEffect, useRef, useState } from 'react';
 import { useTranslation } from 'react-i18next';
 import { serverText } from '../lib/messages';
+import type { WebSocketLike } from '../lib/socket';
 import { openStyleSafe, styleSafeDocument } from './xtermStyles';
 
 /** The shells the server allows (clusters/api/terminal.py COMMANDS). */
 export const SHELLS = ['/bin/sh', '/bin/bash', 'sh'] as const;
 
-/** The part of the browser WebSocket used here; tests pass a fake. */
-export interface TerminalSocket {
-  readonly readyState: number;
-  onopen: ((ev: Event) => void) | null;
-  onclose: ((ev: CloseEvent) => void) | null;
-  onmessage: ((ev: MessageEvent) => void) | null;
-  onerror: ((ev: Event) => void) | null;
-  send(data: string): void;
-  close(code?: number, reason?: string): void;
-}
+/** The part of the browser WebSocket used here (the live socket's own subset); tests pass a fake. */
+export type TerminalSocket = WebSocketLike;
 
 export interface PodTerminalProps {
   clusterId: number;

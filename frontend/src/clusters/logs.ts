@@ -1,25 +1,14 @@
 /**
  * The recent log of a pod's container: `GET /api/clusters/{id}/pods/{namespace}/{name}/log/`
- * (docs/clusters-api.md "Pod logs"; grant `pods.logs`). Not in openapi.json yet, so it goes
- * through `request` with the hand-written `PodLog` below; when src/api/schema.ts is regenerated,
- * derive the type from `paths` as src/api/types.ts does and drop the copy.
+ * (docs/clusters-api.md "Pod logs"; grant `pods.logs`), through `request` with its answer's type
+ * derived from the generated paths as src/api/types.ts does.
  */
 import { request } from '../api/request';
+import type { paths } from '../api/schema';
+import type { JsonOf } from '../api/types';
 
-/** The server's answer (clusters/api/logs.py PodLogSerializer). */
-export interface PodLog {
-  pod: string;
-  /** The container read: the one asked for, else the pod's default container. */
-  container: string;
-  /** Every container of the pod (init and ephemeral ones last), to choose from. */
-  containers: string[];
-  /** Oldest first. */
-  lines: string[];
-  /** The answer was cut at the byte limit: the newest lines are missing. */
-  truncated: boolean;
-  /** The lines are those of the last terminated run. */
-  previous: boolean;
-}
+/** The server's answer (clusters/api/logs.py PodLogSerializer), from the generated schema. */
+export type PodLog = JsonOf<paths['/api/clusters/{cluster_id}/pods/{namespace}/{name}/log/']['get']['responses'][200]>;
 
 export interface PodLogOptions {
   /** '' lets the server choose the pod's default container. */
