@@ -1,7 +1,10 @@
-"""API routes of builds, mounted at /api/builds/. Viewsets register on this router as they arrive."""
+"""API routes of builds, mounted at /api/builds/: registries and images (registry_urls), build
+definitions and runs (run_urls), webhooks and the scan policy (policy_urls)."""
 
-from rest_framework.routers import DefaultRouter
+from django.urls import include, path
 
-router = DefaultRouter()
-
-urlpatterns = router.urls
+urlpatterns = [
+    path("", include("builds.api.registry_urls")),
+    path("", include("builds.api.run_urls")),
+    path("", include("builds.api.policy_urls")),
+]

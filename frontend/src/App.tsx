@@ -40,9 +40,14 @@ import { Loading } from './components/Loading';
 // The object pages carry the code editor (CodeMirror): loaded when first opened.
 const ObjectPage = lazy(() => import('./objects/ObjectPage').then((m) => ({ default: m.ObjectPage })));
 const CreatePage = lazy(() => import('./objects/CreatePage').then((m) => ({ default: m.CreatePage })));
+// Builds and registries: their own chunks, loaded when first opened.
+const BuildsRoutes = lazy(() => import('./builds/BuildsRoutes').then((m) => ({ default: m.BuildsRoutes })));
+const RegistriesRoutes = lazy(() =>
+  import('./registries/RegistriesRoutes').then((m) => ({ default: m.RegistriesRoutes })),
+);
 
 /** Sections that have pages; the others show "not available yet". */
-const BUILT_SECTIONS = new Set(['dashboard', 'clusters', 'workspaces', 'servicemaps', 'catalog']);
+const BUILT_SECTIONS = new Set(['dashboard', 'clusters', 'workspaces', 'servicemaps', 'catalog', 'builds', 'registries']);
 
 export function AppRoutes() {
   return (
@@ -94,6 +99,22 @@ export function AppRoutes() {
         <Route path="/releases" element={<ReleasesPage />} />
         <Route path="/releases/:id" element={<ReleasePage />} />
         <Route path="/rollouts/:id" element={<RolloutPage />} />
+        <Route
+          path="/builds/*"
+          element={
+            <Suspense fallback={<Loading />}>
+              <BuildsRoutes />
+            </Suspense>
+          }
+        />
+        <Route
+          path="/registries/*"
+          element={
+            <Suspense fallback={<Loading />}>
+              <RegistriesRoutes />
+            </Suspense>
+          }
+        />
         {NAV_ITEMS.filter((item) => !BUILT_SECTIONS.has(item.key)).map((item) => (
           <Route key={item.key} path={`${item.path}/*`} element={<NotAvailable section={item.key} />} />
         ))}

@@ -1,6 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import en from './en.json';
-import ko from './ko.json';
+import { en, ko } from './resources';
 import { LANGUAGE_STORAGE_KEY, detectLanguage } from './index';
 
 type Tree = { [key: string]: string | Tree };

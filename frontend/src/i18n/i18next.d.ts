@@ -1,6 +1,6 @@
 /** Makes t('...') keys type-checked against the English resources. */
 import 'i18next';
-import type en from './en.json';
+import type { en } from './resources';
 
 declare module 'i18next' {
   interface CustomTypeOptions {

@@ -1,13 +1,12 @@
 /**
- * i18next setup. Korean and English resources live in ko.json / en.json and
- * must have the same keys (i18n.test.ts checks). The choice is stored in
+ * i18next setup. Korean and English resources (resources.ts: ko.json / en.json and the
+ * per-feature files merged into them) must have the same keys (i18n.test.ts checks). The choice is stored in
  * localStorage; without one, a browser whose language starts with "ko" gets
  * Korean and everyone else English.
  */
 import i18n from 'i18next';
 import { initReactI18next } from 'react-i18next';
-import en from './en.json';
-import ko from './ko.json';
+import { en, ko } from './resources';
 
 export const LANGUAGES = ['ko', 'en'] as const;
 export type Language = (typeof LANGUAGES)[number];

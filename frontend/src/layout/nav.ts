@@ -1,6 +1,6 @@
 /** The product's sections, in navigation order. `testId` is nav-<key>. */
 export interface NavItem {
-  key: 'dashboard' | 'clusters' | 'workspaces' | 'servicemaps' | 'catalog' | 'builds' | 'monitoring';
+  key: 'dashboard' | 'clusters' | 'workspaces' | 'servicemaps' | 'catalog' | 'builds' | 'registries' | 'monitoring';
   path: string;
   icon: string;
 }
@@ -12,5 +12,6 @@ export const NAV_ITEMS: readonly NavItem[] = [
   { key: 'servicemaps', path: '/servicemaps', icon: '⌘' },
   { key: 'catalog', path: '/catalog', icon: '☰' },
   { key: 'builds', path: '/builds', icon: '⚒' },
+  { key: 'registries', path: '/registries', icon: '⛁' },
   { key: 'monitoring', path: '/monitoring', icon: '◔' },
 ];

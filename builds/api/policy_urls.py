@@ -1,0 +1,5 @@
+"""Routes of builds' policy API (see builds/api/urls.py)."""
+
+from django.urls import URLPattern, URLResolver
+
+urlpatterns: list[URLPattern | URLResolver] = []
