@@ -187,3 +187,211 @@ def running_sandbox(clusters: int = 1, nodes: int = 2, state_dir: str | Path | N
             loop.close()
         if tmp is not None:
             tmp.cleanup()
+
+
+# ------------------------------------------------------------------ git and registry servers for builds
+#
+# Build tests need a real git server and a real OCI registry on loopback: the sandbox's clone and
+# builder pods talk to them exactly as in-cluster git and buildkit would.
+
+GITSERVER_SCRIPT = Path(__file__).resolve().parent.parent / "scripts" / "gitserver.py"
+REGISTRY_BINARY = "/usr/bin/docker-registry"
+_GIT_IDENTITY = {"GIT_AUTHOR_NAME": "Sandbox", "GIT_AUTHOR_EMAIL": "sandbox@example.invalid",
+                 "GIT_COMMITTER_NAME": "Sandbox", "GIT_COMMITTER_EMAIL": "sandbox@example.invalid",
+                 "GIT_CONFIG_NOSYSTEM": "1", "GIT_CONFIG_GLOBAL": "/dev/null", "GIT_TERMINAL_PROMPT": "0"}
+
+
+@dataclass(frozen=True)
+class GitServer:
+    """A running ``scripts/gitserver.py`` (git http-backend over smart HTTP) serving ``root``."""
+
+    url: str  # http://127.0.0.1:<port>
+    root: Path
+    username: str
+    password: str
+
+    def url_for(self, name: str) -> str:
+        return f"{self.url}/{name}.git"
+
+
+def _git(*args: str, cwd: Path | None = None) -> str:
+    import os
+    import subprocess
+
+    env = {**os.environ, **_GIT_IDENTITY}
+    done = subprocess.run(["git", *args], cwd=cwd, env=env, capture_output=True, text=True, check=False)
+    if done.returncode:
+        raise RuntimeError(f"git {' '.join(args)} failed: {done.stderr.strip()}")
+    return done.stdout
+
+
+@contextmanager
+def git_server(root: Path, *, username: str = "", password: str = "") -> Iterator[GitServer]:
+    """Serve the bare repositories under ``root`` (``<name>.git``, see :func:`make_repo`) over git's
+    smart HTTP on a free loopback port; with ``username``/``password`` every request needs them
+    (HTTP basic auth, as a hosted git server asks for)."""
+    import os
+    import subprocess
+    import sys
+
+    root = Path(root)
+    root.mkdir(parents=True, exist_ok=True)
+    env = {**os.environ, "GITSERVER_USERNAME": username, "GITSERVER_PASSWORD": password}
+    process = subprocess.Popen([sys.executable, str(GITSERVER_SCRIPT), str(root), "--port", "0"], env=env,
+                               stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    try:
+        assert process.stdout is not None
+        line = process.stdout.readline().strip()
+        if not line.startswith("listening on "):
+            raise RuntimeError(f"gitserver did not start: {line!r}")
+        yield GitServer(line.removeprefix("listening on "), root, username, password)
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def make_repo(root: Path, name: str, files: dict[str, str | bytes], *, branch: str = "main",
+              tags: tuple[str, ...] | list[str] = ()) -> str:
+    """Commit ``files`` (path → content) on ``branch`` of the bare repository ``root/<name>.git``
+    (created when missing; a later call commits on top of the branch, replacing the tree), tag the
+    commit with ``tags`` and return its SHA."""
+    root = Path(root)
+    bare = root / f"{name}.git"
+    if not bare.exists():
+        bare.parent.mkdir(parents=True, exist_ok=True)
+        _git("init", "--quiet", "--bare", "--initial-branch", branch, str(bare))
+    with tempfile.TemporaryDirectory(prefix="sandbox-repo-") as tmp:
+        work = Path(tmp)
+        _git("init", "--quiet", "--initial-branch", branch, str(work))
+        if _git("ls-remote", "--heads", str(bare), branch, cwd=work).strip():
+            _git("fetch", "--quiet", str(bare), branch, cwd=work)
+            _git("reset", "--quiet", "--soft", "FETCH_HEAD", cwd=work)
+            _git("rm", "-r", "--quiet", "--cached", "--ignore-unmatch", ".", cwd=work)
+        for path, content in files.items():
+            target = work / path
+            target.parent.mkdir(parents=True, exist_ok=True)
+            if isinstance(content, bytes):
+                target.write_bytes(content)
+            else:
+                target.write_text(content)
+        _git("add", "--all", cwd=work)
+        _git("commit", "--quiet", "--allow-empty", "-m", f"sandbox commit of {len(files)} file(s)", cwd=work)
+        sha = _git("rev-parse", "HEAD", cwd=work).strip()
+        _git("push", "--quiet", str(bare), f"HEAD:refs/heads/{branch}", cwd=work)
+        for tag in tags:
+            _git("tag", "--force", tag, cwd=work)
+            _git("push", "--quiet", "--force", str(bare), f"refs/tags/{tag}", cwd=work)
+    return sha
+
+
+@dataclass(frozen=True)
+class RegistryServer:
+    """A running Debian ``docker-registry`` (CNCF distribution) on a free loopback port."""
+
+    url: str  # http(s)://127.0.0.1:<port>
+    host: str  # 127.0.0.1:<port>
+    auth: tuple[str, str] | None
+    ca_pem: str  # "" over plain http
+    ca_path: Path | None
+    root: Path  # filesystem storage
+
+    @property
+    def verify(self) -> str | bool:
+        """What ``requests`` needs as ``verify=`` to talk to it."""
+        return str(self.ca_path) if self.ca_path else True
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def htpasswd_line(username: str, password: str) -> str:
+    """``user:<bcrypt>`` for the registry's htpasswd file (bcrypt is the only scheme it accepts),
+    with what this machine has: libxcrypt through ``crypt``, else ``htpasswd``."""
+    import shutil
+    import subprocess
+    import warnings
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)
+            import crypt
+
+            hashed = crypt.crypt(password, crypt.mksalt(crypt.METHOD_BLOWFISH, rounds=16))
+            if hashed and hashed.startswith("$2"):
+                return f"{username}:{hashed}"
+    except (ImportError, AttributeError, OSError):
+        pass
+    if shutil.which("htpasswd"):
+        out = subprocess.run(["htpasswd", "-nbB", username, password], capture_output=True, text=True, check=True)
+        return out.stdout.strip()
+    raise RuntimeError("no bcrypt available for the registry's htpasswd (crypt or htpasswd)")
+
+
+@contextmanager
+def registry_server(tmp: Path, *, htpasswd_user: str = "", password: str = "", tls: bool = False,
+                    extra_config: dict[str, Any] | None = None) -> Iterator[RegistryServer]:
+    """Start Debian's ``docker-registry`` with filesystem storage under ``tmp`` (deletes enabled),
+    htpasswd basic auth when a user is given, over HTTPS with a fresh CA when ``tls``."""
+    import subprocess
+    import time
+
+    import requests
+    import yaml
+
+    from sandbox.certs import ensure_tls
+
+    tmp = Path(tmp)
+    tmp.mkdir(parents=True, exist_ok=True)
+    if not Path(REGISTRY_BINARY).exists():
+        raise RuntimeError("the docker-registry binary is missing (scripts/system-deps.sh installs it)")
+    port = _free_port()
+    config: dict[str, Any] = {
+        "version": 0.1, "log": {"level": "error", "accesslog": {"disabled": True}},
+        "storage": {"filesystem": {"rootdirectory": str(tmp / "data")}, "delete": {"enabled": True}},
+        "http": {"addr": f"127.0.0.1:{port}", "secret": "sandbox-test-only-secret"}}
+    if htpasswd_user:
+        (tmp / "htpasswd").write_text(htpasswd_line(htpasswd_user, password) + "\n")
+        config["auth"] = {"htpasswd": {"realm": "sandbox-registry", "path": str(tmp / "htpasswd")}}
+    ca_pem, ca_path = "", None
+    if tls:
+        material = ensure_tls(tmp / "tls")
+        config["http"]["tls"] = {"certificate": str(material.cert_path), "key": str(material.key_path)}
+        ca_pem, ca_path = material.ca_pem.decode(), material.ca_path
+    for key, value in (extra_config or {}).items():
+        config[key] = value
+    (tmp / "config.yml").write_text(yaml.safe_dump(config))
+    scheme = "https" if tls else "http"
+    url = f"{scheme}://127.0.0.1:{port}"
+    with (tmp / "registry.log").open("wb") as log:
+        process = subprocess.Popen([REGISTRY_BINARY, "serve", str(tmp / "config.yml")], stdout=log,
+                                   stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                if requests.get(f"{url}/v2/", timeout=1, verify=str(ca_path) if ca_path else True).status_code in (
+                        200, 401):
+                    break
+            except requests.ConnectionError:
+                pass
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"docker-registry did not start: {(tmp / 'registry.log').read_text()[-2000:]}")
+            time.sleep(0.1)
+        yield RegistryServer(url, f"127.0.0.1:{port}", (htpasswd_user, password) if htpasswd_user else None,
+                             ca_pem, ca_path, tmp / "data")
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
