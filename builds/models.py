@@ -293,6 +293,8 @@ class BuildStep(models.Model):
     container = models.CharField(max_length=63, blank=True)
     log = models.TextField(blank=True)  # kept as it arrives, capped (the newest kept); never a secret
     log_truncated = models.BooleanField(default=False)
+    # Bytes of the container's log read so far (the runner's cursor; the kept log may be shorter).
+    log_offset = models.BigIntegerField(default=0)
     exit_code = models.IntegerField(null=True, blank=True)
     message = models.TextField(blank=True)
     message_code = models.CharField(max_length=64, blank=True)
