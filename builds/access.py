@@ -23,6 +23,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
 from django.db.models import QuerySet
 
 from builds.models import BuildDefinition, BuildRun, Registry, ScanPolicy
@@ -106,6 +107,12 @@ def require_delete_tag(user: Any, registry: Registry, repository: str) -> None:
     if not any(ws_access.allowed(user, ws, BUILDS_RUN) for ws in owners):
         name = owners[0].name if owners else ""
         raise portal_access.grant_missing(name, BUILDS_RUN)
+
+
+def may_use_plain_http(user: Any) -> bool:
+    """A registry over plain HTTP: anyone in the development and test profiles, system admins
+    elsewhere (a registry on their own network), as catalog sources' ``http://`` addresses."""
+    return settings.PORTAL_ENV in ("development", "test") or portal_access.is_admin(user)
 
 
 def require_registry_in_workspace(registry: Registry, workspace: Workspace, repository: str) -> None:

@@ -349,3 +349,19 @@ LOGGING: dict[str, Any] = {
         "uvicorn.access": {"level": "WARNING"},
     },
 }
+
+# builds: REGISTRY
+# The built-in registry (scripts/registry.sh: docker-registry over HTTPS with its own CA, user
+# `portal`, password in a 0600 file). Outside production the defaults read var/registry; in
+# production there is no built-in registry unless PORTAL_BUILTIN_REGISTRY_HOST names one (compose
+# points it at its `registry` service). `manage.py builtin_registry` registers it.
+_REGISTRY_DIR = Path(os.environ.get("PORTAL_VAR_DIR", str(BASE_DIR / "var"))) / "registry"
+PORTAL_BUILTIN_REGISTRY_HOST = os.environ.get(
+    "PORTAL_BUILTIN_REGISTRY_HOST",
+    "" if IS_PRODUCTION else f"127.0.0.1:{os.environ.get('PORTAL_REGISTRY_PORT', '55000')}").strip()
+PORTAL_BUILTIN_REGISTRY_USERNAME = os.environ.get("PORTAL_BUILTIN_REGISTRY_USERNAME", "portal")
+PORTAL_BUILTIN_REGISTRY_PASSWORD_FILE = os.environ.get(
+    "PORTAL_BUILTIN_REGISTRY_PASSWORD_FILE", "" if IS_PRODUCTION else str(_REGISTRY_DIR / "password"))
+PORTAL_BUILTIN_REGISTRY_CA_FILE = os.environ.get(
+    "PORTAL_BUILTIN_REGISTRY_CA_FILE", "" if IS_PRODUCTION else str(_REGISTRY_DIR / "ca.crt"))
+PORTAL_BUILTIN_REGISTRY_PLAIN_HTTP = env_bool("PORTAL_BUILTIN_REGISTRY_PLAIN_HTTP", False)

@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# Start, stop or check the project's own PostgreSQL and Redis, with data under var/.
+# Start, stop or check the project's own PostgreSQL, Redis and built-in OCI registry, with data under var/.
 # Usage: scripts/services.sh start|stop|status|install
 #
-# Uses Debian's postgresql and redis-server packages (installed by `install`). PostgreSQL
-# refuses to run as root, so as root the server runs as the `postgres` system user.
+# Uses Debian's postgresql, redis-server and docker-registry packages (installed by `install`).
+# PostgreSQL refuses to run as root, so as root the server runs as the `postgres` system user.
+# The registry is scripts/registry.sh's (HTTPS on 127.0.0.1:${PORTAL_REGISTRY_PORT:-55000}).
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
@@ -34,6 +35,7 @@ install() {
   local need=()
   [ -n "$(ls -d /usr/lib/postgresql/*/bin/initdb 2>/dev/null)" ] || need+=(postgresql)
   command -v redis-server >/dev/null || need+=(redis-server)
+  [ -x /usr/bin/docker-registry ] || need+=(docker-registry)
   if [ ${#need[@]} -gt 0 ]; then
     local sudo=""; [ "$(id -u)" = "0" ] || sudo="sudo"
     log "installing ${need[*]} with apt-get"
@@ -104,6 +106,7 @@ stop_all() {
     as_pg "$(pg_bin)/pg_ctl" -D "$PG_DATA" -m fast -w stop >/dev/null 2>&1 && log "PostgreSQL stopped" || true
   fi
   redis-cli -p "$REDIS_PORT" shutdown nosave >/dev/null 2>&1 && log "Redis stopped" || true
+  "$ROOT/scripts/registry.sh" stop
 }
 
 status() {
@@ -112,12 +115,13 @@ status() {
     echo "postgres: up (127.0.0.1:$PG_PORT)"; else echo "postgres: down"; rc=1; fi
   if redis-cli -p "$REDIS_PORT" ping >/dev/null 2>&1; then
     echo "redis: up (127.0.0.1:$REDIS_PORT)"; else echo "redis: down"; rc=1; fi
+  "$ROOT/scripts/registry.sh" status || rc=1
   return $rc
 }
 
 case "${1:-}" in
   install) install ;;
-  start) install; start_postgres; start_redis ;;
+  start) install; start_postgres; start_redis; "$ROOT/scripts/registry.sh" start ;;
   stop) stop_all ;;
   status) status ;;
   *) echo "usage: $0 install|start|stop|status" >&2; exit 2 ;;
