@@ -9,16 +9,18 @@ from typing import Any
 import pytest
 from django.core.management import call_command
 
-from builds import registries
 from builds.models import Registry, RegistryKind
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
 def test_builtin_registry_row_is_idempotent(builtin_registry: Any) -> None:
-    assert builtin_registry.builtin and builtin_registry.kind == RegistryKind.BUILTIN
-    assert builtin_registry.name == "builtin" and builtin_registry.username == "portal"
-    assert builtin_registry.get_password() and "BEGIN CERTIFICATE" in builtin_registry.ca_pem
+    assert builtin_registry.builtin
+    assert builtin_registry.kind == RegistryKind.BUILTIN
+    assert builtin_registry.name == "builtin"
+    assert builtin_registry.username == "portal"
+    assert builtin_registry.get_password()
+    assert "BEGIN CERTIFICATE" in builtin_registry.ca_pem
     changed = builtin_registry.password_changed
     out = StringIO()
     call_command("builtin_registry", stdout=out)
