@@ -1,5 +1,15 @@
-"""Routes of builds' run API (see builds/api/urls.py)."""
+"""Routes of builds' definition and run API (see builds/api/urls.py): language presets, build
+definitions (builds.api.definitions) and runs (builds.api.runs)."""
 
-from django.urls import URLPattern, URLResolver
+from django.urls import URLPattern, URLResolver, path
+from rest_framework.routers import SimpleRouter
 
-urlpatterns: list[URLPattern | URLResolver] = []
+from builds.api import definitions
+
+router = SimpleRouter()
+router.register("definitions", definitions.DefinitionViewSet, basename="builds-definition")
+
+urlpatterns: list[URLPattern | URLResolver] = [
+    path("presets/", definitions.PresetsView.as_view(), name="builds-presets"),
+    *router.urls,
+]
