@@ -44,21 +44,21 @@ ERRORS = {
 # ---------------------------------------------------------------------------- shapes
 
 
-class RefSerializer(serializers.Serializer[Any]):
+class DefinitionRefSerializer(serializers.Serializer[Any]):
     id = serializers.IntegerField()
     name = serializers.CharField()
 
 
-class RegistryRefSerializer(RefSerializer):
+class DefinitionRegistryRefSerializer(DefinitionRefSerializer):
     host = serializers.CharField()
 
 
-class ServiceMapRefSerializer(serializers.Serializer[Any]):
+class DefinitionServiceMapRefSerializer(serializers.Serializer[Any]):
     id = serializers.IntegerField()
     namespace = serializers.CharField()
 
 
-class ReleaseRefSerializer(RefSerializer):
+class DefinitionReleaseRefSerializer(DefinitionRefSerializer):
     service_map_id = serializers.IntegerField()
 
 
@@ -66,8 +66,8 @@ class RunRowSerializer(serializers.Serializer[Any]):
     """RUN_ROW (:func:`builds.rows.run_row`)."""
 
     id = serializers.IntegerField()
-    definition = RefSerializer()
-    workspace = RefSerializer()
+    definition = DefinitionRefSerializer()
+    workspace = DefinitionRefSerializer()
     number = serializers.IntegerField()
     status = serializers.CharField()
     trigger = serializers.CharField()
@@ -87,7 +87,7 @@ class RunRowSerializer(serializers.Serializer[Any]):
     created = serializers.DateTimeField()
     started = serializers.DateTimeField(allow_null=True)
     finished = serializers.DateTimeField(allow_null=True)
-    deployed_release = RefSerializer(allow_null=True)
+    deployed_release = DefinitionRefSerializer(allow_null=True)
     deployed_revision = serializers.IntegerField(allow_null=True)
 
 
@@ -101,7 +101,7 @@ class DefinitionSerializer(serializers.Serializer[Any]):
     never (``webhook_secret`` appears once, in the answer that made it)."""
 
     id = serializers.IntegerField()
-    workspace = RefSerializer()
+    workspace = DefinitionRefSerializer()
     name = serializers.CharField()
     description = serializers.CharField()
     git_url = serializers.CharField()
@@ -112,21 +112,21 @@ class DefinitionSerializer(serializers.Serializer[Any]):
     dockerfile_path = serializers.CharField()
     preset = serializers.ChoiceField(choices=Preset.choices)
     build_args = serializers.DictField(child=serializers.CharField())
-    registry = RegistryRefSerializer()
+    registry = DefinitionRegistryRefSerializer()
     repository = serializers.CharField()
     image = serializers.CharField(help_text="<registry host>/<repository>")
     tag_scheme = serializers.ChoiceField(choices=TagScheme.choices)
     version = serializers.CharField()
     next_build_number = serializers.IntegerField()
-    cluster = RefSerializer()
-    service_map = ServiceMapRefSerializer()
+    cluster = DefinitionRefSerializer()
+    service_map = DefinitionServiceMapRefSerializer()
     builder = serializers.ChoiceField(choices=Builder.choices)
     resources = serializers.DictField(child=serializers.DictField(child=serializers.CharField()))
     cache_size = serializers.CharField()
     timeout_seconds = serializers.IntegerField()
     keep_runs = serializers.IntegerField()
     scan = serializers.BooleanField()
-    deploy_release = ReleaseRefSerializer(allow_null=True)
+    deploy_release = DefinitionReleaseRefSerializer(allow_null=True)
     deploy_image_path = serializers.CharField()
     deploy_image_format = serializers.ChoiceField(choices=ImageFormat.choices)
     webhook_enabled = serializers.BooleanField()
@@ -149,7 +149,7 @@ class WebhookSecretSerializer(serializers.Serializer[Any]):
 
 
 class PresetSerializer(serializers.Serializer[Any]):
-    key = serializers.ChoiceField(choices=[c for c in Preset.choices if c[0]])
+    key = serializers.CharField(help_text="the definition's preset value: java-maven, java-gradle, nodejs, python, go")
     name = serializers.CharField()
     dockerfile = serializers.CharField()
     build_args = serializers.DictField(child=serializers.CharField(), help_text="NAME -> default")
