@@ -27,6 +27,7 @@ import re
 import secrets
 from collections.abc import Mapping
 from typing import Any
+from urllib.parse import urlsplit
 
 from django.db import IntegrityError, transaction
 from django.db.models import F
@@ -101,11 +102,18 @@ def new_webhook_secret() -> str:
 # ---------------------------------------------------------------------------- checks
 
 
-def _check_git_url(url: str) -> None:
+def _check_git_url(url: str, user: Any) -> None:
+    """http(s) only, through the address policy; plain ``http://`` (the git password would travel in
+    clear) as registries allow it: development and test, or a system admin."""
     try:
         outbound.validate_url(url, schemes=("http", "https"))
     except AddressError as exc:
         raise _invalid("git_url", str(exc), code=exc.code) from exc
+    if urlsplit(url).query or urlsplit(url).fragment:
+        raise _invalid("git_url", "A repository address has no query or fragment.", code="invalid_host")
+    if urlsplit(url).scheme == "http" and not access.may_use_plain_http(user):
+        raise _invalid("git_url", "Use https:// (only system admins may build from an http:// repository).",
+                       code="git_plain_http_refused")
 
 
 def _check_git_ref(ref: str, field: str = "git_ref") -> None:
@@ -255,7 +263,7 @@ def _validated(workspace: Workspace, data: Mapping[str, Any], user: Any, *,
 
     out: dict[str, Any] = {}
     if given("git_url"):
-        _check_git_url(data["git_url"])
+        _check_git_url(data["git_url"], user)
     if given("git_ref"):
         _check_git_ref(value("git_ref"))
     if given("git_username"):

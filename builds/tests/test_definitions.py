@@ -208,6 +208,7 @@ def _bad_inputs(world: World) -> list[tuple[dict[str, Any], str, str]]:
         ({"git_url": "https://ci:pw@127.0.0.1/team-a/shop.git"}, "git_url", "invalid_host"),
         ({"git_url": "http://169.254.169.254/latest/meta-data.git"}, "git_url", "address_not_allowed"),
         ({"git_url": "http://[::ffff:a9fe:a9fe]/x.git"}, "git_url", "address_not_allowed"),
+        ({"git_url": "https://127.0.0.1/x.git?upload-pack=x"}, "git_url", "invalid_host"),
         ({"git_ref": "--upload-pack=touch /tmp/x"}, "git_ref", "git_ref_invalid"),
         ({"git_ref": "main..dev"}, "git_ref", "git_ref_invalid"),
         ({"dockerfile_path": "../Dockerfile"}, "dockerfile_path", "path_outside_context"),
@@ -363,3 +364,15 @@ def test_the_list_filters_by_workspace_and_pages(world: World) -> None:
     theirs = client.get(f"/api/builds/definitions/?workspace={other.workspace.pk}").json()["results"]
     assert [(r["name"], r["permissions"]["run"]) for r in theirs] == [("elsewhere", False)]
     assert client.get("/api/builds/definitions/?workspace=x").status_code == 400
+
+
+def test_plain_http_git_outside_development_is_for_admins(world: World, settings: Any) -> None:
+    settings.PORTAL_ENV = "production"
+    response = create(world)
+    assert response.status_code == 400
+    assert response.json()["code"] == "git_plain_http_refused"
+    assert "git_url" in response.json()["errors"]
+    assert create(world, git_url="https://127.0.0.1:9/team-a/shop.git").status_code == 201
+    admin = make_user("builds-admin", role="admin")
+    response = api_for(admin).post("/api/builds/definitions/", world.body(name="by-admin"), format="json")
+    assert response.status_code == 201, response.content
