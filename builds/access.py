@@ -80,6 +80,26 @@ def user_prefixes(user: Any, registry: Registry) -> list[str] | None:
     return workspace_prefixes(_member_workspace_ids(user), registry)
 
 
+def prefixes_by_registry(user: Any, registries: list[Registry]) -> dict[int, list[str] | None]:
+    """:func:`user_prefixes` of many registries in one query (list pages)."""
+    if portal_access.reads_all_clusters(user):
+        return {r.pk: None for r in registries}
+    if not portal_access.signed_in(user):
+        return {r.pk: [] for r in registries}
+    allocations = list(RegistryAllocation.objects.filter(workspace_id__in=_member_workspace_ids(user))
+                       .values_list("registry", flat=True))
+    out: dict[int, list[str] | None] = {}
+    for registry in registries:
+        found = {p for a in allocations if (p := allocation_prefix(a, registry.host)) is not None}
+        out[registry.pk] = sorted(found)
+    return out
+
+
+def sees_allocations(user: Any) -> bool:
+    """Whether ``user`` sees which workspaces hold what in a registry (those who see every registry)."""
+    return portal_access.reads_all_clusters(user)
+
+
 def may_see_repository(user: Any, registry: Registry, repository: str) -> bool:
     prefixes = user_prefixes(user, registry)
     return prefixes is None or any(under_prefix(repository, p) for p in prefixes)

@@ -16,6 +16,9 @@ body, TLS verified (against the caller's CA), and credentials only to the regist
   HTTPS unless the registry itself is plain HTTP); a realm elsewhere gets an anonymous request.
 * Listings (``_catalog``, ``tags/list``) are paged by their ``Link`` header, which must stay on
   the registry's origin.
+* Images: manifests and indexes (OCI and Docker v2, asked for with one ``Accept``) are read,
+  checked against their digest, HEADed and deleted by digest; configs are read as blobs checked
+  against their digest.
 
 Errors are :class:`RegistryUnavailable` (the registry cannot be read: network, policy, caps,
 malformed answers) and its subclass :class:`RegistryError` (an HTTP error answer, with ``code``);
@@ -24,6 +27,7 @@ callers turn them into their own terms. Messages name the URL and what to do, ne
 
 from __future__ import annotations
 
+import hashlib
 import re
 import tempfile
 import time
@@ -41,6 +45,14 @@ from portal.addresses import AddressError
 
 SCHEMES = {"oci": False, "oci+http": True}  # scheme -> plain HTTP
 MEDIA_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
+MEDIA_INDEX = "application/vnd.oci.image.index.v1+json"
+MEDIA_DOCKER_MANIFEST = "application/vnd.docker.distribution.manifest.v2+json"
+MEDIA_DOCKER_LIST = "application/vnd.docker.distribution.manifest.list.v2+json"
+MEDIA_INDEXES = (MEDIA_INDEX, MEDIA_DOCKER_LIST)  # a manifest per platform
+MEDIA_IMAGES = (MEDIA_MANIFEST, MEDIA_DOCKER_MANIFEST)  # one image: a config and layers
+# What the portal asks for when it reads a manifest: image manifests and indexes, OCI and Docker v2.
+MANIFEST_ACCEPT = ", ".join((MEDIA_MANIFEST, MEDIA_INDEX, MEDIA_DOCKER_MANIFEST, MEDIA_DOCKER_LIST))
+MAX_CONFIG_BYTES = 4 * 1024 * 1024
 TIMEOUT = (5, 30)  # connect, read (seconds)
 DEADLINE = 120.0  # a whole download, however slowly it trickles
 USER_AGENT = "cluster-portal"
@@ -159,15 +171,15 @@ class Registry:
         return request.headers.get("Authorization")
 
     def _send(self, url: str, *, authorization: str | None, origin_: tuple[str, str, int | None],
-              headers: dict[str, str]) -> tuple[requests.Response, str]:
-        """GET with redirects followed by hand: every hop's address checked, the Authorization
-        header only while the hop is on ``origin_``."""
+              headers: dict[str, str], method: str = "GET") -> tuple[requests.Response, str]:
+        """GET (or ``method``) with redirects followed by hand: every hop's address checked, the
+        Authorization header only while the hop is on ``origin_``."""
         for _hop in range(MAX_REDIRECTS + 1):
             auth = _Header(authorization) if authorization and origin(url) == origin_ else None
             try:
-                response = self.session.get(url, auth=auth, verify=self.verify, timeout=self.timeout, stream=True,
-                                            allow_redirects=False,
-                                            headers={"User-Agent": self.user_agent, **headers})
+                response = self.session.request(method, url, auth=auth, verify=self.verify, timeout=self.timeout,
+                                                stream=True, allow_redirects=False,
+                                                headers={"User-Agent": self.user_agent, **headers})
             except (AddressError, requests.exceptions.RequestException) as exc:
                 raise RegistryUnavailable(outbound.failure_message(exc, url=url, what="the registry")) from exc
             location = self.session.get_redirect_target(response)  # raw UTF-8 bytes of the header decoded as such
@@ -186,13 +198,21 @@ class Registry:
             accept: str = "") -> tuple[bytes, requests.structures.CaseInsensitiveDict[str], str]:
         """GET ``path`` on the registry (authorised for ``scope``): the body (at most ``cap`` bytes),
         the headers and the final URL. HTTP errors are :class:`RegistryError`."""
+        return self.call("GET", path, scope=scope, cap=cap, what=what, accept=accept)
+
+    def call(self, method: str, path: str, *, scope: str, cap: int, what: str,
+             accept: str = "") -> tuple[bytes, requests.structures.CaseInsensitiveDict[str], str]:
+        """``method`` on ``path`` (authorised for ``scope``, the token flow when the registry asks for
+        it): the body (at most ``cap`` bytes), the headers and the final URL. HTTP errors are
+        :class:`RegistryError`."""
         url = self.location.base + path
         headers = {"Accept": accept} if accept else {}
         try:
             for attempt in (0, 1):
                 token = self.tokens.get(scope)
                 authorization = f"Bearer {token}" if token else self._basic_header()
-                response, final = self._send(url, authorization=authorization, origin_=self.origin, headers=headers)
+                response, final = self._send(url, authorization=authorization, origin_=self.origin, headers=headers,
+                                             method=method)
                 if response.status_code == 401 and attempt == 0:
                     challenge = _challenge(response.headers.get("WWW-Authenticate", ""))
                     if challenge.get("realm"):
@@ -281,6 +301,79 @@ class Registry:
             parts = urlsplit(target)
             url = parts.path + (f"?{parts.query}" if parts.query else "")
         raise RegistryUnavailable(f"The {what} at {self.location.base}{path} has more than {MAX_PAGES} pages.")
+
+    # ------------------------------------------------------------------ images (manifests, indexes, configs)
+
+    def catalog(self) -> list[str]:
+        """Every repository name the registry lists (``_catalog``; the credentials decide which)."""
+        return self.pages("/v2/_catalog", key="repositories", scope="registry:catalog:*", what="repository list")
+
+    def tag_names(self, repository: str) -> list[str]:
+        """Every tag of ``repository``."""
+        return self.pages(f"/v2/{repository_path(repository)}/tags/list", key="tags",
+                          scope=pull_scope(repository), what="tag list")
+
+    def manifest(self, repository: str, reference: str) -> Manifest:
+        """The manifest (an image's or an index's, OCI or Docker v2) at a tag or digest."""
+        path = f"/v2/{repository_path(repository)}/manifests/{quote(reference, safe=':')}"
+        body, headers, final = self.get(path, scope=pull_scope(repository), cap=MAX_MANIFEST_BYTES, what="manifest",
+                                        accept=MANIFEST_ACCEPT)
+        doc = self.json(body, final, "manifest")
+        if not isinstance(doc, dict):
+            raise RegistryUnavailable(f"The manifest at {final} is not a JSON object.")
+        digest = "sha256:" + hashlib.sha256(body).hexdigest()
+        if DIGEST.match(reference) and reference != digest:
+            raise RegistryUnavailable(f"The manifest at {final} does not match its digest {reference}.")
+        media_type = doc.get("mediaType") if isinstance(doc.get("mediaType"), str) else ""
+        media_type = media_type or headers.get("Content-Type", "").split(";")[0].strip()
+        return Manifest(digest=digest, media_type=media_type, size=len(body), doc=doc)
+
+    def head_manifest(self, repository: str, reference: str) -> tuple[str, str, int]:
+        """(digest, media type, size) of the manifest at a tag or digest, without its body."""
+        path = f"/v2/{repository_path(repository)}/manifests/{quote(reference, safe=':')}"
+        _, headers, final = self.call("HEAD", path, scope=pull_scope(repository), cap=MAX_MANIFEST_BYTES, what="manifest",
+                                      accept=MANIFEST_ACCEPT)
+        digest = headers.get("Docker-Content-Digest", "")
+        if not DIGEST.match(digest):
+            raise RegistryUnavailable(f"The registry named no digest for {final}.")
+        length = headers.get("Content-Length", "")
+        return digest, headers.get("Content-Type", "").split(";")[0].strip(), int(length) if length.isdigit() else 0
+
+    def delete_manifest(self, repository: str, digest: str) -> None:
+        """Delete the manifest ``digest`` (every tag pointing at it goes with it). A registry that
+        does not allow deleting answers 405 (:class:`RegistryError` with ``code`` 405)."""
+        if not DIGEST.match(digest):
+            raise ValueError("Delete a manifest by its digest (sha256:…).")
+        self.call("DELETE", f"/v2/{repository_path(repository)}/manifests/{digest}",
+                  scope=f"repository:{repository}:delete", cap=MAX_TOKEN_BYTES, what="manifest")
+
+    def blob(self, repository: str, digest: str, *, cap: int = MAX_CONFIG_BYTES, what: str = "blob") -> bytes:
+        """A blob (an image config) checked against its digest."""
+        if not DIGEST.match(digest):
+            raise RegistryUnavailable(f"{digest!r} is not a sha256 digest.")
+        body, _, final = self.get(f"/v2/{repository_path(repository)}/blobs/{digest}", scope=pull_scope(repository),
+                                  cap=cap, what=what)
+        if "sha256:" + hashlib.sha256(body).hexdigest() != digest:
+            raise RegistryUnavailable(f"The {what} at {final} does not match its digest.")
+        return body
+
+
+def pull_scope(repository: str) -> str:
+    return f"repository:{repository}:pull"
+
+
+@dataclass(frozen=True)
+class Manifest:
+    """A manifest as the registry holds it: its digest (of the bytes served), media type, size, JSON."""
+
+    digest: str
+    media_type: str
+    size: int
+    doc: dict[str, Any]
+
+    @property
+    def is_index(self) -> bool:
+        return self.media_type in MEDIA_INDEXES or (not self.media_type and "manifests" in self.doc)
 
 
 @contextmanager

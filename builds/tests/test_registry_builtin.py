@@ -7,9 +7,11 @@ from io import StringIO
 from typing import Any
 
 import pytest
-from django.core.management import call_command
+from django.core.management import CommandError, call_command
 
+from builds import registries
 from builds.models import Registry, RegistryKind
+from builds.tasks_registry import check_registry
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -27,3 +29,34 @@ def test_builtin_registry_row_is_idempotent(builtin_registry: Any) -> None:
     assert "Built-in registry ready" in out.getvalue()
     assert Registry.objects.filter(builtin=True).count() == 1
     assert Registry.objects.get(builtin=True).password_changed == changed  # same password: no rotation
+
+
+def test_builtin_registry_answers_with_its_credentials(builtin_registry: Any) -> None:
+    check_registry(builtin_registry.pk)
+    builtin_registry.refresh_from_db()
+    assert builtin_registry.status == "ok", builtin_registry.message
+    assert builtin_registry.checked is not None
+    assert registries.location(builtin_registry).base == f"https://{builtin_registry.host}"
+
+
+def test_a_changed_password_file_rotates(builtin_registry: Any, tmp_path: Any, settings: Any) -> None:
+    (tmp_path / "password").write_text("another-password\n")
+    settings.PORTAL_BUILTIN_REGISTRY_PASSWORD_FILE = str(tmp_path / "password")
+    before = builtin_registry.password_changed
+    call_command("builtin_registry", stdout=StringIO())
+    row = Registry.objects.get(builtin=True)
+    assert row.get_password() == "another-password"
+    assert row.password_changed > before
+    check_registry(row.pk)
+    row.refresh_from_db()
+    assert row.message_code == "registry_refused"
+
+
+def test_missing_files_say_how_to_start_it(builtin_registry: Any, settings: Any) -> None:
+    settings.PORTAL_BUILTIN_REGISTRY_CA_FILE = "/nonexistent/ca.crt"
+    with pytest.raises(CommandError, match=r"scripts/registry\.sh start"):
+        call_command("builtin_registry", stdout=StringIO())
+    settings.PORTAL_BUILTIN_REGISTRY_HOST = ""
+    out = StringIO()
+    call_command("builtin_registry", stdout=out)
+    assert "No built-in registry configured" in out.getvalue()
