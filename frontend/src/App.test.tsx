@@ -84,10 +84,10 @@ describe('routing and layout', () => {
 
   it('shows a translated not-available state for sections that come later', async () => {
     mockFetch({});
-    renderApp('/builds', operator);
-    expect(await screen.findByTestId('not-available')).toHaveTextContent('Builds is not available');
+    renderApp('/monitoring', operator);
+    expect(await screen.findByTestId('not-available')).toHaveTextContent('Monitoring is not available');
     await act(() => changeLanguage('ko'));
-    expect(screen.getByTestId('not-available')).toHaveTextContent('빌드 기능은 현재 버전의 포털에서 아직 제공되지 않습니다');
+    expect(screen.getByTestId('not-available')).toHaveTextContent('모니터링 기능은 현재 버전의 포털에서 아직 제공되지 않습니다');
     expect(window.localStorage.getItem('portal.language')).toBe('ko');
     await act(() => changeLanguage('en'));
   });
@@ -104,9 +104,20 @@ describe('routing and layout', () => {
     expect(screen.queryByTestId('nav-admin')).not.toBeInTheDocument();
   });
 
+  it('shows the builds section (its own chunk) instead of the not-available state', async () => {
+    mockFetch({
+      'GET /api/workspaces/': () => json(page([])),
+      'GET /api/builds/definitions/': () => json(page([])),
+    });
+    renderApp('/builds', operator);
+    expect(await screen.findByTestId('builds-page')).toBeInTheDocument();
+    expect(await screen.findByTestId('builds-empty')).toHaveTextContent('No builds yet');
+    expect(screen.queryByTestId('not-available')).not.toBeInTheDocument();
+  });
+
   it('switches language from the top bar', async () => {
     mockFetch({});
-    renderApp('/builds', operator);
+    renderApp('/monitoring', operator);
     const user = userEvent.setup();
     await user.selectOptions(await screen.findByTestId('lang-switch'), 'ko');
     expect(screen.getByTestId('nav-builds')).toHaveTextContent('빌드');

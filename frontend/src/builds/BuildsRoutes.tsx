@@ -1,11 +1,24 @@
-/** The builds section's routes (its own chunk). */
+/**
+ * The builds section's routes (its own chunk, loaded when /builds is first opened):
+ *   /builds                        definitions with their last run (BuildsList.tsx)
+ *   /builds/new                    a new definition (DefinitionEditor.tsx)
+ *   /builds/definitions/:id        edit a definition, run it, its history
+ *   /builds/runs/:id               one run: steps and live logs (RunPage.tsx)
+ */
 import { Route, Routes } from 'react-router-dom';
-import { NotAvailable } from '../pages/NotAvailable';
+import { NotFound } from '../pages/NotFound';
+import { BuildsPage } from './BuildsList';
+import { EditDefinitionPage, NewDefinitionPage } from './DefinitionEditor';
+import { RunPage } from './RunPage';
 
 export function BuildsRoutes() {
   return (
     <Routes>
-      <Route index element={<NotAvailable section="builds" />} />
+      <Route index element={<BuildsPage />} />
+      <Route path="new" element={<NewDefinitionPage />} />
+      <Route path="definitions/:id" element={<EditDefinitionPage />} />
+      <Route path="runs/:id" element={<RunPage />} />
+      <Route path="*" element={<NotFound />} />
     </Routes>
   );
 }
