@@ -365,3 +365,18 @@ PORTAL_BUILTIN_REGISTRY_PASSWORD_FILE = os.environ.get(
 PORTAL_BUILTIN_REGISTRY_CA_FILE = os.environ.get(
     "PORTAL_BUILTIN_REGISTRY_CA_FILE", "" if IS_PRODUCTION else str(_REGISTRY_DIR / "ca.crt"))
 PORTAL_BUILTIN_REGISTRY_PLAIN_HTTP = env_bool("PORTAL_BUILTIN_REGISTRY_PLAIN_HTTP", False)
+
+# builds: RUNNER
+# Build runs (builds/runner.py, docs/builds.md): the images of the clone, build and scan containers;
+# how often a running build is looked at; how long one pass may hold a run before another worker may
+# take it (a killed worker's runs are picked up by the beat after this); the newest bytes of each
+# step's log that are kept; finished runs beyond a definition's keep_runs are pruned daily.
+PORTAL_BUILD_GIT_IMAGE = os.environ.get("PORTAL_BUILD_GIT_IMAGE", "alpine/git:2.45.2")
+PORTAL_BUILD_BUILDKIT_IMAGE = os.environ.get("PORTAL_BUILD_BUILDKIT_IMAGE", "moby/buildkit:v0.17.0-rootless")
+PORTAL_BUILD_BUILDAH_IMAGE = os.environ.get("PORTAL_BUILD_BUILDAH_IMAGE", "quay.io/buildah/stable:v1.37.3")
+PORTAL_BUILD_TRIVY_IMAGE = os.environ.get("PORTAL_BUILD_TRIVY_IMAGE", "aquasec/trivy:0.57.1")
+PORTAL_BUILD_POLL_SECONDS = float(os.environ.get("PORTAL_BUILD_POLL_SECONDS", "1"))
+PORTAL_BUILD_LEASE_SECONDS = float(os.environ.get("PORTAL_BUILD_LEASE_SECONDS", "90"))
+PORTAL_BUILD_LOG_MAX_BYTES = int(os.environ.get("PORTAL_BUILD_LOG_MAX_BYTES", str(1024 * 1024)))
+CELERY_BEAT_SCHEDULE["builds.reconcile_runs"] = {"task": "builds.reconcile_runs", "schedule": 30.0}
+CELERY_BEAT_SCHEDULE["builds.prune_runs"] = {"task": "builds.prune_runs", "schedule": 86400.0}

@@ -1,0 +1,259 @@
+"""The build runner against a sandbox cluster (in this process, task by task): the run's objects
+applied by server-side apply and applied again without change, the pods followed step by step,
+cancel deleting the Jobs and their pods, the no-progress timeout, an unreachable cluster retried
+rather than failed, the lease keeping two workers off one run, retention."""
+
+from __future__ import annotations
+
+from collections import deque
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from django.test import override_settings
+from django.utils import timezone
+from rest_framework.test import APIClient
+
+from builds import jobs, run_actions, runner, tasks
+from builds.models import BuildRun, RunStatus, StepStatus
+from builds.tests.runner_helpers import (
+    DOCKERFILE,
+    cluster_client,
+    new_run,
+    objects_of,
+    setup_definition,
+    state,
+    steps,
+)
+from portal.celery import app as celery_app
+from portal.testing import wait_for
+from sandbox.testing import git_server, make_repo
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+class Tasks:
+    """Captures the builds tasks the code sends by name (after commit), to run them here in order."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.queue: deque[tuple[str, tuple[Any, ...]]] = deque()
+        original = celery_app.send_task
+
+        def send(name: str, args: Any = None, kwargs: Any = None, **options: Any) -> Any:
+            if name.startswith("builds."):
+                self.queue.append((name, tuple(args or ())))
+                return None
+            return original(name, args, kwargs, **options)
+
+        monkeypatch.setattr(celery_app, "send_task", send)
+
+    def names(self) -> list[str]:
+        return [name for name, _ in self.queue]
+
+    def run_next(self) -> str:
+        name, args = self.queue.popleft()
+        return str(celery_app.tasks[name].run(*args))
+
+
+@pytest.fixture
+def sent(monkeypatch: pytest.MonkeyPatch) -> Tasks:
+    return Tasks(monkeypatch)
+
+
+@pytest.fixture
+def git(tmp_path: Path) -> Any:
+    with git_server(tmp_path / "git") as server:
+        yield server
+
+
+def test_start_applies_the_runs_objects_once_and_again_changes_nothing(
+        admin_api: APIClient, sandbox: Any, builtin_registry: Any, git: Any, sent: Tasks) -> None:
+    make_repo(git.root, "app", {"Dockerfile": DOCKERFILE, "app.txt": "hi\n"})
+    definition, developer = setup_definition(admin_api, sandbox, "cluster-1", builtin_registry, git.url_for("app"),
+                                             git_username="ci", )
+    definition.set_git_password("git-secret-1")
+    definition.save()
+    run = new_run(definition, developer)
+    assert sent.names() == ["builds.start_run"]
+    assert runner.start(run.pk).status == RunStatus.RUNNING
+    run.refresh_from_db()
+    assert run.status == RunStatus.RUNNING
+    assert run.jobs == [jobs.job_name(run.pk)]
+    with cluster_client(sandbox, "cluster-1") as client:
+        found = objects_of(client, run)
+        assert found["Job"] == [f"portal-build-{run.pk}"]
+        assert found["Secret"] == [f"portal-build-{run.pk}-git", f"portal-build-{run.pk}-registry"]
+        assert found["ConfigMap"] == [f"portal-build-{run.pk}"]
+        job = client.get_object("Job", f"portal-build-{run.pk}", run.namespace)
+        secret = client.get_object("Secret", f"portal-build-{run.pk}-git", run.namespace)
+        assert secret["metadata"]["ownerReferences"][0]["uid"] == job["metadata"]["uid"]
+        assert {m["manager"] for m in job["metadata"]["managedFields"]} >= {"portal-builds"}
+        versions = {kind: {name: client.get_object(kind, name, run.namespace)["metadata"]["resourceVersion"]
+                           for name in names} for kind, names in found.items() if kind != "Pod"}
+        # A second start (a redelivered task, a killed worker's retry) converges: nothing changes.
+        BuildRun.objects.filter(pk=run.pk).update(status=RunStatus.QUEUED)
+        assert runner.start(run.pk).status == RunStatus.RUNNING
+        again = {kind: {name: client.get_object(kind, name, run.namespace)["metadata"]["resourceVersion"]
+                        for name in names} for kind, names in found.items() if kind != "Pod"}
+        assert again == versions
+
+
+def _drive(run: BuildRun, *, until: Any = None, timeout: float = 60.0, **kwargs: Any) -> runner.Pass:
+    """Passes of the runner, as the task chain makes them, until the run ends (or ``until``)."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    outcome = runner.advance(run.pk, **kwargs)
+    while outcome.active and time.monotonic() < deadline:
+        if until is not None and until():
+            return outcome
+        time.sleep(0.2)
+        outcome = runner.advance(run.pk, **kwargs)
+    return outcome
+
+
+def test_a_build_that_reports_no_digest_fails_and_references_no_image_but_keeps_its_logs(
+        admin_api: APIClient, sandbox: Any, builtin_registry: Any, git: Any, sent: Tasks) -> None:
+    """The clone really fetches the ref (its SHA recorded); a build container that exits 0 without
+    BuildKit's metadata (the sandbox's generic container, an image that is not the builder) is a
+    failed build step: no digest is recorded, the scan is skipped, each step keeps its log."""
+    sha = make_repo(git.root, "app", {"Dockerfile": DOCKERFILE, "app.txt": "hi\n"})
+    definition, developer = setup_definition(admin_api, sandbox, "cluster-1", builtin_registry, git.url_for("app"),
+                                             scan=True)
+    with override_settings(PORTAL_BUILD_BUILDKIT_IMAGE="busybox:1.36"):
+        run = new_run(definition, developer)
+        outcome = _drive(run)
+    assert outcome.status == RunStatus.FAILED
+    assert state(run) == ("failed", {"clone": "succeeded", "build": "failed", "scan": "skipped"})
+    assert run.git_commit == sha
+    assert run.image_digest == ""
+    assert run.image_size is None
+    assert run.message_code == "build_no_digest"
+    found = steps(run)
+    assert "Cloning into '/workspace/src'..." in found["clone"].log
+    assert found["build"].log, "the failed step keeps its log"
+    assert found["build"].exit_code == 0
+    assert found["clone"].log_offset == len(found["clone"].log.encode())
+
+
+def test_a_ref_that_does_not_exist_fails_the_clone_with_gits_words(
+        admin_api: APIClient, sandbox: Any, builtin_registry: Any, git: Any, sent: Tasks) -> None:
+    make_repo(git.root, "app", {"Dockerfile": DOCKERFILE, "app.txt": "hi\n"})
+    definition, developer = setup_definition(admin_api, sandbox, "cluster-2", builtin_registry, git.url_for("app"),
+                                             git_ref="nope")
+    run = new_run(definition, developer)
+    assert _drive(run).status == RunStatus.FAILED
+    assert state(run) == ("failed", {"clone": "failed", "build": "skipped"})
+    clone = steps(run)["clone"]
+    assert clone.exit_code == 128
+    assert "Remote branch nope not found" in clone.log
+    assert "Remote branch nope not found" in clone.message
+    assert clone.message_code == "build_clone_failed"
+    with cluster_client(sandbox, "cluster-2") as client:
+        assert objects_of(client, run)["Secret"] == [], "a finished run's Secrets are deleted"
+
+
+def test_cancel_deletes_the_jobs_their_pods_and_the_runs_secrets(
+        admin_api: APIClient, sandbox: Any, builtin_registry: Any, git: Any, sent: Tasks) -> None:
+    from builds import actions
+
+    make_repo(git.root, "app", {"Dockerfile": DOCKERFILE, "app.txt": "hi\n"})
+    definition, developer = setup_definition(admin_api, sandbox, "cluster-3", builtin_registry, git.url_for("app"))
+    run = new_run(definition, developer)
+    sent.queue.clear()
+    assert runner.start(run.pk).status == RunStatus.RUNNING
+    with cluster_client(sandbox, "cluster-3") as client:
+        wait_for(lambda: objects_of(client, run)["Pod"], what="the build pod")
+        actions.request_cancel(run, user=developer)
+        assert sent.names() == ["builds.cancel_run"]
+        assert state(run)[0] == "cancelling"
+        assert sent.run_next() == "cancelled"
+        assert state(run) == ("cancelled", {"clone": "cancelled", "build": "cancelled"})
+        assert run.message_code == "build_cancelled"
+        wait_for(lambda: not any(objects_of(client, run).values()),
+                 what="the run's Jobs, pods, Secrets and ConfigMap deleted", timeout=30)
+    # A late pass of the chain changes nothing.
+    assert runner.advance(run.pk).status == RunStatus.CANCELLED
+    assert state(run)[0] == "cancelled"
+
+
+def test_no_progress_for_the_timeout_fails_the_run_and_deletes_its_jobs(
+        admin_api: APIClient, sandbox: Any, builtin_registry: Any, git: Any, sent: Tasks) -> None:
+    make_repo(git.root, "app", {"Dockerfile": DOCKERFILE, "app.txt": "hi\n"})
+    definition, developer = setup_definition(admin_api, sandbox, "cluster-1", builtin_registry, git.url_for("app"),
+                                             timeout_seconds=60)
+    # An image the kubelet cannot pull: the pod waits for ever, nothing progresses.
+    with override_settings(PORTAL_BUILD_GIT_IMAGE="alpine/git:doesnotexist"):
+        run = new_run(definition, developer)
+        assert runner.start(run.pk).status == RunStatus.RUNNING
+    with cluster_client(sandbox, "cluster-1") as client:
+        wait_for(lambda: objects_of(client, run)["Pod"], what="the build pod")
+        outcome = runner.advance(run.pk)
+        assert outcome.active
+        wait_for(lambda: runner.advance(run.pk) and steps(run)["clone"].message_code == "build_container_waiting",
+                 what="the pull failure shown on the step")
+        assert "ErrImagePull" in steps(run)["clone"].message or "ImagePullBackOff" in steps(run)["clone"].message
+        BuildRun.objects.filter(pk=run.pk).update(progressed=timezone.now() - timedelta(seconds=61))
+        assert runner.advance(run.pk).status == RunStatus.FAILED
+        assert state(run) == ("failed", {"clone": "failed", "build": "skipped"})
+        assert run.message_code == "build_timeout"
+        assert run.message_params == {"seconds": 60}
+        wait_for(lambda: not objects_of(client, run)["Job"] and not objects_of(client, run)["Pod"],
+                 what="the Jobs and pods deleted", timeout=30)
+
+
+def test_an_unreachable_cluster_is_retried_until_the_timeout_decides(
+        admin_api: APIClient, sandbox: Any, builtin_registry: Any, git: Any, sent: Tasks) -> None:
+    make_repo(git.root, "app", {"Dockerfile": DOCKERFILE, "app.txt": "hi\n"})
+    definition, developer = setup_definition(admin_api, sandbox, "cluster-2", builtin_registry, git.url_for("app"))
+    run = new_run(definition, developer)
+    sandbox.inject_fault("cluster-2", down=True)  # the sandbox fixture brings it back
+    outcome = runner.start(run.pk)
+    assert outcome.active
+    run.refresh_from_db()
+    assert run.status == RunStatus.QUEUED
+    assert run.message_code == "build_cluster_unreachable"
+    assert runner.advance(run.pk).active
+    BuildRun.objects.filter(pk=run.pk).update(progressed=timezone.now() - timedelta(seconds=200))
+    assert runner.advance(run.pk).status == RunStatus.FAILED
+    assert state(run)[0] == "failed"
+    assert run.message_code == "build_timeout"
+
+
+def test_the_lease_keeps_a_second_worker_off_a_run_and_a_lapsed_one_is_picked_up(
+        admin_api: APIClient, sandbox: Any, builtin_registry: Any, git: Any, sent: Tasks) -> None:
+    make_repo(git.root, "app", {"Dockerfile": DOCKERFILE, "app.txt": "hi\n"})
+    definition, developer = setup_definition(admin_api, sandbox, "cluster-3", builtin_registry, git.url_for("app"))
+    run = new_run(definition, developer)
+    first = run_actions.claim(run.pk, seconds=60)
+    assert first is not None
+    assert run_actions.claim(run.pk, seconds=60) is None, "a second worker stays off"
+    assert tasks.advance_run.run(run.pk) == "busy-or-finished"
+    assert run_actions.claim(run.pk, seconds=60, token=first[1]) is not None, "the chain's own token takes it"
+    assert run.pk not in run_actions.lapsed()
+    BuildRun.objects.filter(pk=run.pk).update(lease_until=timezone.now() - timedelta(seconds=1))
+    assert run.pk in run_actions.lapsed()
+    sent.queue.clear()
+    assert tasks.reconcile_runs.run() >= 1
+    assert ("builds.advance_run", (run.pk,)) in sent.queue
+    # The picked-up pass starts the run and hands the lease to its own next pass.
+    assert tasks.advance_run.run(run.pk) == "running"
+    name, args = sent.queue[-1]
+    assert name == "builds.advance_run"
+    assert args[0] == run.pk
+    assert args[1]
+    assert tasks.advance_run.run(run.pk) == "busy-or-finished", "no second chain while the first holds it"
+    assert tasks.advance_run.run(*args) in ("running", "failed")
+
+
+def test_finished_runs_beyond_keep_runs_are_pruned(
+        admin_api: APIClient, sandbox: Any, builtin_registry: Any, git: Any, sent: Tasks) -> None:
+    definition, developer = setup_definition(admin_api, sandbox, "cluster-1", builtin_registry, "http://127.0.0.1:9/x.git",
+                                             keep_runs=2)
+    runs = [new_run(definition, developer) for _ in range(4)]
+    for run in runs[:3]:
+        run_actions.finish(run.pk, status=RunStatus.FAILED, code="x", message="x")
+    assert tasks.prune_runs.run() == 1
+    assert sorted(BuildRun.objects.filter(definition=definition).values_list("number", flat=True)) == [2, 3, 4]
+    assert StepStatus.PENDING in {s.status for s in steps(runs[3]).values()}
