@@ -161,3 +161,4 @@ def docker_config_json(entries: list[tuple[str, str, str]]) -> str:
 def pull_secret_name(registry: Any) -> str:
     """The name of the pull secret the portal keeps for ``registry`` in a namespace."""
     return f"{PULL_SECRET_PREFIX}{registry.name}"
+

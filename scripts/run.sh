@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# `make run`: start PostgreSQL and Redis, migrate, make sure an admin exists, start the demo
+# `make run`: start PostgreSQL, Redis and the built-in registry, migrate, register the registry, make sure an admin exists, start the demo
 # sandbox fleet and register its clusters, then run the web server, Celery worker and beat, and
 # the watcher together. Ctrl-C stops all of it.
 set -euo pipefail
@@ -17,6 +17,7 @@ services_were_up=0
 scripts/services.sh status >/dev/null 2>&1 && services_were_up=1
 scripts/services.sh start
 $PY manage.py migrate --no-input -v 0
+$PY manage.py builtin_registry  # the registry scripts/services.sh started (docs/registries.md)
 $PY manage.py ensure_admin --password-file var/admin-credentials
 
 sandbox_pid=""
@@ -80,6 +81,7 @@ cat <<MSG
   API docs: http://127.0.0.1:${PORT}/api/docs/
 ${idp_note}
   Clusters: simulated ones from var/sandbox/*.kubeconfig (try: KUBECONFIG=var/sandbox/seoul-prod.kubeconfig kubectl get pods -A)
+  Registry: https://127.0.0.1:${PORTAL_REGISTRY_PORT:-55000} (user portal, password in var/registry/password, CA var/registry/ca.crt)
   Stop:     Ctrl-C
 
 MSG

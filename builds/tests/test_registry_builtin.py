@@ -3,15 +3,19 @@ runs, idempotently, and the portal reads it with the generated password and CA."
 
 from __future__ import annotations
 
+import stat
 from io import StringIO
+from pathlib import Path
 from typing import Any
 
 import pytest
+import requests
 from django.core.management import CommandError, call_command
 
 from builds import registries
 from builds.models import Registry, RegistryKind
 from builds.tasks_registry import check_registry
+from sandbox.testing import registry_server
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -39,7 +43,7 @@ def test_builtin_registry_answers_with_its_credentials(builtin_registry: Any) ->
     assert registries.location(builtin_registry).base == f"https://{builtin_registry.host}"
 
 
-def test_a_changed_password_file_rotates(builtin_registry: Any, tmp_path: Any, settings: Any) -> None:
+def test_a_changed_password_file_rotates(builtin_registry: Any, tmp_path: Path, settings: Any) -> None:
     (tmp_path / "password").write_text("another-password\n")
     settings.PORTAL_BUILTIN_REGISTRY_PASSWORD_FILE = str(tmp_path / "password")
     before = builtin_registry.password_changed
@@ -60,3 +64,22 @@ def test_missing_files_say_how_to_start_it(builtin_registry: Any, settings: Any)
     out = StringIO()
     call_command("builtin_registry", stdout=out)
     assert "No built-in registry configured" in out.getvalue()
+
+
+def test_compose_setup_generates_a_password_and_an_htpasswd_the_registry_accepts(
+        builtin_registry: Any, tmp_path: Path, settings: Any) -> None:
+    """What docker-compose's registry-setup service runs: a password made once (0600), an htpasswd
+    that a real registry (registry:2 reads the same file) accepts, and the row registered with it."""
+    settings.PORTAL_BUILTIN_REGISTRY_PASSWORD_FILE = str(tmp_path / "auth" / "password")
+    htpasswd = tmp_path / "auth" / "htpasswd"
+    call_command("builtin_registry", "--generate-password", "--htpasswd", str(htpasswd), stdout=StringIO())
+    password = (tmp_path / "auth" / "password").read_text().strip()
+    assert len(password) == 48
+    assert stat.S_IMODE((tmp_path / "auth" / "password").stat().st_mode) == 0o600
+    call_command("builtin_registry", "--generate-password", stdout=StringIO())
+    assert (tmp_path / "auth" / "password").read_text().strip() == password  # made once
+    assert Registry.objects.get(builtin=True).get_password() == password
+    with registry_server(tmp_path / "reg", extra_config={
+            "auth": {"htpasswd": {"realm": "compose", "path": str(htpasswd)}}}) as server:
+        assert requests.get(f"{server.url}/v2/", auth=("portal", password), timeout=5).status_code == 200
+        assert requests.get(f"{server.url}/v2/", auth=("portal", "nope"), timeout=5).status_code == 401
