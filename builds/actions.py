@@ -442,12 +442,20 @@ def publish_run(run: BuildRun) -> None:
     publish(f"buildrun.{run.pk}", "buildrun.updated", detail)
 
 
+def _check_still_allowed(workspace: Workspace, spec: Mapping[str, Any]) -> None:
+    """What was checked when the definition was saved, again when a run is made: the workspace may
+    have lost its cluster or registry allocation, or the service map may be going, since."""
+    _check_where(workspace, int(spec.get("cluster_id") or 0), int(spec.get("service_map_id") or 0))
+    _check_registry(workspace, int(spec.get("registry_id") or 0), str(spec.get("repository", "")))
+
+
 def create_run(definition: BuildDefinition, *, trigger: str, user: Any, ref: str = "", commit: str = "",
                rebuild_of: BuildRun | None = None, request: HttpRequest | None = None) -> BuildRun:
     """A queued run of ``definition`` with its steps, its build number and (when it is known now) its
     tag; ``builds.start_run`` is sent after commit. ``user`` is None for a webhook. A run started by a
     person with a deploy step needs ``workloads.deploy`` in the release's workspace. A rebuild
-    repeats ``rebuild_of``'s frozen spec with a new number."""
+    repeats ``rebuild_of``'s frozen spec with a new number. 400 (nothing written) when the workspace no
+    longer holds the cluster, the service map or the registry prefix the run would use."""
     if ref:
         _check_git_ref(ref, "ref")
     with transaction.atomic():
@@ -456,6 +464,7 @@ def create_run(definition: BuildDefinition, *, trigger: str, user: Any, ref: str
         spec = dict(rebuild_of.spec) if rebuild_of is not None and rebuild_of.spec else run_spec(locked)
         if ref:
             spec["git_ref"] = ref
+        _check_still_allowed(locked.workspace, spec)
         release_id = spec.get("deploy_release_id")
         if user is not None and release_id:
             release = Release.objects.select_related("workspace").filter(pk=release_id).first()

@@ -19,6 +19,7 @@ from portal import errors
 from portal.events import current_seq
 from portal.models import AuditRecord
 from portal.testing import Subscriber
+from workspaces.models import ClusterAllocation, RegistryAllocation
 
 PASSWORD = "s3cret-git-token"
 SHA = "4f2a9c1e0b7d6a5f4e3d2c1b0a9f8e7d6c5b4a39"
@@ -188,3 +189,25 @@ def test_a_rebuild_repeats_the_frozen_spec_with_a_new_number(world: World, sent:
     fresh = actions.create_run(BuildDefinition.objects.get(pk=d.pk), trigger=Trigger.MANUAL, user=world.developer)
     assert fresh.spec["git_url"] == "http://127.0.0.1:9/moved.git"
     assert [s.name for s in fresh.steps.order_by("position")] == ["clone", "build"]
+
+
+def test_no_run_where_the_workspace_lost_its_allocation(world: World, sent: SentTasks) -> None:
+    d = definition(world)
+    first = actions.create_run(d, trigger=Trigger.MANUAL, user=world.developer)
+    client = api_for(world.developer)
+    RegistryAllocation.objects.filter(workspace=world.workspace).delete()
+    response = client.post(f"/api/builds/definitions/{d.pk}/run/", {}, format="json")
+    assert response.status_code == 400
+    assert response.json()["code"] == "registry_not_allocated"
+    with pytest.raises(errors.Invalid):
+        actions.rebuild(first, user=world.developer)
+    RegistryAllocation.objects.create(workspace=world.workspace, registry=f"{REGISTRY_HOST}/team-a")
+    ClusterAllocation.objects.filter(workspace=world.workspace).delete()
+    response = client.post(f"/api/builds/definitions/{d.pk}/run/", {}, format="json")
+    assert response.status_code == 400
+    assert response.json()["code"] == "cluster_not_allocated"
+    with pytest.raises(errors.Invalid) as refused:  # a webhook is refused the same way
+        actions.create_run(d, trigger=Trigger.WEBHOOK, user=None, ref="main", commit=SHA)
+    assert refused.value.code == "cluster_not_allocated"
+    assert list(BuildRun.objects.filter(definition=d)) == [first]
+    assert BuildDefinition.objects.get(pk=d.pk).next_build_number == 2
