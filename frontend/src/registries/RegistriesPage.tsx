@@ -379,8 +379,10 @@ function RegistryRow({ registry, isAdmin, open, onChecked }: { registry: Registr
       </td>
       <td>
         <Prefixes registry={registry} />
-        {registry.allocations && (
-          <div className="small muted">{t('registries.allocationCount', { count: registry.allocations.length })}</div>
+        {isAdmin && registry.allocations && (
+          <div className="small muted" data-testid="allocation-count">
+            {t('registries.allocationCount', { count: registry.allocations.length })}
+          </div>
         )}
       </td>
       <td>
