@@ -12,3 +12,7 @@ class BuildsConfig(AppConfig):
         from builds import access
 
         access.install()
+        # DEPLOY: the scan policy gate and pull secrets in the catalog's release path; the pull-secret tasks
+        from builds import deploy_step, tasks_pull  # noqa: F401 - tasks_pull registers its Celery tasks
+
+        deploy_step.install()

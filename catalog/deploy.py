@@ -35,7 +35,7 @@ from django.core.cache import cache
 from django.db import connection
 from django.utils import timezone
 
-from catalog import redaction, releases, strategies
+from catalog import image_hooks, redaction, releases, strategies
 from catalog.manifests import (  # noqa: F401 - re-exported: callers use them from catalog.deploy
     CLUSTER_SCOPED_KINDS,
     RELEASE_LABEL,
@@ -178,6 +178,8 @@ def deploy_revision(release_id: int, number: int, *, allow_cluster_scoped: bool 
         try:
             with _client(release) as client:
                 _probe(client)
+                # the pull secrets its pods name, before a pod asks for one (catalog.image_hooks)
+                image_hooks.ensure_pull_secrets(release.service_map, objects, client)
                 for obj in objects:  # nothing is applied unless every object passes the dry-run
                     _check_scope(client, obj, allow_cluster_scoped)
                     client.apply(obj, field_manager=FIELD_MANAGER, dry_run=True, timeout=CALL_TIMEOUT)

@@ -21,7 +21,7 @@ from django.db.models import Exists, F, OuterRef, Q
 from django.http import HttpRequest
 from django.utils import timezone
 
-from catalog import enqueue, manifests, redaction, strategies
+from catalog import enqueue, image_hooks, manifests, redaction, strategies
 from catalog.errors import invalid
 from catalog.models import (
     PackageVersion,
@@ -281,12 +281,27 @@ def check(*, sm: ServiceMap, objects: list[dict[str, Any]], user: Any, replacing
                       code=PORTAL_OWNED_CODE)
     if problems:
         raise invalid({"manifest": problems})
+    _gate_images(user, sm, objects, replacing)
+    image_hooks.add_pull_secrets(sm, objects)  # imagePullSecrets for images from a private registry
     from workspaces.services import preflight
 
     fit = preflight(sm, objects)  # quota and the LimitRange defaults' limits (workspaces.services)
     if not fit["fits"]:
         raise QuotaExceeded(list(fit["problems"]), preflight=fit)
     return Prepared(objects=objects, preflight=fit)
+
+
+def _gate_images(user: Any, sm: ServiceMap, objects: list[dict[str, Any]], replacing: Release | None) -> None:
+    """400 ``image_blocked_by_scan`` when an image the revision brings in (one the release does not
+    run already) is refused by the gate builds registers: the workspace's scan policy
+    (:mod:`catalog.image_hooks`)."""
+    if not image_hooks.has_gate():
+        return
+    running = image_hooks.images_of(_current_objects(replacing) or [])
+    problems = image_hooks.gate(user, sm, objects, running=running)
+    if problems:
+        raise invalid({"images": problems}, code=image_hooks.BLOCKED_CODE,
+                      params={"count": len(problems), "workspace": sm.workspace.name})
 
 
 def _store_revision(release: Release, *, number: int, action: str, version: PackageVersion, values: dict[str, Any],

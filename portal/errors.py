@@ -38,6 +38,13 @@ class Invalid(PortalError):
     default_code = "invalid"
 
 
+class Unauthenticated(PortalError):
+    """401: the caller did not prove who they are (a webhook's signature missing or wrong)."""
+
+    status = 401
+    default_code = "not_authenticated"
+
+
 class Forbidden(PortalError):
     """403: the caller sees the object but may not do this to it."""
 
