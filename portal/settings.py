@@ -380,3 +380,8 @@ PORTAL_BUILD_LEASE_SECONDS = float(os.environ.get("PORTAL_BUILD_LEASE_SECONDS", 
 PORTAL_BUILD_LOG_MAX_BYTES = int(os.environ.get("PORTAL_BUILD_LOG_MAX_BYTES", str(1024 * 1024)))
 CELERY_BEAT_SCHEDULE["builds.reconcile_runs"] = {"task": "builds.reconcile_runs", "schedule": 30.0}
 CELERY_BEAT_SCHEDULE["builds.prune_runs"] = {"task": "builds.prune_runs", "schedule": 86400.0}
+
+# builds: DEPLOY
+# Pull secrets (builds/pull_secrets.py): put back deleted or edited portal-pull-* Secrets and refresh
+# stale ones (a rotated registry password) every 30 s; a rotation also updates them at once.
+CELERY_BEAT_SCHEDULE["builds.reconcile_pull_secrets"] = {"task": "builds.reconcile_pull_secrets", "schedule": 30.0}
