@@ -91,14 +91,28 @@ def _pod_row(o: dict[str, Any]) -> Row:
     restarts = 0
     last_restart: float | None = None
     reason = status.get("reason") or status.get("phase") or "Pending"
-    for cs in status.get("initContainerStatuses") or []:
+    initializing = False
+    init_specs = {c.get("name"): c for c in spec.get("initContainers") or []}
+    init_statuses = status.get("initContainerStatuses") or []
+    for i, cs in enumerate(init_statuses):  # kubectl's printPod: the first unfinished init container
+        restarts += int(cs.get("restartCount") or 0)
         st = cs.get("state") or {}
-        if st.get("terminated") and st["terminated"].get("exitCode", 0) == 0:
+        term = st.get("terminated")
+        if term and term.get("exitCode", 0) == 0:
             continue
-        if st.get("waiting") and st["waiting"].get("reason") not in (None, "PodInitializing"):
+        if (init_specs.get(cs.get("name")) or {}).get("restartPolicy") == "Always" and cs.get("started"):
+            continue
+        if term:
+            reason = f"Init:{term['reason']}" if term.get("reason") else f"Init:ExitCode:{term.get('exitCode', 0)}"
+        elif st.get("waiting") and st["waiting"].get("reason") not in (None, "", "PodInitializing"):
             reason = f"Init:{st['waiting']['reason']}"
-            break
-    for cs in status.get("containerStatuses") or []:
+        else:
+            reason = f"Init:{i}/{len(init_specs) or len(init_statuses)}"
+        initializing = True
+        break
+    initialized = any(c.get("type") == "Initialized" and c.get("status") == "True"
+                      for c in status.get("conditions") or [])
+    for cs in (status.get("containerStatuses") or []) if not initializing or initialized else []:
         restarts += int(cs.get("restartCount") or 0)
         lt = ((cs.get("lastState") or {}).get("terminated") or {}).get("finishedAt")
         if lt and (parse_timestamp(lt) or 0) > (last_restart or 0):

@@ -13,6 +13,15 @@ rules decide how a container behaves (documented in ``README.md``):
   ``job_run_seconds`` (Succeeded), or exits 1 when ``fail`` appears in the
   image, command or args.
 
+Init containers run for real, in order, each to completion before the next
+and before the app containers (which wait with reason PodInitializing; the pod
+is Pending with Initialized=False meanwhile).  A failed init container is
+restarted unless the pod's restartPolicy is Never, where it fails the pod and
+the app containers never start.  A container whose image has a *program*
+(:mod:`sandbox.programs`: the portal's clone, build and scan containers) runs
+it in a thread with the pod's volumes as real directories; its exit code and
+termination message end the container.
+
 The simulated state lives in memory per pod (a few objects); the pod status
 written to the store is rebuilt from it on every transition.
 """
@@ -35,6 +44,7 @@ if TYPE_CHECKING:
     from sandbox.controllers.manager import ControllerManager
 
 COMPONENT = "kubelet"
+PROGRAM_WAIT_SECONDS = 3600.0  # a placeholder timer while a program runs; its end reschedules at once
 
 
 def normalize_image(image: str) -> str:
@@ -101,6 +111,11 @@ class ContainerSim:
     last_state: dict[str, Any] = field(default_factory=dict)
     container_id: str = ""
     ever_started: bool = False
+    init: bool = False
+    sidecar: bool = False  # an init container with restartPolicy Always (runs beside the app containers)
+    program: Any = None  # a sandbox.programs.Program, run for real
+    spec: dict[str, Any] = field(default_factory=dict)
+    term_message: str = ""
 
 
 @dataclass
@@ -112,6 +127,25 @@ class PodSim:
     ip: str = ""
     host_ip: str = ""
     phase: str = "Pending"
+    init: list[ContainerSim] = field(default_factory=list)
+
+    @property
+    def initialized(self) -> bool:
+        return all(_init_done(c) for c in self.init)
+
+    @property
+    def init_failed(self) -> bool:
+        """An init container ended with an error and will not be restarted (restartPolicy Never)."""
+        return any(c.state == "terminated" and c.exit_code != 0 for c in self.init)
+
+
+def _init_done(c: ContainerSim) -> bool:
+    if c.sidecar:
+        return c.ever_started
+    return c.state == "terminated" and c.exit_code == 0
+
+
+INIT_RUN_SECONDS = 0.3  # a plain (non-program) init container's run time
 
 
 class Kubelet:
@@ -123,6 +157,9 @@ class Kubelet:
         self.sims: dict[PodKey, PodSim] = {}
         self._resync: set[PodKey] = set()
         self.images: dict[str, set[str]] = {}  # node -> images already pulled there
+        from sandbox.programs.host import ProgramHost
+
+        self.runtimes = ProgramHost(self)
         manager.on_pod(self.on_pod)
         manager.on_node(self.on_node)
 
@@ -131,11 +168,13 @@ class Kubelet:
             assert old is not None
             self.sims.pop(old.key, None)
             self.q.forget(old.key)
+            self.runtimes.release(old.uid)
             return
         if new.node and (old is None or not old.node) and not new.deleting:
             self.q.add(new.key)
         elif new.deleting and old is not None and not old.deleting:
             self.q.forget(new.key)
+            self.runtimes.stop(new.uid)
             self._stopping(new)
 
     def _stopping(self, info: PodInfo) -> None:
@@ -172,16 +211,37 @@ class Kubelet:
         spec = pod.get("spec") or {}
         rp = spec.get("restartPolicy") or "Always"
         now = time.time()
+        find = self.runtimes.find
         cs = [ContainerSim(c.get("name", ""), str(c.get("image") or ""), container_behaviour(c, rp),
-                           next_at=now + self.m.config.image_pull_seconds) for c in spec.get("containers") or ()]
-        sim = PodSim(pod["metadata"].get("uid", ""), spec.get("nodeName", ""), cs, now)
+                           next_at=now + self.m.config.image_pull_seconds, spec=c, program=find(c))
+              for c in spec.get("containers") or ()]
+        inits = []
+        for c in spec.get("initContainers") or ():
+            sidecar = c.get("restartPolicy") == "Always"
+            inits.append(ContainerSim(c.get("name", ""), str(c.get("image") or ""),
+                                      container_behaviour(c, "Always" if sidecar else "Never"), init=True,
+                                      sidecar=sidecar, spec=c, program=None if sidecar else find(c)))
+        for c in [*cs, *inits]:
+            if c.program is not None and c.behaviour != "unpullable":
+                c.behaviour = "program"
+        sim = PodSim(pod["metadata"].get("uid", ""), spec.get("nodeName", ""), cs, now, init=inits)
         sim.host_ip = node.ip if node else ""
         status = pod.get("status") or {}
-        if status.get("containerStatuses") and status.get("phase") in ("Running", "Pending"):
+        if status.get("containerStatuses") and status.get("phase") in ("Running", "Pending") and any(
+                "running" in (st.get("state") or {}) for st in status["containerStatuses"]):
             # adopted (steady pods are not kept in memory, or the sandbox restarted from a snapshot):
-            # resume from what the status says
+            # resume from what the status says; the init containers finished before
             sim.start_time = parse_iso(status.get("startTime")) or now
             sim.ip = status.get("podIP", "")
+            old_init = {st.get("name"): st for st in status.get("initContainerStatuses") or ()}
+            for ic in inits:
+                term = ((old_init.get(ic.name) or {}).get("state") or {}).get("terminated") or {}
+                ic.state, ic.reason, ic.ever_started, ic.next_step = "terminated", "Completed", True, ""
+                ic.started_at = parse_iso(term.get("startedAt")) or sim.start_time
+                ic.finished_at = parse_iso(term.get("finishedAt")) or sim.start_time
+                ic.container_id = str(term.get("containerID") or "")
+                if ic.sidecar:
+                    ic.state, ic.reason = "running", ""
             for c, st in zip(cs, status["containerStatuses"], strict=False):
                 c.restarts = int(st.get("restartCount") or 0)
                 c.container_id = st.get("containerID", "")
@@ -190,16 +250,53 @@ class Kubelet:
                 if running is not None:
                     c.state, c.reason, c.ever_started = "running", "", True
                     c.started_at = parse_iso(running.get("startedAt")) or now
-                    c.next_step, c.next_at = self._after_start(c, now, rp)
+                    if c.behaviour == "program":  # its process did not survive the sandbox's restart
+                        c.exit_code, c.term_message = 137, "the sandbox restarted while the program ran"
+                        c.next_step, c.next_at = "exit", now
+                    else:
+                        c.next_step, c.next_at = self._after_start(c, now, rp)
         return sim
 
     def _after_start(self, c: ContainerSim, now: float, restart_policy: str) -> tuple[str, float]:
         cfg = self.m.config
+        if c.behaviour == "program":
+            return "program", now + PROGRAM_WAIT_SECONDS  # the program's end brings the exit forward
         if c.behaviour == "crash":
             return "exit", now + cfg.crash_run_seconds
         if c.behaviour in ("complete", "fail"):
-            return "exit", now + cfg.job_run_seconds
+            return "exit", now + (INIT_RUN_SECONDS if c.init else cfg.job_run_seconds)
         return "", 0.0
+
+    def _begin(self, c: ContainerSim, node: NodeInfo, now: float, events: list[tuple[str, str, str, str]]) -> None:
+        """The kubelet turns to a container: pull its image (or find it present), then start it."""
+        present = self.images.setdefault(node.name, set())
+        c.state = "waiting"
+        if not self.m.config.container_creating_status and c.behaviour != "unpullable":
+            c.next_step, c.next_at = "start", now + self.m.config.image_pull_seconds + \
+                self.m.config.container_start_seconds
+            c.reason = "PodInitializing" if c.init else "ContainerCreating"
+            present.add(c.image)
+        elif c.image in present and c.behaviour != "unpullable":
+            c.next_step, c.next_at = "start", now + self.m.config.container_start_seconds
+            c.reason = "PodInitializing" if c.init else "ContainerCreating"
+            events.append(("Normal", "Pulled", f'Container image "{c.image}" already present on machine', c.name))
+        else:
+            c.next_step, c.next_at = "pull", now + self.m.config.image_pull_seconds
+            c.reason = "PodInitializing" if c.init else "ContainerCreating"
+            events.append(("Normal", "Pulling", f'Pulling image "{c.image}"', c.name))
+
+    def _advance(self, sim: PodSim, node: NodeInfo, now: float, events: list[tuple[str, str, str, str]]) -> None:
+        """After an init container finished (or a sidecar started): the next one, else the app containers."""
+        for ic in sim.init:
+            if _init_done(ic):
+                continue
+            if ic.next_step or ic.state != "waiting":
+                return  # already on its way
+            self._begin(ic, node, now, events)
+            return
+        for c in sim.containers:
+            if c.state == "waiting" and not c.next_step and not c.ever_started:
+                self._begin(c, node, now, events)
 
     def _backoff(self, n: int) -> float:
         cfg = self.m.config
@@ -232,25 +329,22 @@ class Kubelet:
             # a pod adopted from its status (snapshot load, steady pods re-visited) needs no write unless
             # its node came back (resync); a new one shows ContainerCreating first
             changed = changed or (self.m.config.container_creating_status and not adopted)
-            present = self.images.setdefault(node.name, set())
-            for c in sim.containers:
-                if c.state != "waiting":
-                    continue
-                if adopted:
-                    continue  # its own timer (pull/restart) brings it along
-                if not self.m.config.container_creating_status and c.behaviour != "unpullable":
-                    c.next_step, c.next_at = "start", now + self.m.config.image_pull_seconds + \
-                        self.m.config.container_start_seconds
-                    present.add(c.image)
-                elif c.image in present and c.behaviour != "unpullable":
-                    c.next_step, c.next_at, c.reason = "start", now + self.m.config.container_start_seconds, \
-                        "ContainerCreating"
-                    events.append(("Normal", "Pulled", f'Container image "{c.image}" already present on machine',
-                                   c.name))
-                else:
-                    events.append(("Normal", "Pulling", f'Pulling image "{c.image}"', c.name))
+            if not adopted:
+                for c in sim.containers:
+                    c.next_step, c.reason = "", "PodInitializing" if sim.init else "ContainerCreating"
+                for ic in sim.init:
+                    ic.next_step, ic.reason = "", "PodInitializing"
+                if any(c.program is not None for c in [*sim.init, *sim.containers]):
+                    try:
+                        self.runtimes.prepare(pod)
+                    except Exception as exc:  # a volume that cannot be mounted: FailedMount, retried
+                        self.sims.pop(key, None)
+                        self._record(pod, node, [("Warning", "FailedMount", str(exc), "")])
+                        self.q.add_after(key, 2.0)
+                        return
+                self._advance(sim, node, now, events)
         rp = spec.get("restartPolicy") or "Always"
-        for c in sim.containers:
+        for c in [*sim.init, *sim.containers]:
             if not c.next_step or c.next_at > now + 0.005:
                 continue
             changed = True
@@ -281,25 +375,47 @@ class Kubelet:
                                                    f"{self.m.config.image_pull_seconds:.3f}s "
                                                    f"({self.m.config.image_pull_seconds:.3f}s including waiting). "
                                                    f"Image size: {size} bytes.", c.name))
-                c.reason = "ContainerCreating"
+                c.reason = "PodInitializing" if c.init else "ContainerCreating"
                 c.next_step, c.next_at = "start", now + self.m.config.container_start_seconds
             elif step in ("start", "restart"):
                 if step == "restart":
                     events.append(("Normal", "Pulled", f'Container image "{c.image}" already present on machine',
                                    c.name))
+                if c.behaviour == "program":
+                    problem = self.runtimes.start(pod, sim, c, key)
+                    if problem:  # CreateContainerConfigError: retried with back-off, like the kubelet
+                        c.state, c.reason, c.message = "waiting", "CreateContainerConfigError", problem
+                        events.append(("Warning", "Failed", f"Error: {problem}", c.name))
+                        c.pull_failures += 1
+                        c.next_step, c.next_at = step, now + self._backoff(c.pull_failures)
+                        continue
                 c.container_id = "containerd://" + _sha(sim.uid, c.name, str(c.restarts))
                 c.state, c.reason, c.message, c.started_at, c.ever_started = "running", "", "", now, True
+                c.term_message = ""
                 events.append(("Normal", "Created", f"Created container {c.name}", c.name))
                 events.append(("Normal", "Started", f"Started container {c.name}", c.name))
                 c.next_step, c.next_at = self._after_start(c, now, rp)
+                if c.sidecar:
+                    self._advance(sim, node, now, events)
+            elif step == "program":  # still running: the program's end reschedules the exit
+                c.next_at = now + PROGRAM_WAIT_SECONDS
+                continue
             elif step == "exit":
-                ok = c.behaviour == "complete"
-                c.exit_code = 0 if ok else 1
+                if c.behaviour == "program":
+                    ok = c.exit_code == 0
+                else:
+                    ok = c.behaviour == "complete"
+                    c.exit_code = 0 if ok else 1
                 c.finished_at = now
                 term = {"terminated": {"exitCode": c.exit_code, "reason": "Completed" if ok else "Error",
                                        "startedAt": iso(c.started_at), "finishedAt": iso(now),
                                        "containerID": c.container_id}}
-                restart = rp == "Always" or (rp == "OnFailure" and not ok)
+                if c.term_message:
+                    term["terminated"]["message"] = c.term_message
+                if c.init and not c.sidecar:
+                    restart = rp != "Never" and not ok
+                else:
+                    restart = rp == "Always" or (rp == "OnFailure" and not ok) or c.sidecar
                 if restart:
                     c.last_state = term
                     c.restarts += 1
@@ -313,16 +429,19 @@ class Kubelet:
                 else:
                     c.state, c.reason = "terminated", "Completed" if ok else "Error"
                     c.next_step = ""
+                    if c.init and ok:
+                        self._advance(sim, node, now, events)
         if changed:
-            if not sim.ip and any(c.ever_started or c.state == "running" for c in sim.containers):
+            if not sim.ip and any(c.ever_started or c.state == "running" for c in [*sim.init, *sim.containers]):
                 sim.ip = node.ip if spec.get("hostNetwork") else self._allocate_ip(node, key)
             self._write_status(pod, sim, node, events)
         elif events:
             self._record(pod, node, events)
-        nxt = [c.next_at for c in sim.containers if c.next_step]
+        nxt = [c.next_at for c in [*sim.init, *sim.containers] if c.next_step]
         if nxt:
             self.q.add_after(key, max(min(nxt) - time.time(), 0.001))
-        elif all(c.state == "running" for c in sim.containers):
+        elif all(c.state == "running" for c in sim.containers) and not any(
+                c.program is not None for c in [*sim.init, *sim.containers]):
             # steady state: nothing left to simulate; the status says it all (re-adopted on demand)
             self.sims.pop(key, None)
 
@@ -344,30 +463,13 @@ class Kubelet:
         spec = pod.get("spec") or {}
         rp = spec.get("restartPolicy") or "Always"
         old = pod.get("status") or {}
-        statuses = []
-        for c in sim.containers:
-            if c.state == "running":
-                state: dict[str, Any] = {"running": {"startedAt": iso(c.started_at)}}
-            elif c.state == "terminated":
-                state = {"terminated": {"exitCode": c.exit_code, "reason": c.reason, "startedAt": iso(c.started_at),
-                                        "finishedAt": iso(c.finished_at), "containerID": c.container_id}}
-            else:
-                state = {"waiting": {"reason": c.reason}}
-                if c.message:
-                    state["waiting"]["message"] = c.message
-            cs: dict[str, Any] = {
-                "name": c.name, "state": state, "lastState": c.last_state, "ready": c.state == "running",
-                "restartCount": c.restarts, "image": normalize_image(c.image),
-                "imageID": "" if c.behaviour == "unpullable" or not c.ever_started else
-                normalize_image(c.image).rsplit(":", 1)[0] + "@sha256:" + _sha(c.image),
-                "started": c.state == "running",
-            }
-            if (c.container_id and c.state != "waiting") or (c.state == "waiting" and c.last_state):
-                cs["containerID"] = c.container_id
-            statuses.append(cs)
+        statuses = [self._container_status(c) for c in sim.containers]
         all_started = all(c.ever_started for c in sim.containers)
-        done = all(c.state == "terminated" for c in sim.containers) and bool(sim.containers)
-        if done:
+        init_failed = sim.init_failed
+        done = (all(c.state == "terminated" for c in sim.containers) and bool(sim.containers)) or init_failed
+        if init_failed:
+            phase = "Failed"
+        elif done:
             failed = any(c.exit_code != 0 for c in sim.containers)
             phase = "Failed" if failed else "Succeeded"
         elif all_started:
@@ -379,7 +481,12 @@ class Kubelet:
         conds: list[dict[str, Any]] = [dict(c) for c in old.get("conditions") or ()]
         all_ready = bool(sim.containers) and all(c.state == "running" for c in sim.containers)
         set_condition(conds, "PodReadyToStartContainers", "False" if done else "True", now=now, probe_times=True)
-        set_condition(conds, "Initialized", "True", now=now, probe_times=True)
+        if sim.initialized:
+            set_condition(conds, "Initialized", "True", now=now, probe_times=True)
+        else:
+            pending = " ".join(c.name for c in sim.init if not _init_done(c))
+            set_condition(conds, "Initialized", "False", "ContainersNotInitialized",
+                          f"containers with incomplete status: [{pending}]", now=now, probe_times=True)
         if done:
             set_condition(conds, "Ready", "False", "PodCompleted", now=now, probe_times=True)
             set_condition(conds, "ContainersReady", "False", "PodCompleted", now=now, probe_times=True)
@@ -404,14 +511,34 @@ class Kubelet:
         if sim.ip:
             status["podIP"] = sim.ip
             status["podIPs"] = [{"ip": sim.ip}]
-        if rp and spec.get("initContainers"):
-            status["initContainerStatuses"] = [
-                {"name": ic.get("name", ""), "image": normalize_image(str(ic.get("image") or "")),
-                 "imageID": "", "ready": True, "restartCount": 0, "started": False,
-                 "state": {"terminated": {"exitCode": 0, "reason": "Completed", "startedAt": iso(sim.start_time),
-                                          "finishedAt": iso(sim.start_time)}}}
-                for ic in spec["initContainers"]]
+        if rp and sim.init:
+            status["initContainerStatuses"] = [self._container_status(ic) for ic in sim.init]
         return status
+
+    @staticmethod
+    def _container_status(c: ContainerSim) -> dict[str, Any]:
+        if c.state == "running":
+            state: dict[str, Any] = {"running": {"startedAt": iso(c.started_at)}}
+        elif c.state == "terminated":
+            state = {"terminated": {"exitCode": c.exit_code, "reason": c.reason, "startedAt": iso(c.started_at),
+                                    "finishedAt": iso(c.finished_at), "containerID": c.container_id}}
+            if c.term_message:
+                state["terminated"]["message"] = c.term_message
+        else:
+            state = {"waiting": {"reason": c.reason}}
+            if c.message:
+                state["waiting"]["message"] = c.message
+        ready = c.state == "running" if not c.init or c.sidecar else _init_done(c)
+        cs: dict[str, Any] = {
+            "name": c.name, "state": state, "lastState": c.last_state, "ready": ready,
+            "restartCount": c.restarts, "image": normalize_image(c.image),
+            "imageID": "" if c.behaviour == "unpullable" or not c.ever_started else
+            normalize_image(c.image).rsplit(":", 1)[0] + "@sha256:" + _sha(c.image),
+            "started": c.state == "running",
+        }
+        if (c.container_id and c.state != "waiting") or (c.state == "waiting" and c.last_state):
+            cs["containerID"] = c.container_id
+        return cs
 
     def _write_status(self, pod: dict[str, Any], sim: PodSim, node: NodeInfo,
                       events: list[tuple[str, str, str, str]]) -> None:

@@ -6,6 +6,10 @@ of pod, container and line number).  So ``tailLines``, ``sinceSeconds``,
 ``timestamps`` and ``follow`` are all cheap arithmetic, and memory does not
 grow with uptime.  History is capped at :data:`MAX_LINES` lines, like log
 rotation.  Errors use the kubelet/apiserver messages kubectl users know.
+
+Containers that run a *program* (:mod:`sandbox.programs`: the build pods' clone, build and scan
+containers) have a real log instead: the lines the program wrote, each with the time it was
+written; the same options apply to it.
 """
 
 from __future__ import annotations
@@ -161,6 +165,12 @@ class GeneratedLogs:
         run = self._run(obj, cname, previous)
         if previous:
             follow = False
+        program_log = None if previous else self._program_log(obj, cname)
+        if program_log is not None:
+            async for piece in self._program_stream(obj, program_log, follow=follow, tail_lines=tail_lines,
+                                                    since_seconds=since_seconds, timestamps=timestamps):
+                yield piece
+            return
         uid = obj["metadata"].get("uid")
         now = time.time()
         total = run.count(now)
@@ -207,6 +217,42 @@ class GeneratedLogs:
                 nxt += 1
             if out:
                 yield "".join(out).encode()
+
+    def _program_log(self, pod: dict[str, Any], container: str) -> Any:
+        status = pod.get("status") or {}
+        cs = next((s for s in (status.get("containerStatuses") or []) + (status.get("initContainerStatuses") or [])
+                   if s.get("name") == container), None)
+        runtimes = getattr(getattr(self.m, "kubelet", None), "runtimes", None)
+        if cs is None or runtimes is None:
+            return None
+        return runtimes.log_of(str(pod["metadata"].get("uid") or ""), container, int(cs.get("restartCount") or 0))
+
+    async def _program_stream(self, pod: dict[str, Any], plog: Any, *, follow: bool, tail_lines: int | None,
+                              since_seconds: int | None, timestamps: bool) -> AsyncIterator[bytes]:
+        """A program's real log (:class:`sandbox.programs.runtime.ContainerLog`) with the log options."""
+        md = pod["metadata"]
+        lines, nxt, closed = plog.since(0)
+        if since_seconds is not None:
+            cutoff = time.time() - since_seconds
+            lines = [entry for entry in lines if entry[0] >= cutoff]
+        if tail_lines is not None:
+            lines = lines[len(lines) - max(tail_lines, 0):] if tail_lines > 0 else []
+        for start in range(0, len(lines), 500):
+            yield self._fmt_lines(lines[start:start + 500], timestamps)
+        while follow and not closed:
+            await asyncio.sleep(self.poll_seconds)
+            cur = self.m.store.get(PODS, md.get("namespace"), md["name"])
+            if cur is None or cur["metadata"].get("uid") != md.get("uid"):
+                return
+            lines, nxt, closed = plog.since(nxt)
+            if lines:
+                yield self._fmt_lines(lines, timestamps)
+
+    @staticmethod
+    def _fmt_lines(lines: list[tuple[float, str]], timestamps: bool) -> bytes:
+        if timestamps:
+            return "".join(f"{_rfc3339_nano(t)} {line}\n" for t, line in lines).encode()
+        return "".join(line + "\n" for _, line in lines).encode()
 
     @staticmethod
     def _fmt(run: _Run, i: int, timestamps: bool) -> str:
