@@ -18,7 +18,7 @@ from typing import Any
 from django.db.models import F, Func, IntegerField, Prefetch
 from rest_framework.fields import DateTimeField
 
-from builds.models import BuildRun, BuildStep, StepStatus
+from builds.models import BuildRun, BuildStep, RunStatus, StepStatus
 
 _DATETIME = DateTimeField()
 
@@ -27,7 +27,6 @@ RUN_RELATED = ("definition", "workspace", "deployed_release")
 # The step fields a run row needs (every one but the log).
 STEP_SUMMARY_FIELDS = ("id", "run_id", "name", "position", "status", "job", "pod", "container", "log_truncated",
                        "exit_code", "message", "message_code", "message_params", "started", "finished")
-DONE_STEP = (StepStatus.SUCCEEDED, StepStatus.SKIPPED)
 
 
 def iso(value: datetime | None) -> str | None:
@@ -46,16 +45,19 @@ def _steps(run: BuildRun) -> list[BuildStep]:
     return sorted(run.steps.all(), key=lambda s: s.position)
 
 
-def progress(steps: list[BuildStep]) -> tuple[int, int, int | None]:
+def progress(steps: list[BuildStep], run_status: str = "") -> tuple[int, int, int | None]:
     """(steps done, steps in all, position of the failed step or None): Cocktail's ``ERROR 4/6``."""
-    done = sum(1 for s in steps if s.status in DONE_STEP)
     failed = next((s.position for s in steps if s.status == StepStatus.FAILED), None)
+    stopped = failed is not None or run_status in (RunStatus.FAILED, RunStatus.CANCELLED) or any(
+        s.status == StepStatus.CANCELLED for s in steps)
+    # A step skipped because an earlier one failed (or the run was cancelled) is not done.
+    done = sum(1 for s in steps if s.status == StepStatus.SUCCEEDED or (s.status == StepStatus.SKIPPED and not stopped))
     return done, len(steps), failed
 
 
 def run_row(run: BuildRun) -> dict[str, Any]:
     """A run as the list shows it (and the ``buildrun.updated`` payload of ``workspace.<id>``)."""
-    done, total, failed = progress(_steps(run))
+    done, total, failed = progress(_steps(run), str(run.status))
     release = run.deployed_release
     return {
         "id": run.pk,

@@ -93,3 +93,27 @@ def objects_of(client: KubeClient, run: BuildRun) -> dict[str, list[str]]:
         live = [i for i in items if not (i.get("metadata") or {}).get("deletionTimestamp")]
         out[kind] = sorted(str(i["metadata"]["name"]) for i in live)
     return out
+
+
+def offline_definition(**fields: Any) -> tuple[BuildDefinition, Any, Any]:
+    """A definition whose cluster is never called (the API's own tests): rows only. Returns the
+    definition, a developer (builds.run) and a viewer of its workspace."""
+    from clusters.models import Cluster
+
+    n = f"{next(_n)}{int(time.time() * 1000) % 1000000}"
+    workspace = Workspace.objects.create(name=f"bldapi-{n}")
+    Role.ensure_builtin()
+    developer, viewer = make_user(f"blddev{n}"), make_user(f"bldview{n}")
+    Membership.objects.create(workspace=workspace, user=developer, role=Role.objects.get(key="developer"))
+    Membership.objects.create(workspace=workspace, user=viewer, role=Role.objects.get(key="viewer"))
+    cluster = Cluster.objects.create(name=f"bldapi-{n}", server="https://127.0.0.1:9")
+    ClusterAllocation.objects.create(workspace=workspace, cluster=cluster, status="ready")
+    sm = ServiceMap.objects.create(workspace=workspace, cluster=cluster, namespace=f"bldapi-{n}")
+    registry = Registry.objects.create(name=f"reg-{n}", host=f"registry-{n}.test:5000")
+    RegistryAllocation.objects.create(workspace=workspace, registry=f"{registry.host}/bldapi-{n}")
+    values: dict[str, Any] = {
+        "workspace": workspace, "name": f"app-{n}", "git_url": "http://127.0.0.1:9/app.git", "registry": registry,
+        "repository": f"bldapi-{n}/app", "cluster": cluster, "service_map": sm, "scan": True, "created_by": developer,
+    }
+    values.update(fields)
+    return BuildDefinition.objects.create(**values), developer, viewer
