@@ -129,6 +129,18 @@ def require_delete_tag(user: Any, registry: Registry, repository: str) -> None:
         raise portal_access.grant_missing(name, BUILDS_RUN)
 
 
+def require_delete_tags_in(user: Any, registry: Registry) -> None:
+    """403 unless ``user`` is an admin or holds ``builds.run`` in some workspace with an allocation
+    in ``registry`` (checked before the request's repository is even read)."""
+    if portal_access.is_admin(user):
+        return
+    holders = [a.workspace for a in RegistryAllocation.objects.select_related("workspace")
+               .filter(workspace__in=_member_workspace_ids(user))
+               if allocation_prefix(a.registry, registry.host) is not None]
+    if not any(ws_access.allowed(user, ws, BUILDS_RUN) for ws in holders):
+        raise portal_access.grant_missing(holders[0].name if holders else "", BUILDS_RUN)
+
+
 def may_use_plain_http(user: Any) -> bool:
     """A registry over plain HTTP: anyone in the development and test profiles, system admins
     elsewhere (a registry on their own network), as catalog sources' ``http://`` addresses."""

@@ -385,3 +385,5 @@ CELERY_BEAT_SCHEDULE["builds.prune_runs"] = {"task": "builds.prune_runs", "sched
 # Pull secrets (builds/pull_secrets.py): put back deleted or edited portal-pull-* Secrets and refresh
 # stale ones (a rotated registry password) every 30 s; a rotation also updates them at once.
 CELERY_BEAT_SCHEDULE["builds.reconcile_pull_secrets"] = {"task": "builds.reconcile_pull_secrets", "schedule": 30.0}
+_ENUM_OVERRIDES: dict[str, str] = SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"]  # type: ignore[assignment]
+_ENUM_OVERRIDES["RegistryKindEnum"] = "builds.models.RegistryKind"

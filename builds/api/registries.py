@@ -39,24 +39,23 @@ REGISTRY_ERRORS = {
     503: OpenApiResponse(description="The registry cannot be reached (`registry_unavailable`)"),
 }
 REPOSITORY_LIMIT = 1000
-KINDS = [k for k in RegistryKind.values if k != RegistryKind.BUILTIN]
 HOST_HELP = ("host[:port] as image references name it (docker.io for Docker Hub), without a scheme or path. It must "
              "pass the address policy (no link-local, cloud-metadata, unspecified or multicast address; loopback and "
              "denied networks as configured): otherwise 400 on host.")
 
 
-class RefSerializer(serializers.Serializer[Any]):
+class RegistryWorkspaceRefSerializer(serializers.Serializer[Any]):
     id = serializers.IntegerField()
     name = serializers.CharField()
 
 
-class AllocationSerializer(serializers.Serializer[Any]):
+class RegistryPrefixAllocationSerializer(serializers.Serializer[Any]):
     id = serializers.IntegerField()
-    workspace = RefSerializer()
+    workspace = RegistryWorkspaceRefSerializer()
     prefix = serializers.CharField(help_text="repository prefix in the registry; empty: the whole registry")
 
 
-class RegistrySerializer(serializers.Serializer[Any]):
+class ImageRegistrySerializer(serializers.Serializer[Any]):
     id = serializers.IntegerField()
     name = serializers.CharField()
     kind = serializers.ChoiceField(choices=RegistryKind.choices)
@@ -76,12 +75,13 @@ class RegistrySerializer(serializers.Serializer[Any]):
     created = serializers.DateTimeField()
     prefixes = serializers.ListField(child=serializers.CharField(), allow_null=True,
                                      help_text="the repository prefixes you see; null: every repository")
-    allocations = AllocationSerializer(many=True, help_text="only for those who see every registry; else empty")
+    allocations = RegistryPrefixAllocationSerializer(many=True, help_text="only for those who see every registry; else empty")
 
 
-class RegistryCreateSerializer(StrictSerializer):
+class ImageRegistryCreateSerializer(StrictSerializer):
     name = serializers.CharField(max_length=63)
-    kind = serializers.ChoiceField(choices=KINDS, required=False, default=RegistryKind.GENERIC)
+    kind = serializers.ChoiceField(choices=RegistryKind.choices, required=False, default=RegistryKind.GENERIC,
+                                   help_text="builtin is the portal's own (manage.py builtin_registry): refused here")
     host = serializers.CharField(max_length=255, help_text=HOST_HELP)
     plain_http = serializers.BooleanField(required=False, default=False)
     ca_pem = serializers.CharField(max_length=50_000, allow_blank=True, required=False, default="")
@@ -93,9 +93,9 @@ class RegistryCreateSerializer(StrictSerializer):
                                         default="")
 
 
-class RegistryUpdateSerializer(StrictSerializer):
+class ImageRegistryUpdateSerializer(StrictSerializer):
     name = serializers.CharField(max_length=63, required=False)
-    kind = serializers.ChoiceField(choices=KINDS, required=False)
+    kind = serializers.ChoiceField(choices=RegistryKind.choices, required=False)
     host = serializers.CharField(max_length=255, required=False, help_text=HOST_HELP)
     plain_http = serializers.BooleanField(required=False)
     ca_pem = serializers.CharField(max_length=50_000, allow_blank=True, required=False)
@@ -107,7 +107,7 @@ class RegistryUpdateSerializer(StrictSerializer):
     description = serializers.CharField(max_length=DESCRIPTION_MAX_LENGTH, allow_blank=True, required=False)
 
 
-class AllocationCreateSerializer(StrictSerializer):
+class RegistryPrefixAllocationCreateSerializer(StrictSerializer):
     workspace = serializers.IntegerField()
     prefix = serializers.CharField(max_length=200, allow_blank=True, required=False, default="",
                                    help_text="repository prefix (team-a owns team-a and team-a/…); empty: all")
@@ -177,7 +177,7 @@ class RegistryViewSet(AccessMixin, mixins.RetrieveModelMixin, viewsets.GenericVi
 
     queryset = Registry.objects.none()
     access_model = Registry
-    serializer_class = RegistrySerializer
+    serializer_class = ImageRegistrySerializer
     pagination_class = None
     lookup_value_regex = "[0-9]+"
     http_method_names: ClassVar[list[str]] = ["get", "post", "patch", "delete", "head", "options"]  # type: ignore[misc]
@@ -186,29 +186,29 @@ class RegistryViewSet(AccessMixin, mixins.RetrieveModelMixin, viewsets.GenericVi
         registry.refresh_from_db()
         return registry_rows(self.request.user, [registry])[0]
 
-    @extend_schema(responses={200: RegistrySerializer(many=True)},
+    @extend_schema(responses={200: ImageRegistrySerializer(many=True)},
                    summary="Registries you see (a plain array: there are few)")
     def list(self, request: Request) -> Response:
         return Response(registry_rows(request.user, list(self.get_queryset())))
 
-    @extend_schema(responses={200: RegistrySerializer, **ERRORS})
+    @extend_schema(responses={200: ImageRegistrySerializer, **ERRORS})
     def retrieve(self, request: Request, pk: str) -> Response:
         return Response(registry_rows(request.user, [self.get_object()])[0])
 
-    @extend_schema(request=RegistryCreateSerializer, responses={201: RegistrySerializer, **ERRORS})
+    @extend_schema(request=ImageRegistryCreateSerializer, responses={201: ImageRegistrySerializer, **ERRORS})
     def create(self, request: Request) -> Response:
         self.require("create", Registry())
-        data = RegistryCreateSerializer(data=request.data)
+        data = ImageRegistryCreateSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         registry = registry_actions.create_registry(data=dict(data.validated_data), actor=request.user,
                                                     request=request._request)
         return Response(self._row(registry), status=status.HTTP_201_CREATED)
 
-    @extend_schema(request=RegistryUpdateSerializer, responses={200: RegistrySerializer, **ERRORS})
+    @extend_schema(request=ImageRegistryUpdateSerializer, responses={200: ImageRegistrySerializer, **ERRORS})
     def partial_update(self, request: Request, pk: str) -> Response:
         registry = self.get_object()
         self.require("change", registry)
-        data = RegistryUpdateSerializer(data=request.data, partial=True)
+        data = ImageRegistryUpdateSerializer(data=request.data, partial=True)
         data.is_valid(raise_exception=True)
         registry = registry_actions.update_registry(registry=registry, data=dict(data.validated_data),
                                                     actor=request.user, request=request._request)
@@ -221,7 +221,7 @@ class RegistryViewSet(AccessMixin, mixins.RetrieveModelMixin, viewsets.GenericVi
         registry_actions.delete_registry(registry=registry, actor=request.user, request=request._request)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
-    @extend_schema(request=None, responses={202: RegistrySerializer, **ERRORS}, summary="Check the registry again")
+    @extend_schema(request=None, responses={202: ImageRegistrySerializer, **ERRORS}, summary="Check the registry again")
     @action(detail=True, methods=["post"])
     def check(self, request: Request, pk: str) -> Response:
         registry = self.get_object()
@@ -229,13 +229,13 @@ class RegistryViewSet(AccessMixin, mixins.RetrieveModelMixin, viewsets.GenericVi
         registry_actions.mark_checking(registry, request=request._request)
         return Response(self._row(registry), status=status.HTTP_202_ACCEPTED)
 
-    @extend_schema(request=AllocationCreateSerializer, responses={201: AllocationSerializer, **ERRORS},
+    @extend_schema(request=RegistryPrefixAllocationCreateSerializer, responses={201: RegistryPrefixAllocationSerializer, **ERRORS},
                    summary="Allocate a repository prefix of the registry to a workspace")
     @action(detail=True, methods=["post"])
     def allocations(self, request: Request, pk: str) -> Response:
         registry = self.get_object()
         self.require("allocate", registry)
-        data = AllocationCreateSerializer(data=request.data)
+        data = RegistryPrefixAllocationCreateSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         allocation, prefix = registry_actions.allocate(registry=registry, data=dict(data.validated_data),
                                                        actor=request.user, request=request._request)
@@ -278,14 +278,16 @@ class RegistryViewSet(AccessMixin, mixins.RetrieveModelMixin, viewsets.GenericVi
     @action(detail=True, methods=["get", "delete"])
     def tags(self, request: Request, pk: str) -> Response:
         registry = self.get_object()
-        repository = _repository(request)
         if request.method == "DELETE":
+            access.require_delete_tags_in(request.user, registry)
+            repository = _repository(request)
             tag = str(request.query_params.get("tag", "")).strip()
             access.require_delete_tag(request.user, registry, repository)
             registry_ops.delete_tag(registry, repository, tag)
             audit.describe(request, action="builds.registry_tag_delete", target=registry,
                            detail={"repository": repository, "tag": tag})
             return Response(status=status.HTTP_204_NO_CONTENT)
+        repository = _repository(request)
         access.require_repository(request.user, registry, repository)
         found, truncated = registry_ops.tags(registry, repository)
         scans = {s.digest: s for s in ImageScan.objects.filter(

@@ -145,6 +145,9 @@ def test_only_admins_write(user_api: APIClient, operator_user: Any, builtin_regi
     assert operator.get(f"{BASE}{builtin_registry.pk}/").status_code == 200
     assert operator.patch(f"{BASE}{builtin_registry.pk}/", {"description": "x"}, format="json").status_code == 403
     assert operator.post(f"{BASE}{builtin_registry.pk}/check/").status_code == 403
+    # Operators read every repository but delete none (refused before the query is even read).
+    assert operator.delete(f"{BASE}{builtin_registry.pk}/tags/").status_code == 403
+    assert operator.get(f"{BASE}{builtin_registry.pk}/tags/").status_code == 400
     workspace = Workspace.objects.create(name=unique("ws"))
     response = operator.post(f"{BASE}{builtin_registry.pk}/allocations/", {"workspace": workspace.pk}, format="json")
     assert response.status_code == 403
