@@ -184,12 +184,12 @@ export function bodyOf(f: DefinitionForm, creating: boolean): DefinitionBody {
     dockerfile_path: f.dockerfile_path.trim(),
     preset: f.source === 'preset' ? f.preset : '',
     build_args: Object.fromEntries(f.build_args.filter(([k]) => k.trim() !== '').map(([k, v]) => [k.trim(), v])),
-    registry: toInt(f.registry, 0),
+    registry: f.registry ? toInt(f.registry, 0) : undefined, // unchosen: the server says it is required
     repository: f.repository.trim(),
     tag_scheme: f.tag_scheme,
     version: f.version.trim(),
-    cluster: toInt(f.cluster, 0),
-    service_map: toInt(f.service_map, 0),
+    cluster: f.cluster ? toInt(f.cluster, 0) : undefined, // unchosen: the server says it is required
+    service_map: f.service_map ? toInt(f.service_map, 0) : undefined, // unchosen: the server says it is required
     builder: f.builder,
     resources: resourcesOf(f),
     cache_size: f.cache_size.trim(),
@@ -205,7 +205,7 @@ export function bodyOf(f: DefinitionForm, creating: boolean): DefinitionBody {
       .map((s) => s.trim())
       .filter(Boolean),
   };
-  if (creating) body.workspace = toInt(f.workspace, 0);
+  if (creating && f.workspace) body.workspace = toInt(f.workspace, 0);
   if (f.git_password) body.git_password = f.git_password;
   else if (f.clear_password && !creating) body.git_password = '';
   return body;

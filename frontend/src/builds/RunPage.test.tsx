@@ -112,4 +112,31 @@ describe('RunPage', () => {
     expect(await screen.findByTestId('log-lines-build')).toHaveTextContent('ok');
     expect(screen.queryByTestId('run-rebuild')).not.toBeInTheDocument();
   });
+
+  it('reads the kept log again from 0 when the server has cut it (offsets start lower)', async () => {
+    let kept = 'old 1\nold 2\n';
+    const seen = mockFetch({
+      'GET /api/builds/runs/9/': () =>
+        json(runDetail(9, [step('clone', 1), step('build', 2, { status: 'running', finished: null, log_size: 12 })], { status: 'running', steps_done: 1, steps_total: 2 })),
+      'GET /api/workspaces/1/': () => json(workspace(1)),
+      'GET /api/builds/runs/9/steps/build/log/': (request) => {
+        const asked = Number(new URL(request.url).searchParams.get('offset'));
+        const offset = Math.min(asked, kept.length); // the server clamps the offset to what it keeps
+        return json({ run: 9, step: 'build', offset, text: kept.slice(offset), size: kept.length, truncated: false, running: true });
+      },
+    });
+    renderAt(<RunPage />, { route: '/builds/runs/9', path: '/builds/runs/:id', queryClient: testQueryClient(dev) });
+    expect(await screen.findByTestId('log-lines-build')).toHaveTextContent('old 1 old 2');
+    getSocket().start();
+    const ws = FakeWebSocket.latest();
+    act(() => ws.serverOpen());
+    await waitFor(() => expect(ws.sent).toContainEqual({ type: 'subscribe', group: 'buildrun.9' }));
+    act(() => ws.serverSend({ type: 'subscribed', group: 'buildrun.9', seq: 1 }));
+    // the server cut its log to the newest bytes: the event's offset points into what we hold, with other bytes
+    kept = 'old 2\nnew 3\n';
+    act(() => ws.serverSend({ type: 'buildrun.log', group: 'buildrun.9', seq: 2, data: { run: 9, step: 'build', offset: 6, text: 'new 3\n' } }));
+    await waitFor(() => expect(screen.getByTestId('log-lines-build').textContent).toBe('old 2\nnew 3'));
+    expect(logReads(seen)).toEqual(['0', '0']);
+    expect(screen.getByTestId('log-dropped-build')).toBeInTheDocument();
+  });
 });

@@ -3,7 +3,8 @@
  * appends the `buildrun.log` events of the `buildrun.<id>` group by their byte offset
  * (logBuffer.ts: duplicates ignored, a gap reads `/log/?offset=<what we hold>`, events arriving
  * during a read are applied after it). A seq gap in the group, and a step that finished with more
- * bytes than we hold, read again from where we are. The buffer is bounded; Download reads the
+ * bytes than we hold, read again from where we are; a log the server has cut (it keeps the newest
+ * bytes, so offsets start lower) is read again from 0. The buffer is bounded; Download reads the
  * whole stored log. Follow keeps the newest line in view; scrolling up (or Pause) stops it.
  * The log of a failed step stays: the server keeps it after the pod is gone.
  */
@@ -45,6 +46,7 @@ export function useStepLog(runId: number, step: string, { status, logSize, maxCh
   const pending = useRef<StepLogEvent[]>([]);
   const reading = useRef(false);
   const again = useRef(false);
+  const resetNext = useRef(false);
   const alive = useRef(true);
 
   const commit = useCallback((next: LogBuffer) => {
@@ -61,14 +63,30 @@ export function useStepLog(runId: number, step: string, { status, logSize, maxCh
     try {
       for (let i = 0; i < MAX_READS; i += 1) {
         again.current = false;
-        const answer = await buildsApi.stepLog(runId, step, bufferRef.current.end);
+        let held = resetNext.current ? EMPTY_LOG : bufferRef.current;
+        const asked = held.end;
+        let answer = await buildsApi.stepLog(runId, step, asked);
         if (!alive.current) return;
-        let next = applyRead(bufferRef.current, answer, maxChars);
+        if (answer.offset < asked) {
+          // the server cut the log (offsets start lower now): read what it keeps, from the start
+          held = { ...EMPTY_LOG, dropped: true };
+          answer = await buildsApi.stepLog(runId, step, 0);
+          if (!alive.current) return;
+        }
+        if (resetNext.current) held = { ...held, dropped: true };
+        resetNext.current = false;
+        let next = applyRead(held, answer, maxChars);
         const queued = pending.current.sort((a, b) => a.offset - b.offset);
         pending.current = [];
         let gap = false;
         for (const event of queued) {
           const result = applyChunk(next, event.offset, eventText(event), maxChars);
+          if (result.reset) {
+            // bytes that disagree with what the read gave: the log was cut after it; read again from 0
+            resetNext.current = true;
+            gap = true;
+            break;
+          }
           next = result.buffer;
           if (result.gap) {
             gap = true;
@@ -90,6 +108,7 @@ export function useStepLog(runId: number, step: string, { status, logSize, maxCh
     alive.current = true;
     bufferRef.current = EMPTY_LOG;
     pending.current = [];
+    resetNext.current = false;
     setBuffer(EMPTY_LOG);
     void read();
     return () => {
@@ -106,7 +125,10 @@ export function useStepLog(runId: number, step: string, { status, logSize, maxCh
         return;
       }
       const result = applyChunk(bufferRef.current, data.offset, eventText(data), maxChars);
-      if (result.gap) {
+      if (result.reset) {
+        resetNext.current = true; // the server cut the log: read what it keeps from 0
+        void read();
+      } else if (result.gap) {
         pending.current.push(data);
         void read();
       } else if (result.buffer !== bufferRef.current) {

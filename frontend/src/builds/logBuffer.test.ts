@@ -42,4 +42,14 @@ describe('step log buffer', () => {
     expect(b.end).toBe(70);
     expect(b.start).toBe(49);
   });
+
+  it('says reset when bytes at an offset it holds differ (the server cut the log, offsets start lower)', () => {
+    const b = applyRead(EMPTY_LOG, { offset: 0, text: 'aaaa\nbbbb\ncccc\n' });
+    // a true duplicate agrees with what is held
+    expect(applyChunk(b, 5, 'bbbb\n').reset).toBeFalsy();
+    // after a cut the server's offset 5 holds other bytes
+    const r = applyChunk(b, 5, 'dddd\n');
+    expect(r.reset).toBe(true);
+    expect(r.buffer).toBe(b);
+  });
 });

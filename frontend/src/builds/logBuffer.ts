@@ -11,6 +11,11 @@
  *   `/log/?offset=<end>` to fill the gap; the events that arrive meanwhile are applied after it.
  * - Past `maxChars`, the oldest whole lines are dropped (`dropped` says so; the download button
  *   reads the full stored log from the server instead).
+ * - Offsets count bytes of the log the server KEEPS, and the server cuts a log that outgrows its
+ *   limit (the newest bytes kept): after a cut, offsets start lower again. A chunk that overlaps
+ *   what we hold with different bytes, or a read answered from below the offset we asked (the
+ *   server clamps it to the kept size), says so: `reset`, and the caller reads the kept log from 0
+ *   into a fresh buffer.
  */
 
 export interface LogBuffer {
@@ -34,7 +39,17 @@ const decoder = new TextDecoder();
 
 export const byteLength = (text: string) => encoder.encode(text).length;
 
-export type ApplyResult = { buffer: LogBuffer; gap: boolean };
+export type ApplyResult = { buffer: LogBuffer; gap: boolean; reset?: boolean };
+
+/** Whether `bytes`, placed at `offset`, agree with the bytes the buffer holds where they overlap. */
+function agrees(buffer: LogBuffer, offset: number, bytes: Uint8Array): boolean {
+  if (offset < buffer.start) return true; // we dropped those bytes ourselves: nothing to compare
+  const held = encoder.encode(buffer.text);
+  const from = offset - buffer.start;
+  const to = Math.min(buffer.end, offset + bytes.length) - buffer.start;
+  for (let i = from; i < to; i += 1) if (held[i] !== bytes[i - from]) return false;
+  return true;
+}
 
 /** Cut to at most `max` characters, at a line start, marking `dropped`. */
 export function bound(buffer: LogBuffer, max = MAX_LOG_CHARS): LogBuffer {
@@ -54,6 +69,7 @@ export function applyChunk(buffer: LogBuffer, offset: number, text: string, max 
   if (offset > buffer.end) return { buffer, gap: true };
   const bytes = encoder.encode(text);
   const endOfChunk = offset + bytes.length;
+  if (offset < buffer.end && bytes.length > 0 && !agrees(buffer, offset, bytes)) return { buffer, gap: false, reset: true };
   if (endOfChunk <= buffer.end) return { buffer: buffer.loaded ? buffer : { ...buffer, loaded: true }, gap: false };
   const fresh = offset === buffer.end ? text : decoder.decode(bytes.slice(buffer.end - offset));
   return { buffer: bound({ ...buffer, text: buffer.text + fresh, end: endOfChunk, loaded: true }, max), gap: false };
