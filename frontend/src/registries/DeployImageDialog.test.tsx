@@ -49,6 +49,7 @@ describe('DeployImageDialog', () => {
           run: 5,
         }),
       'GET /api/builds/scan-policies/1/': () => json(policy()),
+      'GET /api/builds/definitions/': () => json(page([])),
     });
     renderAt(
       <DeployImageDialog
@@ -98,6 +99,15 @@ describe('DeployImageDialog', () => {
       'GET /api/catalog/releases/': () => json(page([release(3, { name: 'shop' })])),
       'GET /api/auth/csrf/': () => json({ csrfToken: 't' }),
       'POST /api/builds/deploy-image/': () => json({ release: { id: 3, name: 'shop' }, revision: 4 }, { status: 202 }),
+      'GET /api/builds/definitions/': (r) => {
+        expect(new URL(r.url).searchParams.get('workspace')).toBe('1');
+        return json(
+          page([
+            { id: 8, name: 'other', deploy_release: null, deploy_image_path: 'image', deploy_image_format: 'split' },
+            { id: 9, name: 'web-build', deploy_release: { id: 3, name: 'shop', service_map_id: 7 }, deploy_image_path: 'app.image', deploy_image_format: 'reference' },
+          ]),
+        );
+      },
     });
     renderAt(
       <DeployImageDialog registry={1} repository="team-1/web" image={IMAGE} tag={tag('v1')} workspaces={[workspace(1)]} onClose={vi.fn()} />,
@@ -106,11 +116,15 @@ describe('DeployImageDialog', () => {
     const select = await screen.findByTestId('deploy-release');
     await waitFor(() => expect(within(select).getAllByRole('option')).toHaveLength(2));
     await user.selectOptions(select, '3');
-    await user.click(screen.getByRole('radio', { name: /whole reference/ }));
+    // a build definition deploys to this release: its path and format are the starting values
+    expect(await screen.findByTestId('deploy-from-definition')).toHaveTextContent('build definition web-build');
+    expect(screen.getByRole('textbox', { name: 'Image path in the values' })).toHaveValue('app.image');
+    expect(screen.getByRole('radio', { name: /whole reference/ })).toBeChecked();
+    expect(screen.getByTestId('deploy-preview')).toHaveTextContent(`app.image: ${IMAGE}:v1@${DIGEST}`);
     await user.click(screen.getByTestId('deploy-image-submit'));
     expect(await screen.findByTestId('deploy-image-done')).toHaveTextContent('Revision 4 of shop is rolling out.');
     expect(screen.getByTestId('deploy-image-release-link')).toHaveAttribute('href', '/releases/3');
     const body = await seen.find((r) => r.method === 'POST' && r.url.endsWith('/deploy-image/'))!.json();
-    expect(body).toMatchObject({ image_path: 'image', image_format: 'reference', release: 3 });
+    expect(body).toMatchObject({ image_path: 'app.image', image_format: 'reference', release: 3, digest: DIGEST });
   });
 });

@@ -4,8 +4,10 @@
  * Releases offered are those of the workspaces where the caller holds `workloads.deploy`. A
  * refusal by the workspace's scan policy (400 `image_blocked_by_scan`) is shown with what blocks:
  * the server's problems (`errors.images`) and the scan's findings the policy does not except.
+ * Where a build definition deploys to the chosen release, its image path and format are taken as
+ * the starting values (the chart's layout is known there).
  */
-import { useState } from 'react';
+import { useEffect, useState } from 'react';
 import { useTranslation } from 'react-i18next';
 import { Link } from 'react-router-dom';
 import { ApiError } from '../api/errors';
@@ -18,7 +20,7 @@ import { FormError } from '../workspaces/common';
 import type { Workspace } from '../workspaces/types';
 import { FindingsTable } from './FindingsDrawer';
 import { blockingFindings, shortDigest } from './format';
-import { useDeployImage, usePolicy, useScan } from './queries';
+import { useDefinitions, useDeployImage, usePolicy, useScan } from './queries';
 import type { ImageFormat, Tag } from './types';
 
 export const BLOCKED_CODE = 'image_blocked_by_scan';
@@ -85,6 +87,14 @@ export function DeployImageDialog({
   const [path, setPath] = useState('image');
   const [format, setFormat] = useState<ImageFormat>('split');
   const chosen = options.find((r) => String(r.id) === release);
+  const definitions = useDefinitions(chosen?.workspace.id ?? null);
+  const feeding = chosen ? definitions.data?.find((d) => d.deploy_release?.id === chosen.id) : undefined;
+  const [edited, setEdited] = useState(false);
+  useEffect(() => {
+    if (!feeding || edited) return;
+    setPath(feeding.deploy_image_path || 'image');
+    setFormat(feeding.deploy_image_format === 'reference' ? 'reference' : 'split');
+  }, [feeding, edited]);
   const error = deploy.error;
   const blocked = error instanceof ApiError && error.code === BLOCKED_CODE;
   const done = deploy.data;
@@ -161,13 +171,36 @@ export function DeployImageDialog({
             </p>
           )}
           <FormField label={t('registries.deploy.path')} errors={error?.forField('image_path') ?? []}>
-            <input name="image_path" className="mono" autoComplete="off" value={path} onChange={(e) => setPath(e.target.value)} />
+            <input
+              name="image_path"
+              className="mono"
+              autoComplete="off"
+              value={path}
+              onChange={(e) => {
+                setEdited(true);
+                setPath(e.target.value);
+              }}
+            />
           </FormField>
+          {feeding && (
+            <p className="small muted" data-testid="deploy-from-definition">
+              {t('registries.deploy.fromDefinition', { name: feeding.name })}
+            </p>
+          )}
           <fieldset className="radio-group">
             <legend>{t('registries.deploy.format')}</legend>
             {(['split', 'reference'] as const).map((f) => (
               <label key={f} className="radio">
-                <input type="radio" name="image_format" value={f} checked={format === f} onChange={() => setFormat(f)} />
+                <input
+                  type="radio"
+                  name="image_format"
+                  value={f}
+                  checked={format === f}
+                  onChange={() => {
+                    setEdited(true);
+                    setFormat(f);
+                  }}
+                />
                 {t(`registries.deploy.formats.${f}`)}
               </label>
             ))}

@@ -111,7 +111,7 @@ function Exceptions({ policy, workspace }: { policy: ScanPolicy; workspace: numb
           </thead>
           <tbody>
             {policy.exceptions.map((x) => {
-              const expired = Date.parse(x.expires) <= now;
+              const expired = x.expired === true || Date.parse(x.expires) <= now;
               return (
                 <tr key={x.id} data-testid={`exception-${x.vulnerability}`} className={expired ? 'row-disabled' : undefined}>
                   <td className="mono">{x.vulnerability}</td>

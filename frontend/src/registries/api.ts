@@ -6,6 +6,7 @@
 import { request } from '../api/request';
 import type {
   AllocationBody,
+  DefinitionDeployTarget,
   DeployImageBody,
   DeployImageResult,
   Registry,
@@ -48,6 +49,14 @@ export const registriesApi = {
 
   scan: (registry: number, repository: string, digest: string, signal?: AbortSignal) =>
     request<Scan>('GET', `${BASE}/scans/`, { query: { registry, repository, digest }, signal }),
+  /** A workspace's build definitions (the first page is plenty to find those deploying to a release). */
+  definitions: async (workspace: number, signal?: AbortSignal): Promise<DefinitionDeployTarget[]> =>
+    rows(
+      await request<DefinitionDeployTarget[] | { results: DefinitionDeployTarget[] }>('GET', `${BASE}/definitions/`, {
+        query: { workspace, page_size: 200 },
+        signal,
+      }),
+    ),
   deployImage: (body: DeployImageBody) => request<DeployImageResult>('POST', `${BASE}/deploy-image/`, { body }),
 
   policy: (workspace: number, signal?: AbortSignal) =>

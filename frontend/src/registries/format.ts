@@ -39,6 +39,6 @@ export function countChips(counts: SeverityCounts): { severity: Severity; count:
  */
 export function blockingFindings(findings: Finding[], block: string, exceptions: ScanException[], now: number): Finding[] {
   if (!block) return [];
-  const excepted = new Set(exceptions.filter((e) => Date.parse(e.expires) > now).map((e) => e.vulnerability));
-  return findings.filter((f) => severityRank(f.severity) >= severityRank(block) && !excepted.has(f.id));
+  const excepted = new Set(exceptions.filter((e) => Date.parse(e.expires) > now).map((e) => e.vulnerability.toUpperCase()));
+  return findings.filter((f) => severityRank(f.severity.toUpperCase()) >= severityRank(block) && !excepted.has(f.id.toUpperCase()));
 }

@@ -55,6 +55,16 @@ export function useScan(registry: number, repository: string, digest: string | n
   });
 }
 
+/** Build definitions of a workspace: which one deploys to a release, with its image path and format. */
+export function useDefinitions(workspace: number | null) {
+  return useQuery({
+    queryKey: [...registriesKey, 'definitions', workspace ?? 0],
+    queryFn: ({ signal }) => registriesApi.definitions(workspace ?? 0, signal),
+    enabled: valid(workspace),
+    staleTime: 60_000,
+  });
+}
+
 export function usePolicy(workspace: number | null) {
   return useQuery({
     queryKey: policyKey(workspace ?? 0),

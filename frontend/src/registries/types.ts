@@ -113,6 +113,7 @@ export interface Scan {
   registry: number;
   repository: string;
   digest: string;
+  scanner?: string;
   counts: SeverityCounts;
   findings: Finding[];
   scanned: string;
@@ -142,6 +143,8 @@ export interface ScanException {
   vulnerability: string;
   reason: string;
   expires: string;
+  /** Whether it had expired when the server answered. */
+  expired?: boolean;
   created: string;
   created_by: string | null;
 }
@@ -165,4 +168,14 @@ export interface ScanExceptionBody {
   vulnerability: string;
   reason: string;
   expires: string;
+}
+
+/** The parts of a build definition row (docs/builds.md) the deploy dialog reads: a definition that
+ *  deploys to a release says where that release's chart takes the image. */
+export interface DefinitionDeployTarget {
+  id: number;
+  name: string;
+  deploy_release: { id: number; name: string; service_map_id: number } | null;
+  deploy_image_path: string;
+  deploy_image_format: ImageFormat;
 }
