@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -30,6 +31,7 @@ from builds.models import Registry
 from portal import errors, oci
 
 TAG_LIMIT = 200
+TAGS_BUDGET_SECONDS = 20.0  # a tag page reads each image; a slow registry gives what it read by then
 MAX_INDEX_CHILDREN = 16  # manifests of an index read for size and creation time
 IMAGE_CONFIGS = ("application/vnd.oci.image.config.v1+json", "application/vnd.docker.container.image.v1+json")
 _FRACTION = re.compile(r"\.(\d{6})\d+")
@@ -126,84 +128,106 @@ def _descriptor_size(raw: Any) -> int:
     return raw["size"] if isinstance(raw, dict) and isinstance(raw.get("size"), int) else 0
 
 
-def _image(client: oci.Registry, repository: str, manifest: oci.Manifest) -> ImageInfo:
-    doc = manifest.doc
-    config = _dict(doc.get("config"))
-    layers = [x for x in doc.get("layers") or [] if isinstance(x, dict)]
-    info = ImageInfo(digest=manifest.digest, media_type=manifest.media_type,
-                     size=_descriptor_size(config) + sum(_descriptor_size(x) for x in layers))
-    config_digest = str(config.get("digest") or "")
-    if oci.DIGEST.match(config_digest) and config.get("mediaType") in IMAGE_CONFIGS:
-        try:
-            body = json.loads(client.blob(repository, config_digest, what="image config"))
-        except ValueError:
-            body = {}
-        if isinstance(body, dict):
+class _Reader:
+    """Reads images of one repository, each manifest and config once per conversation (many tags
+    share a digest, an index's images share configs)."""
+
+    def __init__(self, client: oci.Registry, repository: str) -> None:
+        self.client, self.repository = client, repository
+        self.configs: dict[str, dict[str, Any]] = {}
+        self.images: dict[str, ImageInfo] = {}
+
+    def config(self, digest: str) -> dict[str, Any]:
+        if digest not in self.configs:
+            try:
+                body = json.loads(self.client.blob(self.repository, digest, what="image config"))
+            except ValueError:
+                body = {}
+            self.configs[digest] = _dict(body)
+        return self.configs[digest]
+
+    def image(self, manifest: oci.Manifest) -> ImageInfo:
+        doc = manifest.doc
+        config = _dict(doc.get("config"))
+        layers = [x for x in doc.get("layers") or [] if isinstance(x, dict)]
+        info = ImageInfo(digest=manifest.digest, media_type=manifest.media_type,
+                         size=_descriptor_size(config) + sum(_descriptor_size(x) for x in layers))
+        config_digest = str(config.get("digest") or "")
+        if oci.DIGEST.match(config_digest) and config.get("mediaType") in IMAGE_CONFIGS:
+            body = self.config(config_digest)
             info.created = _created(body.get("created"))
             platform = _platform(body)
             if platform:
                 info.platforms = [platform]
-            labels = (body.get("config") or {}).get("Labels") if isinstance(body.get("config"), dict) else None
+            labels = _dict(body.get("config")).get("Labels")
             if isinstance(labels, dict):
                 info.labels = {str(k): str(v) for k, v in labels.items()}
-    if info.created is None:
-        annotations = _dict(doc.get("annotations"))
-        info.created = _created(annotations.get("org.opencontainers.image.created"))
-    return info
+        if info.created is None:
+            info.created = _created(_dict(doc.get("annotations")).get("org.opencontainers.image.created"))
+        return info
 
+    def describe(self, reference: str) -> ImageInfo:
+        """The image or index at a tag or digest."""
+        if reference in self.images:
+            return self.images[reference]
+        manifest = self.client.manifest(self.repository, reference)
+        if manifest.digest in self.images:
+            return self.images[manifest.digest]
+        info = self.index(manifest) if manifest.is_index else self.image(manifest)
+        self.images[manifest.digest] = info
+        return info
 
-def _describe(client: oci.Registry, repository: str, reference: str) -> ImageInfo:
-    manifest = client.manifest(repository, reference)
-    if not manifest.is_index:
-        return _image(client, repository, manifest)
-    children = [m for m in manifest.doc.get("manifests") or [] if isinstance(m, dict)]
-    info = ImageInfo(digest=manifest.digest, media_type=manifest.media_type, size=0)
-    for child in children:
-        platform = _platform(child.get("platform"))
-        if platform:
-            info.platforms.append(platform)
-    for child in children[:MAX_INDEX_CHILDREN]:
-        digest = str(child.get("digest") or "")
-        if not oci.DIGEST.match(digest):
-            continue
-        sub = _image(client, repository, client.manifest(repository, digest))
-        info.size += sub.size
-        if sub.created and (info.created is None or sub.created > info.created):
-            info.created = sub.created
-        if not info.labels and _platform(child.get("platform")):
-            info.labels = sub.labels
-    annotations = _dict(manifest.doc.get("annotations"))
-    info.created = info.created or _created(annotations.get("org.opencontainers.image.created"))
-    return info
+    def index(self, manifest: oci.Manifest) -> ImageInfo:
+        children = [m for m in manifest.doc.get("manifests") or [] if isinstance(m, dict)]
+        info = ImageInfo(digest=manifest.digest, media_type=manifest.media_type, size=0)
+        for child in children:
+            platform = _platform(child.get("platform"))
+            if platform:
+                info.platforms.append(platform)
+        for child in children[:MAX_INDEX_CHILDREN]:
+            digest = str(child.get("digest") or "")
+            if not oci.DIGEST.match(digest):
+                continue
+            sub = self.images.get(digest) or self.image(self.client.manifest(self.repository, digest))
+            info.size += sub.size
+            if sub.created and (info.created is None or sub.created > info.created):
+                info.created = sub.created
+            if not info.labels and _platform(child.get("platform")):
+                info.labels = sub.labels
+        info.created = info.created or _created(
+            _dict(manifest.doc.get("annotations")).get("org.opencontainers.image.created"))
+        return info
 
 
 def image_info(registry: Registry, repository: str, reference: str) -> ImageInfo:
     """The image (or index) at a tag or digest of ``repository``."""
     with connect(registry) as client:
-        return _describe(client, repository, reference)
+        return _Reader(client, repository).describe(reference)
 
 
-def tags(registry: Registry, repository: str, *, limit: int = TAG_LIMIT) -> tuple[list[TagInfo], bool]:
+def tags(registry: Registry, repository: str, *, limit: int = TAG_LIMIT,
+         budget: float = TAGS_BUDGET_SECONDS) -> tuple[list[TagInfo], bool]:
     """Up to ``limit`` tags of ``repository`` with their images, newest first, and whether there
-    were more. A tag deleted between the listing and the read is left out."""
+    were more (or reading them took longer than ``budget`` seconds: the tags read so far are
+    given). A tag deleted between the listing and the read is left out."""
+    started = time.monotonic()
     with connect(registry) as client:
-        names = client.tag_names(repository)
-        chosen = sorted(set(names), reverse=True)[:limit]
-        seen: dict[str, ImageInfo] = {}
+        names = sorted(set(client.tag_names(repository)), reverse=True)
+        reader = _Reader(client, repository)
         out: list[TagInfo] = []
-        for tag in chosen:
+        truncated = len(names) > limit
+        for tag in names[:limit]:
+            if time.monotonic() - started > budget:
+                truncated = True
+                break
             try:
-                manifest_digest = client.head_manifest(repository, tag)[0]
-                info = seen.get(manifest_digest) or _describe(client, repository, manifest_digest)
+                out.append(TagInfo(tag=tag, image=reader.describe(tag)))
             except oci.RegistryError as exc:
-                if exc.code == 404:
-                    continue
-                raise
-            seen[info.digest] = info
-            out.append(TagInfo(tag=tag, image=info))
+                if exc.code != 404:
+                    raise
     floor = datetime.min.replace(tzinfo=UTC)
     out.sort(key=lambda t: (t.image.created or floor, t.tag), reverse=True)
-    return out, len(set(names)) > limit
+    return out, truncated
 
 
 def delete_tag(registry: Registry, repository: str, tag: str) -> None:

@@ -334,3 +334,19 @@ def test_delete_refused_by_the_registry(admin_api: APIClient, tmp_path: Path, ma
         assert response.json()["params"]["status"] == 405
         tags = admin_api.get(f"{BASE}{row['id']}/tags/", {"repository": "team/app"}).json()["results"]
         assert [t["tag"] for t in tags] == ["1"]
+
+
+def test_tag_pages_are_capped(builtin_pusher: Any, builtin_registry: Any) -> None:
+    repository = f"{unique('cap')}/app"
+    same = builtin_pusher.image(repository, "a", content=b"same")
+    builtin_pusher.image(repository, "b", content=b"same")  # the same image under another tag
+    builtin_pusher.image(repository, "c", content=b"other")
+    found, truncated = registry_ops.tags(builtin_registry, repository, limit=2)
+    assert truncated is True
+    assert sorted(t.tag for t in found) == ["b", "c"]
+    found, truncated = registry_ops.tags(builtin_registry, repository)
+    assert truncated is False
+    assert {t.tag: t.image.digest for t in found}["a"] == same["digest"]
+    assert {t.tag: t.image.digest for t in found}["b"] == same["digest"]
+    found, truncated = registry_ops.tags(builtin_registry, repository, budget=0)
+    assert (found, truncated) == ([], True)
