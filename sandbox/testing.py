@@ -338,9 +338,13 @@ def htpasswd_line(username: str, password: str) -> str:
 
 @contextmanager
 def registry_server(tmp: Path, *, htpasswd_user: str = "", password: str = "", tls: bool = False,
-                    extra_config: dict[str, Any] | None = None) -> Iterator[RegistryServer]:
+                    token_auth: bool = False, extra_config: dict[str, Any] | None = None) -> Iterator[RegistryServer]:
     """Start Debian's ``docker-registry`` with filesystem storage under ``tmp`` (deletes enabled),
-    htpasswd basic auth when a user is given, over HTTPS with a fresh CA when ``tls``."""
+    htpasswd basic auth when a user is given, over HTTPS with a fresh CA when ``tls``. With
+    ``token_auth`` (and a user) the registry wants Bearer tokens instead, as Docker Hub, GHCR and
+    Harbor do: its 401 says ``WWW-Authenticate: Bearer realm="http://127.0.0.1:<port>/token",
+    service=…,scope=…``, and a loopback token server started here hands signed tokens to that user
+    (basic auth; anonymous callers get a token without access)."""
     import subprocess
     import time
 
@@ -366,6 +370,11 @@ def registry_server(tmp: Path, *, htpasswd_user: str = "", password: str = "", t
         material = ensure_tls(tmp / "tls")
         config["http"]["tls"] = {"certificate": str(material.cert_path), "key": str(material.key_path)}
         ca_pem, ca_path = material.ca_pem.decode(), material.ca_path
+    token_server = None
+    if token_auth and htpasswd_user:
+        token_server = _TokenServer(tmp / "token", htpasswd_user, password)
+        config["auth"] = {"token": {"realm": token_server.realm, "service": token_server.service,
+                                    "issuer": token_server.issuer, "rootcertbundle": str(token_server.cert_path)}}
     for key, value in (extra_config or {}).items():
         config[key] = value
     (tmp / "config.yml").write_text(yaml.safe_dump(config))
@@ -395,3 +404,111 @@ def registry_server(tmp: Path, *, htpasswd_user: str = "", password: str = "", t
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+        if token_server is not None:
+            token_server.close()
+
+
+class _TokenServer:
+    """A Docker-style token server (``GET /token?service=…&scope=repository:x:pull,push``): basic
+    auth with the one user, ES256 JWTs carrying the signing certificate (``x5c``) that the
+    registry trusts through ``rootcertbundle``. ``issued`` counts the tokens handed out."""
+
+    service = "sandbox-registry"
+    issuer = "sandbox-token-issuer"
+
+    def __init__(self, directory: Path, username: str, password: str) -> None:
+        import base64
+        import datetime
+        import threading
+        from http.server import ThreadingHTTPServer
+
+        from cryptography import x509
+        from cryptography.hazmat.primitives import hashes, serialization
+        from cryptography.hazmat.primitives.asymmetric import ec
+        from cryptography.x509.oid import NameOID
+
+        directory.mkdir(parents=True, exist_ok=True)
+        self.key = ec.generate_private_key(ec.SECP256R1())
+        name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, self.issuer)])
+        now = datetime.datetime.now(datetime.UTC)
+        cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(self.key.public_key())
+                .serial_number(x509.random_serial_number()).not_valid_before(now - datetime.timedelta(days=1))
+                .not_valid_after(now + datetime.timedelta(days=30))
+                .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+                .sign(self.key, hashes.SHA256()))
+        self.cert_path = directory / "token.crt"
+        self.cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+        self.x5c = base64.b64encode(cert.public_bytes(serialization.Encoding.DER)).decode()
+        self.username, self.password = username, password
+        self.issued = 0
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), _token_handler(self))
+        self.httpd.daemon_threads = True
+        self.realm = f"http://127.0.0.1:{self.httpd.server_address[1]}/token"
+        self.thread = threading.Thread(target=self.httpd.serve_forever, name="sandbox-token-server", daemon=True)
+        self.thread.start()
+
+    def sign(self, user: str, service: str, access: list[dict[str, Any]]) -> str:
+        import base64
+        import json
+        import secrets
+        import time
+
+        from cryptography.hazmat.primitives import hashes
+        from cryptography.hazmat.primitives.asymmetric import ec
+        from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
+
+        def b64(data: bytes) -> str:
+            return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+        t = int(time.time())
+        head = {"typ": "JWT", "alg": "ES256", "x5c": [self.x5c]}
+        claims = {"iss": self.issuer, "sub": user, "aud": service, "exp": t + 300, "nbf": t - 10, "iat": t,
+                  "jti": secrets.token_hex(8), "access": access}
+        signing = f"{b64(json.dumps(head).encode())}.{b64(json.dumps(claims).encode())}"
+        r, s = decode_dss_signature(self.key.sign(signing.encode(), ec.ECDSA(hashes.SHA256())))
+        return f"{signing}.{b64(r.to_bytes(32, 'big') + s.to_bytes(32, 'big'))}"
+
+    def close(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+def _token_handler(server: _TokenServer) -> Any:
+    import base64
+    import hmac
+    import json
+    from http.server import BaseHTTPRequestHandler
+    from urllib.parse import parse_qs, urlsplit
+
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, format: str, *args: object) -> None:
+            pass
+
+        def do_GET(self) -> None:
+            query = parse_qs(urlsplit(self.path).query)
+            header = self.headers.get("Authorization", "")
+            user = ""
+            if header.lower().startswith("basic "):
+                given, _, secret = base64.b64decode(header[6:]).decode(errors="replace").partition(":")
+                if not (hmac.compare_digest(given, server.username) and hmac.compare_digest(secret, server.password)):
+                    self._answer(401, {"errors": [{"code": "UNAUTHORIZED", "message": "authentication failed"}]})
+                    return
+                user = given
+            access = []
+            for scope in query.get("scope", []):
+                kind, _, rest = scope.partition(":")
+                repo, _, actions = rest.rpartition(":")
+                if user and kind == "repository":
+                    access.append({"type": kind, "name": repo, "actions": actions.split(",")})
+            server.issued += 1
+            self._answer(200, {"token": server.sign(user, query.get("service", [""])[0], access), "expires_in": 300})
+
+        def _answer(self, status: int, body: dict[str, Any]) -> None:
+            data = json.dumps(body).encode()
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+    return Handler

@@ -16,6 +16,7 @@ import contextlib
 import os
 import posixpath
 import shutil
+import signal
 import subprocess
 import tempfile
 import threading
@@ -209,8 +210,8 @@ class ProgramContext:
         def watch() -> None:
             while process.poll() is None:
                 if self.stop.wait(0.2):
-                    with contextlib.suppress(ProcessLookupError):
-                        process.kill()
+                    with contextlib.suppress(ProcessLookupError, PermissionError):
+                        os.killpg(process.pid, signal.SIGKILL)  # git's helpers (git-remote-http) too
                     return
 
         watcher = threading.Thread(target=watch, name="sandbox-program-watch", daemon=True)

@@ -80,21 +80,24 @@ def _b64(text: str) -> str:
 def build_objects(run: str, git: GitServer, registry: RegistryServer, *, ref: str = "v1.0", repo: str = "app",
                   repository: str = "team-a/demo", tag: str = "1.0.B000001", git_password: str = GIT_PASSWORD,
                   registry_password: str = REG_PASSWORD, build_args: dict[str, str] | None = None,
-                  dockerfile_path: str = "Dockerfile", context_dir: str = "") -> list[dict[str, Any]]:
+                  dockerfile_path: str = "Dockerfile", context_dir: str = "", plain_http: bool = False,
+                  job_labels: dict[str, str] | None = None) -> list[dict[str, Any]]:
     """The Secrets, ConfigMap and Job the portal makes for a clone + build (BUILDS.md's shapes)."""
     name = f"portal-build-{run}"
     host = registry.host
     auth = {"auths": {host: {"username": REG_USER, "password": registry_password,
                              "auth": _b64(f"{REG_USER}:{registry_password}")}}}
     config = json.dumps(auth)
-    toml = f'[registry."{host}"]\n  ca = ["/build-config/ca.crt"]\n'
+    toml = (f'[registry."{host}"]\n  http = true\n  insecure = true\n' if plain_http else
+            f'[registry."{host}"]\n  ca = ["/build-config/ca.crt"]\n')
     context = f"/workspace/src/{context_dir}".rstrip("/")
     df_dir = "/".join([context, *dockerfile_path.split("/")[:-1]])
     args = ["build", "--frontend", "dockerfile.v0", "--local", f"context={context}", "--local", f"dockerfile={df_dir}",
             "--opt", f"filename={dockerfile_path.rsplit('/', 1)[-1]}"]
     for k, v in sorted((build_args or {}).items()):
         args += ["--opt", f"build-arg:{k}={v}"]
-    args += ["--output", f"type=image,name={host}/{repository}:{tag},push=true", "--metadata-file",
+    insecure = ",registry.insecure=true" if plain_http else ""
+    args += ["--output", f"type=image,name={host}/{repository}:{tag},push=true{insecure}", "--metadata-file",
              "/dev/termination-log"]
     return [
         {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": f"{name}-git", "namespace": NS},
@@ -104,7 +107,7 @@ def build_objects(run: str, git: GitServer, registry: RegistryServer, *, ref: st
          "data": {".dockerconfigjson": _b64(config), "config.json": _b64(config), "username": _b64(REG_USER),
                   "password": _b64(registry_password)}},
         {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": name, "namespace": NS},
-         "data": {"buildkitd.toml": toml, "ca.crt": registry.ca_pem}},
+         "data": {"buildkitd.toml": toml, **({"ca.crt": registry.ca_pem} if registry.ca_pem else {})}},
         {"apiVersion": "batch/v1", "kind": "Job", "metadata": {"name": name, "namespace": NS,
                                                                "labels": _labels(run, "source")},
          "spec": {"backoffLimit": 0, "activeDeadlineSeconds": 600, "ttlSecondsAfterFinished": 3600,
@@ -338,3 +341,70 @@ def test_scan_reports_the_findings_the_label_lists(world: tuple[SandboxFleet, Gi
     pod = _pod(kc, "portal-build-10-scan")
     assert _state(pod, "scan")["terminated"]["exitCode"] == 1
     assert "FATAL\tFatal error\timage scan error: " in _logs(kc, pod, "scan")
+
+
+def test_push_through_the_bearer_token_flow_over_plain_http(world: tuple[SandboxFleet, GitServer, RegistryServer],
+                                                            tmp_path: Path) -> None:
+    _fleet, git, _registry = world
+    kc = _cluster(world).kubeconfig
+    make_repo(git.root, "tokened", {"Dockerfile": "FROM scratch\nCOPY a /a\n", "a": "token"})
+    with registry_server(tmp_path, htpasswd_user=REG_USER, password=REG_PASSWORD, token_auth=True) as tokened:
+        challenge = requests.get(f"{tokened.url}/v2/", timeout=5).headers["WWW-Authenticate"]
+        assert challenge.startswith('Bearer realm="http://127.0.0.1:')
+        _apply(kc, *build_objects("11", git, tokened, ref="main", repo="tokened", plain_http=True))
+        assert _wait_job(kc, "portal-build-11") == "Complete"
+        pod = _pod(kc, "portal-build-11")
+        digest = json.loads(_state(pod, "build")["terminated"]["message"])["containerimage.digest"]
+        token = requests.get(challenge.split('"')[1], params={"service": "sandbox-registry",
+                                                               "scope": "repository:team-a/demo:pull"},
+                             auth=(REG_USER, REG_PASSWORD), timeout=5).json()["token"]
+        got = requests.get(f"{tokened.url}/v2/team-a/demo/manifests/1.0.B000001", timeout=5,
+                           headers={"Authorization": f"Bearer {token}",
+                                    "Accept": "application/vnd.oci.image.manifest.v1+json"})
+        assert got.status_code == 200
+        assert got.headers["Docker-Content-Digest"] == digest
+        # wrong credentials: the token server refuses them, the push fails with the reason
+        _apply(kc, *build_objects("12", git, tokened, ref="main", repo="tokened", plain_http=True,
+                                  registry_password="nope-wrong"))
+        assert _wait_job(kc, "portal-build-12") == "Failed"
+        log = _logs(kc, _pod(kc, "portal-build-12"), "build")
+        assert "failed to push" in log
+        assert "failed to fetch oauth token" in log
+        assert "401 Unauthorized" in log
+
+
+def test_deleting_the_pod_stops_the_program_and_removes_its_files(
+        world: tuple[SandboxFleet, GitServer, RegistryServer]) -> None:
+    import socket
+
+    fleet, git, registry = world
+    kc = _cluster(world).kubeconfig
+    with socket.socket() as silent:  # a "git server" that accepts and never answers: the clone hangs
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(8)
+        url = f"http://127.0.0.1:{silent.getsockname()[1]}/app.git"
+        objects = build_objects("13", git, registry)
+        objects[-1]["spec"]["template"]["spec"]["initContainers"][0]["env"][0]["value"] = url
+        _apply(kc, *objects)
+        deadline = time.monotonic() + 30
+        while "Cloning into" not in kubectl(kc, "logs", "-n", NS, "-l", "job-name=portal-build-13", "-c", "clone",
+                                            check=False).stdout:
+            assert time.monotonic() < deadline, "the clone did not start"
+            time.sleep(0.3)
+        pod = _pod(kc, "portal-build-13")
+        assert pod["status"]["phase"] == "Pending"
+        assert "running" in _state(pod, "clone")
+        assert _state(pod, "build") == {"waiting": {"reason": "PodInitializing"}}
+
+        def roots(c: Any) -> list[Path]:
+            return [r.root for r in c.controllers.kubelet.runtimes.pods.values()
+                    if r.name == pod["metadata"]["name"]]
+
+        (root,) = fleet.in_cluster("cluster-1", roots)
+        assert (root / "volumes" / "docker-config" / "config.json").is_file()
+        assert (root / "volumes" / "build-config" / "buildkitd.toml").is_file()
+        kubectl(kc, "delete", "job", "-n", NS, "portal-build-13", "--wait=true", "--cascade=foreground")
+        deadline = time.monotonic() + 15
+        while root.exists():
+            assert time.monotonic() < deadline, "the pod's directory was not removed"
+            time.sleep(0.2)
