@@ -53,7 +53,8 @@ CALL_TIMEOUT = 10.0
 # ---------------------------------------------------------------------------- which images need one
 
 
-def _held(workspace_id: int, registry: Registry, allocations: Iterable[str]) -> list[str]:
+def _held(registry: Registry, allocations: Iterable[str]) -> list[str]:
+    """The repository prefixes the allocation strings give inside ``registry``."""
     out = []
     for allocation in allocations:
         prefix = access.allocation_prefix(allocation, registry.host)
@@ -83,7 +84,7 @@ def needed(sm: ServiceMap, images: list[str]) -> dict[str, str]:
         registry = by_host.get(ref.host)
         if registry is None:
             continue
-        if any(access.under_prefix(ref.repository, p) for p in _held(sm.workspace_id, registry, allocations)):
+        if any(access.under_prefix(ref.repository, p) for p in _held(registry, allocations)):
             out[image] = registries.pull_secret_name(registry)
     return out
 
@@ -93,7 +94,7 @@ def _registry_name(secret_name: str) -> str:
 
 
 def _holds(sm: ServiceMap, registry: Registry, allocations: Iterable[str]) -> bool:
-    return bool(_held(sm.workspace_id, registry, allocations))
+    return bool(_held(registry, allocations))
 
 
 # ---------------------------------------------------------------------------- the Secret

@@ -40,6 +40,7 @@ from portal.api.serializers import StrictSerializer
 from portal.limits import DESCRIPTION_MAX_LENGTH
 from workspaces import access as ws_access
 from workspaces.models import Workspace
+from workspaces.rows import WorkspaceRefSerializer
 
 ERRORS = {
     400: OpenApiResponse(description="Invalid input; `errors` names the field (image_blocked_by_scan: `errors.images`)"),
@@ -58,11 +59,6 @@ def _iso(value: Any) -> str | None:
 
 
 # ---------------------------------------------------------------------------- shapes
-
-
-class WorkspaceRefSerializer(serializers.Serializer[Any]):
-    id = serializers.IntegerField()
-    name = serializers.CharField()
 
 
 class ExceptionSerializer(serializers.Serializer[Any]):
@@ -131,7 +127,9 @@ class DeployImageSerializer(StrictSerializer):
 
 
 DeployedSerializer = inline_serializer("ImageDeployed", fields={
-    "release": WorkspaceRefSerializer(), "revision": serializers.IntegerField()})
+    "release": inline_serializer("DeployedReleaseRef", fields={"id": serializers.IntegerField(),
+                                                               "name": serializers.CharField()}),
+    "revision": serializers.IntegerField()})
 
 
 # ---------------------------------------------------------------------------- rows
@@ -150,7 +148,7 @@ def policy_row(workspace: Workspace, user: Any) -> dict[str, Any]:
               .prefetch_related("exceptions__created_by").first())
     now = timezone.now()
     return {
-        "workspace": {"id": workspace.pk, "name": workspace.name},
+        "workspace": {"id": workspace.pk, "name": workspace.name, "display_name": workspace.display_name},
         "block_severity": policy.block_severity if policy else "",
         "require_scan": policy.require_scan if policy else False,
         "exceptions": [exception_row(e, now) for e in policy.exceptions.all()] if policy else [],
