@@ -16,3 +16,5 @@ class BuildsConfig(AppConfig):
         from builds import deploy_step, tasks_pull  # noqa: F401 - tasks_pull registers its Celery tasks
 
         deploy_step.install()
+        # REGISTRY: the registry check task (builds.check_registry)
+        from builds import tasks_registry  # noqa: F401 - registers its Celery task
