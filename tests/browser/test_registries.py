@@ -2,8 +2,8 @@
 Debian's docker-registry over HTTPS): an admin opens the built-in registry and allocates a
 repository prefix to a workspace; the test pushes a tiny real OCI image (a config blob, one gzip
 layer, a manifest) under that prefix through the Registry HTTP API; a developer of the workspace
-browses to the repository, sees the tag with its real digest and size, deletes the tag and sees
-it gone (and the registry no longer serves the manifest).
+browses to the repository, sees the tag with its real digest and size (and in Korean), deletes the
+tag and sees it gone (and the registry no longer serves the manifest).
 
 Running pieces: uvicorn (``portal_server``) and the built-in registry; no cluster is needed.
 Skipped, saying how to start it, when the built-in registry does not answer.
@@ -154,6 +154,10 @@ def test_admin_allocates_the_builtin_registry_and_a_member_sees_and_deletes_a_pu
     expect(tag.get_by_test_id("tag-size")).to_have_text(_human(image["size"]))
     expect(tag.get_by_test_id("tag-platforms")).to_have_text("linux/amd64")
     expect(tag.get_by_test_id("scan-none")).to_be_visible()
+    # and in Korean
+    page.select_option("[data-testid=lang-switch]", "ko")
+    expect(page.get_by_test_id("tags-table")).to_contain_text("다이제스트")
+    expect(tag.get_by_test_id("scan-none")).to_have_text("스캔 안 됨")
 
     # --- delete the tag: confirmed, gone from the page and from the registry ---------------------
     tag.get_by_test_id("delete-tag-v1").click()

@@ -374,7 +374,7 @@ function RegistryRow({ registry, isAdmin, open, onChecked }: { registry: Registr
           </div>
         )}
         <div className="small muted" title={registry.checked ?? undefined}>
-          {t('registries.checked', { when: relativeTime(registry.checked, now, i18n.language) ?? t('common.never') })}
+          {registry.checked ? t('registries.checked', { when: relativeTime(registry.checked, now, i18n.language) ?? '' }) : t('registries.neverChecked')}
         </div>
       </td>
       <td>
@@ -461,7 +461,7 @@ export function RegistriesPage() {
           <h1>{t('registries.title')}</h1>
           <p className="muted">{t('registries.intro')}</p>
         </div>
-        <div className="header-actions">
+        <div className="header-actions registries-header-actions">
           <Link to="/registries/policy" className="btn" data-testid="open-policy">
             {t('registries.policy.title')}
           </Link>
