@@ -301,6 +301,7 @@ function BuildArgs({ rows, onChange, errors, disabled }: { rows: Array<[string, 
   return (
     <div className="field" data-testid="build-args">
       <span className="small">{t('builds.field.buildArgs')}</span>
+      {rows.length > 0 && (
       <div className="kv-rows">
         {rows.map(([k, v], i) => (
           <div className="kv-row" key={i}>
@@ -312,6 +313,7 @@ function BuildArgs({ rows, onChange, errors, disabled }: { rows: Array<[string, 
           </div>
         ))}
       </div>
+      )}
       <div>
         <button type="button" className="btn btn-small" disabled={disabled} data-testid="build-arg-add" onClick={() => onChange([...rows, ['', '']])}>
           {t('builds.editor.addArg')}
@@ -409,7 +411,7 @@ export function DefinitionEditorForm({
         </div>
       )}
       {readOnly && <p className="alert alert-warning" data-testid="definition-read-only">{t('builds.editor.readOnly')}</p>}
-      <fieldset disabled={readOnly || save.isPending} className="form-stack">
+      <fieldset disabled={readOnly || save.isPending} className="form-stack plain-fieldset">
         <Section title={t('builds.editor.general')} testId="section-general">
           <div className="form-grid">
             <FormField label={t('builds.field.workspace')} errors={errs('workspace')}>
