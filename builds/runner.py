@@ -189,7 +189,7 @@ def _start(run_id: int, *, client_factory: ClientFactory) -> Pass:
         return _fail(run, step=StepName.CLONE, message=exc.message, code=exc.code, params=exc.params)
     except DecryptionError as exc:
         return _fail(run, step=StepName.CLONE, message=f"Stored credentials cannot be decrypted: {exc}",
-                     code="credentials_undecryptable")
+                     code="credentials_undecryptable", params={"error": str(exc)[:300]})
     except kube.KubeError as exc:
         if exc.retryable:
             return _cluster_note(run, exc)
@@ -444,7 +444,7 @@ def _scan(client: KubeClient, run: BuildRun, steps: dict[str, BuildStep]) -> Pas
     summary = ", ".join(f"{result.counts[s]} {s.lower()}" for s in scans.SEVERITIES if result.counts.get(s))
     run_actions.update_step(run.pk, StepName.SCAN, status=StepStatus.SUCCEEDED, exit_code=0, code="build_scanned",
                             message=f"Scanned: {summary or 'no vulnerabilities found'}.",
-                            params={"counts": result.counts})
+                            params={s.lower(): result.counts.get(s, 0) for s in scans.SEVERITIES})
     return None
 
 
@@ -522,7 +522,7 @@ def _advance(run_id: int, *, client_factory: ClientFactory, deployer: Deployer |
         return _fail(run, step=_current_step(run.pk), message=exc.message, code=exc.code, params=exc.params)
     except DecryptionError as exc:
         return _fail(run, step=_current_step(run.pk), message=f"Stored credentials cannot be decrypted: {exc}",
-                     code="credentials_undecryptable")
+                     code="credentials_undecryptable", params={"error": str(exc)[:300]})
     except kube.KubeError as exc:
         if exc.retryable or isinstance(exc, kube.Unauthorized | kube.Forbidden | kube.TLSVerificationFailed):
             return _cluster_note(run, exc)  # the credentials may be fixed: the timeout decides
@@ -603,7 +603,7 @@ def cancel(run_id: int, *, client_factory: ClientFactory = default_client) -> Pa
         return Pass(str(run.status))
     who = (run.message_params or {}).get("user", "")
     if _cleanup(run, client_factory, jobs_too=True):
-        run_actions.finish(run_id, status=RunStatus.CANCELLED, code="build_cancelled",
+        run_actions.finish(run_id, status=RunStatus.CANCELLED, code="build_run_cancelled",
                            message=f"Cancelled by {who}; its Jobs and pods are deleted." if who else
                            "Cancelled; its Jobs and pods are deleted.", params={"user": who})
         return Pass(RunStatus.CANCELLED)

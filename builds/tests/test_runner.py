@@ -170,7 +170,7 @@ def test_cancel_deletes_the_jobs_their_pods_and_the_runs_secrets(
         assert state(run)[0] == "cancelling"
         assert sent.run_next() == "cancelled"
         assert state(run) == ("cancelled", {"clone": "cancelled", "build": "cancelled"})
-        assert run.message_code == "build_cancelled"
+        assert run.message_code == "build_run_cancelled"
         wait_for(lambda: not any(objects_of(client, run).values()),
                  what="the run's Jobs, pods, Secrets and ConfigMap deleted", timeout=30)
     # A late pass of the chain changes nothing.
