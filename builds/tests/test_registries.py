@@ -5,22 +5,19 @@ platforms, deleting tags, and bad input."""
 
 from __future__ import annotations
 
-import base64
 import json
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
 import pytest
-import redis
-from django.conf import settings
+from celery.signals import before_task_publish
 from rest_framework.test import APIClient
 
 from builds import registry_ops
 from builds.models import BuildDefinition, Registry
 from builds.tasks_registry import check_registry
 from clusters.models import Cluster
-from portal import enqueue
 from portal.testing import make_user, unique
 from sandbox.testing import RegistryServer, registry_server
 from workspaces.models import Membership, RegistryAllocation, Role, ServiceMap, Workspace
@@ -43,16 +40,20 @@ def _member(workspace: Workspace, role: str = "developer") -> Any:
     return user
 
 
-def _queued(task: str) -> list[list[Any]]:
-    """The args of every ``task`` message waiting in the broker (Redis) now."""
-    client = redis.Redis.from_url(settings.CELERY_BROKER_URL)
-    out = []
-    for queue in enqueue.QUEUES:
-        for raw in cast(list[bytes], client.lrange(queue, 0, -1)):
-            message = json.loads(raw)
-            if message.get("headers", {}).get("task") == task:
-                out.append(json.loads(base64.b64decode(message["body"]))[0])
-    return out
+@pytest.fixture
+def published() -> Iterator[list[tuple[str, list[Any]]]]:
+    """(task name, args) of every task this process publishes to the broker while the test runs
+    (Celery's own before_task_publish signal: what a worker would receive, whoever consumes it)."""
+    sent: list[tuple[str, list[Any]]] = []
+
+    def record(sender: str | None = None, body: Any = None, **_: Any) -> None:
+        sent.append((str(sender), list(body[0]) if isinstance(body, list | tuple) else []))
+
+    before_task_publish.connect(record, weak=False)
+    try:
+        yield sent
+    finally:
+        before_task_publish.disconnect(record)  # type: ignore[attr-defined]  # missing from the stubs
 
 
 @pytest.fixture
@@ -74,7 +75,8 @@ def _create(admin_api: APIClient, server: RegistryServer, **extra: Any) -> dict[
 
 
 def test_admin_creates_checks_rotates_and_deletes(admin_api: APIClient, external: RegistryServer,
-                                                  django_capture_on_commit_callbacks: Callable[..., Any]) -> None:
+                                                  django_capture_on_commit_callbacks: Callable[..., Any],
+                                                  published: list[tuple[str, list[Any]]]) -> None:
     row = _create(admin_api, external)
     assert row["has_password"] is True
     assert row["has_ca"] is True
@@ -90,7 +92,8 @@ def test_admin_creates_checks_rotates_and_deletes(admin_api: APIClient, external
         response = admin_api.patch(f"{BASE}{row['id']}/", {"password": "wrong"}, format="json")
     assert response.status_code == 200, response.content
     assert response.json()["status"] == "unknown"
-    assert row["id"] in [args[0] for args in _queued("builds.rotate_pull_secrets")]
+    assert ("builds.rotate_pull_secrets", [row["id"]]) in published
+    assert ("builds.check_registry", [row["id"]]) in published
     first_rotation = Registry.objects.get(pk=row["id"]).password_changed
     assert first_rotation is not None
     check_registry(row["id"])
