@@ -206,9 +206,9 @@ class ScanExceptionView(APIView):
 
     @extend_schema(responses={204: None, 403: ERRORS[403], 404: ERRORS[404]},
                    operation_id="builds_scan_policies_exceptions_destroy")
-    def delete(self, request: Request, workspace_id: int, id: int) -> Response:
+    def delete(self, request: Request, workspace_id: int, pk: int) -> Response:
         workspace = _workspace(request, workspace_id)
-        policy_actions.remove_exception(workspace=workspace, exception_id=id, user=request.user,
+        policy_actions.remove_exception(workspace=workspace, exception_id=pk, user=request.user,
                                         request=request._request)
         return Response(status=status.HTTP_204_NO_CONTENT)
 

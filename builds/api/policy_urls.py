@@ -10,7 +10,7 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("scan-policies/<int:workspace_id>/", policy.ScanPolicyView.as_view(), name="builds-scan-policy"),
     path("scan-policies/<int:workspace_id>/exceptions/", policy.ScanExceptionsView.as_view(),
          name="builds-scan-exceptions"),
-    path("scan-policies/<int:workspace_id>/exceptions/<int:id>/", policy.ScanExceptionView.as_view(),
+    path("scan-policies/<int:workspace_id>/exceptions/<int:pk>/", policy.ScanExceptionView.as_view(),
          name="builds-scan-exception"),
     path("scans/", policy.ScanView.as_view(), name="builds-scan"),
     path("deploy-image/", policy.DeployImageView.as_view(), name="builds-deploy-image"),
