@@ -132,6 +132,8 @@ class Progress:
     def detail(self, text: str) -> None: ...
     def done(self) -> None: ...
     def run_logged(self, command: str) -> None: ...
+    def instruction(self, stage: int, stages: int, n: int, total: int, text: str) -> None:
+        """Every instruction as it is reached (Buildah's ``STEP n/total``); ``stage`` counts from 1."""
 
 
 @dataclass
@@ -226,8 +228,9 @@ class Builder:
         needed = self._needed(stage_lists, names, last)
         multi = len(needed) > 1
         base_cache: dict[str, Stage] = {}
-        for i in sorted(needed):
+        for position, i in enumerate(sorted(needed), 1):
             lst = stage_lists[i]
+            self.progress.instruction(position, len(needed), 1, len(lst), lst[0].original)
             words = lst[0].flags_and_args()[1].split()
             base = substitute(words[0], global_args) if words else ""
             name = words[2] if len(words) >= 3 and words[1].upper() == "AS" else ""
@@ -236,7 +239,8 @@ class Builder:
                 [x for x in lst if x.keyword in COUNTED]))
             stage.args = dict(global_args)
             self.stages.append(stage)
-            self._run_stage(stage, lst[1:], label, len([x for x in lst if x.keyword in COUNTED]))
+            self._run_stage(stage, lst[1:], label, len([x for x in lst if x.keyword in COUNTED]),
+                            (position, len(needed), len(lst)))
         return self.stages[-1], global_args
 
     def _needed(self, stage_lists: list[list[Instruction]], names: dict[str, int], last: int) -> set[int]:
@@ -309,10 +313,12 @@ class Builder:
         stage.architecture = str(config.get("architecture") or "amd64")
         return stage
 
-    def _run_stage(self, stage: Stage, instructions: list[Instruction], label: str, total: int) -> None:
+    def _run_stage(self, stage: Stage, instructions: list[Instruction], label: str, total: int,
+                   steps: tuple[int, int, int]) -> None:
         n = 1
         declared: dict[str, str] = {}
-        for ins in instructions:
+        for step_no, ins in enumerate(instructions, 2):
+            self.progress.instruction(steps[0], steps[1], step_no, steps[2], ins.original)
             vars_ = {**{k: v for k, v in stage.args.items() if k in declared}, **declared, **stage.env}
             if ins.keyword in COUNTED:
                 n += 1
@@ -320,11 +326,10 @@ class Builder:
             created_by = f"{kw} {ins.rest}"
             empty = True
             if kw == "ARG":
-                for k, v in key_values(ins.rest, ins.line, "ARG"):
+                for name, v in key_values(ins.rest, ins.line, "ARG"):
                     default = "" if v == "\0" else substitute(v, vars_)
-                    declared[k] = self.spec.build_args.get(k, stage.args.get(k, default) if v == "\0" else default)
-                    if k in self.spec.build_args:
-                        declared[k] = self.spec.build_args[k]
+                    inherited = stage.args.get(name, default) if v == "\0" else default  # a global ARG's value
+                    declared[name] = self.spec.build_args.get(name, inherited)
             elif kw == "ENV":
                 for k, v in key_values(ins.rest, ins.line, "ENV"):
                     stage.set_env(k, substitute(v, {**vars_, **stage.env}))

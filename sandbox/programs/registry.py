@@ -80,10 +80,13 @@ def parse_reference(ref: str) -> Reference:
 
 def docker_config_auth(config_dir: Path | None, host: str) -> tuple[str, str] | None:
     """Credentials for ``host`` from ``<config_dir>/config.json`` (``auths`` keyed by host or URL)."""
-    if config_dir is None:
-        return None
+    return None if config_dir is None else auth_file_auth(config_dir / "config.json", host)
+
+
+def auth_file_auth(path: Path, host: str) -> tuple[str, str] | None:
+    """Credentials for ``host`` from a docker config / containers auth.json file."""
     try:
-        data = json.loads((config_dir / "config.json").read_text())
+        data = json.loads(path.read_text())
     except (OSError, ValueError):
         return None
     auths = data.get("auths") or {}
@@ -268,8 +271,16 @@ def client_for(host: str, *, insecure: bool = False, http: bool = False, ca_file
     verify: str | bool = str(ca_file) if ca_file is not None else True
     if insecure:
         verify = False
+        _quiet_insecure()
     return Client(host, "https", verify, auth)
 
 
 def sha256(data: bytes) -> str:
     return "sha256:" + hashlib.sha256(data).hexdigest()
+
+
+def _quiet_insecure() -> None:
+    """An insecure registry is what the pod asked for: no warning per request in the sandbox's log."""
+    import urllib3
+
+    urllib3.disable_warnings(urllib3.exceptions.InsecureRequestWarning)

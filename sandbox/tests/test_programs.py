@@ -408,3 +408,58 @@ def test_deleting_the_pod_stops_the_program_and_removes_its_files(
         while root.exists():
             assert time.monotonic() < deadline, "the pod's directory was not removed"
             time.sleep(0.2)
+
+
+BUILDAH_SCRIPT = """set -eu
+buildah build --storage-driver=vfs --isolation=chroot --tls-verify="$TLS_VERIFY" --cert-dir /build-config \\
+--authfile "$REGISTRY_AUTH_FILE" -f "$DOCKERFILE" -t "$IMAGE" "$CONTEXT"
+buildah push --storage-driver=vfs --tls-verify="$TLS_VERIFY" --cert-dir /build-config \\
+--authfile "$REGISTRY_AUTH_FILE" --digestfile /dev/termination-log "$IMAGE"
+"""
+
+
+def _buildah(objects: list[dict[str, Any]], registry: RegistryServer, *, tag: str, args: str = "") -> None:
+    pod = objects[-1]["spec"]["template"]["spec"]
+    build = pod["containers"][0]
+    build.pop("args")
+    build.update(image="quay.io/buildah/stable:v1.37.3", command=["sh", "-c", BUILDAH_SCRIPT], env=[
+        {"name": "IMAGE", "value": f"{registry.host}/team-a/buildah:{tag}"},
+        {"name": "CONTEXT", "value": "/workspace/src"}, {"name": "DOCKERFILE", "value": "/workspace/src/Dockerfile"},
+        {"name": "BUILD_ARGS", "value": args}, {"name": "TLS_VERIFY", "value": "true"},
+        {"name": "REGISTRY_AUTH_FILE", "value": "/home/user/.docker/config.json"}])
+
+
+def test_buildah_builds_and_pushes_with_its_own_words(world: tuple[SandboxFleet, GitServer, RegistryServer]) -> None:
+    _fleet, git, registry = world
+    kc = _cluster(world).kubeconfig
+    make_repo(git.root, "app", APP_FILES, tags=["v1.0"])
+    objects = build_objects("14", git, registry)
+    _buildah(objects, registry, tag="b1", args="VERSION=2.0 beta\n")
+    _apply(kc, *objects)
+    assert _wait_job(kc, "portal-build-14") == "Complete"
+    pod = _pod(kc, "portal-build-14")
+    digest = _state(pod, "build")["terminated"]["message"]
+    assert digest.startswith("sha256:")
+    got = requests.get(f"{registry.url}/v2/team-a/buildah/manifests/b1", auth=registry.auth, verify=registry.verify,
+                       timeout=10, headers={"Accept": "application/vnd.oci.image.manifest.v1+json"})
+    assert got.headers["Docker-Content-Digest"] == digest
+    config = requests.get(f"{registry.url}/v2/team-a/buildah/blobs/{got.json()['config']['digest']}",
+                          auth=registry.auth, verify=registry.verify, timeout=10).json()
+    assert config["config"]["Env"] == ["APP_VERSION=2.0 beta"]
+    log = _logs(kc, pod, "build")
+    assert "STEP 1/12: ARG BASE=scratch" not in log  # a global ARG is no step of a stage
+    assert "STEP 1/11: FROM ${BASE}" in log, log
+    assert "STEP 6/11: COPY app.py ./" in log, log
+    assert f"COMMIT {registry.host}/team-a/buildah:b1" in log, log
+    assert "Writing manifest to image destination" in log, log
+
+    make_repo(git.root, "bad15", {"Dockerfile": "FROM scratch\nCOPY nope /app/\n"})
+    objects = build_objects("15", git, registry, ref="main", repo="bad15")
+    _buildah(objects, registry, tag="b2")
+    _apply(kc, *objects)
+    assert _wait_job(kc, "portal-build-15") == "Failed"
+    pod = _pod(kc, "portal-build-15")
+    assert _state(pod, "build")["terminated"]["exitCode"] == 125
+    log = _logs(kc, pod, "build")
+    assert ('Error: building at STEP "COPY nope /app/": checking on sources under "/workspace/src": copier: stat: '
+            '"/nope": no such file or directory') in log, log
