@@ -15,6 +15,7 @@ from django.core.management import CommandError, call_command
 from builds import registries
 from builds.models import Registry, RegistryKind
 from builds.tasks_registry import check_registry
+from portal.testing import wait_for
 from sandbox.testing import registry_server
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -83,3 +84,13 @@ def test_compose_setup_generates_a_password_and_an_htpasswd_the_registry_accepts
             "auth": {"htpasswd": {"realm": "compose", "path": str(htpasswd)}}}) as server:
         assert requests.get(f"{server.url}/v2/", auth=("portal", password), timeout=5).status_code == 200
         assert requests.get(f"{server.url}/v2/", auth=("portal", "nope"), timeout=5).status_code == 401
+
+
+def test_a_worker_checks_the_registry_when_asked(builtin_registry: Any, admin_api: Any,
+                                                 celery_worker_process: Any) -> None:
+    Registry.objects.filter(pk=builtin_registry.pk).update(status="unknown", checked=None)
+    response = admin_api.post(f"/api/builds/registries/{builtin_registry.pk}/check/")
+    assert response.status_code == 202
+    row = wait_for(lambda: Registry.objects.filter(pk=builtin_registry.pk, checked__isnull=False).first(),
+                   what="the worker's check of the built-in registry")
+    assert row.status == "ok", row.message
