@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+import requests
 from django.conf import settings
 from django.utils import timezone
 
@@ -36,7 +37,8 @@ from builds.models import BuildRun, BuildStep, Registry, RunStatus, StepName, St
 from clusters.kube import errors as kube
 from clusters.kube.client import KubeClient
 from clusters.kube.messages import explain
-from portal import errors, oci
+from portal import errors, oci, outbound
+from portal.addresses import AddressError
 from portal.crypto import DecryptionError
 
 logger = logging.getLogger("builds")
@@ -169,9 +171,14 @@ def _start(run_id: int, *, client_factory: ClientFactory) -> Pass:
     try:
         registry = _registry(run)
         if not run.image_tag:
-            return _fail(run, step=StepName.CLONE, code="build_tag_unknown",
-                         message="The image tag is not known before the clone (git-sha scheme without a commit): "
-                                 "run it from a webhook that names the commit, or use the version-build scheme.")
+            # git-sha scheme without a commit: ask the git server which commit the ref names now
+            # (what ``git ls-remote`` does), so the Job can push under that tag.
+            spec = run.spec or {}
+            password = run.definition.get_git_password() if spec.get("has_git_password") else ""
+            commit = resolve_commit(str(spec.get("git_url", "")), run.git_ref, str(spec.get("git_username", "")),
+                                    password)
+            run_actions.set_commit(run.pk, commit, tag=commit[:7])
+            run = _load(run_id) or run
         inp = build_input(run, registry)
         with client_factory(run) as client:
             objects = jobs.run_objects(inp)
@@ -199,6 +206,69 @@ def _start(run_id: int, *, client_factory: ClientFactory) -> Pass:
     run_actions.update_step(run.pk, StepName.CLONE, job=name, container=jobs.CLONE_CONTAINER)
     run_actions.update_step(run.pk, StepName.BUILD, job=name, container=jobs.BUILD_CONTAINER)
     return Pass(RunStatus.RUNNING, "started")
+
+
+# ---------------------------------------------------------------------------- the git-sha tag
+
+MAX_REFS_BYTES = 4 * 1024 * 1024
+
+
+def _pkt_lines(body: bytes) -> list[bytes]:
+    """The payloads of git's pkt-line framing (flush packets dropped)."""
+    out, at = [], 0
+    while at + 4 <= len(body):
+        try:
+            size = int(body[at:at + 4], 16)
+        except ValueError:
+            break
+        if size == 0:
+            at += 4
+            continue
+        if size < 4 or at + size > len(body):
+            break
+        out.append(body[at + 4:at + size])
+        at += size
+    return out
+
+
+def resolve_commit(git_url: str, ref: str, username: str, password: str) -> str:
+    """The commit ``ref`` (a branch, a tag or a full SHA) names in the repository now, read from the
+    smart-HTTP ref advertisement (``git ls-remote``) through the address policy. A ref the repository
+    does not have, refused credentials or an unreachable server raise :class:`portal.errors.Invalid`
+    / :class:`portal.errors.Upstream` with git's own words (they fail the clone step)."""
+    ref = ref.strip()
+    if jobs.parse_commit(ref):
+        return ref.lower()
+    url = git_url.rstrip("/") + "/info/refs?service=git-upload-pack"
+    try:
+        with outbound.session() as session:
+            response = session.get(url, auth=(username, password) if username or password else None,
+                                   headers={"User-Agent": "git/2.45.2", "Git-Protocol": "version=1"},
+                                   timeout=(5, 15), stream=True, allow_redirects=False)
+            with response:
+                if response.status_code in (401, 403):
+                    raise errors.Upstream(f"fatal: Authentication failed for '{git_url}'",
+                                          code="build_git_refused", params={"url": git_url})
+                if response.status_code != 200:
+                    raise errors.Upstream(f"fatal: unable to access '{git_url}': The requested URL returned error: "
+                                          f"{response.status_code}", code="build_git_unreachable",
+                                          params={"url": git_url, "error": f"HTTP {response.status_code}"})
+                body = response.raw.read(MAX_REFS_BYTES + 1, decode_content=True)
+    except (AddressError, requests.exceptions.RequestException) as exc:
+        reason = outbound.failure_message(exc, url=url, what="the git server")
+        raise errors.Upstream(f"fatal: unable to access '{git_url}': {reason}", code="build_git_unreachable",
+                              params={"url": git_url, "error": reason}) from exc
+    refs: dict[str, str] = {}
+    for line in _pkt_lines(body[:MAX_REFS_BYTES]):
+        text = line.split(b"\0", 1)[0].decode("utf-8", "replace").strip()
+        sha, _, name = text.partition(" ")
+        if jobs.parse_commit(sha) and name:
+            refs[name] = sha.lower()
+    for name in (f"refs/tags/{ref}^{{}}", f"refs/tags/{ref}", f"refs/heads/{ref}", ref):
+        if name in refs:
+            return refs[name]
+    raise errors.Invalid(f"fatal: Remote branch {ref} not found in upstream origin", code="build_ref_not_found",
+                         params={"ref": ref})
 
 
 # ---------------------------------------------------------------------------- advance

@@ -257,3 +257,25 @@ def test_finished_runs_beyond_keep_runs_are_pruned(
     assert tasks.prune_runs.run() == 1
     assert sorted(BuildRun.objects.filter(definition=definition).values_list("number", flat=True)) == [2, 3, 4]
     assert StepStatus.PENDING in {s.status for s in steps(runs[3]).values()}
+
+
+def test_a_git_sha_tag_is_the_commit_the_ref_names_when_the_run_starts(
+        admin_api: APIClient, sandbox: Any, builtin_registry: Any, git: Any, sent: Tasks) -> None:
+    """A manual run of the git-sha scheme does not know its commit: the runner asks the git server
+    (the ref advertisement, with the definition's credentials) before the Job, so the image is
+    pushed under the commit's short SHA; a ref the repository lacks fails the clone in git's words."""
+    make_repo(git.root, "app", {"Dockerfile": DOCKERFILE, "app.txt": "one\n"})
+    sha = make_repo(git.root, "app", {"Dockerfile": DOCKERFILE, "app.txt": "two\n"}, tags=["v2"])
+    definition, developer = setup_definition(admin_api, sandbox, "cluster-2", builtin_registry, git.url_for("app"),
+                                             tag_scheme="git-sha", git_ref="v2")
+    run = new_run(definition, developer)
+    assert run.image_tag == ""
+    assert _drive(run).status == RunStatus.SUCCEEDED, run.message
+    run.refresh_from_db()
+    assert (run.git_commit, run.image_tag) == (sha, sha[:7])
+    assert run.image_digest.startswith("sha256:")
+    missing = new_run(definition, developer, ref="nope")
+    assert runner.start(missing.pk).status == RunStatus.FAILED
+    assert state(missing) == ("failed", {"clone": "failed", "build": "skipped"})
+    assert missing.message_code == "build_ref_not_found"
+    assert "Remote branch nope not found" in missing.message
