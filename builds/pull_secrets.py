@@ -37,7 +37,7 @@ from catalog.models import ReleaseStatus, Revision
 from clusters.kube.client import KubeClient
 from clusters.kube.errors import KubeError, NotFound, Unreachable
 from portal.crypto import DecryptionError
-from workspaces.models import RegistryAllocation, ServiceMap
+from workspaces.models import ApplyStatus, RegistryAllocation, ServiceMap
 
 logger = logging.getLogger("builds")
 
@@ -192,7 +192,8 @@ def reconcile(registry_id: int | None = None) -> Outcome:
     outcome = Outcome()
     if not by_sm:
         return outcome
-    maps = list(ServiceMap.objects.select_related("cluster").filter(pk__in=list(by_sm)))
+    maps = list(ServiceMap.objects.select_related("cluster").filter(pk__in=list(by_sm))
+                .exclude(status=ApplyStatus.DELETING))  # its namespace is going away with what is in it
     names = {_registry_name(n) for v in by_sm.values() for n in v}
     regs = {r.name: r for r in Registry.objects.filter(name__in=names)}
     allocations: dict[int, list[str]] = defaultdict(list)

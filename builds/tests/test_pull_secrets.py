@@ -1,8 +1,9 @@
 """Pull secrets in a sandbox service map (docs/image-policy.md "Pull secrets"): deploying an image of
 the built-in registry (which needs credentials) makes the ``portal-pull-builtin`` dockerconfigjson
 Secret before the Deployment and names it in the pod spec; deleted or edited by hand, the beat's
-reconcile puts it back; rotating the registry's password updates it at once; an image outside the
-workspace's registry allocation gets no secret."""
+reconcile puts it back; rotating the registry's password updates it at once; when the registry is no
+longer allocated to the workspace the secret is deleted; an image outside the workspace's registry
+allocation gets no secret."""
 
 from __future__ import annotations
 
@@ -22,6 +23,7 @@ from catalog.tests.helpers import Driver
 from catalog.tests.helpers import release_state as state
 from clusters.kube.errors import NotFound
 from clusters.tests.helpers import client_for
+from workspaces.models import RegistryAllocation
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -88,6 +90,12 @@ def test_pull_secret_made_referenced_repaired_and_rotated(admin_api: APIClient, 
     assert rotated["metadata"]["annotations"][pull_secrets.PASSWORD_ANNOTATION] == \
         registry.password_changed.isoformat()
     assert pull_secrets.reconcile().applied == 0  # converged
+
+    # the registry is no longer allocated to the workspace: its credentials leave the namespace
+    RegistryAllocation.objects.filter(workspace=st.workspace).delete()
+    assert pull_secrets.reconcile().deleted == 1
+    with client_for(sandbox, "cluster-1") as kube, pytest.raises(NotFound):
+        kube.get_object("Secret", name, ns)
 
 
 def test_only_images_under_the_workspace_allocation_get_a_secret(admin_api: APIClient, sandbox: Any,
