@@ -5,11 +5,17 @@
  *   /builds/definitions/:id        edit a definition, run it, its history
  *   /builds/runs/:id               one run: steps and live logs (RunPage.tsx)
  */
-import { Route, Routes } from 'react-router-dom';
+import { Route, Routes, useParams } from 'react-router-dom';
 import { NotFound } from '../pages/NotFound';
 import { BuildsPage } from './BuildsList';
 import { EditDefinitionPage, NewDefinitionPage } from './DefinitionEditor';
 import { RunPage } from './RunPage';
+
+/** A run page per run: Rebuild moves to the new run's page with fresh state (open logs, buffers). */
+function RunRoute() {
+  const { id } = useParams();
+  return <RunPage key={id} />;
+}
 
 export function BuildsRoutes() {
   return (
@@ -17,7 +23,7 @@ export function BuildsRoutes() {
       <Route index element={<BuildsPage />} />
       <Route path="new" element={<NewDefinitionPage />} />
       <Route path="definitions/:id" element={<EditDefinitionPage />} />
-      <Route path="runs/:id" element={<RunPage />} />
+      <Route path="runs/:id" element={<RunRoute />} />
       <Route path="*" element={<NotFound />} />
     </Routes>
   );

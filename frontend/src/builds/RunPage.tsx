@@ -91,7 +91,7 @@ function RunHeader({ run, now }: { run: BuildRunDetail; now: number }) {
         <dt>{t('builds.run.timing')}</dt>
         <dd data-testid="run-timing">
           {t('builds.run.created', { time: formatDateTime(run.created) ?? '—' })}
-          {run.started && <> · {t('builds.run.took', { duration: duration(run.started, run.finished, now) })}</>}
+          {run.started && <> · {t('builds.run.took', { duration: duration(t, run.started, run.finished, now) })}</>}
         </dd>
         {run.deployed_release && (
           <>
@@ -223,7 +223,7 @@ export function RunPage() {
                     <td>
                       <StepBadge step={s} />
                     </td>
-                    <td className="small nowrap">{duration(s.started, s.finished, now) || '—'}</td>
+                    <td className="small nowrap">{duration(t, s.started, s.finished, now) || '—'}</td>
                     <td className="small">
                       {messageText(t, s)}
                       {s.exit_code !== null && s.exit_code !== 0 ? ` (${t('builds.run.exitCode', { code: s.exit_code })})` : ''}

@@ -28,7 +28,9 @@ describe("the list's status column (Cocktail's words)", () => {
 
   it('keeps the status words in Korean', async () => {
     await changeLanguage('ko');
-    expect(runStatusText(i18n.t.bind(i18n), runRow(1, { status: 'failed', failed_step: 2, steps_total: 3 }))).toBe('ERROR 2/3');
+    const ko = i18n.t.bind(i18n);
+    expect(runStatusText(ko, runRow(1, { status: 'failed', failed_step: 2, steps_total: 3 }))).toBe('ERROR 2/3');
+    expect(duration(ko, '2026-12-01T10:00:00Z', '2026-12-01T10:03:05Z', Date.now())).toBe('3분 05초');
   });
 
   it('shortens digests, names the image and words durations', () => {
@@ -37,9 +39,9 @@ describe("the list's status column (Cocktail's words)", () => {
     expect(imageRef(runRow(5))).toBe('127.0.0.1:55000/team-1/shop-api:1.0.B000005');
     expect(imageRef(runRow(5, { image_tag: '' }))).toBe('127.0.0.1:55000/team-1/shop-api');
     const now = Date.parse('2026-12-01T11:02:00Z');
-    expect(duration('2026-12-01T10:00:00Z', '2026-12-01T10:00:12Z', now)).toBe('12s');
-    expect(duration('2026-12-01T10:00:00Z', '2026-12-01T10:03:05Z', now)).toBe('3m 05s');
-    expect(duration('2026-12-01T10:00:00Z', null, now)).toBe('1h 02m');
-    expect(duration(null, null, now)).toBe('');
+    expect(duration(t, '2026-12-01T10:00:00Z', '2026-12-01T10:00:12Z', now)).toBe('12s');
+    expect(duration(t, '2026-12-01T10:00:00Z', '2026-12-01T10:03:05Z', now)).toBe('3m 05s');
+    expect(duration(t, '2026-12-01T10:00:00Z', null, now)).toBe('1h 02m');
+    expect(duration(t, null, null, now)).toBe('');
   });
 });

@@ -64,15 +64,21 @@ export function imageRef(run: Pick<BuildRun, 'image_repository' | 'image_tag'>):
   return run.image_tag ? `${run.image_repository}:${run.image_tag}` : run.image_repository;
 }
 
-/** `1h 02m`, `3m 05s`, `12s`: from `started` to `finished` (or `now` while it runs). */
-export function duration(started: string | null | undefined, finished: string | null | undefined, now: number): string {
-  if (!started) return '';
+/** Seconds from `started` to `finished` (or `now` while it runs); null without a start. */
+export function elapsed(started: string | null | undefined, finished: string | null | undefined, now: number): number | null {
+  if (!started) return null;
   const from = Date.parse(started);
   const to = finished ? Date.parse(finished) : now;
-  if (Number.isNaN(from) || Number.isNaN(to)) return '';
-  const s = Math.max(0, Math.round((to - from) / 1000));
+  if (Number.isNaN(from) || Number.isNaN(to)) return null;
+  return Math.max(0, Math.round((to - from) / 1000));
+}
+
+/** `1h 02m`, `3m 05s`, `12s` (in the UI language): from `started` to `finished` (or `now`). */
+export function duration(t: TFunction, started: string | null | undefined, finished: string | null | undefined, now: number): string {
+  const s = elapsed(started, finished, now);
+  if (s === null) return '';
   const pad = (n: number) => String(n).padStart(2, '0');
-  if (s >= 3600) return `${Math.floor(s / 3600)}h ${pad(Math.floor((s % 3600) / 60))}m`;
-  if (s >= 60) return `${Math.floor(s / 60)}m ${pad(s % 60)}s`;
-  return `${s}s`;
+  if (s >= 3600) return t('builds.duration.hours', { h: Math.floor(s / 3600), m: pad(Math.floor((s % 3600) / 60)) });
+  if (s >= 60) return t('builds.duration.minutes', { m: Math.floor(s / 60), s: pad(s % 60) });
+  return t('builds.duration.seconds', { s });
 }
