@@ -41,8 +41,9 @@ def _definition(world: World, **overrides: Any) -> tuple[BuildDefinition, str]:
 
 
 def _post(definition_id: int, body: bytes, query: str = "", **headers: str) -> Any:
-    return APIClient().post(f"/api/builds/webhooks/{definition_id}/{query}", body, content_type="application/json",
-                            headers=headers)
+    client = APIClient(enforce_csrf_checks=True)  # no session, no CSRF token: the signature is the credential
+    return client.post(f"/api/builds/webhooks/{definition_id}/{query}", body, content_type="application/json",
+                       headers=headers)
 
 
 def _github(definition_id: int, secret: str, payload: dict[str, Any], *, delivery: str = "gh-1",
