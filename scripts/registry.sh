@@ -62,14 +62,22 @@ credentials() {
   fi
   chmod 600 "$DIR/password"
   if [ ! -s "$DIR/htpasswd" ] || [ "$DIR/password" -nt "$DIR/htpasswd" ]; then
-    # bcrypt with libxcrypt through Python's crypt module (no apache2-utils needed)
-    PASSWORD_FILE="$DIR/password" python3 -W ignore -c '
+    # bcrypt (the only scheme the registry accepts): libxcrypt through Python's crypt module, else
+    # apache2-utils' htpasswd
+    if ! PASSWORD_FILE="$DIR/password" python3 -W ignore -c '
 import crypt, os, sys
 password = open(os.environ["PASSWORD_FILE"]).read().strip()
 hashed = crypt.crypt(password, crypt.mksalt(crypt.METHOD_BLOWFISH, rounds=1024))
 if not hashed or not hashed.startswith("$2"):
-    sys.exit("this Python cannot make bcrypt hashes")
-print("'"$USERNAME"':" + hashed)' > "$DIR/htpasswd.new"
+    sys.exit(1)
+print("'"$USERNAME"':" + hashed)' > "$DIR/htpasswd.new" 2>/dev/null; then
+      if command -v htpasswd >/dev/null; then
+        htpasswd -nbB "$USERNAME" "$(cat "$DIR/password")" | head -n 1 > "$DIR/htpasswd.new"
+      else
+        log "cannot make a bcrypt hash: neither python3's crypt module nor htpasswd (apache2-utils) is available"
+        exit 1
+      fi
+    fi
     chmod 600 "$DIR/htpasswd.new"
     mv "$DIR/htpasswd.new" "$DIR/htpasswd"
   fi
