@@ -77,7 +77,12 @@ describe('RegistriesPage', () => {
 
   it('rotates a password write-only and allocates a prefix', async () => {
     const seen = mockFetch({
-      'GET /api/builds/registries/': () => json([registry(2, { name: 'ghcr', kind: 'ghcr', host: 'ghcr.io', username: 'bot', allocations: [] })]),
+      'GET /api/builds/registries/': () =>
+        json([
+          registry(1, { name: 'builtin', kind: 'builtin', builtin: true, host: '127.0.0.1:55000', allocations: [] }),
+          registry(2, { name: 'ghcr', kind: 'ghcr', host: 'ghcr.io', username: 'bot', allocations: [] }),
+        ]),
+      'PATCH /api/builds/registries/1/': () => json(registry(1, { builtin: true })),
       'GET /api/auth/csrf/': () => json({ csrfToken: 't' }),
       'PATCH /api/builds/registries/2/': () => json(registry(2)),
       'POST /api/builds/registries/2/allocations/': () => json({ id: 3, workspace: { id: 1, name: 'team-1' }, prefix: 'acme' }, { status: 201 }),
@@ -95,6 +100,17 @@ describe('RegistriesPage', () => {
     await user.click(screen.getByTestId('rotate-submit'));
     await waitFor(() => expect(screen.queryByTestId('rotate-dialog')).not.toBeInTheDocument());
     expect(await seen.find((r) => r.method === 'PATCH')!.json()).toEqual({ username: 'bot', password: 'n3w' });
+
+    // the built-in registry: only its description and allow_delete are sent (its connection is the server's)
+    await user.click(screen.getByTestId('edit-registry-builtin'));
+    const edit = screen.getByTestId('registry-dialog');
+    expect(within(edit).getByRole('textbox', { name: 'Host' })).toBeDisabled();
+    expect(within(edit).queryByTestId('registry-kind')).not.toBeInTheDocument();
+    await user.click(within(edit).getByRole('checkbox', { name: 'Allow deleting tags' }));
+    await user.click(screen.getByTestId('registry-submit'));
+    await waitFor(() => expect(screen.queryByTestId('registry-dialog')).not.toBeInTheDocument());
+    const patchBuiltin = seen.find((r) => r.method === 'PATCH' && r.url.endsWith('/registries/1/'))!;
+    expect(await patchBuiltin.json()).toEqual({ allow_delete: false, description: '' });
 
     await user.click(screen.getByTestId('allocations-registry-ghcr'));
     await waitFor(() => expect(screen.getByTestId('allocation-workspace')).toHaveValue('1'));

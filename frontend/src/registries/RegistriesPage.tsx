@@ -62,15 +62,14 @@ function RegistryDialog({ registry, onClose }: { registry: Registry | null; onCl
   const err = (f: string) => mutation.error?.forField(f) ?? [];
   const placeholder = KIND_PRESETS.find((p) => p.kind === form.kind)?.placeholder ?? '';
   const submit = () => {
-    const body: RegistryBody = {
-      host: form.host.trim(),
-      plain_http: form.plain_http,
-      allow_delete: form.allow_delete,
-      description: form.description,
-    };
-    if (!builtin) body.kind = form.kind;
-    if (form.ca_pem.trim()) body.ca_pem = form.ca_pem;
-    if (builtin) delete body.host;
+    // the built-in registry's connection comes from the server's settings: only these two change
+    const body: RegistryBody = { allow_delete: form.allow_delete, description: form.description };
+    if (!builtin) {
+      body.kind = form.kind;
+      body.host = form.host.trim();
+      body.plain_http = form.plain_http;
+      if (form.ca_pem.trim()) body.ca_pem = form.ca_pem;
+    }
     if (!editing) {
       body.name = form.name.trim();
       body.username = form.username;
