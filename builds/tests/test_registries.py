@@ -353,3 +353,20 @@ def test_tag_pages_are_capped(builtin_pusher: Any, builtin_registry: Any) -> Non
     assert {t.tag: t.image.digest for t in found}["b"] == same["digest"]
     found, truncated = registry_ops.tags(builtin_registry, repository, budget=0)
     assert (found, truncated) == ([], True)
+
+
+def test_whole_registry_allocation(admin_api: APIClient, external: RegistryServer, make_pusher: Any) -> None:
+    make_pusher(external.url, external.auth, external.verify).image("anything/app", "1")
+    row = _create(admin_api, external)
+    workspace = Workspace.objects.create(name=unique("all"))
+    response = admin_api.post(f"{BASE}{row['id']}/allocations/", {"workspace": workspace.pk}, format="json")
+    assert response.status_code == 201
+    assert response.json()["prefix"] == ""
+    again = admin_api.post(f"{BASE}{row['id']}/allocations/", {"workspace": workspace.pk, "prefix": ""}, format="json")
+    assert again.status_code == 409
+    member = _client(_member(workspace, role="viewer"))
+    assert member.get(f"{BASE}{row['id']}/").json()["prefixes"] == [""]
+    assert member.get(f"{BASE}{row['id']}/repositories/").json()["results"] == [{"name": "anything/app"}]
+    # Deleting the registry takes its allocations with it.
+    assert admin_api.delete(f"{BASE}{row['id']}/").status_code == 204
+    assert not RegistryAllocation.objects.filter(workspace=workspace).exists()
