@@ -156,16 +156,6 @@ def add_job(run_id: int, job: str) -> None:
 
 
 @transaction.atomic
-def touch(run_id: int) -> None:
-    """A sign of progress: the no-progress timeout starts again."""
-    run = _locked(run_id)
-    if run is None or is_finished(run):
-        return
-    run.progressed = timezone.now()
-    run.save(update_fields=["progressed"])
-
-
-@transaction.atomic
 def note(run_id: int, *, message: str, code: str, params: dict[str, Any] | None = None) -> None:
     """A note on an active run without progress (the cluster cannot be read: it is retried until
     the no-progress timeout decides); published only when it changes."""
@@ -173,6 +163,17 @@ def note(run_id: int, *, message: str, code: str, params: dict[str, Any] | None 
     if run is None or is_finished(run) or (run.message_code == code and run.message == message[:4000]):
         return
     run.message, run.message_code, run.message_params = message[:4000], code, dict(params or {})
+    run.save(update_fields=["message", "message_code", "message_params"])
+    publish_run(run_id)
+
+
+@transaction.atomic
+def clear_note(run_id: int, code: str) -> None:
+    """Take back a note (the cluster answers again)."""
+    run = _locked(run_id)
+    if run is None or is_finished(run) or run.message_code != code:
+        return
+    run.message, run.message_code, run.message_params = "", "", {}
     run.save(update_fields=["message", "message_code", "message_params"])
     publish_run(run_id)
 

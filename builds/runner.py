@@ -348,6 +348,8 @@ def _follow_container(client: KubeClient, run: BuildRun, steps: dict[str, BuildS
     status = _container_status(pod, container, init=init)
     state = status.get("state") or {}
     if "running" in state:
+        if steps[step].message_code == "build_container_waiting":  # it is not waiting any more
+            run_actions.update_step(run.pk, step, message="", code="", params={})
         run_actions.update_step(run.pk, step, status=StepStatus.RUNNING, pod=pod_name)
         _read_log(client, run, step, pod_name, container)
         return "running", {}
@@ -582,12 +584,7 @@ def _advance(run_id: int, *, client_factory: ClientFactory, deployer: Deployer |
         return start(run_id, client_factory=client_factory)
     try:
         with client_factory(run) as client:
-            steps = _steps(run.pk)
-            for phase in (_source, _scan):
-                outcome = phase(client, run, steps)
-                if outcome is not None:
-                    return outcome
-                steps = _steps(run.pk)
+            outcome = _phases(client, run)
     except errors.PortalError as exc:
         return _fail(run, step=_current_step(run.pk), message=exc.message, code=exc.code, params=exc.params)
     except DecryptionError as exc:
@@ -597,6 +594,10 @@ def _advance(run_id: int, *, client_factory: ClientFactory, deployer: Deployer |
         if exc.retryable or isinstance(exc, kube.Unauthorized | kube.Forbidden | kube.TLSVerificationFailed):
             return _cluster_note(run, exc)  # the credentials may be fixed: the timeout decides
         return _refused(run, exc, _current_step(run.pk) or StepName.BUILD)
+    if run.message_code == "build_cluster_unreachable":
+        run_actions.clear_note(run.pk, "build_cluster_unreachable")  # it answered again
+    if outcome is not None:
+        return outcome
     outcome = _deploy(run, _steps(run.pk), deployer)
     if outcome is not None:
         return outcome
@@ -605,6 +606,17 @@ def _advance(run_id: int, *, client_factory: ClientFactory, deployer: Deployer |
                        message=f"Built {run.image_repository}:{run.image_tag}@{run.image_digest}.",
                        params={"image": f"{run.image_repository}:{run.image_tag}", "digest": run.image_digest})
     return Pass(RunStatus.SUCCEEDED)
+
+
+def _phases(client: KubeClient, run: BuildRun) -> Pass | None:
+    """The cluster's part of a pass: None when the clone, build and scan are done."""
+    steps = _steps(run.pk)
+    for phase in (_source, _scan):
+        outcome = phase(client, run, steps)
+        if outcome is not None:
+            return outcome
+        steps = _steps(run.pk)
+    return None
 
 
 def _current_step(run_id: int) -> str | None:

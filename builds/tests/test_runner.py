@@ -215,6 +215,15 @@ def test_an_unreachable_cluster_is_retried_until_the_timeout_decides(
     assert run.status == RunStatus.QUEUED
     assert run.message_code == "build_cluster_unreachable"
     assert runner.advance(run.pk).active
+    sandbox.clear_faults("cluster-2")  # back: the run starts and the note goes
+    assert runner.advance(run.pk).status == RunStatus.RUNNING
+    assert runner.advance(run.pk).active
+    run.refresh_from_db()
+    assert (run.status, run.message_code) == (RunStatus.RUNNING, "")
+    sandbox.inject_fault("cluster-2", down=True)
+    assert runner.advance(run.pk).active
+    run.refresh_from_db()
+    assert (run.status, run.message_code) == (RunStatus.RUNNING, "build_cluster_unreachable")
     BuildRun.objects.filter(pk=run.pk).update(progressed=timezone.now() - timedelta(seconds=200))
     assert runner.advance(run.pk).status == RunStatus.FAILED
     assert state(run)[0] == "failed"
