@@ -13,8 +13,11 @@ PY=.venv/bin/python
 mkdir -p var/log
 
 # Stop on exit only what this run started: servers someone else started stay up.
+# (PostgreSQL and Redis together; the built-in registry on its own, it came later.)
 services_were_up=0
-scripts/services.sh status >/dev/null 2>&1 && services_were_up=1
+[ "$(scripts/services.sh status 2>/dev/null | grep -cE '^(postgres|redis): up')" = "2" ] && services_were_up=1
+registry_was_up=0
+scripts/registry.sh status >/dev/null 2>&1 && registry_was_up=1
 scripts/services.sh start
 $PY manage.py migrate --no-input -v 0
 $PY manage.py builtin_registry  # the registry scripts/services.sh started (docs/registries.md)
@@ -25,7 +28,8 @@ idp_pid=""
 cleanup() {
   if [ -n "$sandbox_pid" ]; then kill "$sandbox_pid" 2>/dev/null || true; wait "$sandbox_pid" 2>/dev/null || true; fi
   if [ -n "$idp_pid" ]; then kill "$idp_pid" 2>/dev/null || true; wait "$idp_pid" 2>/dev/null || true; fi
-  if [ "$services_were_up" = "0" ]; then scripts/services.sh stop || true; fi
+  if [ "$services_were_up" = "0" ]; then scripts/services.sh stop || true
+  elif [ "$registry_was_up" = "0" ]; then scripts/registry.sh stop || true; fi
 }
 trap cleanup EXIT
 
