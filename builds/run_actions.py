@@ -156,6 +156,17 @@ def add_job(run_id: int, job: str) -> None:
 
 
 @transaction.atomic
+def touch(run_id: int) -> None:
+    """A sign of progress: the no-progress timeout starts again."""
+    run = _locked(run_id)
+    if run is None or is_finished(run):
+        return
+    run.progressed = timezone.now()
+    run.save(update_fields=["progressed"])
+    publish_run(run_id)
+
+
+@transaction.atomic
 def note(run_id: int, *, message: str, code: str, params: dict[str, Any] | None = None) -> None:
     """A note on an active run without progress (the cluster cannot be read: it is retried until
     the no-progress timeout decides); published only when it changes."""

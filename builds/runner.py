@@ -32,7 +32,7 @@ import requests
 from django.conf import settings
 from django.utils import timezone
 
-from builds import jobs, presets, registries, run_actions, scans
+from builds import jobs, presets, registry_ops, run_actions, scans
 from builds.models import BuildRun, BuildStep, Registry, RunStatus, StepName, StepStatus
 from clusters.kube import errors as kube
 from clusters.kube.client import KubeClient
@@ -384,41 +384,9 @@ def _step_failed(run: BuildRun, step: str, terminated: dict[str, Any], what: str
 
 
 def _image_size(registry: Registry, repository: str, digest: str) -> int | None:
-    """Bytes of the pushed image as the registry has it: config + layers (or, for an index, its
-    manifests' and their blobs'), read through the Registry HTTP API."""
-    try:
-        from builds import registry_ops  # REGISTRY's reader, once on main
-
-        info = registry_ops.image_info(registry, repository, digest)
-        return int(info.size) if info.size is not None else None
-    except ImportError:
-        pass
-    return _manifest_size(registry, repository, digest)
-
-
-_ACCEPT = ", ".join((oci.MEDIA_MANIFEST, "application/vnd.oci.image.index.v1+json",
-                     "application/vnd.docker.distribution.manifest.v2+json",
-                     "application/vnd.docker.distribution.manifest.list.v2+json"))
-
-
-def _manifest_size(registry: Registry, repository: str, digest: str) -> int | None:
-    path = f"/v2/{oci.repository_path(repository)}/manifests/"
-    scope = f"repository:{repository}:pull"
-    with oci.registry(registries.location(registry), ca_pem=registry.ca_pem, username=registry.username,
-                      password=registry.get_password()) as client:
-        def size_of(reference: str, depth: int) -> int:
-            body, _headers, final = client.get(path + reference, scope=scope, cap=oci.MAX_MANIFEST_BYTES,
-                                               what="manifest", accept=_ACCEPT)
-            doc = client.json(body, final, "manifest")
-            if not isinstance(doc, dict):
-                return 0
-            if isinstance(doc.get("manifests"), list) and depth == 0:
-                return sum(int(m.get("size") or 0) + size_of(str(m.get("digest")), 1)
-                           for m in doc["manifests"] if isinstance(m, dict) and m.get("digest"))
-            blobs = [doc.get("config") or {}, *(doc.get("layers") or [])]
-            return sum(int(b.get("size") or 0) for b in blobs if isinstance(b, dict))
-
-        return size_of(digest, 0)
+    """Bytes of the pushed image as the registry has it (config + layers; an index: its images'),
+    read through the Registry HTTP API (REGISTRY's :func:`builds.registry_ops.image_info`)."""
+    return int(registry_ops.image_info(registry, repository, digest).size)
 
 
 def _record_image(run: BuildRun, digest: str) -> None:
@@ -434,6 +402,9 @@ def _source(client: KubeClient, run: BuildRun, steps: dict[str, BuildStep]) -> P
     """Follow the source Job's pod: None when the clone and build are done (the digest recorded)."""
     clone, build = steps[StepName.CLONE], steps[StepName.BUILD]
     if build.status == StepStatus.SUCCEEDED:
+        current = _load(run.pk)
+        if current is not None and current.image_digest and current.image_size is None:
+            _record_image(current, current.image_digest)  # the registry did not answer the last time
         return None
     pod = _newest_pod(client, run, jobs.SOURCE)
     if pod is None:
@@ -521,6 +492,10 @@ def _scan(client: KubeClient, run: BuildRun, steps: dict[str, BuildStep]) -> Pas
 
 
 def _deploy(run: BuildRun, steps: dict[str, BuildStep], deployer: Deployer | None) -> Pass | None:
+    """The deploy step (DEPLOY's :func:`builds.deploy_step.deploy`, handed in by the task): the first
+    call upgrades the release with the image pinned by digest, later ones follow the revision
+    (it converges when repeated, so a killed pass never makes a second revision). None when the
+    step is done or there is none."""
     step = steps.get(StepName.DEPLOY)
     if step is None or step.status in (StepStatus.SUCCEEDED, StepStatus.SKIPPED):
         return None
@@ -528,28 +503,34 @@ def _deploy(run: BuildRun, steps: dict[str, BuildStep], deployer: Deployer | Non
         run_actions.update_step(run.pk, StepName.DEPLOY, status=StepStatus.SKIPPED, code="build_deploy_unavailable",
                                 message="The deploy step is not available in this portal yet; deploy the image by hand.")
         return None
-    claimed = run_actions.update_step(run.pk, StepName.DEPLOY, status=StepStatus.RUNNING)
+    run_actions.update_step(run.pk, StepName.DEPLOY, status=StepStatus.RUNNING)
     run = _load(run.pk) or run
-    if not claimed and run.deployed_revision is not None:
-        # A pass that died after deploying: the revision is recorded, do not deploy twice.
-        run_actions.update_step(run.pk, StepName.DEPLOY, status=StepStatus.SUCCEEDED, code="build_deployed",
-                                message=f"Revision {run.deployed_revision} of the release is rolling out.",
-                                params={"revision": run.deployed_revision})
-        return None
     try:
         outcome = deployer(run)
     except errors.PortalError as exc:
         return _fail(run, step=StepName.DEPLOY, message=exc.message, code=exc.code, params=exc.params)
-    release_id = getattr(outcome, "release_id", None) or (run.spec or {}).get("deploy_release_id")
+    state = str(getattr(outcome, "state", "deployed"))
+    message = str(getattr(outcome, "message", "") or "")
+    code = str(getattr(outcome, "code", "") or "")
+    params = dict(getattr(outcome, "params", None) or {})
     revision = getattr(outcome, "revision", None)
-    if revision is not None:
-        run_actions.set_deployed(run.pk, release_id=release_id, revision=int(revision))
+    if revision is not None and run.deployed_revision != revision:
+        run_actions.set_deployed(run.pk, release_id=getattr(outcome, "release_id", None), revision=int(revision))
+    if state == "failed":
+        return _fail(run, step=StepName.DEPLOY, message=message or "The deploy failed.",
+                     code=code or "build_deploy_failed", params=params)
+    if state == "skipped":
+        run_actions.update_step(run.pk, StepName.DEPLOY, status=StepStatus.SKIPPED, message=message, code=code,
+                                params=params)
+        return None
+    if state == "started":  # the revision is rolling out: look again next pass
+        if run_actions.update_step(run.pk, StepName.DEPLOY, message=message, code=code, params=params):
+            run_actions.touch(run.pk)
+        return Pass(RunStatus.RUNNING, "deploying")
     run_actions.update_step(run.pk, StepName.DEPLOY, status=StepStatus.SUCCEEDED,
-                            message=str(getattr(outcome, "message", "") or
-                                        (f"Revision {revision} of the release is rolling out." if revision else
-                                         "Deployed.")),
-                            code=str(getattr(outcome, "code", "") or "build_deployed"),
-                            params={"revision": revision, "release": release_id})
+                            message=message or (f"Revision {revision} of the release is deployed." if revision
+                                                else "Deployed."),
+                            code=code or "build_deployed", params=params or {"revision": revision})
     return None
 
 

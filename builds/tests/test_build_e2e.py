@@ -23,7 +23,7 @@ from django.test import override_settings
 from rest_framework.test import APIClient
 
 from builds import run_actions, tasks
-from builds.models import BuildRun, ImageScan, RunStatus
+from builds.models import BuildDefinition, BuildRun, ImageScan, RunStatus
 from builds.tests.runner_helpers import cluster_client, finished, new_run, setup_definition, state, steps
 from portal.celery import app as celery_app
 from portal.testing import Subscriber, backend_env, wait_for
@@ -252,3 +252,40 @@ def test_copies_of_a_runs_task_racing_make_one_pass(admin_api: APIClient, sandbo
     assert state(run) == ("succeeded", {"clone": "succeeded", "build": "succeeded"}), run.message
     assert steps(run)["build"].log.count("load build definition from Dockerfile\n") == 1
     assert _pushes(definition.repository) == [run.image_tag]
+
+
+def test_a_build_deploys_its_image_pinned_by_digest_with_the_pull_secret(
+        admin_api: APIClient, sandbox: Any, builtin_registry: Any, git: Any, celery_worker_process: Any) -> None:
+    """The deploy step upgrades the release through the catalog's normal path: a new revision whose
+    workload runs the image by digest (tag shown beside it), pulled with the portal's pull secret."""
+    from catalog import releases
+    from catalog.models import Revision
+    from catalog.tests.helpers import setup_service_maps
+    from workspaces.models import RegistryAllocation
+
+    make_repo(git.root, "app", FILES)
+    workspace, (sm,), developer, version = setup_service_maps(admin_api, sandbox, ("cluster-3",))
+    release = releases.create_release(sm=sm, name="shop", version=version, values={}, strategy={}, user=developer,
+                                      request=None)
+    wait_for(lambda: Revision.objects.filter(release=release, number=1, status="deployed").exists(), timeout=60,
+             what="the release's first revision")
+    RegistryAllocation.objects.create(workspace=workspace, registry=f"{builtin_registry.host}/{workspace.name}")
+    definition = BuildDefinition.objects.create(
+        workspace=workspace, name="shop-image", git_url=git.url_for("app"), registry=builtin_registry,
+        repository=f"{workspace.name}/shop", cluster=sm.cluster, service_map=sm, scan=False, timeout_seconds=120,
+        deploy_release=release, deploy_image_path="image", deploy_image_format="reference", created_by=developer)
+    run = new_run(definition, developer)
+    wait_for(lambda: finished(run), timeout=150, what="the build and its deploy")
+    assert state(run) == ("succeeded", {"clone": "succeeded", "build": "succeeded", "deploy": "succeeded"}), \
+        run.message
+    reference = f"{run.image_repository}:{run.image_tag}@{run.image_digest}"
+    assert (run.deployed_release_id, run.deployed_revision) == (release.pk, 2)
+    revision = Revision.objects.get(release=release, number=2)
+    assert revision.values["image"] == reference
+    with cluster_client(sandbox, "cluster-3") as client:
+        deployment = client.get_object("Deployment", "shop-web", sm.namespace)
+        pod_spec = deployment["spec"]["template"]["spec"]
+        assert pod_spec["containers"][0]["image"] == reference
+        assert pod_spec.get("imagePullSecrets") == [{"name": "portal-pull-builtin"}]
+        secret = client.get_object("Secret", "portal-pull-builtin", sm.namespace)
+        assert secret["type"] == "kubernetes.io/dockerconfigjson"
