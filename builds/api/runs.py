@@ -124,7 +124,7 @@ class RunViewSet(AccessMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, 
                                OpenApiParameter("step", OpenApiTypes.STR, OpenApiParameter.PATH,
                                                 enum=[s.value for s in StepName])],
                    responses={200: StepLogSerializer, **ERRORS})
-    @action(detail=True, methods=["get"], url_path=r"steps/(?P<step>[a-z]{1,16})/log", pagination_class=None)
+    @action(detail=True, methods=["get"], url_path=r"steps/(?P<step>[^/]{1,64})/log", pagination_class=None)
     def log(self, request: Request, pk: str | None = None, step: str = "") -> Response:
         run = self.get_object()
         offset = _offset(request)
