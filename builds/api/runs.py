@@ -43,7 +43,7 @@ FILTERS = [
 MAX_OFFSET = 1 << 40
 
 
-class StepSerializer(serializers.Serializer[Any]):
+class BuildStepSerializer(serializers.Serializer[Any]):
     """A step of a run (:func:`builds.rows.step_row`); its log is read with the log endpoint."""
 
     name = serializers.ChoiceField(choices=StepName.choices)
@@ -62,10 +62,10 @@ class StepSerializer(serializers.Serializer[Any]):
 class RunDetailSerializer(RunRowSerializer):
     """RUN_ROW with its steps (and the ``buildrun.updated`` payload of ``buildrun.<id>``)."""
 
-    steps = StepSerializer(many=True)
+    steps = BuildStepSerializer(many=True)
 
 
-class StepLogSerializer(serializers.Serializer[Any]):
+class BuildStepLogSerializer(serializers.Serializer[Any]):
     run = serializers.IntegerField()
     step = serializers.CharField()
     offset = serializers.IntegerField(help_text="The byte offset `text` starts at (the one asked, clamped)")
@@ -123,7 +123,7 @@ class RunViewSet(AccessMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, 
                    parameters=[OpenApiParameter("offset", OpenApiTypes.INT, description="Byte offset (default 0)"),
                                OpenApiParameter("step", OpenApiTypes.STR, OpenApiParameter.PATH,
                                                 enum=[s.value for s in StepName])],
-                   responses={200: StepLogSerializer, **ERRORS})
+                   responses={200: BuildStepLogSerializer, **ERRORS})
     @action(detail=True, methods=["get"], url_path=r"steps/(?P<step>[^/]{1,64})/log", pagination_class=None)
     def log(self, request: Request, pk: str | None = None, step: str = "") -> Response:
         run = self.get_object()
