@@ -288,3 +288,23 @@ def test_a_git_sha_tag_is_the_commit_the_ref_names_when_the_run_starts(
     assert state(missing) == ("failed", {"clone": "failed", "build": "skipped"})
     assert missing.message_code == "build_ref_not_found"
     assert "Remote branch nope not found" in missing.message
+
+
+def test_a_failing_build_keeps_buildkits_words_and_references_no_image(
+        admin_api: APIClient, sandbox: Any, builtin_registry: Any, git: Any, sent: Tasks) -> None:
+    make_repo(git.root, "app", {"Dockerfile": "FROM scratch\nCOPY /nope /app/\n", "app.txt": "hi\n"})
+    definition, developer = setup_definition(admin_api, sandbox, "cluster-3", builtin_registry, git.url_for("app"),
+                                             scan=True)
+    run = new_run(definition, developer)
+    assert _drive(run).status == RunStatus.FAILED
+    assert state(run) == ("failed", {"clone": "succeeded", "build": "failed", "scan": "skipped"})
+    build = steps(run)["build"]
+    assert build.exit_code == 1
+    assert "ERROR: failed to solve" in build.log
+    assert "ERROR: failed to solve" in build.message
+    assert build.message_code == "build_build_failed"
+    assert run.image_digest == ""
+    from builds.rows import run_row
+
+    row = run_row(BuildRun.objects.get(pk=run.pk))
+    assert (row["failed_step"], row["steps_done"], row["steps_total"]) == (2, 1, 3)
