@@ -622,6 +622,14 @@ export function DefinitionEditorForm({
             {t('builds.field.scan')}
           </label>
           <FieldErrors id="scan-errors" messages={errs('scan')} />
+          {workspaceId && (
+            <p className="small muted">
+              {t('builds.editor.policyHint')}{' '}
+              <Link to={`/registries/policy?workspace=${workspaceId}`} data-testid="scan-policy-link">
+                {t('builds.editor.policyLink')}
+              </Link>
+            </p>
+          )}
           <div className="form-grid">
             <FormField label={t('builds.field.deployRelease')} errors={errs('deploy_release')}>
               <select name="deploy_release" data-testid="field-deploy-release" value={f.deploy_release} onChange={(e) => set({ deploy_release: e.target.value })}>

@@ -6,7 +6,7 @@ import { FakeWebSocket } from '../test/FakeWebSocket';
 import { adminUser, json, mockFetch, renderAt, testQueryClient } from '../test/utils';
 import { workspace } from '../test/workspaces';
 import { RunPage } from './RunPage';
-import { runDetail, step } from './testData';
+import { definition, runDetail, step } from './testData';
 
 const dev: User = { ...adminUser, id: 3, username: 'dev', role: 'user', is_admin: false };
 
@@ -96,6 +96,7 @@ describe('RunPage', () => {
       'GET /api/builds/runs/9/': () =>
         json(runDetail(9, [step('clone', 1), step('build', 2, { log_size: 4 })], { deployed_release: { id: 4, name: 'shop' }, deployed_revision: 3 })),
       'GET /api/workspaces/1/': () => json(workspace(1, { my_grants: [] })),
+      'GET /api/builds/definitions/1/': () => json(definition(1)),
       'GET /api/builds/runs/9/steps/build/log/': () => json({ run: 9, step: 'build', offset: 0, text: 'ok\n', size: 3, truncated: false, running: false }),
     });
     renderAt(<RunPage />, { route: '/builds/runs/9', path: '/builds/runs/:id', queryClient: testQueryClient(dev) });
@@ -108,6 +109,7 @@ describe('RunPage', () => {
     expect(within(header).getByTestId('run-commit')).toHaveTextContent('main @ 0123456');
     expect(within(header).getByRole('link', { name: 'shop' })).toHaveAttribute('href', '/releases/4');
     expect(within(header).getByTestId('run-deployed')).toHaveTextContent('revision 3');
+    expect(await within(header).findByTestId('run-image-link')).toHaveAttribute('href', '/registries/1/repositories/team-1/shop-api');
     // a finished run shows its last step's log; without builds.run there is no Rebuild
     expect(await screen.findByTestId('log-lines-build')).toHaveTextContent('ok');
     expect(screen.queryByTestId('run-rebuild')).not.toBeInTheDocument();
@@ -119,6 +121,7 @@ describe('RunPage', () => {
       'GET /api/builds/runs/9/': () =>
         json(runDetail(9, [step('clone', 1), step('build', 2, { status: 'running', finished: null, log_size: 12 })], { status: 'running', steps_done: 1, steps_total: 2 })),
       'GET /api/workspaces/1/': () => json(workspace(1)),
+      'GET /api/builds/definitions/1/': () => json(definition(1)),
       'GET /api/builds/runs/9/steps/build/log/': (request) => {
         const asked = Number(new URL(request.url).searchParams.get('offset'));
         const offset = Math.min(asked, kept.length); // the server clamps the offset to what it keeps

@@ -22,7 +22,7 @@ import { BUILDS_RUN } from './access';
 import { CopyButton, RunStatusBadge } from './common';
 import { duration, imageRef, isActive, shortCommit, shortDigest } from './format';
 import { useRunLive } from './live';
-import { useCancelRun, useRebuild, useRun } from './queries';
+import { useCancelRun, useDefinition, useRebuild, useRun } from './queries';
 import { StepLogPanel } from './StepLogPanel';
 import type { BuildRunDetail, BuildStep } from './types';
 
@@ -47,6 +47,9 @@ function StepBadge({ step }: { step: BuildStep }) {
 function RunHeader({ run, now }: { run: BuildRunDetail; now: number }) {
   const { t } = useTranslation();
   const image = imageRef(run);
+  // The image's page in the registry (its tags, scan): the definition names the registry.
+  const definition = useDefinition(run.image_digest ? run.definition.id : null);
+  const d = definition.data;
   return (
     <section className="card" data-testid="run-header" data-status={run.status}>
       <dl className="facts">
@@ -60,8 +63,15 @@ function RunHeader({ run, now }: { run: BuildRunDetail; now: number }) {
           )}
         </dd>
         <dt>{t('builds.col.image')}</dt>
-        <dd className="mono wrap-any" data-testid="run-image">
-          {image || '—'}
+        <dd className="wrap-any" data-testid="run-image">
+          <span className="mono">{image || '—'}</span>
+          {d && run.image_digest && (
+            <div className="small">
+              <Link to={`/registries/${d.registry.id}/repositories/${d.repository}`} data-testid="run-image-link">
+                {t('builds.run.inRegistry')}
+              </Link>
+            </div>
+          )}
         </dd>
         <dt>{t('builds.run.digest')}</dt>
         <dd data-testid="run-digest" data-digest={run.image_digest}>
