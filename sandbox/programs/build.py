@@ -386,8 +386,10 @@ class Builder:
                                   "comment": "buildkit.dockerfile.v0", **({"empty_layer": True} if empty else {})})
 
     def _created(self) -> str:
-        t = self.mtime if "SOURCE_DATE_EPOCH" in self.spec.build_args else time.time()
-        return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(t)) + "Z"
+        if "SOURCE_DATE_EPOCH" in self.spec.build_args:
+            return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(self.mtime))
+        ns = time.time_ns()  # RFC 3339 with nanoseconds, as BuildKit writes it
+        return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(ns // 1_000_000_000)) + f".{ns % 1_000_000_000:09d}Z"
 
     # ---------------------------------------------------------------- COPY / ADD
 
@@ -544,19 +546,29 @@ def _walk_names(root: Path) -> list[str]:
 
 
 def push(image: Image, client: Client, repository: str, tag: str) -> str:
-    """Blobs first (base layers mounted from their repository on the same registry, else copied),
-    then the manifest under ``tag``; returns the manifest digest the registry answered."""
-    for layer in image.layers:
-        if layer.data is not None:
-            client.push_blob(repository, layer.data, layer.digest)
-            continue
-        if client.has_blob(repository, layer.digest):
-            continue
-        assert layer.source is not None
-        source, from_repo = layer.source
-        client.push_blob(repository, source.blob(from_repo, layer.digest), layer.digest)
-    client.push_blob(repository, image.config, image.config_digest)
-    return client.put_manifest(repository, tag, image.manifest, MEDIA_OCI_MANIFEST)
+    """Blobs first (base layers copied from their repository), then the manifest under ``tag``;
+    returns the manifest digest the registry answered. The distribution registry's filesystem
+    storage briefly does not see a blob while another push of the same blob commits it (equal layers
+    of concurrent builds): a manifest refused with MANIFEST_BLOB_UNKNOWN is retried once after the
+    blobs are checked again."""
+    for attempt in range(2):
+        for layer in image.layers:
+            if layer.data is not None:
+                client.push_blob(repository, layer.data, layer.digest)
+                continue
+            if client.has_blob(repository, layer.digest):
+                continue
+            assert layer.source is not None
+            source, from_repo = layer.source
+            client.push_blob(repository, source.blob(from_repo, layer.digest), layer.digest)
+        client.push_blob(repository, image.config, image.config_digest)
+        try:
+            return client.put_manifest(repository, tag, image.manifest, MEDIA_OCI_MANIFEST)
+        except RegistryError as exc:
+            if attempt or "MANIFEST_BLOB_UNKNOWN" not in exc.codes:
+                raise
+            time.sleep(0.2)
+    raise AssertionError("unreachable")
 
 
 __all__ = ["MEDIA_DOCKER_MANIFEST", "BuildError", "BuildInput", "Builder", "Image", "Progress", "push"]

@@ -32,11 +32,12 @@ TIMEOUT = 30
 class RegistryError(Exception):
     """A registry answered with an error (``status``) or could not be reached (``status`` 0)."""
 
-    def __init__(self, message: str, status: int = 0, url: str = "") -> None:
+    def __init__(self, message: str, status: int = 0, url: str = "", codes: tuple[str, ...] = ()) -> None:
         super().__init__(message)
         self.message = message
         self.status = status
         self.url = url
+        self.codes = codes  # the registry's error codes (MANIFEST_BLOB_UNKNOWN, ...)
 
 
 @dataclass(frozen=True)
@@ -249,17 +250,21 @@ def status_error(response: requests.Response, url: str) -> RegistryError:
     """An error answer in the words containerd/BuildKit use: ``unexpected status from PUT request to
     <url>: 401 Unauthorized``, or the registry's own error code when it sent one."""
     detail = ""
+    codes: tuple[str, ...] = ()
     try:
         errors = response.json().get("errors") or []
         if errors:
-            detail = f"{errors[0].get('code', '')}: {str(errors[0].get('message', '')).lower()}"
-    except ValueError:
+            detail = f"{str(errors[-1].get('code', '')).lower()}: {str(errors[-1].get('message', '')).lower()}"
+            codes = tuple(str(e.get("code", "")) for e in errors)
+    except (ValueError, AttributeError):
         pass
     method = response.request.method if response.request is not None else "GET"
     message = f"unexpected status from {method} request to {url}: {response.status_code} {response.reason}"
     if response.status_code == 404 and detail:
         message = f"{url}: not found"
-    return RegistryError(message, response.status_code, url)
+    elif detail and response.status_code not in (401, 404):
+        message += f": {detail}"  # containerd appends the registry's error
+    return RegistryError(message, response.status_code, url, codes)
 
 
 def client_for(host: str, *, insecure: bool = False, http: bool = False, ca_file: Path | None = None,

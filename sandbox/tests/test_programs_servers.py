@@ -52,3 +52,47 @@ def test_registry_server_over_tls_with_basic_auth(tmp_path: Path) -> None:
         assert requests.get(f"{registry.url}/v2/", verify=registry.verify, timeout=5).status_code == 401
         assert requests.get(f"{registry.url}/v2/", verify=registry.verify, auth=registry.auth,
                             timeout=5).status_code == 200
+
+
+def test_concurrent_pushes_of_equal_blobs_all_land(tmp_path: Path) -> None:
+    """Concurrent builds push equal layers and configs into one repository; the registry's
+    filesystem storage briefly misses a blob another push is committing (400 MANIFEST_BLOB_UNKNOWN
+    on the manifest). The builder's push checks its blobs again and retries once: every tag lands."""
+    import gzip
+    import json
+    import threading
+
+    from sandbox.programs.build import Image, Layer, push
+    from sandbox.programs.registry import (
+        MEDIA_OCI_CONFIG,
+        MEDIA_OCI_LAYER,
+        MEDIA_OCI_MANIFEST,
+        client_for,
+        sha256,
+    )
+
+    data = gzip.compress(b"layer" * 1000, mtime=0)
+    config = json.dumps({"architecture": "amd64", "os": "linux"}).encode()
+    manifest = json.dumps({"schemaVersion": 2, "mediaType": MEDIA_OCI_MANIFEST,
+                           "config": {"mediaType": MEDIA_OCI_CONFIG, "digest": sha256(config), "size": len(config)},
+                           "layers": [{"mediaType": MEDIA_OCI_LAYER, "digest": sha256(data), "size": len(data)}]}).encode()
+    errors: list[str] = []
+    with registry_server(tmp_path, htpasswd_user="pusher", password="pw", tls=True) as registry:
+        def one(i: int) -> None:
+            client = client_for(registry.host, ca_file=registry.ca_path, auth=registry.auth)
+            image = Image(config, sha256(config), manifest, sha256(manifest),
+                          [Layer(MEDIA_OCI_LAYER, sha256(data), len(data), "", data=data)])
+            try:
+                assert push(image, client, "team/app", f"t{i}") == sha256(manifest)
+            except Exception as exc:  # collected: an assertion in a thread would go unseen
+                errors.append(f"{i}: {exc}")
+
+        threads = [threading.Thread(target=one, args=(i,)) for i in range(16)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(60)
+        assert errors == []
+        tags = requests.get(f"{registry.url}/v2/team/app/tags/list", auth=registry.auth, verify=registry.verify,
+                            timeout=5).json()["tags"]
+        assert sorted(tags) == sorted(f"t{i}" for i in range(16))
