@@ -7,13 +7,16 @@ from __future__ import annotations
 
 import itertools
 import time
+from collections import deque
 from typing import Any
 
+import pytest
 from rest_framework.test import APIClient
 
 from builds.models import BuildDefinition, BuildRun, BuildStep, Registry, RunStatus, StepStatus
 from clusters.kube.client import KubeClient
 from clusters.kube.connection import spec_from_kubeconfig
+from portal.celery import app as celery_app
 from portal.testing import make_user, register_cluster
 from workspaces import quota as q
 from workspaces import services as ws_services
@@ -117,3 +120,35 @@ def offline_definition(**fields: Any) -> tuple[BuildDefinition, Any, Any]:
     }
     values.update(fields)
     return BuildDefinition.objects.create(**values), developer, viewer
+
+
+class Tasks:
+    """Captures the builds tasks the code sends by name (after commit), to run them in this process
+    in order, as a worker would (other apps' tasks go to the broker as usual)."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.queue: deque[tuple[str, tuple[Any, ...]]] = deque()
+        original = celery_app.send_task
+
+        def send(name: str, args: Any = None, kwargs: Any = None, **options: Any) -> Any:
+            if name.startswith("builds."):
+                self.queue.append((name, tuple(args or ())))
+                return None
+            return original(name, args, kwargs, **options)
+
+        monkeypatch.setattr(celery_app, "send_task", send)
+
+    def names(self) -> list[str]:
+        return [name for name, _ in self.queue]
+
+    def run_next(self) -> str:
+        name, args = self.queue.popleft()
+        return str(celery_app.tasks[name].run(*args))
+
+    def drain(self, until: Any, timeout: float = 120.0) -> None:
+        """Run the queued tasks (and those they send) until ``until()`` holds."""
+        deadline = time.monotonic() + timeout
+        while self.queue and not until() and time.monotonic() < deadline:
+            self.run_next()
+            time.sleep(0.1)
+        assert until(), f"not reached in time; queue {list(self.queue)}"

@@ -11,7 +11,6 @@ import signal
 import subprocess
 import sys
 import threading
-from collections import deque
 from pathlib import Path
 from typing import Any
 
@@ -24,8 +23,15 @@ from rest_framework.test import APIClient
 
 from builds import run_actions, tasks
 from builds.models import BuildDefinition, BuildRun, ImageScan, RunStatus
-from builds.tests.runner_helpers import cluster_client, finished, new_run, setup_definition, state, steps
-from portal.celery import app as celery_app
+from builds.tests.runner_helpers import (
+    Tasks,
+    cluster_client,
+    finished,
+    new_run,
+    setup_definition,
+    state,
+    steps,
+)
 from portal.testing import Subscriber, backend_env, wait_for
 from sandbox.testing import git_server, make_repo
 
@@ -133,32 +139,6 @@ def test_a_build_runs_end_to_end_live_over_the_socket(admin_api: APIClient, sand
     finally:
         events.close()
         workspace_events.close()
-
-
-class Tasks:
-    """Captures the builds tasks sent by name, to run them here."""
-
-    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
-        self.queue: deque[tuple[str, tuple[Any, ...]]] = deque()
-        original = celery_app.send_task
-
-        def send(name: str, args: Any = None, kwargs: Any = None, **options: Any) -> Any:
-            if name.startswith("builds."):
-                self.queue.append((name, tuple(args or ())))
-                return None
-            return original(name, args, kwargs, **options)
-
-        monkeypatch.setattr(celery_app, "send_task", send)
-
-    def drain(self, until: Any, timeout: float = 120.0) -> None:
-        import time
-
-        deadline = time.monotonic() + timeout
-        while self.queue and not until() and time.monotonic() < deadline:
-            name, args = self.queue.popleft()
-            celery_app.tasks[name].run(*args)
-            time.sleep(0.1)
-        assert until(), f"not reached in time; queue {list(self.queue)}"
 
 
 def _pushes(repository: str) -> list[str]:

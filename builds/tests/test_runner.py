@@ -5,7 +5,6 @@ rather than failed, the lease keeping two workers off one run, retention."""
 
 from __future__ import annotations
 
-from collections import deque
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -19,6 +18,7 @@ from builds import jobs, run_actions, runner, tasks
 from builds.models import BuildRun, RunStatus, StepStatus
 from builds.tests.runner_helpers import (
     DOCKERFILE,
+    Tasks,
     cluster_client,
     new_run,
     objects_of,
@@ -26,34 +26,10 @@ from builds.tests.runner_helpers import (
     state,
     steps,
 )
-from portal.celery import app as celery_app
 from portal.testing import wait_for
 from sandbox.testing import git_server, make_repo
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-class Tasks:
-    """Captures the builds tasks the code sends by name (after commit), to run them here in order."""
-
-    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
-        self.queue: deque[tuple[str, tuple[Any, ...]]] = deque()
-        original = celery_app.send_task
-
-        def send(name: str, args: Any = None, kwargs: Any = None, **options: Any) -> Any:
-            if name.startswith("builds."):
-                self.queue.append((name, tuple(args or ())))
-                return None
-            return original(name, args, kwargs, **options)
-
-        monkeypatch.setattr(celery_app, "send_task", send)
-
-    def names(self) -> list[str]:
-        return [name for name, _ in self.queue]
-
-    def run_next(self) -> str:
-        name, args = self.queue.popleft()
-        return str(celery_app.tasks[name].run(*args))
 
 
 @pytest.fixture
