@@ -284,3 +284,17 @@ def test_a_failing_build_keeps_buildkits_words_and_references_no_image(
 
     row = run_row(BuildRun.objects.get(pk=run.pk))
     assert (row["failed_step"], row["steps_done"], row["steps_total"]) == (2, 1, 3)
+
+
+def test_buildah_builds_and_pushes_by_its_env(admin_api: APIClient, sandbox: Any, builtin_registry: Any, git: Any,
+                                              sent: Tasks) -> None:
+    make_repo(git.root, "app", {"svc/Dockerfile.app": DOCKERFILE, "svc/app.txt": "hi\n"})
+    definition, developer = setup_definition(admin_api, sandbox, "cluster-1", builtin_registry, git.url_for("app"),
+                                             builder="buildah", context_dir="svc", dockerfile_path="Dockerfile.app",
+                                             build_args={"GREETING": "hola"})
+    run = new_run(definition, developer)
+    assert _drive(run).status == RunStatus.SUCCEEDED, run.message
+    run.refresh_from_db()
+    assert run.image_digest.startswith("sha256:")
+    assert run.image_size
+    assert steps(run)["build"].log
