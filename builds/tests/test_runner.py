@@ -298,3 +298,18 @@ def test_buildah_builds_and_pushes_by_its_env(admin_api: APIClient, sandbox: Any
     assert run.image_digest.startswith("sha256:")
     assert run.image_size
     assert steps(run)["build"].log
+
+
+def test_a_preset_builds_with_the_portals_dockerfile_and_its_build_args(
+        admin_api: APIClient, sandbox: Any, builtin_registry: Any, git: Any, sent: Tasks) -> None:
+    """A language preset: the Dockerfile comes from the run's ConfigMap (/build-config), not the
+    repository; its build args (here the base image) reach the builder."""
+    make_repo(git.root, "app", {"app.py": "print('hi')\n", "requirements.txt": "\n"})
+    definition, developer = setup_definition(admin_api, sandbox, "cluster-2", builtin_registry, git.url_for("app"),
+                                             preset="python", build_args={"BASE_IMAGE": "scratch"})
+    run = new_run(definition, developer)
+    assert _drive(run).status == RunStatus.SUCCEEDED, run.message
+    log = steps(run)["build"].log
+    assert "pip install" in log
+    run.refresh_from_db()
+    assert run.image_digest.startswith("sha256:")
