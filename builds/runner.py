@@ -50,6 +50,10 @@ LOG_PASS_MAX = 4 * 1024 * 1024  # bytes read per step per pass (the next pass re
 WAITING_PROBLEMS = ("ErrImagePull", "ImagePullBackOff", "InvalidImageName", "CreateContainerConfigError",
                     "CreateContainerError", "RunContainerError")
 
+# The stored code of a step whose container failed (each has its translation in the console).
+STEP_FAILED_CODES: dict[str, str] = {StepName.CLONE: "build_clone_failed", StepName.BUILD: "build_build_failed",
+                                    StepName.SCAN: "build_scan_failed"}
+
 ClientFactory = Callable[[BuildRun], KubeClient]
 Deployer = Callable[[BuildRun], Any]
 
@@ -379,7 +383,7 @@ def _step_failed(run: BuildRun, step: str, terminated: dict[str, Any], what: str
     detail = f" (exit code {exit_code}, {reason})" if exit_code is not None else f" ({reason})"
     return _fail(run, step=step, exit_code=int(exit_code) if exit_code is not None else None,
                  message=f"{what} failed{detail}: {words}" if words else f"{what} failed{detail}.",
-                 code=f"build_{step}_failed",
+                 code=STEP_FAILED_CODES.get(step, "build_build_failed"),
                  params={"exit_code": exit_code, "reason": reason, "error": words})
 
 
