@@ -40,6 +40,8 @@ from portal.events import publish
 
 STEP_FINISHED = (StepStatus.SUCCEEDED, StepStatus.FAILED, StepStatus.SKIPPED, StepStatus.CANCELLED)
 ACTIVE = (RunStatus.QUEUED, RunStatus.RUNNING, RunStatus.CANCELLING)
+# A queued run no task has taken this long after it was made lost its ``builds.start_run``.
+QUEUED_GRACE = timedelta(seconds=30)
 
 
 def log_max_bytes() -> int:
@@ -114,7 +116,7 @@ def lapsed(limit: int = 200) -> list[int]:
     """Active runs whose lease ran out (or that never had one: a lost ``start_run``): their worker
     died or their task was lost. Oldest first."""
     now = timezone.now()
-    grace = now - timedelta(seconds=float(getattr(settings, "PORTAL_BUILD_QUEUED_GRACE_SECONDS", 30)))
+    grace = now - QUEUED_GRACE
     return list(BuildRun.objects.filter(status__in=ACTIVE).filter(
         Q(lease_until__lt=now) | Q(lease_until__isnull=True, created__lt=grace))
         .order_by("created", "pk").values_list("pk", flat=True)[:limit])
