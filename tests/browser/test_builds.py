@@ -140,6 +140,8 @@ def test_developer_defines_a_build_runs_it_and_sees_the_log_and_the_image(
         full = digest.get_attribute("data-digest") or ""
         expect(digest).to_contain_text(full[:19])
         expect(header.get_by_test_id("run-image")).to_have_text(f"{registry.host}/{WORKSPACE}/hello:1.0.B000001")
+        expect(header.get_by_test_id("run-image-link")).to_have_attribute(
+            "href", f"/registries/{registry.pk}/repositories/{WORKSPACE}/hello")
         expect(header.get_by_test_id("run-size")).to_have_text(re.compile(r"^\d+(\.\d)? (B|KiB)$"))
         expect(header.get_by_test_id("run-commit")).to_contain_text(commit[:7])
         expect(page.get_by_test_id("step-build")).to_have_attribute("data-status", "succeeded")

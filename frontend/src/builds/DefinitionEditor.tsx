@@ -349,9 +349,10 @@ export function DefinitionEditorForm({
   const readOnly = definition ? !definition.permissions.change : false;
 
   // New definitions start in the first workspace the user may build in.
+  const firstRunnable = runnable[0]?.id;
   useEffect(() => {
-    if (creating && !f.workspace && runnable[0]) set({ workspace: String(runnable[0].id) });
-  }, [creating, f.workspace, runnable]);
+    if (creating && !f.workspace && firstRunnable) setForm((old) => ({ ...old, workspace: String(firstRunnable) }));
+  }, [creating, f.workspace, firstRunnable]);
 
   const mapRows = (maps.data?.results ?? []).filter((m) => m.status !== 'deleting');
   const clusters = useMemo(() => {

@@ -63,8 +63,10 @@ function RunHeader({ run, now }: { run: BuildRunDetail; now: number }) {
           )}
         </dd>
         <dt>{t('builds.col.image')}</dt>
-        <dd className="wrap-any" data-testid="run-image">
-          <span className="mono">{image || '—'}</span>
+        <dd className="wrap-any">
+          <span className="mono" data-testid="run-image">
+            {image || '—'}
+          </span>
           {d && run.image_digest && (
             <div className="small">
               <Link to={`/registries/${d.registry.id}/repositories/${d.repository}`} data-testid="run-image-link">
