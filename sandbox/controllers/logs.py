@@ -165,7 +165,7 @@ class GeneratedLogs:
         run = self._run(obj, cname, previous)
         if previous:
             follow = False
-        program_log = None if previous else self._program_log(obj, cname)
+        program_log = self._program_log(obj, cname, previous)
         if program_log is not None:
             async for piece in self._program_stream(obj, program_log, follow=follow, tail_lines=tail_lines,
                                                     since_seconds=since_seconds, timestamps=timestamps):
@@ -218,14 +218,15 @@ class GeneratedLogs:
             if out:
                 yield "".join(out).encode()
 
-    def _program_log(self, pod: dict[str, Any], container: str) -> Any:
+    def _program_log(self, pod: dict[str, Any], container: str, previous: bool = False) -> Any:
         status = pod.get("status") or {}
         cs = next((s for s in (status.get("containerStatuses") or []) + (status.get("initContainerStatuses") or [])
                    if s.get("name") == container), None)
         runtimes = getattr(getattr(self.m, "kubelet", None), "runtimes", None)
         if cs is None or runtimes is None:
             return None
-        return runtimes.log_of(str(pod["metadata"].get("uid") or ""), container, int(cs.get("restartCount") or 0))
+        run_no = int(cs.get("restartCount") or 0) - (1 if previous else 0)  # -p: the run before the restart
+        return runtimes.log_of(str(pod["metadata"].get("uid") or ""), container, run_no)
 
     async def _program_stream(self, pod: dict[str, Any], plog: Any, *, follow: bool, tail_lines: int | None,
                               since_seconds: int | None, timestamps: bool) -> AsyncIterator[bytes]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import json
+import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -392,6 +393,8 @@ def test_deleting_the_pod_stops_the_program_and_removes_its_files(
             assert time.monotonic() < deadline, "the clone did not start"
             time.sleep(0.3)
         pod = _pod(kc, "portal-build-13")
+        follower = subprocess.Popen([str(KUBECTL), "--kubeconfig", str(kc), "logs", "-f", "-n", NS,
+                                     pod["metadata"]["name"], "-c", "clone"], stdout=subprocess.PIPE, text=True)
         assert pod["status"]["phase"] == "Pending"
         assert "running" in _state(pod, "clone")
         assert _state(pod, "build") == {"waiting": {"reason": "PodInitializing"}}
@@ -408,6 +411,31 @@ def test_deleting_the_pod_stops_the_program_and_removes_its_files(
         while root.exists():
             assert time.monotonic() < deadline, "the pod's directory was not removed"
             time.sleep(0.2)
+        followed, _ = follower.communicate(timeout=15)  # the followed log ends with the container
+        assert followed.startswith("Cloning into '/workspace/src'...")
+
+
+def test_a_restarted_program_keeps_its_previous_log(world: tuple[SandboxFleet, GitServer, RegistryServer]) -> None:
+    _fleet, git, registry = world
+    kc = _cluster(world).kubeconfig
+    objects = build_objects("16", git, registry, ref="no-such-branch")
+    pod_spec = objects[-1]["spec"]["template"]["spec"]
+    clone = pod_spec["initContainers"][0]
+    pod = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "clone-again", "namespace": NS},
+           "spec": {"restartPolicy": "OnFailure", "volumes": pod_spec["volumes"], "containers": [clone]}}
+    _apply(kc, *objects[:3], pod)
+    deadline = time.monotonic() + 30
+    while True:
+        status = json.loads(kubectl(kc, "get", "pod", "-n", NS, "clone-again", "-o", "json").stdout)["status"]
+        restarts = sum(int(cs.get("restartCount") or 0) for cs in status.get("containerStatuses") or [])
+        if restarts >= 1:
+            break
+        assert time.monotonic() < deadline, status
+        time.sleep(0.3)
+    previous = kubectl(kc, "logs", "-n", NS, "clone-again", "-p").stdout
+    assert "fatal: Remote branch no-such-branch not found in upstream origin" in previous
+    assert status["containerStatuses"][0]["lastState"]["terminated"]["exitCode"] == 128
+    kubectl(kc, "delete", "pod", "-n", NS, "clone-again", "--wait=false")
 
 
 BUILDAH_SCRIPT = """set -eu
