@@ -163,4 +163,32 @@ describe('DefinitionEditor', { timeout: 20_000 }, () => {
     await waitFor(() => expect(bodies).toHaveLength(2));
     expect(bodies[1]).toMatchObject({ git_password: 'tok' });
   });
+
+  it('shows the secret once when an edit turns the webhook on, and refuses a delete while a run is going', async () => {
+    mockFetch({
+      'GET /api/builds/definitions/1/': () => json(definition(1)),
+      'GET /api/builds/runs/': () => json(page([])),
+      'GET /api/workspaces/': () => json(page([workspace(1, { my_grants: ['builds.run'] })])),
+      'GET /api/builds/registries/': () => json([registry(1)]),
+      'GET /api/workspaces/1/servicemaps/': () => json(page([serviceMap(7)])),
+      'GET /api/catalog/releases/': () => json(page([])),
+      'GET /api/auth/csrf/': () => json({ csrfToken: 't' }),
+      'PATCH /api/builds/definitions/1/': () => json({ ...definition(1, { webhook_enabled: true }), webhook_secret: 'fresh-secret' }),
+      'DELETE /api/builds/definitions/1/': () =>
+        json({ detail: 'shop-api has a run in progress; cancel it first.', code: 'build_running', params: { name: 'shop-api' } }, { status: 409 }),
+    });
+    const user = userEvent.setup();
+    renderAt(<EditDefinitionPage />, { route: '/builds/definitions/1', path: '/builds/definitions/:id', queryClient: testQueryClient(dev) });
+    await user.click(await screen.findByTestId('field-webhook'));
+    await user.click(screen.getByTestId('definition-save'));
+    const dialog = await screen.findByTestId('webhook-secret-dialog');
+    expect(within(dialog).getByTestId('webhook-secret')).toHaveValue('fresh-secret');
+    await user.click(within(dialog).getByTestId('webhook-secret-done'));
+    expect(screen.queryByTestId('webhook-secret-dialog')).not.toBeInTheDocument();
+
+    await user.click(screen.getByTestId('definition-delete'));
+    typeIn('type-confirm-input', 'shop-api');
+    await user.click(screen.getByTestId('type-confirm-submit'));
+    await waitFor(() => expect(screen.getByTestId('type-confirm-dialog')).toHaveTextContent('cancel it first'));
+  });
 });

@@ -13,7 +13,7 @@
  * A 400's `errors` show at their fields; errors of fields the form does not show are listed on top.
  * The edit page adds Run, the run history and Delete.
  */
-import { useEffect, useMemo, useState, type ReactNode } from 'react';
+import { useEffect, useState, type ReactNode } from 'react';
 import { useTranslation } from 'react-i18next';
 import { Link, useNavigate, useParams, useSearchParams } from 'react-router-dom';
 import type { ApiError } from '../api/errors';
@@ -355,12 +355,11 @@ export function DefinitionEditorForm({
   }, [creating, f.workspace, firstRunnable]);
 
   const mapRows = (maps.data?.results ?? []).filter((m) => m.status !== 'deleting');
-  const clusters = useMemo(() => {
-    const seen = new Map<number, { id: number; name: string; display_name: string }>();
-    for (const m of mapRows) seen.set(m.cluster.id, m.cluster);
-    if (definition && !seen.has(definition.cluster.id)) seen.set(definition.cluster.id, { ...definition.cluster, display_name: '' });
-    return [...seen.values()];
-  }, [mapRows, definition]);
+  // The clusters the workspace's service maps are on (a build runs in one of them).
+  const clusterById = new Map<number, { id: number; name: string; display_name: string }>();
+  for (const m of mapRows) clusterById.set(m.cluster.id, m.cluster);
+  if (definition && !clusterById.has(definition.cluster.id)) clusterById.set(definition.cluster.id, { ...definition.cluster, display_name: '' });
+  const clusters = [...clusterById.values()];
   const clusterMaps = mapRows.filter((m) => String(m.cluster.id) === f.cluster);
   const registryRows = registries.data ?? [];
   const registry = registryRows.find((r) => String(r.id) === f.registry);
