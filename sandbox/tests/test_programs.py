@@ -146,8 +146,10 @@ def build_objects(run: str, git: GitServer, registry: RegistryServer, *, ref: st
     ]
 
 
-def scan_objects(run: str, registry: RegistryServer, image: str) -> list[dict[str, Any]]:
+def scan_objects(run: str, registry: RegistryServer, image: str, *, plain_http: bool = False) -> list[dict[str, Any]]:
     name = f"portal-build-{run}-scan"
+    tls = ([{"name": "TRIVY_INSECURE", "value": "true"}] if plain_http else
+           [{"name": "SSL_CERT_FILE", "value": "/build-config/ca.crt"}])
     return [{"apiVersion": "batch/v1", "kind": "Job", "metadata": {"name": name, "namespace": NS,
                                                                    "labels": _labels(run, "scan")},
              "spec": {"backoffLimit": 0, "template": {"metadata": {"labels": _labels(run, "scan")}, "spec": {
@@ -160,8 +162,7 @@ def scan_objects(run: str, registry: RegistryServer, image: str) -> list[dict[st
                      "env": [{"name": "TRIVY_USERNAME", "valueFrom": {"secretKeyRef": {
                          "name": f"portal-build-{run}-registry", "key": "username"}}},
                              {"name": "TRIVY_PASSWORD", "valueFrom": {"secretKeyRef": {
-                                 "name": f"portal-build-{run}-registry", "key": "password"}}},
-                             {"name": "SSL_CERT_FILE", "value": "/build-config/ca.crt"}],
+                                 "name": f"portal-build-{run}-registry", "key": "password"}}}, *tls],
                      "volumeMounts": [{"name": "build-config", "mountPath": "/build-config"}]}]}}}}]
 
 
@@ -364,6 +365,12 @@ def test_push_through_the_bearer_token_flow_over_plain_http(world: tuple[Sandbox
                                     "Accept": "application/vnd.oci.image.manifest.v1+json"})
         assert got.status_code == 200
         assert got.headers["Docker-Content-Digest"] == digest
+        # Trivy reads it through the same token flow, over plain http (TRIVY_INSECURE)
+        _apply(kc, *scan_objects("11", tokened, f"{tokened.host}/team-a/demo@{digest}", plain_http=True))
+        assert _wait_job(kc, "portal-build-11-scan") == "Complete"
+        report = json.loads(_logs(kc, _pod(kc, "portal-build-11-scan"), "scan"))
+        assert report["Metadata"]["RepoDigests"] == [f"{tokened.host}/team-a/demo@{digest}"]
+        assert "Results" not in report, "no label, no findings"
         # wrong credentials: the token server refuses them, the push fails with the reason
         _apply(kc, *build_objects("12", git, tokened, ref="main", repo="tokened", plain_http=True,
                                   registry_password="nope-wrong"))
@@ -491,3 +498,50 @@ def test_buildah_builds_and_pushes_with_its_own_words(world: tuple[SandboxFleet,
     log = _logs(kc, pod, "build")
     assert ('Error: building at STEP "COPY nope /app/": checking on sources under "/workspace/src": copier: stat: '
             '"/nope": no such file or directory') in log, log
+
+
+def test_from_an_image_in_the_registry_and_copy_from_a_stage(
+        world: tuple[SandboxFleet, GitServer, RegistryServer]) -> None:
+    _fleet, git, registry = world
+    kc = _cluster(world).kubeconfig
+    make_repo(git.root, "base", {"Dockerfile": 'FROM scratch\nENV BASE_ENV=1 PATH=/bin\nCOPY lib/ /usr/lib/app/\n'
+                                               'ENTRYPOINT ["/bin/app"]\nCMD ["--serve"]\n',
+                                 "lib/one.so": "one", "lib/two.so": "two"})
+    _apply(kc, *build_objects("17", git, registry, ref="main", repo="base", repository="team-a/base", tag="1"))
+    assert _wait_job(kc, "portal-build-17") == "Complete"
+    base = f"{registry.host}/team-a/base:1"
+    dockerfile = (f"FROM {base} AS runtime\n"
+                  "FROM scratch AS builder\nCOPY src/ /out/\n"
+                  "FROM runtime\nCOPY --from=builder /out/main.txt /app/main.txt\nENV APP=2\n")
+    make_repo(git.root, "derived", {"Dockerfile": dockerfile, "src/main.txt": "main", "src/unused.txt": "x"})
+    _apply(kc, *build_objects("18", git, registry, ref="main", repo="derived", repository="team-a/derived", tag="1"))
+    assert _wait_job(kc, "portal-build-18") == "Complete"
+    pod = _pod(kc, "portal-build-18")
+    log = _logs(kc, pod, "build")
+    assert f"[internal] load metadata for {base}" in log, log
+    assert "[builder 2/2] COPY src/ /out/" in log, log
+
+    def get(repo: str, ref: str, what: str = "manifests") -> Any:
+        return requests.get(f"{registry.url}/v2/{repo}/{what}/{ref}", auth=registry.auth, verify=registry.verify,
+                            timeout=10, headers={"Accept": "application/vnd.oci.image.manifest.v1+json"})
+
+    base_manifest = get("team-a/base", "1").json()
+    derived = get("team-a/derived", "1").json()
+    assert derived["layers"][:1] == base_manifest["layers"], "the base image's layer carried over"
+    assert len(derived["layers"]) == 2
+    config = get("team-a/derived", derived["config"]["digest"], "blobs").json()
+    assert config["config"]["Env"] == ["BASE_ENV=1", "PATH=/bin", "APP=2"]
+    assert config["config"]["Entrypoint"] == ["/bin/app"]
+    assert config["config"]["Cmd"] == ["--serve"]
+    base_config = get("team-a/base", base_manifest["config"]["digest"], "blobs").json()
+    assert config["rootfs"]["diff_ids"][0] == base_config["rootfs"]["diff_ids"][0]
+    # the new layer holds only the file copied from the builder stage
+    import gzip
+    import io
+    import tarfile
+
+    blob = get("team-a/derived", derived["layers"][1]["digest"], "blobs").content
+    with tarfile.open(fileobj=io.BytesIO(gzip.decompress(blob))) as tar:
+        assert sorted(m.name for m in tar.getmembers()) == ["app", "app/main.txt"]
+        member = tar.getmember("app/main.txt")
+        assert (member.mtime, member.uid, member.gid, member.mode) == (0, 0, 0, 0o644)
