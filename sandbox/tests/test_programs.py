@@ -545,3 +545,31 @@ def test_from_an_image_in_the_registry_and_copy_from_a_stage(
         assert sorted(m.name for m in tar.getmembers()) == ["app", "app/main.txt"]
         member = tar.getmember("app/main.txt")
         assert (member.mtime, member.uid, member.gid, member.mode) == (0, 0, 0, 0o644)
+
+
+def test_a_missing_secret_key_is_create_container_config_error(
+        world: tuple[SandboxFleet, GitServer, RegistryServer]) -> None:
+    _fleet, git, registry = world
+    kc = _cluster(world).kubeconfig
+    objects = build_objects("19", git, registry)
+    objects[0]["data"].pop("password")  # the git Secret without its password key
+    _apply(kc, *objects)
+    deadline = time.monotonic() + 30
+    while True:
+        pod = _pod(kc, "portal-build-19")
+        inits = pod.get("status", {}).get("initContainerStatuses") or [{}]
+        waiting = (inits[0].get("state") or {}).get("waiting") or {}
+        if waiting.get("reason") == "CreateContainerConfigError":
+            break
+        assert time.monotonic() < deadline, pod["status"]
+        time.sleep(0.3)
+    assert waiting["message"] == f"couldn't find key password in Secret {NS}/portal-build-19-git"
+    row = kubectl(kc, "get", "pod", "-n", NS, pod["metadata"]["name"], "--no-headers").stdout
+    assert "Init:CreateContainerConfigError" in row
+    described = kubectl(kc, "describe", "pod", "-n", NS, pod["metadata"]["name"]).stdout
+    assert "Init Containers:" in described
+    assert "CreateContainerConfigError" in described
+    # the key appears: the kubelet's next attempt starts the clone, and the build follows
+    objects[0]["data"]["password"] = _b64(GIT_PASSWORD)
+    _apply(kc, objects[0])
+    assert _wait_job(kc, "portal-build-19", timeout=90) == "Complete"
