@@ -70,4 +70,16 @@ describe('BuildsPage', () => {
     expect(empty).toHaveTextContent('ask a workspace manager');
     expect(screen.queryByTestId('new-build')).not.toBeInTheDocument();
   });
+
+  it('searches by name on the server and says when nothing matches', async () => {
+    const seen = mockFetch({
+      'GET /api/workspaces/': () => json(page([workspace(1, { my_grants: ['builds.run'] })])),
+      'GET /api/builds/definitions/': () => json(page([])),
+    });
+    renderAt(<BuildsPage />, { route: '/builds?q=zzz', path: '/builds', queryClient: testQueryClient(dev) });
+    expect(await screen.findByTestId('builds-no-match')).toHaveTextContent('No build definition matches “zzz”.');
+    expect(screen.queryByTestId('builds-empty')).not.toBeInTheDocument();
+    const asked = seen.find((r) => new URL(r.url).pathname === '/api/builds/definitions/');
+    expect(new URL(asked?.url ?? 'http://x/').searchParams.get('q')).toBe('zzz');
+  });
 });

@@ -1,7 +1,8 @@
 /**
  * /builds — the build definitions with Cocktail's columns: build name, image name, steps
  * done/total, status (`DONE`, `RUNNING`, `ERROR 4/6`, `CANCELLED`, `QUEUED`), last build time and
- * image size, from each definition's last run. A workspace filter (`?workspace=` in the URL);
+ * image size, from each definition's last run. A name search and a workspace filter (`?q=`,
+ * `?workspace=` in the URL);
  * "New build" for those who hold `builds.run` somewhere; a Run button per row (the row's
  * `permissions.run`). Rows stay live from each listed workspace's `workspace.<id>` group.
  */
@@ -13,6 +14,7 @@ import { FormField } from '../components/FormField';
 import { Loading } from '../components/Loading';
 import { bytesHuman, relativeTime, useNow } from '../clusters/format';
 import { useMe } from '../auth/queries';
+import { DebouncedInput } from '../clusters/tabs/SimpleTabs';
 import { apiErrorText } from '../lib/messages';
 import { useWorkspaces } from '../workspaces/queries';
 import { BUILDS_RUN } from './access';
@@ -114,19 +116,20 @@ export function BuildsPage() {
   const me = useMe();
   const [params, setParams] = useSearchParams();
   const workspace = Number(params.get('workspace')) || undefined;
+  const q = params.get('q') ?? '';
   const workspaces = useWorkspaces({});
   const wsRows = workspaces.data?.results ?? [];
-  const definitions = useDefinitions(workspace ? { workspace } : {});
+  const definitions = useDefinitions({ ...(workspace ? { workspace } : {}), ...(q ? { q } : {}) });
   const rows = definitions.data ?? [];
   const runnable = wsRows.filter((w) => me.data?.is_admin === true || (w.my_grants ?? []).includes(BUILDS_RUN));
   const mayCreate = workspace ? runnable.some((w) => w.id === workspace) : runnable.length > 0;
   // the groups of the workspaces the list shows (an admin may see hundreds of workspaces)
   const liveIds = workspace ? [workspace] : [...new Set(rows.map((d) => d.workspace.id))];
   const newLink = `/builds/new${workspace ? `?workspace=${workspace}` : ''}`;
-  const setWorkspace = (v: string) => {
+  const setParam = (key: string, v: string) => {
     const next = new URLSearchParams(params);
-    if (v) next.set('workspace', v);
-    else next.delete('workspace');
+    if (v) next.set(key, v);
+    else next.delete(key);
     setParams(next, { replace: true });
   };
   return (
@@ -146,8 +149,9 @@ export function BuildsPage() {
         )}
       </header>
       <div className="filters" data-testid="builds-filters">
+        <DebouncedInput name="q" label={t('builds.list.search')} value={q} onCommit={(v) => setParam('q', v)} />
         <FormField label={t('builds.field.workspace')}>
-          <select name="workspace" data-testid="builds-workspace" value={workspace ? String(workspace) : ''} onChange={(e) => setWorkspace(e.target.value)}>
+          <select name="workspace" data-testid="builds-workspace" value={workspace ? String(workspace) : ''} onChange={(e) => setParam('workspace', e.target.value)}>
             <option value="">{t('builds.list.allWorkspaces')}</option>
             {wsRows.map((w) => (
               <option key={w.id} value={String(w.id)}>
@@ -160,7 +164,12 @@ export function BuildsPage() {
       <section className="card">
         {definitions.isPending && <Loading />}
         {definitions.isError && <ErrorState error={definitions.error} onRetry={() => void definitions.refetch()} />}
-        {definitions.data && rows.length === 0 && (
+        {definitions.data && rows.length === 0 && q && (
+          <p className="muted empty-line" data-testid="builds-no-match">
+            {t('builds.list.noMatch', { q })}
+          </p>
+        )}
+        {definitions.data && rows.length === 0 && !q && (
           <EmptyState title={t('builds.list.emptyTitle')} testId="builds-empty">
             <p>{mayCreate ? t('builds.list.emptyCreate') : t('builds.list.emptyAsk')}</p>
             {mayCreate && (

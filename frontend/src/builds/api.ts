@@ -31,7 +31,7 @@ export const buildsApi = {
   presets: (signal?: AbortSignal) => request<ListOf<Preset>>('GET', `${BASE}/presets/`, { signal }).then(rowsOf),
   registries: (signal?: AbortSignal) => request<ListOf<Registry>>('GET', `${BASE}/registries/`, { signal }).then(rowsOf),
 
-  definitions: (query: { workspace?: number }, signal?: AbortSignal) =>
+  definitions: (query: { workspace?: number; q?: string }, signal?: AbortSignal) =>
     request<ListOf<BuildDefinition>>('GET', `${BASE}/definitions/`, { query: { page_size: 500, ...query }, signal }).then(rowsOf),
   definition: (id: number, signal?: AbortSignal) => request<BuildDefinition>('GET', `${BASE}/definitions/${id}/`, { signal }),
   createDefinition: (body: DefinitionBody) => request<CreatedDefinition>('POST', `${BASE}/definitions/`, { body }),

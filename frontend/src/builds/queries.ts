@@ -30,7 +30,7 @@ export function useBuildRegistries() {
   return useQuery({ queryKey: [...buildsKey, 'registries'], queryFn: ({ signal }) => buildsApi.registries(signal), staleTime: 60_000 });
 }
 
-export function useDefinitions(query: { workspace?: number }) {
+export function useDefinitions(query: { workspace?: number; q?: string }) {
   return useQuery({
     queryKey: definitionsKey(query),
     queryFn: ({ signal }) => buildsApi.definitions(query, signal),
