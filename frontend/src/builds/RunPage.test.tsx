@@ -1,4 +1,5 @@
 import { act, screen, waitFor, within } from '@testing-library/react';
+import userEvent from '@testing-library/user-event';
 import { describe, expect, it } from 'vitest';
 import type { User } from '../api/types';
 import { getSocket } from '../lib/socket';
@@ -141,5 +142,33 @@ describe('RunPage', () => {
     await waitFor(() => expect(screen.getByTestId('log-lines-build').textContent).toBe('old 2\nnew 3'));
     expect(logReads(seen)).toEqual(['0', '0']);
     expect(screen.getByTestId('log-dropped-build')).toBeInTheDocument();
+  });
+
+  it('cancels a running build after a confirmation', async () => {
+    const running = runDetail(9, [step('clone', 1, { status: 'running', finished: null, log_size: 0 }), step('build', 2, { status: 'pending', started: null, finished: null })], {
+      status: 'running',
+      steps_done: 0,
+      steps_total: 2,
+      image_digest: '',
+      image_size: null,
+      finished: null,
+    });
+    const seen = mockFetch({
+      'GET /api/builds/runs/9/': () => json(running),
+      'GET /api/workspaces/1/': () => json(workspace(1, { my_grants: ['builds.run'] })),
+      'GET /api/builds/runs/9/steps/clone/log/': () => json({ run: 9, step: 'clone', offset: 0, text: '', size: 0, truncated: false, running: true }),
+      'GET /api/auth/csrf/': () => json({ csrfToken: 't' }),
+      'POST /api/builds/runs/9/cancel/': () => json({ ...running, status: 'cancelling' }, { status: 202 }),
+    });
+    const user = userEvent.setup();
+    renderAt(<RunPage />, { route: '/builds/runs/9', path: '/builds/runs/:id', queryClient: testQueryClient(dev) });
+    await user.click(await screen.findByTestId('run-cancel'));
+    expect(screen.getByTestId('confirm-dialog')).toHaveTextContent('Stop shop-api #9?');
+    await user.click(screen.getByTestId('run-cancel-confirm'));
+    await waitFor(() => expect(screen.getByTestId('run-header')).toHaveAttribute('data-status', 'cancelling'));
+    expect(within(screen.getByTestId('run-header')).getByTestId('run-status')).toHaveTextContent('CANCELLING');
+    expect(screen.queryByTestId('confirm-dialog')).not.toBeInTheDocument();
+    expect(screen.queryByTestId('run-cancel')).not.toBeInTheDocument();
+    expect(seen.filter((r) => r.method === 'POST').map((r) => new URL(r.url).pathname)).toEqual(['/api/builds/runs/9/cancel/']);
   });
 });
