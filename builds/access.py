@@ -303,4 +303,4 @@ def _buildrun_group(user: Any, key: str) -> bool:
 def install() -> None:
     register_group("buildrun", _buildrun_group,
                    "One build run, `buildrun.<id>`, for whoever sees it. Events: buildrun.updated (the run with its "
-                   "steps), buildrun.log (new log lines of a step: {run, step, offset, lines}).")
+                   "steps), buildrun.log (text appended to a step's kept log at byte offset `offset`: {run, step, offset, text}).")
