@@ -11,9 +11,10 @@ from typing import Any
 import pytest
 from django.utils import timezone
 
-from builds import policy
-from builds.models import ImageScan, ScanException
+from builds import deploy_step, policy
+from builds.models import BuildRun, ImageScan, RunStatus, ScanException, ScanPolicy
 from builds.tests.definition_helpers import REGISTRY_HOST, World, api_for, make_world, member
+from builds.tests.runner_helpers import offline_definition
 from portal.models import AuditRecord
 
 pytestmark = pytest.mark.django_db
@@ -123,3 +124,18 @@ def test_the_rule() -> None:
     assert policy.evaluate([CRITICAL], required, now).allowed  # a scan, and no severity to block
     assert not policy.OFF.active
     assert "and 2 more" in policy.describe("img", policy.Verdict(False, "findings", [CRITICAL] * 7), "w")
+
+
+def test_the_gate_judges_a_tag_by_the_digest_the_portal_built() -> None:
+    definition, _developer, _viewer = offline_definition()
+    digest = "sha256:" + "e" * 64
+    BuildRun.objects.create(definition=definition, workspace=definition.workspace, number=1,
+                            status=RunStatus.SUCCEEDED, image_repository=f"{definition.registry.host}/app",
+                            image_tag="1.0.B000001", image_digest=digest)
+    ImageScan.objects.create(registry=definition.registry, repository="app", digest=digest, findings=[CRITICAL])
+    sm = definition.service_map
+    assert deploy_step.gate(None, sm, [f"{definition.registry.host}/app:1.0.B000001"]) == []  # no policy
+    ScanPolicy.objects.create(workspace=definition.workspace, block_severity="CRITICAL")
+    (problem,) = deploy_step.gate(None, sm, [f"{definition.registry.host}/app:1.0.B000001"])
+    assert "CVE-2024-0001" in problem
+    assert deploy_step.gate(None, sm, [f"{definition.registry.host}/app@{'sha256:' + 'f' * 64}"]) == []  # no scan
