@@ -262,6 +262,475 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/builds/definitions/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description Build definitions of the workspaces the caller sees (paginated, by name). */
+        get: operations["builds_definitions_list"];
+        put?: never;
+        /**
+         * Create a build definition (builds.run in its workspace)
+         * @description Build definitions of the workspaces the caller sees (paginated, by name).
+         */
+        post: operations["builds_definitions_create"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/builds/definitions/{id}/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description Build definitions of the workspaces the caller sees (paginated, by name). */
+        get: operations["builds_definitions_retrieve"];
+        put?: never;
+        post?: never;
+        /**
+         * Delete a definition and its run history (409 while a run is queued, running or cancelling)
+         * @description Build definitions of the workspaces the caller sees (paginated, by name).
+         */
+        delete: operations["builds_definitions_destroy"];
+        options?: never;
+        head?: never;
+        /**
+         * Change a build definition (the fields given); webhook_secret only when this turned the webhook on
+         * @description Build definitions of the workspaces the caller sees (paginated, by name).
+         */
+        patch: operations["builds_definitions_partial_update"];
+        trace?: never;
+    };
+    "/api/builds/definitions/{id}/run/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Start a build now (queued; the runner takes it)
+         * @description Build definitions of the workspaces the caller sees (paginated, by name).
+         */
+        post: operations["builds_definitions_run_create"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/builds/definitions/{id}/webhook-secret/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Rotate the webhook secret (the old one stops working); shown this once
+         * @description Build definitions of the workspaces the caller sees (paginated, by name).
+         */
+        post: operations["builds_definitions_webhook_secret_create"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/builds/deploy-image/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post: operations["builds_deploy_image_create"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/builds/presets/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Dockerfile templates with their build arguments and defaults
+         * @description The language presets (a plain list: five entries).
+         */
+        get: operations["builds_presets_list"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/builds/registries/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Registries you see (a plain array: there are few)
+         * @description Registries: the built-in one and external ones (admins manage them); members see those
+         *     their workspaces hold allocations in.
+         */
+        get: operations["builds_registries_list"];
+        put?: never;
+        /**
+         * @description Registries: the built-in one and external ones (admins manage them); members see those
+         *     their workspaces hold allocations in.
+         */
+        post: operations["builds_registries_create"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/builds/registries/{id}/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * @description Registries: the built-in one and external ones (admins manage them); members see those
+         *     their workspaces hold allocations in.
+         */
+        get: operations["builds_registries_retrieve"];
+        put?: never;
+        post?: never;
+        /**
+         * @description Registries: the built-in one and external ones (admins manage them); members see those
+         *     their workspaces hold allocations in.
+         */
+        delete: operations["builds_registries_destroy"];
+        options?: never;
+        head?: never;
+        /**
+         * @description Registries: the built-in one and external ones (admins manage them); members see those
+         *     their workspaces hold allocations in.
+         */
+        patch: operations["builds_registries_partial_update"];
+        trace?: never;
+    };
+    "/api/builds/registries/{id}/allocations/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Allocate a repository prefix of the registry to a workspace
+         * @description Registries: the built-in one and external ones (admins manage them); members see those
+         *     their workspaces hold allocations in.
+         */
+        post: operations["builds_registries_allocations_create"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/builds/registries/{id}/allocations/{allocation_id}/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /**
+         * Remove a workspace's allocation
+         * @description Registries: the built-in one and external ones (admins manage them); members see those
+         *     their workspaces hold allocations in.
+         */
+        delete: operations["builds_registries_allocations_destroy"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/builds/registries/{id}/check/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Check the registry again
+         * @description Registries: the built-in one and external ones (admins manage them); members see those
+         *     their workspaces hold allocations in.
+         */
+        post: operations["builds_registries_check_create"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/builds/registries/{id}/repositories/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Repositories you see in the registry (your workspaces' prefixes)
+         * @description Registries: the built-in one and external ones (admins manage them); members see those
+         *     their workspaces hold allocations in.
+         */
+        get: operations["builds_registries_repositories_retrieve"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/builds/registries/{id}/tags/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Tags of a repository with digest, size, platforms, creation time and scan summary (newest first)
+         * @description Registries: the built-in one and external ones (admins manage them); members see those
+         *     their workspaces hold allocations in.
+         */
+        get: operations["builds_registries_tags_retrieve"];
+        put?: never;
+        post?: never;
+        /**
+         * Delete a tag (its manifest, by digest: every tag on the same digest goes too)
+         * @description Registries: the built-in one and external ones (admins manage them); members see those
+         *     their workspaces hold allocations in.
+         */
+        delete: operations["builds_registries_tags_destroy"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/builds/runs/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Build runs of the workspaces you see, newest first (paginated)
+         * @description Build runs: history, one run, a step's log, cancel, rebuild.
+         */
+        get: operations["builds_runs_list"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/builds/runs/{id}/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * One build run with its steps
+         * @description Build runs: history, one run, a step's log, cancel, rebuild.
+         */
+        get: operations["builds_runs_retrieve"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/builds/runs/{id}/cancel/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Cancel a queued or running build (its Jobs and pods are deleted; cancelling until then)
+         * @description Build runs: history, one run, a step's log, cancel, rebuild.
+         */
+        post: operations["builds_runs_cancel_create"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/builds/runs/{id}/rebuild/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Build again with this run's spec and ref (a new run, trigger rebuild)
+         * @description Build runs: history, one run, a step's log, cancel, rebuild.
+         */
+        post: operations["builds_runs_rebuild_create"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/builds/runs/{id}/steps/{step}/log/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * A step's kept log from byte `offset` (the live tail comes as buildrun.log events)
+         * @description Build runs: history, one run, a step's log, cancel, rebuild.
+         */
+        get: operations["builds_runs_steps_log_retrieve"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/builds/scan-policies/{workspace_id}/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get: operations["builds_scan_policies_retrieve"];
+        put: operations["builds_scan_policies_update"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/builds/scan-policies/{workspace_id}/exceptions/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post: operations["builds_scan_policies_exceptions_create"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/builds/scan-policies/{workspace_id}/exceptions/{id}/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        delete: operations["builds_scan_policies_exceptions_destroy"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/builds/scans/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get: operations["builds_scans_retrieve"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/builds/webhooks/{definition_id}/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * @description A push from GitHub (``X-Hub-Signature-256``), GitLab (``X-Gitlab-Token``) or any sender of the
+         *     generic form (``X-Portal-Signature: sha256=<HMAC-SHA256 of the body>``, ``X-Portal-Delivery``).
+         */
+        post: operations["builds_webhooks_create"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/catalog/autoscalers/{servicemap_id}/{kind}/{name}/": {
         parameters: {
             query?: never;
@@ -2590,6 +3059,65 @@ export interface components {
         };
         /** @enum {unknown} */
         BlankEnum: "";
+        /**
+         * @description * `` -
+         *     * `UNKNOWN` - UNKNOWN
+         *     * `LOW` - LOW
+         *     * `MEDIUM` - MEDIUM
+         *     * `HIGH` - HIGH
+         *     * `CRITICAL` - CRITICAL
+         * @enum {string}
+         */
+        BlockSeverityEnum: "UNKNOWN" | "LOW" | "MEDIUM" | "HIGH" | "CRITICAL";
+        /** @description A step of a run (:func:`builds.rows.step_row`); its log is read with the log endpoint. */
+        BuildStep: {
+            name: components["schemas"]["NameEnum"];
+            position: number;
+            status: components["schemas"]["BuildStepStatusEnum"];
+            /** Format: date-time */
+            started: string | null;
+            /** Format: date-time */
+            finished: string | null;
+            exit_code: number | null;
+            message: string;
+            message_code: string;
+            message_params: {
+                [key: string]: unknown;
+            };
+            /** @description Bytes of the kept log (the offset the next buildrun.log starts at) */
+            log_size: number;
+            /** @description Only the newest PORTAL_BUILD_LOG_MAX_BYTES are kept */
+            log_truncated: boolean;
+        };
+        BuildStepLog: {
+            run: number;
+            step: string;
+            /** @description The byte offset `text` starts at (the one asked, clamped) */
+            offset: number;
+            text: string;
+            /** @description Bytes of the kept log */
+            size: number;
+            /** @description Older output was dropped (only the newest bytes are kept) */
+            truncated: boolean;
+            /** @description The step may still write more */
+            running: boolean;
+        };
+        /**
+         * @description * `pending` - Pending
+         *     * `running` - Running
+         *     * `succeeded` - Done
+         *     * `failed` - Error
+         *     * `skipped` - Skipped
+         *     * `cancelled` - Cancelled
+         * @enum {string}
+         */
+        BuildStepStatusEnum: "pending" | "running" | "succeeded" | "failed" | "skipped" | "cancelled";
+        /**
+         * @description * `buildkit` - BuildKit (rootless)
+         *     * `buildah` - Buildah
+         * @enum {string}
+         */
+        BuilderEnum: "buildkit" | "buildah";
         CatalogRef: {
             id: number;
             name: string;
@@ -2876,6 +3404,189 @@ export interface components {
         Csrf: {
             csrfToken: string;
         };
+        /**
+         * @description A definition as the API shows it: secrets only as ``has_git_password``; the webhook secret
+         *     never (``webhook_secret`` appears once, in the answer that made it).
+         */
+        Definition: {
+            id: number;
+            workspace: components["schemas"]["DefinitionRef"];
+            name: string;
+            description: string;
+            git_url: string;
+            git_ref: string;
+            git_username: string;
+            has_git_password: boolean;
+            context_dir: string;
+            dockerfile_path: string;
+            preset: components["schemas"]["PresetEnum"] | components["schemas"]["BlankEnum"];
+            build_args: {
+                [key: string]: string;
+            };
+            registry: components["schemas"]["DefinitionRegistryRef"];
+            repository: string;
+            /** @description <registry host>/<repository> */
+            image: string;
+            tag_scheme: components["schemas"]["TagSchemeEnum"];
+            version: string;
+            next_build_number: number;
+            cluster: components["schemas"]["DefinitionRef"];
+            service_map: components["schemas"]["DefinitionServiceMapRef"];
+            builder: components["schemas"]["BuilderEnum"];
+            resources: {
+                [key: string]: {
+                    [key: string]: string;
+                };
+            };
+            cache_size: string;
+            timeout_seconds: number;
+            keep_runs: number;
+            scan: boolean;
+            deploy_release: components["schemas"]["DefinitionReleaseRef"] | null;
+            deploy_image_path: string;
+            deploy_image_format: components["schemas"]["DeployImageFormatEnum"];
+            webhook_enabled: boolean;
+            /** @description where the git host posts pushes (signed with the webhook secret) */
+            webhook_url: string;
+            trigger_refs: string[];
+            last_run: components["schemas"]["RunRow"] | null;
+            /** Format: date-time */
+            created: string;
+            /** Format: date-time */
+            updated: string;
+            permissions: components["schemas"]["DefinitionPermissions"];
+        };
+        /**
+         * @description What a definition takes (PATCH: any subset). Strings are checked further by
+         *     :mod:`builds.actions` (paths, names, addresses).
+         */
+        DefinitionCreateRequest: {
+            name: string;
+            /** @default  */
+            description: string;
+            /** @description http(s) address of the repository */
+            git_url: string;
+            /** @default main */
+            git_ref: string;
+            /** @default  */
+            git_username: string;
+            /** @description stored encrypted, never shown; "" removes it */
+            git_password?: string;
+            /** @default . */
+            context_dir: string;
+            /** @default Dockerfile */
+            dockerfile_path: string;
+            /** @default  */
+            preset: components["schemas"]["PresetEnum"] | components["schemas"]["BlankEnum"];
+            /** @description NAME -> value; a preset's defaults when not given */
+            build_args?: {
+                [key: string]: string;
+            };
+            registry: number;
+            repository: string;
+            /** @default version-build */
+            tag_scheme: components["schemas"]["TagSchemeEnum"];
+            /** @default 1.0 */
+            version: string;
+            cluster: number;
+            service_map: number;
+            /** @default buildkit */
+            builder: components["schemas"]["BuilderEnum"];
+            resources?: components["schemas"]["ResourcesRequest"];
+            /** @default 2Gi */
+            cache_size: string;
+            /** @default 1800 */
+            timeout_seconds: number;
+            /** @default 20 */
+            keep_runs: number;
+            /** @default true */
+            scan: boolean;
+            deploy_release?: number | null;
+            /** @default image */
+            deploy_image_path: string;
+            /** @default split */
+            deploy_image_format: components["schemas"]["DeployImageFormatEnum"];
+            /** @default false */
+            webhook_enabled: boolean;
+            trigger_refs?: string[];
+            workspace: number;
+        };
+        /**
+         * @description A definition as the API shows it: secrets only as ``has_git_password``; the webhook secret
+         *     never (``webhook_secret`` appears once, in the answer that made it).
+         */
+        DefinitionCreated: {
+            id: number;
+            workspace: components["schemas"]["DefinitionRef"];
+            name: string;
+            description: string;
+            git_url: string;
+            git_ref: string;
+            git_username: string;
+            has_git_password: boolean;
+            context_dir: string;
+            dockerfile_path: string;
+            preset: components["schemas"]["PresetEnum"] | components["schemas"]["BlankEnum"];
+            build_args: {
+                [key: string]: string;
+            };
+            registry: components["schemas"]["DefinitionRegistryRef"];
+            repository: string;
+            /** @description <registry host>/<repository> */
+            image: string;
+            tag_scheme: components["schemas"]["TagSchemeEnum"];
+            version: string;
+            next_build_number: number;
+            cluster: components["schemas"]["DefinitionRef"];
+            service_map: components["schemas"]["DefinitionServiceMapRef"];
+            builder: components["schemas"]["BuilderEnum"];
+            resources: {
+                [key: string]: {
+                    [key: string]: string;
+                };
+            };
+            cache_size: string;
+            timeout_seconds: number;
+            keep_runs: number;
+            scan: boolean;
+            deploy_release: components["schemas"]["DefinitionReleaseRef"] | null;
+            deploy_image_path: string;
+            deploy_image_format: components["schemas"]["DeployImageFormatEnum"];
+            webhook_enabled: boolean;
+            /** @description where the git host posts pushes (signed with the webhook secret) */
+            webhook_url: string;
+            trigger_refs: string[];
+            last_run: components["schemas"]["RunRow"] | null;
+            /** Format: date-time */
+            created: string;
+            /** Format: date-time */
+            updated: string;
+            permissions: components["schemas"]["DefinitionPermissions"];
+            /** @description only in the answer that created the secret (creation with webhook_enabled, turning the webhook on); keep it, it is never shown again */
+            webhook_secret?: string;
+        };
+        DefinitionPermissions: {
+            change: boolean;
+            run: boolean;
+        };
+        DefinitionRef: {
+            id: number;
+            name: string;
+        };
+        DefinitionRegistryRef: {
+            id: number;
+            name: string;
+            host: string;
+        };
+        DefinitionReleaseRef: {
+            id: number;
+            name: string;
+            service_map_id: number;
+        };
+        DefinitionServiceMapRef: {
+            id: number;
+            namespace: string;
+        };
         DeleteRequestRequest: {
             /** @description The object's name, typed by the person deleting it. */
             confirm: string;
@@ -2905,6 +3616,28 @@ export interface components {
             /** @description A namespace that holds this service map cannot be deleted. */
             protected_by_service_map: string | null;
             owner_release: components["schemas"]["ActionOwnerRelease"] | null;
+        };
+        /**
+         * @description * `split` - <path>.repository and <path>.tag (tag@digest)
+         *     * `reference` - <path> is the whole reference (repository:tag@digest)
+         * @enum {string}
+         */
+        DeployImageFormatEnum: "split" | "reference";
+        /** @description Refuse unknown fields instead of silently ignoring them (typos must not vanish). */
+        DeployImageRequest: {
+            registry: number;
+            repository: string;
+            digest: string;
+            tag?: string;
+            release: number;
+            /** @default  */
+            image_path: string;
+            /** @default  */
+            image_format: components["schemas"]["ImageFormatEnum"] | components["schemas"]["BlankEnum"];
+        };
+        DeployedReleaseRef: {
+            id: number;
+            name: string;
         };
         Diff: {
             diff: string;
@@ -2996,6 +3729,24 @@ export interface components {
             diff: string;
             message: string;
         };
+        Exception: {
+            id: number;
+            vulnerability: string;
+            reason: string;
+            /** Format: date-time */
+            expires: string;
+            expired: boolean;
+            /** Format: date-time */
+            created: string;
+            created_by: string | null;
+        };
+        /** @description Refuse unknown fields instead of silently ignoring them (typos must not vanish). */
+        ExceptionWriteRequest: {
+            vulnerability: string;
+            reason: string;
+            /** Format: date-time */
+            expires: string;
+        };
         FailedEviction: {
             pod: string;
             reason: string;
@@ -3005,6 +3756,14 @@ export interface components {
             /** @description 1-based line of the submitted YAML, if known. */
             line: number | null;
             message: string;
+        };
+        Finding: {
+            id: string;
+            package: string;
+            version: string;
+            fixed_version: string;
+            severity: string;
+            title: string;
         };
         FormField: {
             path: string;
@@ -3063,6 +3822,86 @@ export interface components {
             groups: string[];
             /** Format: date-time */
             last_sign_in: string | null;
+        };
+        ImageDeployed: {
+            release: components["schemas"]["DeployedReleaseRef"];
+            revision: number;
+        };
+        /**
+         * @description * `split` - split
+         *     * `reference` - reference
+         * @enum {string}
+         */
+        ImageFormatEnum: "split" | "reference";
+        ImagePlatform: {
+            os: string;
+            architecture: string;
+            variant: string;
+        };
+        ImageRegistry: {
+            id: number;
+            name: string;
+            kind: components["schemas"]["RegistryKindEnum"];
+            host: string;
+            plain_http: boolean;
+            has_ca: boolean;
+            username: string;
+            has_password: boolean;
+            builtin: boolean;
+            allow_delete: boolean;
+            description: string;
+            status: string;
+            message: string;
+            message_code: string;
+            message_params: {
+                [key: string]: unknown;
+            };
+            /** Format: date-time */
+            checked: string | null;
+            /** Format: date-time */
+            created: string;
+            /** @description the repository prefixes you see; null: every repository */
+            prefixes: string[] | null;
+            /** @description only for those who see every registry; else empty */
+            allocations: components["schemas"]["RegistryPrefixAllocation"][];
+        };
+        /** @description Refuse unknown fields instead of silently ignoring them (typos must not vanish). */
+        ImageRegistryCreateRequest: {
+            name: string;
+            /**
+             * @description builtin is the portal's own (manage.py builtin_registry): refused here
+             *
+             *     * `builtin` - Built-in registry
+             *     * `dockerhub` - Docker Hub
+             *     * `harbor` - Harbor
+             *     * `ghcr` - GitHub Container Registry
+             *     * `quay` - Quay
+             *     * `ecr` - Amazon ECR (or ECR-style)
+             *     * `generic` - Any Registry HTTP API v2
+             * @default generic
+             */
+            kind: components["schemas"]["RegistryKindEnum"];
+            /** @description host[:port] as image references name it (docker.io for Docker Hub), without a scheme or path. It must pass the address policy (no link-local, cloud-metadata, unspecified or multicast address; loopback and denied networks as configured): otherwise 400 on host. */
+            host: string;
+            /** @default false */
+            plain_http: boolean;
+            /** @default  */
+            ca_pem: string;
+            /** @default  */
+            username: string;
+            /** @default  */
+            password: string;
+            /** @default true */
+            allow_delete: boolean;
+            /** @default  */
+            description: string;
+        };
+        ImageScanSummary: {
+            counts: {
+                [key: string]: number;
+            };
+            /** Format: date-time */
+            scanned: string;
         };
         /** @description A cluster intent (docs/catalog-api.md, "Cluster intents"); ``result`` once it succeeded. */
         Intent: {
@@ -3290,6 +4129,14 @@ export interface components {
             allocatable: number;
             requested: number;
         };
+        /**
+         * @description * `clone` - Clone
+         *     * `build` - Build and push
+         *     * `scan` - Scan
+         *     * `deploy` - Deploy
+         * @enum {string}
+         */
+        NameEnum: "clone" | "build" | "scan" | "deploy";
         /**
          * @description * `force` - force
          *     * `delete_emptydir_data` - delete_emptydir_data
@@ -3579,6 +4426,13 @@ export interface components {
             previous?: string | null;
             results: components["schemas"]["Cluster"][];
         };
+        PaginatedDefinitionList: {
+            /** Format: uri */
+            next?: string | null;
+            /** Format: uri */
+            previous?: string | null;
+            results: components["schemas"]["Definition"][];
+        };
         PaginatedKubeObjectList: {
             /** Format: uri */
             next?: string | null;
@@ -3672,6 +4526,13 @@ export interface components {
             previous?: string | null;
             results: components["schemas"]["Rollout"][];
         };
+        PaginatedRunRowList: {
+            /** Format: uri */
+            next?: string | null;
+            /** Format: uri */
+            previous?: string | null;
+            results: components["schemas"]["RunRow"][];
+        };
         PaginatedSearchResultList: {
             /** Format: uri */
             next?: string | null;
@@ -3737,6 +4598,74 @@ export interface components {
             enabled?: boolean;
             /** @description Namespaces the portal watches when the credentials may not read the whole cluster; empty: the whole cluster, or the namespaces the check discovers. */
             namespaces?: string[];
+        };
+        /**
+         * @description What a definition takes (PATCH: any subset). Strings are checked further by
+         *     :mod:`builds.actions` (paths, names, addresses).
+         */
+        PatchedDefinitionWriteRequest: {
+            name?: string;
+            /** @default  */
+            description: string;
+            /** @description http(s) address of the repository */
+            git_url?: string;
+            /** @default main */
+            git_ref: string;
+            /** @default  */
+            git_username: string;
+            /** @description stored encrypted, never shown; "" removes it */
+            git_password?: string;
+            /** @default . */
+            context_dir: string;
+            /** @default Dockerfile */
+            dockerfile_path: string;
+            /** @default  */
+            preset: components["schemas"]["PresetEnum"] | components["schemas"]["BlankEnum"];
+            /** @description NAME -> value; a preset's defaults when not given */
+            build_args?: {
+                [key: string]: string;
+            };
+            registry?: number;
+            repository?: string;
+            /** @default version-build */
+            tag_scheme: components["schemas"]["TagSchemeEnum"];
+            /** @default 1.0 */
+            version: string;
+            cluster?: number;
+            service_map?: number;
+            /** @default buildkit */
+            builder: components["schemas"]["BuilderEnum"];
+            resources?: components["schemas"]["ResourcesRequest"];
+            /** @default 2Gi */
+            cache_size: string;
+            /** @default 1800 */
+            timeout_seconds: number;
+            /** @default 20 */
+            keep_runs: number;
+            /** @default true */
+            scan: boolean;
+            deploy_release?: number | null;
+            /** @default image */
+            deploy_image_path: string;
+            /** @default split */
+            deploy_image_format: components["schemas"]["DeployImageFormatEnum"];
+            /** @default false */
+            webhook_enabled: boolean;
+            trigger_refs?: string[];
+        };
+        /** @description Refuse unknown fields instead of silently ignoring them (typos must not vanish). */
+        PatchedImageRegistryUpdateRequest: {
+            name?: string;
+            kind?: components["schemas"]["RegistryKindEnum"];
+            /** @description host[:port] as image references name it (docker.io for Docker Hub), without a scheme or path. It must pass the address policy (no link-local, cloud-metadata, unspecified or multicast address; loopback and denied networks as configured): otherwise 400 on host. */
+            host?: string;
+            plain_http?: boolean;
+            ca_pem?: string;
+            username?: string;
+            /** @description a new password rotates it: every pull secret made from it is renewed */
+            password?: string;
+            allow_delete?: boolean;
+            description?: string;
         };
         /** @description Refuse unknown fields instead of silently ignoring them (typos must not vanish). */
         PatchedMappingUpdateRequest: {
@@ -3913,6 +4842,24 @@ export interface components {
             /** @description The lines are those of the container's last terminated run. */
             previous: boolean;
         };
+        Policy: {
+            workspace: components["schemas"]["WorkspaceRef"];
+            block_severity: string;
+            require_scan: boolean;
+            exceptions: components["schemas"]["Exception"][];
+            /** Format: date-time */
+            updated: string | null;
+            permissions: components["schemas"]["PolicyPermissions"];
+        };
+        PolicyPermissions: {
+            change: boolean;
+        };
+        /** @description Refuse unknown fields instead of silently ignoring them (typos must not vanish). */
+        PolicyWriteRequest: {
+            block_severity: components["schemas"]["BlockSeverityEnum"] | components["schemas"]["BlankEnum"];
+            /** @default false */
+            require_scan: boolean;
+        };
         /** @description Refuse unknown fields instead of silently ignoring them (typos must not vanish). */
         PreflightRequest: {
             manifests?: {
@@ -3933,6 +4880,26 @@ export interface components {
             resources: components["schemas"]["PreflightResource"][];
             problems: string[];
         };
+        Preset: {
+            /** @description the definition's preset value: java-maven, java-gradle, nodejs, python, go */
+            key: string;
+            name: string;
+            dockerfile: string;
+            /** @description NAME -> default */
+            build_args: {
+                [key: string]: string;
+            };
+        };
+        /**
+         * @description * `` - The repository's own Dockerfile
+         *     * `java-maven` - Java (Maven)
+         *     * `java-gradle` - Java (Gradle)
+         *     * `nodejs` - Node.js
+         *     * `python` - Python
+         *     * `go` - Go
+         * @enum {string}
+         */
+        PresetEnum: "java-maven" | "java-gradle" | "nodejs" | "python" | "go";
         Preview: {
             changed: boolean;
             /** @description Unified diff live → result (a Secret's values masked). */
@@ -4073,6 +5040,60 @@ export interface components {
             registry: string;
             /** @default  */
             description: string;
+        };
+        /**
+         * @description * `builtin` - Built-in registry
+         *     * `dockerhub` - Docker Hub
+         *     * `harbor` - Harbor
+         *     * `ghcr` - GitHub Container Registry
+         *     * `quay` - Quay
+         *     * `ecr` - Amazon ECR (or ECR-style)
+         *     * `generic` - Any Registry HTTP API v2
+         * @enum {string}
+         */
+        RegistryKindEnum: "builtin" | "dockerhub" | "harbor" | "ghcr" | "quay" | "ecr" | "generic";
+        RegistryPrefixAllocation: {
+            id: number;
+            workspace: components["schemas"]["RegistryWorkspaceRef"];
+            /** @description repository prefix in the registry; empty: the whole registry */
+            prefix: string;
+        };
+        /** @description Refuse unknown fields instead of silently ignoring them (typos must not vanish). */
+        RegistryPrefixAllocationCreateRequest: {
+            workspace: number;
+            /**
+             * @description repository prefix (team-a owns team-a and team-a/…); empty: all
+             * @default
+             */
+            prefix: string;
+        };
+        RegistryRepositories: {
+            results: components["schemas"]["RegistryRepository"][];
+            truncated: boolean;
+        };
+        RegistryRepository: {
+            name: string;
+        };
+        RegistryTag: {
+            scan: components["schemas"]["ImageScanSummary"] | null;
+            tag: string;
+            digest: string;
+            size: number;
+            media_type: string;
+            platforms: components["schemas"]["ImagePlatform"][];
+            /** Format: date-time */
+            created: string | null;
+        };
+        RegistryTags: {
+            repository: string;
+            /** @description host/repository, as image references write it */
+            image: string;
+            results: components["schemas"]["RegistryTag"][];
+            truncated: boolean;
+        };
+        RegistryWorkspaceRef: {
+            id: number;
+            name: string;
         };
         /**
          * @description ``values``: strings that are Secret values of the current revision read ``<redacted>``
@@ -4224,6 +5245,16 @@ export interface components {
             freshness: components["schemas"]["Freshness"] | null;
             /** @description Token of the next page ('' on the last one): pass it back as ?continue=. */
             continue: string;
+        };
+        /** @description Refuse unknown fields instead of silently ignoring them (typos must not vanish). */
+        ResourceValuesRequest: {
+            cpu?: string;
+            memory?: string;
+        };
+        /** @description Refuse unknown fields instead of silently ignoring them (typos must not vanish). */
+        ResourcesRequest: {
+            requests?: components["schemas"]["ResourceValuesRequest"];
+            limits?: components["schemas"]["ResourceValuesRequest"];
         };
         /** @description Refuse unknown fields instead of silently ignoring them (typos must not vanish). */
         RestoreRequest: {
@@ -4405,6 +5436,79 @@ export interface components {
                 [key: string]: string;
             };
         };
+        /** @description RUN_ROW with its steps (and the ``buildrun.updated`` payload of ``buildrun.<id>``). */
+        RunDetail: {
+            id: number;
+            definition: components["schemas"]["DefinitionRef"];
+            workspace: components["schemas"]["DefinitionRef"];
+            number: number;
+            status: string;
+            trigger: string;
+            git_ref: string;
+            git_commit: string;
+            image_repository: string;
+            image_tag: string;
+            image_digest: string;
+            image_size: number | null;
+            steps_done: number;
+            steps_total: number;
+            failed_step: number | null;
+            message: string;
+            message_code: string;
+            message_params: {
+                [key: string]: unknown;
+            };
+            requested_username: string;
+            /** Format: date-time */
+            created: string;
+            /** Format: date-time */
+            started: string | null;
+            /** Format: date-time */
+            finished: string | null;
+            deployed_release: components["schemas"]["DefinitionRef"] | null;
+            deployed_revision: number | null;
+            steps: components["schemas"]["BuildStep"][];
+        };
+        /** @description Refuse unknown fields instead of silently ignoring them (typos must not vanish). */
+        RunRequestRequest: {
+            /**
+             * @description branch, tag or commit to build instead of the definition's git_ref
+             * @default
+             */
+            ref: string;
+        };
+        /** @description RUN_ROW (:func:`builds.rows.run_row`). */
+        RunRow: {
+            id: number;
+            definition: components["schemas"]["DefinitionRef"];
+            workspace: components["schemas"]["DefinitionRef"];
+            number: number;
+            status: string;
+            trigger: string;
+            git_ref: string;
+            git_commit: string;
+            image_repository: string;
+            image_tag: string;
+            image_digest: string;
+            image_size: number | null;
+            steps_done: number;
+            steps_total: number;
+            failed_step: number | null;
+            message: string;
+            message_code: string;
+            message_params: {
+                [key: string]: unknown;
+            };
+            requested_username: string;
+            /** Format: date-time */
+            created: string;
+            /** Format: date-time */
+            started: string | null;
+            /** Format: date-time */
+            finished: string | null;
+            deployed_release: components["schemas"]["DefinitionRef"] | null;
+            deployed_revision: number | null;
+        };
         /** @description Refuse unknown fields instead of silently ignoring them (typos must not vanish). */
         SaveServiceMapRequest: {
             name: string;
@@ -4420,6 +5524,19 @@ export interface components {
         ScaleRequestRequest: {
             /** @description 0 to PORTAL_MAX_REPLICAS (default 1000). */
             replicas: number;
+        };
+        Scan: {
+            registry: number;
+            repository: string;
+            digest: string;
+            scanner: string;
+            counts: {
+                [key: string]: number;
+            };
+            findings: components["schemas"]["Finding"][];
+            /** Format: date-time */
+            scanned: string;
+            run: number | null;
         };
         SearchResult: {
             readonly cluster: number;
@@ -4570,6 +5687,12 @@ export interface components {
          * @enum {string}
          */
         StageEnum: "dev" | "stage" | "prod";
+        /**
+         * @description * `version-build` - Version and build number (1.0.B000005)
+         *     * `git-sha` - Git short SHA
+         * @enum {string}
+         */
+        TagSchemeEnum: "version-build" | "git-sha";
         TestResult: {
             ok: boolean;
             kind: string;
@@ -4630,6 +5753,19 @@ export interface components {
             readonly app_version: string;
             /** Format: date-time */
             readonly created: string;
+        };
+        WebhookAccepted: {
+            run: components["schemas"]["RunRow"];
+        };
+        WebhookIgnored: {
+            ignored: string;
+            code: string;
+            params?: {
+                [key: string]: unknown;
+            };
+        };
+        WebhookSecret: {
+            webhook_secret: string;
         };
         WebhookToken: {
             token: string;
@@ -5883,6 +7019,2488 @@ export interface operations {
                 };
             };
             /** @description Conflicts with the current state; `detail` says how */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Too many requests; `Retry-After` says when to try again */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    builds_definitions_list: {
+        parameters: {
+            query?: {
+                /** @description The pagination cursor value (from `next` or `previous`). */
+                cursor?: string;
+                /** @description Order by (prefix '-' for descending); default `name`. */
+                ordering?: "name" | "updated" | "-name" | "-updated";
+                /** @description Rows per page (1-500). */
+                page_size?: number;
+                /** @description name contains */
+                q?: string;
+                /** @description only this workspace's definitions */
+                workspace?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PaginatedDefinitionList"];
+                };
+            };
+            /** @description Invalid input (body, query or path); `errors` names the field */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not signed in, or the API token is invalid, expired or revoked */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Signed in, but your role lacks the grant (or the CSRF token is missing) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Too many requests; `Retry-After` says when to try again */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    builds_definitions_create: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["DefinitionCreateRequest"];
+            };
+        };
+        responses: {
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DefinitionCreated"];
+                };
+            };
+            /** @description Invalid input; `errors` names the field and `code` says what is wrong */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not signed in, or the API token is invalid, expired or revoked */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Your role lacks builds.run (or workloads.deploy for a deploy step) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such definition (or not visible to you) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Conflicts with the current state (a run in progress, no webhook) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The request body is too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Unsupported Content-Type of the body */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Too many requests; `Retry-After` says when to try again */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    builds_definitions_retrieve: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Definition"];
+                };
+            };
+            /** @description Invalid input (body, query or path); `errors` names the field */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not signed in, or the API token is invalid, expired or revoked */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Signed in, but your role lacks the grant (or the CSRF token is missing) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such object (or not visible to you) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Too many requests; `Retry-After` says when to try again */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    builds_definitions_destroy: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description No response body */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Invalid input; `errors` names the field and `code` says what is wrong */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not signed in, or the API token is invalid, expired or revoked */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Your role lacks builds.run (or workloads.deploy for a deploy step) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such definition (or not visible to you) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Conflicts with the current state (a run in progress, no webhook) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Too many requests; `Retry-After` says when to try again */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    builds_definitions_partial_update: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["PatchedDefinitionWriteRequest"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DefinitionCreated"];
+                };
+            };
+            /** @description Invalid input; `errors` names the field and `code` says what is wrong */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not signed in, or the API token is invalid, expired or revoked */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Your role lacks builds.run (or workloads.deploy for a deploy step) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such definition (or not visible to you) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Conflicts with the current state (a run in progress, no webhook) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The request body is too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Unsupported Content-Type of the body */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Too many requests; `Retry-After` says when to try again */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    builds_definitions_run_create: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["RunRequestRequest"];
+            };
+        };
+        responses: {
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RunRow"];
+                };
+            };
+            /** @description Invalid input; `errors` names the field and `code` says what is wrong */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not signed in, or the API token is invalid, expired or revoked */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Your role lacks builds.run (or workloads.deploy for a deploy step) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such definition (or not visible to you) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Conflicts with the current state (a run in progress, no webhook) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The request body is too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Unsupported Content-Type of the body */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Too many requests; `Retry-After` says when to try again */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    builds_definitions_webhook_secret_create: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WebhookSecret"];
+                };
+            };
+            /** @description Invalid input; `errors` names the field and `code` says what is wrong */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not signed in, or the API token is invalid, expired or revoked */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Your role lacks builds.run (or workloads.deploy for a deploy step) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such definition (or not visible to you) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Conflicts with the current state (a run in progress, no webhook) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Too many requests; `Retry-After` says when to try again */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    builds_deploy_image_create: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["DeployImageRequest"];
+            };
+        };
+        responses: {
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ImageDeployed"];
+                };
+            };
+            /** @description Invalid input; `errors` names the field (image_blocked_by_scan: `errors.images`) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not signed in, or the API token is invalid, expired or revoked */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Your role lacks the grant */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such object (or not visible to you) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Conflicts with the current state */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The request body is too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Unsupported Content-Type of the body */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Too many requests; `Retry-After` says when to try again */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    builds_presets_list: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Preset"][];
+                };
+            };
+            /** @description Invalid input (body, query or path); `errors` names the field */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not signed in, or the API token is invalid, expired or revoked */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Signed in, but your role lacks the grant (or the CSRF token is missing) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Too many requests; `Retry-After` says when to try again */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    builds_registries_list: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ImageRegistry"][];
+                };
+            };
+            /** @description Invalid input (body, query or path); `errors` names the field */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not signed in, or the API token is invalid, expired or revoked */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Signed in, but your role lacks the grant (or the CSRF token is missing) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Too many requests; `Retry-After` says when to try again */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    builds_registries_create: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ImageRegistryCreateRequest"];
+            };
+        };
+        responses: {
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ImageRegistry"];
+                };
+            };
+            /** @description Invalid input; `errors` names the field */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not signed in, or the API token is invalid, expired or revoked */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Only system admins manage registries */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such registry, allocation or repository (or not visible to you) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Conflicts with the current state (`registry_in_use`, `registry_builtin`, `registry_delete_unsupported`) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The request body is too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Unsupported Content-Type of the body */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Too many requests; `Retry-After` says when to try again */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    builds_registries_retrieve: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ImageRegistry"];
+                };
+            };
+            /** @description Invalid input; `errors` names the field */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not signed in, or the API token is invalid, expired or revoked */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Only system admins manage registries */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such registry, allocation or repository (or not visible to you) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Conflicts with the current state (`registry_in_use`, `registry_builtin`, `registry_delete_unsupported`) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Too many requests; `Retry-After` says when to try again */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    builds_registries_destroy: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description No response body */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Invalid input; `errors` names the field */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not signed in, or the API token is invalid, expired or revoked */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Only system admins manage registries */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such registry, allocation or repository (or not visible to you) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Conflicts with the current state (`registry_in_use`, `registry_builtin`, `registry_delete_unsupported`) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Too many requests; `Retry-After` says when to try again */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    builds_registries_partial_update: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["PatchedImageRegistryUpdateRequest"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ImageRegistry"];
+                };
+            };
+            /** @description Invalid input; `errors` names the field */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not signed in, or the API token is invalid, expired or revoked */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Only system admins manage registries */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such registry, allocation or repository (or not visible to you) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Conflicts with the current state (`registry_in_use`, `registry_builtin`, `registry_delete_unsupported`) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The request body is too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Unsupported Content-Type of the body */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Too many requests; `Retry-After` says when to try again */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    builds_registries_allocations_create: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["RegistryPrefixAllocationCreateRequest"];
+            };
+        };
+        responses: {
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RegistryPrefixAllocation"];
+                };
+            };
+            /** @description Invalid input; `errors` names the field */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not signed in, or the API token is invalid, expired or revoked */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Only system admins manage registries */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such registry, allocation or repository (or not visible to you) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Conflicts with the current state (`registry_in_use`, `registry_builtin`, `registry_delete_unsupported`) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The request body is too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Unsupported Content-Type of the body */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Too many requests; `Retry-After` says when to try again */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    builds_registries_allocations_destroy: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                allocation_id: string;
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description No response body */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Invalid input; `errors` names the field */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not signed in, or the API token is invalid, expired or revoked */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Only system admins manage registries */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such registry, allocation or repository (or not visible to you) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Conflicts with the current state (`registry_in_use`, `registry_builtin`, `registry_delete_unsupported`) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Too many requests; `Retry-After` says when to try again */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    builds_registries_check_create: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ImageRegistry"];
+                };
+            };
+            /** @description Invalid input; `errors` names the field */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not signed in, or the API token is invalid, expired or revoked */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Only system admins manage registries */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such registry, allocation or repository (or not visible to you) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Conflicts with the current state (`registry_in_use`, `registry_builtin`, `registry_delete_unsupported`) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Too many requests; `Retry-After` says when to try again */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    builds_registries_repositories_retrieve: {
+        parameters: {
+            query?: {
+                /** @description name contains */
+                search?: string;
+            };
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RegistryRepositories"];
+                };
+            };
+            /** @description Invalid input; `errors` names the field */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not signed in, or the API token is invalid, expired or revoked */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Only system admins manage registries */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such registry, allocation or repository (or not visible to you) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Conflicts with the current state (`registry_in_use`, `registry_builtin`, `registry_delete_unsupported`) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Too many requests; `Retry-After` says when to try again */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The registry answered with an error (`registry_refused`, `registry_not_found`, `registry_error`) */
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description The registry cannot be reached (`registry_unavailable`) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    builds_registries_tags_retrieve: {
+        parameters: {
+            query: {
+                repository: string;
+            };
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RegistryTags"];
+                };
+            };
+            /** @description Invalid input; `errors` names the field */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not signed in, or the API token is invalid, expired or revoked */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Only system admins manage registries */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such registry, allocation or repository (or not visible to you) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Conflicts with the current state (`registry_in_use`, `registry_builtin`, `registry_delete_unsupported`) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Too many requests; `Retry-After` says when to try again */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The registry answered with an error (`registry_refused`, `registry_not_found`, `registry_error`) */
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description The registry cannot be reached (`registry_unavailable`) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    builds_registries_tags_destroy: {
+        parameters: {
+            query: {
+                repository: string;
+                tag: string;
+            };
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description No response body */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Invalid input; `errors` names the field */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not signed in, or the API token is invalid, expired or revoked */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Only system admins manage registries */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such registry, allocation or repository (or not visible to you) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Conflicts with the current state (`registry_in_use`, `registry_builtin`, `registry_delete_unsupported`) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Too many requests; `Retry-After` says when to try again */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The registry answered with an error (`registry_refused`, `registry_not_found`, `registry_error`) */
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description The registry cannot be reached (`registry_unavailable`) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    builds_runs_list: {
+        parameters: {
+            query?: {
+                /** @description The pagination cursor value (from `next` or `previous`). */
+                cursor?: string;
+                /** @description Runs of this build definition */
+                definition?: number;
+                /** @description Order by (prefix '-' for descending); default `-created`. */
+                ordering?: "created" | "-created";
+                /** @description Rows per page (1-500). */
+                page_size?: number;
+                /** @description Runs in this status */
+                status?: "cancelled" | "cancelling" | "failed" | "queued" | "running" | "succeeded";
+                /** @description Runs of this workspace */
+                workspace?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PaginatedRunRowList"];
+                };
+            };
+            /** @description Invalid input (body, query or path); `errors` names the field */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not signed in, or the API token is invalid, expired or revoked */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Signed in, but your role lacks the grant (or the CSRF token is missing) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Too many requests; `Retry-After` says when to try again */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    builds_runs_retrieve: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RunDetail"];
+                };
+            };
+            /** @description Invalid input (body, query or path); `errors` names the field */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not signed in, or the API token is invalid, expired or revoked */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Your role lacks builds.run in the run's workspace */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such run or step (or not visible to you) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The run has finished (nothing to cancel) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Too many requests; `Retry-After` says when to try again */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    builds_runs_cancel_create: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RunRow"];
+                };
+            };
+            /** @description Invalid input (body, query or path); `errors` names the field */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not signed in, or the API token is invalid, expired or revoked */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Your role lacks builds.run in the run's workspace */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such run or step (or not visible to you) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The run has finished (nothing to cancel) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Too many requests; `Retry-After` says when to try again */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    builds_runs_rebuild_create: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RunRow"];
+                };
+            };
+            /** @description Invalid input (body, query or path); `errors` names the field */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not signed in, or the API token is invalid, expired or revoked */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Your role lacks builds.run in the run's workspace */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such run or step (or not visible to you) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The run has finished (nothing to cancel) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Too many requests; `Retry-After` says when to try again */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    builds_runs_steps_log_retrieve: {
+        parameters: {
+            query?: {
+                /** @description Byte offset (default 0) */
+                offset?: number;
+            };
+            header?: never;
+            path: {
+                id: string;
+                step: "build" | "clone" | "deploy" | "scan";
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BuildStepLog"];
+                };
+            };
+            /** @description Invalid input (body, query or path); `errors` names the field */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not signed in, or the API token is invalid, expired or revoked */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Your role lacks builds.run in the run's workspace */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such run or step (or not visible to you) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The run has finished (nothing to cancel) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Too many requests; `Retry-After` says when to try again */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    builds_scan_policies_retrieve: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                workspace_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Policy"];
+                };
+            };
+            /** @description Invalid input (body, query or path); `errors` names the field */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not signed in, or the API token is invalid, expired or revoked */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Signed in, but your role lacks the grant (or the CSRF token is missing) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such object (or not visible to you) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Too many requests; `Retry-After` says when to try again */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    builds_scan_policies_update: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                workspace_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["PolicyWriteRequest"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Policy"];
+                };
+            };
+            /** @description Invalid input; `errors` names the field (image_blocked_by_scan: `errors.images`) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not signed in, or the API token is invalid, expired or revoked */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Your role lacks the grant */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such object (or not visible to you) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Conflicts with the current state */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The request body is too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Unsupported Content-Type of the body */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Too many requests; `Retry-After` says when to try again */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    builds_scan_policies_exceptions_create: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                workspace_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ExceptionWriteRequest"];
+            };
+        };
+        responses: {
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Exception"];
+                };
+            };
+            /** @description Invalid input; `errors` names the field (image_blocked_by_scan: `errors.images`) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not signed in, or the API token is invalid, expired or revoked */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Your role lacks the grant */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such object (or not visible to you) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Conflicts with the current state */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The request body is too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Unsupported Content-Type of the body */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Too many requests; `Retry-After` says when to try again */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    builds_scan_policies_exceptions_destroy: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: number;
+                workspace_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description No response body */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Invalid input (body, query or path); `errors` names the field */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not signed in, or the API token is invalid, expired or revoked */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Your role lacks the grant */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such object (or not visible to you) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Conflicts with the current state; `detail` says how */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Too many requests; `Retry-After` says when to try again */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    builds_scans_retrieve: {
+        parameters: {
+            query: {
+                /** @description sha256:<64 hex> */
+                digest: string;
+                registry: number;
+                repository: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Scan"];
+                };
+            };
+            /** @description Invalid input; `errors` names the field (image_blocked_by_scan: `errors.images`) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not signed in, or the API token is invalid, expired or revoked */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Signed in, but your role lacks the grant (or the CSRF token is missing) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such object (or not visible to you) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Too many requests; `Retry-After` says when to try again */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    builds_webhooks_create: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                definition_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WebhookIgnored"];
+                };
+            };
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WebhookAccepted"];
+                };
+            };
+            /** @description webhook_payload_invalid, webhook_delivery_missing */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description webhook_signature_missing or webhook_signature_invalid (the same for a definition that does not exist or takes no webhooks) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Signed in, but your role lacks the grant (or the CSRF token is missing) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such object (or not visible to you) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description webhook_replayed: this delivery id was accepted before */
             409: {
                 headers: {
                     [name: string]: unknown;
