@@ -128,6 +128,8 @@ class PodSim:
     host_ip: str = ""
     phase: str = "Pending"
     init: list[ContainerSim] = field(default_factory=list)
+    mounted: bool = True  # the volumes of a program pod are materialised
+    mount_failures: int = 0
 
     @property
     def initialized(self) -> bool:
@@ -285,6 +287,21 @@ class Kubelet:
             c.reason = "PodInitializing" if c.init else "ContainerCreating"
             events.append(("Normal", "Pulling", f'Pulling image "{c.image}"', c.name))
 
+    def _mount(self, pod: dict[str, Any], sim: PodSim, node: NodeInfo) -> bool:
+        """Mount a program pod's volumes (real directories); a missing Secret/ConfigMap is the kubelet's
+        FailedMount event and a retry, the containers waiting meanwhile."""
+        from sandbox.programs.runtime import MountError
+
+        try:
+            self.runtimes.prepare(pod)
+        except (MountError, OSError) as exc:
+            sim.mount_failures += 1
+            ref = object_ref(pod)
+            self.m.events.record(ref, "Warning", "FailedMount", str(exc), COMPONENT, host=node.name)
+            return False
+        sim.mounted = True
+        return True
+
     def _advance(self, sim: PodSim, node: NodeInfo, now: float, events: list[tuple[str, str, str, str]]) -> None:
         """After an init container finished (or a sidecar started): the next one, else the app containers."""
         for ic in sim.init:
@@ -334,15 +351,12 @@ class Kubelet:
                     c.next_step, c.reason = "", "PodInitializing" if sim.init else "ContainerCreating"
                 for ic in sim.init:
                     ic.next_step, ic.reason = "", "PodInitializing"
-                if any(c.program is not None for c in [*sim.init, *sim.containers]):
-                    try:
-                        self.runtimes.prepare(pod)
-                    except Exception as exc:  # a volume that cannot be mounted: FailedMount, retried
-                        self.sims.pop(key, None)
-                        self._record(pod, node, [("Warning", "FailedMount", str(exc), "")])
-                        self.q.add_after(key, 2.0)
-                        return
-                self._advance(sim, node, now, events)
+                sim.mounted = not any(c.program is not None for c in [*sim.init, *sim.containers])
+                if sim.mounted or self._mount(pod, sim, node):
+                    self._advance(sim, node, now, events)
+        elif not sim.mounted and self._mount(pod, sim, node):
+            changed = True
+            self._advance(sim, node, now, events)
         rp = spec.get("restartPolicy") or "Always"
         for c in [*sim.init, *sim.containers]:
             if not c.next_step or c.next_at > now + 0.005:
@@ -438,6 +452,8 @@ class Kubelet:
         elif events:
             self._record(pod, node, events)
         nxt = [c.next_at for c in [*sim.init, *sim.containers] if c.next_step]
+        if not sim.mounted:  # the kubelet retries the mount with back-off
+            nxt.append(now + min(2.0 * 2 ** max(sim.mount_failures - 1, 0), 60.0))
         if nxt:
             self.q.add_after(key, max(min(nxt) - time.time(), 0.001))
         elif all(c.state == "running" for c in sim.containers) and not any(

@@ -101,7 +101,7 @@ def _safe_join(base: Path, rel: str) -> Path:
     return base / clean if clean else base
 
 
-@dataclass
+@dataclass(eq=False)  # kept in sets by identity
 class PodRuntime:
     """The programs' side of one pod: its temporary directory, logs and stop signal."""
 

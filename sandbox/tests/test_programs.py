@@ -212,6 +212,10 @@ def test_build_job_clones_builds_and_pushes_a_real_image(world: tuple[SandboxFle
     digest = meta["containerimage.digest"]
     assert meta["image.name"] == f"{registry.host}/team-a/demo:1.0.B000001"
     assert meta["containerimage.descriptor"]["mediaType"] == "application/vnd.oci.image.manifest.v1+json"
+    reasons = [e["reason"] for e in json.loads(kubectl(kc, "get", "events", "-n", NS, "-o", "json").stdout)["items"]
+               if e["involvedObject"]["name"] == pod["metadata"]["name"]]
+    assert "FailedMount" not in reasons  # its volumes were there at once
+    assert reasons.count("Started") == 2
     init_log = _logs(kc, pod, "clone")
     assert "Cloning into '/workspace/src'..." in init_log
     assert init_log.strip().endswith(sha)
@@ -573,3 +577,28 @@ def test_a_missing_secret_key_is_create_container_config_error(
     objects[0]["data"]["password"] = _b64(GIT_PASSWORD)
     _apply(kc, objects[0])
     assert _wait_job(kc, "portal-build-19", timeout=90) == "Complete"
+
+
+def test_a_missing_volume_source_is_failed_mount_until_it_appears(
+        world: tuple[SandboxFleet, GitServer, RegistryServer]) -> None:
+    _fleet, git, registry = world
+    kc = _cluster(world).kubeconfig
+    objects = build_objects("20", git, registry)
+    registry_secret = objects.pop(1)  # the docker config Secret the pod mounts is not there yet
+    _apply(kc, *objects)
+    deadline = time.monotonic() + 30
+    while True:
+        events = kubectl(kc, "get", "events", "-n", NS, "--field-selector", "reason=FailedMount", "-o", "json").stdout
+        messages = [e["message"] for e in json.loads(events)["items"]
+                    if e["involvedObject"]["name"].startswith("portal-build-20-")]
+        if messages:
+            break
+        assert time.monotonic() < deadline, "no FailedMount event"
+        time.sleep(0.3)
+    assert messages[0] == ('MountVolume.SetUp failed for volume "docker-config" : secret "portal-build-20-registry" '
+                           "not found")
+    pod = _pod(kc, "portal-build-20")
+    assert pod["status"]["phase"] == "Pending"
+    assert "Init:0/1" in kubectl(kc, "get", "pod", "-n", NS, pod["metadata"]["name"], "--no-headers").stdout
+    _apply(kc, registry_secret)
+    assert _wait_job(kc, "portal-build-20", timeout=90) == "Complete"
