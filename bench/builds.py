@@ -147,7 +147,7 @@ def main() -> int:
     p.add_argument("--workers", type=int, default=2)
     p.add_argument("--concurrency", type=int, default=4, help="threads per Celery worker")
     p.add_argument("--kill-when-running", type=int, default=5, help="SIGKILL a worker (mid-run) once this many "
-                   "steps are running")
+                   "steps are running; 0: no kill (the clean numbers)")
     p.add_argument("--kill-after", type=int, default=4, help="... or at the latest once this many images are pushed")
     p.add_argument("--lease-seconds", type=float, default=10.0, help="PORTAL_BUILD_LEASE_SECONDS of the workers")
     p.add_argument("--name", default="builds", help="results file: bench/results/<name>.json")
@@ -197,7 +197,7 @@ def main() -> int:
                 for w in workers:
                     if w.poll() is None:
                         cpu_of[w.pid] = wc.proc_cpu_seconds(w.pid)
-                if not killed and (len(watcher.seen) >= args.kill_after or BuildStep.objects.filter(
+                if not killed and args.kill_when_running > 0 and (len(watcher.seen) >= args.kill_after or BuildStep.objects.filter(
                         run_id__in=triggered, status=StepStatus.RUNNING).count() >= args.kill_when_running):
                     victim = workers[0]
                     active = BuildRun.objects.filter(pk__in=triggered, status=RunStatus.RUNNING).count()
@@ -267,10 +267,11 @@ def main() -> int:
         "queued_all_in_s": round(queued_in, 2),
         "trigger_to_image_in_registry_s": {
             "min": _round(latencies[0] if latencies else None),
-            "p50": _round(wc.percentile(latencies, 50)), "p95": _round(wc.percentile(latencies, 95)),
-            "max": _round(latencies[-1] if latencies else None), "images_seen": len(latencies)},
+            "p50": _round(wc.percentile(latencies, 0.5)), "p95": _round(wc.percentile(latencies, 0.95)),
+            "max": _round(latencies[-1] if latencies else None), "images_seen": len(latencies),
+            "all": [_round(v) for v in latencies]},
         "trigger_to_run_recorded_done_s": {  # the portal's own view (includes the killed worker's lease)
-            "p50": _round(wc.percentile(recorded, 50)), "p95": _round(wc.percentile(recorded, 95)),
+            "p50": _round(wc.percentile(recorded, 0.5)), "p95": _round(wc.percentile(recorded, 0.95)),
             "max": _round(recorded[-1] if recorded else None)},
         "portal_worker_cpu_s": {"total": round(cpu_total, 2),
                                 "per_build": round(cpu_total / max(succeeded, 1), 3)},
