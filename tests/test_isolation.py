@@ -20,6 +20,7 @@ import json
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -28,6 +29,16 @@ from django.urls import URLPattern, URLResolver, get_resolver
 from django.utils import timezone
 from rest_framework.test import APIClient
 
+from builds.models import (
+    BuildDefinition,
+    BuildRun,
+    BuildStep,
+    ImageScan,
+    ScanException,
+    ScanPolicy,
+    WebhookDelivery,
+)
+from builds.models import Registry as BuildRegistry
 from catalog import helm
 from catalog.models import (
     CatalogSource,
@@ -52,6 +63,8 @@ SECRET_NS = "secret-ns-a"
 # Every object of workspace A gets an id from this range, so an id of A's in any response is
 # recognisable whatever table the row comes from (the sequences of a test database never get here).
 A_BASE = 7_340_000
+# The digest of an image in A's build repository, which A's scan is of.
+A_DIGEST = "sha256:" + "a1" * 32
 
 FORBIDDEN = frozenset({403, 404})
 UNSAFE = ("post", "put", "patch", "delete")
@@ -246,6 +259,47 @@ ROUTES: dict[str, Route] = {
     "auth-me": Route("the caller's own account", public=True),
     "auth-password": Route("the caller's own password (an empty body is invalid)", public=True,
                            expect={"post": S400}),
+    # builds (issue 13): registries are seen where a workspace holds an allocation; definitions, runs and the
+    # scan policy are their workspace's; webhooks are public (the signature over the body is the credential)
+    "builds-registry": Route("registries where the caller's workspaces hold an allocation (admins manage them)",
+                             pk="buildregistry", expect={"get": S200, "post": S403}),
+    "builds-registry-allocations": Route("allocates a prefix of a visible registry (admins only)",
+                                         pk="buildregistry"),
+    "builds-registry-remove-allocation": Route("removes an allocation of a visible registry (admins only)",
+                                               pk="buildregistry"),
+    "builds-registry-check": Route("queues a check of a visible registry (admins only)", pk="buildregistry"),
+    "builds-registry-repositories": Route("repositories under the caller's prefixes of a visible registry, read "
+                                          "live (registry.example.com never answers: 502/503)", pk="buildregistry",
+                                          insider_status=frozenset({502, 503}), insider_sees_a=False),
+    "builds-registry-tags": Route("tags of a repository under the caller's prefixes, read live (without "
+                                  "?repository=: 400)", pk="buildregistry",
+                                  queries=("", f"?repository={MARKER}-a/shop"), insider_status=S400,
+                                  insider_sees_a=False),
+    "builds-presets": Route("the fixed list of language presets: nothing of a workspace", insider_sees_a=False),
+    "builds-definition": Route("build definitions of the caller's workspaces (an empty body is invalid)",
+                               pk="builddefinition",
+                               queries=("", f"?workspace={A_BASE + 1}", f"?q={MARKER}", "?ordering=-updated"),
+                               expect={"get": S200, "post": S400}),
+    "builds-definition-run": Route("starts a build of a visible definition (202 with the queued run)",
+                                   pk="builddefinition"),
+    "builds-definition-webhook-secret": Route("rotates the webhook secret of a visible definition",
+                                              pk="builddefinition"),
+    "builds-run": Route("build runs of the caller's workspaces (cancel/rebuild need builds.run)", pk="buildrun",
+                        queries=("", f"?workspace={A_BASE + 1}", f"?definition={A_BASE + 98}", "?status=queued")),
+    "builds-run-log": Route("a step's kept log of a visible run", pk="buildrun"),
+    "builds-run-cancel": Route("cancels a visible run", pk="buildrun"),
+    "builds-run-rebuild": Route("rebuilds a visible run", pk="buildrun"),
+    "builds-webhook": Route("git webhooks: the signature over the body is the credential; unsigned is 401 "
+                            "whatever the definition (no oracle)", public=True, expect={"post": frozenset({401})},
+                            insider=""),
+    "builds-scan-policy": Route("the scan policy of a visible workspace (members read, managers change)"),
+    "builds-scan-exceptions": Route("adds an exception to the scan policy of a visible workspace"),
+    "builds-scan-exception": Route("removes an exception of a visible workspace's scan policy", pk="scanexception"),
+    "builds-scan": Route("one image's scan, for whoever sees its repository (404 otherwise; without the query: 400)",
+                         queries=(f"?registry={A_BASE + 52}&repository={MARKER}-a/shop&digest={A_DIGEST}", ""),
+                         expect={"get": frozenset({400, 404})}),
+    "builds-deploy-image": Route("deploys an image to a visible release (an empty body is invalid)",
+                                 expect={"post": S400}),
     "api-root": Route("empty API roots of apps without endpoints yet (catalog, builds, monitoring)",
                       public=True),
     "schema": Route("the OpenAPI document: static", public=True),
@@ -262,7 +316,8 @@ INSIDER_SEES_NOTHING_OF_A = {
 
 # Path parameters the table knows how to fill; "pk" and "name" come from the route's entry.
 KNOWN_GROUPS = {"token", "cluster_id", "workspace_id", "namespace", "pk", "name", "format", "number", "servicemap_id",
-                "kind", "group", "version", "plural", "intent_id", "entry_id"}
+                "kind", "group", "version", "plural", "intent_id", "entry_id", "allocation_id", "definition_id",
+                "step"}
 
 
 # ---------------------------------------------------------------------------- the world
@@ -425,7 +480,31 @@ def world() -> World:
     identity = ExternalIdentity.objects.create(provider=provider, subject="iso-subject", user=a_dev,
                                                username=a_dev.username)
 
+    # builds: a registry holding A's allocation, A's definition building on X into secret-ns-a, a run of
+    # it whose clone step's log carries the marker, A's scan policy with an exception, and a scan of
+    # an image in A's repository
+    build_registry = BuildRegistry.objects.create(id=_a_id(52), name="iso-registry", host="registry.example.com:5000")
+    definition = BuildDefinition.objects.create(
+        id=_a_id(98), workspace=a, name=f"{MARKER}-build", git_url=f"https://git.example.com/{MARKER}.git",
+        registry=build_registry, repository=f"{MARKER}-a/shop", cluster=x, service_map=sm_x, created_by=a_dev)
+    build_run = BuildRun.objects.create(
+        id=_a_id(99), definition=definition, workspace=a, number=1, spec={}, git_ref="main", cluster=x,
+        namespace=SECRET_NS, image_repository=f"registry.example.com:5000/{MARKER}-a/shop", requested_by=a_dev,
+        requested_username=a_dev.username)
+    BuildStep.objects.create(run=build_run, name="clone", position=1, log=f"Cloning into {MARKER}\n")
+    BuildStep.objects.create(run=build_run, name="build", position=2)
+    policy = ScanPolicy.objects.create(workspace=a, block_severity="CRITICAL")
+    scan_exception = ScanException.objects.create(id=_a_id(100), policy=policy, vulnerability=f"CVE-{MARKER}",
+                                                  reason=f"{MARKER} isolation",
+                                                  expires=timezone.now() + timedelta(days=1), created_by=a_dev)
+    ImageScan.objects.create(id=_a_id(101), registry=build_registry, repository=definition.repository,
+                             digest=A_DIGEST, counts={"HIGH": 1}, run=build_run,
+                             findings=[{"id": f"CVE-{MARKER}", "package": "openssl", "version": "3.0.0",
+                                        "fixed_version": "3.0.1", "severity": "HIGH", "title": MARKER}])
+
     pks = {
+        "buildregistry": {0: build_registry.pk}, "builddefinition": {0: definition.pk}, "buildrun": {0: build_run.pk},
+        "scanexception": {0: scan_exception.pk},
         "release": {0: release.pk}, "rollout": {0: rollout.pk}, "intent": {0: intent.pk},
         "source": {0: source.pk}, "package": {0: package.pk}, "version": {0: version.pk},
         "cluster": {0: x.pk}, "workspace": {0: a.pk}, "member": {0: a_dev_member.pk},
@@ -439,7 +518,7 @@ def world() -> World:
              "config": {0: f"{MARKER}-config"}, "idp": {0: provider.name}}
     a_ids = {a.pk, x.pk, a_manager.pk, a_dev.pk, a_dev_member.pk, _a_id(11), alloc_x.pk, alloc_z.pk, registry.pk,
              sm_x.pk, sm_z.pk, op_x.pk, op_z.pk, token.pk, source.pk, package.pk, version.pk, release.pk, rollout.pk,
-             intent.pk, object_action.pk}
+             intent.pk, object_action.pk, build_registry.pk, definition.pk, build_run.pk, scan_exception.pk}
     assert all(i >= A_BASE for i in a_ids)
     assert not any(o.pk >= A_BASE for o in (y, z, b, *foreign.values()))
     return World(a=a, b=b, x=x, y=y, z=z, a_dev=a_dev, admin=admin, foreign=foreign, pks=pks, names=names,
@@ -533,6 +612,12 @@ def _fill(route: ApiRoute, spec: Route, world: World, cluster: Cluster) -> str:
             return str(world.pks["intent"][0])
         if group == "entry_id":  # a timeline entry: A's portal change
             return f"portal:{world.pks['objectaction'][0]}"
+        if group == "allocation_id":  # A's allocation in the registry
+            return str(world.pks["registry"][0])
+        if group == "definition_id":  # a build definition's webhook: A's definition
+            return str(world.pks["builddefinition"][0])
+        if group == "step":  # a build run's step: A's run has a clone step
+            return "clone"
         if group == "kind":  # of a config
             return "ConfigMap"
         if group in ("group", "version", "plural"):  # the resource browser's kind: pods (in the read model)
@@ -617,7 +702,8 @@ def _excerpt(response: Any) -> str:
 def snapshot() -> dict[str, list[dict[str, Any]]]:
     tracked: list[type[models.Model]] = [Workspace, Membership, ClusterAllocation, RegistryAllocation, ServiceMap,
                                          Role, Cluster, NodeOperation, ApiToken, User, KubeObject, Release, Revision,
-                                         Rollout, RolloutTarget]
+                                         Rollout, RolloutTarget, BuildRegistry, BuildDefinition, BuildRun, BuildStep,
+                                         ScanPolicy, ScanException, ImageScan, WebhookDelivery]
     return {m.__name__: list(m._default_manager.order_by("pk").values()) for m in tracked}
 
 
@@ -705,6 +791,7 @@ def group_keys(world: World) -> dict[str, list[str]]:
         "fleet": [""],
         "audit": [""],
         "user": [str(world.a_dev.pk)],
+        "buildrun": [str(world.pks["buildrun"][0])],
     }
 
 

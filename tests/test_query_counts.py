@@ -23,6 +23,7 @@ from drf_spectacular.generators import SchemaGenerator
 from rest_framework.test import APIClient
 
 from activity.models import ObjectChange
+from builds.models import BuildDefinition, BuildRun, BuildStep, Registry
 from catalog.models import (
     CatalogSource,
     ConfigVersion,
@@ -53,6 +54,10 @@ _ids = itertools.count(1)
 NOT_FROM_THE_DATABASE = {
     "catalog_configs_list": "asks the cluster for the ConfigMaps and Secrets (catalog/config.py)",
     "workspaces_roles_grants_list": "the fixed table of grants (workspaces/models.py Grant)",
+    "builds_presets_list": "the fixed list of language presets (builds/presets.py)",
+    # one registry's repositories and one repository's tags, read live from the registry (builds/registry_ops.py)
+    "builds_registries_repositories_retrieve": "asks the registry for its catalog (builds/registry_ops.py)",
+    "builds_registries_tags_retrieve": "asks the registry for a repository's tags (builds/registry_ops.py)",
 }
 
 
@@ -268,6 +273,47 @@ def _object_actions(s: Scene, k: int) -> None:
                                     requested_username=s.member.username, status="succeeded")
 
 
+def _build_registries(s: Scene, k: int) -> None:
+    """Registries the member sees: each with an allocation of the member's workspace inside it (the
+    admin sees them all, with their allocations)."""
+    for _ in range(k):
+        host = f"qc-reg-{s.next()}.example.com"
+        Registry.objects.create(name=host.split(".")[0], host=host, username="u")
+        RegistryAllocation.objects.create(workspace=s.workspace, registry=f"{host}/team-{s.next()}")
+
+
+def _qc_registry(s: Scene) -> Registry:
+    registry, _ = Registry.objects.get_or_create(name="qc-registry", defaults={"host": "qc-registry.example.com"})
+    RegistryAllocation.objects.get_or_create(workspace=s.workspace, registry="qc-registry.example.com")
+    return registry
+
+
+def _build_definitions(s: Scene, k: int) -> None:
+    """Definitions, each with a run of two steps (the page's last_run rows are counted too)."""
+    registry = _qc_registry(s)
+    for _ in range(k):
+        n = s.next()
+        definition = BuildDefinition.objects.create(
+            workspace=s.workspace, name=f"qc-build-{n}", git_url="https://git.example.com/shop.git",
+            registry=registry, repository=f"shop-{n}", cluster=s.cluster, service_map=s.service_map)
+        run = BuildRun.objects.create(definition=definition, workspace=s.workspace, number=1, spec={})
+        BuildStep.objects.bulk_create([BuildStep(run=run, name=name, position=i)
+                                       for i, name in enumerate(("clone", "build"), start=1)])
+
+
+def _build_runs(s: Scene, k: int) -> None:
+    """Runs of one definition, each with four steps with logs."""
+    registry = _qc_registry(s)
+    definition, _ = BuildDefinition.objects.get_or_create(
+        workspace=s.workspace, name="qc-runs", defaults={
+            "git_url": "https://git.example.com/shop.git", "registry": registry, "repository": "shop-runs",
+            "cluster": s.cluster, "service_map": s.service_map})
+    for _ in range(k):
+        run = BuildRun.objects.create(definition=definition, workspace=s.workspace, number=s.next(), spec={})
+        BuildStep.objects.bulk_create([BuildStep(run=run, name=name, position=i, log="line\n" * 10)
+                                       for i, name in enumerate(("clone", "build", "scan", "deploy"), start=1)])
+
+
 # operationId -> what adds k rows the endpoint lists (visible to the admin and the member).
 SEEDERS: dict[str, Callable[[Scene, int], None]] = {
     "activity_list": _activity,
@@ -314,6 +360,9 @@ SEEDERS: dict[str, Callable[[Scene, int], None]] = {
     "servicemaps_all_list": _service_maps,
     "workspaces_quota_overview_list": _workspaces,
     "workspaces_roles_list": _roles,
+    "builds_registries_list": _build_registries,
+    "builds_definitions_list": _build_definitions,
+    "builds_runs_list": _build_runs,
 }
 
 # Lists a workspace member is shown nothing of, by design (cluster-scoped objects are the admins'):
