@@ -29,7 +29,7 @@ from django.db import transaction
 from drf_spectacular.generators import SchemaGenerator
 
 from portal.testing import api_request as request
-from tests.security.world import PERSONAS, World, fill
+from tests.security.world import PERSONAS, SCAN_DIGEST, World, fill
 
 HERE = Path(__file__).resolve().parent
 TABLE_FILE = HERE / "authz_matrix.yaml"
@@ -102,6 +102,17 @@ def valid_bodies(world: World) -> dict[str, dict[str, Any]]:
         # Sent for the grant check after the parse; the status rule stays "not 401/403/404" (revision 1
         # is the current one, so an allowed caller gets 400 "already deployed").
         "POST /api/catalog/releases/{id}/rollback/": {"revision": 1},
+        # builds: the workspace comes from the body (one the caller cannot see is a 400 on the field)
+        "POST /api/builds/definitions/": {
+            "workspace": world.workspace.pk, "name": "authz-build", "git_url": "https://git.example.com/authz.git",
+            "registry": world.ids["builds-registries"], "repository": f"sec-{world.suffix}/authz",
+            "cluster": world.service_map.cluster_id, "service_map": sm},
+        # the body names the registry, repository and release the caller must see; then workloads.deploy
+        **({"POST /api/builds/deploy-image/": {
+            "registry": world.ids["builds-registries"], "repository": f"sec-{world.suffix}/shop",
+            "digest": world.names["image_digest"], "tag": "1.0.B000001", "release": world.ids["releases"],
+            "image_path": "image", "image_format": "reference"}}  # the world's chart: `image: nginx:1.27`
+           if "image_digest" in world.names else {}),
     }
 
 
@@ -111,6 +122,9 @@ def queries(world: World) -> dict[str, str]:
     return {"GET /api/clusters/{cluster_id}/resources/{group}/{version}/{plural}/": ns,
             # the timeline of W's service map (activity/api): a scope is required
             "GET /api/activity/": f"?service_map={world.service_map.pk}",
+            # the scan of the image in W's build repository
+            "GET /api/builds/scans/": (f"?registry={world.ids['builds-registries']}&repository=sec-{world.suffix}/shop"
+                                       f"&digest={SCAN_DIGEST}"),
             "GET /api/clusters/{cluster_id}/resources/{group}/{version}/{plural}/{name}/": ns,
             **{f"{method} /api/clusters/{{cluster_id}}/objects/{path}": ns for method, path in (
                 ("GET", "{group}/{version}/{plural}/{name}/"), ("POST", "{group}/{version}/{plural}/{name}/preview/"),
@@ -151,7 +165,47 @@ def allowed_answer(status: int, with_body: bool) -> bool:
     return status not in REFUSED
 
 
+def push_image(host: str, repository: str, tag: str) -> str:
+    """Push a one-layer image to the registry at ``host`` (plain HTTP, no credentials); its digest."""
+    import gzip
+    import hashlib
+    import io
+    import tarfile
+
+    import requests
+
+    def blob(data: bytes, media_type: str) -> dict[str, Any]:
+        digest = "sha256:" + hashlib.sha256(data).hexdigest()
+        started = requests.post(f"http://{host}/v2/{repository}/blobs/uploads/", timeout=10)
+        assert started.status_code == 202, started.text
+        location = requests.compat.urljoin(f"http://{host}/", started.headers["Location"])
+        done = requests.put(location + ("&" if "?" in location else "?") + f"digest={digest}", data=data,
+                            headers={"Content-Type": "application/octet-stream"}, timeout=10)
+        assert done.status_code == 201, done.text
+        return {"mediaType": media_type, "digest": digest, "size": len(data)}
+
+    raw = io.BytesIO()
+    with tarfile.open(fileobj=raw, mode="w") as tar:
+        info = tarfile.TarInfo("hello.txt")
+        info.size = 5
+        tar.addfile(info, io.BytesIO(b"hello"))
+    config = json.dumps({"architecture": "amd64", "os": "linux", "config": {}, "rootfs": {
+        "type": "layers", "diff_ids": ["sha256:" + hashlib.sha256(raw.getvalue()).hexdigest()]}}).encode()
+    manifest = json.dumps({
+        "schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
+        "config": blob(config, "application/vnd.oci.image.config.v1+json"),
+        "layers": [blob(gzip.compress(raw.getvalue(), mtime=0), "application/vnd.oci.image.layer.v1.tar+gzip")],
+    }).encode()
+    put = requests.put(f"http://{host}/v2/{repository}/manifests/{tag}", data=manifest, timeout=10,
+                       headers={"Content-Type": "application/vnd.oci.image.manifest.v1+json"})
+    assert put.status_code == 201, put.text
+    return "sha256:" + hashlib.sha256(manifest).hexdigest()
+
+
 def test_authorization_matrix(secworld: World) -> None:
+    # an image in W's build repository, for "deploy this image" with a valid body
+    secworld.names["image_digest"] = push_image(secworld.names["registry_host"], f"sec-{secworld.suffix}/shop",
+                                                "1.0.B000001")
     table = load_table()
     failures: list[str] = []
     draft: dict[str, dict[str, Any]] = {}
@@ -206,4 +260,6 @@ def test_anonymous_reaches_only_the_login_surface(persona: str) -> None:
                                       # single sign-on (docs/sso.md): the providers offered, each kind's sign-in
                                       "GET /api/auth/providers/", "GET /api/auth/oidc/{name}/start/",
                                       "GET /api/auth/oidc/{name}/callback/", "POST /api/auth/ldap/{name}/login/",
+                                      # git webhooks of builds: the signature over the body is the credential
+                                      "POST /api/builds/webhooks/{definition_id}/",
                                       }, open_to_anonymous

@@ -6,7 +6,8 @@ identifiers to put into ``{id}``, ``{name}``, ``{kind}`` … so that object-leve
 objects (a fuzzer that only ever gets 404 proves nothing about the code behind the lookup). The
 world is built through the same actions the API uses, inside the test's transaction, so nothing
 outlives the test; the service map's namespace and its config objects are real objects in a
-sandbox cluster, so endpoints that ask the cluster get answers instead of timeouts.
+sandbox cluster, so endpoints that ask the cluster get answers instead of timeouts; likewise the
+builds registry is a real registry on loopback (:func:`live_registry_host`).
 
 :func:`fill` maps a schema path (``/api/workspaces/{workspace_id}/members/{id}/``) to the world's
 values for its parameters; it fails for a parameter it does not know, so a new kind of path
@@ -55,6 +56,30 @@ stringData:
 }
 
 _n = itertools.count(1)
+
+# The digest of the image in W's build repository whose scan the world holds.
+SCAN_DIGEST = "sha256:" + "5ec" * 21 + "5"
+_registry_hosts: list[str] = []
+
+
+def live_registry_host() -> str:
+    """``127.0.0.1:<port>`` of a registry (plain HTTP, no credentials) started once per process and
+    stopped at its exit: the world's builds registry, so the endpoints that read a registry live
+    (repositories, tags, deploy-image) get the registry's answer instead of a 503."""
+    if not _registry_hosts:
+        import atexit
+        import contextlib
+        import tempfile
+        from pathlib import Path
+
+        from sandbox.testing import registry_server
+
+        stack = contextlib.ExitStack()
+        tmp = stack.enter_context(tempfile.TemporaryDirectory(prefix="secworld-registry-"))
+        server = stack.enter_context(registry_server(Path(tmp)))
+        atexit.register(stack.close)
+        _registry_hosts.append(server.host)
+    return _registry_hosts[0]
 
 
 @dataclass
@@ -147,7 +172,8 @@ def build(sandbox: Any, *, cluster: str = "cluster-2") -> World:
     sm = ServiceMap.objects.create(workspace=workspace, cluster=cluster_obj, namespace=namespace, quota=quota)
     assert ws_services.apply_service_map(sm.pk) == "ready"
     sm = ServiceMap.objects.select_related("workspace", "cluster").get(pk=sm.pk)
-    registry = RegistryAllocation.objects.create(workspace=workspace, registry=f"registry.example.com/sec-{suffix}")
+    registry_host = live_registry_host()
+    registry = RegistryAllocation.objects.create(workspace=workspace, registry=f"{registry_host}/sec-{suffix}")
     node = "sec-node-1"
     _read_model(cluster_obj, namespace, node)
 
@@ -194,6 +220,29 @@ def build(sandbox: Any, *, cluster: str = "cluster-2") -> World:
     identity = ExternalIdentity.objects.create(provider=provider, subject=f"sec-linked-{suffix}", user=linked,
                                                username=linked.username)
 
+    # Builds (issue 13): a live registry holding W's allocation, a definition of W building there (no
+    # webhook, no deploy step), a queued run of it made as the API makes one (its clone step fills
+    # {step}), W's scan policy with an exception, and a scan of an image in W's repository.
+    from datetime import timedelta
+
+    from builds import actions as build_actions
+    from builds.models import BuildDefinition, ImageScan, ScanException, ScanPolicy
+    from builds.models import Registry as BuildRegistry
+
+    build_registry = BuildRegistry.objects.create(name=f"sec-{suffix}", host=registry_host, plain_http=True)
+    definition = BuildDefinition.objects.create(
+        workspace=workspace, name="shop-image", git_url="https://git.example.com/shop.git", registry=build_registry,
+        repository=f"sec-{suffix}/shop", cluster=cluster_obj, service_map=sm, created_by=users["developer"])
+    build_run = build_actions.create_run(definition, trigger="manual", user=users["developer"])
+    policy = ScanPolicy.objects.create(workspace=workspace, block_severity="CRITICAL")
+    scan_exception = ScanException.objects.create(policy=policy, vulnerability="CVE-2026-0001", reason="suite",
+                                                  expires=timezone.now() + timedelta(days=1),
+                                                  created_by=users["manager"])
+    ImageScan.objects.create(registry=build_registry, repository=definition.repository, digest=SCAN_DIGEST,
+                             counts={"CRITICAL": 0, "HIGH": 1}, run=build_run,
+                             findings=[{"id": "CVE-2026-0002", "package": "openssl", "version": "3.0.0",
+                                        "fixed_version": "3.0.1", "severity": "HIGH", "title": "suite"}])
+
     return World(
         suffix=suffix, users=users, tokens=tokens, workspace=workspace, other_workspace=other,
         cluster=cluster_obj, service_map=sm,
@@ -206,9 +255,12 @@ def build(sandbox: Any, *, cluster: str = "cluster-2") -> World:
             "users": users["viewer"].pk, "intents": created.json()["id"],
             "providers": provider.pk, "mappings": group_mapping.pk, "identities": identity.pk,
             "actions": object_action.pk,
+            # /api/builds/registries/{id}/ (the key "registries" is W's allocation, of /api/workspaces/)
+            "builds-registries": build_registry.pk, "definitions": definition.pk, "runs": build_run.pk,
+            "exceptions": scan_exception.pk,
         },
         names={"node": node, "config": "app-config", "workload": "shop-web", "pod": "shop-web-1",
-               "namespace": namespace, "hook": "no-such-webhook-token"},
+               "namespace": namespace, "hook": "no-such-webhook-token", "registry_host": registry_host},
     )
 
 
@@ -226,8 +278,16 @@ def path_parameters(path: str, world: World) -> dict[str, Any]:
         name = m[1]
         before = segments[i - 1] if i else ""
         if name == "id":
-            assert before in world.ids, f"{path}: no object of kind {before!r} in tests/security/world.py"
-            out[name] = world.ids[before]
+            app_kind = f"{segments[1]}-{before}"  # a kind two apps name alike: builds-registries
+            kind = app_kind if app_kind in world.ids else before
+            assert kind in world.ids, f"{path}: no object of kind {before!r} in tests/security/world.py"
+            out[name] = world.ids[kind]
+        elif name == "allocation_id":  # a registry's allocation: W's
+            out[name] = world.ids["registries"]
+        elif name == "definition_id":  # a build definition's webhook: W's definition
+            out[name] = world.ids["definitions"]
+        elif name == "step":  # a build run's step: the world's run has a clone step
+            out[name] = "clone"
         elif name == "workspace_id":
             out[name] = world.workspace.pk
         elif name == "cluster_id":
