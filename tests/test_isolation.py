@@ -24,7 +24,7 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from django.db import models
+from django.db import models, transaction
 from django.urls import URLPattern, URLResolver, get_resolver
 from django.utils import timezone
 from rest_framework.test import APIClient
@@ -830,3 +830,57 @@ def test_workspace_a_sees_its_own(world: World) -> None:
     names = [row["namespace"] for row in b.get("/api/workspaces/servicemaps/").json()["results"]]
     assert sorted(names) == ["ns-b-y", "ns-b-z"]
     assert [row["name"] for row in b.get(f"/api/clusters/{world.z.pk}/pods/").json()["results"]] == ["team-b-pod"]
+
+
+def _leaks_beyond_the_body(response: Any, body: dict[str, Any], world: World) -> list[str]:
+    """:func:`leaks`, except the caller's own words echoed back (a repository name it sent)."""
+    text = response.content.decode("utf-8", "replace")
+    for value in body.values():
+        if isinstance(value, str):
+            text = text.replace(value, "")
+    return ([f"contains {s!r}" for s in (MARKER, SECRET_NS) if s in text.lower()]
+            + [f for f in leaks(response, world) if not f.startswith("contains")])
+
+
+def test_builds_bodies_naming_workspace_a_are_refused(world: World) -> None:
+    """The route walk sends empty bodies; these are B's developer's otherwise valid builds writes that
+    name one of A's objects in the body (A's workspace, repository prefix, cluster, service map or
+    release, A's image): each is refused (400/403/404) without a row written or anything of A shown,
+    while the same body with B's own objects is accepted (so the refusals are about A)."""
+    RegistryAllocation.objects.create(workspace=world.b, registry="registry.example.com:5000/team-b")
+    sm_b = ServiceMap.objects.get(workspace=world.b, namespace="ns-b-y")
+    client = client_for(world.foreign["B developer"])
+    registry = world.pks["buildregistry"][0]
+    mine = {"workspace": world.b.pk, "name": "b-build", "git_url": "https://git.example.com/b.git",
+            "registry": registry, "repository": "team-b/shop", "cluster": world.y.pk, "service_map": sm_b.pk}
+    aimed = {
+        "A's workspace": {**mine, "workspace": world.a.pk},
+        "A's repository prefix": {**mine, "repository": f"{MARKER}-a/shop"},
+        "A's cluster": {**mine, "cluster": world.x.pk},
+        "A's service map": {**mine, "service_map": world.pks["servicemap"][0]},
+        "A's release to deploy to": {**mine, "deploy_release": world.pks["release"][0]},
+    }
+    deploys = {
+        "A's image into A's release": {"registry": registry, "repository": f"{MARKER}-a/shop", "digest": A_DIGEST,
+                                       "release": world.pks["release"][0]},
+        "B's repository into A's release": {"registry": registry, "repository": "team-b/shop", "digest": A_DIGEST,
+                                            "release": world.pks["release"][0]},
+    }
+    with transaction.atomic():  # B's own objects: accepted (then rolled back, so the names stay free)
+        created = client.post("/api/builds/definitions/", mine, format="json")
+        assert created.status_code == 201, created.content
+        transaction.set_rollback(True)
+    before = snapshot()
+    failures = []
+    for path, bodies in (("/api/builds/definitions/", aimed), ("/api/builds/deploy-image/", deploys)):
+        for what, body in bodies.items():
+            response = client.post(path, body, format="json")
+            where = f"B developer: POST {path} naming {what} -> {response.status_code}"
+            if response.status_code not in (400, 403, 404):
+                failures.append(f"{where}, expected a refusal: {_excerpt(response)}")
+            found = _leaks_beyond_the_body(response, body, world)
+            if found:
+                failures.append(f"{where}: LEAK ({'; '.join(found)}): {_excerpt(response)}")
+    after = snapshot()
+    failures += [f"the refused writes changed {model} rows" for model, rows in before.items() if after[model] != rows]
+    assert not failures, "\n".join(failures)
