@@ -125,6 +125,8 @@ def queries(world: World) -> dict[str, str]:
             # the scan of the image in W's build repository
             "GET /api/builds/scans/": (f"?registry={world.ids['builds-registries']}&repository=sec-{world.suffix}/shop"
                                        f"&digest={SCAN_DIGEST}"),
+            # W's build repository, which holds the image the test pushes (DELETE stays without: it is not undone)
+            "GET /api/builds/registries/{id}/tags/": f"?repository=sec-{world.suffix}/shop",
             "GET /api/clusters/{cluster_id}/resources/{group}/{version}/{plural}/{name}/": ns,
             **{f"{method} /api/clusters/{{cluster_id}}/objects/{path}": ns for method, path in (
                 ("GET", "{group}/{version}/{plural}/{name}/"), ("POST", "{group}/{version}/{plural}/{name}/preview/"),
