@@ -152,8 +152,9 @@ def require_registry_in_workspace(registry: Registry, workspace: Workspace, repo
     prefixes = workspace_prefixes([workspace.pk], registry)
     if not prefixes:
         raise errors.Invalid(
-            f"Workspace {workspace.name} has no allocation in registry {registry.name}; ask an admin to allocate it.",
-            code="registry_not_allocated", params={"workspace": workspace.name, "registry": registry.name})
+            f"Workspace {workspace.name} has no allocation in registry {registry.pk}; ask an admin to allocate it.",
+            # the id the caller gave, never the name of a registry the workspace holds nothing in
+            code="registry_not_allocated", params={"workspace": workspace.name, "registry": str(registry.pk)})
     if not any(under_prefix(repository, p) for p in prefixes):
         raise errors.Invalid(
             f"Repository {repository} is outside what workspace {workspace.name} holds in registry {registry.name} "

@@ -209,7 +209,7 @@ def _check_where(workspace: Workspace, cluster_id: int, service_map_id: int) -> 
     if cluster is None or not ClusterAllocation.objects.filter(workspace=workspace, cluster=cluster).exists():
         raise _invalid("cluster", f"Workspace {workspace.name} has no allocation on cluster {cluster_id}; build on a "
                                   "cluster the workspace holds.", code="cluster_not_allocated",
-                       params={"workspace": workspace.name, "cluster": cluster.name if cluster else str(cluster_id)})
+                       params={"workspace": workspace.name, "cluster": str(cluster_id)})  # never the name of a cluster not held
     sm = ServiceMap.objects.filter(pk=service_map_id).first()
     if sm is None or sm.workspace_id != workspace.pk or sm.cluster_id != cluster.pk:
         raise _invalid("service_map", f"Service map {service_map_id} is not one of workspace {workspace.name} on "

@@ -19,6 +19,7 @@ from datetime import timedelta
 from typing import Any
 
 from django.db import transaction
+from django.db.models.deletion import ProtectedError
 from django.http import HttpRequest
 from django.utils import timezone
 
@@ -28,7 +29,7 @@ from clusters.models import Cluster, ClusterStatus, NodeOperation, NodeOperation
 from clusters.outcomes import CheckResult
 from clusters.readmodel import cluster_freshness
 from clusters.rows import node_operation_row
-from portal import audit, enqueue, errors
+from portal import audit, deletion, enqueue, errors
 from portal.events import publish
 from portal.models import AuditOutcome
 
@@ -211,7 +212,12 @@ def delete_cluster(*, cluster: Cluster, actor: Any = None, request: HttpRequest 
                      detail={"name": name, "server": cluster.server})
         if request is not None:
             audit.describe(request, handled=True)
-        cluster.delete()
+        try:
+            cluster.delete()
+        except ProtectedError as exc:  # rows of an app above still use it (a build definition builds there)
+            used_by = deletion.describe(exc.protected_objects)
+            raise errors.Conflict(f"Cluster {name} is still used by {used_by}; delete or move them first.",
+                                  code="cluster_in_use", params={"cluster": name, "objects": used_by}) from exc
         gone = {"id": cluster_id, "name": name, "deleted": True}
         publish("fleet", "cluster.deleted", gone)
         publish(f"cluster.{cluster_id}", "cluster.deleted", gone)

@@ -24,11 +24,12 @@ from typing import Any
 from django.contrib.auth import get_user_model
 from django.db import IntegrityError, transaction
 from django.db.models import Q
+from django.db.models.deletion import ProtectedError
 from django.http import HttpRequest
 from django.utils import timezone
 
 from clusters.models import Cluster, KubeObject
-from portal import audit, enqueue
+from portal import audit, deletion, enqueue
 from portal.errors import Conflict, Invalid
 from portal.events import publish, reauthorize
 from portal.models import AuditOutcome
@@ -550,6 +551,10 @@ def delete_service_map(*, sm: ServiceMap, request: HttpRequest | None = None) ->
         if sm.status == ApplyStatus.DELETING:  # asked again: look at the namespace now; the start time stays
             _enqueue("delete_service_map", sm.pk)
             return sm
+        used_by = deletion.protected_by(sm)  # e.g. build definitions that build in it: refused before anything
+        if used_by:
+            raise Conflict(f"Service map {sm.namespace} is still used by {used_by}; delete or move them first.",
+                           code="servicemap_in_use", params={"namespace": sm.namespace, "objects": used_by})
         sm.status = ApplyStatus.DELETING
         sm.message = f"Deleting namespace {sm.namespace} and everything in it."
         sm.message_code, sm.message_params = "servicemap_deleting", {"namespace": sm.namespace}
@@ -610,7 +615,14 @@ def service_map_deletion_progress(sm: ServiceMap, *, stuck: bool, message: str, 
 
 
 def service_map_deleted(sm: ServiceMap) -> None:
-    deleted, _ = ServiceMap.objects.filter(pk=sm.pk, status=ApplyStatus.DELETING).delete()
+    try:
+        deleted, _ = ServiceMap.objects.filter(pk=sm.pk, status=ApplyStatus.DELETING).delete()
+    except ProtectedError as exc:  # something came to use it while the namespace went: say what, keep the row
+        used_by = deletion.describe(exc.protected_objects)
+        service_map_message(sm, f"The namespace is gone, but {used_by} still use this service map; delete or move "
+                                "them, then delete the service map again.",
+                            code="servicemap_in_use", params={"namespace": sm.namespace, "objects": used_by})
+        return
     if deleted:
         audit.record(action="servicemap.deleted", outcome=AuditOutcome.SUCCESS, target=sm,
                      detail={"cluster": sm.cluster.name, "namespace": sm.namespace})
