@@ -13,7 +13,7 @@ import os
 import threading
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, NoReturn
 
 from portal.models import User
 
@@ -132,3 +132,14 @@ def register_cluster(admin_api: Any, kubeconfig: str, name: str) -> int:
     response = admin_api.post("/api/clusters/", {"name": name, "kubeconfig": kubeconfig}, format="json")
     assert response.status_code == 202, response.content
     return int(response.json()["id"])
+
+
+def service_missing(reason: str) -> NoReturn:
+    """A service the test needs (the built-in registry, say) is not there: skip locally, saying how to
+    start it, but fail under CI (``CI`` set), where ``make test`` starts every service and a silent skip
+    would pass a suite that tested nothing of the feature."""
+    import pytest
+
+    if os.environ.get("CI"):
+        pytest.fail(f"{reason} (CI starts every service; this is a failure there, not a skip)")
+    pytest.skip(reason)

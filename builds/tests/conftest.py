@@ -14,6 +14,8 @@ import pytest
 import requests
 from django.conf import settings
 
+from portal.testing import service_missing
+
 
 def registry_auth() -> tuple[str, tuple[str, str], str]:
     """(``https://host``, (username, password), CA file) of the built-in registry."""
@@ -44,7 +46,7 @@ def builtin_registry(db: None) -> Any:
     """The built-in registry's row in the test database (``manage.py builtin_registry``'s work)."""
     why = builtin_registry_running()
     if why:
-        pytest.skip(why)
+        service_missing(why)
     from builds import registry_actions
 
     return registry_actions.ensure_builtin()

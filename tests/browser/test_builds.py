@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 
-from portal.testing import make_user
+from portal.testing import make_user, service_missing
 from tests.browser.helpers import CLUSTER, PASSWORD
 from tests.browser.helpers import builtin_roles as _builtin_roles
 from tests.browser.helpers import login as _login
@@ -43,11 +43,11 @@ def _builtin_registry() -> Any:
 
     host, ca = settings.PORTAL_BUILTIN_REGISTRY_HOST, settings.PORTAL_BUILTIN_REGISTRY_CA_FILE
     if not host or not ca or not Path(ca).exists():
-        pytest.skip("the built-in registry is not set up: run scripts/services.sh start")
+        service_missing("the built-in registry is not set up: run scripts/services.sh start")
     try:
         requests.get(f"https://{host}/v2/", verify=ca, timeout=3)
     except requests.RequestException:
-        pytest.skip(f"the built-in registry at {host} does not answer: run scripts/services.sh start")
+        service_missing(f"the built-in registry at {host} does not answer: run scripts/services.sh start")
     return registry_actions.ensure_builtin()
 
 

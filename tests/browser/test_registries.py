@@ -24,7 +24,7 @@ from typing import Any
 import pytest
 import requests
 
-from portal.testing import make_user
+from portal.testing import make_user, service_missing
 from tests.browser.helpers import builtin_roles as _builtin_roles
 from tests.browser.helpers import login as _login
 from tests.browser.helpers import logout as _logout
@@ -40,13 +40,13 @@ def _registry() -> tuple[str, tuple[str, str], str]:
     ca = settings.PORTAL_BUILTIN_REGISTRY_CA_FILE
     password_file = settings.PORTAL_BUILTIN_REGISTRY_PASSWORD_FILE
     if not host or not ca or not Path(ca).exists() or not Path(password_file).exists():
-        pytest.skip("the built-in registry is not set up: run scripts/services.sh start")
+        service_missing("the built-in registry is not set up: run scripts/services.sh start")
     try:
         code = requests.get(f"https://{host}/v2/", verify=ca, timeout=3).status_code
     except requests.RequestException as exc:
-        pytest.skip(f"the built-in registry at {host} does not answer ({type(exc).__name__}): run scripts/services.sh start")
+        service_missing(f"the built-in registry at {host} does not answer ({type(exc).__name__}): run scripts/services.sh start")
     if code != 401:
-        pytest.skip(f"https://{host}/v2/ answered {code}, not 401: is it the built-in registry?")
+        service_missing(f"https://{host}/v2/ answered {code}, not 401: is it the built-in registry?")
     return (f"https://{host}", (settings.PORTAL_BUILTIN_REGISTRY_USERNAME, Path(password_file).read_text().strip()),
             ca)
 
