@@ -30,7 +30,7 @@ from builds import access, images, policy, pull_secrets, registries, registry_op
 from builds.models import BuildDefinition, BuildRun, ImageFormat, ImageScan, Registry, ScanPolicy
 from catalog import image_hooks, releases
 from catalog.models import Release, Revision, RevisionStatus
-from portal.errors import Invalid, PortalError, Upstream
+from portal.errors import Invalid, NotFound, PortalError, Upstream
 from workspaces.models import ServiceMap
 
 logger = logging.getLogger("builds")
@@ -214,7 +214,7 @@ def deploy_image(*, user: Any, registry: Registry, repository: str, digest: str,
     access.require_deploy(user, release.workspace)  # before the registry is asked anything
     try:
         registry_ops.image_info(registry, repository, digest)
-    except Upstream as exc:
+    except (Upstream, NotFound) as exc:
         if exc.code == "registry_not_found":
             raise Invalid(f"{registry.host}/{repository}@{digest} is not in the registry.",
                           code="image_not_found", errors={"digest": [exc.message]},

@@ -8,7 +8,8 @@ credential rules of :mod:`portal.oci` that catalog sources already use; oras-py 
 sessions. The client speaks basic auth and the Bearer token flow.
 
 Errors are the portal's, with stable codes (the contract in /work/coord/BUILDS.md, docs/registries.md):
-``Upstream`` ``registry_refused`` (401/403), ``registry_not_found`` (404), ``registry_error``
+``NotFound`` ``registry_not_found`` (404: the repository, tag or manifest is not there), ``Upstream``
+``registry_refused`` (401/403), ``registry_error``
 (another HTTP error); ``Unavailable`` ``registry_unavailable`` (network, TLS, the address policy,
 an answer that is not a registry's); ``Conflict`` ``registry_delete_unsupported`` (the registry
 or its record does not allow deleting). Messages name the address, never a credential.
@@ -59,8 +60,8 @@ def _translate(exc: oci.RegistryUnavailable, registry: Registry) -> errors.Porta
         params["status"] = exc.code
         if exc.code in (401, 403):
             return errors.Upstream(exc.message, code="registry_refused", params=params)
-        if exc.code == 404:
-            return errors.Upstream(exc.message, code="registry_not_found", params=params)
+        if exc.code == 404:  # what was asked for is not there: the caller's 404, not a failing upstream
+            return errors.NotFound(exc.message, code="registry_not_found", params=params)
         return errors.Upstream(exc.message, code="registry_error", params=params)
     return errors.Unavailable(exc.message, code="registry_unavailable", params=params)
 

@@ -28,7 +28,7 @@ from clusters.models import DNS1123_LABEL
 from portal import errors
 from portal.api.pagination import KeysetPagination
 from portal.api.params import id_param
-from portal.api.serializers import StrictSerializer
+from portal.api.serializers import StrictCharField, StrictSerializer
 from portal.api.viewsets import AccessMixin
 from portal.limits import DESCRIPTION_MAX_LENGTH
 from workspaces import access as ws_access
@@ -46,16 +46,16 @@ ERRORS = {
 
 class DefinitionRefSerializer(serializers.Serializer[Any]):
     id = serializers.IntegerField()
-    name = serializers.CharField()
+    name = StrictCharField()
 
 
 class DefinitionRegistryRefSerializer(DefinitionRefSerializer):
-    host = serializers.CharField()
+    host = StrictCharField()
 
 
 class DefinitionServiceMapRefSerializer(serializers.Serializer[Any]):
     id = serializers.IntegerField()
-    namespace = serializers.CharField()
+    namespace = StrictCharField()
 
 
 class DefinitionReleaseRefSerializer(DefinitionRefSerializer):
@@ -69,21 +69,21 @@ class RunRowSerializer(serializers.Serializer[Any]):
     definition = DefinitionRefSerializer()
     workspace = DefinitionRefSerializer()
     number = serializers.IntegerField()
-    status = serializers.CharField()
-    trigger = serializers.CharField()
-    git_ref = serializers.CharField()
-    git_commit = serializers.CharField()
-    image_repository = serializers.CharField()
-    image_tag = serializers.CharField()
-    image_digest = serializers.CharField()
+    status = StrictCharField()
+    trigger = StrictCharField()
+    git_ref = StrictCharField()
+    git_commit = StrictCharField()
+    image_repository = StrictCharField()
+    image_tag = StrictCharField()
+    image_digest = StrictCharField()
     image_size = serializers.IntegerField(allow_null=True)
     steps_done = serializers.IntegerField()
     steps_total = serializers.IntegerField()
     failed_step = serializers.IntegerField(allow_null=True)
-    message = serializers.CharField()
-    message_code = serializers.CharField()
+    message = StrictCharField()
+    message_code = StrictCharField()
     message_params = serializers.DictField()
-    requested_username = serializers.CharField()
+    requested_username = StrictCharField()
     created = serializers.DateTimeField()
     started = serializers.DateTimeField(allow_null=True)
     finished = serializers.DateTimeField(allow_null=True)
@@ -102,36 +102,36 @@ class DefinitionSerializer(serializers.Serializer[Any]):
 
     id = serializers.IntegerField()
     workspace = DefinitionRefSerializer()
-    name = serializers.CharField()
-    description = serializers.CharField()
-    git_url = serializers.CharField()
-    git_ref = serializers.CharField()
-    git_username = serializers.CharField()
+    name = StrictCharField()
+    description = StrictCharField()
+    git_url = StrictCharField()
+    git_ref = StrictCharField()
+    git_username = StrictCharField()
     has_git_password = serializers.BooleanField()
-    context_dir = serializers.CharField()
-    dockerfile_path = serializers.CharField()
+    context_dir = StrictCharField()
+    dockerfile_path = StrictCharField()
     preset = serializers.ChoiceField(choices=Preset.choices)
-    build_args = serializers.DictField(child=serializers.CharField())
+    build_args = serializers.DictField(child=StrictCharField())
     registry = DefinitionRegistryRefSerializer()
-    repository = serializers.CharField()
-    image = serializers.CharField(help_text="<registry host>/<repository>")
+    repository = StrictCharField()
+    image = StrictCharField(help_text="<registry host>/<repository>")
     tag_scheme = serializers.ChoiceField(choices=TagScheme.choices)
-    version = serializers.CharField()
+    version = StrictCharField()
     next_build_number = serializers.IntegerField()
     cluster = DefinitionRefSerializer()
     service_map = DefinitionServiceMapRefSerializer()
     builder = serializers.ChoiceField(choices=Builder.choices)
-    resources = serializers.DictField(child=serializers.DictField(child=serializers.CharField()))
-    cache_size = serializers.CharField()
+    resources = serializers.DictField(child=serializers.DictField(child=StrictCharField()))
+    cache_size = StrictCharField()
     timeout_seconds = serializers.IntegerField()
     keep_runs = serializers.IntegerField()
     scan = serializers.BooleanField()
     deploy_release = DefinitionReleaseRefSerializer(allow_null=True)
-    deploy_image_path = serializers.CharField()
+    deploy_image_path = StrictCharField()
     deploy_image_format = serializers.ChoiceField(choices=ImageFormat.choices)
     webhook_enabled = serializers.BooleanField()
-    webhook_url = serializers.CharField(help_text="where the git host posts pushes (signed with the webhook secret)")
-    trigger_refs = serializers.ListField(child=serializers.CharField())
+    webhook_url = StrictCharField(help_text="where the git host posts pushes (signed with the webhook secret)")
+    trigger_refs = serializers.ListField(child=StrictCharField())
     last_run = RunRowSerializer(allow_null=True)
     created = serializers.DateTimeField()
     updated = serializers.DateTimeField()
@@ -139,25 +139,25 @@ class DefinitionSerializer(serializers.Serializer[Any]):
 
 
 class DefinitionCreatedSerializer(DefinitionSerializer):
-    webhook_secret = serializers.CharField(
+    webhook_secret = StrictCharField(
         required=False, help_text="only in the answer that created the secret (creation with webhook_enabled, "
                                   "turning the webhook on); keep it, it is never shown again")
 
 
 class WebhookSecretSerializer(serializers.Serializer[Any]):
-    webhook_secret = serializers.CharField()
+    webhook_secret = StrictCharField()
 
 
 class PresetSerializer(serializers.Serializer[Any]):
-    key = serializers.CharField(help_text="the definition's preset value: java-maven, java-gradle, nodejs, python, go")
-    name = serializers.CharField()
-    dockerfile = serializers.CharField()
-    build_args = serializers.DictField(child=serializers.CharField(), help_text="NAME -> default")
+    key = StrictCharField(help_text="the definition's preset value: java-maven, java-gradle, nodejs, python, go")
+    name = StrictCharField()
+    dockerfile = StrictCharField()
+    build_args = serializers.DictField(child=StrictCharField(), help_text="NAME -> default")
 
 
 class ResourceValuesSerializer(StrictSerializer):
-    cpu = serializers.CharField(max_length=32, required=False)
-    memory = serializers.CharField(max_length=32, required=False)
+    cpu = StrictCharField(max_length=32, required=False)
+    memory = StrictCharField(max_length=32, required=False)
 
 
 class ResourcesSerializer(StrictSerializer):
@@ -169,40 +169,40 @@ class DefinitionWriteSerializer(StrictSerializer):
     """What a definition takes (PATCH: any subset). Strings are checked further by
     :mod:`builds.actions` (paths, names, addresses)."""
 
-    name = serializers.CharField(max_length=63, validators=[DNS1123_LABEL])
-    description = serializers.CharField(max_length=DESCRIPTION_MAX_LENGTH, allow_blank=True, required=False,
+    name = StrictCharField(max_length=63, validators=[DNS1123_LABEL])
+    description = StrictCharField(max_length=DESCRIPTION_MAX_LENGTH, allow_blank=True, required=False,
                                         default="")
-    git_url = serializers.CharField(max_length=500, help_text="http(s) address of the repository")
-    git_ref = serializers.CharField(max_length=255, required=False, default="main")
-    git_username = serializers.CharField(max_length=200, allow_blank=True, required=False, default="")
-    git_password = serializers.CharField(max_length=actions.GIT_SECRET_MAX, allow_blank=True, required=False,
+    git_url = StrictCharField(max_length=500, help_text="http(s) address of the repository")
+    git_ref = StrictCharField(max_length=255, required=False, default="main")
+    git_username = StrictCharField(max_length=200, allow_blank=True, required=False, default="")
+    git_password = StrictCharField(max_length=actions.GIT_SECRET_MAX, allow_blank=True, required=False,
                                          write_only=True, trim_whitespace=False,
                                          help_text="stored encrypted, never shown; \"\" removes it")
-    context_dir = serializers.CharField(max_length=255, allow_blank=True, required=False, default=".")
-    dockerfile_path = serializers.CharField(max_length=255, allow_blank=True, required=False, default="Dockerfile")
+    context_dir = StrictCharField(max_length=255, allow_blank=True, required=False, default=".")
+    dockerfile_path = StrictCharField(max_length=255, allow_blank=True, required=False, default="Dockerfile")
     preset = serializers.ChoiceField(choices=Preset.choices, allow_blank=True, required=False, default="")
-    build_args = serializers.DictField(child=serializers.CharField(max_length=actions.BUILD_ARG_VALUE_MAX,
+    build_args = serializers.DictField(child=StrictCharField(max_length=actions.BUILD_ARG_VALUE_MAX,
                                                                    allow_blank=True, trim_whitespace=False),
                                        required=False,
                                        help_text="NAME -> value; a preset's defaults when not given")
     registry = serializers.IntegerField()
-    repository = serializers.CharField(max_length=255)
+    repository = StrictCharField(max_length=255)
     tag_scheme = serializers.ChoiceField(choices=TagScheme.choices, required=False, default=TagScheme.VERSION_BUILD)
-    version = serializers.CharField(max_length=64, required=False, default="1.0")
+    version = StrictCharField(max_length=64, required=False, default="1.0")
     cluster = serializers.IntegerField()
     service_map = serializers.IntegerField()
     builder = serializers.ChoiceField(choices=Builder.choices, required=False, default=Builder.BUILDKIT)
     resources = ResourcesSerializer(required=False, default=dict)
-    cache_size = serializers.CharField(max_length=32, required=False, default="2Gi")
+    cache_size = StrictCharField(max_length=32, required=False, default="2Gi")
     timeout_seconds = serializers.IntegerField(min_value=60, max_value=86400, required=False, default=1800)
     keep_runs = serializers.IntegerField(min_value=1, max_value=1000, required=False, default=20)
     scan = serializers.BooleanField(required=False, default=True)
     deploy_release = serializers.IntegerField(allow_null=True, required=False, default=None)
-    deploy_image_path = serializers.CharField(max_length=200, required=False, default="image")
+    deploy_image_path = StrictCharField(max_length=200, required=False, default="image")
     deploy_image_format = serializers.ChoiceField(choices=ImageFormat.choices, required=False,
                                                   default=ImageFormat.SPLIT)
     webhook_enabled = serializers.BooleanField(required=False, default=False)
-    trigger_refs = serializers.ListField(child=serializers.CharField(max_length=255), max_length=20, required=False,
+    trigger_refs = serializers.ListField(child=StrictCharField(max_length=255), max_length=20, required=False,
                                          default=list)
 
 
@@ -211,7 +211,7 @@ class DefinitionCreateSerializer(DefinitionWriteSerializer):
 
 
 class RunRequestSerializer(StrictSerializer):
-    ref = serializers.CharField(max_length=255, required=False, allow_blank=True, default="",
+    ref = StrictCharField(max_length=255, required=False, allow_blank=True, default="",
                                 help_text="branch, tag or commit to build instead of the definition's git_ref")
 
 

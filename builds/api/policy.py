@@ -36,7 +36,7 @@ from builds.models import (
 from catalog.models import Release
 from portal import errors
 from portal.access import visible
-from portal.api.serializers import StrictSerializer
+from portal.api.serializers import StrictCharField, StrictSerializer
 from portal.limits import DESCRIPTION_MAX_LENGTH
 from workspaces import access as ws_access
 from workspaces.models import Workspace
@@ -63,12 +63,12 @@ def _iso(value: Any) -> str | None:
 
 class ExceptionSerializer(serializers.Serializer[Any]):
     id = serializers.IntegerField()
-    vulnerability = serializers.CharField()
-    reason = serializers.CharField()
+    vulnerability = StrictCharField()
+    reason = StrictCharField()
     expires = serializers.DateTimeField()
     expired = serializers.BooleanField()
     created = serializers.DateTimeField()
-    created_by = serializers.CharField(allow_null=True)
+    created_by = StrictCharField(allow_null=True)
 
 
 class PolicyPermissionsSerializer(serializers.Serializer[Any]):
@@ -77,7 +77,7 @@ class PolicyPermissionsSerializer(serializers.Serializer[Any]):
 
 class PolicySerializer(serializers.Serializer[Any]):
     workspace = WorkspaceRefSerializer()
-    block_severity = serializers.CharField()
+    block_severity = StrictCharField()
     require_scan = serializers.BooleanField()
     exceptions = ExceptionSerializer(many=True)
     updated = serializers.DateTimeField(allow_null=True)
@@ -90,25 +90,25 @@ class PolicyWriteSerializer(StrictSerializer):
 
 
 class ExceptionWriteSerializer(StrictSerializer):
-    vulnerability = serializers.CharField(max_length=64)
-    reason = serializers.CharField(max_length=DESCRIPTION_MAX_LENGTH)
+    vulnerability = StrictCharField(max_length=64)
+    reason = StrictCharField(max_length=DESCRIPTION_MAX_LENGTH)
     expires = serializers.DateTimeField()
 
 
 class FindingSerializer(serializers.Serializer[Any]):
-    id = serializers.CharField()
-    package = serializers.CharField()
-    version = serializers.CharField()
-    fixed_version = serializers.CharField()
-    severity = serializers.CharField()
-    title = serializers.CharField()
+    id = StrictCharField()
+    package = StrictCharField()
+    version = StrictCharField()
+    fixed_version = StrictCharField()
+    severity = StrictCharField()
+    title = StrictCharField()
 
 
 class ScanSerializer(serializers.Serializer[Any]):
     registry = serializers.IntegerField()
-    repository = serializers.CharField()
-    digest = serializers.CharField()
-    scanner = serializers.CharField()
+    repository = StrictCharField()
+    digest = StrictCharField()
+    scanner = StrictCharField()
     counts = serializers.DictField(child=serializers.IntegerField())
     findings = FindingSerializer(many=True)
     scanned = serializers.DateTimeField()
@@ -117,18 +117,18 @@ class ScanSerializer(serializers.Serializer[Any]):
 
 class DeployImageSerializer(StrictSerializer):
     registry = serializers.IntegerField()
-    repository = serializers.CharField(max_length=255)
+    repository = StrictCharField(max_length=255)
     digest = serializers.RegexField(r"^sha256:[a-f0-9]{64}$", max_length=71)
     tag = serializers.RegexField(r"^(?:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?$", max_length=128, required=False,
                                  allow_blank=True, default="")
     release = serializers.IntegerField()
-    image_path = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
+    image_path = StrictCharField(max_length=200, required=False, allow_blank=True, default="")
     image_format = serializers.ChoiceField(choices=ImageFormat.values, required=False, allow_blank=True, default="")
 
 
 DeployedSerializer = inline_serializer("ImageDeployed", fields={
     "release": inline_serializer("DeployedReleaseRef", fields={"id": serializers.IntegerField(),
-                                                               "name": serializers.CharField()}),
+                                                               "name": StrictCharField()}),
     "revision": serializers.IntegerField()})
 
 

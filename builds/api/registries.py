@@ -21,7 +21,7 @@ from rest_framework.response import Response
 from builds import access, registry_actions, registry_ops
 from builds.models import ImageScan, Registry, RegistryKind
 from portal import audit, errors, oci
-from portal.api.serializers import StrictSerializer
+from portal.api.serializers import StrictCharField, StrictSerializer
 from portal.api.viewsets import AccessMixin
 from portal.limits import DESCRIPTION_MAX_LENGTH
 from workspaces.models import RegistryAllocation
@@ -34,7 +34,7 @@ ERRORS = {
                                      "`registry_delete_unsupported`)"),
 }
 REGISTRY_ERRORS = {
-    502: OpenApiResponse(description="The registry answered with an error (`registry_refused`, `registry_not_found`, "
+    502: OpenApiResponse(description="The registry answered with an error (`registry_refused`, "
                                      "`registry_error`)"),
     503: OpenApiResponse(description="The registry cannot be reached (`registry_unavailable`)"),
 }
@@ -46,88 +46,88 @@ HOST_HELP = ("host[:port] as image references name it (docker.io for Docker Hub)
 
 class RegistryWorkspaceRefSerializer(serializers.Serializer[Any]):
     id = serializers.IntegerField()
-    name = serializers.CharField()
+    name = StrictCharField()
 
 
 class RegistryPrefixAllocationSerializer(serializers.Serializer[Any]):
     id = serializers.IntegerField()
     workspace = RegistryWorkspaceRefSerializer()
-    prefix = serializers.CharField(help_text="repository prefix in the registry; empty: the whole registry")
+    prefix = StrictCharField(help_text="repository prefix in the registry; empty: the whole registry")
 
 
 class ImageRegistrySerializer(serializers.Serializer[Any]):
     id = serializers.IntegerField()
-    name = serializers.CharField()
+    name = StrictCharField()
     kind = serializers.ChoiceField(choices=RegistryKind.choices)
-    host = serializers.CharField()
+    host = StrictCharField()
     plain_http = serializers.BooleanField()
     has_ca = serializers.BooleanField()
-    username = serializers.CharField()
+    username = StrictCharField()
     has_password = serializers.BooleanField()
     builtin = serializers.BooleanField()
     allow_delete = serializers.BooleanField()
-    description = serializers.CharField()
-    status = serializers.CharField()
-    message = serializers.CharField()
-    message_code = serializers.CharField()
+    description = StrictCharField()
+    status = StrictCharField()
+    message = StrictCharField()
+    message_code = StrictCharField()
     message_params = serializers.DictField()
     checked = serializers.DateTimeField(allow_null=True)
     created = serializers.DateTimeField()
-    prefixes = serializers.ListField(child=serializers.CharField(), allow_null=True,
+    prefixes = serializers.ListField(child=StrictCharField(), allow_null=True,
                                      help_text="the repository prefixes you see; null: every repository")
     allocations = RegistryPrefixAllocationSerializer(many=True, help_text="only for those who see every registry; else empty")
 
 
 class ImageRegistryCreateSerializer(StrictSerializer):
-    name = serializers.CharField(max_length=63)
+    name = StrictCharField(max_length=63)
     kind = serializers.ChoiceField(choices=RegistryKind.choices, required=False, default=RegistryKind.GENERIC,
                                    help_text="builtin is the portal's own (manage.py builtin_registry): refused here")
-    host = serializers.CharField(max_length=255, help_text=HOST_HELP)
+    host = StrictCharField(max_length=255, help_text=HOST_HELP)
     plain_http = serializers.BooleanField(required=False, default=False)
-    ca_pem = serializers.CharField(max_length=50_000, allow_blank=True, required=False, default="")
-    username = serializers.CharField(max_length=200, allow_blank=True, required=False, default="")
-    password = serializers.CharField(max_length=1000, allow_blank=True, required=False, default="",
+    ca_pem = StrictCharField(max_length=50_000, allow_blank=True, required=False, default="")
+    username = StrictCharField(max_length=200, allow_blank=True, required=False, default="")
+    password = StrictCharField(max_length=1000, allow_blank=True, required=False, default="",
                                      trim_whitespace=False, style={"input_type": "password"}, write_only=True)
     allow_delete = serializers.BooleanField(required=False, default=True)
-    description = serializers.CharField(max_length=DESCRIPTION_MAX_LENGTH, allow_blank=True, required=False,
+    description = StrictCharField(max_length=DESCRIPTION_MAX_LENGTH, allow_blank=True, required=False,
                                         default="")
 
 
 class ImageRegistryUpdateSerializer(StrictSerializer):
-    name = serializers.CharField(max_length=63, required=False)
+    name = StrictCharField(max_length=63, required=False)
     kind = serializers.ChoiceField(choices=RegistryKind.choices, required=False)
-    host = serializers.CharField(max_length=255, required=False, help_text=HOST_HELP)
+    host = StrictCharField(max_length=255, required=False, help_text=HOST_HELP)
     plain_http = serializers.BooleanField(required=False)
-    ca_pem = serializers.CharField(max_length=50_000, allow_blank=True, required=False)
-    username = serializers.CharField(max_length=200, allow_blank=True, required=False)
-    password = serializers.CharField(max_length=1000, allow_blank=True, required=False, trim_whitespace=False,
+    ca_pem = StrictCharField(max_length=50_000, allow_blank=True, required=False)
+    username = StrictCharField(max_length=200, allow_blank=True, required=False)
+    password = StrictCharField(max_length=1000, allow_blank=True, required=False, trim_whitespace=False,
                                      style={"input_type": "password"}, write_only=True,
                                      help_text="a new password rotates it: every pull secret made from it is renewed")
     allow_delete = serializers.BooleanField(required=False)
-    description = serializers.CharField(max_length=DESCRIPTION_MAX_LENGTH, allow_blank=True, required=False)
+    description = StrictCharField(max_length=DESCRIPTION_MAX_LENGTH, allow_blank=True, required=False)
 
 
 class RegistryPrefixAllocationCreateSerializer(StrictSerializer):
     workspace = serializers.IntegerField()
-    prefix = serializers.CharField(max_length=200, allow_blank=True, required=False, default="",
+    prefix = StrictCharField(max_length=200, allow_blank=True, required=False, default="",
                                    help_text="repository prefix (team-a owns team-a and team-a/…); empty: all")
 
 
 RepositoriesSerializer = inline_serializer("RegistryRepositories", fields={
-    "results": inline_serializer("RegistryRepository", fields={"name": serializers.CharField()}, many=True),
+    "results": inline_serializer("RegistryRepository", fields={"name": StrictCharField()}, many=True),
     "truncated": serializers.BooleanField(),
 })
 ScanSummarySerializer = inline_serializer("ImageScanSummary", fields={
     "counts": serializers.DictField(child=serializers.IntegerField()), "scanned": serializers.DateTimeField()},
     allow_null=True)
 TagsSerializer = inline_serializer("RegistryTags", fields={
-    "repository": serializers.CharField(),
-    "image": serializers.CharField(help_text="host/repository, as image references write it"),
+    "repository": StrictCharField(),
+    "image": StrictCharField(help_text="host/repository, as image references write it"),
     "results": inline_serializer("RegistryTag", fields={
-        "tag": serializers.CharField(), "digest": serializers.CharField(), "size": serializers.IntegerField(),
-        "media_type": serializers.CharField(), "platforms": inline_serializer("ImagePlatform", fields={
-            "os": serializers.CharField(), "architecture": serializers.CharField(),
-            "variant": serializers.CharField()}, many=True),
+        "tag": StrictCharField(), "digest": StrictCharField(), "size": serializers.IntegerField(),
+        "media_type": StrictCharField(), "platforms": inline_serializer("ImagePlatform", fields={
+            "os": StrictCharField(), "architecture": StrictCharField(),
+            "variant": StrictCharField()}, many=True),
         "created": serializers.DateTimeField(allow_null=True), "scan": ScanSummarySerializer}, many=True),
     "truncated": serializers.BooleanField(),
 })

@@ -27,6 +27,7 @@ from builds.models import BuildRun, BuildStep, RunStatus, StepName, StepStatus
 from portal import errors
 from portal.api.pagination import KeysetPagination
 from portal.api.params import id_param
+from portal.api.serializers import StrictCharField
 from portal.api.viewsets import AccessMixin
 
 ERRORS = {
@@ -52,8 +53,8 @@ class BuildStepSerializer(serializers.Serializer[Any]):
     started = serializers.DateTimeField(allow_null=True)
     finished = serializers.DateTimeField(allow_null=True)
     exit_code = serializers.IntegerField(allow_null=True)
-    message = serializers.CharField()
-    message_code = serializers.CharField()
+    message = StrictCharField()
+    message_code = StrictCharField()
     message_params = serializers.DictField()
     log_size = serializers.IntegerField(help_text="Bytes of the kept log (the offset the next buildrun.log starts at)")
     log_truncated = serializers.BooleanField(help_text="Only the newest PORTAL_BUILD_LOG_MAX_BYTES are kept")
@@ -67,9 +68,9 @@ class RunDetailSerializer(RunRowSerializer):
 
 class BuildStepLogSerializer(serializers.Serializer[Any]):
     run = serializers.IntegerField()
-    step = serializers.CharField()
+    step = StrictCharField()
     offset = serializers.IntegerField(help_text="The byte offset `text` starts at (the one asked, clamped)")
-    text = serializers.CharField()
+    text = StrictCharField()
     size = serializers.IntegerField(help_text="Bytes of the kept log")
     truncated = serializers.BooleanField(help_text="Older output was dropped (only the newest bytes are kept)")
     running = serializers.BooleanField(help_text="The step may still write more")

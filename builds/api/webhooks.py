@@ -24,6 +24,7 @@ from builds import actions, rows, webhooks
 from builds.api.definitions import RunRowSerializer
 from builds.models import BuildDefinition, Trigger, WebhookDelivery
 from portal import audit
+from portal.api.serializers import StrictCharField
 from portal.errors import Conflict, Invalid
 
 IGNORED_PING = "webhook_ping"
@@ -57,7 +58,7 @@ def _ignored(why: str, code: str, **params: Any) -> Response:
 
 
 IgnoredSerializer = inline_serializer("WebhookIgnored", fields={
-    "ignored": serializers.CharField(), "code": serializers.CharField(),
+    "ignored": StrictCharField(), "code": StrictCharField(),
     "params": serializers.DictField(required=False)})
 AcceptedSerializer = inline_serializer("WebhookAccepted", fields={"run": RunRowSerializer()})
 

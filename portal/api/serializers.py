@@ -30,6 +30,16 @@ class StrictSerializerMixin:
         return super().to_internal_value(data)  # type: ignore[misc]
 
 
+class StrictCharField(serializers.CharField):
+    """A string that must arrive as a JSON string: DRF's CharField turns ``153`` into ``"153"``,
+    which accepts a body the schema calls invalid."""
+
+    def to_internal_value(self, data: Any) -> str:
+        if not isinstance(data, str):
+            self.fail("invalid")
+        return str(super().to_internal_value(data))
+
+
 class StrictSerializer(StrictSerializerMixin, serializers.Serializer):
     pass
 

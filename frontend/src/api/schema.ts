@@ -8473,7 +8473,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description The registry answered with an error (`registry_refused`, `registry_not_found`, `registry_error`) */
+            /** @description The registry answered with an error (`registry_refused`, `registry_error`) */
             502: {
                 headers: {
                     [name: string]: unknown;
@@ -8562,7 +8562,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description The registry answered with an error (`registry_refused`, `registry_not_found`, `registry_error`) */
+            /** @description The registry answered with an error (`registry_refused`, `registry_error`) */
             502: {
                 headers: {
                     [name: string]: unknown;
@@ -8653,7 +8653,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description The registry answered with an error (`registry_refused`, `registry_not_found`, `registry_error`) */
+            /** @description The registry answered with an error (`registry_refused`, `registry_error`) */
             502: {
                 headers: {
                     [name: string]: unknown;
