@@ -4,8 +4,8 @@ Celery workers; one worker is SIGKILLed mid-run and replaced.
 
 Run by hand, with PostgreSQL and Redis up (``scripts/services.sh start``)::
 
-    .venv/bin/python bench/builds.py                       # 20 builds, 3 clusters, 2 workers
-    .venv/bin/python bench/builds.py --builds 40 --workers 3
+    .venv/bin/python bench/build_runs.py                       # 20 builds, 3 clusters, 2 workers
+    .venv/bin/python bench/build_runs.py --builds 40 --workers 3
 
 Stage: a fresh database of its own, a sandbox fleet in this process (its kubelet runs the clone,
 BuildKit and Trivy containers as ``sandbox/programs`` simulates them), a git repository served on
