@@ -85,12 +85,10 @@ class Registry(models.Model):
         return f"builds.registry:{self.pk}:password"
 
     def set_password(self, password: str) -> None:
-        self.password_encrypted = crypto.encrypt(password.encode(), context=self._crypto_context()) if password else ""
+        self.password_encrypted = crypto.encrypt_text(password, context=self._crypto_context())
 
     def get_password(self) -> str:
-        if not self.password_encrypted:
-            return ""
-        return crypto.decrypt(self.password_encrypted, context=self._crypto_context()).decode()
+        return crypto.decrypt_text(self.password_encrypted, context=self._crypto_context())
 
     @property
     def needs_credentials(self) -> bool:
@@ -178,22 +176,16 @@ class BuildDefinition(models.Model):
         return f"builds.definition:{self.pk}:{what}"
 
     def set_git_password(self, password: str) -> None:
-        self.git_password_encrypted = crypto.encrypt(password.encode(), context=self._context("git")) \
-            if password else ""
+        self.git_password_encrypted = crypto.encrypt_text(password, context=self._context("git"))
 
     def get_git_password(self) -> str:
-        if not self.git_password_encrypted:
-            return ""
-        return crypto.decrypt(self.git_password_encrypted, context=self._context("git")).decode()
+        return crypto.decrypt_text(self.git_password_encrypted, context=self._context("git"))
 
     def set_webhook_secret(self, secret: str) -> None:
-        self.webhook_secret_encrypted = crypto.encrypt(secret.encode(), context=self._context("webhook")) \
-            if secret else ""
+        self.webhook_secret_encrypted = crypto.encrypt_text(secret, context=self._context("webhook"))
 
     def get_webhook_secret(self) -> str:
-        if not self.webhook_secret_encrypted:
-            return ""
-        return crypto.decrypt(self.webhook_secret_encrypted, context=self._context("webhook")).decode()
+        return crypto.decrypt_text(self.webhook_secret_encrypted, context=self._context("webhook"))
 
 
 class RunStatus(models.TextChoices):

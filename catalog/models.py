@@ -80,12 +80,10 @@ class CatalogSource(models.Model):
         return f"catalog.source:{self.pk}:password"
 
     def set_password(self, password: str) -> None:
-        self.password_encrypted = crypto.encrypt(password.encode(), context=self._crypto_context()) if password else ""
+        self.password_encrypted = crypto.encrypt_text(password, context=self._crypto_context())
 
     def get_password(self) -> str:
-        if not self.password_encrypted:
-            return ""
-        return crypto.decrypt(self.password_encrypted, context=self._crypto_context()).decode()
+        return crypto.decrypt_text(self.password_encrypted, context=self._crypto_context())
 
 
 class Package(models.Model):

@@ -96,6 +96,16 @@ def decrypt(stored: str, *, context: str) -> bytes:
         raise DecryptionError("ciphertext is damaged or belongs to another record") from exc
 
 
+def encrypt_text(text: str, *, context: str) -> str:
+    """An optional secret string (a password, a webhook secret) sealed to ``context``; ``""`` stays ``""``."""
+    return encrypt(text.encode(), context=context) if text else ""
+
+
+def decrypt_text(stored: str, *, context: str) -> str:
+    """The string :func:`encrypt_text` sealed (``""`` for nothing stored)."""
+    return decrypt(stored, context=context).decode() if stored else ""
+
+
 def encrypt_json(value: dict[str, Any], *, context: str) -> str:
     return encrypt(json.dumps(value, separators=(",", ":")).encode(), context=context)
 
