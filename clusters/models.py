@@ -77,6 +77,14 @@ class Cluster(models.Model):
     auth_method = models.CharField(max_length=24, default="token")
     credentials_encrypted = models.TextField(blank=True)
 
+    prometheus_url = models.CharField(
+        max_length=500, blank=True,
+        help_text="Optional Prometheus HTTP API base URL for this cluster's extra metrics (network, disk, "
+                  "restarts, custom rules), reached through the address policy like the cluster itself.")
+    prometheus_ca_pem = models.TextField(blank=True)
+    api_cert_not_after = models.DateTimeField(
+        null=True, blank=True, help_text="When the API server's serving certificate expires, as the last check saw it.")
+
     enabled = models.BooleanField(default=True)
     status = models.CharField(max_length=16, choices=ClusterStatus.choices, default=ClusterStatus.PENDING)
     status_message = models.TextField(blank=True)

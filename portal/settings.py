@@ -387,3 +387,29 @@ CELERY_BEAT_SCHEDULE["builds.prune_runs"] = {"task": "builds.prune_runs", "sched
 CELERY_BEAT_SCHEDULE["builds.reconcile_pull_secrets"] = {"task": "builds.reconcile_pull_secrets", "schedule": 30.0}
 _ENUM_OVERRIDES: dict[str, str] = SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"]  # type: ignore[assignment]
 _ENUM_OVERRIDES["RegistryKindEnum"] = "builds.models.RegistryKind"
+
+# ---------------------------------------------------------------------------- monitoring (issue 14)
+# Each part below keeps its own settings in its section (docs/monitoring.md).
+
+# monitoring: METRICS
+# Samples from each cluster's metrics.k8s.io every interval; raw samples kept 24 h, 5-minute roll-ups
+# 30 days, hourly roll-ups 400 days (retention drops whole partitions).
+PORTAL_METRICS_INTERVAL_SECONDS = float(os.environ.get("PORTAL_METRICS_INTERVAL_SECONDS", "30"))
+PORTAL_METRICS_RAW_RETENTION_HOURS = int(os.environ.get("PORTAL_METRICS_RAW_RETENTION_HOURS", "24"))
+PORTAL_METRICS_5M_RETENTION_DAYS = int(os.environ.get("PORTAL_METRICS_5M_RETENTION_DAYS", "30"))
+PORTAL_METRICS_1H_RETENTION_DAYS = int(os.environ.get("PORTAL_METRICS_1H_RETENTION_DAYS", "400"))
+
+# monitoring: CHARTS
+
+# monitoring: LOGS
+
+# monitoring: ALERTS
+PORTAL_ALERT_EVAL_SECONDS = float(os.environ.get("PORTAL_ALERT_EVAL_SECONDS", "30"))
+
+# monitoring: NOTIFY
+
+# monitoring: METERING
+# Cluster events are kept this many days after the cluster dropped them (monitoring.EventRecord).
+PORTAL_EVENT_RETENTION_DAYS = int(os.environ.get("PORTAL_EVENT_RETENTION_DAYS", "7"))
+# /metrics: readable by admins, or with `Authorization: Bearer <PORTAL_METRICS_TOKEN>` (empty: no token).
+PORTAL_METRICS_TOKEN = os.environ.get("PORTAL_METRICS_TOKEN", "")

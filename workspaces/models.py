@@ -44,6 +44,7 @@ class Grant(models.TextChoices):
     CONFIG_EDIT = "config.edit", "Edit config maps and secrets"
     SECRETS_REVEAL = "secrets.reveal", "Reveal secret values"
     BUILDS_RUN = "builds.run", "Run builds"
+    ALERTS_MANAGE = "alerts.manage", "Acknowledge, silence and resolve alerts; manage alert rules and notification channels"
 
 
 BUILTIN_ROLES: dict[str, dict[str, Any]] = {
@@ -51,7 +52,7 @@ BUILTIN_ROLES: dict[str, dict[str, Any]] = {
     "developer": {"name": "Developer", "grants": [
         Grant.WORKLOADS_DEPLOY, Grant.WORKLOADS_SCALE, Grant.WORKLOADS_RESTART, Grant.WORKLOADS_ROLLBACK,
         Grant.OBJECTS_EDIT, Grant.OBJECTS_DELETE, Grant.PODS_EXEC, Grant.PODS_LOGS, Grant.CONFIG_EDIT,
-        Grant.BUILDS_RUN]},
+        Grant.BUILDS_RUN, Grant.ALERTS_MANAGE]},
     "viewer": {"name": "Viewer", "grants": [Grant.PODS_LOGS]},
 }
 

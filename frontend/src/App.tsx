@@ -46,8 +46,17 @@ const RegistriesRoutes = lazy(() =>
   import('./registries/RegistriesRoutes').then((m) => ({ default: m.RegistriesRoutes })),
 );
 
+// Monitoring (charts, events, metering), alerts (alerts, rules, silences, channels) and the log
+// viewer: their own chunks (issue 14).
+const MonitoringRoutes = lazy(() =>
+  import('./monitoring/MonitoringRoutes').then((m) => ({ default: m.MonitoringRoutes })),
+);
+const AlertsRoutes = lazy(() => import('./alerts/AlertsRoutes').then((m) => ({ default: m.AlertsRoutes })));
+const LogsRoute = lazy(() => import('./alerts/LogsRoute').then((m) => ({ default: m.LogsRoute })));
+
 /** Sections that have pages; the others show "not available yet". */
-const BUILT_SECTIONS = new Set(['dashboard', 'clusters', 'workspaces', 'servicemaps', 'catalog', 'builds', 'registries']);
+const BUILT_SECTIONS = new Set(['dashboard', 'clusters', 'workspaces', 'servicemaps', 'catalog', 'builds', 'registries',
+  'monitoring', 'alerts']);
 
 export function AppRoutes() {
   return (
@@ -112,6 +121,30 @@ export function AppRoutes() {
           element={
             <Suspense fallback={<Loading />}>
               <RegistriesRoutes />
+            </Suspense>
+          }
+        />
+        <Route
+          path="/monitoring/*"
+          element={
+            <Suspense fallback={<Loading />}>
+              <MonitoringRoutes />
+            </Suspense>
+          }
+        />
+        <Route
+          path="/alerts/*"
+          element={
+            <Suspense fallback={<Loading />}>
+              <AlertsRoutes />
+            </Suspense>
+          }
+        />
+        <Route
+          path="/logs/:clusterId/:namespace/:kind/:name"
+          element={
+            <Suspense fallback={<Loading />}>
+              <LogsRoute />
             </Suspense>
           }
         />

@@ -1,6 +1,6 @@
 /** The product's sections, in navigation order. `testId` is nav-<key>. */
 export interface NavItem {
-  key: 'dashboard' | 'clusters' | 'workspaces' | 'servicemaps' | 'catalog' | 'builds' | 'registries' | 'monitoring';
+  key: 'dashboard' | 'clusters' | 'workspaces' | 'servicemaps' | 'catalog' | 'builds' | 'registries' | 'monitoring' | 'alerts';
   path: string;
   icon: string;
 }
@@ -14,4 +14,5 @@ export const NAV_ITEMS: readonly NavItem[] = [
   { key: 'builds', path: '/builds', icon: '⚒' },
   { key: 'registries', path: '/registries', icon: '⛁' },
   { key: 'monitoring', path: '/monitoring', icon: '◔' },
+  { key: 'alerts', path: '/alerts', icon: '⚑' },
 ];

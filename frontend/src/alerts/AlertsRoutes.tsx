@@ -1,0 +1,11 @@
+/** The alerts section's routes (its own chunk). Owned by the console helper of issue 14. */
+import { Route, Routes } from 'react-router-dom';
+import { NotFound } from '../pages/NotFound';
+
+export function AlertsRoutes() {
+  return (
+    <Routes>
+      <Route path="*" element={<NotFound />} />
+    </Routes>
+  );
+}

@@ -1,0 +1,1 @@
+"""Writer: alert lifecycle (pending, firing, acknowledged, resolved), transitions, silences, rules (ALERTS)."""

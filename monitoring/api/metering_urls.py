@@ -1,0 +1,5 @@
+"""API routes of monitoring's metering part (issue 14), included by monitoring/api/urls.py."""
+
+from django.urls import URLPattern, URLResolver
+
+urlpatterns: list[URLPattern | URLResolver] = []

@@ -1,0 +1,1 @@
+"""Writer: notification channels (create, change, delete, test) (NOTIFY)."""

@@ -1,0 +1,1 @@
+"""Pure: chart ranges, steps, source tables and the SQL of a series (CHARTS)."""

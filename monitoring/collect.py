@@ -1,0 +1,1 @@
+"""Operation: read metrics.k8s.io (and Prometheus where configured) of one cluster and store the samples (METRICS)."""

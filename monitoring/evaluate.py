@@ -1,0 +1,1 @@
+"""Operation: gather what the rules look at and run them, under one lock per run (ALERTS)."""

@@ -1,0 +1,1 @@
+"""Watcher listener and writer: cluster events kept for the retention period (METERING/EVENTS)."""

@@ -1,0 +1,1 @@
+"""Pure: e-mail, Slack, Teams and generic JSON bodies of a notification (NOTIFY)."""

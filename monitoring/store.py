@@ -1,0 +1,1 @@
+"""Writer of the sample tables: partitions ahead, batched COPY writes, roll-ups, retention by dropping partitions (METRICS)."""

@@ -1,0 +1,1 @@
+"""Celery tasks of alert evaluation (ALERTS)."""

@@ -1,0 +1,1 @@
+"""Celery tasks: event retention (METERING/EVENTS)."""

@@ -1,0 +1,1 @@
+"""Celery tasks of metric collection, roll-ups and retention (METRICS)."""
