@@ -34,7 +34,8 @@ from portal.events import publish
 from portal.models import AuditOutcome
 
 PENDING_GRACE = timedelta(minutes=10)
-EDITABLE_FIELDS = ("display_name", "description", "provider", "region", "stage", "labels", "enabled", "namespaces")
+EDITABLE_FIELDS = ("display_name", "description", "provider", "region", "stage", "labels", "enabled", "namespaces",
+                   "prometheus_url", "prometheus_ca_pem")
 
 
 class OperationInProgress(errors.Conflict):
@@ -184,6 +185,8 @@ def record_check_result(*, cluster_id: int, result: CheckResult) -> Cluster | No
         cluster.missing_permissions = result.missing_permissions
     if result.kubernetes_version:
         cluster.kubernetes_version = result.kubernetes_version
+    if result.api_cert_not_after is not None:
+        cluster.api_cert_not_after = result.api_cert_not_after
     if result.status == ClusterStatus.CONNECTED:
         cluster.missing_permissions = result.missing_permissions
         if result.node_count is not None and "nodes_total" not in (cluster.summary or {}):

@@ -7,6 +7,7 @@ import the operations layer above them (which would make a cycle: actions -> ser
 
 from __future__ import annotations
 
+import datetime
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -23,3 +24,4 @@ class CheckResult:
     missing_permissions: list[str] = field(default_factory=list)
     code: str = ""
     permissions: dict[str, Any] | None = None  # None: the check did not get that far (keep the last one)
+    api_cert_not_after: datetime.datetime | None = None  # the serving certificate's expiry, when read

@@ -12,13 +12,14 @@ can show them there.
 from __future__ import annotations
 
 import base64
+import dataclasses
 import json
 import logging
 import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import yaml
@@ -49,6 +50,7 @@ from clusters.kube.errors import (
 )
 from clusters.kube.kinds import EXTRA_PERMISSIONS, WATCHED_KINDS
 from clusters.kube.messages import explain
+from clusters.kube.servercert import serving_cert_not_after
 from clusters.models import Cluster, ClusterStatus, NodeOperation, NodeOperationKind, NodeOperationStatus
 from clusters.outcomes import CheckResult
 from portal import errors
@@ -495,8 +497,20 @@ def check_cluster(cluster_id: int) -> str:
     if not cluster.enabled:
         return str(cluster.status)
     result = check_connection(cluster)
+    if result.status == ClusterStatus.CONNECTED:
+        result = dataclasses.replace(result, api_cert_not_after=_api_cert_not_after(cluster))
     actions.record_check_result(cluster_id=cluster_id, result=result)
     return result.status
+
+
+def _api_cert_not_after(cluster: Cluster) -> datetime | None:
+    """When the API server's serving certificate expires (issue 14, alert ``api_cert_expiring``), or None."""
+    try:
+        spec = cluster.connection_spec()
+    except DecryptionError:
+        return None
+    return serving_cert_not_after(spec, timeout=min(float(getattr(settings, "PORTAL_CLUSTER_CHECK_TIMEOUT", 10.0)),
+                                                   5.0))
 
 
 # ---------------------------------------------------------------------------- node operations

@@ -214,7 +214,13 @@ def require_manage_channel(user: Any, workspace: Workspace | None) -> None:
 
 
 def visible_price_sheets(user: Any) -> QuerySet[PriceSheet]:
-    return PriceSheet.objects.all() if portal_access.signed_in(user) else PriceSheet.objects.none()
+    """Provider sheets to everyone signed in (no secret in a price); a cluster's sheet only to those
+    who see the cluster (it names the cluster)."""
+    if sees_infrastructure(user):
+        return PriceSheet.objects.all()
+    if not portal_access.signed_in(user):
+        return PriceSheet.objects.none()
+    return PriceSheet.objects.filter(Q(cluster__isnull=True) | Q(cluster__in=portal_access.visible(user, Cluster)))
 
 
 def require_manage_prices(user: Any) -> None:

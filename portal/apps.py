@@ -12,3 +12,7 @@ class PortalConfig(AppConfig):
         from portal import groups, schema  # noqa: F401 - registers OpenAPI extensions
 
         groups.register()
+        # Task durations and failures for /metrics, reported to Redis by every worker (docs/observability.md).
+        from portal import metrics
+
+        metrics.install_task_signals()

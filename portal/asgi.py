@@ -1,5 +1,5 @@
 """ASGI entry point: HTTP goes to Django, ``/ws/`` to the Channels consumer with session auth,
-``/ws/exec/`` to the pod shell relay."""
+``/ws/exec/`` to the pod shell relay, ``/ws/logs/`` to the log follower."""
 
 import os
 
@@ -13,6 +13,7 @@ from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from django.urls import path  # noqa: E402
 
 from clusters.api.terminal import ExecConsumer  # noqa: E402
+from monitoring.consumers import LogConsumer  # noqa: E402
 from portal.consumers import PortalConsumer  # noqa: E402
 
 application = ProtocolTypeRouter(
@@ -21,6 +22,7 @@ application = ProtocolTypeRouter(
         "websocket": AuthMiddlewareStack(URLRouter([
             path("ws/", PortalConsumer.as_asgi()),
             path("ws/exec/", ExecConsumer.as_asgi()),  # a pod's shell (clusters/api/terminal.py)
+            path("ws/logs/", LogConsumer.as_asgi()),  # following logs (monitoring/consumers.py, docs/logs.md)
         ])),
     }
 )

@@ -36,6 +36,7 @@ from django.contrib import auth
 from portal.access import can_subscribe, revoked_groups
 from portal.authentication import account_problem
 from portal.events import channel_group, control_group, current_seq, valid_group
+from portal.metrics import socket_closed, socket_opened
 
 logger = logging.getLogger(__name__)
 
@@ -100,6 +101,7 @@ class PortalConsumer(AsyncJsonWebsocketConsumer):
         self.ticker = None
         self.ended = False
         await self.accept()
+        socket_opened(self)
         if not origin_allowed(headers.get("origin"), headers.get("host")):
             await self.close(code=CLOSE_FORBIDDEN_ORIGIN)
             return
@@ -114,6 +116,7 @@ class PortalConsumer(AsyncJsonWebsocketConsumer):
         self.ticker = asyncio.create_task(self._tick())
 
     async def disconnect(self, code: int) -> None:
+        socket_closed(self)
         if getattr(self, "ticker", None) is not None:
             assert self.ticker is not None
             self.ticker.cancel()

@@ -114,6 +114,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "portal.metrics.RequestMetricsMiddleware",  # first: times everything below (by resolved route)
     "portal.middleware.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "portal.csp.ContentSecurityPolicyMiddleware",  # before WhiteNoise: static files get it too
@@ -398,18 +399,57 @@ PORTAL_METRICS_INTERVAL_SECONDS = float(os.environ.get("PORTAL_METRICS_INTERVAL_
 PORTAL_METRICS_RAW_RETENTION_HOURS = int(os.environ.get("PORTAL_METRICS_RAW_RETENTION_HOURS", "24"))
 PORTAL_METRICS_5M_RETENTION_DAYS = int(os.environ.get("PORTAL_METRICS_5M_RETENTION_DAYS", "30"))
 PORTAL_METRICS_1H_RETENTION_DAYS = int(os.environ.get("PORTAL_METRICS_1H_RETENTION_DAYS", "400"))
+CELERY_BEAT_SCHEDULE["monitoring.collect_due"] = {"task": "monitoring.collect_due",
+                                                  "schedule": PORTAL_METRICS_INTERVAL_SECONDS}
+CELERY_BEAT_SCHEDULE["monitoring.rollup"] = {"task": "monitoring.rollup", "schedule": 60.0}
+CELERY_BEAT_SCHEDULE["monitoring.prune_partitions"] = {"task": "monitoring.prune_partitions", "schedule": 3600.0}
 
 # monitoring: CHARTS
 
 # monitoring: LOGS
+# /ws/logs/ (docs/logs.md): sockets following logs per user (per web process), pods one workload follow
+# reads at once, and how often a workload follow re-reads its pods from the read model.
+PORTAL_LOG_MAX_SOCKETS_PER_USER = int(os.environ.get("PORTAL_LOG_MAX_SOCKETS_PER_USER", "10"))
+PORTAL_LOG_MAX_PODS = int(os.environ.get("PORTAL_LOG_MAX_PODS", "50"))
+PORTAL_LOG_RESCAN_SECONDS = float(os.environ.get("PORTAL_LOG_RESCAN_SECONDS", "3"))
 
 # monitoring: ALERTS
 PORTAL_ALERT_EVAL_SECONDS = float(os.environ.get("PORTAL_ALERT_EVAL_SECONDS", "30"))
+CELERY_BEAT_SCHEDULE["monitoring.evaluate_alerts"] = {"task": "monitoring.evaluate_alerts",
+                                                     "schedule": PORTAL_ALERT_EVAL_SECONDS}
+_ENUM_OVERRIDES["AlertStateEnum"] = "monitoring.models.AlertState"
+_ENUM_OVERRIDES["AlertSeverityEnum"] = "monitoring.models.Severity"
 
 # monitoring: NOTIFY
+# Notification channels and their outbox (docs/notifications.md). Links in notifications point at
+# PORTAL_BASE_URL (the console's address as people open it; empty: relative /alerts/<id> links).
+PORTAL_BASE_URL = os.environ.get("PORTAL_BASE_URL", "" if IS_PRODUCTION else "http://localhost:8000").rstrip("/")
+# SMTP for e-mail channels (django.core.mail, with an explicit SMTP connection built from these).
+EMAIL_HOST = os.environ.get("EMAIL_HOST", "localhost")
+EMAIL_PORT = int(os.environ.get("EMAIL_PORT", "25" if IS_PRODUCTION else "1025"))
+EMAIL_HOST_USER = os.environ.get("EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = os.environ.get("EMAIL_HOST_PASSWORD", "")
+EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", default=False)
+EMAIL_USE_SSL = env_bool("EMAIL_USE_SSL", default=False)
+EMAIL_TIMEOUT = float(os.environ.get("EMAIL_TIMEOUT", "15"))
+if EMAIL_USE_TLS and EMAIL_USE_SSL:
+    raise ImproperlyConfigured("Set EMAIL_USE_TLS (STARTTLS) or EMAIL_USE_SSL (implicit TLS), not both.")
+DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "Kubernetes portal <portal@localhost>")
+# Delivery: a claim (lease) lasts PORTAL_NOTIFY_LEASE_SECONDS; a failed attempt waits
+# BACKOFF * 2^(attempts-1), at most BACKOFF_MAX; after MAX_ATTEMPTS the notification is failed.
+PORTAL_NOTIFY_LEASE_SECONDS = float(os.environ.get("PORTAL_NOTIFY_LEASE_SECONDS", "60"))
+PORTAL_NOTIFY_TIMEOUT_SECONDS = float(os.environ.get("PORTAL_NOTIFY_TIMEOUT_SECONDS", "10"))
+PORTAL_NOTIFY_BACKOFF_SECONDS = float(os.environ.get("PORTAL_NOTIFY_BACKOFF_SECONDS", "30"))
+PORTAL_NOTIFY_BACKOFF_MAX_SECONDS = float(os.environ.get("PORTAL_NOTIFY_BACKOFF_MAX_SECONDS", "3600"))
+PORTAL_NOTIFY_MAX_ATTEMPTS = int(os.environ.get("PORTAL_NOTIFY_MAX_ATTEMPTS", "8"))
+CELERY_BEAT_SCHEDULE["monitoring.sweep_notifications"] = {"task": "monitoring.sweep_notifications", "schedule": 30.0}
+_ENUM_OVERRIDES["ChannelKindEnum"] = "monitoring.models.ChannelKind"
+_ENUM_OVERRIDES["NotificationStateEnum"] = "monitoring.models.NotificationState"
 
 # monitoring: METERING
 # Cluster events are kept this many days after the cluster dropped them (monitoring.EventRecord).
 PORTAL_EVENT_RETENTION_DAYS = int(os.environ.get("PORTAL_EVENT_RETENTION_DAYS", "7"))
 # /metrics: readable by admins, or with `Authorization: Bearer <PORTAL_METRICS_TOKEN>` (empty: no token).
 PORTAL_METRICS_TOKEN = os.environ.get("PORTAL_METRICS_TOKEN", "")
+# Kept cluster events older than PORTAL_EVENT_RETENTION_DAYS are deleted hourly (docs/metering.md).
+CELERY_BEAT_SCHEDULE["monitoring.prune_events"] = {"task": "monitoring.prune_events", "schedule": 3600.0}

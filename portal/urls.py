@@ -3,7 +3,7 @@
 from django.urls import URLPattern, URLResolver, include, path, re_path
 from drf_spectacular.views import SpectacularAPIView
 
-from portal import csp, health, spa
+from portal import csp, health, metrics, spa
 
 api_patterns: list[URLPattern | URLResolver] = [
     path("", include("portal.api.urls")),
@@ -22,6 +22,7 @@ api_patterns: list[URLPattern | URLResolver] = [
 urlpatterns = [
     path("healthz", health.healthz, name="healthz"),
     path("readyz", health.readyz, name="readyz"),
+    path("metrics", metrics.metrics_view, name="metrics"),  # Prometheus text, admins or the scrape token
     path("api/", include(api_patterns)),
     re_path(r"^(?!static/|ws/).*$", spa.index, name="spa"),
 ]

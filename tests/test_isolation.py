@@ -51,6 +51,19 @@ from catalog.models import (
     RolloutTarget,
 )
 from clusters.models import Cluster, KubeObject, NodeOperation, ObjectAction
+from monitoring import alert_actions, store
+from monitoring.models import (
+    Alert,
+    AlertRule,
+    AlertTransition,
+    DeliveryAttempt,
+    EventRecord,
+    Notification,
+    NotificationChannel,
+    PriceSheet,
+    Silence,
+)
+from monitoring.samples import SeriesKey
 from portal.events import can_subscribe, group_kinds
 from portal.models import ApiToken, AuditRecord, User
 from portal.testing import api_request as request
@@ -300,8 +313,55 @@ ROUTES: dict[str, Route] = {
                          expect={"get": frozenset({400, 404})}),
     "builds-deploy-image": Route("deploys an image to a visible release (an empty body is invalid)",
                                  expect={"post": S400}),
-    "api-root": Route("empty API roots of apps without endpoints yet (catalog, builds, monitoring)",
-                      public=True),
+    # monitoring (issue 14): infrastructure figures (the fleet, a cluster, a node) for those who read every cluster;
+    # a workspace's, service map's, workload's or pod's for the members holding the namespace; alerts, rules,
+    # silences, channels and notifications of the caller's workspaces; price sheets are global (no secret in them).
+    # The scope parameters naming A's objects that answer 404 are in test_monitoring_scopes_of_workspace_a_are_not_found.
+    "monitoring-charts": Route("charts: the fleet, a cluster and a node for those who read every cluster; a workspace, "
+                               "service map, workload, pod or container for members holding the namespace (404)",
+                               expect={"get": S404}, insider_sees_a=False, queries=(
+                                   f"?level=cluster&cluster={A_BASE + 31}", "?level=fleet",
+                                   f"?level=node&cluster={A_BASE + 31}&node={MARKER}-node-x",
+                                   f"?level=workspace&workspace={A_BASE + 1}",
+                                   f"?level=servicemap&service_map={A_BASE + 61}",
+                                   f"?level=workload&cluster={A_BASE + 31}&namespace={SECRET_NS}"
+                                   f"&workload_kind=Deployment&workload_name={MARKER}-web",
+                                   f"?level=pod&cluster={A_BASE + 31}&namespace={SECRET_NS}&pod={MARKER}-pod",
+                                   f"?level=container&cluster={A_BASE + 31}&namespace={SECRET_NS}&pod={MARKER}-pod"
+                                   "&container=app")),
+    "monitoring-top": Route("top lists of a workspace or service map the caller sees (nodes and clusters: those who "
+                            "read every cluster); 404 otherwise", expect={"get": S404}, queries=(
+                                f"?what=busiest_pods&workspace={A_BASE + 1}",
+                                f"?what=pods_near_limit&service_map={A_BASE + 61}",
+                                f"?what=busiest_pods&cluster={A_BASE + 31}", f"?what=nodes_fullest&cluster={A_BASE + 31}")),
+    "monitoring-alert": Route("alerts of the caller's workspaces and service maps (infrastructure alerts: those who "
+                              "read every cluster); acknowledge and resolve a visible one", pk="alert", queries=(
+                                  "", f"?workspace={A_BASE + 1}", f"?cluster={A_BASE + 31}",
+                                  f"?service_map={A_BASE + 61}", "?open=true", "?state=firing")),
+    "monitoring-alert-rule": Route("alert rules of the caller's workspaces and service maps (an empty body is invalid)",
+                                   pk="alertrule", queries=("", f"?workspace={A_BASE + 1}", f"?cluster={A_BASE + 31}",
+                                                            "?builtin=false"),
+                                   expect={"get": S200, "post": S400}),
+    "monitoring-silence": Route("silences of the caller's workspaces and service maps (an empty body is invalid)",
+                                pk="silence", queries=("", f"?workspace={A_BASE + 1}", f"?cluster={A_BASE + 31}",
+                                                       "?active=true"),
+                                expect={"get": S200, "post": S400}),
+    "monitoring-channel": Route("notification channels of the caller's workspaces (a body without a workspace is a "
+                                "global channel: admins only)", pk="channel",
+                                queries=("", f"?workspace={A_BASE + 1}", "?kind=email"),
+                                expect={"get": S200, "post": S403}),
+    "monitoring-notification": Route("deliveries of alerts and to channels the caller sees", pk="notification",
+                                     queries=("", "?state=delivered")),
+    "monitoring-metering": Route("metering rows of the caller's workspaces (idle capacity: those who read every "
+                                 "cluster)", queries=("", "?group=servicemap", "?group=workload", "?group=cluster",
+                                                      f"?cluster={A_BASE + 31}", "?format=csv")),
+    "monitoring-events": Route("kept events of the caller's service maps' namespaces (cluster-scoped ones: those who "
+                               "read every cluster)", queries=(
+                                   "", f"?cluster={A_BASE + 31}", f"?namespace={SECRET_NS}",
+                                   f"?object_name={MARKER}-pod", "?type=Warning", "?ordering=-warning")),
+    "monitoring-prices": Route("price sheets are global: every signed-in user reads them, admins change them",
+                               pk="pricesheet", public=True,
+                               expect={"get": S200, "post": S403, "patch": S403, "delete": S403}),
     "schema": Route("the OpenAPI document: static", public=True),
     "swagger-ui": Route("the API docs page: static", public=True, accept="text/html"),
     "portal.spa.api_not_found": Route("unknown API paths", public=True, path="/api/no-such-endpoint/",
@@ -383,6 +443,69 @@ def _user(username: str, pk: int | None = None, role: str = "user") -> User:
     # No password: nobody logs in (clients are force-authenticated), and hashing is slow.
     return User.objects.create_user(id=pk, username=username, password=None, email=f"{username}@example.com",
                                     role=role)
+
+
+def _monitoring_of_a(a: Workspace, x: Cluster, z: Cluster, sm_x: ServiceMap, sm_z: ServiceMap,
+                     a_dev: User) -> dict[str, int]:
+    """A's monitoring (issue 14), ids from ``A_BASE + 110``: a custom rule, a firing alert of it on A's pod on X and
+    one on Z, an infrastructure alert about X's node (no workspace), a silence, an e-mail channel with a delivered
+    notification, kept events of A's namespace on X and Z and of Z's node, a provider price sheet (global: not
+    A's, an ordinary id), and
+    fresh samples of A's pod, workload and namespace on X and Z and of X's node and X itself."""
+    alert_actions.ensure_builtin_rules()  # the rules list makes them on first read: not a foreign user's write
+    now = timezone.now()
+    rule = AlertRule.objects.create(id=_a_id(110), name=f"{MARKER}-rule", description=f"{MARKER} cpu",
+                                    metric="cpu_usage", aggregation="avg", operator=">", threshold=1.0,
+                                    params={"level": "pod"}, workspace=a, service_map=sm_x, created_by=a_dev)
+    alerts = []
+    for n, (cluster, sm, kind, name) in enumerate(((x, sm_x, "Pod", f"{MARKER}-pod"), (z, sm_z, "Pod", f"{MARKER}-pod"),
+                                                    (x, None, "Node", f"{MARKER}-node-x")), start=111):
+        alert = Alert.objects.create(
+            id=_a_id(n), rule=rule if sm else AlertRule.objects.get(builtin="node_not_ready"),
+            fingerprint=f"{_a_id(n):064x}", state="firing", severity="warning", cluster=cluster,
+            workspace=a if sm else None, service_map=sm, namespace=SECRET_NS if sm else "", subject_kind=kind,
+            subject_name=name, labels={"name": name}, value=2.0, message=f"{MARKER}: {kind} {name} is hot",
+            started_at=now, fired_at=now, last_seen_at=now)
+        AlertTransition.objects.create(alert=alert, from_state="", to_state="firing", at=now, note=MARKER)
+        alerts.append(alert)
+    silence = Silence.objects.create(id=_a_id(114), workspace=a, service_map=sm_x, fingerprint=alerts[0].fingerprint,
+                                     reason=f"{MARKER} maintenance", starts_at=now, ends_at=now + timedelta(days=1),
+                                     created_by=a_dev)
+    channel = NotificationChannel.objects.create(id=_a_id(115), name=f"{MARKER}-channel", kind="email", workspace=a,
+                                                 recipients=[f"{MARKER}@example.com"], created_by=a_dev)
+    notification = Notification.objects.create(
+        id=_a_id(116), alert=alerts[0], channel=channel, event="firing", state="delivered", attempts=1,
+        idempotency_key=f"alert:{alerts[0].pk}:firing:1:channel:{channel.pk}", next_attempt_at=now, delivered_at=now)
+    DeliveryAttempt.objects.create(notification=notification, at=now, ok=True, status_code=250,
+                                   error=f"{MARKER} accepted")
+    for n, (cluster, namespace, kind, name) in enumerate(((x, SECRET_NS, "Pod", f"{MARKER}-pod"),
+                                                          (z, SECRET_NS, "Pod", f"{MARKER}-pod"),
+                                                          (z, "default", "Node", "shared-node-z")), start=117):
+        EventRecord.objects.create(id=_a_id(n), cluster=cluster, uid=f"{MARKER}-event-{n}", namespace=namespace,
+                                   type="Warning", reason="BackOff", message=f"{MARKER}: {kind} {name} backs off",
+                                   object_kind=kind, object_name=name, last_seen=now)
+    price = PriceSheet.objects.create(name="iso-onprem", provider="onprem", currency="KRW",
+                                      cpu_core_hour="45.5", memory_gib_hour="6.2", effective_from=now.date())
+    ts = store.align(now - timedelta(seconds=60), 30)
+    keys: dict[SeriesKey, bool] = {}  # -> an application series (else infrastructure: allocatable, capacity)
+    for cluster, sm in ((x, sm_x), (z, sm_z)):
+        keys[SeriesKey(cluster.pk, "pod", SECRET_NS, f"{MARKER}-pod", workload_kind="Deployment",
+                       workload_name=f"{MARKER}-web", node=f"{MARKER}-node-x", service_map_id=sm.pk,
+                       workspace_id=a.pk)] = True
+        keys[SeriesKey(cluster.pk, "workload", SECRET_NS, f"{MARKER}-web", workload_kind="Deployment",
+                       workload_name=f"{MARKER}-web", service_map_id=sm.pk, workspace_id=a.pk)] = True
+        keys[SeriesKey(cluster.pk, "namespace", SECRET_NS, SECRET_NS, service_map_id=sm.pk, workspace_id=a.pk)] = True
+    keys[SeriesKey(x.pk, "node", name=f"{MARKER}-node-x")] = False
+    keys[SeriesKey(x.pk, "cluster")] = False
+    ids = store.series_ids(keys, now)
+    store.write_samples([store.Sample(series_id=ids[key], ts=ts, cpu_usage=0.5, mem_usage=2.0**28, cpu_request=0.25,
+                                      mem_request=2.0**27, cpu_limit=1.0, mem_limit=2.0**29, cpu_billed=0.5,
+                                      mem_billed=2.0**28, pods=1,
+                                      **({} if app else {"cpu_allocatable": 4.0, "mem_allocatable": 2.0**33,
+                                                         "cpu_capacity": 4.0, "mem_capacity": 2.0**33}))
+                         for key, app in keys.items()])
+    return {"alertrule": rule.pk, "alert": alerts[0].pk, "silence": silence.pk, "channel": channel.pk,
+            "notification": notification.pk, "pricesheet": price.pk}
 
 
 @pytest.fixture
@@ -502,7 +625,10 @@ def world() -> World:
                              findings=[{"id": f"CVE-{MARKER}", "package": "openssl", "version": "3.0.0",
                                         "fixed_version": "3.0.1", "severity": "HIGH", "title": MARKER}])
 
+    monitoring = _monitoring_of_a(a, x, z, sm_x, sm_z, a_dev)
+
     pks = {
+        **{what: {0: pk} for what, pk in monitoring.items()},
         "buildregistry": {0: build_registry.pk}, "builddefinition": {0: definition.pk}, "buildrun": {0: build_run.pk},
         "scanexception": {0: scan_exception.pk},
         "release": {0: release.pk}, "rollout": {0: rollout.pk}, "intent": {0: intent.pk},
@@ -518,7 +644,8 @@ def world() -> World:
              "config": {0: f"{MARKER}-config"}, "idp": {0: provider.name}}
     a_ids = {a.pk, x.pk, a_manager.pk, a_dev.pk, a_dev_member.pk, _a_id(11), alloc_x.pk, alloc_z.pk, registry.pk,
              sm_x.pk, sm_z.pk, op_x.pk, op_z.pk, token.pk, source.pk, package.pk, version.pk, release.pk, rollout.pk,
-             intent.pk, object_action.pk, build_registry.pk, definition.pk, build_run.pk, scan_exception.pk}
+             intent.pk, object_action.pk, build_registry.pk, definition.pk, build_run.pk, scan_exception.pk,
+             *range(_a_id(110), _a_id(130))}
     assert all(i >= A_BASE for i in a_ids)
     assert not any(o.pk >= A_BASE for o in (y, z, b, *foreign.values()))
     return World(a=a, b=b, x=x, y=y, z=z, a_dev=a_dev, admin=admin, foreign=foreign, pks=pks, names=names,
@@ -703,7 +830,9 @@ def snapshot() -> dict[str, list[dict[str, Any]]]:
     tracked: list[type[models.Model]] = [Workspace, Membership, ClusterAllocation, RegistryAllocation, ServiceMap,
                                          Role, Cluster, NodeOperation, ApiToken, User, KubeObject, Release, Revision,
                                          Rollout, RolloutTarget, BuildRegistry, BuildDefinition, BuildRun, BuildStep,
-                                         ScanPolicy, ScanException, ImageScan, WebhookDelivery]
+                                         ScanPolicy, ScanException, ImageScan, WebhookDelivery, AlertRule, Alert,
+                                         AlertTransition, Silence, NotificationChannel, Notification, PriceSheet,
+                                         EventRecord]
     return {m.__name__: list(m._default_manager.order_by("pk").values()) for m in tracked}
 
 
@@ -792,6 +921,7 @@ def group_keys(world: World) -> dict[str, list[str]]:
         "audit": [""],
         "user": [str(world.a_dev.pk)],
         "buildrun": [str(world.pks["buildrun"][0])],
+        "alerts": [""],  # every alert's changes: those who read every cluster
     }
 
 
@@ -883,4 +1013,272 @@ def test_builds_bodies_naming_workspace_a_are_refused(world: World) -> None:
                 failures.append(f"{where}: LEAK ({'; '.join(found)}): {_excerpt(response)}")
     after = snapshot()
     failures += [f"the refused writes changed {model} rows" for model, rows in before.items() if after[model] != rows]
+    assert not failures, "\n".join(failures)
+
+
+# ---------------------------------------------------------------------------- monitoring (issue 14)
+
+
+def _monitoring_scopes(world: World) -> list[str]:
+    """Queries whose scope parameter names one of A's objects (on X, and A's namespace on the shared Z)."""
+    a, x, z = world.a.pk, world.x.pk, world.z.pk
+    sm_x, sm_z = world.pks["servicemap"][0], ServiceMap.objects.get(workspace=world.a, cluster=world.z).pk
+    pod = f"namespace={SECRET_NS}&pod={MARKER}-pod"
+    return [
+        f"/api/monitoring/notifications/?alert={world.pks['alert'][0]}",
+        f"/api/monitoring/notifications/?channel={world.pks['channel'][0]}",
+        f"/api/monitoring/metering/?workspace={a}", f"/api/monitoring/metering/?service_map={sm_x}",
+        f"/api/monitoring/metering/?service_map={sm_z}&group=workload",
+        f"/api/monitoring/events/?service_map={sm_x}", f"/api/monitoring/events/?service_map={sm_z}",
+        f"/api/monitoring/charts/?level=servicemap&service_map={sm_z}",
+        f"/api/monitoring/charts/?level=cluster&cluster={z}",  # B sees Z, but cluster figures are infrastructure
+        f"/api/monitoring/charts/?level=node&cluster={z}&node=shared-node-z",
+        f"/api/monitoring/charts/?level=pod&cluster={z}&{pod}",
+        f"/api/monitoring/charts/?level=container&cluster={z}&{pod}&container=app",
+        f"/api/monitoring/charts/?level=workload&cluster={z}&namespace={SECRET_NS}&workload_kind=Deployment"
+        f"&workload_name={MARKER}-web",
+        f"/api/monitoring/charts/?level=pod&cluster={x}&{pod}",
+        f"/api/monitoring/top/?what=busiest_pods&service_map={sm_z}",
+        f"/api/monitoring/top/?what=pods_near_limit&workspace={a}",
+        f"/api/monitoring/top/?what=nodes_fullest&cluster={z}",
+    ]
+
+
+def test_monitoring_scopes_of_workspace_a_are_not_found(world: World) -> None:
+    """A scope parameter naming A's alert, channel, workspace, service map or namespace is 404 to every foreign
+    user (as for one that does not exist), while A's developer gets 200 for the same query (except the
+    infrastructure ones: cluster, node and nodes_fullest, which members never see)."""
+    failures = []
+    insider = client_for(world.a_dev)
+    for path in _monitoring_scopes(world):
+        infrastructure = "level=cluster" in path or "level=node" in path or "nodes_fullest" in path
+        response = insider.get(path)
+        if response.status_code != (404 if infrastructure else 200):
+            failures.append(f"A's developer: GET {path} -> {response.status_code}: {_excerpt(response)}")
+        for who, user in world.foreign.items():
+            response = client_for(user).get(path)
+            if response.status_code != 404:
+                failures.append(f"{who}: GET {path} -> {response.status_code}, expected 404: {_excerpt(response)}")
+            found = leaks(response, world)
+            if found:
+                failures.append(f"{who}: GET {path}: LEAK ({'; '.join(found)}): {_excerpt(response)}")
+    assert not failures, "\n".join(failures)
+
+
+def test_workspace_a_sees_its_monitoring(world: World) -> None:
+    """From inside: A's developer lists A's alerts (on X and Z), rule, silence, channel, notification, events and
+    metering, but not the infrastructure alert about X's node nor Z's node event (so the foreign users' empty
+    answers prove something)."""
+    dev = client_for(world.a_dev)
+
+    def ids(path: str) -> set[int]:
+        response = dev.get(path)
+        assert response.status_code == 200, (path, response.content)
+        return {row["id"] for row in response.json()["results"]}
+
+    assert ids("/api/monitoring/alerts/") == {_a_id(111), _a_id(112)}
+    assert _a_id(110) in ids("/api/monitoring/rules/")
+    assert ids("/api/monitoring/silences/") == {_a_id(114)}
+    assert ids("/api/monitoring/channels/") == {_a_id(115)}
+    assert ids("/api/monitoring/notifications/") == {_a_id(116)}
+    assert ids("/api/monitoring/events/") == {_a_id(117), _a_id(118)}
+    metering = dev.get("/api/monitoring/metering/").json()
+    assert [row["workspace"]["id"] for row in metering["rows"]] == [world.a.pk], metering
+    assert metering["idle"] is None
+    top = dev.get(f"/api/monitoring/top/?what=busiest_pods&workspace={world.a.pk}").json()
+    assert {item["namespace"] for item in top["items"]} == {SECRET_NS}, top
+
+
+def test_monitoring_bodies_naming_workspace_a_are_refused(world: World) -> None:
+    """B's developer holds alerts.manage in B: a rule, silence or channel naming one of A's objects in the body (A's
+    workspace, service map, cluster, rule or alert fingerprint) is refused (400/403/404) with nothing written or
+    shown, while the same body with B's workspace is accepted."""
+    client = client_for(world.foreign["B developer"])
+    sm_x = world.pks["servicemap"][0]
+    ends = (timezone.now() + timedelta(hours=1)).isoformat()
+    rule = {"name": "b-rule", "metric": "cpu_usage", "operator": ">", "threshold": 1, "workspace": world.b.pk}
+    silence = {"reason": "b maintenance", "ends_at": ends, "workspace": world.b.pk}
+    channel = {"name": "b-channel", "kind": "email", "workspace": world.b.pk, "recipients": ["b@example.com"]}
+    for path, body in (("/api/monitoring/rules/", rule), ("/api/monitoring/silences/", silence),
+                       ("/api/monitoring/channels/", channel)):
+        with transaction.atomic():  # B's own: accepted (then rolled back)
+            created = client.post(path, body, format="json")
+            assert created.status_code == 201, (path, created.content)
+            transaction.set_rollback(True)
+    fingerprint = Alert.objects.get(pk=world.pks["alert"][0]).fingerprint
+    aimed = [
+        ("/api/monitoring/rules/", {**rule, "workspace": world.a.pk}),
+        ("/api/monitoring/rules/", {**rule, "workspace": None, "service_map": sm_x}),
+        ("/api/monitoring/rules/", {**rule, "workspace": None, "cluster": world.x.pk}),
+        ("/api/monitoring/rules/", {**rule, "cluster": world.z.pk, "level": "node"}),
+        ("/api/monitoring/silences/", {**silence, "workspace": world.a.pk}),
+        ("/api/monitoring/silences/", {**silence, "workspace": None, "service_map": sm_x}),
+        ("/api/monitoring/silences/", {**silence, "rule": world.pks["alertrule"][0]}),
+        ("/api/monitoring/silences/", {**silence, "workspace": None, "fingerprint": fingerprint}),
+        ("/api/monitoring/silences/", {**silence, "cluster": world.x.pk}),
+        ("/api/monitoring/channels/", {**channel, "workspace": world.a.pk}),
+    ]
+    before = snapshot()
+    failures = []
+    for path, body in aimed:
+        response = client.post(path, body, format="json")
+        where = f"B developer: POST {path} {body} -> {response.status_code}"
+        if response.status_code not in (400, 403, 404):
+            failures.append(f"{where}, expected a refusal: {_excerpt(response)}")
+        found = _leaks_beyond_the_body(response, body, world)
+        if found:
+            failures.append(f"{where}: LEAK ({'; '.join(found)}): {_excerpt(response)}")
+    after = snapshot()
+    failures += [f"the refused writes changed {model} rows" for model, rows in before.items() if after[model] != rows]
+    assert not failures, "\n".join(failures)
+
+
+def test_a_price_sheet_of_a_cluster_does_not_name_it_to_foreign_users(world: World) -> None:
+    """Provider price sheets are read by everyone, but a sheet bound to A's own cluster X would show X's id and
+    name, which B's members never learn elsewhere (X is 404 to them): it is shown only to those who see X
+    (MERGE-FINDINGS.md 1), while the admin and A's developer read it."""
+    sheet = PriceSheet.objects.create(name="x prices", cluster=world.x, currency="KRW", cpu_core_hour="1",
+                                      memory_gib_hour="1", effective_from=timezone.now().date())
+    failures = []
+    for path in ("/api/monitoring/prices/", f"/api/monitoring/prices/{sheet.pk}/"):
+        for who, user in world.foreign.items():
+            response = client_for(user).get(path)
+            found = leaks(response, world)
+            if found:
+                failures.append(f"{who}: GET {path}: LEAK ({'; '.join(found)}): {_excerpt(response)}")
+    assert not failures, "\n".join(failures)
+    for user in (world.admin, world.a_dev):
+        assert client_for(user).get(f"/api/monitoring/prices/{sheet.pk}/").status_code == 200
+        assert sheet.pk in {row["id"] for row in client_for(user).get("/api/monitoring/prices/").json()["results"]}
+
+
+def test_portal_metrics_are_for_admins_only(world: World, settings: Any) -> None:
+    """/metrics (outside /api/, so not in the route walk): every foreign user is refused (403 admin_required),
+    as is a wrong scrape token; an admin reads it."""
+    settings.PORTAL_METRICS_TOKEN = "iso-scrape-token-0123456789"
+    prometheus = "application/openmetrics-text;version=1.0.0;q=0.5,text/plain;version=0.0.4;q=0.3,*/*;q=0.2"
+    response = request(client_for(world.admin), "get", "/metrics", prometheus)
+    assert response.status_code == 200, _excerpt(response)
+    assert response["Content-Type"].startswith("text/plain")
+    for who, user in world.foreign.items():
+        response = request(client_for(user), "get", "/metrics", "application/json")
+        assert response.status_code == 403, (who, response.status_code, _excerpt(response))
+        assert response.json()["code"] == "admin_required"
+    wrong = APIClient()
+    wrong.credentials(HTTP_AUTHORIZATION="Bearer not-the-scrape-token")
+    assert wrong.get("/metrics").status_code == 401
+    right = APIClient()
+    right.credentials(HTTP_AUTHORIZATION="Bearer iso-scrape-token-0123456789")
+    assert right.get("/metrics").status_code == 200
+
+
+def test_portal_metrics_answer_a_text_plain_scraper(world: World) -> None:
+    """A scraper that accepts only the text exposition format gets it (MERGE-FINDINGS.md 2: it was a 406)."""
+    response = request(client_for(world.admin), "get", "/metrics", "text/plain;version=0.0.4")
+    assert response.status_code == 200, (response.status_code, _excerpt(response))
+    assert response["Content-Type"].startswith("text/plain")
+
+
+# ---------------------------------------------------------------------------- /ws/logs/ (issue 14)
+
+
+def _log_world() -> dict[str, Any]:
+    """A's namespace on a cluster shared with B, A's pod and Deployment there, and B's members."""
+    roles = {r.key: r for r in Role.objects.all()}
+    shared = Cluster.objects.create(name="iso-logs-shared", server="https://127.0.0.1:9", status="connected")
+    a = Workspace.objects.create(name=f"{MARKER}-logs-a")
+    b = Workspace.objects.create(name="logs-team-b")
+    for ws in (a, b):
+        ClusterAllocation.objects.create(workspace=ws, cluster=shared, quota={"pods": "10"}, status="ready")
+    ServiceMap.objects.create(workspace=a, cluster=shared, namespace=SECRET_NS, quota={"pods": "5"}, status="ready")
+    ServiceMap.objects.create(workspace=b, cluster=shared, namespace="ns-b-logs", quota={"pods": "5"}, status="ready")
+    _obj(shared, "Pod", f"{MARKER}-pod", SECRET_NS, phase="Running", labels={"app": "web"},
+         data={"containers": [{"name": "app", "image": "nginx:1.27"}]})
+    _obj(shared, "Deployment", f"{MARKER}-web", SECRET_NS, phase="Available", labels={"app": "web"},
+         data={"replicas": 1, "ready_replicas": 1, "selector": {"app": "web"}})
+    a_dev = _user(f"{MARKER}-logs-dev")
+    Membership.objects.create(workspace=a, user=a_dev, role=roles["developer"])
+    foreign = {"B manager": _user("logs-b-manager"), "B viewer": _user("logs-b-viewer"), "loner": _user("logs-loner")}
+    Membership.objects.create(workspace=b, user=foreign["B manager"], role=roles["manager"])
+    Membership.objects.create(workspace=b, user=foreign["B viewer"], role=roles["viewer"])
+    return {"cluster": shared.pk, "a_dev": a_dev, "foreign": foreign}
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_foreign_users_cannot_follow_workspace_a_logs() -> None:
+    """MATRIX-C: following a pod or a workload in A's namespace, on a cluster B shares or on one that does not exist,
+    answers B's members (and a user in no workspace) the same `not_found` frame, echoing nothing, and nothing else
+    (no `started`, no lines); A's developer gets past the check (whatever the unreachable cluster then answers)."""
+    from asgiref.sync import sync_to_async
+    from channels.testing import WebsocketCommunicator
+    from django.test import Client
+
+    from portal.asgi import application
+
+    def cookie(user: User) -> str:
+        client = Client()
+        client.force_login(user)
+        return client.cookies["sessionid"].value
+
+    async def follow(user: User, frame: dict[str, Any]) -> list[dict[str, Any]]:
+        headers = [(b"host", b"testserver"), (b"origin", b"http://testserver"),
+                   (b"cookie", f"sessionid={await sync_to_async(cookie)(user)}".encode())]
+        ws = WebsocketCommunicator(application, "/ws/logs/", headers=headers)
+        connected, _ = await ws.connect(timeout=10)
+        assert connected
+        await ws.send_json_to(frame)
+        frames = [await ws.receive_json_from(timeout=15)]
+        while not await ws.receive_nothing(timeout=0.5):
+            frames.append(await ws.receive_json_from(timeout=5))
+        await ws.disconnect()
+        return frames
+
+    world = await sync_to_async(_log_world)()
+    hidden = {"type": "error", "code": "not_found", "message": "No such cluster or namespace, or not one you may see.",
+              "params": {}}
+    pod = {"type": "follow", "cluster": world["cluster"], "namespace": SECRET_NS, "pod": f"{MARKER}-pod"}
+    workload = {"type": "follow", "cluster": world["cluster"], "namespace": SECRET_NS,
+                "workload": {"kind": "Deployment", "name": f"{MARKER}-web"}}
+    failures = []
+    for who, user in world["foreign"].items():
+        for frame in (pod, workload, {**pod, "cluster": world["cluster"] + 100_000},
+                      {**workload, "cluster": A_BASE + 31}):
+            frames = await follow(user, frame)
+            if frames != [hidden]:
+                failures.append(f"{who}: {frame} -> {frames}")
+    assert not failures, "\n".join(failures)
+    inside = await follow(world["a_dev"], pod)
+    assert inside[0] != hidden, inside
+
+
+def test_workspace_b_monitoring_on_the_shared_cluster_shows_nothing_of_a(world: World) -> None:
+    """B's own scopes on the cluster Z it shares with A (where A has samples, alerts and events): B's members get
+    200 for them, and nothing of A's namespace, pods, alerts or events comes with it (the user in no workspace gets
+    404 for B's scopes and 200 for the filtered lists, equally empty of A)."""
+    b, z = world.b.pk, world.z.pk
+    sm_b = ServiceMap.objects.get(workspace=world.b, cluster=world.z).pk
+    scopes = [  # B's scopes: 404 to whoever is not in B
+        f"/api/monitoring/charts/?level=workspace&workspace={b}",
+        f"/api/monitoring/charts/?level=servicemap&service_map={sm_b}",
+        f"/api/monitoring/charts/?level=pod&cluster={z}&namespace=ns-b-z&pod=team-b-pod",
+        f"/api/monitoring/top/?what=busiest_pods&workspace={b}",
+        f"/api/monitoring/top/?what=pods_near_limit&service_map={sm_b}",
+        f"/api/monitoring/metering/?workspace={b}&group=workload", f"/api/monitoring/events/?service_map={sm_b}",
+    ]
+    filters = [  # lists narrowed to B or Z: 200 to everyone
+        f"/api/monitoring/metering/?cluster={z}&group=cluster", f"/api/monitoring/events/?cluster={z}",
+        f"/api/monitoring/alerts/?cluster={z}", f"/api/monitoring/silences/?workspace={b}",
+        f"/api/monitoring/rules/?workspace={b}", f"/api/monitoring/channels/?workspace={b}",
+    ]
+    failures = []
+    for who, user in world.foreign.items():
+        in_b = Membership.objects.filter(workspace=world.b, user=user).exists()
+        for path in scopes + filters:
+            response = client_for(user).get(path)
+            expected = 200 if in_b or path in filters else 404
+            if response.status_code != expected:
+                failures.append(f"{who}: GET {path} -> {response.status_code}, expected {expected}: {_excerpt(response)}")
+            found = leaks(response, world)
+            if found:
+                failures.append(f"{who}: GET {path}: LEAK ({'; '.join(found)}): {_excerpt(response)}")
     assert not failures, "\n".join(failures)

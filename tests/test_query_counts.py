@@ -13,6 +13,7 @@ from __future__ import annotations
 import itertools
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -38,6 +39,16 @@ from catalog.models import (
 from clusters.models import Cluster, KubeObject, ObjectAction
 from identity import actions as identity_actions
 from identity.models import ExternalIdentity, GroupMapping, IdentityProvider
+from monitoring.models import (
+    Alert,
+    AlertRule,
+    DeliveryAttempt,
+    EventRecord,
+    Notification,
+    NotificationChannel,
+    PriceSheet,
+    Silence,
+)
 from portal import actions as portal_actions
 from portal.models import AuditRecord, User
 from portal.testing import make_user
@@ -314,6 +325,86 @@ def _build_runs(s: Scene, k: int) -> None:
                                        for i, name in enumerate(("clone", "build", "scan", "deploy"), start=1)])
 
 
+# monitoring (issue 14): rows of the member's workspace and service map, each with every relation its row shows
+
+
+def _qc_rule(s: Scene) -> AlertRule:
+    rule, _ = AlertRule.objects.get_or_create(
+        name=f"qc-rule-{s.workspace.pk}", workspace=s.workspace, defaults={
+            "metric": "cpu_usage", "aggregation": "avg", "operator": ">", "threshold": 1.0, "params": {"level": "pod"},
+            "service_map": s.service_map, "created_by": s.member})
+    return rule
+
+
+def _alert(s: Scene, state: str = "acknowledged") -> Alert:
+    now = timezone.now()
+    n = s.next()
+    return Alert.objects.create(
+        rule=_qc_rule(s), fingerprint=f"{n:064x}", state=state, severity="warning", cluster=s.cluster,
+        workspace=s.workspace, service_map=s.service_map, namespace=s.service_map.namespace, subject_kind="Pod",
+        subject_name=f"web-{n}", message="hot", started_at=now, fired_at=now, last_seen_at=now,
+        acknowledged_by=s.member if state == "acknowledged" else None, acknowledged_at=now if state == "acknowledged"
+        else None, resolved_by=s.admin if state == "resolved" else None, resolved_at=now if state == "resolved" else None)
+
+
+def _alerts(s: Scene, k: int) -> None:
+    for i in range(k):
+        _alert(s, ("acknowledged", "resolved", "firing")[i % 3])
+
+
+def _rules(s: Scene, k: int) -> None:
+    """Custom rules of the member's service map, each with an open alert (the rows count them)."""
+    for _ in range(k):
+        rule = AlertRule.objects.create(name=f"qc-rule-{s.next()}", metric="cpu_usage", aggregation="avg",
+                                        operator=">", threshold=1.0, params={"level": "pod"}, workspace=s.workspace,
+                                        service_map=s.service_map, cluster=s.cluster, created_by=s.member)
+        Alert.objects.filter(pk=_alert(s, "firing").pk).update(rule=rule)
+
+
+def _silences(s: Scene, k: int) -> None:
+    now = timezone.now()
+    for _ in range(k):
+        Silence.objects.create(rule=_qc_rule(s), workspace=s.workspace, service_map=s.service_map, cluster=s.cluster,
+                               reason="qc", starts_at=now, ends_at=now + timedelta(hours=1), created_by=s.member)
+
+
+def _channel(s: Scene) -> NotificationChannel:
+    return NotificationChannel.objects.create(name=f"qc-channel-{s.next()}", kind="email", workspace=s.workspace,
+                                              recipients=["qc@example.com"], created_by=s.member)
+
+
+def _channels(s: Scene, k: int) -> None:
+    for _ in range(k):
+        _channel(s)
+
+
+def _notifications(s: Scene, k: int) -> None:
+    """Notifications of the member's alerts to the member's channels, each with two delivery attempts."""
+    now = timezone.now()
+    for _ in range(k):
+        alert, channel = _alert(s, "firing"), _channel(s)
+        notification = Notification.objects.create(alert=alert, channel=channel, event="firing", state="delivered",
+                                                   idempotency_key=f"qc:{s.next()}", next_attempt_at=now, attempts=2)
+        DeliveryAttempt.objects.bulk_create([DeliveryAttempt(notification=notification, at=now, ok=ok, status_code=code)
+                                             for ok, code in ((False, 503), (True, 250))])
+
+
+def _event_records(s: Scene, k: int) -> None:
+    now = timezone.now()
+    for _ in range(k):
+        n = s.next()
+        EventRecord.objects.create(cluster=s.cluster, uid=f"qc-event-{n}", namespace=s.service_map.namespace,
+                                   type="Warning", reason="BackOff", message="Back-off", object_kind="Pod",
+                                   object_name=f"web-{n}", last_seen=now)
+
+
+def _price_sheets(s: Scene, k: int) -> None:
+    for _ in range(k):
+        PriceSheet.objects.create(name=f"qc-prices-{s.next()}", cluster=_cluster(s.workspace), currency="KRW",
+                                  cpu_core_hour="1.5", memory_gib_hour="0.2", effective_from="2026-01-01",
+                                  created_by=s.admin)
+
+
 # operationId -> what adds k rows the endpoint lists (visible to the admin and the member).
 SEEDERS: dict[str, Callable[[Scene, int], None]] = {
     "activity_list": _activity,
@@ -363,6 +454,13 @@ SEEDERS: dict[str, Callable[[Scene, int], None]] = {
     "builds_registries_list": _build_registries,
     "builds_definitions_list": _build_definitions,
     "builds_runs_list": _build_runs,
+    "monitoring_alerts_list": _alerts,
+    "monitoring_rules_list": _rules,
+    "monitoring_silences_list": _silences,
+    "monitoring_channels_list": _channels,
+    "monitoring_notifications_list": _notifications,
+    "monitoring_events_list": _event_records,
+    "monitoring_prices_list": _price_sheets,
 }
 
 # Lists a workspace member is shown nothing of, by design (cluster-scoped objects are the admins'):
@@ -449,3 +547,157 @@ def test_list_queries_do_not_grow_with_rows(operation: str) -> None:
             "(a query per row: select_related/prefetch_related in the list's queryset)\n"
             + "\n".join(q["sql"][:200] for q in captured.captured_queries)
         )
+
+
+# ---------------------------------------------------------------------------- the metering report (issue 14)
+
+
+def _metered(s: Scene, k: int) -> None:
+    """k more workspaces of the member, each on its own cluster with a service map, two workloads and a priced
+    cluster, with one fresh raw sample per series (the report's rows: one per workspace, service map, workload or
+    cluster)."""
+    from monitoring import store
+    from monitoring.samples import SeriesKey
+
+    now = timezone.now()
+    ts = store.align(now - timedelta(seconds=60), 30)
+    manager = Role.objects.get(key="manager")
+    keys: list[SeriesKey] = []
+    for _ in range(k):
+        workspace = Workspace.objects.create(name=f"qc-mw{s.next()}")
+        Membership.objects.create(workspace=workspace, user=s.member, role=manager)
+        cluster = _cluster(workspace)
+        PriceSheet.objects.create(name=f"qc-mp{s.next()}", cluster=cluster, currency="KRW", cpu_core_hour="2",
+                                  memory_gib_hour="0.5", effective_from="2020-01-01")
+        sm = ServiceMap.objects.create(workspace=workspace, cluster=cluster, namespace=f"qc-mn{s.next()}", quota=QUOTA)
+        keys += [SeriesKey(cluster.pk, "cluster"), SeriesKey(cluster.pk, "namespace", sm.namespace, sm.namespace,
+                                                             service_map_id=sm.pk, workspace_id=workspace.pk)]
+        keys += [SeriesKey(cluster.pk, "workload", sm.namespace, f"web{i}", workload_kind="Deployment",
+                           workload_name=f"web{i}", service_map_id=sm.pk, workspace_id=workspace.pk) for i in range(2)]
+    ids = store.series_ids(keys, now)
+    store.write_samples([store.Sample(series_id=ids[key], ts=ts, cpu_usage=0.5, mem_usage=2.0**28, cpu_request=0.25,
+                                      mem_request=2.0**27, cpu_billed=0.5, mem_billed=2.0**28, pods=1,
+                                      cpu_allocatable=4.0, mem_allocatable=2.0**33) for key in keys])
+
+
+@pytest.mark.parametrize("group", ["workspace", "servicemap", "workload", "cluster"])
+def test_metering_queries_do_not_grow_with_rows(group: str) -> None:
+    """The metering report (not a list endpoint, so not in the schema walk above) is a fixed number of statements
+    whatever the number of workspaces, service maps, workloads and clusters (docs/metering.md)."""
+    s = _scene()
+    url = f"/api/monitoring/metering/?group={group}"
+    clients = {}
+    for who, user in (("admin", s.admin), ("member", s.member)):
+        client = APIClient()
+        client.force_authenticate(user)
+        clients[who] = client
+
+    def count(client: APIClient) -> tuple[int, int, Any]:
+        with CaptureQueriesContext(connection) as captured:
+            response = client.get(url)
+        assert response.status_code == 200, response.content
+        return len(captured), len(response.json()["rows"]), captured
+
+    _metered(s, N)
+    before = {who: count(client) for who, client in clients.items()}
+    _metered(s, 2 * N)
+    after = {who: count(client) for who, client in clients.items()}
+    for who in clients:
+        (n_queries, n_rows, _), (m_queries, m_rows, captured) = before[who], after[who]
+        assert n_rows >= N, f"metering {group} ({who}): {n_rows} rows of the {N} seeded"
+        assert m_rows >= n_rows + 2 * N, f"metering {group} ({who}): rows {n_rows} -> {m_rows}"
+        assert m_queries <= n_queries, (
+            f"metering {group} ({who}): {n_queries} queries for {n_rows} rows but {m_queries} for {m_rows}\n"
+            + "\n".join(q["sql"][:200] for q in captured.captured_queries))
+
+
+# ---------------------------------------------------------------------------- charts and top lists (issue 14)
+
+
+def _charted(s: Scene, k: int) -> None:
+    """k more service maps of the member's workspace on the scene's cluster, each with a node, a namespace, a
+    workload and a pod series holding fresh samples, and the three kinds of markers inside the chart's hour: a
+    deploy (a revision), a scale (an object action) and an alert that fired; and in the scene's own service map k
+    more pods with samples and point metrics (restarts, network) and k more alerts."""
+    from monitoring import store
+    from monitoring.samples import SeriesKey
+
+    now = timezone.now()
+    ts = store.align(now - timedelta(seconds=60), 30)
+    keys: list[SeriesKey] = [SeriesKey(s.cluster.pk, "cluster")]
+    for _ in range(k):
+        n = s.next()
+        sm = ServiceMap.objects.create(workspace=s.workspace, cluster=s.cluster, namespace=f"qc-cn{n}", quota=QUOTA)
+        ws = s.workspace.pk
+        keys += [SeriesKey(s.cluster.pk, "node", name=f"node-{n}"),
+                 SeriesKey(s.cluster.pk, "namespace", sm.namespace, sm.namespace, service_map_id=sm.pk, workspace_id=ws),
+                 SeriesKey(s.cluster.pk, "workload", sm.namespace, f"web{n}", workload_kind="Deployment",
+                           workload_name=f"web{n}", service_map_id=sm.pk, workspace_id=ws),
+                 SeriesKey(s.cluster.pk, "pod", sm.namespace, f"web{n}-1", workload_kind="Deployment",
+                           workload_name=f"web{n}", node=f"node-{n}", service_map_id=sm.pk, workspace_id=ws)]
+        release = Release.objects.create(workspace=s.workspace, service_map=sm, name=f"web{n}",
+                                         package_version=s.version, revision=1, created_by=s.member)
+        Revision.objects.create(release=release, number=1, package_version=s.version, created_by=s.member,
+                                created=now - timedelta(minutes=5), resources=[{"kind": "Deployment", "name": f"web{n}"}])
+        ObjectAction.objects.create(cluster=s.cluster, group="apps", version="v1", plural="deployments",
+                                    kind="Deployment", namespace=sm.namespace, name=f"web{n}", action="scale",
+                                    params={"replicas": 2}, requested_by=s.member, status="succeeded",
+                                    requested_username=s.member.username)
+        Alert.objects.create(fingerprint=f"{n:064x}", state="firing", severity="warning", cluster=s.cluster,
+                             workspace=s.workspace, service_map=sm, namespace=sm.namespace, subject_kind="Deployment",
+                             subject_name=f"web{n}", message="hot", started_at=now - timedelta(minutes=4),
+                             fired_at=now - timedelta(minutes=3), last_seen_at=now)
+    home, ws = s.service_map, s.workspace.pk
+    keys.append(SeriesKey(s.cluster.pk, "namespace", home.namespace, home.namespace, service_map_id=home.pk,
+                          workspace_id=ws))
+    pods = [SeriesKey(s.cluster.pk, "pod", home.namespace, f"qc-pod-{s.next()}", workload_kind="Deployment",
+                      workload_name="qc-web", service_map_id=home.pk, workspace_id=ws) for _ in range(k)]
+    for _ in pods:
+        _alert(s, "firing")
+    ids = store.series_ids([*keys, *pods], now)
+    store.write_samples([store.Sample(series_id=ids[key], ts=ts, cpu_usage=0.5, mem_usage=2.0**28, cpu_request=0.25,
+                                      mem_request=2.0**27, cpu_limit=1.0, mem_limit=2.0**29, cpu_allocatable=4.0,
+                                      mem_allocatable=2.0**33, pods=1) for key in [*keys, *pods]])
+    store.write_points([(ids[pod], metric, ts, 1.0) for pod in pods
+                        for metric in ("restarts", "net_rx_bytes_per_second", "net_tx_bytes_per_second")])
+
+
+@pytest.mark.parametrize("query", [
+    "charts/?level=servicemap&service_map={servicemap_id}",
+    "charts/?level=workspace&workspace={workspace_id}", "charts/?level=cluster&cluster={cluster_id}",
+    "charts/?level=fleet", "top/?what=busiest_pods&workspace={workspace_id}",
+    "top/?what=pods_near_limit&workspace={workspace_id}", "top/?what=nodes_fullest&cluster={cluster_id}"])
+def test_charts_and_top_lists_do_not_grow_with_series(query: str) -> None:
+    """A chart is a fixed number of statements whatever the number of series and markers in it, a top list one
+    statement after the access check (docs/charts-api.md); neither is a list endpoint of the schema walk."""
+    s = _scene()
+    url = "/api/monitoring/" + query.format(workspace_id=s.workspace.pk, cluster_id=s.cluster.pk,
+                                            servicemap_id=s.service_map.pk)
+    clients = {}
+    for who, user in (("admin", s.admin), ("member", s.member)):
+        client = APIClient()
+        client.force_authenticate(user)
+        clients[who] = client
+
+    def count(client: APIClient) -> tuple[int, int, Any]:
+        with CaptureQueriesContext(connection) as captured:
+            response = client.get(url)
+        if response.status_code != 200:
+            return len(captured), -response.status_code, captured
+        body = response.json()
+        return len(captured), len(body["items"] if "items" in body else body["markers"]), captured
+
+    _charted(s, N)
+    before = {who: count(client) for who, client in clients.items()}
+    _charted(s, 2 * N)
+    after = {who: count(client) for who, client in clients.items()}
+    assert before["admin"][1] >= N, f"{query}: the admin sees {before['admin'][1]} items or markers"
+    for who in clients:
+        (n_queries, n_rows, _), (m_queries, m_rows, captured) = before[who], after[who]
+        if n_rows < 0:  # infrastructure: 404 to the member
+            assert m_rows == n_rows
+            continue
+        assert m_rows >= n_rows, f"{query} ({who}): items or markers {n_rows} -> {m_rows}"
+        assert m_queries <= n_queries, (
+            f"{query} ({who}): {n_queries} queries for {n_rows} items or markers but {m_queries} for {m_rows}\n"
+            + "\n".join(q["sql"][:200] for q in captured.captured_queries))

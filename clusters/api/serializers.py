@@ -8,7 +8,9 @@ Read-model rows are serialised straight from :class:`KubeObject`; figures that n
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlsplit
 
+from cryptography import x509
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
@@ -24,6 +26,8 @@ from clusters.models import (
 )
 from clusters.rows import cluster_row, node_operation_row, progress_row
 from clusters.rows import iso as _iso
+from portal import outbound
+from portal.addresses import AddressError
 from portal.api.serializers import StrictModelSerializer, StrictSerializer
 from portal.limits import DESCRIPTION_MAX_LENGTH, NAME_MAX_LENGTH
 
@@ -211,7 +215,7 @@ class ClusterDetailSerializer(ClusterSerializer):
         return rows
 
     class Meta(ClusterSerializer.Meta):
-        fields = (*ClusterSerializer.Meta.fields, "syncs", "permissions")
+        fields = (*ClusterSerializer.Meta.fields, "syncs", "permissions", "prometheus_url", "prometheus_ca_pem")
         read_only_fields = fields
 
 
@@ -248,6 +252,55 @@ def namespaces_field(**kwargs: Any) -> serializers.ListField:
                   "whole cluster, or the namespaces the check discovers.", **kwargs)
 
 
+# ---------------------------------------------------------------------------- Prometheus (issue 14, METRICS)
+
+
+def prometheus_url_field(**kwargs: Any) -> serializers.CharField:
+    return serializers.CharField(
+        allow_blank=True, max_length=500, trim_whitespace=True,
+        help_text="Optional Prometheus HTTP API base URL (http:// or https://, a path prefix allowed) for this "
+                  "cluster's network, disk, restart and volume metrics; empty: metrics.k8s.io only. Reached "
+                  "through the address policy like the cluster itself.", **kwargs)
+
+
+def prometheus_ca_field(**kwargs: Any) -> serializers.CharField:
+    return serializers.CharField(
+        allow_blank=True, max_length=64 * 1024, trim_whitespace=False,
+        help_text="PEM of the CA that signed the Prometheus server certificate (empty: the system CAs).", **kwargs)
+
+
+def check_prometheus_url(value: str) -> str:
+    """A Prometheus base URL the portal may fetch (the address policy; http or https; no query,
+    fragment or credentials), without a trailing slash; "" clears it."""
+    value = (value or "").strip()
+    if not value:
+        return ""
+    try:
+        outbound.validate_url(value, schemes=("http", "https"))
+    except AddressError as exc:
+        raise serializers.ValidationError(str(exc), code=exc.code) from exc
+    parts = urlsplit(value)
+    if parts.query or parts.fragment:
+        raise serializers.ValidationError("Give the Prometheus base address without a query or fragment "
+                                          "(e.g. https://prometheus.example.com or https://host/prometheus).",
+                                          code="prometheus_url_invalid")
+    return value.rstrip("/")
+
+
+def check_prometheus_ca(value: str) -> str:
+    value = (value or "").strip()
+    if not value:
+        return ""
+    try:
+        certificates = x509.load_pem_x509_certificates(value.encode())
+    except ValueError as exc:
+        raise serializers.ValidationError("Give the CA certificate(s) in PEM form (-----BEGIN CERTIFICATE-----).",
+                                          code="prometheus_ca_invalid") from exc
+    if not certificates:
+        raise serializers.ValidationError("Give at least one certificate.", code="prometheus_ca_invalid")
+    return value + "\n"
+
+
 class ClusterRegisterSerializer(ConnectionSerializer):
     name = serializers.CharField(max_length=63, validators=[DNS1123_LABEL],
                                  help_text="DNS-1123 label, unique: lower-case letters, digits and '-'.")
@@ -258,20 +311,37 @@ class ClusterRegisterSerializer(ConnectionSerializer):
     stage = serializers.ChoiceField(choices=Stage.choices, required=False, default=Stage.DEV)
     labels = LabelsField(required=False, default=dict)
     namespaces = namespaces_field(required=False, default=list)
+    prometheus_url = prometheus_url_field(required=False)
+    prometheus_ca_pem = prometheus_ca_field(required=False)
 
     def validate_name(self, value: str) -> str:
         if Cluster.objects.filter(name=value).exists():
             raise serializers.ValidationError(f"A cluster named '{value}' is already registered.")
         return value
 
+    def validate_prometheus_url(self, value: str) -> str:
+        return check_prometheus_url(value)
+
+    def validate_prometheus_ca_pem(self, value: str) -> str:
+        return check_prometheus_ca(value)
+
 
 class ClusterUpdateSerializer(StrictModelSerializer):
     labels = LabelsField(required=False)
     namespaces = namespaces_field(required=False)
+    prometheus_url = prometheus_url_field(required=False)
+    prometheus_ca_pem = prometheus_ca_field(required=False)
 
     class Meta:
         model = Cluster
-        fields = ("display_name", "description", "provider", "region", "stage", "labels", "enabled", "namespaces")
+        fields = ("display_name", "description", "provider", "region", "stage", "labels", "enabled", "namespaces",
+                  "prometheus_url", "prometheus_ca_pem")
+
+    def validate_prometheus_url(self, value: str) -> str:
+        return check_prometheus_url(value)
+
+    def validate_prometheus_ca_pem(self, value: str) -> str:
+        return check_prometheus_ca(value)
 
 
 class KubeconfigSerializer(StrictSerializer):

@@ -702,3 +702,43 @@ WELL_KNOWN_VERSIONS: dict[str, str] = {
     "Ingress": "networking.k8s.io/v1", "NetworkPolicy": "networking.k8s.io/v1",
     "PodDisruptionBudget": "policy/v1",
 }
+
+
+# ---------------------------------------------------------------------------- metrics.k8s.io (issue 14)
+# Read by monitoring.collect every interval. Plain dicts (no model classes: thousands of items).
+
+METRICS_API = "metrics.k8s.io/v1beta1"
+
+
+def list_node_metrics(client: KubeClient, *, api: str = METRICS_API, timeout: float | None = None
+                      ) -> list[dict[str, Any]]:
+    """Every NodeMetrics item (``usage.cpu``, ``usage.memory``). :class:`NotFound` when the cluster
+    does not serve the metrics API (no metrics-server), :class:`Forbidden` without the permission."""
+    body = client._raw("GET", f"/apis/{api}/nodes", timeout=timeout, attempts=2)
+    return [i for i in body.get("items") or [] if isinstance(i, dict)]
+
+
+def list_pod_metrics(client: KubeClient, namespace: str = "", *, api: str = METRICS_API,
+                     timeout: float | None = None) -> list[dict[str, Any]]:
+    """Every PodMetrics item of the cluster, or of ``namespace`` (per container ``usage``)."""
+    path = f"/apis/{api}/namespaces/{quote(namespace, safe='')}/pods" if namespace else f"/apis/{api}/pods"
+    body = client._raw("GET", path, timeout=timeout, attempts=2)
+    return [i for i in body.get("items") or [] if isinstance(i, dict)]
+
+
+def list_pods(client: KubeClient, namespace: str = "", *, page: int = 500, timeout: float | None = None
+              ) -> list[dict[str, Any]]:
+    """Every pod of the cluster (or ``namespace``), page by page, as plain dicts."""
+    items: list[dict[str, Any]] = []
+    token = ""
+    while True:
+        if namespace:
+            body = client.get_json(client.core.list_namespaced_pod, namespace, **_page(page, token), attempts=2,
+                                   timeout=timeout)
+        else:
+            body = client.get_json(client.core.list_pod_for_all_namespaces, **_page(page, token), attempts=2,
+                                   timeout=timeout)
+        items.extend(i for i in body.get("items") or [] if isinstance(i, dict))
+        token = str((body.get("metadata") or {}).get("continue") or "")
+        if not token:
+            return items

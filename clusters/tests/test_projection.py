@@ -67,7 +67,10 @@ def test_pod_row_columns_and_data() -> None:
     assert data["requests"] == {"cpu": 2.0, "memory": 128 * 1024**2}
     assert data["limits"] == {"cpu": 1.0, "memory": 1024**3}
     assert data["containers"][0] == {"name": "a", "image": "img:1", "ready": True, "restart_count": 2,
-                                     "state": "running", "reason": "", "last_reason": "", "last_finished": None}
+                                     "state": "running", "reason": "", "last_reason": "", "last_finished": None,
+                                     # per container only in a pod of several (monitoring's container level)
+                                     "requests": {"cpu": 0.1, "memory": 128 * 1024**2},
+                                     "limits": {"cpu": 1.0, "memory": 1024**3}}
     assert "managedFields" not in str(row)
     assert "big" not in str(row)
 

@@ -230,6 +230,7 @@ def _pod(obj: Obj) -> tuple[str, Obj]:
     statuses = status.get("containerStatuses") or []
     by_name = {cs.get("name"): cs for cs in statuses if isinstance(cs, dict)}
     containers = []
+    several = len(spec.get("containers") or []) > 1
     for c in spec.get("containers") or []:
         cs = by_name.get(c.get("name")) or {}
         state, reason = _container_state(cs)
@@ -244,6 +245,9 @@ def _pod(obj: Obj) -> tuple[str, Obj]:
                            # moment still reads as crash-looping (the kubelet resets its back-off
                            # only after 10 minutes of running).
                            "last_reason": str(last.get("reason") or ""), "last_finished": last.get("finishedAt")})
+        if several:  # per container only where the pod's figures are not already its one container's (metering)
+            containers[-1]["requests"] = _resources([c], "requests")
+            containers[-1]["limits"] = _resources([c], "limits")
     ready = sum(1 for c in containers if c["ready"])
     data = {
         "status_text": pod_status_text(obj),

@@ -11,6 +11,9 @@ import { cluster, page } from './test/clusters';
 import { adminUser, json, mockFetch, testQueryClient } from './test/utils';
 import { changeLanguage } from './i18n';
 
+// jsdom has no canvas: the monitoring chunk's charts draw on a stand-in.
+vi.mock('uplot', async () => (await import('./monitoring/testUplot')).uplotModule);
+
 const operator: User = { ...adminUser, id: 2, username: 'kim', first_name: '민수', last_name: '', role: 'operator', is_admin: false };
 const readyz = () =>
   json({
@@ -69,7 +72,7 @@ describe('routing and layout', () => {
     expect(screen.getByTestId('fleet-pods')).toHaveTextContent('45/53');
     expect(screen.getByTestId('fleet-status-unreachable')).toHaveTextContent('1');
     expect(screen.getByTestId('fleet-status-connected')).toHaveTextContent('1');
-    for (const key of ['dashboard', 'clusters', 'workspaces', 'servicemaps', 'catalog', 'builds', 'monitoring', 'admin']) {
+    for (const key of ['dashboard', 'clusters', 'workspaces', 'servicemaps', 'catalog', 'builds', 'monitoring', 'alerts', 'admin']) {
       expect(screen.getByTestId(`nav-${key}`)).toBeInTheDocument();
     }
   });
@@ -82,12 +85,17 @@ describe('routing and layout', () => {
     expect(screen.getByTestId('nav-clusters')).toBeInTheDocument();
   });
 
-  it('shows a translated not-available state for sections that come later', async () => {
-    mockFetch({});
-    renderApp('/monitoring', operator);
-    expect(await screen.findByTestId('not-available')).toHaveTextContent('Monitoring is not available');
+  it('opens the monitoring section (its own chunk) in either language', async () => {
+    mockFetch({
+      'GET /api/clusters/': () => json(page([])),
+      'GET /api/monitoring/events/': () => json(page([])),
+    });
+    renderApp('/monitoring/events', operator);
+    expect(await screen.findByTestId('events-empty')).toBeInTheDocument();
+    expect(screen.getByTestId('nav-monitoring')).toHaveTextContent('Monitoring');
     await act(() => changeLanguage('ko'));
-    expect(screen.getByTestId('not-available')).toHaveTextContent('모니터링 기능은 현재 버전의 포털에서 아직 제공되지 않습니다');
+    expect(screen.getByTestId('nav-monitoring')).toHaveTextContent('모니터링');
+    expect(screen.getByTestId('nav-alerts')).toHaveTextContent('알림');
     expect(window.localStorage.getItem('portal.language')).toBe('ko');
     await act(() => changeLanguage('en'));
   });
@@ -116,8 +124,8 @@ describe('routing and layout', () => {
   });
 
   it('switches language from the top bar', async () => {
-    mockFetch({});
-    renderApp('/monitoring', operator);
+    mockFetch({ 'GET /api/auth/tokens/': () => json(page([])) });
+    renderApp('/account/tokens', operator);
     const user = userEvent.setup();
     await user.selectOptions(await screen.findByTestId('lang-switch'), 'ko');
     expect(screen.getByTestId('nav-builds')).toHaveTextContent('빌드');
@@ -139,8 +147,9 @@ describe('routing and layout', () => {
     const seen = mockFetch({
       'GET /api/auth/csrf/': () => json({ csrfToken: 'c' }),
       'POST /api/auth/logout/': () => new Response(null, { status: 204 }),
+      'GET /api/auth/tokens/': () => json(page([])),
     });
-    const queryClient = renderApp('/monitoring', operator);
+    const queryClient = renderApp('/account/tokens', operator);
     const user = userEvent.setup();
     await user.click(await screen.findByTestId('user-menu'));
     expect(screen.getByTestId('menu-tokens')).toHaveAttribute('href', '/account/tokens');

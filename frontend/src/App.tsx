@@ -15,10 +15,8 @@ import { SourcesPage } from './catalog/SourcesPage';
 import { AuditPage } from './audit/AuditPage';
 import { RequireAdmin, RequireAuth, RequireStaff } from './auth/RequireAuth';
 import { Shell } from './layout/Shell';
-import { NAV_ITEMS } from './layout/nav';
 import { DashboardPage } from './pages/dashboard/DashboardPage';
 import { LoginPage } from './pages/LoginPage';
-import { NotAvailable } from './pages/NotAvailable';
 import { NotFound } from './pages/NotFound';
 import { ClusterDetailPage } from './clusters/ClusterDetailPage';
 import { ClustersPage } from './clusters/ClustersPage';
@@ -54,9 +52,6 @@ const MonitoringRoutes = lazy(() =>
 const AlertsRoutes = lazy(() => import('./alerts/AlertsRoutes').then((m) => ({ default: m.AlertsRoutes })));
 const LogsRoute = lazy(() => import('./alerts/LogsRoute').then((m) => ({ default: m.LogsRoute })));
 
-/** Sections that have pages; the others show "not available yet". */
-const BUILT_SECTIONS = new Set(['dashboard', 'clusters', 'workspaces', 'servicemaps', 'catalog', 'builds', 'registries',
-  'monitoring', 'alerts']);
 
 export function AppRoutes() {
   return (
@@ -148,9 +143,6 @@ export function AppRoutes() {
             </Suspense>
           }
         />
-        {NAV_ITEMS.filter((item) => !BUILT_SECTIONS.has(item.key)).map((item) => (
-          <Route key={item.key} path={`${item.path}/*`} element={<NotAvailable section={item.key} />} />
-        ))}
         <Route path="/account/tokens" element={<TokensPage />} />
         <Route path="/account/password" element={<ChangePasswordPage />} />
         <Route

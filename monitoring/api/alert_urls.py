@@ -1,5 +1,14 @@
-"""API routes of monitoring's alert part (issue 14), included by monitoring/api/urls.py."""
+"""API routes of monitoring's alert part (issue 14), included by monitoring/api/urls.py: alerts
+(with acknowledge and resolve), alert rules, silences (with expire)."""
 
 from django.urls import URLPattern, URLResolver
+from rest_framework.routers import SimpleRouter
 
-urlpatterns: list[URLPattern | URLResolver] = []
+from monitoring.api import alerts
+
+router = SimpleRouter()
+router.register("alerts", alerts.AlertViewSet, basename="monitoring-alert")
+router.register("rules", alerts.RuleViewSet, basename="monitoring-alert-rule")
+router.register("silences", alerts.SilenceViewSet, basename="monitoring-silence")
+
+urlpatterns: list[URLPattern | URLResolver] = [*router.urls]

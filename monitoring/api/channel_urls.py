@@ -1,5 +1,13 @@
-"""API routes of monitoring's channel part (issue 14), included by monitoring/api/urls.py."""
+"""API routes of monitoring's notification part (issue 14), included by monitoring/api/urls.py:
+/api/monitoring/channels/… and /api/monitoring/notifications/…"""
 
 from django.urls import URLPattern, URLResolver
+from rest_framework.routers import SimpleRouter
 
-urlpatterns: list[URLPattern | URLResolver] = []
+from monitoring.api import channels
+
+router = SimpleRouter()
+router.register("channels", channels.NotificationChannelViewSet, basename="monitoring-channel")
+router.register("notifications", channels.NotificationViewSet, basename="monitoring-notification")
+
+urlpatterns: list[URLPattern | URLResolver] = [*router.urls]

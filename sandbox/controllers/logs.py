@@ -2,7 +2,8 @@
 
 A running container "writes" one line per second from its start time (a few
 start-up lines, then access-log-like lines whose content is a pure function
-of pod, container and line number).  So ``tailLines``, ``sinceSeconds``,
+of pod, container and line number; the pod annotation ``sandbox.k8s.io/log-rate``
+makes it write that many lines a second instead, for log benchmarks).  So ``tailLines``, ``sinceSeconds``,
 ``timestamps`` and ``follow`` are all cheap arithmetic, and memory does not
 grow with uptime.  History is capped at :data:`MAX_LINES` lines, like log
 rotation.  Errors use the kubelet/apiserver messages kubectl users know.
@@ -28,6 +29,8 @@ if TYPE_CHECKING:
     from sandbox.controllers.manager import ControllerManager
 
 MAX_LINES = 5000
+LOG_RATE_ANNOTATION = "sandbox.k8s.io/log-rate"
+MAX_LOG_RATE = 20000.0  # lines a second
 _PATHS = ("/", "/healthz", "/api/v1/items", "/api/v1/items/{n}", "/api/v1/orders", "/api/v1/orders/{n}",
           "/static/app.js", "/static/app.css", "/metrics", "/login", "/api/v1/cart", "/api/v1/search?q=k{n}")
 _METHODS = ("GET", "GET", "GET", "GET", "POST", "PUT", "DELETE")
@@ -46,19 +49,21 @@ def _rfc3339_nano(t: float) -> str:
 class _Run:
     """One run of a container: start time, optional end, and how it ends."""
 
-    __slots__ = ("end", "ending", "image", "seed", "start")
+    __slots__ = ("end", "ending", "image", "rate", "seed", "start")
 
-    def __init__(self, seed: str, image: str, start: float, end: float | None, ending: str) -> None:
+    def __init__(self, seed: str, image: str, start: float, end: float | None, ending: str,
+                 rate: float = 1.0) -> None:
         self.seed = seed
         self.image = image
         self.start = start
         self.end = end
         self.ending = ending
+        self.rate = rate  # lines a second
 
     def count(self, now: float) -> int:
         """Lines written up to ``now`` (the last one is the exit line when the run ended)."""
         stop = self.end if self.end is not None else now
-        n = int(max(stop - self.start, 0.0)) + 1
+        n = int(max(stop - self.start, 0.0) * self.rate) + 1
         if self.end is not None and self.ending:
             n += 1
         return n
@@ -66,6 +71,8 @@ class _Run:
     def time_of(self, i: int) -> float:
         if self.end is not None and self.ending and i == self.count(0.0) - 1:
             return self.end
+        if self.rate != 1.0:
+            return self.start + (i + 0.001 + 0.3 * stable_unit(self.seed, str(i))) / self.rate
         return self.start + i + 0.001 + 0.3 * stable_unit(self.seed, str(i))
 
     def line(self, i: int) -> str:
@@ -77,6 +84,9 @@ class _Run:
             return f"{name}: starting (sandbox simulated container, image {self.image})"
         if i == 1:
             return f"{name}: configuration loaded, listening on 0.0.0.0:8080"
+        if self.rate > 50:  # a chatty container: cheap lines, so thousands a second cost the sandbox little
+            return (f'level=info msg="request served" seq={i} path=/api/v1/items/{i % 997} status=200 '
+                    f"bytes={(i * 7919) % 20000} duration_ms={(i * 31) % 300}")
         rnd = random.Random(f"{self.seed}/{i}")
         if rnd.random() < 0.1:
             level = rnd.choice(("info", "info", "debug", "warn"))
@@ -88,6 +98,21 @@ class _Run:
                 f"[{time.strftime('%d/%b/%Y:%H:%M:%S +0000', time.gmtime(t))}] "
                 f'"{rnd.choice(_METHODS)} {path} HTTP/1.1" {status} {rnd.randint(0, 20000)} "-" '
                 f'"{rnd.choice(_AGENTS)}" {rnd.random() * 0.3:.3f}')
+
+
+def _log_rate(meta: dict[str, Any]) -> float:
+    """Lines a second of a simulated container: the pod's ``sandbox.k8s.io/log-rate`` annotation
+    (0.1 to :data:`MAX_LOG_RATE`), else one."""
+    raw = (meta.get("annotations") or {}).get(LOG_RATE_ANNOTATION)
+    if raw is None:
+        return 1.0
+    try:
+        rate = float(raw)
+    except (TypeError, ValueError):
+        return 1.0
+    if rate != rate:  # NaN
+        return 1.0
+    return min(max(rate, 0.1), MAX_LOG_RATE)
 
 
 class GeneratedLogs:
@@ -127,13 +152,14 @@ class GeneratedLogs:
             raise BadRequest(f'container "{container}" in pod "{md["name"]}" is waiting to start: ContainerCreating')
         state = cs.get("state") or {}
         restarts = int(cs.get("restartCount") or 0)
+        rate = _log_rate(md)
         if previous:
             if not (cs.get("lastState") or {}).get("terminated"):
                 raise BadRequest(f'previous terminated container "{container}" in pod "{md["name"]}" not found')
             state = {}
         if "running" in state:
             start = parse_iso(state["running"].get("startedAt")) or time.time()
-            return _Run(f"{seed}#{restarts}", image, start, None, "")
+            return _Run(f"{seed}#{restarts}", image, start, None, "", rate)
         term = state.get("terminated") or (cs.get("lastState") or {}).get("terminated")
         if term:
             start = parse_iso(term.get("startedAt")) or time.time()
@@ -147,7 +173,7 @@ class GeneratedLogs:
                 ending = "panic: simulated crash (sandbox crashloop marker); exiting with status 1"
             else:
                 ending = f"error: task failed (sandbox fail marker); exiting with status {code}"
-            return _Run(f"{seed}#{run_no}", image, start, end, ending)
+            return _Run(f"{seed}#{run_no}", image, start, end, ending, rate)
         reason = (state.get("waiting") or {}).get("reason", "ContainerCreating")
         if reason in ("ErrImagePull", "ImagePullBackOff"):
             reason = "trying and failing to pull image"
@@ -179,7 +205,7 @@ class GeneratedLogs:
         first = max(0, total - MAX_LINES)
         if since_seconds is not None:
             cutoff = now - since_seconds
-            first = max(first, min(total, int(max(cutoff - run.start - 1, 0.0))))
+            first = max(first, min(total, int(max(cutoff - run.start - 1, 0.0) * run.rate)))
             while first < total and run.time_of(first) < cutoff:
                 first += 1
         if tail_lines is not None:

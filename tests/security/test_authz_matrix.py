@@ -20,12 +20,14 @@ from __future__ import annotations
 
 import json
 import os
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 from django.db import transaction
+from django.utils import timezone
 from drf_spectacular.generators import SchemaGenerator
 
 from portal.testing import api_request as request
@@ -113,6 +115,14 @@ def valid_bodies(world: World) -> dict[str, dict[str, Any]]:
             "digest": world.names["image_digest"], "tag": "1.0.B000001", "release": world.ids["releases"],
             "image_path": "image", "image_format": "reference"}}  # the world's chart: `image: nginx:1.27`
            if "image_digest" in world.names else {}),
+        # monitoring: rules, silences and channels of W (the body names the workspace; one the caller cannot see is
+        # a 400 on the field), then alerts.manage there
+        "POST /api/monitoring/rules/": {"name": "authz-rule", "metric": "cpu_usage", "operator": ">", "threshold": 2,
+                                        "workspace": world.workspace.pk},
+        "POST /api/monitoring/silences/": {"workspace": world.workspace.pk, "reason": "authz",
+                                           "ends_at": (timezone.now() + timedelta(hours=1)).isoformat()},
+        "POST /api/monitoring/channels/": {"name": "authz-channel", "kind": "email", "workspace": world.workspace.pk,
+                                           "recipients": ["authz@example.com"]},
     }
 
 
@@ -122,6 +132,11 @@ def queries(world: World) -> dict[str, str]:
     return {"GET /api/clusters/{cluster_id}/resources/{group}/{version}/{plural}/": ns,
             # the timeline of W's service map (activity/api): a scope is required
             "GET /api/activity/": f"?service_map={world.service_map.pk}",
+            # monitoring: W's service map (without a scope the lists answer everyone, with their own rows only)
+            "GET /api/monitoring/charts/": f"?level=servicemap&service_map={world.service_map.pk}",
+            "GET /api/monitoring/top/": f"?what=busiest_pods&service_map={world.service_map.pk}",
+            "GET /api/monitoring/metering/": f"?service_map={world.service_map.pk}",
+            "GET /api/monitoring/events/": f"?service_map={world.service_map.pk}",
             # the scan of the image in W's build repository
             "GET /api/builds/scans/": (f"?registry={world.ids['builds-registries']}&repository=sec-{world.suffix}/shop"
                                        f"&digest={SCAN_DIGEST}"),

@@ -135,6 +135,50 @@ def _read_model(cluster: Cluster, namespace: str, node: str) -> None:
                "last_seen": timezone.now().isoformat()})
 
 
+def _monitoring(cluster: Cluster, workspace: Workspace, sm: ServiceMap, namespace: str,
+                users: dict[str, User]) -> dict[str, int]:
+    """Monitoring (issue 14): W's custom alert rule, a firing alert of it on W's pod, a silence of W,
+    W's e-mail channel with a delivered notification of the alert, a price sheet of the cluster and a
+    kept event of W's namespace. Made directly (no evaluator, no worker): nothing is sent."""
+    from datetime import date, timedelta
+
+    from monitoring.models import (
+        Alert,
+        AlertRule,
+        AlertTransition,
+        EventRecord,
+        Notification,
+        NotificationChannel,
+        PriceSheet,
+        Silence,
+    )
+
+    now = timezone.now()
+    rule = AlertRule.objects.create(name="shop cpu", metric="cpu_usage", aggregation="avg", operator=">",
+                                    threshold=1.0, params={"level": "pod"}, workspace=workspace, service_map=sm,
+                                    created_by=users["developer"])
+    alert = Alert.objects.create(rule=rule, fingerprint=f"{cluster.pk:064x}", state="firing", severity="warning",
+                                 cluster=cluster, workspace=workspace, service_map=sm, namespace=namespace,
+                                 subject_kind="Pod", subject_name="shop-web-1", labels={"pod": "shop-web-1"},
+                                 value=1.5, message="shop cpu: avg cpu_usage of pod shop-web-1 is 1.5 (> 1).",
+                                 started_at=now, fired_at=now, last_seen_at=now)
+    AlertTransition.objects.create(alert=alert, from_state="", to_state="firing", at=now)
+    silence = Silence.objects.create(workspace=workspace, reason="suite", starts_at=now,
+                                     ends_at=now + timedelta(days=1), created_by=users["developer"])
+    channel = NotificationChannel.objects.create(name="shop team", kind="email", workspace=workspace,
+                                                 recipients=["shop@example.com"], created_by=users["manager"])
+    notification = Notification.objects.create(alert=alert, channel=channel, event="firing", state="delivered",
+                                               idempotency_key=f"alert:{alert.pk}:firing:1:channel:{channel.pk}",
+                                               next_attempt_at=now, delivered_at=now, attempts=1)
+    price = PriceSheet.objects.create(name=f"sec-prices-{cluster.pk}", cluster=cluster, currency="KRW",
+                                      cpu_core_hour="45.5", memory_gib_hour="6.2", effective_from=date(2026, 1, 1))
+    event = EventRecord.objects.create(cluster=cluster, uid=f"sec-event-{cluster.pk}", namespace=namespace,
+                                       type="Warning", reason="BackOff", message="Back-off restarting container web",
+                                       object_kind="Pod", object_name="shop-web-1", last_seen=now)
+    return {"alerts": alert.pk, "rules": rule.pk, "silences": silence.pk, "channels": channel.pk,
+            "notifications": notification.pk, "prices": price.pk, "events": event.pk}
+
+
 def build(sandbox: Any, *, cluster: str = "cluster-2") -> World:
     """The world, inside the caller's transaction. Takes about a second (two sandbox calls)."""
     suffix = f"{next(_n)}{int(time.time() * 1000) % 10_000_000}"
@@ -243,6 +287,8 @@ def build(sandbox: Any, *, cluster: str = "cluster-2") -> World:
                              findings=[{"id": "CVE-2026-0002", "package": "openssl", "version": "3.0.0",
                                         "fixed_version": "3.0.1", "severity": "HIGH", "title": "suite"}])
 
+    monitoring = _monitoring(cluster_obj, workspace, sm, namespace, users)
+
     return World(
         suffix=suffix, users=users, tokens=tokens, workspace=workspace, other_workspace=other,
         cluster=cluster_obj, service_map=sm,
@@ -258,6 +304,7 @@ def build(sandbox: Any, *, cluster: str = "cluster-2") -> World:
             # /api/builds/registries/{id}/ (the key "registries" is W's allocation, of /api/workspaces/)
             "builds-registries": build_registry.pk, "definitions": definition.pk, "runs": build_run.pk,
             "exceptions": scan_exception.pk,
+            **monitoring,
         },
         names={"node": node, "config": "app-config", "workload": "shop-web", "pod": "shop-web-1",
                "namespace": namespace, "hook": "no-such-webhook-token", "registry_host": registry_host},

@@ -2308,6 +2308,373 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/monitoring/alerts/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Alerts you see, newest first (paginated) */
+        get: operations["monitoring_alerts_list"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/monitoring/alerts/{id}/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** One alert with its transitions */
+        get: operations["monitoring_alerts_retrieve"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/monitoring/alerts/{id}/acknowledge/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Acknowledge a firing alert (by you, with a note); 409 alert_resolved, alert_already_acknowledged, alert_pending */
+        post: operations["monitoring_alerts_acknowledge_create"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/monitoring/alerts/{id}/resolve/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Resolve an open alert by hand (a condition that still holds opens a new alert) */
+        post: operations["monitoring_alerts_resolve_create"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/monitoring/channels/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Notification channels you see
+         * @description Notification channels: e-mail, Slack, Microsoft Teams (Workflows), generic JSON webhooks.
+         */
+        get: operations["monitoring_channels_list"];
+        put?: never;
+        /** @description Notification channels: e-mail, Slack, Microsoft Teams (Workflows), generic JSON webhooks. */
+        post: operations["monitoring_channels_create"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/monitoring/channels/{id}/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description Notification channels: e-mail, Slack, Microsoft Teams (Workflows), generic JSON webhooks. */
+        get: operations["monitoring_channels_retrieve"];
+        put?: never;
+        post?: never;
+        /** @description Notification channels: e-mail, Slack, Microsoft Teams (Workflows), generic JSON webhooks. */
+        delete: operations["monitoring_channels_destroy"];
+        options?: never;
+        head?: never;
+        /** @description Notification channels: e-mail, Slack, Microsoft Teams (Workflows), generic JSON webhooks. */
+        patch: operations["monitoring_channels_partial_update"];
+        trace?: never;
+    };
+    "/api/monitoring/channels/{id}/test/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Send a test notification through the outbox (202; see its delivery log)
+         * @description Notification channels: e-mail, Slack, Microsoft Teams (Workflows), generic JSON webhooks.
+         */
+        post: operations["monitoring_channels_test_create"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/monitoring/charts/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * @description A chart of one level over a time range: CPU and memory usage, requests, limits (and
+         *     allocatable and capacity for infrastructure), with the deploys, rollbacks, scale events and
+         *     alerts of the same scope as markers.
+         */
+        get: operations["monitoring_charts_retrieve"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/monitoring/events/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get: operations["monitoring_events_list"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/monitoring/metering/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The month's metering report (requested, used and billed hours; idle; cost) */
+        get: operations["monitoring_metering_retrieve"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/monitoring/notifications/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Notifications (newest first) with their delivery log
+         * @description The outbox: one row per (alert transition, channel) with its delivery log.
+         */
+        get: operations["monitoring_notifications_list"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/monitoring/notifications/{id}/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description The outbox: one row per (alert transition, channel) with its delivery log. */
+        get: operations["monitoring_notifications_retrieve"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/monitoring/prices/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description Price sheets: read by everyone signed in, written by admins. */
+        get: operations["monitoring_prices_list"];
+        put?: never;
+        /** @description Price sheets: read by everyone signed in, written by admins. */
+        post: operations["monitoring_prices_create"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/monitoring/prices/{id}/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description Price sheets: read by everyone signed in, written by admins. */
+        get: operations["monitoring_prices_retrieve"];
+        put?: never;
+        post?: never;
+        /** @description Price sheets: read by everyone signed in, written by admins. */
+        delete: operations["monitoring_prices_destroy"];
+        options?: never;
+        head?: never;
+        /** @description Price sheets: read by everyone signed in, written by admins. */
+        patch: operations["monitoring_prices_partial_update"];
+        trace?: never;
+    };
+    "/api/monitoring/rules/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Alert rules you see: built-in and custom (paginated, by name) */
+        get: operations["monitoring_rules_list"];
+        put?: never;
+        /** Create a custom rule (alerts.manage in its workspace; fleet and cluster scope: operators) */
+        post: operations["monitoring_rules_create"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/monitoring/rules/{id}/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** One alert rule */
+        get: operations["monitoring_rules_retrieve"];
+        put?: never;
+        post?: never;
+        /** Delete a custom rule (its open alerts are resolved); 409 rule_builtin_undeletable */
+        delete: operations["monitoring_rules_destroy"];
+        options?: never;
+        head?: never;
+        /** Change a rule (built-ins: enabled, severity and params only) */
+        patch: operations["monitoring_rules_partial_update"];
+        trace?: never;
+    };
+    "/api/monitoring/silences/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Silences you see, latest end first (paginated) */
+        get: operations["monitoring_silences_list"];
+        put?: never;
+        /** Silence the notifications of matching alerts until ends_at (every matcher given must match; a fingerprint silences one alert) */
+        post: operations["monitoring_silences_create"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/monitoring/silences/{id}/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** One silence */
+        get: operations["monitoring_silences_retrieve"];
+        put?: never;
+        post?: never;
+        /** Delete a silence */
+        delete: operations["monitoring_silences_destroy"];
+        options?: never;
+        head?: never;
+        /** Change a silence's reason or end; 409 silence_ended */
+        patch: operations["monitoring_silences_partial_update"];
+        trace?: never;
+    };
+    "/api/monitoring/silences/{id}/expire/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** End a silence now; 409 silence_ended */
+        post: operations["monitoring_silences_expire_create"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/monitoring/top/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * @description The busiest pods, the nodes closest to full, or the pods nearest their limits, from the newest
+         *     samples of each cluster in scope.
+         */
+        get: operations["monitoring_top_retrieve"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/users/": {
         parameters: {
             query?: never;
@@ -2843,7 +3210,7 @@ export interface components {
             id: string;
             /** Format: date-time */
             time: string;
-            source: components["schemas"]["SourceEnum"];
+            source: components["schemas"]["ActivityEntrySourceEnum"];
             /** @description Who: a username, a field manager (outside), an event's reporter. */
             actor: string;
             cluster: number | null;
@@ -2866,6 +3233,15 @@ export interface components {
                 [key: string]: unknown;
             };
         };
+        /**
+         * @description * `portal` - portal
+         *     * `event` - event
+         *     * `release` - release
+         *     * `outside` - outside
+         *     * `exec` - exec
+         * @enum {string}
+         */
+        ActivityEntrySourceEnum: "portal" | "event" | "release" | "outside" | "exec";
         /**
          * @description * `Normal` - Normal
          *     * `Warning` - Warning
@@ -2946,6 +3322,115 @@ export interface components {
             is_active?: boolean;
             local_login_enabled?: boolean;
         };
+        /**
+         * @description * `avg` - avg
+         *     * `max` - max
+         *     * `min` - min
+         *     * `last` - last
+         * @enum {string}
+         */
+        AggregationEnum: "avg" | "max" | "min" | "last";
+        /** @description An alert (:func:`monitoring.alert_actions.alert_row`, also the ``alert.updated`` payload). */
+        Alert: {
+            id: number;
+            rule: components["schemas"]["RuleRef"] | null;
+            fingerprint: string;
+            state: components["schemas"]["AlertStateEnum"];
+            severity: components["schemas"]["AlertSeverityEnum"];
+            cluster: components["schemas"]["Ref"] | null;
+            workspace: components["schemas"]["Ref"] | null;
+            service_map: components["schemas"]["ServiceMapRef"] | null;
+            namespace: string;
+            subject_kind: string;
+            subject_name: string;
+            labels: {
+                [key: string]: string;
+            };
+            /** Format: double */
+            value: number | null;
+            message: string;
+            message_code: string;
+            message_params: {
+                [key: string]: unknown;
+            };
+            /** Format: date-time */
+            started_at: string;
+            /** Format: date-time */
+            fired_at: string | null;
+            /** Format: date-time */
+            last_seen_at: string;
+            acknowledged_by: string | null;
+            /** Format: date-time */
+            acknowledged_at: string | null;
+            acknowledge_note: string;
+            /** Format: date-time */
+            resolved_at: string | null;
+            /** @description null with resolved_at set: resolved by the evaluator */
+            resolved_by: string | null;
+            /** Format: date-time */
+            updated: string;
+        };
+        /** @description An alert (:func:`monitoring.alert_actions.alert_row`, also the ``alert.updated`` payload). */
+        AlertDetail: {
+            id: number;
+            rule: components["schemas"]["RuleRef"] | null;
+            fingerprint: string;
+            state: components["schemas"]["AlertStateEnum"];
+            severity: components["schemas"]["AlertSeverityEnum"];
+            cluster: components["schemas"]["Ref"] | null;
+            workspace: components["schemas"]["Ref"] | null;
+            service_map: components["schemas"]["ServiceMapRef"] | null;
+            namespace: string;
+            subject_kind: string;
+            subject_name: string;
+            labels: {
+                [key: string]: string;
+            };
+            /** Format: double */
+            value: number | null;
+            message: string;
+            message_code: string;
+            message_params: {
+                [key: string]: unknown;
+            };
+            /** Format: date-time */
+            started_at: string;
+            /** Format: date-time */
+            fired_at: string | null;
+            /** Format: date-time */
+            last_seen_at: string;
+            acknowledged_by: string | null;
+            /** Format: date-time */
+            acknowledged_at: string | null;
+            acknowledge_note: string;
+            /** Format: date-time */
+            resolved_at: string | null;
+            /** @description null with resolved_at set: resolved by the evaluator */
+            resolved_by: string | null;
+            /** Format: date-time */
+            updated: string;
+            transitions: components["schemas"]["Transition"][];
+            permissions: components["schemas"]["AlertPermissions"];
+        };
+        AlertPermissions: {
+            /** @description may acknowledge, resolve and silence it */
+            act: boolean;
+        };
+        /**
+         * @description * `critical` - Critical
+         *     * `warning` - Warning
+         *     * `info` - Info
+         * @enum {string}
+         */
+        AlertSeverityEnum: "critical" | "warning" | "info";
+        /**
+         * @description * `pending` - Pending
+         *     * `firing` - Firing
+         *     * `acknowledged` - Acknowledged
+         *     * `resolved` - Resolved
+         * @enum {string}
+         */
+        AlertStateEnum: "pending" | "firing" | "acknowledged" | "resolved";
         Allocation: {
             readonly id: number;
             cluster: components["schemas"]["ClusterRef"];
@@ -3134,6 +3619,18 @@ export interface components {
             password: string;
             current_password: string;
         };
+        /**
+         * @description * `email` - E-mail
+         *     * `slack` - Slack
+         *     * `teams` - Microsoft Teams (Workflows)
+         *     * `webhook` - Generic JSON webhook
+         * @enum {string}
+         */
+        ChannelKindEnum: "email" | "slack" | "teams" | "webhook";
+        ChannelWorkspace: {
+            id: number;
+            name: string;
+        };
         /** @description Refuse unknown fields instead of silently ignoring them (typos must not vanish). */
         ChartUploadRequest: {
             /** Format: binary */
@@ -3214,6 +3711,9 @@ export interface components {
             readonly created: string;
             readonly syncs: components["schemas"]["KindSync"][];
             readonly permissions: components["schemas"]["Permissions"] | null;
+            /** @description Optional Prometheus HTTP API base URL for this cluster's extra metrics (network, disk, restarts, custom rules), reached through the address policy like the cluster itself. */
+            readonly prometheus_url: string;
+            readonly prometheus_ca_pem: string;
         };
         ClusterRef: {
             readonly id: number;
@@ -3262,6 +3762,10 @@ export interface components {
             };
             /** @description Namespaces the portal watches when the credentials may not read the whole cluster; empty: the whole cluster, or the namespaces the check discovers. */
             namespaces?: string[];
+            /** @description Optional Prometheus HTTP API base URL (http:// or https://, a path prefix allowed) for this cluster's network, disk, restart and volume metrics; empty: metrics.k8s.io only. Reached through the address policy like the cluster itself. */
+            prometheus_url?: string;
+            /** @description PEM of the CA that signed the Prometheus server certificate (empty: the system CAs). */
+            prometheus_ca_pem?: string;
         };
         /**
          * @description * `pending` - Pending
@@ -3603,6 +4107,15 @@ export interface components {
         Deleted: {
             kind?: string;
             name: string;
+        };
+        DeliveryAttempt: {
+            /** Format: date-time */
+            at: string;
+            ok: boolean;
+            /** @description HTTP status, or the SMTP reply code */
+            status_code: number | null;
+            error: string;
+            duration_ms: number;
         };
         Dependent: {
             kind: string;
@@ -4129,6 +4642,292 @@ export interface components {
             allocatable: number;
             requested: number;
         };
+        MeteringClusterRef: {
+            id: number;
+            name: string;
+        };
+        MeteringIdleClusterRef: {
+            id: number;
+            name: string;
+        };
+        MeteringIdleRow: {
+            cluster: components["schemas"]["MeteringIdleClusterRef"];
+            /** Format: double */
+            cpu_core_hours_allocatable: number;
+            /** Format: double */
+            cpu_core_hours_billed: number;
+            /** Format: double */
+            cpu_core_hours_idle: number;
+            /** Format: double */
+            memory_gib_hours_allocatable: number;
+            /** Format: double */
+            memory_gib_hours_billed: number;
+            /** Format: double */
+            memory_gib_hours_idle: number;
+            cost: string | null;
+            currency: string;
+            costs: {
+                [key: string]: string;
+            };
+            unpriced: boolean;
+        };
+        MeteringReport: {
+            month: string;
+            group: string;
+            /** Format: date-time */
+            start: string;
+            /**
+             * Format: date-time
+             * @description end of month, or now
+             */
+            end: string;
+            /** @description hourly roll-ups answer before `hourly_until`, 5-minute ones before `fine_until`, raw samples after */
+            sources: {
+                [key: string]: string;
+            };
+            currencies: string[];
+            rows: components["schemas"]["MeteringRow"][];
+            /** @description the six amounts, `costs` per currency, `unpriced`, and `idle` (for those who see infrastructure) */
+            totals: {
+                [key: string]: unknown;
+            };
+            /** @description per cluster; null: not shown to you */
+            idle: components["schemas"]["MeteringIdleRow"][] | null;
+        };
+        MeteringRow: {
+            /** Format: double */
+            cpu_core_hours_requested: number;
+            /** Format: double */
+            cpu_core_hours_used: number;
+            /** Format: double */
+            cpu_core_hours_billed: number;
+            /** Format: double */
+            memory_gib_hours_requested: number;
+            /** Format: double */
+            memory_gib_hours_used: number;
+            /** Format: double */
+            memory_gib_hours_billed: number;
+            workspace: components["schemas"]["MeteringWorkspaceRef"] | null;
+            cluster: components["schemas"]["MeteringClusterRef"] | null;
+            service_map: components["schemas"]["MeteringServiceMapRef"] | null;
+            workload: components["schemas"]["MeteringWorkloadRef"] | null;
+            /** @description decimal; null when no price applied or several currencies */
+            cost: string | null;
+            /** @description the currency of `cost`; empty when none or several */
+            currency: string;
+            /** @description cost per currency (decimal strings) */
+            costs: {
+                [key: string]: string;
+            };
+            /** @description some billed hours fell where no price sheet was in force */
+            unpriced: boolean;
+        };
+        MeteringServiceMapRef: {
+            id: number;
+            namespace: string;
+            display_name: string;
+        };
+        MeteringWorkloadRef: {
+            namespace: string;
+            kind: string;
+            name: string;
+        };
+        MeteringWorkspaceRef: {
+            id: number;
+            name: string;
+            display_name: string;
+        };
+        /**
+         * @description * `cpu_usage` - cpu_usage
+         *     * `mem_usage` - mem_usage
+         *     * `cpu_request` - cpu_request
+         *     * `mem_request` - mem_request
+         *     * `cpu_limit` - cpu_limit
+         *     * `mem_limit` - mem_limit
+         *     * `cpu_billed` - cpu_billed
+         *     * `mem_billed` - mem_billed
+         *     * `cpu_allocatable` - cpu_allocatable
+         *     * `mem_allocatable` - mem_allocatable
+         *     * `cpu_capacity` - cpu_capacity
+         *     * `mem_capacity` - mem_capacity
+         *     * `pods` - pods
+         *     * `restarts` - restarts
+         *     * `net_rx_bytes_per_second` - net_rx_bytes_per_second
+         *     * `net_tx_bytes_per_second` - net_tx_bytes_per_second
+         *     * `fs_used_bytes` - fs_used_bytes
+         *     * `pvc_used_ratio` - pvc_used_ratio
+         * @enum {string}
+         */
+        MetricEnum: "cpu_usage" | "mem_usage" | "cpu_request" | "mem_request" | "cpu_limit" | "mem_limit" | "cpu_billed" | "mem_billed" | "cpu_allocatable" | "mem_allocatable" | "cpu_capacity" | "mem_capacity" | "pods" | "restarts" | "net_rx_bytes_per_second" | "net_tx_bytes_per_second" | "fs_used_bytes" | "pvc_used_ratio";
+        MonitoringChart: {
+            level: components["schemas"]["MonitoringChartLevelEnum"];
+            /** @description epoch seconds, aligned down to the step */
+            start: number;
+            /** @description epoch seconds (exclusive) */
+            end: number;
+            /** @description seconds per point */
+            step: number;
+            /**
+             * @description raw samples, 5-minute or hourly roll-ups
+             *
+             *     * `raw` - raw
+             *     * `5m` - 5m
+             *     * `1h` - 1h
+             */
+            source: components["schemas"]["MonitoringChartSourceEnum"];
+            series: components["schemas"]["MonitoringChartSeries"][];
+            markers: components["schemas"]["MonitoringChartMarker"][];
+            /** @description epoch seconds of the newest raw sample */
+            last_sample: number | null;
+            /** @description "pod": a one-container pod's container chart shows the pod's figures */
+            fallback: string | null;
+        };
+        /**
+         * @description * `fleet` - fleet
+         *     * `cluster` - cluster
+         *     * `node` - node
+         *     * `workspace` - workspace
+         *     * `servicemap` - servicemap
+         *     * `workload` - workload
+         *     * `pod` - pod
+         *     * `container` - container
+         * @enum {string}
+         */
+        MonitoringChartLevelEnum: "fleet" | "cluster" | "node" | "workspace" | "servicemap" | "workload" | "pod" | "container";
+        MonitoringChartMarker: {
+            /** @description epoch seconds */
+            at: number;
+            kind: components["schemas"]["MonitoringChartMarkerKindEnum"];
+            title: string;
+            /** @description who did it ("" for the portal itself) */
+            actor: string;
+            severity: components["schemas"]["MonitoringChartMarkerSeverityEnum"];
+            /** @description console path of what the marker is about */
+            link: string;
+            /** @description what the title says, for a translated text: release, revision, action, object_kind, name, replicas, alert, event (fired|resolved) … */
+            params: {
+                [key: string]: unknown;
+            };
+        };
+        /**
+         * @description * `deploy` - deploy
+         *     * `rollback` - rollback
+         *     * `scale` - scale
+         *     * `restart` - restart
+         *     * `alert` - alert
+         *     * `edit` - edit
+         * @enum {string}
+         */
+        MonitoringChartMarkerKindEnum: "deploy" | "rollback" | "scale" | "restart" | "alert" | "edit";
+        /**
+         * @description * `info` - info
+         *     * `warning` - warning
+         *     * `critical` - critical
+         * @enum {string}
+         */
+        MonitoringChartMarkerSeverityEnum: "info" | "warning" | "critical";
+        MonitoringChartSeries: {
+            /** @description cpu_usage, cpu_request, cpu_limit, cpu_billed, cpu_allocatable, cpu_capacity, mem_* likewise, pods; cpu_usage_max and mem_usage_max from roll-ups; where the scope has them, the point metrics net_rx_bytes_per_second, net_tx_bytes_per_second, restarts, fs_used_bytes (pods) and pvc_used_ratio (service maps, per claim) */
+            metric: string;
+            unit: components["schemas"]["MonitoringChartSeriesUnitEnum"];
+            /** @description pvc_used_ratio: the claim the series is of */
+            label?: string;
+            /** @description [[epoch seconds of the bucket start, value or null], ...]: one per bucket */
+            points: (number | null)[][];
+        };
+        /**
+         * @description * `cores` - cores
+         *     * `bytes` - bytes
+         *     * `count` - count
+         *     * `bytes_per_second` - bytes_per_second
+         *     * `ratio` - ratio
+         * @enum {string}
+         */
+        MonitoringChartSeriesUnitEnum: "cores" | "bytes" | "count" | "bytes_per_second" | "ratio";
+        /**
+         * @description * `raw` - raw
+         *     * `5m` - 5m
+         *     * `1h` - 1h
+         * @enum {string}
+         */
+        MonitoringChartSourceEnum: "raw" | "5m" | "1h";
+        MonitoringEvent: {
+            id: number;
+            cluster: components["schemas"]["MonitoringEventCluster"];
+            namespace: string;
+            service_map: components["schemas"]["MonitoringEventServiceMap"] | null;
+            type: string;
+            reason: string;
+            message: string;
+            object_kind: string;
+            object_name: string;
+            count: number;
+            /** Format: date-time */
+            first_seen: string | null;
+            /** Format: date-time */
+            last_seen: string;
+            source: string;
+        };
+        MonitoringEventCluster: {
+            id: number;
+            name: string;
+        };
+        MonitoringEventServiceMap: {
+            id: number;
+            namespace: string;
+            display_name: string;
+            workspace: number;
+        };
+        MonitoringTop: {
+            what: components["schemas"]["WhatEnum"];
+            resource: components["schemas"]["ResourceEnum"];
+            items: components["schemas"]["MonitoringTopItem"][];
+        };
+        MonitoringTopItem: {
+            cluster_id: number;
+            cluster: string;
+            namespace: string;
+            /** @description the pod or node */
+            name: string;
+            node: string;
+            workload_kind: string;
+            workload_name: string;
+            /** @description epoch seconds of the sample */
+            at: number;
+            /**
+             * Format: double
+             * @description busiest_pods, pods_near_limit: usage; nodes_fullest: requests
+             */
+            value: number | null;
+            /**
+             * Format: double
+             * @description busiest_pods: usage/request; pods_near_limit: usage/limit; nodes_fullest: requests/allocatable
+             */
+            ratio: number | null;
+            unit: components["schemas"]["MonitoringTopItemUnitEnum"];
+            /** Format: double */
+            usage: number | null;
+            /** Format: double */
+            request: number | null;
+            /** Format: double */
+            limit: number | null;
+            /**
+             * Format: double
+             * @description nodes only
+             */
+            allocatable?: number | null;
+            /**
+             * Format: double
+             * @description nodes only: usage/allocatable
+             */
+            usage_ratio?: number | null;
+        };
+        /**
+         * @description * `cores` - cores
+         *     * `bytes` - bytes
+         * @enum {string}
+         */
+        MonitoringTopItemUnitEnum: "cores" | "bytes";
         /**
          * @description * `clone` - Clone
          *     * `build` - Build and push
@@ -4266,6 +5065,83 @@ export interface components {
             /** @description Bytes requested by the node's pods. */
             memory: number;
         };
+        /** @description Refuse unknown fields instead of silently ignoring them (typos must not vanish). */
+        NoteRequest: {
+            /** @default  */
+            note: string;
+        };
+        Notification: {
+            id: number;
+            alert: number;
+            channel: components["schemas"]["NotificationChannelRef"];
+            /** @description firing | acknowledged | resolved | test */
+            event: string;
+            idempotency_key: string;
+            state: components["schemas"]["NotificationStateEnum"];
+            attempt_count: number;
+            /** Format: date-time */
+            next_attempt_at: string;
+            /** Format: date-time */
+            delivered_at: string | null;
+            last_error: string;
+            /** Format: date-time */
+            created: string;
+            /** @description the delivery log, oldest first */
+            attempts: components["schemas"]["DeliveryAttempt"][];
+        };
+        NotificationChannel: {
+            id: number;
+            name: string;
+            kind: components["schemas"]["ChannelKindEnum"];
+            /** @description null: a global channel (every alert) */
+            workspace: components["schemas"]["ChannelWorkspace"] | null;
+            enabled: boolean;
+            min_severity: components["schemas"]["AlertSeverityEnum"];
+            notify_resolved: boolean;
+            /** @description e-mail channels */
+            recipients: string[];
+            /** @description webhook channels: the host of the (secret) URL */
+            url_host: string;
+            has_url: boolean;
+            has_secret: boolean;
+            created_by: string;
+            /** Format: date-time */
+            created: string;
+            /** Format: date-time */
+            updated: string;
+        };
+        /** @description Refuse unknown fields instead of silently ignoring them (typos must not vanish). */
+        NotificationChannelCreateRequest: {
+            name: string;
+            kind: components["schemas"]["ChannelKindEnum"];
+            /** @description null or absent: a global channel (admins only) */
+            workspace?: number | null;
+            /** @default true */
+            enabled: boolean;
+            /** @default warning */
+            min_severity: components["schemas"]["AlertSeverityEnum"];
+            /** @default true */
+            notify_resolved: boolean;
+            /** @description e-mail channels: 1 to 50 addresses */
+            recipients?: string[];
+            /** @description The webhook's address (Slack incoming webhook, Teams Workflows trigger, any JSON receiver). Write-only: answers show its host (`url_host`). It must pass the address policy; plain http:// only outside production or for system admins. */
+            url?: string;
+            /** @description Optional HMAC key: each request then carries `X-Portal-Signature: sha256=<hex HMAC-SHA256 of the body>`. Write-only (`has_secret`); an empty string removes it. */
+            secret?: string;
+        };
+        NotificationChannelRef: {
+            id: number;
+            name: string;
+            kind: components["schemas"]["ChannelKindEnum"];
+        };
+        /**
+         * @description * `pending` - Pending
+         *     * `sending` - Sending
+         *     * `delivered` - Delivered
+         *     * `failed` - Failed
+         * @enum {string}
+         */
+        NotificationStateEnum: "pending" | "sending" | "delivered" | "failed";
         /** @description An ObjectAction (the ``objects.action`` event carries the same row). */
         ObjectAction: {
             id: number;
@@ -4342,6 +5218,14 @@ export interface components {
             managers: components["schemas"]["Manager"][];
         };
         /**
+         * @description * `>` - >
+         *     * `>=` - >=
+         *     * `<` - <
+         *     * `<=` - <=
+         * @enum {string}
+         */
+        OperatorEnum: ">" | ">=" | "<" | "<=";
+        /**
          * @description * `success` - Success
          *     * `denied` - Denied
          *     * `failure` - Failure
@@ -4392,6 +5276,13 @@ export interface components {
              */
             previous?: string | null;
             results: components["schemas"]["AdminUser"][];
+        };
+        PaginatedAlertList: {
+            /** Format: uri */
+            next?: string | null;
+            /** Format: uri */
+            previous?: string | null;
+            results: components["schemas"]["Alert"][];
         };
         PaginatedApiTokenList: {
             /**
@@ -4472,6 +5363,13 @@ export interface components {
             previous?: string | null;
             results: components["schemas"]["Member"][];
         };
+        PaginatedMonitoringEventList: {
+            /** Format: uri */
+            next?: string | null;
+            /** Format: uri */
+            previous?: string | null;
+            results: components["schemas"]["MonitoringEvent"][];
+        };
         PaginatedNodeList: {
             /** Format: uri */
             next?: string | null;
@@ -4484,6 +5382,32 @@ export interface components {
                 /** Format: date-time */
                 last_event: string | null;
             };
+        };
+        PaginatedNotificationChannelList: {
+            /**
+             * Format: uri
+             * @example http://api.example.org/accounts/?cursor=cD00ODY%3D"
+             */
+            next?: string | null;
+            /**
+             * Format: uri
+             * @example http://api.example.org/accounts/?cursor=cj0xJnA9NDg3
+             */
+            previous?: string | null;
+            results: components["schemas"]["NotificationChannel"][];
+        };
+        PaginatedNotificationList: {
+            /**
+             * Format: uri
+             * @example http://api.example.org/accounts/?cursor=cD00ODY%3D"
+             */
+            next?: string | null;
+            /**
+             * Format: uri
+             * @example http://api.example.org/accounts/?cursor=cj0xJnA9NDg3
+             */
+            previous?: string | null;
+            results: components["schemas"]["Notification"][];
         };
         PaginatedObjectActionList: {
             /** Format: uri */
@@ -4512,6 +5436,19 @@ export interface components {
             previous?: string | null;
             results: components["schemas"]["PreviewRow"][];
         };
+        PaginatedPriceSheetList: {
+            /**
+             * Format: uri
+             * @example http://api.example.org/accounts/?cursor=cD00ODY%3D"
+             */
+            next?: string | null;
+            /**
+             * Format: uri
+             * @example http://api.example.org/accounts/?cursor=cj0xJnA9NDg3
+             */
+            previous?: string | null;
+            results: components["schemas"]["PriceSheet"][];
+        };
         PaginatedReleaseList: {
             /** Format: uri */
             next?: string | null;
@@ -4525,6 +5462,13 @@ export interface components {
             /** Format: uri */
             previous?: string | null;
             results: components["schemas"]["Rollout"][];
+        };
+        PaginatedRuleList: {
+            /** Format: uri */
+            next?: string | null;
+            /** Format: uri */
+            previous?: string | null;
+            results: components["schemas"]["Rule"][];
         };
         PaginatedRunRowList: {
             /** Format: uri */
@@ -4547,6 +5491,13 @@ export interface components {
             previous?: string | null;
             results: components["schemas"]["ServiceMap"][];
         };
+        PaginatedSilenceList: {
+            /** Format: uri */
+            next?: string | null;
+            /** Format: uri */
+            previous?: string | null;
+            results: components["schemas"]["Silence"][];
+        };
         PaginatedSourceList: {
             /** Format: uri */
             next?: string | null;
@@ -4560,6 +5511,17 @@ export interface components {
             /** Format: uri */
             previous?: string | null;
             results: components["schemas"]["Workspace"][];
+        };
+        ParamSpec: {
+            name: string;
+            kind: string;
+            /** Format: double */
+            default: number;
+            /** Format: double */
+            minimum: number;
+            /** Format: double */
+            maximum: number;
+            description: string;
         };
         /**
          * @description What an update accepts (the schema's request body for PUT/PATCH): the username is fixed and
@@ -4598,6 +5560,10 @@ export interface components {
             enabled?: boolean;
             /** @description Namespaces the portal watches when the credentials may not read the whole cluster; empty: the whole cluster, or the namespaces the check discovers. */
             namespaces?: string[];
+            /** @description Optional Prometheus HTTP API base URL (http:// or https://, a path prefix allowed) for this cluster's network, disk, restart and volume metrics; empty: metrics.k8s.io only. Reached through the address policy like the cluster itself. */
+            prometheus_url?: string;
+            /** @description PEM of the CA that signed the Prometheus server certificate (empty: the system CAs). */
+            prometheus_ca_pem?: string;
         };
         /**
          * @description What a definition takes (PATCH: any subset). Strings are checked further by
@@ -4679,6 +5645,33 @@ export interface components {
         PatchedMemberUpdateRequest: {
             role?: string;
         };
+        /** @description Refuse unknown fields instead of silently ignoring them (typos must not vanish). */
+        PatchedNotificationChannelUpdateRequest: {
+            name?: string;
+            enabled?: boolean;
+            min_severity?: components["schemas"]["AlertSeverityEnum"];
+            notify_resolved?: boolean;
+            recipients?: string[];
+            /** @description The webhook's address (Slack incoming webhook, Teams Workflows trigger, any JSON receiver). Write-only: answers show its host (`url_host`). It must pass the address policy; plain http:// only outside production or for system admins. */
+            url?: string;
+            /** @description Optional HMAC key: each request then carries `X-Portal-Signature: sha256=<hex HMAC-SHA256 of the body>`. Write-only (`has_secret`); an empty string removes it. */
+            secret?: string;
+        };
+        /** @description Refuse unknown fields instead of silently ignoring them (typos must not vanish). */
+        PatchedPriceSheetPatchRequest: {
+            name?: string;
+            cluster?: number | null;
+            /** @default  */
+            provider: string;
+            /** @default KRW */
+            currency: string;
+            /** Format: double */
+            cpu_core_hour?: number;
+            /** Format: double */
+            memory_gib_hour?: number;
+            /** @description YYYY-MM-DD (UTC) */
+            effective_from?: string;
+        };
         /** @description Name and kind are fixed once created (identities and the login URLs use them). */
         PatchedProviderUpdateRequest: {
             display_name?: string;
@@ -4695,6 +5688,30 @@ export interface components {
             description: string;
             grants?: unknown;
         };
+        /** @description A custom rule (PATCH: any subset; a built-in takes only enabled, severity, params). */
+        PatchedRuleWriteRequest: {
+            name?: string;
+            description?: string;
+            enabled?: boolean;
+            severity?: components["schemas"]["AlertSeverityEnum"];
+            params?: {
+                [key: string]: unknown;
+            };
+            metric?: components["schemas"]["MetricEnum"];
+            aggregation?: components["schemas"]["AggregationEnum"];
+            operator?: components["schemas"]["OperatorEnum"];
+            /** Format: double */
+            threshold?: number;
+            window_seconds?: number;
+            for_seconds?: number;
+            level?: components["schemas"]["RuleWriteLevelEnum"];
+            workspace?: number | null;
+            cluster?: number | null;
+            service_map?: number | null;
+            workload_namespace?: string;
+            workload_kind?: string;
+            workload_name?: string;
+        };
         /** @description Refuse unknown fields instead of silently ignoring them (typos must not vanish). */
         PatchedServiceMapUpdateRequest: {
             display_name?: string;
@@ -4703,6 +5720,12 @@ export interface components {
             limits?: unknown;
             /** @default false */
             force: boolean;
+        };
+        /** @description Refuse unknown fields instead of silently ignoring them (typos must not vanish). */
+        PatchedSilenceUpdateRequest: {
+            reason?: string;
+            /** Format: date-time */
+            ends_at?: string;
         };
         /** @description Refuse unknown fields instead of silently ignoring them (typos must not vanish). */
         PatchedSourceUpdateRequest: {
@@ -4929,6 +5952,43 @@ export interface components {
             workspace_name: string;
             role: string;
         };
+        PriceSheet: {
+            id: number;
+            name: string;
+            cluster: components["schemas"]["PriceSheetClusterRef"] | null;
+            provider: string;
+            currency: string;
+            /** @description decimal, per core-hour */
+            cpu_core_hour: string;
+            /** @description decimal, per GiB-hour */
+            memory_gib_hour: string;
+            /** Format: date */
+            effective_from: string;
+            created_by: string | null;
+            /** Format: date-time */
+            created: string;
+            /** Format: date-time */
+            updated: string;
+        };
+        PriceSheetClusterRef: {
+            id: number;
+            name: string;
+        };
+        /** @description Refuse unknown fields instead of silently ignoring them (typos must not vanish). */
+        PriceSheetWriteRequest: {
+            name: string;
+            cluster?: number | null;
+            /** @default  */
+            provider: string;
+            /** @default KRW */
+            currency: string;
+            /** Format: double */
+            cpu_core_hour: number;
+            /** Format: double */
+            memory_gib_hour: number;
+            /** @description YYYY-MM-DD (UTC) */
+            effective_from: string;
+        };
         /**
          * @description * `Foreground` - Foreground
          *     * `Background` - Background
@@ -5027,6 +6087,10 @@ export interface components {
             resource: string;
             allocated: string;
             used: string;
+        };
+        Ref: {
+            id: number;
+            name: string;
         };
         Registry: {
             readonly id: number;
@@ -5218,6 +6282,12 @@ export interface components {
             name: string;
             namespace: string;
         };
+        /**
+         * @description * `cpu` - cpu
+         *     * `memory` - memory
+         * @enum {string}
+         */
+        ResourceEnum: "cpu" | "memory";
         ResourceKinds: {
             resources: components["schemas"]["ApiResource"][];
             /** @description Set when the cluster could not be asked: `resources` are then only the read model's kinds. */
@@ -5436,6 +6506,85 @@ export interface components {
                 [key: string]: string;
             };
         };
+        Rule: {
+            id: number;
+            name: string;
+            description: string;
+            /** @description the built-in key, "" for a custom rule */
+            builtin: string;
+            enabled: boolean;
+            severity: components["schemas"]["AlertSeverityEnum"];
+            /** @description built-in: its parameters; custom: {level} */
+            params: {
+                [key: string]: unknown;
+            };
+            /** @description built-in: the parameters it takes, with bounds */
+            param_specs: components["schemas"]["ParamSpec"][];
+            metric: string;
+            aggregation: string;
+            operator: string;
+            /** Format: double */
+            threshold: number | null;
+            window_seconds: number;
+            for_seconds: number;
+            level: string;
+            workspace: components["schemas"]["Ref"] | null;
+            cluster: components["schemas"]["Ref"] | null;
+            service_map: components["schemas"]["ServiceMapRef"] | null;
+            workload_namespace: string;
+            workload_kind: string;
+            workload_name: string;
+            open_alerts: number;
+            created_by: string | null;
+            /** Format: date-time */
+            created: string;
+            /** Format: date-time */
+            updated: string;
+            permissions: components["schemas"]["RulePermissions"];
+        };
+        RulePermissions: {
+            change: boolean;
+            delete: boolean;
+        };
+        RuleRef: {
+            id: number;
+            name: string;
+            builtin: string;
+        };
+        /**
+         * @description * `cluster` - cluster
+         *     * `node` - node
+         *     * `namespace` - namespace
+         *     * `workload` - workload
+         *     * `pod` - pod
+         *     * `container` - container
+         * @enum {string}
+         */
+        RuleWriteLevelEnum: "cluster" | "node" | "namespace" | "workload" | "pod" | "container";
+        /** @description A custom rule (PATCH: any subset; a built-in takes only enabled, severity, params). */
+        RuleWriteRequest: {
+            name: string;
+            description?: string;
+            enabled?: boolean;
+            severity?: components["schemas"]["AlertSeverityEnum"];
+            params?: {
+                [key: string]: unknown;
+            };
+            metric: components["schemas"]["MetricEnum"];
+            aggregation?: components["schemas"]["AggregationEnum"];
+            operator: components["schemas"]["OperatorEnum"];
+            /** Format: double */
+            threshold: number;
+            window_seconds?: number;
+            for_seconds?: number;
+            level?: components["schemas"]["RuleWriteLevelEnum"];
+            workspace?: number | null;
+            cluster?: number | null;
+            service_map?: number | null;
+            workload_namespace?: string;
+            workload_kind?: string;
+            workload_name?: string;
+        };
         /** @description RUN_ROW with its steps (and the ``buildrun.updated`` payload of ``buildrun.<id>``). */
         RunDetail: {
             id: number;
@@ -5604,9 +6753,45 @@ export interface components {
             quota?: unknown;
             limits?: unknown;
         };
+        ServiceMapRef: {
+            id: number;
+            namespace: string;
+        };
         /** @description Refuse unknown fields instead of silently ignoring them (typos must not vanish). */
         SetPasswordRequest: {
             password: string;
+        };
+        Silence: {
+            id: number;
+            rule: components["schemas"]["RuleRef"] | null;
+            cluster: components["schemas"]["Ref"] | null;
+            workspace: components["schemas"]["Ref"] | null;
+            service_map: components["schemas"]["ServiceMapRef"] | null;
+            fingerprint: string;
+            reason: string;
+            /** Format: date-time */
+            starts_at: string;
+            /** Format: date-time */
+            ends_at: string;
+            /** Format: date-time */
+            expired_early_at: string | null;
+            active: boolean;
+            created_by: string | null;
+            /** Format: date-time */
+            created: string;
+        };
+        /** @description Refuse unknown fields instead of silently ignoring them (typos must not vanish). */
+        SilenceCreateRequest: {
+            rule?: number | null;
+            cluster?: number | null;
+            workspace?: number | null;
+            service_map?: number | null;
+            fingerprint?: string;
+            reason: string;
+            /** Format: date-time */
+            starts_at?: string;
+            /** Format: date-time */
+            ends_at: string;
         };
         Source: {
             readonly id: number;
@@ -5651,15 +6836,6 @@ export interface components {
             refresh_minutes: number;
         };
         /**
-         * @description * `portal` - portal
-         *     * `event` - event
-         *     * `release` - release
-         *     * `outside` - outside
-         *     * `exec` - exec
-         * @enum {string}
-         */
-        SourceEnum: "portal" | "event" | "release" | "outside" | "exec";
-        /**
          * @description * `helm` - Helm chart repository
          *     * `oci` - OCI registry holding charts
          *     * `upload` - Uploaded charts
@@ -5700,6 +6876,17 @@ export interface components {
             details: {
                 [key: string]: unknown;
             };
+        };
+        Transition: {
+            id: number;
+            /** @description "" for the first transition */
+            from_state: string;
+            to_state: components["schemas"]["AlertStateEnum"];
+            /** @description null: the evaluator */
+            actor: string | null;
+            note: string;
+            /** Format: date-time */
+            at: string;
         };
         UnlinkResult: {
             user: number;
@@ -5771,6 +6958,13 @@ export interface components {
             token: string;
             url: string;
         };
+        /**
+         * @description * `busiest_pods` - busiest_pods
+         *     * `nodes_fullest` - nodes_fullest
+         *     * `pods_near_limit` - pods_near_limit
+         * @enum {string}
+         */
+        WhatEnum: "busiest_pods" | "nodes_fullest" | "pods_near_limit";
         WorkloadRevision: {
             revision: number;
             /** @description The ReplicaSet or ControllerRevision. */
@@ -18264,6 +19458,2513 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content?: never;
+            };
+        };
+    };
+    monitoring_alerts_list: {
+        parameters: {
+            query?: {
+                cluster?: number;
+                /** @description The pagination cursor value (from `next` or `previous`). */
+                cursor?: string;
+                /** @description only pending, firing and acknowledged alerts */
+                open?: boolean;
+                /** @description Order by (prefix '-' for descending); default `-started`. */
+                ordering?: "started" | "updated" | "-started" | "-updated";
+                /** @description Rows per page (1-500). */
+                page_size?: number;
+                rule?: number;
+                service_map?: number;
+                severity?: "critical" | "info" | "warning";
+                state?: "acknowledged" | "firing" | "pending" | "resolved";
+                workspace?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PaginatedAlertList"];
+                };
+            };
+            /** @description Invalid input; `errors` names the field and `code` says what is wrong */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not signed in, or the API token is invalid, expired or revoked */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Signed in, but your role lacks the grant (or the CSRF token is missing) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Too many requests; `Retry-After` says when to try again */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    monitoring_alerts_retrieve: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AlertDetail"];
+                };
+            };
+            /** @description Invalid input (body, query or path); `errors` names the field */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not signed in, or the API token is invalid, expired or revoked */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Signed in, but your role lacks the grant (or the CSRF token is missing) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such object (or not visible to you) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Too many requests; `Retry-After` says when to try again */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    monitoring_alerts_acknowledge_create: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["NoteRequest"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AlertDetail"];
+                };
+            };
+            /** @description Invalid input; `errors` names the field and `code` says what is wrong */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not signed in, or the API token is invalid, expired or revoked */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Your role lacks alerts.manage there (or only operators may do this) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such object (or not visible to you) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Conflicts with the current state (a resolved alert, an ended silence, a built-in rule) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The request body is too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Unsupported Content-Type of the body */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Too many requests; `Retry-After` says when to try again */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    monitoring_alerts_resolve_create: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["NoteRequest"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AlertDetail"];
+                };
+            };
+            /** @description Invalid input; `errors` names the field and `code` says what is wrong */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not signed in, or the API token is invalid, expired or revoked */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Your role lacks alerts.manage there (or only operators may do this) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such object (or not visible to you) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Conflicts with the current state (a resolved alert, an ended silence, a built-in rule) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The request body is too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Unsupported Content-Type of the body */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Too many requests; `Retry-After` says when to try again */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    monitoring_channels_list: {
+        parameters: {
+            query?: {
+                /** @description The pagination cursor value. */
+                cursor?: string;
+                kind?: "email" | "slack" | "teams" | "webhook";
+                /** @description Number of results to return per page. */
+                page_size?: number;
+                /** @description a workspace id, or `global` */
+                workspace?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PaginatedNotificationChannelList"];
+                };
+            };
+            /** @description Invalid input (body, query or path); `errors` names the field */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not signed in, or the API token is invalid, expired or revoked */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Signed in, but your role lacks the grant (or the CSRF token is missing) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Too many requests; `Retry-After` says when to try again */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    monitoring_channels_create: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["NotificationChannelCreateRequest"];
+            };
+        };
+        responses: {
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["NotificationChannel"];
+                };
+            };
+            /** @description Invalid input; `errors` names the field */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not signed in, or the API token is invalid, expired or revoked */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `grant_missing` (alerts.manage in the channel's workspace) or `admin_required` (global channels) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such channel (or not visible to you) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Conflicts with the current state; `detail` says how */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The request body is too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Unsupported Content-Type of the body */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Too many requests; `Retry-After` says when to try again */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    monitoring_channels_retrieve: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["NotificationChannel"];
+                };
+            };
+            /** @description Invalid input; `errors` names the field */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not signed in, or the API token is invalid, expired or revoked */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `grant_missing` (alerts.manage in the channel's workspace) or `admin_required` (global channels) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such channel (or not visible to you) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Too many requests; `Retry-After` says when to try again */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    monitoring_channels_destroy: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description No response body */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Invalid input; `errors` names the field */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not signed in, or the API token is invalid, expired or revoked */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `grant_missing` (alerts.manage in the channel's workspace) or `admin_required` (global channels) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such channel (or not visible to you) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Conflicts with the current state; `detail` says how */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Too many requests; `Retry-After` says when to try again */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    monitoring_channels_partial_update: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["PatchedNotificationChannelUpdateRequest"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["NotificationChannel"];
+                };
+            };
+            /** @description Invalid input; `errors` names the field */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not signed in, or the API token is invalid, expired or revoked */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `grant_missing` (alerts.manage in the channel's workspace) or `admin_required` (global channels) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such channel (or not visible to you) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Conflicts with the current state; `detail` says how */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The request body is too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Unsupported Content-Type of the body */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Too many requests; `Retry-After` says when to try again */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    monitoring_channels_test_create: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Notification"];
+                };
+            };
+            /** @description Invalid input; `errors` names the field */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not signed in, or the API token is invalid, expired or revoked */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `grant_missing` (alerts.manage in the channel's workspace) or `admin_required` (global channels) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such channel (or not visible to you) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Conflicts with the current state; `detail` says how */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Too many requests; `Retry-After` says when to try again */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    monitoring_charts_retrieve: {
+        parameters: {
+            query: {
+                /** @description cluster, node, workload, pod, container charts. */
+                cluster?: number;
+                /** @description container charts (a one-container pod answers with the pod's). */
+                container?: string;
+                /** @description ISO 8601 or epoch seconds (default: now); after start, at most 400 days later. */
+                end?: string;
+                /** @description What the chart is of. */
+                level: "cluster" | "container" | "fleet" | "node" | "pod" | "servicemap" | "workload" | "workspace";
+                /** @description workload, pod, container charts. */
+                namespace?: string;
+                /** @description node charts. */
+                node?: string;
+                /** @description pod and container charts. */
+                pod?: string;
+                /** @description servicemap charts. */
+                service_map?: number;
+                /** @description ISO 8601 or epoch seconds (default: an hour before end). */
+                start?: string;
+                /** @description Seconds per point: at least the collection interval, at most 1,500 points (default: about 120 points). */
+                step?: number;
+                /** @description workload charts: Deployment, StatefulSet, DaemonSet … */
+                workload_kind?: string;
+                /** @description workload charts. */
+                workload_name?: string;
+                /** @description workspace charts (its namespaces on every cluster, summed). */
+                workspace?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MonitoringChart"];
+                };
+            };
+            /** @description A bad parameter; `code` says what (param_required, param_invalid, level_invalid, range_invalid, step_invalid, what_invalid, resource_invalid, limit_invalid, scope_conflict) and `errors` names it */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not signed in, or the API token is invalid, expired or revoked */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Signed in, but your role lacks the grant (or the CSRF token is missing) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such cluster, node, workspace, service map or namespace, or not one you may see (infrastructure charts are for those who read every cluster) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Too many requests; `Retry-After` says when to try again */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    monitoring_events_list: {
+        parameters: {
+            query?: {
+                cluster?: number;
+                /** @description The pagination cursor value (from `next` or `previous`). */
+                cursor?: string;
+                namespace?: string;
+                object_kind?: string;
+                object_name?: string;
+                /** @description Order by (prefix '-' for descending); default `-last_seen`. */
+                ordering?: "last_seen" | "warning" | "-last_seen" | "-warning";
+                /** @description Rows per page (1-500). */
+                page_size?: number;
+                reason?: string;
+                service_map?: number;
+                /** @description ISO 8601 or epoch seconds */
+                since?: string;
+                type?: "Normal" | "Warning";
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PaginatedMonitoringEventList"];
+                };
+            };
+            /** @description `invalid_since`, `invalid_event_type`, bad ordering or cursor */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not signed in, or the API token is invalid, expired or revoked */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Signed in, but your role lacks the grant (or the CSRF token is missing) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such service map (or not visible to you) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Too many requests; `Retry-After` says when to try again */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    monitoring_metering_retrieve: {
+        parameters: {
+            query?: {
+                cluster?: number;
+                /** @description json (default) or csv (an attachment) */
+                format?: "csv" | "json";
+                /** @description rows by workspace (default), service map, workload or cluster */
+                group?: "cluster" | "servicemap" | "workload" | "workspace";
+                /** @description YYYY-MM (UTC); default the current month */
+                month?: string;
+                service_map?: number;
+                workspace?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MeteringReport"];
+                };
+            };
+            /** @description Invalid input (`invalid_month`, `invalid_group`, `invalid_format`, `price_invalid`, `currency_invalid`, `price_scope_invalid`, `effective_from_invalid`); `errors` names the field */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not signed in, or the API token is invalid, expired or revoked */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Signed in, but your role lacks the grant (or the CSRF token is missing) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such workspace, service map or price sheet (or not visible to you) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Too many requests; `Retry-After` says when to try again */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    monitoring_notifications_list: {
+        parameters: {
+            query?: {
+                alert?: number;
+                channel?: number;
+                /** @description The pagination cursor value. */
+                cursor?: string;
+                /** @description Number of results to return per page. */
+                page_size?: number;
+                state?: "delivered" | "failed" | "pending" | "sending";
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PaginatedNotificationList"];
+                };
+            };
+            /** @description Invalid input (body, query or path); `errors` names the field */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not signed in, or the API token is invalid, expired or revoked */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Signed in, but your role lacks the grant (or the CSRF token is missing) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Too many requests; `Retry-After` says when to try again */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    monitoring_notifications_retrieve: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Notification"];
+                };
+            };
+            /** @description Invalid input (body, query or path); `errors` names the field */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not signed in, or the API token is invalid, expired or revoked */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Signed in, but your role lacks the grant (or the CSRF token is missing) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such notification */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Too many requests; `Retry-After` says when to try again */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    monitoring_prices_list: {
+        parameters: {
+            query?: {
+                /** @description The pagination cursor value. */
+                cursor?: string;
+                /** @description Number of results to return per page. */
+                page_size?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PaginatedPriceSheetList"];
+                };
+            };
+            /** @description Invalid input (body, query or path); `errors` names the field */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not signed in, or the API token is invalid, expired or revoked */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Signed in, but your role lacks the grant (or the CSRF token is missing) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Too many requests; `Retry-After` says when to try again */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    monitoring_prices_create: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["PriceSheetWriteRequest"];
+            };
+        };
+        responses: {
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PriceSheet"];
+                };
+            };
+            /** @description Invalid input (`invalid_month`, `invalid_group`, `invalid_format`, `price_invalid`, `currency_invalid`, `price_scope_invalid`, `effective_from_invalid`); `errors` names the field */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not signed in, or the API token is invalid, expired or revoked */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Only system admins manage price sheets */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such workspace, service map or price sheet (or not visible to you) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `price_sheet_duplicate`: a sheet for the same cluster or provider starts that day */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The request body is too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Unsupported Content-Type of the body */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Too many requests; `Retry-After` says when to try again */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    monitoring_prices_retrieve: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PriceSheet"];
+                };
+            };
+            /** @description Invalid input (body, query or path); `errors` names the field */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not signed in, or the API token is invalid, expired or revoked */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Signed in, but your role lacks the grant (or the CSRF token is missing) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such workspace, service map or price sheet (or not visible to you) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Too many requests; `Retry-After` says when to try again */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    monitoring_prices_destroy: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description No response body */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Invalid input (body, query or path); `errors` names the field */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not signed in, or the API token is invalid, expired or revoked */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Only system admins manage price sheets */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such workspace, service map or price sheet (or not visible to you) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Conflicts with the current state; `detail` says how */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Too many requests; `Retry-After` says when to try again */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    monitoring_prices_partial_update: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["PatchedPriceSheetPatchRequest"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PriceSheet"];
+                };
+            };
+            /** @description Invalid input (`invalid_month`, `invalid_group`, `invalid_format`, `price_invalid`, `currency_invalid`, `price_scope_invalid`, `effective_from_invalid`); `errors` names the field */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not signed in, or the API token is invalid, expired or revoked */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Only system admins manage price sheets */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such workspace, service map or price sheet (or not visible to you) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `price_sheet_duplicate`: a sheet for the same cluster or provider starts that day */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The request body is too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Unsupported Content-Type of the body */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Too many requests; `Retry-After` says when to try again */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    monitoring_rules_list: {
+        parameters: {
+            query?: {
+                /** @description true: built-in only; false: custom only */
+                builtin?: boolean;
+                cluster?: number;
+                /** @description The pagination cursor value (from `next` or `previous`). */
+                cursor?: string;
+                /** @description Order by (prefix '-' for descending); default `name`. */
+                ordering?: "name" | "updated" | "-name" | "-updated";
+                /** @description Rows per page (1-500). */
+                page_size?: number;
+                workspace?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PaginatedRuleList"];
+                };
+            };
+            /** @description Invalid input; `errors` names the field and `code` says what is wrong */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not signed in, or the API token is invalid, expired or revoked */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Signed in, but your role lacks the grant (or the CSRF token is missing) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Too many requests; `Retry-After` says when to try again */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    monitoring_rules_create: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["RuleWriteRequest"];
+            };
+        };
+        responses: {
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Rule"];
+                };
+            };
+            /** @description Invalid input; `errors` names the field and `code` says what is wrong */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not signed in, or the API token is invalid, expired or revoked */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Your role lacks alerts.manage there (or only operators may do this) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such object (or not visible to you) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Conflicts with the current state (a resolved alert, an ended silence, a built-in rule) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The request body is too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Unsupported Content-Type of the body */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Too many requests; `Retry-After` says when to try again */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    monitoring_rules_retrieve: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Rule"];
+                };
+            };
+            /** @description Invalid input (body, query or path); `errors` names the field */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not signed in, or the API token is invalid, expired or revoked */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Signed in, but your role lacks the grant (or the CSRF token is missing) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such object (or not visible to you) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Too many requests; `Retry-After` says when to try again */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    monitoring_rules_destroy: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description No response body */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Invalid input; `errors` names the field and `code` says what is wrong */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not signed in, or the API token is invalid, expired or revoked */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Your role lacks alerts.manage there (or only operators may do this) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such object (or not visible to you) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Conflicts with the current state (a resolved alert, an ended silence, a built-in rule) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Too many requests; `Retry-After` says when to try again */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    monitoring_rules_partial_update: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["PatchedRuleWriteRequest"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Rule"];
+                };
+            };
+            /** @description Invalid input; `errors` names the field and `code` says what is wrong */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not signed in, or the API token is invalid, expired or revoked */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Your role lacks alerts.manage there (or only operators may do this) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such object (or not visible to you) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Conflicts with the current state (a resolved alert, an ended silence, a built-in rule) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The request body is too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Unsupported Content-Type of the body */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Too many requests; `Retry-After` says when to try again */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    monitoring_silences_list: {
+        parameters: {
+            query?: {
+                /** @description only silences in force now */
+                active?: boolean;
+                cluster?: number;
+                /** @description The pagination cursor value (from `next` or `previous`). */
+                cursor?: string;
+                /** @description Order by (prefix '-' for descending); default `-ends`. */
+                ordering?: "created" | "ends" | "-created" | "-ends";
+                /** @description Rows per page (1-500). */
+                page_size?: number;
+                rule?: number;
+                workspace?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PaginatedSilenceList"];
+                };
+            };
+            /** @description Invalid input; `errors` names the field and `code` says what is wrong */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not signed in, or the API token is invalid, expired or revoked */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Signed in, but your role lacks the grant (or the CSRF token is missing) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Too many requests; `Retry-After` says when to try again */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    monitoring_silences_create: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["SilenceCreateRequest"];
+            };
+        };
+        responses: {
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Silence"];
+                };
+            };
+            /** @description Invalid input; `errors` names the field and `code` says what is wrong */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not signed in, or the API token is invalid, expired or revoked */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Your role lacks alerts.manage there (or only operators may do this) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such object (or not visible to you) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Conflicts with the current state (a resolved alert, an ended silence, a built-in rule) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The request body is too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Unsupported Content-Type of the body */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Too many requests; `Retry-After` says when to try again */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    monitoring_silences_retrieve: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Silence"];
+                };
+            };
+            /** @description Invalid input (body, query or path); `errors` names the field */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not signed in, or the API token is invalid, expired or revoked */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Signed in, but your role lacks the grant (or the CSRF token is missing) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such object (or not visible to you) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Too many requests; `Retry-After` says when to try again */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    monitoring_silences_destroy: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description No response body */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Invalid input; `errors` names the field and `code` says what is wrong */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not signed in, or the API token is invalid, expired or revoked */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Your role lacks alerts.manage there (or only operators may do this) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such object (or not visible to you) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Conflicts with the current state (a resolved alert, an ended silence, a built-in rule) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Too many requests; `Retry-After` says when to try again */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    monitoring_silences_partial_update: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["PatchedSilenceUpdateRequest"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Silence"];
+                };
+            };
+            /** @description Invalid input; `errors` names the field and `code` says what is wrong */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not signed in, or the API token is invalid, expired or revoked */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Your role lacks alerts.manage there (or only operators may do this) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such object (or not visible to you) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Conflicts with the current state (a resolved alert, an ended silence, a built-in rule) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The request body is too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Unsupported Content-Type of the body */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Too many requests; `Retry-After` says when to try again */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    monitoring_silences_expire_create: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Silence"];
+                };
+            };
+            /** @description Invalid input; `errors` names the field and `code` says what is wrong */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not signed in, or the API token is invalid, expired or revoked */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Your role lacks alerts.manage there (or only operators may do this) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such object (or not visible to you) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Conflicts with the current state (a resolved alert, an ended silence, a built-in rule) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Too many requests; `Retry-After` says when to try again */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    monitoring_top_retrieve: {
+        parameters: {
+            query: {
+                /** @description One cluster (those who read every cluster). */
+                cluster?: number;
+                /** @description Items (1-100, default 10). */
+                limit?: number;
+                /** @description cpu or memory (default: memory for pods_near_limit, else cpu). */
+                resource?: "cpu" | "memory";
+                /** @description A service map's pods (not for nodes_fullest). */
+                service_map?: number;
+                /** @description busiest_pods (by usage), nodes_fullest (requests / allocatable), pods_near_limit (usage / limit). */
+                what: "busiest_pods" | "nodes_fullest" | "pods_near_limit";
+                /** @description A workspace's pods (not for nodes_fullest). */
+                workspace?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MonitoringTop"];
+                };
+            };
+            /** @description A bad parameter; `code` says what (param_required, param_invalid, level_invalid, range_invalid, step_invalid, what_invalid, resource_invalid, limit_invalid, scope_conflict) and `errors` names it */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not signed in, or the API token is invalid, expired or revoked */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Signed in, but your role lacks the grant (or the CSRF token is missing) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such cluster, node, workspace, service map or namespace, or not one you may see (infrastructure charts are for those who read every cluster) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Too many requests; `Retry-After` says when to try again */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
             };
         };
     };

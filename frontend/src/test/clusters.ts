@@ -52,6 +52,8 @@ export function clusterDetail(id: number, overrides: Partial<ClusterDetail> = {}
       { kind: 'Pod', state: 'synced', last_event: new Date().toISOString(), object_count: 44, message: '', ...syncExtra },
     ],
     ...{ permissions: null },
+    prometheus_url: '',
+    prometheus_ca_pem: '',
     ...overrides,
   };
 }
