@@ -96,6 +96,12 @@ function Header({ cluster }: { cluster: ClusterDetail }) {
             {cluster.name} · {cluster.server}
           </p>
         </div>
+        {/* Infrastructure charts are for those who read every cluster (admins, operators, auditors). */}
+        {me.data && (me.data.is_admin || ['operator', 'auditor'].includes(me.data.role as string)) && (
+          <Link className="btn btn-small" to={`/monitoring/clusters/${cluster.id}`} data-testid="open-charts">
+            {t('monitoring.openCharts')}
+          </Link>
+        )}
         {/* Auditors read and never change anything; everyone else may create where their grants allow. */}
         {me.data && (me.data.role as string) !== 'auditor' && (
           <Link className="btn btn-small cluster-create-button" to={createPath(cluster.id)} data-testid="create-objects">

@@ -79,6 +79,8 @@ export function PodDetailPage() {
       </p>
       <header className="page-header page-header-row">
         <h1 className="mono">{name}</h1>
+        <Link className="btn" to={`/logs/${id}/${encodeURIComponent(namespace)}/pod/${encodeURIComponent(name)}`} data-testid="follow-logs">{t('alerts.logs.follow')}</Link>
+        <Link className="btn" to={`/monitoring/clusters/${id}/pods/${encodeURIComponent(namespace)}/${encodeURIComponent(name)}`} data-testid="open-charts">{t('monitoring.openCharts')}</Link>
         <ObjectActions clusterId={id} objectRef={{ group: 'core', version: 'v1', plural: 'pods', kind: 'Pod', namespace, name }} />
       </header>
       {pod.isPending && <Loading />}

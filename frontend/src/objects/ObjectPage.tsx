@@ -38,6 +38,8 @@ export function tabsOf(kind: string | undefined): ObjectTab[] {
 }
 
 const WORKLOADS_WITH_PODS = new Set(['Deployment', 'StatefulSet', 'DaemonSet', 'ReplicaSet', 'Job']);
+/** Workloads with a chart of their own (the top owners of pods; a ReplicaSet counts as its Deployment). */
+const CHARTED_WORKLOADS = new Set(['Deployment', 'StatefulSet', 'DaemonSet', 'Job', 'CronJob']);
 
 function Owners({ clusterId, detail }: { clusterId: number; detail: ObjectDetail }) {
   const { t } = useTranslation();
@@ -194,6 +196,12 @@ export function ObjectPage() {
         <h1>
           <span className="muted">{detail?.kind ?? objectRef.plural}</span> <span className="object-title-name">{objectRef.name}</span>
         </h1>
+        {detail && (detail.kind === 'Pod' || WORKLOADS_WITH_PODS.has(detail.kind)) && detail.namespace && (
+          <Link className="btn" to={`/logs/${id}/${encodeURIComponent(detail.namespace)}/${detail.kind === 'Pod' ? 'pod' : detail.kind}/${encodeURIComponent(detail.name)}`} data-testid="follow-logs">{t('alerts.logs.follow')}</Link>
+        )}
+        {detail && CHARTED_WORKLOADS.has(detail.kind) && detail.namespace && (
+          <Link className="btn" to={`/monitoring/clusters/${id}/workloads/${encodeURIComponent(detail.namespace)}/${detail.kind}/${encodeURIComponent(detail.name)}`} data-testid="open-charts">{t('monitoring.openCharts')}</Link>
+        )}
         {detail && (
           <ObjectActions clusterId={id} objectRef={{ ...objectRef, kind: detail.kind }} detail={detail} onEdit={() => setTab('yaml')} />
         )}

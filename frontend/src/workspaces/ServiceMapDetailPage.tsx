@@ -182,6 +182,9 @@ function Header({ sm, canManage }: { sm: ServiceMap; canManage: boolean }) {
           </p>
           {sm.description && <p>{sm.description}</p>}
         </div>
+        <Link className="btn btn-small" to={`/monitoring/servicemaps/${sm.id}`} data-testid="open-charts">
+          {t('monitoring.openCharts')}
+        </Link>
         {!deleting && <SavePackageButton serviceMap={sm} />}
         {canManage && !deleting && (
           <div className="header-actions">

@@ -44,6 +44,9 @@ export function WorkspaceDetailPage() {
           <div className="cluster-title">
             <div>
               <h1>{w.display_name || w.name}</h1>
+              <Link className="btn btn-small" to={`/monitoring/workspaces/${w.id}`} data-testid="open-charts">
+                {t('monitoring.openCharts')}
+              </Link>
               <p className="muted mono small">
                 {w.name}
                 {w.my_role && (
