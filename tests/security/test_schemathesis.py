@@ -177,7 +177,10 @@ def run_operation(operation: Any, *, world: World, persona: str, app: WSGIHandle
         except hypothesis.errors.Unsatisfiable:
             pass
         except Exception as exc:  # a crash of the generator or the transport is a finding too
-            report.add_failure(label, f"crash: {type(exc).__name__}: {str(exc)[:400]}")
+            # hypothesis' FlakyFailure (a case failed once, then passed on replay) is a group: name what
+            # failed the first time, or the next flake cannot be diagnosed.
+            inner = "; ".join(f"{type(e).__name__}: {str(e)[:300]}" for e in getattr(exc, "exceptions", ()))
+            report.add_failure(label, f"crash: {type(exc).__name__}: {str(exc)[:400]}" + (f" [{inner}]" if inner else ""))
     report.operations += 1
     report.seconds[label] = time.monotonic() - started
 
