@@ -16,6 +16,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any, ClassVar
 
 from django.conf import settings
@@ -34,6 +35,10 @@ DNS1123_LABEL = RegexValidator(
     r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$",
     "Use lower-case letters, digits and '-', starting and ending with a letter or digit (DNS-1123 label).",
 )
+# Kubernetes object names as the API server checks them: a namespace or container name (a DNS-1123
+# label, at most 63) and a pod name (a DNS-1123 subdomain, at most 253).
+LABEL_NAME = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
+SUBDOMAIN_NAME = re.compile(r"^(?=.{1,253}$)[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
 
 
 class Provider(models.TextChoices):

@@ -50,7 +50,6 @@ import contextlib
 import json
 import logging
 import math
-import re
 import time
 import weakref
 from collections import deque
@@ -66,7 +65,7 @@ from clusters.access import PODS_LOGS, object_action_denied, visible_clusters, v
 from clusters.api.logs import log_container
 from clusters.kube import errors as kube
 from clusters.kube import logstream
-from clusters.models import Cluster, KubeObject
+from clusters.models import LABEL_NAME, SUBDOMAIN_NAME, Cluster, KubeObject
 from monitoring import logs
 from portal import errors
 from portal.consumers import (
@@ -92,8 +91,6 @@ REATTACH_MIN = 1.0
 REATTACH_MAX = 10.0
 UNREACHABLE_ATTEMPTS = 5
 
-_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
-_SUBDOMAIN = re.compile(r"^(?=.{1,253}$)[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
 
 
 def max_sockets_per_user() -> int:
@@ -145,22 +142,22 @@ def parse_follow(frame: dict[str, Any]) -> Follow:
     if not isinstance(cluster, int) or isinstance(cluster, bool) or not 0 < cluster < 2**63:
         problems["cluster"] = ["Give the cluster's id (a number)."]
     namespace = frame.get("namespace")
-    if not isinstance(namespace, str) or not _LABEL.match(namespace):
+    if not isinstance(namespace, str) or not LABEL_NAME.match(namespace):
         problems["namespace"] = ["Give the namespace (a DNS label)."]
     pod, workload = frame.get("pod"), frame.get("workload")
     kind = name = ""
     if (pod is None) == (workload is None):
         problems["pod"] = ["Give either a pod or a workload."]
     elif pod is not None:
-        if not isinstance(pod, str) or not _SUBDOMAIN.match(pod):
+        if not isinstance(pod, str) or not SUBDOMAIN_NAME.match(pod):
             problems["pod"] = ["Give the pod's name."]
     elif not isinstance(workload, dict) or workload.get("kind") not in WORKLOAD_KINDS or not isinstance(
-            workload.get("name"), str) or not _SUBDOMAIN.match(workload["name"]):
+            workload.get("name"), str) or not SUBDOMAIN_NAME.match(workload["name"]):
         problems["workload"] = [f"Give the workload as {{\"kind\", \"name\"}}, kind one of {', '.join(WORKLOAD_KINDS)}."]
     else:
         kind, name = str(workload["kind"]), str(workload["name"])
     container = frame.get("container") or ""
-    if not isinstance(container, str) or (container and not _LABEL.match(container)):
+    if not isinstance(container, str) or (container and not LABEL_NAME.match(container)):
         problems["container"] = ["A container name is a DNS label."]
     tail = frame.get("tailLines", TAIL_DEFAULT)
     if tail is None:

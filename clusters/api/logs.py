@@ -19,7 +19,6 @@ requests), so following a log does not flood the audit log.
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from django.conf import settings
@@ -34,7 +33,7 @@ from rest_framework.views import APIView
 
 from clusters import access, gateway
 from clusters.kube import errors as kube
-from clusters.models import Cluster
+from clusters.models import LABEL_NAME, SUBDOMAIN_NAME, Cluster
 from portal import errors
 
 TAIL_DEFAULT = 500
@@ -42,8 +41,6 @@ TAIL_MAX = 5000
 SINCE_MAX = 30 * 24 * 3600  # seconds: a month back, far more than a node keeps
 LIMIT_BYTES = 2 * 1024 * 1024  # what one answer carries at most (2 MiB), unless PORTAL_LOG_MAX_BYTES says less
 
-_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
-_SUBDOMAIN = re.compile(r"^(?=.{1,253}$)[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
 _TRUE = ("true", "1", "yes", "on")
 _FALSE = ("false", "0", "no", "off", "")
 # The API server's refusals of a log read (400 with these words), kube-apiserver and kubelet wording.
@@ -98,7 +95,7 @@ def _flag(request: Request, param: str) -> bool:
 
 def _container_param(request: Request) -> str:
     raw = str(request.query_params.get("container", ""))
-    if raw and not _LABEL.match(raw):
+    if raw and not LABEL_NAME.match(raw):
         raise _invalid("container", "log_container_invalid", "A container name is a DNS label (lower-case letters, "
                                                               "digits and '-', at most 63 characters).")
     return raw
@@ -218,7 +215,7 @@ class PodLogView(APIView):
     def get(self, request: Request, cluster_id: str, namespace: str, name: str) -> Response:
         cluster: Cluster = get_object_or_404(access.visible_clusters(request.user), pk=cluster_id)
         visible = access.visible_namespaces(request.user, cluster.pk)
-        if not _LABEL.match(namespace) or not _SUBDOMAIN.match(name) or (
+        if not LABEL_NAME.match(namespace) or not SUBDOMAIN_NAME.match(name) or (
                 visible is not None and namespace not in visible):
             raise _pod_hidden()
         access.require_object_action(request.user, cluster, namespace, access.PODS_LOGS)

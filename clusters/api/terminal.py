@@ -30,7 +30,6 @@ import codecs
 import contextlib
 import json
 import logging
-import re
 import time
 import uuid
 from dataclasses import dataclass
@@ -47,7 +46,7 @@ from clusters import gateway
 from clusters.access import PODS_EXEC, object_action_denied, visible_clusters
 from clusters.kube import errors as kube
 from clusters.kube import exec as kexec
-from clusters.models import Cluster
+from clusters.models import LABEL_NAME, SUBDOMAIN_NAME, Cluster
 from portal import audit, errors
 from portal.consumers import (
     CLOSE_FORBIDDEN_ORIGIN,
@@ -76,8 +75,6 @@ MAX_INPUT_CHARS = 64 * 1024  # one stdin frame (a paste)
 MAX_RECORDED_CHARS = 256 * 1024  # recorded keystrokes per session, when recording is on
 MAX_TERMINAL = 1000  # columns or rows
 
-_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
-_SUBDOMAIN = re.compile(r"^(?=.{1,253}$)[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
 
 
 def idle_seconds() -> float:
@@ -111,13 +108,13 @@ def parse_target(query_string: bytes) -> Target:
     if not cluster.isdigit() or len(cluster) > 18:
         problems["cluster"] = ["Give the cluster's id."]
     namespace = query.get("namespace", "")
-    if not _LABEL.match(namespace):
+    if not LABEL_NAME.match(namespace):
         problems["namespace"] = ["Give the pod's namespace (a DNS label)."]
     pod = query.get("pod", "")
-    if not _SUBDOMAIN.match(pod):
+    if not SUBDOMAIN_NAME.match(pod):
         problems["pod"] = ["Give the pod's name."]
     container = query.get("container", "")
-    if container and not _LABEL.match(container):
+    if container and not LABEL_NAME.match(container):
         problems["container"] = ["A container name is a DNS label."]
     command = query.get("command") or DEFAULT_COMMAND
     if command not in COMMANDS:
