@@ -159,3 +159,28 @@ class AuditRecord(models.Model):
 
     def delete(self, *args: Any, **kwargs: Any) -> tuple[int, dict[str, int]]:
         raise ValueError("Audit records are immutable.")
+
+
+class TableView(models.Model):
+    """A named set of columns a user saved for one of the console's tables (``table`` is the
+    table's stable key, such as ``clusters`` or ``cluster.pods``). At most one per user and table
+    is the default the table opens with."""
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="table_views")
+    table = models.CharField(max_length=64)
+    name = models.CharField(max_length=64)
+    columns = models.JSONField(default=list)
+    is_default = models.BooleanField(default=False)
+    updated = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering: ClassVar[list[str]] = ["table", "name"]
+        constraints: ClassVar[list[models.BaseConstraint]] = [
+            models.UniqueConstraint(fields=["user", "table", "name"], name="tableview_unique_name"),
+            models.UniqueConstraint(
+                fields=["user", "table"], condition=models.Q(is_default=True), name="tableview_one_default"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user_id}:{self.table}:{self.name}"

@@ -111,6 +111,7 @@ INSTALLED_APPS = [
     "monitoring",
     "identity",
     "activity",
+    "dashboards",
 ]
 
 MIDDLEWARE = [
@@ -159,7 +160,8 @@ USE_TZ = True
 # The SPA is built by Vite into frontend/dist with base /static/; whitenoise serves it.
 STATIC_URL = "/static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
-FRONTEND_DIST = BASE_DIR / "frontend" / "dist"
+# PORTAL_FRONTEND_DIST points at another build (several builds side by side while developing).
+FRONTEND_DIST = Path(os.environ.get("PORTAL_FRONTEND_DIST") or BASE_DIR / "frontend" / "dist")
 STATICFILES_DIRS = [FRONTEND_DIST] if FRONTEND_DIST.is_dir() else []
 WHITENOISE_USE_FINDERS = True
 

@@ -16,5 +16,7 @@ urlpatterns = [
     path("auth/logout/", views.LogoutView.as_view(), name="auth-logout"),
     path("auth/me/", views.MeView.as_view(), name="auth-me"),
     path("auth/password/", views.ChangePasswordView.as_view(), name="auth-password"),
+    path("", include("portal.api.tableviews")),  # /api/account/table-views/…
+    path("", include("portal.api.admin_settings")),  # /api/admin/settings/
     path("", include(router.urls)),
 ]

@@ -63,8 +63,10 @@ def backend_env(transactional_db: None) -> dict[str, str]:
 @pytest.fixture
 def portal_server(backend_env: dict[str, str]) -> Iterator[str]:
     """Start uvicorn on a free port against the test database; yield its base URL."""
-    if not (ROOT / "frontend" / "dist" / "index.html").is_file():
-        pytest.fail("frontend/dist is not built: run `make frontend` (make test does it)")
+    from django.conf import settings
+
+    if not (settings.FRONTEND_DIST / "index.html").is_file():
+        pytest.fail(f"{settings.FRONTEND_DIST} is not built: run `make frontend` (make test does it)")
     port = _free_port()
     env = backend_env
     log = open(ROOT / "var" / f"browser-uvicorn-{port}.log", "wb")  # noqa: SIM115 - closed below

@@ -13,6 +13,22 @@ import enMonitoring from './monitoring.en.json';
 import koMonitoring from './monitoring.ko.json';
 import enAlerts from './alerts.en.json';
 import koAlerts from './alerts.ko.json';
+import enDashboard from './dashboard.en.json';
+import koDashboard from './dashboard.ko.json';
+import enTable from './table.en.json';
+import koTable from './table.ko.json';
+import enAdmin from './admin.en.json';
+import koAdmin from './admin.ko.json';
+import enInventory from './inventory.en.json';
+import koInventory from './inventory.ko.json';
+import enLists from './lists.en.json';
+import koLists from './lists.ko.json';
+import enA11y from './a11y.en.json';
+import koA11y from './a11y.ko.json';
 
-export const en = { ...enBase, builds: enBuilds, registries: enRegistries, monitoring: enMonitoring, alerts: enAlerts };
-export const ko = { ...koBase, builds: koBuilds, registries: koRegistries, monitoring: koMonitoring, alerts: koAlerts };
+export const en = { ...enBase, builds: enBuilds, registries: enRegistries, monitoring: enMonitoring, alerts: enAlerts,
+  dashboards: enDashboard, table: enTable, admin: enAdmin,
+  inventory: enInventory, lists: enLists, a11y: enA11y };
+export const ko = { ...koBase, builds: koBuilds, registries: koRegistries, monitoring: koMonitoring, alerts: koAlerts,
+  dashboards: koDashboard, table: koTable, admin: koAdmin,
+  inventory: koInventory, lists: koLists, a11y: koA11y };

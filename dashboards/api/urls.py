@@ -1,0 +1,5 @@
+"""URL routes of the dashboards API (under /api/dashboard/)."""
+
+from django.urls import URLPattern
+
+urlpatterns: list[URLPattern] = []
