@@ -208,14 +208,41 @@ class NodeFilterSet(django_filters.FilterSet):
         return queryset.exclude(**{f"data__{name}": True})
 
 
+# (kind, kind of its controlling owner) pairs where the owner is a workload the same list shows:
+# a Deployment's ReplicaSets and a CronJob's Jobs. Pods stay on the pods list.
+CONTROLLED_WORKLOADS = (("ReplicaSet", "Deployment"), ("Job", "CronJob"))
+
+
+def controlled_q() -> Q:
+    """Workloads another listed workload controls (``data.owner`` is the controlling owner the
+    projection stored). A condition on columns of the row being read, so it costs nothing beyond
+    the rows a page reads: no join, no subquery, whatever the size of the cluster. Containment
+    (``@>``) rather than ``data->'owner'->'kind' =``: it is false, not NULL, for a row without an
+    owner, so the negation keeps those rows."""
+    out = Q()
+    for kind, owner in CONTROLLED_WORKLOADS:
+        out |= Q(kind=kind, data__contains={"owner": {"kind": owner}})
+    return out
+
+
 class WorkloadFilterSet(NamespacedFilterSet):
     kind = django_filters.MultipleChoiceFilter(
         choices=[(k, k) for k in WORKLOAD_KINDS], help_text="One or more workload kinds (repeat the parameter)."
     )
+    top_level = StrictBooleanFilter(
+        method="filter_top_level",
+        help_text="true: leave out the workloads another listed workload controls (a Deployment's ReplicaSets, "
+                  "a CronJob's Jobs), as other consoles do; false: only those. Absent: all.",
+    )
 
     class Meta:
         model = KubeObject
-        fields = ("q", "namespace", "kind")
+        fields = ("q", "namespace", "kind", "top_level")
+
+    def filter_top_level(self, queryset: QuerySet[KubeObject], name: str, value: bool | None) -> QuerySet[KubeObject]:
+        if value is None:
+            return queryset
+        return queryset.exclude(controlled_q()) if value else queryset.filter(controlled_q())
 
 
 @functools.cache

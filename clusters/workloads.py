@@ -14,7 +14,10 @@ a rule written for Deployments ("updated >= desired") therefore called every Rep
   is a failure. Short of available after the rollout completed (``NewReplicaSetAvailable``) is
   ``Degraded``.
 * ReplicaSet: observed; ``status.replicas`` equals ``spec.replicas`` and ``availableReplicas``
-  reached it; ``ReplicaFailure=True`` is ``Degraded`` (pods cannot be created; it may recover).
+  reached it (so ``readyReplicas == availableReplicas == replicas``: fully rolled out is
+  ``Available``, never ``Progressing``); ``ReplicaFailure=True`` is ``Degraded`` (pods cannot be
+  created; it may recover). A ReplicaSet a Deployment controls that is scaled to zero and has no
+  pods left is one of the Deployment's old revisions, kept for rollback: ``Superseded`` (done).
 * StatefulSet: observed; ``readyReplicas`` (``availableReplicas`` where the server has it)
   reached ``spec.replicas``; with ``RollingUpdate`` the update finished (``updatedReplicas`` >=
   replicas - partition when partitioned, else ``currentRevision == updateRevision``).
@@ -40,6 +43,7 @@ WORKLOAD_KINDS = ("Deployment", "ReplicaSet", "StatefulSet", "DaemonSet", "Job",
 AVAILABLE, PROGRESSING, DEGRADED = "Available", "Progressing", "Degraded"
 COMPLETE, FAILED, SUSPENDED, RUNNING = "Complete", "Failed", "Suspended", "Running"
 ACTIVE, SCHEDULED = "Active", "Scheduled"
+SUPERSEDED = "Superseded"  # a Deployment's old ReplicaSet, scaled to zero (kept for rollback)
 
 
 @dataclass(frozen=True)
@@ -109,6 +113,15 @@ def _replicas(spec: Mapping[str, Any]) -> int:
     return _int(spec.get("replicas"), 1)
 
 
+def controller_kind(meta: Mapping[str, Any]) -> str:
+    """The kind of the object's controlling owner (``ownerReferences`` with ``controller: true``),
+    or ""."""
+    for ref in meta.get("ownerReferences") or ():
+        if isinstance(ref, Mapping) and ref.get("controller"):
+            return str(ref.get("kind") or "")
+    return ""
+
+
 def workload_state(obj: Mapping[str, Any], kind: str | None = None) -> WorkloadState:
     """The state of ``obj`` (an object as the API serves it; ``kind`` if the object lacks it,
     as list items do)."""
@@ -172,6 +185,11 @@ def _replicaset(meta: Mapping[str, Any], spec: Mapping[str, Any], status: Mappin
         return _waiting(DEGRADED, available, desired, "workload_replica_failure", message, message=message)
     if not _observed(meta, status):
         return _waiting(PROGRESSING, available, desired, *_UNOBSERVED)
+    if desired == 0 and controller_kind(meta) == "Deployment":
+        if total > 0:
+            return _waiting(PROGRESSING, available, desired, "workload_old_replicas",
+                            f"{total} old replicas pending termination", count=total)
+        return WorkloadState(SUPERSEDED, True, False, 0, 0)
     if total != desired or available < desired:
         return _waiting(PROGRESSING, available, desired, "workload_available", f"{available} of {desired} available",
                         available=available, desired=desired)

@@ -12,6 +12,7 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
+from django.core.exceptions import FieldDoesNotExist, ObjectDoesNotExist
 from django.db import models
 from django.http import HttpRequest, HttpResponse
 
@@ -48,7 +49,94 @@ def serialize(record: AuditRecord) -> dict[str, Any]:
         "status_code": record.status_code,
         "request_id": record.request_id,
         "detail": record.detail,
+        "workspace": _scope_json(record.workspace_id, record.workspace_name),
+        "cluster": _scope_json(record.cluster_id, record.cluster_name),
     }
+
+
+def _scope_json(pk: int | None, name: str) -> dict[str, Any] | None:
+    return {"id": pk, "name": name} if pk is not None or name else None
+
+
+# ---------------------------------------------------------------------------- scope
+# The workspace and cluster a record belongs to, read from its target without importing the apps
+# (the core sits below them): a Workspace or Cluster itself, or a target with a ``workspace`` /
+# ``cluster`` foreign key, or one reached through its service map, release or build definition.
+
+_WORKSPACE_MODEL = "workspaces.workspace"
+_CLUSTER_MODEL = "clusters.cluster"
+_HOPS = ("service_map", "release", "definition")
+Ref = tuple[int | None, str]
+
+
+def _fk(obj: models.Model, name: str) -> models.ForeignKey[Any, Any] | None:
+    try:
+        field = obj._meta.get_field(name)
+    except FieldDoesNotExist:
+        return None
+    return field if isinstance(field, models.ForeignKey) else None
+
+
+def _ref(obj: models.Model, name: str) -> Ref | None:
+    """(id, name) of ``obj.<name>`` (a workspace or cluster), reading the name from the cached
+    related object or with one small query."""
+    field = _fk(obj, name)
+    if field is None:
+        return None
+    pk = getattr(obj, field.attname)
+    if pk is None:
+        return None
+    if field.is_cached(obj):
+        related = getattr(obj, name)
+        return pk, str(getattr(related, "name", ""))[:100]
+    related_model = field.related_model
+    if not isinstance(related_model, type):
+        return pk, ""
+    found = related_model._base_manager.filter(pk=pk).values_list("name", flat=True).first()
+    return pk, str(found or "")[:100]
+
+
+def _hop(obj: models.Model, name: str) -> models.Model | None:
+    field = _fk(obj, name)
+    if field is None or getattr(obj, field.attname) is None:
+        return None
+    try:
+        related = getattr(obj, name)
+    except ObjectDoesNotExist:
+        return None
+    return related if isinstance(related, models.Model) else None
+
+
+def _from_detail(detail: dict[str, Any], key: str) -> Ref | None:
+    """Writers without a target name the cluster in ``detail`` (an id with ``cluster_name``, or a name)."""
+    value = detail.get(key)
+    if isinstance(value, bool) or value is None:
+        return None
+    if isinstance(value, int):
+        return value, str(detail.get(f"{key}_name") or "")[:100]
+    if isinstance(value, str) and value:
+        return None, value[:100]
+    return None
+
+
+def scope_of(target: models.Model | None, detail: dict[str, Any]) -> tuple[Ref | None, Ref | None]:
+    """The (workspace, cluster) of a record, each ``(id, name)`` or None."""
+    workspace: Ref | None = None
+    cluster: Ref | None = None
+    if target is not None:
+        label = target._meta.label_lower
+        if label == _WORKSPACE_MODEL:
+            workspace = target.pk, str(getattr(target, "name", ""))[:100]
+        elif label == _CLUSTER_MODEL:
+            cluster = target.pk, str(getattr(target, "name", ""))[:100]
+        objects: list[models.Model] = [target]
+        for obj in objects:
+            workspace = workspace or _ref(obj, "workspace")
+            cluster = cluster or _ref(obj, "cluster")
+            if (workspace and cluster) or obj is not target:
+                continue
+            objects.extend(hop for name in _HOPS if (hop := _hop(obj, name)) is not None)
+    return workspace or _from_detail(detail, "workspace"), cluster or _from_detail(detail, "cluster")
 
 
 def record(
@@ -75,6 +163,11 @@ def record(
         target_type = target_type or target._meta.label_lower
         target_id = target_id or str(target.pk)
         target_repr = target_repr or str(target)[:300]
+    try:
+        workspace, cluster = scope_of(target, detail or {})
+    except Exception:  # the scope is a convenience for filtering: never lose the record over it
+        logger.exception("could not read the workspace and cluster of an audit record's target")
+        workspace = cluster = None
     entry = AuditRecord(
         actor=actor if isinstance(actor, User) else None,
         actor_username=(actor.get_username() if isinstance(actor, User) else actor_username)[:150],
@@ -88,6 +181,10 @@ def record(
         status_code=status_code,
         request_id=request_id_var.get(),
         detail=detail or {},
+        workspace_id=workspace[0] if workspace else None,
+        workspace_name=workspace[1] if workspace else "",
+        cluster_id=cluster[0] if cluster else None,
+        cluster_name=cluster[1] if cluster else "",
     )
     entry.save()
     publish("audit", "audit.created", serialize(entry))

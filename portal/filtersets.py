@@ -53,25 +53,62 @@ class UtcDateTimeFilter(django_filters.IsoDateTimeFilter):
 
 
 class AuditRecordFilterSet(django_filters.FilterSet):
-    actor = django_filters.CharFilter(field_name="actor_username", lookup_expr="iexact")
+    """Who (``actor``), what (``action``, exact or a prefix ending in ``*``), to what (``target``:
+    a type, an id or part of its name; or ``target_type``/``target_id`` exactly), where
+    (``workspace``, ``cluster``: an id or a name), how it ended (``outcome``) and when
+    (``since``/``until``). Records written before the workspace and cluster were recorded
+    (migration 0006) match no workspace or cluster filter."""
+
+    actor = django_filters.CharFilter(field_name="actor_username", lookup_expr="iexact", max_length=150)
     action = django_filters.CharFilter(
-        method="filter_action", help_text="Exact action, or a prefix ending in '*' (for example 'token.*')."
+        method="filter_action", max_length=100,
+        help_text="Exact action, or a prefix ending in '*' (for example 'token.*').",
     )
     outcome = django_filters.ChoiceFilter(choices=AuditOutcome.choices)
     since = UtcDateTimeFilter(field_name="timestamp", lookup_expr="gte", label="since")
     until = UtcDateTimeFilter(field_name="timestamp", lookup_expr="lte", label="until")
-    request_id = django_filters.CharFilter()
-    target_type = django_filters.CharFilter()
-    target_id = django_filters.CharFilter()
+    request_id = django_filters.CharFilter(max_length=64)
+    target = django_filters.CharFilter(
+        method="filter_target", max_length=300,
+        help_text="The object: its type ('clusters.cluster'), its id, or part of its name.",
+    )
+    target_type = django_filters.CharFilter(max_length=100)
+    target_id = django_filters.CharFilter(max_length=100)
+    workspace = django_filters.CharFilter(
+        method="filter_workspace", max_length=100, help_text="A workspace id or name.")
+    cluster = django_filters.CharFilter(method="filter_cluster", max_length=100, help_text="A cluster id or name.")
 
     class Meta:
         model = AuditRecord
-        fields = ("actor", "action", "outcome", "since", "until", "request_id", "target_type", "target_id")
+        fields = ("actor", "action", "outcome", "since", "until", "request_id", "target", "target_type",
+                  "target_id", "workspace", "cluster")
 
     def filter_action(self, queryset: QuerySet[AuditRecord], name: str, value: str) -> QuerySet[AuditRecord]:
         if value.endswith("*"):
             return queryset.filter(action__startswith=value[:-1])
         return queryset.filter(action=value)
+
+    def filter_target(self, queryset: QuerySet[AuditRecord], name: str, value: str) -> QuerySet[AuditRecord]:
+        value = value.strip()
+        if not value:
+            return queryset
+        return queryset.filter(Q(target_type=value) | Q(target_id=value) | Q(target_repr__icontains=value))
+
+    @staticmethod
+    def _scope(queryset: QuerySet[AuditRecord], prefix: str, value: str) -> QuerySet[AuditRecord]:
+        value = value.strip()
+        if not value:
+            return queryset
+        by_name = Q(**{f"{prefix}_name": value})
+        if value.isascii() and value.isdigit() and len(value) <= 18:  # ASCII digits only: '١٢' is a name
+            return queryset.filter(Q(**{f"{prefix}_id": int(value)}) | by_name)
+        return queryset.filter(by_name)
+
+    def filter_workspace(self, queryset: QuerySet[AuditRecord], name: str, value: str) -> QuerySet[AuditRecord]:
+        return self._scope(queryset, "workspace", value)
+
+    def filter_cluster(self, queryset: QuerySet[AuditRecord], name: str, value: str) -> QuerySet[AuditRecord]:
+        return self._scope(queryset, "cluster", value)
 
 
 class UserFilterSet(django_filters.FilterSet):

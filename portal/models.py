@@ -145,9 +145,21 @@ class AuditRecord(models.Model):
     status_code = models.PositiveSmallIntegerField(null=True, blank=True)
     request_id = models.CharField(max_length=64, blank=True, db_index=True)
     detail = models.JSONField(default=dict, blank=True)
+    # Where it happened, taken from the target when the record is written (portal.audit.scope_of),
+    # so the log filters by workspace and cluster. No foreign keys (the core sits below those apps,
+    # and deleting a workspace must not touch history); the names are snapshots. Records written
+    # before these columns existed have none (rows are immutable, so nothing backfills them).
+    workspace_id = models.BigIntegerField(null=True, blank=True)
+    workspace_name = models.CharField(max_length=100, blank=True, db_index=True)
+    cluster_id = models.BigIntegerField(null=True, blank=True)
+    cluster_name = models.CharField(max_length=100, blank=True, db_index=True)
 
     class Meta:
         ordering: ClassVar[list[str]] = ["-id"]
+        indexes: ClassVar[list[models.Index]] = [  # filtered lists are read newest first
+            models.Index(fields=["workspace_id", "-id"], name="audit_workspace_newest"),
+            models.Index(fields=["cluster_id", "-id"], name="audit_cluster_newest"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.timestamp:%Y-%m-%d %H:%M:%S} {self.actor_username or '-'} {self.action} {self.outcome}"

@@ -261,6 +261,9 @@ CELERY_BEAT_SCHEDULE: dict[str, Any] = {
     # Delete recorded object changes older than PORTAL_ACTIVITY_RETENTION_DAYS (docs/activity.md).
     "activity.prune_changes": {"task": "activity.prune_changes", "schedule": 3600.0},
 }
+# The most rows one audit log CSV export may hold (GET /api/audit/export/, docs/audit.md); more is a 400
+# asking to narrow the filters.
+PORTAL_AUDIT_EXPORT_MAX_ROWS = int(os.environ.get("PORTAL_AUDIT_EXPORT_MAX_ROWS", "100000"))
 # The activity timeline's record of object changes (activity.ObjectChange) is kept this many days;
 # each object's newest older snapshot stays as the base of its next diff. 0 keeps everything.
 PORTAL_ACTIVITY_RETENTION_DAYS = int(os.environ.get("PORTAL_ACTIVITY_RETENTION_DAYS", "90"))

@@ -65,7 +65,7 @@ from monitoring.models import (
 )
 from monitoring.samples import SeriesKey
 from portal.events import can_subscribe, group_kinds
-from portal.models import ApiToken, AuditRecord, User
+from portal.models import ApiToken, AuditRecord, TableView, User
 from portal.testing import api_request as request
 from workspaces.models import ClusterAllocation, Membership, RegistryAllocation, Role, ServiceMap, Workspace
 
@@ -128,7 +128,8 @@ ROUTES: dict[str, Route] = {
                                         "dummy server never answers (502/503)", name="node",
                                         insider_status=frozenset({502, 503}), insider_sees_a=False),
     "cluster-namespace": Route("namespaces of the caller's service maps", queries=("", f"?q={SECRET_NS}")),
-    "cluster-workload": Route("namespaced read model", queries=(*NS_QUERIES, f"?q={MARKER}")),
+    "cluster-workload": Route("namespaced read model", queries=(*NS_QUERIES, f"?q={MARKER}", "?top_level=true",
+                                                                 f"?top_level=false&namespace={SECRET_NS}")),
     "cluster-pod": Route("namespaced read model", queries=(*NS_QUERIES, f"?name_prefix={MARKER}")),
     "cluster-pod-detail": Route("one pod; the live fetch fails on the dummy server (502/503)", name="pod",
                                 insider_status=frozenset({200, 502, 503}), insider_sees_a=False),
@@ -189,7 +190,7 @@ ROUTES: dict[str, Route] = {
         f"?q={MARKER}&kind=pods,workloads,services")),
     # workspaces
     "workspace": Route("workspaces the caller is a member of", pk="workspace",
-                       queries=("", f"?q={MARKER}")),
+                       queries=("", f"?q={MARKER}", "?ordering=-created")),
     "workspace-quota-overview": Route("quota use of every workspace: operators and admins only",
                                       expect={"get": S403}),
     "workspace-member": Route("members of a visible workspace", pk="member"),
@@ -197,10 +198,12 @@ ROUTES: dict[str, Route] = {
     "workspace-registry": Route("registries of a visible workspace", pk="registry"),
     "workspace-servicemap": Route("service maps of a visible workspace", pk="servicemap"),
     "servicemap-all": Route("service maps of the caller's workspaces", queries=(
-        "", f"?workspace={A_BASE + 1}", f"?cluster={A_BASE + 31}", f"?q={SECRET_NS}", f"?q={MARKER}")),
+        "", f"?workspace={A_BASE + 1}", f"?cluster={A_BASE + 31}", f"?q={SECRET_NS}", f"?q={MARKER}",
+        "?ordering=cluster", "?ordering=-status", "?ordering=-created")),
     # catalog: releases and rollouts of visible workspaces
     "catalog-release": Route("releases of the caller's workspaces", pk="release",
-                             queries=("", f"?workspace={A_BASE + 1}", f"?service_map={A_BASE + 61}", f"?q={MARKER}"),
+                             queries=("", f"?workspace={A_BASE + 1}", f"?service_map={A_BASE + 61}", f"?q={MARKER}",
+                                      "?status=deployed", "?ordering=-status", "?ordering=updated"),
                              expect={"get": S200, "post": S400}),
     "catalog-release-plan": Route("plans a deploy into a visible service map (an empty body is invalid)",
                                   expect={"post": S400}),
@@ -247,6 +250,20 @@ ROUTES: dict[str, Route] = {
                       expect={"get": S200, "post": S400}, insider="a_dev"),
     "auditrecord": Route("the audit log: system admins only", pk="audit", public=True,
                          expect={"get": S403}),
+    "auditrecord-export": Route("the audit log as CSV: system admins only, whatever the filters", public=True,
+                                expect={"get": S403}, accept="text/csv", queries=(
+                                    "", f"?workspace={A_BASE + 1}", f"?workspace={MARKER}-a",
+                                    f"?cluster={A_BASE + 31}", f"?target={MARKER}", "?action=workspace.*")),
+    # issue 20: saved column sets are each user's own (not a workspace's): another user's id is 404, lists
+    # answer the caller's own only
+    "table-views": Route("the caller's own column sets of a table (an empty body is invalid)",
+                         queries=("?table=clusters", f"?table={MARKER}", "?table=cluster.pods", ""),
+                         expect={"get": frozenset({200, 400}), "post": S400}, insider="a_dev"),
+    "table-view": Route("one of the caller's own column sets; another user's is 404", pk="tableview",
+                        insider="a_dev"),
+    "admin-settings": Route("the effective configuration: system admins only", public=True, expect={"get": S403}),
+    "dashboard": Route("the caller's role dashboards: a member's tiles show their own workspaces only (the fleet "
+                       "tiles are for admins and operators)", insider="a_dev"),
     "user": Route("accounts: system admins only", pk="user", public=True,
                   expect={"get": S403, "post": S403, "put": S403, "patch": S403}),
     # single sign-on: providers and mappings are global and for system admins only
@@ -291,7 +308,8 @@ ROUTES: dict[str, Route] = {
     "builds-presets": Route("the fixed list of language presets: nothing of a workspace", insider_sees_a=False),
     "builds-definition": Route("build definitions of the caller's workspaces (an empty body is invalid)",
                                pk="builddefinition",
-                               queries=("", f"?workspace={A_BASE + 1}", f"?q={MARKER}", "?ordering=-updated"),
+                               queries=("", f"?workspace={A_BASE + 1}", f"?q={MARKER}", "?ordering=-updated",
+                                        "?status=queued", "?status=never"),
                                expect={"get": S200, "post": S400}),
     "builds-definition-run": Route("starts a build of a visible definition (202 with the queued run)",
                                    pk="builddefinition"),
@@ -337,7 +355,7 @@ ROUTES: dict[str, Route] = {
     "monitoring-alert": Route("alerts of the caller's workspaces and service maps (infrastructure alerts: those who "
                               "read every cluster); acknowledge and resolve a visible one", pk="alert", queries=(
                                   "", f"?workspace={A_BASE + 1}", f"?cluster={A_BASE + 31}",
-                                  f"?service_map={A_BASE + 61}", "?open=true", "?state=firing")),
+                                  f"?service_map={A_BASE + 61}", "?open=true", "?state=firing", "?ordering=-severity")),
     "monitoring-alert-rule": Route("alert rules of the caller's workspaces and service maps (an empty body is invalid)",
                                    pk="alertrule", queries=("", f"?workspace={A_BASE + 1}", f"?cluster={A_BASE + 31}",
                                                             "?builtin=false"),
@@ -626,6 +644,9 @@ def world() -> World:
                                         "fixed_version": "3.0.1", "severity": "HIGH", "title": MARKER}])
 
     monitoring = _monitoring_of_a(a, x, z, sm_x, sm_z, a_dev)
+    # issue 20: A's developer's saved column set of the clusters table (the default), naming A's columns
+    table_view = TableView.objects.create(id=_a_id(102), user=a_dev, table="clusters", name=f"{MARKER} columns",
+                                          columns=["name", f"{MARKER}-col"], is_default=True)
 
     pks = {
         **{what: {0: pk} for what, pk in monitoring.items()},
@@ -638,13 +659,13 @@ def world() -> World:
         "operation": {x.pk: op_x.pk, z.pk: op_z.pk}, "token": {0: token.pk}, "audit": {0: audit.pk},
         "user": {0: a_dev.pk}, "role": {0: custom.pk},
         "provider": {0: provider.pk}, "mapping": {0: group_mapping.pk}, "identity": {0: identity.pk},
-        "objectaction": {0: object_action.pk},
+        "objectaction": {0: object_action.pk}, "tableview": {0: table_view.pk},
     }
     names = {"node": {x.pk: f"{MARKER}-node-x", z.pk: "shared-node-z"}, "pod": {0: f"{MARKER}-pod"},
              "config": {0: f"{MARKER}-config"}, "idp": {0: provider.name}}
     a_ids = {a.pk, x.pk, a_manager.pk, a_dev.pk, a_dev_member.pk, _a_id(11), alloc_x.pk, alloc_z.pk, registry.pk,
              sm_x.pk, sm_z.pk, op_x.pk, op_z.pk, token.pk, source.pk, package.pk, version.pk, release.pk, rollout.pk,
-             intent.pk, object_action.pk, build_registry.pk, definition.pk, build_run.pk, scan_exception.pk,
+             intent.pk, object_action.pk, build_registry.pk, definition.pk, build_run.pk, scan_exception.pk, table_view.pk,
              *range(_a_id(110), _a_id(130))}
     assert all(i >= A_BASE for i in a_ids)
     assert not any(o.pk >= A_BASE for o in (y, z, b, *foreign.values()))
@@ -832,7 +853,7 @@ def snapshot() -> dict[str, list[dict[str, Any]]]:
                                          Rollout, RolloutTarget, BuildRegistry, BuildDefinition, BuildRun, BuildStep,
                                          ScanPolicy, ScanException, ImageScan, WebhookDelivery, AlertRule, Alert,
                                          AlertTransition, Silence, NotificationChannel, Notification, PriceSheet,
-                                         EventRecord]
+                                         EventRecord, TableView]
     return {m.__name__: list(m._default_manager.order_by("pk").values()) for m in tracked}
 
 
@@ -1281,4 +1302,35 @@ def test_workspace_b_monitoring_on_the_shared_cluster_shows_nothing_of_a(world: 
             found = leaks(response, world)
             if found:
                 failures.append(f"{who}: GET {path}: LEAK ({'; '.join(found)}): {_excerpt(response)}")
+    assert not failures, "\n".join(failures)
+
+
+# ---------------------------------------------------------------------------- the role dashboards (issue 20)
+
+
+def test_dashboard_shows_each_user_their_own_and_offers_only_their_groups(world: World) -> None:
+    """GET /api/dashboard/ (the route walk checks the body for A's names and ids): every socket group the answer
+    tells the console to follow is one the caller may subscribe to, none is A's, and a member of B gets the
+    developer tiles of B only (no fleet, capacity, cost, audit or portal tile), while A's developer sees A's
+    service map in their own."""
+    failures = []
+    fleet_tiles = {"fleet", "clusters", "capacity", "nodes", "firing", "events", "alerts", "cost", "quota", "audit",
+                   "portal_health"}
+    for who, user in [*world.foreign.items(), ("A developer", world.a_dev)]:
+        body = client_for(user).get("/api/dashboard/").json()
+        for group in body["groups"]:
+            if not can_subscribe(user, group):
+                failures.append(f"{who}: offered group {group!r}, which they may not subscribe to")
+            a_group = group in (f"workspace.{world.a.pk}", f"cluster.{world.x.pk}") or SECRET_NS in group
+            if a_group and who != "A developer":
+                failures.append(f"{who}: offered A's group {group!r}")
+        keys = {tile["key"] for tile in body["tiles"]}
+        if keys & fleet_tiles:
+            failures.append(f"{who}: fleet-wide tiles {sorted(keys & fleet_tiles)}")
+    mine = client_for(world.a_dev).get("/api/dashboard/").json()
+    maps = next(t for t in mine["tiles"] if t["key"] == "service_maps")["data"]["service_maps"]
+    assert {m["namespace"] for m in maps} == {SECRET_NS}, maps
+    assert f"workspace.{world.a.pk}" in mine["groups"], mine["groups"]
+    b_groups = client_for(world.foreign["B viewer"]).get("/api/dashboard/").json()["groups"]
+    assert f"workspace.{world.b.pk}" in b_groups, b_groups
     assert not failures, "\n".join(failures)

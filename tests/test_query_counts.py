@@ -11,6 +11,7 @@ with the rows; the failure names the endpoint and both counts.
 from __future__ import annotations
 
 import itertools
+import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
@@ -50,7 +51,7 @@ from monitoring.models import (
     Silence,
 )
 from portal import actions as portal_actions
-from portal.models import AuditRecord, User
+from portal.models import AuditRecord, TableView, User
 from portal.testing import make_user
 from workspaces import quota as q
 from workspaces.models import ClusterAllocation, Membership, RegistryAllocation, Role, ServiceMap, Workspace
@@ -405,6 +406,13 @@ def _price_sheets(s: Scene, k: int) -> None:
                                   created_by=s.admin)
 
 
+def _table_views(s: Scene, k: int) -> None:
+    """Saved column sets of the clusters table, for the admin and for the member (each lists their own)."""
+    for user in (s.admin, s.member):
+        for _ in range(k):
+            TableView.objects.create(user=user, table="clusters", name=f"qc-{s.next()}", columns=["name", "status"])
+
+
 # operationId -> what adds k rows the endpoint lists (visible to the admin and the member).
 SEEDERS: dict[str, Callable[[Scene, int], None]] = {
     "activity_list": _activity,
@@ -461,6 +469,7 @@ SEEDERS: dict[str, Callable[[Scene, int], None]] = {
     "monitoring_notifications_list": _notifications,
     "monitoring_events_list": _event_records,
     "monitoring_prices_list": _price_sheets,
+    "account_table_views_list": _table_views,
 }
 
 # Lists a workspace member is shown nothing of, by design (cluster-scoped objects are the admins'):
@@ -469,7 +478,7 @@ MEMBER_SEES_NONE = {"clusters_nodes_list", "clusters_volumes_list"}
 
 # Query strings some list endpoints need to list anything.
 QUERIES = {"clusters_search_list": "kind=workloads&q=deployment-&", "workspaces_members_candidates_list": "q=qc-&",
-           "activity_list": "cluster={cluster_id}&"}
+           "activity_list": "cluster={cluster_id}&", "account_table_views_list": "table=clusters&"}
 
 
 def _list_endpoints() -> dict[str, str]:
@@ -492,6 +501,25 @@ def _list_endpoints() -> dict[str, str]:
 
 
 LIST_ENDPOINTS = _list_endpoints()
+
+
+def _list_orderings() -> dict[str, list[str]]:
+    """operationId -> the ``ordering`` choices (both directions) of every list endpoint that offers them."""
+    schema = SchemaGenerator().get_schema(request=None, public=True)
+    found: dict[str, list[str]] = {}
+    for operations in schema["paths"].values():
+        operation = operations.get("get")
+        if not operation or operation["operationId"] not in LIST_ENDPOINTS:
+            continue
+        for parameter in operation.get("parameters", []):
+            if parameter["name"] == "ordering" and parameter["in"] == "query":
+                choices = parameter.get("schema", {}).get("enum") or []
+                if choices:
+                    found[operation["operationId"]] = [str(c) for c in choices]
+    return found
+
+
+ORDERINGS = _list_orderings()
 
 
 def test_every_list_endpoint_has_a_seeder() -> None:
@@ -701,3 +729,173 @@ def test_charts_and_top_lists_do_not_grow_with_series(query: str) -> None:
         assert m_queries <= n_queries, (
             f"{query} ({who}): {n_queries} queries for {n_rows} items or markers but {m_queries} for {m_rows}\n"
             + "\n".join(q["sql"][:200] for q in captured.captured_queries))
+
+
+# ---------------------------------------------------------------------------- orderings (issue 20)
+
+
+def _row_key(row: Any) -> str:
+    """A row's identity across pages: its id (or uid), else what names a read-model object."""
+    if isinstance(row, dict):
+        for key in ("id", "uid"):
+            if row.get(key) is not None:
+                return f"{key}={row[key]}"
+        return json.dumps({k: row.get(k) for k in ("cluster", "kind", "namespace", "name")}, sort_keys=True)
+    return json.dumps(row, sort_keys=True)
+
+
+def _walk(client: APIClient, url: str, size: int = 3, most: int = 80) -> list[str]:
+    """The keys of every row of a list, following ``next`` from the first page of ``size`` rows."""
+    keys: list[str] = []
+    next_url: str | None = url + f"page_size={size}"
+    for _ in range(most):
+        if not next_url:
+            return keys
+        response = client.get(next_url)
+        assert response.status_code == 200, (next_url, response.content[:300])
+        body = response.json()
+        keys += [_row_key(row) for row in body["results"]]
+        next_url = body.get("next")
+    raise AssertionError(f"{url}: more than {most} pages of {size}")
+
+
+@pytest.mark.parametrize("operation", sorted(set(SEEDERS) & set(ORDERINGS)))
+def test_every_ordering_keeps_the_query_count_and_pages_through_every_row(operation: str) -> None:
+    """Every ``ordering`` a list offers (the console's sortable columns, issue 20): the query count of a page does
+    not grow with the rows, and following ``next`` page by page (keyset paging, ties and NULLs included) returns
+    every row once, the same rows as one big page."""
+    s = _scene()
+    base = _path(LIST_ENDPOINTS[operation] + "?" + QUERIES.get(operation, ""), s)
+    seed = SEEDERS[operation]
+    clients = {}
+    for who, user in (("admin", s.admin), ("member", s.member)):
+        client = APIClient()
+        client.force_authenticate(user)
+        clients[who] = client
+    orderings = ORDERINGS[operation]
+    seed(s, N)
+    before = {(who, o): _count(c, f"{base}ordering={o}&page_size=100") for who, c in clients.items() for o in orderings}
+    seed(s, 2 * N)
+    failures: list[str] = []
+    for who, client in clients.items():
+        for ordering in orderings:
+            (n_queries, n_rows, _), (m_queries, m_rows, captured) = before[who, ordering], _count(
+                client, f"{base}ordering={ordering}&page_size=100")
+            where = f"{operation} ?ordering={ordering} ({who})"
+            if n_rows < 0:  # this user may not list this
+                if m_rows != n_rows:
+                    failures.append(f"{where}: status {-n_rows} then {-m_rows}")
+                continue
+            if m_queries > n_queries:
+                failures.append(f"{where}: {n_queries} queries for {n_rows} rows but {m_queries} for {m_rows}\n"
+                                + "\n".join(q["sql"][:200] for q in captured.captured_queries))
+            grew = m_rows >= n_rows + 2 * N or m_rows == 100
+            if not grew and (who == "admin" or operation not in MEMBER_SEES_NONE):
+                failures.append(f"{where}: rows {n_rows} -> {m_rows}")
+    client = clients["admin"]
+    whole = [_row_key(row) for row in client.get(f"{base}page_size=500").json()["results"]]
+    for ordering in orderings:
+        paged = _walk(client, f"{base}ordering={ordering}&")
+        if len(paged) != len(set(paged)) or set(paged) != set(whole):
+            failures.append(f"{operation} ?ordering={ordering}: paging by 3 returned {len(paged)} rows "
+                            f"({len(set(paged))} distinct), one page {len(whole)}; missing "
+                            f"{sorted(set(whole) - set(paged))[:5]}, extra {sorted(set(paged) - set(whole))[:5]}")
+    assert not failures, "\n".join(failures)
+
+
+# ---------------------------------------------------------------------------- the role dashboards (issue 20)
+
+
+def _fleet(s: Scene, k: int) -> None:
+    """k more of everything the dashboards count: workspaces of the member, each on its own connected cluster with a
+    service map, workloads, samples and a price sheet (:func:`_metered`), capacity figures and an expiring API
+    certificate on every cluster, nodes under pressure and restarting pods, releases and rollouts, build runs, open
+    alerts, warning events, pending notifications and audit entries."""
+    _metered(s, k)
+    now = timezone.now()
+    Cluster.objects.filter(allocations__workspace__memberships__user=s.member).update(
+        status="connected", last_sync=now, api_cert_not_after=now + timedelta(days=3), summary={
+            "nodes_total": 2, "health": {"nodes_not_ready": 1},
+            "cpu": {"requested": 3.0, "allocatable": 4.0}, "memory": {"requested": 2.0**32, "allocatable": 2.0**33}})
+    for _ in range(k):
+        _obj(s, "Node", namespaced=False, phase="NotReady", data={
+            "ready": False, "unschedulable": True, "conditions": [{"type": "MemoryPressure", "status": "True"}]})
+        _obj(s, "Pod", node_name="node-1", phase="Running", labels={"app": "web"},
+             data={"restarts": 3, "status_text": "Running", "containers": [{"name": "web", "image": "nginx:1.27"}]})
+        _obj(s, "Deployment", phase="Progressing", labels={"app": "web"},
+             data={"replicas": 2, "ready_replicas": 1, "images": ["nginx:1.27"]})
+        for state, severity in (("firing", "critical"), ("acknowledged", "warning")):
+            Alert.objects.filter(pk=_alert(s, state).pk).update(severity=severity)
+    _releases(s, k)
+    _rollouts(s, k)
+    _build_runs(s, k)
+    _event_records(s, k)
+    _audit(s, k)
+    for _ in range(k):
+        notification = Notification.objects.create(alert=_alert(s, "firing"), channel=_channel(s), event="firing",
+                                                   state="pending", idempotency_key=f"qc:{s.next()}",
+                                                   next_attempt_at=now)
+        assert notification.pk
+
+
+def test_dashboard_queries_do_not_grow_with_the_fleet() -> None:
+    """GET /api/dashboard/ for an admin (who is also a member: admin, operator and developer tiles), an operator and
+    a workspace member is a fixed number of statements whatever the number of clusters, workspaces, service maps,
+    releases, builds, alerts, events and audit entries (docs/dashboards.md)."""
+    s = _scene()
+    operator = make_user(f"qc-operator-{s.next()}", role="operator")
+    Membership.objects.create(workspace=s.workspace, user=s.admin, role=Role.objects.get(key="developer"))
+    clients = {}
+    for who, user in (("admin", s.admin), ("operator", operator), ("member", s.member)):
+        client = APIClient()
+        client.force_authenticate(user)
+        clients[who] = client
+
+    def count(client: APIClient) -> tuple[int, dict[str, Any], Any]:
+        with CaptureQueriesContext(connection) as captured:
+            response = client.get("/api/dashboard/")
+        assert response.status_code == 200, response.content
+        return len(captured), response.json(), captured
+
+    _fleet(s, N)
+    before = {who: count(client) for who, client in clients.items()}
+    _fleet(s, 2 * N)
+    after = {who: count(client) for who, client in clients.items()}
+    expected = {"admin": {"fleet", "quota", "cost", "alerts", "audit", "portal_health", "capacity", "firing", "events",
+                          "nodes", "service_maps", "releases", "builds", "my_quota"},
+                "operator": {"clusters", "capacity", "firing", "events", "nodes"},
+                "member": {"service_maps", "releases", "builds", "my_quota"}}
+    failures = []
+    for who in clients:
+        (n_queries, _, _), (m_queries, body, captured) = before[who], after[who]
+        keys = {tile["key"] for tile in body["tiles"]}
+        if not expected[who] <= keys:
+            failures.append(f"{who}: tiles {sorted(keys)}, expected at least {sorted(expected[who])}")
+        if m_queries > n_queries:
+            failures.append(f"{who}: {n_queries} queries with {N} of everything but {m_queries} with {3 * N}\n"
+                            + "\n".join(q["sql"][:200] for q in captured.captured_queries))
+    assert not failures, "\n".join(failures)
+
+
+def test_audit_export_queries_do_not_grow_with_rows() -> None:
+    """GET /api/audit/export/ (a CSV file, not a page) reads the records in chunks of thousands: a handful of rows
+    more is not a query more (portal/api/audit_log.py)."""
+    s = _scene()
+    client = APIClient()
+    client.force_authenticate(s.admin)
+
+    def count() -> tuple[int, int, Any]:
+        with CaptureQueriesContext(connection) as captured:
+            response: Any = client.get("/api/audit/export/?action=workspace.update")
+            assert response.status_code == 200, response.content
+            body = b"".join(response.streaming_content).decode("utf-8-sig")
+        return len(captured), len(body.splitlines()) - 1, captured
+
+    _audit(s, N)
+    n_queries, n_rows, _ = count()
+    _audit(s, 2 * N)
+    m_queries, m_rows, captured = count()
+    assert n_rows >= N, n_rows
+    assert m_rows >= n_rows + 2 * N, (n_rows, m_rows)
+    assert m_queries <= n_queries, (f"{n_queries} queries for {n_rows} rows but {m_queries} for {m_rows}\n"
+                                    + "\n".join(q["sql"][:200] for q in captured.captured_queries))

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from django.db.models import QuerySet
+from django.db.models import OuterRef, QuerySet, Subquery
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import mixins, serializers, status, viewsets
@@ -23,7 +23,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from builds import access, actions, presets, rows
-from builds.models import BuildDefinition, Builder, BuildRun, ImageFormat, Preset, TagScheme
+from builds.models import BuildDefinition, Builder, BuildRun, ImageFormat, Preset, RunStatus, TagScheme
 from clusters.models import DNS1123_LABEL
 from portal import errors
 from portal.api.pagination import KeysetPagination
@@ -276,7 +276,9 @@ def _row(definition: BuildDefinition, request: Request) -> dict[str, Any]:
 
 @extend_schema_view(list=extend_schema(parameters=[
     OpenApiParameter("workspace", OpenApiTypes.INT, description="only this workspace's definitions"),
-    OpenApiParameter("q", OpenApiTypes.STR, description="name contains")]))
+    OpenApiParameter("q", OpenApiTypes.STR, description="name contains"),
+    OpenApiParameter("status", OpenApiTypes.STR, enum=[*RunStatus.values, "never"],
+                     description="only definitions whose newest run has this status (`never`: not run yet)")]))
 class DefinitionViewSet(AccessMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin,
                         viewsets.GenericViewSet[BuildDefinition]):
     """Build definitions of the workspaces the caller sees (paginated, by name)."""
@@ -297,6 +299,16 @@ class DefinitionViewSet(AccessMixin, mixins.ListModelMixin, mixins.RetrieveModel
         text = self.request.query_params.get("q")
         if text:
             queryset = queryset.filter(name__icontains=text[:63])
+        wanted = self.request.query_params.get("status")
+        if wanted:
+            choices = [*RunStatus.values, "never"]
+            if wanted not in choices:
+                raise errors.Invalid(f"Invalid input: status: Give one of: {', '.join(choices)}.",
+                                     errors={"status": [f"status is one of: {', '.join(choices)}."]})
+            newest = BuildRun.objects.filter(definition=OuterRef("pk")).order_by("-created", "-pk").values("status")[:1]
+            queryset = queryset.annotate(last_status=Subquery(newest))
+            queryset = (queryset.filter(last_status__isnull=True) if wanted == "never"
+                        else queryset.filter(last_status=wanted))
         return queryset.select_related(*RELATED)
 
     def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:

@@ -21,7 +21,7 @@ from rest_framework.response import Response
 from catalog import deploy, planning, releases, rollouts, rows, strategies
 from catalog.api import release_serializers as s
 from catalog.api.intent_serializers import IntentSerializer, accepted
-from catalog.models import PackageVersion, Release, Revision, Rollout
+from catalog.models import PackageVersion, Release, ReleaseStatus, Revision, Rollout
 from clusters.api.pagination import KeysetPagination
 from portal import errors
 from portal.api.params import bool_param, id_param
@@ -78,12 +78,14 @@ def _version(user: Any, pk: Any, sm: ServiceMap | None) -> PackageVersion:
 
 @extend_schema_view(list=extend_schema(parameters=[
     OpenApiParameter("workspace", OpenApiTypes.INT), OpenApiParameter("service_map", OpenApiTypes.INT),
-    OpenApiParameter("cluster", OpenApiTypes.INT), OpenApiParameter("q", OpenApiTypes.STR)]))
+    OpenApiParameter("cluster", OpenApiTypes.INT), OpenApiParameter("q", OpenApiTypes.STR),
+    OpenApiParameter("status", OpenApiTypes.STR, enum=list(ReleaseStatus.values))]))
 class ReleaseViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet[Release]):
     queryset = Release.objects.none()
     serializer_class = s.ReleaseSerializer
     pagination_class = KeysetPagination
-    orderings: ClassVar[dict[str, tuple[str, ...]]] = {"name": ("name", "id"), "updated": ("updated", "id")}
+    orderings: ClassVar[dict[str, tuple[str, ...]]] = {"name": ("name", "id"), "updated": ("updated", "id"),
+                                                       "status": ("status", "name", "id")}
     default_ordering = "name"
     lookup_value_regex = "[0-9]+"
     http_method_names: ClassVar[list[str]] = ["get", "post", "delete", "head", "options"]  # type: ignore[misc]
@@ -98,6 +100,10 @@ class ReleaseViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
                 queryset = queryset.filter(**{field: value})
         if params.get("q"):
             queryset = queryset.filter(name__icontains=params["q"])
+        if params.get("status"):
+            if params["status"] not in ReleaseStatus.values:
+                raise _invalid("status", f"Give one of: {', '.join(ReleaseStatus.values)}.")
+            queryset = queryset.filter(status=params["status"])
         current = Revision.objects.filter(release=OuterRef("pk"), number=OuterRef("revision")).values("manifest")[:1]
         return queryset.select_related("workspace", "service_map__cluster", "package_version__package",
                                        "created_by").annotate(current_manifest=Subquery(current))

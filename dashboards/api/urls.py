@@ -1,5 +1,9 @@
 """URL routes of the dashboards API (under /api/dashboard/)."""
 
-from django.urls import URLPattern
+from django.urls import URLPattern, path
 
-urlpatterns: list[URLPattern] = []
+from dashboards.api.views import DashboardView
+
+urlpatterns: list[URLPattern] = [
+    path("", DashboardView.as_view(), name="dashboard"),
+]

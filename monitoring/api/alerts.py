@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from django.db.models import Count, Prefetch, QuerySet
+from django.db.models import Case, Count, IntegerField, Prefetch, QuerySet, Value, When
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
@@ -32,7 +32,16 @@ from rest_framework.response import Response
 
 from clusters.models import Cluster
 from monitoring import access, alert_actions, rules
-from monitoring.models import OPEN_STATES, Alert, AlertRule, AlertState, AlertTransition, Severity, Silence
+from monitoring.models import (
+    OPEN_STATES,
+    SEVERITY_RANK,
+    Alert,
+    AlertRule,
+    AlertState,
+    AlertTransition,
+    Severity,
+    Silence,
+)
 from portal import errors
 from portal.api.pagination import KeysetPagination
 from portal.api.params import bool_param, id_param
@@ -346,7 +355,8 @@ class AlertViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
     queryset = Alert.objects.none()
     serializer_class = AlertSerializer
     pagination_class = KeysetPagination
-    orderings: ClassVar[dict[str, tuple[str, ...]]] = {"started": ("started_at", "id"), "updated": ("updated", "id")}
+    orderings: ClassVar[dict[str, tuple[str, ...]]] = {"started": ("started_at", "id"), "updated": ("updated", "id"),
+                                                       "severity": ("severity_rank", "started_at", "id")}
     default_ordering = "-started"
     lookup_value_regex = "[0-9]+"
     http_method_names: ClassVar[list[str]] = ["get", "post", "head", "options"]  # type: ignore[misc]
@@ -370,7 +380,9 @@ class AlertViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
             value = id_param(self.request, name)
             if value is not None:
                 queryset = queryset.filter(**{f"{name}_id": value})
-        return queryset.select_related(*alert_actions.ROW_RELATED)
+        rank = Case(*(When(severity=key, then=Value(value)) for key, value in SEVERITY_RANK.items()),
+                    default=Value(0), output_field=IntegerField())
+        return queryset.select_related(*alert_actions.ROW_RELATED).annotate(severity_rank=rank)
 
     def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         page = self.paginate_queryset(self.get_queryset())

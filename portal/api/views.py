@@ -6,31 +6,35 @@ Views stay thin: validation in serializers, writes in ``portal.actions``.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, cast
+from typing import Any, ClassVar, cast
 
 from django.conf import settings
 from django.contrib.auth import authenticate, login, update_session_auth_hash
 from django.db.models import QuerySet
+from django.http import StreamingHttpResponse
 from django.middleware.csrf import get_token
 from django.utils.decorators import method_decorator
 from django.views.decorators.csrf import ensure_csrf_cookie
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view, inline_serializer
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.permissions import AllowAny
+from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.throttling import BaseThrottle
 from rest_framework.views import APIView
 
-from portal import actions, audit, ratelimit
+from portal import actions, audit, errors, ratelimit
+from portal.api.audit_log import AuditRecordScopedSerializer, csv_stream, records_in_chunks
 from portal.api.exceptions import Conflict
+from portal.api.pagination import KeysetPagination
 from portal.api.permissions import IsSystemAdmin
 from portal.api.serializers import (
     AdminUserSerializer,
     AdminUserUpdateSerializer,
     ApiTokenSerializer,
-    AuditRecordSerializer,
     ChangeOwnPasswordSerializer,
     CsrfSerializer,
     LoginSerializer,
@@ -166,13 +170,61 @@ class ApiTokenViewSet(
         actions.revoke_api_token(token=instance, request=self.request._request)
 
 
+EXPORT_MAX_ROWS = 100_000
+
+
+def export_limit() -> int:
+    """The most rows one CSV export may hold (``PORTAL_AUDIT_EXPORT_MAX_ROWS``)."""
+    return max(1, int(getattr(settings, "PORTAL_AUDIT_EXPORT_MAX_ROWS", EXPORT_MAX_ROWS)))
+
+
 class AuditRecordViewSet(viewsets.ReadOnlyModelViewSet[AuditRecord]):
-    """The audit log, newest first (system admins only)."""
+    """The audit log, newest first (system admins only), with its filters and a CSV export."""
 
     queryset = AuditRecord.objects.all()
-    serializer_class = AuditRecordSerializer
+    serializer_class = AuditRecordScopedSerializer
     filterset_class = AuditRecordFilterSet
     permission_classes = [IsSystemAdmin]
+
+    def perform_content_negotiation(self, request: Request, force: bool = False) -> Any:
+        """The export answers its CSV itself whatever the client accepts (``Accept: text/csv``, a
+        ``format`` it does not know); its errors are JSON. Without forcing, DRF would answer 406 or
+        404 before the view runs."""
+        return super().perform_content_negotiation(request, force=force or self.action == "export")
+
+    @extend_schema(
+        filters=True,
+        responses={(200, "text/csv"): OpenApiResponse(OpenApiTypes.STR, description=(
+            "The matching records, newest first, as CSV (UTF-8 with a byte-order mark).")),
+            400: OpenApiResponse(description="A filter is invalid, or more records match than one export may "
+                                 "hold (code `audit_export_too_large`, params `limit`): narrow the filters")},
+        operation_id="audit_export",
+    )
+    @action(detail=False, methods=["get"], url_path="export", pagination_class=None,
+            renderer_classes=[JSONRenderer])
+    def export(self, request: Request) -> StreamingHttpResponse:
+        """The records the filters select, as a CSV file (at most ``PORTAL_AUDIT_EXPORT_MAX_ROWS``;
+        more is a 400 asking to narrow the filters). The export itself is recorded as
+        ``audit.exported`` with its filters and row count, and is not part of its own file."""
+        queryset = self.filter_queryset(self.get_queryset()).order_by()
+        limit = export_limit()
+        filters = {name: request.query_params[name][:300] for name in sorted(AuditRecordFilterSet.base_filters)
+                   if request.query_params.get(name)}
+        matched = queryset[: limit + 1].count()
+        if matched > limit:
+            audit.record(action="audit.exported", outcome=AuditOutcome.FAILURE, request=request._request,
+                         status_code=400, detail={"filters": filters, "limit": limit,
+                                                  "code": "audit_export_too_large"})
+            raise errors.Invalid(
+                f"More than {limit} records match; narrow the filters (a shorter time range, an actor or an "
+                "action) and export again.", code="audit_export_too_large", params={"limit": limit})
+        entry = audit.record(action="audit.exported", outcome=AuditOutcome.SUCCESS, request=request._request,
+                             status_code=200, detail={"filters": filters, "rows": matched})
+        response = StreamingHttpResponse(csv_stream(records_in_chunks(queryset, below=entry.pk)),
+                                         content_type="text/csv; charset=utf-8")
+        response["Content-Disposition"] = f'attachment; filename="audit-{entry.timestamp:%Y%m%d-%H%M%S}.csv"'
+        response["Cache-Control"] = "no-store"
+        return response
 
 
 class ChangePasswordView(APIView):
@@ -201,6 +253,18 @@ class UserViewSet(
     serializer_class = AdminUserSerializer
     filterset_class = UserFilterSet
     permission_classes = [IsSystemAdmin]
+    # Keyset paging with the console's sortable columns (each ends in the unique id).
+    pagination_class = KeysetPagination
+    orderings: ClassVar[dict[str, tuple[str, ...]]] = {
+        "id": ("id",),
+        "username": ("username", "id"),
+        "role": ("role", "username", "id"),
+        "is_active": ("is_active", "username", "id"),
+        "date_joined": ("date_joined", "id"),
+        "last_login": ("last_login", "id"),
+    }
+    nullable_ordering_fields = ("last_login",)
+    default_ordering = "-id"  # newest first, as before
 
     def paginate_queryset(self, queryset: Any) -> Sequence[User] | None:
         page = super().paginate_queryset(queryset)

@@ -130,6 +130,8 @@ def queries(world: World) -> dict[str, str]:
     """Query strings that aim an operation at W's objects (a namespace, for namespaced reads)."""
     ns = f"?namespace={world.names['namespace']}"
     return {"GET /api/clusters/{cluster_id}/resources/{group}/{version}/{plural}/": ns,
+            # the column sets of the table the developer saved one for
+            "GET /api/account/table-views/": "?table=clusters",
             # the timeline of W's service map (activity/api): a scope is required
             "GET /api/activity/": f"?service_map={world.service_map.pk}",
             # monitoring: W's service map (without a scope the lists answer everyone, with their own rows only)

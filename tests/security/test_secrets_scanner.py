@@ -47,8 +47,9 @@ class Recorder:
         else:
             response = client.generic(method.upper(), path, json.dumps(body if body is not None else {}),
                                       content_type="application/json")
-        self.responses.append((who, method.upper(), path, response.status_code,
-                               response.content.decode("utf-8", "replace")))
+        # a file download (the audit log's CSV export) streams its body: read it whole, once
+        raw = b"".join(response.streaming_content) if getattr(response, "streaming", False) else response.content
+        self.responses.append((who, method.upper(), path, response.status_code, raw.decode("utf-8", "replace")))
         return response
 
 

@@ -288,6 +288,11 @@ def build(sandbox: Any, *, cluster: str = "cluster-2") -> World:
                                         "fixed_version": "3.0.1", "severity": "HIGH", "title": "suite"}])
 
     monitoring = _monitoring(cluster_obj, workspace, sm, namespace, users)
+    # issue 20: the developer's saved column set of the clusters table (each user reads only their own)
+    from portal.models import TableView
+
+    table_view = TableView.objects.create(user=users["developer"], table="clusters", name="mine",
+                                          columns=["name", "status"], is_default=True)
 
     return World(
         suffix=suffix, users=users, tokens=tokens, workspace=workspace, other_workspace=other,
@@ -304,6 +309,7 @@ def build(sandbox: Any, *, cluster: str = "cluster-2") -> World:
             # /api/builds/registries/{id}/ (the key "registries" is W's allocation, of /api/workspaces/)
             "builds-registries": build_registry.pk, "definitions": definition.pk, "runs": build_run.pk,
             "exceptions": scan_exception.pk,
+            "table-views": table_view.pk,
             **monitoring,
         },
         names={"node": node, "config": "app-config", "workload": "shop-web", "pod": "shop-web-1",

@@ -14,7 +14,7 @@ from functools import cached_property
 from typing import Any, ClassVar
 
 from django.contrib.auth import get_user_model
-from django.db.models import QuerySet
+from django.db.models import F, QuerySet
 from django.shortcuts import get_object_or_404
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
@@ -43,6 +43,14 @@ from workspaces.models import (
 )
 from workspaces.shapes import manifest_shape_errors
 
+# Service map lists: by namespace (the default), cluster name, apply status or age; every ordering
+# ends in the id, so keyset pages never skip or repeat a row among equal values.
+SERVICE_MAP_ORDERINGS: dict[str, tuple[str, ...]] = {
+    "namespace": ("namespace", "id"),
+    "cluster": ("cluster_name", "namespace", "id"),
+    "status": ("status", "namespace", "id"),
+    "created": ("created", "id"),
+}
 WORKSPACE_ID = OpenApiParameter("workspace_id", OpenApiTypes.INT, OpenApiParameter.PATH)
 ERRORS = {
     400: OpenApiResponse(description="Invalid input; `errors` names the field"),
@@ -112,7 +120,7 @@ class WorkspaceViewSet(AccessMixin, mixins.ListModelMixin, mixins.RetrieveModelM
     serializer_class = s.WorkspaceSerializer
     pagination_class = KeysetPagination
     lookup_value_regex = "[0-9]+"
-    orderings: ClassVar[dict[str, tuple[str, ...]]] = {"name": ("name", "id")}
+    orderings: ClassVar[dict[str, tuple[str, ...]]] = {"name": ("name", "id"), "created": ("created", "id")}
     default_ordering = "name"
     http_method_names: ClassVar[list[str]] = ["get", "post", "patch", "delete", "head", "options"]  # type: ignore[misc]
 
@@ -201,11 +209,18 @@ class WorkspaceScopedMixin(AccessMixin):
 class MemberViewSet(WorkspaceScopedMixin, mixins.ListModelMixin, viewsets.GenericViewSet[Membership]):
     queryset = Membership.objects.none()
     serializer_class = s.MemberSerializer
+    # Newest first by default, as the list always came (DRF's cursor on -pk); sortable by user and role.
+    pagination_class = KeysetPagination
+    orderings: ClassVar[dict[str, tuple[str, ...]]] = {"created": ("created", "id"),
+                                                       "username": ("username", "id"),
+                                                       "role": ("role_key", "username", "id")}
+    default_ordering = "-created"
     lookup_value_regex = "[0-9]+"
     http_method_names: ClassVar[list[str]] = ["get", "post", "patch", "delete", "head", "options"]  # type: ignore[misc]
 
     def in_workspace(self, queryset: QuerySet[Membership]) -> QuerySet[Membership]:
-        return queryset.select_related("user", "role").order_by("user__username")
+        return queryset.select_related("user", "role").annotate(username=F("user__username"),
+                                                                 role_key=F("role__key"))
 
     @extend_schema(parameters=[WORKSPACE_ID, OpenApiParameter("q", OpenApiTypes.STR)],
                    responses=s.MemberUserSerializer(many=True))
@@ -342,11 +357,11 @@ class AllServiceMapsViewSet(AccessMixin, mixins.ListModelMixin, viewsets.Generic
     access_model = ServiceMap
     serializer_class = s.ServiceMapSerializer
     pagination_class = KeysetPagination
-    orderings: ClassVar[dict[str, tuple[str, ...]]] = {"namespace": ("namespace", "id")}
+    orderings: ClassVar[dict[str, tuple[str, ...]]] = SERVICE_MAP_ORDERINGS
     default_ordering = "namespace"
 
     def scope_queryset(self, queryset: QuerySet[ServiceMap]) -> QuerySet[ServiceMap]:
-        queryset = queryset.select_related("workspace", "cluster")
+        queryset = queryset.select_related("workspace", "cluster").annotate(cluster_name=F("cluster__name"))
         for name in ("cluster", "workspace"):
             value = id_param(self.request, name)
             if value is not None:
@@ -371,13 +386,13 @@ class ServiceMapViewSet(WorkspaceScopedMixin, mixins.ListModelMixin, mixins.Retr
     queryset = ServiceMap.objects.none()
     serializer_class = s.ServiceMapSerializer
     pagination_class = KeysetPagination
-    orderings: ClassVar[dict[str, tuple[str, ...]]] = {"namespace": ("namespace", "id")}
+    orderings: ClassVar[dict[str, tuple[str, ...]]] = SERVICE_MAP_ORDERINGS
     default_ordering = "namespace"
     lookup_value_regex = "[0-9]+"
     http_method_names: ClassVar[list[str]] = ["get", "post", "patch", "delete", "head", "options"]  # type: ignore[misc]
 
     def in_workspace(self, queryset: QuerySet[ServiceMap]) -> QuerySet[ServiceMap]:
-        queryset = queryset.select_related("workspace", "cluster")
+        queryset = queryset.select_related("workspace", "cluster").annotate(cluster_name=F("cluster__name"))
         cluster = id_param(self.request, "cluster")
         return queryset.filter(cluster_id=cluster) if cluster is not None else queryset
 

@@ -4,6 +4,43 @@
  */
 
 export interface paths {
+    "/api/account/table-views/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description The caller's saved column sets of one table; POST saves a new one. */
+        get: operations["account_table_views_list"];
+        put?: never;
+        /** @description The caller's saved column sets of one table; POST saves a new one. */
+        post: operations["account_table_views_create"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/account/table-views/{id}/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description One of the caller's column sets: rename, change columns, make (or stop being) the default, delete. */
+        get: operations["account_table_views_retrieve"];
+        put?: never;
+        post?: never;
+        /** @description One of the caller's column sets: rename, change columns, make (or stop being) the default, delete. */
+        delete: operations["account_table_views_destroy"];
+        options?: never;
+        head?: never;
+        /** @description One of the caller's column sets: rename, change columns, make (or stop being) the default, delete. */
+        patch: operations["account_table_views_partial_update"];
+        trace?: never;
+    };
     "/api/activity/": {
         parameters: {
             query?: never;
@@ -41,6 +78,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/admin/settings/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description The effective configuration, grouped in sections, without secrets. */
+        get: operations["admin_settings"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/audit/": {
         parameters: {
             query?: never;
@@ -48,7 +102,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** @description The audit log, newest first (system admins only). */
+        /** @description The audit log, newest first (system admins only), with its filters and a CSV export. */
         get: operations["audit_list"];
         put?: never;
         post?: never;
@@ -65,8 +119,29 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** @description The audit log, newest first (system admins only). */
+        /** @description The audit log, newest first (system admins only), with its filters and a CSV export. */
         get: operations["audit_retrieve"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/audit/export/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * @description The records the filters select, as a CSV file (at most ``PORTAL_AUDIT_EXPORT_MAX_ROWS``;
+         *     more is a 400 asking to narrow the filters). The export itself is recorded as
+         *     ``audit.exported`` with its filters and row count, and is not part of its own file.
+         */
+        get: operations["audit_export"];
         put?: never;
         post?: never;
         delete?: never;
@@ -2134,6 +2209,27 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/dashboard/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The caller's role dashboards
+         * @description The tiles of every dashboard role the caller holds, what needs action first. Every figure
+         *     is what the caller may see (the apps' access modules decide).
+         */
+        get: operations["dashboard_retrieve"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/identity/identities/{id}/link/": {
         parameters: {
             query?: never;
@@ -3511,7 +3607,11 @@ export interface components {
         ApplyStatusEnum: "pending" | "ready" | "error" | "deleting";
         /** @enum {string} */
         ArchiveStatusEnum: "stored" | "fetching" | "failed";
-        AuditRecord: {
+        /**
+         * @description An audit record with where it happened (null for records older than migration 0006 and for
+         *     records about nothing in a workspace or cluster).
+         */
+        AuditRecordScoped: {
             readonly id: number;
             /** Format: date-time */
             readonly timestamp: string;
@@ -3525,6 +3625,8 @@ export interface components {
             readonly status_code: number | null;
             readonly request_id: string;
             readonly detail: unknown;
+            readonly workspace: components["schemas"]["Scope"] | null;
+            readonly cluster: components["schemas"]["Scope"] | null;
         };
         /** @description Refuse unknown fields instead of silently ignoring them (typos must not vanish). */
         AutoscalerRequest: {
@@ -3908,6 +4010,31 @@ export interface components {
         Csrf: {
             csrfToken: string;
         };
+        Dashboard: {
+            /** Format: date-time */
+            generated_at: string;
+            roles: string[];
+            groups: string[];
+            tiles: components["schemas"]["DashboardTile"][];
+        };
+        DashboardTile: {
+            key: string;
+            role: components["schemas"]["DashboardTileRoleEnum"];
+            attention: number;
+            /** Format: date-time */
+            as_of: string | null;
+            link: string;
+            data: {
+                [key: string]: unknown;
+            };
+        };
+        /**
+         * @description * `admin` - admin
+         *     * `operator` - operator
+         *     * `developer` - developer
+         * @enum {string}
+         */
+        DashboardTileRoleEnum: "admin" | "operator" | "developer";
         /**
          * @description A definition as the API shows it: secrets only as ``has_git_password``; the webhook secret
          *     never (``webhook_secret`` appears once, in the answer that made it).
@@ -4241,6 +4368,13 @@ export interface components {
             /** @description unified diff of the changed ones; Secret values redacted unless reveal */
             diff: string;
             message: string;
+        };
+        EffectiveSettings: {
+            /** Format: date-time */
+            generated_at: string;
+            environment: string;
+            version: string;
+            sections: components["schemas"]["SettingsSection"][];
         };
         Exception: {
             id: number;
@@ -5265,15 +5399,9 @@ export interface components {
             readonly versions: components["schemas"]["VersionSummary"][];
         };
         PaginatedAdminUserList: {
-            /**
-             * Format: uri
-             * @example http://api.example.org/accounts/?cursor=cD00ODY%3D"
-             */
+            /** Format: uri */
             next?: string | null;
-            /**
-             * Format: uri
-             * @example http://api.example.org/accounts/?cursor=cj0xJnA9NDg3
-             */
+            /** Format: uri */
             previous?: string | null;
             results: components["schemas"]["AdminUser"][];
         };
@@ -5297,7 +5425,7 @@ export interface components {
             previous?: string | null;
             results: components["schemas"]["ApiToken"][];
         };
-        PaginatedAuditRecordList: {
+        PaginatedAuditRecordScopedList: {
             /**
              * Format: uri
              * @example http://api.example.org/accounts/?cursor=cD00ODY%3D"
@@ -5308,7 +5436,7 @@ export interface components {
              * @example http://api.example.org/accounts/?cursor=cj0xJnA9NDg3
              */
             previous?: string | null;
-            results: components["schemas"]["AuditRecord"][];
+            results: components["schemas"]["AuditRecordScoped"][];
         };
         PaginatedClusterList: {
             /** Format: uri */
@@ -5351,15 +5479,9 @@ export interface components {
             results: components["schemas"]["Mapping"][];
         };
         PaginatedMemberList: {
-            /**
-             * Format: uri
-             * @example http://api.example.org/accounts/?cursor=cD00ODY%3D"
-             */
+            /** Format: uri */
             next?: string | null;
-            /**
-             * Format: uri
-             * @example http://api.example.org/accounts/?cursor=cj0xJnA9NDg3
-             */
+            /** Format: uri */
             previous?: string | null;
             results: components["schemas"]["Member"][];
         };
@@ -5735,6 +5857,13 @@ export interface components {
             password?: string;
             ca_pem?: string;
             refresh_minutes?: number;
+        };
+        /** @description The body of POST (``table``, ``name``, ``columns`` required) and PATCH (any of name/columns/is_default). */
+        PatchedTableViewWriteRequest: {
+            table?: string;
+            name?: string;
+            columns?: string[];
+            is_default?: boolean;
         };
         /** @description Refuse unknown fields instead of silently ignoring them (typos must not vanish). */
         PatchedWorkspaceUpdateRequest: {
@@ -6687,6 +6816,12 @@ export interface components {
             scanned: string;
             run: number | null;
         };
+        Scope: {
+            /** @description Null when only the name was recorded. */
+            id: number | null;
+            /** @description The name when the record was written (a snapshot). */
+            name: string;
+        };
         SearchResult: {
             readonly cluster: number;
             readonly kind: string;
@@ -6760,6 +6895,25 @@ export interface components {
         /** @description Refuse unknown fields instead of silently ignoring them (typos must not vanish). */
         SetPasswordRequest: {
             password: string;
+        };
+        SettingEntry: {
+            /** @description The setting's name. */
+            key: string;
+            /** @description Its value now (a secret: only whether it is set). */
+            value: unknown;
+            /** @description The built-in default (null: none). */
+            default: unknown;
+            is_default: boolean;
+            /** @description The environment variable that sets it (null: none). */
+            env: string | null;
+            /** @description Whether that variable is set in this process. */
+            from_env: boolean;
+            unit: string | null;
+            secret: boolean;
+        };
+        SettingsSection: {
+            key: string;
+            entries: components["schemas"]["SettingEntry"][];
         };
         Silence: {
             id: number;
@@ -6863,6 +7017,23 @@ export interface components {
          * @enum {string}
          */
         StageEnum: "dev" | "stage" | "prod";
+        TableView: {
+            readonly id: number;
+            table: string;
+            name: string;
+            /** @description Column ids in the order shown. */
+            columns: string[];
+            is_default?: boolean;
+            /** Format: date-time */
+            readonly updated: string;
+        };
+        /** @description The body of POST (``table``, ``name``, ``columns`` required) and PATCH (any of name/columns/is_default). */
+        TableViewWriteRequest: {
+            table?: string;
+            name?: string;
+            columns?: string[];
+            is_default?: boolean;
+        };
         /**
          * @description * `version-build` - Version and build number (1.0.B000005)
          *     * `git-sha` - Git short SHA
@@ -7050,6 +7221,396 @@ export interface components {
 }
 export type $defs = Record<string, never>;
 export interface operations {
+    account_table_views_list: {
+        parameters: {
+            query: {
+                /** @description The table's key. */
+                table: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TableView"][];
+                };
+            };
+            /** @description Invalid input (body, query or path); `errors` names the field */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not signed in, or the API token is invalid, expired or revoked */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Signed in, but your role lacks the grant (or the CSRF token is missing) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Too many requests; `Retry-After` says when to try again */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    account_table_views_create: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["TableViewWriteRequest"];
+            };
+        };
+        responses: {
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TableView"];
+                };
+            };
+            /** @description Invalid input (body, query or path); `errors` names the field */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not signed in, or the API token is invalid, expired or revoked */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Signed in, but your role lacks the grant (or the CSRF token is missing) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such object (or not visible to you) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Conflicts with the current state; `detail` says how */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The request body is too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Unsupported Content-Type of the body */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Too many requests; `Retry-After` says when to try again */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    account_table_views_retrieve: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TableView"];
+                };
+            };
+            /** @description Invalid input (body, query or path); `errors` names the field */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not signed in, or the API token is invalid, expired or revoked */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Signed in, but your role lacks the grant (or the CSRF token is missing) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such object (or not visible to you) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Too many requests; `Retry-After` says when to try again */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    account_table_views_destroy: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description No response body */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Invalid input (body, query or path); `errors` names the field */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not signed in, or the API token is invalid, expired or revoked */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Signed in, but your role lacks the grant (or the CSRF token is missing) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such object (or not visible to you) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Conflicts with the current state; `detail` says how */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Too many requests; `Retry-After` says when to try again */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    account_table_views_partial_update: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["PatchedTableViewWriteRequest"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TableView"];
+                };
+            };
+            /** @description Invalid input (body, query or path); `errors` names the field */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not signed in, or the API token is invalid, expired or revoked */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Signed in, but your role lacks the grant (or the CSRF token is missing) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such object (or not visible to you) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Conflicts with the current state; `detail` says how */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The request body is too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Unsupported Content-Type of the body */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Too many requests; `Retry-After` says when to try again */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
     activity_list: {
         parameters: {
             query?: {
@@ -7197,12 +7758,69 @@ export interface operations {
             };
         };
     };
+    admin_settings: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["EffectiveSettings"];
+                };
+            };
+            /** @description Invalid input (body, query or path); `errors` names the field */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not signed in, or the API token is invalid, expired or revoked */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Signed in, but your role lacks the grant (or the CSRF token is missing) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Too many requests; `Retry-After` says when to try again */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
     audit_list: {
         parameters: {
             query?: {
                 /** @description Exact action, or a prefix ending in '*' (for example 'token.*'). */
                 action?: string;
                 actor?: string;
+                /** @description A cluster id or name. */
+                cluster?: string;
                 /** @description The pagination cursor value. */
                 cursor?: string;
                 /**
@@ -7216,10 +7834,14 @@ export interface operations {
                 request_id?: string;
                 /** @description since */
                 since?: string;
+                /** @description The object: its type ('clusters.cluster'), its id, or part of its name. */
+                target?: string;
                 target_id?: string;
                 target_type?: string;
                 /** @description until */
                 until?: string;
+                /** @description A workspace id or name. */
+                workspace?: string;
             };
             header?: never;
             path?: never;
@@ -7232,7 +7854,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["PaginatedAuditRecordList"];
+                    "application/json": components["schemas"]["PaginatedAuditRecordScopedList"];
                 };
             };
             /** @description Invalid input (body, query or path); `errors` names the field */
@@ -7290,7 +7912,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["AuditRecord"];
+                    "application/json": components["schemas"]["AuditRecordScoped"];
                 };
             };
             /** @description Invalid input (body, query or path); `errors` names the field */
@@ -7322,6 +7944,85 @@ export interface operations {
             };
             /** @description No such object (or not visible to you) */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Too many requests; `Retry-After` says when to try again */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    audit_export: {
+        parameters: {
+            query?: {
+                /** @description Exact action, or a prefix ending in '*' (for example 'token.*'). */
+                action?: string;
+                actor?: string;
+                /** @description A cluster id or name. */
+                cluster?: string;
+                /**
+                 * @description * `success` - Success
+                 *     * `denied` - Denied
+                 *     * `failure` - Failure
+                 */
+                outcome?: "denied" | "failure" | "success";
+                request_id?: string;
+                /** @description since */
+                since?: string;
+                /** @description The object: its type ('clusters.cluster'), its id, or part of its name. */
+                target?: string;
+                target_id?: string;
+                target_type?: string;
+                /** @description until */
+                until?: string;
+                /** @description A workspace id or name. */
+                workspace?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The matching records, newest first, as CSV (UTF-8 with a byte-order mark). */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/csv": string;
+                };
+            };
+            /** @description A filter is invalid, or more records match than one export may hold (code `audit_export_too_large`, params `limit`): narrow the filters */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not signed in, or the API token is invalid, expired or revoked */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Signed in, but your role lacks the grant (or the CSRF token is missing) */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -8243,6 +8944,8 @@ export interface operations {
                 page_size?: number;
                 /** @description name contains */
                 q?: string;
+                /** @description only definitions whose newest run has this status (`never`: not run yet) */
+                status?: "cancelled" | "cancelling" | "failed" | "never" | "queued" | "running" | "succeeded";
                 /** @description only this workspace's definitions */
                 workspace?: number;
             };
@@ -11782,11 +12485,12 @@ export interface operations {
                 /** @description The pagination cursor value (from `next` or `previous`). */
                 cursor?: string;
                 /** @description Order by (prefix '-' for descending); default `name`. */
-                ordering?: "name" | "updated" | "-name" | "-updated";
+                ordering?: "name" | "status" | "updated" | "-name" | "-status" | "-updated";
                 /** @description Rows per page (1-500). */
                 page_size?: number;
                 q?: string;
                 service_map?: number;
+                status?: "deleting" | "deployed" | "deploying" | "failed" | "pending";
                 workspace?: number;
             };
             header?: never;
@@ -17615,6 +18319,8 @@ export interface operations {
                 page_size?: number;
                 /** @description Part of the name. */
                 q?: string;
+                /** @description true: leave out the workloads another listed workload controls (a Deployment's ReplicaSets, a CronJob's Jobs), as other consoles do; false: only those. Absent: all. */
+                top_level?: string;
             };
             header?: never;
             path: {
@@ -18279,6 +18985,61 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["PaginatedSearchResultList"];
+                };
+            };
+            /** @description Invalid input (body, query or path); `errors` names the field */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not signed in, or the API token is invalid, expired or revoked */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Signed in, but your role lacks the grant (or the CSRF token is missing) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Too many requests; `Retry-After` says when to try again */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    dashboard_retrieve: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Dashboard"];
                 };
             };
             /** @description Invalid input (body, query or path); `errors` names the field */
@@ -19470,7 +20231,7 @@ export interface operations {
                 /** @description only pending, firing and acknowledged alerts */
                 open?: boolean;
                 /** @description Order by (prefix '-' for descending); default `-started`. */
-                ordering?: "started" | "updated" | "-started" | "-updated";
+                ordering?: "severity" | "started" | "updated" | "-severity" | "-started" | "-updated";
                 /** @description Rows per page (1-500). */
                 page_size?: number;
                 rule?: number;
@@ -21971,10 +22732,12 @@ export interface operations {
     users_list: {
         parameters: {
             query?: {
-                /** @description The pagination cursor value. */
+                /** @description The pagination cursor value (from `next` or `previous`). */
                 cursor?: string;
                 is_active?: boolean;
-                /** @description Number of results to return per page. */
+                /** @description Order by (prefix '-' for descending); default `-id`. */
+                ordering?: "date_joined" | "id" | "is_active" | "last_login" | "role" | "username" | "-date_joined" | "-id" | "-is_active" | "-last_login" | "-role" | "-username";
+                /** @description Rows per page (1-500). */
                 page_size?: number;
                 /** @description Part of the username, name or email. */
                 q?: string;
@@ -22575,7 +23338,7 @@ export interface operations {
                 /** @description The pagination cursor value (from `next` or `previous`). */
                 cursor?: string;
                 /** @description Order by (prefix '-' for descending); default `name`. */
-                ordering?: "name" | "-name";
+                ordering?: "created" | "name" | "-created" | "-name";
                 /** @description Rows per page (1-500). */
                 page_size?: number;
                 /** @description name contains */
@@ -23371,9 +24134,11 @@ export interface operations {
     workspaces_members_list: {
         parameters: {
             query?: {
-                /** @description The pagination cursor value. */
+                /** @description The pagination cursor value (from `next` or `previous`). */
                 cursor?: string;
-                /** @description Number of results to return per page. */
+                /** @description Order by (prefix '-' for descending); default `-created`. */
+                ordering?: "created" | "role" | "username" | "-created" | "-role" | "-username";
+                /** @description Rows per page (1-500). */
                 page_size?: number;
             };
             header?: never;
@@ -24023,7 +24788,7 @@ export interface operations {
                 /** @description The pagination cursor value (from `next` or `previous`). */
                 cursor?: string;
                 /** @description Order by (prefix '-' for descending); default `namespace`. */
-                ordering?: "namespace" | "-namespace";
+                ordering?: "cluster" | "created" | "namespace" | "status" | "-cluster" | "-created" | "-namespace" | "-status";
                 /** @description Rows per page (1-500). */
                 page_size?: number;
             };
@@ -24965,7 +25730,7 @@ export interface operations {
                 /** @description The pagination cursor value (from `next` or `previous`). */
                 cursor?: string;
                 /** @description Order by (prefix '-' for descending); default `namespace`. */
-                ordering?: "namespace" | "-namespace";
+                ordering?: "cluster" | "created" | "namespace" | "status" | "-cluster" | "-created" | "-namespace" | "-status";
                 /** @description Rows per page (1-500). */
                 page_size?: number;
                 q?: string;
