@@ -55,15 +55,17 @@ migrations-check:
 	PORTAL_ENV=test $(PY) manage.py makemigrations --check --dry-run
 
 # Browser tests run in their own session: Playwright's sync API holds an event loop in the main
-# thread while it runs, which must not overlap the asyncio tests. The rest runs on two xdist
+# thread while it runs, which must not overlap the asyncio tests. Both sessions run on two xdist
 # workers, each with its own test database, Redis database, sandbox fleet and Celery worker
 # (docs/development.md); a module's tests stay on one worker (--dist loadfile).
 pytest:
 	.venv/bin/pytest -q -m "not browser" -n 2 --dist loadfile
-	.venv/bin/pytest -q -m browser
+	.venv/bin/pytest -q -m browser -n 2 --dist loadfile
 
+# `npm run size` checks every route's initial JavaScript against frontend/size-budgets.json, from the
+# build `make frontend` made (frontend/dist); it also writes bench/results/bundle_sizes.json.
 frontend-test:
-	cd frontend && npm run typecheck --silent && npm run check:api --silent && npm test --silent
+	cd frontend && npm run typecheck --silent && npm run check:api --silent && npm test --silent && npm run size --silent
 
 # Regenerate the OpenAPI document and the typed frontend client after an API change.
 schema:

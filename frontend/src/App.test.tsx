@@ -1,4 +1,4 @@
-import { act, render, screen, waitFor } from '@testing-library/react';
+import { act, configure, render, screen, waitFor } from '@testing-library/react';
 import userEvent from '@testing-library/user-event';
 import { MemoryRouter, useLocation } from 'react-router-dom';
 import { describe, expect, it, vi } from 'vitest';
@@ -11,8 +11,16 @@ import { cluster, page } from './test/clusters';
 import { adminUser, json, mockFetch, testQueryClient } from './test/utils';
 import { changeLanguage } from './i18n';
 
+// Every page is a lazy chunk: its first render waits for the import, which on a busy machine can take
+// longer than the default second the first time a test transforms the section's modules.
+configure({ asyncUtilTimeout: 5000 });
+
 // jsdom has no canvas: the monitoring chunk's charts draw on a stand-in.
 vi.mock('uplot', async () => (await import('./monitoring/testUplot')).uplotModule);
+// A page whose chunk cannot be fetched (say, gone after a new deploy).
+vi.mock('./account/ChangePasswordPage', () => {
+  throw new Error('Failed to fetch dynamically imported module: ChangePasswordPage-old.js');
+});
 
 const operator: User = { ...adminUser, id: 2, username: 'kim', first_name: '민수', last_name: '', role: 'operator', is_admin: false };
 const readyz = () =>
@@ -50,30 +58,35 @@ describe('routing and layout', () => {
     await waitFor(() =>
       expect(screen.getByTestId('where')).toHaveTextContent('/login?next=%2Fadmin%2Faudit%3Foutcome%3Ddenied'),
     );
-    expect(document.querySelector('input[name=username]')).toBeInTheDocument();
+    // The login page is a chunk of its own too.
+    await waitFor(() => expect(document.querySelector('input[name=username]')).toBeInTheDocument());
   });
 
-  it('shows the dashboard with role, health checks and the admin section for admins', async () => {
+  it('shows the dashboard (its own chunk) with the role and the admin section for admins', async () => {
     mockFetch({
       'GET /api/auth/me/': () => json(adminUser),
-      'GET /readyz': readyz,
-      'GET /api/clusters/': () =>
-        json(page([cluster(1), cluster(2, { status: 'unreachable', summary: { nodes_ready: 1, nodes_total: 2, pods: { running: 5, total: 9, capacity: 220 } } })])),
+      'GET /api/dashboard/': () => json({ generated_at: '2026-01-01T00:00:00Z', roles: ['admin'], groups: [], tiles: [] }),
     });
     renderApp('/', undefined);
     const dashboard = await screen.findByTestId('dashboard');
     expect(dashboard).toHaveTextContent('Welcome, admin');
-    expect(dashboard).toHaveTextContent('Role: System admin');
-    expect(await screen.findByTestId('check-celery')).toHaveAttribute('data-ok', 'false');
-    expect(screen.getByTestId('check-celery')).toHaveTextContent('no worker answered within 2s');
-    expect(screen.getByTestId('check-database')).toHaveAttribute('data-ok', 'true');
-    expect(screen.getByText('Some checks are failing')).toBeInTheDocument();
-    expect(await screen.findByTestId('fleet-nodes')).toHaveTextContent('4/5');
-    expect(screen.getByTestId('fleet-pods')).toHaveTextContent('45/53');
-    expect(screen.getByTestId('fleet-status-unreachable')).toHaveTextContent('1');
-    expect(screen.getByTestId('fleet-status-connected')).toHaveTextContent('1');
+    expect(screen.getByTestId('dashboard-role')).toHaveTextContent('Role: System admin');
+    expect(await screen.findByTestId('dashboard-empty')).toBeInTheDocument();
     for (const key of ['dashboard', 'clusters', 'workspaces', 'servicemaps', 'catalog', 'builds', 'monitoring', 'alerts', 'admin']) {
       expect(screen.getByTestId(`nav-${key}`)).toBeInTheDocument();
+    }
+  });
+
+  it('shows a lazily loaded page in the language chosen before it opened', async () => {
+    window.localStorage.setItem('portal.language', 'ko');
+    await act(() => changeLanguage('ko'));
+    try {
+      mockFetch({ 'GET /api/auth/tokens/': () => json(page([])) });
+      renderApp('/account/tokens', operator);
+      expect(await screen.findByTestId('lang-switch')).toHaveValue('ko');
+      expect(await screen.findByRole('heading', { level: 1, name: 'API 토큰' })).toBeInTheDocument();
+    } finally {
+      await act(() => changeLanguage('en'));
     }
   });
 
@@ -132,6 +145,15 @@ describe('routing and layout', () => {
     expect(document.documentElement.lang).toBe('ko');
     await user.selectOptions(screen.getByTestId('lang-switch'), 'en');
     expect(screen.getByTestId('nav-builds')).toHaveTextContent('Builds');
+  });
+
+  it('says so inside the Shell when a page cannot be loaded, and offers to reload', async () => {
+    mockFetch({});
+    renderApp('/account/password', operator);
+    const alert = await screen.findByRole('alert');
+    expect(alert).toHaveTextContent('Something went wrong'); // vitest wraps the import's error in its own words
+    expect(screen.getByRole('button', { name: 'Retry' })).toBeInTheDocument();
+    expect(screen.getByTestId('nav-clusters')).toBeInTheDocument(); // the Shell stays
   });
 
   it('goes to the login page when any API call answers 401', async () => {

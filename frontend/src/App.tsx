@@ -1,62 +1,62 @@
 /**
  * Routes. Everything except /login sits behind RequireAuth inside the Shell;
  * /admin/* additionally needs a system admin.
+ *
+ * Every page is its own chunk (routeChunks.ts): the entry keeps the Shell, the guards and the 404;
+ * a page shows the Loading state inside the Shell while its chunk and its strings download. The
+ * login page starts fetching the dashboard once it is idle.
  */
-import { lazy, Suspense } from 'react';
+import { Component, Suspense, type ReactNode } from 'react';
 import { Navigate, Route, Routes } from 'react-router-dom';
-import { ChangePasswordPage } from './account/ChangePasswordPage';
-import { CatalogPage } from './catalog/CatalogPage';
-import { DeployWizard } from './catalog/DeployWizard';
-import { PackagePage } from './catalog/PackagePage';
-import { ReleasePage } from './catalog/ReleasePage';
-import { ReleasesPage } from './catalog/ReleasesTable';
-import { RolloutPage } from './catalog/RolloutPage';
-import { SourcesPage } from './catalog/SourcesPage';
-import { AuditPage } from './audit/AuditPage';
 import { RequireAdmin, RequireAuth, RequireStaff } from './auth/RequireAuth';
-import { Shell } from './layout/Shell';
-import { DashboardPage } from './pages/dashboard/DashboardPage';
-import { LoginPage } from './pages/LoginPage';
-import { NotFound } from './pages/NotFound';
-import { ClusterDetailPage } from './clusters/ClusterDetailPage';
-import { ClustersPage } from './clusters/ClustersPage';
-import { PodDetailPage } from './clusters/PodDetailPage';
-import { RegisterClusterPage } from './clusters/RegisterClusterPage';
-import { TokensPage } from './tokens/TokensPage';
-import { UserDetailPage } from './users/UserDetailPage';
-import { UsersPage } from './users/UsersPage';
-import { MappingsPage } from './identity/MappingsPage';
-import { ProvidersPage } from './identity/ProvidersPage';
-import { QuotaOverviewPage } from './workspaces/QuotaOverviewPage';
-import { RolesPage } from './workspaces/RolesPage';
-import { ServiceMapDetailPage } from './workspaces/ServiceMapDetailPage';
-import { ServiceMapsPage } from './workspaces/ServiceMapsPage';
-import { WorkspaceDetailPage } from './workspaces/WorkspaceDetailPage';
-import { WorkspacesPage } from './workspaces/WorkspacesPage';
+import { ErrorState } from './components/ErrorState';
 import { Loading } from './components/Loading';
+import { Shell } from './layout/Shell';
+import { NotFound } from './pages/NotFound';
+import * as pages from './routeChunks';
+import type { PageChunk } from './routeChunks';
 
-// The object pages carry the code editor (CodeMirror): loaded when first opened.
-const ObjectPage = lazy(() => import('./objects/ObjectPage').then((m) => ({ default: m.ObjectPage })));
-const CreatePage = lazy(() => import('./objects/CreatePage').then((m) => ({ default: m.CreatePage })));
-// Builds and registries: their own chunks, loaded when first opened.
-const BuildsRoutes = lazy(() => import('./builds/BuildsRoutes').then((m) => ({ default: m.BuildsRoutes })));
-const RegistriesRoutes = lazy(() =>
-  import('./registries/RegistriesRoutes').then((m) => ({ default: m.RegistriesRoutes })),
-);
+/**
+ * A page that failed to load (a chunk gone after a new deploy, the network down) or to render says
+ * so inside the Shell instead of blanking the console; Retry reloads, which also fetches the new
+ * deploy's chunk names.
+ */
+class PageBoundary extends Component<{ children: ReactNode }, { error: unknown }> {
+  state: { error: unknown } = { error: null };
 
-// Monitoring (charts, events, metering), alerts (alerts, rules, silences, channels) and the log
-// viewer: their own chunks (issue 14).
-const MonitoringRoutes = lazy(() =>
-  import('./monitoring/MonitoringRoutes').then((m) => ({ default: m.MonitoringRoutes })),
-);
-const AlertsRoutes = lazy(() => import('./alerts/AlertsRoutes').then((m) => ({ default: m.AlertsRoutes })));
-const LogsRoute = lazy(() => import('./alerts/LogsRoute').then((m) => ({ default: m.LogsRoute })));
+  static getDerivedStateFromError(error: unknown) {
+    return { error };
+  }
 
+  render() {
+    if (this.state.error) return <ErrorState error={this.state.error} onRetry={() => window.location.reload()} />;
+    return this.props.children;
+  }
+}
+
+function Lazy({ page }: { page: PageChunk }) {
+  return (
+    <PageBoundary key={page.path}>
+      <Suspense fallback={<Loading />}>
+        <page.Component />
+      </Suspense>
+    </PageBoundary>
+  );
+}
+
+/** A route whose page is a lazy chunk, optionally behind a guard. */
+function route(page: PageChunk, guard?: (children: ReactNode) => ReactNode) {
+  const element = <Lazy page={page} />;
+  return <Route key={page.path} path={page.path} element={guard ? guard(element) : element} />;
+}
+
+const admin = (children: ReactNode) => <RequireAdmin>{children}</RequireAdmin>;
+const staff = (children: ReactNode) => <RequireStaff>{children}</RequireStaff>;
 
 export function AppRoutes() {
   return (
     <Routes>
-      <Route path="/login" element={<LoginPage />} />
+      <Route path={pages.loginPage.path} element={<Lazy page={pages.loginPage} />} />
       <Route
         element={
           <RequireAuth>
@@ -64,151 +64,40 @@ export function AppRoutes() {
           </RequireAuth>
         }
       >
-        <Route index element={<DashboardPage />} />
-        <Route path="/clusters" element={<ClustersPage />} />
-        <Route
-          path="/clusters/new"
-          element={
-            <RequireAdmin>
-              <RegisterClusterPage />
-            </RequireAdmin>
-          }
-        />
-        <Route path="/clusters/:id/pods/:namespace/:name" element={<PodDetailPage />} />
-        <Route
-          path="/clusters/:id/objects/:group/:version/:plural/:name"
-          element={
-            <Suspense fallback={<Loading />}>
-              <ObjectPage />
-            </Suspense>
-          }
-        />
-        <Route
-          path="/clusters/:id/create"
-          element={
-            <Suspense fallback={<Loading />}>
-              <CreatePage />
-            </Suspense>
-          }
-        />
-        <Route path="/clusters/:id/:tab?" element={<ClusterDetailPage />} />
-        <Route path="/workspaces" element={<WorkspacesPage />} />
-        <Route path="/workspaces/:id/servicemaps/:sid/:tab?" element={<ServiceMapDetailPage />} />
-        <Route path="/workspaces/:id/:tab?" element={<WorkspaceDetailPage />} />
-        <Route path="/servicemaps" element={<ServiceMapsPage />} />
-        <Route path="/catalog" element={<CatalogPage />} />
-        <Route path="/catalog/sources" element={<SourcesPage />} />
-        <Route path="/catalog/packages/:id" element={<PackagePage />} />
-        <Route path="/catalog/packages/:id/deploy" element={<DeployWizard />} />
-        <Route path="/releases" element={<ReleasesPage />} />
-        <Route path="/releases/:id" element={<ReleasePage />} />
-        <Route path="/rollouts/:id" element={<RolloutPage />} />
-        <Route
-          path="/builds/*"
-          element={
-            <Suspense fallback={<Loading />}>
-              <BuildsRoutes />
-            </Suspense>
-          }
-        />
-        <Route
-          path="/registries/*"
-          element={
-            <Suspense fallback={<Loading />}>
-              <RegistriesRoutes />
-            </Suspense>
-          }
-        />
-        <Route
-          path="/monitoring/*"
-          element={
-            <Suspense fallback={<Loading />}>
-              <MonitoringRoutes />
-            </Suspense>
-          }
-        />
-        <Route
-          path="/alerts/*"
-          element={
-            <Suspense fallback={<Loading />}>
-              <AlertsRoutes />
-            </Suspense>
-          }
-        />
-        <Route
-          path="/logs/:clusterId/:namespace/:kind/:name"
-          element={
-            <Suspense fallback={<Loading />}>
-              <LogsRoute />
-            </Suspense>
-          }
-        />
-        <Route path="/account/tokens" element={<TokensPage />} />
-        <Route path="/account/password" element={<ChangePasswordPage />} />
-        <Route
-          path="/admin/users"
-          element={
-            <RequireAdmin>
-              <UsersPage />
-            </RequireAdmin>
-          }
-        />
-        <Route
-          path="/admin/users/:id"
-          element={
-            <RequireAdmin>
-              <UserDetailPage />
-            </RequireAdmin>
-          }
-        />
-        <Route
-          path="/admin/identity"
-          element={
-            <RequireAdmin>
-              <ProvidersPage />
-            </RequireAdmin>
-          }
-        />
-        <Route
-          path="/admin/identity/:id"
-          element={
-            <RequireAdmin>
-              <MappingsPage />
-            </RequireAdmin>
-          }
-        />
-        <Route
-          path="/admin/quotas"
-          element={
-            <RequireStaff>
-              <QuotaOverviewPage />
-            </RequireStaff>
-          }
-        />
-        <Route
-          path="/admin/roles"
-          element={
-            <RequireAdmin>
-              <RolesPage />
-            </RequireAdmin>
-          }
-        />
-        <Route
-          path="/admin"
-          element={
-            <RequireAdmin>
-              <Navigate to="/admin/audit" replace />
-            </RequireAdmin>
-          }
-        />
-        <Route
-          path="/admin/audit"
-          element={
-            <RequireAdmin>
-              <AuditPage />
-            </RequireAdmin>
-          }
-        />
+        <Route index element={<Lazy page={pages.dashboardPage} />} />
+        {route(pages.clustersPage)}
+        {route(pages.registerClusterPage, admin)}
+        {route(pages.podDetailPage)}
+        {route(pages.objectPage)}
+        {route(pages.createPage)}
+        {route(pages.clusterDetailPage)}
+        {route(pages.workspacesPage)}
+        {route(pages.serviceMapDetailPage)}
+        {route(pages.workspaceDetailPage)}
+        {route(pages.serviceMapsPage)}
+        {route(pages.catalogPage)}
+        {route(pages.sourcesPage)}
+        {route(pages.packagePage)}
+        {route(pages.deployWizard)}
+        {route(pages.releasesPage)}
+        {route(pages.releasePage)}
+        {route(pages.rolloutPage)}
+        {route(pages.buildsRoutes)}
+        {route(pages.registriesRoutes)}
+        {route(pages.monitoringRoutes)}
+        {route(pages.alertsRoutes)}
+        {route(pages.logsRoute)}
+        {route(pages.tokensPage)}
+        {route(pages.changePasswordPage)}
+        {route(pages.usersPage, admin)}
+        {route(pages.userDetailPage, admin)}
+        {route(pages.providersPage, admin)}
+        {route(pages.mappingsPage, admin)}
+        {route(pages.quotaOverviewPage, staff)}
+        {route(pages.rolesPage, admin)}
+        <Route path="/admin" element={admin(<Navigate to="/admin/audit" replace />)} />
+        {route(pages.auditPage, admin)}
+        {route(pages.settingsPage, admin)}
         <Route path="*" element={<NotFound />} />
       </Route>
     </Routes>

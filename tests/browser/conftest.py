@@ -39,6 +39,17 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def _redis_slot() -> int:
+    """0-7, by pid, but never the same for two xdist workers of one run (``make test`` runs the
+    browser tests on two): the slot's residue modulo the worker count is the worker's index."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+    count = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1") or 1)
+    if not worker.startswith("gw") or not 1 < count <= 8:
+        return os.getpid() % 8
+    index = int(worker[2:])
+    return (os.getpid() % (8 // count)) * count + index
+
+
 @pytest.fixture
 def backend_env(transactional_db: None) -> dict[str, str]:
     """Environment of the backend processes a browser test starts (uvicorn, Celery, watchers):
@@ -47,7 +58,7 @@ def backend_env(transactional_db: None) -> dict[str, str]:
     Redis is shared by every test session on the machine, and its default database carries the
     Celery queue and the WebSocket groups: another session's worker would take our tasks, and
     its ``cluster.1`` events (every test database has a cluster 1) would reach our pages. So
-    the browser tests' processes use database 8-15 (by pid), emptied first."""
+    the browser tests' processes use database 8-15 (by pid, distinct per xdist worker), emptied first."""
     from urllib.parse import urlsplit, urlunsplit
 
     import redis
@@ -55,7 +66,7 @@ def backend_env(transactional_db: None) -> dict[str, str]:
 
     from portal.testing import backend_env as test_backend_env
 
-    redis_url = urlunsplit(urlsplit(settings.REDIS_URL)._replace(path=f"/{8 + os.getpid() % 8}"))
+    redis_url = urlunsplit(urlsplit(settings.REDIS_URL)._replace(path=f"/{8 + _redis_slot()}"))
     redis.Redis.from_url(redis_url).flushdb()
     return test_backend_env(REDIS_URL=redis_url)
 

@@ -283,12 +283,13 @@ def test_the_korean_walkthrough(
     # the list has loaded: the row reads 삭제 중, or the namespace is already gone
     page.wait_for_function(
         "ns => { const row = document.querySelector(`[data-testid='servicemap-row-${ns}']`);"
-        " return row ? row.getAttribute('data-status') === 'deleting' : !document.querySelector('.loading'); }",
+        " const badge = row && row.querySelector('[data-testid=servicemap-status]');"
+        " return row ? !!badge && badge.getAttribute('data-status') === 'deleting' : !document.querySelector('.loading'); }",
         arg=NAMESPACE, timeout=30_000)
     walk.check("servicemap-deleting")
     # The row reads 삭제 중 until the namespace is gone (how long depends on the sandbox: not waited for).
-    expect(page.get_by_test_id(f"servicemap-row-{NAMESPACE}").and_(
-        page.locator("[data-status=ready]"))).to_have_count(0)
+    expect(page.get_by_test_id(f"servicemap-row-{NAMESPACE}").locator(
+        "[data-testid=servicemap-status][data-status=ready]")).to_have_count(0)
 
     # --- 5. cordon a node, and find it in the audit log -------------------------------------------------
     page.goto(f"{base}/clusters/{cluster_id}/nodes")

@@ -147,8 +147,8 @@ def test_admin_allocates_the_builtin_registry_and_a_member_sees_and_deletes_a_pu
     page.get_by_test_id(f"open-repository-{repository}").click()
     expect(page).to_have_url(re.compile(rf"/registries/{builtin.pk}/repositories/{re.escape(repository)}$"))
     tag = page.get_by_test_id("tag-row-v1")
-    expect(tag).to_have_attribute("data-digest", image["digest"], timeout=10_000)
-    expect(tag).to_have_attribute("data-size", str(image["size"]))
+    expect(tag.get_by_test_id("tag-digest")).to_have_attribute("data-digest", image["digest"], timeout=10_000)
+    expect(tag.get_by_test_id("tag-size")).to_have_attribute("data-size", str(image["size"]))
     expect(tag.get_by_test_id("tag-digest")).to_have_text(image["digest"][:19])  # sha256: + 12 hex digits
     expect(tag.get_by_test_id("tag-digest")).to_have_attribute("title", image["digest"])
     expect(tag.get_by_test_id("tag-size")).to_have_text(_human(image["size"]))

@@ -75,7 +75,7 @@ def test_admin_sets_up_a_workspace_and_the_developer_sees_only_it(
     page.get_by_test_id("candidate-devon").click()
     page.get_by_test_id("member-role").select_option("developer")
     page.get_by_test_id("add-member-submit").click()
-    expect(page.get_by_test_id("member-row-devon")).to_have_attribute("data-role", "developer")
+    expect(page.get_by_test_id("member-row-devon").locator("[data-role]")).to_have_attribute("data-role", "developer")
 
     # --- a service map: an over-share is refused with what is left, then one that fits -----------
     page.get_by_test_id("tab-servicemaps").click()
@@ -151,7 +151,7 @@ def test_admin_sets_up_a_workspace_and_the_developer_sees_only_it(
     # Back on the workspace's list, the row says 삭제 중/Deleting and (in its title) what holds it.
     expect(page).to_have_url(re.compile(rf"/workspaces/{sm.workspace_id}/servicemaps$"))
     sm_row = page.get_by_test_id(f"servicemap-row-{NAMESPACE}")
-    expect(sm_row).to_have_attribute("data-status", "deleting")
+    expect(sm_row.get_by_test_id("servicemap-status")).to_have_attribute("data-status", "deleting")
     expect(sm_row.get_by_test_id("servicemap-status")).to_have_attribute(
         "title", re.compile("example.com/hold"), timeout=30_000)
     # Its page says so too, and leaves for the list once the namespace is really gone.

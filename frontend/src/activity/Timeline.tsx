@@ -18,7 +18,7 @@ import { relativeTime, useNow } from '../clusters/format';
 import { formatDateTime } from '../lib/format';
 import { messageText } from '../lib/messages';
 import { useSubscription, type SocketEvent } from '../lib/socket';
-import { UnifiedDiff } from '../objects/DiffView';
+import { UnifiedDiff } from '../objects/UnifiedDiff';
 import { SOURCES, cursorOf, fetchDiff, fetchTimeline, scopeQuery, type Source, type TimelineEntry, type TimelineScope } from './api';
 import './timeline.css';
 

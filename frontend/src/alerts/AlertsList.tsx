@@ -1,21 +1,27 @@
 /**
- * /alerts — alerts, newest first, filtered by state (default: open = pending, firing or
+ * /alerts — alerts on the console's DataTable, newest first or sorted by the server by severity
+ * (critical first) or start; filtered by state (default: open = pending, firing or
  * acknowledged), severity, cluster (those who see the infrastructure) and workspace; the filters
- * live in the URL. Kept live from `alerts` / `workspace.<id>` (AlertsLive).
+ * and the sort live in the URL; keyset pages load as the list scrolls. Kept live from `alerts` /
+ * `workspace.<id>` (AlertsLive patches and refetches these lists: they share `listKey`).
  */
+import { useMemo } from 'react';
 import { useTranslation } from 'react-i18next';
-import { Link, useSearchParams } from 'react-router-dom';
+import { Link } from 'react-router-dom';
 import { EmptyState } from '../components/EmptyState';
-import { ErrorState } from '../components/ErrorState';
 import { FormField } from '../components/FormField';
-import { Loading } from '../components/Loading';
+import { DataTable, useKeysetList, type ColumnDef } from '../components/table';
 import { relativeTime, useNow } from '../clusters/format';
 import { useClusters } from '../clusters/queries';
 import { messageText } from '../lib/messages';
+import { fetchKeysetPage, useUrlFilters, validOrdering } from '../lists/keyset';
 import { useWorkspaces } from '../workspaces/queries';
 import { AlertsTabs, SeverityBadge, StateBadge } from './common';
-import { useAlerts, useSeesInfrastructure } from './queries';
+import { listKey, useSeesInfrastructure } from './queries';
 import { ALERT_STATES, SEVERITIES, refName, type Alert, type AlertQuery } from './types';
+
+const TABLE = 'alerts';
+const SORT_KEYS = ['severity', 'started', 'updated'] as const;
 
 export function ruleName(alert: Pick<Alert, 'rule' | 'rule_name'>): string {
   if (alert.rule_name) return alert.rule_name;
@@ -28,76 +34,77 @@ export function subjectText(alert: Pick<Alert, 'subject_kind' | 'subject_name' |
   return alert.namespace ? `${alert.namespace} · ${what}` : what;
 }
 
-export function AlertsTable({ rows }: { rows: Alert[] }) {
+function useAlertColumns(): ColumnDef<Alert>[] {
   const { t, i18n } = useTranslation();
   const now = useNow(30_000);
-  return (
-    <div className="table-wrap">
-      <table className="table table-dense" data-testid="alerts-table">
-        <thead>
-          <tr>
-            <th scope="col">{t('alerts.col.severity')}</th>
-            <th scope="col">{t('alerts.col.state')}</th>
-            <th scope="col">{t('alerts.col.alert')}</th>
-            <th scope="col">{t('alerts.col.subject')}</th>
-            <th scope="col">{t('alerts.col.place')}</th>
-            <th scope="col">{t('alerts.col.started')}</th>
-          </tr>
-        </thead>
-        <tbody>
-          {rows.map((a) => (
-            <tr key={a.id} data-testid={`alert-row-${a.id}`} data-state={a.state}>
-              <td>
-                <SeverityBadge severity={a.severity} />
-              </td>
-              <td>
-                <StateBadge state={a.state} />
-              </td>
-              <td>
-                <Link to={`/alerts/${a.id}`} data-testid="alert-link">
-                  {ruleName(a) || t('alerts.list.unnamed', { id: a.id })}
-                </Link>
-                <div className="small muted wrap-any">{messageText(t, a)}</div>
-              </td>
-              <td className="mono small wrap-any">{subjectText(a) || '—'}</td>
-              <td className="small">
-                {[refName(a.cluster), refName(a.workspace)].filter(Boolean).join(' · ') || '—'}
-              </td>
-              <td className="small nowrap" title={a.started_at}>
-                {relativeTime(a.started_at, now, i18n.language) ?? '—'}
-              </td>
-            </tr>
-          ))}
-        </tbody>
-      </table>
-    </div>
+  return useMemo(
+    () => [
+      {
+        id: 'severity',
+        meta: { label: t('alerts.col.severity'), sortKey: 'severity', priority: 1 },
+        cell: ({ row: { original: a } }) => <SeverityBadge severity={a.severity} />,
+      },
+      {
+        id: 'state',
+        meta: { label: t('alerts.col.state'), priority: 1 },
+        cell: ({ row: { original: a } }) => <StateBadge state={a.state} />,
+      },
+      {
+        id: 'alert',
+        meta: { label: t('alerts.col.alert'), priority: 1 },
+        cell: ({ row: { original: a } }) => (
+          <>
+            <Link to={`/alerts/${a.id}`} data-testid="alert-link">
+              {ruleName(a) || t('alerts.list.unnamed', { id: a.id })}
+            </Link>
+            <div className="small muted wrap-any">{messageText(t, a)}</div>
+          </>
+        ),
+      },
+      {
+        id: 'subject',
+        meta: { label: t('alerts.col.subject'), priority: 2, className: 'mono small wrap-any' },
+        cell: ({ row: { original: a } }) => subjectText(a) || '—',
+      },
+      {
+        id: 'place',
+        meta: { label: t('alerts.col.place'), priority: 3, className: 'small' },
+        cell: ({ row: { original: a } }) => [refName(a.cluster), refName(a.workspace)].filter(Boolean).join(' · ') || '—',
+      },
+      {
+        id: 'started',
+        meta: { label: t('alerts.col.started'), sortKey: 'started', priority: 2, className: 'small nowrap' },
+        cell: ({ row: { original: a } }) => <span title={a.started_at}>{relativeTime(a.started_at, now, i18n.language) ?? '—'}</span>,
+      },
+    ],
+    [t, i18n.language, now],
   );
 }
 
 export function AlertsPage() {
   const { t } = useTranslation();
-  const [params, setParams] = useSearchParams();
+  const { params, set: setParam } = useUrlFilters();
   const infra = useSeesInfrastructure();
   const state = params.get('state') ?? 'open';
   const severity = params.get('severity') ?? '';
   const cluster = Number(params.get('cluster')) || undefined;
   const workspace = Number(params.get('workspace')) || undefined;
-  const query: AlertQuery = {
+  const ordering = validOrdering(params.get('ordering'), SORT_KEYS);
+  const query: AlertQuery & { ordering?: string } = {
     ...(state === 'open' ? { open: true } : state && state !== 'all' ? { state } : {}),
     ...(severity ? { severity } : {}),
     ...(cluster ? { cluster } : {}),
     ...(workspace ? { workspace } : {}),
+    ...(ordering ? { ordering } : {}),
   };
-  const alerts = useAlerts(query);
+  // listKey: AlertsLive patches the rows of these pages and refetches them on `alert.updated`.
+  const list = useKeysetList<Alert>({
+    queryKey: listKey(query),
+    fetchPage: (cursor) => fetchKeysetPage<Alert>('/api/monitoring/alerts/', { ...query }, cursor),
+  });
+  const columns = useAlertColumns();
   const workspaces = useWorkspaces({});
   const clusters = useClusters({}, { enabled: infra });
-  const rows = alerts.data?.pages.flatMap((p) => p.results) ?? [];
-  const setParam = (key: string, v: string) => {
-    const next = new URLSearchParams(params);
-    if (v) next.set(key, v);
-    else next.delete(key);
-    setParams(next, { replace: true });
-  };
   return (
     <section className="page page-wide" data-testid="alerts-page">
       <header className="page-header">
@@ -105,65 +112,75 @@ export function AlertsPage() {
         <p className="muted">{t('alerts.list.intro')}</p>
       </header>
       <AlertsTabs />
-      <div className="filters" data-testid="alerts-filters">
-        <FormField label={t('alerts.filter.state')}>
-          <select name="state" value={state} onChange={(e) => setParam('state', e.target.value === 'open' ? '' : e.target.value)} data-testid="filter-state">
-            <option value="open">{t('alerts.filter.open')}</option>
-            <option value="all">{t('alerts.filter.all')}</option>
-            {ALERT_STATES.map((s) => (
-              <option key={s} value={s}>
-                {t(`alerts.state.${s}`)}
-              </option>
-            ))}
-          </select>
-        </FormField>
-        <FormField label={t('alerts.filter.severity')}>
-          <select name="severity" value={severity} onChange={(e) => setParam('severity', e.target.value)} data-testid="filter-severity">
-            <option value="">{t('alerts.filter.any')}</option>
-            {SEVERITIES.map((s) => (
-              <option key={s} value={s}>
-                {t(`alerts.severity.${s}`)}
-              </option>
-            ))}
-          </select>
-        </FormField>
-        {infra && (
-          <FormField label={t('alerts.filter.cluster')}>
-            <select name="cluster" value={cluster ? String(cluster) : ''} onChange={(e) => setParam('cluster', e.target.value)} data-testid="filter-cluster">
-              <option value="">{t('alerts.filter.any')}</option>
-              {(clusters.data?.results ?? []).map((c) => (
-                <option key={c.id} value={String(c.id)}>
-                  {c.name}
-                </option>
-              ))}
-            </select>
-          </FormField>
-        )}
-        <FormField label={t('alerts.filter.workspace')}>
-          <select name="workspace" value={workspace ? String(workspace) : ''} onChange={(e) => setParam('workspace', e.target.value)} data-testid="filter-workspace">
-            <option value="">{t('alerts.filter.any')}</option>
-            {(workspaces.data?.results ?? []).map((w) => (
-              <option key={w.id} value={String(w.id)}>
-                {w.display_name || w.name}
-              </option>
-            ))}
-          </select>
-        </FormField>
-      </div>
       <section className="card">
-        {alerts.isPending && <Loading />}
-        {alerts.isError && <ErrorState error={alerts.error} onRetry={() => void alerts.refetch()} />}
-        {alerts.data && rows.length === 0 && (
-          <EmptyState title={state === 'open' ? t('alerts.list.noneOpen') : t('alerts.list.none')} testId="alerts-empty">
-            <p>{t('alerts.list.emptyHint')}</p>
-          </EmptyState>
-        )}
-        {rows.length > 0 && <AlertsTable rows={rows} />}
-        {alerts.hasNextPage && (
-          <button type="button" className="btn" disabled={alerts.isFetchingNextPage} onClick={() => void alerts.fetchNextPage()} data-testid="alerts-more">
-            {t('alerts.list.more')}
-          </button>
-        )}
+        <DataTable<Alert>
+          tableKey={TABLE}
+          label={t('alerts.title')}
+          columns={columns}
+          rows={list.rows}
+          getRowId={(a) => String(a.id)}
+          ordering={ordering}
+          onOrderingChange={(o) => setParam('ordering', o ?? '')}
+          hasMore={list.hasMore}
+          loadingMore={list.loadingMore}
+          onLoadMore={list.loadMore}
+          loading={list.isLoading}
+          error={list.error}
+          empty={
+            <EmptyState title={state === 'open' ? t('alerts.list.noneOpen') : t('alerts.list.none')} testId="alerts-empty">
+              <p>{t('alerts.list.emptyHint')}</p>
+            </EmptyState>
+          }
+          rowTestId={(a) => `alert-row-${a.id}`}
+          testId="alerts-table"
+          toolbar={
+            <div className="filters" data-testid="alerts-filters">
+              <FormField label={t('alerts.filter.state')}>
+                <select name="state" value={state} onChange={(e) => setParam('state', e.target.value === 'open' ? '' : e.target.value)} data-testid="filter-state">
+                  <option value="open">{t('alerts.filter.open')}</option>
+                  <option value="all">{t('alerts.filter.all')}</option>
+                  {ALERT_STATES.map((s) => (
+                    <option key={s} value={s}>
+                      {t(`alerts.state.${s}`)}
+                    </option>
+                  ))}
+                </select>
+              </FormField>
+              <FormField label={t('alerts.filter.severity')}>
+                <select name="severity" value={severity} onChange={(e) => setParam('severity', e.target.value)} data-testid="filter-severity">
+                  <option value="">{t('alerts.filter.any')}</option>
+                  {SEVERITIES.map((s) => (
+                    <option key={s} value={s}>
+                      {t(`alerts.severity.${s}`)}
+                    </option>
+                  ))}
+                </select>
+              </FormField>
+              {infra && (
+                <FormField label={t('alerts.filter.cluster')}>
+                  <select name="cluster" value={cluster ? String(cluster) : ''} onChange={(e) => setParam('cluster', e.target.value)} data-testid="filter-cluster">
+                    <option value="">{t('alerts.filter.any')}</option>
+                    {(clusters.data?.results ?? []).map((c) => (
+                      <option key={c.id} value={String(c.id)}>
+                        {c.name}
+                      </option>
+                    ))}
+                  </select>
+                </FormField>
+              )}
+              <FormField label={t('alerts.filter.workspace')}>
+                <select name="workspace" value={workspace ? String(workspace) : ''} onChange={(e) => setParam('workspace', e.target.value)} data-testid="filter-workspace">
+                  <option value="">{t('alerts.filter.any')}</option>
+                  {(workspaces.data?.results ?? []).map((w) => (
+                    <option key={w.id} value={String(w.id)}>
+                      {w.display_name || w.name}
+                    </option>
+                  ))}
+                </select>
+              </FormField>
+            </div>
+          }
+        />
       </section>
     </section>
   );

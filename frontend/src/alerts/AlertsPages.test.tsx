@@ -5,6 +5,7 @@ import type { User } from '../api/types';
 import { getSocket } from '../lib/socket';
 import { FakeWebSocket } from '../test/FakeWebSocket';
 import { adminUser, json, mockFetch, renderAt, testQueryClient } from '../test/utils';
+import { tableViewsHandler } from '../components/table/testing';
 import { workspace } from '../test/workspaces';
 import { AlertDetailPage } from './AlertDetail';
 import { AlertsRoutes } from './AlertsRoutes';
@@ -171,10 +172,11 @@ describe('AlertsPage', () => {
       'GET /api/monitoring/alerts/': () => json({ results: [current], next: null }),
       'GET /api/workspaces/': noWorkspaces,
       'GET /api/clusters/': () => json({ results: [], next: null }),
+      ...tableViewsHandler(),
     });
     renderAt(<AlertsRoutes />, { route: '/alerts', path: '/alerts/*', queryClient: testQueryClient(adminUser) });
     const line = await screen.findByTestId('alert-row-7');
-    expect(line).toHaveAttribute('data-state', 'firing');
+    expect(within(line).getByTestId('alert-state')).toHaveAttribute('data-state', 'firing');
     expect(line).toHaveTextContent('Pod crash-looping');
     const list = seen.find((r) => new URL(r.url).pathname === '/api/monitoring/alerts/');
     expect(new URL(list!.url).searchParams.get('open')).toBe('true');
@@ -186,6 +188,6 @@ describe('AlertsPage', () => {
     act(() => ws.serverSend({ type: 'subscribed', group: 'alerts', seq: 1 }));
     current = { ...row, state: 'acknowledged', acknowledged_by: 'kim' };
     act(() => ws.serverSend({ type: 'alert.updated', group: 'alerts', seq: 2, data: current }));
-    await waitFor(() => expect(screen.getByTestId('alert-row-7')).toHaveAttribute('data-state', 'acknowledged'));
+    await waitFor(() => expect(within(screen.getByTestId('alert-row-7')).getByTestId('alert-state')).toHaveAttribute('data-state', 'acknowledged'));
   });
 });

@@ -4,18 +4,19 @@
  * scope: workspace, cluster, service map or one workload). The server's 400 `errors` are shown
  * next to their fields.
  */
-import { useState, type FormEvent } from 'react';
+import { useMemo, useState, type FormEvent, type ReactNode } from 'react';
 import type { TFunction } from 'i18next';
 import { useTranslation } from 'react-i18next';
 import { ApiError } from '../api/errors';
-import { ErrorState } from '../components/ErrorState';
 import { FormField } from '../components/FormField';
-import { Loading } from '../components/Loading';
+import { DataTable, useKeysetList, type ColumnDef } from '../components/table';
 import { useClusters } from '../clusters/queries';
 import { apiErrorText } from '../lib/messages';
+import { formatDateTime } from '../lib/format';
+import { fetchKeysetPage } from '../lists/keyset';
 import { useAllServiceMaps, useWorkspaces } from '../workspaces/queries';
 import { AlertsTabs, SeverityBadge, durationText, permission, fieldsOf } from './common';
-import { useDeleteRule, useManagedWorkspaces, useManagesInfrastructure, useRules, useSaveRule, useSeesInfrastructure } from './queries';
+import { useDeleteRule, useManagedWorkspaces, useManagesInfrastructure, rulesKey, useSaveRule, useSeesInfrastructure } from './queries';
 import { AGGREGATIONS, OPERATORS, RULE_LEVELS, RULE_METRICS, SEVERITIES, refId, refName, type AlertRule, type RuleBody, type RuleScope, type Severity } from './types';
 
 export function scopeOf(rule: Pick<AlertRule, 'workspace' | 'cluster' | 'service_map' | 'workload_name'>): RuleScope {
@@ -413,81 +414,131 @@ function ToggleEnabled({ rule, allowed }: { rule: AlertRule; allowed: boolean })
   );
 }
 
+type Permission = ReturnType<typeof permission>;
+
+/**
+ * Built-in or custom rules on the console's DataTable, sorted by the server (name, last change)
+ * in keyset pages; under `rulesKey`, so saving and deleting refetch it.
+ */
+function RulesTable({
+  builtin,
+  testId,
+  mayChange,
+  onEdit,
+  onDelete,
+  deleting,
+  empty,
+}: {
+  builtin: boolean;
+  testId: string;
+  mayChange: (r: AlertRule) => Permission;
+  onEdit: (r: AlertRule) => void;
+  onDelete: (r: AlertRule) => void;
+  deleting: boolean;
+  empty: ReactNode;
+}) {
+  const { t } = useTranslation();
+  const [ordering, setOrdering] = useState<string | null>(null);
+  const query = useMemo(() => ({ builtin, ...(ordering ? { ordering } : {}) }), [builtin, ordering]);
+  const list = useKeysetList<AlertRule>({
+    queryKey: [...rulesKey, 'keyset', query],
+    fetchPage: (cursor) => fetchKeysetPage<AlertRule>('/api/monitoring/rules/', query, cursor),
+  });
+  const columns = useMemo(
+    (): ColumnDef<AlertRule>[] => [
+      {
+        id: 'name',
+        meta: { label: t('alerts.rules.name'), sortKey: 'name', priority: 1 },
+        cell: ({ row: { original: r } }) => (
+          <>
+            <strong>{r.name}</strong>
+            {r.description && <div className="small muted">{r.description}</div>}
+          </>
+        ),
+      },
+      { id: 'severity', meta: { label: t('alerts.rules.severity'), priority: 1 }, cell: ({ row: { original: r } }) => <SeverityBadge severity={r.severity} /> },
+      { id: 'condition', meta: { label: t('alerts.rules.condition'), priority: 2, className: 'small mono wrap-any' }, cell: ({ row: { original: r } }) => conditionText(t, r) },
+      { id: 'scope', meta: { label: t('alerts.rules.scopeLabel'), priority: 3, className: 'small' }, cell: ({ row: { original: r } }) => scopeText(t, r) },
+      {
+        id: 'updated',
+        meta: { label: t('lists.col.changed'), sortKey: 'updated', priority: 3, defaultHidden: true, className: 'small nowrap' },
+        cell: ({ row: { original: r } }) => formatDateTime((r as AlertRule & { updated?: string }).updated) ?? '—',
+      },
+      {
+        id: 'enabled',
+        meta: { label: t('alerts.rules.enabled'), priority: 1 },
+        cell: ({ row: { original: r } }) => <ToggleEnabled rule={r} allowed={mayChange(r).allowed} />,
+      },
+      {
+        id: 'actions',
+        meta: { label: t('alerts.col.actions'), priority: 1, className: 'actions-col' },
+        cell: ({ row: { original: r } }) => {
+          const change = mayChange(r);
+          return (
+            <div className="row-actions">
+              <button type="button" className="btn btn-small" disabled={!change.allowed} title={change.reason || undefined} onClick={() => onEdit(r)} data-testid={`rule-edit-${r.id}`}>
+                {t('alerts.rules.edit')}
+              </button>
+              {!r.builtin && (
+                <button
+                  type="button"
+                  className="btn btn-small btn-danger-outline"
+                  disabled={!change.allowed || deleting}
+                  onClick={() => onDelete(r)}
+                  data-testid={`rule-delete-${r.id}`}
+                >
+                  {t('alerts.rules.delete')}
+                </button>
+              )}
+            </div>
+          );
+        },
+      },
+    ],
+    [t, mayChange, onEdit, onDelete, deleting],
+  );
+  return (
+    <DataTable<AlertRule>
+      tableKey="alert.rules"
+      label={builtin ? t('alerts.rules.builtin') : t('alerts.rules.custom')}
+      columns={columns}
+      rows={list.rows}
+      getRowId={(r) => String(r.id)}
+      ordering={ordering}
+      onOrderingChange={setOrdering}
+      hasMore={list.hasMore}
+      loadingMore={list.loadingMore}
+      onLoadMore={list.loadMore}
+      loading={list.isLoading}
+      error={list.error}
+      empty={empty}
+      rowTestId={(r) => `rule-row-${r.builtin || r.id}`}
+      testId={testId}
+    />
+  );
+}
+
 export function RulesPage() {
   const { t } = useTranslation();
-  const rules = useRules();
   const infra = useManagesInfrastructure();
   const managed = useManagedWorkspaces();
   const remove = useDeleteRule();
   const [editing, setEditing] = useState<AlertRule | 'new' | null>(null);
-  const rows = rules.data ?? [];
-  const builtins = rows.filter((r) => r.builtin);
-  const custom = rows.filter((r) => !r.builtin);
-  const mayChange = (r: AlertRule) => {
-    const ws = refId(r.workspace);
-    const fallback = infra || (!r.builtin && ws !== null && managed.has(ws));
-    return permission(t, r.permissions?.change, fallback, t('alerts.rules.notAllowed'));
-  };
-  const mayCreate = infra || managed.size > 0;
-  const table = (list: AlertRule[], testId: string) => (
-    <div className="table-wrap">
-      <table className="table table-dense" data-testid={testId}>
-        <thead>
-          <tr>
-            <th scope="col">{t('alerts.rules.name')}</th>
-            <th scope="col">{t('alerts.rules.severity')}</th>
-            <th scope="col">{t('alerts.rules.condition')}</th>
-            <th scope="col">{t('alerts.rules.scopeLabel')}</th>
-            <th scope="col">{t('alerts.rules.enabled')}</th>
-            <th scope="col" className="actions-col">
-              <span className="visually-hidden">{t('alerts.col.actions')}</span>
-            </th>
-          </tr>
-        </thead>
-        <tbody>
-          {list.map((r) => {
-            const change = mayChange(r);
-            return (
-              <tr key={r.id} data-testid={`rule-row-${r.builtin || r.id}`}>
-                <td>
-                  <strong>{r.name}</strong>
-                  {r.description && <div className="small muted">{r.description}</div>}
-                </td>
-                <td>
-                  <SeverityBadge severity={r.severity} />
-                </td>
-                <td className="small mono wrap-any">{conditionText(t, r)}</td>
-                <td className="small">{scopeText(t, r)}</td>
-                <td>
-                  <ToggleEnabled rule={r} allowed={change.allowed} />
-                </td>
-                <td className="actions-col">
-                  <div className="row-actions">
-                    <button type="button" className="btn btn-small" disabled={!change.allowed} title={change.reason || undefined} onClick={() => setEditing(r)} data-testid={`rule-edit-${r.id}`}>
-                      {t('alerts.rules.edit')}
-                    </button>
-                    {!r.builtin && (
-                      <button
-                        type="button"
-                        className="btn btn-small btn-danger-outline"
-                        disabled={!change.allowed || remove.isPending}
-                        onClick={() => {
-                          if (window.confirm(t('alerts.rules.confirmDelete', { name: r.name }))) remove.mutate(r.id);
-                        }}
-                        data-testid={`rule-delete-${r.id}`}
-                      >
-                        {t('alerts.rules.delete')}
-                      </button>
-                    )}
-                  </div>
-                </td>
-              </tr>
-            );
-          })}
-        </tbody>
-      </table>
-    </div>
+  const mayChange = useMemo(
+    () => (r: AlertRule) => {
+      const ws = refId(r.workspace);
+      const fallback = infra || (!r.builtin && ws !== null && managed.has(ws));
+      return permission(t, r.permissions?.change, fallback, t('alerts.rules.notAllowed'));
+    },
+    [t, infra, managed],
   );
+  const onDelete = useMemo(
+    () => (r: AlertRule) => {
+      if (window.confirm(t('alerts.rules.confirmDelete', { name: r.name }))) remove.mutate(r.id);
+    },
+    [t, remove],
+  );
+  const mayCreate = infra || managed.size > 0;
   return (
     <section className="page page-wide" data-testid="rules-page">
       <header className="page-header page-header-row">
@@ -509,20 +560,34 @@ export function RulesPage() {
       )}
       {editing === 'new' && <CustomEditor rule={null} onDone={() => setEditing(null)} />}
       {editing && editing !== 'new' && (editing.builtin ? <BuiltinEditor key={editing.id} rule={editing} onDone={() => setEditing(null)} /> : <CustomEditor key={editing.id} rule={editing} onDone={() => setEditing(null)} />)}
-      {rules.isPending && <Loading />}
-      {rules.isError && <ErrorState error={rules.error} onRetry={() => void rules.refetch()} />}
-      {rules.data && (
-        <>
-          <section className="card">
-            <h2 className="card-title">{t('alerts.rules.builtin')}</h2>
-            {builtins.length ? table(builtins, 'builtin-rules') : <p className="muted small">{t('alerts.rules.noBuiltin')}</p>}
-          </section>
-          <section className="card">
-            <h2 className="card-title">{t('alerts.rules.custom')}</h2>
-            {custom.length ? table(custom, 'custom-rules') : <p className="muted small" data-testid="custom-empty">{t('alerts.rules.noCustom')}</p>}
-          </section>
-        </>
-      )}
+      <section className="card">
+        <h2 className="card-title">{t('alerts.rules.builtin')}</h2>
+        <RulesTable
+          builtin
+          testId="builtin-rules"
+          mayChange={mayChange}
+          onEdit={setEditing}
+          onDelete={onDelete}
+          deleting={remove.isPending}
+          empty={<p className="muted small">{t('alerts.rules.noBuiltin')}</p>}
+        />
+      </section>
+      <section className="card">
+        <h2 className="card-title">{t('alerts.rules.custom')}</h2>
+        <RulesTable
+          builtin={false}
+          testId="custom-rules"
+          mayChange={mayChange}
+          onEdit={setEditing}
+          onDelete={onDelete}
+          deleting={remove.isPending}
+          empty={
+            <p className="muted small" data-testid="custom-empty">
+              {t('alerts.rules.noCustom')}
+            </p>
+          }
+        />
+      </section>
     </section>
   );
 }

@@ -1,20 +1,22 @@
 /**
- * /alerts/silences — silences (active first as the server orders them), a form to create one
- * (a reason, a duration, what it matches: a rule, a cluster, a workspace, one alert's fingerprint)
- * and "Expire now" to end one early. Silences mute notifications, not evaluation.
+ * /alerts/silences — silences on the console's DataTable (latest end first as the server orders
+ * them, or sorted by the server by end or creation; keyset pages), a form to create one (a
+ * reason, a duration, what it matches: a rule, a cluster, a workspace, one alert's fingerprint)
+ * and "Expire now" to end one early. Silences mute notifications, not evaluation. The list sits
+ * under `silencesKey`: creating and expiring refetch it.
  */
-import { useState } from 'react';
+import { useMemo, useState } from 'react';
 import type { TFunction } from 'i18next';
 import { useTranslation } from 'react-i18next';
-import { ErrorState } from '../components/ErrorState';
 import { FormField } from '../components/FormField';
-import { Loading } from '../components/Loading';
+import { DataTable, useKeysetList, type ColumnDef } from '../components/table';
 import { useClusters } from '../clusters/queries';
 import { formatDateTime } from '../lib/format';
 import { apiErrorText } from '../lib/messages';
+import { fetchKeysetPage } from '../lists/keyset';
 import { useWorkspaces } from '../workspaces/queries';
 import { AlertsTabs, permission, fieldsOf } from './common';
-import { useCreateSilence, useExpireSilence, useManagedWorkspaces, useManagesInfrastructure, useRules, useSeesInfrastructure, useSilences } from './queries';
+import { useCreateSilence, useExpireSilence, useManagedWorkspaces, useManagesInfrastructure, useRules, useSeesInfrastructure, silencesKey } from './queries';
 import { refId, refName, userName, type Silence, type SilenceBody } from './types';
 
 const DURATIONS = [3600, 4 * 3600, 24 * 3600, 3 * 24 * 3600, 7 * 24 * 3600] as const;
@@ -139,13 +141,67 @@ function matchersText(t: TFunction, s: Silence): string {
 
 export function SilencesPage() {
   const { t } = useTranslation();
-  const silences = useSilences();
+  const [ordering, setOrdering] = useState<string | null>(null);
+  const list = useKeysetList<Silence>({
+    queryKey: [...silencesKey, 'keyset', ordering],
+    fetchPage: (cursor) => fetchKeysetPage<Silence>('/api/monitoring/silences/', ordering ? { ordering } : {}, cursor),
+  });
   const expire = useExpireSilence();
   const infra = useManagesInfrastructure();
   const managed = useManagedWorkspaces();
   const [creating, setCreating] = useState(false);
-  const now = Date.now();
-  const rows = silences.data ?? [];
+  const columns = useMemo((): ColumnDef<Silence>[] => {
+    const now = Date.now();
+    return [
+      { id: 'reason', meta: { label: t('alerts.silence.reason'), priority: 1, className: 'wrap-any' }, cell: ({ row: { original: s } }) => s.reason },
+      { id: 'matches', meta: { label: t('alerts.silences.matches'), priority: 2, className: 'small' }, cell: ({ row: { original: s } }) => matchersText(t, s) },
+      { id: 'starts', meta: { label: t('alerts.silences.starts'), priority: 3, className: 'small nowrap' }, cell: ({ row: { original: s } }) => formatDateTime(s.starts_at) },
+      {
+        id: 'ends',
+        meta: { label: t('alerts.silences.ends'), sortKey: 'ends', priority: 2, className: 'small nowrap' },
+        cell: ({ row: { original: s } }) => formatDateTime(s.expired_early_at ?? s.ends_at),
+      },
+      { id: 'by', meta: { label: t('alerts.silences.by'), priority: 3, className: 'small' }, cell: ({ row: { original: s } }) => userName(s.created_by) || '—' },
+      {
+        id: 'created',
+        meta: { label: t('lists.col.created'), sortKey: 'created', priority: 3, defaultHidden: true, className: 'small nowrap' },
+        cell: ({ row: { original: s } }) => formatDateTime((s as Silence & { created?: string }).created) ?? '—',
+      },
+      {
+        id: 'state',
+        meta: { label: t('alerts.col.state'), priority: 1 },
+        cell: ({ row: { original: s } }) => {
+          const active = silenceActive(s, now);
+          return (
+            <span className={`badge ${active ? 'tone-warn' : 'tone-neutral'}`} data-active={active ? 'true' : 'false'}>
+              {active ? t('alerts.silences.active') : t('alerts.silences.expired')}
+            </span>
+          );
+        },
+      },
+      {
+        id: 'actions',
+        meta: { label: t('alerts.col.actions'), priority: 1, className: 'actions-col' },
+        cell: ({ row: { original: s } }) => {
+          if (!silenceActive(s, now)) return null;
+          const ws = refId(s.workspace);
+          const may = permission(t, undefined, infra || (ws !== null && managed.has(ws)), t('alerts.rules.notAllowed'));
+          return (
+            <button
+              type="button"
+              className="btn btn-small"
+              disabled={!may.allowed || expire.isPending}
+              title={may.reason || undefined}
+              onClick={() => expire.mutate(s.id)}
+              data-testid={`silence-expire-${s.id}`}
+            >
+              {t('alerts.silences.expire')}
+            </button>
+          );
+        },
+      },
+    ];
+  }, [t, infra, managed, expire]);
   return (
     <section className="page page-wide" data-testid="silences-page">
       <header className="page-header page-header-row">
@@ -167,65 +223,27 @@ export function SilencesPage() {
         </div>
       )}
       <section className="card">
-        {silences.isPending && <Loading />}
-        {silences.isError && <ErrorState error={silences.error} onRetry={() => void silences.refetch()} />}
-        {silences.data && rows.length === 0 && (
-          <p className="muted" data-testid="silences-empty">
-            {t('alerts.silences.none')}
-          </p>
-        )}
-        {rows.length > 0 && (
-          <div className="table-wrap">
-            <table className="table table-dense" data-testid="silences-table">
-              <thead>
-                <tr>
-                  <th scope="col">{t('alerts.silence.reason')}</th>
-                  <th scope="col">{t('alerts.silences.matches')}</th>
-                  <th scope="col">{t('alerts.silences.starts')}</th>
-                  <th scope="col">{t('alerts.silences.ends')}</th>
-                  <th scope="col">{t('alerts.silences.by')}</th>
-                  <th scope="col">{t('alerts.col.state')}</th>
-                  <th scope="col" className="actions-col">
-                    <span className="visually-hidden">{t('alerts.col.actions')}</span>
-                  </th>
-                </tr>
-              </thead>
-              <tbody>
-                {rows.map((s) => {
-                  const active = silenceActive(s, now);
-                  const ws = refId(s.workspace);
-                  const may = permission(t, undefined, infra || (ws !== null && managed.has(ws)), t('alerts.rules.notAllowed'));
-                  return (
-                    <tr key={s.id} data-testid={`silence-row-${s.id}`} data-active={active ? 'true' : 'false'}>
-                      <td className="wrap-any">{s.reason}</td>
-                      <td className="small">{matchersText(t, s)}</td>
-                      <td className="small nowrap">{formatDateTime(s.starts_at)}</td>
-                      <td className="small nowrap">{formatDateTime(s.expired_early_at ?? s.ends_at)}</td>
-                      <td className="small">{userName(s.created_by) || '—'}</td>
-                      <td>
-                        <span className={`badge ${active ? 'tone-warn' : 'tone-neutral'}`}>{active ? t('alerts.silences.active') : t('alerts.silences.expired')}</span>
-                      </td>
-                      <td className="actions-col">
-                        {active && (
-                          <button
-                            type="button"
-                            className="btn btn-small"
-                            disabled={!may.allowed || expire.isPending}
-                            title={may.reason || undefined}
-                            onClick={() => expire.mutate(s.id)}
-                            data-testid={`silence-expire-${s.id}`}
-                          >
-                            {t('alerts.silences.expire')}
-                          </button>
-                        )}
-                      </td>
-                    </tr>
-                  );
-                })}
-              </tbody>
-            </table>
-          </div>
-        )}
+        <DataTable<Silence>
+          tableKey="silences"
+          label={t('alerts.silences.title')}
+          columns={columns}
+          rows={list.rows}
+          getRowId={(s) => String(s.id)}
+          ordering={ordering}
+          onOrderingChange={setOrdering}
+          hasMore={list.hasMore}
+          loadingMore={list.loadingMore}
+          onLoadMore={list.loadMore}
+          loading={list.isLoading}
+          error={list.error}
+          empty={
+            <p className="muted" data-testid="silences-empty">
+              {t('alerts.silences.none')}
+            </p>
+          }
+          rowTestId={(s) => `silence-row-${s.id}`}
+          testId="silences-table"
+        />
       </section>
     </section>
   );

@@ -3,15 +3,18 @@
  * `post:catalog-release-upgrade` and `clusters.cluster` were shown). The code stays available:
  * the list shows it in a tooltip and the filter takes it.
  *
- * Known codes map to `audit.actions.<code with dots as _>`; patterns (`node.<kind>.finished`,
- * `release.revision_<status>`) and the middleware's `<method>:<view>` fall back to phrases.
+ * Known codes map to `audit.actions.<code with dots as _>` (or `admin.audit.actions.<…>` for
+ * those added with issue 20); patterns (`node.<kind>.finished`, `release.revision_<status>`) and
+ * the middleware's `<method>:<view>` fall back to phrases.
  */
 import type { TFunction } from 'i18next';
 
 const key = (code: string) => code.replace(/[.:-]/g, '_');
 
 export function auditActionLabel(t: TFunction, action: string): string {
-  const known = t(`audit.actions.${key(action)}` as 'audit.title', { defaultValue: '' });
+  const known =
+    t(`audit.actions.${key(action)}` as 'audit.title', { defaultValue: '' }) ||
+    t(`admin.audit.actions.${key(action)}` as 'audit.title', { defaultValue: '' });
   if (known) return known;
   let m = action.match(/^node\.(cordon|uncordon|drain)(\.finished)?$/);
   if (m) return t(m[2] ? 'audit.pattern.nodeFinished' : 'audit.pattern.node', { op: t(`clusters.nodeOp.${m[1]}` as 'clusters.nodeOp.cordon') });

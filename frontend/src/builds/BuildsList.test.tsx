@@ -6,6 +6,7 @@ import { getSocket } from '../lib/socket';
 import { page } from '../test/clusters';
 import { FakeWebSocket } from '../test/FakeWebSocket';
 import { adminUser, json, mockFetch, renderAt, testQueryClient } from '../test/utils';
+import { tableViewsHandler } from '../components/table/testing';
 import { workspace } from '../test/workspaces';
 import { BuildsPage } from './BuildsList';
 import { definition, runRow } from './testData';
@@ -24,6 +25,7 @@ describe('BuildsPage', () => {
       'GET /api/builds/definitions/': () => json(page(rows)),
       'GET /api/auth/csrf/': () => json({ csrfToken: 't' }),
       'POST /api/builds/definitions/1/run/': () => json(runRow(20, { status: 'queued', steps_done: 0, image_digest: '', image_size: null }), { status: 202 }),
+      ...tableViewsHandler(),
     });
     renderAt(<BuildsPage />, { route: '/builds', path: '/builds', queryClient: testQueryClient(dev) });
     const api = await screen.findByTestId('build-row-shop-api');
@@ -63,7 +65,8 @@ describe('BuildsPage', () => {
   it('says what to do next when there are no builds', async () => {
     mockFetch({
       'GET /api/workspaces/': () => json(page([workspace(1, { my_grants: [] })])),
-      'GET /api/builds/definitions/': () => json([]),
+      'GET /api/builds/definitions/': () => json(page([])),
+      ...tableViewsHandler(),
     });
     renderAt(<BuildsPage />, { route: '/builds', path: '/builds', queryClient: testQueryClient(dev) });
     const empty = await screen.findByTestId('builds-empty');
@@ -75,6 +78,7 @@ describe('BuildsPage', () => {
     const seen = mockFetch({
       'GET /api/workspaces/': () => json(page([workspace(1, { my_grants: ['builds.run'] })])),
       'GET /api/builds/definitions/': () => json(page([])),
+      ...tableViewsHandler(),
     });
     renderAt(<BuildsPage />, { route: '/builds?q=zzz', path: '/builds', queryClient: testQueryClient(dev) });
     expect(await screen.findByTestId('builds-no-match')).toHaveTextContent('No build definition matches “zzz”.');

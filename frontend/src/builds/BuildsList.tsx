@@ -1,27 +1,38 @@
 /**
  * /builds — the build definitions with Cocktail's columns: build name, image name, steps
  * done/total, status (`DONE`, `RUNNING`, `ERROR 4/6`, `CANCELLED`, `QUEUED`), last build time and
- * image size, from each definition's last run. A name search and a workspace filter (`?q=`,
- * `?workspace=` in the URL);
+ * image size, from each definition's last run, on the console's DataTable: sorting by name or last
+ * change, the name search and the workspace filter ask the server (`?q=`, `?workspace=`,
+ * `?ordering=` in the URL) and pages come by keyset as the list scrolls.
  * "New build" for those who hold `builds.run` somewhere; a Run button per row (the row's
- * `permissions.run`). Rows stay live from each listed workspace's `workspace.<id>` group.
+ * `permissions.run`). Rows stay live from each listed workspace's `workspace.<id>` group
+ * (`buildrun.updated` becomes the `last_run` of its definition).
  */
+import { useQueryClient } from '@tanstack/react-query';
+import { useCallback, useMemo } from 'react';
 import { useTranslation } from 'react-i18next';
-import { Link, useNavigate, useSearchParams } from 'react-router-dom';
+import { Link, useNavigate } from 'react-router-dom';
 import { EmptyState } from '../components/EmptyState';
-import { ErrorState } from '../components/ErrorState';
 import { FormField } from '../components/FormField';
-import { Loading } from '../components/Loading';
+import { DataTable, useKeysetList, type ColumnDef } from '../components/table';
 import { bytesHuman, relativeTime, useNow } from '../clusters/format';
 import { useMe } from '../auth/queries';
-import { DebouncedInput } from '../clusters/tabs/SimpleTabs';
 import { apiErrorText } from '../lib/messages';
+import type { SocketEvent } from '../lib/socket';
+import { fetchKeysetPage, keysetKey, patchKeysetRows, useRefetchCachedOnMount, useUrlFilters, validOrdering } from '../lists/keyset';
+import { ListLive } from '../lists/ListLive';
+import { SearchInput } from '../lists/SearchInput';
 import { useWorkspaces } from '../workspaces/queries';
 import { BUILDS_RUN } from './access';
 import { RunStatusBadge } from './common';
-import { BuildsLive } from './live';
-import { useDefinitions, useRunDefinition } from './queries';
+import { isRunRow } from './live';
+import { useRunDefinition } from './queries';
 import type { BuildDefinition } from './types';
+
+const TABLE = 'builds';
+const SORT_KEYS = ['name', 'updated'] as const;
+/** The newest run's status (`never`: not built yet), as `GET /api/builds/definitions/?status=` takes it. */
+const STATUSES = ['running', 'queued', 'succeeded', 'failed', 'cancelled', 'never'] as const;
 
 function RunButton({ definition }: { definition: BuildDefinition }) {
   const { t } = useTranslation();
@@ -47,96 +58,135 @@ function RunButton({ definition }: { definition: BuildDefinition }) {
   );
 }
 
-export function DefinitionsTable({ rows }: { rows: BuildDefinition[] }) {
+const whenOf = (d: BuildDefinition) => (d.last_run ? (d.last_run.finished ?? d.last_run.started ?? d.last_run.created) : null);
+
+function useDefinitionColumns(): ColumnDef<BuildDefinition>[] {
   const { t, i18n } = useTranslation();
   const now = useNow(30_000);
-  return (
-    <div className="table-wrap">
-      <table className="table table-dense" data-testid="builds-table">
-        <thead>
-          <tr>
-            <th scope="col">{t('builds.col.name')}</th>
-            <th scope="col">{t('builds.col.image')}</th>
-            <th scope="col" className="num">{t('builds.col.steps')}</th>
-            <th scope="col">{t('builds.col.status')}</th>
-            <th scope="col">{t('builds.col.lastBuild')}</th>
-            <th scope="col" className="num">{t('builds.col.size')}</th>
-            <th scope="col" className="actions-col">
-              <span className="visually-hidden">{t('builds.col.actions')}</span>
-            </th>
-          </tr>
-        </thead>
-        <tbody>
-          {rows.map((d) => {
-            const last = d.last_run;
-            const when = last ? (last.finished ?? last.started ?? last.created) : null;
-            return (
-              <tr key={d.id} data-testid={`build-row-${d.name}`} data-status={last?.status ?? 'none'}>
-                <td>
-                  <Link to={`/builds/definitions/${d.id}`} className="mono" data-testid="build-link">
-                    {d.name}
-                  </Link>
-                  <div className="small muted">{d.workspace.name}</div>
-                </td>
-                <td className="mono small wrap-any" data-testid="build-image">
-                  {d.image}
-                </td>
-                <td className="num" data-testid="build-steps">
-                  {last ? `${last.steps_done}/${last.steps_total}` : '—'}
-                </td>
-                <td>
-                  {last ? (
-                    <Link to={`/builds/runs/${last.id}`} data-testid="build-last-run">
-                      <RunStatusBadge run={last} testId="build-status" />
-                    </Link>
-                  ) : (
-                    <span className="muted small" data-testid="build-status">
-                      {t('builds.list.never')}
-                    </span>
-                  )}
-                </td>
-                <td className="small nowrap" title={when ?? undefined} data-testid="build-time">
-                  {when ? relativeTime(when, now, i18n.language) : '—'}
-                </td>
-                <td className="num small nowrap" data-testid="build-size">
-                  {last?.image_size ? bytesHuman(last.image_size) : '—'}
-                </td>
-                <td className="actions-col">{d.permissions.run && <RunButton definition={d} />}</td>
-              </tr>
-            );
-          })}
-        </tbody>
-      </table>
-    </div>
+  return useMemo(
+    () => [
+      {
+        id: 'name',
+        meta: { label: t('builds.col.name'), sortKey: 'name', priority: 1 },
+        cell: ({ row: { original: d } }) => (
+          <>
+            <Link to={`/builds/definitions/${d.id}`} className="mono" data-testid="build-link">
+              {d.name}
+            </Link>
+            <div className="small muted">{d.workspace.name}</div>
+          </>
+        ),
+      },
+      {
+        id: 'image',
+        meta: { label: t('builds.col.image'), priority: 2, className: 'mono small wrap-any', cellTestId: 'build-image' },
+        cell: ({ row: { original: d } }) => d.image,
+      },
+      {
+        id: 'steps',
+        meta: { label: t('builds.col.steps'), align: 'end', priority: 3, cellTestId: 'build-steps' },
+        cell: ({ row: { original: d } }) => (d.last_run ? `${d.last_run.steps_done}/${d.last_run.steps_total}` : '—'),
+      },
+      {
+        id: 'status',
+        meta: { label: t('builds.col.status'), priority: 1 },
+        cell: ({ row: { original: d } }) =>
+          d.last_run ? (
+            <Link to={`/builds/runs/${d.last_run.id}`} data-testid="build-last-run" data-status={d.last_run.status}>
+              <RunStatusBadge run={d.last_run} testId="build-status" />
+            </Link>
+          ) : (
+            <span className="muted small" data-testid="build-status" data-status="none">
+              {t('builds.list.never')}
+            </span>
+          ),
+      },
+      {
+        id: 'lastBuild',
+        meta: { label: t('builds.col.lastBuild'), priority: 2, className: 'small nowrap', cellTestId: 'build-time' },
+        cell: ({ row: { original: d } }) => {
+          const when = whenOf(d);
+          return when ? <span title={when}>{relativeTime(when, now, i18n.language)}</span> : '—';
+        },
+      },
+      {
+        id: 'size',
+        meta: { label: t('builds.col.size'), align: 'end', priority: 3, className: 'small nowrap', cellTestId: 'build-size' },
+        cell: ({ row: { original: d } }) => (d.last_run?.image_size ? bytesHuman(d.last_run.image_size) : '—'),
+      },
+      {
+        id: 'updated',
+        meta: { label: t('lists.col.changed'), sortKey: 'updated', priority: 3, defaultHidden: true, className: 'small nowrap' },
+        cell: ({ row: { original: d } }) => <span title={d.updated}>{relativeTime(d.updated, now, i18n.language)}</span>,
+      },
+      {
+        id: 'actions',
+        meta: { label: t('builds.col.actions'), priority: 1, className: 'actions-col' },
+        cell: ({ row: { original: d } }) => (d.permissions.run ? <RunButton definition={d} /> : null),
+      },
+    ],
+    [t, i18n.language, now],
   );
 }
 
 export function BuildsPage() {
   const { t } = useTranslation();
   const me = useMe();
-  const [params, setParams] = useSearchParams();
+  const queryClient = useQueryClient();
+  const { params, set: setParam } = useUrlFilters();
   const workspace = Number(params.get('workspace')) || undefined;
   const q = params.get('q') ?? '';
+  const status = (STATUSES as readonly string[]).includes(params.get('status') ?? '') ? (params.get('status') as string) : '';
+  const ordering = validOrdering(params.get('ordering'), SORT_KEYS);
   const workspaces = useWorkspaces({});
   const wsRows = workspaces.data?.results ?? [];
-  const definitions = useDefinitions({ ...(workspace ? { workspace } : {}), ...(q ? { q } : {}) });
-  const rows = definitions.data ?? [];
+  const query = useMemo(
+    () => ({ ...(workspace ? { workspace } : {}), ...(q ? { q } : {}), ...(status ? { status } : {}), ...(ordering ? { ordering } : {}) }),
+    [workspace, q, status, ordering],
+  );
+  const list = useKeysetList<BuildDefinition>({
+    queryKey: keysetKey(TABLE, query),
+    fetchPage: (cursor) => fetchKeysetPage<BuildDefinition>('/api/builds/definitions/', query, cursor),
+  });
+  useRefetchCachedOnMount(keysetKey(TABLE, query));
+  const rows = list.rows;
+  const columns = useDefinitionColumns();
   const runnable = wsRows.filter((w) => me.data?.is_admin === true || (w.my_grants ?? []).includes(BUILDS_RUN));
   const mayCreate = workspace ? runnable.some((w) => w.id === workspace) : runnable.length > 0;
   // the groups of the workspaces the list shows (an admin may see hundreds of workspaces)
   const liveIds = workspace ? [workspace] : [...new Set(rows.map((d) => d.workspace.id))];
   const newLink = `/builds/new${workspace ? `?workspace=${workspace}` : ''}`;
-  const setParam = (key: string, v: string) => {
-    const next = new URLSearchParams(params);
-    if (v) next.set(key, v);
-    else next.delete(key);
-    setParams(next, { replace: true });
-  };
+  const onEvent = useCallback(
+    (event: SocketEvent) => {
+      if (event.type !== 'buildrun.updated' || !isRunRow(event.data)) return;
+      const run = event.data;
+      const found = patchKeysetRows<BuildDefinition>(
+        queryClient,
+        keysetKey(TABLE),
+        (d) => d.id === run.definition.id,
+        (d) => (d.last_run && d.last_run.id > run.id ? d : { ...d, last_run: { ...(d.last_run?.id === run.id ? d.last_run : {}), ...run } }),
+      );
+      if (!found) void queryClient.invalidateQueries({ queryKey: keysetKey(TABLE) });
+    },
+    [queryClient],
+  );
+  const empty = q || status ? (
+    <p className="muted empty-line" data-testid="builds-no-match">
+      {q ? t('builds.list.noMatch', { q }) : t('lists.noMatch')}
+    </p>
+  ) : (
+    <EmptyState title={t('builds.list.emptyTitle')} testId="builds-empty">
+      <p>{mayCreate ? t('builds.list.emptyCreate') : t('builds.list.emptyAsk')}</p>
+      {mayCreate && (
+        <Link to={newLink} className="btn btn-primary">
+          {t('builds.list.new')}
+        </Link>
+      )}
+    </EmptyState>
+  );
   return (
     <section className="page page-wide" data-testid="builds-page">
-      {liveIds.map((id) => (
-        <BuildsLive key={id} id={id} />
-      ))}
+      <ListLive groups={liveIds.map((id) => `workspace.${id}`)} onEvent={onEvent} queryKey={keysetKey(TABLE)} />
       <header className="page-header page-header-row">
         <div>
           <h1>{t('builds.title')}</h1>
@@ -148,38 +198,49 @@ export function BuildsPage() {
           </Link>
         )}
       </header>
-      <div className="filters" data-testid="builds-filters">
-        <DebouncedInput name="q" label={t('builds.list.search')} value={q} onCommit={(v) => setParam('q', v)} />
-        <FormField label={t('builds.field.workspace')}>
-          <select name="workspace" data-testid="builds-workspace" value={workspace ? String(workspace) : ''} onChange={(e) => setParam('workspace', e.target.value)}>
-            <option value="">{t('builds.list.allWorkspaces')}</option>
-            {wsRows.map((w) => (
-              <option key={w.id} value={String(w.id)}>
-                {w.display_name || w.name}
-              </option>
-            ))}
-          </select>
-        </FormField>
-      </div>
       <section className="card">
-        {definitions.isPending && <Loading />}
-        {definitions.isError && <ErrorState error={definitions.error} onRetry={() => void definitions.refetch()} />}
-        {definitions.data && rows.length === 0 && q && (
-          <p className="muted empty-line" data-testid="builds-no-match">
-            {t('builds.list.noMatch', { q })}
-          </p>
-        )}
-        {definitions.data && rows.length === 0 && !q && (
-          <EmptyState title={t('builds.list.emptyTitle')} testId="builds-empty">
-            <p>{mayCreate ? t('builds.list.emptyCreate') : t('builds.list.emptyAsk')}</p>
-            {mayCreate && (
-              <Link to={newLink} className="btn btn-primary">
-                {t('builds.list.new')}
-              </Link>
-            )}
-          </EmptyState>
-        )}
-        {rows.length > 0 && <DefinitionsTable rows={rows} />}
+        <DataTable<BuildDefinition>
+          tableKey={TABLE}
+          label={t('builds.title')}
+          columns={columns}
+          rows={rows}
+          getRowId={(d) => String(d.id)}
+          ordering={ordering}
+          onOrderingChange={(o) => setParam('ordering', o ?? '')}
+          hasMore={list.hasMore}
+          loadingMore={list.loadingMore}
+          onLoadMore={list.loadMore}
+          loading={list.isLoading}
+          error={list.error}
+          empty={empty}
+          rowTestId={(d) => `build-row-${d.name}`}
+          testId="builds-table"
+          toolbar={
+            <div className="filters" data-testid="builds-filters">
+              <SearchInput name="q" label={t('builds.list.search')} value={q} maxLength={63} onCommit={(v) => setParam('q', v)} />
+              <FormField label={t('builds.field.workspace')}>
+                <select name="workspace" data-testid="builds-workspace" value={workspace ? String(workspace) : ''} onChange={(e) => setParam('workspace', e.target.value)}>
+                  <option value="">{t('builds.list.allWorkspaces')}</option>
+                  {wsRows.map((w) => (
+                    <option key={w.id} value={String(w.id)}>
+                      {w.display_name || w.name}
+                    </option>
+                  ))}
+                </select>
+              </FormField>
+              <FormField label={t('builds.col.status')}>
+                <select name="status" data-testid="builds-status" value={status} onChange={(e) => setParam('status', e.target.value)}>
+                  <option value="">{t('lists.any')}</option>
+                  {STATUSES.map((s) => (
+                    <option key={s} value={s}>
+                      {t(`lists.runStatus.${s}`)}
+                    </option>
+                  ))}
+                </select>
+              </FormField>
+            </div>
+          }
+        />
       </section>
     </section>
   );

@@ -212,7 +212,7 @@ describe('ClusterDetailPage', () => {
     expect(await screen.findByTestId('pod-row-web/web-2', {}, { timeout: 3000 })).toHaveAttribute('data-status', 'ContainerCreating');
 
     const user = userEvent.setup();
-    await user.click(screen.getByTestId('pod-sort-restarts'));
+    await user.click(screen.getByTestId('sort-restarts'));
     await waitFor(() => expect(new URL(seen.at(-1)!.url).searchParams.get('ordering')).toBe('restarts'));
   });
 

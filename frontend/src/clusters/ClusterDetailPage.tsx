@@ -3,11 +3,13 @@
  * permissions and per-kind sync states, admin actions, and the inventory tabs. Everything on
  * the page is kept live from the `cluster.<id>` group.
  */
+import { useMemo, type ReactNode } from 'react';
 import { useTranslation } from 'react-i18next';
 import { Link, NavLink, useParams } from 'react-router-dom';
 import { useMe } from '../auth/queries';
 import { ErrorState } from '../components/ErrorState';
 import { Loading } from '../components/Loading';
+import { DataTable, type ColumnDef } from '../components/table';
 import { ApiError } from '../api/errors';
 import { apiErrorText, clusterStatusText, codeKey, messageText, type ClusterStatusMessage } from '../lib/messages';
 import { NotFound } from '../pages/NotFound';
@@ -77,6 +79,58 @@ function TabContent({ tab, clusterId }: { tab: Tab; clusterId: number }) {
     case 'timeline':
       return <Timeline scope={{ cluster: clusterId }} />;
   }
+}
+
+type Sync = ClusterDetail['syncs'][number];
+
+/** Per-kind sync state of the watcher, on the console's table (`cluster.syncs`). */
+function SyncTable({ syncs }: { syncs: Sync[] }) {
+  const { t, i18n } = useTranslation();
+  const now = useNow();
+  const columns = useMemo<ColumnDef<Sync, unknown>[]>(() => {
+    const column = (id: string, label: string, cell: (x: Sync) => ReactNode, meta: { align?: 'end'; priority?: 1 | 2 | 3; className?: string } = {}) => ({
+      id,
+      header: label,
+      cell: ({ row }: { row: { original: Sync } }) => cell(row.original),
+      meta: { label, ...meta },
+    });
+    return [
+      column('kind', t('clusters.col.kind'), (x) => x.kind),
+      column('state', t('clusters.col.state'), (x) => <SyncBadge state={x.state} />),
+      column('objects', t('clusters.col.objects'), (x) => x.object_count, { align: 'end' }),
+      column('last_event', t('clusters.col.lastEvent'), (x) => relativeTime(x.last_event, now, i18n.language) ?? '—', { priority: 2 }),
+      column(
+        'relists',
+        t('clusters.col.relists'),
+        (x) => (
+          <span className="small" data-testid={`relists-${x.kind}`} data-relists={x.relists}>
+            {x.relists > 0
+              ? t('clusters.relists', {
+                  count: x.relists,
+                  reason: x.last_relist_reason ? t(`clusters.relistReason.${x.last_relist_reason}` as 'clusters.relistReason.gone') : '',
+                  when: relativeTime(x.last_relist_at, now, i18n.language) ?? '—',
+                })
+              : '—'}
+          </span>
+        ),
+        { priority: 3 },
+      ),
+      column('message', t('clusters.col.message'), (x) => <span className="small">{messageText(t, x)}</span>, { priority: 2 }),
+    ];
+  }, [t, i18n.language, now]);
+  return (
+    <DataTable<Sync>
+      tableKey="cluster.syncs"
+      label={t('clusters.syncTitle')}
+      columns={columns}
+      rows={syncs}
+      getRowId={(x) => x.kind}
+      rowTestId={(x) => `sync-${x.kind}`}
+      {...{ rowAttributes: (x: Sync): Record<`data-${string}`, string | undefined> => ({ 'data-state': x.state }) }}
+      testId="sync-table"
+      maxHeight="none"
+    />
+  );
 }
 
 function Header({ cluster }: { cluster: ClusterDetail }) {
@@ -200,40 +254,7 @@ function Header({ cluster }: { cluster: ClusterDetail }) {
       {cluster.syncs?.length > 0 && (
         <details className="syncs" open={cluster.syncs.some((x) => x.state !== 'synced')}>
           <summary>{t('clusters.syncTitle')}</summary>
-          <table className="table table-dense table-compact" data-testid="sync-table">
-            <thead>
-              <tr>
-                <th scope="col">{t('clusters.col.kind')}</th>
-                <th scope="col">{t('clusters.col.state')}</th>
-                <th scope="col">{t('clusters.col.objects')}</th>
-                <th scope="col">{t('clusters.col.lastEvent')}</th>
-                <th scope="col">{t('clusters.col.relists')}</th>
-                <th scope="col">{t('clusters.col.message')}</th>
-              </tr>
-            </thead>
-            <tbody>
-              {cluster.syncs.map((x) => (
-                <tr key={x.kind} data-testid={`sync-${x.kind}`} data-state={x.state}>
-                  <td>{x.kind}</td>
-                  <td>
-                    <SyncBadge state={x.state} />
-                  </td>
-                  <td className="num">{x.object_count}</td>
-                  <td>{relativeTime(x.last_event, now, i18n.language) ?? '—'}</td>
-                  <td className="small" data-testid={`relists-${x.kind}`} data-relists={x.relists}>
-                    {x.relists > 0
-                      ? t('clusters.relists', {
-                          count: x.relists,
-                          reason: x.last_relist_reason ? t(`clusters.relistReason.${x.last_relist_reason}` as 'clusters.relistReason.gone') : '',
-                          when: relativeTime(x.last_relist_at, now, i18n.language) ?? '—',
-                        })
-                      : '—'}
-                  </td>
-                  <td className="small">{messageText(t, x)}</td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
+          <SyncTable syncs={cluster.syncs} />
         </details>
       )}
       <PermissionsPanel permissions={cluster.permissions} />

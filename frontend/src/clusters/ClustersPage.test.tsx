@@ -5,6 +5,7 @@ import { getSocket } from '../lib/socket';
 import { cluster, page } from '../test/clusters';
 import { FakeWebSocket } from '../test/FakeWebSocket';
 import { adminUser, json, mockFetch, renderAt, testQueryClient } from '../test/utils';
+import { tableViewsHandler } from '../components/table/testing';
 import { ClustersPage } from './ClustersPage';
 
 function openSocket() {
@@ -14,7 +15,9 @@ function openSocket() {
   return ws;
 }
 
-const lastParams = (seen: Request[]) => new URL(seen.at(-1)!.url).searchParams;
+/** The query of the last cluster-list request (the table also reads its saved column sets). */
+const lastParams = (seen: Request[]) =>
+  new URL(seen.filter((r) => new URL(r.url).pathname === '/api/clusters/').at(-1)!.url).searchParams;
 
 describe('ClustersPage', () => {
   it('shows the status table with figures per cluster', async () => {
@@ -36,7 +39,7 @@ describe('ClustersPage', () => {
   });
 
   it('sorts on the server when a header is clicked, and sends the filters', async () => {
-    const seen = mockFetch({ 'GET /api/clusters/': () => json(page([cluster(1)])) });
+    const seen = mockFetch({ 'GET /api/clusters/': () => json(page([cluster(1)])), ...tableViewsHandler() });
     renderAt(<ClustersPage />, { queryClient: testQueryClient(adminUser) });
     await screen.findByTestId('cluster-row-c1');
     expect(lastParams(seen).has('ordering')).toBe(false);
@@ -58,6 +61,22 @@ describe('ClustersPage', () => {
     expect(params.get('provider')).toBe('gke');
     expect(params.get('stage')).toBe('prod');
     expect(params.get('ordering')).toBe('-nodes_ready');
+    // A third click goes back to the server's default order.
+    await user.click(screen.getByTestId('sort-nodes_ready'));
+    await waitFor(() => expect(lastParams(seen).has('ordering')).toBe(false));
+  }, 30_000);
+
+  it('moves between rows with the arrow keys and opens a cluster with Enter', async () => {
+    mockFetch({ 'GET /api/clusters/': () => json(page([cluster(1, { name: 'one' }), cluster(2, { name: 'two' })])), ...tableViewsHandler() });
+    renderAt(<ClustersPage />, { queryClient: testQueryClient(adminUser) });
+    const first = await screen.findByTestId('cluster-row-one');
+    expect(screen.getByRole('table', { name: 'Clusters' })).toBeInTheDocument();
+    act(() => first.focus());
+    const user = userEvent.setup();
+    await user.keyboard('{ArrowDown}');
+    await waitFor(() => expect(screen.getByTestId('cluster-row-two')).toHaveFocus());
+    await user.keyboard('{Enter}');
+    await waitFor(() => expect(screen.getByTestId('location')).toHaveTextContent('/clusters/2'));
   });
 
   it('marks stale and unreachable clusters instead of hiding them', async () => {

@@ -6,8 +6,6 @@ import { useEffect, useMemo, useState } from 'react';
 import { useTranslation } from 'react-i18next';
 import { Link, useSearchParams } from 'react-router-dom';
 import { useMe } from '../auth/queries';
-import { ErrorState } from '../components/ErrorState';
-import { Loading } from '../components/Loading';
 import { Pager } from '../components/Pager';
 import { useSocketState } from '../lib/socket';
 import { ClustersTable } from './ClustersTable';
@@ -65,6 +63,57 @@ export function ClustersPage() {
   }, [q]);
 
   const rows = clusters.data?.results ?? [];
+  const ordering = sort ? `${sort.desc ? '-' : ''}${sort.field}` : null;
+  const filterForm = (
+    <form className="filters" data-testid="clusters-filters" onSubmit={(e) => e.preventDefault()} role="search">
+      <label className="field field-grow">
+        <span>{t('clusters.filter.search')}</span>
+        <input
+          type="search"
+          name="q"
+          value={q}
+          placeholder={t('clusters.filter.searchPlaceholder')}
+          onChange={(e) => setQ(e.target.value)}
+        />
+      </label>
+      <label className="field">
+        <span>{t('clusters.col.status')}</span>
+        <select name="status" value={filters.status} onChange={(e) => update({ status: e.target.value })}>
+          <option value="">{t('clusters.filter.any')}</option>
+          {CLUSTER_STATUSES.map((s) => (
+            <option key={s} value={s}>
+              {t(`clusters.status.${s}`)}
+            </option>
+          ))}
+        </select>
+      </label>
+      <label className="field">
+        <span>{t('clusters.field.provider')}</span>
+        <select name="provider" value={filters.provider} onChange={(e) => update({ provider: e.target.value })}>
+          <option value="">{t('clusters.filter.any')}</option>
+          {PROVIDERS.map((p) => (
+            <option key={p} value={p}>
+              {t(`clusters.provider.${p}`)}
+            </option>
+          ))}
+        </select>
+      </label>
+      <label className="field">
+        <span>{t('clusters.col.stage')}</span>
+        <select name="stage" value={filters.stage} onChange={(e) => update({ stage: e.target.value })}>
+          <option value="">{t('clusters.filter.any')}</option>
+          {STAGES.map((s) => (
+            <option key={s} value={s}>
+              {t(`clusters.stage.${s}`)}
+            </option>
+          ))}
+        </select>
+      </label>
+      <span className="muted small live-note" data-testid="clusters-live" data-live={socket === 'open'}>
+        {socket === 'open' ? t('clusters.liveOn') : t('clusters.liveOff')}
+      </span>
+    </form>
+  );
   return (
     <section className="page page-wide" data-testid="clusters-page">
       <header className="page-header page-header-row">
@@ -78,70 +127,24 @@ export function ClustersPage() {
           </Link>
         )}
       </header>
-      <form className="filters" data-testid="clusters-filters" onSubmit={(e) => e.preventDefault()} role="search">
-        <label className="field field-grow">
-          <span>{t('clusters.filter.search')}</span>
-          <input
-            type="search"
-            name="q"
-            value={q}
-            placeholder={t('clusters.filter.searchPlaceholder')}
-            onChange={(e) => setQ(e.target.value)}
-          />
-        </label>
-        <label className="field">
-          <span>{t('clusters.col.status')}</span>
-          <select name="status" value={filters.status} onChange={(e) => update({ status: e.target.value })}>
-            <option value="">{t('clusters.filter.any')}</option>
-            {CLUSTER_STATUSES.map((s) => (
-              <option key={s} value={s}>
-                {t(`clusters.status.${s}`)}
-              </option>
-            ))}
-          </select>
-        </label>
-        <label className="field">
-          <span>{t('clusters.field.provider')}</span>
-          <select name="provider" value={filters.provider} onChange={(e) => update({ provider: e.target.value })}>
-            <option value="">{t('clusters.filter.any')}</option>
-            {PROVIDERS.map((p) => (
-              <option key={p} value={p}>
-                {t(`clusters.provider.${p}`)}
-              </option>
-            ))}
-          </select>
-        </label>
-        <label className="field">
-          <span>{t('clusters.col.stage')}</span>
-          <select name="stage" value={filters.stage} onChange={(e) => update({ stage: e.target.value })}>
-            <option value="">{t('clusters.filter.any')}</option>
-            {STAGES.map((s) => (
-              <option key={s} value={s}>
-                {t(`clusters.stage.${s}`)}
-              </option>
-            ))}
-          </select>
-        </label>
-        <span className="muted small live-note" data-testid="clusters-live" data-live={socket === 'open'}>
-          {socket === 'open' ? t('clusters.liveOn') : t('clusters.liveOff')}
-        </span>
-      </form>
       <section className="card card-flush">
-        {clusters.isPending && <Loading />}
-        {clusters.isError && <ErrorState error={clusters.error} onRetry={() => void clusters.refetch()} />}
-        {clusters.data && rows.length === 0 && (
-          <p className="muted empty-line" data-testid="clusters-empty">
-            {filters.q || filters.status || filters.provider || filters.stage ? t('clusters.emptyFiltered') : t('clusters.empty')}
-          </p>
-        )}
-        {rows.length > 0 && (
-          <ClustersTable
-            clusters={rows}
-            sort={sort}
-            now={now}
-            onSort={(s) => update({ ordering: `${s.desc ? '-' : ''}${s.field}` })}
-          />
-        )}
+        <ClustersTable
+          clusters={rows}
+          ordering={ordering}
+          now={now}
+          onOrderingChange={(o) => update({ ordering: o ?? '' })}
+          loading={clusters.isPending}
+          error={clusters.isError ? clusters.error : undefined}
+          onRetry={() => void clusters.refetch()}
+          empty={
+            clusters.data ? (
+              <p className="muted empty-line" data-testid="clusters-empty">
+                {filters.q || filters.status || filters.provider || filters.stage ? t('clusters.emptyFiltered') : t('clusters.empty')}
+              </p>
+            ) : undefined
+          }
+          toolbar={filterForm}
+        />
         {clusters.data && (
           <Pager next={clusters.data.next} previous={clusters.data.previous} onPage={(c) => update({ cursor: c ?? '' })} />
         )}

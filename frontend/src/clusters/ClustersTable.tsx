@@ -1,42 +1,18 @@
-/** The Cocktail-style cluster status table: one row per cluster, server-side sorting by header. */
+/**
+ * The Cocktail-style cluster status table on the shared DataTable: one row per cluster,
+ * server-side sorting by header, columns by priority (the table fits 1,440 px with every column;
+ * narrower screens drop provider/version/services/disk first, then stage and capacity).
+ */
+import { useMemo, type ReactNode } from 'react';
 import { useTranslation } from 'react-i18next';
-import { Link } from 'react-router-dom';
+import { Link, useNavigate } from 'react-router-dom';
+import { DataTable, type ColumnDef } from '../components/table';
 import { UsageBar } from '../components/UsageBar';
 import { clusterStatusText } from '../lib/messages';
 import { FreshnessBadge, StatusBadge } from './badges';
 import { cores, effectiveFreshness, gb } from './format';
-import type { ClusterSort } from './queries';
-import type { Cluster, ClusterOrdering } from './types';
-
-function SortHeader({
-  field,
-  label,
-  sort,
-  onSort,
-}: {
-  field: ClusterOrdering;
-  label: string;
-  sort: ClusterSort | null;
-  onSort: (sort: ClusterSort) => void;
-}) {
-  const active = sort?.field === field;
-  const desc = active && sort.desc;
-  return (
-    <th scope="col" aria-sort={active ? (desc ? 'descending' : 'ascending') : 'none'}>
-      <button
-        type="button"
-        className="sort-button"
-        data-testid={`sort-${field}`}
-        onClick={() => onSort({ field, desc: active ? !sort.desc : false })}
-      >
-        {label}
-        <span aria-hidden="true" className="sort-mark">
-          {active ? (desc ? '▼' : '▲') : '↕'}
-        </span>
-      </button>
-    </th>
-  );
-}
+import type { Cluster } from './types';
+import './clustersTable.css';
 
 type Health = { nodes_not_ready: number; pods_crashlooping: number; pods_pending: number };
 
@@ -68,127 +44,209 @@ function HealthCell({ cluster }: { cluster: Cluster }) {
   );
 }
 
+/** Capacity / allocatable / requested with a bar, in two short lines. */
+function Capacity({
+  figures,
+  fmt,
+  barLabel,
+  title,
+}: {
+  figures: { capacity: number; allocatable: number; requested: number };
+  fmt: (n: number) => string;
+  barLabel: string;
+  title: string;
+}) {
+  return (
+    <>
+      <span title={title} className="ct-figures">
+        {fmt(figures.capacity)} / {fmt(figures.allocatable)} / {fmt(figures.requested)}
+      </span>
+      <UsageBar capacity={figures.capacity} allocatable={figures.allocatable} requested={figures.requested} label={barLabel} />
+    </>
+  );
+}
+
+export function clusterRowClass(c: Cluster, now: number): string | undefined {
+  const freshness = effectiveFreshness(c, now);
+  if (freshness === 'stale' || freshness === 'unreachable') return `row-flagged row-${freshness}`;
+  return freshness === 'disabled' ? 'row-disabled' : undefined;
+}
+
 export function ClustersTable({
   clusters,
-  sort,
-  onSort,
+  ordering,
+  onOrderingChange,
   now,
+  toolbar,
+  loading,
+  error,
+  onRetry,
+  empty,
 }: {
   clusters: Cluster[];
-  sort: ClusterSort | null;
-  onSort: (sort: ClusterSort) => void;
+  ordering: string | null;
+  onOrderingChange: (ordering: string | null) => void;
   now: number;
+  toolbar?: ReactNode;
+  loading?: boolean;
+  error?: unknown;
+  onRetry?: () => void;
+  empty?: ReactNode;
 }) {
   const { t } = useTranslation();
-  const header = (field: ClusterOrdering, label: string) => <SortHeader field={field} label={label} sort={sort} onSort={onSort} />;
+  const navigate = useNavigate();
+  const none = t('common.none');
+  const columns = useMemo<ColumnDef<Cluster, unknown>[]>(
+    () => [
+      {
+        id: 'name',
+        meta: { label: t('clusters.col.name'), sortKey: 'name' },
+        cell: ({ row: { original: c } }) => (
+          <>
+            <Link to={`/clusters/${c.id}`} className="cluster-name">
+              {c.display_name || c.name}
+            </Link>
+            <div className="muted small mono">{c.name}</div>
+          </>
+        ),
+      },
+      {
+        id: 'status',
+        meta: { label: t('clusters.col.status'), sortKey: 'status' },
+        cell: ({ row: { original: c } }) => <StatusBadge status={c.status} message={clusterStatusText(t, c)} />,
+      },
+      {
+        id: 'health',
+        meta: { label: t('clusters.col.health'), headerTitle: t('clusters.health.legend'), cellTestId: 'cell-health' },
+        cell: ({ row: { original: c } }) => <HealthCell cluster={c} />,
+      },
+      {
+        id: 'provider',
+        meta: { label: t('clusters.col.provider'), sortKey: 'provider', priority: 3 },
+        cell: ({ row: { original: c } }) => (
+          <>
+            {t(`clusters.provider.${c.provider}`)}
+            <div className="muted small">{c.region || none}</div>
+          </>
+        ),
+      },
+      {
+        id: 'stage',
+        meta: { label: t('clusters.col.stage'), sortKey: 'stage', priority: 2 },
+        cell: ({ row: { original: c } }) => t(`clusters.stage.${c.stage}`),
+      },
+      {
+        id: 'version',
+        meta: { label: t('clusters.col.version'), sortKey: 'kubernetes_version', priority: 3, className: 'mono' },
+        cell: ({ row: { original: c } }) => c.kubernetes_version || none,
+      },
+      {
+        id: 'nodes',
+        meta: { label: t('clusters.col.nodes'), sortKey: 'nodes_ready', align: 'end', cellTestId: 'cell-nodes' },
+        cell: ({ row: { original: c } }) => {
+          const s = c.summary ?? {};
+          return s.nodes_total !== undefined ? `${s.nodes_ready ?? 0}/${s.nodes_total}` : none;
+        },
+      },
+      {
+        id: 'services',
+        meta: { label: t('clusters.col.services'), align: 'end', priority: 3 },
+        cell: ({ row: { original: c } }) => c.summary?.services ?? none,
+      },
+      {
+        id: 'cpu',
+        meta: { label: t('clusters.col.cpu'), sortKey: 'cpu_capacity', align: 'end', priority: 2, className: 'ct-capacity' },
+        cell: ({ row: { original: c } }) => {
+          const cpu = c.summary?.cpu;
+          return cpu ? (
+            <Capacity
+              figures={cpu}
+              fmt={cores}
+              title={t('clusters.capAllocReq')}
+              barLabel={t('clusters.cpuBar', { req: cores(cpu.requested), cap: cores(cpu.capacity) })}
+            />
+          ) : (
+            none
+          );
+        },
+      },
+      {
+        id: 'memory',
+        meta: { label: t('clusters.col.memory'), sortKey: 'memory_capacity', align: 'end', priority: 2, className: 'ct-capacity' },
+        cell: ({ row: { original: c } }) => {
+          const mem = c.summary?.memory;
+          return mem ? (
+            <Capacity
+              figures={mem}
+              fmt={gb}
+              title={t('clusters.capAllocReq')}
+              barLabel={t('clusters.memBar', { req: gb(mem.requested), cap: gb(mem.capacity) })}
+            />
+          ) : (
+            none
+          );
+        },
+      },
+      {
+        id: 'disk',
+        meta: { label: t('clusters.col.disk'), align: 'end', priority: 3 },
+        cell: ({ row: { original: c } }) => {
+          const disk = c.summary?.disk;
+          return disk ? `${gb(disk.capacity)} / ${gb(disk.allocatable)}` : none;
+        },
+      },
+      {
+        id: 'pods',
+        meta: { label: t('clusters.col.pods'), sortKey: 'pods_running', align: 'end', cellTestId: 'cell-pods', headerTitle: t('clusters.legend.pods') },
+        cell: ({ row: { original: c } }) => {
+          const pods = c.summary?.pods;
+          return <span title={t('clusters.legend.pods')}>{pods ? `${pods.running}/${pods.total}/${pods.capacity}` : none}</span>;
+        },
+      },
+      {
+        id: 'lastSync',
+        meta: { label: t('clusters.col.lastSync'), sortKey: 'last_sync', cellTestId: 'cell-last-sync' },
+        cell: ({ row: { original: c } }) => {
+          const freshness = effectiveFreshness(c, now);
+          const flagged = freshness === 'stale' || freshness === 'unreachable';
+          return (
+            <>
+              <FreshnessBadge cluster={c} now={now} />
+              {flagged && <span className="visually-hidden">{t('clusters.flaggedHint')}</span>}
+            </>
+          );
+        },
+      },
+    ],
+    [t, now, none],
+  );
+
   return (
-    <div className="table-wrap">
-      <table className="table table-dense clusters-table" data-testid="clusters-table">
-        <thead>
-          <tr>
-            {header('name', t('clusters.col.name'))}
-            {header('status', t('clusters.col.status'))}
-            <th scope="col" title={t('clusters.health.legend')}>
-              {t('clusters.col.health')}
-            </th>
-            {header('provider', t('clusters.col.provider'))}
-            {header('stage', t('clusters.col.stage'))}
-            {header('kubernetes_version', t('clusters.col.version'))}
-            {header('nodes_ready', t('clusters.col.nodes'))}
-            <th scope="col">{t('clusters.col.services')}</th>
-            {header('cpu_capacity', t('clusters.col.cpu'))}
-            {header('memory_capacity', t('clusters.col.memory'))}
-            <th scope="col">{t('clusters.col.disk')}</th>
-            {header('pods_running', t('clusters.col.pods'))}
-            {header('last_sync', t('clusters.col.lastSync'))}
-          </tr>
-        </thead>
-        <tbody>
-          {clusters.map((c) => {
-            const s = c.summary ?? {};
-            const freshness = effectiveFreshness(c, now);
-            const flagged = freshness === 'stale' || freshness === 'unreachable';
-            return (
-              <tr
-                key={c.id}
-                data-testid={`cluster-row-${c.name}`}
-                data-freshness={freshness}
-                className={flagged ? `row-flagged row-${freshness}` : freshness === 'disabled' ? 'row-disabled' : undefined}
-              >
-                <td>
-                  <Link to={`/clusters/${c.id}`} className="cluster-name">
-                    {c.display_name || c.name}
-                  </Link>
-                  <div className="muted small mono">{c.name}</div>
-                </td>
-                <td>
-                  <StatusBadge status={c.status} message={clusterStatusText(t, c)} />
-                </td>
-                <td data-testid="cell-health">
-                  <HealthCell cluster={c} />
-                </td>
-                <td>
-                  {t(`clusters.provider.${c.provider}`)}
-                  <div className="muted small">{c.region || t('common.none')}</div>
-                </td>
-                <td>{t(`clusters.stage.${c.stage}`)}</td>
-                <td className="mono">{c.kubernetes_version || t('common.none')}</td>
-                <td className="num" data-testid="cell-nodes">
-                  {s.nodes_total !== undefined ? `${s.nodes_ready ?? 0}/${s.nodes_total}` : t('common.none')}
-                </td>
-                <td className="num">{s.services ?? t('common.none')}</td>
-                <td className="num">
-                  {s.cpu ? (
-                    <>
-                      <span title={t('clusters.capAllocReq')}>
-                        {cores(s.cpu.capacity)} / {cores(s.cpu.allocatable)} / {cores(s.cpu.requested)}
-                      </span>
-                      <UsageBar
-                        capacity={s.cpu.capacity}
-                        allocatable={s.cpu.allocatable}
-                        requested={s.cpu.requested}
-                        label={t('clusters.cpuBar', { req: cores(s.cpu.requested), cap: cores(s.cpu.capacity) })}
-                      />
-                    </>
-                  ) : (
-                    t('common.none')
-                  )}
-                </td>
-                <td className="num">
-                  {s.memory ? (
-                    <>
-                      <span title={t('clusters.capAllocReq')}>
-                        {gb(s.memory.capacity)} / {gb(s.memory.allocatable)} / {gb(s.memory.requested)}
-                      </span>
-                      <UsageBar
-                        capacity={s.memory.capacity}
-                        allocatable={s.memory.allocatable}
-                        requested={s.memory.requested}
-                        label={t('clusters.memBar', { req: gb(s.memory.requested), cap: gb(s.memory.capacity) })}
-                      />
-                    </>
-                  ) : (
-                    t('common.none')
-                  )}
-                </td>
-                <td className="num">
-                  {s.disk ? `${gb(s.disk.capacity)} / ${gb(s.disk.allocatable)}` : t('common.none')}
-                </td>
-                <td className="num" data-testid="cell-pods" title={t('clusters.legend.pods')}>
-                  {s.pods ? `${s.pods.running}/${s.pods.total}/${s.pods.capacity}` : t('common.none')}
-                </td>
-                <td className="nowrap">
-                  <FreshnessBadge cluster={c} now={now} />
-                  {flagged && <span className="visually-hidden">{t('clusters.flaggedHint')}</span>}
-                </td>
-              </tr>
-            );
-          })}
-        </tbody>
-      </table>
-      <p className="small muted table-legend" data-testid="clusters-legend">
-        {t('clusters.legend.figures')} {t('clusters.legend.pods')}
-      </p>
-    </div>
+    <>
+      <DataTable<Cluster>
+        tableKey="clusters"
+        label={t('clusters.title')}
+        columns={columns}
+        rows={clusters}
+        getRowId={(c) => String(c.id)}
+        ordering={ordering}
+        onOrderingChange={onOrderingChange}
+        loading={loading}
+        error={error}
+        onRetry={onRetry}
+        empty={empty}
+        toolbar={toolbar}
+        onRowActivate={(c) => navigate(`/clusters/${c.id}`)}
+        rowClassName={(c) => clusterRowClass(c, now)}
+        rowTestId={(c) => `cluster-row-${c.name}`}
+        rowAttributes={(c) => ({ 'data-freshness': effectiveFreshness(c, now) })}
+        testId="clusters-table"
+      />
+      {clusters.length > 0 && (
+        <p className="small muted table-legend ct-legend" data-testid="clusters-legend">
+          {t('clusters.legend.figures')} {t('clusters.legend.pods')}
+        </p>
+      )}
+    </>
   );
 }

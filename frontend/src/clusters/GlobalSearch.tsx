@@ -8,7 +8,7 @@ import { useTranslation } from 'react-i18next';
 import { Link, useNavigate } from 'react-router-dom';
 import { clustersApi } from './api';
 import { clustersKey } from './queries';
-import { podPath } from './tabs/PodsTab';
+import { podPath } from './tabs/podLinks';
 import type { Cluster, Page, SearchHit } from './types';
 import { apiErrorText } from '../lib/messages';
 
@@ -77,7 +77,7 @@ export function GlobalSearch() {
   const groups = groupHits(hits);
 
   return (
-    <div className="global-search" ref={ref} role="search">
+    <div className="global-search" ref={ref} role="search" aria-label={t('search.label')}>
       <input
         type="search"
         data-testid="global-search"

@@ -2,7 +2,7 @@
  * /clusters/:id/pods/:namespace/:name — a pod's projection, its containers, its events, and the
  * full object fetched live from the cluster (YAML or JSON). Kept live from `cluster.<id>`.
  */
-import { useEffect, useState } from 'react';
+import { lazy, Suspense, useEffect, useState } from 'react';
 import { useTranslation } from 'react-i18next';
 import { Link, useLocation, useParams } from 'react-router-dom';
 import { ApiError } from '../api/errors';
@@ -11,7 +11,6 @@ import { apiErrorText } from '../lib/messages';
 import { Loading } from '../components/Loading';
 import { NotFound } from '../pages/NotFound';
 import { PhaseBadge } from './badges';
-import { PodTerminal } from './PodTerminal';
 import { PodLogs } from './PodLogs';
 import { bytesHuman, cores, relativeTime, useNow } from './format';
 import { useClusterLive } from './live';
@@ -22,6 +21,9 @@ import { EventsTab, Labels } from './tabs/SimpleTabs';
 import { toYaml } from './yaml';
 import { ObjectActions } from '../objects/ObjectActions';
 import { useObject } from '../objects/queries';
+
+// The terminal (xterm, ~84 kB gzip) loads when the pod page renders it, not with the page's chunk.
+const PodTerminal = lazy(() => import('./PodTerminal').then((m) => ({ default: m.PodTerminal })));
 
 /** The kubelet resets a container's restart back-off after 10 minutes of running. */
 const BACKOFF_RESET_MS = 10 * 60_000;
@@ -182,7 +184,9 @@ export function PodDetailPage() {
           </section>
           <section className="card" id={POD_TERMINAL_ANCHOR} data-testid="pod-terminal-card">
             <h2 className="card-title">{t('terminal.title')}</h2>
-            <PodTerminal clusterId={id} namespace={namespace} pod={name} containers={(p.data.containers ?? []).map((c) => c.name)} permission={execPermission} />
+            <Suspense fallback={<Loading />}>
+              <PodTerminal clusterId={id} namespace={namespace} pod={name} containers={(p.data.containers ?? []).map((c) => c.name)} permission={execPermission} />
+            </Suspense>
           </section>
           <section className="card">
             <h2 className="card-title">{t('clusters.tab.events')}</h2>
@@ -201,7 +205,7 @@ export function PodDetailPage() {
               </div>
             </div>
             {p.object && Object.keys(p.object).length > 0 ? (
-              <pre className="code-block" data-testid="pod-object">
+              <pre className="code-block" data-testid="pod-object" tabIndex={0}>
                 {format === 'yaml' ? toYaml(p.object) : JSON.stringify(p.object, null, 2)}
               </pre>
             ) : (

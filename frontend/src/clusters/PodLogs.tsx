@@ -209,7 +209,7 @@ export function PodLogs({ clusterId, namespace, pod, containers, permission, fol
                   />
                 </div>
               ) : (
-                <pre className="code-block pod-logs-pre" data-log-scroll data-testid="logs-lines">
+                <pre className="code-block pod-logs-pre" data-log-scroll data-testid="logs-lines" tabIndex={0}>
                   {lines.join('\n')}
                 </pre>
               )}

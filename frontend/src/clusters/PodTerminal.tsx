@@ -234,7 +234,7 @@ export function PodTerminal({ clusterId, namespace, pod, containers, permission,
         ref={screenRef}
         className="terminal-screen"
         data-testid="terminal-screen"
-        style={{ height: 360, background: '#0f141d', padding: 4, borderRadius: 6, display: phase === 'idle' ? 'none' : 'block' }}
+        style={{ height: 360, background: 'var(--code-bg)', padding: 4, borderRadius: 6, display: phase === 'idle' ? 'none' : 'block' }}
       />
       <p className="muted small">{t('terminal.recorded')}</p>
     </div>

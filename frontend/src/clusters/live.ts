@@ -117,6 +117,13 @@ export function rowMatches(row: InventoryRow, params: InventoryParams): boolean 
         if (!test || !test(row.labels ?? {})) return false;
         break;
       }
+      case 'top_level': {
+        // The workloads list hides what a workload it also lists controls (kubectl-like consoles do).
+        const owner = isRecord(row.data) && isRecord(row.data.owner) ? String(row.data.owner.kind) : '';
+        const controlled = (row.kind === 'ReplicaSet' && owner === 'Deployment') || (row.kind === 'Job' && owner === 'CronJob');
+        if ((value === 'true') === controlled) return false;
+        break;
+      }
       case 'ordering':
         break;
       default:

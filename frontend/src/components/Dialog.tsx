@@ -1,8 +1,10 @@
 /**
- * A small modal dialog: focus moves into it, Escape closes it. No dependency
- * on <dialog>/showModal so it behaves the same in jsdom and browsers.
+ * A small modal dialog: focus moves into it and stays there (Tab cycles inside), Escape closes
+ * it, and focus returns to the opener (components/focusTrap.ts). No dependency on
+ * <dialog>/showModal so it behaves the same in jsdom and browsers.
  */
-import { useEffect, useId, useRef, type ReactNode } from 'react';
+import { useId, useRef, type ReactNode } from 'react';
+import { useFocusTrap } from './focusTrap';
 
 export function Dialog({
   title,
@@ -19,11 +21,7 @@ export function Dialog({
 }) {
   const titleId = useId();
   const ref = useRef<HTMLDivElement>(null);
-  useEffect(() => {
-    const previous = document.activeElement instanceof HTMLElement ? document.activeElement : null;
-    ref.current?.focus();
-    return () => previous?.focus();
-  }, []);
+  useFocusTrap(ref, onClose);
   return (
     <div className="dialog-backdrop">
       <div
@@ -34,9 +32,6 @@ export function Dialog({
         tabIndex={-1}
         ref={ref}
         data-testid={testId}
-        onKeyDown={(e) => {
-          if (e.key === 'Escape') onClose();
-        }}
       >
         <h2 id={titleId} className="dialog-title">
           {title}

@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { en, ko } from './resources';
 import { LANGUAGE_STORAGE_KEY, detectLanguage } from './index';
+import { NAMESPACES, SECTIONS, loadSection, sectionOf } from './loaders';
+import { CORE_SECTIONS } from './sections';
 
 type Tree = { [key: string]: string | Tree };
 
@@ -48,6 +50,33 @@ describe('translations', () => {
     });
     expect(ko.topbar.logout).toBe('로그아웃');
     expect(ko.topbar.apiTokens).toBe('API 토큰');
+  });
+});
+
+describe('sections (what the console downloads)', () => {
+  async function assemble(lang: 'en' | 'ko'): Promise<Tree> {
+    const parts = await Promise.all(SECTIONS.map((s) => loadSection(lang, s)));
+    const tree: Tree = {};
+    for (const part of parts) {
+      for (const [key, value] of Object.entries(part)) {
+        expect(tree, `${lang}: ${key} comes from two sections`).not.toHaveProperty(key);
+        tree[key] = value;
+      }
+    }
+    return tree;
+  }
+
+  it('add up to the whole tree in both languages, each key once', async () => {
+    expect(await assemble('en')).toEqual(en);
+    expect(await assemble('ko')).toEqual(ko);
+  });
+
+  it('every namespace of resources.ts loads on its own', () => {
+    const cut = new Set<string>([...CORE_SECTIONS, ...NAMESPACES]);
+    for (const key of Object.keys(en)) if (!cut.has(key)) expect(sectionOf(`${key}.x`), key).toBe('base');
+    for (const ns of NAMESPACES) expect(en, ns).toHaveProperty(ns);
+    expect(sectionOf('codes.not_found')).toBe('codes');
+    expect(sectionOf('builds.title')).toBe('builds');
   });
 });
 

@@ -11,6 +11,7 @@ import { GlobalSearch } from '../clusters/GlobalSearch';
 import { ConnectionBanner, WsStatus } from './ConnectionStatus';
 import { LanguageSwitch } from './LanguageSwitch';
 import { Sidebar } from './Sidebar';
+import { ThemeSwitch } from './ThemeSwitch';
 import { UserMenu } from './UserMenu';
 import { RouteNotice } from '../components/RouteNotice';
 
@@ -30,8 +31,17 @@ export function Shell() {
   if (!user) return null; // RequireAuth renders the redirect
   return (
     <div className="shell">
-      <a className="skip-link" href="#main">
-        {t('app.skipToContent')}
+      <a
+        className="skip-link"
+        href="#main"
+        data-testid="skip-link"
+        onClick={(e) => {
+          // Focus the page itself (a hash link alone scrolls but leaves focus in the top bar).
+          e.preventDefault();
+          document.getElementById('main')?.focus();
+        }}
+      >
+        {t('a11y.skipToContent')}
       </a>
       <header className="topbar">
         <Link to="/" className="brand">
@@ -44,12 +54,13 @@ export function Shell() {
         <GlobalSearch />
         <div className="topbar-right">
           <WsStatus />
+          <ThemeSwitch />
           <LanguageSwitch />
           <UserMenu user={user} />
         </div>
       </header>
       <Sidebar isAdmin={user.is_admin} isOperator={user.role === 'operator' || user.role === 'auditor'} />
-      <main className="content" id="main">
+      <main className="content" id="main" tabIndex={-1}>
         <ConnectionBanner />
         <RouteNotice />
         <Outlet />

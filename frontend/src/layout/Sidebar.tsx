@@ -53,6 +53,11 @@ export function Sidebar({ isAdmin, isOperator = false }: { isAdmin: boolean; isO
                   {t('nav.roles')}
                 </NavLink>
               </li>
+              <li>
+                <NavLink to="/admin/settings" className={linkClass} data-testid="nav-admin-settings">
+                  {t('nav.adminSettings')}
+                </NavLink>
+              </li>
             </ul>
           </li>
         )}

@@ -13,6 +13,7 @@ export function UserMenu({ user }: { user: User }) {
   const { t } = useTranslation();
   const [open, setOpen] = useState(false);
   const ref = useRef<HTMLDivElement>(null);
+  const button = useRef<HTMLButtonElement>(null);
   const logout = useLogout();
   const navigate = useNavigate();
 
@@ -22,11 +23,29 @@ export function UserMenu({ user }: { user: User }) {
       if (ref.current && e.target instanceof Node && !ref.current.contains(e.target)) setOpen(false);
     };
     const onKey = (e: KeyboardEvent) => {
-      if (e.key === 'Escape') setOpen(false);
+      if (e.key === 'Escape') {
+        setOpen(false);
+        button.current?.focus(); // back to the button, not lost on the page
+        return;
+      }
+      // Up/Down move between the items (Tab works too).
+      if (e.key !== 'ArrowDown' && e.key !== 'ArrowUp') return;
+      const items = Array.from(ref.current?.querySelectorAll<HTMLElement>('[role=menuitem]:not([disabled])') ?? []);
+      if (items.length === 0) return;
+      e.preventDefault();
+      const at = items.findIndex((el) => el === document.activeElement);
+      const next = e.key === 'ArrowDown' ? (at + 1) % items.length : (at - 1 + items.length) % items.length;
+      items[next]?.focus();
     };
+    // Tabbing past the last item closes the menu rather than leaving it open behind.
+    const onFocusIn = (e: FocusEvent) => {
+      if (ref.current && e.target instanceof Node && !ref.current.contains(e.target)) setOpen(false);
+    };
+    document.addEventListener('focusin', onFocusIn);
     document.addEventListener('mousedown', onDocClick);
     document.addEventListener('keydown', onKey);
     return () => {
+      document.removeEventListener('focusin', onFocusIn);
       document.removeEventListener('mousedown', onDocClick);
       document.removeEventListener('keydown', onKey);
     };
@@ -37,6 +56,7 @@ export function UserMenu({ user }: { user: User }) {
       <button
         type="button"
         className="user-menu-button"
+        ref={button}
         data-testid="user-menu"
         aria-haspopup="menu"
         aria-expanded={open}

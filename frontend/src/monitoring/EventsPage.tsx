@@ -1,20 +1,24 @@
 /**
- * /monitoring/events — cluster events kept by the portal (past the cluster's own TTL), newest first,
- * filtered by cluster, namespace, type, reason and object (all in the URL); warnings highlighted;
- * keyset pages appended by "Load more".
+ * /monitoring/events — cluster events kept by the portal (past the cluster's own TTL) on the
+ * console's DataTable: newest first, or sorted by the server by last seen or type (warnings
+ * first); filtered by cluster, namespace, type, reason and object (all in the URL, with the
+ * sort); warnings highlighted; keyset pages load as the list scrolls.
  */
+import { useMemo } from 'react';
 import { useTranslation } from 'react-i18next';
 import { Link, useSearchParams } from 'react-router-dom';
 import { EmptyState } from '../components/EmptyState';
-import { ErrorState } from '../components/ErrorState';
 import { FormField } from '../components/FormField';
-import { Loading } from '../components/Loading';
+import { DataTable, useKeysetList, type ColumnDef } from '../components/table';
 import { relativeTime, useNow } from '../clusters/format';
 import { useClusters } from '../clusters/queries';
-import { DebouncedInput } from '../clusters/tabs/SimpleTabs';
+import { fetchKeysetPage, keysetKey, validOrdering } from '../lists/keyset';
+import { SearchInput } from '../lists/SearchInput';
 import { MonitoringPage } from './common';
-import { useEvents } from './queries';
 import type { EventQuery, EventRow } from './types';
+
+const TABLE = 'events';
+const SORT_KEYS = ['last_seen', 'warning'] as const;
 
 const TEXT_FILTERS = ['namespace', 'reason', 'object_kind', 'object_name'] as const;
 
@@ -31,7 +35,8 @@ export function eventQueryOf(params: URLSearchParams): EventQuery {
     const v = params.get(key)?.trim();
     if (v) query[key] = v;
   }
-  if (params.get('ordering') === '-warning') query.ordering = '-warning';
+  const ordering = validOrdering(params.get('ordering'), SORT_KEYS);
+  if (ordering) query.ordering = ordering;
   return query;
 }
 
@@ -56,14 +61,76 @@ export function eventChartLink(row: EventRow): string | null {
   return null;
 }
 
-export function EventsPage() {
+function useEventColumns(): ColumnDef<EventRow>[] {
   const { t, i18n } = useTranslation();
   const now = useNow(30_000);
+  return useMemo(
+    () => [
+      {
+        id: 'last_seen',
+        meta: { label: t('monitoring.events.lastSeen'), sortKey: 'last_seen', priority: 1, className: 'small nowrap' },
+        cell: ({ row: { original: e } }) => <span title={e.last_seen}>{relativeTime(e.last_seen, now, i18n.language) ?? '—'}</span>,
+      },
+      {
+        id: 'type',
+        meta: { label: t('monitoring.events.type'), sortKey: 'warning', priority: 1 },
+        cell: ({ row: { original: e } }) => {
+          const warning = e.type === 'Warning';
+          return (
+            <span className={`badge ${warning ? 'badge-failure' : 'tone-neutral'}`} data-type={e.type}>
+              {warning ? t('monitoring.events.warning') : t('monitoring.events.normal')}
+            </span>
+          );
+        },
+      },
+      {
+        id: 'reason',
+        meta: { label: t('monitoring.events.reason'), priority: 2, className: 'small' },
+        cell: ({ row: { original: e } }) => e.reason,
+      },
+      {
+        id: 'object',
+        meta: { label: t('monitoring.events.object'), priority: 1, className: 'mono small wrap-any' },
+        cell: ({ row: { original: e } }) => {
+          const link = eventChartLink(e);
+          return (
+            <>
+              {link ? <Link to={link}>{`${e.object_kind}/${e.object_name}`}</Link> : `${e.object_kind}/${e.object_name}`}
+              {e.namespace && <div className="muted">{e.service_map?.display_name ? `${e.namespace} · ${e.service_map.display_name}` : e.namespace}</div>}
+            </>
+          );
+        },
+      },
+      {
+        id: 'message',
+        meta: { label: t('monitoring.events.message'), priority: 2, className: 'small wrap-any' },
+        cell: ({ row: { original: e } }) => e.message,
+      },
+      {
+        id: 'count',
+        meta: { label: t('monitoring.events.count'), align: 'end', priority: 3, className: 'small' },
+        cell: ({ row: { original: e } }) => e.count,
+      },
+      {
+        id: 'cluster',
+        meta: { label: t('monitoring.events.cluster'), priority: 3, className: 'small' },
+        cell: ({ row: { original: e } }) => clusterLabel(e),
+      },
+    ],
+    [t, i18n.language, now],
+  );
+}
+
+export function EventsPage() {
+  const { t } = useTranslation();
   const [params, setParams] = useSearchParams();
   const query = eventQueryOf(params);
-  const events = useEvents(query);
+  const list = useKeysetList<EventRow>({
+    queryKey: keysetKey(TABLE, query),
+    fetchPage: (cursor) => fetchKeysetPage<EventRow>('/api/monitoring/events/', { ...query }, cursor),
+  });
+  const columns = useEventColumns();
   const clusters = useClusters({ page_size: 200 });
-  const rows = events.data?.pages.flatMap((p) => p.results) ?? [];
   const setParam = (key: string, value: string) => {
     const next = new URLSearchParams(params);
     if (value) next.set(key, value);
@@ -72,85 +139,54 @@ export function EventsPage() {
   };
   return (
     <MonitoringPage title={t('monitoring.events.title')} testId="monitoring-events">
-      <div className="filters" data-testid="event-filters">
-        <FormField label={t('monitoring.events.cluster')}>
-          <select name="cluster" data-testid="events-cluster" value={query.cluster ? String(query.cluster) : ''} onChange={(e) => setParam('cluster', e.target.value)}>
-            <option value="">{t('monitoring.events.allClusters')}</option>
-            {(clusters.data?.results ?? []).map((c) => (
-              <option key={c.id} value={String(c.id)}>
-                {c.display_name || c.name}
-              </option>
-            ))}
-          </select>
-        </FormField>
-        <FormField label={t('monitoring.events.type')}>
-          <select name="type" data-testid="events-type" value={query.type ?? ''} onChange={(e) => setParam('type', e.target.value)}>
-            <option value="">{t('monitoring.events.allTypes')}</option>
-            <option value="Warning">{t('monitoring.events.warning')}</option>
-            <option value="Normal">{t('monitoring.events.normal')}</option>
-          </select>
-        </FormField>
-        <DebouncedInput name="namespace" label={t('monitoring.events.namespace')} value={query.namespace ?? ''} onCommit={(v) => setParam('namespace', v)} />
-        <DebouncedInput name="reason" label={t('monitoring.events.reason')} value={query.reason ?? ''} onCommit={(v) => setParam('reason', v)} />
-        <DebouncedInput name="object_kind" label={t('monitoring.events.objectKind')} value={query.object_kind ?? ''} onCommit={(v) => setParam('object_kind', v)} />
-        <DebouncedInput name="object_name" label={t('monitoring.events.objectName')} value={query.object_name ?? ''} onCommit={(v) => setParam('object_name', v)} />
-        <label className="checkbox">
-          <input type="checkbox" name="warnings_first" data-testid="events-warnings-first" checked={query.ordering === '-warning'} onChange={(e) => setParam('ordering', e.target.checked ? '-warning' : '')} />
-          {t('monitoring.events.warningsFirst')}
-        </label>
-      </div>
       <section className="card card-flush">
-        {events.isPending && <Loading />}
-        {events.isError && <ErrorState error={events.error} onRetry={() => void events.refetch()} />}
-        {events.data && rows.length === 0 && <EmptyState title={t('monitoring.events.empty')} testId="events-empty" />}
-        {rows.length > 0 && (
-          <div className="table-wrap">
-            <table className="table table-dense" data-testid="events-table">
-              <thead>
-                <tr>
-                  <th scope="col">{t('monitoring.events.lastSeen')}</th>
-                  <th scope="col">{t('monitoring.events.type')}</th>
-                  <th scope="col">{t('monitoring.events.reason')}</th>
-                  <th scope="col">{t('monitoring.events.object')}</th>
-                  <th scope="col">{t('monitoring.events.message')}</th>
-                  <th scope="col" className="num">{t('monitoring.events.count')}</th>
-                  <th scope="col">{t('monitoring.events.cluster')}</th>
-                </tr>
-              </thead>
-              <tbody>
-                {rows.map((e) => {
-                  const warning = e.type === 'Warning';
-                  const link = eventChartLink(e);
-                  return (
-                    <tr key={e.id} className={warning ? 'row-warning event-warning' : 'event-normal'} data-testid="event-row" data-type={e.type}>
-                      <td className="small nowrap" title={e.last_seen}>
-                        {relativeTime(e.last_seen, now, i18n.language) ?? '—'}
-                      </td>
-                      <td>
-                        <span className={`badge ${warning ? 'badge-failure' : 'tone-neutral'}`}>{warning ? t('monitoring.events.warning') : t('monitoring.events.normal')}</span>
-                      </td>
-                      <td className="small">{e.reason}</td>
-                      <td className="mono small wrap-any">
-                        {link ? <Link to={link}>{`${e.object_kind}/${e.object_name}`}</Link> : `${e.object_kind}/${e.object_name}`}
-                        {e.namespace && <div className="muted">{e.service_map?.display_name ? `${e.namespace} · ${e.service_map.display_name}` : e.namespace}</div>}
-                      </td>
-                      <td className="small wrap-any">{e.message}</td>
-                      <td className="num small">{e.count}</td>
-                      <td className="small">{clusterLabel(e)}</td>
-                    </tr>
-                  );
-                })}
-              </tbody>
-            </table>
-          </div>
-        )}
-        {events.hasNextPage && (
-          <div className="load-more">
-            <button type="button" className="btn" data-testid="events-more" disabled={events.isFetchingNextPage} onClick={() => void events.fetchNextPage()}>
-              {events.isFetchingNextPage ? t('monitoring.events.loading') : t('monitoring.events.more')}
-            </button>
-          </div>
-        )}
+        <DataTable<EventRow>
+          tableKey={TABLE}
+          label={t('monitoring.events.title')}
+          columns={columns}
+          rows={list.rows}
+          getRowId={(e) => String(e.id)}
+          ordering={query.ordering ?? null}
+          onOrderingChange={(o) => setParam('ordering', o ?? '')}
+          hasMore={list.hasMore}
+          loadingMore={list.loadingMore}
+          onLoadMore={list.loadMore}
+          loading={list.isLoading}
+          error={list.error}
+          empty={<EmptyState title={t('monitoring.events.empty')} testId="events-empty" />}
+          rowClassName={(e) => (e.type === 'Warning' ? 'row-warning event-warning' : 'event-normal')}
+          rowTestId={() => 'event-row'}
+          testId="events-table"
+          toolbar={
+            <div className="filters" data-testid="event-filters">
+              <FormField label={t('monitoring.events.cluster')}>
+                <select name="cluster" data-testid="events-cluster" value={query.cluster ? String(query.cluster) : ''} onChange={(e) => setParam('cluster', e.target.value)}>
+                  <option value="">{t('monitoring.events.allClusters')}</option>
+                  {(clusters.data?.results ?? []).map((c) => (
+                    <option key={c.id} value={String(c.id)}>
+                      {c.display_name || c.name}
+                    </option>
+                  ))}
+                </select>
+              </FormField>
+              <FormField label={t('monitoring.events.type')}>
+                <select name="type" data-testid="events-type" value={query.type ?? ''} onChange={(e) => setParam('type', e.target.value)}>
+                  <option value="">{t('monitoring.events.allTypes')}</option>
+                  <option value="Warning">{t('monitoring.events.warning')}</option>
+                  <option value="Normal">{t('monitoring.events.normal')}</option>
+                </select>
+              </FormField>
+              <SearchInput name="namespace" label={t('monitoring.events.namespace')} value={query.namespace ?? ''} maxLength={253} onCommit={(v) => setParam('namespace', v)} />
+              <SearchInput name="reason" label={t('monitoring.events.reason')} value={query.reason ?? ''} maxLength={253} onCommit={(v) => setParam('reason', v)} />
+              <SearchInput name="object_kind" label={t('monitoring.events.objectKind')} value={query.object_kind ?? ''} maxLength={253} onCommit={(v) => setParam('object_kind', v)} />
+              <SearchInput name="object_name" label={t('monitoring.events.objectName')} value={query.object_name ?? ''} maxLength={253} onCommit={(v) => setParam('object_name', v)} />
+              <label className="checkbox">
+                <input type="checkbox" name="warnings_first" data-testid="events-warnings-first" checked={query.ordering === '-warning'} onChange={(e) => setParam('ordering', e.target.checked ? '-warning' : '')} />
+                {t('monitoring.events.warningsFirst')}
+              </label>
+            </div>
+          }
+        />
       </section>
     </MonitoringPage>
   );

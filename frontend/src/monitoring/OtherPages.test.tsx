@@ -5,6 +5,7 @@ import type { User } from '../api/types';
 import i18n from '../i18n';
 import { cluster, page } from '../test/clusters';
 import { adminUser, json, mockFetch, renderAt, testQueryClient } from '../test/utils';
+import { tableViewsHandler } from '../components/table/testing';
 import { meteringCsvUrl } from './api';
 import { eventQueryOf } from './EventsPage';
 import { barsOf, costText, rowLabel, totalsOf } from './MeteringPage';
@@ -48,11 +49,13 @@ describe('events', () => {
         if (cursor === 'abc') return json(page([event(3, { reason: 'Pulled' })]));
         return json(page([event(1, { type: 'Warning', reason: 'BackOff', message: 'Back-off restarting failed container' }), event(2)], { next: 'http://localhost/api/monitoring/events/?cursor=abc' }));
       },
+      ...tableViewsHandler(),
     });
     at('/monitoring/events?cluster=1&type=Warning&reason=BackOff');
-    const rows = await screen.findAllByTestId('event-row');
-    expect(rows).toHaveLength(2);
-    expect(rows[0]).toHaveAttribute('data-type', 'Warning');
+    // the table asks for the next page by cursor as soon as the end of the list is in view
+    await waitFor(() => expect(screen.getAllByTestId('event-row')).toHaveLength(3));
+    const rows = screen.getAllByTestId('event-row');
+    expect(rows[0]!.querySelector('[data-type]')).toHaveAttribute('data-type', 'Warning');
     expect(rows[0]).toHaveClass('row-warning');
     expect(rows[1]).not.toHaveClass('row-warning');
     expect(within(rows[0] as HTMLElement).getByText('Back-off restarting failed container')).toBeInTheDocument();
@@ -61,16 +64,19 @@ describe('events', () => {
     const first = new URL(seen.find((r) => r.url.includes('/monitoring/events/'))?.url ?? '').searchParams;
     expect([first.get('cluster'), first.get('type'), first.get('reason')]).toEqual(['1', 'Warning', 'BackOff']);
 
+    expect(seen.some((r) => new URL(r.url).searchParams.get('cursor') === 'abc')).toBe(true);
+    expect(screen.queryByTestId('table-load-more')).not.toBeInTheDocument();
+
     const user = userEvent.setup();
-    await user.click(screen.getByTestId('events-more'));
-    await waitFor(() => expect(screen.getAllByTestId('event-row')).toHaveLength(3));
-    expect(screen.queryByTestId('events-more')).not.toBeInTheDocument();
+    await user.click(screen.getByTestId('sort-last_seen'));
+    await waitFor(() => expect(seen.some((r) => new URL(r.url).searchParams.get('ordering') === 'last_seen')).toBe(true));
+    expect(screen.getByTestId('location')).toHaveTextContent('ordering=last_seen');
 
     await user.selectOptions(screen.getByTestId('events-type'), '');
-    await waitFor(() => expect(screen.getByTestId('location')).toHaveTextContent('/monitoring/events?cluster=1&reason=BackOff'));
+    await waitFor(() => expect(screen.getByTestId('location')).toHaveTextContent('/monitoring/events?cluster=1&reason=BackOff&ordering=last_seen'));
     await user.click(screen.getByTestId('events-warnings-first'));
     await waitFor(() => expect(seen.some((r) => new URL(r.url).searchParams.get('ordering') === '-warning')).toBe(true));
-  });
+  }, 15_000);
 
   it('reads only known filters', () => {
     expect(eventQueryOf(new URLSearchParams('cluster=x&type=Bad&namespace=%20shop%20&object_kind=Pod'))).toEqual({ namespace: 'shop', object_kind: 'Pod' });

@@ -12,6 +12,9 @@ import { EditorView, basicSetup } from 'codemirror';
 import { useEffect, useRef } from 'react';
 import { useTranslation } from 'react-i18next';
 import { editorRoot } from './editorRoot';
+import { UnifiedDiff } from './UnifiedDiff';
+
+export { UnifiedDiff };
 
 const readOnly = [basicSetup, yaml(), EditorState.readOnly.of(true), EditorView.editable.of(false)];
 
@@ -40,24 +43,6 @@ export function MergeDiff({ before, after, testId = 'yaml-diff' }: { before: str
       </div>
       <div ref={host} />
     </div>
-  );
-}
-
-/** A unified diff as text, its added and removed lines marked. */
-export function UnifiedDiff({ diff, testId = 'unified-diff' }: { diff: string; testId?: string }) {
-  const lines = diff.replace(/\n$/, '').split('\n');
-  return (
-    <pre className="code-block unified-diff" data-testid={testId}>
-      {lines.map((line, i) => {
-        const tone = line.startsWith('+++') || line.startsWith('---') ? 'meta' : line.startsWith('+') ? 'add' : line.startsWith('-') ? 'del' : line.startsWith('@@') ? 'hunk' : '';
-        return (
-          <span key={i} className={tone ? `diff-${tone}` : undefined}>
-            {line}
-            {'\n'}
-          </span>
-        );
-      })}
-    </pre>
   );
 }
 

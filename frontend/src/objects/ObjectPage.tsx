@@ -5,6 +5,7 @@
  * and what happened next, src/activity/Timeline.tsx) and, for pods, a terminal (PodTerminal). A workload's pods are listed under it, kept live by the watcher, so the
  * result of a change (new pods after a scale or restart) shows up without a reload.
  */
+import { lazy, Suspense } from 'react';
 import { useTranslation } from 'react-i18next';
 import { Link, useParams, useSearchParams } from 'react-router-dom';
 import { Timeline } from '../activity/Timeline';
@@ -14,7 +15,6 @@ import { Loading } from '../components/Loading';
 import { NotFound } from '../pages/NotFound';
 import { PhaseBadge } from '../clusters/badges';
 import { relativeTime, useNow } from '../clusters/format';
-import { PodTerminal } from '../clusters/PodTerminal';
 import { useNamespaceLive } from '../clusters/live';
 import { useCluster, useInventory, usePodDetail } from '../clusters/queries';
 import { InventoryTable } from '../clusters/tabs/InventoryTable';
@@ -28,6 +28,9 @@ import type { ObjectDetail, ObjectRef } from './types';
 import { matchLabelsOf } from './YamlEditor';
 import { YamlTab } from './YamlTab';
 import './objects.css';
+
+// The terminal (xterm, ~84 kB gzip) loads when a pod's terminal tab opens.
+const PodTerminal = lazy(() => import('../clusters/PodTerminal').then((m) => ({ default: m.PodTerminal })));
 
 export const OBJECT_TABS = ['yaml', 'timeline', 'terminal'] as const;
 export type ObjectTab = (typeof OBJECT_TABS)[number];
@@ -148,13 +151,15 @@ function TerminalTab({ clusterId, detail }: { clusterId: number; detail: ObjectD
   if (pod.isPending) return <Loading />;
   if (pod.isError) return <ErrorState error={pod.error} onRetry={() => void pod.refetch()} />;
   return (
-    <PodTerminal
-      clusterId={clusterId}
-      namespace={detail.namespace}
-      pod={detail.name}
-      containers={(pod.data.data.containers ?? []).map((c) => c.name)}
-      permission={exec ? { allowed: exec.allowed, reason: exec.reason } : undefined}
-    />
+    <Suspense fallback={<Loading />}>
+      <PodTerminal
+        clusterId={clusterId}
+        namespace={detail.namespace}
+        pod={detail.name}
+        containers={(pod.data.data.containers ?? []).map((c) => c.name)}
+        permission={exec ? { allowed: exec.allowed, reason: exec.reason } : undefined}
+      />
+    </Suspense>
   );
 }
 

@@ -141,6 +141,17 @@ export function unplacedErrors(text: string, errors: readonly LineError[]): Line
   return errors.filter((e) => !(e.line && e.line >= 1) && !(e.field && lineOfField(text, e.field) !== null));
 }
 
+/** Read-only or not, the text is a Tab stop (an explicit tabindex: a read-only editor is not
+ *  contenteditable, and axe does not count contenteditable alone), so the keyboard can reach and
+ *  scroll it. */
+function readOnlyExtensions(readOnly: boolean) {
+  return [
+    EditorState.readOnly.of(readOnly),
+    EditorView.editable.of(!readOnly),
+    EditorView.contentAttributes.of({ tabindex: '0' }),
+  ];
+}
+
 export function YamlEditor({
   value,
   onChange,
@@ -188,7 +199,7 @@ export function YamlEditor({
           lintGutter(),
           EditorState.tabSize.of(2),
           placeholder ? placeholderText(placeholder) : [],
-          readOnlyConf.current.of([EditorState.readOnly.of(readOnly), EditorView.editable.of(!readOnly)]),
+          readOnlyConf.current.of(readOnlyExtensions(readOnly)),
           labelConf.current.of(EditorView.contentAttributes.of({ 'aria-label': label })),
           EditorView.updateListener.of((update) => {
             if (!update.docChanged) return;
@@ -229,7 +240,7 @@ export function YamlEditor({
 
   useEffect(() => {
     view.current?.dispatch({
-      effects: readOnlyConf.current.reconfigure([EditorState.readOnly.of(readOnly), EditorView.editable.of(!readOnly)]),
+      effects: readOnlyConf.current.reconfigure(readOnlyExtensions(readOnly)),
     });
   }, [readOnly]);
 

@@ -3,7 +3,7 @@
  * local accounts or, when chosen, by an LDAP provider. Shows the server's message, field errors,
  * rate limits, and a sign-in a provider's callback refused (`?error=<code>`).
  */
-import { useState, type FormEvent } from 'react';
+import { useEffect, useState, type FormEvent } from 'react';
 import { Navigate, useNavigate, useSearchParams } from 'react-router-dom';
 import { useTranslation } from 'react-i18next';
 import { ApiError } from '../api/errors';
@@ -16,6 +16,21 @@ import { LanguageSwitch } from '../layout/LanguageSwitch';
 import { apiErrorText } from '../lib/messages';
 import { DirectoryChoice, OidcButtons, useRefusedText } from '../identity/LoginOptions';
 import { useLdapLogin, useLoginProviders } from '../identity/queries';
+import { dashboardPage } from '../routeChunks';
+
+/** While the user types, the dashboard (where a login without ?next= lands) downloads. */
+function usePreloadDashboard(next: string) {
+  useEffect(() => {
+    if (next !== '/') return undefined;
+    const run = () => void dashboardPage.preload().catch(() => undefined);
+    if (typeof window.requestIdleCallback === 'function') {
+      const id = window.requestIdleCallback(run, { timeout: 3000 });
+      return () => window.cancelIdleCallback(id);
+    }
+    const id = window.setTimeout(run, 1000);
+    return () => window.clearTimeout(id);
+  }, [next]);
+}
 
 function useLoginErrorText(error: ApiError | null): string | null {
   const { t } = useTranslation();
@@ -49,6 +64,7 @@ export function LoginPage() {
   const [password, setPassword] = useState('');
   const error = login.error instanceof ApiError ? login.error : null;
   const errorText = useLoginErrorText(error);
+  usePreloadDashboard(next);
 
   if (me.data && !local.isPending && !ldap.isPending) return <Navigate to={next} replace />;
 
@@ -64,7 +80,7 @@ export function LoginPage() {
   const formErrors = error?.forField('non_field_errors') ?? [];
 
   return (
-    <div className="login-page">
+    <main className="login-page">
       <div className="login-lang">
         <LanguageSwitch />
       </div>
@@ -127,6 +143,6 @@ export function LoginPage() {
           {login.isPending ? t('login.submitting') : t('login.submit')}
         </button>
       </form>
-    </div>
+    </main>
   );
 }

@@ -5,7 +5,7 @@
  * the row says only whether one is set), check one now, delete one (409 while build definitions
  * use it, or for the built-in one, shown by code) and allocate prefixes to workspaces.
  */
-import { useEffect, useState } from 'react';
+import { useCallback, useEffect, useMemo, useState, type ReactNode } from 'react';
 import { useTranslation } from 'react-i18next';
 import { Link } from 'react-router-dom';
 import { useMe } from '../auth/queries';
@@ -17,6 +17,8 @@ import { EmptyState } from '../components/EmptyState';
 import { ErrorState } from '../components/ErrorState';
 import { FormField } from '../components/FormField';
 import { Loading } from '../components/Loading';
+import { DataTable, type ColumnDef } from '../components/table';
+import { sortRows } from '../lists/keyset';
 import { apiErrorText, messageText } from '../lib/messages';
 import { FormError } from '../workspaces/common';
 import { useWorkspaces } from '../workspaces/queries';
@@ -333,98 +335,152 @@ function Prefixes({ registry }: { registry: Registry }) {
 
 type Opened = { what: 'edit' | 'rotate' | 'allocations' | 'delete'; id: number } | null;
 
-function RegistryRow({ registry, isAdmin, open, onChecked }: { registry: Registry; isAdmin: boolean; open: (o: Opened) => void; onChecked: () => void }) {
-  const { t, i18n } = useTranslation();
-  const now = useNow();
+function RegistryActions({ registry, isAdmin, open, onChecked }: { registry: Registry; isAdmin: boolean; open: (o: Opened) => void; onChecked: () => void }) {
+  const { t } = useTranslation();
   const check = useCheckRegistry();
   return (
-    <tr data-testid={`registry-row-${registry.name}`} data-status={registry.status}>
-      <td>
-        <Link to={`/registries/${registry.id}`} className="mono" data-testid={`open-registry-${registry.name}`}>
-          <strong>{registry.name}</strong>
-        </Link>
-        {registry.builtin && (
-          <>
-            {' '}
-            <span className="badge tone-ok" data-testid="builtin-badge">
-              {t('registries.builtin')}
-            </span>
-          </>
-        )}
-        {registry.description && <div className="small muted">{registry.description}</div>}
-      </td>
-      <td>
-        <KindLabel kind={registry.kind} />
-      </td>
-      <td className="mono small wrap-any">
-        {registry.host}
-        {registry.plain_http && (
-          <>
-            {' '}
-            <span className="badge tone-warn">{t('registries.plainHttpBadge')}</span>
-          </>
-        )}
-      </td>
-      <td>
-        <RegistryStatusBadge status={registry.status} />
-        {registry.message && (
-          <div className={`small ${registry.status === 'error' ? 'bad-text' : 'muted'}`} data-testid="registry-message">
-            {messageText(t, registry)}
-          </div>
-        )}
-        <div className="small muted" title={registry.checked ?? undefined}>
-          {registry.checked ? t('registries.checked', { when: relativeTime(registry.checked, now, i18n.language) ?? '' }) : t('registries.neverChecked')}
+    <>
+      {isAdmin && (
+        <div className="row-actions">
+          <button type="button" className="btn btn-small" data-testid={`edit-registry-${registry.name}`} onClick={() => open({ what: 'edit', id: registry.id })}>
+            {t('registries.editShort')}
+          </button>
+          {!registry.builtin && (
+            <button type="button" className="btn btn-small" data-testid={`rotate-registry-${registry.name}`} onClick={() => open({ what: 'rotate', id: registry.id })}>
+              {t('registries.rotate')}
+            </button>
+          )}
+          <button type="button" className="btn btn-small" data-testid={`check-registry-${registry.name}`} disabled={check.isPending} onClick={() => check.mutate(registry.id, { onSuccess: onChecked })}>
+            {t('registries.checkNow')}
+          </button>
+          <button type="button" className="btn btn-small" data-testid={`allocations-registry-${registry.name}`} onClick={() => open({ what: 'allocations', id: registry.id })}>
+            {t('registries.allocations.button')}
+          </button>
+          {!registry.builtin && (
+            <button type="button" className="btn btn-small btn-danger-outline" data-testid={`delete-registry-${registry.name}`} onClick={() => open({ what: 'delete', id: registry.id })}>
+              {t('registries.delete')}
+            </button>
+          )}
         </div>
-      </td>
-      <td>
-        <Prefixes registry={registry} />
-        {isAdmin && registry.allocations && (
-          <div className="small muted" data-testid="allocation-count">
-            {t('registries.allocationCount', { count: registry.allocations.length })}
-          </div>
-        )}
-      </td>
-      <td>
-        {isAdmin && (
-          <div className="row-actions">
-            <button type="button" className="btn btn-small" data-testid={`edit-registry-${registry.name}`} onClick={() => open({ what: 'edit', id: registry.id })}>
-              {t('registries.editShort')}
-            </button>
-            {!registry.builtin && (
-              <button type="button" className="btn btn-small" data-testid={`rotate-registry-${registry.name}`} onClick={() => open({ what: 'rotate', id: registry.id })}>
-                {t('registries.rotate')}
-              </button>
+      )}
+      {check.error && (
+        <div className="small bad-text" role="alert">
+          {apiErrorText(t, check.error)}
+        </div>
+      )}
+    </>
+  );
+}
+
+function RegistryStatusCell({ registry }: { registry: Registry }) {
+  const { t, i18n } = useTranslation();
+  const now = useNow();
+  return (
+    <>
+      <RegistryStatusBadge status={registry.status} />
+      {registry.message && (
+        <div className={`small ${registry.status === 'error' ? 'bad-text' : 'muted'}`} data-testid="registry-message">
+          {messageText(t, registry)}
+        </div>
+      )}
+      <div className="small muted" title={registry.checked ?? undefined}>
+        {registry.checked ? t('registries.checked', { when: relativeTime(registry.checked, now, i18n.language) ?? '' }) : t('registries.neverChecked')}
+      </div>
+    </>
+  );
+}
+
+const REGISTRY_SORT: Record<string, (r: Registry) => string> = {
+  name: (r) => r.name,
+  kind: (r) => r.kind,
+  host: (r) => r.host,
+  status: (r) => r.status,
+};
+
+/** Registries on the console's DataTable; the API answers them all at once (there are few), so the sort is done here. */
+function RegistriesTable({ rows, isAdmin, open, onChecked, empty }: { rows: Registry[]; isAdmin: boolean; open: (o: Opened) => void; onChecked: () => void; empty: ReactNode }) {
+  const { t } = useTranslation();
+  const [ordering, setOrdering] = useState<string | null>(null);
+  const shown = useMemo(() => sortRows(rows, ordering, REGISTRY_SORT), [rows, ordering]);
+  const columns = useMemo(
+    (): ColumnDef<Registry>[] => [
+      {
+        id: 'name',
+        meta: { label: t('registries.name'), sortKey: 'name', priority: 1 },
+        cell: ({ row: { original: registry } }) => (
+          <>
+            <Link to={`/registries/${registry.id}`} className="mono" data-testid={`open-registry-${registry.name}`}>
+              <strong>{registry.name}</strong>
+            </Link>
+            {registry.builtin && (
+              <>
+                {' '}
+                <span className="badge tone-ok" data-testid="builtin-badge">
+                  {t('registries.builtin')}
+                </span>
+              </>
             )}
-            <button type="button" className="btn btn-small" data-testid={`check-registry-${registry.name}`} disabled={check.isPending} onClick={() => check.mutate(registry.id, { onSuccess: onChecked })}>
-              {t('registries.checkNow')}
-            </button>
-            <button
-              type="button"
-              className="btn btn-small"
-              data-testid={`allocations-registry-${registry.name}`}
-              onClick={() => open({ what: 'allocations', id: registry.id })}
-            >
-              {t('registries.allocations.button')}
-            </button>
-            {!registry.builtin && (
-              <button
-                type="button"
-                className="btn btn-small btn-danger-outline"
-                data-testid={`delete-registry-${registry.name}`}
-                onClick={() => open({ what: 'delete', id: registry.id })}
-              >
-                {t('registries.delete')}
-              </button>
+            {registry.description && <div className="small muted">{registry.description}</div>}
+          </>
+        ),
+      },
+      { id: 'kind', meta: { label: t('registries.kind'), sortKey: 'kind', priority: 3 }, cell: ({ row: { original: registry } }) => <KindLabel kind={registry.kind} /> },
+      {
+        id: 'host',
+        meta: { label: t('registries.host'), sortKey: 'host', priority: 2, className: 'mono small wrap-any' },
+        cell: ({ row: { original: registry } }) => (
+          <>
+            {registry.host}
+            {registry.plain_http && (
+              <>
+                {' '}
+                <span className="badge tone-warn">{t('registries.plainHttpBadge')}</span>
+              </>
             )}
-          </div>
-        )}
-        {check.error && (
-          <div className="small bad-text" role="alert">
-            {apiErrorText(t, check.error)}
-          </div>
-        )}
-      </td>
-    </tr>
+          </>
+        ),
+      },
+      {
+        id: 'status',
+        meta: { label: t('registries.statusTitle'), sortKey: 'status', priority: 1 },
+        cell: ({ row: { original: registry } }) => <RegistryStatusCell registry={registry} />,
+      },
+      {
+        id: 'prefixes',
+        meta: { label: t('registries.prefixes'), priority: 2 },
+        cell: ({ row: { original: registry } }) => (
+          <>
+            <Prefixes registry={registry} />
+            {isAdmin && registry.allocations && (
+              <div className="small muted" data-testid="allocation-count">
+                {t('registries.allocationCount', { count: registry.allocations.length })}
+              </div>
+            )}
+          </>
+        ),
+      },
+      {
+        id: 'actions',
+        meta: { label: t('registries.actions'), priority: 1, className: 'actions-col' },
+        cell: ({ row: { original: registry } }) => <RegistryActions registry={registry} isAdmin={isAdmin} open={open} onChecked={onChecked} />,
+      },
+    ],
+    [t, isAdmin, open, onChecked],
+  );
+  return (
+    <DataTable<Registry>
+      tableKey="registries"
+      label={t('registries.title', { defaultValue: t('registries.name') })}
+      columns={columns}
+      rows={shown}
+      getRowId={(r) => String(r.id)}
+      ordering={ordering}
+      onOrderingChange={setOrdering}
+      empty={empty}
+      rowTestId={(r) => `registry-row-${r.name}`}
+      testId="registries-table"
+      maxHeight="none"
+    />
   );
 }
 
@@ -449,6 +505,7 @@ export function RegistriesPage() {
   const [opened, setOpened] = useState<Opened>(null);
   const remove = useDeleteRegistry();
   const current = opened ? rows.find((r) => r.id === opened.id) : undefined;
+  const onChecked = useCallback(() => setBurst(Date.now()), []);
   const close = () => {
     remove.reset();
     setOpened(null);
@@ -474,33 +531,18 @@ export function RegistriesPage() {
       <section className="card">
         {registries.isPending && <Loading />}
         {registries.isError && <ErrorState error={registries.error} onRetry={() => void registries.refetch()} />}
-        {registries.data && rows.length === 0 && (
-          <EmptyState title={t('registries.empty')} testId="registries-empty">
-            <p className="muted">{isAdmin ? t('registries.emptyAdmin') : t('registries.emptyMember')}</p>
-          </EmptyState>
-        )}
-        {rows.length > 0 && (
-          <div className="table-wrap">
-            <table className="table table-dense" data-testid="registries-table">
-              <thead>
-                <tr>
-                  <th scope="col">{t('registries.name')}</th>
-                  <th scope="col">{t('registries.kind')}</th>
-                  <th scope="col">{t('registries.host')}</th>
-                  <th scope="col">{t('registries.statusTitle')}</th>
-                  <th scope="col">{t('registries.prefixes')}</th>
-                  <th scope="col" className="actions-col">
-                    <span className="visually-hidden">{t('registries.actions')}</span>
-                  </th>
-                </tr>
-              </thead>
-              <tbody>
-                {rows.map((r) => (
-                  <RegistryRow key={r.id} registry={r} isAdmin={isAdmin} open={setOpened} onChecked={() => setBurst(Date.now())} />
-                ))}
-              </tbody>
-            </table>
-          </div>
+        {registries.data && (
+          <RegistriesTable
+            rows={rows}
+            isAdmin={isAdmin}
+            open={setOpened}
+            onChecked={onChecked}
+            empty={
+              <EmptyState title={t('registries.empty')} testId="registries-empty">
+                <p className="muted">{isAdmin ? t('registries.emptyAdmin') : t('registries.emptyMember')}</p>
+              </EmptyState>
+            }
+          />
         )}
       </section>
       {adding && <RegistryDialog registry={null} onClose={() => setAdding(false)} />}

@@ -54,7 +54,7 @@ describe('TagsTable', () => {
       <TagsTable image="127.0.0.1:55000/team-a/web" tags={tags} canDelete={false} canDeploy onFindings={onFindings} onDelete={vi.fn()} onDeploy={vi.fn()} />,
     );
     const scanned = screen.getByTestId('tag-row-1.0.B000002');
-    expect(scanned).toHaveAttribute('data-digest', DIGEST);
+    expect(within(scanned).getByTestId('tag-digest')).toHaveAttribute('data-digest', DIGEST);
     expect(within(scanned).getByTestId('tag-digest')).toHaveTextContent('sha256:3f8a1c0e9b7d');
     expect(within(scanned).getByTestId('tag-digest')).toHaveAttribute('title', DIGEST);
     expect(within(scanned).getByTestId('tag-size')).toHaveTextContent('2.4 MiB');

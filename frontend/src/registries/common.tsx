@@ -4,6 +4,7 @@
  */
 import { useEffect, useId, useRef, useState, type ReactNode } from 'react';
 import { useTranslation } from 'react-i18next';
+import { useFocusTrap } from '../components/focusTrap';
 import { countChips } from './format';
 import './registries.css';
 import type { RegistryStatus, ScanSummary, Severity } from './types';
@@ -84,11 +85,7 @@ export function Drawer({ title, onClose, children, testId }: { title: ReactNode;
   const { t } = useTranslation();
   const titleId = useId();
   const ref = useRef<HTMLDivElement>(null);
-  useEffect(() => {
-    const previous = document.activeElement instanceof HTMLElement ? document.activeElement : null;
-    ref.current?.focus();
-    return () => previous?.focus();
-  }, []);
+  useFocusTrap(ref, onClose);
   return (
     <div className="drawer-backdrop" onClick={onClose}>
       <div
@@ -100,9 +97,6 @@ export function Drawer({ title, onClose, children, testId }: { title: ReactNode;
         ref={ref}
         data-testid={testId}
         onClick={(e) => e.stopPropagation()}
-        onKeyDown={(e) => {
-          if (e.key === 'Escape') onClose();
-        }}
       >
         <div className="drawer-head">
           <h2 id={titleId}>{title}</h2>

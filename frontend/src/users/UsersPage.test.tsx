@@ -2,6 +2,7 @@ import { screen, waitFor, within } from '@testing-library/react';
 import userEvent from '@testing-library/user-event';
 import { describe, expect, it } from 'vitest';
 import type { AdminUser } from '../api/types';
+import { tableViewsHandler } from '../components/table/testing';
 import { adminUser, json, mockFetch, renderAt, testQueryClient } from '../test/utils';
 import { UsersPage } from './UsersPage';
 
@@ -24,6 +25,30 @@ function user(id: number, username: string, overrides: Partial<AdminUser> = {}):
 }
 
 describe('UsersPage', () => {
+  it('sorts on the server from the column headers and keeps the ordering in the URL', async () => {
+    const seen = mockFetch({
+      ...tableViewsHandler(),
+      'GET /api/users/': (req) => {
+        const ordering = new URL(req.url).searchParams.get('ordering');
+        const rows = [user(1, 'admin', { role: 'admin' }), user(2, 'bora', { role: 'auditor' })];
+        return json({ next: null, previous: null, results: ordering === '-username' ? rows.reverse() : rows });
+      },
+    });
+    renderAt(<UsersPage />, { queryClient: testQueryClient(adminUser) });
+    await screen.findByTestId('user-row-bora');
+    const u = userEvent.setup();
+    await u.click(screen.getByTestId('sort-username'));
+    await waitFor(() => expect(screen.getByTestId('location')).toHaveTextContent('ordering=username'));
+    await u.click(screen.getByTestId('sort-username'));
+    await waitFor(() => expect(screen.getByTestId('location')).toHaveTextContent('ordering=-username'));
+    await waitFor(() =>
+      expect(screen.getAllByTestId(/^user-row-/).map((r) => r.dataset.testid)).toEqual(['user-row-bora', 'user-row-admin']),
+    );
+    const lists = seen.filter((r) => new URL(r.url).pathname === '/api/users/');
+    expect(new URL(lists.at(-1)!.url).searchParams.get('ordering')).toBe('-username');
+    expect(screen.getByTestId('users-table')).toHaveAttribute('aria-label', 'Users');
+  });
+
   it('filters by text, role and active state on the server', async () => {
     const seen = mockFetch({ 'GET /api/users/': () => json({ next: null, previous: null, results: [user(1, 'admin', { role: 'admin' })] }) });
     renderAt(<UsersPage />, { queryClient: testQueryClient(adminUser) });

@@ -1,17 +1,16 @@
 /**
- * /admin/users (system admins): accounts and their roles. Filters (q, role, active) and cursor
- * live in the URL. Demoting or deactivating the last admin answers 409; its detail is shown.
- * An account locked after too many failed logins shows "Locked" and an Unlock button.
+ * /admin/users (system admins): accounts and their roles on the console's table, sorted and paged
+ * on the server. Filters (q, role, active) and the ordering live in the URL. Demoting or
+ * deactivating the last admin answers 409; its detail is shown. An account locked after too many
+ * failed logins shows "Locked" and an Unlock button.
  */
 import { useEffect, useMemo, useState } from 'react';
 import { useTranslation } from 'react-i18next';
 import { Link, useSearchParams } from 'react-router-dom';
 import type { AdminUser } from '../api/types';
-import { ErrorState } from '../components/ErrorState';
-import { Loading } from '../components/Loading';
-import { Pager } from '../components/Pager';
+import { DataTable, type ColumnDef } from '../components/table';
 import { formatDateTime } from '../lib/format';
-import { ROLES, useUnlockUser, useUpdateUser, useUsers, type UserFilters } from './queries';
+import { ROLES, parseOrdering, useUnlockUser, useUpdateUser, useUserList, type UserFilters } from './queries';
 import { CreateUserDialog, EditUserDialog, SetPasswordDialog } from './UserDialogs';
 import { apiErrorText } from '../lib/messages';
 
@@ -24,29 +23,130 @@ function filtersFrom(params: URLSearchParams): UserFilters {
   };
 }
 
+type DialogState = { kind: 'create' } | { kind: 'edit' | 'password'; user: AdminUser } | null;
+
 export function UsersPage() {
   const { t } = useTranslation();
   const [params, setParams] = useSearchParams();
   const key = params.toString();
   const filters = useMemo(() => filtersFrom(new URLSearchParams(key)), [key]);
-  const cursor = params.get('cursor');
-  const users = useUsers(filters, cursor);
+  const ordering = parseOrdering(params.get('ordering'));
+  const users = useUserList(filters, ordering);
   const toggle = useUpdateUser();
   const unlock = useUnlockUser();
   const actionError = toggle.error ?? unlock.error;
-  const [dialog, setDialog] = useState<{ kind: 'create' } | { kind: 'edit' | 'password'; user: AdminUser } | null>(null);
+  const [dialog, setDialog] = useState<DialogState>(null);
   const [q, setQ] = useState(filters.q);
   useEffect(() => setQ(filters.q), [filters.q]);
 
-  const update = (next: Partial<UserFilters>, nextCursor: string | null = null) => {
+  const update = (next: Partial<UserFilters>, nextOrdering: string | null = ordering) => {
     const merged = { ...filters, ...next };
     const p = new URLSearchParams();
     if (merged.q) p.set('q', merged.q);
     if (merged.role) p.set('role', merged.role);
     if (merged.active) p.set('is_active', merged.active);
-    if (nextCursor) p.set('cursor', nextCursor);
+    if (nextOrdering) p.set('ordering', nextOrdering);
     setParams(p, { replace: true });
   };
+
+  const columns = useMemo<ColumnDef<AdminUser, unknown>[]>(
+    () => [
+      {
+        id: 'username',
+        cell: ({ row }) => (
+          <Link to={`/admin/users/${row.original.id}`} data-testid={`user-link-${row.original.username}`} className="mono">
+            {row.original.username}
+          </Link>
+        ),
+        meta: { label: t('users.field.username'), sortKey: 'username' },
+      },
+      {
+        id: 'name',
+        cell: ({ row }) => [row.original.first_name, row.original.last_name].filter(Boolean).join(' ') || t('common.none'),
+        meta: { label: t('users.col.name'), priority: 2 },
+      },
+      {
+        id: 'email',
+        cell: ({ row }) => row.original.email || t('common.none'),
+        meta: { label: t('users.field.email'), priority: 2 },
+      },
+      {
+        id: 'role',
+        cell: ({ row }) => {
+          const role = row.original.role ?? 'user';
+          return <span className={`badge role-${role}`}>{t(`roles.${role}`)}</span>;
+        },
+        meta: { label: t('users.field.role'), sortKey: 'role' },
+      },
+      {
+        id: 'is_active',
+        cell: ({ row }) => {
+          const u = row.original;
+          return (
+            <>
+              {u.is_active === false ? <span className="badge tone-bad">{t('users.inactive')}</span> : t('users.active')}
+              {u.locked_until && (
+                <>
+                  {' '}
+                  <span
+                    className="badge tone-warn"
+                    data-testid={`locked-${u.username}`}
+                    title={t('users.lockedUntil', { time: formatDateTime(u.locked_until) ?? '' })}
+                  >
+                    {t('users.locked')}
+                  </span>
+                </>
+              )}
+            </>
+          );
+        },
+        meta: { label: t('users.field.active'), sortKey: 'is_active' },
+      },
+      {
+        id: 'last_login',
+        cell: ({ row }) => formatDateTime(row.original.last_login) ?? t('common.never'),
+        meta: { label: t('users.col.lastLogin'), sortKey: 'last_login', className: 'nowrap', priority: 3 },
+      },
+      {
+        id: 'actions',
+        cell: ({ row }) => {
+          const u = row.original;
+          return (
+            <div className="row-actions">
+              <button type="button" className="btn btn-small" data-testid={`edit-user-${u.username}`} onClick={() => setDialog({ kind: 'edit', user: u })}>
+                {t('users.edit.button')}
+              </button>
+              <button type="button" className="btn btn-small" data-testid={`set-password-${u.username}`} onClick={() => setDialog({ kind: 'password', user: u })}>
+                {t('users.password.button')}
+              </button>
+              <button
+                type="button"
+                className="btn btn-small"
+                data-testid={`toggle-active-${u.username}`}
+                disabled={toggle.isPending}
+                onClick={() => toggle.mutate({ id: u.id, body: { is_active: u.is_active === false } })}
+              >
+                {u.is_active === false ? t('users.activate') : t('users.deactivate')}
+              </button>
+              {u.locked_until && (
+                <button
+                  type="button"
+                  className="btn btn-small"
+                  data-testid={`unlock-user-${u.username}`}
+                  disabled={unlock.isPending}
+                  onClick={() => unlock.mutate(u.id)}
+                >
+                  {t('users.unlock')}
+                </button>
+              )}
+            </div>
+          );
+        },
+        meta: { label: t('clusters.col.actions'), className: 'actions-col' },
+      },
+    ],
+    [t, toggle, unlock],
+  );
 
   return (
     <section className="page" data-testid="users-page">
@@ -115,97 +215,25 @@ export function UsersPage() {
           </button>
         </div>
       )}
-      <section className="card">
-        {users.isPending && <Loading />}
-        {users.isError && <ErrorState error={users.error} onRetry={() => void users.refetch()} />}
-        {users.data && users.data.results.length === 0 && <p className="muted">{t('users.empty')}</p>}
-        {users.data && users.data.results.length > 0 && (
-          <div className="table-wrap">
-            <table className="table table-dense" data-testid="users-table">
-              <thead>
-                <tr>
-                  <th scope="col">{t('users.field.username')}</th>
-                  <th scope="col">{t('users.col.name')}</th>
-                  <th scope="col">{t('users.field.email')}</th>
-                  <th scope="col">{t('users.field.role')}</th>
-                  <th scope="col">{t('users.field.active')}</th>
-                  <th scope="col">{t('users.col.lastLogin')}</th>
-                  <th scope="col" className="actions-col">
-                    {t('clusters.col.actions')}
-                  </th>
-                </tr>
-              </thead>
-              <tbody>
-                {users.data.results.map((u) => (
-                  <tr key={u.id} data-testid={`user-row-${u.username}`} className={u.is_active === false ? 'row-disabled' : undefined}>
-                    <td className="mono">
-                      <Link to={`/admin/users/${u.id}`} data-testid={`user-link-${u.username}`}>
-                        {u.username}
-                      </Link>
-                    </td>
-                    <td>{[u.first_name, u.last_name].filter(Boolean).join(' ') || t('common.none')}</td>
-                    <td>{u.email || t('common.none')}</td>
-                    <td>
-                      <span className={`badge role-${u.role ?? 'user'}`}>{t(`roles.${u.role ?? 'user'}`)}</span>
-                    </td>
-                    <td>
-                      {u.is_active === false ? <span className="badge tone-bad">{t('users.inactive')}</span> : t('users.active')}
-                      {u.locked_until && (
-                        <>
-                          {' '}
-                          <span
-                            className="badge tone-warn"
-                            data-testid={`locked-${u.username}`}
-                            title={t('users.lockedUntil', { time: formatDateTime(u.locked_until) ?? '' })}
-                          >
-                            {t('users.locked')}
-                          </span>
-                        </>
-                      )}
-                    </td>
-                    <td className="nowrap">{formatDateTime(u.last_login) ?? t('common.never')}</td>
-                    <td className="actions-col">
-                      <div className="row-actions">
-                        <button type="button" className="btn btn-small" data-testid={`edit-user-${u.username}`} onClick={() => setDialog({ kind: 'edit', user: u })}>
-                          {t('users.edit.button')}
-                        </button>
-                        <button
-                          type="button"
-                          className="btn btn-small"
-                          data-testid={`set-password-${u.username}`}
-                          onClick={() => setDialog({ kind: 'password', user: u })}
-                        >
-                          {t('users.password.button')}
-                        </button>
-                        <button
-                          type="button"
-                          className="btn btn-small"
-                          data-testid={`toggle-active-${u.username}`}
-                          disabled={toggle.isPending}
-                          onClick={() => toggle.mutate({ id: u.id, body: { is_active: u.is_active === false } })}
-                        >
-                          {u.is_active === false ? t('users.activate') : t('users.deactivate')}
-                        </button>
-                        {u.locked_until && (
-                          <button
-                            type="button"
-                            className="btn btn-small"
-                            data-testid={`unlock-user-${u.username}`}
-                            disabled={unlock.isPending}
-                            onClick={() => unlock.mutate(u.id)}
-                          >
-                            {t('users.unlock')}
-                          </button>
-                        )}
-                      </div>
-                    </td>
-                  </tr>
-                ))}
-              </tbody>
-            </table>
-          </div>
-        )}
-        {users.data && <Pager next={users.data.next} previous={users.data.previous} onPage={(c) => update({}, c)} />}
+      <section className="card card-flush">
+        <DataTable<AdminUser>
+          tableKey="users"
+          label={t('admin.users.table')}
+          columns={columns}
+          rows={users.rows}
+          getRowId={(u) => String(u.id)}
+          ordering={ordering}
+          onOrderingChange={(next) => update({}, next)}
+          hasMore={users.hasMore}
+          loadingMore={users.loadingMore}
+          onLoadMore={users.loadMore}
+          loading={users.isLoading}
+          error={users.error}
+          empty={<p className="muted">{t('users.empty')}</p>}
+          rowClassName={(u) => (u.is_active === false ? 'row-disabled' : undefined)}
+          rowTestId={(u) => `user-row-${u.username}`}
+          testId="users-table"
+        />
       </section>
       {dialog?.kind === 'create' && <CreateUserDialog onClose={() => setDialog(null)} />}
       {dialog?.kind === 'edit' && <EditUserDialog user={dialog.user} onClose={() => setDialog(null)} />}

@@ -1,6 +1,7 @@
 /** Users administration (system admins): list with filters, create, edit, set password, unlock. */
 import { keepPreviousData, useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { api, unwrap } from '../api/client';
+import { useKeysetList } from '../components/table/useKeysetList'; // not the index: MappingsPage imports ROLES from here
 import type { ApiError } from '../api/errors';
 import type { AdminUser, Role, UserCreateBody, UserPatchBody, UsersQuery } from '../api/types';
 
@@ -30,6 +31,28 @@ export function useUsers(filters: UserFilters, cursor: string | null) {
     queryKey: [...usersKey, query],
     queryFn: async () => unwrap(await api.GET('/api/users/', { params: { query } })),
     placeholderData: keepPreviousData,
+  });
+}
+
+/** Orderings the API offers (`ordering`, prefix '-' for descending); the server's default is newest first. */
+export const USER_ORDERINGS = ['id', 'username', 'role', 'is_active', 'date_joined', 'last_login'] as const;
+
+export function parseOrdering(value: string | null): string | null {
+  if (!value) return null;
+  return (USER_ORDERINGS as readonly string[]).includes(value.replace(/^-/, '')) ? value : null;
+}
+
+/** Keyset pages of users for the table, sorted on the server. */
+export function useUserList(filters: UserFilters, ordering: string | null) {
+  const query = usersQuery(filters, null);
+  return useKeysetList<AdminUser>({
+    queryKey: [...usersKey, 'list', query, ordering],
+    fetchPage: async (cursor) => {
+      // `ordering` is checked by parseOrdering; the generated type names the same values.
+      const params = { ...query, ...(ordering ? { ordering } : {}), ...(cursor ? { cursor } : {}) } as UsersQuery;
+      const page = unwrap(await api.GET('/api/users/', { params: { query: params } }));
+      return { results: page.results, next: page.next ?? null };
+    },
   });
 }
 

@@ -47,7 +47,7 @@ describe('RolesPage', () => {
     });
     renderAt(<RolesPage />, { queryClient: testQueryClient(adminUser) });
     const manager = await screen.findByTestId('role-row-manager');
-    expect(manager).toHaveAttribute('data-builtin', 'true');
+    expect(manager).toHaveClass('role-builtin');
     expect(within(manager).queryByTestId('edit-role-manager')).not.toBeInTheDocument();
     const user = userEvent.setup();
     await user.click(screen.getByTestId('create-role'));

@@ -1,15 +1,17 @@
 /**
- * A workspace's members. Those with `members.manage` (and admins) add members from the
- * candidates search, change roles and remove members; a 409 (the last manager) is shown.
+ * A workspace's members on the console's DataTable, newest first or sorted by the server by user,
+ * role or since when, in keyset pages. Those with `members.manage` (and admins) add members from
+ * the candidates search, change roles and remove members; a 409 (the last manager) is shown.
+ * The list sits under `membersKey`: the writes and `member.changed` events refetch it.
  */
-import { useEffect, useState } from 'react';
+import { useEffect, useMemo, useState } from 'react';
 import { useTranslation } from 'react-i18next';
 import { ConfirmDialog } from '../components/ConfirmDialog';
-import { ErrorState } from '../components/ErrorState';
-import { Loading } from '../components/Loading';
+import { DataTable, useKeysetList, type ColumnDef } from '../components/table';
 import { formatDateTime } from '../lib/format';
+import { fetchKeysetPage } from '../lists/keyset';
 import { FormError, useRoleLabel } from './common';
-import { useAddMember, useCandidates, useMembers, usePatchMember, useRemoveMember, useRoles } from './queries';
+import { membersKey, useAddMember, useCandidates, usePatchMember, useRemoveMember, useRoles } from './queries';
 import type { Member, UserRef, WorkspaceRole } from './types';
 import { apiErrorText } from '../lib/messages';
 
@@ -79,7 +81,7 @@ function AddMember({ workspaceId, roles }: { workspaceId: number; roles: Workspa
         );
       }}
     >
-      <h3 className="card-title">{t('workspaces.members.add')}</h3>
+      <h2 className="card-title">{t('workspaces.members.add')}</h2>
       <FormError error={add.error} fields={[]} testId="member-error" />
       <div className="filters">
         <label className="field field-grow">
@@ -124,15 +126,66 @@ function AddMember({ workspaceId, roles }: { workspaceId: number; roles: Workspa
 
 export function MembersTab({ workspaceId, canManage }: { workspaceId: number; canManage: boolean }) {
   const { t } = useTranslation();
-  const members = useMembers(workspaceId);
+  const [ordering, setOrdering] = useState<string | null>(null);
+  const list = useKeysetList<Member>({
+    queryKey: [...membersKey(workspaceId), 'keyset', ordering],
+    fetchPage: (cursor) => fetchKeysetPage<Member>(`/api/workspaces/${workspaceId}/members/`, ordering ? { ordering } : {}, cursor),
+  });
   const roles = useRoles();
   const patch = usePatchMember(workspaceId);
   const remove = useRemoveMember(workspaceId);
   const [removing, setRemoving] = useState<Member | null>(null);
-  const roleList = roles.data ?? [];
+  const roleList = useMemo(() => roles.data ?? [], [roles.data]);
   const roleLabel = useRoleLabel();
-  const roleName = (key: string) => roleLabel(key, roleList.find((r) => r.key === key)?.name);
-  const rows = members.data?.results ?? [];
+  const columns = useMemo((): ColumnDef<Member>[] => {
+    const roleName = (key: string) => roleLabel(key, roleList.find((r) => r.key === key)?.name);
+    const out: ColumnDef<Member>[] = [
+      {
+        id: 'user',
+        meta: { label: t('workspaces.members.user'), sortKey: 'username', priority: 1, className: 'mono' },
+        cell: ({ row: { original: m } }) => <span data-role={m.role}>{m.user.username}</span>,
+      },
+      {
+        id: 'name',
+        meta: { label: t('workspaces.members.name'), priority: 2 },
+        cell: ({ row: { original: m } }) => m.user.name || t('common.none'),
+      },
+      {
+        id: 'role',
+        meta: { label: t('workspaces.members.role'), sortKey: 'role', priority: 1 },
+        cell: ({ row: { original: m } }) =>
+          canManage ? (
+            <RoleSelect
+              roles={roleList}
+              value={m.role}
+              testId={`member-role-${m.user.username}`}
+              disabled={patch.isPending}
+              onChange={(role) => patch.mutate({ member: m.id, role })}
+            />
+          ) : (
+            <span className="badge" title={m.role}>
+              {roleName(m.role)}
+            </span>
+          ),
+      },
+      {
+        id: 'since',
+        meta: { label: t('workspaces.members.since'), sortKey: 'created', priority: 3, className: 'nowrap' },
+        cell: ({ row: { original: m } }) => formatDateTime(m.created) ?? '—',
+      },
+    ];
+    if (canManage)
+      out.push({
+        id: 'actions',
+        meta: { label: t('clusters.col.actions'), priority: 1, className: 'actions-col' },
+        cell: ({ row: { original: m } }) => (
+          <button type="button" className="btn btn-small btn-danger-outline" data-testid={`remove-member-${m.user.username}`} onClick={() => setRemoving(m)}>
+            {t('workspaces.members.remove')}
+          </button>
+        ),
+      });
+    return out;
+  }, [t, canManage, roleList, roleLabel, patch]);
   return (
     <>
       {canManage && <AddMember workspaceId={workspaceId} roles={roleList} />}
@@ -144,57 +197,23 @@ export function MembersTab({ workspaceId, canManage }: { workspaceId: number; ca
           </button>
         </div>
       )}
-      {members.isPending && <Loading />}
-      {members.isError && <ErrorState error={members.error} onRetry={() => void members.refetch()} />}
-      {members.data && rows.length === 0 && <p className="muted empty-line">{t('workspaces.members.empty')}</p>}
-      {rows.length > 0 && (
-        <div className="table-wrap">
-          <table className="table table-dense" data-testid="members-table">
-            <thead>
-              <tr>
-                <th scope="col">{t('workspaces.members.user')}</th>
-                <th scope="col">{t('workspaces.members.name')}</th>
-                <th scope="col">{t('workspaces.members.role')}</th>
-                <th scope="col">{t('workspaces.members.since')}</th>
-                {canManage && (
-                  <th scope="col" className="actions-col">
-                    {t('clusters.col.actions')}
-                  </th>
-                )}
-              </tr>
-            </thead>
-            <tbody>
-              {rows.map((m) => (
-                <tr key={m.id} data-testid={`member-row-${m.user.username}`} data-role={m.role}>
-                  <td className="mono">{m.user.username}</td>
-                  <td>{m.user.name || t('common.none')}</td>
-                  <td>
-                    {canManage ? (
-                      <RoleSelect
-                        roles={roleList}
-                        value={m.role}
-                        testId={`member-role-${m.user.username}`}
-                        disabled={patch.isPending}
-                        onChange={(role) => patch.mutate({ member: m.id, role })}
-                      />
-                    ) : (
-                      <span className="badge" title={m.role}>{roleName(m.role)}</span>
-                    )}
-                  </td>
-                  <td className="nowrap">{formatDateTime(m.created) ?? '—'}</td>
-                  {canManage && (
-                    <td className="actions-col">
-                      <button type="button" className="btn btn-small btn-danger-outline" data-testid={`remove-member-${m.user.username}`} onClick={() => setRemoving(m)}>
-                        {t('workspaces.members.remove')}
-                      </button>
-                    </td>
-                  )}
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
-      )}
+      <DataTable<Member>
+        tableKey="workspace.members"
+        label={t('lists.members')}
+        columns={columns}
+        rows={list.rows}
+        getRowId={(m) => String(m.id)}
+        ordering={ordering}
+        onOrderingChange={setOrdering}
+        hasMore={list.hasMore}
+        loadingMore={list.loadingMore}
+        onLoadMore={list.loadMore}
+        loading={list.isLoading}
+        error={list.error}
+        empty={<p className="muted empty-line">{t('workspaces.members.empty')}</p>}
+        rowTestId={(m) => `member-row-${m.user.username}`}
+        testId="members-table"
+      />
       {removing && (
         <ConfirmDialog
           title={t('workspaces.members.removeTitle')}

@@ -2,9 +2,10 @@
  * /admin/roles: workspace roles and their grants. Built-in roles are read-only; admins create,
  * edit and delete custom ones (a role in use answers 409 on delete; the detail is shown).
  * Grants show in the reader's language (`workspaces.roles.grant.<grant>`, the server's English
- * description for a grant the console does not know yet) with their key beside them.
+ * description for a grant the console does not know yet) with their key beside them. The list is
+ * short and unpaged, on the console's DataTable (column chooser, keyboard, sticky header).
  */
-import { useState } from 'react';
+import { useMemo, useState } from 'react';
 import { useTranslation } from 'react-i18next';
 import { useMe } from '../auth/queries';
 import { ConfirmDialog } from '../components/ConfirmDialog';
@@ -12,6 +13,7 @@ import { Dialog } from '../components/Dialog';
 import { ErrorState } from '../components/ErrorState';
 import { FormField } from '../components/FormField';
 import { Loading } from '../components/Loading';
+import { DataTable, type ColumnDef } from '../components/table';
 import { FormError, useRoleLabel } from './common';
 import { useCreateRole, useDeleteRole, useGrants, usePatchRole, useRoles } from './queries';
 import type { WorkspaceRole } from './types';
@@ -105,6 +107,74 @@ export function RolesPage() {
   const roles = useRoles();
   const remove = useDeleteRole();
   const [dialog, setDialog] = useState<{ kind: 'create' } | { kind: 'edit' | 'delete'; role: WorkspaceRole } | null>(null);
+  const columns = useMemo<ColumnDef<WorkspaceRole, unknown>[]>(
+    () => [
+      {
+        id: 'key',
+        cell: ({ row }) => <span className="mono">{row.original.key}</span>,
+        meta: { label: t('workspaces.roles.key') },
+      },
+      {
+        id: 'name',
+        cell: ({ row }) => {
+          const r = row.original;
+          return (
+            <>
+              {r.builtin ? roleLabel(r.key, r.name) : r.name}
+              {r.builtin && (
+                <span className="badge tone-neutral" data-testid={`role-builtin-${r.key}`}>
+                  {t('workspaces.roles.builtin')}
+                </span>
+              )}
+              {r.description && <div className="small muted">{r.description}</div>}
+            </>
+          );
+        },
+        meta: { label: t('workspaces.roles.name') },
+      },
+      {
+        id: 'grants',
+        cell: ({ row }) => {
+          const r = row.original;
+          if (r.grants.length === 0) return <span className="muted small">{t('workspaces.roles.readOnly')}</span>;
+          return (
+            <span className="chips">
+              {r.grants.map((g) => (
+                <span key={g} className="chip small" title={g} data-testid={`role-${r.key}-grant-${g}`}>
+                  {grantLabel(g)}
+                </span>
+              ))}
+            </span>
+          );
+        },
+        meta: { label: t('workspaces.roles.grants') },
+      },
+      {
+        id: 'actions',
+        cell: ({ row }) => {
+          const r = row.original;
+          if (!isAdmin || r.builtin) return null;
+          return (
+            <div className="row-actions">
+              <button type="button" className="btn btn-small" data-testid={`edit-role-${r.key}`} onClick={() => setDialog({ kind: 'edit', role: r })}>
+                {t('workspaces.roles.edit')}
+              </button>
+              <button
+                type="button"
+                className="btn btn-small btn-danger-outline"
+                data-testid={`delete-role-${r.key}`}
+                onClick={() => setDialog({ kind: 'delete', role: r })}
+              >
+                {t('workspaces.roles.delete')}
+              </button>
+            </div>
+          );
+        },
+        meta: { label: t('clusters.col.actions'), className: 'actions-col' },
+      },
+    ],
+    [t, roleLabel, grantLabel, isAdmin],
+  );
   return (
     <section className="page page-wide" data-testid="roles-page">
       <header className="page-header page-header-row">
@@ -118,65 +188,21 @@ export function RolesPage() {
           </button>
         )}
       </header>
-      <section className="card">
-        {roles.isPending && <Loading />}
-        {roles.isError && <ErrorState error={roles.error} onRetry={() => void roles.refetch()} />}
-        {roles.data && (
-          <table className="table table-dense" data-testid="roles-table">
-            <thead>
-              <tr>
-                <th scope="col">{t('workspaces.roles.key')}</th>
-                <th scope="col">{t('workspaces.roles.name')}</th>
-                <th scope="col">{t('workspaces.roles.grants')}</th>
-                <th scope="col" className="actions-col">
-                  {t('clusters.col.actions')}
-                </th>
-              </tr>
-            </thead>
-            <tbody>
-              {roles.data.map((r) => (
-                <tr key={r.id} data-testid={`role-row-${r.key}`} data-builtin={String(r.builtin)}>
-                  <td className="mono">{r.key}</td>
-                  <td>
-                    {r.builtin ? roleLabel(r.key, r.name) : r.name}
-                    {r.builtin && <span className="badge tone-neutral">{t('workspaces.roles.builtin')}</span>}
-                    {r.description && <div className="small muted">{r.description}</div>}
-                  </td>
-                  <td>
-                    {r.grants.length === 0 ? (
-                      <span className="muted small">{t('workspaces.roles.readOnly')}</span>
-                    ) : (
-                      <span className="chips">
-                        {r.grants.map((g) => (
-                          <span key={g} className="chip small" title={g} data-testid={`role-${r.key}-grant-${g}`}>
-                            {grantLabel(g)}
-                          </span>
-                        ))}
-                      </span>
-                    )}
-                  </td>
-                  <td className="actions-col">
-                    {isAdmin && !r.builtin && (
-                      <div className="row-actions">
-                        <button type="button" className="btn btn-small" data-testid={`edit-role-${r.key}`} onClick={() => setDialog({ kind: 'edit', role: r })}>
-                          {t('workspaces.roles.edit')}
-                        </button>
-                        <button
-                          type="button"
-                          className="btn btn-small btn-danger-outline"
-                          data-testid={`delete-role-${r.key}`}
-                          onClick={() => setDialog({ kind: 'delete', role: r })}
-                        >
-                          {t('workspaces.roles.delete')}
-                        </button>
-                      </div>
-                    )}
-                  </td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        )}
+      <section className="card card-flush">
+        <DataTable<WorkspaceRole>
+          tableKey="workspace.roles"
+          label={t('admin.roles.table')}
+          columns={columns}
+          rows={roles.data ?? []}
+          getRowId={(r) => String(r.id)}
+          loading={roles.isPending}
+          error={roles.error}
+          empty={<p className="muted">{t('workspaces.roles.intro')}</p>}
+          rowClassName={(r) => (r.builtin ? 'role-builtin' : undefined)}
+          rowTestId={(r) => `role-row-${r.key}`}
+          testId="roles-table"
+          maxHeight="none"
+        />
       </section>
       {dialog?.kind === 'create' && <RoleDialog onClose={() => setDialog(null)} />}
       {dialog?.kind === 'edit' && <RoleDialog role={dialog.role} onClose={() => setDialog(null)} />}

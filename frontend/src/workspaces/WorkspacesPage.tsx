@@ -1,20 +1,26 @@
 /**
- * /workspaces: the workspaces the user may see, with their counts and the summed quota use for
- * requests.cpu / requests.memory. Admins create workspaces here.
+ * /workspaces: the workspaces the user may see on the console's DataTable, with their counts and
+ * the summed quota use for requests.cpu / requests.memory; the name search and the sort (by name
+ * or age) ask the server (`?q=`, `?ordering=` in the URL), in keyset pages. Admins create
+ * workspaces here.
  */
-import { useState } from 'react';
+import { useMemo, useState } from 'react';
 import { useTranslation } from 'react-i18next';
-import { Link, useNavigate, useSearchParams } from 'react-router-dom';
+import { Link, useNavigate } from 'react-router-dom';
 import { useMe } from '../auth/queries';
 import { Dialog } from '../components/Dialog';
-import { ErrorState } from '../components/ErrorState';
 import { FormField } from '../components/FormField';
-import { Loading } from '../components/Loading';
-import { DebouncedInput } from '../clusters/tabs/SimpleTabs';
+import { DataTable, useKeysetList, type ColumnDef } from '../components/table';
+import { formatDateTime } from '../lib/format';
+import { fetchKeysetPage, useUrlFilters, validOrdering } from '../lists/keyset';
+import { SearchInput } from '../lists/SearchInput';
 import { FormError, QuotaBar, useRoleLabel } from './common';
-import { useCreateWorkspace, useWorkspaces } from './queries';
+import { useCreateWorkspace, workspacesKey } from './queries';
 import type { Workspace } from './types';
 import { DialogActions } from '../components/DialogActions';
+
+const TABLE = 'workspaces';
+const SORT_KEYS = ['name', 'created'] as const;
 
 const LIST_RESOURCES = ['requests.cpu', 'requests.memory'] as const;
 
@@ -74,15 +80,81 @@ export function CreateWorkspaceDialog({ onClose }: { onClose: () => void }) {
   );
 }
 
-export function WorkspacesPage() {
+function useWorkspaceColumns(): ColumnDef<Workspace>[] {
   const { t } = useTranslation();
   const roleLabel = useRoleLabel();
+  return useMemo(
+    () => [
+      {
+        id: 'name',
+        meta: { label: t('workspaces.col.name'), sortKey: 'name', priority: 1 },
+        cell: ({ row: { original: w } }) => (
+          <>
+            <Link to={`/workspaces/${w.id}`} data-testid="workspace-link">
+              {w.display_name || w.name}
+            </Link>
+            <div className="mono small muted">{w.name}</div>
+          </>
+        ),
+      },
+      {
+        id: 'myRole',
+        meta: { label: t('workspaces.col.myRole'), priority: 2 },
+        cell: ({ row: { original: w } }) =>
+          w.my_role ? (
+            <span className="badge" title={w.my_role}>
+              {roleLabel(w.my_role)}
+            </span>
+          ) : (
+            <span className="muted">—</span>
+          ),
+      },
+      {
+        id: 'clusters',
+        meta: { label: t('workspaces.col.clusters'), align: 'end', priority: 3, cellTestId: 'cell-clusters' },
+        cell: ({ row: { original: w } }) => w.cluster_count,
+      },
+      {
+        id: 'members',
+        meta: { label: t('workspaces.col.members'), align: 'end', priority: 3, cellTestId: 'cell-members' },
+        cell: ({ row: { original: w } }) => w.member_count,
+      },
+      {
+        id: 'serviceMaps',
+        meta: { label: t('workspaces.col.serviceMaps'), align: 'end', priority: 2, cellTestId: 'cell-servicemaps' },
+        cell: ({ row: { original: w } }) => w.service_map_count,
+      },
+      ...LIST_RESOURCES.map(
+        (r): ColumnDef<Workspace> => ({
+          id: r,
+          meta: { label: r, priority: 2 },
+          cell: ({ row: { original: w } }) => <QuotaUseCell workspace={w} resource={r} />,
+        }),
+      ),
+      {
+        id: 'created',
+        meta: { label: t('lists.col.created'), sortKey: 'created', priority: 3, defaultHidden: true, className: 'small nowrap' },
+        cell: ({ row: { original: w } }) => formatDateTime((w as Workspace & { created?: string }).created) ?? '—',
+      },
+    ],
+    [t, roleLabel],
+  );
+}
+
+export function WorkspacesPage() {
+  const { t } = useTranslation();
   const me = useMe();
-  const [params, setParams] = useSearchParams();
+  const { params, set } = useUrlFilters();
   const q = params.get('q') ?? '';
-  const workspaces = useWorkspaces(q ? { q } : {});
+  const ordering = validOrdering(params.get('ordering'), SORT_KEYS);
+  const query = useMemo(() => ({ ...(q ? { q } : {}), ...(ordering ? { ordering } : {}) }), [q, ordering]);
+  // Under the workspaces' list key: creating, changing and live events refetch it.
+  const list = useKeysetList<Workspace>({
+    queryKey: [...workspacesKey, 'list', 'keyset', query],
+    fetchPage: (cursor) => fetchKeysetPage<Workspace>('/api/workspaces/', query, cursor),
+  });
+  const columns = useWorkspaceColumns();
   const [creating, setCreating] = useState(false);
-  const rows = workspaces.data?.results ?? [];
   return (
     <section className="page page-wide" data-testid="workspaces-page">
       <header className="page-header page-header-row">
@@ -96,75 +168,33 @@ export function WorkspacesPage() {
           </button>
         )}
       </header>
-      <div className="filters" data-testid="workspaces-filters">
-        <DebouncedInput
-          name="q"
-          label={t('workspaces.filter.search')}
-          value={q}
-          onCommit={(v) => setParams(v ? { q: v } : {}, { replace: true })}
-        />
-      </div>
       <section className="card">
-        {workspaces.isPending && <Loading />}
-        {workspaces.isError && <ErrorState error={workspaces.error} onRetry={() => void workspaces.refetch()} />}
-        {workspaces.data && rows.length === 0 && (
-          <p className="muted empty-line" data-testid="workspaces-empty">
-            {me.data?.is_admin ? t('workspaces.emptyAdmin') : t('workspaces.empty')}
-          </p>
-        )}
-        {rows.length > 0 && (
-          <div className="table-wrap">
-            <table className="table table-dense" data-testid="workspaces-table">
-              <thead>
-                <tr>
-                  <th scope="col">{t('workspaces.col.name')}</th>
-                  <th scope="col">{t('workspaces.col.myRole')}</th>
-                  <th scope="col" className="num">
-                    {t('workspaces.col.clusters')}
-                  </th>
-                  <th scope="col" className="num">
-                    {t('workspaces.col.members')}
-                  </th>
-                  <th scope="col" className="num">
-                    {t('workspaces.col.serviceMaps')}
-                  </th>
-                  {LIST_RESOURCES.map((r) => (
-                    <th key={r} scope="col">
-                      {r}
-                    </th>
-                  ))}
-                </tr>
-              </thead>
-              <tbody>
-                {rows.map((w) => (
-                  <tr key={w.id} data-testid={`workspace-row-${w.name}`}>
-                    <td>
-                      <Link to={`/workspaces/${w.id}`} data-testid="workspace-link">
-                        {w.display_name || w.name}
-                      </Link>
-                      <div className="mono small muted">{w.name}</div>
-                    </td>
-                    <td>{w.my_role ? <span className="badge" title={w.my_role}>{roleLabel(w.my_role)}</span> : <span className="muted">—</span>}</td>
-                    <td className="num" data-testid="cell-clusters">
-                      {w.cluster_count}
-                    </td>
-                    <td className="num" data-testid="cell-members">
-                      {w.member_count}
-                    </td>
-                    <td className="num" data-testid="cell-servicemaps">
-                      {w.service_map_count}
-                    </td>
-                    {LIST_RESOURCES.map((r) => (
-                      <td key={r}>
-                        <QuotaUseCell workspace={w} resource={r} />
-                      </td>
-                    ))}
-                  </tr>
-                ))}
-              </tbody>
-            </table>
-          </div>
-        )}
+        <DataTable<Workspace>
+          tableKey={TABLE}
+          label={t('workspaces.title')}
+          columns={columns}
+          rows={list.rows}
+          getRowId={(w) => String(w.id)}
+          ordering={ordering}
+          onOrderingChange={(o) => set('ordering', o ?? '')}
+          hasMore={list.hasMore}
+          loadingMore={list.loadingMore}
+          onLoadMore={list.loadMore}
+          loading={list.isLoading}
+          error={list.error}
+          empty={
+            <p className="muted empty-line" data-testid="workspaces-empty">
+              {me.data?.is_admin ? t('workspaces.emptyAdmin') : t('workspaces.empty')}
+            </p>
+          }
+          rowTestId={(w) => `workspace-row-${w.name}`}
+          testId="workspaces-table"
+          toolbar={
+            <div className="filters" data-testid="workspaces-filters">
+              <SearchInput name="q" label={t('workspaces.filter.search')} value={q} onCommit={(v) => set('q', v)} />
+            </div>
+          }
+        />
       </section>
       {creating && <CreateWorkspaceDialog onClose={() => setCreating(false)} />}
     </section>

@@ -2,15 +2,17 @@
  * Nodes of a cluster: conditions, roles, capacity / allocatable / requested bars, pods per node,
  * taints and cordoned state, with cordon / uncordon / drain (a confirmation names the node, then
  * live progress from node_operation.updated). A placement view draws each node's pods as
- * squares coloured by status.
+ * squares coloured by status. The table is the console's DataTable (`cluster.nodes`).
  */
-import { useEffect, useState } from 'react';
+import { useEffect, useMemo, useState, type ReactNode } from 'react';
+import type { TFunction } from 'i18next';
 import { useTranslation } from 'react-i18next';
 import { Link } from 'react-router-dom';
 import { useMe } from '../../auth/queries';
 import { ConfirmDialog } from '../../components/ConfirmDialog';
 import { ErrorState } from '../../components/ErrorState';
 import { Loading } from '../../components/Loading';
+import { DataTable, type ColumnDef } from '../../components/table';
 import { UsageBar } from '../../components/UsageBar';
 import { messageText } from '../../lib/messages';
 import { phaseTone } from '../badges';
@@ -18,9 +20,9 @@ import { bytesHuman, cores } from '../format';
 import { useInventory, useNodeOperation, useOperation } from '../queries';
 import type { NodeListRow, NodeOperationKind, PodRow } from '../types';
 import { DrainDialog } from './DrainDialog';
-import { FreshnessLine } from './InventoryTable';
-import { podPath } from './PodsTab';
-import { useUrlFilters } from './SimpleTabs';
+import { FreshnessLine, useInventoryList } from './InventoryTable';
+import { podPath } from './podLinks';
+import { DebouncedInput, useUrlFilters } from './SimpleTabs';
 
 const NORMAL_WHEN_FALSE = new Set(['MemoryPressure', 'DiskPressure', 'PIDPressure', 'NetworkUnavailable']);
 
@@ -104,100 +106,102 @@ function NodeActions({ node, onRun }: { node: NodeListRow; onRun: (kind: NodeOpe
   );
 }
 
-function NodeTable({ nodes, canOperate, onRun }: { nodes: NodeListRow[]; canOperate: boolean; onRun: (node: string, kind: NodeOperationKind) => void }) {
-  const { t } = useTranslation();
-  return (
-    <div className="table-wrap">
-      <table className="table table-dense" data-testid="nodes-table">
-        <thead>
-          <tr>
-            <th scope="col">{t('clusters.col.name')}</th>
-            <th scope="col">{t('clusters.col.status')}</th>
-            <th scope="col" title={t('clusters.capAllocReq')}>
-              {t('clusters.col.cpu')}
-            </th>
-            <th scope="col" title={t('clusters.capAllocReq')}>
-              {t('clusters.col.memoryShort')}
-            </th>
-            <th scope="col">{t('clusters.col.pods')}</th>
-            <th scope="col">{t('clusters.col.taints')}</th>
-            <th scope="col">{t('clusters.col.version')}</th>
-            {canOperate && <th scope="col" className="actions-col">{t('clusters.col.actions')}</th>}
-          </tr>
-        </thead>
-        <tbody>
-          {nodes.map((n) => {
-            const d = n.data;
-            const bad = badConditions(n);
-            return (
-              <tr key={n.name} data-testid={`node-row-${n.name}`} data-ready={d.ready} className={d.ready ? undefined : 'row-flagged'}>
-                <td>
-                  <span className="mono">{n.name}</span>
-                  <div className="muted small">
-                    {(d.roles ?? []).join(', ') || t('clusters.worker')}
-                    {d.internal_ip ? ` · ${d.internal_ip}` : ''}
-                    {d.zone ? ` · ${d.zone}` : ''}
-                  </div>
-                </td>
-                <td>
-                  <span className={`badge ${d.ready ? 'tone-ok' : 'tone-bad'}`}>{d.ready ? 'Ready' : 'NotReady'}</span>{' '}
-                  {d.unschedulable && (
-                    <span className="badge tone-warn" data-testid="cordoned">
-                      {t('clusters.cordoned')}
-                    </span>
-                  )}
-                  {bad.map((c) => (
-                    <div key={c.type} className="small bad-text" title={c.message}>
-                      {c.type}={c.status} {c.reason && `(${c.reason})`}
-                    </div>
-                  ))}
-                </td>
-                <td className="num">
-                  {cores(d.capacity?.cpu)} / {cores(d.allocatable?.cpu)} / {cores(n.requests?.cpu)}
-                  <UsageBar
-                    capacity={d.capacity?.cpu}
-                    allocatable={d.allocatable?.cpu}
-                    requested={n.requests?.cpu}
-                    label={t('clusters.cpuBar', { req: cores(n.requests?.cpu), cap: cores(d.capacity?.cpu) })}
-                  />
-                </td>
-                <td className="num">
-                  {bytesHuman(d.capacity?.memory)} / {bytesHuman(d.allocatable?.memory)} / {bytesHuman(n.requests?.memory)}
-                  <UsageBar
-                    capacity={d.capacity?.memory}
-                    allocatable={d.allocatable?.memory}
-                    requested={n.requests?.memory}
-                    label={t('clusters.memBar', { req: bytesHuman(n.requests?.memory), cap: bytesHuman(d.capacity?.memory) })}
-                  />
-                </td>
-                <td className="num" data-testid="node-pods">
-                  {n.pod_count ?? '—'} / {d.allocatable?.pods ?? d.capacity?.pods ?? '—'}
-                </td>
-                <td>
-                  {(d.taints ?? []).length === 0 ? (
-                    <span className="muted">—</span>
-                  ) : (
-                    (d.taints ?? []).map((taint) => (
-                      <div key={`${taint.key}:${taint.effect}`} className="mono small">
-                        {taint.key}
-                        {taint.value ? `=${taint.value}` : ''}:{taint.effect}
-                      </div>
-                    ))
-                  )}
-                </td>
-                <td className="mono small">{d.kubelet_version}</td>
-                {canOperate && (
-                  <td className="actions-col">
-                    <NodeActions node={n} onRun={(kind) => onRun(n.name, kind)} />
-                  </td>
-                )}
-              </tr>
-            );
-          })}
-        </tbody>
-      </table>
-    </div>
-  );
+function nodeColumns(t: TFunction, canOperate: boolean, onRun: (node: string, kind: NodeOperationKind) => void): ColumnDef<NodeListRow, unknown>[] {
+  const column = (
+    id: string,
+    label: string,
+    cell: (n: NodeListRow) => ReactNode,
+    meta: { sortKey?: string; priority?: 1 | 2 | 3; align?: 'start' | 'end'; headerTitle?: string; className?: string; cellTestId?: string } = {},
+  ): ColumnDef<NodeListRow, unknown> => ({ id, header: label, cell: ({ row }) => cell(row.original), meta: { label, ...meta } });
+  const out = [
+    column(
+      'name',
+      t('clusters.col.name'),
+      (n) => (
+        <>
+          <span className="mono">{n.name}</span>
+          <div className="muted small">
+            {(n.data.roles ?? []).join(', ') || t('clusters.worker')}
+            {n.data.internal_ip ? ` · ${n.data.internal_ip}` : ''}
+            {n.data.zone ? ` · ${n.data.zone}` : ''}
+          </div>
+        </>
+      ),
+      { sortKey: 'name' },
+    ),
+    column('status', t('clusters.col.status'), (n) => (
+      <>
+        <span className={`badge ${n.data.ready ? 'tone-ok' : 'tone-bad'}`}>{n.data.ready ? 'Ready' : 'NotReady'}</span>{' '}
+        {n.data.unschedulable && (
+          <span className="badge tone-warn" data-testid="cordoned">
+            {t('clusters.cordoned')}
+          </span>
+        )}
+        {badConditions(n).map((c) => (
+          <div key={c.type} className="small bad-text" title={c.message}>
+            {c.type}={c.status} {c.reason && `(${c.reason})`}
+          </div>
+        ))}
+      </>
+    )),
+    column(
+      'cpu',
+      t('clusters.col.cpu'),
+      (n) => (
+        <>
+          {cores(n.data.capacity?.cpu)} / {cores(n.data.allocatable?.cpu)} / {cores(n.requests?.cpu)}
+          <UsageBar
+            capacity={n.data.capacity?.cpu}
+            allocatable={n.data.allocatable?.cpu}
+            requested={n.requests?.cpu}
+            label={t('clusters.cpuBar', { req: cores(n.requests?.cpu), cap: cores(n.data.capacity?.cpu) })}
+          />
+        </>
+      ),
+      { align: 'end', headerTitle: t('clusters.capAllocReq'), priority: 2 },
+    ),
+    column(
+      'memory',
+      t('clusters.col.memoryShort'),
+      (n) => (
+        <>
+          {bytesHuman(n.data.capacity?.memory)} / {bytesHuman(n.data.allocatable?.memory)} / {bytesHuman(n.requests?.memory)}
+          <UsageBar
+            capacity={n.data.capacity?.memory}
+            allocatable={n.data.allocatable?.memory}
+            requested={n.requests?.memory}
+            label={t('clusters.memBar', { req: bytesHuman(n.requests?.memory), cap: bytesHuman(n.data.capacity?.memory) })}
+          />
+        </>
+      ),
+      { align: 'end', headerTitle: t('clusters.capAllocReq'), priority: 2 },
+    ),
+    column('pods', t('clusters.col.pods'), (n) => `${n.pod_count ?? '—'} / ${n.data.allocatable?.pods ?? n.data.capacity?.pods ?? '—'}`, {
+      align: 'end',
+      cellTestId: 'node-pods',
+    }),
+    column(
+      'taints',
+      t('clusters.col.taints'),
+      (n) =>
+        (n.data.taints ?? []).length === 0 ? (
+          <span className="muted">—</span>
+        ) : (
+          (n.data.taints ?? []).map((taint) => (
+            <div key={`${taint.key}:${taint.effect}`} className="mono small">
+              {taint.key}
+              {taint.value ? `=${taint.value}` : ''}:{taint.effect}
+            </div>
+          ))
+        ),
+      { priority: 3 },
+    ),
+    column('version', t('clusters.col.version'), (n) => <span className="mono small">{n.data.kubelet_version}</span>, { priority: 3 }),
+  ];
+  if (canOperate) {
+    out.push(column('actions', t('clusters.col.actions'), (n) => <NodeActions node={n} onRun={(kind) => onRun(n.name, kind)} />, { className: 'actions-col' }));
+  }
+  return out;
 }
 
 /** Pods drawn per node, at most this many (the placement view is an overview, not a list). */
@@ -278,45 +282,77 @@ export function NodesTab({ clusterId }: { clusterId: number }) {
   const { t } = useTranslation();
   const me = useMe();
   const canOperate = me.data?.role === 'admin' || me.data?.role === 'operator';
-  const [filters, set] = useUrlFilters(['view'] as const);
+  const [filters, set] = useUrlFilters(['view', 'q', 'ordering'] as const);
   const view = filters.view === 'placement' ? 'placement' : 'table';
-  const nodes = useInventory<'Node'>(clusterId, 'nodes', {}, { pageSize: 500 });
+  const params = { q: filters.q, ordering: filters.ordering };
+  const nodes = useInventoryList<'Node'>(clusterId, 'nodes', params, { pageSize: 500 });
   const runOp = useNodeOperation(clusterId);
   const [confirm, setConfirm] = useState<{ node: string; kind: NodeOperationKind } | null>(null);
   const [ops, setOps] = useState<number[]>([]);
-
-  if (nodes.isPending) return <Loading />;
-  if (nodes.isError) return <ErrorState error={nodes.error} onRetry={() => void nodes.refetch()} />;
+  const columns = useMemo(() => nodeColumns(t, canOperate, (node, kind) => setConfirm({ node, kind })), [t, canOperate]);
   // /nodes/ rows add `requests` and `pod_count` beside `data` (NodePage in the schema).
-  const rows = nodes.data.pages.flatMap((p) => p.results) as NodeListRow[];
+  const rows = nodes.rows as unknown as NodeListRow[];
+
+  const viewSwitch = (
+    <div className="segmented" role="group" aria-label={t('clusters.view')}>
+      <button type="button" className={view === 'table' ? 'active' : ''} aria-pressed={view === 'table'} onClick={() => set('view', '')} data-testid="view-table">
+        {t('clusters.viewTable')}
+      </button>
+      <button
+        type="button"
+        className={view === 'placement' ? 'active' : ''}
+        aria-pressed={view === 'placement'}
+        onClick={() => set('view', 'placement')}
+        data-testid="view-placement"
+      >
+        {t('clusters.viewPlacement')}
+      </button>
+    </div>
+  );
+  const toolbar = (
+    <div className="inv-filters">
+      <DebouncedInput name="q" label={t('clusters.filter.search')} value={filters.q} onCommit={(v) => set('q', v)} />
+      {viewSwitch}
+    </div>
+  );
   return (
     <>
-      <div className="tab-toolbar">
-        <FreshnessLine page={nodes.data.pages[0]} />
-        <div className="segmented" role="group" aria-label={t('clusters.view')}>
-          <button type="button" className={view === 'table' ? 'active' : ''} aria-pressed={view === 'table'} onClick={() => set('view', '')} data-testid="view-table">
-            {t('clusters.viewTable')}
-          </button>
-          <button
-            type="button"
-            className={view === 'placement' ? 'active' : ''}
-            aria-pressed={view === 'placement'}
-            onClick={() => set('view', 'placement')}
-            data-testid="view-placement"
-          >
-            {t('clusters.viewPlacement')}
-          </button>
-        </div>
-      </div>
+      <FreshnessLine freshness={nodes.freshness} />
       {ops.map((id) => (
         <OperationProgress key={id} clusterId={clusterId} opId={id} onDismiss={() => setOps((list) => list.filter((x) => x !== id))} />
       ))}
-      {rows.length === 0 ? (
-        <p className="muted empty-line">{t('clusters.noObjects')}</p>
-      ) : view === 'table' ? (
-        <NodeTable nodes={rows} canOperate={canOperate} onRun={(node, kind) => setConfirm({ node, kind })} />
+      {view === 'table' ? (
+        <DataTable<NodeListRow>
+          tableKey="cluster.nodes"
+          label={t('inventory.table.nodes')}
+          columns={columns}
+          rows={rows}
+          getRowId={(n) => n.name}
+          ordering={filters.ordering || null}
+          onOrderingChange={(ordering) => set('ordering', ordering ?? '')}
+          hasMore={nodes.hasMore}
+          loadingMore={nodes.loadingMore}
+          onLoadMore={nodes.loadMore}
+          loading={nodes.isLoading}
+          error={nodes.error}
+          empty={<span className="muted">{t('clusters.noObjects')}</span>}
+          toolbar={toolbar}
+          rowTestId={(n) => `node-row-${n.name}`}
+          rowClassName={(n) => (n.data.ready ? undefined : 'row-flagged')}
+          {...{ rowAttributes: (n: NodeListRow): Record<`data-${string}`, string | undefined> => ({ 'data-ready': String(n.data.ready) }) }}
+          testId="nodes-table"
+        />
       ) : (
-        <PlacementView clusterId={clusterId} nodes={rows} />
+        <>
+          <div className="tab-toolbar">{viewSwitch}</div>
+          {nodes.isLoading ? (
+            <Loading />
+          ) : nodes.error ? (
+            <ErrorState error={nodes.error} onRetry={nodes.refetch} />
+          ) : (
+            <PlacementView clusterId={clusterId} nodes={rows} />
+          )}
+        </>
       )}
       {confirm?.kind === 'drain' && (
         <DrainDialog

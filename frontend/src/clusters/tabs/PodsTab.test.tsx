@@ -24,8 +24,8 @@ describe('PodsTab actions column', () => {
     render();
     const row = await screen.findByTestId('pod-row-web/web-0');
     // The header has a column for the menu, as the rows have a cell for it.
-    const head = screen.getByTestId('pods-list').querySelector('.pod-head')!;
-    expect(head.querySelectorAll('[role=columnheader]')).toHaveLength(row.querySelectorAll('[role=cell]').length);
+    const head = screen.getByTestId('pods-list').querySelector('thead tr')!;
+    expect(head.querySelectorAll('th[scope=col]')).toHaveLength(row.querySelectorAll('td').length);
     expect(head).toHaveTextContent('Actions');
     expect(within(row).getByTestId('object-actions-button')).toBeInTheDocument();
     // Still windowed: only the rows in view are in the DOM, and none of their menus asked the server.

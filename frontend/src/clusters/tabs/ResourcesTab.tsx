@@ -2,14 +2,15 @@
  * /clusters/:id/resources — the generic resource browser: every kind the cluster serves
  * (custom resources included) grouped by API group with a search, a namespace filter and a label
  * selector, the server's own columns with paging, and a read-only YAML view of the object a row
- * opens. The selection lives in the URL (?kind=group/version/plural&namespace=&object=&objectNamespace=)
+ * opens, on the console's DataTable (saved column sets per kind). The selection lives in the URL (?kind=group/version/plural&namespace=&object=&objectNamespace=)
  * so a view can be shared and survives a reload.
  */
-import { useEffect, useState } from 'react';
+import { useCallback, useEffect, useMemo, useState } from 'react';
 import { useTranslation } from 'react-i18next';
 import { Link, useSearchParams } from 'react-router-dom';
 import { ErrorState } from '../../components/ErrorState';
 import { Loading } from '../../components/Loading';
+import { DataTable, type ColumnDef } from '../../components/table';
 import { relativeTime, useNow } from '../format';
 import type { InventoryPage } from '../types';
 import { toYaml } from '../yaml';
@@ -64,7 +65,7 @@ function KindPicker({
       {groups.length === 0 && <p className="muted small">{t('clusters.resources.noKinds')}</p>}
       {groups.map(([group, kinds]) => (
         <div key={group || 'core'} className="kind-group" data-testid={`kind-group-${group || 'core'}`}>
-          <h3 className="kind-group-title small muted">{group || t('clusters.resources.coreGroup')}</h3>
+          <h2 className="kind-group-title small muted">{group || t('clusters.resources.coreGroup')}</h2>
           <ul className="plain-list">
             {kinds.map((r) => {
               const gvr = gvrOf(r);
@@ -172,6 +173,15 @@ function ObjectView({
   );
 }
 
+type ResourceRow = ResourcePage['rows'][number];
+
+/** A saved-column-set key per kind: the server's columns differ from kind to kind. */
+export function resourceTableKey(gvr: string): string {
+  return `cluster.resources.${gvr.toLowerCase().replace(/[^a-z0-9._-]+/g, '.')}`.slice(0, 64);
+}
+
+const resourceRowTestId = (row: ResourceRow) => `resource-row-${row.namespace ? `${row.namespace}-` : ''}${row.name}`;
+
 function ResourceTable({
   clusterId,
   page,
@@ -184,70 +194,68 @@ function ResourceTable({
   selected: string | null;
 }) {
   const { t } = useTranslation();
-  const columns = page.columns.map((c, i) => ({ c, i })).filter(({ c }) => c.priority === 0);
-  // the object's name is the column the server formats as "name" (not always the first: events)
-  const nameIndex = page.columns.findIndex((c) => c.format === 'name');
-  if (page.rows.length === 0) {
-    return (
-      <p className="muted empty-line" data-testid="resources-empty">
-        {t('clusters.noObjects')}
-      </p>
-    );
-  }
+  const gvr = gvrOf(page.resource);
+  const columns = useMemo(() => {
+    const shown = page.columns.map((c, i) => ({ c, i })).filter(({ c }) => c.priority === 0);
+    // the object's name is the column the server formats as "name" (not always the first: events)
+    const nameIndex = page.columns.findIndex((c) => c.format === 'name');
+    const out: ColumnDef<ResourceRow, unknown>[] = [];
+    if (page.resource.namespaced && !page.columns.some((c) => c.name === 'Namespace')) {
+      out.push({ id: 'namespace', header: t('clusters.col.namespace'), cell: ({ row }) => row.original.namespace, meta: { label: t('clusters.col.namespace') } });
+    }
+    for (const { c, i } of shown) {
+      out.push({
+        id: `c${i}-${c.name}`,
+        header: c.name,
+        meta: { label: c.name, headerTitle: c.description, priority: i === nameIndex ? 1 : out.length > 4 ? 3 : 1 },
+        cell: ({ row }) => {
+          const r = row.original;
+          if (i !== nameIndex) return <Cell column={c} value={r.cells[i]} />;
+          return (
+            <span className="resource-name-cell">
+              <button type="button" className="link-button" onClick={(e) => (e.stopPropagation(), onOpen(r.namespace, r.name))}>
+                {r.cells[i] === undefined ? r.name : String(r.cells[i])}
+              </button>
+              {/* the row opens the YAML view on click; the menu's clicks stay in the menu */}
+              <span onClick={(e) => e.stopPropagation()}>
+                <ObjectActions
+                  clusterId={clusterId}
+                  objectRef={{ ...refParts(gvrOf(page.resource)), kind: page.resource.kind, namespace: r.namespace, name: r.name }}
+                  align="left"
+                />
+              </span>
+            </span>
+          );
+        },
+      });
+    }
+    return out;
+  }, [page.columns, page.resource, clusterId, onOpen, t]);
+  const byTestId = useMemo(() => new Map(page.rows.map((r) => [resourceRowTestId(r), r])), [page.rows]);
+  // A click anywhere on a row opens its YAML, as before (the name button and Enter do too).
+  const onClick = (e: React.MouseEvent<HTMLDivElement>) => {
+    const tr = e.target instanceof Element ? e.target.closest('tr[data-testid^="resource-row-"]') : null;
+    const row = tr ? byTestId.get(tr.getAttribute('data-testid') ?? '') : undefined;
+    if (row) onOpen(row.namespace, row.name);
+  };
   return (
-    <div className="table-wrap">
-      <table className="table table-dense" data-testid="resources-table">
-        <thead>
-          <tr>
-            {page.resource.namespaced && !page.columns.some((c) => c.name === 'Namespace') && (
-              <th scope="col">{t('clusters.col.namespace')}</th>
-            )}
-            {columns.map(({ c }) => (
-              <th key={c.name} scope="col" title={c.description}>
-                {c.name}
-              </th>
-            ))}
-          </tr>
-        </thead>
-        <tbody>
-          {page.rows.map((row) => {
-            const key = `${row.namespace}/${row.name}`;
-            return (
-              <tr
-                key={key}
-                className={`clickable ${key === selected ? 'row-selected' : ''}`}
-                data-testid={`resource-row-${row.namespace ? `${row.namespace}-` : ''}${row.name}`}
-                onClick={() => onOpen(row.namespace, row.name)}
-              >
-                {page.resource.namespaced && !page.columns.some((c) => c.name === 'Namespace') && <td>{row.namespace}</td>}
-                {columns.map(({ c, i }) =>
-                  i === nameIndex ? (
-                    <td key={c.name}>
-                      <span className="resource-name-cell">
-                        <button type="button" className="link-button" onClick={(e) => (e.stopPropagation(), onOpen(row.namespace, row.name))}>
-                          {row.cells[i] === undefined ? row.name : String(row.cells[i])}
-                        </button>
-                        {/* the row opens the YAML view on click; the menu's clicks stay in the menu */}
-                        <span onClick={(e) => e.stopPropagation()}>
-                          <ObjectActions
-                            clusterId={clusterId}
-                            objectRef={{ ...refParts(gvrOf(page.resource)), kind: page.resource.kind, namespace: row.namespace, name: row.name }}
-                            align="left"
-                          />
-                        </span>
-                      </span>
-                    </td>
-                  ) : (
-                    <td key={c.name}>
-                      <Cell column={c} value={row.cells[i]} />
-                    </td>
-                  ),
-                )}
-              </tr>
-            );
-          })}
-        </tbody>
-      </table>
+    <div onClick={onClick}>
+      <DataTable<ResourceRow>
+        tableKey={resourceTableKey(gvr)}
+        label={t('inventory.table.resources')}
+        columns={columns}
+        rows={page.rows}
+        getRowId={(r) => `${r.namespace}/${r.name}`}
+        onRowActivate={(r) => onOpen(r.namespace, r.name)}
+        rowClassName={(r) => (`${r.namespace}/${r.name}` === selected ? 'clickable row-selected' : 'clickable')}
+        rowTestId={resourceRowTestId}
+        testId="resources-table"
+        empty={
+          <span className="muted" data-testid="resources-empty">
+            {t('clusters.noObjects')}
+          </span>
+        }
+      />
     </div>
   );
 }
@@ -284,6 +292,21 @@ export function ResourcesTab({ clusterId }: { clusterId: number }) {
     }
     setParams(next, { replace: false });
   };
+
+  const open = useCallback(
+    (ns: string, name: string) =>
+      setParams(
+        (prev) => {
+          const next = new URLSearchParams(prev);
+          next.set('object', name);
+          if (ns) next.set('objectNamespace', ns);
+          else next.delete('objectNamespace');
+          return next;
+        },
+        { replace: false },
+      ),
+    [setParams],
+  );
 
   if (kinds.isPending) return <Loading />;
   if (kinds.isError) return <ErrorState error={kinds.error} onRetry={() => void kinds.refetch()} />;
@@ -357,7 +380,7 @@ export function ResourcesTab({ clusterId }: { clusterId: number }) {
                   clusterId={clusterId}
                   page={page.data}
                   selected={objectName ? `${objectNamespace}/${objectName}` : null}
-                  onOpen={(ns, name) => update({ object: name, objectNamespace: ns })}
+                  onOpen={open}
                 />
                 {(tokens.length > 0 || page.data.continue) && (
                   <nav className="pager" aria-label="pagination">

@@ -1,28 +1,30 @@
 /**
- * The inventory tabs that are plain tables: namespaces, workloads, services, ingresses,
- * volumes (PVs), claims (PVCs), storage classes and events. Filters are kept in the URL.
+ * The inventory tabs that are plain lists: namespaces, workloads, services, ingresses, volumes
+ * (PVs), claims (PVCs), storage classes and events, each on the console's table (sorted by the
+ * server through the list's `ordering`, keyset-paged as the user scrolls, live from
+ * `cluster.<id>`). Filters and the sort are kept in the URL.
  */
-import { useEffect, useRef, useState } from 'react';
+import { useEffect, useMemo, useRef, useState } from 'react';
 import type { TFunction } from 'i18next';
 import { useTranslation } from 'react-i18next';
 import { Link, useSearchParams } from 'react-router-dom';
+import type { ColumnDef } from '../../components/table';
 import { PhaseBadge } from '../badges';
 import { bytesHuman, relativeTime, useNow } from '../format';
 import type { InventoryParams } from '../queries';
 import {
   WORKLOAD_KINDS,
-  type ClaimData,
   type EventData,
-  type IngressData,
   type InventoryRow,
+  type Kind,
+  type KindData,
   type ServiceData,
-  type StorageClassData,
-  type VolumeData,
   type WorkloadData,
 } from '../types';
-import { InventoryTable, type Column } from './InventoryTable';
+import { InventoryList, type Column } from './InventoryTable';
 import { ObjectActions } from '../../objects/ObjectActions';
 import { refOfRow } from '../../objects/paths';
+import './inventory.css';
 
 /** Reads/writes some filters in the URL query; text inputs apply after a short pause. */
 export function useUrlFilters<K extends string>(keys: readonly K[]): [Record<K, string>, (key: K, value: string) => void] {
@@ -75,6 +77,7 @@ export function DebouncedInput({
   );
 }
 
+
 function NsAndSearch({ filters, set }: { filters: { namespace: string; q: string }; set: (k: 'namespace' | 'q', v: string) => void }) {
   const { t } = useTranslation();
   return (
@@ -85,7 +88,7 @@ function NsAndSearch({ filters, set }: { filters: { namespace: string; q: string
   );
 }
 
-const FILTER_NS_Q = ['namespace', 'q'] as const;
+const FILTER_NS_Q = ['namespace', 'q', 'ordering'] as const;
 
 function Age({ iso }: { iso: string | null }) {
   const { i18n } = useTranslation();
@@ -93,38 +96,58 @@ function Age({ iso }: { iso: string | null }) {
   return <span title={iso ?? undefined}>{relativeTime(iso, now, i18n.language) ?? '—'}</span>;
 }
 
-function nameCol<D>(header: string): Column<D> {
-  return { key: 'name', header, render: (r) => <span className="mono">{r.name}</span> };
+type Def<K extends Kind> = ColumnDef<InventoryRow<KindData[K]>, unknown>;
+
+/** A column of the inventory table; `sortKey` names the API ordering that sorts by it. */
+export function col<K extends Kind>(
+  id: string,
+  label: string,
+  cell: (row: InventoryRow<KindData[K]>) => React.ReactNode,
+  meta: { sortKey?: string; priority?: 1 | 2 | 3; align?: 'start' | 'end'; className?: string; defaultHidden?: boolean; headerTitle?: string } = {},
+): Def<K> {
+  return { id, header: label, cell: ({ row }) => cell(row.original), meta: { label, ...meta } };
 }
-function nsCol<D>(header: string): Column<D> {
-  return { key: 'namespace', header, render: (r) => <span className="mono">{r.namespace}</span> };
+
+function nameCol<K extends Kind>(label: string, sortable = true): Def<K> {
+  return col<K>('name', label, (r) => <span className="mono">{r.name}</span>, { sortKey: sortable ? 'name' : undefined });
 }
-function ageCol<D>(header: string): Column<D> {
-  return { key: 'age', header, render: (r) => <Age iso={r.created} />, className: 'nowrap' };
+function nsCol<K extends Kind>(label: string): Def<K> {
+  return col<K>('namespace', label, (r) => <span className="mono">{r.namespace}</span>, { sortKey: 'namespace', priority: 2 });
+}
+function ageCol<K extends Kind>(label: string): Def<K> {
+  return col<K>('age', label, (r) => <Age iso={r.created} />, { className: 'nowrap', priority: 3 });
+}
+
+/** The `ordering` URL filter as the table's sort handler. */
+function orderingHandler(set: (key: 'ordering', value: string) => void) {
+  return (ordering: string | null) => set('ordering', ordering ?? '');
 }
 
 export function NamespacesTab({ clusterId }: { clusterId: number }) {
   const { t } = useTranslation();
-  const [filters, set] = useUrlFilters(['q'] as const);
+  const [filters, set] = useUrlFilters(['q', 'ordering'] as const);
+  const columns = useMemo(
+    () => [
+      nameCol<'Namespace'>(t('clusters.col.name')),
+      col<'Namespace'>('phase', t('clusters.col.status'), (r) => <PhaseBadge text={r.phase} />),
+      col<'Namespace'>('labels', t('clusters.field.labels'), (r) => <Labels labels={r.labels} />, { priority: 3 }),
+      ageCol<'Namespace'>(t('clusters.col.age')),
+    ],
+    [t],
+  );
   return (
-    <>
-      <div className="filters">
-        <DebouncedInput name="q" label={t('clusters.filter.search')} value={filters.q} onCommit={(v) => set('q', v)} />
-      </div>
-      <InventoryTable<'Namespace'>
-        clusterId={clusterId}
-        resource="namespaces"
-        params={filters}
-        testId="namespaces-table"
-        rowTestId={(r) => `namespace-row-${r.name}`}
-        columns={[
-          nameCol(t('clusters.col.name')),
-          { key: 'phase', header: t('clusters.col.status'), render: (r) => <PhaseBadge text={r.phase} /> },
-          { key: 'labels', header: t('clusters.field.labels'), render: (r) => <Labels labels={r.labels} /> },
-          ageCol(t('clusters.col.age')),
-        ]}
-      />
-    </>
+    <InventoryList<'Namespace'>
+      clusterId={clusterId}
+      resource="namespaces"
+      params={filters}
+      onOrderingChange={orderingHandler(set)}
+      tableKey="cluster.namespaces"
+      label={t('inventory.table.namespaces')}
+      toolbar={<DebouncedInput name="q" label={t('clusters.filter.search')} value={filters.q} onCommit={(v) => set('q', v)} />}
+      testId="namespaces-table"
+      rowTestId={(r) => `namespace-row-${r.name}`}
+      columns={columns}
+    />
   );
 }
 
@@ -168,54 +191,99 @@ function replicas(d: WorkloadData, kind: string): string {
   return `${d.ready_replicas ?? 0}/${d.replicas ?? 0}`;
 }
 
+/** A workload's status: the read model's phase; a Deployment's scaled-down ReplicaSet reads "Old revision". */
+export function WorkloadStatus({ phase }: { phase: string }) {
+  const { t } = useTranslation();
+  if (phase === 'Superseded') {
+    return (
+      <span className="badge tone-neutral" title={t('inventory.supersededHint')} data-phase={phase}>
+        {t('inventory.superseded')}
+      </span>
+    );
+  }
+  return <PhaseBadge text={phase} />;
+}
+
+/** Kinds whose list shows the ones a Deployment or CronJob controls whatever the toggle says. */
+const CONTROLLED_KINDS = new Set(['ReplicaSet', 'Job']);
+
+/**
+ * The API filters of the workloads list: a Deployment's ReplicaSets and a CronJob's Jobs are left
+ * out (`top_level=true`) unless "Show ReplicaSets" is on or the user asked for one of those kinds.
+ */
+export function workloadParams(filters: { namespace: string; q: string; kind: string; ordering: string; controlled: string }): InventoryParams {
+  const { controlled, ...rest } = filters;
+  const hide = controlled !== '1' && !CONTROLLED_KINDS.has(filters.kind);
+  return hide ? { ...rest, top_level: 'true' } : rest;
+}
+
 export function WorkloadsTab({ clusterId }: { clusterId: number }) {
   const { t } = useTranslation();
-  const [filters, set] = useUrlFilters(['namespace', 'q', 'kind'] as const);
+  const [filters, set] = useUrlFilters(['namespace', 'q', 'kind', 'ordering', 'controlled'] as const);
+  const columns = useMemo(
+    () => [
+      col<'Deployment'>('kind', t('clusters.col.kind'), (r) => r.kind, { sortKey: 'kind' }),
+      nsCol<'Deployment'>(t('clusters.col.namespace')),
+      col<'Deployment'>('name', t('clusters.col.name'), (r) => <NameToPods clusterId={clusterId} row={r} selector={r.data.selector} />, {
+        sortKey: 'name',
+      }),
+      col<'Deployment'>('status', t('clusters.col.status'), (r) => <WorkloadStatus phase={r.phase} />),
+      col<'Deployment'>('replicas', t('clusters.col.replicas'), (r) => replicas(r.data, r.kind), { align: 'end' }),
+      col<'Deployment'>('owner', t('inventory.owner'), (r) => (r.data.owner ? `${r.data.owner.kind}/${r.data.owner.name}` : '—'), {
+        priority: 3,
+        defaultHidden: true,
+        className: 'mono small',
+      }),
+      col<'Deployment'>('images', t('clusters.col.images'), (r) => <span className="mono small wrap-any">{(r.data.images ?? []).join(', ')}</span>, {
+        priority: 3,
+      }),
+      ageCol<'Deployment'>(t('clusters.col.age')),
+      col<'Deployment'>('actions', t('objects.actions'), (r) => {
+        const ref = refOfRow(r);
+        return ref ? <ObjectActions clusterId={clusterId} objectRef={{ ...ref, kind: r.kind }} replicas={r.data.replicas ?? null} /> : null;
+      }),
+    ],
+    [t, clusterId],
+  );
+  const toolbar = (
+    <div className="inv-filters">
+      <label className="field">
+        <span>{t('clusters.col.kind')}</span>
+        <select name="kind" value={filters.kind} onChange={(e) => set('kind', e.target.value)} data-testid="workload-kind">
+          <option value="">{t('clusters.filter.any')}</option>
+          {WORKLOAD_KINDS.map((k) => (
+            <option key={k} value={k}>
+              {k}
+            </option>
+          ))}
+        </select>
+      </label>
+      <NsAndSearch filters={filters} set={set} />
+      <label className="checkbox inv-check" title={t('inventory.showReplicaSetsHint')}>
+        <input
+          type="checkbox"
+          name="controlled"
+          checked={filters.controlled === '1'}
+          onChange={(e) => set('controlled', e.target.checked ? '1' : '')}
+          data-testid="show-replicasets"
+        />
+        <span>{t('inventory.showReplicaSets')}</span>
+      </label>
+    </div>
+  );
   return (
-    <>
-      <div className="filters">
-        <label className="field">
-          <span>{t('clusters.col.kind')}</span>
-          <select name="kind" value={filters.kind} onChange={(e) => set('kind', e.target.value)} data-testid="workload-kind">
-            <option value="">{t('clusters.filter.any')}</option>
-            {WORKLOAD_KINDS.map((k) => (
-              <option key={k} value={k}>
-                {k}
-              </option>
-            ))}
-          </select>
-        </label>
-        <NsAndSearch filters={filters} set={set} />
-      </div>
-      <InventoryTable<'Deployment'>
-        clusterId={clusterId}
-        resource="workloads"
-        params={filters}
-        testId="workloads-table"
-        rowTestId={(r) => `workload-row-${r.kind}-${r.namespace}-${r.name}`}
-        columns={[
-          { key: 'kind', header: t('clusters.col.kind'), render: (r) => r.kind },
-          nsCol(t('clusters.col.namespace')),
-          { key: 'name', header: t('clusters.col.name'), render: (r) => <NameToPods clusterId={clusterId} row={r} selector={r.data.selector} /> },
-          { key: 'status', header: t('clusters.col.status'), render: (r) => <PhaseBadge text={r.phase} /> },
-          { key: 'replicas', header: t('clusters.col.replicas'), render: (r) => replicas(r.data, r.kind), className: 'num' },
-          {
-            key: 'images',
-            header: t('clusters.col.images'),
-            render: (r) => <span className="mono small wrap-any">{(r.data.images ?? []).join(', ')}</span>,
-          },
-          ageCol(t('clusters.col.age')),
-          {
-            key: 'actions',
-            header: t('objects.actions'),
-            render: (r) => {
-              const ref = refOfRow(r);
-              return ref ? <ObjectActions clusterId={clusterId} objectRef={{ ...ref, kind: r.kind }} replicas={r.data.replicas ?? null} /> : null;
-            },
-          },
-        ]}
-      />
-    </>
+    <InventoryList<'Deployment'>
+      clusterId={clusterId}
+      resource="workloads"
+      params={workloadParams(filters)}
+      onOrderingChange={orderingHandler(set)}
+      tableKey="cluster.workloads"
+      label={t('inventory.table.workloads')}
+      toolbar={toolbar}
+      testId="workloads-table"
+      rowTestId={(r) => `workload-row-${r.kind}-${r.namespace}-${r.name}`}
+      columns={columns}
+    />
   );
 }
 
@@ -225,39 +293,56 @@ function ports(d: ServiceData): string {
     .join(', ');
 }
 
+function nsAndSearchBar(filters: { namespace: string; q: string }, set: (k: 'namespace' | 'q', v: string) => void) {
+  return (
+    <div className="inv-filters">
+      <NsAndSearch filters={filters} set={set} />
+    </div>
+  );
+}
+
 export function ServicesTab({ clusterId }: { clusterId: number }) {
   const { t } = useTranslation();
   const [filters, set] = useUrlFilters(FILTER_NS_Q);
-  const columns: Column<ServiceData>[] = [
-    nsCol(t('clusters.col.namespace')),
-    { key: 'name', header: t('clusters.col.name'), render: (r) => <NameToPods clusterId={clusterId} row={r} selector={r.data.selector} /> },
-    { key: 'type', header: t('clusters.col.type'), render: (r) => r.data.type },
-    { key: 'ip', header: t('clusters.col.clusterIp'), render: (r) => <span className="mono">{r.data.cluster_ip}</span> },
-    { key: 'ext', header: t('clusters.col.externalIp'), render: (r) => <span className="mono">{(r.data.external_ips ?? []).join(', ') || '—'}</span> },
-    { key: 'ports', header: t('clusters.col.ports'), render: (r) => <span className="mono small">{ports(r.data)}</span> },
-    ageCol(t('clusters.col.age')),
-  ];
+  const columns = useMemo(
+    () => [
+      nsCol<'Service'>(t('clusters.col.namespace')),
+      col<'Service'>('name', t('clusters.col.name'), (r) => <NameToPods clusterId={clusterId} row={r} selector={r.data.selector} />, { sortKey: 'name' }),
+      col<'Service'>('type', t('clusters.col.type'), (r) => r.data.type),
+      col<'Service'>('ip', t('clusters.col.clusterIp'), (r) => <span className="mono">{r.data.cluster_ip}</span>, { priority: 2 }),
+      col<'Service'>('ext', t('clusters.col.externalIp'), (r) => <span className="mono">{(r.data.external_ips ?? []).join(', ') || '—'}</span>, {
+        priority: 3,
+      }),
+      col<'Service'>('ports', t('clusters.col.ports'), (r) => <span className="mono small">{ports(r.data)}</span>),
+      ageCol<'Service'>(t('clusters.col.age')),
+    ],
+    [t, clusterId],
+  );
   return (
-    <>
-      <div className="filters">
-        <NsAndSearch filters={filters} set={set} />
-      </div>
-      <InventoryTable<'Service'> clusterId={clusterId} resource="services" params={filters} testId="services-table" columns={columns} />
-    </>
+    <InventoryList<'Service'>
+      clusterId={clusterId}
+      resource="services"
+      params={filters}
+      onOrderingChange={orderingHandler(set)}
+      tableKey="cluster.services"
+      label={t('inventory.table.services')}
+      toolbar={nsAndSearchBar(filters, set)}
+      testId="services-table"
+      rowTestId={(r) => `service-row-${r.namespace}-${r.name}`}
+      columns={columns}
+    />
   );
 }
 
 export function IngressesTab({ clusterId }: { clusterId: number }) {
   const { t } = useTranslation();
   const [filters, set] = useUrlFilters(FILTER_NS_Q);
-  const columns: Column<IngressData>[] = [
-    nsCol(t('clusters.col.namespace')),
-    nameCol(t('clusters.col.name')),
-    { key: 'class', header: t('clusters.col.class'), render: (r) => r.data.class_name ?? '—' },
-    {
-      key: 'rules',
-      header: t('clusters.col.rules'),
-      render: (r) => (
+  const columns = useMemo(
+    () => [
+      nsCol<'Ingress'>(t('clusters.col.namespace')),
+      nameCol<'Ingress'>(t('clusters.col.name')),
+      col<'Ingress'>('class', t('clusters.col.class'), (r) => r.data.class_name || '—', { priority: 3 }),
+      col<'Ingress'>('rules', t('clusters.col.rules'), (r) => (
         <ul className="plain-list small mono">
           {(r.data.rules ?? []).flatMap((rule, i) =>
             (rule.paths ?? []).map((p, j) => (
@@ -268,86 +353,131 @@ export function IngressesTab({ clusterId }: { clusterId: number }) {
             )),
           )}
         </ul>
-      ),
-    },
-    { key: 'addr', header: t('clusters.col.addresses'), render: (r) => <span className="mono">{(r.data.addresses ?? []).join(', ') || '—'}</span> },
-    { key: 'tls', header: 'TLS', render: (r) => (r.data.tls_hosts ?? []).join(', ') || '—' },
-  ];
+      )),
+      col<'Ingress'>('addr', t('clusters.col.addresses'), (r) => <span className="mono">{(r.data.addresses ?? []).join(', ') || '—'}</span>, {
+        priority: 2,
+      }),
+      col<'Ingress'>('tls', 'TLS', (r) => (r.data.tls_hosts ?? []).join(', ') || '—', { priority: 3 }),
+    ],
+    [t],
+  );
   return (
-    <>
-      <div className="filters">
-        <NsAndSearch filters={filters} set={set} />
-      </div>
-      <InventoryTable<'Ingress'> clusterId={clusterId} resource="ingresses" params={filters} testId="ingresses-table" columns={columns} />
-    </>
+    <InventoryList<'Ingress'>
+      clusterId={clusterId}
+      resource="ingresses"
+      params={filters}
+      onOrderingChange={orderingHandler(set)}
+      tableKey="cluster.ingresses"
+      label={t('inventory.table.ingresses')}
+      toolbar={nsAndSearchBar(filters, set)}
+      testId="ingresses-table"
+      rowTestId={(r) => `ingress-row-${r.namespace}-${r.name}`}
+      columns={columns}
+    />
   );
 }
 
 export function VolumesTab({ clusterId }: { clusterId: number }) {
   const { t } = useTranslation();
-  const [filters, set] = useUrlFilters(['q'] as const);
-  const pv: Column<VolumeData>[] = [
-    nameCol(t('clusters.col.name')),
-    { key: 'status', header: t('clusters.col.status'), render: (r) => <PhaseBadge text={r.phase} /> },
-    { key: 'cap', header: t('clusters.col.capacity'), render: (r) => bytesHuman(r.data.capacity), className: 'num' },
-    { key: 'modes', header: t('clusters.col.accessModes'), render: (r) => (r.data.access_modes ?? []).join(', ') },
-    { key: 'reclaim', header: t('clusters.col.reclaim'), render: (r) => r.data.reclaim_policy },
-    { key: 'sc', header: t('clusters.col.storageClass'), render: (r) => r.data.storage_class || '—' },
-    { key: 'claim', header: t('clusters.col.claim'), render: (r) => <span className="mono">{r.data.claim ?? '—'}</span> },
-  ];
+  const [filters, set] = useUrlFilters(['q', 'ordering'] as const);
+  const columns = useMemo(
+    () => [
+      nameCol<'PersistentVolume'>(t('clusters.col.name')),
+      col<'PersistentVolume'>('status', t('clusters.col.status'), (r) => <PhaseBadge text={r.phase} />),
+      col<'PersistentVolume'>('cap', t('clusters.col.capacity'), (r) => bytesHuman(r.data.capacity), { align: 'end' }),
+      col<'PersistentVolume'>('modes', t('clusters.col.accessModes'), (r) => (r.data.access_modes ?? []).join(', '), { priority: 3 }),
+      col<'PersistentVolume'>('reclaim', t('clusters.col.reclaim'), (r) => r.data.reclaim_policy, { priority: 3 }),
+      col<'PersistentVolume'>('sc', t('clusters.col.storageClass'), (r) => r.data.storage_class || '—', { priority: 2 }),
+      col<'PersistentVolume'>('claim', t('clusters.col.claim'), (r) => <span className="mono">{r.data.claim ?? '—'}</span>),
+    ],
+    [t],
+  );
   return (
-    <>
-      <div className="filters">
-        <DebouncedInput name="q" label={t('clusters.filter.search')} value={filters.q} onCommit={(v) => set('q', v)} />
-      </div>
-      <InventoryTable<'PersistentVolume'> clusterId={clusterId} resource="volumes" params={filters} testId="volumes-table" columns={pv} />
-    </>
+    <InventoryList<'PersistentVolume'>
+      clusterId={clusterId}
+      resource="volumes"
+      params={filters}
+      onOrderingChange={orderingHandler(set)}
+      tableKey="cluster.volumes"
+      label={t('inventory.table.volumes')}
+      toolbar={<DebouncedInput name="q" label={t('clusters.filter.search')} value={filters.q} onCommit={(v) => set('q', v)} />}
+      testId="volumes-table"
+      rowTestId={(r) => `volume-row-${r.name}`}
+      columns={columns}
+    />
   );
 }
 
 export function ClaimsTab({ clusterId }: { clusterId: number }) {
   const { t } = useTranslation();
   const [filters, set] = useUrlFilters(FILTER_NS_Q);
-  const pvc: Column<ClaimData>[] = [
-    nsCol(t('clusters.col.namespace')),
-    nameCol(t('clusters.col.name')),
-    { key: 'status', header: t('clusters.col.status'), render: (r) => <PhaseBadge text={r.phase} /> },
-    { key: 'req', header: t('clusters.col.requested'), render: (r) => bytesHuman(r.data.requested), className: 'num' },
-    { key: 'cap', header: t('clusters.col.capacity'), render: (r) => bytesHuman(r.data.capacity), className: 'num' },
-    { key: 'modes', header: t('clusters.col.accessModes'), render: (r) => (r.data.access_modes ?? []).join(', ') },
-    { key: 'sc', header: t('clusters.col.storageClass'), render: (r) => r.data.storage_class || '—' },
-    { key: 'vol', header: t('clusters.col.volume'), render: (r) => <span className="mono">{r.data.volume_name || '—'}</span> },
-  ];
+  const columns = useMemo(
+    () => [
+      nsCol<'PersistentVolumeClaim'>(t('clusters.col.namespace')),
+      nameCol<'PersistentVolumeClaim'>(t('clusters.col.name')),
+      col<'PersistentVolumeClaim'>('status', t('clusters.col.status'), (r) => <PhaseBadge text={r.phase} />),
+      col<'PersistentVolumeClaim'>('req', t('clusters.col.requested'), (r) => bytesHuman(r.data.requested), { align: 'end', priority: 2 }),
+      col<'PersistentVolumeClaim'>('cap', t('clusters.col.capacity'), (r) => bytesHuman(r.data.capacity), { align: 'end' }),
+      col<'PersistentVolumeClaim'>('modes', t('clusters.col.accessModes'), (r) => (r.data.access_modes ?? []).join(', '), { priority: 3 }),
+      col<'PersistentVolumeClaim'>('sc', t('clusters.col.storageClass'), (r) => r.data.storage_class || '—', { priority: 3 }),
+      col<'PersistentVolumeClaim'>('vol', t('clusters.col.volume'), (r) => <span className="mono">{r.data.volume_name || '—'}</span>, { priority: 2 }),
+    ],
+    [t],
+  );
   return (
-    <>
-      <div className="filters">
-        <NsAndSearch filters={filters} set={set} />
-      </div>
-      <InventoryTable<'PersistentVolumeClaim'> clusterId={clusterId} resource="claims" params={filters} testId="claims-table" columns={pvc} />
-    </>
+    <InventoryList<'PersistentVolumeClaim'>
+      clusterId={clusterId}
+      resource="claims"
+      params={filters}
+      onOrderingChange={orderingHandler(set)}
+      tableKey="cluster.claims"
+      label={t('inventory.table.claims')}
+      toolbar={nsAndSearchBar(filters, set)}
+      testId="claims-table"
+      rowTestId={(r) => `claim-row-${r.namespace}-${r.name}`}
+      columns={columns}
+    />
   );
 }
 
 export function StorageClassesTab({ clusterId }: { clusterId: number }) {
   const { t } = useTranslation();
-  const columns: Column<StorageClassData>[] = [
-    {
-      key: 'name',
-      header: t('clusters.col.name'),
-      render: (r) => (
-        <>
-          <span className="mono">{r.name}</span> {r.data.is_default && <span className="badge tone-ok">{t('clusters.default')}</span>}
-        </>
+  const [filters, set] = useUrlFilters(['ordering'] as const);
+  const columns = useMemo(
+    () => [
+      col<'StorageClass'>(
+        'name',
+        t('clusters.col.name'),
+        (r) => (
+          <>
+            <span className="mono">{r.name}</span> {r.data.is_default && <span className="badge tone-ok">{t('clusters.default')}</span>}
+          </>
+        ),
+        { sortKey: 'name' },
       ),
-    },
-    { key: 'prov', header: t('clusters.col.provisioner'), render: (r) => <span className="mono">{r.data.provisioner}</span> },
-    { key: 'reclaim', header: t('clusters.col.reclaim'), render: (r) => r.data.reclaim_policy },
-    { key: 'binding', header: t('clusters.col.bindingMode'), render: (r) => r.data.volume_binding_mode },
-    ageCol(t('clusters.col.age')),
-  ];
-  return <InventoryTable<'StorageClass'> clusterId={clusterId} resource="storageclasses" params={{}} testId="storageclasses-table" columns={columns} />;
+      col<'StorageClass'>('prov', t('clusters.col.provisioner'), (r) => <span className="mono">{r.data.provisioner}</span>),
+      col<'StorageClass'>('reclaim', t('clusters.col.reclaim'), (r) => r.data.reclaim_policy, { priority: 2 }),
+      col<'StorageClass'>('binding', t('clusters.col.bindingMode'), (r) => r.data.volume_binding_mode, { priority: 3 }),
+      ageCol<'StorageClass'>(t('clusters.col.age')),
+    ],
+    [t],
+  );
+  return (
+    <InventoryList<'StorageClass'>
+      clusterId={clusterId}
+      resource="storageclasses"
+      params={filters}
+      onOrderingChange={orderingHandler(set)}
+      tableKey="cluster.storageclasses"
+      label={t('inventory.table.storageclasses')}
+      testId="storageclasses-table"
+      rowTestId={(r) => `storageclass-row-${r.name}`}
+      columns={columns}
+    />
+  );
 }
 
+/** The events columns as `{key, header, render}` (pages outside the cluster page reuse them). */
 export function eventColumns(t: TFunction): Column<EventData>[] {
   return [
     {
@@ -372,34 +502,49 @@ export function eventColumns(t: TFunction): Column<EventData>[] {
   ];
 }
 
+function eventDefs(t: TFunction): Def<'Event'>[] {
+  const priorities: Record<string, 1 | 2 | 3> = { object: 2, count: 3 };
+  return eventColumns(t).map((c) =>
+    col<'Event'>(c.key, c.header, c.render, {
+      sortKey: c.key === 'type' ? 'importance' : undefined,
+      priority: priorities[c.key] ?? 1,
+      align: c.className === 'num' ? 'end' : undefined,
+      className: c.className === 'num' ? undefined : c.className,
+    }),
+  );
+}
+
 export function EventsTab({ clusterId, fixed }: { clusterId: number; fixed?: InventoryParams }) {
   const { t } = useTranslation();
-  const [filters, set] = useUrlFilters(['namespace', 'type'] as const);
+  const [filters, set] = useUrlFilters(['namespace', 'type', 'ordering'] as const);
   const params = fixed ?? filters;
+  const columns = useMemo(() => eventDefs(t), [t]);
+  const toolbar = fixed ? undefined : (
+    <div className="inv-filters">
+      <label className="field">
+        <span>{t('clusters.col.type')}</span>
+        <select name="type" value={filters.type} onChange={(e) => set('type', e.target.value)} data-testid="event-type">
+          <option value="">{t('clusters.filter.any')}</option>
+          <option value="Warning">Warning</option>
+          <option value="Normal">Normal</option>
+        </select>
+      </label>
+      <DebouncedInput name="namespace" label={t('clusters.col.namespace')} value={filters.namespace} onCommit={(v) => set('namespace', v)} />
+    </div>
+  );
   return (
-    <>
-      {!fixed && (
-        <div className="filters">
-          <label className="field">
-            <span>{t('clusters.col.type')}</span>
-            <select name="type" value={filters.type} onChange={(e) => set('type', e.target.value)} data-testid="event-type">
-              <option value="">{t('clusters.filter.any')}</option>
-              <option value="Warning">Warning</option>
-              <option value="Normal">Normal</option>
-            </select>
-          </label>
-          <DebouncedInput name="namespace" label={t('clusters.col.namespace')} value={filters.namespace} onCommit={(v) => set('namespace', v)} />
-        </div>
-      )}
-      <InventoryTable<'Event'>
-        clusterId={clusterId}
-        resource="events"
-        params={params}
-        testId="events-table"
-        rowTestId={(r: InventoryRow<EventData>) => `event-row-${r.data.type || r.phase}`}
-        rowClassName={(r: InventoryRow<EventData>) => ((r.data.type || r.phase) === 'Warning' ? 'row-warning' : undefined)}
-        columns={eventColumns(t)}
-      />
-    </>
+    <InventoryList<'Event'>
+      clusterId={clusterId}
+      resource="events"
+      params={params}
+      onOrderingChange={fixed ? undefined : orderingHandler(set)}
+      tableKey="cluster.events"
+      label={t('inventory.table.events')}
+      toolbar={toolbar}
+      testId="events-table"
+      rowTestId={(r: InventoryRow<EventData>) => `event-row-${r.data.type || r.phase}`}
+      rowClassName={(r: InventoryRow<EventData>) => ((r.data.type || r.phase) === 'Warning' ? 'row-warning' : undefined)}
+      columns={columns}
+    />
   );
 }
