@@ -10,7 +10,7 @@ import { useTranslation } from 'react-i18next';
 import { Link } from 'react-router-dom';
 import { EmptyState } from '../components/EmptyState';
 import { FormField } from '../components/FormField';
-import { DataTable, useKeysetList, type ColumnDef } from '../components/table';
+import { DataTable, useKeysetList, type ColumnDef, pagingProps } from '../components/table';
 import { relativeTime, useNow } from '../clusters/format';
 import { useClusters } from '../clusters/queries';
 import { messageText } from '../lib/messages';
@@ -121,11 +121,7 @@ export function AlertsPage() {
           getRowId={(a) => String(a.id)}
           ordering={ordering}
           onOrderingChange={(o) => setParam('ordering', o ?? '')}
-          hasMore={list.hasMore}
-          loadingMore={list.loadingMore}
-          onLoadMore={list.loadMore}
-          loading={list.isLoading}
-          error={list.error}
+          {...pagingProps(list)}
           empty={
             <EmptyState title={state === 'open' ? t('alerts.list.noneOpen') : t('alerts.list.none')} testId="alerts-empty">
               <p>{t('alerts.list.emptyHint')}</p>

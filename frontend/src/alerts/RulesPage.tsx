@@ -9,7 +9,7 @@ import type { TFunction } from 'i18next';
 import { useTranslation } from 'react-i18next';
 import { ApiError } from '../api/errors';
 import { FormField } from '../components/FormField';
-import { DataTable, useKeysetList, type ColumnDef } from '../components/table';
+import { DataTable, useKeysetList, type ColumnDef, pagingProps } from '../components/table';
 import { useClusters } from '../clusters/queries';
 import { apiErrorText } from '../lib/messages';
 import { formatDateTime } from '../lib/format';
@@ -506,11 +506,7 @@ function RulesTable({
       getRowId={(r) => String(r.id)}
       ordering={ordering}
       onOrderingChange={setOrdering}
-      hasMore={list.hasMore}
-      loadingMore={list.loadingMore}
-      onLoadMore={list.loadMore}
-      loading={list.isLoading}
-      error={list.error}
+      {...pagingProps(list)}
       empty={empty}
       rowTestId={(r) => `rule-row-${r.builtin || r.id}`}
       testId={testId}

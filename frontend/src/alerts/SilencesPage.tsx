@@ -9,7 +9,7 @@ import { useMemo, useState } from 'react';
 import type { TFunction } from 'i18next';
 import { useTranslation } from 'react-i18next';
 import { FormField } from '../components/FormField';
-import { DataTable, useKeysetList, type ColumnDef } from '../components/table';
+import { DataTable, useKeysetList, type ColumnDef, pagingProps } from '../components/table';
 import { useClusters } from '../clusters/queries';
 import { formatDateTime } from '../lib/format';
 import { apiErrorText } from '../lib/messages';
@@ -231,11 +231,7 @@ export function SilencesPage() {
           getRowId={(s) => String(s.id)}
           ordering={ordering}
           onOrderingChange={setOrdering}
-          hasMore={list.hasMore}
-          loadingMore={list.loadingMore}
-          onLoadMore={list.loadMore}
-          loading={list.isLoading}
-          error={list.error}
+          {...pagingProps(list)}
           empty={
             <p className="muted" data-testid="silences-empty">
               {t('alerts.silences.none')}

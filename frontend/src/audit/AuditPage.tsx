@@ -10,6 +10,7 @@ import { apiErrorText } from '../lib/messages';
 import { formatDateTime } from '../lib/format';
 import { AuditFiltersForm } from './AuditFiltersForm';
 import { AuditList } from './AuditList';
+import { pagingProps } from '../components/table';
 import {
   EXPORT_LIMIT,
   FILTER_KEYS,
@@ -110,11 +111,7 @@ export function AuditPage() {
       <section className="card card-flush">
         <AuditList
           records={list.rows}
-          hasMore={list.hasMore}
-          loadingMore={list.loadingMore}
-          onLoadMore={list.loadMore}
-          loading={list.isLoading}
-          error={list.error}
+          {...pagingProps(list)}
           empty={<p className="muted" data-testid="audit-empty">{t('audit.empty')}</p>}
           toolbar={toolbar}
         />

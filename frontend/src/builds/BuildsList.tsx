@@ -14,7 +14,7 @@ import { useTranslation } from 'react-i18next';
 import { Link, useNavigate } from 'react-router-dom';
 import { EmptyState } from '../components/EmptyState';
 import { FormField } from '../components/FormField';
-import { DataTable, useKeysetList, type ColumnDef } from '../components/table';
+import { DataTable, useKeysetList, type ColumnDef, pagingProps } from '../components/table';
 import { bytesHuman, relativeTime, useNow } from '../clusters/format';
 import { useMe } from '../auth/queries';
 import { apiErrorText } from '../lib/messages';
@@ -207,11 +207,7 @@ export function BuildsPage() {
           getRowId={(d) => String(d.id)}
           ordering={ordering}
           onOrderingChange={(o) => setParam('ordering', o ?? '')}
-          hasMore={list.hasMore}
-          loadingMore={list.loadingMore}
-          onLoadMore={list.loadMore}
-          loading={list.isLoading}
-          error={list.error}
+          {...pagingProps(list)}
           empty={empty}
           rowTestId={(d) => `build-row-${d.name}`}
           testId="builds-table"

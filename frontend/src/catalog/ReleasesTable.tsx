@@ -9,7 +9,7 @@ import { useCallback, useMemo, useState } from 'react';
 import { useTranslation } from 'react-i18next';
 import { Link } from 'react-router-dom';
 import { FormField } from '../components/FormField';
-import { DataTable, useKeysetList, type ColumnDef } from '../components/table';
+import { DataTable, useKeysetList, type ColumnDef, pagingProps } from '../components/table';
 import { relativeTime, useNow } from '../clusters/format';
 import { SearchInput } from '../lists/SearchInput';
 import { messageText } from '../lib/messages';
@@ -136,11 +136,7 @@ export function ReleasesTable({
         getRowId={(r) => String(r.id)}
         ordering={ordering}
         onOrderingChange={onOrderingChange ?? setOwn}
-        hasMore={list.hasMore}
-        loadingMore={list.loadingMore}
-        onLoadMore={list.loadMore}
-        loading={list.isLoading}
-        error={list.error}
+        {...pagingProps(list)}
         empty={
           <p className="muted empty-line" data-testid="releases-empty">
             {t('catalog.releases.empty')}

@@ -8,6 +8,7 @@ export function SearchInput({
   name,
   placeholder,
   maxLength = 100,
+  type = 'search',
 }: {
   value: string;
   onCommit: (value: string) => void;
@@ -15,6 +16,8 @@ export function SearchInput({
   name: string;
   placeholder?: string;
   maxLength?: number;
+  /** 'search' (a search box with a clear button) or 'text' (a plain filter field). */
+  type?: 'search' | 'text';
 }) {
   const [draft, setDraft] = useState(value);
   const commit = useRef(onCommit);
@@ -30,7 +33,7 @@ export function SearchInput({
   return (
     <label className="field">
       <span>{label}</span>
-      <input name={name} type="search" value={draft} maxLength={maxLength} placeholder={placeholder} onChange={(e) => setDraft(e.target.value)} />
+      <input name={name} type={type} value={draft} maxLength={maxLength} placeholder={placeholder} onChange={(e) => setDraft(e.target.value)} />
     </label>
   );
 }

@@ -9,7 +9,7 @@ import { useTranslation } from 'react-i18next';
 import { Link, useSearchParams } from 'react-router-dom';
 import { EmptyState } from '../components/EmptyState';
 import { FormField } from '../components/FormField';
-import { DataTable, useKeysetList, type ColumnDef } from '../components/table';
+import { DataTable, useKeysetList, type ColumnDef, pagingProps } from '../components/table';
 import { relativeTime, useNow } from '../clusters/format';
 import { useClusters } from '../clusters/queries';
 import { fetchKeysetPage, keysetKey, validOrdering } from '../lists/keyset';
@@ -148,11 +148,7 @@ export function EventsPage() {
           getRowId={(e) => String(e.id)}
           ordering={query.ordering ?? null}
           onOrderingChange={(o) => setParam('ordering', o ?? '')}
-          hasMore={list.hasMore}
-          loadingMore={list.loadingMore}
-          onLoadMore={list.loadMore}
-          loading={list.isLoading}
-          error={list.error}
+          {...pagingProps(list)}
           empty={<EmptyState title={t('monitoring.events.empty')} testId="events-empty" />}
           rowClassName={(e) => (e.type === 'Warning' ? 'row-warning event-warning' : 'event-normal')}
           rowTestId={() => 'event-row'}

@@ -8,7 +8,7 @@ import { useEffect, useMemo, useState } from 'react';
 import { useTranslation } from 'react-i18next';
 import { Link, useSearchParams } from 'react-router-dom';
 import type { AdminUser } from '../api/types';
-import { DataTable, type ColumnDef } from '../components/table';
+import { DataTable, type ColumnDef, pagingProps } from '../components/table';
 import { formatDateTime } from '../lib/format';
 import { ROLES, parseOrdering, useUnlockUser, useUpdateUser, useUserList, type UserFilters } from './queries';
 import { CreateUserDialog, EditUserDialog, SetPasswordDialog } from './UserDialogs';
@@ -224,11 +224,7 @@ export function UsersPage() {
           getRowId={(u) => String(u.id)}
           ordering={ordering}
           onOrderingChange={(next) => update({}, next)}
-          hasMore={users.hasMore}
-          loadingMore={users.loadingMore}
-          onLoadMore={users.loadMore}
-          loading={users.isLoading}
-          error={users.error}
+          {...pagingProps(users)}
           empty={<p className="muted">{t('users.empty')}</p>}
           rowClassName={(u) => (u.is_active === false ? 'row-disabled' : undefined)}
           rowTestId={(u) => `user-row-${u.username}`}

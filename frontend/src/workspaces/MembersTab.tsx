@@ -7,7 +7,7 @@
 import { useEffect, useMemo, useState } from 'react';
 import { useTranslation } from 'react-i18next';
 import { ConfirmDialog } from '../components/ConfirmDialog';
-import { DataTable, useKeysetList, type ColumnDef } from '../components/table';
+import { DataTable, useKeysetList, type ColumnDef, pagingProps } from '../components/table';
 import { formatDateTime } from '../lib/format';
 import { fetchKeysetPage } from '../lists/keyset';
 import { FormError, useRoleLabel } from './common';
@@ -205,11 +205,7 @@ export function MembersTab({ workspaceId, canManage }: { workspaceId: number; ca
         getRowId={(m) => String(m.id)}
         ordering={ordering}
         onOrderingChange={setOrdering}
-        hasMore={list.hasMore}
-        loadingMore={list.loadingMore}
-        onLoadMore={list.loadMore}
-        loading={list.isLoading}
-        error={list.error}
+        {...pagingProps(list)}
         empty={<p className="muted empty-line">{t('workspaces.members.empty')}</p>}
         rowTestId={(m) => `member-row-${m.user.username}`}
         testId="members-table"

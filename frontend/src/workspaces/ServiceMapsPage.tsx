@@ -6,7 +6,7 @@
 import { useQueryClient } from '@tanstack/react-query';
 import { useCallback, useMemo } from 'react';
 import { useTranslation } from 'react-i18next';
-import { useKeysetList } from '../components/table';
+import { useKeysetList, pagingProps } from '../components/table';
 import type { SocketEvent } from '../lib/socket';
 import { fetchKeysetPage, keysetKey, patchKeysetRows, useRefetchCachedOnMount, useUrlFilters, validOrdering } from '../lists/keyset';
 import { hasId, ListLive } from '../lists/ListLive';
@@ -64,11 +64,7 @@ export function ServiceMapsPage() {
           showWorkspace
           ordering={ordering}
           onOrderingChange={(o) => set('ordering', o ?? '')}
-          hasMore={list.hasMore}
-          loadingMore={list.loadingMore}
-          onLoadMore={list.loadMore}
-          loading={list.isLoading}
-          error={list.error}
+          {...pagingProps(list)}
           empty={
             <p className="muted empty-line" data-testid="servicemaps-empty">
               {t('workspaces.servicemap.emptyAll')}

@@ -10,7 +10,7 @@ import { Link, useNavigate } from 'react-router-dom';
 import { useMe } from '../auth/queries';
 import { Dialog } from '../components/Dialog';
 import { FormField } from '../components/FormField';
-import { DataTable, useKeysetList, type ColumnDef } from '../components/table';
+import { DataTable, useKeysetList, type ColumnDef, pagingProps } from '../components/table';
 import { formatDateTime } from '../lib/format';
 import { fetchKeysetPage, useUrlFilters, validOrdering } from '../lists/keyset';
 import { SearchInput } from '../lists/SearchInput';
@@ -177,11 +177,7 @@ export function WorkspacesPage() {
           getRowId={(w) => String(w.id)}
           ordering={ordering}
           onOrderingChange={(o) => set('ordering', o ?? '')}
-          hasMore={list.hasMore}
-          loadingMore={list.loadingMore}
-          onLoadMore={list.loadMore}
-          loading={list.isLoading}
-          error={list.error}
+          {...pagingProps(list)}
           empty={
             <p className="muted empty-line" data-testid="workspaces-empty">
               {me.data?.is_admin ? t('workspaces.emptyAdmin') : t('workspaces.empty')}

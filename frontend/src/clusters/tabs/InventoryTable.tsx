@@ -10,7 +10,7 @@
 import { hashKey, useQueryClient } from '@tanstack/react-query';
 import { useCallback, useMemo, useSyncExternalStore, type ReactNode } from 'react';
 import { useTranslation } from 'react-i18next';
-import { DataTable, useKeysetList, type ColumnDef, type KeysetList } from '../../components/table';
+import { DataTable, useKeysetList, type ColumnDef, type KeysetList, pagingProps } from '../../components/table';
 import { relativeTime, useNow } from '../format';
 import { clustersApi, type InventoryResource } from '../api';
 import { useNamespaceLive } from '../live';
@@ -135,11 +135,7 @@ export function InventoryList<K extends Kind>({
         getRowId={inventoryRowId}
         ordering={params.ordering || null}
         onOrderingChange={onOrderingChange}
-        hasMore={list.hasMore}
-        loadingMore={list.loadingMore}
-        onLoadMore={list.loadMore}
-        loading={list.isLoading}
-        error={list.error}
+        {...pagingProps(list)}
         empty={
           <span className="muted" data-testid={`${testId}-empty`}>
             {t('clusters.noObjects')}

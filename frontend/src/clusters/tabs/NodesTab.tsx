@@ -12,7 +12,7 @@ import { useMe } from '../../auth/queries';
 import { ConfirmDialog } from '../../components/ConfirmDialog';
 import { ErrorState } from '../../components/ErrorState';
 import { Loading } from '../../components/Loading';
-import { DataTable, type ColumnDef } from '../../components/table';
+import { DataTable, type ColumnDef, pagingProps } from '../../components/table';
 import { UsageBar } from '../../components/UsageBar';
 import { messageText } from '../../lib/messages';
 import { phaseTone } from '../badges';
@@ -330,11 +330,7 @@ export function NodesTab({ clusterId }: { clusterId: number }) {
           getRowId={(n) => n.name}
           ordering={filters.ordering || null}
           onOrderingChange={(ordering) => set('ordering', ordering ?? '')}
-          hasMore={nodes.hasMore}
-          loadingMore={nodes.loadingMore}
-          onLoadMore={nodes.loadMore}
-          loading={nodes.isLoading}
-          error={nodes.error}
+          {...pagingProps(nodes)}
           empty={<span className="muted">{t('clusters.noObjects')}</span>}
           toolbar={toolbar}
           rowTestId={(n) => `node-row-${n.name}`}

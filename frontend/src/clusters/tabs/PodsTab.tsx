@@ -114,6 +114,7 @@ export function PodsTab({ clusterId, height = 560 }: { clusterId: number; height
         name="label_selector"
         label={t('clusters.filter.labelSelector')}
         placeholder="app=web,tier!=db"
+        maxLength={4096}
         value={filters.label_selector}
         onCommit={(v) => set('label_selector', v)}
       />

@@ -4,10 +4,10 @@
  * server through the list's `ordering`, keyset-paged as the user scrolls, live from
  * `cluster.<id>`). Filters and the sort are kept in the URL.
  */
-import { useEffect, useMemo, useRef, useState } from 'react';
+import { useMemo, type ComponentProps } from 'react';
 import type { TFunction } from 'i18next';
 import { useTranslation } from 'react-i18next';
-import { Link, useSearchParams } from 'react-router-dom';
+import { Link } from 'react-router-dom';
 import type { ColumnDef } from '../../components/table';
 import { PhaseBadge } from '../badges';
 import { bytesHuman, relativeTime, useNow } from '../format';
@@ -24,57 +24,20 @@ import {
 import { InventoryList, type Column } from './InventoryTable';
 import { ObjectActions } from '../../objects/ObjectActions';
 import { refOfRow } from '../../objects/paths';
+import { useUrlFilters as useSearchFilters } from '../../lists/keyset';
+import { SearchInput } from '../../lists/SearchInput';
 import './inventory.css';
 
 /** Reads/writes some filters in the URL query; text inputs apply after a short pause. */
 export function useUrlFilters<K extends string>(keys: readonly K[]): [Record<K, string>, (key: K, value: string) => void] {
-  const [params, setParams] = useSearchParams();
+  const { params, set } = useSearchFilters();
   const values = Object.fromEntries(keys.map((k) => [k, params.get(k) ?? ''])) as Record<K, string>;
-  const set = (key: K, value: string) => {
-    setParams(
-      (prev) => {
-        const next = new URLSearchParams(prev);
-        if (value) next.set(key, value);
-        else next.delete(key);
-        return next;
-      },
-      { replace: true },
-    );
-  };
   return [values, set];
 }
 
-/** A text input that reports its value after the user pauses typing. */
-export function DebouncedInput({
-  value,
-  onCommit,
-  label,
-  name,
-  placeholder,
-}: {
-  value: string;
-  onCommit: (value: string) => void;
-  label: string;
-  name: string;
-  placeholder?: string;
-}) {
-  const [draft, setDraft] = useState(value);
-  const commit = useRef(onCommit);
-  useEffect(() => {
-    commit.current = onCommit;
-  });
-  useEffect(() => setDraft(value), [value]);
-  useEffect(() => {
-    if (draft === value) return undefined;
-    const timer = setTimeout(() => commit.current(draft.trim()), 350);
-    return () => clearTimeout(timer);
-  }, [draft, value]);
-  return (
-    <label className="field">
-      <span>{label}</span>
-      <input name={name} value={draft} placeholder={placeholder} onChange={(e) => setDraft(e.target.value)} />
-    </label>
-  );
+/** A text filter that reports its value after the user pauses typing; by default as long as a Kubernetes name (253). */
+export function DebouncedInput(props: Omit<ComponentProps<typeof SearchInput>, 'type'>) {
+  return <SearchInput maxLength={253} type="text" {...props} />;
 }
 
 

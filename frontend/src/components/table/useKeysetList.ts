@@ -31,6 +31,17 @@ export interface KeysetList<T> {
   refetch: () => void;
 }
 
+/** The paging props of a DataTable (or a table built on it) from a keyset list: `{...pagingProps(list)}`. */
+export function pagingProps<T>(list: KeysetList<T>): {
+  hasMore: boolean;
+  loadingMore: boolean;
+  onLoadMore: () => void;
+  loading: boolean;
+  error: unknown;
+} {
+  return { hasMore: list.hasMore, loadingMore: list.loadingMore, onLoadMore: list.loadMore, loading: list.isLoading, error: list.error };
+}
+
 export function useKeysetList<T>({
   queryKey,
   fetchPage,
