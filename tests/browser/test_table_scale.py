@@ -15,8 +15,9 @@ page after page (keyset paging, 200 rows a request) and records every frame's in
 (``PerformanceObserver``). Asserted: every pod was loaded, the last one (in the default order) is
 reachable and shown, and the DOM never held more than a bounded window of rows. The frame figures
 (p50/p95/p99 frame time, fps, dropped frames, rows rendered) are written to
-``bench/results/table_scroll.json``; the 60 fps goal (p95 frame <= 16.7 ms) is reported there and
-in docs/performance.md rather than asserted, because frame times depend on the machine and its load
+``var/table_scroll.json`` (a test run shares the machine with the rest of the suite; the recorded
+figure is ``bench/table_scroll.py --record`` on an idle machine, in ``bench/results/``); the 60 fps
+goal (p95 frame <= 16.7 ms) is reported there and in docs/performance.md rather than asserted, because frame times depend on the machine and its load
 (PREAMBLE: tests check behaviour, not wall-clock time). ``bench/table_scroll.py`` runs the same
 measurement standalone.
 """
@@ -39,7 +40,7 @@ from tests.browser.table_scale import SCROLL_JS, figures, fill_pods
 pytestmark = pytest.mark.browser
 
 ROOT = Path(__file__).resolve().parents[2]
-RESULTS = ROOT / "bench" / "results" / "table_scroll.json"
+RESULTS = ROOT / "var" / "table_scroll.json"
 PODS = 10_000
 PAGE_SIZE = 200  # clusters/tabs/PodsTab.tsx POD_PAGE_SIZE
 # The virtualised window: the rows in view plus the overscan, whatever the number of rows loaded.

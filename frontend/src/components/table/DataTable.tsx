@@ -154,7 +154,9 @@ function BodyRowImpl<T>({ row, index, active, className, testId, attrs, measure,
 
 /** A body row that re-renders only when its row, position, focus, columns or attributes change (a scroll frame renders only the rows entering the window). */
 const BodyRow = memo(BodyRowImpl, (a, b) => {
-  const keys: (keyof BodyRowProps<unknown>)[] = ['row', 'index', 'active', 'visibleKey', 'columns', 'className', 'testId', 'measure', 'onFocusRow'];
+  // The Row object is rebuilt whenever the window moves; the row is the same while its data and id are.
+  if (a.row.original !== b.row.original || a.row.id !== b.row.id) return false;
+  const keys: (keyof BodyRowProps<unknown>)[] = ['index', 'active', 'visibleKey', 'columns', 'className', 'testId', 'measure', 'onFocusRow'];
   return keys.every((k) => Object.is(a[k], b[k])) && sameAttrs(a.attrs, b.attrs);
 }) as <T>(props: BodyRowProps<T> & { key?: string }) => ReactElement;
 
@@ -276,8 +278,33 @@ export function DataTable<T>({
     const id = ids.find((c) => metaById.get(c)?.sortKey === key);
     return id ? [{ id, desc: ordering.startsWith('-') }] : [];
   }, [ordering, ids, metaById]);
+  // --- virtualisation ------------------------------------------------------------------
+  // The virtualiser counts every loaded row; TanStack Table is given only the rows in the window
+  // (its core row model builds an object per row, which for 10,000 rows was a long task every
+  // time a page arrived). Sorting is the server's and nothing filters on the client, so the
+  // window's rows are exactly what the whole model would have held there.
+  const virtualise = rows.length > VIRTUALISE_AFTER;
+  const virtualizer = useVirtualizer<HTMLDivElement, HTMLTableRowElement>({
+    count: virtualise ? rows.length : 0,
+    getScrollElement: () => scrollRef.current,
+    estimateSize: () => ESTIMATED_ROW_HEIGHT,
+    overscan: 10,
+    // Render the rows a scroll brings in with React's next batch, not synchronously inside the
+    // scroll event (flushSync): a scroll frame then does its work once.
+    useFlushSync: false,
+    observeElementRect: observeWithFallback,
+    measureElement: measureWithFallback,
+    getItemKey: (index) => (rows[index] === undefined ? index : getRowId(rows[index] as T)),
+  });
+  const virtualItems = virtualise ? virtualizer.getVirtualItems() : [];
+  const windowStart = virtualise && virtualItems.length > 0 ? virtualItems[0]!.index : 0;
+  const windowEnd = virtualise ? (virtualItems.length > 0 ? virtualItems[virtualItems.length - 1]!.index + 1 : 0) : rows.length;
+  const windowRows = useMemo(
+    () => (virtualise ? rows.slice(windowStart, windowEnd) : rows) as T[],
+    [rows, virtualise, windowStart, windowEnd],
+  );
   const table = useReactTable<T>({
-    data: rows as T[],
+    data: windowRows,
     columns,
     getRowId: (row) => getRowId(row),
     getCoreRowModel: getCoreRowModel(),
@@ -285,22 +312,9 @@ export function DataTable<T>({
     enableSorting: true,
     state: { sorting, columnVisibility },
   });
-  const modelRows = table.getRowModel().rows;
+  const modelRows = table.getRowModel().rows; // modelRows[k] is rows[windowStart + k]
   const visibleColumns = table.getVisibleLeafColumns();
-
-  // --- virtualisation ------------------------------------------------------------------
-  const virtualise = rows.length > VIRTUALISE_AFTER;
-  const virtualizer = useVirtualizer<HTMLDivElement, HTMLTableRowElement>({
-    count: virtualise ? rows.length : 0,
-    getScrollElement: () => scrollRef.current,
-    estimateSize: () => ESTIMATED_ROW_HEIGHT,
-    overscan: 10,
-    observeElementRect: observeWithFallback,
-    measureElement: measureWithFallback,
-    getItemKey: (index) => modelRows[index]?.id ?? index,
-  });
-  const virtualItems = virtualise ? virtualizer.getVirtualItems() : [];
-  const indexes = virtualise ? virtualItems.map((v) => v.index) : modelRows.map((_, i) => i);
+  const indexes = modelRows.map((_, k) => windowStart + k);
   const padTop = virtualise && virtualItems.length > 0 ? virtualItems[0]!.start : 0;
   const padBottom =
     virtualise && virtualItems.length > 0 ? Math.max(0, virtualizer.getTotalSize() - virtualItems[virtualItems.length - 1]!.end) : 0;
@@ -366,8 +380,8 @@ export function DataTable<T>({
         break;
       case 'Enter': {
         if (!onRow || !onRowActivate) return;
-        const row = modelRows[index];
-        if (row) onRowActivate(row.original);
+        const row = rows[index];
+        if (row !== undefined) onRowActivate(row);
         break;
       }
       default:
@@ -475,10 +489,7 @@ export function DataTable<T>({
                 <td colSpan={colSpan} style={{ height: padTop }} />
               </tr>
             )}
-            {indexes.map((i) => {
-              const row = modelRows[i];
-              return row ? renderRow(row, i, virtualise ? virtualizer : undefined) : null;
-            })}
+            {modelRows.map((row, k) => renderRow(row, windowStart + k, virtualise ? virtualizer : undefined))}
             {padBottom > 0 && (
               <tr className="dt-spacer" aria-hidden="true">
                 <td colSpan={colSpan} style={{ height: padBottom }} />
