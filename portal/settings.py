@@ -111,6 +111,7 @@ INSTALLED_APPS = [
     "monitoring",
     "identity",
     "activity",
+    "provisioning",
     "dashboards",
 ]
 
@@ -458,3 +459,7 @@ PORTAL_EVENT_RETENTION_DAYS = int(os.environ.get("PORTAL_EVENT_RETENTION_DAYS", 
 PORTAL_METRICS_TOKEN = os.environ.get("PORTAL_METRICS_TOKEN", "")
 # Kept cluster events older than PORTAL_EVENT_RETENTION_DAYS are deleted hourly (docs/metering.md).
 CELERY_BEAT_SCHEDULE["monitoring.prune_events"] = {"task": "monitoring.prune_events", "schedule": 3600.0}
+
+# provisioning (docs/provisioning.md): follow provisioned clusters whose operation is running or whose
+# follow step was lost, and re-check management clusters.
+CELERY_BEAT_SCHEDULE["provisioning.reconcile"] = {"task": "provisioning.reconcile", "schedule": 30.0}

@@ -15,6 +15,7 @@ api_patterns: list[URLPattern | URLResolver] = [
     path("", include("identity.api.urls")),  # /api/identity/… (admin) and /api/auth/… (sign-in)
     path("activity/", include("activity.api.urls")),
     path("dashboard/", include("dashboards.api.urls")),
+    path("provisioning/", include("provisioning.api.urls")),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", csp.ApiDocsView.as_view(url_name="schema"), name="swagger-ui"),
     re_path(r"^.*$", spa.api_not_found),
