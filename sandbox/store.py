@@ -672,6 +672,16 @@ class Store:
                                        grace_period_seconds=grace_period_seconds, dry_run=dry_run))
         return out
 
+    def _type_for_key(self, key: str) -> ResourceType | None:
+        """The type stored under ``key``: a built-in one, or one an established CRD serves (a custom
+        resource can own, and be owned by, others); ``None`` if neither knows it any more."""
+        try:
+            return lookup(key)
+        except KeyError:
+            from sandbox.crds import custom_types  # crds imports the store's module for typing only
+
+            return next((t for t in custom_types(self) if t.storage_key == key), None)
+
     def _remove(self, rt: ResourceType, ns: str, name: str, policy: str) -> dict[str, Any]:
         prev = self._entry(rt, ns, name)
         if prev is None:
@@ -679,23 +689,25 @@ class Store:
         deps = list(self._dependents.get(prev.uid, ()))
         if policy == "Foreground":
             for dkey, dns, dname in deps:
-                with contextlib.suppress(ApiError):
-                    self.delete(lookup(dkey), dns, dname, propagation_policy="Foreground")
+                frt = self._type_for_key(dkey)
+                if frt is not None:
+                    with contextlib.suppress(ApiError):
+                        self.delete(frt, dns, dname, propagation_policy="Foreground")
         obj = json.loads(prev.raw)
         self._commit(rt, ns, name, obj, DELETED, prev)
         final = self._last_raw
         if policy == "Background":
             for dkey, dns, dname in deps:
-                drt = lookup(dkey)
-                e = self._entry(drt, dns, dname)
-                if e is not None and prev.uid in e.owners:
+                brt = self._type_for_key(dkey)
+                e = self._entry(brt, dns, dname) if brt is not None else None
+                if brt is not None and e is not None and prev.uid in e.owners:
                     with contextlib.suppress(ApiError):
-                        self.delete(drt, dns, dname, propagation_policy="Background")
+                        self.delete(brt, dns, dname, propagation_policy="Background")
         elif policy == "Orphan":
             for dkey, dns, dname in deps:
-                drt = lookup(dkey)
-                e = self._entry(drt, dns, dname)
-                if e is None:
+                drt = self._type_for_key(dkey)
+                e = self._entry(drt, dns, dname) if drt is not None else None
+                if drt is None or e is None:
                     continue
                 dobj = json.loads(e.raw)
                 refs = [r for r in dobj["metadata"].get("ownerReferences", []) if r.get("uid") != prev.uid]
