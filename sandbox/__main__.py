@@ -39,6 +39,10 @@ async def _serve(args: argparse.Namespace) -> int:
                   admin_token=cfg.get("admin_token") or args.admin_token,
                   snapshot=bool(cfg.get("snapshot", args.snapshot)),
                   bookmark_interval=float(cfg.get("bookmark_interval", 60.0)))
+    if cfg.get("cluster_api_fast"):  # demo: machines join in 0.3 s instead of 2 s
+        from sandbox.capi import fast
+
+        fleet.capi_config = fast()
     await fleet.start()
     specs: list[dict[str, Any]] = list(cfg.get("clusters") or [])
     if not specs and not fleet.clusters:
@@ -49,7 +53,8 @@ async def _serve(args: argparse.Namespace) -> int:
             continue
         c = await fleet.add_cluster(spec["name"], nodes=int(spec.get("nodes", args.nodes)),
                                     provider=str(spec.get("provider", "aws")), region=str(spec.get("region", "")),
-                                    version=str(spec.get("version", args.version)))
+                                    version=str(spec.get("version", args.version)),
+                                    cluster_api=bool(spec.get("cluster_api", False)))
         seed = spec.get("seed_demo") or args.seed_demo
         if isinstance(seed, dict):  # {profile, crashloop, not_ready_node}
             await seed_demo(c, str(seed.get("profile", "default")), crashloop=bool(seed.get("crashloop")),
@@ -100,7 +105,8 @@ def main(argv: list[str] | None = None) -> int:
     s.add_argument("--clusters", type=int, default=1)
     s.add_argument("--nodes", type=int, default=3)
     s.add_argument("--state-dir", required=True)
-    s.add_argument("--config", help="YAML/JSON: clusters: [{name, provider, region, version, nodes}], base_port, "
+    s.add_argument("--config", help="YAML/JSON: clusters: [{name, provider, region, version, nodes, cluster_api}], "
+                                    "base_port, "
                                     "admin_port, snapshot")
     s.add_argument("--seed-demo", action="store_true", help="create a demo namespace with a small app")
     s.add_argument("--base-port", type=int, default=0, help="cluster i listens on base+i (default: any port)")
@@ -118,6 +124,8 @@ def main(argv: list[str] | None = None) -> int:
     a.add_argument("--provider", default="aws")
     a.add_argument("--region", default="")
     a.add_argument("--version", default=DEFAULT_VERSION)
+    a.add_argument("--cluster-api", action="store_true",
+                   help="make it a Cluster API management cluster (CRDs + simulated providers)")
 
     r = sub.add_parser("remove-cluster", help="remove a cluster from a running fleet")
     r.add_argument("--state-dir", required=True)
@@ -152,7 +160,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.cmd == "add-cluster":
         out = _admin(args.state_dir, "POST", "/clusters", {"name": args.name, "nodes": args.nodes,
                                                             "provider": args.provider, "region": args.region,
-                                                            "version": args.version})
+                                                            "version": args.version,
+                                                            "cluster_api": args.cluster_api})
     elif args.cmd == "remove-cluster":
         out = _admin(args.state_dir, "DELETE", f"/clusters/{args.name}")
     elif args.cmd == "list":

@@ -127,6 +127,10 @@ class SimCluster:
         self.spec = spec
         # handed to the controllers (sandbox.controllers.config.ControllerConfig, e.g. fast() in tests)
         self.controller_config = controller_config
+        # Cluster API (sandbox.capi): a management cluster, or {management, namespace, name} of the
+        # Cluster API Cluster that provisioned this one
+        self.cluster_api = False
+        self.provisioned_by: dict[str, str] | None = None
         self.store = store or Store()
         self.faults = FaultSettings()
         self.bookmark_interval = bookmark_interval

@@ -49,7 +49,7 @@ class Fleet:
                  admin_port: int = 0, admin_token: str | None = None, snapshot: bool = False,
                  bookmark_interval: float = 60.0, history_size: int = 5000,
                  pod_shutdown_seconds: float = 0.5, enable_controllers: bool = True,
-                 controller_config: Any = None) -> None:
+                 controller_config: Any = None, capi_config: Any = None) -> None:
         self.state_dir = Path(state_dir)
         self.host = host
         self.base_port = base_port
@@ -61,6 +61,9 @@ class Fleet:
         self.pod_shutdown_seconds = pod_shutdown_seconds
         self.enable_controllers = enable_controllers
         self.controller_config = controller_config
+        # Cluster API timings (sandbox.capi.config.CapiConfig); None = derived from controller_config
+        self.capi_config = capi_config
+        self.capi: dict[str, Any] = {}  # management cluster name -> sandbox.capi.provider.CapiProvider
         self.clusters: dict[str, SimCluster] = {}
         self._client_certs: dict[str, tuple[bytes, bytes]] = {}  # cluster -> admin (cert, key) PEM
         self._next_index = 0
@@ -95,6 +98,9 @@ class Fleet:
     async def stop(self) -> None:
         if self.snapshot:
             self._save_snapshot()
+        for provider in list(self.capi.values()):
+            await provider.stop()
+        self.capi.clear()
         for name in list(self.clusters):
             await self.clusters[name].stop()
         self.clusters.clear()
@@ -108,8 +114,13 @@ class Fleet:
     async def add_cluster(self, name: str, *, nodes: int = 3, provider: str = "aws", region: str = "",
                           version: str = DEFAULT_VERSION, port: int | None = None, node_cpu: str = "8",
                           node_memory: str = "32Gi", token: str = "", store: Store | None = None,
-                          bootstrap: bool = True) -> SimCluster:
-        """Create, start and register a cluster; writes its kubeconfig and updates fleet.json."""
+                          bootstrap: bool = True, cluster_api: bool = False,
+                          provisioned_by: dict[str, str] | None = None) -> SimCluster:
+        """Create, start and register a cluster; writes its kubeconfig and updates fleet.json.
+
+        ``cluster_api``: make it a management cluster (the Cluster API CRDs and the simulated
+        providers of :mod:`sandbox.capi`).  ``provisioned_by``: ``{management, namespace, name}``
+        of the Cluster API Cluster that made it (set by :mod:`sandbox.capi`)."""
         async with self._lock:
             if not CLUSTER_NAME.match(name) or len(name) > 63:
                 raise FleetError(f"invalid cluster name {name!r}: must be a DNS-1123 label")
@@ -128,9 +139,15 @@ class Fleet:
             cluster = SimCluster(spec, store=st, bootstrap=bootstrap, bookmark_interval=self.bookmark_interval,
                                  enable_controllers=self.enable_controllers,
                                  controller_config=self.controller_config)
+            cluster.provisioned_by = dict(provisioned_by) if provisioned_by else None
+            cluster.cluster_api = cluster_api
             assert self._ssl is not None
             await cluster.start(self._ssl, self.host)
             self.clusters[name] = cluster
+            if cluster_api:
+                from sandbox.capi import enable
+
+                self.capi[name] = await enable(self, cluster, self.capi_config or self.controller_config)
             self.write_kubeconfig(cluster)
             self.write_cert_kubeconfig(cluster)
             self.write_index()
@@ -141,12 +158,20 @@ class Fleet:
             cluster = self.clusters.pop(name, None)
             if cluster is None:
                 raise FleetError(f"cluster {name!r} not found", 404)
+            provider = self.capi.pop(name, None)
+            if provider is not None:
+                await provider.stop()
             await cluster.stop()
             self._client_certs.pop(name, None)
             for path in (self.kubeconfig_path(name), self.cert_kubeconfig_path(name)):
                 with contextlib.suppress(FileNotFoundError):
                     path.unlink()
             self.write_index()
+        # the clusters a removed management cluster provisioned go with it
+        for other in [c.name for c in self.clusters.values()
+                      if (c.provisioned_by or {}).get("management") == name]:
+            with contextlib.suppress(FleetError):
+                await self.remove_cluster(other)
 
     def get(self, name: str) -> SimCluster:
         try:
@@ -204,7 +229,8 @@ class Fleet:
         return {"name": s.name, "server": cluster.url, "port": s.port, "kubeconfig": str(self.kubeconfig_path(s.name)),
                 "cert_kubeconfig": str(self.cert_kubeconfig_path(s.name)),
                 "provider": s.provider, "region": s.region, "version": s.version, "nodes": s.nodes.count,
-                "token": s.token, "up": cluster.is_up}
+                "token": s.token, "up": cluster.is_up, "cluster_api": cluster.cluster_api,
+                "provisioned_by": cluster.provisioned_by}
 
     def write_kubeconfig(self, cluster: SimCluster) -> Path:
         """``<name>.kubeconfig``: the cluster's bearer token (rewritten on token rotation)."""
@@ -258,27 +284,38 @@ class Fleet:
         data: dict[str, Any] = {"clusters": [
             {"spec": {"name": c.spec.name, "provider": c.spec.provider, "region": c.spec.region,
                       "version": c.spec.version, "port": c.spec.port, "token": c.spec.token,
-                      "nodes": c.spec.nodes.count, "node_cpu": c.spec.nodes.cpu, "node_memory": c.spec.nodes.memory},
+                      "nodes": c.spec.nodes.count, "node_cpu": c.spec.nodes.cpu, "node_memory": c.spec.nodes.memory,
+                      "cluster_api": c.cluster_api, "provisioned_by": c.provisioned_by},
              "store": c.store.dump()} for c in self.clusters.values()]}
         _atomic_write(self.snapshot_path, json.dumps(data).encode(), mode=0o600)
 
     async def _load_snapshot(self) -> None:
         data = json.loads(self.snapshot_path.read_text())
+        management: list[str] = []
         for entry in data.get("clusters", []):
             spec = entry["spec"]
             st = Store(history_size=self.history_size, pod_shutdown_seconds=self.pod_shutdown_seconds)
             st.load(entry["store"])
+            kwargs: dict[str, Any] = {
+                "nodes": spec["nodes"], "provider": spec["provider"], "region": spec["region"],
+                "version": spec["version"], "node_cpu": spec["node_cpu"], "node_memory": spec["node_memory"],
+                "token": spec["token"], "store": st, "bootstrap": False,
+                "provisioned_by": spec.get("provisioned_by")}
+            if spec.get("cluster_api"):
+                management.append(spec["name"])
             try:
-                await self.add_cluster(spec["name"], nodes=spec["nodes"], provider=spec["provider"],
-                                       region=spec["region"], version=spec["version"], port=spec["port"],
-                                       node_cpu=spec["node_cpu"], node_memory=spec["node_memory"],
-                                       token=spec["token"], store=st, bootstrap=False)
+                await self.add_cluster(spec["name"], port=spec["port"], **kwargs)
             except OSError:
                 log.warning("port %s busy; restoring %s on a new port", spec["port"], spec["name"])
-                await self.add_cluster(spec["name"], nodes=spec["nodes"], provider=spec["provider"],
-                                       region=spec["region"], version=spec["version"], port=0,
-                                       node_cpu=spec["node_cpu"], node_memory=spec["node_memory"],
-                                       token=spec["token"], store=st, bootstrap=False)
+                await self.add_cluster(spec["name"], port=0, **kwargs)
+        # Cluster API controllers start once every cluster they provisioned is back (they adopt them)
+        from sandbox.capi import enable
+
+        for name in management:
+            cluster = self.clusters[name]
+            cluster.cluster_api = True
+            self.capi[name] = await enable(self, cluster, self.capi_config or self.controller_config)
+        self.write_index()
 
     # ------------------------------------------------------------------ admin API
 
@@ -323,7 +360,7 @@ class Fleet:
             cluster = await self.add_cluster(
                 str(body["name"]), nodes=int(body.get("nodes", 3)), provider=str(body.get("provider", "aws")),
                 region=str(body.get("region", "")), version=str(body.get("version", DEFAULT_VERSION)),
-                port=body.get("port"))
+                port=body.get("port"), cluster_api=bool(body.get("cluster_api", False)))
         except KeyError:
             raise FleetError("name is required") from None
         except OSError as exc:

@@ -120,6 +120,10 @@ class SandboxFleet:
     def remove_cluster(self, name: str) -> None:
         self.run(lambda f: f.remove_cluster(name))
 
+    def provisioned(self) -> dict[str, dict[str, str]]:
+        """The clusters Cluster API provisioned: fleet name -> ``{management, namespace, name}``."""
+        return self.call(lambda f: {n: dict(c.provisioned_by) for n, c in f.clusters.items() if c.provisioned_by})
+
     def inject_fault(self, name: str, **settings: Any) -> dict[str, Any]:
         """See :meth:`sandbox.fleet.Fleet.fault` (latency_ms, error_rate, blackhole, down, ...)."""
         return self.run(lambda f: f.fault(name, **settings))
@@ -134,13 +138,15 @@ class SandboxFleet:
 @contextmanager
 def running_sandbox(clusters: int = 1, nodes: int = 2, state_dir: str | Path | None = None, *,
                     names: list[str] | None = None, seed_demo: bool = False, start_timeout: float = 60.0,
+                    cluster_api: list[str] | tuple[str, ...] = (),
                     **fleet_kwargs: Any) -> Iterator[SandboxFleet]:
     """Start a fleet in a background thread; stop it (and the thread) on exit.
 
     ``fleet_kwargs`` go to :class:`sandbox.fleet.Fleet` (``bookmark_interval``,
     ``history_size``, ``pod_shutdown_seconds``, ``enable_controllers``,
     ``admin_port``, ``base_port`` ...).  Without ``state_dir`` a temporary
-    directory is used and removed afterwards.
+    directory is used and removed afterwards.  The clusters named in ``cluster_api`` are
+    management clusters (the Cluster API CRDs and the simulated providers of :mod:`sandbox.capi`).
     """
     tmp: tempfile.TemporaryDirectory[str] | None = None
     if state_dir is None:
@@ -156,7 +162,8 @@ def running_sandbox(clusters: int = 1, nodes: int = 2, state_dir: str | Path | N
         for i, name in enumerate(cluster_names):
             if name in fleet.clusters:  # restored from a snapshot
                 continue
-            c = await fleet.add_cluster(name, nodes=nodes, provider=PROVIDERS[i % len(PROVIDERS)])
+            c = await fleet.add_cluster(name, nodes=nodes, provider=PROVIDERS[i % len(PROVIDERS)],
+                                        cluster_api=name in cluster_api)
             if seed_demo:
                 from sandbox.fleet import seed_demo as seed
 
