@@ -58,6 +58,8 @@ pangyo-dev onprem pangyo-dc1 dev Pangyo-Dev
 CLUSTERS
   $PY manage.py seed_demo_workspace --password-file var/developer-credentials
   $PY manage.py seed_demo_catalog
+  # The demo fleet's Cluster API cluster (cluster_api: true) becomes a management cluster (docs/provisioning.md).
+  $PY manage.py seed_demo_provisioning --fleet var/sandbox/fleet.json || echo "provisioning demo skipped" >&2
 fi
 
 # Demo identity provider (PORTAL_DEMO_OIDC=0 to skip): a real OpenID Connect provider on loopback
