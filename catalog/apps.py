@@ -9,7 +9,11 @@ class CatalogConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from catalog import deploy, tasks_deploy  # noqa: F401 - registers the release and rollout tasks
+        from catalog import (  # noqa: F401 - registers the release, rollout and move tasks
+            deploy,
+            tasks_deploy,
+            tasks_move,
+        )
 
         deploy.install_watch_hook()  # the watcher tells when a release's workloads move
 

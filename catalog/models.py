@@ -408,3 +408,96 @@ class ClusterIntent(models.Model):
         if not self.result_encrypted:
             return None
         return crypto.decrypt_json(self.result_encrypted, context=self._context("result"))
+
+
+# ---------------------------------------------------------------------------- moves (issue 17)
+
+
+class MoveStatus(models.TextChoices):
+    RUNNING = "running", "Running"  # deploying to the target, step by step
+    HEALTHY = "healthy", "Healthy on the target"  # the source still runs; retiring it is a separate step
+    RETIRING = "retiring", "Retiring the source"
+    RETIRED = "retired", "Source retired"
+    FAILED = "failed", "Failed"  # the source is untouched; the ledger says what happened where
+
+
+class MoveStepState(models.TextChoices):
+    PENDING = "pending", "Pending"
+    RUNNING = "running", "Running"
+    DONE = "done", "Done"
+    FAILED = "failed", "Failed"
+    SKIPPED = "skipped", "Skipped"
+
+
+class Move(models.Model):
+    """A service map moved to another cluster of its workspace: the target service map (its quota
+    share), the source's ConfigMaps and Secrets, its releases at their deployed revisions and its
+    autoscalers, in steps with a ledger (``steps``); the source is retired only when asked
+    (:mod:`catalog.move_actions`, :mod:`catalog.moving`, docs/moves.md). Nothing secret is stored
+    here: Secret values go from cluster to cluster and into the target's encrypted config versions."""
+
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="moves")
+    # the source goes when it is retired (the record stays, with what it was)
+    source = models.ForeignKey(ServiceMap, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    target = models.ForeignKey(ServiceMap, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    source_cluster = models.ForeignKey("clusters.Cluster", null=True, blank=True, on_delete=models.SET_NULL,
+                                       related_name="+")
+    target_cluster = models.ForeignKey("clusters.Cluster", null=True, blank=True, on_delete=models.SET_NULL,
+                                       related_name="+")
+    source_cluster_name = models.CharField(max_length=100, blank=True)
+    target_cluster_name = models.CharField(max_length=100, blank=True)
+    source_namespace = models.CharField(max_length=63)
+    target_namespace = models.CharField(max_length=63)
+    quota = models.JSONField(default=dict, blank=True)  # the share the target got
+    steps = models.JSONField(default=list, blank=True)  # [{key, state, message, message_code, ...}]
+    status = models.CharField(max_length=16, choices=MoveStatus.choices, default=MoveStatus.RUNNING)
+    message = models.TextField(blank=True)
+    message_code = models.CharField(max_length=64, blank=True)
+    message_params = models.JSONField(default=dict, blank=True)
+    # decided at creation from who asked (as Rollout.allow_cluster_scoped): the task decides nothing
+    allow_cluster_scoped = models.BooleanField(default=False)
+    attempts = models.PositiveIntegerField(default=0)
+    created = models.DateTimeField(default=timezone.now)
+    updated = models.DateTimeField(auto_now=True)
+    finished = models.DateTimeField(null=True, blank=True)  # healthy or failed
+    retired = models.DateTimeField(null=True, blank=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                   related_name="+")
+
+    class Meta:
+        ordering: ClassVar[list[str]] = ["-created"]
+        constraints: ClassVar[list[Any]] = [
+            # one move at a time per source service map
+            models.UniqueConstraint(fields=["source"], condition=models.Q(status__in=["running", "retiring"]),
+                                    name="move_one_running_per_source"),
+        ]
+        indexes: ClassVar[list[Any]] = [models.Index(fields=["status", "updated"], name="move_status_updated")]
+
+    def __str__(self) -> str:
+        return f"move {self.pk} of {self.source_namespace}"
+
+
+class MoveRelease(models.Model):
+    """One release of a move: the source's deployed revision installed on the target."""
+
+    move = models.ForeignKey(Move, on_delete=models.CASCADE, related_name="releases")
+    name = models.CharField(max_length=53)
+    source_release = models.ForeignKey(Release, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    source_revision = models.PositiveIntegerField(default=0)
+    version_label = models.CharField(max_length=300, blank=True)  # "<package> <version>"
+    target_release = models.ForeignKey(Release, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    revision = models.PositiveIntegerField(null=True, blank=True)
+    state = models.CharField(max_length=16, choices=TargetState.choices, default=TargetState.PENDING)
+    message = models.TextField(blank=True)
+    message_code = models.CharField(max_length=64, blank=True)
+    message_params = models.JSONField(default=dict, blank=True)
+    updated = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering: ClassVar[list[str]] = ["move_id", "name"]
+        constraints: ClassVar[list[Any]] = [
+            models.UniqueConstraint(fields=["move", "name"], name="move_release_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.move_id}:{self.name}"

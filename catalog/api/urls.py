@@ -3,7 +3,7 @@
 from django.urls import path
 from rest_framework.routers import SimpleRouter
 
-from catalog.api import config_views, intent_views, release_views, views
+from catalog.api import config_views, intent_views, move_views, release_views, views
 
 router = SimpleRouter()
 # Sources, packages and versions
@@ -13,6 +13,8 @@ router.register("versions", views.VersionViewSet, basename="catalog-version")
 # Releases and rollouts
 router.register("releases", release_views.ReleaseViewSet, basename="catalog-release")
 router.register("rollouts", release_views.RolloutViewSet, basename="catalog-rollout")
+# Moving a service map to another cluster (docs/moves.md)
+router.register("moves", move_views.MoveViewSet, basename="catalog-move")
 
 urlpatterns = [
     # Repository webhooks: no session, the token is the credential.
