@@ -83,6 +83,8 @@ export function AppRoutes() {
         {route(pages.releasePage)}
         {route(pages.rolloutPage)}
         {route(pages.buildsRoutes)}
+        {route(pages.provisioningRoutes, staff)}
+        {route(pages.movePage)}
         {route(pages.registriesRoutes)}
         {route(pages.monitoringRoutes)}
         {route(pages.alertsRoutes)}

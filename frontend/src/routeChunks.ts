@@ -53,7 +53,7 @@ export const objectPage = page('/clusters/:id/objects/:group/:version/:plural/:n
 export const createPage = page('/clusters/:id/create', () => import('./objects/CreatePage'), 'CreatePage', ['objects', 'clusters']);
 export const clusterDetailPage = page('/clusters/:id/:tab?', () => import('./clusters/ClusterDetailPage'), 'ClusterDetailPage', ['clusters', 'objects', 'timeline', 'monitoring', 'logs', 'terminal', 'inventory', 'table']);
 export const workspacesPage = page('/workspaces', () => import('./workspaces/WorkspacesPage'), 'WorkspacesPage', ['workspaces', 'table', 'lists']);
-export const serviceMapDetailPage = page('/workspaces/:id/servicemaps/:sid/:tab?', () => import('./workspaces/ServiceMapDetailPage'), 'ServiceMapDetailPage', ['workspaces', 'catalog', 'clusters', 'config', 'objects', 'timeline', 'monitoring', 'logs', 'terminal', 'inventory', 'table']);
+export const serviceMapDetailPage = page('/workspaces/:id/servicemaps/:sid/:tab?', () => import('./workspaces/ServiceMapDetailPage'), 'ServiceMapDetailPage', ['workspaces', 'moves', 'catalog', 'clusters', 'config', 'objects', 'timeline', 'monitoring', 'logs', 'terminal', 'inventory', 'table']);
 export const workspaceDetailPage = page('/workspaces/:id/:tab?', () => import('./workspaces/WorkspaceDetailPage'), 'WorkspaceDetailPage', ['workspaces', 'clusters', 'objects', 'timeline', 'monitoring', 'table', 'lists']);
 export const serviceMapsPage = page('/servicemaps', () => import('./workspaces/ServiceMapsPage'), 'ServiceMapsPage', ['workspaces', 'clusters', 'table']);
 export const catalogPage = page('/catalog', () => import('./catalog/CatalogPage'), 'CatalogPage', ['catalog', 'clusters', 'objects', 'table', 'inventory']);
@@ -64,6 +64,8 @@ export const releasesPage = page('/releases', () => import('./catalog/ReleasesTa
 export const releasePage = page('/releases/:id', () => import('./catalog/ReleasePage'), 'ReleasePage', ['catalog', 'clusters', 'config', 'objects', 'strategy', 'workspaces']);
 export const rolloutPage = page('/rollouts/:id', () => import('./catalog/RolloutPage'), 'RolloutPage', ['catalog']);
 export const buildsRoutes = page('/builds/*', () => import('./builds/BuildsRoutes'), 'BuildsRoutes', ['builds', 'table', 'lists']);
+export const provisioningRoutes = page('/provisioning/*', () => import('./provisioning/ProvisioningRoutes'), 'ProvisioningRoutes', ['provisioning', 'catalog', 'clusters']);
+export const movePage = page('/moves/:id', () => import('./moves/MovePage'), 'MovePage', ['moves', 'clusters']);
 export const registriesRoutes = page('/registries/*', () => import('./registries/RegistriesRoutes'), 'RegistriesRoutes', ['registries', 'builds', 'workspaces', 'table', 'lists']);
 export const monitoringRoutes = page('/monitoring/*', () => import('./monitoring/MonitoringRoutes'), 'MonitoringRoutes', ['monitoring', 'table']);
 export const alertsRoutes = page('/alerts/*', () => import('./alerts/AlertsRoutes'), 'AlertsRoutes', ['alerts', 'table', 'lists']);

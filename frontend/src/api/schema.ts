@@ -912,6 +912,75 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/catalog/moves/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Moves of service maps, newest first */
+        get: operations["catalog_moves_list"];
+        put?: never;
+        /** Start a move: create the target service map, copy config, deploy the releases there */
+        post: operations["catalog_moves_create"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/catalog/moves/{id}/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A move with its ledger (steps) and release lines */
+        get: operations["catalog_moves_retrieve"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/catalog/moves/{id}/retire-source/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Retire the source once the move is healthy: deletes the source service map (type its namespace to confirm) */
+        post: operations["catalog_moves_retire_source_create"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/catalog/moves/plan/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Plan a move: quota room, releases dry-run on the target, configs, autoscalers, pull secrets (reads both clusters) */
+        post: operations["catalog_moves_plan_create"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/catalog/packages/": {
         parameters: {
             query?: never;
@@ -2771,6 +2840,316 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/provisioning/clusters/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Provisioned clusters, newest first
+         * @description Provisioned clusters (deleted ones stay, ``phase=deleted``, with their history).
+         */
+        get: operations["provisioning_clusters_list"];
+        put?: never;
+        /**
+         * Create a cluster: the objects are applied and followed in the background
+         * @description Provisioned clusters (deleted ones stay, ``phase=deleted``, with their history).
+         */
+        post: operations["provisioning_clusters_create"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/provisioning/clusters/{id}/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * A provisioned cluster with its latest operations, machine sizes and upgrade versions
+         * @description Provisioned clusters (deleted ones stay, ``phase=deleted``, with their history).
+         */
+        get: operations["provisioning_clusters_retrieve"];
+        put?: never;
+        post?: never;
+        /**
+         * Delete a provisioned cluster (type-to-confirm; the portal row is kept as deleted)
+         * @description Provisioned clusters (deleted ones stay, ``phase=deleted``, with their history).
+         */
+        delete: operations["provisioning_clusters_destroy"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/provisioning/clusters/{id}/operations/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Operations of a provisioned cluster, newest first (keyset pages)
+         * @description The operations of one provisioned cluster (create, pools, upgrades, delete), newest first.
+         */
+        get: operations["provisioning_clusters_operations_list"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/provisioning/clusters/{id}/pools/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Node pools (MachineDeployments) of a provisioned cluster, with their machines
+         * @description The node pools of a provisioned cluster; add one.
+         */
+        get: operations["provisioning_clusters_pools_list"];
+        put?: never;
+        /**
+         * Add a node pool (MachineDeployment, machine template, bootstrap template like the cluster's pools)
+         * @description The node pools of a provisioned cluster; add one.
+         */
+        post: operations["provisioning_clusters_pools_create"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/provisioning/clusters/{id}/pools/{pool}/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /**
+         * Delete a node pool (not the last one); its machines are drained and deleted
+         * @description Scale, resize or delete one node pool.
+         */
+        delete: operations["provisioning_clusters_pools_destroy"];
+        options?: never;
+        head?: never;
+        /**
+         * Scale a pool ({replicas}: Cluster API drains machines before deleting them) or change its machine size ({machine_size}: rolls the pool onto a new machine template)
+         * @description Scale, resize or delete one node pool.
+         */
+        patch: operations["provisioning_clusters_pools_partial_update"];
+        trace?: never;
+    };
+    "/api/provisioning/clusters/{id}/upgrade/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Upgrade Kubernetes: the control plane first, then each pool (one minor version at a time) */
+        post: operations["provisioning_clusters_upgrade_create"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/provisioning/clusters/plan/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Render the cluster's objects and dry-run them on the management cluster
+         * @description Provisioned clusters (deleted ones stay, ``phase=deleted``, with their history).
+         */
+        post: operations["provisioning_clusters_plan_create"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/provisioning/management-clusters/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Management clusters (a plain array: there are few)
+         * @description Management clusters: where the portal writes Cluster API objects.
+         */
+        get: operations["provisioning_management_clusters_list"];
+        put?: never;
+        /**
+         * Mark a registered cluster as a management cluster (checked in the background)
+         * @description Management clusters: where the portal writes Cluster API objects.
+         */
+        post: operations["provisioning_management_clusters_create"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/provisioning/management-clusters/{id}/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description Management clusters: where the portal writes Cluster API objects. */
+        get: operations["provisioning_management_clusters_retrieve"];
+        put?: never;
+        post?: never;
+        /**
+         * Unmark a management cluster (refused while provisioned clusters use it)
+         * @description Management clusters: where the portal writes Cluster API objects.
+         */
+        delete: operations["provisioning_management_clusters_destroy"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/provisioning/management-clusters/{id}/check/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Check the management cluster again (Cluster API kinds and providers)
+         * @description Management clusters: where the portal writes Cluster API objects.
+         */
+        post: operations["provisioning_management_clusters_check_create"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/provisioning/templates/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Cluster templates (a plain array)
+         * @description Cluster templates, one row per version (newest first within a name).
+         */
+        get: operations["provisioning_templates_list"];
+        put?: never;
+        /**
+         * Create a template (version 1, or the next version of that name)
+         * @description Cluster templates, one row per version (newest first within a name).
+         */
+        post: operations["provisioning_templates_create"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/provisioning/templates/{id}/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * A template version with its files, schema, defaults and the wizard's form
+         * @description Cluster templates, one row per version (newest first within a name).
+         */
+        get: operations["provisioning_templates_retrieve"];
+        put?: never;
+        post?: never;
+        /**
+         * Delete a template version (refused for builtin ones and those clusters were made from)
+         * @description Cluster templates, one row per version (newest first within a name).
+         */
+        delete: operations["provisioning_templates_destroy"];
+        options?: never;
+        head?: never;
+        /**
+         * Change a version's display name or description, archive or unarchive it
+         * @description Cluster templates, one row per version (newest first within a name).
+         */
+        patch: operations["provisioning_templates_partial_update"];
+        trace?: never;
+    };
+    "/api/provisioning/templates/{id}/render/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Render the template for a cluster name and parameters (nothing is applied)
+         * @description Cluster templates, one row per version (newest first within a name).
+         */
+        post: operations["provisioning_templates_render_create"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/provisioning/templates/{id}/versions/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Add a version of the template (a change is always a new version)
+         * @description Cluster templates, one row per version (newest first within a name).
+         */
+        post: operations["provisioning_templates_versions_create"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/users/": {
         parameters: {
             query?: never;
@@ -3356,6 +3735,15 @@ export interface components {
             /** @description Socket groups whose events may add entries: subscribe and refetch. */
             groups: string[];
         };
+        /** @description Refuse unknown fields instead of silently ignoring them (typos must not vanish). */
+        AddPoolRequest: {
+            /** @description The pool's name; the MachineDeployment is <cluster>-<name> */
+            name: string;
+            /** @description 0-100 machines */
+            replicas: number;
+            /** @description One of the template's machine sizes */
+            machine_size: string;
+        };
         /** @description A user as system admins see and edit them. ``password`` is write-only, on create. */
         AdminUser: {
             readonly id: number;
@@ -3891,6 +4279,80 @@ export interface components {
             pods?: components["schemas"]["PodFigures"];
             health?: components["schemas"]["HealthFigures"];
         };
+        ClusterTemplate: {
+            id: number;
+            name: string;
+            version: number;
+            provider: components["schemas"]["InfraProviderEnum"];
+            display_name: string;
+            description: string;
+            builtin: boolean;
+            archived: boolean;
+            /** Format: date-time */
+            created: string;
+            /** @description clusters made from this version (deleted ones included) */
+            clusters_count: number;
+        };
+        /** @description Refuse unknown fields instead of silently ignoring them (typos must not vanish). */
+        ClusterTemplateCreateRequest: {
+            /** @description DNS label: lower-case letters, digits and '-', at most 63, starting and ending with a letter or digit; an existing name gets its next version */
+            name: string;
+            provider: components["schemas"]["InfraProviderEnum"];
+            /** @default  */
+            display_name: string;
+            /** @default  */
+            description: string;
+            /** @description path -> text: values.yaml, values.schema.json, templates/<name>.yaml (and README.md); Chart.yaml is generated */
+            files: {
+                [key: string]: string;
+            };
+        };
+        ClusterTemplateDetail: {
+            id: number;
+            name: string;
+            version: number;
+            provider: components["schemas"]["InfraProviderEnum"];
+            display_name: string;
+            description: string;
+            builtin: boolean;
+            archived: boolean;
+            /** Format: date-time */
+            created: string;
+            /** @description clusters made from this version (deleted ones included) */
+            clusters_count: number;
+            form: components["schemas"]["ClusterTemplateFormField"][];
+            /** @description path -> text of the chart's files */
+            files: {
+                [key: string]: string;
+            };
+            /** @description values.schema.json */
+            schema: {
+                [key: string]: unknown;
+            };
+            /** @description values.yaml, parsed */
+            defaults: {
+                [key: string]: unknown;
+            };
+            machine_sizes: string[];
+            kubernetes_versions: string[];
+        };
+        ClusterTemplateFormField: {
+            /** @description dotted path of the parameter */
+            path: string;
+            type: string;
+            default: unknown;
+            description: string;
+            enum: unknown[] | null;
+            required: boolean;
+        };
+        /** @description Refuse unknown fields instead of silently ignoring them (typos must not vanish). */
+        ClusterTemplateVersionRequest: {
+            /** @description path -> text: values.yaml, values.schema.json, templates/<name>.yaml (and README.md); Chart.yaml is generated */
+            files: {
+                [key: string]: string;
+            };
+            description?: string;
+        };
         Column: {
             name: string;
             /** @description string, integer, number, boolean or date (an ISO time: show an age). */
@@ -4369,6 +4831,11 @@ export interface components {
             diff: string;
             message: string;
         };
+        DryRunError: {
+            /** @description Kind/name */
+            object: string;
+            message: string;
+        };
         EffectiveSettings: {
             /** Format: date-time */
             generated_at: string;
@@ -4550,6 +5017,15 @@ export interface components {
             /** Format: date-time */
             scanned: string;
         };
+        /**
+         * @description * `sandbox` - Sandbox (simulated machines)
+         *     * `docker` - Docker (CAPD)
+         *     * `vsphere` - VMware vSphere
+         *     * `openstack` - OpenStack
+         *     * `aws` - AWS
+         * @enum {string}
+         */
+        InfraProviderEnum: "sandbox" | "docker" | "vsphere" | "openstack" | "aws";
         /** @description A cluster intent (docs/catalog-api.md, "Cluster intents"); ``result`` once it succeeded. */
         Intent: {
             id: number;
@@ -4606,6 +5082,17 @@ export interface components {
          */
         IntentKindEnum: "config.save" | "config.delete" | "hpa.set" | "hpa.delete" | "release.plan" | "release.drift";
         IntentResult: components["schemas"]["ConfigSaved"] | components["schemas"]["AutoscalerRow"] | components["schemas"]["Deleted"] | components["schemas"]["Plan"] | components["schemas"]["Drift"];
+        /**
+         * @description * `plan` - plan
+         *     * `service_map` - service_map
+         *     * `configs` - configs
+         *     * `releases` - releases
+         *     * `healthy` - healthy
+         *     * `autoscalers` - autoscalers
+         *     * `retire` - retire
+         * @enum {string}
+         */
+        KeyEnum: "plan" | "service_map" | "configs" | "releases" | "healthy" | "autoscalers" | "retire";
         KindPlan: {
             scope: components["schemas"]["KindPlanScopeEnum"];
             namespaces: string[];
@@ -4678,6 +5165,27 @@ export interface components {
         KubeconfigRequest: {
             kubeconfig: string;
         };
+        /** @description A Cluster API Machine as the progress shows it (provisioning.capi.summarize). */
+        LifecycleMachine: {
+            name: string;
+            /** @description The pool (MachineDeployment) it belongs to; empty for the control plane */
+            pool: string;
+            control_plane: boolean;
+            /** @description Cluster API's phase: Pending, Provisioning, Provisioned, Running, Deleting, Failed */
+            phase: string;
+            /** @description The Node it became (empty until it joined) */
+            node: string;
+            version: string;
+            ready: boolean;
+            node_healthy: boolean;
+            /** @description Cluster API is draining its node (DrainingSucceeded False, reason Draining) */
+            draining: boolean;
+            deleting: boolean;
+            /** @description The failing condition's reason (or the drain's) */
+            reason: string;
+            message: string;
+            created: string;
+        };
         Limits: {
             default_request?: {
                 [key: string]: string;
@@ -4714,6 +5222,47 @@ export interface components {
             /** @description The identity provider's end-session URL (RP-initiated logout): the session came from single sign-on; send the browser there to sign out at the provider too. */
             end_session_url: string;
         };
+        ManagementCluster: {
+            id: number;
+            /** @description the registered cluster's id */
+            cluster: number;
+            cluster_name: string;
+            /** @description where the portal writes Cluster API objects on it */
+            namespace: string;
+            status: components["schemas"]["ManagementClusterStatusEnum"];
+            /** @description served versions per Cluster API group */
+            capi_versions: {
+                [key: string]: string[];
+            };
+            control_plane_providers: string[];
+            infrastructure_providers: string[];
+            message: string;
+            message_code: string;
+            message_params: {
+                [key: string]: unknown;
+            };
+            /** Format: date-time */
+            checked: string | null;
+            /** Format: date-time */
+            created: string;
+        };
+        /** @description Refuse unknown fields instead of silently ignoring them (typos must not vanish). */
+        ManagementClusterCreateRequest: {
+            /** @description a registered cluster's id */
+            cluster: number;
+            /**
+             * @description DNS label: lower-case letters, digits and '-', at most 63, starting and ending with a letter or digit
+             * @default portal-provisioning
+             */
+            namespace: string;
+        };
+        /**
+         * @description * `pending` - Pending
+         *     * `ready` - Ready
+         *     * `error` - Error
+         * @enum {string}
+         */
+        ManagementClusterStatusEnum: "pending" | "ready" | "error";
         Manager: {
             manager: string;
             /** @description Apply or Update. */
@@ -5062,6 +5611,150 @@ export interface components {
          * @enum {string}
          */
         MonitoringTopItemUnitEnum: "cores" | "bytes";
+        Move: {
+            id: number;
+            workspace: number;
+            source: number | null;
+            target: number | null;
+            source_cluster: number | null;
+            target_cluster: number | null;
+            source_cluster_name: string;
+            target_cluster_name: string;
+            source_namespace: string;
+            target_namespace: string;
+            quota: {
+                [key: string]: string;
+            };
+            status: components["schemas"]["MoveStatusEnum"];
+            message: string;
+            message_code: string;
+            message_params: {
+                [key: string]: unknown;
+            };
+            steps: components["schemas"]["MoveStep"][];
+            releases: components["schemas"]["MoveRelease"][];
+            created: string;
+            updated: string | null;
+            finished: string | null;
+            retired: string | null;
+            created_by: string | null;
+        };
+        MoveDryRun: {
+            ok: boolean;
+            message: string;
+        };
+        MovePlan: {
+            source: components["schemas"]["MovePlanSource"];
+            target: components["schemas"]["MovePlanEnd"];
+            releases: components["schemas"]["MovePlanRelease"][];
+            configs: components["schemas"]["MovePlanConfig"][];
+            autoscalers: components["schemas"]["MovePlanAutoscaler"][];
+            quota: components["schemas"]["MovePlanQuota"];
+            pull_secrets: string[];
+            problems: components["schemas"]["MovePlanProblem"][];
+            ok: boolean;
+        };
+        MovePlanAutoscaler: {
+            name: string;
+            kind: string;
+            workload: string;
+            min_replicas: number;
+            max_replicas: number;
+        };
+        MovePlanConfig: {
+            kind: string;
+            name: string;
+            keys: string[];
+        };
+        MovePlanEnd: {
+            namespace: string;
+            cluster: number;
+            cluster_name: string;
+        };
+        MovePlanProblem: {
+            code: string;
+            message: string;
+            params: {
+                [key: string]: unknown;
+            };
+        };
+        MovePlanQuota: {
+            needed: {
+                [key: string]: string;
+            };
+            available: {
+                [key: string]: string;
+            };
+            ok: boolean;
+        };
+        MovePlanRelease: {
+            name: string;
+            package: string;
+            version: string;
+            source_revision: number;
+            ok: boolean;
+            problems: string[];
+            pull_secrets: string[];
+            objects: number;
+            dry_run: components["schemas"]["MoveDryRun"] | null;
+        };
+        MovePlanSource: {
+            namespace: string;
+            cluster: number;
+            cluster_name: string;
+            id: number;
+        };
+        MoveRelease: {
+            name: string;
+            version: string;
+            source_release: number | null;
+            source_revision: number;
+            target_release: number | null;
+            revision: number | null;
+            /** @description pending, applying, progressing, healthy, failed or skipped */
+            state: string;
+            message: string;
+            message_code: string;
+            message_params: {
+                [key: string]: unknown;
+            };
+        };
+        /** @description Refuse unknown fields instead of silently ignoring them (typos must not vanish). */
+        MoveRequestRequest: {
+            service_map: number;
+            target_cluster: number;
+            /** @default  */
+            target_namespace: string;
+        };
+        /**
+         * @description * `running` - Running
+         *     * `healthy` - Healthy on the target
+         *     * `retiring` - Retiring the source
+         *     * `retired` - Source retired
+         *     * `failed` - Failed
+         * @enum {string}
+         */
+        MoveStatusEnum: "running" | "healthy" | "retiring" | "retired" | "failed";
+        MoveStep: {
+            key: components["schemas"]["KeyEnum"];
+            state: components["schemas"]["MoveStepStateEnum"];
+            message: string;
+            message_code: string;
+            message_params: {
+                [key: string]: unknown;
+            };
+            started: string | null;
+            finished: string | null;
+        };
+        /**
+         * @description * `pending` - Pending
+         *     * `running` - Running
+         *     * `done` - Done
+         *     * `failed` - Failed
+         *     * `skipped` - Skipped
+         * @enum {string}
+         */
+        MoveStepStateEnum: "pending" | "running" | "done" | "failed" | "skipped";
         /**
          * @description * `clone` - Clone
          *     * `build` - Build and push
@@ -5492,6 +6185,13 @@ export interface components {
             previous?: string | null;
             results: components["schemas"]["MonitoringEvent"][];
         };
+        PaginatedMoveList: {
+            /** Format: uri */
+            next?: string | null;
+            /** Format: uri */
+            previous?: string | null;
+            results: components["schemas"]["Move"][];
+        };
         PaginatedNodeList: {
             /** Format: uri */
             next?: string | null;
@@ -5570,6 +6270,26 @@ export interface components {
              */
             previous?: string | null;
             results: components["schemas"]["PriceSheet"][];
+        };
+        PaginatedProvisionedClusterList: {
+            /**
+             * Format: uri
+             * @example http://api.example.org/accounts/?cursor=cD00ODY%3D"
+             */
+            next?: string | null;
+            /**
+             * Format: uri
+             * @example http://api.example.org/accounts/?cursor=cj0xJnA9NDg3
+             */
+            previous?: string | null;
+            results: components["schemas"]["ProvisionedCluster"][];
+        };
+        PaginatedProvisioningOperationList: {
+            /** Format: uri */
+            next?: string | null;
+            /** Format: uri */
+            previous?: string | null;
+            results: components["schemas"]["ProvisioningOperation"][];
         };
         PaginatedReleaseList: {
             /** Format: uri */
@@ -5668,6 +6388,12 @@ export interface components {
             storage_classes?: unknown;
             /** @default false */
             force: boolean;
+        };
+        /** @description Refuse unknown fields instead of silently ignoring them (typos must not vanish). */
+        PatchedClusterTemplateUpdateRequest: {
+            display_name?: string;
+            description?: string;
+            archived?: boolean;
         };
         /** @description Refuse unknown fields instead of silently ignoring them (typos must not vanish). */
         PatchedClusterUpdateRequest: {
@@ -5778,6 +6504,13 @@ export interface components {
             url?: string;
             /** @description Optional HMAC key: each request then carries `X-Portal-Signature: sha256=<hex HMAC-SHA256 of the body>`. Write-only (`has_secret`); an empty string removes it. */
             secret?: string;
+        };
+        /** @description Refuse unknown fields instead of silently ignoring them (typos must not vanish). */
+        PatchedPatchPoolRequest: {
+            /** @description Scale the pool to this many machines (0-100) */
+            replicas?: number;
+            /** @description Roll the pool onto machines of this size (a new machine template) */
+            machine_size?: string;
         };
         /** @description Refuse unknown fields instead of silently ignoring them (typos must not vanish). */
         PatchedPriceSheetPatchRequest: {
@@ -5917,6 +6650,18 @@ export interface components {
          * @enum {string}
          */
         PermissionsScopeEnum: "cluster" | "namespaces";
+        /**
+         * @description * `pending` - Pending
+         *     * `applying` - Applying
+         *     * `provisioning` - Provisioning
+         *     * `provisioned` - Provisioned
+         *     * `updating` - Updating
+         *     * `deleting` - Deleting
+         *     * `deleted` - Deleted
+         *     * `failed` - Failed
+         * @enum {string}
+         */
+        PhaseEnum: "pending" | "applying" | "provisioning" | "provisioned" | "updating" | "deleting" | "deleted" | "failed";
         Plan: {
             valid: boolean;
             /** @description messages by field; `manifest.portal_owned`: objects that collide with the portal's own */
@@ -5940,6 +6685,12 @@ export interface components {
             kind: string;
             name: string;
             namespace: string;
+        };
+        PlanResult: {
+            objects: components["schemas"]["TemplateRenderedObject"][];
+            /** @description the objects as multi-document YAML */
+            manifest: string;
+            dry_run: components["schemas"]["ProvisioningDryRun"];
         };
         PlanWarning: {
             /** @description stable: `chart_uses_lookup` */
@@ -6011,6 +6762,22 @@ export interface components {
             block_severity: components["schemas"]["BlockSeverityEnum"] | components["schemas"]["BlankEnum"];
             /** @default false */
             require_scan: boolean;
+        };
+        Pool: {
+            name: string;
+            /** @description Machines asked for */
+            replicas: number;
+            ready: number;
+            available: number;
+            updated: number;
+            /** @description ScalingUp, ScalingDown, Running, Failed */
+            phase: string;
+            version: string;
+            machine_size: string;
+            /** @description The infrastructure machine template the pool uses */
+            infrastructure_template: string;
+            deleting: boolean;
+            machines: components["schemas"]["LifecycleMachine"][];
         };
         /** @description Refuse unknown fields instead of silently ignoring them (typos must not vanish). */
         PreflightRequest: {
@@ -6193,6 +6960,164 @@ export interface components {
          * @enum {string}
          */
         ProviderKindEnum: "oidc" | "ldap";
+        ProvisionAccepted: {
+            provisioned: components["schemas"]["ProvisionedCluster"];
+            operation: components["schemas"]["ProvisioningOperation"];
+        };
+        /** @description Refuse unknown fields instead of silently ignoring them (typos must not vanish). */
+        ProvisionRequestRequest: {
+            /** @description DNS label: lower-case letters, digits and '-', at most 63, starting and ending with a letter or digit */
+            name: string;
+            /** @description a management cluster's id */
+            management: number;
+            /** @description a cluster template version's id */
+            template: number;
+            parameters?: {
+                [key: string]: unknown;
+            };
+            /** @default dev */
+            stage: components["schemas"]["StageEnum"];
+            labels?: {
+                [key: string]: string;
+            };
+            /** @default  */
+            display_name: string;
+        };
+        ProvisionedCluster: {
+            id: number;
+            name: string;
+            display_name: string;
+            management: number;
+            /** @description the management cluster's name */
+            management_cluster: string;
+            namespace: string;
+            template: number;
+            template_name: string;
+            template_version: number;
+            provider: components["schemas"]["InfraProviderEnum"];
+            parameters: {
+                [key: string]: unknown;
+            };
+            stage: components["schemas"]["StageEnum"];
+            labels: {
+                [key: string]: string;
+            };
+            kubernetes_version: string;
+            phase: components["schemas"]["PhaseEnum"];
+            /** @description provisioning.capi.summarize: cluster, control_plane, pools, machines, machines_total, machines_running, nodes_ready, kubeconfig, failure */
+            progress: {
+                [key: string]: unknown;
+            };
+            conditions: {
+                [key: string]: unknown;
+            }[];
+            message: string;
+            message_code: string;
+            message_params: {
+                [key: string]: unknown;
+            };
+            /** @description the registered cluster, once Cluster API wrote its kubeconfig */
+            cluster: number | null;
+            /** Format: date-time */
+            followed: string | null;
+            /** Format: date-time */
+            created: string;
+            /** Format: date-time */
+            updated: string;
+            /** Format: date-time */
+            deleted: string | null;
+        };
+        ProvisionedClusterDetail: {
+            id: number;
+            name: string;
+            display_name: string;
+            management: number;
+            /** @description the management cluster's name */
+            management_cluster: string;
+            namespace: string;
+            template: number;
+            template_name: string;
+            template_version: number;
+            provider: components["schemas"]["InfraProviderEnum"];
+            parameters: {
+                [key: string]: unknown;
+            };
+            stage: components["schemas"]["StageEnum"];
+            labels: {
+                [key: string]: string;
+            };
+            kubernetes_version: string;
+            phase: components["schemas"]["PhaseEnum"];
+            /** @description provisioning.capi.summarize: cluster, control_plane, pools, machines, machines_total, machines_running, nodes_ready, kubeconfig, failure */
+            progress: {
+                [key: string]: unknown;
+            };
+            conditions: {
+                [key: string]: unknown;
+            }[];
+            message: string;
+            message_code: string;
+            message_params: {
+                [key: string]: unknown;
+            };
+            /** @description the registered cluster, once Cluster API wrote its kubeconfig */
+            cluster: number | null;
+            /** Format: date-time */
+            followed: string | null;
+            /** Format: date-time */
+            created: string;
+            /** Format: date-time */
+            updated: string;
+            /** Format: date-time */
+            deleted: string | null;
+            /** @description the latest 20 */
+            operations: components["schemas"]["ProvisioningOperation"][];
+            /** @description from the template's schema */
+            machine_sizes: string[];
+            /** @description newer versions of the template's schema, one minor at most */
+            upgrade_versions: string[];
+        };
+        ProvisioningDryRun: {
+            ok: boolean;
+            /** @description false: the namespace is created on apply, and its objects could not be dry-run before */
+            namespace_exists: boolean;
+            errors: components["schemas"]["DryRunError"][];
+        };
+        ProvisioningOperation: {
+            id: number;
+            provisioned: number;
+            kind: components["schemas"]["ProvisioningOperationKindEnum"];
+            spec: {
+                [key: string]: unknown;
+            };
+            status: components["schemas"]["NodeOperationStatusEnum"];
+            progress: {
+                [key: string]: unknown;
+            };
+            message: string;
+            message_code: string;
+            message_params: {
+                [key: string]: unknown;
+            };
+            /** Format: date-time */
+            created: string;
+            /** Format: date-time */
+            started: string | null;
+            /** Format: date-time */
+            finished: string | null;
+            created_by: string;
+        };
+        /**
+         * @description * `create` - Create
+         *     * `scale_pool` - Scale a node pool
+         *     * `add_pool` - Add a node pool
+         *     * `delete_pool` - Delete a node pool
+         *     * `resize_pool` - Change a pool's machine size
+         *     * `upgrade` - Upgrade Kubernetes
+         *     * `delete` - Delete the cluster
+         * @enum {string}
+         */
+        ProvisioningOperationKindEnum: "create" | "scale_pool" | "add_pool" | "delete_pool" | "resize_pool" | "upgrade" | "delete";
         PublicProvider: {
             readonly name: string;
             readonly display_name: string;
@@ -6460,6 +7385,10 @@ export interface components {
             version: number;
             /** @default false */
             restart: boolean;
+        };
+        /** @description Refuse unknown fields instead of silently ignoring them (typos must not vanish). */
+        RetireRequest: {
+            confirm: string;
         };
         /**
          * @description ``values`` as in :class:`ReleaseSerializer` (Secret values of this revision redacted unless
@@ -7040,6 +7969,26 @@ export interface components {
          * @enum {string}
          */
         TagSchemeEnum: "version-build" | "git-sha";
+        /** @description Refuse unknown fields instead of silently ignoring them (typos must not vanish). */
+        TemplateRenderRequestRequest: {
+            /** @description the cluster's name (DNS label: lower-case letters, digits and '-', at most 63, starting and ending with a letter or digit) */
+            name: string;
+            /** @description merged over the template's defaults */
+            parameters?: {
+                [key: string]: unknown;
+            };
+        };
+        TemplateRenderResult: {
+            objects: components["schemas"]["TemplateRenderedObject"][];
+            /** @description the objects as multi-document YAML */
+            manifest: string;
+        };
+        TemplateRenderedObject: {
+            apiVersion: string;
+            kind: string;
+            name: string;
+            namespace: string;
+        };
         TestResult: {
             ok: boolean;
             kind: string;
@@ -7069,6 +8018,11 @@ export interface components {
             message_params: {
                 [key: string]: unknown;
             };
+        };
+        /** @description Refuse unknown fields instead of silently ignoring them (typos must not vanish). */
+        UpgradeRequest: {
+            /** @description The Kubernetes version, e.g. v1.31.1 (one of the template's) */
+            version: string;
         };
         Usage: {
             hard: string;
@@ -12340,6 +13294,432 @@ export interface operations {
                 content: {
                     "application/json": components["schemas"]["Error"];
                 };
+            };
+        };
+    };
+    catalog_moves_list: {
+        parameters: {
+            query?: {
+                /** @description The pagination cursor value (from `next` or `previous`). */
+                cursor?: string;
+                /** @description Order by (prefix '-' for descending); default `-created`. */
+                ordering?: "created" | "-created";
+                /** @description Rows per page (1-500). */
+                page_size?: number;
+                /** @description Moves from or to this service map */
+                service_map?: number;
+                /** @description Moves of this workspace */
+                workspace?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PaginatedMoveList"];
+                };
+            };
+            /** @description Invalid input (body, query or path); `errors` names the field */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not signed in, or the API token is invalid, expired or revoked */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Signed in, but your role lacks the grant (or the CSRF token is missing) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Too many requests; `Retry-After` says when to try again */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    catalog_moves_create: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["MoveRequestRequest"];
+            };
+        };
+        responses: {
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Move"];
+                };
+            };
+            /** @description Invalid input: move_same_cluster, move_no_allocation, move_quota_exceeded, move_release_invalid, namespace_invalid, namespace_reserved, confirm_mismatch */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not signed in, or the API token is invalid, expired or revoked */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Your role lacks a grant (servicemaps.manage, workloads.deploy, config.edit) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such move or service map (or not visible to you) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description move_in_progress, move_target_exists, move_not_finished, servicemap_deleting */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The request body is too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Unsupported Content-Type of the body */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Too many requests; `Retry-After` says when to try again */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    catalog_moves_retrieve: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Move"];
+                };
+            };
+            /** @description Invalid input (body, query or path); `errors` names the field */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not signed in, or the API token is invalid, expired or revoked */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Signed in, but your role lacks the grant (or the CSRF token is missing) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such object (or not visible to you) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Too many requests; `Retry-After` says when to try again */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    catalog_moves_retire_source_create: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["RetireRequest"];
+            };
+        };
+        responses: {
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Move"];
+                };
+            };
+            /** @description Invalid input: move_same_cluster, move_no_allocation, move_quota_exceeded, move_release_invalid, namespace_invalid, namespace_reserved, confirm_mismatch */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not signed in, or the API token is invalid, expired or revoked */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Your role lacks a grant (servicemaps.manage, workloads.deploy, config.edit) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such move or service map (or not visible to you) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description move_in_progress, move_target_exists, move_not_finished, servicemap_deleting */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The request body is too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Unsupported Content-Type of the body */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Too many requests; `Retry-After` says when to try again */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    catalog_moves_plan_create: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["MoveRequestRequest"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MovePlan"];
+                };
+            };
+            /** @description Invalid input: move_same_cluster, move_no_allocation, move_quota_exceeded, move_release_invalid, namespace_invalid, namespace_reserved, confirm_mismatch */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not signed in, or the API token is invalid, expired or revoked */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Your role lacks a grant (servicemaps.manage, workloads.deploy, config.edit) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such move or service map (or not visible to you) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description move_in_progress, move_target_exists, move_not_finished, servicemap_deleting */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The request body is too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Unsupported Content-Type of the body */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Too many requests; `Retry-After` says when to try again */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description cluster_unreachable or cluster_timeout (a live read) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
         };
     };
@@ -22717,6 +24097,1901 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content?: never;
+            };
+            /** @description Too many requests; `Retry-After` says when to try again */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    provisioning_clusters_list: {
+        parameters: {
+            query?: {
+                /** @description the registered cluster's id (the cluster page's tab) */
+                cluster?: number;
+                /** @description The pagination cursor value. */
+                cursor?: string;
+                /** @description a management cluster's id */
+                management?: number;
+                /** @description Number of results to return per page. */
+                page_size?: number;
+                phase?: "applying" | "deleted" | "deleting" | "failed" | "pending" | "provisioned" | "provisioning" | "updating";
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PaginatedProvisionedClusterList"];
+                };
+            };
+            /** @description Invalid input (body, query or path); `errors` names the field */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not signed in, or the API token is invalid, expired or revoked */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Signed in, but your role lacks the grant (or the CSRF token is missing) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Too many requests; `Retry-After` says when to try again */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    provisioning_clusters_create: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ProvisionRequestRequest"];
+            };
+        };
+        responses: {
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProvisionAccepted"];
+                };
+            };
+            /** @description Invalid input: `template_parameters_invalid` (`errors` per parameter), `template_render_failed`, `template_archived`, `management_provider_missing` */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not signed in, or the API token is invalid, expired or revoked */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Only system admins create provisioned clusters */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such provisioned cluster (or not visible to you) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `cluster_name_taken`, `management_not_ready` */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The request body is too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Unsupported Content-Type of the body */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Too many requests; `Retry-After` says when to try again */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    provisioning_clusters_retrieve: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProvisionedClusterDetail"];
+                };
+            };
+            /** @description Invalid input: `template_parameters_invalid` (`errors` per parameter), `template_render_failed`, `template_archived`, `management_provider_missing` */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not signed in, or the API token is invalid, expired or revoked */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Only system admins create provisioned clusters */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such provisioned cluster (or not visible to you) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `cluster_name_taken`, `management_not_ready` */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Too many requests; `Retry-After` says when to try again */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    provisioning_clusters_destroy: {
+        parameters: {
+            query?: {
+                /** @description The cluster's name (when the client cannot send a body with DELETE) */
+                confirm?: string;
+                /** @description Admins: delete although service maps live there */
+                force?: boolean;
+            };
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProvisionAccepted"];
+                };
+            };
+            /** @description Bad input (pool_replicas_invalid, pool_name_invalid, machine_size_unknown, machine_size_unchanged, resize_unsupported, version_skip, version_downgrade, version_unknown, version_unchanged, confirm_mismatch) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not signed in, or the API token is invalid, expired or revoked */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description operator_required (pools, upgrades) or admin_required (delete, force) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such provisioned cluster or pool (or not visible to you) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description last_pool, pool_exists, service_maps_live, provisioned_not_ready, provisioned_deleted, provisioning_operation_running */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Too many requests; `Retry-After` says when to try again */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    provisioning_clusters_operations_list: {
+        parameters: {
+            query?: {
+                /** @description The pagination cursor value (from `next` or `previous`). */
+                cursor?: string;
+                /** @description Order by (prefix '-' for descending); default `-created`. */
+                ordering?: "created" | "-created";
+                /** @description Rows per page (1-500). */
+                page_size?: number;
+            };
+            header?: never;
+            path: {
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PaginatedProvisioningOperationList"];
+                };
+            };
+            /** @description Invalid input (body, query or path); `errors` names the field */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not signed in, or the API token is invalid, expired or revoked */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Signed in, but your role lacks the grant (or the CSRF token is missing) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such provisioned cluster or pool (or not visible to you) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Too many requests; `Retry-After` says when to try again */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    provisioning_clusters_pools_list: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Pool"][];
+                };
+            };
+            /** @description Invalid input (body, query or path); `errors` names the field */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not signed in, or the API token is invalid, expired or revoked */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Signed in, but your role lacks the grant (or the CSRF token is missing) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such provisioned cluster or pool (or not visible to you) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Too many requests; `Retry-After` says when to try again */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    provisioning_clusters_pools_create: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["AddPoolRequest"];
+            };
+        };
+        responses: {
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProvisionAccepted"];
+                };
+            };
+            /** @description Bad input (pool_replicas_invalid, pool_name_invalid, machine_size_unknown, machine_size_unchanged, resize_unsupported, version_skip, version_downgrade, version_unknown, version_unchanged, confirm_mismatch) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not signed in, or the API token is invalid, expired or revoked */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description operator_required (pools, upgrades) or admin_required (delete, force) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such provisioned cluster or pool (or not visible to you) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description last_pool, pool_exists, service_maps_live, provisioned_not_ready, provisioned_deleted, provisioning_operation_running */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The request body is too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Unsupported Content-Type of the body */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Too many requests; `Retry-After` says when to try again */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    provisioning_clusters_pools_destroy: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: number;
+                /** @description The pool's name (its MachineDeployment's name) */
+                pool: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProvisionAccepted"];
+                };
+            };
+            /** @description Bad input (pool_replicas_invalid, pool_name_invalid, machine_size_unknown, machine_size_unchanged, resize_unsupported, version_skip, version_downgrade, version_unknown, version_unchanged, confirm_mismatch) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not signed in, or the API token is invalid, expired or revoked */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description operator_required (pools, upgrades) or admin_required (delete, force) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such provisioned cluster or pool (or not visible to you) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description last_pool, pool_exists, service_maps_live, provisioned_not_ready, provisioned_deleted, provisioning_operation_running */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Too many requests; `Retry-After` says when to try again */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    provisioning_clusters_pools_partial_update: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: number;
+                /** @description The pool's name (its MachineDeployment's name) */
+                pool: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["PatchedPatchPoolRequest"];
+            };
+        };
+        responses: {
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProvisionAccepted"];
+                };
+            };
+            /** @description Bad input (pool_replicas_invalid, pool_name_invalid, machine_size_unknown, machine_size_unchanged, resize_unsupported, version_skip, version_downgrade, version_unknown, version_unchanged, confirm_mismatch) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not signed in, or the API token is invalid, expired or revoked */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description operator_required (pools, upgrades) or admin_required (delete, force) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such provisioned cluster or pool (or not visible to you) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description last_pool, pool_exists, service_maps_live, provisioned_not_ready, provisioned_deleted, provisioning_operation_running */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The request body is too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Unsupported Content-Type of the body */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Too many requests; `Retry-After` says when to try again */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    provisioning_clusters_upgrade_create: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["UpgradeRequest"];
+            };
+        };
+        responses: {
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProvisionAccepted"];
+                };
+            };
+            /** @description Bad input (pool_replicas_invalid, pool_name_invalid, machine_size_unknown, machine_size_unchanged, resize_unsupported, version_skip, version_downgrade, version_unknown, version_unchanged, confirm_mismatch) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not signed in, or the API token is invalid, expired or revoked */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description operator_required (pools, upgrades) or admin_required (delete, force) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such provisioned cluster or pool (or not visible to you) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description last_pool, pool_exists, service_maps_live, provisioned_not_ready, provisioned_deleted, provisioning_operation_running */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The request body is too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Unsupported Content-Type of the body */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Too many requests; `Retry-After` says when to try again */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    provisioning_clusters_plan_create: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ProvisionRequestRequest"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PlanResult"];
+                };
+            };
+            /** @description Invalid input: `template_parameters_invalid` (`errors` per parameter), `template_render_failed`, `template_archived`, `management_provider_missing` */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not signed in, or the API token is invalid, expired or revoked */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Only system admins create provisioned clusters */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such provisioned cluster (or not visible to you) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `cluster_name_taken`, `management_not_ready` */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The request body is too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Unsupported Content-Type of the body */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Too many requests; `Retry-After` says when to try again */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The management cluster answered with an error */
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description The management cluster did not answer in time (`cluster_timeout`, `cluster_unreachable`) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    provisioning_management_clusters_list: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ManagementCluster"][];
+                };
+            };
+            /** @description Invalid input (body, query or path); `errors` names the field */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not signed in, or the API token is invalid, expired or revoked */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Signed in, but your role lacks the grant (or the CSRF token is missing) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Too many requests; `Retry-After` says when to try again */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    provisioning_management_clusters_create: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ManagementClusterCreateRequest"];
+            };
+        };
+        responses: {
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ManagementCluster"];
+                };
+            };
+            /** @description Invalid input; `errors` names the field */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not signed in, or the API token is invalid, expired or revoked */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Only system admins manage management clusters */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such management cluster (or not visible to you) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `management_cluster_exists`, `management_cluster_in_use`, `management_cluster_has_history` */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The request body is too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Unsupported Content-Type of the body */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Too many requests; `Retry-After` says when to try again */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    provisioning_management_clusters_retrieve: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ManagementCluster"];
+                };
+            };
+            /** @description Invalid input; `errors` names the field */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not signed in, or the API token is invalid, expired or revoked */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Only system admins manage management clusters */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such management cluster (or not visible to you) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `management_cluster_exists`, `management_cluster_in_use`, `management_cluster_has_history` */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Too many requests; `Retry-After` says when to try again */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    provisioning_management_clusters_destroy: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description No response body */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Invalid input; `errors` names the field */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not signed in, or the API token is invalid, expired or revoked */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Only system admins manage management clusters */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such management cluster (or not visible to you) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `management_cluster_exists`, `management_cluster_in_use`, `management_cluster_has_history` */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Too many requests; `Retry-After` says when to try again */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    provisioning_management_clusters_check_create: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ManagementCluster"];
+                };
+            };
+            /** @description Invalid input; `errors` names the field */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not signed in, or the API token is invalid, expired or revoked */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Only system admins manage management clusters */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such management cluster (or not visible to you) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `management_cluster_exists`, `management_cluster_in_use`, `management_cluster_has_history` */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Too many requests; `Retry-After` says when to try again */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    provisioning_templates_list: {
+        parameters: {
+            query?: {
+                /** @description true: archived only; false: current only; absent: all */
+                archived?: boolean;
+                provider?: "aws" | "docker" | "openstack" | "sandbox" | "vsphere";
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ClusterTemplate"][];
+                };
+            };
+            /** @description Invalid input (body, query or path); `errors` names the field */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not signed in, or the API token is invalid, expired or revoked */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Signed in, but your role lacks the grant (or the CSRF token is missing) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Too many requests; `Retry-After` says when to try again */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    provisioning_templates_create: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ClusterTemplateCreateRequest"];
+            };
+        };
+        responses: {
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ClusterTemplateDetail"];
+                };
+            };
+            /** @description Invalid input (`template_invalid`, `template_render_failed`, `template_parameters_invalid` with `errors` per parameter) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not signed in, or the API token is invalid, expired or revoked */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Only system admins manage cluster templates */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such template (or not visible to you) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `template_in_use`, `template_builtin` */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The request body is too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Unsupported Content-Type of the body */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Too many requests; `Retry-After` says when to try again */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    provisioning_templates_retrieve: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ClusterTemplateDetail"];
+                };
+            };
+            /** @description Invalid input (`template_invalid`, `template_render_failed`, `template_parameters_invalid` with `errors` per parameter) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not signed in, or the API token is invalid, expired or revoked */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Only system admins manage cluster templates */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such template (or not visible to you) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `template_in_use`, `template_builtin` */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Too many requests; `Retry-After` says when to try again */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    provisioning_templates_destroy: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description No response body */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Invalid input (`template_invalid`, `template_render_failed`, `template_parameters_invalid` with `errors` per parameter) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not signed in, or the API token is invalid, expired or revoked */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Only system admins manage cluster templates */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such template (or not visible to you) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `template_in_use`, `template_builtin` */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Too many requests; `Retry-After` says when to try again */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    provisioning_templates_partial_update: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["PatchedClusterTemplateUpdateRequest"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ClusterTemplate"];
+                };
+            };
+            /** @description Invalid input (`template_invalid`, `template_render_failed`, `template_parameters_invalid` with `errors` per parameter) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not signed in, or the API token is invalid, expired or revoked */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Only system admins manage cluster templates */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such template (or not visible to you) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `template_in_use`, `template_builtin` */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The request body is too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Unsupported Content-Type of the body */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Too many requests; `Retry-After` says when to try again */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    provisioning_templates_render_create: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["TemplateRenderRequestRequest"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TemplateRenderResult"];
+                };
+            };
+            /** @description Invalid input (`template_invalid`, `template_render_failed`, `template_parameters_invalid` with `errors` per parameter) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not signed in, or the API token is invalid, expired or revoked */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Only system admins manage cluster templates */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such template (or not visible to you) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `template_in_use`, `template_builtin` */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The request body is too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Unsupported Content-Type of the body */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Too many requests; `Retry-After` says when to try again */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    provisioning_templates_versions_create: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ClusterTemplateVersionRequest"];
+            };
+        };
+        responses: {
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ClusterTemplateDetail"];
+                };
+            };
+            /** @description Invalid input (`template_invalid`, `template_render_failed`, `template_parameters_invalid` with `errors` per parameter) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not signed in, or the API token is invalid, expired or revoked */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Only system admins manage cluster templates */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such template (or not visible to you) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `template_in_use`, `template_builtin` */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The request body is too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Unsupported Content-Type of the body */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
             };
             /** @description Too many requests; `Retry-After` says when to try again */
             429: {

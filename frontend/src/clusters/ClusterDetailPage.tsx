@@ -35,6 +35,7 @@ import {
   WorkloadsTab,
 } from './tabs/SimpleTabs';
 import type { ClusterDetail } from './types';
+import { PROVISIONING_TAB, ProvisioningTabLink, ProvisioningTabPanel } from '../provisioning/clusterTab';
 
 export const TABS = [
   'nodes',
@@ -267,6 +268,7 @@ export function ClusterDetailPage() {
   const params = useParams();
   const id = Number(params.id);
   const tab: Tab = TABS.find((x) => x === params.tab) ?? 'nodes';
+  const provisioningTab = params.tab === PROVISIONING_TAB; // only for provisioned clusters (issue 17)
   const cluster = useCluster(id);
   useClusterLive(id);
   if (!Number.isInteger(id)) return <NotFound />;
@@ -284,16 +286,17 @@ export function ClusterDetailPage() {
           <NavLink
             key={x}
             to={`/clusters/${id}/${x}`}
-            className={() => (x === tab ? 'tab active' : 'tab')}
-            aria-current={x === tab ? 'page' : undefined}
+            className={() => (x === tab && !provisioningTab ? 'tab active' : 'tab')}
+            aria-current={x === tab && !provisioningTab ? 'page' : undefined}
             data-testid={`tab-${x}`}
           >
             {x === 'timeline' ? t('timeline.tab') : t(`clusters.tab.${x}`)}
           </NavLink>
         ))}
+        <ProvisioningTabLink clusterId={id} active={provisioningTab} />
       </nav>
-      <section className="card tab-panel" data-testid={`panel-${tab}`}>
-        <TabContent tab={tab} clusterId={id} />
+      <section className="card tab-panel" data-testid={`panel-${provisioningTab ? PROVISIONING_TAB : tab}`}>
+        {provisioningTab ? <ProvisioningTabPanel clusterId={id} /> : <TabContent tab={tab} clusterId={id} />}
       </section>
     </section>
   );

@@ -31,10 +31,14 @@ import enLists from './lists.en.json';
 import koLists from './lists.ko.json';
 import enA11y from './a11y.en.json';
 import koA11y from './a11y.ko.json';
+import enProvisioning from './provisioning.en.json';
+import koProvisioning from './provisioning.ko.json';
+import enMoves from './moves.en.json';
+import koMoves from './moves.ko.json';
 
 export const en = { ...enBase, builds: enBuilds, registries: enRegistries, monitoring: enMonitoring, alerts: enAlerts,
   dashboards: enDashboard, table: enTable, admin: enAdmin,
-  inventory: enInventory, lists: enLists, a11y: enA11y };
+  inventory: enInventory, lists: enLists, a11y: enA11y, provisioning: enProvisioning, moves: enMoves };
 export const ko = { ...koBase, builds: koBuilds, registries: koRegistries, monitoring: koMonitoring, alerts: koAlerts,
   dashboards: koDashboard, table: koTable, admin: koAdmin,
-  inventory: koInventory, lists: koLists, a11y: koA11y };
+  inventory: koInventory, lists: koLists, a11y: koA11y, provisioning: koProvisioning, moves: koMoves };

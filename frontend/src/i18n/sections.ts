@@ -38,6 +38,8 @@ export const NAMESPACE_FILES = {
   inventory: 'inventory',
   lists: 'lists',
   a11y: 'a11y',
+  provisioning: 'provisioning',
+  moves: 'moves',
 } as const;
 
 export type CoreSection = (typeof CORE_SECTIONS)[number];

@@ -6,6 +6,7 @@ const linkClass = ({ isActive }: { isActive: boolean }) => (isActive ? 'nav-link
 
 export function Sidebar({ isAdmin, isOperator = false }: { isAdmin: boolean; isOperator?: boolean }) {
   const { t } = useTranslation();
+  const seesProvisioning = isAdmin || isOperator;
   return (
     <nav className="sidebar" aria-label={t('nav.label')}>
       <ul className="nav-list">
@@ -19,6 +20,16 @@ export function Sidebar({ isAdmin, isOperator = false }: { isAdmin: boolean; isO
             </NavLink>
           </li>
         ))}
+        {seesProvisioning && (
+          <li>
+            <NavLink to="/provisioning" className={linkClass} data-testid="nav-provisioning">
+              <span className="nav-icon" aria-hidden="true">
+                ⬢
+              </span>
+              {t('nav.provisioning')}
+            </NavLink>
+          </li>
+        )}
         {isAdmin && (
           <li>
             <NavLink to="/admin" className={linkClass} data-testid="nav-admin">

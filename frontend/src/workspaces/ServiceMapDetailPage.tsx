@@ -31,6 +31,7 @@ import { useWorkspaceLive } from './live';
 import { orderedKeys } from './quantity';
 import { useDeleteServiceMap, useServiceMap, useWorkspace, useWorkspaceAccess } from './queries';
 import { EditShareDialog } from './ServiceMapDialogs';
+import { MoveAction } from '../moves/MoveAction';
 import type { ServiceMap, ServiceMapDeletion } from './types';
 
 export const SERVICEMAP_TABS = ['workloads', 'pods', 'services', 'events', 'releases', 'config', 'autoscaling', 'timeline'] as const;
@@ -191,6 +192,7 @@ function Header({ sm, canManage }: { sm: ServiceMap; canManage: boolean }) {
             <button type="button" className="btn btn-small" data-testid="edit-servicemap" onClick={() => setDialog('edit')}>
               {t('workspaces.servicemap.edit')}
             </button>
+            <MoveAction source={{ id: sm.id, workspaceId: sm.workspace.id, name: sm.display_name || sm.namespace, clusterId: sm.cluster.id, namespace: sm.namespace }} />
             <button type="button" className="btn btn-small btn-danger-outline" data-testid="delete-servicemap" onClick={() => setDialog('delete')}>
               {t('workspaces.servicemap.delete')}
             </button>
