@@ -83,7 +83,9 @@ _REDIS_PORT = os.environ.get("PORTAL_REDIS_PORT", "63799")
 DATABASE_URL = os.environ.get("DATABASE_URL", "" if IS_PRODUCTION else f"postgres://portal:portal@127.0.0.1:{_PG_PORT}/portal")
 if not DATABASE_URL:
     raise ImproperlyConfigured("DATABASE_URL is not set (postgres://user:password@host:port/dbname).")
-DATABASES: dict[str, Any] = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=60, conn_health_checks=True)}
+DATABASES: dict[str, Any] = {"default": dj_database_url.parse(
+    DATABASE_URL, conn_max_age=int(os.environ.get("PORTAL_DB_CONN_MAX_AGE", "60")), conn_health_checks=True)}
+# (portal/asgi.py sets PORTAL_DB_CONN_MAX_AGE=0 for the web process: see there.)
 if not DATABASES["default"]["ENGINE"].endswith("postgresql"):
     raise ImproperlyConfigured("Only PostgreSQL is supported: DATABASE_URL must start with postgres://")
 DATABASES["default"].setdefault("OPTIONS", {})["connect_timeout"] = 5
@@ -118,6 +120,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "portal.metrics.RequestMetricsMiddleware",  # first: times everything below (by resolved route)
     "portal.middleware.RequestIdMiddleware",
+    "portal.middleware.DatabaseUnavailableMiddleware",  # PostgreSQL down or full: 503 with a body, not 500
     "django.middleware.security.SecurityMiddleware",
     "portal.csp.ContentSecurityPolicyMiddleware",  # before WhiteNoise: static files get it too
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -463,3 +466,10 @@ CELERY_BEAT_SCHEDULE["monitoring.prune_events"] = {"task": "monitoring.prune_eve
 # provisioning (docs/provisioning.md): follow provisioned clusters whose operation is running or whose
 # follow step was lost, and re-check management clusters.
 CELERY_BEAT_SCHEDULE["provisioning.reconcile"] = {"task": "provisioning.reconcile", "schedule": 30.0}
+
+# catalog moves (docs/moves.md): moves of service maps a killed or lost task left are advanced again.
+CELERY_BEAT_SCHEDULE["catalog.reconcile_moves"] = {"task": "catalog.reconcile_moves", "schedule": 15.0}
+_ENUM_OVERRIDES["MoveStatusEnum"] = "catalog.models.MoveStatus"
+_ENUM_OVERRIDES["MoveStepStateEnum"] = "catalog.models.MoveStepState"
+_ENUM_OVERRIDES["ProviderEnum"] = "clusters.models.Provider"
+_ENUM_OVERRIDES["InfraProviderEnum"] = "provisioning.models.InfraProvider"

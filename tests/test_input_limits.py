@@ -124,3 +124,35 @@ def test_a_model_serializer_description_is_bounded_by_the_model(admin_api: APICl
     assert list(response.json()["errors"]) == ["description"]
     cluster.refresh_from_db()
     assert cluster.description == ""
+
+
+@pytest.mark.django_db
+def test_too_long_fields_of_the_new_bodies_are_400s_naming_the_field(admin_api: APIClient) -> None:
+    """Issue 17's write bodies (provisioning templates and clusters, node pools, service map moves): a value over its
+    schema limit is a 400 naming the field, before anything is looked up or written."""
+    from catalog.models import Move
+    from provisioning.models import ClusterTemplate, ProvisionedCluster
+
+    long_name = "a" * 64
+    cases = [
+        ("/api/provisioning/templates/", {"name": long_name, "provider": "sandbox", "files": {}}, "name"),
+        ("/api/provisioning/templates/", {"name": "t", "provider": "sandbox", "files": {},
+                                          "description": "d" * (DESCRIPTION_MAX_LENGTH + 1)}, "description"),
+        ("/api/provisioning/clusters/", {"name": long_name, "management": 1, "template": 1}, "name"),
+        ("/api/provisioning/clusters/plan/", {"name": "c", "management": 1, "template": 1,
+                                              "display_name": "x" * 201}, "display_name"),
+        ("/api/provisioning/management-clusters/", {"cluster": 1, "namespace": long_name}, "namespace"),
+        ("/api/catalog/moves/", {"service_map": 1, "target_cluster": 2, "target_namespace": long_name},
+         "target_namespace"),
+        ("/api/catalog/moves/plan/", {"service_map": 1, "target_cluster": 2, "target_namespace": long_name},
+         "target_namespace"),
+    ]
+    before = (ClusterTemplate.objects.count(), ProvisionedCluster.objects.count(), Move.objects.count())
+    failures = []
+    for path, body, field_name in cases:
+        response = admin_api.post(path, body, format="json")
+        errors = response.json().get("errors", {}) if response.status_code == 400 else {}
+        if response.status_code != 400 or field_name not in errors:
+            failures.append(f"POST {path} with a too long {field_name}: {response.status_code} {response.content[:300]!r}")
+    assert not failures, "\n".join(failures)
+    assert (ClusterTemplate.objects.count(), ProvisionedCluster.objects.count(), Move.objects.count()) == before

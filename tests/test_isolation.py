@@ -43,6 +43,8 @@ from catalog import helm
 from catalog.models import (
     CatalogSource,
     ClusterIntent,
+    Move,
+    MoveRelease,
     Package,
     PackageVersion,
     Release,
@@ -64,9 +66,11 @@ from monitoring.models import (
     Silence,
 )
 from monitoring.samples import SeriesKey
+from portal import access as portal_access
 from portal.events import can_subscribe, group_kinds
 from portal.models import ApiToken, AuditRecord, TableView, User
 from portal.testing import api_request as request
+from provisioning.models import ClusterTemplate, ManagementCluster, ProvisionedCluster, ProvisioningOperation
 from workspaces.models import ClusterAllocation, Membership, RegistryAllocation, Role, ServiceMap, Workspace
 
 pytestmark = pytest.mark.django_db
@@ -221,6 +225,34 @@ ROUTES: dict[str, Route] = {
                                   insider_sees_a=False),
     "catalog-rollout": Route("rollouts of the caller's workspaces", pk="rollout",
                              queries=("", f"?workspace={A_BASE + 1}"), expect={"get": S200, "post": S400}),
+    # moves of service maps (issue 17): a move is its workspace's (B shares Z, where A's move went, and sees nothing)
+    "catalog-move": Route("moves of the caller's workspaces (an empty body is invalid)", pk="move",
+                          queries=("", f"?workspace={A_BASE + 1}", f"?service_map={A_BASE + 61}",
+                                   f"?service_map={A_BASE + 62}", "?ordering=created"),
+                          expect={"get": S200, "post": S400}),
+    "catalog-move-plan": Route("plans a move of a visible service map (an empty body is invalid)",
+                               expect={"post": S400}),
+    "catalog-move-retire-source": Route("retires the source of a visible move (servicemaps.manage)", pk="move"),
+    # provisioning (issue 17): for those who read the whole fleet only; no workspace member (A's own included) gets
+    # a row, so everything here is 404 to B's members and the loner (provisioning.access); the fill is X's
+    # provisioned cluster (its pool named with the marker)
+    "provisioning-management": Route("management clusters (admins, operators, auditors read; admins mark, check and "
+                                     "unmark them)", pk="managementcluster", expect={"get": S200, "post": S403}),
+    "provisioning-template": Route("cluster templates (admins, operators, auditors read and render; admins change "
+                                   "them)", pk="clustertemplate", queries=("", "?provider=sandbox", "?archived=false"),
+                                   expect={"get": S200, "post": S403}),
+    "provisioning-cluster": Route("provisioned clusters (admins, operators, auditors read; admins create, plan and "
+                                  "delete)", pk="provisionedcluster",
+                                  queries=("", f"?cluster={A_BASE + 31}", f"?management={A_BASE + 132}",
+                                           "?phase=updating", "?phase=deleted"),
+                                  expect={"get": S200, "post": S403}),
+    "provisioning-pools": Route("node pools of a provisioned cluster (admins, operators, auditors; adding: operators)",
+                                pk="provisionedcluster"),
+    "provisioning-pool": Route("scales, resizes or deletes a node pool (operators and admins)",
+                               pk="provisionedcluster"),
+    "provisioning-upgrade": Route("upgrades a provisioned cluster (operators and admins)", pk="provisionedcluster"),
+    "provisioning-operations": Route("the operations of a provisioned cluster (admins, operators, auditors)",
+                                     pk="provisionedcluster", queries=("", "?ordering=created")),
     # catalog: config maps, secrets and autoscalers of a visible service map (they ask the cluster,
     # which the dummy server never answers: the insider gets 502/503 after passing the scope)
     "catalog-config-list": Route("configs of a visible service map",
@@ -395,7 +427,7 @@ INSIDER_SEES_NOTHING_OF_A = {
 # Path parameters the table knows how to fill; "pk" and "name" come from the route's entry.
 KNOWN_GROUPS = {"token", "cluster_id", "workspace_id", "namespace", "pk", "name", "format", "number", "servicemap_id",
                 "kind", "group", "version", "plural", "intent_id", "entry_id", "allocation_id", "definition_id",
-                "step"}
+                "step", "pool"}
 
 
 # ---------------------------------------------------------------------------- the world
@@ -461,6 +493,43 @@ def _user(username: str, pk: int | None = None, role: str = "user") -> User:
     # No password: nobody logs in (clients are force-authenticated), and hashing is slow.
     return User.objects.create_user(id=pk, username=username, password=None, email=f"{username}@example.com",
                                     role=role)
+
+
+def _provisioning_of_a(x: Cluster, admin: User) -> dict[str, int]:
+    """Provisioning (issue 17), ids from ``A_BASE + 131``: X was provisioned by the portal. A management cluster
+    (a fleet cluster allocated to nobody), a cluster template, the provisioned cluster whose registered cluster is
+    X (its pools and machines named with the marker), a running scale operation of it, and a deleted provisioned
+    cluster kept for its history. Made directly (no task, no Cluster API): nothing is applied. Workspace members,
+    A's own included, never see these rows (provisioning.access: those who read the whole fleet only)."""
+    now = timezone.now()
+    host = Cluster.objects.create(id=_a_id(131), name=f"{MARKER}-mgmt", display_name=f"{MARKER} management",
+                                  server="https://127.0.0.1:9", status="connected")
+    management = ManagementCluster.objects.create(
+        id=_a_id(132), cluster=host, namespace=f"{MARKER}-capi", status="ready",
+        capi_versions={"cluster.x-k8s.io": ["v1beta1"]}, control_plane_providers=["kubeadm"],
+        infrastructure_providers=["sandbox"], message=f"{MARKER}: Cluster API v1beta1", checked=now,
+        created_by=admin)
+    template = ClusterTemplate.objects.create(
+        id=_a_id(133), name=f"{MARKER}-tpl", provider="sandbox", display_name=f"{MARKER} template",
+        description=f"{MARKER} small clusters", files={"Chart.yaml": f"name: {MARKER}-tpl\nversion: 1.0.0\n",
+                                                      "values.yaml": "workers: 1\n"}, created_by=admin)
+    pool = {"name": f"{MARKER}-md-0", "replicas": 2, "ready": 1, "machines": [
+        {"name": f"{MARKER}-md-0-abcde", "phase": "Running", "node": f"{MARKER}-node-x"}]}
+    provisioned = ProvisionedCluster.objects.create(
+        id=_a_id(134), name=f"{MARKER}-prov", display_name=f"{MARKER} provisioned", management=management,
+        namespace=f"{MARKER}-capi", template=template, parameters={"workers": 2}, labels={"team": MARKER},
+        kubernetes_version="v1.30.4", manifest=f"kind: Cluster\nmetadata: {{name: {MARKER}-prov}}\n",
+        applied_objects=[{"apiVersion": "cluster.x-k8s.io/v1beta1", "kind": "Cluster", "name": f"{MARKER}-prov"}],
+        phase="updating", progress={"exists": True, "pools": [pool]}, message=f"{MARKER}: scaling", cluster=x,
+        followed=now, created_by=admin)
+    operation = ProvisioningOperation.objects.create(
+        id=_a_id(135), provisioned=provisioned, kind="scale_pool", spec={"pool": f"{MARKER}-md-0", "replicas": 2},
+        status="running", message=f"{MARKER}: 1 of 2 machines", started=now, created_by=admin)
+    gone = ProvisionedCluster.objects.create(
+        id=_a_id(136), name=f"{MARKER}-gone", management=management, namespace=f"{MARKER}-capi", template=template,
+        phase="deleted", deleted=now, created_by=admin)
+    return {"managementcluster": management.pk, "clustertemplate": template.pk, "provisionedcluster": provisioned.pk,
+            "provisioningoperation": operation.pk, "provisionedgone": gone.pk, "managementhost": host.pk}
 
 
 def _monitoring_of_a(a: Workspace, x: Cluster, z: Cluster, sm_x: ServiceMap, sm_z: ServiceMap,
@@ -647,8 +716,20 @@ def world() -> World:
     # issue 20: A's developer's saved column set of the clusters table (the default), naming A's columns
     table_view = TableView.objects.create(id=_a_id(102), user=a_dev, table="clusters", name=f"{MARKER} columns",
                                           columns=["name", f"{MARKER}-col"], is_default=True)
+    provisioning = _provisioning_of_a(x, admin)
+    # issue 17: A's service map moved from X to its namespace on the shared Z (healthy there, the source not yet
+    # retired), with a release's ledger line (a move row is its workspace's: B sees Z, never the move)
+    move = Move.objects.create(
+        id=_a_id(137), workspace=a, source=sm_x, target=sm_z, source_cluster=x, target_cluster=z,
+        source_cluster_name=x.name, target_cluster_name=z.name, source_namespace=SECRET_NS, target_namespace=SECRET_NS,
+        quota={"requests.cpu": "2"}, status="healthy", message=f"{MARKER}: healthy on {z.name}",
+        steps=[{"key": "namespace", "state": "done", "message": f"{MARKER} namespace ready", "message_code": "",
+                "message_params": {}, "started": None, "finished": None}], created_by=a_dev)
+    MoveRelease.objects.create(id=_a_id(138), move=move, name=f"{MARKER}-shop", source_release=release,
+                               source_revision=1, version_label=f"{MARKER}-shop 1.0.0", state="healthy")
 
     pks = {
+        **{what: {0: pk} for what, pk in provisioning.items()}, "move": {0: move.pk},
         **{what: {0: pk} for what, pk in monitoring.items()},
         "buildregistry": {0: build_registry.pk}, "builddefinition": {0: definition.pk}, "buildrun": {0: build_run.pk},
         "scanexception": {0: scan_exception.pk},
@@ -666,7 +747,7 @@ def world() -> World:
     a_ids = {a.pk, x.pk, a_manager.pk, a_dev.pk, a_dev_member.pk, _a_id(11), alloc_x.pk, alloc_z.pk, registry.pk,
              sm_x.pk, sm_z.pk, op_x.pk, op_z.pk, token.pk, source.pk, package.pk, version.pk, release.pk, rollout.pk,
              intent.pk, object_action.pk, build_registry.pk, definition.pk, build_run.pk, scan_exception.pk, table_view.pk,
-             *range(_a_id(110), _a_id(130))}
+             *range(_a_id(110), _a_id(140))}
     assert all(i >= A_BASE for i in a_ids)
     assert not any(o.pk >= A_BASE for o in (y, z, b, *foreign.values()))
     return World(a=a, b=b, x=x, y=y, z=z, a_dev=a_dev, admin=admin, foreign=foreign, pks=pks, names=names,
@@ -766,6 +847,8 @@ def _fill(route: ApiRoute, spec: Route, world: World, cluster: Cluster) -> str:
             return str(world.pks["builddefinition"][0])
         if group == "step":  # a build run's step: A's run has a clone step
             return "clone"
+        if group == "pool":  # a node pool of A's provisioned cluster
+            return f"{MARKER}-md-0"
         if group == "kind":  # of a config
             return "ConfigMap"
         if group in ("group", "version", "plural"):  # the resource browser's kind: pods (in the read model)
@@ -847,13 +930,17 @@ def _excerpt(response: Any) -> str:
     return text[:300]
 
 
+def _provisioning_models() -> list[type[models.Model]]:
+    return [ManagementCluster, ClusterTemplate, ProvisionedCluster, ProvisioningOperation]
+
+
 def snapshot() -> dict[str, list[dict[str, Any]]]:
     tracked: list[type[models.Model]] = [Workspace, Membership, ClusterAllocation, RegistryAllocation, ServiceMap,
                                          Role, Cluster, NodeOperation, ApiToken, User, KubeObject, Release, Revision,
                                          Rollout, RolloutTarget, BuildRegistry, BuildDefinition, BuildRun, BuildStep,
                                          ScanPolicy, ScanException, ImageScan, WebhookDelivery, AlertRule, Alert,
                                          AlertTransition, Silence, NotificationChannel, Notification, PriceSheet,
-                                         EventRecord, TableView]
+                                         EventRecord, TableView, Move, MoveRelease, *_provisioning_models()]
     return {m.__name__: list(m._default_manager.order_by("pk").values()) for m in tracked}
 
 
@@ -943,6 +1030,8 @@ def group_keys(world: World) -> dict[str, list[str]]:
         "user": [str(world.a_dev.pk)],
         "buildrun": [str(world.pks["buildrun"][0])],
         "alerts": [""],  # every alert's changes: those who read every cluster
+        # provisioned clusters (issue 17): those who read the whole fleet only, never a workspace member
+        "provisioning": ["", str(world.pks["provisionedcluster"][0]), str(world.pks["provisionedgone"][0])],
     }
 
 
@@ -981,6 +1070,74 @@ def test_workspace_a_sees_its_own(world: World) -> None:
     names = [row["namespace"] for row in b.get("/api/workspaces/servicemaps/").json()["results"]]
     assert sorted(names) == ["ns-b-y", "ns-b-z"]
     assert [row["name"] for row in b.get(f"/api/clusters/{world.z.pk}/pods/").json()["results"]] == ["team-b-pod"]
+
+
+# ---------------------------------------------------------------------------- provisioning (issue 17)
+
+
+def _provisioning_get_paths(world: World) -> list[str]:
+    """Every GET under /api/provisioning/ the route walk finds, filled with A's provisioning rows (the
+    routes' table entries say which), plus the lists filtered by A's management cluster and X."""
+    paths: list[str] = []
+    for route in ALL_ROUTES:
+        spec = spec_of(route)
+        if not route.pattern.startswith("api/provisioning/") or "get" not in route.methods or spec is None:
+            continue
+        if (spec.pk is None and "pk" in route.groups) or (spec.name is None and "name" in route.groups):
+            continue  # test_every_api_route_is_in_the_isolation_table names it
+        paths += [_fill(route, spec, world, world.x) + query for query in spec.queries]
+    management, x = world.pks["managementcluster"][0], world.x.pk
+    patterns = {route.pattern for route in ALL_ROUTES}
+    for pattern, queries in (("api/provisioning/clusters/", (f"?management={management}", f"?cluster={x}",
+                                                             "?phase=updating")),
+                             ("api/provisioning/templates/", ("?provider=sandbox", "?archived=false"))):
+        if pattern in patterns:
+            paths += [f"/{pattern}{query}" for query in queries]
+    return paths
+
+
+def test_workspace_members_see_no_provisioning_rows(world: World) -> None:
+    """Provisioning is for those who read the whole fleet (admins, operators, auditors): every workspace member
+    (A's developer too, although X, which the portal provisioned, is A's cluster) and the user in no workspace gets
+    no management cluster, template, provisioned cluster or operation, from the access module, any GET under
+    /api/provisioning/ (lists empty, details 404) or the `provisioning` socket groups; an operator and an auditor
+    see all of them (so the refusals are about the members)."""
+    kinds: list[type[models.Model]] = [ManagementCluster, ClusterTemplate, ProvisionedCluster, ProvisioningOperation]
+    groups = ["provisioning", f"provisioning.{world.pks['provisionedcluster'][0]}"]
+    paths = _provisioning_get_paths(world)
+    failures = []
+    for who, user in [("A developer", world.a_dev), *world.foreign.items()]:
+        for model in kinds:
+            seen = list(portal_access.visible(user, model).values_list("pk", flat=True))
+            if seen:
+                failures.append(f"{who}: provisioning.access shows {model.__name__} rows {seen}")
+        for group in groups:
+            if can_subscribe(user, group):
+                failures.append(f"{who} may subscribe to {group}")
+        for path in paths:
+            response = client_for(user).get(path)
+            body = response.json() if response.get("Content-Type", "").startswith("application/json") else {}
+            rows = body.get("results", body) if isinstance(body, dict) else body
+            empty_list = response.status_code == 200 and isinstance(rows, list) and not rows
+            if response.status_code not in (403, 404) and not empty_list:
+                failures.append(f"{who}: GET {path} -> {response.status_code}, expected 404 or an empty list: "
+                                f"{_excerpt(response)}")
+            found = leaks(response, world)
+            if found:
+                failures.append(f"{who}: GET {path}: LEAK ({'; '.join(found)}): {_excerpt(response)}")
+    for role in ("operator", "auditor"):
+        insider = _user(f"iso-prov-{role}", role=role)
+        for model in kinds:
+            if not portal_access.visible(insider, model).exists():
+                failures.append(f"the {role} sees no {model.__name__} rows (the test would prove nothing)")
+        for group in groups:
+            if not can_subscribe(insider, group):
+                failures.append(f"the {role} may not subscribe to {group}")
+        for path in paths:
+            response = client_for(insider).get(path)
+            if response.status_code != 200:
+                failures.append(f"the {role}: GET {path} -> {response.status_code}: {_excerpt(response)}")
+    assert not failures, "\n".join(failures)
 
 
 def _leaks_beyond_the_body(response: Any, body: dict[str, Any], world: World) -> list[str]:
@@ -1030,6 +1187,67 @@ def test_builds_bodies_naming_workspace_a_are_refused(world: World) -> None:
             if response.status_code not in (400, 403, 404):
                 failures.append(f"{where}, expected a refusal: {_excerpt(response)}")
             found = _leaks_beyond_the_body(response, body, world)
+            if found:
+                failures.append(f"{where}: LEAK ({'; '.join(found)}): {_excerpt(response)}")
+    after = snapshot()
+    failures += [f"the refused writes changed {model} rows" for model, rows in before.items() if after[model] != rows]
+    assert not failures, "\n".join(failures)
+
+
+# ---------------------------------------------------------------------------- moves (issue 17)
+
+
+def test_moves_are_seen_in_their_workspace_only(world: World) -> None:
+    """A's developer lists and reads A's move (X to the shared Z); B's members, who see Z and have moves rights in B,
+    get nothing of it however they filter (B's workspace, B's service map on Z, A's ids), and 404 for its id."""
+    move = world.pks["move"][0]
+    dev = client_for(world.a_dev)
+    assert [row["id"] for row in dev.get("/api/catalog/moves/").json()["results"]] == [move]
+    assert dev.get(f"/api/catalog/moves/{move}/").json()["target_namespace"] == SECRET_NS
+    sm_b_z = ServiceMap.objects.get(workspace=world.b, cluster=world.z).pk
+    failures = []
+    for who, user in world.foreign.items():
+        client = client_for(user)
+        for path in ("/api/catalog/moves/", f"/api/catalog/moves/?workspace={world.b.pk}",
+                     f"/api/catalog/moves/?service_map={sm_b_z}", f"/api/catalog/moves/?workspace={world.a.pk}",
+                     f"/api/catalog/moves/?service_map={world.pks['servicemap'][0]}"):
+            response = client.get(path)
+            if response.status_code != 200 or response.json()["results"]:
+                failures.append(f"{who}: GET {path} -> {response.status_code}: {_excerpt(response)}")
+        response = client.get(f"/api/catalog/moves/{move}/")
+        if response.status_code != 404 or leaks(response, world):
+            failures.append(f"{who}: GET /api/catalog/moves/{move}/ -> {response.status_code}: {_excerpt(response)}")
+    assert not failures, "\n".join(failures)
+
+
+def test_move_bodies_naming_workspace_a_are_refused(world: World) -> None:
+    """B's manager holds every grant a move needs in B: moving B's service map from Y to the shared Z is accepted
+    (then rolled back), but a plan or a move of A's service maps (on X, and on the shared Z), or of B's to A's
+    cluster X, is refused (400/403/404/409) with nothing written and nothing of A shown beyond what the body said."""
+    client = client_for(world.foreign["B manager"])
+    sm_b_y = ServiceMap.objects.get(workspace=world.b, cluster=world.y).pk
+    sm_a_z = ServiceMap.objects.get(workspace=world.a, cluster=world.z).pk
+    with transaction.atomic():  # B's own: accepted
+        started = client.post("/api/catalog/moves/", {"service_map": sm_b_y, "target_cluster": world.z.pk},
+                              format="json")
+        assert started.status_code == 202, started.content
+        transaction.set_rollback(True)
+    aimed: list[tuple[dict[str, Any], bool]] = [
+        ({"service_map": world.pks["servicemap"][0], "target_cluster": world.z.pk}, True),
+        ({"service_map": sm_a_z, "target_cluster": world.y.pk}, True),
+        ({"service_map": sm_b_y, "target_cluster": world.x.pk}, True),
+        ({"service_map": sm_b_y, "target_cluster": world.z.pk, "target_namespace": SECRET_NS}, False),
+    ]
+    before = snapshot()
+    failures = []
+    for body, plan_too in aimed:
+        for path in ("/api/catalog/moves/", "/api/catalog/moves/plan/") if plan_too else ("/api/catalog/moves/",):
+            response = client.post(path, body, format="json")
+            where = f"B manager: POST {path} {body} -> {response.status_code}"
+            if response.status_code not in (400, 403, 404, 409):
+                failures.append(f"{where}, expected a refusal: {_excerpt(response)}")
+            sent = {str(v) for v in body.values()}
+            found = [f for f in _leaks_beyond_the_body(response, body, world) if f.rsplit("=", 1)[-1] not in sent]
             if found:
                 failures.append(f"{where}: LEAK ({'; '.join(found)}): {_excerpt(response)}")
     after = snapshot()

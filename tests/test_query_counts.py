@@ -29,6 +29,8 @@ from builds.models import BuildDefinition, BuildRun, BuildStep, Registry
 from catalog.models import (
     CatalogSource,
     ConfigVersion,
+    Move,
+    MoveRelease,
     Package,
     PackageVersion,
     Release,
@@ -53,6 +55,7 @@ from monitoring.models import (
 from portal import actions as portal_actions
 from portal.models import AuditRecord, TableView, User
 from portal.testing import make_user
+from provisioning.models import ClusterTemplate, ManagementCluster, ProvisionedCluster, ProvisioningOperation
 from workspaces import quota as q
 from workspaces.models import ClusterAllocation, Membership, RegistryAllocation, Role, ServiceMap, Workspace
 
@@ -413,6 +416,108 @@ def _table_views(s: Scene, k: int) -> None:
             TableView.objects.create(user=user, table="clusters", name=f"qc-{s.next()}", columns=["name", "status"])
 
 
+# provisioning (issue 17): rows only those who read the whole fleet see (the member sees none: MEMBER_SEES_NONE)
+
+
+def _management_cluster(s: Scene) -> ManagementCluster:
+    n = s.next()
+    host = Cluster.objects.create(name=f"qc-mgmt-{n}", server=f"https://127.0.0.1:{7000 + n}", status="connected")
+    return ManagementCluster.objects.create(cluster=host, status="ready", capi_versions={"cluster.x-k8s.io": ["v1beta1"]},
+                                            infrastructure_providers=["sandbox"], created_by=s.admin)
+
+
+def _management_clusters(s: Scene, k: int) -> None:
+    for _ in range(k):
+        _management_cluster(s)
+
+
+def _cluster_template(s: Scene) -> ClusterTemplate:
+    return ClusterTemplate.objects.create(name=f"qc-tpl-{s.next()}", provider="sandbox",
+                                          files={"Chart.yaml": "name: qc\n", "values.yaml": "workers: 1\n"},
+                                          created_by=s.admin)
+
+
+def _cluster_templates(s: Scene, k: int) -> None:
+    """Templates, each with a cluster made from it (the rows count them)."""
+    for _ in range(k):
+        template = _cluster_template(s)
+        ProvisionedCluster.objects.create(name=f"qc-pc-{s.next()}", management=_management_cluster(s),
+                                          namespace="qc", template=template, created_by=s.admin)
+
+
+def _provisioned(s: Scene) -> ProvisionedCluster:
+    """A provisioned cluster on its own management cluster and template, registered, with two operations."""
+    n = s.next()
+    registered = Cluster.objects.create(name=f"qc-prov-{n}", server=f"https://127.0.0.1:{8000 + n}", status="ready")
+    pc = ProvisionedCluster.objects.create(name=f"qc-prov-{n}", management=_management_cluster(s), namespace="qc",
+                                           template=_cluster_template(s), cluster=registered, phase="provisioned",
+                                           progress={"exists": True, "pools": []}, created_by=s.admin)
+    _operations_of(s, pc, 2)
+    return pc
+
+
+def _operations_of(s: Scene, pc: ProvisionedCluster, k: int) -> None:
+    for i in range(k):
+        ProvisioningOperation.objects.create(provisioned=pc, kind="scale_pool", spec={"pool": "md-0", "replicas": i},
+                                             status="succeeded", created_by=s.admin)
+
+
+def _provisioned_clusters(s: Scene, k: int) -> None:
+    for _ in range(k):
+        _provisioned(s)
+
+
+def _provisioning_operations(s: Scene, k: int) -> None:
+    """Operations of the scene's provisioned cluster (the path's ``{id}``)."""
+    _operations_of(s, _scene_provisioned(s), k)
+
+
+def _provisioning_pools(s: Scene, k: int) -> None:
+    """Node pools of the scene's provisioned cluster as last followed (``progress``), two machines each, the size
+    of some set by an add operation (the list looks those up)."""
+    pc = _scene_provisioned(s)
+    progress = dict(pc.progress or {})
+    pools, machines = list(progress.get("pools") or []), list(progress.get("machines") or [])
+    for i in range(k):
+        name = f"{pc.name}-pool{s.next()}"
+        pools.append({"name": name, "replicas": 2, "ready": 2, "available": 2, "updated": 2, "phase": "Running",
+                      "version": "v1.30.4", **({"machine_size": "small"} if i % 2 else {})})
+        machines += [{"name": f"{name}-{j}", "pool": name, "phase": "Running", "node": f"{name}-{j}"} for j in range(2)]
+        ProvisioningOperation.objects.create(provisioned=pc, kind="add_pool", status="succeeded", created_by=s.admin,
+                                             spec={"pool": name, "replicas": 2, "machine_size": "medium"})
+    ProvisionedCluster.objects.filter(pk=pc.pk).update(progress={**progress, "pools": pools, "machines": machines})
+
+
+def _scene_provisioned(s: Scene) -> ProvisionedCluster:
+    found = ProvisionedCluster.objects.filter(name=f"qc-scene-{s.workspace.pk}").first()
+    if found is None:
+        found = _provisioned(s)
+        ProvisionedCluster.objects.filter(pk=found.pk).update(name=f"qc-scene-{s.workspace.pk}")
+        ProvisioningOperation.objects.filter(provisioned=found).delete()
+    return found
+
+
+# moves (issue 17): moves of the member's service maps, each from its own service map to another cluster of the
+# workspace, with two release lines
+
+
+def _moves(s: Scene, k: int) -> None:
+    for _ in range(k):
+        n = s.next()
+        source = ServiceMap.objects.create(workspace=s.workspace, cluster=s.cluster, namespace=f"qc-mv{n}", quota=QUOTA)
+        target_cluster = _cluster(s.workspace)
+        target = ServiceMap.objects.create(workspace=s.workspace, cluster=target_cluster, namespace=f"qc-mv{n}",
+                                           quota=QUOTA)
+        move = Move.objects.create(workspace=s.workspace, source=source, target=target, source_cluster=s.cluster,
+                                   target_cluster=target_cluster, source_cluster_name=s.cluster.name,
+                                   target_cluster_name=target_cluster.name, source_namespace=source.namespace,
+                                   target_namespace=target.namespace, quota=QUOTA, status="healthy",
+                                   steps=[{"key": "namespace", "state": "done"}], created_by=s.member)
+        for name in ("web", "db"):
+            MoveRelease.objects.create(move=move, name=name, source_revision=1, version_label="shop 1.0.0",
+                                       state="healthy")
+
+
 # operationId -> what adds k rows the endpoint lists (visible to the admin and the member).
 SEEDERS: dict[str, Callable[[Scene, int], None]] = {
     "activity_list": _activity,
@@ -470,11 +575,20 @@ SEEDERS: dict[str, Callable[[Scene, int], None]] = {
     "monitoring_events_list": _event_records,
     "monitoring_prices_list": _price_sheets,
     "account_table_views_list": _table_views,
+    "catalog_moves_list": _moves,
+    "provisioning_clusters_operations_list": _provisioning_operations,
+    "provisioning_clusters_pools_list": _provisioning_pools,
+    "provisioning_management_clusters_list": _management_clusters,
+    "provisioning_templates_list": _cluster_templates,
+    "provisioning_clusters_list": _provisioned_clusters,
 }
 
 # Lists a workspace member is shown nothing of, by design (cluster-scoped objects are the admins'):
 # for the member only the query count is compared.
-MEMBER_SEES_NONE = {"clusters_nodes_list", "clusters_volumes_list"}
+MEMBER_SEES_NONE = {"clusters_nodes_list", "clusters_volumes_list",
+                    # provisioning (issue 17): those who read the whole fleet only (the member's are 404 on {id})
+                    "provisioning_management_clusters_list", "provisioning_templates_list",
+                    "provisioning_clusters_list"}
 
 # Query strings some list endpoints need to list anything.
 QUERIES = {"clusters_search_list": "kind=workloads&q=deployment-&", "workspaces_members_candidates_list": "q=qc-&",
@@ -531,6 +645,8 @@ def test_every_list_endpoint_has_a_seeder() -> None:
 def _path(template: str, s: Scene) -> str:
     values = {"cluster_id": s.cluster.pk, "workspace_id": s.workspace.pk, "servicemap_id": s.service_map.pk,
               "kind": "ConfigMap", "name": "app"}
+    if template.startswith("/api/provisioning/clusters/{id}/"):  # the scene's provisioned cluster
+        values["id"] = _scene_provisioned(s).pk
     for key, value in values.items():
         template = template.replace("{" + key + "}", str(value))
     assert "{" not in template, f"a path parameter the query-count test does not know: {template}"

@@ -7,7 +7,8 @@ translation of ``code``.
 Clients can always show ``detail``; forms put ``errors`` next to their fields; ``code`` is stable
 (``required``, ``max_length``, ``not_found``, ``address_not_allowed`` …) so a client can act on
 it or translate it without parsing English. Unexpected exceptions become a JSON 500 that carries
-the request id, never an HTML page.
+the request id, never an HTML page. PostgreSQL down, restarting or out of space is a 503
+(``database_unavailable`` / ``database_storage_full``, with ``Retry-After``; :mod:`portal.middleware`).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from rest_framework.views import exception_handler as drf_exception_handler
 
 from portal import errors as portal_errors
 from portal.context import request_id_var
+from portal.middleware import RETRY_AFTER, database_failure, database_failure_body
 
 logger = logging.getLogger(__name__)
 
@@ -85,6 +87,11 @@ def _portal_error(exc: portal_errors.PortalError) -> Response:
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
     if isinstance(exc, portal_errors.PortalError):
         return _portal_error(exc)
+    failure = database_failure(exc)
+    if failure is not None:  # PostgreSQL down, restarting or full: 503, never a 500 (docs/reliability.md)
+        logger.warning("database cannot serve: %s", failure, exc_info=exc)
+        return Response(database_failure_body(failure), status=status.HTTP_503_SERVICE_UNAVAILABLE,
+                        headers={"Retry-After": str(RETRY_AFTER[failure])})
     if isinstance(exc, RequestDataTooBig):
         return Response({"detail": "Request body is too large.", "code": "request_too_large"},
                         status=status.HTTP_413_REQUEST_ENTITY_TOO_LARGE)

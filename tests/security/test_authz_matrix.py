@@ -123,6 +123,11 @@ def valid_bodies(world: World) -> dict[str, dict[str, Any]]:
                                            "ends_at": (timezone.now() + timedelta(hours=1)).isoformat()},
         "POST /api/monitoring/channels/": {"name": "authz-channel", "kind": "email", "workspace": world.workspace.pk,
                                            "recipients": ["authz@example.com"]},
+        # moves: W's service map to the second cluster, into a namespace there already (409 for who may; the plan
+        # answers 200 with that problem)
+        **{key: {"service_map": sm, "target_cluster": world.ids["second-cluster"],
+                 "target_namespace": f"sec-taken-{world.suffix}"}
+           for key in ("POST /api/catalog/moves/", "POST /api/catalog/moves/plan/")},
     }
 
 

@@ -25,13 +25,23 @@ from typing import Any
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from catalog.models import CatalogSource, Package, Release, Rollout, RolloutTarget, SourceKind
+from catalog.models import (
+    CatalogSource,
+    Move,
+    MoveRelease,
+    Package,
+    Release,
+    Rollout,
+    RolloutTarget,
+    SourceKind,
+)
 from catalog.tests.helpers import CHART_FILES as SHOP_CHART
 from catalog.tests.helpers import add_version
 from clusters.models import Cluster, KubeObject, NodeOperation, ObjectAction
 from portal import actions as portal_actions
 from portal.models import AuditRecord, User
 from portal.testing import make_user, register_cluster
+from provisioning.models import ClusterTemplate, ManagementCluster, ProvisionedCluster, ProvisioningOperation
 from workspaces import quota as q
 from workspaces import services as ws_services
 from workspaces.models import ClusterAllocation, Membership, RegistryAllocation, Role, ServiceMap, Workspace
@@ -179,7 +189,38 @@ def _monitoring(cluster: Cluster, workspace: Workspace, sm: ServiceMap, namespac
             "notifications": notification.pk, "prices": price.pk, "events": event.pk}
 
 
-def build(sandbox: Any, *, cluster: str = "cluster-2") -> World:
+def _provisioning(cluster: Cluster, admin: User, suffix: str) -> dict[str, int]:
+    """Provisioning (issue 17), made directly in the database (no check, no Cluster API call): the world's
+    cluster marked as a management cluster (ready), a cluster template with the shipped sandbox template's files
+    (not marked builtin, so an admin may delete it: 409 template_in_use), a provisioned cluster made from
+    it there (provisioned, not registered: the matrix's writes stop at the access check or the body, and its
+    savepoint undoes the rows), with a finished create operation. Keys are prefixed with the app, as the
+    schema's ``/api/provisioning/clusters/{id}/`` would otherwise take the registered cluster's id."""
+    now = timezone.now()
+    management = ManagementCluster.objects.create(
+        cluster=cluster, namespace="portal-provisioning", status="ready", capi_versions={"cluster.x-k8s.io": ["v1beta1"]},
+        control_plane_providers=["kubeadm"], infrastructure_providers=["sandbox"], checked=now, created_by=admin)
+    from provisioning import templates as provisioning_templates
+
+    shipped = next(t for t in provisioning_templates.builtin_templates() if t.name == "sandbox")
+    template = ClusterTemplate.objects.create(
+        name=f"sec-tpl-{suffix}", provider="sandbox", display_name="Security suite template", files=shipped.files,
+        created_by=admin)
+    provisioned = ProvisionedCluster.objects.create(
+        name=f"sec-prov-{suffix}", management=management, namespace="portal-provisioning", template=template,
+        parameters={"workers": 1}, kubernetes_version="v1.30.4", phase="provisioned",
+        progress={"exists": True, "cluster": {"phase": "Provisioned", "control_plane_initialized": True},
+                  "control_plane": {"name": f"sec-prov-{suffix}-control-plane", "replicas": 1, "ready": 1},
+                  "pools": [{"name": "md-0", "replicas": 1, "ready": 1, "machine_size": "small"}], "machines": []},
+        followed=now, created_by=admin)
+    operation = ProvisioningOperation.objects.create(
+        provisioned=provisioned, kind="create", spec={}, status="succeeded", started=now, finished=now,
+        created_by=admin)
+    return {"provisioning-management-clusters": management.pk, "provisioning-templates": template.pk,
+            "provisioning-clusters": provisioned.pk, "provisioning-operations": operation.pk}
+
+
+def build(sandbox: Any, *, cluster: str = "cluster-2", second_cluster: str = "cluster-3") -> World:
     """The world, inside the caller's transaction. Takes about a second (two sandbox calls)."""
     suffix = f"{next(_n)}{int(time.time() * 1000) % 10_000_000}"
     Role.ensure_builtin()
@@ -294,6 +335,24 @@ def build(sandbox: Any, *, cluster: str = "cluster-2") -> World:
     table_view = TableView.objects.create(user=users["developer"], table="clusters", name="mine",
                                           columns=["name", "status"], is_default=True)
 
+    provisioning = _provisioning(cluster_obj, users["admin"], suffix)
+    # issue 17: a second sandbox cluster allocated to W, the target of moves (a plan reads both clusters live), with
+    # a namespace already there in the read model (a move into it is 409 move_target_exists, past the access
+    # check); and a move of W's service map to it, made directly (healthy on the target, the source not retired)
+    second = sandbox.cluster(second_cluster)
+    second_id = register_cluster(admin, second.kubeconfig.read_text(), f"sec2-{suffix}")
+    Cluster.objects.filter(pk=second_id).update(status="connected")
+    second_obj = Cluster.objects.get(pk=second_id)
+    ClusterAllocation.objects.create(workspace=workspace, cluster=second_obj, quota=quota, status="ready")
+    _obj(second_obj, "Namespace", f"sec-taken-{suffix}", phase="Active")
+    move = Move.objects.create(
+        workspace=workspace, source=sm, source_cluster=cluster_obj, target_cluster=second_obj,
+        source_cluster_name=cluster_obj.name, target_cluster_name=second_obj.name, source_namespace=namespace,
+        target_namespace=f"{namespace}-moved", quota=quota, status="healthy", finished=timezone.now(),
+        created_by=users["manager"])
+    MoveRelease.objects.create(move=move, name="shop", source_release=release, source_revision=1,
+                               version_label="shop 1.0.0", state="healthy")
+
     return World(
         suffix=suffix, users=users, tokens=tokens, workspace=workspace, other_workspace=other,
         cluster=cluster_obj, service_map=sm,
@@ -311,6 +370,8 @@ def build(sandbox: Any, *, cluster: str = "cluster-2") -> World:
             "exceptions": scan_exception.pk,
             "table-views": table_view.pk,
             **monitoring,
+            **provisioning,
+            "catalog-moves": move.pk, "second-cluster": second_id,
         },
         names={"node": node, "config": "app-config", "workload": "shop-web", "pod": "shop-web-1",
                "namespace": namespace, "hook": "no-such-webhook-token", "registry_host": registry_host},
@@ -341,6 +402,8 @@ def path_parameters(path: str, world: World) -> dict[str, Any]:
             out[name] = world.ids["definitions"]
         elif name == "step":  # a build run's step: the world's run has a clone step
             out[name] = "clone"
+        elif name == "pool":  # a node pool of the world's provisioned cluster (its only one)
+            out[name] = "md-0"
         elif name == "workspace_id":
             out[name] = world.workspace.pk
         elif name == "cluster_id":
