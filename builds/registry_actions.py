@@ -275,9 +275,14 @@ def unallocate(*, registry: Registry, allocation_id: int, actor: Any, request: H
 
 
 def set_status(registry_id: int, *, ok: bool, message: str = "", code: str = "",
-               params: dict[str, Any] | None = None) -> None:
-    """Record a check's outcome (the row may be gone: nothing to do)."""
-    Registry.objects.filter(pk=registry_id).update(
+               params: dict[str, Any] | None = None, password_changed: Any = None) -> None:
+    """Record a check's outcome (the row may be gone: nothing to do). With ``password_changed`` (when
+    the password the check used was set), a check that ran with a password rotated since records
+    nothing: the rotation queued its own check, and a late old answer must not overwrite it."""
+    rows = Registry.objects.filter(pk=registry_id)
+    if password_changed is not None:
+        rows = rows.filter(password_changed=password_changed)
+    rows.update(
         status=RegistryStatus.OK if ok else RegistryStatus.ERROR, message=message[:2000], message_code=code,
         message_params=params or {}, checked=timezone.now())
 

@@ -87,9 +87,10 @@ def check(registry_id: int) -> None:
         with connect(registry) as client:
             client.get("/v2/", scope="", cap=oci.MAX_TOKEN_BYTES, what="API root")
     except errors.PortalError as exc:
-        registry_actions.set_status(registry.pk, ok=False, message=exc.message, code=exc.code, params=exc.params)
+        registry_actions.set_status(registry.pk, ok=False, message=exc.message, code=exc.code, params=exc.params,
+                                    password_changed=registry.password_changed)
         return
-    registry_actions.set_status(registry.pk, ok=True)
+    registry_actions.set_status(registry.pk, ok=True, password_changed=registry.password_changed)
 
 
 def repositories(registry: Registry, prefixes: list[str] | None) -> list[str]:
