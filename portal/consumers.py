@@ -151,8 +151,11 @@ class PortalConsumer(AsyncJsonWebsocketConsumer):
         if self.ticker is not None:
             self.ticker.cancel()
         await self._leave_all()
-        await self.send_json({"type": "session.ended", "data": {"detail": detail}})
-        await self.close(code=CLOSE_UNAUTHENTICATED)
+        try:
+            await self.send_json({"type": "session.ended", "data": {"detail": detail}})
+            await self.close(code=CLOSE_UNAUTHENTICATED)
+        except RuntimeError:  # the browser closed first (a sign-out that also closed the tab's socket)
+            logger.debug("socket closed before session.ended could be sent")
 
     async def portal_reauthorize(self, message: dict[str, Any]) -> None:
         if self.ended:

@@ -415,3 +415,22 @@ async def test_deleted_service_map_namespace_is_dropped_from_members_sockets(wor
     assert revoked(messages) == {namespace_group}
     assert [g for g, _ in probes(messages)] == [workspace_group]
     await socket.disconnect()
+
+
+async def test_a_session_ending_after_the_browser_closed_its_socket_ends_quietly() -> None:
+    """A sign-out closes the tab's socket and broadcasts the re-check at once: the re-check may find
+    the socket already closed (uvicorn then refuses any send with RuntimeError). The consumer ends
+    without raising, so its disconnect still runs (metrics, groups)."""
+    from portal.consumers import PortalConsumer
+
+    consumer = PortalConsumer()
+    consumer.ticker = None
+    consumer.groups_joined = set()
+    consumer.control = None
+
+    async def refuse(*args: Any, **kwargs: Any) -> None:
+        raise RuntimeError("Unexpected ASGI message 'websocket.send', after sending 'websocket.close'")
+
+    consumer.send_json = refuse  # type: ignore[method-assign]
+    await consumer._end("signed out")
+    assert consumer.ended

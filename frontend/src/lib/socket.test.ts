@@ -73,6 +73,33 @@ describe('SocketClient', () => {
     expect(FakeWebSocket.instances).toHaveLength(4);
   });
 
+  it('tells handlers when their subscription is live, once, and at once on a group already live', async () => {
+    const client = makeClient();
+    const first = vi.fn();
+    client.subscribe('workspace.3', { onEvent: () => undefined, onSubscribed: first });
+    client.start();
+    const ws = FakeWebSocket.latest();
+    ws.serverOpen();
+    expect(first).not.toHaveBeenCalled(); // not before the server acknowledged it
+    ws.serverSend({ type: 'subscribed', group: 'workspace.3', seq: 0 });
+    expect(first).toHaveBeenCalledTimes(1);
+    const second = vi.fn();
+    const gone = vi.fn();
+    client.subscribe('workspace.3', { onEvent: () => undefined, onSubscribed: second });
+    const off = client.subscribe('workspace.3', { onEvent: () => undefined, onSubscribed: gone });
+    off(); // left before the microtask ran
+    await Promise.resolve();
+    expect(second).toHaveBeenCalledTimes(1);
+    expect(gone).not.toHaveBeenCalled();
+    // a reconnect's acknowledgement is the seq check's business, not onSubscribed's
+    ws.serverClose(1006);
+    vi.advanceTimersByTime(1000);
+    FakeWebSocket.latest().serverOpen();
+    FakeWebSocket.latest().serverSend({ type: 'subscribed', group: 'workspace.3', seq: 0 });
+    expect(first).toHaveBeenCalledTimes(1);
+    expect(ws.sent.filter((m) => (m as { type: string }).type === 'subscribe')).toHaveLength(1);
+  });
+
   it('re-subscribes its groups after a reconnect', () => {
     const client = makeClient();
     client.subscribe('audit', { onEvent: () => undefined });

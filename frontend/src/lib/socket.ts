@@ -38,6 +38,13 @@ export interface GroupHandlers {
   onError?: (detail: string) => void;
   /** Access to the group ended; the client has dropped it. Defaults to `onResync`. */
   onRevoked?: () => void;
+  /**
+   * The subscription is live: the server acknowledged it (or already had, when these handlers
+   * joined a live group). A snapshot taken before this moment may miss events published in
+   * between; a page whose data predates its subscription (a row cached from a create's answer)
+   * refetches here.
+   */
+  onSubscribed?: () => void;
 }
 
 /** The subset of the browser WebSocket the client uses; tests pass a fake. */
@@ -72,6 +79,10 @@ const OPEN = 1;
 interface GroupState {
   handlers: Set<GroupHandlers>;
   lastSeq: number | null;
+  /** The server has acknowledged the subscription on some socket. */
+  acked: boolean;
+  /** Handlers added since, waiting for the acknowledgement (their `onSubscribed`). */
+  waiting: Set<GroupHandlers>;
 }
 
 function isRecord(value: unknown): value is Record<string, unknown> {
@@ -147,15 +158,23 @@ export class SocketClient {
   subscribe(group: string, handlers: GroupHandlers): () => void {
     let state = this.groups.get(group);
     if (!state) {
-      state = { handlers: new Set(), lastSeq: null };
+      state = { handlers: new Set(), lastSeq: null, acked: false, waiting: new Set() };
       this.groups.set(group, state);
       this.send({ type: 'subscribe', group });
     }
     state.handlers.add(handlers);
+    if (!state.acked) state.waiting.add(handlers);
+    else if (handlers.onSubscribed) {
+      const live = state;
+      queueMicrotask(() => {
+        if (live.handlers.has(handlers)) handlers.onSubscribed?.();
+      });
+    }
     return () => {
       const current = this.groups.get(group);
       if (!current) return;
       current.handlers.delete(handlers);
+      current.waiting.delete(handlers);
       if (current.handlers.size === 0) {
         this.groups.delete(group);
         this.send({ type: 'unsubscribe', group });
@@ -287,6 +306,10 @@ export class SocketClient {
       // After a reconnect, a different current seq means we missed events.
       const missed = state.lastSeq !== null && seq !== null && seq !== state.lastSeq;
       if (seq !== null) state.lastSeq = seq;
+      state.acked = true;
+      const waiting = [...state.waiting];
+      state.waiting.clear();
+      for (const h of waiting) h.onSubscribed?.();
       if (missed) this.resync(state);
       return;
     }
@@ -356,25 +379,29 @@ export function useSocketState(): SocketState {
 }
 
 /**
- * Listen to a server group while the component is mounted. `onEvent` and
- * `onResync` may change between renders without resubscribing.
+ * Listen to a server group while the component is mounted. `onEvent`, `onResync` and
+ * `onSubscribed` may change between renders without resubscribing.
  */
 export function useSubscription(
   group: string | null,
   onEvent: (event: SocketEvent) => void,
   onResync?: () => void,
+  onSubscribed?: () => void,
 ): void {
   const eventRef = useRef(onEvent);
   const resyncRef = useRef(onResync);
+  const subscribedRef = useRef(onSubscribed);
   useEffect(() => {
     eventRef.current = onEvent;
     resyncRef.current = onResync;
+    subscribedRef.current = onSubscribed;
   });
   useEffect(() => {
     if (!group) return undefined;
     return getSocket().subscribe(group, {
       onEvent: (event) => eventRef.current(event),
       onResync: () => resyncRef.current?.(),
+      onSubscribed: () => subscribedRef.current?.(),
     });
   }, [group]);
 }

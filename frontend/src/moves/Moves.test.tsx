@@ -114,8 +114,9 @@ describe('the latest move on the service map page', () => {
 
 describe('MovePage', () => {
   it('shows the ledger live and retires the source once healthy, after typing its namespace', async () => {
+    let current = move();
     const seen = mockFetch({
-      'GET /api/catalog/moves/9/': () => json(move()),
+      'GET /api/catalog/moves/9/': () => json(current),
       'GET /api/auth/csrf/': () => json({ csrfToken: 't' }),
       'POST /api/catalog/moves/9/retire-source/': () => json(move({ status: 'retiring' }), { status: 202 }),
     });
@@ -130,6 +131,11 @@ describe('MovePage', () => {
     act(() => ws.serverOpen());
     await waitFor(() => expect(ws.sent).toContainEqual({ type: 'subscribe', group: 'workspace.1' }));
     act(() => ws.serverSend({ type: 'subscribed', group: 'workspace.1', seq: 1 }));
+    // the acknowledgement makes the page look again (a short move may have finished meanwhile)
+    await waitFor(() => expect(seen.filter((r) => r.url.endsWith('/api/catalog/moves/9/'))).toHaveLength(2));
+    await act(async () => {
+      await new Promise((resolve) => setTimeout(resolve, 0));
+    });
     const healthy = move({
       status: 'healthy',
       steps: [
@@ -139,6 +145,7 @@ describe('MovePage', () => {
       ],
       releases: [{ name: 'web', version_label: 'nginx 1.2.0', state: 'healthy', target_release: 31 }],
     });
+    current = healthy;
     act(() => ws.serverSend({ type: 'move.updated', group: 'workspace.1', seq: 2, data: healthy }));
     await waitFor(() => expect(screen.getByTestId('move-header')).toHaveAttribute('data-status', 'healthy'));
     expect(screen.getByTestId('move-release-web')).toHaveAttribute('data-state', 'healthy');
@@ -150,5 +157,21 @@ describe('MovePage', () => {
     await user.click(screen.getByTestId('type-confirm-submit'));
     await waitFor(() => expect(screen.getByTestId('move-header')).toHaveAttribute('data-status', 'retiring'));
     expect(await seen.find((r) => r.url.endsWith('/retire-source/'))?.json()).toEqual({ confirm: 'shop-7' });
+  });
+
+  it('looks again once its subscription is live: a move that finished before is shown healthy', async () => {
+    let current = move();
+    const seen = mockFetch({ 'GET /api/catalog/moves/9/': () => json(current) });
+    renderAt(<MovePage />, { route: '/moves/9', path: '/moves/:id', queryClient: testQueryClient(adminUser) });
+    expect(await screen.findByTestId('move-header')).toHaveAttribute('data-status', 'running');
+    getSocket().start();
+    const ws = FakeWebSocket.latest();
+    act(() => ws.serverOpen());
+    await waitFor(() => expect(ws.sent).toContainEqual({ type: 'subscribe', group: 'workspace.1' }));
+    // the move became healthy while the subscription was on its way: no event will tell
+    current = move({ status: 'healthy', steps: [{ key: 'releases', state: 'done' }] });
+    act(() => ws.serverSend({ type: 'subscribed', group: 'workspace.1', seq: 4 }));
+    await waitFor(() => expect(screen.getByTestId('move-header')).toHaveAttribute('data-status', 'healthy'));
+    expect(seen.filter((r) => r.url.endsWith('/api/catalog/moves/9/'))).toHaveLength(2);
   });
 });

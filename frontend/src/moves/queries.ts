@@ -80,6 +80,11 @@ export function useMovesLive(workspaceId: number | null | undefined, moveId?: nu
     [queryClient, moveId],
   );
   const onResync = useCallback(() => void queryClient.invalidateQueries({ queryKey: movesKey }), [queryClient]);
+  // The ledger page starts from the row the create answered (or a fetch made before it knew the
+  // workspace): a short move may have finished before the subscription was live, so look again.
+  const onSubscribed = useCallback(() => {
+    if (moveId !== undefined) void queryClient.invalidateQueries({ queryKey: moveKey(moveId) });
+  }, [queryClient, moveId]);
   const ok = typeof workspaceId === 'number' && Number.isInteger(workspaceId) && workspaceId > 0;
-  useSubscription(ok ? `workspace.${workspaceId}` : null, onEvent, onResync);
+  useSubscription(ok ? `workspace.${workspaceId}` : null, onEvent, onResync, onSubscribed);
 }
