@@ -431,6 +431,6 @@ async def test_a_session_ending_after_the_browser_closed_its_socket_ends_quietly
     async def refuse(*args: Any, **kwargs: Any) -> None:
         raise RuntimeError("Unexpected ASGI message 'websocket.send', after sending 'websocket.close'")
 
-    consumer.send_json = refuse  # type: ignore[method-assign]
+    consumer.send_json = refuse
     await consumer._end("signed out")
     assert consumer.ended
