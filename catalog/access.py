@@ -18,11 +18,11 @@ from typing import Any
 
 from django.db.models import Q, QuerySet
 
-from catalog.models import CatalogSource, Package, PackageVersion, Release
+from catalog.models import CatalogSource, Move, Package, PackageVersion, Release
 from portal import access as portal_access
 from portal import errors
 from workspaces import access as ws_access
-from workspaces.models import Grant, Workspace
+from workspaces.models import Grant, ServiceMap, Workspace
 
 MANAGE_GRANT = Grant.SERVICEMAPS_MANAGE
 
@@ -134,3 +134,26 @@ def release_owner(user: Any, release_id: int, cluster_id: int, namespace: str) -
     if namespace:
         rows = rows.filter(service_map__namespace=namespace)
     return rows.values("id", "name", "service_map_id").first()
+
+
+# ---------------------------------------------------------------------------- service map moves
+
+# what a move needs in the workspace: create the target service map, deploy its releases, write its config
+MOVE_GRANTS = (Grant.SERVICEMAPS_MANAGE, Grant.WORKLOADS_DEPLOY, Grant.CONFIG_EDIT)
+
+
+def require_move(user: Any, sm: ServiceMap) -> None:
+    """403 ``grant_missing`` naming the first grant of :data:`MOVE_GRANTS` the user lacks in the
+    service map's workspace."""
+    for grant in MOVE_GRANTS:
+        ws_access.require_grant(user, sm.workspace, grant)
+
+
+def require_retire(user: Any, workspace: Workspace) -> None:
+    """Retiring deletes the source service map: ``servicemaps.manage``, as deleting one does."""
+    ws_access.require_grant(user, workspace, Grant.SERVICEMAPS_MANAGE)
+
+
+def visible_moves(user: Any) -> QuerySet[Move]:
+    """The moves of the workspaces ``user`` sees (others: 404)."""
+    return Move.objects.filter(workspace__in=ws_access.visible_workspaces(user).values("pk"))

@@ -11,8 +11,7 @@ Each write locks the move's row, audits what a person would look for, and publis
 ``move.updated`` on ``workspace.<id>`` after commit (:func:`move_row`: no Secret value is ever
 in it; they go from cluster to cluster and into the target's encrypted config versions).
 
-Who may: :func:`require_move` and :func:`require_retire` ask the workspaces access module for the
-grants (a move creates a service map, deploys and writes config there; retiring deletes one).
+Who may: :func:`catalog.access.require_move` and :func:`catalog.access.require_retire`.
 """
 
 from __future__ import annotations
@@ -21,10 +20,10 @@ from collections.abc import Iterable
 from typing import Any
 
 from django.db import IntegrityError, transaction
-from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils import timezone
 
+from catalog import access
 from catalog.models import (
     ConfigKind,
     ConfigVersion,
@@ -40,34 +39,12 @@ from portal import audit, enqueue
 from portal.errors import Conflict, Invalid
 from portal.events import publish
 from portal.models import AuditOutcome
-from workspaces import access as ws_access
 from workspaces import actions as ws_actions
-from workspaces.models import ApplyStatus, Grant, ServiceMap, Workspace
+from workspaces.models import ApplyStatus, ServiceMap
 
 ADVANCE_TASK = "catalog.advance_move"
 STEP_KEYS = ("plan", "service_map", "configs", "releases", "healthy", "autoscalers", "retire")
 RUNNING = (MoveStatus.RUNNING, MoveStatus.RETIRING)
-# what a move needs in the workspace: create the target service map, deploy its releases, write its config
-MOVE_GRANTS = (Grant.SERVICEMAPS_MANAGE, Grant.WORKLOADS_DEPLOY, Grant.CONFIG_EDIT)
-
-
-# ---------------------------------------------------------------------------- who may
-
-
-def require_move(user: Any, sm: ServiceMap) -> None:
-    """403 ``grant_missing`` naming the first grant of :data:`MOVE_GRANTS` the user lacks there."""
-    for grant in MOVE_GRANTS:
-        ws_access.require_grant(user, sm.workspace, grant)
-
-
-def require_retire(user: Any, workspace: Workspace) -> None:
-    """Retiring deletes the source service map: ``servicemaps.manage``, as deleting one does."""
-    ws_access.require_grant(user, workspace, Grant.SERVICEMAPS_MANAGE)
-
-
-def visible_moves(user: Any) -> QuerySet[Move]:
-    """The moves of the workspaces ``user`` sees (others: 404)."""
-    return Move.objects.filter(workspace__in=ws_access.visible_workspaces(user).values("pk"))
 
 
 # ---------------------------------------------------------------------------- rows and events
@@ -323,7 +300,7 @@ def retire_source(*, move: Move, confirm: Any, user: Any, request: HttpRequest |
             locked.status, locked.retired = MoveStatus.RETIRED, timezone.now()
             locked.save(update_fields=["status", "retired", "updated"])
         else:
-            require_retire(user, locked.workspace)
+            access.require_retire(user, locked.workspace)
             ws_actions.delete_service_map(sm=source, request=request)
             locked.status = MoveStatus.RETIRING
             locked.message = f"Retiring {locked.source_namespace} on {locked.source_cluster_name}."
@@ -382,5 +359,5 @@ def running_moves() -> list[int]:
     return list(Move.objects.filter(status__in=RUNNING).values_list("pk", flat=True))
 
 
-__all__ = ["ADVANCE_TASK", "MOVE_GRANTS", "create_move", "finish", "move_row", "publish_move", "require_move",
-           "require_retire", "retire_source", "retired", "set_release", "set_step", "visible_moves"]
+__all__ = ["ADVANCE_TASK", "create_move", "finish", "move_row", "publish_move", "retire_source", "retired",
+           "set_release", "set_step"]

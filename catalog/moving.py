@@ -37,7 +37,7 @@ from django.db import connection
 from django.http import HttpRequest
 from django.utils import timezone
 
-from catalog import image_hooks, manifests, move_actions, redaction, releases, strategies
+from catalog import access, image_hooks, manifests, move_actions, redaction, releases, strategies
 from catalog.models import (
     ConfigKind,
     Move,
@@ -359,7 +359,7 @@ def plan(checked: Checked, *, source_client: KubeClient, target_client: KubeClie
 def start(*, user: Any, source: ServiceMap, target_cluster_id: int, target_namespace: str | None,
           request: HttpRequest | None) -> Move:
     """Check and start the move (202), or refuse with the first problem's code, nothing written."""
-    move_actions.require_move(user, source)
+    access.require_move(user, source)
     checked = check(user=user, source=source, target_cluster_id=target_cluster_id, target_namespace=target_namespace)
     if checked.problems:
         first = checked.problems[0]

@@ -9,7 +9,7 @@
 * ``POST /api/catalog/moves/{id}/retire-source/`` ``{confirm: "<source namespace>"}`` (202).
 
 Moves are seen by whoever sees their workspace (others: 404). Starting needs
-:data:`catalog.move_actions.MOVE_GRANTS` in the workspace, retiring ``servicemaps.manage``.
+:data:`catalog.access.MOVE_GRANTS` in the workspace, retiring ``servicemaps.manage``.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from catalog import move_actions, moving
+from catalog import access, move_actions, moving
 from catalog.models import Move, MoveStatus, MoveStepState
 from clusters import gateway
 from clusters.api.pagination import KeysetPagination
@@ -201,7 +201,7 @@ class MoveViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gen
     lookup_value_regex = "[0-9]+"
 
     def get_queryset(self) -> QuerySet[Move]:
-        queryset = move_actions.visible_moves(self.request.user)
+        queryset = access.visible_moves(self.request.user)
         workspace = id_param(self.request, "workspace")
         if workspace is not None:
             queryset = queryset.filter(workspace_id=workspace)
@@ -219,7 +219,7 @@ class MoveViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gen
         data.is_valid(raise_exception=True)
         v = data.validated_data
         source = _source(request.user, v["service_map"])
-        move_actions.require_move(request.user, source)
+        access.require_move(request.user, source)
         checked = moving.check(user=request.user, source=source, target_cluster_id=v["target_cluster"],
                                target_namespace=v["target_namespace"] or None)
         with gateway.live_read(source.cluster, f"reading what {source.namespace} holds") as src, \
@@ -244,7 +244,7 @@ class MoveViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gen
     @action(detail=True, methods=["post"], url_path="retire-source", pagination_class=None)
     def retire_source(self, request: Request, pk: str) -> Response:
         move = self.get_object()
-        move_actions.require_retire(request.user, move.workspace)  # the grant before the body: no hints
+        access.require_retire(request.user, move.workspace)  # the grant before the body: no hints
         data = RetireSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         done = move_actions.retire_source(move=move, confirm=data.validated_data["confirm"], user=request.user,
