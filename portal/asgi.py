@@ -8,8 +8,10 @@ from django.core.asgi import get_asgi_application
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "portal.settings")
 # Under ASGI every sync view runs in a thread of its own, so a persistent connection would be opened
 # per request thread and never reused: a burst of requests (1,000 reconnecting browsers) exhausted
-# PostgreSQL's connection slots (bench/reconnect_storm.py). The web process closes its connections
-# after each request; workers and watchers, whose threads live long, keep theirs.
+# PostgreSQL's connection slots (bench/reconnect_storm.py). The web process shares a pool of
+# connections among its threads instead (portal/settings.py, PORTAL_DB_POOL_MAX); workers and
+# watchers, whose threads live long, keep a connection each.
+os.environ.setdefault("PORTAL_DB_POOL_MAX", "20")
 os.environ.setdefault("PORTAL_DB_CONN_MAX_AGE", "0")
 django_asgi_app = get_asgi_application()
 

@@ -1,7 +1,8 @@
 """Live events to browsers over Channels.
 
 Every event is an envelope ``{"type", "group", "seq", "data"}``. ``seq`` increases by one per
-group (a Redis counter), so a client that sees a jump knows it missed something and refetches.
+group (a Redis counter that starts at an epoch, :func:`_epoch`), so a client that sees a jump
+knows it missed something and refetches.
 Events are sent only after the surrounding transaction commits: a browser must never hear of a
 change that was rolled back. Apps declare which groups exist and who may join them with
 :func:`register_group`; the WebSocket consumer asks :func:`can_subscribe` before joining.
@@ -12,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, cast
@@ -70,14 +72,37 @@ def _seq_key(group: str) -> str:
     return f"portal:seq:{group}"
 
 
+def _epoch() -> int:
+    """Where a group's counter starts when Redis does not have it (first use, or Redis restarted
+    without its data): the time in microseconds, above any number the lost counter reached (it
+    started at an earlier epoch and would have needed a million events a second to catch up), so a
+    browser that kept its socket sees a jump and refetches instead of dropping the new, lower
+    numbers as duplicates. Below 2**53 until the year 2255: exact in JavaScript."""
+    return time.time_ns() // 1000
+
+
+def _next_seq(pipe: Any, group: str) -> None:
+    """Queue on ``pipe`` what takes ``group``'s next number: the reply of the INCR (the second of two)."""
+    key = _seq_key(group)
+    pipe.set(key, _epoch(), nx=True)
+    pipe.incr(key)
+
+
 def current_seq(group: str) -> int:
-    value = cast(bytes | None, client().get(_seq_key(group)))
+    """The group's last number (starting its counter at the epoch if Redis has none)."""
+    key = _seq_key(group)
+    pipe = client().pipeline(transaction=False)
+    pipe.set(key, _epoch(), nx=True)
+    pipe.get(key)
+    value = cast(bytes | None, pipe.execute()[1])
     return int(value or 0)
 
 
 def send_now(group: str, event_type: str, data: dict[str, Any]) -> int:
     """Send immediately (no transaction involved). Returns the event's seq."""
-    seq = int(cast(int, client().incr(_seq_key(group))))
+    pipe = client().pipeline(transaction=False)
+    _next_seq(pipe, group)
+    seq = int(pipe.execute()[1])
     envelope = {"type": event_type, "group": group, "seq": seq, "data": data}
     layer = get_channel_layer()
     if layer is not None:
@@ -91,8 +116,8 @@ async def send_many(messages: Sequence[tuple[str, str, dict[str, Any]]]) -> list
     Returns, per message, None or the exception its send raised."""
     pipe = client().pipeline(transaction=False)
     for group, _type, _data in messages:
-        pipe.incr(_seq_key(group))
-    seqs = pipe.execute()
+        _next_seq(pipe, group)
+    seqs = pipe.execute()[1::2]
     layer = get_channel_layer()
     if layer is None:
         return [None] * len(messages)

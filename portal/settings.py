@@ -85,10 +85,26 @@ if not DATABASE_URL:
     raise ImproperlyConfigured("DATABASE_URL is not set (postgres://user:password@host:port/dbname).")
 DATABASES: dict[str, Any] = {"default": dj_database_url.parse(
     DATABASE_URL, conn_max_age=int(os.environ.get("PORTAL_DB_CONN_MAX_AGE", "60")), conn_health_checks=True)}
-# (portal/asgi.py sets PORTAL_DB_CONN_MAX_AGE=0 for the web process: see there.)
+# (portal/asgi.py gives the web process a pool instead, PORTAL_DB_POOL_MAX: see below.)
 if not DATABASES["default"]["ENGINE"].endswith("postgresql"):
     raise ImproperlyConfigured("Only PostgreSQL is supported: DATABASE_URL must start with postgres://")
 DATABASES["default"].setdefault("OPTIONS", {})["connect_timeout"] = 5
+# A pool of connections shared by the process's threads (psycopg_pool through Django's "pool"
+# option), for the web process: under ASGI every request runs in a thread of its own, so a
+# connection per thread was opened and closed per request, and a burst (1,000 browsers
+# reconnecting, bench/reconnect_storm.py) spent PostgreSQL's connection slots and CPU on the
+# handshakes. PORTAL_DB_POOL_MAX connections at most per process (0: no pool); a request waits
+# PORTAL_DB_POOL_TIMEOUT seconds for one, then answers 503 database_unavailable. Size it so that
+# web replicas x PORTAL_DB_POOL_MAX plus the workers' and watchers' connections stay below
+# PostgreSQL's max_connections (docs/operations.md).
+DB_POOL_MAX = int(os.environ.get("PORTAL_DB_POOL_MAX", "0"))
+if DB_POOL_MAX > 0:
+    DATABASES["default"]["CONN_MAX_AGE"] = 0  # the pool keeps them; Django refuses both
+    DATABASES["default"]["OPTIONS"]["pool"] = {
+        "min_size": min(2, DB_POOL_MAX), "max_size": DB_POOL_MAX, "name": "portal",
+        "timeout": float(os.environ.get("PORTAL_DB_POOL_TIMEOUT", "5")),
+        "max_idle": 300.0,
+    }
 
 REDIS_URL = os.environ.get("REDIS_URL", "" if IS_PRODUCTION else f"redis://127.0.0.1:{_REDIS_PORT}/0")
 if not REDIS_URL:

@@ -47,3 +47,33 @@ def test_bad_values_are_named() -> None:
     assert "DEBUG='maybe'" in run({"PORTAL_ENV": "development", "DEBUG": "maybe"}).stderr
     result = run({"PORTAL_ENV": "development", "DATABASE_URL": "sqlite:///x.db"})
     assert "Only PostgreSQL is supported" in result.stderr
+
+
+POOL_PROBE = """
+from concurrent.futures import ThreadPoolExecutor
+import portal.asgi  # noqa: F401 - the web process's entry point chooses the pool
+from django.db import connection
+
+def query(_):
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        pid = cursor.fetchone()[0]
+    connection.close()  # what the end of a request does: back to the pool
+    return pid
+
+with ThreadPoolExecutor(8) as threads:
+    pids = set(threads.map(query, range(64)))
+print(connection.settings_dict["CONN_MAX_AGE"], connection.pool.max_size, len(pids))
+"""
+
+
+def test_the_web_process_shares_a_pool_of_connections_among_its_request_threads() -> None:
+    """portal.asgi (uvicorn's entry point) runs each request in a thread of its own: 64 queries from 8
+    threads use at most PORTAL_DB_POOL_MAX connections, not one per thread or per request."""
+    base = {k: v for k, v in os.environ.items() if k not in {"DJANGO_SETTINGS_MODULE", "PORTAL_DB_POOL_MAX"}}
+    result = subprocess.run([sys.executable, "-c", POOL_PROBE], cwd=ROOT, capture_output=True, text=True,
+                            env={**base, "PORTAL_ENV": "test", "PORTAL_DB_POOL_MAX": "3"}, timeout=60, check=False)
+    assert result.returncode == 0, result.stderr
+    max_age, max_size, connections = result.stdout.split()
+    assert (max_age, max_size) == ("0", "3")
+    assert 1 <= int(connections) <= 3
