@@ -11,9 +11,16 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "portal.settings")
 # PostgreSQL's connection slots (bench/reconnect_storm.py). The web process shares a pool of
 # connections among its threads instead (portal/settings.py, PORTAL_DB_POOL_MAX); workers and
 # watchers, whose threads live long, keep a connection each.
-os.environ.setdefault("PORTAL_DB_POOL_MAX", "20")
-os.environ.setdefault("PORTAL_DB_CONN_MAX_AGE", "0")
-django_asgi_app = get_asgi_application()
+# Set only while the settings load: processes this one starts (and, in tests, the workers a test
+# process starts after importing this module) keep their own defaults.
+_WEB_DEFAULTS = {"PORTAL_DB_POOL_MAX": "20", "PORTAL_DB_CONN_MAX_AGE": "0"}
+_set_here = {key: value for key, value in _WEB_DEFAULTS.items() if key not in os.environ}
+os.environ.update(_set_here)
+try:
+    django_asgi_app = get_asgi_application()  # django.setup(): the settings are read here
+finally:
+    for _key in _set_here:
+        os.environ.pop(_key, None)
 
 from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402

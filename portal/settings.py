@@ -102,8 +102,13 @@ if DB_POOL_MAX > 0:
     DATABASES["default"]["CONN_MAX_AGE"] = 0  # the pool keeps them; Django refuses both
     DATABASES["default"]["OPTIONS"]["pool"] = {
         "min_size": min(2, DB_POOL_MAX), "max_size": DB_POOL_MAX, "name": "portal",
-        "timeout": float(os.environ.get("PORTAL_DB_POOL_TIMEOUT", "5")),
+        "timeout": float(os.environ.get("PORTAL_DB_POOL_TIMEOUT", "2")),
         "max_idle": 300.0,
+        # A connection attempt that failed is retried with a doubling delay for reconnect_timeout,
+        # and while one is scheduled the pool starts no other: with the default (5 minutes) the web
+        # process stayed unable to serve for tens of seconds after PostgreSQL came back
+        # (tests/faults/test_postgres.py). Give up soon; the next request starts a fresh attempt.
+        "reconnect_timeout": 3.0,
     }
 
 REDIS_URL = os.environ.get("REDIS_URL", "" if IS_PRODUCTION else f"redis://127.0.0.1:{_REDIS_PORT}/0")

@@ -17,6 +17,7 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+from django.db import connection
 from django.utils import timezone
 from rest_framework.test import APIClient
 
@@ -344,14 +345,23 @@ def test_bad_moves_are_refused_before_anything_is_written(admin_api: APIClient, 
         kube.apply({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": sm.namespace}},
                    field_manager="test")
     try:
-        started = manager.post(url, {"service_map": sm.pk, "target_cluster": ids["cluster-2"]}, format="json")
-        assert started.status_code == 202, started.content
-        move_id = started.json()["id"]
-        early = manager.post(f"{url}{move_id}/retire-source/", {"confirm": sm.namespace}, format="json")
-        assert (early.status_code, early.json()["code"]) == (409, "move_not_finished")
-        busy = manager.post(url, {"service_map": sm.pk, "target_cluster": ids["cluster-2"],
-                                  "target_namespace": "other-ns"}, format="json")
-        assert (busy.status_code, busy.json()["code"]) == (409, "move_in_progress")
+        # The worker's chain would fail this move within a moment; while the test holds the move's
+        # lock its passes find it busy, so the move is surely in progress for the two refusals.
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT last_value + CASE WHEN is_called THEN 1 ELSE 0 END FROM "
+                           "catalog_move_id_seq")
+            next_id = cursor.fetchone()[0]
+        with moving.move_lock(next_id) as held:
+            assert held
+            started = manager.post(url, {"service_map": sm.pk, "target_cluster": ids["cluster-2"]}, format="json")
+            assert started.status_code == 202, started.content
+            move_id = started.json()["id"]
+            assert move_id == next_id
+            early = manager.post(f"{url}{move_id}/retire-source/", {"confirm": sm.namespace}, format="json")
+            assert (early.status_code, early.json()["code"]) == (409, "move_not_finished")
+            busy = manager.post(url, {"service_map": sm.pk, "target_cluster": ids["cluster-2"],
+                                      "target_namespace": "other-ns"}, format="json")
+            assert (busy.status_code, busy.json()["code"]) == (409, "move_in_progress")
         move = drive(move_id, ("failed", "healthy"))
         assert move.status == "failed"
         assert move.message_code == "move_failed"

@@ -77,3 +77,16 @@ def test_the_web_process_shares_a_pool_of_connections_among_its_request_threads(
     max_age, max_size, connections = result.stdout.split()
     assert (max_age, max_size) == ("0", "3")
     assert 1 <= int(connections) <= 3
+
+
+def test_the_web_defaults_do_not_leak_into_processes_the_web_process_starts() -> None:
+    """portal.asgi chooses the pool for its own settings only: a worker started from a process that
+    imported it (a test process, a management shell) keeps the worker's defaults."""
+    probe = ("import os, portal.asgi; from django.conf import settings; "
+             "print(settings.DB_POOL_MAX, os.environ.get('PORTAL_DB_POOL_MAX'), os.environ.get('PORTAL_DB_CONN_MAX_AGE'))")
+    base = {k: v for k, v in os.environ.items()
+            if k not in {"DJANGO_SETTINGS_MODULE", "PORTAL_DB_POOL_MAX", "PORTAL_DB_CONN_MAX_AGE"}}
+    result = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True,
+                            env={**base, "PORTAL_ENV": "test"}, timeout=60, check=False)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["20", "None", "None"]
