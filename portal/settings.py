@@ -256,6 +256,14 @@ CELERY_BROKER_URL = REDIS_URL
 CELERY_RESULT_BACKEND = None
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
+# A dead worker's unacknowledged messages go back on their queue once older than this; it must
+# stay above the longest task and the longest countdown, or a running task is delivered twice
+# (docs/reliability.md). Recovery does not wait for it: the beat reconcilers re-send lost work.
+BROKER_VISIBILITY_TIMEOUT = int(os.environ.get("PORTAL_BROKER_VISIBILITY_TIMEOUT", "3600"))
+if BROKER_VISIBILITY_TIMEOUT < 300:
+    raise ImproperlyConfigured(f"PORTAL_BROKER_VISIBILITY_TIMEOUT={BROKER_VISIBILITY_TIMEOUT!r} is below 300 seconds: "
+                               "tasks and countdowns longer than that would be delivered twice.")
+CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": BROKER_VISIBILITY_TIMEOUT}
 # Workers run the threads pool (tasks wait on clusters, not on CPU; and chart rendering needs a
 # process of its own, which a prefork child may not start). A few reserved tasks per thread keep
 # the pool busy between Redis polls: at 1, a 20-cluster rollout left threads idle for seconds.

@@ -90,3 +90,19 @@ def test_the_web_defaults_do_not_leak_into_processes_the_web_process_starts() ->
                             env={**base, "PORTAL_ENV": "test"}, timeout=60, check=False)
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == ["20", "None", "None"]
+
+
+def test_the_broker_visibility_timeout_is_configurable_and_refused_when_too_short() -> None:
+    probe = "import portal.settings as s; print(s.CELERY_BROKER_TRANSPORT_OPTIONS['visibility_timeout'])"
+    base = {k: v for k, v in os.environ.items() if k not in {"DJANGO_SETTINGS_MODULE", "PORTAL_BROKER_VISIBILITY_TIMEOUT"}}
+
+    def settings_with(value: str | None) -> subprocess.CompletedProcess[str]:
+        extra = {"PORTAL_BROKER_VISIBILITY_TIMEOUT": value} if value is not None else {}
+        return subprocess.run([sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True,
+                              env={**base, "PORTAL_ENV": "test", **extra}, timeout=60, check=False)
+
+    assert settings_with(None).stdout.split() == ["3600"]
+    assert settings_with("7200").stdout.split() == ["7200"]
+    short = settings_with("60")
+    assert short.returncode != 0
+    assert "PORTAL_BROKER_VISIBILITY_TIMEOUT=60 is below 300 seconds" in short.stderr
