@@ -721,9 +721,8 @@ class ApiHandler:
                 await resp.write(b"".join(chunks))
                 if closed:
                     break
-        except (ConnectionResetError, asyncio.CancelledError):
-            watcher.close()
-            raise
+        except ConnectionResetError:  # the client went away (a watcher stopped, a test ended): nothing to answer
+            return resp
         finally:
             watcher.close()
         with contextlib.suppress(ConnectionResetError):
