@@ -337,7 +337,9 @@ class CeleryWorker(PortalProc):
         from celery import Celery
 
         if self._app is None:
-            self._app = Celery("faults-probe", broker=self.broker_url)
+            # not the current app: shared tasks sent later in this process (other tests) keep the
+            # portal's broker, not this stack's Redis, which is gone once the stack stops
+            self._app = Celery("faults-probe", broker=self.broker_url, set_as_current=False)
         return bool(self._app.control.ping(destination=[self.node], timeout=timeout))
 
     def ready(self) -> bool:
