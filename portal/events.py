@@ -81,19 +81,22 @@ def _epoch() -> int:
     return time.time_ns() // 1000
 
 
-def _next_seq(pipe: Any, group: str) -> None:
-    """Queue on ``pipe`` what takes ``group``'s next number: the reply of the INCR (the second of two)."""
+def _counter(pipe: Any, group: str) -> str:
+    """Queue on ``pipe`` the start of ``group``'s counter at the epoch if Redis has none; its key."""
     key = _seq_key(group)
     pipe.set(key, _epoch(), nx=True)
-    pipe.incr(key)
+    return key
+
+
+def _next_seq(pipe: Any, group: str) -> None:
+    """Queue on ``pipe`` what takes ``group``'s next number: the reply of the INCR (the second of two)."""
+    pipe.incr(_counter(pipe, group))
 
 
 def current_seq(group: str) -> int:
     """The group's last number (starting its counter at the epoch if Redis has none)."""
-    key = _seq_key(group)
     pipe = client().pipeline(transaction=False)
-    pipe.set(key, _epoch(), nx=True)
-    pipe.get(key)
+    pipe.get(_counter(pipe, group))
     value = cast(bytes | None, pipe.execute()[1])
     return int(value or 0)
 
