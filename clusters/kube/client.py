@@ -222,6 +222,27 @@ def _translate(exc: BaseException, *, server: str, connect_timeout: float | None
     return None
 
 
+def parse_watch_event(line: bytes) -> dict[str, Any]:
+    """One line of a watch response as its event (``{"type", "object"}``); an ``ERROR`` event
+    raises: :class:`Gone` for 410 (relist), :class:`ServerError` for 5xx, ``ApiError`` else."""
+    try:
+        event = json.loads(line)
+    except ValueError as exc:
+        raise ApiError("The cluster sent a watch event that is not JSON.") from exc
+    if not isinstance(event, dict):
+        raise ApiError("The cluster sent a watch event that is not a JSON object.")
+    if event.get("type") == "ERROR":
+        status = event.get("object") or {}
+        code = status.get("code")
+        message = status.get("message") or "watch error"
+        if code == 410:
+            raise Gone(message)
+        if code and code >= 500:
+            raise ServerError(message, status=code)
+        raise ApiError(f"Watch failed ({code}): {message}", status=code)
+    return event
+
+
 class KubeClient:
     """An API client for one cluster. Cheap to keep, safe to share across threads."""
 
@@ -363,20 +384,7 @@ class KubeClient:
 
     @staticmethod
     def _event(line: bytes) -> dict[str, Any]:
-        try:
-            event = json.loads(line)
-        except ValueError as exc:
-            raise ApiError("The cluster sent a watch event that is not JSON.") from exc
-        if event.get("type") == "ERROR":
-            status = event.get("object") or {}
-            code = status.get("code")
-            message = status.get("message") or "watch error"
-            if code == 410:
-                raise Gone(message)
-            if code and code >= 500:
-                raise ServerError(message, status=code)
-            raise ApiError(f"Watch failed ({code}): {message}", status=code)
-        return event
+        return parse_watch_event(line)
 
     def _client_certificate_refused(self) -> bool:
         """After a connection failure with a client certificate: does the server answer HTTP when

@@ -16,6 +16,10 @@ from typing import Any
 
 from clusters.kube.client import KubeClient
 
+# The version each client API object of :data:`BUILTIN_KINDS` speaks (``AutoscalingV2Api``...).
+_API_VERSIONS = {"core": "v1", "apps": "v1", "batch": "v1", "networking": "v1", "storage": "v1", "autoscaling": "v2",
+                 "policy": "v1"}
+
 
 @dataclass(frozen=True)
 class Kind:
@@ -25,6 +29,15 @@ class Kind:
     group: str  # API group ("" for core)
     resource: str  # plural, for access checks
     namespaced: bool
+
+    def path(self, namespace: str = "") -> str:
+        """The REST path that lists (and, with ``watch=true``, watches) the kind across all
+        namespaces, or within ``namespace``: what :meth:`lister` calls, for the asyncio watch."""
+        version = _API_VERSIONS[self.api]
+        base = f"/apis/{self.group}/{version}" if self.group else f"/api/{version}"
+        if namespace and self.namespaced:
+            base += f"/namespaces/{namespace}"
+        return f"{base}/{self.resource}"
 
     def lister(self, client: KubeClient, namespace: str = "") -> Callable[..., Any]:
         """The list/watch method across all namespaces, or within ``namespace`` (for an identity

@@ -35,7 +35,7 @@ import asyncio
 import contextlib
 import socket
 import ssl
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
 from dataclasses import dataclass
 from urllib.parse import quote, urlencode
 
@@ -150,8 +150,9 @@ def _parse_head(raw: bytes) -> _Head:
 
 
 class LogStream:
-    """One open log response. Read with :meth:`batches` (lists of lines, as they arrive) or
-    :meth:`lines`; end with :meth:`close` (also ends a pending read)."""
+    """One open streaming response (a log; a watch reads its body through :meth:`pieces`). Read
+    with :meth:`batches` (lists of lines, as they arrive) or :meth:`lines`; end with :meth:`close`
+    (also ends a pending read)."""
 
     def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, head: _Head, *,
                  server: str) -> None:
@@ -161,7 +162,8 @@ class LogStream:
         self.server = server
         self.closed = False
 
-    async def _body(self) -> AsyncIterator[bytes]:
+    async def pieces(self) -> AsyncGenerator[bytes, None]:
+        """The body's bytes as they arrive, until the server ends it (raw transport errors)."""
         reader = self._reader
         encoding = self._head.headers.get("transfer-encoding", "").lower()
         if "chunked" in encoding:
@@ -202,7 +204,7 @@ class LogStream:
         that breaks off raises :class:`~clusters.kube.errors.ConnectionReset`."""
         splitter = LineSplitter()
         try:
-            async for piece in self._body():
+            async for piece in self.pieces():
                 lines = splitter.feed(piece)
                 if lines:
                     yield lines
@@ -256,7 +258,7 @@ async def _read_head(reader: asyncio.StreamReader) -> _Head:
 
 async def _error_body(stream: LogStream) -> bytes:
     body = b""
-    async for piece in stream._body():
+    async for piece in stream.pieces():
         body += piece
         if len(body) >= MAX_ERROR_BODY:
             break
@@ -277,14 +279,24 @@ async def open_log(
     :class:`Unauthorized`, :class:`Forbidden` (the credentials may not ``get pods/log`` there),
     :class:`NotFound` (no such pod), an ``ApiError`` with status 400 and the API server's message
     (no such container, no previous run, still waiting to start), ``ApiError`` for a redirect."""
-    server = spec.server
-    if endpoint is None:
-        endpoint = await asyncio.to_thread(resolve, server)  # DNS, then the address policy
     path = log_path(namespace, pod, container=container, follow=follow, tail_lines=tail_lines,
                     since_seconds=since_seconds, previous=previous, timestamps=timestamps, limit_bytes=limit_bytes,
                     since_time=since_time)
+    return await open_stream(spec, path, accept="text/plain, */*", what="log request",
+                             connect_timeout=connect_timeout, read_timeout=read_timeout, endpoint=endpoint)
+
+
+async def open_stream(
+    spec: ConnectionSpec, path: str, *, accept: str, what: str, connect_timeout: float = DEFAULT_CONNECT_TIMEOUT,
+    read_timeout: float = DEFAULT_READ_TIMEOUT, endpoint: Endpoint | None = None,
+) -> LogStream:
+    """``GET path`` (with its query) and return the open response once the API server answered
+    200; errors as :func:`open_log` says. ``what`` names the request in timeout messages."""
+    server = spec.server
+    if endpoint is None:
+        endpoint = await asyncio.to_thread(resolve, server)  # DNS, then the address policy
     request = [f"GET {path} HTTP/1.1", f"Host: {_host_header(endpoint)}", "User-Agent: cluster-portal",
-               "Accept: text/plain, */*", "Accept-Encoding: identity", "Connection: close"]
+               f"Accept: {accept}", "Accept-Encoding: identity", "Connection: close"]
     if spec.credentials.token:
         request.append(f"Authorization: Bearer {spec.credentials.token}")
     payload = ("\r\n".join(request) + "\r\n\r\n").encode("latin-1")
@@ -312,7 +324,7 @@ async def open_log(
             body = await _error_body(stream)
     except TimeoutError as exc:
         await _abort(writer, sock)
-        raise ReadTimeout(f"The API server {server} accepted the connection but did not answer the log request "
+        raise ReadTimeout(f"The API server {server} accepted the connection but did not answer the {what} "
                           f"within {read_timeout:g} s.") from exc
     except (OSError, ssl.SSLError) as exc:
         await _abort(writer, sock)

@@ -43,8 +43,8 @@ class WatcherConfig:
     publish_rows: int = 100  # rows per kind in one message before it says "truncated"
     summary_interval: float = 2.0  # recompute a changed cluster's summary at most this often
     fresh_seconds: float = 360.0  # a synced kind not heard from (event, bookmark, watch renewal) this long is stale
-    queue_size: int = 50_000  # events waiting between stream threads and the writer
-    io_threads: int = 64  # threads for lists and probes (watches have their own threads)
+    queue_size: int = 50_000  # ops waiting for the writer before watches stop reading (back-pressure)
+    io_threads: int = 64  # threads for lists and probes (watches are sockets on the loop)
 
     @classmethod
     def from_settings(cls, **overrides: Any) -> WatcherConfig:

@@ -2,9 +2,10 @@
 
 Why it is built this way:
 
-* The official client blocks, so each watch runs in a thread of its own and each list page and
-  probe in a thread pool; events come back through one thread-safe queue. The asyncio side only
-  coordinates: it decides when a stream lists, watches, backs off or waits for its cluster.
+* Watches are sockets on the loop (:mod:`clusters.kube.watchstream`): each read's events are
+  projected and handed to the writer right there, with no thread per watch and no queue between.
+  List pages and probes use the official client, which blocks, in thread pools. The asyncio side
+  decides when a stream lists, watches, backs off or waits for its cluster.
 * One writer path per cluster: every change becomes an :class:`~clusters.watcher.writer.Op` in
   the ordered buffer of the cluster's writer shard, which one task writes in batches on that
   shard's database thread (shards, spread by cluster id, commit in parallel). Events are
@@ -25,7 +26,6 @@ import concurrent.futures
 import contextlib
 import logging
 import os
-import queue
 import random
 import socket
 import threading
@@ -50,6 +50,7 @@ from clusters.kube.errors import (
 )
 from clusters.kube.kinds import WATCHED_KINDS, Kind
 from clusters.kube.messages import explain
+from clusters.kube.watchstream import open_watch
 from clusters.models import Cluster, KindSync, RelistReason, SyncState
 from clusters.watcher import hooks, leases
 from clusters.watcher.config import WatcherConfig
@@ -125,7 +126,6 @@ class Engine:
         self.holder = holder or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
         self.only = set(cluster_ids) if cluster_ids is not None else None
         self.sender = sender  # None: publish to the Channels layer (tests may pass portal.events.send_now)
-        self.inbox: queue.Queue[tuple[Stream, int, Op]] = queue.Queue(maxsize=self.config.queue_size)
         self.shards: list[WriterShard] = []
         self.clusters: dict[int, ClusterWatch] = {}
         self.fingerprints: dict[int, str] = {}
@@ -138,7 +138,6 @@ class Engine:
         self.rows_written = 0
         self.lag_ms: collections.deque[float] = collections.deque(maxlen=2000)  # event read -> committed
         self.ready = threading.Event()  # set once the first lease poll is done (tests, benchmarks)
-        self._notified = False
 
     # ------------------------------------------------------------------ plumbing
 
@@ -153,17 +152,6 @@ class Engine:
         future.add_done_callback(_consume)  # an abandoned request's late failure is not an error to print
         return await asyncio.wait_for(future, timeout)
 
-    def notify(self) -> None:
-        """Called from stream threads after putting into the inbox: wake the pump (cheaply)."""
-        if not self._notified:
-            self._notified = True
-            with contextlib.suppress(RuntimeError):  # loop closed during shutdown
-                self.loop.call_soon_threadsafe(self._wake_pump)
-
-    def _wake_pump(self) -> None:
-        self._notified = False
-        self.inbox_ready.set()
-
     @property
     def queued(self) -> int:
         """Ops read but not yet written."""
@@ -176,38 +164,17 @@ class Engine:
         """Add an op from the loop side (lists, states)."""
         self.shard_for(op.cluster_id).add(op)
 
-    def drain_inbox(self, limit: int = 10_000) -> int:
-        """Move ops of current streams from the inbox into the write buffer, in arrival order."""
-        moved = 0
-        while moved < limit:
-            try:
-                stream, gen, op = self.inbox.get_nowait()
-            except queue.Empty:
-                break
-            if stream.gen != gen or stream.cluster.stopped:
-                continue  # an abandoned watch: its successor resumes from the last accepted version
-            if op.rv:
-                stream.rv = op.rv
-            if op.type == BOOKMARK and stream.errors:
-                stream.errors = 0
-            if op.at is not None and stream.state_note == SyncState.STALE:
-                stream.state_note = ""  # heard from again: the writer turns the kind synced
-            self.shard_for(op.cluster_id).add(op)
-            moved += 1
-        return moved
+    def accept(self, stream: Stream, op: Op) -> None:
+        """An op read from ``stream``'s open watch: the stream resumes after it, and it is written."""
+        if op.rv:
+            stream.rv = op.rv
+        if op.type == BOOKMARK and stream.errors:
+            stream.errors = 0
+        if op.at is not None and stream.state_note == SyncState.STALE:
+            stream.state_note = ""  # heard from again: the writer turns the kind synced
+        self.shard_for(op.cluster_id).add(op)
 
     # ------------------------------------------------------------------ tasks
-
-    async def _pump(self) -> None:
-        while True:
-            await self.inbox_ready.wait()
-            self.inbox_ready.clear()
-            self.drain_inbox()
-            if not self.inbox.empty():
-                self.inbox_ready.set()
-            while self.queued > self.config.queue_size:  # back-pressure: threads block on put
-                await asyncio.sleep(self.config.flush_interval)
-            await asyncio.sleep(0)
 
     def _note(self, changes: Changes) -> None:
         now = time.monotonic()
@@ -242,7 +209,8 @@ class Engine:
             counts = {p for p in self.counts_dirty if p[0] in due}
             self.counts_dirty -= counts
             try:
-                rows = await self.loop.run_in_executor(self.summary_executor, _refresh, due, counts)
+                rows = await self.loop.run_in_executor(self.summary_executor, _refresh, due, counts,
+                                                       {c for c in due if c in self.clusters})
             except Exception:
                 logger.exception("watcher summary refresh failed")
                 continue
@@ -313,14 +281,13 @@ class Engine:
             max(4, cfg.io_threads // 2), thread_name_prefix="watcher-probe")
         self.pub_executor = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="watcher-pub")
         self.relists = asyncio.Semaphore(cfg.max_relists)
-        self.inbox_ready = asyncio.Event()
         self.shards = [WriterShard(self, i) for i in range(max(1, cfg.writer_threads))]
         self.refresh_ready = asyncio.Event()
         self.publisher = Publisher(cfg, self.pub_executor, self.sender)
         logger.info("watcher starting", extra={"holder": self.holder})
         tasks = [asyncio.create_task(shard.run(), name=f"writer-{shard.index}") for shard in self.shards]
         tasks += [asyncio.create_task(coro, name=name) for name, coro in (
-            ("pump", self._pump()), ("refresher", self._refresher()),
+            ("refresher", self._refresher()),
             ("publisher", self.publisher.run()), ("control", self._control(stop)))]
         try:
             stopped = asyncio.create_task(stop.wait())
@@ -394,7 +361,6 @@ class WriterShard:
                 continue
             if len(self.pending) < cfg.batch_size:
                 await asyncio.sleep(cfg.flush_interval)  # linger to fill the batch
-                self.engine.drain_inbox()
             await self.write_once()
 
     async def _call(self, fn: Callable[..., T], *args: Any) -> T:
@@ -457,13 +423,17 @@ def _apply_each(ops: list[Op]) -> Changes:
     return merged
 
 
-def _refresh(cluster_ids: set[int], counts: set[tuple[int, str]]) -> dict[int, dict[str, Any]]:
+def _refresh(cluster_ids: set[int], counts: set[tuple[int, str]], held: set[int]) -> dict[int, dict[str, Any]]:
+    """Counts, then each cluster's figures and row: three or four statements per cluster (its row,
+    its kinds, its figures, the update if they changed). A cluster in ``held`` (this process watches
+    it under its lease) is ``watched`` without asking the lease table."""
     refresh_counts(counts)
     rows: dict[int, dict[str, Any]] = {}
     for cluster_id in sorted(cluster_ids):
-        cluster = refresh_cluster(cluster_id)
+        syncs = list(KindSync.objects.filter(cluster_id=cluster_id).order_by("kind"))
+        cluster = refresh_cluster(cluster_id, syncs=syncs)
         if cluster is not None:
-            rows[cluster_id] = cluster_row(cluster, KindSync.objects.filter(cluster_id=cluster_id).order_by("kind"))
+            rows[cluster_id] = cluster_row(cluster, syncs, watched=True if cluster_id in held else None)
     return rows
 
 
@@ -777,91 +747,75 @@ class Stream:
     async def watch(self) -> None:
         self.gen += 1
         gen = self.gen
-        threads = []
-        for namespace in self.namespaces or [""]:
-            done: asyncio.Future[None] = self.engine.loop.create_future()
-            rv = self.ns_rv.get(namespace) or self.rv
-            thread = threading.Thread(target=self._watch_thread, args=(gen, rv, done, namespace), daemon=True,
-                                      name=f"watch-{self.cluster.cluster_id}-{self.kind.kind}"
-                                           + (f"-{namespace}" if namespace else ""))
-            thread.start()
-            threads.append(done)
+        tasks = [asyncio.ensure_future(self._watch_one(gen, namespace)) for namespace in self.namespaces or [""]]
         # One namespace's watch ending (its timeoutSeconds) or failing ends this round for all: the
         # next round reopens each from where it was.
-        waiting: Awaitable[Any] = threads[0] if len(threads) == 1 else asyncio.wait(
-            threads, return_when=asyncio.FIRST_COMPLETED)
+        waiting: Awaitable[Any] = tasks[0] if len(tasks) == 1 else asyncio.wait(
+            tasks, return_when=asyncio.FIRST_COMPLETED)
         try:
             await self._abandonable(waiting)
-            for done in threads:
-                if done.done() and not done.cancelled() and done.exception() is not None:
-                    raise done.exception()  # type: ignore[misc]
+            for task in tasks:
+                if task.done() and not task.cancelled() and task.exception() is not None:
+                    raise task.exception()  # type: ignore[misc]
         except (Abandoned, asyncio.CancelledError):
             self.gen += 1
             raise
         finally:
-            if len(threads) > 1:
-                self.gen += 1  # the other namespaces' threads stop at their next event
-            for done in threads:
-                if not done.done():
-                    done.cancel()
+            if len(tasks) > 1:
+                self.gen += 1  # the other namespaces' watches stop
+            for task in tasks:
+                if not task.done():
+                    task.add_done_callback(_consume)
+                    task.cancel()  # closes its socket
                 else:
-                    _consume(done)
-            self.engine.drain_inbox()  # the threads' last events come before their end
+                    _consume(task)
 
-    def _watch_thread(self, gen: int, rv: str, done: asyncio.Future[None], namespace: str = "") -> None:
-        error: BaseException | None = None
-        engine, kind, cluster_id = self.engine, self.kind.kind, self.cluster.cluster_id
+    async def _watch_one(self, gen: int, namespace: str = "") -> None:
+        """One watch request (one namespace's, for a namespaced plan) until the server ends it."""
+        engine, kind, cluster_id, cfg = self.engine, self.kind.kind, self.cluster.cluster_id, self.config
         many = bool(namespace)  # per-namespace versions: the stored one is the list's, not an event's
-
-        def opened() -> None:
+        client = self.client
+        # The server ends a healthy watch after timeoutSeconds even if it sent nothing; only a
+        # stream silent past that (plus a grace) is dead. Never cut silent streams sooner.
+        stream = await open_watch(client.spec, self.kind.path(namespace),
+                                  resource_version=self.ns_rv.get(namespace) or self.rv,
+                                  timeout_seconds=cfg.watch_timeout, idle_timeout=cfg.read_timeout,
+                                  connect_timeout=client.connect_timeout, read_timeout=cfg.request_timeout,
+                                  endpoint=client.endpoint)
+        try:
+            if self.gen != gen:
+                return
             # The server accepted the watch: the stream is live again. Recorded as a bookmark
             # without a version, so a silent kind (no events, no bookmarks: an empty kind on a
             # real API server) is confirmed fresh at every renewal, every watch_timeout seconds.
-            if self.gen == gen:
-                engine.inbox.put((self, gen, Op(BOOKMARK, cluster_id, kind, at=timezone.now())))
-                engine.notify()
-
-        try:
-            client = self.client
-            # The server ends a healthy watch after timeoutSeconds even if it sent nothing; only a
-            # stream silent past that (plus a grace) is dead. Never cut silent streams sooner.
-            for event in client.watch(self.kind.lister(client, namespace), resource_version=rv,
-                                      timeout_seconds=self.config.watch_timeout,
-                                      idle_timeout=self.config.read_timeout, on_open=opened):
-                if self.gen != gen:
+            engine.accept(self, Op(BOOKMARK, cluster_id, kind, at=timezone.now()))
+            async for events in stream.batches():
+                if self.gen != gen or self.cluster.stopped:
                     return
-                etype = event.get("type")
-                obj = event.get("object") or {}
-                if etype in ("ADDED", "MODIFIED", "DELETED"):
-                    row = project(kind, obj)
-                    if many and row["resource_version"]:
-                        self.ns_rv[namespace] = row["resource_version"]
-                    op = Op(UPSERT if etype != "DELETED" else DELETE, cluster_id, kind, row=row,
-                            rv=None if many else (row["resource_version"] or None), at=timezone.now())
-                elif etype == "BOOKMARK":
-                    version = str((obj.get("metadata") or {}).get("resourceVersion") or "") or None
-                    if many and version:
-                        self.ns_rv[namespace] = version
-                    op = Op(BOOKMARK, cluster_id, kind, rv=None if many else version, at=timezone.now())
-                else:
-                    logger.warning("watcher skipped an unknown watch event", extra={"type": etype, "kind": kind})
-                    continue
-                engine.inbox.put((self, gen, op))
-                engine.notify()
-        except BaseException as exc:
-            error = exc
+                at = timezone.now()
+                for event in events:
+                    etype = event.get("type")
+                    obj = event.get("object") or {}
+                    if etype in ("ADDED", "MODIFIED", "DELETED"):
+                        row = project(kind, obj)
+                        if many and row["resource_version"]:
+                            self.ns_rv[namespace] = row["resource_version"]
+                        op = Op(UPSERT if etype != "DELETED" else DELETE, cluster_id, kind, row=row,
+                                rv=None if many else (row["resource_version"] or None), at=at)
+                    elif etype == "BOOKMARK":
+                        version = str((obj.get("metadata") or {}).get("resourceVersion") or "") or None
+                        if many and version:
+                            self.ns_rv[namespace] = version
+                        op = Op(BOOKMARK, cluster_id, kind, rv=None if many else version, at=at)
+                    else:
+                        logger.warning("watcher skipped an unknown watch event", extra={"type": etype, "kind": kind})
+                        continue
+                    engine.accept(self, op)
+                while engine.queued > cfg.queue_size and self.gen == gen:
+                    # Back-pressure: the writer is behind; stop reading (TCP holds the server back).
+                    await asyncio.sleep(cfg.flush_interval)
         finally:
-            with contextlib.suppress(RuntimeError):
-                engine.loop.call_soon_threadsafe(_resolve, done, error)
-
-
-def _resolve(future: asyncio.Future[None], error: BaseException | None) -> None:
-    if future.done():
-        return
-    if error is None:
-        future.set_result(None)
-    else:
-        future.set_exception(error)
+            await stream.close()
 
 
 class EngineThread:

@@ -14,7 +14,6 @@ from collections.abc import Iterable
 from typing import Any
 
 from django.db import connection
-from django.db.models import Max
 from django.utils import timezone
 
 from clusters.freshness import cluster_word, kind_state, list_state
@@ -128,13 +127,16 @@ def sync_row(sync: KindSync, state: str | None = None) -> dict[str, Any]:
             "last_relist_at": _iso(sync.last_relist_at)}
 
 
-def cluster_row(cluster: Cluster, syncs: Iterable[KindSync] | None = None, *, detail: bool = False) -> dict[str, Any]:
-    """A cluster as in the list of the contract (``cluster.updated`` carries this); never credentials."""
+def cluster_row(cluster: Cluster, syncs: Iterable[KindSync] | None = None, *, detail: bool = False,
+                watched: bool | None = None) -> dict[str, Any]:
+    """A cluster as in the list of the contract (``cluster.updated`` carries this); never credentials.
+    ``watched`` (a live lease on the cluster) is looked up when not given (the watcher knows it)."""
     from clusters.watcher.config import WatcherConfig
 
     syncs = list(syncs) if syncs is not None else list(KindSync.objects.filter(cluster=cluster).order_by("kind"))
     now, limit = timezone.now(), WatcherConfig.from_settings().fresh_limit
-    watched = WatcherLease.objects.filter(cluster_id=cluster.pk, expires__gt=now).exists()
+    if watched is None:
+        watched = WatcherLease.objects.filter(cluster_id=cluster.pk, expires__gt=now).exists()
     row: dict[str, Any] = {
         "id": cluster.pk, "name": cluster.name, "display_name": cluster.display_name,
         "description": cluster.description, "provider": cluster.provider, "region": cluster.region,
@@ -153,15 +155,18 @@ def cluster_row(cluster: Cluster, syncs: Iterable[KindSync] | None = None, *, de
     return row
 
 
-def refresh_cluster(cluster_id: int, *, status_message: str | None = None) -> Cluster | None:
+def refresh_cluster(cluster_id: int, *, status_message: str | None = None,
+                    syncs: list[KindSync] | None = None) -> Cluster | None:
     """Recompute ``summary``, ``last_sync`` and ``status`` of one cluster from the read model and save
-    the fields that changed. Returns the cluster (None if it was deleted)."""
+    the fields that changed. Returns the cluster (None if it was deleted). ``syncs``: the cluster's
+    KindSync rows if the caller has just read them (the watcher, which then builds the row from them)."""
     cluster = Cluster.objects.filter(pk=cluster_id).first()
     if cluster is None:
         return None
-    syncs = list(KindSync.objects.filter(cluster_id=cluster_id))
+    if syncs is None:
+        syncs = list(KindSync.objects.filter(cluster_id=cluster_id))
     summary = compute_summary(cluster_id)
-    last_sync = KindSync.objects.filter(cluster_id=cluster_id).aggregate(m=Max("last_event"))["m"]
+    last_sync = max((s.last_event for s in syncs if s.last_event is not None), default=None)
     status = derive_status(cluster.status, enabled=cluster.enabled, states=[s.state for s in syncs],
                            listed=any(s.last_list is not None and s.state in (SyncState.SYNCED, SyncState.STALE,
                                                                               SyncState.SYNCING) for s in syncs))
