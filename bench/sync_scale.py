@@ -17,6 +17,9 @@ WebSocket receives). Results go to ``bench/results/sync_scale.json``.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import os
+import signal
 import sys
 import tempfile
 import time
@@ -25,6 +28,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import watcher_common as wc
+
+from tests.faults.storm_helpers import Usage
 
 
 def main() -> int:
@@ -37,20 +42,35 @@ def main() -> int:
     p.add_argument("--writer-threads", type=int, default=None, help="passed to runwatchers")
     p.add_argument("--name", default="sync_scale", help="results file: bench/results/<name>.json")
     p.add_argument("--database", default="portal_bench_sync")
+    p.add_argument("--replay", action="store_true",
+                   help="load from bench/replay_server.py (prepared bytes, its own process) instead of the sandbox")
+    p.add_argument("--profile", action="store_true",
+                   help="record py-spy flame graphs of the watcher (first sync, steady state) into bench/results/")
     args = p.parse_args()
 
     wc.RESULTS.mkdir(parents=True, exist_ok=True)
     wc.prepare_database(args.database)
     with tempfile.TemporaryDirectory(prefix="bench-sync-") as tmp:
         t0 = time.perf_counter()
-        with wc.sandbox_fleet(args.clusters, args.nodes, args.pods, tmp) as sb:
-            print(f"sandbox: {args.clusters} clusters x {args.nodes} nodes x {args.pods} pods "
-                  f"up in {time.perf_counter() - t0:.1f} s", flush=True)
-            ids = wc.register_all(sb)
+        replay = wc.ReplayFleet(args.clusters, args.nodes, args.pods, args.rate, args.seconds, tmp) if args.replay else None
+        with contextlib.ExitStack() as stack:
+            if replay is not None:
+                stack.callback(replay.close)
+                ids = replay.register()
+                generator_pid = replay.proc.pid
+            else:
+                sb = stack.enter_context(wc.sandbox_fleet(args.clusters, args.nodes, args.pods, tmp))
+                ids = wc.register_all(sb)
+                generator_pid = os.getpid()
+            print(f"{'replay' if replay else 'sandbox'}: {args.clusters} clusters x {args.nodes} nodes x {args.pods} "
+                  f"pods up in {time.perf_counter() - t0:.1f} s", flush=True)
             total_pods = args.clusters * args.pods
 
             t_start = time.perf_counter()
             proc = wc.start_watcher(*(["--writer-threads", str(args.writer_threads)] if args.writer_threads else []))
+            procs = {"watcher": proc.pid, "generator": generator_pid, **wc.service_pids()}
+            sync_usage = Usage(procs, trees=("postgres",)).__enter__()
+            spy = wc.py_spy(proc.pid, 600, f"{args.name}_first_sync") if args.profile else None
             try:
                 deadline = time.monotonic() + 900
                 while not wc.all_synced(total_pods, list(ids.values())):
@@ -60,15 +80,29 @@ def main() -> int:
                         raise SystemExit("no full sync within 900 s")
                     time.sleep(0.2)
                 first_sync = time.perf_counter() - t_start
+                sync_usage.__exit__(None, None, None)
+                if spy is not None:
+                    spy.send_signal(signal.SIGINT)  # py-spy writes what it has on SIGINT
+                    spy.wait(60)
                 print(f"first full sync: {first_sync:.1f} s ({total_pods} pods)", flush=True)
                 rss_after_sync = wc.proc_rss_mb(proc.pid)
 
-                probe = wc.LatencyProbe(sb, ids)
+                probe = wc.LatencyProbe(None if replay else sb, ids)
                 probe.subscribe()
                 time.sleep(3.0)  # let the post-sync summaries and events settle
+                spy = wc.py_spy(proc.pid, args.seconds, f"{args.name}_steady") if args.profile else None
+                names = wc.thread_names(proc.pid)
+                threads0 = wc.thread_cpu(proc.pid)
                 cpu0, w0 = wc.proc_cpu_seconds(proc.pid), time.perf_counter()
-                changes = probe.drive(list(ids), args.rate, args.seconds, args.pods)
+                with Usage({**procs, "subscriber": int(probe.proc.pid or 0)}, trees=("postgres",)) as steady_usage:
+                    if replay is not None:
+                        changes = replay.drive(probe)
+                    else:
+                        changes = probe.drive(list(ids), args.rate, args.seconds, args.pods)
                 cpu1, w1 = wc.proc_cpu_seconds(proc.pid), time.perf_counter()
+                threads = wc.thread_groups(names, threads0, wc.thread_cpu(proc.pid))
+                if spy is not None:
+                    spy.wait(120)
                 latency = probe.results()
                 probe.close()
                 rss, peak = wc.proc_rss_mb(proc.pid)
@@ -79,17 +113,31 @@ def main() -> int:
     result = {
         "size": {"clusters": args.clusters, "nodes_per_cluster": args.nodes, "pods_per_cluster": args.pods,
                  "pods_total": total_pods, "changes_per_second_per_cluster": args.rate, "seconds": args.seconds},
+        "generator": "bench/replay_server.py (its own process)" if args.replay else "sandbox (this process)",
         "writer_threads": args.writer_threads or "default",
         "first_full_sync_s": round(first_sync, 2),
+        "first_sync_processes": sync_usage.report(),
+        "watcher_cpu_us_per_object_first_sync": round(
+            sync_usage.report()["watcher"]["cpu_seconds"] * 1e6 / total_pods, 1),
         "steady_state": {"watcher_cpu_percent_of_one_core": cpu_pct, "watcher_rss_mb": rss,
                          "watcher_peak_rss_mb": peak, "watcher_rss_after_first_sync_mb": rss_after_sync[0],
-                         "changes_driven": changes},
+                         "changes_driven": changes,
+                         "watcher_cpu_us_per_change": round((cpu1 - cpu0) * 1e6 / max(changes, 1), 1),
+                         "generator_cpu_us_per_change": round(
+                             steady_usage.report()["generator"]["cpu_seconds"] * 1e6 / max(changes, 1), 1),
+                         "processes": steady_usage.report(),
+                         "watcher_threads_cpu_seconds": threads},
         "latency": latency,
         "clean_shutdown_s": round(shutdown, 2),
         "watcher_exit_code": proc.returncode,
     }
     path = wc.write_results(args.name, result)
-    print(f"steady state: watcher CPU {cpu_pct}% of one core, RSS {rss} MiB (peak {peak} MiB)")
+    steady = result["steady_state"]
+    print(f"steady state: watcher CPU {cpu_pct}% of one core, {steady['watcher_cpu_us_per_change']} us per change "
+          f"(generator {steady['generator_cpu_us_per_change']} us), RSS {rss} MiB (peak {peak} MiB)")
+    print(f"  watcher threads (CPU s): {steady['watcher_threads_cpu_seconds']}")
+    for name, usage in steady["processes"].items():
+        print(f"  {name:10s} {usage['cores']:.3f} cores, peak {usage['rss_mb']['peak']} MB")
     print(f"change -> DB p50/p99: {latency['change_to_db_ms']['p50']}/{latency['change_to_db_ms']['p99']} ms; "
           f"change -> WebSocket p50/p99: {latency['change_to_ws_ms']['p50']}/{latency['change_to_ws_ms']['p99']} ms "
           f"({latency['received']}/{latency['changes']} changes seen)")

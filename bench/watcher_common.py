@@ -40,8 +40,9 @@ def prepare_database(name: str) -> str:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         conn.execute(f'CREATE DATABASE "{name}"')
     url = f"{BASE_DB_URL}/{name}"
+    # DEBUG off, as deployed: with DEBUG on Django records every SQL statement of the watcher.
     os.environ.update(DATABASE_URL=url, PORTAL_ENV="development", DJANGO_SETTINGS_MODULE="portal.settings",
-                      REDIS_URL=REDIS_URL, LOG_LEVEL=os.environ.get("LOG_LEVEL", "WARNING"))
+                      REDIS_URL=REDIS_URL, LOG_LEVEL=os.environ.get("LOG_LEVEL", "WARNING"), DEBUG="false")
     subprocess.run([sys.executable, "manage.py", "migrate", "-v", "0"], cwd=ROOT, check=True, env=os.environ.copy())
     import logging
 
@@ -308,3 +309,125 @@ def write_results(name: str, payload: dict[str, Any]) -> Path:
     path = RESULTS / f"{name}.json"
     path.write_text(json.dumps(payload, indent=2) + "\n")
     return path
+
+
+def service_pids() -> dict[str, int]:
+    """PostgreSQL's postmaster and Redis started by ``scripts/services.sh`` (their pid files under
+    ``var/``); measured with :class:`tests.faults.storm_helpers.Usage`, PostgreSQL with its backends."""
+    out: dict[str, int] = {}
+    pg = ROOT / "var" / "postgres" / "postmaster.pid"
+    redis = ROOT / "var" / "redis" / "redis.pid"
+    if pg.exists():
+        out["postgres"] = int(pg.read_text().split()[0])
+    if redis.exists():
+        out["redis"] = int(redis.read_text().split()[0])
+    return out
+
+
+def py_spy(pid: int, seconds: float, name: str) -> subprocess.Popen[bytes] | None:
+    """Record a flame graph of ``pid`` for ``seconds`` into ``bench/results/<name>.svg`` (py-spy,
+    if installed: ``pip install py-spy``); returns the recorder to wait for, or None."""
+    exe = Path(sys.executable).with_name("py-spy")
+    if not exe.exists():
+        print("py-spy not installed: no profile recorded", flush=True)
+        return None
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    return subprocess.Popen([str(exe), "record", "--pid", str(pid), "--duration", str(int(seconds)), "--rate", "100", "--gil",
+                             "--nonblocking", "--output", str(RESULTS / f"{name}.svg")],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def thread_names(pid: int) -> dict[int, str]:
+    """OS thread id -> Python thread name of a running Python process (``py-spy dump``)."""
+    import re
+
+    exe = Path(sys.executable).with_name("py-spy")
+    if not exe.exists():
+        return {}
+    out = subprocess.run([str(exe), "dump", "--pid", str(pid), "--nonblocking"], capture_output=True, text=True,
+                         timeout=120).stdout
+    return {int(tid, 0): name for tid, name in re.findall(r'^Thread (\S+) \([^)]*\): "([^"]*)"', out, re.M)}
+
+
+def thread_cpu(pid: int) -> dict[int, float]:
+    """OS thread id -> CPU seconds so far, for every thread of ``pid``."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    out: dict[int, float] = {}
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        try:
+            fields = (task / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        out[int(task.name)] = (int(fields[11]) + int(fields[12])) / ticks
+    return out
+
+
+def thread_groups(names: dict[int, str], before: dict[int, float], after: dict[int, float]) -> dict[str, float]:
+    """CPU seconds between two :func:`thread_cpu` samples, summed by thread role: the name with its
+    cluster, kind and index numbers taken out (``watch-12-Pod`` -> ``watch``)."""
+    import re
+
+    groups: dict[str, float] = {}
+    for tid, cpu in after.items():
+        name = names.get(tid, "(unnamed)")
+        role = re.sub(r"[-_]\d.*$", "", name) or name
+        groups[role] = groups.get(role, 0.0) + cpu - before.get(tid, 0.0)
+    return {k: round(v, 2) for k, v in sorted(groups.items(), key=lambda kv: -kv[1])}
+
+
+class ReplayFleet:
+    """``bench/replay_server.py`` in a process of its own: N clusters served from prepared bytes
+    (the cheap load generator), registered like the sandbox's."""
+
+    def __init__(self, clusters: int, nodes: int, pods: int, rate: float, seconds: float, tmp: str) -> None:
+        self.state = Path(tmp) / "replay"
+        self.state.mkdir(parents=True, exist_ok=True)
+        self.rate, self.seconds = rate, seconds
+        self.log = open(self.state / "server.log", "wb")  # noqa: SIM115 - lives as long as the process
+        self.proc = subprocess.Popen(
+            [sys.executable, str(ROOT / "bench" / "replay_server.py"), "--state", str(self.state), "--clusters",
+             str(clusters), "--nodes", str(nodes), "--pods", str(pods), "--rate", str(rate), "--seconds",
+             str(seconds)], cwd=ROOT, stdout=self.log, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + 900
+        while not (self.state / "ready.json").exists():
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"the replay server did not start; see {self.state / 'server.log'}")
+            time.sleep(0.2)
+        self.ready = json.loads((self.state / "ready.json").read_text())
+
+    def register(self) -> dict[str, int]:
+        from clusters.kube.connection import Credentials
+        from clusters.models import Cluster
+
+        ids: dict[str, int] = {}
+        for name, port in self.ready["ports"].items():
+            cluster = Cluster.objects.create(name=name, server=f"https://127.0.0.1:{port}", ca_pem=self.ready["ca_pem"],
+                                             provider="replay")
+            cluster.set_credentials(Credentials(token=self.ready["token"]))
+            cluster.save()
+            ids[name] = cluster.pk
+        return ids
+
+    def drive(self, probe: LatencyProbe) -> int:
+        """Start the server's drive, wait for it, and tell ``probe`` when each change was sent."""
+        import signal
+
+        self.proc.send_signal(signal.SIGUSR1)
+        sent_file = self.state / "sent.json"
+        deadline = time.monotonic() + self.seconds + 120
+        while not sent_file.exists():
+            if time.monotonic() > deadline or self.proc.poll() is not None:
+                raise RuntimeError(f"the replay drive did not finish; see {self.state / 'server.log'}")
+            time.sleep(0.2)
+        sent = json.loads(sent_file.read_text())
+        for seq, at in sent.items():
+            probe.sent[seq] = (at, seq.rsplit("-", 1)[0])
+        return len(sent)
+
+    def close(self) -> None:
+        self.proc.terminate()
+        try:
+            self.proc.wait(30)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+        self.log.close()
