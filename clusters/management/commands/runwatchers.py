@@ -68,6 +68,5 @@ class Command(BaseCommand):
                 logger.info("watcher heartbeat", extra={"holder": engine.holder, "clusters": len(engine.clusters),
                                                         "states": states, "batches": engine.batches,
                                                         "queued": engine.queued,
-                                                        "inbox": engine.inbox.qsize(),
                                                         "read_to_commit_ms": engine.lag_percentiles(),
                                                         "events_sent": engine.publisher.sent})
