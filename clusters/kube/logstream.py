@@ -37,6 +37,7 @@ import socket
 import ssl
 from collections.abc import AsyncGenerator, AsyncIterator
 from dataclasses import dataclass
+from typing import cast
 from urllib.parse import quote, urlencode
 
 from kubernetes.client.exceptions import ApiException
@@ -150,9 +151,9 @@ def _parse_head(raw: bytes) -> _Head:
 
 
 class LogStream:
-    """One open streaming response (a log; a watch reads its body through :meth:`pieces`). Read
-    with :meth:`batches` (lists of lines, as they arrive) or :meth:`lines`; end with :meth:`close`
-    (also ends a pending read)."""
+    """One open streaming response. Read with :meth:`batches` (lists of lines, as they arrive) or
+    :meth:`lines`; end with :meth:`close` (also ends a pending read). A watch takes the connection
+    over with :meth:`detach` and parses the body where the bytes land."""
 
     def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, head: _Head, *,
                  server: str) -> None:
@@ -161,6 +162,20 @@ class LogStream:
         self._head = head
         self.server = server
         self.closed = False
+
+    def detach(self, protocol: asyncio.Protocol) -> tuple[asyncio.Transport, bytes, dict[str, str]]:
+        """Hand the connection to ``protocol`` (its ``data_received`` gets every later byte); returns
+        the transport, the body bytes already read with the headers (to feed first) and the headers.
+        Reads nothing more through this object afterwards."""
+        transport = cast(asyncio.Transport, self._writer.transport)
+        # What the StreamReader buffered past the headers: asyncio has no public way to take it.
+        buffered: bytearray = self._reader._buffer  # type: ignore[attr-defined]
+        early = bytes(buffered)
+        buffered.clear()
+        transport.set_protocol(protocol)
+        if not transport.is_reading():
+            transport.resume_reading()  # the StreamReader may have paused it (buffer over its limit)
+        return transport, early, self._head.headers
 
     async def pieces(self) -> AsyncGenerator[bytes, None]:
         """The body's bytes as they arrive, until the server ends it (raw transport errors)."""

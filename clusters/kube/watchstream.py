@@ -6,7 +6,10 @@ of those threads, takes the GIL from the loop and crosses back through a queue: 
 was a quarter of the watcher's CPU per change (``docs/performance.md``). Here a watch is a
 socket on the watcher's loop, opened like a log stream (:func:`clusters.kube.logstream.open_stream`:
 the address the policy checked, TLS against the cluster's CA, the bearer token or client
-certificate, no proxy, no redirect), and each read hands back every whole event it completed.
+certificate, no proxy, no redirect). Once the headers are in, the connection is handed to a
+protocol that parses each read where it lands (:class:`EventParser`: chunked framing, lines,
+events) and gives its events to the caller in the same call: per read, no task wakes and no
+coroutine chain runs.
 
 The stream ends when the server ends the watch (its ``timeoutSeconds``); an ``ERROR`` event
 raises as :func:`clusters.kube.client.parse_watch_event` says (410: :class:`~clusters.kube.errors.Gone`);
@@ -18,15 +21,14 @@ and one that breaks off :class:`~clusters.kube.errors.ConnectionReset`, as the t
 from __future__ import annotations
 
 import asyncio
-import ssl
-from collections.abc import AsyncIterator
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import quote, urlencode
 
 from clusters.kube.addresses import Endpoint
 from clusters.kube.client import DEFAULT_CONNECT_TIMEOUT, DEFAULT_READ_TIMEOUT, parse_watch_event
 from clusters.kube.connection import ConnectionSpec
-from clusters.kube.errors import ApiError, ConnectionReset, ReadTimeout
+from clusters.kube.errors import ApiError, ConnectionReset, KubeError, ReadTimeout
 from clusters.kube.logstream import LogStream, open_stream
 
 MAX_EVENT_BYTES = 16 * 1024 * 1024  # an object is at most ~1.5 MB in etcd; a longer line is not an event
@@ -42,51 +44,217 @@ def watch_path(path: str, *, resource_version: str, timeout_seconds: int, bookma
     return f"{path}?{urlencode(query, quote_via=quote)}"
 
 
+Deliver = Callable[[list[dict[str, Any]]], None]
+
+
+class EventParser:
+    """Bytes of a watch response body in, events out: HTTP/1.1 chunked framing (or a plain body),
+    newline-delimited JSON, each event through :func:`parse_watch_event`. Pure; raises the client
+    layer's errors (``Gone`` for a 410 ``ERROR`` event, ``ApiError`` for what is not an event)."""
+
+    def __init__(self, *, chunked: bool, server: str) -> None:
+        self.chunked = chunked
+        self.server = server
+        self.finished = False  # the last chunk came: the server ended the watch
+        self._raw = bytearray()  # framing not yet decoded
+        self._line = bytearray()  # the event being received
+        self._data_left = 0  # bytes left of the current chunk's data
+        self._crlf_left = 0  # bytes left of the CRLF after it
+
+    def feed(self, data: bytes) -> list[dict[str, Any]]:
+        events: list[dict[str, Any]] = []
+        if not self.chunked:
+            self._body(data, events)
+            return events
+        raw = self._raw
+        raw += data
+        pos, size = 0, len(raw)
+        while pos < size and not self.finished:
+            if self._data_left:
+                take = min(self._data_left, size - pos)
+                self._body(raw[pos:pos + take], events)
+                pos += take
+                self._data_left -= take
+                if not self._data_left:
+                    self._crlf_left = 2
+            elif self._crlf_left:
+                take = min(self._crlf_left, size - pos)
+                pos += take
+                self._crlf_left -= take
+            else:
+                end = raw.find(b"\r\n", pos)
+                if end < 0:
+                    if size - pos > 1024:
+                        raise ApiError(f"The API server {self.server} sent a watch response that is not chunked.")
+                    break
+                try:
+                    length = int(bytes(raw[pos:end]).split(b";", 1)[0].strip() or b"0", 16)
+                except ValueError as exc:
+                    raise ApiError(f"The API server {self.server} sent a watch response that is not chunked.") from exc
+                pos = end + 2
+                if length == 0:
+                    self.finished = True  # trailers, if any, are not read
+                self._data_left = length
+        del raw[:pos]
+        return events
+
+    def close(self) -> list[dict[str, Any]]:
+        """The event of a body that did not end with a newline."""
+        line, self._line = bytes(self._line), bytearray()
+        return [parse_watch_event(line)] if line.strip() else []
+
+    def _body(self, data: bytes | bytearray, events: list[dict[str, Any]]) -> None:
+        line = self._line
+        line += data
+        if b"\n" not in data:
+            if len(line) > MAX_EVENT_BYTES:
+                raise ApiError(f"The API server {self.server} sent a watch event longer than "
+                               f"{MAX_EVENT_BYTES // (1024 * 1024)} MiB.")
+            return
+        *whole, rest = line.split(b"\n")
+        self._line = bytearray(rest)
+        events += [parse_watch_event(one) for one in whole if one.strip()]
+
+
+class _Reader(asyncio.Protocol):
+    """The connection of an open watch once its headers are read: every read is parsed where it
+    lands and its events handed to ``deliver`` in the same call: no task wakes, no buffer between."""
+
+    def __init__(self, stream: WatchStream) -> None:
+        self.stream = stream
+
+    def data_received(self, data: bytes) -> None:
+        self.stream._received(data)
+
+    def eof_received(self) -> bool:
+        self.stream._ended(None)
+        return False
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.stream._ended(exc)
+
+
 class WatchStream:
-    """One open watch. :meth:`batches` yields the events each read completed (never an empty
-    list) until the server ends the watch; :meth:`close` ends it from our side."""
+    """One open watch. :meth:`run` hands every read's events to ``deliver`` (on the loop, never an
+    empty list) until the server ends the watch, then returns; errors raise from it. :meth:`pause`
+    and :meth:`resume` stop and restart reading (back-pressure); :meth:`close` ends it from our side."""
 
     def __init__(self, stream: LogStream, *, server: str, idle_timeout: float) -> None:
         self._stream = stream
         self.server = server
         self.idle_timeout = idle_timeout
+        self._transport: asyncio.Transport | None = None
+        self._parser: EventParser | None = None
+        self._deliver: Deliver | None = None
+        self._done: asyncio.Future[None] | None = None
+        self._last = 0.0
+        self._idle: asyncio.TimerHandle | None = None
+        self._paused = False
+        self.closed = False
 
-    async def batches(self) -> AsyncIterator[list[dict[str, Any]]]:
-        pieces = self._stream.pieces()
-        pending = b""
+    async def run(self, deliver: Deliver) -> None:
+        loop = asyncio.get_running_loop()
+        self._deliver = deliver
+        self._done = loop.create_future()
+        self._last = loop.time()
+        self._idle = loop.call_later(self.idle_timeout, self._check_idle)
+        transport, early, headers = self._stream.detach(_Reader(self))
+        self._transport = transport
+        self._parser = EventParser(chunked="chunked" in headers.get("transfer-encoding", "").lower(),
+                                   server=self.server)
         try:
-            while True:
-                try:
-                    async with asyncio.timeout(self.idle_timeout):
-                        piece = await anext(pieces)
-                except StopAsyncIteration:
-                    break
-                pending += piece
-                if b"\n" not in piece:
-                    if len(pending) > MAX_EVENT_BYTES:
-                        raise ApiError(f"The API server {self.server} sent a watch event longer than "
-                                       f"{MAX_EVENT_BYTES // (1024 * 1024)} MiB.")
-                    continue
-                *lines, pending = pending.split(b"\n")
-                events = [parse_watch_event(line) for line in lines if line.strip()]
-                if events:
-                    yield events
-            if pending.strip():
-                yield [parse_watch_event(pending)]
-        except TimeoutError as exc:
-            raise ReadTimeout(f"The API server {self.server} sent nothing on an open watch for "
-                              f"{self.idle_timeout:g} s.") from exc
-        except (asyncio.IncompleteReadError, asyncio.LimitOverrunError, ValueError, OSError, ssl.SSLError) as exc:
-            if self._stream.closed:
-                return
-            raise ConnectionReset(f"The watch stream from the API server {self.server} broke off "
-                                  f"({type(exc).__name__}).") from exc
+            if early:
+                self._received(early)
+            await self._done
         finally:
-            await pieces.aclose()
             await self.close()
 
+    def pause(self) -> bool:
+        """Stop reading; True if this call paused it (it was reading)."""
+        if not self._paused and self._transport is not None and not self.closed:
+            self._paused = True
+            self._transport.pause_reading()
+            return True
+        return False
+
+    def resume(self) -> None:
+        if self._paused and self._transport is not None and not self.closed:
+            self._paused = False
+            self._last = asyncio.get_running_loop().time()  # paused time is not silence
+            self._transport.resume_reading()
+
+    def abort(self) -> None:
+        """End the watch now (from a ``deliver`` call too): :meth:`run` returns, nothing more is delivered."""
+        if self._idle is not None:
+            self._idle.cancel()
+        self.closed = True
+        if self._transport is not None:
+            self._transport.close()
+        if self._done is not None and not self._done.done():
+            self._done.set_result(None)
+
     async def close(self) -> None:
-        await self._stream.close()
+        if self._transport is None and not self.closed:
+            await self._stream.close()
+        self.abort()
+
+    # -- on the loop, from the protocol
+
+    def _fail(self, error: BaseException) -> None:
+        if self._done is not None and not self._done.done():
+            self._done.set_exception(error)
+        if self._transport is not None:
+            self._transport.close()
+
+    def _received(self, data: bytes) -> None:
+        if self._done is None or self._done.done() or self._parser is None or self._deliver is None:
+            return
+        self._last = self._done.get_loop().time()
+        try:
+            events = self._parser.feed(data)
+            if self._parser.finished:
+                events += self._parser.close()
+        except KubeError as exc:
+            self._fail(exc)
+            return
+        if events:
+            try:
+                self._deliver(events)
+            except Exception as exc:  # the caller's failure ends the watch with it, like a read error
+                self._fail(exc)
+                return
+        if self._parser.finished and not self._done.done():
+            self._done.set_result(None)
+            self._transport.close()  # type: ignore[union-attr]
+
+    def _ended(self, exc: BaseException | None) -> None:
+        if self._done is None or self._done.done() or self._parser is None:
+            return
+        if self.closed:
+            self._done.set_result(None)
+        elif not self._parser.chunked and exc is None:  # a plain body ends with the connection
+            try:
+                events = self._parser.close()
+            except KubeError as error:
+                self._fail(error)
+                return
+            if events and self._deliver is not None:
+                self._deliver(events)
+            self._done.set_result(None)
+        else:
+            self._fail(ConnectionReset(f"The watch stream from the API server {self.server} broke off"
+                                       + (f" ({type(exc).__name__})." if exc is not None else ".")))
+
+    def _check_idle(self) -> None:
+        if self._done is None or self._done.done():
+            return
+        loop = self._done.get_loop()
+        silent = loop.time() - self._last
+        if silent >= self.idle_timeout and not self._paused:
+            self._fail(ReadTimeout(f"The API server {self.server} sent nothing on an open watch for "
+                                   f"{self.idle_timeout:g} s."))
+            return
+        self._idle = loop.call_later(max(0.05, self.idle_timeout - silent), self._check_idle)
 
 
 async def open_watch(

@@ -4,17 +4,17 @@ the protocol, and with a scripted body for how bytes become events."""
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
-from collections.abc import AsyncGenerator
 from typing import Any
 
 import pytest
 
 from clusters.kube.client import KubeClient
 from clusters.kube.connection import ConnectionSpec, Credentials, spec_from_kubeconfig
-from clusters.kube.errors import ApiError, ConnectionReset, Gone, ReadTimeout, Unauthorized
+from clusters.kube.errors import ApiError, Gone, ReadTimeout, Unauthorized
 from clusters.kube.kinds import WATCHED_KINDS
-from clusters.kube.watchstream import WatchStream, open_watch, watch_path
+from clusters.kube.watchstream import EventParser, WatchStream, open_watch, watch_path
 
 
 def spec_of(fleet: Any, name: str = "cluster-1") -> ConnectionSpec:
@@ -23,11 +23,14 @@ def spec_of(fleet: Any, name: str = "cluster-1") -> ConnectionSpec:
 
 async def collect(stream: WatchStream, until: Any = None) -> list[dict[str, Any]]:
     events: list[dict[str, Any]] = []
-    async for batch in stream.batches():
-        events += batch
+
+    def deliver(batch: list[dict[str, Any]]) -> None:
+        assert batch
+        events.extend(batch)
         if until is not None and any(until(e) for e in batch):
-            await stream.close()
-            break
+            stream.abort()
+
+    await stream.run(deliver)
     return events
 
 
@@ -102,55 +105,42 @@ def test_a_silent_stream_is_cut_after_the_idle_timeout(sandbox: Any) -> None:
         asyncio.run(main())
 
 
-class Scripted:
-    """A response body given as pieces (what the socket delivered, cut anywhere)."""
-
-    def __init__(self, pieces: list[bytes], *, fail: BaseException | None = None) -> None:
-        self._pieces = pieces
-        self.fail = fail
-        self.closed = False
-
-    async def pieces(self) -> AsyncGenerator[bytes, None]:
-        for piece in self._pieces:
-            await asyncio.sleep(0)
-            yield piece
-        if self.fail is not None:
-            raise self.fail
-
-    async def close(self) -> None:
-        self.closed = True
-
-
 def event(n: int) -> bytes:
     return json.dumps({"type": "MODIFIED", "object": {"metadata": {"name": f"p{n}", "resourceVersion": str(n)}}}
                       ).encode()
 
 
-def run_scripted(pieces: list[bytes], **kwargs: Any) -> tuple[list[list[str]], Scripted]:
-    body = Scripted(pieces, **kwargs)
-    stream = WatchStream(body, server="https://k8s.test", idle_timeout=5)  # type: ignore[arg-type]
-
-    async def main() -> list[list[str]]:
-        return [[e["object"]["metadata"]["name"] for e in batch] async for batch in stream.batches()]
-
-    return asyncio.run(main()), body
+def chunked(*parts: bytes) -> bytes:
+    return b"".join(b"%x\r\n%s\r\n" % (len(part), part) for part in parts) + b"0\r\n\r\n"
 
 
-def test_events_cut_across_reads_and_several_in_one_read() -> None:
-    whole = event(1) + b"\n" + event(2) + b"\n" + event(3) + b"\n" + event(4)  # the last without a newline
-    pieces = [whole[:10], whole[10:len(event(1)) + 5], whole[len(event(1)) + 5:-3], whole[-3:]]
-    batches, body = run_scripted(pieces)
-    assert [name for batch in batches for name in batch] == ["p1", "p2", "p3", "p4"]
-    assert all(batches)
-    assert body.closed
-    assert run_scripted([event(1) + b"\n\n" + event(2) + b"\n"])[0] == [["p1", "p2"]]
+def parse(data: bytes, cuts: list[int], *, is_chunked: bool = True) -> tuple[list[list[str]], EventParser]:
+    """Feed ``data`` cut at ``cuts`` (what the socket delivered, read by read)."""
+    parser = EventParser(chunked=is_chunked, server="https://k8s.test")
+    bounds = [0, *cuts, len(data)]
+    batches = [[e["object"]["metadata"]["name"] for e in parser.feed(data[a:b])] for a, b in itertools.pairwise(bounds)]
+    if not is_chunked:
+        batches.append([e["object"]["metadata"]["name"] for e in parser.close()])
+    return [b for b in batches if b], parser
 
 
-def test_an_error_event_and_a_broken_body_raise_the_client_layers_errors() -> None:
+def test_events_cut_anywhere_across_reads_chunks_and_lines() -> None:
+    # Events spread over chunks as an API server writes them: one per chunk, two in one, one in two.
+    body = chunked(event(1) + b"\n", event(2) + b"\n" + event(3) + b"\n", event(4)[:7], event(4)[7:] + b"\n")
+    for cuts in ([], [1], [3, 9, 40], list(range(1, len(body)))):  # every byte a read of its own, too
+        batches, parser = parse(body, cuts)
+        assert [name for batch in batches for name in batch] == ["p1", "p2", "p3", "p4"], cuts
+        assert parser.finished
+    plain, parser = parse(event(1) + b"\n\n" + event(2), [5], is_chunked=False)  # no newline at the end
+    assert [name for batch in plain for name in batch] == ["p1", "p2"]
+    assert not parser.finished
+
+
+def test_an_error_event_or_a_body_that_is_not_events_raises() -> None:
     error = json.dumps({"type": "ERROR", "object": {"kind": "Status", "code": 410, "message": "too old"}}).encode()
     with pytest.raises(Gone, match="too old"):
-        run_scripted([event(1) + b"\n" + error + b"\n"])
+        parse(chunked(event(1) + b"\n" + error + b"\n"), [])
     with pytest.raises(ApiError, match="not JSON"):
-        run_scripted([b"<html>\n"])
-    with pytest.raises(ConnectionReset, match="broke off"):
-        run_scripted([event(1) + b"\n"], fail=asyncio.IncompleteReadError(b"", 10))
+        parse(chunked(b"<html>\n"), [])
+    with pytest.raises(ApiError, match="not chunked"):
+        parse(b"zz\r\n" + event(1), [])

@@ -782,38 +782,52 @@ class Stream:
                                   timeout_seconds=cfg.watch_timeout, idle_timeout=cfg.read_timeout,
                                   connect_timeout=client.connect_timeout, read_timeout=cfg.request_timeout,
                                   endpoint=client.endpoint)
-        try:
-            if self.gen != gen:
+        if self.gen != gen:
+            await stream.close()
+            return
+        # The server accepted the watch: the stream is live again. Recorded as a bookmark
+        # without a version, so a silent kind (no events, no bookmarks: an empty kind on a
+        # real API server) is confirmed fresh at every renewal, every watch_timeout seconds.
+        engine.accept(self, Op(BOOKMARK, cluster_id, kind, at=timezone.now()))
+
+        def deliver(events: list[dict[str, Any]]) -> None:
+            """Called on the loop with each read's events, as they land."""
+            if self.gen != gen or self.cluster.stopped:
+                stream.abort()
                 return
-            # The server accepted the watch: the stream is live again. Recorded as a bookmark
-            # without a version, so a silent kind (no events, no bookmarks: an empty kind on a
-            # real API server) is confirmed fresh at every renewal, every watch_timeout seconds.
-            engine.accept(self, Op(BOOKMARK, cluster_id, kind, at=timezone.now()))
-            async for events in stream.batches():
-                if self.gen != gen or self.cluster.stopped:
-                    return
-                at = timezone.now()
-                for event in events:
-                    etype = event.get("type")
-                    obj = event.get("object") or {}
-                    if etype in ("ADDED", "MODIFIED", "DELETED"):
-                        row = project(kind, obj)
-                        if many and row["resource_version"]:
-                            self.ns_rv[namespace] = row["resource_version"]
-                        op = Op(UPSERT if etype != "DELETED" else DELETE, cluster_id, kind, row=row,
-                                rv=None if many else (row["resource_version"] or None), at=at)
-                    elif etype == "BOOKMARK":
-                        version = str((obj.get("metadata") or {}).get("resourceVersion") or "") or None
-                        if many and version:
-                            self.ns_rv[namespace] = version
-                        op = Op(BOOKMARK, cluster_id, kind, rv=None if many else version, at=at)
-                    else:
-                        logger.warning("watcher skipped an unknown watch event", extra={"type": etype, "kind": kind})
-                        continue
-                    engine.accept(self, op)
-                while engine.queued > cfg.queue_size and self.gen == gen:
-                    # Back-pressure: the writer is behind; stop reading (TCP holds the server back).
-                    await asyncio.sleep(cfg.flush_interval)
+            at = timezone.now()
+            for event in events:
+                etype = event.get("type")
+                obj = event.get("object") or {}
+                if etype in ("ADDED", "MODIFIED", "DELETED"):
+                    row = project(kind, obj)
+                    if many and row["resource_version"]:
+                        self.ns_rv[namespace] = row["resource_version"]
+                    op = Op(UPSERT if etype != "DELETED" else DELETE, cluster_id, kind, row=row,
+                            rv=None if many else (row["resource_version"] or None), at=at)
+                elif etype == "BOOKMARK":
+                    version = str((obj.get("metadata") or {}).get("resourceVersion") or "") or None
+                    if many and version:
+                        self.ns_rv[namespace] = version
+                    op = Op(BOOKMARK, cluster_id, kind, rv=None if many else version, at=at)
+                else:
+                    logger.warning("watcher skipped an unknown watch event", extra={"type": etype, "kind": kind})
+                    continue
+                engine.accept(self, op)
+            if engine.queued > cfg.queue_size and stream.pause():
+                # Back-pressure: the writer is behind; stop reading (TCP holds the server back).
+                engine.loop.call_later(cfg.flush_interval, resume_when_written)
+
+        def resume_when_written() -> None:
+            if stream.closed:
+                return
+            if engine.queued > cfg.queue_size:
+                engine.loop.call_later(cfg.flush_interval, resume_when_written)
+            else:
+                stream.resume()
+
+        try:
+            await stream.run(deliver)
         finally:
             await stream.close()
 
