@@ -114,9 +114,9 @@ def send_now(group: str, event_type: str, data: dict[str, Any]) -> int:
 
 
 async def send_many(messages: Sequence[tuple[str, str, dict[str, Any]]]) -> list[BaseException | None]:
-    """Send ``(group, event_type, data)`` messages at once, for busy publishers (the watcher):
-    one Redis round trip takes all their sequence numbers, the group sends run concurrently.
-    Returns, per message, None or the exception its send raised."""
+    """Send ``(group, event_type, data)`` messages at once, for busy publishers (the watcher): one
+    Redis round trip takes all their sequence numbers, and on the Redis channel layer two more
+    deliver them all (:func:`_deliver`). Returns, per message, None or the exception its send raised."""
     pipe = client().pipeline(transaction=False)
     for group, _type, _data in messages:
         _next_seq(pipe, group)
@@ -124,13 +124,79 @@ async def send_many(messages: Sequence[tuple[str, str, dict[str, Any]]]) -> list
     layer = get_channel_layer()
     if layer is None:
         return [None] * len(messages)
-    sends = [
-        layer.group_send(channel_group(group), {"type": "portal.event", "event": {
-            "type": event_type, "group": group, "seq": int(seq), "data": data}})
-        for (group, event_type, data), seq in zip(messages, seqs, strict=True)
-    ]
-    results = await asyncio.gather(*sends, return_exceptions=True)
+    items = [(channel_group(group), {"type": "portal.event", "event": {
+        "type": event_type, "group": group, "seq": int(seq), "data": data}})
+        for (group, event_type, data), seq in zip(messages, seqs, strict=True)]
+    if _batchable(layer):
+        try:
+            await _deliver(layer, items)
+        except Exception as exc:  # Redis trouble: every message of the flush failed alike
+            return [exc] * len(items)
+        return [None] * len(items)
+    results = await asyncio.gather(*(layer.group_send(g, m) for g, m in items), return_exceptions=True)
     return [r if isinstance(r, BaseException) else None for r in results]
+
+
+# channels_redis's own group_send script (4.3.0): add the message to each member channel's sorted
+# set unless the channel is at capacity, and refresh the set's expiry.
+_GROUP_SEND_LUA = """
+local over_capacity = 0
+local current_time = ARGV[#ARGV - 1]
+local expiry = ARGV[#ARGV]
+for i=1,#KEYS do
+    if redis.call('ZCOUNT', KEYS[i], '-inf', '+inf') < tonumber(ARGV[i + #KEYS]) then
+        redis.call('ZADD', KEYS[i], current_time, ARGV[i])
+        redis.call('EXPIRE', KEYS[i], expiry)
+    else
+        over_capacity = over_capacity + 1
+    end
+end
+return over_capacity
+"""
+
+
+def _batchable(layer: Any) -> bool:
+    """A single-host ``channels_redis`` core layer, whose group sends :func:`_deliver` can batch."""
+    from channels_redis.core import RedisChannelLayer
+
+    return (isinstance(layer, RedisChannelLayer) and layer.ring_size == 1
+            and all(hasattr(layer, name) for name in ("_group_key", "_map_channel_keys_to_connection")))
+
+
+async def _deliver(layer: Any, items: Sequence[tuple[str, dict[str, Any]]]) -> None:
+    """What ``group_send`` does for each item, in two pipelined round trips for all of them instead
+    of three or four awaited commands each: first every group's members (dropping expired ones),
+    then every member channel's message (dropping its expired ones) through the same script. At the
+    watcher's rate (a message per busy group every 200 ms) this was most of the publisher's CPU."""
+    connection = layer.connection(0)
+    now = int(time.time())
+    pipe = connection.pipeline(transaction=False)
+    for group, _message in items:
+        key = layer._group_key(group)
+        pipe.zremrangebyscore(key, min=0, max=now - layer.group_expiry)
+        pipe.zrange(key, 0, -1)
+    members = (await pipe.execute())[1::2]
+    pipe = connection.pipeline(transaction=False)
+    scripts: list[tuple[int, str, int]] = []  # (reply index, group, members) of each script call
+    queued = 0
+    for (group, message), names in zip(items, members, strict=True):
+        channels = [name.decode("utf8") for name in names]
+        if not channels:
+            continue
+        by_connection, messages, capacities = layer._map_channel_keys_to_connection(channels, message)
+        keys = by_connection[0]
+        for key in keys:
+            pipe.zremrangebyscore(key, min=0, max=int(time.time()) - int(layer.expiry))
+        pipe.eval(_GROUP_SEND_LUA, len(keys), *keys, *[messages[k] for k in keys], *[capacities[k] for k in keys],
+                  time.time(), layer.expiry)
+        queued += len(keys) + 1
+        scripts.append((queued - 1, group, len(channels)))
+    if not scripts:
+        return
+    replies = await pipe.execute()
+    for index, group, count in scripts:
+        if replies[index]:
+            logger.info("%s of %s channels over capacity in group %s", replies[index], count, group)
 
 
 def publish(group: str, event_type: str, data: dict[str, Any]) -> None:

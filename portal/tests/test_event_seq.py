@@ -26,3 +26,38 @@ def test_a_counter_lost_with_redis_starts_above_the_old_one() -> None:
     fresh = f"user.{time.time_ns()}"
     assert current_seq(fresh) > first  # a subscriber's first number starts the counter too
     assert send_now(fresh, "probe", {}) == current_seq(fresh)
+
+
+def test_send_many_delivers_like_group_send() -> None:
+    """The watcher's batched delivery: each member channel of each group gets its message, with its
+    number, in order; a group nobody listens to costs nothing and fails nothing."""
+    from channels.layers import get_channel_layer
+
+    from portal.events import channel_group, send_many
+
+    tag = time.time_ns()
+    busy, other, empty = f"user.{tag}", f"user.{tag + 1}", f"user.{tag + 2}"
+    layer = get_channel_layer()
+    assert layer is not None
+
+    async def main() -> list[list[dict[str, object]]]:
+        first, second = await layer.new_channel(), await layer.new_channel()
+        await layer.group_add(channel_group(busy), first)
+        await layer.group_add(channel_group(busy), second)
+        await layer.group_add(channel_group(other), second)
+        results = await send_many([(busy, "a", {"n": 1}), (other, "b", {"n": 2}), (empty, "c", {}),
+                                   (busy, "a", {"n": 3})])
+        assert results == [None, None, None, None]
+        got = []
+        for channel, count in ((first, 2), (second, 3)):
+            got.append([(await asyncio.wait_for(layer.receive(channel), 5))["event"] for _ in range(count)])
+        await layer.group_discard(channel_group(busy), first)
+        await layer.group_discard(channel_group(busy), second)
+        await layer.group_discard(channel_group(other), second)
+        return got
+
+    first, second = asyncio.run(main())
+    assert [(e["type"], e["data"]) for e in first] == [("a", {"n": 1}), ("a", {"n": 3})]
+    assert first[1]["seq"] == first[0]["seq"] + 1  # type: ignore[operator]
+    assert sorted((e["group"], e["data"]["n"]) for e in second) == [  # type: ignore[index]
+        (busy, 1), (busy, 3), (other, 2)]
