@@ -86,7 +86,7 @@ def _watcher_entries() -> list[Entry]:
     entries = []
     units = {"page_size": None, "max_relists": None, "max_relists_per_cluster": None, "probe_failures": None,
              "max_clusters": None, "batch_size": None, "writer_threads": None, "publish_rows": None,
-             "queue_size": None, "io_threads": None}
+             "queue_size": None, "io_threads": None, "summary_rate": "per_second"}
     for field in dataclasses.fields(WatcherConfig):
         name = f"PORTAL_WATCHER_{field.name.upper()}"
         value = getattr(config, field.name)

@@ -42,6 +42,7 @@ class WatcherConfig:
     publish_interval: float = 0.2  # at most one objects.changed per group per this many seconds
     publish_rows: int = 100  # rows per kind in one message before it says "truncated"
     summary_interval: float = 2.0  # recompute a changed cluster's summary at most this often
+    summary_rate: float = 20.0  # ... and at most this many summaries a second in all (busy fleets wait longer)
     fresh_seconds: float = 360.0  # a synced kind not heard from (event, bookmark, watch renewal) this long is stale
     queue_size: int = 50_000  # ops waiting for the writer before watches stop reading (back-pressure)
     io_threads: int = 64  # threads for lists and probes (watches are sockets on the loop)

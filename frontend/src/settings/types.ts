@@ -8,7 +8,7 @@ export interface SettingEntry {
   is_default: boolean;
   env: string | null;
   from_env: boolean;
-  unit: 'seconds' | 'hours' | 'days' | 'bytes' | null;
+  unit: 'seconds' | 'hours' | 'days' | 'bytes' | 'per_second' | null;
   secret: boolean;
 }
 
