@@ -284,7 +284,14 @@ class LatencyProbe:
             self._collect()
         db = [self.db_ms[s] for s in want if s in self.db_ms]
         ws = [self.ws_ms[s] for s in want if s in self.ws_ms]
+        # p99 per 5 s of the window (by send time): a steady lag and a stall look different.
+        start = min((self.sent[s][0] for s in want), default=0.0)
+        buckets: dict[int, list[float]] = {}
+        for s in want:
+            if s in self.db_ms:
+                buckets.setdefault(int((self.sent[s][0] - start) // 5), []).append(self.db_ms[s])
         return {"changes": len(want), "received": len(ws),
+                "change_to_db_p99_per_5s_ms": [percentile(buckets[k], 0.99) for k in sorted(buckets)],
                 "change_to_db_ms": {"p50": percentile(db, 0.5), "p99": percentile(db, 0.99), "max": percentile(db, 1)},
                 "change_to_ws_ms": {"p50": percentile(ws, 0.5), "p99": percentile(ws, 0.99), "max": percentile(ws, 1)}}
 
