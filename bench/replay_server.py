@@ -13,11 +13,14 @@ What it simulates, per cluster (one HTTPS port each, TLS on as in production, be
 * ``GET`` the list path of every kind the watcher keeps (``clusters.kube.kinds``): ``nodes``
   (``--nodes``), ``namespaces`` (``default``, ``bench``), ``pods`` (``--pods`` in ``bench``, pages
   of the requested ``limit`` with ``continue`` tokens), every other kind an empty list; each
-  list carries the cluster's current ``resourceVersion``;
+  list carries the version of the last change sent (the items are as they were before the
+  drive: the benchmarks list only before it);
 * ``GET ...?watch=true``: a chunked stream of newline-delimited JSON events, as the API server
   sends it. Pod watches get the replayed ``MODIFIED`` events while a drive runs; every watch
-  ends at its ``timeoutSeconds``. No history: a watch from an old version simply starts now
-  (the benchmarks never fall that far behind, and the watcher would see a 410 from a real one).
+  ends at its ``timeoutSeconds``. A pod watch from a ``resourceVersion`` first gets every change
+  already sent after that version, as an API server replays its watch cache (a watcher that took
+  over a dead one's clusters resumes there and loses nothing); a version older than the drive
+  starts at the drive's first change.
 
 Driving: on SIGUSR1 the server changes ``--rate`` pods per second in every cluster for
 ``--seconds`` (pod *n* gets label ``bench-seq=<cluster>-<i>``, a new resourceVersion and the
@@ -95,6 +98,12 @@ class Cluster:
                            for ns in ("default", "bench")]
         self.pod_watches: set[asyncio.StreamWriter] = set()
         self.events: list[tuple[str, bytes]] = []  # (seq, chunk) prepared for the drive
+        self.first_rv = 0  # resourceVersion of events[0]
+        self.sent = 0  # events[:sent] went out
+
+    def current_rv(self) -> int:
+        """The version of the last change sent (the items listed are those before the drive)."""
+        return self.first_rv - 1 + self.sent if self.events else self.rv
 
     def items(self, kind: str, namespace: str) -> list[dict[str, Any]]:
         if kind == "Pod":
@@ -109,6 +118,7 @@ class Cluster:
         """Serialise ``count`` pod changes now, so sending one costs only the write."""
         import copy
 
+        self.first_rv = self.rv + 1
         for i in range(count):
             self.rv += 1
             pod = copy.deepcopy(self.pods[i % len(self.pods)]) if self.pods else {"metadata": {}}
@@ -147,7 +157,7 @@ class ReplayServer:
                     continue
                 url = urlsplit(target)
                 query = {k: v[-1] for k, v in parse_qs(url.query).items()}
-                if query.get("watch") in ("true", "1"):
+                if query.get("watch", "").lower() in ("true", "1", "t"):  # Go's ParseBool, as the API server
                     await self.watch(cluster, url.path, query, reader, writer)
                     break
                 writer.write(self.answer(cluster, method, url.path, query, close))
@@ -172,7 +182,7 @@ class ReplayServer:
         start = int(query.get("continue") or 0)
         limit = int(query.get("limit") or 0) or len(items) or 1
         page = items[start:start + limit]
-        meta: dict[str, Any] = {"resourceVersion": str(cluster.rv)}
+        meta: dict[str, Any] = {"resourceVersion": str(cluster.current_rv())}
         if start + limit < len(items):
             meta["continue"] = str(start + limit)
         body = json.dumps({"kind": f"{kind}List", "apiVersion": "v1", "metadata": meta, "items": page},
@@ -204,6 +214,9 @@ class ReplayServer:
         await writer.drain()
         pods = kind == "Pod" and namespace in ("", "bench")
         if pods:
+            since = int(query.get("resourceVersion") or 0)
+            for index in range(max(0, since - cluster.first_rv + 1), cluster.sent):
+                writer.write(cluster.events[index][1])  # the watch cache: what was sent after ``since``
             cluster.pod_watches.add(writer)
         # Until timeoutSeconds, or until the client goes away (it sends nothing more: EOF).
         ended = asyncio.ensure_future(asyncio.sleep(float(query.get("timeoutSeconds") or 300)))
@@ -230,9 +243,11 @@ class ReplayServer:
                 seq, chunk = cluster.events[tick]
                 for writer in cluster.pod_watches:
                     writer.write(chunk)
+                cluster.sent = tick + 1
                 self.sent[seq] = now
             await asyncio.sleep(max(0.0, start + (tick + 1) * interval - time.monotonic()))
-        (self.state / "sent.json").write_text(json.dumps(self.sent))
+        (self.state / "sent.json.tmp").write_text(json.dumps(self.sent))
+        (self.state / "sent.json.tmp").rename(self.state / "sent.json")  # whole, never half-written
 
     async def run(self) -> None:
         from sandbox.certs import ensure_tls

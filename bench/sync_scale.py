@@ -44,6 +44,9 @@ def main() -> int:
     p.add_argument("--database", default="portal_bench_sync")
     p.add_argument("--replay", action="store_true",
                    help="load from bench/replay_server.py (prepared bytes, its own process) instead of the sandbox")
+    p.add_argument("--watchers", type=int, default=1, help="watcher processes (leases split the clusters)")
+    p.add_argument("--kill-at", type=float, default=None,
+                   help="SIGKILL the first watcher this many seconds into the changes; the others take over")
     p.add_argument("--profile", action="store_true",
                    help="record py-spy flame graphs of the watcher (first sync, steady state) into bench/results/")
     args = p.parse_args()
@@ -67,15 +70,22 @@ def main() -> int:
             total_pods = args.clusters * args.pods
 
             t_start = time.perf_counter()
-            proc = wc.start_watcher(*(["--writer-threads", str(args.writer_threads)] if args.writer_threads else []))
-            procs = {"watcher": proc.pid, "generator": generator_pid, **wc.service_pids()}
+            extra = ["--writer-threads", str(args.writer_threads)] if args.writer_threads else []
+            watchers = [wc.start_watcher("--holder", f"bench-w{i + 1}", *extra,
+                                         log_path=wc.WATCHER_LOG.with_name(f"bench-watcher-{i + 1}.log")
+                                         if args.watchers > 1 else wc.WATCHER_LOG)
+                        for i in range(args.watchers)]
+            proc = watchers[0]
+            wnames = ["watcher"] if args.watchers == 1 else [f"watcher-{i + 1}" for i in range(args.watchers)]
+            procs = {**{n: w.pid for n, w in zip(wnames, watchers, strict=True)}, "generator": generator_pid,
+                     **wc.service_pids()}
             sync_usage = Usage(procs, trees=("postgres",)).__enter__()
             spy = wc.py_spy(proc.pid, 600, f"{args.name}_first_sync") if args.profile else None
             try:
                 deadline = time.monotonic() + 900
                 while not wc.all_synced(total_pods, list(ids.values())):
-                    if proc.poll() is not None:
-                        raise SystemExit(f"the watcher exited with {proc.returncode}; see {wc.WATCHER_LOG}")
+                    if any(w.poll() is not None for w in watchers):
+                        raise SystemExit(f"a watcher exited; see {wc.WATCHER_LOG}")
                     if time.monotonic() > deadline:
                         raise SystemExit("no full sync within 900 s")
                     time.sleep(0.2)
@@ -86,6 +96,9 @@ def main() -> int:
                     spy.wait(60)
                 print(f"first full sync: {first_sync:.1f} s ({total_pods} pods)", flush=True)
                 rss_after_sync = wc.proc_rss_mb(proc.pid)
+                split = wc.lease_split()
+                if args.watchers > 1:
+                    print(f"clusters per watcher: {split}", flush=True)
 
                 probe = wc.LatencyProbe(None if replay else sb, ids)
                 probe.subscribe()
@@ -93,32 +106,44 @@ def main() -> int:
                 spy = wc.py_spy(proc.pid, args.seconds, f"{args.name}_steady") if args.profile else None
                 names = wc.thread_names(proc.pid)
                 threads0 = wc.thread_cpu(proc.pid)
-                cpu0, w0 = wc.proc_cpu_seconds(proc.pid), time.perf_counter()
+                cpu0 = sum(wc.proc_cpu_seconds(w.pid) for w in watchers)
+                w0 = time.perf_counter()
+                kill = wc.KillOne(watchers[0], "bench-w1", args.kill_at, list(ids.values())) \
+                    if args.kill_at is not None else None
                 with Usage({**procs, "subscriber": int(probe.proc.pid or 0)}, trees=("postgres",)) as steady_usage:
+                    if kill is not None:
+                        kill.start()
                     if replay is not None:
                         changes = replay.drive(probe)
                     else:
                         changes = probe.drive(list(ids), args.rate, args.seconds, args.pods)
-                cpu1, w1 = wc.proc_cpu_seconds(proc.pid), time.perf_counter()
-                threads = wc.thread_groups(names, threads0, wc.thread_cpu(proc.pid))
+                cpu1 = sum(wc.proc_cpu_seconds(w.pid) for w in watchers if w.poll() is None) + (
+                    kill.cpu_at_kill if kill is not None else 0.0)
+                w1 = time.perf_counter()
+                threads = wc.thread_groups(names, threads0, wc.thread_cpu(proc.pid)) if proc.poll() is None else {}
                 if spy is not None:
                     spy.wait(120)
-                latency = probe.results()
+                latency = probe.results(settle=60.0 if kill is not None else 5.0)
+                final = probe.final_states(args.pods, ids)
+                takeover = kill.report() if kill is not None else None
                 probe.close()
-                rss, peak = wc.proc_rss_mb(proc.pid)
+                rss, peak = wc.proc_rss_mb(proc.pid) if proc.poll() is None else (0.0, 0.0)
                 cpu_pct = round(100 * (cpu1 - cpu0) / (w1 - w0), 1)
             finally:
-                shutdown = wc.stop_watcher(proc)
+                shutdown = max(wc.stop_watcher(w) for w in watchers)
 
     result = {
         "size": {"clusters": args.clusters, "nodes_per_cluster": args.nodes, "pods_per_cluster": args.pods,
                  "pods_total": total_pods, "changes_per_second_per_cluster": args.rate, "seconds": args.seconds},
         "generator": "bench/replay_server.py (its own process)" if args.replay else "sandbox (this process)",
+        "code": wc.code_version(),
+        "watchers": args.watchers,
+        "clusters_per_watcher": split,
         "writer_threads": args.writer_threads or "default",
         "first_full_sync_s": round(first_sync, 2),
         "first_sync_processes": sync_usage.report(),
         "watcher_cpu_us_per_object_first_sync": round(
-            sync_usage.report()["watcher"]["cpu_seconds"] * 1e6 / total_pods, 1),
+            sum(sync_usage.report()[n]["cpu_seconds"] for n in wnames) * 1e6 / total_pods, 1),
         "steady_state": {"watcher_cpu_percent_of_one_core": cpu_pct, "watcher_rss_mb": rss,
                          "watcher_peak_rss_mb": peak, "watcher_rss_after_first_sync_mb": rss_after_sync[0],
                          "changes_driven": changes,
@@ -126,10 +151,14 @@ def main() -> int:
                          "generator_cpu_us_per_change": round(
                              steady_usage.report()["generator"]["cpu_seconds"] * 1e6 / max(changes, 1), 1),
                          "processes": steady_usage.report(),
+                         "whole_stack_peak_memory_mb": round(sum(
+                             u["rss_mb"]["peak"] for u in steady_usage.report().values()), 1),
                          "watcher_threads_cpu_seconds": threads},
         "latency": latency,
+        "final_states": final,
+        "takeover": takeover,
         "clean_shutdown_s": round(shutdown, 2),
-        "watcher_exit_code": proc.returncode,
+        "watcher_exit_codes": [w.returncode for w in watchers],
     }
     path = wc.write_results(args.name, result)
     steady = result["steady_state"]
@@ -141,6 +170,9 @@ def main() -> int:
     print(f"change -> DB p50/p99: {latency['change_to_db_ms']['p50']}/{latency['change_to_db_ms']['p99']} ms; "
           f"change -> WebSocket p50/p99: {latency['change_to_ws_ms']['p50']}/{latency['change_to_ws_ms']['p99']} ms "
           f"({latency['received']}/{latency['changes']} changes seen)")
+    print(f"final states: {final}")
+    if takeover is not None:
+        print(f"takeover: {takeover}")
     print(f"results: {path}")
     return 0
 

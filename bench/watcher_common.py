@@ -117,8 +117,8 @@ def register_all(sb: Any) -> dict[str, int]:
     return ids
 
 
-def start_watcher(*extra: str) -> subprocess.Popen[bytes]:
-    log = open(WATCHER_LOG, "wb")  # noqa: SIM115 - lives as long as the process
+def start_watcher(*extra: str, log_path: Path = WATCHER_LOG) -> subprocess.Popen[bytes]:
+    log = open(log_path, "wb")  # noqa: SIM115 - lives as long as the process
     return subprocess.Popen([sys.executable, "manage.py", "runwatchers", "--heartbeat", "5", *extra], cwd=ROOT,
                             env={**os.environ, "LOG_LEVEL": "INFO"}, stdout=log, stderr=subprocess.STDOUT)
 
@@ -200,6 +200,8 @@ def _subscriber_main(group_names: list[str], out: Any, stop: Any, ready: Any) ->
             event = message.get("event") or {}
             found = []
             for change in (event.get("data") or {}).get("changes", []):
+                if change.get("truncated"):  # a browser refetches the group's objects
+                    found.append(("", now, float(event.get("group", "cluster.0").split(".")[1])))
                 for row in change.get("upserts", []):
                     seq = (row.get("labels") or {}).get("bench-seq")
                     if seq is not None:
@@ -220,6 +222,7 @@ class LatencyProbe:
         self.sent: dict[str, tuple[float, str]] = {}  # seq -> (time of change, cluster name)
         self.db_ms: dict[str, float] = {}
         self.ws_ms: dict[str, float] = {}
+        self.refetches: dict[int, float] = {}  # cluster id -> first "truncated" notice (time received)
 
     def subscribe(self) -> None:
         import multiprocessing
@@ -243,6 +246,9 @@ class LatencyProbe:
             except queue.Empty:
                 return
             for seq, received, updated in batch:
+                if not seq:  # a truncated notice: updated is the cluster id
+                    self.refetches.setdefault(int(updated), received)
+                    continue
                 if seq in self.sent and seq not in self.ws_ms:
                     t0 = self.sent[seq][0]
                     self.ws_ms[seq] = (received - t0) * 1000
@@ -294,6 +300,31 @@ class LatencyProbe:
                 "change_to_db_p99_per_5s_ms": [percentile(buckets[k], 0.99) for k in sorted(buckets)],
                 "change_to_db_ms": {"p50": percentile(db, 0.5), "p99": percentile(db, 0.99), "max": percentile(db, 1)},
                 "change_to_ws_ms": {"p50": percentile(ws, 0.5), "p99": percentile(ws, 0.99), "max": percentile(ws, 1)}}
+
+    def final_states(self, pods: int, cluster_ids: dict[str, int]) -> dict[str, int]:
+        """Did the last change of every pod changed reach PostgreSQL and the subscriber? (Coalescing
+        may drop a pod's intermediate states, never its last one.) A change's seq ends in its
+        number n; it changed pod n % ``pods`` of its cluster, as both drives do."""
+        from clusters.models import KubeObject
+
+        last: dict[tuple[str, str], tuple[int, str]] = {}
+        for seq, (_at, cluster) in self.sent.items():
+            n = int(seq.rsplit("-", 1)[1])
+            key = (cluster, pod_body(cluster, n % pods, 1)["metadata"]["name"])
+            if key not in last or n > last[key][0]:
+                last[key] = (n, seq)
+        names = {cid: name for name, cid in cluster_ids.items()}
+        stored = {(names[cid], name): (labels or {}).get("bench-seq") for cid, name, labels in
+                  KubeObject.objects.filter(kind="Pod", namespace="bench", cluster_id__in=list(names))
+                  .values_list("cluster_id", "name", "labels")}
+        ids = {name: cid for cid, name in names.items()}
+        return {"objects_changed": len(last),
+                "final_state_in_db": sum(1 for key, (_n, seq) in last.items() if stored.get(key) == seq),
+                "final_state_on_socket": sum(1 for _n, seq in last.values() if seq in self.ws_ms),
+                # not received as a row, but the group said "truncated" (a browser refetches the rows)
+                "final_state_by_refetch": sum(1 for (cluster, _pod), (_n, seq) in last.items()
+                                              if seq not in self.ws_ms and ids[cluster] in self.refetches
+                                              and stored.get((cluster, _pod)) == seq)}
 
     def reset(self) -> None:
         self._collect()
@@ -438,3 +469,66 @@ class ReplayFleet:
         except subprocess.TimeoutExpired:
             self.proc.kill()
         self.log.close()
+
+
+def code_version() -> str:
+    """The commit measured (``+dirty`` with uncommitted changes)."""
+    head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True).stdout
+    dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=ROOT, capture_output=True,
+                           text=True).stdout.strip()
+    return head.strip() + ("+dirty" if dirty else "")
+
+
+def lease_split() -> dict[str, int]:
+    """Clusters held per watcher (lease holder)."""
+    from django.db.models import Count
+
+    from clusters.models import WatcherLease
+
+    return {row["holder"]: row["n"] for row in
+            WatcherLease.objects.values("holder").annotate(n=Count("cluster")).order_by("holder")}
+
+
+class KillOne:
+    """SIGKILL one watcher ``at`` seconds from :meth:`start` and time how long until every cluster
+    is held by another holder again (polling the lease table from a thread)."""
+
+    def __init__(self, proc: subprocess.Popen[bytes], holder: str, at: float, cluster_ids: list[int]) -> None:
+        import threading
+
+        self.proc, self.holder, self.at, self.cluster_ids = proc, holder, at, cluster_ids
+        self.cpu_at_kill = 0.0
+        self.killed_at: float | None = None
+        self.orphans: list[int] = []
+        self.taken_after: float | None = None
+        self.thread = threading.Thread(target=self._run, daemon=True)
+
+    def start(self) -> None:
+        self.thread.start()
+
+    def _run(self) -> None:
+        import signal
+
+        from django.db import connection
+
+        from clusters.models import WatcherLease
+
+        time.sleep(self.at)
+        self.orphans = list(WatcherLease.objects.filter(holder=self.holder).values_list("cluster_id", flat=True))
+        self.cpu_at_kill = proc_cpu_seconds(self.proc.pid)
+        self.proc.send_signal(signal.SIGKILL)
+        self.killed_at = time.monotonic()
+        deadline = self.killed_at + 120
+        while time.monotonic() < deadline:
+            held = dict(WatcherLease.objects.filter(cluster_id__in=self.cluster_ids)
+                        .values_list("cluster_id", "holder"))
+            if len(held) == len(self.cluster_ids) and self.holder not in held.values():
+                self.taken_after = time.monotonic() - self.killed_at
+                break
+            time.sleep(0.25)
+        connection.close()
+
+    def report(self) -> dict[str, Any]:
+        self.thread.join(130)
+        return {"killed_after_s": self.at, "clusters_of_the_killed_watcher": len(self.orphans),
+                "every_cluster_held_again_after_s": None if self.taken_after is None else round(self.taken_after, 1)}
