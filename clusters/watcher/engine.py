@@ -664,9 +664,11 @@ class Stream:
             except (KubeError, TimeoutError, OSError) as exc:
                 self.errors += 1
                 self.cluster.report_failure(exc)
-                if self.listed:
+                if self.listed and not self.cluster.broken.is_set():
                     # The stream is down: we would not know if something changed. Stale until a
-                    # watch is open again (its opening is recorded like a bookmark).
+                    # watch is open again (its opening is recorded like a bookmark). Not once the
+                    # breaker is open: the cluster is unreachable, every kind with it, and a stale
+                    # noted after that would leave one kind looking merely stale.
                     explained = explain(exc, timeout=self.config.request_timeout + 5)
                     self._note_state(SyncState.STALE, explained.message, explained.code)
                 await self._sleep_unless_broken(backoff.next())
