@@ -20,6 +20,18 @@ export function setUnauthorizedHandler(handler: UnauthorizedHandler): void {
   onUnauthorized = handler;
 }
 
+/**
+ * Which session a request belongs to. A request still in flight when its user logged out can
+ * answer 401 after the next user has logged in; that 401 is about the old session and must not
+ * end the new one. Login and logout start a new epoch; a 401 is reported only for a request sent
+ * in the current one.
+ */
+let sessionEpoch = 0;
+
+export function beginSessionEpoch(): void {
+  sessionEpoch += 1;
+}
+
 async function withCsrf(request: Request, token: string): Promise<Request> {
   const headers = new Headers(request.headers);
   headers.set('X-CSRFToken', token);
@@ -45,6 +57,7 @@ async function isCsrfRejection(response: Response): Promise<boolean> {
 export async function portalFetch(input: Request): Promise<Response> {
   // Reads globalThis.fetch at call time so tests can stub it.
   const send = (req: Request) => globalThis.fetch(req);
+  const epoch = sessionEpoch;
   let response: Response;
   if (SAFE_METHODS.has(input.method)) {
     response = await send(input);
@@ -55,7 +68,7 @@ export async function portalFetch(input: Request): Promise<Response> {
       response = await send(await withCsrf(retryCopy, await refreshCsrfToken()));
     }
   }
-  if (response.status === 401) onUnauthorized(input.url);
+  if (response.status === 401 && epoch === sessionEpoch) onUnauthorized(input.url);
   return response;
 }
 

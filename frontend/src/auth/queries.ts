@@ -3,7 +3,7 @@
  * null when not. Login, logout and any 401 write that entry.
  */
 import { useMutation, useQuery, useQueryClient, type QueryClient } from '@tanstack/react-query';
-import { api, unwrap } from '../api/client';
+import { api, beginSessionEpoch, unwrap } from '../api/client';
 import { resetCsrfToken } from '../api/csrf';
 import { ApiError } from '../api/errors';
 import type { User } from '../api/types';
@@ -30,10 +30,20 @@ export function useMe() {
 
 /** Forget everything the previous session loaded, and mark it logged out. */
 export function clearSession(queryClient: QueryClient, { expired = false } = {}): void {
+  beginSessionEpoch();
   getSocket().stop();
   queryClient.removeQueries({ predicate: (q) => q.queryKey[0] !== meKey[0] && q.queryKey[0] !== loggedOutKey[0] });
   queryClient.setQueryData(meKey, null);
   if (expired) queryClient.setQueryData(sessionExpiredKey, true);
+}
+
+/** A login succeeded (local or LDAP): ['me'] is the new user, from a new session epoch. */
+export function startSession(queryClient: QueryClient, user: User): void {
+  beginSessionEpoch(); // a late 401 to the previous session's requests does not log this one out
+  resetCsrfToken(); // Django rotates the token at login
+  queryClient.removeQueries({ queryKey: sessionExpiredKey });
+  queryClient.removeQueries({ queryKey: loggedOutKey });
+  queryClient.setQueryData(meKey, user);
 }
 
 export interface Credentials {
@@ -45,12 +55,7 @@ export function useLogin() {
   const queryClient = useQueryClient();
   return useMutation<User, ApiError, Credentials>({
     mutationFn: async (body) => unwrap(await api.POST('/api/auth/login/', { body })),
-    onSuccess: (user) => {
-      resetCsrfToken(); // Django rotates the token at login
-      queryClient.removeQueries({ queryKey: sessionExpiredKey });
-      queryClient.removeQueries({ queryKey: loggedOutKey });
-      queryClient.setQueryData(meKey, user);
-    },
+    onSuccess: (user) => startSession(queryClient, user),
   });
 }
 

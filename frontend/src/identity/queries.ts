@@ -6,10 +6,9 @@
  *   ['identity', 'preview', provider]        who would get which roles
  */
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
-import { resetCsrfToken } from '../api/csrf';
 import type { ApiError } from '../api/errors';
 import type { User } from '../api/types';
-import { loggedOutKey, meKey, sessionExpiredKey } from '../auth/queries';
+import { startSession } from '../auth/queries';
 import { identityApi } from './api';
 import type {
   ConnectionTest,
@@ -37,12 +36,7 @@ export function useLdapLogin() {
   const queryClient = useQueryClient();
   return useMutation<User, ApiError, { provider: string; username: string; password: string }>({
     mutationFn: ({ provider, ...body }) => identityApi.ldapLogin(provider, body),
-    onSuccess: (user) => {
-      resetCsrfToken(); // Django rotates the token at login
-      queryClient.removeQueries({ queryKey: sessionExpiredKey });
-      queryClient.removeQueries({ queryKey: loggedOutKey });
-      queryClient.setQueryData(meKey, user);
-    },
+    onSuccess: (user) => startSession(queryClient, user),
   });
 }
 
