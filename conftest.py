@@ -10,6 +10,7 @@ import os
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -35,6 +36,29 @@ def _clear_login_throttle() -> Iterator[None]:
             client().delete(*keys)
     except Exception:
         pass
+
+
+@pytest.fixture(autouse=True)
+def _no_watcher_engine_left_running() -> Iterator[None]:
+    """A test that leaves a watcher engine running fails, and the engine is stopped, before the
+    test's database teardown: a survivor would keep its leases and take clusters from the next
+    test's engine, and pytest-django refusing it database access between tests can leave its
+    connection in a transaction that holds locks for the rest of the run."""
+    yield
+    if not any(thread.name.startswith("engine-") for thread in threading.enumerate()):
+        return
+    from clusters.watcher.engine import EngineThread
+
+    leaked = EngineThread.running()
+    problems = []
+    for runner in leaked:
+        try:
+            runner.stop(timeout=60)
+        except BaseException as exc:  # reported below, with every other survivor
+            problems.append(f"{runner.engine.holder}: {exc}")
+    if leaked:
+        pytest.fail(f"the test left {len(leaked)} watcher engine(s) running: "
+                    f"{[runner.engine.holder for runner in leaked]} {problems}")
 
 
 @pytest.fixture

@@ -7,6 +7,7 @@ test channel with deadlines. Faults are cleared by the ``sandbox`` fixture.
 
 from __future__ import annotations
 
+import asyncio
 import signal
 import subprocess
 import sys
@@ -367,3 +368,22 @@ def test_runwatchers_command_syncs_and_stops_on_sigterm(fleet: Any) -> None:
     assert not WatcherLease.objects.exists(), "the lease is released on SIGTERM"
     token = fleet.cluster("cluster-2").token
     assert token not in out.decode()
+
+
+def test_an_engine_that_does_not_stop_in_time_fails_loudly(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A survivor would keep its leases and connections into the next test: stop() says so, with
+    where its threads are, instead of returning as if it had stopped."""
+    runner = engine("slow-stop")
+    shutdown = runner.engine._shutdown
+
+    async def slow(tasks: list[Any]) -> None:
+        await asyncio.sleep(2)
+        await shutdown(tasks)
+
+    monkeypatch.setattr(runner.engine, "_shutdown", slow)
+    runner.start()
+    with pytest.raises(RuntimeError, match=r"'slow-stop' did not stop within 0.5 s(.|\n)*engine-slow-stop"):
+        runner.stop(timeout=0.5)
+    runner.stop()  # it ends once its (slow) shutdown is done
+    assert not runner.alive
+    assert not WatcherLease.objects.filter(holder="slow-stop").exists()

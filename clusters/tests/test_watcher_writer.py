@@ -5,9 +5,11 @@ summary figures and freshness, and writes of a cluster deleted mid-flight."""
 from __future__ import annotations
 
 import datetime
+import threading
 from typing import Any
 
 import pytest
+from django.db import connection, transaction
 from django.utils import timezone
 
 from clusters.models import Cluster, KindSync, KubeObject, WatcherLease
@@ -183,3 +185,37 @@ def test_writes_of_a_deleted_cluster_are_dropped(cluster: Cluster) -> None:
     cluster.delete()
     apply_batch([Op(UPSERT, gone, "Service", row=svc("x", "1")), Op(UPSERT, other.pk, "Service", row=svc("y", "1"))])
     assert list(KubeObject.objects.values_list("name", flat=True)) == ["y"]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_connection_left_without_autocommit_is_replaced_before_the_next_batch(django_db_blocker: Any) -> None:
+    """Seen in CI: a watcher engine that outlived its test was refused database access (pytest-django
+    blocks it between tests) right after a COMMIT, as Django turned autocommit back on. Django then
+    took every later batch for a nested block: a savepoint in a transaction nobody committed, which
+    held its locks for the rest of the run. The writer now starts a new connection instead."""
+    c = Cluster.objects.create(name="w-autocommit", server="https://127.0.0.1:6445")
+    ensure_kindsyncs(c.pk)
+    block = transaction.atomic()
+    block.__enter__()
+    KindSync.objects.filter(cluster=c, kind="Service").update(state="listing")
+    with django_db_blocker.block(), pytest.raises(RuntimeError):
+        block.__exit__(None, None, None)  # COMMIT done; turning autocommit back on is refused
+    assert not connection.autocommit
+    assert not connection.in_atomic_block
+
+    apply_batch([Op(LISTED, c.pk, "Service", rv="7", keys=set(), at=timezone.now())])
+
+    seen: dict[str, Any] = {}
+
+    def read_elsewhere() -> None:  # another connection sees only what was committed
+        try:
+            seen["sync"] = KindSync.objects.values_list("state", "resource_version").get(cluster=c, kind="Service")
+        finally:
+            connection.close()
+
+    reader = threading.Thread(target=read_elsewhere)
+    reader.start()
+    reader.join(10)
+    assert seen["sync"] == ("synced", "7")
+    assert connection.autocommit
+    assert not connection.in_atomic_block

@@ -28,12 +28,15 @@ import logging
 import os
 import random
 import socket
+import sys
 import threading
 import time
+import traceback
 import uuid
+import weakref
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, ClassVar, TypeVar
 
 from django.db import InterfaceError, OperationalError, close_old_connections, connection
 from django.utils import timezone
@@ -68,6 +71,7 @@ from clusters.watcher.writer import (
     Changes,
     Op,
     apply_batch,
+    ensure_autocommit,
     ensure_kindsyncs,
     refresh_counts,
 )
@@ -143,7 +147,11 @@ class Engine:
 
     async def db(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         """Run ``fn`` on the watcher's control database thread (leases, loading clusters)."""
-        return await self.loop.run_in_executor(self.db_executor, lambda: fn(*args, **kwargs))
+        def call() -> T:
+            ensure_autocommit()
+            return fn(*args, **kwargs)
+
+        return await self.loop.run_in_executor(self.db_executor, call)
 
     async def io(self, fn: Callable[..., T], *args: Any, timeout: float, probe: bool = False, **kwargs: Any) -> T:
         """Run blocking client work in a thread, giving up after ``timeout`` (the request has its own)."""
@@ -431,6 +439,7 @@ def _refresh(cluster_ids: set[int], counts: set[tuple[int, str]], held: set[int]
     """Counts, then each cluster's figures and row: three or four statements per cluster (its row,
     its kinds, its figures, the update if they changed). A cluster in ``held`` (this process watches
     it under its lease) is ``watched`` without asking the lease table."""
+    ensure_autocommit()
     refresh_counts(counts)
     rows: dict[int, dict[str, Any]] = {}
     for cluster_id in sorted(cluster_ids):
@@ -841,6 +850,8 @@ class Stream:
 class EngineThread:
     """Run an :class:`Engine` in a background thread with its own loop (tests, benchmarks)."""
 
+    _started: ClassVar[weakref.WeakSet[EngineThread]] = weakref.WeakSet()
+
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self.error: BaseException | None = None
@@ -858,17 +869,36 @@ class EngineThread:
         finally:
             self._loop.close()
 
+    @property
+    def alive(self) -> bool:
+        return self._thread.is_alive()
+
+    @classmethod
+    def running(cls) -> list[EngineThread]:
+        """Engines started in this process whose thread has not ended."""
+        return [runner for runner in list(cls._started) if runner.alive]
+
     def start(self, *, wait: float = 30.0) -> EngineThread:
+        EngineThread._started.add(self)
         self._thread.start()
         if not self.engine.ready.wait(wait):
             raise RuntimeError(f"the watcher engine did not start within {wait} s: {self.error!r}")
         return self
 
     def stop(self, timeout: float = 30.0) -> None:
+        """Stop the engine and wait for its thread; an engine that outlives this is an error.
+
+        One left running keeps its leases, takes clusters from the next engine and holds database
+        connections (it may even be refused database access half way through a transaction): it
+        must fail here, with where it is stuck, rather than break whatever runs after it.
+        """
         if self._thread.is_alive():
             with contextlib.suppress(RuntimeError):
                 self._loop.call_soon_threadsafe(self._stop.set)
             self._thread.join(timeout)
+            if self._thread.is_alive():
+                raise RuntimeError(f"the watcher engine {self.engine.holder!r} did not stop within {timeout} s; "
+                                   f"where its threads are:\n{_thread_stacks()}")
         if self.error is not None:
             raise self.error
 
@@ -878,3 +908,12 @@ class EngineThread:
     def __exit__(self, *exc: object) -> None:
         self.stop()
 
+
+def _thread_stacks() -> str:
+    """The stacks of the engine threads and the watcher's pool threads (to explain a hang)."""
+    frames = sys._current_frames()
+    out = []
+    for thread in threading.enumerate():
+        if thread.ident in frames and thread.name.startswith(("engine-", "watcher-")):
+            out.append(f"--- {thread.name}\n" + "".join(traceback.format_stack(frames[thread.ident])[-8:]))
+    return "\n".join(out)

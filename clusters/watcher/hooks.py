@@ -23,7 +23,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from clusters.watcher.writer import Changes
+from clusters.watcher.writer import Changes, ensure_autocommit
 
 logger = logging.getLogger("clusters.watcher")
 
@@ -106,6 +106,7 @@ def _send_labelled(changes: Changes) -> None:
 
 
 def notify(changes: Changes) -> None:
+    ensure_autocommit()  # listeners use this thread's connection
     kinds = _kinds(changes)
     for listened, listener in list(_listeners):
         if listened & kinds:

@@ -81,6 +81,21 @@ WHERE o.cluster_id = %b AND o.kind = %b
 """
 
 
+def ensure_autocommit() -> None:
+    """Start over on a new connection when the last transaction ended without autocommit back on.
+
+    Django turns autocommit off for an ``atomic()`` block and on again after its COMMIT. If that
+    second step fails (the connection broke, or database access was refused right then), the
+    connection keeps autocommit off outside any block, and Django then takes every later
+    ``atomic()`` for a nested one: a savepoint inside a transaction nobody commits, whose locks
+    are held until the process ends. A watcher thread lives for days, so it checks before each
+    unit of work (three attribute reads) instead of trusting that it never happens.
+    """
+    if connection.connection is not None and not connection.in_atomic_block and not connection.autocommit:
+        logger.warning("watcher database connection left outside autocommit; reconnecting")
+        connection.close()
+
+
 @contextlib.contextmanager
 def _cursor() -> Iterator[psycopg.Cursor[Any]]:
     """A server-side-bound cursor on Django's connection (inside its transaction), its errors
@@ -362,6 +377,7 @@ def apply_batch(ops: Sequence[Op]) -> Changes:
     A cluster deleted while its events were in flight makes the insert fail on the foreign key;
     its ops are then dropped and the rest written.
     """
+    ensure_autocommit()
     now = timezone.now()
     changes = Changes()
     try:
