@@ -77,5 +77,43 @@ class WatcherConfig:
         only when its watch is reopened."""
         return max(self.fresh_seconds, self.read_timeout)
 
+    def problems(self) -> list[str]:
+        """What makes this configuration unworkable, one sentence per setting, by its name (a
+        zero ``summary_rate`` divided by zero; a ``poll_interval`` longer than ``lease_seconds``
+        lets every lease expire between two renewals)."""
+        out = []
+        for f in dataclasses.fields(self):
+            value, least = getattr(self, f.name), _LEAST.get(f.name, 0)
+            strict = f.name in _POSITIVE
+            if value < least or (strict and value <= least):
+                bound = f"more than {least}" if strict else f"at least {least}"
+                out.append(f"PORTAL_WATCHER_{f.name.upper()} must be {bound}, not {value}.")
+        if self.poll_interval >= self.lease_seconds:
+            out.append(f"PORTAL_WATCHER_POLL_INTERVAL ({self.poll_interval}) must be shorter than "
+                       f"PORTAL_WATCHER_LEASE_SECONDS ({self.lease_seconds}): leases are renewed every poll.")
+        if self.backoff_max < self.backoff_base:
+            out.append(f"PORTAL_WATCHER_BACKOFF_MAX ({self.backoff_max}) must be at least "
+                       f"PORTAL_WATCHER_BACKOFF_BASE ({self.backoff_base}).")
+        return out
+
+    def check(self) -> WatcherConfig:
+        """This configuration, or ValueError naming every setting that cannot work."""
+        problems = self.problems()
+        if problems:
+            raise ValueError(" ".join(problems))
+        return self
+
     def as_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
+
+
+# Lower bounds: counts are at least 1 (0 means "no limit" only for max_clusters); durations and
+# rates in _POSITIVE must be more than 0; the other durations may be 0 (no linger, no grace).
+_LEAST: dict[str, float] = {
+    "probe_failures": 1, "watch_timeout": 1, "page_size": 1, "max_relists": 1, "max_relists_per_cluster": 1,
+    "batch_size": 1, "writer_threads": 1, "publish_rows": 1, "queue_size": 1, "io_threads": 1,
+}
+_POSITIVE = frozenset({
+    "probe_interval", "probe_timeout", "request_timeout", "backoff_base", "backoff_max", "unauthorized_retry",
+    "forbidden_recheck", "lease_seconds", "poll_interval", "summary_interval", "summary_rate", "fresh_seconds",
+})

@@ -126,7 +126,7 @@ class Engine:
         self, *, config: WatcherConfig | None = None, holder: str | None = None,
         cluster_ids: Iterable[int] | None = None, sender: Sender | None = None,
     ) -> None:
-        self.config = config or WatcherConfig.from_settings()
+        self.config = (config or WatcherConfig.from_settings()).check()
         self.holder = holder or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
         self.only = set(cluster_ids) if cluster_ids is not None else None
         self.sender = sender  # None: publish to the Channels layer (tests may pass portal.events.send_now)

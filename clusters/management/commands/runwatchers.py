@@ -14,7 +14,7 @@ import logging
 import signal
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandParser
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from clusters.watcher.config import WatcherConfig
 from clusters.watcher.engine import Engine
@@ -63,7 +63,10 @@ class Command(BaseCommand):
             overrides["max_clusters"] = options["max_clusters"]
         if options["writer_threads"] is not None:
             overrides["writer_threads"] = max(1, options["writer_threads"])
-        config = WatcherConfig.from_settings(**overrides)
+        try:
+            config = WatcherConfig.from_settings(**overrides).check()
+        except ValueError as exc:  # a setting that is not a number, or one that cannot work
+            raise CommandError(str(exc)) from exc
         engine = Engine(config=config, holder=options["holder"], cluster_ids=options["clusters"])
         tune_gc()
         asyncio.run(self._run(engine, heartbeat=options["heartbeat"]))
