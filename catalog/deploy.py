@@ -81,7 +81,7 @@ def poll_interval() -> float:
 
 
 WATCH_TASK = "catalog.watch_revision"
-NOTIFY_WINDOW = 1.0  # at most one notification per release per second from the watcher
+NOTIFY_WINDOW = 0.25  # a lone change notifies at once; a burst at most twice per window per release
 
 
 def install_watch_hook() -> None:

@@ -1,6 +1,6 @@
 """The watcher's label hooks: for upserted objects of the registered kinds carrying the label, the
-task is sent by name with the label's value, once per value per window (coalesced), with a
-countdown of the window so the task runs after every change of the window is committed.
+task is sent by name with the label's value: at once after a quiet window, and once more at the
+window's end for every change inside it (coalesced), so the last state is never lost.
 
 Sends are caught at Celery's ``send_task`` (the broker boundary), not in our code."""
 
@@ -49,16 +49,21 @@ def changes(kind: str, *labels: dict[str, str], deleted: bool = False) -> Change
     return out
 
 
-def test_labelled_changes_send_the_task_once_per_value_per_window(sent: list[Any], task: str) -> None:
+def test_labelled_changes_send_at_once_then_once_more_at_the_end_of_the_window(sent: list[Any], task: str) -> None:
     batch = changes("Deployment", {LABEL: "7"}, {LABEL: "8"}, {"app": "x"})
     assert hooks.wanted(batch)
-    hooks.notify(batch)
-    hooks.notify(changes("Job", {LABEL: "7"}))  # within the window: coalesced
+    hooks.notify(batch)  # quiet before: at once (the batch is committed, the task sees it)
     mine = [c for c in sent if c[0] == task]
-    assert sorted(mine) == [(task, ["7"], 0.3), (task, ["8"], 0.3)]
+    assert sorted(mine) == [(task, ["7"], None), (task, ["8"], None)]
+    hooks.notify(changes("Job", {LABEL: "7"}))  # within the window: one send at its end
+    hooks.notify(changes("Job", {LABEL: "7"}))  # that send will see this one too
+    later = [c for c in sent if c[0] == task][2:]
+    assert len(later) == 1
+    assert later[0][1] == ["7"]
+    assert 0 < later[0][2] <= 0.3
     time.sleep(0.35)
-    hooks.notify(changes("Deployment", {LABEL: "7"}))  # a new window: sent again
-    assert [c for c in sent if c[0] == task][2:] == [(task, ["7"], 0.3)]
+    hooks.notify(changes("Deployment", {LABEL: "7"}))  # quiet again: at once
+    assert [c for c in sent if c[0] == task][3:] == [(task, ["7"], None)]
 
 
 def test_other_kinds_unlabelled_objects_and_deletes_send_nothing(sent: list[Any], task: str) -> None:
@@ -80,5 +85,7 @@ def test_a_broker_failure_is_logged_not_raised_and_the_next_change_tries_again(
     monkeypatch.setattr(celery_app, "send_task", refuse)
     hooks.notify(changes("Deployment", {LABEL: "9"}))  # no exception: the read model keeps flowing
     monkeypatch.setattr(celery_app, "send_task", lambda name, args=None, **kw: calls.append(list(args or [])))
-    hooks.notify(changes("Deployment", {LABEL: "9"}))  # within the window, yet sent: the first never left
-    assert calls == [["9"], ["9"]]
+    hooks.notify(changes("Deployment", {LABEL: "9"}))  # sent at once: the first never left
+    hooks.notify(changes("Deployment", {LABEL: "9"}))  # the window's closing send
+    hooks.notify(changes("Deployment", {LABEL: "9"}))  # covered by it
+    assert calls == [["9"], ["9"], ["9"]]

@@ -7,9 +7,11 @@ imports an app above it:
 
 * :func:`register`: a function called with the committed :class:`Changes`;
 * :func:`on_label`: for upserted objects of some kinds carrying a label, send the task *named*
-  (:func:`portal.enqueue.send`) with the label's value, at most once per value per ``window``
-  seconds. The first change of a window sends the task with a countdown of ``window``, so the
-  task runs after every change of that window is committed and none is lost by coalescing.
+  (:func:`portal.enqueue.send`) with the label's value. A change after a quiet ``window`` sends
+  it at once (the batch is committed: the task sees it), and opens a window; the first change
+  inside the window sends it once more with a countdown to the window's end, which sees every
+  change of the window. So a lone change costs no wait, a burst at most two runs per window,
+  and coalescing never loses the last state.
 
 A listener runs in the watcher's executor after the batch committed, never on its event loop,
 and its failure is logged, never propagated: the read model must keep flowing.
@@ -43,8 +45,16 @@ class LabelHook:
 
 
 _label_hooks: list[LabelHook] = []
-_due: dict[tuple[str, str], float] = {}  # (task, value) -> monotonic time its pending send runs
-_due_lock = threading.Lock()
+
+
+@dataclass
+class _Window:
+    ends: float  # monotonic time the window of the last immediate send ends
+    trailing: bool = False  # a send at ``ends`` is queued: it will see every change until then
+
+
+_windows: dict[tuple[str, str], _Window] = {}  # (task, value) -> its window
+_windows_lock = threading.Lock()
 
 
 def register(kinds: set[str] | frozenset[str], listener: Listener) -> None:
@@ -89,20 +99,30 @@ def _send_labelled(changes: Changes) -> None:
         if not values:
             continue
         now = time.monotonic()
-        due: list[str] = []
-        with _due_lock:
-            if len(_due) > 10_000:  # forget windows long past
-                for key in [k for k, at in _due.items() if at < now]:
-                    del _due[key]
+        sends: list[tuple[str, float | None, _Window | None]] = []  # (value, countdown, window it opened)
+        with _windows_lock:
+            if len(_windows) > 10_000:  # forget windows long past
+                for key in [k for k, w in _windows.items() if w.ends < now]:
+                    del _windows[key]
             for value in sorted(values):
-                if _due.get((hook.task, value), 0.0) > now:
-                    continue  # a send of this window is still to run: it will see this change
-                _due[(hook.task, value)] = now + hook.window
-                due.append(value)
-        for value in due:
-            if not enqueue.send(hook.task, value, countdown=hook.window or None):
-                with _due_lock:  # not sent (the broker is away): the next change tries again
-                    _due.pop((hook.task, value), None)
+                key = (hook.task, value)
+                window = _windows.get(key)
+                if window is None or now >= window.ends:
+                    _windows[key] = fresh = _Window(now + hook.window)
+                    sends.append((value, None, fresh))
+                elif not window.trailing:
+                    window.trailing = True
+                    sends.append((value, max(window.ends - now, 0.01), None))
+                # else: the trailing send of this window is queued and will see this change
+        for value, countdown, opened in sends:
+            if enqueue.send(hook.task, value, countdown=countdown):
+                continue
+            with _windows_lock:  # not sent (the broker is away): the next change tries again
+                key = (hook.task, value)
+                if opened is not None and _windows.get(key) is opened:
+                    del _windows[key]
+                elif opened is None and key in _windows:
+                    _windows[key].trailing = False
 
 
 def notify(changes: Changes) -> None:
