@@ -18,6 +18,17 @@ from rest_framework import serializers
 from catalog import manifests, redaction
 from catalog.models import Release, Revision, Rollout, RolloutTarget
 
+_Q = Any  # a QuerySet of any model whose ``path`` leads to a PackageVersion
+
+# A package version's chart archive (up to megabytes), values, schema and readme: rows only show
+# the version's number, so they never load these (the release list read one archive per row).
+HEAVY_VERSION_FIELDS = ("archive", "values_yaml", "values_schema", "readme", "lookup_templates", "description")
+
+
+def light_versions(queryset: _Q, path: str = "package_version") -> _Q:
+    """``queryset`` with the heavy columns of the package version at ``path`` deferred."""
+    return queryset.defer(*(f"{path}__{field}" for field in HEAVY_VERSION_FIELDS))
+
 
 class _Ref(serializers.Serializer[Any]):
     id = serializers.IntegerField()
@@ -85,8 +96,8 @@ class ReleaseSerializer(serializers.ModelSerializer[Release]):
 
 
 def release_row(release: Release) -> dict[str, Any]:
-    release = Release.objects.select_related("workspace", "service_map__cluster", "package_version__package",
-                                             "created_by").get(pk=release.pk)
+    release = light_versions(Release.objects.select_related(
+        "workspace", "service_map__cluster", "package_version__package", "created_by")).get(pk=release.pk)
     return dict(ReleaseSerializer(release).data)
 
 
@@ -183,5 +194,7 @@ def with_shown_targets(rollouts: QuerySet[Rollout]) -> QuerySet[Rollout]:
 
 
 def rollout_row(rollout: Rollout) -> dict[str, Any]:
-    rollout = Rollout.objects.select_related("package_version").get(pk=rollout.pk)
+    """The row of ``rollout`` (published at every step of it): two queries, the rollout and its
+    targets with their revisions' manifests, not one per started target."""
+    rollout = with_shown_targets(light_versions(Rollout.objects.select_related("package_version"))).get(pk=rollout.pk)
     return dict(RolloutSerializer(rollout).data)

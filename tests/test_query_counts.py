@@ -1015,3 +1015,33 @@ def test_audit_export_queries_do_not_grow_with_rows() -> None:
     assert m_rows >= n_rows + 2 * N, (n_rows, m_rows)
     assert m_queries <= n_queries, (f"{n_queries} queries for {n_rows} rows but {m_queries} for {m_rows}\n"
                                     + "\n".join(q["sql"][:200] for q in captured.captured_queries))
+
+
+def test_release_and_rollout_reads_never_load_chart_archives() -> None:
+    """Rows show a package version's number only: the release and rollout lists, a release with its
+    revisions, a revision and the rows their events carry never read the version's chart archive
+    (up to megabytes each), values, schema or readme (catalog.rows.light_versions)."""
+    from catalog.rows import HEAVY_VERSION_FIELDS, release_row, rollout_row
+
+    s = _scene()
+    _releases(s, 3)
+    _rollouts(s, 2)
+    client = APIClient()
+    client.force_authenticate(s.admin)
+    release = Release.objects.filter(workspace=s.workspace).order_by("pk").first()
+    rollout = Rollout.objects.filter(workspace=s.workspace).order_by("pk").first()
+    assert release is not None
+    assert rollout is not None
+    heavy = [f'"catalog_packageversion"."{field}"' for field in HEAVY_VERSION_FIELDS]
+    for url in ("/api/catalog/releases/", f"/api/catalog/releases/{release.pk}/",
+                f"/api/catalog/releases/{release.pk}/revisions/1/", "/api/catalog/rollouts/",
+                f"/api/catalog/rollouts/{rollout.pk}/"):
+        with CaptureQueriesContext(connection) as captured:
+            response = client.get(url)
+        assert response.status_code == 200, (url, response.content)
+        read = [q["sql"][:300] for q in captured.captured_queries if any(h in q["sql"] for h in heavy)]
+        assert not read, (url, read)
+    for build in (lambda: release_row(release), lambda: rollout_row(rollout)):
+        with CaptureQueriesContext(connection) as captured:
+            build()
+        assert not [q for q in captured.captured_queries if any(h in q["sql"] for h in heavy)]

@@ -14,6 +14,7 @@ from catalog.rows import (  # noqa: F401 - the rows are the API's shapes too; vi
     ReleaseSerializer,
     RolloutSerializer,
     RolloutTargetSerializer,
+    light_versions,
     release_row,
     rollout_row,
 )
@@ -89,7 +90,7 @@ class ReleaseDetailSerializer(ReleaseSerializer):
 
     @extend_schema_field(RevisionSerializer(many=True))
     def get_revisions(self, obj: Release) -> Any:
-        revisions = obj.revisions.select_related("package_version", "created_by").order_by("-number")[:100]
+        revisions = light_versions(obj.revisions.select_related("package_version", "created_by")).order_by("-number")[:100]
         return RevisionSerializer(revisions, many=True).data
 
 

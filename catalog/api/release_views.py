@@ -105,8 +105,9 @@ class ReleaseViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
                 raise _invalid("status", f"Give one of: {', '.join(ReleaseStatus.values)}.")
             queryset = queryset.filter(status=params["status"])
         current = Revision.objects.filter(release=OuterRef("pk"), number=OuterRef("revision")).values("manifest")[:1]
-        return queryset.select_related("workspace", "service_map__cluster", "package_version__package",
-                                       "created_by").annotate(current_manifest=Subquery(current))
+        return rows.light_versions(queryset.select_related(
+            "workspace", "service_map__cluster", "package_version__package", "created_by"),
+        ).annotate(current_manifest=Subquery(current))
 
     def get_serializer_class(self) -> type[Any]:
         return s.ReleaseDetailSerializer if self.action == "retrieve" else s.ReleaseSerializer
@@ -206,7 +207,7 @@ class ReleaseViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
     @action(detail=True, methods=["get"], url_path=r"revisions/(?P<number>[0-9]+)", pagination_class=None)
     def revision(self, request: Request, pk: str, number: str) -> Response:
         release = self.get_object()
-        revision = get_object_or_404(Revision.objects.select_related("package_version", "created_by"),
+        revision = get_object_or_404(rows.light_versions(Revision.objects.select_related("package_version", "created_by")),
                                      release=release, number=int(number))
         return Response(s.RevisionDetailSerializer(revision, context={"reveal": _reveal(request, release)}).data)
 
@@ -254,7 +255,7 @@ class RolloutViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
         value = id_param(self.request, "workspace")
         if value is not None:
             queryset = queryset.filter(workspace_id=value)
-        return rows.with_shown_targets(queryset.select_related("package_version"))
+        return rows.with_shown_targets(rows.light_versions(queryset.select_related("package_version")))
 
     @extend_schema(request=s.RolloutCreateSerializer, responses={202: s.RolloutSerializer, **ERRORS},
                    summary="Deploy one package version to service maps on many clusters, in waves")
