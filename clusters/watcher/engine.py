@@ -102,6 +102,26 @@ class Backoff:
         self.attempt = 0
 
 
+async def cancel_all(tasks: Iterable[asyncio.Task[Any]]) -> None:
+    """Cancel ``tasks`` and wait until every one has ended, cancelling again those still running.
+
+    Python 3.11's ``asyncio.wait_for`` drops a cancellation that arrives as the awaited future
+    completes (gh-86296, fixed in 3.12): a loop around ``wait_for(event.wait(), ...)`` whose event
+    is set at that moment carries on as if never cancelled, and a single cancel-then-gather waited
+    for it forever (a stopped engine that never ended, seen in CI)."""
+    tasks = list(tasks)
+    pending = {task for task in tasks if not task.done()}
+    for task in pending:
+        task.cancel()
+    while pending:
+        _, pending = await asyncio.wait(pending, timeout=0.5)
+        for task in pending:
+            task.cancel()
+    for task in tasks:  # what they raised was theirs to log (as gather(return_exceptions=True) did)
+        if not task.cancelled():
+            task.exception()
+
+
 def _consume(future: asyncio.Future[Any]) -> None:
     """Retrieve the outcome of a future nobody may await any more (its stream was abandoned or
     stopped, or its deadline passed): the caller already reported the failure once, at its level."""
@@ -323,9 +343,7 @@ class Engine:
             await self.publisher.flush(force=True)
         except Exception:
             logger.exception("watcher final flush failed")
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        await cancel_all(tasks)
         try:
             await self.db(leases.release, self.holder)
             await self.db(leases.retire, self.holder)
@@ -495,9 +513,7 @@ class ClusterWatch:
         self.stopped = True
         for stream in self.streams.values():
             stream.gen += 1
-        for task in self.tasks:
-            task.cancel()
-        await asyncio.gather(*self.tasks, return_exceptions=True)
+        await cancel_all(self.tasks)
         if self.client is not None:
             client, self.client = self.client, None
             self.engine.io_executor.submit(client.close)
@@ -898,6 +914,7 @@ class EngineThread:
             self._thread.join(timeout)
             if self._thread.is_alive():
                 raise RuntimeError(f"the watcher engine {self.engine.holder!r} did not stop within {timeout} s; "
+                                   f"where its tasks are:\n{_task_stacks(self._loop)}\n"
                                    f"where its threads are:\n{_thread_stacks()}")
         if self.error is not None:
             raise self.error
@@ -917,3 +934,21 @@ def _thread_stacks() -> str:
         if thread.ident in frames and thread.name.startswith(("engine-", "watcher-")):
             out.append(f"--- {thread.name}\n" + "".join(traceback.format_stack(frames[thread.ident])[-8:]))
     return "\n".join(out)
+
+
+def _task_stacks(loop: asyncio.AbstractEventLoop) -> str:
+    """The engine's asyncio tasks and where each waits (read from another thread: diagnostics only)."""
+    for _ in range(3):
+        try:
+            tasks = list(asyncio.all_tasks(loop))
+            break
+        except RuntimeError:  # the set changed while it was read
+            continue
+    else:
+        return "(could not list the tasks)"
+    out = []
+    for task in tasks:
+        frames = task.get_stack(limit=6)
+        where = " <- ".join(f"{f.f_code.co_name}:{f.f_lineno}" for f in reversed(frames)) or "(no frame)"
+        out.append(f"--- task {task.get_name()}: {where}")
+    return "\n".join(sorted(out))
