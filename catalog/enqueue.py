@@ -9,10 +9,17 @@ name the task instead of importing it, so nothing imports upward (issue 12).
 
 from __future__ import annotations
 
-from portal.enqueue import on_commit, send
+from portal.enqueue import on_commit, send, started
 
 DEPLOY_REVISION = "catalog.deploy_revision"
 DELETE_RELEASE = "catalog.delete_release"
 ADVANCE_ROLLOUT = "catalog.advance_rollout"
 
-__all__ = ["ADVANCE_ROLLOUT", "DELETE_RELEASE", "DEPLOY_REVISION", "on_commit", "send"]
+
+def advance_key(rollout_id: int) -> str:
+    """The coalescing key of a rollout's advance (:func:`portal.enqueue.on_commit`): the targets of a
+    wave finishing together queue one advance, not one each."""
+    return f"catalog:advance-rollout:{int(rollout_id)}"
+
+
+__all__ = ["ADVANCE_ROLLOUT", "DELETE_RELEASE", "DEPLOY_REVISION", "advance_key", "on_commit", "send", "started"]

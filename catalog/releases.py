@@ -782,4 +782,4 @@ def _notify_rollouts(release: Release) -> None:
     ids = set(RolloutTarget.objects.filter(release=release, rollout__status=RolloutStatus.RUNNING)
               .values_list("rollout_id", flat=True))
     for rollout_id in sorted(ids):
-        enqueue.on_commit(enqueue.ADVANCE_ROLLOUT, rollout_id)
+        enqueue.on_commit(enqueue.ADVANCE_ROLLOUT, rollout_id, coalesce=enqueue.advance_key(rollout_id))

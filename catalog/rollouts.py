@@ -166,24 +166,39 @@ def delete_rollout(*, rollout: Rollout, request: HttpRequest | None) -> None:
 # ---------------------------------------------------------------------------- moving a rollout
 
 
-def _target_state(target: RolloutTarget) -> tuple[str, str]:
+_Revisions = dict[tuple[int, int], tuple[str, str]]  # (release id, number) -> (status, message)
+
+
+def _revisions(targets: list[RolloutTarget]) -> _Revisions:
+    """The status and message of every started target's revision, in one query (not one per target)."""
+    wanted = {(t.release_id, t.revision) for t in targets if t.release_id is not None and t.revision is not None}
+    if not wanted:
+        return {}
+    rows = Revision.objects.filter(release_id__in={release for release, _ in wanted},
+                                   number__in={number for _, number in wanted})
+    return {(release, number): (status, message) for release, number, status, message
+            in rows.values_list("release_id", "number", "status", "message") if (release, number) in wanted}
+
+
+def _target_state(target: RolloutTarget, revisions: _Revisions) -> tuple[str, str]:
     """The ledger state of a started target, from its release's revision."""
     if target.release_id is None or target.revision is None:
         return TargetState.PENDING, target.reason
-    revision = Revision.objects.filter(release_id=target.release_id, number=target.revision).first()
-    if revision is None:
+    found = revisions.get((target.release_id, target.revision))
+    if found is None:
         return TargetState.PENDING, target.reason
-    if revision.status == RevisionStatus.DEPLOYED:
+    status, message = found
+    if status == RevisionStatus.DEPLOYED:
         return TargetState.HEALTHY, ""
-    if revision.status == RevisionStatus.FAILED:
-        return TargetState.FAILED, revision.message
-    if revision.status == RevisionStatus.SUPERSEDED:
+    if status == RevisionStatus.FAILED:
+        return TargetState.FAILED, message
+    if status == RevisionStatus.SUPERSEDED:
         return TargetState.SKIPPED, "A newer revision of the release replaced this one."
-    if revision.status == RevisionStatus.PROGRESSING:
+    if status == RevisionStatus.PROGRESSING:
         return TargetState.PROGRESSING, ""
-    if revision.status == RevisionStatus.APPLYING:
+    if status == RevisionStatus.APPLYING:
         return TargetState.APPLYING, ""
-    return TargetState.PENDING, revision.message
+    return TargetState.PENDING, message
 
 
 def _start(target: RolloutTarget, rollout: Rollout) -> None:
@@ -260,9 +275,10 @@ def _advance_locked(rollout_id: int, claimed: list[RolloutTarget]) -> str:
                                      updated__lt=stale).update(state=TargetState.PENDING, reason="")
         targets = list(RolloutTarget.objects.filter(rollout=rollout).select_related("service_map__workspace",
                                                                                     "service_map__cluster"))
+        revisions = _revisions(targets)
         for target in targets:
             if target.release_id is not None and target.state not in (TargetState.SKIPPED,):
-                state, reason = _target_state(target)
+                state, reason = _target_state(target, revisions)
                 if (state, reason) != (target.state, target.reason):
                     RolloutTarget.objects.filter(pk=target.pk).update(state=state, reason=reason)
                     target.state, target.reason = state, reason

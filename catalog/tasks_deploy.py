@@ -8,6 +8,7 @@ from celery import shared_task
 from django.conf import settings
 
 from catalog import deploy, releases, rollouts
+from catalog.enqueue import advance_key
 from portal import enqueue
 
 BUSY_RETRY_SECONDS = 2.0
@@ -57,6 +58,7 @@ def delete_release(release_id: int) -> str:
 
 @shared_task(name="catalog.advance_rollout", ignore_result=True, acks_late=True)
 def advance_rollout(rollout_id: int) -> str:
+    enqueue.started(advance_key(rollout_id))  # a target moving from now on queues another look
     result = rollouts.advance(rollout_id)
     if result == "busy":  # another advance holds the rollout: look again after it
         advance_rollout.apply_async((rollout_id,), countdown=BUSY_RETRY_SECONDS / 2)

@@ -69,6 +69,51 @@ def send(name: str, *args: Any, countdown: float | None = None, **kwargs: Any) -
     return True
 
 
-def on_commit(name: str, *args: Any, countdown: float | None = None, **kwargs: Any) -> None:
-    """Send task ``name`` once the current transaction commits (at once outside one), robustly."""
-    transaction.on_commit(lambda: send(name, *args, countdown=countdown, **kwargs))
+def on_commit(name: str, *args: Any, countdown: float | None = None, coalesce: str | None = None,
+              **kwargs: Any) -> None:
+    """Send task ``name`` once the current transaction commits (at once outside one), robustly.
+
+    ``coalesce``: a key naming what the task will look at (``catalog:advance-rollout:7``). While a
+    message sent with that key waits in the queue, another is not sent: the waiting one has not
+    started, so it will see this commit too. The task calls :func:`started` with the key before
+    it reads anything, so a change after that sends again. The key expires after
+    :data:`COALESCE_SECONDS` in case the message is lost; Redis unreachable: sent anyway.
+    """
+    if coalesce is None:
+        transaction.on_commit(lambda: send(name, *args, countdown=countdown, **kwargs))
+        return
+
+    def _send() -> None:
+        if not _claim(coalesce):
+            return
+        if not send(name, *args, countdown=countdown, **kwargs):
+            started(coalesce)
+
+    transaction.on_commit(_send)
+
+
+COALESCE_SECONDS = 60
+
+
+def _coalesce_key(key: str) -> str:
+    return f"portal:queued:{key}"
+
+
+def _claim(key: str) -> bool:
+    from portal.redis import client
+
+    try:
+        return bool(client().set(_coalesce_key(key), 1, nx=True, ex=COALESCE_SECONDS))
+    except Exception:  # Redis away: a duplicate message is harmless, a missing one is not
+        logger.warning("could not coalesce %s; sending anyway", key, exc_info=True)
+        return True
+
+
+def started(key: str) -> None:
+    """Called by a task sent with ``coalesce=key`` before it reads: later commits send it again."""
+    from portal.redis import client
+
+    try:
+        client().delete(_coalesce_key(key))
+    except Exception:  # the key expires by itself
+        logger.warning("could not clear the coalescing key %s", key, exc_info=True)
