@@ -10,10 +10,12 @@ What is measured, and where it lives:
   routing) are ``<unresolved>``; methods outside the usual few are ``other``.
 * **WebSocket connections** (``portal_websocket_connections``): a gauge in the web process, moved
   by :func:`socket_opened` / :func:`socket_closed` from ``portal.consumers``.
-* **Task durations and failures by task** (``portal_task_duration_seconds{task}``,
-  ``portal_task_failures_total{task}``): tasks run in separate worker processes, so each worker's
-  ``task_prerun`` / ``task_postrun`` signal handlers add to a Redis hash per task
-  (``portal:metrics:task:<name>``: ``count``, ``sum``, ``failures`` and one cumulative counter per
+* **Task durations, CPU and failures by task** (``portal_task_duration_seconds{task}``,
+  ``portal_task_cpu_seconds_total{task}``, ``portal_task_failures_total{task}``): tasks run in
+  separate worker processes, so each worker's ``task_prerun`` / ``task_postrun`` signal handlers
+  add to a Redis hash per task (``portal:metrics:task:<name>``: ``count``, ``sum``, ``cpu`` (the
+  CPU time of the thread that ran it: waiting on a cluster or the database costs none, helper
+  subprocesses such as ``helm`` are not in it), ``failures`` and one cumulative counter per
   bucket, ``HINCRBY``/``HINCRBYFLOAT`` in one pipeline), and :class:`StateCollector` reads those
   hashes at scrape time. The counts are fleet-wide totals since Redis last lost them (a counter
   reset, which Prometheus' ``rate()`` handles).
@@ -119,13 +121,14 @@ def socket_closed(consumer: Any) -> None:
 
 # ---------------------------------------------------------------------------- tasks (worker side)
 
-_started: dict[str, float] = {}
+_started: dict[str, tuple[float, float]] = {}  # task id -> (perf_counter, thread_time) at its start
 _started_lock = threading.Lock()
 _installed = False
 
 
-def record_task(name: str, seconds: float, failed: bool) -> None:
-    """Add one run of task ``name`` to its Redis hash (any process; errors are logged, not raised)."""
+def record_task(name: str, seconds: float, failed: bool, cpu: float = 0.0) -> None:
+    """Add one run of task ``name`` (``seconds`` long, ``cpu`` seconds of CPU) to its Redis hash
+    (any process; errors are logged, not raised)."""
     from portal.redis import client
 
     key = TASK_KEY + name
@@ -134,6 +137,7 @@ def record_task(name: str, seconds: float, failed: bool) -> None:
         pipe.sadd(TASK_SET, name)
         pipe.hincrby(key, "count", 1)
         pipe.hincrbyfloat(key, "sum", seconds)
+        pipe.hincrbyfloat(key, "cpu", cpu)
         if failed:
             pipe.hincrby(key, "failures", 1)
         for bound in TASK_BUCKETS:
@@ -147,7 +151,7 @@ def record_task(name: str, seconds: float, failed: bool) -> None:
 def _prerun(task_id: str | None = None, **_: Any) -> None:
     if task_id:
         with _started_lock:
-            _started[task_id] = time.perf_counter()
+            _started[task_id] = (time.perf_counter(), time.thread_time())
 
 
 def _postrun(task_id: str | None = None, task: Any = None, state: str | None = None, **_: Any) -> None:
@@ -156,7 +160,8 @@ def _postrun(task_id: str | None = None, task: Any = None, state: str | None = N
     name = getattr(task, "name", None)
     if started is None or not name:
         return
-    record_task(str(name), time.perf_counter() - started, failed=state == "FAILURE")
+    record_task(str(name), time.perf_counter() - started[0], failed=state == "FAILURE",
+                cpu=max(0.0, time.thread_time() - started[1]))
 
 
 def install_task_signals() -> None:
@@ -208,14 +213,19 @@ class StateCollector(Collector):
                                          labels=["task"])
         failures = CounterMetricFamily("portal_task_failures", "Celery task runs that failed, by task (all workers).",
                                        labels=["task"])
+        cpu = CounterMetricFamily("portal_task_cpu_seconds",
+                                  "CPU time of the worker threads that ran the task, by task (all workers).",
+                                  labels=["task"])
         for name, fields in task_stats().items():
             count = float(fields.get("count", 0) or 0)
             buckets = [(str(bound), float(fields.get(f"le:{bound}", 0) or 0)) for bound in TASK_BUCKETS]
             duration.add_metric([name], buckets=[*buckets, ("+Inf", count)],
                                 sum_value=float(fields.get("sum", 0) or 0))
             failures.add_metric([name], float(fields.get("failures", 0) or 0))
+            cpu.add_metric([name], float(fields.get("cpu", 0) or 0))
         yield duration
         yield failures
+        yield cpu
 
     @staticmethod
     def _watcher() -> Iterator[Metric]:

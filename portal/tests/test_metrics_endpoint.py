@@ -22,6 +22,7 @@ from portal.testing import unique, wait_for
 
 URL = "/metrics"
 NAMES = ("portal_http_request_duration_seconds", "portal_task_duration_seconds", "portal_task_failures",
+         "portal_task_cpu_seconds",
          "portal_watcher_lag_seconds", "portal_watcher_kinds", "portal_websocket_connections",
          "portal_notification_outbox", "portal_alerts_open")
 
@@ -121,13 +122,16 @@ def test_task_durations_and_failures_across_processes(celery_worker_process: Any
     assert value(after, "portal_task_duration_seconds_bucket", task=task, le="+Inf") == \
         value(after, "portal_task_duration_seconds_count", task=task)
     assert value(after, "portal_task_duration_seconds_sum", task=task) > 0
+    assert value(after, "portal_task_cpu_seconds_total", task=task) > value(before, "portal_task_cpu_seconds_total",
+                                                                             task=task)
 
 
 def test_record_task_buckets_are_cumulative() -> None:
     name = unique("test.task")
-    metrics.record_task(name, 0.3, failed=False)
-    metrics.record_task(name, 20.0, failed=True)
+    metrics.record_task(name, 0.3, failed=False, cpu=0.25)
+    metrics.record_task(name, 20.0, failed=True, cpu=0.5)
     stats = metrics.task_stats()[name]
+    assert float(stats["cpu"]) == 0.75
     assert stats["count"] == "2"
     assert stats["failures"] == "1"
     assert stats["le:0.5"] == "1"
