@@ -61,3 +61,44 @@ def test_send_many_delivers_like_group_send() -> None:
     assert first[1]["seq"] == first[0]["seq"] + 1  # type: ignore[operator]
     assert sorted((e["group"], e["data"]["n"]) for e in second) == [  # type: ignore[index]
         (busy, 1), (busy, 3), (other, 2)]
+
+
+def test_events_of_a_transaction_go_out_together_after_commit_and_a_rolled_back_savepoint_drops_its_own(
+        transactional_db: None) -> None:
+    """publish() inside a transaction: nothing is sent before the commit; then the events go out in
+    the order they were published, through one commit hook per savepoint level; the events of a
+    savepoint that rolled back are never sent, those around it are."""
+    from django.db import connection, transaction
+
+    from portal.events import publish
+    from portal.testing import Subscriber
+
+    group = f"user.{time.time_ns()}"
+    sub = Subscriber(group)
+    try:
+        with transaction.atomic():
+            publish(group, "t", {"n": 1})
+            publish(group, "t", {"n": 2})
+            assert len(connection.run_on_commit) == 1  # one hook for the row of events
+            try:
+                with transaction.atomic():
+                    publish(group, "t", {"n": "rolled back"})
+                    raise RuntimeError("undo")
+            except RuntimeError:
+                pass
+            with transaction.atomic():
+                publish(group, "t", {"n": 3})  # a savepoint that is released: sent with the rest
+            publish(group, "t", {"n": 4})
+            assert sub.receive(timeout=0.3) is None  # nothing before the commit
+        got = [sub.receive(timeout=5) for _ in range(4)]
+        assert [e["data"]["n"] for e in got if e] == [1, 2, 3, 4]
+        seqs = [e["seq"] for e in got if e]
+        assert seqs == sorted(seqs)
+        assert seqs[-1] - seqs[0] == 3  # the rolled-back event took no number
+        assert sub.receive(timeout=0.3) is None
+        publish(group, "t", {"n": 5})  # outside a transaction: at once
+        late = sub.receive(timeout=5)
+        assert late is not None
+        assert late["data"] == {"n": 5}
+    finally:
+        sub.close()
