@@ -19,6 +19,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, cast
 
+import redis
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from django.contrib.auth.base_user import AbstractBaseUser
@@ -114,20 +115,25 @@ def send_now(group: str, event_type: str, data: dict[str, Any]) -> int:
     return seq
 
 
-async def send_many(messages: Sequence[tuple[str, str, dict[str, Any]]]) -> list[BaseException | None]:
-    """Send ``(group, event_type, data)`` messages at once, for busy publishers (the watcher): one
-    Redis round trip takes all their sequence numbers, and on the Redis channel layer two more
-    deliver them all (:func:`_deliver`). Returns, per message, None or the exception its send raised."""
+def _numbered(messages: Sequence[tuple[str, str, dict[str, Any]]]) -> list[tuple[str, dict[str, Any]]]:
+    """Take every message's number in one Redis round trip; the (channel group, message) to send."""
     pipe = client().pipeline(transaction=False)
     for group, _type, _data in messages:
         _next_seq(pipe, group)
     seqs = pipe.execute()[1::2]
+    return [(channel_group(group), {"type": "portal.event", "event": {
+        "type": event_type, "group": group, "seq": int(seq), "data": data}})
+        for (group, event_type, data), seq in zip(messages, seqs, strict=True)]
+
+
+async def send_many(messages: Sequence[tuple[str, str, dict[str, Any]]]) -> list[BaseException | None]:
+    """Send ``(group, event_type, data)`` messages at once, for busy publishers (the watcher): one
+    Redis round trip takes all their sequence numbers, and on the Redis channel layer two more
+    deliver them all (:func:`_deliver`). Returns, per message, None or the exception its send raised."""
+    items = _numbered(messages)
     layer = get_channel_layer()
     if layer is None:
         return [None] * len(messages)
-    items = [(channel_group(group), {"type": "portal.event", "event": {
-        "type": event_type, "group": group, "seq": int(seq), "data": data}})
-        for (group, event_type, data), seq in zip(messages, seqs, strict=True)]
     if _batchable(layer):
         try:
             await _deliver(layer, items)
@@ -136,6 +142,21 @@ async def send_many(messages: Sequence[tuple[str, str, dict[str, Any]]]) -> list
         return [None] * len(items)
     results = await asyncio.gather(*(layer.group_send(g, m) for g, m in items), return_exceptions=True)
     return [r if isinstance(r, BaseException) else None for r in results]
+
+
+def send_many_sync(messages: Sequence[tuple[str, str, dict[str, Any]]]) -> list[BaseException | None]:
+    """:func:`send_many` for synchronous code (requests, tasks): on the Redis layer the same three
+    round trips through a synchronous Redis client, without an event loop and a fresh connection
+    per call (``async_to_sync`` made both for every commit that published)."""
+    layer = get_channel_layer()
+    if layer is None or not _batchable(layer):
+        return async_to_sync(send_many)(messages)
+    items = _numbered(messages)
+    try:
+        _deliver_sync(layer, items)
+    except Exception as exc:
+        return [exc] * len(items)
+    return [None] * len(items)
 
 
 # channels_redis's own group_send script (4.3.0): add the message to each member channel's sorted
@@ -161,24 +182,21 @@ def _batchable(layer: Any) -> bool:
     from channels_redis.core import RedisChannelLayer
 
     return (isinstance(layer, RedisChannelLayer) and layer.ring_size == 1
-            and all(hasattr(layer, name) for name in ("_group_key", "_map_channel_keys_to_connection")))
+            and all(hasattr(layer, name) for name in ("_group_key", "_map_channel_keys_to_connection", "hosts")))
 
 
-async def _deliver(layer: Any, items: Sequence[tuple[str, dict[str, Any]]]) -> None:
-    """What ``group_send`` does for each item, in two pipelined round trips for all of them instead
-    of three or four awaited commands each: first every group's members (dropping expired ones),
-    then every member channel's message (dropping its expired ones) through the same script. At the
-    watcher's rate (a message per busy group every 200 ms) this was most of the publisher's CPU."""
-    connection = layer.connection(0)
+def _queue_members(layer: Any, pipe: Any, items: Sequence[tuple[str, dict[str, Any]]]) -> None:
     now = int(time.time())
-    pipe = connection.pipeline(transaction=False)
     for group, _message in items:
         key = layer._group_key(group)
         pipe.zremrangebyscore(key, min=0, max=now - layer.group_expiry)
         pipe.zrange(key, 0, -1)
-    members = (await pipe.execute())[1::2]
-    pipe = connection.pipeline(transaction=False)
-    scripts: list[tuple[int, str, int]] = []  # (reply index, group, members) of each script call
+
+
+def _queue_sends(layer: Any, pipe: Any, items: Sequence[tuple[str, dict[str, Any]]],
+                 members: Sequence[Any]) -> list[tuple[int, str, int]]:
+    """Queue every member channel's message on ``pipe``; (reply index, group, members) of each script."""
+    scripts: list[tuple[int, str, int]] = []
     queued = 0
     for (group, message), names in zip(items, members, strict=True):
         channels = [name.decode("utf8") for name in names]
@@ -192,12 +210,55 @@ async def _deliver(layer: Any, items: Sequence[tuple[str, dict[str, Any]]]) -> N
                   time.time(), layer.expiry)
         queued += len(keys) + 1
         scripts.append((queued - 1, group, len(channels)))
-    if not scripts:
-        return
-    replies = await pipe.execute()
+    return scripts
+
+
+def _log_over_capacity(replies: Sequence[Any], scripts: Sequence[tuple[int, str, int]]) -> None:
     for index, group, count in scripts:
         if replies[index]:
             logger.info("%s of %s channels over capacity in group %s", replies[index], count, group)
+
+
+async def _deliver(layer: Any, items: Sequence[tuple[str, dict[str, Any]]]) -> None:
+    """What ``group_send`` does for each item, in two pipelined round trips for all of them instead
+    of three or four awaited commands each: first every group's members (dropping expired ones),
+    then every member channel's message (dropping its expired ones) through the same script. At the
+    watcher's rate (a message per busy group every 200 ms) this was most of the publisher's CPU."""
+    connection = layer.connection(0)
+    pipe = connection.pipeline(transaction=False)
+    _queue_members(layer, pipe, items)
+    members = (await pipe.execute())[1::2]
+    pipe = connection.pipeline(transaction=False)
+    scripts = _queue_sends(layer, pipe, items, members)
+    if scripts:
+        _log_over_capacity(await pipe.execute(), scripts)
+
+
+_sync_clients: dict[str, redis.Redis] = {}
+_sync_clients_lock = threading.Lock()
+
+
+def _layer_client(layer: Any) -> redis.Redis:
+    """A synchronous client (thread-safe, pooled) to the layer's single Redis host."""
+    address = str(layer.hosts[0]["address"])
+    with _sync_clients_lock:
+        found = _sync_clients.get(address)
+        if found is None:
+            found = _sync_clients[address] = redis.Redis.from_url(address, socket_timeout=5.0,
+                                                                  socket_connect_timeout=2.0)
+        return found
+
+
+def _deliver_sync(layer: Any, items: Sequence[tuple[str, dict[str, Any]]]) -> None:
+    """:func:`_deliver` through a synchronous client: the same two round trips, the same script."""
+    connection = _layer_client(layer)
+    pipe = connection.pipeline(transaction=False)
+    _queue_members(layer, pipe, items)
+    members = pipe.execute()[1::2]
+    pipe = connection.pipeline(transaction=False)
+    scripts = _queue_sends(layer, pipe, items, members)
+    if scripts:
+        _log_over_capacity(pipe.execute(), scripts)
 
 
 class _Outbox:
@@ -228,7 +289,7 @@ _outbox = threading.local()
 
 def _send_batch(items: Sequence[tuple[str, str, dict[str, Any]]]) -> None:
     try:
-        results = async_to_sync(send_many)(items)
+        results = send_many_sync(items)
     except Exception as exc:  # a dead Redis must not fail the request that already committed
         results = [exc] * len(items)
     for (group, event_type, _data), error in zip(items, results, strict=True):

@@ -6,6 +6,8 @@ from __future__ import annotations
 import asyncio
 import time
 
+import pytest
+
 
 def test_a_counter_lost_with_redis_starts_above_the_old_one() -> None:
     """Redis restarted without its data loses every group's counter. A browser that kept its socket
@@ -28,12 +30,15 @@ def test_a_counter_lost_with_redis_starts_above_the_old_one() -> None:
     assert send_now(fresh, "probe", {}) == current_seq(fresh)
 
 
-def test_send_many_delivers_like_group_send() -> None:
-    """The watcher's batched delivery: each member channel of each group gets its message, with its
-    number, in order; a group nobody listens to costs nothing and fails nothing."""
+@pytest.mark.parametrize("way", ["async", "sync"])
+def test_send_many_delivers_like_group_send(way: str) -> None:
+    """The batched delivery, of the watcher (async) and of commits (sync, no event loop): each member
+    channel of each group gets its message, with its number, in order; a group nobody listens to
+    costs nothing and fails nothing."""
+    from asgiref.sync import sync_to_async
     from channels.layers import get_channel_layer
 
-    from portal.events import channel_group, send_many
+    from portal.events import channel_group, send_many, send_many_sync
 
     tag = time.time_ns()
     busy, other, empty = f"user.{tag}", f"user.{tag + 1}", f"user.{tag + 2}"
@@ -45,8 +50,11 @@ def test_send_many_delivers_like_group_send() -> None:
         await layer.group_add(channel_group(busy), first)
         await layer.group_add(channel_group(busy), second)
         await layer.group_add(channel_group(other), second)
-        results = await send_many([(busy, "a", {"n": 1}), (other, "b", {"n": 2}), (empty, "c", {}),
-                                   (busy, "a", {"n": 3})])
+        messages = [(busy, "a", {"n": 1}), (other, "b", {"n": 2}), (empty, "c", {}), (busy, "a", {"n": 3})]
+        if way == "async":
+            results = await send_many(messages)
+        else:
+            results = await sync_to_async(send_many_sync)(messages)
         assert results == [None, None, None, None]
         got = []
         for channel, count in ((first, 2), (second, 3)):
