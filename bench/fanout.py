@@ -217,8 +217,10 @@ def run_rollout(sb: Any, workspace: Any, maps: list[Any], developer: Any, versio
     """Create a rollout to ``maps`` (one wave), wait for it to end, and take its timings apart."""
     from catalog import rollouts
     from catalog.models import Revision, Rollout, RolloutTarget
+    from portal.metrics import task_stats
 
     tracker = Tracker(sb, workspace, maps, release)
+    tasks0 = task_stats()
     cpu_worker, cpu_self, busy0 = tree_cpu_seconds(worker_pid), tree_cpu_seconds(os.getpid()), machine_busy()
     t0 = time.time()
     rollout = rollouts.create_rollout(workspace=workspace, release_name=release, version=version,
@@ -236,7 +238,9 @@ def run_rollout(sb: Any, workspace: Any, maps: list[Any], developer: Any, versio
     t_seen = time.time()
     wall = t_seen - t0
     busy1 = machine_busy()
-    cpu = {"worker_percent_of_one_core": round(100 * (tree_cpu_seconds(worker_pid) - cpu_worker) / wall, 1),
+    worker_cpu = tree_cpu_seconds(worker_pid) - cpu_worker
+    cpu = {"worker_percent_of_one_core": round(100 * worker_cpu / wall, 1),
+           "worker_cpu_ms_per_target": round(1000 * worker_cpu / len(maps), 1),
            "bench_and_sandbox_percent_of_one_core": round(100 * (tree_cpu_seconds(os.getpid()) - cpu_self) / wall, 1),
            "machine_busy_percent": round(100 * (busy1[0] - busy0[0]) / max(1.0, busy1[1] - busy0[1]), 1)}
     rollout.refresh_from_db()
@@ -266,6 +270,18 @@ def run_rollout(sb: Any, workspace: Any, maps: list[Any], developer: Any, versio
         values = [x[b] - x[a] for x in rows]
         return {"p50": pct(values, 0.5), "max": round(max(values), 3)}
 
+    time.sleep(0.3)  # the last task's metrics land after it returns
+    tasks1 = task_stats()
+    per_task: dict[str, dict[str, float | int | None]] = {}
+    for name, fields in sorted(tasks1.items()):
+        before = tasks0.get(name, {})
+        runs = int(float(fields.get("count", 0))) - int(float(before.get("count", 0)))
+        if runs > 0 and "cpu" not in fields:  # a portal older than portal_task_cpu_seconds
+            per_task[name] = {"runs": runs, "cpu_ms_per_run": None, "cpu_ms_per_target": None}
+        elif runs > 0:
+            spent = float(fields.get("cpu", 0)) - float(before.get("cpu", 0))
+            per_task[name] = {"runs": runs, "cpu_ms_per_run": round(1000 * spent / runs, 1),
+                              "cpu_ms_per_target": round(1000 * spent / len(maps), 1)}
     return {
         "targets": len(maps),
         "total_s": round(finished - t0, 3),
@@ -287,6 +303,7 @@ def run_rollout(sb: Any, workspace: Any, maps: list[Any], developer: Any, versio
         },
         "time_to_healthy_s": {"p50": pct(healthy, 0.5), "p95": pct(healthy, 0.95), "max": max(healthy)},
         "cpu": cpu,
+        "tasks": per_task,  # from portal_task_cpu_seconds (the worker thread's CPU per task run)
         "per_target": sorted(rows, key=lambda x: x["healthy"]),
     }
 
@@ -320,8 +337,11 @@ def show(label: str, r: dict[str, Any]) -> None:
           f"{sg['queued_after_wave_start']['max']:.2f}, apply {sg['apply']['p50']:.2f}/{sg['apply']['max']:.2f}, "
           f"cluster rollout {sg['cluster_rollout']['p50']:.2f}/{sg['cluster_rollout']['max']:.2f}, watch noticed "
           f"after {sg['watch_noticed_after']['p50']:.2f}/{sg['watch_noticed_after']['max']:.2f} s; CPU worker "
-          f"{cpu['worker_percent_of_one_core']}%, sandbox {cpu['bench_and_sandbox_percent_of_one_core']}%, machine "
-          f"{cpu['machine_busy_percent']}% busy", flush=True)
+          f"{cpu['worker_percent_of_one_core']}% ({cpu['worker_cpu_ms_per_target']} ms per target), sandbox "
+          f"{cpu['bench_and_sandbox_percent_of_one_core']}%, machine {cpu['machine_busy_percent']}% busy", flush=True)
+    tasks = ", ".join(f"{name.split('.')[-1]} {t['runs']}x {t['cpu_ms_per_run'] or '?'} ms"
+                      for name, t in r["tasks"].items())
+    print(f"  {'':<11} task runs and CPU per run: {tasks}", flush=True)
 
 
 # ---------------------------------------------------------------------------- main
