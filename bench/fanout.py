@@ -213,7 +213,7 @@ class Tracker:
 
 
 def run_rollout(sb: Any, workspace: Any, maps: list[Any], developer: Any, version: Any, release: str,
-                timeout: float, worker_pid: int) -> dict[str, Any]:
+                timeout: float, worker_pid: int, watcher_pid: int | None = None) -> dict[str, Any]:
     """Create a rollout to ``maps`` (one wave), wait for it to end, and take its timings apart."""
     from catalog import rollouts
     from catalog.models import Revision, Rollout, RolloutTarget
@@ -222,6 +222,7 @@ def run_rollout(sb: Any, workspace: Any, maps: list[Any], developer: Any, versio
     tracker = Tracker(sb, workspace, maps, release)
     tasks0 = task_stats()
     cpu_worker, cpu_self, busy0 = tree_cpu_seconds(worker_pid), tree_cpu_seconds(os.getpid()), machine_busy()
+    cpu_watcher = tree_cpu_seconds(watcher_pid) if watcher_pid else 0.0
     t0 = time.time()
     rollout = rollouts.create_rollout(workspace=workspace, release_name=release, version=version,
                                       values={"greeting": release, "replicaCount": 2}, targets=[{"service_map": sm.pk} for sm in maps],
@@ -241,6 +242,8 @@ def run_rollout(sb: Any, workspace: Any, maps: list[Any], developer: Any, versio
     worker_cpu = tree_cpu_seconds(worker_pid) - cpu_worker
     cpu = {"worker_percent_of_one_core": round(100 * worker_cpu / wall, 1),
            "worker_cpu_ms_per_target": round(1000 * worker_cpu / len(maps), 1),
+           "watcher_percent_of_one_core": (round(100 * (tree_cpu_seconds(watcher_pid) - cpu_watcher) / wall, 1)
+                                           if watcher_pid else None),
            "bench_and_sandbox_percent_of_one_core": round(100 * (tree_cpu_seconds(os.getpid()) - cpu_self) / wall, 1),
            "machine_busy_percent": round(100 * (busy1[0] - busy0[0]) / max(1.0, busy1[1] - busy0[1]), 1)}
     rollout.refresh_from_db()
@@ -338,7 +341,9 @@ def show(label: str, r: dict[str, Any]) -> None:
           f"cluster rollout {sg['cluster_rollout']['p50']:.2f}/{sg['cluster_rollout']['max']:.2f}, watch noticed "
           f"after {sg['watch_noticed_after']['p50']:.2f}/{sg['watch_noticed_after']['max']:.2f} s; CPU worker "
           f"{cpu['worker_percent_of_one_core']}% ({cpu['worker_cpu_ms_per_target']} ms per target), sandbox "
-          f"{cpu['bench_and_sandbox_percent_of_one_core']}%, machine {cpu['machine_busy_percent']}% busy", flush=True)
+          f"{cpu['bench_and_sandbox_percent_of_one_core']}%"
+          + (f", watcher {cpu['watcher_percent_of_one_core']}%" if cpu.get("watcher_percent_of_one_core") is not None
+             else "") + f", machine {cpu['machine_busy_percent']}% busy", flush=True)
     tasks = ", ".join(f"{name.split('.')[-1]} {t['runs']}x {t['cpu_ms_per_run'] or '?'} ms"
                       for name, t in r["tasks"].items())
     print(f"  {'':<11} task runs and CPU per run: {tasks}", flush=True)
@@ -358,6 +363,10 @@ def main() -> int:
     p.add_argument("--beat", action=argparse.BooleanOptionalAction, default=True,
                    help="run celery beat too (reconcile_releases every 15 s, as deployed)")
     p.add_argument("--watch-interval", type=float, default=1.0, help="PORTAL_DEPLOY_WATCH_INTERVAL of the worker")
+    p.add_argument("--watcher", action=argparse.BooleanOptionalAction, default=False,
+                   help="run the watcher (manage.py runwatchers) too, as deployed: a deploy then learns its "
+                        "workloads are ready from the read model, told by the watcher's hook, instead of its "
+                        "own schedule of looks")
     p.add_argument("--rounds", type=int, default=2, help="single + fan-out rollouts measured, each a fresh install")
     p.add_argument("--timeout", type=float, default=120.0, help="per rollout")
     p.add_argument("--name", default="fanout", help="results file: bench/results/<name>.json")
@@ -385,21 +394,36 @@ def main() -> int:
             print(f"helm render {cost['render_ms']} ms, releases.prepare {cost['prepare_ms']} ms per target "
                   "(this process, warm pool)", flush=True)
             procs = start_celery(args, tmp)
+            watcher = None
+            if args.watcher:
+                watcher = wc.start_watcher("--holder", "bench-fanout")
+                deadline = time.monotonic() + 120
+                cluster_ids = [sm.cluster_id for sm in maps]
+                while not wc.all_synced(0, cluster_ids):
+                    if time.monotonic() > deadline or watcher.poll() is not None:
+                        stop_all(procs)
+                        wc.stop_watcher(watcher)
+                        raise SystemExit(f"the watcher did not sync the {len(maps)} clusters; see {wc.WATCHER_LOG}")
+                    time.sleep(0.5)
+                print(f"watcher: {len(maps)} clusters synced", flush=True)
+            watcher_pid = watcher.pid if watcher is not None else None
             try:
                 warm = run_rollout(sb, workspace, [single_map], developer, version, "warmup", args.timeout,
-                                   procs[0].pid)
+                                   procs[0].pid, watcher_pid)
                 print(f"warm-up rollout (worker's render pool starts): {warm['total_s']:.2f} s", flush=True)
                 singles, fans = [], []
                 for n in range(1, args.rounds + 1):
                     print(f"round {n}:", flush=True)
                     singles.append(run_rollout(sb, workspace, [single_map], developer, version, f"shop-r{n}",
-                                               args.timeout, procs[0].pid))
+                                               args.timeout, procs[0].pid, watcher_pid))
                     show("1 target", singles[-1])
                     fans.append(run_rollout(sb, workspace, fan_maps, developer, version, f"shop-r{n}", args.timeout,
-                                            procs[0].pid))
+                                            procs[0].pid, watcher_pid))
                     show(f"{args.clusters} targets", fans[-1])
             finally:
                 stop_all(procs)
+                if watcher is not None:
+                    wc.stop_watcher(watcher)
 
     a = statistics.median(r["total_s"] for r in singles)
     b = statistics.median(r["total_s"] for r in fans)
@@ -410,7 +434,7 @@ def main() -> int:
                  "chart": "Deployment (2 replicas), Service, ConfigMap"},
         "worker": {"pool": args.pool, "concurrency": args.concurrency,
                    "prefetch_multiplier": args.prefetch_multiplier or "settings (1)", "beat": args.beat,
-                   "watch_interval_s": args.watch_interval},
+                   "watch_interval_s": args.watch_interval, "watcher": args.watcher},
         "code": code_version(),
         "host": {"loadavg_at_start": [round(x, 2) for x in load_at_start],
                  "loadavg_at_end": [round(x, 2) for x in os.getloadavg()]},
