@@ -374,53 +374,74 @@ def enqueue_due(*, apply: Any, delete: Any, check: Any) -> int:
 POD_OWNER_KINDS = ("Deployment", "StatefulSet", "DaemonSet", "Job", "ReplicaSet", "ReplicationController", "CronJob")
 
 
-def _current_use(sm: ServiceMap, kind: str, name: str) -> q.Quota:
-    """What an existing object (by kind and name) takes now, from the read model."""
-    base = KubeObject.objects.filter(cluster_id=sm.cluster_id, namespace=sm.namespace)
-    if kind == "Service":
-        live = base.filter(kind="Service", name=name).first()
-        if live is None:
-            return {}
-        service_use = {"services": Decimal(1)}
-        if (live.data or {}).get("type") == "LoadBalancer":
-            service_use["services.loadbalancers"] = Decimal(1)
-        return service_use
-    if kind == "PersistentVolumeClaim":
-        claim = base.filter(kind=kind, name=name).first()
-        if claim is None:
-            return {}
-        data = claim.data or {}
-        claim_use = {"persistentvolumeclaims": Decimal(1)}
-        storage_class = str(data.get("storage_class") or "")
-        if storage_class:
-            claim_use[f"{storage_class}{q.STORAGE_CLASS_SUFFIX}persistentvolumeclaims"] = Decimal(1)
-        requested = quantity(data.get("requested"))
-        if requested is not None:
-            claim_use["requests.storage"] = requested
+class _LiveUse:
+    """What the namespace's existing objects take now, from the read model, for objects a deploy
+    replaces. The namespace's pods, ReplicaSets and Jobs are read once per preflight (and only the
+    columns used), not once per workload of the manifest."""
+
+    def __init__(self, sm: ServiceMap) -> None:
+        self.base = KubeObject.objects.filter(cluster_id=sm.cluster_id, namespace=sm.namespace)
+        self._pods: list[tuple[str, dict[str, Any]]] | None = None
+        self._children: dict[str, list[tuple[str, dict[str, Any]]]] = {}
+
+    def _rows(self, queryset: Any) -> list[tuple[str, dict[str, Any]]]:
+        return [(name, data or {}) for name, data in queryset.values_list("name", "data")]
+
+    def pods(self) -> list[tuple[str, dict[str, Any]]]:
+        if self._pods is None:
+            self._pods = self._rows(self.base.filter(kind="Pod").exclude(phase__in=["Succeeded", "Failed"]))
+        return self._pods
+
+    def children(self, kind: str) -> list[tuple[str, dict[str, Any]]]:
+        if kind not in self._children:
+            self._children[kind] = self._rows(self.base.filter(kind=kind))
+        return self._children[kind]
+
+    def of(self, kind: str, name: str) -> q.Quota:
+        """What the existing object ``kind``/``name`` takes now ({} if there is none)."""
+        if kind == "Service":
+            live = self.base.filter(kind="Service", name=name).values_list("data", flat=True).first()
+            if live is None:
+                return {}
+            service_use = {"services": Decimal(1)}
+            if (live or {}).get("type") == "LoadBalancer":
+                service_use["services.loadbalancers"] = Decimal(1)
+            return service_use
+        if kind == "PersistentVolumeClaim":
+            claim = self.base.filter(kind=kind, name=name).values_list("data", flat=True).first()
+            if claim is None:
+                return {}
+            data = claim or {}
+            claim_use = {"persistentvolumeclaims": Decimal(1)}
+            storage_class = str(data.get("storage_class") or "")
             if storage_class:
-                claim_use[f"{storage_class}{q.STORAGE_CLASS_SUFFIX}requests.storage"] = requested
-        return claim_use
-    if kind not in (*POD_OWNER_KINDS, "Pod"):
-        return {}
-    owners = {(kind, name)}
-    if kind == "Deployment":
-        owners |= {("ReplicaSet", rs.name) for rs in base.filter(kind="ReplicaSet")
-                   if ((rs.data or {}).get("owner") or {}) == {"kind": "Deployment", "name": name}}
-    if kind == "CronJob":
-        owners |= {("Job", job.name) for job in base.filter(kind="Job")
-                   if ((job.data or {}).get("owner") or {}) == {"kind": "CronJob", "name": name}}
-    use: q.Quota = {}
-    for pod in base.filter(kind="Pod").exclude(phase__in=["Succeeded", "Failed"]):
-        data = pod.data or {}
-        ref = data.get("owner") or {}
-        if (kind == "Pod" and pod.name == name) or (ref.get("kind"), ref.get("name")) in owners:
-            use = q.add(use, {"pods": Decimal(1)})
-            for part in ("requests", "limits"):
-                for resource in ("cpu", "memory"):
-                    value = (data.get(part) or {}).get(resource)
-                    if value:
-                        use = q.add(use, {f"{part}.{resource}": Decimal(str(value))})
-    return use
+                claim_use[f"{storage_class}{q.STORAGE_CLASS_SUFFIX}persistentvolumeclaims"] = Decimal(1)
+            requested = quantity(data.get("requested"))
+            if requested is not None:
+                claim_use["requests.storage"] = requested
+                if storage_class:
+                    claim_use[f"{storage_class}{q.STORAGE_CLASS_SUFFIX}requests.storage"] = requested
+            return claim_use
+        if kind not in (*POD_OWNER_KINDS, "Pod"):
+            return {}
+        owners = {(kind, name)}
+        if kind == "Deployment":
+            owners |= {("ReplicaSet", rs) for rs, data in self.children("ReplicaSet")
+                       if (data.get("owner") or {}) == {"kind": "Deployment", "name": name}}
+        if kind == "CronJob":
+            owners |= {("Job", job) for job, data in self.children("Job")
+                       if (data.get("owner") or {}) == {"kind": "CronJob", "name": name}}
+        use: q.Quota = {}
+        for pod, data in self.pods():
+            ref = data.get("owner") or {}
+            if (kind == "Pod" and pod == name) or (ref.get("kind"), ref.get("name")) in owners:
+                use = q.add(use, {"pods": Decimal(1)})
+                for part in ("requests", "limits"):
+                    for resource in ("cpu", "memory"):
+                        value = (data.get(part) or {}).get(resource)
+                        if value:
+                            use = q.add(use, {f"{part}.{resource}": Decimal(str(value))})
+        return use
 
 
 def preflight(sm: ServiceMap, manifests: list[dict[str, Any]]) -> dict[str, Any]:
@@ -435,6 +456,7 @@ def preflight(sm: ServiceMap, manifests: list[dict[str, Any]]) -> dict[str, Any]
                           if (o.data or {}).get("is_default")), "")
     requested: q.Quota = {}
     freed: q.Quota = {}
+    live = _LiveUse(sm)
     for index, obj in enumerate(manifests):
         meta = obj.get("metadata") or {}
         kind, name = str(obj.get("kind") or ""), str(meta.get("name") or "")
@@ -445,7 +467,7 @@ def preflight(sm: ServiceMap, manifests: list[dict[str, Any]]) -> dict[str, Any]
         problems.extend(q.limit_range_problems(obj, defaults))
         requested = q.add(requested, object_use_for(obj, defaults, ready_nodes, default_class))
         if name:
-            freed = q.add(freed, _current_use(sm, kind, name))
+            freed = q.add(freed, live.of(kind, name))
     rows = quota_rows([(sm.cluster_id, sm.namespace)])
     row = rows.get((sm.cluster_id, sm.namespace))
     used = q.load(((row.data or {}).get("used") or {}) if row is not None else {})

@@ -948,6 +948,31 @@ def test_preflight_replacing_a_deployment_frees_its_pods(viewer: Any, shop: Serv
     assert {p.split(":")[0] for p in result["problems"]} == {"pods", "requests.cpu"}
 
 
+def test_preflight_reads_the_namespace_once_not_once_per_workload(viewer: Any, shop: ServiceMap) -> None:
+    """A chart of many workloads replacing running ones: the namespace's pods and ReplicaSets are
+    read once for all of them (a query per workload read every pod of the namespace each time)."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from workspaces import services
+
+    cluster = shop.cluster
+    for n in range(6):
+        kube(cluster, "ReplicaSet", f"w{n}-abc", "shop", data={"owner": {"kind": "Deployment", "name": f"w{n}"}})
+        kube(cluster, "Pod", f"w{n}-abc-0", "shop", phase="Running", data={
+            "owner": {"kind": "ReplicaSet", "name": f"w{n}-abc"}, "requests": {"cpu": 0.01}})
+
+    def queries(count: int) -> tuple[int, dict[str, Any]]:
+        with CaptureQueriesContext(connection) as captured:
+            fit = services.preflight(shop, [deployment(f"w{n}", 1) for n in range(count)])
+        return len(captured.captured_queries), fit
+
+    few, _ = queries(2)
+    many, fit = queries(6)
+    assert many == few
+    assert fit["fits"] is True, fit  # each replaced workload's running pod is freed
+
+
 def test_preflight_strangers_404(user: Any, shop: ServiceMap) -> None:
     assert preflight(api_for(user), shop, {"manifests": [deployment("web", 1)]}).status_code == 404
 
