@@ -5,7 +5,6 @@ summary figures and freshness, and writes of a cluster deleted mid-flight."""
 from __future__ import annotations
 
 import datetime
-import threading
 from typing import Any
 
 import pytest
@@ -25,6 +24,7 @@ from clusters.watcher.writer import (
     LIST_START,
     LISTED,
     UPSERT,
+    DatabaseThread,
     Op,
     apply_batch,
     ensure_kindsyncs,
@@ -192,30 +192,27 @@ def test_a_connection_left_without_autocommit_is_replaced_before_the_next_batch(
     """Seen in CI: a watcher engine that outlived its test was refused database access (pytest-django
     blocks it between tests) right after a COMMIT, as Django turned autocommit back on. Django then
     took every later batch for a nested block: a savepoint in a transaction nobody committed, which
-    held its locks for the rest of the run. The writer now starts a new connection instead."""
+    held its locks for the rest of the run. A watcher database thread starts a new connection."""
     c = Cluster.objects.create(name="w-autocommit", server="https://127.0.0.1:6445")
     ensure_kindsyncs(c.pk)
-    block = transaction.atomic()
-    block.__enter__()
-    KindSync.objects.filter(cluster=c, kind="Service").update(state="listing")
-    with django_db_blocker.block(), pytest.raises(RuntimeError):
-        block.__exit__(None, None, None)  # COMMIT done; turning autocommit back on is refused
-    assert not connection.autocommit
-    assert not connection.in_atomic_block
 
-    apply_batch([Op(LISTED, c.pk, "Service", rv="7", keys=set(), at=timezone.now())])
+    def refused_after_commit() -> tuple[bool, bool]:
+        block = transaction.atomic()
+        block.__enter__()
+        KindSync.objects.filter(cluster=c, kind="Service").update(state="listing")
+        with django_db_blocker.block(), pytest.raises(RuntimeError):
+            block.__exit__(None, None, None)  # COMMIT done; turning autocommit back on is refused
+        return connection.autocommit, connection.in_atomic_block
 
-    seen: dict[str, Any] = {}
-
-    def read_elsewhere() -> None:  # another connection sees only what was committed
-        try:
-            seen["sync"] = KindSync.objects.values_list("state", "resource_version").get(cluster=c, kind="Service")
-        finally:
-            connection.close()
-
-    reader = threading.Thread(target=read_elsewhere)
-    reader.start()
-    reader.join(10)
-    assert seen["sync"] == ("synced", "7")
-    assert connection.autocommit
-    assert not connection.in_atomic_block
+    thread = DatabaseThread("test-writer")
+    try:
+        # The state is left behind, in the thread's own connection...
+        assert thread.submit(refused_after_commit).result(10) == (False, False)
+        # ...and the next batch on that thread is committed all the same.
+        thread.submit(apply_batch, [Op(LISTED, c.pk, "Service", rv="7", keys=set(), at=timezone.now())]).result(10)
+        assert thread.submit(lambda: (connection.autocommit, connection.in_atomic_block)).result(10) == (True, False)
+    finally:
+        thread.submit(lambda: connection.close()).result(10)
+        thread.shutdown()
+    # Seen from this thread's connection: only what was committed.
+    assert KindSync.objects.values_list("state", "resource_version").get(cluster=c, kind="Service") == ("synced", "7")

@@ -69,9 +69,9 @@ from clusters.watcher.writer import (
     LISTED,
     UPSERT,
     Changes,
+    DatabaseThread,
     Op,
     apply_batch,
-    ensure_autocommit,
     ensure_kindsyncs,
     refresh_counts,
 )
@@ -167,11 +167,7 @@ class Engine:
 
     async def db(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         """Run ``fn`` on the watcher's control database thread (leases, loading clusters)."""
-        def call() -> T:
-            ensure_autocommit()
-            return fn(*args, **kwargs)
-
-        return await self.loop.run_in_executor(self.db_executor, call)
+        return await self.loop.run_in_executor(self.db_executor, lambda: fn(*args, **kwargs))
 
     async def io(self, fn: Callable[..., T], *args: Any, timeout: float, probe: bool = False, **kwargs: Any) -> T:
         """Run blocking client work in a thread, giving up after ``timeout`` (the request has its own)."""
@@ -303,11 +299,11 @@ class Engine:
     async def run(self, stop: asyncio.Event) -> None:
         cfg = self.config
         self.loop = asyncio.get_running_loop()
-        self.db_executor = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="watcher-db")
+        self.db_executor = DatabaseThread("watcher-db")
         # Summaries are read-mostly and slow-ish (aggregates over every pod of a cluster): their
         # own connection, so they never hold up the writer.
-        self.summary_executor = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="watcher-summary")
-        self.hook_executor = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="watcher-hooks")
+        self.summary_executor = DatabaseThread("watcher-summary")
+        self.hook_executor = DatabaseThread("watcher-hooks")
         self.io_executor = concurrent.futures.ThreadPoolExecutor(cfg.io_threads, thread_name_prefix="watcher-io")
         self.probe_executor = concurrent.futures.ThreadPoolExecutor(
             max(4, cfg.io_threads // 2), thread_name_prefix="watcher-probe")
@@ -375,7 +371,7 @@ class WriterShard:
         self.index = index
         self.pending: list[Op] = []
         self.ready = asyncio.Event()
-        self.executor = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix=f"watcher-writer-{index}")
+        self.executor = DatabaseThread(f"watcher-writer-{index}")
         self._hook_calls: set[asyncio.Future[None]] = set()
 
     def add(self, op: Op) -> None:
@@ -457,7 +453,6 @@ def _refresh(cluster_ids: set[int], counts: set[tuple[int, str]], held: set[int]
     """Counts, then each cluster's figures and row: three or four statements per cluster (its row,
     its kinds, its figures, the update if they changed). A cluster in ``held`` (this process watches
     it under its lease) is ``watched`` without asking the lease table."""
-    ensure_autocommit()
     refresh_counts(counts)
     rows: dict[int, dict[str, Any]] = {}
     for cluster_id in sorted(cluster_ids):

@@ -25,7 +25,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from clusters.watcher.writer import Changes, ensure_autocommit
+from clusters.watcher.writer import Changes
 
 logger = logging.getLogger("clusters.watcher")
 
@@ -126,7 +126,6 @@ def _send_labelled(changes: Changes) -> None:
 
 
 def notify(changes: Changes) -> None:
-    ensure_autocommit()  # listeners use this thread's connection
     kinds = _kinds(changes)
     for listened, listener in list(_listeners):
         if listened & kinds:

@@ -21,13 +21,14 @@ watcher's CPU per row; the arrays cost about 15 us (``bench/results/sync_scale*.
 
 from __future__ import annotations
 
+import concurrent.futures
 import contextlib
 import datetime
 import json
 import logging
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import psycopg
 from django.db import IntegrityError, connection, transaction
@@ -39,6 +40,7 @@ from clusters.models import Cluster, ClusterStatus, KindSync, KubeObject, Relist
 from clusters.watcher.projection import Row
 
 logger = logging.getLogger("clusters.watcher")
+T = TypeVar("T")
 
 UPSERT, DELETE, BOOKMARK, LIST_START, LISTED, KIND_STATE, CLUSTER_STATE = (
     "upsert", "delete", "bookmark", "list_start", "listed", "kind_state", "cluster_state")
@@ -94,6 +96,23 @@ def ensure_autocommit() -> None:
     if connection.connection is not None and not connection.in_atomic_block and not connection.autocommit:
         logger.warning("watcher database connection left outside autocommit; reconnecting")
         connection.close()
+
+
+class DatabaseThread(concurrent.futures.ThreadPoolExecutor):
+    """One thread of the watcher that uses the database on its own connection (a writer shard,
+    the control loop's, the summaries', the hooks'): :func:`ensure_autocommit` runs before each
+    call it is given, so no unit of work starts on a connection stuck in a transaction."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(1, thread_name_prefix=name)
+
+    def submit(self, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> concurrent.futures.Future[T]:
+        return super().submit(_checked, fn, *args, **kwargs)
+
+
+def _checked(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    ensure_autocommit()
+    return fn(*args, **kwargs)
 
 
 @contextlib.contextmanager
@@ -377,7 +396,6 @@ def apply_batch(ops: Sequence[Op]) -> Changes:
     A cluster deleted while its events were in flight makes the insert fail on the foreign key;
     its ops are then dropped and the rest written.
     """
-    ensure_autocommit()
     now = timezone.now()
     changes = Changes()
     try:
