@@ -8,9 +8,9 @@ Below the writes: :mod:`catalog.releases` and :mod:`catalog.rollouts` publish th
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypeVar
 
-from django.db.models import OuterRef, Prefetch, QuerySet, Subquery
+from django.db.models import Model, OuterRef, Prefetch, QuerySet, Subquery
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
@@ -18,14 +18,14 @@ from rest_framework import serializers
 from catalog import manifests, redaction
 from catalog.models import Release, Revision, Rollout, RolloutTarget
 
-_Q = Any  # a QuerySet of any model whose ``path`` leads to a PackageVersion
+M = TypeVar("M", bound=Model)
 
 # A package version's chart archive (up to megabytes), values, schema and readme: rows only show
 # the version's number, so they never load these (the release list read one archive per row).
 HEAVY_VERSION_FIELDS = ("archive", "values_yaml", "values_schema", "readme", "lookup_templates", "description")
 
 
-def light_versions(queryset: _Q, path: str = "package_version") -> _Q:
+def light_versions(queryset: QuerySet[M], path: str = "package_version") -> QuerySet[M]:
     """``queryset`` with the heavy columns of the package version at ``path`` deferred."""
     return queryset.defer(*(f"{path}__{field}" for field in HEAVY_VERSION_FIELDS))
 

@@ -11,6 +11,7 @@ change that was rolled back. Apps declare which groups exist and who may join th
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import re
 import threading
@@ -104,15 +105,15 @@ def current_seq(group: str) -> int:
 
 
 def send_now(group: str, event_type: str, data: dict[str, Any]) -> int:
-    """Send immediately (no transaction involved). Returns the event's seq."""
-    pipe = client().pipeline(transaction=False)
-    _next_seq(pipe, group)
-    seq = int(pipe.execute()[1])
-    envelope = {"type": event_type, "group": group, "seq": seq, "data": data}
+    """Send immediately (no transaction involved). Returns the event's seq; raises if Redis fails."""
+    items = _numbered([(group, event_type, data)])
     layer = get_channel_layer()
     if layer is not None:
-        async_to_sync(layer.group_send)(channel_group(group), {"type": "portal.event", "event": envelope})
-    return seq
+        if _batchable(layer):
+            _deliver_sync(layer, items)
+        else:
+            async_to_sync(layer.group_send)(*items[0])
+    return int(items[0][1]["event"]["seq"])
 
 
 def _numbered(messages: Sequence[tuple[str, str, dict[str, Any]]]) -> list[tuple[str, dict[str, Any]]]:
@@ -234,24 +235,15 @@ async def _deliver(layer: Any, items: Sequence[tuple[str, dict[str, Any]]]) -> N
         _log_over_capacity(await pipe.execute(), scripts)
 
 
-_sync_clients: dict[str, redis.Redis] = {}
-_sync_clients_lock = threading.Lock()
-
-
-def _layer_client(layer: Any) -> redis.Redis:
-    """A synchronous client (thread-safe, pooled) to the layer's single Redis host."""
-    address = str(layer.hosts[0]["address"])
-    with _sync_clients_lock:
-        found = _sync_clients.get(address)
-        if found is None:
-            found = _sync_clients[address] = redis.Redis.from_url(address, socket_timeout=5.0,
-                                                                  socket_connect_timeout=2.0)
-        return found
+@functools.cache
+def _client_for(address: str) -> redis.Redis:
+    """A synchronous client (thread-safe, pooled) to a channel layer's single Redis host."""
+    return redis.Redis.from_url(address, socket_timeout=5.0, socket_connect_timeout=2.0)
 
 
 def _deliver_sync(layer: Any, items: Sequence[tuple[str, dict[str, Any]]]) -> None:
     """:func:`_deliver` through a synchronous client: the same two round trips, the same script."""
-    connection = _layer_client(layer)
+    connection = _client_for(str(layer.hosts[0]["address"]))
     pipe = connection.pipeline(transaction=False)
     _queue_members(layer, pipe, items)
     members = pipe.execute()[1::2]
