@@ -201,6 +201,9 @@ class HttpReceiver:
                     status = 200
                 payload = b'{"ok":true}' if status < 300 else b'{"ok":false}'
                 entry.status = status
+                # Marked answered before the answer is written: the client may act on it (and the test
+                # look at the receiver) the moment it arrives, before this thread runs again.
+                entry.answered = True
                 try:
                     self.send_response(status)
                     self.send_header("Content-Type", "application/json")
@@ -208,7 +211,6 @@ class HttpReceiver:
                     self.end_headers()
                     self.wfile.write(payload)
                     self.wfile.flush()
-                    entry.answered = True
                 except OSError:
                     entry.answered = False
 
