@@ -19,9 +19,8 @@ POST /rollouts does) to the rollout's ``succeeded``:
 (b) a rollout to the ``--clusters`` service maps in one wave (``batch_size`` = all of them),
 
 and reports b/a (goal <= 1.5), per-target time to healthy (p50/p95) and where the time of (b) went:
-the request-side checks (``create_rollout`` renders every target), the ``advance`` task starting
-the wave (it renders every target again, one after the other, in one transaction), queueing until
-each deploy task starts applying, apply + watch until healthy, and the lag until the rollout is
+the request-side checks (``create_rollout`` renders and checks every target and stores the first
+wave's revisions from those renders), queueing until each deploy task starts applying, apply + watch until healthy, and the lag until the rollout is
 marked succeeded. Every round installs a release of its own (``shop-r<n>``), so each one is a
 fresh install. Results go to ``bench/results/<name>.json`` (default ``fanout``).
 """

@@ -324,11 +324,28 @@ def _may_deploy_cluster_scoped(user: Any, sm: ServiceMap) -> bool:
 # ---------------------------------------------------------------------------- user actions
 
 
-def create_release(*, sm: ServiceMap, name: str, version: PackageVersion, values: dict[str, Any],
-                   strategy: dict[str, Any], user: Any, request: HttpRequest | None,
-                   decided: Decided | None = None) -> Release:
-    """Install. A user's request is checked here; a task starting a rollout's target passes what
-    was ``decided`` when the rollout was created (its grants were checked then), and decides nothing."""
+@dataclass
+class Planned:
+    """An install or upgrade rendered and checked, not stored yet (:func:`plan_install`,
+    :func:`plan_upgrade`); :func:`store` writes it. A rollout plans every target when it is asked
+    for and stores its first wave's from those plans, rendering them once."""
+
+    sm: ServiceMap
+    name: str
+    version: PackageVersion
+    values: dict[str, Any]
+    strategy: dict[str, Any]
+    number: int
+    prepared: Prepared
+    decided: Decided
+    release: Release | None = None  # the release upgraded; None for an install
+
+
+def plan_install(*, sm: ServiceMap, name: str, version: PackageVersion, values: dict[str, Any],
+                 strategy: dict[str, Any], user: Any, decided: Decided | None = None) -> Planned:
+    """Check and prepare an install; nothing is written. A user's request is checked here; a task
+    starting a rollout's target passes what was ``decided`` when the rollout was created (its
+    grants were checked then), and decides nothing."""
     if decided is None:
         ws_access.require_grant(user, sm.workspace, Grant.WORKLOADS_DEPLOY)
         decided = decide(user, sm)
@@ -340,14 +357,49 @@ def create_release(*, sm: ServiceMap, name: str, version: PackageVersion, values
     strategy = strategies.validate(strategy)
     prepared = prepare(sm=sm, name=name, version=version, values=values, user=user, number=1, upgrade=False,
                        strategy=strategy, decided=decided)
+    return Planned(sm=sm, name=name, version=version, values=values, strategy=strategy, number=1,
+                   prepared=prepared, decided=decided)
+
+
+def plan_upgrade(*, release: Release, version: PackageVersion | None, values: dict[str, Any] | None,
+                 strategy: dict[str, Any] | None, user: Any, decided: Decided | None = None) -> Planned:
+    """Check and prepare an upgrade; nothing is written. ``decided`` as for :func:`plan_install`."""
+    sm = release.service_map
+    if decided is None:
+        ws_access.require_grant(user, sm.workspace, Grant.WORKLOADS_DEPLOY)
+        decided = decide(user, sm)
+    version = version or release.package_version
+    values = release.values if values is None else restored_values(values, release.values)
+    strategy = strategies.validate(strategy if strategy is not None else strategies.normalised(release.strategy))
+    _refuse_mid_strategy(release, "upgrade")
+    number = _next_revision(release)
+    prepared = prepare(sm=sm, name=release.name, version=version, values=values, user=user, number=number,
+                       upgrade=True, replacing=release, strategy=strategy, decided=decided)
+    return Planned(sm=sm, name=release.name, version=version, values=values, strategy=strategy, number=number,
+                   prepared=prepared, decided=decided, release=release)
+
+
+def store(planned: Planned, *, user: Any, request: HttpRequest | None) -> Release:
+    """Write a planned install or upgrade: the release, its revision, the audit record, and (after
+    commit) the deploy task and the release's row. 409 when the release changed since it was
+    planned. Runs in the caller's transaction when there is one (a rollout stores its first wave
+    with the rollout)."""
+    if planned.release is None:
+        return _store_install(planned, user=user, request=request)
+    return _store_upgrade(planned, user=user, request=request)
+
+
+def _store_install(planned: Planned, *, user: Any, request: HttpRequest | None) -> Release:
+    sm, name, version, values = planned.sm, planned.name, planned.version, planned.values
     try:
         with transaction.atomic():
             release = Release.objects.create(
                 workspace=sm.workspace, service_map=sm, name=name, package_version=version, values=values,
-                strategy=strategy, strategy_state=prepared.strategy_state, status=ReleaseStatus.PENDING, revision=1,
+                strategy=planned.strategy, strategy_state=planned.prepared.strategy_state,
+                status=ReleaseStatus.PENDING, revision=1,
                 created_by=user if getattr(user, "is_authenticated", False) else None)
             _store_revision(release, number=1, action="install", version=version, values=values,
-                            objects=prepared.objects, user=user, decided=decided)
+                            objects=planned.prepared.objects, user=user, decided=planned.decided)
             _audit(request, action="release.install", release=release,
                    detail={"service_map": sm.pk, "package_version": version.pk, "revision": 1})
             _enqueue(enqueue.DEPLOY_REVISION, release.pk, 1)
@@ -355,6 +407,36 @@ def create_release(*, sm: ServiceMap, name: str, version: PackageVersion, values
     except IntegrityError as exc:
         raise Conflict(f"A release named {name} was just created in {sm.namespace}.") from exc
     return release
+
+
+def _store_upgrade(planned: Planned, *, user: Any, request: HttpRequest | None) -> Release:
+    assert planned.release is not None
+    release, number, version, values = planned.release, planned.number, planned.version, planned.values
+    with transaction.atomic():
+        locked = Release.objects.select_for_update().get(pk=release.pk)
+        if locked.revision + 1 != number or locked.status == ReleaseStatus.DELETING:
+            raise Conflict(f"{release.name} changed meanwhile (now at revision {locked.revision}); reload and retry.")
+        _next_revision(locked)
+        _store_revision(locked, number=number, action="upgrade", version=version, values=values,
+                        objects=planned.prepared.objects, user=user, decided=planned.decided)
+        Release.objects.filter(pk=locked.pk).update(
+            package_version=version, values=values, strategy=planned.strategy,
+            strategy_state=planned.prepared.strategy_state, revision=number, status=ReleaseStatus.PENDING,
+            message="", message_code="", message_params={}, updated=timezone.now())
+        locked.refresh_from_db()
+        _audit(request, action="release.upgrade", release=locked,
+               detail={"package_version": version.pk, "revision": number})
+        _enqueue(enqueue.DEPLOY_REVISION, locked.pk, number)
+        transaction.on_commit(lambda: _publish_release(locked))
+    return locked
+
+
+def create_release(*, sm: ServiceMap, name: str, version: PackageVersion, values: dict[str, Any],
+                   strategy: dict[str, Any], user: Any, request: HttpRequest | None,
+                   decided: Decided | None = None) -> Release:
+    """Install (:func:`plan_install`, then :func:`store`)."""
+    return store(plan_install(sm=sm, name=name, version=version, values=values, strategy=strategy, user=user,
+                              decided=decided), user=user, request=request)
 
 
 def _next_revision(release: Release) -> int:
@@ -378,35 +460,9 @@ def restored_values(values: Any, stored: Any) -> Any:
 def upgrade_release(*, release: Release, version: PackageVersion | None, values: dict[str, Any] | None,
                     strategy: dict[str, Any] | None, user: Any, request: HttpRequest | None,
                     decided: Decided | None = None) -> Release:
-    """Upgrade; ``decided`` as for :func:`create_release`."""
-    sm = release.service_map
-    if decided is None:
-        ws_access.require_grant(user, sm.workspace, Grant.WORKLOADS_DEPLOY)
-        decided = decide(user, sm)
-    version = version or release.package_version
-    values = release.values if values is None else restored_values(values, release.values)
-    strategy = strategies.validate(strategy if strategy is not None else strategies.normalised(release.strategy))
-    _refuse_mid_strategy(release, "upgrade")
-    number = _next_revision(release)
-    prepared = prepare(sm=sm, name=release.name, version=version, values=values, user=user, number=number,
-                       upgrade=True, replacing=release, strategy=strategy, decided=decided)
-    with transaction.atomic():
-        locked = Release.objects.select_for_update().get(pk=release.pk)
-        if locked.revision + 1 != number or locked.status == ReleaseStatus.DELETING:
-            raise Conflict(f"{release.name} changed meanwhile (now at revision {locked.revision}); reload and retry.")
-        _next_revision(locked)
-        _store_revision(locked, number=number, action="upgrade", version=version, values=values,
-                        objects=prepared.objects, user=user, decided=decided)
-        Release.objects.filter(pk=locked.pk).update(
-            package_version=version, values=values, strategy=strategy, strategy_state=prepared.strategy_state,
-            revision=number, status=ReleaseStatus.PENDING, message="", message_code="", message_params={},
-            updated=timezone.now())
-        locked.refresh_from_db()
-        _audit(request, action="release.upgrade", release=locked,
-               detail={"package_version": version.pk, "revision": number})
-        _enqueue(enqueue.DEPLOY_REVISION, locked.pk, number)
-        transaction.on_commit(lambda: _publish_release(locked))
-    return locked
+    """Upgrade (:func:`plan_upgrade`, then :func:`store`); ``decided`` as for :func:`plan_install`."""
+    return store(plan_upgrade(release=release, version=version, values=values, strategy=strategy, user=user,
+                              decided=decided), user=user, request=request)
 
 
 def rollback_release(*, release: Release, to: int, user: Any, request: HttpRequest | None) -> Release:

@@ -63,8 +63,13 @@ def publish_rollout(rollout: Rollout) -> None:
 def create_rollout(*, workspace: Workspace, release_name: str, version: PackageVersion, values: dict[str, Any],
                    targets: list[dict[str, Any]], canary: int | None, batch_size: int, max_failures: int,
                    user: Any, request: HttpRequest | None) -> Rollout:
-    """Check every target (visible, same workspace, deploy grant, values render and fit) and
-    start the rollout; 400 naming the target that is wrong, nothing started."""
+    """Check every target (visible, same workspace, deploy grant, its release free to change, values
+    render and fit) and start the rollout; 400 naming the target that is wrong, nothing started.
+
+    Every target is rendered and checked here, as its install or upgrade would be; the first wave's
+    are stored from those renders in the rollout's own transaction, so their deploys are queued when
+    this returns (rendering each twice cost more than half of a wide wave's start). Later waves are
+    rendered again when :func:`advance` starts them: the release may have moved meanwhile."""
     if not targets:
         raise invalid({"targets": ["Give at least one target service map."]})
     if len(targets) > MAX_TARGETS:
@@ -74,8 +79,10 @@ def create_rollout(*, workspace: Workspace, release_name: str, version: PackageV
         raise invalid({"targets": ["Each service map may appear once."]})
     maps = {sm.pk: sm for sm in ws_access.visible_service_maps(user).filter(pk__in=ids, workspace=workspace)
             .select_related("workspace", "cluster")}
+    existing = {r.service_map_id: r for r in Release.objects.filter(service_map__in=list(maps), name=release_name)}
     errors: dict[str, list[str]] = {}
-    plan: list[tuple[ServiceMap, dict[str, Any]]] = []
+    plan: list[tuple[ServiceMap, dict[str, Any], releases.Planned]] = []
+    decided: releases.Decided | None = None  # decided once, from who asked: the tasks decide nothing
     for index, target in enumerate(targets):
         sm = maps.get(target.get("service_map"))  # type: ignore[arg-type]
         if sm is None:
@@ -89,43 +96,67 @@ def create_rollout(*, workspace: Workspace, release_name: str, version: PackageV
         if not isinstance(overrides, dict):
             errors[f"targets.{index}.overrides"] = ["Give overrides as an object of values."]
             continue
-        existing = Release.objects.filter(service_map=sm, name=release_name).first()
+        decided = decided or releases.decide(user, sm)
+        release = existing.get(sm.pk)
+        if release is not None:
+            release.service_map = sm
         try:
-            releases.prepare(sm=sm, name=release_name, version=version, values=_merge(values, overrides), user=user,
-                             number=(existing.revision + 1) if existing else 1, upgrade=existing is not None)
+            if release is None:
+                planned = releases.plan_install(sm=sm, name=release_name, version=version,
+                                                values=_merge(values, overrides), strategy={}, user=user,
+                                                decided=decided)
+            else:
+                planned = releases.plan_upgrade(release=release, version=version, values=_merge(values, overrides),
+                                                strategy=None, user=user, decided=decided)
         except Invalid as exc:
             for field, messages in (exc.errors or {"values": [exc.message]}).items():
                 errors[f"targets.{index}.{field}"] = list(messages)
             continue
-        plan.append((sm, overrides))
+        except Conflict as exc:  # its release is deploying, mid-strategy, or the service map is being deleted
+            errors[f"targets.{index}.service_map"] = [str(exc)]
+            continue
+        plan.append((sm, overrides, planned))
     if canary is not None and canary not in maps:
         errors["canary"] = ["The canary must be one of the targets."]
     if errors:
         raise invalid(errors)
-    batch_size = max(1, batch_size)
-    # decided now, from who asked: the task starting each target later decides nothing itself
-    decided = releases.decide(user, plan[0][0])
+    assert decided is not None  # at least one target, every one planned
+    waves = _waves([sm.pk for sm, _, _ in plan], canary=canary, batch_size=max(1, batch_size))
+    first = min(waves)
     with transaction.atomic():
         rollout = Rollout.objects.create(
             workspace=workspace, release_name=release_name, package_version=version,
             version_label=f"{version.package.name} {version.version}"[:300], values=values,
-            policy={"canary": canary, "batch_size": batch_size, "max_failures": max(0, max_failures)},
+            policy={"canary": canary, "batch_size": max(1, batch_size), "max_failures": max(0, max_failures)},
             allow_cluster_scoped=decided.allow_cluster_scoped,
             created_by=user if getattr(user, "is_authenticated", False) else None)
-        wave, in_wave = 1, 0
-        for sm, overrides in plan:
-            if sm.pk == canary:
-                number = 0
-            else:
-                if in_wave == batch_size:
-                    wave, in_wave = wave + 1, 0
-                number, in_wave = wave, in_wave + 1
-            RolloutTarget.objects.create(rollout=rollout, service_map=sm, wave=number, overrides=overrides)
+        for (sm, overrides, planned), wave in zip(plan, waves, strict=True):
+            started: dict[str, Any] = {}
+            if wave == first:  # 409 (and nothing written) when a release changed since it was checked
+                stored = releases.store(planned, user=user, request=request)
+                started = {"release": stored, "revision": stored.revision, "state": TargetState.APPLYING,
+                           "attempts": 1}
+            RolloutTarget.objects.create(rollout=rollout, service_map=sm, wave=wave, overrides=overrides, **started)
         if request is not None:
             audit.describe(request, action="rollout.create", target=rollout,
                            detail={"targets": len(plan), "package_version": version.pk})
-        enqueue.on_commit(enqueue.ADVANCE_ROLLOUT, rollout.pk)  # catalog.tasks_deploy.advance_rollout
+        enqueue.on_commit(enqueue.ADVANCE_ROLLOUT, rollout.pk, coalesce=enqueue.advance_key(rollout.pk))
     return rollout
+
+
+def _waves(service_maps: list[int], *, canary: int | None, batch_size: int) -> list[int]:
+    """Each target's wave, in order: 0 for the canary, then batches of ``batch_size`` from 1."""
+    out: list[int] = []
+    wave, in_wave = 1, 0
+    for pk in service_maps:
+        if pk == canary:
+            out.append(0)
+            continue
+        if in_wave == batch_size:
+            wave, in_wave = wave + 1, 0
+        out.append(wave)
+        in_wave += 1
+    return out
 
 
 def cancel(*, rollout: Rollout, request: HttpRequest | None) -> Rollout:

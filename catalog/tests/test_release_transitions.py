@@ -17,7 +17,7 @@ from catalog.tests.helpers import Driver
 from catalog.tests.helpers import release_state as _state
 from catalog.tests.helpers import setup_service_maps as _setup
 from portal.celery import app as celery_app
-from portal.errors import Forbidden
+from portal.errors import Forbidden, Invalid
 from portal.models import AuditRecord
 from portal.testing import make_user
 from workspaces.models import ApplyStatus, Membership, Role, ServiceMap
@@ -106,19 +106,20 @@ def test_a_broker_refusing_the_task_after_commit_loses_nothing(admin_api: APICli
 
 def test_a_rollout_target_is_started_with_what_was_decided_at_creation(admin_api: APIClient, sandbox: Any,
                                                                         driver: Driver) -> None:
-    """The grant was checked when the rollout was created: the task that starts its targets later
+    """The grant was checked when the rollout was created: the task that starts its later waves
     decides no permission (issue 12), so a membership change meanwhile does not stop it; what the
     task still refuses (the service map being deleted) fails the target with the refusal's words."""
     workspace, (sm, other), developer, version = _setup(admin_api, sandbox, ("cluster-1", "cluster-2"))
     rollout = rollouts.create_rollout(workspace=workspace, release_name="shop", version=version, values={},
                                       targets=[{"service_map": sm.pk}, {"service_map": other.pk}], canary=None,
-                                      batch_size=2, max_failures=0, user=developer, request=None)
+                                      batch_size=1, max_failures=0, user=developer, request=None)
     assert rollout.allow_cluster_scoped is False  # a developer asked
-    Membership.objects.filter(workspace=workspace, user=developer).delete()  # before the targets start
+    Membership.objects.filter(workspace=workspace, user=developer).delete()  # before the second wave starts
     ServiceMap.objects.filter(pk=other.pk).update(status=ApplyStatus.DELETING)
-    driver.run(until=lambda: not rollout.targets.filter(state="pending").exists())
+    driver.run(until=lambda: not rollout.targets.filter(state="pending").exists()
+               and not rollout.targets.filter(state="applying", release__isnull=True).exists(), timeout=90)
     started = rollout.targets.get(service_map=sm)
-    assert started.state in ("applying", "progressing", "healthy"), started.reason
+    assert started.state == "healthy", started.reason
     assert started.release is not None
     assert started.release.created_by == developer
     refused = rollout.targets.get(service_map=other)
@@ -127,3 +128,47 @@ def test_a_rollout_target_is_started_with_what_was_decided_at_creation(admin_api
     rollout.refresh_from_db()
     assert (rollout.status, rollout.message_code, rollout.message_params) == ("failed", "rollout_stopped", {
         "count": 1, "namespaces": other.namespace})
+
+
+def test_a_rollout_stores_its_first_wave_from_the_request_renders(admin_api: APIClient, sandbox: Any,
+                                                                   driver: Driver, monkeypatch: Any) -> None:
+    """The request renders and checks every target; the first wave's releases are stored from those
+    renders with the rollout (their deploys queued at commit), the later waves' are not. A target
+    whose release cannot change now (a revision still deploying) is refused by name, nothing stored."""
+    from catalog import helm
+    from catalog.models import RolloutTarget
+
+    workspace, maps, developer, version = _setup(admin_api, sandbox, ("cluster-1", "cluster-2", "cluster-3"))
+    renders: list[str] = []
+    render = helm.render
+
+    def counted(*args: Any, **kwargs: Any) -> Any:
+        renders.append(kwargs["namespace"])
+        return render(*args, **kwargs)
+
+    monkeypatch.setattr(helm, "render", counted)
+    rollout = rollouts.create_rollout(workspace=workspace, release_name="shop", version=version, values={},
+                                      targets=[{"service_map": sm.pk} for sm in maps], canary=maps[0].pk,
+                                      batch_size=5, max_failures=0, user=developer, request=None)
+    assert renders == [sm.namespace for sm in maps]  # once each
+    canary = rollout.targets.get(service_map=maps[0])
+    assert (canary.wave, canary.state, canary.revision, canary.attempts) == (0, "applying", 1, 1)
+    assert canary.release is not None
+    assert canary.release.created_by == developer
+    assert Revision.objects.get(release=canary.release, number=1).status == "pending"
+    assert [(t.wave, t.state, t.release_id) for t in rollout.targets.exclude(pk=canary.pk).order_by("wave")] == [
+        (1, "pending", None), (1, "pending", None)]
+    queued = [(task.name, args) for task, args in driver.queue]
+    assert ("catalog.deploy_revision", (canary.release.pk, 1)) in queued
+    assert Release.objects.filter(name="shop").count() == 1
+
+    # The canary's revision is still deploying: a second rollout naming it is refused, nothing stored.
+    before = (Release.objects.count(), Revision.objects.count(), RolloutTarget.objects.count())
+    Revision.objects.filter(release=canary.release, number=1).update(status="applying")
+    with pytest.raises(Invalid) as refused:
+        rollouts.create_rollout(workspace=workspace, release_name="shop", version=version, values={},
+                                targets=[{"service_map": maps[1].pk}, {"service_map": maps[0].pk}], canary=None,
+                                batch_size=5, max_failures=0, user=developer, request=None)
+    assert list(refused.value.errors) == ["targets.1.service_map"]
+    assert "still deploying" in refused.value.errors["targets.1.service_map"][0]
+    assert (Release.objects.count(), Revision.objects.count(), RolloutTarget.objects.count()) == before
