@@ -798,26 +798,30 @@ def pvc_class(pvc: dict[str, Any]) -> str:
     return str((pvc.get("spec") or {}).get("storageClassName") or "")
 
 
-def _usage(store: Store, ns: str, keys: set[str]) -> dict[str, Quantity]:
+def _tracked(rt: ResourceType, keys: set[str]) -> set[str]:
+    """The quota keys among ``keys`` that objects of ``rt`` count towards (the apiserver's evaluator
+    of the resource: ``count/<resource>``, and what pods, services and claims use)."""
+    tracked = {f"count/{rt.key}"}
+    if rt is PODS:
+        tracked |= {"pods", *_COMPUTE, "requests.ephemeral-storage", "limits.ephemeral-storage"}
+    elif rt is SERVICES:
+        tracked |= {"services", "services.loadbalancers", "services.nodeports"}
+    elif rt is PERSISTENTVOLUMECLAIMS:
+        tracked |= {*_PVC_RESOURCES,
+                    *(k for k in keys if any(k.endswith(STORAGE_CLASS_SUFFIX + r) for r in _PVC_RESOURCES))}
+    elif rt.plural in _LEGACY_COUNTS and not rt.group:
+        tracked.add(rt.plural)
+    return tracked & keys
+
+
+def _usage(store: Store, ns: str, keys: set[str], only: ResourceType | None = None) -> dict[str, Quantity]:
+    """What the namespace uses of each of ``keys``; with ``only``, of the keys objects of that
+    resource count towards (the others are left out)."""
     from sandbox.resources import lookup, stored_types
 
-    used: dict[str, Quantity] = {k: Quantity(0) for k in keys}
-    wanted_types = []
-    for rt in stored_types():
-        if not rt.namespaced:
-            continue
-        tracked = {f"count/{rt.key}"}
-        if rt is PODS:
-            tracked |= {"pods", *_COMPUTE, "requests.ephemeral-storage", "limits.ephemeral-storage"}
-        elif rt is SERVICES:
-            tracked |= {"services", "services.loadbalancers", "services.nodeports"}
-        elif rt is PERSISTENTVOLUMECLAIMS:
-            tracked |= {*_PVC_RESOURCES,
-                        *(k for k in keys if any(k.endswith(STORAGE_CLASS_SUFFIX + r) for r in _PVC_RESOURCES))}
-        elif rt.plural in _LEGACY_COUNTS and not rt.group:
-            tracked.add(rt.plural)
-        if tracked & keys:
-            wanted_types.append(rt)
+    wanted_types = [rt for rt in ([only] if only is not None else stored_types())
+                    if rt.namespaced and _tracked(rt, keys)]
+    used: dict[str, Quantity] = {k: Quantity(0) for k in (keys if only is None else _tracked(only, keys))}
     for rt in wanted_types:
         objs, _ = store.list(lookup(rt.key), ns)
         for o in objs:
@@ -901,11 +905,21 @@ def on_change(store: Store, rt: ResourceType, ns: str, etype: str = "MODIFIED",
     if not store.count(RESOURCEQUOTAS, ns):
         return
     quotas, _ = store.list(RESOURCEQUOTAS, ns)
+    # As the apiserver's quota evaluators: a change of one resource recounts only the keys that
+    # resource counts towards; the others keep what status.used says (an Event created in a
+    # namespace whose quota counts pods and CPU recounts nothing).
+    quotas = [q for q in quotas if _tracked(rt, set((q.get("spec") or {}).get("hard") or {}))]
+    if not quotas:
+        return
     store.in_quota_update = True
     try:
         for quota in quotas:
             hard = (quota.get("spec") or {}).get("hard") or {}
-            used = _format_usage(_usage(store, ns, set(hard)), hard)
+            old = (quota.get("status") or {}).get("used") or {}
+            if set(old) == set(hard) and dict((quota.get("status") or {}).get("hard") or {}) == dict(hard):
+                used = {**old, **_format_usage(_usage(store, ns, set(hard), only=rt), hard)}
+            else:  # the quota's keys changed (or it was never counted): count everything
+                used = _format_usage(_usage(store, ns, set(hard)), hard)
             status = {"hard": dict(hard), "used": used}
             if quota.get("status") != status:
                 quota["status"] = status

@@ -227,3 +227,34 @@ def test_limit_range_default_request_may_not_exceed_the_default_limit(store: Sto
     good = {"metadata": {"name": "limits", "namespace": "portal"}, "spec": {"limits": [
         {"type": "Container", "default": {"cpu": "500m"}, "defaultRequest": {"cpu": "100m"}}]}}
     store.create(LIMITRANGES, good)
+
+
+def test_usage_recounts_only_what_a_change_counts_towards(store: Store) -> None:
+    """A change recounts the keys its resource counts towards and keeps the others (as the
+    apiserver's evaluators do): the quota ends where a full recount would, and a change of a
+    resource the quota does not count leaves it alone."""
+    from sandbox import admission
+    from sandbox.resources import PODS, SECRETS
+
+    hard = {"pods": "10", "requests.cpu": "4", "services": "5", "count/configmaps": "9",
+            "persistentvolumeclaims": "3"}
+    store.create(RESOURCEQUOTAS, quota("portal-quota", hard))
+    store.create(SERVICES, {"metadata": {"name": "web", "namespace": "portal"},
+                            "spec": {"ports": [{"port": 80}]}})
+    for i in range(2):
+        store.create(PODS, {"metadata": {"name": f"p{i}", "namespace": "portal"},
+                            "spec": {"containers": [{"name": "c", "image": "nginx",
+                                                     "resources": {"requests": {"cpu": "250m"}}}]}})
+    store.create(CONFIGMAPS, {"metadata": {"name": "conf", "namespace": "portal"}, "data": {}})
+    store.delete(PODS, "portal", "p0")
+    configmaps = len(store.list(CONFIGMAPS, "portal")[0])  # ours and kube-root-ca.crt
+    assert used(store, "portal-quota") == {"pods": "1", "requests.cpu": "250m", "services": "1",
+                                           "count/configmaps": str(configmaps), "persistentvolumeclaims": "0"}
+    assert used(store, "portal-quota") == admission._format_usage(admission._usage(store, "portal", set(hard)), hard)
+
+    before = store.get(RESOURCEQUOTAS, "portal", "portal-quota")
+    assert before is not None
+    store.create(SECRETS, {"metadata": {"name": "s", "namespace": "portal"}, "data": {}})
+    after = store.get(RESOURCEQUOTAS, "portal", "portal-quota")
+    assert after is not None
+    assert after["metadata"]["resourceVersion"] == before["metadata"]["resourceVersion"]
