@@ -379,17 +379,27 @@ def plan_upgrade(*, release: Release, version: PackageVersion | None, values: di
                    prepared=prepared, decided=decided, release=release)
 
 
-def store(planned: Planned, *, user: Any, request: HttpRequest | None) -> Release:
+def store(planned: Planned, *, user: Any, request: HttpRequest | None, publish: bool = True) -> Release:
     """Write a planned install or upgrade: the release, its revision, the audit record, and (after
-    commit) the deploy task and the release's row. 409 when the release changed since it was
-    planned. Runs in the caller's transaction when there is one (a rollout stores its first wave
-    with the rollout)."""
+    commit) the deploy task and, unless ``publish`` is False, the release's row. 409 when the
+    release changed since it was planned. Runs in the caller's transaction when there is one (a
+    rollout stores its first wave with the rollout, and publishes the rows itself once every
+    deploy is queued: building a row takes queries, and the deploys should not wait for them)."""
     if planned.release is None:
-        return _store_install(planned, user=user, request=request)
-    return _store_upgrade(planned, user=user, request=request)
+        return _store_install(planned, user=user, request=request, publish=publish)
+    return _store_upgrade(planned, user=user, request=request, publish=publish)
 
 
-def _store_install(planned: Planned, *, user: Any, request: HttpRequest | None) -> Release:
+def publish_releases(stored: list[Release]) -> None:
+    """The rows of releases :func:`store` wrote with ``publish=False``, after commit."""
+    def send() -> None:
+        for release in stored:
+            _publish_release(release)
+
+    transaction.on_commit(send)
+
+
+def _store_install(planned: Planned, *, user: Any, request: HttpRequest | None, publish: bool) -> Release:
     sm, name, version, values = planned.sm, planned.name, planned.version, planned.values
     try:
         with transaction.atomic():
@@ -403,13 +413,14 @@ def _store_install(planned: Planned, *, user: Any, request: HttpRequest | None) 
             _audit(request, action="release.install", release=release,
                    detail={"service_map": sm.pk, "package_version": version.pk, "revision": 1})
             _enqueue(enqueue.DEPLOY_REVISION, release.pk, 1)
-            transaction.on_commit(lambda: _publish_release(release))
+            if publish:
+                transaction.on_commit(lambda: _publish_release(release))
     except IntegrityError as exc:
         raise Conflict(f"A release named {name} was just created in {sm.namespace}.") from exc
     return release
 
 
-def _store_upgrade(planned: Planned, *, user: Any, request: HttpRequest | None) -> Release:
+def _store_upgrade(planned: Planned, *, user: Any, request: HttpRequest | None, publish: bool) -> Release:
     assert planned.release is not None
     release, number, version, values = planned.release, planned.number, planned.version, planned.values
     with transaction.atomic():
@@ -427,7 +438,8 @@ def _store_upgrade(planned: Planned, *, user: Any, request: HttpRequest | None) 
         _audit(request, action="release.upgrade", release=locked,
                detail={"package_version": version.pk, "revision": number})
         _enqueue(enqueue.DEPLOY_REVISION, locked.pk, number)
-        transaction.on_commit(lambda: _publish_release(locked))
+        if publish:
+            transaction.on_commit(lambda: _publish_release(locked))
     return locked
 
 

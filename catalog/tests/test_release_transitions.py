@@ -172,3 +172,22 @@ def test_a_rollout_stores_its_first_wave_from_the_request_renders(admin_api: API
     assert list(refused.value.errors) == ["targets.1.service_map"]
     assert "still deploying" in refused.value.errors["targets.1.service_map"][0]
     assert (Release.objects.count(), Revision.objects.count(), RolloutTarget.objects.count()) == before
+
+
+def test_a_wave_stored_with_its_rollout_queues_every_deploy_before_publishing_rows(
+        admin_api: APIClient, sandbox: Any, driver: Driver, monkeypatch: Any) -> None:
+    """Building a release's row takes queries: the rows go out after every deploy of the wave is
+    queued, so the last target's deploy does not wait for the others' rows."""
+    workspace, maps, developer, version = _setup(admin_api, sandbox, ("cluster-1", "cluster-2", "cluster-3"))
+    queued_at_publish: list[int] = []
+    publish = releases._publish_release
+
+    def counted(release: Release) -> None:
+        queued_at_publish.append(sum(task.name == "catalog.deploy_revision" for task, _ in driver.queue))
+        publish(release)
+
+    monkeypatch.setattr(releases, "_publish_release", counted)
+    rollouts.create_rollout(workspace=workspace, release_name="shop", version=version, values={},
+                            targets=[{"service_map": sm.pk} for sm in maps], canary=None, batch_size=5,
+                            max_failures=0, user=developer, request=None)
+    assert queued_at_publish == [3, 3, 3]
