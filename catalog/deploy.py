@@ -33,6 +33,7 @@ import yaml
 from django.conf import settings
 from django.core.cache import cache
 from django.db import connection
+from django.db.models import F
 from django.utils import timezone
 
 from catalog import image_hooks, redaction, releases, strategies
@@ -273,6 +274,11 @@ def watch_revision(release_id: int, number: int, *, chained: bool = True) -> str
 
     ``chained``: the look of the task's own schedule, which marks the revision as watched for the
     beat task (:func:`due_revisions`); a look the watcher's hook asked for does not."""
+    status = Revision.objects.filter(release_id=release_id, number=number).values_list("status", flat=True).first()
+    if status is None:
+        return "gone"
+    if status != RevisionStatus.PROGRESSING:  # one small query for the looks that come after the end
+        return "done"
     loaded = _load(release_id, number)
     if loaded is None:
         return "gone"
@@ -383,10 +389,13 @@ def observe_release(value: Any) -> str:
         release_id = int(str(value))
     except ValueError:
         return "gone"
-    number = Release.objects.filter(pk=release_id).values_list("revision", flat=True).first()
-    if number is None:
+    current = Revision.objects.filter(release_id=release_id, number=F("release__revision")).values_list(
+        "number", "status").first()  # the release's current revision, in one query
+    if current is None:
         return "gone"
-    return watch_revision(release_id, number, chained=False)
+    if current[1] != RevisionStatus.PROGRESSING:  # most of the hook's looks: the rollout is over
+        return "done"
+    return watch_revision(release_id, current[0], chained=False)
 
 
 def delete_release_objects(release_id: int) -> str:
