@@ -52,7 +52,9 @@ BEAT_LOG = Path(tempfile.gettempdir()) / "bench-fanout-beat.log"
 
 
 def start_celery(args: argparse.Namespace, tmp: str) -> list[subprocess.Popen[bytes]]:
-    env = {**os.environ, "PORTAL_DEPLOY_WATCH_INTERVAL": str(args.watch_interval), "LOG_LEVEL": "WARNING"}
+    env = {**os.environ, "LOG_LEVEL": "WARNING"}
+    if args.watch_interval is not None:
+        env["PORTAL_DEPLOY_WATCH_INTERVAL"] = str(args.watch_interval)
     procs = []
     worker_log = open(WORKER_LOG, "wb")  # noqa: SIM115 - lives as long as the process
     procs.append(subprocess.Popen(
@@ -211,22 +213,80 @@ class Tracker:
             self.ready[sm_id] = time.time()
 
 
-def run_rollout(sb: Any, workspace: Any, maps: list[Any], developer: Any, version: Any, release: str,
-                timeout: float, worker_pid: int, watcher_pid: int | None = None) -> dict[str, Any]:
-    """Create a rollout to ``maps`` (one wave), wait for it to end, and take its timings apart."""
+class Requester:
+    """A child process standing in for the web process that serves POST /rollouts/: it calls
+    ``catalog.rollouts.create_rollout`` (what the view calls) and publishes after commit there, not
+    in this process, whose GIL the sandbox's clusters need."""
+
+    def __init__(self) -> None:
+        import multiprocessing
+
+        ctx = multiprocessing.get_context("spawn")
+        self.conn, child = ctx.Pipe()
+        self.proc = ctx.Process(target=_requester_main, args=(child,))  # not a daemon: it has a render pool
+        self.proc.start()
+        self.pid = int(self.conn.recv())
+
+    def create_rollout(self, **job: Any) -> tuple[int, float]:
+        """(rollout id, time the call returned)."""
+        self.conn.send(job)
+        answer = self.conn.recv()
+        if isinstance(answer, str):
+            raise SystemExit(f"create_rollout failed in the request process: {answer}")
+        return int(answer[0]), float(answer[1])
+
+    def stop(self) -> None:
+        with contextlib.suppress(OSError):
+            self.conn.send(None)
+        self.proc.join(10)
+        if self.proc.is_alive():
+            self.proc.kill()
+
+
+def _requester_main(conn: Any) -> None:
+    import django
+
+    django.setup()
+    from django.contrib.auth import get_user_model
+
     from catalog import rollouts
+    from catalog.models import PackageVersion
+    from workspaces.models import Workspace
+
+    conn.send(os.getpid())
+    while (job := conn.recv()) is not None:
+        try:
+            rollout = rollouts.create_rollout(
+                workspace=Workspace.objects.get(pk=job["workspace"]), release_name=job["release"],
+                version=PackageVersion.objects.get(pk=job["version"]), values=job["values"],
+                targets=[{"service_map": pk} for pk in job["maps"]], canary=None, batch_size=len(job["maps"]),
+                max_failures=0, user=get_user_model().objects.get(pk=job["user"]), request=None)
+        except Exception as exc:  # reported to the benchmark, which stops
+            conn.send(f"{type(exc).__name__}: {exc}")
+            continue
+        conn.send((rollout.pk, time.time()))
+
+
+def run_rollout(sb: Any, workspace: Any, maps: list[Any], developer: Any, version: Any, release: str,
+                timeout: float, worker_pid: int, watcher_pid: int | None, requester: Requester) -> dict[str, Any]:
+    """Create a rollout to ``maps`` (one wave), wait for it to end, and take its timings apart."""
     from catalog.models import Revision, Rollout, RolloutTarget
     from portal.metrics import task_stats
 
     tracker = Tracker(sb, workspace, maps, release)
     tasks0 = task_stats()
-    cpu_worker, cpu_self, busy0 = tree_cpu_seconds(worker_pid), tree_cpu_seconds(os.getpid()), machine_busy()
+    services = wc.service_pids()
+    # this process alone (the sandbox's clusters and the tracker): the worker, the watcher and the
+    # request process are its children, and counted on their own
+    cpu_worker, cpu_self, busy0 = tree_cpu_seconds(worker_pid), wc.proc_cpu_seconds(os.getpid()), machine_busy()
+    cpu_services = {name: tree_cpu_seconds(pid) for name, pid in services.items()}
     cpu_watcher = tree_cpu_seconds(watcher_pid) if watcher_pid else 0.0
+    cpu_web = tree_cpu_seconds(requester.pid)
     t0 = time.time()
-    rollout = rollouts.create_rollout(workspace=workspace, release_name=release, version=version,
-                                      values={"greeting": release, "replicaCount": 2}, targets=[{"service_map": sm.pk} for sm in maps],
-                                      canary=None, batch_size=len(maps), max_failures=0, user=developer, request=None)
-    t_created = time.time()
+    rollout_id, t_created = requester.create_rollout(
+        workspace=workspace.pk, release=release, version=version.pk, values={"greeting": release, "replicaCount": 2},
+        maps=[sm.pk for sm in maps], user=developer.pk)
+    rollout = Rollout.objects.get(pk=rollout_id)
     deadline = time.monotonic() + timeout
     status = "running"
     while status == "running":
@@ -243,7 +303,12 @@ def run_rollout(sb: Any, workspace: Any, maps: list[Any], developer: Any, versio
            "worker_cpu_ms_per_target": round(1000 * worker_cpu / len(maps), 1),
            "watcher_percent_of_one_core": (round(100 * (tree_cpu_seconds(watcher_pid) - cpu_watcher) / wall, 1)
                                            if watcher_pid else None),
-           "bench_and_sandbox_percent_of_one_core": round(100 * (tree_cpu_seconds(os.getpid()) - cpu_self) / wall, 1),
+           "web_percent_of_one_core": round(100 * (tree_cpu_seconds(requester.pid) - cpu_web) / wall, 1),
+           "web_cpu_ms_per_target": round(1000 * (tree_cpu_seconds(requester.pid) - cpu_web) / len(maps), 1),
+           "sandbox_and_tracker_percent_of_one_core": round(100 * (wc.proc_cpu_seconds(os.getpid()) - cpu_self) / wall,
+                                                            1),
+           **{f"{name}_percent_of_one_core": round(100 * (tree_cpu_seconds(pid) - cpu_services[name]) / wall, 1)
+              for name, pid in services.items()},
            "machine_busy_percent": round(100 * (busy1[0] - busy0[0]) / max(1.0, busy1[1] - busy0[1]), 1)}
     rollout.refresh_from_db()
     if status != "succeeded":
@@ -339,8 +404,9 @@ def show(label: str, r: dict[str, Any]) -> None:
           f"{sg['queued_after_wave_start']['max']:.2f}, apply {sg['apply']['p50']:.2f}/{sg['apply']['max']:.2f}, "
           f"cluster rollout {sg['cluster_rollout']['p50']:.2f}/{sg['cluster_rollout']['max']:.2f}, watch noticed "
           f"after {sg['watch_noticed_after']['p50']:.2f}/{sg['watch_noticed_after']['max']:.2f} s; CPU worker "
-          f"{cpu['worker_percent_of_one_core']}% ({cpu['worker_cpu_ms_per_target']} ms per target), sandbox "
-          f"{cpu['bench_and_sandbox_percent_of_one_core']}%"
+          f"{cpu['worker_percent_of_one_core']}% ({cpu['worker_cpu_ms_per_target']} ms per target), web (request) "
+          f"{cpu['web_percent_of_one_core']}% ({cpu['web_cpu_ms_per_target']} ms per target), sandbox "
+          f"{cpu['sandbox_and_tracker_percent_of_one_core']}%, postgres {cpu.get('postgres_percent_of_one_core')}%"
           + (f", watcher {cpu['watcher_percent_of_one_core']}%" if cpu.get("watcher_percent_of_one_core") is not None
              else "") + f", machine {cpu['machine_busy_percent']}% busy", flush=True)
     tasks = ", ".join(f"{name.split('.')[-1]} {t['runs']}x {t['cpu_ms_per_run'] or '?'} ms"
@@ -355,13 +421,16 @@ def main() -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--clusters", type=int, default=20, help="targets of the fan-out rollout (one more is started)")
     p.add_argument("--nodes", type=int, default=2, help="nodes per sandbox cluster")
-    p.add_argument("--concurrency", type=int, default=8, help="Celery worker concurrency")
+    p.add_argument("--concurrency", type=int, default=16,
+                   help="Celery worker concurrency (16: the deploys worker of the Procfile and the Helm chart)")
     p.add_argument("--pool", default="threads", choices=["threads", "prefork", "solo"], help="Celery worker pool")
     p.add_argument("--prefetch-multiplier", type=int, default=None,
                    help="worker's --prefetch-multiplier (default: CELERY_WORKER_PREFETCH_MULTIPLIER, 1)")
     p.add_argument("--beat", action=argparse.BooleanOptionalAction, default=True,
                    help="run celery beat too (reconcile_releases every 15 s, as deployed)")
-    p.add_argument("--watch-interval", type=float, default=1.0, help="PORTAL_DEPLOY_WATCH_INTERVAL of the worker")
+    p.add_argument("--watch-interval", type=float, default=None,
+                   help="PORTAL_DEPLOY_WATCH_INTERVAL of the worker (default: the settings', as deployed; it only "
+                        "matters with --watcher: without one, a deploy looks every PORTAL_DEPLOY_POLL_INTERVAL)")
     p.add_argument("--watcher", action=argparse.BooleanOptionalAction, default=False,
                    help="run the watcher (manage.py runwatchers) too, as deployed: a deploy then learns its "
                         "workloads are ready from the read model, told by the watcher's hook, instead of its "
@@ -406,20 +475,22 @@ def main() -> int:
                     time.sleep(0.5)
                 print(f"watcher: {len(maps)} clusters synced", flush=True)
             watcher_pid = watcher.pid if watcher is not None else None
+            requester = Requester()
             try:
                 warm = run_rollout(sb, workspace, [single_map], developer, version, "warmup", args.timeout,
-                                   procs[0].pid, watcher_pid)
+                                   procs[0].pid, watcher_pid, requester)
                 print(f"warm-up rollout (worker's render pool starts): {warm['total_s']:.2f} s", flush=True)
                 singles, fans = [], []
                 for n in range(1, args.rounds + 1):
                     print(f"round {n}:", flush=True)
                     singles.append(run_rollout(sb, workspace, [single_map], developer, version, f"shop-r{n}",
-                                               args.timeout, procs[0].pid, watcher_pid))
+                                               args.timeout, procs[0].pid, watcher_pid, requester))
                     show("1 target", singles[-1])
                     fans.append(run_rollout(sb, workspace, fan_maps, developer, version, f"shop-r{n}", args.timeout,
-                                            procs[0].pid, watcher_pid))
+                                            procs[0].pid, watcher_pid, requester))
                     show(f"{args.clusters} targets", fans[-1])
             finally:
+                requester.stop()
                 stop_all(procs)
                 if watcher is not None:
                     wc.stop_watcher(watcher)
@@ -433,7 +504,7 @@ def main() -> int:
                  "chart": "Deployment (2 replicas), Service, ConfigMap"},
         "worker": {"pool": args.pool, "concurrency": args.concurrency,
                    "prefetch_multiplier": args.prefetch_multiplier or "settings (1)", "beat": args.beat,
-                   "watch_interval_s": args.watch_interval, "watcher": args.watcher},
+                   "watch_interval_s": args.watch_interval or "settings", "watcher": args.watcher},
         "code": code_version(),
         "host": {"loadavg_at_start": [round(x, 2) for x in load_at_start],
                  "loadavg_at_end": [round(x, 2) for x in os.getloadavg()]},
