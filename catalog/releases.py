@@ -11,6 +11,7 @@ is exactly what every retry applies. Writes audit and publish ``release.updated`
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import re
 from dataclasses import dataclass, field
@@ -118,14 +119,23 @@ class Prepared:
 LOOKUP_WARNING = "chart_uses_lookup"
 
 
+_LOOKUPS: dict[str, list[str]] = {}  # sha256 of a chart archive -> its templates that call lookup
+
+
 def _lookup_warnings(archive: bytes) -> list[dict[str, str]]:
     """A warning when the chart's templates call Helm's ``lookup`` (found in a render process)."""
     from catalog import helm
 
-    try:
-        paths = helm.inspect(archive).lookup_templates
-    except helm.ChartError:
-        return []
+    key = hashlib.sha256(archive).hexdigest()
+    paths = _LOOKUPS.get(key)
+    if paths is None:  # an archive's templates do not change: one inspection per archive and process
+        try:
+            paths = helm.inspect(archive).lookup_templates
+        except helm.ChartError:
+            return []
+        if len(_LOOKUPS) >= 256:
+            _LOOKUPS.clear()
+        _LOOKUPS[key] = paths
     if not paths:
         return []
     return [{"code": LOOKUP_WARNING, "message": (
