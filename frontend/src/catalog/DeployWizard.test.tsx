@@ -132,6 +132,35 @@ describe('DeployWizard', () => {
     });
   });
 
+  it('a rollout refused for one target names its cluster and namespace', async () => {
+    mockFetch(
+      handlers({
+        'POST /api/catalog/releases/plan/': () => intent(plan(), { kind: 'release.plan' }),
+        'POST /api/catalog/rollouts/': () =>
+          json(
+            {
+              detail: 'Invalid input.',
+              errors: { 'targets.1.service_map': ['Revision 3 of shop is still deploying (applying); wait for it to finish, then try again.'] },
+            },
+            { status: 400 },
+          ),
+      }),
+    );
+    render();
+    const user = userEvent.setup();
+    await screen.findByTestId('value-image.tag');
+    await user.click(screen.getByTestId('deploy-next'));
+    await user.click(await screen.findByTestId('target-check-7'));
+    await user.click(screen.getByTestId('target-check-8'));
+    await user.click(screen.getByTestId('deploy-next'));
+    await waitFor(() => expect(screen.getByTestId('plan-8')).toHaveAttribute('data-valid', 'true'));
+    await user.click(screen.getByTestId('deploy-next'));
+    await user.click(screen.getByTestId('deploy-submit'));
+    const error = await screen.findByTestId('deploy-error');
+    expect(error).toHaveAttribute('data-status', '400');
+    expect(error).toHaveTextContent('busan-prod / shop-8 · Service map: Revision 3 of shop is still deploying');
+  });
+
   it('shows plan warnings translated by code, the server text in the title', async () => {
     const warnings = [{ code: 'chart_uses_lookup', message: 'The chart calls lookup (templates/s.yaml).' }];
     renderAt(<PlanResult sm={serviceMap(7)} plan={plan({ warnings })} error={null} />);

@@ -126,7 +126,6 @@ export function PlanResult({ sm, plan, error }: { sm: ServiceMap; plan: Plan | u
 
 export function DeployWizard() {
   const { t } = useTranslation();
-  const fieldLabel = useErrorFieldLabel();
   const navigate = useNavigate();
   const id = Number(useParams().id);
   const [params] = useSearchParams();
@@ -155,6 +154,7 @@ export function DeployWizard() {
   const [canary, setCanary] = useState<number | null>(null);
   const [batchSize, setBatchSize] = useState('5');
   const targets = mapRows.filter((m) => selected.includes(m.id));
+  const fieldLabel = useErrorFieldLabel(targets); // a rollout's 400 names targets.<i>.<field>
   const overrideOf = (sid: number): Values | null => {
     const parsed = parseValues(overrides[sid] ?? '');
     return 'values' in parsed ? parsed.values : null;

@@ -166,10 +166,22 @@ export function errorLines(error: { detail: string; fieldErrors: Record<string, 
 }
 
 /** A field name of an error answer, translated when the console knows it. */
-export function useErrorFieldLabel(): (field: string) => string {
+/** A 400's field key as a person reads it. With the rollout's ``targets`` (in the order they were
+ * sent), ``targets.<i>.<field>`` names the target's cluster and namespace. */
+export function useErrorFieldLabel(
+  targets: readonly { namespace: string; cluster: { name: string } }[] = [],
+): (field: string) => string {
   const { t } = useTranslation();
-  return (field) => {
+  const label = (field: string): string => {
     const known = ['quota', 'values', 'manifest', 'name', 'service_map', 'package_version'];
-    return known.includes(field) ? t(`catalog.errorField.${field}` as 'catalog.errorField.quota') : field;
+    if (known.includes(field)) return t(`catalog.errorField.${field}` as 'catalog.errorField.quota');
+    const target = /^targets\.(\d+)\.(.+)$/.exec(field);
+    const sm = target ? targets[Number(target[1])] : undefined;
+    if (target && sm) {
+      const rest = target[2] ?? '';
+      return t('catalog.errorField.target', { cluster: sm.cluster.name, namespace: sm.namespace, field: label(rest) });
+    }
+    return field;
   };
+  return label;
 }
