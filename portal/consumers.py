@@ -4,10 +4,15 @@ A browser connects with its session, then subscribes to groups (``{"type": "subs
 "group": "audit"}``). Each subscription is checked against the group's authorizer before the
 socket joins it; foreign Origins and anonymous sockets are closed with 4403 / 4401.
 
+Events come from this process's :class:`portal.eventhub.EventHub`, which reads the event stream
+once for every socket of the process.
+
 Access is not fixed at subscribe time. Every socket also listens on its user's control group
 (:func:`portal.events.control_group`); actions that may take access away (membership removed,
 system role lowered, account deactivated, password set, logout) send it ``portal.reauthorize``
-after commit, and a timer does the same every ``PORTAL_WS_RECHECK_SECONDS``. A re-check reloads
+after commit on the same stream, and a timer does the same every ``PORTAL_WS_RECHECK_SECONDS``.
+A re-check waits its turn in the socket's outbox, so it runs between the events that came before
+it and those that came after, as they were published. A re-check reloads
 the socket's session from the session store, as an HTTP request would: when the session is gone
 (logged out, expired, deleted, its password hash stale) or the user is inactive, the socket
 closes with 4401; otherwise every group the user may no longer hear is left and the browser is
@@ -22,6 +27,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 from importlib import import_module
 from types import SimpleNamespace
@@ -35,7 +41,8 @@ from django.contrib import auth
 
 from portal.access import can_subscribe, revoked_groups
 from portal.authentication import account_problem
-from portal.events import channel_group, control_group, current_seq, valid_group
+from portal.eventhub import hub
+from portal.events import control_group, current_seq, valid_group
 from portal.metrics import socket_closed, socket_opened
 
 logger = logging.getLogger(__name__)
@@ -43,6 +50,11 @@ logger = logging.getLogger(__name__)
 CLOSE_UNAUTHENTICATED = 4401
 CLOSE_FORBIDDEN_ORIGIN = 4403
 MAX_SUBSCRIPTIONS = 200
+# Events waiting to be written to one socket. A socket this far behind (a browser that stopped
+# reading) loses the events that do not fit; it sees the jump in ``seq`` and refetches, as it did
+# when the channel layer's per-channel capacity (also 1,000) overflowed.
+OUTBOX_SIZE = 1000
+TIMER = "timer"  # the outbox entry of the periodic re-check (a control message's is its frame)
 
 
 def origin_allowed(origin: str | None, host: str | None) -> bool:
@@ -88,7 +100,17 @@ def _recheck(session_key: str | None, groups: set[str]) -> tuple[Any | None, lis
 
 
 class PortalConsumer(AsyncJsonWebsocketConsumer):
+    """Events reach the socket from this process's :class:`portal.eventhub.EventHub` through
+    :meth:`offer` and its outbox, written by a task of its own (:meth:`_write_events`); replies to
+    the browser's own messages are written by the handler that answers them."""
+
     groups_joined: set[str]
+    joining: dict[str, list[str]]
+    revoked_joining: set[str]
+    outbox: asyncio.Queue[tuple[str, str]]
+    writer: asyncio.Task[None] | None
+    dropped: int
+    recheck_due: bool
     session_key: str | None
     control: str | None
     ticker: asyncio.Task[None] | None
@@ -97,6 +119,12 @@ class PortalConsumer(AsyncJsonWebsocketConsumer):
     async def connect(self) -> None:
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in self.scope.get("headers", [])}
         self.groups_joined = set()
+        self.joining = {}
+        self.revoked_joining = set()
+        self.outbox = asyncio.Queue(OUTBOX_SIZE)
+        self.writer = None
+        self.dropped = 0
+        self.recheck_due = False
         self.control = None
         self.ticker = None
         self.ended = False
@@ -112,38 +140,77 @@ class PortalConsumer(AsyncJsonWebsocketConsumer):
             await self.close(code=CLOSE_UNAUTHENTICATED)
             return
         self.control = control_group(user.pk)
-        await self.channel_layer.group_add(self.control, self.channel_name)
+        await hub().join(self.control, self)
         self.ticker = asyncio.create_task(self._tick())
+        self.writer = asyncio.create_task(self._write_events())
 
     async def disconnect(self, code: int) -> None:
         socket_closed(self)
-        if getattr(self, "ticker", None) is not None:
-            assert self.ticker is not None
-            self.ticker.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await self.ticker
+        for task in (getattr(self, "ticker", None), getattr(self, "writer", None)):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await task
         await self._leave_all()
 
+    # ------------------------------------------------------------------ events
+
+    def offer(self, group: str, frame: str) -> None:
+        """Called by the hub for every event of a group this socket joined or is joining. While a
+        subscription is being made, its events wait until ``subscribed`` has gone out: a browser
+        hears of a group's events only after it heard the group's current number."""
+        pending = self.joining.get(group)
+        if pending is not None:
+            pending.append(frame)
+        elif group in self.groups_joined or group == self.control:
+            self._queue(group, frame)
+
+    def _queue(self, group: str, frame: str) -> None:
+        try:
+            self.outbox.put_nowait((group, frame))
+        except asyncio.QueueFull:
+            if group == self.control:  # never lost: it runs before the next event is written
+                self.recheck_due = True
+                return
+            if not self.dropped:
+                logger.info("socket too slow: dropping events it would see as a seq jump", extra={"group": group})
+            self.dropped += 1
+
+    async def _write_events(self) -> None:
+        while True:
+            group, frame = await self.outbox.get()
+            if self.recheck_due:
+                self.recheck_due = False
+                await self.reauthorize("control message over the outbox")
+            if self.ended:
+                continue
+            if group == self.control:
+                reason = frame if frame == TIMER else str(json.loads(frame).get("data", {}).get("reason", ""))
+                await self.reauthorize(reason)
+            elif group in self.groups_joined:  # one queued before this socket left the group is dropped
+                await self.send(text_data=frame)
+
+    def _leave_group(self, group: str) -> None:
+        self.groups_joined.discard(group)
+        hub().leave(group, self)
+
     async def _leave_all(self) -> None:
-        for group in list(getattr(self, "groups_joined", ())):
-            await self.channel_layer.group_discard(channel_group(group), self.channel_name)
+        for group in list(getattr(self, "groups_joined", ())) + list(getattr(self, "joining", ())):
+            hub().leave(group, self)
         self.groups_joined = set()
+        self.joining = {}
         if getattr(self, "control", None):
-            await self.channel_layer.group_discard(self.control, self.channel_name)
+            assert self.control is not None
+            hub().leave(self.control, self)
             self.control = None
 
     async def _tick(self) -> None:
-        """Every few seconds, queue a re-check on this socket's own channel, so it runs in turn
-        with subscriptions and events instead of beside them. Re-joining the control group keeps
-        the channel layer from expiring the membership on a long-lived socket."""
+        """Every few seconds, queue a re-check in the socket's outbox, so it runs in turn with the
+        events instead of beside them."""
         while True:
             await asyncio.sleep(recheck_seconds())
-            try:
-                if self.control:
-                    await self.channel_layer.group_add(self.control, self.channel_name)
-                await self.channel_layer.send(self.channel_name, {"type": "portal.reauthorize", "reason": "timer"})
-            except Exception:  # Redis briefly away: try again on the next tick
-                logger.warning("socket re-check could not be queued", exc_info=True)
+            if self.control:
+                await self.outbox.put((self.control, TIMER))
 
     async def _end(self, detail: str) -> None:
         """The session is no longer valid: leave every group at once, then close with 4401."""
@@ -157,21 +224,27 @@ class PortalConsumer(AsyncJsonWebsocketConsumer):
         except RuntimeError:  # the browser closed first (a sign-out that also closed the tab's socket)
             logger.debug("socket closed before session.ended could be sent")
 
-    async def portal_reauthorize(self, message: dict[str, Any]) -> None:
+    async def reauthorize(self, reason: str) -> None:
+        """Re-read the session and drop every group the user may no longer hear, those being
+        joined included (their ``subscription.revoked`` follows their ``subscribed``)."""
         if self.ended:
             return
-        user, revoked = await database_sync_to_async(_recheck)(self.session_key, set(self.groups_joined))
+        held = set(self.groups_joined) | set(self.joining)
+        user, revoked = await database_sync_to_async(_recheck)(self.session_key, held)
         if user is None:
             await self._end("The session has ended (signed out, expired or the account deactivated); sign in again.")
             return
         self.scope["user"] = user
         for group in revoked:
-            if group not in self.groups_joined:
-                continue
-            self.groups_joined.discard(group)
-            await self.channel_layer.group_discard(channel_group(group), self.channel_name)
-            await self.send_json({"type": "subscription.revoked", "group": group,
-                                  "data": {"detail": "You may no longer see this group's events."}})
+            if group in self.joining:
+                self.revoked_joining.add(group)
+            elif group in self.groups_joined:
+                self._leave_group(group)
+                await self._send_revoked(group)
+
+    async def _send_revoked(self, group: str) -> None:
+        await self.send_json({"type": "subscription.revoked", "group": group,
+                              "data": {"detail": "You may no longer see this group's events."}})
 
     async def receive_json(self, content: Any, **kwargs: Any) -> None:
         if self.ended:
@@ -187,8 +260,7 @@ class PortalConsumer(AsyncJsonWebsocketConsumer):
             await self._subscribe(group)
         elif kind == "unsubscribe" and isinstance(group, str):
             if group in self.groups_joined:
-                self.groups_joined.discard(group)
-                await self.channel_layer.group_discard(channel_group(group), self.channel_name)
+                self._leave_group(group)
             await self.send_json({"type": "unsubscribed", "group": group})
         else:
             await self.send_json(
@@ -214,14 +286,28 @@ class PortalConsumer(AsyncJsonWebsocketConsumer):
             await self.send_json({"type": "error", "group": group,
                                   "data": {"detail": "Not allowed to subscribe to this group, or it does not exist."}})
             return
-        await self.channel_layer.group_add(channel_group(group), self.channel_name)
-        self.groups_joined.add(group)
-        seq = await database_sync_to_async(current_seq)(group)
-        await self.send_json({"type": "subscribed", "group": group, "seq": seq})
-
-    async def portal_event(self, message: dict[str, Any]) -> None:
-        event = message["event"]
-        # An event queued before this socket left the group (or ended) is not delivered.
-        if self.ended or event.get("group") not in self.groups_joined:
+        if group in self.joining:  # the same subscription already being made
             return
-        await self.send_json(event)
+        # Join first, then read the number: every event numbered after it reaches this socket.
+        self.joining[group] = []
+        try:
+            await hub().join(group, self)
+            seq = await database_sync_to_async(current_seq)(group)
+            if not self.ended:
+                await self.send_json({"type": "subscribed", "group": group, "seq": seq})
+        except BaseException:
+            self.joining.pop(group, None)
+            if group not in self.groups_joined:
+                hub().leave(group, self)
+            raise
+        waiting = self.joining.pop(group, [])
+        if self.ended:
+            return
+        if group in self.revoked_joining:  # access ended while the subscription was being made
+            self.revoked_joining.discard(group)
+            self._leave_group(group)
+            await self._send_revoked(group)
+            return
+        self.groups_joined.add(group)
+        for frame in waiting:
+            self._queue(group, frame)

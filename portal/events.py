@@ -2,7 +2,9 @@
 
 Every event is an envelope ``{"type", "group", "seq", "data"}``. ``seq`` increases by one per
 group (a Redis counter that starts at an epoch, :func:`_epoch`), so a client that sees a jump
-knows it missed something and refetches.
+knows it missed something and refetches. Events are numbered and added to one Redis stream
+(:data:`STREAM`) in the same step; every web process reads that stream once and hands each event
+to its own sockets subscribed to the group (:mod:`portal.eventhub`).
 Events are sent only after the surrounding transaction commits: a browser must never hear of a
 change that was rolled back. Apps declare which groups exist and who may join them with
 :func:`register_group`; the WebSocket consumer asks :func:`can_subscribe` before joining.
@@ -11,7 +13,7 @@ change that was rolled back. Apps declare which groups exist and who may join th
 from __future__ import annotations
 
 import asyncio
-import functools
+import json
 import logging
 import re
 import threading
@@ -67,10 +69,6 @@ def can_subscribe(user: AbstractBaseUser | AnonymousUser, group: str) -> bool:
     return kind is not None and kind.authorize(user, key)
 
 
-def channel_group(group: str) -> str:
-    return f"portal.{group}"
-
-
 def _seq_key(group: str) -> str:
     return f"portal:seq:{group}"
 
@@ -91,11 +89,6 @@ def _counter(pipe: Any, group: str) -> str:
     return key
 
 
-def _next_seq(pipe: Any, group: str) -> None:
-    """Queue on ``pipe`` what takes ``group``'s next number: the reply of the INCR (the second of two)."""
-    pipe.incr(_counter(pipe, group))
-
-
 def current_seq(group: str) -> int:
     """The group's last number (starting its counter at the epoch if Redis has none)."""
     pipe = client().pipeline(transaction=False)
@@ -104,161 +97,97 @@ def current_seq(group: str) -> int:
     return int(value or 0)
 
 
-def send_now(group: str, event_type: str, data: dict[str, Any]) -> int:
-    """Send immediately (no transaction involved). Returns the event's seq; raises if Redis fails."""
-    items = _numbered([(group, event_type, data)])
-    layer = get_channel_layer()
-    if layer is not None:
-        if _batchable(layer):
-            _deliver_sync(layer, items)
-        else:
-            async_to_sync(layer.group_send)(*items[0])
-    return int(items[0][1]["event"]["seq"])
+# Every event goes on one Redis stream, a flush of events as one entry: the stream is what each web
+# process reads (portal.eventhub) and fans out to its own sockets. One entry per flush, whatever the
+# number of groups and of sockets listening, where the channel layer's ``group_send`` wrote a copy
+# of every message into every member channel's queue (a command and a decode per socket).
+STREAM = "portal:events"
+# Entries older than this are trimmed when the next one is added: a reader further behind than
+# this (a web process that lost Redis for longer) misses events, which its sockets see as a jump
+# in ``seq`` and answer with a refetch, as for any missed event.
+STREAM_KEEP_SECONDS = 30
+_CHUNK = 500  # events per script call: Lua's unpack() takes a few thousand values at most
 
-
-def _numbered(messages: Sequence[tuple[str, str, dict[str, Any]]]) -> list[tuple[str, dict[str, Any]]]:
-    """Take every message's number in one Redis round trip; the (channel group, message) to send."""
-    pipe = client().pipeline(transaction=False)
-    for group, _type, _data in messages:
-        _next_seq(pipe, group)
-    seqs = pipe.execute()[1::2]
-    return [(channel_group(group), {"type": "portal.event", "event": {
-        "type": event_type, "group": group, "seq": int(seq), "data": data}})
-        for (group, event_type, data), seq in zip(messages, seqs, strict=True)]
-
-
-async def send_many(messages: Sequence[tuple[str, str, dict[str, Any]]]) -> list[BaseException | None]:
-    """Send ``(group, event_type, data)`` messages at once, for busy publishers (the watcher): one
-    Redis round trip takes all their sequence numbers, and on the Redis channel layer two more
-    deliver them all (:func:`_deliver`). Returns, per message, None or the exception its send raised."""
-    items = _numbered(messages)
-    layer = get_channel_layer()
-    if layer is None:
-        return [None] * len(messages)
-    if _batchable(layer):
-        try:
-            await _deliver(layer, items)
-        except Exception as exc:  # Redis trouble: every message of the flush failed alike
-            return [exc] * len(items)
-        return [None] * len(items)
-    results = await asyncio.gather(*(layer.group_send(g, m) for g, m in items), return_exceptions=True)
-    return [r if isinstance(r, BaseException) else None for r in results]
-
-
-def send_many_sync(messages: Sequence[tuple[str, str, dict[str, Any]]]) -> list[BaseException | None]:
-    """:func:`send_many` for synchronous code (requests, tasks): on the Redis layer the same three
-    round trips through a synchronous Redis client, without an event loop and a fresh connection
-    per call (``async_to_sync`` made both for every commit that published)."""
-    layer = get_channel_layer()
-    if layer is None or not _batchable(layer):
-        return async_to_sync(send_many)(messages)
-    items = _numbered(messages)
-    try:
-        _deliver_sync(layer, items)
-    except Exception as exc:
-        return [exc] * len(items)
-    return [None] * len(items)
-
-
-# channels_redis's own group_send script (4.3.0): add the message to each member channel's sorted
-# set unless the channel is at capacity, and refresh the set's expiry.
-_GROUP_SEND_LUA = """
-local over_capacity = 0
-local current_time = ARGV[#ARGV - 1]
-local expiry = ARGV[#ARGV]
-for i=1,#KEYS do
-    if redis.call('ZCOUNT', KEYS[i], '-inf', '+inf') < tonumber(ARGV[i + #KEYS]) then
-        redis.call('ZADD', KEYS[i], current_time, ARGV[i])
-        redis.call('EXPIRE', KEYS[i], expiry)
-    else
-        over_capacity = over_capacity + 1
-    end
+# Number each event and add the flush to the stream in one atomic step, so that a group's events
+# enter the stream in the order of their numbers, whoever publishes them. A field's value is the
+# group, a space and the frame a browser receives: the readers never parse an event. The frame is
+# built here from the head (type and group, ending in ``"seq":``) and the tail (``,"data":…}``).
+# string.format("%d") because tostring() would write a 16-digit seq as 1.7e+15.
+_PUBLISH_LUA = """
+local fields = {}
+local seqs = {}
+for i = 2, #KEYS do
+    redis.call('SET', KEYS[i], ARGV[1], 'NX')
+    local seq = redis.call('INCR', KEYS[i])
+    local at = (i - 2) * 3 + 3
+    seqs[i - 1] = seq
+    fields[#fields + 1] = tostring(i - 1)
+    fields[#fields + 1] = ARGV[at] .. ' ' .. ARGV[at + 1] .. string.format('%d', seq) .. ARGV[at + 2]
 end
-return over_capacity
+redis.call('XADD', KEYS[1], 'MINID', '~', ARGV[2], '*', unpack(fields))
+return seqs
 """
 
 
-def _batchable(layer: Any) -> bool:
-    """A single-host ``channels_redis`` core layer, whose group sends :func:`_deliver` can batch."""
-    from channels_redis.core import RedisChannelLayer
-
-    return (isinstance(layer, RedisChannelLayer) and layer.ring_size == 1
-            and all(hasattr(layer, name) for name in ("_group_key", "_map_channel_keys_to_connection", "hosts")))
+def _dumps(value: Any) -> str:
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
 
 
-def _queue_members(layer: Any, pipe: Any, items: Sequence[tuple[str, dict[str, Any]]]) -> None:
-    now = int(time.time())
-    for group, _message in items:
-        key = layer._group_key(group)
-        pipe.zremrangebyscore(key, min=0, max=now - layer.group_expiry)
-        pipe.zrange(key, 0, -1)
-
-
-def _queue_sends(layer: Any, pipe: Any, items: Sequence[tuple[str, dict[str, Any]]],
-                 members: Sequence[Any]) -> list[tuple[int, str, int]]:
-    """Queue every member channel's message on ``pipe``; (reply index, group, members) of each script."""
-    scripts: list[tuple[int, str, int]] = []
-    queued = 0
-    for (group, message), names in zip(items, members, strict=True):
-        channels = [name.decode("utf8") for name in names]
-        if not channels:
-            continue
-        by_connection, messages, capacities = layer._map_channel_keys_to_connection(channels, message)
-        keys = by_connection[0]
-        for key in keys:
-            pipe.zremrangebyscore(key, min=0, max=int(time.time()) - int(layer.expiry))
-        pipe.eval(_GROUP_SEND_LUA, len(keys), *keys, *[messages[k] for k in keys], *[capacities[k] for k in keys],
-                  time.time(), layer.expiry)
-        queued += len(keys) + 1
-        scripts.append((queued - 1, group, len(channels)))
-    return scripts
-
-
-def _log_over_capacity(replies: Sequence[Any], scripts: Sequence[tuple[int, str, int]]) -> None:
-    for index, group, count in scripts:
-        if replies[index]:
-            logger.info("%s of %s channels over capacity in group %s", replies[index], count, group)
-
-
-async def _deliver(layer: Any, items: Sequence[tuple[str, dict[str, Any]]]) -> None:
-    """What ``group_send`` does for each item, in two pipelined round trips for all of them instead
-    of three or four awaited commands each: first every group's members (dropping expired ones),
-    then every member channel's message (dropping its expired ones) through the same script. At the
-    watcher's rate (a message per busy group every 200 ms) this was most of the publisher's CPU."""
-    connection = layer.connection(0)
+def _publish(messages: Sequence[tuple[str, str, dict[str, Any]]]) -> list[int]:
+    """Number ``(group, event_type, data)`` messages and add them to the stream, in one round
+    trip; their numbers. Raises if Redis fails (then none of a chunk was numbered or added)."""
+    if not messages:
+        return []
+    for group, _t, _d in messages:
+        if not valid_group(group):  # it is written into the frame as it is
+            raise ValueError(f"invalid event group name {group!r}")
+    connection = client()
+    script = _script(connection)
     pipe = connection.pipeline(transaction=False)
-    _queue_members(layer, pipe, items)
-    members = (await pipe.execute())[1::2]
-    pipe = connection.pipeline(transaction=False)
-    scripts = _queue_sends(layer, pipe, items, members)
-    if scripts:
-        _log_over_capacity(await pipe.execute(), scripts)
+    minid = str(time.time_ns() // 1_000_000 - STREAM_KEEP_SECONDS * 1000)
+    epoch = _epoch()
+    for start in range(0, len(messages), _CHUNK):
+        chunk = messages[start:start + _CHUNK]
+        keys = [STREAM, *(_seq_key(group) for group, _t, _d in chunk)]
+        args: list[Any] = [epoch, minid]
+        for group, event_type, data in chunk:
+            args += [group, f'{{"type":{_dumps(event_type)},"group":"{group}","seq":', f',"data":{_dumps(data)}}}']
+        script(keys=keys, args=args, client=pipe)
+    return [int(seq) for reply in pipe.execute() for seq in reply]
 
 
-@functools.cache
-def _client_for(address: str) -> redis.Redis:
-    """A synchronous client (thread-safe, pooled) to a channel layer's single Redis host."""
-    return redis.Redis.from_url(address, socket_timeout=5.0, socket_connect_timeout=2.0)
+_scripts: dict[int, Any] = {}
 
 
-def _deliver_sync(layer: Any, items: Sequence[tuple[str, dict[str, Any]]]) -> None:
-    """:func:`_deliver` through a synchronous client: the same two round trips, the same script."""
-    connection = _client_for(str(layer.hosts[0]["address"]))
-    pipe = connection.pipeline(transaction=False)
-    _queue_members(layer, pipe, items)
-    members = pipe.execute()[1::2]
-    pipe = connection.pipeline(transaction=False)
-    scripts = _queue_sends(layer, pipe, items, members)
-    if scripts:
-        _log_over_capacity(pipe.execute(), scripts)
+def _script(connection: redis.Redis) -> Any:
+    """The publishing script registered on ``connection`` (redis-py loads it again after a restart)."""
+    script = _scripts.get(id(connection))
+    if script is None:
+        script = _scripts[id(connection)] = connection.register_script(_PUBLISH_LUA)
+    return script
+
+
+def send_now(group: str, event_type: str, data: dict[str, Any]) -> int:
+    """Send immediately (no transaction involved). Returns the event's seq; raises if Redis fails."""
+    return _publish([(group, event_type, data)])[0]
+
+
+def send_many_sync(messages: Sequence[tuple[str, str, dict[str, Any]]]) -> list[BaseException | None]:
+    """Send ``(group, event_type, data)`` messages at once, for busy publishers (the watcher's
+    flushes, a commit's row of events): one Redis round trip numbers them all and adds them to the
+    stream. Returns, per message, None or the exception that kept it from being sent."""
+    try:
+        _publish(messages)
+    except Exception as exc:  # Redis trouble: every message failed alike
+        return [exc] * len(messages)
+    return [None] * len(messages)
 
 
 class _Outbox:
     """Events published in one transaction at one savepoint level, sent together after it commits.
 
     One commit hook per level, not per event: a request or task that publishes a row of events
-    pays one Redis round trip for their numbers and, on the Redis layer, two for their delivery
-    (:func:`send_many`), not three or four awaited commands and an event loop each. The hook is
+    pays one Redis round trip for all of them (:func:`send_many_sync`). The hook is
     registered at the level its events were published at, so Django drops it, with exactly those
     events, when that savepoint rolls back; events of an inner savepoint go in their own outbox.
     """
@@ -309,9 +238,12 @@ def publish(group: str, event_type: str, data: dict[str, Any]) -> None:
 #
 # A subscription is checked when it is made, but access can end while the socket stays open: a
 # membership removed, a system role lowered, an account deactivated, a logout, a session that
-# expires. Every socket of a user also listens on that user's *control* group (a channel group a
-# browser cannot subscribe to); the actions that take access away send it ``portal.reauthorize``
-# after commit, and the consumer re-checks its session and every group it holds.
+# expires. Every socket of a user also listens on that user's *control* group (a group a browser
+# cannot subscribe to); the actions that take access away send it ``portal.reauthorize`` after
+# commit, and the consumer re-checks its session and every group it holds. The message goes on the
+# event stream, where the events socket (portal.consumers) hears it in order with the events: an
+# event published after access was taken away reaches the socket after the re-check that drops
+# its group. The log and shell sockets, which hear no events, listen on the channel layer's group.
 
 
 def control_group(user_id: int) -> str:
@@ -341,6 +273,7 @@ def reauthorize(user_ids: Iterable[int], *, reason: str) -> None:
 
     def _send() -> None:
         try:
+            _publish([(control_group(i), "portal.reauthorize", {"reason": reason}) for i in ids])
             async_to_sync(_send_all)()
         except Exception:  # a dead Redis must not fail the request; sockets still re-check on their timer
             logger.exception("socket reauthorize failed", extra={"user_ids": ids, "reason": reason})

@@ -13,7 +13,7 @@ import os
 import threading
 import time
 from collections.abc import Callable
-from typing import Any, NoReturn
+from typing import Any, NoReturn, cast
 
 from portal.models import User
 
@@ -67,41 +67,54 @@ def api_request(client: Any, method: str, path: str, accept: str = "application/
 
 
 class Subscriber:
-    """A Channels test channel joined to portal groups, like the WebSocket consumer does. It runs
-    on a loop of its own: the layer's receive buffers belong to one loop."""
+    """Hears the events of portal groups as a web process's hub does (:mod:`portal.eventhub`): it
+    reads the event stream from its newest entry on, in a thread of its own, and keeps the events
+    of its groups, parsed, in the order they were added."""
 
     def __init__(self, *groups: str) -> None:
-        from channels.layers import channel_layers
+        import queue
 
-        from portal.events import channel_group
+        import redis as redis_lib
+        from django.conf import settings
 
-        self.loop = asyncio.new_event_loop()
-        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
-        self.thread.start()
-        self.layer = channel_layers.make_backend("default")
-        self.groups = [channel_group(group) for group in groups]
+        from portal.events import STREAM
+
+        self.groups = {group.encode() for group in groups}
         self.history: list[dict[str, Any]] = []
-        self.channel = self._run(self.layer.new_channel())
-        for group in self.groups:
-            self._run(self.layer.group_add(group, self.channel))
+        self.events: queue.Queue[dict[str, Any]] = queue.Queue()
+        self.stream = STREAM
+        self.connection = redis_lib.Redis.from_url(settings.REDIS_URL, socket_timeout=10)
+        newest = cast(list[Any], self.connection.xrevrange(STREAM, count=1))
+        self.last_id: bytes = newest[0][0] if newest else b"0-0"
+        self.stopped = threading.Event()
+        self.thread = threading.Thread(target=self._read, daemon=True)
+        self.thread.start()
+
+    def _read(self) -> None:
+        import json
+
+        while not self.stopped.is_set():
+            reply = cast(list[Any], self.connection.xread({self.stream: self.last_id}, count=500, block=200))
+            for _stream, entries in reply or ():
+                for entry_id, fields in entries:
+                    self.last_id = entry_id
+                    for value in fields.values():
+                        group, _, frame = value.partition(b" ")
+                        if group in self.groups:
+                            self.events.put(json.loads(frame))
 
     @property
     def seen(self) -> list[dict[str, Any]]:
         """The events received so far (``history``)."""
         return self.history
 
-    def _run(self, coro: Any, timeout: float = 10.0) -> Any:
-        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)
-
     def receive(self, timeout: float = 1.0) -> dict[str, Any] | None:
-        async def one() -> dict[str, Any] | None:
-            try:
-                return await asyncio.wait_for(self.layer.receive(self.channel), timeout)
-            except TimeoutError:
-                return None
+        import queue
 
-        message = self._run(one(), timeout + 5)
-        return message["event"] if message else None
+        try:
+            return self.events.get(timeout=timeout)
+        except queue.Empty:
+            return None
 
     def wait(self, match: Callable[[dict[str, Any]], bool], timeout: float = 30.0) -> dict[str, Any]:
         """The first event (already received or arriving within ``timeout``) that matches."""
@@ -119,8 +132,43 @@ class Subscriber:
         raise AssertionError(f"no matching event within {timeout} s; saw {[e['type'] for e in self.history]}")
 
     def close(self) -> None:
-        for group in self.groups:
-            self._run(self.layer.group_discard(group, self.channel))
+        self.stopped.set()
+        self.thread.join(5)
+        self.connection.close()
+
+
+class ControlListener:
+    """Listens on a user's control group (a channel-layer group), as that user's open sockets do,
+    on a loop of its own: the layer's receive buffers belong to one loop."""
+
+    def __init__(self, user_id: int) -> None:
+        from channels.layers import channel_layers
+
+        from portal.events import control_group
+
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
+        self.thread.start()
+        self.layer = channel_layers.make_backend("default")
+        self.group = control_group(user_id)
+        self.channel = self._run(self.layer.new_channel())
+        self._run(self.layer.group_add(self.group, self.channel))
+
+    def _run(self, coro: Any, timeout: float = 10.0) -> Any:
+        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)
+
+    def next(self, timeout: float = 5.0) -> dict[str, Any] | None:
+        """The next control message, or None within ``timeout``."""
+        async def one() -> dict[str, Any] | None:
+            try:
+                return await asyncio.wait_for(self.layer.receive(self.channel), timeout)
+            except TimeoutError:
+                return None
+
+        return self._run(one(), timeout + 5)
+
+    def close(self) -> None:
+        self._run(self.layer.group_discard(self.group, self.channel))
         self.loop.call_soon_threadsafe(self.loop.stop)
         self.thread.join(5)
         self.loop.close()  # channels_redis flushes the layer's connections on close

@@ -350,8 +350,6 @@ class Engine:
             with contextlib.suppress(Exception):  # each thread's own connection, not the loop thread's
                 await self.loop.run_in_executor(executor, lambda: connection.close())
             executor.shutdown(wait=True)
-        with contextlib.suppress(Exception):
-            await self.loop.run_in_executor(self.pub_executor, self.publisher.close)
         self.pub_executor.shutdown(wait=True)
         self.io_executor.shutdown(wait=False, cancel_futures=True)
         self.probe_executor.shutdown(wait=False, cancel_futures=True)

@@ -4,11 +4,9 @@ Browsers subscribe to ``cluster.<id>``, ``cluster.<id>.ns.<namespace>`` and ``fl
 cluster changes hundreds of objects a second, so changes are gathered per group and sent at most
 once per ``publish_interval`` (200 ms) per group as one ``objects.changed`` message (shape in
 ``docs/clusters-api.md``); ``cluster.updated`` carries a cluster row when its status, figures or
-freshness changed. Messages are numbered and sent exactly as :func:`portal.events.send_now` does
-(a Redis counter per group, then the Channels layer), but a whole flush at once on a loop that
-lives in the publisher's own thread: one event loop per message (what ``send_now`` from a thread
-costs) was the largest share of change -> WebSocket latency. A slow Redis delays events, never
-database writes.
+freshness changed. A whole flush is numbered and added to the event stream in one Redis round
+trip (:func:`portal.events.send_many_sync`), on the publisher's own thread: a slow Redis delays
+events, never database writes.
 """
 
 from __future__ import annotations
@@ -66,7 +64,6 @@ class Publisher:
         self.config = config
         self.send = send  # None: the batched Channels path below
         self.executor = executor
-        self._loop: asyncio.AbstractEventLoop | None = None
         self.pending: dict[str, dict[str, _KindChanges]] = {}  # group -> kind -> changes
         self.digest_groups: set[str] = set()
         self.cluster_rows: dict[int, dict[str, Any]] = {}
@@ -152,27 +149,17 @@ class Publisher:
         self.cluster_rows = {}
         return out
 
-    async def _send_batch(self, messages: list[tuple[str, str, dict[str, Any]]]) -> None:
-        from portal.events import send_many
-
-        results = await send_many(messages)
-        for (group, _t, _d), result in zip(messages, results, strict=True):
-            if result is not None:
-                self.failures += 1
-                logger.error("watcher event publish failed", extra={"group": group, "error": repr(result)})
-            else:
-                self.sent += 1
-
     def _send_all(self, messages: list[tuple[str, str, dict[str, Any]]]) -> None:
-        """Runs on the publisher thread."""
+        """Runs on the publisher thread: the whole flush in one Redis round trip."""
         if self.send is None:
-            if self._loop is None:
-                self._loop = asyncio.new_event_loop()
-            try:
-                self._loop.run_until_complete(self._send_batch(messages))
-            except Exception:  # Redis trouble must not stop the watcher; clients refetch on the gap
-                self.failures += len(messages)
-                logger.exception("watcher event publish failed")
+            from portal.events import send_many_sync
+
+            for (group, _t, _d), result in zip(messages, send_many_sync(messages), strict=True):
+                if result is not None:  # Redis trouble must not stop the watcher; clients refetch on the gap
+                    self.failures += 1
+                    logger.error("watcher event publish failed", extra={"group": group, "error": repr(result)})
+                else:
+                    self.sent += 1
             return
         for group, event_type, data in messages:
             try:
@@ -189,12 +176,6 @@ class Publisher:
         messages = self._due(now)
         if messages:
             await asyncio.get_running_loop().run_in_executor(self.executor, self._send_all, messages)
-
-    def close(self) -> None:
-        """Runs on the publisher thread: close its loop (channels_redis flushes its pools then)."""
-        if self._loop is not None:
-            self._loop.close()
-            self._loop = None
 
     async def run(self) -> None:
         tick = max(0.01, self.config.publish_interval / 4)

@@ -3,15 +3,12 @@ on a user's control group (the one their open sockets hear re-checks on)."""
 
 from __future__ import annotations
 
-import asyncio
 import itertools
 from typing import Any
 
 from identity import actions
 from identity.models import IdentityProvider
-from portal.events import control_group
 from portal.models import User
-from portal.testing import Subscriber
 from workspaces.models import Role, Workspace
 
 _n = itertools.count(1)
@@ -36,23 +33,3 @@ def role(key: str) -> Role:
 def sign_in(idp: IdentityProvider, subject: str, username: str, groups: list[str], **kwargs: Any) -> User:
     return actions.sign_in_external(provider=idp, subject=subject, username=username, email=f"{username}@example.com",
                                     display_name="Test Person", groups=groups, request=None, **kwargs)
-
-
-class ControlListener:
-    """Listens on a user's control group, as that user's open sockets do."""
-
-    def __init__(self, user_id: int) -> None:
-        self.sub = Subscriber()
-        self.sub._run(self.sub.layer.group_add(control_group(user_id), self.sub.channel))
-
-    def next(self, timeout: float = 5.0) -> dict[str, Any] | None:
-        async def one() -> dict[str, Any] | None:
-            try:
-                return await asyncio.wait_for(self.sub.layer.receive(self.sub.channel), timeout)
-            except TimeoutError:
-                return None
-
-        return self.sub._run(one(), timeout + 5)
-
-    def close(self) -> None:
-        self.sub.close()

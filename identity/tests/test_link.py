@@ -13,9 +13,9 @@ import pytest
 from rest_framework.test import APIClient
 
 from identity.models import ExternalIdentity, GroupMapping, MappedMembership
-from identity.tests.helpers import ControlListener, provider, role, sign_in, workspace
+from identity.tests.helpers import provider, role, sign_in, workspace
 from portal.models import AuditRecord, User
-from portal.testing import make_user
+from portal.testing import ControlListener, make_user
 from workspaces.models import Membership
 
 pytestmark = pytest.mark.django_db
