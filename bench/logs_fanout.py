@@ -41,7 +41,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
 from typing import Any
 
@@ -180,30 +179,8 @@ def followers_main(args: argparse.Namespace) -> None:
 # ---------------------------------------------------------------------------- the stage
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def start_portal(port: int) -> subprocess.Popen[bytes]:
-    env = {**os.environ, "LOG_LEVEL": os.environ.get("BENCH_PORTAL_LOG_LEVEL", "WARNING"), "PORTAL_LOG_MAX_SOCKETS_PER_USER": "1000",
-           "PORTAL_LOG_MAX_PODS": "50"}
-    log = open(UVICORN_LOG, "wb")  # noqa: SIM115 - lives as long as the process
-    proc = subprocess.Popen([sys.executable, "-m", "uvicorn", "portal.asgi:application", "--host", "127.0.0.1",
-                             "--port", str(port), "--ws", "websockets", "--no-access-log"],
-                            cwd=wc.ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise SystemExit(f"uvicorn exited with {proc.returncode}; see {UVICORN_LOG}")
-        with contextlib.suppress(OSError), urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz",
-                                                                  timeout=1) as response:
-            if response.status == 200:
-                return proc
-        time.sleep(0.2)
-    proc.kill()
-    raise SystemExit(f"uvicorn did not answer within 60 s; see {UVICORN_LOG}")
+    return wc.start_portal(port, UVICORN_LOG, PORTAL_LOG_MAX_SOCKETS_PER_USER="1000", PORTAL_LOG_MAX_PODS="50")
 
 
 def make_chatty_pod(sb: Any, rate: int) -> None:
@@ -225,16 +202,6 @@ def make_chatty_pod(sb: Any, rate: int) -> None:
                    or [])
 
     wait_for(running, timeout=60, what="the chatty pod running")
-
-
-def session_cookie() -> str:
-    from django.test import Client
-
-    from portal.testing import make_user
-
-    client = Client()
-    client.force_login(make_user("bench-logs", role="operator"))
-    return str(client.cookies["sessionid"].value)
 
 
 def main() -> None:
@@ -277,8 +244,8 @@ def run_stage(args: argparse.Namespace, running_sandbox: Any, results: list[dict
     with tempfile.TemporaryDirectory() as tmp, running_sandbox(clusters=1, nodes=2, state_dir=tmp) as sb:
         make_chatty_pod(sb, args.rate)
         cluster_id = wc.register_all(sb)[next(iter(sb.clusters))]
-        cookie = session_cookie()
-        port = _free_port()
+        cookie = wc.session_cookie("bench-logs", "operator")
+        port = wc.free_port()
         portal = start_portal(port)
         try:
             spec = {"url": f"http://127.0.0.1:{port}/ws/logs/", "origin": f"http://127.0.0.1:{port}",

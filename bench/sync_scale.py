@@ -10,8 +10,9 @@ against a fresh database (``portal_bench_sync``), so the CPU and memory figures 
 alone. Reports the time from the watcher's start until every kind of every cluster is synced and
 every pod is in PostgreSQL, then drives ``--rate`` pod changes per second per cluster for
 ``--seconds`` and reports the watcher's CPU and RSS during that window and p50/p99 latency from
-the change in the sandbox to the committed row and to a Channels subscriber (what a browser's
-WebSocket receives). Results go to ``bench/results/sync_scale.json``.
+the change in the sandbox to the committed row and to ``--browsers`` WebSocket clients of the real
+web process (uvicorn), each subscribed to ``fleet`` and its share of the clusters as a console on a
+cluster's pods is. Results go to ``bench/results/sync_scale.json``.
 """
 
 from __future__ import annotations
@@ -47,6 +48,8 @@ def main() -> int:
     p.add_argument("--watchers", type=int, default=1, help="watcher processes (leases split the clusters)")
     p.add_argument("--kill-at", type=float, default=None,
                    help="SIGKILL the first watcher this many seconds into the changes; the others take over")
+    p.add_argument("--browsers", type=int, default=1,
+                   help="WebSocket clients on the real web process, each on fleet and its share of the clusters")
     p.add_argument("--profile", action="store_true",
                    help="record py-spy flame graphs of the watcher (first sync, steady state) into bench/results/")
     args = p.parse_args()
@@ -101,7 +104,7 @@ def main() -> int:
                     print(f"clusters per watcher: {split}", flush=True)
 
                 probe = wc.LatencyProbe(None if replay else sb, ids)
-                probe.subscribe()
+                probe.subscribe(args.browsers)
                 time.sleep(3.0)  # let the post-sync summaries and events settle
                 spy = wc.py_spy(proc.pid, args.seconds, f"{args.name}_steady") if args.profile else None
                 names = wc.thread_names(proc.pid)
@@ -110,7 +113,8 @@ def main() -> int:
                 w0 = time.perf_counter()
                 kill = wc.KillOne(watchers[0], "bench-w1", args.kill_at, list(ids.values())) \
                     if args.kill_at is not None else None
-                with Usage({**procs, "subscriber": int(probe.proc.pid or 0)}, trees=("postgres",)) as steady_usage:
+                with Usage({**procs, "web": probe.web.pid, "browsers": int(probe.proc.pid or 0)},
+                           trees=("postgres",)) as steady_usage:
                     if kill is not None:
                         kill.start()
                     if replay is not None:
@@ -124,6 +128,7 @@ def main() -> int:
                 if spy is not None:
                     spy.wait(120)
                 latency = probe.results(settle=60.0 if kill is not None else 5.0)
+                web_messages = probe.messages
                 final = probe.final_states(args.pods, ids)
                 takeover = kill.report() if kill is not None else None
                 probe.close()
@@ -138,6 +143,7 @@ def main() -> int:
         "generator": "bench/replay_server.py (its own process)" if args.replay else "sandbox (this process)",
         "code": wc.code_version(),
         "watchers": args.watchers,
+        "browsers": args.browsers,
         "clusters_per_watcher": split,
         "writer_threads": args.writer_threads or "default",
         "first_full_sync_s": round(first_sync, 2),
@@ -148,6 +154,8 @@ def main() -> int:
                          "watcher_peak_rss_mb": peak, "watcher_rss_after_first_sync_mb": rss_after_sync[0],
                          "changes_driven": changes,
                          "watcher_cpu_us_per_change": round((cpu1 - cpu0) * 1e6 / max(changes, 1), 1),
+                         "web_cpu_us_per_delivered_message": round(
+                             steady_usage.report()["web"]["cpu_seconds"] * 1e6 / max(web_messages, 1), 1),
                          "generator_cpu_us_per_change": round(
                              steady_usage.report()["generator"]["cpu_seconds"] * 1e6 / max(changes, 1), 1),
                          "processes": steady_usage.report(),

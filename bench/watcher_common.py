@@ -11,13 +11,16 @@ right after its transaction committed; change -> WebSocket is when the subscribe
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import platform
+import socket
 import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
@@ -28,6 +31,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 RESULTS = ROOT / "bench" / "results"
 WATCHER_LOG = Path(tempfile.gettempdir()) / "bench-watcher.log"  # the watcher's JSON log lines, heartbeat included
+WEB_LOG = Path(tempfile.gettempdir()) / "bench-watcher-web.log"
 BASE_DB_URL = os.environ.get("BENCH_DATABASE_BASE", "postgres://portal:portal@127.0.0.1:54329")
 REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:63799/0")
 
@@ -175,67 +179,138 @@ def percentile(values: list[float], q: float) -> float | None:
     return round(ordered[min(len(ordered) - 1, int(len(ordered) * q))], 1)
 
 
-def _subscriber_main(group_names: list[str], out: Any, stop: Any, ready: Any) -> None:
-    """In a child process (the sandbox's threads would otherwise skew receive times): join the
-    groups and report (seq, time received, row's ``updated``) for every upserted pod row."""
-    import django
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
 
-    django.setup()
-    from channels.layers import channel_layers
 
-    from portal.events import channel_group
+def start_portal(port: int, log_path: Path, **env: str) -> subprocess.Popen[bytes]:
+    """The real web process (uvicorn, ``portal.asgi``) on ``port``, once its /healthz answers."""
+    environ = {**os.environ, "LOG_LEVEL": os.environ.get("BENCH_PORTAL_LOG_LEVEL", "WARNING"), **env}
+    log = open(log_path, "wb")  # noqa: SIM115 - lives as long as the process
+    proc = subprocess.Popen([sys.executable, "-m", "uvicorn", "portal.asgi:application", "--host", "127.0.0.1",
+                             "--port", str(port), "--ws", "websockets", "--no-access-log"],
+                            cwd=ROOT, env=environ, stdout=log, stderr=subprocess.STDOUT)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise SystemExit(f"uvicorn exited with {proc.returncode}; see {log_path}")
+        with contextlib.suppress(OSError), urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz",
+                                                                  timeout=1) as response:
+            if response.status == 200:
+                return proc
+        time.sleep(0.2)
+    proc.kill()
+    raise SystemExit(f"uvicorn did not answer within 60 s; see {log_path}")
+
+
+def session_cookie(username: str, role: str) -> str:
+    """A signed-in session of a new user with ``role``: the value of its ``sessionid`` cookie."""
+    from django.test import Client
+
+    from portal.testing import make_user
+
+    client = Client()
+    client.force_login(make_user(username, role=role))
+    return str(client.cookies["sessionid"].value)
+
+
+def _browser_main(spec: dict[str, Any], out: Any, stop: Any, ready: Any) -> None:
+    """In a child process (the sandbox's threads would otherwise skew receive times): open
+    ``spec["browsers"]`` WebSocket connections to the web process, as that many browsers, each
+    subscribed to its share of the groups, and report (seq, time received, row's ``updated``) for
+    every upserted pod row each one receives, as a browser does: parsing every frame."""
+    import aiohttp
+
+    groups: list[list[str]] = spec["groups"]
+    connected = [0]
+
+    async def browser(session: Any, mine: list[str]) -> None:
+        async with session.ws_connect(spec["url"], headers={"Cookie": f"sessionid={spec['cookie']}"},
+                                      max_msg_size=0) as ws:
+            for group in mine:
+                await ws.send_json({"type": "subscribe", "group": group})
+            pending = set(mine)
+            while pending:
+                reply = json.loads((await ws.receive()).data)
+                if reply.get("type") == "subscribed":
+                    pending.discard(reply["group"])
+                elif reply.get("type") == "error":
+                    raise RuntimeError(f"subscription refused: {reply}")
+            connected[0] += 1
+            if connected[0] == len(groups):
+                ready.set()
+            unreported = 0  # frames received since the last report ("#", count, 0)
+            while not stop.is_set():
+                try:
+                    message = await ws.receive(timeout=0.5)
+                except TimeoutError:
+                    if unreported:
+                        out.put([("#", float(unreported), 0.0)])
+                        unreported = 0
+                    continue
+                if message.type != aiohttp.WSMsgType.TEXT:
+                    return
+                now = time.time()
+                unreported += 1
+                event = json.loads(message.data)
+                found: list[tuple[str, float, float]] = []
+                for change in (event.get("data") or {}).get("changes", []):
+                    if change.get("truncated"):  # a browser refetches the group's objects
+                        found.append(("", now, float(event.get("group", "cluster.0").split(".")[1])))
+                    for row in change.get("upserts", []):
+                        seq = (row.get("labels") or {}).get("bench-seq")
+                        if seq is not None:
+                            found.append((seq, now, datetime.fromisoformat(row["updated"]).timestamp()))
+                if found or unreported >= 50:
+                    out.put([*found, ("#", float(unreported), 0.0)])
+                    unreported = 0
 
     async def run() -> None:
-        layer = channel_layers.make_backend("default")
-        channel = await layer.new_channel()
-        for group in group_names:
-            await layer.group_add(channel_group(group), channel)
-        ready.set()
-        while not stop.is_set():
-            try:
-                message = await asyncio.wait_for(layer.receive(channel), 0.5)
-            except TimeoutError:
-                continue
-            now = time.time()
-            event = message.get("event") or {}
-            found = []
-            for change in (event.get("data") or {}).get("changes", []):
-                if change.get("truncated"):  # a browser refetches the group's objects
-                    found.append(("", now, float(event.get("group", "cluster.0").split(".")[1])))
-                for row in change.get("upserts", []):
-                    seq = (row.get("labels") or {}).get("bench-seq")
-                    if seq is not None:
-                        found.append((seq, now, datetime.fromisoformat(row["updated"]).timestamp()))
-            if found:
-                out.put(found)
+        async with aiohttp.ClientSession() as session:
+            await asyncio.gather(*(browser(session, mine) for mine in groups))
 
     asyncio.run(run())
 
 
 class LatencyProbe:
-    """Changes pods inside the sandbox at a steady rate and times their arrival over Channels
-    (the subscriber runs in a child process)."""
+    """Changes pods inside the sandbox at a steady rate and times their arrival in browsers: the
+    real web process, and WebSocket clients in a child process (:func:`_browser_main`)."""
 
     def __init__(self, sb: Any, ids: dict[str, int]) -> None:
         self.sb = sb
         self.ids = ids
         self.sent: dict[str, tuple[float, str]] = {}  # seq -> (time of change, cluster name)
         self.db_ms: dict[str, float] = {}
-        self.ws_ms: dict[str, float] = {}
+        self.ws_ms: dict[str, float] = {}  # the first browser to receive the change
+        self.deliveries_ms: list[float] = []  # every browser's receipt of every change
+        self.messages = 0  # frames the browsers received
         self.refetches: dict[int, float] = {}  # cluster id -> first "truncated" notice (time received)
 
-    def subscribe(self) -> None:
+    def subscribe(self, browsers: int = 1) -> None:
+        """Start the web process and ``browsers`` sockets. Each subscribes to ``fleet`` and to the
+        cluster and ``bench`` namespace groups of its share of the clusters (at least one; every
+        cluster has at least one browser), as a console on a cluster's pod list does."""
         import multiprocessing
 
+        port = free_port()
+        self.web = start_portal(port, WEB_LOG)
+        cookie = session_cookie(f"bench-browser-{port}", "admin")
+        cids = list(self.ids.values())
+        groups = []
+        for i in range(browsers):
+            mine = {cids[k] for k in range(len(cids)) if k % browsers == i} | {cids[i % len(cids)]}
+            groups.append(["fleet", *(g for cid in sorted(mine) for g in (f"cluster.{cid}", f"cluster.{cid}.ns.bench"))])
         ctx = multiprocessing.get_context("spawn")
         self.out: Any = ctx.Queue()
         self.stop_flag: Any = ctx.Event()
         ready = ctx.Event()
-        groups = [f"cluster.{cid}.ns.bench" for cid in self.ids.values()]
-        self.proc = ctx.Process(target=_subscriber_main, args=(groups, self.out, self.stop_flag, ready), daemon=True)
+        spec = {"url": f"ws://127.0.0.1:{port}/ws/", "cookie": cookie, "groups": groups}
+        self.proc = ctx.Process(target=_browser_main, args=(spec, self.out, self.stop_flag, ready), daemon=True)
         self.proc.start()
-        if not ready.wait(60):
-            raise RuntimeError("the subscriber process did not start")
+        if not ready.wait(120):
+            raise RuntimeError("the browsers did not all subscribe")
 
     def _collect(self) -> None:
         import queue
@@ -246,13 +321,18 @@ class LatencyProbe:
             except queue.Empty:
                 return
             for seq, received, updated in batch:
+                if seq == "#":  # frames received, whatever they carried
+                    self.messages += int(received)
+                    continue
                 if not seq:  # a truncated notice: updated is the cluster id
                     self.refetches.setdefault(int(updated), received)
                     continue
-                if seq in self.sent and seq not in self.ws_ms:
+                if seq in self.sent:
                     t0 = self.sent[seq][0]
-                    self.ws_ms[seq] = (received - t0) * 1000
-                    self.db_ms[seq] = (updated - t0) * 1000
+                    self.deliveries_ms.append((received - t0) * 1000)
+                    if seq not in self.ws_ms:
+                        self.ws_ms[seq] = (received - t0) * 1000
+                        self.db_ms[seq] = (updated - t0) * 1000
 
     def drive(self, names: list[str], rate: float, seconds: float, pods: int) -> int:
         """On the fleet's loop: every 1/rate s change one pod in each cluster of ``names``."""
@@ -299,7 +379,9 @@ class LatencyProbe:
         return {"changes": len(want), "received": len(ws),
                 "change_to_db_p99_per_5s_ms": [percentile(buckets[k], 0.99) for k in sorted(buckets)],
                 "change_to_db_ms": {"p50": percentile(db, 0.5), "p99": percentile(db, 0.99), "max": percentile(db, 1)},
-                "change_to_ws_ms": {"p50": percentile(ws, 0.5), "p99": percentile(ws, 0.99), "max": percentile(ws, 1)}}
+                "change_to_ws_ms": {"p50": percentile(ws, 0.5), "p99": percentile(ws, 0.99), "max": percentile(ws, 1)},
+                "every_delivery_ms": {"count": len(self.deliveries_ms), "p50": percentile(self.deliveries_ms, 0.5),
+                                      "p99": percentile(self.deliveries_ms, 0.99)}}
 
     def final_states(self, pods: int, cluster_ids: dict[str, int]) -> dict[str, int]:
         """Did the last change of every pod changed reach PostgreSQL and the subscriber? (Coalescing
@@ -331,12 +413,15 @@ class LatencyProbe:
         self.sent.clear()
         self.db_ms.clear()
         self.ws_ms.clear()
+        self.deliveries_ms.clear()
+        self.messages = 0
 
     def close(self) -> None:
         self.stop_flag.set()
         self.proc.join(10)
         if self.proc.is_alive():
             self.proc.kill()
+        stop_watcher(self.web)
 
 
 def write_results(name: str, payload: dict[str, Any]) -> Path:
