@@ -129,11 +129,21 @@ return seqs
 """
 
 
+class RawJSON(str):
+    """Event data already encoded as JSON, sent as it is: for a busy publisher (the watcher) whose
+    parts are encoded already."""
+
+    __slots__ = ()
+
+
+EventData = dict[str, Any] | RawJSON
+
+
 def _dumps(value: Any) -> str:
     return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
 
 
-def _publish(messages: Sequence[tuple[str, str, dict[str, Any]]]) -> list[int]:
+def _publish(messages: Sequence[tuple[str, str, EventData]]) -> list[int]:
     """Number ``(group, event_type, data)`` messages and add them to the stream, in one round
     trip; their numbers. Raises if Redis fails (then none of a chunk was numbered or added)."""
     if not messages:
@@ -151,7 +161,8 @@ def _publish(messages: Sequence[tuple[str, str, dict[str, Any]]]) -> list[int]:
         keys = [STREAM, *(_seq_key(group) for group, _t, _d in chunk)]
         args: list[Any] = [epoch, minid]
         for group, event_type, data in chunk:
-            args += [group, f'{{"type":{_dumps(event_type)},"group":"{group}","seq":', f',"data":{_dumps(data)}}}']
+            body = data if isinstance(data, RawJSON) else _dumps(data)
+            args += [group, f'{{"type":{_dumps(event_type)},"group":"{group}","seq":', f',"data":{body}}}']
         script(keys=keys, args=args, client=pipe)
     return [int(seq) for reply in pipe.execute() for seq in reply]
 
@@ -167,12 +178,12 @@ def _script(connection: redis.Redis) -> Any:
     return script
 
 
-def send_now(group: str, event_type: str, data: dict[str, Any]) -> int:
+def send_now(group: str, event_type: str, data: EventData) -> int:
     """Send immediately (no transaction involved). Returns the event's seq; raises if Redis fails."""
     return _publish([(group, event_type, data)])[0]
 
 
-def send_many_sync(messages: Sequence[tuple[str, str, dict[str, Any]]]) -> list[BaseException | None]:
+def send_many_sync(messages: Sequence[tuple[str, str, EventData]]) -> list[BaseException | None]:
     """Send ``(group, event_type, data)`` messages at once, for busy publishers (the watcher's
     flushes, a commit's row of events): one Redis round trip numbers them all and adds them to the
     stream. Returns, per message, None or the exception that kept it from being sent."""

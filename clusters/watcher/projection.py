@@ -16,7 +16,7 @@ import datetime
 import re
 from collections.abc import Callable
 from decimal import Decimal, InvalidOperation
-from typing import Any, TypedDict
+from typing import Any, NotRequired, TypedDict
 
 from clusters.workloads import workload_state
 
@@ -34,6 +34,9 @@ class Row(TypedDict):
     phase: str
     created: datetime.datetime | None
     data: dict[str, Any]
+    # Set by the writer, which encodes them for PostgreSQL: the publisher sends the same text.
+    labels_json: NotRequired[str]
+    data_json: NotRequired[str]
 
 
 Obj = dict[str, Any]

@@ -2,8 +2,10 @@
 
 Browsers subscribe to ``cluster.<id>``, ``cluster.<id>.ns.<namespace>`` and ``fleet``. A busy
 cluster changes hundreds of objects a second, so changes are gathered per group and sent at most
-once per ``publish_interval`` (200 ms) per group as one ``objects.changed`` message (shape in
-``docs/clusters-api.md``); ``cluster.updated`` carries a cluster row when its status, figures or
+once per ``publish_interval`` (100 ms) per group as one ``objects.changed`` message (shape in
+``docs/clusters-api.md``); a group whose pending changes are only namespace digests (a cluster's
+group: counts that tell a browser to refetch) at most once per ``digest_interval`` (1 s). Each
+group is sent the moment it is due, not on a timer's tick; ``cluster.updated`` carries a cluster row when its status, figures or
 freshness changed. A whole flush is numbered and added to the event stream in one Redis round
 trip (:func:`portal.events.send_many_sync`), on the publisher's own thread: a slow Redis delays
 events, never database writes.
@@ -13,6 +15,8 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextlib
+import json
 import logging
 import time
 from collections.abc import Callable
@@ -23,39 +27,45 @@ from clusters.kube.kinds import KINDS_BY_NAME
 from clusters.watcher.config import WatcherConfig
 from clusters.watcher.projection import Row
 from clusters.watcher.writer import Changes
+from portal.events import RawJSON
 
 logger = logging.getLogger("clusters.watcher")
 
-Sender = Callable[[str, str, dict[str, Any]], Any]
+Sender = Callable[[str, str, Any], Any]
+_dumps = json.dumps
 
 
-def api_row(cluster_id: int, row: Row, updated: str) -> dict[str, Any]:
-    """A projection as the inventory API serves it."""
-    return {"cluster": cluster_id, "kind": row["kind"], "namespace": row["namespace"], "name": row["name"],
-            "uid": row["uid"], "labels": row["labels"], "node_name": row["node_name"], "phase": row["phase"],
-            "created": row["created"].isoformat() if row["created"] else None, "updated": updated,
-            "data": row["data"]}
+def api_row(cluster_id: int, row: Row, updated: str) -> str:
+    """A projection as the inventory API serves it, as JSON. Its labels and data, the bulk of it,
+    are the text the writer encoded for PostgreSQL (encoded here only for a row that has none)."""
+    head = _dumps({"cluster": cluster_id, "kind": row["kind"], "namespace": row["namespace"], "name": row["name"],
+                   "uid": row["uid"], "node_name": row["node_name"], "phase": row["phase"],
+                   "created": row["created"].isoformat() if row["created"] else None, "updated": updated})
+    labels = row.get("labels_json") or _dumps(row["labels"])
+    data = row.get("data_json") or _dumps(row["data"])
+    return f'{head[:-1]}, "labels": {labels}, "data": {data}}}'
 
 
 @dataclass
 class _KindChanges:
-    upserts: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
+    upserts: dict[tuple[str, str], str] = field(default_factory=dict)  # rows as JSON (api_row)
     deletes: set[tuple[str, str]] = field(default_factory=set)
     truncated: bool = False
     relisted: bool = False
     digest: dict[str, dict[str, int]] = field(default_factory=dict)  # namespace -> counts
 
-    def entry(self, kind: str, *, digest: bool) -> dict[str, Any]:
-        if digest:
-            out: dict[str, Any] = {"kind": kind, "namespaces": self.digest}
-        elif self.truncated:
-            out = {"kind": kind, "truncated": True}
-        else:
-            out = {"kind": kind, "upserts": list(self.upserts.values()),
-                   "deletes": [{"namespace": ns, "name": name} for ns, name in sorted(self.deletes)]}
-        if self.relisted:
-            out["relisted"] = True
-        return out
+    def entry(self, kind: str, *, digest: bool) -> str:
+        """The kind's entry of an ``objects.changed`` message, as JSON."""
+        if digest or self.truncated:
+            out: dict[str, Any] = {"kind": kind, "namespaces": self.digest} if digest else \
+                {"kind": kind, "truncated": True}
+            if self.relisted:
+                out["relisted"] = True
+            return _dumps(out)
+        deletes = _dumps([{"namespace": ns, "name": name} for ns, name in sorted(self.deletes)])
+        relisted = ', "relisted": true' if self.relisted else ""
+        return f'{{"kind": {_dumps(kind)}, "upserts": [{", ".join(self.upserts.values())}], ' \
+               f'"deletes": {deletes}{relisted}}}'
 
 
 class Publisher:
@@ -66,6 +76,7 @@ class Publisher:
         self.executor = executor
         self.pending: dict[str, dict[str, _KindChanges]] = {}  # group -> kind -> changes
         self.digest_groups: set[str] = set()
+        self.with_rows: set[str] = set()  # pending groups with more than digests: due at publish_interval
         self.cluster_rows: dict[int, dict[str, Any]] = {}
         self.last_sent: dict[str, float] = {}
         self.wake = asyncio.Event()
@@ -107,7 +118,9 @@ class Publisher:
                 targets.append((cluster_group, ups, dels))
                 if (cluster_id, kind) in changes.relisted:
                     self._kind(cluster_group, kind).relisted = True
+                    self.with_rows.add(cluster_group)
             for group, u, d in targets:
+                self.with_rows.add(group)
                 entry = self._kind(group, kind)
                 if entry.truncated:
                     continue
@@ -130,26 +143,39 @@ class Publisher:
 
     # -------------------------------------------------------------- sending
 
-    def _due(self, now: float) -> list[tuple[str, str, dict[str, Any]]]:
-        out: list[tuple[str, str, dict[str, Any]]] = []
+    def _interval(self, group: str) -> float:
+        return self.config.publish_interval if group in self.with_rows else self.config.digest_interval
+
+    def _wait(self, now: float) -> float | None:
+        """Seconds until the next pending message is due (0: now), or None when nothing is pending."""
+        if self.cluster_rows:
+            return 0.0
+        if not self.pending:
+            return None
+        last = self.last_sent
+        return max(0.0, min(last.get(g, 0.0) + self._interval(g) for g in self.pending) - now)
+
+    def _due(self, now: float) -> list[tuple[str, str, Any]]:
+        out: list[tuple[str, str, Any]] = []
         for group in list(self.pending):
-            if now - self.last_sent.get(group, 0.0) < self.config.publish_interval:
+            if self.last_sent.get(group, 0.0) + self._interval(group) > now:  # as _wait reckons it
                 continue
             kinds = self.pending.pop(group)
+            self.with_rows.discard(group)
             digest = group in self.digest_groups
             entries = []
             for kind, changes in sorted(kinds.items()):
                 is_digest = digest and (KINDS_BY_NAME[kind].namespaced if kind in KINDS_BY_NAME else True)
                 entries.append(changes.entry(kind, digest=is_digest))
             self.last_sent[group] = now
-            out.append((group, "objects.changed", {"changes": entries}))
+            out.append((group, "objects.changed", RawJSON(f'{{"changes": [{", ".join(entries)}]}}')))
         for cluster_id, row in self.cluster_rows.items():
             out.append(("fleet", "cluster.updated", row))
             out.append((f"cluster.{cluster_id}", "cluster.updated", row))
         self.cluster_rows = {}
         return out
 
-    def _send_all(self, messages: list[tuple[str, str, dict[str, Any]]]) -> None:
+    def _send_all(self, messages: list[tuple[str, str, Any]]) -> None:
         """Runs on the publisher thread: the whole flush in one Redis round trip."""
         if self.send is None:
             from portal.events import send_many_sync
@@ -178,11 +204,14 @@ class Publisher:
             await asyncio.get_running_loop().run_in_executor(self.executor, self._send_all, messages)
 
     async def run(self) -> None:
-        tick = max(0.01, self.config.publish_interval / 4)
+        """Send each group the moment it is due: sleep until the earliest one is, or until new
+        changes arrive (a group that was quiet is due at once)."""
         while True:
-            await self.wake.wait()
+            wait = self._wait(time.monotonic())
+            if wait is None:
+                await self.wake.wait()
+            elif wait > 0:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self.wake.wait(), wait)
             self.wake.clear()
             await self.flush()
-            if self.pending:
-                self.wake.set()
-                await asyncio.sleep(tick)

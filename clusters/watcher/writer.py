@@ -346,9 +346,12 @@ def upsert_rows(upserts: Sequence[Op], now: datetime.datetime) -> None:
     for op in upserts:
         row = op.row
         assert row is not None
+        # Kept on the row: the publisher sends the same JSON to browsers instead of encoding it again.
+        labels = row["labels_json"] = dumps(row["labels"])
+        data = row["data_json"] = dumps(row["data"])
         for column, value in zip(columns, (
                 op.cluster_id, op.kind, row["namespace"], row["name"], row["uid"], row["resource_version"],
-                dumps(row["labels"]), row["node_name"], row["phase"], row["created"], dumps(row["data"])),
+                labels, row["node_name"], row["phase"], row["created"], data),
                 strict=True):
             column.append(value)
     with _cursor() as cursor:
