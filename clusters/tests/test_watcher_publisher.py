@@ -61,3 +61,21 @@ def test_rows_are_due_at_the_publish_interval_and_digests_only_at_the_digest_int
     assert sorted(change["kind"] for change in changes) == ["Node", "Pod"]  # the waiting digest rides along
     assert [row["name"] for row in next(c for c in changes if c["kind"] == "Node")["upserts"]] == ["n1"]
     assert publisher._wait(100.5) is None
+
+
+def test_the_heap_is_frozen_once_lists_have_finished_and_none_runs() -> None:
+    """What a first sync leaves alive is moved out of the collector's reach once no list runs, so
+    the next full collection does not walk it while changes wait (runwatchers)."""
+    import gc
+
+    from clusters.management.commands.runwatchers import freeze_after_lists
+
+    try:
+        assert freeze_after_lists(3, 1, 0) == 0  # a list still runs: wait
+        before = gc.get_freeze_count()
+        kept = [[i] for i in range(1000)]  # containers a sync leaves alive
+        assert freeze_after_lists(3, 0, 0) == 3
+        assert gc.get_freeze_count() >= before + len(kept)
+        assert freeze_after_lists(3, 0, 3) == 3  # nothing listed since: nothing done
+    finally:
+        gc.unfreeze()

@@ -309,6 +309,8 @@ class Engine:
             max(4, cfg.io_threads // 2), thread_name_prefix="watcher-probe")
         self.pub_executor = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="watcher-pub")
         self.relists = asyncio.Semaphore(cfg.max_relists)
+        self.lists_running = 0  # kinds being listed now
+        self.lists_done = 0  # lists finished since the start (runwatchers freezes the heap after them)
         self.shards = [WriterShard(self, i) for i in range(max(1, cfg.writer_threads))]
         self.refresh_ready = asyncio.Event()
         self.publisher = Publisher(cfg, self.pub_executor, self.sender)
@@ -742,29 +744,41 @@ class Stream:
         async with cluster.relists, self.engine.relists:
             if not cluster.healthy.is_set():
                 raise Abandoned()
-            self.engine.enqueue(Op(LIST_START, cluster.cluster_id, self.kind.kind,
-                                   state=self.relist_reason if self.listed else str(RelistReason.FIRST),
-                                   at=None))
-            keys: set[tuple[str, str]] = set()
-            rv = ""
-            timeout = self.config.request_timeout + 5
-            for namespace in self.namespaces or [""]:
-                cont: str | None = None
-                while True:
-                    rows, rv, cont = await self._abandonable(
-                        self.engine.io(self._list_page, cont, namespace, timeout=timeout))
-                    for row in rows:
-                        keys.add((row["namespace"], row["name"]))
-                        self.engine.enqueue(Op(UPSERT, cluster.cluster_id, self.kind.kind, row=row))
-                    if not cont:
-                        break
-                if namespace:
-                    self.ns_rv[namespace] = rv
+            self.engine.lists_running += 1
+            try:
+                keys, rv = await self._list_all()
+            finally:
+                self.engine.lists_running -= 1
+        self.engine.lists_done += 1
         self.engine.enqueue(Op(LISTED, cluster.cluster_id, self.kind.kind, rv=rv, keys=keys, at=timezone.now()))
         self.rv = rv
         self.listed = True
         self.state_note = ""
         self.relist_reason = str(RelistReason.ERROR)  # unless a 410 or a watch end says otherwise
+
+    async def _list_all(self) -> tuple[set[tuple[str, str]], str]:
+        """List every page of the kind (per namespace when limited to some); the keys listed and the
+        list's resourceVersion."""
+        cluster = self.cluster
+        self.engine.enqueue(Op(LIST_START, cluster.cluster_id, self.kind.kind,
+                               state=self.relist_reason if self.listed else str(RelistReason.FIRST),
+                               at=None))
+        keys: set[tuple[str, str]] = set()
+        rv = ""
+        timeout = self.config.request_timeout + 5
+        for namespace in self.namespaces or [""]:
+            cont: str | None = None
+            while True:
+                rows, rv, cont = await self._abandonable(
+                    self.engine.io(self._list_page, cont, namespace, timeout=timeout))
+                for row in rows:
+                    keys.add((row["namespace"], row["name"]))
+                    self.engine.enqueue(Op(UPSERT, cluster.cluster_id, self.kind.kind, row=row))
+                if not cont:
+                    break
+            if namespace:
+                self.ns_rv[namespace] = rv
+        return keys, rv
 
     # ------------------------------------------------------------------ watch
 

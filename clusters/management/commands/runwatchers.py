@@ -9,9 +9,11 @@ leases split the clusters between them.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
 import logging
 import signal
+import time
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
@@ -40,6 +42,44 @@ def tune_gc() -> None:
     gc.collect()
     gc.freeze()
     gc.set_threshold(GC_YOUNG_THRESHOLD, 50, 100)
+    gc.callbacks.append(_time_collections)
+
+
+# A collection of the oldest generation that held the loop longer than this is logged.
+GC_PAUSE_LOG_SECONDS = 0.1
+_collection_started = [0.0]
+
+
+def _time_collections(phase: str, info: dict[str, Any]) -> None:
+    if info.get("generation") != 2:
+        return
+    if phase == "start":
+        _collection_started[0] = time.perf_counter()
+        return
+    took = time.perf_counter() - _collection_started[0]
+    if took > GC_PAUSE_LOG_SECONDS:
+        logger.warning("watcher garbage collection paused the process",
+                       extra={"seconds": round(took, 3), "collected": info.get("collected")})
+
+
+def freeze_after_lists(done: int, running: int, seen: int) -> int:
+    """Once lists have finished and none runs, move what they left alive out of collection.
+
+    A first sync (or a relist) leaves the process holding much more than at start-up: per kind,
+    the keys it listed and the state of every stream. Left to the collector, the next full
+    collection walks all of it with the GIL held (measured: 2 s at 100 clusters x 1,000 pods,
+    taking change -> database p99 from 90 ms to 1.9 s in that window). Collected and frozen
+    once, right after the lists, that pause is spent while nothing waits on the watcher yet.
+    ``done``: lists finished so far, ``running``: lists running now, ``seen``: ``done`` at the last
+    freeze. Returns the new ``seen``."""
+    if done == seen or running:
+        return seen
+    started = time.perf_counter()
+    gc.collect()
+    gc.freeze()
+    logger.info("watcher froze what its lists left", extra={"seconds": round(time.perf_counter() - started, 3),
+                                                           "frozen": gc.get_freeze_count()})
+    return done
 
 
 class Command(BaseCommand):
@@ -77,10 +117,19 @@ class Command(BaseCommand):
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
         beat = asyncio.create_task(self._heartbeat(engine, stop, heartbeat))
+        freezer = asyncio.create_task(self._freezer(engine, stop))
         try:
             await engine.run(stop)
         finally:
             beat.cancel()
+            freezer.cancel()
+
+    async def _freezer(self, engine: Engine, stop: asyncio.Event) -> None:
+        frozen_at = 0
+        while not stop.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=engine.config.poll_interval)
+            frozen_at = freeze_after_lists(engine.lists_done, engine.lists_running, frozen_at)
 
     async def _heartbeat(self, engine: Engine, stop: asyncio.Event, every: float) -> None:
         while not stop.is_set():
