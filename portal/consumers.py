@@ -49,6 +49,7 @@ logger = logging.getLogger(__name__)
 
 CLOSE_UNAUTHENTICATED = 4401
 CLOSE_FORBIDDEN_ORIGIN = 4403
+CLOSE_INTERNAL_ERROR = 1011
 MAX_SUBSCRIPTIONS = 200
 # Events waiting to be written to one socket. A socket this far behind (a browser that stopped
 # reading) loses the events that do not fit; it sees the jump in ``seq`` and refetches, as it did
@@ -177,6 +178,20 @@ class PortalConsumer(AsyncJsonWebsocketConsumer):
             self.dropped += 1
 
     async def _write_events(self) -> None:
+        """Write the outbox in order. If writing or a re-check fails (the database away during a
+        re-check, say), the socket is closed with 1011, as a failing handler closes it: the
+        browser reconnects and refetches, instead of holding a socket that hears nothing more."""
+        try:
+            await self._write_outbox()
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            logger.warning("socket event writer failed; closing the socket", exc_info=True)
+            self.ended = True
+            with contextlib.suppress(Exception):
+                await self.close(code=CLOSE_INTERNAL_ERROR)
+
+    async def _write_outbox(self) -> None:
         while True:
             group, frame = await self.outbox.get()
             if self.recheck_due:

@@ -177,3 +177,29 @@ async def test_a_control_message_that_finds_the_outbox_full_still_runs_before_th
     writer.cancel()
     assert checks == ["control message over the outbox"]
     assert written == []
+
+
+async def test_a_socket_whose_writer_fails_is_closed_so_the_browser_reconnects() -> None:
+    """A re-check that cannot reach the database (or a write that fails) closes the socket with
+    1011 rather than leaving it open and deaf: the browser reconnects and refetches."""
+    from portal.consumers import CLOSE_INTERNAL_ERROR, PortalConsumer
+
+    consumer = PortalConsumer()
+    consumer.groups_joined, consumer.joining, consumer.revoked_joining = set(), {}, set()
+    consumer.outbox = asyncio.Queue(10)
+    consumer.dropped, consumer.recheck_due, consumer.ended = 0, False, False
+    consumer.control = "portal-control.user.1"
+    closed: list[int | bool | None] = []
+
+    async def reauthorize(reason: str) -> None:
+        raise OSError("the database went away")
+
+    async def close(code: int | bool | None = None, reason: str | None = None) -> None:
+        closed.append(code)
+
+    consumer.reauthorize = reauthorize  # type: ignore[method-assign]
+    consumer.close = close
+    consumer.offer(consumer.control, '{"type":"portal.reauthorize","data":{"reason":"logout"}}')
+    await asyncio.wait_for(consumer._write_events(), 5)
+    assert closed == [CLOSE_INTERNAL_ERROR]
+    assert consumer.ended
