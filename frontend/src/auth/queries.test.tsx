@@ -6,6 +6,7 @@ import { api } from '../api/client';
 import type { User } from '../api/types';
 import { Providers } from '../Providers';
 import { adminUser, json, mockFetch, testQueryClient } from '../test/utils';
+import { setSocket, type SocketClient } from '../lib/socket';
 import { meKey, useLogin, useLogout } from './queries';
 
 describe('useLogout', () => {
@@ -47,6 +48,26 @@ describe('useLogout', () => {
     const { result } = renderHook(() => useLogout(), { wrapper });
     await act(async () => { await result.current.mutateAsync(); });
     expect(assign).not.toHaveBeenCalled();
+  });
+
+  it('stops the socket before asking the server to log out', async () => {
+    // The server closes the session's sockets (4401) when the logout commits, possibly before the
+    // logout's answer arrives: a socket still running would take that for an expired session.
+    setup();
+    const stop = vi.fn();
+    setSocket({ stop } as unknown as SocketClient);
+    let stoppedBeforePost = false;
+    mockFetch({
+      'GET /api/auth/csrf/': () => json({ csrfToken: 'c' }),
+      'POST /api/auth/logout/': () => {
+        stoppedBeforePost = stop.mock.calls.length > 0;
+        return new Response(null, { status: 204 });
+      },
+    });
+    const { result } = renderHook(() => useLogout(), { wrapper });
+    await act(async () => { await result.current.mutateAsync(); });
+    expect(stoppedBeforePost).toBe(true);
+    setSocket(null);
   });
 });
 

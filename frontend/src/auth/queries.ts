@@ -63,6 +63,10 @@ export function useLogout() {
   const queryClient = useQueryClient();
   return useMutation<void, ApiError>({
     mutationFn: async () => {
+      // The server ends this session's sockets when the logout commits, which can reach the
+      // browser before the logout's own answer: stop the socket first, so that 4401 is not taken
+      // for an expired session (which would send the next login back to this page).
+      getSocket().stop();
       const result = await api.POST('/api/auth/logout/');
       // Already logged out is fine for a logout.
       if (result.response.status !== 401) unwrap(result);
