@@ -225,4 +225,41 @@ describe('DataTable', () => {
     await userEvent.setup().click(screen.getByRole('button', { name: 'Retry' }));
     expect(onRetry).toHaveBeenCalled();
   });
+
+  it('keeps the state inside a cell when the page rebuilds its columns', async () => {
+    // A page rebuilds its column list when `t` changes (a section of strings arrives) or its clock
+    // ticks; an open menu in a row must stay open (tests/browser/test_object_actions.py lost it).
+    mockFetch(tableViewsHandler());
+    function Toggle({ name }: { name: string }) {
+      const [open, setOpen] = useState(false);
+      return (
+        <button type="button" onClick={() => setOpen(true)} data-testid={`toggle-${name}`}>
+          {open ? 'open' : 'closed'}
+        </button>
+      );
+    }
+    function Rebuilding() {
+      const [tick, setTick] = useState(0);
+      const cols: ColumnDef<Item, unknown>[] = [
+        { id: 'name', cell: ({ row }) => `${row.original.name} #${tick}`, meta: { label: 'Name' } },
+        { id: 'menu', cell: ({ row }) => <Toggle name={row.original.name} />, meta: { label: 'Menu' } },
+      ];
+      return (
+        <>
+          <button type="button" onClick={() => setTick((n) => n + 1)} data-testid="rebuild">
+            rebuild
+          </button>
+          <DataTable<Item> tableKey="test.rebuild" label="Items" columns={cols} rows={items(2)} getRowId={(r) => String(r.id)} />
+        </>
+      );
+    }
+    const user = userEvent.setup();
+    renderTable(<Rebuilding />);
+    await user.click(await screen.findByTestId('toggle-item-1'));
+    expect(screen.getByTestId('toggle-item-1')).toHaveTextContent('open');
+    await user.click(screen.getByTestId('rebuild'));
+    await waitFor(() => expect(screen.getByText('item-1 #1')).toBeInTheDocument());
+    expect(screen.getByTestId('toggle-item-1')).toHaveTextContent('open');
+    expect(screen.getByTestId('toggle-item-2')).toHaveTextContent('closed');
+  });
 });

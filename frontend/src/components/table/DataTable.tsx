@@ -6,9 +6,9 @@
  * See docs/console.md and /work/coord/CONSOLE.md for the contract.
  */
 import {
-  flexRender,
   getCoreRowModel,
   useReactTable,
+  type Cell,
   type ColumnDef,
   type Row,
   type SortingState,
@@ -125,6 +125,18 @@ function sameAttrs(a: BodyRowProps<unknown>['attrs'], b: BodyRowProps<unknown>['
   return ka.length === Object.keys(b).length && ka.every((k) => a[k] === b[k]);
 }
 
+/**
+ * A cell's content. TanStack's `flexRender` mounts a function cell as a component, so a column
+ * list rebuilt by its page (`t` changes when a section of strings arrives, `now` ticks) gives every
+ * cell a new component type: React unmounts and remounts them, and an open menu, a dialog or an
+ * action's status inside a row is lost. Cell functions call no hooks (they return elements), so
+ * they are called here; the elements they return keep their state across a rebuild.
+ */
+function renderCell<T>(cell: Cell<T, unknown>): ReactNode {
+  const def = cell.column.columnDef.cell;
+  return typeof def === 'function' ? def(cell.getContext()) : (def ?? null);
+}
+
 function BodyRowImpl<T>({ row, index, active, className, testId, attrs, measure, onFocusRow }: BodyRowProps<T>) {
   return (
     <tr
@@ -144,7 +156,7 @@ function BodyRowImpl<T>({ row, index, active, className, testId, attrs, measure,
         const cls = [meta?.align === 'end' ? 'dt-num' : '', meta?.className ?? ''].filter(Boolean).join(' ');
         return (
           <td key={cell.id} className={cls || undefined} data-testid={meta?.cellTestId}>
-            {flexRender(cell.column.columnDef.cell, cell.getContext())}
+            {renderCell(cell)}
           </td>
         );
       })}
