@@ -24,8 +24,9 @@ from __future__ import annotations
 
 import contextlib
 import difflib
+import json
 import logging
-from collections.abc import Iterator
+from collections.abc import Hashable, Iterator, Mapping
 from datetime import timedelta
 from typing import Any
 
@@ -91,7 +92,22 @@ def install_watch_hook() -> None:
     ``ready()``."""
     from clusters.watcher import hooks
 
-    hooks.on_label(RELEASE_LABEL, WATCH_TASK, kinds=set(WORKLOAD_KINDS), window=NOTIFY_WINDOW)
+    hooks.on_label(RELEASE_LABEL, WATCH_TASK, kinds=set(WORKLOAD_KINDS), window=NOTIFY_WINDOW,
+                   significant=look_signature)
+
+
+def look_signature(row: Mapping[str, Any]) -> Hashable:
+    """What a look (:func:`from_read_model`) reads of a workload's read-model row besides the
+    release label (the hook compares that itself): the object (its uid), the generation, the
+    phase and the recorded rollout state. A
+    change that leaves all of them as they were (a condition's timestamp, ``updatedReplicas``
+    before any pod is ready) gives no look anything new, so the watcher's hook sends none for it.
+    Never raises: it runs on the watcher for every such change."""
+    data = row.get("data")
+    data = data if isinstance(data, Mapping) else {}
+    rollout = data.get("rollout")
+    return (row.get("uid"), repr(data.get("generation")), row.get("phase"),
+            json.dumps(rollout, sort_keys=True, default=str) if rollout is not None else None)
 
 
 # ---------------------------------------------------------------------------- progress
@@ -144,12 +160,14 @@ def _probe(client: KubeClient) -> None:
 
 
 def _load(release_id: int, number: int) -> tuple[Release, Revision] | None:
-    release = Release.objects.select_related("service_map__cluster", "service_map__workspace").filter(
-        pk=release_id).first()
-    revision = Revision.objects.filter(release_id=release_id, number=number).first()
-    if release is None or revision is None:
+    """The release (with its service map, cluster and workspace) and the revision, in one query
+    (no ORDER BY: ``first()`` would compile one for every look)."""
+    revision = next(iter(Revision.objects.select_related(
+        "release__service_map__cluster", "release__service_map__workspace").filter(
+        release_id=release_id, number=number)[:1]), None)
+    if revision is None:
         return None
-    return release, revision
+    return revision.release, revision
 
 
 def deploy_revision(release_id: int, number: int, *, allow_cluster_scoped: bool = False) -> str:
@@ -276,11 +294,17 @@ def watch_revision(release_id: int, number: int, *, chained: bool = True) -> str
 
     ``chained``: the look of the task's own schedule, which marks the revision as watched for the
     beat task (:func:`due_revisions`); a look the watcher's hook asked for does not."""
-    status = Revision.objects.filter(release_id=release_id, number=number).values_list("status", flat=True).first()
+    status = next(iter(Revision.objects.filter(release_id=release_id, number=number).values_list("status", flat=True)),
+                  None)
     if status is None:
         return "gone"
     if status != RevisionStatus.PROGRESSING:  # one small query for the looks that come after the end
         return "done"
+    return _watch_progressing(release_id, number, chained=chained)
+
+
+def _watch_progressing(release_id: int, number: int, *, chained: bool) -> str:
+    """:func:`watch_revision` for a revision last seen progressing."""
     loaded = _load(release_id, number)
     if loaded is None:
         return "gone"
@@ -391,13 +415,13 @@ def observe_release(value: Any) -> str:
         release_id = int(str(value))
     except ValueError:
         return "gone"
-    current = Revision.objects.filter(release_id=release_id, number=F("release__revision")).values_list(
-        "number", "status").first()  # the release's current revision, in one query
+    current = next(iter(Revision.objects.filter(release_id=release_id, number=F("release__revision")).values_list(
+        "number", "status")), None)  # the release's current revision, in one query
     if current is None:
         return "gone"
     if current[1] != RevisionStatus.PROGRESSING:  # most of the hook's looks: the rollout is over
         return "done"
-    return watch_revision(release_id, current[0], chained=False)
+    return _watch_progressing(release_id, current[0], chained=False)
 
 
 def delete_release_objects(release_id: int) -> str:

@@ -196,6 +196,27 @@ def test_the_catalog_registers_its_label_hook() -> None:
     hook = next(h for h in hooks._label_hooks if h.label == RELEASE_LABEL)
     assert hook.task == "catalog.watch_revision"
     assert {"Deployment", "StatefulSet", "DaemonSet", "Job"} <= hook.kinds
+    assert hook.significant is deploy.look_signature
+
+
+def _deployment_row(uid: str = "u1", generation: int = 1, ready: int = 0, stamp: str = "t1") -> Any:
+    return project("Deployment", {
+        "metadata": {"name": "web", "namespace": "ns", "uid": uid, "generation": generation,
+                     "labels": {RELEASE_LABEL: "4"}},
+        "spec": {"replicas": 2},
+        "status": {"observedGeneration": generation, "replicas": 2, "updatedReplicas": 2, "readyReplicas": ready,
+                   "availableReplicas": ready, "conditions": [{"type": "Progressing", "status": "True",
+                                                               "lastUpdateTime": stamp}]}})
+
+
+def test_the_look_signature_changes_with_what_a_look_reads_and_only_with_it() -> None:
+    """The watcher's hook sends a look only when this changes: every field from_read_model reads
+    (the rollout state, the generation, the phase, the object) is in it; a condition's time is not."""
+    base = deploy.look_signature(_deployment_row())
+    assert deploy.look_signature(_deployment_row(stamp="t2")) == base
+    for other in (_deployment_row(ready=1), _deployment_row(generation=2), _deployment_row(uid="u2")):
+        assert deploy.look_signature(other) != base
+    assert deploy.look_signature({"uid": "x"}) == deploy.look_signature({"uid": "x", "data": None})  # never raises
 
 
 # ---------------------------------------------------------------------------- against the sandbox

@@ -89,3 +89,55 @@ def test_a_broker_failure_is_logged_not_raised_and_the_next_change_tries_again(
     hooks.notify(changes("Deployment", {LABEL: "9"}))  # the window's closing send
     hooks.notify(changes("Deployment", {LABEL: "9"}))  # covered by it
     assert calls == [["9"], ["9"], ["9"]]
+
+
+def rollout_change(kind: str, name: str, labels: dict[str, str], *, ready: int, stamp: str = "",
+                   uid: str = "u1") -> Changes:
+    """A workload's row with ``ready`` of 2 replicas, and a condition time that changes alone."""
+    obj = {"metadata": {"name": name, "namespace": "ns", "labels": labels, "uid": uid, "generation": 1},
+           "spec": {"replicas": 2}, "status": {"observedGeneration": 1, "replicas": 2, "updatedReplicas": 2,
+                                                "readyReplicas": ready, "availableReplicas": ready,
+                                                "conditions": [{"type": "Progressing", "status": "True",
+                                                                "lastUpdateTime": stamp}]}}
+    out = Changes()
+    out.upserts[(1, kind)] = {("ns", name): project(kind, obj)}
+    return out
+
+
+def ready_of(row: Any) -> Any:
+    """What the task of these tests reads of a row: which object, and how many replicas are ready."""
+    return row["uid"], (row["data"].get("rollout") or {}).get("ready")
+
+
+@pytest.fixture
+def significant_task() -> Iterator[str]:
+    name = f"tests.look_{next(_n)}"
+    hooks.on_label(LABEL, name, kinds={"Deployment"}, window=0.0, significant=ready_of)
+    yield name
+    hooks._label_hooks[:] = [h for h in hooks._label_hooks if h.task != name]
+
+
+def test_a_change_that_leaves_the_signature_as_sent_sends_nothing(sent: list[Any], significant_task: str) -> None:
+    task = significant_task
+    hooks.notify(rollout_change("Deployment", "api", {LABEL: "5"}, ready=0, stamp="t1"))  # new object: sent
+    hooks.notify(rollout_change("Deployment", "api", {LABEL: "5"}, ready=0, stamp="t2"))  # only a timestamp
+    hooks.notify(rollout_change("Deployment", "api", {LABEL: "5"}, ready=1, stamp="t2"))  # one more ready
+    hooks.notify(rollout_change("Deployment", "web", {LABEL: "5"}, ready=0, stamp="t1"))  # another object
+    hooks.notify(rollout_change("Deployment", "api", {LABEL: "6"}, ready=1, stamp="t2"))  # relabelled
+    hooks.notify(rollout_change("Deployment", "api", {LABEL: "6"}, ready=1, stamp="t3", uid="u2"))  # re-created
+    assert [c[1] for c in sent if c[0] == task] == [["5"], ["5"], ["5"], ["6"], ["6"]]
+
+
+def test_a_signature_whose_send_failed_is_not_remembered(monkeypatch: pytest.MonkeyPatch,
+                                                         significant_task: str) -> None:
+    calls: list[list[Any]] = []
+
+    def refuse(name: str, args: Any = None, **kwargs: Any) -> None:
+        raise ConnectionError("broker away")
+
+    monkeypatch.setattr(celery_app, "send_task", refuse)
+    hooks.notify(rollout_change("Deployment", "api", {LABEL: "3"}, ready=2))
+    monkeypatch.setattr(celery_app, "send_task", lambda name, args=None, **kw: calls.append(list(args or [])))
+    hooks.notify(rollout_change("Deployment", "api", {LABEL: "3"}, ready=2))  # the same state: sent now
+    hooks.notify(rollout_change("Deployment", "api", {LABEL: "3"}, ready=2))  # and remembered
+    assert calls == [["3"]]

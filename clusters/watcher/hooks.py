@@ -11,7 +11,10 @@ imports an app above it:
   it at once (the batch is committed: the task sees it), and opens a window; the first change
   inside the window sends it once more with a countdown to the window's end, which sees every
   change of the window. So a lone change costs no wait, a burst at most two runs per window,
-  and coalescing never loses the last state.
+  and coalescing never loses the last state. With ``significant``, a change whose signature
+  (what the task would read of the object) equals the last one sent for that object sends
+  nothing: a Deployment's status moves several times in a rollout, and only some of those moves
+  change what a deploy's look records.
 
 A listener runs in the watcher's executor after the batch committed, never on its event loop,
 and its failure is logged, never propagated: the read model must keep flowing.
@@ -22,14 +25,16 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 
+from clusters.watcher.projection import Row
 from clusters.watcher.writer import Changes
 
 logger = logging.getLogger("clusters.watcher")
 
 Listener = Callable[[Changes], None]
+Signature = Callable[[Row], Hashable]
 
 _listeners: list[tuple[frozenset[str], Listener]] = []
 
@@ -42,9 +47,14 @@ class LabelHook:
     task: str
     kinds: frozenset[str]
     window: float
+    significant: Signature | None = None
 
 
 _label_hooks: list[LabelHook] = []
+
+ObjectKey = tuple[str, int, str, str, str]  # (task, cluster, kind, namespace, name)
+_sent_signatures: dict[ObjectKey, Hashable] = {}  # what the last send for each object saw
+MAX_SIGNATURES = 100_000  # then forgotten at once: every object's next change sends again
 
 
 @dataclass
@@ -62,10 +72,14 @@ def register(kinds: set[str] | frozenset[str], listener: Listener) -> None:
         _listeners.append((frozenset(kinds), listener))
 
 
-def on_label(label: str, task: str, *, kinds: set[str] | frozenset[str], window: float = 1.0) -> None:
+def on_label(label: str, task: str, *, kinds: set[str] | frozenset[str], window: float = 1.0,
+             significant: Signature | None = None) -> None:
     """Send ``task(value)`` when an object of ``kinds`` labelled ``label=value`` is written
-    (coalesced per value within ``window`` seconds)."""
-    hook = LabelHook(label, task, frozenset(kinds), float(window))
+    (coalesced per value within ``window`` seconds). ``significant(row)``, when given, is what the
+    task reads of the object: a change that leaves it as last sent sends nothing. It must cover
+    everything the task's answer depends on, the label included; it runs on the watcher's
+    executor for every such change, so it must be cheap and must not raise."""
+    hook = LabelHook(label, task, frozenset(kinds), float(window), significant)
     if hook not in _label_hooks:
         _label_hooks.append(hook)
 
@@ -82,12 +96,24 @@ def wanted(changes: Changes) -> bool:
         h.kinds & {kind for _, kind in changes.upserts} for h in _label_hooks)
 
 
-def labelled(changes: Changes, hook: LabelHook) -> set[str]:
-    """The values of ``hook.label`` on the objects of its kinds this batch upserted."""
-    values: set[str] = set()
-    for (_cluster_id, kind), rows in changes.upserts.items():
-        if kind in hook.kinds:
-            values |= {row["labels"][hook.label] for row in rows.values() if row["labels"].get(hook.label)}
+def labelled(changes: Changes, hook: LabelHook) -> dict[str, dict[ObjectKey, Hashable]]:
+    """The values of ``hook.label`` on the objects of its kinds this batch upserted, each with
+    the objects that carry it and their signatures; with ``hook.significant``, only the objects
+    whose signature differs from the one last sent. Call with ``_windows_lock`` held."""
+    values: dict[str, dict[ObjectKey, Hashable]] = {}
+    for (cluster_id, kind), rows in changes.upserts.items():
+        if kind not in hook.kinds:
+            continue
+        for (namespace, name), row in rows.items():
+            value = row["labels"].get(hook.label)
+            if not value:
+                continue
+            key = (hook.task, cluster_id, kind, namespace, name)
+            # the label's value is part of what was sent: an object moved to another value is news
+            signature = (value, hook.significant(row)) if hook.significant is not None else None
+            if hook.significant is not None and key in _sent_signatures and _sent_signatures[key] == signature:
+                continue
+            values.setdefault(value, {})[key] = signature
     return values
 
 
@@ -95,15 +121,20 @@ def _send_labelled(changes: Changes) -> None:
     from portal import enqueue
 
     for hook in list(_label_hooks):
-        values = labelled(changes, hook)
-        if not values:
-            continue
         now = time.monotonic()
         sends: list[tuple[str, float | None, _Window | None]] = []  # (value, countdown, window it opened)
         with _windows_lock:
+            values = labelled(changes, hook)
+            if not values:
+                continue
             if len(_windows) > 10_000:  # forget windows long past
                 for key in [k for k, w in _windows.items() if w.ends < now]:
                     del _windows[key]
+            if hook.significant is not None:
+                if len(_sent_signatures) > MAX_SIGNATURES:
+                    _sent_signatures.clear()
+                for objects in values.values():  # sent now, or seen by the window's queued send
+                    _sent_signatures.update(objects)
             for value in sorted(values):
                 key = (hook.task, value)
                 window = _windows.get(key)
@@ -123,6 +154,8 @@ def _send_labelled(changes: Changes) -> None:
                     del _windows[key]
                 elif opened is None and key in _windows:
                     _windows[key].trailing = False
+                for object_key in values[value]:
+                    _sent_signatures.pop(object_key, None)
 
 
 def notify(changes: Changes) -> None:
