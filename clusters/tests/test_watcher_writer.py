@@ -15,7 +15,14 @@ from clusters.models import Cluster, KindSync, KubeObject, WatcherLease
 from clusters.tests.helpers import node, pod
 from clusters.watcher.config import WatcherConfig
 from clusters.watcher.projection import project
-from clusters.watcher.summary import cluster_row, compute_summary, freshness, refresh_cluster
+from clusters.watcher.summary import (
+    cluster_row,
+    compute_summaries,
+    compute_summary,
+    freshness,
+    refresh_cluster,
+    refresh_clusters,
+)
 from clusters.watcher.writer import (
     BOOKMARK,
     CLUSTER_STATE,
@@ -216,3 +223,30 @@ def test_a_connection_left_without_autocommit_is_replaced_before_the_next_batch(
         thread.shutdown()
     # Seen from this thread's connection: only what was committed.
     assert KindSync.objects.values_list("state", "resource_version").get(cluster=c, kind="Service") == ("synced", "7")
+
+
+def test_a_batch_refresh_agrees_with_one_cluster_at_a_time(cluster: Cluster) -> None:
+    """The watcher refreshes its due clusters in one batch (``refresh_clusters``): the same figures,
+    status and last sync as ``refresh_cluster`` per cluster, a cluster without rows included, and a
+    deleted one left out."""
+    empty = Cluster.objects.create(name="w2", server="https://127.0.0.1:6444")
+    ensure_kindsyncs(empty.pk)
+    cid = cluster.pk
+    now = timezone.now()
+    apply_batch([Op(UPSERT, cid, "Node", row=node("n1")), Op(UPSERT, cid, "Pod", row=pod("p1", "Running", "500m"))])
+    for sync in KindSync.objects.filter(cluster=cluster):
+        apply_batch([Op(LISTED, cid, sync.kind, rv="1", keys=set(KubeObject.objects.filter(
+            cluster=cluster, kind=sync.kind).values_list("namespace", "name")), at=now)])
+    batch = refresh_clusters([cid, empty.pk, 999_999])
+    assert set(batch) == {cid, empty.pk}
+    assert compute_summaries([cid, empty.pk]) == {cid: compute_summary(cid), empty.pk: compute_summary(empty.pk)}
+    assert batch[empty.pk][0].summary == compute_summary(empty.pk)
+    assert batch[empty.pk][0].summary["pods"] == {"running": 0, "total": 0, "capacity": 0}
+    refreshed, syncs = batch[cid]
+    assert [s.kind for s in syncs] == sorted(s.kind for s in syncs)
+    assert Cluster.objects.get(pk=cid).summary == refreshed.summary == compute_summary(cid)
+    assert refreshed.summary["pods"]["running"] == 1
+    assert (refreshed.status, refreshed.last_sync) == ("connected", now)
+    again = refresh_cluster(cid)
+    assert again is not None
+    assert again.summary == refreshed.summary

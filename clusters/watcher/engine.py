@@ -54,12 +54,12 @@ from clusters.kube.errors import (
 from clusters.kube.kinds import WATCHED_KINDS, Kind
 from clusters.kube.messages import explain
 from clusters.kube.watchstream import open_watch
-from clusters.models import Cluster, KindSync, RelistReason, SyncState
+from clusters.models import Cluster, RelistReason, SyncState
 from clusters.watcher import hooks, leases
 from clusters.watcher.config import WatcherConfig
 from clusters.watcher.projection import project
 from clusters.watcher.publisher import Publisher, Sender
-from clusters.watcher.summary import cluster_row, refresh_cluster
+from clusters.watcher.summary import cluster_row, refresh_clusters
 from clusters.watcher.writer import (
     BOOKMARK,
     CLUSTER_STATE,
@@ -450,17 +450,12 @@ def _apply_each(ops: list[Op]) -> Changes:
 
 
 def _refresh(cluster_ids: set[int], counts: set[tuple[int, str]], held: set[int]) -> dict[int, dict[str, Any]]:
-    """Counts, then each cluster's figures and row: three or four statements per cluster (its row,
-    its kinds, its figures, the update if they changed). A cluster in ``held`` (this process watches
-    it under its lease) is ``watched`` without asking the lease table."""
+    """Counts, then the clusters' figures and rows: three reads for the batch, and an update per
+    cluster whose figures changed. A cluster in ``held`` (this process watches it under its lease)
+    is ``watched`` without asking the lease table."""
     refresh_counts(counts)
-    rows: dict[int, dict[str, Any]] = {}
-    for cluster_id in sorted(cluster_ids):
-        syncs = list(KindSync.objects.filter(cluster_id=cluster_id).order_by("kind"))
-        cluster = refresh_cluster(cluster_id, syncs=syncs)
-        if cluster is not None:
-            rows[cluster_id] = cluster_row(cluster, syncs, watched=True if cluster_id in held else None)
-    return rows
+    return {cluster_id: cluster_row(cluster, syncs, watched=True if cluster_id in held else None)
+            for cluster_id, (cluster, syncs) in sorted(refresh_clusters(cluster_ids).items())}
 
 
 def _load_cluster(cluster_id: int, config: WatcherConfig) -> ClusterInfo | None:

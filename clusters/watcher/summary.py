@@ -49,17 +49,28 @@ SELECT
                                            OR data->'containers' @> '[{"reason": "CrashLoopBackOff"}]'::jsonb)),
   count(*) FILTER (WHERE kind = 'Pod' AND phase = 'Pending')
 FROM clusters_kubeobject
-WHERE cluster_id = %s
+WHERE cluster_id = ANY(%s)
   AND kind IN ('Node', 'Service', 'Pod', 'Deployment', 'StatefulSet', 'DaemonSet', 'CronJob', 'ReplicaSet', 'Job')
+GROUP BY cluster_id
 """
+_NO_ROWS = (0,) * 17  # a cluster without any of those rows
 
 
 def compute_summary(cluster_id: int) -> dict[str, Any]:
     """The ``summary`` object of the contract, from the cluster's rows (one query)."""
+    return compute_summaries([cluster_id])[cluster_id]
+
+
+def compute_summaries(cluster_ids: Iterable[int]) -> dict[int, dict[str, Any]]:
+    """:func:`compute_summary` of several clusters in one query (the watcher refreshes a batch)."""
+    ids = sorted(set(cluster_ids))
     with connection.cursor() as cursor:
-        cursor.execute(_SUMMARY_SQL, [cluster_id])
-        r = cursor.fetchone()
-    assert r is not None
+        cursor.execute("SELECT cluster_id," + _SUMMARY_SQL.lstrip().removeprefix("SELECT"), [ids])
+        found = {int(r[0]): tuple(r[1:]) for r in cursor.fetchall()}
+    return {cluster_id: _summary(found.get(cluster_id, _NO_ROWS)) for cluster_id in ids}
+
+
+def _summary(r: tuple[Any, ...]) -> dict[str, Any]:
     return {
         "nodes_ready": int(r[1]),
         "nodes_total": int(r[0]),
@@ -159,13 +170,34 @@ def refresh_cluster(cluster_id: int, *, status_message: str | None = None,
                     syncs: list[KindSync] | None = None) -> Cluster | None:
     """Recompute ``summary``, ``last_sync`` and ``status`` of one cluster from the read model and save
     the fields that changed. Returns the cluster (None if it was deleted). ``syncs``: the cluster's
-    KindSync rows if the caller has just read them (the watcher, which then builds the row from them)."""
-    cluster = Cluster.objects.filter(pk=cluster_id).first()
+    KindSync rows if the caller has just read them."""
+    cluster = next(iter(Cluster.objects.filter(pk=cluster_id)), None)
     if cluster is None:
         return None
     if syncs is None:
         syncs = list(KindSync.objects.filter(cluster_id=cluster_id))
-    summary = compute_summary(cluster_id)
+    return _refreshed(cluster, syncs, compute_summary(cluster_id), status_message)
+
+
+def refresh_clusters(cluster_ids: Iterable[int]) -> dict[int, tuple[Cluster, list[KindSync]]]:
+    """:func:`refresh_cluster` for a batch, with three reads in all instead of three per cluster
+    (the watcher refreshes about twenty clusters at a time under load; each read's ORM work cost
+    it more than PostgreSQL's). Returns each cluster still there with its KindSync rows, in kind
+    order, for :func:`cluster_row`."""
+    ids = sorted(set(cluster_ids))
+    if not ids:
+        return {}
+    syncs: dict[int, list[KindSync]] = {cluster_id: [] for cluster_id in ids}
+    for sync in KindSync.objects.filter(cluster_id__in=ids).order_by("cluster_id", "kind"):
+        syncs[sync.cluster_id].append(sync)
+    summaries = compute_summaries(ids)
+    return {cluster.pk: (_refreshed(cluster, syncs[cluster.pk], summaries[cluster.pk], None), syncs[cluster.pk])
+            for cluster in Cluster.objects.filter(pk__in=ids)}
+
+
+def _refreshed(cluster: Cluster, syncs: list[KindSync], summary: dict[str, Any], status_message: str | None) -> Cluster:
+    """Save the fields of ``cluster`` that its read model (``syncs``, ``summary``) changes."""
+    cluster_id = cluster.pk
     last_sync = max((s.last_event for s in syncs if s.last_event is not None), default=None)
     status = derive_status(cluster.status, enabled=cluster.enabled, states=[s.state for s in syncs],
                            listed=any(s.last_list is not None and s.state in (SyncState.SYNCED, SyncState.STALE,
