@@ -13,7 +13,6 @@ change that was rolled back. Apps declare which groups exist and who may join th
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import re
 import threading
@@ -29,6 +28,7 @@ from django.contrib.auth.base_user import AbstractBaseUser
 from django.contrib.auth.models import AnonymousUser
 from django.db import transaction
 
+from portal import fastjson
 from portal.redis import client
 
 logger = logging.getLogger(__name__)
@@ -140,7 +140,7 @@ EventData = dict[str, Any] | RawJSON
 
 
 def _dumps(value: Any) -> str:
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+    return fastjson.dumps(value)
 
 
 def _publish(messages: Sequence[tuple[str, str, EventData]]) -> list[int]:

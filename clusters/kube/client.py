@@ -58,6 +58,7 @@ from clusters.kube.errors import (
     UnknownKind,
     Unreachable,
 )
+from portal import fastjson
 
 T = TypeVar("T")
 
@@ -226,7 +227,7 @@ def parse_watch_event(line: bytes) -> dict[str, Any]:
     """One line of a watch response as its event (``{"type", "object"}``); an ``ERROR`` event
     raises: :class:`Gone` for 410 (relist), :class:`ServerError` for 5xx, ``ApiError`` else."""
     try:
-        event = json.loads(line)
+        event = fastjson.loads(line)
     except ValueError as exc:
         raise ApiError("The cluster sent a watch event that is not JSON.") from exc
     if not isinstance(event, dict):
@@ -333,7 +334,7 @@ class KubeClient:
         kwargs["_preload_content"] = False
         response = self.call(fn, *args, **kwargs)
         try:
-            data = json.loads(response.data)
+            data = fastjson.loads(response.data)
         except ValueError as exc:
             raise ApiError("The cluster answered with something that is not JSON.") from exc
         finally:

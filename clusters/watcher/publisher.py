@@ -16,7 +16,6 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import contextlib
-import json
 import logging
 import time
 from collections.abc import Callable
@@ -27,12 +26,13 @@ from clusters.kube.kinds import KINDS_BY_NAME
 from clusters.watcher.config import WatcherConfig
 from clusters.watcher.projection import Row
 from clusters.watcher.writer import Changes
+from portal import fastjson
 from portal.events import RawJSON
 
 logger = logging.getLogger("clusters.watcher")
 
 Sender = Callable[[str, str, Any], Any]
-_dumps = json.dumps
+_dumps = fastjson.dumps
 
 
 def api_row(cluster_id: int, row: Row, updated: str) -> str:

@@ -24,7 +24,6 @@ from __future__ import annotations
 import concurrent.futures
 import contextlib
 import datetime
-import json
 import logging
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -38,6 +37,7 @@ from django.utils import timezone
 from clusters.kube.kinds import WATCHED_KINDS
 from clusters.models import Cluster, ClusterStatus, KindSync, KubeObject, RelistReason, SyncState
 from clusters.watcher.projection import Row
+from portal import fastjson
 
 logger = logging.getLogger("clusters.watcher")
 T = TypeVar("T")
@@ -342,7 +342,7 @@ def skip_unchanged(upserts: list[Op]) -> list[Op]:
 def upsert_rows(upserts: Sequence[Op], now: datetime.datetime) -> None:
     """Insert or update the rows of ``upserts`` (distinct keys) in one statement, ``updated`` = ``now``."""
     columns: tuple[list[Any], ...] = ([], [], [], [], [], [], [], [], [], [], [])
-    dumps = json.dumps
+    dumps = fastjson.dumps
     for op in upserts:
         row = op.row
         assert row is not None
