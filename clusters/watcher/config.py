@@ -39,7 +39,7 @@ class WatcherConfig:
     batch_size: int = 1000  # rows per database write at most
     writer_threads: int = 2  # database writers; clusters are spread over them by id
     flush_interval: float = 0.025  # how long the writer lingers to fill a batch
-    publish_interval: float = 0.1  # at most one objects.changed with rows per group per this many seconds
+    publish_interval: float = 0.075  # at most one objects.changed with rows per group per this many seconds
     digest_interval: float = 1.0  # ... and with namespace digests only (cluster.<id>: "refetch what you show")
     publish_rows: int = 100  # rows per kind in one message before it says "truncated"
     summary_interval: float = 2.0  # recompute a changed cluster's summary at most this often

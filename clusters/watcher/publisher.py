@@ -2,7 +2,7 @@
 
 Browsers subscribe to ``cluster.<id>``, ``cluster.<id>.ns.<namespace>`` and ``fleet``. A busy
 cluster changes hundreds of objects a second, so changes are gathered per group and sent at most
-once per ``publish_interval`` (100 ms) per group as one ``objects.changed`` message (shape in
+once per ``publish_interval`` (75 ms) per group as one ``objects.changed`` message (shape in
 ``docs/clusters-api.md``); a group whose pending changes are only namespace digests (a cluster's
 group: counts that tell a browser to refetch) at most once per ``digest_interval`` (1 s). Each
 group is sent the moment it is due, not on a timer's tick; ``cluster.updated`` carries a cluster row when its status, figures or
