@@ -81,6 +81,7 @@ T = TypeVar("T")
 
 
 QUICK_ENDS_BEFORE_RELIST = 5
+LEASE_EXPIRY_MARGIN = 0.05  # poll this long after another holder's lease runs out (it must be past)
 
 
 class Abandoned(Exception):
@@ -259,6 +260,7 @@ class Engine:
         """Renew leases, follow the cluster table (new, disabled, deleted, changed credentials)."""
         cfg = self.config
         while not stop.is_set():
+            wait = cfg.poll_interval
             try:
                 view = await self.db(leases.sync_leases, self.holder, ttl=cfg.lease_seconds,
                                      max_clusters=cfg.max_clusters, only=self.only)
@@ -268,8 +270,10 @@ class Engine:
             else:
                 await self._apply_view(view)
                 self.ready.set()
+                if view.next_change is not None:  # a stopped process's clusters are free then: take them at once
+                    wait = min(wait, max(LEASE_EXPIRY_MARGIN, view.next_change + LEASE_EXPIRY_MARGIN))
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), timeout=cfg.poll_interval)
+                await asyncio.wait_for(stop.wait(), timeout=wait)
 
     async def _apply_view(self, view: leases.LeaseView) -> None:
         for cluster_id in list(self.clusters):

@@ -7,7 +7,9 @@ LOCKED``, so two processes never take the same row) and unowned clusters (``INSE
 CONFLICT DO NOTHING``), up to a fair share: the enabled clusters divided by the live watcher
 processes. Live processes announce themselves with a Redis key that expires with the lease, so a
 process that joins is counted at once and the others hand over their surplus; a process that
-dies stops renewing, and its clusters are taken within one lease period.
+dies stops renewing, and its clusters are taken within one lease period: each poll also says
+when the next lease or announcement of another process runs out (``LeaseView.next_change``),
+and a process polls again then instead of up to a poll interval later.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from django.db import connection, transaction
+from django.db.models import Min
 from django.utils import timezone
 
 from clusters.models import Cluster, WatcherLease
@@ -43,6 +46,9 @@ class LeaseView:
     clusters: dict[int, str]
     surplus: list[int]
     live_holders: int
+    # Seconds until another holder's lease or announcement runs out (a dead process's clusters are
+    # free then), or None when none does sooner than ``ttl``.
+    next_change: float | None = None
 
 
 def fingerprint(cluster: Cluster) -> str:
@@ -58,14 +64,23 @@ def fingerprint(cluster: Cluster) -> str:
 
 def announce(holder: str, ttl: float) -> int:
     """Mark ``holder`` alive for ``ttl`` seconds; return how many holders are alive (at least 1)."""
+    return _announce(holder, ttl)[0]
+
+
+def _announce(holder: str, ttl: float) -> tuple[int, float | None]:
+    """:func:`announce`, and the seconds until another holder's announcement runs out (None: none)."""
     try:
         r = redis_client()
         prefix = _holder_prefix()
-        r.set(prefix + holder, "1", px=max(1, int(ttl * 1000)))
-        return max(1, sum(1 for _ in r.scan_iter(prefix + "*", count=1000)))
+        mine = prefix + holder
+        r.set(mine, "1", px=max(1, int(ttl * 1000)))
+        keys = list(r.scan_iter(prefix + "*", count=1000))
+        others = [k for k in keys if (k.decode() if isinstance(k, bytes) else k) != mine]
+        left = [ms for ms in (r.pttl(k) for k in others) if isinstance(ms, int) and ms >= 0]
+        return max(1, len(keys)), (min(left) / 1000 if left else None)
     except Exception:  # Redis down: behave as if alone; leases in PostgreSQL still prevent doubles
         logger.warning("watcher could not announce itself in Redis; assuming it is the only one")
-        return 1
+        return 1, None
 
 
 def retire(holder: str) -> None:
@@ -80,7 +95,7 @@ def sync_leases(
     now: datetime.datetime | None = None,
 ) -> LeaseView:
     """Renew, take and hand over leases for ``holder`` (see the module docstring)."""
-    live = announce(holder, ttl)
+    live, announcement_left = _announce(holder, ttl)
     now = now or timezone.now()
     expires = now + datetime.timedelta(seconds=ttl)
     enabled = Cluster.objects.filter(enabled=True)
@@ -114,7 +129,13 @@ def sync_leases(
                 ignore_conflicts=True)
         held = set(WatcherLease.objects.filter(holder=holder).values_list("cluster_id", flat=True)) - set(surplus)
         clusters = {c.pk: fingerprint(c) for c in Cluster.objects.filter(pk__in=held, enabled=True)}
-    return LeaseView(clusters=clusters, surplus=surplus, live_holders=live)
+    # When another holder's lease runs out: live holders renew theirs every poll, so only a
+    # process that stopped has one running out before the next poll.
+    soonest = WatcherLease.objects.exclude(holder=holder).filter(expires__gt=now).aggregate(
+        soonest=Min("expires"))["soonest"]
+    lease_left = (soonest - now).total_seconds() if soonest is not None else None
+    left = [x for x in (lease_left, announcement_left) if x is not None and x < ttl]
+    return LeaseView(clusters=clusters, surplus=surplus, live_holders=live, next_change=min(left) if left else None)
 
 
 def release(holder: str, cluster_ids: Iterable[int] | None = None) -> int:
