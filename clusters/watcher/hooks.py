@@ -76,9 +76,9 @@ def on_label(label: str, task: str, *, kinds: set[str] | frozenset[str], window:
              significant: Signature | None = None) -> None:
     """Send ``task(value)`` when an object of ``kinds`` labelled ``label=value`` is written
     (coalesced per value within ``window`` seconds). ``significant(row)``, when given, is what the
-    task reads of the object: a change that leaves it as last sent sends nothing. It must cover
-    everything the task's answer depends on, the label included; it runs on the watcher's
-    executor for every such change, so it must be cheap and must not raise."""
+    task reads of the object: a change that leaves it (and the label's value, compared here) as
+    last sent sends nothing. It must cover everything else the task's answer depends on; it runs
+    on the watcher's executor for every such change, so it must be cheap and must not raise."""
     hook = LabelHook(label, task, frozenset(kinds), float(window), significant)
     if hook not in _label_hooks:
         _label_hooks.append(hook)
