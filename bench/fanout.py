@@ -163,13 +163,6 @@ def tree_cpu_seconds(pid: int) -> float:
     return total
 
 
-def machine_busy() -> tuple[float, float]:
-    """(busy, total) jiffies of all CPUs so far."""
-    fields = [int(x) for x in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
-    idle = fields[3] + fields[4]
-    return float(sum(fields) - idle), float(sum(fields))
-
-
 class Tracker:
     """Polled every 50 ms during a rollout: the rollout's status, when each target's revision was
     first seen in each status (PostgreSQL), and when each target's Deployment was available in its
@@ -278,7 +271,7 @@ def run_rollout(sb: Any, workspace: Any, maps: list[Any], developer: Any, versio
     services = wc.service_pids()
     # this process alone (the sandbox's clusters and the tracker): the worker, the watcher and the
     # request process are its children, and counted on their own
-    cpu_worker, cpu_self, busy0 = tree_cpu_seconds(worker_pid), wc.proc_cpu_seconds(os.getpid()), machine_busy()
+    cpu_worker, cpu_self, busy0 = tree_cpu_seconds(worker_pid), wc.proc_cpu_seconds(os.getpid()), wc.machine_busy()
     cpu_services = {name: tree_cpu_seconds(pid) for name, pid in services.items()}
     cpu_watcher = tree_cpu_seconds(watcher_pid) if watcher_pid else 0.0
     cpu_web = tree_cpu_seconds(requester.pid)
@@ -297,7 +290,7 @@ def run_rollout(sb: Any, workspace: Any, maps: list[Any], developer: Any, versio
         status = str(Rollout.objects.filter(pk=rollout.pk).values_list("status", flat=True).first())
     t_seen = time.time()
     wall = t_seen - t0
-    busy1 = machine_busy()
+    busy1 = wc.machine_busy()
     worker_cpu = tree_cpu_seconds(worker_pid) - cpu_worker
     cpu = {"worker_percent_of_one_core": round(100 * worker_cpu / wall, 1),
            "worker_cpu_ms_per_target": round(1000 * worker_cpu / len(maps), 1),

@@ -185,13 +185,13 @@ def main() -> int:
         print(f"stage: {len(names)} sandbox clusters x {args.nodes} nodes; client process ready", flush=True)
 
         def measure(mode: str, which: list[int], namespace: str) -> dict[str, Any]:
-            sandbox0, busy0 = wc.proc_cpu_seconds(os.getpid()), _busy()
+            sandbox0, busy0 = wc.proc_cpu_seconds(os.getpid()), wc.machine_busy()
             conn.send({"objects": objects, "namespace": namespace, "mode": mode, "clusters": which})
             answer = conn.recv()
             failed = [t for t in answer["targets"] if isinstance(t, str)]
             if failed:
                 raise SystemExit(f"{mode} {namespace}: {failed[0]}")
-            busy = _busy()
+            busy = wc.machine_busy()
             answer["sandbox_cpu_s"] = round(wc.proc_cpu_seconds(os.getpid()) - sandbox0, 3)
             answer["machine_busy_percent"] = round(100 * (busy[0] - busy0[0]) / max(1.0, busy[1] - busy0[1]), 1)
             ready = [t["ready"] for t in answer["targets"]]
@@ -239,11 +239,6 @@ def main() -> int:
     })
     print(f"results: {path}")
     return 0
-
-
-def _busy() -> tuple[float, float]:
-    fields = [int(x) for x in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
-    return float(sum(fields) - fields[3] - fields[4]), float(sum(fields))
 
 
 if __name__ == "__main__":

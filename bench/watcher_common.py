@@ -156,6 +156,13 @@ def all_synced(expected_pods: int, cluster_ids: list[int] | None = None) -> bool
     return bool(states) and all(s == "synced" for s in states) and objects.count() >= expected_pods
 
 
+def machine_busy() -> tuple[float, float]:
+    """(busy, total) jiffies of all CPUs so far."""
+    fields = [int(x) for x in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
+    idle = fields[3] + fields[4]
+    return float(sum(fields) - idle), float(sum(fields))
+
+
 def proc_cpu_seconds(pid: int) -> float:
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     ticks = os.sysconf("SC_CLK_TCK")

@@ -139,10 +139,6 @@ class RawJSON(str):
 EventData = dict[str, Any] | RawJSON
 
 
-def _dumps(value: Any) -> str:
-    return fastjson.dumps(value)
-
-
 def _publish(messages: Sequence[tuple[str, str, EventData]]) -> list[int]:
     """Number ``(group, event_type, data)`` messages and add them to the stream, in one round
     trip; their numbers. Raises if Redis fails (then none of a chunk was numbered or added)."""
@@ -161,8 +157,8 @@ def _publish(messages: Sequence[tuple[str, str, EventData]]) -> list[int]:
         keys = [STREAM, *(_seq_key(group) for group, _t, _d in chunk)]
         args: list[Any] = [epoch, minid]
         for group, event_type, data in chunk:
-            body = data if isinstance(data, RawJSON) else _dumps(data)
-            args += [group, f'{{"type":{_dumps(event_type)},"group":"{group}","seq":', f',"data":{body}}}']
+            body = data if isinstance(data, RawJSON) else fastjson.dumps(data)
+            args += [group, f'{{"type":{fastjson.dumps(event_type)},"group":"{group}","seq":', f',"data":{body}}}']
         script(keys=keys, args=args, client=pipe)
     return [int(seq) for reply in pipe.execute() for seq in reply]
 

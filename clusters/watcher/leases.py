@@ -62,13 +62,9 @@ def fingerprint(cluster: Cluster) -> str:
     return hashlib.sha256(material.encode()).hexdigest()[:16]
 
 
-def announce(holder: str, ttl: float) -> int:
-    """Mark ``holder`` alive for ``ttl`` seconds; return how many holders are alive (at least 1)."""
-    return _announce(holder, ttl)[0]
-
-
-def _announce(holder: str, ttl: float) -> tuple[int, float | None]:
-    """:func:`announce`, and the seconds until another holder's announcement runs out (None: none)."""
+def announce(holder: str, ttl: float) -> tuple[int, float | None]:
+    """Mark ``holder`` alive for ``ttl`` seconds; return how many holders are alive (at least 1)
+    and the seconds until another holder's announcement runs out (None: there is none)."""
     try:
         r = redis_client()
         prefix = _holder_prefix()
@@ -95,7 +91,7 @@ def sync_leases(
     now: datetime.datetime | None = None,
 ) -> LeaseView:
     """Renew, take and hand over leases for ``holder`` (see the module docstring)."""
-    live, announcement_left = _announce(holder, ttl)
+    live, announcement_left = announce(holder, ttl)
     now = now or timezone.now()
     expires = now + datetime.timedelta(seconds=ttl)
     enabled = Cluster.objects.filter(enabled=True)
