@@ -12,7 +12,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, cast
 
@@ -131,20 +131,16 @@ def _flush_retrying_deadlocks() -> None:
 _flush_retrying_deadlocks()
 
 
-@pytest.fixture(autouse=True)
-def _session_worker_idle_before_flush(request: pytest.FixtureRequest) -> Iterator[None]:
-    """A transactional test ends by truncating every table; a task it enqueued (a cluster check
-    after registration, say) that the session's Celery worker is still running would then hold
-    locks the TRUNCATE needs, and PostgreSQL may break the deadlock by failing the flush. So
-    wait, briefly, for that worker to go idle first (this teardown runs before pytest-django's)."""
-    yield
+def wait_for_session_worker_idle(timeout: float = 30.0) -> None:
+    """Wait, at most ``timeout`` seconds, until this test process's Celery worker (if it started
+    one) has nothing queued and nothing running."""
     proc = _SESSION_WORKER.get("proc")
-    if proc is None or proc.poll() is not None or "transactional_db" not in request.fixturenames:
+    if proc is None or proc.poll() is not None:
         return
     from portal.celery import app
     from portal.redis import client
 
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:
             from portal.enqueue import QUEUES
@@ -160,6 +156,24 @@ def _session_worker_idle_before_flush(request: pytest.FixtureRequest) -> Iterato
         if not queued and not any(active.values()):
             return
         time.sleep(0.2)
+
+
+@pytest.fixture
+def session_worker_idle() -> Callable[[], None]:
+    """For a test that must have the database to itself (dropping its schema, say): call it to
+    wait until the session's Celery worker has finished what earlier steps enqueued."""
+    return wait_for_session_worker_idle
+
+
+@pytest.fixture(autouse=True)
+def _session_worker_idle_before_flush(request: pytest.FixtureRequest) -> Iterator[None]:
+    """A transactional test ends by truncating every table; a task it enqueued (a cluster check
+    after registration, say) that the session's Celery worker is still running would then hold
+    locks the TRUNCATE needs, and PostgreSQL may break the deadlock by failing the flush. So
+    wait, briefly, for that worker to go idle first (this teardown runs before pytest-django's)."""
+    yield
+    if "transactional_db" in request.fixturenames:
+        wait_for_session_worker_idle()
 
 
 @pytest.fixture(scope="session")

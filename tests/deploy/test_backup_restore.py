@@ -8,12 +8,14 @@ restored credentials still reach the cluster."""
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 from django.core.management import CommandError, call_command
-from django.db import ProgrammingError, connection
+from django.db import OperationalError, ProgrammingError, connection
 from django.urls import reverse
 from rest_framework.test import APIClient
 
@@ -44,17 +46,30 @@ def _listed(api: APIClient) -> list[tuple[int, str, str]]:
     return sorted((c["id"], c["name"], c["server"]) for c in response.json()["results"])
 
 
-def _wipe() -> None:
-    with connection.cursor() as cursor:
-        cursor.execute("SET lock_timeout = '60s'")  # a session still in a transaction fails the test, not hangs it
-        cursor.execute("DROP SCHEMA public CASCADE")
-        cursor.execute("CREATE SCHEMA public")
+def _wipe(worker_idle: Callable[[], None]) -> None:
+    """Drop the ``public`` schema and make it again, as a lost disk would leave the database.
+    Registering the clusters enqueued checks that this process's Celery worker may still be
+    running; their writes would deadlock with the DROP, so wait for them first, and retry the
+    DROP (one statement, all or nothing) if PostgreSQL still picks it as a deadlock's victim."""
+    worker_idle()
+    for attempt in range(5):
+        try:
+            with connection.cursor() as cursor:
+                cursor.execute("SET lock_timeout = '60s'")  # a session still in a transaction fails the test, not hangs it
+                cursor.execute("DROP SCHEMA public CASCADE")
+                cursor.execute("CREATE SCHEMA public")
+            break
+        except OperationalError as exc:
+            if "deadlock detected" not in str(exc) or attempt == 4:
+                raise
+            time.sleep(0.2 * (attempt + 1))
     with pytest.raises(ProgrammingError):
         Cluster.objects.count()
     connection.close()
 
 
-def test_backup_wipe_restore_serves_the_same_portal(admin_api: APIClient, sandbox: Any, tmp_path: Path) -> None:
+def test_backup_wipe_restore_serves_the_same_portal(admin_api: APIClient, sandbox: Any, tmp_path: Path,
+                                                    session_worker_idle: Callable[[], None]) -> None:
     workspace, maps, _, version = setup_service_maps(admin_api, sandbox, ("cluster-1", "cluster-2"))
     release = Release.objects.create(workspace=workspace, service_map=maps[0], name="shop", package_version=version,
                                      values={"replicaCount": 2}, revision=1, status=ReleaseStatus.DEPLOYED)
@@ -73,7 +88,7 @@ def test_backup_wipe_restore_serves_the_same_portal(admin_api: APIClient, sandbo
     with pytest.raises(CommandError, match="exists"):
         call_command("backup", str(dump))  # never overwritten by accident
 
-    _wipe()
+    _wipe(session_worker_idle)
     with pytest.raises(CommandError, match="--yes"):
         call_command("restore", str(dump))  # confirms first
     call_command("restore", str(dump), "--yes")
