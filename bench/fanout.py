@@ -57,12 +57,13 @@ def start_celery(args: argparse.Namespace, tmp: str) -> list[subprocess.Popen[by
         env["PORTAL_DEPLOY_WATCH_INTERVAL"] = str(args.watch_interval)
     procs = []
     worker_log = open(WORKER_LOG, "wb")  # noqa: SIM115 - lives as long as the process
-    procs.append(subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "portal", "worker", f"--pool={args.pool}",
-         f"--concurrency={args.concurrency}", *([f"--prefetch-multiplier={args.prefetch_multiplier}"]
-                                                if args.prefetch_multiplier else []), "--loglevel=WARNING", "--without-gossip", "--without-mingle",
-         "-n", f"bench-fanout-{os.getpid()}@%h"],
-        cwd=wc.ROOT, env=env, stdout=worker_log, stderr=subprocess.STDOUT))
+    for n in range(args.worker_processes):
+        procs.append(subprocess.Popen(
+            [sys.executable, "-m", "celery", "-A", "portal", "worker", f"--pool={args.pool}",
+             f"--concurrency={args.concurrency}", *([f"--prefetch-multiplier={args.prefetch_multiplier}"]
+                                                    if args.prefetch_multiplier else []), "--loglevel=WARNING",
+             "--without-gossip", "--without-mingle", "-n", f"bench-fanout-{os.getpid()}-{n}@%h"],
+            cwd=wc.ROOT, env=env, stdout=worker_log, stderr=subprocess.STDOUT))
     if args.beat:
         beat_log = open(BEAT_LOG, "wb")  # noqa: SIM115
         procs.append(subprocess.Popen(
@@ -73,9 +74,10 @@ def start_celery(args: argparse.Namespace, tmp: str) -> list[subprocess.Popen[by
 
     deadline = time.monotonic() + 90
     while time.monotonic() < deadline:
-        if procs[0].poll() is not None:
-            raise SystemExit(f"the Celery worker exited with {procs[0].returncode}; see {WORKER_LOG}")
-        if app.control.ping(timeout=0.5):
+        for proc in procs[:args.worker_processes]:
+            if proc.poll() is not None:
+                raise SystemExit(f"a Celery worker exited with {proc.returncode}; see {WORKER_LOG}")
+        if len(app.control.ping(timeout=0.5) or []) >= args.worker_processes:
             return procs
     stop_all(procs)
     raise SystemExit(f"the Celery worker did not answer within 90 s; see {WORKER_LOG}")
@@ -261,7 +263,7 @@ def _requester_main(conn: Any) -> None:
 
 
 def run_rollout(sb: Any, workspace: Any, maps: list[Any], developer: Any, version: Any, release: str,
-                timeout: float, worker_pid: int, watcher_pid: int | None, requester: Requester) -> dict[str, Any]:
+                timeout: float, worker_pids: list[int], watcher_pid: int | None, requester: Requester) -> dict[str, Any]:
     """Create a rollout to ``maps`` (one wave), wait for it to end, and take its timings apart."""
     from catalog.models import Revision, Rollout, RolloutTarget
     from portal.metrics import task_stats
@@ -271,7 +273,7 @@ def run_rollout(sb: Any, workspace: Any, maps: list[Any], developer: Any, versio
     services = wc.service_pids()
     # this process alone (the sandbox's clusters and the tracker): the worker, the watcher and the
     # request process are its children, and counted on their own
-    cpu_worker, cpu_self, busy0 = tree_cpu_seconds(worker_pid), wc.proc_cpu_seconds(os.getpid()), wc.machine_busy()
+    cpu_worker, cpu_self, busy0 = sum(map(tree_cpu_seconds, worker_pids)), wc.proc_cpu_seconds(os.getpid()), wc.machine_busy()
     cpu_services = {name: tree_cpu_seconds(pid) for name, pid in services.items()}
     cpu_watcher = tree_cpu_seconds(watcher_pid) if watcher_pid else 0.0
     cpu_web = tree_cpu_seconds(requester.pid)
@@ -291,7 +293,7 @@ def run_rollout(sb: Any, workspace: Any, maps: list[Any], developer: Any, versio
     t_seen = time.time()
     wall = t_seen - t0
     busy1 = wc.machine_busy()
-    worker_cpu = tree_cpu_seconds(worker_pid) - cpu_worker
+    worker_cpu = sum(map(tree_cpu_seconds, worker_pids)) - cpu_worker
     cpu = {"worker_percent_of_one_core": round(100 * worker_cpu / wall, 1),
            "worker_cpu_ms_per_target": round(1000 * worker_cpu / len(maps), 1),
            "watcher_percent_of_one_core": (round(100 * (tree_cpu_seconds(watcher_pid) - cpu_watcher) / wall, 1)
@@ -416,6 +418,9 @@ def main() -> int:
     p.add_argument("--nodes", type=int, default=2, help="nodes per sandbox cluster")
     p.add_argument("--concurrency", type=int, default=16,
                    help="Celery worker concurrency (16: the deploys worker of the Procfile and the Helm chart)")
+    p.add_argument("--worker-processes", type=int, default=1,
+                   help="Celery worker processes, each with --pool/--concurrency (the Helm chart scales workers "
+                        "horizontally; their CPU is summed)")
     p.add_argument("--pool", default="threads", choices=["threads", "prefork", "solo"], help="Celery worker pool")
     p.add_argument("--prefetch-multiplier", type=int, default=None,
                    help="worker's --prefetch-multiplier (default: CELERY_WORKER_PREFETCH_MULTIPLIER, 1)")
@@ -468,24 +473,25 @@ def main() -> int:
                     time.sleep(0.5)
                 print(f"watcher: {len(maps)} clusters synced", flush=True)
             watcher_pid = watcher.pid if watcher is not None else None
+            worker_pids = [proc.pid for proc in procs[:args.worker_processes]]
             requester = Requester()
             try:
                 warm = run_rollout(sb, workspace, [single_map], developer, version, "warmup", args.timeout,
-                                   procs[0].pid, watcher_pid, requester)
+                                   worker_pids, watcher_pid, requester)
                 print(f"warm-up rollout (worker's render pool starts): {warm['total_s']:.2f} s", flush=True)
                 # The fan-out's clusters too: a first rollout pulls the image on their nodes (the
                 # sandbox's kubelet takes image_pull_seconds), which the single target did above.
                 warm_fan = run_rollout(sb, workspace, fan_maps, developer, version, "warmup", args.timeout,
-                                       procs[0].pid, watcher_pid, requester)
+                                       worker_pids, watcher_pid, requester)
                 print(f"warm-up rollout of the {len(fan_maps)} fan-out targets: {warm_fan['total_s']:.2f} s", flush=True)
                 singles, fans = [], []
                 for n in range(1, args.rounds + 1):
                     print(f"round {n}:", flush=True)
                     singles.append(run_rollout(sb, workspace, [single_map], developer, version, f"shop-r{n}",
-                                               args.timeout, procs[0].pid, watcher_pid, requester))
+                                               args.timeout, worker_pids, watcher_pid, requester))
                     show("1 target", singles[-1])
                     fans.append(run_rollout(sb, workspace, fan_maps, developer, version, f"shop-r{n}", args.timeout,
-                                            procs[0].pid, watcher_pid, requester))
+                                            worker_pids, watcher_pid, requester))
                     show(f"{args.clusters} targets", fans[-1])
             finally:
                 requester.stop()
@@ -500,7 +506,7 @@ def main() -> int:
     result = {
         "size": {"clusters": args.clusters, "nodes_per_cluster": args.nodes, "rounds": args.rounds,
                  "chart": "Deployment (2 replicas), Service, ConfigMap"},
-        "worker": {"pool": args.pool, "concurrency": args.concurrency,
+        "worker": {"processes": args.worker_processes, "pool": args.pool, "concurrency": args.concurrency,
                    "prefetch_multiplier": args.prefetch_multiplier or "settings (1)", "beat": args.beat,
                    "watch_interval_s": args.watch_interval or "settings", "watcher": args.watcher},
         "code": code_version(),

@@ -14,6 +14,7 @@ from portal.enqueue import on_commit, send, started
 DEPLOY_REVISION = "catalog.deploy_revision"
 DELETE_RELEASE = "catalog.delete_release"
 ADVANCE_ROLLOUT = "catalog.advance_rollout"
+PUBLISH_ROLLOUT = "catalog.publish_rollout"
 
 
 def advance_key(rollout_id: int) -> str:
@@ -22,4 +23,10 @@ def advance_key(rollout_id: int) -> str:
     return f"catalog:advance-rollout:{int(rollout_id)}"
 
 
-__all__ = ["ADVANCE_ROLLOUT", "DELETE_RELEASE", "DEPLOY_REVISION", "advance_key", "on_commit", "send", "started"]
+def publish_key(rollout_id: int) -> str:
+    """The coalescing key of a rollout's row (:func:`catalog.rollouts.publish_rollout_soon`): the
+    steps of a wide wave publish one row per :data:`catalog.rollouts.PUBLISH_DELAY`, not one each."""
+    return f"catalog:publish-rollout:{int(rollout_id)}"
+
+
+__all__ = ["ADVANCE_ROLLOUT", "DELETE_RELEASE", "DEPLOY_REVISION", "PUBLISH_ROLLOUT", "advance_key", "on_commit", "publish_key", "send", "started"]

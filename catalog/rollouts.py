@@ -60,6 +60,29 @@ def publish_rollout(rollout: Rollout) -> None:
     publish(f"workspace.{rollout.workspace_id}", "rollout.updated", rollout_row(rollout))
 
 
+# A running rollout's row is published at most about this often (seconds): the row holds every
+# target, and a wave of N targets moves N times, so publishing each step cost O(N^2).
+PUBLISH_DELAY = 0.2
+
+
+def publish_rollout_soon(rollout: Rollout) -> None:
+    """After commit, have ``catalog.publish_rollout`` publish the rollout's row in
+    :data:`PUBLISH_DELAY` seconds, unless one is already queued (it will read this step too:
+    the row is built when the task runs, so the last state is never lost)."""
+    enqueue.on_commit(enqueue.PUBLISH_ROLLOUT, rollout.pk, countdown=PUBLISH_DELAY,
+                      coalesce=enqueue.publish_key(rollout.pk))
+
+
+def publish_queued_rollout(rollout_id: int) -> str:
+    """What ``catalog.publish_rollout`` runs: the row as it is now."""
+    enqueue.started(enqueue.publish_key(rollout_id))
+    rollout = Rollout.objects.filter(pk=rollout_id).first()
+    if rollout is None:
+        return "gone"  # deleted meanwhile: rollout.deleted said so
+    publish_rollout(rollout)
+    return "published"
+
+
 def create_rollout(*, workspace: Workspace, release_name: str, version: PackageVersion, values: dict[str, Any],
                    targets: list[dict[str, Any]], canary: int | None, batch_size: int, max_failures: int,
                    user: Any, request: HttpRequest | None) -> Rollout:
@@ -347,10 +370,10 @@ def _advance_locked(rollout_id: int, claimed: list[RolloutTarget]) -> str:
             if any(t.state not in (TargetState.HEALTHY, TargetState.FAILED, TargetState.SKIPPED)
                    and not (waiting_ok and t.state == TargetState.PENDING and t.release_id is not None)
                    for t in members):
-                transaction.on_commit(lambda: publish_rollout(rollout))
+                publish_rollout_soon(rollout)
                 return f"wave {wave} in progress"
         if any(t.state not in (TargetState.HEALTHY, TargetState.FAILED, TargetState.SKIPPED) for t in targets):
-            transaction.on_commit(lambda: publish_rollout(rollout))
+            publish_rollout_soon(rollout)
             return "waiting for clusters"
         status = RolloutStatus.SUCCEEDED if not failed else RolloutStatus.FAILED
         if failed:

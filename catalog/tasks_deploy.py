@@ -65,6 +65,12 @@ def advance_rollout(rollout_id: int) -> str:
     return result
 
 
+@shared_task(name="catalog.publish_rollout", ignore_result=True)
+def publish_rollout(rollout_id: int) -> str:
+    """Publish a running rollout's row, coalesced (:func:`catalog.rollouts.publish_rollout_soon`)."""
+    return rollouts.publish_queued_rollout(rollout_id)
+
+
 @shared_task(name="catalog.reconcile_releases", ignore_result=True)
 def reconcile_releases() -> int:
     """Periodic (beat): settle releases a killed worker left disagreeing with their finished

@@ -191,3 +191,36 @@ def test_a_wave_stored_with_its_rollout_queues_every_deploy_before_publishing_ro
                             targets=[{"service_map": sm.pk} for sm in maps], canary=None, batch_size=5,
                             max_failures=0, user=developer, request=None)
     assert queued_at_publish == [3, 3, 3]
+
+
+def test_a_running_rollouts_row_is_published_by_one_queued_task_not_by_every_advance(
+        admin_api: APIClient, sandbox: Any, driver: Driver, monkeypatch: Any) -> None:
+    """The row holds every target and a wave of N targets moves N times: while the rollout runs,
+    an advance queues ``catalog.publish_rollout`` (coalesced, :data:`rollouts.PUBLISH_DELAY` later)
+    instead of building the row itself; the task builds it when it runs, so it carries the last
+    state, and the rollout's end is published too."""
+    from catalog import tasks_deploy
+
+    workspace, maps, developer, version = _setup(admin_api, sandbox, ("cluster-1", "cluster-2"))
+    rows: list[tuple[int, str, list[str]]] = []
+    publish = rollouts.publish
+
+    def heard(group: str, event_type: str, data: dict[str, Any]) -> None:
+        if event_type == "rollout.updated":
+            rows.append((data["id"], data["status"], [t["state"] for t in data["targets"]]))
+        publish(group, event_type, data)
+
+    monkeypatch.setattr(rollouts, "publish", heard)
+    rollout = rollouts.create_rollout(workspace=workspace, release_name="shop", version=version, values={},
+                                      targets=[{"service_map": sm.pk} for sm in maps], canary=None, batch_size=5,
+                                      max_failures=0, user=developer, request=None)
+    assert rollouts.advance(rollout.pk) in ("wave 1 in progress", "waiting for clusters")
+    assert rows == []  # not built by the advance
+    queued = [args for task, args in driver.queue if task is tasks_deploy.publish_rollout]
+    assert queued == [(rollout.pk,)]
+    assert tasks_deploy.publish_rollout.run(rollout.pk) == "published"
+    assert [(pk, status) for pk, status, _ in rows] == [(rollout.pk, "running")]
+    driver.run(until=lambda: rollouts.Rollout.objects.get(pk=rollout.pk).status == "succeeded", timeout=90)
+    driver.run()  # what the last steps queued
+    assert rows[-1] == (rollout.pk, "succeeded", ["healthy", "healthy"])
+    assert tasks_deploy.publish_rollout.run(10**9) == "gone"
