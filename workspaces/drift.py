@@ -4,24 +4,27 @@
   an audit record and a Kubernetes Event;
 * its ``status.used`` changed → push the service map's row (with usage) to ``workspace.<id>``.
 
-Runs in the watcher process (:mod:`clusters.watcher.hooks`); the beat task's reconcile catches
-anything missed here (a watcher restart, a lost message).
+The watcher's listener (:func:`on_quota_changes`, in the watcher process through
+:mod:`clusters.watcher.hooks`) only names the namespaces: for each it queues
+``workspaces.quota_changed`` (coalesced per namespace, :data:`services.QUOTA_WINDOW` later), and
+the task (:func:`services.quota_changed`) reads the quota, decides and publishes. A rollout moves a
+namespace's quota usage with every pod, and building a service map's row takes queries and a
+serializer: that work belongs to a worker, at most once per window, not to the process that
+keeps every cluster's read model. The beat task's reconcile catches anything missed here (a
+watcher restart, a lost message).
 """
 
 from __future__ import annotations
-
-import logging
 
 from clusters.watcher import hooks
 from clusters.watcher.writer import Changes
 from portal import enqueue
 from workspaces import services
-from workspaces.models import ClusterAllocation, ServiceMap
-
-logger = logging.getLogger("workspaces")
 
 
 def on_quota_changes(changes: Changes) -> None:
+    """The watcher's listener: queue :func:`services.quota_changed` for every service map namespace whose
+    ``ResourceQuota`` this batch wrote or deleted. Reads nothing from the database."""
     touched: set[tuple[int, str]] = set()
     for (cluster_id, kind), rows in changes.upserts.items():
         if kind == "ResourceQuota":
@@ -29,29 +32,9 @@ def on_quota_changes(changes: Changes) -> None:
     for (cluster_id, kind), keys in changes.deletes.items():
         if kind == "ResourceQuota":
             touched |= {(cluster_id, ns) for ns, name in keys if name == services.QUOTA_NAME}
-    if not touched:
-        return
-    from django.db.models import Q
-
-    from workspaces import actions
-
-    condition = Q(pk__in=[])
-    for cluster_id, namespace in touched:
-        condition |= Q(cluster_id=cluster_id, namespace=namespace)
-    maps = list(ServiceMap.objects.filter(condition).select_related("cluster", "workspace"))
-    if not maps:
-        return
-    quotas = services.quota_rows((sm.cluster_id, sm.namespace) for sm in maps)
-    allocations = {(a.workspace_id, a.cluster_id): a for a in ClusterAllocation.objects.filter(
-        workspace_id__in={sm.workspace_id for sm in maps}, cluster_id__in={sm.cluster_id for sm in maps})}
-    for sm in maps:
-        reason = services.drift_reason(sm, quotas.get((sm.cluster_id, sm.namespace)),
-                                       allocations.get((sm.workspace_id, sm.cluster_id)))
-        if reason:
-            logger.info("service map quota drifted; restoring", extra={"service_map": sm.pk, "reason": reason})
-            enqueue.on_commit("workspaces.apply_service_map", sm.pk, reason)
-        else:
-            actions.publish_service_map(sm)
+    for cluster_id, namespace in sorted(touched):
+        enqueue.on_commit(services.QUOTA_CHANGED_TASK, cluster_id, namespace, countdown=services.QUOTA_WINDOW,
+                          coalesce=services.quota_key(cluster_id, namespace))
 
 
 def install() -> None:

@@ -27,7 +27,7 @@ from clusters.kube.client import KubeClient
 from clusters.kube.errors import Conflict, KubeError, NotFound, Unreachable
 from clusters.models import Cluster, KindSync, KubeObject, SyncState
 from clusters.watcher.projection import quantity
-from portal import errors
+from portal import enqueue, errors
 from portal.crypto import DecryptionError
 from workspaces import actions
 from workspaces import quota as q
@@ -324,6 +324,41 @@ def drift_reason(sm: ServiceMap, row: KubeObject | None, allocation: ClusterAllo
     if not same_hard(live, wanted):
         return f"ResourceQuota {QUOTA_NAME} was changed in the cluster (hard {live} instead of {wanted})"
     return ""
+
+
+QUOTA_CHANGED_TASK = "workspaces.quota_changed"
+QUOTA_WINDOW = 0.25  # seconds: a namespace's quota changes within it are looked at once
+
+
+def quota_key(cluster_id: int, namespace: str) -> str:
+    """The coalescing key of a namespace's quota check (:func:`portal.enqueue.on_commit`)."""
+    return f"workspaces:quota-changed:{int(cluster_id)}:{namespace}"
+
+
+def quota_changed(cluster_id: int, namespace: str) -> str:
+    """What ``workspaces.quota_changed`` runs (queued by :func:`workspaces.drift.on_quota_changes`):
+    for the service map in ``namespace`` of the cluster, re-apply its quota if it drifted
+    (``"restoring"``), else publish its row with the usage the read model now holds
+    (``"published"``); ``"none"`` when no service map owns the namespace."""
+    enqueue.started(quota_key(cluster_id, namespace))  # a change from now on queues another look
+    maps = list(ServiceMap.objects.filter(cluster_id=cluster_id, namespace=namespace)
+                .select_related("cluster", "workspace"))
+    if not maps:
+        return "none"
+    quotas = quota_rows((sm.cluster_id, sm.namespace) for sm in maps)
+    allocations = {(a.workspace_id, a.cluster_id): a for a in ClusterAllocation.objects.filter(
+        workspace_id__in={sm.workspace_id for sm in maps}, cluster_id=cluster_id)}
+    outcome = "published"
+    for sm in maps:
+        reason = drift_reason(sm, quotas.get((sm.cluster_id, sm.namespace)),
+                              allocations.get((sm.workspace_id, sm.cluster_id)))
+        if reason:
+            logger.info("service map quota drifted; restoring", extra={"service_map": sm.pk, "reason": reason})
+            enqueue.on_commit("workspaces.apply_service_map", sm.pk, reason)
+            outcome = "restoring"
+        else:
+            actions.publish_service_map(sm)
+    return outcome
 
 
 def due_service_maps() -> list[tuple[int, str]]:

@@ -17,6 +17,13 @@ def apply_service_map(sm_id: int, restore_reason: str = "") -> str:
     return services.apply_service_map(sm_id, restore_reason=restore_reason)
 
 
+@shared_task(name="workspaces.quota_changed", ignore_result=True)
+def quota_changed(cluster_id: int, namespace: str) -> str:
+    """The watcher saw the quota of a service map namespace change: restore it if it drifted,
+    else publish the row with the new usage (coalesced per namespace, :mod:`workspaces.drift`)."""
+    return services.quota_changed(cluster_id, namespace)
+
+
 @shared_task(name="workspaces.delete_service_map", ignore_result=True, acks_late=True)
 def delete_service_map(sm_id: int) -> str:
     """Delete the service map's namespace, then its row once the namespace is gone. While it is
