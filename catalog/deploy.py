@@ -93,7 +93,15 @@ def install_watch_hook() -> None:
     from clusters.watcher import hooks
 
     hooks.on_label(RELEASE_LABEL, WATCH_TASK, kinds=set(WORKLOAD_KINDS), window=NOTIFY_WINDOW,
-                   significant=look_signature)
+                   significant=look_signature, urgent=look_urgent)
+
+
+def look_urgent(row: Mapping[str, Any]) -> bool:
+    """A workload whose rollout ended (done or failed): the look that finishes the revision goes
+    at once, not at the end of the hook's window. Never raises (it runs on the watcher)."""
+    data = row.get("data")
+    rollout = data.get("rollout") if isinstance(data, Mapping) else None
+    return isinstance(rollout, Mapping) and bool(rollout.get("done") or rollout.get("failed"))
 
 
 def look_signature(row: Mapping[str, Any]) -> Hashable:
@@ -159,26 +167,34 @@ def _probe(client: KubeClient) -> None:
     client.version(attempts=1, timeout=5.0)
 
 
-def _load(release_id: int, number: int) -> tuple[Release, Revision] | None:
-    """The release (with its service map, cluster and workspace) and the revision, in one query
-    (no ORDER BY: ``first()`` would compile one for every look)."""
-    revision = next(iter(Revision.objects.select_related(
-        "release__service_map__cluster", "release__service_map__workspace").filter(
-        release_id=release_id, number=number)[:1]), None)
+def _load(release_id: int, number: int | None = None) -> tuple[Release, Revision] | None:
+    """The release (with its service map, cluster and workspace) and revision ``number`` (None:
+    the release's current one), in one query (no ORDER BY: ``first()`` would compile one for
+    every look)."""
+    found = Revision.objects.select_related("release__service_map__cluster", "release__service_map__workspace")
+    found = found.filter(release_id=release_id, number=F("release__revision")) if number is None else found.filter(
+        release_id=release_id, number=number)
+    revision = next(iter(found[:1]), None)
     if revision is None:
         return None
-    return revision.release, revision
+    release = revision.release
+    if release.workspace_id == release.service_map.workspace_id:  # always: a release lives in its map's workspace
+        release.workspace = release.service_map.workspace  # the audit record names it without a query
+    return release, revision
 
 
-def deploy_revision(release_id: int, number: int, *, allow_cluster_scoped: bool = False) -> str:
+def deploy_revision(release_id: int, number: int, *, allow_cluster_scoped: bool | None = None) -> str:
     """Apply revision ``number`` of the release (dry-run first, then for real), prune what it no
     longer has, and hand over to :func:`watch_revision`. Returns what happened:
     ``"watching"``, ``"pending"`` (cluster away), ``"busy"`` (another worker holds the release),
-    ``"failed"``, ``"superseded"`` or ``"done"`` (nothing to do)."""
+    ``"failed"``, ``"superseded"`` or ``"done"`` (nothing to do). ``allow_cluster_scoped``:
+    None (the task's way) reads what was decided when the revision was created."""
     loaded = _load(release_id, number)
     if loaded is None:
         return "gone"
     release, revision = loaded
+    if allow_cluster_scoped is None:
+        allow_cluster_scoped = bool(revision.allow_cluster_scoped)
     if revision.status in (RevisionStatus.DEPLOYED, RevisionStatus.FAILED, RevisionStatus.SUPERSEDED):
         return "done"
     if release.revision != number:
@@ -189,9 +205,10 @@ def deploy_revision(release_id: int, number: int, *, allow_cluster_scoped: bool 
     with release_lock(release_id) as held:
         if not held:
             return "busy"
-        revision.refresh_from_db()
-        if revision.status not in (RevisionStatus.PENDING, RevisionStatus.APPLYING):
+        status = Revision.objects.filter(pk=revision.pk).values_list("status", flat=True).first()
+        if status not in (RevisionStatus.PENDING, RevisionStatus.APPLYING):
             return "done"  # another run applied it while this one waited for the lock
+        revision.status = status
         objects = load(revision.manifest)
         releases.revision_started(release, revision)
         try:
@@ -308,22 +325,26 @@ def _watch_progressing(release_id: int, number: int, *, chained: bool) -> str:
     loaded = _load(release_id, number)
     if loaded is None:
         return "gone"
-    release, revision = loaded
+    return _watch_loaded(*loaded, chained=chained)
+
+
+def _watch_loaded(release: Release, revision: Revision, *, chained: bool) -> str:
     if revision.status != RevisionStatus.PROGRESSING:
         return "done"
     if chained:
-        cache.set(watching_key(release_id, number), 1, timeout=watch_mark_seconds())
-    if release.revision != number:
+        cache.set(watching_key(release.pk, revision.number), 1, timeout=watch_mark_seconds())
+    if release.revision != revision.number:
         releases.finish_revision(release, revision, RevisionStatus.SUPERSEDED,
                                  f"Superseded by revision {release.revision} before it finished.",
-                                 code="revision_superseded", params={"number": number, "by": release.revision})
+                                 code="revision_superseded", params={"number": revision.number,
+                                                                     "by": release.revision})
         return "done"
-    with release_lock(release_id) as held:
+    with release_lock(release.pk) as held:
         if not held:
             return "busy"
-        revision.refresh_from_db()
-        if revision.status != RevisionStatus.PROGRESSING:
-            return "done"  # another look finished it while this one loaded
+        # Not read again under the lock: if another look finished the revision meanwhile, the
+        # writes below see it (a finish locks the row and checks; progress is written only while
+        # the revision is progressing), so this look changes nothing, and every look saves a query.
         return _look(release, revision)
 
 
@@ -415,13 +436,10 @@ def observe_release(value: Any) -> str:
         release_id = int(str(value))
     except ValueError:
         return "gone"
-    current = next(iter(Revision.objects.filter(release_id=release_id, number=F("release__revision")).values_list(
-        "number", "status")), None)  # the release's current revision, in one query
-    if current is None:
+    loaded = _load(release_id)  # the release's current revision, with what a look needs, in one query
+    if loaded is None:
         return "gone"
-    if current[1] != RevisionStatus.PROGRESSING:  # most of the hook's looks: the rollout is over
-        return "done"
-    return _watch_progressing(release_id, current[0], chained=False)
+    return _watch_loaded(*loaded, chained=False)
 
 
 def delete_release_objects(release_id: int) -> str:

@@ -12,12 +12,13 @@ is exactly what every retry applies. Writes audit and publish ``release.updated`
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import Exists, F, OuterRef, Q
 from django.http import HttpRequest
 from django.utils import timezone
@@ -641,20 +642,35 @@ def delete_release(*, release: Release, user: Any, request: HttpRequest | None) 
 FINISHED = (RevisionStatus.DEPLOYED, RevisionStatus.FAILED, RevisionStatus.SUPERSEDED)
 
 
+# Lock a release's row and one of its revisions' in one statement. PostgreSQL locks a join's rows
+# in the order of its FROM list, so the release before the revision, as everywhere else.
+_LOCK_BOTH = ('SELECT r."revision", r."status", r."deployed_revision", r."strategy_state", v."status" '
+              'FROM "catalog_release" r JOIN "catalog_revision" v ON v."release_id" = r."id" '
+              'WHERE r."id" = %s AND v."id" = %s FOR UPDATE')
+
+
 def _lock(release: Release, revision: Revision | None = None) -> bool:
     """Inside a transaction: lock the release's row (then the revision's) and refresh the fields
     the reports decide by on the given objects. False when either is gone."""
-    row = Release.objects.select_for_update().filter(pk=release.pk).values(
-        "revision", "status", "deployed_revision", "strategy_state").first()
-    if row is None:
-        return False
-    for key, value in row.items():
-        setattr(release, key, value)
-    if revision is not None:
-        status = Revision.objects.select_for_update().filter(pk=revision.pk).values_list("status", flat=True).first()
-        if status is None:
+    if revision is None:
+        row = next(iter(Release.objects.select_for_update().filter(pk=release.pk).order_by().values(
+            "revision", "status", "deployed_revision", "strategy_state")[:1]), None)
+        if row is None:
             return False
-        revision.status = status
+        for key, value in row.items():
+            setattr(release, key, value)
+        return True
+    with connection.cursor() as cursor:
+        cursor.execute(_LOCK_BOTH, [release.pk, revision.pk])
+        found = cursor.fetchone()
+    if found is None:
+        return False
+    strategy_state = found[3]
+    if isinstance(strategy_state, str):  # a driver that hands jsonb over as text
+        strategy_state = json.loads(strategy_state)
+    release.revision, release.status, release.deployed_revision, release.strategy_state = (
+        found[0], found[1], found[2], strategy_state)
+    revision.status = found[4]
     return True
 
 

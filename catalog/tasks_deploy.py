@@ -19,11 +19,7 @@ def deploy_revision(release_id: int, number: int) -> str:
     """Apply a revision; then watch its rollout without holding the worker. Whether it may
     contain cluster-scoped objects was decided when the revision was created
     (``Revision.allow_cluster_scoped``, from who asked); the task only reads it."""
-    from catalog.models import Revision
-
-    allow = bool(Revision.objects.filter(release_id=release_id, number=number)
-                 .values_list("allow_cluster_scoped", flat=True).first())
-    result = deploy.deploy_revision(release_id, number, allow_cluster_scoped=allow)
+    result = deploy.deploy_revision(release_id, number)
     if result == "watching":  # the first look at once: a release without workloads is done now
         watch_revision.apply_async((release_id, number))
     elif result == "busy":  # another worker holds the release: try again shortly

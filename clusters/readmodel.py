@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from django.db.models import Count, FloatField, Min, Q, Sum
+from django.db.models import Count, Exists, FloatField, Min, OuterRef, Q, Sum
 from django.db.models.fields.json import KT
 from django.db.models.functions import Cast
 from django.utils import timezone
@@ -40,14 +40,18 @@ def watched_clusters(cluster_ids: Iterable[int], now: datetime) -> set[int]:
 
 def kind_freshness(cluster: Cluster, kinds: Iterable[str]) -> dict[str, Any]:
     """``{"state", "last_event"}`` for the listed kind(s) of one cluster, by the rule of
-    :mod:`clusters.freshness` (two queries)."""
+    :mod:`clusters.freshness` (one query: whether a live watcher holds the cluster comes with
+    the kinds' rows; a second only when the cluster has none of them yet)."""
     wanted = list(kinds)
-    syncs: list[dict[str, Any]] = [dict(row) for row in
-             KindSync.objects.filter(cluster=cluster, kind__in=wanted).values("kind", "state", "last_event")]
     now = timezone.now()
+    held = WatcherLease.objects.filter(cluster_id=OuterRef("cluster_id"), expires__gt=now)
+    syncs: list[dict[str, Any]] = [dict(row) for row in KindSync.objects.filter(
+        cluster=cluster, kind__in=wanted).order_by().annotate(held=Exists(held)).values(
+        "kind", "state", "last_event", "held")]
+    watched = bool(syncs[0]["held"]) if syncs else bool(watched_clusters([cluster.pk], now))
     state = list_state([(s["state"], s["last_event"]) for s in syncs], missing=len(syncs) < len(wanted),
                        cluster_status=cluster.status, enabled=cluster.enabled,
-                       watched=bool(watched_clusters([cluster.pk], now)), now=now, limit=freshness_limit())
+                       watched=watched, now=now, limit=freshness_limit())
     events: list[datetime] = [s["last_event"] for s in syncs if s["last_event"] is not None]
     # The list is as fresh as its stalest kind.
     return {"state": state, "last_event": min(events) if len(events) == len(wanted) else None}

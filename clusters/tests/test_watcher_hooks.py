@@ -141,3 +141,27 @@ def test_a_signature_whose_send_failed_is_not_remembered(monkeypatch: pytest.Mon
     hooks.notify(rollout_change("Deployment", "api", {LABEL: "3"}, ready=2))  # the same state: sent now
     hooks.notify(rollout_change("Deployment", "api", {LABEL: "3"}, ready=2))  # and remembered
     assert calls == [["3"]]
+
+
+def done_of(row: Any) -> bool:
+    return bool((row["data"].get("rollout") or {}).get("done"))
+
+
+def test_an_urgent_change_is_sent_at_once_inside_a_window(sent: list[Any]) -> None:
+    """A workload that finished its rollout must not wait for the window's end: it is sent at
+    once, and the window's queued send (which will see it too) is left as it was."""
+    task = f"tests.urgent_{next(_n)}"
+    hooks.on_label(LABEL, task, kinds={"Deployment"}, window=5.0, significant=ready_of, urgent=done_of)
+    try:
+        hooks.notify(rollout_change("Deployment", "api", {LABEL: "9"}, ready=0))  # quiet: at once
+        hooks.notify(rollout_change("Deployment", "api", {LABEL: "9"}, ready=1))  # in the window: at its end
+        hooks.notify(rollout_change("Deployment", "api", {LABEL: "9"}, ready=2))  # done: at once
+        hooks.notify(rollout_change("Deployment", "api", {LABEL: "9"}, ready=2, stamp="t9"))  # nothing new
+        mine = [(args, countdown) for name, args, countdown in sent if name == task]
+        assert len(mine) == 3
+        assert mine[0] == (["9"], None)
+        assert mine[1][0] == ["9"]
+        assert 4.0 < mine[1][1] <= 5.0
+        assert mine[2] == (["9"], None)
+    finally:
+        hooks._label_hooks[:] = [h for h in hooks._label_hooks if h.task != task]

@@ -14,7 +14,9 @@ imports an app above it:
   and coalescing never loses the last state. With ``significant``, a change whose signature
   (what the task would read of the object) equals the last one sent for that object sends
   nothing: a Deployment's status moves several times in a rollout, and only some of those moves
-  change what a deploy's look records.
+  change what a deploy's look records. With ``urgent``, a change that must not wait for the
+  window's end (a workload that finished its rollout, or failed it) is sent at once even inside
+  a window; the window and its queued send stay as they were.
 
 A listener runs in the watcher's executor after the batch committed, never on its event loop,
 and its failure is logged, never propagated: the read model must keep flowing.
@@ -35,6 +37,7 @@ logger = logging.getLogger("clusters.watcher")
 
 Listener = Callable[[Changes], None]
 Signature = Callable[[Row], Hashable]
+Urgency = Callable[[Row], bool]
 
 _listeners: list[tuple[frozenset[str], Listener]] = []
 
@@ -48,6 +51,7 @@ class LabelHook:
     kinds: frozenset[str]
     window: float
     significant: Signature | None = None
+    urgent: Urgency | None = None
 
 
 _label_hooks: list[LabelHook] = []
@@ -73,13 +77,15 @@ def register(kinds: set[str] | frozenset[str], listener: Listener) -> None:
 
 
 def on_label(label: str, task: str, *, kinds: set[str] | frozenset[str], window: float = 1.0,
-             significant: Signature | None = None) -> None:
+             significant: Signature | None = None, urgent: Urgency | None = None) -> None:
     """Send ``task(value)`` when an object of ``kinds`` labelled ``label=value`` is written
     (coalesced per value within ``window`` seconds). ``significant(row)``, when given, is what the
     task reads of the object: a change that leaves it (and the label's value, compared here) as
-    last sent sends nothing. It must cover everything else the task's answer depends on; it runs
-    on the watcher's executor for every such change, so it must be cheap and must not raise."""
-    hook = LabelHook(label, task, frozenset(kinds), float(window), significant)
+    last sent sends nothing. It must cover everything else the task's answer depends on.
+    ``urgent(row)``, when given, says a (significant) change is to be sent at once even inside a
+    window. Both run on the watcher's executor for every such change, so they must be cheap and
+    must not raise."""
+    hook = LabelHook(label, task, frozenset(kinds), float(window), significant, urgent)
     if hook not in _label_hooks:
         _label_hooks.append(hook)
 
@@ -117,16 +123,32 @@ def labelled(changes: Changes, hook: LabelHook) -> dict[str, dict[ObjectKey, Has
     return values
 
 
+def urgent_values(changes: Changes, hook: LabelHook, values: dict[str, dict[ObjectKey, Hashable]]) -> set[str]:
+    """The values among ``values`` (:func:`labelled`) one of whose changed objects ``hook.urgent`` says
+    must be sent at once."""
+    if hook.urgent is None:
+        return set()
+    found: set[str] = set()
+    for value, objects in values.items():
+        for _, cluster_id, kind, namespace, name in objects:
+            if hook.urgent(changes.upserts[(cluster_id, kind)][(namespace, name)]):
+                found.add(value)
+                break
+    return found
+
+
 def _send_labelled(changes: Changes) -> None:
     from portal import enqueue
 
     for hook in list(_label_hooks):
         now = time.monotonic()
-        sends: list[tuple[str, float | None, _Window | None]] = []  # (value, countdown, window it opened)
+        # (value, countdown, window it opened, urgent: sent inside an open window, which it leaves alone)
+        sends: list[tuple[str, float | None, _Window | None, bool]] = []
         with _windows_lock:
             values = labelled(changes, hook)
             if not values:
                 continue
+            urgent = urgent_values(changes, hook, values)
             if len(_windows) > 10_000:  # forget windows long past
                 for key in [k for k, w in _windows.items() if w.ends < now]:
                     del _windows[key]
@@ -140,19 +162,21 @@ def _send_labelled(changes: Changes) -> None:
                 window = _windows.get(key)
                 if window is None or now >= window.ends:
                     _windows[key] = fresh = _Window(now + hook.window)
-                    sends.append((value, None, fresh))
+                    sends.append((value, None, fresh, False))
+                elif value in urgent:
+                    sends.append((value, None, None, True))
                 elif not window.trailing:
                     window.trailing = True
-                    sends.append((value, max(window.ends - now, 0.01), None))
+                    sends.append((value, max(window.ends - now, 0.01), None, False))
                 # else: the trailing send of this window is queued and will see this change
-        for value, countdown, opened in sends:
+        for value, countdown, opened, at_once in sends:
             if enqueue.send(hook.task, value, countdown=countdown):
                 continue
             with _windows_lock:  # not sent (the broker is away): the next change tries again
                 key = (hook.task, value)
                 if opened is not None and _windows.get(key) is opened:
                     del _windows[key]
-                elif opened is None and key in _windows:
+                elif opened is None and not at_once and key in _windows:
                     _windows[key].trailing = False
                 for object_key in values[value]:
                     _sent_signatures.pop(object_key, None)

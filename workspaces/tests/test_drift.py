@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from clusters.models import Cluster, ClusterStatus, KubeObject
+from clusters.watcher.projection import project
 from clusters.watcher.writer import Changes
 from workspaces import actions, drift, services
 from workspaces.models import ApplyStatus, ClusterAllocation, ServiceMap, Workspace
@@ -41,7 +42,7 @@ def test_the_listener_queues_one_coalesced_look_per_namespace_and_reads_nothing(
     monkeypatch.setattr(drift.enqueue, "on_commit",
                         lambda name, *args, countdown=None, coalesce=None: queued.append((name, args, countdown,
                                                                                           coalesce)))
-    row: dict[str, Any] = {}
+    row = project("ResourceQuota", {"metadata": {"name": services.QUOTA_NAME, "namespace": "shop"}})
     changes = Changes(
         upserts={(1, "ResourceQuota"): {("shop", services.QUOTA_NAME): row, ("shop", "someone-elses"): row},
                  (2, "ResourceQuota"): {("web", services.QUOTA_NAME): row},
