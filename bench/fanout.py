@@ -57,13 +57,18 @@ def start_celery(args: argparse.Namespace, tmp: str) -> list[subprocess.Popen[by
         env["PORTAL_DEPLOY_WATCH_INTERVAL"] = str(args.watch_interval)
     procs = []
     worker_log = open(WORKER_LOG, "wb")  # noqa: SIM115 - lives as long as the process
-    for n in range(args.worker_processes):
+    # (queues, concurrency) of each worker process: all queues in each, or the Procfile's layout
+    # (deploys workers, and one for the control, beat and long queues)
+    layout = ([("deploys", args.concurrency)] * args.worker_processes + [("control,beat,long", 16)]
+              if args.queues == "procfile" else [("control,deploys,long,beat", args.concurrency)] * args.worker_processes)
+    for n, (queues, concurrency) in enumerate(layout):
         procs.append(subprocess.Popen(
             [sys.executable, "-m", "celery", "-A", "portal", "worker", f"--pool={args.pool}",
-             f"--concurrency={args.concurrency}", *([f"--prefetch-multiplier={args.prefetch_multiplier}"]
-                                                    if args.prefetch_multiplier else []), "--loglevel=WARNING",
-             "--without-gossip", "--without-mingle", "-n", f"bench-fanout-{os.getpid()}-{n}@%h"],
+             f"--concurrency={concurrency}", *([f"--prefetch-multiplier={args.prefetch_multiplier}"]
+                                               if args.prefetch_multiplier else []), "--loglevel=WARNING",
+             "--without-gossip", "--without-mingle", "-Q", queues, "-n", f"bench-fanout-{os.getpid()}-{n}@%h"],
             cwd=wc.ROOT, env=env, stdout=worker_log, stderr=subprocess.STDOUT))
+    args.worker_count = len(layout)
     if args.beat:
         beat_log = open(BEAT_LOG, "wb")  # noqa: SIM115
         procs.append(subprocess.Popen(
@@ -74,10 +79,10 @@ def start_celery(args: argparse.Namespace, tmp: str) -> list[subprocess.Popen[by
 
     deadline = time.monotonic() + 90
     while time.monotonic() < deadline:
-        for proc in procs[:args.worker_processes]:
+        for proc in procs[:args.worker_count]:
             if proc.poll() is not None:
                 raise SystemExit(f"a Celery worker exited with {proc.returncode}; see {WORKER_LOG}")
-        if len(app.control.ping(timeout=0.5) or []) >= args.worker_processes:
+        if len(app.control.ping(timeout=0.5) or []) >= args.worker_count:
             return procs
     stop_all(procs)
     raise SystemExit(f"the Celery worker did not answer within 90 s; see {WORKER_LOG}")
@@ -421,6 +426,10 @@ def main() -> int:
     p.add_argument("--worker-processes", type=int, default=1,
                    help="Celery worker processes, each with --pool/--concurrency (the Helm chart scales workers "
                         "horizontally; their CPU is summed)")
+    p.add_argument("--queues", default="all", choices=["all", "procfile"],
+                   help="all: every worker process serves every queue; procfile: as the Procfile and the Helm "
+                        "chart run them, deploys workers (--worker-processes) and one worker for the control, "
+                        "beat and long queues")
     p.add_argument("--pool", default="threads", choices=["threads", "prefork", "solo"], help="Celery worker pool")
     p.add_argument("--prefetch-multiplier", type=int, default=None,
                    help="worker's --prefetch-multiplier (default: CELERY_WORKER_PREFETCH_MULTIPLIER, 1)")
@@ -473,7 +482,7 @@ def main() -> int:
                     time.sleep(0.5)
                 print(f"watcher: {len(maps)} clusters synced", flush=True)
             watcher_pid = watcher.pid if watcher is not None else None
-            worker_pids = [proc.pid for proc in procs[:args.worker_processes]]
+            worker_pids = [proc.pid for proc in procs[:args.worker_count]]
             requester = Requester()
             try:
                 warm = run_rollout(sb, workspace, [single_map], developer, version, "warmup", args.timeout,
@@ -506,7 +515,7 @@ def main() -> int:
     result = {
         "size": {"clusters": args.clusters, "nodes_per_cluster": args.nodes, "rounds": args.rounds,
                  "chart": "Deployment (2 replicas), Service, ConfigMap"},
-        "worker": {"processes": args.worker_processes, "pool": args.pool, "concurrency": args.concurrency,
+        "worker": {"processes": args.worker_processes, "queues": args.queues, "pool": args.pool, "concurrency": args.concurrency,
                    "prefetch_multiplier": args.prefetch_multiplier or "settings (1)", "beat": args.beat,
                    "watch_interval_s": args.watch_interval or "settings", "watcher": args.watcher},
         "code": code_version(),
