@@ -185,9 +185,11 @@ def _load(release_id: int, number: int | None = None) -> tuple[Release, Revision
 
 def deploy_revision(release_id: int, number: int, *, allow_cluster_scoped: bool | None = None) -> str:
     """Apply revision ``number`` of the release (dry-run first, then for real), prune what it no
-    longer has, and hand over to :func:`watch_revision`. Returns what happened:
-    ``"watching"``, ``"pending"`` (cluster away), ``"busy"`` (another worker holds the release),
-    ``"failed"``, ``"superseded"`` or ``"done"`` (nothing to do). ``allow_cluster_scoped``:
+    longer has, and take the first look at its rollout (:func:`watch_revision` takes the next).
+    Returns what happened: ``"watching"`` (rolling out; the read model answers, so the
+    watcher's hook will tell), ``"polling"`` (rolling out, read from the cluster: look again
+    soon), ``"deployed"``, ``"failed"``, ``"pending"`` (cluster away), ``"busy"`` (another worker
+    holds the release), ``"superseded"`` or ``"done"`` (nothing to do). ``allow_cluster_scoped``:
     None (the task's way) reads what was decided when the revision was created."""
     loaded = _load(release_id, number)
     if loaded is None:
@@ -211,8 +213,9 @@ def deploy_revision(release_id: int, number: int, *, allow_cluster_scoped: bool 
         revision.status = status
         objects = load(revision.manifest)
         releases.revision_started(release, revision)
-        try:
-            with _client(release) as client:
+        with contextlib.ExitStack() as open_client:
+            try:
+                client = open_client.enter_context(_client(release))
                 _probe(client)
                 # the pull secrets its pods name, before a pod asks for one (catalog.image_hooks)
                 image_hooks.ensure_pull_secrets(release.service_map, objects, client)
@@ -228,30 +231,38 @@ def deploy_revision(release_id: int, number: int, *, allow_cluster_scoped: bool 
                 # came from this manifest (three list calls saved on each install).
                 pruned = [] if number == 1 else prune(client, release, keep={key_of(o) for o in objects} | (
                     strategies.keep(release.strategy_state or {})))
-        except Unreachable as exc:
-            releases.revision_waiting(release, revision, f"Waiting for the cluster: {exc} It is retried.",
-                                      code="deploy_waiting_for_cluster", params=_error(revision, number, exc))
-            return "pending"
-        except (Invalid, UnknownKind, ScopeError) as exc:
-            releases.finish_revision(release, revision, RevisionStatus.FAILED,
-                                     f"The cluster refused the manifest (nothing was applied): {exc}",
-                                     code="deploy_refused", params=_error(revision, number, exc))
-            return "failed"
-        except (KubeError, DecryptionError) as exc:
-            releases.finish_revision(release, revision, RevisionStatus.FAILED, f"The deploy failed: {exc}",
-                                     code="deploy_failed", params=_error(revision, number, exc))
-            return "failed"
-    # The generation each workload got from this apply: the read model answers for it once its
-    # row shows that generation (an older row describes the previous spec).
-    progress: dict[str, dict[str, Any]] = {key_of(o): {"state": "progressing" if o.get("kind") in WORKLOAD_KINDS else "ready",
-        "ready": 0, "desired": 0, "message": "", "message_code": "", "message_params": {},
-        **({"generation": generations.get(key_of(o))} if o.get("kind") in WORKLOAD_KINDS else {})} for o in objects}
-    releases.revision_applied(release, revision, progress,
-                              f"Applied {len(objects)} object(s)" + (f", pruned {len(pruned)}" if pruned else "") + ".",
-                              code="revision_applied_pruned" if pruned else "revision_applied_objects",
-                              params={"number": number, "objects": len(objects), **({"pruned": len(pruned)} if pruned
-                                                                                   else {})})
-    return "watching"
+            except Unreachable as exc:
+                releases.revision_waiting(release, revision, f"Waiting for the cluster: {exc} It is retried.",
+                                          code="deploy_waiting_for_cluster", params=_error(revision, number, exc))
+                return "pending"
+            except (Invalid, UnknownKind, ScopeError) as exc:
+                releases.finish_revision(release, revision, RevisionStatus.FAILED,
+                                         f"The cluster refused the manifest (nothing was applied): {exc}",
+                                         code="deploy_refused", params=_error(revision, number, exc))
+                return "failed"
+            except (KubeError, DecryptionError) as exc:
+                releases.finish_revision(release, revision, RevisionStatus.FAILED, f"The deploy failed: {exc}",
+                                         code="deploy_failed", params=_error(revision, number, exc))
+                return "failed"
+            # The generation each workload got from this apply: the read model answers for it once
+            # its row shows that generation (an older row describes the previous spec).
+            progress: dict[str, dict[str, Any]] = {key_of(o): {
+                "state": "progressing" if o.get("kind") in WORKLOAD_KINDS else "ready",
+                "ready": 0, "desired": 0, "message": "", "message_code": "", "message_params": {},
+                **({"generation": generations.get(key_of(o))} if o.get("kind") in WORKLOAD_KINDS else {})}
+                for o in objects}
+            releases.revision_applied(
+                release, revision, progress,
+                f"Applied {len(objects)} object(s)" + (f", pruned {len(pruned)}" if pruned else "") + ".",
+                code="revision_applied_pruned" if pruned else "revision_applied_objects",
+                params={"number": number, "objects": len(objects), **({"pruned": len(pruned)} if pruned else {})})
+            if revision.status != RevisionStatus.PROGRESSING:
+                return "done"  # finished or superseded meanwhile
+            # The first look at once, under the same lock and with the same client (a release
+            # without workloads is done now); then the task's chain and the watcher's hook.
+            cache.set(watching_key(release_id, number), 1, timeout=watch_mark_seconds())
+            looked = _look(release, revision, client=client)
+    return "watching" if looked == "progressing" else looked
 
 
 def _scrub(revision: Revision, text: str) -> str:
@@ -348,7 +359,10 @@ def _watch_loaded(release: Release, revision: Revision, *, chained: bool) -> str
         return _look(release, revision)
 
 
-def _look(release: Release, revision: Revision) -> str:
+def _look(release: Release, revision: Revision, *, client: KubeClient | None = None) -> str:
+    """Record the progress of the revision's workloads, from the read model where it answers, else
+    from the cluster (through ``client`` when the caller has one open); finish the revision when
+    they are all ready, one failed, or the deploy timed out."""
     objects = [o for o in load(revision.manifest) if o.get("kind") in WORKLOAD_KINDS]
     progress = dict(revision.progress or {})
     answered = from_read_model(release, objects, progress)
@@ -356,7 +370,9 @@ def _look(release: Release, revision: Revision) -> str:
     unanswered = [o for o in objects if key_of(o) not in answered]
     try:
         if unanswered:
-            with _client(release) as client:
+            with contextlib.ExitStack() as opened:
+                if client is None:
+                    client = opened.enter_context(_client(release))
                 for obj in unanswered:
                     applied = (progress.get(key_of(obj)) or {}).get("generation")
                     try:

@@ -16,12 +16,14 @@ BUSY_RETRY_SECONDS = 2.0
 
 @shared_task(name="catalog.deploy_revision", ignore_result=True, acks_late=True)
 def deploy_revision(release_id: int, number: int) -> str:
-    """Apply a revision; then watch its rollout without holding the worker. Whether it may
-    contain cluster-scoped objects was decided when the revision was created
+    """Apply a revision and look at its rollout once; then watch it without holding the worker.
+    Whether it may contain cluster-scoped objects was decided when the revision was created
     (``Revision.allow_cluster_scoped``, from who asked); the task only reads it."""
-    result = deploy.deploy_revision(release_id, number)
-    if result == "watching":  # the first look at once: a release without workloads is done now
-        watch_revision.apply_async((release_id, number))
+    result = deploy.deploy_revision(release_id, number)  # with the first look at the rollout
+    if result == "watching":  # the watcher's hook tells sooner; the chain is the backstop
+        watch_revision.apply_async((release_id, number), countdown=deploy.watch_interval())
+    elif result == "polling":
+        watch_revision.apply_async((release_id, number), countdown=deploy.poll_interval())
     elif result == "busy":  # another worker holds the release: try again shortly
         deploy_revision.apply_async((release_id, number), countdown=BUSY_RETRY_SECONDS)
     return result
