@@ -83,6 +83,12 @@ def publish_service_map(sm: ServiceMap) -> None:
     publish(f"workspace.{sm.workspace_id}", "servicemap.updated", rows.service_map_rows([sm])[0])
 
 
+def publish_service_maps(maps: list[ServiceMap]) -> None:
+    """Each map's row, built together (the usage and workload figures in one query each)."""
+    for sm, row in zip(maps, rows.service_map_rows(maps), strict=True):
+        publish(f"workspace.{sm.workspace_id}", "servicemap.updated", row)
+
+
 def publish_allocation(allocation: ClusterAllocation) -> None:
     publish(f"workspace.{allocation.workspace_id}", "allocation.updated", rows.allocation_rows([allocation])[0])
 

@@ -5,12 +5,13 @@
 * its ``status.used`` changed → push the service map's row (with usage) to ``workspace.<id>``.
 
 The watcher's listener (:func:`on_quota_changes`, in the watcher process through
-:mod:`clusters.watcher.hooks`) only names the namespaces: for each it queues
-``workspaces.quota_changed`` (coalesced per namespace, :data:`services.QUOTA_WINDOW` later), and
-the task (:func:`services.quota_changed`) reads the quota, decides and publishes. A rollout moves a
-namespace's quota usage with every pod, and building a service map's row takes queries and a
-serializer: that work belongs to a worker, at most once per window, not to the process that
-keeps every cluster's read model. The beat task's reconcile catches anything missed here (a
+:mod:`clusters.watcher.hooks`) only names the namespaces: it adds them to a Redis set and queues
+one ``workspaces.quota_changed`` (coalesced, :data:`services.QUOTA_WINDOW` later), which reads
+every namespace noted meanwhile, decides and publishes them together
+(:func:`services.quota_changed`). A rollout moves a namespace's quota usage with every pod, and
+building a service map's row takes queries and a serializer: that work belongs to a worker, at
+most once per window for all namespaces, not to the process that keeps every cluster's read
+model. The beat task's reconcile catches anything missed here (a
 watcher restart, a lost message).
 """
 
@@ -18,13 +19,12 @@ from __future__ import annotations
 
 from clusters.watcher import hooks
 from clusters.watcher.writer import Changes
-from portal import enqueue
 from workspaces import services
 
 
 def on_quota_changes(changes: Changes) -> None:
-    """The watcher's listener: queue :func:`services.quota_changed` for every service map namespace whose
-    ``ResourceQuota`` this batch wrote or deleted. Reads nothing from the database."""
+    """The watcher's listener: note every service map namespace whose ``ResourceQuota`` this batch
+    wrote or deleted, for :func:`services.quota_changed`. Reads nothing from the database."""
     touched: set[tuple[int, str]] = set()
     for (cluster_id, kind), rows in changes.upserts.items():
         if kind == "ResourceQuota":
@@ -32,9 +32,7 @@ def on_quota_changes(changes: Changes) -> None:
     for (cluster_id, kind), keys in changes.deletes.items():
         if kind == "ResourceQuota":
             touched |= {(cluster_id, ns) for ns, name in keys if name == services.QUOTA_NAME}
-    for cluster_id, namespace in sorted(touched):
-        enqueue.on_commit(services.QUOTA_CHANGED_TASK, cluster_id, namespace, countdown=services.QUOTA_WINDOW,
-                          coalesce=services.quota_key(cluster_id, namespace))
+    services.note_quota_changes(sorted(touched))
 
 
 def install() -> None:

@@ -16,11 +16,13 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Iterable
 from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
+from django.db.models import Q
 from django.utils import timezone
 
 from clusters.kube.client import KubeClient
@@ -29,6 +31,7 @@ from clusters.models import Cluster, KindSync, KubeObject, SyncState
 from clusters.watcher.projection import quantity
 from portal import enqueue, errors
 from portal.crypto import DecryptionError
+from portal.redis import client as redis_client
 from workspaces import actions
 from workspaces import quota as q
 from workspaces.models import ApplyStatus, ClusterAllocation, ServiceMap
@@ -327,38 +330,69 @@ def drift_reason(sm: ServiceMap, row: KubeObject | None, allocation: ClusterAllo
 
 
 QUOTA_CHANGED_TASK = "workspaces.quota_changed"
-QUOTA_WINDOW = 0.25  # seconds: a namespace's quota changes within it are looked at once
+QUOTA_WINDOW = 0.25  # seconds: the quota changes within it are looked at together
+QUOTA_CHANGED = "workspaces:quota-changed"  # the Redis set of "<cluster id>:<namespace>" to look at, and
+                                            # the task's coalescing key (portal.enqueue)
 
 
-def quota_key(cluster_id: int, namespace: str) -> str:
-    """The coalescing key of a namespace's quota check (:func:`portal.enqueue.on_commit`)."""
-    return f"workspaces:quota-changed:{int(cluster_id)}:{namespace}"
+def note_quota_changes(touched: Iterable[tuple[int, str]]) -> None:
+    """For the watcher's listener: remember the (cluster, namespace) pairs whose quota changed and
+    queue one ``workspaces.quota_changed`` for all of them (coalesced: while one waits in the
+    queue, it will read these too). Redis away: logged; drift is still caught by the beat's
+    reconcile, and the usage is published at the namespace's next change."""
+    members = [f"{int(cluster_id)}:{namespace}" for cluster_id, namespace in touched]
+    if not members:
+        return
+    try:
+        redis_client().sadd(QUOTA_CHANGED, *members)
+    except Exception:  # redis, OSError: the read model must keep flowing
+        logger.warning("could not note quota changes; the reconcile picks drift up", exc_info=True)
+        return
+    enqueue.on_commit(QUOTA_CHANGED_TASK, countdown=QUOTA_WINDOW, coalesce=QUOTA_CHANGED)
 
 
-def quota_changed(cluster_id: int, namespace: str) -> str:
-    """What ``workspaces.quota_changed`` runs (queued by :func:`workspaces.drift.on_quota_changes`):
-    for the service map in ``namespace`` of the cluster, re-apply its quota if it drifted
-    (``"restoring"``), else publish its row with the usage the read model now holds
-    (``"published"``); ``"none"`` when no service map owns the namespace."""
-    enqueue.started(quota_key(cluster_id, namespace))  # a change from now on queues another look
-    maps = list(ServiceMap.objects.filter(cluster_id=cluster_id, namespace=namespace)
-                .select_related("cluster", "workspace"))
-    if not maps:
-        return "none"
+def _take_quota_changes() -> list[tuple[int, str]]:
+    pipe = redis_client().pipeline(transaction=True)
+    pipe.smembers(QUOTA_CHANGED)
+    pipe.delete(QUOTA_CHANGED)
+    members, _ = pipe.execute()
+    pairs = []
+    for member in sorted(m.decode() if isinstance(m, bytes) else str(m) for m in members):
+        cluster_id, _, namespace = member.partition(":")
+        if cluster_id.isdigit() and namespace:
+            pairs.append((int(cluster_id), namespace))
+    return pairs
+
+
+def quota_changed() -> dict[str, int]:
+    """What ``workspaces.quota_changed`` runs: for the service maps in every namespace noted since
+    the last run (:func:`note_quota_changes`), re-apply the quota of those that drifted, and
+    publish the others' rows with the usage the read model now holds, built together. Returns
+    how many were ``restoring`` and ``published``."""
+    enqueue.started(QUOTA_CHANGED)  # a change from now on queues another run
+    pairs = _take_quota_changes()
+    if not pairs:
+        return {"restoring": 0, "published": 0}
+    condition = Q(pk__in=[])
+    for cluster_id, namespace in pairs:
+        condition |= Q(cluster_id=cluster_id, namespace=namespace)
+    maps = list(ServiceMap.objects.filter(condition).select_related("cluster", "workspace").order_by("pk"))
     quotas = quota_rows((sm.cluster_id, sm.namespace) for sm in maps)
     allocations = {(a.workspace_id, a.cluster_id): a for a in ClusterAllocation.objects.filter(
-        workspace_id__in={sm.workspace_id for sm in maps}, cluster_id=cluster_id)}
-    outcome = "published"
+        workspace_id__in={sm.workspace_id for sm in maps}, cluster_id__in={sm.cluster_id for sm in maps})}
+    unchanged: list[ServiceMap] = []
+    restoring = 0
     for sm in maps:
         reason = drift_reason(sm, quotas.get((sm.cluster_id, sm.namespace)),
                               allocations.get((sm.workspace_id, sm.cluster_id)))
         if reason:
             logger.info("service map quota drifted; restoring", extra={"service_map": sm.pk, "reason": reason})
             enqueue.on_commit("workspaces.apply_service_map", sm.pk, reason)
-            outcome = "restoring"
+            restoring += 1
         else:
-            actions.publish_service_map(sm)
-    return outcome
+            unchanged.append(sm)
+    actions.publish_service_maps(unchanged)
+    return {"restoring": restoring, "published": len(unchanged)}
 
 
 def due_service_maps() -> list[tuple[int, str]]:

@@ -18,10 +18,10 @@ def apply_service_map(sm_id: int, restore_reason: str = "") -> str:
 
 
 @shared_task(name="workspaces.quota_changed", ignore_result=True)
-def quota_changed(cluster_id: int, namespace: str) -> str:
-    """The watcher saw the quota of a service map namespace change: restore it if it drifted,
-    else publish the row with the new usage (coalesced per namespace, :mod:`workspaces.drift`)."""
-    return services.quota_changed(cluster_id, namespace)
+def quota_changed() -> dict[str, int]:
+    """The watcher saw the quotas of service map namespaces change: restore those that drifted,
+    publish the others' rows with the new usage (coalesced, :mod:`workspaces.drift`)."""
+    return services.quota_changed()
 
 
 @shared_task(name="workspaces.delete_service_map", ignore_result=True, acks_late=True)

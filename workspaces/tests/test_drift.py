@@ -8,13 +8,15 @@ publishes the row with the new usage, or has a drifted quota restored. The end-t
 from __future__ import annotations
 
 import itertools
-from typing import Any
+from collections.abc import Iterator
+from typing import Any, cast
 
 import pytest
 
 from clusters.models import Cluster, ClusterStatus, KubeObject
 from clusters.watcher.projection import project
 from clusters.watcher.writer import Changes
+from portal.redis import client as redis_client
 from workspaces import actions, drift, services
 from workspaces.models import ApplyStatus, ClusterAllocation, ServiceMap, Workspace
 
@@ -36,10 +38,17 @@ def quota_row(sm: ServiceMap, hard: dict[str, str], used: dict[str, str]) -> Non
                                         name=services.QUOTA_NAME, defaults={"data": {"hard": hard, "used": used}})
 
 
-def test_the_listener_queues_one_coalesced_look_per_namespace_and_reads_nothing(
-        monkeypatch: pytest.MonkeyPatch, django_assert_num_queries: Any) -> None:
+@pytest.fixture
+def noted() -> Iterator[None]:
+    redis_client().delete(services.QUOTA_CHANGED)
+    yield
+    redis_client().delete(services.QUOTA_CHANGED)
+
+
+def test_the_listener_notes_the_namespaces_and_queues_one_look_and_reads_nothing(
+        monkeypatch: pytest.MonkeyPatch, django_assert_num_queries: Any, noted: None) -> None:
     queued: list[tuple[Any, ...]] = []
-    monkeypatch.setattr(drift.enqueue, "on_commit",
+    monkeypatch.setattr(services.enqueue, "on_commit",
                         lambda name, *args, countdown=None, coalesce=None: queued.append((name, args, countdown,
                                                                                           coalesce)))
     row = project("ResourceQuota", {"metadata": {"name": services.QUOTA_NAME, "namespace": "shop"}})
@@ -50,36 +59,32 @@ def test_the_listener_queues_one_coalesced_look_per_namespace_and_reads_nothing(
         deletes={(3, "ResourceQuota"): {("gone", services.QUOTA_NAME)}})
     with django_assert_num_queries(0):
         drift.on_quota_changes(changes)
-    assert queued == [
-        ("workspaces.quota_changed", (1, "shop"), services.QUOTA_WINDOW, "workspaces:quota-changed:1:shop"),
-        ("workspaces.quota_changed", (2, "web"), services.QUOTA_WINDOW, "workspaces:quota-changed:2:web"),
-        ("workspaces.quota_changed", (3, "gone"), services.QUOTA_WINDOW, "workspaces:quota-changed:3:gone"),
-    ]
+    assert queued == [("workspaces.quota_changed", (), services.QUOTA_WINDOW, services.QUOTA_CHANGED)]
+    members = cast(set[bytes], redis_client().smembers(services.QUOTA_CHANGED))
+    assert {m.decode() for m in members} == {"1:shop", "2:web", "3:gone"}
     queued.clear()
     drift.on_quota_changes(Changes(upserts={(1, "Pod"): {("shop", "p"): row}}))
     assert queued == []
 
 
-def test_the_look_publishes_the_usage_or_restores_a_drifted_quota(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_one_look_publishes_the_usage_and_restores_drifted_quotas(monkeypatch: pytest.MonkeyPatch,
+                                                                   noted: None) -> None:
     published: list[tuple[str, str, dict[str, Any]]] = []
     monkeypatch.setattr(actions, "publish", lambda group, event, data: published.append((group, event, data)))
     restored: list[tuple[Any, ...]] = []
     monkeypatch.setattr(services.enqueue, "on_commit", lambda name, *args, **kw: restored.append((name, *args)))
     monkeypatch.setattr(services.enqueue, "started", lambda key: None)
-    sm = service_map({"pods": "4"})
+    calm, raised, other = service_map({"pods": "4"}), service_map({"pods": "4"}), service_map({"pods": "4"})
+    quota_row(calm, {"pods": "4"}, {"pods": "3"})
+    quota_row(raised, {"pods": "400"}, {"pods": "1"})  # someone raised it in the cluster
+    quota_row(other, {"pods": "4"}, {"pods": "2"})  # changed too, but not noted: not looked at
 
-    quota_row(sm, {"pods": "4"}, {"pods": "3"})
-    assert services.quota_changed(sm.cluster_id, sm.namespace) == "published"
+    services.note_quota_changes([(calm.cluster_id, calm.namespace), (raised.cluster_id, raised.namespace),
+                                 (calm.cluster_id, "nobody-owns-this")])
+    assert services.quota_changed() == {"restoring": 1, "published": 1}
     assert [(group, event, data["id"], data["usage"]["pods"]) for group, event, data in published] == [
-        (f"workspace.{sm.workspace_id}", "servicemap.updated", sm.pk, {"hard": "4", "used": "3"})]
-    assert restored == []
-
-    published.clear()
-    quota_row(sm, {"pods": "400"}, {"pods": "3"})  # someone raised it in the cluster
-    assert services.quota_changed(sm.cluster_id, sm.namespace) == "restoring"
-    assert published == []
-    assert len(restored) == 1
-    assert restored[0][:2] == ("workspaces.apply_service_map", sm.pk)
-    assert "was changed in the cluster" in restored[0][2]
-
-    assert services.quota_changed(sm.cluster_id, "nobody-owns-this") == "none"
+        (f"workspace.{calm.workspace_id}", "servicemap.updated", calm.pk, {"hard": "4", "used": "3"})]
+    applied = [r for r in restored if r[0] == "workspaces.apply_service_map"]
+    assert [r[:2] for r in applied] == [("workspaces.apply_service_map", raised.pk)]
+    assert "was changed in the cluster" in applied[0][2]
+    assert services.quota_changed() == {"restoring": 0, "published": 0}  # what it read is gone from the set
