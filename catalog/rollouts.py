@@ -322,15 +322,19 @@ def _start_in_thread(target: RolloutTarget, rollout: Rollout) -> None:
 
 def _advance_locked(rollout_id: int, claimed: list[RolloutTarget]) -> str:
     with transaction.atomic():
-        exists = Rollout.objects.filter(pk=rollout_id).exists()
-        rollout = Rollout.objects.select_for_update(skip_locked=True).filter(pk=rollout_id).first()
+        rollout = next(iter(Rollout.objects.select_for_update(skip_locked=True).filter(pk=rollout_id).order_by()[:1]),
+                       None)
         if rollout is None:
-            return "busy" if exists else "gone"
+            return "busy" if Rollout.objects.filter(pk=rollout_id).exists() else "gone"
+        # The ledger alone: an advance runs at every step of every target, and building each
+        # target's service map, workspace and cluster cost more than the rest of it. The maps are
+        # read below for the targets that need them (starting, or named in a failure).
+        targets = list(RolloutTarget.objects.filter(rollout=rollout))
         stale = timezone.now() - timedelta(seconds=CLAIM_TIMEOUT_SECONDS)
-        RolloutTarget.objects.filter(rollout=rollout, release__isnull=True, state=TargetState.APPLYING,
-                                     updated__lt=stale).update(state=TargetState.PENDING, reason="")
-        targets = list(RolloutTarget.objects.filter(rollout=rollout).select_related("service_map__workspace",
-                                                                                    "service_map__cluster"))
+        if any(t.release_id is None and t.state == TargetState.APPLYING and t.updated < stale for t in targets):
+            RolloutTarget.objects.filter(rollout=rollout, release__isnull=True, state=TargetState.APPLYING,
+                                         updated__lt=stale).update(state=TargetState.PENDING, reason="")
+            targets = list(RolloutTarget.objects.filter(rollout=rollout))
         revisions = _revisions(targets)
         for target in targets:
             if target.release_id is not None and target.state not in (TargetState.SKIPPED,):
@@ -343,7 +347,9 @@ def _advance_locked(rollout_id: int, claimed: list[RolloutTarget]) -> str:
             return str(rollout.status)
         failed = [t for t in targets if t.state == TargetState.FAILED]
         if len(failed) > int((rollout.policy or {}).get("max_failures", 0)):
-            namespaces = ", ".join(t.service_map.namespace for t in failed)
+            named = dict(ServiceMap.objects.filter(pk__in=[t.service_map_id for t in failed]).values_list(
+                "pk", "namespace"))
+            namespaces = ", ".join(named.get(t.service_map_id, "?") for t in failed)
             Rollout.objects.filter(pk=rollout.pk).update(
                 status=RolloutStatus.FAILED, finished=timezone.now(),
                 message=f"Stopped: {len(failed)} target(s) failed ({namespaces}).", message_code="rollout_stopped",
@@ -358,6 +364,10 @@ def _advance_locked(rollout_id: int, claimed: list[RolloutTarget]) -> str:
             members = [t for t in targets if t.wave == wave]
             unstarted = [t for t in members if t.release_id is None and t.state == TargetState.PENDING]
             if unstarted:
+                maps = ServiceMap.objects.select_related("workspace", "cluster").in_bulk(
+                    [t.service_map_id for t in unstarted])
+                for target in unstarted:
+                    target.service_map = maps[target.service_map_id]
                 RolloutTarget.objects.filter(pk__in=[t.pk for t in unstarted]).update(
                     state=TargetState.APPLYING, reason="Starting.", updated=timezone.now())
                 claimed.extend(unstarted)
