@@ -34,7 +34,7 @@ from catalog.models import (
     RolloutStatus,
     RolloutTarget,
 )
-from catalog.rows import release_row
+from catalog.rows import release_row, release_rows
 from portal import audit
 from portal.errors import Conflict, Invalid
 from portal.events import publish
@@ -404,8 +404,10 @@ def store(planned: Planned, *, user: Any, request: HttpRequest | None, publish: 
 def publish_releases(stored: list[Release]) -> None:
     """The rows of releases :func:`store` wrote with ``publish=False``, after commit."""
     def send() -> None:
+        found = release_rows([release.pk for release in stored])  # one query for the wave
         for release in stored:
-            _publish_release(release)
+            if release.pk in found:  # else deleted meanwhile: release.deleted says so
+                publish(f"workspace.{release.workspace_id}", "release.updated", found[release.pk])
 
     transaction.on_commit(send)
 
@@ -413,7 +415,9 @@ def publish_releases(stored: list[Release]) -> None:
 def _store_install(planned: Planned, *, user: Any, request: HttpRequest | None, publish: bool) -> Release:
     sm, name, version, values = planned.sm, planned.name, planned.version, planned.values
     try:
-        with transaction.atomic():
+        # No savepoint inside a caller's transaction (a rollout stores its wave in one): a refusal
+        # here fails that transaction as a whole anyway, and a wave saves two statements a target.
+        with transaction.atomic(savepoint=False):
             release = Release.objects.create(
                 workspace=sm.workspace, service_map=sm, name=name, package_version=version, values=values,
                 strategy=planned.strategy, strategy_state=planned.prepared.strategy_state,
@@ -434,7 +438,7 @@ def _store_install(planned: Planned, *, user: Any, request: HttpRequest | None, 
 def _store_upgrade(planned: Planned, *, user: Any, request: HttpRequest | None, publish: bool) -> Release:
     assert planned.release is not None
     release, number, version, values = planned.release, planned.number, planned.version, planned.values
-    with transaction.atomic():
+    with transaction.atomic(savepoint=False):  # as in _store_install
         locked = Release.objects.select_for_update().get(pk=release.pk)
         if locked.revision + 1 != number or locked.status == ReleaseStatus.DELETING:
             raise Conflict(f"{release.name} changed meanwhile (now at revision {locked.revision}); reload and retry.")

@@ -154,13 +154,15 @@ def create_rollout(*, workspace: Workspace, release_name: str, version: PackageV
             allow_cluster_scoped=decided.allow_cluster_scoped,
             created_by=user if getattr(user, "is_authenticated", False) else None)
         stored: list[Release] = []
+        ledger: list[RolloutTarget] = []
         for (sm, overrides, planned), wave in zip(plan, waves, strict=True):
             started: dict[str, Any] = {}
             if wave == first:  # 409 (and nothing written) when a release changed since it was checked
                 stored.append(releases.store(planned, user=user, request=request, publish=False))
                 started = {"release": stored[-1], "revision": stored[-1].revision, "state": TargetState.APPLYING,
                            "attempts": 1}
-            RolloutTarget.objects.create(rollout=rollout, service_map=sm, wave=wave, overrides=overrides, **started)
+            ledger.append(RolloutTarget(rollout=rollout, service_map=sm, wave=wave, overrides=overrides, **started))
+        RolloutTarget.objects.bulk_create(ledger)  # one statement for the ledger
         releases.publish_releases(stored)  # after every deploy is queued
         if request is not None:
             audit.describe(request, action="rollout.create", target=rollout,

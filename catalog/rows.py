@@ -121,14 +121,24 @@ class _Bound:
         return cls._rollout
 
 
+def _release_rows_query() -> QuerySet[Release]:
+    manifest = Revision.objects.filter(release=OuterRef("pk"), number=OuterRef("revision")).values("manifest")
+    return light_versions(Release.objects.select_related(
+        "workspace", "service_map__cluster", "package_version__package", "created_by")).annotate(
+        current_manifest=Subquery(manifest[:1]))
+
+
 def release_row(release: Release) -> dict[str, Any]:
     """The row of ``release`` (published at every step of a deploy): one query, with the
     manifest of its current revision, whose Secrets its values are redacted by."""
-    manifest = Revision.objects.filter(release=OuterRef("pk"), number=OuterRef("revision")).values("manifest")
-    release = light_versions(Release.objects.select_related(
-        "workspace", "service_map__cluster", "package_version__package", "created_by")).annotate(
-        current_manifest=Subquery(manifest[:1])).get(pk=release.pk)
-    return dict(_Bound.release().to_representation(release))
+    return dict(_Bound.release().to_representation(_release_rows_query().get(pk=release.pk)))
+
+
+def release_rows(ids: list[int]) -> dict[int, dict[str, Any]]:
+    """The rows of the releases ``ids`` (those that still exist), in one query."""
+    serializer = _Bound.release()
+    return {release.pk: dict(serializer.to_representation(release))
+            for release in _release_rows_query().filter(pk__in=ids).order_by()}
 
 
 class RolloutTargetSerializer(serializers.ModelSerializer[RolloutTarget]):
