@@ -54,7 +54,7 @@ from catalog.manifests import (  # noqa: F401 - re-exported: callers use them fr
     without_nulls,
 )
 from catalog.models import Release, ReleaseStatus, Revision, RevisionStatus
-from clusters.kube.client import KubeClient
+from clusters.kube.client import KubeClient, shared_client
 from clusters.kube.errors import Invalid, KubeError, NotFound, UnknownKind, Unreachable
 from clusters.models import KubeObject
 from clusters.readmodel import kind_freshness
@@ -158,8 +158,11 @@ def release_lock(release_id: int) -> Iterator[bool]:
 # ---------------------------------------------------------------------------- deploy
 
 
-def _client(release: Release) -> KubeClient:
-    return KubeClient(release.service_map.cluster.connection_spec(), read_timeout=CALL_TIMEOUT, connect_timeout=3.0)
+def _client(release: Release) -> contextlib.AbstractContextManager[KubeClient]:
+    """The worker's shared client of the release's cluster (:func:`clusters.kube.client.shared_client`:
+    its connections and discovery outlive the task), as a context that does not close it."""
+    return contextlib.nullcontext(shared_client(release.service_map.cluster.connection_spec(),
+                                                read_timeout=CALL_TIMEOUT, connect_timeout=3.0))
 
 
 def _probe(client: KubeClient) -> None:

@@ -480,9 +480,10 @@ class KubeClient:
     # -------------------------------------------------------------- objects of any kind
 
     def resource(self, api_version: str, kind: str, *, timeout: float | None = None) -> Resource:
-        """What the cluster serves for (apiVersion, kind), from discovery (cached per client)."""
+        """What the cluster serves for (apiVersion, kind), from discovery (cached per client; a
+        kind the cached answer lacks is asked again, so a CRD installed since is found)."""
         served = self._discovered.get(api_version)
-        if served is None:
+        if served is None or kind not in served:
             path = "/api/v1" if api_version == "v1" else f"/apis/{api_version}"
             try:
                 body = self._raw("GET", path, timeout=timeout, attempts=2)
@@ -678,6 +679,41 @@ class KubeClient:
         finally:
             response.close()  # the rest of a cut log is not read: the connection is not reused
             response.release_conn()
+
+
+# ---------------------------------------------------------------------------- shared clients
+
+SHARED_SECONDS = 60.0  # a shared client is replaced after this long (its address resolved again)
+SHARED_MAX = 512
+_shared: dict[tuple[ConnectionSpec, float, float], tuple[KubeClient, float]] = {}
+_shared_lock = threading.Lock()
+
+
+def shared_client(spec: ConnectionSpec, *, read_timeout: float = DEFAULT_READ_TIMEOUT,
+                  connect_timeout: float = DEFAULT_CONNECT_TIMEOUT) -> KubeClient:
+    """A client for ``spec`` kept by this process for :data:`SHARED_SECONDS` and shared by its
+    threads: work that calls the same cluster again and again (a worker's deploys and looks)
+    keeps its TLS connections and its discovery instead of building them for every task. The
+    key is the whole spec, so changed credentials get a new client at once. Do not close it."""
+    key = (spec, float(read_timeout), float(connect_timeout))
+    now = time.monotonic()
+    with _shared_lock:
+        found = _shared.get(key)
+        if found is not None and now - found[1] < SHARED_SECONDS:
+            return found[0]
+    client = KubeClient(spec, read_timeout=read_timeout, connect_timeout=connect_timeout, pool_maxsize=8)
+    with _shared_lock:
+        found = _shared.get(key)
+        if found is not None and now - found[1] < SHARED_SECONDS:
+            client.close()  # another thread built one meanwhile
+            return found[0]
+        _shared[key] = (client, now)
+        if len(_shared) > SHARED_MAX:  # the replaced and the stale go; their users finish with them
+            for old in [k for k, (_, made) in _shared.items() if now - made >= SHARED_SECONDS]:
+                del _shared[old]
+            while len(_shared) > SHARED_MAX:
+                del _shared[next(iter(_shared))]
+    return client
 
 
 def _page(limit: int | None, continue_token: str) -> dict[str, Any]:

@@ -90,3 +90,41 @@ def test_watch_streams_changes_and_expired_versions_raise_gone(sandbox: Any) -> 
             for _ in client.watch(client.core.list_namespace, resource_version=rv, timeout_seconds=5):
                 pass
         client.call(client.core.delete_namespace, "watch-me")
+
+
+def test_a_shared_client_is_kept_per_spec_and_replaced_after_its_time(sandbox: Any,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """A worker's deploys and looks reuse one client per cluster (its TLS connections and its
+    discovery); other credentials get their own at once, and a client is replaced after
+    SHARED_SECONDS (its address resolved again)."""
+    from clusters.kube import client as kube_client
+
+    spec = spec_of(sandbox, "cluster-2")
+    first = kube_client.shared_client(spec, read_timeout=7.0)
+    assert kube_client.shared_client(spec, read_timeout=7.0) is first
+    assert first.version()["gitVersion"].startswith("v1.")
+    rotated = ConnectionSpec(server=spec.server, credentials=Credentials(token="another"), ca_pem=spec.ca_pem)
+    assert kube_client.shared_client(rotated, read_timeout=7.0) is not first
+    assert kube_client.shared_client(spec, read_timeout=3.0) is not first  # other timeouts: its own
+    monkeypatch.setattr(kube_client, "SHARED_SECONDS", 0.0)
+    assert kube_client.shared_client(spec, read_timeout=7.0) is not first
+
+
+def test_discovery_is_cached_and_asked_again_for_a_kind_it_lacked(sandbox: Any,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """A kept client must still find a kind installed since it last asked (a CRD)."""
+    with KubeClient(spec_of(sandbox)) as client:
+        asked: list[str] = []
+        raw = client._raw
+
+        def counted(method: str, path: str, **kwargs: Any) -> dict[str, Any]:
+            asked.append(path)
+            return raw(method, path, **kwargs)
+
+        monkeypatch.setattr(client, "_raw", counted)
+        assert client.resource("apps/v1", "Deployment").plural == "deployments"
+        assert client.resource("apps/v1", "StatefulSet").plural == "statefulsets"
+        assert asked == ["/apis/apps/v1"]  # one discovery for the group version
+        client._discovered["apps/v1"].pop("DaemonSet")  # as if cached before it was served
+        assert client.resource("apps/v1", "DaemonSet").plural == "daemonsets"
+        assert asked == ["/apis/apps/v1", "/apis/apps/v1"]
