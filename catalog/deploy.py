@@ -158,11 +158,11 @@ def release_lock(release_id: int) -> Iterator[bool]:
 # ---------------------------------------------------------------------------- deploy
 
 
-def _client(release: Release) -> contextlib.AbstractContextManager[KubeClient]:
-    """The worker's shared client of the release's cluster (:func:`clusters.kube.client.shared_client`:
-    its connections and discovery outlive the task), as a context that does not close it."""
-    return contextlib.nullcontext(shared_client(release.service_map.cluster.connection_spec(),
-                                                read_timeout=CALL_TIMEOUT, connect_timeout=3.0))
+def _kube(release: Release) -> KubeClient:
+    """This process's client of the release's cluster (:func:`clusters.kube.client.shared_client`:
+    its connections and discovery outlive the task); never closed here."""
+    return shared_client(release.service_map.cluster.connection_spec(), read_timeout=CALL_TIMEOUT,
+                         connect_timeout=3.0)
 
 
 def _probe(client: KubeClient) -> None:
@@ -216,55 +216,54 @@ def deploy_revision(release_id: int, number: int, *, allow_cluster_scoped: bool 
         revision.status = status
         objects = load(revision.manifest)
         releases.revision_started(release, revision)
-        with contextlib.ExitStack() as open_client:
-            try:
-                client = open_client.enter_context(_client(release))
-                _probe(client)
-                # the pull secrets its pods name, before a pod asks for one (catalog.image_hooks)
-                image_hooks.ensure_pull_secrets(release.service_map, objects, client)
-                for obj in objects:  # nothing is applied unless every object passes the dry-run
-                    _check_scope(client, obj, allow_cluster_scoped)
-                    client.apply(obj, field_manager=FIELD_MANAGER, dry_run=True, timeout=CALL_TIMEOUT)
-                generations: dict[str, int | None] = {}
-                for obj in objects:
-                    applied = client.apply(obj, field_manager=FIELD_MANAGER, timeout=CALL_TIMEOUT)
-                    generations[key_of(obj)] = _generation(applied)
-                # and what the strategy still needs (a blue/green's old color until confirmed). A
-                # release's first revision has nothing to prune: every object carrying its label
-                # came from this manifest (three list calls saved on each install).
-                pruned = [] if number == 1 else prune(client, release, keep={key_of(o) for o in objects} | (
-                    strategies.keep(release.strategy_state or {})))
-            except Unreachable as exc:
-                releases.revision_waiting(release, revision, f"Waiting for the cluster: {exc} It is retried.",
-                                          code="deploy_waiting_for_cluster", params=_error(revision, number, exc))
-                return "pending"
-            except (Invalid, UnknownKind, ScopeError) as exc:
-                releases.finish_revision(release, revision, RevisionStatus.FAILED,
-                                         f"The cluster refused the manifest (nothing was applied): {exc}",
-                                         code="deploy_refused", params=_error(revision, number, exc))
-                return "failed"
-            except (KubeError, DecryptionError) as exc:
-                releases.finish_revision(release, revision, RevisionStatus.FAILED, f"The deploy failed: {exc}",
-                                         code="deploy_failed", params=_error(revision, number, exc))
-                return "failed"
-            # The generation each workload got from this apply: the read model answers for it once
-            # its row shows that generation (an older row describes the previous spec).
-            progress: dict[str, dict[str, Any]] = {key_of(o): {
-                "state": "progressing" if o.get("kind") in WORKLOAD_KINDS else "ready",
-                "ready": 0, "desired": 0, "message": "", "message_code": "", "message_params": {},
-                **({"generation": generations.get(key_of(o))} if o.get("kind") in WORKLOAD_KINDS else {})}
-                for o in objects}
-            releases.revision_applied(
-                release, revision, progress,
-                f"Applied {len(objects)} object(s)" + (f", pruned {len(pruned)}" if pruned else "") + ".",
-                code="revision_applied_pruned" if pruned else "revision_applied_objects",
-                params={"number": number, "objects": len(objects), **({"pruned": len(pruned)} if pruned else {})})
-            if revision.status != RevisionStatus.PROGRESSING:
-                return "done"  # finished or superseded meanwhile
-            # The first look at once, under the same lock and with the same client (a release
-            # without workloads is done now); then the task's chain and the watcher's hook.
-            cache.set(watching_key(release_id, number), 1, timeout=watch_mark_seconds())
-            looked = _look(release, revision, client=client)
+        try:
+            client = _kube(release)
+            _probe(client)
+            # the pull secrets its pods name, before a pod asks for one (catalog.image_hooks)
+            image_hooks.ensure_pull_secrets(release.service_map, objects, client)
+            for obj in objects:  # nothing is applied unless every object passes the dry-run
+                _check_scope(client, obj, allow_cluster_scoped)
+                client.apply(obj, field_manager=FIELD_MANAGER, dry_run=True, timeout=CALL_TIMEOUT)
+            generations: dict[str, int | None] = {}
+            for obj in objects:
+                applied = client.apply(obj, field_manager=FIELD_MANAGER, timeout=CALL_TIMEOUT)
+                generations[key_of(obj)] = _generation(applied)
+            # and what the strategy still needs (a blue/green's old color until confirmed). A
+            # release's first revision has nothing to prune: every object carrying its label
+            # came from this manifest (three list calls saved on each install).
+            pruned = [] if number == 1 else prune(client, release, keep={key_of(o) for o in objects} | (
+                strategies.keep(release.strategy_state or {})))
+        except Unreachable as exc:
+            releases.revision_waiting(release, revision, f"Waiting for the cluster: {exc} It is retried.",
+                                      code="deploy_waiting_for_cluster", params=_error(revision, number, exc))
+            return "pending"
+        except (Invalid, UnknownKind, ScopeError) as exc:
+            releases.finish_revision(release, revision, RevisionStatus.FAILED,
+                                     f"The cluster refused the manifest (nothing was applied): {exc}",
+                                     code="deploy_refused", params=_error(revision, number, exc))
+            return "failed"
+        except (KubeError, DecryptionError) as exc:
+            releases.finish_revision(release, revision, RevisionStatus.FAILED, f"The deploy failed: {exc}",
+                                     code="deploy_failed", params=_error(revision, number, exc))
+            return "failed"
+        # The generation each workload got from this apply: the read model answers for it once
+        # its row shows that generation (an older row describes the previous spec).
+        progress: dict[str, dict[str, Any]] = {key_of(o): {
+            "state": "progressing" if o.get("kind") in WORKLOAD_KINDS else "ready",
+            "ready": 0, "desired": 0, "message": "", "message_code": "", "message_params": {},
+            **({"generation": generations.get(key_of(o))} if o.get("kind") in WORKLOAD_KINDS else {})}
+            for o in objects}
+        releases.revision_applied(
+            release, revision, progress,
+            f"Applied {len(objects)} object(s)" + (f", pruned {len(pruned)}" if pruned else "") + ".",
+            code="revision_applied_pruned" if pruned else "revision_applied_objects",
+            params={"number": number, "objects": len(objects), **({"pruned": len(pruned)} if pruned else {})})
+        if revision.status != RevisionStatus.PROGRESSING:
+            return "done"  # finished or superseded meanwhile
+        # The first look at once, under the same lock and with the same client (a release
+        # without workloads is done now); then the task's chain and the watcher's hook.
+        cache.set(watching_key(release_id, number), 1, timeout=watch_mark_seconds())
+        looked = _look(release, revision, client=client)
     return "watching" if looked == "progressing" else looked
 
 
@@ -373,21 +372,19 @@ def _look(release: Release, revision: Revision, *, client: KubeClient | None = N
     unanswered = [o for o in objects if key_of(o) not in answered]
     try:
         if unanswered:
-            with contextlib.ExitStack() as opened:
-                if client is None:
-                    client = opened.enter_context(_client(release))
-                for obj in unanswered:
-                    applied = (progress.get(key_of(obj)) or {}).get("generation")
-                    try:
-                        live = client.get_object(str(obj["kind"]), str(obj["metadata"]["name"]),
-                                                 release.service_map.namespace, api_version=str(obj["apiVersion"]),
-                                                 timeout=CALL_TIMEOUT, attempts=1)
-                    except NotFound:
-                        progress[key_of(obj)] = {"state": "progressing", "ready": 0, "desired": 0,
-                                                 "message": "not created yet", "message_code": "workload_not_created",
-                                                 "message_params": {}, "generation": applied}
-                        continue
-                    progress[key_of(obj)] = {**workload_progress(live), "generation": applied}
+            client = client or _kube(release)
+            for obj in unanswered:
+                applied = (progress.get(key_of(obj)) or {}).get("generation")
+                try:
+                    live = client.get_object(str(obj["kind"]), str(obj["metadata"]["name"]),
+                                             release.service_map.namespace, api_version=str(obj["apiVersion"]),
+                                             timeout=CALL_TIMEOUT, attempts=1)
+                except NotFound:
+                    progress[key_of(obj)] = {"state": "progressing", "ready": 0, "desired": 0,
+                                             "message": "not created yet", "message_code": "workload_not_created",
+                                             "message_params": {}, "generation": applied}
+                    continue
+                progress[key_of(obj)] = {**workload_progress(live), "generation": applied}
     except (Unreachable, KubeError, DecryptionError) as exc:
         releases.revision_progress(release, revision, progress, f"Cannot read the rollout right now: {exc}",
                                    code="rollout_unreadable", params=_error(revision, revision.number, exc))
@@ -469,8 +466,7 @@ def delete_release_objects(release_id: int) -> str:
     if release.status != ReleaseStatus.DELETING:
         return str(release.status)
     try:
-        with _client(release) as client:
-            prune(client, release, keep=set())
+        prune(_kube(release), release, keep=set())
     except Unreachable as exc:
         releases.release_message(release, f"Waiting for the cluster to delete the objects: {exc}",
                                  code="release_delete_waiting", params={"error": str(exc)})
@@ -544,17 +540,17 @@ def drift(release: Release, *, reveal: bool = False) -> dict[str, Any]:
         return {"checked": False, "objects": [], "missing": [], "diff": "", "message": "Nothing deployed yet."}
     objects = load(revision.manifest)
     try:
-        with _client(release) as client:
-            missing = []
-            present = []
-            for obj in objects:
-                try:
-                    client.get_object(str(obj["kind"]), str(obj["metadata"]["name"]), release.service_map.namespace,
-                                      api_version=str(obj["apiVersion"]), timeout=CALL_TIMEOUT, attempts=1)
-                    present.append(obj)
-                except NotFound:
-                    missing.append(key_of(obj))
-            text, changed = diff_against_live(client, present, reveal=reveal)
+        client = _kube(release)
+        missing = []
+        present = []
+        for obj in objects:
+            try:
+                client.get_object(str(obj["kind"]), str(obj["metadata"]["name"]), release.service_map.namespace,
+                                  api_version=str(obj["apiVersion"]), timeout=CALL_TIMEOUT, attempts=1)
+                present.append(obj)
+            except NotFound:
+                missing.append(key_of(obj))
+        text, changed = diff_against_live(client, present, reveal=reveal)
     except (Unreachable, KubeError, DecryptionError) as exc:
         return {"checked": False, "objects": [], "missing": [], "diff": "",
                 "message": redaction.scrub(f"Cannot compare with the cluster: {exc}", objects)}

@@ -670,7 +670,7 @@ def _lock(release: Release, revision: Revision | None = None) -> bool:
     if found is None:
         return False
     strategy_state = found[3]
-    if isinstance(strategy_state, str):  # a driver that hands jsonb over as text
+    if isinstance(strategy_state, str):  # Django has psycopg hand jsonb over as text; its JSONField decodes it
         strategy_state = json.loads(strategy_state)
     release.revision, release.status, release.deployed_revision, release.strategy_state = (
         found[0], found[1], found[2], strategy_state)

@@ -8,6 +8,7 @@ Below the writes: :mod:`catalog.releases` and :mod:`catalog.rollouts` publish th
 
 from __future__ import annotations
 
+import functools
 from typing import Any, TypeVar
 
 from django.db.models import Model, OuterRef, Prefetch, QuerySet, Subquery
@@ -95,20 +96,17 @@ class ReleaseSerializer(serializers.ModelSerializer[Release]):
         return obj.created_by.get_username() if obj.created_by else None
 
 
-class _Bound:
-    """The rollout's serializer, built on first use and kept: a ``ModelSerializer`` builds its
-    fields from the model for every new instance; ``to_representation`` keeps no state of the
-    object it is given, so one bound instance serves every row, from any thread."""
+S = TypeVar("S", bound=serializers.Serializer[Any])
 
-    _rollout: RolloutSerializer | None = None
 
-    @classmethod
-    def rollout(cls) -> RolloutSerializer:
-        if cls._rollout is None:
-            serializer = RolloutSerializer()
-            serializer.fields  # noqa: B018 - bound now, once
-            cls._rollout = serializer
-        return cls._rollout
+@functools.cache
+def _bound(serializer_class: type[S]) -> S:
+    """One instance of ``serializer_class``, its fields bound once and kept: a ``ModelSerializer``
+    builds its fields from the model for every new instance, and ``to_representation`` keeps no
+    state of the object it is given, so one bound instance serves every row, from any thread."""
+    serializer = serializer_class()
+    serializer.fields  # noqa: B018 - bound now, once
+    return serializer
 
 
 _ROW_COLUMNS = ("id", "name", "workspace_id", "workspace__name", "service_map_id", "service_map__namespace",
@@ -167,18 +165,6 @@ class RolloutTargetSerializer(serializers.ModelSerializer[RolloutTarget]):
         sm = obj.service_map
         return {"id": sm.pk, "namespace": sm.namespace,  # type: ignore[return-value]
                 "cluster": {"id": sm.cluster_id, "name": sm.cluster.name, "status": sm.cluster.status}}
-
-
-_TARGET: list[RolloutTargetSerializer] = []
-
-
-def _target_row(target: RolloutTarget) -> dict[str, Any]:
-    """A target's row, from one bound serializer (see :class:`_Bound`)."""
-    if not _TARGET:
-        serializer = RolloutTargetSerializer()
-        serializer.fields  # noqa: B018 - bound now, once
-        _TARGET.append(serializer)
-    return dict(_TARGET[0].to_representation(target))
 
 
 class _RolloutVersionRef(serializers.Serializer[Any]):
@@ -243,7 +229,8 @@ class RolloutSerializer(serializers.ModelSerializer[Rollout]):
     @extend_schema_field(RolloutTargetSerializer(many=True))
     def get_targets(self, obj: Rollout) -> Any:
         targets, secrets = self._targets(obj)
-        rows = [_target_row(target) for target in targets]
+        target_serializer = _bound(RolloutTargetSerializer)
+        rows = [target_serializer.to_representation(target) for target in targets]
         return [{**row, "overrides": redaction.redact_values(row["overrides"], secrets)} for row in rows]
 
 
@@ -262,4 +249,4 @@ def rollout_row(rollout: Rollout) -> dict[str, Any]:
     """The row of ``rollout`` (published at every step of it): two queries, the rollout and its
     targets with their revisions' manifests, not one per started target."""
     rollout = with_shown_targets(light_versions(Rollout.objects.select_related("package_version"))).get(pk=rollout.pk)
-    return dict(_Bound.rollout().to_representation(rollout))
+    return dict(_bound(RolloutSerializer).to_representation(rollout))

@@ -80,7 +80,7 @@ def publish_workspace(workspace: Workspace) -> None:
 
 
 def publish_service_map(sm: ServiceMap) -> None:
-    publish(f"workspace.{sm.workspace_id}", "servicemap.updated", rows.service_map_rows([sm])[0])
+    publish_service_maps([sm])
 
 
 def publish_service_maps(maps: list[ServiceMap]) -> None:

@@ -11,8 +11,8 @@ every namespace noted meanwhile, decides and publishes them together
 (:func:`services.quota_changed`). A rollout moves a namespace's quota usage with every pod, and
 building a service map's row takes queries and a serializer: that work belongs to a worker, at
 most once per window for all namespaces, not to the process that keeps every cluster's read
-model. The beat task's reconcile catches anything missed here (a
-watcher restart, a lost message).
+model. The beat task's reconcile catches anything missed here (a watcher restart, a lost
+message).
 """
 
 from __future__ import annotations
