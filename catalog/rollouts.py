@@ -42,6 +42,7 @@ from portal import audit
 from portal.errors import Conflict, Invalid, PortalError
 from portal.events import publish
 from workspaces import access as ws_access
+from workspaces import services as ws_services
 from workspaces.models import ServiceMap, Workspace
 
 logger = logging.getLogger("catalog")
@@ -106,39 +107,40 @@ def create_rollout(*, workspace: Workspace, release_name: str, version: PackageV
     errors: dict[str, list[str]] = {}
     plan: list[tuple[ServiceMap, dict[str, Any], releases.Planned]] = []
     decided: releases.Decided | None = None  # decided once, from who asked: the tasks decide nothing
-    for index, target in enumerate(targets):
-        sm = maps.get(target.get("service_map"))  # type: ignore[arg-type]
-        if sm is None:
-            errors[f"targets.{index}.service_map"] = [f"No service map {target.get('service_map')!r} in workspace "
-                                                      f"{workspace.name}."]
-            continue
-        if not ws_access.service_map_access().can_deploy(user, sm):
-            errors[f"targets.{index}.service_map"] = [f"Your role does not grant workloads.deploy in {sm.namespace}."]
-            continue
-        overrides = target.get("overrides") or {}
-        if not isinstance(overrides, dict):
-            errors[f"targets.{index}.overrides"] = ["Give overrides as an object of values."]
-            continue
-        decided = decided or releases.decide(user, sm)
-        release = existing.get(sm.pk)
-        if release is not None:
-            release.service_map = sm
-        try:
-            if release is None:
-                planned = releases.plan_install(sm=sm, name=release_name, version=version,
-                                                values=_merge(values, overrides), strategy={}, user=user,
-                                                decided=decided)
-            else:
-                planned = releases.plan_upgrade(release=release, version=version, values=_merge(values, overrides),
-                                                strategy=None, user=user, decided=decided)
-        except Invalid as exc:
-            for field, messages in (exc.errors or {"values": [exc.message]}).items():
-                errors[f"targets.{index}.{field}"] = list(messages)
-            continue
-        except Conflict as exc:  # its release is deploying, mid-strategy, or the service map is being deleted
-            errors[f"targets.{index}.service_map"] = [str(exc)]
-            continue
-        plan.append((sm, overrides, planned))
+    with ws_services.read_ahead(maps.values()):  # every target's quota preflight from one read
+        for index, target in enumerate(targets):
+            sm = maps.get(target.get("service_map"))  # type: ignore[arg-type]
+            if sm is None:
+                errors[f"targets.{index}.service_map"] = [f"No service map {target.get('service_map')!r} in workspace "
+                                                          f"{workspace.name}."]
+                continue
+            if not ws_access.service_map_access().can_deploy(user, sm):
+                errors[f"targets.{index}.service_map"] = [f"Your role does not grant workloads.deploy in {sm.namespace}."]
+                continue
+            overrides = target.get("overrides") or {}
+            if not isinstance(overrides, dict):
+                errors[f"targets.{index}.overrides"] = ["Give overrides as an object of values."]
+                continue
+            decided = decided or releases.decide(user, sm)
+            release = existing.get(sm.pk)
+            if release is not None:
+                release.service_map = sm
+            try:
+                if release is None:
+                    planned = releases.plan_install(sm=sm, name=release_name, version=version,
+                                                    values=_merge(values, overrides), strategy={}, user=user,
+                                                    decided=decided)
+                else:
+                    planned = releases.plan_upgrade(release=release, version=version, values=_merge(values, overrides),
+                                                    strategy=None, user=user, decided=decided)
+            except Invalid as exc:
+                for field, messages in (exc.errors or {"values": [exc.message]}).items():
+                    errors[f"targets.{index}.{field}"] = list(messages)
+                continue
+            except Conflict as exc:  # its release is deploying, mid-strategy, or the service map is being deleted
+                errors[f"targets.{index}.service_map"] = [str(exc)]
+                continue
+            plan.append((sm, overrides, planned))
     if canary is not None and canary not in maps:
         errors["canary"] = ["The canary must be one of the targets."]
     if errors:

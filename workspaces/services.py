@@ -14,15 +14,18 @@ the cluster makes it ``error`` with the cluster's message.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextvars import ContextVar
+from dataclasses import dataclass
 from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
-from django.db.models import Q
+from django.db.models import Count, Q
 from django.utils import timezone
 
 from clusters.kube.client import KubeClient
@@ -443,44 +446,113 @@ def enqueue_due(*, apply: Any, delete: Any, check: Any) -> int:
 POD_OWNER_KINDS = ("Deployment", "StatefulSet", "DaemonSet", "Job", "ReplicaSet", "ReplicationController", "CronJob")
 
 
+_NAMESPACED_KINDS = ("Pod", "ReplicaSet", "Job", "Service", "PersistentVolumeClaim")
+_GONE_PHASES = ("Succeeded", "Failed")
+
+Rows = list[tuple[str, dict[str, Any]]]
+
+
+@dataclass(frozen=True)
+class _ReadAhead:
+    """What the preflights of many service maps read of the read model, read once for all of them
+    (:func:`read_ahead`)."""
+
+    ready_nodes: dict[int, int]
+    default_class: dict[int, str]
+    namespaced: dict[tuple[int, str], dict[str, Rows]]  # (cluster, namespace) -> kind -> (name, data)
+    quota: dict[tuple[int, str], KubeObject]
+
+
+_read_ahead: ContextVar[_ReadAhead | None] = ContextVar("workspaces_preflight_read_ahead", default=None)
+
+
+@contextlib.contextmanager
+def read_ahead(maps: Iterable[ServiceMap]) -> Iterator[None]:
+    """Inside the block, :func:`preflight` of any of ``maps`` reads what it needs from one read of
+    the read model for all of them (four queries), not from six or seven queries of its own: a
+    rollout checks every target, and its request would otherwise read the same tables once per
+    target. What is read is what a preflight at the block's start would have read."""
+    maps = list(maps)
+    clusters = sorted({sm.cluster_id for sm in maps})
+    pairs = sorted({(sm.cluster_id, sm.namespace) for sm in maps})
+    if not pairs:
+        yield
+        return
+    ready = dict(KubeObject.objects.filter(cluster_id__in=clusters, kind="Node", phase="Ready").order_by()
+                 .values("cluster_id").annotate(n=Count("id")).values_list("cluster_id", "n"))
+    default_class: dict[int, str] = {}
+    for cluster_id, name, data in KubeObject.objects.filter(cluster_id__in=clusters, kind="StorageClass").values_list(
+            "cluster_id", "name", "data"):
+        if (data or {}).get("is_default"):
+            default_class.setdefault(cluster_id, name)
+    condition = Q(pk__in=[])
+    for cluster_id in clusters:
+        condition |= Q(cluster_id=cluster_id, namespace__in=[ns for c, ns in pairs if c == cluster_id])
+    namespaced: dict[tuple[int, str], dict[str, Rows]] = {pair: {kind: [] for kind in _NAMESPACED_KINDS}
+                                                          for pair in pairs}
+    rows = KubeObject.objects.filter(condition, kind__in=_NAMESPACED_KINDS).values_list(
+        "cluster_id", "namespace", "kind", "name", "phase", "data")
+    for cluster_id, namespace, kind, name, phase, data in rows:
+        if kind == "Pod" and phase in _GONE_PHASES:
+            continue
+        kinds = namespaced.get((cluster_id, namespace))
+        if kinds is not None:
+            kinds[kind].append((name, data or {}))
+    token = _read_ahead.set(_ReadAhead(ready, default_class, namespaced, quota_rows(pairs)))
+    try:
+        yield
+    finally:
+        _read_ahead.reset(token)
+
+
 class _LiveUse:
     """What the namespace's existing objects take now, from the read model, for objects a deploy
     replaces. The namespace's pods, ReplicaSets and Jobs are read once per preflight (and only the
-    columns used), not once per workload of the manifest."""
+    columns used), not once per workload of the manifest; inside :func:`read_ahead` they were read
+    for every service map at once (``rows``)."""
 
-    def __init__(self, sm: ServiceMap) -> None:
+    def __init__(self, sm: ServiceMap, rows: dict[str, Rows] | None = None) -> None:
         self.base = KubeObject.objects.filter(cluster_id=sm.cluster_id, namespace=sm.namespace)
-        self._pods: list[tuple[str, dict[str, Any]]] | None = None
-        self._children: dict[str, list[tuple[str, dict[str, Any]]]] = {}
+        self._read = rows
+        self._pods: Rows | None = rows["Pod"] if rows is not None else None
+        self._children: dict[str, Rows] = {}
 
-    def _rows(self, queryset: Any) -> list[tuple[str, dict[str, Any]]]:
+    def _rows(self, queryset: Any) -> Rows:
         return [(name, data or {}) for name, data in queryset.values_list("name", "data")]
 
-    def pods(self) -> list[tuple[str, dict[str, Any]]]:
+    def pods(self) -> Rows:
         if self._pods is None:
-            self._pods = self._rows(self.base.filter(kind="Pod").exclude(phase__in=["Succeeded", "Failed"]))
+            self._pods = self._rows(self.base.filter(kind="Pod").exclude(phase__in=_GONE_PHASES))
         return self._pods
 
-    def children(self, kind: str) -> list[tuple[str, dict[str, Any]]]:
+    def children(self, kind: str) -> Rows:
+        if self._read is not None:
+            return self._read[kind]
         if kind not in self._children:
             self._children[kind] = self._rows(self.base.filter(kind=kind))
         return self._children[kind]
 
+    def _named(self, kind: str, name: str) -> dict[str, Any] | None:
+        """The data of the namespace's ``kind`` ``name`` (None: there is none)."""
+        if self._read is not None:
+            return next((data for found, data in self._read[kind] if found == name), None)
+        live = self.base.filter(kind=kind, name=name).values_list("data", flat=True).first()
+        return None if live is None else (live or {})
+
     def of(self, kind: str, name: str) -> q.Quota:
         """What the existing object ``kind``/``name`` takes now ({} if there is none)."""
         if kind == "Service":
-            live = self.base.filter(kind="Service", name=name).values_list("data", flat=True).first()
+            live = self._named(kind, name)
             if live is None:
                 return {}
             service_use = {"services": Decimal(1)}
-            if (live or {}).get("type") == "LoadBalancer":
+            if live.get("type") == "LoadBalancer":
                 service_use["services.loadbalancers"] = Decimal(1)
             return service_use
         if kind == "PersistentVolumeClaim":
-            claim = self.base.filter(kind=kind, name=name).values_list("data", flat=True).first()
-            if claim is None:
+            data = self._named(kind, name)
+            if data is None:
                 return {}
-            data = claim or {}
             claim_use = {"persistentvolumeclaims": Decimal(1)}
             storage_class = str(data.get("storage_class") or "")
             if storage_class:
@@ -520,12 +592,21 @@ def preflight(sm: ServiceMap, manifests: list[dict[str, Any]]) -> dict[str, Any]
                               code="servicemap_deleting", params={"namespace": sm.namespace})
     problems: list[str] = []
     defaults = effective_limits(sm)
-    ready_nodes = KubeObject.objects.filter(cluster_id=sm.cluster_id, kind="Node", phase="Ready").count()
-    default_class = next((o.name for o in KubeObject.objects.filter(cluster_id=sm.cluster_id, kind="StorageClass")
-                          if (o.data or {}).get("is_default")), "")
+    ahead = _read_ahead.get()
+    pair = (sm.cluster_id, sm.namespace)
+    if ahead is not None and pair in ahead.namespaced:
+        ready_nodes = ahead.ready_nodes.get(sm.cluster_id, 0)
+        default_class = ahead.default_class.get(sm.cluster_id, "")
+        live = _LiveUse(sm, ahead.namespaced[pair])
+        row = ahead.quota.get(pair)
+    else:
+        ready_nodes = KubeObject.objects.filter(cluster_id=sm.cluster_id, kind="Node", phase="Ready").count()
+        default_class = next((o.name for o in KubeObject.objects.filter(cluster_id=sm.cluster_id, kind="StorageClass")
+                              if (o.data or {}).get("is_default")), "")
+        live = _LiveUse(sm)
+        row = quota_rows([pair]).get(pair)
     requested: q.Quota = {}
     freed: q.Quota = {}
-    live = _LiveUse(sm)
     for index, obj in enumerate(manifests):
         meta = obj.get("metadata") or {}
         kind, name = str(obj.get("kind") or ""), str(meta.get("name") or "")
@@ -537,8 +618,6 @@ def preflight(sm: ServiceMap, manifests: list[dict[str, Any]]) -> dict[str, Any]
         requested = q.add(requested, object_use_for(obj, defaults, ready_nodes, default_class))
         if name:
             freed = q.add(freed, live.of(kind, name))
-    rows = quota_rows([(sm.cluster_id, sm.namespace)])
-    row = rows.get((sm.cluster_id, sm.namespace))
     used = q.load(((row.data or {}).get("used") or {}) if row is not None else {})
     hard = q.load(sm.quota)
     resources = []

@@ -973,6 +973,56 @@ def test_preflight_reads_the_namespace_once_not_once_per_workload(viewer: Any, s
     assert fit["fits"] is True, fit  # each replaced workload's running pod is freed
 
 
+def test_read_ahead_answers_every_preflight_as_its_own_reads_would(workspace: Workspace, shop: ServiceMap) -> None:
+    """A rollout's request checks every target inside :func:`services.read_ahead`: each answer is
+    the one the preflight's own queries give (pods freed by a replaced Deployment, a Service and a
+    PVC replaced, the default storage class, the ready nodes, the quota row), from four queries
+    however many service maps there are."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from workspaces import services
+
+    other_cluster = make_cluster("busan-prod")
+    other_allocation = ClusterAllocation.objects.create(
+        workspace=workspace, cluster=other_cluster, status="ready",
+        quota={"requests.cpu": "8", "requests.memory": "16Gi", "pods": "100", "requests.storage": "10Gi",
+               "persistentvolumeclaims": "5", "services": "5", "services.loadbalancers": "1"})
+    db = service_map(other_allocation, "db", {"requests.cpu": "1", "pods": "4", "requests.storage": "6Gi",
+                                              "persistentvolumeclaims": "2", "services": "2",
+                                              "services.loadbalancers": "1"})
+    quota_row(db, {"requests.cpu": "500m", "pods": "2", "requests.storage": "5Gi", "persistentvolumeclaims": "1",
+                   "services": "1", "services.loadbalancers": "1"})
+    kube(other_cluster, "Node", "n1", phase="Ready")
+    kube(other_cluster, "Node", "n2", phase="NotReady")
+    kube(other_cluster, "StorageClass", "fast", data={"is_default": True})
+    kube(other_cluster, "PersistentVolumeClaim", "data", "db", phase="Bound",
+         data={"requested": 5 * 1024**3, "storage_class": "fast"})
+    kube(other_cluster, "Service", "front", "db", data={"type": "LoadBalancer"})
+    for cluster, namespace in ((shop.cluster, "shop"), (other_cluster, "db")):
+        kube(cluster, "ReplicaSet", "web-abc", namespace, data={"owner": {"kind": "Deployment", "name": "web"}})
+        for i, phase in enumerate(("Running", "Running", "Failed")):
+            kube(cluster, "Pod", f"web-abc-{i}", namespace, phase=phase, data={
+                "owner": {"kind": "ReplicaSet", "name": "web-abc"}, "requests": {"cpu": 0.25}})
+    kube(shop.cluster, "Pod", "web-abc-0", "db", phase="Running", data={  # same names, another cluster's namespace
+        "owner": {"kind": "ReplicaSet", "name": "web-abc"}, "requests": {"cpu": 3.0}})
+    claim = {"apiVersion": "v1", "kind": "PersistentVolumeClaim", "metadata": {"name": "data"},
+             "spec": {"resources": {"requests": {"storage": "5Gi"}}}}
+    service = {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "front"}, "spec": {"type": "LoadBalancer"}}
+    daemons = {"apiVersion": "apps/v1", "kind": "DaemonSet", "metadata": {"name": "agent"}, "spec": {"template": {
+        "spec": {"containers": [{"name": "a", "image": "x", "resources": {"requests": {"cpu": "10m"}}}]}}}}
+    manifests = [deployment("web", 3), claim, service, daemons]
+    alone = {sm.pk: services.preflight(sm, manifests) for sm in (shop, db)}
+    with CaptureQueriesContext(connection) as captured, services.read_ahead([shop, db]):
+        read = len(captured.captured_queries)
+        ahead = {sm.pk: services.preflight(sm, manifests) for sm in (shop, db)}
+    assert ahead == alone
+    assert read == 4
+    assert len(captured.captured_queries) == 4
+    assert alone[db.pk]["fits"] is True, alone[db.pk]  # the pods, claim and load balancer it replaces are freed
+    assert next(r for r in alone[db.pk]["resources"] if r["resource"] == "pods")["requested"] == "4"  # 3 + 1 node
+
+
 def test_preflight_strangers_404(user: Any, shop: ServiceMap) -> None:
     assert preflight(api_for(user), shop, {"manifests": [deployment("web", 1)]}).status_code == 404
 
