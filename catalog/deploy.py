@@ -46,6 +46,7 @@ from catalog.manifests import (  # noqa: F401 - re-exported: callers use them fr
     dump,
     key_of,
     load,
+    parsed,
     resources,
     secrets_of,
     shown_manifest,
@@ -175,6 +176,7 @@ def _load(release_id: int, number: int | None = None) -> tuple[Release, Revision
     the release's current one), in one query (no ORDER BY: ``first()`` would compile one for
     every look)."""
     found = Revision.objects.select_related("release__service_map__cluster", "release__service_map__workspace")
+    found = found.order_by()  # one row by its key: the model's ordering would only cost compiling
     found = found.filter(release_id=release_id, number=F("release__revision")) if number is None else found.filter(
         release_id=release_id, number=number)
     revision = next(iter(found[:1]), None)
@@ -210,11 +212,11 @@ def deploy_revision(release_id: int, number: int, *, allow_cluster_scoped: bool 
     with release_lock(release_id) as held:
         if not held:
             return "busy"
-        status = Revision.objects.filter(pk=revision.pk).values_list("status", flat=True).first()
+        status = next(iter(Revision.objects.filter(pk=revision.pk).order_by().values_list("status", flat=True)), None)
         if status not in (RevisionStatus.PENDING, RevisionStatus.APPLYING):
             return "done"  # another run applied it while this one waited for the lock
         revision.status = status
-        objects = load(revision.manifest)
+        objects = list(parsed(revision.manifest))  # read only: applied as they are
         releases.revision_started(release, revision)
         try:
             client = _kube(release)
@@ -225,8 +227,9 @@ def deploy_revision(release_id: int, number: int, *, allow_cluster_scoped: bool 
                 _check_scope(client, obj, allow_cluster_scoped)
                 client.apply(obj, field_manager=FIELD_MANAGER, dry_run=True, timeout=CALL_TIMEOUT)
             generations: dict[str, int | None] = {}
+            answers: dict[str, dict[str, Any]] = {}
             for obj in objects:
-                applied = client.apply(obj, field_manager=FIELD_MANAGER, timeout=CALL_TIMEOUT)
+                answers[key_of(obj)] = applied = client.apply(obj, field_manager=FIELD_MANAGER, timeout=CALL_TIMEOUT)
                 generations[key_of(obj)] = _generation(applied)
             # and what the strategy still needs (a blue/green's old color until confirmed). A
             # release's first revision has nothing to prune: every object carrying its label
@@ -260,17 +263,18 @@ def deploy_revision(release_id: int, number: int, *, allow_cluster_scoped: bool 
             params={"number": number, "objects": len(objects), **({"pruned": len(pruned)} if pruned else {})})
         if revision.status != RevisionStatus.PROGRESSING:
             return "done"  # finished or superseded meanwhile
-        # The first look at once, under the same lock and with the same client (a release
-        # without workloads is done now); then the task's chain and the watcher's hook.
+        # The first look at once, under the same lock, from what the API server answered to the
+        # apply (a release without workloads is done now); then the task's chain and the
+        # watcher's hook.
         cache.set(watching_key(release_id, number), 1, timeout=watch_mark_seconds())
-        looked = _look(release, revision, client=client)
+        looked = _look(release, revision, client=client, applied=answers)
     return "watching" if looked == "progressing" else looked
 
 
 def _scrub(revision: Revision, text: str) -> str:
     """A cluster's words as a message's param: without the revision's Secret values (the English
     message is scrubbed by :mod:`catalog.releases`; its params are stored as given)."""
-    return redaction.scrub(text, load(revision.manifest)) if text and revision.manifest else text
+    return redaction.scrub(text, parsed(revision.manifest)) if text and revision.manifest else text
 
 
 def _error(revision: Revision, number: int, exc: BaseException) -> dict[str, Any]:
@@ -324,8 +328,8 @@ def watch_revision(release_id: int, number: int, *, chained: bool = True) -> str
 
     ``chained``: the look of the task's own schedule, which marks the revision as watched for the
     beat task (:func:`due_revisions`); a look the watcher's hook asked for does not."""
-    status = next(iter(Revision.objects.filter(release_id=release_id, number=number).values_list("status", flat=True)),
-                  None)
+    status = next(iter(Revision.objects.filter(release_id=release_id, number=number).order_by().values_list(
+        "status", flat=True)), None)
     if status is None:
         return "gone"
     if status != RevisionStatus.PROGRESSING:  # one small query for the looks that come after the end
@@ -361,13 +365,27 @@ def _watch_loaded(release: Release, revision: Revision, *, chained: bool) -> str
         return _look(release, revision)
 
 
-def _look(release: Release, revision: Revision, *, client: KubeClient | None = None) -> str:
+def _look(release: Release, revision: Revision, *, client: KubeClient | None = None,
+          applied: Mapping[str, dict[str, Any]] | None = None) -> str:
     """Record the progress of the revision's workloads, from the read model where it answers, else
     from the cluster (through ``client`` when the caller has one open); finish the revision when
-    they are all ready, one failed, or the deploy timed out."""
-    objects = [o for o in load(revision.manifest) if o.get("kind") in WORKLOAD_KINDS]
+    they are all ready, one failed, or the deploy timed out.
+
+    ``applied``: the objects as the API server answered the apply, by key (the deploy's own first
+    look). They are the freshest state there is, so neither the read model (the watcher has not
+    seen them yet) nor the cluster is read; the answer is ``"polling"`` unless the read model's
+    kinds are synced, since only then will the watcher's hook tell when they move."""
+    objects = [o for o in parsed(revision.manifest) if o.get("kind") in WORKLOAD_KINDS]
     progress = dict(revision.progress or {})
-    answered = from_read_model(release, objects, progress)
+    if applied is not None:
+        answered = {key_of(o): {**workload_progress(applied[key_of(o)]),
+                                "generation": (progress.get(key_of(o)) or {}).get("generation")}
+                    for o in objects if isinstance(applied.get(key_of(o)), dict)}
+        watched = not objects or kind_freshness(release.service_map.cluster,
+                                                {str(o.get("kind")) for o in objects})["state"] == "synced"
+    else:
+        answered = from_read_model(release, objects, progress)
+        watched = True
     progress.update(answered)
     unanswered = [o for o in objects if key_of(o) not in answered]
     try:
@@ -410,7 +428,7 @@ def _look(release: Release, revision: Revision, *, client: KubeClient | None = N
                                                                     "objects": _scrub(revision, slow)})
         return "failed"
     releases.revision_progress(release, revision, progress, "")
-    return "polling" if unanswered else "progressing"
+    return "polling" if unanswered or not watched else "progressing"
 
 
 def from_read_model(release: Release, objects: list[dict[str, Any]],

@@ -7,6 +7,7 @@ Pure (no database, no cluster): used by the writes (:mod:`catalog.releases`), th
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 from collections.abc import Iterator
@@ -99,6 +100,14 @@ def _dump_one(obj: dict[str, Any]) -> str:
 
 def load(manifest: str) -> list[dict[str, Any]]:
     return [doc for doc in _load_all(manifest) if isinstance(doc, dict)]
+
+
+@functools.lru_cache(maxsize=128)
+def parsed(manifest: str) -> tuple[dict[str, Any], ...]:
+    """:func:`load`, kept per process by the manifest's text: a stored manifest is read by its
+    deploy and by every look at its rollout. The objects are shared: read them, never change them
+    (:func:`load` gives a copy to change)."""
+    return tuple(load(manifest))
 
 
 def secrets_of(manifest: str) -> list[dict[str, Any]]:

@@ -715,7 +715,7 @@ def revision_started(release: Release, revision: Revision) -> None:
 def _scrubbed(revision: Revision, message: str) -> str:
     """A message from the cluster about the revision without its Secrets' values (it is stored,
     published and audited; see :mod:`catalog.redaction`)."""
-    return redaction.scrub(message, manifests.load(revision.manifest)) if message and revision.manifest else message
+    return redaction.scrub(message, manifests.parsed(revision.manifest)) if message and revision.manifest else message
 
 
 def revision_waiting(release: Release, revision: Revision, message: str, *, code: str = "revision_waiting",
@@ -791,7 +791,8 @@ def _settle(release: Release, revision: Revision) -> bool:
         return False
     changed = False
     if revision.status == RevisionStatus.DEPLOYED:
-        older = list(Revision.objects.filter(release=release, status=RevisionStatus.DEPLOYED).exclude(pk=revision.pk))
+        older = list(Revision.objects.filter(release=release, status=RevisionStatus.DEPLOYED).exclude(
+            pk=revision.pk).order_by())
         if older:
             Revision.objects.filter(pk__in=[r.pk for r in older]).update(status=RevisionStatus.SUPERSEDED)
             for old in older:
