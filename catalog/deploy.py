@@ -12,8 +12,9 @@ Waiting for a rollout does not hold a worker: :func:`watch_revision` looks once 
 re-enqueues itself until the workloads are ready, failed, or out of time. It looks at the read
 model, not the cluster, whenever the read model can answer: the watcher holds every workload's
 state (:func:`clusters.workloads.workload_state`, the one rule) and sends ``catalog.watch_revision``
-for the release as soon as one of its labelled workloads changes (:func:`install_watch_hook`), so
-completion is learned from the watcher within about a second and the task's own schedule is only
+for the release when one of its labelled workloads changes (:func:`install_watch_hook`: at once
+when the rollout ended, at most once a second while it only progresses), so completion is learned
+from the watcher within moments of the read model seeing it, and the task's own schedule is only
 a slow fallback (``PORTAL_DEPLOY_WATCH_INTERVAL``). A workload the read model cannot answer for
 (its kinds stale, its row missing, older than the generation the deploy applied, or written
 before rows carried the state) is read from the cluster, and the task then looks again soon
@@ -84,7 +85,7 @@ def poll_interval() -> float:
 
 
 WATCH_TASK = "catalog.watch_revision"
-NOTIFY_WINDOW = 0.25  # a lone change notifies at once; a burst at most twice per window per release
+NOTIFY_WINDOW = 1.0  # progress is looked at once per window per release; an ended rollout at once
 
 
 def install_watch_hook() -> None:
@@ -94,7 +95,16 @@ def install_watch_hook() -> None:
     from clusters.watcher import hooks
 
     hooks.on_label(RELEASE_LABEL, WATCH_TASK, kinds=set(WORKLOAD_KINDS), window=NOTIFY_WINDOW,
-                   significant=look_signature, urgent=look_urgent)
+                   significant=look_signature, urgent=look_urgent, quiet=look_quiet)
+
+
+def look_quiet(row: Mapping[str, Any]) -> bool:
+    """Every change but a finished or failed rollout (:func:`look_urgent`): a look that would only
+    record progress waits for the end of the hook's window (:data:`NOTIFY_WINDOW`) and sees every
+    change until then. The deploy's own first look recorded the state the apply left; a rollout
+    then moves several times a second, and the figures it records are shown, not acted on. Never
+    raises (it runs on the watcher)."""
+    return not look_urgent(row)
 
 
 def look_urgent(row: Mapping[str, Any]) -> bool:

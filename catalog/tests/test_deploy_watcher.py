@@ -198,16 +198,23 @@ def test_the_catalog_registers_its_label_hook() -> None:
     assert {"Deployment", "StatefulSet", "DaemonSet", "Job"} <= hook.kinds
     assert hook.significant is deploy.look_signature
     assert hook.urgent is deploy.look_urgent
+    assert hook.quiet is deploy.look_quiet
 
 
 def test_a_look_at_a_finished_or_failed_rollout_is_urgent() -> None:
-    """The hook sends the look that can finish the revision at once, not at its window's end."""
+    """The hook sends the look that can finish the revision at once, not at its window's end;
+    a look that would only record progress waits for the window's end (quiet)."""
     assert not deploy.look_urgent(_deployment_row(ready=1))
     assert deploy.look_urgent(_deployment_row(ready=2))
     stuck = project("Deployment", deployment(4, ready=0, reason="ProgressDeadlineExceeded"))
     assert deploy.look_urgent(stuck)
     assert not deploy.look_urgent({"data": None})
     assert not deploy.look_urgent({})
+    assert deploy.look_quiet(_deployment_row(ready=0))
+    assert deploy.look_quiet(_deployment_row(ready=1))
+    assert not deploy.look_quiet(_deployment_row(ready=2))
+    assert not deploy.look_quiet(stuck)
+    assert deploy.look_quiet({})
 
 
 def _deployment_row(uid: str = "u1", generation: int = 1, ready: int = 0, stamp: str = "t1") -> Any:

@@ -165,3 +165,33 @@ def test_an_urgent_change_is_sent_at_once_inside_a_window(sent: list[Any]) -> No
         assert mine[2] == (["9"], None)
     finally:
         hooks._label_hooks[:] = [h for h in hooks._label_hooks if h.task != task]
+
+
+def test_a_quiet_change_waits_for_the_end_of_the_window_it_opens(sent: list[Any]) -> None:
+    """A change the task can learn later (``quiet``) is not sent at once after a quiet window: it
+    opens the window with its send queued for the end, which sees the changes inside it; an
+    urgent change inside that window still goes at once; after the window, a quiet change opens
+    the next one the same way."""
+    task = f"tests.quiet_{next(_n)}"
+    hooks.on_label(LABEL, task, kinds={"Deployment"}, window=5.0, significant=ready_of, urgent=done_of,
+                   quiet=lambda row: not done_of(row))
+    try:
+        hooks.notify(rollout_change("Deployment", "api", {LABEL: "4"}, ready=0))  # quiet: at the window's end
+        hooks.notify(rollout_change("Deployment", "api", {LABEL: "4"}, ready=1))  # seen by that send
+        mine = [(args, countdown) for name, args, countdown in sent if name == task]
+        assert mine == [(["4"], 5.0)]
+        hooks.notify(rollout_change("Deployment", "api", {LABEL: "4"}, ready=2))  # done: at once
+        mine = [(args, countdown) for name, args, countdown in sent if name == task]
+        assert mine[1:] == [(["4"], None)]
+        hooks._windows[(task, "4")].ends = time.monotonic() - 0.01  # the window is over
+        hooks.notify(rollout_change("Deployment", "api", {LABEL: "4"}, ready=1))
+        mine = [(args, countdown) for name, args, countdown in sent if name == task]
+        assert mine[2:] == [(["4"], 5.0)]
+        # a value with one quiet and one urgent object among its changes is sent at once
+        both = rollout_change("Deployment", "web", {LABEL: "5"}, ready=0)
+        both.upserts[(1, "Deployment")].update(rollout_change("Deployment", "db", {LABEL: "5"}, ready=2).upserts[
+            (1, "Deployment")])
+        hooks.notify(both)
+        assert [(args, countdown) for name, args, countdown in sent if name == task][3:] == [(["5"], None)]
+    finally:
+        hooks._label_hooks[:] = [h for h in hooks._label_hooks if h.task != task]

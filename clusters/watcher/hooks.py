@@ -16,7 +16,11 @@ imports an app above it:
   nothing: a Deployment's status moves several times in a rollout, and only some of those moves
   change what a deploy's look records. With ``urgent``, a change that must not wait for the
   window's end (a workload that finished its rollout, or failed it) is sent at once even inside
-  a window; the window and its queued send stay as they were.
+  a window; the window and its queued send stay as they were. With ``quiet``, a change that
+  tells the task nothing it has not already learned elsewhere (a workload just applied, whose
+  controller has not yet seen it: the deploy that applied it has recorded exactly that) is not
+  sent at once after a quiet window: it opens the window with its send queued for the window's
+  end, which sees what came after it.
 
 A listener runs in the watcher's executor after the batch committed, never on its event loop,
 and its failure is logged, never propagated: the read model must keep flowing.
@@ -52,6 +56,7 @@ class LabelHook:
     window: float
     significant: Signature | None = None
     urgent: Urgency | None = None
+    quiet: Urgency | None = None
 
 
 _label_hooks: list[LabelHook] = []
@@ -77,15 +82,18 @@ def register(kinds: set[str] | frozenset[str], listener: Listener) -> None:
 
 
 def on_label(label: str, task: str, *, kinds: set[str] | frozenset[str], window: float = 1.0,
-             significant: Signature | None = None, urgent: Urgency | None = None) -> None:
+             significant: Signature | None = None, urgent: Urgency | None = None,
+             quiet: Urgency | None = None) -> None:
     """Send ``task(value)`` when an object of ``kinds`` labelled ``label=value`` is written
     (coalesced per value within ``window`` seconds). ``significant(row)``, when given, is what the
     task reads of the object: a change that leaves it (and the label's value, compared here) as
     last sent sends nothing. It must cover everything else the task's answer depends on.
     ``urgent(row)``, when given, says a (significant) change is to be sent at once even inside a
-    window. Both run on the watcher's executor for every such change, so they must be cheap and
-    must not raise."""
-    hook = LabelHook(label, task, frozenset(kinds), float(window), significant, urgent)
+    window. ``quiet(row)``, when given, says a change need not be sent before the window's end:
+    when every changed object of a value is quiet, the value's send after a quiet window is
+    queued for the end of the window it opens, not sent at once. They run on the watcher's
+    executor for every such change, so they must be cheap and must not raise."""
+    hook = LabelHook(label, task, frozenset(kinds), float(window), significant, urgent, quiet)
     if hook not in _label_hooks:
         _label_hooks.append(hook)
 
@@ -137,6 +145,16 @@ def urgent_values(changes: Changes, hook: LabelHook, values: dict[str, dict[Obje
     return found
 
 
+def quiet_values(changes: Changes, hook: LabelHook, values: dict[str, dict[ObjectKey, Hashable]]) -> set[str]:
+    """The values among ``values`` (:func:`labelled`) every changed object of which ``hook.quiet``
+    says need not be sent before the window's end."""
+    if hook.quiet is None:
+        return set()
+    return {value for value, objects in values.items()
+            if all(hook.quiet(changes.upserts[(cluster_id, kind)][(namespace, name)])
+                   for _, cluster_id, kind, namespace, name in objects)}
+
+
 def _send_labelled(changes: Changes) -> None:
     from portal import enqueue
 
@@ -149,6 +167,7 @@ def _send_labelled(changes: Changes) -> None:
             if not values:
                 continue
             urgent = urgent_values(changes, hook, values)
+            quiet = quiet_values(changes, hook, values) - urgent
             if len(_windows) > 10_000:  # forget windows long past
                 for key in [k for k, w in _windows.items() if w.ends < now]:
                     del _windows[key]
@@ -161,8 +180,8 @@ def _send_labelled(changes: Changes) -> None:
                 key = (hook.task, value)
                 window = _windows.get(key)
                 if window is None or now >= window.ends:
-                    _windows[key] = fresh = _Window(now + hook.window)
-                    sends.append((value, None, fresh, False))
+                    _windows[key] = fresh = _Window(now + hook.window, trailing=value in quiet)
+                    sends.append((value, hook.window if value in quiet else None, fresh, False))
                 elif value in urgent:
                     sends.append((value, None, None, True))
                 elif not window.trailing:
