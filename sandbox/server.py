@@ -42,7 +42,7 @@ from sandbox.patch import PATCH_TYPES, unsupported_media_type
 from sandbox.protobuf import decode_k8s_protobuf
 from sandbox.resources import NODES, PODS, ResourceType, by_gvr
 from sandbox.selectors import parse_label_selector, selector_from_match
-from sandbox.store import Watcher, WatchEvent, dumps, now_iso
+from sandbox.store import Watcher, WatchEvent, dumps, loads, now_iso
 from sandbox.tables import table
 
 if TYPE_CHECKING:
@@ -487,7 +487,7 @@ class ApiHandler:
                                    limit=limit if limit and limit > 0 else None,
                                    continue_token=q.get("continue") or None)
         if wants_table(request):
-            objs = [json.loads(r) for r in page.items]
+            objs = [loads(r) for r in page.items]
             return json_response(table(rt, objs, resource_version=str(page.resource_version),
                                        continue_token=page.continue_token,
                                        include_object=q.get("includeObject", "PartialObjectMetadata"),
@@ -498,7 +498,7 @@ class ApiHandler:
         if page.remaining is not None:
             md["remainingItemCount"] = page.remaining
         if rt.group == "events.k8s.io":
-            items = [dumps(core_event_to_v1(json.loads(r))) for r in page.items]
+            items = [dumps(core_event_to_v1(loads(r))) for r in page.items]
         else:
             items = page.items
         head = (b'{"kind":"' + rt.list_kind_name.encode() + b'","apiVersion":"' + rt.api_version.encode()
@@ -531,7 +531,7 @@ class ApiHandler:
             if raw is None:
                 raise not_found(rt, name)
             if wants_table(request) or rt.group == "events.k8s.io":
-                return self._object_response(request, rt, json.loads(raw))
+                return self._object_response(request, rt, loads(raw))
             return raw_response(raw)
         if m == "PUT":
             self._require_verb(rt, "update")
@@ -738,7 +738,7 @@ class ApiHandler:
         etype, ev = item
         if not as_table and rt.group != "events.k8s.io":
             return ev.line(etype)
-        obj = json.loads(ev.raw)
+        obj = loads(ev.raw)
         if as_table:
             out: dict[str, Any] = table(rt, [obj], resource_version=str(ev.rv), include_object=include_object,
                                         with_columns=False)

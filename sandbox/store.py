@@ -91,6 +91,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+import orjson
+
 from sandbox import admission, managedfields, patch
 from sandbox.errors import (
     ApiError,
@@ -125,13 +127,27 @@ PROTECTED_NAMESPACES = frozenset({"default", "kube-system", "kube-public"})
 
 
 def dumps(obj: Any) -> bytes:
-    """Compact JSON bytes (the one serializer used for stored objects)."""
-    return json.dumps(obj, separators=(",", ":"), ensure_ascii=False).encode()
+    """Compact JSON bytes (the one serializer used for stored objects): orjson, which is several
+    times faster than the standard library (stored objects are written, copied and read back at
+    every write of every simulated cluster); the standard library for what orjson refuses (an
+    integer beyond 64 bits that a client sent), so nothing a client may store is lost."""
+    try:
+        return orjson.dumps(obj)
+    except TypeError:
+        return json.dumps(obj, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def loads(raw: bytes | str) -> Any:
+    """The value of JSON written by :func:`dumps` (orjson; the standard library for what it refuses)."""
+    try:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        return json.loads(raw)
 
 
 def copy_obj(obj: Any) -> Any:
     """Deep copy of a JSON-shaped value (faster than ``copy.deepcopy`` for these)."""
-    return json.loads(json.dumps(obj))
+    return loads(dumps(obj))
 
 
 def now_iso() -> str:
@@ -317,7 +333,7 @@ class Store:
     def get(self, rt: ResourceType, namespace: str | None, name: str) -> dict[str, Any] | None:
         """A fresh copy of the object, or None."""
         e = self._entry(rt, namespace, name)
-        return json.loads(e.raw) if e else None
+        return loads(e.raw) if e else None
 
     def get_raw(self, rt: ResourceType, namespace: str | None, name: str) -> bytes | None:
         """The stored JSON bytes (immutable), or None."""
@@ -366,7 +382,7 @@ class Store:
              label_selector: str | LabelSelector | None = None,
              field_selector: str | FieldSelector | None = None) -> tuple[list[dict[str, Any]], int]:
         """Fresh copies of the matching objects (sorted by namespace/name) and the list resourceVersion."""
-        return [json.loads(e.raw) for _, _, e in self._select(rt, namespace, label_selector, field_selector)], self._rv
+        return [loads(e.raw) for _, _, e in self._select(rt, namespace, label_selector, field_selector)], self._rv
 
     def list_raw(self, rt: ResourceType, namespace: str | None = None,
                  label_selector: str | LabelSelector | None = None,
@@ -409,7 +425,7 @@ class Store:
     @staticmethod
     def _decode_continue(token: str) -> tuple[str, int]:
         try:
-            body = json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
+            body = loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
             return str(body["id"]), int(body["off"])
         except (ValueError, KeyError, TypeError, binascii.Error) as exc:
             raise BadRequest("continue key is not valid: incorrect encoded start resourceVersion (version "
@@ -495,7 +511,7 @@ class Store:
         want_rv = md.get("resourceVersion")
         if want_rv not in (None, "") and str(want_rv) != str(prev.rv):
             raise conflict(rt, name)
-        old = json.loads(prev.raw)
+        old = loads(prev.raw)
         new = self._merge_for_update(rt, old, obj, subresource)
         if subresource != "status":
             admission.default_and_validate(self, rt, new, old)
@@ -547,7 +563,7 @@ class Store:
                 and not (rt is NAMESPACES and (new.get("spec") or {}).get("finalizers")):
             self._commit(rt, ns, name, new, MODIFIED, prev)
             self._remove(rt, ns, name, "Background")
-            return json.loads(self._last_raw)
+            return loads(self._last_raw)
         self._commit(rt, ns, name, new, MODIFIED, prev)
         return new  # owned by us and identical to what was stored
 
@@ -588,14 +604,14 @@ class Store:
                 md["name"] = name
                 created = managedfields.apply_create(applied, field_manager)
                 return self.create(rt, created, dry_run=dry_run, _owned=True, _applied=True)
-            old = json.loads(prev.raw)
+            old = loads(prev.raw)
             new = managedfields.apply(rt, old, body, field_manager, force=force, subresource=subresource)
             new["metadata"]["resourceVersion"] = str(prev.rv)
             return self.update(rt, new, subresource=subresource, dry_run=dry_run, _owned=True,
                                _operation="Apply")
         if prev is None:
             raise not_found(rt, name)
-        old = json.loads(prev.raw)
+        old = loads(prev.raw)
         new = patch.apply_patch(patch_type, old, body, kind=rt.kind)
         if not isinstance(new, dict):
             raise BadRequest("patched object is not a JSON object")
@@ -630,7 +646,7 @@ class Store:
             if preconditions.get("resourceVersion") and str(preconditions["resourceVersion"]) != str(prev.rv):
                 raise Conflict(f"Precondition failed: ResourceVersion in precondition: "
                                f"{preconditions['resourceVersion']}, ResourceVersion in object meta: {prev.rv}")
-        obj = json.loads(prev.raw)
+        obj = loads(prev.raw)
         if rt is NAMESPACES and name in PROTECTED_NAMESPACES:
             raise forbidden(rt, name, "this namespace may not be deleted")
         if dry_run:
@@ -651,13 +667,13 @@ class Store:
                 md["deletionGracePeriodSeconds"] = grace
                 self._commit(rt, ns, name, obj, MODIFIED, prev)
                 self._schedule_finalize(rt, ns, name, prev.uid, min(float(grace), self.pod_shutdown_seconds))
-                return json.loads(self._entry(rt, ns, name).raw)  # type: ignore[union-attr]
+                return loads(self._entry(rt, ns, name).raw)  # type: ignore[union-attr]
         if md.get("finalizers"):
             if not md.get("deletionTimestamp"):
                 md["deletionTimestamp"] = now_iso()
                 md["deletionGracePeriodSeconds"] = 0
                 self._commit(rt, ns, name, obj, MODIFIED, prev)
-            return json.loads(self._entry(rt, ns, name).raw)  # type: ignore[union-attr]
+            return loads(self._entry(rt, ns, name).raw)  # type: ignore[union-attr]
         return self._remove(rt, ns, name, policy)
 
     def delete_collection(self, rt: ResourceType, namespace: str | None, *,
@@ -693,7 +709,7 @@ class Store:
                 if frt is not None:
                     with contextlib.suppress(ApiError):
                         self.delete(frt, dns, dname, propagation_policy="Foreground")
-        obj = json.loads(prev.raw)
+        obj = loads(prev.raw)
         self._commit(rt, ns, name, obj, DELETED, prev)
         final = self._last_raw
         if policy == "Background":
@@ -709,14 +725,14 @@ class Store:
                 e = self._entry(drt, dns, dname) if drt is not None else None
                 if drt is None or e is None:
                     continue
-                dobj = json.loads(e.raw)
+                dobj = loads(e.raw)
                 refs = [r for r in dobj["metadata"].get("ownerReferences", []) if r.get("uid") != prev.uid]
                 if refs:
                     dobj["metadata"]["ownerReferences"] = refs
                 else:
                     dobj["metadata"].pop("ownerReferences", None)
                 self._commit(drt, dns, dname, dobj, MODIFIED, e)
-        return json.loads(final)
+        return loads(final)
 
     # The namespace lifecycle, as the apiserver and the namespace controller run it: the first
     # DELETE marks the namespace Terminating (deletionTimestamp, phase); the controller deletes its
@@ -746,7 +762,7 @@ class Store:
         md["deletionGracePeriodSeconds"] = 0
         obj.setdefault("status", {})["phase"] = "Terminating"
         self._commit(NAMESPACES, "", name, obj, MODIFIED, prev)
-        terminating = json.loads(self._entry(NAMESPACES, "", name).raw)  # type: ignore[union-attr]
+        terminating = loads(self._entry(NAMESPACES, "", name).raw)  # type: ignore[union-attr]
         self._schedule_call(0.0, self._sweep_namespace, name, prev.uid)
         return terminating
 
@@ -774,12 +790,12 @@ class Store:
                     continue
                 label = f"{rt.plural}.{rt.group}"
                 remaining[label] = remaining.get(label, 0) + 1
-                for fin in json.loads(entry.raw)["metadata"].get("finalizers") or ():
+                for fin in loads(entry.raw)["metadata"].get("finalizers") or ():
                     finalizers[fin] = finalizers.get(fin, 0) + 1
         e = self._entry(NAMESPACES, "", name)
         if e is None or e.uid != uid:
             return
-        obj = json.loads(e.raw)
+        obj = loads(e.raw)
         if not remaining:
             spec = obj.setdefault("spec", {})
             spec["finalizers"] = [f for f in spec.get("finalizers") or () if f != "kubernetes"]
@@ -805,7 +821,7 @@ class Store:
             conditions.append({"type": ctype, "status": cstatus, "lastTransitionTime": since,
                                "reason": reason, "message": message})
         status["conditions"] = conditions
-        if obj != json.loads(e.raw):
+        if obj != loads(e.raw):
             self._commit(NAMESPACES, "", name, obj, MODIFIED, e)
         if remaining:
             try:  # look again shortly (only with a loop: without one, the next delete or load sweeps)
@@ -825,7 +841,7 @@ class Store:
         e = self._entry(NAMESPACES, "", name)
         if e is None:
             raise not_found(NAMESPACES, name)
-        cur = json.loads(e.raw)
+        cur = loads(e.raw)
         fins = (obj.get("spec") or {}).get("finalizers") or []
         if not isinstance(fins, list) or not all(isinstance(f, str) for f in fins):
             raise BadRequest("spec.finalizers must be a list of strings")
@@ -839,7 +855,7 @@ class Store:
         self._commit(NAMESPACES, "", name, cur, MODIFIED, e)
         if cur["metadata"].get("deletionTimestamp") and not fins and not cur["metadata"].get("finalizers"):
             self._remove(NAMESPACES, "", name, "Background")
-        return json.loads(self._last_raw)
+        return loads(self._last_raw)
 
     def _schedule_finalize(self, rt: ResourceType, ns: str, name: str, uid: str, delay: float) -> None:
         self._schedule_call(delay, self._finalize, rt, ns, name, uid)
@@ -866,7 +882,7 @@ class Store:
         e = self._entry(rt, ns, name)
         if e is None or e.uid != uid:
             return
-        obj = json.loads(e.raw)
+        obj = loads(e.raw)
         if obj["metadata"].get("finalizers"):
             return
         self._remove(rt, ns, name, "Background")
@@ -949,7 +965,7 @@ class Store:
                     if not self._wants(cb, rt):
                         continue
                     if obj is None:
-                        obj = json.loads(raw)
+                        obj = loads(raw)
                     try:
                         cb(etype, rt, obj)
                     except Exception:
@@ -1047,7 +1063,7 @@ class Store:
         """JSON-serializable snapshot of every object (for save-on-shutdown)."""
         objects: dict[str, list[Any]] = {}
         for skey, bucket in self._objects.items():
-            objects[skey] = [json.loads(e.raw) for objs in bucket.values() for e in objs.values()]
+            objects[skey] = [loads(e.raw) for objs in bucket.values() for e in objs.values()]
         return {"resourceVersion": self._rv, "objects": objects}
 
     def load(self, data: dict[str, Any]) -> None:
