@@ -19,7 +19,9 @@ imports from the rest of the portal.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
+import contextlib
+from collections.abc import Callable, Hashable, Iterable, Iterator
+from contextvars import ContextVar
 from typing import Any
 
 Gate = Callable[[Any, Any, list[str]], list[str]]
@@ -111,14 +113,42 @@ def pull_secret_names(objects: Iterable[dict[str, Any]]) -> list[str]:
 # ---------------------------------------------------------------------------- called by the catalog
 
 
+_answers: ContextVar[dict[Hashable, Any] | None] = ContextVar("catalog_image_hook_answers", default=None)
+
+
+@contextlib.contextmanager
+def same_answers() -> Iterator[None]:
+    """Inside the block, the gate and the pull secrets answer once per workspace and set of
+    images: both read only the workspace's scan policy, registries and allocations, so a rollout
+    that plans many targets of one workspace asks them once, not once per target."""
+    token = _answers.set({})
+    try:
+        yield
+    finally:
+        _answers.reset(token)
+
+
+def _answer(key: Hashable, ask: Callable[[], Any]) -> Any:
+    answers = _answers.get()
+    if answers is None:
+        return ask()
+    if key not in answers:
+        answers[key] = ask()
+    return answers[key]
+
+
 def gate(user: Any, sm: Any, objects: list[dict[str, Any]], *, running: Iterable[str] = ()) -> list[str]:
     """Problems with the images ``objects`` bring in (``running``: images the release runs already,
     not deployed anew by this revision)."""
-    if _gate is None:
+    fn = _gate
+    if fn is None:
         return []
     already = set(running)
     images = [i for i in images_of(objects) if i not in already]
-    return list(_gate(user, sm, images)) if images else []
+    if not images:
+        return []
+    return list(_answer(("gate", getattr(user, "pk", None), sm.workspace_id, tuple(images)),
+                        lambda: list(fn(user, sm, images))))
 
 
 def add_pull_secrets(sm: Any, objects: list[dict[str, Any]]) -> list[str]:
@@ -127,7 +157,8 @@ def add_pull_secrets(sm: Any, objects: list[dict[str, Any]]) -> list[str]:
     if _names is None:
         return []
     images = images_of(objects)
-    secrets = _names(sm, images) if images else {}
+    names = _names
+    secrets = _answer(("names", sm.workspace_id, tuple(images)), lambda: names(sm, images)) if images else {}
     if not secrets:
         return []
     added: dict[str, None] = {}

@@ -23,7 +23,7 @@ from django.db import connection, transaction
 from django.http import HttpRequest
 from django.utils import timezone
 
-from catalog import enqueue, releases
+from catalog import enqueue, image_hooks, releases
 from catalog.errors import invalid
 from catalog.models import (
     PackageVersion,
@@ -107,7 +107,8 @@ def create_rollout(*, workspace: Workspace, release_name: str, version: PackageV
     errors: dict[str, list[str]] = {}
     plan: list[tuple[ServiceMap, dict[str, Any], releases.Planned]] = []
     decided: releases.Decided | None = None  # decided once, from who asked: the tasks decide nothing
-    with ws_services.read_ahead(maps.values()):  # every target's quota preflight from one read
+    # every target's quota preflight from one read, the image gate and pull secrets asked once
+    with ws_services.read_ahead(maps.values()), image_hooks.same_answers():
         for index, target in enumerate(targets):
             sm = maps.get(target.get("service_map"))  # type: ignore[arg-type]
             if sm is None:
@@ -148,7 +149,7 @@ def create_rollout(*, workspace: Workspace, release_name: str, version: PackageV
     assert decided is not None  # at least one target, every one planned
     waves = _waves([sm.pk for sm, _, _ in plan], canary=canary, batch_size=max(1, batch_size))
     first = min(waves)
-    with transaction.atomic():
+    with transaction.atomic(), audit.batched():  # every target's audit record in one INSERT
         rollout = Rollout.objects.create(
             workspace=workspace, release_name=release_name, package_version=version,
             version_label=f"{version.package.name} {version.version}"[:300], values=values,

@@ -8,8 +8,10 @@ copied into the log, so secrets in them cannot leak there.
 
 from __future__ import annotations
 
+import contextlib
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextvars import ContextVar
 from typing import Any
 
 from django.core.exceptions import FieldDoesNotExist, ObjectDoesNotExist
@@ -139,6 +141,27 @@ def scope_of(target: models.Model | None, detail: dict[str, Any]) -> tuple[Ref |
     return workspace or _from_detail(detail, "workspace"), cluster or _from_detail(detail, "cluster")
 
 
+_batch: ContextVar[list[AuditRecord] | None] = ContextVar("portal_audit_batch", default=None)
+
+
+@contextlib.contextmanager
+def batched() -> Iterator[None]:
+    """Inside the block (which must run in a transaction), :func:`record` collects its records
+    and they are written in one INSERT when the block ends, then announced after commit: a
+    rollout records one install or upgrade per target. Nothing is written if the block raises
+    (its transaction is rolled back anyway)."""
+    entries: list[AuditRecord] = []
+    token = _batch.set(entries)
+    try:
+        yield
+    finally:
+        _batch.reset(token)
+    if entries:
+        AuditRecord.objects.bulk_create(entries)
+        for entry in entries:
+            publish("audit", "audit.created", serialize(entry))
+
+
 def record(
     *,
     action: str,
@@ -186,6 +209,10 @@ def record(
         cluster_id=cluster[0] if cluster else None,
         cluster_name=cluster[1] if cluster else "",
     )
+    batch = _batch.get()
+    if batch is not None:  # written when the batch ends (its pk is set then)
+        batch.append(entry)
+        return entry
     entry.save()
     publish("audit", "audit.created", serialize(entry))
     return entry

@@ -174,6 +174,39 @@ def test_a_rollout_stores_its_first_wave_from_the_request_renders(admin_api: API
     assert (Release.objects.count(), Revision.objects.count(), RolloutTarget.objects.count()) == before
 
 
+def test_a_rollout_asks_the_image_hooks_once_and_audits_every_target(admin_api: APIClient, sandbox: Any,
+                                                                      driver: Driver, monkeypatch: Any) -> None:
+    """The image gate and the pull secrets read only the workspace's policy, registries and
+    allocations: a rollout's request asks each once for all its targets (same images), and
+    every stored target still has its install audited (written in one INSERT)."""
+    from catalog import image_hooks
+
+    workspace, maps, developer, version = _setup(admin_api, sandbox, ("cluster-1", "cluster-2", "cluster-3"))
+    asked: list[str] = []
+    gate, names, _ensure = image_hooks.registered()
+
+    def counted_gate(user: Any, sm: Any, images: list[str]) -> list[str]:
+        asked.append("gate")
+        return [] if gate is None else list(gate(user, sm, images))
+
+    def counted_names(sm: Any, images: list[str]) -> dict[str, str]:
+        asked.append("names")
+        return {} if names is None else names(sm, images)
+
+    monkeypatch.setattr(image_hooks, "_gate", counted_gate)
+    monkeypatch.setattr(image_hooks, "_names", counted_names)
+    rollout = rollouts.create_rollout(workspace=workspace, release_name="shop", version=version, values={},
+                                      targets=[{"service_map": sm.pk} for sm in maps], canary=None,
+                                      batch_size=5, max_failures=0, user=developer, request=None)
+    assert sorted(asked) == ["gate", "names"]
+    stored = set(rollout.targets.values_list("release_id", flat=True))
+    assert len(stored) == 3
+    assert set(AuditRecord.objects.filter(action="release.install").values_list("target_id", flat=True)) == {
+        str(pk) for pk in stored}
+    image_hooks.gate(developer, maps[0], [{"kind": "Pod", "spec": {"containers": [{"image": "x/y:1"}]}}])
+    assert asked.count("gate") == 2  # outside a rollout's request, asked each time
+
+
 def test_a_wave_stored_with_its_rollout_queues_every_deploy_before_publishing_rows(
         admin_api: APIClient, sandbox: Any, driver: Driver, monkeypatch: Any) -> None:
     """Building a release's row takes queries: the rows go out after every deploy of the wave is

@@ -70,3 +70,33 @@ def test_deleting_a_user_keeps_their_history(user: object) -> None:
     audit.record(action="x.test", outcome=AuditOutcome.SUCCESS, actor=user)
     user.delete()  # type: ignore[attr-defined]
     assert AuditRecord.objects.get().actor_username == "alice"
+
+
+def test_a_batch_writes_its_records_in_one_insert_and_announces_each(admin_user: object,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """A rollout records one install per target inside :func:`audit.batched`: the records are
+    written together when the block ends and each is announced with its id; a block that raises
+    writes none of them."""
+    from django.test.utils import CaptureQueriesContext
+
+    announced: list[tuple[str, str, object]] = []
+    monkeypatch.setattr(audit, "publish", lambda group, kind, data: announced.append((group, kind, data["id"])))
+    with CaptureQueriesContext(connection) as captured, transaction.atomic(), audit.batched():
+        entries = [audit.record(action=f"x.batch{n}", outcome=AuditOutcome.SUCCESS, actor=admin_user)
+                   for n in range(3)]
+        assert AuditRecord.objects.filter(action__startswith="x.batch").count() == 0
+    inserts = [q["sql"] for q in captured.captured_queries if q["sql"].startswith('INSERT INTO "portal_auditrecord"')]
+    assert len(inserts) == 1
+    assert [e.pk for e in entries] == list(AuditRecord.objects.filter(action__startswith="x.batch").order_by(
+        "action").values_list("pk", flat=True))
+    assert announced == [("audit", "audit.created", e.pk) for e in entries]
+
+
+    def refused() -> None:
+        with transaction.atomic(), audit.batched():
+            audit.record(action="x.lost", outcome=AuditOutcome.SUCCESS, actor=admin_user)
+            raise RuntimeError("refused")
+
+    with pytest.raises(RuntimeError):
+        refused()
+    assert not AuditRecord.objects.filter(action="x.lost").exists()
