@@ -15,6 +15,8 @@ DEPLOY_REVISION = "catalog.deploy_revision"
 DELETE_RELEASE = "catalog.delete_release"
 ADVANCE_ROLLOUT = "catalog.advance_rollout"
 PUBLISH_ROLLOUT = "catalog.publish_rollout"
+PUBLISH_RELEASE_ROWS = "catalog.publish_release_rows"
+RELEASE_ROWS_KEY = "catalog:publish-release-rows"  # the coalescing key of the release rows' task
 
 
 def advance_key(rollout_id: int) -> str:
@@ -23,10 +25,18 @@ def advance_key(rollout_id: int) -> str:
     return f"catalog:advance-rollout:{int(rollout_id)}"
 
 
+def advance_soon_key(rollout_id: int) -> str:
+    """The coalescing key of a rollout's unhurried advance (a target started rolling out, which
+    changes nothing but the ledger's words): the targets of a wave applied together queue one
+    advance a moment later, apart from the advance a finished target queues at once."""
+    return f"catalog:advance-rollout-soon:{int(rollout_id)}"
+
+
 def publish_key(rollout_id: int) -> str:
     """The coalescing key of a rollout's row (:func:`catalog.rollouts.publish_rollout_soon`): the
     steps of a wide wave publish one row per :data:`catalog.rollouts.PUBLISH_DELAY`, not one each."""
     return f"catalog:publish-rollout:{int(rollout_id)}"
 
 
-__all__ = ["ADVANCE_ROLLOUT", "DELETE_RELEASE", "DEPLOY_REVISION", "PUBLISH_ROLLOUT", "advance_key", "on_commit", "publish_key", "send", "started"]
+__all__ = ["ADVANCE_ROLLOUT", "DELETE_RELEASE", "DEPLOY_REVISION", "PUBLISH_RELEASE_ROWS", "PUBLISH_ROLLOUT",
+           "RELEASE_ROWS_KEY", "advance_key", "advance_soon_key", "on_commit", "publish_key", "send", "started"]

@@ -22,6 +22,7 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import Exists, F, OuterRef, Q
 from django.http import HttpRequest
 from django.utils import timezone
+from redis.exceptions import RedisError
 
 from catalog import enqueue, image_hooks, manifests, redaction, strategies
 from catalog.errors import invalid
@@ -39,6 +40,7 @@ from portal import audit
 from portal.errors import Conflict, Invalid
 from portal.events import publish
 from portal.models import AuditOutcome
+from portal.redis import client as redis_client
 from workspaces import access as ws_access
 from workspaces.models import ApplyStatus, Grant, ServiceMap
 
@@ -80,6 +82,49 @@ def _publish_release(release: Release) -> None:
     except Release.DoesNotExist:  # deleted meanwhile (a fast delete task): release.deleted says so
         return
     publish(f"workspace.{release.workspace_id}", "release.updated", row)
+
+
+# The rows of releases a deploy moved are published at most about this often (seconds), by one
+# task for every release due (catalog.publish_release_rows): building a row takes a query, and a
+# wide rollout's deploys start and finish together. The revision's own event goes at once.
+ROWS_DELAY = 0.1
+ROWS_DUE = "catalog:release-rows-due"  # Redis set of release ids whose rows are to be published
+
+
+def _publish_release_soon(release: Release) -> None:
+    """After commit, have ``catalog.publish_release_rows`` publish the release's row within
+    :data:`ROWS_DELAY` seconds, with every other release due then (one query for them all). The
+    row is built when the task runs, so it carries the last state. Without Redis, at once."""
+    def due() -> None:
+        try:
+            redis_client().sadd(ROWS_DUE, release.pk)
+        except RedisError:
+            logger.warning("could not queue the row of release %s; publishing it now", release.pk, exc_info=True)
+            _publish_release(release)
+
+    transaction.on_commit(due, robust=True)  # before the task is sent: it reads the set after it starts
+    enqueue.on_commit(enqueue.PUBLISH_RELEASE_ROWS, countdown=ROWS_DELAY, coalesce=enqueue.RELEASE_ROWS_KEY)
+
+
+def publish_due_rows() -> int:
+    """What ``catalog.publish_release_rows`` runs: the rows of every release due, from one query;
+    how many were published."""
+    enqueue.started(enqueue.RELEASE_ROWS_KEY)  # a later commit sends the task again
+    ids = sorted({int(pk) for pk in _take_due()})
+    found = release_rows(ids) if ids else {}
+    for pk in ids:
+        row = found.get(pk)
+        if row is not None:  # else deleted meanwhile: release.deleted says so
+            publish(f"workspace.{row['workspace']['id']}", "release.updated", row)
+    return len(found)
+
+
+def _take_due() -> list[bytes]:
+    with redis_client().pipeline(transaction=True) as pipe:
+        pipe.smembers(ROWS_DUE)
+        pipe.delete(ROWS_DUE)
+        members, _ = pipe.execute()
+    return list(members)
 
 
 def _publish_revision(release: Release, revision: Revision) -> None:
@@ -709,7 +754,7 @@ def revision_started(release: Release, revision: Revision) -> None:
             _set_release(release, status=ReleaseStatus.DEPLOYING, **Message(
                 f"Applying revision {revision.number}.", "release_applying", {"number": revision.number}).fields())
         _publish_revision(release, revision)
-        _publish_release(release)
+        _publish_release_soon(release)
 
 
 def _scrubbed(revision: Revision, message: str) -> str:
@@ -740,7 +785,7 @@ def revision_applied(release: Release, revision: Revision, progress: dict[str, A
             return
         _set_revision(revision, status=RevisionStatus.PROGRESSING, progress=progress, **note.fields())
         _publish_revision(release, revision)
-        _notify_rollouts(release)
+        _notify_rollouts(release, soon=True)  # applying -> rolling out: the ledger's words only
 
 
 def revision_progress(release: Release, revision: Revision, progress: dict[str, Any], message: str, *,
@@ -780,7 +825,7 @@ def finish_revision(release: Release, revision: Revision, status: str, message: 
                      else AuditOutcome.FAILURE, target=release, detail={"revision": revision.number,
                                                                         "message": message})
         _publish_revision(release, revision)
-        _publish_release(release)
+        _publish_release_soon(release)
         _notify_rollouts(release)
 
 
@@ -875,10 +920,21 @@ def release_deleted(release: Release) -> None:
         publish(f"workspace.{workspace_id}", "release.deleted", {"id": release.pk})
 
 
-def _notify_rollouts(release: Release) -> None:
+# A target that only started rolling out advances its rollout this much later (seconds), with
+# every other target of the wave that did meanwhile: that step changes nothing but the ledger's
+# words, and a wide wave's targets reach it together. A target that finished advances at once.
+ADVANCE_SOON_DELAY = 0.25
+
+
+def _notify_rollouts(release: Release, *, soon: bool = False) -> None:
     """A target's release moved: advance the running rollouts it belongs to (after commit;
-    :func:`catalog.rollouts.advance`, by the task's name)."""
+    :func:`catalog.rollouts.advance`, by the task's name); with ``soon``, in
+    :data:`ADVANCE_SOON_DELAY` seconds, coalesced apart from the advances sent at once."""
     ids = set(RolloutTarget.objects.filter(release=release, rollout__status=RolloutStatus.RUNNING)
               .values_list("rollout_id", flat=True))
     for rollout_id in sorted(ids):
-        enqueue.on_commit(enqueue.ADVANCE_ROLLOUT, rollout_id, coalesce=enqueue.advance_key(rollout_id))
+        if soon:
+            enqueue.on_commit(enqueue.ADVANCE_ROLLOUT, rollout_id, True, countdown=ADVANCE_SOON_DELAY,
+                              coalesce=enqueue.advance_soon_key(rollout_id))
+        else:
+            enqueue.on_commit(enqueue.ADVANCE_ROLLOUT, rollout_id, coalesce=enqueue.advance_key(rollout_id))

@@ -8,7 +8,7 @@ from celery import shared_task
 from django.conf import settings
 
 from catalog import deploy, releases, rollouts
-from catalog.enqueue import advance_key
+from catalog.enqueue import advance_key, advance_soon_key
 from portal import enqueue
 
 BUSY_RETRY_SECONDS = 2.0
@@ -55,8 +55,11 @@ def delete_release(release_id: int) -> str:
 
 
 @shared_task(name="catalog.advance_rollout", ignore_result=True, acks_late=True)
-def advance_rollout(rollout_id: int) -> str:
-    enqueue.started(advance_key(rollout_id))  # a target moving from now on queues another look
+def advance_rollout(rollout_id: int, soon: bool = False) -> str:
+    """Advance a rollout (:func:`catalog.rollouts.advance`); ``soon``: the unhurried advance a
+    target that started rolling out queued (its own coalescing key)."""
+    # a target moving from now on queues another look
+    enqueue.started(advance_soon_key(rollout_id) if soon else advance_key(rollout_id))
     result = rollouts.advance(rollout_id)
     if result == "busy":  # another advance holds the rollout: look again after it
         advance_rollout.apply_async((rollout_id,), countdown=BUSY_RETRY_SECONDS / 2)
@@ -67,6 +70,12 @@ def advance_rollout(rollout_id: int) -> str:
 def publish_rollout(rollout_id: int) -> str:
     """Publish a running rollout's row, coalesced (:func:`catalog.rollouts.publish_rollout_soon`)."""
     return rollouts.publish_queued_rollout(rollout_id)
+
+
+@shared_task(name="catalog.publish_release_rows", ignore_result=True)
+def publish_release_rows() -> int:
+    """Publish the rows of the releases deploys moved, coalesced (:func:`catalog.releases.publish_due_rows`)."""
+    return releases.publish_due_rows()
 
 
 @shared_task(name="catalog.reconcile_releases", ignore_result=True)

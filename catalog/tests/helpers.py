@@ -80,7 +80,8 @@ class Driver:
         self.queue: deque[tuple[Any, tuple[Any, ...]]] = deque()
         self.at_once: set[str] = set()
         by_name: dict[str, Any] = {}
-        for name in ("deploy_revision", "watch_revision", "delete_release", "advance_rollout", "publish_rollout"):
+        for name in ("deploy_revision", "watch_revision", "delete_release", "advance_rollout", "publish_rollout",
+                     "publish_release_rows"):
             task = getattr(tasks_deploy, name)
             by_name[task.name] = task
             monkeypatch.setattr(task, "delay", lambda *args, _t=task: self.queue.append((_t, args)))

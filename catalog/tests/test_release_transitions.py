@@ -8,7 +8,9 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from django.db import connection
 from django.test import override_settings
+from django.test.utils import CaptureQueriesContext
 from rest_framework.test import APIClient
 
 from catalog import deploy, releases, rollouts
@@ -258,3 +260,73 @@ def test_a_running_rollouts_row_is_published_by_one_queued_task_not_by_every_adv
     driver.run()  # what the last steps queued
     assert rows[-1] == (rollout.pk, "succeeded", ["healthy", "healthy"])
     assert tasks_deploy.publish_rollout.run(10**9) == "gone"
+
+
+def test_the_rows_of_releases_deploys_move_are_published_together_by_one_queued_task(
+        admin_api: APIClient, sandbox: Any, driver: Driver, monkeypatch: Any) -> None:
+    """A deploy's start and end queue ``catalog.publish_release_rows`` (coalesced,
+    :data:`releases.ROWS_DELAY` later) instead of building the release's row themselves: the task
+    publishes every release due from one query, each row as it is when the task runs, so the
+    last state (deployed) is what goes out; the revision's own event still goes at once."""
+    from catalog import tasks_deploy
+
+    workspace, maps, developer, version = _setup(admin_api, sandbox, ("cluster-1", "cluster-2"))
+    heard: list[tuple[str, int, str]] = []
+    publish = releases.publish
+
+    def counted(group: str, event_type: str, data: dict[str, Any]) -> None:
+        if event_type in ("release.updated", "revision.updated"):
+            heard.append((event_type, data["id"] if event_type == "release.updated" else data["release"],
+                          data["status"]))
+        publish(group, event_type, data)
+
+    monkeypatch.setattr(releases, "publish", counted)
+    rollout = rollouts.create_rollout(workspace=workspace, release_name="shop", version=version, values={},
+                                      targets=[{"service_map": sm.pk} for sm in maps], canary=None, batch_size=5,
+                                      max_failures=0, user=developer, request=None)
+    ids = sorted(rollout.targets.values_list("release_id", flat=True))
+    heard.clear()
+    for task, args in [item for item in driver.queue if item[0] is tasks_deploy.deploy_revision]:
+        driver.queue.remove((task, args))
+        task.run(*args)
+    assert "release.updated" not in {kind for kind, _, _ in heard}  # queued, not built by the deploys
+    assert sorted(pk for kind, pk, status in heard if kind == "revision.updated" and status == "applying") == ids
+    queued = [args for task, args in driver.queue if task is tasks_deploy.publish_release_rows]
+    assert queued == [(), ()]  # one per commit here: the driver does not coalesce (Redis does, per key)
+    driver.queue = type(driver.queue)(item for item in driver.queue if item[0] is not tasks_deploy.publish_release_rows)
+    with CaptureQueriesContext(connection) as captured:
+        assert tasks_deploy.publish_release_rows.run() == 2
+    assert len(captured.captured_queries) == 1
+    assert sorted(pk for kind, pk, _ in heard if kind == "release.updated") == ids
+    assert tasks_deploy.publish_release_rows.run() == 0  # nothing due any more
+    driver.run(until=lambda: rollouts.Rollout.objects.get(pk=rollout.pk).status == "succeeded", timeout=90)
+    driver.run()  # what the last steps queued, the rows' task among them
+    last = {pk: status for kind, pk, status in heard if kind == "release.updated"}
+    assert last == dict.fromkeys(ids, "deployed")
+
+
+def test_a_target_that_starts_rolling_out_advances_its_rollout_a_moment_later(
+        admin_api: APIClient, sandbox: Any, driver: Driver) -> None:
+    """A target whose revision was applied changes only the ledger's words (applying -> rolling
+    out): its deploy queues the unhurried advance (``soon``, its own coalescing key,
+    :data:`releases.ADVANCE_SOON_DELAY` later), so a wave applied together advances once; a
+    target that finished queues the advance at once, and the rollout ends."""
+    from catalog import tasks_deploy
+    from catalog.models import Rollout, RolloutTarget
+
+    workspace, maps, developer, version = _setup(admin_api, sandbox, ("cluster-1", "cluster-2"))
+    rollout = rollouts.create_rollout(workspace=workspace, release_name="shop", version=version, values={},
+                                      targets=[{"service_map": sm.pk} for sm in maps], canary=None, batch_size=5,
+                                      max_failures=0, user=developer, request=None)
+    driver.queue = type(driver.queue)(item for item in driver.queue if item[0] is not tasks_deploy.advance_rollout)
+    for task, args in [item for item in driver.queue if item[0] is tasks_deploy.deploy_revision]:
+        driver.queue.remove((task, args))
+        assert task.run(*args) in ("watching", "polling")
+    advances = [args for task, args in driver.queue if task is tasks_deploy.advance_rollout]
+    assert advances
+    assert set(advances) == {(rollout.pk, True)}
+    assert set(RolloutTarget.objects.filter(rollout=rollout).values_list("state", flat=True)) == {"applying"}
+    assert tasks_deploy.advance_rollout.run(rollout.pk, True) == "wave 1 in progress"
+    assert set(RolloutTarget.objects.filter(rollout=rollout).values_list("state", flat=True)) == {"progressing"}
+    driver.queue = type(driver.queue)(item for item in driver.queue if item[0] is not tasks_deploy.advance_rollout)
+    driver.run(until=lambda: Rollout.objects.get(pk=rollout.pk).status == "succeeded", timeout=90)
