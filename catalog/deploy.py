@@ -27,15 +27,15 @@ import contextlib
 import difflib
 import json
 import logging
+import time
 from collections.abc import Hashable, Iterator, Mapping
 from datetime import timedelta
-from typing import Any
+from typing import Any, cast
 
 import yaml
 from django.conf import settings
 from django.core.cache import cache
 from django.db import connection
-from django.db.models import F
 from django.utils import timezone
 
 from catalog import image_hooks, redaction, releases, strategies
@@ -58,10 +58,12 @@ from catalog.manifests import (  # noqa: F401 - re-exported: callers use them fr
 from catalog.models import Release, ReleaseStatus, Revision, RevisionStatus
 from clusters.kube.client import KubeClient, shared_client
 from clusters.kube.errors import Invalid, KubeError, NotFound, UnknownKind, Unreachable
-from clusters.models import KubeObject
+from clusters.models import Cluster, KubeObject
 from clusters.readmodel import kind_freshness
 from clusters.workloads import WorkloadState
 from portal.crypto import DecryptionError
+from portal.joined import Join, JoinedQuery
+from workspaces.models import ServiceMap, Workspace
 
 logger = logging.getLogger("catalog")
 
@@ -176,25 +178,38 @@ def _kube(release: Release) -> KubeClient:
                          connect_timeout=3.0)
 
 
+PROBE_SKIP_SECONDS = 5.0
+
+
 def _probe(client: KubeClient) -> None:
-    """One quick call, so a cluster that does not answer is told apart at once (Unreachable)."""
-    client.version(attempts=1, timeout=5.0)
+    """One quick call, so a cluster that does not answer is told apart at once (Unreachable);
+    none when the cluster answered this process's client in the last :data:`PROBE_SKIP_SECONDS`
+    (a wave's deploys and looks keep it busy)."""
+    if not client.answered_within(PROBE_SKIP_SECONDS):
+        client.version(attempts=1, timeout=5.0)
+
+
+_JOINS = (Join(Revision, "rv"), Join(Release, "rl", "rl.id = rv.release_id"),
+          Join(ServiceMap, "sm", "sm.id = rl.service_map_id"), Join(Cluster, "cl", "cl.id = sm.cluster_id"),
+          Join(Workspace, "ws", "ws.id = sm.workspace_id"))
+# A deploy and every look load these: the query is written once per process, not compiled each time.
+_BY_NUMBER = JoinedQuery(_JOINS, "rv.release_id = %s AND rv.number = %s")
+_CURRENT = JoinedQuery(_JOINS, "rv.release_id = %s AND rv.number = rl.revision")
 
 
 def _load(release_id: int, number: int | None = None) -> tuple[Release, Revision] | None:
     """The release (with its service map, cluster and workspace) and revision ``number`` (None:
-    the release's current one), in one query (no ORDER BY: ``first()`` would compile one for
-    every look)."""
-    found = Revision.objects.select_related("release__service_map__cluster", "release__service_map__workspace")
-    found = found.order_by()  # one row by its key: the model's ordering would only cost compiling
-    found = found.filter(release_id=release_id, number=F("release__revision")) if number is None else found.filter(
-        release_id=release_id, number=number)
-    revision = next(iter(found[:1]), None)
-    if revision is None:
+    the release's current one), in one query (:mod:`portal.joined`)."""
+    found = (_CURRENT.first([release_id]) if number is None else _BY_NUMBER.first([release_id, number]))
+    if found is None:
         return None
-    release = revision.release
-    if release.workspace_id == release.service_map.workspace_id:  # always: a release lives in its map's workspace
-        release.workspace = release.service_map.workspace  # the audit record names it without a query
+    revision, release, sm = cast(Revision, found[0]), cast(Release, found[1]), cast(ServiceMap, found[2])
+    cluster, workspace = cast(Cluster, found[3]), cast(Workspace, found[4])
+    sm.cluster, sm.workspace = cluster, workspace
+    release.service_map = sm
+    if release.workspace_id == sm.workspace_id:  # always: a release lives in its map's workspace
+        release.workspace = workspace  # the audit record names it without a query
+    revision.release = release
     return release, revision
 
 
@@ -391,8 +406,7 @@ def _look(release: Release, revision: Revision, *, client: KubeClient | None = N
         answered = {key_of(o): {**workload_progress(applied[key_of(o)]),
                                 "generation": (progress.get(key_of(o)) or {}).get("generation")}
                     for o in objects if isinstance(applied.get(key_of(o)), dict)}
-        watched = not objects or kind_freshness(release.service_map.cluster,
-                                                {str(o.get("kind")) for o in objects})["state"] == "synced"
+        watched = not objects or _watched(release.service_map.cluster, {str(o.get("kind")) for o in objects})
     else:
         answered = from_read_model(release, objects, progress)
         watched = True
@@ -439,6 +453,28 @@ def _look(release: Release, revision: Revision, *, client: KubeClient | None = N
         return "failed"
     releases.revision_progress(release, revision, progress, "")
     return "polling" if unanswered or not watched else "progressing"
+
+
+SYNCED_KEPT_SECONDS = 5.0
+_synced_at: dict[tuple[int, str, frozenset[str]], float] = {}
+
+
+def _watched(cluster: Cluster, kinds: set[str]) -> bool:
+    """Whether the read model's ``kinds`` of the cluster are synced (:func:`kind_freshness`), so
+    the watcher's hook will tell when the workloads move. A synced answer is kept for
+    :data:`SYNCED_KEPT_SECONDS` by the process: every deploy's first look asks, and the answer
+    only decides how soon the task's own chain looks again (a look that reads the read model
+    asks :func:`kind_freshness` itself)."""
+    key = (cluster.pk, cluster.name, frozenset(kinds))
+    now = time.monotonic()
+    if now - _synced_at.get(key, -SYNCED_KEPT_SECONDS) < SYNCED_KEPT_SECONDS:
+        return True
+    synced = kind_freshness(cluster, kinds)["state"] == "synced"
+    if synced:
+        if len(_synced_at) > 10_000:
+            _synced_at.clear()
+        _synced_at[key] = now
+    return synced
 
 
 def from_read_model(release: Release, objects: list[dict[str, Any]],

@@ -100,6 +100,45 @@ def look(release: Release, revision: Revision) -> str:
     return result
 
 
+def test_the_deploys_load_is_what_the_orm_loads() -> None:
+    """:func:`deploy._load` writes its query once per process (:mod:`portal.joined`): the
+    revision, release, service map, cluster (credentials decrypted) and workspace it builds hold
+    exactly what the ORM's ``select_related`` gives, JSON decoded, and are wired to each other."""
+    from django.forms.models import model_to_dict
+
+    from clusters.kube.connection import Credentials
+
+    release, revision = setup_release()
+    cluster = release.service_map.cluster
+    cluster.set_credentials(Credentials(token="s3cret-token"))
+    cluster.save()
+    Revision.objects.create(release=release, number=2, package_version=revision.package_version,
+                            manifest=revision.manifest, status=RevisionStatus.PENDING, progress={"a": [1, "x"]})
+    orm = Revision.objects.select_related("release__service_map__cluster", "release__service_map__workspace")
+
+    def fields(obj: Any) -> dict[str, Any]:
+        return {f.attname: getattr(obj, f.attname) for f in obj._meta.concrete_fields}
+
+    for number, expected in ((1, orm.get(release=release, number=1)), (2, orm.get(release=release, number=2))):
+        loaded = deploy._load(release.pk, number)
+        assert loaded is not None
+        got_release, got = loaded
+        assert fields(got) == fields(expected)
+        assert got.release is got_release
+        assert fields(got_release) == fields(expected.release)
+        assert fields(got_release.service_map) == fields(expected.release.service_map)
+        assert fields(got_release.service_map.cluster) == fields(expected.release.service_map.cluster)
+        assert fields(got_release.service_map.workspace) == fields(expected.release.service_map.workspace)
+        assert got_release.workspace is got_release.service_map.workspace
+        assert got._state.adding is False
+        assert model_to_dict(got)["progress"] == expected.progress
+    assert deploy._load(release.pk, 2)[1].progress == {"a": [1, "x"]}  # type: ignore[index]
+    assert deploy._load(release.pk)[1].number == 1  # type: ignore[index]  # the release's current revision
+    assert deploy._load(release.pk)[0].service_map.cluster.get_credentials().token == "s3cret-token"  # type: ignore[index]
+    assert deploy._load(release.pk, 3) is None
+    assert deploy._load(10**9) is None
+
+
 def test_a_fresh_current_row_decides_without_the_cluster() -> None:
     release, revision = setup_release()
     store(release, deployment(release.pk))

@@ -15,6 +15,7 @@ from __future__ import annotations
 import atexit
 import hashlib
 import json
+import math
 import os
 import random
 import shutil
@@ -258,6 +259,7 @@ class KubeClient:
     ) -> None:
         self.spec = spec
         self.endpoint = endpoint or resolve(spec.server)
+        self.answered = -math.inf  # time.monotonic() of the last call the cluster answered
         self.read_timeout = read_timeout
         self.connect_timeout = connect_timeout
         cfg = k8s.Configuration()
@@ -309,13 +311,17 @@ class KubeClient:
         kwargs.setdefault("_request_timeout", (self.connect_timeout, timeout or self.read_timeout))
         for attempt in range(attempts):
             try:
-                return fn(*args, **kwargs)
+                result = fn(*args, **kwargs)
+                self.answered = time.monotonic()
+                return result
             except Exception as exc:
                 limits = kwargs.get("_request_timeout")
                 connect, read = limits if isinstance(limits, tuple) else (self.connect_timeout, limits)
                 error = translate(exc, server=self.spec.server, connect_timeout=connect, read_timeout=read)
                 if error is None:
                     raise
+                if not isinstance(error, Unreachable):  # it answered, with an error status
+                    self.answered = time.monotonic()
                 if not error.retryable or attempt == attempts - 1:
                     if isinstance(error, Unreachable) and self._client_certificate_refused():
                         error = ClientCertificateRefused(
@@ -328,6 +334,11 @@ class KubeClient:
                     delay = min(error.retry_after, MAX_RETRY_AFTER)
                 time.sleep(delay)
         raise AssertionError("unreachable")
+
+    def answered_within(self, seconds: float) -> bool:
+        """Whether the cluster answered a call of this client in the last ``seconds`` (an error
+        status is an answer too: the API server is there)."""
+        return time.monotonic() - self.answered < seconds
 
     def get_json(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> dict[str, Any]:
         """Like :meth:`call`, but return the raw JSON body as a dict (no model objects)."""

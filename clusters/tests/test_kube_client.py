@@ -110,6 +110,27 @@ def test_a_shared_client_is_kept_per_spec_and_replaced_after_its_time(sandbox: A
     assert kube_client.shared_client(spec, read_timeout=7.0) is not first
 
 
+def test_a_client_knows_when_the_cluster_last_answered(sandbox: Any) -> None:
+    """A deploy skips its probe of a cluster that answered its client moments ago: an answer
+    (an error status included) counts, a cluster that does not answer does not."""
+    spec = spec_of(sandbox)
+    with KubeClient(spec) as client:
+        assert not client.answered_within(60)
+        client.version()
+        assert client.answered_within(60)
+        assert not client.answered_within(0)
+    bad = ConnectionSpec(server=spec.server, credentials=Credentials(token="wrong"), ca_pem=spec.ca_pem)
+    with KubeClient(bad) as client:
+        with pytest.raises(Unauthorized):
+            client.version(attempts=1)
+        assert client.answered_within(60)  # 401: the API server is there
+    gone = ConnectionSpec(server="https://127.0.0.1:9", credentials=Credentials(token="x"))
+    with KubeClient(gone) as client:
+        with pytest.raises(Unreachable):
+            client.version(attempts=1)
+        assert not client.answered_within(60)
+
+
 def test_discovery_is_cached_and_asked_again_for_a_kind_it_lacked(sandbox: Any,
                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
     """A kept client must still find a kind installed since it last asked (a CRD)."""
