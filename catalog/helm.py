@@ -34,6 +34,7 @@ from __future__ import annotations
 import atexit
 import contextlib
 import gzip
+import hashlib
 import io
 import json
 import multiprocessing
@@ -41,9 +42,11 @@ import os
 import re
 import tarfile
 import threading
-from concurrent.futures import ProcessPoolExecutor
+from collections.abc import Iterator, Sequence
+from concurrent.futures import CancelledError, Future, ProcessPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from concurrent.futures.process import BrokenProcessPool
+from contextvars import ContextVar
 from typing import Any
 
 import yaml
@@ -251,6 +254,75 @@ def schema_errors(message: str) -> dict[str, list[str]]:
 # ---------------------------------------------------------------------------- render
 
 
+def _opts(release: str, namespace: str, revision: int, is_upgrade: bool, kube_version: str | None) -> dict[str, Any]:
+    opts: dict[str, Any] = {"name": release, "namespace": namespace, "revision": revision,
+                            "is_install": not is_upgrade, "is_upgrade": is_upgrade}
+    if kube_version:
+        opts["kube_version"] = kube_version
+    return opts
+
+
+def _ahead_key(data: bytes, values: dict[str, Any], opts: dict[str, Any]) -> tuple[bytes, str, str]:
+    return hashlib.sha256(data).digest(), json.dumps(values, sort_keys=True), json.dumps(opts, sort_keys=True)
+
+
+_ahead: ContextVar[dict[tuple[bytes, str, str], list[tuple[ProcessPoolExecutor, Future[Any]]]] | None] = ContextVar(
+    "catalog_helm_rendering_ahead", default=None)
+
+
+@contextlib.contextmanager
+def rendering_ahead(data: bytes, jobs: Sequence[tuple[dict[str, Any], dict[str, Any]]]) -> Iterator[None]:
+    """Submit a render of the chart ``data`` for each job (its values, and :func:`render`'s
+    ``release``, ``namespace``, ``revision``, ``is_upgrade``) to the render processes now; inside
+    the block, :func:`render` with the same arguments takes that render's result. A rollout
+    renders one chart for every target: the processes render them side by side while the
+    request checks those already rendered, instead of the request waiting for each in turn. Each
+    job is its own render, even where two are alike (the same namespace on two clusters): a
+    template may draw random values, as ``helm install`` would for each. A render nothing asks
+    for is cancelled at the block's end; a job that cannot be submitted is rendered by
+    :func:`render` as usual (which says what is wrong with it)."""
+    submitted: dict[tuple[bytes, str, str], list[tuple[ProcessPoolExecutor, Future[Any]]]] = {}
+    try:
+        data = _precheck(data)
+        pool = _get_pool()
+        for values, kwargs in jobs:
+            opts = _opts(kwargs["release"], kwargs["namespace"], int(kwargs.get("revision", 1)),
+                         bool(kwargs.get("is_upgrade", False)), kwargs.get("kube_version"))
+            if len(json.dumps(values)) <= MAX_OUTPUT_BYTES:
+                submitted.setdefault(_ahead_key(data, values, opts), []).append(
+                    (pool, pool.submit(_helm_worker.run, "render", data, values, opts, MAX_OUTPUT_BYTES)))
+    except (ChartError, RuntimeError, BrokenProcessPool, TypeError, ValueError, KeyError):
+        pass  # the renders not submitted are done by render() itself, which reports what is wrong
+    token = _ahead.set(submitted)
+    try:
+        yield
+    finally:
+        _ahead.reset(token)
+        for queued in submitted.values():
+            for _, future in queued:
+                future.cancel()
+
+
+def _rendered_ahead(data: bytes, values: dict[str, Any], opts: dict[str, Any], timeout: float) -> dict[str, Any] | None:
+    """The result of the render :func:`rendering_ahead` submitted for these arguments (None: none
+    was, or its pool broke: render again)."""
+    ahead = _ahead.get()
+    if not ahead:
+        return None
+    queued = ahead.get(_ahead_key(data, values, opts))
+    if not queued:
+        return None
+    pool, future = queued.pop(0)
+    try:
+        result = future.result(timeout=timeout)
+    except FutureTimeout:
+        _discard(pool, kill=True)
+        raise ChartError(_TOO_LONG.format(timeout=timeout, memory=MEMORY_LIMIT >> 20)) from None
+    except (BrokenProcessPool, CancelledError, RuntimeError):
+        return None
+    return _result(result)
+
+
 def render(data: bytes, values: dict[str, Any], *, release: str, namespace: str, revision: int = 1,
            is_upgrade: bool = False, kube_version: str | None = None, timeout: float = 20.0) -> list[dict[str, Any]]:
     """Render the chart with ``values`` (checked against its schema by Helm) into Kubernetes
@@ -264,11 +336,9 @@ def render(data: bytes, values: dict[str, Any], *, release: str, namespace: str,
             raise ChartError("The values are too large.", {"values": ["The values are too large."]})
     except (TypeError, ValueError) as exc:
         raise ChartError("The values must be plain JSON.", {"values": [str(exc)]}) from exc
-    opts: dict[str, Any] = {"name": release, "namespace": namespace, "revision": revision,
-                            "is_install": not is_upgrade, "is_upgrade": is_upgrade}
-    if kube_version:
-        opts["kube_version"] = kube_version
-    objects: list[dict[str, Any]] = _call("render", data, values, opts, timeout=timeout)["objects"]
+    opts = _opts(release, namespace, revision, is_upgrade, kube_version)
+    result = _rendered_ahead(data, values, opts, timeout) or _call("render", data, values, opts, timeout=timeout)
+    objects: list[dict[str, Any]] = result["objects"]
     return objects
 
 

@@ -23,7 +23,7 @@ from django.db import connection, transaction
 from django.http import HttpRequest
 from django.utils import timezone
 
-from catalog import enqueue, image_hooks, releases
+from catalog import enqueue, helm, image_hooks, releases
 from catalog.errors import invalid
 from catalog.models import (
     PackageVersion,
@@ -107,8 +107,11 @@ def create_rollout(*, workspace: Workspace, release_name: str, version: PackageV
     errors: dict[str, list[str]] = {}
     plan: list[tuple[ServiceMap, dict[str, Any], releases.Planned]] = []
     decided: releases.Decided | None = None  # decided once, from who asked: the tasks decide nothing
-    # every target's quota preflight from one read, the image gate and pull secrets asked once
-    with ws_services.read_ahead(maps.values()), image_hooks.same_answers():
+    # every target rendered side by side by the render processes, every target's quota preflight
+    # from one read, the image gate and pull secrets asked once
+    jobs = _render_jobs(targets, maps, existing, release_name, values)
+    with helm.rendering_ahead(bytes(version.archive or b""), jobs), ws_services.read_ahead(maps.values()), \
+            image_hooks.same_answers():
         for index, target in enumerate(targets):
             sm = maps.get(target.get("service_map"))  # type: ignore[arg-type]
             if sm is None:
@@ -172,6 +175,27 @@ def create_rollout(*, workspace: Workspace, release_name: str, version: PackageV
                            detail={"targets": len(plan), "package_version": version.pk})
         enqueue.on_commit(enqueue.ADVANCE_ROLLOUT, rollout.pk, coalesce=enqueue.advance_key(rollout.pk))
     return rollout
+
+
+def _render_jobs(targets: list[dict[str, Any]], maps: dict[int, ServiceMap], existing: dict[int, Release],
+                 release_name: str, values: dict[str, Any]) -> list[tuple[dict[str, Any], dict[str, Any]]]:
+    """The renders the targets' installs and upgrades will ask for (:func:`helm.rendering_ahead`):
+    their values as :func:`releases.plan_install` / :func:`releases.plan_upgrade` restore them, and
+    the revision each would get. A job that differs from what the plan asks is only a wasted render."""
+    jobs = []
+    for target in targets:
+        sm = maps.get(target.get("service_map"))  # type: ignore[arg-type]
+        overrides = target.get("overrides") or {}
+        if sm is None or not isinstance(overrides, dict):
+            continue
+        release = existing.get(sm.pk)
+        try:
+            merged = releases.restored_values(_merge(values, overrides), release.values if release else None)
+        except PortalError:
+            continue  # the plan says what is wrong
+        jobs.append((merged, {"release": release_name, "namespace": sm.namespace,
+                              "revision": release.revision + 1 if release else 1, "is_upgrade": release is not None}))
+    return jobs
 
 
 def _waves(service_maps: list[int], *, canary: int | None, batch_size: int) -> list[int]:

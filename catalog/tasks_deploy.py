@@ -11,7 +11,12 @@ from catalog import deploy, releases, rollouts
 from catalog.enqueue import advance_key, advance_soon_key
 from portal import enqueue
 
-BUSY_RETRY_SECONDS = 2.0
+BUSY_RETRY_SECONDS = 2.0  # a deploy another worker holds the release for: an apply takes a while
+# A look or an advance that found another one holding the release (or rollout) comes back this
+# soon: the other one holds it for milliseconds, and may have read before the change that sent
+# this one (a rollout that ended would otherwise wait to be recorded). A look busy twice (a deploy
+# holds the release for its apply) waits BUSY_RETRY_SECONDS / 2.
+LOOK_BUSY_RETRY_SECONDS = 0.1
 
 
 @shared_task(name="catalog.deploy_revision", ignore_result=True, acks_late=True)
@@ -30,16 +35,18 @@ def deploy_revision(release_id: int, number: int) -> str:
 
 
 @shared_task(name="catalog.watch_revision", ignore_result=True, acks_late=True)
-def watch_revision(release_id: int | str, number: int | None = None) -> str:
+def watch_revision(release_id: int | str, number: int | None = None, retried: bool = False) -> str:
     """Look at a rollout once. With ``number``: the task's own chain, which looks again after
     :func:`catalog.deploy.watch_interval` while the read model answers (the watcher's hook tells
     sooner) or :func:`catalog.deploy.poll_interval` while it had to read the cluster. Without:
     the watcher's hook saw the release's workloads change (``release_id`` is the label's value);
-    one look, no chain (the chain keeps its own schedule)."""
+    one look, no chain (the chain keeps its own schedule). ``retried``: this look found the
+    release busy once already (a deploy holding it for its apply): the next try waits longer."""
     if number is None:
         result = deploy.observe_release(release_id)
         if result == "busy":  # another look holds the release and may have read before this change
-            enqueue.send(deploy.WATCH_TASK, release_id, countdown=BUSY_RETRY_SECONDS / 2)
+            enqueue.send(deploy.WATCH_TASK, release_id, None, True,
+                         countdown=BUSY_RETRY_SECONDS / 2 if retried else LOOK_BUSY_RETRY_SECONDS)
         return result
     result = deploy.watch_revision(int(release_id), number)
     if result == "progressing":
@@ -62,7 +69,7 @@ def advance_rollout(rollout_id: int, soon: bool = False) -> str:
     enqueue.started(advance_soon_key(rollout_id) if soon else advance_key(rollout_id))
     result = rollouts.advance(rollout_id)
     if result == "busy":  # another advance holds the rollout: look again after it
-        advance_rollout.apply_async((rollout_id,), countdown=BUSY_RETRY_SECONDS / 2)
+        advance_rollout.apply_async((rollout_id,), countdown=LOOK_BUSY_RETRY_SECONDS)
     return result
 
 

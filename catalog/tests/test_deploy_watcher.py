@@ -162,6 +162,31 @@ def test_a_row_still_rolling_out_is_progressing_and_waits_for_the_watcher() -> N
     assert revision.message == ""
 
 
+def test_a_notified_look_that_finds_the_release_busy_comes_back_soon_then_later(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Another look holds the release for milliseconds and may have read before the change that
+    sent this one: the notified look comes back 0.1 s later; busy again (a deploy holds the
+    release for its apply), it waits a second."""
+    import psycopg
+    from django.db import connection
+
+    from catalog import tasks_deploy
+    from portal.celery import app as celery_app
+
+    release, _ = setup_release()
+    sent: list[tuple[str, list[Any], float | None]] = []
+    monkeypatch.setattr(celery_app, "send_task", lambda name, args=None, kwargs=None, countdown=None, **kw:
+                        sent.append((name, list(args or []), countdown)))
+    db = connection.settings_dict
+    with psycopg.connect(host=db["HOST"], port=db["PORT"], user=db["USER"], password=db["PASSWORD"],
+                         dbname=db["NAME"], autocommit=True) as other:
+        other.execute("SELECT pg_advisory_lock(%s, %s)", [7031, release.pk])
+        assert tasks_deploy.watch_revision.run(str(release.pk)) == "busy"
+        assert tasks_deploy.watch_revision.run(str(release.pk), None, True) == "busy"
+    assert sent == [("catalog.watch_revision", [str(release.pk), None, True], tasks_deploy.LOOK_BUSY_RETRY_SECONDS),
+                    ("catalog.watch_revision", [str(release.pk), None, True], tasks_deploy.BUSY_RETRY_SECONDS / 2)]
+
+
 def test_a_stuck_rollout_in_the_read_model_fails_the_revision() -> None:
     release, revision = setup_release()
     store(release, deployment(release.pk, ready=1, reason="ProgressDeadlineExceeded"))

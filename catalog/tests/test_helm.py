@@ -8,6 +8,7 @@ import json
 import os
 import tarfile
 import time
+from typing import Any
 
 import pytest
 import yaml
@@ -43,6 +44,40 @@ def test_render_objects_without_notes_empty_docs_or_hooks() -> None:
     assert [d["kind"] for d in yaml.safe_load_all(manifest)] == ["ConfigMap", "Deployment", "Service"]
     assert "migrate" not in manifest
     assert "Thank you" not in manifest
+
+
+def test_renders_submitted_ahead_are_what_render_gives(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A rollout submits every target's render when it starts (:func:`helm.rendering_ahead`):
+    render() with the same arguments takes one of them (alike jobs each get their own render),
+    errors come out as render() reports them, and a render nobody submitted is done as usual."""
+    chart = webapp()
+    same = {"release": "r1", "namespace": "team-a"}
+    expected = render(chart)
+    jobs: list[tuple[dict[str, Any], dict[str, Any]]] = [
+        (VALUES, same), (VALUES, same), ({**VALUES, "replicaCount": 4}, {**same, "namespace": "team-b"}),
+        ({}, {**same, "namespace": "team-c"})]
+    asked: list[str] = []
+    call = helm._call
+
+    def counted(*args: Any, **kwargs: Any) -> dict[str, Any]:
+        asked.append(args[3]["namespace"])
+        return call(*args, **kwargs)
+
+    monkeypatch.setattr(helm, "_call", counted)
+    with helm.rendering_ahead(chart, jobs):
+        assert render(chart) == expected
+        assert render(chart) == expected
+        four = helm.render(chart, {**VALUES, "replicaCount": 4}, release="r1", namespace="team-b")
+        assert four[1]["spec"]["replicas"] == 4
+        with pytest.raises(helm.ChartError) as caught:
+            helm.render(chart, {}, release="r1", namespace="team-c")
+        assert "host is required" in caught.value.errors["chart"][0]
+        assert asked == []  # all four from the renders submitted ahead
+        assert render(chart) == expected  # a third alike render: none left, rendered now
+        assert asked == ["team-a"]
+    # nothing submitted: render() says what is wrong
+    with helm.rendering_ahead(b"not a chart", jobs), pytest.raises(helm.ChartError):
+        render(b"not a chart")
 
 
 def test_schema_errors_by_field() -> None:
