@@ -271,7 +271,7 @@ def run_rollout(sb: Any, workspace: Any, maps: list[Any], developer: Any, versio
                 timeout: float, worker_pids: list[int], watcher_pid: int | None, requester: Requester) -> dict[str, Any]:
     """Create a rollout to ``maps`` (one wave), wait for it to end, and take its timings apart."""
     from catalog.models import Revision, Rollout, RolloutTarget
-    from portal.metrics import task_stats
+    from portal.metrics import FLUSH_SECONDS, task_stats
 
     tracker = Tracker(sb, workspace, maps, release)
     tasks0 = task_stats()
@@ -337,7 +337,7 @@ def run_rollout(sb: Any, workspace: Any, maps: list[Any], developer: Any, versio
         values = [x[b] - x[a] for x in rows]
         return {"p50": pct(values, 0.5), "max": round(max(values), 3)}
 
-    time.sleep(0.3)  # the last task's metrics land after it returns
+    time.sleep(FLUSH_SECONDS + 0.3)  # a worker writes its tasks' figures every FLUSH_SECONDS
     tasks1 = task_stats()
     per_task: dict[str, dict[str, float | int | None]] = {}
     for name, fields in sorted(tasks1.items()):

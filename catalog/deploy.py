@@ -276,10 +276,13 @@ def deploy_revision(release_id: int, number: int, *, allow_cluster_scoped: bool 
             return "failed"
         # The generation each workload got from this apply: the read model answers for it once
         # its row shows that generation (an older row describes the previous spec).
+        # Each workload's progress is what the API server answered to the apply (what the first
+        # look below reads too, so it has nothing to write unless the rollout already ended).
         progress: dict[str, dict[str, Any]] = {key_of(o): {
             "state": "progressing" if o.get("kind") in WORKLOAD_KINDS else "ready",
             "ready": 0, "desired": 0, "message": "", "message_code": "", "message_params": {},
-            **({"generation": generations.get(key_of(o))} if o.get("kind") in WORKLOAD_KINDS else {})}
+            **({**_answered(answers.get(key_of(o))), "generation": generations.get(key_of(o))}
+               if o.get("kind") in WORKLOAD_KINDS else {})}
             for o in objects}
         releases.revision_applied(
             release, revision, progress,
@@ -294,6 +297,11 @@ def deploy_revision(release_id: int, number: int, *, allow_cluster_scoped: bool 
         cache.set(watching_key(release_id, number), 1, timeout=watch_mark_seconds())
         looked = _look(release, revision, client=client, applied=answers)
     return "watching" if looked == "progressing" else looked
+
+
+def _answered(applied: Any) -> dict[str, Any]:
+    """A workload's progress from the object the API server answered to its apply ({} if none)."""
+    return workload_progress(applied) if isinstance(applied, dict) else {}
 
 
 def _scrub(revision: Revision, text: str) -> str:
@@ -451,7 +459,11 @@ def _look(release: Release, revision: Revision, *, client: KubeClient | None = N
                                                                     "seconds": float(f"{deploy_timeout():g}"),
                                                                     "objects": _scrub(revision, slow)})
         return "failed"
-    releases.revision_progress(release, revision, progress, "")
+    if applied is not None:  # the deploy recorded this progress with its own words: keep them
+        releases.revision_progress(release, revision, progress, revision.message, code=revision.message_code,
+                                   params=revision.message_params)
+    else:
+        releases.revision_progress(release, revision, progress, "")
     return "polling" if unanswered or not watched else "progressing"
 
 

@@ -16,7 +16,8 @@ What is measured, and where it lives:
   add to a Redis hash per task (``portal:metrics:task:<name>``: ``count``, ``sum``, ``cpu`` (the
   CPU time of the thread that ran it: waiting on a cluster or the database costs none, helper
   subprocesses such as ``helm`` are not in it), ``failures`` and one cumulative counter per
-  bucket, ``HINCRBY``/``HINCRBYFLOAT`` in one pipeline), and :class:`StateCollector` reads those
+  bucket, ``HINCRBY``/``HINCRBYFLOAT``; a worker adds its runs up in memory and writes them in one
+  pipeline every :data:`FLUSH_SECONDS`), and :class:`StateCollector` reads those
   hashes at scrape time. The counts are fleet-wide totals since Redis last lost them (a counter
   reset, which Prometheus' ``rate()`` handles).
 * Read from PostgreSQL at scrape time by :class:`StateCollector`: **watcher lag** per cluster
@@ -32,7 +33,9 @@ Access (:func:`monitoring.access.may_scrape`): an admin's session or API token, 
 
 from __future__ import annotations
 
+import atexit
 import logging
+import os
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -148,6 +151,61 @@ def record_task(name: str, seconds: float, failed: bool, cpu: float = 0.0) -> No
         logger.warning("task metric not recorded", extra={"task": name}, exc_info=True)
 
 
+# A worker adds its task runs up in memory and writes them to Redis this often (seconds), in one
+# pipeline: one pipeline of up to fifteen commands per task was 3.5 % of a busy worker's CPU.
+FLUSH_SECONDS = 0.5
+_pending: dict[str, dict[str, float]] = {}  # task name -> hash field -> increment not yet written
+_pending_lock = threading.Lock()
+_flusher_pid = 0
+
+
+def _add_task(name: str, seconds: float, failed: bool, cpu: float) -> None:
+    """Add one run to this process's pending increments (:func:`flush_tasks` writes them)."""
+    global _flusher_pid
+    with _pending_lock:
+        fields = _pending.setdefault(name, {})
+        for field, value in (("count", 1.0), ("sum", seconds), ("cpu", cpu),
+                             *((("failures", 1.0),) if failed else ()),
+                             *((f"le:{bound}", 1.0) for bound in TASK_BUCKETS if seconds <= bound)):
+            fields[field] = fields.get(field, 0.0) + value
+        start = _flusher_pid != os.getpid()  # none yet in this process (a forked child starts its own)
+        if start:
+            _flusher_pid = os.getpid()
+    if start:
+        threading.Thread(target=_flush_forever, name="portal-task-metrics", daemon=True).start()
+        atexit.register(flush_tasks)
+
+
+def _flush_forever() -> None:
+    while True:
+        time.sleep(FLUSH_SECONDS)
+        flush_tasks()
+
+
+def flush_tasks() -> None:
+    """Write this process's pending task runs to their Redis hashes, in one pipeline (errors are
+    logged, not raised; those runs are then not counted)."""
+    from portal.redis import client
+
+    with _pending_lock:
+        pending = dict(_pending)
+        _pending.clear()
+    if not pending:
+        return
+    try:
+        pipe = client().pipeline(transaction=False)
+        pipe.sadd(TASK_SET, *pending)
+        for name, fields in pending.items():
+            for field, value in fields.items():
+                if field in ("sum", "cpu"):
+                    pipe.hincrbyfloat(TASK_KEY + name, field, value)
+                else:
+                    pipe.hincrby(TASK_KEY + name, field, int(value))
+        pipe.execute()
+    except Exception:
+        logger.warning("task metrics not recorded", extra={"tasks": sorted(pending)}, exc_info=True)
+
+
 def _prerun(task_id: str | None = None, **_: Any) -> None:
     if task_id:
         with _started_lock:
@@ -160,8 +218,8 @@ def _postrun(task_id: str | None = None, task: Any = None, state: str | None = N
     name = getattr(task, "name", None)
     if started is None or not name:
         return
-    record_task(str(name), time.perf_counter() - started[0], failed=state == "FAILURE",
-                cpu=max(0.0, time.thread_time() - started[1]))
+    _add_task(str(name), time.perf_counter() - started[0], failed=state == "FAILURE",
+              cpu=max(0.0, time.thread_time() - started[1]))
 
 
 def install_task_signals() -> None:

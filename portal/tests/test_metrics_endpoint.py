@@ -143,6 +143,32 @@ def test_record_task_buckets_are_cumulative() -> None:
     client().srem(metrics.TASK_SET, name)
 
 
+def test_a_worker_writes_its_task_runs_added_up_as_one_run_at_a_time_would() -> None:
+    """A worker adds its runs up in memory and writes them every FLUSH_SECONDS in one pipeline:
+    the hash ends up as :func:`metrics.record_task` for each run would leave it."""
+    from portal.redis import client
+
+    one, added = unique("test.each"), unique("test.added")
+    runs = [(0.3, False, 0.25), (20.0, True, 0.5), (0.01, False, 0.0)]
+    for seconds, failed, cpu in runs:
+        metrics.record_task(one, seconds, failed=failed, cpu=cpu)
+        metrics._add_task(added, seconds, failed, cpu)
+    metrics.flush_tasks()
+    stats = metrics.task_stats()
+
+    def exact(fields: dict[str, str]) -> dict[str, str]:
+        return {k: v for k, v in fields.items() if k not in ("sum", "cpu")}
+
+    assert exact(stats[added]) == exact(stats[one])
+    assert float(stats[added]["sum"]) == pytest.approx(float(stats[one]["sum"]))
+    assert float(stats[added]["cpu"]) == pytest.approx(float(stats[one]["cpu"]))
+    metrics.flush_tasks()  # nothing pending: nothing written twice
+    assert metrics.task_stats()[added] == stats[added]
+    for name in (one, added):
+        client().delete(metrics.TASK_KEY + name)
+        client().srem(metrics.TASK_SET, name)
+
+
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.asyncio
 async def test_websocket_connections_gauge(admin_user: Any) -> None:
