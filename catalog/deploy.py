@@ -274,10 +274,9 @@ def deploy_revision(release_id: int, number: int, *, allow_cluster_scoped: bool 
             releases.finish_revision(release, revision, RevisionStatus.FAILED, f"The deploy failed: {exc}",
                                      code="deploy_failed", params=_error(revision, number, exc))
             return "failed"
-        # The generation each workload got from this apply: the read model answers for it once
-        # its row shows that generation (an older row describes the previous spec).
-        # Each workload's progress is what the API server answered to the apply (what the first
-        # look below reads too, so it has nothing to write unless the rollout already ended).
+        # Each workload's progress as the API server answered the apply (the freshest state there
+        # is), with the generation the apply gave it: the read model answers for the workload
+        # once its row shows that generation (an older row describes the previous spec).
         progress: dict[str, dict[str, Any]] = {key_of(o): {
             "state": "progressing" if o.get("kind") in WORKLOAD_KINDS else "ready",
             "ready": 0, "desired": 0, "message": "", "message_code": "", "message_params": {},
@@ -291,11 +290,10 @@ def deploy_revision(release_id: int, number: int, *, allow_cluster_scoped: bool 
             params={"number": number, "objects": len(objects), **({"pruned": len(pruned)} if pruned else {})})
         if revision.status != RevisionStatus.PROGRESSING:
             return "done"  # finished or superseded meanwhile
-        # The first look at once, under the same lock, from what the API server answered to the
-        # apply (a release without workloads is done now); then the task's chain and the
-        # watcher's hook.
+        # The first look at once, under the same lock, on that progress (a release without
+        # workloads is done now); then the task's chain and the watcher's hook.
         cache.set(watching_key(release_id, number), 1, timeout=watch_mark_seconds())
-        looked = _look(release, revision, client=client, applied=answers)
+        looked = _look(release, revision, client=client, first=True)
     return "watching" if looked == "progressing" else looked
 
 
@@ -398,22 +396,19 @@ def _watch_loaded(release: Release, revision: Revision, *, chained: bool) -> str
         return _look(release, revision)
 
 
-def _look(release: Release, revision: Revision, *, client: KubeClient | None = None,
-          applied: Mapping[str, dict[str, Any]] | None = None) -> str:
+def _look(release: Release, revision: Revision, *, client: KubeClient | None = None, first: bool = False) -> str:
     """Record the progress of the revision's workloads, from the read model where it answers, else
     from the cluster (through ``client`` when the caller has one open); finish the revision when
     they are all ready, one failed, or the deploy timed out.
 
-    ``applied``: the objects as the API server answered the apply, by key (the deploy's own first
-    look). They are the freshest state there is, so neither the read model (the watcher has not
+    ``first``: the deploy's own look, right after it stored each workload's progress from the
+    apply's answers (the freshest state there is). Neither the read model (the watcher has not
     seen them yet) nor the cluster is read; the answer is ``"polling"`` unless the read model's
     kinds are synced, since only then will the watcher's hook tell when they move."""
     objects = [o for o in parsed(revision.manifest) if o.get("kind") in WORKLOAD_KINDS]
     progress = dict(revision.progress or {})
-    if applied is not None:
-        answered = {key_of(o): {**workload_progress(applied[key_of(o)]),
-                                "generation": (progress.get(key_of(o)) or {}).get("generation")}
-                    for o in objects if isinstance(applied.get(key_of(o)), dict)}
+    if first:
+        answered = {key_of(o): progress[key_of(o)] for o in objects if key_of(o) in progress}
         watched = not objects or _watched(release.service_map.cluster, {str(o.get("kind")) for o in objects})
     else:
         answered = from_read_model(release, objects, progress)
@@ -459,7 +454,7 @@ def _look(release: Release, revision: Revision, *, client: KubeClient | None = N
                                                                     "seconds": float(f"{deploy_timeout():g}"),
                                                                     "objects": _scrub(revision, slow)})
         return "failed"
-    if applied is not None:  # the deploy recorded this progress with its own words: keep them
+    if first:  # the deploy recorded this progress with its own words: keep them
         releases.revision_progress(release, revision, progress, revision.message, code=revision.message_code,
                                    params=revision.message_params)
     else:

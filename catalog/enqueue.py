@@ -9,14 +9,15 @@ name the task instead of importing it, so nothing imports upward (issue 12).
 
 from __future__ import annotations
 
-from portal.enqueue import on_commit, send, started
+from portal.enqueue import note, on_commit, send, started, take
 
 DEPLOY_REVISION = "catalog.deploy_revision"
 DELETE_RELEASE = "catalog.delete_release"
 ADVANCE_ROLLOUT = "catalog.advance_rollout"
 PUBLISH_ROLLOUT = "catalog.publish_rollout"
 PUBLISH_RELEASE_ROWS = "catalog.publish_release_rows"
-RELEASE_ROWS_KEY = "catalog:publish-release-rows"  # the coalescing key of the release rows' task
+# The Redis set of releases whose rows are due (portal.enqueue.note), and its task's coalescing key
+RELEASE_ROWS_KEY = "catalog:release-rows-due"
 
 
 def advance_key(rollout_id: int) -> str:
@@ -39,4 +40,5 @@ def publish_key(rollout_id: int) -> str:
 
 
 __all__ = ["ADVANCE_ROLLOUT", "DELETE_RELEASE", "DEPLOY_REVISION", "PUBLISH_RELEASE_ROWS", "PUBLISH_ROLLOUT",
-           "RELEASE_ROWS_KEY", "advance_key", "advance_soon_key", "on_commit", "publish_key", "send", "started"]
+           "RELEASE_ROWS_KEY", "advance_key", "advance_soon_key", "note", "on_commit", "publish_key", "send",
+           "started", "take"]

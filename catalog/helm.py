@@ -188,6 +188,10 @@ _TOO_LONG = ("The chart's templates took too long or used too much memory to ren
              "(more than {timeout:g} s or {memory} MiB); look for loops over large ranges.")
 
 
+def _too_long(timeout: float) -> ChartError:
+    return ChartError(_TOO_LONG.format(timeout=timeout, memory=MEMORY_LIMIT >> 20))
+
+
 def _call(op: str, data: bytes, values: dict[str, Any], opts: dict[str, Any], *, timeout: float) -> dict[str, Any]:
     for attempt in (1, 2):
         pool = _get_pool()
@@ -196,13 +200,13 @@ def _call(op: str, data: bytes, values: dict[str, Any], opts: dict[str, Any], *,
             result = future.result(timeout=timeout)
         except FutureTimeout:
             _discard(pool, kill=True)
-            raise ChartError(_TOO_LONG.format(timeout=timeout, memory=MEMORY_LIMIT >> 20)) from None
+            raise _too_long(timeout) from None
         except BrokenProcessPool:
             killed_by_other = id(pool) in _killed
             _discard(pool, kill=True)
             if killed_by_other and attempt == 1:
                 continue  # another call's timeout took our process down; try once more
-            raise ChartError(_TOO_LONG.format(timeout=timeout, memory=MEMORY_LIMIT >> 20)) from None
+            raise _too_long(timeout) from None
         except RuntimeError as exc:  # the pool was shut down under us
             if attempt == 1:
                 continue
@@ -317,7 +321,7 @@ def _rendered_ahead(data: bytes, values: dict[str, Any], opts: dict[str, Any], t
         result = future.result(timeout=timeout)
     except FutureTimeout:
         _discard(pool, kill=True)
-        raise ChartError(_TOO_LONG.format(timeout=timeout, memory=MEMORY_LIMIT >> 20)) from None
+        raise _too_long(timeout) from None
     except (BrokenProcessPool, CancelledError, RuntimeError):
         return None
     return _result(result)

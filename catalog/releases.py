@@ -22,7 +22,6 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import Exists, F, OuterRef, Q
 from django.http import HttpRequest
 from django.utils import timezone
-from redis.exceptions import RedisError
 
 from catalog import enqueue, image_hooks, manifests, redaction, strategies
 from catalog.errors import invalid
@@ -40,7 +39,6 @@ from portal import audit
 from portal.errors import Conflict, Invalid
 from portal.events import publish
 from portal.models import AuditOutcome
-from portal.redis import client as redis_client
 from workspaces import access as ws_access
 from workspaces.models import ApplyStatus, Grant, ServiceMap
 
@@ -88,7 +86,6 @@ def _publish_release(release: Release) -> None:
 # task for every release due (catalog.publish_release_rows): building a row takes a query, and a
 # wide rollout's deploys start and finish together. The revision's own event goes at once.
 ROWS_DELAY = 0.1
-ROWS_DUE = "catalog:release-rows-due"  # Redis set of release ids whose rows are to be published
 
 
 def _publish_release_soon(release: Release) -> None:
@@ -96,35 +93,23 @@ def _publish_release_soon(release: Release) -> None:
     :data:`ROWS_DELAY` seconds, with every other release due then (one query for them all). The
     row is built when the task runs, so it carries the last state. Without Redis, at once."""
     def due() -> None:
-        try:
-            redis_client().sadd(ROWS_DUE, release.pk)
-        except RedisError:
-            logger.warning("could not queue the row of release %s; publishing it now", release.pk, exc_info=True)
+        if not enqueue.note(enqueue.RELEASE_ROWS_KEY, [release.pk]):
             _publish_release(release)
 
-    transaction.on_commit(due, robust=True)  # before the task is sent: it reads the set after it starts
+    transaction.on_commit(due, robust=True)  # noted before the task is sent, which takes them after it starts
     enqueue.on_commit(enqueue.PUBLISH_RELEASE_ROWS, countdown=ROWS_DELAY, coalesce=enqueue.RELEASE_ROWS_KEY)
 
 
 def publish_due_rows() -> int:
     """What ``catalog.publish_release_rows`` runs: the rows of every release due, from one query;
     how many were published."""
-    enqueue.started(enqueue.RELEASE_ROWS_KEY)  # a later commit sends the task again
-    ids = sorted({int(pk) for pk in _take_due()})
+    ids = [int(pk) for pk in enqueue.take(enqueue.RELEASE_ROWS_KEY) if pk.isdigit()]
     found = release_rows(ids) if ids else {}
     for pk in ids:
         row = found.get(pk)
         if row is not None:  # else deleted meanwhile: release.deleted says so
             publish(f"workspace.{row['workspace']['id']}", "release.updated", row)
     return len(found)
-
-
-def _take_due() -> list[bytes]:
-    with redis_client().pipeline(transaction=True) as pipe:
-        pipe.smembers(ROWS_DUE)
-        pipe.delete(ROWS_DUE)
-        members, _ = pipe.execute()
-    return list(members)
 
 
 def _publish_revision(release: Release, revision: Revision) -> None:

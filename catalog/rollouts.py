@@ -105,26 +105,30 @@ def create_rollout(*, workspace: Workspace, release_name: str, version: PackageV
             .select_related("workspace", "cluster")}
     existing = {r.service_map_id: r for r in Release.objects.filter(service_map__in=list(maps), name=release_name)}
     errors: dict[str, list[str]] = {}
+    # (index, service map, overrides) of each target that names a map the user may deploy to
+    chosen: list[tuple[int, ServiceMap, dict[str, Any]]] = []
+    for index, target in enumerate(targets):
+        sm = maps.get(target.get("service_map"))  # type: ignore[arg-type]
+        if sm is None:
+            errors[f"targets.{index}.service_map"] = [f"No service map {target.get('service_map')!r} in workspace "
+                                                      f"{workspace.name}."]
+            continue
+        if not ws_access.service_map_access().can_deploy(user, sm):
+            errors[f"targets.{index}.service_map"] = [f"Your role does not grant workloads.deploy in {sm.namespace}."]
+            continue
+        overrides = target.get("overrides") or {}
+        if not isinstance(overrides, dict):
+            errors[f"targets.{index}.overrides"] = ["Give overrides as an object of values."]
+            continue
+        chosen.append((index, sm, overrides))
     plan: list[tuple[ServiceMap, dict[str, Any], releases.Planned]] = []
     decided: releases.Decided | None = None  # decided once, from who asked: the tasks decide nothing
     # every target rendered side by side by the render processes, every target's quota preflight
     # from one read, the image gate and pull secrets asked once
-    jobs = _render_jobs(targets, maps, existing, release_name, values)
+    jobs = _render_jobs(chosen, existing, release_name, values)
     with helm.rendering_ahead(bytes(version.archive or b""), jobs), ws_services.read_ahead(maps.values()), \
             image_hooks.same_answers():
-        for index, target in enumerate(targets):
-            sm = maps.get(target.get("service_map"))  # type: ignore[arg-type]
-            if sm is None:
-                errors[f"targets.{index}.service_map"] = [f"No service map {target.get('service_map')!r} in workspace "
-                                                          f"{workspace.name}."]
-                continue
-            if not ws_access.service_map_access().can_deploy(user, sm):
-                errors[f"targets.{index}.service_map"] = [f"Your role does not grant workloads.deploy in {sm.namespace}."]
-                continue
-            overrides = target.get("overrides") or {}
-            if not isinstance(overrides, dict):
-                errors[f"targets.{index}.overrides"] = ["Give overrides as an object of values."]
-                continue
+        for index, sm, overrides in chosen:
             decided = decided or releases.decide(user, sm)
             release = existing.get(sm.pk)
             if release is not None:
@@ -145,6 +149,7 @@ def create_rollout(*, workspace: Workspace, release_name: str, version: PackageV
                 errors[f"targets.{index}.service_map"] = [str(exc)]
                 continue
             plan.append((sm, overrides, planned))
+    errors = dict(sorted(errors.items(), key=lambda item: int(item[0].split(".")[1])))  # by target, as given
     if canary is not None and canary not in maps:
         errors["canary"] = ["The canary must be one of the targets."]
     if errors:
@@ -177,17 +182,13 @@ def create_rollout(*, workspace: Workspace, release_name: str, version: PackageV
     return rollout
 
 
-def _render_jobs(targets: list[dict[str, Any]], maps: dict[int, ServiceMap], existing: dict[int, Release],
+def _render_jobs(chosen: list[tuple[int, ServiceMap, dict[str, Any]]], existing: dict[int, Release],
                  release_name: str, values: dict[str, Any]) -> list[tuple[dict[str, Any], dict[str, Any]]]:
     """The renders the targets' installs and upgrades will ask for (:func:`helm.rendering_ahead`):
     their values as :func:`releases.plan_install` / :func:`releases.plan_upgrade` restore them, and
     the revision each would get. A job that differs from what the plan asks is only a wasted render."""
     jobs = []
-    for target in targets:
-        sm = maps.get(target.get("service_map"))  # type: ignore[arg-type]
-        overrides = target.get("overrides") or {}
-        if sm is None or not isinstance(overrides, dict):
-            continue
+    for _, sm, overrides in chosen:
         release = existing.get(sm.pk)
         try:
             merged = releases.restored_values(_merge(values, overrides), release.values if release else None)

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import fnmatch
 import logging
+from collections.abc import Iterable
 from typing import Any
 
 from django.db import transaction
@@ -117,3 +118,34 @@ def started(key: str) -> None:
         client().delete(_coalesce_key(key))
     except Exception:  # the key expires by itself
         logger.warning("could not clear the coalescing key %s", key, exc_info=True)
+
+
+def note(key: str, members: Iterable[str | int]) -> bool:
+    """Add ``members`` to the Redis set ``key``: the things a coalesced task (sent with
+    ``coalesce=key``) is to look at, all of them in one run (:func:`take`). False (logged) when
+    Redis is away: the caller does the work itself or leaves it to its reconcile."""
+    from portal.redis import client
+
+    found = [str(m) for m in members]
+    if not found:
+        return True
+    try:
+        client().sadd(key, *found)
+    except Exception:  # redis, OSError
+        logger.warning("could not note %d member(s) of %s", len(found), key, exc_info=True)
+        return False
+    return True
+
+
+def take(key: str) -> list[str]:
+    """What a task sent with ``coalesce=key`` runs first: :func:`started`, then every member noted
+    in the set ``key`` until now (:func:`note`), removed from it, sorted. A member noted from now
+    on sends the task again."""
+    from portal.redis import client
+
+    started(key)
+    with client().pipeline(transaction=True) as pipe:
+        pipe.smembers(key)
+        pipe.delete(key)
+        members, _ = pipe.execute()
+    return sorted(m.decode() if isinstance(m, bytes) else str(m) for m in members)

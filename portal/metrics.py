@@ -129,26 +129,38 @@ _started_lock = threading.Lock()
 _installed = False
 
 
-def record_task(name: str, seconds: float, failed: bool, cpu: float = 0.0) -> None:
-    """Add one run of task ``name`` (``seconds`` long, ``cpu`` seconds of CPU) to its Redis hash
-    (any process; errors are logged, not raised)."""
+def _increments(seconds: float, failed: bool, cpu: float) -> dict[str, float]:
+    """What one run adds to its task's hash, by field."""
+    out = {"count": 1.0, "sum": seconds, "cpu": cpu, **({"failures": 1.0} if failed else {})}
+    out.update({f"le:{bound}": 1.0 for bound in TASK_BUCKETS if seconds <= bound})
+    return out
+
+
+def _write(pending: dict[str, dict[str, float]]) -> None:
+    """Add ``pending`` (task name -> field -> increment) to the tasks' Redis hashes in one pipeline
+    (errors are logged, not raised; those runs are then not counted)."""
     from portal.redis import client
 
-    key = TASK_KEY + name
+    if not pending:
+        return
     try:
         pipe = client().pipeline(transaction=False)
-        pipe.sadd(TASK_SET, name)
-        pipe.hincrby(key, "count", 1)
-        pipe.hincrbyfloat(key, "sum", seconds)
-        pipe.hincrbyfloat(key, "cpu", cpu)
-        if failed:
-            pipe.hincrby(key, "failures", 1)
-        for bound in TASK_BUCKETS:
-            if seconds <= bound:
-                pipe.hincrby(key, f"le:{bound}", 1)
+        pipe.sadd(TASK_SET, *pending)
+        for name, fields in pending.items():
+            for field, value in fields.items():
+                if field in ("sum", "cpu"):
+                    pipe.hincrbyfloat(TASK_KEY + name, field, value)
+                else:
+                    pipe.hincrby(TASK_KEY + name, field, int(value))
         pipe.execute()
     except Exception:
-        logger.warning("task metric not recorded", extra={"task": name}, exc_info=True)
+        logger.warning("task metrics not recorded", extra={"tasks": sorted(pending)}, exc_info=True)
+
+
+def record_task(name: str, seconds: float, failed: bool, cpu: float = 0.0) -> None:
+    """Add one run of task ``name`` (``seconds`` long, ``cpu`` seconds of CPU) to its Redis hash
+    now (any process; errors are logged, not raised)."""
+    _write({name: _increments(seconds, failed, cpu)})
 
 
 # A worker adds its task runs up in memory and writes them to Redis this often (seconds), in one
@@ -164,9 +176,7 @@ def _add_task(name: str, seconds: float, failed: bool, cpu: float) -> None:
     global _flusher_pid
     with _pending_lock:
         fields = _pending.setdefault(name, {})
-        for field, value in (("count", 1.0), ("sum", seconds), ("cpu", cpu),
-                             *((("failures", 1.0),) if failed else ()),
-                             *((f"le:{bound}", 1.0) for bound in TASK_BUCKETS if seconds <= bound)):
+        for field, value in _increments(seconds, failed, cpu).items():
             fields[field] = fields.get(field, 0.0) + value
         start = _flusher_pid != os.getpid()  # none yet in this process (a forked child starts its own)
         if start:
@@ -183,27 +193,11 @@ def _flush_forever() -> None:
 
 
 def flush_tasks() -> None:
-    """Write this process's pending task runs to their Redis hashes, in one pipeline (errors are
-    logged, not raised; those runs are then not counted)."""
-    from portal.redis import client
-
+    """Write this process's pending task runs to their Redis hashes, in one pipeline."""
     with _pending_lock:
         pending = dict(_pending)
         _pending.clear()
-    if not pending:
-        return
-    try:
-        pipe = client().pipeline(transaction=False)
-        pipe.sadd(TASK_SET, *pending)
-        for name, fields in pending.items():
-            for field, value in fields.items():
-                if field in ("sum", "cpu"):
-                    pipe.hincrbyfloat(TASK_KEY + name, field, value)
-                else:
-                    pipe.hincrby(TASK_KEY + name, field, int(value))
-        pipe.execute()
-    except Exception:
-        logger.warning("task metrics not recorded", extra={"tasks": sorted(pending)}, exc_info=True)
+    _write(pending)
 
 
 def _prerun(task_id: str | None = None, **_: Any) -> None:

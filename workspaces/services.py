@@ -34,7 +34,6 @@ from clusters.models import Cluster, KindSync, KubeObject, SyncState
 from clusters.watcher.projection import quantity
 from portal import enqueue, errors
 from portal.crypto import DecryptionError
-from portal.redis import client as redis_client
 from workspaces import actions
 from workspaces import quota as q
 from workspaces.models import ApplyStatus, ClusterAllocation, ServiceMap
@@ -344,23 +343,13 @@ def note_quota_changes(touched: Iterable[tuple[int, str]]) -> None:
     queue, it will read these too). Redis away: logged; drift is still caught by the beat's
     reconcile, and the usage is published at the namespace's next change."""
     members = [f"{int(cluster_id)}:{namespace}" for cluster_id, namespace in touched]
-    if not members:
-        return
-    try:
-        redis_client().sadd(QUOTA_CHANGED, *members)
-    except Exception:  # redis, OSError: the read model must keep flowing
-        logger.warning("could not note quota changes; the reconcile picks drift up", exc_info=True)
-        return
-    enqueue.on_commit(QUOTA_CHANGED_TASK, countdown=QUOTA_WINDOW, coalesce=QUOTA_CHANGED)
+    if members and enqueue.note(QUOTA_CHANGED, members):  # else logged: the reconcile picks drift up
+        enqueue.on_commit(QUOTA_CHANGED_TASK, countdown=QUOTA_WINDOW, coalesce=QUOTA_CHANGED)
 
 
 def _take_quota_changes() -> list[tuple[int, str]]:
-    pipe = redis_client().pipeline(transaction=True)
-    pipe.smembers(QUOTA_CHANGED)
-    pipe.delete(QUOTA_CHANGED)
-    members, _ = pipe.execute()
     pairs = []
-    for member in sorted(m.decode() if isinstance(m, bytes) else str(m) for m in members):
+    for member in enqueue.take(QUOTA_CHANGED):  # a change from now on queues another run
         cluster_id, _, namespace = member.partition(":")
         if cluster_id.isdigit() and namespace:
             pairs.append((int(cluster_id), namespace))
@@ -372,7 +361,6 @@ def quota_changed() -> dict[str, int]:
     the last run (:func:`note_quota_changes`), re-apply the quota of those that drifted, and
     publish the others' rows with the usage the read model now holds, built together. Returns
     how many were ``restoring`` and ``published``."""
-    enqueue.started(QUOTA_CHANGED)  # a change from now on queues another run
     pairs = _take_quota_changes()
     if not pairs:
         return {"restoring": 0, "published": 0}
