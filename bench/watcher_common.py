@@ -431,11 +431,63 @@ class LatencyProbe:
         stop_watcher(self.web)
 
 
+def _cpu_jiffies() -> list[int]:
+    return [int(x) for x in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
+
+
+_JIFFIES_AT_IMPORT = _cpu_jiffies()  # for the steal figure of the run that imported this module
+
+
+def reference_cpu_ms(repeats: int = 5) -> float:
+    """CPU milliseconds of a fixed workload shaped like the portal's own (JSON in and out of a
+    pod-sized object, dicts, strings), best of ``repeats``.
+
+    The machines these benchmarks run on change from one session to the next and are shared: the
+    same code measured 1.7-2x the CPU per change on one machine as on another. Every result
+    records this figure so that a change of machine is told apart from a change of code; it is
+    measured after the run, outside the load."""
+    pod = {"apiVersion": "v1", "kind": "Pod",
+           "metadata": {"name": "web-7c9f6d5b8-x2k4p", "namespace": "team-a", "uid": "0" * 36,
+                        "resourceVersion": "123456", "labels": {"app": "web", "pod-template-hash": "7c9f6d5b8"},
+                        "ownerReferences": [{"kind": "ReplicaSet", "name": "web-7c9f6d5b8", "uid": "1" * 36}]},
+           "spec": {"nodeName": "node-3", "containers": [{"name": "web", "image": "nginx:1.27",
+                                                          "resources": {"requests": {"cpu": "100m", "memory": "64Mi"}}}]},
+           "status": {"phase": "Running", "podIP": "10.0.3.17",
+                      "conditions": [{"type": t, "status": "True"} for t in ("PodScheduled", "Initialized", "Ready")]}}
+    best = float("inf")
+    for _ in range(repeats):
+        start = time.process_time()
+        for i in range(2000):
+            obj = json.loads(json.dumps(pod))
+            obj["metadata"]["resourceVersion"] = str(i)
+            key = f"{obj['metadata']['namespace']}/{obj['metadata']['name']}"
+            ready = any(c["type"] == "Ready" and c["status"] == "True" for c in obj["status"]["conditions"])
+            _ = {k: v for k, v in sorted(obj["metadata"]["labels"].items())}, key.split("/"), ready
+        best = min(best, time.process_time() - start)
+    return round(best * 1000, 1)
+
+
+def steal_percent_since_import() -> float:
+    """Share of the machine's CPU time the hypervisor gave to other guests since this module was
+    imported (``steal`` in ``/proc/stat``): high values mean a shared, busy host."""
+    now = _cpu_jiffies()
+    delta = [b - a for a, b in zip(_JIFFIES_AT_IMPORT, now, strict=False)]
+    total = sum(delta[:8]) or 1
+    return round(100.0 * (delta[7] if len(delta) > 7 else 0) / total, 2)
+
+
+def machine_facts() -> dict[str, Any]:
+    model = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                  if line.startswith("model name")), "")
+    return {"cpus": os.cpu_count(), "cpu_model": model, "python": platform.python_version(),
+            "platform": platform.platform(), "reference_cpu_ms": reference_cpu_ms(),
+            "steal_percent": steal_percent_since_import()}
+
+
 def write_results(name: str, payload: dict[str, Any]) -> Path:
     RESULTS.mkdir(parents=True, exist_ok=True)
     payload = {"benchmark": name, "when": datetime.now().astimezone().isoformat(timespec="seconds"),
-               "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform()},
-               **payload}
+               "machine": machine_facts(), **payload}
     path = RESULTS / f"{name}.json"
     path.write_text(json.dumps(payload, indent=2) + "\n")
     return path
