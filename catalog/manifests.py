@@ -72,7 +72,7 @@ def stamp(objects: list[dict[str, Any]], *, namespace: str, release: Release | N
     no release label (the install adds it)."""
     out = []
     for obj in objects:
-        obj = without_nulls(_load_one(yaml.dump(obj, Dumper=_DUMPER)))  # a deep copy of plain data
+        obj = without_nulls(obj)  # rebuilds every mapping and list: a deep copy of plain data
         meta = obj.setdefault("metadata", {})
         meta["namespace"] = namespace
         if release is not None:

@@ -383,16 +383,19 @@ class Planned:
 
 
 def plan_install(*, sm: ServiceMap, name: str, version: PackageVersion, values: dict[str, Any],
-                 strategy: dict[str, Any], user: Any, decided: Decided | None = None) -> Planned:
+                 strategy: dict[str, Any], user: Any, decided: Decided | None = None,
+                 absent: bool = False) -> Planned:
     """Check and prepare an install; nothing is written. A user's request is checked here; a task
     starting a rollout's target passes what was ``decided`` when the rollout was created (its
-    grants were checked then), and decides nothing."""
+    grants were checked then), and decides nothing. ``absent``: the caller has just read that no
+    release of that name exists there (a rollout reads it for every target at once); a release
+    created since is refused when it is stored (the unique constraint, 409)."""
     if decided is None:
         ws_access.require_grant(user, sm.workspace, Grant.WORKLOADS_DEPLOY)
         decided = decide(user, sm)
     if sm.status == ApplyStatus.DELETING:
         raise Conflict(f"Service map {sm.namespace} is being deleted.")
-    if Release.objects.filter(service_map=sm, name=name).exists():
+    if not absent and Release.objects.filter(service_map=sm, name=name).exists():
         raise Conflict(f"A release named {name} exists in {sm.namespace}; upgrade it instead.")
     values = restored_values(values, None)
     strategy = strategies.validate(strategy)

@@ -137,7 +137,7 @@ def create_rollout(*, workspace: Workspace, release_name: str, version: PackageV
                 if release is None:
                     planned = releases.plan_install(sm=sm, name=release_name, version=version,
                                                     values=_merge(values, overrides), strategy={}, user=user,
-                                                    decided=decided)
+                                                    decided=decided, absent=True)
                 else:
                     planned = releases.plan_upgrade(release=release, version=version, values=_merge(values, overrides),
                                                     strategy=None, user=user, decided=decided)

@@ -33,3 +33,23 @@ def test_dump_writes_what_the_python_emitter_writes(obj: dict[str, Any]) -> None
     text = manifests.dump([obj])
     assert text == "---\n" + yaml.safe_dump(obj, sort_keys=True, allow_unicode=True)
     assert manifests.load(text) == [obj]
+
+
+def test_stamp_copies_without_nulls_and_leaves_the_input_alone() -> None:
+    """``stamp`` builds what is applied in a copy of the objects (a chart's render may be stamped
+    again for another target): nulls dropped at any depth, the namespace, label and annotation
+    added, the input unchanged, and nothing of the output shared with it."""
+    shared = {"app": "web"}
+    given = [{"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c", "labels": shared, "annotations": None},
+              "data": {"keep": "x", "drop": None, "list": [{"a": None, "b": 1}]}},
+             {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "d", "labels": shared}}]
+    before = yaml.safe_dump(given)
+    out = manifests.stamp(given, namespace="team-a", release=None, revision=3)
+    assert yaml.safe_dump(given) == before
+    assert out[0] == {"apiVersion": "v1", "kind": "ConfigMap",
+                      "metadata": {"name": "c", "labels": {"app": "web"}, "namespace": "team-a",
+                                   "annotations": {manifests.REVISION_ANNOTATION: "3"}},
+                      "data": {"keep": "x", "list": [{"b": 1}]}}
+    out[0]["metadata"]["labels"]["changed"] = "yes"
+    assert shared == {"app": "web"}
+    assert out[1]["metadata"]["labels"] == {"app": "web"}
