@@ -253,6 +253,9 @@ CHANNEL_LAYERS = {
 PORTAL_WS_RECHECK_SECONDS = float(os.environ.get("PORTAL_WS_RECHECK_SECONDS", "30"))
 
 CELERY_BROKER_URL = REDIS_URL
+# kombu's Redis transport with one Redis client per channel instead of one per command (portal/broker.py)
+if REDIS_URL.startswith(("redis://", "rediss://")):
+    CELERY_BROKER_TRANSPORT = "portal.broker:Transport"
 CELERY_RESULT_BACKEND = None
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
