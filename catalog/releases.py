@@ -348,9 +348,19 @@ def _gate_images(user: Any, sm: ServiceMap, objects: list[dict[str, Any]], repla
 def _store_revision(release: Release, *, number: int, action: str, version: PackageVersion, values: dict[str, Any],
                     objects: list[dict[str, Any]], user: Any, rollback_of: int | None = None,
                     decided: Decided | None = None) -> Revision:
+    revision = _revision_row(release, number=number, action=action, version=version, values=values, objects=objects,
+                             user=user, rollback_of=rollback_of, decided=decided)
+    revision.save(force_insert=True)
+    return revision
+
+
+def _revision_row(release: Release, *, number: int, action: str, version: PackageVersion, values: dict[str, Any],
+                  objects: list[dict[str, Any]], user: Any, rollback_of: int | None = None,
+                  decided: Decided | None = None) -> Revision:
+    """The revision of ``objects`` as the release's revision ``number`` (not saved)."""
     stamped = manifests.stamp(objects, namespace=release.service_map.namespace, release=release, revision=number)
     manifest = manifests.dump(stamped)
-    return Revision.objects.create(
+    return Revision(
         release=release, number=number, action=action, rollback_of=rollback_of, package_version=version,
         values=values, manifest=manifest, digest=manifests.digest(manifest), resources=manifests.resources(stamped),
         status=RevisionStatus.PENDING, created_by=user if getattr(user, "is_authenticated", False) else None,
@@ -432,6 +442,42 @@ def store(planned: Planned, *, user: Any, request: HttpRequest | None, publish: 
     if planned.release is None:
         return _store_install(planned, user=user, request=request, publish=publish)
     return _store_upgrade(planned, user=user, request=request, publish=publish)
+
+
+def store_wave(plans: list[Planned], *, user: Any, request: HttpRequest | None) -> list[Release]:
+    """:func:`store` for every plan of a rollout's wave, in the caller's transaction, without
+    publishing (:func:`publish_releases`): the installs' releases and revisions in one INSERT
+    each, the upgrades one by one (each locks its release). Returns the releases in plan order.
+    409, and nothing written, when a release named so was created in one of the service maps
+    since the wave was planned."""
+    installs = [p for p in plans if p.release is None]
+    stored: dict[int, Release] = {}
+    if installs:
+        creator = user if getattr(user, "is_authenticated", False) else None
+        try:
+            with transaction.atomic(savepoint=False):  # as in _store_install
+                releases = Release.objects.bulk_create([Release(
+                    workspace=p.sm.workspace, service_map=p.sm, name=p.name, package_version=p.version,
+                    values=p.values, strategy=p.strategy, strategy_state=p.prepared.strategy_state,
+                    status=ReleaseStatus.PENDING, revision=1, created_by=creator) for p in installs])
+                for planned, release in zip(installs, releases, strict=True):
+                    release.service_map = planned.sm
+                    stored[id(planned)] = release
+                Revision.objects.bulk_create([_revision_row(
+                    release, number=1, action="install", version=p.version, values=p.values,
+                    objects=p.prepared.objects, user=user, decided=p.decided) for p, release in zip(
+                        installs, releases, strict=True)])
+                for planned, release in zip(installs, releases, strict=True):
+                    _audit(request, action="release.install", release=release,
+                           detail={"service_map": planned.sm.pk, "package_version": planned.version.pk,
+                                   "revision": 1})
+                    _enqueue(enqueue.DEPLOY_REVISION, release.pk, 1)
+        except IntegrityError as exc:
+            names = ", ".join(sorted({p.sm.namespace for p in installs}))
+            raise Conflict(f"A release named {installs[0].name} was just created in one of {names}; "
+                           "reload and retry.") from exc
+    return [stored[id(p)] if p.release is None else _store_upgrade(p, user=user, request=request, publish=False)
+            for p in plans]
 
 
 def publish_releases(stored: list[Release]) -> None:

@@ -164,13 +164,16 @@ def create_rollout(*, workspace: Workspace, release_name: str, version: PackageV
             policy={"canary": canary, "batch_size": max(1, batch_size), "max_failures": max(0, max_failures)},
             allow_cluster_scoped=decided.allow_cluster_scoped,
             created_by=user if getattr(user, "is_authenticated", False) else None)
-        stored: list[Release] = []
+        # 409 (and nothing written) when a release changed since it was checked
+        stored = releases.store_wave([planned for (_, _, planned), wave in zip(plan, waves, strict=True)
+                                      if wave == first], user=user, request=request)
+        started_by_map = {release.service_map_id: release for release in stored}
         ledger: list[RolloutTarget] = []
-        for (sm, overrides, planned), wave in zip(plan, waves, strict=True):
+        for (sm, overrides, _), wave in zip(plan, waves, strict=True):
             started: dict[str, Any] = {}
-            if wave == first:  # 409 (and nothing written) when a release changed since it was checked
-                stored.append(releases.store(planned, user=user, request=request, publish=False))
-                started = {"release": stored[-1], "revision": stored[-1].revision, "state": TargetState.APPLYING,
+            if wave == first:
+                release = started_by_map[sm.pk]
+                started = {"release": release, "revision": release.revision, "state": TargetState.APPLYING,
                            "attempts": 1}
             ledger.append(RolloutTarget(rollout=rollout, service_map=sm, wave=wave, overrides=overrides, **started))
         RolloutTarget.objects.bulk_create(ledger)  # one statement for the ledger

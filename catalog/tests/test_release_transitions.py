@@ -19,7 +19,7 @@ from catalog.tests.helpers import Driver
 from catalog.tests.helpers import release_state as _state
 from catalog.tests.helpers import setup_service_maps as _setup
 from portal.celery import app as celery_app
-from portal.errors import Forbidden, Invalid
+from portal.errors import Conflict, Forbidden, Invalid
 from portal.models import AuditRecord
 from portal.testing import make_user
 from workspaces.models import ApplyStatus, Membership, Role, ServiceMap
@@ -330,3 +330,33 @@ def test_a_target_that_starts_rolling_out_advances_its_rollout_a_moment_later(
     assert set(RolloutTarget.objects.filter(rollout=rollout).values_list("state", flat=True)) == {"progressing"}
     driver.queue = type(driver.queue)(item for item in driver.queue if item[0] is not tasks_deploy.advance_rollout)
     driver.run(until=lambda: Rollout.objects.get(pk=rollout.pk).status == "succeeded", timeout=90)
+
+
+def test_a_release_created_after_the_plan_refuses_the_wave_and_nothing_is_stored(
+        admin_api: APIClient, sandbox: Any, driver: Driver, monkeypatch: Any) -> None:
+    """The wave's installs are stored in one INSERT each for releases and revisions
+    (``releases.store_wave``): a release of that name created in one of the service maps after the
+    request read them (another request, at the same moment) is refused by the unique constraint,
+    a 409 that says what to do, and the rollout, its ledger and the other targets' releases are
+    not written."""
+    from catalog.models import Rollout, RolloutTarget
+
+    workspace, maps, developer, version = _setup(admin_api, sandbox, ("cluster-1", "cluster-2"))
+    plan_install = releases.plan_install
+
+    def raced(**kwargs: Any) -> Any:
+        planned = plan_install(**kwargs)
+        if kwargs["sm"] == maps[1]:  # another request installs it now
+            Release.objects.create(workspace=workspace, service_map=maps[1], name=kwargs["name"], package_version=version)
+        return planned
+
+    monkeypatch.setattr(releases, "plan_install", raced)
+    before = (Rollout.objects.count(), RolloutTarget.objects.count(), Revision.objects.count())
+    with pytest.raises(Conflict) as refused:
+        rollouts.create_rollout(workspace=workspace, release_name="shop", version=version, values={},
+                                targets=[{"service_map": sm.pk} for sm in maps], canary=None,
+                                batch_size=5, max_failures=0, user=developer, request=None)
+    assert "reload and retry" in str(refused.value)
+    assert (Rollout.objects.count(), RolloutTarget.objects.count(), Revision.objects.count()) == before
+    assert list(Release.objects.filter(name="shop").values_list("service_map_id", flat=True)) == [maps[1].pk]
+    assert not [args for task, args in driver.queue if task.name == "catalog.deploy_revision"]
