@@ -5,6 +5,7 @@ summary figures and freshness, and writes of a cluster deleted mid-flight."""
 from __future__ import annotations
 
 import datetime
+import time
 from typing import Any
 
 import pytest
@@ -35,6 +36,7 @@ from clusters.watcher.writer import (
     Op,
     apply_batch,
     ensure_kindsyncs,
+    refresh_counts,
 )
 
 pytestmark = pytest.mark.django_db
@@ -250,3 +252,37 @@ def test_a_batch_refresh_agrees_with_one_cluster_at_a_time(cluster: Cluster) -> 
     again = refresh_cluster(cid)
     assert again is not None
     assert again.summary == refreshed.summary
+
+
+@pytest.mark.django_db(transaction=True)  # the lock is held by another connection: rows must be committed
+def test_object_counts_skip_a_row_a_write_holds_and_count_it_next_time() -> None:
+    """The summary thread's count refresh waits for no lock. A writer holding a KindSync row (its
+    batch is updating the kind) and the refresh updating many rows had deadlocked: PostgreSQL broke
+    it after a second, and the read model stalled. Now the held row is skipped, returned, and
+    counted at the next refresh; the others are counted at once."""
+    import psycopg
+
+    c = Cluster.objects.create(name="w-counts", server="https://127.0.0.1:6446")
+    ensure_kindsyncs(c.pk)
+    apply_batch([Op(UPSERT, c.pk, "Service", row=svc(f"s{i}", str(i))) for i in range(3)]
+                + [Op(UPSERT, c.pk, "Node", row=node("n1"))])
+    KindSync.objects.filter(cluster=c).update(object_count=0)
+    db = connection.settings_dict
+    with psycopg.connect(dbname=db["NAME"], host=db["HOST"], port=db["PORT"], user=db["USER"],
+                         password=db["PASSWORD"]) as other:
+        other.execute("SELECT 1 FROM clusters_kindsync WHERE cluster_id = %s AND kind = 'Service' FOR UPDATE", [c.pk])
+        with connection.cursor() as cursor:  # a refresh that waited would fail here, not hang the test
+            cursor.execute("SET lock_timeout = '3s'")
+        started = time.monotonic()
+        try:
+            skipped = refresh_counts([(c.pk, "Service"), (c.pk, "Node"), (c.pk, "NoSuchKind")])
+        finally:
+            with connection.cursor() as cursor:
+                cursor.execute("RESET lock_timeout")
+        assert time.monotonic() - started < 1.0  # not waited for
+        assert skipped == {(c.pk, "Service")}  # held; a kind without a row is not returned
+        assert dict(KindSync.objects.filter(cluster=c, kind__in=["Service", "Node"]).values_list(
+            "kind", "object_count")) == {"Service": 0, "Node": 1}
+        other.rollback()
+    assert refresh_counts(skipped) == set()
+    assert KindSync.objects.get(cluster=c, kind="Service").object_count == 3

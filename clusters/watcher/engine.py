@@ -238,11 +238,14 @@ class Engine:
             counts = {p for p in self.counts_dirty if p[0] in due}
             self.counts_dirty -= counts
             try:
-                rows = await self.loop.run_in_executor(self.summary_executor, _refresh, due, counts,
-                                                       {c for c in due if c in self.clusters})
+                rows, skipped = await self.loop.run_in_executor(self.summary_executor, _refresh, due, counts,
+                                                                {c for c in due if c in self.clusters})
             except Exception:
                 logger.exception("watcher summary refresh failed")
                 continue
+            self.counts_dirty |= skipped  # a write held their rows: counted at the clusters' next refresh
+            for cluster_id, _ in skipped:
+                self.dirty.setdefault(cluster_id, now)
             for cluster_id, row in rows.items():
                 comparable = {k: v for k, v in row.items() if k not in ("last_sync", "last_checked")}
                 if self.published_rows.get(cluster_id) != comparable:
@@ -453,13 +456,15 @@ def _apply_each(ops: list[Op]) -> Changes:
     return merged
 
 
-def _refresh(cluster_ids: set[int], counts: set[tuple[int, str]], held: set[int]) -> dict[int, dict[str, Any]]:
+def _refresh(cluster_ids: set[int], counts: set[tuple[int, str]],
+             held: set[int]) -> tuple[dict[int, dict[str, Any]], set[tuple[int, str]]]:
     """Counts, then the clusters' figures and rows: three reads for the batch, and an update per
     cluster whose figures changed. A cluster in ``held`` (this process watches it under its lease)
-    is ``watched`` without asking the lease table."""
-    refresh_counts(counts)
+    is ``watched`` without asking the lease table. Also returns the counts skipped because a write
+    held their row (:func:`refresh_counts`), for the next refresh."""
+    skipped = refresh_counts(counts)
     return {cluster_id: cluster_row(cluster, syncs, watched=True if cluster_id in held else None)
-            for cluster_id, (cluster, syncs) in sorted(refresh_clusters(cluster_ids).items())}
+            for cluster_id, (cluster, syncs) in sorted(refresh_clusters(cluster_ids).items())}, skipped
 
 
 def _load_cluster(cluster_id: int, config: WatcherConfig) -> ClusterInfo | None:

@@ -412,19 +412,36 @@ def apply_batch(ops: Sequence[Op]) -> Changes:
     return changes
 
 
+# The rows the writer is changing right now are skipped, not waited for: the writer's statements
+# lock KindSync rows too, in their own order, and two multi-row updates that wait for each other
+# deadlock (PostgreSQL found one after a second of waiting, and the read model stalled for two).
+# The skipped pairs are returned, and counted at the next refresh.
 _REFRESH_COUNTS = """
-UPDATE clusters_kindsync AS k SET object_count = v.n
-FROM (SELECT p.cluster_id, p.kind,
-             (SELECT count(*) FROM clusters_kubeobject AS o WHERE o.cluster_id = p.cluster_id AND o.kind = p.kind) AS n
-      FROM unnest(%b::bigint[], %b::text[]) AS p(cluster_id, kind)) AS v
-WHERE k.cluster_id = v.cluster_id AND k.kind = v.kind AND k.object_count <> v.n
+WITH p AS MATERIALIZED (
+  SELECT k.id, k.cluster_id, k.kind FROM clusters_kindsync AS k
+  JOIN unnest(%b::bigint[], %b::text[]) AS w(cluster_id, kind) ON k.cluster_id = w.cluster_id AND k.kind = w.kind
+  FOR UPDATE OF k SKIP LOCKED
+), counted AS (
+  UPDATE clusters_kindsync AS k SET object_count = v.n
+  FROM (SELECT p.id, (SELECT count(*) FROM clusters_kubeobject AS o
+                      WHERE o.cluster_id = p.cluster_id AND o.kind = p.kind) AS n FROM p) AS v
+  WHERE k.id = v.id AND k.object_count <> v.n
+  RETURNING k.id
+)
+SELECT w.cluster_id, w.kind FROM unnest(%b::bigint[], %b::text[]) AS w(cluster_id, kind)
+WHERE NOT EXISTS (SELECT 1 FROM p WHERE p.cluster_id = w.cluster_id AND p.kind = w.kind)
+  AND EXISTS (SELECT 1 FROM clusters_kindsync AS k WHERE k.cluster_id = w.cluster_id AND k.kind = w.kind)
 """
 
 
-def refresh_counts(pairs: Iterable[Pair]) -> None:
-    """Set ``KindSync.object_count`` of the given (cluster, kind) pairs from the rows (one statement)."""
+def refresh_counts(pairs: Iterable[Pair]) -> set[Pair]:
+    """Set ``KindSync.object_count`` of the given (cluster, kind) pairs from the rows (one
+    statement that waits for no lock); returns the pairs it skipped because a write held their
+    row, to be counted at the next refresh (a pair without a row is not returned)."""
     pairs = sorted(set(pairs))
     if not pairs:
-        return
+        return set()
     with _cursor() as cursor:
-        cursor.execute(_REFRESH_COUNTS, ([c for c, _ in pairs], [k for _, k in pairs]))
+        clusters, kinds = [c for c, _ in pairs], [k for _, k in pairs]
+        cursor.execute(_REFRESH_COUNTS, (clusters, kinds, clusters, kinds))
+        return {(int(cluster_id), str(kind)) for cluster_id, kind in cursor.fetchall()}
