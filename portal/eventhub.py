@@ -19,6 +19,7 @@ away the hub reads again from where it stopped once Redis is back; events trimme
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import weakref
 from typing import Protocol
@@ -32,6 +33,7 @@ logger = logging.getLogger(__name__)
 
 READ_COUNT = 500  # entries per XREAD
 BLOCK_MS = 1000
+CLOSE_SECONDS = 2.0  # at most this long to close a stream connection (see EventHub._run)
 READY_TIMEOUT = 5.0
 
 
@@ -112,7 +114,12 @@ class EventHub:
                 await asyncio.sleep(delay)
                 delay = min(5.0, delay * 2)
             finally:
-                await connection.aclose()
+                # Bounded: closing a connection whose read was just cancelled can wait on it for
+                # a socket timeout at a time, and a loop shutting down (a test's, a web process's)
+                # must not wait for that. A close that does not finish leaves the socket to the
+                # garbage collector.
+                with contextlib.suppress(Exception):
+                    await asyncio.wait_for(connection.aclose(), timeout=CLOSE_SECONDS)
 
 
 _hubs: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, EventHub] = weakref.WeakKeyDictionary()
