@@ -451,32 +451,23 @@ def store_wave(plans: list[Planned], *, user: Any, request: HttpRequest | None) 
     409, and nothing written, when a release named so was created in one of the service maps
     since the wave was planned."""
     installs = [p for p in plans if p.release is None]
-    stored: dict[int, Release] = {}
+    created: list[Release] = []
     if installs:
-        creator = user if getattr(user, "is_authenticated", False) else None
         try:
             with transaction.atomic(savepoint=False):  # as in _store_install
-                releases = Release.objects.bulk_create([Release(
-                    workspace=p.sm.workspace, service_map=p.sm, name=p.name, package_version=p.version,
-                    values=p.values, strategy=p.strategy, strategy_state=p.prepared.strategy_state,
-                    status=ReleaseStatus.PENDING, revision=1, created_by=creator) for p in installs])
-                for planned, release in zip(installs, releases, strict=True):
-                    release.service_map = planned.sm
-                    stored[id(planned)] = release
+                created = Release.objects.bulk_create([_install_row(p, user) for p in installs])
                 Revision.objects.bulk_create([_revision_row(
                     release, number=1, action="install", version=p.version, values=p.values,
                     objects=p.prepared.objects, user=user, decided=p.decided) for p, release in zip(
-                        installs, releases, strict=True)])
-                for planned, release in zip(installs, releases, strict=True):
-                    _audit(request, action="release.install", release=release,
-                           detail={"service_map": planned.sm.pk, "package_version": planned.version.pk,
-                                   "revision": 1})
-                    _enqueue(enqueue.DEPLOY_REVISION, release.pk, 1)
+                        installs, created, strict=True)])
+                for planned, release in zip(installs, created, strict=True):
+                    _installed(planned, release, request)
         except IntegrityError as exc:
             names = ", ".join(sorted({p.sm.namespace for p in installs}))
             raise Conflict(f"A release named {installs[0].name} was just created in one of {names}; "
                            "reload and retry.") from exc
-    return [stored[id(p)] if p.release is None else _store_upgrade(p, user=user, request=request, publish=False)
+    installed = iter(created)  # in plan order, as the installs were
+    return [next(installed) if p.release is None else _store_upgrade(p, user=user, request=request, publish=False)
             for p in plans]
 
 
@@ -497,21 +488,31 @@ def _store_install(planned: Planned, *, user: Any, request: HttpRequest | None, 
         # No savepoint inside a caller's transaction (a rollout stores its wave in one): a refusal
         # here fails that transaction as a whole anyway, and a wave saves two statements a target.
         with transaction.atomic(savepoint=False):
-            release = Release.objects.create(
-                workspace=sm.workspace, service_map=sm, name=name, package_version=version, values=values,
-                strategy=planned.strategy, strategy_state=planned.prepared.strategy_state,
-                status=ReleaseStatus.PENDING, revision=1,
-                created_by=user if getattr(user, "is_authenticated", False) else None)
+            release = _install_row(planned, user)
+            release.save(force_insert=True)
             _store_revision(release, number=1, action="install", version=version, values=values,
                             objects=planned.prepared.objects, user=user, decided=planned.decided)
-            _audit(request, action="release.install", release=release,
-                   detail={"service_map": sm.pk, "package_version": version.pk, "revision": 1})
-            _enqueue(enqueue.DEPLOY_REVISION, release.pk, 1)
+            _installed(planned, release, request)
             if publish:
                 transaction.on_commit(lambda: _publish_release(release))
     except IntegrityError as exc:
         raise Conflict(f"A release named {name} was just created in {sm.namespace}.") from exc
     return release
+
+
+def _install_row(planned: Planned, user: Any) -> Release:
+    """The release a planned install creates (not saved)."""
+    return Release(workspace=planned.sm.workspace, service_map=planned.sm, name=planned.name,
+                   package_version=planned.version, values=planned.values, strategy=planned.strategy,
+                   strategy_state=planned.prepared.strategy_state, status=ReleaseStatus.PENDING, revision=1,
+                   created_by=user if getattr(user, "is_authenticated", False) else None)
+
+
+def _installed(planned: Planned, release: Release, request: HttpRequest | None) -> None:
+    """What follows an install's rows in its transaction: the audit record, the deploy after commit."""
+    _audit(request, action="release.install", release=release,
+           detail={"service_map": planned.sm.pk, "package_version": planned.version.pk, "revision": 1})
+    _enqueue(enqueue.DEPLOY_REVISION, release.pk, 1)
 
 
 def _store_upgrade(planned: Planned, *, user: Any, request: HttpRequest | None, publish: bool) -> Release:
