@@ -16,11 +16,19 @@ imports an app above it:
   nothing: a Deployment's status moves several times in a rollout, and only some of those moves
   change what a deploy's look records. With ``urgent``, a change that must not wait for the
   window's end (a workload that finished its rollout, or failed it) is sent at once even inside
-  a window; the window and its queued send stay as they were. With ``quiet``, a change that
+  a window; the window stays, and its closing send, which the urgent one makes needless, is
+  dropped (a change after it queues a new one). With ``quiet``, a change that
   tells the task nothing it has not already learned elsewhere (a workload just applied, whose
   controller has not yet seen it: the deploy that applied it has recorded exactly that) is not
   sent at once after a quiet window: it opens the window with its send queued for the window's
   end, which sees what came after it.
+
+A window's closing send is held here, in the watcher, until the window ends (one timer thread;
+:func:`pending` lists them), not handed to the broker with a countdown, so an urgent send inside
+the window, which sees every change the held one would have, can cancel it: a rollout that
+finishes inside the window its start opened costs one task, not two. Held sends die with the
+process; the tasks that rely on them have a slower safety net of their own (a deploy's chained
+looks and the beat task).
 
 A listener runs in the watcher's executor after the batch committed, never on its event loop,
 and its failure is logged, never propagated: the read model must keep flowing.
@@ -28,6 +36,8 @@ and its failure is logged, never propagated: the read model must keep flowing.
 
 from __future__ import annotations
 
+import heapq
+import itertools
 import logging
 import threading
 import time
@@ -66,14 +76,31 @@ _sent_signatures: dict[ObjectKey, Hashable] = {}  # what the last send for each 
 MAX_SIGNATURES = 100_000  # then forgotten at once: every object's next change sends again
 
 
+@dataclass(eq=False)
+class _Held:
+    """A window's closing send, held until ``due``: sends ``task(value)``."""
+
+    task: str
+    value: str
+    due: float  # monotonic
+    objects: dict[ObjectKey, Hashable]  # the changes it covers (their signatures are forgotten if it fails)
+    covered: int = 0  # changes it took on after it was queued
+    cancelled: bool = False
+
+
 @dataclass
 class _Window:
     ends: float  # monotonic time the window of the last immediate send ends
     trailing: bool = False  # a send at ``ends`` is queued: it will see every change until then
+    held: _Held | None = None  # that send, while it waits
 
 
 _windows: dict[tuple[str, str], _Window] = {}  # (task, value) -> its window
 _windows_lock = threading.Lock()
+_held_ready = threading.Condition(_windows_lock)  # the timer thread waits on it for the next due send
+_held: list[tuple[float, int, _Held]] = []  # heap by due time
+_held_order = itertools.count()
+_timer: threading.Thread | None = None
 
 
 def register(kinds: set[str] | frozenset[str], listener: Listener) -> None:
@@ -160,8 +187,9 @@ def _send_labelled(changes: Changes) -> None:
 
     for hook in list(_label_hooks):
         now = time.monotonic()
-        # (value, countdown, window it opened, urgent: sent inside an open window, which it leaves alone)
-        sends: list[tuple[str, float | None, _Window | None, bool]] = []
+        # (value, the window it opened, and for an urgent send inside a window the closing send it
+        # makes needless: (that window, the held send, its ``covered`` when decided))
+        sends: list[tuple[str, _Window | None, tuple[_Window, _Held, int] | None]] = []
         with _windows_lock:
             values = labelled(changes, hook)
             if not values:
@@ -180,24 +208,89 @@ def _send_labelled(changes: Changes) -> None:
                 key = (hook.task, value)
                 window = _windows.get(key)
                 if window is None or now >= window.ends:
-                    _windows[key] = fresh = _Window(now + hook.window, trailing=value in quiet)
-                    sends.append((value, hook.window if value in quiet else None, fresh, False))
+                    _windows[key] = fresh = _Window(now + hook.window)
+                    if value in quiet:
+                        _hold(fresh, hook.task, value, values[value])
+                    else:
+                        sends.append((value, fresh, None))
                 elif value in urgent:
-                    sends.append((value, None, None, True))
+                    held = window.held
+                    sends.append((value, None, (window, held, held.covered) if held is not None else None))
                 elif not window.trailing:
-                    window.trailing = True
-                    sends.append((value, max(window.ends - now, 0.01), None, False))
-                # else: the trailing send of this window is queued and will see this change
-        for value, countdown, opened, at_once in sends:
-            if enqueue.send(hook.task, value, countdown=countdown):
+                    _hold(window, hook.task, value, values[value])
+                elif window.held is not None:  # the closing send, held, will see this change
+                    window.held.objects.update(values[value])
+                    window.held.covered += 1
+                # else: the closing send has left already and will see this change
+        for value, opened, cancels in sends:
+            if enqueue.send(hook.task, value):
+                if cancels is not None:
+                    _cancel(*cancels)
                 continue
             with _windows_lock:  # not sent (the broker is away): the next change tries again
                 key = (hook.task, value)
                 if opened is not None and _windows.get(key) is opened:
                     del _windows[key]
-                elif opened is None and not at_once and key in _windows:
-                    _windows[key].trailing = False
                 for object_key in values[value]:
+                    _sent_signatures.pop(object_key, None)
+
+
+def _hold(window: _Window, task: str, value: str, objects: dict[ObjectKey, Hashable]) -> None:
+    """Queue ``window``'s closing send for its end. Call with ``_windows_lock`` held."""
+    global _timer
+    window.trailing = True
+    window.held = held = _Held(task, value, window.ends, dict(objects))
+    heapq.heappush(_held, (held.due, next(_held_order), held))
+    if _timer is None or not _timer.is_alive():
+        _timer = threading.Thread(target=_send_held, name="watcher-hook-timer", daemon=True)
+        _timer.start()
+    _held_ready.notify()
+
+
+def _cancel(window: _Window, held: _Held, covered: int) -> None:
+    """An urgent send left inside ``window``: it saw every change ``held`` was queued for, so
+    ``held`` is dropped, unless a change came after the urgent one was decided (``covered``
+    moved): the held send stays, for that change."""
+    with _windows_lock:
+        if window.held is held and held.covered == covered and not held.cancelled:
+            held.cancelled = True
+            window.held, window.trailing = None, False
+
+
+def pending() -> list[tuple[str, str, float]]:
+    """The closing sends held now: (task, value, seconds until sent)."""
+    with _windows_lock:
+        now = time.monotonic()
+        return sorted((h.task, h.value, max(h.due - now, 0.0)) for _, _, h in _held if not h.cancelled)
+
+
+def _send_held() -> None:
+    """The timer thread: send each held closing send at its window's end."""
+    from portal import enqueue
+
+    while True:
+        with _held_ready:
+            while True:
+                while _held and _held[0][2].cancelled:
+                    heapq.heappop(_held)
+                wait = (_held[0][0] - time.monotonic()) if _held else None
+                if wait is not None and wait <= 0:
+                    break
+                _held_ready.wait(wait)
+            held = heapq.heappop(_held)[2]
+            window = _windows.get((held.task, held.value))
+            if window is not None and window.held is held:
+                window.held = None  # on its way: a change until the window's end is seen by it
+        try:
+            sent = enqueue.send(held.task, held.value)
+        except Exception:  # never let the timer thread die
+            logger.exception("watcher label hook failed")
+            sent = False
+        if not sent:
+            with _windows_lock:  # not sent (the broker is away): the next change tries again
+                if window is not None and _windows.get((held.task, held.value)) is window:
+                    window.trailing = False
+                for object_key in held.objects:
                     _sent_signatures.pop(object_key, None)
 
 
