@@ -30,6 +30,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import connection, transaction
+from psycopg import sql
 
 from monitoring.samples import SeriesKey
 
@@ -279,8 +280,10 @@ def _create(partitions: Iterable[Partition]) -> list[str]:
             cur.execute("SELECT to_regclass(%s) IS NULL", [p.name])
             if not cur.fetchone()[0]:
                 continue
-            cur.execute(f"CREATE TABLE IF NOT EXISTS {p.name} PARTITION OF {p.table} "
-                        "FOR VALUES FROM (%s) TO (%s)", [p.start, p.end])
+            # DDL takes no parameters (the settings bind them on the server): the bounds as literals
+            bounds = sql.SQL("FOR VALUES FROM ({}) TO ({})").format(
+                sql.Literal(p.start), sql.Literal(p.end)).as_string(cur.connection)
+            cur.execute(f"CREATE TABLE IF NOT EXISTS {p.name} PARTITION OF {p.table} {bounds}")
             cur.execute(f"CREATE INDEX IF NOT EXISTS {p.name}_ts ON {p.name} USING brin (ts)")
             created.append(p.name)
     if created:

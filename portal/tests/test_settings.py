@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[2]
 PROBE = "import portal.settings as s; print(s.DEBUG, s.SESSION_COOKIE_SECURE, s.CSRF_COOKIE_SECURE, s.SECURE_HSTS_SECONDS)"
 
@@ -106,3 +108,30 @@ def test_the_broker_visibility_timeout_is_configurable_and_refused_when_too_shor
     short = settings_with("60")
     assert short.returncode != 0
     assert "PORTAL_BROKER_VISIBILITY_TIMEOUT=60 is below 300 seconds" in short.stderr
+
+
+def test_parameters_are_bound_on_the_server_unless_turned_off() -> None:
+    """Server-side binding (prepared statements after a few runs) by default; 0 turns it off for a
+    pooler that cannot keep prepared statements."""
+    probe = "import portal.settings as s; print(s.DATABASES['default']['OPTIONS'].get('server_side_binding'))"
+    base = {k: v for k, v in os.environ.items() if k not in {"DJANGO_SETTINGS_MODULE", "PORTAL_DB_SERVER_SIDE_BINDING"}}
+
+    def settings_with(value: str | None) -> str:
+        extra = {"PORTAL_DB_SERVER_SIDE_BINDING": value} if value is not None else {}
+        return subprocess.run([sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, check=True,
+                              env={**base, "PORTAL_ENV": "test", **extra}, timeout=60).stdout.strip()
+
+    assert settings_with(None) == "True"
+    assert settings_with("0") == "None"
+
+
+@pytest.mark.django_db
+def test_the_connection_binds_on_the_server() -> None:
+    """What the setting gives: a cursor that sends parameters apart from the SQL."""
+    import psycopg
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        assert not isinstance(cursor.cursor, psycopg.ClientCursor)
+        cursor.execute("SELECT %s::int + 1", [41])
+        assert cursor.fetchone() == (42,)
