@@ -18,7 +18,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.db import IntegrityError, connection, transaction
+from django.db import DatabaseError, IntegrityError, connection, transaction
 from django.db.models import Exists, F, OuterRef, Q
 from django.http import HttpRequest
 from django.utils import timezone
@@ -33,6 +33,7 @@ from catalog.models import (
     RevisionStatus,
     RolloutStatus,
     RolloutTarget,
+    TargetState,
 )
 from catalog.rows import release_row, release_rows
 from portal import audit
@@ -861,7 +862,7 @@ def finish_revision(release: Release, revision: Revision, status: str, message: 
                                                                         "message": message})
         _publish_revision(release, revision)
         _publish_release_soon(release)
-        _notify_rollouts(release)
+        _notify_rollouts(release, settled=status == RevisionStatus.DEPLOYED)
 
 
 def _settle(release: Release, revision: Revision) -> bool:
@@ -961,14 +962,56 @@ def release_deleted(release: Release) -> None:
 ADVANCE_SOON_DELAY = 0.25
 
 
-def _notify_rollouts(release: Release, *, soon: bool = False) -> None:
+def _notify_rollouts(release: Release, *, soon: bool = False, settled: bool = False) -> None:
     """A target's release moved: advance the running rollouts it belongs to (after commit;
     :func:`catalog.rollouts.advance`, by the task's name); with ``soon``, in
-    :data:`ADVANCE_SOON_DELAY` seconds, coalesced apart from the advances sent at once."""
+    :data:`ADVANCE_SOON_DELAY` seconds, coalesced apart from the advances sent at once.
+
+    ``settled``: its revision is deployed. The advance goes at once only where that may end the
+    target's wave (no other target of the wave is still unfinished, read after this commit: of
+    two targets finishing together, the later commit sees both); otherwise only the ledger's
+    words change, and the advance waits :data:`ADVANCE_SOON_DELAY` with the wave's other steps
+    (a wide wave's targets finish within a second of each other: one advance each cost the
+    worker as much as their looks)."""
+    if settled:
+        release_id = release.pk
+        transaction.on_commit(lambda: _advance_settled(release_id))
+        return
     ids = set(RolloutTarget.objects.filter(release=release, rollout__status=RolloutStatus.RUNNING)
               .values_list("rollout_id", flat=True))
     for rollout_id in sorted(ids):
         if soon:
+            enqueue.on_commit(enqueue.ADVANCE_ROLLOUT, rollout_id, True, countdown=ADVANCE_SOON_DELAY,
+                              coalesce=enqueue.advance_soon_key(rollout_id))
+        else:
+            enqueue.on_commit(enqueue.ADVANCE_ROLLOUT, rollout_id, coalesce=enqueue.advance_key(rollout_id))
+
+
+# The running rollouts a release is a target of, each with whether another target of the same
+# wave has not finished (not started, or its revision not deployed, failed or superseded).
+_WAVE_UNFINISHED = (
+    'SELECT t."rollout_id", EXISTS (SELECT 1 FROM "catalog_rollouttarget" p '
+    'LEFT JOIN "catalog_revision" v ON v."release_id" = p."release_id" AND v."number" = p."revision" '
+    'WHERE p."rollout_id" = t."rollout_id" AND p."wave" = t."wave" AND p."id" <> t."id" '
+    'AND p."state" NOT IN (%s, %s, %s) AND (v."status" IS NULL OR v."status" NOT IN (%s, %s, %s))) '
+    'FROM "catalog_rollouttarget" t JOIN "catalog_rollout" r ON r."id" = t."rollout_id" '
+    'WHERE t."release_id" = %s AND r."status" = %s ORDER BY t."rollout_id"')
+
+
+def _advance_settled(release_id: int) -> None:
+    """After the commit of a deployed revision: :func:`_notify_rollouts` with ``settled``."""
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute(_WAVE_UNFINISHED, [TargetState.HEALTHY, TargetState.FAILED, TargetState.SKIPPED,
+                                              RevisionStatus.DEPLOYED, RevisionStatus.FAILED,
+                                              RevisionStatus.SUPERSEDED, release_id, RolloutStatus.RUNNING])
+            rows = cursor.fetchall()
+    except DatabaseError:  # the finish is committed: the beat task's pass advances its rollouts
+        logger.warning("could not read the rollouts of release %s after its revision deployed", release_id,
+                       exc_info=True)
+        return
+    for rollout_id, others_unfinished in rows:
+        if others_unfinished:
             enqueue.on_commit(enqueue.ADVANCE_ROLLOUT, rollout_id, True, countdown=ADVANCE_SOON_DELAY,
                               coalesce=enqueue.advance_soon_key(rollout_id))
         else:

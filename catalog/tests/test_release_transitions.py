@@ -332,6 +332,38 @@ def test_a_target_that_starts_rolling_out_advances_its_rollout_a_moment_later(
     driver.run(until=lambda: Rollout.objects.get(pk=rollout.pk).status == "succeeded", timeout=90)
 
 
+def test_a_target_that_finishes_before_the_rest_of_its_wave_advances_later_the_last_at_once(
+        admin_api: APIClient, sandbox: Any, driver: Driver) -> None:
+    """A deployed target whose wave still has unfinished targets changes only the ledger: its
+    advance waits (``soon``) with the wave's other steps; the wave's last one advances at once,
+    and that advance ends the rollout."""
+    from catalog import tasks_deploy
+    from catalog.models import RevisionStatus, Rollout
+
+    workspace, maps, developer, version = _setup(admin_api, sandbox, ("cluster-1", "cluster-2"))
+    rollout = rollouts.create_rollout(workspace=workspace, release_name="shop", version=version, values={},
+                                      targets=[{"service_map": sm.pk} for sm in maps], canary=None, batch_size=5,
+                                      max_failures=0, user=developer, request=None)
+    for task, args in [item for item in driver.queue if item[0] is tasks_deploy.deploy_revision]:
+        driver.queue.remove((task, args))
+        task.run(*args)
+    driver.queue.clear()
+    first, last = (Release.objects.get(service_map=sm, name="shop") for sm in maps)
+
+    def finish(release: Release) -> list[tuple[Any, ...]]:
+        revision = Revision.objects.get(release=release, number=release.revision)
+        assert revision.status == RevisionStatus.PROGRESSING
+        releases.finish_revision(release, revision, RevisionStatus.DEPLOYED, "All objects are ready.")
+        advances = [args for task, args in driver.queue if task is tasks_deploy.advance_rollout]
+        driver.queue.clear()
+        return advances
+
+    assert finish(first) == [(rollout.pk, True)]  # the other target still rolls out
+    assert finish(last) == [(rollout.pk,)]  # the wave's last: at once
+    assert tasks_deploy.advance_rollout.run(rollout.pk) == "succeeded"
+    assert Rollout.objects.get(pk=rollout.pk).status == "succeeded"
+
+
 def test_a_release_created_after_the_plan_refuses_the_wave_and_nothing_is_stored(
         admin_api: APIClient, sandbox: Any, driver: Driver, monkeypatch: Any) -> None:
     """The wave's installs are stored in one INSERT each for releases and revisions
