@@ -20,6 +20,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from clusters.watcher.config import WatcherConfig
 from clusters.watcher.engine import Engine
+from portal import gcpause
 
 logger = logging.getLogger("clusters.watcher")
 
@@ -39,27 +40,9 @@ def tune_gc() -> None:
     objects alive once the process is set up are frozen out of collection for good (they live
     as long as the process), and collections run after 50,000 allocations instead of 700; the
     little cyclic garbage the watcher makes (psycopg's array dumpers) waits a little longer."""
-    gc.collect()
-    gc.freeze()
+    gcpause.freeze_setup()
     gc.set_threshold(GC_YOUNG_THRESHOLD, 50, 100)
-    gc.callbacks.append(_time_collections)
-
-
-# A collection of the oldest generation that held the loop longer than this is logged.
-GC_PAUSE_LOG_SECONDS = 0.1
-_collection_started = [0.0]
-
-
-def _time_collections(phase: str, info: dict[str, Any]) -> None:
-    if info.get("generation") != 2:
-        return
-    if phase == "start":
-        _collection_started[0] = time.perf_counter()
-        return
-    took = time.perf_counter() - _collection_started[0]
-    if took > GC_PAUSE_LOG_SECONDS:
-        logger.warning("watcher garbage collection paused the process",
-                       extra={"seconds": round(took, 3), "collected": info.get("collected")})
+    gcpause.log_long_collections("watcher")
 
 
 def freeze_after_lists(done: int, running: int, seen: int) -> int:
