@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import re
 from typing import Any
 
 import pytest
@@ -55,7 +57,8 @@ def test_the_answers_do_not_tell_whether_the_account_exists(user: object) -> Non
     lock("nobody-here")
     real, unknown = attempt("alice", "x", "203.0.113.9"), attempt("nobody-here", "x", "203.0.113.9")
     assert real.status_code == unknown.status_code == 429
-    assert real.json() == unknown.json()
+    # the same answer but for the seconds left, which may straddle a second between the two locks
+    assert re.sub(r"\d+", "N", json.dumps(real.json())) == re.sub(r"\d+", "N", json.dumps(unknown.json()))
     assert abs(int(real["Retry-After"]) - int(unknown["Retry-After"])) <= 1
 
 
