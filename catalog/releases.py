@@ -980,11 +980,16 @@ def _notify_rollouts(release: Release, *, soon: bool = False, settled: bool = Fa
     ids = set(RolloutTarget.objects.filter(release=release, rollout__status=RolloutStatus.RUNNING)
               .values_list("rollout_id", flat=True))
     for rollout_id in sorted(ids):
-        if soon:
-            enqueue.on_commit(enqueue.ADVANCE_ROLLOUT, rollout_id, True, countdown=ADVANCE_SOON_DELAY,
-                              coalesce=enqueue.advance_soon_key(rollout_id))
-        else:
-            enqueue.on_commit(enqueue.ADVANCE_ROLLOUT, rollout_id, coalesce=enqueue.advance_key(rollout_id))
+        _advance(rollout_id, soon=soon)
+
+
+def _advance(rollout_id: int, *, soon: bool) -> None:
+    """Queue the rollout's advance after commit: at once, or ``soon`` (coalesced apart)."""
+    if soon:
+        enqueue.on_commit(enqueue.ADVANCE_ROLLOUT, rollout_id, True, countdown=ADVANCE_SOON_DELAY,
+                          coalesce=enqueue.advance_soon_key(rollout_id))
+    else:
+        enqueue.on_commit(enqueue.ADVANCE_ROLLOUT, rollout_id, coalesce=enqueue.advance_key(rollout_id))
 
 
 # The running rollouts a release is a target of, each with whether another target of the same
@@ -1011,8 +1016,4 @@ def _advance_settled(release_id: int) -> None:
                        exc_info=True)
         return
     for rollout_id, others_unfinished in rows:
-        if others_unfinished:
-            enqueue.on_commit(enqueue.ADVANCE_ROLLOUT, rollout_id, True, countdown=ADVANCE_SOON_DELAY,
-                              coalesce=enqueue.advance_soon_key(rollout_id))
-        else:
-            enqueue.on_commit(enqueue.ADVANCE_ROLLOUT, rollout_id, coalesce=enqueue.advance_key(rollout_id))
+        _advance(rollout_id, soon=bool(others_unfinished))

@@ -94,7 +94,7 @@ DATABASES["default"].setdefault("OPTIONS", {})["connect_timeout"] = 5
 # and the client no longer quotes every value into the text (bench/fanout.py: the worker's deploy
 # task 15-18 -> 11-13 ms of CPU). PORTAL_DB_SERVER_SIDE_BINDING=0 turns it off, e.g. behind a
 # PgBouncer in transaction mode older than 1.21 (no prepared statements across its connections).
-if os.environ.get("PORTAL_DB_SERVER_SIDE_BINDING", "1") != "0":
+if env_bool("PORTAL_DB_SERVER_SIDE_BINDING", True):
     DATABASES["default"]["OPTIONS"]["server_side_binding"] = True
 # A pool of connections shared by the process's threads (psycopg_pool through Django's "pool"
 # option), for the web process: under ASGI every request runs in a thread of its own, so a

@@ -116,13 +116,17 @@ def test_parameters_are_bound_on_the_server_unless_turned_off() -> None:
     probe = "import portal.settings as s; print(s.DATABASES['default']['OPTIONS'].get('server_side_binding'))"
     base = {k: v for k, v in os.environ.items() if k not in {"DJANGO_SETTINGS_MODULE", "PORTAL_DB_SERVER_SIDE_BINDING"}}
 
-    def settings_with(value: str | None) -> str:
+    def settings_with(value: str | None) -> subprocess.CompletedProcess[str]:
         extra = {"PORTAL_DB_SERVER_SIDE_BINDING": value} if value is not None else {}
-        return subprocess.run([sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, check=True,
-                              env={**base, "PORTAL_ENV": "test", **extra}, timeout=60).stdout.strip()
+        return subprocess.run([sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, check=False,
+                              env={**base, "PORTAL_ENV": "test", **extra}, timeout=60)
 
-    assert settings_with(None) == "True"
-    assert settings_with("0") == "None"
+    assert settings_with(None).stdout.strip() == "True"
+    assert settings_with("0").stdout.strip() == "None"
+    assert settings_with("false").stdout.strip() == "None"  # the same words as every boolean setting
+    refused = settings_with("sometimes")
+    assert refused.returncode != 0
+    assert "PORTAL_DB_SERVER_SIDE_BINDING='sometimes' is not a boolean" in refused.stderr
 
 
 @pytest.mark.django_db
