@@ -109,7 +109,15 @@ def _move_onto(page: Any, base: str, admin: Any, *, source: int, target: int) ->
     expect(dialog.get_by_test_id("move-plan")).to_have_attribute("data-ok", "true", timeout=30_000)
     dialog.get_by_test_id("move-confirm").click()
     expect(page).to_have_url(re.compile(r"/moves/\d+$"), timeout=15_000)
-    expect(page.get_by_test_id("move-header")).to_have_attribute("data-status", "healthy", timeout=150_000)
+    try:
+        expect(page.get_by_test_id("move-header")).to_have_attribute("data-status", "healthy", timeout=150_000)
+    except AssertionError as exc:  # say where it stopped: the ledger and the target service map
+        from catalog.models import Move
+
+        move = Move.objects.select_related("target").get(pk=int(page.url.rsplit("/", 1)[1]))
+        target = move.target
+        raise AssertionError(f"{exc}\nmove {move.pk} {move.status}: {move.message}\nsteps: {move.steps}\n"
+                             f"target: {target and (target.status, target.message, target.generation, target.applied_generation)}") from exc
     expect(page.get_by_test_id("retire-source")).to_be_visible()
     return int(page.url.rsplit("/", 1)[1])
 

@@ -1,0 +1,90 @@
+import { QueryObserver } from '@tanstack/react-query';
+import { describe, expect, it } from 'vitest';
+import { createQueryClient } from './queryClient';
+
+interface Row {
+  status: string;
+}
+
+/** A query function whose answers the test releases one at a time. */
+function controlledFetch() {
+  const pending: ((row: Row) => void)[] = [];
+  let calls = 0;
+  const fn = () =>
+    new Promise<Row>((resolve) => {
+      calls += 1;
+      pending.push(resolve);
+    });
+  const answer = (index: number, row: Row) => {
+    const resolve = pending[index];
+    if (!resolve) throw new Error(`no fetch number ${index} was made`);
+    resolve(row);
+  };
+  return { fn, answer, calls: () => calls };
+}
+
+async function settle(): Promise<void> {
+  for (let i = 0; i < 5; i += 1) await new Promise((resolve) => setTimeout(resolve, 0));
+}
+
+describe('a patch that lands while the query is being fetched', () => {
+  it('is not overwritten by the older answer: the query is fetched again', async () => {
+    const client = createQueryClient();
+    const fetch = controlledFetch();
+    const key = ['moves', 'detail', 2];
+    const observer = new QueryObserver<Row>(client, { queryKey: key, queryFn: fetch.fn });
+    const unsubscribe = observer.subscribe(() => undefined);
+    await settle();
+    expect(fetch.calls()).toBe(1);
+
+    // the socket's event arrives first, then the answer the server read before that change
+    client.setQueryData<Row>(key, { status: 'healthy' });
+    fetch.answer(0, { status: 'running' });
+    await settle();
+    expect(fetch.calls()).toBe(2); // the answer is not trusted: asked again
+
+    fetch.answer(1, { status: 'healthy' });
+    await settle();
+    expect(client.getQueryData<Row>(key)).toEqual({ status: 'healthy' });
+    expect(fetch.calls()).toBe(2); // and no more than once
+    unsubscribe();
+  });
+
+  it('leaves a patch alone when no fetch is on its way', async () => {
+    const client = createQueryClient();
+    const fetch = controlledFetch();
+    const key = ['moves', 'detail', 3];
+    const observer = new QueryObserver<Row>(client, { queryKey: key, queryFn: fetch.fn });
+    const unsubscribe = observer.subscribe(() => undefined);
+    await settle();
+    fetch.answer(0, { status: 'running' });
+    await settle();
+
+    client.setQueryData<Row>(key, { status: 'healthy' });
+    await settle();
+    expect(fetch.calls()).toBe(1);
+    expect(client.getQueryData<Row>(key)).toEqual({ status: 'healthy' });
+    unsubscribe();
+  });
+
+  it('costs no refetch when the patch comes in the task that started the fetch', async () => {
+    const client = createQueryClient();
+    const fetch = controlledFetch();
+    const key = ['audit', 'list'];
+    const observer = new QueryObserver<Row>(client, { queryKey: key, queryFn: fetch.fn });
+    const unsubscribe = observer.subscribe(() => undefined);
+    await settle();
+    fetch.answer(0, { status: 'old' });
+    await settle();
+
+    // an event with a seq gap: refetch, and patch what it carries, in one go
+    void client.invalidateQueries({ queryKey: key });
+    client.setQueryData<Row>(key, { status: 'patched' });
+    await settle();
+    fetch.answer(1, { status: 'fresh' });
+    await settle();
+    expect(fetch.calls()).toBe(2);
+    expect(client.getQueryData<Row>(key)).toEqual({ status: 'fresh' });
+    unsubscribe();
+  });
+});
