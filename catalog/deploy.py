@@ -248,8 +248,12 @@ def deploy_revision(release_id: int, number: int, *, allow_cluster_scoped: bool 
             _probe(client)
             # the pull secrets its pods name, before a pod asks for one (catalog.image_hooks)
             image_hooks.ensure_pull_secrets(release.service_map, objects, client)
-            for obj in objects:  # nothing is applied unless every object passes the dry-run
+            for obj in objects:
                 _check_scope(client, obj, allow_cluster_scoped)
+            # Nothing is applied unless every object passes: each is dry-run before the first is
+            # applied, but for the first itself, whose apply is the first write (refused, it
+            # leaves nothing applied, as its refused dry-run would have).
+            for obj in objects[1:]:
                 client.apply(obj, field_manager=FIELD_MANAGER, dry_run=True, timeout=CALL_TIMEOUT)
             generations: dict[str, int | None] = {}
             answers: dict[str, dict[str, Any]] = {}

@@ -165,3 +165,50 @@ def test_rollout_in_waves_with_a_blackholed_cluster(admin_api: APIClient, sandbo
     assert set(ledger().values()) == {"healthy"}
     with client_for(sandbox, "cluster-3") as kube:
         assert kube.get_object("ConfigMap", "shop-config", dark.namespace)["data"]["message"] == "fleet"
+
+
+@pytest.mark.parametrize("refused_at", [0, 2])
+def test_a_manifest_the_cluster_refuses_leaves_nothing_applied(admin_api: APIClient, sandbox: Any, driver: Driver,
+                                                               monkeypatch: pytest.MonkeyPatch,
+                                                               refused_at: int) -> None:
+    """Three objects, one the API server refuses (a name that is no RFC 1123 subdomain): first
+    (its own apply is the first write, so it needs no dry-run) or last (refused at its dry-run,
+    before anything is written). Either way nothing is applied, the revision fails as refused,
+    and the deploy sent one dry-run fewer than there are objects."""
+    from catalog.manifests import dump, load
+    from clusters.kube.client import KubeClient
+
+    _workspace, (sm,), developer, version = _setup(admin_api, sandbox, ("cluster-1",))
+    release = releases.create_release(sm=sm, name="shop", version=version, values={}, strategy={}, user=developer,
+                                      request=None)
+    revision = Revision.objects.get(release=release, number=1)
+    good = load(revision.manifest)
+    bad = {"apiVersion": "v1", "kind": "ConfigMap",
+           "metadata": {"name": "Not_A_Name", "namespace": sm.namespace,
+                        "labels": {deploy.RELEASE_LABEL: str(release.pk)}}, "data": {"a": "b"}}
+    objects = [o for o in good if o["kind"] != "Deployment"][:2]
+    objects.insert(refused_at, bad)
+    assert len(objects) == 3
+    Revision.objects.filter(pk=revision.pk).update(manifest=dump(objects))
+
+    calls: list[tuple[str, bool]] = []
+    apply = KubeClient.apply
+
+    def counted(self: KubeClient, obj: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
+        calls.append((obj["metadata"]["name"], bool(kwargs.get("dry_run"))))
+        return apply(self, obj, **kwargs)
+
+    monkeypatch.setattr(KubeClient, "apply", counted)
+    driver.queue.clear()
+    assert deploy.deploy_revision(release.pk, 1) == "failed"
+
+    revision.refresh_from_db()
+    assert revision.status == "failed"
+    assert revision.message_code == "deploy_refused"
+    assert "nothing was applied" in revision.message
+    assert sum(1 for _name, dry in calls if dry) == len(objects) - 1
+    with client_for(sandbox, "cluster-1") as kube:
+        assert kube.list_objects("ConfigMap", sm.namespace,
+                                 label_selector=f"{deploy.RELEASE_LABEL}={release.pk}") == []
+        assert kube.list_objects("Service", sm.namespace,
+                                 label_selector=f"{deploy.RELEASE_LABEL}={release.pk}") == []
