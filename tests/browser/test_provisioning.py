@@ -115,9 +115,10 @@ def _move_onto(page: Any, base: str, admin: Any, *, source: int, target: int) ->
         from catalog.models import Move
 
         move = Move.objects.select_related("target").get(pk=int(page.url.rsplit("/", 1)[1]))
-        target = move.target
+        made = move.target
         raise AssertionError(f"{exc}\nmove {move.pk} {move.status}: {move.message}\nsteps: {move.steps}\n"
-                             f"target: {target and (target.status, target.message, target.generation, target.applied_generation)}") from exc
+                             f"target: {made and (made.status, made.message, made.generation, made.applied_generation)}"
+                             ) from exc
     expect(page.get_by_test_id("retire-source")).to_be_visible()
     return int(page.url.rsplit("/", 1)[1])
 
