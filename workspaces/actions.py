@@ -18,6 +18,7 @@ reconcile picks the row up). Stored messages carry ``message_code`` and ``messag
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
 
@@ -83,9 +84,11 @@ def publish_service_map(sm: ServiceMap) -> None:
     publish_service_maps([sm])
 
 
-def publish_service_maps(maps: list[ServiceMap]) -> None:
-    """Each map's row, built together (the usage and workload figures in one query each)."""
-    for sm, row in zip(maps, rows.service_map_rows(maps), strict=True):
+def publish_service_maps(maps: list[ServiceMap], *, quotas: Mapping[tuple[int, str], KubeObject] | None = None
+                         ) -> None:
+    """Each map's row, built together (the usage and workload figures in one query each);
+    ``quotas``: the maps' quota rows, when the caller has just read them."""
+    for sm, row in zip(maps, rows.service_map_rows(maps, quotas=quotas), strict=True):
         publish(f"workspace.{sm.workspace_id}", "servicemap.updated", row)
 
 

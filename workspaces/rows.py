@@ -12,7 +12,7 @@ serialise. Reads of the database only; no cluster I/O, no writes.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from decimal import Decimal
 from typing import Any, ClassVar
 
@@ -74,7 +74,7 @@ def quota_rows(pairs: Iterable[tuple[int, str]]) -> dict[tuple[int, str], KubeOb
     return {(row.cluster_id, row.namespace): row for row in rows}
 
 
-def usage_of(rows: dict[tuple[int, str], KubeObject], sm: ServiceMap) -> dict[str, dict[str, str]]:
+def usage_of(rows: Mapping[tuple[int, str], KubeObject], sm: ServiceMap) -> dict[str, dict[str, str]]:
     """``{key: {"hard", "used"}}`` for the service map's quota keys, from its ResourceQuota row."""
     row = rows.get((sm.cluster_id, sm.namespace))
     used = q.load(((row.data or {}).get("used") or {}) if row is not None else {})
@@ -297,9 +297,12 @@ class ServiceMapSerializer(serializers.ModelSerializer[ServiceMap]):
         }
 
 
-def service_map_rows(maps: Sequence[ServiceMap], warnings: list[str] | None = None) -> list[dict[str, Any]]:
+def service_map_rows(maps: Sequence[ServiceMap], warnings: list[str] | None = None, *,
+                     quotas: Mapping[tuple[int, str], KubeObject] | None = None) -> list[dict[str, Any]]:
+    """The maps' rows as the API answers them. ``quotas``: :func:`quota_rows` of (at least) these
+    maps, when the caller has just read them (not read again)."""
     pairs = [(sm.cluster_id, sm.namespace) for sm in maps]
-    rows = quota_rows(pairs)
+    rows = quota_rows(pairs) if quotas is None else quotas
     figures = workload_figures(pairs)
     for sm in maps:
         sm.o_limits = effective_limits(sm)  # type: ignore[attr-defined]

@@ -382,7 +382,7 @@ def quota_changed() -> dict[str, int]:
             restoring += 1
         else:
             unchanged.append(sm)
-    actions.publish_service_maps(unchanged)
+    actions.publish_service_maps(unchanged, quotas=quotas)
     return {"restoring": restoring, "published": len(unchanged)}
 
 

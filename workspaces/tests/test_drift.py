@@ -88,3 +88,25 @@ def test_one_look_publishes_the_usage_and_restores_drifted_quotas(monkeypatch: p
     assert [r[:2] for r in applied] == [("workspaces.apply_service_map", raised.pk)]
     assert "was changed in the cluster" in applied[0][2]
     assert services.quota_changed() == {"restoring": 0, "published": 0}  # what it read is gone from the set
+
+
+def test_the_look_reads_the_quota_rows_once(monkeypatch: pytest.MonkeyPatch, noted: None) -> None:
+    """The rows it decides drift from are the rows it publishes the usage of: read once."""
+    from workspaces import rows
+
+    monkeypatch.setattr(actions, "publish", lambda group, event, data: None)
+    monkeypatch.setattr(services.enqueue, "started", lambda key: None)
+    reads: list[int] = []
+    quota_rows = rows.quota_rows
+
+    def counted(pairs: Any) -> Any:
+        reads.append(1)
+        return quota_rows(pairs)
+
+    monkeypatch.setattr(rows, "quota_rows", counted)
+    monkeypatch.setattr(services, "quota_rows", counted)
+    calm = service_map({"pods": "4"})
+    quota_row(calm, {"pods": "4"}, {"pods": "1"})
+    services.note_quota_changes([(calm.cluster_id, calm.namespace)])
+    assert services.quota_changed() == {"restoring": 0, "published": 1}
+    assert len(reads) == 1
