@@ -1,6 +1,6 @@
-import { QueryObserver } from '@tanstack/react-query';
+import { QueryClient, QueryObserver } from '@tanstack/react-query';
 import { describe, expect, it } from 'vitest';
-import { createQueryClient } from './queryClient';
+import { createQueryClient, refetchWhenPatchedDuringFetch } from './queryClient';
 
 interface Row {
   status: string;
@@ -86,5 +86,33 @@ describe('a patch that lands while the query is being fetched', () => {
     expect(fetch.calls()).toBe(2);
     expect(client.getQueryData<Row>(key)).toEqual({ status: 'fresh' });
     unsubscribe();
+  });
+
+  it('asks again at most once per cooldown while every answer gets patched', async () => {
+    const client = new QueryClient();
+    const unsubscribeCache = refetchWhenPatchedDuringFetch(client, { cooldownMs: 200 });
+    const fetch = controlledFetch();
+    const key = ['pods', 'list'];
+    const observer = new QueryObserver<Row>(client, { queryKey: key, queryFn: fetch.fn });
+    const unsubscribe = observer.subscribe(() => undefined);
+    await settle();
+
+    // a busy list: an event lands during every fetch
+    client.setQueryData<Row>(key, { status: 'e1' });
+    fetch.answer(0, { status: 'a0' });
+    await settle();
+    expect(fetch.calls()).toBe(2); // the first follow-up at once
+    client.setQueryData<Row>(key, { status: 'e2' });
+    fetch.answer(1, { status: 'a1' });
+    await settle();
+    expect(fetch.calls()).toBe(2); // the next waits for the end of the cooldown
+    await new Promise((resolve) => setTimeout(resolve, 250));
+    await settle();
+    expect(fetch.calls()).toBe(3);
+    fetch.answer(2, { status: 'a2' });
+    await settle();
+    expect(client.getQueryData<Row>(key)).toEqual({ status: 'a2' });
+    unsubscribe();
+    unsubscribeCache();
   });
 });

@@ -29,11 +29,21 @@ export function createQueryClient(): QueryClient {
  * query is fetched once more, started after the patch, and shows the newer of the two states.
  * A patch made in the same task that started the fetch (an event that both patches and
  * refetches, as on a seq gap) is older than anything that fetch can read: it costs no refetch.
+ *
+ * A busy list (events every 200 ms, a fetch that takes longer) would have every follow-up
+ * patched in its turn: a query gets at most one follow-up per `cooldownMs`, and one that comes
+ * sooner waits for the end of it (one fetch, however many answers were patched meanwhile).
  * Returns the unsubscribe function.
  */
-export function refetchWhenPatchedDuringFetch(client: QueryClient): () => void {
+export function refetchWhenPatchedDuringFetch(client: QueryClient, { cooldownMs = 10_000 } = {}): () => void {
   const fetches = new WeakMap<Query, { sent: boolean }>();
   const patched = new WeakSet<Query>();
+  const lastFollowUp = new WeakMap<Query, number>();
+  const waiting = new WeakSet<Query>();
+  const followUp = (query: Query) => {
+    lastFollowUp.set(query, Date.now());
+    void client.invalidateQueries({ queryKey: query.queryKey, exact: true });
+  };
   return client.getQueryCache().subscribe((event) => {
     if (event.type !== 'updated') return;
     const { query, action } = event;
@@ -47,7 +57,15 @@ export function refetchWhenPatchedDuringFetch(client: QueryClient): () => void {
       if (query.state.fetchStatus === 'fetching' && fetches.get(query)?.sent !== false) patched.add(query);
     } else if ((action.type === 'success' || action.type === 'error') && patched.has(query)) {
       patched.delete(query);
-      void client.invalidateQueries({ queryKey: query.queryKey, exact: true });
+      const since = Date.now() - (lastFollowUp.get(query) ?? -Infinity);
+      if (since >= cooldownMs) followUp(query);
+      else if (!waiting.has(query)) {
+        waiting.add(query);
+        setTimeout(() => {
+          waiting.delete(query);
+          followUp(query);
+        }, cooldownMs - since);
+      }
     }
   });
 }
