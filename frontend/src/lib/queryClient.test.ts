@@ -23,6 +23,15 @@ function controlledFetch() {
   return { fn, answer, calls: () => calls };
 }
 
+/** ``key`` observed (as a mounted page would) on ``client``, answered by a controlled fetch. */
+async function observed(client: QueryClient, key: unknown[]) {
+  const fetch = controlledFetch();
+  const observer = new QueryObserver<Row>(client, { queryKey: key, queryFn: fetch.fn });
+  const unsubscribe = observer.subscribe(() => undefined);
+  await settle();
+  return { fetch, unsubscribe };
+}
+
 async function settle(): Promise<void> {
   for (let i = 0; i < 5; i += 1) await new Promise((resolve) => setTimeout(resolve, 0));
 }
@@ -30,11 +39,8 @@ async function settle(): Promise<void> {
 describe('a patch that lands while the query is being fetched', () => {
   it('is not overwritten by the older answer: the query is fetched again', async () => {
     const client = createQueryClient();
-    const fetch = controlledFetch();
     const key = ['moves', 'detail', 2];
-    const observer = new QueryObserver<Row>(client, { queryKey: key, queryFn: fetch.fn });
-    const unsubscribe = observer.subscribe(() => undefined);
-    await settle();
+    const { fetch, unsubscribe } = await observed(client, key);
     expect(fetch.calls()).toBe(1);
 
     // the socket's event arrives first, then the answer the server read before that change
@@ -52,11 +58,8 @@ describe('a patch that lands while the query is being fetched', () => {
 
   it('leaves a patch alone when no fetch is on its way', async () => {
     const client = createQueryClient();
-    const fetch = controlledFetch();
     const key = ['moves', 'detail', 3];
-    const observer = new QueryObserver<Row>(client, { queryKey: key, queryFn: fetch.fn });
-    const unsubscribe = observer.subscribe(() => undefined);
-    await settle();
+    const { fetch, unsubscribe } = await observed(client, key);
     fetch.answer(0, { status: 'running' });
     await settle();
 
@@ -69,11 +72,8 @@ describe('a patch that lands while the query is being fetched', () => {
 
   it('costs no refetch when the patch comes in the task that started the fetch', async () => {
     const client = createQueryClient();
-    const fetch = controlledFetch();
     const key = ['audit', 'list'];
-    const observer = new QueryObserver<Row>(client, { queryKey: key, queryFn: fetch.fn });
-    const unsubscribe = observer.subscribe(() => undefined);
-    await settle();
+    const { fetch, unsubscribe } = await observed(client, key);
     fetch.answer(0, { status: 'old' });
     await settle();
 
@@ -91,11 +91,8 @@ describe('a patch that lands while the query is being fetched', () => {
   it('asks again at most once per cooldown while every answer gets patched', async () => {
     const client = new QueryClient();
     const unsubscribeCache = refetchWhenPatchedDuringFetch(client, { cooldownMs: 200 });
-    const fetch = controlledFetch();
     const key = ['pods', 'list'];
-    const observer = new QueryObserver<Row>(client, { queryKey: key, queryFn: fetch.fn });
-    const unsubscribe = observer.subscribe(() => undefined);
-    await settle();
+    const { fetch, unsubscribe } = await observed(client, key);
 
     // a busy list: an event lands during every fetch
     client.setQueryData<Row>(key, { status: 'e1' });
