@@ -358,10 +358,17 @@ class ApiHandler:
         length = request.content_length
         if length is not None and length > MAX_BODY:
             raise RequestEntityTooLarge(f"Request entity too large: limit is {MAX_BODY}")
-        body = await request.content.read(MAX_BODY + 1)
+        # ``read(n)`` answers with what has arrived (up to n), not with n bytes: a body that
+        # comes in several TLS records is read until its end, as the API server does.
+        body = bytearray()
+        while len(body) <= MAX_BODY:
+            piece = await request.content.read(MAX_BODY + 1 - len(body))
+            if not piece:
+                break
+            body += piece
         if len(body) > MAX_BODY:
             raise RequestEntityTooLarge(f"Request entity too large: limit is {MAX_BODY}")
-        return body
+        return bytes(body)
 
     async def _decode(self, request: web.Request, *, allow_yaml: bool = True) -> Any:
         body = await self._read_body(request)

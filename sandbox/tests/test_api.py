@@ -532,3 +532,30 @@ def test_server_side_apply_through_python_client(api_client: Any, ns: str) -> No
     assert exc.value.status == 409
     assert ".spec.replicas" in _status(exc.value)["message"]
     assert apply(force=True).spec.replicas == 2
+
+
+def test_a_body_that_arrives_in_pieces_is_read_whole(raw: Raw, ns: str) -> None:
+    """A request body sent in several writes (a large manifest spans many TLS records; a slow
+    client sends it over time) is read to its end before it is decoded, as the API server reads
+    it: reading what had arrived so far answered 400 with a truncated JSON document."""
+    import http.client
+
+    body = json.dumps({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "in-pieces"},
+                       "data": {"payload": "x" * 40_000}}).encode()
+
+    def pieces() -> Any:
+        yield body[:100]
+        time.sleep(0.3)  # the server has the first piece, and nothing more, for a while
+        yield body[100:]
+
+    conn = http.client.HTTPSConnection("127.0.0.1", raw.handle.port, context=raw.ctx, timeout=10)
+    conn.request("POST", f"/api/v1/namespaces/{ns}/configmaps", body=pieces(),
+                 headers={"Authorization": f"Bearer {raw.handle.token}", "Content-Type": "application/json",
+                          "Content-Length": str(len(body))})
+    resp = conn.getresponse()
+    answer = json.loads(resp.read())
+    conn.close()
+    assert resp.status == 201, answer
+    status, stored, _ = raw.request("GET", f"/api/v1/namespaces/{ns}/configmaps/in-pieces")
+    assert status == 200
+    assert stored["data"]["payload"] == "x" * 40_000
