@@ -4,12 +4,13 @@ kubectl's STATUS column, quantities in cores and bytes, and nothing heavy (manag
 from __future__ import annotations
 
 import datetime
+from decimal import Decimal
 from typing import Any
 
 import pytest
 
 from clusters.kube.kinds import WATCHED_KINDS
-from clusters.watcher.projection import PROJECTORS, byte_count, cores, pod_status_text, project
+from clusters.watcher.projection import PROJECTORS, byte_count, cores, pod_status_text, project, quantity
 
 
 def pod(**status: Any) -> dict[str, Any]:
@@ -47,6 +48,21 @@ def test_quantities() -> None:
     assert byte_count("1e3") == 1000
     assert byte_count("bogus") is None
     assert cores(None) is None
+
+
+def test_quantities_parsed_once_per_text_answer_as_parsed_each_time() -> None:
+    """Texts are parsed once per process (every pod event reads its containers' requests and
+    limits); the answers are those of a fresh parse, and a value that is not text is never taken
+    for the text it prints as (``True`` is no quantity, though ``"1"`` is)."""
+    for _ in range(3):
+        assert cores(" 250m ") == 0.25
+        assert byte_count("64Mi") == 64 * 1024**2
+        assert quantity("64Mi") == Decimal(64 * 1024**2)
+        assert (cores("1.5"), byte_count("1.5")) == (1.5, 1)
+        assert (cores("12x"), byte_count("")) == (None, None)
+    assert (cores(True), byte_count(False), quantity(True)) == (None, None, None)
+    assert (cores(1), cores("1"), byte_count(2.5)) == (1.0, 1.0, 2)
+    assert (quantity({"not": "hashable"}), cores(["100m"])) == (None, None)
 
 
 def test_pod_row_columns_and_data() -> None:

@@ -13,6 +13,7 @@ API and the cluster summary can sum them in SQL.
 from __future__ import annotations
 
 import datetime
+import functools
 import re
 from collections.abc import Callable
 from decimal import Decimal, InvalidOperation
@@ -59,7 +60,16 @@ def quantity(value: Any) -> Decimal | None:
         return None
     if isinstance(value, int | float):
         return Decimal(str(value))
-    match = _QUANTITY.match(str(value).strip())
+    return _quantity_of(str(value))
+
+
+# Quantities are a few distinct strings repeated across a fleet ("100m", "64Mi"), and every pod
+# event reads its containers' requests and limits: parsed once per process, not per event (the
+# regular expression and Decimal arithmetic were half of a pod's projection). Bounded, and keyed
+# by the text alone: the values are immutable.
+@functools.lru_cache(maxsize=4096)
+def _quantity_of(text: str) -> Decimal | None:
+    match = _QUANTITY.match(text.strip())
     if match is None:
         return None
     try:
@@ -68,12 +78,28 @@ def quantity(value: Any) -> Decimal | None:
         return None
 
 
+@functools.lru_cache(maxsize=4096)
+def _cores_of(text: str) -> float | None:
+    q = _quantity_of(text)
+    return None if q is None else round(float(q), 6)
+
+
+@functools.lru_cache(maxsize=4096)
+def _bytes_of(text: str) -> int | None:
+    q = _quantity_of(text)
+    return None if q is None else int(q)
+
+
 def cores(value: Any) -> float | None:
+    if type(value) is str:
+        return _cores_of(value)
     q = quantity(value)
     return None if q is None else round(float(q), 6)
 
 
 def byte_count(value: Any) -> int | None:
+    if type(value) is str:
+        return _bytes_of(value)
     q = quantity(value)
     return None if q is None else int(q)
 
