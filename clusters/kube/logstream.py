@@ -32,6 +32,7 @@ one request per connection, nothing pooled.
 from __future__ import annotations
 
 import asyncio
+import asyncio.sslproto
 import contextlib
 import socket
 import ssl
@@ -55,6 +56,7 @@ READ_SIZE = 64 * 1024
 KEEPALIVE_IDLE = 30  # seconds of silence before the first probe
 KEEPALIVE_INTERVAL = 10
 KEEPALIVE_PROBES = 3
+TLS_READ_BYTES = 16 * 1024  # the largest plaintext one TLS record carries
 
 
 def log_path(namespace: str, pod: str, *, container: str = "", follow: bool = True, tail_lines: int | None = None,
@@ -249,6 +251,22 @@ class LogStream:
                 await self._writer.wait_closed()
 
 
+def _read_by_record(transport: asyncio.BaseTransport) -> None:
+    """Have asyncio's TLS layer decrypt into buffers of one record's size, not 256 KiB.
+
+    asyncio's SSL protocol (CPython 3.11) asks ``SSLObject.read`` for ``max_size`` (256 KiB) bytes
+    at every call, twice per read (the second answers "want read"), and the buffer is allocated
+    and shrunk each time. For a watch, whose events arrive one per read, that allocation was most
+    of the read's cost: measured on loopback TLS, 36-45 µs of the loop's CPU per event with
+    reads of 32 KiB and more, 9-10 µs with 16 KiB (glibc's allocator; a burst of events costs about
+    the same either way: 6.7 against 5.5 µs). A record holds at most 16 KiB of plaintext, so
+    nothing is read later than it was. ``max_size`` is not public: on a loop without that protocol
+    (uvloop) this does nothing."""
+    protocol = getattr(transport, "_ssl_protocol", None)
+    if isinstance(protocol, asyncio.sslproto.SSLProtocol):
+        setattr(protocol, "max_size", TLS_READ_BYTES)  # noqa: B010 - a ClassVar in the stubs, set on this one
+
+
 def _keepalive(sock: socket.socket) -> None:
     """TCP keepalive, so a follow whose API server died without closing ends within ~a minute."""
     with contextlib.suppress(OSError, AttributeError):
@@ -330,6 +348,7 @@ async def open_stream(
             reader, writer = await asyncio.open_connection(
                 sock=sock, ssl=context, server_hostname=spec.tls_server_name or endpoint.host,
                 ssl_handshake_timeout=read_timeout, limit=MAX_HEADER_BYTES)
+            _read_by_record(writer.transport)
             writer.write(payload)
             await writer.drain()
             head = await _read_head(reader)

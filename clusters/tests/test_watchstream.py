@@ -74,6 +74,32 @@ def test_events_arrive_and_the_server_ends_the_watch_at_its_timeout(sandbox: Any
     assert all(e["type"] == "BOOKMARK" for e in rest)
 
 
+def test_an_event_larger_than_a_tls_record_arrives_whole(sandbox: Any) -> None:
+    """The TLS layer decrypts one record (16 KiB) per call (``logstream._read_by_record``): an
+    object several records long still arrives as one event, byte for byte."""
+    spec = spec_of(sandbox)
+    payload = "".join(f"{i:07d}," for i in range(12_000))  # 96 KB: six records and more
+    with KubeClient(spec) as client:
+        rv = client.get_json(client.core.list_namespaced_config_map, "default")["metadata"]["resourceVersion"]
+        client.call(client.core.create_namespaced_config_map, "default",
+                    {"metadata": {"name": "large-event"}, "data": {"payload": payload}})
+        try:
+            async def main() -> tuple[list[dict[str, Any]], int]:
+                stream = await open_watch(spec, "/api/v1/namespaces/default/configmaps", resource_version=rv,
+                                          timeout_seconds=5)
+                transport: Any = stream._stream._writer.transport
+                read_size = transport._ssl_protocol.max_size  # as open_stream set it
+                return await collect(stream, until=lambda e: e["type"] == "ADDED"), read_size
+
+            events, read_size = asyncio.run(main())
+        finally:
+            client.call(client.core.delete_namespaced_config_map, "large-event", "default")
+    assert read_size == 16 * 1024
+    added = [e for e in events if e["type"] == "ADDED"]
+    assert [e["object"]["metadata"]["name"] for e in added] == ["large-event"]
+    assert added[0]["object"]["data"]["payload"] == payload
+
+
 def test_expired_version_raises_gone_and_bad_token_unauthorized(sandbox: Any) -> None:
     spec = spec_of(sandbox)
     with KubeClient(spec) as client:
