@@ -55,6 +55,12 @@ def start_celery(args: argparse.Namespace, tmp: str) -> list[subprocess.Popen[by
     env = {**os.environ, "LOG_LEVEL": "WARNING"}
     if args.watch_interval is not None:
         env["PORTAL_DEPLOY_WATCH_INTERVAL"] = str(args.watch_interval)
+    include: list[str] = []
+    if args.extra_deploy_cpu_ms:  # the sensitivity probe (bench/fanout_burn.py)
+        env["FANOUT_BURN_MS"] = str(args.extra_deploy_cpu_ms)
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(Path(__file__).resolve().parent),
+                                                         env.get("PYTHONPATH", "")]))
+        include = ["--include", "fanout_burn"]
     procs = []
     worker_log = open(WORKER_LOG, "wb")  # noqa: SIM115 - lives as long as the process
     # (queues, concurrency) of each worker process: all queues in each, or the Procfile's layout
@@ -66,7 +72,8 @@ def start_celery(args: argparse.Namespace, tmp: str) -> list[subprocess.Popen[by
             [sys.executable, "-m", "celery", "-A", "portal", "worker", f"--pool={args.pool}",
              f"--concurrency={concurrency}", *([f"--prefetch-multiplier={args.prefetch_multiplier}"]
                                                if args.prefetch_multiplier else []), "--loglevel=WARNING",
-             "--without-gossip", "--without-mingle", "-Q", queues, "-n", f"bench-fanout-{os.getpid()}-{n}@%h"],
+             "--without-gossip", "--without-mingle", *include, "-Q", queues,
+             "-n", f"bench-fanout-{os.getpid()}-{n}@%h"],
             cwd=wc.ROOT, env=env, stdout=worker_log, stderr=subprocess.STDOUT))
     args.worker_count = len(layout)
     if args.beat:
@@ -435,6 +442,10 @@ def main() -> int:
                    help="worker's --prefetch-multiplier (default: CELERY_WORKER_PREFETCH_MULTIPLIER, 1)")
     p.add_argument("--beat", action=argparse.BooleanOptionalAction, default=True,
                    help="run celery beat too (reconcile_releases every 15 s, as deployed)")
+    p.add_argument("--extra-deploy-cpu-ms", type=float, default=0.0,
+                   help="a sensitivity probe, not the portal: the worker spends this much more CPU (Python, GIL "
+                        "held) before every deploy (bench/fanout_burn.py), to measure what a millisecond per "
+                        "deploy costs the ratio")
     p.add_argument("--watch-interval", type=float, default=None,
                    help="PORTAL_DEPLOY_WATCH_INTERVAL of the worker (default: the settings', as deployed; it only "
                         "matters with --watcher: without one, a deploy looks every PORTAL_DEPLOY_POLL_INTERVAL)")
@@ -517,7 +528,8 @@ def main() -> int:
                  "chart": "Deployment (2 replicas), Service, ConfigMap"},
         "worker": {"processes": args.worker_processes, "queues": args.queues, "pool": args.pool, "concurrency": args.concurrency,
                    "prefetch_multiplier": args.prefetch_multiplier or "settings (1)", "beat": args.beat,
-                   "watch_interval_s": args.watch_interval or "settings", "watcher": args.watcher},
+                   "watch_interval_s": args.watch_interval or "settings", "watcher": args.watcher,
+                   **({"extra_deploy_cpu_ms_probe": args.extra_deploy_cpu_ms} if args.extra_deploy_cpu_ms else {})},
         "code": code_version(),
         "host": {"loadavg_at_start": [round(x, 2) for x in load_at_start],
                  "loadavg_at_end": [round(x, 2) for x in os.getloadavg()]},
