@@ -257,9 +257,9 @@ def _read_by_record(transport: asyncio.BaseTransport) -> None:
     asyncio's SSL protocol (CPython 3.11) asks ``SSLObject.read`` for ``max_size`` (256 KiB) bytes
     at every call, twice per read (the second answers "want read"), and the buffer is allocated
     and shrunk each time. For a watch, whose events arrive one per read, that allocation was most
-    of the read's cost: measured on loopback TLS, 36-45 µs of the loop's CPU per event with
-    reads of 32 KiB and more, 9-10 µs with 16 KiB (glibc's allocator; a burst of events costs about
-    the same either way: 6.7 against 5.5 µs). A record holds at most 16 KiB of plaintext, so
+    of the read's cost: measured on loopback TLS, 21-45 µs of the loop's CPU per event with
+    reads of 32 KiB to 256 KiB, 9-10 µs with 16 KiB (glibc's allocator; a burst of events costs
+    about the same either way: 6.7 against 5.5 µs). A record holds at most 16 KiB of plaintext, so
     nothing is read later than it was. ``max_size`` is not public: on a loop without that protocol
     (uvloop) this does nothing."""
     protocol = getattr(transport, "_ssl_protocol", None)
