@@ -15,7 +15,6 @@ subtracted) and the sender's CPU per send. Results go to ``bench/results/<name>.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import subprocess
 import sys
@@ -50,9 +49,7 @@ def main() -> int:
 
     r = redis.Redis.from_url(args.redis)
     r.flushdb()
-    env = {**os.environ, "LOG_LEVEL": "WARNING",
-           "PYTHONPATH": os.pathsep.join(filter(None, [str(Path(__file__).resolve().parent),
-                                                      os.environ.get("PYTHONPATH", "")]))}
+    env = wc.with_bench_on_path({**os.environ, "LOG_LEVEL": "WARNING"})
     with open(LOG, "wb") as log:
         worker = subprocess.Popen(
             [sys.executable, "-m", "celery", "-A", "portal", "worker", "--pool=threads",
@@ -89,7 +86,6 @@ def main() -> int:
         worker.terminate()
         worker.wait(30)
     result = {
-        "benchmark": args.name, "when": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "machine": wc.machine_facts(),
         "code": wc.code_version(),
         "worker": {"pool": "threads", "concurrency": args.concurrency, "settings": "the portal's (late acks)"},
         "tasks": args.tasks, "wall_s": round(wall, 2),
@@ -99,9 +95,7 @@ def main() -> int:
     }
     print(f"{args.tasks} tasks that do nothing in {wall:.2f} s: worker {result['worker_cpu_us_per_task']} us of CPU "
           f"per task (idle {idle_rate:.3f} cores subtracted), sender {result['sender_cpu_us_per_send']} us per send")
-    wc.RESULTS.mkdir(parents=True, exist_ok=True)
-    path = wc.RESULTS / f"{args.name}.json"
-    path.write_text(json.dumps(result, indent=1) + "\n")
+    path = wc.write_results(args.name, result)
     print(f"results: {path}")
     return 0
 

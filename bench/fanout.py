@@ -57,9 +57,7 @@ def start_celery(args: argparse.Namespace, tmp: str) -> list[subprocess.Popen[by
         env["PORTAL_DEPLOY_WATCH_INTERVAL"] = str(args.watch_interval)
     include: list[str] = []
     if args.extra_deploy_cpu_ms:  # the sensitivity probe (bench/fanout_burn.py)
-        env["FANOUT_BURN_MS"] = str(args.extra_deploy_cpu_ms)
-        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(Path(__file__).resolve().parent),
-                                                         env.get("PYTHONPATH", "")]))
+        env = wc.with_bench_on_path({**env, "FANOUT_BURN_MS": str(args.extra_deploy_cpu_ms)})
         include = ["--include", "fanout_burn"]
     procs = []
     worker_log = open(WORKER_LOG, "wb")  # noqa: SIM115 - lives as long as the process

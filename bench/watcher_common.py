@@ -484,6 +484,12 @@ def machine_facts() -> dict[str, Any]:
             "steal_percent": steal_percent_since_import()}
 
 
+def with_bench_on_path(env: dict[str, str]) -> dict[str, str]:
+    """``env`` with ``bench/`` first on ``PYTHONPATH``: a subprocess can then load a bench-only
+    module (``celery worker --include ...``) that the portal never imports."""
+    return {**env, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT / "bench"), env.get("PYTHONPATH", "")]))}
+
+
 def write_results(name: str, payload: dict[str, Any]) -> Path:
     RESULTS.mkdir(parents=True, exist_ok=True)
     payload = {"benchmark": name, "when": datetime.now().astimezone().isoformat(timespec="seconds"),

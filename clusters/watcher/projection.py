@@ -78,35 +78,33 @@ def _quantity_of(text: str) -> Decimal | None:
         return None
 
 
+def _as_cores(q: Decimal | None) -> float | None:
+    return None if q is None else round(float(q), 6)
+
+
+def _as_int(q: Decimal | None) -> int | None:
+    return None if q is None else int(q)
+
+
 @functools.lru_cache(maxsize=4096)
 def _cores_of(text: str) -> float | None:
-    q = _quantity_of(text)
-    return None if q is None else round(float(q), 6)
+    return _as_cores(_quantity_of(text))
 
 
 @functools.lru_cache(maxsize=4096)
 def _bytes_of(text: str) -> int | None:
-    q = _quantity_of(text)
-    return None if q is None else int(q)
+    return _as_int(_quantity_of(text))
 
 
 def cores(value: Any) -> float | None:
-    if type(value) is str:
-        return _cores_of(value)
-    q = quantity(value)
-    return None if q is None else round(float(q), 6)
+    return _cores_of(value) if type(value) is str else _as_cores(quantity(value))
 
 
 def byte_count(value: Any) -> int | None:
-    if type(value) is str:
-        return _bytes_of(value)
-    q = quantity(value)
-    return None if q is None else int(q)
+    return _bytes_of(value) if type(value) is str else _as_int(quantity(value))
 
 
-def _int(value: Any) -> int | None:
-    q = quantity(value)
-    return None if q is None else int(q)
+_int = byte_count  # a count ("3", 3) is a whole quantity, as a number of bytes is
 
 
 # ----------------------------------------------------------------------------- helpers
