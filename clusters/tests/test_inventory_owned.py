@@ -53,13 +53,15 @@ def test_rolled_out_replicasets_and_the_top_level_filter(admin_api: APIClient, s
         kube.call(kube.core.create_namespace, {"metadata": {"name": ns}})
         kube.call(kube.apps.create_namespaced_deployment, ns, deployment("web", 2))
         # A ReplicaSet nobody owns, and a Job a CronJob controls (as the CronJob controller makes it).
+        # The CronJob is suspended: a run at 03:00 would add a Job of its own to the sets compared.
         loose = {"app": "loose"}
         kube.call(kube.apps.create_namespaced_replica_set, ns, {
             "metadata": {"name": "loose"}, "spec": {"replicas": 1, "selector": {"matchLabels": loose}, "template": {
                 "metadata": {"labels": loose}, "spec": {"containers": [{"name": "c", "image": "nginx:1.27"}]}}}})
         cron = kube.call(kube.batch.create_namespaced_cron_job, ns, {
-            "metadata": {"name": "nightly"}, "spec": {"schedule": "0 3 * * *", "jobTemplate": {"spec": {"template": {
-                "spec": {"restartPolicy": "Never", "containers": [{"name": "c", "image": "busybox"}]}}}}}})
+            "metadata": {"name": "nightly"}, "spec": {"schedule": "0 3 * * *", "suspend": True, "jobTemplate": {
+                "spec": {"template": {"spec": {"restartPolicy": "Never", "containers": [
+                    {"name": "c", "image": "busybox"}]}}}}}})
         kube.call(kube.batch.create_namespaced_job, ns, {
             "metadata": {"name": "nightly-1", "ownerReferences": [{
                 "apiVersion": "batch/v1", "kind": "CronJob", "name": "nightly", "uid": cron.metadata.uid,
